@@ -1,0 +1,55 @@
+"""Build logic for kefu: the optional Cython engine.
+
+The extension ``kefu._engine_c`` is built when its source exists, Cython is
+importable and a compiler works. Environment switches:
+
+* ``KEFU_NO_EXTENSIONS=1``  -- build nothing; a pure-Python install.
+* ``KEFU_REQUIRE_EXTENSIONS=1`` -- a missing source or a failed compile fails
+  the install instead of falling back silently (CI uses this).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+PYX = HERE / "src" / "kefu" / "_engine_c.pyx"
+NO_EXTENSIONS = bool(os.environ.get("KEFU_NO_EXTENSIONS"))
+REQUIRE = bool(os.environ.get("KEFU_REQUIRE_EXTENSIONS"))
+
+
+def extensions() -> list[object]:
+    if NO_EXTENSIONS:
+        if REQUIRE:
+            raise SystemExit("KEFU_NO_EXTENSIONS and KEFU_REQUIRE_EXTENSIONS are both set")
+        return []
+    if not PYX.exists():
+        if REQUIRE:
+            raise SystemExit(f"KEFU_REQUIRE_EXTENSIONS is set but {PYX} does not exist")
+        return []
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError:
+        if REQUIRE:
+            raise
+        return []
+    ext = Extension("kefu._engine_c", [str(PYX.relative_to(HERE))], optional=not REQUIRE)
+    built = cythonize(
+        [ext],
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+        },
+    )
+    # cythonize() returns fresh Extension objects without ``optional``.
+    for e in built:
+        e.optional = not REQUIRE
+    return list(built)
+
+
+setup(ext_modules=extensions())

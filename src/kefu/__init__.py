@@ -1,0 +1,25 @@
+"""kefu (客服): route buyers' chat sessions to human agents, and measure the service.
+
+``Assigner`` is a sans-IO state machine: commands in, events out, time from an
+injected clock. ``kefu.kpi`` computes the KPIs shop platforms judge agents by.
+"""
+
+from __future__ import annotations
+
+from kefu.assigner import ENGINE, Assigner
+from kefu.clock import Clock, ManualClock, SystemClock
+from kefu.model import AgentView, Cap, Config, SessionState, SessionView, Strategy
+
+__all__ = [
+    "ENGINE",
+    "AgentView",
+    "Assigner",
+    "Cap",
+    "Clock",
+    "Config",
+    "ManualClock",
+    "SessionState",
+    "SessionView",
+    "Strategy",
+]
+__version__ = "0.1.0"

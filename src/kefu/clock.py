@@ -1,0 +1,69 @@
+"""Clocks: the only source of "now" for an Assigner (R20).
+
+The Assigner never reads the system clock itself; it asks the clock it was
+given. ``ManualClock`` drives tests and simulations; ``SystemClock`` a live
+backend. Times are POSIX seconds (float).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Protocol
+
+from kefu.errors import InvalidArgument
+
+__all__ = ["Clock", "ManualClock", "SystemClock"]
+
+
+class Clock(Protocol):
+    """Anything with a ``now()`` returning POSIX seconds."""
+
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    """Wall-clock time from :func:`time.time`."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """A clock that moves only when told to; never goes backwards."""
+
+    __slots__ = ("_now",)
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = _finite(start)
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by ``seconds`` (>= 0) and return the new time."""
+        seconds = _finite(seconds)
+        if seconds < 0:
+            raise InvalidArgument(f"cannot advance a clock by a negative amount {seconds!r}")
+        self._now += seconds
+        return self._now
+
+    def set(self, when: float) -> float:
+        """Jump to ``when`` (not earlier than now) and return it."""
+        when = _finite(when)
+        if when < self._now:
+            raise InvalidArgument(f"cannot set the clock back from {self._now!r} to {when!r}")
+        self._now = when
+        return self._now
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self._now!r})"
+
+
+def _finite(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"time must be a number of seconds, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise InvalidArgument(f"time must be finite, got {value!r}")
+    return result

@@ -1,0 +1,207 @@
+"""Value types shared by the facade and both engines: caps, strategies, views."""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import ClassVar
+
+import attrs
+
+from kefu.errors import InvalidArgument, InvalidCap
+from kefu.events import Pool
+
+__all__ = [
+    "MAX_CAP",
+    "AgentView",
+    "Cap",
+    "CapKind",
+    "Config",
+    "SessionState",
+    "SessionView",
+    "Strategy",
+]
+
+MAX_CAP = 500
+
+
+class CapKind(enum.Enum):
+    UNLIMITED = "unlimited"  # 不自动挂起: the default for a new agent
+    SUSPENDED = "suspended"  # 挂起: no automatic assignment at all
+    LIMIT = "limit"  # n人挂起: automatic assignment stops at n open sessions
+
+
+@attrs.frozen
+class Cap:
+    """An agent's max reception (最大接待量, R01).
+
+    Use ``Cap.UNLIMITED``, ``Cap.SUSPENDED`` or ``Cap.limit(n)`` with
+    1 <= n <= 500; the presets 20/50/100/200 are just numbers.
+    """
+
+    kind: CapKind
+    value: int | None = None
+
+    UNLIMITED: ClassVar[Cap]
+    SUSPENDED: ClassVar[Cap]
+
+    @classmethod
+    def limit(cls, n: int) -> Cap:
+        """A numeric cap; raises :class:`~kefu.errors.InvalidCap` unless 1 <= n <= 500."""
+        if type(n) is not int or not 1 <= n <= MAX_CAP:
+            raise InvalidCap(n)
+        return cls(CapKind.LIMIT, n)
+
+    @classmethod
+    def coerce(cls, value: object) -> Cap:
+        """Accept a :class:`Cap` or a plain int 1..500; reject everything else (R01)."""
+        if isinstance(value, Cap):
+            if value.kind is CapKind.LIMIT:
+                return cls.limit(value.value)  # type: ignore[arg-type]
+            if value.value is not None:
+                raise InvalidCap(value)
+            return value
+        return cls.limit(value)  # type: ignore[arg-type]
+
+    @property
+    def room_limit(self) -> int | None:
+        """Load at which automatic assignment stops: None = no limit, 0 = suspended."""
+        if self.kind is CapKind.UNLIMITED:
+            return None
+        if self.kind is CapKind.SUSPENDED:
+            return 0
+        return self.value
+
+    def to_data(self) -> str | int:
+        """Plain form for snapshots: "unlimited", "suspended" or the number."""
+        if self.kind is CapKind.LIMIT:
+            assert self.value is not None
+            return self.value
+        return self.kind.value
+
+    @classmethod
+    def from_data(cls, data: object) -> Cap:
+        if data == "unlimited":
+            return cls.UNLIMITED
+        if data == "suspended":
+            return cls.SUSPENDED
+        return cls.limit(data)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        if self.kind is CapKind.LIMIT:
+            return f"Cap.limit({self.value})"
+        return f"Cap.{self.kind.name}"
+
+
+Cap.UNLIMITED = Cap(CapKind.UNLIMITED)
+Cap.SUSPENDED = Cap(CapKind.SUSPENDED)
+
+
+class Strategy(enum.Enum):
+    """How an automatic assignment picks among eligible agents (R11)."""
+
+    LEAST_LOAD = "least_load"
+    ROUND_ROBIN = "round_robin"
+    WEIGHTED = "weighted"
+
+
+def _optional_seconds(name: str) -> object:
+    def check(_inst: object, _attr: object, value: object) -> None:
+        if value is None:
+            return
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise InvalidArgument(f"{name} must be a positive number of seconds or None, "
+                                  f"got {value!r}")
+
+    return check
+
+
+def _strategy(_inst: object, _attr: object, value: object) -> None:
+    if not isinstance(value, Strategy):
+        raise InvalidArgument(f"strategy must be a kefu.Strategy, got {value!r}")
+
+
+def _flag(_inst: object, _attr: object, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"offline_diversion must be True or False, got {value!r}")
+
+
+@attrs.frozen
+class Config:
+    """A shop's assignment settings; fixed for the life of an Assigner."""
+
+    strategy: Strategy = attrs.field(default=Strategy.LEAST_LOAD, validator=_strategy)
+    offline_diversion: bool = attrs.field(default=False, validator=_flag)
+    auto_close_after: float | None = attrs.field(
+        default=1200.0, validator=_optional_seconds("auto_close_after")  # type: ignore[arg-type]
+    )
+    first_response_timeout: float | None = attrs.field(
+        default=None, validator=_optional_seconds("first_response_timeout")  # type: ignore[arg-type]
+    )
+    sticky_window: float | None = attrs.field(
+        default=None, validator=_optional_seconds("sticky_window")  # type: ignore[arg-type]
+    )
+
+    def to_data(self) -> dict[str, object]:
+        return {
+            "strategy": self.strategy.value,
+            "offline_diversion": self.offline_diversion,
+            "auto_close_after": self.auto_close_after,
+            "first_response_timeout": self.first_response_timeout,
+            "sticky_window": self.sticky_window,
+        }
+
+    @classmethod
+    def from_data(cls, data: object) -> Config:
+        if not isinstance(data, dict) or set(data) != {
+            "strategy", "offline_diversion", "auto_close_after",
+            "first_response_timeout", "sticky_window",
+        }:
+            raise InvalidArgument(f"bad config {data!r}")
+        try:
+            strategy = Strategy(data["strategy"])
+        except ValueError as exc:
+            raise InvalidArgument(f"unknown strategy {data['strategy']!r}") from exc
+        return cls(
+            strategy=strategy,
+            offline_diversion=data["offline_diversion"],
+            auto_close_after=data["auto_close_after"],
+            first_response_timeout=data["first_response_timeout"],
+            sticky_window=data["sticky_window"],
+        )
+
+
+class SessionState(enum.Enum):
+    WAITING = "waiting"  # in the queue pool or the offline pool
+    ASSIGNED = "assigned"  # in an agent's reception list
+
+
+@attrs.frozen
+class SessionView:
+    """A read-only look at one open session."""
+
+    session_id: str
+    buyer_id: str | None
+    group: str | None
+    priority: int
+    state: SessionState
+    agent_id: str | None
+    pool: Pool | None
+    opened_at: float
+
+
+@attrs.frozen
+class AgentView:
+    """A read-only look at one agent."""
+
+    agent_id: str
+    cap: Cap
+    groups: frozenset[str] | None
+    weight: int
+    online: bool
+    load: int
