@@ -21,5 +21,6 @@ __all__ = [
     "SessionState",
     "SessionView",
     "Strategy",
+    "SystemClock",
 ]
 __version__ = "0.1.0"

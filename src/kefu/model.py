@@ -74,10 +74,9 @@ class Cap:
 
     def to_data(self) -> str | int:
         """Plain form for snapshots: "unlimited", "suspended" or the number."""
-        if self.kind is CapKind.LIMIT:
-            assert self.value is not None
+        if self.value is not None:
             return self.value
-        return self.kind.value
+        return str(self.kind.value)
 
     @classmethod
     def from_data(cls, data: object) -> Cap:
@@ -105,47 +104,38 @@ class Strategy(enum.Enum):
     WEIGHTED = "weighted"
 
 
-def _optional_seconds(name: str) -> object:
-    def check(_inst: object, _attr: object, value: object) -> None:
-        if value is None:
-            return
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise InvalidArgument(f"{name} must be a positive number of seconds or None, "
-                                  f"got {value!r}")
-
-    return check
-
-
-def _strategy(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, Strategy):
-        raise InvalidArgument(f"strategy must be a kefu.Strategy, got {value!r}")
-
-
-def _flag(_inst: object, _attr: object, value: object) -> None:
-    if not isinstance(value, bool):
-        raise InvalidArgument(f"offline_diversion must be True or False, got {value!r}")
+def _check_seconds(name: str, value: object) -> None:
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidArgument(f"{name} must be a positive number of seconds or None, got {value!r}")
 
 
 @attrs.frozen
 class Config:
     """A shop's assignment settings; fixed for the life of an Assigner."""
 
-    strategy: Strategy = attrs.field(default=Strategy.LEAST_LOAD, validator=_strategy)
-    offline_diversion: bool = attrs.field(default=False, validator=_flag)
-    auto_close_after: float | None = attrs.field(
-        default=1200.0, validator=_optional_seconds("auto_close_after")  # type: ignore[arg-type]
-    )
-    first_response_timeout: float | None = attrs.field(
-        default=None, validator=_optional_seconds("first_response_timeout")  # type: ignore[arg-type]
-    )
-    sticky_window: float | None = attrs.field(
-        default=None, validator=_optional_seconds("sticky_window")  # type: ignore[arg-type]
-    )
+    strategy: Strategy = Strategy.LEAST_LOAD
+    offline_diversion: bool = False
+    auto_close_after: float | None = 1200.0
+    first_response_timeout: float | None = None
+    sticky_window: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.strategy, Strategy):
+            raise InvalidArgument(f"strategy must be a kefu.Strategy, got {self.strategy!r}")
+        if type(self.offline_diversion) is not bool:
+            raise InvalidArgument(
+                f"offline_diversion must be True or False, got {self.offline_diversion!r}"
+            )
+        _check_seconds("auto_close_after", self.auto_close_after)
+        _check_seconds("first_response_timeout", self.first_response_timeout)
+        _check_seconds("sticky_window", self.sticky_window)
 
     def to_data(self) -> dict[str, object]:
         return {

@@ -1,0 +1,824 @@
+"""The pure-Python engine: the reference implementation of docs/semantics.md.
+
+Theory of operation
+-------------------
+Agents. Each agent has a registration number ``reg`` (never reused). An
+agent that is *available* (not suspended, below its cap, weight > 0 under
+WEIGHTED) sits in a few ``SortedList`` indexes, one per (online?, slot),
+keyed by the strategy's order:
+
+    LEAST_LOAD  (load, last_auto, reg)
+    ROUND_ROBIN (reg,)
+    WEIGHTED    (pass, reg)
+
+The slots are ``_ANY`` (every agent: choices for sessions without a group)
+plus ``_ALL`` for an agent that serves every group, or each group name the
+agent serves. A session of group g picks the best head of index[side, g] and
+index[side, _ALL]; a session without a group the head of index[side, _ANY].
+So a selection costs O(log n) plus the agents skipped because they timed out
+on that session (R18), and an agent's update costs O(g log n). Keys end in
+``reg``, which maps back to the agent.
+
+Waiting sessions sit in one ``SortedList`` per group, keyed by the R07 key
+(-priority, arrival). An agent who gains room compares the heads of the
+queues it serves (a shop has a handful of groups) and takes the best: O(g +
+log w) per session handed out.
+
+Timers live in one heap of (deadline, seq, kind, session); a session holds
+its current (deadline, seq) per kind, and a heap entry that no longer
+matches is stale and skipped (lazy deletion). The heap is rebuilt when stale
+entries outnumber live ones, so memory follows live timers, not history.
+
+Invariants (checked from scratch by ``check()``): each open session is in
+exactly one agent's ``sessions`` or exactly one queue; an agent is indexed
+iff available, under its current key, in exactly its slots on its side;
+R06: no waiting session has an eligible agent.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from typing import Any, Final
+
+from sortedcontainers import SortedList
+
+from kefu._snapshot import StateData, parse_state
+from kefu.errors import (
+    AgentOffline,
+    DuplicateAgent,
+    DuplicateSession,
+    InvalidAssign,
+    InvalidSnapshot,
+    InvalidTransfer,
+    KefuError,
+    SessionWaiting,
+    UnknownAgent,
+    UnknownSession,
+)
+from kefu.events import (
+    Assigned,
+    AssignReason,
+    Closed,
+    CloseReason,
+    Event,
+    Opened,
+    Pool,
+    Queued,
+    Reassigned,
+    Requeued,
+    RequeueReason,
+    ResponseTimedOut,
+    Transferred,
+)
+from kefu.model import AgentView, Cap, Config, SessionState, SessionView, Strategy
+
+__all__ = ["STRIDE_BASE", "Engine"]
+
+#: lcm(1..20): WEIGHTED strides are exact for weights up to 20.
+STRIDE_BASE: Final = 232792560
+
+# Index slots besides group names (strings), so they can never clash with one.
+_ANY: Final = 0
+_ALL: Final = 1
+_AUTO_CLOSE: Final = 0
+_FIRST_RESPONSE: Final = 1
+
+Key = tuple[int, ...]
+Slot = str | int
+
+
+class _Agent:
+    __slots__ = (
+        "cap", "groups", "id", "key", "key_online", "last_auto", "limit", "online", "pass_",
+        "reg", "sessions", "slots", "weight",
+    )
+
+    def __init__(self, agent_id: str, reg: int, cap: Cap, groups: frozenset[str] | None,
+                 weight: int, online: bool) -> None:
+        self.id = agent_id
+        self.reg = reg
+        self.cap = cap
+        self.limit = cap.room_limit
+        self.groups = groups
+        self.slots: tuple[Slot, ...] = (
+            (_ANY, _ALL) if groups is None else (_ANY, *sorted(groups))
+        )
+        self.weight = weight
+        self.online = online
+        self.last_auto = 0
+        self.pass_ = 0
+        self.sessions: dict[str, _Session] = {}
+        self.key: Key | None = None  # the key it is indexed under; None = not available
+        self.key_online = online  # the side it is indexed on
+
+
+class _Session:
+    __slots__ = (
+        "agent", "arrival", "auto_close", "buyer", "first_response", "first_unanswered",
+        "group", "id", "key", "last_buyer", "opened_at", "pool", "priority", "timed_out",
+    )
+
+    def __init__(self, session_id: str, buyer: str | None, group: str | None, priority: int,
+                 arrival: int, now: float) -> None:
+        self.id = session_id
+        self.buyer = buyer
+        self.group = group
+        self.priority = priority
+        self.arrival = arrival
+        self.key: tuple[int, int] = (-priority, arrival)  # R07
+        self.opened_at = now
+        self.agent: _Agent | None = None
+        self.pool: Pool | None = None
+        self.first_unanswered: float | None = now
+        self.last_buyer = now
+        self.timed_out: set[str] = set()
+        self.auto_close: tuple[float, int] | None = None
+        self.first_response: tuple[float, int] | None = None
+
+
+class Engine:
+    """Reference engine: SortedList indexes, per-group queues, a lazy timer heap."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._strategy = config.strategy
+        self._agents: dict[str, _Agent] = {}
+        self._by_reg: dict[int, _Agent] = {}
+        self._sessions: dict[str, _Session] = {}  # insertion order = arrival order
+        self._index: dict[tuple[bool, Slot], SortedList] = {}
+        self._queues: dict[str | None, SortedList] = {}  # only non-empty queues
+        self._waiting: dict[int, _Session] = {}  # arrival -> waiting session
+        self._online_groups: Counter[str] = Counter()  # online agents naming each group
+        self._online_all = 0  # online agents serving every group
+        self._online_total = 0
+        self._timers: list[tuple[float, int, int, _Session]] = []
+        self._live_timers = 0
+        self._sticky: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._next_reg = 0
+        self._arrival = 0
+        self._auto = 0
+        self._timer_seq = 0
+        self._rr = 0
+        self._vt = 0
+
+    # -- lookups -----------------------------------------------------------
+
+    def _get_agent(self, agent_id: str) -> _Agent:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(agent_id)
+        return agent
+
+    def _get_session(self, session_id: str) -> _Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise UnknownSession(session_id)
+        return session
+
+    # -- the words of docs/semantics.md -----------------------------------
+
+    def _available(self, a: _Agent) -> bool:
+        limit = a.limit
+        if limit is not None and len(a.sessions) >= limit:
+            return False  # also SUSPENDED: limit 0
+        return a.weight > 0 or self._strategy is not Strategy.WEIGHTED
+
+    def _online_for(self, group: str | None) -> bool:
+        if group is None:
+            return self._online_total > 0
+        return self._online_all > 0 or self._online_groups[group] > 0
+
+    def _side_ok(self, a: _Agent, group: str | None) -> bool:
+        """Online, or offline under diversion with nobody online for the group (R09)."""
+        if a.online:
+            return True
+        return self._config.offline_diversion and not self._online_for(group)
+
+    def _eligible(self, a: _Agent, s: _Session) -> bool:
+        return (
+            a.key is not None
+            and (a.groups is None or s.group is None or s.group in a.groups)
+            and a.id not in s.timed_out
+            and self._side_ok(a, s.group)
+        )
+
+    def _key(self, a: _Agent) -> Key:
+        if self._strategy is Strategy.LEAST_LOAD:
+            return (len(a.sessions), a.last_auto, a.reg)
+        if self._strategy is Strategy.ROUND_ROBIN:
+            return (a.reg,)
+        return (a.pass_, a.reg)
+
+    def _normalise(self, a: _Agent) -> None:
+        """WEIGHTED: an agent (re)joining cannot claim a burst of owed sessions."""
+        if self._strategy is Strategy.WEIGHTED and a.weight > 0:
+            a.pass_ = max(a.pass_, self._vt + STRIDE_BASE // a.weight)
+
+    # -- agent index ---------------------------------------------------------
+
+    def _unindex(self, a: _Agent) -> None:
+        if a.key is not None:
+            for slot in a.slots:
+                self._index[(a.key_online, slot)].remove(a.key)
+            a.key = None
+
+    def _update(self, a: _Agent) -> None:
+        """Re-file an agent after its load, cap, weight, side or order changed. O(g log n)."""
+        was_available = a.key is not None
+        self._unindex(a)
+        if not self._available(a):
+            return
+        if not was_available:
+            self._normalise(a)
+        key = self._key(a)
+        for slot in a.slots:
+            index = self._index.get((a.online, slot))
+            if index is None:
+                index = self._index[(a.online, slot)] = SortedList()
+            index.add(key)
+        a.key = key
+        a.key_online = a.online
+
+    def _count_online(self, a: _Agent, delta: int) -> None:
+        self._online_total += delta
+        if a.groups is None:
+            self._online_all += delta
+        else:
+            for g in a.groups:
+                self._online_groups[g] += delta
+
+    # -- selection (R11) -------------------------------------------------------
+
+    def _select(self, s: _Session) -> _Agent | None:
+        """The strategy's choice among the agents eligible for ``s``, or None."""
+        group = s.group
+        if self._online_for(group):
+            side = True
+        elif self._config.offline_diversion:
+            side = False
+        else:
+            return None
+        if group is None:
+            indexes = [self._index.get((side, _ANY))]
+        else:
+            indexes = [self._index.get((side, group)), self._index.get((side, _ALL))]
+        excluded = s.timed_out
+        by_reg = self._by_reg
+        best: tuple[int, ...] | None = None
+        if self._strategy is Strategy.ROUND_ROBIN:
+            pointer = self._rr
+            for index in indexes:
+                if not index:
+                    continue
+                split = index.bisect_left((pointer,))
+                # (0, reg) at or after the pointer beats (1, reg) after wrapping.
+                cand = self._first_allowed(index.islice(split), excluded, (0,))
+                if cand is None:
+                    cand = self._first_allowed(index.islice(0, split), excluded, (1,))
+                if cand is not None and (best is None or cand < best):
+                    best = cand
+        else:
+            for index in indexes:
+                if index:
+                    cand = self._first_allowed(iter(index), excluded, ())
+                    if cand is not None and (best is None or cand < best):
+                        best = cand
+        return None if best is None else by_reg[best[-1]]
+
+    def _first_allowed(self, keys: Iterable[Key], excluded: set[str], prefix: tuple[int, ...]
+                       ) -> tuple[int, ...] | None:
+        by_reg = self._by_reg
+        for key in keys:
+            if not excluded or by_reg[key[-1]].id not in excluded:
+                return prefix + key
+        return None
+
+    def _best_waiting_for(self, a: _Agent) -> _Session | None:
+        """The waiting session with the smallest R07 key that ``a`` is eligible for."""
+        queues = self._queues
+        if a.groups is None:
+            groups: list[str | None] = list(queues)
+        else:
+            groups = [g for g in a.groups if g in queues]
+            if None in queues:
+                groups.append(None)
+        best: _Session | None = None
+        for g in groups:
+            if not self._side_ok(a, g):
+                continue
+            for key in queues[g]:
+                s = self._waiting[key[1]]
+                if a.id not in s.timed_out:
+                    if best is None or s.key < best.key:
+                        best = s
+                    break
+        return best
+
+    # -- moving sessions -----------------------------------------------------------
+
+    def _give(self, s: _Session, a: _Agent, now: float, automatic: bool) -> None:
+        a.sessions[s.id] = s
+        s.agent = a
+        s.pool = None
+        if automatic:
+            self._auto += 1
+            a.last_auto = self._auto
+            self._rr = a.reg + 1
+            if self._strategy is Strategy.WEIGHTED:
+                self._vt = max(self._vt, a.pass_)
+                a.pass_ += STRIDE_BASE // a.weight
+        self._update(a)
+        timeout = self._config.first_response_timeout
+        if timeout is not None:
+            s.first_response = self._set_timer(s, _FIRST_RESPONSE, now + timeout)
+
+    def _take(self, s: _Session) -> _Agent:
+        """Remove ``s`` from its agent (which may become available) and stop its R18 timer."""
+        a = s.agent
+        assert a is not None
+        del a.sessions[s.id]
+        s.agent = None
+        self._clear_first_response(s)
+        self._update(a)
+        return a
+
+    def _enqueue(self, s: _Session, pool: Pool) -> None:
+        s.pool = pool
+        queue = self._queues.get(s.group)
+        if queue is None:
+            queue = self._queues[s.group] = SortedList()
+        queue.add(s.key)
+        self._waiting[s.arrival] = s
+
+    def _dequeue(self, s: _Session) -> None:
+        queue = self._queues[s.group]
+        queue.remove(s.key)
+        if not queue:
+            del self._queues[s.group]
+        del self._waiting[s.arrival]
+        s.pool = None
+
+    def _pool_for(self, s: _Session) -> Pool:
+        return Pool.QUEUE if self._online_for(s.group) else Pool.OFFLINE
+
+    def _drain_to(self, a: _Agent, now: float, events: list[Event]) -> None:
+        """R05: while ``a`` is available, give it the best waiting session it is eligible for."""
+        while a.key is not None and self._waiting:
+            s = self._best_waiting_for(a)
+            if s is None:
+                return
+            self._dequeue(s)
+            self._give(s, a, now, True)
+            events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN))
+
+    def _placement_pass(self, now: float, requeued: list[_Session], events: list[Event]) -> None:
+        """Place requeued sessions (and, under diversion, all waiting ones) in R07 order."""
+        candidates = list(requeued)
+        if self._config.offline_diversion:
+            candidates.extend(self._waiting.values())
+        candidates.sort(key=lambda s: s.key)
+        fresh = {s.arrival for s in requeued}
+        for s in candidates:
+            a = self._select(s)
+            if s.arrival in fresh:
+                if a is None:
+                    pool = self._pool_for(s)
+                    self._enqueue(s, pool)
+                    events.append(Queued(s.id, pool, now))
+                else:
+                    self._give(s, a, now, True)
+                    events.append(Assigned(s.id, a.id, now, AssignReason.REQUEUE))
+            elif a is not None:
+                self._dequeue(s)
+                self._give(s, a, now, True)
+                events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN))
+
+    def _requeue_all(self, a: _Agent, now: float, reason: RequeueReason,
+                     events: list[Event]) -> list[_Session]:
+        moved = sorted(a.sessions.values(), key=lambda s: s.arrival)
+        for s in moved:
+            self._take(s)
+            events.append(Requeued(s.id, a.id, now, reason))
+        return moved
+
+    def _close(self, s: _Session, now: float, reason: CloseReason, events: list[Event]) -> None:
+        self._clear_auto_close(s)
+        del self._sessions[s.id]
+        if s.agent is None:
+            pool = s.pool
+            self._dequeue(s)
+            events.append(Closed(s.id, None, pool, now, reason))
+            return
+        a = self._take(s)
+        events.append(Closed(s.id, a.id, None, now, reason))
+        if self._config.sticky_window is not None and s.buyer is not None:
+            self._prune_sticky(now)
+            self._sticky.pop(s.buyer, None)
+            self._sticky[s.buyer] = (a.id, now)
+        self._drain_to(a, now, events)
+
+    # -- timers (R17, R18, R20) ------------------------------------------------
+
+    def _set_timer(self, s: _Session, kind: int, deadline: float) -> tuple[float, int]:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (deadline, self._timer_seq, kind, s))
+        self._live_timers += 1
+        return (deadline, self._timer_seq)
+
+    def _clear_auto_close(self, s: _Session) -> None:
+        if s.auto_close is not None:
+            s.auto_close = None
+            self._drop_timer()
+
+    def _clear_first_response(self, s: _Session) -> None:
+        if s.first_response is not None:
+            s.first_response = None
+            self._drop_timer()
+
+    def _drop_timer(self) -> None:
+        self._live_timers -= 1
+        if len(self._timers) > 2 * self._live_timers + 64:
+            # Stale entries dominate: rebuild so memory follows live timers.
+            self._timers = [t for t in self._timers if self._is_live(t)]
+            heapq.heapify(self._timers)
+
+    @staticmethod
+    def _is_live(entry: tuple[float, int, int, _Session]) -> bool:
+        _, seq, kind, s = entry
+        timer = s.auto_close if kind == _AUTO_CLOSE else s.first_response
+        return timer is not None and timer[1] == seq
+
+    def next_deadline(self) -> float | None:
+        timers = self._timers
+        while timers and not self._is_live(timers[0]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    def tick(self, now: float) -> list[Event]:
+        events: list[Event] = []
+        timers = self._timers
+        while timers:
+            entry = timers[0]
+            if not self._is_live(entry):
+                heapq.heappop(timers)
+                continue
+            deadline, _, kind, s = entry
+            if deadline > now:
+                break
+            heapq.heappop(timers)
+            if kind == _AUTO_CLOSE:
+                self._close(s, deadline, CloseReason.AUTO, events)
+            else:
+                self._first_response_timeout(s, deadline, events)
+        return events
+
+    def _first_response_timeout(self, s: _Session, now: float, events: list[Event]) -> None:
+        self._clear_first_response(s)
+        old = s.agent
+        assert old is not None
+        events.append(ResponseTimedOut(s.id, old.id, now))
+        s.timed_out.add(old.id)
+        new = self._select(s)
+        if new is None:
+            return
+        self._take(s)
+        self._give(s, new, now, True)
+        events.append(Reassigned(s.id, old.id, new.id, now))
+        self._drain_to(old, now, events)
+
+    # -- sticky return (R13) -----------------------------------------------------
+
+    def _prune_sticky(self, now: float) -> None:
+        window = self._config.sticky_window
+        assert window is not None
+        sticky = self._sticky
+        while sticky:
+            _, (_, closed_at) = next(iter(sticky.items()))
+            if now - closed_at <= window:
+                return
+            sticky.popitem(last=False)
+
+    def _sticky_agent(self, s: _Session, now: float) -> _Agent | None:
+        window = self._config.sticky_window
+        if window is None:
+            return None
+        self._prune_sticky(now)
+        if s.buyer is None:
+            return None
+        entry = self._sticky.get(s.buyer)
+        if entry is None or now - entry[1] > window:
+            return None
+        a = self._agents[entry[0]]
+        return a if self._eligible(a, s) else None
+
+    # -- commands -------------------------------------------------------------
+
+    def add_agent(self, now: float, agent_id: str, cap: Cap, groups: frozenset[str] | None,
+                  weight: int, online: bool) -> list[Event]:
+        if agent_id in self._agents:
+            raise DuplicateAgent(agent_id)
+        a = _Agent(agent_id, self._next_reg, cap, groups, weight, online)
+        self._next_reg += 1
+        self._agents[agent_id] = a
+        self._by_reg[a.reg] = a
+        if online:
+            self._count_online(a, +1)
+        self._update(a)
+        events: list[Event] = []
+        self._drain_to(a, now, events)
+        return events
+
+    def remove_agent(self, now: float, agent_id: str) -> list[Event]:
+        a = self._get_agent(agent_id)
+        events: list[Event] = []
+        moved = self._requeue_all(a, now, RequeueReason.AGENT_REMOVED, events)
+        self._unindex(a)
+        if a.online:
+            self._count_online(a, -1)
+        del self._agents[agent_id]
+        del self._by_reg[a.reg]
+        for buyer in [b for b, (aid, _) in self._sticky.items() if aid == agent_id]:
+            del self._sticky[buyer]
+        self._placement_pass(now, moved, events)
+        return events
+
+    def agent_online(self, now: float, agent_id: str) -> list[Event]:
+        a = self._get_agent(agent_id)
+        if a.online:
+            return []
+        a.online = True
+        self._count_online(a, +1)
+        if self._available(a):
+            self._normalise(a)
+        self._update(a)
+        events: list[Event] = []
+        self._drain_to(a, now, events)
+        return events
+
+    def agent_offline(self, now: float, agent_id: str, requeue: bool) -> list[Event]:
+        a = self._get_agent(agent_id)
+        if not a.online:
+            return []
+        a.online = False
+        self._count_online(a, -1)
+        self._update(a)
+        events: list[Event] = []
+        moved = self._requeue_all(a, now, RequeueReason.AGENT_OFFLINE, events) if requeue else []
+        self._placement_pass(now, moved, events)
+        return events
+
+    def set_cap(self, now: float, agent_id: str, cap: Cap) -> list[Event]:
+        a = self._get_agent(agent_id)
+        a.cap = cap
+        a.limit = cap.room_limit
+        self._update(a)
+        events: list[Event] = []
+        self._drain_to(a, now, events)
+        return events
+
+    def set_weight(self, now: float, agent_id: str, weight: int) -> list[Event]:
+        a = self._get_agent(agent_id)
+        a.weight = weight
+        if self._strategy is Strategy.WEIGHTED and weight > 0:
+            a.pass_ = self._vt + STRIDE_BASE // weight
+        self._update(a)
+        events: list[Event] = []
+        self._drain_to(a, now, events)
+        return events
+
+    def open_session(self, now: float, session_id: str, buyer_id: str | None,
+                     group: str | None, priority: int) -> list[Event]:
+        if session_id in self._sessions:
+            raise DuplicateSession(session_id)
+        self._arrival += 1
+        s = _Session(session_id, buyer_id, group, priority, self._arrival, now)
+        self._sessions[session_id] = s
+        events: list[Event] = [Opened(session_id, buyer_id, group, priority, now)]
+        a = self._sticky_agent(s, now)
+        reason = AssignReason.STICKY
+        if a is None:
+            a = self._select(s)
+            reason = AssignReason.NEW
+        if a is None:
+            pool = self._pool_for(s)
+            self._enqueue(s, pool)
+            events.append(Queued(session_id, pool, now))
+        else:
+            self._give(s, a, now, True)
+            events.append(Assigned(session_id, a.id, now, reason))
+        return events
+
+    def buyer_message(self, now: float, session_id: str) -> list[Event]:
+        s = self._get_session(session_id)
+        s.last_buyer = now
+        if s.first_unanswered is None:
+            s.first_unanswered = now
+        self._clear_auto_close(s)
+        return []
+
+    def agent_message(self, now: float, session_id: str, auto: bool) -> list[Event]:
+        s = self._get_session(session_id)
+        if not auto:
+            if s.agent is None:
+                raise SessionWaiting(session_id)
+            s.first_unanswered = None
+            self._clear_first_response(s)
+        after = self._config.auto_close_after
+        if after is not None:
+            self._clear_auto_close(s)
+            s.auto_close = self._set_timer(s, _AUTO_CLOSE, now + after)
+        return []
+
+    def assign(self, now: float, session_id: str, agent_id: str) -> list[Event]:
+        s = self._get_session(session_id)
+        a = self._get_agent(agent_id)
+        if s.agent is not None:
+            raise InvalidAssign(session_id, s.agent.id)
+        if not a.online:
+            raise AgentOffline(agent_id)
+        self._dequeue(s)
+        self._give(s, a, now, False)
+        return [Assigned(session_id, agent_id, now, AssignReason.MANUAL)]
+
+    def transfer(self, now: float, session_id: str, agent_id: str) -> list[Event]:
+        s = self._get_session(session_id)
+        a = self._get_agent(agent_id)
+        if s.agent is None:
+            raise InvalidTransfer(session_id, "it is waiting in a pool (use assign)")
+        if s.agent is a:
+            raise InvalidTransfer(session_id, f"it is already with agent {agent_id!r}")
+        if not a.online:
+            raise AgentOffline(agent_id)
+        old = self._take(s)
+        self._give(s, a, now, False)
+        events: list[Event] = [Transferred(session_id, old.id, agent_id, now)]
+        self._drain_to(old, now, events)
+        return events
+
+    def close_session(self, now: float, session_id: str) -> list[Event]:
+        s = self._get_session(session_id)
+        events: list[Event] = []
+        self._close(s, now, CloseReason.MANUAL, events)
+        return events
+
+    # -- queries -----------------------------------------------------------------
+
+    def load(self, agent_id: str) -> int:
+        return len(self._get_agent(agent_id).sessions)
+
+    def agent(self, agent_id: str) -> AgentView:
+        a = self._get_agent(agent_id)
+        return AgentView(a.id, a.cap, a.groups, a.weight, a.online, len(a.sessions))
+
+    def agent_ids(self) -> list[str]:
+        return list(self._agents)
+
+    def session(self, session_id: str) -> SessionView:
+        s = self._get_session(session_id)
+        return SessionView(
+            session_id=s.id, buyer_id=s.buyer, group=s.group, priority=s.priority,
+            state=SessionState.WAITING if s.agent is None else SessionState.ASSIGNED,
+            agent_id=None if s.agent is None else s.agent.id, pool=s.pool, opened_at=s.opened_at,
+        )
+
+    def session_ids(self) -> list[str]:
+        return list(self._sessions)
+
+    def waiting(self) -> list[str]:
+        return [self._waiting[arrival].id
+                for _, arrival in sorted(s.key for s in self._waiting.values())]
+
+    def reception_list(self, agent_id: str) -> list[str]:
+        a = self._get_agent(agent_id)
+
+        def longest_wait(s: _Session) -> tuple[int, float, int]:
+            if s.first_unanswered is not None:
+                return (0, s.first_unanswered, s.arrival)
+            return (1, s.last_buyer, s.arrival)
+
+        return [s.id for s in sorted(a.sessions.values(), key=longest_wait)]
+
+    # -- snapshot (R22) ------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "counters": {
+                "next_reg": self._next_reg, "arrival": self._arrival, "auto": self._auto,
+                "timer": self._timer_seq, "rr_pointer": self._rr, "vt": self._vt,
+            },
+            "agents": [
+                {
+                    "id": a.id, "reg": a.reg, "cap": a.cap.to_data(),
+                    "groups": None if a.groups is None else sorted(a.groups),
+                    "weight": a.weight, "online": a.online, "last_auto": a.last_auto,
+                    "pass": a.pass_,
+                }
+                for a in self._agents.values()
+            ],
+            "sessions": [
+                {
+                    "id": s.id, "buyer": s.buyer, "group": s.group, "priority": s.priority,
+                    "arrival": s.arrival, "opened_at": s.opened_at,
+                    "agent": None if s.agent is None else s.agent.id,
+                    "pool": None if s.pool is None else s.pool.value,
+                    "first_unanswered": s.first_unanswered, "last_buyer": s.last_buyer,
+                    "timed_out": sorted(s.timed_out),
+                    "auto_close": None if s.auto_close is None else list(s.auto_close),
+                    "first_response": None if s.first_response is None else list(s.first_response),
+                }
+                for s in self._sessions.values()
+            ],
+            "sticky": [[buyer, aid, closed_at] for buyer, (aid, closed_at) in self._sticky.items()],
+        }
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        state = parse_state(data)
+        try:
+            self._rebuild(state)
+            self.check()
+        except (AssertionError, KefuError, KeyError) as exc:
+            raise InvalidSnapshot(f"inconsistent snapshot: {exc}") from exc
+
+    def _rebuild(self, state: StateData) -> None:
+        assert not self._agents and not self._sessions, "restore_state needs a fresh engine"
+        self._next_reg, self._arrival, self._auto = state.next_reg, state.arrival, state.auto
+        self._timer_seq, self._rr, self._vt = state.timer, state.rr_pointer, state.vt
+        for ad in state.agents:
+            a = _Agent(ad.id, ad.reg, ad.cap, ad.groups, ad.weight, ad.online)
+            a.last_auto, a.pass_ = ad.last_auto, ad.pass_
+            self._agents[a.id] = a
+            self._by_reg[a.reg] = a
+            if a.online:
+                self._count_online(a, +1)
+        for d in state.sessions:
+            s = _Session(d.id, d.buyer, d.group, d.priority, d.arrival, d.opened_at)
+            s.first_unanswered, s.last_buyer = d.first_unanswered, d.last_buyer
+            s.timed_out = set(d.timed_out)
+            self._sessions[s.id] = s
+            if d.pool is not None:
+                self._enqueue(s, d.pool)
+            elif d.agent is not None:
+                a = self._agents[d.agent]
+                a.sessions[s.id] = s
+                s.agent = a
+            for kind, timer in ((_AUTO_CLOSE, d.auto_close), (_FIRST_RESPONSE, d.first_response)):
+                if timer is not None:
+                    heapq.heappush(self._timers, (timer[0], timer[1], kind, s))
+                    self._live_timers += 1
+            s.auto_close, s.first_response = d.auto_close, d.first_response
+        for a in self._agents.values():
+            if self._available(a):
+                a.key = self._key(a)  # restored as-is: no normalisation
+                a.key_online = a.online
+                for slot in a.slots:
+                    self._index.setdefault((a.online, slot), SortedList()).add(a.key)
+        for buyer, aid, closed_at in state.sticky:
+            self._sticky[buyer] = (aid, closed_at)
+
+    # -- invariants ------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Verify every invariant from scratch; raise AssertionError naming the first broken."""
+        placed: dict[str, str] = {}
+        for a in self._agents.values():
+            assert self._by_reg[a.reg] is a, f"agent {a.id!r}: reg map"
+            for sid, s in a.sessions.items():
+                assert s.agent is a and s.pool is None, f"session {sid!r}: agent link"
+                assert sid not in placed, f"session {sid!r} in two places"
+                placed[sid] = a.id
+            expected = self._key(a) if self._available(a) else None
+            assert a.key == expected, f"agent {a.id!r}: indexed as {a.key}, expected {expected}"
+            assert a.key is None or a.key_online == a.online, f"agent {a.id!r}: indexed wrong side"
+        for (online, slot), index in self._index.items():
+            members = sorted(
+                self._key(a) for a in self._agents.values()
+                if a.key is not None and a.online == online and slot in a.slots
+            )
+            assert list(index) == members, f"index {(online, slot)} out of date"
+        for g, queue in self._queues.items():
+            assert queue, f"empty queue {g!r} kept"
+            for key in queue:
+                s = self._waiting[key[1]]
+                assert s.group == g and s.agent is None and s.pool is not None, f"queue {g!r}"
+                assert s.id not in placed, f"session {s.id!r} in two places"
+                placed[s.id] = "pool"
+        assert len(self._waiting) == sum(len(q) for q in self._queues.values()), "waiting map"
+        assert set(placed) == set(self._sessions), "a session is nowhere or a stray is somewhere"
+        arrivals = [s.arrival for s in self._sessions.values()]
+        assert arrivals == sorted(arrivals), "session order is not arrival order"
+        online_agents = [a for a in self._agents.values() if a.online]
+        assert self._online_total == len(online_agents), "online count"
+        assert self._online_all == sum(a.groups is None for a in online_agents), "online-all"
+        live = 0
+        for s in self._sessions.values():
+            assert s.first_response is None or s.agent is not None, f"{s.id!r}: R18 timer in pool"
+            live += (s.auto_close is not None) + (s.first_response is not None)
+            if s.agent is None:  # R06
+                for a in self._agents.values():
+                    assert not self._eligible(a, s), f"R06: {s.id!r} waits but {a.id!r} is eligible"
+        assert live == self._live_timers, "live timer count"
+        assert sum(self._is_live(t) for t in self._timers) == live, "timer heap"
+        for buyer, (aid, _) in self._sticky.items():
+            assert aid in self._agents, f"sticky entry of {buyer!r} for a removed agent"
