@@ -1,0 +1,72 @@
+"""Shared fixtures: every engine runs the whole suite; hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from kefu import Assigner, ManualClock
+from kefu._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from kefu.assigner import ENGINES
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "soak", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="run the long soak tests too")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--soak"):
+        return
+    skip = pytest.mark.skip(reason="soak test: run with --soak")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
+def require_engine(name: str) -> str:
+    """Skip (or, under KEFU_REQUIRE_EXTENSIONS, fail) when an engine is not built."""
+    if name not in ENGINES:
+        if name == "c" and REQUIRE_EXTENSIONS:
+            pytest.fail("KEFU_REQUIRE_EXTENSIONS is set but the compiled engine is missing")
+        reason = "KEFU_NO_EXTENSIONS is set" if NO_EXTENSIONS else "engine not built"
+        pytest.skip(f"engine {name!r} unavailable: {reason}")
+    return name
+
+
+@pytest.fixture(
+    scope="session",
+    params=["py", pytest.param("c", marks=pytest.mark.c_extension), "naive"],
+)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Every example test runs on each engine, the naive reference model included."""
+    return require_engine(request.param)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(0.0)
+
+
+@pytest.fixture
+def make(engine: str, clock: ManualClock) -> Callable[..., Assigner]:
+    """``make(**config)``: an Assigner on the test's engine and manual clock."""
+
+    def factory(**config: Any) -> Assigner:
+        return Assigner(clock, engine=engine, **config)  # type: ignore[arg-type]
+
+    return factory

@@ -1,0 +1,340 @@
+"""Random operation sequences against the rules (R06, R07, R22) and the naive model.
+
+The machine drives the engine under test and the naive reference model
+(``kefu._engine_naive``: scans everything, written independently from
+docs/semantics.md) with the same commands on one manual clock, and checks
+after every step:
+
+* equal events, equal error types and messages, equal snapshots (R23-style
+  lockstep against the model);
+* a rejected call changes nothing (R22);
+* the event stream alone accounts for the state: a ledger built only from
+  events gives every session's place and every agent's load (R21, R22);
+* automatic assignment never goes to a suspended or full agent (R01, R02);
+* R06 from public views: no waiting session has an eligible agent;
+* R07: waiting() is ordered by (priority desc, arrival asc);
+* snapshot -> JSON -> restore (also across engines) at random points, after
+  which the restored Assigner carries on in lockstep (R22).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from conftest import require_engine
+from kefu import Assigner, Cap, ManualClock, Strategy
+from kefu.errors import KefuError
+from kefu.events import (
+    Assigned,
+    AssignReason,
+    Closed,
+    Event,
+    Opened,
+    Queued,
+    Reassigned,
+    Requeued,
+    ResponseTimedOut,
+    Transferred,
+)
+from kefu.model import CapKind
+
+AGENTS = ["A", "B", "C", "D", "E"]
+SESSIONS = [f"s{i}" for i in range(14)]
+BUYERS = ["b1", "b2", "b3", "b4"]
+GROUPS = [None, "pre", "post"]
+caps = st.sampled_from([Cap.UNLIMITED, Cap.SUSPENDED, Cap.limit(1), Cap.limit(2), Cap.limit(3)])
+group_sets = st.sampled_from([None, None, frozenset({"pre"}), frozenset({"post"}),
+                              frozenset({"pre", "post"}), frozenset()])
+configs = st.fixed_dictionaries({
+    "strategy": st.sampled_from(list(Strategy)),
+    "offline_diversion": st.booleans(),
+    "auto_close_after": st.sampled_from([None, 60.0, 1200.0]),
+    "first_response_timeout": st.sampled_from([None, 30.0, 90.0]),
+    "sticky_window": st.sampled_from([None, 300.0]),
+})
+
+
+class Ledger:
+    """Where every session is and how loaded every agent is, from events alone."""
+
+    def __init__(self) -> None:
+        self.place: dict[str, str] = {}  # session -> agent id, or "pool:<name>", or "limbo"
+        self.load: dict[str, int] = defaultdict(int)
+        self.timed_out: dict[str, set[str]] = defaultdict(set)
+
+    def _move(self, sid: str, to: str) -> None:
+        old = self.place.get(sid)
+        if old is not None and not old.startswith(("pool:", "limbo")):
+            self.load[old] -= 1
+        self.place[sid] = to
+        if not to.startswith(("pool:", "limbo")):
+            self.load[to] += 1
+
+    def apply(self, e: Event, caps: dict[str, Cap]) -> None:
+        if isinstance(e, Opened):
+            assert e.session_id not in self.place, f"{e.session_id} opened twice"
+            self.place[e.session_id] = "limbo"
+        elif isinstance(e, (Assigned, Reassigned)):
+            agent = e.agent_id if isinstance(e, Assigned) else e.to_agent
+            if not (isinstance(e, Assigned) and e.reason is AssignReason.MANUAL):
+                cap = caps[agent]
+                assert cap.kind is not CapKind.SUSPENDED, f"automatic to suspended {agent}"
+                if cap.kind is CapKind.LIMIT:
+                    assert cap.value is not None
+                    assert self.load[agent] < cap.value, f"automatic assignment over cap: {e}"
+                assert agent not in self.timed_out[e.session_id], f"back to a timed-out agent: {e}"
+            self._move(e.session_id, agent)
+        elif isinstance(e, Transferred):
+            assert self.place[e.session_id] == e.from_agent
+            self._move(e.session_id, e.to_agent)
+        elif isinstance(e, Queued):
+            assert self.place[e.session_id] == "limbo", f"queued from {self.place[e.session_id]}"
+            self._move(e.session_id, "pool:" + e.pool.value)
+        elif isinstance(e, Requeued):
+            assert self.place[e.session_id] == e.agent_id
+            self._move(e.session_id, "limbo")
+        elif isinstance(e, ResponseTimedOut):
+            assert self.place[e.session_id] == e.agent_id
+            self.timed_out[e.session_id].add(e.agent_id)
+        elif isinstance(e, Closed):
+            expected = e.agent_id if e.agent_id is not None else f"pool:{e.pool.value}"  # type: ignore[union-attr]
+            assert self.place[e.session_id] == expected, (e, self.place[e.session_id])
+            self._move(e.session_id, "limbo")
+            del self.place[e.session_id]
+            self.timed_out.pop(e.session_id, None)
+
+    def forget_agent(self, agent_id: str) -> None:
+        self.load.pop(agent_id, None)
+
+
+class LockstepMachine(RuleBasedStateMachine):
+    """Subject engine vs the naive model, plus event-ledger invariants."""
+
+    engine_name = "py"
+
+    @initialize(
+        config=configs,
+        agents=st.lists(st.tuples(st.sampled_from(AGENTS), caps, group_sets, st.integers(0, 3),
+                                  st.booleans()), min_size=1, max_size=5),
+        sessions=st.lists(st.tuples(st.sampled_from([None, *BUYERS]), st.sampled_from(GROUPS),
+                                    st.integers(0, 2)), max_size=8),
+    )
+    def setup(self, config: dict[str, Any], agents: list[Any], sessions: list[Any]) -> None:
+        """Start from a random shop with agents and sessions, so short runs reach rich states."""
+        self.config = config
+        self.clock = ManualClock(0.0)
+        self.subject = Assigner(self.clock, engine=self.engine_name, **config)
+        self.model = Assigner(self.clock, engine="naive", **config)
+        self.ledger = Ledger()
+        self.caps: dict[str, Cap] = {}
+        self.arrival: dict[str, int] = {}
+        self.opened = 0
+        for agent, cap, groups, weight, online in agents:
+            self.add_agent(agent, cap, groups, weight, online)
+        for i, (buyer, group, priority) in enumerate(sessions):
+            self.open_session(SESSIONS[i], buyer, group, priority)
+            self.clock.advance(1)
+
+    def both(self, call: Callable[[Assigner], list[Event]]) -> list[Event] | None:
+        outcomes: list[tuple[Any, ...]] = []
+        for a in (self.subject, self.model):
+            before = a.snapshot()
+            try:
+                outcomes.append(("ok", call(a)))
+            except KefuError as exc:
+                assert a.snapshot() == before, "a rejected call changed the state"
+                outcomes.append(("error", type(exc), str(exc)))
+        assert outcomes[0] == outcomes[1], f"engines differ: {outcomes[0]} != {outcomes[1]}"
+        assert self.subject.snapshot() == self.model.snapshot(), "snapshots differ"
+        if outcomes[0][0] != "ok":
+            return None
+        events: list[Event] = outcomes[0][1]
+        for e in events:
+            self.ledger.apply(e, self.caps)
+            if isinstance(e, Opened):
+                self.opened += 1
+                self.arrival[e.session_id] = self.opened
+        assert all(p != "limbo" for p in self.ledger.place.values()), "a session left in limbo"
+        return events
+
+    # -- commands ------------------------------------------------------------
+
+    @rule(agent=st.sampled_from(AGENTS), cap=caps, groups=group_sets,
+          weight=st.integers(0, 3), online=st.booleans())
+    def add_agent(self, agent: str, cap: Cap, groups: frozenset[str] | None, weight: int,
+                  online: bool) -> None:
+        known = agent in self.caps
+        if not known:
+            self.caps[agent] = cap
+        added = self.both(lambda a: a.add_agent(agent, cap, groups, weight, online=online))
+        if added is None and not known:
+            del self.caps[agent]
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def remove_agent(self, agent: str) -> None:
+        if self.both(lambda a: a.remove_agent(agent)) is not None:
+            del self.caps[agent]
+            self.ledger.forget_agent(agent)
+
+    @rule(agent=st.sampled_from(AGENTS))
+    def agent_online(self, agent: str) -> None:
+        self.both(lambda a: a.agent_online(agent))
+
+    @rule(agent=st.sampled_from(AGENTS), requeue=st.booleans())
+    def agent_offline(self, agent: str, requeue: bool) -> None:
+        self.both(lambda a: a.agent_offline(agent, requeue=requeue))
+
+    @rule(agent=st.sampled_from(AGENTS), cap=caps)
+    def set_cap(self, agent: str, cap: Cap) -> None:
+        old = self.caps.get(agent)
+        if agent in self.caps:
+            self.caps[agent] = cap
+        if self.both(lambda a: a.set_cap(agent, cap)) is None and old is not None:
+            self.caps[agent] = old
+
+    @rule(agent=st.sampled_from(AGENTS), weight=st.integers(0, 3))
+    def set_weight(self, agent: str, weight: int) -> None:
+        self.both(lambda a: a.set_weight(agent, weight))
+
+    @rule(sid=st.sampled_from(SESSIONS), buyer=st.sampled_from([None, *BUYERS]),
+          group=st.sampled_from(GROUPS), priority=st.integers(0, 2))
+    def open_session(self, sid: str, buyer: str | None, group: str | None, priority: int) -> None:
+        self.both(lambda a: a.open_session(sid, buyer=buyer, group=group, priority=priority))
+
+    @rule(sid=st.sampled_from(SESSIONS), buyer=st.sampled_from([None, *BUYERS]),
+          group=st.sampled_from(GROUPS))
+    def open_another_session(self, sid: str, buyer: str | None, group: str | None) -> None:
+        """Opening is the busiest command of a real shop: give it twice the weight."""
+        self.open_session(sid, buyer, group, 0)
+
+    @rule(sid=st.sampled_from(SESSIONS))
+    def close_another_session(self, sid: str) -> None:
+        self.close_session(sid)
+
+    @rule(sid=st.sampled_from(SESSIONS))
+    def buyer_message(self, sid: str) -> None:
+        self.both(lambda a: a.buyer_message(sid))
+
+    @rule(sid=st.sampled_from(SESSIONS), auto=st.booleans())
+    def agent_message(self, sid: str, auto: bool) -> None:
+        self.both(lambda a: a.agent_message(sid, auto=auto))
+
+    @rule(sid=st.sampled_from(SESSIONS), agent=st.sampled_from(AGENTS))
+    def assign(self, sid: str, agent: str) -> None:
+        self.both(lambda a: a.assign(sid, agent))
+
+    @rule(sid=st.sampled_from(SESSIONS), agent=st.sampled_from(AGENTS))
+    def transfer(self, sid: str, agent: str) -> None:
+        self.both(lambda a: a.transfer(sid, agent))
+
+    @rule(sid=st.sampled_from(SESSIONS))
+    def close_session(self, sid: str) -> None:
+        self.both(lambda a: a.close_session(sid))
+
+    @rule(dt=st.sampled_from([0, 1, 10, 29, 30, 31, 60, 61, 89, 90, 299, 300, 301, 1200, 1500]),
+          tick=st.booleans())
+    def advance(self, dt: float, tick: bool) -> None:
+        self.clock.advance(dt)
+        if tick:
+            self.both(lambda a: a.tick())
+
+    @rule()
+    def tick(self) -> None:
+        deadline = self.subject.next_deadline()
+        assert deadline == self.model.next_deadline()
+        if deadline is not None and deadline > self.clock.now():
+            self.clock.set(deadline)
+        self.both(lambda a: a.tick())
+        nxt = self.subject.next_deadline()
+        assert nxt is None or nxt > self.clock.now(), "a due timer survived tick()"
+
+    @rule(from_model=st.booleans())
+    def snapshot_restore(self, from_model: bool) -> None:
+        source = self.model if from_model else self.subject
+        data = json.loads(json.dumps(source.snapshot()))
+        restored = Assigner.restore(data, self.clock, engine=self.engine_name)  # type: ignore[arg-type]
+        assert restored.snapshot() == self.subject.snapshot()
+        self.subject = restored
+
+    # -- invariants -------------------------------------------------------------
+
+    @invariant()
+    def engines_check_themselves(self) -> None:
+        self.subject.check()
+        self.model.check()
+
+    @invariant()
+    def R22_every_open_session_in_exactly_one_place(self) -> None:
+        a = self.subject
+        places: dict[str, str] = {}
+        for agent in a.agent_ids():
+            listed = a.reception_list(agent)
+            assert a.load(agent) == len(listed) == self.ledger.load[agent]
+            for sid in listed:
+                assert sid not in places, f"{sid} in two places"
+                places[sid] = agent
+        for sid in a.waiting():
+            assert sid not in places, f"{sid} in two places"
+            view = a.session(sid)
+            assert view.pool is not None and view.agent_id is None
+            places[sid] = "pool:" + view.pool.value
+        assert places == self.ledger.place, "state and event stream disagree"
+        assert sorted(places) == sorted(a.session_ids())
+
+    @invariant()
+    def R07_waiting_in_priority_then_arrival_order(self) -> None:
+        a = self.subject
+        keys = [(-a.session(s).priority, self.arrival[s]) for s in a.waiting()]
+        assert keys == sorted(keys)
+
+    @invariant()
+    def R06_no_waiting_session_has_an_eligible_agent(self) -> None:
+        a = self.subject
+        weighted = self.config["strategy"] is Strategy.WEIGHTED
+        agents = [a.agent(x) for x in a.agent_ids()]
+
+        def serves(v: Any, group: str | None) -> bool:
+            return v.groups is None or group is None or group in v.groups
+
+        for sid in a.waiting():
+            s = a.session(sid)
+            online_for = any(v.online and serves(v, s.group) for v in agents)
+            for v in agents:
+                room = v.cap.room_limit is None or v.load < v.cap.room_limit
+                side = v.online or (self.config["offline_diversion"] and not online_for)
+                eligible = (serves(v, s.group) and room and (v.weight > 0 or not weighted)
+                            and v.agent_id not in self.ledger.timed_out[sid] and side)
+                assert not eligible, f"R06: {sid} waits while {v.agent_id} is eligible"
+
+
+def run_machine(engine: str) -> None:
+    machine = type(f"LockstepMachine_{engine}", (LockstepMachine,), {"engine_name": engine})
+    # The lockstep machine is the strongest test here: five times the profile's examples.
+    examples = settings.default.max_examples * 5
+    run_state_machine_as_test(
+        machine,
+        settings=settings(settings.default, max_examples=examples, stateful_step_count=60),
+    )
+
+
+def test_R06_R07_R22_lockstep_with_naive_model_py() -> None:
+    run_machine("py")
+
+
+@pytest.mark.c_extension
+def test_R06_R07_R22_lockstep_with_naive_model_c() -> None:
+    run_machine(require_engine("c"))
