@@ -1,0 +1,162 @@
+"""KPI calculator benchmark: one day of a big shop (pytest-benchmark).
+
+    pytest benchmarks/bench_kpi.py --benchmark-group-by=func
+    python benchmarks/bench_kpi.py [sessions] [messages]   # one timed run, no pytest
+
+The day: 100,000 sessions and 2,000,000 messages on 2026-11-11 (Asia/Shanghai),
+200 agents in two groups, 10 % of sessions start with the bot and switch to
+human service, 10 % are transferred once, one wait in eight is answered late,
+plus 20,000 evaluations and 30,000 orders. Records are made once per size
+(not timed); the timed part is the KPI computation only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sys
+import time
+import zoneinfo
+from typing import Any
+
+import pytest
+
+from kefu import kpi
+from kefu.kpi import (
+    EvalSource,
+    Evaluation,
+    Handover,
+    HumanRequest,
+    Message,
+    Order,
+    Rating,
+    Sender,
+)
+
+DAY = dt.date(2026, 11, 11)
+TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+BIG = (100_000, 2_000_000)
+SMALL = (1_000, 20_000)
+
+
+def make_day(sessions: int, messages: int, seed: int = 11) -> dict[str, Any]:
+    """Deterministic records of one busy day.
+
+    Messages are made in time order, as a loader reading a message store
+    would make them, then 1 % of neighbours are swapped and 0.2 % are
+    delivered twice: out-of-order and duplicated input, realistic memory layout.
+    """
+    rnd = random.Random(seed)
+    t_open = dt.datetime.combine(DAY, dt.time(7, 30), TZ).timestamp()
+    span = 16 * 3600.0
+    per = messages // sessions
+    n_agents = 200
+    raw: list[tuple[float, int, int, Sender, int]] = []  # (at, session, buyer, sender, agent)
+    hand: list[Handover] = []
+    reqs: list[HumanRequest] = []
+    evals: list[Evaluation] = []
+    orders: list[Order] = []
+    for i in range(sessions):
+        sid = f"s{i}"
+        b = rnd.randrange(sessions * 4 // 5)
+        buyer = f"b{b}"
+        group = "presale" if i % 3 else "aftersale"
+        t = t_open + rnd.random() * span
+        agent = rnd.randrange(n_agents)
+        left = per
+        if i % 10 == 0:  # bot first, then 转人工
+            raw.append((t, i, b, Sender.BUYER, -1))
+            raw.append((t + 1, i, b, Sender.BOT, -1))
+            left -= 2
+            t += 20 + rnd.random() * 60
+            reqs.append(HumanRequest(sid, buyer, t))
+        hand.append(Handover(sid, buyer, f"a{agent:03d}", t + rnd.random() * 30, group))
+        if i % 10 == 5:
+            hand.append(Handover(sid, buyer, f"a{rnd.randrange(n_agents):03d}",
+                                 t + 60 + rnd.random() * 240, group))
+        while left > 0:
+            burst = min(left - 1, 1 + rnd.randrange(2)) if left > 1 else 1
+            for _ in range(burst):
+                raw.append((t, i, b, Sender.BUYER, -1))
+                t += 2 + rnd.random() * 10
+            left -= burst
+            if left <= 0:
+                break
+            t += rnd.random() * 120 if rnd.random() < 0.875 else 180 + rnd.random() * 300
+            raw.append((t, i, b, Sender.AGENT, agent))
+            left -= 1
+            t += 5 + rnd.random() * 60
+        if i % 5 == 0:
+            evals.append(Evaluation(sid, buyer, f"a{agent:03d}", t + 5,
+                                    rnd.choice(list(Rating)), EvalSource.INVITED,
+                                    card_id=f"c{i}"))
+        if i % 10 < 3:
+            orders.append(Order(f"o{i}", buyer, t + rnd.random() * 3600,
+                                round(rnd.uniform(9.9, 999.0), 2)))
+    raw.sort()
+    msgs = [
+        Message(f"s{i}", f"b{b}", at, sender, f"m{n}",
+                agent_id=None if a < 0 else f"a{a:03d}")
+        for n, (at, i, b, sender, a) in enumerate(raw)
+    ]
+    del raw
+    for _ in range(len(msgs) // 100):
+        j = rnd.randrange(len(msgs) - 1)
+        msgs[j], msgs[j + 1] = msgs[j + 1], msgs[j]
+    for _ in range(len(msgs) // 500):
+        m = msgs[rnd.randrange(len(msgs))]
+        msgs.append(Message(m.session_id, m.buyer_id, m.at, m.sender, m.message_id,
+                            agent_id=m.agent_id))
+    return {"messages": msgs, "handovers": hand, "requests": reqs, "evaluations": evals,
+            "orders": orders}
+
+
+_CACHE: dict[tuple[int, int], dict[str, Any]] = {}
+
+
+def _data(size: tuple[int, int]) -> dict[str, Any]:
+    if size not in _CACHE:
+        _CACHE.clear()
+        _CACHE[size] = make_day(*size)
+    return _CACHE[size]
+
+
+def _report(d: dict[str, Any]) -> kpi.DailyReport:
+    return kpi.daily_report(d["messages"], d["handovers"], d["evaluations"], d["orders"],
+                            requests=d["requests"], day=DAY, tz=TZ)
+
+
+def _shop(d: dict[str, Any]) -> kpi.ShopReplyRate:
+    return kpi.shop_reply_rate(d["messages"], d["handovers"], requests=d["requests"],
+                               day=DAY, tz=TZ)
+
+
+@pytest.mark.parametrize("size", [SMALL, BIG], ids=["20k-messages", "2M-messages"])
+def test_daily_report(benchmark: Any, size: tuple[int, int]) -> None:
+    d = _data(size)
+    rep = benchmark.pedantic(_report, args=(d,), rounds=1, iterations=1)
+    assert rep.shop.total > size[0] // 2  # buyer-days: 100k sessions of ~56k buyers
+    assert rep.shop.rate is not None and 0.5 < rep.shop.rate < 1.0
+    assert len(rep.agents) > 150
+
+
+@pytest.mark.parametrize("size", [SMALL, BIG], ids=["20k-messages", "2M-messages"])
+def test_shop_reply_rate(benchmark: Any, size: tuple[int, int]) -> None:
+    d = _data(size)
+    r = benchmark.pedantic(_shop, args=(d,), rounds=1, iterations=1)
+    assert r.per_session.total > 0.9 * size[0]
+
+
+if __name__ == "__main__":
+    sessions, messages = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else BIG
+    t0 = time.perf_counter()
+    data = make_day(sessions, messages)
+    t1 = time.perf_counter()
+    rep = _report(data)
+    t2 = time.perf_counter()
+    print(f"made {len(data['messages']):,} messages / {sessions:,} sessions in {t1 - t0:.1f} s")
+    print(f"daily_report: {t2 - t1:.2f} s; shop rate {rep.shop.rate:.4f} "
+          f"({rep.shop.met}/{rep.shop.denominator}), agents {len(rep.agents)}")
+    t3 = time.perf_counter()
+    _shop(data)
+    print(f"shop_reply_rate alone: {time.perf_counter() - t3:.2f} s")

@@ -1,0 +1,130 @@
+"""From the Assigner's events to KPI records (K11).
+
+The Assigner says when a session entered or left a reception list; the chat
+backend knows the messages. This adapter joins the two so that a simulated
+day and a live one are measured by the same functions:
+
+- ``Assigned`` -> Handover(agent_id); ``Transferred`` / ``Reassigned`` ->
+  Handover(to_agent); buyer and group come from the session's ``Opened``.
+- ``Requeued`` and ``Closed`` (of an assigned session) -> Release.
+- ``Opened`` counts as the buyer's first message (SPEC glossary): unless the
+  backend's messages already hold a buyer message of that session at that
+  instant, one is added (``open_is_message``).
+- ``Queued`` and ``ResponseTimedOut`` carry nothing the KPIs need.
+
+A session id may be used again after its close (R16). Each later life gets
+the id ``"<id>#<n>"`` (n = 2, 3, ...) in the records, and each message goes
+to the life opened last at or before it. An event's position in the stream
+becomes the records' ``seq``, which keeps causal order among equal times.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+
+import attrs
+
+from kefu.events import (
+    Assigned,
+    Closed,
+    Event,
+    Opened,
+    Reassigned,
+    Requeued,
+    Transferred,
+)
+from kefu.kpi.records import Handover, Message, Release, Sender
+
+__all__ = ["Records", "from_events"]
+
+
+@attrs.frozen
+class Records:
+    """KPI records built from an event stream (pass them to any KPI function).
+
+    ``unknown_sessions`` counts session ids whose events came without an
+    ``Opened`` (e.g. a log that starts mid-day); their buyer is taken to be
+    the session id.
+    """
+
+    messages: tuple[Message, ...] = ()
+    handovers: tuple[Handover, ...] = ()
+    releases: tuple[Release, ...] = ()
+    unknown_sessions: int = 0
+
+
+class _Life:
+    __slots__ = ("buyer", "group", "key", "opened")
+
+    def __init__(self, key: str, buyer: str, group: str | None, opened: float) -> None:
+        self.key = key
+        self.buyer = buyer
+        self.group = group
+        self.opened = opened
+
+
+def from_events(
+    events: Iterable[Event],
+    messages: Iterable[Message] = (),
+    *,
+    open_is_message: bool = True,
+) -> Records:
+    """KPI records (K11) from Assigner events plus the backend's message records."""
+    stream = sorted(enumerate(events), key=lambda p: p[1].at)  # stable: causal order kept
+    lives: dict[str, list[_Life]] = {}
+    current: dict[str, _Life] = {}
+    handovers: list[Handover] = []
+    releases: list[Release] = []
+    unknown: set[str] = set()
+
+    def life(sid: str, at: float) -> _Life:
+        lf = current.get(sid)
+        if lf is None:
+            unknown.add(sid)
+            lf = _Life(sid, sid, None, at)
+            lives.setdefault(sid, []).append(lf)
+            current[sid] = lf
+        return lf
+
+    for seq, ev in stream:
+        if isinstance(ev, Opened):
+            n = len(lives.get(ev.session_id, ())) + 1
+            key = ev.session_id if n == 1 else f"{ev.session_id}#{n}"
+            lf = _Life(key, ev.buyer_id if ev.buyer_id is not None else key, ev.group, ev.at)
+            lives.setdefault(ev.session_id, []).append(lf)
+            current[ev.session_id] = lf
+        elif isinstance(ev, (Assigned, Transferred, Reassigned)):
+            lf = life(ev.session_id, ev.at)
+            agent = ev.agent_id if isinstance(ev, Assigned) else ev.to_agent
+            handovers.append(Handover(lf.key, lf.buyer, agent, ev.at, lf.group, seq))
+        elif isinstance(ev, Requeued):
+            lf = life(ev.session_id, ev.at)
+            releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
+        elif isinstance(ev, Closed):
+            lf = life(ev.session_id, ev.at)
+            if ev.agent_id is not None:
+                releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
+            del current[ev.session_id]
+
+    out: list[Message] = []
+    opened_with: set[tuple[str, float]] = set()
+    for m in messages:
+        ls = lives.get(m.session_id)
+        if ls is not None and len(ls) > 1:
+            j = bisect.bisect_right([lf.opened for lf in ls], m.at) - 1
+            key = ls[max(j, 0)].key
+            if key != m.session_id:
+                m = attrs.evolve(m, session_id=key)
+        if m.sender is Sender.BUYER:
+            opened_with.add((m.session_id, m.at))
+        out.append(m)
+    if open_is_message:
+        for sid, ls in lives.items():
+            for lf in ls:
+                if sid in unknown and lf.key == sid:
+                    continue
+                if (lf.key, lf.opened) not in opened_with:
+                    out.append(Message(lf.key, lf.buyer, lf.opened, Sender.BUYER,
+                                       f"kefu:open:{lf.key}"))
+    return Records(tuple(out), tuple(handovers), tuple(releases), len(unknown))

@@ -1,0 +1,81 @@
+"""Errors raised by :mod:`kefu.kpi`: all are :class:`kefu.errors.InvalidArgument`.
+
+A KPI function validates its arguments once, before computing anything, and
+raises one of these with a message that names the offending value.
+"""
+
+from __future__ import annotations
+
+from kefu.errors import InvalidArgument
+
+__all__ = [
+    "InvalidDay",
+    "InvalidRecord",
+    "InvalidThreshold",
+    "InvalidTime",
+    "InvalidWindow",
+    "KpiArgumentError",
+    "NaiveDatetime",
+    "UnknownBasis",
+    "UnknownPolicy",
+    "UnknownTimezone",
+]
+
+
+class KpiArgumentError(InvalidArgument):
+    """Base of every KPI argument error (also a ``ValueError``)."""
+
+
+class InvalidRecord(KpiArgumentError):
+    """A KPI record with a field of the wrong type or an impossible value."""
+
+
+class NaiveDatetime(KpiArgumentError):
+    """A datetime without tzinfo: its instant is ambiguous, so it is refused."""
+
+    def __init__(self, name: str, value: object) -> None:
+        super().__init__(f"{name} must be an aware datetime (with tzinfo), got naive {value!r}")
+        self.value = value
+
+
+class InvalidThreshold(KpiArgumentError):
+    """A threshold, warning age or attribution window that is not a positive finite number."""
+
+
+class InvalidTime(KpiArgumentError):
+    """A time that is neither finite POSIX seconds nor an aware datetime."""
+
+
+class InvalidWindow(KpiArgumentError):
+    """An assessment window that is empty, crosses midnight or has a tzinfo."""
+
+
+class InvalidDay(KpiArgumentError):
+    """A day that is not a ``datetime.date`` (a ``datetime`` is refused too)."""
+
+
+class UnknownBasis(KpiArgumentError):
+    """A shop reply-rate basis other than "first" or "any" (K03)."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(f"unknown basis {value!r}: use Basis.FIRST / 'first' or Basis.ANY / 'any'")
+        self.value = value
+
+
+class UnknownPolicy(KpiArgumentError):
+    """A before-window policy other than "exclude" or "open" (K01)."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(
+            f"unknown before-window policy {value!r}: use BeforeWindow.EXCLUDE / 'exclude'"
+            " or BeforeWindow.OPEN / 'open'"
+        )
+        self.value = value
+
+
+class UnknownTimezone(KpiArgumentError):
+    """A timezone name that the IANA database (zoneinfo) does not know."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(f"unknown timezone {value!r}: use an IANA name such as 'Asia/Shanghai'")
+        self.value = value

@@ -1,0 +1,114 @@
+"""Good-rating rate (K05): satisfied / (satisfied + normal + disappointed).
+
+Human-service cards only (bot-service ones are left out and counted), cards
+sent inside the window, one rating per card (the latest ``rated_at`` wins),
+credited to the agent holding the session when the card was sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from kefu.kpi.bulk import bulk
+from kefu.kpi.clocks import MET, MISSED
+from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options
+from kefu.kpi.records import Evaluation, Handover, Rating, Release
+from kefu.kpi.results import EXCLUDED_CODE, DataQuality, Satisfaction, Tally, Unit, status_of
+from kefu.kpi.timeline import INF, Timeline, build_timeline
+from kefu.kpi.window import Calendar, Window
+
+__all__ = ["satisfaction", "satisfaction_result"]
+
+# On a tie of rated_at between different ratings of one card, the worse one is
+# kept (a conservative, order-independent choice).
+_WORSE_FIRST = {Rating.DISAPPOINTED: 0, Rating.NORMAL: 1, Rating.SATISFIED: 2}
+
+
+def _card_key(e: Evaluation) -> tuple[float, int, str, float, str, str, str, bool]:
+    """Orders one card's ratings: the latest wins; ties by worse rating, then every field."""
+    rated = e.rated_at if e.rated_at is not None and e.rated_at >= e.sent_at else e.sent_at
+    return (rated, -_WORSE_FIRST[e.rating], e.source.value, e.sent_at, e.session_id,
+            e.buyer_id, e.agent_id or "", e.by_bot)
+
+
+def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: Options,
+                        cal: Calendar) -> Satisfaction:
+    """K05 over deduplicated evaluations, crediting agents from ``tl``'s stretches."""
+    as_of = opts.as_of
+    seen = list(evaluations)
+    unique = list(dict.fromkeys(seen))
+    duplicates = len(seen) - len(unique)
+    negative = 0
+    bot = 0
+    cards: dict[object, list[Evaluation]] = {}
+    for e in unique:
+        rated = e.rated_at if e.rated_at is not None else e.sent_at
+        if rated < e.sent_at:
+            negative += 1  # rated before sent: taken as rated when sent
+            rated = e.sent_at
+        if e.sent_at > as_of or rated > as_of:
+            continue
+        if e.by_bot:
+            bot += 1
+            continue
+        cards.setdefault(e.card_id if e.card_id is not None else e, []).append(e)
+    tally = Tally(opts.detail)
+    replaced = conflicts = 0
+    for ratings in cards.values():
+        e = max(ratings, key=_card_key)
+        replaced += len(ratings) - 1
+        latest = _card_key(e)[0]
+        conflicts += sum(1 for o in ratings if o is not e and _card_key(o)[0] == latest
+                         and o.rating is not e.rating)
+        i, _ = cal.place(e.sent_at, INF, INF, as_of, False)
+        if i < 0:
+            continue
+        s = tl.sessions.get(e.session_id)
+        st = s.serving(e.sent_at) if s is not None else None
+        agent = st[0] if st is not None else e.agent_id
+        group = st[1] if st is not None else (s.group if s is not None else None)
+        reason = opts.excluded.get(e.buyer_id)
+        if reason is not None:
+            code, extra = EXCLUDED_CODE, None
+        elif e.rating is Rating.SATISFIED:
+            code, extra = MET, None
+        else:
+            code, extra = MISSED, e.rating.value
+        day = cal.days[i]
+        tally.add(day, group, agent, code, False, reason, extra)
+        tally.unit(Unit("evaluation", status_of(code), day, e.buyer_id, e.session_id, agent, group,
+                        e.sent_at, e.rated_at, reason))
+    if tally.units is not None:
+        tally.units.sort(key=lambda u: (u.day, u.start, u.buyer_id, u.session_id or ""))
+    quality = tl.quality + DataQuality(duplicates=duplicates, conflicts=conflicts,
+                                       negative_durations=negative)
+    return tally.build(Satisfaction, quality=quality, part=Satisfaction, bot_service=bot,
+                       replaced=replaced)
+
+
+@bulk
+def satisfaction(
+    evaluations: Iterable[Evaluation],
+    handovers: Iterable[Handover] = (),
+    *,
+    releases: Iterable[Release] = (),
+    day: DayArg = None,
+    tz: str | dt.tzinfo = "Asia/Shanghai",
+    window: Window | None = None,
+    as_of: float | dt.datetime | None = None,
+    excluded_buyers: ExclusionsArg = frozenset(),
+    detail: bool = False,
+) -> Satisfaction:
+    """The good-rating rate (K05) with counts per rating, by agent, group and day.
+
+    Without hand-overs a card is credited to its own ``agent_id``. No rating
+    in range -> ``rate`` is None.
+    """
+    opts = make_options(day=day, tz=tz, window=window, as_of=as_of,
+                        excluded_buyers=excluded_buyers, detail=detail)
+    evs = list(evaluations)
+    tl = build_timeline((), handovers, releases, (), opts.as_of)
+    first = min((e.sent_at for e in evs), default=INF)
+    last = max((e.sent_at for e in evs), default=-INF)
+    return satisfaction_result(evs, tl, opts, opts.calendar(first, last))

@@ -1,0 +1,117 @@
+"""``daily_report``: every KPI of a day (or days) from one pass over the records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from kefu.kpi.bulk import bulk
+from kefu.kpi.clocks import agent_clocks, shop_clocks
+from kefu.kpi.conversion import conversion_result, dedupe_orders, pk_result
+from kefu.kpi.options import DayArg, ExclusionsArg, make_options, seconds
+from kefu.kpi.ratings import satisfaction_result
+from kefu.kpi.records import Evaluation, Handover, HumanRequest, Message, Order, Release
+from kefu.kpi.reply import Consults, agent_rates, agent_tallies, shop_result
+from kefu.kpi.response import response_result
+from kefu.kpi.results import (
+    DataQuality,
+    GroupPK,
+    Rate,
+    ResponseTimes,
+    Satisfaction,
+    ShopReplyRate,
+    Tally,
+)
+from kefu.kpi.timeline import build_timeline
+from kefu.kpi.window import Basis, BeforeWindow, Window
+
+__all__ = ["DailyReport", "daily_report"]
+
+
+@attrs.frozen(kw_only=True)
+class DailyReport:
+    """Every KPI over the same records and parameters (K03-K10).
+
+    ``shop`` uses the chosen basis; ``shop_by_basis`` has both. ``agents``
+    is K04 per agent, ``agents_total`` all agents' units together.
+    ``quality`` sums what was wrong with every kind of record.
+    """
+
+    shop: ShopReplyRate
+    shop_by_basis: Mapping[str, ShopReplyRate]
+    agents: Mapping[str, Rate]
+    agents_total: Rate
+    satisfaction: Satisfaction
+    response_times: ResponseTimes
+    conversion: Rate
+    pk: GroupPK
+    quality: DataQuality
+
+
+@bulk
+def daily_report(
+    messages: Iterable[Message],
+    handovers: Iterable[Handover] = (),
+    evaluations: Iterable[Evaluation] = (),
+    orders: Iterable[Order] = (),
+    *,
+    requests: Iterable[HumanRequest] = (),
+    releases: Iterable[Release] = (),
+    day: DayArg = None,
+    tz: str | dt.tzinfo = "Asia/Shanghai",
+    window: Window | None = None,
+    threshold: float = 180.0,
+    basis: Basis | str = Basis.FIRST,
+    as_of: float | dt.datetime | None = None,
+    warn_after: float = 100.0,
+    before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
+    excluded_buyers: ExclusionsArg = frozenset(),
+    attribution: float = 86400.0,
+    teams: Mapping[str, str] | None = None,
+    detail: bool = False,
+) -> DailyReport:
+    """All KPIs for ``day`` (K03-K10); the parameters mean what they mean in each function."""
+    chosen = Basis.coerce(basis)
+    opts = make_options(
+        day=day, tz=tz, window=window, threshold=threshold, as_of=as_of,
+        warn_after=warn_after, before_window=before_window,
+        excluded_buyers=excluded_buyers, detail=detail,
+    )
+    window_s = seconds("attribution", attribution)
+    evs = list(evaluations)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
+    ords, order_quality = dedupe_orders(orders, opts.as_of)
+    first = min([tl.first, *(e.sent_at for e in evs)])
+    last = max([tl.last, *(e.sent_at for e in evs)])
+    cal = opts.calendar(first, last)
+    sc = shop_clocks(tl, opts, cal)
+    ac = agent_clocks(tl, opts, cal)
+    consults: Consults = {}
+    by_basis = {
+        Basis.FIRST.value: shop_result(tl, sc, opts, cal, Basis.FIRST, consults),
+        Basis.ANY.value: shop_result(tl, sc, opts, cal, Basis.ANY),
+    }
+    tallies = agent_tallies(ac, opts, cal)
+    total = Tally(opts.detail)
+    for t in tallies.values():
+        for key, n in t.counts.items():
+            total.counts[key] = total.counts.get(key, 0) + n
+        if total.units is not None and t.units is not None:
+            total.units.extend(t.units)
+    sat = satisfaction_result(evs, tl, opts, cal)
+    conv = conversion_result(tl, consults, ords, opts, cal, window_s, order_quality)
+    pk = pk_result(tl, ords, opts, window_s, teams, order_quality)
+    quality = sat.quality + order_quality
+    return DailyReport(
+        shop=by_basis[chosen.value],
+        shop_by_basis=by_basis,
+        agents=agent_rates(tallies, tl),
+        agents_total=total.build(Rate, quality=tl.quality),
+        satisfaction=sat,
+        response_times=response_result(tl, sc, ac, opts, cal),
+        conversion=conv,
+        pk=pk,
+        quality=quality,
+    )

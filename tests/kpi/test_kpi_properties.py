@@ -1,0 +1,152 @@
+"""Properties of the KPI functions over random small shop days (K03, K04, K07, SPEC part B).
+
+Scenarios start at 07:58 local so that window openings, ties (integer
+seconds), bot and unknown senders, switches, transfers and releases all occur.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import attrs
+from hypothesis import given
+from hypothesis import strategies as st
+from kpi_helpers import DAY, at
+
+from kefu import kpi
+from kefu.kpi import Handover, HumanRequest, Message, Release, Sender, Status
+from kefu.kpi.results import NO_ISSUES
+
+BASE = at(7, 58)
+SENDERS = [Sender.BUYER, Sender.BUYER, Sender.BUYER, Sender.AGENT, Sender.AGENT, Sender.BOT,
+           Sender.SYSTEM, Sender.UNKNOWN]
+
+
+@st.composite
+def sessions(draw: st.DrawFn, prefix: str = "s", buyers: tuple[str, ...] = ("b0", "b1")
+             ) -> dict[str, list[Any]]:
+    """Records of a few sessions: messages, hand-overs, releases, switches."""
+    out: dict[str, list[Any]] = {"messages": [], "handovers": [], "releases": [],
+                                 "requests": []}
+    for n in range(draw(st.integers(1, 3))):
+        sid = f"{prefix}{n}"
+        who = draw(st.sampled_from(buyers))
+        times = draw(st.lists(st.integers(0, 1500), min_size=1, max_size=8))
+        for j, t in enumerate(times):
+            sender = draw(st.sampled_from(SENDERS))
+            out["messages"].append(Message(
+                sid, who, BASE + t, sender, f"{sid}-{j}",
+                agent_id=draw(st.sampled_from(["alice", "bob"])) if sender is Sender.AGENT
+                else None,
+                seq=draw(st.integers(0, 2))))
+        for t in draw(st.lists(st.integers(0, 1500), max_size=3)):
+            out["handovers"].append(Handover(sid, who, draw(st.sampled_from(["alice", "bob"])),
+                                             BASE + t, draw(st.sampled_from([None, "g"]))))
+        if draw(st.booleans()):
+            out["releases"].append(Release(sid, draw(st.sampled_from(["alice", "bob"])),
+                                           BASE + draw(st.integers(0, 1500))))
+        if draw(st.booleans()):
+            out["requests"].append(HumanRequest(sid, who, BASE + draw(st.integers(0, 300))))
+    return out
+
+
+OPTIONS = st.fixed_dictionaries({
+    "before_window": st.sampled_from(["exclude", "open"]),
+    "basis": st.sampled_from(["first", "any"]),
+    "as_of": st.one_of(st.none(), st.integers(0, 1800).map(lambda s: BASE + s)),
+})
+
+
+def compute(rec: dict[str, list[Any]], opts: dict[str, Any]) -> dict[str, Any]:
+    common = {"requests": rec["requests"], "releases": rec["releases"], "day": DAY,
+              "as_of": opts["as_of"], "before_window": opts["before_window"],
+              "excluded_buyers": opts.get("excluded", frozenset()), "detail": True}
+    return {
+        "shop": kpi.shop_reply_rate(rec["messages"], rec["handovers"], basis=opts["basis"],
+                                    **common),
+        "agents": kpi.agent_reply_rates(rec["messages"], rec["handovers"], **common),
+        "times": kpi.response_times(
+            rec["messages"], rec["handovers"], requests=rec["requests"],
+            releases=rec["releases"], day=DAY, as_of=opts["as_of"],
+            before_window=opts["before_window"]),
+    }
+
+
+def strip(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures without the data-quality counters (which do see duplicates)."""
+    shop = result["shop"]
+    return {
+        "shop": attrs.evolve(shop, quality=NO_ISSUES,
+                             per_session=attrs.evolve(shop.per_session, quality=NO_ISSUES)),
+        "agents": {a: attrs.evolve(r, quality=NO_ISSUES) for a, r in result["agents"].items()},
+        "times": attrs.evolve(result["times"], quality=NO_ISSUES),
+    }
+
+
+def all_units(result: dict[str, Any]) -> list[kpi.Unit]:
+    shop = result["shop"]
+    return [*shop.units, *shop.per_session.units,
+            *(u for r in result["agents"].values() for u in r.units)]
+
+
+@given(sessions(), OPTIONS, st.randoms(use_true_random=False))
+def test_permuting_or_duplicating_records_changes_nothing(
+        rec: dict[str, list[Any]], opts: dict[str, Any], rnd: random.Random) -> None:
+    before = compute(rec, opts)
+    mixed: dict[str, list[Any]] = {}
+    for kind, items in rec.items():
+        copies = items + [x for x in items if rnd.random() < 0.3]
+        rnd.shuffle(copies)
+        mixed[kind] = copies
+    after = compute(mixed, opts)
+    assert strip(after) == strip(before)
+    assert after["shop"].quality.duplicates >= before["shop"].quality.duplicates
+
+
+@given(sessions(), OPTIONS)
+def test_permutation_changes_not_even_the_quality_figures(
+        rec: dict[str, list[Any]], opts: dict[str, Any]) -> None:
+    reversed_rec = {k: list(reversed(v)) for k, v in rec.items()}
+    assert compute(reversed_rec, opts) == compute(rec, opts)
+
+
+@given(sessions(), sessions(prefix="z", buyers=("zz",)), OPTIONS)
+def test_another_buyers_records_never_change_this_buyers_outcome(
+        rec: dict[str, list[Any]], stranger: dict[str, list[Any]], opts: dict[str, Any]) -> None:
+    alone = compute(rec, opts)
+    together = compute({k: rec[k] + stranger[k] for k in rec}, opts)
+    mine = [u for u in all_units(together) if u.buyer_id != "zz"]
+    assert sorted(mine, key=repr) == sorted(all_units(alone), key=repr)
+
+
+@given(sessions(), OPTIONS, st.lists(st.integers(0, 2400), min_size=2, max_size=5))
+def test_as_of_growing_never_turns_missed_into_met_or_pending(
+        rec: dict[str, list[Any]], opts: dict[str, Any], offsets: list[int]) -> None:
+    history: dict[tuple[Any, ...], Status] = {}
+    for as_of in [*(BASE + s for s in sorted(offsets)), None]:
+        result = compute(rec, {**opts, "as_of": as_of})
+        now = {(u.kind, u.day, u.buyer_id if u.kind == "buyer-day" else u.session_id,
+                u.agent_id, u.start if u.kind == "stretch" else None): u.status
+               for u in all_units(result)}
+        for key, status in history.items():
+            if status is Status.MISSED:
+                assert now.get(key) is Status.MISSED, key
+        history = now
+
+
+@given(sessions(), OPTIONS, st.sampled_from([frozenset(), frozenset({"b0"})]))
+def test_met_missed_pending_excluded_add_up_to_all_units(
+        rec: dict[str, list[Any]], opts: dict[str, Any], excluded: frozenset[str]) -> None:
+    result = compute(rec, {**opts, "excluded": excluded})
+    rates = [result["shop"], result["shop"].per_session, *result["agents"].values()]
+    for r in rates:
+        assert r.met + r.missed + r.pending + r.excluded == r.total == len(r.units)
+        assert sum(x.total for x in r.by_day.values()) == r.total
+        if r.rate is not None:
+            assert r.lower is not None and r.upper is not None
+            assert r.lower <= r.rate <= r.upper
+        if opts["as_of"] is None:
+            assert r.pending == 0 and r.at_risk == 0
+    for u in all_units(result):
+        assert (u.status is Status.EXCLUDED) == (u.buyer_id in excluded)
