@@ -13,6 +13,7 @@ from kefu.events import (
     AssignReason,
     Closed,
     CloseReason,
+    Event,
     Opened,
     Pool,
     Queued,
@@ -191,7 +192,7 @@ def test_daily_report_gathers_every_kpi() -> None:
 
 def test_K11_from_events_turns_assigner_events_into_records() -> None:
     t = T0
-    events = [
+    events: list[Event] = [
         Opened("s1", "b1", "presale", 0, t),
         Queued("s1", Pool.QUEUE, t),
         Assigned("s1", "alice", t + 60, AssignReason.DRAIN),
@@ -275,3 +276,10 @@ def test_input_order_does_not_matter(unordered: bool) -> None:
         msgs.reverse()
     r = kpi.shop_reply_rate(msgs, [hand(T0)], basis="any", day=DAY)
     assert (r.met, r.missed) == (0, 1)
+
+
+def test_K11_from_events_is_reachable_at_the_design_path() -> None:
+    from kefu import kpi
+    from kefu.kpi import records
+
+    assert records.from_events is kpi.from_events

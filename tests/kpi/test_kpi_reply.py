@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pytest
 from kpi_helpers import DAY, agent, at, buyer, hand, other, release, switch
@@ -13,12 +15,14 @@ from kefu.kpi import Exclusion, Sender, Status, Window
 T0 = at(10)
 
 
-def shop(msgs, hands=(), **kw):  # type: ignore[no-untyped-def]
+def shop(msgs: Sequence[kpi.Message], hands: Sequence[kpi.Handover] = (),
+         **kw: Any) -> kpi.ShopReplyRate:
     kw.setdefault("day", DAY)
     return kpi.shop_reply_rate(msgs, hands, **kw)
 
 
-def agents(msgs, hands, **kw):  # type: ignore[no-untyped-def]
+def agents(msgs: Sequence[kpi.Message], hands: Sequence[kpi.Handover],
+           **kw: Any) -> Mapping[str, kpi.Rate]:
     kw.setdefault("day", DAY)
     return kpi.agent_reply_rates(msgs, hands, **kw)
 

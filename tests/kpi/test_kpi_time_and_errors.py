@@ -144,12 +144,12 @@ def test_bad_windows_are_refused(make: object) -> None:
     "make",
     [
         lambda: Message("s", "b", math.inf, Sender.BUYER, "m"),
-        lambda: Message("s", "b", dt.datetime(2026, 11, 11, tzinfo=SH), Sender.BUYER, "m"),
-        lambda: Message("s", "b", 1.0, "buyer", "m"),
-        lambda: Message("s", None, 1.0, Sender.BUYER, "m"),
-        lambda: Message("s", "b", 1.0, Sender.BUYER, "m", seq=1.5),
+        lambda: Message("s", "b", dt.datetime(2026, 11, 11, tzinfo=SH), Sender.BUYER, "m"),  # type: ignore[arg-type]
+        lambda: Message("s", "b", 1.0, "buyer", "m"),  # type: ignore[arg-type]
+        lambda: Message("s", None, 1.0, Sender.BUYER, "m"),  # type: ignore[arg-type]
+        lambda: Message("s", "b", 1.0, Sender.BUYER, "m", seq=1.5),  # type: ignore[arg-type]
         lambda: kpi.Order("o", "b", 1.0, math.nan),
-        lambda: kpi.Handover("s", "b", None, 1.0),
+        lambda: kpi.Handover("s", "b", None, 1.0),  # type: ignore[arg-type]
     ],
 )
 def test_bad_records_are_refused_where_they_are_made(make: object) -> None:

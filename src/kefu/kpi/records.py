@@ -241,3 +241,15 @@ class Exclusion:
     def __attrs_post_init__(self) -> None:
         _str("Exclusion", "buyer_id", self.buyer_id)
         _str("Exclusion", "reason", self.reason)
+
+
+def __getattr__(name: str) -> object:
+    """``kefu.kpi.records.from_events`` (the path DESIGN.md names) lives in kefu.kpi.adapter.
+
+    Resolved lazily because the adapter imports these records.
+    """
+    if name == "from_events":
+        from kefu.kpi.adapter import from_events
+
+        return from_events
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
