@@ -125,6 +125,7 @@ class LockstepMachine(RuleBasedStateMachine):
     """Subject engine vs the naive model, plus event-ledger invariants."""
 
     engine_name = "py"
+    reference_names: tuple[str, ...] = ("naive",)
 
     @initialize(
         config=configs,
@@ -138,7 +139,9 @@ class LockstepMachine(RuleBasedStateMachine):
         self.config = config
         self.clock = ManualClock(0.0)
         self.subject = Assigner(self.clock, engine=self.engine_name, **config)
-        self.model = Assigner(self.clock, engine="naive", **config)
+        self.references = [Assigner(self.clock, engine=name, **config)  # type: ignore[arg-type]
+                           for name in self.reference_names]
+        self.model = self.references[-1]
         self.ledger = Ledger()
         self.caps: dict[str, Cap] = {}
         self.arrival: dict[str, int] = {}
@@ -151,15 +154,18 @@ class LockstepMachine(RuleBasedStateMachine):
 
     def both(self, call: Callable[[Assigner], list[Event]]) -> list[Event] | None:
         outcomes: list[tuple[Any, ...]] = []
-        for a in (self.subject, self.model):
+        for a in (self.subject, *self.references):
             before = a.snapshot()
             try:
                 outcomes.append(("ok", call(a)))
             except KefuError as exc:
                 assert a.snapshot() == before, "a rejected call changed the state"
                 outcomes.append(("error", type(exc), str(exc)))
-        assert outcomes[0] == outcomes[1], f"engines differ: {outcomes[0]} != {outcomes[1]}"
-        assert self.subject.snapshot() == self.model.snapshot(), "snapshots differ"
+        pairs = zip(self.reference_names, outcomes[1:], self.references, strict=True)
+        for name, outcome, reference in pairs:
+            assert outcomes[0] == outcome, (
+                f"{self.engine_name} and {name} differ: {outcomes[0]} != {outcome}")
+            assert self.subject.snapshot() == reference.snapshot(), f"snapshots differ ({name})"
         if outcomes[0][0] != "ok":
             return None
         events: list[Event] = outcomes[0][1]
@@ -255,16 +261,18 @@ class LockstepMachine(RuleBasedStateMachine):
     @rule()
     def tick(self) -> None:
         deadline = self.subject.next_deadline()
-        assert deadline == self.model.next_deadline()
+        assert all(deadline == r.next_deadline() for r in self.references)
         if deadline is not None and deadline > self.clock.now():
             self.clock.set(deadline)
         self.both(lambda a: a.tick())
         nxt = self.subject.next_deadline()
         assert nxt is None or nxt > self.clock.now(), "a due timer survived tick()"
 
-    @rule(from_model=st.booleans())
-    def snapshot_restore(self, from_model: bool) -> None:
-        source = self.model if from_model else self.subject
+    @rule(source_index=st.integers(0, 2))
+    def snapshot_restore(self, source_index: int) -> None:
+        """Restore the subject from its own snapshot or from another engine's (R22, R23)."""
+        engines = [self.subject, *self.references]
+        source = engines[source_index % len(engines)]
         data = json.loads(json.dumps(source.snapshot()))
         restored = Assigner.restore(data, self.clock, engine=self.engine_name)  # type: ignore[arg-type]
         assert restored.snapshot() == self.subject.snapshot()
@@ -275,7 +283,8 @@ class LockstepMachine(RuleBasedStateMachine):
     @invariant()
     def engines_check_themselves(self) -> None:
         self.subject.check()
-        self.model.check()
+        for reference in self.references:
+            reference.check()
 
     @invariant()
     def R22_every_open_session_in_exactly_one_place(self) -> None:
@@ -321,8 +330,9 @@ class LockstepMachine(RuleBasedStateMachine):
                 assert not eligible, f"R06: {sid} waits while {v.agent_id} is eligible"
 
 
-def run_machine(engine: str) -> None:
-    machine = type(f"LockstepMachine_{engine}", (LockstepMachine,), {"engine_name": engine})
+def run_machine(engine: str, references: tuple[str, ...] = ("naive",)) -> None:
+    machine = type(f"LockstepMachine_{engine}", (LockstepMachine,),
+                   {"engine_name": engine, "reference_names": references})
     # The lockstep machine is the strongest test here: five times the profile's examples.
     examples = settings.default.max_examples * 5
     run_state_machine_as_test(
@@ -336,5 +346,6 @@ def test_R06_R07_R22_lockstep_with_naive_model_py() -> None:
 
 
 @pytest.mark.c_extension
-def test_R06_R07_R22_lockstep_with_naive_model_c() -> None:
-    run_machine(require_engine("c"))
+def test_R23_c_engine_lockstep_with_python_engine_and_naive_model() -> None:
+    """R23: the compiled engine, the Python engine and the model agree event for event."""
+    run_machine(require_engine("c"), references=("py", "naive"))

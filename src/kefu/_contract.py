@@ -10,6 +10,7 @@ produces the event objects itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from kefu.events import Event
@@ -52,6 +53,10 @@ class Engine(Protocol):
     def close_session(self, now: float, session_id: str) -> list[Event]: ...
 
     def tick(self, now: float) -> list[Event]: ...
+
+    def apply(self, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
+        """Run a batch (see ``kefu._batch``); returns its events and its final time."""
+        ...
 
     def next_deadline(self) -> float | None: ...
 

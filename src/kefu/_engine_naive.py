@@ -49,9 +49,11 @@ AMBIGUITY: requeued sessions lose their first-response timer (a waiting
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kefu._batch import run_batch
 from kefu._snapshot import StateData, parse_state
 from kefu.errors import (
     AgentOffline,
@@ -539,6 +541,9 @@ class Engine:
                 self._close(s, deadline, CloseReason.AUTO, events)
             else:
                 self._first_response_timeout(s, deadline, events)
+
+    def apply(self, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
+        return run_batch(self, now, commands)
 
     def next_deadline(self) -> float | None:
         """Earliest pending deadline, or None."""

@@ -44,6 +44,7 @@ from typing import Any, Final
 
 from sortedcontainers import SortedList
 
+from kefu._batch import run_batch
 from kefu._snapshot import StateData, parse_state
 from kefu.errors import (
     AgentOffline,
@@ -449,6 +450,9 @@ class Engine:
         _, seq, kind, s = entry
         timer = s.auto_close if kind == _AUTO_CLOSE else s.first_response
         return timer is not None and timer[1] == seq
+
+    def apply(self, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
+        return run_batch(self, now, commands)
 
     def next_deadline(self) -> float | None:
         timers = self._timers

@@ -11,22 +11,31 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from kefu import _compat
+from kefu._checks import (
+    MAX_PRIORITY,
+    MAX_WEIGHT,
+    check_flag,
+    check_groups,
+    check_id,
+    check_session_args,
+    check_weight,
+)
 from kefu._contract import Engine
 from kefu.clock import Clock, ManualClock
-from kefu.errors import InvalidArgument, InvalidSnapshot, InvalidWeight, KefuError
+from kefu.errors import BatchAborted, InvalidArgument, InvalidSnapshot, KefuError
 from kefu.events import Event
 from kefu.model import AgentView, Cap, Config, SessionView, Strategy
 
 __all__ = ["ENGINE", "ENGINES", "MAX_PRIORITY", "MAX_WEIGHT", "Assigner", "EngineName"]
 
 EngineName = Literal["auto", "c", "py", "naive"]
-MAX_WEIGHT = 10_000
-MAX_PRIORITY = 1_000_000_000
 SNAPSHOT_FORMAT = "kefu.assigner"
+_MAX_SECONDS = sys.float_info.max
 SNAPSHOT_VERSION = 1
 
 _ENGINE_MODULES = {"c": "kefu._engine_c", "py": "kefu._engine_py", "naive": "kefu._engine_naive"}
@@ -68,41 +77,6 @@ def _engine_class(engine: EngineName) -> type[Engine]:
     if engine not in ENGINES:
         raise InvalidArgument(f"engine {engine!r} is not available in this install")
     return ENGINES[engine]
-
-
-def _check_id(kind: str, value: object) -> str:
-    if type(value) is not str or not value:
-        raise InvalidArgument(f"{kind} id must be a non-empty str, got {value!r}")
-    return value
-
-
-def _check_optional_str(kind: str, value: object) -> str | None:
-    if value is None:
-        return None
-    return _check_id(kind, value)
-
-
-def _check_groups(groups: object) -> frozenset[str] | None:
-    if groups is None:
-        return None
-    if isinstance(groups, str) or not isinstance(groups, Iterable):
-        raise InvalidArgument(f"groups must be an iterable of group names or None, got {groups!r}")
-    result = frozenset(groups)
-    for g in result:
-        _check_id("group", g)
-    return result
-
-
-def _check_weight(weight: object) -> int:
-    if type(weight) is not int or not 0 <= weight <= MAX_WEIGHT:
-        raise InvalidWeight(weight)
-    return weight
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if type(value) is not bool:
-        raise InvalidArgument(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 class Assigner:
@@ -149,16 +123,26 @@ class Assigner:
         monotonic time, so a step back is held at the last value seen.
         """
         now = self._clock.now()
-        if type(now) is not float:
-            if isinstance(now, bool) or not isinstance(now, (int, float)):
-                raise InvalidArgument(f"clock.now() must return seconds, got {now!r}")
-            now = float(now)
-        if not math.isfinite(now):
+        # The common case in one chained comparison (it is False for NaN and inf).
+        if type(now) is float and self._last_now <= now <= _MAX_SECONDS:
+            self._last_now = now
+            return now
+        return self._odd_now(now)
+
+    def _odd_now(self, now: object) -> float:
+        """:meth:`_now` for anything but a finite float at or after the last reading."""
+        if type(now) is float:
+            seconds = now
+        elif isinstance(now, bool) or not isinstance(now, (int, float)):
+            raise InvalidArgument(f"clock.now() must return seconds, got {now!r}")
+        else:
+            seconds = float(now)
+        if not math.isfinite(seconds):
             raise InvalidArgument(f"clock.now() must be finite, got {now!r}")
-        if now < self._last_now:
-            now = self._last_now
-        self._last_now = now
-        return now
+        if seconds < self._last_now:
+            seconds = self._last_now
+        self._last_now = seconds
+        return seconds
 
     @property
     def clock(self) -> Clock:
@@ -190,11 +174,11 @@ class Assigner:
         ``groups=None`` serves every group (R12); ``cap`` defaults to
         UNLIMITED (R01). Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = _check_id("agent", agent_id)
+        agent_id = check_id("agent", agent_id)
         cap_value = Cap.coerce(cap)
-        group_set = _check_groups(groups)
-        weight = _check_weight(weight)
-        online = _check_flag("online", online)
+        group_set = check_groups(groups)
+        weight = check_weight(weight)
+        online = check_flag("online", online)
         return self._engine.add_agent(self._now(), agent_id, cap_value, group_set, weight, online)
 
     def remove_agent(self, agent_id: str) -> list[Event]:
@@ -202,7 +186,7 @@ class Assigner:
 
         Cost: O(k log n); O(w log n) with offline diversion on.
         """
-        agent_id = _check_id("agent", agent_id)
+        agent_id = check_id("agent", agent_id)
         return self._engine.remove_agent(self._now(), agent_id)
 
     def agent_online(self, agent_id: str) -> list[Event]:
@@ -210,7 +194,7 @@ class Assigner:
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = _check_id("agent", agent_id)
+        agent_id = check_id("agent", agent_id)
         return self._engine.agent_online(self._now(), agent_id)
 
     def agent_offline(self, agent_id: str, requeue: bool = False) -> list[Event]:
@@ -220,8 +204,8 @@ class Assigner:
 
         Cost: O(g log n + k log n); O(w log n) with offline diversion on.
         """
-        agent_id = _check_id("agent", agent_id)
-        requeue = _check_flag("requeue", requeue)
+        agent_id = check_id("agent", agent_id)
+        requeue = check_flag("requeue", requeue)
         return self._engine.agent_offline(self._now(), agent_id, requeue)
 
     def set_cap(self, agent_id: str, cap: Cap | int) -> list[Event]:
@@ -229,7 +213,7 @@ class Assigner:
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = _check_id("agent", agent_id)
+        agent_id = check_id("agent", agent_id)
         cap_value = Cap.coerce(cap)
         return self._engine.set_cap(self._now(), agent_id, cap_value)
 
@@ -238,8 +222,8 @@ class Assigner:
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = _check_id("agent", agent_id)
-        weight = _check_weight(weight)
+        agent_id = check_id("agent", agent_id)
+        weight = check_weight(weight)
         return self._engine.set_weight(self._now(), agent_id, weight)
 
     # -- sessions ---------------------------------------------------------
@@ -255,18 +239,20 @@ class Assigner:
 
         Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue.
         """
-        session_id = _check_id("session", session_id)
-        buyer = _check_optional_str("buyer", buyer)
-        group = _check_optional_str("group", group)
-        if type(priority) is not int or not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
-            raise InvalidArgument(
-                f"priority must be an int in [-{MAX_PRIORITY}, {MAX_PRIORITY}], got {priority!r}"
-            )
+        # The checks inline (this is the hottest call); _check_session_args names what is wrong.
+        if not (
+            type(session_id) is str and session_id
+            and (buyer is None or (type(buyer) is str and buyer))
+            and (group is None or (type(group) is str and group))
+            and type(priority) is int and -MAX_PRIORITY <= priority <= MAX_PRIORITY
+        ):
+            check_session_args(session_id, buyer, group, priority)
         return self._engine.open_session(self._now(), session_id, buyer, group, priority)
 
     def buyer_message(self, session_id: str) -> list[Event]:
         """The buyer wrote again: cancels the auto-close countdown (R17). Cost: O(1)."""
-        session_id = _check_id("session", session_id)
+        if type(session_id) is not str or not session_id:
+            check_id("session", session_id)
         return self._engine.buyer_message(self._now(), session_id)
 
     def agent_message(self, session_id: str, auto: bool = False) -> list[Event]:
@@ -274,8 +260,9 @@ class Assigner:
 
         Cost: O(1) (timer heap push, amortised).
         """
-        session_id = _check_id("session", session_id)
-        auto = _check_flag("auto", auto)
+        if type(session_id) is not str or not session_id or type(auto) is not bool:
+            check_id("session", session_id)
+            check_flag("auto", auto)
         return self._engine.agent_message(self._now(), session_id, auto)
 
     def assign(self, session_id: str, agent_id: str) -> list[Event]:
@@ -283,8 +270,8 @@ class Assigner:
 
         Cost: O(g log n + log w).
         """
-        session_id = _check_id("session", session_id)
-        agent_id = _check_id("agent", agent_id)
+        session_id = check_id("session", session_id)
+        agent_id = check_id("agent", agent_id)
         return self._engine.assign(self._now(), session_id, agent_id)
 
     def transfer(self, session_id: str, agent_id: str) -> list[Event]:
@@ -292,8 +279,8 @@ class Assigner:
 
         Cost: O(g log n) plus O(log w) per session drained to the giver.
         """
-        session_id = _check_id("session", session_id)
-        agent_id = _check_id("agent", agent_id)
+        session_id = check_id("session", session_id)
+        agent_id = check_id("agent", agent_id)
         return self._engine.transfer(self._now(), session_id, agent_id)
 
     def close_session(self, session_id: str) -> list[Event]:
@@ -301,7 +288,8 @@ class Assigner:
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        session_id = _check_id("session", session_id)
+        if type(session_id) is not str or not session_id:
+            check_id("session", session_id)
         return self._engine.close_session(self._now(), session_id)
 
     def tick(self) -> list[Event]:
@@ -310,6 +298,26 @@ class Assigner:
         Cost: O(log t) per timer fired plus the work each one causes.
         """
         return self._engine.tick(self._now())
+
+    def apply(self, commands: Iterable[tuple[object, ...]]) -> list[Event]:
+        """Run many commands in one call and return all their events, in order.
+
+        Each command is ``(method_name, *positional_args)``, e.g.
+        ``("open_session", "s1", "b1")``, ``("close_session", "s1")`` or
+        ``("tick",)``; ``("at", seconds)`` moves the batch's time forward for
+        the commands after it (replays). The batch starts at the clock's now;
+        later calls never run before the batch's last time. The first failing
+        command raises :class:`~kefu.errors.BatchAborted` with the events of
+        the commands before it, which stay applied; the failing one changes
+        nothing. Cost: that of the commands, without a Python call per
+        command on the compiled engine.
+        """
+        try:
+            events, self._last_now = self._engine.apply(self._now(), commands)
+        except BatchAborted as exc:
+            self._last_now = exc.at
+            raise
+        return events
 
     def next_deadline(self) -> float | None:
         """The earliest pending timer deadline, or None: when to call :meth:`tick`.
@@ -322,11 +330,11 @@ class Assigner:
 
     def load(self, agent_id: str) -> int:
         """Open sessions in the agent's reception list. O(1)."""
-        return self._engine.load(_check_id("agent", agent_id))
+        return self._engine.load(check_id("agent", agent_id))
 
     def agent(self, agent_id: str) -> AgentView:
         """A read-only view of one agent. O(1)."""
-        return self._engine.agent(_check_id("agent", agent_id))
+        return self._engine.agent(check_id("agent", agent_id))
 
     def agent_ids(self) -> list[str]:
         """Registered agents in registration order. O(n)."""
@@ -334,7 +342,7 @@ class Assigner:
 
     def session(self, session_id: str) -> SessionView:
         """A read-only view of one open session: state, agent, pool. O(1)."""
-        return self._engine.session(_check_id("session", session_id))
+        return self._engine.session(check_id("session", session_id))
 
     def session_ids(self) -> list[str]:
         """Open sessions (assigned or waiting) in arrival order. O(s log s)."""
@@ -346,7 +354,7 @@ class Assigner:
 
     def reception_list(self, agent_id: str) -> list[str]:
         """The agent's open sessions in longest-wait order (R19). O(k log k)."""
-        return self._engine.reception_list(_check_id("agent", agent_id))
+        return self._engine.reception_list(check_id("agent", agent_id))
 
     # -- persistence ------------------------------------------------------
 

@@ -6,8 +6,11 @@ value so that a log line alone says what went wrong.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AgentOffline",
+    "BatchAborted",
     "DuplicateAgent",
     "DuplicateSession",
     "InvalidArgument",
@@ -122,3 +125,21 @@ class SessionWaiting(KefuError):
 
 class InvalidSnapshot(KefuError, ValueError):
     """A snapshot that is corrupt, inconsistent or of an unknown version."""
+
+
+class BatchAborted(KefuError):
+    """A command of ``Assigner.apply`` failed; the commands before it stay applied.
+
+    ``index`` and ``command`` name the failing command, ``cause`` is its error
+    (also ``__cause__``), ``events`` are the events of the commands before it,
+    and ``at`` is the batch's time when it failed.
+    """
+
+    def __init__(self, index: int, command: object, cause: KefuError, events: list[Any],
+                 at: float) -> None:
+        super().__init__(f"command {index} {command!r} failed: {cause}")
+        self.index = index
+        self.command = command
+        self.cause = cause
+        self.events = events
+        self.at = at

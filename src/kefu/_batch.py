@@ -1,0 +1,134 @@
+"""Batches: many commands in one call (``Assigner.apply``), for replays and simulations.
+
+A command is a tuple ``(name, *args)`` whose name is a mutating method of
+:class:`kefu.Assigner` and whose args are that method's positional
+arguments (trailing defaults may be left out; ``add_agent``'s ``online`` is
+its fifth). ``("at", seconds)`` moves the batch's time forward: the commands
+after it happen at that time. Commands run in order; the first that fails
+raises :class:`~kefu.errors.BatchAborted` carrying the events of those
+before it, which stay applied (the failing one changes nothing).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kefu._checks import check_flag, check_groups, check_id, check_session_args, check_weight
+from kefu.errors import BatchAborted, InvalidArgument, KefuError
+from kefu.events import Event
+from kefu.model import Cap
+
+__all__ = ["check_at", "run_batch", "validate_command"]
+
+Args = tuple[Any, ...]
+
+
+def _agent(args: Args) -> Args:
+    return (check_id("agent", args[0]),)
+
+
+def _session(args: Args) -> Args:
+    return (check_id("session", args[0]),)
+
+
+def _add_agent(args: Args) -> Args:
+    agent_id, cap, groups, weight, online = args + (Cap.UNLIMITED, None, 1, False)[len(args) - 1:]
+    return (check_id("agent", agent_id), Cap.coerce(cap), check_groups(groups),
+            check_weight(weight), check_flag("online", online))
+
+
+def _agent_offline(args: Args) -> Args:
+    requeue = args[1] if len(args) > 1 else False
+    return (check_id("agent", args[0]), check_flag("requeue", requeue))
+
+
+def _set_cap(args: Args) -> Args:
+    return (check_id("agent", args[0]), Cap.coerce(args[1]))
+
+
+def _set_weight(args: Args) -> Args:
+    return (check_id("agent", args[0]), check_weight(args[1]))
+
+
+def _open_session(args: Args) -> Args:
+    session_id, buyer, group, priority = args + (None, None, 0)[len(args) - 1:]
+    check_session_args(session_id, buyer, group, priority)
+    return (session_id, buyer, group, priority)
+
+
+def _agent_message(args: Args) -> Args:
+    auto = args[1] if len(args) > 1 else False
+    return (check_id("session", args[0]), check_flag("auto", auto))
+
+
+def _session_and_agent(args: Args) -> Args:
+    return (check_id("session", args[0]), check_id("agent", args[1]))
+
+
+def _no_args(args: Args) -> Args:
+    return ()
+
+
+#: name -> (min args, max args, validator returning the engine's arguments after ``now``)
+COMMANDS: dict[str, tuple[int, int, Callable[[Args], Args]]] = {
+    "add_agent": (1, 5, _add_agent),
+    "remove_agent": (1, 1, _agent),
+    "agent_online": (1, 1, _agent),
+    "agent_offline": (1, 2, _agent_offline),
+    "set_cap": (2, 2, _set_cap),
+    "set_weight": (2, 2, _set_weight),
+    "open_session": (1, 4, _open_session),
+    "buyer_message": (1, 1, _session),
+    "agent_message": (1, 2, _agent_message),
+    "assign": (2, 2, _session_and_agent),
+    "transfer": (2, 2, _session_and_agent),
+    "close_session": (1, 1, _session),
+    "tick": (0, 0, _no_args),
+}
+
+
+def validate_command(command: object) -> tuple[str, Args]:
+    """The method name and checked engine arguments of one command; InvalidArgument if bad."""
+    if type(command) is not tuple or not command:
+        raise InvalidArgument(f"a command is a non-empty tuple (name, *args), got {command!r}")
+    name, args = command[0], command[1:]
+    if name == "at":
+        if len(args) != 1:
+            raise InvalidArgument(f"('at', seconds) takes one argument, got {command!r}")
+        return "at", args
+    spec = COMMANDS.get(name) if type(name) is str else None
+    if spec is None:
+        raise InvalidArgument(f"unknown command {name!r}: use 'at' or one of {sorted(COMMANDS)}")
+    low, high, check = spec
+    if not low <= len(args) <= high:
+        raise InvalidArgument(f"{name} takes {low} to {high} arguments, got {len(args)}")
+    return name, check(args)
+
+
+def check_at(value: object, now: float) -> float:
+    """The time of an ``("at", seconds)`` command: finite seconds, not before ``now``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"('at', seconds) needs a number of seconds, got {value!r}")
+    at = float(value)
+    if not math.isfinite(at):
+        raise InvalidArgument(f"('at', seconds) needs finite seconds, got {value!r}")
+    if at < now:
+        raise InvalidArgument(f"('at', {value!r}) is before the batch's time {now!r}")
+    return at
+
+
+def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
+    """Run ``commands`` on ``engine`` one by one; returns all events and the final time."""
+    events: list[Event] = []
+    for index, command in enumerate(commands):
+        try:
+            name, args = validate_command(command)
+            if name == "at":
+                now = check_at(args[0], now)
+            else:
+                events.extend(getattr(engine, name)(now, *args))
+        except KefuError as exc:
+            raise BatchAborted(index, command, exc, events, now) from exc
+    return events, now

@@ -1,0 +1,67 @@
+# C layout of the compiled engine (see the theory of operation in _engine_c.pyx).
+
+ctypedef long long i64
+ctypedef unsigned long long u64
+
+
+cdef struct Agent:
+    i64 reg          # registration number, never reused (ties, ROUND_ROBIN order)
+    i64 last_auto    # value of the `auto` counter at its last automatic assignment
+    i64 pass_        # WEIGHTED stride-scheduling pass
+    int limit        # load at which automatic assignment stops; -1 = UNLIMITED, 0 = SUSPENDED
+    int weight
+    int load         # open sessions in its reception list
+    int head         # first session of its reception list (intrusive list), -1 if none
+    int nslots       # slots[0] is ANY; then ALL, or 2 + gid for each group it serves
+    int *slots
+    int *pos         # its position in the index (side, slots[k]), per k
+    bint online
+    bint indexed     # available and filed in its indexes
+    bint key_online  # the side its heap entries are on (LEAST_LOAD, WEIGHTED)
+    bint all_groups  # groups is None: serves every group
+    bint in_use
+
+
+cdef struct Sess:
+    i64 arrival      # R07 tie-break, kept for life
+    i64 ac_seq       # auto-close timer seq; 0 = none
+    i64 fr_seq       # first-response timer seq; 0 = none
+    double ac_deadline
+    double fr_deadline
+    double opened_at
+    double first_unanswered
+    double last_buyer
+    int priority
+    int group        # gid, or -1 for no group
+    int agent        # agent slot, or -1 while waiting
+    int pool         # 0 none, 1 queue, 2 offline
+    int qpos         # position in its group's waiting heap
+    int prev         # neighbours in its agent's reception list
+    int next
+    bint has_first_unanswered
+    bint has_timed_out
+    bint in_use
+
+
+cdef struct Timer:
+    double deadline
+    i64 seq
+    int kind         # 0 auto close, 1 first response
+    int sess
+
+
+cdef struct AgentIndex:
+    # LEAST_LOAD / WEIGHTED: a binary min-heap of agents by the strategy key.
+    # ROUND_ROBIN: every agent of this (side, slot) sorted by reg, plus a bitset
+    # of which positions are available.
+    int *agent
+    int *k           # which of the agent's slots this entry is
+    u64 *bits
+    int size
+    int cap
+
+
+cdef struct SessHeap:
+    int *item
+    int size
+    int cap

@@ -1,0 +1,1796 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False
+"""The compiled engine: the same contract and events as ``_engine_py``, in C.
+
+Theory of operation
+-------------------
+State lives in C arrays of structs (``_engine_c.pxd``): ``Agent`` and
+``Sess`` slots with free lists, so opening and closing sessions reuses
+memory. Python objects appear only at the edges: the id -> slot dicts (whose
+insertion order is registration / arrival order, as in the Python engine),
+the id strings and ``Cap``/group objects kept for views and events, the
+rare per-session ``timed_out`` sets (R18) and the sticky memory (R13, only
+when a window is configured).
+
+Agents. Each available agent is filed in one ``AgentIndex`` per (side,
+slot), the slots being ANY (every agent), ALL (agents serving every group)
+and one per group the agent serves, as in the Python engine:
+
+    LEAST_LOAD  a binary heap keyed (load, last_auto, reg)
+    WEIGHTED    a binary heap keyed (pass, reg)
+    ROUND_ROBIN every agent of the side sorted by reg, plus a bitset of the
+                available ones: the next available reg >= pointer is a
+                word-at-a-time bit scan, and an agent filling up or gaining
+                room flips one bit.
+
+Each agent records its position in each of its heaps, so a change of load
+re-sifts it in O(g log n). Selection reads the heap top; only when the top
+timed out on this session (R18) does it search the heap for the smallest
+allowed entry, visiting only excluded nodes and their children.
+
+Waiting sessions sit in one binary heap per group keyed by the R07 key
+(-priority, arrival); each session records its heap position, so closing a
+waiting session is O(log w). Timers are one heap of (deadline, seq) with lazy
+deletion: an entry is live iff its session still holds that seq for that
+kind; the heap is rebuilt when stale entries outnumber live ones.
+
+Events are the shared attrs classes of ``kefu.events``. They are built here
+by allocating the object and filling its slots through the slot descriptors
+(what the attrs ``__init__`` does, minus its per-field Python calls); an
+import-time self-check falls back to the constructors if attrs ever lays
+classes out differently.
+
+Invariants (``check()`` verifies them from scratch): every open session is
+in exactly one reception list or one waiting heap; an agent is indexed iff
+available, on its side, at a position that holds it; heap order holds;
+loads equal list lengths; R06: no waiting session has an eligible agent.
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject, PyTypeObject, descrsetfunc
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *op)
+from libc.string cimport memmove
+
+import sys
+import types
+from collections import OrderedDict
+
+from kefu._batch import check_at, validate_command
+from kefu._checks import MAX_PRIORITY
+
+from kefu._snapshot import parse_state
+from kefu.errors import (
+    AgentOffline,
+    BatchAborted,
+    DuplicateAgent,
+    DuplicateSession,
+    InvalidAssign,
+    InvalidSnapshot,
+    InvalidTransfer,
+    KefuError,
+    SessionWaiting,
+    UnknownAgent,
+    UnknownSession,
+)
+from kefu.events import (
+    Assigned,
+    AssignReason,
+    Closed,
+    CloseReason,
+    Opened,
+    Pool,
+    Queued,
+    Reassigned,
+    Requeued,
+    RequeueReason,
+    ResponseTimedOut,
+    Transferred,
+)
+from kefu.model import AgentView, Cap, SessionState, SessionView, Strategy
+
+__all__ = ["STRIDE_BASE", "Engine"]
+
+#: lcm(1..20): WEIGHTED strides are exact for weights up to 20 (as _engine_py).
+STRIDE_BASE = 232792560
+cdef i64 C_STRIDE_BASE = 232792560
+
+cdef enum:
+    LEAST_LOAD = 0
+    ROUND_ROBIN = 1
+    WEIGHTED = 2
+    SLOT_ANY = 0
+    SLOT_ALL = 1
+    AUTO_CLOSE = 0
+    FIRST_RESPONSE = 1
+    POOL_NONE = 0
+    POOL_QUEUE = 1
+    POOL_OFFLINE = 2
+
+cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
+cdef object R_NEW = AssignReason.NEW
+cdef object R_STICKY = AssignReason.STICKY
+cdef object R_DRAIN = AssignReason.DRAIN
+cdef object R_REQUEUE = AssignReason.REQUEUE
+cdef object R_MANUAL = AssignReason.MANUAL
+cdef object C_MANUAL = CloseReason.MANUAL
+cdef object C_AUTO = CloseReason.AUTO
+cdef object Q_REMOVED = RequeueReason.AGENT_REMOVED
+cdef object Q_OFFLINE = RequeueReason.AGENT_OFFLINE
+
+
+# -- events without the per-field Python calls -----------------------------------
+
+cdef tuple _EMPTY = ()
+cdef descrsetfunc _member_set = (<PyTypeObject*>types.MemberDescriptorType).tp_descr_set
+cdef bint _FAST = False
+
+cdef enum:
+    EV_OPENED = 0
+    EV_ASSIGNED = 1
+    EV_QUEUED = 2
+    EV_TRANSFERRED = 3
+    EV_TIMED_OUT = 4
+    EV_REASSIGNED = 5
+    EV_REQUEUED = 6
+    EV_CLOSED = 7
+    EV_KINDS = 8
+
+cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
+                          Requeued, Closed)
+cdef PyObject *_EV_CLS[8]
+cdef PyObject *_EV_DESCR[8][5]
+cdef int _EV_N[8]
+cdef list _EV_KEEP = []  # owns the classes and descriptors the C arrays point to
+
+
+cdef object _event(int kind, object v0, object v1, object v2, object v3, object v4):
+    """An event of ``kind`` from its field values in order (unused trailing values: None).
+
+    Fast path: allocate the instance and fill its slots through the slot
+    descriptors, which is what the attrs ``__init__`` does minus one Python
+    call per field (a third of the cost of a call otherwise).
+    """
+    cdef type cls = <type>_EV_CLS[kind]
+    cdef int n = _EV_N[kind]
+    cdef object obj
+    if not _FAST:
+        return cls(*(v0, v1, v2, v3, v4)[:n])
+    obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY, NULL)
+    _member_set(<object>_EV_DESCR[kind][0], obj, v0)
+    _member_set(<object>_EV_DESCR[kind][1], obj, v1)
+    _member_set(<object>_EV_DESCR[kind][2], obj, v2)
+    if n > 3:
+        _member_set(<object>_EV_DESCR[kind][3], obj, v3)
+    if n > 4:
+        _member_set(<object>_EV_DESCR[kind][4], obj, v4)
+    # An event holds only str, float, int, None and enum members: it cannot be part
+    # of a reference cycle, so the cyclic GC need not track it (as CPython does for
+    # tuples of atoms). Without this, a batch's events dominate the run time in
+    # gc_collect as they pile up.
+    PyObject_GC_UnTrack(<void*>obj)
+    return obj
+
+
+cdef inline object ev_opened(object sid, object buyer, object group, object priority, object at):
+    return _event(EV_OPENED, sid, buyer, group, priority, at)
+
+
+cdef inline object ev_assigned(object sid, object aid, object at, object reason):
+    return _event(EV_ASSIGNED, sid, aid, at, reason, None)
+
+
+cdef inline object ev_queued(object sid, object pool, object at):
+    return _event(EV_QUEUED, sid, pool, at, None, None)
+
+
+cdef inline object ev_closed(object sid, object aid, object pool, object at, object reason):
+    return _event(EV_CLOSED, sid, aid, pool, at, reason)
+
+
+def _install_fast_events():
+    """Use slot descriptors if every event class is a plain attrs slots class, else constructors."""
+    global _FAST
+    import attrs
+
+    samples = (
+        ("s", "b", "g", 1, 2.0, None),
+        ("s", "a", 1.0, AssignReason.NEW, None),
+        ("s", Pool.QUEUE, 1.0, None, None),
+        ("s", "a", "b", 1.0, None),
+        ("s", "a", 1.0, None, None),
+        ("s", "a", "b", 1.0, None),
+        ("s", "a", 1.0, RequeueReason.AGENT_OFFLINE, None),
+        ("s", "a", None, 1.0, CloseReason.MANUAL),
+    )
+    for kind in range(EV_KINDS):
+        cls = _EV_CLASSES[kind]
+        descrs = [cls.__dict__.get(f.name) for f in attrs.fields(cls)]
+        _EV_KEEP.append((cls, descrs))
+        _EV_CLS[kind] = <PyObject*>cls
+        _EV_N[kind] = len(descrs)
+        if len(descrs) > 5 or cls.__new__ is not object.__new__ or not all(
+                type(d) is types.MemberDescriptorType for d in descrs):
+            return
+        for i, d in enumerate(descrs):
+            _EV_DESCR[kind][i] = <PyObject*>d
+    _FAST = True
+    for kind in range(EV_KINDS):
+        cls = _EV_CLASSES[kind]
+        values = samples[kind][:_EV_N[kind]]
+        v = (samples[kind] + (None,) * 5)[:5]
+        built = _event(kind, v[0], v[1], v[2], v[3], v[4])
+        if built != cls(*values) or repr(built) != repr(cls(*values)):
+            _FAST = False
+            return
+
+
+_install_fast_events()
+
+
+# -- small C helpers ----------------------------------------------------------------
+
+cdef double _MAX_SECONDS = sys.float_info.max
+cdef object _MAX_PRIORITY = MAX_PRIORITY
+
+
+cdef inline bint _is_id(object value):
+    return type(value) is str and len(<str>value) > 0
+
+
+cdef inline bint _is_optional_id(object value):
+    return value is None or (type(value) is str and len(<str>value) > 0)
+
+
+cdef inline bint _is_priority(object value):
+    return type(value) is int and -_MAX_PRIORITY <= value <= _MAX_PRIORITY
+
+
+cdef void *_grow(void *ptr, Py_ssize_t n, Py_ssize_t size) except NULL:
+    cdef void *new_ptr = PyMem_Realloc(ptr, n * size if n > 0 else size)
+    if new_ptr == NULL:
+        raise MemoryError()
+    return new_ptr
+
+
+cdef inline int _ctz(u64 x) noexcept nogil:
+    return __builtin_ctzll(x)
+
+
+cdef extern from *:
+    int __builtin_ctzll(unsigned long long) nogil
+
+
+cdef class Engine:
+    """Compiled engine: C arrays, indexed heaps, bitsets; same events as ``_engine_py``."""
+
+    cdef object _config
+    cdef int strategy
+    cdef bint diversion
+    cdef bint has_frt
+    cdef double frt
+    cdef bint has_auto_close
+    cdef double auto_close_after
+    cdef object _sticky_window
+
+    # agents
+    cdef Agent *ag
+    cdef int ag_top
+    cdef int ag_cap
+    cdef int *ag_free
+    cdef int ag_nfree
+    cdef dict _agents          # id -> slot, registration order
+    cdef list _aid             # slot -> id
+    cdef list _acap            # slot -> Cap
+    cdef list _agroups         # slot -> frozenset | None
+
+    # sessions
+    cdef Sess *ss
+    cdef int ss_top
+    cdef int ss_cap
+    cdef int *ss_free
+    cdef int ss_nfree
+    cdef dict _sessions        # id -> slot, arrival order
+    cdef list _sid
+    cdef list _buyer
+    cdef dict _timed_out       # slot -> set of agent ids (R18), only if any
+
+    # groups: gid -> name; indexes by slot*2 + side; waiting heaps by gid + 1
+    cdef dict _gid
+    cdef list _gname
+    cdef int ngroups
+    cdef int *online_groups
+    cdef AgentIndex *ix
+    cdef int nix
+    cdef SessHeap *qs
+    cdef int nqs
+    cdef int waiting_count
+    cdef int online_total
+    cdef int online_all
+
+    # timers
+    cdef Timer *tm
+    cdef int tm_size
+    cdef int tm_cap
+    cdef int live_timers
+
+    cdef object _sticky        # OrderedDict buyer -> (agent id, closed_at)
+    cdef i64 next_reg
+    cdef i64 arrival
+    cdef i64 auto
+    cdef i64 timer_seq
+    cdef i64 rr
+    cdef i64 vt
+
+    def __cinit__(self, config):
+        self.ag = NULL
+        self.ss = NULL
+        self.ix = NULL
+        self.qs = NULL
+        self.tm = NULL
+        self.ag_free = NULL
+        self.ss_free = NULL
+        self.online_groups = NULL
+
+    def __init__(self, config):
+        self._config = config
+        strategy = config.strategy
+        self.strategy = (LEAST_LOAD if strategy is Strategy.LEAST_LOAD
+                         else ROUND_ROBIN if strategy is Strategy.ROUND_ROBIN else WEIGHTED)
+        self.diversion = config.offline_diversion
+        self.has_frt = config.first_response_timeout is not None
+        self.frt = config.first_response_timeout if self.has_frt else 0.0
+        self.has_auto_close = config.auto_close_after is not None
+        self.auto_close_after = config.auto_close_after if self.has_auto_close else 0.0
+        self._sticky_window = config.sticky_window
+        self._agents = {}
+        self._aid = []
+        self._acap = []
+        self._agroups = []
+        self._sessions = {}
+        self._sid = []
+        self._buyer = []
+        self._timed_out = {}
+        self._gid = {}
+        self._gname = []
+        self._sticky = OrderedDict()
+        self._ensure_groups(0)
+
+    def __dealloc__(self):
+        cdef int i
+        if self.ag != NULL:
+            for i in range(self.ag_top):
+                PyMem_Free(self.ag[i].slots)
+                PyMem_Free(self.ag[i].pos)
+        if self.ix != NULL:
+            for i in range(self.nix):
+                PyMem_Free(self.ix[i].agent)
+                PyMem_Free(self.ix[i].k)
+                PyMem_Free(self.ix[i].bits)
+        if self.qs != NULL:
+            for i in range(self.nqs):
+                PyMem_Free(self.qs[i].item)
+        PyMem_Free(self.ag)
+        PyMem_Free(self.ag_free)
+        PyMem_Free(self.ss)
+        PyMem_Free(self.ss_free)
+        PyMem_Free(self.ix)
+        PyMem_Free(self.qs)
+        PyMem_Free(self.tm)
+        PyMem_Free(self.online_groups)
+
+    # -- storage -------------------------------------------------------------------
+
+    cdef int _ensure_groups(self, int ngroups) except -1:
+        """Room for ``ngroups`` groups: online counters, indexes, waiting heaps."""
+        cdef int old_nix = self.nix
+        cdef int old_nqs = self.nqs
+        cdef int i
+        self.online_groups = <int*>_grow(self.online_groups, ngroups, sizeof(int))
+        for i in range(self.ngroups, ngroups):
+            self.online_groups[i] = 0
+        self.ngroups = ngroups
+        self.nix = (ngroups + 2) * 2
+        self.ix = <AgentIndex*>_grow(self.ix, self.nix, sizeof(AgentIndex))
+        for i in range(old_nix, self.nix):
+            self.ix[i].agent = NULL
+            self.ix[i].k = NULL
+            self.ix[i].bits = NULL
+            self.ix[i].size = 0
+            self.ix[i].cap = 0
+        self.nqs = ngroups + 1
+        self.qs = <SessHeap*>_grow(self.qs, self.nqs, sizeof(SessHeap))
+        for i in range(old_nqs, self.nqs):
+            self.qs[i].item = NULL
+            self.qs[i].size = 0
+            self.qs[i].cap = 0
+        return 0
+
+    cdef int _intern(self, object name) except -2:
+        """The gid of a group name (-1 for None), registering new names."""
+        if name is None:
+            return -1
+        gid = self._gid.get(name)
+        if gid is not None:
+            return gid
+        cdef int new_gid = self.ngroups
+        self._ensure_groups(new_gid + 1)
+        self._gid[name] = new_gid
+        self._gname.append(name)
+        return new_gid
+
+    cdef int _new_session_slot(self) except -1:
+        cdef int si
+        if self.ss_nfree > 0:
+            self.ss_nfree -= 1
+            return self.ss_free[self.ss_nfree]
+        if self.ss_top == self.ss_cap:
+            self.ss_cap = self.ss_cap * 2 if self.ss_cap else 64
+            self.ss = <Sess*>_grow(self.ss, self.ss_cap, sizeof(Sess))
+            self.ss_free = <int*>_grow(self.ss_free, self.ss_cap, sizeof(int))
+        si = self.ss_top
+        self.ss_top += 1
+        self._sid.append(None)
+        self._buyer.append(None)
+        return si
+
+    cdef void _free_session_slot(self, int si):
+        self.ss[si].in_use = False
+        self.ss[si].ac_seq = 0
+        self.ss[si].fr_seq = 0
+        self._sid[si] = None
+        self._buyer[si] = None
+        if self.ss[si].has_timed_out:
+            del self._timed_out[si]
+            self.ss[si].has_timed_out = False
+        self.ss_free[self.ss_nfree] = si
+        self.ss_nfree += 1
+
+    cdef int _new_agent_slot(self) except -1:
+        cdef int ai
+        if self.ag_nfree > 0:
+            self.ag_nfree -= 1
+            return self.ag_free[self.ag_nfree]
+        if self.ag_top == self.ag_cap:
+            self.ag_cap = self.ag_cap * 2 if self.ag_cap else 16
+            self.ag = <Agent*>_grow(self.ag, self.ag_cap, sizeof(Agent))
+            self.ag_free = <int*>_grow(self.ag_free, self.ag_cap, sizeof(int))
+        ai = self.ag_top
+        self.ag_top += 1
+        self.ag[ai].slots = NULL
+        self.ag[ai].pos = NULL
+        self._aid.append(None)
+        self._acap.append(None)
+        self._agroups.append(None)
+        return ai
+
+    cdef int _init_agent(self, int ai, str agent_id, i64 reg, object cap,
+                         object groups, int weight, bint online) except -1:
+        cdef Agent *a = &self.ag[ai]
+        cdef int k, n
+        names = None if groups is None else sorted(groups)
+        n = 2 if names is None else 1 + len(names)
+        gids = [] if names is None else [self._intern(g) for g in names]
+        a = &self.ag[ai]  # _intern may not move agents, but stay safe
+        a.slots = <int*>_grow(a.slots, n, sizeof(int))
+        a.pos = <int*>_grow(a.pos, n, sizeof(int))
+        a.nslots = n
+        a.slots[0] = SLOT_ANY
+        if names is None:
+            a.slots[1] = SLOT_ALL
+        else:
+            for k in range(len(gids)):
+                a.slots[k + 1] = 2 + <int>gids[k]
+        for k in range(n):
+            a.pos[k] = -1
+        a.reg = reg
+        a.last_auto = 0
+        a.pass_ = 0
+        self._set_limit(ai, cap)
+        a.weight = weight
+        a.load = 0
+        a.head = -1
+        a.online = online
+        a.indexed = False
+        a.key_online = online
+        a.all_groups = names is None
+        a.in_use = True
+        self._aid[ai] = agent_id
+        self._acap[ai] = cap
+        self._agroups[ai] = groups
+        return 0
+
+    cdef void _set_limit(self, int ai, object cap):
+        limit = cap.room_limit
+        self.ag[ai].limit = -1 if limit is None else <int>limit
+
+    # -- the words of docs/semantics.md ----------------------------------------------
+
+    cdef inline bint _available(self, int ai) noexcept:
+        cdef Agent *a = &self.ag[ai]
+        if a.limit >= 0 and a.load >= a.limit:
+            return False  # also SUSPENDED: limit 0
+        return a.weight > 0 or self.strategy != WEIGHTED
+
+    cdef inline bint _online_for(self, int gid) noexcept:
+        if gid < 0:
+            return self.online_total > 0
+        return self.online_all > 0 or self.online_groups[gid] > 0
+
+    cdef inline bint _side_ok(self, int ai, int gid) noexcept:
+        """Online, or offline under diversion with nobody online for the group (R09)."""
+        if self.ag[ai].online:
+            return True
+        return self.diversion and not self._online_for(gid)
+
+    cdef bint _serves(self, int ai, int gid) noexcept:
+        cdef Agent *a = &self.ag[ai]
+        cdef int k
+        if gid < 0 or a.all_groups:
+            return True
+        for k in range(1, a.nslots):
+            if a.slots[k] == 2 + gid:
+                return True
+        return False
+
+    cdef inline bint _excludes(self, int si, int ai) except -1:
+        """``ai`` timed out on ``si`` (R18): never automatically assigned to it again."""
+        if not self.ss[si].has_timed_out:
+            return False
+        return self._aid[ai] in <set>self._timed_out[si]
+
+    cdef bint _eligible(self, int ai, int si) except -1:
+        cdef int gid = self.ss[si].group
+        return (self.ag[ai].indexed and self._serves(ai, gid)
+                and not self._excludes(si, ai) and self._side_ok(ai, gid))
+
+    cdef inline bint _less(self, int x, int y) noexcept:
+        """Agent x's strategy key is smaller than y's."""
+        cdef Agent *a = &self.ag[x]
+        cdef Agent *b = &self.ag[y]
+        if self.strategy == LEAST_LOAD:
+            if a.load != b.load:
+                return a.load < b.load
+            if a.last_auto != b.last_auto:
+                return a.last_auto < b.last_auto
+        elif self.strategy == WEIGHTED:
+            if a.pass_ != b.pass_:
+                return a.pass_ < b.pass_
+        return a.reg < b.reg
+
+    cdef inline void _normalise(self, int ai) noexcept:
+        """WEIGHTED: an agent (re)joining cannot claim a burst of owed sessions."""
+        cdef Agent *a = &self.ag[ai]
+        cdef i64 fair
+        if self.strategy == WEIGHTED and a.weight > 0:
+            fair = self.vt + C_STRIDE_BASE // a.weight
+            if fair > a.pass_:
+                a.pass_ = fair
+
+    # -- agent heaps (LEAST_LOAD, WEIGHTED) ---------------------------------------------
+
+    cdef inline void _ix_put(self, AgentIndex *h, int pos, int ai, int k) noexcept:
+        h.agent[pos] = ai
+        h.k[pos] = k
+        self.ag[ai].pos[k] = pos
+
+    cdef void _sift_up(self, AgentIndex *h, int pos) noexcept:
+        cdef int ai = h.agent[pos]
+        cdef int k = h.k[pos]
+        cdef int parent
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if not self._less(ai, h.agent[parent]):
+                break
+            self._ix_put(h, pos, h.agent[parent], h.k[parent])
+            pos = parent
+        self._ix_put(h, pos, ai, k)
+
+    cdef void _sift_down(self, AgentIndex *h, int pos) noexcept:
+        cdef int ai = h.agent[pos]
+        cdef int k = h.k[pos]
+        cdef int n = h.size
+        cdef int child
+        while True:
+            child = 2 * pos + 1
+            if child >= n:
+                break
+            if child + 1 < n and self._less(h.agent[child + 1], h.agent[child]):
+                child += 1
+            if not self._less(h.agent[child], ai):
+                break
+            self._ix_put(h, pos, h.agent[child], h.k[child])
+            pos = child
+        self._ix_put(h, pos, ai, k)
+
+    cdef int _ix_reserve(self, AgentIndex *h, int n) except -1:
+        cdef int old_words = (h.cap + 63) // 64
+        cdef int words, i
+        if n > h.cap:
+            h.cap = max(n, h.cap * 2, 64)
+            h.agent = <int*>_grow(h.agent, h.cap, sizeof(int))
+            h.k = <int*>_grow(h.k, h.cap, sizeof(int))
+            words = (h.cap + 63) // 64
+            h.bits = <u64*>_grow(h.bits, words, sizeof(u64))
+            for i in range(old_words, words):
+                h.bits[i] = 0
+        return 0
+
+    cdef int _heap_add(self, int index_id, int ai, int k) except -1:
+        cdef AgentIndex *h = &self.ix[index_id]
+        self._ix_reserve(h, h.size + 1)
+        h.size += 1
+        self._ix_put(h, h.size - 1, ai, k)
+        self._sift_up(h, h.size - 1)
+        return 0
+
+    cdef void _heap_remove(self, int index_id, int pos) noexcept:
+        cdef AgentIndex *h = &self.ix[index_id]
+        cdef int last = h.size - 1
+        self.ag[h.agent[pos]].pos[h.k[pos]] = -1
+        cdef int moved = h.agent[last]
+        cdef int moved_k = h.k[last]
+        h.size = last
+        if pos != last:
+            self._ix_put(h, pos, moved, moved_k)
+            self._sift_up(h, pos)
+            self._sift_down(h, self.ag[moved].pos[moved_k])
+
+    cdef void _heap_fix(self, int index_id, int pos) noexcept:
+        cdef AgentIndex *h = &self.ix[index_id]
+        cdef int ai = h.agent[pos]
+        cdef int k = h.k[pos]
+        self._sift_up(h, pos)
+        self._sift_down(h, self.ag[ai].pos[k])
+
+    # -- ROUND_ROBIN members: sorted by reg, with an availability bitset ---------------
+
+    cdef inline void _rr_bit(self, AgentIndex *h, int pos, bint on) noexcept:
+        if on:
+            h.bits[pos >> 6] |= (<u64>1) << (pos & 63)
+        else:
+            h.bits[pos >> 6] &= ~((<u64>1) << (pos & 63))
+
+    cdef inline bint _rr_test(self, AgentIndex *h, int pos) noexcept:
+        return (h.bits[pos >> 6] >> (pos & 63)) & 1
+
+    cdef int _rr_insert(self, int index_id, int ai, int k, bint on) except -1:
+        """File an agent by reg; shifts later members (and their bits) one place up."""
+        cdef AgentIndex *h = &self.ix[index_id]
+        cdef i64 reg = self.ag[ai].reg
+        cdef int lo = 0, hi, mid, i
+        self._ix_reserve(h, h.size + 1)
+        hi = h.size
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if self.ag[h.agent[mid]].reg < reg:
+                lo = mid + 1
+            else:
+                hi = mid
+        i = h.size
+        while i > lo:
+            self._ix_put(h, i, h.agent[i - 1], h.k[i - 1])
+            self._rr_bit(h, i, self._rr_test(h, i - 1))
+            i -= 1
+        h.size += 1
+        self._ix_put(h, lo, ai, k)
+        self._rr_bit(h, lo, on)
+        return 0
+
+    cdef void _rr_remove(self, int index_id, int pos) noexcept:
+        cdef AgentIndex *h = &self.ix[index_id]
+        cdef int i
+        self.ag[h.agent[pos]].pos[h.k[pos]] = -1
+        for i in range(pos, h.size - 1):
+            self._ix_put(h, i, h.agent[i + 1], h.k[i + 1])
+            self._rr_bit(h, i, self._rr_test(h, i + 1))
+        h.size -= 1
+        self._rr_bit(h, h.size, False)
+
+    cdef int _rr_next(self, AgentIndex *h, int start) noexcept:
+        """First available position >= start, or -1: a word-at-a-time scan."""
+        cdef int word, nwords
+        cdef u64 bits
+        if start >= h.size:
+            return -1
+        nwords = (h.size + 63) >> 6
+        word = start >> 6
+        bits = h.bits[word] & (~(<u64>0) << (start & 63))
+        while True:
+            if bits:
+                start = (word << 6) + _ctz(bits)
+                return start if start < h.size else -1
+            word += 1
+            if word >= nwords:
+                return -1
+            bits = h.bits[word]
+
+    # -- filing agents -----------------------------------------------------------------
+
+    cdef int _rr_join_side(self, int ai) except -1:
+        """ROUND_ROBIN: make ``ai`` a member of its current side's slots."""
+        cdef Agent *a = &self.ag[ai]
+        cdef int k
+        cdef bint on = a.indexed
+        for k in range(a.nslots):
+            self._rr_insert(self.ag[ai].slots[k] * 2 + self.ag[ai].online, ai, k, on)
+        self.ag[ai].key_online = self.ag[ai].online
+        return 0
+
+    cdef void _rr_leave_side(self, int ai) noexcept:
+        cdef int k
+        for k in range(self.ag[ai].nslots):
+            if self.ag[ai].pos[k] >= 0:
+                self._rr_remove(self.ag[ai].slots[k] * 2 + self.ag[ai].key_online,
+                                self.ag[ai].pos[k])
+
+    cdef void _unindex(self, int ai) noexcept:
+        """Take the agent out of selection (it stays a ROUND_ROBIN member, bit cleared)."""
+        cdef Agent *a = &self.ag[ai]
+        cdef int k, side
+        if not a.indexed:
+            return
+        side = a.key_online
+        for k in range(a.nslots):
+            if self.strategy == ROUND_ROBIN:
+                self._rr_bit(&self.ix[a.slots[k] * 2 + side], a.pos[k], False)
+            else:
+                self._heap_remove(a.slots[k] * 2 + side, a.pos[k])
+        a.indexed = False
+
+    cdef int _update(self, int ai) except -1:
+        """Re-file an agent after its load, cap, weight, side or key changed. O(g log n)."""
+        cdef Agent *a = &self.ag[ai]
+        cdef bint was = a.indexed
+        cdef int k, side
+        if not self._available(ai):
+            self._unindex(ai)
+            return 0
+        if was and a.key_online == a.online:
+            if self.strategy != ROUND_ROBIN:
+                for k in range(a.nslots):
+                    self._heap_fix(a.slots[k] * 2 + a.online, a.pos[k])
+            return 0
+        self._unindex(ai)
+        if not was:
+            self._normalise(ai)
+        a = &self.ag[ai]
+        side = a.online
+        if self.strategy == ROUND_ROBIN:
+            for k in range(a.nslots):
+                self._rr_bit(&self.ix[a.slots[k] * 2 + side], a.pos[k], True)
+        else:
+            for k in range(a.nslots):
+                self._heap_add(self.ag[ai].slots[k] * 2 + side, ai, k)
+        a = &self.ag[ai]
+        a.indexed = True
+        a.key_online = side
+        return 0
+
+    cdef void _count_online(self, int ai, int delta) noexcept:
+        cdef Agent *a = &self.ag[ai]
+        cdef int k
+        self.online_total += delta
+        if a.all_groups:
+            self.online_all += delta
+        else:
+            for k in range(1, a.nslots):
+                self.online_groups[a.slots[k] - 2] += delta
+
+    # -- selection (R11) ----------------------------------------------------------------
+
+    cdef int _heap_first_allowed(self, AgentIndex *h, int pos, int si) except -2:
+        """Smallest agent in the subtree at ``pos`` that did not time out on ``si``."""
+        cdef int ai, left, right
+        if pos >= h.size:
+            return -1
+        ai = h.agent[pos]
+        if not self._excludes(si, ai):
+            return ai
+        left = self._heap_first_allowed(h, 2 * pos + 1, si)
+        right = self._heap_first_allowed(h, 2 * pos + 2, si)
+        if left < 0:
+            return right
+        if right < 0 or self._less(left, right):
+            return left
+        return right
+
+    cdef int _rr_first_allowed(self, AgentIndex *h, int start, int stop, int si) except -2:
+        cdef int pos = self._rr_next(h, start)
+        while pos >= 0 and pos < stop:
+            if not self._excludes(si, h.agent[pos]):
+                return pos
+            pos = self._rr_next(h, pos + 1)
+        return -1
+
+    cdef int _select(self, int si) except -2:
+        """The strategy's choice among the agents eligible for ``si``, or -1."""
+        cdef int gid = self.ss[si].group
+        cdef int side, n, i, cand, best = -1
+        cdef int ids[2]
+        cdef AgentIndex *h
+        cdef int lo, hi, mid, pos, best_wrap = 0, wrap
+        if self._online_for(gid):
+            side = 1
+        elif self.diversion:
+            side = 0
+        else:
+            return -1
+        if gid < 0:
+            ids[0] = SLOT_ANY * 2 + side
+            n = 1
+        else:
+            ids[0] = (2 + gid) * 2 + side
+            ids[1] = SLOT_ALL * 2 + side
+            n = 2
+        if self.strategy == ROUND_ROBIN:
+            for i in range(n):
+                h = &self.ix[ids[i]]
+                if h.size == 0:
+                    continue
+                lo = 0
+                hi = h.size
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if self.ag[h.agent[mid]].reg < self.rr:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                # (0, reg) at or after the pointer beats (1, reg) after wrapping.
+                wrap = 0
+                pos = self._rr_first_allowed(h, lo, h.size, si)
+                if pos < 0:
+                    wrap = 1
+                    pos = self._rr_first_allowed(h, 0, lo, si)
+                if pos < 0:
+                    continue
+                cand = h.agent[pos]
+                if best < 0 or wrap < best_wrap or (
+                        wrap == best_wrap and self.ag[cand].reg < self.ag[best].reg):
+                    best = cand
+                    best_wrap = wrap
+            return best
+        for i in range(n):
+            h = &self.ix[ids[i]]
+            if h.size == 0:
+                continue
+            cand = h.agent[0]
+            if self.ss[si].has_timed_out:
+                cand = self._heap_first_allowed(h, 0, si)
+                if cand < 0:
+                    continue
+            if best < 0 or self._less(cand, best):
+                best = cand
+        return best
+
+    # -- waiting heaps (R07) -------------------------------------------------------------
+
+    cdef inline bint _before(self, int x, int y) noexcept:
+        """Session x's R07 key (-priority, arrival) is smaller than y's."""
+        if self.ss[x].priority != self.ss[y].priority:
+            return self.ss[x].priority > self.ss[y].priority
+        return self.ss[x].arrival < self.ss[y].arrival
+
+    cdef void _q_up(self, SessHeap *q, int pos) noexcept:
+        cdef int si = q.item[pos]
+        cdef int parent
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if not self._before(si, q.item[parent]):
+                break
+            q.item[pos] = q.item[parent]
+            self.ss[q.item[pos]].qpos = pos
+            pos = parent
+        q.item[pos] = si
+        self.ss[si].qpos = pos
+
+    cdef void _q_down(self, SessHeap *q, int pos) noexcept:
+        cdef int si = q.item[pos]
+        cdef int n = q.size
+        cdef int child
+        while True:
+            child = 2 * pos + 1
+            if child >= n:
+                break
+            if child + 1 < n and self._before(q.item[child + 1], q.item[child]):
+                child += 1
+            if not self._before(q.item[child], si):
+                break
+            q.item[pos] = q.item[child]
+            self.ss[q.item[pos]].qpos = pos
+            pos = child
+        q.item[pos] = si
+        self.ss[si].qpos = pos
+
+    cdef int _enqueue(self, int si, int pool) except -1:
+        cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
+        if q.size == q.cap:
+            q.cap = q.cap * 2 if q.cap else 16
+            q.item = <int*>_grow(q.item, q.cap, sizeof(int))
+        self.ss[si].pool = pool
+        q.item[q.size] = si
+        q.size += 1
+        self._q_up(q, q.size - 1)
+        self.waiting_count += 1
+        return 0
+
+    cdef void _dequeue(self, int si) noexcept:
+        cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
+        cdef int pos = self.ss[si].qpos
+        cdef int last = q.size - 1
+        cdef int moved = q.item[last]
+        q.size = last
+        if pos != last:
+            q.item[pos] = moved
+            self.ss[moved].qpos = pos
+            self._q_up(q, pos)
+            self._q_down(q, self.ss[moved].qpos)
+        self.ss[si].pool = POOL_NONE
+        self.ss[si].qpos = -1
+        self.waiting_count -= 1
+
+    cdef int _queue_first_allowed(self, SessHeap *q, int pos, int ai) except -2:
+        """Smallest session in the subtree at ``pos`` that ``ai`` did not time out on."""
+        cdef int si, left, right
+        if pos >= q.size:
+            return -1
+        si = q.item[pos]
+        if not self._excludes(si, ai):
+            return si
+        left = self._queue_first_allowed(q, 2 * pos + 1, ai)
+        right = self._queue_first_allowed(q, 2 * pos + 2, ai)
+        if left < 0:
+            return right
+        if right < 0 or self._before(left, right):
+            return left
+        return right
+
+    cdef int _best_waiting_in(self, int ai, int gid, int best) except -2:
+        cdef SessHeap *q = &self.qs[gid + 1]
+        cdef int cand
+        if q.size == 0 or not self._side_ok(ai, gid):
+            return best
+        cand = self._queue_first_allowed(q, 0, ai)
+        if cand >= 0 and (best < 0 or self._before(cand, best)):
+            return cand
+        return best
+
+    cdef int _best_waiting_for(self, int ai) except -2:
+        """The waiting session with the smallest R07 key that ``ai`` is eligible for."""
+        cdef Agent *a = &self.ag[ai]
+        cdef int best = -1, gid, k
+        best = self._best_waiting_in(ai, -1, best)
+        if a.all_groups:
+            for gid in range(self.ngroups):
+                best = self._best_waiting_in(ai, gid, best)
+        else:
+            for k in range(1, a.nslots):
+                best = self._best_waiting_in(ai, self.ag[ai].slots[k] - 2, best)
+        return best
+
+    # -- moving sessions -------------------------------------------------------------------
+
+    cdef int _give(self, int si, int ai, object now, bint automatic) except -1:
+        cdef Agent *a = &self.ag[ai]
+        cdef Sess *s = &self.ss[si]
+        s.prev = -1
+        s.next = a.head
+        if a.head >= 0:
+            self.ss[a.head].prev = si
+        a.head = si
+        a.load += 1
+        s.agent = ai
+        s.pool = POOL_NONE
+        if automatic:
+            self.auto += 1
+            a.last_auto = self.auto
+            self.rr = a.reg + 1
+            if self.strategy == WEIGHTED:
+                if a.pass_ > self.vt:
+                    self.vt = a.pass_
+                a.pass_ += C_STRIDE_BASE // a.weight
+        self._update(ai)
+        if self.has_frt:
+            self._set_timer(si, FIRST_RESPONSE, <double>now + self.frt)
+        return 0
+
+    cdef int _take(self, int si) except -1:
+        """Remove ``si`` from its agent (which may become available); stop its R18 timer."""
+        cdef Sess *s = &self.ss[si]
+        cdef int ai = s.agent
+        cdef Agent *a = &self.ag[ai]
+        if s.prev >= 0:
+            self.ss[s.prev].next = s.next
+        else:
+            a.head = s.next
+        if s.next >= 0:
+            self.ss[s.next].prev = s.prev
+        a.load -= 1
+        s.agent = -1
+        self._clear_first_response(si)
+        self._update(ai)
+        return ai
+
+    cdef inline int _pool_for(self, int si) noexcept:
+        return POOL_QUEUE if self._online_for(self.ss[si].group) else POOL_OFFLINE
+
+    cdef int _drain_to(self, int ai, object now, list events) except -1:
+        """R05: while ``ai`` is available, give it the best waiting session it may take."""
+        cdef int si
+        while self.ag[ai].indexed and self.waiting_count > 0:
+            si = self._best_waiting_for(ai)
+            if si < 0:
+                return 0
+            self._dequeue(si)
+            self._give(si, ai, now, True)
+            events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN))
+        return 0
+
+    cdef list _agent_sessions(self, int ai):
+        cdef list out = []
+        cdef int si = self.ag[ai].head
+        while si >= 0:
+            out.append(si)
+            si = self.ss[si].next
+        return out
+
+    cdef list _by_r07(self, list slots):
+        return sorted(slots, key=lambda si: (-self.ss[si].priority, self.ss[si].arrival))
+
+    cdef int _placement_pass(self, object now, list requeued, list events) except -1:
+        """Place requeued sessions (and, under diversion, all waiting ones) in R07 order."""
+        cdef int si, ai, q, i
+        candidates = list(requeued)
+        if self.diversion:
+            for q in range(self.nqs):
+                for i in range(self.qs[q].size):
+                    candidates.append(self.qs[q].item[i])
+        fresh = set(requeued)
+        for si in self._by_r07(candidates):
+            ai = self._select(si)
+            if si in fresh:
+                if ai < 0:
+                    pool = self._pool_for(si)
+                    self._enqueue(si, pool)
+                    events.append(ev_queued(self._sid[si], _POOLS[pool], now))
+                else:
+                    self._give(si, ai, now, True)
+                    events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_REQUEUE))
+            elif ai >= 0:
+                self._dequeue(si)
+                self._give(si, ai, now, True)
+                events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN))
+        return 0
+
+    cdef list _requeue_all(self, int ai, object now, object reason, list events):
+        moved = sorted(self._agent_sessions(ai), key=lambda si: self.ss[si].arrival)
+        aid = self._aid[ai]
+        for si in moved:
+            self._take(si)
+            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, reason, None))
+        return moved
+
+    cdef int _close(self, int si, object now, object reason, list events) except -1:
+        cdef int ai, pool
+        sid = self._sid[si]
+        buyer = self._buyer[si]
+        self._clear_auto_close(si)
+        del self._sessions[sid]
+        if self.ss[si].agent < 0:
+            pool = self.ss[si].pool
+            self._dequeue(si)
+            self._free_session_slot(si)
+            events.append(ev_closed(sid, None, _POOLS[pool], now, reason))
+            return 0
+        ai = self._take(si)
+        self._free_session_slot(si)
+        aid = self._aid[ai]
+        events.append(ev_closed(sid, aid, None, now, reason))
+        if self._sticky_window is not None and buyer is not None:
+            self._prune_sticky(now)
+            self._sticky.pop(buyer, None)
+            self._sticky[buyer] = (aid, now)
+        self._drain_to(ai, now, events)
+        return 0
+
+    # -- timers (R17, R18, R20) ---------------------------------------------------------
+
+    cdef inline bint _tm_less(self, Timer *x, Timer *y) noexcept:
+        if x.deadline != y.deadline:
+            return x.deadline < y.deadline
+        return x.seq < y.seq
+
+    cdef void _tm_up(self, int pos) noexcept:
+        cdef Timer t = self.tm[pos]
+        cdef int parent
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if not self._tm_less(&t, &self.tm[parent]):
+                break
+            self.tm[pos] = self.tm[parent]
+            pos = parent
+        self.tm[pos] = t
+
+    cdef void _tm_down(self, int pos) noexcept:
+        cdef Timer t = self.tm[pos]
+        cdef int n = self.tm_size
+        cdef int child
+        while True:
+            child = 2 * pos + 1
+            if child >= n:
+                break
+            if child + 1 < n and self._tm_less(&self.tm[child + 1], &self.tm[child]):
+                child += 1
+            if not self._tm_less(&self.tm[child], &t):
+                break
+            self.tm[pos] = self.tm[child]
+            pos = child
+        self.tm[pos] = t
+
+    cdef void _tm_pop(self) noexcept:
+        self.tm_size -= 1
+        if self.tm_size > 0:
+            self.tm[0] = self.tm[self.tm_size]
+            self._tm_down(0)
+
+    cdef int _tm_push(self, double deadline, i64 seq, int kind, int si) except -1:
+        if self.tm_size == self.tm_cap:
+            self.tm_cap = self.tm_cap * 2 if self.tm_cap else 64
+            self.tm = <Timer*>_grow(self.tm, self.tm_cap, sizeof(Timer))
+        self.tm[self.tm_size].deadline = deadline
+        self.tm[self.tm_size].seq = seq
+        self.tm[self.tm_size].kind = kind
+        self.tm[self.tm_size].sess = si
+        self.tm_size += 1
+        self._tm_up(self.tm_size - 1)
+        return 0
+
+    cdef inline bint _is_live(self, Timer *t) noexcept:
+        if t.kind == AUTO_CLOSE:
+            return self.ss[t.sess].ac_seq == t.seq
+        return self.ss[t.sess].fr_seq == t.seq
+
+    cdef int _set_timer(self, int si, int kind, double deadline) except -1:
+        self.timer_seq += 1
+        if kind == AUTO_CLOSE:
+            self.ss[si].ac_seq = self.timer_seq
+            self.ss[si].ac_deadline = deadline
+        else:
+            self.ss[si].fr_seq = self.timer_seq
+            self.ss[si].fr_deadline = deadline
+        self._tm_push(deadline, self.timer_seq, kind, si)
+        self.live_timers += 1
+        return 0
+
+    cdef void _clear_auto_close(self, int si) noexcept:
+        if self.ss[si].ac_seq:
+            self.ss[si].ac_seq = 0
+            self._drop_timer()
+
+    cdef void _clear_first_response(self, int si) noexcept:
+        if self.ss[si].fr_seq:
+            self.ss[si].fr_seq = 0
+            self._drop_timer()
+
+    cdef void _drop_timer(self) noexcept:
+        cdef int i, n = 0
+        self.live_timers -= 1
+        if self.tm_size > 2 * self.live_timers + 64:
+            # Stale entries dominate: rebuild so memory follows live timers.
+            for i in range(self.tm_size):
+                if self._is_live(&self.tm[i]):
+                    self.tm[n] = self.tm[i]
+                    n += 1
+            self.tm_size = n
+            for i in range(n // 2 - 1, -1, -1):
+                self._tm_down(i)
+
+    def next_deadline(self):
+        while self.tm_size > 0 and not self._is_live(&self.tm[0]):
+            self._tm_pop()
+        return self.tm[0].deadline if self.tm_size > 0 else None
+
+    def tick(self, double now):
+        cdef list events = []
+        self._tick(now, events)
+        return events
+
+    cdef int _tick(self, double now, list events) except -1:
+        cdef Timer t
+        while self.tm_size > 0:
+            t = self.tm[0]
+            if not self._is_live(&t):
+                self._tm_pop()
+                continue
+            if t.deadline > now:
+                break
+            self._tm_pop()
+            at = t.deadline
+            if t.kind == AUTO_CLOSE:
+                self._close(t.sess, at, C_AUTO, events)
+            else:
+                self._first_response_timeout(t.sess, at, events)
+        return 0
+
+    cdef int _first_response_timeout(self, int si, object now, list events) except -1:
+        cdef int old, new
+        self._clear_first_response(si)
+        old = self.ss[si].agent
+        sid = self._sid[si]
+        old_id = self._aid[old]
+        events.append(_event(EV_TIMED_OUT, sid, old_id, now, None, None))
+        if not self.ss[si].has_timed_out:
+            self._timed_out[si] = set()
+            self.ss[si].has_timed_out = True
+        (<set>self._timed_out[si]).add(old_id)
+        new = self._select(si)
+        if new < 0:
+            return 0
+        self._take(si)
+        self._give(si, new, now, True)
+        events.append(_event(EV_REASSIGNED, sid, old_id, self._aid[new], now, None))
+        self._drain_to(old, now, events)
+        return 0
+
+    # -- sticky return (R13) -----------------------------------------------------------
+
+    cdef void _prune_sticky(self, object now) except *:
+        window = self._sticky_window
+        sticky = self._sticky
+        while sticky:
+            buyer = next(iter(sticky))
+            if now - sticky[buyer][1] <= window:
+                return
+            sticky.popitem(last=False)
+
+    cdef int _sticky_agent(self, int si, object now) except -2:
+        window = self._sticky_window
+        if window is None:
+            return -1
+        self._prune_sticky(now)
+        buyer = self._buyer[si]
+        if buyer is None:
+            return -1
+        entry = self._sticky.get(buyer)
+        if entry is None or now - entry[1] > window:
+            return -1
+        cdef int ai = self._agents[entry[0]]
+        return ai if self._eligible(ai, si) else -1
+
+    # -- lookups --------------------------------------------------------------------------
+
+    cdef inline int _agent_slot(self, object agent_id) except -1:
+        slot = self._agents.get(agent_id)
+        if slot is None:
+            raise UnknownAgent(agent_id)
+        return slot
+
+    cdef inline int _session_slot(self, object session_id) except -1:
+        slot = self._sessions.get(session_id)
+        if slot is None:
+            raise UnknownSession(session_id)
+        return slot
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def add_agent(self, now, agent_id, cap, groups, int weight, bint online):
+        if agent_id in self._agents:
+            raise DuplicateAgent(agent_id)
+        cdef int ai = self._new_agent_slot()
+        try:
+            self._init_agent(ai, agent_id, self.next_reg, cap, groups, weight, online)
+        except BaseException:
+            self.ag_free[self.ag_nfree] = ai
+            self.ag_nfree += 1
+            raise
+        self.next_reg += 1
+        self._agents[agent_id] = ai
+        if online:
+            self._count_online(ai, +1)
+        if self.strategy == ROUND_ROBIN:
+            self._rr_join_side(ai)
+        self._update(ai)
+        cdef list events = []
+        self._drain_to(ai, now, events)
+        return events
+
+    def remove_agent(self, now, agent_id):
+        cdef int ai = self._agent_slot(agent_id)
+        cdef list events = []
+        moved = self._requeue_all(ai, now, Q_REMOVED, events)
+        self._unindex(ai)
+        if self.strategy == ROUND_ROBIN:
+            self._rr_leave_side(ai)
+        if self.ag[ai].online:
+            self._count_online(ai, -1)
+        del self._agents[agent_id]
+        self.ag[ai].in_use = False
+        self._aid[ai] = None
+        self._acap[ai] = None
+        self._agroups[ai] = None
+        self.ag_free[self.ag_nfree] = ai
+        self.ag_nfree += 1
+        for buyer in [b for b, (aid, _) in self._sticky.items() if aid == agent_id]:
+            del self._sticky[buyer]
+        self._placement_pass(now, moved, events)
+        return events
+
+    cdef int _switch_side(self, int ai, bint online) except -1:
+        if self.strategy == ROUND_ROBIN:
+            self._unindex(ai)
+            self._rr_leave_side(ai)
+            self.ag[ai].online = online
+            self._rr_join_side(ai)
+        else:
+            self.ag[ai].online = online
+        self._count_online(ai, +1 if online else -1)
+        return 0
+
+    def agent_online(self, now, agent_id):
+        cdef int ai = self._agent_slot(agent_id)
+        if self.ag[ai].online:
+            return []
+        self._switch_side(ai, True)
+        if self._available(ai):
+            self._normalise(ai)
+        self._update(ai)
+        cdef list events = []
+        self._drain_to(ai, now, events)
+        return events
+
+    def agent_offline(self, now, agent_id, bint requeue):
+        cdef int ai = self._agent_slot(agent_id)
+        if not self.ag[ai].online:
+            return []
+        self._switch_side(ai, False)
+        self._update(ai)
+        cdef list events = []
+        moved = self._requeue_all(ai, now, Q_OFFLINE, events) if requeue else []
+        self._placement_pass(now, moved, events)
+        return events
+
+    def set_cap(self, now, agent_id, cap):
+        cdef int ai = self._agent_slot(agent_id)
+        self._acap[ai] = cap
+        self._set_limit(ai, cap)
+        self._update(ai)
+        cdef list events = []
+        self._drain_to(ai, now, events)
+        return events
+
+    def set_weight(self, now, agent_id, int weight):
+        cdef int ai = self._agent_slot(agent_id)
+        self.ag[ai].weight = weight
+        if self.strategy == WEIGHTED and weight > 0:
+            self.ag[ai].pass_ = self.vt + C_STRIDE_BASE // weight
+        self._update(ai)
+        cdef list events = []
+        self._drain_to(ai, now, events)
+        return events
+
+    def open_session(self, now, session_id, buyer_id, group, int priority):
+        cdef list events = []
+        self._open(now, session_id, buyer_id, group, priority, events)
+        return events
+
+    cdef int _open(self, object now, object session_id, object buyer_id, object group,
+                   int priority, list events) except -1:
+        if session_id in self._sessions:
+            raise DuplicateSession(session_id)
+        cdef int gid = self._intern(group)
+        cdef int si = self._new_session_slot()
+        cdef Sess *s = &self.ss[si]
+        cdef double t = now
+        self.arrival += 1
+        s.arrival = self.arrival
+        s.ac_seq = 0
+        s.fr_seq = 0
+        s.opened_at = t
+        s.first_unanswered = t
+        s.has_first_unanswered = True
+        s.last_buyer = t
+        s.priority = priority
+        s.group = gid
+        s.agent = -1
+        s.pool = POOL_NONE
+        s.qpos = -1
+        s.prev = -1
+        s.next = -1
+        s.has_timed_out = False
+        s.in_use = True
+        self._sid[si] = session_id
+        self._buyer[si] = buyer_id
+        self._sessions[session_id] = si
+        opened = ev_opened(session_id, buyer_id, group, priority, now)
+        cdef int ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
+        reason = R_STICKY
+        if ai < 0:
+            ai = self._select(si)
+            reason = R_NEW
+        events.append(opened)
+        if ai < 0:
+            pool = self._pool_for(si)
+            self._enqueue(si, pool)
+            events.append(ev_queued(session_id, _POOLS[pool], now))
+        else:
+            self._give(si, ai, now, True)
+            events.append(ev_assigned(session_id, self._aid[ai], now, reason))
+        return 0
+
+    def buyer_message(self, now, session_id):
+        self._buyer_message(now, session_id)
+        return []
+
+    cdef int _buyer_message(self, object now, object session_id) except -1:
+        cdef int si = self._session_slot(session_id)
+        self.ss[si].last_buyer = now
+        if not self.ss[si].has_first_unanswered:
+            self.ss[si].first_unanswered = now
+            self.ss[si].has_first_unanswered = True
+        self._clear_auto_close(si)
+        return 0
+
+    def agent_message(self, now, session_id, bint auto):
+        self._agent_message(now, session_id, auto)
+        return []
+
+    cdef int _agent_message(self, object now, object session_id, bint auto) except -1:
+        cdef int si = self._session_slot(session_id)
+        if not auto:
+            if self.ss[si].agent < 0:
+                raise SessionWaiting(session_id)
+            self.ss[si].has_first_unanswered = False
+            self._clear_first_response(si)
+        if self.has_auto_close:
+            self._clear_auto_close(si)
+            self._set_timer(si, AUTO_CLOSE, <double>now + self.auto_close_after)
+        return 0
+
+    def assign(self, now, session_id, agent_id):
+        cdef int si = self._session_slot(session_id)
+        cdef int ai = self._agent_slot(agent_id)
+        if self.ss[si].agent >= 0:
+            raise InvalidAssign(session_id, self._aid[self.ss[si].agent])
+        if not self.ag[ai].online:
+            raise AgentOffline(agent_id)
+        self._dequeue(si)
+        self._give(si, ai, now, False)
+        return [ev_assigned(session_id, agent_id, now, R_MANUAL)]
+
+    def transfer(self, now, session_id, agent_id):
+        cdef int si = self._session_slot(session_id)
+        cdef int ai = self._agent_slot(agent_id)
+        cdef int old
+        if self.ss[si].agent < 0:
+            raise InvalidTransfer(session_id, "it is waiting in a pool (use assign)")
+        if self.ss[si].agent == ai:
+            raise InvalidTransfer(session_id, f"it is already with agent {agent_id!r}")
+        if not self.ag[ai].online:
+            raise AgentOffline(agent_id)
+        old = self._take(si)
+        self._give(si, ai, now, False)
+        cdef list events = [_event(EV_TRANSFERRED, session_id, self._aid[old], agent_id, now, None)]
+        self._drain_to(old, now, events)
+        return events
+
+    def close_session(self, now, session_id):
+        cdef int si = self._session_slot(session_id)
+        cdef list events = []
+        self._close(si, now, C_MANUAL, events)
+        return events
+
+    def apply(self, double now, commands):
+        """Run a batch (see ``kefu._batch``): the hot commands without a Python call each."""
+        cdef list events = []
+        cdef Py_ssize_t index = -1
+        cdef Py_ssize_t n
+        cdef tuple c
+        at = now
+        for command in commands:
+            index += 1
+            try:
+                if type(command) is tuple and len(<tuple>command) > 0:
+                    c = <tuple>command
+                    n = len(c)
+                    name = c[0]
+                    if name == "close_session" and n == 2 and _is_id(c[1]):
+                        self._close(self._session_slot(c[1]), at, C_MANUAL, events)
+                        continue
+                    if (name == "open_session" and 2 <= n <= 5 and _is_id(c[1])
+                            and (n < 3 or _is_optional_id(c[2]))
+                            and (n < 4 or _is_optional_id(c[3]))
+                            and (n < 5 or _is_priority(c[4]))):
+                        self._open(at, c[1], c[2] if n > 2 else None, c[3] if n > 3 else None,
+                                   c[4] if n > 4 else 0, events)
+                        continue
+                    if name == "buyer_message" and n == 2 and _is_id(c[1]):
+                        self._buyer_message(at, c[1])
+                        continue
+                    if (name == "agent_message" and 2 <= n <= 3 and _is_id(c[1])
+                            and (n == 2 or type(c[2]) is bool)):
+                        self._agent_message(at, c[1], n == 3 and c[2] is True)
+                        continue
+                    if name == "tick" and n == 1:
+                        self._tick(now, events)
+                        continue
+                    if (name == "at" and n == 2 and type(c[1]) is float
+                            and now <= <double>c[1] <= _MAX_SECONDS):
+                        now = c[1]
+                        at = c[1]
+                        continue
+                # Everything else (and anything odd) takes the checked path.
+                name, args = validate_command(command)
+                if name == "at":
+                    now = check_at(args[0], now)
+                    at = now
+                else:
+                    events.extend(getattr(self, name)(at, *args))
+            except KefuError as exc:
+                raise BatchAborted(index, command, exc, events, at) from exc
+        return events, at
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def load(self, agent_id):
+        return self.ag[self._agent_slot(agent_id)].load
+
+    def agent(self, agent_id):
+        cdef int ai = self._agent_slot(agent_id)
+        return AgentView(self._aid[ai], self._acap[ai], self._agroups[ai], self.ag[ai].weight,
+                         self.ag[ai].online, self.ag[ai].load)
+
+    def agent_ids(self):
+        return list(self._agents)
+
+    def session(self, session_id):
+        cdef int si = self._session_slot(session_id)
+        cdef Sess *s = &self.ss[si]
+        return SessionView(
+            session_id=self._sid[si], buyer_id=self._buyer[si],
+            group=None if s.group < 0 else self._gname[s.group], priority=s.priority,
+            state=SessionState.WAITING if s.agent < 0 else SessionState.ASSIGNED,
+            agent_id=None if s.agent < 0 else self._aid[s.agent], pool=_POOLS[s.pool],
+            opened_at=s.opened_at,
+        )
+
+    def session_ids(self):
+        return list(self._sessions)
+
+    def waiting(self):
+        cdef int q, i
+        slots = []
+        for q in range(self.nqs):
+            for i in range(self.qs[q].size):
+                slots.append(self.qs[q].item[i])
+        return [self._sid[si] for si in self._by_r07(slots)]
+
+    def reception_list(self, agent_id):
+        cdef int ai = self._agent_slot(agent_id)
+
+        def longest_wait(int si):
+            if self.ss[si].has_first_unanswered:
+                return (0, self.ss[si].first_unanswered, self.ss[si].arrival)
+            return (1, self.ss[si].last_buyer, self.ss[si].arrival)
+
+        return [self._sid[si] for si in sorted(self._agent_sessions(ai), key=longest_wait)]
+
+    # -- snapshot (R22) --------------------------------------------------------------------
+
+    def snapshot(self):
+        cdef int ai, si
+        cdef Sess *s
+        agents = []
+        for agent_id, ai in self._agents.items():
+            groups = self._agroups[ai]
+            agents.append({
+                "id": agent_id, "reg": self.ag[ai].reg, "cap": self._acap[ai].to_data(),
+                "groups": None if groups is None else sorted(groups),
+                "weight": self.ag[ai].weight, "online": bool(self.ag[ai].online),
+                "last_auto": self.ag[ai].last_auto, "pass": self.ag[ai].pass_,
+            })
+        sessions = []
+        for session_id, si in self._sessions.items():
+            s = &self.ss[si]
+            sessions.append({
+                "id": session_id, "buyer": self._buyer[si],
+                "group": None if s.group < 0 else self._gname[s.group],
+                "priority": s.priority, "arrival": s.arrival, "opened_at": s.opened_at,
+                "agent": None if s.agent < 0 else self._aid[s.agent],
+                "pool": None if s.pool == POOL_NONE else _POOLS[s.pool].value,
+                "first_unanswered": s.first_unanswered if s.has_first_unanswered else None,
+                "last_buyer": s.last_buyer,
+                "timed_out": sorted(self._timed_out[si]) if s.has_timed_out else [],
+                "auto_close": [s.ac_deadline, s.ac_seq] if s.ac_seq else None,
+                "first_response": [s.fr_deadline, s.fr_seq] if s.fr_seq else None,
+            })
+        return {
+            "counters": {
+                "next_reg": self.next_reg, "arrival": self.arrival, "auto": self.auto,
+                "timer": self.timer_seq, "rr_pointer": self.rr, "vt": self.vt,
+            },
+            "agents": agents,
+            "sessions": sessions,
+            "sticky": [[buyer, aid, closed_at] for buyer, (aid, closed_at) in self._sticky.items()],
+        }
+
+    def restore_state(self, data):
+        state = parse_state(data)
+        try:
+            self._rebuild(state)
+            self.check()
+        except (AssertionError, KefuError, KeyError, OverflowError) as exc:
+            raise InvalidSnapshot(f"inconsistent snapshot: {exc}") from exc
+
+    def _rebuild(self, state):
+        cdef int ai, si, k
+        cdef Sess *s
+        assert not self._agents and not self._sessions, "restore_state needs a fresh engine"
+        self.next_reg, self.arrival, self.auto = state.next_reg, state.arrival, state.auto
+        self.timer_seq, self.rr, self.vt = state.timer, state.rr_pointer, state.vt
+        for ad in state.agents:
+            ai = self._new_agent_slot()
+            self._init_agent(ai, ad.id, ad.reg, ad.cap, ad.groups, ad.weight, ad.online)
+            self.ag[ai].last_auto = ad.last_auto
+            self.ag[ai].pass_ = ad.pass_
+            self._agents[ad.id] = ai
+            if ad.online:
+                self._count_online(ai, +1)
+        for d in state.sessions:
+            gid = self._intern(d.group)
+            si = self._new_session_slot()
+            s = &self.ss[si]
+            s.arrival = d.arrival
+            s.ac_seq = 0
+            s.fr_seq = 0
+            s.opened_at = d.opened_at
+            s.has_first_unanswered = d.first_unanswered is not None
+            s.first_unanswered = d.first_unanswered if s.has_first_unanswered else 0.0
+            s.last_buyer = d.last_buyer
+            s.priority = d.priority
+            s.group = gid
+            s.agent = -1
+            s.pool = POOL_NONE
+            s.qpos = -1
+            s.prev = -1
+            s.next = -1
+            s.has_timed_out = False
+            s.in_use = True
+            self._sid[si] = d.id
+            self._buyer[si] = d.buyer
+            self._sessions[d.id] = si
+            if d.timed_out:
+                self._timed_out[si] = set(d.timed_out)
+                self.ss[si].has_timed_out = True
+            if d.pool is not None:
+                self._enqueue(si, POOL_QUEUE if d.pool is Pool.QUEUE else POOL_OFFLINE)
+            elif d.agent is not None:
+                ai = self._agents[d.agent]
+                self.ss[si].prev = -1
+                self.ss[si].next = self.ag[ai].head
+                if self.ag[ai].head >= 0:
+                    self.ss[self.ag[ai].head].prev = si
+                self.ag[ai].head = si
+                self.ag[ai].load += 1
+                self.ss[si].agent = ai
+            if d.auto_close is not None:
+                self.ss[si].ac_seq = d.auto_close[1]
+                self.ss[si].ac_deadline = d.auto_close[0]
+                self._tm_push(d.auto_close[0], d.auto_close[1], AUTO_CLOSE, si)
+                self.live_timers += 1
+            if d.first_response is not None:
+                self.ss[si].fr_seq = d.first_response[1]
+                self.ss[si].fr_deadline = d.first_response[0]
+                self._tm_push(d.first_response[0], d.first_response[1], FIRST_RESPONSE, si)
+                self.live_timers += 1
+        for ai in self._agents.values():
+            # Restored as-is: no normalisation.
+            if self.strategy == ROUND_ROBIN:
+                self.ag[ai].indexed = self._available(ai)
+                self._rr_join_side(ai)
+            elif self._available(ai):
+                for k in range(self.ag[ai].nslots):
+                    self._heap_add(self.ag[ai].slots[k] * 2 + self.ag[ai].online, ai, k)
+                self.ag[ai].indexed = True
+                self.ag[ai].key_online = self.ag[ai].online
+        for buyer, aid, closed_at in state.sticky:
+            self._sticky[buyer] = (aid, closed_at)
+
+    # -- invariants ---------------------------------------------------------------------------
+
+    def check(self):
+        """Verify every invariant from scratch; raise AssertionError naming the first broken."""
+        cdef int ai, si, k, q, i, index_id, side, slot, count
+        cdef AgentIndex *h
+        placed = {}
+        for agent_id, ai in self._agents.items():
+            assert self.ag[ai].in_use and self._aid[ai] == agent_id, f"agent {agent_id!r}: slot"
+            count = 0
+            si = self.ag[ai].head
+            while si >= 0:
+                session_id = self._sid[si]
+                assert self.ss[si].agent == ai and self.ss[si].pool == POOL_NONE, (
+                    f"session {session_id!r}: agent link")
+                assert session_id not in placed, f"session {session_id!r} in two places"
+                assert self.ss[si].next < 0 or self.ss[self.ss[si].next].prev == si, (
+                    f"agent {agent_id!r}: reception list links")
+                placed[session_id] = agent_id
+                count += 1
+                si = self.ss[si].next
+            assert count == self.ag[ai].load, f"agent {agent_id!r}: load {self.ag[ai].load}"
+            expected = self._available(ai)
+            assert bool(self.ag[ai].indexed) == expected, (
+                f"agent {agent_id!r}: indexed {bool(self.ag[ai].indexed)}, expected {expected}")
+            for k in range(self.ag[ai].nslots):
+                side = self.ag[ai].online if self.strategy == ROUND_ROBIN else self.ag[ai].key_online
+                index_id = self.ag[ai].slots[k] * 2 + side
+                if self.ag[ai].indexed or self.strategy == ROUND_ROBIN:
+                    assert self.ag[ai].indexed == 0 or self.ag[ai].key_online == self.ag[ai].online, (
+                        f"agent {agent_id!r}: indexed wrong side")
+                    i = self.ag[ai].pos[k]
+                    h = &self.ix[index_id]
+                    assert 0 <= i < h.size and h.agent[i] == ai and h.k[i] == k, (
+                        f"agent {agent_id!r}: index position")
+                    if self.strategy == ROUND_ROBIN:
+                        assert self._rr_test(h, i) == self.ag[ai].indexed, (
+                            f"agent {agent_id!r}: availability bit")
+                else:
+                    assert self.ag[ai].pos[k] == -1, f"agent {agent_id!r}: stale position"
+        members = 0
+        for index_id in range(self.nix):
+            h = &self.ix[index_id]
+            members += h.size
+            for i in range(h.size):
+                if self.strategy == ROUND_ROBIN:
+                    assert i == 0 or self.ag[h.agent[i - 1]].reg < self.ag[h.agent[i]].reg, (
+                        f"index {index_id} out of order")
+                else:
+                    assert i == 0 or not self._less(h.agent[i], h.agent[(i - 1) >> 1]), (
+                        f"index {index_id} out of heap order")
+            if self.strategy == ROUND_ROBIN:
+                for i in range(h.size, ((h.size + 63) // 64) * 64):
+                    assert not self._rr_test(h, i), f"index {index_id}: stray bit"
+        expected_members = sum(
+            self.ag[ai].nslots for ai in self._agents.values()
+            if self.strategy == ROUND_ROBIN or self.ag[ai].indexed)
+        assert members == expected_members, "index sizes"
+        count = 0
+        for q in range(self.nqs):
+            for i in range(self.qs[q].size):
+                si = self.qs[q].item[i]
+                session_id = self._sid[si]
+                assert self.ss[si].group + 1 == q and self.ss[si].agent < 0, f"queue {q}"
+                assert self.ss[si].pool != POOL_NONE and self.ss[si].qpos == i, f"queue {q}"
+                assert i == 0 or not self._before(si, self.qs[q].item[(i - 1) >> 1]), (
+                    f"queue {q} out of order")
+                assert session_id not in placed, f"session {session_id!r} in two places"
+                placed[session_id] = "pool"
+                count += 1
+        assert count == self.waiting_count, "waiting count"
+        assert set(placed) == set(self._sessions), "a session is nowhere or a stray is somewhere"
+        arrivals = [self.ss[si].arrival for si in self._sessions.values()]
+        assert arrivals == sorted(arrivals), "session order is not arrival order"
+        online = [ai for ai in self._agents.values() if self.ag[ai].online]
+        assert self.online_total == len(online), "online count"
+        assert self.online_all == sum(self.ag[ai].all_groups for ai in online), "online-all"
+        for q in range(self.ngroups):
+            assert self.online_groups[q] == sum(
+                1 for ai in online if not self.ag[ai].all_groups and self._serves(ai, q)
+            ), "online per group"
+        live = 0
+        for session_id, si in self._sessions.items():
+            assert self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0, (
+                f"{session_id!r}: R18 timer in pool")
+            live += (self.ss[si].ac_seq != 0) + (self.ss[si].fr_seq != 0)
+            if self.ss[si].agent < 0:  # R06
+                for agent_id, ai in self._agents.items():
+                    assert not self._eligible(ai, si), (
+                        f"R06: {session_id!r} waits but {agent_id!r} is eligible")
+        assert live == self.live_timers, "live timer count"
+        count = 0
+        for i in range(self.tm_size):
+            count += self._is_live(&self.tm[i])
+            assert i == 0 or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1]), "timer heap"
+        assert count == live, "timer heap"
+        for buyer, (aid, _) in self._sticky.items():
+            assert aid in self._agents, f"sticky entry of {buyer!r} for a removed agent"
