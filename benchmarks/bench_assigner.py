@@ -1,72 +1,66 @@
-"""open_session/close_session cost at 20, 200 and 2000 agents, per engine.
+"""The engines side by side (pytest-benchmark; ``--benchmark-group-by=func``).
 
-Two steady-state workloads, each iteration one close and one open through the
-public API (string ids in, event objects out):
+    python -m pytest benchmarks/bench_assigner.py --benchmark-group-by=func
 
-* ``assign``: 2,000 open sessions, caps unlimited: every open picks an agent
-  by LEAST_LOAD (the selection path).
-* ``drain``: caps full, 200 sessions waiting: every close hands the freed room
-  to the oldest waiting session and every open queues (the drain path).
+The workloads live in :mod:`kefu.bench` (``python -m kefu bench`` prints the
+same comparison without pytest):
 
-The naive engine scans every agent per assignment, as most chat backends do.
+* ``test_open_close``: steady 2,000 or 20,000 open sessions, 20/200/2000
+  agents; one iteration = one close_session + one open_session through the
+  public API (so per call is half the time shown).
+* ``test_drain_backlog``: 2,000 sessions in the offline pool, agents come
+  online one by one and take them all.
+* ``test_replay``: one ``Assigner.apply`` over 10^6 recorded commands.
+
+Contenders: the C engine (when built), the Python engine, and the naive
+baseline that scans every agent per assignment, as most chat backends do
+(left out where it would take minutes: 20,000 open sessions, the replay).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
 from typing import Any
 
 import pytest
 
 from conftest import CONTENDERS
-from kefu import Assigner, Cap, ManualClock
+from kefu.bench import backlog_shop, churn_shop, drain, replay_commands, replay_shop
 
 AGENT_COUNTS = [20, 200, 2000]
-OPEN = 2000
+OPEN_COUNTS = [2000, 20000]
+REPLAY = 1_000_000
 
 
-def build(engine: str, agents: int, cap: Cap, sessions: int) -> tuple[Assigner, deque[str]]:
-    clock = ManualClock(0.0)
-    shop = Assigner(clock, engine=engine, auto_close_after=None)  # type: ignore[arg-type]
-    for i in range(agents):
-        shop.add_agent(f"agent{i}", cap=cap, online=True)
-    live: deque[str] = deque()
-    for i in range(sessions):
-        shop.open_session(f"warm{i}", buyer=f"buyer{i}")
-        live.append(f"warm{i}")
-    return shop, live
-
-
-def churn(benchmark: Any, shop: Assigner, live: deque[str]) -> None:
-    counter = itertools.count()
-    clock = shop.clock
-    assert isinstance(clock, ManualClock)
-
-    def close_one_open_one() -> None:
-        clock.advance(0.01)
-        shop.close_session(live.popleft())
-        sid = f"s{next(counter)}"
-        shop.open_session(sid, buyer=sid)
-        live.append(sid)
-
-    benchmark(close_one_open_one)
-    shop.check()
+@pytest.mark.parametrize("open_sessions", OPEN_COUNTS)
+@pytest.mark.parametrize("agents", AGENT_COUNTS)
+@pytest.mark.parametrize("engine", CONTENDERS)
+def test_open_close(benchmark: Any, engine: str, agents: int, open_sessions: int) -> None:
+    if engine == "naive" and open_sessions > 2000:
+        pytest.skip("the naive scan takes minutes to warm up 20,000 sessions")
+    benchmark.extra_info.update(engine=engine, agents=agents, open_sessions=open_sessions)
+    churn = churn_shop(engine, agents, open_sessions)
+    benchmark(churn.step)
+    churn.shop.check()
+    assert len(churn.shop.session_ids()) == open_sessions
 
 
 @pytest.mark.parametrize("agents", AGENT_COUNTS)
 @pytest.mark.parametrize("engine", CONTENDERS)
-def test_open_close_assign(benchmark: Any, engine: str, agents: int) -> None:
-    benchmark.extra_info.update(engine=engine, agents=agents, open_sessions=OPEN)
-    shop, live = build(engine, agents, Cap.UNLIMITED, OPEN)
-    churn(benchmark, shop, live)
+def test_drain_backlog(benchmark: Any, engine: str, agents: int) -> None:
+    benchmark.extra_info.update(engine=engine, agents=agents, backlog=2000)
+    handed = benchmark.pedantic(drain, setup=lambda: ((backlog_shop(engine, agents),), {}),
+                                rounds=3)
+    assert handed == 2000
 
 
-@pytest.mark.parametrize("agents", AGENT_COUNTS)
-@pytest.mark.parametrize("engine", CONTENDERS)
-def test_open_close_drain(benchmark: Any, engine: str, agents: int) -> None:
-    cap = max(1, OPEN // agents)
-    benchmark.extra_info.update(engine=engine, agents=agents, cap=cap, waiting=200)
-    shop, live = build(engine, agents, Cap.limit(cap), cap * agents + 200)
-    assert len(shop.waiting()) == 200
-    churn(benchmark, shop, live)
+@pytest.fixture(scope="module")
+def commands() -> list[tuple[object, ...]]:
+    return replay_commands(REPLAY)
+
+
+@pytest.mark.parametrize("engine", [e for e in CONTENDERS if e != "naive"])
+def test_replay(benchmark: Any, engine: str, commands: list[tuple[object, ...]]) -> None:
+    benchmark.extra_info.update(engine=engine, commands=len(commands))
+    events = benchmark.pedantic(lambda shop: shop.apply(commands),
+                                setup=lambda: ((replay_shop(engine),), {}), rounds=2)
+    assert len(events) > len(commands) // 3

@@ -1,0 +1,269 @@
+"""``python -m kefu bench``: the engines side by side, without pytest.
+
+The workloads are the ones ``benchmarks/`` times with pytest-benchmark
+(which imports them from here), so the two tables measure the same thing:
+
+* **churn**: a steady number of open sessions; each step closes the oldest
+  and opens a new one through the public API (string ids in, event objects
+  out). Reported per call: half a step.
+* **drain**: 2,000 sessions wait in the offline pool; the agents come online
+  one by one and take them (R08, R05). Reported per session handed out.
+* **replay**: one ``Assigner.apply`` over a recorded day of commands
+  (opens, messages, closes, timer ticks and clock moves). Reported per command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from kefu.assigner import ENGINES, Assigner
+from kefu.clock import ManualClock
+from kefu.model import Cap
+
+__all__ = [
+    "Churn",
+    "backlog_shop",
+    "churn_shop",
+    "main",
+    "replay_commands",
+]
+
+BACKLOG = 2000
+
+
+def _shop(engine: str, **config: Any) -> Assigner:
+    return Assigner(ManualClock(0.0), engine=engine, **config)  # type: ignore[arg-type]
+
+
+class Churn:
+    """A shop at a steady count of open sessions; :meth:`step` closes one and opens one."""
+
+    def __init__(self, engine: str, agents: int, open_sessions: int, cap: Cap | None = None
+                 ) -> None:
+        self.shop = _shop(engine, auto_close_after=None)
+        shop_cap = cap if cap is not None else Cap.UNLIMITED
+        commands: list[tuple[object, ...]] = [
+            ("add_agent", f"agent{i}", shop_cap, None, 1, True) for i in range(agents)
+        ]
+        commands += [("open_session", f"warm{i}", f"buyer{i}") for i in range(open_sessions)]
+        self.shop.apply(commands)
+        self.live: deque[str] = deque(f"warm{i}" for i in range(open_sessions))
+        self._ids = map("s{}".format, itertools.count())
+
+    def step(self) -> None:
+        live = self.live
+        self.shop.close_session(live.popleft())
+        sid = next(self._ids)
+        self.shop.open_session(sid, sid)
+        live.append(sid)
+
+
+def churn_shop(engine: str, agents: int, open_sessions: int, cap: Cap | None = None) -> Churn:
+    """The churn workload's shop, warmed up to ``open_sessions`` open sessions."""
+    return Churn(engine, agents, open_sessions, cap)
+
+
+def backlog_shop(engine: str, agents: int, backlog: int = BACKLOG) -> Assigner:
+    """``backlog`` sessions waiting in the offline pool; ``agents`` offline agents of cap
+    ``ceil(backlog / agents)``, so bringing them all online drains the whole backlog."""
+    shop = _shop(engine, auto_close_after=None)
+    cap = Cap.limit(min(500, -(-backlog // agents)))
+    shop.apply([("add_agent", f"agent{i}", cap) for i in range(agents)]
+               + [("open_session", f"w{i}", f"b{i}") for i in range(backlog)])
+    return shop
+
+
+def drain(shop: Assigner) -> int:
+    """Bring every agent online; returns the number of sessions handed out."""
+    handed = 0
+    for agent in shop.agent_ids():
+        handed += len(shop.agent_online(agent))
+    return handed
+
+
+def replay_commands(n: int, agents: int = 200, open_sessions: int = 2000, seed: int = 1
+                    ) -> list[tuple[object, ...]]:
+    """About ``n`` commands of a busy shop: every 50 ms a session closes and a new one
+    opens, its buyer writes and an agent answers; timers are ticked as time moves."""
+    rnd = random.Random(seed)
+    commands: list[tuple[object, ...]] = [
+        ("add_agent", f"a{i}", Cap.limit(50), None, 1, True) for i in range(agents)
+    ]
+    live = [f"w{i}" for i in range(open_sessions)]
+    commands += [("open_session", sid, sid) for sid in live]
+    now = 0.0
+    for k in itertools.count():
+        if len(commands) >= n:
+            break
+        now += 0.05
+        j = rnd.randrange(len(live))
+        live[j], live[-1] = live[-1], live[j]
+        sid = f"s{k}"
+        commands += [
+            ("at", now), ("close_session", live.pop()), ("open_session", sid, sid),
+            ("buyer_message", sid), ("agent_message", sid), ("tick",),
+        ]
+        live.append(sid)
+    return commands
+
+
+def replay_shop(engine: str) -> Assigner:
+    return _shop(engine, auto_close_after=3600.0, first_response_timeout=180.0)
+
+
+# -- the command line ----------------------------------------------------------------
+
+
+def _best_of(repeats: int, run: Callable[[], float]) -> float:
+    return min(run() for _ in range(repeats))
+
+
+def _time_churn(engine: str, agents: int, open_sessions: int, steps: int) -> float:
+    churn = churn_shop(engine, agents, open_sessions)
+    step = churn.step
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - start) / (2 * steps)
+
+    return _best_of(3, run)
+
+
+def _time_drain(engine: str, agents: int) -> float:
+    def run() -> float:
+        shop = backlog_shop(engine, agents)
+        start = time.perf_counter()
+        handed = drain(shop)
+        return (time.perf_counter() - start) / handed
+
+    return _best_of(3, run)
+
+
+def _time_replay(engine: str, commands: Sequence[tuple[object, ...]]) -> float:
+    def run() -> float:
+        shop = replay_shop(engine)
+        start = time.perf_counter()
+        shop.apply(commands)
+        return (time.perf_counter() - start) / len(commands)
+
+    return _best_of(2 if engine == "c" else 1, run)
+
+
+def measure(engines: Sequence[str], agent_counts: Sequence[int], open_counts: Sequence[int],
+            replay_size: int, steps: int) -> list[dict[str, Any]]:
+    """Seconds per operation for each workload and engine (the naive one only where it
+    finishes in reasonable time: 2,000 open sessions, and no 10^6-command replay)."""
+    rows: list[dict[str, Any]] = []
+    for open_sessions in open_counts:
+        for agents in agent_counts:
+            row: dict[str, Any] = {"workload": "open+close", "agents": agents,
+                                   "open": open_sessions, "unit": "call"}
+            for engine in engines:
+                if engine == "naive" and open_sessions > 2000:
+                    continue
+                n = steps if engine == "c" else max(200, steps // (20 if engine == "py" else 200))
+                row[engine] = _time_churn(engine, agents, open_sessions, n)
+            rows.append(row)
+    for agents in agent_counts:
+        row = {"workload": "drain backlog", "agents": agents, "open": BACKLOG,
+               "unit": "session"}
+        for engine in engines:
+            row[engine] = _time_drain(engine, agents)
+        rows.append(row)
+    commands = replay_commands(replay_size)
+    row = {"workload": f"replay {len(commands):,} cmds", "agents": 200, "open": 2000,
+           "unit": "command"}
+    for engine in engines:
+        if engine != "naive":
+            row[engine] = _time_replay(engine, commands)
+    rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]], engines: Sequence[str]) -> str:
+    """ns per operation and ops/s per engine, and each engine's time over the first's."""
+    base = engines[0]
+    head = ["workload", "agents", "open", "per"]
+    head += [f"{e} ns" for e in engines] + [f"{base} ops/s"]
+    head += [f"{e}/{base}" for e in engines[1:]]
+    lines = [head]
+    for row in rows:
+        cells = [row["workload"], str(row["agents"]), str(row["open"]), row["unit"]]
+        cells += [f"{row[e] * 1e9:,.0f}" if e in row else "-" for e in engines]
+        cells.append(f"{1 / row[base]:,.0f}" if base in row else "-")
+        cells += [f"{row[e] / row[base]:.1f}x" if e in row and base in row else "-"
+                  for e in engines[1:]]
+        lines.append(cells)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
+        for line in lines
+    )
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m kefu bench``."""
+    parser.add_argument("--engines", default=",".join(e for e in ("c", "py", "naive")
+                                                       if e in ENGINES),
+                        help="engines to compare, first is the base of the ratios "
+                             "(default: %(default)s, the ones built here)")
+    parser.add_argument("--agents", type=_int_list, default=[20, 200, 2000],
+                        help="agent counts (default: 20,200,2000)")
+    parser.add_argument("--open", type=_int_list, default=[2000, 20000],
+                        help="steady open-session counts for open+close (default: 2000,20000)")
+    parser.add_argument("--replay", type=int, default=1_000_000,
+                        help="commands in the batch replay (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=20_000,
+                        help="close+open steps timed per churn run (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes for a smoke run (200 agents, 2,000 open, 50,000 cmds)")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print; returns the exit status."""
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    missing = [e for e in engines if e not in ENGINES]
+    if not engines or missing:
+        raise SystemExit(f"python -m kefu bench: unknown or unbuilt engine(s) {missing or engines}"
+                         f"; available here: {', '.join(ENGINES)}")
+    agents, opens, replay, steps = args.agents, args.open, args.replay, args.steps
+    if args.quick:
+        agents, opens, replay, steps = [200], [2000], 50_000, 2_000
+    rows = measure(engines, agents, opens, replay, steps)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_table(rows, engines))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kefu bench", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
