@@ -11,6 +11,7 @@ before it, which stay applied (the failing one changes nothing).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -111,7 +112,10 @@ def check_at(value: object, now: float) -> float:
     """The time of an ``("at", seconds)`` command: finite seconds, not before ``now``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgument(f"('at', seconds) needs a number of seconds, got {value!r}")
-    at = float(value)
+    try:
+        at = float(value)
+    except OverflowError:
+        at = math.inf
     if not math.isfinite(at):
         raise InvalidArgument(f"('at', seconds) needs finite seconds, got {value!r}")
     if at < now:
@@ -122,7 +126,14 @@ def check_at(value: object, now: float) -> float:
 def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
     """Run ``commands`` on ``engine`` one by one; returns all events and the final time."""
     events: list[Event] = []
-    for index, command in enumerate(commands):
+    feed = iter(commands)
+    for index in itertools.count():
+        try:
+            command = next(feed)
+        except StopIteration:
+            break
+        except Exception as exc:  # the caller's iterable broke: keep what was done
+            raise BatchAborted(index, None, exc, events, now) from exc
         try:
             name, args = validate_command(command)
             if name == "at":

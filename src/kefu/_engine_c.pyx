@@ -1487,10 +1487,18 @@ cdef class Engine:
         cdef Py_ssize_t n
         cdef tuple c
         at = now
-        for command in commands:
+        feed = iter(commands)
+        while True:
             index += 1
             try:
-                if type(command) is tuple and len(<tuple>command) > 0:
+                command = next(feed)
+            except StopIteration:
+                break
+            except Exception as exc:  # the caller's iterable broke: keep what was done
+                raise BatchAborted(index, None, exc, events, at) from exc
+            try:
+                if (type(command) is tuple and len(<tuple>command) > 0
+                        and type((<tuple>command)[0]) is str):
                     c = <tuple>command
                     n = len(c)
                     name = c[0]

@@ -136,7 +136,10 @@ class Assigner:
         elif isinstance(now, bool) or not isinstance(now, (int, float)):
             raise InvalidArgument(f"clock.now() must return seconds, got {now!r}")
         else:
-            seconds = float(now)
+            try:
+                seconds = float(now)
+            except OverflowError:
+                seconds = math.inf
         if not math.isfinite(seconds):
             raise InvalidArgument(f"clock.now() must be finite, got {now!r}")
         if seconds < self._last_now:

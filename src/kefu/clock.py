@@ -63,7 +63,10 @@ class ManualClock:
 def _finite(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgument(f"time must be a number of seconds, got {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf
     if not math.isfinite(result):
         raise InvalidArgument(f"time must be finite, got {value!r}")
     return result

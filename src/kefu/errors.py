@@ -132,12 +132,17 @@ class BatchAborted(KefuError):
 
     ``index`` and ``command`` name the failing command, ``cause`` is its error
     (also ``__cause__``), ``events`` are the events of the commands before it,
-    and ``at`` is the batch's time when it failed.
+    and ``at`` is the batch's time when it failed. If the commands iterable
+    itself raised, ``cause`` is that error and ``command`` is None.
     """
 
-    def __init__(self, index: int, command: object, cause: KefuError, events: list[Any],
+    def __init__(self, index: int, command: object, cause: Exception, events: list[Any],
                  at: float) -> None:
-        super().__init__(f"command {index} {command!r} failed: {cause}")
+        if command is None:
+            what = f"the commands iterable failed before command {index}: {cause!r}"
+        else:
+            what = f"command {index} {command!r} failed: {cause}"
+        super().__init__(what)
         self.index = index
         self.command = command
         self.cause = cause
