@@ -20,7 +20,7 @@ def test_README_commands_are_the_ones_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     for command in ('python -m pip install -e ".[test]"', "python -m pytest",
-                    "python -m kefu demo"):
+                    "python -m pip install -e . && python -m kefu simulate"):
         assert command in readme and command in ci, command
 
 

@@ -18,6 +18,7 @@ import argparse
 import itertools
 import json
 import random
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from kefu.clock import ManualClock
 from kefu.model import Cap
 
 __all__ = [
+    "BenchCommand",
     "Churn",
     "backlog_shop",
     "churn_shop",
@@ -246,8 +248,9 @@ def run(args: argparse.Namespace) -> int:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     missing = [e for e in engines if e not in ENGINES]
     if not engines or missing:
-        raise SystemExit(f"python -m kefu bench: unknown or unbuilt engine(s) {missing or engines}"
-                         f"; available here: {', '.join(ENGINES)}")
+        print(f"python -m kefu bench: unknown or unbuilt engine(s) {missing or engines}; "
+              f"available here: {', '.join(ENGINES)}", file=sys.stderr)
+        return 2
     agents, opens, replay, steps = args.agents, args.open, args.replay, args.steps
     if args.quick:
         agents, opens, replay, steps = [200], [2000], 50_000, 2_000
@@ -257,6 +260,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(rows, engines))
     return 0
+
+
+class BenchCommand:
+    """``python -m kefu bench``, as a command of :mod:`kefu.__main__`."""
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = "Compare the engines' speed on the benchmark workloads."
+        add_arguments(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        return run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
