@@ -1,7 +1,12 @@
 """KPI calculator benchmark: one day of a big shop (pytest-benchmark).
 
     pytest benchmarks/bench_kpi.py --benchmark-group-by=func
-    python benchmarks/bench_kpi.py [sessions] [messages]   # one timed run, no pytest
+    python benchmarks/bench_kpi.py [sessions messages] [--repeat N] [--profile]
+
+The second form makes the day once and times ``daily_report`` (N times) and
+``shop_reply_rate`` without pytest; ``--profile`` adds a cProfile summary of
+one ``daily_report``. Measured figures and where the time goes: docs/kpi.md
+("Performance").
 
 The day: 100,000 sessions and 2,000,000 messages on 2026-11-11 (Asia/Shanghai),
 200 agents in two groups, 10 % of sessions start with the bot and switch to
@@ -147,16 +152,32 @@ def test_shop_reply_rate(benchmark: Any, size: tuple[int, int]) -> None:
     assert r.per_session.total > 0.9 * size[0]
 
 
-if __name__ == "__main__":
-    sessions, messages = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else BIG
+def main(argv: list[str]) -> None:
+    """One day, timed without pytest (see the module docstring)."""
+    args = [a for a in argv if not a.startswith("--")]
+    sessions, messages = (int(a) for a in args[:2]) if len(args) >= 2 else BIG
+    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 1
     t0 = time.perf_counter()
     data = make_day(sessions, messages)
-    t1 = time.perf_counter()
-    rep = _report(data)
-    t2 = time.perf_counter()
-    print(f"made {len(data['messages']):,} messages / {sessions:,} sessions in {t1 - t0:.1f} s")
-    print(f"daily_report: {t2 - t1:.2f} s; shop rate {rep.shop.rate:.4f} "
-          f"({rep.shop.met}/{rep.shop.denominator}), agents {len(rep.agents)}")
+    print(f"made {len(data['messages']):,} messages / {sessions:,} sessions in "
+          f"{time.perf_counter() - t0:.1f} s")
+    for _ in range(repeat):
+        t1 = time.perf_counter()
+        rep = _report(data)
+        print(f"daily_report: {time.perf_counter() - t1:.2f} s; shop rate {rep.shop.rate:.4f} "
+              f"({rep.shop.met}/{rep.shop.denominator}), agents {len(rep.agents)}")
+        del rep
     t3 = time.perf_counter()
     _shop(data)
     print(f"shop_reply_rate alone: {time.perf_counter() - t3:.2f} s")
+    if "--profile" in argv:
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.runcall(_report, data)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

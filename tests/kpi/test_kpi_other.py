@@ -172,7 +172,7 @@ def test_K10_group_pk_credits_the_last_answering_agent() -> None:
 # Daily report ----------------------------------------------------------------------------
 
 
-def test_daily_report_gathers_every_kpi() -> None:
+def test_K03_K10_daily_report_gathers_every_kpi() -> None:
     msgs, hands = _consults()
     evs = [card(T0 + 100, Rating.SATISFIED, session="s0", who="b0")]
     rep = kpi.daily_report(msgs, hands, evs, [Order("o1", "b0", at(12), 10.0)], day=DAY)
@@ -185,6 +185,54 @@ def test_daily_report_gathers_every_kpi() -> None:
     assert rep.pk.teams["red"].revenue == 10.0
     same = kpi.shop_reply_rate(msgs, hands, day=DAY)
     assert rep.shop == same
+
+
+def test_K06_retroactive_exclusion_reaches_every_figure_of_the_daily_report() -> None:
+    # b1 is served well by alice; "bad" (reported as malicious afterwards) waited 15
+    # minutes for bob, rated him disappointed, ordered, and was the last one bob answered.
+    msgs = [buyer(T0, "s1", "b1"), agent(T0 + 10, "s1", "b1", "alice"),
+            buyer(T0, "s2", "bad"), agent(T0 + 900, "s2", "bad", "bob")]
+    hands = [hand(T0, "alice", "s1", "b1", "red"), hand(T0, "bob", "s2", "bad", "blue")]
+    evs = [card(T0 + 20, Rating.SATISFIED, session="s1"),
+           card(T0 + 950, Rating.DISAPPOINTED, agent_id="bob", session="s2", who="bad")]
+    orders = [Order("o1", "b1", at(12), 10.0), Order("o2", "bad", at(12), 99.0)]
+    before = kpi.daily_report(msgs, hands, evs, orders, day=DAY)
+    after = kpi.daily_report(msgs, hands, evs, orders, day=DAY, excluded_buyers={"bad"})
+    assert (before.shop.rate, before.agents["bob"].missed, before.satisfaction.rate) == (
+        0.5, 1, 0.5)
+    assert (before.response_times.replies.calendar.count, before.conversion.met) == (2, 2)
+    assert before.pk.teams["blue"].revenue == 99.0
+    for rate in (after.shop, after.shop.per_session, after.shop_by_basis["any"],
+                 after.agents["bob"], after.agents_total, after.satisfaction, after.conversion):
+        assert rate.excluded == 1 and rate.excluded_by == {"malicious": 1}
+    assert (after.shop.rate, after.agents_total.rate, after.satisfaction.rate) == (1.0, 1.0, 1.0)
+    assert after.agents["bob"].rate is None  # his only unit is gone, not 0 %
+    assert (after.response_times.replies.calendar.count, after.response_times.excluded) == (1, 1)
+    assert "bob" not in after.response_times.by_agent
+    assert (after.conversion.met, after.conversion.rate) == (1, 1.0)
+    assert (after.pk.excluded, after.pk.ranking) == (1, ("red",))
+
+
+def test_data_quality_of_the_daily_report_counts_every_kind_of_record() -> None:
+    m1 = buyer(T0, mid="q1", seq=1)
+    msgs = [m1, m1,  # a duplicate
+            buyer(T0 + 1, mid="q2", seq=0),  # seq lower than the previous message's
+            Message("s1", "b1", T0 + 2, Sender.UNKNOWN, "u1"),  # unknown sender
+            agent(T0 + 5, mid="r1"), buyer(T0 + 50, mid="q3"), agent(T0 + 70, mid="r2")]
+    evs = [card(T0 + 100, Rating.SATISFIED, card_id="c1")] * 2 + [
+        card(T0 + 200, Rating.NORMAL, rated=T0 + 150)]  # rated before sent
+    orders = [Order("o1", "b1", at(12), 10.0), Order("o1", "b1", at(12), 10.0),
+              Order("o2", "b1", at(13), 5.0), Order("o2", "b1", at(13, 1), 5.0)]
+    rep = kpi.daily_report(msgs, [hand(T0 + 30), hand(T0 + 30)], evs, orders, day=DAY,
+                           requests=[switch(T0 + 30)])
+    q = rep.quality
+    # duplicates: message m1, the hand-over, the evaluation, o1 and o2; conflicts: o2
+    assert (q.duplicates, q.conflicts, q.unknown_senders, q.out_of_order) == (5, 1, 1, 1)
+    # negative: the reply at +5 came before the switch at +30; the card rated before sent
+    assert q.negative_durations == 2
+    assert q.total == 10
+    assert rep.shop.quality == kpi.DataQuality(2, 0, 1, 1, 1)  # messages and hand-overs
+    assert (rep.shop.met, rep.shop.total) == (1, 1)  # the +50 question, answered in 20 s
 
 
 # K11 -------------------------------------------------------------------------------------
@@ -240,7 +288,7 @@ def test_K11_from_a_real_assigner_run() -> None:
 # Data quality ----------------------------------------------------------------------------
 
 
-def test_duplicates_are_dropped_and_counted() -> None:
+def test_data_quality_duplicates_are_dropped_and_counted() -> None:
     m1 = buyer(T0, mid="x1")
     msgs = [m1, m1, Message("s1", "b1", T0, Sender.BUYER, "x1"), agent(T0 + 30, mid="x2")]
     r = kpi.shop_reply_rate(msgs, [hand(T0), hand(T0)], day=DAY)
@@ -248,14 +296,14 @@ def test_duplicates_are_dropped_and_counted() -> None:
     assert (r.quality.duplicates, r.quality.conflicts) == (3, 0)
 
 
-def test_conflicting_duplicate_keeps_the_earliest_copy() -> None:
+def test_data_quality_conflicting_duplicate_keeps_the_earliest_copy() -> None:
     msgs = [agent(T0 + 30, mid="r"), buyer(T0, mid="q"), buyer(T0 + 60, mid="q")]
     r = kpi.shop_reply_rate(msgs, [hand(T0)], day=DAY)
     assert (r.met, r.total) == (1, 1)
     assert (r.quality.duplicates, r.quality.conflicts) == (1, 1)
 
 
-def test_out_of_order_seq_and_negative_durations_are_flagged() -> None:
+def test_data_quality_out_of_order_seq_and_negative_durations_are_flagged() -> None:
     msgs = [buyer(T0, seq=2), buyer(T0 + 1, seq=1),
             Message("s1", "b1", T0 + 20, Sender.AGENT, "r1", agent_id="alice", seq=3)]
     r = kpi.shop_reply_rate(msgs, [hand(T0)], day=DAY)
@@ -270,7 +318,7 @@ def test_out_of_order_seq_and_negative_durations_are_flagged() -> None:
 
 
 @pytest.mark.parametrize("unordered", [False, True])
-def test_input_order_does_not_matter(unordered: bool) -> None:
+def test_K03_input_order_does_not_matter(unordered: bool) -> None:
     msgs = [buyer(T0), agent(T0 + 10), buyer(T0 + 100), agent(T0 + 400)]
     if unordered:
         msgs.reverse()

@@ -1,7 +1,7 @@
-"""Properties of the KPI functions over random small shop days (K03, K04, K07, SPEC part B).
+"""Properties of the KPI functions over random small shop days (K03, K04, K06-K08, SPEC B).
 
-Scenarios start at 07:58 local so that window openings, ties (integer
-seconds), bot and unknown senders, switches, transfers and releases all occur.
+The days come from ``kpi_strategies``: window openings, ties, bot and
+unknown senders, switches, transfers and releases all occur.
 """
 
 from __future__ import annotations
@@ -12,50 +12,12 @@ from typing import Any
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
-from kpi_helpers import DAY, at
+from kpi_helpers import DAY
+from kpi_strategies import BASE, OPTIONS, sessions, shop_day
 
 from kefu import kpi
-from kefu.kpi import Handover, HumanRequest, Message, Release, Sender, Status
+from kefu.kpi import Status
 from kefu.kpi.results import NO_ISSUES
-
-BASE = at(7, 58)
-SENDERS = [Sender.BUYER, Sender.BUYER, Sender.BUYER, Sender.AGENT, Sender.AGENT, Sender.BOT,
-           Sender.SYSTEM, Sender.UNKNOWN]
-
-
-@st.composite
-def sessions(draw: st.DrawFn, prefix: str = "s", buyers: tuple[str, ...] = ("b0", "b1")
-             ) -> dict[str, list[Any]]:
-    """Records of a few sessions: messages, hand-overs, releases, switches."""
-    out: dict[str, list[Any]] = {"messages": [], "handovers": [], "releases": [],
-                                 "requests": []}
-    for n in range(draw(st.integers(1, 3))):
-        sid = f"{prefix}{n}"
-        who = draw(st.sampled_from(buyers))
-        times = draw(st.lists(st.integers(0, 1500), min_size=1, max_size=8))
-        for j, t in enumerate(times):
-            sender = draw(st.sampled_from(SENDERS))
-            out["messages"].append(Message(
-                sid, who, BASE + t, sender, f"{sid}-{j}",
-                agent_id=draw(st.sampled_from(["alice", "bob"])) if sender is Sender.AGENT
-                else None,
-                seq=draw(st.integers(0, 2))))
-        for t in draw(st.lists(st.integers(0, 1500), max_size=3)):
-            out["handovers"].append(Handover(sid, who, draw(st.sampled_from(["alice", "bob"])),
-                                             BASE + t, draw(st.sampled_from([None, "g"]))))
-        if draw(st.booleans()):
-            out["releases"].append(Release(sid, draw(st.sampled_from(["alice", "bob"])),
-                                           BASE + draw(st.integers(0, 1500))))
-        if draw(st.booleans()):
-            out["requests"].append(HumanRequest(sid, who, BASE + draw(st.integers(0, 300))))
-    return out
-
-
-OPTIONS = st.fixed_dictionaries({
-    "before_window": st.sampled_from(["exclude", "open"]),
-    "basis": st.sampled_from(["first", "any"]),
-    "as_of": st.one_of(st.none(), st.integers(0, 1800).map(lambda s: BASE + s)),
-})
 
 
 def compute(rec: dict[str, list[Any]], opts: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +53,7 @@ def all_units(result: dict[str, Any]) -> list[kpi.Unit]:
 
 
 @given(sessions(), OPTIONS, st.randoms(use_true_random=False))
-def test_permuting_or_duplicating_records_changes_nothing(
+def test_K03_K04_K08_permuting_or_duplicating_records_changes_nothing(
         rec: dict[str, list[Any]], opts: dict[str, Any], rnd: random.Random) -> None:
     before = compute(rec, opts)
     mixed: dict[str, list[Any]] = {}
@@ -105,14 +67,14 @@ def test_permuting_or_duplicating_records_changes_nothing(
 
 
 @given(sessions(), OPTIONS)
-def test_permutation_changes_not_even_the_quality_figures(
+def test_K03_K04_K08_permutation_changes_not_even_the_quality_figures(
         rec: dict[str, list[Any]], opts: dict[str, Any]) -> None:
     reversed_rec = {k: list(reversed(v)) for k, v in rec.items()}
     assert compute(reversed_rec, opts) == compute(rec, opts)
 
 
 @given(sessions(), sessions(prefix="z", buyers=("zz",)), OPTIONS)
-def test_another_buyers_records_never_change_this_buyers_outcome(
+def test_K03_K04_another_buyers_records_never_change_this_buyers_outcome(
         rec: dict[str, list[Any]], stranger: dict[str, list[Any]], opts: dict[str, Any]) -> None:
     alone = compute(rec, opts)
     together = compute({k: rec[k] + stranger[k] for k in rec}, opts)
@@ -121,7 +83,7 @@ def test_another_buyers_records_never_change_this_buyers_outcome(
 
 
 @given(sessions(), OPTIONS, st.lists(st.integers(0, 2400), min_size=2, max_size=5))
-def test_as_of_growing_never_turns_missed_into_met_or_pending(
+def test_K07_as_of_growing_never_turns_missed_into_met_or_pending(
         rec: dict[str, list[Any]], opts: dict[str, Any], offsets: list[int]) -> None:
     history: dict[tuple[Any, ...], Status] = {}
     for as_of in [*(BASE + s for s in sorted(offsets)), None]:
@@ -136,7 +98,7 @@ def test_as_of_growing_never_turns_missed_into_met_or_pending(
 
 
 @given(sessions(), OPTIONS, st.sampled_from([frozenset(), frozenset({"b0"})]))
-def test_met_missed_pending_excluded_add_up_to_all_units(
+def test_K06_K07_met_missed_pending_excluded_add_up_to_all_units(
         rec: dict[str, list[Any]], opts: dict[str, Any], excluded: frozenset[str]) -> None:
     result = compute(rec, {**opts, "excluded": excluded})
     rates = [result["shop"], result["shop"].per_session, *result["agents"].values()]
@@ -150,3 +112,45 @@ def test_met_missed_pending_excluded_add_up_to_all_units(
             assert r.pending == 0 and r.at_risk == 0
     for u in all_units(result):
         assert (u.status is Status.EXCLUDED) == (u.buyer_id in excluded)
+
+
+def report(rec: dict[str, list[Any]], opts: dict[str, Any]) -> kpi.DailyReport:
+    return kpi.daily_report(rec["messages"], rec["handovers"], rec["evaluations"],
+                            rec["orders"], requests=rec["requests"], releases=rec["releases"],
+                            day=DAY, as_of=opts["as_of"], basis=opts["basis"],
+                            before_window=opts["before_window"], detail=True,
+                            excluded_buyers=opts.get("excluded", frozenset()))
+
+
+def _figures(rep: kpi.DailyReport) -> kpi.DailyReport:
+    """The report with every quality figure blanked (they do see duplicates)."""
+    def clean(r: Any) -> Any:
+        return attrs.evolve(r, quality=NO_ISSUES)
+    return attrs.evolve(
+        rep, quality=NO_ISSUES, shop=clean(attrs.evolve(rep.shop,
+                                                        per_session=clean(rep.shop.per_session))),
+        shop_by_basis={b: clean(attrs.evolve(r, per_session=clean(r.per_session)))
+                       for b, r in rep.shop_by_basis.items()},
+        agents={a: clean(r) for a, r in rep.agents.items()}, agents_total=clean(rep.agents_total),
+        satisfaction=clean(rep.satisfaction), response_times=clean(rep.response_times),
+        conversion=clean(rep.conversion), pk=clean(rep.pk))
+
+
+@given(shop_day(), OPTIONS, st.randoms(use_true_random=False),
+       st.sampled_from([frozenset(), frozenset({"b1"})]))
+def test_K05_K10_daily_report_ignores_order_and_repeats_and_its_counts_add_up(
+        rec: dict[str, list[Any]], opts: dict[str, Any], rnd: random.Random,
+        excluded: frozenset[str]) -> None:
+    opts = {**opts, "excluded": excluded}
+    before = report(rec, opts)
+    mixed = {kind: rnd.sample(items, len(items)) + [x for x in items if rnd.random() < 0.3]
+             for kind, items in rec.items()}
+    after = report(mixed, opts)
+    assert _figures(after) == _figures(before)
+    assert after.quality.duplicates >= before.quality.duplicates
+    for r in (before.satisfaction, before.conversion, before.agents_total):
+        assert r.met + r.missed + r.pending + r.excluded == r.total == len(r.units)
+    s = before.satisfaction
+    assert s.met + s.normal + s.disappointed == s.denominator
+    known = [o for o in rec["orders"] if opts["as_of"] is None or o.at <= opts["as_of"]]
+    assert before.pk.excluded == sum(1 for o in known if o.buyer_id in excluded)

@@ -48,6 +48,16 @@ def test_K00_window_is_half_open() -> None:
     assert closing.rate is None
 
 
+def test_K00_a_unit_belongs_to_the_local_day_its_clock_starts_on() -> None:
+    # Asia/Shanghai, whole-day window: 23:59:30 answered 00:02:00 the next day.
+    d2 = DAY + dt.timedelta(days=1)
+    msgs = [buyer(at(23, 59, 30)), agent(at(0, 2, day=d2))]
+    r = shop(msgs, [hand(at(23, 59, 30))], day=None, window=Window.whole_day(), detail=True)
+    assert {d: (x.met, x.missed) for d, x in r.by_day.items()} == {DAY: (1, 0)}  # 150 s
+    assert r.units[0].end is not None and r.units[0].end - r.units[0].start == 150.0
+    assert shop(msgs, [hand(at(23, 59, 30))], day=d2, window=Window.whole_day()).total == 0
+
+
 def test_K00_custom_threshold() -> None:
     msgs = [buyer(T0), agent(T0 + 50)]
     assert shop(msgs, [hand(T0)], threshold=30).missed == 1
@@ -82,6 +92,28 @@ def test_K01_0759_unanswered_at_0800_starts_the_clock_at_opening_when_asked() ->
     assert answered_before.total == 0
     rates = agents([buyer(at(7, 59)), agent(at(8, 2))], [hand(at(7, 50))], before_window="open")
     assert rates["alice"].met == 1
+
+
+def test_K01_2259_answered_2302_is_judged_for_the_agent_and_timed_in_window() -> None:
+    msgs = [buyer(at(22, 59)), agent(at(23, 2, 30))]
+    hands = [hand(at(22, 59))]
+    a = agents(msgs, hands)["alice"]
+    assert (a.met, a.missed, a.rate) == (0, 1, 0.0)
+    t = kpi.response_times(msgs, hands, day=DAY)
+    assert (t.first.calendar.mean, t.first.in_window.mean) == (210.0, 60.0)
+
+
+def test_K01_0759_still_unanswered_at_0800_in_real_time_under_both_policies() -> None:
+    msgs = [buyer(at(7, 59))]
+    hands = [hand(at(7, 59))]
+    excluded = shop(msgs, hands, as_of=at(8, 1))
+    assert (excluded.total, excluded.pending, excluded.rate) == (0, 0, None)
+    opened = shop(msgs, hands, as_of=at(8, 1), before_window="open", detail=True)
+    assert (opened.pending, opened.rate, opened.lower, opened.upper) == (1, None, 0.0, 1.0)
+    assert opened.units[0].start == at(8)  # clocked from the opening, 60 s old
+    later = shop(msgs, hands, as_of=at(8, 3, 1), before_window="open")
+    assert (later.missed, later.rate) == (1, 0.0)  # 181 s after the opening
+    assert agents(msgs, hands, as_of=at(8, 3, 1), before_window="open")["alice"].missed == 1
 
 
 def test_K01_old_rule_0800_to_2400_is_a_parameter() -> None:
@@ -144,6 +176,22 @@ def test_K03_source_004_real_time_example_pending_then_met_never_zero() -> None:
     assert (early.lower, early.upper) == (0.0, 1.0)
     later = shop(msgs, hands, as_of=at(10, 1, 5))
     assert (later.met, later.pending, later.rate) == (1, 0, 1.0)
+
+
+def test_K07_source_004_workbench_agent_rate_is_pending_at_second_3_never_zero() -> None:
+    # Source 004: the agent workbench's real-time rate showed 0 % at second 3 for a
+    # buyer who wrote at second 1 and was answered at second 5. Here it is pending.
+    t1 = at(10, 0, 1)
+    msgs = [buyer(t1), agent(at(10, 0, 5))]
+    hands = [hand(t1)]
+    early = agents(msgs, hands, as_of=at(10, 0, 3))["alice"]
+    assert (early.met, early.missed, early.pending, early.at_risk) == (0, 0, 1, 0)
+    assert (early.rate, early.lower, early.upper) == (None, 0.0, 1.0)
+    later = agents(msgs, hands, as_of=at(10, 1, 5))["alice"]  # second 65
+    assert (later.met, later.pending, later.rate) == (1, 0, 1.0)
+    rep = kpi.daily_report(msgs, hands, day=DAY, as_of=at(10, 0, 3))
+    assert (rep.shop.pending, rep.shop.rate, rep.agents_total.pending) == (1, None, 1)
+    assert rep.response_times.unanswered == 1
 
 
 def test_K03_first_and_any_bases_differ_on_a_late_second_question() -> None:

@@ -18,19 +18,19 @@ SPRING = dt.date(2025, 3, 30)  # 02:00 CET -> 03:00 CEST
 AUTUMN = dt.date(2025, 10, 26)  # 03:00 CEST -> 02:00 CET
 
 
-def test_shanghai_days_are_24_hours_and_start_at_local_midnight() -> None:
+def test_K00_shanghai_days_are_24_hours_and_start_at_local_midnight() -> None:
     start, end = kpi.day_bounds(DAY)  # Asia/Shanghai by default
     assert end - start == 24 * 3600
     assert start == dt.datetime(2026, 11, 10, 16, tzinfo=dt.timezone.utc).timestamp()
 
 
-def test_berlin_dst_days_are_23_and_25_hours() -> None:
+def test_K00_berlin_dst_days_are_23_and_25_hours() -> None:
     s1, e1 = kpi.day_bounds(SPRING, "Europe/Berlin")
     s2, e2 = kpi.day_bounds(AUTUMN, BERLIN)
     assert (e1 - s1, e2 - s2) == (23 * 3600, 25 * 3600)
 
 
-def test_berlin_spring_duration_across_the_gap_is_real_seconds() -> None:
+def test_K00_K08_berlin_spring_duration_across_the_gap_is_real_seconds() -> None:
     # 01:59 CET to 03:01 CEST is 2 minutes, not 62.
     t1 = at(1, 59, day=SPRING, tz=BERLIN)
     t2 = at(3, 1, day=SPRING, tz=BERLIN)
@@ -43,7 +43,7 @@ def test_berlin_spring_duration_across_the_gap_is_real_seconds() -> None:
     assert t.first.calendar.mean == 120.0 and t.first.in_window.mean == 120.0
 
 
-def test_berlin_autumn_duration_across_the_repeated_hour_is_real_seconds() -> None:
+def test_K00_berlin_autumn_duration_across_the_repeated_hour_is_real_seconds() -> None:
     # 02:30 CEST to 02:31 CET (the second 02:31) is 61 minutes, not 1.
     t1 = dt.datetime(2025, 10, 26, 2, 30, tzinfo=BERLIN).timestamp()
     t2 = dt.datetime(2025, 10, 26, 2, 31, tzinfo=BERLIN, fold=1).timestamp()
@@ -53,7 +53,7 @@ def test_berlin_autumn_duration_across_the_repeated_hour_is_real_seconds() -> No
     assert (r.met, r.missed) == (0, 1)
 
 
-def test_berlin_units_belong_to_the_local_day_of_their_clock() -> None:
+def test_K00_berlin_units_belong_to_the_local_day_of_their_clock() -> None:
     def pair(t: float, n: int) -> list[Message]:
         return [buyer(t, f"s{n}", f"b{n}"), agent(t + 10, f"s{n}", f"b{n}")]
 
@@ -70,7 +70,7 @@ def test_berlin_units_belong_to_the_local_day_of_their_clock() -> None:
     assert default_window.total == 0  # 00:30 and 23:30 are outside 08:00-23:00
 
 
-def test_window_edges_follow_local_time_on_a_dst_day() -> None:
+def test_K01_window_edges_follow_local_time_on_a_dst_day() -> None:
     opening = at(8, day=SPRING, tz=BERLIN)
     r = kpi.shop_reply_rate([buyer(opening), agent(opening + 5)], [hand(opening)],
                             day=SPRING, tz="Europe/Berlin")
@@ -79,14 +79,14 @@ def test_window_edges_follow_local_time_on_a_dst_day() -> None:
     assert (r.met, before.total) == (1, 0)
 
 
-def test_missing_local_midnight_starts_the_day_when_clocks_jump() -> None:
+def test_K00_missing_local_midnight_starts_the_day_when_clocks_jump() -> None:
     # Chile moved from 00:00 to 01:00 on 2022-09-11: that day begins at 01:00 -03.
     start, end = kpi.day_bounds(dt.date(2022, 9, 11), "America/Santiago")
     assert start == dt.datetime(2022, 9, 11, 4, tzinfo=dt.timezone.utc).timestamp()
     assert end - start == 23 * 3600
 
 
-def test_aware_datetimes_are_accepted_at_the_edges() -> None:
+def test_K07_aware_datetimes_are_accepted_at_the_edges() -> None:
     as_of = dt.datetime(2026, 11, 11, 10, 0, 3, tzinfo=SH)
     t1 = kpi.to_posix(dt.datetime(2026, 11, 11, 2, 0, 1, tzinfo=dt.timezone.utc))
     r = kpi.shop_reply_rate([buyer(t1)], [hand(t1)], day=DAY, as_of=as_of)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
+from typing import cast
 
 import attrs
 
@@ -30,8 +31,10 @@ from kefu.events import (
     Closed,
     Event,
     Opened,
+    Queued,
     Reassigned,
     Requeued,
+    ResponseTimedOut,
     Transferred,
 )
 from kefu.kpi.records import Handover, Message, Release, Sender
@@ -64,6 +67,25 @@ class _Life:
         self.opened = opened
 
 
+_Handing = Assigned | Transferred | Reassigned
+
+# What each event kind means here (Queued and ResponseTimedOut carry nothing needed).
+_OPEN, _HAND, _REQUEUE, _CLOSE, _NONE = range(5)
+_KINDS: dict[type, int] = {Opened: _OPEN, Assigned: _HAND, Transferred: _HAND, Reassigned: _HAND,
+                           Requeued: _REQUEUE, Closed: _CLOSE, Queued: _NONE,
+                           ResponseTimedOut: _NONE}
+
+
+def _kind(ev: Event) -> int:
+    kind = _KINDS.get(type(ev))
+    if kind is not None:
+        return kind
+    for cls, kind in _KINDS.items():  # a subclass of a known event
+        if isinstance(ev, cls):
+            return kind
+    return _NONE
+
+
 def from_events(
     events: Iterable[Event],
     messages: Iterable[Message] = (),
@@ -71,7 +93,11 @@ def from_events(
     open_is_message: bool = True,
 ) -> Records:
     """KPI records (K11) from Assigner events plus the backend's message records."""
-    stream = sorted(enumerate(events), key=lambda p: p[1].at)  # stable: causal order kept
+    evs = list(events)
+    ats = [ev.at for ev in evs]
+    # Stable: events of one instant keep their causal order (and seq says it). Sorting
+    # positions by a column keeps no (position, event) pair alive per event.
+    order = sorted(range(len(evs)), key=ats.__getitem__)
     lives: dict[str, list[_Life]] = {}
     current: dict[str, _Life] = {}
     handovers: list[Handover] = []
@@ -87,44 +113,55 @@ def from_events(
             current[sid] = lf
         return lf
 
-    for seq, ev in stream:
-        if isinstance(ev, Opened):
+    for seq in order:
+        ev = evs[seq]
+        kind = _kind(ev)
+        if kind == _OPEN:
+            ev = cast(Opened, ev)
             n = len(lives.get(ev.session_id, ())) + 1
             key = ev.session_id if n == 1 else f"{ev.session_id}#{n}"
             lf = _Life(key, ev.buyer_id if ev.buyer_id is not None else key, ev.group, ev.at)
             lives.setdefault(ev.session_id, []).append(lf)
             current[ev.session_id] = lf
-        elif isinstance(ev, (Assigned, Transferred, Reassigned)):
+        elif kind == _HAND:
+            ev = cast(_Handing, ev)
             lf = life(ev.session_id, ev.at)
             agent = ev.agent_id if isinstance(ev, Assigned) else ev.to_agent
             handovers.append(Handover(lf.key, lf.buyer, agent, ev.at, lf.group, seq))
-        elif isinstance(ev, Requeued):
+        elif kind == _REQUEUE:
+            ev = cast(Requeued, ev)
             lf = life(ev.session_id, ev.at)
             releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
-        elif isinstance(ev, Closed):
+        elif kind == _CLOSE:
+            ev = cast(Closed, ev)
             lf = life(ev.session_id, ev.at)
             if ev.agent_id is not None:
                 releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
             del current[ev.session_id]
 
-    out: list[Message] = []
-    opened_with: set[tuple[str, float]] = set()
-    for m in messages:
-        ls = lives.get(m.session_id)
-        if ls is not None and len(ls) > 1:
-            j = bisect.bisect_right([lf.opened for lf in ls], m.at) - 1
-            key = ls[max(j, 0)].key
-            if key != m.session_id:
-                m = attrs.evolve(m, session_id=key)
-        if m.sender is Sender.BUYER:
-            opened_with.add((m.session_id, m.at))
-        out.append(m)
+    # The opening of each life counts as a buyer message unless one is there already.
+    wanted: set[tuple[str, float]] = set()
     if open_is_message:
         for sid, ls in lives.items():
-            for lf in ls:
-                if sid in unknown and lf.key == sid:
-                    continue
-                if (lf.key, lf.opened) not in opened_with:
-                    out.append(Message(lf.key, lf.buyer, lf.opened, Sender.BUYER,
-                                       f"kefu:open:{lf.key}"))
+            wanted.update((lf.key, lf.opened) for lf in ls
+                          if not (sid in unknown and lf.key == sid))
+    present: set[tuple[str, float]] = set()
+    out: list[Message] = []
+    for m in messages:
+        of_id = lives.get(m.session_id)
+        if of_id is not None and len(of_id) > 1:
+            j = bisect.bisect_right([lf.opened for lf in of_id], m.at) - 1
+            key = of_id[max(j, 0)].key
+            if key != m.session_id:
+                m = attrs.evolve(m, session_id=key)
+        if m.sender is Sender.BUYER and wanted:
+            at = (m.session_id, m.at)
+            if at in wanted:
+                present.add(at)
+        out.append(m)
+    for ls in lives.values():
+        for lf in ls:
+            if (lf.key, lf.opened) in wanted and (lf.key, lf.opened) not in present:
+                out.append(Message(lf.key, lf.buyer, lf.opened, Sender.BUYER,
+                                   f"kefu:open:{lf.key}"))
     return Records(tuple(out), tuple(handovers), tuple(releases), len(unknown))

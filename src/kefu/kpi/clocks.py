@@ -8,40 +8,38 @@ one that starts before a window counts, under the OPEN policy only, from the
 window's opening if the wait is still unanswered (and still the agent's)
 then (K01).
 
-These passes run once per computation and feed every KPI (reply rates,
-response times, conversion); they are the hot loop of :mod:`kefu.kpi`, so
-the window lookup is inlined and statuses are small ints:
-MET=0 < PENDING=1 < MISSED=2 (worse is larger), CUT=-1 for an agent's
-stretch handed on unanswered before the threshold (no unit).
+Clocks come in *runs*: ``(i, ka, kb, c)`` is waits ``ka .. kb-1`` (flat
+indices into the timeline's columns), all counted in window ``i``, the first
+clocked at ``c`` and every other one at its own start ``us[k]``. Only a run's
+first clock can differ from its wait's start (a switch, a hand-over or a
+window opening falls inside at most the first wait of a run, see
+:mod:`kefu.kpi.timeline`), and a run is a session-day (or stretch-day):
+the unit of K03/K04. Most sessions' waits all start inside one window and
+make one run, found with two lookups (:func:`one_run`); the rest are
+classified clock by clock (:func:`runs`).
+
+Statuses are small ints, MET=0 < PENDING=1 < MISSED=2 (worse is larger);
+CUT=-1 marks an agent's stretch handed on unanswered before the threshold
+(no unit).
 """
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_right
+from collections.abc import Sequence
 
-from kefu.kpi.options import Options
-from kefu.kpi.timeline import INF, Session, Timeline
-from kefu.kpi.window import BeforeWindow, Calendar
+from kefu.kpi.timeline import INF
+from kefu.kpi.window import Calendar
 
-__all__ = [
-    "CUT",
-    "MET",
-    "MISSED",
-    "PENDING",
-    "AgentClocks",
-    "ShopClocks",
-    "agent_clocks",
-    "judge",
-    "shop_clocks",
-]
+__all__ = ["CUT", "MET", "MISSED", "PENDING", "Run", "judge", "one_run", "runs"]
 
 MET = 0
 PENDING = 1
 MISSED = 2
 CUT = -1
 
-Clock = tuple[int, float, float, int]
-"""(window index, clock start, reply or inf, wait index k in the session)."""
+Run = tuple[int, int, int, float]
+"""(window index i, first wait ka, end kb, clock of wait ka)."""
 
 
 def judge(c: float, r: float, end: float, as_of: float, threshold: float) -> int:
@@ -60,127 +58,47 @@ def judge(c: float, r: float, end: float, as_of: float, threshold: float) -> int
     return PENDING
 
 
-class ShopClocks:
-    """Counted shop clocks of every session with an agent, plus K02's waiting sessions.
+def one_run(cal: Calendar, c_first: float, c_last: float) -> int:
+    """The window holding both ``c_first`` and ``c_last`` if it is counted, else -1.
 
-    ``sessions`` pairs each such session with its clocks, in time order;
-    ``waiting`` pairs each session still without an agent with the start of
-    its counted wait.
+    Clocks between them then all lie in it: the waits make one run.
     """
-
-    __slots__ = ("sessions", "waiting")
-
-    def __init__(self) -> None:
-        self.sessions: list[tuple[Session, list[Clock]]] = []
-        self.waiting: list[tuple[Session, int, float]] = []
+    i = bisect_right(cal.opens, c_first) - 1
+    if i >= 0 and c_last < cal.closes[i] and cal.counted[i]:
+        return i
+    return -1
 
 
-def shop_clocks(tl: Timeline, opts: Options, cal: Calendar) -> ShopClocks:
-    """Every counted shop clock (K01, K02), computed once for all shop KPIs."""
-    as_of = opts.as_of
-    open_policy = opts.before_window is BeforeWindow.OPEN
-    opens = cal.opens
-    closes = cal.closes
-    counted = cal.counted
+def runs(cal: Calendar, us: Sequence[float], rs: Sequence[float], ka: int, kb: int, c1: float,
+         end: float, as_of: float, open_policy: bool) -> list[Run]:
+    """Counted clocks of waits ``ka .. kb-1`` (the first clocked at ``c1``), as runs.
+
+    ``end`` is when the waits stop being the unit's (an agent's stretch
+    ending; ``inf`` for the shop): a reply at or after it is no reply. A
+    clock before a window counts only under the OPEN policy, from the
+    opening, if the wait is unanswered then, still the unit's, and the
+    opening is not after ``as_of`` (K01).
+    """
+    opens, closes, counted = cal.opens, cal.closes, cal.counted
     n_win = len(opens)
-    bisect_right = bisect.bisect_right
-    out = ShopClocks()
-    sessions = out.sessions
-    for s in tl.sessions.values():
-        us = s.us
-        if not us:
-            continue
-        h = s.human
-        rs = s.rs
-        waiting = s.reached == INF
-        if waiting and s.with_bot:
-            continue  # still talking to the bot: not waiting for a human
-        clocks: list[Clock] = []
-        for k in range(1 if waiting else len(us)):
-            c = us[k]
-            if c < h:
-                c = h
+    out: list[Run] = []
+    for k in range(ka, kb):
+        c = c1 if k == ka else us[k]
+        i = bisect_right(opens, c) - 1
+        if i < 0 or c >= closes[i]:
+            if not open_policy or i + 1 >= n_win:
+                continue
+            i += 1
+            c = opens[i]
             r = rs[k]
-            i = bisect_right(opens, c) - 1
-            if i < 0 or c >= closes[i]:
-                if not open_policy:
-                    continue
-                i += 1
-                if i >= n_win:
-                    continue
-                c = opens[i]
-                if r < c or c > as_of:
-                    continue
-            if counted[i]:
-                clocks.append((i, c, r, k))
-        if clocks:
-            if waiting:
-                out.waiting.append((s, clocks[0][0], clocks[0][1]))
-            else:
-                sessions.append((s, clocks))
-    return out
-
-
-AgentStretch = tuple[Session, str, "str | None", float, list[Clock]]
-"""(session, agent, group, stretch end, counted clocks in the stretch)."""
-
-
-class AgentClocks:
-    """Counted agent clocks, per stretch (K04)."""
-
-    __slots__ = ("stretches",)
-
-    def __init__(self) -> None:
-        self.stretches: list[AgentStretch] = []
-
-
-def agent_clocks(tl: Timeline, opts: Options, cal: Calendar) -> AgentClocks:
-    """Every counted agent clock: for each stretch, the waits under way in it (K04)."""
-    as_of = opts.as_of
-    open_policy = opts.before_window is BeforeWindow.OPEN
-    opens = cal.opens
-    closes = cal.closes
-    counted = cal.counted
-    n_win = len(opens)
-    bisect_left = bisect.bisect_left
-    bisect_right = bisect.bisect_right
-    out = AgentClocks()
-    for s in tl.sessions.values():
-        us = s.us
-        if not us or not s.stretches:
+            if r >= end:
+                r = INF
+            if r < c or end <= c or c > as_of:
+                continue
+        if not counted[i]:
             continue
-        rs = s.rs
-        h = s.human
-        n = len(us)
-        for agent, group, start, end in s.stretches:
-            k = bisect_left(rs, start)  # the wait under way at the hand-over, or the next
-            clocks: list[Clock] = []
-            while k < n:
-                c = us[k]
-                if c >= end:
-                    break
-                if c < h:
-                    c = h
-                if c < start:
-                    c = start
-                if c >= end:
-                    break
-                r = rs[k]
-                if r >= end:
-                    r = INF  # answered after the stretch: not in it
-                i = bisect_right(opens, c) - 1
-                if i < 0 or c >= closes[i]:
-                    if not open_policy or i + 1 >= n_win:
-                        k += 1
-                        continue
-                    i += 1
-                    c = opens[i]
-                    if r < c or end <= c or c > as_of:
-                        k += 1
-                        continue
-                if counted[i]:
-                    clocks.append((i, c, r, k))
-                k += 1
-            if clocks:
-                out.stretches.append((s, agent, group, end, clocks))
+        if out and out[-1][0] == i and out[-1][2] == k:
+            out[-1] = (i, out[-1][1], k + 1, out[-1][3])
+        else:
+            out.append((i, k, k + 1, c))
     return out

@@ -16,34 +16,32 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
-from operator import attrgetter
+from collections.abc import Callable, Iterable, Mapping
+from itertools import compress, count
 
-from kefu.kpi.bulk import bulk
-from kefu.kpi.clocks import MET, MISSED, PENDING, shop_clocks
+from kefu.kpi.clocks import MET, MISSED, PENDING
+from kefu.kpi.measure import Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
 from kefu.kpi.records import Handover, HumanRequest, Message, Order, Release
-from kefu.kpi.reply import Consults, shop_result
 from kefu.kpi.results import (
     EXCLUDED_CODE,
     NO_ISSUES,
     AgentScore,
     DataQuality,
     GroupPK,
+    Key,
     Rate,
     Tally,
     TeamScore,
     Unit,
     status_of,
 )
-from kefu.kpi.timeline import INF, Session, Timeline, build_timeline
-from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date
+from kefu.kpi.timeline import INF, Timeline, build_timeline
+from kefu.kpi.window import BeforeWindow, Window, day_bounds
 
 __all__ = [
     "conversion_result", "dedupe_orders", "group_pk", "inquiry_conversion", "pk_result",
 ]
-
-_AT = attrgetter("at")
 
 
 def dedupe_orders(orders: Iterable[Order], as_of: float) -> tuple[list[Order], DataQuality]:
@@ -59,31 +57,45 @@ def dedupe_orders(orders: Iterable[Order], as_of: float) -> tuple[list[Order], D
         duplicates=len(seen) - len(by_id), conflicts=conflicts)
 
 
-def _serving_agent(s: Session, t: float) -> tuple[str | None, str | None]:
-    """(agent, group) holding ``s`` at ``t``, else of its next stretch, else (None, group)."""
-    for agent, group, _start, end in s.stretches:
-        if t < end:
-            return agent, group
-    return None, s.group
+class _Orders:
+    """Order times grouped by buyer in flat columns: buyer b's are ``at[lo[b]:hi[b]]``, sorted."""
+
+    __slots__ = ("at", "hi", "lo")
+
+    def __init__(self, orders: list[Order]) -> None:
+        ordered = sorted(orders, key=lambda o: (o.buyer_id, o.at))
+        buyers = [o.buyer_id for o in ordered]
+        self.at = [o.at for o in ordered]
+        self.lo: dict[str, int] = {}
+        for n, b in zip(count(), buyers):
+            self.lo.setdefault(b, n)
+        self.hi = dict(zip(buyers, count(1)))  # the last one per buyer wins
+
+    def first_after(self, buyer: str, t: float) -> float:
+        """The buyer's first order at or after ``t``, or inf."""
+        lo = self.lo.get(buyer)
+        if lo is None:
+            return INF
+        hi = self.hi[buyer]
+        k = bisect.bisect_left(self.at, t, lo, hi)
+        return self.at[k] if k < hi else INF
 
 
-def conversion_result(tl: Timeline, consults: Consults, orders: list[Order], opts: Options,
-                      cal: Calendar, attribution: float,
+def conversion_result(m: Measure, orders: list[Order], attribution: float,
                       quality: DataQuality = NO_ISSUES) -> Rate:
     """K10 inquiry conversion of K03's buyer-days (FIRST) and deduplicated orders."""
+    tl, opts = m.tl, m.opts
     as_of = opts.as_of
-    bought: dict[str, list[float]] = {}
-    for order in orders:
-        bought.setdefault(order.buyer_id, []).append(order.at)
-    for times in bought.values():
-        times.sort()
+    bought = _Orders(orders)
+    excluded = opts.excluded
+    days = m.cal.days
     tally = Tally(opts.detail)
-    for (buyer, i), unit in consults.items():
-        c, sid = unit[1], unit[2]
-        times = bought.get(buyer, [])
-        j = bisect.bisect_left(times, c)
-        o = times[j] if j < len(times) and times[j] - c <= attribution else INF
-        reason = opts.excluded.get(buyer)
+    counts = tally.counts
+    for buyer, i, c, sid in m.consults():
+        o = bought.first_after(buyer, c)
+        if o - c > attribution:
+            o = INF
+        reason = excluded.get(buyer) if excluded else None
         if reason is not None:
             code = EXCLUDED_CODE
         elif o != INF:
@@ -92,47 +104,80 @@ def conversion_result(tl: Timeline, consults: Consults, orders: list[Order], opt
             code = MISSED
         else:
             code = PENDING
-        agent, group = _serving_agent(tl.sessions[sid], c)
-        day = cal.days[i]
-        tally.add(day, group, agent, code, False, reason)
+        # The agent holding the session at the consultation, or the next one to get it.
+        j = tl.index[sid]
+        x = tl.serving_or_next(j, c)
+        agent, group = (tl.agents[x], tl.sgroups[x]) if x >= 0 else (None, tl.groups[j])
+        key: Key = (days[i], group, agent, code, False, reason, None)
+        counts[key] = counts.get(key, 0) + 1
         if tally.units is not None:
-            tally.unit(Unit("inquiry", status_of(code), day, buyer, sid, agent, group, c,
-                            None if o == INF else o, reason))
+            tally.units.append(Unit("inquiry", status_of(code), days[i], buyer, sid, agent,
+                                    group, c, None if o == INF else o, reason))
     if tally.units is not None:
         tally.units.sort(key=lambda u: (u.day, u.buyer_id))
-    return tally.build(Rate, quality=tl.quality + quality)
+    return tally.build(Rate, quality=m.quality + quality)
+
+
+def _last_answer(tl: Timeline, sessions: list[int], t: float
+                 ) -> tuple[float, str, str, str | None] | None:
+    """(reply, session, agent, group) of the last human reply to these sessions at or
+    before ``t`` that an agent can be credited with (ties: the larger session id)."""
+    rs, wlo = tl.rs, tl.wlo
+    last: tuple[float, str, str, str | None] | None = None
+    for j in sessions:
+        k = bisect.bisect_right(rs, t, wlo[j], wlo[j + 1]) - 1  # the last reply by then
+        if k < wlo[j]:
+            continue
+        r = rs[k]
+        sid = tl.ids[j]
+        if last is not None and (r, sid) <= last[:2]:
+            continue
+        x = tl.serving(j, r)
+        if x >= 0:
+            last = (r, sid, tl.agents[x], tl.sgroups[x])
+        else:
+            name = tl.ragent(k)
+            if name is not None:
+                last = (r, sid, name, tl.groups[j])
+    return last
+
+
+def _in_days(opts: Options) -> Callable[[float], bool]:
+    """Whether an instant falls on one of the asked local days (all days if none asked)."""
+    if opts.days is None:
+        return lambda t: True
+    bounds = sorted(day_bounds(d, opts.tz) for d in opts.days)
+    starts = [a for a, _b in bounds]
+    ends = [b for _a, b in bounds]
+
+    def inside(t: float) -> bool:
+        i = bisect.bisect_right(starts, t) - 1
+        return i >= 0 and t < ends[i]
+
+    return inside
 
 
 def pk_result(tl: Timeline, orders: list[Order], opts: Options, attribution: float,
               teams: Mapping[str, str] | None, quality: DataQuality = NO_ISSUES
               ) -> GroupPK:
     """K10 group PK over a prepared timeline and deduplicated orders."""
-    by_buyer: dict[str, list[Session]] = {}
     buyers = {o.buyer_id for o in orders}
-    for s in tl.sessions.values():
-        if s.buyer_id in buyers and s.rs:
-            by_buyer.setdefault(s.buyer_id, []).append(s)
+    by_buyer: dict[str, list[int]] = {}
+    wlo, tl_buyers = tl.wlo, tl.buyers
+    for j in compress(count(), map(buyers.__contains__, tl_buyers)):
+        if wlo[j] < wlo[j + 1]:
+            by_buyer.setdefault(tl_buyers[j], []).append(j)
+    in_days = _in_days(opts)
     scores: dict[str | None, dict[str, list[float]]] = {}
     loose: list[float] = []
     excluded = 0
     for o in orders:
-        if opts.days is not None and local_date(o.at, opts.tz) not in opts.days:
+        if not in_days(o.at):
             continue
         if o.buyer_id in opts.excluded:
             excluded += 1
             continue
-        last: tuple[float, str, str, str | None] | None = None
-        for s in by_buyer.get(o.buyer_id, ()):
-            k = bisect.bisect_right(s.rs, o.at) - 1  # the session's last reply by then
-            if k < 0:
-                continue
-            r = s.rs[k]
-            if last is not None and (r, s.session_id) <= last[:2]:
-                continue
-            st = s.serving(r)
-            agent = st[0] if st is not None else s.ragents[k]
-            if agent is not None:
-                last = (r, s.session_id, agent, st[1] if st is not None else s.group)
+        last = _last_answer(tl, by_buyer.get(o.buyer_id, []), o.at)
         if last is None or o.at - last[0] > attribution:
             loose.append(o.amount)
             continue
@@ -152,7 +197,6 @@ def pk_result(tl: Timeline, orders: list[Order], opts: Options, attribution: flo
                    math.fsum(loose)), excluded=excluded, quality=tl.quality + quality)
 
 
-@bulk
 def inquiry_conversion(
     messages: Iterable[Message],
     handovers: Iterable[Handover],
@@ -177,12 +221,9 @@ def inquiry_conversion(
     tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
     ords, q = dedupe_orders(orders, opts.as_of)
     cal = opts.calendar(tl.first, tl.last)
-    consults: Consults = {}
-    shop_result(tl, shop_clocks(tl, opts, cal), opts, cal, Basis.FIRST, consults)
-    return conversion_result(tl, consults, ords, opts, cal, window_s, q)
+    return conversion_result(Measure(tl, opts, cal, agents=False, times=False), ords, window_s, q)
 
 
-@bulk
 def group_pk(
     messages: Iterable[Message],
     handovers: Iterable[Handover],

@@ -8,14 +8,14 @@ credited to the agent holding the session when the card was sent.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable
 
-from kefu.kpi.bulk import bulk
 from kefu.kpi.clocks import MET, MISSED
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options
 from kefu.kpi.records import Evaluation, Handover, Rating, Release
 from kefu.kpi.results import EXCLUDED_CODE, DataQuality, Satisfaction, Tally, Unit, status_of
-from kefu.kpi.timeline import INF, Timeline, build_timeline
+from kefu.kpi.timeline import INF, Timeline, build_timeline, fields_of
 from kefu.kpi.window import Calendar, Window
 
 __all__ = ["satisfaction", "satisfaction_result"]
@@ -32,16 +32,22 @@ def _card_key(e: Evaluation) -> tuple[float, int, str, float, str, str, str, boo
             e.buyer_id, e.agent_id or "", e.by_bot)
 
 
+_FIELDS = fields_of(Evaluation)
+
+
 def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: Options,
                         cal: Calendar) -> Satisfaction:
     """K05 over deduplicated evaluations, crediting agents from ``tl``'s stretches."""
     as_of = opts.as_of
     seen = list(evaluations)
-    unique = list(dict.fromkeys(seen))
+    # identical records once (C-level tuple hashing, not attrs' __hash__)
+    unique = list(dict(zip(map(_FIELDS, seen), seen, strict=True)).values())
     duplicates = len(seen) - len(unique)
     negative = 0
     bot = 0
-    cards: dict[object, list[Evaluation]] = {}
+    latest: list[Evaluation] = []  # one rating per card: its latest
+    first_of: dict[str, int] = {}  # card_id -> position in latest
+    rerated: dict[int, list[Evaluation]] = {}  # position -> every rating of that card
     for e in unique:
         rated = e.rated_at if e.rated_at is not None else e.sent_at
         if rated < e.sent_at:
@@ -52,33 +58,44 @@ def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: O
         if e.by_bot:
             bot += 1
             continue
-        cards.setdefault(e.card_id if e.card_id is not None else e, []).append(e)
-    tally = Tally(opts.detail)
-    replaced = conflicts = 0
-    for ratings in cards.values():
-        e = max(ratings, key=_card_key)
-        replaced += len(ratings) - 1
-        latest = _card_key(e)[0]
-        conflicts += sum(1 for o in ratings if o is not e and _card_key(o)[0] == latest
-                         and o.rating is not e.rating)
-        i, _ = cal.place(e.sent_at, INF, INF, as_of, False)
-        if i < 0:
+        if e.card_id is None:  # a card of its own
+            latest.append(e)
             continue
-        s = tl.sessions.get(e.session_id)
-        st = s.serving(e.sent_at) if s is not None else None
-        agent = st[0] if st is not None else e.agent_id
-        group = st[1] if st is not None else (s.group if s is not None else None)
-        reason = opts.excluded.get(e.buyer_id)
+        n = first_of.setdefault(e.card_id, len(latest))
+        if n == len(latest):
+            latest.append(e)
+        else:
+            rerated.setdefault(n, [latest[n]]).append(e)
+    replaced = conflicts = 0
+    for n, ratings in rerated.items():
+        e = latest[n] = max(ratings, key=_card_key)
+        replaced += len(ratings) - 1
+        when = _card_key(e)[0]
+        conflicts += sum(1 for o in ratings if o is not e and _card_key(o)[0] == when
+                         and o.rating is not e.rating)
+    tally = Tally(opts.detail)
+    opens, closes, counted, days = cal.opens, cal.closes, cal.counted, cal.days
+    excluded = opts.excluded
+    for e in latest:
+        t = e.sent_at
+        i = bisect_right(opens, t) - 1
+        if i < 0 or t >= closes[i] or not counted[i]:
+            continue  # card sent outside the window (K05)
+        j = tl.index.get(e.session_id, -1)
+        x = tl.serving(j, t) if j >= 0 else -1
+        agent = tl.agents[x] if x >= 0 else e.agent_id
+        group = tl.sgroups[x] if x >= 0 else (tl.groups[j] if j >= 0 else None)
+        reason = excluded.get(e.buyer_id) if excluded else None
         if reason is not None:
             code, extra = EXCLUDED_CODE, None
         elif e.rating is Rating.SATISFIED:
             code, extra = MET, None
         else:
             code, extra = MISSED, e.rating.value
-        day = cal.days[i]
-        tally.add(day, group, agent, code, False, reason, extra)
-        tally.unit(Unit("evaluation", status_of(code), day, e.buyer_id, e.session_id, agent, group,
-                        e.sent_at, e.rated_at, reason))
+        tally.add(days[i], group, agent, code, False, reason, extra)
+        if tally.units is not None:
+            tally.units.append(Unit("evaluation", status_of(code), days[i], e.buyer_id,
+                                    e.session_id, agent, group, t, e.rated_at, reason))
     if tally.units is not None:
         tally.units.sort(key=lambda u: (u.day, u.start, u.buyer_id, u.session_id or ""))
     quality = tl.quality + DataQuality(duplicates=duplicates, conflicts=conflicts,
@@ -87,7 +104,6 @@ def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: O
                        replaced=replaced)
 
 
-@bulk
 def satisfaction(
     evaluations: Iterable[Evaluation],
     handovers: Iterable[Handover] = (),

@@ -1,6 +1,7 @@
 """3-minute reply rates: the shop's (K03) and each agent's (K04).
 
-Units are formed from counted clocks (:mod:`kefu.kpi.clocks`):
+Units are formed by :class:`kefu.kpi.measure.Measure` from counted clocks
+(:mod:`kefu.kpi.clocks`):
 
 - shop, per session-day: the session's counted clocks of one local day;
 - shop, per buyer-day: all of a buyer's session-days of that day;
@@ -16,144 +17,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
 
-from kefu.kpi.bulk import bulk
-from kefu.kpi.clocks import (
-    CUT,
-    PENDING,
-    AgentClocks,
-    ShopClocks,
-    agent_clocks,
-    judge,
-    shop_clocks,
-)
-from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options
+from kefu.kpi.measure import Measure
+from kefu.kpi.options import DayArg, ExclusionsArg, make_options
 from kefu.kpi.records import Handover, HumanRequest, Message, Release
-from kefu.kpi.results import (
-    EXCLUDED_CODE,
-    Rate,
-    ShopReplyRate,
-    Tally,
-    Unit,
-    status_of,
-)
-from kefu.kpi.timeline import INF, Timeline, build_timeline
-from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window
+from kefu.kpi.results import Rate, ShopReplyRate, Tally
+from kefu.kpi.timeline import INF, build_timeline
+from kefu.kpi.window import Basis, BeforeWindow, Window
 
-__all__ = [
-    "Consults",
-    "agent_rates",
-    "agent_reply_rates",
-    "agent_tallies",
-    "shop_reply_rate",
-    "shop_result",
-]
-
-# A unit being assembled: [day index, first clock, session id, group, code, start, end, risk].
-# ``first``/session/group name the unit; code/start/end are its deciding clock's.
-_Acc = list[Any]
+__all__ = ["agent_rates", "agent_reply_rates", "shop_reply_rate", "shop_result"]
 
 
-class _Emitter:
-    """Counts units into a Tally, applying exclusions (K06) and at-risk (K07)."""
-
-    __slots__ = ("cal", "excluded", "kind", "tally")
-
-    def __init__(self, tally: Tally, cal: Calendar, opts: Options, kind: str) -> None:
-        self.tally = tally
-        self.cal = cal
-        self.excluded = opts.excluded
-        self.kind = kind
-
-    def emit(self, i: int, buyer: str, session: str | None, agent: str | None,
-             group: str | None, code: int, start: float, end: float, risk: bool) -> None:
-        day = self.cal.days[i]
-        reason = self.excluded.get(buyer)
-        if reason is not None:
-            code = EXCLUDED_CODE
-        risk = risk and code == PENDING
-        self.tally.add(day, group, agent, code, risk, reason)
-        if self.tally.units is not None:
-            self.tally.unit(Unit(self.kind, status_of(code), day, buyer, session, agent, group,
-                                 start, None if end == INF else end, reason))
-
-
-Consults = dict[tuple[str, int], _Acc]
-"""Buyer-day units by (buyer, window index); item 1 is the first clock, item 2 its session."""
-
-
-def shop_result(tl: Timeline, sc: ShopClocks, opts: Options, cal: Calendar,
-                basis: Basis, consults: Consults | None = None) -> ShopReplyRate:
-    """K03 per buyer-day and per session-day, with K02's waiting buyers.
-
-    ``consults``, if given, receives the buyer-day units (K10 reuses them).
-    """
-    T = opts.threshold
-    as_of = opts.as_of
-    warn = opts.warn_after
+def shop_result(m: Measure, basis: Basis) -> ShopReplyRate:
+    """K03 per buyer-day and per session-day, with K02's waiting buyers."""
     first_basis = basis is Basis.FIRST
-    per_session = Tally(opts.detail)
-    emit_session = _Emitter(per_session, cal, opts, "session-day").emit
-    buyers: Consults = {} if consults is None else consults
-
-    def fold(buyer: str, u: _Acc) -> None:
-        key = (buyer, u[0])
-        b = buyers.get(key)
-        if b is None:
-            buyers[key] = u
-        elif first_basis:
-            if (u[1], u[2]) < (b[1], b[2]):
-                buyers[key] = u
-        else:
-            if (u[1], u[2]) < (b[1], b[2]):
-                b[1], b[2], b[3] = u[1], u[2], u[3]
-            if u[7]:
-                b[7] = True
-            if u[4] > b[4] or (u[4] == b[4] and u[5] < b[5]):
-                b[4], b[5], b[6] = u[4], u[5], u[6]
-
-    for s, clocks in sc.sessions:
-        buyer = s.buyer_id
-        sid = s.session_id
-        group = s.group
-        unit: _Acc | None = None
-        if first_basis and clocks[0][0] == clocks[-1][0]:
-            clocks = clocks[:1]  # one day: under FIRST only its first clock matters
-        for i, c, r, _k in clocks:
-            code = 0 if r - c <= T else (2 if as_of - c > T else 1)
-            risk = code == 1 and as_of - c > warn
-            if unit is None or unit[0] != i:
-                if unit is not None:
-                    emit_session(unit[0], buyer, sid, None, group, unit[4], unit[5], unit[6],
-                                 unit[7])
-                    fold(buyer, unit)
-                unit = [i, c, sid, group, code, c, r, risk]
-            elif not first_basis:
-                if risk:
-                    unit[7] = True
-                if code > unit[4]:
-                    unit[4], unit[5], unit[6] = code, c, r
-        if unit is not None:
-            emit_session(unit[0], buyer, sid, None, group, unit[4], unit[5], unit[6], unit[7])
-            fold(buyer, unit)
-
-    per_buyer = Tally(opts.detail)
-    emit_buyer = _Emitter(per_buyer, cal, opts, "buyer-day").emit
-    for (buyer, i), u in buyers.items():
-        emit_buyer(i, buyer, u[2], None, u[3], u[4], u[5], u[6], u[7])
+    per_session = m.session_tallies[0 if first_basis else 1]
+    per_buyer = m.buyer_days(first_basis)
     _sort_units(per_session)
     _sort_units(per_buyer)
-    waiting_buyers = {s.buyer_id for s, _i, _c in sc.waiting}
-    oldest = min((c for _s, _i, c in sc.waiting), default=INF)
+    as_of = m.opts.as_of
+    oldest = min((c for _b, c in m.waiting), default=INF)
     return per_buyer.build(
         ShopReplyRate,
-        quality=tl.quality,
+        quality=m.quality,
         agents=False,
         basis=basis.value,
-        per_session=per_session.build(Rate, quality=tl.quality, agents=False),
-        waiting=len(waiting_buyers),
-        waiting_sessions=len(sc.waiting),
+        per_session=per_session.build(Rate, quality=m.quality, agents=False),
+        waiting=len({b for b, _c in m.waiting}),
+        waiting_sessions=len(m.waiting),
         longest_wait=None if oldest == INF or as_of == INF else as_of - oldest,
     )
 
@@ -164,41 +55,16 @@ def _sort_units(tally: Tally) -> None:
                                         u.agent_id or ""))
 
 
-def agent_tallies(ac: AgentClocks, opts: Options, cal: Calendar) -> dict[str, Tally]:
-    """K04 units of every agent: one per stretch and day, from its first counted clock."""
-    T = opts.threshold
-    as_of = opts.as_of
-    warn = opts.warn_after
-    tallies: dict[str, Tally] = {}
-    emitters: dict[str, _Emitter] = {}
-    for s, agent, group, end, clocks in ac.stretches:
-        last_day = -1
-        for i, c, r, _k in clocks:
-            if i == last_day:
-                continue
-            code = judge(c, r, end, as_of, T)
-            if code == CUT:  # handed on unanswered before the threshold (K04)
-                break
-            last_day = i
-            em = emitters.get(agent)
-            if em is None:
-                tallies[agent] = Tally(opts.detail)
-                em = emitters[agent] = _Emitter(tallies[agent], cal, opts, "stretch")
-            em.emit(i, s.buyer_id, s.session_id, agent, group, code, c, r,
-                    code == PENDING and as_of - c > warn)
-    for t in tallies.values():
-        _sort_units(t)
-    return tallies
-
-
-def agent_rates(tallies: dict[str, Tally], tl: Timeline) -> dict[str, Rate]:
+def agent_rates(m: Measure) -> dict[str, Rate]:
     """Each agent's K04 Rate, keyed and ordered by agent id."""
-    return {
-        a: tallies[a].build(Rate, quality=tl.quality, agents=False) for a in sorted(tallies)
-    }
+    out: dict[str, Rate] = {}
+    for agent in sorted(m.agent_tallies):
+        tally = m.agent_tallies[agent]
+        _sort_units(tally)
+        out[agent] = tally.build(Rate, quality=m.quality, agents=False)
+    return out
 
 
-@bulk
 def shop_reply_rate(
     messages: Iterable[Message],
     handovers: Iterable[Handover] = (),
@@ -231,10 +97,9 @@ def shop_reply_rate(
     )
     tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
     cal = opts.calendar(tl.first, tl.last)
-    return shop_result(tl, shop_clocks(tl, opts, cal), opts, cal, b)
+    return shop_result(Measure(tl, opts, cal, agents=False, times=False), b)
 
 
-@bulk
 def agent_reply_rates(
     messages: Iterable[Message],
     handovers: Iterable[Handover],
@@ -265,4 +130,4 @@ def agent_reply_rates(
     )
     tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
     cal = opts.calendar(tl.first, tl.last)
-    return agent_rates(agent_tallies(agent_clocks(tl, opts, cal), opts, cal), tl)
+    return agent_rates(Measure(tl, opts, cal, shop=False, times=False))

@@ -7,13 +7,12 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from kefu.kpi.bulk import bulk
-from kefu.kpi.clocks import agent_clocks, shop_clocks
 from kefu.kpi.conversion import conversion_result, dedupe_orders, pk_result
+from kefu.kpi.measure import Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, make_options, seconds
 from kefu.kpi.ratings import satisfaction_result
 from kefu.kpi.records import Evaluation, Handover, HumanRequest, Message, Order, Release
-from kefu.kpi.reply import Consults, agent_rates, agent_tallies, shop_result
+from kefu.kpi.reply import agent_rates, shop_result
 from kefu.kpi.response import response_result
 from kefu.kpi.results import (
     DataQuality,
@@ -50,7 +49,6 @@ class DailyReport:
     quality: DataQuality
 
 
-@bulk
 def daily_report(
     messages: Iterable[Message],
     handovers: Iterable[Handover] = (),
@@ -86,31 +84,27 @@ def daily_report(
     first = min([tl.first, *(e.sent_at for e in evs)])
     last = max([tl.last, *(e.sent_at for e in evs)])
     cal = opts.calendar(first, last)
-    sc = shop_clocks(tl, opts, cal)
-    ac = agent_clocks(tl, opts, cal)
-    consults: Consults = {}
-    by_basis = {
-        Basis.FIRST.value: shop_result(tl, sc, opts, cal, Basis.FIRST, consults),
-        Basis.ANY.value: shop_result(tl, sc, opts, cal, Basis.ANY),
-    }
-    tallies = agent_tallies(ac, opts, cal)
+    m = Measure(tl, opts, cal)
+    by_basis = {b.value: shop_result(m, b) for b in (Basis.FIRST, Basis.ANY)}
+    agents = agent_rates(m)
     total = Tally(opts.detail)
-    for t in tallies.values():
+    for a in sorted(m.agent_tallies):
+        t = m.agent_tallies[a]
         for key, n in t.counts.items():
             total.counts[key] = total.counts.get(key, 0) + n
         if total.units is not None and t.units is not None:
             total.units.extend(t.units)
     sat = satisfaction_result(evs, tl, opts, cal)
-    conv = conversion_result(tl, consults, ords, opts, cal, window_s, order_quality)
+    conv = conversion_result(m, ords, window_s, order_quality)
     pk = pk_result(tl, ords, opts, window_s, teams, order_quality)
     quality = sat.quality + order_quality
     return DailyReport(
         shop=by_basis[chosen.value],
         shop_by_basis=by_basis,
-        agents=agent_rates(tallies, tl),
+        agents=agents,
         agents_total=total.build(Rate, quality=tl.quality),
         satisfaction=sat,
-        response_times=response_result(tl, sc, ac, opts, cal),
+        response_times=response_result(m),
         conversion=conv,
         pk=pk,
         quality=quality,

@@ -305,17 +305,12 @@ class Tally:
 
     def add(
         self, day: dt.date, group: str | None, agent: str | None, code: int,
-        at_risk: bool, reason: str | None, extra: str | None = None,
+        at_risk: bool, reason: str | None, extra: str | None = None, n: int = 1,
     ) -> None:
-        """Count one unit; ``code`` is a status code (see EXCLUDED_CODE)."""
+        """Count ``n`` units; ``code`` is a status code (see EXCLUDED_CODE)."""
         key = (day, group, agent, code, at_risk, reason, extra)
         counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
-
-    def unit(self, unit: Unit) -> None:
-        """Keep ``unit`` for ``Rate.units`` (only when detail was asked for)."""
-        if self.units is not None:
-            self.units.append(unit)
+        counts[key] = counts.get(key, 0) + n
 
     def build(
         self, cls: type[R], *, quality: DataQuality = NO_ISSUES, agents: bool = True,

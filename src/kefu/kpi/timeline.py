@@ -1,42 +1,61 @@
-"""From raw records to per-session timelines: the one pass every KPI shares.
+"""From raw records to a columnar timeline: the one pass every KPI shares.
 
 Theory of operation. Records come in any order, possibly repeated, and
 records after ``as_of`` are dropped (they have not happened yet). Messages
 are put in one global order, (at, seq, sender, message_id) with a buyer's
 message first on a tie, so a reply stamped with the same instant answers it.
 Sorting by time alone and then re-sorting only the runs of equal times gives
-that order for a fraction of the cost of a tuple key.
+that order for a fraction of the cost of a tuple key. Copies of a message
+(same ``message_id``) are then next to each other and the scan skips them;
+if the id count says some copies were not adjacent (they differ, e.g. in
+time), the exact path keeps, per id, the smallest record by (at, seq,
+sender, ids), so the choice never depends on input order.
 
-Copies of a message (same ``message_id``) are then next to each other and
-are skipped during the scan; if the id count says some copies were not
-adjacent (they differ, e.g. in time), the exact path keeps, per id, the
-smallest record by (at, seq, sender, ids), so the choice never depends on
-input order, and scans again.
-
-One scan turns the messages into each session's *waits*: a wait starts at
-the first buyer message after the last human reply and ends at the next
+One scan over the ordered messages turns them into *waits*: a wait starts
+at the first buyer message after the last human reply and ends at the next
 human reply (AGENT only: bot, system and unknown senders never answer).
 Hand-overs and releases become *stretches* (agent, group, start, end).
-Everything downstream - shop units, agent units, response times, conversion
-- is arithmetic on these lists.
+Everything downstream - shop units, agent units, response times,
+conversion - is arithmetic on these lists.
 
-Invariants of a :class:`Session`: ``us`` is strictly increasing, ``rs`` is
-non-decreasing with ``us[k] <= rs[k] <= us[k + 1]`` (``inf`` = no reply yet,
-only possible for the last wait), and stretches are sorted and disjoint.
+Layout. A day of a big shop has millions of messages and about a million
+waits, so nothing here is an object per message or per wait: the timeline
+is a handful of flat columns. Sessions are numbered ``j = 0 .. n-1`` in the
+order they first appear (messages in the global order, then sessions known
+only from hand-overs or switches, by id); the waits of session ``j`` are
+``us[wlo[j]:wlo[j + 1]]`` (starts) and ``rs[...]`` (the human replies that
+ended them, ``inf`` = none yet), its stretches are
+``agents/sgroups/starts/ends[s_lo[j]:s_hi[j]]``. Wait times live in
+``array('d')`` columns: compact (the scan's output is regrouped by session,
+and gathering from a packed array is far cheaper than from floats scattered
+over the messages' memory) and free of per-element objects, so Python's
+cyclic garbage collector has next to nothing to scan (a tuple or list per
+wait would be a million of them).
+
+Invariants: within a session ``us`` is strictly increasing and ``rs`` non-
+decreasing with ``us[k] <= rs[k] <= us[k + 1]`` (only the last wait may be
+unanswered); stretches are sorted and disjoint; no wait ends before the
+session's human service begins (``human``), so only a session's first wait
+can start before it (K02).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable
-from itertools import compress, islice
-from operator import attrgetter, eq
+from itertools import accumulate, compress, count, islice, repeat
+from operator import attrgetter, eq, is_not, itemgetter
 from typing import TypeVar
+
+import attrs
 
 from kefu.kpi.records import Handover, HumanRequest, Message, Release, Sender
 from kefu.kpi.results import DataQuality
 
-__all__ = ["INF", "Session", "Stretch", "Timeline", "build_timeline", "dedupe"]
+__all__ = ["INF", "Timeline", "build_timeline", "dedupe", "fields_of"]
 
 INF = math.inf
 
@@ -53,64 +72,86 @@ _AGENT = Sender.AGENT
 _BOT = Sender.BOT
 _UNKNOWN = Sender.UNKNOWN
 
-Stretch = tuple[str, "str | None", float, float]
-"""(agent_id, group, start, end): the session sat in the agent's reception list
-over [start, end); end is ``inf`` while it still does."""
-
-
-class Session:
-    """What the KPIs need to know about one session (see the module docstring)."""
-
-    __slots__ = (
-        "buyer_id",
-        "group",
-        "human",
-        "pending",
-        "ragents",
-        "reached",
-        "rs",
-        "session_id",
-        "stretches",
-        "us",
-        "with_bot",
-    )
-
-    def __init__(self, session_id: str, buyer_id: str) -> None:
-        self.session_id = session_id
-        self.buyer_id = buyer_id
-        self.group: str | None = None
-        self.us: list[float] = []  # start of each wait: first unanswered buyer message
-        self.rs: list[float] = []  # the human reply that ended it, or INF
-        self.ragents: list[str | None] = []  # agent_id on that reply message
-        self.human: float = INF  # when human service began (K02); INF = never
-        self.reached: float = INF  # first hand-over or human reply; INF = not yet
-        self.with_bot = False  # bot messages and no HumanRequest: still with the bot
-        self.stretches: list[Stretch] = []
-        self.pending = INF  # scan state: first buyer message not yet answered
-
-    def serving(self, t: float) -> Stretch | None:
-        """The stretch holding the session at instant ``t``, if any."""
-        for st in self.stretches:
-            if st[2] <= t < st[3]:
-                return st
-        return None
-
 
 class Timeline:
-    """Every session (by id), plus what was wrong with the input and the time span seen."""
+    """Sessions' waits and stretches as columns (see the module docstring), plus data quality.
 
-    __slots__ = ("first", "last", "quality", "sessions")
+    Per session ``j``: ``ids[j]``, ``buyers[j]`` (the buyer of its first
+    message), ``groups[j]`` (the group it entered with: its first
+    hand-over's), ``human[j]`` (when human service began, K02; ``inf`` = no
+    buyer message), ``reached[j]`` (first hand-over or human reply; ``inf`` =
+    not yet), ``with_bot[j]`` (bot messages and no switch to a human).
+    ``first``/``last`` span the messages seen.
+    """
 
-    def __init__(self, sessions: dict[str, Session], quality: DataQuality,
-                 first: float, last: float) -> None:
-        self.sessions = sessions
-        self.quality = quality
-        self.first = first
-        self.last = last
+    __slots__ = (
+        "_ragents", "_rorder", "agents", "buyers", "ends", "first", "groups", "human", "ids",
+        "index", "last", "quality", "reached", "rs", "s_hi", "s_lo", "sgroups", "starts", "us",
+        "with_bot", "wlo",
+    )
 
-    def ordered(self) -> list[Session]:
-        """Sessions in id order (results must not depend on input order)."""
-        return [self.sessions[k] for k in sorted(self.sessions)]
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.buyers: list[str] = []
+        self.groups: list[str | None] = []
+        self.human: list[float] = []
+        self.reached: list[float] = []
+        self.with_bot: list[bool] = []
+        self.wlo: list[int] = [0]
+        self.us = array("d")
+        self.rs = array("d")
+        self._ragents: list[str | None] = []  # agent_id on each reply, in scan order ...
+        self._rorder = array("q")  # ... and where wait k's reply is in that order
+        self.s_lo: list[int] = []
+        self.s_hi: list[int] = []
+        self.agents: list[str] = []
+        self.sgroups: list[str | None] = []
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.quality = DataQuality()
+        self.first = INF
+        self.last = -INF
+
+    def ragent(self, k: int) -> str | None:
+        """The ``agent_id`` on the reply that ended wait ``k`` (None: unanswered or unnamed)."""
+        return self._ragents[self._rorder[k]]
+
+    def serving(self, j: int, t: float) -> int:
+        """The stretch of session ``j`` holding it at instant ``t``, or -1."""
+        for x in range(self.s_lo[j], self.s_hi[j]):
+            if self.starts[x] <= t < self.ends[x]:
+                return x
+        return -1
+
+    def serving_or_next(self, j: int, t: float) -> int:
+        """The stretch of session ``j`` holding it at ``t``, else its next one, else -1."""
+        for x in range(self.s_lo[j], self.s_hi[j]):
+            if t < self.ends[x]:
+                return x
+        return -1
+
+
+def dedupe(records: Iterable[T], as_of: float, at: Callable[[T], float],
+           fields: Callable[[T], object]) -> tuple[list[T], int]:
+    """Distinct records not after ``as_of``, and how many repeats were dropped.
+
+    ``fields`` gives a record's field values: two records are the same when
+    those are (what attrs' ``==`` compares), found with C-level tuple hashing.
+    """
+    seen = [r for r in records if at(r) <= as_of]
+    unique = list(dict(zip(map(fields, seen), seen, strict=True)).values())
+    return unique, len(seen) - len(unique)
+
+
+def fields_of(cls: type) -> Callable[[object], tuple[object, ...]]:
+    """A getter of every attrs field of ``cls``, as a tuple (for :func:`dedupe`)."""
+    return attrgetter(*(f.name for f in attrs.fields(cls)))
+
+
+_HANDOVER = fields_of(Handover)
+_RELEASE = fields_of(Release)
+_REQUEST = fields_of(HumanRequest)
 
 
 _SENDER_RANK = {sender: n for n, sender in enumerate(Sender)}
@@ -136,17 +177,6 @@ def dedupe_messages(msgs: list[Message]) -> tuple[list[Message], int, int]:
     return sorted(by_id.values(), key=_message_key), len(msgs) - len(by_id), conflicts
 
 
-def dedupe(records: Iterable[T], as_of: float, at: Callable[[T], float]) -> tuple[list[T], int]:
-    """Distinct records not after ``as_of``, and how many repeats were dropped."""
-    seen = [r for r in records if at(r) <= as_of]
-    unique = list(dict.fromkeys(seen))
-    return unique, len(seen) - len(unique)
-
-
-class _Conflict(Exception):
-    """Two different messages share an id: take the slow, exact path."""
-
-
 def build_timeline(
     messages: Iterable[Message],
     handovers: Iterable[Handover] = (),
@@ -155,56 +185,71 @@ def build_timeline(
     as_of: float = INF,
 ) -> Timeline:
     """Sessions' waits and stretches from raw records, as known at ``as_of``."""
-    msgs, ats = _in_order(messages if as_of == INF else (m for m in messages if m.at <= as_of))
-    mids = list(map(_MID, msgs))
-    repeats = len(msgs) - len(set(mids))
-    duplicates = conflicts = 0
-    sessions: dict[str, Session] = {}
-    try:
-        unknown, adjacent = _scan(msgs, mids, ats, sessions)
-        if adjacent != repeats:  # some copies are not next to each other
-            raise _Conflict
-        duplicates = adjacent
-    except _Conflict:
-        msgs, duplicates, conflicts = dedupe_messages(msgs)
-        sessions = {}
-        unknown, _ = _scan(msgs, list(map(_MID, msgs)), list(map(_AT, msgs)), sessions)
-    out_of_order = _disorder(msgs) if any(map(_SEQ, msgs)) else 0
-    first = msgs[0].at if msgs else INF
-    last = msgs[-1].at if msgs else -INF
-
-    hand, d1 = dedupe(handovers, as_of, _AT)
-    rel, d2 = dedupe(releases, as_of, _AT)
-    req, d3 = dedupe(requests, as_of, _AT)
-    duplicates += d1 + d2 + d3
-    _route(sessions, hand, rel)
+    # Hand-overs first: sorting them makes a tuple per record, so any garbage
+    # collection that triggers runs before the big message columns exist (a
+    # collection looks into every young container, and those would be young).
+    hand, d1 = dedupe(handovers, as_of, _AT, _HANDOVER)
+    rel, d2 = dedupe(releases, as_of, _AT, _RELEASE)
+    req, d3 = dedupe(requests, as_of, _AT, _REQUEST)
+    routes = _Routes(hand, rel)
     switched: dict[str, HumanRequest] = {}
-    for r in req:
-        seen = switched.get(r.session_id)
-        if seen is None or r.at < seen.at:
-            switched[r.session_id] = r
-    for sid, r in switched.items():
-        sw = sessions.get(sid)
-        if sw is None:
-            sw = sessions[sid] = Session(sid, r.buyer_id)
-        sw.human = r.at  # a switched session is human from the switch (K02)
-        sw.with_bot = False
-    negative = 0
-    for s in sessions.values():
-        negative += _settle(s)
-    quality = DataQuality(duplicates, conflicts, unknown, out_of_order, negative)
-    return Timeline(sessions, quality, first, last)
+    for q in req:
+        seen = switched.get(q.session_id)
+        if seen is None or q.at < seen.at:
+            switched[q.session_id] = q
+
+    msgs, ats = _in_order(messages if as_of == INF else [m for m in messages if m.at <= as_of])
+    # Copies of a message (same id) sort next to each other and the scan skips
+    # them; if the id count says some copies were elsewhere (they differ, e.g. in
+    # time), or two adjacent ones differ, the exact path decides which to keep.
+    mids = list(map(_MID, msgs))
+    repeats = len(mids) - len(set(mids))
+    conflicts = 0
+    try:
+        scan = _Scan(msgs, ats, mids)
+        if scan.copies != repeats:
+            raise _Conflict
+    except _Conflict:
+        msgs, _, conflicts = dedupe_messages(msgs)
+        ats = array("d", map(_AT, msgs))
+        scan = _Scan(msgs, ats, list(map(_MID, msgs)))
+    del mids
+    out_of_order = _disorder(msgs) if any(map(_SEQ, msgs)) else 0
+    tl = Timeline()
+    if msgs:
+        tl.first, tl.last = ats[0], ats[-1]
+    del msgs, ats
+    # Sessions known only from hand-overs or switches come after those with messages.
+    ids, buyers = scan.ids, scan.buyers
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    for sid in sorted((routes.buyer_of.keys() | switched.keys()) - index.keys()):
+        index[sid] = len(ids)
+        ids.append(sid)
+        buyers.append(routes.buyer_of[sid] if sid in routes.buyer_of else switched[sid].buyer_id)
+    tl.index, tl.ids, tl.buyers = index, ids, buyers
+    _group_waits(tl, scan, len(ids))
+    _place_stretches(tl, routes)
+    negative = _settle(tl, scan, switched)
+    tl.quality = DataQuality(repeats + d1 + d2 + d3, conflicts, scan.unknown, out_of_order,
+                             negative)
+    return tl
 
 
-def _in_order(messages: Iterable[Message]) -> tuple[list[Message], list[float]]:
+class _Conflict(Exception):
+    """Two messages share an id but differ: take the exact path."""
+
+
+def _in_order(messages: Iterable[Message]) -> tuple[list[Message], array[float]]:
     """Messages sorted by :data:`_ORDER` (time, seq, sender, id), and their times.
 
     Sorting by time alone is several times cheaper (float keys, no tuples);
     the few runs of equal times are then sorted by the full key in place,
-    which yields exactly the full-key order.
+    which yields exactly the full-key order. The times are copied into a
+    packed array once: the messages' own float objects may lie anywhere in
+    memory, and every later pass reads the times again.
     """
     msgs = sorted(messages, key=_AT)
-    ats = list(map(_AT, msgs))
+    ats = array("d", map(_AT, msgs))
     ties = list(compress(range(len(ats) - 1), map(eq, ats, islice(ats, 1, None))))
     k = 0
     while k < len(ties):
@@ -217,54 +262,93 @@ def _in_order(messages: Iterable[Message]) -> tuple[list[Message], list[float]]:
     return msgs, ats
 
 
-def _scan(msgs: list[Message], mids: list[str], ats: list[float],
-          sessions: dict[str, Session]) -> tuple[int, int]:
-    """Fill ``sessions``' waits from messages in :data:`_ORDER` (the hot loop).
+class _Scan:
+    """The waits of every session, found by one scan over the ordered messages (the hot loop).
 
-    Returns (unknown senders, adjacent copies skipped). Raises _Conflict when
-    two adjacent messages share an id but differ. Columns are pulled out at C
-    speed first, so the loop touches no message attribute except on replies.
+    A session is keyed by the position of its first message: one
+    ``dict.setdefault`` mapped over the session ids (at C speed) gives every
+    message that key, so the state machine below indexes plain lists by int
+    instead of hashing a string per message. Sessions thus come in the order
+    they first appear, and each one's buyer is that of its first message.
+    Waits come out in the order of their replies (unanswered ones last), as
+    parallel columns: session key, start, reply, agent on the reply. A copy of
+    the previous message (same id) is skipped and counted; raises _Conflict if
+    it differs from it.
     """
-    unknown = copies = 0
-    prev: Message | None = None
-    prev_id = ""
-    get = sessions.get
-    for m, mid, sid, sender, at in zip(msgs, mids, map(_SID, msgs), map(_SENDER, msgs), ats,
-                                       strict=True):
-        if mid == prev_id:
-            if m != prev:
-                raise _Conflict
-            copies += 1
-            continue
-        prev_id = mid
-        prev = m
-        s = get(sid)
-        if s is None:
-            s = sessions[sid] = Session(sid, m.buyer_id)
-        if sender is _BUYER:
-            if s.pending == INF:
-                s.pending = at
-                if s.human == INF:
-                    s.human = at  # human from the first buyer message unless switched (K02)
-        elif sender is _AGENT:
-            if s.reached == INF:
-                s.reached = at
-            if s.pending != INF:
-                s.us.append(s.pending)
-                s.rs.append(at)
-                s.ragents.append(m.agent_id)
-                s.pending = INF
-        elif sender is _BOT:
-            s.with_bot = True
-        elif sender is _UNKNOWN:
-            unknown += 1
-    for s in sessions.values():
-        if s.pending != INF:
-            s.us.append(s.pending)
-            s.rs.append(INF)
-            s.ragents.append(None)
-            s.pending = INF
-    return unknown, copies
+
+    __slots__ = ("bot", "buyers", "copies", "early", "firsts", "ids", "keys", "ragents",
+                 "rs", "unknown", "us")
+
+    def __init__(self, msgs: list[Message], ats: array[float], mids: list[str]) -> None:
+        first_of: dict[str, int] = {}
+        keys = list(map(first_of.setdefault, map(_SID, msgs), count()))
+        pending: list[float | None] = [None] * len(msgs)  # by key: start of the open wait
+        early: dict[int, float] = {}  # by key: first AGENT message that answered nothing
+        bot: set[int] = set()  # keys of sessions the bot wrote in
+        wkeys: list[int] = []
+        us = array("d")
+        rs = array("d")
+        ragents: list[str | None] = []
+        unknown = copies = 0
+        prev: Message | None = None
+        prev_mid = None
+        for m, sender, key, at, mid in zip(msgs, map(_SENDER, msgs), keys, ats, mids,
+                                           strict=True):
+            if mid == prev_mid:
+                if m != prev:
+                    raise _Conflict
+                copies += 1
+                continue
+            prev, prev_mid = m, mid
+            if sender is _BUYER:
+                if pending[key] is None:
+                    pending[key] = at
+            elif sender is _AGENT:
+                u = pending[key]
+                if u is None:
+                    if key not in early:
+                        early[key] = at
+                else:
+                    pending[key] = None
+                    wkeys.append(key)
+                    us.append(u)
+                    rs.append(at)
+                    ragents.append(m.agent_id)
+            elif sender is _BOT:
+                bot.add(key)
+            elif sender is _UNKNOWN:
+                unknown += 1
+        for key in compress(count(), map(is_not, pending, repeat(None))):
+            wkeys.append(key)
+            us.append(pending[key])  # type: ignore[arg-type]
+            rs.append(INF)
+            ragents.append(None)
+        firsts = list(first_of.values())
+        self.ids = list(first_of)
+        self.firsts = firsts
+        self.buyers: list[str] = [msgs[f].buyer_id for f in firsts]
+        self.early = list(map(early.get, firsts, repeat(INF)))
+        self.bot = list(map(bot.__contains__, firsts))
+        self.keys, self.us, self.rs, self.ragents = wkeys, us, rs, ragents
+        self.unknown, self.copies = unknown, copies
+
+
+def _group_waits(tl: Timeline, scan: _Scan, n: int) -> None:
+    """Reorder the scan's waits by session (stable: time order within one) and set the
+    offsets of the ``n`` sessions (those without messages have none)."""
+    keys = scan.keys
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    if order:
+        pick = itemgetter(*order)
+        tl.us = array("d", [pick(scan.us)] if len(order) == 1 else pick(scan.us))
+        tl.rs = array("d", [pick(scan.rs)] if len(order) == 1 else pick(scan.rs))
+    tl._ragents = scan.ragents
+    tl._rorder = array("q", order)
+    # Sessions' keys increase in their (first-appearance) order, so the offsets
+    # are running totals of each session's count of waits.
+    per_session = Counter(keys)
+    wlo = [0, *accumulate(map(per_session.get, scan.firsts, repeat(0)))]
+    tl.wlo = wlo + [len(keys)] * (n + 1 - len(wlo))
 
 
 def _disorder(msgs: list[Message]) -> int:
@@ -279,60 +363,133 @@ def _disorder(msgs: list[Message]) -> int:
     return count
 
 
-def _route(sessions: dict[str, Session], hand: list[Handover], rel: list[Release]) -> None:
-    """Turn hand-overs and releases into each session's stretches (K04)."""
-    events: dict[str, list[tuple[float, int, int, str, str | None, str]]] = {}
-    for h in hand:
-        events.setdefault(h.session_id, []).append(
-            (h.at, h.seq, 1, h.agent_id, h.group, h.buyer_id))
-    for r in rel:
-        # A release sorts before a hand-over of the same instant: the old stretch
-        # ends, then the new one begins.
-        events.setdefault(r.session_id, []).append((r.at, r.seq, 0, r.agent_id, None, ""))
-    for sid, evs in events.items():
-        evs.sort(key=_route_key)
-        found = sessions.get(sid)
-        if found is not None:
-            s = found
-        else:
-            buyer = next((e[5] for e in evs if e[2] == 1), None)
-            if buyer is None:
-                continue  # only releases: nothing to measure
-            s = sessions[sid] = Session(sid, buyer)
-        stretches: list[Stretch] = []
+class _Routes:
+    """Hand-overs and releases as stretches (K04), sorted by session id then time.
+
+    ``lo_of[sid]``/``hi_of[sid]`` bound a session's stretches in the
+    columns; ``buyer_of``/``group_of`` give each handed-over session's buyer
+    and the group it entered with (its first hand-over's).
+    """
+
+    __slots__ = ("agents", "buyer_of", "ends", "group_of", "groups", "hi_of", "lo_of", "starts")
+
+    def __init__(self, hand: list[Handover], rel: list[Release]) -> None:
+        # (session, at, seq, kind, agent, group or "", n): a release (kind 0) sorts
+        # before a hand-over (1) of the same instant, so the old stretch ends first;
+        # n points back to the record and keeps the sort off the remaining fields.
+        events = [(h.session_id, h.at, h.seq, 1, h.agent_id, h.group or "", n)
+                  for n, h in enumerate(hand)]
+        events += [(r.session_id, r.at, r.seq, 0, r.agent_id, "", n) for n, r in enumerate(rel)]
+        events.sort()
+        agents: list[str] = []
+        groups: list[str | None] = []
+        starts: list[float] = []
+        ends: list[float] = []
+        lo_of: dict[str, int] = {}
+        hi_of: dict[str, int] = {}
+        buyer_of: dict[str, str] = {}
+        group_of: dict[str, str | None] = {}
+        sid = ""
         agent: str | None = None
         group: str | None = None
         start = INF
-        for at, _seq, kind, who, grp, _buyer in evs:
+        for ev_sid, at, _seq, kind, who, _gkey, n in events:
+            if ev_sid != sid:
+                if agent is not None:  # the previous session's last stretch is still open
+                    agents.append(agent)
+                    groups.append(group)
+                    starts.append(start)
+                    ends.append(INF)
+                    hi_of[sid] = len(agents)
+                sid, agent = ev_sid, None
             if kind == 1:
+                h = hand[n]
                 if agent is not None:
-                    stretches.append((agent, group, start, at))
-                elif not stretches:
-                    s.group = grp  # the group the session entered with
-                agent, group, start = who, grp, at
+                    agents.append(agent)
+                    groups.append(group)
+                    starts.append(start)
+                    ends.append(at)
+                    hi_of[sid] = len(agents)
+                elif sid not in buyer_of:
+                    buyer_of[sid] = h.buyer_id
+                    group_of[sid] = h.group
+                    lo_of[sid] = len(agents)
+                agent, group, start = who, h.group, at
             elif agent == who:
-                stretches.append((agent, group, start, at))
+                agents.append(agent)
+                groups.append(group)
+                starts.append(start)
+                ends.append(at)
+                hi_of[sid] = len(agents)
                 agent = None
         if agent is not None:
-            stretches.append((agent, group, start, INF))
-        s.stretches = stretches
-        if stretches and stretches[0][2] < s.reached:
-            s.reached = stretches[0][2]
+            agents.append(agent)
+            groups.append(group)
+            starts.append(start)
+            ends.append(INF)
+            hi_of[sid] = len(agents)
+        self.agents, self.groups, self.starts, self.ends = agents, groups, starts, ends
+        self.lo_of, self.hi_of, self.buyer_of, self.group_of = lo_of, hi_of, buyer_of, group_of
 
 
-def _route_key(e: tuple[float, int, int, str, str | None, str]) -> tuple[float, int, int, str,
-                                                                           str]:
-    return (e[0], e[1], e[2], e[3], e[4] or "")
+def _place_stretches(tl: Timeline, routes: _Routes) -> None:
+    """Give each session its range of stretches (``s_lo``/``s_hi``) and its group."""
+    tl.s_lo = list(map(routes.lo_of.get, tl.ids, repeat(0)))
+    tl.s_hi = list(map(routes.hi_of.get, tl.ids, repeat(0)))
+    tl.agents, tl.sgroups = routes.agents, routes.groups
+    tl.starts, tl.ends = routes.starts, routes.ends
+    tl.groups = list(map(routes.group_of.get, tl.ids))
 
 
-def _settle(s: Session) -> int:
-    """Drop waits answered before human service began (K02); return how many (negative)."""
-    h = s.human
-    if not s.rs or h == INF or s.rs[0] >= h:
+def _settle(tl: Timeline, scan: _Scan, switched: dict[str, HumanRequest]) -> int:
+    """Per-session K02 facts; drop waits answered before human service began.
+
+    Returns how many waits were dropped (negative durations).
+    """
+    us, rs, wlo, s_lo, s_hi, starts = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi, tl.starts
+    n = len(tl.ids)
+    early = scan.early + [INF] * (n - len(scan.early))
+    bot = scan.bot + [False] * (n - len(scan.bot))
+    human: list[float] = []
+    reached: list[float] = []
+    drop: list[tuple[int, int]] = []
+    for j in range(n):
+        lo = wlo[j]
+        hi = wlo[j + 1]
+        reach = early[j]
+        if lo < hi:
+            if rs[lo] < reach:
+                reach = rs[lo]
+            human.append(us[lo])  # human from the first buyer message, unless switched
+        else:
+            human.append(INF)
+        if s_lo[j] < s_hi[j] and starts[s_lo[j]] < reach:
+            reach = starts[s_lo[j]]
+        reached.append(reach)
+    for sid, q in switched.items():
+        j = tl.index[sid]
+        human[j] = q.at  # a switched session is human from the switch
+        bot[j] = False
+        lo, hi = wlo[j], wlo[j + 1]
+        if lo < hi and rs[lo] < q.at:
+            drop.append((lo, bisect_left(rs, q.at, lo, hi)))
+    tl.human, tl.reached, tl.with_bot = human, reached, bot
+    if not drop:
         return 0
-    keep = [k for k, r in enumerate(s.rs) if r >= h]
-    dropped = len(s.rs) - len(keep)
-    s.us = [s.us[k] for k in keep]
-    s.rs = [s.rs[k] for k in keep]
-    s.ragents = [s.ragents[k] for k in keep]
-    return dropped
+    drop.sort()
+    keep = [True] * len(us)
+    for lo, stop in drop:
+        keep[lo:stop] = repeat(False, stop - lo)
+    tl.us = array("d", compress(us, keep))
+    tl.rs = array("d", compress(rs, keep))
+    tl._rorder = array("q", compress(tl._rorder, keep))
+    gone = 0
+    new_lo = [0] * (n + 1)
+    d = 0
+    for j in range(n):
+        while d < len(drop) and drop[d][0] < wlo[j + 1]:
+            gone += drop[d][1] - drop[d][0]
+            d += 1
+        new_lo[j + 1] = wlo[j + 1] - gone
+    tl.wlo = new_lo
+    return gone

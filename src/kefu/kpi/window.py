@@ -220,36 +220,6 @@ class Calendar:
         self.closes.append(c)
         self.counted.append(counted)
 
-    def locate(self, t: float) -> int:
-        """Index i of the window with opens[i] <= t < closes[i], else ~j for the next window j."""
-        i = bisect.bisect_right(self.opens, t) - 1
-        if i >= 0 and t < self.closes[i]:
-            return i
-        return ~(i + 1)
-
-    def place(self, c: float, r: float, end: float, as_of: float, open_policy: bool
-              ) -> tuple[int, float]:
-        """Where a clock started at ``c`` counts (K01): (window index, clock start) or (-1, c).
-
-        ``r`` is the reply that ended the wait (inf if none) and ``end`` when the
-        wait stopped being this unit's (an agent's stretch ending; inf for the
-        shop). A clock inside a counted day's window counts as is. One before a
-        window counts only under the OPEN policy, from the opening, and only if
-        the wait is still unanswered and still this unit's then (and the
-        opening is not after ``as_of``).
-        """
-        opens = self.opens
-        i = bisect.bisect_right(opens, c) - 1
-        if i >= 0 and c < self.closes[i]:
-            return (i, c) if self.counted[i] else (-1, c)
-        i += 1
-        if not open_policy or i >= len(opens):
-            return -1, c
-        w0 = opens[i]
-        if r < w0 or end <= w0 or w0 > as_of or not self.counted[i]:
-            return -1, c
-        return i, w0
-
     def in_window(self, a: float, b: float) -> float:
         """Seconds of [a, b] that lie inside windows (b >= a)."""
         closes = self.closes

@@ -1,0 +1,495 @@
+"""The one walk over the timeline that forms every unit and sample (K02-K04, K06-K08).
+
+Theory of operation. :class:`Measure` visits each session once. It finds
+the session's shop clocks as runs (:mod:`kefu.kpi.clocks`), then each of
+its stretches' agent clocks, and from each run takes what every KPI needs:
+
+- shop units (K03): a run is a session-day. Under FIRST its first clock
+  decides; under ANY its first clock over the threshold does (later clocks
+  of a run start later, so if that one is merely pending so are the rest,
+  and if it is missed it is the first missed one). Session-days fold into
+  buyer-days: FIRST keeps the earliest session-day (by clock, then session
+  id), ANY the worst (ties: the earlier deciding clock).
+- agent units (K04): the first clock of each run of a stretch.
+- response-time samples (K08): reply - clock of every answered clock, in
+  calendar seconds and in in-window seconds. Only a wait answered after its
+  window closed has in-window seconds different from its calendar seconds.
+
+Cost. The reply - start of every wait is computed once for the whole
+timeline at C speed (``durations``); a run's samples are then a slice of
+it with the first entry re-clocked, never a loop over its waits. Units are
+counted straight into dicts keyed by what breaks them down (one increment
+per unit, both shop bases in one key), and nothing is kept per wait or per
+unit unless ``detail`` asks for the units. Sessions are visited in the
+order they first appear and every tie is broken on values, so no result
+depends on the input order.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from operator import sub
+
+from kefu.kpi.clocks import CUT, MET, MISSED, PENDING, Run, judge, one_run, runs
+from kefu.kpi.options import Options
+from kefu.kpi.results import (
+    EXCLUDED_CODE,
+    DataQuality,
+    Durations,
+    Key,
+    ResponseStats,
+    ResponseTimes,
+    Tally,
+    Unit,
+    status_of,
+)
+from kefu.kpi.timeline import INF, Timeline
+from kefu.kpi.window import BeforeWindow, Calendar
+
+__all__ = ["Measure", "Samples"]
+
+
+class Samples:
+    """Response-time samples of the shop or one agent (K08).
+
+    ``rep``/``first`` hold durations whose in-window seconds equal their
+    calendar seconds; the ``_xc``/``_xw`` columns hold the calendar and
+    in-window seconds of the few that ran past their window's close. The
+    common part is sorted once for both measures. (Arrays: a million floats
+    in one object the garbage collector need not look into.)
+    """
+
+    __slots__ = ("first", "first_xc", "first_xw", "rep", "rep_xc", "rep_xw")
+
+    def __init__(self) -> None:
+        self.rep = array("d")
+        self.rep_xc = array("d")
+        self.rep_xw = array("d")
+        self.first = array("d")
+        self.first_xc = array("d")
+        self.first_xw = array("d")
+
+    def add_run(self, d: Sequence[float], common: int, wins: list[float]) -> None:
+        """Samples of one run (non-empty ``d``, in time order): the first ``common``
+        in-window as is, the rest with in-window seconds ``wins``."""
+        if common:
+            self.rep.extend(d[:common])
+            self.first.append(d[0])
+        else:
+            self.first_xc.append(d[0])
+            self.first_xw.append(wins[0])
+        self.rep_xc.extend(d[common:])
+        self.rep_xw.extend(wins)
+
+    def add_one(self, cal_s: float, win_s: float | None, first: bool) -> None:
+        """One sample; ``win_s`` None when its in-window seconds equal ``cal_s``."""
+        if win_s is None:
+            self.rep.append(cal_s)
+            if first:
+                self.first.append(cal_s)
+            return
+        self.rep_xc.append(cal_s)
+        self.rep_xw.append(win_s)
+        if first:
+            self.first_xc.append(cal_s)
+            self.first_xw.append(win_s)
+
+    def result(self, **fields: object) -> ResponseTimes:
+        """The samples summarised (count, mean, median, p90; K08)."""
+        return ResponseTimes(
+            first=_stats(self.first, self.first_xc, self.first_xw),
+            replies=_stats(self.rep, self.rep_xc, self.rep_xw),
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+def _stats(rep: array[float], xc: array[float], xw: array[float]) -> ResponseStats:
+    common = sorted(rep)
+    if not xc:
+        calendar = Durations.of(common)
+        return ResponseStats(calendar, calendar)
+    # A few values appended to a sorted list: sorting again is a merge (timsort).
+    return ResponseStats(Durations.of(common + xc.tolist()),
+                         Durations.of(common + xw.tolist()))
+
+
+# A shop session-day's count key: (window index, group, FIRST code, FIRST at-risk,
+# ANY code, ANY at-risk, exclusion reason); split into the two bases' tallies after.
+ShopKey = tuple[int, "str | None", int, bool, int, bool, "str | None"]
+# An agent unit's: (window index, group, agent, code, at-risk, exclusion reason).
+AgentKey = tuple[int, "str | None", str, int, bool, "str | None"]
+
+
+class Measure:
+    """Units and samples of every session, from one walk (see the module docstring).
+
+    ``shop``: form K03 units (both bases) and buyer-days; ``agents``: K04
+    units; ``times``: K08 samples. Results are read by :mod:`kefu.kpi.reply`
+    and :mod:`kefu.kpi.response`.
+    """
+
+    __slots__ = (
+        "_a_code", "_a_end", "_a_risk", "_a_start", "_agent_units", "_buyer_tallies", "_f_c",
+        "_f_code", "_f_end", "_f_group", "_f_risk", "_f_sid", "_session_units", "_slot_buyer",
+        "_slot_day", "agent_samples", "agent_tallies", "cal", "dropped", "opts", "quality",
+        "session_tallies", "shop_samples", "tl", "unanswered", "waiting",
+    )
+
+    def __init__(self, tl: Timeline, opts: Options, cal: Calendar, *, shop: bool = True,
+                 agents: bool = True, times: bool = True) -> None:
+        self.tl = tl
+        self.opts = opts
+        self.cal = cal
+        self.quality: DataQuality = tl.quality
+        self.session_tallies = (Tally(opts.detail), Tally(opts.detail))  # FIRST, ANY
+        self.agent_tallies: dict[str, Tally] = {}
+        self.shop_samples = Samples()
+        self.agent_samples: dict[str, Samples] = {}
+        self.unanswered = 0
+        self.dropped = 0
+        self.waiting: list[tuple[str, float]] = []  # (buyer, clock) of sessions waiting (K02)
+        # Buyer-days (K03), one slot p each, in parallel columns.
+        self._slot_buyer: list[str] = []
+        self._slot_day: list[int] = []
+        self._f_c: list[float] = []  # the earliest session-day: its first clock,
+        self._f_sid: list[str] = []  # session, group, and FIRST code, reply, risk
+        self._f_group: list[str | None] = []
+        self._f_code: list[int] = []
+        self._f_end: list[float] = []
+        self._f_risk: list[bool] = []
+        self._a_code: list[int] = []  # the worst session-day (ANY): code, clock, reply, risk
+        self._a_start: list[float] = []
+        self._a_end: list[float] = []
+        self._a_risk: list[bool] = []
+        # With detail=True: the session-days' units, FIRST and ANY (often the same object).
+        self._session_units: tuple[list[Unit], list[Unit]] = ([], [])
+        self._buyer_tallies: tuple[Tally, Tally] | None = None
+        self._agent_units: dict[str, list[Unit]] = {}  # with detail=True
+        shop_counts: dict[ShopKey, int] = {}
+        agent_counts: dict[AgentKey, int] = {}
+        self._walk(shop, agents, times, shop_counts, agent_counts)
+        self._tallies(shop_counts, agent_counts)
+
+    # The walk ---------------------------------------------------------------------------
+
+    def _walk(self, want_shop: bool, want_agents: bool, want_times: bool,
+              shop_counts: dict[ShopKey, int], agent_counts: dict[AgentKey, int]) -> None:
+        """Visit every session once (the hot loop: locals only, helpers for rare cases)."""
+        tl, cal, opts = self.tl, self.cal, self.opts
+        us, rs, wlo, s_lo, s_hi = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi
+        human, reached, with_bot = tl.human, tl.reached, tl.with_bot
+        buyers, ids, groups = tl.buyers, tl.ids, tl.groups
+        st_agents, st_groups, st_starts, st_ends = tl.agents, tl.sgroups, tl.starts, tl.ends
+        closes = cal.closes
+        T = opts.threshold
+        as_of = opts.as_of
+        warn = opts.warn_after
+        live = as_of != INF  # real time: PENDING and at-risk units exist
+        open_policy = opts.before_window is BeforeWindow.OPEN
+        excluded = opts.excluded
+        detail = opts.detail
+        over = T.__lt__  # over(x) is x > T
+        # reply - start of every wait (inf when unanswered), at C speed, once.
+        durations = array("d", map(sub, rs, us))
+        shop_rep, shop_first = self.shop_samples.rep.extend, self.shop_samples.first.append
+        agent_samples = self.agent_samples
+        # Buyer-day slots by window index, then buyer (no tuple key per buyer-day:
+        # fewer long-lived objects for the garbage collector to track).
+        fold: dict[int, dict[str, int]] = {}
+        slot_of: dict[str, int] = {}
+        slot_day = -1
+        f_c, f_sid, f_group, f_code, f_end, f_risk = (
+            self._f_c, self._f_sid, self._f_group, self._f_code, self._f_end, self._f_risk)
+        a_code_, a_start, a_end, a_risk_ = self._a_code, self._a_start, self._a_end, self._a_risk
+        unanswered = dropped = 0
+        for j in range(len(ids)):
+            lo = wlo[j]
+            hi = wlo[j + 1]
+            if lo == hi:
+                continue
+            h = human[j]
+            c1 = us[lo]
+            if c1 < h:
+                c1 = h  # only a session's first wait can start before human service
+            if reached[j] == INF:  # no agent yet: waiting for one, unless with the bot (K02)
+                if not with_bot[j]:
+                    first = runs(cal, us, rs, lo, lo + 1, c1, INF, as_of, open_policy)
+                    if first:
+                        self.waiting.append((buyers[j], first[0][3]))
+                continue
+            buyer = buyers[j]
+            reason = excluded.get(buyer) if excluded else None
+            # Shop clocks: usually every wait starts in one window, one run (clocks module).
+            i = one_run(cal, c1, us[hi - 1] if hi - lo > 1 else c1)
+            if i >= 0:
+                found: list[Run] = [(i, lo, hi, c1)]
+            else:
+                found = runs(cal, us, rs, lo, hi, c1, INF, as_of, open_policy)
+            for i, ka, kb, c in found if want_shop or want_times else ():
+                d = durations[ka:kb]
+                r = rs[ka]
+                d[0] = r - c
+                if want_shop:
+                    if d[0] <= T:
+                        code = MET
+                    elif as_of - c > T:
+                        code = MISSED
+                    else:
+                        code = PENDING
+                    risk = live and code == PENDING and as_of - c > warn
+                    # ANY: the first clock over the threshold decides (module docstring).
+                    a_code, a_c, a_r, a_risk = code, c, r, risk
+                    if code == MET and kb - ka > 1:
+                        late = next(filter(over, d), None)
+                        if late is not None:
+                            k = ka + d.index(late)
+                            a_c, a_r = us[k], rs[k]
+                            a_code = MISSED if as_of - a_c > T else PENDING
+                    if live and kb - ka > 1:
+                        a_risk = self._any_at_risk(d, c, ka, kb)
+                    group = groups[j]
+                    sid = ids[j]
+                    key = (i, group, code, risk, a_code, a_risk and a_code == PENDING, reason)
+                    shop_counts[key] = shop_counts.get(key, 0) + 1
+                    if detail:
+                        self._session_unit(j, i, c, r, code, a_code, a_c, a_r, reason)
+                    # Fold the session-day into its buyer-day (K03).
+                    if i != slot_day:
+                        slot_of = fold.setdefault(i, {})
+                        slot_day = i
+                    p = slot_of.get(buyer)
+                    if p is None:
+                        slot_of[buyer] = len(f_c)
+                        self._slot_buyer.append(buyer)
+                        self._slot_day.append(i)
+                        f_c.append(c)
+                        f_sid.append(sid)
+                        f_group.append(group)
+                        f_code.append(code)
+                        f_end.append(r)
+                        f_risk.append(risk)
+                        a_code_.append(a_code)
+                        a_start.append(a_c)
+                        a_end.append(a_r)
+                        a_risk_.append(a_risk)
+                    else:
+                        if c < f_c[p] or (c == f_c[p] and sid < f_sid[p]):
+                            f_c[p] = c
+                            f_sid[p] = sid
+                            f_group[p] = group
+                            f_code[p] = code
+                            f_end[p] = r
+                            f_risk[p] = risk
+                        if a_risk:
+                            a_risk_[p] = True
+                        if a_code > a_code_[p] or (a_code == a_code_[p] and a_c < a_start[p]):
+                            a_code_[p] = a_code
+                            a_start[p] = a_c
+                            a_end[p] = a_r
+                if not want_times:
+                    continue
+                if reason is not None:
+                    dropped += kb - ka  # K06: counted, never timed
+                    continue
+                if rs[kb - 1] == INF:  # only a session's last wait can be unanswered
+                    unanswered += 1
+                    d.pop()
+                    if not d:
+                        continue
+                if rs[ka + len(d) - 1] <= closes[i]:  # all answered before closing time
+                    shop_rep(d)
+                    shop_first(d[0])
+                    wins: list[float] | None = None
+                else:
+                    common, wins = self._split(d, i, c, ka)
+                    self.shop_samples.add_run(d, common, wins)
+                if s_lo[j] == s_hi[j]:  # no hand-overs: credit the agent named on the reply
+                    self._fallback(d, wins, ka)
+            if not (want_agents or want_times):
+                continue
+            for x in range(s_lo[j], s_hi[j]):
+                start = st_starts[x]
+                end = st_ends[x]
+                k0 = bisect_left(rs, start, lo, hi)  # the wait under way at the hand-over, or next
+                if k0 == hi:
+                    continue
+                c = us[k0]
+                if c < h:
+                    c = h
+                if c < start:
+                    c = start
+                if c >= end:
+                    continue
+                k1 = bisect_left(us, end, k0 + 1, hi)  # the waits that start before it ends
+                i = one_run(cal, c, us[k1 - 1] if k1 - k0 > 1 else c)
+                if i >= 0:
+                    found = [(i, k0, k1, c)]
+                else:
+                    found = runs(cal, us, rs, k0, k1, c, end, as_of, open_policy)
+                    if not found:
+                        continue
+                agent = st_agents[x]
+                capped = rs[k1 - 1] >= end  # the last wait's reply (if any) came after it
+                if want_agents:
+                    for i, ka, _kb, c in found:
+                        r = INF if capped and ka == k1 - 1 else rs[ka]
+                        code = judge(c, r, end, as_of, T)
+                        if code == CUT:  # handed on unanswered before the threshold (K04)
+                            break
+                        risk = live and code == PENDING and as_of - c > warn
+                        akey = (i, st_groups[x], agent, code, risk, reason)
+                        agent_counts[akey] = agent_counts.get(akey, 0) + 1
+                        if detail:
+                            self._stretch_unit(j, x, i, c, r, code, reason)
+                if not want_times or reason is not None:
+                    continue
+                samples = agent_samples.get(agent)
+                if samples is None:
+                    samples = agent_samples[agent] = Samples()
+                for i, ka, kb, c in found:
+                    d = durations[ka:kb]
+                    d[0] = rs[ka] - c
+                    if capped and kb == k1:
+                        d.pop()
+                        if not d:
+                            continue
+                    if rs[ka + len(d) - 1] <= closes[i]:
+                        samples.rep.extend(d)
+                        samples.first.append(d[0])
+                    else:
+                        common, wins = self._split(d, i, c, ka)
+                        samples.add_run(d, common, wins)
+        self.unanswered, self.dropped = unanswered, dropped
+
+    def _any_at_risk(self, d: Sequence[float], c: float, ka: int, kb: int) -> bool:
+        """Whether some clock of a run is pending and past the warning age (K07, ANY)."""
+        us = self.tl.us
+        T = self.opts.threshold
+        as_of = self.opts.as_of
+        warn = self.opts.warn_after
+        for k in range(ka, kb):
+            ck = c if k == ka else us[k]
+            if d[k - ka] > T and T >= as_of - ck > warn:
+                return True
+        return False
+
+    def _split(self, d: Sequence[float], i: int, c: float, ka: int) -> tuple[int, list[float]]:
+        """How many of a run's samples end by its window's close, and the in-window
+        seconds of the rest (K08)."""
+        rs = self.tl.rs
+        stop = ka + len(d)
+        common = bisect_right(rs, self.cal.closes[i], ka, stop) - ka
+        us = self.tl.us
+        in_window = self.cal.in_window
+        wins = [in_window(c if k == ka else us[k], rs[k]) for k in range(ka + common, stop)]
+        return common, wins
+
+    def _fallback(self, d: Sequence[float], wins: list[float] | None, ka: int) -> None:
+        """Credit each answered clock of a run to the agent named on its reply (K08)."""
+        ragent = self.tl.ragent
+        common = len(d) if wins is None else len(d) - len(wins)
+        for n, cal_s in enumerate(d):
+            name = ragent(ka + n)
+            if name is not None:
+                s = self.agent_samples.get(name)
+                if s is None:
+                    s = self.agent_samples[name] = Samples()
+                win_s = None if wins is None or n < common else wins[n - common]
+                s.add_one(cal_s, win_s, n == 0)
+
+    # Tallies and units ------------------------------------------------------------------
+
+    def _tallies(self, shop_counts: dict[ShopKey, int],
+                 agent_counts: dict[AgentKey, int]) -> None:
+        """Turn the walk's counts into per-basis and per-agent tallies (by day, not index)."""
+        days = self.cal.days
+        first, anyb = self.session_tallies
+        for (i, group, code, risk, a_code, a_risk, reason), n in shop_counts.items():
+            if reason is not None:
+                code, risk, a_code, a_risk = EXCLUDED_CODE, False, EXCLUDED_CODE, False
+            first.add(days[i], group, None, code, risk, reason, n=n)
+            anyb.add(days[i], group, None, a_code, a_risk, reason, n=n)
+        if first.units is not None and anyb.units is not None:
+            first.units.extend(self._session_units[0])
+            anyb.units.extend(self._session_units[1])
+        detail = self.opts.detail
+        for (i, group, agent, code, risk, reason), n in agent_counts.items():
+            tally = self.agent_tallies.get(agent)
+            if tally is None:
+                tally = self.agent_tallies[agent] = Tally(detail)
+                if tally.units is not None:
+                    tally.units.extend(self._agent_units[agent])
+            if reason is not None:
+                code, risk = EXCLUDED_CODE, False
+            tally.add(days[i], group, agent, code, risk, reason, n=n)
+
+    def _unit(self, kind: str, i: int, buyer: str, session: str | None, agent: str | None,
+              group: str | None, code: int, start: float, end: float,
+              reason: str | None) -> Unit:
+        if reason is not None:
+            code = EXCLUDED_CODE
+        return Unit(kind, status_of(code), self.cal.days[i], buyer, session, agent, group,
+                    start, None if end == INF else end, reason)
+
+    def _session_unit(self, j: int, i: int, c: float, r: float, code: int, a_code: int,
+                      a_c: float, a_r: float, reason: str | None) -> None:
+        tl = self.tl
+        args = (i, tl.buyers[j], tl.ids[j], None, tl.groups[j])
+        first = self._unit("session-day", *args, code, c, r, reason)
+        # Units are immutable: when both bases decided on the same clock, share one.
+        same = a_code == code and a_c == c and a_r == r
+        self._session_units[0].append(first)
+        self._session_units[1].append(
+            first if same else self._unit("session-day", *args, a_code, a_c, a_r, reason))
+
+    def _stretch_unit(self, j: int, x: int, i: int, c: float, r: float, code: int,
+                      reason: str | None) -> None:
+        tl = self.tl
+        agent = tl.agents[x]
+        self._agent_units.setdefault(agent, []).append(self._unit(
+            "stretch", i, tl.buyers[j], tl.ids[j], agent, tl.sgroups[x], code, c, r, reason))
+
+    def buyer_days(self, first_basis: bool) -> Tally:
+        """K03 per buyer-day, FIRST or ANY (both are formed on the first call)."""
+        if self._buyer_tallies is None:
+            self._buyer_tallies = self._buyer_days()
+        return self._buyer_tallies[0 if first_basis else 1]
+
+    def _buyer_days(self) -> tuple[Tally, Tally]:
+        detail = self.opts.detail
+        first, anyb = Tally(detail), Tally(detail)
+        f_counts, a_counts = first.counts, anyb.counts
+        excluded = self.opts.excluded
+        days = self.cal.days
+        for p, buyer in enumerate(self._slot_buyer):
+            reason = excluded.get(buyer) if excluded else None
+            i = self._slot_day[p]
+            group = self._f_group[p]
+            if reason is None:
+                # K07: only a pending unit is at risk (under ANY a clock may be at risk
+                # while the unit is already missed).
+                code, a_code = self._f_code[p], self._a_code[p]
+                f_key: Key = (days[i], group, None, code, self._f_risk[p], None, None)
+                a_key: Key = (days[i], group, None, a_code,
+                              self._a_risk[p] and a_code == PENDING, None, None)
+            else:
+                f_key = a_key = (days[i], group, None, EXCLUDED_CODE, False, reason, None)
+            f_counts[f_key] = f_counts.get(f_key, 0) + 1
+            a_counts[a_key] = a_counts.get(a_key, 0) + 1
+            if first.units is not None and anyb.units is not None:
+                sid = self._f_sid[p]
+                unit = self._unit("buyer-day", i, buyer, sid, None, group, self._f_code[p],
+                                  self._f_c[p], self._f_end[p], reason)
+                same = (self._a_code[p] == self._f_code[p] and self._a_start[p] == self._f_c[p]
+                        and self._a_end[p] == self._f_end[p])
+                first.units.append(unit)
+                anyb.units.append(unit if same else self._unit(
+                    "buyer-day", i, buyer, sid, None, group, self._a_code[p], self._a_start[p],
+                    self._a_end[p], reason))
+        return first, anyb
+
+    def consults(self) -> list[tuple[str, int, float, str]]:
+        """K03's buyer-days as (buyer, day index, first clock, session): K10's consultations."""
+        return list(zip(self._slot_buyer, self._slot_day, self._f_c, self._f_sid, strict=True))
