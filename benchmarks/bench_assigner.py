@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from conftest import CONTENDERS
-from kefu.bench import backlog_shop, churn_shop, drain, replay_commands, replay_shop
+from kefu.bench import Churn, backlog_shop, drain, replay_commands, replay_shop
 
 AGENT_COUNTS = [20, 200, 2000]
 OPEN_COUNTS = [2000, 20000]
@@ -38,7 +38,7 @@ def test_open_close(benchmark: Any, engine: str, agents: int, open_sessions: int
     if engine == "naive" and open_sessions > 2000:
         pytest.skip("the naive scan takes minutes to warm up 20,000 sessions")
     benchmark.extra_info.update(engine=engine, agents=agents, open_sessions=open_sessions)
-    churn = churn_shop(engine, agents, open_sessions)
+    churn = Churn(engine, agents, open_sessions)
     benchmark(churn.step)
     churn.shop.check()
     assert len(churn.shop.session_ids()) == open_sessions

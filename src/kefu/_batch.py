@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kefu._checks import check_flag, check_groups, check_id, check_session_args, check_weight
+from kefu.clock import as_seconds
 from kefu.errors import BatchAborted, InvalidArgument, KefuError
 from kefu.events import Event
 from kefu.model import Cap
 
-__all__ = ["check_at", "run_batch", "validate_command"]
+__all__ = ["check_at", "run_batch", "run_checked", "validate_command"]
 
 Args = tuple[Any, ...]
 
@@ -110,17 +111,24 @@ def validate_command(command: object) -> tuple[str, Args]:
 
 def check_at(value: object, now: float) -> float:
     """The time of an ``("at", seconds)`` command: finite seconds, not before ``now``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    at = as_seconds(value)
+    if at is None:
         raise InvalidArgument(f"('at', seconds) needs a number of seconds, got {value!r}")
-    try:
-        at = float(value)
-    except OverflowError:
-        at = math.inf
     if not math.isfinite(at):
         raise InvalidArgument(f"('at', seconds) needs finite seconds, got {value!r}")
     if at < now:
         raise InvalidArgument(f"('at', {value!r}) is before the batch's time {now!r}")
     return at
+
+
+def run_checked(engine: Any, command: object, now: float, events: list[Event]) -> float:
+    """Check and run one command on ``engine``, appending its events; returns the batch's
+    time after it (moved only by ``("at", t)``)."""
+    name, args = validate_command(command)
+    if name == "at":
+        return check_at(args[0], now)
+    events.extend(getattr(engine, name)(now, *args))
+    return now
 
 
 def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
@@ -135,11 +143,7 @@ def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list
         except Exception as exc:  # the caller's iterable broke: keep what was done
             raise BatchAborted(index, None, exc, events, now) from exc
         try:
-            name, args = validate_command(command)
-            if name == "at":
-                now = check_at(args[0], now)
-            else:
-                events.extend(getattr(engine, name)(now, *args))
+            now = run_checked(engine, command, now, events)
         except KefuError as exc:
             raise BatchAborted(index, command, exc, events, now) from exc
     return events, now

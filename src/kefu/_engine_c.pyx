@@ -57,7 +57,7 @@ import sys
 import types
 from collections import OrderedDict
 
-from kefu._batch import check_at, validate_command
+from kefu._batch import run_checked
 from kefu._checks import MAX_PRIORITY
 
 from kefu._snapshot import parse_state
@@ -1528,12 +1528,8 @@ cdef class Engine:
                         at = c[1]
                         continue
                 # Everything else (and anything odd) takes the checked path.
-                name, args = validate_command(command)
-                if name == "at":
-                    now = check_at(args[0], now)
-                    at = now
-                else:
-                    events.extend(getattr(self, name)(at, *args))
+                at = run_checked(self, command, at, events)
+                now = at
             except KefuError as exc:
                 raise BatchAborted(index, command, exc, events, at) from exc
         return events, at

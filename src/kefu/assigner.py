@@ -26,7 +26,7 @@ from kefu._checks import (
     check_weight,
 )
 from kefu._contract import Engine
-from kefu.clock import Clock, ManualClock
+from kefu.clock import Clock, ManualClock, as_seconds
 from kefu.errors import BatchAborted, InvalidArgument, InvalidSnapshot, KefuError
 from kefu.events import Event
 from kefu.model import AgentView, Cap, Config, SessionView, Strategy
@@ -131,15 +131,9 @@ class Assigner:
 
     def _odd_now(self, now: object) -> float:
         """:meth:`_now` for anything but a finite float at or after the last reading."""
-        if type(now) is float:
-            seconds = now
-        elif isinstance(now, bool) or not isinstance(now, (int, float)):
+        seconds = as_seconds(now)
+        if seconds is None:
             raise InvalidArgument(f"clock.now() must return seconds, got {now!r}")
-        else:
-            try:
-                seconds = float(now)
-            except OverflowError:
-                seconds = math.inf
         if not math.isfinite(seconds):
             raise InvalidArgument(f"clock.now() must be finite, got {now!r}")
         if seconds < self._last_now:

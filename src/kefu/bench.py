@@ -32,7 +32,6 @@ __all__ = [
     "BenchCommand",
     "Churn",
     "backlog_shop",
-    "churn_shop",
     "main",
     "replay_commands",
 ]
@@ -65,11 +64,6 @@ class Churn:
         sid = next(self._ids)
         self.shop.open_session(sid, sid)
         live.append(sid)
-
-
-def churn_shop(engine: str, agents: int, open_sessions: int, cap: Cap | None = None) -> Churn:
-    """The churn workload's shop, warmed up to ``open_sessions`` open sessions."""
-    return Churn(engine, agents, open_sessions, cap)
 
 
 def backlog_shop(engine: str, agents: int, backlog: int = BACKLOG) -> Assigner:
@@ -128,7 +122,7 @@ def _best_of(repeats: int, run: Callable[[], float]) -> float:
 
 
 def _time_churn(engine: str, agents: int, open_sessions: int, steps: int) -> float:
-    churn = churn_shop(engine, agents, open_sessions)
+    churn = Churn(engine, agents, open_sessions)
     step = churn.step
 
     def run() -> float:

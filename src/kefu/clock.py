@@ -60,13 +60,23 @@ class ManualClock:
         return f"ManualClock({self._now!r})"
 
 
-def _finite(value: object) -> float:
+def as_seconds(value: object) -> float | None:
+    """``value`` as float seconds if it is an int or float (not a bool), else None.
+
+    An int too large for a float gives inf, so callers reject it as not finite.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgument(f"time must be a number of seconds, got {value!r}")
+        return None
     try:
-        result = float(value)
+        return float(value)
     except OverflowError:
-        result = math.inf
+        return math.inf
+
+
+def _finite(value: object) -> float:
+    result = as_seconds(value)
+    if result is None:
+        raise InvalidArgument(f"time must be a number of seconds, got {value!r}")
     if not math.isfinite(result):
         raise InvalidArgument(f"time must be finite, got {value!r}")
     return result
