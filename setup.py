@@ -1,6 +1,7 @@
-"""Build logic for kefu: the optional Cython engine.
+"""Build logic for kefu: the optional Cython extensions.
 
-The extension ``kefu._engine_c`` is built when its source exists, Cython is
+``kefu._engine_c`` (the Assigner's compiled engine) and ``kefu.kpi._kernel_c``
+(the KPI message pass) are built when their sources exist, Cython is
 importable and a compiler works. Environment switches:
 
 * ``KEFU_NO_EXTENSIONS=1``  -- build nothing; a pure-Python install.
@@ -16,7 +17,10 @@ from pathlib import Path
 from setuptools import setup
 
 HERE = Path(__file__).parent
-PYX = HERE / "src" / "kefu" / "_engine_c.pyx"
+SOURCES = {
+    "kefu._engine_c": HERE / "src" / "kefu" / "_engine_c.pyx",
+    "kefu.kpi._kernel_c": HERE / "src" / "kefu" / "kpi" / "_kernel_c.pyx",
+}
 NO_EXTENSIONS = bool(os.environ.get("KEFU_NO_EXTENSIONS"))
 REQUIRE = bool(os.environ.get("KEFU_REQUIRE_EXTENSIONS"))
 
@@ -26,10 +30,9 @@ def extensions() -> list[object]:
         if REQUIRE:
             raise SystemExit("KEFU_NO_EXTENSIONS and KEFU_REQUIRE_EXTENSIONS are both set")
         return []
-    if not PYX.exists():
-        if REQUIRE:
-            raise SystemExit(f"KEFU_REQUIRE_EXTENSIONS is set but {PYX} does not exist")
-        return []
+    missing = [str(p) for p in SOURCES.values() if not p.exists()]
+    if missing and REQUIRE:
+        raise SystemExit(f"KEFU_REQUIRE_EXTENSIONS is set but {missing} do not exist")
     try:
         from Cython.Build import cythonize
         from setuptools import Extension
@@ -37,9 +40,12 @@ def extensions() -> list[object]:
         if REQUIRE:
             raise
         return []
-    ext = Extension("kefu._engine_c", [str(PYX.relative_to(HERE))], optional=not REQUIRE)
+    exts = [Extension(name, [str(pyx.relative_to(HERE))], optional=not REQUIRE)
+            for name, pyx in SOURCES.items() if pyx.exists()]
+    if not exts:
+        return []
     built = cythonize(
-        [ext],
+        exts,
         compiler_directives={
             "language_level": 3,
             "boundscheck": False,

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from operator import sub
 
 from kefu.kpi.clocks import CUT, MET, MISSED, PENDING, Run, judge, one_run, runs
+from kefu.kpi.kernel import sorted_doubles
 from kefu.kpi.options import Options
 from kefu.kpi.results import (
     EXCLUDED_CODE,
@@ -106,13 +107,13 @@ class Samples:
 
 
 def _stats(rep: array[float], xc: array[float], xw: array[float]) -> ResponseStats:
-    common = sorted(rep)
+    common = sorted_doubles(rep)
     if not xc:
-        calendar = Durations.of(common)
+        calendar = Durations.of_sorted(common)
         return ResponseStats(calendar, calendar)
     # A few values appended to a sorted list: sorting again is a merge (timsort).
-    return ResponseStats(Durations.of(common + xc.tolist()),
-                         Durations.of(common + xw.tolist()))
+    values = common.tolist()
+    return ResponseStats(Durations.of(values + xc.tolist()), Durations.of(values + xw.tolist()))
 
 
 # A shop session-day's count key: (window index, group, FIRST code, FIRST at-risk,

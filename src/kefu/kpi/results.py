@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -207,10 +207,15 @@ class Durations:
     @classmethod
     def of(cls, values: list[float]) -> Durations:
         """Summary of ``values`` (sorted in place)."""
+        values.sort()
+        return cls.of_sorted(values)
+
+    @classmethod
+    def of_sorted(cls, values: Sequence[float]) -> Durations:
+        """Summary of ``values``, already in ascending order."""
         n = len(values)
         if not n:
             return cls()
-        values.sort()
         mid = n // 2
         median = values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
         rank = -(-9 * n // 10)  # ceil(0.9 n), the nearest-rank p90

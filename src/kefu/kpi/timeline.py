@@ -52,10 +52,20 @@ from typing import TypeVar
 
 import attrs
 
+from kefu.kpi import kernel
 from kefu.kpi.records import Handover, HumanRequest, Message, Release, Sender
 from kefu.kpi.results import DataQuality
 
-__all__ = ["INF", "Timeline", "build_timeline", "dedupe", "fields_of"]
+__all__ = [
+    "INF",
+    "MessageScan",
+    "Timeline",
+    "build_timeline",
+    "dedupe",
+    "fields_of",
+    "scan_messages",
+    "scan_messages_py",
+]
 
 INF = math.inf
 
@@ -198,6 +208,76 @@ def build_timeline(
         if seen is None or q.at < seen.at:
             switched[q.session_id] = q
 
+    ms = scan_messages(messages, as_of)
+    tl = Timeline()
+    tl.first, tl.last = ms.first, ms.last
+    # Sessions known only from hand-overs or switches come after those with messages.
+    ids, buyers = ms.ids, ms.buyers
+    with_messages = len(ids)
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    for sid in sorted((routes.buyer_of.keys() | switched.keys()) - index.keys()):
+        index[sid] = len(ids)
+        ids.append(sid)
+        buyers.append(routes.buyer_of[sid] if sid in routes.buyer_of else switched[sid].buyer_id)
+    tl.index, tl.ids, tl.buyers = index, ids, buyers
+    tl.us, tl.rs, tl._ragents, tl._rorder = ms.us, ms.rs, ms.ragents, ms.rorder
+    tl.wlo = ms.wlo + [ms.wlo[-1]] * (len(ids) - with_messages)
+    _place_stretches(tl, routes)
+    negative = _settle(tl, ms, switched)
+    tl.quality = DataQuality(ms.repeats + d1 + d2 + d3, ms.conflicts, ms.unknown,
+                             ms.out_of_order, negative)
+    return tl
+
+
+class MessageScan:
+    """What the messages alone say (the hot pass): sessions, their waits, data quality.
+
+    Sessions ``j = 0 .. len(ids) - 1`` in the order they first appear, with
+    ``buyers[j]`` (its first message's buyer), ``early[j]`` (its first AGENT
+    message that answered nothing, ``inf`` = none) and ``bot[j]`` (the bot
+    wrote in it). Waits are grouped by session (``us``/``rs`` over
+    ``wlo[j]:wlo[j + 1]``, time order within one); ``ragents[rorder[k]]`` is
+    the agent named on wait ``k``'s reply. ``repeats`` copies were dropped,
+    ``conflicts`` of them differed from the kept one; ``unknown`` messages
+    had no known sender, ``out_of_order`` a seq below their session's
+    previous one. ``first``/``last`` span the messages (``inf``/``-inf``: none).
+
+    Two kernels make it, with identical results: :func:`scan_messages_py`
+    and the compiled ``kefu.kpi._kernel_c`` (see :func:`scan_messages`).
+    """
+
+    __slots__ = ("bot", "buyers", "conflicts", "early", "first", "ids", "last",
+                 "out_of_order", "ragents", "repeats", "rorder", "rs", "unknown", "us", "wlo")
+
+    def __init__(self, ids: list[str], buyers: list[str], early: list[float], bot: list[bool],
+                 us: array[float], rs: array[float], wlo: list[int], ragents: list[str | None],
+                 rorder: array[int], repeats: int, conflicts: int, unknown: int,
+                 out_of_order: int, first: float, last: float) -> None:
+        self.ids, self.buyers, self.early, self.bot = ids, buyers, early, bot
+        self.us, self.rs, self.wlo, self.ragents, self.rorder = us, rs, wlo, ragents, rorder
+        self.repeats, self.conflicts, self.unknown = repeats, conflicts, unknown
+        self.out_of_order, self.first, self.last = out_of_order, first, last
+
+    def fields(self) -> tuple[object, ...]:
+        """Every field, as plain values (for comparing the two kernels)."""
+        return tuple(getattr(self, name) for name in sorted(self.__slots__))
+
+
+def scan_messages(messages: Iterable[Message], as_of: float = INF) -> MessageScan:
+    """The message pass, by the active kernel (:mod:`kefu.kpi.kernel`). Both give
+    identical results; the compiled one hands the few inputs it cannot decide
+    identically to the reference."""
+    if kernel.ACTIVE == "py":
+        return scan_messages_py(messages, as_of)
+    msgs = messages if type(messages) is list else list(messages)
+    fields = kernel.compiled("scan")(msgs, as_of)
+    if fields is None:
+        return scan_messages_py(msgs, as_of)
+    return MessageScan(*fields)  # type: ignore[misc]
+
+
+def scan_messages_py(messages: Iterable[Message], as_of: float = INF) -> MessageScan:
+    """The pure-Python kernel of the message pass (the reference for the compiled one)."""
     msgs, ats = _in_order(messages if as_of == INF else [m for m in messages if m.at <= as_of])
     # Copies of a message (same id) sort next to each other and the scan skips
     # them; if the id count says some copies were elsewhere (they differ, e.g. in
@@ -215,24 +295,10 @@ def build_timeline(
         scan = _Scan(msgs, ats, list(map(_MID, msgs)))
     del mids
     out_of_order = _disorder(msgs) if any(map(_SEQ, msgs)) else 0
-    tl = Timeline()
-    if msgs:
-        tl.first, tl.last = ats[0], ats[-1]
-    del msgs, ats
-    # Sessions known only from hand-overs or switches come after those with messages.
-    ids, buyers = scan.ids, scan.buyers
-    index = dict(zip(ids, range(len(ids)), strict=True))
-    for sid in sorted((routes.buyer_of.keys() | switched.keys()) - index.keys()):
-        index[sid] = len(ids)
-        ids.append(sid)
-        buyers.append(routes.buyer_of[sid] if sid in routes.buyer_of else switched[sid].buyer_id)
-    tl.index, tl.ids, tl.buyers = index, ids, buyers
-    _group_waits(tl, scan, len(ids))
-    _place_stretches(tl, routes)
-    negative = _settle(tl, scan, switched)
-    tl.quality = DataQuality(repeats + d1 + d2 + d3, conflicts, scan.unknown, out_of_order,
-                             negative)
-    return tl
+    first, last = (ats[0], ats[-1]) if msgs else (INF, -INF)
+    us, rs, rorder, wlo = _group_waits(scan)
+    return MessageScan(scan.ids, scan.buyers, scan.early, scan.bot, us, rs, wlo, scan.ragents,
+                       rorder, repeats, conflicts, scan.unknown, out_of_order, first, last)
 
 
 class _Conflict(Exception):
@@ -333,22 +399,21 @@ class _Scan:
         self.unknown, self.copies = unknown, copies
 
 
-def _group_waits(tl: Timeline, scan: _Scan, n: int) -> None:
-    """Reorder the scan's waits by session (stable: time order within one) and set the
-    offsets of the ``n`` sessions (those without messages have none)."""
+def _group_waits(scan: _Scan) -> tuple[array[float], array[float], array[int], list[int]]:
+    """The scan's waits reordered by session (stable: time order within one): starts,
+    replies, where each one's reply is in scan order, and the sessions' offsets."""
     keys = scan.keys
     order = sorted(range(len(keys)), key=keys.__getitem__)
+    us, rs = array("d"), array("d")
     if order:
         pick = itemgetter(*order)
-        tl.us = array("d", [pick(scan.us)] if len(order) == 1 else pick(scan.us))
-        tl.rs = array("d", [pick(scan.rs)] if len(order) == 1 else pick(scan.rs))
-    tl._ragents = scan.ragents
-    tl._rorder = array("q", order)
+        us = array("d", [pick(scan.us)] if len(order) == 1 else pick(scan.us))
+        rs = array("d", [pick(scan.rs)] if len(order) == 1 else pick(scan.rs))
     # Sessions' keys increase in their (first-appearance) order, so the offsets
     # are running totals of each session's count of waits.
     per_session = Counter(keys)
     wlo = [0, *accumulate(map(per_session.get, scan.firsts, repeat(0)))]
-    tl.wlo = wlo + [len(keys)] * (n + 1 - len(wlo))
+    return us, rs, array("q", order), wlo
 
 
 def _disorder(msgs: list[Message]) -> int:
@@ -441,7 +506,7 @@ def _place_stretches(tl: Timeline, routes: _Routes) -> None:
     tl.groups = list(map(routes.group_of.get, tl.ids))
 
 
-def _settle(tl: Timeline, scan: _Scan, switched: dict[str, HumanRequest]) -> int:
+def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest]) -> int:
     """Per-session K02 facts; drop waits answered before human service began.
 
     Returns how many waits were dropped (negative durations).

@@ -1,0 +1,345 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled kernel of the KPI message pass (kefu.kpi.timeline.MessageScan).
+
+Theory of operation. ``scan(msgs, as_of)`` does what ``scan_messages_py``
+does, with the same result, field for field, for the price of reading each
+message's fields once:
+
+1. Each message's time, seq and sender rank go into a C array with its
+   position, sorted with ``qsort`` by (at, seq, rank, position): a total
+   order, so the sort is stable. Runs whose (at, seq, rank) tie are then
+   stable-sorted by ``message_id`` in Python; ties are rare (copies, and
+   replies stamped with their question's second), so together this is the
+   reference's order, (at, seq, sender, message_id), stable.
+2. One scan in that order skips adjacent copies (counted) and runs the wait
+   state machine per session, in C arrays indexed by session number (a dict
+   maps session ids to numbers in first-appearance order).
+3. The waits are grouped by session with a counting sort (stable), which is
+   the reference's ``sorted(range(n), key=keys)``.
+
+Anything the fast path cannot decide identically returns None, and the
+caller runs the reference instead: two copies of a message that differ, a
+copy that is not adjacent to the first (found with a hash set of message
+ids, keyed on str's cached hash), a seq outside int64, or an int time that a
+double cannot hold exactly.
+"""
+
+from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
+from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ, PyObject_Hash
+from cpython.array cimport array, clone
+from libc.stdint cimport int64_t, int32_t, uint64_t
+from libc.stdlib cimport qsort
+from libc.math cimport INFINITY
+from libc.string cimport memcpy
+
+from operator import attrgetter
+
+from kefu.kpi.records import Sender
+
+cdef object _BUYER = Sender.BUYER
+cdef object _AGENT = Sender.AGENT
+cdef object _BOT = Sender.BOT
+cdef object _SYSTEM = Sender.SYSTEM
+cdef object _UNKNOWN = Sender.UNKNOWN
+cdef object _MID = attrgetter("message_id")
+cdef array _DOUBLES = array("d")
+cdef array _INT64S = array("q")
+cdef double _EXACT = 9007199254740992.0  # 2**53: ints up to this are exact doubles
+
+cdef struct Key:
+    double at
+    int64_t seq
+    int rank
+    Py_ssize_t pos
+
+
+cdef int _compare(const void* a, const void* b) noexcept nogil:
+    cdef const Key* x = <const Key*>a
+    cdef const Key* y = <const Key*>b
+    if x.at < y.at:
+        return -1
+    if x.at > y.at:
+        return 1
+    if x.seq < y.seq:
+        return -1
+    if x.seq > y.seq:
+        return 1
+    if x.rank != y.rank:
+        return -1 if x.rank < y.rank else 1
+    if x.pos != y.pos:
+        return -1 if x.pos < y.pos else 1
+    return 0
+
+
+cdef inline int _rank(object sender) except -2:
+    if sender is _BUYER:
+        return 0
+    if sender is _AGENT:
+        return 1
+    if sender is _BOT:
+        return 2
+    if sender is _SYSTEM:
+        return 3
+    if sender is _UNKNOWN:
+        return 4
+    raise TypeError(f"Message.sender must be a Sender, got {sender!r}")
+
+
+cdef inline bint _same_key(Key* a, Key* b) noexcept nogil:
+    return a.at == b.at and a.seq == b.seq and a.rank == b.rank
+
+
+cdef struct Slot:
+    Py_ssize_t hash
+    PyObject* key
+
+
+cdef class _IdSet:
+    """Message ids seen, as an open-addressing table of (hash, borrowed str pointer).
+
+    One slot holds both, so a probe costs one cache miss. The strings stay
+    alive in the caller's message list for the table's life.
+    """
+
+    cdef Slot* slots
+    cdef Py_ssize_t mask
+
+    def __cinit__(self, Py_ssize_t n):
+        cdef Py_ssize_t size = 8
+        while size < 2 * n + 8:
+            size <<= 1
+        self.mask = size - 1
+        self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
+        if self.slots == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        PyMem_Free(self.slots)
+
+    cdef int add(self, object mid) except -1:
+        """1 if added, 0 if an equal id was already there."""
+        cdef Py_ssize_t h = PyObject_Hash(mid)
+        cdef Py_ssize_t i = (<uint64_t>h) & self.mask
+        cdef Slot* slot
+        while True:
+            slot = &self.slots[i]
+            if slot.key == NULL:
+                slot.key = <PyObject*>mid
+                slot.hash = h
+                return 1
+            if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):
+                return 0
+            i = (i + 1) & self.mask
+
+
+cdef array _doubles(Py_ssize_t n):
+    return clone(_DOUBLES, n, False)
+
+
+def scan(list msgs, double as_of):
+    """The message pass over ``msgs`` as known at ``as_of``: the fields of a
+    MessageScan in ``__init__`` order, or None when the reference must decide."""
+    cdef Py_ssize_t n_all = len(msgs)
+    cdef Key* keys = <Key*>PyMem_Malloc((n_all + 1) * sizeof(Key))
+    if keys == NULL:
+        raise MemoryError()
+    try:
+        return _scan(msgs, as_of, keys, n_all)
+    finally:
+        PyMem_Free(keys)
+
+
+cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):
+    cdef Py_ssize_t n = 0, k, a, b, pos
+    cdef object m, at_obj, seq_obj
+    cdef double at
+    cdef bint any_seq = False
+    # 1. Keys of the messages not after as_of, then their order.
+    for pos in range(n_all):
+        m = msgs[pos]
+        at_obj = m.at
+        if type(at_obj) is float:
+            at = <double>at_obj
+        else:
+            if not (-_EXACT <= at_obj <= _EXACT):
+                return None
+            at = <double>at_obj
+        if at > as_of:
+            continue
+        seq_obj = m.seq
+        try:
+            keys[n].seq = seq_obj
+        except OverflowError:
+            return None
+        keys[n].at = at
+        if keys[n].seq != 0:
+            any_seq = True
+        keys[n].rank = _rank(m.sender)
+        keys[n].pos = pos
+        n += 1
+    with nogil:
+        qsort(keys, n, sizeof(Key), _compare)
+    cdef list ordered = [None] * n
+    for k in range(n):
+        ordered[k] = msgs[keys[k].pos]
+    # Runs of equal (at, seq, rank): stable by message_id, as the reference.
+    k = 0
+    while k + 1 < n:
+        if _same_key(&keys[k], &keys[k + 1]):
+            a = k
+            b = k + 2
+            while b < n and _same_key(&keys[a], &keys[b]):
+                b += 1
+            ordered[a:b] = sorted(ordered[a:b], key=_MID)
+            k = b
+        else:
+            k += 1
+    return _walk(ordered, keys, n, any_seq)
+
+
+cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):
+    # Per session (by number j, at most n of them) and per wait (at most n). A
+    # session's ``bot`` byte: bit 0, the bot wrote in it; bit 1, a wait is open
+    # (since ``pending``).
+    cdef double* pending = <double*>PyMem_Malloc((n + 1) * sizeof(double))
+    cdef double* early = <double*>PyMem_Malloc((n + 1) * sizeof(double))
+    cdef char* bot = <char*>PyMem_Calloc(n + 1, 1)
+    cdef int64_t* last_seq = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
+    cdef int32_t* wkey = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))
+    cdef double* wu = <double*>PyMem_Malloc((n + 1) * sizeof(double))
+    cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
+    try:
+        if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL
+                or wkey == NULL or wu == NULL or wr == NULL):
+            raise MemoryError()
+        return _run(ordered, keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)
+    finally:
+        PyMem_Free(pending)
+        PyMem_Free(early)
+        PyMem_Free(bot)
+        PyMem_Free(last_seq)
+        PyMem_Free(wkey)
+        PyMem_Free(wu)
+        PyMem_Free(wr)
+
+
+cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pending,
+                 double* early, char* bot, int64_t* last_seq, int32_t* wkey, double* wu,
+                 double* wr):
+    cdef dict number = {}
+    cdef list ids = []
+    cdef list buyers = []
+    cdef list ragents = []
+    cdef _IdSet seen = _IdSet(n)
+    cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
+    cdef object m, prev = None, mid, prev_mid = None, sid, found
+    cdef int rank
+    cdef double at, u
+    for k in range(n):
+        m = ordered[k]
+        mid = m.message_id
+        if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):
+            if not PyObject_RichCompareBool(m, prev, Py_EQ):
+                return None  # two different messages with one id
+            copies += 1
+            continue
+        if not seen.add(mid):
+            return None  # a copy away from its first: the reference decides
+        prev = m
+        prev_mid = mid
+        sid = m.session_id
+        found = number.get(sid)
+        if found is None:
+            j = s
+            number[sid] = j
+            ids.append(sid)
+            buyers.append(m.buyer_id)
+            early[j] = INFINITY
+            last_seq[j] = keys[k].seq
+            s += 1
+        else:
+            j = <Py_ssize_t>found
+            if any_seq:
+                if keys[k].seq < last_seq[j]:
+                    disorder += 1
+                last_seq[j] = keys[k].seq
+        rank = keys[k].rank
+        at = keys[k].at
+        if rank == 0:  # BUYER: opens a wait unless one is open
+            if bot[j] & 2 == 0:
+                pending[j] = at
+                bot[j] |= 2
+        elif rank == 1:  # AGENT: answers the open wait, if any
+            if bot[j] & 2:
+                wkey[w] = <int32_t>j
+                wu[w] = pending[j]
+                wr[w] = at
+                w += 1
+                bot[j] &= ~2
+                ragents.append(m.agent_id)
+            elif early[j] == INFINITY:
+                early[j] = at
+        elif rank == 2:
+            bot[j] |= 1
+        elif rank == 4:
+            unknown += 1
+    # Unanswered waits, by session number (the reference appends them in key order).
+    for j in range(s):
+        if bot[j] & 2:
+            wkey[w] = <int32_t>j
+            wu[w] = pending[j]
+            wr[w] = INFINITY
+            w += 1
+            ragents.append(None)
+    return _grouped(ids, buyers, early, bot, s, wkey, wu, wr, w, ragents, copies, unknown,
+                    disorder, keys[0].at if n else INFINITY, keys[n - 1].at if n else -INFINITY)
+
+
+cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t s,
+                     int32_t* wkey, double* wu, double* wr, Py_ssize_t w, list ragents,
+                     Py_ssize_t copies, Py_ssize_t unknown, Py_ssize_t disorder, double first,
+                     double last):
+    """Counting sort of the waits by session (stable), and the result tuple."""
+    cdef Py_ssize_t* start = <Py_ssize_t*>PyMem_Calloc(s + 1, sizeof(Py_ssize_t))
+    if start == NULL:
+        raise MemoryError()
+    cdef array us = _doubles(w)
+    cdef array rs = _doubles(w)
+    cdef array rorder = clone(_INT64S, w, False)
+    cdef Py_ssize_t k, j, at
+    cdef list wlo = [0] * (s + 1)
+    try:
+        for k in range(w):
+            start[wkey[k] + 1] += 1
+        for j in range(s):
+            start[j + 1] += start[j]
+            wlo[j + 1] = start[j + 1]
+        for k in range(w):
+            at = start[wkey[k]]
+            start[wkey[k]] = at + 1
+            us.data.as_doubles[at] = wu[k]
+            rs.data.as_doubles[at] = wr[k]
+            (<int64_t*>rorder.data.as_voidptr)[at] = k
+    finally:
+        PyMem_Free(start)
+    cdef list early_list = [early[j] for j in range(s)]
+    cdef list bot_list = [bool(bot[j] & 1) for j in range(s)]
+    return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,
+            unknown, disorder, first, last)
+
+
+cdef int _compare_doubles(const void* a, const void* b) noexcept nogil:
+    cdef double x = (<const double*>a)[0]
+    cdef double y = (<const double*>b)[0]
+    return (x > y) - (x < y)
+
+
+def sorted_doubles(array values):
+    """A sorted copy of an array('d') without NaN (K08's percentiles)."""
+    cdef array out = clone(_DOUBLES, len(values), False)
+    cdef Py_ssize_t n = len(values)
+    if n:
+        memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))
+        with nogil:
+            qsort(out.data.as_doubles, n, sizeof(double), _compare_doubles)
+    return out

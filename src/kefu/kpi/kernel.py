@@ -1,0 +1,55 @@
+"""Which kernel runs the KPI calculator's hot loops: compiled when built, else pure Python.
+
+The compiled kernel (``kefu.kpi._kernel_c``, built by setup.py like the
+Assigner's engine) and the pure-Python reference give identical results;
+tests run the KPI suite on both and compare them directly. ``ACTIVE`` is
+the one in use: "c" when the extension imported (and KEFU_NO_EXTENSIONS is
+unset), else "py". Tests may set it; nothing else should need to.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from types import ModuleType
+
+from kefu import _compat
+
+__all__ = ["ACTIVE", "AVAILABLE", "compiled", "sorted_doubles"]
+
+
+def _load() -> ModuleType | None:
+    if _compat.NO_EXTENSIONS:
+        return None
+    try:
+        from kefu.kpi import _kernel_c  # type: ignore[attr-defined]
+    except ImportError:
+        if _compat.REQUIRE_EXTENSIONS:
+            raise ImportError("KEFU_REQUIRE_EXTENSIONS is set but the compiled KPI kernel "
+                              "kefu.kpi._kernel_c did not import") from None
+        return None
+    module: ModuleType = _kernel_c
+    return module
+
+
+_COMPILED = _load()
+#: The kernels this install has.
+AVAILABLE: tuple[str, ...] = ("c", "py") if _COMPILED is not None else ("py",)
+#: The kernel in use.
+ACTIVE: str = AVAILABLE[0]
+
+
+def compiled(name: str) -> Callable[..., object]:
+    """A function of the compiled kernel (only call when ``ACTIVE == "c"``)."""
+    if _COMPILED is None:
+        raise RuntimeError("the compiled KPI kernel is not built here")
+    fn: Callable[..., object] = getattr(_COMPILED, name)
+    return fn
+
+
+def sorted_doubles(values: array[float]) -> array[float]:
+    """A sorted copy of ``values`` (no NaN), by the active kernel."""
+    if ACTIVE == "c":
+        out: array[float] = compiled("sorted_doubles")(values)  # type: ignore[assignment]
+        return out
+    return array("d", sorted(values))
