@@ -10,6 +10,7 @@ to the reference (conflicting or scattered copies, huge seq or int times).
 from __future__ import annotations
 
 import math
+import random
 from array import array
 
 import pytest
@@ -71,6 +72,27 @@ def _need_compiled() -> None:
 def test_R23_K01_compiled_message_pass_equals_reference(msgs: list[Message],
                                                         as_of: float) -> None:
     assert _fields(_compiled(msgs, as_of)) == _fields(scan_messages_py(msgs, as_of))
+
+
+@given(st.randoms(use_true_random=False), st.integers(64, 800))
+def test_R23_K01_compiled_message_pass_equals_reference_at_size(rnd: random.Random,
+                                                                n: int) -> None:
+    """Big enough for the radix sort (64+ messages): near-sorted, with ties and copies."""
+    msgs = [Message(f"s{rnd.randrange(n // 10 + 1)}", f"b{rnd.randrange(5)}",
+                    BASE + rnd.choice([k // 3, k / 3.0, rnd.random() * n]),
+                    rnd.choice(list(Sender)), f"m{k}", agent_id=rnd.choice([None, "alice"]),
+                    seq=rnd.choice([0, 0, 1, -1]))
+            for k in range(n)]
+    for _ in range(n // 50):  # some neighbours swapped, some exact copies anywhere
+        k = rnd.randrange(n - 1)
+        msgs[k], msgs[k + 1] = msgs[k + 1], msgs[k]
+        msgs.insert(rnd.randrange(n), msgs[rnd.randrange(n)])
+    if rnd.random() < 0.5:
+        msgs.append(Message("s0", "b0", -0.0, Sender.BUYER, "zero"))
+        msgs.append(Message("s0", "b0", 0.0, Sender.AGENT, "zero2"))
+    fast = kernel.compiled("scan")(msgs, math.inf)
+    assert fast is not None  # the fast path decided it (no conflicting copies here)
+    assert _fields(MessageScan(*fast)) == _fields(scan_messages_py(msgs))  # type: ignore[arg-type]
 
 
 @given(st.lists(st.floats(0, 1e9) | st.integers(0, 10**6).map(float), max_size=200))

@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# distutils: language = c++
 """The compiled kernel of the KPI message pass (kefu.kpi.timeline.MessageScan).
 
 Theory of operation. ``scan(msgs, as_of)`` does what ``scan_messages_py``
@@ -6,8 +7,9 @@ does, with the same result, field for field, for the price of reading each
 message's fields once:
 
 1. Each message's time, seq and sender rank go into a C array with its
-   position, sorted with ``qsort`` by (at, seq, rank, position): a total
-   order, so the sort is stable. Runs whose (at, seq, rank) tie are then
+   position, sorted by (at, seq, rank, position): a total order, so the
+   result is that of a stable sort (a radix sort by time, then the runs of
+   equal times by the full key). Runs whose (at, seq, rank) tie are then
    stable-sorted by ``message_id`` in Python; ties are rare (copies, and
    replies stamped with their question's second), so together this is the
    reference's order, (at, seq, sender, message_id), stable.
@@ -28,7 +30,6 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ, PyObject_Hash
 from cpython.array cimport array, clone
 from libc.stdint cimport int64_t, int32_t, uint64_t
-from libc.stdlib cimport qsort
 from libc.math cimport INFINITY
 from libc.string cimport memcpy
 
@@ -46,29 +47,77 @@ cdef array _DOUBLES = array("d")
 cdef array _INT64S = array("q")
 cdef double _EXACT = 9007199254740992.0  # 2**53: ints up to this are exact doubles
 
-cdef struct Key:
-    double at
-    int64_t seq
-    int rank
-    Py_ssize_t pos
-
-
-cdef int _compare(const void* a, const void* b) noexcept nogil:
-    cdef const Key* x = <const Key*>a
-    cdef const Key* y = <const Key*>b
-    if x.at < y.at:
-        return -1
-    if x.at > y.at:
-        return 1
-    if x.seq < y.seq:
-        return -1
-    if x.seq > y.seq:
-        return 1
-    if x.rank != y.rank:
-        return -1 if x.rank < y.rank else 1
-    if x.pos != y.pos:
-        return -1 if x.pos < y.pos else 1
-    return 0
+cdef extern from *:
+    """
+    #include <algorithm>
+    #include <cstdint>
+    #include <cstring>
+    #include <utility>
+    #include <vector>
+    struct KefuKey { double at; int64_t seq; int rank; Py_ssize_t pos; Py_hash_t mid_hash; };
+    static inline bool kefu_key_less(const KefuKey& x, const KefuKey& y) {
+        if (x.at != y.at) return x.at < y.at;
+        if (x.seq != y.seq) return x.seq < y.seq;
+        if (x.rank != y.rank) return x.rank < y.rank;
+        return x.pos < y.pos;
+    }
+    /* Order-preserving bits of a double (no NaN): unsigned order = numeric order. */
+    static inline uint64_t kefu_order_bits(double d) {
+        uint64_t u;
+        if (d == 0.0) d = 0.0;  /* -0.0 == 0.0 */
+        std::memcpy(&u, &d, sizeof u);
+        return (u >> 63) ? ~u : (u | 0x8000000000000000ULL);
+    }
+    /* Sort by kefu_key_less. A stable LSD radix sort by time (8-bit digits,
+       skipping digits all keys share: a day's times share their top bits),
+       then the rare runs of equal times by the full key. Near-sorted input
+       (a loader's time order) costs the same as random input: no bad pivots. */
+    static int kefu_sort_keys(KefuKey* keys, Py_ssize_t n) {
+        if (n < 64 || n >= 0xFFFFFFFFLL) {
+            std::sort(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
+                return kefu_key_less(x, y);
+            });
+            return 0;
+        }
+        std::vector<std::pair<uint64_t, uint32_t>> a(n), b(n);
+        for (Py_ssize_t i = 0; i < n; i++) a[i] = {kefu_order_bits(keys[i].at), (uint32_t)i};
+        for (int shift = 0; shift < 64; shift += 8) {
+            size_t count[257] = {0};
+            for (Py_ssize_t i = 0; i < n; i++) count[((a[i].first >> shift) & 0xFF) + 1]++;
+            bool one_bucket = false;
+            for (int d = 1; d <= 256; d++) if ((Py_ssize_t)count[d] == n) one_bucket = true;
+            if (one_bucket) continue;
+            for (int d = 0; d < 256; d++) count[d + 1] += count[d];
+            for (Py_ssize_t i = 0; i < n; i++) b[count[(a[i].first >> shift) & 0xFF]++] = a[i];
+            a.swap(b);
+        }
+        std::vector<KefuKey> sorted(n);
+        for (Py_ssize_t i = 0; i < n; i++) sorted[i] = keys[a[i].second];
+        Py_ssize_t i = 0;
+        while (i < n) {
+            Py_ssize_t j = i + 1;
+            while (j < n && sorted[j].at == sorted[i].at) j++;
+            if (j - i > 1)
+                std::sort(sorted.begin() + i, sorted.begin() + j,
+                          [](const KefuKey& x, const KefuKey& y) { return kefu_key_less(x, y); });
+            i = j;
+        }
+        std::copy(sorted.begin(), sorted.end(), keys);
+        return 0;
+    }
+    static void kefu_sort_doubles(double* values, Py_ssize_t n) {
+        std::sort(values, values + n);
+    }
+    """
+    ctypedef struct Key "KefuKey":
+        double at
+        int64_t seq
+        int rank
+        Py_ssize_t pos
+        Py_hash_t mid_hash
+    void prefetch "__builtin_prefetch"(const void* address) nogil
+    int sort_keys "kefu_sort_keys"(Key* keys, Py_ssize_t n) except + nogil
+    void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
 
 
 cdef inline int _rank(object sender) except -2:
@@ -116,9 +165,12 @@ cdef class _IdSet:
     def __dealloc__(self):
         PyMem_Free(self.slots)
 
-    cdef int add(self, object mid) except -1:
-        """1 if added, 0 if an equal id was already there."""
-        cdef Py_ssize_t h = PyObject_Hash(mid)
+    cdef inline void will_add(self, Py_hash_t h) noexcept:
+        """Start fetching the slot an id of hash ``h`` would probe first."""
+        prefetch(&self.slots[(<uint64_t>h) & self.mask])
+
+    cdef int add(self, object mid, Py_hash_t h) except -1:
+        """1 if added, 0 if an equal id (of hash ``h``) was already there."""
         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
         cdef Slot* slot
         while True:
@@ -175,10 +227,12 @@ cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):
         if keys[n].seq != 0:
             any_seq = True
         keys[n].rank = _rank(m.sender)
+        # Hashing here, in input (memory) order, is cheaper than in time order.
+        keys[n].mid_hash = PyObject_Hash(m.message_id)
         keys[n].pos = pos
         n += 1
     with nogil:
-        qsort(keys, n, sizeof(Key), _compare)
+        sort_keys(keys, n)
     cdef list ordered = [None] * n
     for k in range(n):
         ordered[k] = msgs[keys[k].pos]
@@ -243,7 +297,9 @@ cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pe
                 return None  # two different messages with one id
             copies += 1
             continue
-        if not seen.add(mid):
+        if k + 8 < n:
+            seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
+        if not seen.add(mid, keys[k].mid_hash):
             return None  # a copy away from its first: the reference decides
         prev = m
         prev_mid = mid
@@ -328,12 +384,6 @@ cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t
             unknown, disorder, first, last)
 
 
-cdef int _compare_doubles(const void* a, const void* b) noexcept nogil:
-    cdef double x = (<const double*>a)[0]
-    cdef double y = (<const double*>b)[0]
-    return (x > y) - (x < y)
-
-
 def sorted_doubles(array values):
     """A sorted copy of an array('d') without NaN (K08's percentiles)."""
     cdef array out = clone(_DOUBLES, len(values), False)
@@ -341,5 +391,5 @@ def sorted_doubles(array values):
     if n:
         memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))
         with nogil:
-            qsort(out.data.as_doubles, n, sizeof(double), _compare_doubles)
+            sort_doubles(out.data.as_doubles, n)
     return out
