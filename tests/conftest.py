@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from kefu import Assigner, ManualClock
 from kefu._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
 from kefu.assigner import ENGINES
+from kefu.kpi import kernel as kpi_kernels
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -70,3 +72,43 @@ def make(engine: str, clock: ManualClock) -> Callable[..., Assigner]:
         return Assigner(clock, engine=engine, **config)  # type: ignore[arg-type]
 
     return factory
+
+
+# KPI kernels -----------------------------------------------------------------------------
+# Every test under tests/kpi runs on each KPI kernel: compiled ("c") and pure
+# Python ("py"). (One conftest for the whole suite: test modules import helpers
+# from it by name, so a second conftest.py would shadow it.)
+
+KPI_TESTS = Path(__file__).parent / "kpi"
+
+
+def require_kpi_kernel(name: str) -> str:
+    """Skip (or, under KEFU_REQUIRE_EXTENSIONS, fail) when a KPI kernel is not built."""
+    if name not in kpi_kernels.AVAILABLE:
+        if REQUIRE_EXTENSIONS:
+            pytest.fail("KEFU_REQUIRE_EXTENSIONS is set but the compiled KPI kernel is missing")
+        reason = "KEFU_NO_EXTENSIONS is set" if NO_EXTENSIONS else "kernel not built"
+        pytest.skip(f"KPI kernel {name!r} unavailable: {reason}")
+    return name
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "kpi_kernel" in metafunc.fixturenames and KPI_TESTS in metafunc.definition.path.parents:
+        metafunc.parametrize(
+            "kpi_kernel", [pytest.param("c", marks=pytest.mark.c_extension), "py"],
+            indirect=True, scope="session",
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kpi_kernel(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Under tests/kpi: make ``request.param`` the active KPI kernel; elsewhere, no-op."""
+    name: str | None = getattr(request, "param", None)
+    if name is None:
+        yield kpi_kernels.ACTIVE
+        return
+    require_kpi_kernel(name)
+    saved = kpi_kernels.ACTIVE
+    kpi_kernels.ACTIVE = name
+    yield name
+    kpi_kernels.ACTIVE = saved

@@ -1301,7 +1301,9 @@ static int __Pyx_init_tpflags_variables(void) {
     #include <cstring>
     #include <utility>
     #include <vector>
-    struct KefuKey { double at; int64_t seq; int rank; Py_ssize_t pos; Py_hash_t mid_hash; };
+    struct KefuKey {
+        double at; int64_t seq; int rank; Py_ssize_t pos; Py_hash_t mid_hash, sid_hash;
+    };
     static inline bool kefu_key_less(const KefuKey& x, const KefuKey& y) {
         if (x.at != y.at) return x.at < y.at;
         if (x.seq != y.seq) return x.seq < y.seq;
@@ -1769,43 +1771,44 @@ static const char* const __pyx_f[] = {
 struct arrayobject;
 typedef struct arrayobject arrayobject;
 #endif
-struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet;
+struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table;
 struct __pyx_t_4kefu_3kpi_9_kernel_c_Slot;
 
-/* "kefu/kpi/_kernel_c.pyx":141
+/* "kefu/kpi/_kernel_c.pyx":144
  * 
  * 
  * cdef struct Slot:             # <<<<<<<<<<<<<<
- *     Py_ssize_t hash
+ *     Py_hash_t hash
  *     PyObject* key
 */
 struct __pyx_t_4kefu_3kpi_9_kernel_c_Slot {
-  Py_ssize_t hash;
+  Py_hash_t hash;
   PyObject *key;
+  Py_ssize_t value;
 };
 
-/* "kefu/kpi/_kernel_c.pyx":146
+/* "kefu/kpi/_kernel_c.pyx":150
  * 
  * 
- * cdef class _IdSet:             # <<<<<<<<<<<<<<
- *     """Message ids seen, as an open-addressing table of (hash, borrowed str pointer).
- * 
+ * cdef class _Table:             # <<<<<<<<<<<<<<
+ *     """A str -> number map for this pass: open addressing over (hash, borrowed str
+ *     pointer, number) slots, so a probe costs one cache miss, which the caller
 */
-struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet {
+struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table {
   PyObject_HEAD
-  struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__IdSet *__pyx_vtab;
+  struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__Table *__pyx_vtab;
   struct __pyx_t_4kefu_3kpi_9_kernel_c_Slot *slots;
   Py_ssize_t mask;
 };
 
 
 
-struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__IdSet {
-  void (*will_add)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *, Py_hash_t);
-  int (*add)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *, PyObject *, Py_hash_t);
+struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__Table {
+  void (*will_probe)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *, Py_hash_t);
+  Py_ssize_t (*get_or_add)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *, PyObject *, Py_hash_t, Py_ssize_t);
 };
-static struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__IdSet *__pyx_vtabptr_4kefu_3kpi_9_kernel_c__IdSet;
-static CYTHON_INLINE void __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_will_add(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *, Py_hash_t);
+static struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__Table *__pyx_vtabptr_4kefu_3kpi_9_kernel_c__Table;
+static CYTHON_INLINE void __pyx_f_4kefu_3kpi_9_kernel_c_6_Table_will_probe(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *, Py_hash_t);
 /* #### Code section: utility_code_proto ### */
 
 /* --- Runtime support code (head) --- */
@@ -2288,6 +2291,14 @@ static CYTHON_INLINE PyObject* __Pyx_PyTuple_GetSlice(PyObject* src, Py_ssize_t 
 #define __Pyx_PyTuple_GetSlice(seq, start, stop)  PySequence_GetSlice(seq, start, stop)
 #endif
 
+/* PyRange_Check.proto */
+#if CYTHON_COMPILING_IN_PYPY && !defined(PyRange_Check)
+  #define PyRange_Check(obj)  __Pyx_TypeCheck((obj), &PyRange_Type)
+#endif
+
+/* ListCompAppendAndDecref.proto */
+static CYTHON_INLINE int __Pyx_ListComp_AppendAndDecref(PyObject* list, PyObject* x);
+
 /* PyObjectVectorcallKwds.proto */
 #if CYTHON_VECTORCALL
 #define __Pyx_Object_VectorcallKwds PyObject_Vectorcall
@@ -2298,7 +2309,7 @@ CYTHON_UNUSED static PyObject *__Pyx_MakeKwargDict(PyObject **keys, PyObject **v
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject **kwnames, Py_ssize_t i);
 #endif
 
-/* FormatTypeName.proto (used by RaiseErrorWithObjectType) */
+/* FormatTypeName.proto (used by RaiseErrorWithObjectType1) */
 #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX >= 0x030d0000
 typedef PyObject *__Pyx_TypeName;
 #define __Pyx_FMT_TYPENAME "%N"
@@ -2316,34 +2327,15 @@ typedef const char *__Pyx_TypeName;
 #define __Pyx_DECREF_TypeName(obj)
 #endif
 
-/* RaiseErrorWithObjectType.proto (used by SliceObject) */
-#define __Pyx_RaiseTypeErrorWithObjectType(message, obj)  __Pyx_RaiseErrorWithObjectType(PyExc_TypeError, message, obj)
-#define __Pyx_RaiseErrorWithObjectType(exc_type, message, obj)  __Pyx_RaiseErrorWithType(exc_type, message, Py_TYPE(obj))
+/* RaiseErrorWithObjectType1.proto (used by RaiseUnexpectedTypeError) */
+#define __Pyx_RaiseTypeErrorWithObjectType1(message, arg, obj) __Pyx_RaiseErrorWithObjectType1(PyExc_TypeError, message, arg, obj)
+#define __Pyx_RaiseErrorWithObjectType1(exc_type, message, arg, obj) __Pyx_RaiseErrorWithType1(exc_type, message, arg, Py_TYPE(obj))
 CYTHON_UNUSED
-static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj);
+static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj);
 
-/* SliceObject.proto */
-#define __Pyx_PyObject_DelSlice(obj, cstart, cstop, py_start, py_stop, py_slice, has_cstart, has_cstop, wraparound)\
-    __Pyx_PyObject_SetSlice(obj, (PyObject*)NULL, cstart, cstop, py_start, py_stop, py_slice, has_cstart, has_cstop, wraparound)
-static CYTHON_INLINE int __Pyx_PyObject_SetSlice(
-        PyObject* obj, PyObject* value, Py_ssize_t cstart, Py_ssize_t cstop,
-        PyObject** py_start, PyObject** py_stop, PyObject** py_slice,
-        int has_cstart, int has_cstop, int wraparound);
-
-/* dict_getitem_default.proto */
-static PyObject* __Pyx_PyDict_GetItemDefault(PyObject* d, PyObject* key, PyObject* default_value);
-
-/* PyObjectCall2Args.proto (used by CallUnboundCMethod1) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_Call2Args(PyObject* function, PyObject* arg1, PyObject* arg2);
-
-/* CallUnboundCMethod1.proto */
+/* RaiseUnexpectedTypeError.proto */
 CYTHON_UNUSED
-static PyObject* __Pyx__CallUnboundCMethod1(__Pyx_CachedCFunction* cfunc, PyObject* self, PyObject* arg);
-#if CYTHON_COMPILING_IN_CPYTHON
-static CYTHON_INLINE PyObject* __Pyx_CallUnboundCMethod1(__Pyx_CachedCFunction* cfunc, PyObject* self, PyObject* arg);
-#else
-#define __Pyx_CallUnboundCMethod1(cfunc, self, arg)  __Pyx__CallUnboundCMethod1(cfunc, self, arg)
-#endif
+static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj);
 
 /* ListAppend.proto */
 #if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
@@ -2351,9 +2343,6 @@ static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x);
 #else
 #define __Pyx_PyList_Append(L,x) PyList_Append(L,x)
 #endif
-
-/* ListCompAppendAndDecref.proto */
-static CYTHON_INLINE int __Pyx_ListComp_AppendAndDecref(PyObject* list, PyObject* x);
 
 /* AllocateExtensionType.proto */
 static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final);
@@ -2363,6 +2352,12 @@ static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final);
 typedef PyObject * (*__Pyx_tpnewvectorcallfunc)(PyTypeObject* o, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 static PyObject * __Pyx_CallTpnewAsVectorcall(__Pyx_tpnewvectorcallfunc f, PyTypeObject* o, PyObject *a, PyObject *k);
 #endif
+
+/* RaiseErrorWithObjectType.proto (used by CallNewInitFromVectorcall) */
+#define __Pyx_RaiseTypeErrorWithObjectType(message, obj)  __Pyx_RaiseErrorWithObjectType(PyExc_TypeError, message, obj)
+#define __Pyx_RaiseErrorWithObjectType(exc_type, message, obj)  __Pyx_RaiseErrorWithType(exc_type, message, Py_TYPE(obj))
+CYTHON_UNUSED
+static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj);
 
 /* CallNewInitFromVectorcall.proto */
 #if CYTHON_VECTORCALL_TPNEW
@@ -2390,12 +2385,6 @@ static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod0(PyObject* obj, PyObjec
 #if !CYTHON_USE_TYPE_SLOTS
 CYTHON_UNUSED static Py_ssize_t __Pyx_GetTypeDictOffset(PyObject *tp, int require_cython_valid_result);
 #endif
-
-/* RaiseErrorWithObjectType1.proto (used by ValidateBasesTuple) */
-#define __Pyx_RaiseTypeErrorWithObjectType1(message, arg, obj) __Pyx_RaiseErrorWithObjectType1(PyExc_TypeError, message, arg, obj)
-#define __Pyx_RaiseErrorWithObjectType1(exc_type, message, arg, obj) __Pyx_RaiseErrorWithType1(exc_type, message, arg, Py_TYPE(obj))
-CYTHON_UNUSED
-static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj);
 
 /* ValidateBasesTuple.proto (used by PyType_Ready) */
 #if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API || CYTHON_USE_TYPE_SPECS
@@ -3019,8 +3008,8 @@ static int __Pyx_State_RemoveModule(void*);
 
 static CYTHON_INLINE arraydescr *__pyx_f_7cpython_5array_5array_8ob_descr___get__(arrayobject *__pyx_v_self); /* proto*/
 static CYTHON_INLINE __Pyx_data_union __pyx_f_7cpython_5array_5array_4data___get__(arrayobject *__pyx_v_self); /* proto*/
-static CYTHON_INLINE void __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_will_add(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, Py_hash_t __pyx_v_h); /* proto*/
-static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, PyObject *__pyx_v_mid, Py_hash_t __pyx_v_h); /* proto*/
+static CYTHON_INLINE void __pyx_f_4kefu_3kpi_9_kernel_c_6_Table_will_probe(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, Py_hash_t __pyx_v_h); /* proto*/
+static Py_ssize_t __pyx_f_4kefu_3kpi_9_kernel_c_6_Table_get_or_add(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, PyObject *__pyx_v_key, Py_hash_t __pyx_v_h, Py_ssize_t __pyx_v_value); /* proto*/
 
 /* Module declarations from "cpython.mem" */
 
@@ -3064,6 +3053,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *); /*prot
 static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__same_key(KefuKey *, KefuKey *); /*proto*/
 static arrayobject *__pyx_f_4kefu_3kpi_9_kernel_c__doubles(Py_ssize_t); /*proto*/
 static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *, double, KefuKey *, Py_ssize_t); /*proto*/
+static int __pyx_f_4kefu_3kpi_9_kernel_c__sort_run(PyObject *, KefuKey *, Py_ssize_t, Py_ssize_t); /*proto*/
 static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *, KefuKey *, Py_ssize_t, int); /*proto*/
 static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *, KefuKey *, Py_ssize_t, int, double *, double *, char *, int64_t *, int32_t *, double *, double *); /*proto*/
 static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *, PyObject *, double *, char *, Py_ssize_t, int32_t *, double *, double *, Py_ssize_t, PyObject *, Py_ssize_t, Py_ssize_t, Py_ssize_t, double, double); /*proto*/
@@ -3077,22 +3067,22 @@ int __pyx_module_is_main_kefu__kpi___kernel_c = 0;
 /* #### Code section: global_var ### */
 static PyObject *__pyx_builtin_sorted;
 /* #### Code section: string_decls ### */
-static const char __pyx_k_The_compiled_kernel_of_the_KPI_m[] = "The compiled kernel of the KPI message pass (kefu.kpi.timeline.MessageScan).\n\nTheory of operation. ``scan(msgs, as_of)`` does what ``scan_messages_py``\ndoes, with the same result, field for field, for the price of reading each\nmessage\047s fields once:\n\n1. Each message\047s time, seq and sender rank go into a C array with its\n   position, sorted by (at, seq, rank, position): a total order, so the\n   result is that of a stable sort (a radix sort by time, then the runs of\n   equal times by the full key). Runs whose (at, seq, rank) tie are then\n   stable-sorted by ``message_id`` in Python; ties are rare (copies, and\n   replies stamped with their question\047s second), so together this is the\n   reference\047s order, (at, seq, sender, message_id), stable.\n2. One scan in that order skips adjacent copies (counted) and runs the wait\n   state machine per session, in C arrays indexed by session number (a dict\n   maps session ids to numbers in first-appearance order).\n3. The waits are grouped by session with a counting sort (stable), which is\n   the reference\047s ``sorted(range(n), key=keys)``.\n\nAnything the fast path cannot decide identically returns None, and the\ncaller runs the reference instead: two copies of a message that differ, a\ncopy that is not adjacent to the first (found with a hash set of message\nids, keyed on str\047s cached hash), a seq outside int64, or an int time that a\ndouble cannot hold exactly.\n";
+static const char __pyx_k_The_compiled_kernel_of_the_KPI_m[] = "The compiled kernel of the KPI message pass (kefu.kpi.timeline.MessageScan).\n\nTheory of operation. ``scan(msgs, as_of)`` does what ``scan_messages_py``\ndoes, with the same result, field for field, for the price of reading each\nmessage\047s fields once:\n\n1. Each message\047s time, seq and sender rank go into a C array with its\n   position, sorted by (at, seq, rank, position): a total order, so the\n   result is that of a stable sort (a radix sort by time, then the runs of\n   equal times by the full key). Runs whose (at, seq, rank) tie are then\n   stable-sorted by ``message_id`` in Python; ties are rare (copies, and\n   replies stamped with their question\047s second), so together this is the\n   reference\047s order, (at, seq, sender, message_id), stable.\n2. One scan in that order skips adjacent copies (counted) and runs the wait\n   state machine per session, in C arrays indexed by session number (a\n   hash table maps session ids to numbers in first-appearance order).\n3. The waits are grouped by session with a counting sort (stable), which is\n   the reference\047s ``sorted(range(n), key=keys)``.\n\nAnything the fast path cannot decide identically returns None, and the\ncaller runs the reference instead: two copies of a message that differ, a\ncopy that is not adjacent to the first (found with a hash set of message\nids, keyed on str\047s cached hash), a seq outside int64, or an int time that a\ndouble cannot hold exactly.\n";
 /* #### Code section: decls ### */
-static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, Py_ssize_t __pyx_v_n); /* proto */
-static void __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_2__dealloc__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self); /* proto */
-static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_4__reduce_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self); /* proto */
-static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_6__setstate_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v___pyx_state); /* proto */
+static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table___cinit__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, Py_ssize_t __pyx_v_n); /* proto */
+static void __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_2__dealloc__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_4__reduce_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_6__setstate_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v___pyx_state); /* proto */
 static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_msgs, double __pyx_v_as_of); /* proto */
 static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED PyObject *__pyx_self, arrayobject *__pyx_v_values); /* proto */
-static PyObject *__pyx_tp_new__initialisation_4kefu_3kpi_9_kernel_c__IdSet(PyObject *o, 
+static PyObject *__pyx_tp_new__initialisation_4kefu_3kpi_9_kernel_c__Table(PyObject *o, 
 #if CYTHON_VECTORCALL_TPNEW
     PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 #else
     PyObject *a, PyObject *k
 #endif
 ); /*proto*/
-static PyObject *__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet(PyTypeObject *t, 
+static PyObject *__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__Table(PyTypeObject *t, 
 #if CYTHON_VECTORCALL_TPNEW
     PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 #else
@@ -3100,13 +3090,13 @@ static PyObject *__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet(PyTypeObje
 #endif
 ); /*proto*/
 #if CYTHON_VECTORCALL_TPNEW
-static PyObject *__pyx_tp_new_4kefu_3kpi_9_kernel_c__IdSet(PyTypeObject *t, PyObject *a, PyObject *k); /*proto*/
+static PyObject *__pyx_tp_new_4kefu_3kpi_9_kernel_c__Table(PyTypeObject *t, PyObject *a, PyObject *k); /*proto*/
 #endif
 #if !CYTHON_VECTORCALL_TPNEW
-#define __pyx_tp_new_4kefu_3kpi_9_kernel_c__IdSet __pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet
+#define __pyx_tp_new_4kefu_3kpi_9_kernel_c__Table __pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__Table
 #endif
 #if CYTHON_VECTORCALL_TPNEW
-static PyObject *__pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__IdSet(PyObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames); /*proto*/
+static PyObject *__pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__Table(PyObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames); /*proto*/
 #endif
 /* #### Code section: late_includes ### */
 /* #### Code section: module_state ### */
@@ -3133,9 +3123,8 @@ namespace {
     PyObject *__pyx_empty_unicode;
     PyTypeObject *__pyx_ptype_7cpython_4type_type;
     PyTypeObject *__pyx_ptype_7cpython_5array_array;
-    PyObject *__pyx_type_4kefu_3kpi_9_kernel_c__IdSet;
-    PyTypeObject *__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet;
-    __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_get;
+    PyObject *__pyx_type_4kefu_3kpi_9_kernel_c__Table;
+    PyTypeObject *__pyx_ptype_4kefu_3kpi_9_kernel_c__Table;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
@@ -3204,36 +3193,36 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_SYSTEM __pyx_string_tab[15]
 #define __pyx_n_u_Sender __pyx_string_tab[16]
 #define __pyx_n_u_UNKNOWN __pyx_string_tab[17]
-#define __pyx_n_u_IdSet __pyx_string_tab[18]
-#define __pyx_n_u_IdSet___reduce_cython __pyx_string_tab[19]
-#define __pyx_n_u_IdSet___setstate_cython __pyx_string_tab[20]
+#define __pyx_n_u_Table __pyx_string_tab[18]
+#define __pyx_n_u_Table___reduce_cython __pyx_string_tab[19]
+#define __pyx_n_u_Table___setstate_cython __pyx_string_tab[20]
 #define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[21]
 #define __pyx_n_u_annotate __pyx_string_tab[22]
 #define __pyx_n_u_func __pyx_string_tab[23]
-#define __pyx_n_u_getstate __pyx_string_tab[24]
-#define __pyx_n_u_main __pyx_string_tab[25]
-#define __pyx_n_u_module __pyx_string_tab[26]
-#define __pyx_n_u_name __pyx_string_tab[27]
-#define __pyx_n_u_pyx_state __pyx_string_tab[28]
-#define __pyx_n_u_pyx_vtable __pyx_string_tab[29]
-#define __pyx_n_u_qualname __pyx_string_tab[30]
-#define __pyx_n_u_reduce __pyx_string_tab[31]
-#define __pyx_n_u_reduce_cython __pyx_string_tab[32]
-#define __pyx_n_u_reduce_ex __pyx_string_tab[33]
-#define __pyx_n_u_set_name __pyx_string_tab[34]
-#define __pyx_n_u_setstate __pyx_string_tab[35]
-#define __pyx_n_u_setstate_cython __pyx_string_tab[36]
-#define __pyx_n_u_test __pyx_string_tab[37]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[38]
-#define __pyx_n_u_agent_id __pyx_string_tab[39]
-#define __pyx_n_u_as_of __pyx_string_tab[40]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[41]
-#define __pyx_n_u_at __pyx_string_tab[42]
-#define __pyx_n_u_attrgetter __pyx_string_tab[43]
-#define __pyx_n_u_buyer_id __pyx_string_tab[44]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[45]
-#define __pyx_n_u_d __pyx_string_tab[46]
-#define __pyx_n_u_get __pyx_string_tab[47]
+#define __pyx_n_u_getitem __pyx_string_tab[24]
+#define __pyx_n_u_getstate __pyx_string_tab[25]
+#define __pyx_n_u_main __pyx_string_tab[26]
+#define __pyx_n_u_module __pyx_string_tab[27]
+#define __pyx_n_u_name __pyx_string_tab[28]
+#define __pyx_n_u_pyx_state __pyx_string_tab[29]
+#define __pyx_n_u_pyx_vtable __pyx_string_tab[30]
+#define __pyx_n_u_qualname __pyx_string_tab[31]
+#define __pyx_n_u_reduce __pyx_string_tab[32]
+#define __pyx_n_u_reduce_cython __pyx_string_tab[33]
+#define __pyx_n_u_reduce_ex __pyx_string_tab[34]
+#define __pyx_n_u_set_name __pyx_string_tab[35]
+#define __pyx_n_u_setstate __pyx_string_tab[36]
+#define __pyx_n_u_setstate_cython __pyx_string_tab[37]
+#define __pyx_n_u_test __pyx_string_tab[38]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[39]
+#define __pyx_n_u_agent_id __pyx_string_tab[40]
+#define __pyx_n_u_as_of __pyx_string_tab[41]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[42]
+#define __pyx_n_u_at __pyx_string_tab[43]
+#define __pyx_n_u_attrgetter __pyx_string_tab[44]
+#define __pyx_n_u_buyer_id __pyx_string_tab[45]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[46]
+#define __pyx_n_u_d __pyx_string_tab[47]
 #define __pyx_n_u_items __pyx_string_tab[48]
 #define __pyx_n_u_kefu_kpi__kernel_c __pyx_string_tab[49]
 #define __pyx_n_u_kefu_kpi_records __pyx_string_tab[50]
@@ -3276,9 +3265,8 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   #endif
   Py_CLEAR(clear_module_state->__pyx_ptype_7cpython_4type_type);
   Py_CLEAR(clear_module_state->__pyx_ptype_7cpython_5array_array);
-  Py_CLEAR(clear_module_state->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet);
-  Py_CLEAR(clear_module_state->__pyx_type_4kefu_3kpi_9_kernel_c__IdSet);
-  Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_get.method);
+  Py_CLEAR(clear_module_state->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table);
+  Py_CLEAR(clear_module_state->__pyx_type_4kefu_3kpi_9_kernel_c__Table);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
@@ -3310,9 +3298,8 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   __Pyx_VISIT_CONST(traverse_module_state->__pyx_empty_unicode);
   Py_VISIT(traverse_module_state->__pyx_ptype_7cpython_4type_type);
   Py_VISIT(traverse_module_state->__pyx_ptype_7cpython_5array_array);
-  Py_VISIT(traverse_module_state->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet);
-  Py_VISIT(traverse_module_state->__pyx_type_4kefu_3kpi_9_kernel_c__IdSet);
-  Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_get.method);
+  Py_VISIT(traverse_module_state->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table);
+  Py_VISIT(traverse_module_state->__pyx_type_4kefu_3kpi_9_kernel_c__Table);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
@@ -3820,7 +3807,7 @@ static CYTHON_INLINE void __pyx_f_7cpython_5array_zero(arrayobject *__pyx_v_self
 
 }
 
-/* "kefu/kpi/_kernel_c.pyx":123
+/* "kefu/kpi/_kernel_c.pyx":126
  * 
  * 
  * cdef inline int _rank(object sender) except -2:             # <<<<<<<<<<<<<<
@@ -3842,7 +3829,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_rank", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":124
+  /* "kefu/kpi/_kernel_c.pyx":127
  * 
  * cdef inline int _rank(object sender) except -2:
  *     if sender is _BUYER:             # <<<<<<<<<<<<<<
@@ -3853,7 +3840,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
   if (__pyx_t_1) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":125
+    /* "kefu/kpi/_kernel_c.pyx":128
  * cdef inline int _rank(object sender) except -2:
  *     if sender is _BUYER:
  *         return 0             # <<<<<<<<<<<<<<
@@ -3866,7 +3853,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
     }
     goto __pyx_L0;
 
-    /* "kefu/kpi/_kernel_c.pyx":124
+    /* "kefu/kpi/_kernel_c.pyx":127
  * 
  * cdef inline int _rank(object sender) except -2:
  *     if sender is _BUYER:             # <<<<<<<<<<<<<<
@@ -3875,7 +3862,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":126
+  /* "kefu/kpi/_kernel_c.pyx":129
  *     if sender is _BUYER:
  *         return 0
  *     if sender is _AGENT:             # <<<<<<<<<<<<<<
@@ -3886,7 +3873,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
   if (__pyx_t_1) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":127
+    /* "kefu/kpi/_kernel_c.pyx":130
  *         return 0
  *     if sender is _AGENT:
  *         return 1             # <<<<<<<<<<<<<<
@@ -3899,7 +3886,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
     }
     goto __pyx_L0;
 
-    /* "kefu/kpi/_kernel_c.pyx":126
+    /* "kefu/kpi/_kernel_c.pyx":129
  *     if sender is _BUYER:
  *         return 0
  *     if sender is _AGENT:             # <<<<<<<<<<<<<<
@@ -3908,7 +3895,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":128
+  /* "kefu/kpi/_kernel_c.pyx":131
  *     if sender is _AGENT:
  *         return 1
  *     if sender is _BOT:             # <<<<<<<<<<<<<<
@@ -3919,7 +3906,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
   if (__pyx_t_1) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":129
+    /* "kefu/kpi/_kernel_c.pyx":132
  *         return 1
  *     if sender is _BOT:
  *         return 2             # <<<<<<<<<<<<<<
@@ -3932,7 +3919,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
     }
     goto __pyx_L0;
 
-    /* "kefu/kpi/_kernel_c.pyx":128
+    /* "kefu/kpi/_kernel_c.pyx":131
  *     if sender is _AGENT:
  *         return 1
  *     if sender is _BOT:             # <<<<<<<<<<<<<<
@@ -3941,7 +3928,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":130
+  /* "kefu/kpi/_kernel_c.pyx":133
  *     if sender is _BOT:
  *         return 2
  *     if sender is _SYSTEM:             # <<<<<<<<<<<<<<
@@ -3952,7 +3939,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
   if (__pyx_t_1) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":131
+    /* "kefu/kpi/_kernel_c.pyx":134
  *         return 2
  *     if sender is _SYSTEM:
  *         return 3             # <<<<<<<<<<<<<<
@@ -3965,7 +3952,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
     }
     goto __pyx_L0;
 
-    /* "kefu/kpi/_kernel_c.pyx":130
+    /* "kefu/kpi/_kernel_c.pyx":133
  *     if sender is _BOT:
  *         return 2
  *     if sender is _SYSTEM:             # <<<<<<<<<<<<<<
@@ -3974,7 +3961,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":132
+  /* "kefu/kpi/_kernel_c.pyx":135
  *     if sender is _SYSTEM:
  *         return 3
  *     if sender is _UNKNOWN:             # <<<<<<<<<<<<<<
@@ -3985,7 +3972,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
   if (__pyx_t_1) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":133
+    /* "kefu/kpi/_kernel_c.pyx":136
  *         return 3
  *     if sender is _UNKNOWN:
  *         return 4             # <<<<<<<<<<<<<<
@@ -3998,7 +3985,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
     }
     goto __pyx_L0;
 
-    /* "kefu/kpi/_kernel_c.pyx":132
+    /* "kefu/kpi/_kernel_c.pyx":135
  *     if sender is _SYSTEM:
  *         return 3
  *     if sender is _UNKNOWN:             # <<<<<<<<<<<<<<
@@ -4007,7 +3994,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":134
+  /* "kefu/kpi/_kernel_c.pyx":137
  *     if sender is _UNKNOWN:
  *         return 4
  *     raise TypeError(f"Message.sender must be a Sender, got {sender!r}")             # <<<<<<<<<<<<<<
@@ -4015,9 +4002,9 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
  * 
 */
   __pyx_t_3 = NULL;
-  __pyx_t_4 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_sender), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 134, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_sender), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_Message_sender_must_be_a_Sender, __pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 134, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_Message_sender_must_be_a_Sender, __pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_6 = 1;
@@ -4026,14 +4013,14 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
     __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)(((PyTypeObject*)PyExc_TypeError)), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 134, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 137, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
   __Pyx_Raise(__pyx_t_2, 0, 0, 0);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __PYX_ERR(0, 134, __pyx_L1_error)
+  __PYX_ERR(0, 137, __pyx_L1_error)
 
-  /* "kefu/kpi/_kernel_c.pyx":123
+  /* "kefu/kpi/_kernel_c.pyx":126
  * 
  * 
  * cdef inline int _rank(object sender) except -2:             # <<<<<<<<<<<<<<
@@ -4055,7 +4042,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__rank(PyObject *__pyx_v_s
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":137
+/* "kefu/kpi/_kernel_c.pyx":140
  * 
  * 
  * cdef inline bint _same_key(Key* a, Key* b) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4068,7 +4055,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__same_key(KefuKey *__pyx_
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "kefu/kpi/_kernel_c.pyx":138
+  /* "kefu/kpi/_kernel_c.pyx":141
  * 
  * cdef inline bint _same_key(Key* a, Key* b) noexcept nogil:
  *     return a.at == b.at and a.seq == b.seq and a.rank == b.rank             # <<<<<<<<<<<<<<
@@ -4106,7 +4093,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__same_key(KefuKey *__pyx_
   }
   goto __pyx_L0;
 
-  /* "kefu/kpi/_kernel_c.pyx":137
+  /* "kefu/kpi/_kernel_c.pyx":140
  * 
  * 
  * cdef inline bint _same_key(Key* a, Key* b) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4119,7 +4106,7 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__same_key(KefuKey *__pyx_
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":156
+/* "kefu/kpi/_kernel_c.pyx":159
  *     cdef Py_ssize_t mask
  * 
  *     def __cinit__(self, Py_ssize_t n):             # <<<<<<<<<<<<<<
@@ -4128,14 +4115,14 @@ static CYTHON_INLINE int __pyx_f_4kefu_3kpi_9_kernel_c__same_key(KefuKey *__pyx_
 */
 
 /* Python wrapper */
-static int __pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_1__cinit__(PyObject *__pyx_v_self, 
+static int __pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_1__cinit__(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL_TPNEW
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
-static int __pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_1__cinit__(PyObject *__pyx_v_self, 
+static int __pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_1__cinit__(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL_TPNEW
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -4165,43 +4152,43 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_n,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 156, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 159, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 156, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 159, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 156, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 159, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__cinit__", 1, 1, 1, i); __PYX_ERR(0, 156, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__cinit__", 1, 1, 1, i); __PYX_ERR(0, 159, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 156, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 159, __pyx_L3_error)
     }
-    __pyx_v_n = __Pyx_PyIndex_AsSsize_t(values[0]); if (unlikely((__pyx_v_n == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 156, __pyx_L3_error)
+    __pyx_v_n = __Pyx_PyIndex_AsSsize_t(values[0]); if (unlikely((__pyx_v_n == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 159, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__cinit__", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 156, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__cinit__", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 159, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
-  __Pyx_AddTraceback("kefu.kpi._kernel_c._IdSet.__cinit__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_AddTraceback("kefu.kpi._kernel_c._Table.__cinit__", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __Pyx_RefNannyFinishContext();
   return -1;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *)__pyx_v_self), __pyx_v_n);
+  __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table___cinit__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *)__pyx_v_self), __pyx_v_n);
 
   /* function exit code */
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
@@ -4212,7 +4199,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, Py_ssize_t __pyx_v_n) {
+static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table___cinit__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, Py_ssize_t __pyx_v_n) {
   Py_ssize_t __pyx_v_size;
   int __pyx_r;
   int __pyx_t_1;
@@ -4220,7 +4207,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":157
+  /* "kefu/kpi/_kernel_c.pyx":160
  * 
  *     def __cinit__(self, Py_ssize_t n):
  *         cdef Py_ssize_t size = 8             # <<<<<<<<<<<<<<
@@ -4229,7 +4216,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
 */
   __pyx_v_size = 8;
 
-  /* "kefu/kpi/_kernel_c.pyx":158
+  /* "kefu/kpi/_kernel_c.pyx":161
  *     def __cinit__(self, Py_ssize_t n):
  *         cdef Py_ssize_t size = 8
  *         while size < 2 * n + 8:             # <<<<<<<<<<<<<<
@@ -4242,7 +4229,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
 
     if (!__pyx_t_1) break;
 
-    /* "kefu/kpi/_kernel_c.pyx":159
+    /* "kefu/kpi/_kernel_c.pyx":162
  *         cdef Py_ssize_t size = 8
  *         while size < 2 * n + 8:
  *             size <<= 1             # <<<<<<<<<<<<<<
@@ -4252,7 +4239,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
     __pyx_v_size = (__pyx_v_size << 1);
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":160
+  /* "kefu/kpi/_kernel_c.pyx":163
  *         while size < 2 * n + 8:
  *             size <<= 1
  *         self.mask = size - 1             # <<<<<<<<<<<<<<
@@ -4261,7 +4248,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
 */
   __pyx_v_self->mask = (__pyx_v_size - 1);
 
-  /* "kefu/kpi/_kernel_c.pyx":161
+  /* "kefu/kpi/_kernel_c.pyx":164
  *             size <<= 1
  *         self.mask = size - 1
  *         self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))             # <<<<<<<<<<<<<<
@@ -4270,7 +4257,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
 */
   __pyx_v_self->slots = ((struct __pyx_t_4kefu_3kpi_9_kernel_c_Slot *)PyMem_Calloc(__pyx_v_size, (sizeof(struct __pyx_t_4kefu_3kpi_9_kernel_c_Slot))));
 
-  /* "kefu/kpi/_kernel_c.pyx":162
+  /* "kefu/kpi/_kernel_c.pyx":165
  *         self.mask = size - 1
  *         self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
  *         if self.slots == NULL:             # <<<<<<<<<<<<<<
@@ -4282,16 +4269,16 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
   if (unlikely(__pyx_t_1)) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":163
+    /* "kefu/kpi/_kernel_c.pyx":166
  *         self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
  *         if self.slots == NULL:
  *             raise MemoryError()             # <<<<<<<<<<<<<<
  * 
  *     def __dealloc__(self):
 */
-    PyErr_NoMemory(); __PYX_ERR(0, 163, __pyx_L1_error)
+    PyErr_NoMemory(); __PYX_ERR(0, 166, __pyx_L1_error)
 
-    /* "kefu/kpi/_kernel_c.pyx":162
+    /* "kefu/kpi/_kernel_c.pyx":165
  *         self.mask = size - 1
  *         self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
  *         if self.slots == NULL:             # <<<<<<<<<<<<<<
@@ -4300,7 +4287,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":156
+  /* "kefu/kpi/_kernel_c.pyx":159
  *     cdef Py_ssize_t mask
  * 
  *     def __cinit__(self, Py_ssize_t n):             # <<<<<<<<<<<<<<
@@ -4312,7 +4299,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
   __pyx_r = 0;
   goto __pyx_L0;
   __pyx_L1_error:;
-  __Pyx_AddTraceback("kefu.kpi._kernel_c._IdSet.__cinit__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_AddTraceback("kefu.kpi._kernel_c._Table.__cinit__", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = -1;
   __pyx_L0:;
 
@@ -4320,7 +4307,7 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":165
+/* "kefu/kpi/_kernel_c.pyx":168
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4329,30 +4316,30 @@ static int __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet___cinit__(struct __pyx_obj_4ke
 */
 
 /* Python wrapper */
-static void __pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_3__dealloc__(PyObject *__pyx_v_self); /*proto*/
-static void __pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_3__dealloc__(PyObject *__pyx_v_self) {
+static void __pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_3__dealloc__(PyObject *__pyx_v_self); /*proto*/
+static void __pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_3__dealloc__(PyObject *__pyx_v_self) {
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("__dealloc__ (wrapper)", 0);
   __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
-  __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_2__dealloc__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *)__pyx_v_self));
+  __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_2__dealloc__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *)__pyx_v_self));
 
   /* function exit code */
   __Pyx_RefNannyFinishContext();
 }
 
-static void __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_2__dealloc__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self) {
+static void __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_2__dealloc__(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self) {
 
-  /* "kefu/kpi/_kernel_c.pyx":166
+  /* "kefu/kpi/_kernel_c.pyx":169
  * 
  *     def __dealloc__(self):
  *         PyMem_Free(self.slots)             # <<<<<<<<<<<<<<
  * 
- *     cdef inline void will_add(self, Py_hash_t h) noexcept:
+ *     cdef inline void will_probe(self, Py_hash_t h) noexcept:
 */
   PyMem_Free(__pyx_v_self->slots);
 
-  /* "kefu/kpi/_kernel_c.pyx":165
+  /* "kefu/kpi/_kernel_c.pyx":168
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4364,30 +4351,30 @@ static void __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_2__dealloc__(struct __pyx_obj
 
 }
 
-/* "kefu/kpi/_kernel_c.pyx":168
+/* "kefu/kpi/_kernel_c.pyx":171
  *         PyMem_Free(self.slots)
  * 
- *     cdef inline void will_add(self, Py_hash_t h) noexcept:             # <<<<<<<<<<<<<<
- *         """Start fetching the slot an id of hash ``h`` would probe first."""
+ *     cdef inline void will_probe(self, Py_hash_t h) noexcept:             # <<<<<<<<<<<<<<
+ *         """Start fetching the slot a key of hash ``h`` probes first."""
  *         prefetch(&self.slots[(<uint64_t>h) & self.mask])
 */
 
-static CYTHON_INLINE void __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_will_add(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, Py_hash_t __pyx_v_h) {
+static CYTHON_INLINE void __pyx_f_4kefu_3kpi_9_kernel_c_6_Table_will_probe(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, Py_hash_t __pyx_v_h) {
 
-  /* "kefu/kpi/_kernel_c.pyx":170
- *     cdef inline void will_add(self, Py_hash_t h) noexcept:
- *         """Start fetching the slot an id of hash ``h`` would probe first."""
+  /* "kefu/kpi/_kernel_c.pyx":173
+ *     cdef inline void will_probe(self, Py_hash_t h) noexcept:
+ *         """Start fetching the slot a key of hash ``h`` probes first."""
  *         prefetch(&self.slots[(<uint64_t>h) & self.mask])             # <<<<<<<<<<<<<<
  * 
- *     cdef int add(self, object mid, Py_hash_t h) except -1:
+ *     cdef Py_ssize_t get_or_add(self, object key, Py_hash_t h, Py_ssize_t value) except -2:
 */
   __builtin_prefetch((&(__pyx_v_self->slots[(((uint64_t)__pyx_v_h) & __pyx_v_self->mask)])));
 
-  /* "kefu/kpi/_kernel_c.pyx":168
+  /* "kefu/kpi/_kernel_c.pyx":171
  *         PyMem_Free(self.slots)
  * 
- *     cdef inline void will_add(self, Py_hash_t h) noexcept:             # <<<<<<<<<<<<<<
- *         """Start fetching the slot an id of hash ``h`` would probe first."""
+ *     cdef inline void will_probe(self, Py_hash_t h) noexcept:             # <<<<<<<<<<<<<<
+ *         """Start fetching the slot a key of hash ``h`` probes first."""
  *         prefetch(&self.slots[(<uint64_t>h) & self.mask])
 */
 
@@ -4395,18 +4382,18 @@ static CYTHON_INLINE void __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_will_add(struct 
 
 }
 
-/* "kefu/kpi/_kernel_c.pyx":172
+/* "kefu/kpi/_kernel_c.pyx":175
  *         prefetch(&self.slots[(<uint64_t>h) & self.mask])
  * 
- *     cdef int add(self, object mid, Py_hash_t h) except -1:             # <<<<<<<<<<<<<<
- *         """1 if added, 0 if an equal id (of hash ``h``) was already there."""
- *         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
+ *     cdef Py_ssize_t get_or_add(self, object key, Py_hash_t h, Py_ssize_t value) except -2:             # <<<<<<<<<<<<<<
+ *         """The number stored for ``key`` (of hash ``h``); if none, store ``value``
+ *         and return -1."""
 */
 
-static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, PyObject *__pyx_v_mid, Py_hash_t __pyx_v_h) {
+static Py_ssize_t __pyx_f_4kefu_3kpi_9_kernel_c_6_Table_get_or_add(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, PyObject *__pyx_v_key, Py_hash_t __pyx_v_h, Py_ssize_t __pyx_v_value) {
   Py_ssize_t __pyx_v_i;
   struct __pyx_t_4kefu_3kpi_9_kernel_c_Slot *__pyx_v_slot;
-  int __pyx_r;
+  Py_ssize_t __pyx_r;
   __Pyx_RefNannyDeclarations
   int __pyx_t_1;
   int __pyx_t_2;
@@ -4414,18 +4401,18 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("add", 0);
+  __Pyx_RefNannySetupContext("get_or_add", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":174
- *     cdef int add(self, object mid, Py_hash_t h) except -1:
- *         """1 if added, 0 if an equal id (of hash ``h``) was already there."""
+  /* "kefu/kpi/_kernel_c.pyx":178
+ *         """The number stored for ``key`` (of hash ``h``); if none, store ``value``
+ *         and return -1."""
  *         cdef Py_ssize_t i = (<uint64_t>h) & self.mask             # <<<<<<<<<<<<<<
  *         cdef Slot* slot
  *         while True:
 */
   __pyx_v_i = (((uint64_t)__pyx_v_h) & __pyx_v_self->mask);
 
-  /* "kefu/kpi/_kernel_c.pyx":176
+  /* "kefu/kpi/_kernel_c.pyx":180
  *         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
  *         cdef Slot* slot
  *         while True:             # <<<<<<<<<<<<<<
@@ -4434,20 +4421,20 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
 */
   while (1) {
 
-    /* "kefu/kpi/_kernel_c.pyx":177
+    /* "kefu/kpi/_kernel_c.pyx":181
  *         cdef Slot* slot
  *         while True:
  *             slot = &self.slots[i]             # <<<<<<<<<<<<<<
  *             if slot.key == NULL:
- *                 slot.key = <PyObject*>mid
+ *                 slot.key = <PyObject*>key
 */
     __pyx_v_slot = (&(__pyx_v_self->slots[__pyx_v_i]));
 
-    /* "kefu/kpi/_kernel_c.pyx":178
+    /* "kefu/kpi/_kernel_c.pyx":182
  *         while True:
  *             slot = &self.slots[i]
  *             if slot.key == NULL:             # <<<<<<<<<<<<<<
- *                 slot.key = <PyObject*>mid
+ *                 slot.key = <PyObject*>key
  *                 slot.hash = h
 */
     __pyx_t_1 = (__pyx_v_slot->key == NULL);
@@ -4455,52 +4442,61 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
     if (__pyx_t_1) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":179
+      /* "kefu/kpi/_kernel_c.pyx":183
  *             slot = &self.slots[i]
  *             if slot.key == NULL:
- *                 slot.key = <PyObject*>mid             # <<<<<<<<<<<<<<
+ *                 slot.key = <PyObject*>key             # <<<<<<<<<<<<<<
  *                 slot.hash = h
- *                 return 1
+ *                 slot.value = value
 */
-      __pyx_v_slot->key = ((PyObject *)__pyx_v_mid);
+      __pyx_v_slot->key = ((PyObject *)__pyx_v_key);
 
-      /* "kefu/kpi/_kernel_c.pyx":180
+      /* "kefu/kpi/_kernel_c.pyx":184
  *             if slot.key == NULL:
- *                 slot.key = <PyObject*>mid
+ *                 slot.key = <PyObject*>key
  *                 slot.hash = h             # <<<<<<<<<<<<<<
- *                 return 1
- *             if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):
+ *                 slot.value = value
+ *                 return -1
 */
       __pyx_v_slot->hash = __pyx_v_h;
 
-      /* "kefu/kpi/_kernel_c.pyx":181
- *                 slot.key = <PyObject*>mid
+      /* "kefu/kpi/_kernel_c.pyx":185
+ *                 slot.key = <PyObject*>key
  *                 slot.hash = h
- *                 return 1             # <<<<<<<<<<<<<<
- *             if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):
- *                 return 0
+ *                 slot.value = value             # <<<<<<<<<<<<<<
+ *                 return -1
+ *             if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(
+*/
+      __pyx_v_slot->value = __pyx_v_value;
+
+      /* "kefu/kpi/_kernel_c.pyx":186
+ *                 slot.hash = h
+ *                 slot.value = value
+ *                 return -1             # <<<<<<<<<<<<<<
+ *             if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(
+ *                     <object>slot.key, key, Py_EQ)):
 */
       {
 
-        __pyx_r = 1;
+        __pyx_r = -1L;
       }
       goto __pyx_L0;
 
-      /* "kefu/kpi/_kernel_c.pyx":178
+      /* "kefu/kpi/_kernel_c.pyx":182
  *         while True:
  *             slot = &self.slots[i]
  *             if slot.key == NULL:             # <<<<<<<<<<<<<<
- *                 slot.key = <PyObject*>mid
+ *                 slot.key = <PyObject*>key
  *                 slot.hash = h
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":182
- *                 slot.hash = h
- *                 return 1
- *             if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):             # <<<<<<<<<<<<<<
- *                 return 0
- *             i = (i + 1) & self.mask
+    /* "kefu/kpi/_kernel_c.pyx":187
+ *                 slot.value = value
+ *                 return -1
+ *             if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(             # <<<<<<<<<<<<<<
+ *                     <object>slot.key, key, Py_EQ)):
+ *                 return slot.value
 */
     __pyx_t_2 = (__pyx_v_slot->hash == __pyx_v_h);
 
@@ -4512,9 +4508,35 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
 
       goto __pyx_L7_bool_binop_done;
     }
+    __pyx_t_2 = (__pyx_v_slot->key == ((PyObject *)__pyx_v_key));
+
+    if (!__pyx_t_2) {
+
+    } else {
+
+      __pyx_t_1 = __pyx_t_2;
+
+      goto __pyx_L7_bool_binop_done;
+    }
+
+    /* "kefu/kpi/_kernel_c.pyx":188
+ *                 return -1
+ *             if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(
+ *                     <object>slot.key, key, Py_EQ)):             # <<<<<<<<<<<<<<
+ *                 return slot.value
+ *             i = (i + 1) & self.mask
+*/
     __pyx_t_3 = ((PyObject *)__pyx_v_slot->key);
     __Pyx_INCREF(__pyx_t_3);
-    __pyx_t_2 = PyObject_RichCompareBool(__pyx_t_3, __pyx_v_mid, Py_EQ); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 182, __pyx_L1_error)
+
+    /* "kefu/kpi/_kernel_c.pyx":187
+ *                 slot.value = value
+ *                 return -1
+ *             if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(             # <<<<<<<<<<<<<<
+ *                     <object>slot.key, key, Py_EQ)):
+ *                 return slot.value
+*/
+    __pyx_t_2 = PyObject_RichCompareBool(__pyx_t_3, __pyx_v_key, Py_EQ); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 187, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
     __pyx_t_1 = __pyx_t_2;
@@ -4523,31 +4545,31 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
     if (__pyx_t_1) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":183
- *                 return 1
- *             if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):
- *                 return 0             # <<<<<<<<<<<<<<
+      /* "kefu/kpi/_kernel_c.pyx":189
+ *             if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(
+ *                     <object>slot.key, key, Py_EQ)):
+ *                 return slot.value             # <<<<<<<<<<<<<<
  *             i = (i + 1) & self.mask
  * 
 */
       {
 
-        __pyx_r = 0;
+        __pyx_r = __pyx_v_slot->value;
       }
       goto __pyx_L0;
 
-      /* "kefu/kpi/_kernel_c.pyx":182
- *                 slot.hash = h
- *                 return 1
- *             if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):             # <<<<<<<<<<<<<<
- *                 return 0
- *             i = (i + 1) & self.mask
+      /* "kefu/kpi/_kernel_c.pyx":187
+ *                 slot.value = value
+ *                 return -1
+ *             if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(             # <<<<<<<<<<<<<<
+ *                     <object>slot.key, key, Py_EQ)):
+ *                 return slot.value
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":184
- *             if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):
- *                 return 0
+    /* "kefu/kpi/_kernel_c.pyx":190
+ *                     <object>slot.key, key, Py_EQ)):
+ *                 return slot.value
  *             i = (i + 1) & self.mask             # <<<<<<<<<<<<<<
  * 
  * 
@@ -4555,12 +4577,12 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
     __pyx_v_i = ((__pyx_v_i + 1) & __pyx_v_self->mask);
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":172
+  /* "kefu/kpi/_kernel_c.pyx":175
  *         prefetch(&self.slots[(<uint64_t>h) & self.mask])
  * 
- *     cdef int add(self, object mid, Py_hash_t h) except -1:             # <<<<<<<<<<<<<<
- *         """1 if added, 0 if an equal id (of hash ``h``) was already there."""
- *         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
+ *     cdef Py_ssize_t get_or_add(self, object key, Py_hash_t h, Py_ssize_t value) except -2:             # <<<<<<<<<<<<<<
+ *         """The number stored for ``key`` (of hash ``h``); if none, store ``value``
+ *         and return -1."""
 */
 
   /* function exit code */
@@ -4568,8 +4590,8 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
   goto __pyx_L0;
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_AddTraceback("kefu.kpi._kernel_c._IdSet.add", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = -1;
+  __Pyx_AddTraceback("kefu.kpi._kernel_c._Table.get_or_add", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = -2L;
   __pyx_L0:;
 
 
@@ -4585,15 +4607,15 @@ static int __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add(struct __pyx_obj_4kefu_3kpi
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_5__reduce_cython__(PyObject *__pyx_v_self, 
+static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_5__reduce_cython__(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
-static PyMethodDef __pyx_mdef_4kefu_3kpi_9_kernel_c_6_IdSet_5__reduce_cython__ = {"__reduce_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_5__reduce_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_5__reduce_cython__(PyObject *__pyx_v_self, 
+static PyMethodDef __pyx_mdef_4kefu_3kpi_9_kernel_c_6_Table_5__reduce_cython__ = {"__reduce_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_5__reduce_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
+static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_5__reduce_cython__(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -4619,14 +4641,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
   if (unlikely(__pyx_kwds_len < 0)) return NULL;
   if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("__reduce_cython__", __pyx_kwds); return NULL;}
-  __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_4__reduce_cython__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *)__pyx_v_self));
+  __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_4__reduce_cython__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *)__pyx_v_self));
 
   /* function exit code */
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_4__reduce_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self) {
+static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_4__reduce_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self) {
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   int __pyx_lineno = 0;
@@ -4651,7 +4673,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_4__reduce_cython__(CYTHO
 
   /* function exit code */
   __pyx_L1_error:;
-  __Pyx_AddTraceback("kefu.kpi._kernel_c._IdSet.__reduce_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_AddTraceback("kefu.kpi._kernel_c._Table.__reduce_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __Pyx_XGIVEREF(__pyx_r);
   __Pyx_RefNannyFinishContext();
@@ -4666,15 +4688,15 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_4__reduce_cython__(CYTHO
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_7__setstate_cython__(PyObject *__pyx_v_self, 
+static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_7__setstate_cython__(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
-static PyMethodDef __pyx_mdef_4kefu_3kpi_9_kernel_c_6_IdSet_7__setstate_cython__ = {"__setstate_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_7__setstate_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_7__setstate_cython__(PyObject *__pyx_v_self, 
+static PyMethodDef __pyx_mdef_4kefu_3kpi_9_kernel_c_6_Table_7__setstate_cython__ = {"__setstate_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_7__setstate_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
+static PyObject *__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_7__setstate_cython__(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -4736,11 +4758,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
-  __Pyx_AddTraceback("kefu.kpi._kernel_c._IdSet.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_AddTraceback("kefu.kpi._kernel_c._Table.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_6__setstate_cython__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *)__pyx_v_self), __pyx_v___pyx_state);
+  __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_6__setstate_cython__(((struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *)__pyx_v_self), __pyx_v___pyx_state);
 
   /* function exit code */
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
@@ -4750,7 +4772,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_6__setstate_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v___pyx_state) {
+static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_Table_6__setstate_cython__(CYTHON_UNUSED struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v___pyx_state) {
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   int __pyx_lineno = 0;
@@ -4775,14 +4797,14 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_6_IdSet_6__setstate_cython__(CYT
 
   /* function exit code */
   __pyx_L1_error:;
-  __Pyx_AddTraceback("kefu.kpi._kernel_c._IdSet.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_AddTraceback("kefu.kpi._kernel_c._Table.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __Pyx_XGIVEREF(__pyx_r);
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":187
+/* "kefu/kpi/_kernel_c.pyx":193
  * 
  * 
  * cdef array _doubles(Py_ssize_t n):             # <<<<<<<<<<<<<<
@@ -4800,7 +4822,7 @@ static arrayobject *__pyx_f_4kefu_3kpi_9_kernel_c__doubles(Py_ssize_t __pyx_v_n)
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_doubles", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":188
+  /* "kefu/kpi/_kernel_c.pyx":194
  * 
  * cdef array _doubles(Py_ssize_t n):
  *     return clone(_DOUBLES, n, False)             # <<<<<<<<<<<<<<
@@ -4809,7 +4831,7 @@ static arrayobject *__pyx_f_4kefu_3kpi_9_kernel_c__doubles(Py_ssize_t __pyx_v_n)
 */
   __pyx_t_1 = ((PyObject *)__pyx_v_4kefu_3kpi_9_kernel_c__DOUBLES);
   __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_2 = ((PyObject *)__pyx_f_7cpython_5array_clone(((arrayobject *)__pyx_t_1), __pyx_v_n, 0)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 188, __pyx_L1_error)
+  __pyx_t_2 = ((PyObject *)__pyx_f_7cpython_5array_clone(((arrayobject *)__pyx_t_1), __pyx_v_n, 0)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 194, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   {
@@ -4823,7 +4845,7 @@ static arrayobject *__pyx_f_4kefu_3kpi_9_kernel_c__doubles(Py_ssize_t __pyx_v_n)
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "kefu/kpi/_kernel_c.pyx":187
+  /* "kefu/kpi/_kernel_c.pyx":193
  * 
  * 
  * cdef array _doubles(Py_ssize_t n):             # <<<<<<<<<<<<<<
@@ -4843,7 +4865,7 @@ static arrayobject *__pyx_f_4kefu_3kpi_9_kernel_c__doubles(Py_ssize_t __pyx_v_n)
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":191
+/* "kefu/kpi/_kernel_c.pyx":197
  * 
  * 
  * def scan(list msgs, double as_of):             # <<<<<<<<<<<<<<
@@ -4892,39 +4914,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_msgs,&__pyx_mstate_global->__pyx_n_u_as_of,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 191, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 197, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 191, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 197, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan", 0) < (0)) __PYX_ERR(0, 191, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan", 0) < (0)) __PYX_ERR(0, 197, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan", 1, 2, 2, i); __PYX_ERR(0, 191, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan", 1, 2, 2, i); __PYX_ERR(0, 197, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 191, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 197, __pyx_L3_error)
     }
     __pyx_v_msgs = ((PyObject*)values[0]);
-    __pyx_v_as_of = __Pyx_PyFloat_AsDouble(values[1]); if (unlikely((__pyx_v_as_of == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 191, __pyx_L3_error)
+    __pyx_v_as_of = __Pyx_PyFloat_AsDouble(values[1]); if (unlikely((__pyx_v_as_of == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("scan", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 191, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("scan", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 197, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4935,7 +4957,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_msgs), (&PyList_Type), 1, "msgs", 1))) __PYX_ERR(0, 191, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_msgs), (&PyList_Type), 1, "msgs", 1))) __PYX_ERR(0, 197, __pyx_L1_error)
   __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_scan(__pyx_self, __pyx_v_msgs, __pyx_v_as_of);
 
   /* function exit code */
@@ -4978,7 +5000,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("scan", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":194
+  /* "kefu/kpi/_kernel_c.pyx":200
  *     """The message pass over ``msgs`` as known at ``as_of``: the fields of a
  *     MessageScan in ``__init__`` order, or None when the reference must decide."""
  *     cdef Py_ssize_t n_all = len(msgs)             # <<<<<<<<<<<<<<
@@ -4987,12 +5009,12 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
 */
   if (unlikely(__pyx_v_msgs == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-    __PYX_ERR(0, 194, __pyx_L1_error)
+    __PYX_ERR(0, 200, __pyx_L1_error)
   }
-  __pyx_t_1 = __Pyx_PyList_GET_SIZE(__pyx_v_msgs); if (unlikely(__pyx_t_1 == ((Py_ssize_t)-1))) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyList_GET_SIZE(__pyx_v_msgs); if (unlikely(__pyx_t_1 == ((Py_ssize_t)-1))) __PYX_ERR(0, 200, __pyx_L1_error)
   __pyx_v_n_all = __pyx_t_1;
 
-  /* "kefu/kpi/_kernel_c.pyx":195
+  /* "kefu/kpi/_kernel_c.pyx":201
  *     MessageScan in ``__init__`` order, or None when the reference must decide."""
  *     cdef Py_ssize_t n_all = len(msgs)
  *     cdef Key* keys = <Key*>PyMem_Malloc((n_all + 1) * sizeof(Key))             # <<<<<<<<<<<<<<
@@ -5001,7 +5023,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
 */
   __pyx_v_keys = ((KefuKey *)PyMem_Malloc(((__pyx_v_n_all + 1) * (sizeof(KefuKey)))));
 
-  /* "kefu/kpi/_kernel_c.pyx":196
+  /* "kefu/kpi/_kernel_c.pyx":202
  *     cdef Py_ssize_t n_all = len(msgs)
  *     cdef Key* keys = <Key*>PyMem_Malloc((n_all + 1) * sizeof(Key))
  *     if keys == NULL:             # <<<<<<<<<<<<<<
@@ -5013,16 +5035,16 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
   if (unlikely(__pyx_t_2)) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":197
+    /* "kefu/kpi/_kernel_c.pyx":203
  *     cdef Key* keys = <Key*>PyMem_Malloc((n_all + 1) * sizeof(Key))
  *     if keys == NULL:
  *         raise MemoryError()             # <<<<<<<<<<<<<<
  *     try:
  *         return _scan(msgs, as_of, keys, n_all)
 */
-    PyErr_NoMemory(); __PYX_ERR(0, 197, __pyx_L1_error)
+    PyErr_NoMemory(); __PYX_ERR(0, 203, __pyx_L1_error)
 
-    /* "kefu/kpi/_kernel_c.pyx":196
+    /* "kefu/kpi/_kernel_c.pyx":202
  *     cdef Py_ssize_t n_all = len(msgs)
  *     cdef Key* keys = <Key*>PyMem_Malloc((n_all + 1) * sizeof(Key))
  *     if keys == NULL:             # <<<<<<<<<<<<<<
@@ -5031,7 +5053,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":198
+  /* "kefu/kpi/_kernel_c.pyx":204
  *     if keys == NULL:
  *         raise MemoryError()
  *     try:             # <<<<<<<<<<<<<<
@@ -5040,14 +5062,14 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
 */
   /*try:*/ {
 
-    /* "kefu/kpi/_kernel_c.pyx":199
+    /* "kefu/kpi/_kernel_c.pyx":205
  *         raise MemoryError()
  *     try:
  *         return _scan(msgs, as_of, keys, n_all)             # <<<<<<<<<<<<<<
  *     finally:
  *         PyMem_Free(keys)
 */
-    __pyx_t_3 = __pyx_f_4kefu_3kpi_9_kernel_c__scan(__pyx_v_msgs, __pyx_v_as_of, __pyx_v_keys, __pyx_v_n_all); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L5_error)
+    __pyx_t_3 = __pyx_f_4kefu_3kpi_9_kernel_c__scan(__pyx_v_msgs, __pyx_v_as_of, __pyx_v_keys, __pyx_v_n_all); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 205, __pyx_L5_error)
     __Pyx_GOTREF(__pyx_t_3);
     {
       PyObject *__pyx_temp;
@@ -5061,7 +5083,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
     goto __pyx_L4_return;
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":201
+  /* "kefu/kpi/_kernel_c.pyx":207
  *         return _scan(msgs, as_of, keys, n_all)
  *     finally:
  *         PyMem_Free(keys)             # <<<<<<<<<<<<<<
@@ -5109,7 +5131,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
     }
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":191
+  /* "kefu/kpi/_kernel_c.pyx":197
  * 
  * 
  * def scan(list msgs, double as_of):             # <<<<<<<<<<<<<<
@@ -5130,7 +5152,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_scan(CYTHON_UNUSED PyObject *__p
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":204
+/* "kefu/kpi/_kernel_c.pyx":210
  * 
  * 
  * cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):             # <<<<<<<<<<<<<<
@@ -5166,15 +5188,12 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
   int64_t __pyx_t_12;
   int __pyx_t_13;
   long __pyx_t_14;
-  PyObject *__pyx_t_15 = NULL;
-  size_t __pyx_t_16;
-  PyObject *__pyx_t_17 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_scan", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":205
+  /* "kefu/kpi/_kernel_c.pyx":211
  * 
  * cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):
  *     cdef Py_ssize_t n = 0, k, a, b, pos             # <<<<<<<<<<<<<<
@@ -5183,7 +5202,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
   __pyx_v_n = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":208
+  /* "kefu/kpi/_kernel_c.pyx":214
  *     cdef object m, at_obj, seq_obj
  *     cdef double at
  *     cdef bint any_seq = False             # <<<<<<<<<<<<<<
@@ -5192,7 +5211,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
   __pyx_v_any_seq = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":210
+  /* "kefu/kpi/_kernel_c.pyx":216
  *     cdef bint any_seq = False
  *     # 1. Keys of the messages not after as_of, then their order.
  *     for pos in range(n_all):             # <<<<<<<<<<<<<<
@@ -5206,7 +5225,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
   for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
     __pyx_v_pos = __pyx_t_3;
 
-    /* "kefu/kpi/_kernel_c.pyx":211
+    /* "kefu/kpi/_kernel_c.pyx":217
  *     # 1. Keys of the messages not after as_of, then their order.
  *     for pos in range(n_all):
  *         m = msgs[pos]             # <<<<<<<<<<<<<<
@@ -5215,26 +5234,26 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
     if (unlikely(__pyx_v_msgs == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 211, __pyx_L1_error)
+      __PYX_ERR(0, 217, __pyx_L1_error)
     }
     __pyx_t_4 = __Pyx_PyList_GET_ITEM(__pyx_v_msgs, __pyx_v_pos);
     __Pyx_INCREF(__pyx_t_4);
     __Pyx_XDECREF_SET(__pyx_v_m, __pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "kefu/kpi/_kernel_c.pyx":212
+    /* "kefu/kpi/_kernel_c.pyx":218
  *     for pos in range(n_all):
  *         m = msgs[pos]
  *         at_obj = m.at             # <<<<<<<<<<<<<<
  *         if type(at_obj) is float:
  *             at = <double>at_obj
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 212, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 218, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_XDECREF_SET(__pyx_v_at_obj, __pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "kefu/kpi/_kernel_c.pyx":213
+    /* "kefu/kpi/_kernel_c.pyx":219
  *         m = msgs[pos]
  *         at_obj = m.at
  *         if type(at_obj) is float:             # <<<<<<<<<<<<<<
@@ -5245,18 +5264,18 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
     if (__pyx_t_5) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":214
+      /* "kefu/kpi/_kernel_c.pyx":220
  *         at_obj = m.at
  *         if type(at_obj) is float:
  *             at = <double>at_obj             # <<<<<<<<<<<<<<
  *         else:
  *             if not (-_EXACT <= at_obj <= _EXACT):
 */
-      __pyx_t_6 = __Pyx_PyFloat_AsDouble(__pyx_v_at_obj); if (unlikely((__pyx_t_6 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 214, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyFloat_AsDouble(__pyx_v_at_obj); if (unlikely((__pyx_t_6 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 220, __pyx_L1_error)
       __pyx_v_at = ((double)__pyx_t_6);
 
 
-      /* "kefu/kpi/_kernel_c.pyx":213
+      /* "kefu/kpi/_kernel_c.pyx":219
  *         m = msgs[pos]
  *         at_obj = m.at
  *         if type(at_obj) is float:             # <<<<<<<<<<<<<<
@@ -5266,7 +5285,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       goto __pyx_L5;
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":216
+    /* "kefu/kpi/_kernel_c.pyx":222
  *             at = <double>at_obj
  *         else:
  *             if not (-_EXACT <= at_obj <= _EXACT):             # <<<<<<<<<<<<<<
@@ -5274,13 +5293,13 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
  *             at = <double>at_obj
 */
     /*else*/ {
-      __pyx_t_4 = PyFloat_FromDouble((-__pyx_v_4kefu_3kpi_9_kernel_c__EXACT)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 216, __pyx_L1_error)
+      __pyx_t_4 = PyFloat_FromDouble((-__pyx_v_4kefu_3kpi_9_kernel_c__EXACT)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 222, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_5 = __Pyx_PyObject_CompareBoolLe_float_object(__pyx_t_4, __pyx_v_at_obj, Py_LE); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 216, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_CompareBoolLe_float_object(__pyx_t_4, __pyx_v_at_obj, Py_LE); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
       if (__pyx_t_5) {
-        __pyx_t_7 = PyFloat_FromDouble(__pyx_v_4kefu_3kpi_9_kernel_c__EXACT); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 216, __pyx_L1_error)
+        __pyx_t_7 = PyFloat_FromDouble(__pyx_v_4kefu_3kpi_9_kernel_c__EXACT); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 222, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
-        __pyx_t_5 = __Pyx_PyObject_CompareBoolLe_object_float(__pyx_v_at_obj, __pyx_t_7, Py_LE); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 216, __pyx_L1_error)
+        __pyx_t_5 = __Pyx_PyObject_CompareBoolLe_object_float(__pyx_v_at_obj, __pyx_t_7, Py_LE); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       }
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
@@ -5290,7 +5309,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       if (__pyx_t_8) {
 
 
-        /* "kefu/kpi/_kernel_c.pyx":217
+        /* "kefu/kpi/_kernel_c.pyx":223
  *         else:
  *             if not (-_EXACT <= at_obj <= _EXACT):
  *                 return None             # <<<<<<<<<<<<<<
@@ -5307,7 +5326,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
         }
         goto __pyx_L0;
 
-        /* "kefu/kpi/_kernel_c.pyx":216
+        /* "kefu/kpi/_kernel_c.pyx":222
  *             at = <double>at_obj
  *         else:
  *             if not (-_EXACT <= at_obj <= _EXACT):             # <<<<<<<<<<<<<<
@@ -5316,20 +5335,20 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
       }
 
-      /* "kefu/kpi/_kernel_c.pyx":218
+      /* "kefu/kpi/_kernel_c.pyx":224
  *             if not (-_EXACT <= at_obj <= _EXACT):
  *                 return None
  *             at = <double>at_obj             # <<<<<<<<<<<<<<
  *         if at > as_of:
  *             continue
 */
-      __pyx_t_6 = __Pyx_PyFloat_AsDouble(__pyx_v_at_obj); if (unlikely((__pyx_t_6 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 218, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyFloat_AsDouble(__pyx_v_at_obj); if (unlikely((__pyx_t_6 == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 224, __pyx_L1_error)
       __pyx_v_at = ((double)__pyx_t_6);
 
     }
     __pyx_L5:;
 
-    /* "kefu/kpi/_kernel_c.pyx":219
+    /* "kefu/kpi/_kernel_c.pyx":225
  *                 return None
  *             at = <double>at_obj
  *         if at > as_of:             # <<<<<<<<<<<<<<
@@ -5341,7 +5360,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
     if (__pyx_t_8) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":220
+      /* "kefu/kpi/_kernel_c.pyx":226
  *             at = <double>at_obj
  *         if at > as_of:
  *             continue             # <<<<<<<<<<<<<<
@@ -5350,7 +5369,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
       goto __pyx_L3_continue;
 
-      /* "kefu/kpi/_kernel_c.pyx":219
+      /* "kefu/kpi/_kernel_c.pyx":225
  *                 return None
  *             at = <double>at_obj
  *         if at > as_of:             # <<<<<<<<<<<<<<
@@ -5359,19 +5378,19 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":221
+    /* "kefu/kpi/_kernel_c.pyx":227
  *         if at > as_of:
  *             continue
  *         seq_obj = m.seq             # <<<<<<<<<<<<<<
  *         try:
  *             keys[n].seq = seq_obj
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 221, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 227, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_XDECREF_SET(__pyx_v_seq_obj, __pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "kefu/kpi/_kernel_c.pyx":222
+    /* "kefu/kpi/_kernel_c.pyx":228
  *             continue
  *         seq_obj = m.seq
  *         try:             # <<<<<<<<<<<<<<
@@ -5387,17 +5406,17 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       __Pyx_XGOTREF(__pyx_t_11);
       /*try:*/ {
 
-        /* "kefu/kpi/_kernel_c.pyx":223
+        /* "kefu/kpi/_kernel_c.pyx":229
  *         seq_obj = m.seq
  *         try:
  *             keys[n].seq = seq_obj             # <<<<<<<<<<<<<<
  *         except OverflowError:
  *             return None
 */
-        __pyx_t_12 = __Pyx_PyLong_As_int64_t(__pyx_v_seq_obj); if (unlikely((__pyx_t_12 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 223, __pyx_L8_error)
+        __pyx_t_12 = __Pyx_PyLong_As_int64_t(__pyx_v_seq_obj); if (unlikely((__pyx_t_12 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 229, __pyx_L8_error)
         (__pyx_v_keys[__pyx_v_n]).seq = __pyx_t_12;
 
-        /* "kefu/kpi/_kernel_c.pyx":222
+        /* "kefu/kpi/_kernel_c.pyx":228
  *             continue
  *         seq_obj = m.seq
  *         try:             # <<<<<<<<<<<<<<
@@ -5413,7 +5432,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-      /* "kefu/kpi/_kernel_c.pyx":224
+      /* "kefu/kpi/_kernel_c.pyx":230
  *         try:
  *             keys[n].seq = seq_obj
  *         except OverflowError:             # <<<<<<<<<<<<<<
@@ -5424,7 +5443,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       if (__pyx_t_13) {
         __Pyx_ErrRestore(0,0,0);
 
-        /* "kefu/kpi/_kernel_c.pyx":225
+        /* "kefu/kpi/_kernel_c.pyx":231
  *             keys[n].seq = seq_obj
  *         except OverflowError:
  *             return None             # <<<<<<<<<<<<<<
@@ -5443,7 +5462,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       }
       goto __pyx_L10_except_error;
 
-      /* "kefu/kpi/_kernel_c.pyx":222
+      /* "kefu/kpi/_kernel_c.pyx":228
  *             continue
  *         seq_obj = m.seq
  *         try:             # <<<<<<<<<<<<<<
@@ -5465,7 +5484,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       __pyx_L15_try_end:;
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":226
+    /* "kefu/kpi/_kernel_c.pyx":232
  *         except OverflowError:
  *             return None
  *         keys[n].at = at             # <<<<<<<<<<<<<<
@@ -5474,7 +5493,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
     (__pyx_v_keys[__pyx_v_n]).at = __pyx_v_at;
 
-    /* "kefu/kpi/_kernel_c.pyx":227
+    /* "kefu/kpi/_kernel_c.pyx":233
  *             return None
  *         keys[n].at = at
  *         if keys[n].seq != 0:             # <<<<<<<<<<<<<<
@@ -5486,7 +5505,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
     if (__pyx_t_8) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":228
+      /* "kefu/kpi/_kernel_c.pyx":234
  *         keys[n].at = at
  *         if keys[n].seq != 0:
  *             any_seq = True             # <<<<<<<<<<<<<<
@@ -5495,7 +5514,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
       __pyx_v_any_seq = 1;
 
-      /* "kefu/kpi/_kernel_c.pyx":227
+      /* "kefu/kpi/_kernel_c.pyx":233
  *             return None
  *         keys[n].at = at
  *         if keys[n].seq != 0:             # <<<<<<<<<<<<<<
@@ -5504,43 +5523,56 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":229
+    /* "kefu/kpi/_kernel_c.pyx":235
  *         if keys[n].seq != 0:
  *             any_seq = True
  *         keys[n].rank = _rank(m.sender)             # <<<<<<<<<<<<<<
  *         # Hashing here, in input (memory) order, is cheaper than in time order.
  *         keys[n].mid_hash = PyObject_Hash(m.message_id)
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_sender); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 229, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_sender); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_13 = __pyx_f_4kefu_3kpi_9_kernel_c__rank(__pyx_t_4); if (unlikely(__pyx_t_13 == ((int)-2))) __PYX_ERR(0, 229, __pyx_L1_error)
+    __pyx_t_13 = __pyx_f_4kefu_3kpi_9_kernel_c__rank(__pyx_t_4); if (unlikely(__pyx_t_13 == ((int)-2))) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     (__pyx_v_keys[__pyx_v_n]).rank = __pyx_t_13;
 
-    /* "kefu/kpi/_kernel_c.pyx":231
+    /* "kefu/kpi/_kernel_c.pyx":237
  *         keys[n].rank = _rank(m.sender)
  *         # Hashing here, in input (memory) order, is cheaper than in time order.
  *         keys[n].mid_hash = PyObject_Hash(m.message_id)             # <<<<<<<<<<<<<<
+ *         keys[n].sid_hash = PyObject_Hash(m.session_id)
  *         keys[n].pos = pos
- *         n += 1
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_message_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 231, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_message_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_14 = PyObject_Hash(__pyx_t_4); if (unlikely(__pyx_t_14 == ((long)-1L) && PyErr_Occurred())) __PYX_ERR(0, 231, __pyx_L1_error)
+    __pyx_t_14 = PyObject_Hash(__pyx_t_4); if (unlikely(__pyx_t_14 == ((long)-1L) && PyErr_Occurred())) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     (__pyx_v_keys[__pyx_v_n]).mid_hash = __pyx_t_14;
 
-    /* "kefu/kpi/_kernel_c.pyx":232
+    /* "kefu/kpi/_kernel_c.pyx":238
  *         # Hashing here, in input (memory) order, is cheaper than in time order.
  *         keys[n].mid_hash = PyObject_Hash(m.message_id)
+ *         keys[n].sid_hash = PyObject_Hash(m.session_id)             # <<<<<<<<<<<<<<
+ *         keys[n].pos = pos
+ *         n += 1
+*/
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_session_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 238, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_14 = PyObject_Hash(__pyx_t_4); if (unlikely(__pyx_t_14 == ((long)-1L) && PyErr_Occurred())) __PYX_ERR(0, 238, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    (__pyx_v_keys[__pyx_v_n]).sid_hash = __pyx_t_14;
+
+    /* "kefu/kpi/_kernel_c.pyx":239
+ *         keys[n].mid_hash = PyObject_Hash(m.message_id)
+ *         keys[n].sid_hash = PyObject_Hash(m.session_id)
  *         keys[n].pos = pos             # <<<<<<<<<<<<<<
  *         n += 1
  *     with nogil:
 */
     (__pyx_v_keys[__pyx_v_n]).pos = __pyx_v_pos;
 
-    /* "kefu/kpi/_kernel_c.pyx":233
- *         keys[n].mid_hash = PyObject_Hash(m.message_id)
+    /* "kefu/kpi/_kernel_c.pyx":240
+ *         keys[n].sid_hash = PyObject_Hash(m.session_id)
  *         keys[n].pos = pos
  *         n += 1             # <<<<<<<<<<<<<<
  *     with nogil:
@@ -5551,7 +5583,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
   }
 
 
-  /* "kefu/kpi/_kernel_c.pyx":234
+  /* "kefu/kpi/_kernel_c.pyx":241
  *         keys[n].pos = pos
  *         n += 1
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -5564,7 +5596,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       __Pyx_FastGIL_Remember();
       /*try:*/ {
 
-        /* "kefu/kpi/_kernel_c.pyx":235
+        /* "kefu/kpi/_kernel_c.pyx":242
  *         n += 1
  *     with nogil:
  *         sort_keys(keys, n)             # <<<<<<<<<<<<<<
@@ -5577,11 +5609,11 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
           PyGILState_STATE __pyx_gilstate_save = __Pyx_PyGILState_Ensure();
           __Pyx_CppExn2PyErr();
           __Pyx_PyGILState_Release(__pyx_gilstate_save);
-          __PYX_ERR(0, 235, __pyx_L20_error)
+          __PYX_ERR(0, 242, __pyx_L20_error)
         }
       }
 
-      /* "kefu/kpi/_kernel_c.pyx":234
+      /* "kefu/kpi/_kernel_c.pyx":241
  *         keys[n].pos = pos
  *         n += 1
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -5603,26 +5635,26 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       }
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":236
+  /* "kefu/kpi/_kernel_c.pyx":243
  *     with nogil:
  *         sort_keys(keys, n)
  *     cdef list ordered = [None] * n             # <<<<<<<<<<<<<<
  *     for k in range(n):
  *         ordered[k] = msgs[keys[k].pos]
 */
-  __pyx_t_4 = PyList_New(1 * ((__pyx_v_n<0) ? 0:__pyx_v_n)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 236, __pyx_L1_error)
+  __pyx_t_4 = PyList_New(1 * ((__pyx_v_n<0) ? 0:__pyx_v_n)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 243, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   { Py_ssize_t __pyx_temp;
     for (__pyx_temp=0; __pyx_temp < __pyx_v_n; __pyx_temp++) {
       __Pyx_INCREF(Py_None);
       __Pyx_GIVEREF(Py_None);
-      if (__Pyx_PyList_SET_ITEM(__pyx_t_4, __pyx_temp, Py_None) != (0)) __PYX_ERR(0, 236, __pyx_L1_error);
+      if (__Pyx_PyList_SET_ITEM(__pyx_t_4, __pyx_temp, Py_None) != (0)) __PYX_ERR(0, 243, __pyx_L1_error);
     }
   }
   __pyx_v_ordered = ((PyObject*)__pyx_t_4);
   __pyx_t_4 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":237
+  /* "kefu/kpi/_kernel_c.pyx":244
  *         sort_keys(keys, n)
  *     cdef list ordered = [None] * n
  *     for k in range(n):             # <<<<<<<<<<<<<<
@@ -5636,7 +5668,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
   for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
     __pyx_v_k = __pyx_t_3;
 
-    /* "kefu/kpi/_kernel_c.pyx":238
+    /* "kefu/kpi/_kernel_c.pyx":245
  *     cdef list ordered = [None] * n
  *     for k in range(n):
  *         ordered[k] = msgs[keys[k].pos]             # <<<<<<<<<<<<<<
@@ -5645,16 +5677,16 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
     if (unlikely(__pyx_v_msgs == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 238, __pyx_L1_error)
+      __PYX_ERR(0, 245, __pyx_L1_error)
     }
     __pyx_t_4 = __Pyx_PyList_GET_ITEM(__pyx_v_msgs, (__pyx_v_keys[__pyx_v_k]).pos);
     __Pyx_INCREF(__pyx_t_4);
-    if (unlikely((__Pyx_SetItemInt(__pyx_v_ordered, __pyx_v_k, __pyx_t_4, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(0, 238, __pyx_L1_error)
+    if (unlikely((__Pyx_SetItemInt(__pyx_v_ordered, __pyx_v_k, __pyx_t_4, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(0, 245, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   }
 
 
-  /* "kefu/kpi/_kernel_c.pyx":240
+  /* "kefu/kpi/_kernel_c.pyx":247
  *         ordered[k] = msgs[keys[k].pos]
  *     # Runs of equal (at, seq, rank): stable by message_id, as the reference.
  *     k = 0             # <<<<<<<<<<<<<<
@@ -5663,7 +5695,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
   __pyx_v_k = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":241
+  /* "kefu/kpi/_kernel_c.pyx":248
  *     # Runs of equal (at, seq, rank): stable by message_id, as the reference.
  *     k = 0
  *     while k + 1 < n:             # <<<<<<<<<<<<<<
@@ -5676,7 +5708,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 
     if (!__pyx_t_8) break;
 
-    /* "kefu/kpi/_kernel_c.pyx":242
+    /* "kefu/kpi/_kernel_c.pyx":249
  *     k = 0
  *     while k + 1 < n:
  *         if _same_key(&keys[k], &keys[k + 1]):             # <<<<<<<<<<<<<<
@@ -5688,7 +5720,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
     if (__pyx_t_8) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":243
+      /* "kefu/kpi/_kernel_c.pyx":250
  *     while k + 1 < n:
  *         if _same_key(&keys[k], &keys[k + 1]):
  *             a = k             # <<<<<<<<<<<<<<
@@ -5697,7 +5729,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
       __pyx_v_a = __pyx_v_k;
 
-      /* "kefu/kpi/_kernel_c.pyx":244
+      /* "kefu/kpi/_kernel_c.pyx":251
  *         if _same_key(&keys[k], &keys[k + 1]):
  *             a = k
  *             b = k + 2             # <<<<<<<<<<<<<<
@@ -5706,12 +5738,12 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 */
       __pyx_v_b = (__pyx_v_k + 2);
 
-      /* "kefu/kpi/_kernel_c.pyx":245
+      /* "kefu/kpi/_kernel_c.pyx":252
  *             a = k
  *             b = k + 2
  *             while b < n and _same_key(&keys[a], &keys[b]):             # <<<<<<<<<<<<<<
  *                 b += 1
- *             ordered[a:b] = sorted(ordered[a:b], key=_MID)
+ *             _sort_run(ordered, keys, a, b)
 */
       while (1) {
         __pyx_t_5 = (__pyx_v_b < __pyx_v_n);
@@ -5733,65 +5765,36 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
 
         if (!__pyx_t_8) break;
 
-        /* "kefu/kpi/_kernel_c.pyx":246
+        /* "kefu/kpi/_kernel_c.pyx":253
  *             b = k + 2
  *             while b < n and _same_key(&keys[a], &keys[b]):
  *                 b += 1             # <<<<<<<<<<<<<<
- *             ordered[a:b] = sorted(ordered[a:b], key=_MID)
+ *             _sort_run(ordered, keys, a, b)
  *             k = b
 */
         __pyx_v_b = (__pyx_v_b + 1);
       }
 
-      /* "kefu/kpi/_kernel_c.pyx":247
+      /* "kefu/kpi/_kernel_c.pyx":254
  *             while b < n and _same_key(&keys[a], &keys[b]):
  *                 b += 1
- *             ordered[a:b] = sorted(ordered[a:b], key=_MID)             # <<<<<<<<<<<<<<
+ *             _sort_run(ordered, keys, a, b)             # <<<<<<<<<<<<<<
  *             k = b
  *         else:
 */
-      __pyx_t_7 = NULL;
-      __pyx_t_15 = __Pyx_PyList_GetSlice(__pyx_v_ordered, __pyx_v_a, __pyx_v_b); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 247, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_15);
-      #if CYTHON_VECTORCALL
-      #endif
-      __pyx_t_16 = 1;
-      {
-        PyObject *__pyx_callargs[3] = {__pyx_t_7, __pyx_t_15, __pyx_v_4kefu_3kpi_9_kernel_c__MID};
-        #if CYTHON_VECTORCALL
-        __pyx_t_17 = __pyx_mstate_global->__pyx_tuple[0];
-        if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 247, __pyx_L1_error)
-        __Pyx_INCREF(__pyx_t_17);
-        #else
-        {
-          PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_key};
-          __pyx_t_17 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+2, 1);
-          if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 247, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_17);
-        }
-        #endif
-        __pyx_t_4 = __Pyx_Object_VectorcallKwds((PyObject*)__pyx_builtin_sorted, __pyx_callargs+__pyx_t_16, (2-__pyx_t_16) | (__pyx_t_16*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_17);
-        __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-        __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
-        #if CYTHON_VECTORCALL
-        #endif
-        __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 247, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_4);
-      }
-      if (__Pyx_PyObject_SetSlice(__pyx_v_ordered, __pyx_t_4, __pyx_v_a, __pyx_v_b, NULL, NULL, NULL, 1, 1, 0) < (0)) __PYX_ERR(0, 247, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __pyx_t_13 = __pyx_f_4kefu_3kpi_9_kernel_c__sort_run(__pyx_v_ordered, __pyx_v_keys, __pyx_v_a, __pyx_v_b); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 254, __pyx_L1_error)
 
-      /* "kefu/kpi/_kernel_c.pyx":248
+
+      /* "kefu/kpi/_kernel_c.pyx":255
  *                 b += 1
- *             ordered[a:b] = sorted(ordered[a:b], key=_MID)
+ *             _sort_run(ordered, keys, a, b)
  *             k = b             # <<<<<<<<<<<<<<
  *         else:
  *             k += 1
 */
       __pyx_v_k = __pyx_v_b;
 
-      /* "kefu/kpi/_kernel_c.pyx":242
+      /* "kefu/kpi/_kernel_c.pyx":249
  *     k = 0
  *     while k + 1 < n:
  *         if _same_key(&keys[k], &keys[k + 1]):             # <<<<<<<<<<<<<<
@@ -5801,7 +5804,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
       goto __pyx_L26;
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":250
+    /* "kefu/kpi/_kernel_c.pyx":257
  *             k = b
  *         else:
  *             k += 1             # <<<<<<<<<<<<<<
@@ -5814,14 +5817,14 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
     __pyx_L26:;
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":251
+  /* "kefu/kpi/_kernel_c.pyx":258
  *         else:
  *             k += 1
  *     return _walk(ordered, keys, n, any_seq)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_4 = __pyx_f_4kefu_3kpi_9_kernel_c__walk(__pyx_v_ordered, __pyx_v_keys, __pyx_v_n, __pyx_v_any_seq); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 251, __pyx_L1_error)
+  __pyx_t_4 = __pyx_f_4kefu_3kpi_9_kernel_c__walk(__pyx_v_ordered, __pyx_v_keys, __pyx_v_n, __pyx_v_any_seq); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 258, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   {
     PyObject *__pyx_temp;
@@ -5834,7 +5837,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
   __pyx_t_4 = 0;
   goto __pyx_L0;
 
-  /* "kefu/kpi/_kernel_c.pyx":204
+  /* "kefu/kpi/_kernel_c.pyx":210
  * 
  * 
  * cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):             # <<<<<<<<<<<<<<
@@ -5846,8 +5849,6 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_4);
   __Pyx_XDECREF(__pyx_t_7);
-  __Pyx_XDECREF(__pyx_t_15);
-  __Pyx_XDECREF(__pyx_t_17);
   __Pyx_AddTraceback("kefu.kpi._kernel_c._scan", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = 0;
   __pyx_L0:;
@@ -5867,7 +5868,343 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__scan(PyObject *__pyx_v_msgs, dou
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":254
+/* "kefu/kpi/_kernel_c.pyx":261
+ * 
+ * 
+ * cdef int _sort_run(list ordered, Key* keys, Py_ssize_t a, Py_ssize_t b) except -1:             # <<<<<<<<<<<<<<
+ *     """Stable-sort positions ``a:b`` (equal time, seq and rank) by message_id, moving
+ *     the messages and their keys (which carry their hashes) together."""
+*/
+
+static int __pyx_f_4kefu_3kpi_9_kernel_c__sort_run(PyObject *__pyx_v_ordered, KefuKey *__pyx_v_keys, Py_ssize_t __pyx_v_a, Py_ssize_t __pyx_v_b) {
+  PyObject *__pyx_v_run = 0;
+  PyObject *__pyx_v_order = 0;
+  KefuKey *__pyx_v_saved;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_q;
+  PyObject *__pyx_7genexpr__pyx_v_m = NULL;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  PyObject *__pyx_t_3 = NULL;
+  PyObject *__pyx_t_4 = NULL;
+  PyObject *__pyx_t_5 = NULL;
+  size_t __pyx_t_6;
+  Py_ssize_t __pyx_t_7;
+  PyObject *__pyx_t_8 = NULL;
+  PyObject *__pyx_t_9 = NULL;
+  PyObject *__pyx_t_10 = NULL;
+  int __pyx_t_11;
+  Py_ssize_t __pyx_t_12;
+  Py_ssize_t __pyx_t_13;
+  Py_ssize_t __pyx_t_14;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("_sort_run", 0);
+
+  /* "kefu/kpi/_kernel_c.pyx":264
+ *     """Stable-sort positions ``a:b`` (equal time, seq and rank) by message_id, moving
+ *     the messages and their keys (which carry their hashes) together."""
+ *     cdef list run = ordered[a:b]             # <<<<<<<<<<<<<<
+ *     cdef list order = sorted(range(b - a), key=[_MID(m) for m in run].__getitem__)
+ *     cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))
+*/
+  if (unlikely(__pyx_v_ordered == Py_None)) {
+    PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
+    __PYX_ERR(0, 264, __pyx_L1_error)
+  }
+  __pyx_t_1 = __Pyx_PyList_GetSlice(__pyx_v_ordered, __pyx_v_a, __pyx_v_b); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 264, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_run = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "kefu/kpi/_kernel_c.pyx":265
+ *     the messages and their keys (which carry their hashes) together."""
+ *     cdef list run = ordered[a:b]
+ *     cdef list order = sorted(range(b - a), key=[_MID(m) for m in run].__getitem__)             # <<<<<<<<<<<<<<
+ *     cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))
+ *     cdef Py_ssize_t i, q
+*/
+  __pyx_t_2 = NULL;
+  __pyx_t_4 = NULL;
+  __pyx_t_5 = PyLong_FromSsize_t((__pyx_v_b - __pyx_v_a)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 265, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_5);
+  __pyx_t_6 = 1;
+  {
+    PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_t_5};
+    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 265, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+  }
+  { /* enter inner scope */
+    __pyx_t_5 = PyList_New(0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 265, __pyx_L5_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    __pyx_t_4 = __pyx_v_run; __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_7 = 0;
+    for (;;) {
+      {
+        Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_4);
+        #if !CYTHON_ASSUME_SAFE_SIZE
+        if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 265, __pyx_L5_error)
+        #endif
+        if (__pyx_t_7 >= __pyx_temp) break;
+      }
+      __pyx_t_8 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_4, __pyx_t_7, __Pyx_ReferenceSharing_OwnStrongReference);
+      ++__pyx_t_7;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 265, __pyx_L5_error)
+      __Pyx_GOTREF(__pyx_t_8);
+      __Pyx_XDECREF_SET(__pyx_7genexpr__pyx_v_m, __pyx_t_8);
+      __pyx_t_8 = 0;
+      __pyx_t_9 = NULL;
+      __Pyx_INCREF(__pyx_v_4kefu_3kpi_9_kernel_c__MID);
+      __pyx_t_10 = __pyx_v_4kefu_3kpi_9_kernel_c__MID; 
+      __pyx_t_6 = 1;
+      #if CYTHON_UNPACK_METHODS
+      if (unlikely(PyMethod_Check(__pyx_t_10))) {
+        __pyx_t_9 = PyMethod_GET_SELF(__pyx_t_10);
+        assert(__pyx_t_9);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_10);
+        __Pyx_INCREF(__pyx_t_9);
+        __Pyx_INCREF(__pyx__function);
+        __Pyx_DECREF_SET(__pyx_t_10, __pyx__function);
+        __pyx_t_6 = 0;
+      }
+      #endif
+      {
+        PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_7genexpr__pyx_v_m};
+        __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_10, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 265, __pyx_L5_error)
+        __Pyx_GOTREF(__pyx_t_8);
+      }
+      __Pyx_GIVEREF(__pyx_t_8);
+      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_5, __pyx_t_8))) __PYX_ERR(0, 265, __pyx_L5_error)
+      __pyx_t_8 = 0;
+    }
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_XDECREF(__pyx_7genexpr__pyx_v_m); __pyx_7genexpr__pyx_v_m = 0;
+    goto __pyx_L9_exit_scope;
+    __pyx_L5_error:;
+    __Pyx_XDECREF(__pyx_7genexpr__pyx_v_m); __pyx_7genexpr__pyx_v_m = 0;
+    goto __pyx_L1_error;
+    __pyx_L9_exit_scope:;
+  } /* exit inner scope */
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_getitem); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 265, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  #if CYTHON_VECTORCALL
+  #endif
+  __pyx_t_6 = 1;
+  {
+    PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_t_3, __pyx_t_4};
+    #if CYTHON_VECTORCALL
+    __pyx_t_5 = __pyx_mstate_global->__pyx_tuple[0];
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 265, __pyx_L1_error)
+    __Pyx_INCREF(__pyx_t_5);
+    #else
+    {
+      PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_key};
+      __pyx_t_5 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+2, 1);
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 265, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
+    }
+    #endif
+    __pyx_t_1 = __Pyx_Object_VectorcallKwds((PyObject*)__pyx_builtin_sorted, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_5);
+    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    #if CYTHON_VECTORCALL
+    #endif
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 265, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  if (!(likely(PyList_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("list", __pyx_t_1))) __PYX_ERR(0, 265, __pyx_L1_error)
+  __pyx_v_order = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "kefu/kpi/_kernel_c.pyx":266
+ *     cdef list run = ordered[a:b]
+ *     cdef list order = sorted(range(b - a), key=[_MID(m) for m in run].__getitem__)
+ *     cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t i, q
+ *     if saved == NULL:
+*/
+  __pyx_v_saved = ((KefuKey *)PyMem_Malloc(((__pyx_v_b - __pyx_v_a) * (sizeof(KefuKey)))));
+
+  /* "kefu/kpi/_kernel_c.pyx":268
+ *     cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))
+ *     cdef Py_ssize_t i, q
+ *     if saved == NULL:             # <<<<<<<<<<<<<<
+ *         raise MemoryError()
+ *     for i in range(b - a):
+*/
+  __pyx_t_11 = (__pyx_v_saved == NULL);
+
+  if (unlikely(__pyx_t_11)) {
+
+
+    /* "kefu/kpi/_kernel_c.pyx":269
+ *     cdef Py_ssize_t i, q
+ *     if saved == NULL:
+ *         raise MemoryError()             # <<<<<<<<<<<<<<
+ *     for i in range(b - a):
+ *         saved[i] = keys[a + i]
+*/
+    PyErr_NoMemory(); __PYX_ERR(0, 269, __pyx_L1_error)
+
+    /* "kefu/kpi/_kernel_c.pyx":268
+ *     cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))
+ *     cdef Py_ssize_t i, q
+ *     if saved == NULL:             # <<<<<<<<<<<<<<
+ *         raise MemoryError()
+ *     for i in range(b - a):
+*/
+  }
+
+  /* "kefu/kpi/_kernel_c.pyx":270
+ *     if saved == NULL:
+ *         raise MemoryError()
+ *     for i in range(b - a):             # <<<<<<<<<<<<<<
+ *         saved[i] = keys[a + i]
+ *     for i in range(b - a):
+*/
+
+  __pyx_t_7 = (__pyx_v_b - __pyx_v_a);
+  __pyx_t_12 = __pyx_t_7;
+
+  for (__pyx_t_13 = 0; __pyx_t_13 < __pyx_t_12; __pyx_t_13+=1) {
+    __pyx_v_i = __pyx_t_13;
+
+    /* "kefu/kpi/_kernel_c.pyx":271
+ *         raise MemoryError()
+ *     for i in range(b - a):
+ *         saved[i] = keys[a + i]             # <<<<<<<<<<<<<<
+ *     for i in range(b - a):
+ *         q = order[i]
+*/
+    (__pyx_v_saved[__pyx_v_i]) = (__pyx_v_keys[(__pyx_v_a + __pyx_v_i)]);
+  }
+
+
+  /* "kefu/kpi/_kernel_c.pyx":272
+ *     for i in range(b - a):
+ *         saved[i] = keys[a + i]
+ *     for i in range(b - a):             # <<<<<<<<<<<<<<
+ *         q = order[i]
+ *         keys[a + i] = saved[q]
+*/
+
+  __pyx_t_7 = (__pyx_v_b - __pyx_v_a);
+  __pyx_t_12 = __pyx_t_7;
+
+  for (__pyx_t_13 = 0; __pyx_t_13 < __pyx_t_12; __pyx_t_13+=1) {
+    __pyx_v_i = __pyx_t_13;
+
+    /* "kefu/kpi/_kernel_c.pyx":273
+ *         saved[i] = keys[a + i]
+ *     for i in range(b - a):
+ *         q = order[i]             # <<<<<<<<<<<<<<
+ *         keys[a + i] = saved[q]
+ *         ordered[a + i] = run[q]
+*/
+    if (unlikely(__pyx_v_order == Py_None)) {
+      PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
+      __PYX_ERR(0, 273, __pyx_L1_error)
+    }
+    __pyx_t_14 = __Pyx_PyIndex_AsSsize_t(__Pyx_PyList_GET_ITEM(__pyx_v_order, __pyx_v_i)); if (unlikely((__pyx_t_14 == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_v_q = __pyx_t_14;
+
+    /* "kefu/kpi/_kernel_c.pyx":274
+ *     for i in range(b - a):
+ *         q = order[i]
+ *         keys[a + i] = saved[q]             # <<<<<<<<<<<<<<
+ *         ordered[a + i] = run[q]
+ *     PyMem_Free(saved)
+*/
+    (__pyx_v_keys[(__pyx_v_a + __pyx_v_i)]) = (__pyx_v_saved[__pyx_v_q]);
+
+    /* "kefu/kpi/_kernel_c.pyx":275
+ *         q = order[i]
+ *         keys[a + i] = saved[q]
+ *         ordered[a + i] = run[q]             # <<<<<<<<<<<<<<
+ *     PyMem_Free(saved)
+ *     return 0
+*/
+    __pyx_t_1 = __Pyx_PyList_GET_ITEM(__pyx_v_run, __pyx_v_q);
+    __Pyx_INCREF(__pyx_t_1);
+    if (unlikely(__pyx_v_ordered == Py_None)) {
+      PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
+      __PYX_ERR(0, 275, __pyx_L1_error)
+    }
+    __pyx_t_14 = (__pyx_v_a + __pyx_v_i);
+
+    if (unlikely((__Pyx_SetItemInt(__pyx_v_ordered, __pyx_t_14, __pyx_t_1, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument) < 0))) __PYX_ERR(0, 275, __pyx_L1_error)
+
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+
+  /* "kefu/kpi/_kernel_c.pyx":276
+ *         keys[a + i] = saved[q]
+ *         ordered[a + i] = run[q]
+ *     PyMem_Free(saved)             # <<<<<<<<<<<<<<
+ *     return 0
+ * 
+*/
+  PyMem_Free(__pyx_v_saved);
+
+  /* "kefu/kpi/_kernel_c.pyx":277
+ *         ordered[a + i] = run[q]
+ *     PyMem_Free(saved)
+ *     return 0             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = 0;
+  }
+  goto __pyx_L0;
+
+  /* "kefu/kpi/_kernel_c.pyx":261
+ * 
+ * 
+ * cdef int _sort_run(list ordered, Key* keys, Py_ssize_t a, Py_ssize_t b) except -1:             # <<<<<<<<<<<<<<
+ *     """Stable-sort positions ``a:b`` (equal time, seq and rank) by message_id, moving
+ *     the messages and their keys (which carry their hashes) together."""
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_3);
+  __Pyx_XDECREF(__pyx_t_4);
+  __Pyx_XDECREF(__pyx_t_5);
+  __Pyx_XDECREF(__pyx_t_8);
+  __Pyx_XDECREF(__pyx_t_9);
+  __Pyx_XDECREF(__pyx_t_10);
+  __Pyx_AddTraceback("kefu.kpi._kernel_c._sort_run", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = -1;
+  __pyx_L0:;
+  __Pyx_XDECREF(__pyx_v_run);
+  __Pyx_XDECREF(__pyx_v_order);
+
+
+
+  __Pyx_XDECREF(__pyx_7genexpr__pyx_v_m);
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "kefu/kpi/_kernel_c.pyx":280
  * 
  * 
  * cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):             # <<<<<<<<<<<<<<
@@ -5902,7 +6239,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_walk", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":258
+  /* "kefu/kpi/_kernel_c.pyx":284
  *     # session's ``bot`` byte: bit 0, the bot wrote in it; bit 1, a wait is open
  *     # (since ``pending``).
  *     cdef double* pending = <double*>PyMem_Malloc((n + 1) * sizeof(double))             # <<<<<<<<<<<<<<
@@ -5911,7 +6248,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   __pyx_v_pending = ((double *)PyMem_Malloc(((__pyx_v_n + 1) * (sizeof(double)))));
 
-  /* "kefu/kpi/_kernel_c.pyx":259
+  /* "kefu/kpi/_kernel_c.pyx":285
  *     # (since ``pending``).
  *     cdef double* pending = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     cdef double* early = <double*>PyMem_Malloc((n + 1) * sizeof(double))             # <<<<<<<<<<<<<<
@@ -5920,7 +6257,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   __pyx_v_early = ((double *)PyMem_Malloc(((__pyx_v_n + 1) * (sizeof(double)))));
 
-  /* "kefu/kpi/_kernel_c.pyx":260
+  /* "kefu/kpi/_kernel_c.pyx":286
  *     cdef double* pending = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     cdef double* early = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     cdef char* bot = <char*>PyMem_Calloc(n + 1, 1)             # <<<<<<<<<<<<<<
@@ -5929,7 +6266,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   __pyx_v_bot = ((char *)PyMem_Calloc((__pyx_v_n + 1), 1));
 
-  /* "kefu/kpi/_kernel_c.pyx":261
+  /* "kefu/kpi/_kernel_c.pyx":287
  *     cdef double* early = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     cdef char* bot = <char*>PyMem_Calloc(n + 1, 1)
  *     cdef int64_t* last_seq = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))             # <<<<<<<<<<<<<<
@@ -5938,7 +6275,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   __pyx_v_last_seq = ((int64_t *)PyMem_Malloc(((__pyx_v_n + 1) * (sizeof(int64_t)))));
 
-  /* "kefu/kpi/_kernel_c.pyx":262
+  /* "kefu/kpi/_kernel_c.pyx":288
  *     cdef char* bot = <char*>PyMem_Calloc(n + 1, 1)
  *     cdef int64_t* last_seq = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
  *     cdef int32_t* wkey = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))             # <<<<<<<<<<<<<<
@@ -5947,7 +6284,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   __pyx_v_wkey = ((int32_t *)PyMem_Malloc(((__pyx_v_n + 1) * (sizeof(int32_t)))));
 
-  /* "kefu/kpi/_kernel_c.pyx":263
+  /* "kefu/kpi/_kernel_c.pyx":289
  *     cdef int64_t* last_seq = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
  *     cdef int32_t* wkey = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))
  *     cdef double* wu = <double*>PyMem_Malloc((n + 1) * sizeof(double))             # <<<<<<<<<<<<<<
@@ -5956,7 +6293,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   __pyx_v_wu = ((double *)PyMem_Malloc(((__pyx_v_n + 1) * (sizeof(double)))));
 
-  /* "kefu/kpi/_kernel_c.pyx":264
+  /* "kefu/kpi/_kernel_c.pyx":290
  *     cdef int32_t* wkey = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))
  *     cdef double* wu = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))             # <<<<<<<<<<<<<<
@@ -5965,7 +6302,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   __pyx_v_wr = ((double *)PyMem_Malloc(((__pyx_v_n + 1) * (sizeof(double)))));
 
-  /* "kefu/kpi/_kernel_c.pyx":265
+  /* "kefu/kpi/_kernel_c.pyx":291
  *     cdef double* wu = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     try:             # <<<<<<<<<<<<<<
@@ -5974,7 +6311,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
   /*try:*/ {
 
-    /* "kefu/kpi/_kernel_c.pyx":266
+    /* "kefu/kpi/_kernel_c.pyx":292
  *     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     try:
  *         if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL             # <<<<<<<<<<<<<<
@@ -6012,7 +6349,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
       goto __pyx_L7_bool_binop_done;
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":267
+    /* "kefu/kpi/_kernel_c.pyx":293
  *     try:
  *         if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL
  *                 or wkey == NULL or wu == NULL or wr == NULL):             # <<<<<<<<<<<<<<
@@ -6056,7 +6393,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 
     __pyx_L7_bool_binop_done:;
 
-    /* "kefu/kpi/_kernel_c.pyx":266
+    /* "kefu/kpi/_kernel_c.pyx":292
  *     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     try:
  *         if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL             # <<<<<<<<<<<<<<
@@ -6066,16 +6403,16 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
     if (unlikely(__pyx_t_1)) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":268
+      /* "kefu/kpi/_kernel_c.pyx":294
  *         if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL
  *                 or wkey == NULL or wu == NULL or wr == NULL):
  *             raise MemoryError()             # <<<<<<<<<<<<<<
  *         return _run(ordered, keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)
  *     finally:
 */
-      PyErr_NoMemory(); __PYX_ERR(0, 268, __pyx_L4_error)
+      PyErr_NoMemory(); __PYX_ERR(0, 294, __pyx_L4_error)
 
-      /* "kefu/kpi/_kernel_c.pyx":266
+      /* "kefu/kpi/_kernel_c.pyx":292
  *     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
  *     try:
  *         if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL             # <<<<<<<<<<<<<<
@@ -6084,14 +6421,14 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":269
+    /* "kefu/kpi/_kernel_c.pyx":295
  *                 or wkey == NULL or wu == NULL or wr == NULL):
  *             raise MemoryError()
  *         return _run(ordered, keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)             # <<<<<<<<<<<<<<
  *     finally:
  *         PyMem_Free(pending)
 */
-    __pyx_t_3 = __pyx_f_4kefu_3kpi_9_kernel_c__run(__pyx_v_ordered, __pyx_v_keys, __pyx_v_n, __pyx_v_any_seq, __pyx_v_pending, __pyx_v_early, __pyx_v_bot, __pyx_v_last_seq, __pyx_v_wkey, __pyx_v_wu, __pyx_v_wr); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 269, __pyx_L4_error)
+    __pyx_t_3 = __pyx_f_4kefu_3kpi_9_kernel_c__run(__pyx_v_ordered, __pyx_v_keys, __pyx_v_n, __pyx_v_any_seq, __pyx_v_pending, __pyx_v_early, __pyx_v_bot, __pyx_v_last_seq, __pyx_v_wkey, __pyx_v_wu, __pyx_v_wr); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 295, __pyx_L4_error)
     __Pyx_GOTREF(__pyx_t_3);
     {
       PyObject *__pyx_temp;
@@ -6105,7 +6442,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
     goto __pyx_L3_return;
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":271
+  /* "kefu/kpi/_kernel_c.pyx":297
  *         return _run(ordered, keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)
  *     finally:
  *         PyMem_Free(pending)             # <<<<<<<<<<<<<<
@@ -6131,7 +6468,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
       {
         PyMem_Free(__pyx_v_pending);
 
-        /* "kefu/kpi/_kernel_c.pyx":272
+        /* "kefu/kpi/_kernel_c.pyx":298
  *     finally:
  *         PyMem_Free(pending)
  *         PyMem_Free(early)             # <<<<<<<<<<<<<<
@@ -6140,7 +6477,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
         PyMem_Free(__pyx_v_early);
 
-        /* "kefu/kpi/_kernel_c.pyx":273
+        /* "kefu/kpi/_kernel_c.pyx":299
  *         PyMem_Free(pending)
  *         PyMem_Free(early)
  *         PyMem_Free(bot)             # <<<<<<<<<<<<<<
@@ -6149,7 +6486,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
         PyMem_Free(__pyx_v_bot);
 
-        /* "kefu/kpi/_kernel_c.pyx":274
+        /* "kefu/kpi/_kernel_c.pyx":300
  *         PyMem_Free(early)
  *         PyMem_Free(bot)
  *         PyMem_Free(last_seq)             # <<<<<<<<<<<<<<
@@ -6158,7 +6495,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
         PyMem_Free(__pyx_v_last_seq);
 
-        /* "kefu/kpi/_kernel_c.pyx":275
+        /* "kefu/kpi/_kernel_c.pyx":301
  *         PyMem_Free(bot)
  *         PyMem_Free(last_seq)
  *         PyMem_Free(wkey)             # <<<<<<<<<<<<<<
@@ -6167,7 +6504,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
         PyMem_Free(__pyx_v_wkey);
 
-        /* "kefu/kpi/_kernel_c.pyx":276
+        /* "kefu/kpi/_kernel_c.pyx":302
  *         PyMem_Free(last_seq)
  *         PyMem_Free(wkey)
  *         PyMem_Free(wu)             # <<<<<<<<<<<<<<
@@ -6176,7 +6513,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
         PyMem_Free(__pyx_v_wu);
 
-        /* "kefu/kpi/_kernel_c.pyx":277
+        /* "kefu/kpi/_kernel_c.pyx":303
  *         PyMem_Free(wkey)
  *         PyMem_Free(wu)
  *         PyMem_Free(wr)             # <<<<<<<<<<<<<<
@@ -6201,7 +6538,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
       __pyx_t_12 = __pyx_r;
       __pyx_r = 0;
 
-      /* "kefu/kpi/_kernel_c.pyx":271
+      /* "kefu/kpi/_kernel_c.pyx":297
  *         return _run(ordered, keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)
  *     finally:
  *         PyMem_Free(pending)             # <<<<<<<<<<<<<<
@@ -6210,7 +6547,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
       PyMem_Free(__pyx_v_pending);
 
-      /* "kefu/kpi/_kernel_c.pyx":272
+      /* "kefu/kpi/_kernel_c.pyx":298
  *     finally:
  *         PyMem_Free(pending)
  *         PyMem_Free(early)             # <<<<<<<<<<<<<<
@@ -6219,7 +6556,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
       PyMem_Free(__pyx_v_early);
 
-      /* "kefu/kpi/_kernel_c.pyx":273
+      /* "kefu/kpi/_kernel_c.pyx":299
  *         PyMem_Free(pending)
  *         PyMem_Free(early)
  *         PyMem_Free(bot)             # <<<<<<<<<<<<<<
@@ -6228,7 +6565,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
       PyMem_Free(__pyx_v_bot);
 
-      /* "kefu/kpi/_kernel_c.pyx":274
+      /* "kefu/kpi/_kernel_c.pyx":300
  *         PyMem_Free(early)
  *         PyMem_Free(bot)
  *         PyMem_Free(last_seq)             # <<<<<<<<<<<<<<
@@ -6237,7 +6574,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
       PyMem_Free(__pyx_v_last_seq);
 
-      /* "kefu/kpi/_kernel_c.pyx":275
+      /* "kefu/kpi/_kernel_c.pyx":301
  *         PyMem_Free(bot)
  *         PyMem_Free(last_seq)
  *         PyMem_Free(wkey)             # <<<<<<<<<<<<<<
@@ -6246,7 +6583,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
       PyMem_Free(__pyx_v_wkey);
 
-      /* "kefu/kpi/_kernel_c.pyx":276
+      /* "kefu/kpi/_kernel_c.pyx":302
  *         PyMem_Free(last_seq)
  *         PyMem_Free(wkey)
  *         PyMem_Free(wu)             # <<<<<<<<<<<<<<
@@ -6255,7 +6592,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
       PyMem_Free(__pyx_v_wu);
 
-      /* "kefu/kpi/_kernel_c.pyx":277
+      /* "kefu/kpi/_kernel_c.pyx":303
  *         PyMem_Free(wkey)
  *         PyMem_Free(wu)
  *         PyMem_Free(wr)             # <<<<<<<<<<<<<<
@@ -6269,7 +6606,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
     }
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":254
+  /* "kefu/kpi/_kernel_c.pyx":280
  * 
  * 
  * cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):             # <<<<<<<<<<<<<<
@@ -6295,7 +6632,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":280
+/* "kefu/kpi/_kernel_c.pyx":306
  * 
  * 
  * cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pending,             # <<<<<<<<<<<<<<
@@ -6304,11 +6641,11 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__walk(PyObject *__pyx_v_ordered, 
 */
 
 static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, KefuKey *__pyx_v_keys, Py_ssize_t __pyx_v_n, int __pyx_v_any_seq, double *__pyx_v_pending, double *__pyx_v_early, char *__pyx_v_bot, int64_t *__pyx_v_last_seq, int32_t *__pyx_v_wkey, double *__pyx_v_wu, double *__pyx_v_wr) {
-  PyObject *__pyx_v_number = 0;
+  struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_number = 0;
   PyObject *__pyx_v_ids = 0;
   PyObject *__pyx_v_buyers = 0;
   PyObject *__pyx_v_ragents = 0;
-  struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *__pyx_v_seen = 0;
+  struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *__pyx_v_seen = 0;
   Py_ssize_t __pyx_v_k;
   Py_ssize_t __pyx_v_j;
   Py_ssize_t __pyx_v_s;
@@ -6321,7 +6658,6 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   PyObject *__pyx_v_mid = 0;
   PyObject *__pyx_v_prev_mid = 0;
   PyObject *__pyx_v_sid = 0;
-  PyObject *__pyx_v_found = 0;
   int __pyx_v_rank;
   double __pyx_v_at;
   PyObject *__pyx_r = NULL;
@@ -6335,10 +6671,10 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   Py_ssize_t __pyx_t_7;
   int __pyx_t_8;
   int __pyx_t_9;
-  int __pyx_t_10;
+  Py_ssize_t __pyx_t_10;
   int __pyx_t_11;
   int64_t __pyx_t_12;
-  Py_ssize_t __pyx_t_13;
+  int __pyx_t_13;
   double __pyx_t_14;
   double __pyx_t_15;
   int __pyx_lineno = 0;
@@ -6346,81 +6682,91 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_run", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":283
+  /* "kefu/kpi/_kernel_c.pyx":309
  *                  double* early, char* bot, int64_t* last_seq, int32_t* wkey, double* wu,
  *                  double* wr):
- *     cdef dict number = {}             # <<<<<<<<<<<<<<
+ *     cdef _Table number = _Table(n)  # session id -> session number             # <<<<<<<<<<<<<<
  *     cdef list ids = []
  *     cdef list buyers = []
-*/
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 283, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_v_number = ((PyObject*)__pyx_t_1);
-  __pyx_t_1 = 0;
-
-  /* "kefu/kpi/_kernel_c.pyx":284
- *                  double* wr):
- *     cdef dict number = {}
- *     cdef list ids = []             # <<<<<<<<<<<<<<
- *     cdef list buyers = []
- *     cdef list ragents = []
-*/
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 284, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_v_ids = ((PyObject*)__pyx_t_1);
-  __pyx_t_1 = 0;
-
-  /* "kefu/kpi/_kernel_c.pyx":285
- *     cdef dict number = {}
- *     cdef list ids = []
- *     cdef list buyers = []             # <<<<<<<<<<<<<<
- *     cdef list ragents = []
- *     cdef _IdSet seen = _IdSet(n)
-*/
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 285, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_v_buyers = ((PyObject*)__pyx_t_1);
-  __pyx_t_1 = 0;
-
-  /* "kefu/kpi/_kernel_c.pyx":286
- *     cdef list ids = []
- *     cdef list buyers = []
- *     cdef list ragents = []             # <<<<<<<<<<<<<<
- *     cdef _IdSet seen = _IdSet(n)
- *     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
-*/
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 286, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_v_ragents = ((PyObject*)__pyx_t_1);
-  __pyx_t_1 = 0;
-
-  /* "kefu/kpi/_kernel_c.pyx":287
- *     cdef list buyers = []
- *     cdef list ragents = []
- *     cdef _IdSet seen = _IdSet(n)             # <<<<<<<<<<<<<<
- *     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
- *     cdef object m, prev = None, mid, prev_mid = None, sid, found
 */
   __pyx_t_2 = NULL;
-  __pyx_t_3 = PyLong_FromSsize_t(__pyx_v_n); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 287, __pyx_L1_error)
+  __pyx_t_3 = PyLong_FromSsize_t(__pyx_v_n); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 309, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_3};
-    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 287, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 309, __pyx_L1_error)
     __Pyx_GOTREF((PyObject *)__pyx_t_1);
   }
-  __pyx_v_seen = ((struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *)__pyx_t_1);
+  __pyx_v_number = ((struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":288
+  /* "kefu/kpi/_kernel_c.pyx":310
+ *                  double* wr):
+ *     cdef _Table number = _Table(n)  # session id -> session number
+ *     cdef list ids = []             # <<<<<<<<<<<<<<
+ *     cdef list buyers = []
  *     cdef list ragents = []
- *     cdef _IdSet seen = _IdSet(n)
+*/
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 310, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_ids = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "kefu/kpi/_kernel_c.pyx":311
+ *     cdef _Table number = _Table(n)  # session id -> session number
+ *     cdef list ids = []
+ *     cdef list buyers = []             # <<<<<<<<<<<<<<
+ *     cdef list ragents = []
+ *     cdef _Table seen = _Table(n)  # message ids
+*/
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 311, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_buyers = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "kefu/kpi/_kernel_c.pyx":312
+ *     cdef list ids = []
+ *     cdef list buyers = []
+ *     cdef list ragents = []             # <<<<<<<<<<<<<<
+ *     cdef _Table seen = _Table(n)  # message ids
+ *     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
+*/
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 312, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_ragents = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "kefu/kpi/_kernel_c.pyx":313
+ *     cdef list buyers = []
+ *     cdef list ragents = []
+ *     cdef _Table seen = _Table(n)  # message ids             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
+ *     cdef object m, prev = None, mid, prev_mid = None, sid
+*/
+  __pyx_t_3 = NULL;
+  __pyx_t_2 = PyLong_FromSsize_t(__pyx_v_n); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 313, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_4 = 1;
+  {
+    PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_t_2};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 313, __pyx_L1_error)
+    __Pyx_GOTREF((PyObject *)__pyx_t_1);
+  }
+  __pyx_v_seen = ((struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "kefu/kpi/_kernel_c.pyx":314
+ *     cdef list ragents = []
+ *     cdef _Table seen = _Table(n)  # message ids
  *     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0             # <<<<<<<<<<<<<<
- *     cdef object m, prev = None, mid, prev_mid = None, sid, found
+ *     cdef object m, prev = None, mid, prev_mid = None, sid
  *     cdef int rank
 */
   __pyx_v_s = 0;
@@ -6429,10 +6775,10 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   __pyx_v_unknown = 0;
   __pyx_v_disorder = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":289
- *     cdef _IdSet seen = _IdSet(n)
+  /* "kefu/kpi/_kernel_c.pyx":315
+ *     cdef _Table seen = _Table(n)  # message ids
  *     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
- *     cdef object m, prev = None, mid, prev_mid = None, sid, found             # <<<<<<<<<<<<<<
+ *     cdef object m, prev = None, mid, prev_mid = None, sid             # <<<<<<<<<<<<<<
  *     cdef int rank
  *     cdef double at, u
 */
@@ -6441,7 +6787,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   __Pyx_INCREF(Py_None);
   __pyx_v_prev_mid = Py_None;
 
-  /* "kefu/kpi/_kernel_c.pyx":292
+  /* "kefu/kpi/_kernel_c.pyx":318
  *     cdef int rank
  *     cdef double at, u
  *     for k in range(n):             # <<<<<<<<<<<<<<
@@ -6455,7 +6801,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
     __pyx_v_k = __pyx_t_7;
 
-    /* "kefu/kpi/_kernel_c.pyx":293
+    /* "kefu/kpi/_kernel_c.pyx":319
  *     cdef double at, u
  *     for k in range(n):
  *         m = ordered[k]             # <<<<<<<<<<<<<<
@@ -6464,26 +6810,26 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
     if (unlikely(__pyx_v_ordered == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 293, __pyx_L1_error)
+      __PYX_ERR(0, 319, __pyx_L1_error)
     }
     __pyx_t_1 = __Pyx_PyList_GET_ITEM(__pyx_v_ordered, __pyx_v_k);
     __Pyx_INCREF(__pyx_t_1);
     __Pyx_XDECREF_SET(__pyx_v_m, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "kefu/kpi/_kernel_c.pyx":294
+    /* "kefu/kpi/_kernel_c.pyx":320
  *     for k in range(n):
  *         m = ordered[k]
  *         mid = m.message_id             # <<<<<<<<<<<<<<
  *         if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):
  *             if not PyObject_RichCompareBool(m, prev, Py_EQ):
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_message_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 294, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_message_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 320, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_XDECREF_SET(__pyx_v_mid, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "kefu/kpi/_kernel_c.pyx":295
+    /* "kefu/kpi/_kernel_c.pyx":321
  *         m = ordered[k]
  *         mid = m.message_id
  *         if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):             # <<<<<<<<<<<<<<
@@ -6499,7 +6845,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_9 = PyObject_RichCompareBool(__pyx_v_mid, __pyx_v_prev_mid, Py_EQ); if (unlikely(__pyx_t_9 == ((int)-1))) __PYX_ERR(0, 295, __pyx_L1_error)
+    __pyx_t_9 = PyObject_RichCompareBool(__pyx_v_mid, __pyx_v_prev_mid, Py_EQ); if (unlikely(__pyx_t_9 == ((int)-1))) __PYX_ERR(0, 321, __pyx_L1_error)
 
     __pyx_t_8 = __pyx_t_9;
 
@@ -6507,21 +6853,21 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
     if (__pyx_t_8) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":296
+      /* "kefu/kpi/_kernel_c.pyx":322
  *         mid = m.message_id
  *         if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):
  *             if not PyObject_RichCompareBool(m, prev, Py_EQ):             # <<<<<<<<<<<<<<
  *                 return None  # two different messages with one id
  *             copies += 1
 */
-      __pyx_t_8 = PyObject_RichCompareBool(__pyx_v_m, __pyx_v_prev, Py_EQ); if (unlikely(__pyx_t_8 == ((int)-1))) __PYX_ERR(0, 296, __pyx_L1_error)
+      __pyx_t_8 = PyObject_RichCompareBool(__pyx_v_m, __pyx_v_prev, Py_EQ); if (unlikely(__pyx_t_8 == ((int)-1))) __PYX_ERR(0, 322, __pyx_L1_error)
       __pyx_t_9 = (!__pyx_t_8);
 
 
       if (__pyx_t_9) {
 
 
-        /* "kefu/kpi/_kernel_c.pyx":297
+        /* "kefu/kpi/_kernel_c.pyx":323
  *         if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):
  *             if not PyObject_RichCompareBool(m, prev, Py_EQ):
  *                 return None  # two different messages with one id             # <<<<<<<<<<<<<<
@@ -6538,7 +6884,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
         }
         goto __pyx_L0;
 
-        /* "kefu/kpi/_kernel_c.pyx":296
+        /* "kefu/kpi/_kernel_c.pyx":322
  *         mid = m.message_id
  *         if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):
  *             if not PyObject_RichCompareBool(m, prev, Py_EQ):             # <<<<<<<<<<<<<<
@@ -6547,25 +6893,25 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       }
 
-      /* "kefu/kpi/_kernel_c.pyx":298
+      /* "kefu/kpi/_kernel_c.pyx":324
  *             if not PyObject_RichCompareBool(m, prev, Py_EQ):
  *                 return None  # two different messages with one id
  *             copies += 1             # <<<<<<<<<<<<<<
  *             continue
- *         if k + 8 < n:
+ *         if k + 8 < n:  # the tables are big: hide their cache misses
 */
       __pyx_v_copies = (__pyx_v_copies + 1);
 
-      /* "kefu/kpi/_kernel_c.pyx":299
+      /* "kefu/kpi/_kernel_c.pyx":325
  *                 return None  # two different messages with one id
  *             copies += 1
  *             continue             # <<<<<<<<<<<<<<
- *         if k + 8 < n:
- *             seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
+ *         if k + 8 < n:  # the tables are big: hide their cache misses
+ *             seen.will_probe(keys[k + 8].mid_hash)
 */
       goto __pyx_L3_continue;
 
-      /* "kefu/kpi/_kernel_c.pyx":295
+      /* "kefu/kpi/_kernel_c.pyx":321
  *         m = ordered[k]
  *         mid = m.message_id
  *         if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):             # <<<<<<<<<<<<<<
@@ -6574,53 +6920,62 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":300
+    /* "kefu/kpi/_kernel_c.pyx":326
  *             copies += 1
  *             continue
- *         if k + 8 < n:             # <<<<<<<<<<<<<<
- *             seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
- *         if not seen.add(mid, keys[k].mid_hash):
+ *         if k + 8 < n:  # the tables are big: hide their cache misses             # <<<<<<<<<<<<<<
+ *             seen.will_probe(keys[k + 8].mid_hash)
+ *             number.will_probe(keys[k + 8].sid_hash)
 */
     __pyx_t_9 = ((__pyx_v_k + 8) < __pyx_v_n);
 
     if (__pyx_t_9) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":301
+      /* "kefu/kpi/_kernel_c.pyx":327
  *             continue
- *         if k + 8 < n:
- *             seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses             # <<<<<<<<<<<<<<
- *         if not seen.add(mid, keys[k].mid_hash):
+ *         if k + 8 < n:  # the tables are big: hide their cache misses
+ *             seen.will_probe(keys[k + 8].mid_hash)             # <<<<<<<<<<<<<<
+ *             number.will_probe(keys[k + 8].sid_hash)
+ *         if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:
+*/
+      __pyx_f_4kefu_3kpi_9_kernel_c_6_Table_will_probe(__pyx_v_seen, (__pyx_v_keys[(__pyx_v_k + 8)]).mid_hash);
+
+      /* "kefu/kpi/_kernel_c.pyx":328
+ *         if k + 8 < n:  # the tables are big: hide their cache misses
+ *             seen.will_probe(keys[k + 8].mid_hash)
+ *             number.will_probe(keys[k + 8].sid_hash)             # <<<<<<<<<<<<<<
+ *         if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:
  *             return None  # a copy away from its first: the reference decides
 */
-      __pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_will_add(__pyx_v_seen, (__pyx_v_keys[(__pyx_v_k + 8)]).mid_hash);
+      __pyx_f_4kefu_3kpi_9_kernel_c_6_Table_will_probe(__pyx_v_number, (__pyx_v_keys[(__pyx_v_k + 8)]).sid_hash);
 
-      /* "kefu/kpi/_kernel_c.pyx":300
+      /* "kefu/kpi/_kernel_c.pyx":326
  *             copies += 1
  *             continue
- *         if k + 8 < n:             # <<<<<<<<<<<<<<
- *             seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
- *         if not seen.add(mid, keys[k].mid_hash):
+ *         if k + 8 < n:  # the tables are big: hide their cache misses             # <<<<<<<<<<<<<<
+ *             seen.will_probe(keys[k + 8].mid_hash)
+ *             number.will_probe(keys[k + 8].sid_hash)
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":302
- *         if k + 8 < n:
- *             seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
- *         if not seen.add(mid, keys[k].mid_hash):             # <<<<<<<<<<<<<<
+    /* "kefu/kpi/_kernel_c.pyx":329
+ *             seen.will_probe(keys[k + 8].mid_hash)
+ *             number.will_probe(keys[k + 8].sid_hash)
+ *         if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:             # <<<<<<<<<<<<<<
  *             return None  # a copy away from its first: the reference decides
  *         prev = m
 */
-    __pyx_t_10 = ((struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__IdSet *)__pyx_v_seen->__pyx_vtab)->add(__pyx_v_seen, __pyx_v_mid, (__pyx_v_keys[__pyx_v_k]).mid_hash); if (unlikely(__pyx_t_10 == ((int)-1))) __PYX_ERR(0, 302, __pyx_L1_error)
-    __pyx_t_9 = (!(__pyx_t_10 != 0));
+    __pyx_t_10 = ((struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__Table *)__pyx_v_seen->__pyx_vtab)->get_or_add(__pyx_v_seen, __pyx_v_mid, (__pyx_v_keys[__pyx_v_k]).mid_hash, 0); if (unlikely(__pyx_t_10 == ((Py_ssize_t)-2L))) __PYX_ERR(0, 329, __pyx_L1_error)
+    __pyx_t_9 = (__pyx_t_10 != -1L);
 
 
     if (__pyx_t_9) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":303
- *             seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
- *         if not seen.add(mid, keys[k].mid_hash):
+      /* "kefu/kpi/_kernel_c.pyx":330
+ *             number.will_probe(keys[k + 8].sid_hash)
+ *         if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:
  *             return None  # a copy away from its first: the reference decides             # <<<<<<<<<<<<<<
  *         prev = m
  *         prev_mid = mid
@@ -6635,17 +6990,17 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
       }
       goto __pyx_L0;
 
-      /* "kefu/kpi/_kernel_c.pyx":302
- *         if k + 8 < n:
- *             seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
- *         if not seen.add(mid, keys[k].mid_hash):             # <<<<<<<<<<<<<<
+      /* "kefu/kpi/_kernel_c.pyx":329
+ *             seen.will_probe(keys[k + 8].mid_hash)
+ *             number.will_probe(keys[k + 8].sid_hash)
+ *         if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:             # <<<<<<<<<<<<<<
  *             return None  # a copy away from its first: the reference decides
  *         prev = m
 */
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":304
- *         if not seen.add(mid, keys[k].mid_hash):
+    /* "kefu/kpi/_kernel_c.pyx":331
+ *         if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:
  *             return None  # a copy away from its first: the reference decides
  *         prev = m             # <<<<<<<<<<<<<<
  *         prev_mid = mid
@@ -6654,96 +7009,83 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
     __Pyx_INCREF(__pyx_v_m);
     __Pyx_DECREF_SET(__pyx_v_prev, __pyx_v_m);
 
-    /* "kefu/kpi/_kernel_c.pyx":305
+    /* "kefu/kpi/_kernel_c.pyx":332
  *             return None  # a copy away from its first: the reference decides
  *         prev = m
  *         prev_mid = mid             # <<<<<<<<<<<<<<
  *         sid = m.session_id
- *         found = number.get(sid)
+ *         j = number.get_or_add(sid, keys[k].sid_hash, s)
 */
     __Pyx_INCREF(__pyx_v_mid);
     __Pyx_DECREF_SET(__pyx_v_prev_mid, __pyx_v_mid);
 
-    /* "kefu/kpi/_kernel_c.pyx":306
+    /* "kefu/kpi/_kernel_c.pyx":333
  *         prev = m
  *         prev_mid = mid
  *         sid = m.session_id             # <<<<<<<<<<<<<<
- *         found = number.get(sid)
- *         if found is None:
+ *         j = number.get_or_add(sid, keys[k].sid_hash, s)
+ *         if j == -1:
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_session_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 306, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_session_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 333, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_XDECREF_SET(__pyx_v_sid, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "kefu/kpi/_kernel_c.pyx":307
+    /* "kefu/kpi/_kernel_c.pyx":334
  *         prev_mid = mid
  *         sid = m.session_id
- *         found = number.get(sid)             # <<<<<<<<<<<<<<
- *         if found is None:
+ *         j = number.get_or_add(sid, keys[k].sid_hash, s)             # <<<<<<<<<<<<<<
+ *         if j == -1:
  *             j = s
 */
-    __pyx_t_1 = __Pyx_PyDict_GetItemDefault(__pyx_v_number, __pyx_v_sid, Py_None); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 307, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_XDECREF_SET(__pyx_v_found, __pyx_t_1);
-    __pyx_t_1 = 0;
+    __pyx_t_10 = ((struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__Table *)__pyx_v_number->__pyx_vtab)->get_or_add(__pyx_v_number, __pyx_v_sid, (__pyx_v_keys[__pyx_v_k]).sid_hash, __pyx_v_s); if (unlikely(__pyx_t_10 == ((Py_ssize_t)-2L))) __PYX_ERR(0, 334, __pyx_L1_error)
+    __pyx_v_j = __pyx_t_10;
 
-    /* "kefu/kpi/_kernel_c.pyx":308
+    /* "kefu/kpi/_kernel_c.pyx":335
  *         sid = m.session_id
- *         found = number.get(sid)
- *         if found is None:             # <<<<<<<<<<<<<<
+ *         j = number.get_or_add(sid, keys[k].sid_hash, s)
+ *         if j == -1:             # <<<<<<<<<<<<<<
  *             j = s
- *             number[sid] = j
+ *             ids.append(sid)
 */
-    __pyx_t_9 = (__pyx_v_found == Py_None);
+    __pyx_t_9 = (__pyx_v_j == -1L);
+
     if (__pyx_t_9) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":309
- *         found = number.get(sid)
- *         if found is None:
+      /* "kefu/kpi/_kernel_c.pyx":336
+ *         j = number.get_or_add(sid, keys[k].sid_hash, s)
+ *         if j == -1:
  *             j = s             # <<<<<<<<<<<<<<
- *             number[sid] = j
- *             ids.append(sid)
-*/
-      __pyx_v_j = __pyx_v_s;
-
-      /* "kefu/kpi/_kernel_c.pyx":310
- *         if found is None:
- *             j = s
- *             number[sid] = j             # <<<<<<<<<<<<<<
  *             ids.append(sid)
  *             buyers.append(m.buyer_id)
 */
-      __pyx_t_1 = PyLong_FromSsize_t(__pyx_v_j); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 310, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      if (unlikely((PyDict_SetItem(__pyx_v_number, __pyx_v_sid, __pyx_t_1) < 0))) __PYX_ERR(0, 310, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __pyx_v_j = __pyx_v_s;
 
-      /* "kefu/kpi/_kernel_c.pyx":311
+      /* "kefu/kpi/_kernel_c.pyx":337
+ *         if j == -1:
  *             j = s
- *             number[sid] = j
  *             ids.append(sid)             # <<<<<<<<<<<<<<
  *             buyers.append(m.buyer_id)
  *             early[j] = INFINITY
 */
-      __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_ids, __pyx_v_sid); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 311, __pyx_L1_error)
+      __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_ids, __pyx_v_sid); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 337, __pyx_L1_error)
 
 
-      /* "kefu/kpi/_kernel_c.pyx":312
- *             number[sid] = j
+      /* "kefu/kpi/_kernel_c.pyx":338
+ *             j = s
  *             ids.append(sid)
  *             buyers.append(m.buyer_id)             # <<<<<<<<<<<<<<
  *             early[j] = INFINITY
  *             last_seq[j] = keys[k].seq
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_buyer_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 312, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_buyer_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 338, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_buyers, __pyx_t_1); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 312, __pyx_L1_error)
+      __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_buyers, __pyx_t_1); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 338, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
 
-      /* "kefu/kpi/_kernel_c.pyx":313
+      /* "kefu/kpi/_kernel_c.pyx":339
  *             ids.append(sid)
  *             buyers.append(m.buyer_id)
  *             early[j] = INFINITY             # <<<<<<<<<<<<<<
@@ -6752,124 +7094,111 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       (__pyx_v_early[__pyx_v_j]) = INFINITY;
 
-      /* "kefu/kpi/_kernel_c.pyx":314
+      /* "kefu/kpi/_kernel_c.pyx":340
  *             buyers.append(m.buyer_id)
  *             early[j] = INFINITY
  *             last_seq[j] = keys[k].seq             # <<<<<<<<<<<<<<
  *             s += 1
- *         else:
+ *         elif any_seq:
 */
       __pyx_t_12 = (__pyx_v_keys[__pyx_v_k]).seq;
 
       (__pyx_v_last_seq[__pyx_v_j]) = __pyx_t_12;
 
 
-      /* "kefu/kpi/_kernel_c.pyx":315
+      /* "kefu/kpi/_kernel_c.pyx":341
  *             early[j] = INFINITY
  *             last_seq[j] = keys[k].seq
  *             s += 1             # <<<<<<<<<<<<<<
- *         else:
- *             j = <Py_ssize_t>found
+ *         elif any_seq:
+ *             if keys[k].seq < last_seq[j]:
 */
       __pyx_v_s = (__pyx_v_s + 1);
 
-      /* "kefu/kpi/_kernel_c.pyx":308
+      /* "kefu/kpi/_kernel_c.pyx":335
  *         sid = m.session_id
- *         found = number.get(sid)
- *         if found is None:             # <<<<<<<<<<<<<<
+ *         j = number.get_or_add(sid, keys[k].sid_hash, s)
+ *         if j == -1:             # <<<<<<<<<<<<<<
  *             j = s
- *             number[sid] = j
+ *             ids.append(sid)
 */
       goto __pyx_L11;
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":317
+    /* "kefu/kpi/_kernel_c.pyx":342
+ *             last_seq[j] = keys[k].seq
  *             s += 1
- *         else:
- *             j = <Py_ssize_t>found             # <<<<<<<<<<<<<<
- *             if any_seq:
- *                 if keys[k].seq < last_seq[j]:
+ *         elif any_seq:             # <<<<<<<<<<<<<<
+ *             if keys[k].seq < last_seq[j]:
+ *                 disorder += 1
 */
-    /*else*/ {
-      __pyx_t_13 = __Pyx_PyIndex_AsSsize_t(__pyx_v_found); if (unlikely((__pyx_t_13 == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 317, __pyx_L1_error)
-      __pyx_v_j = ((Py_ssize_t)__pyx_t_13);
+    if (__pyx_v_any_seq) {
 
-
-      /* "kefu/kpi/_kernel_c.pyx":318
- *         else:
- *             j = <Py_ssize_t>found
- *             if any_seq:             # <<<<<<<<<<<<<<
- *                 if keys[k].seq < last_seq[j]:
- *                     disorder += 1
+      /* "kefu/kpi/_kernel_c.pyx":343
+ *             s += 1
+ *         elif any_seq:
+ *             if keys[k].seq < last_seq[j]:             # <<<<<<<<<<<<<<
+ *                 disorder += 1
+ *             last_seq[j] = keys[k].seq
 */
-      if (__pyx_v_any_seq) {
+      __pyx_t_9 = ((__pyx_v_keys[__pyx_v_k]).seq < (__pyx_v_last_seq[__pyx_v_j]));
 
-        /* "kefu/kpi/_kernel_c.pyx":319
- *             j = <Py_ssize_t>found
- *             if any_seq:
- *                 if keys[k].seq < last_seq[j]:             # <<<<<<<<<<<<<<
- *                     disorder += 1
- *                 last_seq[j] = keys[k].seq
-*/
-        __pyx_t_9 = ((__pyx_v_keys[__pyx_v_k]).seq < (__pyx_v_last_seq[__pyx_v_j]));
-
-        if (__pyx_t_9) {
+      if (__pyx_t_9) {
 
 
-          /* "kefu/kpi/_kernel_c.pyx":320
- *             if any_seq:
- *                 if keys[k].seq < last_seq[j]:
- *                     disorder += 1             # <<<<<<<<<<<<<<
- *                 last_seq[j] = keys[k].seq
+        /* "kefu/kpi/_kernel_c.pyx":344
+ *         elif any_seq:
+ *             if keys[k].seq < last_seq[j]:
+ *                 disorder += 1             # <<<<<<<<<<<<<<
+ *             last_seq[j] = keys[k].seq
  *         rank = keys[k].rank
 */
-          __pyx_v_disorder = (__pyx_v_disorder + 1);
+        __pyx_v_disorder = (__pyx_v_disorder + 1);
 
-          /* "kefu/kpi/_kernel_c.pyx":319
- *             j = <Py_ssize_t>found
- *             if any_seq:
- *                 if keys[k].seq < last_seq[j]:             # <<<<<<<<<<<<<<
- *                     disorder += 1
- *                 last_seq[j] = keys[k].seq
+        /* "kefu/kpi/_kernel_c.pyx":343
+ *             s += 1
+ *         elif any_seq:
+ *             if keys[k].seq < last_seq[j]:             # <<<<<<<<<<<<<<
+ *                 disorder += 1
+ *             last_seq[j] = keys[k].seq
 */
-        }
+      }
 
-        /* "kefu/kpi/_kernel_c.pyx":321
- *                 if keys[k].seq < last_seq[j]:
- *                     disorder += 1
- *                 last_seq[j] = keys[k].seq             # <<<<<<<<<<<<<<
+      /* "kefu/kpi/_kernel_c.pyx":345
+ *             if keys[k].seq < last_seq[j]:
+ *                 disorder += 1
+ *             last_seq[j] = keys[k].seq             # <<<<<<<<<<<<<<
  *         rank = keys[k].rank
  *         at = keys[k].at
 */
-        __pyx_t_12 = (__pyx_v_keys[__pyx_v_k]).seq;
+      __pyx_t_12 = (__pyx_v_keys[__pyx_v_k]).seq;
 
-        (__pyx_v_last_seq[__pyx_v_j]) = __pyx_t_12;
+      (__pyx_v_last_seq[__pyx_v_j]) = __pyx_t_12;
 
 
-        /* "kefu/kpi/_kernel_c.pyx":318
- *         else:
- *             j = <Py_ssize_t>found
- *             if any_seq:             # <<<<<<<<<<<<<<
- *                 if keys[k].seq < last_seq[j]:
- *                     disorder += 1
+      /* "kefu/kpi/_kernel_c.pyx":342
+ *             last_seq[j] = keys[k].seq
+ *             s += 1
+ *         elif any_seq:             # <<<<<<<<<<<<<<
+ *             if keys[k].seq < last_seq[j]:
+ *                 disorder += 1
 */
-      }
     }
     __pyx_L11:;
 
-    /* "kefu/kpi/_kernel_c.pyx":322
- *                     disorder += 1
- *                 last_seq[j] = keys[k].seq
+    /* "kefu/kpi/_kernel_c.pyx":346
+ *                 disorder += 1
+ *             last_seq[j] = keys[k].seq
  *         rank = keys[k].rank             # <<<<<<<<<<<<<<
  *         at = keys[k].at
  *         if rank == 0:  # BUYER: opens a wait unless one is open
 */
-    __pyx_t_10 = (__pyx_v_keys[__pyx_v_k]).rank;
+    __pyx_t_13 = (__pyx_v_keys[__pyx_v_k]).rank;
 
-    __pyx_v_rank = __pyx_t_10;
+    __pyx_v_rank = __pyx_t_13;
 
-    /* "kefu/kpi/_kernel_c.pyx":323
- *                 last_seq[j] = keys[k].seq
+    /* "kefu/kpi/_kernel_c.pyx":347
+ *             last_seq[j] = keys[k].seq
  *         rank = keys[k].rank
  *         at = keys[k].at             # <<<<<<<<<<<<<<
  *         if rank == 0:  # BUYER: opens a wait unless one is open
@@ -6879,7 +7208,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 
     __pyx_v_at = __pyx_t_14;
 
-    /* "kefu/kpi/_kernel_c.pyx":324
+    /* "kefu/kpi/_kernel_c.pyx":348
  *         rank = keys[k].rank
  *         at = keys[k].at
  *         if rank == 0:  # BUYER: opens a wait unless one is open             # <<<<<<<<<<<<<<
@@ -6889,7 +7218,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
     switch (__pyx_v_rank) {
       case 0:
 
-      /* "kefu/kpi/_kernel_c.pyx":325
+      /* "kefu/kpi/_kernel_c.pyx":349
  *         at = keys[k].at
  *         if rank == 0:  # BUYER: opens a wait unless one is open
  *             if bot[j] & 2 == 0:             # <<<<<<<<<<<<<<
@@ -6901,7 +7230,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
       if (__pyx_t_9) {
 
 
-        /* "kefu/kpi/_kernel_c.pyx":326
+        /* "kefu/kpi/_kernel_c.pyx":350
  *         if rank == 0:  # BUYER: opens a wait unless one is open
  *             if bot[j] & 2 == 0:
  *                 pending[j] = at             # <<<<<<<<<<<<<<
@@ -6910,7 +7239,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
         (__pyx_v_pending[__pyx_v_j]) = __pyx_v_at;
 
-        /* "kefu/kpi/_kernel_c.pyx":327
+        /* "kefu/kpi/_kernel_c.pyx":351
  *             if bot[j] & 2 == 0:
  *                 pending[j] = at
  *                 bot[j] |= 2             # <<<<<<<<<<<<<<
@@ -6918,10 +7247,10 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
  *             if bot[j] & 2:
 */
 
-        __pyx_t_13 = __pyx_v_j;
-        (__pyx_v_bot[__pyx_t_13]) = ((__pyx_v_bot[__pyx_t_13]) | 2);
+        __pyx_t_10 = __pyx_v_j;
+        (__pyx_v_bot[__pyx_t_10]) = ((__pyx_v_bot[__pyx_t_10]) | 2);
 
-        /* "kefu/kpi/_kernel_c.pyx":325
+        /* "kefu/kpi/_kernel_c.pyx":349
  *         at = keys[k].at
  *         if rank == 0:  # BUYER: opens a wait unless one is open
  *             if bot[j] & 2 == 0:             # <<<<<<<<<<<<<<
@@ -6930,7 +7259,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       }
 
-      /* "kefu/kpi/_kernel_c.pyx":324
+      /* "kefu/kpi/_kernel_c.pyx":348
  *         rank = keys[k].rank
  *         at = keys[k].at
  *         if rank == 0:  # BUYER: opens a wait unless one is open             # <<<<<<<<<<<<<<
@@ -6940,7 +7269,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
       break;
       case 1:
 
-      /* "kefu/kpi/_kernel_c.pyx":329
+      /* "kefu/kpi/_kernel_c.pyx":353
  *                 bot[j] |= 2
  *         elif rank == 1:  # AGENT: answers the open wait, if any
  *             if bot[j] & 2:             # <<<<<<<<<<<<<<
@@ -6952,7 +7281,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
       if (__pyx_t_9) {
 
 
-        /* "kefu/kpi/_kernel_c.pyx":330
+        /* "kefu/kpi/_kernel_c.pyx":354
  *         elif rank == 1:  # AGENT: answers the open wait, if any
  *             if bot[j] & 2:
  *                 wkey[w] = <int32_t>j             # <<<<<<<<<<<<<<
@@ -6961,7 +7290,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
         (__pyx_v_wkey[__pyx_v_w]) = ((int32_t)__pyx_v_j);
 
-        /* "kefu/kpi/_kernel_c.pyx":331
+        /* "kefu/kpi/_kernel_c.pyx":355
  *             if bot[j] & 2:
  *                 wkey[w] = <int32_t>j
  *                 wu[w] = pending[j]             # <<<<<<<<<<<<<<
@@ -6970,7 +7299,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
         (__pyx_v_wu[__pyx_v_w]) = (__pyx_v_pending[__pyx_v_j]);
 
-        /* "kefu/kpi/_kernel_c.pyx":332
+        /* "kefu/kpi/_kernel_c.pyx":356
  *                 wkey[w] = <int32_t>j
  *                 wu[w] = pending[j]
  *                 wr[w] = at             # <<<<<<<<<<<<<<
@@ -6979,7 +7308,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
         (__pyx_v_wr[__pyx_v_w]) = __pyx_v_at;
 
-        /* "kefu/kpi/_kernel_c.pyx":333
+        /* "kefu/kpi/_kernel_c.pyx":357
  *                 wu[w] = pending[j]
  *                 wr[w] = at
  *                 w += 1             # <<<<<<<<<<<<<<
@@ -6988,7 +7317,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
         __pyx_v_w = (__pyx_v_w + 1);
 
-        /* "kefu/kpi/_kernel_c.pyx":334
+        /* "kefu/kpi/_kernel_c.pyx":358
  *                 wr[w] = at
  *                 w += 1
  *                 bot[j] &= ~2             # <<<<<<<<<<<<<<
@@ -6996,33 +7325,33 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
  *             elif early[j] == INFINITY:
 */
 
-        __pyx_t_13 = __pyx_v_j;
-        (__pyx_v_bot[__pyx_t_13]) = ((__pyx_v_bot[__pyx_t_13]) & (~2));
+        __pyx_t_10 = __pyx_v_j;
+        (__pyx_v_bot[__pyx_t_10]) = ((__pyx_v_bot[__pyx_t_10]) & (~2));
 
-        /* "kefu/kpi/_kernel_c.pyx":335
+        /* "kefu/kpi/_kernel_c.pyx":359
  *                 w += 1
  *                 bot[j] &= ~2
  *                 ragents.append(m.agent_id)             # <<<<<<<<<<<<<<
  *             elif early[j] == INFINITY:
  *                 early[j] = at
 */
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_agent_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 335, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_m, __pyx_mstate_global->__pyx_n_u_agent_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 359, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
-        __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_ragents, __pyx_t_1); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 335, __pyx_L1_error)
+        __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_ragents, __pyx_t_1); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 359, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
 
-        /* "kefu/kpi/_kernel_c.pyx":329
+        /* "kefu/kpi/_kernel_c.pyx":353
  *                 bot[j] |= 2
  *         elif rank == 1:  # AGENT: answers the open wait, if any
  *             if bot[j] & 2:             # <<<<<<<<<<<<<<
  *                 wkey[w] = <int32_t>j
  *                 wu[w] = pending[j]
 */
-        goto __pyx_L15;
+        goto __pyx_L14;
       }
 
-      /* "kefu/kpi/_kernel_c.pyx":336
+      /* "kefu/kpi/_kernel_c.pyx":360
  *                 bot[j] &= ~2
  *                 ragents.append(m.agent_id)
  *             elif early[j] == INFINITY:             # <<<<<<<<<<<<<<
@@ -7034,7 +7363,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
       if (__pyx_t_9) {
 
 
-        /* "kefu/kpi/_kernel_c.pyx":337
+        /* "kefu/kpi/_kernel_c.pyx":361
  *                 ragents.append(m.agent_id)
  *             elif early[j] == INFINITY:
  *                 early[j] = at             # <<<<<<<<<<<<<<
@@ -7043,7 +7372,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
         (__pyx_v_early[__pyx_v_j]) = __pyx_v_at;
 
-        /* "kefu/kpi/_kernel_c.pyx":336
+        /* "kefu/kpi/_kernel_c.pyx":360
  *                 bot[j] &= ~2
  *                 ragents.append(m.agent_id)
  *             elif early[j] == INFINITY:             # <<<<<<<<<<<<<<
@@ -7051,9 +7380,9 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
  *         elif rank == 2:
 */
       }
-      __pyx_L15:;
+      __pyx_L14:;
 
-      /* "kefu/kpi/_kernel_c.pyx":328
+      /* "kefu/kpi/_kernel_c.pyx":352
  *                 pending[j] = at
  *                 bot[j] |= 2
  *         elif rank == 1:  # AGENT: answers the open wait, if any             # <<<<<<<<<<<<<<
@@ -7063,7 +7392,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
       break;
       case 2:
 
-      /* "kefu/kpi/_kernel_c.pyx":339
+      /* "kefu/kpi/_kernel_c.pyx":363
  *                 early[j] = at
  *         elif rank == 2:
  *             bot[j] |= 1             # <<<<<<<<<<<<<<
@@ -7071,10 +7400,10 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
  *             unknown += 1
 */
 
-      __pyx_t_13 = __pyx_v_j;
-      (__pyx_v_bot[__pyx_t_13]) = ((__pyx_v_bot[__pyx_t_13]) | 1);
+      __pyx_t_10 = __pyx_v_j;
+      (__pyx_v_bot[__pyx_t_10]) = ((__pyx_v_bot[__pyx_t_10]) | 1);
 
-      /* "kefu/kpi/_kernel_c.pyx":338
+      /* "kefu/kpi/_kernel_c.pyx":362
  *             elif early[j] == INFINITY:
  *                 early[j] = at
  *         elif rank == 2:             # <<<<<<<<<<<<<<
@@ -7084,7 +7413,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
       break;
       case 4:
 
-      /* "kefu/kpi/_kernel_c.pyx":341
+      /* "kefu/kpi/_kernel_c.pyx":365
  *             bot[j] |= 1
  *         elif rank == 4:
  *             unknown += 1             # <<<<<<<<<<<<<<
@@ -7093,7 +7422,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       __pyx_v_unknown = (__pyx_v_unknown + 1);
 
-      /* "kefu/kpi/_kernel_c.pyx":340
+      /* "kefu/kpi/_kernel_c.pyx":364
  *         elif rank == 2:
  *             bot[j] |= 1
  *         elif rank == 4:             # <<<<<<<<<<<<<<
@@ -7107,7 +7436,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   }
 
 
-  /* "kefu/kpi/_kernel_c.pyx":343
+  /* "kefu/kpi/_kernel_c.pyx":367
  *             unknown += 1
  *     # Unanswered waits, by session number (the reference appends them in key order).
  *     for j in range(s):             # <<<<<<<<<<<<<<
@@ -7121,7 +7450,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
     __pyx_v_j = __pyx_t_7;
 
-    /* "kefu/kpi/_kernel_c.pyx":344
+    /* "kefu/kpi/_kernel_c.pyx":368
  *     # Unanswered waits, by session number (the reference appends them in key order).
  *     for j in range(s):
  *         if bot[j] & 2:             # <<<<<<<<<<<<<<
@@ -7133,7 +7462,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
     if (__pyx_t_9) {
 
 
-      /* "kefu/kpi/_kernel_c.pyx":345
+      /* "kefu/kpi/_kernel_c.pyx":369
  *     for j in range(s):
  *         if bot[j] & 2:
  *             wkey[w] = <int32_t>j             # <<<<<<<<<<<<<<
@@ -7142,7 +7471,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       (__pyx_v_wkey[__pyx_v_w]) = ((int32_t)__pyx_v_j);
 
-      /* "kefu/kpi/_kernel_c.pyx":346
+      /* "kefu/kpi/_kernel_c.pyx":370
  *         if bot[j] & 2:
  *             wkey[w] = <int32_t>j
  *             wu[w] = pending[j]             # <<<<<<<<<<<<<<
@@ -7151,7 +7480,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       (__pyx_v_wu[__pyx_v_w]) = (__pyx_v_pending[__pyx_v_j]);
 
-      /* "kefu/kpi/_kernel_c.pyx":347
+      /* "kefu/kpi/_kernel_c.pyx":371
  *             wkey[w] = <int32_t>j
  *             wu[w] = pending[j]
  *             wr[w] = INFINITY             # <<<<<<<<<<<<<<
@@ -7160,7 +7489,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       (__pyx_v_wr[__pyx_v_w]) = INFINITY;
 
-      /* "kefu/kpi/_kernel_c.pyx":348
+      /* "kefu/kpi/_kernel_c.pyx":372
  *             wu[w] = pending[j]
  *             wr[w] = INFINITY
  *             w += 1             # <<<<<<<<<<<<<<
@@ -7169,17 +7498,17 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
 */
       __pyx_v_w = (__pyx_v_w + 1);
 
-      /* "kefu/kpi/_kernel_c.pyx":349
+      /* "kefu/kpi/_kernel_c.pyx":373
  *             wr[w] = INFINITY
  *             w += 1
  *             ragents.append(None)             # <<<<<<<<<<<<<<
  *     return _grouped(ids, buyers, early, bot, s, wkey, wu, wr, w, ragents, copies, unknown,
  *                     disorder, keys[0].at if n else INFINITY, keys[n - 1].at if n else -INFINITY)
 */
-      __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_ragents, Py_None); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 349, __pyx_L1_error)
+      __pyx_t_11 = __Pyx_PyList_Append(__pyx_v_ragents, Py_None); if (unlikely(__pyx_t_11 == ((int)-1))) __PYX_ERR(0, 373, __pyx_L1_error)
 
 
-      /* "kefu/kpi/_kernel_c.pyx":344
+      /* "kefu/kpi/_kernel_c.pyx":368
  *     # Unanswered waits, by session number (the reference appends them in key order).
  *     for j in range(s):
  *         if bot[j] & 2:             # <<<<<<<<<<<<<<
@@ -7190,7 +7519,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   }
 
 
-  /* "kefu/kpi/_kernel_c.pyx":351
+  /* "kefu/kpi/_kernel_c.pyx":375
  *             ragents.append(None)
  *     return _grouped(ids, buyers, early, bot, s, wkey, wu, wr, w, ragents, copies, unknown,
  *                     disorder, keys[0].at if n else INFINITY, keys[n - 1].at if n else -INFINITY)             # <<<<<<<<<<<<<<
@@ -7218,14 +7547,14 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   }
 
 
-  /* "kefu/kpi/_kernel_c.pyx":350
+  /* "kefu/kpi/_kernel_c.pyx":374
  *             w += 1
  *             ragents.append(None)
  *     return _grouped(ids, buyers, early, bot, s, wkey, wu, wr, w, ragents, copies, unknown,             # <<<<<<<<<<<<<<
  *                     disorder, keys[0].at if n else INFINITY, keys[n - 1].at if n else -INFINITY)
  * 
 */
-  __pyx_t_1 = __pyx_f_4kefu_3kpi_9_kernel_c__grouped(__pyx_v_ids, __pyx_v_buyers, __pyx_v_early, __pyx_v_bot, __pyx_v_s, __pyx_v_wkey, __pyx_v_wu, __pyx_v_wr, __pyx_v_w, __pyx_v_ragents, __pyx_v_copies, __pyx_v_unknown, __pyx_v_disorder, __pyx_t_14, __pyx_t_15); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 350, __pyx_L1_error)
+  __pyx_t_1 = __pyx_f_4kefu_3kpi_9_kernel_c__grouped(__pyx_v_ids, __pyx_v_buyers, __pyx_v_early, __pyx_v_bot, __pyx_v_s, __pyx_v_wkey, __pyx_v_wu, __pyx_v_wr, __pyx_v_w, __pyx_v_ragents, __pyx_v_copies, __pyx_v_unknown, __pyx_v_disorder, __pyx_t_14, __pyx_t_15); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 374, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
 
 
@@ -7240,7 +7569,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "kefu/kpi/_kernel_c.pyx":280
+  /* "kefu/kpi/_kernel_c.pyx":306
  * 
  * 
  * cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pending,             # <<<<<<<<<<<<<<
@@ -7256,7 +7585,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   __Pyx_AddTraceback("kefu.kpi._kernel_c._run", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = 0;
   __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_number);
+  __Pyx_XDECREF((PyObject *)__pyx_v_number);
   __Pyx_XDECREF(__pyx_v_ids);
   __Pyx_XDECREF(__pyx_v_buyers);
   __Pyx_XDECREF(__pyx_v_ragents);
@@ -7273,7 +7602,6 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   __Pyx_XDECREF(__pyx_v_mid);
   __Pyx_XDECREF(__pyx_v_prev_mid);
   __Pyx_XDECREF(__pyx_v_sid);
-  __Pyx_XDECREF(__pyx_v_found);
 
 
   __Pyx_XGIVEREF(__pyx_r);
@@ -7281,7 +7609,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__run(PyObject *__pyx_v_ordered, K
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":354
+/* "kefu/kpi/_kernel_c.pyx":378
  * 
  * 
  * cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t s,             # <<<<<<<<<<<<<<
@@ -7300,8 +7628,8 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
   PyObject *__pyx_v_wlo = 0;
   PyObject *__pyx_v_early_list = 0;
   PyObject *__pyx_v_bot_list = 0;
-  Py_ssize_t __pyx_7genexpr__pyx_v_j;
   Py_ssize_t __pyx_8genexpr1__pyx_v_j;
+  Py_ssize_t __pyx_8genexpr2__pyx_v_j;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   int __pyx_t_1;
@@ -7330,7 +7658,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_grouped", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":359
+  /* "kefu/kpi/_kernel_c.pyx":383
  *                      double last):
  *     """Counting sort of the waits by session (stable), and the result tuple."""
  *     cdef Py_ssize_t* start = <Py_ssize_t*>PyMem_Calloc(s + 1, sizeof(Py_ssize_t))             # <<<<<<<<<<<<<<
@@ -7339,7 +7667,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
   __pyx_v_start = ((Py_ssize_t *)PyMem_Calloc((__pyx_v_s + 1), (sizeof(Py_ssize_t))));
 
-  /* "kefu/kpi/_kernel_c.pyx":360
+  /* "kefu/kpi/_kernel_c.pyx":384
  *     """Counting sort of the waits by session (stable), and the result tuple."""
  *     cdef Py_ssize_t* start = <Py_ssize_t*>PyMem_Calloc(s + 1, sizeof(Py_ssize_t))
  *     if start == NULL:             # <<<<<<<<<<<<<<
@@ -7351,16 +7679,16 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
   if (unlikely(__pyx_t_1)) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":361
+    /* "kefu/kpi/_kernel_c.pyx":385
  *     cdef Py_ssize_t* start = <Py_ssize_t*>PyMem_Calloc(s + 1, sizeof(Py_ssize_t))
  *     if start == NULL:
  *         raise MemoryError()             # <<<<<<<<<<<<<<
  *     cdef array us = _doubles(w)
  *     cdef array rs = _doubles(w)
 */
-    PyErr_NoMemory(); __PYX_ERR(0, 361, __pyx_L1_error)
+    PyErr_NoMemory(); __PYX_ERR(0, 385, __pyx_L1_error)
 
-    /* "kefu/kpi/_kernel_c.pyx":360
+    /* "kefu/kpi/_kernel_c.pyx":384
  *     """Counting sort of the waits by session (stable), and the result tuple."""
  *     cdef Py_ssize_t* start = <Py_ssize_t*>PyMem_Calloc(s + 1, sizeof(Py_ssize_t))
  *     if start == NULL:             # <<<<<<<<<<<<<<
@@ -7369,31 +7697,31 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":362
+  /* "kefu/kpi/_kernel_c.pyx":386
  *     if start == NULL:
  *         raise MemoryError()
  *     cdef array us = _doubles(w)             # <<<<<<<<<<<<<<
  *     cdef array rs = _doubles(w)
  *     cdef array rorder = clone(_INT64S, w, False)
 */
-  __pyx_t_2 = ((PyObject *)__pyx_f_4kefu_3kpi_9_kernel_c__doubles(__pyx_v_w)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 362, __pyx_L1_error)
+  __pyx_t_2 = ((PyObject *)__pyx_f_4kefu_3kpi_9_kernel_c__doubles(__pyx_v_w)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 386, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_us = ((arrayobject *)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":363
+  /* "kefu/kpi/_kernel_c.pyx":387
  *         raise MemoryError()
  *     cdef array us = _doubles(w)
  *     cdef array rs = _doubles(w)             # <<<<<<<<<<<<<<
  *     cdef array rorder = clone(_INT64S, w, False)
  *     cdef Py_ssize_t k, j, at
 */
-  __pyx_t_2 = ((PyObject *)__pyx_f_4kefu_3kpi_9_kernel_c__doubles(__pyx_v_w)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 363, __pyx_L1_error)
+  __pyx_t_2 = ((PyObject *)__pyx_f_4kefu_3kpi_9_kernel_c__doubles(__pyx_v_w)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 387, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_rs = ((arrayobject *)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":364
+  /* "kefu/kpi/_kernel_c.pyx":388
  *     cdef array us = _doubles(w)
  *     cdef array rs = _doubles(w)
  *     cdef array rorder = clone(_INT64S, w, False)             # <<<<<<<<<<<<<<
@@ -7402,13 +7730,13 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
   __pyx_t_2 = ((PyObject *)__pyx_v_4kefu_3kpi_9_kernel_c__INT64S);
   __Pyx_INCREF(__pyx_t_2);
-  __pyx_t_3 = ((PyObject *)__pyx_f_7cpython_5array_clone(((arrayobject *)__pyx_t_2), __pyx_v_w, 0)); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 364, __pyx_L1_error)
+  __pyx_t_3 = ((PyObject *)__pyx_f_7cpython_5array_clone(((arrayobject *)__pyx_t_2), __pyx_v_w, 0)); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 388, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __pyx_v_rorder = ((arrayobject *)__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":366
+  /* "kefu/kpi/_kernel_c.pyx":390
  *     cdef array rorder = clone(_INT64S, w, False)
  *     cdef Py_ssize_t k, j, at
  *     cdef list wlo = [0] * (s + 1)             # <<<<<<<<<<<<<<
@@ -7417,20 +7745,20 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
   __pyx_t_4 = (__pyx_v_s + 1);
 
-  __pyx_t_3 = PyList_New(1 * ((__pyx_t_4<0) ? 0:__pyx_t_4)); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 366, __pyx_L1_error)
+  __pyx_t_3 = PyList_New(1 * ((__pyx_t_4<0) ? 0:__pyx_t_4)); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 390, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   { Py_ssize_t __pyx_temp;
     for (__pyx_temp=0; __pyx_temp < __pyx_t_4; __pyx_temp++) {
       __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
       __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
-      if (__Pyx_PyList_SET_ITEM(__pyx_t_3, __pyx_temp, __pyx_mstate_global->__pyx_int_0) != (0)) __PYX_ERR(0, 366, __pyx_L1_error);
+      if (__Pyx_PyList_SET_ITEM(__pyx_t_3, __pyx_temp, __pyx_mstate_global->__pyx_int_0) != (0)) __PYX_ERR(0, 390, __pyx_L1_error);
     }
   }
 
   __pyx_v_wlo = ((PyObject*)__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":367
+  /* "kefu/kpi/_kernel_c.pyx":391
  *     cdef Py_ssize_t k, j, at
  *     cdef list wlo = [0] * (s + 1)
  *     try:             # <<<<<<<<<<<<<<
@@ -7439,7 +7767,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
   /*try:*/ {
 
-    /* "kefu/kpi/_kernel_c.pyx":368
+    /* "kefu/kpi/_kernel_c.pyx":392
  *     cdef list wlo = [0] * (s + 1)
  *     try:
  *         for k in range(w):             # <<<<<<<<<<<<<<
@@ -7453,7 +7781,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
     for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
       __pyx_v_k = __pyx_t_6;
 
-      /* "kefu/kpi/_kernel_c.pyx":369
+      /* "kefu/kpi/_kernel_c.pyx":393
  *     try:
  *         for k in range(w):
  *             start[wkey[k] + 1] += 1             # <<<<<<<<<<<<<<
@@ -7466,7 +7794,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
     }
 
 
-    /* "kefu/kpi/_kernel_c.pyx":370
+    /* "kefu/kpi/_kernel_c.pyx":394
  *         for k in range(w):
  *             start[wkey[k] + 1] += 1
  *         for j in range(s):             # <<<<<<<<<<<<<<
@@ -7480,7 +7808,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
     for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
       __pyx_v_j = __pyx_t_6;
 
-      /* "kefu/kpi/_kernel_c.pyx":371
+      /* "kefu/kpi/_kernel_c.pyx":395
  *             start[wkey[k] + 1] += 1
  *         for j in range(s):
  *             start[j + 1] += start[j]             # <<<<<<<<<<<<<<
@@ -7491,24 +7819,24 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
       __pyx_t_8 = (__pyx_v_j + 1);
       (__pyx_v_start[__pyx_t_8]) = ((__pyx_v_start[__pyx_t_8]) + (__pyx_v_start[__pyx_v_j]));
 
-      /* "kefu/kpi/_kernel_c.pyx":372
+      /* "kefu/kpi/_kernel_c.pyx":396
  *         for j in range(s):
  *             start[j + 1] += start[j]
  *             wlo[j + 1] = start[j + 1]             # <<<<<<<<<<<<<<
  *         for k in range(w):
  *             at = start[wkey[k]]
 */
-      __pyx_t_3 = PyLong_FromSsize_t((__pyx_v_start[(__pyx_v_j + 1)])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 372, __pyx_L5_error)
+      __pyx_t_3 = PyLong_FromSsize_t((__pyx_v_start[(__pyx_v_j + 1)])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 396, __pyx_L5_error)
       __Pyx_GOTREF(__pyx_t_3);
       __pyx_t_8 = (__pyx_v_j + 1);
 
-      if (unlikely((__Pyx_SetItemInt(__pyx_v_wlo, __pyx_t_8, __pyx_t_3, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(0, 372, __pyx_L5_error)
+      if (unlikely((__Pyx_SetItemInt(__pyx_v_wlo, __pyx_t_8, __pyx_t_3, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(0, 396, __pyx_L5_error)
 
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     }
 
 
-    /* "kefu/kpi/_kernel_c.pyx":373
+    /* "kefu/kpi/_kernel_c.pyx":397
  *             start[j + 1] += start[j]
  *             wlo[j + 1] = start[j + 1]
  *         for k in range(w):             # <<<<<<<<<<<<<<
@@ -7522,7 +7850,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
     for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
       __pyx_v_k = __pyx_t_6;
 
-      /* "kefu/kpi/_kernel_c.pyx":374
+      /* "kefu/kpi/_kernel_c.pyx":398
  *             wlo[j + 1] = start[j + 1]
  *         for k in range(w):
  *             at = start[wkey[k]]             # <<<<<<<<<<<<<<
@@ -7531,7 +7859,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
       __pyx_v_at = (__pyx_v_start[(__pyx_v_wkey[__pyx_v_k])]);
 
-      /* "kefu/kpi/_kernel_c.pyx":375
+      /* "kefu/kpi/_kernel_c.pyx":399
  *         for k in range(w):
  *             at = start[wkey[k]]
  *             start[wkey[k]] = at + 1             # <<<<<<<<<<<<<<
@@ -7540,7 +7868,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
       (__pyx_v_start[(__pyx_v_wkey[__pyx_v_k])]) = (__pyx_v_at + 1);
 
-      /* "kefu/kpi/_kernel_c.pyx":376
+      /* "kefu/kpi/_kernel_c.pyx":400
  *             at = start[wkey[k]]
  *             start[wkey[k]] = at + 1
  *             us.data.as_doubles[at] = wu[k]             # <<<<<<<<<<<<<<
@@ -7549,7 +7877,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
       (__pyx_f_7cpython_5array_5array_4data___get__(__pyx_v_us).as_doubles[__pyx_v_at]) = (__pyx_v_wu[__pyx_v_k]);
 
-      /* "kefu/kpi/_kernel_c.pyx":377
+      /* "kefu/kpi/_kernel_c.pyx":401
  *             start[wkey[k]] = at + 1
  *             us.data.as_doubles[at] = wu[k]
  *             rs.data.as_doubles[at] = wr[k]             # <<<<<<<<<<<<<<
@@ -7558,7 +7886,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 */
       (__pyx_f_7cpython_5array_5array_4data___get__(__pyx_v_rs).as_doubles[__pyx_v_at]) = (__pyx_v_wr[__pyx_v_k]);
 
-      /* "kefu/kpi/_kernel_c.pyx":378
+      /* "kefu/kpi/_kernel_c.pyx":402
  *             us.data.as_doubles[at] = wu[k]
  *             rs.data.as_doubles[at] = wr[k]
  *             (<int64_t*>rorder.data.as_voidptr)[at] = k             # <<<<<<<<<<<<<<
@@ -7570,7 +7898,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":380
+  /* "kefu/kpi/_kernel_c.pyx":404
  *             (<int64_t*>rorder.data.as_voidptr)[at] = k
  *     finally:
  *         PyMem_Free(start)             # <<<<<<<<<<<<<<
@@ -7616,7 +7944,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
     __pyx_L6:;
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":381
+  /* "kefu/kpi/_kernel_c.pyx":405
  *     finally:
  *         PyMem_Free(start)
  *     cdef list early_list = [early[j] for j in range(s)]             # <<<<<<<<<<<<<<
@@ -7624,34 +7952,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
  *     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,
 */
   { /* enter inner scope */
-    __pyx_t_3 = PyList_New(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 381, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-
-    __pyx_t_4 = __pyx_v_s;
-    __pyx_t_5 = __pyx_t_4;
-
-    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
-      __pyx_7genexpr__pyx_v_j = __pyx_t_6;
-      __pyx_t_2 = PyFloat_FromDouble((__pyx_v_early[__pyx_7genexpr__pyx_v_j])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 381, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
-      __Pyx_GIVEREF(__pyx_t_2);
-      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_3, __pyx_t_2))) __PYX_ERR(0, 381, __pyx_L1_error)
-      __pyx_t_2 = 0;
-    }
-
-  } /* exit inner scope */
-  __pyx_v_early_list = ((PyObject*)__pyx_t_3);
-  __pyx_t_3 = 0;
-
-  /* "kefu/kpi/_kernel_c.pyx":382
- *         PyMem_Free(start)
- *     cdef list early_list = [early[j] for j in range(s)]
- *     cdef list bot_list = [bool(bot[j] & 1) for j in range(s)]             # <<<<<<<<<<<<<<
- *     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,
- *             unknown, disorder, first, last)
-*/
-  { /* enter inner scope */
-    __pyx_t_3 = PyList_New(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 382, __pyx_L1_error)
+    __pyx_t_3 = PyList_New(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 405, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
 
     __pyx_t_4 = __pyx_v_s;
@@ -7659,10 +7960,37 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
 
     for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
       __pyx_8genexpr1__pyx_v_j = __pyx_t_6;
-      __pyx_t_2 = __Pyx_PyBool_FromLong((!(!(((__pyx_v_bot[__pyx_8genexpr1__pyx_v_j]) & 1) != 0)))); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 382, __pyx_L1_error)
+      __pyx_t_2 = PyFloat_FromDouble((__pyx_v_early[__pyx_8genexpr1__pyx_v_j])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 405, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_GIVEREF(__pyx_t_2);
-      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_3, __pyx_t_2))) __PYX_ERR(0, 382, __pyx_L1_error)
+      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_3, __pyx_t_2))) __PYX_ERR(0, 405, __pyx_L1_error)
+      __pyx_t_2 = 0;
+    }
+
+  } /* exit inner scope */
+  __pyx_v_early_list = ((PyObject*)__pyx_t_3);
+  __pyx_t_3 = 0;
+
+  /* "kefu/kpi/_kernel_c.pyx":406
+ *         PyMem_Free(start)
+ *     cdef list early_list = [early[j] for j in range(s)]
+ *     cdef list bot_list = [bool(bot[j] & 1) for j in range(s)]             # <<<<<<<<<<<<<<
+ *     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,
+ *             unknown, disorder, first, last)
+*/
+  { /* enter inner scope */
+    __pyx_t_3 = PyList_New(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 406, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+
+    __pyx_t_4 = __pyx_v_s;
+    __pyx_t_5 = __pyx_t_4;
+
+    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
+      __pyx_8genexpr2__pyx_v_j = __pyx_t_6;
+      __pyx_t_2 = __Pyx_PyBool_FromLong((!(!(((__pyx_v_bot[__pyx_8genexpr2__pyx_v_j]) & 1) != 0)))); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 406, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
+      __Pyx_GIVEREF(__pyx_t_2);
+      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_3, __pyx_t_2))) __PYX_ERR(0, 406, __pyx_L1_error)
       __pyx_t_2 = 0;
     }
 
@@ -7670,81 +7998,81 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
   __pyx_v_bot_list = ((PyObject*)__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":383
+  /* "kefu/kpi/_kernel_c.pyx":407
  *     cdef list early_list = [early[j] for j in range(s)]
  *     cdef list bot_list = [bool(bot[j] & 1) for j in range(s)]
  *     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,             # <<<<<<<<<<<<<<
  *             unknown, disorder, first, last)
  * 
 */
-  __pyx_t_3 = PyLong_FromSsize_t(__pyx_v_copies); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 383, __pyx_L1_error)
+  __pyx_t_3 = PyLong_FromSsize_t(__pyx_v_copies); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 407, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
 
-  /* "kefu/kpi/_kernel_c.pyx":384
+  /* "kefu/kpi/_kernel_c.pyx":408
  *     cdef list bot_list = [bool(bot[j] & 1) for j in range(s)]
  *     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,
  *             unknown, disorder, first, last)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __pyx_t_2 = PyLong_FromSsize_t(__pyx_v_unknown); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 384, __pyx_L1_error)
+  __pyx_t_2 = PyLong_FromSsize_t(__pyx_v_unknown); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 408, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_18 = PyLong_FromSsize_t(__pyx_v_disorder); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 384, __pyx_L1_error)
+  __pyx_t_18 = PyLong_FromSsize_t(__pyx_v_disorder); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 408, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_18);
-  __pyx_t_19 = PyFloat_FromDouble(__pyx_v_first); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 384, __pyx_L1_error)
+  __pyx_t_19 = PyFloat_FromDouble(__pyx_v_first); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 408, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_19);
-  __pyx_t_20 = PyFloat_FromDouble(__pyx_v_last); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 384, __pyx_L1_error)
+  __pyx_t_20 = PyFloat_FromDouble(__pyx_v_last); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 408, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_20);
 
-  /* "kefu/kpi/_kernel_c.pyx":383
+  /* "kefu/kpi/_kernel_c.pyx":407
  *     cdef list early_list = [early[j] for j in range(s)]
  *     cdef list bot_list = [bool(bot[j] & 1) for j in range(s)]
  *     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,             # <<<<<<<<<<<<<<
  *             unknown, disorder, first, last)
  * 
 */
-  __pyx_t_21 = PyTuple_New(15); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 383, __pyx_L1_error)
+  __pyx_t_21 = PyTuple_New(15); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 407, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_21);
   __Pyx_INCREF(__pyx_v_ids);
   __Pyx_GIVEREF(__pyx_v_ids);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 0, __pyx_v_ids) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 0, __pyx_v_ids) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_buyers);
   __Pyx_GIVEREF(__pyx_v_buyers);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 1, __pyx_v_buyers) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 1, __pyx_v_buyers) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_early_list);
   __Pyx_GIVEREF(__pyx_v_early_list);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 2, __pyx_v_early_list) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 2, __pyx_v_early_list) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_bot_list);
   __Pyx_GIVEREF(__pyx_v_bot_list);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 3, __pyx_v_bot_list) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 3, __pyx_v_bot_list) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF((PyObject *)__pyx_v_us);
   __Pyx_GIVEREF((PyObject *)__pyx_v_us);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 4, ((PyObject *)__pyx_v_us)) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 4, ((PyObject *)__pyx_v_us)) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF((PyObject *)__pyx_v_rs);
   __Pyx_GIVEREF((PyObject *)__pyx_v_rs);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 5, ((PyObject *)__pyx_v_rs)) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 5, ((PyObject *)__pyx_v_rs)) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_wlo);
   __Pyx_GIVEREF(__pyx_v_wlo);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 6, __pyx_v_wlo) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 6, __pyx_v_wlo) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_ragents);
   __Pyx_GIVEREF(__pyx_v_ragents);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 7, __pyx_v_ragents) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 7, __pyx_v_ragents) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF((PyObject *)__pyx_v_rorder);
   __Pyx_GIVEREF((PyObject *)__pyx_v_rorder);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 8, ((PyObject *)__pyx_v_rorder)) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 8, ((PyObject *)__pyx_v_rorder)) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 9, __pyx_t_3) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 9, __pyx_t_3) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 10, __pyx_mstate_global->__pyx_int_0) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 10, __pyx_mstate_global->__pyx_int_0) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 11, __pyx_t_2) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 11, __pyx_t_2) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_18);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 12, __pyx_t_18) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 12, __pyx_t_18) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_19);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 13, __pyx_t_19) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 13, __pyx_t_19) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_20);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 14, __pyx_t_20) != (0)) __PYX_ERR(0, 383, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 14, __pyx_t_20) != (0)) __PYX_ERR(0, 407, __pyx_L1_error);
   __pyx_t_3 = 0;
   __pyx_t_2 = 0;
   __pyx_t_18 = 0;
@@ -7761,7 +8089,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
   __pyx_t_21 = 0;
   goto __pyx_L0;
 
-  /* "kefu/kpi/_kernel_c.pyx":354
+  /* "kefu/kpi/_kernel_c.pyx":378
  * 
  * 
  * cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t s,             # <<<<<<<<<<<<<<
@@ -7797,7 +8125,7 @@ static PyObject *__pyx_f_4kefu_3kpi_9_kernel_c__grouped(PyObject *__pyx_v_ids, P
   return __pyx_r;
 }
 
-/* "kefu/kpi/_kernel_c.pyx":387
+/* "kefu/kpi/_kernel_c.pyx":411
  * 
  * 
  * def sorted_doubles(array values):             # <<<<<<<<<<<<<<
@@ -7845,32 +8173,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_values,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 387, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 411, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 387, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 411, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sorted_doubles", 0) < (0)) __PYX_ERR(0, 387, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sorted_doubles", 0) < (0)) __PYX_ERR(0, 411, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sorted_doubles", 1, 1, 1, i); __PYX_ERR(0, 387, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sorted_doubles", 1, 1, 1, i); __PYX_ERR(0, 411, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 387, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 411, __pyx_L3_error)
     }
     __pyx_v_values = ((arrayobject *)values[0]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("sorted_doubles", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 387, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("sorted_doubles", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 411, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -7881,7 +8209,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_values), __pyx_mstate_global->__pyx_ptype_7cpython_5array_array, 1, "values", 0))) __PYX_ERR(0, 387, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_values), __pyx_mstate_global->__pyx_ptype_7cpython_5array_array, 1, "values", 0))) __PYX_ERR(0, 411, __pyx_L1_error)
   __pyx_r = __pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(__pyx_self, __pyx_v_values);
 
   /* function exit code */
@@ -7915,7 +8243,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("sorted_doubles", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":389
+  /* "kefu/kpi/_kernel_c.pyx":413
  * def sorted_doubles(array values):
  *     """A sorted copy of an array('d') without NaN (K08's percentiles)."""
  *     cdef array out = clone(_DOUBLES, len(values), False)             # <<<<<<<<<<<<<<
@@ -7926,17 +8254,17 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
   __Pyx_INCREF(__pyx_t_1);
   if (unlikely(((PyObject *)__pyx_v_values) == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-    __PYX_ERR(0, 389, __pyx_L1_error)
+    __PYX_ERR(0, 413, __pyx_L1_error)
   }
-  __pyx_t_2 = Py_SIZE(((PyObject *)__pyx_v_values)); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 389, __pyx_L1_error)
-  __pyx_t_3 = ((PyObject *)__pyx_f_7cpython_5array_clone(((arrayobject *)__pyx_t_1), __pyx_t_2, 0)); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 389, __pyx_L1_error)
+  __pyx_t_2 = Py_SIZE(((PyObject *)__pyx_v_values)); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 413, __pyx_L1_error)
+  __pyx_t_3 = ((PyObject *)__pyx_f_7cpython_5array_clone(((arrayobject *)__pyx_t_1), __pyx_t_2, 0)); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 413, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
   __pyx_v_out = ((arrayobject *)__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":390
+  /* "kefu/kpi/_kernel_c.pyx":414
  *     """A sorted copy of an array('d') without NaN (K08's percentiles)."""
  *     cdef array out = clone(_DOUBLES, len(values), False)
  *     cdef Py_ssize_t n = len(values)             # <<<<<<<<<<<<<<
@@ -7945,12 +8273,12 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
 */
   if (unlikely(((PyObject *)__pyx_v_values) == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-    __PYX_ERR(0, 390, __pyx_L1_error)
+    __PYX_ERR(0, 414, __pyx_L1_error)
   }
-  __pyx_t_2 = Py_SIZE(((PyObject *)__pyx_v_values)); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 390, __pyx_L1_error)
+  __pyx_t_2 = Py_SIZE(((PyObject *)__pyx_v_values)); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 414, __pyx_L1_error)
   __pyx_v_n = __pyx_t_2;
 
-  /* "kefu/kpi/_kernel_c.pyx":391
+  /* "kefu/kpi/_kernel_c.pyx":415
  *     cdef array out = clone(_DOUBLES, len(values), False)
  *     cdef Py_ssize_t n = len(values)
  *     if n:             # <<<<<<<<<<<<<<
@@ -7962,7 +8290,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
   if (__pyx_t_4) {
 
 
-    /* "kefu/kpi/_kernel_c.pyx":392
+    /* "kefu/kpi/_kernel_c.pyx":416
  *     cdef Py_ssize_t n = len(values)
  *     if n:
  *         memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))             # <<<<<<<<<<<<<<
@@ -7971,7 +8299,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
 */
     (void)(memcpy(__pyx_f_7cpython_5array_5array_4data___get__(__pyx_v_out).as_doubles, __pyx_f_7cpython_5array_5array_4data___get__(__pyx_v_values).as_doubles, (__pyx_v_n * (sizeof(double)))));
 
-    /* "kefu/kpi/_kernel_c.pyx":393
+    /* "kefu/kpi/_kernel_c.pyx":417
  *     if n:
  *         memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -7984,7 +8312,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "kefu/kpi/_kernel_c.pyx":394
+          /* "kefu/kpi/_kernel_c.pyx":418
  *         memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))
  *         with nogil:
  *             sort_doubles(out.data.as_doubles, n)             # <<<<<<<<<<<<<<
@@ -7993,7 +8321,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
           kefu_sort_doubles(__pyx_f_7cpython_5array_5array_4data___get__(__pyx_v_out).as_doubles, __pyx_v_n);
         }
 
-        /* "kefu/kpi/_kernel_c.pyx":393
+        /* "kefu/kpi/_kernel_c.pyx":417
  *     if n:
  *         memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))
  *         with nogil:             # <<<<<<<<<<<<<<
@@ -8010,7 +8338,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
         }
     }
 
-    /* "kefu/kpi/_kernel_c.pyx":391
+    /* "kefu/kpi/_kernel_c.pyx":415
  *     cdef array out = clone(_DOUBLES, len(values), False)
  *     cdef Py_ssize_t n = len(values)
  *     if n:             # <<<<<<<<<<<<<<
@@ -8019,7 +8347,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
 */
   }
 
-  /* "kefu/kpi/_kernel_c.pyx":395
+  /* "kefu/kpi/_kernel_c.pyx":419
  *         with nogil:
  *             sort_doubles(out.data.as_doubles, n)
  *     return out             # <<<<<<<<<<<<<<
@@ -8035,7 +8363,7 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
   }
   goto __pyx_L0;
 
-  /* "kefu/kpi/_kernel_c.pyx":387
+  /* "kefu/kpi/_kernel_c.pyx":411
  * 
  * 
  * def sorted_doubles(array values):             # <<<<<<<<<<<<<<
@@ -8057,19 +8385,19 @@ static PyObject *__pyx_pf_4kefu_3kpi_9_kernel_c_2sorted_doubles(CYTHON_UNUSED Py
   return __pyx_r;
 }
 /* #### Code section: module_exttypes ### */
-static struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__IdSet __pyx_vtable_4kefu_3kpi_9_kernel_c__IdSet;
+static struct __pyx_vtabstruct_4kefu_3kpi_9_kernel_c__Table __pyx_vtable_4kefu_3kpi_9_kernel_c__Table;
 
-static PyObject *__pyx_tp_new__initialisation_4kefu_3kpi_9_kernel_c__IdSet(PyObject *o, 
+static PyObject *__pyx_tp_new__initialisation_4kefu_3kpi_9_kernel_c__Table(PyObject *o, 
 #if CYTHON_VECTORCALL_TPNEW
     PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 #else
     PyObject *a, PyObject *k
 #endif
 ) {
-  struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *p = ((struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *)o);
-  p->__pyx_vtab = __pyx_vtabptr_4kefu_3kpi_9_kernel_c__IdSet;
+  struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *p = ((struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *)o);
+  p->__pyx_vtab = __pyx_vtabptr_4kefu_3kpi_9_kernel_c__Table;
   {
-    int cinit_result = __pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_1__cinit__(o, 
+    int cinit_result = __pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_1__cinit__(o, 
 #if CYTHON_VECTORCALL_TPNEW
     args, nargs, kwnames
 #else
@@ -8084,7 +8412,7 @@ static PyObject *__pyx_tp_new__initialisation_4kefu_3kpi_9_kernel_c__IdSet(PyObj
   return NULL;
 }
 
-static PyObject *__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet(PyTypeObject *t, 
+static PyObject *__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__Table(PyTypeObject *t, 
 #if CYTHON_VECTORCALL_TPNEW
     PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
 #else
@@ -8094,7 +8422,7 @@ static PyObject *__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet(PyTypeObje
   PyObject *o;
   o = __Pyx_AllocateExtensionType(t, 0);
   if (unlikely(!o)) return 0;
-  return __pyx_tp_new__initialisation_4kefu_3kpi_9_kernel_c__IdSet(o, 
+  return __pyx_tp_new__initialisation_4kefu_3kpi_9_kernel_c__Table(o, 
 #if CYTHON_VECTORCALL_TPNEW
     args, nargs, kwnames
 #else
@@ -8104,26 +8432,26 @@ static PyObject *__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet(PyTypeObje
 }
 
 #if CYTHON_VECTORCALL_TPNEW
-static PyObject *__pyx_tp_new_4kefu_3kpi_9_kernel_c__IdSet(PyTypeObject *t, PyObject *a, PyObject *k) {
-  return __Pyx_CallTpnewAsVectorcall(__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet, t, a, k);
+static PyObject *__pyx_tp_new_4kefu_3kpi_9_kernel_c__Table(PyTypeObject *t, PyObject *a, PyObject *k) {
+  return __Pyx_CallTpnewAsVectorcall(__pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__Table, t, a, k);
 }
 #endif
 
 #if CYTHON_VECTORCALL_TPNEW
-static PyObject *__pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__IdSet(PyObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
-  if (unlikely((PyTypeObject*)t != __pyx_mstate_global->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet || __Pyx_PyType_HasFeature((PyTypeObject*)t, Py_TPFLAGS_IS_ABSTRACT))) {
+static PyObject *__pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__Table(PyObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+  if (unlikely((PyTypeObject*)t != __pyx_mstate_global->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table || __Pyx_PyType_HasFeature((PyTypeObject*)t, Py_TPFLAGS_IS_ABSTRACT))) {
     return __Pyx_CallNewInitFromVectorcall((PyTypeObject*)t, args, nargsf, kwnames);
   }
   Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-  PyObject *o = __pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__IdSet((PyTypeObject*)t, args, nargs, kwnames);
+  PyObject *o = __pyx_tp_new_vectorcall_4kefu_3kpi_9_kernel_c__Table((PyTypeObject*)t, args, nargs, kwnames);
   return o;
 }
 #endif
 
-static void __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__IdSet(PyObject *o) {
+static void __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__Table(PyObject *o) {
   #if CYTHON_USE_TP_FINALIZE
   if (unlikely(__Pyx_PyObject_GetSlot(o, tp_finalize, destructor)) && (!PyType_IS_GC(Py_TYPE(o)) || !__Pyx_PyObject_GC_IsFinalized(o))) {
-    if (__Pyx_PyObject_GetSlot(o, tp_dealloc, destructor) == __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__IdSet) {
+    if (__Pyx_PyObject_GetSlot(o, tp_dealloc, destructor) == __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__Table) {
       if (PyObject_CallFinalizerFromDealloc(o)) return;
     }
   }
@@ -8132,7 +8460,7 @@ static void __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__IdSet(PyObject *o) {
     PyObject *etype, *eval, *etb;
     __Pyx_PyErr_FetchException(&etype, &eval, &etb);
     __Pyx_DeallocKeepAliveBegin(o);
-    __pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_3__dealloc__(o);
+    __pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_3__dealloc__(o);
     __Pyx_DeallocKeepAliveEnd(o);
     __Pyx_PyErr_RestoreException(etype, eval, etb);
   }
@@ -8150,39 +8478,39 @@ static void __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__IdSet(PyObject *o) {
   #endif
 }
 
-static PyMethodDef __pyx_methods_4kefu_3kpi_9_kernel_c__IdSet[] = {
-  {"__reduce_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_5__reduce_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
-  {"__setstate_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_IdSet_7__setstate_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+static PyMethodDef __pyx_methods_4kefu_3kpi_9_kernel_c__Table[] = {
+  {"__reduce_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_5__reduce_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"__setstate_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_4kefu_3kpi_9_kernel_c_6_Table_7__setstate_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
   {0, 0, 0, 0}
 };
 #if CYTHON_USE_TYPE_SPECS
-static PyType_Slot __pyx_type_4kefu_3kpi_9_kernel_c__IdSet_slots[] = {
-  {Py_tp_dealloc, (void *)__pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__IdSet},
-  {Py_tp_doc, (void *)PyDoc_STR("Message ids seen, as an open-addressing table of (hash, borrowed str pointer).\n\n    One slot holds both, so a probe costs one cache miss. The strings stay\n    alive in the caller\047s message list for the table\047s life.\n    ")},
-  {Py_tp_methods, (void *)__pyx_methods_4kefu_3kpi_9_kernel_c__IdSet},
-  {Py_tp_new, (void *)__pyx_tp_new_4kefu_3kpi_9_kernel_c__IdSet},
+static PyType_Slot __pyx_type_4kefu_3kpi_9_kernel_c__Table_slots[] = {
+  {Py_tp_dealloc, (void *)__pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__Table},
+  {Py_tp_doc, (void *)PyDoc_STR("A str -> number map for this pass: open addressing over (hash, borrowed str\n    pointer, number) slots, so a probe costs one cache miss, which the caller\n    hides by prefetching a later key\047s slot (hashes are taken beforehand, in\n    input order). The strings stay alive in the caller\047s message list.")},
+  {Py_tp_methods, (void *)__pyx_methods_4kefu_3kpi_9_kernel_c__Table},
+  {Py_tp_new, (void *)__pyx_tp_new_4kefu_3kpi_9_kernel_c__Table},
   #if (!CYTHON_COMPILING_IN_PYPY || PYPY_VERSION_NUM >= 0x07030800) && (!CYTHON_COMPILING_IN_LIMITED_API || __PYX_LIMITED_VERSION_HEX >= 0x030E0000)
   #if CYTHON_VECTORCALL_TPNEW
-  {Py_tp_vectorcall, (void *)__pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__IdSet},
+  {Py_tp_vectorcall, (void *)__pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__Table},
   #endif
   #endif
   {0, 0},
 };
-static PyType_Spec __pyx_type_4kefu_3kpi_9_kernel_c__IdSet_spec = {
-  "kefu.kpi._kernel_c._IdSet",
-  sizeof(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet),
+static PyType_Spec __pyx_type_4kefu_3kpi_9_kernel_c__Table_spec = {
+  "kefu.kpi._kernel_c._Table",
+  sizeof(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table),
   0,
   Py_TPFLAGS_DEFAULT|Py_TPFLAGS_HAVE_VERSION_TAG|Py_TPFLAGS_BASETYPE,
-  __pyx_type_4kefu_3kpi_9_kernel_c__IdSet_slots,
+  __pyx_type_4kefu_3kpi_9_kernel_c__Table_slots,
 };
 #else
 
-static PyTypeObject __pyx_type_4kefu_3kpi_9_kernel_c__IdSet = {
+static PyTypeObject __pyx_type_4kefu_3kpi_9_kernel_c__Table = {
   PyVarObject_HEAD_INIT(0, 0)
-  "kefu.kpi._kernel_c.""_IdSet", /*tp_name*/
-  sizeof(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet), /*tp_basicsize*/
+  "kefu.kpi._kernel_c.""_Table", /*tp_name*/
+  sizeof(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table), /*tp_basicsize*/
   0, /*tp_itemsize*/
-  __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__IdSet, /*tp_dealloc*/
+  __pyx_tp_dealloc_4kefu_3kpi_9_kernel_c__Table, /*tp_dealloc*/
   0, /*tp_vectorcall_offset*/
   0, /*tp_getattr*/
   0, /*tp_setattr*/
@@ -8198,14 +8526,14 @@ static PyTypeObject __pyx_type_4kefu_3kpi_9_kernel_c__IdSet = {
   0, /*tp_setattro*/
   0, /*tp_as_buffer*/
   Py_TPFLAGS_DEFAULT|Py_TPFLAGS_HAVE_VERSION_TAG|Py_TPFLAGS_BASETYPE, /*tp_flags*/
-  PyDoc_STR("Message ids seen, as an open-addressing table of (hash, borrowed str pointer).\n\n    One slot holds both, so a probe costs one cache miss. The strings stay\n    alive in the caller\047s message list for the table\047s life.\n    "), /*tp_doc*/
+  PyDoc_STR("A str -> number map for this pass: open addressing over (hash, borrowed str\n    pointer, number) slots, so a probe costs one cache miss, which the caller\n    hides by prefetching a later key\047s slot (hashes are taken beforehand, in\n    input order). The strings stay alive in the caller\047s message list."), /*tp_doc*/
   0, /*tp_traverse*/
   0, /*tp_clear*/
   0, /*tp_richcompare*/
   0, /*tp_weaklistoffset*/
   0, /*tp_iter*/
   0, /*tp_iternext*/
-  __pyx_methods_4kefu_3kpi_9_kernel_c__IdSet, /*tp_methods*/
+  __pyx_methods_4kefu_3kpi_9_kernel_c__Table, /*tp_methods*/
   0, /*tp_members*/
   0, /*tp_getset*/
   0, /*tp_base*/
@@ -8217,7 +8545,7 @@ static PyTypeObject __pyx_type_4kefu_3kpi_9_kernel_c__IdSet = {
   #endif
   0, /*tp_init*/
   0, /*tp_alloc*/
-  __pyx_tp_new_4kefu_3kpi_9_kernel_c__IdSet, /*tp_new*/
+  __pyx_tp_new_4kefu_3kpi_9_kernel_c__Table, /*tp_new*/
   0, /*tp_free*/
   0, /*tp_is_gc*/
   0, /*tp_bases*/
@@ -8234,7 +8562,7 @@ static PyTypeObject __pyx_type_4kefu_3kpi_9_kernel_c__IdSet = {
   #endif
   #if (!CYTHON_COMPILING_IN_PYPY || PYPY_VERSION_NUM >= 0x07030800) && (!CYTHON_COMPILING_IN_LIMITED_API || __PYX_LIMITED_VERSION_HEX >= 0x030E0000)
   #if CYTHON_VECTORCALL_TPNEW
-  __pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__IdSet, /*tp_vectorcall*/
+  __pyx_tp_vectorcall_4kefu_3kpi_9_kernel_c__Table, /*tp_vectorcall*/
   #else
   NULL, /*tp_vectorcall*/
   #endif
@@ -8266,7 +8594,7 @@ static CYTHON_SMALL_CODE int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate)
 static CYTHON_SMALL_CODE int __Pyx_modinit_Global_init_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Variable_export_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Function_export_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
-static CYTHON_SMALL_CODE int __Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__IdSet(__pyx_mstatetype *__pyx_mstate); /*proto*/
+static CYTHON_SMALL_CODE int __Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__Table(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Variable_import_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Function_import_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
@@ -8308,38 +8636,38 @@ static int __Pyx_modinit_Function_export_code(__pyx_mstatetype *__pyx_mstate) {
   return 0;
 }
 
-static int __Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__IdSet(__pyx_mstatetype *__pyx_mstate) {
+static int __Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__Table(__pyx_mstatetype *__pyx_mstate) {
   __Pyx_RefNannyDeclarations
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
-  __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__IdSet", 0);
-  /*--- Exttype __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet ---*/
-  __pyx_vtabptr_4kefu_3kpi_9_kernel_c__IdSet = &__pyx_vtable_4kefu_3kpi_9_kernel_c__IdSet;
-  __pyx_vtable_4kefu_3kpi_9_kernel_c__IdSet.will_add = (void (*)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *, Py_hash_t))__pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_will_add;
-  __pyx_vtable_4kefu_3kpi_9_kernel_c__IdSet.add = (int (*)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__IdSet *, PyObject *, Py_hash_t))__pyx_f_4kefu_3kpi_9_kernel_c_6_IdSet_add;
+  __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__Table", 0);
+  /*--- Exttype __pyx_obj_4kefu_3kpi_9_kernel_c__Table ---*/
+  __pyx_vtabptr_4kefu_3kpi_9_kernel_c__Table = &__pyx_vtable_4kefu_3kpi_9_kernel_c__Table;
+  __pyx_vtable_4kefu_3kpi_9_kernel_c__Table.will_probe = (void (*)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *, Py_hash_t))__pyx_f_4kefu_3kpi_9_kernel_c_6_Table_will_probe;
+  __pyx_vtable_4kefu_3kpi_9_kernel_c__Table.get_or_add = (Py_ssize_t (*)(struct __pyx_obj_4kefu_3kpi_9_kernel_c__Table *, PyObject *, Py_hash_t, Py_ssize_t))__pyx_f_4kefu_3kpi_9_kernel_c_6_Table_get_or_add;
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_4kefu_3kpi_9_kernel_c__IdSet_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet)) __PYX_ERR(0, 146, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_4kefu_3kpi_9_kernel_c__Table_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table)) __PYX_ERR(0, 150, __pyx_L1_error)
   #else
-  __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet = &__pyx_type_4kefu_3kpi_9_kernel_c__IdSet;
+  __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table = &__pyx_type_4kefu_3kpi_9_kernel_c__Table;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet) < (0)) __PYX_ERR(0, 146, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table) < (0)) __PYX_ERR(0, 150, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet);
+  PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table);
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
-  if ((CYTHON_USE_TYPE_SLOTS && CYTHON_USE_PYTYPE_LOOKUP) && likely(!__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet->tp_dictoffset && __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet->tp_getattro == PyObject_GenericGetAttr)) {
-    __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet->tp_getattro = PyObject_GenericGetAttr;
+  if ((CYTHON_USE_TYPE_SLOTS && CYTHON_USE_PYTYPE_LOOKUP) && likely(!__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table->tp_dictoffset && __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table->tp_getattro == PyObject_GenericGetAttr)) {
+    __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet, __pyx_vtabptr_4kefu_3kpi_9_kernel_c__IdSet) < (0)) __PYX_ERR(0, 146, __pyx_L1_error)
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_IdSet, (PyObject *) __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet) < (0)) __PYX_ERR(0, 146, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__IdSet) < (0)) __PYX_ERR(0, 146, __pyx_L1_error)
+  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table, __pyx_vtabptr_4kefu_3kpi_9_kernel_c__Table) < (0)) __PYX_ERR(0, 150, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Table, (PyObject *) __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table) < (0)) __PYX_ERR(0, 150, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_4kefu_3kpi_9_kernel_c__Table) < (0)) __PYX_ERR(0, 150, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -8684,7 +9012,7 @@ __Pyx_RefNannySetupContext("PyInit__kernel_c", 0);
   (void)__Pyx_modinit_Variable_export_code(__pyx_mstate);
   (void)__Pyx_modinit_Function_export_code(__pyx_mstate);
   /*--- Type init code ---*/
-  if (unlikely((__Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__IdSet(__pyx_mstate) < 0))) __PYX_ERR(0, 1, __pyx_L1_error)
+  if (unlikely((__Pyx_modinit_Exttype___pyx_obj_4kefu_3kpi_9_kernel_c__Table(__pyx_mstate) < 0))) __PYX_ERR(0, 1, __pyx_L1_error)
   if (unlikely((__Pyx_modinit_Type_import_code(__pyx_mstate) < 0))) __PYX_ERR(0, 1, __pyx_L1_error)
   (void)__Pyx_modinit_Variable_import_code(__pyx_mstate);
   (void)__Pyx_modinit_Function_import_code(__pyx_mstate);
@@ -8904,7 +9232,7 @@ __Pyx_RefNannySetupContext("PyInit__kernel_c", 0);
  *     raise TypeError, "no default __reduce__ due to non-trivial __cinit__"
  * def __setstate_cython__(self, __pyx_state):
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_6_IdSet_5__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_IdSet___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 1, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_6_Table_5__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Table___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
@@ -8918,7 +9246,7 @@ __Pyx_RefNannySetupContext("PyInit__kernel_c", 0);
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     raise TypeError, "no default __reduce__ due to non-trivial __cinit__"
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_6_IdSet_7__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_IdSet___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 3, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_6_Table_7__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Table___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 3, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
@@ -8926,34 +9254,34 @@ __Pyx_RefNannySetupContext("PyInit__kernel_c", 0);
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_4) < (0)) __PYX_ERR(2, 3, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":191
+  /* "kefu/kpi/_kernel_c.pyx":197
  * 
  * 
  * def scan(list msgs, double as_of):             # <<<<<<<<<<<<<<
  *     """The message pass over ``msgs`` as known at ``as_of``: the fields of a
  *     MessageScan in ``__init__`` order, or None when the reference must decide."""
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_1scan, 0, __pyx_mstate_global->__pyx_n_u_scan, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_1scan, 0, __pyx_mstate_global->__pyx_n_u_scan, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 197, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_scan, __pyx_t_4) < (0)) __PYX_ERR(0, 191, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_scan, __pyx_t_4) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "kefu/kpi/_kernel_c.pyx":387
+  /* "kefu/kpi/_kernel_c.pyx":411
  * 
  * 
  * def sorted_doubles(array values):             # <<<<<<<<<<<<<<
  *     """A sorted copy of an array('d') without NaN (K08's percentiles)."""
  *     cdef array out = clone(_DOUBLES, len(values), False)
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_3sorted_doubles, 0, __pyx_mstate_global->__pyx_n_u_sorted_doubles, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 387, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_4kefu_3kpi_9_kernel_c_3sorted_doubles, 0, __pyx_mstate_global->__pyx_n_u_sorted_doubles, NULL, __pyx_mstate_global->__pyx_n_u_kefu_kpi__kernel_c, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 411, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_sorted_doubles, __pyx_t_4) < (0)) __PYX_ERR(0, 387, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_sorted_doubles, __pyx_t_4) < (0)) __PYX_ERR(0, 411, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   /* "kefu/kpi/_kernel_c.pyx":1
@@ -9007,11 +9335,9 @@ static int __Pyx_InitCachedBuiltins(__pyx_mstatetype *__pyx_mstate) {
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
-  __pyx_builtin_sorted = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sorted); if (!__pyx_builtin_sorted) __PYX_ERR(0, 247, __pyx_L1_error)
+  __pyx_builtin_sorted = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sorted); if (!__pyx_builtin_sorted) __PYX_ERR(0, 265, __pyx_L1_error)
 
   /* Cached unbound methods */
-  __pyx_mstate->__pyx_umethod_PyDict_Type_get.type = (PyObject*)&PyDict_Type;
-  __pyx_mstate->__pyx_umethod_PyDict_Type_get.method_name = &__pyx_mstate->__pyx_n_u_get;
   __pyx_mstate->__pyx_umethod_PyDict_Type_items.type = (PyObject*)&PyDict_Type;
   __pyx_mstate->__pyx_umethod_PyDict_Type_items.method_name = &__pyx_mstate->__pyx_n_u_items;
   __pyx_mstate->__pyx_umethod_PyDict_Type_pop.type = (PyObject*)&PyDict_Type;
@@ -9032,16 +9358,16 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "kefu/kpi/_kernel_c.pyx":247
- *             while b < n and _same_key(&keys[a], &keys[b]):
- *                 b += 1
- *             ordered[a:b] = sorted(ordered[a:b], key=_MID)             # <<<<<<<<<<<<<<
- *             k = b
- *         else:
+  /* "kefu/kpi/_kernel_c.pyx":265
+ *     the messages and their keys (which carry their hashes) together."""
+ *     cdef list run = ordered[a:b]
+ *     cdef list order = sorted(range(b - a), key=[_MID(m) for m in run].__getitem__)             # <<<<<<<<<<<<<<
+ *     cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))
+ *     cdef Py_ssize_t i, q
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_key};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 247, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 265, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
@@ -9082,22 +9408,22 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{15},{1},{1},{37},{179},{8},{7},{6},{2},{9},{50},{26},{5},{3},{5},{6},{6},{7},{6},{24},{26},{20},{12},{8},{12},{8},{10},{8},{11},{14},{12},{10},{17},{13},{12},{12},{19},{8},{13},{8},{5},{18},{2},{10},{8},{18},{1},{3},{5},{18},{16},{3},{4},{10},{4},{1},{5},{8},{3},{3},{1},{4},{4},{6},{3},{10},{10},{6},{14},{6}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{15},{1},{1},{37},{179},{8},{7},{6},{2},{9},{50},{26},{5},{3},{5},{6},{6},{7},{6},{24},{26},{20},{12},{8},{11},{12},{8},{10},{8},{11},{14},{12},{10},{17},{13},{12},{12},{19},{8},{13},{8},{5},{18},{2},{10},{8},{18},{1},{5},{18},{16},{3},{4},{10},{4},{1},{5},{8},{3},{3},{1},{4},{4},{6},{3},{10},{10},{6},{14},{6}};
     const struct { const unsigned int length: 7; } bytes_length_index[] = {{9},{77},{69}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 0
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (687 bytes) */
-static const char cstring[] = "x\332mSMO\333@\020m\324\320\322/*\025Q\321\003\322r\240\037j1BBjUU\252\010\r\025\252\010\224@+N\253\215w\034\266qv\223\235\335(> \345\230c\216>\346\230c\216\034\3733|\344\047\364\047t\234\220\010\251\265\354\365z\346\315\314\276\231\347\327\316\002\260\310\212z\023\264{\023|>\004DQ\207\000AK\260\254\351\321\261\0320\301\252\023\303;V7\216U\214\003\346.\204c{\211\2730\232)d\022bU\003+\034\304\tCgU\350(\236@\232\035\227\2177w>\3540\241%\263\360\013B\207\014}-\214\005\" 3\021\253y\025;\245\231KZ\200\001;\210Xb<\323\000\2229\303Z\204\273\035\340.@3\004\227o\330+\241\265q\302)\2439\205+]\177\305\244\262TDu \217\336\0271B \244\344\204\003\251P\324b\000\235\257\365P\341t\047\265!\006\221\360\261c\234[\220>\004\316\231\364\223\024\332\350Mb\324Q\"&o\250\264r\234\243\r\267\032\020\371\255FKm\361\006X\r1\017\203V\322\335\375Z\256\234\226\216NKg\347\345\223\352y\365\264|8\355\336Y\345[\345\350g\205\037\310*\270\351\032\314\253\205\223Vr>\267\023C$b\267<\3748\351\322\363\205z\313+\320u\047\020q~\303\037r\177\344u\230\277\353\263P\272\232BMb\233F\372xb\321\2429y\323Q\371\r,\337v\\\336\211\334\321\366\"\236\201f\275\370\367\2343\003t\363\017:\355<1\336*\377\037\026\016\220\372\307\025\362\320X\343i\360@\222\323\216+)\220\233H`\242Ce\202\271\027\005ep\226X\221\246j>\001K\3200&\017\047n\316\212\020j\"lH\002(\007M\314\307\022\320X\202\371X\346\026\022\206\261\222\020\t\335\330\234\252\235\2625\261\216Zs\021\307\246\225\253xR\272eZm\014\205F\210\243\351\017\201\320&\005b.6%\211\332\215f\320X\222\326t\345\322x\352#vD\354\001{\205\254\370\260\377v\360\275W\270.\256\014\316\322\365\364\343\260:*\214^\214\327\263\342jz7\335Nw\263\342\375^;[\\\352\213>\0166\006\227\303\375\321\306\350\362\252tU\373]\310\236,e\217W\323B\272\234\226\207k#\221\025\037\365\267{\205?\367\356,\254\245{i{H\005V\006?\322OC;z>\262\343\345qi,\362\204\276\277\327\247\244\017\262\342B\266\370\264\357\007\273\204z?|9*\\/>\033\254\017\266\377\002\261\313\212{";
-    PyObject *data = __Pyx_DecompressString(cstring, 687, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (688 bytes) */
+static const char cstring[] = "x\332mSMO\333@\020m\324\320\322/*\025Q\321\003\322r\240\264j1BBjUU\252\200\206\252\252\010\224\217V\234Vk\3578lc\357&;\273(> q\314\321G\037s\314\221#\307\376\014\037\371\t\375\t\035\047\020!\265\226\275\036\317\274\231\3317\373\374\312Y\000\026[\321JA\273\327\301\247\035@\024-\010\020\264\004\313R\217\216\205\300\004;\0309\336\262\226q\254i\0340w\"\034\333\312\334\211\321L!\223\220\250\020\254p\220d\014\235U\221\243|\002i\266\327\330[Y\177\277\316\204\226\314\302/\210\0342\364a\224\010D@fb\026z\2258\245\231\313:\200\001\373\032\263\314x\246\001$s\206u\010w;\301\235\200f\010\2562\330\262\320\3328\341\224\321\234\322\225n-3\251,5Q\247Peo\213\004!\020Rr\302\201T(\302\004@Wk+R8\266\2446\304 \026>q\214s\013\322G\3009\223~TB\033\275B\214N\225H(\032)\255\034\347h\243\3256\304~\265\335Q\253\274\rVC\302\243\240\223\3656\2764\232\207\233\273\207\233G\307\215\375\203\343\203\303\306\316xzG\315o\315\335\237M~X\265\034\257\301\244[4\032%\347\023?1D\"v+\302\367\262\036=\237i\266\274\t=\267\0171\347\327\374\241\212\307^G\325\273\005N9H\257M\274\t\247B\215\312\244F\372d\344\321\"\035\275i\327\374\032V\231\247n\264C\272\272^$7\240\233\261\374\273\345\033\007\364\252\017\332\370\2440\336j\377\037B\016\220F\311\025\362\310X\343I\003@\352\323\216+)\220\233X`\246#e\202I\024\005Up\226X\221\274B\237\201%h\224P\204\0237gE\004\241\210\332\262\242\217\325\361\004t<\301\344x&\036\022\210\261\222\020\031\335\230\216UO\245Rl\241\326\\$\211\351Tj\036\365\355\230N\027#\241\021\222x\374c tI\211X\211NI\342u\255\0354\226$6^\2714\236\206\210\247\"\361\200\347\265\262\376\260\377&\377~^\273\252\317\345G\305b\361ap0\254\r_\\,\226\365\371\342n\261Vl\224\365\373\347\335rz\246/\372\230/\345g\203\355\341\322\360\354r\3632\374]+\237\314\224\217\347\213Z1[4\006\013CQ\326\037\365\327\316k\177\356\335\231Z(\266\212\356\200\032\314\345?\212\217\003;|>\264\027\263\027\233\027\242*\350\373[}*\372\240\254O\225\323O\373>\337 \324\273\301\313a\355j\372Y\276\230\257\375\005uo\215\323";
+    PyObject *data = __Pyx_DecompressString(cstring, 688, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (1020 bytes) */
-static const char bytes[] = "(tree fragment).?Message.sender must be a Sender, got Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedisableenablegcisenabledno default __reduce__ due to non-trivial __cinit__src/kefu/kpi/_kernel_c.pyxAGENTBOTBUYERSYSTEMSenderUNKNOWN_IdSet_IdSet.__reduce_cython___IdSet.__setstate_cython____Pyx_PyDict_NextRef__annotate____func____getstate____main____module____name____pyx_state__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___is_coroutineagent_idas_ofasyncio.coroutinesatattrgetterbuyer_idcline_in_tracebackdgetitemskefu.kpi._kernel_ckefu.kpi.recordskeykeysmessage_idmsgsnn_alloperatoroutpopqscanselfsenderseqsession_idsetdefaultsortedsorted_doublesvalues\200\001\330\004\n\210+\220Q\200\001\340\004\025\220U\230!\230:\240S\250\001\250\031\260!\330\004\030\230\003\2301\230A\330\004\007\200q\330\010\016\210a\210s\220%\220}\240F\250%\250}\270B\270b\300\001\330\r\016\330\014\030\230\001\230\023\230E\240\035\250a\330\004\013\2101\200\001\360\006\000\005\035\230C\230q\240\001\330\004\025\220V\230<\240r\250\026\250r\260\023\260B\260a\330\004\007\200u\210C\210q\330\010\t\330\004\005\330\010\017\210u\220A\220V\2307\240&\250\001\340\010\022\220!\2201";
+    #else /* compression: none (1028 bytes) */
+static const char bytes[] = "(tree fragment).?Message.sender must be a Sender, got Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedisableenablegcisenabledno default __reduce__ due to non-trivial __cinit__src/kefu/kpi/_kernel_c.pyxAGENTBOTBUYERSYSTEMSenderUNKNOWN_Table_Table.__reduce_cython___Table.__setstate_cython____Pyx_PyDict_NextRef__annotate____func____getitem____getstate____main____module____name____pyx_state__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___is_coroutineagent_idas_ofasyncio.coroutinesatattrgetterbuyer_idcline_in_tracebackditemskefu.kpi._kernel_ckefu.kpi.recordskeykeysmessage_idmsgsnn_alloperatoroutpopqscanselfsenderseqsession_idsetdefaultsortedsorted_doublesvalues\200\001\330\004\n\210+\220Q\200\001\340\004\025\220U\230!\230:\240S\250\001\250\031\260!\330\004\030\230\003\2301\230A\330\004\007\200q\330\010\016\210a\210s\220%\220}\240F\250%\250}\270B\270b\300\001\330\r\016\330\014\030\230\001\230\023\230E\240\035\250a\330\004\013\2101\200\001\360\006\000\005\035\230C\230q\240\001\330\004\025\220V\230<\240r\250\026\250r\260\023\260B\260a\330\004\007\200u\210C\210q\330\010\t\330\004\005\330\010\017\210u\220A\220V\2307\240&\250\001\340\010\022\220!\2201";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
@@ -9230,12 +9556,12 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 191};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 197};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_msgs, __pyx_mstate->__pyx_n_u_as_of, __pyx_mstate->__pyx_n_u_n_all, __pyx_mstate->__pyx_n_u_keys};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_src_kefu_kpi__kernel_c_pyx, __pyx_mstate->__pyx_n_u_scan, __pyx_mstate->__pyx_kp_b_iso88591_Cq_V_r_r_Ba_uCq_uAV7_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 387};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 411};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_n};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_src_kefu_kpi__kernel_c_pyx, __pyx_mstate->__pyx_n_u_sorted_doubles, __pyx_mstate->__pyx_kp_b_iso88591_U_S_1A_q_as_F_Bb_E_a_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
@@ -11283,6 +11609,35 @@ static CYTHON_INLINE PyObject* __Pyx_PyList_GetSlice(
 }
 #endif // CYTHON_COMPILING_IN_CPYTHON
 
+/* ListAppendAndDecrefInternal (used by ListCompAppendAndDecref) */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE void __Pyx__ListComp_AppendAndDecref(PyObject* list, Py_ssize_t len, PyObject* x) {
+    PyList_SET_ITEM(list, len, x);
+    Py_SET_SIZE(list, len + 1);
+}
+#endif
+
+/* ListCompAppendAndDecref */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE int __Pyx_ListComp_AppendAndDecref(PyObject* list, PyObject* x) {
+    PyListObject* L = (PyListObject*) list;
+    Py_ssize_t len = Py_SIZE(list);
+    if (likely(L->allocated > len)) {
+        __Pyx__ListComp_AppendAndDecref(list, len, x);
+        return 0;
+    }
+    int result = PyList_Append(list, x);
+    Py_DECREF(x);
+    return result;
+}
+#else
+static CYTHON_INLINE int __Pyx_ListComp_AppendAndDecref(PyObject* list, PyObject* x) {
+    int result = PyList_Append(list, x);
+    Py_DECREF(x);
+    return result;
+}
+#endif
+
 /* PyObjectVectorcallKwds */
 #if CYTHON_VECTORCALL
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject *kwnames, Py_ssize_t i) {
@@ -11318,7 +11673,7 @@ CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject **kwnames, Py_ssize
 }
 #endif
 
-/* FormatTypeName (used by RaiseErrorWithObjectType) */
+/* FormatTypeName (used by RaiseErrorWithObjectType1) */
 #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
 static __Pyx_TypeName
 __Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
@@ -11357,177 +11712,23 @@ __Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
 }
 #endif
 
-/* RaiseErrorWithObjectType (used by SliceObject) */
-static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj) {
+/* RaiseErrorWithObjectType1 (used by RaiseUnexpectedTypeError) */
+static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj) {
     __Pyx_TypeName type_name = __Pyx_PyType_GetFullyQualifiedName(type_obj);
     #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
     if (unlikely(!type_name)) return;
     #endif
-    PyErr_Format(exc_type, message, type_name);
+    PyErr_Format(exc_type, message, arg, type_name);
     __Pyx_DECREF_TypeName(type_name);
 }
 
-/* SliceObject */
-static CYTHON_INLINE int __Pyx_PyObject_SetSlice(PyObject* obj, PyObject* value,
-        Py_ssize_t cstart, Py_ssize_t cstop,
-        PyObject** _py_start, PyObject** _py_stop, PyObject** _py_slice,
-        int has_cstart, int has_cstop, CYTHON_UNUSED int wraparound) {
-#if CYTHON_USE_TYPE_SLOTS
-    PyMappingMethods* mp = Py_TYPE(obj)->tp_as_mapping;
-    if (likely(mp && mp->mp_ass_subscript))
-#else
-    if ((1))
-#endif
-    {
-        int result;
-        PyObject *py_slice, *py_start, *py_stop;
-        if (_py_slice) {
-            py_slice = *_py_slice;
-        } else {
-            PyObject* owned_start = NULL;
-            PyObject* owned_stop = NULL;
-            if (_py_start) {
-                py_start = *_py_start;
-            } else {
-                if (has_cstart) {
-                    owned_start = py_start = PyLong_FromSsize_t(cstart);
-                    if (unlikely(!py_start)) goto bad;
-                } else
-                    py_start = Py_None;
-            }
-            if (_py_stop) {
-                py_stop = *_py_stop;
-            } else {
-                if (has_cstop) {
-                    owned_stop = py_stop = PyLong_FromSsize_t(cstop);
-                    if (unlikely(!py_stop)) {
-                        Py_XDECREF(owned_start);
-                        goto bad;
-                    }
-                } else
-                    py_stop = Py_None;
-            }
-            py_slice = PySlice_New(py_start, py_stop, Py_None);
-            Py_XDECREF(owned_start);
-            Py_XDECREF(owned_stop);
-            if (unlikely(!py_slice)) goto bad;
-        }
-#if CYTHON_USE_TYPE_SLOTS
-        result = mp->mp_ass_subscript(obj, py_slice, value);
-#else
-        result = value ? PyObject_SetItem(obj, py_slice, value) : PyObject_DelItem(obj, py_slice);
-#endif
-        if (!_py_slice) {
-            Py_DECREF(py_slice);
-        }
-        return result;
-    } else {
-        __Pyx_RaiseTypeErrorWithObjectType(
-            (value) ?
-                "'" __Pyx_FMT_TYPENAME "' object does not support slice assignment" :
-                "'" __Pyx_FMT_TYPENAME "' object does not support slice deletion",
-            obj);
-    }
-bad:
-    return -1;
+/* RaiseUnexpectedTypeError */
+static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj) {
+    __Pyx_RaiseTypeErrorWithObjectType1(
+        "Expected %.42s, got " __Pyx_FMT_TYPENAME,
+        expected, obj);
+    return 0;
 }
-
-/* PyObjectCall2Args (used by CallUnboundCMethod1) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_Call2Args(PyObject* function, PyObject* arg1, PyObject* arg2) {
-    PyObject *args[3] = {NULL, arg1, arg2};
-    return __Pyx_PyObject_FastCall(function, args+1, 2 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET);
-}
-
-/* CallUnboundCMethod1 */
-#if CYTHON_COMPILING_IN_CPYTHON
-static CYTHON_INLINE PyObject* __Pyx_CallUnboundCMethod1(__Pyx_CachedCFunction* cfunc, PyObject* self, PyObject* arg) {
-    int was_initialized =  __Pyx_CachedCFunction_GetAndSetInitializing(cfunc);
-    if (likely(was_initialized == 2 && cfunc->func)) {
-        int flag = cfunc->flag;
-        if (flag == METH_O) {
-            return __Pyx_CallCFunction(cfunc, self, arg);
-        } else if (flag == METH_FASTCALL) {
-            return __Pyx_CallCFunctionFast(cfunc, self, &arg, 1);
-        } else if (flag == (METH_FASTCALL | METH_KEYWORDS)) {
-            return __Pyx_CallCFunctionFastWithKeywords(cfunc, self, &arg, 1, NULL);
-        }
-    }
-#if CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
-    else if (unlikely(was_initialized == 1)) {
-        __Pyx_CachedCFunction tmp_cfunc = {
-#ifndef __cplusplus
-            0
-#endif
-        };
-        tmp_cfunc.type = cfunc->type;
-        tmp_cfunc.method_name = cfunc->method_name;
-        return __Pyx__CallUnboundCMethod1(&tmp_cfunc, self, arg);
-    }
-#endif
-    PyObject* result = __Pyx__CallUnboundCMethod1(cfunc, self, arg);
-    __Pyx_CachedCFunction_SetFinishedInitializing(cfunc);
-    return result;
-}
-#endif
-static PyObject* __Pyx__CallUnboundCMethod1(__Pyx_CachedCFunction* cfunc, PyObject* self, PyObject* arg){
-    PyObject *result = NULL;
-    if (unlikely(!cfunc->func && !cfunc->method) && unlikely(__Pyx_TryUnpackUnboundCMethod(cfunc) < 0)) return NULL;
-#if CYTHON_COMPILING_IN_CPYTHON
-    if (cfunc->func && (cfunc->flag & METH_VARARGS)) {
-        PyObject *args = PyTuple_New(1);
-        if (unlikely(!args)) return NULL;
-        Py_INCREF(arg);
-        PyTuple_SET_ITEM(args, 0, arg);
-        if (cfunc->flag & METH_KEYWORDS)
-            result = __Pyx_CallCFunctionWithKeywords(cfunc, self, args, NULL);
-        else
-            result = __Pyx_CallCFunction(cfunc, self, args);
-        Py_DECREF(args);
-    } else
-#endif
-    {
-        result = __Pyx_PyObject_Call2Args(cfunc->method, self, arg);
-    }
-    return result;
-}
-
-/* dict_getitem_default */
-static PyObject* __Pyx_PyDict_GetItemDefault(PyObject* d, PyObject* key, PyObject* default_value) {
-    PyObject* value;
-#if !CYTHON_COMPILING_IN_PYPY || PYPY_VERSION_NUM >= 0x07020000
-    value = PyDict_GetItemWithError(d, key);
-    if (unlikely(!value)) {
-        if (unlikely(PyErr_Occurred()))
-            return NULL;
-        value = default_value;
-    }
-    Py_INCREF(value);
-    if ((1));
-#else
-    if (PyBytes_CheckExact(key) || PyUnicode_CheckExact(key) || PyLong_CheckExact(key)) {
-        value = PyDict_GetItem(d, key);
-        if (unlikely(!value)) {
-            value = default_value;
-        }
-        Py_INCREF(value);
-    }
-#endif
-    else {
-        if (default_value == Py_None)
-            value = __Pyx_CallUnboundCMethod1(&__pyx_mstate_global->__pyx_umethod_PyDict_Type_get, d, key);
-        else
-            value = __Pyx_CallUnboundCMethod2(&__pyx_mstate_global->__pyx_umethod_PyDict_Type_get, d, key, default_value);
-    }
-    return value;
-}
-
-/* ListAppendAndDecrefInternal (used by ListAppend) */
-#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
-static CYTHON_INLINE void __Pyx__ListComp_AppendAndDecref(PyObject* list, Py_ssize_t len, PyObject* x) {
-    PyList_SET_ITEM(list, len, x);
-    Py_SET_SIZE(list, len + 1);
-}
-#endif
 
 /* ListAppend */
 #if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
@@ -11540,27 +11741,6 @@ static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x) {
         return 0;
     }
     return PyList_Append(list, x);
-}
-#endif
-
-/* ListCompAppendAndDecref */
-#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
-static CYTHON_INLINE int __Pyx_ListComp_AppendAndDecref(PyObject* list, PyObject* x) {
-    PyListObject* L = (PyListObject*) list;
-    Py_ssize_t len = Py_SIZE(list);
-    if (likely(L->allocated > len)) {
-        __Pyx__ListComp_AppendAndDecref(list, len, x);
-        return 0;
-    }
-    int result = PyList_Append(list, x);
-    Py_DECREF(x);
-    return result;
-}
-#else
-static CYTHON_INLINE int __Pyx_ListComp_AppendAndDecref(PyObject* list, PyObject* x) {
-    int result = PyList_Append(list, x);
-    Py_DECREF(x);
-    return result;
 }
 #endif
 
@@ -11671,6 +11851,16 @@ static PyObject * __Pyx_CallTpnewAsVectorcall(__Pyx_tpnewvectorcallfunc f, PyTyp
 }
 #endif
 
+/* RaiseErrorWithObjectType (used by CallNewInitFromVectorcall) */
+static void __Pyx_RaiseErrorWithType(PyObject* exc_type, const char* message, PyTypeObject *type_obj) {
+    __Pyx_TypeName type_name = __Pyx_PyType_GetFullyQualifiedName(type_obj);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!type_name)) return;
+    #endif
+    PyErr_Format(exc_type, message, type_name);
+    __Pyx_DECREF_TypeName(type_name);
+}
+
 /* CallNewInitFromVectorcall */
 #if CYTHON_VECTORCALL_TPNEW
 static PyObject *__Pyx_CallNewInitFromVectorcall(PyTypeObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
@@ -11765,16 +11955,6 @@ CYTHON_UNUSED static Py_ssize_t __Pyx_GetTypeDictOffset(PyObject *tp, int requir
     return tp_dictoffset;
 }
 #endif
-
-/* RaiseErrorWithObjectType1 (used by ValidateBasesTuple) */
-static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj) {
-    __Pyx_TypeName type_name = __Pyx_PyType_GetFullyQualifiedName(type_obj);
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-    if (unlikely(!type_name)) return;
-    #endif
-    PyErr_Format(exc_type, message, arg, type_name);
-    __Pyx_DECREF_TypeName(type_name);
-}
 
 /* ValidateBasesTuple (used by PyType_Ready) */
 #if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API || CYTHON_USE_TYPE_SPECS

@@ -14,8 +14,8 @@ message's fields once:
    replies stamped with their question's second), so together this is the
    reference's order, (at, seq, sender, message_id), stable.
 2. One scan in that order skips adjacent copies (counted) and runs the wait
-   state machine per session, in C arrays indexed by session number (a dict
-   maps session ids to numbers in first-appearance order).
+   state machine per session, in C arrays indexed by session number (a
+   hash table maps session ids to numbers in first-appearance order).
 3. The waits are grouped by session with a counting sort (stable), which is
    the reference's ``sorted(range(n), key=keys)``.
 
@@ -54,7 +54,9 @@ cdef extern from *:
     #include <cstring>
     #include <utility>
     #include <vector>
-    struct KefuKey { double at; int64_t seq; int rank; Py_ssize_t pos; Py_hash_t mid_hash; };
+    struct KefuKey {
+        double at; int64_t seq; int rank; Py_ssize_t pos; Py_hash_t mid_hash, sid_hash;
+    };
     static inline bool kefu_key_less(const KefuKey& x, const KefuKey& y) {
         if (x.at != y.at) return x.at < y.at;
         if (x.seq != y.seq) return x.seq < y.seq;
@@ -115,6 +117,7 @@ cdef extern from *:
         int rank
         Py_ssize_t pos
         Py_hash_t mid_hash
+        Py_hash_t sid_hash
     void prefetch "__builtin_prefetch"(const void* address) nogil
     int sort_keys "kefu_sort_keys"(Key* keys, Py_ssize_t n) except + nogil
     void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
@@ -139,16 +142,16 @@ cdef inline bint _same_key(Key* a, Key* b) noexcept nogil:
 
 
 cdef struct Slot:
-    Py_ssize_t hash
+    Py_hash_t hash
     PyObject* key
+    Py_ssize_t value
 
 
-cdef class _IdSet:
-    """Message ids seen, as an open-addressing table of (hash, borrowed str pointer).
-
-    One slot holds both, so a probe costs one cache miss. The strings stay
-    alive in the caller's message list for the table's life.
-    """
+cdef class _Table:
+    """A str -> number map for this pass: open addressing over (hash, borrowed str
+    pointer, number) slots, so a probe costs one cache miss, which the caller
+    hides by prefetching a later key's slot (hashes are taken beforehand, in
+    input order). The strings stay alive in the caller's message list."""
 
     cdef Slot* slots
     cdef Py_ssize_t mask
@@ -165,22 +168,25 @@ cdef class _IdSet:
     def __dealloc__(self):
         PyMem_Free(self.slots)
 
-    cdef inline void will_add(self, Py_hash_t h) noexcept:
-        """Start fetching the slot an id of hash ``h`` would probe first."""
+    cdef inline void will_probe(self, Py_hash_t h) noexcept:
+        """Start fetching the slot a key of hash ``h`` probes first."""
         prefetch(&self.slots[(<uint64_t>h) & self.mask])
 
-    cdef int add(self, object mid, Py_hash_t h) except -1:
-        """1 if added, 0 if an equal id (of hash ``h``) was already there."""
+    cdef Py_ssize_t get_or_add(self, object key, Py_hash_t h, Py_ssize_t value) except -2:
+        """The number stored for ``key`` (of hash ``h``); if none, store ``value``
+        and return -1."""
         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
         cdef Slot* slot
         while True:
             slot = &self.slots[i]
             if slot.key == NULL:
-                slot.key = <PyObject*>mid
+                slot.key = <PyObject*>key
                 slot.hash = h
-                return 1
-            if slot.hash == h and PyObject_RichCompareBool(<object>slot.key, mid, Py_EQ):
-                return 0
+                slot.value = value
+                return -1
+            if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(
+                    <object>slot.key, key, Py_EQ)):
+                return slot.value
             i = (i + 1) & self.mask
 
 
@@ -229,6 +235,7 @@ cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):
         keys[n].rank = _rank(m.sender)
         # Hashing here, in input (memory) order, is cheaper than in time order.
         keys[n].mid_hash = PyObject_Hash(m.message_id)
+        keys[n].sid_hash = PyObject_Hash(m.session_id)
         keys[n].pos = pos
         n += 1
     with nogil:
@@ -244,11 +251,30 @@ cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):
             b = k + 2
             while b < n and _same_key(&keys[a], &keys[b]):
                 b += 1
-            ordered[a:b] = sorted(ordered[a:b], key=_MID)
+            _sort_run(ordered, keys, a, b)
             k = b
         else:
             k += 1
     return _walk(ordered, keys, n, any_seq)
+
+
+cdef int _sort_run(list ordered, Key* keys, Py_ssize_t a, Py_ssize_t b) except -1:
+    """Stable-sort positions ``a:b`` (equal time, seq and rank) by message_id, moving
+    the messages and their keys (which carry their hashes) together."""
+    cdef list run = ordered[a:b]
+    cdef list order = sorted(range(b - a), key=[_MID(m) for m in run].__getitem__)
+    cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))
+    cdef Py_ssize_t i, q
+    if saved == NULL:
+        raise MemoryError()
+    for i in range(b - a):
+        saved[i] = keys[a + i]
+    for i in range(b - a):
+        q = order[i]
+        keys[a + i] = saved[q]
+        ordered[a + i] = run[q]
+    PyMem_Free(saved)
+    return 0
 
 
 cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):
@@ -280,13 +306,13 @@ cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):
 cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pending,
                  double* early, char* bot, int64_t* last_seq, int32_t* wkey, double* wu,
                  double* wr):
-    cdef dict number = {}
+    cdef _Table number = _Table(n)  # session id -> session number
     cdef list ids = []
     cdef list buyers = []
     cdef list ragents = []
-    cdef _IdSet seen = _IdSet(n)
+    cdef _Table seen = _Table(n)  # message ids
     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
-    cdef object m, prev = None, mid, prev_mid = None, sid, found
+    cdef object m, prev = None, mid, prev_mid = None, sid
     cdef int rank
     cdef double at, u
     for k in range(n):
@@ -297,28 +323,26 @@ cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pe
                 return None  # two different messages with one id
             copies += 1
             continue
-        if k + 8 < n:
-            seen.will_add(keys[k + 8].mid_hash)  # the table is big: hide its cache misses
-        if not seen.add(mid, keys[k].mid_hash):
+        if k + 8 < n:  # the tables are big: hide their cache misses
+            seen.will_probe(keys[k + 8].mid_hash)
+            number.will_probe(keys[k + 8].sid_hash)
+        if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:
             return None  # a copy away from its first: the reference decides
         prev = m
         prev_mid = mid
         sid = m.session_id
-        found = number.get(sid)
-        if found is None:
+        j = number.get_or_add(sid, keys[k].sid_hash, s)
+        if j == -1:
             j = s
-            number[sid] = j
             ids.append(sid)
             buyers.append(m.buyer_id)
             early[j] = INFINITY
             last_seq[j] = keys[k].seq
             s += 1
-        else:
-            j = <Py_ssize_t>found
-            if any_seq:
-                if keys[k].seq < last_seq[j]:
-                    disorder += 1
-                last_seq[j] = keys[k].seq
+        elif any_seq:
+            if keys[k].seq < last_seq[j]:
+                disorder += 1
+            last_seq[j] = keys[k].seq
         rank = keys[k].rank
         at = keys[k].at
         if rank == 0:  # BUYER: opens a wait unless one is open

@@ -29,14 +29,12 @@ The events, the messages the simulated people write, the bot's hand-overs
 
 from __future__ import annotations
 
-import gc
 import heapq
 import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -193,23 +191,10 @@ class SimResult:
     wall_seconds: float
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC: a day allocates millions of acyclic objects, rescanned for nothing."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 def simulate(config: SimConfig, *, engine: EngineName = "auto",
              progress: Progress | None = None) -> SimResult:
     """Run one simulated day of ``config`` through a real Assigner; deterministic per seed."""
-    with _gc_paused():
-        return _Run(config, engine, progress).run()
+    return _Run(config, engine, progress).run()
 
 
 def arrival_times(config: SimConfig, t0: float) -> list[float]:
