@@ -498,12 +498,24 @@ class _Routes:
 
 
 def _place_stretches(tl: Timeline, routes: _Routes) -> None:
-    """Give each session its range of stretches (``s_lo``/``s_hi``) and its group."""
-    tl.s_lo = list(map(routes.lo_of.get, tl.ids, repeat(0)))
-    tl.s_hi = list(map(routes.hi_of.get, tl.ids, repeat(0)))
+    """Give each session its range of stretches (``s_lo``/``s_hi``) and its group.
+
+    One lookup of a handed-over session in ``tl.index`` each: the routes' own
+    dicts share their key objects, so they answer by pointer, while matching a
+    message's session id with a hand-over's compares two strings (a cache miss).
+    """
+    n = len(tl.ids)
+    index, hi_of, group_of = tl.index, routes.hi_of, routes.group_of
+    s_lo, s_hi = [0] * n, [0] * n
+    groups: list[str | None] = [None] * n
+    for sid, lo in routes.lo_of.items():
+        j = index[sid]
+        s_lo[j] = lo
+        s_hi[j] = hi_of[sid]
+        groups[j] = group_of[sid]
+    tl.s_lo, tl.s_hi, tl.groups = s_lo, s_hi, groups
     tl.agents, tl.sgroups = routes.agents, routes.groups
     tl.starts, tl.ends = routes.starts, routes.ends
-    tl.groups = list(map(routes.group_of.get, tl.ids))
 
 
 def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest]) -> int:
