@@ -166,6 +166,15 @@ def test_shop_reply_rate(benchmark: Any, size: tuple[int, int], kpi_kernel: str)
     assert r.per_session.total > 0.9 * size[0]
 
 
+def _bare_loop() -> float:
+    """Seconds for ``for x in range(3_000_000): s += x``: how busy the machine is now."""
+    t = time.perf_counter()
+    s = 0
+    for x in range(3_000_000):
+        s += x
+    return time.perf_counter() - t
+
+
 def main(argv: list[str]) -> None:
     """One day, timed without pytest (see the module docstring)."""
     args = [a for a in argv if not a.startswith("--")]
@@ -175,6 +184,8 @@ def main(argv: list[str]) -> None:
     data = make_day(sessions, messages)
     print(f"made {len(data['messages']):,} messages / {sessions:,} sessions in "
           f"{time.perf_counter() - t0:.1f} s")
+    print(f"machine speed: a bare 3M-step Python loop takes {_bare_loop():.2f} s "
+          "(0.2 s when docs/kpi.md's figures were taken)")
     best: dict[str, float] = {}
     for _ in range(repeat):
         for name in kernel.AVAILABLE:  # interleaved: a busy machine slows both alike
