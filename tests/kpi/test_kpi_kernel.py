@@ -24,26 +24,31 @@ from kefu.kpi.timeline import MessageScan, scan_messages, scan_messages_py
 BASE = at(8, 0)
 TIMES = (st.integers(0, 40).map(lambda s: BASE + s)  # many exact ties
          | st.floats(0, 40).map(lambda s: BASE + s)
-         | st.integers(0, 40).map(lambda s: int(BASE) + s)  # int seconds
-         | st.sampled_from([2**60, -(2**60)]))  # ints a double cannot hold exactly
-SEQS = st.integers(-3, 3) | st.sampled_from([2**63, -(2**70), 2**63 - 1])
+         | st.integers(0, 40).map(lambda s: int(BASE) + s))  # int seconds
+HARD_TIMES = TIMES | st.sampled_from([2**60, -(2**60)])  # ints a double cannot hold
+SEQS = st.integers(-3, 3)
+HARD_SEQS = SEQS | st.sampled_from([2**63, -(2**70), 2**63 - 1])  # beyond int64
 
 
 @st.composite
 def messages(draw: st.DrawFn) -> list[Message]:
-    """Messages of a few sessions and buyers, with copies near and far, some differing."""
+    """Messages of a few sessions and buyers, with exact copies near and far; one list
+    in ten is "hard" (huge times or seq, a differing copy), which the compiled kernel
+    hands to the reference, so most examples exercise its own path."""
+    hard = draw(st.integers(0, 9)) == 0
+    times, seqs = (HARD_TIMES, HARD_SEQS) if hard else (TIMES, SEQS)
     out: list[Message] = []
     for n in range(draw(st.integers(0, 30))):
         out.append(Message(
-            f"s{draw(st.integers(0, 3))}", f"b{draw(st.integers(0, 2))}", draw(TIMES),
+            f"s{draw(st.integers(0, 3))}", f"b{draw(st.integers(0, 2))}", draw(times),
             draw(st.sampled_from(list(Sender))), f"m{n}",
             agent_id=draw(st.sampled_from([None, "alice", "bob"])),
-            seq=draw(SEQS) if draw(st.booleans()) else 0,
+            seq=draw(seqs) if draw(st.booleans()) else 0,
         ))
     for _ in range(draw(st.integers(0, 6))):  # exact copies, anywhere
         if out:
             out.insert(draw(st.integers(0, len(out))), draw(st.sampled_from(out)))
-    if out and draw(st.booleans()):  # a conflicting copy: same id, other time
+    if hard and out and draw(st.booleans()):  # a conflicting copy: same id, other time
         m = draw(st.sampled_from(out))
         out.append(Message(m.session_id, m.buyer_id, m.at + 1, m.sender, m.message_id))
     return out
@@ -113,10 +118,43 @@ def test_fast_path_really_runs_and_hands_hard_cases_to_the_reference() -> None:
     assert MessageScan(*fields).repeats == 1  # type: ignore[arg-type]
     differing = Message("s1", "b1", BASE + 1, Sender.BUYER, "m1")  # same id, later
     assert scan([*plain, differing], math.inf) is None
+    scattered = Message("s1", "b1", BASE + 10, Sender.BUYER, "m1")  # not next to m1
+    assert scan([*plain, scattered], math.inf) is None
     assert scan([*plain, Message("s1", "b1", BASE, Sender.BUYER, "m3", seq=2**63)],
                 math.inf) is None
     assert scan([*plain, Message("s1", "b1", 2**60, Sender.BUYER, "m3")], math.inf) is None
     # and the public entry point still answers them, as the reference does
-    hard = [*plain, differing]
-    assert _fields(_compiled(hard, math.inf)) == _fields(scan_messages_py(hard, math.inf))
-    assert _compiled(hard, math.inf).conflicts == 1
+    for hard in ([*plain, differing], [*plain, scattered]):
+        assert _fields(_compiled(hard, math.inf)) == _fields(scan_messages_py(hard, math.inf))
+        assert _compiled(hard, math.inf).conflicts == 1
+
+
+class _DuckMessage:
+    """Looks like a Message, but makes a new id string on every read."""
+
+    def __init__(self, m: Message) -> None:
+        self._m = m
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._m, name)
+        return "".join(["", value]) if name == "message_id" else value
+
+
+def test_only_exact_message_records_take_the_compiled_path() -> None:
+    """Anything else (a subclass, a look-alike) goes to the reference: the compiled
+    path keeps borrowed pointers to ids, valid only while records hold them."""
+    scan = kernel.compiled("scan")
+    msgs = [Message(f"s{k % 7}", "b1", BASE + k, Sender.BUYER if k % 2 else Sender.AGENT,
+                    f"m{k}") for k in range(200)]
+    ducks: list[object] = [_DuckMessage(m) for m in msgs]
+    ducks.append(_DuckMessage(msgs[3]))  # a scattered copy: must not read a freed id
+    assert scan(ducks, math.inf) is None
+    assert scan(msgs, math.inf) is not None
+
+
+def test_sorted_doubles_refuses_other_arrays_and_nan() -> None:
+    sort = kernel.compiled("sorted_doubles")
+    with pytest.raises(TypeError):
+        sort(array("i", [3, 1, 2]))
+    with pytest.raises(ValueError):
+        sort(array("d", [1.0, math.nan]))

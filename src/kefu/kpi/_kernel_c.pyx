@@ -35,7 +35,9 @@ from libc.string cimport memcpy
 
 from operator import attrgetter
 
-from kefu.kpi.records import Sender
+from kefu.kpi.records import Message, Sender
+
+cdef type _MESSAGE = Message
 
 cdef object _BUYER = Sender.BUYER
 cdef object _AGENT = Sender.AGENT
@@ -215,6 +217,11 @@ cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):
     # 1. Keys of the messages not after as_of, then their order.
     for pos in range(n_all):
         m = msgs[pos]
+        if type(m) is not _MESSAGE:
+            # Only exact Message records: their fields are validated and held in
+            # slots, so the borrowed pointers in the id tables stay valid and no
+            # attribute read runs Python code. Anything else: the reference.
+            return None
         at_obj = m.at
         if type(at_obj) is float:
             at = <double>at_obj
@@ -380,14 +387,14 @@ cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t
                      Py_ssize_t copies, Py_ssize_t unknown, Py_ssize_t disorder, double first,
                      double last):
     """Counting sort of the waits by session (stable), and the result tuple."""
-    cdef Py_ssize_t* start = <Py_ssize_t*>PyMem_Calloc(s + 1, sizeof(Py_ssize_t))
-    if start == NULL:
-        raise MemoryError()
     cdef array us = _doubles(w)
     cdef array rs = _doubles(w)
     cdef array rorder = clone(_INT64S, w, False)
     cdef Py_ssize_t k, j, at
     cdef list wlo = [0] * (s + 1)
+    cdef Py_ssize_t* start = <Py_ssize_t*>PyMem_Calloc(s + 1, sizeof(Py_ssize_t))
+    if start == NULL:
+        raise MemoryError()
     try:
         for k in range(w):
             start[wkey[k] + 1] += 1
@@ -410,8 +417,13 @@ cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t
 
 def sorted_doubles(array values):
     """A sorted copy of an array('d') without NaN (K08's percentiles)."""
-    cdef array out = clone(_DOUBLES, len(values), False)
-    cdef Py_ssize_t n = len(values)
+    if values.ob_descr.typecode != b'd':
+        raise TypeError(f"sorted_doubles needs an array('d'), got {values.typecode!r}")
+    cdef Py_ssize_t n = len(values), k
+    for k in range(n):
+        if values.data.as_doubles[k] != values.data.as_doubles[k]:
+            raise ValueError("sorted_doubles: NaN has no place in an order")
+    cdef array out = clone(_DOUBLES, n, False)
     if n:
         memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))
         with nogil:
