@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def _require(name: str, available: Iterable[str], what: str, compiled: str) -> str:
+    """Skip when ``name`` is not among ``available``, or fail if it is the compiled one
+    (``compiled``) and KEFU_REQUIRE_EXTENSIONS is set."""
+    if name not in available:
+        if name == compiled and REQUIRE_EXTENSIONS:
+            pytest.fail(f"KEFU_REQUIRE_EXTENSIONS is set but the compiled {what} is missing")
+        reason = "KEFU_NO_EXTENSIONS is set" if NO_EXTENSIONS else f"{what} not built"
+        pytest.skip(f"{what} {name!r} unavailable: {reason}")
+    return name
+
+
 def require_engine(name: str) -> str:
     """Skip (or, under KEFU_REQUIRE_EXTENSIONS, fail) when an engine is not built."""
-    if name not in ENGINES:
-        if name == "c" and REQUIRE_EXTENSIONS:
-            pytest.fail("KEFU_REQUIRE_EXTENSIONS is set but the compiled engine is missing")
-        reason = "KEFU_NO_EXTENSIONS is set" if NO_EXTENSIONS else "engine not built"
-        pytest.skip(f"engine {name!r} unavailable: {reason}")
-    return name
+    return _require(name, ENGINES, "engine", "c")
 
 
 @pytest.fixture(
@@ -84,12 +90,7 @@ KPI_TESTS = Path(__file__).parent / "kpi"
 
 def require_kpi_kernel(name: str) -> str:
     """Skip (or, under KEFU_REQUIRE_EXTENSIONS, fail) when a KPI kernel is not built."""
-    if name not in kpi_kernels.AVAILABLE:
-        if REQUIRE_EXTENSIONS:
-            pytest.fail("KEFU_REQUIRE_EXTENSIONS is set but the compiled KPI kernel is missing")
-        reason = "KEFU_NO_EXTENSIONS is set" if NO_EXTENSIONS else "kernel not built"
-        pytest.skip(f"KPI kernel {name!r} unavailable: {reason}")
-    return name
+    return _require(name, kpi_kernels.AVAILABLE, "KPI kernel", "c")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

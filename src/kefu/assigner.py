@@ -52,9 +52,10 @@ def _load_engine(name: str) -> type[Engine] | None:
 
 def _available_engines() -> dict[str, type[Engine]]:
     found: dict[str, type[Engine]] = {}
-    for name in ("c", "py", "naive"):
-        if name == "c" and _compat.NO_EXTENSIONS:
-            continue
+    compiled = _compat.load_compiled(_ENGINE_MODULES["c"], "the compiled engine")
+    if compiled is not None:
+        found["c"] = compiled.Engine
+    for name in ("py", "naive"):
         cls = _load_engine(name)
         if cls is not None:
             found[name] = cls
@@ -62,9 +63,6 @@ def _available_engines() -> dict[str, type[Engine]]:
 
 
 ENGINES: dict[str, type[Engine]] = _available_engines()
-if _compat.REQUIRE_EXTENSIONS and "c" not in ENGINES:
-    raise ImportError("KEFU_REQUIRE_EXTENSIONS is set but the compiled engine kefu._engine_c "
-                      "did not import")
 #: The engine a default ``Assigner()`` uses: "cython" when the extension is live.
 ENGINE: str = "cython" if "c" in ENGINES else "python"
 

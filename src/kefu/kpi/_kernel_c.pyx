@@ -321,7 +321,7 @@ cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pe
     cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
     cdef object m, prev = None, mid, prev_mid = None, sid
     cdef int rank
-    cdef double at, u
+    cdef double at
     for k in range(n):
         m = ordered[k]
         mid = m.message_id

@@ -18,21 +18,8 @@ from kefu import _compat
 __all__ = ["ACTIVE", "AVAILABLE", "compiled", "sorted_doubles"]
 
 
-def _load() -> ModuleType | None:
-    if _compat.NO_EXTENSIONS:
-        return None
-    try:
-        from kefu.kpi import _kernel_c  # type: ignore[attr-defined]
-    except ImportError:
-        if _compat.REQUIRE_EXTENSIONS:
-            raise ImportError("KEFU_REQUIRE_EXTENSIONS is set but the compiled KPI kernel "
-                              "kefu.kpi._kernel_c did not import") from None
-        return None
-    module: ModuleType = _kernel_c
-    return module
-
-
-_COMPILED = _load()
+_COMPILED: ModuleType | None = _compat.load_compiled("kefu.kpi._kernel_c",
+                                                     "the compiled KPI kernel")
 #: The kernels this install has.
 AVAILABLE: tuple[str, ...] = ("c", "py") if _COMPILED is not None else ("py",)
 #: The kernel in use.
