@@ -34,6 +34,7 @@ from kefu.events import (
     ResponseTimedOut,
     Transferred,
 )
+from kefu.model import CapKind
 
 Make = Callable[..., Assigner]
 NEW, DRAIN, MANUAL = AssignReason.NEW, AssignReason.DRAIN, AssignReason.MANUAL
@@ -67,7 +68,14 @@ def test_R01_new_agent_is_unlimited_and_presets_are_numbers(make: Make) -> None:
         assert a.agent("alice").cap.value == n
 
 
-@pytest.mark.parametrize("bad", [0, 501, -1, 2.5, "20", True, None, Cap(Cap.UNLIMITED.kind, 3)])
+def _tampered_cap() -> Cap:
+    """An UNLIMITED cap that carries a number: only reachable by bypassing the constructor."""
+    cap = Cap.limit(3)
+    object.__setattr__(cap, "kind", CapKind.UNLIMITED)
+    return cap
+
+
+@pytest.mark.parametrize("bad", [0, 501, -1, 2.5, "20", True, None, _tampered_cap()])
 def test_R01_invalid_caps_are_rejected_and_change_nothing(make: Make, bad: object) -> None:
     a = make()
     a.add_agent("alice", cap=5, online=True)
@@ -85,6 +93,16 @@ def test_R01_invalid_caps_are_rejected_and_change_nothing(make: Make, bad: objec
 def test_R01_cap_limit_constructor_rejects(bad: object) -> None:
     with pytest.raises(InvalidCap):
         Cap.limit(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("bogus", None), (CapKind.UNLIMITED, 3), (CapKind.SUSPENDED, 0), (CapKind.LIMIT, None),
+     (CapKind.LIMIT, 501), (CapKind.LIMIT, True), ("limit", 5)],
+)
+def test_R01_raw_cap_constructor_rejects_impossible_caps(kind: object, value: object) -> None:
+    with pytest.raises(InvalidCap):
+        Cap(kind, value)  # type: ignore[arg-type]
 
 
 def test_R01_suspended_agent_gets_no_automatic_assignment(make: Make, clock: ManualClock) -> None:

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kefu._checks import check_flag, check_groups, check_id, check_session_args, check_weight
+from kefu._text import short_repr
 from kefu.clock import as_seconds
-from kefu.errors import BatchAborted, InvalidArgument, KefuError
+from kefu.errors import BatchAborted, InvalidArgument
 from kefu.events import Event
 from kefu.model import Cap
 
@@ -94,15 +95,20 @@ COMMANDS: dict[str, tuple[int, int, Callable[[Args], Args]]] = {
 def validate_command(command: object) -> tuple[str, Args]:
     """The method name and checked engine arguments of one command; InvalidArgument if bad."""
     if type(command) is not tuple or not command:
-        raise InvalidArgument(f"a command is a non-empty tuple (name, *args), got {command!r}")
+        raise InvalidArgument(
+            f"a command is a non-empty tuple (name, *args), got {short_repr(command)}"
+        )
     name, args = command[0], command[1:]
-    if name == "at":
-        if len(args) != 1:
-            raise InvalidArgument(f"('at', seconds) takes one argument, got {command!r}")
-        return "at", args
+    # Only an exact str name is compared: a look-alike's __eq__/__hash__ never runs.
     spec = COMMANDS.get(name) if type(name) is str else None
+    if type(name) is str and name == "at":
+        if len(args) != 1:
+            raise InvalidArgument(f"('at', seconds) takes one argument, got {short_repr(command)}")
+        return "at", args
     if spec is None:
-        raise InvalidArgument(f"unknown command {name!r}: use 'at' or one of {sorted(COMMANDS)}")
+        raise InvalidArgument(
+            f"unknown command {short_repr(name)}: use 'at' or one of {sorted(COMMANDS)}"
+        )
     low, high, check = spec
     if not low <= len(args) <= high:
         raise InvalidArgument(f"{name} takes {low} to {high} arguments, got {len(args)}")
@@ -113,11 +119,11 @@ def check_at(value: object, now: float) -> float:
     """The time of an ``("at", seconds)`` command: finite seconds, not before ``now``."""
     at = as_seconds(value)
     if at is None:
-        raise InvalidArgument(f"('at', seconds) needs a number of seconds, got {value!r}")
+        raise InvalidArgument(f"('at', seconds) needs a number of seconds, got {short_repr(value)}")
     if not math.isfinite(at):
-        raise InvalidArgument(f"('at', seconds) needs finite seconds, got {value!r}")
+        raise InvalidArgument(f"('at', seconds) needs finite seconds, got {short_repr(value)}")
     if at < now:
-        raise InvalidArgument(f"('at', {value!r}) is before the batch's time {now!r}")
+        raise InvalidArgument(f"('at', {short_repr(value)}) is before the batch's time {now!r}")
     return at
 
 
@@ -132,7 +138,12 @@ def run_checked(engine: Any, command: object, now: float, events: list[Event]) -
 
 
 def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
-    """Run ``commands`` on ``engine`` one by one; returns all events and the final time."""
+    """Run ``commands`` on ``engine`` one by one; returns all events and the final time.
+
+    Whatever a command raises (a KefuError, or anything a hostile argument
+    throws while it is checked) becomes BatchAborted carrying the events of
+    the commands before it, so no applied command's events are lost.
+    """
     events: list[Event] = []
     feed = iter(commands)
     for index in itertools.count():
@@ -144,6 +155,6 @@ def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list
             raise BatchAborted(index, None, exc, events, now) from exc
         try:
             now = run_checked(engine, command, now, events)
-        except KefuError as exc:
+        except Exception as exc:
             raise BatchAborted(index, command, exc, events, now) from exc
     return events, now

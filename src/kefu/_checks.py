@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kefu._text import short_repr
 from kefu.errors import InvalidArgument, InvalidWeight
 
 __all__ = [
@@ -23,7 +24,7 @@ MAX_PRIORITY = 1_000_000_000
 
 def check_id(kind: str, value: object) -> str:
     if type(value) is not str or not value:
-        raise InvalidArgument(f"{kind} id must be a non-empty str, got {value!r}")
+        raise InvalidArgument(f"{kind} id must be a non-empty str, got {short_repr(value)}")
     return value
 
 
@@ -40,19 +41,33 @@ def check_session_args(session_id: object, buyer: object, group: object, priorit
     check_optional_str("group", group)
     if type(priority) is not int or not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
         raise InvalidArgument(
-            f"priority must be an int in [-{MAX_PRIORITY}, {MAX_PRIORITY}], got {priority!r}"
+            f"priority must be an int in [-{MAX_PRIORITY}, {MAX_PRIORITY}],"
+            f" got {short_repr(priority)}"
         )
 
 
 def check_groups(groups: object) -> frozenset[str] | None:
+    """The group names an agent serves, or None (every group): an iterable of non-empty str.
+
+    The caller's iterable runs here and only here; anything it raises (or a
+    name that is not an exact ``str``, checked before anything is hashed)
+    is an InvalidArgument. Cost: O(g).
+    """
     if groups is None:
         return None
-    if isinstance(groups, str) or not isinstance(groups, Iterable):
-        raise InvalidArgument(f"groups must be an iterable of group names or None, got {groups!r}")
-    result = frozenset(groups)
-    for g in result:
+    try:
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, Iterable):
+            raise InvalidArgument(
+                f"groups must be an iterable of group names or None, got {short_repr(groups)}"
+            )
+        names = list(groups)
+    except InvalidArgument:
+        raise
+    except Exception as exc:
+        raise InvalidArgument(f"groups could not be read: {short_repr(exc)}") from exc
+    for g in names:
         check_id("group", g)
-    return result
+    return frozenset(names)
 
 
 def check_weight(weight: object) -> int:
@@ -63,5 +78,5 @@ def check_weight(weight: object) -> int:
 
 def check_flag(name: str, value: object) -> bool:
     if type(value) is not bool:
-        raise InvalidArgument(f"{name} must be True or False, got {value!r}")
+        raise InvalidArgument(f"{name} must be True or False, got {short_repr(value)}")
     return value

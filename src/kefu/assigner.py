@@ -5,14 +5,23 @@ arguments first and raises a :mod:`kefu.errors` error before anything
 changes; the engine then checks ids and states, applies the rules and returns
 the events. The facade never does I/O and never reads the system clock except
 through the clock it was given (R20, R21).
+
+One writer (S02): every public call holds the Assigner's guard for its whole
+length, from argument checks and the clock read to the engine's last event.
+A call that finds the guard taken (another thread, or re-entry from the
+clock, a groups iterable or a batch's commands) raises
+:class:`~kefu.errors.ConcurrentCall` before it reads or changes anything.
+The guard is a non-blocking lock: one uncontended acquire and release per
+call.
 """
 
 from __future__ import annotations
 
+import _thread
 import importlib
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from kefu import _compat
@@ -26,8 +35,15 @@ from kefu._checks import (
     check_weight,
 )
 from kefu._contract import Engine
-from kefu.clock import Clock, ManualClock, as_seconds
-from kefu.errors import BatchAborted, InvalidArgument, InvalidSnapshot, KefuError
+from kefu._text import short_repr
+from kefu.clock import Clock, SystemClock, as_seconds
+from kefu.errors import (
+    BatchAborted,
+    ConcurrentCall,
+    InvalidArgument,
+    InvalidSnapshot,
+    KefuError,
+)
 from kefu.events import Event
 from kefu.model import AgentView, Cap, Config, SessionView, Strategy
 
@@ -36,7 +52,11 @@ __all__ = ["ENGINE", "ENGINES", "MAX_PRIORITY", "MAX_WEIGHT", "Assigner", "Engin
 EngineName = Literal["auto", "c", "py", "naive"]
 SNAPSHOT_FORMAT = "kefu.assigner"
 _MAX_SECONDS = sys.float_info.max
-SNAPSHOT_VERSION = 1
+#: The snapshot version this kefu writes. Version 2 added ``taken_at``;
+#: version 1 snapshots are still read.
+SNAPSHOT_VERSION = 2
+_READABLE_VERSIONS = {1: {"format", "version", "config", "state"},
+                      2: {"format", "version", "taken_at", "config", "state"}}
 
 _ENGINE_MODULES = {"c": "kefu._engine_c", "py": "kefu._engine_py", "naive": "kefu._engine_naive"}
 
@@ -67,25 +87,40 @@ ENGINES: dict[str, type[Engine]] = _available_engines()
 ENGINE: str = "cython" if "c" in ENGINES else "python"
 
 
-def _engine_class(engine: EngineName) -> type[Engine]:
+def _engine_class(engine: object) -> type[Engine]:
+    if type(engine) is not str or (engine != "auto" and engine not in _ENGINE_MODULES):
+        raise InvalidArgument(
+            f"unknown engine {short_repr(engine)}: use 'auto', 'c', 'py' or 'naive'"
+        )
     if engine == "auto":
         return ENGINES["c"] if "c" in ENGINES else ENGINES["py"]
-    if engine not in _ENGINE_MODULES:
-        raise InvalidArgument(f"unknown engine {engine!r}: use 'auto', 'c', 'py' or 'naive'")
     if engine not in ENGINES:
         raise InvalidArgument(f"engine {engine!r} is not available in this install")
     return ENGINES[engine]
 
 
+def _has_now(clock: object) -> bool:
+    try:
+        return callable(getattr(clock, "now", None))
+    except Exception:  # a hostile __getattr__ or property
+        return False
+
+
 class Assigner:
     """One shop's chat-session routing: commands in, events out (SPEC part A).
+
+    An Assigner has one writer (S02): it is not thread-safe, and a call that
+    overlaps another call on it raises :class:`~kefu.errors.ConcurrentCall`
+    and changes nothing. ``clock`` defaults to :class:`~kefu.clock.SystemClock`
+    (S01); pass a :class:`~kefu.clock.ManualClock` for tests, replays and
+    simulations.
 
     ``n`` is the number of agents, ``w`` the number of waiting sessions, ``k``
     the number of sessions an operation moves, ``g`` the number of groups an
     agent serves; costs in the method docstrings are for the default engines.
     """
 
-    __slots__ = ("_clock", "_config", "_engine", "_last_now")
+    __slots__ = ("_acquire", "_clock", "_config", "_engine", "_last_now", "_release")
 
     def __init__(
         self,
@@ -105,22 +140,36 @@ class Assigner:
             first_response_timeout=first_response_timeout,
             sticky_window=sticky_window,
         )
-        self._clock: Clock = clock if clock is not None else ManualClock(0.0)
-        if not callable(getattr(self._clock, "now", None)):
-            raise InvalidArgument(f"clock must have a now() method, got {clock!r}")
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        if not _has_now(self._clock):
+            raise InvalidArgument(f"clock must have a now() method, got {short_repr(clock)}")
         self._config = config
         self._engine: Engine = _engine_class(engine)(config)
         self._last_now = -math.inf
+        lock = _thread.allocate_lock()
+        self._acquire = lock.acquire
+        self._release = lock.release
+
+    # -- one writer (S02) ---------------------------------------------------
+
+    def _enter(self, method: str) -> None:
+        """Take the guard or raise ConcurrentCall; the caller releases it in ``finally``."""
+        if not self._acquire(False):
+            raise ConcurrentCall(method)
 
     # -- time -------------------------------------------------------------
 
     def _now(self) -> float:
-        """Read the clock once per call; never let time run backwards.
+        """Read the clock once per call; never let time run backwards (S01, R20).
 
         A wall clock may step back (NTP); timers and FIFO order rely on
-        monotonic time, so a step back is held at the last value seen.
+        monotonic time, so a step back is held at the last value seen (or at
+        the restored snapshot's time).
         """
-        now = self._clock.now()
+        try:
+            now = self._clock.now()
+        except Exception as exc:  # the caller's clock failed: say so, change nothing
+            raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
         # The common case in one chained comparison (it is False for NaN and inf).
         if type(now) is float and self._last_now <= now <= _MAX_SECONDS:
             self._last_now = now
@@ -131,9 +180,9 @@ class Assigner:
         """:meth:`_now` for anything but a finite float at or after the last reading."""
         seconds = as_seconds(now)
         if seconds is None:
-            raise InvalidArgument(f"clock.now() must return seconds, got {now!r}")
+            raise InvalidArgument(f"clock.now() must return seconds, got {short_repr(now)}")
         if not math.isfinite(seconds):
-            raise InvalidArgument(f"clock.now() must be finite, got {now!r}")
+            raise InvalidArgument(f"clock.now() must be finite, got {short_repr(now)}")
         if seconds < self._last_now:
             seconds = self._last_now
         self._last_now = seconds
@@ -169,28 +218,42 @@ class Assigner:
         ``groups=None`` serves every group (R12); ``cap`` defaults to
         UNLIMITED (R01). Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = check_id("agent", agent_id)
-        cap_value = Cap.coerce(cap)
-        group_set = check_groups(groups)
-        weight = check_weight(weight)
-        online = check_flag("online", online)
-        return self._engine.add_agent(self._now(), agent_id, cap_value, group_set, weight, online)
+        self._enter("add_agent")
+        try:
+            agent_id = check_id("agent", agent_id)
+            cap_value = Cap.coerce(cap)
+            group_set = check_groups(groups)
+            weight = check_weight(weight)
+            online = check_flag("online", online)
+            return self._engine.add_agent(
+                self._now(), agent_id, cap_value, group_set, weight, online
+            )
+        finally:
+            self._release()
 
     def remove_agent(self, agent_id: str) -> list[Event]:
         """The agent leaves the shop: their sessions are requeued and placed again (R10).
 
         Cost: O(k log n); O(w log n) with offline diversion on.
         """
-        agent_id = check_id("agent", agent_id)
-        return self._engine.remove_agent(self._now(), agent_id)
+        self._enter("remove_agent")
+        try:
+            agent_id = check_id("agent", agent_id)
+            return self._engine.remove_agent(self._now(), agent_id)
+        finally:
+            self._release()
 
     def agent_online(self, agent_id: str) -> list[Event]:
         """The agent comes online and takes waiting sessions (R05, R08). No-op if online.
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = check_id("agent", agent_id)
-        return self._engine.agent_online(self._now(), agent_id)
+        self._enter("agent_online")
+        try:
+            agent_id = check_id("agent", agent_id)
+            return self._engine.agent_online(self._now(), agent_id)
+        finally:
+            self._release()
 
     def agent_offline(self, agent_id: str, requeue: bool = False) -> list[Event]:
         """The agent goes offline; with ``requeue`` their sessions wait again (R15).
@@ -199,27 +262,39 @@ class Assigner:
 
         Cost: O(g log n + k log n); O(w log n) with offline diversion on.
         """
-        agent_id = check_id("agent", agent_id)
-        requeue = check_flag("requeue", requeue)
-        return self._engine.agent_offline(self._now(), agent_id, requeue)
+        self._enter("agent_offline")
+        try:
+            agent_id = check_id("agent", agent_id)
+            requeue = check_flag("requeue", requeue)
+            return self._engine.agent_offline(self._now(), agent_id, requeue)
+        finally:
+            self._release()
 
     def set_cap(self, agent_id: str, cap: Cap | int) -> list[Event]:
         """Change an agent's max reception (R01); raised room drains at once (R05).
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = check_id("agent", agent_id)
-        cap_value = Cap.coerce(cap)
-        return self._engine.set_cap(self._now(), agent_id, cap_value)
+        self._enter("set_cap")
+        try:
+            agent_id = check_id("agent", agent_id)
+            cap_value = Cap.coerce(cap)
+            return self._engine.set_cap(self._now(), agent_id, cap_value)
+        finally:
+            self._release()
 
     def set_weight(self, agent_id: str, weight: int) -> list[Event]:
         """Change an agent's diversion ratio (分流比例) for WEIGHTED (R11).
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        agent_id = check_id("agent", agent_id)
-        weight = check_weight(weight)
-        return self._engine.set_weight(self._now(), agent_id, weight)
+        self._enter("set_weight")
+        try:
+            agent_id = check_id("agent", agent_id)
+            weight = check_weight(weight)
+            return self._engine.set_weight(self._now(), agent_id, weight)
+        finally:
+            self._release()
 
     # -- sessions ---------------------------------------------------------
 
@@ -234,65 +309,98 @@ class Assigner:
 
         Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue.
         """
-        # The checks inline (this is the hottest call); _check_session_args names what is wrong.
-        if not (
-            type(session_id) is str and session_id
-            and (buyer is None or (type(buyer) is str and buyer))
-            and (group is None or (type(group) is str and group))
-            and type(priority) is int and -MAX_PRIORITY <= priority <= MAX_PRIORITY
-        ):
-            check_session_args(session_id, buyer, group, priority)
-        return self._engine.open_session(self._now(), session_id, buyer, group, priority)
+        # The guard and checks inline (this is the hottest call).
+        if not self._acquire(False):
+            raise ConcurrentCall("open_session")
+        try:
+            if not (
+                type(session_id) is str and session_id
+                and (buyer is None or (type(buyer) is str and buyer))
+                and (group is None or (type(group) is str and group))
+                and type(priority) is int and -MAX_PRIORITY <= priority <= MAX_PRIORITY
+            ):
+                check_session_args(session_id, buyer, group, priority)
+            return self._engine.open_session(self._now(), session_id, buyer, group, priority)
+        finally:
+            self._release()
 
     def buyer_message(self, session_id: str) -> list[Event]:
         """The buyer wrote again: cancels the auto-close countdown (R17). Cost: O(1)."""
-        if type(session_id) is not str or not session_id:
-            check_id("session", session_id)
-        return self._engine.buyer_message(self._now(), session_id)
+        if not self._acquire(False):
+            raise ConcurrentCall("buyer_message")
+        try:
+            if type(session_id) is not str or not session_id:
+                check_id("session", session_id)
+            return self._engine.buyer_message(self._now(), session_id)
+        finally:
+            self._release()
 
     def agent_message(self, session_id: str, auto: bool = False) -> list[Event]:
         """The agent (or, with ``auto=True``, a system auto-reply) wrote (R17, R18, R19).
 
         Cost: O(1) (timer heap push, amortised).
         """
-        if type(session_id) is not str or not session_id or type(auto) is not bool:
-            check_id("session", session_id)
-            check_flag("auto", auto)
-        return self._engine.agent_message(self._now(), session_id, auto)
+        if not self._acquire(False):
+            raise ConcurrentCall("agent_message")
+        try:
+            if type(session_id) is not str or not session_id or type(auto) is not bool:
+                check_id("session", session_id)
+                check_flag("auto", auto)
+            return self._engine.agent_message(self._now(), session_id, auto)
+        finally:
+            self._release()
 
     def assign(self, session_id: str, agent_id: str) -> list[Event]:
         """Manually give a waiting session to an online agent, ignoring caps (R02, R14).
 
         Cost: O(g log n + log w).
         """
-        session_id = check_id("session", session_id)
-        agent_id = check_id("agent", agent_id)
-        return self._engine.assign(self._now(), session_id, agent_id)
+        self._enter("assign")
+        try:
+            session_id = check_id("session", session_id)
+            agent_id = check_id("agent", agent_id)
+            return self._engine.assign(self._now(), session_id, agent_id)
+        finally:
+            self._release()
 
     def transfer(self, session_id: str, agent_id: str) -> list[Event]:
         """Move an open session to another online agent, ignoring caps (R02, R14).
 
         Cost: O(g log n) plus O(log w) per session drained to the giver.
         """
-        session_id = check_id("session", session_id)
-        agent_id = check_id("agent", agent_id)
-        return self._engine.transfer(self._now(), session_id, agent_id)
+        self._enter("transfer")
+        try:
+            session_id = check_id("session", session_id)
+            agent_id = check_id("agent", agent_id)
+            return self._engine.transfer(self._now(), session_id, agent_id)
+        finally:
+            self._release()
 
     def close_session(self, session_id: str) -> list[Event]:
         """Close a session; its agent's freed room goes to the waiting line (R16, R05).
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        if type(session_id) is not str or not session_id:
-            check_id("session", session_id)
-        return self._engine.close_session(self._now(), session_id)
+        if not self._acquire(False):
+            raise ConcurrentCall("close_session")
+        try:
+            if type(session_id) is not str or not session_id:
+                check_id("session", session_id)
+            return self._engine.close_session(self._now(), session_id)
+        finally:
+            self._release()
 
     def tick(self) -> list[Event]:
         """Fire every timer due by now, in deadline order (R17, R18, R20).
 
         Cost: O(log t) per timer fired plus the work each one causes.
         """
-        return self._engine.tick(self._now())
+        if not self._acquire(False):
+            raise ConcurrentCall("tick")
+        try:
+            return self._engine.tick(self._now())
+        finally:
+            self._release()
 
     def apply(self, commands: Iterable[tuple[object, ...]]) -> list[Event]:
         """Run many commands in one call and return all their events, in order.
@@ -307,60 +415,109 @@ class Assigner:
         nothing. Cost: that of the commands, without a Python call per
         command on the compiled engine.
         """
+        if not self._acquire(False):
+            raise ConcurrentCall("apply")
         try:
-            events, self._last_now = self._engine.apply(self._now(), commands)
-        except BatchAborted as exc:
-            self._last_now = exc.at
-            raise
-        return events
+            feed = _iterate(commands)
+            try:
+                events, self._last_now = self._engine.apply(self._now(), feed)
+            except BatchAborted as exc:
+                self._last_now = exc.at
+                raise
+            return events
+        finally:
+            self._release()
 
     def next_deadline(self) -> float | None:
         """The earliest pending timer deadline, or None: when to call :meth:`tick`.
 
         Cost: O(1) amortised.
         """
-        return self._engine.next_deadline()
+        self._enter("next_deadline")
+        try:
+            return self._engine.next_deadline()
+        finally:
+            self._release()
 
     # -- queries ----------------------------------------------------------
 
     def load(self, agent_id: str) -> int:
         """Open sessions in the agent's reception list. O(1)."""
-        return self._engine.load(check_id("agent", agent_id))
+        self._enter("load")
+        try:
+            return self._engine.load(check_id("agent", agent_id))
+        finally:
+            self._release()
 
     def agent(self, agent_id: str) -> AgentView:
         """A read-only view of one agent. O(1)."""
-        return self._engine.agent(check_id("agent", agent_id))
+        self._enter("agent")
+        try:
+            return self._engine.agent(check_id("agent", agent_id))
+        finally:
+            self._release()
 
     def agent_ids(self) -> list[str]:
         """Registered agents in registration order. O(n)."""
-        return self._engine.agent_ids()
+        self._enter("agent_ids")
+        try:
+            return self._engine.agent_ids()
+        finally:
+            self._release()
 
     def session(self, session_id: str) -> SessionView:
         """A read-only view of one open session: state, agent, pool. O(1)."""
-        return self._engine.session(check_id("session", session_id))
+        self._enter("session")
+        try:
+            return self._engine.session(check_id("session", session_id))
+        finally:
+            self._release()
 
     def session_ids(self) -> list[str]:
         """Open sessions (assigned or waiting) in arrival order. O(s log s)."""
-        return self._engine.session_ids()
+        self._enter("session_ids")
+        try:
+            return self._engine.session_ids()
+        finally:
+            self._release()
 
     def waiting(self) -> list[str]:
         """Waiting sessions in service order (R07), both pools. O(w log w)."""
-        return self._engine.waiting()
+        self._enter("waiting")
+        try:
+            return self._engine.waiting()
+        finally:
+            self._release()
 
     def reception_list(self, agent_id: str) -> list[str]:
         """The agent's open sessions in longest-wait order (R19). O(k log k)."""
-        return self._engine.reception_list(check_id("agent", agent_id))
+        self._enter("reception_list")
+        try:
+            return self._engine.reception_list(check_id("agent", agent_id))
+        finally:
+            self._release()
 
     # -- persistence ------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-serialisable plain data, equal for equal states (R22)."""
-        return {
-            "format": SNAPSHOT_FORMAT,
-            "version": SNAPSHOT_VERSION,
-            "config": self._config.to_data(),
-            "state": self._engine.snapshot(),
-        }
+        """The whole state as JSON-serialisable plain data, equal for equal states (R22).
+
+        ``taken_at`` is the clock's reading when the snapshot was taken
+        (S01): a restored Assigner never stamps anything earlier. Every
+        number in it is finite, so strict JSON (``allow_nan=False``) takes
+        it. Cost: O(n + s).
+        """
+        self._enter("snapshot")
+        try:
+            return {
+                "format": SNAPSHOT_FORMAT,
+                "version": SNAPSHOT_VERSION,
+                "taken_at": self._now(),
+                "config": self._config.to_data(),
+                "state": self._engine.snapshot(),
+            }
+        finally:
+            self._release()
 
     @classmethod
     def restore(
@@ -368,19 +525,30 @@ class Assigner:
     ) -> Assigner:
         """Rebuild an Assigner from :meth:`snapshot` data (any engine's), checking everything.
 
-        Raises :class:`~kefu.errors.InvalidSnapshot` for corrupt data or an unknown version.
+        Any state that no sequence of commands could have produced is
+        refused with :class:`~kefu.errors.InvalidSnapshot` naming the field,
+        and so is an unknown format or version. Time never runs backwards:
+        the restored Assigner stamps nothing earlier than the snapshot's
+        ``taken_at`` (or, for a version-1 snapshot, its latest recorded
+        instant), whatever ``clock`` says; timers keep their deadlines.
+        Cost: O(s log s + n log n).
         """
-        if not isinstance(data, Mapping):
-            raise InvalidSnapshot(f"a snapshot is a dict, got {type(data).__name__}")
+        data = _snapshot_dict(data)
+        version = data.get("version")
         if data.get("format") != SNAPSHOT_FORMAT:
-            raise InvalidSnapshot(f"not a kefu Assigner snapshot (format {data.get('format')!r})")
-        if data.get("version") != SNAPSHOT_VERSION:
             raise InvalidSnapshot(
-                f"unknown snapshot version {data.get('version')!r}; this kefu reads version "
-                f"{SNAPSHOT_VERSION}"
+                f"not a kefu Assigner snapshot (format {short_repr(data.get('format'))})"
             )
-        if set(data) != {"format", "version", "config", "state"}:
-            raise InvalidSnapshot(f"unexpected snapshot keys {sorted(map(str, data))}")
+        if type(version) is not int or version not in _READABLE_VERSIONS:
+            raise InvalidSnapshot(
+                f"unknown snapshot version {short_repr(version)}; this kefu reads versions "
+                f"{sorted(_READABLE_VERSIONS)}"
+            )
+        if set(data) != _READABLE_VERSIONS[version]:
+            raise InvalidSnapshot(
+                f"unexpected snapshot keys {short_repr(sorted(data))} for version {version}"
+            )
+        taken_at = _taken_at(data["taken_at"]) if version >= 2 else None
         try:
             config = Config.from_data(data["config"])
         except KefuError as exc:
@@ -395,17 +563,63 @@ class Assigner:
             engine=engine,
         )
         state = data["state"]
-        if not isinstance(state, dict):
+        if type(state) is not dict:
             raise InvalidSnapshot("snapshot state must be a dict")
-        self._engine.restore_state(state)
+        latest = self._engine.restore_state(state, taken_at)
+        self._last_now = max(
+            -math.inf if taken_at is None else taken_at,
+            -math.inf if latest is None else latest,
+        )
         return self
 
     def check(self) -> None:
         """Verify every invariant from scratch (R06, R22); raises AssertionError. O(s + n·w)."""
-        self._engine.check()
+        self._enter("check")
+        try:
+            self._engine.check()
+        finally:
+            self._release()
 
     def __repr__(self) -> str:
-        return (
-            f"<Assigner engine={self.engine} agents={len(self.agent_ids())} "
-            f"waiting={len(self.waiting())} strategy={self._config.strategy.name}>"
-        )
+        if not self._acquire(False):
+            return f"<Assigner engine={self.engine} (a call is running)>"
+        try:
+            return (
+                f"<Assigner engine={self.engine} agents={len(self._engine.agent_ids())} "
+                f"waiting={len(self._engine.waiting())} strategy={self._config.strategy.name}>"
+            )
+        finally:
+            self._release()
+
+
+def _iterate(commands: object) -> Iterator[object]:
+    """``iter(commands)`` for :meth:`Assigner.apply`, or InvalidArgument."""
+    try:
+        return iter(commands)  # type: ignore[call-overload, no-any-return]
+    except Exception as exc:
+        raise InvalidArgument(
+            f"commands must be an iterable of command tuples, got {short_repr(commands)}"
+        ) from exc
+
+
+def _snapshot_dict(data: object) -> dict[str, Any]:
+    """The top level of a snapshot as a dict with plain-string keys, or InvalidSnapshot."""
+    if type(data) is not dict:
+        if not isinstance(data, Mapping):
+            raise InvalidSnapshot(f"a snapshot is a dict, got {type(data).__name__}")
+        try:
+            data = dict(data)
+        except Exception as exc:
+            raise InvalidSnapshot(f"the snapshot mapping could not be read: {short_repr(exc)}"
+                                  ) from exc
+    if any(type(key) is not str for key in data):
+        raise InvalidSnapshot(f"snapshot keys must be strings, got {short_repr(list(data))}")
+    return data
+
+
+def _taken_at(value: object) -> float:
+    """A snapshot's ``taken_at``: finite seconds (an exact int or float), or InvalidSnapshot."""
+    # The range test is False for NaN, inf and ints too large for a float.
+    if (type(value) is int or type(value) is float) and -_MAX_SECONDS <= value <= _MAX_SECONDS:
+        return float(value)
+    raise InvalidSnapshot(f"snapshot taken_at: expected finite seconds, got {short_repr(value)}")

@@ -11,6 +11,7 @@ import math
 import time
 from typing import Protocol
 
+from kefu._text import short_repr
 from kefu.errors import InvalidArgument
 
 __all__ = ["Clock", "ManualClock", "SystemClock"]
@@ -23,7 +24,11 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall-clock time from :func:`time.time`."""
+    """Wall-clock time from :func:`time.time`: the default clock of an Assigner (S01).
+
+    The Assigner holds its readings monotonic, so a wall clock stepped back
+    (NTP) never makes time run backwards inside a shop.
+    """
 
     def now(self) -> float:
         return time.time()
@@ -63,20 +68,27 @@ class ManualClock:
 def as_seconds(value: object) -> float | None:
     """``value`` as float seconds if it is an int or float (not a bool), else None.
 
-    An int too large for a float gives inf, so callers reject it as not finite.
+    An int too large for a float gives inf, so callers reject it as not
+    finite. Never raises: a number subclass whose conversion (or whose
+    ``__class__``) raises gives None, so callers reject it as not seconds.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
+    kind = type(value)
+    if kind is float:
+        return value  # type: ignore[return-value]
     try:
+        if kind is bool or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
         return float(value)
     except OverflowError:
         return math.inf
+    except Exception:
+        return None
 
 
 def _finite(value: object) -> float:
     result = as_seconds(value)
     if result is None:
-        raise InvalidArgument(f"time must be a number of seconds, got {value!r}")
+        raise InvalidArgument(f"time must be a number of seconds, got {short_repr(value)}")
     if not math.isfinite(result):
-        raise InvalidArgument(f"time must be finite, got {value!r}")
+        raise InvalidArgument(f"time must be finite, got {short_repr(value)}")
     return result

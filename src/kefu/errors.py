@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu._text import short_repr
+
 __all__ = [
     "AgentOffline",
     "BatchAborted",
+    "ConcurrentCall",
     "DuplicateAgent",
     "DuplicateSession",
     "InvalidArgument",
@@ -39,7 +42,8 @@ class InvalidCap(InvalidArgument):
 
     def __init__(self, value: object) -> None:
         super().__init__(
-            f"invalid cap {value!r}: use Cap.UNLIMITED, Cap.SUSPENDED or an integer 1..500"
+            f"invalid cap {short_repr(value)}: use Cap.UNLIMITED, Cap.SUSPENDED or an integer"
+            " 1..500"
         )
         self.value = value
 
@@ -48,7 +52,7 @@ class InvalidWeight(InvalidArgument):
     """A WEIGHTED diversion ratio that is not an integer 0..10000 (R11)."""
 
     def __init__(self, value: object) -> None:
-        super().__init__(f"invalid weight {value!r}: use an integer 0..10000")
+        super().__init__(f"invalid weight {short_repr(value)}: use an integer 0..10000")
         self.value = value
 
 
@@ -56,7 +60,7 @@ class UnknownAgent(KefuError, LookupError):
     """No agent with this id is registered."""
 
     def __init__(self, agent_id: str) -> None:
-        super().__init__(f"unknown agent {agent_id!r}")
+        super().__init__(f"unknown agent {short_repr(agent_id)}")
         self.agent_id = agent_id
 
 
@@ -64,7 +68,7 @@ class DuplicateAgent(KefuError):
     """An agent with this id is already registered."""
 
     def __init__(self, agent_id: str) -> None:
-        super().__init__(f"agent {agent_id!r} is already registered")
+        super().__init__(f"agent {short_repr(agent_id)} is already registered")
         self.agent_id = agent_id
 
 
@@ -72,7 +76,9 @@ class UnknownSession(KefuError, LookupError):
     """No open session with this id (never opened, or already closed: R16)."""
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(f"unknown session {session_id!r} (never opened or already closed)")
+        super().__init__(
+            f"unknown session {short_repr(session_id)} (never opened or already closed)"
+        )
         self.session_id = session_id
 
 
@@ -80,7 +86,7 @@ class DuplicateSession(KefuError):
     """A session with this id is already open."""
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(f"session {session_id!r} is already open")
+        super().__init__(f"session {short_repr(session_id)} is already open")
         self.session_id = session_id
 
 
@@ -88,7 +94,7 @@ class AgentOffline(KefuError):
     """Manual assignment or transfer to an agent who is offline (R02, R14)."""
 
     def __init__(self, agent_id: str) -> None:
-        super().__init__(f"agent {agent_id!r} is offline")
+        super().__init__(f"agent {short_repr(agent_id)} is offline")
         self.agent_id = agent_id
 
 
@@ -96,7 +102,7 @@ class InvalidTransfer(KefuError):
     """A transfer that cannot happen: to the same agent, or of a waiting session (R14)."""
 
     def __init__(self, session_id: str, reason: str) -> None:
-        super().__init__(f"cannot transfer session {session_id!r}: {reason}")
+        super().__init__(f"cannot transfer session {short_repr(session_id)}: {reason}")
         self.session_id = session_id
 
 
@@ -105,7 +111,8 @@ class InvalidAssign(KefuError):
 
     def __init__(self, session_id: str, agent_id: str) -> None:
         super().__init__(
-            f"cannot assign session {session_id!r}: it is already with agent {agent_id!r}"
+            f"cannot assign session {short_repr(session_id)}: it is already with agent"
+            f" {short_repr(agent_id)}"
             " (use transfer)"
         )
         self.session_id = session_id
@@ -117,10 +124,28 @@ class SessionWaiting(KefuError):
 
     def __init__(self, session_id: str) -> None:
         super().__init__(
-            f"session {session_id!r} is waiting in a pool: only a system auto-reply"
+            f"session {short_repr(session_id)} is waiting in a pool: only a system auto-reply"
             " (auto=True) can be sent to it"
         )
         self.session_id = session_id
+
+
+class ConcurrentCall(KefuError, RuntimeError):
+    """A call overlapped another call on the same Assigner (S02: one writer).
+
+    An Assigner is not thread-safe: a call made while another call on it is
+    still running (from another thread, or re-entrantly from its clock's
+    ``now()``, a groups iterable or a batch's command iterable) raises this
+    and changes nothing. Serialise calls per shop (one thread, one asyncio
+    task, or a lock of your own); the running call is not disturbed.
+    """
+
+    def __init__(self, method: str) -> None:
+        super().__init__(
+            f"Assigner.{method}() called while another call on the same Assigner is running;"
+            " an Assigner has one writer: serialise calls per shop"
+        )
+        self.method = method
 
 
 class InvalidSnapshot(KefuError, ValueError):
@@ -139,9 +164,10 @@ class BatchAborted(KefuError):
     def __init__(self, index: int, command: object, cause: Exception, events: list[Any],
                  at: float) -> None:
         if command is None:
-            what = f"the commands iterable failed before command {index}: {cause!r}"
+            what = f"the commands iterable failed before command {index}: {short_repr(cause)}"
         else:
-            what = f"command {index} {command!r} failed: {cause}"
+            reason = str(cause) if isinstance(cause, KefuError) else short_repr(cause)
+            what = f"command {index} {short_repr(command)} failed: {reason}"
         super().__init__(what)
         self.index = index
         self.command = command

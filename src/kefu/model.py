@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import enum
-import math
 from typing import ClassVar
 
 import attrs
 
-from kefu.errors import InvalidArgument, InvalidCap
+from kefu._text import short_repr
+from kefu.errors import InvalidArgument, InvalidCap, KefuError
 from kefu.events import Pool
 
 __all__ = [
     "MAX_CAP",
+    "MAX_DURATION",
     "AgentView",
     "Cap",
     "CapKind",
@@ -23,6 +24,10 @@ __all__ = [
 ]
 
 MAX_CAP = 500
+#: The longest configurable duration, in seconds (about 31.7 years): every
+#: timer deadline (a finite time plus at most this) stays a finite float, so
+#: every reachable state snapshots to strict JSON.
+MAX_DURATION = 1e9
 
 
 class CapKind(enum.Enum):
@@ -45,6 +50,16 @@ class Cap:
     UNLIMITED: ClassVar[Cap]
     SUSPENDED: ClassVar[Cap]
 
+    def __attrs_post_init__(self) -> None:
+        # A Cap built directly must be one of the three forms, or it would
+        # break snapshots later (R01).
+        if self.kind is CapKind.LIMIT:
+            n = self.value
+            if type(n) is not int or not 1 <= n <= MAX_CAP:
+                raise InvalidCap(n)
+        elif type(self.kind) is not CapKind or self.value is not None:
+            raise InvalidCap(self.kind if self.value is None else self.value)
+
     @classmethod
     def limit(cls, n: int) -> Cap:
         """A numeric cap; raises :class:`~kefu.errors.InvalidCap` unless 1 <= n <= 500."""
@@ -54,14 +69,28 @@ class Cap:
 
     @classmethod
     def coerce(cls, value: object) -> Cap:
-        """Accept a :class:`Cap` or a plain int 1..500; reject everything else (R01)."""
-        if isinstance(value, Cap):
-            if value.kind is CapKind.LIMIT:
-                return cls.limit(value.value)  # type: ignore[arg-type]
-            if value.value is not None:
+        """Accept a :class:`Cap` or a plain int 1..500; reject everything else (R01).
+
+        Always returns a fresh, checked, exact ``Cap`` (never the caller's
+        object, which could be a subclass or altered after construction).
+        """
+        if type(value) is int:
+            return cls.limit(value)
+        try:
+            if not isinstance(value, Cap):
                 raise InvalidCap(value)
-            return value
-        return cls.limit(value)  # type: ignore[arg-type]
+            kind, n = value.kind, value.value
+        except KefuError:
+            raise
+        except Exception as exc:  # a hostile subclass's attribute raised
+            raise InvalidCap(value) from exc
+        if kind is CapKind.LIMIT:
+            return cls.limit(n)  # type: ignore[arg-type]
+        if n is None and kind is CapKind.UNLIMITED:
+            return cls.UNLIMITED
+        if n is None and kind is CapKind.SUSPENDED:
+            return cls.SUSPENDED
+        raise InvalidCap(value)
 
     @property
     def room_limit(self) -> int | None:
@@ -80,10 +109,12 @@ class Cap:
 
     @classmethod
     def from_data(cls, data: object) -> Cap:
-        if data == "unlimited":
-            return cls.UNLIMITED
-        if data == "suspended":
-            return cls.SUSPENDED
+        """The Cap of :meth:`to_data`'s plain form; InvalidCap for anything else."""
+        if type(data) is str:
+            if data == "unlimited":
+                return cls.UNLIMITED
+            if data == "suspended":
+                return cls.SUSPENDED
         return cls.limit(data)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
@@ -105,15 +136,14 @@ class Strategy(enum.Enum):
 
 
 def _check_seconds(name: str, value: object) -> None:
+    """A duration: None, or an int/float in (0, MAX_DURATION]."""
     if value is None:
         return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise InvalidArgument(f"{name} must be a positive number of seconds or None, got {value!r}")
+    if type(value) not in (int, float) or not 0 < value <= MAX_DURATION:  # type: ignore[operator]
+        raise InvalidArgument(
+            f"{name} must be a positive number of seconds up to {MAX_DURATION:.0e}, or None,"
+            f" got {short_repr(value)}"
+        )
 
 
 @attrs.frozen
@@ -127,11 +157,13 @@ class Config:
     sticky_window: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.strategy, Strategy):
-            raise InvalidArgument(f"strategy must be a kefu.Strategy, got {self.strategy!r}")
+        if type(self.strategy) is not Strategy:
+            raise InvalidArgument(
+                f"strategy must be a kefu.Strategy, got {short_repr(self.strategy)}"
+            )
         if type(self.offline_diversion) is not bool:
             raise InvalidArgument(
-                f"offline_diversion must be True or False, got {self.offline_diversion!r}"
+                f"offline_diversion must be True or False, got {short_repr(self.offline_diversion)}"
             )
         _check_seconds("auto_close_after", self.auto_close_after)
         _check_seconds("first_response_timeout", self.first_response_timeout)
@@ -148,15 +180,16 @@ class Config:
 
     @classmethod
     def from_data(cls, data: object) -> Config:
-        if not isinstance(data, dict) or set(data) != {
-            "strategy", "offline_diversion", "auto_close_after",
-            "first_response_timeout", "sticky_window",
-        }:
-            raise InvalidArgument(f"bad config {data!r}")
-        try:
-            strategy = Strategy(data["strategy"])
-        except ValueError as exc:
-            raise InvalidArgument(f"unknown strategy {data['strategy']!r}") from exc
+        """The Config of :meth:`to_data`'s plain form; InvalidArgument for anything else."""
+        keys = {"strategy", "offline_diversion", "auto_close_after", "first_response_timeout",
+                "sticky_window"}
+        # Keys are compared only once they are known to be plain strings.
+        if type(data) is not dict or any(type(k) is not str for k in data) or set(data) != keys:
+            raise InvalidArgument(f"bad config {short_repr(data)}")
+        name = data["strategy"]
+        strategy = next((s for s in Strategy if type(name) is str and s.value == name), None)
+        if strategy is None:
+            raise InvalidArgument(f"unknown strategy {short_repr(name)}")
         return cls(
             strategy=strategy,
             offline_diversion=data["offline_diversion"],
