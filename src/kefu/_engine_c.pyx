@@ -46,6 +46,7 @@ available, on its side, at a position that holds it; heap order holds;
 loads equal list lengths; R06: no waiting session has an eligible agent.
 """
 
+cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrsetfunc
 
@@ -260,6 +261,33 @@ cdef inline int _ctz(u64 x) noexcept nogil:
 
 cdef extern from *:
     int __builtin_ctzll(unsigned long long) nogil
+
+
+cdef class Guard:
+    """The facade's one-writer guard (S02), at the cost of two C calls per call.
+
+    ``enter()`` tests and sets a flag in one step: it runs as C code holding
+    the GIL and calls no Python code between the test and the set, so no
+    other thread (and no re-entrant call) can come between them. The facade
+    uses it only while the interpreter has a GIL; without one it takes a
+    real lock instead.
+    """
+
+    cdef bint busy
+
+    # METH_NOARGS calls: no argument parsing on the hottest path.
+    @cython.always_allow_keywords(False)
+    def enter(self):
+        """True if the guard was free and is now taken; False if a call holds it."""
+        if self.busy:
+            return False
+        self.busy = True
+        return True
+
+    @cython.always_allow_keywords(False)
+    def leave(self):
+        """Release the guard (only its holder calls this)."""
+        self.busy = False
 
 
 cdef class Engine:

@@ -11,13 +11,12 @@ length, from argument checks and the clock read to the engine's last event.
 A call that finds the guard taken (another thread, or re-entry from the
 clock, a groups iterable or a batch's commands) raises
 :class:`~kefu.errors.ConcurrentCall` before it reads or changes anything.
-The guard is a non-blocking lock: one uncontended acquire and release per
-call.
+The guard (``kefu._guard``) never blocks: two C calls per call with the
+compiled engine built, a non-blocking lock otherwise.
 """
 
 from __future__ import annotations
 
-import _thread
 import importlib
 import math
 import sys
@@ -35,6 +34,7 @@ from kefu._checks import (
     check_weight,
 )
 from kefu._contract import Engine
+from kefu._guard import new_guard
 from kefu._text import short_repr
 from kefu.clock import Clock, SystemClock, as_seconds
 from kefu.errors import (
@@ -120,7 +120,7 @@ class Assigner:
     agent serves; costs in the method docstrings are for the default engines.
     """
 
-    __slots__ = ("_acquire", "_clock", "_config", "_engine", "_last_now", "_release")
+    __slots__ = ("_clock", "_config", "_engine", "_guard", "_last_now")
 
     def __init__(
         self,
@@ -146,15 +146,13 @@ class Assigner:
         self._config = config
         self._engine: Engine = _engine_class(engine)(config)
         self._last_now = -math.inf
-        lock = _thread.allocate_lock()
-        self._acquire = lock.acquire
-        self._release = lock.release
+        self._guard = new_guard()
 
     # -- one writer (S02) ---------------------------------------------------
 
     def _enter(self, method: str) -> None:
         """Take the guard or raise ConcurrentCall; the caller releases it in ``finally``."""
-        if not self._acquire(False):
+        if not self._guard.enter():
             raise ConcurrentCall(method)
 
     # -- time -------------------------------------------------------------
@@ -229,7 +227,7 @@ class Assigner:
                 self._now(), agent_id, cap_value, group_set, weight, online
             )
         finally:
-            self._release()
+            self._guard.leave()
 
     def remove_agent(self, agent_id: str) -> list[Event]:
         """The agent leaves the shop: their sessions are requeued and placed again (R10).
@@ -241,7 +239,7 @@ class Assigner:
             agent_id = check_id("agent", agent_id)
             return self._engine.remove_agent(self._now(), agent_id)
         finally:
-            self._release()
+            self._guard.leave()
 
     def agent_online(self, agent_id: str) -> list[Event]:
         """The agent comes online and takes waiting sessions (R05, R08). No-op if online.
@@ -253,7 +251,7 @@ class Assigner:
             agent_id = check_id("agent", agent_id)
             return self._engine.agent_online(self._now(), agent_id)
         finally:
-            self._release()
+            self._guard.leave()
 
     def agent_offline(self, agent_id: str, requeue: bool = False) -> list[Event]:
         """The agent goes offline; with ``requeue`` their sessions wait again (R15).
@@ -268,7 +266,7 @@ class Assigner:
             requeue = check_flag("requeue", requeue)
             return self._engine.agent_offline(self._now(), agent_id, requeue)
         finally:
-            self._release()
+            self._guard.leave()
 
     def set_cap(self, agent_id: str, cap: Cap | int) -> list[Event]:
         """Change an agent's max reception (R01); raised room drains at once (R05).
@@ -281,7 +279,7 @@ class Assigner:
             cap_value = Cap.coerce(cap)
             return self._engine.set_cap(self._now(), agent_id, cap_value)
         finally:
-            self._release()
+            self._guard.leave()
 
     def set_weight(self, agent_id: str, weight: int) -> list[Event]:
         """Change an agent's diversion ratio (分流比例) for WEIGHTED (R11).
@@ -294,7 +292,7 @@ class Assigner:
             weight = check_weight(weight)
             return self._engine.set_weight(self._now(), agent_id, weight)
         finally:
-            self._release()
+            self._guard.leave()
 
     # -- sessions ---------------------------------------------------------
 
@@ -310,7 +308,7 @@ class Assigner:
         Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue.
         """
         # The guard and checks inline (this is the hottest call).
-        if not self._acquire(False):
+        if not self._guard.enter():
             raise ConcurrentCall("open_session")
         try:
             if not (
@@ -322,25 +320,25 @@ class Assigner:
                 check_session_args(session_id, buyer, group, priority)
             return self._engine.open_session(self._now(), session_id, buyer, group, priority)
         finally:
-            self._release()
+            self._guard.leave()
 
     def buyer_message(self, session_id: str) -> list[Event]:
         """The buyer wrote again: cancels the auto-close countdown (R17). Cost: O(1)."""
-        if not self._acquire(False):
+        if not self._guard.enter():
             raise ConcurrentCall("buyer_message")
         try:
             if type(session_id) is not str or not session_id:
                 check_id("session", session_id)
             return self._engine.buyer_message(self._now(), session_id)
         finally:
-            self._release()
+            self._guard.leave()
 
     def agent_message(self, session_id: str, auto: bool = False) -> list[Event]:
         """The agent (or, with ``auto=True``, a system auto-reply) wrote (R17, R18, R19).
 
         Cost: O(1) (timer heap push, amortised).
         """
-        if not self._acquire(False):
+        if not self._guard.enter():
             raise ConcurrentCall("agent_message")
         try:
             if type(session_id) is not str or not session_id or type(auto) is not bool:
@@ -348,7 +346,7 @@ class Assigner:
                 check_flag("auto", auto)
             return self._engine.agent_message(self._now(), session_id, auto)
         finally:
-            self._release()
+            self._guard.leave()
 
     def assign(self, session_id: str, agent_id: str) -> list[Event]:
         """Manually give a waiting session to an online agent, ignoring caps (R02, R14).
@@ -361,7 +359,7 @@ class Assigner:
             agent_id = check_id("agent", agent_id)
             return self._engine.assign(self._now(), session_id, agent_id)
         finally:
-            self._release()
+            self._guard.leave()
 
     def transfer(self, session_id: str, agent_id: str) -> list[Event]:
         """Move an open session to another online agent, ignoring caps (R02, R14).
@@ -374,33 +372,33 @@ class Assigner:
             agent_id = check_id("agent", agent_id)
             return self._engine.transfer(self._now(), session_id, agent_id)
         finally:
-            self._release()
+            self._guard.leave()
 
     def close_session(self, session_id: str) -> list[Event]:
         """Close a session; its agent's freed room goes to the waiting line (R16, R05).
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        if not self._acquire(False):
+        if not self._guard.enter():
             raise ConcurrentCall("close_session")
         try:
             if type(session_id) is not str or not session_id:
                 check_id("session", session_id)
             return self._engine.close_session(self._now(), session_id)
         finally:
-            self._release()
+            self._guard.leave()
 
     def tick(self) -> list[Event]:
         """Fire every timer due by now, in deadline order (R17, R18, R20).
 
         Cost: O(log t) per timer fired plus the work each one causes.
         """
-        if not self._acquire(False):
+        if not self._guard.enter():
             raise ConcurrentCall("tick")
         try:
             return self._engine.tick(self._now())
         finally:
-            self._release()
+            self._guard.leave()
 
     def apply(self, commands: Iterable[tuple[object, ...]]) -> list[Event]:
         """Run many commands in one call and return all their events, in order.
@@ -415,7 +413,7 @@ class Assigner:
         nothing. Cost: that of the commands, without a Python call per
         command on the compiled engine.
         """
-        if not self._acquire(False):
+        if not self._guard.enter():
             raise ConcurrentCall("apply")
         try:
             feed = _iterate(commands)
@@ -426,7 +424,7 @@ class Assigner:
                 raise
             return events
         finally:
-            self._release()
+            self._guard.leave()
 
     def next_deadline(self) -> float | None:
         """The earliest pending timer deadline, or None: when to call :meth:`tick`.
@@ -437,7 +435,7 @@ class Assigner:
         try:
             return self._engine.next_deadline()
         finally:
-            self._release()
+            self._guard.leave()
 
     # -- queries ----------------------------------------------------------
 
@@ -447,7 +445,7 @@ class Assigner:
         try:
             return self._engine.load(check_id("agent", agent_id))
         finally:
-            self._release()
+            self._guard.leave()
 
     def agent(self, agent_id: str) -> AgentView:
         """A read-only view of one agent. O(1)."""
@@ -455,7 +453,7 @@ class Assigner:
         try:
             return self._engine.agent(check_id("agent", agent_id))
         finally:
-            self._release()
+            self._guard.leave()
 
     def agent_ids(self) -> list[str]:
         """Registered agents in registration order. O(n)."""
@@ -463,7 +461,7 @@ class Assigner:
         try:
             return self._engine.agent_ids()
         finally:
-            self._release()
+            self._guard.leave()
 
     def session(self, session_id: str) -> SessionView:
         """A read-only view of one open session: state, agent, pool. O(1)."""
@@ -471,7 +469,7 @@ class Assigner:
         try:
             return self._engine.session(check_id("session", session_id))
         finally:
-            self._release()
+            self._guard.leave()
 
     def session_ids(self) -> list[str]:
         """Open sessions (assigned or waiting) in arrival order. O(s log s)."""
@@ -479,7 +477,7 @@ class Assigner:
         try:
             return self._engine.session_ids()
         finally:
-            self._release()
+            self._guard.leave()
 
     def waiting(self) -> list[str]:
         """Waiting sessions in service order (R07), both pools. O(w log w)."""
@@ -487,7 +485,7 @@ class Assigner:
         try:
             return self._engine.waiting()
         finally:
-            self._release()
+            self._guard.leave()
 
     def reception_list(self, agent_id: str) -> list[str]:
         """The agent's open sessions in longest-wait order (R19). O(k log k)."""
@@ -495,7 +493,7 @@ class Assigner:
         try:
             return self._engine.reception_list(check_id("agent", agent_id))
         finally:
-            self._release()
+            self._guard.leave()
 
     # -- persistence ------------------------------------------------------
 
@@ -517,7 +515,7 @@ class Assigner:
                 "state": self._engine.snapshot(),
             }
         finally:
-            self._release()
+            self._guard.leave()
 
     @classmethod
     def restore(
@@ -578,10 +576,10 @@ class Assigner:
         try:
             self._engine.check()
         finally:
-            self._release()
+            self._guard.leave()
 
     def __repr__(self) -> str:
-        if not self._acquire(False):
+        if not self._guard.enter():
             return f"<Assigner engine={self.engine} (a call is running)>"
         try:
             return (
@@ -589,7 +587,7 @@ class Assigner:
                 f"waiting={len(self._engine.waiting())} strategy={self._config.strategy.name}>"
             )
         finally:
-            self._release()
+            self._guard.leave()
 
 
 def _iterate(commands: object) -> Iterator[object]:

@@ -1,0 +1,56 @@
+"""The one-writer guard of an Assigner (S02): try to enter, or learn that a call runs.
+
+:func:`new_guard` returns an object with ``enter()`` (True if the guard was
+free and is now taken, False if a call holds it) and ``leave()`` (release
+it). It never blocks: an overlapping call is an error to report
+(``ConcurrentCall``), not something to wait for.
+
+With the compiled engine built and a GIL in the interpreter, the guard is
+the compiled ``Guard``: a flag tested and set in one step of C code, two
+method calls per Assigner call (about 520 instructions). Otherwise it is
+:class:`LockGuard`, a real lock taken without blocking, correct on any
+interpreter and about four times as costly.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+from typing import Protocol
+
+from kefu import _compat
+
+__all__ = ["Guard", "LockGuard", "new_guard"]
+
+
+class Guard(Protocol):
+    def enter(self) -> bool: ...
+
+    def leave(self) -> None: ...
+
+
+class LockGuard:
+    """A guard on a plain lock: for interpreters without the compiled engine or a GIL."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+
+    def enter(self) -> bool:
+        return self._lock.acquire(False)
+
+    def leave(self) -> None:
+        self._lock.release()
+
+
+_compiled = _compat.load_compiled("kefu._engine_c", "the compiled engine")
+_HAS_GIL: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
+_GUARD_CLASS: type[Guard] = (
+    getattr(_compiled, "Guard", LockGuard) if _HAS_GIL and _compiled is not None else LockGuard
+)
+
+
+def new_guard() -> Guard:
+    """A fresh, free guard. O(1)."""
+    return _GUARD_CLASS()
