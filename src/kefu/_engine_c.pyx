@@ -1600,6 +1600,7 @@ cdef class Engine:
         cdef list events = []
         cdef Py_ssize_t index = -1
         cdef Py_ssize_t n
+        cdef Py_ssize_t done = 0
         cdef tuple c
         at = now
         feed = iter(commands)
@@ -1611,6 +1612,7 @@ cdef class Engine:
                 break
             except Exception as exc:  # the caller's iterable broke: keep what was done
                 raise BatchAborted(index, None, exc, events, at) from exc
+            done = len(events)
             try:
                 if (type(command) is tuple and len(<tuple>command) > 0
                         and type((<tuple>command)[0]) is str):
@@ -1645,7 +1647,11 @@ cdef class Engine:
                 # Everything else (and anything odd) takes the checked path.
                 at = run_checked(self, command, at, events)
                 now = at
-            except KefuError as exc:
+            except Exception as exc:
+                # Whatever the failing command raised (a KefuError, or anything a hostile
+                # argument throws while it is checked), the events of the commands before
+                # it are kept: they happened. Its own, if any, are not.
+                del events[done:]
                 raise BatchAborted(index, command, exc, events, at) from exc
         return events, at
 
