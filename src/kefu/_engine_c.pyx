@@ -30,9 +30,20 @@ allowed entry, visiting only excluded nodes and their children.
 
 Waiting sessions sit in one binary heap per group keyed by the R07 key
 (-priority, arrival); each session records its heap position, so closing a
-waiting session is O(log w). Timers are one heap of (deadline, seq) with lazy
-deletion: an entry is live iff its session still holds that seq for that
-kind; the heap is rebuilt when stale entries outnumber live ones.
+waiting session is O(log w). The heaps that hold sessions are also on a busy
+list, so an agent serving every group compares the heads of the groups that
+have waiting sessions, never of every group. Timers are one heap of
+(deadline, seq) with lazy deletion: an entry is live iff its session still
+holds that seq for that kind; the heap is rebuilt when stale entries
+outnumber live ones.
+
+Groups. A group name is interned to a small gid that indexes the per-group
+arrays (online counts, agent indexes, waiting heaps). A gid is held by every
+agent serving the group and every open session of it; when the last one goes
+the name is forgotten, the group's buffers are freed and the gid goes on a
+free list for the next new name. The arrays grow by doubling. So a shop that
+has seen a million group names costs, per call and in memory, what one with
+only its live groups costs.
 
 Events are the shared attrs classes of ``kefu.events``. They are built here
 by allocating the object and filling its slots through the slot descriptors
@@ -43,7 +54,9 @@ classes out differently.
 Invariants (``check()`` verifies them from scratch): every open session is
 in exactly one reception list or one waiting heap; an agent is indexed iff
 available, on its side, at a position that holds it; heap order holds;
-loads equal list lengths; R06: no waiting session has an eligible agent.
+loads equal list lengths; a gid's reference count is its agents plus its
+sessions, and a gid without any is free; the busy list holds exactly the
+non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc

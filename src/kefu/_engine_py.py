@@ -17,12 +17,14 @@ agent serves. A session of group g picks the best head of index[side, g] and
 index[side, _ALL]; a session without a group the head of index[side, _ANY].
 So a selection costs O(log n) plus the agents skipped because they timed out
 on that session (R18), and an agent's update costs O(g log n). Keys end in
-``reg``, which maps back to the agent.
+``reg``, which maps back to the agent. An index that empties is dropped, and
+so is a group's online count when it falls to zero: the tables hold the
+groups agents serve now, not every group ever named.
 
 Waiting sessions sit in one ``SortedList`` per group, keyed by the R07 key
-(-priority, arrival). An agent who gains room compares the heads of the
-queues it serves (a shop has a handful of groups) and takes the best: O(g +
-log w) per session handed out.
+(-priority, arrival); only non-empty queues are kept. An agent who gains
+room compares the heads of the queues it serves that hold sessions and takes
+the best: O(g + log w) per session handed out.
 
 Timers live in one heap of (deadline, seq, kind, session); a session holds
 its current (deadline, seq) per kind, and a heap entry that no longer
