@@ -39,9 +39,13 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import require_engine
-from kefu import Assigner, ManualClock
+from kefu import Assigner, ManualClock, Strategy
+from kefu.assigner import ENGINES
+from kefu.errors import KefuError
 from kefu.events import Assigned, Closed, Event, Queued, Reassigned, Requeued, Transferred
 
 SMOKE_OPS = 80_000
@@ -61,6 +65,13 @@ ROOM_PER_THING = 64
 def fast_engine(request: pytest.FixtureRequest) -> str:
     """The engines meant for long runs: compiled and pure Python."""
     return require_engine(request.param)
+
+
+def live_groups(shop: Assigner) -> set[str]:
+    """Group names an agent serves or an open session has, from the snapshot."""
+    state = shop.snapshot()["state"]
+    names = {g for a in state["agents"] for g in (a["groups"] or ())}
+    return names | {s["group"] for s in state["sessions"] if s["group"] is not None}
 
 
 class Driver:
@@ -106,10 +117,7 @@ class Driver:
                 return
 
     def live_groups(self) -> set[str]:
-        """Group names an agent serves or an open session has, from the snapshot."""
-        state = self.shop.snapshot()["state"]
-        names = {g for a in state["agents"] for g in (a["groups"] or ())}
-        return names | {s["group"] for s in state["sessions"] if s["group"] is not None}
+        return live_groups(self.shop)
 
 
 class Workload(NamedTuple):
@@ -283,3 +291,68 @@ def test_R16_a_group_name_is_forgotten_once_unused_and_its_slot_reused() -> None
     d.call(d.shop.remove_agent, "x")
     assert footprint()["group_names"] == 0
     d.shop.check()
+
+
+# -- forgetting names is invisible (R23) -----------------------------------------------------
+
+NAMES = [f"g{i}" for i in range(6)]
+IDS = ["A", "B", "C", "D"]
+SIDS = [f"s{i}" for i in range(10)]
+_group_sets = st.one_of(st.none(), st.frozensets(st.sampled_from(NAMES), max_size=3))
+_commands = st.one_of(
+    st.tuples(st.just("add_agent"), st.sampled_from(IDS), st.integers(1, 3), _group_sets,
+              st.booleans()),
+    st.tuples(st.just("remove_agent"), st.sampled_from(IDS)),
+    st.tuples(st.just("agent_online"), st.sampled_from(IDS)),
+    st.tuples(st.just("agent_offline"), st.sampled_from(IDS), st.booleans()),
+    st.tuples(st.just("open_session"), st.sampled_from(SIDS),
+              st.sampled_from([None, *NAMES]), st.integers(0, 2)),
+    st.tuples(st.just("close_session"), st.sampled_from(SIDS)),
+    st.tuples(st.just("assign"), st.sampled_from(SIDS), st.sampled_from(IDS)),
+    st.tuples(st.just("transfer"), st.sampled_from(SIDS), st.sampled_from(IDS)),
+    st.tuples(st.just("wait"), st.sampled_from([1.0, 20.0, 45.0])),
+)
+
+
+def _run_command(shop: Assigner, clock: ManualClock, command: tuple[Any, ...]) -> object:
+    """The command's events, or its error's type and message."""
+    name, *args = command
+    try:
+        if name == "wait":
+            clock.advance(args[0])
+            return shop.tick()
+        if name == "add_agent":
+            agent, cap, groups, online = args
+            return shop.add_agent(agent, cap, groups, online=online)
+        if name == "agent_offline":
+            return shop.agent_offline(args[0], requeue=args[1])
+        if name == "open_session":
+            return shop.open_session(args[0], None, args[1], args[2])
+        return getattr(shop, name)(*args)
+    except KefuError as exc:
+        return (type(exc), str(exc))
+
+
+@given(strategy=st.sampled_from(list(Strategy)), diversion=st.booleans(),
+       commands=st.lists(_commands, max_size=80))
+def test_R23_forgetting_and_reusing_group_names_changes_nothing_observable(
+    strategy: Strategy, diversion: bool, commands: list[tuple[Any, ...]]
+) -> None:
+    """Six names, agents and sessions coming and going: gids are freed and reused in
+    every order, yet every engine gives the naive model's events, errors and snapshot."""
+    engines = [e for e in ("naive", "py", "c") if e in ENGINES]
+    clocks = [ManualClock(0.0) for _ in engines]
+    shops = [Assigner(clock, strategy, diversion, auto_close_after=60.0,
+                      first_response_timeout=30.0, engine=e)  # type: ignore[arg-type]
+             for e, clock in zip(engines, clocks, strict=True)]
+    for command in commands:
+        results = [_run_command(shop, clock, command)
+                   for shop, clock in zip(shops, clocks, strict=True)]
+        assert all(r == results[0] for r in results), f"{command}: {results}"
+    for shop in shops:
+        shop.check()
+        assert shop.snapshot() == shops[0].snapshot()
+        assert shop.waiting() == shops[0].waiting()
+        if shop.engine == "c":
+            names = shop._engine._footprint()["group_names"]  # type: ignore[attr-defined]
+            assert names == len(live_groups(shop)), "interned names are exactly the live ones"
