@@ -65,3 +65,4 @@ cdef struct SessHeap:
     int *item
     int size
     int cap
+    int busy         # its position in the list of non-empty waiting heaps, -1 while empty

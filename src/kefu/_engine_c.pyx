@@ -30,9 +30,20 @@ allowed entry, visiting only excluded nodes and their children.
 
 Waiting sessions sit in one binary heap per group keyed by the R07 key
 (-priority, arrival); each session records its heap position, so closing a
-waiting session is O(log w). Timers are one heap of (deadline, seq) with lazy
-deletion: an entry is live iff its session still holds that seq for that
-kind; the heap is rebuilt when stale entries outnumber live ones.
+waiting session is O(log w). The heaps that hold sessions are also on a busy
+list, so an agent serving every group compares the heads of the groups that
+have waiting sessions, never of every group. Timers are one heap of
+(deadline, seq) with lazy deletion: an entry is live iff its session still
+holds that seq for that kind; the heap is rebuilt when stale entries
+outnumber live ones.
+
+Groups. A group name is interned to a small gid that indexes the per-group
+arrays (online counts, agent indexes, waiting heaps). A gid is held by every
+agent serving the group and every open session of it; when the last one goes
+the name is forgotten, the group's buffers are freed and the gid goes on a
+free list for the next new name. The arrays grow by doubling. So a shop that
+has seen a million group names costs, per call and in memory, what one with
+only its live groups costs.
 
 Events are the shared attrs classes of ``kefu.events``. They are built here
 by allocating the object and filling its slots through the slot descriptors
@@ -43,7 +54,9 @@ classes out differently.
 Invariants (``check()`` verifies them from scratch): every open session is
 in exactly one reception list or one waiting heap; an agent is indexed iff
 available, on its side, at a position that holds it; heap order holds;
-loads equal list lengths; R06: no waiting session has an eligible agent.
+loads equal list lengths; a gid's reference count is its agents plus its
+sessions, and a gid without any is free; the busy list holds exactly the
+non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
@@ -324,15 +337,23 @@ cdef class Engine:
     cdef list _buyer
     cdef dict _timed_out       # slot -> set of agent ids (R18), only if any
 
-    # groups: gid -> name; indexes by slot*2 + side; waiting heaps by gid + 1
+    # groups: gid -> name; indexes by slot*2 + side; waiting heaps by gid + 1.
+    # A gid lives while an agent serves its group or an open session has it
+    # (g_refs counts both); then the name is forgotten and the gid reused.
     cdef dict _gid
-    cdef list _gname
-    cdef int ngroups
+    cdef list _gname           # gid -> name, None for a free gid
+    cdef int ngroups           # gids handed out so far: 0 .. ngroups - 1
+    cdef int gcap              # room in the per-group arrays
+    cdef int *g_refs
+    cdef int *g_free
+    cdef int g_nfree
     cdef int *online_groups
     cdef AgentIndex *ix
     cdef int nix
     cdef SessHeap *qs
     cdef int nqs
+    cdef int *busy_q           # the waiting heaps (gid + 1) that hold sessions
+    cdef int nbusy
     cdef int waiting_count
     cdef int online_total
     cdef int online_all
@@ -360,6 +381,9 @@ cdef class Engine:
         self.ag_free = NULL
         self.ss_free = NULL
         self.online_groups = NULL
+        self.g_refs = NULL
+        self.g_free = NULL
+        self.busy_q = NULL
 
     def __init__(self, config):
         self._config = config
@@ -383,7 +407,7 @@ cdef class Engine:
         self._gid = {}
         self._gname = []
         self._sticky = OrderedDict()
-        self._ensure_groups(0)
+        self._ensure_groups(1)
 
     def __dealloc__(self):
         cdef int i
@@ -407,46 +431,120 @@ cdef class Engine:
         PyMem_Free(self.qs)
         PyMem_Free(self.tm)
         PyMem_Free(self.online_groups)
+        PyMem_Free(self.g_refs)
+        PyMem_Free(self.g_free)
+        PyMem_Free(self.busy_q)
 
     # -- storage -------------------------------------------------------------------
 
     cdef int _ensure_groups(self, int ngroups) except -1:
-        """Room for ``ngroups`` groups: online counters, indexes, waiting heaps."""
+        """Room for ``ngroups`` gids in every per-group array, grown geometrically.
+
+        Amortised O(1) per new gid: capacity doubles, so the copying is paid
+        once per doubling, not once per group name.
+        """
         cdef int old_nix = self.nix
         cdef int old_nqs = self.nqs
-        cdef int i
-        self.online_groups = <int*>_grow(self.online_groups, ngroups, sizeof(int))
-        for i in range(self.ngroups, ngroups):
+        cdef int old_cap = self.gcap
+        cdef int cap, i
+        if ngroups <= self.gcap:
+            return 0
+        cap = max(ngroups, 2 * self.gcap, 8)
+        self.online_groups = <int*>_grow(self.online_groups, cap, sizeof(int))
+        self.g_refs = <int*>_grow(self.g_refs, cap, sizeof(int))
+        self.g_free = <int*>_grow(self.g_free, cap, sizeof(int))
+        self.busy_q = <int*>_grow(self.busy_q, cap + 1, sizeof(int))
+        for i in range(old_cap, cap):
             self.online_groups[i] = 0
-        self.ngroups = ngroups
-        self.nix = (ngroups + 2) * 2
-        self.ix = <AgentIndex*>_grow(self.ix, self.nix, sizeof(AgentIndex))
+            self.g_refs[i] = 0
+        self.ix = <AgentIndex*>_grow(self.ix, (cap + 2) * 2, sizeof(AgentIndex))
+        self.nix = (cap + 2) * 2
         for i in range(old_nix, self.nix):
             self.ix[i].agent = NULL
             self.ix[i].k = NULL
             self.ix[i].bits = NULL
             self.ix[i].size = 0
             self.ix[i].cap = 0
-        self.nqs = ngroups + 1
-        self.qs = <SessHeap*>_grow(self.qs, self.nqs, sizeof(SessHeap))
+        self.qs = <SessHeap*>_grow(self.qs, cap + 1, sizeof(SessHeap))
+        self.nqs = cap + 1
         for i in range(old_nqs, self.nqs):
             self.qs[i].item = NULL
             self.qs[i].size = 0
             self.qs[i].cap = 0
+            self.qs[i].busy = -1
+        self._gname.extend([None] * (cap - old_cap))
+        self.gcap = cap
         return 0
 
     cdef int _intern(self, object name) except -2:
-        """The gid of a group name (-1 for None), registering new names."""
+        """The gid of a group name (-1 for None), taking a reference to it. O(1) amortised.
+
+        A new name gets a free gid, or the next one. Every call is matched by
+        one :meth:`_release` when the agent or session holding it goes.
+        """
+        cdef int gid
         if name is None:
             return -1
-        gid = self._gid.get(name)
-        if gid is not None:
+        found = self._gid.get(name)
+        if found is not None:
+            gid = found
+            self.g_refs[gid] += 1
             return gid
-        cdef int new_gid = self.ngroups
-        self._ensure_groups(new_gid + 1)
-        self._gid[name] = new_gid
-        self._gname.append(name)
-        return new_gid
+        if self.g_nfree > 0:
+            gid = self.g_free[self.g_nfree - 1]
+        else:
+            self._ensure_groups(self.ngroups + 1)
+            gid = self.ngroups
+        self._gid[name] = gid  # the only step that can fail: nothing is taken before it
+        if self.g_nfree > 0:
+            self.g_nfree -= 1
+        else:
+            self.ngroups += 1
+        self._gname[gid] = name
+        self.g_refs[gid] = 1
+        return gid
+
+    cdef int _release(self, int gid) except -1:
+        """Drop a reference to ``gid``; the last one forgets the name and frees the gid. O(1).
+
+        Nobody serves the group and no session has it, so its indexes and its
+        waiting heap are empty: their buffers are freed, so memory follows the
+        groups in use, not every name ever seen.
+        """
+        cdef int i
+        if gid < 0:
+            return 0
+        self.g_refs[gid] -= 1
+        if self.g_refs[gid] > 0:
+            return 0
+        del self._gid[self._gname[gid]]
+        self._gname[gid] = None
+        for i in range((2 + gid) * 2, (2 + gid) * 2 + 2):
+            PyMem_Free(self.ix[i].agent)
+            PyMem_Free(self.ix[i].k)
+            PyMem_Free(self.ix[i].bits)
+            self.ix[i].agent = NULL
+            self.ix[i].k = NULL
+            self.ix[i].bits = NULL
+            self.ix[i].cap = 0
+        PyMem_Free(self.qs[gid + 1].item)
+        self.qs[gid + 1].item = NULL
+        self.qs[gid + 1].cap = 0
+        self.g_free[self.g_nfree] = gid
+        self.g_nfree += 1
+        return 0
+
+    cdef list _intern_all(self, list names):
+        """The gids of ``names`` (references taken), or none taken if one fails."""
+        cdef list gids = []
+        try:
+            for name in names:
+                gids.append(self._intern(name))
+        except BaseException:
+            for gid in gids:
+                self._release(gid)
+            raise
+        return gids
 
     cdef int _new_session_slot(self) except -1:
         cdef int si
@@ -463,7 +561,9 @@ cdef class Engine:
         self._buyer.append(None)
         return si
 
-    cdef void _free_session_slot(self, int si):
+    cdef int _free_session_slot(self, int si) except -1:
+        self._release(self.ss[si].group)
+        self.ss[si].group = -1
         self.ss[si].in_use = False
         self.ss[si].ac_seq = 0
         self.ss[si].fr_seq = 0
@@ -474,6 +574,7 @@ cdef class Engine:
             self.ss[si].has_timed_out = False
         self.ss_free[self.ss_nfree] = si
         self.ss_nfree += 1
+        return 0
 
     cdef int _new_agent_slot(self) except -1:
         cdef int ai
@@ -495,14 +596,15 @@ cdef class Engine:
 
     cdef int _init_agent(self, int ai, str agent_id, i64 reg, object cap,
                          object groups, int weight, bint online) except -1:
+        """Fill agent slot ``ai``; takes a reference to each group it serves (last, so a
+        failure before it leaves no reference behind)."""
         cdef Agent *a = &self.ag[ai]
         cdef int k, n
         names = None if groups is None else sorted(groups)
         n = 2 if names is None else 1 + len(names)
-        gids = [] if names is None else [self._intern(g) for g in names]
-        a = &self.ag[ai]  # _intern may not move agents, but stay safe
         a.slots = <int*>_grow(a.slots, n, sizeof(int))
         a.pos = <int*>_grow(a.pos, n, sizeof(int))
+        gids = [] if names is None else self._intern_all(names)
         a.nslots = n
         a.slots[0] = SLOT_ANY
         if names is None:
@@ -932,10 +1034,15 @@ cdef class Engine:
         self.ss[si].qpos = pos
 
     cdef int _enqueue(self, int si, int pool) except -1:
-        cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
+        cdef int qi = self.ss[si].group + 1
+        cdef SessHeap *q = &self.qs[qi]
         if q.size == q.cap:
+            q.item = <int*>_grow(q.item, q.cap * 2 if q.cap else 16, sizeof(int))
             q.cap = q.cap * 2 if q.cap else 16
-            q.item = <int*>_grow(q.item, q.cap, sizeof(int))
+        if q.size == 0:
+            q.busy = self.nbusy
+            self.busy_q[self.nbusy] = qi
+            self.nbusy += 1
         self.ss[si].pool = pool
         q.item[q.size] = si
         q.size += 1
@@ -954,9 +1061,19 @@ cdef class Engine:
             self.ss[moved].qpos = pos
             self._q_up(q, pos)
             self._q_down(q, self.ss[moved].qpos)
+        if last == 0:
+            self._unbusy(q)
         self.ss[si].pool = POOL_NONE
         self.ss[si].qpos = -1
         self.waiting_count -= 1
+
+    cdef void _unbusy(self, SessHeap *q) noexcept:
+        """Take an emptied waiting heap off the busy list (swap with the last). O(1)."""
+        cdef int moved = self.busy_q[self.nbusy - 1]
+        self.busy_q[q.busy] = moved
+        self.qs[moved].busy = q.busy
+        self.nbusy -= 1
+        q.busy = -1
 
     cdef int _queue_first_allowed(self, SessHeap *q, int pos, int ai) except -2:
         """Smallest session in the subtree at ``pos`` that ``ai`` did not time out on."""
@@ -987,12 +1104,13 @@ cdef class Engine:
     cdef int _best_waiting_for(self, int ai) except -2:
         """The waiting session with the smallest R07 key that ``ai`` is eligible for."""
         cdef Agent *a = &self.ag[ai]
-        cdef int best = -1, gid, k
-        best = self._best_waiting_in(ai, -1, best)
+        cdef int best = -1, b, k
         if a.all_groups:
-            for gid in range(self.ngroups):
-                best = self._best_waiting_in(ai, gid, best)
+            # Only the heaps that hold sessions: O(groups with waiting sessions).
+            for b in range(self.nbusy):
+                best = self._best_waiting_in(ai, self.busy_q[b] - 1, best)
         else:
+            best = self._best_waiting_in(ai, -1, best)
             for k in range(1, a.nslots):
                 best = self._best_waiting_in(ai, self.ag[ai].slots[k] - 2, best)
         return best
@@ -1068,10 +1186,11 @@ cdef class Engine:
 
     cdef int _placement_pass(self, object now, list requeued, list events) except -1:
         """Place requeued sessions (and, under diversion, all waiting ones) in R07 order."""
-        cdef int si, ai, q, i
+        cdef int si, ai, q, i, b
         candidates = list(requeued)
         if self.diversion:
-            for q in range(self.nqs):
+            for b in range(self.nbusy):
+                q = self.busy_q[b]
                 for i in range(self.qs[q].size):
                     candidates.append(self.qs[q].item[i])
         fresh = set(requeued)
@@ -1325,6 +1444,7 @@ cdef class Engine:
 
     def remove_agent(self, now, agent_id):
         cdef int ai = self._agent_slot(agent_id)
+        cdef int k
         cdef list events = []
         moved = self._requeue_all(ai, now, Q_REMOVED, events)
         self._unindex(ai)
@@ -1332,6 +1452,9 @@ cdef class Engine:
             self._rr_leave_side(ai)
         if self.ag[ai].online:
             self._count_online(ai, -1)
+        if not self.ag[ai].all_groups:
+            for k in range(1, self.ag[ai].nslots):
+                self._release(self.ag[ai].slots[k] - 2)
         del self._agents[agent_id]
         self.ag[ai].in_use = False
         self._aid[ai] = None
@@ -1407,7 +1530,12 @@ cdef class Engine:
         if session_id in self._sessions:
             raise DuplicateSession(session_id)
         cdef int gid = self._intern(group)
-        cdef int si = self._new_session_slot()
+        cdef int si
+        try:
+            si = self._new_session_slot()
+        except BaseException:
+            self._release(gid)
+            raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
         self.arrival += 1
@@ -1513,6 +1641,7 @@ cdef class Engine:
         cdef list events = []
         cdef Py_ssize_t index = -1
         cdef Py_ssize_t n
+        cdef Py_ssize_t done = 0
         cdef tuple c
         at = now
         feed = iter(commands)
@@ -1524,6 +1653,7 @@ cdef class Engine:
                 break
             except Exception as exc:  # the caller's iterable broke: keep what was done
                 raise BatchAborted(index, None, exc, events, at) from exc
+            done = len(events)
             try:
                 if (type(command) is tuple and len(<tuple>command) > 0
                         and type((<tuple>command)[0]) is str):
@@ -1558,7 +1688,11 @@ cdef class Engine:
                 # Everything else (and anything odd) takes the checked path.
                 at = run_checked(self, command, at, events)
                 now = at
-            except KefuError as exc:
+            except Exception as exc:
+                # Whatever the failing command raised (a KefuError, or anything a hostile
+                # argument throws while it is checked), the events of the commands before
+                # it are kept: they happened. Its own, if any, are not.
+                del events[done:]
                 raise BatchAborted(index, command, exc, events, at) from exc
         return events, at
 
@@ -1590,9 +1724,10 @@ cdef class Engine:
         return list(self._sessions)
 
     def waiting(self):
-        cdef int q, i
+        cdef int q, i, b
         slots = []
-        for q in range(self.nqs):
+        for b in range(self.nbusy):
+            q = self.busy_q[b]
             for i in range(self.qs[q].size):
                 slots.append(self.qs[q].item[i])
         return [self._sid[si] for si in self._by_r07(slots)]
@@ -1730,6 +1865,23 @@ cdef class Engine:
 
     # -- invariants ---------------------------------------------------------------------------
 
+    def _footprint(self):
+        """The sizes of the tables that could grow with history (tests: they must follow
+        live state). O(groups) for the index capacities."""
+        cdef int i
+        cdef Py_ssize_t index_room = 0, queue_room = 0
+        for i in range(self.nix):
+            index_room += self.ix[i].cap
+        for i in range(self.nqs):
+            queue_room += self.qs[i].cap
+        return {
+            "group_names": len(self._gid), "group_ids": self.ngroups,
+            "group_room": self.gcap, "index_room": index_room, "queue_room": queue_room,
+            "agent_slots": self.ag_top, "session_slots": self.ss_top,
+            "timer_entries": self.tm_size, "timed_out_sets": len(self._timed_out),
+            "sticky": len(self._sticky),
+        }
+
     def check(self):
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
         cdef int ai, si, k, q, i, index_id, side, slot, count
@@ -1809,6 +1961,26 @@ cdef class Engine:
             assert self.online_groups[q] == sum(
                 1 for ai in online if not self.ag[ai].all_groups and self._serves(ai, q)
             ), "online per group"
+        refs = [0] * self.ngroups
+        for ai in self._agents.values():
+            for k in range(1, self.ag[ai].nslots if not self.ag[ai].all_groups else 1):
+                refs[self.ag[ai].slots[k] - 2] += 1
+        for si in self._sessions.values():
+            if self.ss[si].group >= 0:
+                refs[self.ss[si].group] += 1
+        free = {self.g_free[i] for i in range(self.g_nfree)}
+        assert len(free) == self.g_nfree and self.ngroups <= self.gcap, "free gids"
+        for q in range(self.ngroups):
+            assert self.g_refs[q] == refs[q], f"group {self._gname[q]!r}: {self.g_refs[q]} refs"
+            if refs[q]:
+                assert self._gid.get(self._gname[q]) == q and q not in free, f"gid {q}: name"
+            else:
+                assert self._gname[q] is None and q in free, f"gid {q}: unused but kept"
+        assert len(self._gid) == self.ngroups - self.g_nfree, "group names"
+        busy = [q for q in range(self.nqs) if self.qs[q].size > 0]
+        assert self.nbusy == len(busy), "busy waiting heaps"
+        for q in busy:
+            assert self.busy_q[self.qs[q].busy] == q, f"queue {q}: busy position"
         live = 0
         for session_id, si in self._sessions.items():
             assert self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0, (

@@ -17,12 +17,14 @@ agent serves. A session of group g picks the best head of index[side, g] and
 index[side, _ALL]; a session without a group the head of index[side, _ANY].
 So a selection costs O(log n) plus the agents skipped because they timed out
 on that session (R18), and an agent's update costs O(g log n). Keys end in
-``reg``, which maps back to the agent.
+``reg``, which maps back to the agent. An index that empties is dropped, and
+so is a group's online count when it falls to zero: the tables hold the
+groups agents serve now, not every group ever named.
 
 Waiting sessions sit in one ``SortedList`` per group, keyed by the R07 key
-(-priority, arrival). An agent who gains room compares the heads of the
-queues it serves (a shop has a handful of groups) and takes the best: O(g +
-log w) per session handed out.
+(-priority, arrival); only non-empty queues are kept. An agent who gains
+room compares the heads of the queues it serves that hold sessions and takes
+the best: O(g + log w) per session handed out.
 
 Timers live in one heap of (deadline, seq, kind, session); a session holds
 its current (deadline, seq) per kind, and a heap entry that no longer
@@ -220,17 +222,35 @@ class Engine:
     # -- agent index ---------------------------------------------------------
 
     def _unindex(self, a: _Agent) -> None:
+        """Take ``a`` out of its indexes; an index left empty is dropped. O(g log n)."""
         if a.key is not None:
             for slot in a.slots:
-                self._index[(a.key_online, slot)].remove(a.key)
+                index = self._index[(a.key_online, slot)]
+                index.remove(a.key)
+                if not index:
+                    del self._index[(a.key_online, slot)]
             a.key = None
 
     def _update(self, a: _Agent) -> None:
-        """Re-file an agent after its load, cap, weight, side or order changed. O(g log n)."""
+        """Re-file an agent after its load, cap, weight, side or order changed. O(g log n).
+
+        An agent staying on its side is re-keyed in place, so an index it is
+        alone in is not dropped and rebuilt on every hand-over.
+        """
+        if not self._available(a):
+            self._unindex(a)
+            return
+        key = self._key(a) if a.key is not None else None
+        if key is not None and a.key_online == a.online:
+            if key != a.key:
+                for slot in a.slots:
+                    index = self._index[(a.online, slot)]
+                    index.remove(a.key)
+                    index.add(key)
+                a.key = key
+            return
         was_available = a.key is not None
         self._unindex(a)
-        if not self._available(a):
-            return
         if not was_available:
             self._normalise(a)
         key = self._key(a)
@@ -243,12 +263,16 @@ class Engine:
         a.key_online = a.online
 
     def _count_online(self, a: _Agent, delta: int) -> None:
+        """Count ``a`` going online (+1) or offline (-1); a count falling to 0 is dropped."""
         self._online_total += delta
         if a.groups is None:
             self._online_all += delta
         else:
+            counts = self._online_groups
             for g in a.groups:
-                self._online_groups[g] += delta
+                counts[g] += delta
+                if not counts[g]:
+                    del counts[g]
 
     # -- selection (R11) -------------------------------------------------------
 
@@ -783,6 +807,16 @@ class Engine:
 
     # -- invariants ------------------------------------------------------------------
 
+    def _footprint(self) -> dict[str, int]:
+        """The sizes of the tables that could grow with history (tests: they must follow
+        live state). O(1)."""
+        return {
+            "indexes": len(self._index), "online_groups": len(self._online_groups),
+            "queues": len(self._queues), "waiting": len(self._waiting),
+            "agents": len(self._by_reg), "sessions": len(self._sessions),
+            "timer_entries": len(self._timers), "sticky": len(self._sticky),
+        }
+
     def check(self) -> None:
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
         placed: dict[str, str] = {}
@@ -815,6 +849,11 @@ class Engine:
         online_agents = [a for a in self._agents.values() if a.online]
         assert self._online_total == len(online_agents), "online count"
         assert self._online_all == sum(a.groups is None for a in online_agents), "online-all"
+        assert self._online_groups == Counter(
+            g for a in online_agents if a.groups is not None for g in a.groups
+        ), "online per group"
+        assert all(self._online_groups.values()), "a zero online count kept"
+        assert all(self._index.values()), "an empty index kept"
         live = 0
         for s in self._sessions.values():
             assert s.first_response is None or s.agent is not None, f"{s.id!r}: R18 timer in pool"
