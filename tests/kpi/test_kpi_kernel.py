@@ -4,7 +4,8 @@
 the data-quality counts of SPEC part B: duplicates, conflicting copies,
 unknown senders, out-of-order seq). The compiled kernel must give the same
 MessageScan, field for field, on any input, including the inputs it hands
-to the reference (conflicting or scattered copies, huge seq or int times).
+to the reference (conflicting or scattered copies, huge seq), and on the
+edges of the supported time range.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kpi_helpers import at
 
-from kefu.kpi import Message, Sender, kernel
+from kefu.kpi import InvalidRecord, Message, Sender, kernel
+from kefu.kpi.records import MAX_TIME
 from kefu.kpi.timeline import MessageScan, scan_messages, scan_messages_py
 
 BASE = at(8, 0)
 TIMES = (st.integers(0, 40).map(lambda s: BASE + s)  # many exact ties
          | st.floats(0, 40).map(lambda s: BASE + s)
          | st.integers(0, 40).map(lambda s: int(BASE) + s))  # int seconds
-HARD_TIMES = TIMES | st.sampled_from([2**60, -(2**60)])  # ints a double cannot hold
+# the edges of the supported range [MIN_TIME, MAX_TIME), as floats and ints
+HARD_TIMES = TIMES | st.sampled_from([0, 0.0, -0.0, int(MAX_TIME) - 1, MAX_TIME - 2**-20])
 SEQS = st.integers(-3, 3)
 HARD_SEQS = SEQS | st.sampled_from([2**63, -(2**70), 2**63 - 1])  # beyond int64
 
@@ -33,8 +36,8 @@ HARD_SEQS = SEQS | st.sampled_from([2**63, -(2**70), 2**63 - 1])  # beyond int64
 @st.composite
 def messages(draw: st.DrawFn) -> list[Message]:
     """Messages of a few sessions and buyers, with exact copies near and far; one list
-    in ten is "hard" (huge times or seq, a differing copy), which the compiled kernel
-    hands to the reference, so most examples exercise its own path."""
+    in ten is "hard" (edge times, huge seq, a differing copy; the kernel hands the
+    last two to the reference), so most examples exercise its own path."""
     hard = draw(st.integers(0, 9)) == 0
     times, seqs = (HARD_TIMES, HARD_SEQS) if hard else (TIMES, SEQS)
     out: list[Message] = []
@@ -122,7 +125,11 @@ def test_fast_path_really_runs_and_hands_hard_cases_to_the_reference() -> None:
     assert scan([*plain, scattered], math.inf) is None
     assert scan([*plain, Message("s1", "b1", BASE, Sender.BUYER, "m3", seq=2**63)],
                 math.inf) is None
-    assert scan([*plain, Message("s1", "b1", 2**60, Sender.BUYER, "m3")], math.inf) is None
+    far = Message("s1", "b1", BASE, Sender.BUYER, "m3")
+    object.__setattr__(far, "at", 2**60)  # past the constructor's check
+    assert scan([*plain, far], math.inf) is None
+    with pytest.raises(InvalidRecord, match=r"Message\.at must be POSIX seconds"):
+        _compiled([*plain, far], math.inf)
     # and the public entry point still answers them, as the reference does
     for hard in ([*plain, differing], [*plain, scattered]):
         assert _fields(_compiled(hard, math.inf)) == _fields(scan_messages_py(hard, math.inf))

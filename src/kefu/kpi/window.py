@@ -20,6 +20,7 @@ import zoneinfo
 
 import attrs
 
+from kefu._text import short_repr
 from kefu.kpi.errors import (
     InvalidDay,
     InvalidTime,
@@ -29,6 +30,7 @@ from kefu.kpi.errors import (
     UnknownPolicy,
     UnknownTimezone,
 )
+from kefu.kpi.records import MAX_TIME, MIN_TIME
 
 __all__ = [
     "Basis",
@@ -85,10 +87,11 @@ def _check_window(inst: Window, _attr: object, _value: object) -> None:
     for name in ("start", "end"):
         t = getattr(inst, name)
         if not isinstance(t, dt.time):
-            raise InvalidWindow(f"Window.{name} must be a datetime.time, got {t!r}")
+            raise InvalidWindow(f"Window.{name} must be a datetime.time, got {short_repr(t)}")
         if t.tzinfo is not None:
             raise InvalidWindow(
-                f"Window.{name} must be a local time without tzinfo (pass tz= instead), got {t!r}"
+                f"Window.{name} must be a local time without tzinfo (pass tz= instead),"
+                f" got {short_repr(t)}"
             )
     if inst.end != _MIDNIGHT and inst.start >= inst.end:
         raise InvalidWindow(
@@ -133,20 +136,32 @@ def resolve_tz(tz: str | dt.tzinfo) -> dt.tzinfo:
 
 
 def to_posix(value: object, name: str = "time") -> float:
-    """POSIX seconds of an aware datetime or a finite number; a naive datetime is refused."""
+    """POSIX seconds of an aware datetime or a number, in the supported range.
+
+    A naive datetime is refused (NaiveDatetime); so is anything but an exact
+    float or int (a bool too), NaN, infinities and instants outside
+    [MIN_TIME, MAX_TIME), 1970-01-01 to 2106-02-07 UTC (InvalidTime). O(1).
+    """
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise NaiveDatetime(name, value)
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidTime(f"{name} must be POSIX seconds or an aware datetime, got {value!r}")
-    return float(value)
+        seconds: float = value.timestamp()
+    elif type(value) is float or type(value) is int:
+        seconds = value
+    else:
+        raise InvalidTime(
+            f"{name} must be POSIX seconds or an aware datetime, got {short_repr(value)}")
+    if not MIN_TIME <= seconds < MAX_TIME:  # false for NaN too
+        raise InvalidTime(f"{name} must be an instant from 1970-01-01 to 2106-02-07 UTC"
+                          f" (POSIX seconds in [0, 2**32)), got {short_repr(value)}")
+    return float(seconds)
 
 
 def check_day(value: object, name: str = "day") -> dt.date:
     """``value`` if it is a date (and not a datetime), else InvalidDay."""
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise InvalidDay(f"{name} must be a datetime.date (not a datetime), got {value!r}")
+        raise InvalidDay(
+            f"{name} must be a datetime.date (not a datetime), got {short_repr(value)}")
     return value
 
 
