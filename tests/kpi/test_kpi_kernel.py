@@ -10,9 +10,15 @@ edges of the supported time range.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
+import subprocess
+import sys
+import textwrap
 from array import array
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -159,9 +165,129 @@ def test_only_exact_message_records_take_the_compiled_path() -> None:
     assert scan(msgs, math.inf) is not None
 
 
-def test_sorted_doubles_refuses_other_arrays_and_nan() -> None:
+def test_R23_K08_sorted_doubles_refuses_other_arrays_and_nan() -> None:
     sort = kernel.compiled("sorted_doubles")
     with pytest.raises(TypeError):
         sort(array("i", [3, 1, 2]))
     with pytest.raises(ValueError):
         sort(array("d", [1.0, math.nan]))
+
+
+# Hostile input, in a subprocess: a crash of the compiled kernel fails the test ------------
+# (kpi_fuzz.py builds the records; test_kpi_hostile.py pins the in-process cases.)
+
+HERE = Path(__file__).parent
+
+
+def _run(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter that can import the test helpers."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=HERE,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _fuzz(first: int, cases: int) -> dict[str, object]:
+    proc = _run(f"import kpi_fuzz; kpi_fuzz.main([{first!r}, {cases!r}])", timeout=600)
+    assert proc.returncode == 0, f"the fuzz process died ({proc.returncode}): {proc.stderr[-2000:]}"
+    counts: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
+    assert counts["mismatch"] == [], counts["mismatch"]
+    assert counts["foreign_error"] == [], counts["foreign_error"]
+    assert counts["cases"] == cases
+    return counts
+
+
+def test_R23_K00_hostile_records_never_crash_and_both_kernels_agree() -> None:
+    counts = _fuzz(0, 400)
+    # the cases are mixed: both outcomes must be well represented
+    assert counts["equal"] >= 100 and counts["rejected"] >= 100, counts  # type: ignore[operator]
+
+
+@pytest.mark.soak
+def test_R23_K00_hostile_records_soak() -> None:
+    _fuzz(10_000, 30_000)
+
+
+# Pinned examples of each defect found ---------------------------------------------------
+
+_HEAD = """
+import math
+from kpi_fuzz import Box, EvilStr, EvilInt, EvilFloat
+from kefu.kpi import Message, Sender, kernel, shop_reply_rate
+from kefu.errors import KefuError
+from kefu.kpi.timeline import scan_messages
+base = 1794391200.0
+"""
+
+# Runs shop_reply_rate and scan_messages (and, compiled, the kernel itself) on a
+# day with EVILS' record appended, on each kernel; the outcomes must agree.
+_BODY = """
+def day(evil):
+    msgs = [Message(f"s{k % 5}", "b", base + k, Sender.BUYER if k % 2 else Sender.AGENT,
+                    f"m{k}", agent_id="a") for k in range(100)]
+    msgs.append(evil(msgs))
+    Box.items = msgs
+    return msgs
+out = []
+for name in kernel.AVAILABLE:
+    kernel.ACTIVE = name
+    for evil in EVILS:
+        try:
+            out.append(repr(shop_reply_rate(day(evil))))
+            out.append(repr(scan_messages(day(evil)).fields()))
+            if name == "c":
+                kernel.compiled("scan")(day(evil), math.inf)
+        except KefuError as exc:
+            out.append(type(exc).__name__ + ": " + str(exc))
+half = len(out) // len(kernel.AVAILABLE)
+assert out[:half] == out[half:] or len(kernel.AVAILABLE) == 1, out
+print(out[0])
+"""
+
+
+def _evil_id(how: int) -> str:
+    return f"""
+def evil(msgs):
+    s = EvilStr("evil")
+    s.how = {how}
+    return Message("s1", "b", base + 200, Sender.BUYER, s)
+EVILS = [evil]
+"""
+
+
+@pytest.mark.parametrize("how", [0, 1, 2, 4])  # clear, extend, truncate the list; raise
+def test_R23_id_whose_hash_or_eq_mutates_the_list_or_raises_never_runs(how: int) -> None:
+    """It crashed the compiled kernel (exit 139): a str-subclass id's ``__hash__``
+    cleared the list the kernel was indexing. Ids are now read as plain str."""
+    proc = _run(_HEAD + _evil_id(how) + _BODY)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("ShopReplyRate("), proc.stdout  # computed, not refused
+
+
+def test_R23_seq_or_time_whose_conversion_mutates_the_list_is_refused() -> None:
+    """An int-subclass seq (``__index__``) or float-subclass time (``__float__``, ``<=``)
+    set past the constructor ran code inside the kernel; now the record is refused."""
+    evils = """
+def with_field(name, value):
+    def evil(msgs):
+        m = Message("s1", "b", base + 200, Sender.BUYER, "evil")
+        object.__setattr__(m, name, value)
+        return m
+    return evil
+EVILS = [with_field("seq", EvilInt(3)), with_field("at", EvilFloat(base)),
+         with_field("at", EvilInt(int(base)))]
+"""
+    proc = _run(_HEAD + evils + _BODY)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("InvalidRecord: Message.seq must be an int"), proc.stdout
+
+
+def test_R23_sorted_doubles_takes_only_exact_arrays() -> None:
+    """An array subclass could lie about its length to the compiled sort."""
+
+    class Lying(array):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            return 10**6
+
+    with pytest.raises(TypeError):
+        kernel.compiled("sorted_doubles")(Lying("d", [1.0]))
