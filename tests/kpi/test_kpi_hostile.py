@@ -157,3 +157,12 @@ def test_R23_every_refusal_is_a_kefu_error_with_a_short_message() -> None:
     with pytest.raises(KefuError) as caught:
         kpi.shop_reply_rate(_spoiled("at", huge))
     assert len(str(caught.value)) < 600
+
+
+def test_K11_from_events_checks_the_messages_it_is_given() -> None:
+    with pytest.raises(InvalidRecord, match=r"Message\.at must be POSIX seconds"):
+        kpi.from_events([], _spoiled("at", math.nan))
+    s = EvilStr("s1")
+    s.how = 4  # raise if its hash or equality is ever called
+    recs = kpi.from_events([], [Message(s, "b1", T0, Sender.BUYER, "m1")])
+    assert type(recs.messages[0].session_id) is str

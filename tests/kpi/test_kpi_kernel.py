@@ -59,7 +59,8 @@ def messages(draw: st.DrawFn) -> list[Message]:
             out.insert(draw(st.integers(0, len(out))), draw(st.sampled_from(out)))
     if hard and out and draw(st.booleans()):  # a conflicting copy: same id, other time
         m = draw(st.sampled_from(out))
-        out.append(Message(m.session_id, m.buyer_id, m.at + 1, m.sender, m.message_id))
+        other = m.at + 1 if m.at < MAX_TIME - 1 else m.at - 1  # stay in range
+        out.append(Message(m.session_id, m.buyer_id, other, m.sender, m.message_id))
     return out
 
 
