@@ -85,6 +85,8 @@ def test_K00_days_outside_the_supported_range_are_refused() -> None:
     for day in (dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(1969, 12, 30)):
         with pytest.raises(InvalidDay, match="day must be from 1969-12-31 to 2106-02-07"):
             kpi.shop_reply_rate([], day=day)
+        with pytest.raises(InvalidDay):  # date.max was an OverflowError here
+            kpi.day_bounds(day)
 
 
 def test_K00_the_edges_of_the_supported_range_are_accepted() -> None:

@@ -22,9 +22,9 @@ from kefu.kpi.window import (
     BeforeWindow,
     Calendar,
     Window,
-    check_day,
     local_date,
     resolve_tz,
+    supported_day,
     to_posix,
 )
 
@@ -78,30 +78,15 @@ def seconds(name: str, value: object, *, zero_ok: bool = False) -> float:
     return float(value)
 
 
-# The local days that instants in [MIN_TIME, MAX_TIME) can fall on, in any timezone
-# (UTC-12 to UTC+14): asking for others could only build a long, empty calendar.
-FIRST_DAY = dt.date(1969, 12, 31)
-LAST_DAY = dt.date(2106, 2, 7)
-
-
-def _supported_day(value: object) -> dt.date:
-    """``value`` as a date from FIRST_DAY to LAST_DAY; InvalidDay otherwise. O(1)."""
-    day = check_day(value)
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise InvalidDay(f"day must be from {FIRST_DAY} to {LAST_DAY} (the supported times),"
-                         f" got {short_repr(day)}")
-    return day
-
-
 def _days(day: DayArg) -> frozenset[dt.date] | None:
     if day is None:
         return None
     if isinstance(day, dt.date):
-        return frozenset((_supported_day(day),))
+        return frozenset((supported_day(day),))
     if isinstance(day, (str, bytes)) or not isinstance(day, Iterable):
         raise InvalidDay(
             f"day must be a date, an iterable of dates or None, got {short_repr(day)}")
-    days = frozenset(_supported_day(d) for d in day)
+    days = frozenset(supported_day(d) for d in day)
     if not days:
         raise InvalidDay("day must not be an empty collection (pass None for every day)")
     return days

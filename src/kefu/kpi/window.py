@@ -33,6 +33,8 @@ from kefu.kpi.errors import (
 from kefu.kpi.records import MAX_TIME, MIN_TIME
 
 __all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
     "Basis",
     "BeforeWindow",
     "Window",
@@ -40,6 +42,7 @@ __all__ = [
     "local_date",
     "local_instant",
     "resolve_tz",
+    "supported_day",
     "to_posix",
 ]
 
@@ -165,6 +168,22 @@ def check_day(value: object, name: str = "day") -> dt.date:
     return value
 
 
+# The local days that instants in [MIN_TIME, MAX_TIME) can fall on, in any timezone
+# (UTC-12 to UTC+14): asking for others could only build a long, empty calendar, or
+# overflow datetime.date at its ends.
+FIRST_DAY = dt.date(1969, 12, 31)
+LAST_DAY = dt.date(2106, 2, 7)
+
+
+def supported_day(value: object, name: str = "day") -> dt.date:
+    """``value`` as a date from FIRST_DAY to LAST_DAY; InvalidDay otherwise. O(1)."""
+    day = check_day(value, name)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidDay(f"{name} must be from {FIRST_DAY} to {LAST_DAY} (the supported"
+                         f" times), got {short_repr(day)}")
+    return day
+
+
 def local_date(ts: float, tz: dt.tzinfo) -> dt.date:
     """The local calendar date of an instant."""
     return dt.datetime.fromtimestamp(ts, tz).date()
@@ -191,9 +210,11 @@ def local_instant(day: dt.date, at: dt.time, tz: dt.tzinfo) -> float:
 
 
 def day_bounds(day: dt.date, tz: str | dt.tzinfo = "Asia/Shanghai") -> tuple[float, float]:
-    """[start, end) instants of a local day: 23, 24 or 25 hours long across DST."""
+    """[start, end) instants of a local day: 23, 24 or 25 hours long across DST.
+
+    ``day`` must be from FIRST_DAY to LAST_DAY (InvalidDay otherwise)."""
     zone = resolve_tz(tz)
-    check_day(day)
+    supported_day(day)
     return local_instant(day, _MIDNIGHT, zone), local_instant(day + _ONE_DAY, _MIDNIGHT, zone)
 
 
