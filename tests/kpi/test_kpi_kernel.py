@@ -4,28 +4,37 @@
 the data-quality counts of SPEC part B: duplicates, conflicting copies,
 unknown senders, out-of-order seq). The compiled kernel must give the same
 MessageScan, field for field, on any input, including the inputs it hands
-to the reference (conflicting or scattered copies, huge seq or int times).
+to the reference (conflicting or scattered copies, huge seq), and on the
+edges of the supported time range.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
+import subprocess
+import sys
+import textwrap
 from array import array
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kpi_helpers import at
 
-from kefu.kpi import Message, Sender, kernel
+from kefu.kpi import InvalidRecord, Message, Sender, kernel
+from kefu.kpi.records import MAX_TIME
 from kefu.kpi.timeline import MessageScan, scan_messages, scan_messages_py
 
 BASE = at(8, 0)
 TIMES = (st.integers(0, 40).map(lambda s: BASE + s)  # many exact ties
          | st.floats(0, 40).map(lambda s: BASE + s)
          | st.integers(0, 40).map(lambda s: int(BASE) + s))  # int seconds
-HARD_TIMES = TIMES | st.sampled_from([2**60, -(2**60)])  # ints a double cannot hold
+# the edges of the supported range [MIN_TIME, MAX_TIME), as floats and ints
+HARD_TIMES = TIMES | st.sampled_from([0, 0.0, -0.0, int(MAX_TIME) - 1, MAX_TIME - 2**-20])
 SEQS = st.integers(-3, 3)
 HARD_SEQS = SEQS | st.sampled_from([2**63, -(2**70), 2**63 - 1])  # beyond int64
 
@@ -33,8 +42,8 @@ HARD_SEQS = SEQS | st.sampled_from([2**63, -(2**70), 2**63 - 1])  # beyond int64
 @st.composite
 def messages(draw: st.DrawFn) -> list[Message]:
     """Messages of a few sessions and buyers, with exact copies near and far; one list
-    in ten is "hard" (huge times or seq, a differing copy), which the compiled kernel
-    hands to the reference, so most examples exercise its own path."""
+    in ten is "hard" (edge times, huge seq, a differing copy; the kernel hands the
+    last two to the reference), so most examples exercise its own path."""
     hard = draw(st.integers(0, 9)) == 0
     times, seqs = (HARD_TIMES, HARD_SEQS) if hard else (TIMES, SEQS)
     out: list[Message] = []
@@ -50,7 +59,8 @@ def messages(draw: st.DrawFn) -> list[Message]:
             out.insert(draw(st.integers(0, len(out))), draw(st.sampled_from(out)))
     if hard and out and draw(st.booleans()):  # a conflicting copy: same id, other time
         m = draw(st.sampled_from(out))
-        out.append(Message(m.session_id, m.buyer_id, m.at + 1, m.sender, m.message_id))
+        other = m.at + 1 if m.at < MAX_TIME - 1 else m.at - 1  # stay in range
+        out.append(Message(m.session_id, m.buyer_id, other, m.sender, m.message_id))
     return out
 
 
@@ -122,7 +132,11 @@ def test_fast_path_really_runs_and_hands_hard_cases_to_the_reference() -> None:
     assert scan([*plain, scattered], math.inf) is None
     assert scan([*plain, Message("s1", "b1", BASE, Sender.BUYER, "m3", seq=2**63)],
                 math.inf) is None
-    assert scan([*plain, Message("s1", "b1", 2**60, Sender.BUYER, "m3")], math.inf) is None
+    far = Message("s1", "b1", BASE, Sender.BUYER, "m3")
+    object.__setattr__(far, "at", 2**60)  # past the constructor's check
+    assert scan([*plain, far], math.inf) is None
+    with pytest.raises(InvalidRecord, match=r"Message\.at must be POSIX seconds"):
+        _compiled([*plain, far], math.inf)
     # and the public entry point still answers them, as the reference does
     for hard in ([*plain, differing], [*plain, scattered]):
         assert _fields(_compiled(hard, math.inf)) == _fields(scan_messages_py(hard, math.inf))
@@ -152,9 +166,129 @@ def test_only_exact_message_records_take_the_compiled_path() -> None:
     assert scan(msgs, math.inf) is not None
 
 
-def test_sorted_doubles_refuses_other_arrays_and_nan() -> None:
+def test_R23_K08_sorted_doubles_refuses_other_arrays_and_nan() -> None:
     sort = kernel.compiled("sorted_doubles")
     with pytest.raises(TypeError):
         sort(array("i", [3, 1, 2]))
     with pytest.raises(ValueError):
         sort(array("d", [1.0, math.nan]))
+
+
+# Hostile input, in a subprocess: a crash of the compiled kernel fails the test ------------
+# (kpi_fuzz.py builds the records; test_kpi_hostile.py pins the in-process cases.)
+
+HERE = Path(__file__).parent
+
+
+def _run(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter that can import the test helpers."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=HERE,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _fuzz(first: int, cases: int) -> dict[str, object]:
+    proc = _run(f"import kpi_fuzz; kpi_fuzz.main([{first!r}, {cases!r}])", timeout=600)
+    assert proc.returncode == 0, f"the fuzz process died ({proc.returncode}): {proc.stderr[-2000:]}"
+    counts: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
+    assert counts["mismatch"] == [], counts["mismatch"]
+    assert counts["foreign_error"] == [], counts["foreign_error"]
+    assert counts["cases"] == cases
+    return counts
+
+
+def test_R23_K00_hostile_records_never_crash_and_both_kernels_agree() -> None:
+    counts = _fuzz(0, 400)
+    # the cases are mixed: both outcomes must be well represented
+    assert counts["equal"] >= 100 and counts["rejected"] >= 100, counts  # type: ignore[operator]
+
+
+@pytest.mark.soak
+def test_R23_K00_hostile_records_soak() -> None:
+    _fuzz(10_000, 30_000)
+
+
+# Pinned examples of each defect found ---------------------------------------------------
+
+_HEAD = """
+import math
+from kpi_fuzz import Box, EvilStr, EvilInt, EvilFloat
+from kefu.kpi import Message, Sender, kernel, shop_reply_rate
+from kefu.errors import KefuError
+from kefu.kpi.timeline import scan_messages
+base = 1794391200.0
+"""
+
+# Runs shop_reply_rate and scan_messages (and, compiled, the kernel itself) on a
+# day with EVILS' record appended, on each kernel; the outcomes must agree.
+_BODY = """
+def day(evil):
+    msgs = [Message(f"s{k % 5}", "b", base + k, Sender.BUYER if k % 2 else Sender.AGENT,
+                    f"m{k}", agent_id="a") for k in range(100)]
+    msgs.append(evil(msgs))
+    Box.items = msgs
+    return msgs
+out = []
+for name in kernel.AVAILABLE:
+    kernel.ACTIVE = name
+    for evil in EVILS:
+        try:
+            out.append(repr(shop_reply_rate(day(evil))))
+            out.append(repr(scan_messages(day(evil)).fields()))
+            if name == "c":
+                kernel.compiled("scan")(day(evil), math.inf)
+        except KefuError as exc:
+            out.append(type(exc).__name__ + ": " + str(exc))
+half = len(out) // len(kernel.AVAILABLE)
+assert out[:half] == out[half:] or len(kernel.AVAILABLE) == 1, out
+print(out[0])
+"""
+
+
+def _evil_id(how: int) -> str:
+    return f"""
+def evil(msgs):
+    s = EvilStr("evil")
+    s.how = {how}
+    return Message("s1", "b", base + 200, Sender.BUYER, s)
+EVILS = [evil]
+"""
+
+
+@pytest.mark.parametrize("how", [0, 1, 2, 4])  # clear, extend, truncate the list; raise
+def test_R23_id_whose_hash_or_eq_mutates_the_list_or_raises_never_runs(how: int) -> None:
+    """It crashed the compiled kernel (exit 139): a str-subclass id's ``__hash__``
+    cleared the list the kernel was indexing. Ids are now read as plain str."""
+    proc = _run(_HEAD + _evil_id(how) + _BODY)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("ShopReplyRate("), proc.stdout  # computed, not refused
+
+
+def test_R23_seq_or_time_whose_conversion_mutates_the_list_is_refused() -> None:
+    """An int-subclass seq (``__index__``) or float-subclass time (``__float__``, ``<=``)
+    set past the constructor ran code inside the kernel; now the record is refused."""
+    evils = """
+def with_field(name, value):
+    def evil(msgs):
+        m = Message("s1", "b", base + 200, Sender.BUYER, "evil")
+        object.__setattr__(m, name, value)
+        return m
+    return evil
+EVILS = [with_field("seq", EvilInt(3)), with_field("at", EvilFloat(base)),
+         with_field("at", EvilInt(int(base)))]
+"""
+    proc = _run(_HEAD + evils + _BODY)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("InvalidRecord: Message.seq must be an int"), proc.stdout
+
+
+def test_R23_sorted_doubles_takes_only_exact_arrays() -> None:
+    """An array subclass could lie about its length to the compiled sort."""
+
+    class Lying(array):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            return 10**6
+
+    with pytest.raises(TypeError):
+        kernel.compiled("sorted_doubles")(Lying("d", [1.0]))

@@ -24,6 +24,8 @@ from kefu.kpi.errors import (
 )
 from kefu.kpi.ratings import satisfaction
 from kefu.kpi.records import (
+    MAX_TIME,
+    MIN_TIME,
     EvalSource,
     Evaluation,
     Exclusion,
@@ -55,6 +57,8 @@ from kefu.kpi.results import (
 from kefu.kpi.window import Basis, BeforeWindow, Window, day_bounds, to_posix
 
 __all__ = [
+    "MAX_TIME",
+    "MIN_TIME",
     "AgentScore",
     "Basis",
     "BeforeWindow",

@@ -6,36 +6,51 @@ Theory of operation. ``scan(msgs, as_of)`` does what ``scan_messages_py``
 does, with the same result, field for field, for the price of reading each
 message's fields once:
 
-1. Each message's time, seq and sender rank go into a C array with its
-   position, sorted by (at, seq, rank, position): a total order, so the
-   result is that of a stable sort (a radix sort by time, then the runs of
-   equal times by the full key). Runs whose (at, seq, rank) tie are then
-   stable-sorted by ``message_id`` in Python; ties are rare (copies, and
-   replies stamped with their question's second), so together this is the
-   reference's order, (at, seq, sender, message_id), stable.
-2. One scan in that order skips adjacent copies (counted) and runs the wait
+1. The list is copied into a tuple of our own (the caller's list may change
+   while we work; the tuple cannot). Each record must be an exact
+   ``Message``; its seven fields are read straight from the instance's slots
+   (offsets taken from the class's member descriptors at import, so no
+   attribute lookup and no code of the record's runs) and checked: exact
+   ``str`` ids, ``agent_id`` None or an exact ``str``, an exact float or int
+   time in [MIN_TIME, MAX_TIME), a ``Sender`` member, an exact int seq. The
+   ids are kept with a reference of our own for the whole pass.
+2. Each message's time, seq and sender rank go into a C array with its
+   position, sorted by (at, seq, rank, position): a total order (no NaN can
+   be there), so the result is that of a stable sort (a radix sort by time,
+   then the runs of equal times by the full key). Runs whose (at, seq, rank)
+   tie are then stable-sorted by ``message_id`` (code point order, as
+   Python's ``<`` on str); ties are rare (copies, and replies stamped with
+   their question's second), so together this is the reference's order,
+   (at, seq, sender, message_id), stable.
+3. One scan in that order skips adjacent copies (counted) and runs the wait
    state machine per session, in C arrays indexed by session number (a
    hash table maps session ids to numbers in first-appearance order).
-3. The waits are grouped by session with a counting sort (stable), which is
+4. The waits are grouped by session with a counting sort (stable), which is
    the reference's ``sorted(range(n), key=keys)``.
 
-Anything the fast path cannot decide identically returns None, and the
-caller runs the reference instead: two copies of a message that differ, a
-copy that is not adjacent to the first (found with a hash set of message
-ids, keyed on str's cached hash), a seq outside int64, or an int time that a
-double cannot hold exactly.
+Only exact ``str``, ``int``, ``float`` and the ``Sender`` members are ever
+looked into, so no code of the caller's (``__hash__``, ``__eq__``,
+``__float__``, ``__index__``, properties) runs during the pass. Anything the
+fast path has not checked, or cannot decide identically, returns None and
+the caller runs the reference instead (which validates every record first,
+:mod:`kefu.kpi.intake`, and raises InvalidRecord for a bad one): a record
+that is not an exact ``Message`` or holds a field of another type or out of
+range, a NaN ``as_of``, two copies of a message that differ, a copy that is
+not adjacent to the first (found with a hash set of message ids), a seq
+outside int64.
 """
 
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ, PyObject_Hash
+from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.array cimport array, clone
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
 from libc.string cimport memcpy
 
-from operator import attrgetter
+from types import MemberDescriptorType
 
-from kefu.kpi.records import Message, Sender
+from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 
 cdef type _MESSAGE = Message
 
@@ -44,10 +59,28 @@ cdef object _AGENT = Sender.AGENT
 cdef object _BOT = Sender.BOT
 cdef object _SYSTEM = Sender.SYSTEM
 cdef object _UNKNOWN = Sender.UNKNOWN
-cdef object _MID = attrgetter("message_id")
 cdef array _DOUBLES = array("d")
 cdef array _INT64S = array("q")
-cdef double _EXACT = 9007199254740992.0  # 2**53: ints up to this are exact doubles
+cdef double _MIN_TIME = MIN_TIME
+cdef double _MAX_TIME = MAX_TIME
+cdef long long _MIN_INT_TIME = <long long>MIN_TIME
+cdef long long _MAX_INT_TIME = <long long>MAX_TIME
+# More messages than this go to the reference: session and wait numbers are int32.
+cdef Py_ssize_t _MAX_MESSAGES = 2147483647 - 16
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    bint PyUnicode_CheckExact(PyObject* o)
+    bint PyFloat_CheckExact(PyObject* o)
+    bint PyLong_CheckExact(PyObject* o)
+    double PyFloat_AS_DOUBLE(PyObject* o)
+    long long PyLong_AsLongLongAndOverflow(PyObject* o, int* overflow) except? -1
+    Py_ssize_t Py_SIZE(object o)
+    PyObject* Py_None
 
 cdef extern from *:
     """
@@ -58,6 +91,7 @@ cdef extern from *:
     #include <vector>
     struct KefuKey {
         double at; int64_t seq; int rank; Py_ssize_t pos; Py_hash_t mid_hash, sid_hash;
+        PyObject *sid, *bid, *mid, *agent;  /* strong references, released by _Keys */
     };
     static inline bool kefu_key_less(const KefuKey& x, const KefuKey& y) {
         if (x.at != y.at) return x.at < y.at;
@@ -109,6 +143,13 @@ cdef extern from *:
         std::copy(sorted.begin(), sorted.end(), keys);
         return 0;
     }
+    /* Stable sort of keys[0:n] by message id, code point order (Python's < on str).
+       The ids are exact str, so the comparison runs no Python code and cannot fail. */
+    static void kefu_sort_by_mid(KefuKey* keys, Py_ssize_t n) {
+        std::stable_sort(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
+            return PyUnicode_Compare(x.mid, y.mid) < 0;
+        });
+    }
     static void kefu_sort_doubles(double* values, Py_ssize_t n) {
         std::sort(values, values + n);
     }
@@ -120,27 +161,78 @@ cdef extern from *:
         Py_ssize_t pos
         Py_hash_t mid_hash
         Py_hash_t sid_hash
+        PyObject* sid
+        PyObject* bid
+        PyObject* mid
+        PyObject* agent
     void prefetch "__builtin_prefetch"(const void* address) nogil
     int sort_keys "kefu_sort_keys"(Key* keys, Py_ssize_t n) except + nogil
+    void sort_by_mid "kefu_sort_by_mid"(Key* keys, Py_ssize_t n) except +
     void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
 
 
-cdef inline int _rank(object sender) except -2:
-    if sender is _BUYER:
+cdef Py_ssize_t _slot_offset(str name) except -1:
+    """Where field ``name`` lives in an exact Message (a slot holding an object)."""
+    descr = _MESSAGE.__dict__[name]
+    if type(descr) is not MemberDescriptorType:
+        raise ImportError(f"kefu.kpi._kernel_c: Message.{name} is not a slot")
+    cdef PyMemberDef* member = (<PyMemberDescrObject*>descr).d_member
+    if member.type != 16:  # T_OBJECT_EX: a PyObject* that may be NULL (unset)
+        raise ImportError(f"kefu.kpi._kernel_c: Message.{name} is not an object slot")
+    return member.offset
+
+
+cdef Py_ssize_t _SID = _slot_offset("session_id")
+cdef Py_ssize_t _BID = _slot_offset("buyer_id")
+cdef Py_ssize_t _AT = _slot_offset("at")
+cdef Py_ssize_t _SENDER = _slot_offset("sender")
+cdef Py_ssize_t _MID = _slot_offset("message_id")
+cdef Py_ssize_t _AGENT_ID = _slot_offset("agent_id")
+cdef Py_ssize_t _SEQ = _slot_offset("seq")
+
+
+cdef inline PyObject* _slot(object m, Py_ssize_t offset) noexcept:
+    """The object in the slot at ``offset`` of exact Message ``m`` (borrowed; NULL if unset)."""
+    return (<PyObject**>((<char*><PyObject*>m) + offset))[0]
+
+
+cdef inline int _rank(PyObject* sender) noexcept:
+    """The sort rank of a Sender member (buyer first), or -1 for anything else."""
+    if sender == <PyObject*>_BUYER:
         return 0
-    if sender is _AGENT:
+    if sender == <PyObject*>_AGENT:
         return 1
-    if sender is _BOT:
+    if sender == <PyObject*>_BOT:
         return 2
-    if sender is _SYSTEM:
+    if sender == <PyObject*>_SYSTEM:
         return 3
-    if sender is _UNKNOWN:
+    if sender == <PyObject*>_UNKNOWN:
         return 4
-    raise TypeError(f"Message.sender must be a Sender, got {sender!r}")
+    return -1
 
 
 cdef inline bint _same_key(Key* a, Key* b) noexcept nogil:
     return a.at == b.at and a.seq == b.seq and a.rank == b.rank
+
+
+cdef inline bint _same_str(PyObject* a, PyObject* b) noexcept:
+    """Equality of two exact str (or None) values; runs no Python code."""
+    if a == b:
+        return True
+    if a == Py_None or b == Py_None:
+        return False
+    return PyUnicode_Compare(<object>a, <object>b) == 0
+
+
+cdef inline bint _same_message(Key* a, Key* b) noexcept:
+    """What ``==`` says of the two (exact, checked) Messages behind two keys."""
+    return (a.at == b.at and a.seq == b.seq and a.rank == b.rank
+            and _same_str(a.mid, b.mid) and _same_str(a.sid, b.sid)
+            and _same_str(a.bid, b.bid) and _same_str(a.agent, b.agent))
+
+
+cdef extern from "Python.h":
+    int PyUnicode_Compare(object a, object b) except? -1
 
 
 cdef struct Slot:
@@ -153,7 +245,8 @@ cdef class _Table:
     """A str -> number map for this pass: open addressing over (hash, borrowed str
     pointer, number) slots, so a probe costs one cache miss, which the caller
     hides by prefetching a later key's slot (hashes are taken beforehand, in
-    input order). The strings stay alive in the caller's message list."""
+    input order). The keys are exact str held by the pass's ``_Keys``, so
+    comparing them runs no Python code and they outlive the table."""
 
     cdef Slot* slots
     cdef Py_ssize_t mask
@@ -174,117 +267,169 @@ cdef class _Table:
         """Start fetching the slot a key of hash ``h`` probes first."""
         prefetch(&self.slots[(<uint64_t>h) & self.mask])
 
-    cdef Py_ssize_t get_or_add(self, object key, Py_hash_t h, Py_ssize_t value) except -2:
-        """The number stored for ``key`` (of hash ``h``); if none, store ``value``
-        and return -1."""
+    cdef Py_ssize_t get_or_add(self, PyObject* key, Py_hash_t h, Py_ssize_t value) noexcept:
+        """The number stored for exact str ``key`` (of hash ``h``); if none, store
+        ``value`` and return -1. The table has room for every key: it never fills."""
         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
         cdef Slot* slot
         while True:
             slot = &self.slots[i]
             if slot.key == NULL:
-                slot.key = <PyObject*>key
+                slot.key = key
                 slot.hash = h
                 slot.value = value
                 return -1
-            if slot.hash == h and (slot.key == <PyObject*>key or PyObject_RichCompareBool(
-                    <object>slot.key, key, Py_EQ)):
+            if slot.hash == h and _same_str(slot.key, key):
                 return slot.value
             i = (i + 1) & self.mask
+
+
+cdef class _Keys:
+    """The pass's own storage: one Key per message not after ``as_of``, holding a
+    reference to each of its ids until the pass is over."""
+
+    cdef Key* keys
+    cdef Py_ssize_t n
+
+    def __cinit__(self, Py_ssize_t size):
+        self.n = 0
+        self.keys = <Key*>PyMem_Malloc((size + 1) * sizeof(Key))
+        if self.keys == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        cdef Py_ssize_t k
+        for k in range(self.n):
+            Py_DECREF(<object>self.keys[k].sid)
+            Py_DECREF(<object>self.keys[k].bid)
+            Py_DECREF(<object>self.keys[k].mid)
+            Py_DECREF(<object>self.keys[k].agent)
+        PyMem_Free(self.keys)
 
 
 cdef array _doubles(Py_ssize_t n):
     return clone(_DOUBLES, n, False)
 
 
-def scan(list msgs, double as_of):
-    """The message pass over ``msgs`` as known at ``as_of``: the fields of a
+def scan(list msgs, object as_of):
+    """The message pass over ``msgs`` as known at ``as_of`` (a float): the fields of a
     MessageScan in ``__init__`` order, or None when the reference must decide."""
-    cdef Py_ssize_t n_all = len(msgs)
-    cdef Key* keys = <Key*>PyMem_Malloc((n_all + 1) * sizeof(Key))
-    if keys == NULL:
-        raise MemoryError()
-    try:
-        return _scan(msgs, as_of, keys, n_all)
-    finally:
-        PyMem_Free(keys)
-
-
-cdef object _scan(list msgs, double as_of, Key* keys, Py_ssize_t n_all):
-    cdef Py_ssize_t n = 0, k, a, b, pos
-    cdef object m, at_obj, seq_obj
-    cdef double at
-    cdef bint any_seq = False
-    # 1. Keys of the messages not after as_of, then their order.
-    for pos in range(n_all):
-        m = msgs[pos]
-        if type(m) is not _MESSAGE:
-            # Only exact Message records: their fields are validated and held in
-            # slots, so the borrowed pointers in the id tables stay valid and no
-            # attribute read runs Python code. Anything else: the reference.
-            return None
-        at_obj = m.at
-        if type(at_obj) is float:
-            at = <double>at_obj
-        else:
-            if not (-_EXACT <= at_obj <= _EXACT):
-                return None
-            at = <double>at_obj
-        if at > as_of:
-            continue
-        seq_obj = m.seq
-        try:
-            keys[n].seq = seq_obj
-        except OverflowError:
-            return None
-        keys[n].at = at
-        if keys[n].seq != 0:
-            any_seq = True
-        keys[n].rank = _rank(m.sender)
-        # Hashing here, in input (memory) order, is cheaper than in time order.
-        keys[n].mid_hash = PyObject_Hash(m.message_id)
-        keys[n].sid_hash = PyObject_Hash(m.session_id)
-        keys[n].pos = pos
-        n += 1
+    if type(as_of) is not float or as_of != as_of:
+        return None
+    cdef tuple items = tuple(msgs)  # ours: the caller's list may change, this cannot
+    cdef Py_ssize_t n_all = len(items)
+    if n_all > _MAX_MESSAGES:
+        return None
+    cdef _Keys store = _Keys(n_all)
+    cdef int any_seq = _read(items, <double>as_of, store)
+    if any_seq < 0:
+        return None
+    cdef Key* keys = store.keys
+    cdef Py_ssize_t n = store.n
     with nogil:
         sort_keys(keys, n)
-    cdef list ordered = [None] * n
-    for k in range(n):
-        ordered[k] = msgs[keys[k].pos]
-    # Runs of equal (at, seq, rank): stable by message_id, as the reference.
-    k = 0
+    _sort_ties(keys, n)
+    return _walk(keys, n, any_seq == 1)
+
+
+cdef int _read(tuple items, double as_of, _Keys store) except -2:
+    """Check every record and keep the keys of those not after ``as_of``.
+
+    Returns 1 if some seq is not 0, 0 if none is, -1 if a record is not one
+    the fast path takes (the reference then decides, or refuses it). Every
+    record is checked, also those after ``as_of``, as the reference does.
+    """
+    cdef Py_ssize_t pos, n = 0
+    cdef object m
+    cdef PyObject* sid
+    cdef PyObject* bid
+    cdef PyObject* at_obj
+    cdef PyObject* sender
+    cdef PyObject* mid
+    cdef PyObject* agent
+    cdef PyObject* seq_obj
+    cdef double at
+    cdef long long whole
+    cdef int overflow, rank, any_seq = 0
+    cdef int64_t seq
+    cdef Key* key
+    for pos in range(len(items)):
+        m = items[pos]
+        if type(m) is not _MESSAGE:
+            return -1
+        sid = _slot(m, _SID)
+        bid = _slot(m, _BID)
+        at_obj = _slot(m, _AT)
+        sender = _slot(m, _SENDER)
+        mid = _slot(m, _MID)
+        agent = _slot(m, _AGENT_ID)
+        seq_obj = _slot(m, _SEQ)
+        if (sid == NULL or bid == NULL or at_obj == NULL or sender == NULL or mid == NULL
+                or agent == NULL or seq_obj == NULL):
+            return -1  # a field deleted behind the record's back
+        if not (PyUnicode_CheckExact(sid) and PyUnicode_CheckExact(bid)
+                and PyUnicode_CheckExact(mid)
+                and (agent == Py_None or PyUnicode_CheckExact(agent))):
+            return -1
+        if PyFloat_CheckExact(at_obj):
+            at = PyFloat_AS_DOUBLE(at_obj)
+            if not (_MIN_TIME <= at < _MAX_TIME):  # false for NaN too
+                return -1
+        elif PyLong_CheckExact(at_obj):
+            overflow = 0
+            whole = PyLong_AsLongLongAndOverflow(at_obj, &overflow)
+            if overflow or not (_MIN_INT_TIME <= whole < _MAX_INT_TIME):
+                return -1
+            at = <double>whole  # exact: |whole| < 2**53
+        else:
+            return -1
+        rank = _rank(sender)
+        if rank < 0:
+            return -1
+        if not PyLong_CheckExact(seq_obj):
+            return -1
+        overflow = 0
+        seq = PyLong_AsLongLongAndOverflow(seq_obj, &overflow)
+        if overflow:
+            return -1  # a valid seq beyond int64: the reference orders it
+        if at > as_of:
+            continue
+        key = &store.keys[n]
+        key.at = at
+        key.seq = seq
+        key.rank = rank
+        key.pos = pos
+        # Hashing here, in input (memory) order, is cheaper than in time order; an
+        # exact str's hash is computed by CPython itself, once, and cannot fail.
+        key.mid_hash = PyObject_Hash(<object>mid)
+        key.sid_hash = PyObject_Hash(<object>sid)
+        Py_INCREF(<object>sid)
+        Py_INCREF(<object>bid)
+        Py_INCREF(<object>mid)
+        Py_INCREF(<object>agent)
+        key.sid, key.bid, key.mid, key.agent = sid, bid, mid, agent
+        n += 1
+        store.n = n
+        if seq != 0:
+            any_seq = 1
+    return any_seq
+
+
+cdef void _sort_ties(Key* keys, Py_ssize_t n) noexcept:
+    """Runs of equal (at, seq, rank) in sorted ``keys``: stable by message id."""
+    cdef Py_ssize_t k = 0, b
     while k + 1 < n:
         if _same_key(&keys[k], &keys[k + 1]):
-            a = k
             b = k + 2
-            while b < n and _same_key(&keys[a], &keys[b]):
+            while b < n and _same_key(&keys[k], &keys[b]):
                 b += 1
-            _sort_run(ordered, keys, a, b)
+            sort_by_mid(&keys[k], b - k)
             k = b
         else:
             k += 1
-    return _walk(ordered, keys, n, any_seq)
 
 
-cdef int _sort_run(list ordered, Key* keys, Py_ssize_t a, Py_ssize_t b) except -1:
-    """Stable-sort positions ``a:b`` (equal time, seq and rank) by message_id, moving
-    the messages and their keys (which carry their hashes) together."""
-    cdef list run = ordered[a:b]
-    cdef list order = sorted(range(b - a), key=[_MID(m) for m in run].__getitem__)
-    cdef Key* saved = <Key*>PyMem_Malloc((b - a) * sizeof(Key))
-    cdef Py_ssize_t i, q
-    if saved == NULL:
-        raise MemoryError()
-    for i in range(b - a):
-        saved[i] = keys[a + i]
-    for i in range(b - a):
-        q = order[i]
-        keys[a + i] = saved[q]
-        ordered[a + i] = run[q]
-    PyMem_Free(saved)
-    return 0
-
-
-cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):
+cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
     # Per session (by number j, at most n of them) and per wait (at most n). A
     # session's ``bot`` byte: bit 0, the bot wrote in it; bit 1, a wait is open
     # (since ``pending``).
@@ -299,7 +444,7 @@ cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):
         if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL
                 or wkey == NULL or wu == NULL or wr == NULL):
             raise MemoryError()
-        return _run(ordered, keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)
+        return _run(keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)
     finally:
         PyMem_Free(pending)
         PyMem_Free(early)
@@ -310,48 +455,44 @@ cdef object _walk(list ordered, Key* keys, Py_ssize_t n, bint any_seq):
         PyMem_Free(wr)
 
 
-cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pending,
-                 double* early, char* bot, int64_t* last_seq, int32_t* wkey, double* wu,
-                 double* wr):
+cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double* early,
+                 char* bot, int64_t* last_seq, int32_t* wkey, double* wu, double* wr):
     cdef _Table number = _Table(n)  # session id -> session number
     cdef list ids = []
     cdef list buyers = []
     cdef list ragents = []
     cdef _Table seen = _Table(n)  # message ids
-    cdef Py_ssize_t k, j, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
-    cdef object m, prev = None, mid, prev_mid = None, sid
+    cdef Py_ssize_t k, j, prev = -1, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
     cdef int rank
     cdef double at
+    cdef Key* key
     for k in range(n):
-        m = ordered[k]
-        mid = m.message_id
-        if prev_mid is not None and PyObject_RichCompareBool(mid, prev_mid, Py_EQ):
-            if not PyObject_RichCompareBool(m, prev, Py_EQ):
+        key = &keys[k]
+        if prev >= 0 and _same_str(key.mid, keys[prev].mid):
+            if not _same_message(key, &keys[prev]):
                 return None  # two different messages with one id
             copies += 1
             continue
         if k + 8 < n:  # the tables are big: hide their cache misses
             seen.will_probe(keys[k + 8].mid_hash)
             number.will_probe(keys[k + 8].sid_hash)
-        if seen.get_or_add(mid, keys[k].mid_hash, 0) != -1:
+        if seen.get_or_add(key.mid, key.mid_hash, 0) != -1:
             return None  # a copy away from its first: the reference decides
-        prev = m
-        prev_mid = mid
-        sid = m.session_id
-        j = number.get_or_add(sid, keys[k].sid_hash, s)
+        prev = k
+        j = number.get_or_add(key.sid, key.sid_hash, s)
         if j == -1:
             j = s
-            ids.append(sid)
-            buyers.append(m.buyer_id)
+            ids.append(<object>key.sid)
+            buyers.append(<object>key.bid)
             early[j] = INFINITY
-            last_seq[j] = keys[k].seq
+            last_seq[j] = key.seq
             s += 1
         elif any_seq:
-            if keys[k].seq < last_seq[j]:
+            if key.seq < last_seq[j]:
                 disorder += 1
-            last_seq[j] = keys[k].seq
-        rank = keys[k].rank
-        at = keys[k].at
+            last_seq[j] = key.seq
+        rank = key.rank
+        at = key.at
         if rank == 0:  # BUYER: opens a wait unless one is open
             if bot[j] & 2 == 0:
                 pending[j] = at
@@ -363,7 +504,7 @@ cdef object _run(list ordered, Key* keys, Py_ssize_t n, bint any_seq, double* pe
                 wr[w] = at
                 w += 1
                 bot[j] &= ~2
-                ragents.append(m.agent_id)
+                ragents.append(<object>key.agent)
             elif early[j] == INFINITY:
                 early[j] = at
         elif rank == 2:
@@ -416,10 +557,10 @@ cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t
 
 
 def sorted_doubles(array values):
-    """A sorted copy of an array('d') without NaN (K08's percentiles)."""
-    if values.ob_descr.typecode != b'd':
-        raise TypeError(f"sorted_doubles needs an array('d'), got {values.typecode!r}")
-    cdef Py_ssize_t n = len(values), k
+    """A sorted copy of an exact array('d') without NaN (K08's percentiles)."""
+    if type(values) is not array or values.ob_descr.typecode != b'd':
+        raise TypeError("sorted_doubles needs an array('d')")
+    cdef Py_ssize_t n = Py_SIZE(values), k
     for k in range(n):
         if values.data.as_doubles[k] != values.data.as_doubles[k]:
             raise ValueError("sorted_doubles: NaN has no place in an order")

@@ -37,6 +37,7 @@ from kefu.events import (
     ResponseTimedOut,
     Transferred,
 )
+from kefu.kpi.intake import checked
 from kefu.kpi.records import Handover, Message, Release, Sender
 
 __all__ = ["Records", "from_events"]
@@ -92,7 +93,11 @@ def from_events(
     *,
     open_is_message: bool = True,
 ) -> Records:
-    """KPI records (K11) from Assigner events plus the backend's message records."""
+    """KPI records (K11) from Assigner events plus the backend's message records.
+
+    The messages are checked as every KPI function checks them
+    (:mod:`kefu.kpi.intake`): InvalidRecord for a bad one.
+    """
     evs = list(events)
     ats = [ev.at for ev in evs]
     # Stable: events of one instant keep their causal order (and seq says it). Sorting
@@ -147,7 +152,7 @@ def from_events(
                           if not (sid in unknown and lf.key == sid))
     present: set[tuple[str, float]] = set()
     out: list[Message] = []
-    for m in messages:
+    for m in checked(messages, Message):
         of_id = lives.get(m.session_id)
         if of_id is not None and len(of_id) > 1:
             j = bisect.bisect_right([lf.opened for lf in of_id], m.at) - 1

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, count
 
 from kefu.kpi.clocks import MET, MISSED, PENDING
+from kefu.kpi.intake import checked
 from kefu.kpi.measure import Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
 from kefu.kpi.records import Handover, HumanRequest, Message, Order, Release
@@ -45,8 +46,11 @@ __all__ = [
 
 
 def dedupe_orders(orders: Iterable[Order], as_of: float) -> tuple[list[Order], DataQuality]:
-    """Orders up to ``as_of``, one per id (on a conflict the earliest record wins)."""
-    seen = [o for o in orders if o.at <= as_of]
+    """Orders up to ``as_of``, one per id (on a conflict the earliest record wins).
+
+    Every order is checked first (:mod:`kefu.kpi.intake`): InvalidRecord for a bad one.
+    """
+    seen = [o for o in checked(orders, Order) if o.at <= as_of]
     by_id: dict[str, Order] = {}
     for o in seen:
         kept = by_id.get(o.order_id)

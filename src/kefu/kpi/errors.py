@@ -6,6 +6,7 @@ raises one of these with a message that names the offending value.
 
 from __future__ import annotations
 
+from kefu._text import short_repr
 from kefu.errors import InvalidArgument
 
 __all__ = [
@@ -34,7 +35,8 @@ class NaiveDatetime(KpiArgumentError):
     """A datetime without tzinfo: its instant is ambiguous, so it is refused."""
 
     def __init__(self, name: str, value: object) -> None:
-        super().__init__(f"{name} must be an aware datetime (with tzinfo), got naive {value!r}")
+        super().__init__(
+            f"{name} must be an aware datetime (with tzinfo), got naive {short_repr(value)}")
         self.value = value
 
 
@@ -58,7 +60,8 @@ class UnknownBasis(KpiArgumentError):
     """A shop reply-rate basis other than "first" or "any" (K03)."""
 
     def __init__(self, value: object) -> None:
-        super().__init__(f"unknown basis {value!r}: use Basis.FIRST / 'first' or Basis.ANY / 'any'")
+        super().__init__(f"unknown basis {short_repr(value)}:"
+                         " use Basis.FIRST / 'first' or Basis.ANY / 'any'")
         self.value = value
 
 
@@ -67,7 +70,8 @@ class UnknownPolicy(KpiArgumentError):
 
     def __init__(self, value: object) -> None:
         super().__init__(
-            f"unknown before-window policy {value!r}: use BeforeWindow.EXCLUDE / 'exclude'"
+            f"unknown before-window policy {short_repr(value)}:"
+            " use BeforeWindow.EXCLUDE / 'exclude'"
             " or BeforeWindow.OPEN / 'open'"
         )
         self.value = value
@@ -77,5 +81,6 @@ class UnknownTimezone(KpiArgumentError):
     """A timezone name that the IANA database (zoneinfo) does not know."""
 
     def __init__(self, value: object) -> None:
-        super().__init__(f"unknown timezone {value!r}: use an IANA name such as 'Asia/Shanghai'")
+        super().__init__(f"unknown timezone {short_repr(value)}:"
+                         " use an IANA name such as 'Asia/Shanghai'")
         self.value = value

@@ -13,16 +13,18 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from kefu._text import short_repr
 from kefu.kpi.errors import InvalidDay, InvalidRecord, InvalidThreshold, InvalidWindow
+from kefu.kpi.intake import checked, plain_str
 from kefu.kpi.records import Exclusion
 from kefu.kpi.timeline import INF
 from kefu.kpi.window import (
     BeforeWindow,
     Calendar,
     Window,
-    check_day,
     local_date,
     resolve_tz,
+    supported_day,
     to_posix,
 )
 
@@ -72,7 +74,7 @@ def seconds(name: str, value: object, *, zero_ok: bool = False) -> float:
         or (value == 0 and not zero_ok)
     ):
         need = "a finite number >= 0" if zero_ok else "a finite number > 0"
-        raise InvalidThreshold(f"{name} must be {need} (seconds), got {value!r}")
+        raise InvalidThreshold(f"{name} must be {need} (seconds), got {short_repr(value)}")
     return float(value)
 
 
@@ -80,30 +82,38 @@ def _days(day: DayArg) -> frozenset[dt.date] | None:
     if day is None:
         return None
     if isinstance(day, dt.date):
-        return frozenset((check_day(day),))
+        return frozenset((supported_day(day),))
     if isinstance(day, (str, bytes)) or not isinstance(day, Iterable):
-        raise InvalidDay(f"day must be a date, an iterable of dates or None, got {day!r}")
-    days = frozenset(check_day(d) for d in day)
+        raise InvalidDay(
+            f"day must be a date, an iterable of dates or None, got {short_repr(day)}")
+    days = frozenset(supported_day(d) for d in day)
     if not days:
         raise InvalidDay("day must not be an empty collection (pass None for every day)")
     return days
 
 
 def exclusions(value: ExclusionsArg) -> dict[str, str]:
-    """{buyer_id: reason}; a buyer excluded for several reasons gets the first by name."""
+    """{buyer_id: reason}; a buyer excluded for several reasons gets the first by name.
+
+    Ids and reasons become plain ``str`` (:func:`kefu.kpi.intake.plain_str`), so
+    no code of a str subclass runs later. O(n).
+    """
     out: dict[str, str] = {}
     if isinstance(value, Mapping):
-        pairs: Iterable[tuple[object, object]] = value.items()
+        pairs: list[tuple[object, object]] = list(value.items())
     elif isinstance(value, (str, bytes)):
-        raise InvalidRecord(f"excluded_buyers must be a collection of buyer ids, got {value!r}")
+        raise InvalidRecord(
+            f"excluded_buyers must be a collection of buyer ids, got {short_repr(value)}")
     else:
-        pairs = (
-            (e.buyer_id, e.reason) if isinstance(e, Exclusion) else (e, "malicious")
-            for e in value
-        )
+        items = list(value)
+        records = checked([e for e in items if isinstance(e, Exclusion)], Exclusion)
+        pairs = [(e.buyer_id, e.reason) for e in records]
+        pairs += [(e, "malicious") for e in items if not isinstance(e, Exclusion)]
     for buyer, reason in pairs:
         if not isinstance(buyer, str) or not isinstance(reason, str):
-            raise InvalidRecord(f"bad exclusion {buyer!r}: {reason!r} (need str ids and reasons)")
+            raise InvalidRecord(f"bad exclusion {short_repr(buyer)}: {short_repr(reason)}"
+                                " (need str ids and reasons)")
+        buyer, reason = plain_str(buyer), plain_str(reason)
         if buyer not in out or reason < out[buyer]:
             out[buyer] = reason
     return out
@@ -125,7 +135,7 @@ def make_options(
     if window is None:
         window = Window.default()
     elif not isinstance(window, Window):
-        raise InvalidWindow(f"window must be a kefu.kpi.Window, got {window!r}")
+        raise InvalidWindow(f"window must be a kefu.kpi.Window, got {short_repr(window)}")
     return Options(
         days=_days(day),
         tz=resolve_tz(tz),

@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 
 from kefu.kpi.clocks import MET, MISSED
+from kefu.kpi.intake import checked
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options
 from kefu.kpi.records import Evaluation, Handover, Rating, Release
 from kefu.kpi.results import EXCLUDED_CODE, DataQuality, Satisfaction, Tally, Unit, status_of
@@ -39,7 +40,7 @@ def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: O
                         cal: Calendar) -> Satisfaction:
     """K05 over deduplicated evaluations, crediting agents from ``tl``'s stretches."""
     as_of = opts.as_of
-    seen = list(evaluations)
+    seen = checked(evaluations, Evaluation)
     # identical records once (C-level tuple hashing, not attrs' __hash__)
     unique = list(dict(zip(map(_FIELDS, seen), seen, strict=True)).values())
     duplicates = len(seen) - len(unique)
@@ -123,7 +124,7 @@ def satisfaction(
     """
     opts = make_options(day=day, tz=tz, window=window, as_of=as_of,
                         excluded_buyers=excluded_buyers, detail=detail)
-    evs = list(evaluations)
+    evs = checked(evaluations, Evaluation)
     tl = build_timeline((), handovers, releases, (), opts.as_of)
     first = min((e.sent_at for e in evs), default=INF)
     last = max((e.sent_at for e in evs), default=-INF)

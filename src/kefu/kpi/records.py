@@ -1,22 +1,28 @@
 """Typed input records of the KPI functions (SPEC part B).
 
-All times are POSIX seconds (float). Records are immutable values; a KPI
+All times are POSIX seconds (float or int) in the supported range
+[:data:`MIN_TIME`, :data:`MAX_TIME`). Records are immutable values; a KPI
 function takes plain iterables of them, in any order and possibly duplicated
 (see :mod:`kefu.kpi.timeline` for how that is resolved). Validation is one
 cheap check per record at construction, so that a bad record fails where it
-is made rather than deep inside a computation.
+is made rather than deep inside a computation; the KPI functions check the
+records again when they read them (:mod:`kefu.kpi.intake`), since a record can
+be changed after it was made (``object.__setattr__``).
 """
 
 from __future__ import annotations
 
 import enum
-import math
 
 import attrs
 
+from kefu._text import short_repr
 from kefu.kpi.errors import InvalidRecord
 
 __all__ = [
+    "MAX_AMOUNT",
+    "MAX_TIME",
+    "MIN_TIME",
     "EvalSource",
     "Evaluation",
     "Exclusion",
@@ -66,28 +72,44 @@ class EvalSource(enum.Enum):
     SYSTEM = "system"  # 系统推送评价
 
 
-def _time(owner: str, name: str, value: object) -> None:
-    if type(value) is float:
-        if value - value == 0.0:  # false for inf and nan
-            return
-    elif type(value) is int:
-        return
-    raise InvalidRecord(
-        f"{owner}.{name} must be finite POSIX seconds (float), got {value!r}"
+#: The supported instants are ``MIN_TIME <= t < MAX_TIME`` POSIX seconds:
+#: 1970-01-01T00:00:00Z up to 2106-02-07T06:28:16Z (2**32 s). Every local day of
+#: that span exists in any timezone, an int in it is an exact float, and a
+#: calendar over the whole span has about 50,000 days, so no time can make a
+#: KPI function slow or make ``datetime`` overflow.
+MIN_TIME = 0.0
+MAX_TIME = 4294967296.0
+#: The largest order amount taken (in absolute value): every int up to it is an exact float.
+MAX_AMOUNT = 9007199254740992.0
+
+
+def time_error(owner: str, name: str, value: object) -> InvalidRecord:
+    """The error for a record time that is not a supported instant. O(1)."""
+    return InvalidRecord(
+        f"{owner}.{name} must be POSIX seconds (a float or int) in [0, 2**32), i.e."
+        f" 1970-01-01 to 2106-02-07 UTC, got {short_repr(value)}"
         " (convert aware datetimes with kefu.kpi.to_posix)"
     )
+
+
+def _time(owner: str, name: str, value: object) -> None:
+    """Refuse anything but an exact float or int in [MIN_TIME, MAX_TIME) (NaN fails)."""
+    if (type(value) is float or type(value) is int) and (
+            MIN_TIME <= value < MAX_TIME):
+        return
+    raise time_error(owner, name, value)
 
 
 def _str(owner: str, name: str, value: object, optional: bool = False) -> None:
     if isinstance(value, str) or (optional and value is None):
         return
     kind = "a str or None" if optional else "a str"
-    raise InvalidRecord(f"{owner}.{name} must be {kind}, got {value!r}")
+    raise InvalidRecord(f"{owner}.{name} must be {kind}, got {short_repr(value)}")
 
 
 def _int(owner: str, name: str, value: object) -> None:
     if type(value) is not int:
-        raise InvalidRecord(f"{owner}.{name} must be an int, got {value!r}")
+        raise InvalidRecord(f"{owner}.{name} must be an int, got {short_repr(value)}")
 
 
 @attrs.frozen
@@ -112,7 +134,7 @@ class Message:
             _str("Message", "buyer_id", self.buyer_id)
         _time("Message", "at", self.at)
         if not isinstance(self.sender, Sender):
-            raise InvalidRecord(f"Message.sender must be a Sender, got {self.sender!r}")
+            raise InvalidRecord(f"Message.sender must be a Sender, got {short_repr(self.sender)}")
         if type(self.message_id) is not str:
             _str("Message", "message_id", self.message_id)
         if self.agent_id is not None:
@@ -202,11 +224,14 @@ class Evaluation:
         _str("Evaluation", "agent_id", self.agent_id, optional=True)
         _time("Evaluation", "sent_at", self.sent_at)
         if not isinstance(self.rating, Rating):
-            raise InvalidRecord(f"Evaluation.rating must be a Rating, got {self.rating!r}")
+            raise InvalidRecord(
+                f"Evaluation.rating must be a Rating, got {short_repr(self.rating)}")
         if not isinstance(self.source, EvalSource):
-            raise InvalidRecord(f"Evaluation.source must be an EvalSource, got {self.source!r}")
+            raise InvalidRecord(
+                f"Evaluation.source must be an EvalSource, got {short_repr(self.source)}")
         if type(self.by_bot) is not bool:
-            raise InvalidRecord(f"Evaluation.by_bot must be a bool, got {self.by_bot!r}")
+            raise InvalidRecord(
+                f"Evaluation.by_bot must be a bool, got {short_repr(self.by_bot)}")
         _str("Evaluation", "card_id", self.card_id, optional=True)
         if self.rated_at is not None:
             _time("Evaluation", "rated_at", self.rated_at)
@@ -225,10 +250,11 @@ class Order:
         _str("Order", "order_id", self.order_id)
         _str("Order", "buyer_id", self.buyer_id)
         _time("Order", "at", self.at)
-        if isinstance(self.amount, bool) or not isinstance(self.amount, (int, float)) or (
-            not math.isfinite(self.amount)
-        ):
-            raise InvalidRecord(f"Order.amount must be a finite number, got {self.amount!r}")
+        amount = self.amount
+        if not ((type(amount) is float or type(amount) is int)
+                and -MAX_AMOUNT <= amount <= MAX_AMOUNT):
+            raise InvalidRecord(f"Order.amount must be a finite float or int of at most 2**53"
+                                f" in absolute value, got {short_repr(amount)}")
 
 
 @attrs.frozen

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from kefu.kpi.conversion import conversion_result, dedupe_orders, pk_result
+from kefu.kpi.intake import checked
 from kefu.kpi.measure import Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, make_options, seconds
 from kefu.kpi.ratings import satisfaction_result
@@ -78,7 +79,7 @@ def daily_report(
         excluded_buyers=excluded_buyers, detail=detail,
     )
     window_s = seconds("attribution", attribution)
-    evs = list(evaluations)
+    evs = checked(evaluations, Evaluation)
     tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
     ords, order_quality = dedupe_orders(orders, opts.as_of)
     first = min([tl.first, *(e.sent_at for e in evs)])

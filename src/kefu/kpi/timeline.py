@@ -53,6 +53,7 @@ from typing import TypeVar
 import attrs
 
 from kefu.kpi import kernel
+from kefu.kpi.intake import checked
 from kefu.kpi.records import Handover, HumanRequest, Message, Release, Sender
 from kefu.kpi.results import DataQuality
 
@@ -194,13 +195,16 @@ def build_timeline(
     requests: Iterable[HumanRequest] = (),
     as_of: float = INF,
 ) -> Timeline:
-    """Sessions' waits and stretches from raw records, as known at ``as_of``."""
+    """Sessions' waits and stretches from raw records, as known at ``as_of``.
+
+    Every record is checked first (:mod:`kefu.kpi.intake`): InvalidRecord for a bad one.
+    """
     # Hand-overs first: sorting them makes a tuple per record, so any garbage
     # collection that triggers runs before the big message columns exist (a
     # collection looks into every young container, and those would be young).
-    hand, d1 = dedupe(handovers, as_of, _AT, _HANDOVER)
-    rel, d2 = dedupe(releases, as_of, _AT, _RELEASE)
-    req, d3 = dedupe(requests, as_of, _AT, _REQUEST)
+    hand, d1 = dedupe(checked(handovers, Handover), as_of, _AT, _HANDOVER)
+    rel, d2 = dedupe(checked(releases, Release), as_of, _AT, _RELEASE)
+    req, d3 = dedupe(checked(requests, HumanRequest), as_of, _AT, _REQUEST)
     routes = _Routes(hand, rel)
     switched: dict[str, HumanRequest] = {}
     for q in req:
@@ -265,20 +269,24 @@ class MessageScan:
 
 def scan_messages(messages: Iterable[Message], as_of: float = INF) -> MessageScan:
     """The message pass, by the active kernel (:mod:`kefu.kpi.kernel`). Both give
-    identical results; the compiled one hands the few inputs it cannot decide
-    identically to the reference."""
-    if kernel.ACTIVE == "py" or type(as_of) is not float or as_of != as_of:
-        return scan_messages_py(messages, as_of)  # (the library passes a float as_of)
-    msgs = messages if type(messages) is list else list(messages)
-    fields = kernel.compiled("scan")(msgs, as_of)
-    if fields is None:
-        return scan_messages_py(msgs, as_of)
-    return MessageScan(*fields)  # type: ignore[misc]
+    identical results, and refuse the same records with the same error: the
+    compiled one hands every input it has not checked, or cannot decide
+    identically, to the reference. Raises InvalidRecord for a bad record."""
+    msgs = list(messages)  # read the input once, whichever kernel runs
+    if kernel.ACTIVE == "c":
+        fields = kernel.compiled("scan")(msgs, as_of)
+        if fields is not None:
+            return MessageScan(*fields)  # type: ignore[misc]
+    return scan_messages_py(msgs, as_of)
 
 
 def scan_messages_py(messages: Iterable[Message], as_of: float = INF) -> MessageScan:
-    """The pure-Python kernel of the message pass (the reference for the compiled one)."""
-    msgs, ats = _in_order(messages if as_of == INF else [m for m in messages if m.at <= as_of])
+    """The pure-Python kernel of the message pass (the reference for the compiled one).
+
+    Raises InvalidRecord for a record that is not a valid Message
+    (:func:`kefu.kpi.intake.checked`)."""
+    msgs = checked(messages, Message)
+    msgs, ats = _in_order(msgs if as_of == INF else [m for m in msgs if m.at <= as_of])
     # Copies of a message (same id) sort next to each other and the scan skips
     # them; if the id count says some copies were elsewhere (they differ, e.g. in
     # time), or two adjacent ones differ, the exact path decides which to keep.

@@ -20,6 +20,7 @@ import zoneinfo
 
 import attrs
 
+from kefu._text import short_repr
 from kefu.kpi.errors import (
     InvalidDay,
     InvalidTime,
@@ -29,8 +30,11 @@ from kefu.kpi.errors import (
     UnknownPolicy,
     UnknownTimezone,
 )
+from kefu.kpi.records import MAX_TIME, MIN_TIME
 
 __all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
     "Basis",
     "BeforeWindow",
     "Window",
@@ -38,6 +42,7 @@ __all__ = [
     "local_date",
     "local_instant",
     "resolve_tz",
+    "supported_day",
     "to_posix",
 ]
 
@@ -85,10 +90,11 @@ def _check_window(inst: Window, _attr: object, _value: object) -> None:
     for name in ("start", "end"):
         t = getattr(inst, name)
         if not isinstance(t, dt.time):
-            raise InvalidWindow(f"Window.{name} must be a datetime.time, got {t!r}")
+            raise InvalidWindow(f"Window.{name} must be a datetime.time, got {short_repr(t)}")
         if t.tzinfo is not None:
             raise InvalidWindow(
-                f"Window.{name} must be a local time without tzinfo (pass tz= instead), got {t!r}"
+                f"Window.{name} must be a local time without tzinfo (pass tz= instead),"
+                f" got {short_repr(t)}"
             )
     if inst.end != _MIDNIGHT and inst.start >= inst.end:
         raise InvalidWindow(
@@ -133,21 +139,49 @@ def resolve_tz(tz: str | dt.tzinfo) -> dt.tzinfo:
 
 
 def to_posix(value: object, name: str = "time") -> float:
-    """POSIX seconds of an aware datetime or a finite number; a naive datetime is refused."""
+    """POSIX seconds of an aware datetime or a number, in the supported range.
+
+    A naive datetime is refused (NaiveDatetime); so is anything but an exact
+    float or int (a bool too), NaN, infinities and instants outside
+    [MIN_TIME, MAX_TIME), 1970-01-01 to 2106-02-07 UTC (InvalidTime). O(1).
+    """
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise NaiveDatetime(name, value)
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidTime(f"{name} must be POSIX seconds or an aware datetime, got {value!r}")
-    return float(value)
+        seconds: float = value.timestamp()
+    elif type(value) is float or type(value) is int:
+        seconds = value
+    else:
+        raise InvalidTime(
+            f"{name} must be POSIX seconds or an aware datetime, got {short_repr(value)}")
+    if not MIN_TIME <= seconds < MAX_TIME:  # false for NaN too
+        raise InvalidTime(f"{name} must be an instant from 1970-01-01 to 2106-02-07 UTC"
+                          f" (POSIX seconds in [0, 2**32)), got {short_repr(value)}")
+    return float(seconds)
 
 
 def check_day(value: object, name: str = "day") -> dt.date:
     """``value`` if it is a date (and not a datetime), else InvalidDay."""
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise InvalidDay(f"{name} must be a datetime.date (not a datetime), got {value!r}")
+        raise InvalidDay(
+            f"{name} must be a datetime.date (not a datetime), got {short_repr(value)}")
     return value
+
+
+# The local days that instants in [MIN_TIME, MAX_TIME) can fall on, in any timezone
+# (UTC-12 to UTC+14): asking for others could only build a long, empty calendar, or
+# overflow datetime.date at its ends.
+FIRST_DAY = dt.date(1969, 12, 31)
+LAST_DAY = dt.date(2106, 2, 7)
+
+
+def supported_day(value: object, name: str = "day") -> dt.date:
+    """``value`` as a date from FIRST_DAY to LAST_DAY; InvalidDay otherwise. O(1)."""
+    day = check_day(value, name)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidDay(f"{name} must be from {FIRST_DAY} to {LAST_DAY} (the supported"
+                         f" times), got {short_repr(day)}")
+    return day
 
 
 def local_date(ts: float, tz: dt.tzinfo) -> dt.date:
@@ -176,9 +210,11 @@ def local_instant(day: dt.date, at: dt.time, tz: dt.tzinfo) -> float:
 
 
 def day_bounds(day: dt.date, tz: str | dt.tzinfo = "Asia/Shanghai") -> tuple[float, float]:
-    """[start, end) instants of a local day: 23, 24 or 25 hours long across DST."""
+    """[start, end) instants of a local day: 23, 24 or 25 hours long across DST.
+
+    ``day`` must be from FIRST_DAY to LAST_DAY (InvalidDay otherwise)."""
     zone = resolve_tz(tz)
-    check_day(day)
+    supported_day(day)
     return local_instant(day, _MIDNIGHT, zone), local_instant(day + _ONE_DAY, _MIDNIGHT, zone)
 
 

@@ -1,0 +1,195 @@
+"""Records at the boundary: a KPI function computes only on records it has checked.
+
+A record validates itself when it is made, but it can be changed afterwards
+(``object.__setattr__`` defeats ``frozen``), be a subclass whose properties
+run code, or be a look-alike of another class; its ids can be ``str``
+subclasses whose ``__hash__``/``__eq__`` run arbitrary code (and could, say,
+change the caller's list while it is read). So every KPI function first
+takes the records through :func:`checked`, once, before computing anything:
+
+- an input iterable is read once into a list of our own;
+- a record of exactly the expected class whose fields have exact types and
+  values in range is used as it is. This is the common case, and it is
+  checked at C speed, one ``map`` per field (no Python code per record);
+- otherwise each record is read field by field, once, into a new exact
+  record: a ``str`` subclass id becomes the plain ``str`` of its characters
+  (its own ``__hash__``/``__eq__`` are never called), and every value is
+  validated as the constructor does, plus enum members by identity;
+- anything else (not an instance of the class, a field missing or of the
+  wrong type, a time outside [MIN_TIME, MAX_TIME), NaN, inf, a field whose
+  reading raises) raises :class:`InvalidRecord`, naming the record.
+
+Both KPI kernels compute on what this returns (the compiled message kernel
+checks the same conditions itself and hands anything it has not checked to
+the reference, which starts here), so a record is accepted or refused, with
+the same error, whichever kernel runs. Cost: O(n) at C speed for clean input;
+O(n) Python steps when some record has to be rebuilt.
+"""
+
+from __future__ import annotations
+
+import enum
+from array import array
+from collections.abc import Callable, Iterable
+from operator import attrgetter
+from typing import Any, TypeVar
+
+from kefu._text import short_repr
+from kefu.kpi.errors import InvalidRecord
+from kefu.kpi.records import (
+    MAX_AMOUNT,
+    MAX_TIME,
+    MIN_TIME,
+    EvalSource,
+    Evaluation,
+    Exclusion,
+    Handover,
+    HumanRequest,
+    Message,
+    Order,
+    Rating,
+    Release,
+    Sender,
+    time_error,
+)
+
+__all__ = ["checked", "plain_str"]
+
+R = TypeVar("R")
+
+# Field kinds: what a field of a record class may hold.
+_STR, _OPT_STR, _TIME, _OPT_TIME, _INT, _BOOL, _AMOUNT = range(7)
+_Kind = int | type[enum.Enum]
+
+_SPECS: dict[type, tuple[tuple[str, _Kind], ...]] = {
+    Message: (("session_id", _STR), ("buyer_id", _STR), ("at", _TIME), ("sender", Sender),
+              ("message_id", _STR), ("agent_id", _OPT_STR), ("seq", _INT)),
+    Handover: (("session_id", _STR), ("buyer_id", _STR), ("agent_id", _STR), ("at", _TIME),
+               ("group", _OPT_STR), ("seq", _INT)),
+    Release: (("session_id", _STR), ("agent_id", _STR), ("at", _TIME), ("seq", _INT)),
+    HumanRequest: (("session_id", _STR), ("buyer_id", _STR), ("at", _TIME), ("seq", _INT)),
+    Evaluation: (("session_id", _STR), ("buyer_id", _STR), ("agent_id", _OPT_STR),
+                 ("sent_at", _TIME), ("rating", Rating), ("source", EvalSource),
+                 ("by_bot", _BOOL), ("card_id", _OPT_STR), ("rated_at", _OPT_TIME)),
+    Order: (("order_id", _STR), ("buyer_id", _STR), ("at", _TIME), ("amount", _AMOUNT)),
+    Exclusion: (("buyer_id", _STR), ("reason", _STR)),
+}
+
+# Exact types a field of each kind may hold on the fast path (enums: their members).
+_FAST_TYPES: dict[int, frozenset[type]] = {
+    _STR: frozenset((str,)),
+    _OPT_STR: frozenset((str, type(None))),
+    _TIME: frozenset((float, int)),
+    _OPT_TIME: frozenset((float, int, type(None))),
+    _INT: frozenset((int,)),
+    _BOOL: frozenset((bool,)),
+    _AMOUNT: frozenset((float, int)),
+}
+_MEMBER_IDS: dict[type[enum.Enum], frozenset[int]] = {
+    e: frozenset(map(id, e)) for e in (Sender, Rating, EvalSource)}
+
+
+
+def checked(records: Iterable[R], cls: type[R]) -> list[R]:
+    """``records`` as a list of our own, each an exact, valid ``cls`` (see the module doc).
+
+    Raises InvalidRecord for a record that is not a ``cls`` or does not hold
+    valid values. Cost: O(n) at C speed when all are clean, else O(n) Python
+    steps.
+    """
+    recs = list(records)
+    spec = _SPECS[cls]
+    if not _all_clean(recs, cls, spec):
+        recs = [_rebuild(r, cls, spec) for r in recs]
+    return recs
+
+
+def _all_clean(recs: list[Any], cls: type, spec: tuple[tuple[str, _Kind], ...]) -> bool:
+    """Whether every record is an exact ``cls`` with exact, in-range fields. Runs no
+    code of the records' (only exact types are looked into). O(n), C speed."""
+    if not recs:
+        return True
+    if set(map(type, recs)) != {cls}:
+        return False
+    try:
+        for name, kind in spec:
+            get = attrgetter(name)
+            if isinstance(kind, type):  # an enum: its members, by identity
+                if not set(map(id, map(get, recs))) <= _MEMBER_IDS[kind]:
+                    return False
+                continue
+            if not set(map(type, map(get, recs))) <= _FAST_TYPES[kind]:
+                return False
+            if kind in (_TIME, _OPT_TIME, _AMOUNT) and not _in_range(recs, get, kind):
+                return False
+    except (AttributeError, OverflowError):  # a slot deleted, an int beyond a float
+        return False
+    return True
+
+
+def _in_range(recs: list[Any], get: Callable[[Any], Any], kind: int) -> bool:
+    """Whether every (exact float or int, or None) value is a supported time / amount."""
+    values: array[float] = array("d", (v for v in map(get, recs) if v is not None)
+                   if kind == _OPT_TIME else map(get, recs))
+    if not values:
+        return True
+    total = sum(values)
+    if total - total != 0.0:  # NaN or inf among them (in-range values cannot overflow)
+        return False
+    if kind == _AMOUNT:
+        return min(values) >= -MAX_AMOUNT and max(values) <= MAX_AMOUNT
+    return min(values) >= MIN_TIME and max(values) < MAX_TIME
+
+
+def _rebuild(r: object, cls: type[R], spec: tuple[tuple[str, _Kind], ...]) -> R:
+    """A new exact ``cls`` from ``r``'s fields, each read once and validated."""
+    owner = cls.__name__
+    if not isinstance(r, cls):
+        raise InvalidRecord(f"expected a kefu.kpi.{owner} record, got {short_repr(r)}")
+    values: dict[str, object] = {}
+    for name, kind in spec:
+        try:
+            value = getattr(r, name)
+        except Exception as exc:  # a deleted slot, a raising property
+            raise InvalidRecord(f"{owner}.{name} cannot be read ({type(exc).__name__}) in"
+                                f" {short_repr(r)}") from None
+        values[name] = _field(owner, name, kind, value)
+    return cls(**values)
+
+
+def _field(owner: str, name: str, kind: _Kind, value: object) -> object:
+    """``value`` checked for a field of ``kind``; a str subclass becomes a plain str."""
+    if isinstance(kind, type):
+        if id(value) not in _MEMBER_IDS[kind]:
+            raise InvalidRecord(
+                f"{owner}.{name} must be a {kind.__name__} member, got {short_repr(value)}")
+        return value
+    if kind in (_STR, _OPT_STR):
+        if isinstance(value, str):
+            return plain_str(value)
+        if value is None and kind == _OPT_STR:
+            return None
+        need = "a str" if kind == _STR else "a str or None"
+        raise InvalidRecord(f"{owner}.{name} must be {need}, got {short_repr(value)}")
+    if kind in (_TIME, _OPT_TIME):
+        if value is None and kind == _OPT_TIME:
+            return None
+        if (type(value) is float or type(value) is int) and (
+                MIN_TIME <= value < MAX_TIME):
+            return value
+        raise time_error(owner, name, value)
+    if kind == _AMOUNT:
+        if (type(value) is float or type(value) is int) and (
+                -MAX_AMOUNT <= value <= MAX_AMOUNT):
+            return value
+        raise InvalidRecord(f"{owner}.{name} must be a finite float or int of at most 2**53"
+                            f" in absolute value, got {short_repr(value)}")
+    wanted, need = (int, "an int") if kind == _INT else (bool, "a bool")
+    if type(value) is not wanted:
+        raise InvalidRecord(f"{owner}.{name} must be {need}, got {short_repr(value)}")
+    return value
+
+
+def plain_str(value: str) -> str:
+    """The exact ``str`` of ``value``'s characters, running none of a subclass's code. O(len)."""
+    return str.__str__(value)
