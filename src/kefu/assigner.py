@@ -397,7 +397,7 @@ class Assigner:
         state = data["state"]
         if not isinstance(state, dict):
             raise InvalidSnapshot("snapshot state must be a dict")
-        self._engine.restore_state(state)
+        self._engine.restore_state(state, None)
         return self
 
     def check(self) -> None:
