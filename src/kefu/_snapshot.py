@@ -33,7 +33,9 @@ of an R06 violation.
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -73,6 +75,7 @@ _SESSION_KEYS = frozenset({
     "first_unanswered", "last_buyer", "timed_out", "auto_close", "first_response",
 })
 _POOLS = {"queue": Pool.QUEUE, "offline": Pool.OFFLINE}
+_EMPTY: frozenset[str] = frozenset()
 
 
 @attrs.frozen
@@ -124,15 +127,22 @@ class StateData:
 # -- step 1: shape and types ----------------------------------------------------------
 
 
-def _fail(where: str, what: str) -> InvalidSnapshot:
-    return InvalidSnapshot(f"snapshot {where}: {what}")
+def _fail(where: str, what: str, field: str = "") -> InvalidSnapshot:
+    """The error for ``where`` (a record) and ``field`` (one of its fields, if any)."""
+    name = where if not field else where + (field if field[0] == "[" else "." + field)
+    return InvalidSnapshot(f"snapshot {name}: {what}")
+
+
+def _str_keys(v: dict[Any, Any]) -> bool:
+    """Every key is exactly a ``str``: only ``type()`` and identity, no user code. O(len(v))."""
+    return all(map(operator.is_, map(type, v), itertools.repeat(str)))
 
 
 def _dict(where: str, v: object, keys: frozenset[str]) -> dict[str, Any]:
     """``v`` as a dict with exactly ``keys``. O(len(v))."""
     if type(v) is not dict:
         raise _fail(where, f"expected a dict, got {type(v).__name__}")
-    if any(type(k) is not str for k in v):
+    if not _str_keys(v):
         odd = next(k for k in v if type(k) is not str)
         raise _fail(where, f"keys must be strings, got {short_repr(odd)}")
     if v.keys() != keys:
@@ -147,49 +157,49 @@ def _dict(where: str, v: object, keys: frozenset[str]) -> dict[str, Any]:
     return v
 
 
-def _list(where: str, v: object) -> list[Any]:
+def _list(where: str, v: object, field: str = "") -> list[Any]:
     if type(v) is not list:
-        raise _fail(where, f"expected a list, got {type(v).__name__}")
+        raise _fail(where, f"expected a list, got {type(v).__name__}", field)
     return v
 
 
-def _int(where: str, v: object, lo: int, hi: int) -> int:
+def _int(v: object, lo: int, hi: int, where: str, field: str = "") -> int:
     if type(v) is not int or not lo <= v <= hi:
-        raise _fail(where, f"expected an int in [{lo}, {hi}], got {short_repr(v)}")
+        raise _fail(where, f"expected an int in [{lo}, {hi}], got {short_repr(v)}", field)
     return v
 
 
-def _count(where: str, v: object, lo: int = 0) -> int:
-    return _int(where, v, lo, MAX_COUNTER)
+def _count(v: object, where: str, field: str = "", lo: int = 0) -> int:
+    return _int(v, lo, MAX_COUNTER, where, field)
 
 
-def _time(where: str, v: object) -> float:
+def _time(v: object, where: str, field: str = "") -> float:
     if type(v) is not float or not math.isfinite(v):
-        raise _fail(where, f"expected a finite float, got {short_repr(v)}")
+        raise _fail(where, f"expected a finite float, got {short_repr(v)}", field)
     return v
 
 
-def _opt_time(where: str, v: object) -> float | None:
-    return None if v is None else _time(where, v)
+def _opt_time(v: object, where: str, field: str) -> float | None:
+    return None if v is None else _time(v, where, field)
 
 
-def _id(where: str, v: object) -> str:
+def _id(v: object, where: str, field: str = "") -> str:
     if type(v) is not str or not v:
-        raise _fail(where, f"expected a non-empty string, got {short_repr(v)}")
+        raise _fail(where, f"expected a non-empty string, got {short_repr(v)}", field)
     return v
 
 
-def _opt_id(where: str, v: object) -> str | None:
-    return None if v is None else _id(where, v)
+def _opt_id(v: object, where: str, field: str) -> str | None:
+    return None if v is None else _id(v, where, field)
 
 
-def _bool(where: str, v: object) -> bool:
+def _bool(v: object, where: str, field: str) -> bool:
     if type(v) is not bool:
-        raise _fail(where, f"expected true or false, got {short_repr(v)}")
+        raise _fail(where, f"expected true or false, got {short_repr(v)}", field)
     return v
 
 
-def _cap(where: str, v: object) -> Cap:
+def _cap(v: object, where: str) -> Cap:
     if type(v) is str and v == "unlimited":
         return Cap.UNLIMITED
     if type(v) is str and v == "suspended":
@@ -197,70 +207,75 @@ def _cap(where: str, v: object) -> Cap:
     if type(v) is int and 1 <= v <= MAX_CAP:
         return Cap.limit(v)
     raise _fail(where, f"expected a cap ('unlimited', 'suspended' or an int in [1, {MAX_CAP}]),"
-                       f" got {short_repr(v)}")
+                       f" got {short_repr(v)}", "cap")
 
 
-def _ids(where: str, v: object) -> frozenset[str]:
+def _ids(v: object, where: str, field: str) -> frozenset[str]:
     """A sorted list of distinct non-empty strings. O(k)."""
-    items = _list(where, v)
+    items = _list(where, v, field)
     for i, x in enumerate(items):
-        _id(f"{where}[{i}]", x)
+        _id(x, where, f"{field}[{i}]")
         if i and not items[i - 1] < x:
-            raise _fail(where, f"expected a sorted list of distinct ids, got {short_repr(items)}")
+            raise _fail(where, f"expected a sorted list of distinct ids, got {short_repr(items)}",
+                        field)
     return frozenset(items)
 
 
-def _timer(where: str, v: object) -> TimerData | None:
+def _timer(v: object, where: str, field: str) -> TimerData | None:
     """None or ``[deadline, seq]``; the deadline may be +inf (an instant plus a huge duration)."""
     if v is None:
         return None
-    items = _list(where, v)
+    items = _list(where, v, field)
     if len(items) != 2:
-        raise _fail(where, f"a timer is [deadline, seq], got {short_repr(items)}")
+        raise _fail(where, f"a timer is [deadline, seq], got {short_repr(items)}", field)
     deadline, seq = items
     if type(deadline) is not float or math.isnan(deadline) or deadline == -math.inf:
-        raise _fail(f"{where}[0]", f"expected a float deadline, got {short_repr(deadline)}")
-    return (deadline, _count(f"{where}[1]", seq, 1))
+        raise _fail(where, f"expected a float deadline, got {short_repr(deadline)}",
+                    f"{field}[0]")
+    return (deadline, _count(seq, where, f"{field}[1]", 1))
 
 
 def _agent(where: str, v: object) -> AgentData:
     d = _dict(where, v, _AGENT_KEYS)
+    groups = d["groups"]
     return AgentData(
-        id=_id(f"{where}.id", d["id"]),
-        reg=_count(f"{where}.reg", d["reg"]),
-        cap=_cap(f"{where}.cap", d["cap"]),
-        groups=None if d["groups"] is None else _ids(f"{where}.groups", d["groups"]),
-        weight=_int(f"{where}.weight", d["weight"], 0, MAX_WEIGHT),
-        online=_bool(f"{where}.online", d["online"]),
-        last_auto=_count(f"{where}.last_auto", d["last_auto"]),
-        pass_=_count(f"{where}.pass", d["pass"]),
+        id=_id(d["id"], where, "id"),
+        reg=_count(d["reg"], where, "reg"),
+        cap=_cap(d["cap"], where),
+        groups=None if groups is None else _ids(groups, where, "groups"),
+        weight=_int(d["weight"], 0, MAX_WEIGHT, where, "weight"),
+        online=_bool(d["online"], where, "online"),
+        last_auto=_count(d["last_auto"], where, "last_auto"),
+        pass_=_count(d["pass"], where, "pass"),
     )
 
 
-def _pool(where: str, v: object) -> Pool | None:
+def _pool(v: object, where: str) -> Pool | None:
     if v is None:
         return None
     if type(v) is not str or v not in _POOLS:
-        raise _fail(where, f"expected 'queue', 'offline' or null, got {short_repr(v)}")
+        raise _fail(where, f"expected 'queue', 'offline' or null, got {short_repr(v)}", "pool")
     return _POOLS[v]
 
 
 def _session(where: str, v: object) -> SessionData:
     d = _dict(where, v, _SESSION_KEYS)
+    timed_out = d["timed_out"]
     return SessionData(
-        id=_id(f"{where}.id", d["id"]),
-        buyer=_opt_id(f"{where}.buyer", d["buyer"]),
-        group=_opt_id(f"{where}.group", d["group"]),
-        priority=_int(f"{where}.priority", d["priority"], -MAX_PRIORITY, MAX_PRIORITY),
-        arrival=_count(f"{where}.arrival", d["arrival"], 1),
-        opened_at=_time(f"{where}.opened_at", d["opened_at"]),
-        agent=_opt_id(f"{where}.agent", d["agent"]),
-        pool=_pool(f"{where}.pool", d["pool"]),
-        first_unanswered=_opt_time(f"{where}.first_unanswered", d["first_unanswered"]),
-        last_buyer=_time(f"{where}.last_buyer", d["last_buyer"]),
-        timed_out=_ids(f"{where}.timed_out", d["timed_out"]),
-        auto_close=_timer(f"{where}.auto_close", d["auto_close"]),
-        first_response=_timer(f"{where}.first_response", d["first_response"]),
+        id=_id(d["id"], where, "id"),
+        buyer=_opt_id(d["buyer"], where, "buyer"),
+        group=_opt_id(d["group"], where, "group"),
+        priority=_int(d["priority"], -MAX_PRIORITY, MAX_PRIORITY, where, "priority"),
+        arrival=_count(d["arrival"], where, "arrival", 1),
+        opened_at=_time(d["opened_at"], where, "opened_at"),
+        agent=_opt_id(d["agent"], where, "agent"),
+        pool=_pool(d["pool"], where),
+        first_unanswered=_opt_time(d["first_unanswered"], where, "first_unanswered"),
+        last_buyer=_time(d["last_buyer"], where, "last_buyer"),
+        timed_out=(_EMPTY if type(timed_out) is list and not timed_out
+                   else _ids(timed_out, where, "timed_out")),
+        auto_close=_timer(d["auto_close"], where, "auto_close"),
+        first_response=_timer(d["first_response"], where, "first_response"),
     )
 
 
@@ -268,8 +283,8 @@ def _sticky(where: str, v: object) -> tuple[str, str, float]:
     items = _list(where, v)
     if len(items) != 3:
         raise _fail(where, f"expected [buyer, agent, closed_at], got {short_repr(items)}")
-    return (_id(f"{where}[0]", items[0]), _id(f"{where}[1]", items[1]),
-            _time(f"{where}[2]", items[2]))
+    return (_id(items[0], where, "[0]"), _id(items[1], where, "[1]"),
+            _time(items[2], where, "[2]"))
 
 
 # -- step 2: each record against the config and the time taken ------------------------
@@ -523,7 +538,7 @@ def parse_state(data: object, config: Config, taken_at: float | None) -> StateDa
         raise _fail("taken_at", f"expected a finite float, got {short_repr(taken_at)}")
     d = _dict("state", data, _STATE_KEYS)
     c = _dict("counters", d["counters"], _COUNTER_KEYS)
-    counters = {key: _count(f"counters.{key}", c[key]) for key in sorted(_COUNTER_KEYS)}
+    counters = {key: _count(c[key], "counters", key) for key in sorted(_COUNTER_KEYS)}
     agents = tuple(_agent(f"agents[{i}]", a) for i, a in enumerate(_list("agents", d["agents"])))
     sessions = tuple(_session(f"sessions[{i}]", s)
                      for i, s in enumerate(_list("sessions", d["sessions"])))
