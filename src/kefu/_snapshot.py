@@ -39,9 +39,7 @@ import operator
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from kefu._checks import MAX_PRIORITY, MAX_WEIGHT
 from kefu._text import short_repr
@@ -70,16 +68,16 @@ _FLOAT_MAX = sys.float_info.max
 _STATE_KEYS = frozenset({"counters", "agents", "sessions", "sticky"})
 _COUNTER_KEYS = frozenset({"next_reg", "arrival", "auto", "timer", "rr_pointer", "vt"})
 _AGENT_KEYS = frozenset({"id", "reg", "cap", "groups", "weight", "online", "last_auto", "pass"})
-_SESSION_KEYS = frozenset({
+_SESSION_ORDER = (
     "id", "buyer", "group", "priority", "arrival", "opened_at", "agent", "pool",
     "first_unanswered", "last_buyer", "timed_out", "auto_close", "first_response",
-})
+)
+_SESSION_KEYS = frozenset(_SESSION_ORDER)
 _POOLS = {"queue": Pool.QUEUE, "offline": Pool.OFFLINE}
 _EMPTY: frozenset[str] = frozenset()
 
 
-@attrs.frozen
-class AgentData:
+class AgentData(NamedTuple):
     id: str
     reg: int
     cap: Cap
@@ -90,8 +88,7 @@ class AgentData:
     pass_: int
 
 
-@attrs.frozen
-class SessionData:
+class SessionData(NamedTuple):
     id: str
     buyer: str | None
     group: str | None
@@ -107,8 +104,7 @@ class SessionData:
     first_response: TimerData | None
 
 
-@attrs.frozen
-class StateData:
+class StateData(NamedTuple):
     next_reg: int
     arrival: int
     auto: int
@@ -133,9 +129,12 @@ def _fail(where: str, what: str, field: str = "") -> InvalidSnapshot:
     return InvalidSnapshot(f"snapshot {name}: {what}")
 
 
+_STRS = itertools.repeat(str)  # endless: zipped with any dict's keys
+
+
 def _str_keys(v: dict[Any, Any]) -> bool:
     """Every key is exactly a ``str``: only ``type()`` and identity, no user code. O(len(v))."""
-    return all(map(operator.is_, map(type, v), itertools.repeat(str)))
+    return all(map(operator.is_, map(type, v), _STRS))
 
 
 def _dict(where: str, v: object, keys: frozenset[str]) -> dict[str, Any]:
@@ -259,8 +258,53 @@ def _pool(v: object, where: str) -> Pool | None:
 
 
 def _session(where: str, v: object) -> SessionData:
+    """One session record: the common well-formed case in one expression, else field by field."""
+    fast = _session_fast(v)
+    return fast if fast is not None else _session_by_field(where, v)
+
+
+def _fast_time(t: object) -> bool:
+    return type(t) is float and -_FLOAT_MAX <= t <= _FLOAT_MAX
+
+
+def _fast_timer(t: object) -> bool:
+    return t is None or (
+        type(t) is list and len(t) == 2 and type(t[0]) is float
+        and -_FLOAT_MAX <= t[0] <= math.inf and type(t[1]) is int and 1 <= t[1] <= MAX_COUNTER
+    )
+
+
+def _session_fast(v: object) -> SessionData | None:
+    """The record if it is well formed with no R18 exclusions, else None (then the field-by-field
+    checks name what is wrong). Accepts nothing :func:`_session_by_field` rejects. O(1)."""
+    if not (type(v) is dict and len(v) == len(_SESSION_KEYS) and _str_keys(v)
+            and v.keys() == _SESSION_KEYS):
+        return None
+    sid, buyer, group, priority, arrival, opened_at, agent, pool, fu, last_buyer, timed_out, \
+        auto_close, first_response = map(v.__getitem__, _SESSION_ORDER)
+    if not (
+        type(sid) is str and sid != ""
+        and (buyer is None or (type(buyer) is str and buyer != ""))
+        and (group is None or (type(group) is str and group != ""))
+        and type(priority) is int and -MAX_PRIORITY <= priority <= MAX_PRIORITY
+        and type(arrival) is int and 1 <= arrival <= MAX_COUNTER
+        and _fast_time(opened_at) and _fast_time(last_buyer) and (fu is None or _fast_time(fu))
+        and (agent is None or (type(agent) is str and agent != ""))
+        and (pool is None or (type(pool) is str and pool in _POOLS))
+        and type(timed_out) is list and not timed_out
+        and _fast_timer(auto_close) and _fast_timer(first_response)
+    ):
+        return None
+    return SessionData(
+        sid, buyer, group, priority, arrival, opened_at, agent,
+        None if pool is None else _POOLS[pool], fu, last_buyer, _EMPTY,
+        None if auto_close is None else (auto_close[0], auto_close[1]),
+        None if first_response is None else (first_response[0], first_response[1]),
+    )
+
+
+def _session_by_field(where: str, v: object) -> SessionData:
     d = _dict(where, v, _SESSION_KEYS)
-    timed_out = d["timed_out"]
     return SessionData(
         id=_id(d["id"], where, "id"),
         buyer=_opt_id(d["buyer"], where, "buyer"),
@@ -272,8 +316,7 @@ def _session(where: str, v: object) -> SessionData:
         pool=_pool(d["pool"], where),
         first_unanswered=_opt_time(d["first_unanswered"], where, "first_unanswered"),
         last_buyer=_time(d["last_buyer"], where, "last_buyer"),
-        timed_out=(_EMPTY if type(timed_out) is list and not timed_out
-                   else _ids(timed_out, where, "timed_out")),
+        timed_out=_ids(d["timed_out"], where, "timed_out"),
         auto_close=_timer(d["auto_close"], where, "auto_close"),
         first_response=_timer(d["first_response"], where, "first_response"),
     )
@@ -556,4 +599,4 @@ def parse_state(data: object, config: Config, taken_at: float | None) -> StateDa
     _check_sessions(state, agent_ids)
     _check_sticky(state, config, agent_ids, taken_at)
     _check_r06(state, config)
-    return attrs.evolve(state, latest=_latest(state))
+    return state._replace(latest=_latest(state))
