@@ -257,10 +257,10 @@ def _pool(v: object, where: str) -> Pool | None:
     return _POOLS[v]
 
 
-def _session(where: str, v: object) -> SessionData:
-    """One session record: the common well-formed case in one expression, else field by field."""
+def _session(i: int, v: object) -> SessionData:
+    """Session record ``i``: the common well-formed case in one expression, else field by field."""
     fast = _session_fast(v)
-    return fast if fast is not None else _session_by_field(where, v)
+    return fast if fast is not None else _session_by_field(f"sessions[{i}]", v)
 
 
 def _fast_time(t: object) -> bool:
@@ -353,40 +353,43 @@ def _check_deadline(where: str, deadline: float, duration: float, earliest: floa
                            f" {short_repr(earliest)}{until} plus {short_repr(duration)}")
 
 
-def _check_session_times(where: str, s: SessionData, config: Config,
+def _check_session_times(i: int, s: SessionData, config: Config,
                          taken_at: float | None) -> None:
-    """Times of one session: their order, and timers only as the config sets them."""
+    """Times of session ``i``: their order, and timers only as the config sets them. O(1)."""
     fu = s.first_unanswered
     if fu is not None and not s.opened_at <= fu <= s.last_buyer:
-        raise _fail(f"{where}.first_unanswered",
+        raise _fail(f"sessions[{i}].first_unanswered",
                     f"{short_repr(fu)} is not between opened_at {short_repr(s.opened_at)}"
                     f" and last_buyer {short_repr(s.last_buyer)}")
     if s.last_buyer < s.opened_at:
-        raise _fail(f"{where}.last_buyer", f"{short_repr(s.last_buyer)} is before opened_at"
-                                           f" {short_repr(s.opened_at)}")
-    _not_after(f"{where}.last_buyer", "last buyer message", s.last_buyer, taken_at, "taken_at")
+        raise _fail(f"sessions[{i}]", f"{short_repr(s.last_buyer)} is before opened_at"
+                                      f" {short_repr(s.opened_at)}", "last_buyer")
+    if taken_at is not None and s.last_buyer > taken_at:
+        _not_after(f"sessions[{i}].last_buyer", "last buyer message", s.last_buyer, taken_at,
+                   "taken_at")
     if s.auto_close is not None:
         after = config.auto_close_after
         if after is None:
-            raise _fail(f"{where}.auto_close", "an auto-close timer, but auto_close_after is off")
+            raise _fail(f"sessions[{i}]", "an auto-close timer, but auto_close_after is off",
+                        "auto_close")
         # Set by an agent message, which comes after the last buyer message
         # (a buyer message cancels the timer).
-        _check_deadline(f"{where}.auto_close", s.auto_close[0], after, s.last_buyer, taken_at,
+        _check_deadline(f"sessions[{i}].auto_close", s.auto_close[0], after, s.last_buyer, taken_at,
                         "the time of an agent message between last_buyer")
     if s.first_response is not None:
         timeout = config.first_response_timeout
         if timeout is None:
-            raise _fail(f"{where}.first_response",
+            raise _fail(f"sessions[{i}].first_response",
                         "a first-response timer, but first_response_timeout is off")
         if s.agent is None:
-            raise _fail(f"{where}.first_response",
+            raise _fail(f"sessions[{i}].first_response",
                         "a waiting session cannot have a first-response timer")
         # Set at a hand-over; one in tick() happens at a timer's deadline,
         # which may precede even this session's opening: no lower bound.
-        _check_deadline(f"{where}.first_response", s.first_response[0], timeout, -_FLOAT_MAX,
+        _check_deadline(f"sessions[{i}].first_response", s.first_response[0], timeout, -_FLOAT_MAX,
                         taken_at, "the time of a hand-over between")
     if s.timed_out and config.first_response_timeout is None:
-        raise _fail(f"{where}.timed_out", "R18 exclusions, but first_response_timeout is off")
+        raise _fail(f"sessions[{i}].timed_out", "R18 exclusions, but first_response_timeout is off")
 
 
 # -- step 3: records against each other and the counters ------------------------------
@@ -441,28 +444,27 @@ def _check_sessions(state: StateData, agent_ids: set[str]) -> None:
     previous_arrival = 0
     previous_open = -math.inf
     for i, s in enumerate(state.sessions):
-        where = f"sessions[{i}]"
         if s.id in seen:
-            raise _fail(f"{where}.id", f"duplicate session id {short_repr(s.id)}")
+            raise _fail(f"sessions[{i}].id", f"duplicate session id {short_repr(s.id)}")
         seen.add(s.id)
         if not previous_arrival < s.arrival <= state.arrival:
-            raise _fail(f"{where}.arrival", f"arrival numbers must increase and not exceed"
+            raise _fail(f"sessions[{i}].arrival", f"arrival numbers must increase and not exceed"
                                             f" counters.arrival {state.arrival}, got {s.arrival}")
         previous_arrival = s.arrival
         if s.opened_at < previous_open:
-            raise _fail(f"{where}.opened_at", f"{short_repr(s.opened_at)} is before the opening"
-                                              f" of the session that arrived before it")
+            raise _fail(f"sessions[{i}]", f"{short_repr(s.opened_at)} is before the opening"
+                                          " of the session that arrived before it", "opened_at")
         previous_open = s.opened_at
         if (s.agent is None) == (s.pool is None):
-            raise _fail(where, "a session is either with an agent or in a pool,"
+            raise _fail(f"sessions[{i}]", "a session is either with an agent or in a pool,"
                                " never both or neither")
         if s.agent is not None and s.agent not in agent_ids:
-            raise _fail(f"{where}.agent", f"unknown agent {short_repr(s.agent)}")
+            raise _fail(f"sessions[{i}].agent", f"unknown agent {short_repr(s.agent)}")
         for kind, timer in (("auto_close", s.auto_close), ("first_response", s.first_response)):
             if timer is None:
                 continue
             if timer[1] > state.timer or timer[1] in seqs:
-                raise _fail(f"{where}.{kind}", f"timer number {timer[1]} is taken or above"
+                raise _fail(f"sessions[{i}].{kind}", f"timer number {timer[1]} is taken or above"
                                                f" counters.timer {state.timer}")
             seqs.add(timer[1])
 
@@ -575,7 +577,8 @@ def parse_state(data: object, config: Config, taken_at: float | None) -> StateDa
     under; ``taken_at`` is the clock reading when the snapshot was taken, or
     None when unknown (version 1 snapshots), which skips the checks against
     it. Raises :class:`~kefu.errors.InvalidSnapshot` naming the first field
-    at fault; the input is not modified. Cost: O(state log state).
+    at fault; the input is not modified. The records carry ``latest``, the
+    latest instant they mention. Cost: O(state log state).
     """
     if taken_at is not None and (type(taken_at) is not float or not math.isfinite(taken_at)):
         raise _fail("taken_at", f"expected a finite float, got {short_repr(taken_at)}")
@@ -583,11 +586,10 @@ def parse_state(data: object, config: Config, taken_at: float | None) -> StateDa
     c = _dict("counters", d["counters"], _COUNTER_KEYS)
     counters = {key: _count(c[key], "counters", key) for key in sorted(_COUNTER_KEYS)}
     agents = tuple(_agent(f"agents[{i}]", a) for i, a in enumerate(_list("agents", d["agents"])))
-    sessions = tuple(_session(f"sessions[{i}]", s)
-                     for i, s in enumerate(_list("sessions", d["sessions"])))
+    sessions = tuple(_session(i, s) for i, s in enumerate(_list("sessions", d["sessions"])))
     sticky = tuple(_sticky(f"sticky[{i}]", e) for i, e in enumerate(_list("sticky", d["sticky"])))
     for i, s in enumerate(sessions):
-        _check_session_times(f"sessions[{i}]", s, config, taken_at)
+        _check_session_times(i, s, config, taken_at)
     state = StateData(
         next_reg=counters["next_reg"], arrival=counters["arrival"], auto=counters["auto"],
         timer=counters["timer"], rr_pointer=counters["rr_pointer"], vt=counters["vt"],
