@@ -279,6 +279,16 @@ def test_R17_restore_rejects_an_auto_close_set_before_the_last_buyer_message() -
     expect("sessions[2].auto_close: deadline 114.0 is not" in message, message)
 
 
+def test_R17_restore_rejects_auto_close_deadlines_out_of_timer_order() -> None:
+    """Agent messages come in time order: a later-numbered timer never has an earlier deadline."""
+    later = set_("state", "sessions", 0, "auto_close", [110.0, 6])  # set at 50, numbered after
+    bump = set_("state", "counters", "timer", 6)
+    accepted(both(bump, set_("state", "sessions", 0, "auto_close", [115.0, 6])))
+    message = rejected(both(bump, later))
+    expect(message.startswith("snapshot sessions[0].auto_close: deadline 110.0 is before 115.0"),
+           message)
+
+
 def test_R22_restore_skips_taken_at_checks_without_taken_at() -> None:
     damage = both(set_("state", "sessions", 0, "last_buyer", 1e6),
                   set_("state", "sessions", 2, "auto_close", [1e6, 5]))

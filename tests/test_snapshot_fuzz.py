@@ -433,6 +433,8 @@ def _possible(state: object, config: Config, taken_at: float | None) -> None:
               for x, y in itertools.pairwise(sessions)))
     seqs = [t[1] for s in sessions for t in (s["auto_close"], s["first_response"]) if t]
     _need(len(set(seqs)) == len(seqs) and all(q <= c["timer"] for q in seqs))
+    auto_closes = [s["auto_close"] for s in sessions if s["auto_close"]]
+    _need(all(x[0] <= y[0] for x in auto_closes for y in auto_closes if x[1] < y[1]))
     for e in d["sticky"]:
         _need(type(e) is list and len(e) == 3 and _is_id(e[0]) and _is_id(e[1]))
         _need(e[1] in by_id and _is_time(e[2]) and (taken_at is None or e[2] <= taken_at))

@@ -467,6 +467,23 @@ def _check_sessions(state: StateData, agent_ids: set[str]) -> None:
                 raise _fail(f"sessions[{i}].{kind}", f"timer number {timer[1]} is taken or above"
                                                f" counters.timer {state.timer}")
             seqs.add(timer[1])
+    _check_auto_close_order(state)
+
+
+def _check_auto_close_order(state: StateData) -> None:
+    """Auto-close timers are set by agent messages at the call's time, which never runs back:
+    in timer-number order their deadlines never decrease. O(t log t).
+
+    (First-response timers have no such order: a hand-over in tick() happens at
+    the deadline of the timer that caused it, earlier than calls before it.)
+    """
+    timers = sorted((s.auto_close[1], s.auto_close[0], i) for i, s in enumerate(state.sessions)
+                    if s.auto_close is not None)
+    for (_, before, _), (_, deadline, i) in itertools.pairwise(timers):
+        if deadline < before:
+            raise _fail(f"sessions[{i}]", f"deadline {short_repr(deadline)} is before"
+                                          f" {short_repr(before)}, the deadline of an earlier"
+                                          f" auto-close timer", "auto_close")
 
 
 def _check_sticky(state: StateData, config: Config, agent_ids: set[str],
