@@ -263,7 +263,8 @@ def test_R17_R18_R13_restore_rejects_state_of_features_that_are_off(damage: Dama
          set_("state", "sessions", 2, "auto_close", [115.5, 5]), "sessions[2].auto_close"),
     case("first response after taken_at + timeout",
          set_("state", "sessions", 1, "first_response", [85.5, 4]),
-         "sessions[1].first_response"),
+         "sessions[1].first_response: deadline 85.5 is after taken_at 55.0 plus"
+         " first_response_timeout 30.0"),
     case("minus infinite deadline", set_("state", "sessions", 1, "first_response", [-math.inf, 4]),
          "sessions[1].first_response[0]"),
 ])
@@ -276,7 +277,8 @@ def test_R17_restore_rejects_an_auto_close_set_before_the_last_buyer_message() -
                   set_("state", "sessions", 2, "last_buyer", 54.5))
     accepted(damage)  # set at 55: after the buyer's message at 54.5
     message = rejected(both(damage, set_("state", "sessions", 2, "auto_close", [114.0, 5])))
-    expect("sessions[2].auto_close: deadline 114.0 is not" in message, message)
+    expect(message == "snapshot sessions[2].auto_close: deadline 114.0 is before last_buyer 54.5"
+                      " plus auto_close_after 60.0", message)
 
 
 def test_R17_restore_rejects_auto_close_deadlines_out_of_timer_order() -> None:

@@ -338,19 +338,24 @@ def _not_after(where: str, what: str, t: float, limit: float | None, limit_name:
         raise _fail(where, f"{what} {short_repr(t)} is after {limit_name} {short_repr(limit)}")
 
 
-def _check_deadline(where: str, deadline: float, duration: float, earliest: float,
-                    taken_at: float | None, set_when: str) -> None:
-    """``deadline`` = an instant in [earliest, taken_at] plus ``duration`` (float addition).
+def _check_deadline(i: int, kind: str, deadline: float, duration: float,
+                    earliest: tuple[str, float] | None, taken_at: float | None) -> None:
+    """Session ``i``'s ``kind`` timer: ``deadline`` = an instant no earlier than ``earliest``
+    (its name and value; None: no bound) and no later than ``taken_at``, plus ``duration``.
 
-    Float addition is monotonic, so the deadlines such instants give lie
-    between the sums at the two ends.
+    Float addition is monotonic, so such deadlines lie between the sums at the two ends.
     """
-    low = earliest + duration
-    high = (_FLOAT_MAX if taken_at is None else taken_at) + duration
-    if not low <= deadline <= high:
-        until = "" if taken_at is None else f" and taken_at {short_repr(taken_at)}"
-        raise _fail(where, f"deadline {short_repr(deadline)} is not {set_when}"
-                           f" {short_repr(earliest)}{until} plus {short_repr(duration)}")
+    name = f"{kind}_after" if kind == "auto_close" else "first_response_timeout"
+    if earliest is not None and deadline < earliest[1] + duration:
+        raise _fail(f"sessions[{i}]", f"deadline {short_repr(deadline)} is before {earliest[0]}"
+                                      f" {short_repr(earliest[1])} plus {name}"
+                                      f" {short_repr(duration)}", kind)
+    latest = _FLOAT_MAX if taken_at is None else taken_at
+    if deadline > latest + duration:
+        what = "the largest time" if taken_at is None else "taken_at"
+        raise _fail(f"sessions[{i}]", f"deadline {short_repr(deadline)} is after {what}"
+                                      f" {short_repr(latest)} plus {name} {short_repr(duration)}",
+                    kind)
 
 
 def _check_session_times(i: int, s: SessionData, config: Config,
@@ -374,8 +379,8 @@ def _check_session_times(i: int, s: SessionData, config: Config,
                         "auto_close")
         # Set by an agent message, which comes after the last buyer message
         # (a buyer message cancels the timer).
-        _check_deadline(f"sessions[{i}].auto_close", s.auto_close[0], after, s.last_buyer, taken_at,
-                        "the time of an agent message between last_buyer")
+        _check_deadline(i, "auto_close", s.auto_close[0], after, ("last_buyer", s.last_buyer),
+                        taken_at)
     if s.first_response is not None:
         timeout = config.first_response_timeout
         if timeout is None:
@@ -386,8 +391,7 @@ def _check_session_times(i: int, s: SessionData, config: Config,
                         "a waiting session cannot have a first-response timer")
         # Set at a hand-over; one in tick() happens at a timer's deadline,
         # which may precede even this session's opening: no lower bound.
-        _check_deadline(f"sessions[{i}].first_response", s.first_response[0], timeout, -_FLOAT_MAX,
-                        taken_at, "the time of a hand-over between")
+        _check_deadline(i, "first_response", s.first_response[0], timeout, None, taken_at)
     if s.timed_out and config.first_response_timeout is None:
         raise _fail(f"sessions[{i}].timed_out", "R18 exclusions, but first_response_timeout is off")
 
