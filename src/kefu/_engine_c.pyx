@@ -1631,8 +1631,8 @@ cdef class Engine:
         return state.latest
 
     def _rebuild(self, state):
-        """Build agents, sessions, heaps and timers from checked records."""
-        cdef int ai
+        cdef int ai, si, k
+        cdef Sess *s
         self.next_reg, self.arrival, self.auto = state.next_reg, state.arrival, state.auto
         self.timer_seq, self.rr, self.vt = state.timer, state.rr_pointer, state.vt
         for ad in state.agents:
@@ -1644,75 +1644,64 @@ cdef class Engine:
             if ad.online:
                 self._count_online(ai, +1)
         for d in state.sessions:
-            self._restore_session(d)
+            gid = self._intern(d.group)
+            si = self._new_session_slot()
+            s = &self.ss[si]
+            s.arrival = d.arrival
+            s.ac_seq = 0
+            s.fr_seq = 0
+            s.opened_at = d.opened_at
+            s.has_first_unanswered = d.first_unanswered is not None
+            s.first_unanswered = d.first_unanswered if s.has_first_unanswered else 0.0
+            s.last_buyer = d.last_buyer
+            s.priority = d.priority
+            s.group = gid
+            s.agent = -1
+            s.pool = POOL_NONE
+            s.qpos = -1
+            s.prev = -1
+            s.next = -1
+            s.has_timed_out = False
+            s.in_use = True
+            self._sid[si] = d.id
+            self._buyer[si] = d.buyer
+            self._sessions[d.id] = si
+            if d.timed_out:
+                self._timed_out[si] = set(d.timed_out)
+                self.ss[si].has_timed_out = True
+            if d.pool is not None:
+                self._enqueue(si, POOL_QUEUE if d.pool is Pool.QUEUE else POOL_OFFLINE)
+            elif d.agent is not None:
+                ai = self._agents[d.agent]
+                self.ss[si].prev = -1
+                self.ss[si].next = self.ag[ai].head
+                if self.ag[ai].head >= 0:
+                    self.ss[self.ag[ai].head].prev = si
+                self.ag[ai].head = si
+                self.ag[ai].load += 1
+                self.ss[si].agent = ai
+            if d.auto_close is not None:
+                self.ss[si].ac_seq = d.auto_close[1]
+                self.ss[si].ac_deadline = d.auto_close[0]
+                self._tm_push(d.auto_close[0], d.auto_close[1], AUTO_CLOSE, si)
+                self.live_timers += 1
+            if d.first_response is not None:
+                self.ss[si].fr_seq = d.first_response[1]
+                self.ss[si].fr_deadline = d.first_response[0]
+                self._tm_push(d.first_response[0], d.first_response[1], FIRST_RESPONSE, si)
+                self.live_timers += 1
         for ai in self._agents.values():
-            self._index_restored_agent(ai)
+            # Restored as-is: no normalisation.
+            if self.strategy == ROUND_ROBIN:
+                self.ag[ai].indexed = self._available(ai)
+                self._rr_join_side(ai)
+            elif self._available(ai):
+                for k in range(self.ag[ai].nslots):
+                    self._heap_add(self.ag[ai].slots[k] * 2 + self.ag[ai].online, ai, k)
+                self.ag[ai].indexed = True
+                self.ag[ai].key_online = self.ag[ai].online
         for buyer, aid, closed_at in state.sticky:
             self._sticky[buyer] = (aid, closed_at)
-
-    cdef int _restore_session(self, object d) except -1:
-        """One session record: placed with its agent or in its waiting heap, timers filed."""
-        cdef int gid = self._intern(d.group)
-        cdef int si = self._new_session_slot()
-        cdef int ai
-        cdef Sess *s = &self.ss[si]
-        s.arrival = d.arrival
-        s.ac_seq = 0
-        s.fr_seq = 0
-        s.opened_at = d.opened_at
-        s.has_first_unanswered = d.first_unanswered is not None
-        s.first_unanswered = d.first_unanswered if s.has_first_unanswered else 0.0
-        s.last_buyer = d.last_buyer
-        s.priority = d.priority
-        s.group = gid
-        s.agent = -1
-        s.pool = POOL_NONE
-        s.qpos = -1
-        s.prev = -1
-        s.next = -1
-        s.has_timed_out = False
-        s.in_use = True
-        self._sid[si] = d.id
-        self._buyer[si] = d.buyer
-        self._sessions[d.id] = si
-        if d.timed_out:
-            self._timed_out[si] = set(d.timed_out)
-            s.has_timed_out = True
-        if d.pool is not None:
-            self._enqueue(si, POOL_QUEUE if d.pool is Pool.QUEUE else POOL_OFFLINE)
-        else:
-            ai = self._agents[d.agent]
-            s = &self.ss[si]
-            s.next = self.ag[ai].head
-            if self.ag[ai].head >= 0:
-                self.ss[self.ag[ai].head].prev = si
-            self.ag[ai].head = si
-            self.ag[ai].load += 1
-            s.agent = ai
-        if d.auto_close is not None:
-            self.ss[si].ac_seq = d.auto_close[1]
-            self.ss[si].ac_deadline = d.auto_close[0]
-            self._tm_push(d.auto_close[0], d.auto_close[1], AUTO_CLOSE, si)
-            self.live_timers += 1
-        if d.first_response is not None:
-            self.ss[si].fr_seq = d.first_response[1]
-            self.ss[si].fr_deadline = d.first_response[0]
-            self._tm_push(d.first_response[0], d.first_response[1], FIRST_RESPONSE, si)
-            self.live_timers += 1
-        return 0
-
-    cdef int _index_restored_agent(self, int ai) except -1:
-        """File a restored agent as it is (no normalisation). O(g log n)."""
-        cdef int k
-        if self.strategy == ROUND_ROBIN:
-            self.ag[ai].indexed = self._available(ai)
-            self._rr_join_side(ai)
-        elif self._available(ai):
-            for k in range(self.ag[ai].nslots):
-                self._heap_add(self.ag[ai].slots[k] * 2 + self.ag[ai].online, ai, k)
-            self.ag[ai].indexed = True
-            self.ag[ai].key_online = self.ag[ai].online
-        return 0
 
     # -- invariants ---------------------------------------------------------------------------
 

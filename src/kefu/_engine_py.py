@@ -45,7 +45,7 @@ from typing import Any, Final
 from sortedcontainers import SortedList
 
 from kefu._batch import run_batch
-from kefu._snapshot import SessionData, StateData, parse_state
+from kefu._snapshot import StateData, parse_state
 from kefu.errors import (
     AgentOffline,
     DuplicateAgent,
@@ -750,7 +750,6 @@ class Engine:
         return state.latest
 
     def _rebuild(self, state: StateData) -> None:
-        """Build agents, sessions, queues, indexes and timers from checked records."""
         self._next_reg, self._arrival, self._auto = state.next_reg, state.arrival, state.auto
         self._timer_seq, self._rr, self._vt = state.timer, state.rr_pointer, state.vt
         for ad in state.agents:
@@ -760,46 +759,30 @@ class Engine:
             self._by_reg[a.reg] = a
             if a.online:
                 self._count_online(a, +1)
-        queued: dict[str | None, list[tuple[int, int]]] = {}
         for d in state.sessions:
-            s = self._restore_session(d)
-            if s.pool is not None:
-                queued.setdefault(s.group, []).append(s.key)
-                self._waiting[s.arrival] = s
-        self._queues = {g: SortedList(keys) for g, keys in queued.items()}
-        self._timers.sort()  # a sorted list is a heap
-        self._index_restored_agents()
-        for buyer, aid, closed_at in state.sticky:
-            self._sticky[buyer] = (aid, closed_at)
-
-    def _restore_session(self, d: SessionData) -> _Session:
-        """One session record, placed with its agent (or marked waiting), timers filed. O(1)."""
-        s = _Session(d.id, d.buyer, d.group, d.priority, d.arrival, d.opened_at)
-        s.first_unanswered, s.last_buyer = d.first_unanswered, d.last_buyer
-        s.timed_out = set(d.timed_out)
-        s.pool = d.pool
-        self._sessions[s.id] = s
-        if d.agent is not None:
-            a = self._agents[d.agent]
-            a.sessions[s.id] = s
-            s.agent = a
-        for kind, timer in ((_AUTO_CLOSE, d.auto_close), (_FIRST_RESPONSE, d.first_response)):
-            if timer is not None:
-                self._timers.append((timer[0], timer[1], kind, s))
-                self._live_timers += 1
-        s.auto_close, s.first_response = d.auto_close, d.first_response
-        return s
-
-    def _index_restored_agents(self) -> None:
-        """File every available agent as it is (no normalisation). O(n g log n)."""
-        members: dict[tuple[bool, Slot], list[Key]] = {}
+            s = _Session(d.id, d.buyer, d.group, d.priority, d.arrival, d.opened_at)
+            s.first_unanswered, s.last_buyer = d.first_unanswered, d.last_buyer
+            s.timed_out = set(d.timed_out)
+            self._sessions[s.id] = s
+            if d.pool is not None:
+                self._enqueue(s, d.pool)
+            elif d.agent is not None:
+                a = self._agents[d.agent]
+                a.sessions[s.id] = s
+                s.agent = a
+            for kind, timer in ((_AUTO_CLOSE, d.auto_close), (_FIRST_RESPONSE, d.first_response)):
+                if timer is not None:
+                    heapq.heappush(self._timers, (timer[0], timer[1], kind, s))
+                    self._live_timers += 1
+            s.auto_close, s.first_response = d.auto_close, d.first_response
         for a in self._agents.values():
             if self._available(a):
-                a.key = self._key(a)
+                a.key = self._key(a)  # restored as-is: no normalisation
                 a.key_online = a.online
                 for slot in a.slots:
-                    members.setdefault((a.online, slot), []).append(a.key)
-        self._index = {where: SortedList(keys) for where, keys in members.items()}
+                    self._index.setdefault((a.online, slot), SortedList()).add(a.key)
+        for buyer, aid, closed_at in state.sticky:
+            self._sticky[buyer] = (aid, closed_at)
 
     # -- invariants ------------------------------------------------------------------
 
