@@ -76,6 +76,13 @@ class Engine(Protocol):
 
     def snapshot(self) -> dict[str, Any]: ...
 
-    def restore_state(self, data: dict[str, Any]) -> None: ...
+    def restore_state(self, data: dict[str, Any], taken_at: float | None) -> float | None:
+        """Rebuild this fresh engine from snapshot state (``kefu._snapshot.parse_state``
+        checks it all first); return the latest instant the state records, or None.
+
+        ``taken_at`` is the clock reading when the snapshot was taken (None if
+        unknown: the checks against it are skipped).
+        """
+        ...
 
     def check(self) -> None: ...

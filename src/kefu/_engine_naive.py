@@ -60,7 +60,6 @@ from kefu.errors import (
     DuplicateAgent,
     DuplicateSession,
     InvalidAssign,
-    InvalidSnapshot,
     InvalidTransfer,
     KefuError,
     SessionWaiting,
@@ -625,16 +624,17 @@ class Engine:
             ],
         }
 
-    def restore_state(self, data: dict[str, Any]) -> None:
-        """Rebuild from snapshot state; InvalidSnapshot if malformed or inconsistent."""
-        parsed = parse_state(data)  # raises InvalidSnapshot itself
-        fresh = Engine(self._config)
-        try:
-            fresh._load(parsed)
-            fresh.check()
-        except (AssertionError, KefuError) as exc:
-            raise InvalidSnapshot(f"snapshot state is inconsistent: {exc}") from exc
-        self.__dict__.update(fresh.__dict__)  # only now: a failed restore changes nothing
+    def restore_state(self, data: dict[str, Any], taken_at: float | None) -> float | None:
+        """Rebuild a fresh engine from snapshot state; return its latest recorded instant.
+
+        ``parse_state`` checks everything (InvalidSnapshot, nothing changed);
+        the records are then copied in as they are.
+        """
+        if self._agents or self._sessions or self._next_reg or self._arrival:
+            raise KefuError("restore_state needs a fresh engine")
+        parsed = parse_state(data, self._config, taken_at)
+        self._load(parsed)
+        return parsed.latest
 
     def _load(self, st: StateData) -> None:
         self._next_reg = st.next_reg
@@ -657,7 +657,6 @@ class Engine:
             )
             self._sessions[s.id] = s
             if s.agent is not None:
-                assert s.agent in self._agents, f"session {s.id!r} with unknown agent {s.agent!r}"
                 self._agents[s.agent].sessions.add(s.id)
         for buyer, agent_id, closed_at in st.sticky:
             self._sticky[buyer] = (agent_id, closed_at)
