@@ -501,3 +501,14 @@ def test_R22_R23_every_parameter_with_every_hostile_value() -> None:
         tried += 1
         rejected += results[0][0][0] == "error"
     assert tried == len(EXHAUSTIVE) and rejected > tried // 2
+
+
+def test_R22_check_is_real_code_even_under_python_O() -> None:
+    """check() raises on a broken state also when asserts are stripped (CI runs this with -O)."""
+    if "py" not in ENGINES:
+        pytest.skip("the pure-Python engine is not importable")
+    a = shop("py", ManualClock(100.0))
+    a.check()
+    a._engine._online_total += 1  # type: ignore[attr-defined]
+    with pytest.raises(AssertionError, match="online count"):
+        a.check()

@@ -1891,79 +1891,103 @@ cdef class Engine:
         cdef AgentIndex *h
         placed = {}
         for agent_id, ai in self._agents.items():
-            assert self.ag[ai].in_use and self._aid[ai] == agent_id, f"agent {agent_id!r}: slot"
+            if not (self.ag[ai].in_use and self._aid[ai] == agent_id):
+                raise AssertionError(f"agent {agent_id!r}: slot")
             count = 0
             si = self.ag[ai].head
             while si >= 0:
                 session_id = self._sid[si]
-                assert self.ss[si].agent == ai and self.ss[si].pool == POOL_NONE, (
-                    f"session {session_id!r}: agent link")
-                assert session_id not in placed, f"session {session_id!r} in two places"
-                assert self.ss[si].next < 0 or self.ss[self.ss[si].next].prev == si, (
-                    f"agent {agent_id!r}: reception list links")
+                if not (self.ss[si].agent == ai and self.ss[si].pool == POOL_NONE):
+                    raise AssertionError(
+                        f"session {session_id!r}: agent link")
+                if not (session_id not in placed):
+                    raise AssertionError(f"session {session_id!r} in two places")
+                if not (self.ss[si].next < 0 or self.ss[self.ss[si].next].prev == si):
+                    raise AssertionError(
+                        f"agent {agent_id!r}: reception list links")
                 placed[session_id] = agent_id
                 count += 1
                 si = self.ss[si].next
-            assert count == self.ag[ai].load, f"agent {agent_id!r}: load {self.ag[ai].load}"
+            if not (count == self.ag[ai].load):
+                raise AssertionError(f"agent {agent_id!r}: load {self.ag[ai].load}")
             expected = self._available(ai)
-            assert bool(self.ag[ai].indexed) == expected, (
-                f"agent {agent_id!r}: indexed {bool(self.ag[ai].indexed)}, expected {expected}")
+            if not (bool(self.ag[ai].indexed) == expected):
+                raise AssertionError(
+                    f"agent {agent_id!r}: indexed {bool(self.ag[ai].indexed)}, expected {expected}")
             for k in range(self.ag[ai].nslots):
                 side = self.ag[ai].online if self.strategy == ROUND_ROBIN else self.ag[ai].key_online
                 index_id = self.ag[ai].slots[k] * 2 + side
                 if self.ag[ai].indexed or self.strategy == ROUND_ROBIN:
-                    assert self.ag[ai].indexed == 0 or self.ag[ai].key_online == self.ag[ai].online, (
-                        f"agent {agent_id!r}: indexed wrong side")
+                    if not (self.ag[ai].indexed == 0 or self.ag[ai].key_online == self.ag[ai].online):
+                        raise AssertionError(
+                            f"agent {agent_id!r}: indexed wrong side")
                     i = self.ag[ai].pos[k]
                     h = &self.ix[index_id]
-                    assert 0 <= i < h.size and h.agent[i] == ai and h.k[i] == k, (
-                        f"agent {agent_id!r}: index position")
+                    if not (0 <= i < h.size and h.agent[i] == ai and h.k[i] == k):
+                        raise AssertionError(
+                            f"agent {agent_id!r}: index position")
                     if self.strategy == ROUND_ROBIN:
-                        assert self._rr_test(h, i) == self.ag[ai].indexed, (
-                            f"agent {agent_id!r}: availability bit")
+                        if not (self._rr_test(h, i) == self.ag[ai].indexed):
+                            raise AssertionError(
+                                f"agent {agent_id!r}: availability bit")
                 else:
-                    assert self.ag[ai].pos[k] == -1, f"agent {agent_id!r}: stale position"
+                    if not (self.ag[ai].pos[k] == -1):
+                        raise AssertionError(f"agent {agent_id!r}: stale position")
         members = 0
         for index_id in range(self.nix):
             h = &self.ix[index_id]
             members += h.size
             for i in range(h.size):
                 if self.strategy == ROUND_ROBIN:
-                    assert i == 0 or self.ag[h.agent[i - 1]].reg < self.ag[h.agent[i]].reg, (
-                        f"index {index_id} out of order")
+                    if not (i == 0 or self.ag[h.agent[i - 1]].reg < self.ag[h.agent[i]].reg):
+                        raise AssertionError(
+                            f"index {index_id} out of order")
                 else:
-                    assert i == 0 or not self._less(h.agent[i], h.agent[(i - 1) >> 1]), (
-                        f"index {index_id} out of heap order")
+                    if not (i == 0 or not self._less(h.agent[i], h.agent[(i - 1) >> 1])):
+                        raise AssertionError(
+                            f"index {index_id} out of heap order")
             if self.strategy == ROUND_ROBIN:
                 for i in range(h.size, ((h.size + 63) // 64) * 64):
-                    assert not self._rr_test(h, i), f"index {index_id}: stray bit"
+                    if not (not self._rr_test(h, i)):
+                        raise AssertionError(f"index {index_id}: stray bit")
         expected_members = sum(
             self.ag[ai].nslots for ai in self._agents.values()
             if self.strategy == ROUND_ROBIN or self.ag[ai].indexed)
-        assert members == expected_members, "index sizes"
+        if not (members == expected_members):
+            raise AssertionError("index sizes")
         count = 0
         for q in range(self.nqs):
             for i in range(self.qs[q].size):
                 si = self.qs[q].item[i]
                 session_id = self._sid[si]
-                assert self.ss[si].group + 1 == q and self.ss[si].agent < 0, f"queue {q}"
-                assert self.ss[si].pool != POOL_NONE and self.ss[si].qpos == i, f"queue {q}"
-                assert i == 0 or not self._before(si, self.qs[q].item[(i - 1) >> 1]), (
-                    f"queue {q} out of order")
-                assert session_id not in placed, f"session {session_id!r} in two places"
+                if not (self.ss[si].group + 1 == q and self.ss[si].agent < 0):
+                    raise AssertionError(f"queue {q}")
+                if not (self.ss[si].pool != POOL_NONE and self.ss[si].qpos == i):
+                    raise AssertionError(f"queue {q}")
+                if not (i == 0 or not self._before(si, self.qs[q].item[(i - 1) >> 1])):
+                    raise AssertionError(
+                        f"queue {q} out of order")
+                if not (session_id not in placed):
+                    raise AssertionError(f"session {session_id!r} in two places")
                 placed[session_id] = "pool"
                 count += 1
-        assert count == self.waiting_count, "waiting count"
-        assert set(placed) == set(self._sessions), "a session is nowhere or a stray is somewhere"
+        if not (count == self.waiting_count):
+            raise AssertionError("waiting count")
+        if not (set(placed) == set(self._sessions)):
+            raise AssertionError("a session is nowhere or a stray is somewhere")
         arrivals = [self.ss[si].arrival for si in self._sessions.values()]
-        assert arrivals == sorted(arrivals), "session order is not arrival order"
+        if not (arrivals == sorted(arrivals)):
+            raise AssertionError("session order is not arrival order")
         online = [ai for ai in self._agents.values() if self.ag[ai].online]
-        assert self.online_total == len(online), "online count"
-        assert self.online_all == sum(self.ag[ai].all_groups for ai in online), "online-all"
+        if not (self.online_total == len(online)):
+            raise AssertionError("online count")
+        if not (self.online_all == sum(self.ag[ai].all_groups for ai in online)):
+            raise AssertionError("online-all")
         for q in range(self.ngroups):
-            assert self.online_groups[q] == sum(
+            if self.online_groups[q] != sum(
                 1 for ai in online if not self.ag[ai].all_groups and self._serves(ai, q)
-            ), "online per group"
+            ):
+                raise AssertionError("online per group")
         refs = [0] * self.ngroups
         for ai in self._agents.values():
             for k in range(1, self.ag[ai].nslots if not self.ag[ai].all_groups else 1):
@@ -1972,32 +1996,45 @@ cdef class Engine:
             if self.ss[si].group >= 0:
                 refs[self.ss[si].group] += 1
         free = {self.g_free[i] for i in range(self.g_nfree)}
-        assert len(free) == self.g_nfree and self.ngroups <= self.gcap, "free gids"
+        if not (len(free) == self.g_nfree and self.ngroups <= self.gcap):
+            raise AssertionError("free gids")
         for q in range(self.ngroups):
-            assert self.g_refs[q] == refs[q], f"group {self._gname[q]!r}: {self.g_refs[q]} refs"
+            if not (self.g_refs[q] == refs[q]):
+                raise AssertionError(f"group {self._gname[q]!r}: {self.g_refs[q]} refs")
             if refs[q]:
-                assert self._gid.get(self._gname[q]) == q and q not in free, f"gid {q}: name"
+                if not (self._gid.get(self._gname[q]) == q and q not in free):
+                    raise AssertionError(f"gid {q}: name")
             else:
-                assert self._gname[q] is None and q in free, f"gid {q}: unused but kept"
-        assert len(self._gid) == self.ngroups - self.g_nfree, "group names"
+                if not (self._gname[q] is None and q in free):
+                    raise AssertionError(f"gid {q}: unused but kept")
+        if not (len(self._gid) == self.ngroups - self.g_nfree):
+            raise AssertionError("group names")
         busy = [q for q in range(self.nqs) if self.qs[q].size > 0]
-        assert self.nbusy == len(busy), "busy waiting heaps"
+        if not (self.nbusy == len(busy)):
+            raise AssertionError("busy waiting heaps")
         for q in busy:
-            assert self.busy_q[self.qs[q].busy] == q, f"queue {q}: busy position"
+            if not (self.busy_q[self.qs[q].busy] == q):
+                raise AssertionError(f"queue {q}: busy position")
         live = 0
         for session_id, si in self._sessions.items():
-            assert self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0, (
-                f"{session_id!r}: R18 timer in pool")
+            if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0):
+                raise AssertionError(
+                    f"{session_id!r}: R18 timer in pool")
             live += (self.ss[si].ac_seq != 0) + (self.ss[si].fr_seq != 0)
             if self.ss[si].agent < 0:  # R06
                 for agent_id, ai in self._agents.items():
-                    assert not self._eligible(ai, si), (
-                        f"R06: {session_id!r} waits but {agent_id!r} is eligible")
-        assert live == self.live_timers, "live timer count"
+                    if not (not self._eligible(ai, si)):
+                        raise AssertionError(
+                            f"R06: {session_id!r} waits but {agent_id!r} is eligible")
+        if not (live == self.live_timers):
+            raise AssertionError("live timer count")
         count = 0
         for i in range(self.tm_size):
             count += self._is_live(&self.tm[i])
-            assert i == 0 or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1]), "timer heap"
-        assert count == live, "timer heap"
+            if not (i == 0 or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1])):
+                raise AssertionError("timer heap")
+        if not (count == live):
+            raise AssertionError("timer heap")
         for buyer, (aid, _) in self._sticky.items():
-            assert aid in self._agents, f"sticky entry of {buyer!r} for a removed agent"
+            if not (aid in self._agents):
+                raise AssertionError(f"sticky entry of {buyer!r} for a removed agent")

@@ -666,58 +666,78 @@ class Engine:
         cfg = self._config
         # Agents and counters.
         regs = [y.reg for y in self._agents.values()]
-        assert regs == sorted(set(regs)), "agents not in strictly increasing registration order"
-        assert all(0 <= r < self._next_reg for r in regs), "registration number >= next_reg"
-        assert 0 <= self._rr_pointer <= self._next_reg, f"rr_pointer {self._rr_pointer} too big"
+        if not (regs == sorted(set(regs))):
+            raise AssertionError("agents not in strictly increasing registration order")
+        if not (all(0 <= r < self._next_reg for r in regs)):
+            raise AssertionError("registration number >= next_reg")
+        if not (0 <= self._rr_pointer <= self._next_reg):
+            raise AssertionError(f"rr_pointer {self._rr_pointer} too big")
         for aid, y in self._agents.items():
-            assert y.id == aid, f"agent keyed {aid!r} has id {y.id!r}"
-            assert 0 <= y.last_auto <= self._auto, f"agent {aid!r}: last_auto above auto counter"
-            assert y.cap.kind is not CapKind.LIMIT or y.cap.value is not None, f"agent {aid!r} cap"
-            if not self._weighted:
-                assert y.pass_ == 0, f"agent {aid!r}: pass {y.pass_} under {cfg.strategy.name}"
-        if not self._weighted:
-            assert self._vt == 0, f"vt {self._vt} under {cfg.strategy.name}"
+            if not (y.id == aid):
+                raise AssertionError(f"agent keyed {aid!r} has id {y.id!r}")
+            if not (0 <= y.last_auto <= self._auto):
+                raise AssertionError(f"agent {aid!r}: last_auto above auto counter")
+            if not (y.cap.kind is not CapKind.LIMIT or y.cap.value is not None):
+                raise AssertionError(f"agent {aid!r} cap")
+            if not self._weighted and not (y.pass_ == 0):
+                raise AssertionError(f"agent {aid!r}: pass {y.pass_} under {cfg.strategy.name}")
+        if not self._weighted and not (self._vt == 0):
+            raise AssertionError(f"vt {self._vt} under {cfg.strategy.name}")
         # Sessions: each in exactly one place; loads are reception-list sizes.
         arrivals = [s.arrival for s in self._sessions.values()]
-        assert arrivals == sorted(set(arrivals)), "sessions not in increasing arrival order"
-        assert all(1 <= n <= self._arrival for n in arrivals), "arrival above the counter"
+        if not (arrivals == sorted(set(arrivals))):
+            raise AssertionError("sessions not in increasing arrival order")
+        if not (all(1 <= n <= self._arrival for n in arrivals)):
+            raise AssertionError("arrival above the counter")
         holder: dict[str, str] = {}
         for aid, y in self._agents.items():
             for sid in y.sessions:
-                assert sid in self._sessions, f"agent {aid!r} holds unknown session {sid!r}"
-                assert sid not in holder, f"session {sid!r} held by {holder[sid]!r} and {aid!r}"
+                if sid not in self._sessions:
+                    raise AssertionError(f"agent {aid!r} holds unknown session {sid!r}")
+                if not (sid not in holder):
+                    raise AssertionError(f"session {sid!r} held by {holder[sid]!r} and {aid!r}")
                 holder[sid] = aid
         seqs: list[int] = []
         for sid, s in self._sessions.items():
-            assert s.id == sid, f"session keyed {sid!r} has id {s.id!r}"
-            assert (s.agent is None) != (s.pool is None), (
-                f"session {sid!r} must be with an agent or in a pool, not both or neither"
-            )
-            assert holder.get(sid) == s.agent, (
-                f"session {sid!r} says agent {s.agent!r}, held by {holder.get(sid)!r}"
-            )
+            if not (s.id == sid):
+                raise AssertionError(f"session keyed {sid!r} has id {s.id!r}")
+            if not ((s.agent is None) != (s.pool is None)):
+                raise AssertionError(
+                    f"session {sid!r} must be with an agent or in a pool, not both or neither"
+                )
+            if not (holder.get(sid) == s.agent):
+                raise AssertionError(
+                    f"session {sid!r} says agent {s.agent!r}, held by {holder.get(sid)!r}"
+                )
             if s.auto_close is not None:
-                assert cfg.auto_close_after is not None, f"session {sid!r}: auto-close disabled"
+                if not (cfg.auto_close_after is not None):
+                    raise AssertionError(f"session {sid!r}: auto-close disabled")
                 seqs.append(s.auto_close[1])
             if s.first_response is not None:
-                assert cfg.first_response_timeout is not None, (
-                    f"session {sid!r}: first-response timeout disabled"
-                )
-                assert s.agent is not None, f"waiting session {sid!r} has a first-response timer"
+                if not (cfg.first_response_timeout is not None):
+                    raise AssertionError(
+                        f"session {sid!r}: first-response timeout disabled"
+                    )
+                if not (s.agent is not None):
+                    raise AssertionError(f"waiting session {sid!r} has a first-response timer")
                 seqs.append(s.first_response[1])
-        assert len(set(seqs)) == len(seqs), "duplicate timer sequence numbers"
-        assert all(1 <= q <= self._timer for q in seqs), "timer seq above the counter"
-        assert sum(len(y.sessions) for y in self._agents.values()) == sum(
-            1 for s in self._sessions.values() if s.agent is not None
-        ), "loads do not add up to the assigned sessions"
+        if not (len(set(seqs)) == len(seqs)):
+            raise AssertionError("duplicate timer sequence numbers")
+        if not (all(1 <= q <= self._timer for q in seqs)):
+            raise AssertionError("timer seq above the counter")
+        assigned = sum(1 for s in self._sessions.values() if s.agent is not None)
+        if sum(len(y.sessions) for y in self._agents.values()) != assigned:
+            raise AssertionError("loads do not add up to the assigned sessions")
         # Sticky memory.
-        if cfg.sticky_window is None:
-            assert not self._sticky, "sticky memory without a sticky window"
+        if cfg.sticky_window is None and self._sticky:
+            raise AssertionError("sticky memory without a sticky window")
         for buyer, (aid, _closed_at) in self._sticky.items():
-            assert aid in self._agents, f"sticky entry of {buyer!r} for unknown agent {aid!r}"
+            if aid not in self._agents:
+                raise AssertionError(f"sticky entry of {buyer!r} for unknown agent {aid!r}")
         # R06: no waiting session has an eligible agent.
         for s in self._waiting_sessions():
             eligible = self._eligible_agents(s)
-            assert not eligible, (
-                f"R06: waiting session {s.id!r} has eligible agent {eligible[0].id!r}"
-            )
+            if eligible:
+                raise AssertionError(
+                    f"R06: waiting session {s.id!r} has eligible agent {eligible[0].id!r}"
+                )

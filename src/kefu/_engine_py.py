@@ -824,47 +824,69 @@ class Engine:
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
         placed: dict[str, str] = {}
         for a in self._agents.values():
-            assert self._by_reg[a.reg] is a, f"agent {a.id!r}: reg map"
+            if self._by_reg[a.reg] is not a:
+                raise AssertionError(f"agent {a.id!r}: reg map")
             for sid, s in a.sessions.items():
-                assert s.agent is a and s.pool is None, f"session {sid!r}: agent link"
-                assert sid not in placed, f"session {sid!r} in two places"
+                if not (s.agent is a and s.pool is None):
+                    raise AssertionError(f"session {sid!r}: agent link")
+                if not (sid not in placed):
+                    raise AssertionError(f"session {sid!r} in two places")
                 placed[sid] = a.id
             expected = self._key(a) if self._available(a) else None
-            assert a.key == expected, f"agent {a.id!r}: indexed as {a.key}, expected {expected}"
-            assert a.key is None or a.key_online == a.online, f"agent {a.id!r}: indexed wrong side"
+            if not (a.key == expected):
+                raise AssertionError(f"agent {a.id!r}: indexed as {a.key}, expected {expected}")
+            if not (a.key is None or a.key_online == a.online):
+                raise AssertionError(f"agent {a.id!r}: indexed wrong side")
         for (online, slot), index in self._index.items():
             members = sorted(
                 self._key(a) for a in self._agents.values()
                 if a.key is not None and a.online == online and slot in a.slots
             )
-            assert list(index) == members, f"index {(online, slot)} out of date"
+            if not (list(index) == members):
+                raise AssertionError(f"index {(online, slot)} out of date")
         for g, queue in self._queues.items():
-            assert queue, f"empty queue {g!r} kept"
+            if not (queue):
+                raise AssertionError(f"empty queue {g!r} kept")
             for key in queue:
                 s = self._waiting[key[1]]
-                assert s.group == g and s.agent is None and s.pool is not None, f"queue {g!r}"
-                assert s.id not in placed, f"session {s.id!r} in two places"
+                if not (s.group == g and s.agent is None and s.pool is not None):
+                    raise AssertionError(f"queue {g!r}")
+                if not (s.id not in placed):
+                    raise AssertionError(f"session {s.id!r} in two places")
                 placed[s.id] = "pool"
-        assert len(self._waiting) == sum(len(q) for q in self._queues.values()), "waiting map"
-        assert set(placed) == set(self._sessions), "a session is nowhere or a stray is somewhere"
+        if not (len(self._waiting) == sum(len(q) for q in self._queues.values())):
+            raise AssertionError("waiting map")
+        if not (set(placed) == set(self._sessions)):
+            raise AssertionError("a session is nowhere or a stray is somewhere")
         arrivals = [s.arrival for s in self._sessions.values()]
-        assert arrivals == sorted(arrivals), "session order is not arrival order"
+        if not (arrivals == sorted(arrivals)):
+            raise AssertionError("session order is not arrival order")
         online_agents = [a for a in self._agents.values() if a.online]
-        assert self._online_total == len(online_agents), "online count"
-        assert self._online_all == sum(a.groups is None for a in online_agents), "online-all"
-        assert self._online_groups == Counter(
+        if not (self._online_total == len(online_agents)):
+            raise AssertionError("online count")
+        if not (self._online_all == sum(a.groups is None for a in online_agents)):
+            raise AssertionError("online-all")
+        if self._online_groups != Counter(
             g for a in online_agents if a.groups is not None for g in a.groups
-        ), "online per group"
-        assert all(self._online_groups.values()), "a zero online count kept"
-        assert all(self._index.values()), "an empty index kept"
+        ):
+            raise AssertionError("online per group")
+        if not (all(self._online_groups.values())):
+            raise AssertionError("a zero online count kept")
+        if not (all(self._index.values())):
+            raise AssertionError("an empty index kept")
         live = 0
         for s in self._sessions.values():
-            assert s.first_response is None or s.agent is not None, f"{s.id!r}: R18 timer in pool"
+            if not (s.first_response is None or s.agent is not None):
+                raise AssertionError(f"{s.id!r}: R18 timer in pool")
             live += (s.auto_close is not None) + (s.first_response is not None)
             if s.agent is None:  # R06
                 for a in self._agents.values():
-                    assert not self._eligible(a, s), f"R06: {s.id!r} waits but {a.id!r} is eligible"
-        assert live == self._live_timers, "live timer count"
-        assert sum(self._is_live(t) for t in self._timers) == live, "timer heap"
+                    if self._eligible(a, s):
+                        raise AssertionError(f"R06: {s.id!r} waits but {a.id!r} is eligible")
+        if not (live == self._live_timers):
+            raise AssertionError("live timer count")
+        if not (sum(self._is_live(t) for t in self._timers) == live):
+            raise AssertionError("timer heap")
         for buyer, (aid, _) in self._sticky.items():
-            assert aid in self._agents, f"sticky entry of {buyer!r} for a removed agent"
+            if aid not in self._agents:
+                raise AssertionError(f"sticky entry of {buyer!r} for a removed agent")
