@@ -1900,7 +1900,7 @@ cdef class Engine:
                 if not (self.ss[si].agent == ai and self.ss[si].pool == POOL_NONE):
                     raise AssertionError(
                         f"session {session_id!r}: agent link")
-                if not (session_id not in placed):
+                if session_id in placed:
                     raise AssertionError(f"session {session_id!r} in two places")
                 if not (self.ss[si].next < 0 or self.ss[self.ss[si].next].prev == si):
                     raise AssertionError(
@@ -1908,10 +1908,10 @@ cdef class Engine:
                 placed[session_id] = agent_id
                 count += 1
                 si = self.ss[si].next
-            if not (count == self.ag[ai].load):
+            if count != self.ag[ai].load:
                 raise AssertionError(f"agent {agent_id!r}: load {self.ag[ai].load}")
             expected = self._available(ai)
-            if not (bool(self.ag[ai].indexed) == expected):
+            if bool(self.ag[ai].indexed) != expected:
                 raise AssertionError(
                     f"agent {agent_id!r}: indexed {bool(self.ag[ai].indexed)}, expected {expected}")
             for k in range(self.ag[ai].nslots):
@@ -1927,11 +1927,11 @@ cdef class Engine:
                         raise AssertionError(
                             f"agent {agent_id!r}: index position")
                     if self.strategy == ROUND_ROBIN:
-                        if not (self._rr_test(h, i) == self.ag[ai].indexed):
+                        if self._rr_test(h, i) != self.ag[ai].indexed:
                             raise AssertionError(
                                 f"agent {agent_id!r}: availability bit")
                 else:
-                    if not (self.ag[ai].pos[k] == -1):
+                    if self.ag[ai].pos[k] != -1:
                         raise AssertionError(f"agent {agent_id!r}: stale position")
         members = 0
         for index_id in range(self.nix):
@@ -1953,7 +1953,7 @@ cdef class Engine:
         expected_members = sum(
             self.ag[ai].nslots for ai in self._agents.values()
             if self.strategy == ROUND_ROBIN or self.ag[ai].indexed)
-        if not (members == expected_members):
+        if members != expected_members:
             raise AssertionError("index sizes")
         count = 0
         for q in range(self.nqs):
@@ -1967,19 +1967,19 @@ cdef class Engine:
                 if not (i == 0 or not self._before(si, self.qs[q].item[(i - 1) >> 1])):
                     raise AssertionError(
                         f"queue {q} out of order")
-                if not (session_id not in placed):
+                if session_id in placed:
                     raise AssertionError(f"session {session_id!r} in two places")
                 placed[session_id] = "pool"
                 count += 1
-        if not (count == self.waiting_count):
+        if count != self.waiting_count:
             raise AssertionError("waiting count")
-        if not (set(placed) == set(self._sessions)):
+        if set(placed) != set(self._sessions):
             raise AssertionError("a session is nowhere or a stray is somewhere")
         arrivals = [self.ss[si].arrival for si in self._sessions.values()]
-        if not (arrivals == sorted(arrivals)):
+        if arrivals != sorted(arrivals):
             raise AssertionError("session order is not arrival order")
         online = [ai for ai in self._agents.values() if self.ag[ai].online]
-        if not (self.online_total == len(online)):
+        if self.online_total != len(online):
             raise AssertionError("online count")
         if not (self.online_all == sum(self.ag[ai].all_groups for ai in online)):
             raise AssertionError("online-all")
@@ -1999,7 +1999,7 @@ cdef class Engine:
         if not (len(free) == self.g_nfree and self.ngroups <= self.gcap):
             raise AssertionError("free gids")
         for q in range(self.ngroups):
-            if not (self.g_refs[q] == refs[q]):
+            if self.g_refs[q] != refs[q]:
                 raise AssertionError(f"group {self._gname[q]!r}: {self.g_refs[q]} refs")
             if refs[q]:
                 if not (self._gid.get(self._gname[q]) == q and q not in free):
@@ -2007,13 +2007,13 @@ cdef class Engine:
             else:
                 if not (self._gname[q] is None and q in free):
                     raise AssertionError(f"gid {q}: unused but kept")
-        if not (len(self._gid) == self.ngroups - self.g_nfree):
+        if len(self._gid) != self.ngroups - self.g_nfree:
             raise AssertionError("group names")
         busy = [q for q in range(self.nqs) if self.qs[q].size > 0]
-        if not (self.nbusy == len(busy)):
+        if self.nbusy != len(busy):
             raise AssertionError("busy waiting heaps")
         for q in busy:
-            if not (self.busy_q[self.qs[q].busy] == q):
+            if self.busy_q[self.qs[q].busy] != q:
                 raise AssertionError(f"queue {q}: busy position")
         live = 0
         for session_id, si in self._sessions.items():
@@ -2026,14 +2026,14 @@ cdef class Engine:
                     if not (not self._eligible(ai, si)):
                         raise AssertionError(
                             f"R06: {session_id!r} waits but {agent_id!r} is eligible")
-        if not (live == self.live_timers):
+        if live != self.live_timers:
             raise AssertionError("live timer count")
         count = 0
         for i in range(self.tm_size):
             count += self._is_live(&self.tm[i])
             if not (i == 0 or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1])):
                 raise AssertionError("timer heap")
-        if not (count == live):
+        if count != live:
             raise AssertionError("timer heap")
         for buyer, (aid, _) in self._sticky.items():
             if not (aid in self._agents):

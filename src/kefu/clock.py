@@ -76,7 +76,7 @@ def as_seconds(value: object) -> float | None:
     if kind is float:
         return value  # type: ignore[return-value]
     try:
-        if kind is bool or not isinstance(value, (int, float)) or isinstance(value, bool):
+        if kind is bool or not isinstance(value, (int, float)):
             return None
         return float(value)
     except OverflowError:
