@@ -22,8 +22,13 @@ __all__ = [
     "InvalidSnapshot",
     "InvalidTransfer",
     "InvalidWeight",
+    "JournalCorrupt",
     "KefuError",
+    "RequestConflict",
     "SessionWaiting",
+    "ShopBusy",
+    "ShopFailed",
+    "StoreError",
     "UnknownAgent",
     "UnknownSession",
 ]
@@ -174,3 +179,56 @@ class BatchAborted(KefuError):
         self.cause = cause
         self.events = events
         self.at = at
+
+
+# -- durable shops (kefu.durable) ----------------------------------------------
+
+
+class StoreError(KefuError):
+    """A durable shop's store failed or holds data kefu cannot use."""
+
+
+class ShopBusy(StoreError):
+    """Another writer holds this shop: one shop has one writer at a time (S07).
+
+    The holder may be another process or another ``DurableShop`` in this
+    one. A writer that dies releases the shop at once (the lock belongs to
+    its process or its database connection), so retrying after a crash
+    never waits for a lease to expire.
+    """
+
+    def __init__(self, shop_id: str) -> None:
+        super().__init__(f"shop {short_repr(shop_id)} already has a writer")
+        self.shop_id = shop_id
+
+
+class JournalCorrupt(StoreError):
+    """The stored snapshot or journal of a shop fails its checks (S05).
+
+    A torn or altered record is reported, never replayed: ``seq`` is the
+    first bad journal position (0 for the snapshot).
+    """
+
+    def __init__(self, shop_id: str, seq: int, why: str) -> None:
+        super().__init__(f"shop {short_repr(shop_id)}: journal entry {seq} is corrupt: {why}")
+        self.shop_id = shop_id
+        self.seq = seq
+
+
+class ShopFailed(StoreError):
+    """A write to the store failed, so this shop object no longer matches the store.
+
+    The commands it acknowledged are safe in the store; open the shop again
+    to go on from them.
+    """
+
+
+class RequestConflict(InvalidArgument):
+    """A request id the shop already holds came with a different command (S06)."""
+
+    def __init__(self, request_id: str, first: str, again: str) -> None:
+        super().__init__(
+            f"request id {short_repr(request_id)} was used for {short_repr(first)},"
+            f" not {short_repr(again)}"
+        )
+        self.request_id = request_id

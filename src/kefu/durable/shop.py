@@ -1,0 +1,575 @@
+"""DurableShop: an Assigner whose accepted commands survive a crash (S05-S07).
+
+Each accepted command is journaled with the time it ran at (and its request
+id, if any) before the call returns; every ``snapshot_every`` commands the
+shop's snapshot replaces the journal before it. :meth:`DurableShop.open`
+recovers a shop as last snapshot + replay of the journal after it, which
+gives exactly the state after the last acknowledged command (or one more,
+if the process died between the write and the return). Rejected commands
+change nothing and are not journaled.
+
+Group commit: :meth:`DurableShop.submit` runs a command at once but leaves
+its journal entry pending; :meth:`DurableShop.flush` makes every pending
+entry durable in one transaction. A caller must not show a submitted
+command's events to anyone before the flush returns. The plain methods
+(``open_session`` ...) are submit + flush. An asyncio host (``kefu.host``)
+flushes many callers' commands, and many shops', per write.
+
+A DurableShop has one writer, like an Assigner: a call that overlaps another
+raises :class:`~kefu.errors.ConcurrentCall`; the store refuses a second
+writer of the same shop (:class:`~kefu.errors.ShopBusy`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from kefu._guard import new_guard
+from kefu._text import short_repr
+from kefu.assigner import Assigner, EngineName
+from kefu.clock import Clock, SystemClock, as_seconds
+from kefu.durable._commands import canonical, decode, encode
+from kefu.durable.journal import JournalEntry, RequestRecord, StoredSnapshot
+from kefu.durable.store import Commit, ShopLease, Store
+from kefu.errors import (
+    ConcurrentCall,
+    InvalidArgument,
+    InvalidSnapshot,
+    JournalCorrupt,
+    KefuError,
+    RequestConflict,
+    ShopFailed,
+    StoreError,
+)
+from kefu.events import Event
+from kefu.model import AgentView, Cap, Config, SessionView
+
+__all__ = ["DurableShop", "Recovery"]
+
+#: The longest request id a shop accepts, in characters.
+MAX_REQUEST_ID = 200
+
+
+class _PinnedClock:
+    """The inner Assigner's clock: the time the shop read (or the journal holds) for a command."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+
+@attrs.frozen(slots=True)
+class Recovery:
+    """How :meth:`DurableShop.open` rebuilt the shop.
+
+    ``snapshot_seq`` is the journal position the snapshot covered,
+    ``replayed`` the number of journal entries replayed after it, ``created``
+    whether the shop was new, and ``dropped_from`` the first position of a
+    corrupt tail that ``repair=True`` dropped (None if there was none).
+    """
+
+    snapshot_seq: int
+    replayed: int
+    created: bool
+    dropped_from: int | None = None
+
+
+class DurableShop:
+    """One shop's Assigner, journaled to a store; open it with :meth:`open`.
+
+    It has the Assigner's command methods, each with a keyword-only
+    ``request_id`` (S06), and its queries. Cost per command: the Assigner's,
+    plus encoding the command (microseconds) and, for the plain methods, one
+    store transaction (an fsync with SQLite's default settings).
+    """
+
+    def __init__(self, lease: ShopLease, assigner: Assigner, pin: _PinnedClock, clock: Clock,
+                 seq: int, snapshot_seq: int, requests: dict[str, int], recovery: Recovery,
+                 snapshot_every: int, request_window: int) -> None:
+        """Internal: use :meth:`open`."""
+        self._lease = lease
+        self._assigner = assigner
+        self._pin = pin
+        self._clock = clock
+        self._seq = seq
+        self._snapshot_seq = snapshot_seq
+        self._requests = requests
+        self._snapshot_every = snapshot_every
+        self._request_window = request_window
+        self._pending: list[JournalEntry] = []
+        self._pending_snapshot: StoredSnapshot | None = None
+        self._in_flight: Commit | None = None
+        self._unflushed: dict[int, JournalEntry] = {}
+        self._failed: BaseException | None = None
+        self._closed = False
+        self._held = -math.inf
+        self._guard = new_guard()
+        self.recovery = recovery
+
+    # -- opening and recovery (S05) -----------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        store: Store,
+        shop_id: str,
+        clock: Clock | None = None,
+        *,
+        config: Config | None = None,
+        engine: EngineName = "auto",
+        snapshot_every: int = 10_000,
+        request_window: int = 100_000,
+        repair: bool = False,
+    ) -> DurableShop:
+        """Take the shop's writer lock and recover it (or create it, if the store has none).
+
+        ``config`` is a new shop's configuration (default ``Config()``); an
+        existing shop keeps the one it was created with, and a different
+        ``config`` is refused. ``snapshot_every`` commands a snapshot is
+        written and the journal before it dropped; a retried request id is
+        recognised while its command is among the shop's last
+        ``request_window`` commands. A corrupt journal tail raises
+        :class:`~kefu.errors.JournalCorrupt`; ``repair=True`` drops it and
+        says so in :attr:`recovery` (the commands in it are lost). Raises
+        :class:`~kefu.errors.ShopBusy` at once if another writer holds the
+        shop. Cost: restoring the snapshot plus replaying the journal after
+        it (at most ``snapshot_every`` commands).
+        """
+        clock = clock if clock is not None else SystemClock()
+        for name, value in (("snapshot_every", snapshot_every),
+                            ("request_window", request_window)):
+            if type(value) is not int or value < 1:
+                raise InvalidArgument(f"{name} must be a positive int, got {short_repr(value)}")
+        if config is not None and type(config) is not Config:
+            raise InvalidArgument(f"config must be a kefu Config, got {short_repr(config)}")
+        if type(repair) is not bool:
+            raise InvalidArgument(f"repair must be True or False, got {short_repr(repair)}")
+        lease = store.lease(shop_id)
+        try:
+            return cls._recover(lease, clock, config, engine, snapshot_every, request_window,
+                                repair)
+        except BaseException:
+            lease.release()
+            raise
+
+    @classmethod
+    def _recover(cls, lease: ShopLease, clock: Clock, config: Config | None,
+                 engine: EngineName, snapshot_every: int, request_window: int,
+                 repair: bool) -> DurableShop:
+        shop_id = lease.shop_id
+        stored = lease.read(repair=repair)
+        pin = _PinnedClock(0.0)
+        if stored.snapshot is None:
+            pin.t = _read_clock(clock)
+            cfg = config if config is not None else Config()
+            assigner = Assigner(pin, strategy=cfg.strategy,
+                                offline_diversion=cfg.offline_diversion,
+                                auto_close_after=cfg.auto_close_after,
+                                first_response_timeout=cfg.first_response_timeout,
+                                sticky_window=cfg.sticky_window, engine=engine)
+            first = StoredSnapshot(0, _json(assigner.snapshot()))
+            lease.commit(Commit(shop_id, (), first))
+            shop = cls(lease, assigner, pin, clock, 0, 0, {}, Recovery(0, 0, True),
+                       snapshot_every, request_window)
+            shop._held = pin.t
+            return shop
+        snap = stored.snapshot
+        try:
+            assigner = Assigner.restore(json.loads(snap.data), pin, engine=engine)
+        except (InvalidSnapshot, ValueError) as exc:
+            raise JournalCorrupt(shop_id, 0, f"the snapshot cannot be restored: {exc}") from exc
+        if config is not None and config != assigner.config:
+            raise InvalidArgument(
+                f"shop {short_repr(shop_id)} was created with {assigner.config!r}; "
+                f"it cannot be reopened with {config!r}")
+        held = float(json.loads(snap.data)["taken_at"])
+        seq = snap.seq
+        dropped: int | None = None
+        for entry in stored.entries:
+            try:
+                method, args, kwargs = decode(entry.command)
+                pin.t = entry.at
+                getattr(assigner, method)(*args, **kwargs)
+            except (KefuError, ValueError, TypeError) as exc:
+                why = f"replaying {short_repr(entry.command)} failed: {exc}"
+                if not repair:
+                    raise JournalCorrupt(shop_id, entry.seq, why) from exc
+                lease.truncate(entry.seq)
+                dropped = entry.seq
+                break
+            seq = entry.seq
+            held = max(held, entry.at)
+        if dropped is None:
+            dropped = stored.dropped_from
+        requests = {r: s for r, s in stored.request_ids.items() if s <= seq}
+        recovery = Recovery(snap.seq, seq - snap.seq, False, dropped)
+        shop = cls(lease, assigner, pin, clock, seq, snap.seq, requests, recovery,
+                   snapshot_every, request_window)
+        shop._held = held
+        return shop
+
+    # -- the command path ---------------------------------------------------
+
+    def submit(self, method: str, *args: Any, request_id: str | None = None,
+               **kwargs: Any) -> list[Event]:
+        """Run a command now and leave its journal entry pending until :meth:`flush`.
+
+        Returns the command's events, which are not durable yet: do not show
+        them before the next flush returns. A repeated ``request_id`` returns
+        the original events and changes nothing (S06). Cost: the Assigner
+        call plus O(size of the command).
+        """
+        if not self._guard.enter():
+            raise ConcurrentCall(str(method))
+        try:
+            return self._submit(method, args, kwargs, request_id)
+        finally:
+            self._guard.leave()
+
+    def _submit(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                request_id: str | None) -> list[Event]:
+        self._usable()
+        if request_id is not None and (type(request_id) is not str or not request_id
+                                       or len(request_id) > MAX_REQUEST_ID):
+            raise InvalidArgument(f"request_id must be a non-empty str of at most "
+                                  f"{MAX_REQUEST_ID} characters, got {short_repr(request_id)}")
+        canonical_args = canonical(method, args, kwargs)
+        command = encode(method, canonical_args)
+        if request_id is not None and request_id in self._requests:
+            return self._repeat(request_id, command)
+        t = _read_clock(self._clock)
+        if method == "tick" and not self._due(t):
+            return []
+        call, call_args, call_kwargs = decode(command)
+        self._pin.t = t
+        events: list[Event] = getattr(self._assigner, call)(*call_args, **call_kwargs)
+        self._seq += 1
+        self._held = max(self._held, t)
+        entry = JournalEntry(self._seq, t, command, request_id,
+                             None if request_id is None else _events_json(events))
+        self._pending.append(entry)
+        if request_id is not None:
+            self._requests[request_id] = entry.seq
+            self._unflushed[entry.seq] = entry
+        if self._seq - self._snapshot_seq >= self._snapshot_every:
+            self._take_snapshot()
+        return events
+
+    def _due(self, t: float) -> bool:
+        """Whether a tick at ``t`` fires anything (an idle tick is not journaled)."""
+        deadline = self._assigner.next_deadline()
+        return deadline is not None and deadline <= max(t, self._held)
+
+    def _repeat(self, request_id: str, command: str) -> list[Event]:
+        """The original events of a repeated request id (S06)."""
+        seq = self._requests[request_id]
+        entry = self._unflushed.get(seq)
+        record = (RequestRecord(seq, entry.command, entry.events or "[]") if entry is not None
+                  else self._lease.request(request_id))
+        if record is None:  # the store forgot it: a new command after all
+            del self._requests[request_id]
+            raise StoreError(f"request id {short_repr(request_id)} is no longer held; retry")
+        if record.command != command:
+            raise RequestConflict(request_id, record.command, command)
+        from kefu.events import from_dict  # type: ignore[attr-defined]
+
+        return [from_dict(d) for d in json.loads(record.events)]
+
+    def _take_snapshot(self) -> None:
+        self._pin.t = self._held
+        self._pending_snapshot = StoredSnapshot(self._seq, _json(self._assigner.snapshot()))
+        self._snapshot_seq = self._seq
+        oldest = self._seq - self._request_window
+        if oldest > 0 and self._requests:
+            self._requests = {r: s for r, s in self._requests.items() if s >= oldest}
+
+    # -- flushing (group commit) ---------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """How many submitted commands wait for :meth:`flush`."""
+        return len(self._pending)
+
+    def prepare_flush(self) -> Commit | None:
+        """Hand over the pending entries for writing (for hosts that write elsewhere).
+
+        At most one prepared commit may be outstanding; settle it with
+        :meth:`complete_flush`. Returns None when nothing is pending.
+        """
+        self._usable()
+        if self._in_flight is not None:
+            raise InvalidArgument("a flush is already in flight for this shop")
+        if not self._pending and self._pending_snapshot is None:
+            return None
+        oldest = self._seq - self._request_window
+        commit = Commit(self._lease.shop_id, tuple(self._pending), self._pending_snapshot,
+                        oldest if self._pending_snapshot is not None and oldest > 0 else None)
+        self._pending = []
+        self._pending_snapshot = None
+        self._in_flight = commit
+        return commit
+
+    def complete_flush(self, error: BaseException | None = None) -> None:
+        """Settle the prepared commit: written, or failed (then the shop refuses every call)."""
+        commit, self._in_flight = self._in_flight, None
+        if commit is None:
+            raise InvalidArgument("no flush is in flight")
+        if error is not None:
+            self._failed = error
+            return
+        for entry in commit.entries:
+            self._unflushed.pop(entry.seq, None)
+
+    def flush(self) -> None:
+        """Make every pending command durable in one store transaction.
+
+        Raises :class:`~kefu.errors.ShopFailed` if the write fails: the
+        commands pending then were not acknowledged, and this shop object
+        refuses every call; open the shop again. Cost: one store write.
+        """
+        if not self._guard.enter():
+            raise ConcurrentCall("flush")
+        try:
+            self._flush()
+        finally:
+            self._guard.leave()
+
+    def _flush(self) -> None:
+        commit = self.prepare_flush()
+        if commit is None:
+            return
+        try:
+            self._lease.commit(commit)
+        except BaseException as exc:
+            self.complete_flush(exc)
+            raise ShopFailed(f"writing shop {short_repr(self._lease.shop_id)} failed: {exc}"
+                             ) from exc
+        self.complete_flush()
+
+    def _command(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 request_id: str | None) -> list[Event]:
+        if not self._guard.enter():
+            raise ConcurrentCall(method)
+        try:
+            events = self._submit(method, args, kwargs, request_id)
+            self._flush()
+            return events
+        finally:
+            self._guard.leave()
+
+    def checkpoint(self) -> None:
+        """Write a snapshot now (and every pending command), compacting the journal."""
+        if not self._guard.enter():
+            raise ConcurrentCall("checkpoint")
+        try:
+            self._usable()
+            if self._seq > self._snapshot_seq or self._pending_snapshot is None:
+                self._take_snapshot()
+            self._flush()
+        finally:
+            self._guard.leave()
+
+    def close(self, *, checkpoint: bool = True) -> None:
+        """Flush, snapshot (unless ``checkpoint=False``) and release the shop. Idempotent.
+
+        A failed shop is released without writing anything.
+        """
+        if self._closed:
+            return
+        try:
+            if self._failed is None:
+                if checkpoint and self._seq > self._snapshot_seq:
+                    self.checkpoint()
+                else:
+                    self.flush()
+        finally:
+            self._closed = True
+            self._lease.release()
+
+    def __enter__(self) -> DurableShop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _usable(self) -> None:
+        if self._closed:
+            raise StoreError(f"shop {short_repr(self._lease.shop_id)} is closed")
+        if self._failed is not None:
+            raise ShopFailed(f"shop {short_repr(self._lease.shop_id)} failed to write "
+                             f"({short_repr(self._failed)}); open it again")
+
+    # -- the Assigner's commands, journaled ----------------------------------
+
+    def add_agent(self, agent_id: str, cap: Cap | int = Cap.UNLIMITED,
+                  groups: Iterable[str] | None = None, weight: int = 1, *, online: bool = False,
+                  request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.add_agent <kefu.Assigner.add_agent>`, journaled."""
+        return self._command("add_agent", (agent_id, cap, groups, weight),
+                             {"online": online}, request_id)
+
+    def remove_agent(self, agent_id: str, *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.remove_agent <kefu.Assigner.remove_agent>`, journaled."""
+        return self._command("remove_agent", (agent_id,), {}, request_id)
+
+    def agent_online(self, agent_id: str, *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.agent_online <kefu.Assigner.agent_online>`, journaled."""
+        return self._command("agent_online", (agent_id,), {}, request_id)
+
+    def agent_offline(self, agent_id: str, requeue: bool = False, *,
+                      request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.agent_offline <kefu.Assigner.agent_offline>`, journaled."""
+        return self._command("agent_offline", (agent_id, requeue), {}, request_id)
+
+    def set_cap(self, agent_id: str, cap: Cap | int, *,
+                request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.set_cap <kefu.Assigner.set_cap>`, journaled."""
+        return self._command("set_cap", (agent_id, cap), {}, request_id)
+
+    def set_weight(self, agent_id: str, weight: int, *,
+                   request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.set_weight <kefu.Assigner.set_weight>`, journaled."""
+        return self._command("set_weight", (agent_id, weight), {}, request_id)
+
+    def open_session(self, session_id: str, buyer: str | None = None, group: str | None = None,
+                     priority: int = 0, *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.open_session <kefu.Assigner.open_session>`, journaled."""
+        return self._command("open_session", (session_id, buyer, group, priority), {},
+                             request_id)
+
+    def buyer_message(self, session_id: str, *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.buyer_message <kefu.Assigner.buyer_message>`, journaled."""
+        return self._command("buyer_message", (session_id,), {}, request_id)
+
+    def agent_message(self, session_id: str, auto: bool = False, agent_id: str | None = None,
+                      *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.agent_message <kefu.Assigner.agent_message>`, journaled."""
+        return self._command("agent_message", (session_id, auto, agent_id), {}, request_id)
+
+    def assign(self, session_id: str, agent_id: str, *,
+               request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.assign <kefu.Assigner.assign>`, journaled."""
+        return self._command("assign", (session_id, agent_id), {}, request_id)
+
+    def transfer(self, session_id: str, agent_id: str, *,
+                 request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.transfer <kefu.Assigner.transfer>`, journaled."""
+        return self._command("transfer", (session_id, agent_id), {}, request_id)
+
+    def close_session(self, session_id: str, *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.close_session <kefu.Assigner.close_session>`, journaled."""
+        return self._command("close_session", (session_id,), {}, request_id)
+
+    def tick(self) -> list[Event]:
+        """Fire due timers (:meth:`Assigner.tick <kefu.Assigner.tick>`); journaled only if any is due."""
+        return self._command("tick", (), {}, None)
+
+    # -- queries (no journal) -----------------------------------------------
+
+    def _query(self, name: str, *args: Any) -> Any:
+        if not self._guard.enter():
+            raise ConcurrentCall(name)
+        try:
+            self._usable()
+            return getattr(self._assigner, name)(*args)
+        finally:
+            self._guard.leave()
+
+    @property
+    def shop_id(self) -> str:
+        return self._lease.shop_id
+
+    @property
+    def seq(self) -> int:
+        """The journal position of the last accepted command (pending ones included)."""
+        return self._seq
+
+    @property
+    def config(self) -> Config:
+        return self._assigner.config
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def next_deadline(self) -> float | None:
+        """When to call :meth:`tick` next, or None (:meth:`Assigner.next_deadline`)."""
+        result: float | None = self._query("next_deadline")
+        return result
+
+    def load(self, agent_id: str) -> int:
+        result: int = self._query("load", agent_id)
+        return result
+
+    def agent(self, agent_id: str) -> AgentView:
+        result: AgentView = self._query("agent", agent_id)
+        return result
+
+    def agent_ids(self) -> list[str]:
+        result: list[str] = self._query("agent_ids")
+        return result
+
+    def session(self, session_id: str) -> SessionView:
+        result: SessionView = self._query("session", session_id)
+        return result
+
+    def session_ids(self) -> list[str]:
+        result: list[str] = self._query("session_ids")
+        return result
+
+    def waiting(self) -> list[str]:
+        result: list[str] = self._query("waiting")
+        return result
+
+    def reception_list(self, agent_id: str) -> list[str]:
+        result: list[str] = self._query("reception_list", agent_id)
+        return result
+
+    def snapshot(self) -> dict[str, Any]:
+        """The shop's state as :meth:`Assigner.snapshot` data (no journal write)."""
+        if not self._guard.enter():
+            raise ConcurrentCall("snapshot")
+        try:
+            self._usable()
+            self._pin.t = self._held
+            return self._assigner.snapshot()
+        finally:
+            self._guard.leave()
+
+    def check(self) -> None:
+        self._query("check")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "failed" if self._failed else f"seq={self._seq}"
+        return f"<DurableShop {short_repr(self._lease.shop_id)} {state}>"
+
+
+def _read_clock(clock: Clock) -> float:
+    """One clock reading as an exact finite float, with the Assigner's errors."""
+    try:
+        raw = clock.now()
+    except Exception as exc:
+        raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
+    seconds = as_seconds(raw)
+    if seconds is None:
+        raise InvalidArgument(f"clock.now() must return seconds, got {short_repr(raw)}")
+    if not math.isfinite(seconds):
+        raise InvalidArgument(f"clock.now() must be finite, got {short_repr(raw)}")
+    return float(seconds)
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _events_json(events: list[Event]) -> str:
+    return _json([e.to_dict() for e in events])  # type: ignore[union-attr]

@@ -1,0 +1,241 @@
+"""SQLiteStore: durable shops in one SQLite file, no server (the embedded default, S07).
+
+The file runs in WAL mode with ``synchronous=FULL`` by default, so a
+committed transaction survives a process crash and a power cut; ``NORMAL``
+survives process crashes only and is faster. Writes go through one
+connection per store, serialised by a lock, one transaction per
+:meth:`commit_many` call: group commit is as many commands per fsync as the
+caller hands over at once.
+
+The writer lock of a shop is an exclusive ``flock`` on a small file beside
+the database (``<path>.locks/<hash of the shop id>``): the operating system
+drops it the moment its process dies, so a crashed writer never blocks the
+shop's recovery, and a second writer (another process, or another
+``DurableShop`` in this one) is refused at once with
+:class:`~kefu.errors.ShopBusy`. POSIX only.
+
+Several processes may share the file (SQLite serialises their writes) as
+long as each shop has one writer; a server-backed store scales further.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from kefu._text import short_repr
+from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
+from kefu.durable.store import Commit, verify_rows
+from kefu.errors import InvalidArgument, ShopBusy, StoreError
+
+__all__ = ["SQLiteStore"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kefu_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kefu_snapshots (
+    shop_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, data TEXT NOT NULL, crc INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kefu_journal (
+    shop_id TEXT NOT NULL, seq INTEGER NOT NULL, at REAL NOT NULL, command TEXT NOT NULL,
+    request_id TEXT, events TEXT, crc INTEGER NOT NULL,
+    PRIMARY KEY (shop_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kefu_requests (
+    shop_id TEXT NOT NULL, request_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    command TEXT NOT NULL, events TEXT NOT NULL,
+    PRIMARY KEY (shop_id, request_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kefu_requests_by_seq ON kefu_requests (shop_id, seq);
+"""
+
+
+class SQLiteStore:
+    """Shops' journals and snapshots in the SQLite file at ``path`` (created if missing).
+
+    ``synchronous`` is SQLite's durability setting: "FULL" (the default)
+    or "NORMAL". Cost: one fsync per commit with FULL.
+    """
+
+    def __init__(self, path: str | os.PathLike[str],
+                 synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise InvalidArgument(f"synchronous must be 'FULL' or 'NORMAL', got "
+                                  f"{short_repr(synchronous)}")
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._leases: dict[str, _SQLiteLease] = {}
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+            self._check_schema()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store {str(self.path)!r}: {exc}") from exc
+        self._lock_dir = Path(f"{self.path}.locks")
+
+    def _check_schema(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute("SELECT value FROM kefu_meta WHERE key='schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO kefu_meta VALUES ('schema', ?)",
+                                 (str(SCHEMA_VERSION),))
+            elif row[0] != str(SCHEMA_VERSION):
+                raise StoreError(f"{str(self.path)!r} holds kefu schema {row[0]}; this kefu "
+                                 f"reads schema {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def lease(self, shop_id: str) -> _SQLiteLease:
+        """Take the shop's writer lock, or raise ShopBusy at once (S07)."""
+        if type(shop_id) is not str or not shop_id:
+            raise InvalidArgument(f"shop id must be a non-empty str, got {short_repr(shop_id)}")
+        self._lock_dir.mkdir(exist_ok=True)
+        name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
+        fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ShopBusy(shop_id) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        lease = _SQLiteLease(self, shop_id, fd)
+        with self._lock:
+            self._leases[shop_id] = lease
+        return lease
+
+    def commit_many(self, commits: Sequence[Commit]) -> None:
+        """Write every commit in one transaction; durable when this returns."""
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for c in commits:
+                        self._write(c)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"writing to {str(self.path)!r} failed: {exc}") from exc
+
+    def _write(self, c: Commit) -> None:
+        db, shop = self._db, c.shop_id
+        if shop not in self._leases:
+            raise StoreError(f"shop {short_repr(shop)} is not leased from this store")
+        db.executemany(
+            "INSERT INTO kefu_journal VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(shop, e.seq, e.at, e.command, e.request_id, e.events, e.crc(shop))
+             for e in c.entries])
+        requests = [(shop, e.request_id, e.seq, e.command, e.events) for e in c.entries
+                    if e.request_id is not None and e.events is not None]
+        if requests:
+            db.executemany("INSERT INTO kefu_requests VALUES (?, ?, ?, ?, ?)", requests)
+        if c.snapshot is not None:
+            s = c.snapshot
+            db.execute("INSERT OR REPLACE INTO kefu_snapshots VALUES (?, ?, ?, ?)",
+                       (shop, s.seq, s.data, s.crc(shop)))
+            db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq <= ?", (shop, s.seq))
+        if c.forget_requests_before is not None:
+            db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq < ?",
+                       (shop, c.forget_requests_before))
+
+    def _read(self, shop_id: str, repair: bool) -> StoredShop:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                row = db.execute("SELECT seq, data, crc FROM kefu_snapshots WHERE shop_id = ?",
+                                 (shop_id,)).fetchone()
+                snapshot = None if row is None else StoredSnapshot(row[0], row[1])
+                rows = db.execute(
+                    "SELECT seq, at, command, request_id, events, crc FROM kefu_journal "
+                    "WHERE shop_id = ? ORDER BY seq", (shop_id,)).fetchall()
+                requests = dict(db.execute(
+                    "SELECT request_id, seq FROM kefu_requests WHERE shop_id = ?",
+                    (shop_id,)).fetchall())
+            finally:
+                db.execute("COMMIT")
+        entries, bad = verify_rows(shop_id, snapshot, None if row is None else row[2], rows,
+                                   repair=repair)
+        if bad is not None:
+            self._truncate(shop_id, bad)
+            requests = {r: s for r, s in requests.items() if s < bad}
+        return StoredShop(snapshot, entries, requests, bad)
+
+    def _truncate(self, shop_id: str, from_seq: int) -> int:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
+                               (shop_id, from_seq)).rowcount
+                db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq >= ?",
+                           (shop_id, from_seq))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return int(n)
+
+    def _request(self, shop_id: str, request_id: str) -> RequestRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, command, events FROM kefu_requests WHERE shop_id = ? AND "
+                "request_id = ?", (shop_id, request_id)).fetchone()
+        return None if row is None else RequestRecord(row[0], row[1], row[2])
+
+    def _release(self, lease: _SQLiteLease) -> None:
+        with self._lock:
+            if self._leases.get(lease.shop_id) is lease:
+                del self._leases[lease.shop_id]
+
+    def close(self) -> None:
+        """Release every lease and close the database (idempotent)."""
+        for lease in list(self._leases.values()):
+            lease.release()
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+
+class _SQLiteLease:
+    """A shop's writer lock on a SQLiteStore, and access to its records."""
+
+    __slots__ = ("_fd", "_store", "shop_id")
+
+    def __init__(self, store: SQLiteStore, shop_id: str, fd: int) -> None:
+        self._store = store
+        self.shop_id = shop_id
+        self._fd: int | None = fd
+
+    def read(self, *, repair: bool = False) -> StoredShop:
+        return self._store._read(self.shop_id, repair)
+
+    def commit(self, commit: Commit) -> None:
+        self._store.commit_many([commit])
+
+    def truncate(self, from_seq: int) -> int:
+        return self._store._truncate(self.shop_id, from_seq)
+
+    def request(self, request_id: str) -> RequestRecord | None:
+        return self._store._request(self.shop_id, request_id)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            self._store._release(self)
+            os.close(fd)  # closing the descriptor drops the flock

@@ -1,0 +1,113 @@
+"""What a durable shop needs from a store, and the checks every store shares.
+
+A store keeps, per shop: the latest snapshot (with the journal position it
+covers), the journal entries after it, the request ids of recent commands
+with their events, and a writer lock. :class:`Store` and :class:`ShopLease`
+are the whole contract; :class:`~kefu.durable.SQLiteStore` and
+:class:`~kefu.durable.PostgresStore` implement it and pass the same tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import attrs
+
+from kefu.durable.journal import JournalEntry, RequestRecord, StoredShop, StoredSnapshot
+from kefu.errors import JournalCorrupt
+
+__all__ = ["Commit", "ShopLease", "Store", "verify_rows"]
+
+
+@attrs.frozen(slots=True)
+class Commit:
+    """One shop's share of a store transaction (group commit).
+
+    ``entries`` are appended; ``snapshot``, if given, replaces the shop's
+    snapshot and drops the journal entries it covers; request records older
+    than ``forget_requests_before`` are dropped.
+    """
+
+    shop_id: str
+    entries: Sequence[JournalEntry]
+    snapshot: StoredSnapshot | None = None
+    forget_requests_before: int | None = None
+
+
+class ShopLease(Protocol):
+    """One shop's records, held by exactly one writer until :meth:`release` (S07)."""
+
+    @property
+    def shop_id(self) -> str: ...
+
+    def read(self, *, repair: bool = False) -> StoredShop:
+        """The checked snapshot and journal; JournalCorrupt unless ``repair`` drops a bad tail."""
+        ...
+
+    def commit(self, commit: Commit) -> None:
+        """Write ``commit`` in one transaction, durable when this returns."""
+        ...
+
+    def truncate(self, from_seq: int) -> int:
+        """Drop journal entries from ``from_seq`` on (a corrupt tail); return how many."""
+        ...
+
+    def request(self, request_id: str) -> RequestRecord | None:
+        """The record of a command that carried ``request_id``, if the store still holds it."""
+        ...
+
+    def release(self) -> None:
+        """Give up the writer lock (idempotent)."""
+        ...
+
+
+class Store(Protocol):
+    """Shops' journals and snapshots, shared by the shops of a process or of many."""
+
+    def lease(self, shop_id: str) -> ShopLease:
+        """Take ``shop_id``'s writer lock, or raise :class:`~kefu.errors.ShopBusy` at once."""
+        ...
+
+    def commit_many(self, commits: Sequence[Commit]) -> None:
+        """Write several shops' commits in one transaction (each shop leased here)."""
+        ...
+
+    def close(self) -> None:
+        """Release every lease and the connection (idempotent)."""
+        ...
+
+
+Row = tuple[int, float, str, "str | None", "str | None", int]
+
+
+def verify_rows(shop_id: str, snapshot: StoredSnapshot | None, snapshot_crc: int | None,
+                rows: Iterable[Row], *, repair: bool) -> tuple[list[JournalEntry], int | None]:
+    """Check a shop's snapshot and journal rows ``(seq, at, command, request_id, events, crc)``.
+
+    Returns the good entries, in order, and the position of the first bad one
+    when ``repair`` is set (None if all are good); without ``repair`` a bad
+    entry raises :class:`~kefu.errors.JournalCorrupt`. A bad snapshot always
+    raises: there is nothing to recover from. Cost: O(journal size).
+    """
+    if snapshot is not None and snapshot.crc(shop_id) != snapshot_crc:
+        raise JournalCorrupt(shop_id, 0, "the snapshot's checksum does not match")
+    expected = 1 if snapshot is None else snapshot.seq + 1
+    good: list[JournalEntry] = []
+    for seq, at, command, request_id, events, crc in rows:
+        why = None
+        if seq != expected:
+            why = f"expected position {expected} next, found {seq}"
+        elif type(at) is not float or type(command) is not str:
+            why = "a field has the wrong type"
+        else:
+            entry = JournalEntry(seq, at, command, request_id, events)
+            if not entry.verify(shop_id, crc):
+                why = "its checksum does not match (a torn or altered record)"
+        if why is not None:
+            if not repair:
+                raise JournalCorrupt(shop_id, expected, why)
+            return good, expected
+        good.append(entry)
+        expected += 1
+    return good, None
