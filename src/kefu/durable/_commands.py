@@ -105,10 +105,9 @@ def canonical(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Jso
     """
     from kefu.errors import InvalidArgument
 
-    try:
-        canonicaliser = COMMANDS[method]
-    except (KeyError, TypeError):
-        raise InvalidArgument(f"unknown command {short_repr(method)}") from None
+    canonicaliser = COMMANDS.get(method) if type(method) is str else None
+    if canonicaliser is None:
+        raise InvalidArgument(f"unknown command {short_repr(method)}")
     try:
         return canonicaliser(*args, **kwargs)
     except TypeError as exc:

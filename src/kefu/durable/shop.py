@@ -229,7 +229,7 @@ class DurableShop:
         call plus O(size of the command).
         """
         if not self._guard.enter():
-            raise ConcurrentCall(str(method))
+            raise ConcurrentCall(method if type(method) is str else "submit")
         try:
             return self._submit(method, args, kwargs, request_id)
         finally:
@@ -245,15 +245,18 @@ class DurableShop:
         canonical_args = canonical(method, args, kwargs)
         command = encode(method, canonical_args)
         if request_id is not None and request_id in self._requests:
-            return self._repeat(request_id, command)
-        t = _read_clock(self._clock)
+            original = self._repeat(request_id, command)
+            if original is not None:
+                return original
+        # The shop holds time monotonic itself, so the Assigner never has to
+        # and the journaled time is exactly the time the command ran at.
+        t = self._held = max(_read_clock(self._clock), self._held)
         if method == "tick" and not self._due(t):
             return []
         call, call_args, call_kwargs = decode(command)
         self._pin.t = t
         events: list[Event] = getattr(self._assigner, call)(*call_args, **call_kwargs)
         self._seq += 1
-        self._held = max(self._held, t)
         entry = JournalEntry(self._seq, t, command, request_id,
                              None if request_id is None else _events_json(events))
         self._pending.append(entry)
@@ -267,17 +270,17 @@ class DurableShop:
     def _due(self, t: float) -> bool:
         """Whether a tick at ``t`` fires anything (an idle tick is not journaled)."""
         deadline = self._assigner.next_deadline()
-        return deadline is not None and deadline <= max(t, self._held)
+        return deadline is not None and deadline <= t
 
-    def _repeat(self, request_id: str, command: str) -> list[Event]:
-        """The original events of a repeated request id (S06)."""
+    def _repeat(self, request_id: str, command: str) -> list[Event] | None:
+        """The original events of a repeated request id (S06); None if the store forgot it."""
         seq = self._requests[request_id]
         entry = self._unflushed.get(seq)
         record = (RequestRecord(seq, entry.command, entry.events or "[]") if entry is not None
                   else self._lease.request(request_id))
-        if record is None:  # the store forgot it: a new command after all
+        if record is None:  # forgotten (older than the request window): a new command
             del self._requests[request_id]
-            raise StoreError(f"request id {short_repr(request_id)} is no longer held; retry")
+            return None
         if record.command != command:
             raise RequestConflict(request_id, record.command, command)
         from kefu.events import from_dict  # type: ignore[attr-defined]
@@ -470,7 +473,7 @@ class DurableShop:
         return self._command("close_session", (session_id,), {}, request_id)
 
     def tick(self) -> list[Event]:
-        """Fire due timers (:meth:`Assigner.tick <kefu.Assigner.tick>`); journaled only if any is due."""
+        """Fire due timers (:meth:`Assigner.tick <kefu.Assigner.tick>`); journaled if any fires."""
         return self._command("tick", (), {}, None)
 
     # -- queries (no journal) -----------------------------------------------

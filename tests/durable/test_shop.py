@@ -1,0 +1,325 @@
+"""DurableShop: journaled commands, exact recovery, one writer, snapshots (S05-S07)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from workload import CONFIG, Reference, run, stream
+
+from kefu import Assigner, Cap, Config, ManualClock
+from kefu.durable import DurableShop, SQLiteStore
+from kefu.errors import (
+    ConcurrentCall,
+    InvalidArgument,
+    JournalCorrupt,
+    KefuError,
+    ShopBusy,
+    ShopFailed,
+    StoreError,
+    UnknownSession,
+)
+
+TIMERS = Config(**CONFIG)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "shops.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(db, synchronous="NORMAL")
+    yield s
+    s.close()
+
+
+def journal_rows(db: Path, shop: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT seq, at, command FROM kefu_journal WHERE shop_id = ? "
+                           "ORDER BY seq", (shop,)).fetchall()
+
+
+def test_S05_a_new_shop_is_created_with_its_config_and_reopened_with_it(store: SQLiteStore
+                                                                      ) -> None:
+    clock = ManualClock(50.0)
+    shop = DurableShop.open(store, "s", clock, config=TIMERS)
+    assert shop.recovery.created and shop.config == TIMERS
+    shop.close()
+    again = DurableShop.open(store, "s", clock)
+    assert not again.recovery.created and again.config == TIMERS
+    again.close()
+    with pytest.raises(InvalidArgument, match="was created with"):
+        DurableShop.open(store, "s", clock, config=Config())
+    # The refusal released the lock: the shop opens again at once.
+    DurableShop.open(store, "s", clock).close()
+
+
+def test_S05_every_accepted_command_is_journaled_before_the_call_returns(
+        store: SQLiteStore, db: Path) -> None:
+    clock = ManualClock(10.0)
+    shop = DurableShop.open(store, "s", clock)
+    shop.add_agent("alice", cap=Cap.limit(1), online=True)
+    clock.advance(5)
+    shop.open_session("s1", buyer="b1")
+    # Another connection sees both commands, with the time each ran at.
+    rows = journal_rows(db, "s")
+    assert [(seq, at) for seq, at, _ in rows] == [(1, 10.0), (2, 15.0)]
+    assert rows[1][2] == '["open_session",["s1","b1",null,0]]'
+    # A rejected command is not journaled and changes nothing.
+    with pytest.raises(UnknownSession):
+        shop.close_session("nope")
+    assert len(journal_rows(db, "s")) == 2 and shop.seq == 2
+    shop.close()
+
+
+def test_S05_recovery_replays_the_journal_exactly(store: SQLiteStore) -> None:
+    commands = stream(3, 2_000)
+    reference = Reference(commands)
+    clock = ManualClock(commands[0][0])
+    shop = DurableShop.open(store, "s", clock, config=TIMERS, snapshot_every=300)
+    for command in commands:
+        clock.set(command[0])
+        reference.clock.set(command[0])
+        got = run(getattr(shop, command[1]), command)
+        want = run(getattr(reference.assigner, command[1]), command)
+        if isinstance(want, KefuError):
+            assert type(got) is type(want) and str(got) == str(want)
+        else:
+            assert got == want
+    reference.position = len(commands)
+    state = shop.snapshot()
+    # Drop the shop without closing it (as a crash would), then recover.
+    shop._lease.release()
+    recovered = DurableShop.open(store, "s", clock)
+    assert recovered.snapshot()["state"] == state["state"] == reference.state()
+    assert recovered.recovery.snapshot_seq > 0 and recovered.recovery.replayed < 300
+    assert recovered.next_deadline() == reference.assigner.next_deadline()
+    recovered.check()
+    recovered.close()
+
+
+def test_S05_snapshots_compact_the_journal(store: SQLiteStore, db: Path) -> None:
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock, snapshot_every=10)
+    shop.add_agent("a", online=True)
+    for i in range(24):
+        clock.advance(1)
+        shop.open_session(f"s{i}")
+    # 25 commands, snapshots at 10 and 20: the journal holds 21..25 only.
+    assert [r[0] for r in journal_rows(db, "s")] == [21, 22, 23, 24, 25]
+    shop.checkpoint()
+    assert journal_rows(db, "s") == []
+    shop.close()
+    again = DurableShop.open(store, "s", clock)
+    assert again.recovery.snapshot_seq == 25 and again.recovery.replayed == 0
+    assert again.load("a") == 24
+    again.close()
+
+
+def test_S05_restart_with_timers_pending_fires_them_at_their_deadlines(
+        store: SQLiteStore) -> None:
+    clock = ManualClock(1000.0)
+    shop = DurableShop.open(store, "s", clock, config=TIMERS)
+    shop.add_agent("a", online=True)
+    shop.open_session("s1", buyer="b1")  # first-response timer: 1060
+    clock.advance(30)
+    shop.agent_message("s1")             # auto close countdown: 1030 + 600
+    shop.open_session("s2", buyer="b2")  # first-response timer: 1090
+    deadline = shop.next_deadline()
+    shop.close()
+    again = DurableShop.open(store, "s", clock)
+    assert again.next_deadline() == deadline == 1090.0
+    clock.set(1089.9)
+    assert again.tick() == []
+    clock.set(1090.0)
+    fired = again.tick()
+    assert [type(e).__name__ for e in fired][:1] == ["ResponseTimedOut"]
+    assert fired[0].at == 1090.0
+    clock.set(1630.0)
+    closed = again.tick()
+    assert any(type(e).__name__ == "Closed" and e.session_id == "s1" for e in closed)
+    again.close()
+
+
+def test_S05_an_idle_tick_is_not_journaled(store: SQLiteStore, db: Path) -> None:
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock)
+    for _ in range(5):
+        clock.advance(1)
+        assert shop.tick() == []
+    assert journal_rows(db, "s") == [] and shop.seq == 0
+    shop.close()
+
+
+def test_S07_a_second_writer_is_refused_at_once(store: SQLiteStore, db: Path) -> None:
+    shop = DurableShop.open(store, "s", ManualClock())
+    with pytest.raises(ShopBusy):
+        DurableShop.open(store, "s", ManualClock())
+    other = SQLiteStore(db)
+    with pytest.raises(ShopBusy):
+        DurableShop.open(other, "s", ManualClock())
+    # Another shop in the same file is free.
+    DurableShop.open(other, "t", ManualClock()).close()
+    shop.close()
+    DurableShop.open(other, "s", ManualClock()).close()
+    other.close()
+
+
+def test_S05_submit_and_flush_group_commands_into_one_write(store: SQLiteStore,
+                                                          db: Path) -> None:
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock)
+    shop.submit("add_agent", "a", 2, online=True)
+    for i in range(5):
+        shop.submit("open_session", f"s{i}", f"b{i}")
+    assert shop.pending == 6 and journal_rows(db, "s") == []
+    shop.flush()
+    assert shop.pending == 0 and len(journal_rows(db, "s")) == 6
+    # Submitted but never flushed: lost in a crash, and never acknowledged.
+    shop.submit("close_session", "s0")
+    shop._lease.release()
+    again = DurableShop.open(store, "s", clock)
+    assert again.load("a") == 2 and again.waiting() == ["s2", "s3", "s4"]
+    again.close()
+
+
+class _FailingStore(SQLiteStore):
+    """A real SQLiteStore whose writes fail once ``fail`` is set (a full disk, say)."""
+
+    fail = False
+
+    def commit_many(self, commits: Any) -> None:
+        if self.fail:
+            raise StoreError("disk full")
+        super().commit_many(commits)
+
+
+def test_S05_a_failed_write_acknowledges_nothing_and_the_shop_must_be_reopened(
+        db: Path) -> None:
+    store = _FailingStore(db)
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock)
+    shop.add_agent("a", online=True)
+    store.fail = True
+    with pytest.raises(ShopFailed):
+        shop.open_session("s1")
+    with pytest.raises(ShopFailed):
+        shop.load("a")
+    shop.close()  # releases without writing
+    store.fail = False
+    again = DurableShop.open(store, "s", clock)
+    assert again.session_ids() == [] and again.agent_ids() == ["a"]
+    again.close()
+    store.close()
+
+
+def test_S05_a_tampered_journal_is_reported_and_repair_drops_the_bad_tail(
+        store: SQLiteStore, db: Path) -> None:
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock)
+    shop.add_agent("a", online=True)
+    for i in range(4):
+        shop.open_session(f"s{i}")
+    shop._lease.release()
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE kefu_journal SET command = '[\"open_session\",[\"x\",null,null,0]]' "
+                    "WHERE shop_id = 's' AND seq = 4")
+    with pytest.raises(JournalCorrupt, match="entry 4"):
+        DurableShop.open(store, "s", clock)
+    repaired = DurableShop.open(store, "s", clock, repair=True)
+    assert repaired.recovery.dropped_from == 4
+    assert repaired.session_ids() == ["s0", "s1"]
+    repaired.close()
+
+
+def test_S05_a_journal_that_cannot_replay_is_reported(store: SQLiteStore, db: Path) -> None:
+    """A record with a good checksum whose command fails on replay (a changed engine, say)."""
+    from kefu.durable.journal import JournalEntry
+
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock)
+    shop.add_agent("a", online=True)
+    shop._lease.release()
+    bad = JournalEntry(2, 0.0, '["close_session",["never-opened"]]')
+    with sqlite3.connect(db) as con:
+        con.execute("INSERT INTO kefu_journal VALUES ('s', 2, 0.0, ?, NULL, NULL, ?)",
+                    (bad.command, bad.crc("s")))
+    with pytest.raises(JournalCorrupt, match="replaying"):
+        DurableShop.open(store, "s", clock)
+    repaired = DurableShop.open(store, "s", clock, repair=True)
+    assert repaired.recovery.dropped_from == 2 and repaired.seq == 1
+    repaired.close()
+
+
+def test_S05_bad_arguments_raise_the_assigners_errors_and_journal_nothing(
+        store: SQLiteStore, db: Path) -> None:
+    shop = DurableShop.open(store, "s", ManualClock())
+    plain = Assigner(ManualClock())
+    cases: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+        ("add_agent", ("",), {}), ("add_agent", ("a", 0), {}), ("add_agent", ("a", 1, "g"), {}),
+        ("add_agent", ("a",), {"online": 1}), ("set_weight", ("a", -1), {}),
+        ("open_session", ("s", 5), {}), ("open_session", ("s", None, None, True), {}),
+        ("agent_message", ("s", 1), {}), ("agent_offline", ("a", "yes"), {}),
+        ("transfer", ("s", None), {}),
+    ]
+    for method, args, kwargs in cases:
+        with pytest.raises(KefuError) as got:
+            getattr(shop, method)(*args, **kwargs)
+        with pytest.raises(KefuError) as want:
+            getattr(plain, method)(*args, **kwargs)
+        assert (type(got.value), str(got.value)) == (type(want.value), str(want.value))
+    with pytest.raises(InvalidArgument, match="unknown command"):
+        shop.submit("snapshot")
+    with pytest.raises(InvalidArgument, match="bad arguments"):
+        shop.submit("close_session", "s1", "extra")
+    assert journal_rows(db, "s") == [] and shop.seq == 0
+    shop.close()
+
+
+def test_S02_a_durable_shop_has_one_writer(store: SQLiteStore) -> None:
+    class Reentrant:
+        shop: DurableShop | None = None
+
+        def now(self) -> float:
+            if self.shop is not None:
+                with pytest.raises(ConcurrentCall):
+                    self.shop.open_session("inner")
+            return 1.0
+
+    clock = Reentrant()
+    shop = DurableShop.open(store, "s", clock)
+    clock.shop = shop
+    shop.add_agent("a", online=True)
+    assert shop.session_ids() == [] and shop.seq == 1
+    shop.close()
+
+
+def test_S05_threads_never_interleave_a_shops_journal(store: SQLiteStore) -> None:
+    shop = DurableShop.open(store, "s", ManualClock(1.0))
+    shop.add_agent("a", online=True)
+    accepted: list[str] = []
+
+    def worker(k: int) -> None:
+        for i in range(200):
+            try:
+                shop.open_session(f"t{k}-{i}")
+                accepted.append(f"t{k}-{i}")
+            except ConcurrentCall:
+                pass
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    shop._lease.release()
+    again = DurableShop.open(store, "s", ManualClock(1.0))
+    assert sorted(again.session_ids()) == sorted(accepted)
+    assert again.seq == 1 + len(accepted)
+    again.close()
