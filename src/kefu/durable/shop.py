@@ -470,7 +470,7 @@ class DurableShop:
         return self._command("close_session", (session_id,), {}, request_id)
 
     def tick(self) -> list[Event]:
-        """Fire due timers (:meth:`Assigner.tick <kefu.Assigner.tick>`); journaled only if any is due."""
+        """Fire due timers (:meth:`Assigner.tick <kefu.Assigner.tick>`); journaled if any is due."""
         return self._command("tick", (), {}, None)
 
     # -- queries (no journal) -----------------------------------------------
