@@ -9,6 +9,7 @@ missing record is reported with its position, never returned.
 
 from __future__ import annotations
 
+import doctest
 import os
 import signal
 import subprocess
@@ -481,6 +482,13 @@ def test_S07_open_store_reads_postgres_urls() -> None:
 
         with psycopg.connect(dsn, autocommit=True) as db:
             db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
+
+
+def test_S07_docs_durable_samples_run() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "durable.md"
+    result = doctest.testfile(str(doc), module_relative=False, verbose=False)
+    assert result.attempted >= 20
+    assert result.failed == 0
 
 
 def test_S07_postgres_store_without_psycopg_says_what_to_install() -> None:
