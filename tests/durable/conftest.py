@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_specs import PostgresSpec, SQLiteSpec, StoreSpec, require_postgres
+
+from .store_specs import PostgresSpec, SQLiteSpec, StoreSpec, require_postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from store_specs import StoreSpec, require_postgres
 
 from kefu.durable import (
     Commit,
@@ -33,6 +32,8 @@ from kefu.durable import (
     open_store,
 )
 from kefu.errors import InvalidArgument, JournalCorrupt, ShopBusy, StoreError
+
+from .store_specs import StoreSpec, require_postgres
 
 
 def entries(first: int, last: int, *, at: float = 10.0, rid: bool = False) -> list[JournalEntry]:
