@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kefu.durable._open_store import open_store
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredShop, StoredSnapshot
 from kefu.durable.shop import DurableShop, Recovery
 from kefu.durable.sqlite import SQLiteStore
@@ -31,6 +32,7 @@ __all__ = [
     "Store",
     "StoredShop",
     "StoredSnapshot",
+    "open_store",
 ]
 
 

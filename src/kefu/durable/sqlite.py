@@ -37,12 +37,13 @@ from kefu.errors import InvalidArgument, ShopBusy, StoreError
 __all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
+# kefu_journal.at has no declared type: a REAL column stores -0.0 as 0 and loses its sign.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kefu_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kefu_snapshots (
     shop_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, data TEXT NOT NULL, crc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kefu_journal (
-    shop_id TEXT NOT NULL, seq INTEGER NOT NULL, at REAL NOT NULL, command TEXT NOT NULL,
+    shop_id TEXT NOT NULL, seq INTEGER NOT NULL, at NOT NULL, command TEXT NOT NULL,
     request_id TEXT, events TEXT, crc INTEGER NOT NULL,
     PRIMARY KEY (shop_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kefu_requests (
@@ -68,6 +69,7 @@ class SQLiteStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._leases: dict[str, _SQLiteLease] = {}
+        self._closed = False
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -98,6 +100,13 @@ class SQLiteStore:
         """Take the shop's writer lock, or raise ShopBusy at once (S07)."""
         if type(shop_id) is not str or not shop_id:
             raise InvalidArgument(f"shop id must be a non-empty str, got {short_repr(shop_id)}")
+        try:
+            shop_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument(f"shop id {short_repr(shop_id)} is not valid Unicode "
+                                  "(a lone surrogate)") from None
+        with self._lock:
+            self._usable()
         self._lock_dir.mkdir(exist_ok=True)
         name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
         fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -111,12 +120,16 @@ class SQLiteStore:
             raise
         lease = _SQLiteLease(self, shop_id, fd)
         with self._lock:
+            if self._closed:
+                os.close(fd)
+                self._usable()
             self._leases[shop_id] = lease
         return lease
 
     def commit_many(self, commits: Sequence[Commit]) -> None:
         """Write every commit in one transaction; durable when this returns."""
         with self._lock:
+            self._usable()
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -127,7 +140,7 @@ class SQLiteStore:
                 except BaseException:
                     db.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnicodeEncodeError) as exc:
                 raise StoreError(f"writing to {str(self.path)!r} failed: {exc}") from exc
 
     def _write(self, c: Commit) -> None:
@@ -151,22 +164,31 @@ class SQLiteStore:
             db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq < ?",
                        (shop, c.forget_requests_before))
 
+    def _usable(self) -> None:
+        """Raise StoreError once the store is closed (call under the lock)."""
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+
     def _read(self, shop_id: str, repair: bool) -> StoredShop:
         with self._lock:
+            self._usable()
             db = self._db
-            db.execute("BEGIN")
             try:
-                row = db.execute("SELECT seq, data, crc FROM kefu_snapshots WHERE shop_id = ?",
-                                 (shop_id,)).fetchone()
-                snapshot = None if row is None else StoredSnapshot(row[0], row[1])
-                rows = db.execute(
-                    "SELECT seq, at, command, request_id, events, crc FROM kefu_journal "
-                    "WHERE shop_id = ? ORDER BY seq", (shop_id,)).fetchall()
-                requests = dict(db.execute(
-                    "SELECT request_id, seq FROM kefu_requests WHERE shop_id = ?",
-                    (shop_id,)).fetchall())
-            finally:
-                db.execute("COMMIT")
+                db.execute("BEGIN")
+                try:
+                    row = db.execute("SELECT seq, data, crc FROM kefu_snapshots "
+                                     "WHERE shop_id = ?", (shop_id,)).fetchone()
+                    snapshot = None if row is None else StoredSnapshot(row[0], row[1])
+                    rows = db.execute(
+                        "SELECT seq, at, command, request_id, events, crc FROM kefu_journal "
+                        "WHERE shop_id = ? ORDER BY seq", (shop_id,)).fetchall()
+                    requests = dict(db.execute(
+                        "SELECT request_id, seq FROM kefu_requests WHERE shop_id = ?",
+                        (shop_id,)).fetchall())
+                finally:
+                    db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
         entries, bad = verify_rows(shop_id, snapshot, None if row is None else row[2], rows,
                                    repair=repair)
         if bad is not None:
@@ -176,24 +198,32 @@ class SQLiteStore:
 
     def _truncate(self, shop_id: str, from_seq: int) -> int:
         with self._lock:
+            self._usable()
             db = self._db
-            db.execute("BEGIN IMMEDIATE")
             try:
-                n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
-                               (shop_id, from_seq)).rowcount
-                db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq >= ?",
-                           (shop_id, from_seq))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
+                                   (shop_id, from_seq)).rowcount
+                    db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq >= ?",
+                               (shop_id, from_seq))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"writing to {str(self.path)!r} failed: {exc}") from exc
         return int(n)
 
     def _request(self, shop_id: str, request_id: str) -> RequestRecord | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT seq, command, events FROM kefu_requests WHERE shop_id = ? AND "
-                "request_id = ?", (shop_id, request_id)).fetchone()
+            self._usable()
+            try:
+                row = self._db.execute(
+                    "SELECT seq, command, events FROM kefu_requests WHERE shop_id = ? AND "
+                    "request_id = ?", (shop_id, request_id)).fetchone()
+            except (sqlite3.Error, UnicodeEncodeError) as exc:
+                raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
         return None if row is None else RequestRecord(row[0], row[1], row[2])
 
     def _release(self, lease: _SQLiteLease) -> None:
@@ -206,6 +236,7 @@ class SQLiteStore:
         for lease in list(self._leases.values()):
             lease.release()
         with self._lock:
+            self._closed = True
             self._db.close()
 
     def __repr__(self) -> str:

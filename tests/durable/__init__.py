@@ -1,0 +1,1 @@
+"""Durable shops and their stores: the tests run on SQLite and on PostgreSQL."""
