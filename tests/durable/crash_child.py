@@ -1,6 +1,6 @@
 """A writer that a crash test kills: drives a durable shop through the workload stream.
 
-Usage: ``python crash_child.py TARGET SEED N START [SYNCHRONOUS]``. It opens (recovers)
+Usage: ``python crash_child.py TARGET SEED N START`` (TARGET as ``open_store`` takes it). It opens (recovers)
 the shop, then runs commands START.. in acknowledgement units and, after
 each unit's call or flush returns, prints the number of commands
 acknowledged so far. The parent kills it with SIGKILL at a random moment.
@@ -16,24 +16,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from workload import CONFIG, run, stream, units  # noqa: E402
 
 from kefu import Config, ManualClock  # noqa: E402
-from kefu.durable import DurableShop, SQLiteStore  # noqa: E402
-from kefu.durable.store import Store  # noqa: E402
-
-
-def open_target(target: str, synchronous: str) -> Store:
-    if target.startswith(("postgres://", "postgresql://")):
-        from kefu.durable import PostgresStore
-
-        return PostgresStore(target)  # type: ignore[no-any-return]
-    return SQLiteStore(target, synchronous=synchronous)  # type: ignore[arg-type]
+from kefu.durable import DurableShop, open_store  # noqa: E402
 
 
 def main() -> None:
     target, seed, n, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     commands = stream(seed, n)
-    synchronous = sys.argv[5] if len(sys.argv) > 5 else "FULL"
     clock = ManualClock(commands[start][0])
-    shop = DurableShop.open(open_target(target, synchronous), "crash", clock, config=Config(**CONFIG),
+    shop = DurableShop.open(open_store(target), "crash", clock, config=Config(**CONFIG),
                             snapshot_every=500)
     print(f"open {start}", flush=True)
     i = start

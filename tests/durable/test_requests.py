@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from kefu import ManualClock
-from kefu.durable import DurableShop, SQLiteStore
+from kefu.durable import DurableShop, Store
 from kefu.errors import InvalidArgument, RequestConflict
+
+from .store_specs import StoreSpec
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "shops.db", synchronous="NORMAL")
-    yield s
-    s.close()
+def store(store_spec: StoreSpec) -> Store:
+    return store_spec.open()
 
 
-def _shop(store: SQLiteStore, clock: ManualClock, **options: int) -> DurableShop:
+def _shop(store: Store, clock: ManualClock, **options: int) -> DurableShop:
     shop = DurableShop.open(store, "s", clock, **options)  # type: ignore[arg-type]
     if not shop.agent_ids():
         shop.add_agent("alice", cap=1, online=True)
@@ -28,7 +26,7 @@ def _shop(store: SQLiteStore, clock: ManualClock, **options: int) -> DurableShop
 
 
 def test_S06_a_retry_returns_the_original_events_and_changes_nothing(
-        store: SQLiteStore) -> None:
+        store: Store) -> None:
     clock = ManualClock(100.0)
     shop = _shop(store, clock)
     first = shop.open_session("s1", buyer="b1", request_id="req-1")
@@ -44,7 +42,7 @@ def test_S06_a_retry_returns_the_original_events_and_changes_nothing(
 
 
 def test_S06_a_retry_after_a_crash_and_recovery_gets_the_original_events(
-        store: SQLiteStore) -> None:
+        store: Store) -> None:
     """The crash fell after the write and before the reply: the client retries."""
     clock = ManualClock(100.0)
     shop = _shop(store, clock)
@@ -60,7 +58,7 @@ def test_S06_a_retry_after_a_crash_and_recovery_gets_the_original_events(
     recovered.close()
 
 
-def test_S06_a_pending_request_is_recognised_before_its_flush(store: SQLiteStore) -> None:
+def test_S06_a_pending_request_is_recognised_before_its_flush(store: Store) -> None:
     shop = _shop(store, ManualClock(1.0))
     first = shop.submit("open_session", "s1", request_id="r")
     assert shop.submit("open_session", "s1", request_id="r") == first
@@ -68,7 +66,7 @@ def test_S06_a_pending_request_is_recognised_before_its_flush(store: SQLiteStore
     shop.close()
 
 
-def test_S06_the_same_request_id_with_another_command_is_refused(store: SQLiteStore) -> None:
+def test_S06_the_same_request_id_with_another_command_is_refused(store: Store) -> None:
     shop = _shop(store, ManualClock(1.0))
     shop.open_session("s1", request_id="r")
     seq = shop.seq
@@ -80,8 +78,8 @@ def test_S06_the_same_request_id_with_another_command_is_refused(store: SQLiteSt
     shop.close()
 
 
-@pytest.mark.parametrize("bad", ["", 5, b"r", "x" * 201, None.__class__])
-def test_S06_bad_request_ids_are_refused_before_anything_runs(store: SQLiteStore,
+@pytest.mark.parametrize("bad", ["", 5, b"r", "x" * 201, None.__class__, "a\x00b", "\udc80"])
+def test_S06_bad_request_ids_are_refused_before_anything_runs(store: Store,
                                                               bad: object) -> None:
     shop = _shop(store, ManualClock(1.0))
     with pytest.raises(InvalidArgument, match="request_id"):
@@ -90,7 +88,7 @@ def test_S06_bad_request_ids_are_refused_before_anything_runs(store: SQLiteStore
     shop.close()
 
 
-def test_S06_request_ids_are_forgotten_after_the_request_window(store: SQLiteStore) -> None:
+def test_S06_request_ids_are_forgotten_after_the_request_window(store: Store) -> None:
     clock = ManualClock(1.0)
     shop = _shop(store, clock, snapshot_every=5, request_window=10)
     shop.open_session("old", request_id="r-old")
@@ -107,12 +105,9 @@ def test_S06_request_ids_are_forgotten_after_the_request_window(store: SQLiteSto
     shop.close()
 
 
-def test_S03_S06_stored_events_are_plain_json(store: SQLiteStore, tmp_path: Path) -> None:
-    import sqlite3
-
+def test_S03_S06_stored_events_are_plain_json(store: Store, store_spec: StoreSpec) -> None:
     shop = _shop(store, ManualClock(1.0))
     events = shop.open_session("s1", buyer="b1", request_id="r")
     shop.close()
-    with sqlite3.connect(tmp_path / "shops.db") as con:
-        (text,) = con.execute("SELECT events FROM kefu_requests WHERE request_id = 'r'").fetchone()
+    ((text,),) = store_spec.execute("SELECT events FROM {requests} WHERE request_id = 'r'")
     assert json.loads(text) == [e.to_dict() for e in events]

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from workload import CONFIG, Reference, run, stream
 
 from kefu import Assigner, Cap, Config, ManualClock
-from kefu.durable import DurableShop, SQLiteStore
+from kefu.durable import DurableShop, SQLiteStore, Store
 from kefu.errors import (
     ConcurrentCall,
     InvalidArgument,
@@ -24,28 +22,29 @@ from kefu.errors import (
     UnknownSession,
 )
 
+from .store_specs import StoreSpec
+from .workload import CONFIG, Reference, run, stream
+
 TIMERS = Config(**CONFIG)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "shops.db"
+def store(store_spec: StoreSpec) -> Store:
+    """A store on the test's own database: every test runs on SQLite and PostgreSQL."""
+    return store_spec.open()
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(db, synchronous="NORMAL")
-    yield s
-    s.close()
+def db(store_spec: StoreSpec) -> StoreSpec:
+    return store_spec
 
 
-def journal_rows(db: Path, shop: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT seq, at, command FROM kefu_journal WHERE shop_id = ? "
-                           "ORDER BY seq", (shop,)).fetchall()
+def journal_rows(db: StoreSpec, shop: str) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in db.execute(
+        "SELECT seq, at, command FROM {journal} WHERE shop_id = ? ORDER BY seq", shop)]
 
 
-def test_S05_a_new_shop_is_created_with_its_config_and_reopened_with_it(store: SQLiteStore
+def test_S05_a_new_shop_is_created_with_its_config_and_reopened_with_it(store: Store
                                                                       ) -> None:
     clock = ManualClock(50.0)
     shop = DurableShop.open(store, "s", clock, config=TIMERS)
@@ -61,7 +60,7 @@ def test_S05_a_new_shop_is_created_with_its_config_and_reopened_with_it(store: S
 
 
 def test_S05_every_accepted_command_is_journaled_before_the_call_returns(
-        store: SQLiteStore, db: Path) -> None:
+        store: Store, db: StoreSpec) -> None:
     clock = ManualClock(10.0)
     shop = DurableShop.open(store, "s", clock)
     shop.add_agent("alice", cap=Cap.limit(1), online=True)
@@ -78,7 +77,7 @@ def test_S05_every_accepted_command_is_journaled_before_the_call_returns(
     shop.close()
 
 
-def test_S05_recovery_replays_the_journal_exactly(store: SQLiteStore) -> None:
+def test_S05_recovery_replays_the_journal_exactly(store: Store) -> None:
     commands = stream(3, 2_000)
     reference = Reference(commands)
     clock = ManualClock(commands[0][0])
@@ -104,7 +103,7 @@ def test_S05_recovery_replays_the_journal_exactly(store: SQLiteStore) -> None:
     recovered.close()
 
 
-def test_S05_snapshots_compact_the_journal(store: SQLiteStore, db: Path) -> None:
+def test_S05_snapshots_compact_the_journal(store: Store, db: StoreSpec) -> None:
     clock = ManualClock(0.0)
     shop = DurableShop.open(store, "s", clock, snapshot_every=10)
     shop.add_agent("a", online=True)
@@ -123,7 +122,7 @@ def test_S05_snapshots_compact_the_journal(store: SQLiteStore, db: Path) -> None
 
 
 def test_S05_restart_with_timers_pending_fires_them_at_their_deadlines(
-        store: SQLiteStore) -> None:
+        store: Store) -> None:
     clock = ManualClock(1000.0)
     shop = DurableShop.open(store, "s", clock, config=TIMERS)
     shop.add_agent("a", online=True)
@@ -147,7 +146,7 @@ def test_S05_restart_with_timers_pending_fires_them_at_their_deadlines(
     again.close()
 
 
-def test_S05_an_idle_tick_is_not_journaled(store: SQLiteStore, db: Path) -> None:
+def test_S05_an_idle_tick_is_not_journaled(store: Store, db: StoreSpec) -> None:
     clock = ManualClock(0.0)
     shop = DurableShop.open(store, "s", clock)
     for _ in range(5):
@@ -157,22 +156,21 @@ def test_S05_an_idle_tick_is_not_journaled(store: SQLiteStore, db: Path) -> None
     shop.close()
 
 
-def test_S07_a_second_writer_is_refused_at_once(store: SQLiteStore, db: Path) -> None:
+def test_S07_a_second_writer_is_refused_at_once(store: Store, db: StoreSpec) -> None:
     shop = DurableShop.open(store, "s", ManualClock())
     with pytest.raises(ShopBusy):
         DurableShop.open(store, "s", ManualClock())
-    other = SQLiteStore(db)
+    other = db.open()
     with pytest.raises(ShopBusy):
         DurableShop.open(other, "s", ManualClock())
     # Another shop in the same file is free.
     DurableShop.open(other, "t", ManualClock()).close()
     shop.close()
     DurableShop.open(other, "s", ManualClock()).close()
-    other.close()
 
 
-def test_S05_submit_and_flush_group_commands_into_one_write(store: SQLiteStore,
-                                                          db: Path) -> None:
+def test_S05_submit_and_flush_group_commands_into_one_write(store: Store,
+                                                          db: StoreSpec) -> None:
     clock = ManualClock(0.0)
     shop = DurableShop.open(store, "s", clock)
     shop.submit("add_agent", "a", 2, online=True)
@@ -201,8 +199,8 @@ class _FailingStore(SQLiteStore):
 
 
 def test_S05_a_failed_write_acknowledges_nothing_and_the_shop_must_be_reopened(
-        db: Path) -> None:
-    store = _FailingStore(db)
+        tmp_path: Path) -> None:
+    store = _FailingStore(tmp_path / "failing.db")
     clock = ManualClock(0.0)
     shop = DurableShop.open(store, "s", clock)
     shop.add_agent("a", online=True)
@@ -220,16 +218,15 @@ def test_S05_a_failed_write_acknowledges_nothing_and_the_shop_must_be_reopened(
 
 
 def test_S05_a_tampered_journal_is_reported_and_repair_drops_the_bad_tail(
-        store: SQLiteStore, db: Path) -> None:
+        store: Store, db: StoreSpec) -> None:
     clock = ManualClock(0.0)
     shop = DurableShop.open(store, "s", clock)
     shop.add_agent("a", online=True)
     for i in range(4):
         shop.open_session(f"s{i}")
     shop._lease.release()
-    with sqlite3.connect(db) as con:
-        con.execute("UPDATE kefu_journal SET command = '[\"open_session\",[\"x\",null,null,0]]' "
-                    "WHERE shop_id = 's' AND seq = 4")
+    db.execute("UPDATE {journal} SET command = ? WHERE shop_id = 's' AND seq = 4",
+               '["open_session",["x",null,null,0]]')
     with pytest.raises(JournalCorrupt, match="entry 4"):
         DurableShop.open(store, "s", clock)
     repaired = DurableShop.open(store, "s", clock, repair=True)
@@ -238,7 +235,7 @@ def test_S05_a_tampered_journal_is_reported_and_repair_drops_the_bad_tail(
     repaired.close()
 
 
-def test_S05_a_journal_that_cannot_replay_is_reported(store: SQLiteStore, db: Path) -> None:
+def test_S05_a_journal_that_cannot_replay_is_reported(store: Store, db: StoreSpec) -> None:
     """A record with a good checksum whose command fails on replay (a changed engine, say)."""
     from kefu.durable.journal import JournalEntry
 
@@ -247,9 +244,8 @@ def test_S05_a_journal_that_cannot_replay_is_reported(store: SQLiteStore, db: Pa
     shop.add_agent("a", online=True)
     shop._lease.release()
     bad = JournalEntry(2, 0.0, '["close_session",["never-opened"]]')
-    with sqlite3.connect(db) as con:
-        con.execute("INSERT INTO kefu_journal VALUES ('s', 2, 0.0, ?, NULL, NULL, ?)",
-                    (bad.command, bad.crc("s")))
+    db.execute("INSERT INTO {journal} (shop_id, seq, at, command, crc) VALUES ('s', 2, 0.0, ?, ?)",
+               bad.command, bad.crc("s"))
     with pytest.raises(JournalCorrupt, match="replaying"):
         DurableShop.open(store, "s", clock)
     repaired = DurableShop.open(store, "s", clock, repair=True)
@@ -258,7 +254,7 @@ def test_S05_a_journal_that_cannot_replay_is_reported(store: SQLiteStore, db: Pa
 
 
 def test_S05_bad_arguments_raise_the_assigners_errors_and_journal_nothing(
-        store: SQLiteStore, db: Path) -> None:
+        store: Store, db: StoreSpec) -> None:
     shop = DurableShop.open(store, "s", ManualClock())
     plain = Assigner(ManualClock())
     cases: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
@@ -282,7 +278,7 @@ def test_S05_bad_arguments_raise_the_assigners_errors_and_journal_nothing(
     shop.close()
 
 
-def test_S02_a_durable_shop_has_one_writer(store: SQLiteStore) -> None:
+def test_S02_a_durable_shop_has_one_writer(store: Store) -> None:
     class Reentrant:
         shop: DurableShop | None = None
 
@@ -300,7 +296,7 @@ def test_S02_a_durable_shop_has_one_writer(store: SQLiteStore) -> None:
     shop.close()
 
 
-def test_S05_threads_never_interleave_a_shops_journal(store: SQLiteStore) -> None:
+def test_S05_threads_never_interleave_a_shops_journal(store: Store) -> None:
     shop = DurableShop.open(store, "s", ManualClock(1.0))
     shop.add_agent("a", online=True)
     accepted: list[str] = []

@@ -116,8 +116,8 @@ def canonical(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Jso
 
 def encode(method: str, args: JsonArgs) -> str:
     """The journal text of a command: compact JSON, the same for equal commands."""
-    return json.dumps([method, args], separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    # ASCII with escapes: any str an id can hold (a lone surrogate, NUL) fits any store.
+    return json.dumps([method, args], separators=(",", ":"), allow_nan=False)
 
 
 def decode(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:

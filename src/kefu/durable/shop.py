@@ -238,10 +238,10 @@ class DurableShop:
     def _submit(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                 request_id: str | None) -> list[Event]:
         self._usable()
-        if request_id is not None and (type(request_id) is not str or not request_id
-                                       or len(request_id) > MAX_REQUEST_ID):
+        if request_id is not None and not _good_request_id(request_id):
             raise InvalidArgument(f"request_id must be a non-empty str of at most "
-                                  f"{MAX_REQUEST_ID} characters, got {short_repr(request_id)}")
+                                  f"{MAX_REQUEST_ID} characters, without NUL or lone "
+                                  f"surrogates, got {short_repr(request_id)}")
         canonical_args = canonical(method, args, kwargs)
         command = encode(method, canonical_args)
         if request_id is not None and request_id in self._requests:
@@ -570,8 +570,20 @@ def _read_clock(clock: Clock) -> float:
     return float(seconds)
 
 
+def _good_request_id(value: object) -> bool:
+    """A request id every store can keep as text: a short str, UTF-8 encodable, no NUL."""
+    if type(value) is not str or not 0 < len(value) <= MAX_REQUEST_ID or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _json(data: object) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Compact ASCII JSON (escapes keep any id storable as text)."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
 def _events_json(events: list[Event]) -> str:
