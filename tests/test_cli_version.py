@@ -54,12 +54,14 @@ def test_unknown_module_attribute_is_still_an_attribute_error() -> None:
         kefu.nonsense  # type: ignore[attr-defined]  # noqa: B018
 
 
-def test_from_pyproject_reads_the_project_table_only(tmp_path: Path) -> None:
+def test_from_pyproject_reads_kefus_project_table_only(tmp_path: Path) -> None:
     toml = tmp_path / "pyproject.toml"
     toml.write_text('[tool.other]\nversion = "1.0"\n\n[project]\nname = "kefu"\n'
                     'version = "2.3.4"\n\n[tool.x]\nversion = "5.0"\n')
     assert _version.from_pyproject(toml) == "2.3.4"
     toml.write_text('[project]\nname = "kefu"\n\n[tool.x]\nversion = "5.0"\n')
+    assert _version.from_pyproject(toml) is None
+    toml.write_text('[project]\nname = "other"\nversion = "2.3.4"\n')
     assert _version.from_pyproject(toml) is None
     assert _version.from_pyproject(tmp_path / "missing.toml") is None
 

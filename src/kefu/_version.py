@@ -23,17 +23,18 @@ UNKNOWN = "0+unknown"
 
 _PYPROJECT = Path(__file__).resolve().parent.parent.parent / "pyproject.toml"
 _VERSION_LINE = re.compile(r'^version\s*=\s*"([^"]+)"\s*$', re.MULTILINE)
+_KEFU_LINE = re.compile(r'^name\s*=\s*"kefu"\s*$', re.MULTILINE)
 
 
 def from_pyproject(path: Path = _PYPROJECT) -> str | None:
-    """The ``[project]`` version in ``path``, or None if it has none (or does not exist)."""
+    """The version in ``path``'s ``[project]`` table if that project is kefu, else None."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return None
     project = text.partition("[project]")[2].split("\n[", 1)[0]
     found = _VERSION_LINE.search(project)
-    return found.group(1) if found else None
+    return found.group(1) if found and _KEFU_LINE.search(project) else None
 
 
 @cache
