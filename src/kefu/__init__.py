@@ -6,6 +6,8 @@ injected clock. ``kefu.kpi`` computes the KPIs shop platforms judge agents by.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kefu.assigner import ENGINE, Assigner
 from kefu.clock import Clock, ManualClock, SystemClock
 from kefu.model import AgentView, Cap, Config, SessionState, SessionView, Strategy
@@ -23,4 +25,15 @@ __all__ = [
     "Strategy",
     "SystemClock",
 ]
-__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    __version__: str
+else:
+
+    def __getattr__(name: str) -> str:
+        """``kefu.__version__``, read from the package metadata on first use (kefu._version)."""
+        if name == "__version__":
+            from kefu._version import version
+
+            return version()
+        raise AttributeError(f"module 'kefu' has no attribute {name!r}")

@@ -1,4 +1,6 @@
-"""Command line: ``python -m kefu COMMAND``; each command is one entry of :data:`COMMANDS`.
+"""Command line: ``kefu COMMAND`` or ``python -m kefu COMMAND``; one entry of :data:`COMMANDS` each.
+
+``kefu --version`` prints the installed version (``kefu.__version__``).
 
 A command is any object with ``configure(parser)`` to declare its options
 and ``run(args) -> int`` to do the work. :data:`COMMANDS` maps each name to
@@ -13,9 +15,10 @@ import argparse
 import gc
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
-__all__ = ["COMMANDS", "Command", "main"]
+__all__ = ["COMMANDS", "Command", "main", "script"]
 
 
 class Command(Protocol):
@@ -76,12 +79,20 @@ def _chosen(argv: list[str]) -> str | None:
     return None
 
 
+def _prog() -> str:
+    """How the user called us: ``kefu`` (the console script) or ``python -m kefu``."""
+    return "kefu" if Path(sys.argv[0]).stem == "kefu" else "python -m kefu"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the exit status (2 for bad options)."""
+    from kefu._version import version
+
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
-        prog="python -m kefu", description="kefu: route chat sessions to agents, measure KPIs."
+        prog=_prog(), description="kefu: route chat sessions to agents, measure KPIs."
     )
+    parser.add_argument("--version", action="version", version=f"kefu {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = _chosen(argv)
     command: Command | None = None
@@ -107,9 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-if __name__ == "__main__":
-    # A short batch process that allocates millions of acyclic objects (events,
-    # records): the cyclic collector would rescan them for nothing. Pausing it
-    # is the process owner's call, so it is made here, never in the library.
+def script() -> int:
+    """The process entry of ``kefu`` and ``python -m kefu``: :func:`main` with the GC paused.
+
+    A short batch process that allocates millions of acyclic objects (events,
+    records): the cyclic collector would rescan them for nothing. Pausing it
+    is the process owner's call, so it is made here, never in the library.
+    """
     gc.disable()
-    sys.exit(main())
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(script())

@@ -18,7 +18,7 @@ from kefu.model import AgentView, Cap, Config, SessionView
 
 
 class Engine(Protocol):
-    """State and rules of one shop's assignment (SPEC part A)."""
+    """State and rules of one shop's assignment (rules R01-R23)."""
 
     def __init__(self, config: Config) -> None: ...
 

@@ -107,7 +107,7 @@ def _has_now(clock: object) -> bool:
 
 
 class Assigner:
-    """One shop's chat-session routing: commands in, events out (SPEC part A).
+    """One shop's chat-session routing: commands in, events out (rules R01-R23).
 
     An Assigner has one writer (S02): it is not thread-safe, and a call that
     overlaps another call on it raises :class:`~kefu.errors.ConcurrentCall`

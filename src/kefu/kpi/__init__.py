@@ -1,4 +1,4 @@
-"""KPIs of shop customer service, as pure functions over records (SPEC part B).
+"""KPIs of shop customer service, as pure functions over records (rules K00-K11).
 
 Records in (:class:`Message`, :class:`Handover`, :class:`HumanRequest`,
 :class:`Evaluation`, :class:`Order` ...), results out (:class:`Rate` and

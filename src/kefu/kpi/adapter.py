@@ -7,7 +7,7 @@ day and a live one are measured by the same functions:
 - ``Assigned`` -> Handover(agent_id); ``Transferred`` / ``Reassigned`` ->
   Handover(to_agent); buyer and group come from the session's ``Opened``.
 - ``Requeued`` and ``Closed`` (of an assigned session) -> Release.
-- ``Opened`` counts as the buyer's first message (SPEC glossary): unless the
+- ``Opened`` counts as the buyer's first message (a session opens with it): unless the
   backend's messages already hold a buyer message of that session at that
   instant, one is added (``open_is_message``).
 - ``Queued`` and ``ResponseTimedOut`` carry nothing the KPIs need.

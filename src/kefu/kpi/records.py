@@ -1,4 +1,4 @@
-"""Typed input records of the KPI functions (SPEC part B).
+"""Typed input records of the KPI functions (rules K00-K11).
 
 All times are POSIX seconds (float or int) in the supported range
 [:data:`MIN_TIME`, :data:`MAX_TIME`). Records are immutable values; a KPI
@@ -270,7 +270,7 @@ class Exclusion:
 
 
 def __getattr__(name: str) -> object:
-    """``kefu.kpi.records.from_events`` (the path DESIGN.md names) lives in kefu.kpi.adapter.
+    """``kefu.kpi.records.from_events`` (an import path kept working) lives in kefu.kpi.adapter.
 
     Resolved lazily because the adapter imports these records.
     """

@@ -43,7 +43,7 @@ class Status(enum.Enum):
 
 @attrs.frozen
 class DataQuality:
-    """What was wrong with the input and how it was handled (SPEC part B).
+    """What was wrong with the input and how it was handled.
 
     - duplicates: records dropped as repeats (same message/order id, or identical records)
     - conflicts: repeats of an id with different content (one kept: the earliest)

@@ -13,13 +13,13 @@ The pieces, one job each:
 - :mod:`kefu.sim.erlang`: Erlang C, the theory the simulator is tested against.
 - :mod:`kefu.sim.cli`: ``python -m kefu simulate`` and ``staff``.
 
-```python
-from kefu.sim import Profile, ShopPlan, SimConfig, Workload, measure, simulate
+Example::
 
-config = SimConfig(workload=Workload(profile=Profile.promo(30.0)), shop=ShopPlan(agents=8))
-report = measure(simulate(config))
-report.shop_reply_rate
-```
+    from kefu.sim import Profile, ShopPlan, SimConfig, Workload, measure, simulate
+
+    config = SimConfig(workload=Workload(profile=Profile.promo(30.0)), shop=ShopPlan(agents=8))
+    report = measure(simulate(config))
+    report.shop_reply_rate
 """
 
 from __future__ import annotations
