@@ -6,7 +6,6 @@ Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` with the
 
 from __future__ import annotations
 
-import importlib.util
 
 import kefu
 
