@@ -255,12 +255,13 @@ def test_R20_timers_fire_in_a_later_tick_stamped_with_their_deadline(
     assert kinds(events) == {Opened, Assigned}, "nothing is due before the deadline"
     assert a.next_deadline() == 30.0
     events = a.apply([("at", 30.0), ("tick",)])
-    assert events == [ResponseTimedOut("s1", "A", 30.0)], "due exactly at the deadline"
+    assert events == [ResponseTimedOut("s1", "A", 30.0, buyer_id="b1")], (
+        "due exactly at the deadline")
     events = a.apply([("at", 40.0), ("agent_message", "s1"), ("at", 500.0)])
     assert events == [], "timers fire only in tick"
     assert a.next_deadline() == 100.0
     events = a.apply([("tick",)])
-    assert events == [Closed("s1", "A", None, 100.0, CloseReason.AUTO)]
+    assert events == [Closed("s1", "A", None, 100.0, CloseReason.AUTO, buyer_id="b1")]
     assert a.next_deadline() is None
 
 

@@ -244,7 +244,7 @@ class Engine:
     def _wait(self, s: _Session, now: float) -> Queued:
         """``s`` waits: queue pool if someone is online for its group, else offline pool."""
         s.pool = Pool.QUEUE if self._online_for(s.group) else Pool.OFFLINE
-        return Queued(s.id, s.pool, now)
+        return Queued(s.id, s.pool, now, s.buyer)
 
     def _drain_to(self, y: _Agent, now: float, events: list[Event]) -> None:
         """R05: while ``y`` is available, give it the best waiting session it is eligible for."""
@@ -261,7 +261,7 @@ class Engine:
             if best is None:
                 return
             self._give(best, y, now, automatic=True)
-            events.append(Assigned(best.id, y.id, now, AssignReason.DRAIN))
+            events.append(Assigned(best.id, y.id, now, AssignReason.DRAIN, best.buyer))
 
     def _placement_pass(self, now: float, requeued: list[_Session], events: list[Event]) -> None:
         """Session-driven placement after an agent goes offline or leaves."""
@@ -275,7 +275,7 @@ class Engine:
             if y is not None:
                 reason = AssignReason.REQUEUE if s.id in requeued_ids else AssignReason.DRAIN
                 self._give(s, y, now, automatic=True)
-                events.append(Assigned(s.id, y.id, now, reason))
+                events.append(Assigned(s.id, y.id, now, reason, s.buyer))
             elif s.id in requeued_ids:
                 events.append(self._wait(s, now))
 
@@ -286,7 +286,7 @@ class Engine:
         mine = sorted((self._sessions[sid] for sid in x.sessions), key=lambda s: s.arrival)
         for s in mine:
             self._take_from_agent(s)
-            events.append(Requeued(s.id, x.id, now, reason))
+            events.append(Requeued(s.id, x.id, now, reason, s.buyer))
         return mine
 
     # -- sticky memory (R13) ----------------------------------------------
@@ -324,11 +324,11 @@ class Engine:
         """Manual or auto close: Closed, sticky memory, drain to the agent (R16, R17)."""
         if s.agent is None:
             del self._sessions[s.id]
-            events.append(Closed(s.id, None, s.pool, now, reason))
+            events.append(Closed(s.id, None, s.pool, now, reason, s.buyer))
             return
         x = self._take_from_agent(s)
         del self._sessions[s.id]
-        events.append(Closed(s.id, x.id, None, now, reason))
+        events.append(Closed(s.id, x.id, None, now, reason, s.buyer))
         self._remember(s, x.id, now)
         self._drain_to(x, now, events)
 
@@ -337,14 +337,14 @@ class Engine:
         assert s.agent is not None
         s.first_response = None
         x = self._agents[s.agent]
-        events.append(ResponseTimedOut(s.id, x.id, now))
+        events.append(ResponseTimedOut(s.id, x.id, now, s.buyer))
         s.timed_out.add(x.id)
         y = self._select(s)
         if y is None:
             return
         self._take_from_agent(s)
         self._give(s, y, now, automatic=True)
-        events.append(Reassigned(s.id, x.id, y.id, now))
+        events.append(Reassigned(s.id, x.id, y.id, now, s.buyer))
         self._drain_to(x, now, events)
 
     def _get_agent(self, agent_id: str) -> _Agent:
@@ -461,12 +461,12 @@ class Engine:
         y = self._sticky_agent(s, now)
         if y is not None:
             self._give(s, y, now, automatic=True)
-            events.append(Assigned(s.id, y.id, now, AssignReason.STICKY))
+            events.append(Assigned(s.id, y.id, now, AssignReason.STICKY, s.buyer))
             return events
         y = self._select(s)
         if y is not None:
             self._give(s, y, now, automatic=True)
-            events.append(Assigned(s.id, y.id, now, AssignReason.NEW))
+            events.append(Assigned(s.id, y.id, now, AssignReason.NEW, s.buyer))
         else:
             events.append(self._wait(s, now))
         return events
@@ -502,7 +502,7 @@ class Engine:
         if not y.online:
             raise AgentOffline(agent_id)
         self._give(s, y, now, automatic=False)
-        return [Assigned(s.id, y.id, now, AssignReason.MANUAL)]
+        return [Assigned(s.id, y.id, now, AssignReason.MANUAL, s.buyer)]
 
     def transfer(self, now: float, session_id: str, agent_id: str) -> list[Event]:
         """Manual transfer to another online agent, then drain to the giver (R14)."""
@@ -516,7 +516,7 @@ class Engine:
             raise AgentOffline(agent_id)
         x = self._take_from_agent(s)
         self._give(s, y, now, automatic=False)
-        events: list[Event] = [Transferred(s.id, x.id, y.id, now)]
+        events: list[Event] = [Transferred(s.id, x.id, y.id, now, s.buyer)]
         self._drain_to(x, now, events)
         return events
 
