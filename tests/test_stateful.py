@@ -244,9 +244,14 @@ class LockstepMachine(RuleBasedStateMachine):
     def buyer_message(self, sid: str) -> None:
         self.both(lambda a: a.buyer_message(sid))
 
-    @rule(sid=st.sampled_from(SESSIONS), auto=st.booleans())
-    def agent_message(self, sid: str, auto: bool) -> None:
-        self.both(lambda a: a.agent_message(sid, auto=auto))
+    @rule(sid=st.sampled_from(SESSIONS), auto=st.booleans(),
+          sender=st.sampled_from([None, None, "holder", "holder", *AGENTS, "ghost"]))
+    def agent_message(self, sid: str, auto: bool, sender: str | None) -> None:
+        """S04: unattributed, from the holder, or from someone else (refused: NotHolder)."""
+        if sender == "holder":
+            place = self.ledger.place.get(sid, "pool:")
+            sender = "A" if place.startswith("pool:") else place
+        self.both(lambda a: a.agent_message(sid, auto=auto, agent_id=sender))
 
     @rule(sid=st.sampled_from(SESSIONS), agent=st.sampled_from(AGENTS))
     def assign(self, sid: str, agent: str) -> None:

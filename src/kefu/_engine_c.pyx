@@ -83,6 +83,7 @@ from kefu.errors import (
     InvalidAssign,
     InvalidTransfer,
     KefuError,
+    NotHolder,
     SessionWaiting,
     UnknownAgent,
     UnknownSession,
@@ -1597,12 +1598,21 @@ cdef class Engine:
         self._clear_auto_close(si)
         return 0
 
-    def agent_message(self, now, session_id, bint auto):
-        self._agent_message(now, session_id, auto)
+    def agent_message(self, now, session_id, bint auto, agent_id=None):
+        self._agent_message(now, session_id, auto, agent_id)
         return []
 
-    cdef int _agent_message(self, object now, object session_id, bint auto) except -1:
+    cdef int _agent_message(self, object now, object session_id, bint auto,
+                            object agent_id) except -1:
         cdef int si = self._session_slot(session_id)
+        cdef int holder
+        if agent_id is not None:
+            # S04: only the agent holding the session may be named as its sender.
+            holder = self.ss[si].agent
+            slot = self._agents.get(agent_id)
+            if slot is None or holder < 0 or <int>slot != holder:
+                raise NotHolder(session_id, agent_id, None if holder < 0 else self._aid[holder],
+                                slot is not None)
         if not auto:
             if self.ss[si].agent < 0:
                 raise SessionWaiting(session_id)
@@ -1684,9 +1694,11 @@ cdef class Engine:
                     if name == "buyer_message" and n == 2 and _is_id(c[1]):
                         self._buyer_message(at, c[1])
                         continue
-                    if (name == "agent_message" and 2 <= n <= 3 and _is_id(c[1])
-                            and (n == 2 or type(c[2]) is bool)):
-                        self._agent_message(at, c[1], n == 3 and c[2] is True)
+                    if (name == "agent_message" and 2 <= n <= 4 and _is_id(c[1])
+                            and (n == 2 or type(c[2]) is bool)
+                            and (n < 4 or _is_optional_id(c[3]))):
+                        self._agent_message(at, c[1], n >= 3 and c[2] is True,
+                                            c[3] if n == 4 else None)
                         continue
                     if name == "tick" and n == 1:
                         self._tick(now, events)

@@ -62,6 +62,7 @@ from kefu.errors import (
     InvalidAssign,
     InvalidTransfer,
     KefuError,
+    NotHolder,
     SessionWaiting,
     UnknownAgent,
     UnknownSession,
@@ -480,9 +481,16 @@ class Engine:
         s.auto_close = None
         return []
 
-    def agent_message(self, now: float, session_id: str, auto: bool) -> list[Event]:
-        """A human message answers and stops R18; any message (re)starts auto close."""
+    def agent_message(self, now: float, session_id: str, auto: bool,
+                      agent_id: str | None = None) -> list[Event]:
+        """A human message answers and stops R18; any message (re)starts auto close.
+
+        S04: a message attributed to ``agent_id`` is refused unless that agent holds
+        the session.
+        """
         s = self._get_session(session_id)
+        if agent_id is not None and s.agent != agent_id:
+            raise NotHolder(session_id, agent_id, s.agent, agent_id in self._agents)
         if not auto and s.agent is None:
             raise SessionWaiting(session_id)
         if not auto:

@@ -55,6 +55,7 @@ from kefu.errors import (
     InvalidAssign,
     InvalidTransfer,
     KefuError,
+    NotHolder,
     SessionWaiting,
     UnknownAgent,
     UnknownSession,
@@ -645,8 +646,12 @@ class Engine:
         self._clear_auto_close(s)
         return []
 
-    def agent_message(self, now: float, session_id: str, auto: bool) -> list[Event]:
+    def agent_message(self, now: float, session_id: str, auto: bool,
+                      agent_id: str | None = None) -> list[Event]:
         s = self._get_session(session_id)
+        if agent_id is not None and (s.agent is None or s.agent.id != agent_id):
+            holder = None if s.agent is None else s.agent.id
+            raise NotHolder(session_id, agent_id, holder, agent_id in self._agents)
         if not auto:
             if s.agent is None:
                 raise SessionWaiting(session_id)
