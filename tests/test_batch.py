@@ -45,6 +45,7 @@ from kefu.errors import (
     InvalidTransfer,
     InvalidWeight,
     KefuError,
+    NotHolder,
     SessionWaiting,
     UnknownAgent,
     UnknownSession,
@@ -255,12 +256,13 @@ def test_R20_timers_fire_in_a_later_tick_stamped_with_their_deadline(
     assert kinds(events) == {Opened, Assigned}, "nothing is due before the deadline"
     assert a.next_deadline() == 30.0
     events = a.apply([("at", 30.0), ("tick",)])
-    assert events == [ResponseTimedOut("s1", "A", 30.0)], "due exactly at the deadline"
+    assert events == [ResponseTimedOut("s1", "A", 30.0, buyer_id="b1")], (
+        "due exactly at the deadline")
     events = a.apply([("at", 40.0), ("agent_message", "s1"), ("at", 500.0)])
     assert events == [], "timers fire only in tick"
     assert a.next_deadline() == 100.0
     events = a.apply([("tick",)])
-    assert events == [Closed("s1", "A", None, 100.0, CloseReason.AUTO)]
+    assert events == [Closed("s1", "A", None, 100.0, CloseReason.AUTO, buyer_id="b1")]
     assert a.next_deadline() is None
 
 
@@ -368,6 +370,13 @@ FAILURES: list[tuple[str, object, type[KefuError], bool]] = [
     ("groups_str", ("add_agent", "D", 5, "pre"), InvalidArgument, True),
     ("requeue_int", ("agent_offline", "A", 1), InvalidArgument, True),
     ("auto_str", ("agent_message", "s1", "yes"), InvalidArgument, True),
+    ("S04_not_holder", ("agent_message", "s1", False, "B"), NotHolder, True),
+    ("S04_not_holder_auto", ("agent_message", "s2", True, "A"), NotHolder, True),
+    ("S04_not_holder_waiting", ("agent_message", "s6", True, "A"), NotHolder, True),
+    ("S04_not_holder_unknown_agent", ("agent_message", "s1", False, "Z"), NotHolder, True),
+    ("S04_sender_int", ("agent_message", "s1", False, 7), InvalidArgument, True),
+    ("S04_sender_empty", ("agent_message", "s1", False, ""), InvalidArgument, True),
+    ("S04_sender_unknown_session", ("agent_message", "nope", False, "A"), UnknownSession, True),
     ("unknown_command", ("frobnicate", "s1"), InvalidArgument, False),
     ("private_method", ("_close", "s1"), InvalidArgument, False),
     ("query_method", ("snapshot",), InvalidArgument, False),
@@ -377,6 +386,8 @@ FAILURES: list[tuple[str, object, type[KefuError], bool]] = [
     ("tick_with_arg", ("tick", 1.0), InvalidArgument, False),
     ("add_agent_six_args", ("add_agent", "D", 5, None, 1, True, "x"), InvalidArgument, False),
     ("open_session_five_args", ("open_session", "s9", None, None, 0, 0), InvalidArgument, False),
+    ("agent_message_four_args", ("agent_message", "s1", False, "A", "x"), InvalidArgument,
+     False),
     ("list_not_tuple", ["close_session", "s1"], InvalidArgument, False),
     ("str_not_tuple", "tick", InvalidArgument, False),
     ("none_not_tuple", None, InvalidArgument, False),
@@ -577,6 +588,8 @@ good_group_sets: list[Any] = [None, None, ["pre"], frozenset({"post"}), ("pre", 
 group_sets = mostly(good_group_sets, ["pre", [5]])
 weights = mostly([0, 1, 1, 2, 3], [-1, 1.0])
 flags = mostly([True, False], [1, None])
+#: agent_message's sender (S04): none, a registered agent (holder or not) or an unknown one.
+senders = mostly([None, None, *AGENT_POOL, "ghost"], ["", 7, SubStr("A")])
 buyers = mostly([None, "b1", "b2"], [3])
 groups = mostly([None, "pre", "post", None], [4])
 priorities = mostly([0, 0, 1, 2, -1], [1.5, True, 2**40])
@@ -596,7 +609,7 @@ def command(name: str, low: int, *args: st.SearchStrategy[Any]) -> st.SearchStra
 COMMAND_MIX: list[tuple[int, st.SearchStrategy[Any]]] = [
     (22, command("open_session", 1, session_ids, buyers, groups, priorities)),
     (10, command("close_session", 1, session_ids)),
-    (8, command("agent_message", 1, session_ids, flags)),
+    (8, command("agent_message", 1, session_ids, flags, senders)),
     (4, command("buyer_message", 1, session_ids)),
     (5, command("assign", 2, session_ids, agent_ids)),
     (5, command("transfer", 2, session_ids, agent_ids)),

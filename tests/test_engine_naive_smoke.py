@@ -52,10 +52,11 @@ def test_R03_R04_R05_new_queue_and_drain_on_close() -> None:
     assert a.engine == "naive"
     a.add_agent("A", cap=1, online=True)
     assert a.open_session("s1", buyer="b") == [
-        Opened("s1", "b", None, 0, 0.0), Assigned("s1", "A", 0.0, NEW)]
+        Opened("s1", "b", None, 0, 0.0), Assigned("s1", "A", 0.0, NEW, buyer_id="b")]
     assert a.open_session("s2") == [Opened("s2", None, None, 0, 0.0), Queued("s2", Pool.QUEUE, 0.0)]
     assert a.close_session("s1") == [
-        Closed("s1", "A", None, 0.0, CloseReason.MANUAL), Assigned("s2", "A", 0.0, DRAIN)]
+        Closed("s1", "A", None, 0.0, CloseReason.MANUAL, buyer_id="b"),
+        Assigned("s2", "A", 0.0, DRAIN)]
     a.check()
 
 
@@ -156,10 +157,10 @@ def test_R13_sticky_return_within_window() -> None:
     a.close_session("s1")
     a.open_session("y")  # A (load 0)
     clock.advance(60)
-    assert a.open_session("s2", buyer="b")[-1] == Assigned("s2", "A", 60.0, STICKY)
+    assert a.open_session("s2", buyer="b")[-1] == Assigned("s2", "A", 60.0, STICKY, buyer_id="b")
     a.close_session("s2")
     clock.advance(60.5)
-    assert a.open_session("s3", buyer="b")[-1] == Assigned("s3", "B", 120.5, NEW)
+    assert a.open_session("s3", buyer="b")[-1] == Assigned("s3", "B", 120.5, NEW, buyer_id="b")
     assert a.snapshot()["state"]["sticky"] == []
 
 

@@ -174,6 +174,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "groups": st.sampled_from([None, frozenset({"pre"}), ["post"], ("pre", "post")]),
     "weight": st.integers(0, 3),
     "flag": st.booleans(),
+    # agent_message's sender (S04): unchecked, the holder or not, or unknown ("ghost").
+    "sender": st.sampled_from([None, *AGENT_IDS]),
 }
 
 #: method -> its parameters' kinds (positional), and keyword-only ones.
@@ -186,7 +188,7 @@ METHODS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "set_weight": (["agent", "weight"], []),
     "open_session": (["session", "buyer", "group", "priority"], []),
     "buyer_message": (["session"], []),
-    "agent_message": (["session", "flag"], []),
+    "agent_message": (["session", "flag", "sender"], []),
     "assign": (["session", "agent"], []),
     "transfer": (["session", "agent"], []),
     "close_session": (["session"], []),
@@ -473,7 +475,8 @@ def _exhaustive_calls() -> list[tuple[str, int | str, int]]:
 
 EXHAUSTIVE = _exhaustive_calls()
 VALID_DEFAULTS = {"agent": "A", "session": "s1", "buyer": "b1", "group": "pre", "priority": 1,
-                  "cap": 2, "groups": ["pre"], "weight": 1, "flag": False}
+                  "cap": 2, "groups": ["pre"], "weight": 1, "flag": False,
+                  "sender": "B"}  # B holds s1
 
 
 def test_R22_R23_every_parameter_with_every_hostile_value() -> None:

@@ -109,7 +109,7 @@ def test_R01_suspended_agent_gets_no_automatic_assignment(make: Make, clock: Man
     a = make()
     a.add_agent("alice", cap=Cap.SUSPENDED, online=True)
     events = open_many(a, clock, ["s1"])
-    assert events[1] == Queued("s1", Pool.QUEUE, 1.0)
+    assert events[1] == Queued("s1", Pool.QUEUE, 1.0, buyer_id="b-s1")
 
 
 # -- R02 cap stops automatic assignment only --------------------------------------------
@@ -123,9 +123,9 @@ def test_R02_full_agent_still_takes_manual_assignment_and_transfer(
     a.add_agent("bob", cap=Cap.SUSPENDED, online=True)
     open_many(a, clock, ["s1", "s2"])
     assert a.session("s2").state is SessionState.WAITING
-    assert a.assign("s2", "alice") == [Assigned("s2", "alice", 2.0, MANUAL)]
+    assert a.assign("s2", "alice") == [Assigned("s2", "alice", 2.0, MANUAL, buyer_id="b-s2")]
     assert a.load("alice") == 2  # above its cap: manual assignment ignores it
-    assert a.transfer("s1", "bob") == [Transferred("s1", "alice", "bob", 2.0)]
+    assert a.transfer("s1", "bob") == [Transferred("s1", "alice", "bob", 2.0, buyer_id="b-s1")]
     assert a.load("bob") == 1  # bob is SUSPENDED: transfer ignores that too
 
 
@@ -150,7 +150,7 @@ def test_R03_new_session_is_assigned_at_once(make: Make, clock: ManualClock) -> 
     clock.set(100.0)
     assert a.open_session("s1", buyer="b1", group=None, priority=0) == [
         Opened("s1", "b1", None, 0, 100.0),
-        Assigned("s1", "alice", 100.0, NEW),
+        Assigned("s1", "alice", 100.0, NEW, buyer_id="b1"),
     ]
     assert a.session("s1").agent_id == "alice"
 
@@ -164,7 +164,7 @@ def test_R04_session_waits_in_queue_pool_when_online_agents_are_full(
     a = make()
     a.add_agent("alice", cap=1, online=True)
     events = open_many(a, clock, ["s1", "s2"])
-    assert events[-1] == Queued("s2", Pool.QUEUE, 2.0)
+    assert events[-1] == Queued("s2", Pool.QUEUE, 2.0, buyer_id="b-s2")
     view = a.session("s2")
     assert (view.state, view.pool, view.agent_id) == (SessionState.WAITING, Pool.QUEUE, None)
 
@@ -184,8 +184,8 @@ def test_R05_source_000_example_cap_20_one_closed_oldest_queued_goes_at_once(
     clock.advance(10)
     events = a.close_session("s7")
     assert events == [
-        Closed("s7", "A", None, clock.now(), CloseReason.MANUAL),
-        Assigned("q1", "A", clock.now(), DRAIN),
+        Closed("s7", "A", None, clock.now(), CloseReason.MANUAL, buyer_id="b-s7"),
+        Assigned("q1", "A", clock.now(), DRAIN, buyer_id="b-q1"),
     ]
     assert a.load("A") == 20 and a.waiting() == ["q2"]
 
@@ -207,8 +207,8 @@ def test_R05_transfer_gives_room_to_the_giver(make: Make, clock: ManualClock) ->
     a.add_agent("B", cap=1, online=True)
     open_many(a, clock, ["s1", "s2", "s3"])
     assert a.transfer("s1", "B") == [
-        Transferred("s1", "A", "B", 3.0),
-        Assigned("s3", "A", 3.0, DRAIN),
+        Transferred("s1", "A", "B", 3.0, buyer_id="b-s1"),
+        Assigned("s3", "A", 3.0, DRAIN, buyer_id="b-s3"),
     ]
 
 
@@ -251,11 +251,13 @@ def test_R08_offline_pool_drains_when_an_agent_comes_online(make: Make, clock: M
     a.add_agent("A", cap=2)
     events = open_many(a, clock, ["s1", "s2", "s3"])
     assert [e for e in events if isinstance(e, Queued)] == [
-        Queued("s1", Pool.OFFLINE, 1.0), Queued("s2", Pool.OFFLINE, 2.0),
-        Queued("s3", Pool.OFFLINE, 3.0),
+        Queued("s1", Pool.OFFLINE, 1.0, buyer_id="b-s1"),
+        Queued("s2", Pool.OFFLINE, 2.0, buyer_id="b-s2"),
+        Queued("s3", Pool.OFFLINE, 3.0, buyer_id="b-s3"),
     ]
     clock.advance(5)
-    assert a.agent_online("A") == [Assigned("s1", "A", 8.0, DRAIN), Assigned("s2", "A", 8.0, DRAIN)]
+    assert a.agent_online("A") == [Assigned("s1", "A", 8.0, DRAIN, buyer_id="b-s1"),
+                                   Assigned("s2", "A", 8.0, DRAIN, buyer_id="b-s2")]
     # s3 does not fit; it keeps waiting and is still reported in the pool it entered.
     assert a.session("s3").pool is Pool.OFFLINE
     clock.advance(1)
@@ -275,11 +277,11 @@ def test_R09_offline_diversion_assigns_to_offline_agents_respecting_caps(
     a.add_agent("B", cap=1)
     events = open_many(a, clock, ["s1", "s2", "s3"])
     assert assigned(events) == [("s1", "A"), ("s2", "B")]
-    assert events[-1] == Queued("s3", Pool.OFFLINE, 3.0)
+    assert events[-1] == Queued("s3", Pool.OFFLINE, 3.0, buyer_id="b-s3")
     clock.advance(1)
     assert a.close_session("s2") == [
-        Closed("s2", "B", None, 4.0, CloseReason.MANUAL),
-        Assigned("s3", "B", 4.0, DRAIN),
+        Closed("s2", "B", None, 4.0, CloseReason.MANUAL, buyer_id="b-s2"),
+        Assigned("s3", "B", 4.0, DRAIN, buyer_id="b-s3"),
     ]
 
 
@@ -291,10 +293,10 @@ def test_R09_diversion_stops_once_an_agent_of_the_group_is_online(
     a.add_agent("on", cap=1, online=True)
     events = open_many(a, clock, ["s1", "s2"])
     assert assigned(events) == [("s1", "on")]
-    assert events[-1] == Queued("s2", Pool.QUEUE, 2.0)
+    assert events[-1] == Queued("s2", Pool.QUEUE, 2.0, buyer_id="b-s2")
     # The last online agent leaves: offline diversion applies again to the waiting one.
     clock.advance(1)
-    assert a.agent_offline("on") == [Assigned("s2", "off", 3.0, DRAIN)]
+    assert a.agent_offline("on") == [Assigned("s2", "off", 3.0, DRAIN, buyer_id="b-s2")]
 
 
 # -- R10 agent removal ------------------------------------------------------------------
@@ -307,12 +309,12 @@ def test_R10_removal_requeues_in_arrival_order_then_drains(make: Make, clock: Ma
     a.add_agent("B", cap=2, online=True)
     clock.advance(1)
     assert a.remove_agent("A") == [
-        Requeued("s1", "A", 4.0, RequeueReason.AGENT_REMOVED),
-        Requeued("s2", "A", 4.0, RequeueReason.AGENT_REMOVED),
-        Requeued("s3", "A", 4.0, RequeueReason.AGENT_REMOVED),
-        Assigned("s1", "B", 4.0, REQUEUE),
-        Assigned("s2", "B", 4.0, REQUEUE),
-        Queued("s3", Pool.QUEUE, 4.0),
+        Requeued("s1", "A", 4.0, RequeueReason.AGENT_REMOVED, buyer_id="b-s1"),
+        Requeued("s2", "A", 4.0, RequeueReason.AGENT_REMOVED, buyer_id="b-s2"),
+        Requeued("s3", "A", 4.0, RequeueReason.AGENT_REMOVED, buyer_id="b-s3"),
+        Assigned("s1", "B", 4.0, REQUEUE, buyer_id="b-s1"),
+        Assigned("s2", "B", 4.0, REQUEUE, buyer_id="b-s2"),
+        Queued("s3", Pool.QUEUE, 4.0, buyer_id="b-s3"),
     ]
     with pytest.raises(UnknownAgent):
         a.load("A")
@@ -430,7 +432,8 @@ def test_R13_returning_buyer_goes_back_to_last_agent_within_window(
     a.open_session("other", buyer="x")  # -> B
     a.close_session("s1")
     clock.advance(600)
-    assert a.open_session("s2", buyer="buyer")[-1] == Assigned("s2", "A", 600.0, STICKY)
+    assert a.open_session("s2", buyer="buyer")[-1] == Assigned("s2", "A", 600.0, STICKY,
+                                                               buyer_id="buyer")
     a.close_session("s2")
     clock.advance(601)
     assert a.open_session("s3", buyer="buyer")[-1].reason is NEW  # type: ignore[union-attr]
@@ -445,7 +448,8 @@ def test_R13_sticky_agent_not_eligible_falls_back_to_strategy(
     a.open_session("s1", buyer="buyer")
     a.close_session("s1")
     a.set_cap("A", Cap.SUSPENDED)
-    assert a.open_session("s2", buyer="buyer")[-1] == Assigned("s2", "B", 0.0, NEW)
+    assert a.open_session("s2", buyer="buyer")[-1] == Assigned("s2", "B", 0.0, NEW,
+                                                               buyer_id="buyer")
 
 
 # -- R14 manual assign and transfer -----------------------------------------------------
@@ -504,12 +508,12 @@ def test_R15_offline_with_requeue_reassigns_in_arrival_order(
     a.add_agent("B", cap=1, online=True)
     clock.advance(1)
     assert a.agent_offline("A", requeue=True) == [
-        Requeued("s1", "A", 4.0, RequeueReason.AGENT_OFFLINE),
-        Requeued("s2", "A", 4.0, RequeueReason.AGENT_OFFLINE),
-        Requeued("s3", "A", 4.0, RequeueReason.AGENT_OFFLINE),
-        Assigned("s1", "B", 4.0, REQUEUE),
-        Queued("s2", Pool.QUEUE, 4.0),
-        Queued("s3", Pool.QUEUE, 4.0),
+        Requeued("s1", "A", 4.0, RequeueReason.AGENT_OFFLINE, buyer_id="b-s1"),
+        Requeued("s2", "A", 4.0, RequeueReason.AGENT_OFFLINE, buyer_id="b-s2"),
+        Requeued("s3", "A", 4.0, RequeueReason.AGENT_OFFLINE, buyer_id="b-s3"),
+        Assigned("s1", "B", 4.0, REQUEUE, buyer_id="b-s1"),
+        Queued("s2", Pool.QUEUE, 4.0, buyer_id="b-s2"),
+        Queued("s3", Pool.QUEUE, 4.0, buyer_id="b-s3"),
     ]
     assert a.waiting() == ["s2", "s3"]
 
@@ -521,7 +525,8 @@ def test_R16_close_forgets_the_session_and_id_can_be_reused(make: Make, clock: M
     a = make()
     a.add_agent("A", cap=Cap.SUSPENDED, online=True)
     open_many(a, clock, ["s1"])
-    assert a.close_session("s1") == [Closed("s1", None, Pool.QUEUE, 1.0, CloseReason.MANUAL)]
+    assert a.close_session("s1") == [
+        Closed("s1", None, Pool.QUEUE, 1.0, CloseReason.MANUAL, buyer_id="b-s1")]
     assert a.waiting() == []
     with pytest.raises(UnknownSession, match="'s1'"):
         a.close_session("s1")
@@ -546,8 +551,8 @@ def test_R17_auto_close_after_silence_following_agent_message(
     assert a.tick() == []
     clock.set(1500.0)
     assert a.tick() == [
-        Closed("s1", "A", None, 1210.0, CloseReason.AUTO),
-        Assigned("s2", "A", 1210.0, DRAIN),
+        Closed("s1", "A", None, 1210.0, CloseReason.AUTO, buyer_id="b-s1"),
+        Assigned("s2", "A", 1210.0, DRAIN, buyer_id="b-s2"),
     ]
 
 
@@ -567,7 +572,7 @@ def test_R17_buyer_message_cancels_and_agent_message_restarts(
     clock.set(4199.0)
     assert a.tick() == []
     clock.set(4200.0)
-    assert a.tick() == [Closed("s1", "A", None, 4200.0, CloseReason.AUTO)]
+    assert a.tick() == [Closed("s1", "A", None, 4200.0, CloseReason.AUTO, buyer_id="b-s1")]
 
 
 def test_R17_auto_reply_to_waiting_session_and_human_message_error(
@@ -579,7 +584,7 @@ def test_R17_auto_reply_to_waiting_session_and_human_message_error(
         a.agent_message("s1")
     a.agent_message("s1", auto=True)
     clock.advance(60)
-    assert a.tick() == [Closed("s1", None, Pool.OFFLINE, 61.0, CloseReason.AUTO)]
+    assert a.tick() == [Closed("s1", None, Pool.OFFLINE, 61.0, CloseReason.AUTO, buyer_id="b-s1")]
 
 
 def test_R17_none_disables_auto_close(make: Make, clock: ManualClock) -> None:
@@ -603,7 +608,7 @@ def test_R18_reassigns_after_timeout_never_back(make: Make, clock: ManualClock) 
     a.agent_message("s2")  # B answers in time
     clock.set(61.0)
     assert a.tick() == [
-        ResponseTimedOut("s1", "A", 61.0),
+        ResponseTimedOut("s1", "A", 61.0, buyer_id="b-s1"),
         # B is full and A timed out on s1: s1 stays, no further timer.
     ]
     a.close_session("s2")  # B gains room: s1 cannot go there (it is with A); s3 goes to B
@@ -627,15 +632,16 @@ def test_R18_reassignment_moves_and_giver_drains(make: Make, clock: ManualClock)
     clock.set(31.0)
     a.close_session("s3")  # B free
     assert a.tick() == [
-        ResponseTimedOut("s1", "A", 31.0),
-        Reassigned("s1", "A", "B", 31.0),
+        ResponseTimedOut("s1", "A", 31.0, buyer_id="b-s1"),
+        Reassigned("s1", "A", "B", 31.0, buyer_id="b-s1"),
     ]
     open_many(a, clock, ["s4"])  # -> A
     clock.set(200.0)
     events = a.tick()
     # s1 times out on B at 61: A is full (s4) -> stays. s4 times out on A at 62: B is not
     # eligible (full)... every agent is full, so nothing moves and no timer is left.
-    assert events == [ResponseTimedOut("s1", "B", 61.0), ResponseTimedOut("s4", "A", 62.0)]
+    assert events == [ResponseTimedOut("s1", "B", 61.0, buyer_id="b-s1"),
+                      ResponseTimedOut("s4", "A", 62.0, buyer_id="b-s4")]
     assert a.next_deadline() is None
 
 
@@ -647,7 +653,8 @@ def test_R18_human_reply_stops_timer_auto_reply_does_not(make: Make, clock: Manu
     a.agent_message("s1", auto=True)
     a.agent_message("s2")
     clock.set(40.0)
-    assert a.tick() == [ResponseTimedOut("s1", "A", 31.0), Reassigned("s1", "A", "B", 31.0)]
+    assert a.tick() == [ResponseTimedOut("s1", "A", 31.0, buyer_id="b-s1"),
+                        Reassigned("s1", "A", "B", 31.0, buyer_id="b-s1")]
     assert a.next_deadline() == 61.0  # B's own clock for s1 started at the reassignment
 
 
@@ -663,7 +670,8 @@ def test_R18_reply_before_transfer_does_not_count_for_new_agent(
     a.transfer("s1", "B")
     assert a.next_deadline() == 50.0
     clock.set(50.0)
-    assert a.tick() == [ResponseTimedOut("s1", "B", 50.0), Reassigned("s1", "B", "A", 50.0)]
+    assert a.tick() == [ResponseTimedOut("s1", "B", 50.0, buyer_id="b-s1"),
+                        Reassigned("s1", "B", "A", 50.0, buyer_id="b-s1")]
 
 
 # -- R19 longest-wait order -------------------------------------------------------------
@@ -705,8 +713,8 @@ def test_R20_timers_fire_only_in_tick_in_deadline_then_set_order(
     clock.set(1000.0)
     a.buyer_message("s3")  # timers only in tick: s3 was not closed yet; now cancelled
     assert a.tick() == [
-        Closed("s2", "A", None, 110.0, CloseReason.AUTO),
-        Closed("s1", "A", None, 110.0, CloseReason.AUTO),
+        Closed("s2", "A", None, 110.0, CloseReason.AUTO, buyer_id="b-s2"),
+        Closed("s1", "A", None, 110.0, CloseReason.AUTO, buyer_id="b-s1"),
     ]
     assert a.next_deadline() is None
 
@@ -733,8 +741,9 @@ def test_R21_events_are_values_in_causal_order(make: Make, clock: ManualClock) -
     open_many(a, clock, ["s1", "s2"])
     events = a.close_session("s1")
     assert [type(e).__name__ for e in events] == ["Closed", "Assigned"]
-    assert events[0] == Closed("s1", "A", None, 2.0, CloseReason.MANUAL)
-    assert hash(events[0]) == hash(Closed("s1", "A", None, 2.0, CloseReason.MANUAL))
+    assert events[0] == Closed("s1", "A", None, 2.0, CloseReason.MANUAL, buyer_id="b-s1")
+    assert hash(events[0]) == hash(Closed("s1", "A", None, 2.0, CloseReason.MANUAL,
+                                          buyer_id="b-s1"))
     with pytest.raises(AttributeError):
         events[0].at = 5.0  # type: ignore[misc]
 

@@ -10,6 +10,8 @@ after every step:
 * a rejected call changes nothing (R22);
 * the event stream alone accounts for the state: a ledger built only from
   events gives every session's place and every agent's load (R21, R22);
+* every event names its session's buyer and survives ``to_dict`` ->
+  ``from_dict`` unchanged (S03);
 * automatic assignment never goes to a suspended or full agent (R01, R02);
 * R06 from public views: no waiting session has an eligible agent;
 * R07: waiting() is ordered by (priority desc, arrival asc);
@@ -49,6 +51,7 @@ from kefu.events import (
     Requeued,
     ResponseTimedOut,
     Transferred,
+    from_dict,
 )
 from kefu.model import CapKind
 
@@ -75,6 +78,7 @@ class Ledger:
         self.place: dict[str, str] = {}  # session -> agent id, or "pool:<name>", or "limbo"
         self.load: dict[str, int] = defaultdict(int)
         self.timed_out: dict[str, set[str]] = defaultdict(set)
+        self.buyer: dict[str, str | None] = {}  # open session -> its buyer, from Opened
 
     def _move(self, sid: str, to: str) -> None:
         old = self.place.get(sid)
@@ -85,10 +89,14 @@ class Ledger:
             self.load[to] += 1
 
     def apply(self, e: Event, caps: dict[str, Cap]) -> None:
+        assert from_dict(e.to_dict()) == e, f"S03: {e} does not round-trip"
         if isinstance(e, Opened):
             assert e.session_id not in self.place, f"{e.session_id} opened twice"
             self.place[e.session_id] = "limbo"
-        elif isinstance(e, (Assigned, Reassigned)):
+            self.buyer[e.session_id] = e.buyer_id
+            return
+        assert e.buyer_id == self.buyer[e.session_id], f"S03: {e} names the wrong buyer"
+        if isinstance(e, (Assigned, Reassigned)):
             agent = e.agent_id if isinstance(e, Assigned) else e.to_agent
             if not (isinstance(e, Assigned) and e.reason is AssignReason.MANUAL):
                 cap = caps[agent]
@@ -115,6 +123,7 @@ class Ledger:
             assert self.place[e.session_id] == expected, (e, self.place[e.session_id])
             self._move(e.session_id, "limbo")
             del self.place[e.session_id]
+            del self.buyer[e.session_id]
             self.timed_out.pop(e.session_id, None)
 
     def forget_agent(self, agent_id: str) -> None:
@@ -235,9 +244,14 @@ class LockstepMachine(RuleBasedStateMachine):
     def buyer_message(self, sid: str) -> None:
         self.both(lambda a: a.buyer_message(sid))
 
-    @rule(sid=st.sampled_from(SESSIONS), auto=st.booleans())
-    def agent_message(self, sid: str, auto: bool) -> None:
-        self.both(lambda a: a.agent_message(sid, auto=auto))
+    @rule(sid=st.sampled_from(SESSIONS), auto=st.booleans(),
+          sender=st.sampled_from([None, None, "holder", "holder", *AGENTS, "ghost"]))
+    def agent_message(self, sid: str, auto: bool, sender: str | None) -> None:
+        """S04: unattributed, from the holder, or from someone else (refused: NotHolder)."""
+        if sender == "holder":
+            place = self.ledger.place.get(sid, "pool:")
+            sender = "A" if place.startswith("pool:") else place
+        self.both(lambda a: a.agent_message(sid, auto=auto, agent_id=sender))
 
     @rule(sid=st.sampled_from(SESSIONS), agent=st.sampled_from(AGENTS))
     def assign(self, sid: str, agent: str) -> None:

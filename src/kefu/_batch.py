@@ -63,7 +63,9 @@ def _open_session(args: Args) -> Args:
 
 def _agent_message(args: Args) -> Args:
     auto = args[1] if len(args) > 1 else False
-    return (check_id("session", args[0]), check_flag("auto", auto))
+    agent_id = args[2] if len(args) > 2 else None
+    return (check_id("session", args[0]), check_flag("auto", auto),
+            None if agent_id is None else check_id("agent", agent_id))
 
 
 def _session_and_agent(args: Args) -> Args:
@@ -84,7 +86,7 @@ COMMANDS: dict[str, tuple[int, int, Callable[[Args], Args]]] = {
     "set_weight": (2, 2, _set_weight),
     "open_session": (1, 4, _open_session),
     "buyer_message": (1, 1, _session),
-    "agent_message": (1, 2, _agent_message),
+    "agent_message": (1, 3, _agent_message),
     "assign": (2, 2, _session_and_agent),
     "transfer": (2, 2, _session_and_agent),
     "close_session": (1, 1, _session),

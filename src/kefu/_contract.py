@@ -44,7 +44,12 @@ class Engine(Protocol):
 
     def buyer_message(self, now: float, session_id: str) -> list[Event]: ...
 
-    def agent_message(self, now: float, session_id: str, auto: bool) -> list[Event]: ...
+    def agent_message(
+        self, now: float, session_id: str, auto: bool, agent_id: str | None = None,
+    ) -> list[Event]:
+        """``agent_id`` (S04): if given, the engine raises NotHolder unless that agent
+        holds the session, before it changes anything."""
+        ...
 
     def assign(self, now: float, session_id: str, agent_id: str) -> list[Event]: ...
 

@@ -83,6 +83,7 @@ from kefu.errors import (
     InvalidAssign,
     InvalidTransfer,
     KefuError,
+    NotHolder,
     SessionWaiting,
     UnknownAgent,
     UnknownSession,
@@ -153,12 +154,13 @@ cdef enum:
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
                           Requeued, Closed)
 cdef PyObject *_EV_CLS[8]
-cdef PyObject *_EV_DESCR[8][5]
+cdef PyObject *_EV_DESCR[8][6]
 cdef int _EV_N[8]
 cdef list _EV_KEEP = []  # owns the classes and descriptors the C arrays point to
 
 
-cdef object _event(int kind, object v0, object v1, object v2, object v3, object v4):
+cdef object _event(int kind, object v0, object v1, object v2, object v3, object v4,
+                   object v5):
     """An event of ``kind`` from its field values in order (unused trailing values: None).
 
     Fast path: allocate the instance and fill its slots through the slot
@@ -169,7 +171,7 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     cdef int n = _EV_N[kind]
     cdef object obj
     if not _FAST:
-        return cls(*(v0, v1, v2, v3, v4)[:n])
+        return cls(*(v0, v1, v2, v3, v4, v5)[:n])
     obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY, NULL)
     _member_set(<object>_EV_DESCR[kind][0], obj, v0)
     _member_set(<object>_EV_DESCR[kind][1], obj, v1)
@@ -178,6 +180,8 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
         _member_set(<object>_EV_DESCR[kind][3], obj, v3)
     if n > 4:
         _member_set(<object>_EV_DESCR[kind][4], obj, v4)
+    if n > 5:
+        _member_set(<object>_EV_DESCR[kind][5], obj, v5)
     # An event holds only str, float, int, None and enum members: it cannot be part
     # of a reference cycle, so the cyclic GC need not track it (as CPython does for
     # tuples of atoms). Without this, a batch's events dominate the run time in
@@ -186,20 +190,23 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     return obj
 
 
+# Every event but Opened ends with the session's buyer (S03).
+
 cdef inline object ev_opened(object sid, object buyer, object group, object priority, object at):
-    return _event(EV_OPENED, sid, buyer, group, priority, at)
+    return _event(EV_OPENED, sid, buyer, group, priority, at, None)
 
 
-cdef inline object ev_assigned(object sid, object aid, object at, object reason):
-    return _event(EV_ASSIGNED, sid, aid, at, reason, None)
+cdef inline object ev_assigned(object sid, object aid, object at, object reason, object buyer):
+    return _event(EV_ASSIGNED, sid, aid, at, reason, buyer, None)
 
 
-cdef inline object ev_queued(object sid, object pool, object at):
-    return _event(EV_QUEUED, sid, pool, at, None, None)
+cdef inline object ev_queued(object sid, object pool, object at, object buyer):
+    return _event(EV_QUEUED, sid, pool, at, buyer, None, None)
 
 
-cdef inline object ev_closed(object sid, object aid, object pool, object at, object reason):
-    return _event(EV_CLOSED, sid, aid, pool, at, reason)
+cdef inline object ev_closed(object sid, object aid, object pool, object at, object reason,
+                             object buyer):
+    return _event(EV_CLOSED, sid, aid, pool, at, reason, buyer)
 
 
 def _install_fast_events():
@@ -208,14 +215,14 @@ def _install_fast_events():
     import attrs
 
     samples = (
-        ("s", "b", "g", 1, 2.0, None),
-        ("s", "a", 1.0, AssignReason.NEW, None),
-        ("s", Pool.QUEUE, 1.0, None, None),
-        ("s", "a", "b", 1.0, None),
-        ("s", "a", 1.0, None, None),
-        ("s", "a", "b", 1.0, None),
-        ("s", "a", 1.0, RequeueReason.AGENT_OFFLINE, None),
-        ("s", "a", None, 1.0, CloseReason.MANUAL),
+        ("s", "b", "g", 1, 2.0),
+        ("s", "a", 1.0, AssignReason.NEW, "b"),
+        ("s", Pool.QUEUE, 1.0, "b"),
+        ("s", "a", "c", 1.0, "b"),
+        ("s", "a", 1.0, "b"),
+        ("s", "a", "c", 1.0, "b"),
+        ("s", "a", 1.0, RequeueReason.AGENT_OFFLINE, "b"),
+        ("s", "a", None, 1.0, CloseReason.MANUAL, "b"),
     )
     for kind in range(EV_KINDS):
         cls = _EV_CLASSES[kind]
@@ -223,7 +230,7 @@ def _install_fast_events():
         _EV_KEEP.append((cls, descrs))
         _EV_CLS[kind] = <PyObject*>cls
         _EV_N[kind] = len(descrs)
-        if len(descrs) > 5 or cls.__new__ is not object.__new__ or not all(
+        if len(descrs) > 6 or cls.__new__ is not object.__new__ or not all(
                 type(d) is types.MemberDescriptorType for d in descrs):
             return
         for i, d in enumerate(descrs):
@@ -232,8 +239,8 @@ def _install_fast_events():
     for kind in range(EV_KINDS):
         cls = _EV_CLASSES[kind]
         values = samples[kind][:_EV_N[kind]]
-        v = (samples[kind] + (None,) * 5)[:5]
-        built = _event(kind, v[0], v[1], v[2], v[3], v[4])
+        v = (samples[kind] + (None,) * 6)[:6]
+        built = _event(kind, v[0], v[1], v[2], v[3], v[4], v[5])
         if built != cls(*values) or repr(built) != repr(cls(*values)):
             _FAST = False
             return
@@ -1169,7 +1176,8 @@ cdef class Engine:
                 return 0
             self._dequeue(si)
             self._give(si, ai, now, True)
-            events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN))
+            events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
+                                      self._buyer[si]))
         return 0
 
     cdef list _agent_sessions(self, int ai):
@@ -1199,14 +1207,16 @@ cdef class Engine:
                 if ai < 0:
                     pool = self._pool_for(si)
                     self._enqueue(si, pool)
-                    events.append(ev_queued(self._sid[si], _POOLS[pool], now))
+                    events.append(ev_queued(self._sid[si], _POOLS[pool], now, self._buyer[si]))
                 else:
                     self._give(si, ai, now, True)
-                    events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_REQUEUE))
+                    events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_REQUEUE,
+                                                self._buyer[si]))
             elif ai >= 0:
                 self._dequeue(si)
                 self._give(si, ai, now, True)
-                events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN))
+                events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
+                                      self._buyer[si]))
         return 0
 
     cdef list _requeue_all(self, int ai, object now, object reason, list events):
@@ -1214,7 +1224,8 @@ cdef class Engine:
         aid = self._aid[ai]
         for si in moved:
             self._take(si)
-            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, reason, None))
+            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, reason, self._buyer[si],
+                                 None))
         return moved
 
     cdef int _close(self, int si, object now, object reason, list events) except -1:
@@ -1227,12 +1238,12 @@ cdef class Engine:
             pool = self.ss[si].pool
             self._dequeue(si)
             self._free_session_slot(si)
-            events.append(ev_closed(sid, None, _POOLS[pool], now, reason))
+            events.append(ev_closed(sid, None, _POOLS[pool], now, reason, buyer))
             return 0
         ai = self._take(si)
         self._free_session_slot(si)
         aid = self._aid[ai]
-        events.append(ev_closed(sid, aid, None, now, reason))
+        events.append(ev_closed(sid, aid, None, now, reason, buyer))
         if self._sticky_window is not None and buyer is not None:
             self._prune_sticky(now)
             self._sticky.pop(buyer, None)
@@ -1365,7 +1376,7 @@ cdef class Engine:
         old = self.ss[si].agent
         sid = self._sid[si]
         old_id = self._aid[old]
-        events.append(_event(EV_TIMED_OUT, sid, old_id, now, None, None))
+        events.append(_event(EV_TIMED_OUT, sid, old_id, now, self._buyer[si], None, None))
         if not self.ss[si].has_timed_out:
             self._timed_out[si] = set()
             self.ss[si].has_timed_out = True
@@ -1375,7 +1386,8 @@ cdef class Engine:
             return 0
         self._take(si)
         self._give(si, new, now, True)
-        events.append(_event(EV_REASSIGNED, sid, old_id, self._aid[new], now, None))
+        events.append(_event(EV_REASSIGNED, sid, old_id, self._aid[new], now, self._buyer[si],
+                             None))
         self._drain_to(old, now, events)
         return 0
 
@@ -1567,10 +1579,10 @@ cdef class Engine:
         if ai < 0:
             pool = self._pool_for(si)
             self._enqueue(si, pool)
-            events.append(ev_queued(session_id, _POOLS[pool], now))
+            events.append(ev_queued(session_id, _POOLS[pool], now, buyer_id))
         else:
             self._give(si, ai, now, True)
-            events.append(ev_assigned(session_id, self._aid[ai], now, reason))
+            events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
         return 0
 
     def buyer_message(self, now, session_id):
@@ -1586,12 +1598,21 @@ cdef class Engine:
         self._clear_auto_close(si)
         return 0
 
-    def agent_message(self, now, session_id, bint auto):
-        self._agent_message(now, session_id, auto)
+    def agent_message(self, now, session_id, bint auto, agent_id=None):
+        self._agent_message(now, session_id, auto, agent_id)
         return []
 
-    cdef int _agent_message(self, object now, object session_id, bint auto) except -1:
+    cdef int _agent_message(self, object now, object session_id, bint auto,
+                            object agent_id) except -1:
         cdef int si = self._session_slot(session_id)
+        cdef int holder
+        if agent_id is not None:
+            # S04: only the agent holding the session may be named as its sender.
+            holder = self.ss[si].agent
+            slot = self._agents.get(agent_id)
+            if slot is None or holder < 0 or <int>slot != holder:
+                raise NotHolder(session_id, agent_id, None if holder < 0 else self._aid[holder],
+                                slot is not None)
         if not auto:
             if self.ss[si].agent < 0:
                 raise SessionWaiting(session_id)
@@ -1611,7 +1632,7 @@ cdef class Engine:
             raise AgentOffline(agent_id)
         self._dequeue(si)
         self._give(si, ai, now, False)
-        return [ev_assigned(session_id, agent_id, now, R_MANUAL)]
+        return [ev_assigned(session_id, agent_id, now, R_MANUAL, self._buyer[si])]
 
     def transfer(self, now, session_id, agent_id):
         cdef int si = self._session_slot(session_id)
@@ -1625,7 +1646,8 @@ cdef class Engine:
             raise AgentOffline(agent_id)
         old = self._take(si)
         self._give(si, ai, now, False)
-        cdef list events = [_event(EV_TRANSFERRED, session_id, self._aid[old], agent_id, now, None)]
+        cdef list events = [_event(EV_TRANSFERRED, session_id, self._aid[old], agent_id, now,
+                                    self._buyer[si], None)]
         self._drain_to(old, now, events)
         return events
 
@@ -1672,9 +1694,11 @@ cdef class Engine:
                     if name == "buyer_message" and n == 2 and _is_id(c[1]):
                         self._buyer_message(at, c[1])
                         continue
-                    if (name == "agent_message" and 2 <= n <= 3 and _is_id(c[1])
-                            and (n == 2 or type(c[2]) is bool)):
-                        self._agent_message(at, c[1], n == 3 and c[2] is True)
+                    if (name == "agent_message" and 2 <= n <= 4 and _is_id(c[1])
+                            and (n == 2 or type(c[2]) is bool)
+                            and (n < 4 or _is_optional_id(c[3]))):
+                        self._agent_message(at, c[1], n >= 3 and c[2] is True,
+                                            c[3] if n == 4 else None)
                         continue
                     if name == "tick" and n == 1:
                         self._tick(now, events)

@@ -62,6 +62,7 @@ from kefu.errors import (
     InvalidAssign,
     InvalidTransfer,
     KefuError,
+    NotHolder,
     SessionWaiting,
     UnknownAgent,
     UnknownSession,
@@ -244,7 +245,7 @@ class Engine:
     def _wait(self, s: _Session, now: float) -> Queued:
         """``s`` waits: queue pool if someone is online for its group, else offline pool."""
         s.pool = Pool.QUEUE if self._online_for(s.group) else Pool.OFFLINE
-        return Queued(s.id, s.pool, now)
+        return Queued(s.id, s.pool, now, s.buyer)
 
     def _drain_to(self, y: _Agent, now: float, events: list[Event]) -> None:
         """R05: while ``y`` is available, give it the best waiting session it is eligible for."""
@@ -261,7 +262,7 @@ class Engine:
             if best is None:
                 return
             self._give(best, y, now, automatic=True)
-            events.append(Assigned(best.id, y.id, now, AssignReason.DRAIN))
+            events.append(Assigned(best.id, y.id, now, AssignReason.DRAIN, best.buyer))
 
     def _placement_pass(self, now: float, requeued: list[_Session], events: list[Event]) -> None:
         """Session-driven placement after an agent goes offline or leaves."""
@@ -275,7 +276,7 @@ class Engine:
             if y is not None:
                 reason = AssignReason.REQUEUE if s.id in requeued_ids else AssignReason.DRAIN
                 self._give(s, y, now, automatic=True)
-                events.append(Assigned(s.id, y.id, now, reason))
+                events.append(Assigned(s.id, y.id, now, reason, s.buyer))
             elif s.id in requeued_ids:
                 events.append(self._wait(s, now))
 
@@ -286,7 +287,7 @@ class Engine:
         mine = sorted((self._sessions[sid] for sid in x.sessions), key=lambda s: s.arrival)
         for s in mine:
             self._take_from_agent(s)
-            events.append(Requeued(s.id, x.id, now, reason))
+            events.append(Requeued(s.id, x.id, now, reason, s.buyer))
         return mine
 
     # -- sticky memory (R13) ----------------------------------------------
@@ -324,11 +325,11 @@ class Engine:
         """Manual or auto close: Closed, sticky memory, drain to the agent (R16, R17)."""
         if s.agent is None:
             del self._sessions[s.id]
-            events.append(Closed(s.id, None, s.pool, now, reason))
+            events.append(Closed(s.id, None, s.pool, now, reason, s.buyer))
             return
         x = self._take_from_agent(s)
         del self._sessions[s.id]
-        events.append(Closed(s.id, x.id, None, now, reason))
+        events.append(Closed(s.id, x.id, None, now, reason, s.buyer))
         self._remember(s, x.id, now)
         self._drain_to(x, now, events)
 
@@ -337,14 +338,14 @@ class Engine:
         assert s.agent is not None
         s.first_response = None
         x = self._agents[s.agent]
-        events.append(ResponseTimedOut(s.id, x.id, now))
+        events.append(ResponseTimedOut(s.id, x.id, now, s.buyer))
         s.timed_out.add(x.id)
         y = self._select(s)
         if y is None:
             return
         self._take_from_agent(s)
         self._give(s, y, now, automatic=True)
-        events.append(Reassigned(s.id, x.id, y.id, now))
+        events.append(Reassigned(s.id, x.id, y.id, now, s.buyer))
         self._drain_to(x, now, events)
 
     def _get_agent(self, agent_id: str) -> _Agent:
@@ -461,12 +462,12 @@ class Engine:
         y = self._sticky_agent(s, now)
         if y is not None:
             self._give(s, y, now, automatic=True)
-            events.append(Assigned(s.id, y.id, now, AssignReason.STICKY))
+            events.append(Assigned(s.id, y.id, now, AssignReason.STICKY, s.buyer))
             return events
         y = self._select(s)
         if y is not None:
             self._give(s, y, now, automatic=True)
-            events.append(Assigned(s.id, y.id, now, AssignReason.NEW))
+            events.append(Assigned(s.id, y.id, now, AssignReason.NEW, s.buyer))
         else:
             events.append(self._wait(s, now))
         return events
@@ -480,9 +481,16 @@ class Engine:
         s.auto_close = None
         return []
 
-    def agent_message(self, now: float, session_id: str, auto: bool) -> list[Event]:
-        """A human message answers and stops R18; any message (re)starts auto close."""
+    def agent_message(self, now: float, session_id: str, auto: bool,
+                      agent_id: str | None = None) -> list[Event]:
+        """A human message answers and stops R18; any message (re)starts auto close.
+
+        S04: a message attributed to ``agent_id`` is refused unless that agent holds
+        the session.
+        """
         s = self._get_session(session_id)
+        if agent_id is not None and s.agent != agent_id:
+            raise NotHolder(session_id, agent_id, s.agent, agent_id in self._agents)
         if not auto and s.agent is None:
             raise SessionWaiting(session_id)
         if not auto:
@@ -502,7 +510,7 @@ class Engine:
         if not y.online:
             raise AgentOffline(agent_id)
         self._give(s, y, now, automatic=False)
-        return [Assigned(s.id, y.id, now, AssignReason.MANUAL)]
+        return [Assigned(s.id, y.id, now, AssignReason.MANUAL, s.buyer)]
 
     def transfer(self, now: float, session_id: str, agent_id: str) -> list[Event]:
         """Manual transfer to another online agent, then drain to the giver (R14)."""
@@ -516,7 +524,7 @@ class Engine:
             raise AgentOffline(agent_id)
         x = self._take_from_agent(s)
         self._give(s, y, now, automatic=False)
-        events: list[Event] = [Transferred(s.id, x.id, y.id, now)]
+        events: list[Event] = [Transferred(s.id, x.id, y.id, now, s.buyer)]
         self._drain_to(x, now, events)
         return events
 

@@ -55,6 +55,7 @@ from kefu.errors import (
     InvalidAssign,
     InvalidTransfer,
     KefuError,
+    NotHolder,
     SessionWaiting,
     UnknownAgent,
     UnknownSession,
@@ -395,7 +396,7 @@ class Engine:
                 return
             self._dequeue(s)
             self._give(s, a, now, True)
-            events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN))
+            events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN, s.buyer))
 
     def _placement_pass(self, now: float, requeued: list[_Session], events: list[Event]) -> None:
         """Place requeued sessions (and, under diversion, all waiting ones) in R07 order."""
@@ -410,21 +411,21 @@ class Engine:
                 if a is None:
                     pool = self._pool_for(s)
                     self._enqueue(s, pool)
-                    events.append(Queued(s.id, pool, now))
+                    events.append(Queued(s.id, pool, now, s.buyer))
                 else:
                     self._give(s, a, now, True)
-                    events.append(Assigned(s.id, a.id, now, AssignReason.REQUEUE))
+                    events.append(Assigned(s.id, a.id, now, AssignReason.REQUEUE, s.buyer))
             elif a is not None:
                 self._dequeue(s)
                 self._give(s, a, now, True)
-                events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN))
+                events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN, s.buyer))
 
     def _requeue_all(self, a: _Agent, now: float, reason: RequeueReason,
                      events: list[Event]) -> list[_Session]:
         moved = sorted(a.sessions.values(), key=lambda s: s.arrival)
         for s in moved:
             self._take(s)
-            events.append(Requeued(s.id, a.id, now, reason))
+            events.append(Requeued(s.id, a.id, now, reason, s.buyer))
         return moved
 
     def _close(self, s: _Session, now: float, reason: CloseReason, events: list[Event]) -> None:
@@ -433,10 +434,10 @@ class Engine:
         if s.agent is None:
             pool = s.pool
             self._dequeue(s)
-            events.append(Closed(s.id, None, pool, now, reason))
+            events.append(Closed(s.id, None, pool, now, reason, s.buyer))
             return
         a = self._take(s)
-        events.append(Closed(s.id, a.id, None, now, reason))
+        events.append(Closed(s.id, a.id, None, now, reason, s.buyer))
         if self._config.sticky_window is not None and s.buyer is not None:
             self._prune_sticky(now)
             self._sticky.pop(s.buyer, None)
@@ -505,14 +506,14 @@ class Engine:
         self._clear_first_response(s)
         old = s.agent
         assert old is not None
-        events.append(ResponseTimedOut(s.id, old.id, now))
+        events.append(ResponseTimedOut(s.id, old.id, now, s.buyer))
         s.timed_out.add(old.id)
         new = self._select(s)
         if new is None:
             return
         self._take(s)
         self._give(s, new, now, True)
-        events.append(Reassigned(s.id, old.id, new.id, now))
+        events.append(Reassigned(s.id, old.id, new.id, now, s.buyer))
         self._drain_to(old, now, events)
 
     # -- sticky return (R13) -----------------------------------------------------
@@ -631,10 +632,10 @@ class Engine:
         if a is None:
             pool = self._pool_for(s)
             self._enqueue(s, pool)
-            events.append(Queued(session_id, pool, now))
+            events.append(Queued(session_id, pool, now, buyer_id))
         else:
             self._give(s, a, now, True)
-            events.append(Assigned(session_id, a.id, now, reason))
+            events.append(Assigned(session_id, a.id, now, reason, buyer_id))
         return events
 
     def buyer_message(self, now: float, session_id: str) -> list[Event]:
@@ -645,8 +646,12 @@ class Engine:
         self._clear_auto_close(s)
         return []
 
-    def agent_message(self, now: float, session_id: str, auto: bool) -> list[Event]:
+    def agent_message(self, now: float, session_id: str, auto: bool,
+                      agent_id: str | None = None) -> list[Event]:
         s = self._get_session(session_id)
+        if agent_id is not None and (s.agent is None or s.agent.id != agent_id):
+            holder = None if s.agent is None else s.agent.id
+            raise NotHolder(session_id, agent_id, holder, agent_id in self._agents)
         if not auto:
             if s.agent is None:
                 raise SessionWaiting(session_id)
@@ -667,7 +672,7 @@ class Engine:
             raise AgentOffline(agent_id)
         self._dequeue(s)
         self._give(s, a, now, False)
-        return [Assigned(session_id, agent_id, now, AssignReason.MANUAL)]
+        return [Assigned(session_id, agent_id, now, AssignReason.MANUAL, s.buyer)]
 
     def transfer(self, now: float, session_id: str, agent_id: str) -> list[Event]:
         s = self._get_session(session_id)
@@ -680,7 +685,7 @@ class Engine:
             raise AgentOffline(agent_id)
         old = self._take(s)
         self._give(s, a, now, False)
-        events: list[Event] = [Transferred(session_id, old.id, agent_id, now)]
+        events: list[Event] = [Transferred(session_id, old.id, agent_id, now, s.buyer)]
         self._drain_to(old, now, events)
         return events
 

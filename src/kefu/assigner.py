@@ -333,18 +333,30 @@ class Assigner:
         finally:
             self._guard.leave()
 
-    def agent_message(self, session_id: str, auto: bool = False) -> list[Event]:
+    def agent_message(
+        self, session_id: str, auto: bool = False, agent_id: str | None = None,
+    ) -> list[Event]:
         """The agent (or, with ``auto=True``, a system auto-reply) wrote (R17, R18, R19).
+
+        ``agent_id`` names the sender (S04): unless that agent holds the
+        session now, the message raises :class:`~kefu.errors.NotHolder` and
+        changes nothing (a late message from an agent who transferred the
+        session away does not stop the new holder's first-response timer).
+        An unregistered ``agent_id`` holds nothing and gets NotHolder too.
+        ``agent_id=None`` does not check the sender.
 
         Cost: O(1) (timer heap push, amortised).
         """
         if not self._guard.enter():
             raise ConcurrentCall("agent_message")
         try:
-            if type(session_id) is not str or not session_id or type(auto) is not bool:
+            if (type(session_id) is not str or not session_id or type(auto) is not bool
+                    or (agent_id is not None and (type(agent_id) is not str or not agent_id))):
                 check_id("session", session_id)
                 check_flag("auto", auto)
-            return self._engine.agent_message(self._now(), session_id, auto)
+                if agent_id is not None:
+                    check_id("agent", agent_id)
+            return self._engine.agent_message(self._now(), session_id, auto, agent_id)
         finally:
             self._guard.leave()
 

@@ -19,11 +19,13 @@ __all__ = [
     "InvalidArgument",
     "InvalidAssign",
     "InvalidCap",
+    "InvalidEvent",
     "InvalidSnapshot",
     "InvalidTransfer",
     "InvalidWeight",
     "JournalCorrupt",
     "KefuError",
+    "NotHolder",
     "RequestConflict",
     "SessionWaiting",
     "ShopBusy",
@@ -135,6 +137,32 @@ class SessionWaiting(KefuError):
         self.session_id = session_id
 
 
+class NotHolder(KefuError, ValueError):
+    """An agent message attributed to an agent who does not hold the session (S04).
+
+    ``agent_message(session_id, agent_id=...)`` names the sender; a message
+    from anyone but the session's current agent (the session waits in a
+    pool, another agent holds it, or the agent is not registered) is
+    refused and changes nothing: in particular it does not stop the
+    holder's first-response timer (R18). ``holder`` is the agent who holds
+    the session, or None while it waits.
+    """
+
+    def __init__(self, session_id: str, agent_id: str, holder: str | None, known: bool) -> None:
+        if not known:
+            why = "no agent with this id is registered"
+        elif holder is None:
+            why = "the session is waiting in a pool"
+        else:
+            why = f"agent {short_repr(holder)} holds it"
+        super().__init__(
+            f"agent {short_repr(agent_id)} does not hold session {short_repr(session_id)}: {why}"
+        )
+        self.session_id = session_id
+        self.agent_id = agent_id
+        self.holder = holder
+
+
 class ConcurrentCall(KefuError, RuntimeError):
     """A call overlapped another call on the same Assigner (S02: one writer).
 
@@ -155,6 +183,15 @@ class ConcurrentCall(KefuError, RuntimeError):
 
 class InvalidSnapshot(KefuError, ValueError):
     """A snapshot that is corrupt, inconsistent or of an unknown version."""
+
+
+class InvalidEvent(InvalidArgument):
+    """Data that ``kefu.events.from_dict`` cannot read as an event (S03).
+
+    Not a dict, an unknown kind or schema version, missing or unexpected
+    fields, or a field of the wrong type or value; the message names the
+    first fault and quotes the offending value, cut short.
+    """
 
 
 class BatchAborted(KefuError):
