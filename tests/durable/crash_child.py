@@ -1,9 +1,9 @@
 """A writer that a crash test kills: drives a durable shop through the workload stream.
 
-Usage: ``python crash_child.py TARGET SEED N START`` (TARGET as ``open_store`` takes it). It opens (recovers)
-the shop, then runs commands START.. in acknowledgement units and, after
-each unit's call or flush returns, prints the number of commands
-acknowledged so far. The parent kills it with SIGKILL at a random moment.
+Usage: ``python crash_child.py TARGET SEED N START`` (TARGET as ``open_store``
+takes it). It opens (recovers) the shop, then runs commands START.. in
+acknowledgement units and, after each unit's call or flush returns, prints
+the number of commands acknowledged so far. The parent kills it with SIGKILL at a random moment.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from workload import CONFIG, run, stream, units  # noqa: E402
+from workload import CONFIG, run, stream, units
 
-from kefu import Config, ManualClock  # noqa: E402
-from kefu.durable import DurableShop, open_store  # noqa: E402
+from kefu import Config, ManualClock
+from kefu.durable import DurableShop, open_store
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ from kefu.errors import (
     ShopFailed,
     StoreError,
 )
-from kefu.events import Event
+from kefu.events import Event, from_dict
 from kefu.model import AgentView, Cap, Config, SessionView
 
 __all__ = ["DurableShop", "Recovery"]
@@ -283,8 +283,6 @@ class DurableShop:
             return None
         if record.command != command:
             raise RequestConflict(request_id, record.command, command)
-        from kefu.events import from_dict  # type: ignore[attr-defined]
-
         return [from_dict(d) for d in json.loads(record.events)]
 
     def _take_snapshot(self) -> None:
@@ -587,4 +585,4 @@ def _json(data: object) -> str:
 
 
 def _events_json(events: list[Event]) -> str:
-    return _json([e.to_dict() for e in events])  # type: ignore[union-attr]
+    return _json([e.to_dict() for e in events])
