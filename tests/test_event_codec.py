@@ -408,6 +408,11 @@ def deep(depth: int) -> list[Any]:
     return root
 
 
+class BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("__repr__ failed")
+
+
 class DictSub(dict):  # type: ignore[type-arg]
     def __getitem__(self, key: object) -> Any:
         raise AssertionError("__getitem__ called")
@@ -420,6 +425,7 @@ class DictSub(dict):  # type: ignore[type-arg]
     {HashableOddStr("kind"): "assigned", "v": 1},
     {**valid(Assigned), HashableOddStr("extra"): 1},
     {**valid(Assigned), "at": deep(100_000)},
+    {**valid(Assigned), "reason": BadRepr()}, {"no kind": BadRepr()},
     {**valid(Assigned), "session_id": "x" * 1_000_000},
     {**valid(Assigned), **{f"k{i}": i for i in range(100_000)}},
 ], ids=lambda v: short_repr(v, 24))
