@@ -63,6 +63,7 @@ from kefu.events import (
     Requeued,
     ResponseTimedOut,
     Transferred,
+    from_dict,
 )
 
 Make = Callable[..., Assigner]
@@ -792,6 +793,7 @@ def test_R21_c_events_are_untracked_values_equal_to_constructed_ones() -> None:
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             c_event.at = 0.0  # type: ignore[misc]
         assert type(c_event.at) is float
+        assert from_dict(c_event.to_dict()) == c_event
     # Untracked events still live and die normally inside collected cycles.
     cycle: list[Any] = [c_events]
     cycle.append(cycle)

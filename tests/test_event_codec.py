@@ -46,6 +46,7 @@ from kefu.events import (
     Transferred,
     from_dict,
 )
+from test_batch import every_event_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_ENGINES = [e for e in ("c", "py", "naive") if e in ENGINES]
@@ -191,31 +192,34 @@ def test_S03_generated_events_round_trip_exactly(event: Any) -> None:
     assert same_event(from_dict(json.loads(text)), event)
 
 
+_AGENTS, _SESSIONS = ["A", "B", "C"], [f"s{i}" for i in range(6)]
+_pick = st.sampled_from
+_buyers = _pick([None, "b1", "b2", "买家"])
+one_command = st.one_of(
+    st.tuples(st.just("open_session"), _pick(_SESSIONS), _buyers, _pick([None, "pre"])),
+    st.tuples(st.just("close_session"), _pick(_SESSIONS)),
+    st.tuples(st.just("agent_message"), _pick(_SESSIONS), st.booleans()),
+    st.tuples(st.just("buyer_message"), _pick(_SESSIONS)),
+    st.tuples(st.just("add_agent"), _pick(_AGENTS), _pick([1, 2, Cap.UNLIMITED]),
+              _pick([None, ["pre"]]), st.just(1), st.booleans()),
+    st.tuples(st.just("remove_agent"), _pick(_AGENTS)),
+    st.tuples(st.just("agent_offline"), _pick(_AGENTS), st.booleans()),
+    st.tuples(st.just("agent_online"), _pick(_AGENTS)),
+    st.tuples(st.just("transfer"), _pick(_SESSIONS), _pick(_AGENTS)),
+    st.tuples(st.just("assign"), _pick(_SESSIONS), _pick(_AGENTS)),
+    st.just(("tick",)),
+)
+steps = _pick([0.0, 1.0, 29.0, 31.0, 61.0, 700.0])
+
+
 @st.composite
 def command_lists(draw: st.DrawFn) -> list[tuple[Any, ...]]:
     """Random commands over a few agents, sessions and buyers, with time moving on."""
-    agents, sessions = ["A", "B", "C"], [f"s{i}" for i in range(6)]
-    buyers = st.sampled_from([None, "b1", "b2", "买家"])
-    pick = st.sampled_from
     out: list[tuple[Any, ...]] = [("add_agent", "A", 1, None, 1, True)]
     at = 0.0
     for _ in range(draw(st.integers(1, 40))):
-        at += draw(pick([0.0, 1.0, 29.0, 31.0, 61.0, 700.0]))
-        out.append(("at", at))
-        out.append(draw(st.one_of(
-            st.tuples(st.just("open_session"), pick(sessions), buyers, pick([None, "pre"])),
-            st.tuples(st.just("close_session"), pick(sessions)),
-            st.tuples(st.just("agent_message"), pick(sessions), st.booleans()),
-            st.tuples(st.just("buyer_message"), pick(sessions)),
-            st.tuples(st.just("add_agent"), pick(agents), pick([1, 2, Cap.UNLIMITED]),
-                      pick([None, ["pre"]]), st.just(1), st.booleans()),
-            st.tuples(st.just("remove_agent"), pick(agents)),
-            st.tuples(st.just("agent_offline"), pick(agents), st.booleans()),
-            st.tuples(st.just("agent_online"), pick(agents)),
-            st.tuples(st.just("transfer"), pick(sessions), pick(agents)),
-            st.tuples(st.just("assign"), pick(sessions), pick(agents)),
-            st.just(("tick",)),
-        )))
+        at += draw(steps)
+        out += [("at", at), draw(one_command)]
     return out
 
 
@@ -241,6 +245,20 @@ def test_S03_engine_events_carry_their_buyer_and_round_trip(
             assert same_event(from_dict(data), event)
         streams.append(got)
     assert all(s == streams[0] for s in streams)
+
+
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_S03_every_kind_an_engine_emits_round_trips_through_json_text(engine: str) -> None:
+    a = Assigner(ManualClock(0.0), first_response_timeout=30.0, auto_close_after=60.0,
+                 engine=engine)  # type: ignore[arg-type]
+    emitted = every_event_kind(a)
+    assert {type(e) for e in emitted} == set(EVENT_CLASSES)
+    buyer = {e.session_id: e.buyer_id for e in emitted if isinstance(e, Opened)}
+    assert {None, "b1", "b2"} <= set(buyer.values())
+    for event in emitted:
+        assert event.buyer_id == buyer[event.session_id], event
+        text = json.dumps(event.to_dict(), allow_nan=False)
+        assert same_event(from_dict(json.loads(text)), event)
 
 
 # -- refusals --------------------------------------------------------------------------------
@@ -390,6 +408,11 @@ def deep(depth: int) -> list[Any]:
     return root
 
 
+class BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("__repr__ failed")
+
+
 class DictSub(dict):  # type: ignore[type-arg]
     def __getitem__(self, key: object) -> Any:
         raise AssertionError("__getitem__ called")
@@ -402,6 +425,7 @@ class DictSub(dict):  # type: ignore[type-arg]
     {HashableOddStr("kind"): "assigned", "v": 1},
     {**valid(Assigned), HashableOddStr("extra"): 1},
     {**valid(Assigned), "at": deep(100_000)},
+    {**valid(Assigned), "reason": BadRepr()}, {"no kind": BadRepr()},
     {**valid(Assigned), "session_id": "x" * 1_000_000},
     {**valid(Assigned), **{f"k{i}": i for i in range(100_000)}},
 ], ids=lambda v: short_repr(v, 24))

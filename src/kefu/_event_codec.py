@@ -9,8 +9,9 @@ the two import cleanly in either order.
 Decoding trusts nothing: the input must be an exact ``dict`` whose keys are
 exact ``str``, with exactly the kind's fields, each of its exact type. The
 checks read types and compare exact strings only, so no method of a
-caller's object runs, and every refusal is an :class:`InvalidEvent` whose
-message quotes the culprit through ``short_repr`` (bounded, never raises).
+caller's object runs (its ``__eq__``, ``__hash__``, ``__getitem__``...);
+every refusal is an :class:`InvalidEvent` whose message quotes the culprit
+through ``short_repr`` (bounded; a failing ``__repr__`` is caught).
 Cost: O(fields) to encode, O(len(data)) to decode.
 """
 
@@ -126,7 +127,8 @@ def decode(data: object, schemas: Mapping[str, Schema]) -> Any:
         if type(key) is not str:
             raise InvalidEvent(f"event data keys must be strings, got {short_repr(key)}")
     if "kind" not in data:
-        raise InvalidEvent(f"event data has no 'kind': {short_repr(data)}")
+        keys = list(itertools.islice(data, 8))
+        raise InvalidEvent(f"event data has no 'kind' (its keys: {short_repr(keys)})")
     kind = data["kind"]
     schema = schemas.get(kind) if type(kind) is str else None
     if schema is None:

@@ -232,7 +232,8 @@ def from_dict(data: object) -> Event:
     floats, enums their string values). Anything else raises
     :class:`~kefu.errors.InvalidEvent` naming what is wrong; no other
     exception escapes, whatever ``data`` is, and no method of a caller's
-    object (a str subclass's ``__eq__`` or ``__hash__``...) runs.
+    object (a str subclass's ``__eq__`` or ``__hash__``...) runs, except
+    ``__repr__`` to quote a refused value (guarded, cut short).
     Cost: O(len(data)).
     """
     event: Event = _codec.decode(data, _BY_KIND)
