@@ -15,6 +15,7 @@ from kefu.errors import (
     InvalidArgument,
     JournalCorrupt,
     KefuError,
+    NotHolder,
     ShopBusy,
     ShopFailed,
     StoreError,
@@ -317,4 +318,26 @@ def test_S05_threads_never_interleave_a_shops_journal(store: Store) -> None:
     again = DurableShop.open(store, "s", ManualClock(1.0))
     assert sorted(again.session_ids()) == sorted(accepted)
     assert again.seq == 1 + len(accepted)
+    again.close()
+
+
+def test_S04_a_message_from_an_agent_who_does_not_hold_the_session_is_not_journaled(
+        store: Store, db: StoreSpec) -> None:
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock, config=TIMERS)
+    shop.add_agent("alice", online=True)
+    shop.add_agent("bob", online=True)
+    shop.open_session("s1", buyer="b1")
+    holder = shop.session("s1").agent_id
+    other = "bob" if holder == "alice" else "alice"
+    deadline = shop.next_deadline()
+    with pytest.raises(NotHolder):
+        shop.agent_message("s1", agent_id=other)
+    assert shop.seq == 3 and shop.next_deadline() == deadline
+    shop.agent_message("s1", agent_id=holder)
+    rows = journal_rows(db, "s")
+    assert rows[-1][2] == f'["agent_message",["s1",false,"{holder}"]]'
+    shop._lease.release()
+    again = DurableShop.open(store, "s", clock)
+    assert again.snapshot()["state"] == shop.snapshot()["state"]
     again.close()

@@ -80,7 +80,9 @@ def _command(rng: random.Random, opened: int) -> tuple[str, tuple[Any, ...], dic
     if k < 0.46:
         return "buyer_message", (session,), {}
     if k < 0.64:
-        return "agent_message", (session, rng.random() < 0.2), {}
+        # Sometimes attributed to an agent, who may not hold the session (S04).
+        sender = rng.choice(_AGENTS) if rng.random() < 0.3 else None
+        return "agent_message", (session, rng.random() < 0.2, sender), {}
     if k < 0.69:
         return "assign", (session, agent), {}
     if k < 0.74:
