@@ -113,7 +113,7 @@ def runner(name: str, where: Path) -> tuple[Callable[[list[Command]], None], Sto
                                                                        name.split("-")[1])
     store = open_store(kind, where)
     counter = iter(range(10**9))
-    return (lambda cmds: run_durable(cmds, store, f"shop{next(counter)}", mode == "group"),
+    return (lambda cmds: run_durable(cmds, store, f"{name}-{next(counter)}", mode == "group"),
             store)
 
 

@@ -111,3 +111,17 @@ def test_S03_S06_stored_events_are_plain_json(store: Store, store_spec: StoreSpe
     shop.close()
     ((text,),) = store_spec.execute("SELECT events FROM {requests} WHERE request_id = 'r'")
     assert json.loads(text) == [e.to_dict() for e in events]
+
+
+def test_S06_a_tampered_request_record_is_reported_not_returned(store: Store,
+                                                               store_spec: StoreSpec) -> None:
+    from kefu.errors import JournalCorrupt
+
+    shop = _shop(store, ManualClock(1.0))
+    shop.open_session("s1", buyer="b1", request_id="r")
+    shop.close()
+    store_spec.execute("UPDATE {requests} SET events = '[]' WHERE request_id = 'r'")
+    shop = _shop(store, ManualClock(2.0))
+    with pytest.raises(JournalCorrupt, match="request id 'r'"):
+        shop.open_session("s1", buyer="b1", request_id="r")
+    shop.close()

@@ -21,7 +21,7 @@ from kefu._checks import check_flag, check_groups, check_id, check_session_args,
 from kefu._text import short_repr
 from kefu.model import Cap
 
-__all__ = ["COMMANDS", "canonical", "decode", "encode"]
+__all__ = ["COMMANDS", "call_args", "canonical", "decode", "encode"]
 
 JsonArgs = list[Any]
 
@@ -114,27 +114,34 @@ def canonical(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Jso
         raise InvalidArgument(f"bad arguments for {method}: {exc}") from None
 
 
+# One encoder for every command: compact, ASCII with escapes (any str an id can
+# hold, a lone surrogate or NUL, fits any store), strict about NaN.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_DECODE = json.JSONDecoder().decode
+
+
 def encode(method: str, args: JsonArgs) -> str:
     """The journal text of a command: compact JSON, the same for equal commands."""
-    # ASCII with escapes: any str an id can hold (a lone surrogate, NUL) fits any store.
-    return json.dumps([method, args], separators=(",", ":"), allow_nan=False)
+    return _ENCODE([method, args])
 
 
 def decode(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
     """The Assigner call (method, args, kwargs) of a journal text; ValueError if it is not one."""
-    data = json.loads(text)
+    data = _DECODE(text)
     if type(data) is not list or len(data) != 2 or type(data[0]) is not str \
             or data[0] not in COMMANDS or type(data[1]) is not list:
         raise ValueError(f"not a journaled command: {short_repr(data)}")
-    method, args = data
+    return call_args(data[0], data[1])
+
+
+def call_args(method: str, args: JsonArgs) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The Assigner call of a command's canonical JSON arguments; ValueError if malformed."""
     if method in ("add_agent", "set_cap"):
+        if len(args) != (5 if method == "add_agent" else 2):
+            raise ValueError(f"not a journaled command: {short_repr([method, args])}")
         args = list(args)
-        if len(args) < 2:
-            raise ValueError(f"not a journaled command: {short_repr(data)}")
         args[1] = Cap.from_data(args[1])
     if method == "add_agent":
-        if len(args) != 5:
-            raise ValueError(f"not a journaled command: {short_repr(data)}")
         return method, tuple(args[:4]), {"online": args[4]}
     if method == "agent_message" and len(args) == 3:
         return method, tuple(args[:2]), {"agent_id": args[2]}

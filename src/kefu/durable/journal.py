@@ -21,8 +21,11 @@ __all__ = ["JournalEntry", "RequestRecord", "StoredShop", "StoredSnapshot", "che
 
 
 def checksum(shop_id: str, seq: int, *parts: object) -> int:
-    """CRC-32 (as a signed 32-bit int, which every SQL integer column holds) of a record."""
-    text = "\x1f".join([shop_id, str(seq), *(repr(p) for p in parts)])
+    """CRC-32 (as a signed 32-bit int, which every SQL integer column holds) of a record.
+
+    The parts enter by ``repr``, so a float keeps every bit (and -0.0 its sign).
+    """
+    text = f"{shop_id}\x1f{seq}\x1f{parts!r}"
     crc = zlib.crc32(text.encode("utf-8", "surrogatepass"))
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
@@ -45,7 +48,12 @@ class JournalEntry:
 
     def crc(self, shop_id: str) -> int:
         """The checksum a store writes beside this entry."""
-        return checksum(shop_id, self.seq, self.at, self.command, self.request_id)
+        return checksum(shop_id, self.seq, self.at, self.command, self.request_id, self.events)
+
+    def request_crc(self, shop_id: str) -> int:
+        """The checksum a store writes beside this entry's request record."""
+        return RequestRecord(self.seq, self.command, self.events or "").crc(
+            shop_id, self.request_id or "")
 
     def verify(self, shop_id: str, stored_crc: int) -> bool:
         """Whether ``stored_crc`` is this entry's checksum."""
@@ -70,6 +78,21 @@ class RequestRecord:
     seq: int
     command: str
     events: str
+
+    def crc(self, shop_id: str, request_id: str) -> int:
+        return checksum(shop_id, self.seq, request_id, self.command, self.events)
+
+    @classmethod
+    def checked(cls, shop_id: str, request_id: str, seq: int, command: str, events: str,
+                stored_crc: int) -> RequestRecord:
+        """The record of a stored row, or JournalCorrupt if it fails its checksum."""
+        record = cls(seq, command, events)
+        if record.crc(shop_id, request_id) != stored_crc:
+            from kefu.errors import JournalCorrupt
+
+            raise JournalCorrupt(shop_id, seq, f"the record of request id {request_id!r} "
+                                 "does not match its checksum")
+        return record
 
 
 @attrs.frozen(slots=True)

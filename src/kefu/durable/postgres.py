@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS {s}.kefu_journal (
     PRIMARY KEY (shop_id, seq));
 CREATE TABLE IF NOT EXISTS {s}.kefu_requests (
     shop_id text NOT NULL, request_id text NOT NULL, seq bigint NOT NULL,
-    command text NOT NULL, events text NOT NULL, PRIMARY KEY (shop_id, request_id));
+    command text NOT NULL, events text NOT NULL, crc integer NOT NULL,
+    PRIMARY KEY (shop_id, request_id));
 CREATE INDEX IF NOT EXISTS kefu_requests_by_seq ON {s}.kefu_requests (shop_id, seq);
 """
 
@@ -225,12 +226,13 @@ class PostgresStore:
         if journal:
             cur.executemany(self._q("INSERT INTO {s}.kefu_journal VALUES "
                                     "(%s, %s, %s, %s, %s, %s, %s)"), journal)
-        requests = [(c.shop_id, e.request_id, e.seq, e.command, e.events)
+        requests = [(c.shop_id, e.request_id, e.seq, e.command, e.events,
+                     e.request_crc(c.shop_id))
                     for c in commits for e in c.entries
                     if e.request_id is not None and e.events is not None]
         if requests:
-            cur.executemany(self._q("INSERT INTO {s}.kefu_requests VALUES (%s, %s, %s, %s, %s)"),
-                            requests)
+            cur.executemany(self._q("INSERT INTO {s}.kefu_requests VALUES "
+                                    "(%s, %s, %s, %s, %s, %s)"), requests)
         snapshots = [(c.shop_id, c.snapshot) for c in commits if c.snapshot is not None]
         if snapshots:
             cur.executemany(self._q("INSERT INTO {s}.kefu_snapshots VALUES (%s, %s, %s, %s) "
@@ -280,10 +282,10 @@ class PostgresStore:
 
     def _request(self, shop_id: str, request_id: str) -> RequestRecord | None:
         with self._connection(f"reading shop {short_repr(shop_id)}") as conn:
-            row = conn.execute(self._q("SELECT seq, command, events FROM {s}.kefu_requests "
+            row = conn.execute(self._q("SELECT seq, command, events, crc FROM {s}.kefu_requests "
                                        "WHERE shop_id = %s AND request_id = %s"),
                                (shop_id, request_id)).fetchone()
-        return None if row is None else RequestRecord(row[0], row[1], row[2])
+        return None if row is None else RequestRecord.checked(shop_id, request_id, *row)
 
     def _release(self, lease: _PostgresLease) -> None:
         with self._lock:

@@ -33,7 +33,7 @@ from kefu._guard import new_guard
 from kefu._text import short_repr
 from kefu.assigner import Assigner, EngineName
 from kefu.clock import Clock, SystemClock, as_seconds
-from kefu.durable._commands import canonical, decode, encode
+from kefu.durable._commands import call_args, canonical, decode, encode
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredSnapshot
 from kefu.durable.store import Commit, ShopLease, Store
 from kefu.errors import (
@@ -253,9 +253,9 @@ class DurableShop:
         t = self._held = max(_read_clock(self._clock), self._held)
         if method == "tick" and not self._due(t):
             return []
-        call, call_args, call_kwargs = decode(command)
+        call, positional, keywords = call_args(method, canonical_args)
         self._pin.t = t
-        events: list[Event] = getattr(self._assigner, call)(*call_args, **call_kwargs)
+        events: list[Event] = getattr(self._assigner, call)(*positional, **keywords)
         self._seq += 1
         entry = JournalEntry(self._seq, t, command, request_id,
                              None if request_id is None else _events_json(events))
@@ -579,9 +579,8 @@ def _good_request_id(value: object) -> bool:
     return True
 
 
-def _json(data: object) -> str:
-    """Compact ASCII JSON (escapes keep any id storable as text)."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+#: Compact ASCII JSON (escapes keep any id storable as text).
+_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _events_json(events: list[Event]) -> str:

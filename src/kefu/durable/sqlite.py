@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS kefu_journal (
     PRIMARY KEY (shop_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kefu_requests (
     shop_id TEXT NOT NULL, request_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    command TEXT NOT NULL, events TEXT NOT NULL,
+    command TEXT NOT NULL, events TEXT NOT NULL, crc INTEGER NOT NULL,
     PRIMARY KEY (shop_id, request_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kefu_requests_by_seq ON kefu_requests (shop_id, seq);
 """
@@ -151,10 +151,10 @@ class SQLiteStore:
             "INSERT INTO kefu_journal VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(shop, e.seq, e.at, e.command, e.request_id, e.events, e.crc(shop))
              for e in c.entries])
-        requests = [(shop, e.request_id, e.seq, e.command, e.events) for e in c.entries
-                    if e.request_id is not None and e.events is not None]
+        requests = [(shop, e.request_id, e.seq, e.command, e.events, e.request_crc(shop))
+                    for e in c.entries if e.request_id is not None and e.events is not None]
         if requests:
-            db.executemany("INSERT INTO kefu_requests VALUES (?, ?, ?, ?, ?)", requests)
+            db.executemany("INSERT INTO kefu_requests VALUES (?, ?, ?, ?, ?, ?)", requests)
         if c.snapshot is not None:
             s = c.snapshot
             db.execute("INSERT OR REPLACE INTO kefu_snapshots VALUES (?, ?, ?, ?)",
@@ -220,11 +220,11 @@ class SQLiteStore:
             self._usable()
             try:
                 row = self._db.execute(
-                    "SELECT seq, command, events FROM kefu_requests WHERE shop_id = ? AND "
+                    "SELECT seq, command, events, crc FROM kefu_requests WHERE shop_id = ? AND "
                     "request_id = ?", (shop_id, request_id)).fetchone()
             except (sqlite3.Error, UnicodeEncodeError) as exc:
                 raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
-        return None if row is None else RequestRecord(row[0], row[1], row[2])
+        return None if row is None else RequestRecord.checked(shop_id, request_id, *row)
 
     def _release(self, lease: _SQLiteLease) -> None:
         with self._lock:
