@@ -50,15 +50,13 @@ class Waiter:
 
 
 class Slot:
-    """The host's record of one shop: opening, open, or retired (closed after a failure)."""
+    """The host's record of one open shop; ``retired`` once dropped after a failure."""
 
-    __slots__ = ("deadline", "handle", "inflight", "opening", "pending", "retired", "shop",
-                 "shop_id")
+    __slots__ = ("deadline", "handle", "inflight", "pending", "retired", "shop", "shop_id")
 
-    def __init__(self, shop_id: str) -> None:
+    def __init__(self, shop_id: str, shop: DurableShop) -> None:
         self.shop_id = shop_id
-        self.shop: DurableShop | None = None
-        self.opening: asyncio.Task[None] | None = None
+        self.shop = shop
         self.pending: list[Waiter] = []
         self.inflight: list[Waiter] | None = None
         self.deadline: float | None = None

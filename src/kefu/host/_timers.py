@@ -28,9 +28,7 @@ __all__ = ["Timers"]
 class Timers:
     """Arms each shop's loop timer and calls ``fire(slot)`` once its deadline is due."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, clock: Clock, sleep: bool,
-                 fire: Callable[[Slot], None]) -> None:
-        self._loop = loop
+    def __init__(self, clock: Clock, sleep: bool, fire: Callable[[Slot], None]) -> None:
         self._clock = clock
         self._sleep = sleep
         self._fire = fire
@@ -42,11 +40,12 @@ class Timers:
         deadline = slot.deadline
         if deadline is None or self._stopped:
             return
+        loop = asyncio.get_running_loop()
         delay = deadline - self._clock.now()
         if delay <= 0:
-            slot.handle = self._loop.call_soon(self._due, slot, deadline)
+            slot.handle = loop.call_soon(self._due, slot, deadline)
         elif self._sleep:
-            slot.handle = self._loop.call_later(delay, self._due, slot, deadline)
+            slot.handle = loop.call_later(delay, self._due, slot, deadline)
 
     def cancel(self, slot: Slot) -> None:
         if slot.handle is not None:

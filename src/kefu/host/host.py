@@ -91,19 +91,19 @@ class Host:
         self._options = shop_options
         self._subscriber_limit = subscriber_limit
         self._sleep = sleep if sleep is not None else not isinstance(self._clock, ManualClock)
-        self._threads = threads
         self._slots: dict[str, Slot] = {}
+        self._opening: dict[str, asyncio.Task[Slot]] = {}
         self._releasing: dict[str, asyncio.Future[None]] = {}
         self._subscribers: dict[str, list[Subscription]] = {}
         self._dirty: dict[str, Slot] = {}
         self._active = 0
         self._state = "new"
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._timers: Timers | None = None
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="kefu-host")
+        self._timers = Timers(self._clock, self._sleep, self._fire)
+        self._wake_flusher = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._flusher: asyncio.Task[None] | None = None
-        self._wake_flusher: asyncio.Event | None = None
-        self._idle: asyncio.Event | None = None
         self._closing: asyncio.Task[None] | None = None
 
     # -- life cycle -----------------------------------------------------------
@@ -114,14 +114,7 @@ class Host:
             if self._state != "running":
                 raise HostClosed("the host is closed; create a new Host")
             return
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="kefu-host")
-        self._timers = Timers(loop, self._clock, self._sleep, self._fire)
-        self._wake_flusher = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._flusher = loop.create_task(self._flush_loop())
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
         self._state = "running"
 
     async def close(self) -> None:
@@ -135,11 +128,12 @@ class Host:
         error closing a shop is raised after all shops are closed. Cost: one
         snapshot write per shop changed since its last one.
         """
-        if self._state == "new":
-            self._state = "closed"
-            self._end_subscribers()
-            return
         if self._closing is None:
+            if self._state != "running":  # never started: nothing to close
+                self._state = "closed"
+                self._end_subscribers()
+                self._executor.shutdown(wait=False)
+                return
             self._state = "closing"
             self._closing = asyncio.get_running_loop().create_task(self._shutdown())
         await asyncio.shield(self._closing)
@@ -159,7 +153,7 @@ class Host:
 
     def open_shops(self) -> list[str]:
         """The ids of the shops this host holds open now. O(shops)."""
-        return [sid for sid, slot in self._slots.items() if slot.shop is not None]
+        return list(self._slots)
 
     # -- calls ----------------------------------------------------------------
 
@@ -204,7 +198,7 @@ class Host:
         """
         await self._enter()
         try:
-            return (await self._shop(shop_id)).recovery
+            return (await self._slot(shop_id)).shop.recovery
         finally:
             self._leave()
 
@@ -242,11 +236,8 @@ class Host:
         await self._enter()
         try:
             timers = self._timers
-            assert timers is not None
             fired: list[tuple[str, asyncio.Future[Any]]] = []
             for slot in list(self._slots.values()):
-                if slot.shop is None or slot.retired:
-                    continue
                 if timers.due(slot):
                     timers.cancel(slot)
                     future = self._tick(slot)
@@ -268,54 +259,46 @@ class Host:
         if self._state != "running":
             raise HostClosed("the host is closed: it takes no new calls")
         self._active += 1
-        assert self._idle is not None
         self._idle.clear()
 
     def _leave(self) -> None:
         self._active -= 1
-        if self._active == 0 and self._idle is not None:
+        if self._active == 0:
             self._idle.set()
 
     async def _slot(self, shop_id: str) -> Slot:
         """The open slot of ``shop_id``, opening the shop first if needed (once)."""
         while True:
             slot = self._slots.get(shop_id)
-            if slot is None:
+            if slot is not None:
+                return slot
+            opening = self._opening.get(shop_id)
+            if opening is None:
                 if type(shop_id) is not str or not shop_id:
                     raise InvalidArgument(f"shop id must be a non-empty str, got "
                                           f"{short_repr(shop_id)}")
-                slot = Slot(shop_id)
-                self._slots[shop_id] = slot
-                slot.opening = asyncio.get_running_loop().create_task(self._open_slot(slot))
-                slot.opening.add_done_callback(_consume)
-            if slot.shop is None:
-                assert slot.opening is not None
-                await asyncio.shield(slot.opening)
+                opening = asyncio.get_running_loop().create_task(self._open_slot(shop_id))
+                opening.add_done_callback(_consume)
+                self._opening[shop_id] = opening
+            slot = await asyncio.shield(opening)
             if not slot.retired:
                 return slot
-            # retired (its write failed) while we waited: open it afresh
+            # dropped (its write failed) before this caller resumed: open it afresh
 
-    async def _shop(self, shop_id: str) -> DurableShop:
-        slot = await self._slot(shop_id)
-        if slot.shop is None:  # _slot returns open slots only
-            raise ShopFailed(f"shop {short_repr(shop_id)} is not open")
-        return slot.shop
-
-    async def _open_slot(self, slot: Slot) -> None:
-        loop = asyncio.get_running_loop()
+    async def _open_slot(self, shop_id: str) -> Slot:
         try:
-            releasing = self._releasing.get(slot.shop_id)
+            releasing = self._releasing.get(shop_id)
             if releasing is not None:  # the shop's previous object is still letting go
                 await asyncio.wait([releasing])
-            options = self._options_for(slot.shop_id)
-            slot.shop = await loop.run_in_executor(
-                self._executor, functools.partial(DurableShop.open, self._store, slot.shop_id,
+            options = self._options_for(shop_id)
+            shop = await asyncio.get_running_loop().run_in_executor(
+                self._executor, functools.partial(DurableShop.open, self._store, shop_id,
                                                   self._clock, **options))
-        except BaseException:
-            if self._slots.get(slot.shop_id) is slot:
-                del self._slots[slot.shop_id]
-            raise
+        finally:
+            del self._opening[shop_id]
+        slot = self._slots[shop_id] = Slot(shop_id, shop)
         self._rearm(slot)
+        return slot
 
     def _options_for(self, shop_id: str) -> dict[str, Any]:
         if self._options is None:
@@ -333,7 +316,6 @@ class Host:
              request_id: str | None, query: bool) -> asyncio.Future[Any]:
         """Run one call on the shop now; its future resolves once what it saw is durable."""
         shop = slot.shop
-        assert shop is not None and self._timers is not None
         if not query and method != "tick" and self._timers.due(slot):
             self._tick(slot)  # an overdue timer fires before the command
         before = shop.seq
@@ -356,7 +338,6 @@ class Host:
         if shop.pending:
             slot.pending.append(waiter)
             self._dirty[slot.shop_id] = slot
-            assert self._wake_flusher is not None
             self._wake_flusher.set()
         elif slot.inflight is not None:
             slot.inflight.append(waiter)
@@ -376,12 +357,11 @@ class Host:
         return future
 
     def _fire(self, slot: Slot) -> None:
-        if not slot.retired and slot.shop is not None and self._state == "running":
+        if not slot.retired and self._state == "running":
             self._tick(slot)
 
     def _rearm(self, slot: Slot) -> None:
         """Follow the shop's next deadline, earlier or later. O(1)."""
-        assert slot.shop is not None and self._timers is not None
         deadline = slot.shop.next_deadline()
         if deadline != slot.deadline or (deadline is not None and slot.handle is None):
             slot.deadline = deadline
@@ -392,7 +372,6 @@ class Host:
     async def _flush_loop(self) -> None:
         """Write every shop's pending entries, one store transaction at a time."""
         wake = self._wake_flusher
-        assert wake is not None
         while True:
             if not self._dirty:
                 if self._state == "closing" and self._active == 0:
@@ -407,7 +386,6 @@ class Host:
         self._dirty = {}
         commits = []
         for slot in batch:
-            assert slot.shop is not None
             commit = slot.shop.prepare_flush()
             if commit is not None:
                 commits.append(commit)
@@ -420,7 +398,6 @@ class Host:
             except Exception as exc:
                 error = exc
         for slot in batch:
-            assert slot.shop is not None
             waiters, slot.inflight = slot.inflight or [], None
             if error is None:
                 slot.shop.complete_flush()
@@ -454,8 +431,7 @@ class Host:
         if self._slots.get(slot.shop_id) is slot:
             del self._slots[slot.shop_id]
         self._dirty.pop(slot.shop_id, None)
-        if self._timers is not None:
-            self._timers.cancel(slot)
+        self._timers.cancel(slot)
         waiters, slot.pending = slot.pending, []
         for waiter in waiters:
             waiter.fail(ShopFailed(f"shop {short_repr(slot.shop_id)} was dropped before this "
@@ -466,8 +442,7 @@ class Host:
     def _release(self, slot: Slot) -> None:
         """Close a retired shop object in a worker thread, freeing its writer lock."""
         shop = slot.shop
-        assert shop is not None and self._loop is not None
-        future = asyncio.ensure_future(self._loop.run_in_executor(
+        future = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
             self._executor, functools.partial(_close_quietly, shop)))
         self._releasing[slot.shop_id] = future
 
@@ -478,31 +453,26 @@ class Host:
         future.add_done_callback(forget)
 
     async def _shutdown(self) -> None:
-        assert self._idle is not None and self._timers is not None
-        assert self._wake_flusher is not None and self._flusher is not None
         await self._idle.wait()
-        openings = [s.opening for s in self._slots.values() if s.opening is not None]
-        if openings:
-            await asyncio.wait(openings)
+        if self._opening:
+            await asyncio.wait(list(self._opening.values()))
         self._timers.stop()
         for slot in self._slots.values():
             self._timers.cancel(slot)
         self._wake_flusher.set()
-        await self._flusher
+        if self._flusher is not None:
+            await self._flusher
         if self._releasing:
             await asyncio.wait(list(self._releasing.values()))
         loop = asyncio.get_running_loop()
         first_error: BaseException | None = None
         for slot in list(self._slots.values()):
-            if slot.shop is None:
-                continue
             try:
                 await loop.run_in_executor(self._executor, slot.shop.close)
             except Exception as exc:
                 first_error = first_error or exc
         self._slots.clear()
         self._end_subscribers()
-        assert self._executor is not None
         self._executor.shutdown(wait=True)
         self._state = "closed"
         if first_error is not None:
