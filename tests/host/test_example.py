@@ -45,8 +45,13 @@ class Backend:
         self.port = int(line.split()[-1])
 
     def stop(self, signum: int) -> int:
+        """Send ``signum``, wait for the exit, keep what it printed last; the exit code."""
+        assert self.proc.stdout is not None
         self.proc.send_signal(signum)
-        return self.proc.wait(10)
+        code = self.proc.wait(10)
+        self.tail = self.proc.stdout.read()
+        self.proc.stdout.close()
+        return code
 
 
 class Client:
@@ -133,7 +138,7 @@ def test_S08_example_backend_recovers_after_a_crash_and_fires_timers(tmp_path: P
 
     run(after_restart())
     assert second.stop(signal.SIGTERM) == 0
-    assert second.proc.stdout is not None and second.proc.stdout.read().strip() == "stopped"
+    assert second.tail.strip() == "stopped"
 
 
 def _event(data: dict[str, Any]) -> object:

@@ -202,3 +202,40 @@ def test_S08_state_after_restart_is_the_acknowledged_state(tmp_path: Path) -> No
 
     run(reopened())
     store.close()
+
+
+class _Interrupted(BaseException):
+    """Not an error a shop turns into a KefuError (like KeyboardInterrupt)."""
+
+
+class _Exploding:
+    """A groups iterable interrupted while the shop reads it."""
+
+    def __iter__(self) -> object:
+        raise _Interrupted("boom")
+
+
+def test_S08_an_unexpected_error_drops_the_shop_but_not_the_commands_before_it(
+        tmp_path: Path) -> None:
+    store = WatchedStore(tmp_path / "x.db")
+    clock = ManualClock(0.0)
+
+    async def scenario() -> None:
+        async with Host(store, clock=clock) as host:
+            await host.open("s")
+            store.hold()
+            first = asyncio.ensure_future(host.call("s", "open_session", "x"))
+            await store.write_started()
+            queued = asyncio.ensure_future(host.call("s", "open_session", "w"))
+            await asyncio.sleep(0)
+            with pytest.raises(_Interrupted, match="boom"):
+                await host.call("s", "add_agent", "alice", 1, _Exploding())
+            after = asyncio.ensure_future(host.call("s", "open_session", "y"))
+            store.release()
+            for call, session in ((first, "x"), (queued, "w"), (after, "y")):
+                assert (await call)[0].session_id == session
+            assert await host.call("s", "waiting") == ["x", "w", "y"]
+            assert store.leases == ["s", "s"]  # dropped, then recovered from the store
+
+    run(scenario())
+    store.close()

@@ -331,7 +331,7 @@ class Host:
         except BaseException:
             # Not a rejection: the shop may be half-way through a command. Drop it;
             # the next call recovers it from the store.
-            self._retire(slot, "a command failed unexpectedly")
+            self._retire(slot, None)
             raise
         publish = result if not query and error is None and shop.seq > before else None
         waiter = Waiter(asyncio.get_running_loop().create_future(), result, error, publish)
@@ -382,7 +382,7 @@ class Host:
             await self._write_once()
 
     async def _write_once(self) -> None:
-        batch = [slot for slot in self._dirty.values() if not slot.retired]
+        batch = list(self._dirty.values())
         self._dirty = {}
         commits = []
         for slot in batch:
@@ -407,50 +407,64 @@ class Host:
                         for subscription in list(subscribers):
                             subscription._push(waiter.publish)
                     waiter.release()
-                if slot.retired:
-                    self._release(slot)
+                self._release_if_idle(slot)
             else:
                 slot.shop.complete_flush(error)
                 for waiter in waiters:
                     waiter.fail(_write_failed(slot.shop_id, error))
-                if slot.retired:
-                    self._release(slot)
+                why = f"writing it failed: {short_repr(error)}"
+                if slot.retired:  # dropped during the write: what is queued cannot be written
+                    self._fail_pending(slot, why)
+                    self._release_if_idle(slot)
                 else:
-                    self._retire(slot, f"writing it failed: {short_repr(error)}")
+                    self._retire(slot, why)
 
     # -- failures and shutdown ------------------------------------------------
 
-    def _retire(self, slot: Slot, why: str) -> None:
-        """Drop a shop object that no longer matches the store; its next call recovers it.
+    def _retire(self, slot: Slot, why: str | None) -> None:
+        """Drop a shop object; the shop's next call opens (recovers) it afresh.
 
-        Calls waiting behind its unwritten commands fail with ShopFailed. O(waiters).
+        After a failed write (``why`` says how) the object no longer matches
+        the store: the calls queued behind the failed write fail with
+        ShopFailed. After a command failed unexpectedly (``why`` None) the
+        commands before it are still written and answered. The object's
+        writer lock is released once nothing of it waits for a write.
+        O(waiters).
         """
         if slot.retired:
             return
         slot.retired = True
         if self._slots.get(slot.shop_id) is slot:
             del self._slots[slot.shop_id]
-        self._dirty.pop(slot.shop_id, None)
         self._timers.cancel(slot)
+        self._releasing[slot.shop_id] = asyncio.get_running_loop().create_future()
+        if why is not None:
+            self._fail_pending(slot, why)
+        self._release_if_idle(slot)
+
+    def _fail_pending(self, slot: Slot, why: str) -> None:
+        if self._dirty.get(slot.shop_id) is slot:
+            del self._dirty[slot.shop_id]
         waiters, slot.pending = slot.pending, []
         for waiter in waiters:
             waiter.fail(ShopFailed(f"shop {short_repr(slot.shop_id)} was dropped before this "
                                    f"command was written ({why}); it may or may not have run"))
-        if slot.inflight is None:
-            self._release(slot)
 
-    def _release(self, slot: Slot) -> None:
-        """Close a retired shop object in a worker thread, freeing its writer lock."""
-        shop = slot.shop
-        future = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(_close_quietly, shop)))
-        self._releasing[slot.shop_id] = future
+    def _release_if_idle(self, slot: Slot) -> None:
+        """Close a retired shop object in a worker thread once no write concerns it."""
+        if (not slot.retired or slot.inflight is not None
+                or self._dirty.get(slot.shop_id) is slot):
+            return
+        released = self._releasing[slot.shop_id]
+        closing = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(_close_quietly, slot.shop)))
 
-        def forget(done: asyncio.Future[None], shop_id: str = slot.shop_id) -> None:
-            if self._releasing.get(shop_id) is done:
+        def done(_: asyncio.Future[None], shop_id: str = slot.shop_id) -> None:
+            if self._releasing.get(shop_id) is released:
                 del self._releasing[shop_id]
+            released.set_result(None)
 
-        future.add_done_callback(forget)
+        closing.add_done_callback(done)
 
     async def _shutdown(self) -> None:
         await self._idle.wait()
