@@ -16,6 +16,7 @@ __all__ = [
     "ConcurrentCall",
     "DuplicateAgent",
     "DuplicateSession",
+    "HostClosed",
     "InvalidArgument",
     "InvalidAssign",
     "InvalidCap",
@@ -31,6 +32,7 @@ __all__ = [
     "ShopBusy",
     "ShopFailed",
     "StoreError",
+    "SubscriberLagged",
     "UnknownAgent",
     "UnknownSession",
 ]
@@ -269,3 +271,28 @@ class RequestConflict(InvalidArgument):
             f" not {short_repr(again)}"
         )
         self.request_id = request_id
+
+
+# -- the asyncio host (kefu.host) ------------------------------------------------
+
+
+class HostClosed(KefuError, RuntimeError):
+    """A call reached a ``kefu.host.Host`` that is closing or closed: it takes no new calls."""
+
+
+class SubscriberLagged(KefuError):
+    """A subscriber fell ``limit`` events behind its shop and was disconnected.
+
+    A slow subscriber must not stall its shop nor hold events without bound:
+    once its queue is full it receives nothing more, and its iterator raises
+    this after yielding the events it already holds. The events after those
+    are lost to it: subscribe again and read the shop's current state.
+    """
+
+    def __init__(self, shop_id: str, limit: int) -> None:
+        super().__init__(
+            f"subscriber of shop {short_repr(shop_id)} fell {limit} events behind and was"
+            " disconnected; subscribe again and re-read the shop's state"
+        )
+        self.shop_id = shop_id
+        self.limit = limit

@@ -1,0 +1,555 @@
+"""Host: many durable shops in one asyncio process, one writer each, group commit (S08).
+
+Theory of operation. Everything a shop does runs on the event loop's
+thread, so each shop has exactly one writer without a lock: a call runs its
+command at once with :meth:`DurableShop.submit` (microseconds; the journal
+entry stays pending) and parks its outcome in a :class:`Waiter`. One
+flusher task takes the pending entries of every shop that has some
+(:meth:`DurableShop.prepare_flush`) and writes them all with one
+``store.commit_many`` in a worker thread; meanwhile new calls keep running
+in memory and pile up for the next write. When a write returns, its
+callers' futures resolve and subscribers receive the events, in each
+shop's journal order; if it fails, exactly its callers (and the calls
+queued behind them on the same shops) get :class:`~kefu.errors.ShopFailed`
+and those shops are closed, to be recovered on their next call.
+
+Nothing a caller sees is ahead of the store: a query's value and a
+rejected command's error also wait for the write of every command they
+may have observed. A shop's timers are fired through the same path
+(:mod:`kefu.host._timers`), and an overdue timer fires before the next
+command of its shop, so a command never runs past a due timer.
+
+Opening a shop (recovery: snapshot + journal replay) and closing it run in
+worker threads; two first calls to a shop open it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any
+
+from kefu._text import short_repr
+from kefu.clock import Clock, ManualClock, SystemClock
+from kefu.durable import DurableShop, Recovery, Store
+from kefu.durable._commands import COMMANDS
+from kefu.errors import HostClosed, InvalidArgument, KefuError, ShopFailed
+from kefu.events import Event
+from kefu.host._slot import Slot, Waiter
+from kefu.host._subscription import Subscription
+from kefu.host._timers import Timers
+
+__all__ = ["QUERIES", "Host"]
+
+#: The read-only methods :meth:`Host.call` accepts (never journaled).
+QUERIES = frozenset({"next_deadline", "load", "agent", "agent_ids", "session", "session_ids",
+                     "waiting", "reception_list", "snapshot", "check"})
+
+ShopOptions = Mapping[str, Any] | Callable[[str], Mapping[str, Any]]
+
+#: The ``DurableShop.open`` options ``shop_options`` may set (the host sets the clock).
+_OPTIONS = frozenset({"config", "engine", "snapshot_every", "request_window", "repair"})
+
+
+class Host:
+    """Serves many :class:`~kefu.durable.DurableShop` objects from one asyncio loop.
+
+    ``store`` holds the shops (the host never closes it). ``clock`` is every
+    shop's time (default :class:`~kefu.clock.SystemClock`). ``shop_options``
+    are :meth:`DurableShop.open`'s options (``config``, ``engine``,
+    ``snapshot_every``, ``request_window``, ``repair``) as a mapping, or a
+    function of the shop id returning one. ``subscriber_limit`` is how many
+    events a subscriber may fall behind before it is disconnected.
+    ``sleep`` says whether timers sleep in real time (default: yes, unless
+    ``clock`` is a :class:`~kefu.clock.ManualClock`, whose time moves only
+    with :meth:`clock_moved`). ``threads`` is the size of the worker pool
+    that opens, writes and closes shops.
+
+    Use it as ``async with Host(store) as host:`` or with :meth:`start` and
+    :meth:`close`, inside one running event loop.
+    """
+
+    def __init__(self, store: Store, *, clock: Clock | None = None,
+                 shop_options: ShopOptions | None = None, subscriber_limit: int = 10_000,
+                 sleep: bool | None = None, threads: int = 4) -> None:
+        for name, value in (("subscriber_limit", subscriber_limit), ("threads", threads)):
+            if type(value) is not int or value < 1:
+                raise InvalidArgument(f"{name} must be a positive int, got {short_repr(value)}")
+        if sleep is not None and type(sleep) is not bool:
+            raise InvalidArgument(f"sleep must be True, False or None, got {short_repr(sleep)}")
+        if shop_options is not None and not (callable(shop_options)
+                                             or isinstance(shop_options, Mapping)):
+            raise InvalidArgument(f"shop_options must be a mapping or a function of the shop "
+                                  f"id, got {short_repr(shop_options)}")
+        if isinstance(shop_options, Mapping):
+            _check_options(shop_options)
+        self._store = store
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._options = shop_options
+        self._subscriber_limit = subscriber_limit
+        self._sleep = sleep if sleep is not None else not isinstance(self._clock, ManualClock)
+        self._slots: dict[str, Slot] = {}
+        self._opening: dict[str, asyncio.Task[Slot]] = {}
+        self._releasing: dict[str, asyncio.Future[None]] = {}
+        self._subscribers: dict[str, list[Subscription]] = {}
+        self._dirty: dict[str, Slot] = {}
+        self._active = 0
+        self._state = "new"
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="kefu-host")
+        self._timers = Timers(self._clock, self._sleep, self._fire)
+        self._wake_flusher = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+
+    # -- life cycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the flusher on the running loop. Idempotent; calls start the host too."""
+        if self._state != "new":
+            if self._state != "running":
+                raise HostClosed("the host is closed; create a new Host")
+            return
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+        self._state = "running"
+
+    async def close(self) -> None:
+        """Take no new calls, finish the ones in flight, then checkpoint and close every shop.
+
+        Calls made after this starts raise :class:`~kefu.errors.HostClosed`;
+        calls already running finish (their commands are made durable).
+        Every shop is flushed, snapshotted and released (its writer lock
+        freed); every subscriber's iteration ends after its queued events.
+        Idempotent; concurrent closes wait for the same shutdown. The first
+        error closing a shop is raised after all shops are closed. Cost: one
+        snapshot write per shop changed since its last one.
+        """
+        if self._closing is None:
+            if self._state != "running":  # never started: nothing to close
+                self._state = "closed"
+                self._end_subscribers()
+                self._executor.shutdown(wait=False)
+                return
+            self._state = "closing"
+            self._closing = asyncio.get_running_loop().create_task(self._shutdown())
+        await asyncio.shield(self._closing)
+
+    async def __aenter__(self) -> Host:
+        await self.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has begun (no new calls are taken)."""
+        return self._state in ("closing", "closed")
+
+    def open_shops(self) -> list[str]:
+        """The ids of the shops this host holds open now. O(shops)."""
+        return list(self._slots)
+
+    # -- calls ----------------------------------------------------------------
+
+    async def call(self, shop_id: str, method: str, *args: Any, request_id: str | None = None,
+                   **kwargs: Any) -> Any:
+        """Run ``method`` on shop ``shop_id`` and return its result once it is durable.
+
+        ``method`` is a command of :class:`~kefu.Assigner` (``open_session``,
+        ``agent_message``, ``tick`` ...; the result is its list of events)
+        or a query (``load``, ``waiting``, ``session`` ...; see
+        :data:`QUERIES`). The first call to a shop opens (recovers) it.
+        Commands of a shop run in arrival order; the result comes back
+        only once the command, and every command before it, is in the
+        store. ``request_id`` makes a retry safe: a repeated id returns the
+        original events and changes nothing.
+
+        Raises the shop's :class:`~kefu.errors.KefuError` for a rejected
+        command (to this caller only), :class:`~kefu.errors.ShopFailed` if
+        the write failed (the command may or may not be in the store: retry
+        it with the same request id), :class:`~kefu.errors.InvalidArgument`
+        for an unknown method and :class:`~kefu.errors.HostClosed` once the
+        host is closing. Cancelling the caller never undoes a command that
+        has run: it is journaled all the same.
+        """
+        query = _classify(method)
+        if query and request_id is not None:
+            raise InvalidArgument(f"{method} is a query: it takes no request_id")
+        await self._enter()
+        try:
+            slot = await self._slot(shop_id)
+            future = self._run(slot, method, args, kwargs, request_id, query)
+            return await future
+        finally:
+            self._leave()
+
+    async def open(self, shop_id: str) -> Recovery:
+        """Open (recover) a shop now, so that its timers run without waiting for a call.
+
+        A host knows a shop only once it is called or opened: after a
+        restart, open every shop this process serves. Returns how the shop
+        was recovered. Idempotent.
+        """
+        await self._enter()
+        try:
+            return (await self._slot(shop_id)).shop.recovery
+        finally:
+            self._leave()
+
+    def subscribe(self, shop_id: str, *, limit: int | None = None) -> Subscription:
+        """A feed of shop ``shop_id``'s events, durable ones only, in order, from now on.
+
+        Use it as ``async for event in host.subscribe(shop)`` or ``async
+        with host.subscribe(shop) as events:``. A subscriber that falls
+        ``limit`` events behind (default: the host's ``subscriber_limit``)
+        is disconnected: its iterator yields what it holds, then raises
+        :class:`~kefu.errors.SubscriberLagged`. It does not open the shop.
+        """
+        if type(shop_id) is not str or not shop_id:
+            raise InvalidArgument(f"shop id must be a non-empty str, got {short_repr(shop_id)}")
+        if limit is None:
+            limit = self._subscriber_limit
+        elif type(limit) is not int or limit < 1:
+            raise InvalidArgument(f"limit must be a positive int, got {short_repr(limit)}")
+        subscription = Subscription(shop_id, limit, self._unsubscribe)
+        if self.closed:
+            subscription._end()
+        else:
+            self._subscribers.setdefault(shop_id, []).append(subscription)
+        return subscription
+
+    async def clock_moved(self) -> dict[str, list[Event]]:
+        """Fire every open shop's due timers now, and return their events once durable.
+
+        Call it after moving a :class:`~kefu.clock.ManualClock` (with
+        ``sleep`` off, nothing else fires timers); with a real clock it
+        also re-arms every timer, e.g. after the wall clock was stepped.
+        Returns ``{shop_id: events}`` for the shops whose timers fired.
+        Cost: O(open shops) plus the ticks.
+        """
+        await self._enter()
+        try:
+            timers = self._timers
+            fired: list[tuple[str, asyncio.Future[Any]]] = []
+            for slot in list(self._slots.values()):
+                if timers.due(slot):
+                    timers.cancel(slot)
+                    future = self._tick(slot)
+                    if future is not None:
+                        fired.append((slot.shop_id, future))
+                else:
+                    timers.arm(slot)
+            results = await asyncio.gather(*(f for _, f in fired), return_exceptions=True)
+            return {sid: r for (sid, _), r in zip(fired, results, strict=True)
+                    if isinstance(r, list) and r}
+        finally:
+            self._leave()
+
+    # -- the command path -----------------------------------------------------
+
+    async def _enter(self) -> None:
+        if self._state == "new":
+            await self.start()
+        if self._state != "running":
+            raise HostClosed("the host is closed: it takes no new calls")
+        self._active += 1
+        self._idle.clear()
+
+    def _leave(self) -> None:
+        self._active -= 1
+        if self._active == 0:
+            self._idle.set()
+
+    async def _slot(self, shop_id: str) -> Slot:
+        """The open slot of ``shop_id``, opening the shop first if needed (once)."""
+        while True:
+            slot = self._slots.get(shop_id)
+            if slot is not None:
+                return slot
+            opening = self._opening.get(shop_id)
+            if opening is None:
+                if type(shop_id) is not str or not shop_id:
+                    raise InvalidArgument(f"shop id must be a non-empty str, got "
+                                          f"{short_repr(shop_id)}")
+                opening = asyncio.get_running_loop().create_task(self._open_slot(shop_id))
+                opening.add_done_callback(_consume)
+                self._opening[shop_id] = opening
+            slot = await asyncio.shield(opening)
+            if not slot.retired:
+                return slot
+            # dropped (its write failed) before this caller resumed: open it afresh
+
+    async def _open_slot(self, shop_id: str) -> Slot:
+        try:
+            releasing = self._releasing.get(shop_id)
+            if releasing is not None:  # the shop's previous object is still letting go
+                await asyncio.wait([releasing])
+            options = self._options_for(shop_id)
+            shop = await asyncio.get_running_loop().run_in_executor(
+                self._executor, functools.partial(DurableShop.open, self._store, shop_id,
+                                                  self._clock, **options))
+        finally:
+            del self._opening[shop_id]
+        slot = self._slots[shop_id] = Slot(shop_id, shop)
+        self._rearm(slot)
+        return slot
+
+    def _options_for(self, shop_id: str) -> dict[str, Any]:
+        if self._options is None:
+            return {}
+        if isinstance(self._options, Mapping):
+            return dict(self._options)
+        options = self._options(shop_id)
+        if not isinstance(options, Mapping):
+            raise InvalidArgument(f"shop_options({short_repr(shop_id)}) must return a mapping, "
+                                  f"got {short_repr(options)}")
+        _check_options(options)
+        return dict(options)
+
+    def _run(self, slot: Slot, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+             request_id: str | None, query: bool) -> asyncio.Future[Any]:
+        """Run one call on the shop now; its future resolves once what it saw is durable."""
+        shop = slot.shop
+        if not query and method != "tick" and self._timers.due(slot):
+            self._tick(slot)  # an overdue timer fires before the command
+        before = shop.seq
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            if query:
+                result = _query(shop, method, args, kwargs)
+            else:
+                result = shop.submit(method, *args, request_id=request_id, **kwargs)
+        except KefuError as exc:
+            error = exc
+        except BaseException:
+            # Not a rejection: the shop may be half-way through a command. Drop it;
+            # the next call recovers it from the store.
+            self._retire(slot, None)
+            raise
+        publish = result if not query and error is None and shop.seq > before else None
+        waiter = Waiter(asyncio.get_running_loop().create_future(), result, error, publish)
+        if shop.pending:
+            slot.pending.append(waiter)
+            self._dirty[slot.shop_id] = slot
+            self._wake_flusher.set()
+        elif slot.inflight is not None:
+            slot.inflight.append(waiter)
+        else:
+            waiter.release()
+        if not query:
+            self._rearm(slot)
+        return waiter.future
+
+    def _tick(self, slot: Slot) -> asyncio.Future[Any] | None:
+        """Fire ``slot``'s due timers through the write path; None if the shop was dropped."""
+        try:
+            future = self._run(slot, "tick", (), {}, None, False)
+        except Exception:
+            return None
+        future.add_done_callback(_consume)
+        return future
+
+    def _fire(self, slot: Slot) -> None:
+        if not slot.retired and self._state == "running":
+            self._tick(slot)
+
+    def _rearm(self, slot: Slot) -> None:
+        """Follow the shop's next deadline, earlier or later. O(1)."""
+        deadline = slot.shop.next_deadline()
+        if deadline != slot.deadline or (deadline is not None and slot.handle is None):
+            slot.deadline = deadline
+            self._timers.arm(slot)
+
+    # -- group commit ---------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        """Write every shop's pending entries, one store transaction at a time."""
+        wake = self._wake_flusher
+        while True:
+            if not self._dirty:
+                if self._state == "closing" and self._active == 0:
+                    return
+                await wake.wait()
+                wake.clear()
+                continue
+            await self._write_once()
+
+    async def _write_once(self) -> None:
+        batch = list(self._dirty.values())
+        self._dirty = {}
+        commits = []
+        for slot in batch:
+            commit = slot.shop.prepare_flush()
+            if commit is not None:
+                commits.append(commit)
+            slot.inflight, slot.pending = slot.pending, []
+        error: BaseException | None = None
+        if commits:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._store.commit_many, commits)
+            except Exception as exc:
+                error = exc
+        for slot in batch:
+            waiters, slot.inflight = slot.inflight or [], None
+            if error is None:
+                slot.shop.complete_flush()
+                subscribers = self._subscribers.get(slot.shop_id, ())
+                for waiter in waiters:
+                    if waiter.publish:
+                        for subscription in list(subscribers):
+                            subscription._push(waiter.publish)
+                    waiter.release()
+                self._release_if_idle(slot)
+            else:
+                slot.shop.complete_flush(error)
+                for waiter in waiters:
+                    waiter.fail(_write_failed(slot.shop_id, error))
+                why = f"writing it failed: {short_repr(error)}"
+                if slot.retired:  # dropped during the write: what is queued cannot be written
+                    self._fail_pending(slot, why)
+                    self._release_if_idle(slot)
+                else:
+                    self._retire(slot, why)
+
+    # -- failures and shutdown ------------------------------------------------
+
+    def _retire(self, slot: Slot, why: str | None) -> None:
+        """Drop a shop object; the shop's next call opens (recovers) it afresh.
+
+        After a failed write (``why`` says how) the object no longer matches
+        the store: the calls queued behind the failed write fail with
+        ShopFailed. After a command failed unexpectedly (``why`` None) the
+        commands before it are still written and answered. The object's
+        writer lock is released once nothing of it waits for a write.
+        O(waiters).
+        """
+        if slot.retired:
+            return
+        slot.retired = True
+        if self._slots.get(slot.shop_id) is slot:
+            del self._slots[slot.shop_id]
+        self._timers.cancel(slot)
+        self._releasing[slot.shop_id] = asyncio.get_running_loop().create_future()
+        if why is not None:
+            self._fail_pending(slot, why)
+        self._release_if_idle(slot)
+
+    def _fail_pending(self, slot: Slot, why: str) -> None:
+        if self._dirty.get(slot.shop_id) is slot:
+            del self._dirty[slot.shop_id]
+        waiters, slot.pending = slot.pending, []
+        for waiter in waiters:
+            waiter.fail(ShopFailed(f"shop {short_repr(slot.shop_id)} was dropped before this "
+                                   f"command was written ({why}); it may or may not have run"))
+
+    def _release_if_idle(self, slot: Slot) -> None:
+        """Close a retired shop object in a worker thread once no write concerns it."""
+        if (not slot.retired or slot.inflight is not None
+                or self._dirty.get(slot.shop_id) is slot):
+            return
+        released = self._releasing[slot.shop_id]
+        closing = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(_close_quietly, slot.shop)))
+
+        def done(_: asyncio.Future[None], shop_id: str = slot.shop_id) -> None:
+            if self._releasing.get(shop_id) is released:
+                del self._releasing[shop_id]
+            released.set_result(None)
+
+        closing.add_done_callback(done)
+
+    async def _shutdown(self) -> None:
+        await self._idle.wait()
+        if self._opening:
+            await asyncio.wait(list(self._opening.values()))
+        self._timers.stop()
+        for slot in self._slots.values():
+            self._timers.cancel(slot)
+        self._wake_flusher.set()
+        if self._flusher is not None:
+            await self._flusher
+        if self._releasing:
+            await asyncio.wait(list(self._releasing.values()))
+        loop = asyncio.get_running_loop()
+        first_error: BaseException | None = None
+        for slot in list(self._slots.values()):
+            try:
+                await loop.run_in_executor(self._executor, slot.shop.close)
+            except Exception as exc:
+                first_error = first_error or exc
+        self._slots.clear()
+        self._end_subscribers()
+        self._executor.shutdown(wait=True)
+        self._state = "closed"
+        if first_error is not None:
+            raise first_error
+
+    def _end_subscribers(self) -> None:
+        for subscriptions in self._subscribers.values():
+            for subscription in subscriptions:
+                subscription._end()
+        self._subscribers.clear()
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        subscriptions = self._subscribers.get(subscription.shop_id)
+        if subscriptions is not None and subscription in subscriptions:
+            subscriptions.remove(subscription)
+            if not subscriptions:
+                del self._subscribers[subscription.shop_id]
+
+    def __repr__(self) -> str:
+        return f"<Host {self._state} shops={len(self._slots)} store={self._store!r}>"
+
+
+def _classify(method: object) -> bool:
+    """True for a query, False for a command; InvalidArgument for anything else."""
+    if type(method) is str:
+        if method in QUERIES:
+            return True
+        if method in COMMANDS:
+            return False
+    raise InvalidArgument(f"unknown method {short_repr(method)}: use a command of "
+                          f"Assigner or one of the queries {sorted(QUERIES)}")
+
+
+def _query(shop: DurableShop, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return getattr(shop, method)(*args, **kwargs)
+    except TypeError as exc:
+        raise InvalidArgument(f"bad arguments for {method}: {exc}") from None
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    unknown = sorted(str(k) for k in options if k not in _OPTIONS)
+    if unknown:
+        raise InvalidArgument(f"unknown shop options {short_repr(unknown)}: use "
+                              f"{sorted(_OPTIONS)}")
+
+
+def _write_failed(shop_id: str, error: BaseException) -> ShopFailed:
+    failed = ShopFailed(f"writing shop {short_repr(shop_id)} failed ({short_repr(error)}); the "
+                        "command may or may not be in the store: retry it with its request id")
+    failed.__cause__ = error
+    return failed
+
+
+def _close_quietly(shop: DurableShop) -> None:
+    """Release a dropped shop; a failure to write its last entries changes nothing for callers."""
+    try:
+        shop.close(checkpoint=False)
+    except Exception:  # its callers were told ShopFailed already; the lock is released anyway
+        return
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Mark a background future's exception as seen (nobody else may await it)."""
+    if not future.cancelled():
+        future.exception()
