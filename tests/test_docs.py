@@ -12,7 +12,10 @@ page:
   output and formats), so nothing meant to run is skipped by accident; a
   MyST directive (`````{automodule}``) is not code;
 * a ``>>>`` prompt outside a `````python`` block is an error, for the same
-  reason.
+  reason;
+* a `````python3`` block is an excerpt of a file that runs elsewhere in the
+  suite (the integration guide quotes ``examples/backend.py``, and its own
+  test checks each excerpt is in that file): it is not run here.
 
 The blocks of one page share one namespace, in page order, as a reader
 typing them into one interpreter would.

@@ -258,8 +258,10 @@ class Mutator:
 
     def nudge_counter(self) -> None:
         counters = self.state.get("counters")
-        if type(counters) is dict and counters:
-            key = self.draw(st.sampled_from(sorted(counters)))
+        # Only plain-string keys: add_key may have put a hostile key in this dict.
+        names = sorted(k for k in counters if type(k) is str) if type(counters) is dict else []
+        if names:
+            key = self.draw(st.sampled_from(names))
             if type(counters[key]) is int:
                 counters[key] += self.draw(st.sampled_from([-1, 1, 5]))
 

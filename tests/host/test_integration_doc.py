@@ -18,7 +18,7 @@ def test_S08_integration_guide_doctests_pass() -> None:
 
 
 def test_S08_integration_guide_python_blocks_are_excerpts_of_the_example() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
+    blocks = re.findall(r"```python3\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
     example = EXAMPLE.read_text()
     assert len(blocks) >= 5
     for block in blocks:
