@@ -499,3 +499,18 @@ def test_S07_postgres_store_without_psycopg_says_what_to_install() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
     assert "install kefu[postgres]" in out
+
+
+def test_S05_a_store_lists_its_shops_for_a_restarted_service(store_spec: StoreSpec) -> None:
+    from kefu import ManualClock
+    from kefu.durable import DurableShop
+
+    store = store_spec.open()
+    assert store.shop_ids() == []
+    for shop_id in ("zeta", "alpha", "é-shop", "Beta"):
+        DurableShop.open(store, shop_id, ManualClock()).close()
+    assert store.shop_ids() == sorted(["zeta", "alpha", "é-shop", "Beta"])
+    # A second store on the same database sees them too, leased or not.
+    held = DurableShop.open(store, "alpha", ManualClock())
+    assert store_spec.open().shop_ids() == ["Beta", "alpha", "zeta", "é-shop"]
+    held.close()

@@ -248,6 +248,13 @@ class PostgresStore:
             cur.executemany(self._q("DELETE FROM {s}.kefu_requests "
                                     "WHERE shop_id = %s AND seq < %s"), forget)
 
+    def shop_ids(self) -> list[str]:
+        """Every shop this schema holds, sorted. O(shops)."""
+        with self._connection("listing shops") as conn:
+            rows = conn.execute(self._q("SELECT shop_id FROM {s}.kefu_snapshots "
+                                        "ORDER BY shop_id COLLATE \"C\"")).fetchall()
+        return [r[0] for r in rows]
+
     def _read(self, shop_id: str, repair: bool) -> StoredShop:
         """The shop's records as one consistent picture, checked. O(journal size)."""
         with (self._connection(f"reading shop {short_repr(shop_id)}") as conn,

@@ -169,6 +169,17 @@ class SQLiteStore:
         if self._closed:
             raise StoreError(f"{self!r} is closed")
 
+    def shop_ids(self) -> list[str]:
+        """Every shop this database holds, sorted. O(shops)."""
+        with self._lock:
+            self._usable()
+            try:
+                rows = self._db.execute(
+                    "SELECT shop_id FROM kefu_snapshots ORDER BY shop_id").fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
+        return [r[0] for r in rows]
+
     def _read(self, shop_id: str, repair: bool) -> StoredShop:
         with self._lock:
             self._usable()

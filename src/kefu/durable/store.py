@@ -73,6 +73,10 @@ class Store(Protocol):
         """Write several shops' commits in one transaction (each shop leased here)."""
         ...
 
+    def shop_ids(self) -> list[str]:
+        """Every shop the store holds, sorted (a restarted service recovers them)."""
+        ...
+
     def close(self) -> None:
         """Release every lease and the connection (idempotent)."""
         ...
