@@ -31,7 +31,7 @@ import attrs
 
 from kefu._guard import new_guard
 from kefu._text import short_repr
-from kefu.assigner import Assigner, EngineName
+from kefu.assigner import Assigner, EngineName, _has_now
 from kefu.clock import Clock, SystemClock, as_seconds
 from kefu.durable._commands import call_args, canonical, decode, encode
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredSnapshot
@@ -145,6 +145,8 @@ class DurableShop:
         it (at most ``snapshot_every`` commands).
         """
         clock = clock if clock is not None else SystemClock()
+        if not _has_now(clock):
+            raise InvalidArgument(f"clock must have a now() method, got {short_repr(clock)}")
         for name, value in (("snapshot_every", snapshot_every),
                             ("request_window", request_window)):
             if type(value) is not int or value < 1:
@@ -184,14 +186,16 @@ class DurableShop:
             return shop
         snap = stored.snapshot
         try:
-            assigner = Assigner.restore(json.loads(snap.data), pin, engine=engine)
+            data = json.loads(snap.data)
+            assigner = Assigner.restore(data, pin, engine=engine)
         except (InvalidSnapshot, ValueError) as exc:
             raise JournalCorrupt(shop_id, 0, f"the snapshot cannot be restored: {exc}") from exc
         if config is not None and config != assigner.config:
             raise InvalidArgument(
                 f"shop {short_repr(shop_id)} was created with {assigner.config!r}; "
                 f"it cannot be reopened with {config!r}")
-        held = float(json.loads(snap.data)["taken_at"])
+        # Restore checked taken_at (finite seconds); a version-1 snapshot has none.
+        held = float(data.get("taken_at", -math.inf))
         seq = snap.seq
         dropped: int | None = None
         for entry in stored.entries:
