@@ -141,7 +141,7 @@ def _target(spec: StoreSpec, synchronous: str) -> str:
 def test_S05_sigkill_at_random_moments_loses_no_acknowledged_command(
         store_spec: StoreSpec) -> None:
     """50 kills along a long stream, per store (SQLite NORMAL is as safe as FULL here)."""
-    n = 100_000 if store_spec.kind == "sqlite" else 30_000
+    n = 100_000
     position, one_more, wait = _crash_run(store_spec, _target(store_spec, "NORMAL"), 11, n)
     print(f"\n{store_spec.kind}: {KILLS} kills, {position} commands, {one_more} one-more "
           f"recoveries, longest wait for the lock {wait * 1000:.1f} ms")
