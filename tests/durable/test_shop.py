@@ -16,6 +16,7 @@ from kefu.errors import (
     JournalCorrupt,
     KefuError,
     NotHolder,
+    RequestConflict,
     ShopBusy,
     ShopFailed,
     StoreError,
@@ -341,3 +342,89 @@ def test_S04_a_message_from_an_agent_who_does_not_hold_the_session_is_not_journa
     again = DurableShop.open(store, "s", clock)
     assert again.snapshot()["state"] == shop.snapshot()["state"]
     again.close()
+
+
+def test_S06_a_request_id_forgotten_at_a_snapshot_can_come_back_in_the_same_write(
+        store: Store) -> None:
+    shop = DurableShop.open(store, "s", ManualClock(0.0), snapshot_every=4, request_window=2)
+    shop.add_agent("a", online=True, request_id="A")
+    shop.add_agent("b")
+    shop.add_agent("c")
+    shop.submit("add_agent", "d")                   # a snapshot: "A" is forgotten
+    shop.submit("add_agent", "e", request_id="A")   # so "A" names a new command
+    shop.flush()
+    assert shop.agent_ids() == ["a", "b", "c", "d", "e"]
+    shop.close()
+    again = DurableShop.open(store, "s", ManualClock(0.0))
+    # The store answers for the new command now.
+    assert again.add_agent("e", request_id="A") == []
+    with pytest.raises(RequestConflict):
+        again.add_agent("a", request_id="A")
+    again.close()
+
+
+def test_S07_a_symlink_or_a_relative_path_finds_the_same_writer_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = tmp_path / "shops.db"
+    store = SQLiteStore(real)
+    shop = DurableShop.open(store, "s", ManualClock())
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    via_link = SQLiteStore(link)
+    with pytest.raises(ShopBusy):
+        DurableShop.open(via_link, "s", ManualClock())
+    monkeypatch.chdir(tmp_path)
+    relative = SQLiteStore("shops.db")
+    with pytest.raises(ShopBusy):
+        DurableShop.open(relative, "s", ManualClock())
+    shop.close()
+    DurableShop.open(relative, "s", ManualClock()).close()
+    for s in (store, via_link, relative):
+        s.close()
+
+
+def test_S05_a_record_the_snapshot_covers_is_reported_and_repair_drops_only_it(
+        store: Store, db: StoreSpec) -> None:
+    from kefu.durable.journal import JournalEntry
+
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock)
+    shop.add_agent("x")
+    shop.close()  # snapshot at 1
+    stray = JournalEntry(1, 0.0, '["add_agent",["y","unlimited",null,1,false]]')
+    db.execute("INSERT INTO {journal} (shop_id, seq, at, command, crc) VALUES ('s', 1, 0.0, ?, ?)",
+               stray.command, stray.crc("s"))
+    with pytest.raises(JournalCorrupt, match="entry 1.*covers"):
+        DurableShop.open(store, "s", clock)
+    for i in range(3):
+        shop = DurableShop.open(store, "s", clock, repair=True)
+        assert shop.recovery.dropped_from is None
+        assert shop.agent_ids() == ["x"] + [f"acked{j}" for j in range(i)]
+        shop.add_agent(f"acked{i}")
+        shop.close(checkpoint=False)
+
+
+def test_S05_a_bad_engine_name_is_the_callers_error_not_a_corrupt_journal(store: Store) -> None:
+    DurableShop.open(store, "s", ManualClock()).close()
+    with pytest.raises(InvalidArgument, match="unknown engine"):
+        DurableShop.open(store, "s", ManualClock(), engine="bogus")  # type: ignore[arg-type]
+    DurableShop.open(store, "s", ManualClock()).close()
+
+
+def test_S02_close_during_another_call_is_refused_and_changes_nothing(store: Store) -> None:
+    class Closing:
+        shop: DurableShop | None = None
+
+        def now(self) -> float:
+            if self.shop is not None:
+                with pytest.raises(ConcurrentCall):
+                    self.shop.close()
+            return 1.0
+
+    clock = Closing()
+    shop = DurableShop.open(store, "s", clock)
+    clock.shop = shop
+    shop.add_agent("a")
+    clock.shop = None
+    assert shop.agent_ids() == ["a"]  # still open
+    shop.close()

@@ -46,6 +46,9 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 if TYPE_CHECKING:
     from typing import LiteralString
 
+#: A journal position no shop reaches: "drop nothing from the tail".
+_NEVER = 2**62
+
 __all__ = ["PostgresStore"]
 
 SCHEMA_VERSION = 1
@@ -221,6 +224,12 @@ class PostgresStore:
 
     def _write(self, cur: psycopg.Cursor[tuple[Any, ...]], commits: Sequence[Commit]) -> None:
         """Every shop's rows in one statement per table (one round trip each, pipelined)."""
+        # Forget old request ids first: a forgotten id may come back in this commit.
+        forget = [(c.shop_id, c.forget_requests_before) for c in commits
+                  if c.forget_requests_before is not None]
+        if forget:
+            cur.executemany(self._q("DELETE FROM {s}.kefu_requests "
+                                    "WHERE shop_id = %s AND seq < %s"), forget)
         journal = [(c.shop_id, e.seq, e.at, e.command, e.request_id, e.events, e.crc(c.shop_id))
                    for c in commits for e in c.entries]
         if journal:
@@ -231,8 +240,11 @@ class PostgresStore:
                     for c in commits for e in c.entries
                     if e.request_id is not None and e.events is not None]
         if requests:
+            # A reused id the shop has forgotten replaces its old record.
             cur.executemany(self._q("INSERT INTO {s}.kefu_requests VALUES "
-                                    "(%s, %s, %s, %s, %s, %s)"), requests)
+                                    "(%s, %s, %s, %s, %s, %s) ON CONFLICT (shop_id, request_id) "
+                                    "DO UPDATE SET seq = excluded.seq, command = excluded.command,"
+                                    " events = excluded.events, crc = excluded.crc"), requests)
         snapshots = [(c.shop_id, c.snapshot) for c in commits if c.snapshot is not None]
         if snapshots:
             cur.executemany(self._q("INSERT INTO {s}.kefu_snapshots VALUES (%s, %s, %s, %s) "
@@ -242,11 +254,6 @@ class PostgresStore:
             cur.executemany(self._q("DELETE FROM {s}.kefu_journal "
                                     "WHERE shop_id = %s AND seq <= %s"),
                             [(shop, s.seq) for shop, s in snapshots])
-        forget = [(c.shop_id, c.forget_requests_before) for c in commits
-                  if c.forget_requests_before is not None]
-        if forget:
-            cur.executemany(self._q("DELETE FROM {s}.kefu_requests "
-                                    "WHERE shop_id = %s AND seq < %s"), forget)
 
     def shop_ids(self) -> list[str]:
         """Every shop this schema holds, sorted. O(shops)."""
@@ -268,14 +275,17 @@ class PostgresStore:
             requests = dict(conn.execute(self._q("SELECT request_id, seq FROM {s}.kefu_requests "
                                                  "WHERE shop_id = %s"), (shop_id,)).fetchall())
         snapshot = None if row is None else StoredSnapshot(row[0], row[1])
-        entries, bad = verify_rows(shop_id, snapshot, None if row is None else row[2], rows,
-                                   repair=repair)
+        entries, bad, stale = verify_rows(shop_id, snapshot, None if row is None else row[2],
+                                          rows, repair=repair)
+        if bad is not None or stale:
+            self._truncate(shop_id, _NEVER if bad is None else bad,
+                           covered=snapshot.seq if stale and snapshot is not None else None)
         if bad is not None:
-            self._truncate(shop_id, bad)
             requests = {r: s for r, s in requests.items() if s < bad}
         return StoredShop(snapshot, entries, requests, bad)
 
-    def _truncate(self, shop_id: str, from_seq: int) -> int:
+    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int:
+        """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
         with (self._connection(f"truncating shop {short_repr(shop_id)}") as conn,
               conn.transaction()):
             if shop_id not in self._leases:
@@ -283,6 +293,9 @@ class PostgresStore:
             n = conn.execute(self._q("DELETE FROM {s}.kefu_journal "
                                      "WHERE shop_id = %s AND seq >= %s"),
                              (shop_id, from_seq)).rowcount
+            if covered is not None:
+                conn.execute(self._q("DELETE FROM {s}.kefu_journal "
+                                     "WHERE shop_id = %s AND seq <= %s"), (shop_id, covered))
             conn.execute(self._q("DELETE FROM {s}.kefu_requests "
                                  "WHERE shop_id = %s AND seq >= %s"), (shop_id, from_seq))
         return n

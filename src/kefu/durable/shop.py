@@ -31,7 +31,7 @@ import attrs
 
 from kefu._guard import new_guard
 from kefu._text import short_repr
-from kefu.assigner import Assigner, EngineName, _has_now
+from kefu.assigner import Assigner, EngineName, _engine_class, _has_now
 from kefu.clock import Clock, SystemClock, as_seconds
 from kefu.durable._commands import call_args, canonical, decode, encode
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredSnapshot
@@ -107,6 +107,7 @@ class DurableShop:
         self._request_window = request_window
         self._pending: list[JournalEntry] = []
         self._pending_snapshot: StoredSnapshot | None = None
+        self._pending_forget: int | None = None
         self._in_flight: Commit | None = None
         self._unflushed: dict[int, JournalEntry] = {}
         self._failed: BaseException | None = None
@@ -155,6 +156,7 @@ class DurableShop:
             raise InvalidArgument(f"config must be a kefu Config, got {short_repr(config)}")
         if type(repair) is not bool:
             raise InvalidArgument(f"repair must be True or False, got {short_repr(repair)}")
+        _engine_class(engine)  # a bad engine name is the caller's error, not the journal's
         lease = store.lease(shop_id)
         try:
             return cls._recover(lease, clock, config, engine, snapshot_every, request_window,
@@ -294,7 +296,9 @@ class DurableShop:
         self._pending_snapshot = StoredSnapshot(self._seq, _json(self._assigner.snapshot()))
         self._snapshot_seq = self._seq
         oldest = self._seq - self._request_window
-        if oldest > 0 and self._requests:
+        if oldest > 0:
+            # The store forgets exactly what memory forgets, in the same commit.
+            self._pending_forget = oldest
             self._requests = {r: s for r, s in self._requests.items() if s >= oldest}
 
     # -- flushing (group commit) ---------------------------------------------
@@ -315,11 +319,11 @@ class DurableShop:
             raise InvalidArgument("a flush is already in flight for this shop")
         if not self._pending and self._pending_snapshot is None:
             return None
-        oldest = self._seq - self._request_window
         commit = Commit(self._lease.shop_id, tuple(self._pending), self._pending_snapshot,
-                        oldest if self._pending_snapshot is not None and oldest > 0 else None)
+                        self._pending_forget)
         self._pending = []
         self._pending_snapshot = None
+        self._pending_forget = None
         self._in_flight = commit
         return commit
 
@@ -390,15 +394,17 @@ class DurableShop:
         """
         if self._closed:
             return
+        if not self._guard.enter():
+            raise ConcurrentCall("close")
         try:
             if self._failed is None:
                 if checkpoint and self._seq > self._snapshot_seq:
-                    self.checkpoint()
-                else:
-                    self.flush()
+                    self._take_snapshot()
+                self._flush()
         finally:
             self._closed = True
             self._lease.release()
+            self._guard.leave()
 
     def __enter__(self) -> DurableShop:
         return self

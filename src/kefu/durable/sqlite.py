@@ -34,6 +34,9 @@ from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
 from kefu.durable.store import Commit, verify_rows
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
 
+#: A journal position no shop reaches: "drop nothing from the tail".
+_NEVER = 2**62
+
 __all__ = ["SQLiteStore"]
 
 SCHEMA_VERSION = 1
@@ -79,7 +82,9 @@ class SQLiteStore:
             self._check_schema()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {str(self.path)!r}: {exc}") from exc
-        self._lock_dir = Path(f"{self.path}.locks")
+        # The lock directory follows the file, not the name it was opened by: a
+        # symlink or a relative path to the same database finds the same locks.
+        self._lock_dir = Path(f"{os.path.realpath(self.path)}.locks")
 
     def _check_schema(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -147,6 +152,10 @@ class SQLiteStore:
         db, shop = self._db, c.shop_id
         if shop not in self._leases:
             raise StoreError(f"shop {short_repr(shop)} is not leased from this store")
+        # Forget old request ids first: a forgotten id may come back in this commit.
+        if c.forget_requests_before is not None:
+            db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq < ?",
+                       (shop, c.forget_requests_before))
         db.executemany(
             "INSERT INTO kefu_journal VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(shop, e.seq, e.at, e.command, e.request_id, e.events, e.crc(shop))
@@ -154,15 +163,14 @@ class SQLiteStore:
         requests = [(shop, e.request_id, e.seq, e.command, e.events, e.request_crc(shop))
                     for e in c.entries if e.request_id is not None and e.events is not None]
         if requests:
-            db.executemany("INSERT INTO kefu_requests VALUES (?, ?, ?, ?, ?, ?)", requests)
+            # A reused id the shop has forgotten replaces its old record.
+            db.executemany("INSERT OR REPLACE INTO kefu_requests VALUES (?, ?, ?, ?, ?, ?)",
+                           requests)
         if c.snapshot is not None:
             s = c.snapshot
             db.execute("INSERT OR REPLACE INTO kefu_snapshots VALUES (?, ?, ?, ?)",
                        (shop, s.seq, s.data, s.crc(shop)))
             db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq <= ?", (shop, s.seq))
-        if c.forget_requests_before is not None:
-            db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq < ?",
-                       (shop, c.forget_requests_before))
 
     def _usable(self) -> None:
         """Raise StoreError once the store is closed (call under the lock)."""
@@ -200,14 +208,17 @@ class SQLiteStore:
                     db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
-        entries, bad = verify_rows(shop_id, snapshot, None if row is None else row[2], rows,
-                                   repair=repair)
+        entries, bad, stale = verify_rows(shop_id, snapshot, None if row is None else row[2],
+                                          rows, repair=repair)
+        if bad is not None or stale:
+            self._truncate(shop_id, _NEVER if bad is None else bad,
+                           covered=snapshot.seq if stale and snapshot is not None else None)
         if bad is not None:
-            self._truncate(shop_id, bad)
             requests = {r: s for r, s in requests.items() if s < bad}
         return StoredShop(snapshot, entries, requests, bad)
 
-    def _truncate(self, shop_id: str, from_seq: int) -> int:
+    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int:
+        """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
         with self._lock:
             self._usable()
             db = self._db
@@ -216,6 +227,9 @@ class SQLiteStore:
                 try:
                     n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
                                    (shop_id, from_seq)).rowcount
+                    if covered is not None:
+                        db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq <= ?",
+                                   (shop_id, covered))
                     db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq >= ?",
                                (shop_id, from_seq))
                     db.execute("COMMIT")

@@ -86,19 +86,30 @@ Row = tuple[int, float, str, "str | None", "str | None", int]
 
 
 def verify_rows(shop_id: str, snapshot: StoredSnapshot | None, snapshot_crc: int | None,
-                rows: Iterable[Row], *, repair: bool) -> tuple[list[JournalEntry], int | None]:
+                rows: Iterable[Row], *, repair: bool
+                ) -> tuple[list[JournalEntry], int | None, bool]:
     """Check a shop's snapshot and journal rows ``(seq, at, command, request_id, events, crc)``.
 
-    Returns the good entries, in order, and the position of the first bad one
-    when ``repair`` is set (None if all are good); without ``repair`` a bad
+    Returns the good entries, in order; the position of the first bad one
+    when ``repair`` is set (None if all are good); and whether rows the
+    snapshot already covers are still stored (redundant, so ``repair`` drops
+    them without losing anything). Without ``repair`` a bad or covered
     entry raises :class:`~kefu.errors.JournalCorrupt`. A bad snapshot always
     raises: there is nothing to recover from. Cost: O(journal size).
     """
     if snapshot is not None and snapshot.crc(shop_id) != snapshot_crc:
         raise JournalCorrupt(shop_id, 0, "the snapshot's checksum does not match")
-    expected = 1 if snapshot is None else snapshot.seq + 1
+    covered = 0 if snapshot is None else snapshot.seq
+    expected = covered + 1
     good: list[JournalEntry] = []
+    stale = False
     for seq, at, command, request_id, events, crc in rows:
+        if type(seq) is int and seq <= covered:
+            if not repair:
+                raise JournalCorrupt(shop_id, seq, "the snapshot covers this record, yet it is "
+                                     "still stored (did a second writer write?)")
+            stale = True
+            continue
         why = None
         if seq != expected:
             why = f"expected position {expected} next, found {seq}"
@@ -111,7 +122,7 @@ def verify_rows(shop_id: str, snapshot: StoredSnapshot | None, snapshot_crc: int
         if why is not None:
             if not repair:
                 raise JournalCorrupt(shop_id, expected, why)
-            return good, expected
+            return good, expected, stale
         good.append(entry)
         expected += 1
-    return good, None
+    return good, None, stale
