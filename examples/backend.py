@@ -38,6 +38,15 @@ JSON_QUERIES = {"waiting", "load", "session_ids", "agent_ids", "reception_list",
                 "next_deadline"}
 
 
+def well_formed(request: Any) -> bool:
+    """Whether a decoded line is a request this backend can run (else it replies BadRequest)."""
+    return (isinstance(request, dict) and isinstance(request.get("shop"), str)
+            and isinstance(request.get("method"), str)
+            and isinstance(request.get("args", []), list)
+            and isinstance(request.get("kwargs", {}), dict)
+            and "request_id" not in request.get("kwargs", {}))
+
+
 async def answer(host: Host, request: dict[str, Any]) -> dict[str, Any]:
     """Run one request on its shop; the reply comes once the command is durable."""
     reply: dict[str, Any] = {"id": request.get("id")}
@@ -78,13 +87,19 @@ async def serve_client(host: Host, reader: asyncio.StreamReader,
     pushers = []
     try:
         while line := await reader.readline():
-            request = json.loads(line)
-            if "subscribe" in request:
+            try:
+                request = json.loads(line)
+            except ValueError:  # not JSON, or not UTF-8
+                request = None
+            if isinstance(request, dict) and isinstance(request.get("subscribe"), str):
                 pushers.append(asyncio.create_task(push(host, request["subscribe"], send)))
                 await send({"subscribed": request["subscribe"]})
-            else:
+            elif well_formed(request):
                 await send(await answer(host, request))
-    except (ConnectionError, json.JSONDecodeError):
+            else:
+                await send({"ok": False, "error": "BadRequest",
+                            "message": "expected a JSON object with shop, method, args, kwargs"})
+    except ConnectionError:
         pass
     finally:
         for task in pushers:

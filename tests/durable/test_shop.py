@@ -394,7 +394,7 @@ def test_S05_a_record_the_snapshot_covers_is_reported_and_repair_drops_only_it(
     stray = JournalEntry(1, 0.0, '["add_agent",["y","unlimited",null,1,false]]')
     db.execute("INSERT INTO {journal} (shop_id, seq, at, command, crc) VALUES ('s', 1, 0.0, ?, ?)",
                stray.command, stray.crc("s"))
-    with pytest.raises(JournalCorrupt, match="entry 1.*covers"):
+    with pytest.raises(JournalCorrupt, match=r"entry 1.*covers"):
         DurableShop.open(store, "s", clock)
     for i in range(3):
         shop = DurableShop.open(store, "s", clock, repair=True)

@@ -148,12 +148,6 @@ def test_S08_a_cancelled_caller_never_undoes_a_command_that_ran(tmp_path: Path) 
     store.close()
 
 
-needs_event_dicts = pytest.mark.skipif(
-    not hasattr(Opened, "to_dict"),
-    reason="retries answer with the stored events: needs event.to_dict()/from_dict (S03)")
-
-
-@needs_event_dicts
 def test_S08_S06_a_retried_request_id_returns_the_original_events_once(tmp_path: Path) -> None:
     store = WatchedStore(tmp_path / "x.db")
     clock = ManualClock(0.0)

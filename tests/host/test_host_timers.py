@@ -167,3 +167,68 @@ def test_S08_on_the_real_clock_timers_sleep_until_the_deadline(tmp_path: Path) -
 
     run(scenario())
     store.close()
+
+
+def test_S08_a_shop_dropped_by_a_failed_write_is_reopened_and_its_timers_fire(
+        tmp_path: Path) -> None:
+    from host_helpers import WatchedStore
+
+    store = WatchedStore(tmp_path / "x.db")
+    clock = ManualClock(0.0)
+
+    async def scenario() -> None:
+        async with Host(store, clock=clock, shop_options={"config": RESPONSE}) as host:
+            await host.call("S", "add_agent", "alice", online=True)
+            await host.call("S", "open_session", "s1", "b1")  # first response due at 60
+            store.fail = lambda commits: True
+            try:
+                await host.call("S", "add_agent", "bob")
+            except Exception as exc:
+                assert type(exc).__name__ == "ShopFailed"
+            store.fail = None
+            # Nobody calls the shop; the host recovers it by itself.
+            for _ in range(200):
+                if "S" in host.open_shops():
+                    break
+                await asyncio.sleep(0.01)
+            assert "S" in host.open_shops()
+            clock.advance(60.0)
+            fired = await host.clock_moved()
+            assert [(type(e), e.at) for e in fired["S"]][:1] == [(ResponseTimedOut, 60.0)]
+
+    run(scenario())
+    store.close()
+
+
+def test_S08_one_clock_reading_serves_the_overdue_check_and_the_command(
+        tmp_path: Path) -> None:
+    """A deadline passing between two readings must not let a command run past it."""
+
+    class Stepping:
+        """A real-looking clock: each reading a little later than the one before."""
+
+        def __init__(self) -> None:
+            self.t = 1000.0
+            self.step = 0.0
+
+        def now(self) -> float:
+            self.t += self.step
+            return self.t
+
+    clock = Stepping()
+    store = SQLiteStore(tmp_path / "x.db")
+
+    async def scenario() -> None:
+        async with Host(store, clock=clock, sleep=False,
+                        shop_options={"config": RESPONSE}) as host:
+            await host.call("S", "add_agent", "alice", online=True)
+            await host.call("S", "open_session", "s1", "b1")  # first response due at 1060
+            # Two readings in a row would straddle the deadline: 1059.99995, 1060.00005.
+            clock.t, clock.step = 1059.99985, 0.0001
+            assert await host.call("S", "agent_message", "s1") == []
+            # The reply ran at the reading the overdue check saw, before the deadline:
+            # the timeout is cancelled and auto close counts from that instant.
+            assert await host.call("S", "next_deadline") == 1059.99995 + 1000.0
+
+    run(scenario())
+    store.close()

@@ -10,6 +10,9 @@ woke early), it sleeps again for the rest. With ``sleep=False`` (a
 so tests see timers fire at exactly their deadline. Either way a deadline
 already due is fired on the next loop iteration.
 
+A clock that fails (raises, or returns no finite time) never breaks a
+call: the timer is armed again a second later (:data:`RETRY`).
+
 Cost: O(1) per re-arm (one loop timer handle), O(open shops) per
 ``clock_moved``.
 """
@@ -19,16 +22,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from kefu.clock import Clock
+from kefu.host._clock import HeldClock
 from kefu.host._slot import Slot
 
-__all__ = ["Timers"]
+__all__ = ["RETRY", "Timers"]
+
+#: Seconds before a timer is armed again when the clock could not be read.
+RETRY = 1.0
 
 
 class Timers:
     """Arms each shop's loop timer and calls ``fire(slot)`` once its deadline is due."""
 
-    def __init__(self, clock: Clock, sleep: bool, fire: Callable[[Slot], None]) -> None:
+    def __init__(self, clock: HeldClock, sleep: bool, fire: Callable[[Slot], None]) -> None:
         self._clock = clock
         self._sleep = sleep
         self._fire = fire
@@ -41,7 +47,11 @@ class Timers:
         if deadline is None or self._stopped:
             return
         loop = asyncio.get_running_loop()
-        delay = deadline - self._clock.now()
+        now = self._clock.read()
+        if now is None:  # the clock failed: try again shortly
+            slot.handle = loop.call_later(RETRY, self._due, slot, deadline)
+            return
+        delay = deadline - now
         if delay <= 0:
             slot.handle = loop.call_soon(self._due, slot, deadline)
         elif self._sleep:
@@ -52,9 +62,9 @@ class Timers:
             slot.handle.cancel()
             slot.handle = None
 
-    def due(self, slot: Slot) -> bool:
-        """Whether ``slot``'s deadline has come by the clock now."""
-        return slot.deadline is not None and slot.deadline <= self._clock.now()
+    def due(self, slot: Slot, now: float | None) -> bool:
+        """Whether ``slot``'s deadline has come by ``now`` (False if the clock failed)."""
+        return now is not None and slot.deadline is not None and slot.deadline <= now
 
     def stop(self) -> None:
         """Arm nothing more (the host is shutting down); cancel handles with :meth:`cancel`."""
@@ -64,7 +74,8 @@ class Timers:
         slot.handle = None
         if self._stopped or slot.retired or slot.deadline != deadline:
             return
-        if deadline > self._clock.now():
-            self.arm(slot)  # woke before the clock reached the deadline: sleep the rest
+        now = self._clock.read()
+        if now is None or deadline > now:
+            self.arm(slot)  # woke before the deadline (or no reading): sleep the rest
             return
         self._fire(slot)

@@ -38,6 +38,7 @@ from kefu.durable import DurableShop, Recovery, Store
 from kefu.durable._commands import COMMANDS
 from kefu.errors import HostClosed, InvalidArgument, KefuError, ShopFailed
 from kefu.events import Event
+from kefu.host._clock import HeldClock
 from kefu.host._slot import Slot, Waiter
 from kefu.host._subscription import Subscription
 from kefu.host._timers import Timers
@@ -93,13 +94,15 @@ class Host:
         self._sleep = sleep if sleep is not None else not isinstance(self._clock, ManualClock)
         self._slots: dict[str, Slot] = {}
         self._opening: dict[str, asyncio.Task[Slot]] = {}
+        self._reopening: dict[str, asyncio.Task[None]] = {}
         self._releasing: dict[str, asyncio.Future[None]] = {}
         self._subscribers: dict[str, list[Subscription]] = {}
         self._dirty: dict[str, Slot] = {}
         self._active = 0
         self._state = "new"
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="kefu-host")
-        self._timers = Timers(self._clock, self._sleep, self._fire)
+        self._shop_clock = HeldClock(self._clock)
+        self._timers = Timers(self._shop_clock, self._sleep, self._fire)
         self._wake_flusher = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -237,8 +240,9 @@ class Host:
         try:
             timers = self._timers
             fired: list[tuple[str, asyncio.Future[Any]]] = []
+            now = self._shop_clock.read()
             for slot in list(self._slots.values()):
-                if timers.due(slot):
+                if timers.due(slot, now):
                     timers.cancel(slot)
                     future = self._tick(slot)
                     if future is not None:
@@ -293,7 +297,7 @@ class Host:
             options = self._options_for(shop_id)
             shop = await asyncio.get_running_loop().run_in_executor(
                 self._executor, functools.partial(DurableShop.open, self._store, shop_id,
-                                                  self._clock, **options))
+                                                  self._shop_clock, **options))
         finally:
             del self._opening[shop_id]
         slot = self._slots[shop_id] = Slot(shop_id, shop)
@@ -315,9 +319,23 @@ class Host:
     def _run(self, slot: Slot, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
              request_id: str | None, query: bool) -> asyncio.Future[Any]:
         """Run one call on the shop now; its future resolves once what it saw is durable."""
+        clock = self._shop_clock
+        if clock.held is not None:  # an overdue tick inside a call: the call's reading
+            return self._run_held(slot, method, args, kwargs, request_id, query)
+        # One reading for the overdue check and the command (None: the clock failed,
+        # and the command reports it).
+        clock.held = clock.read()
+        try:
+            if not query and method != "tick" and self._timers.due(slot, clock.held):
+                self._tick(slot)  # an overdue timer fires before the command
+            return self._run_held(slot, method, args, kwargs, request_id, query)
+        finally:
+            clock.held = None
+
+    def _run_held(self, slot: Slot, method: str, args: tuple[Any, ...],
+                  kwargs: dict[str, Any], request_id: str | None,
+                  query: bool) -> asyncio.Future[Any]:
         shop = slot.shop
-        if not query and method != "tick" and self._timers.due(slot):
-            self._tick(slot)  # an overdue timer fires before the command
         before = shop.seq
         result: Any = None
         error: BaseException | None = None
@@ -418,6 +436,33 @@ class Host:
                     self._release_if_idle(slot)
                 else:
                     self._retire(slot, why)
+                self._reopen_soon(slot.shop_id)
+
+    def _reopen_soon(self, shop_id: str) -> None:
+        """Recover a shop dropped by a failed write, so its timers keep firing unasked."""
+        if self._state == "running" and shop_id not in self._reopening:
+            task = asyncio.get_running_loop().create_task(self._reopen(shop_id))
+            self._reopening[shop_id] = task
+            task.add_done_callback(lambda _: self._reopening.pop(shop_id, None))
+
+    async def _reopen(self, shop_id: str) -> None:
+        """Open ``shop_id`` again, retrying with backoff (0.1 s doubling to 30 s) until it opens.
+
+        Stops when the host closes or the shop is open again (a call may
+        have reopened it first).
+        """
+        delay = 0.1
+        while self._state == "running":
+            await asyncio.sleep(delay)
+            if shop_id in self._slots:
+                return
+            try:
+                await self.open(shop_id)
+                return
+            except HostClosed:
+                return
+            except Exception:
+                delay = min(delay * 2, 30.0)
 
     # -- failures and shutdown ------------------------------------------------
 
@@ -467,6 +512,8 @@ class Host:
         closing.add_done_callback(done)
 
     async def _shutdown(self) -> None:
+        for reopening in list(self._reopening.values()):
+            reopening.cancel()
         await self._idle.wait()
         if self._opening:
             await asyncio.wait(list(self._opening.values()))
