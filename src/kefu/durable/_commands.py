@@ -35,7 +35,7 @@ def _session(session_id: object) -> JsonArgs:
 
 
 def _add_agent(agent_id: object, cap: object = Cap.UNLIMITED, groups: object = None,
-               weight: object = 1, *, online: object = False) -> JsonArgs:
+               weight: object = 1, online: object = False) -> JsonArgs:
     agent = check_id("agent", agent_id)
     cap_data = Cap.coerce(cap).to_data()
     names = check_groups(groups)

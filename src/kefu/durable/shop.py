@@ -22,6 +22,7 @@ writer of the same shop (:class:`~kefu.errors.ShopBusy`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable
@@ -29,14 +30,16 @@ from typing import Any
 
 import attrs
 
+from kefu._batch import check_at, validate_command
 from kefu._guard import new_guard
 from kefu._text import short_repr
-from kefu.assigner import Assigner, EngineName, _engine_class, _has_now
+from kefu.assigner import Assigner, EngineName, _engine_class, _has_now, _iterate
 from kefu.clock import Clock, SystemClock, as_seconds
 from kefu.durable._commands import call_args, canonical, decode, encode
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredSnapshot
 from kefu.durable.store import Commit, ShopLease, Store
 from kefu.errors import (
+    BatchAborted,
     ConcurrentCall,
     InvalidArgument,
     InvalidSnapshot,
@@ -257,6 +260,11 @@ class DurableShop:
         # The shop holds time monotonic itself, so the Assigner never has to
         # and the journaled time is exactly the time the command ran at.
         t = self._held = max(_read_clock(self._clock), self._held)
+        return self._execute(method, canonical_args, command, request_id, t)
+
+    def _execute(self, method: str, canonical_args: list[Any], command: str,
+                 request_id: str | None, t: float) -> list[Event]:
+        """Run a checked command at ``t`` and queue its journal entry (none if it failed)."""
         if method == "tick" and not self._due(t):
             return []
         call, positional, keywords = call_args(method, canonical_args)
@@ -272,6 +280,47 @@ class DurableShop:
         if self._seq - self._snapshot_seq >= self._snapshot_every:
             self._take_snapshot()
         return events
+
+    def apply(self, commands: Iterable[tuple[object, ...]]) -> list[Event]:
+        """:meth:`Assigner.apply <kefu.Assigner.apply>`, journaled: many commands, one write.
+
+        Each command is journaled on its own, at the batch's time when it
+        ran, and the whole batch is written in one transaction before this
+        returns. The first failing command raises
+        :class:`~kefu.errors.BatchAborted` (as the Assigner does) once the
+        commands before it, which stay applied, are written. Cost: the
+        commands plus one store write.
+        """
+        if not self._guard.enter():
+            raise ConcurrentCall("apply")
+        try:
+            self._usable()
+            feed = _iterate(commands)
+            now = self._held = max(_read_clock(self._clock), self._held)
+            events: list[Event] = []
+            for index in itertools.count():
+                try:
+                    item = next(feed)
+                except StopIteration:
+                    break
+                except Exception as exc:  # the caller's iterable broke: keep what was done
+                    self._flush()
+                    raise BatchAborted(index, None, exc, events, now) from exc
+                try:
+                    name, args = validate_command(item)
+                    if name == "at":
+                        now = self._held = max(check_at(args[0], now), self._held)
+                        continue
+                    canonical_args = canonical(name, args, {})
+                    events.extend(self._execute(name, canonical_args,
+                                                encode(name, canonical_args), None, now))
+                except Exception as exc:
+                    self._flush()
+                    raise BatchAborted(index, item, exc, events, now) from exc
+            self._flush()
+            return events
+        finally:
+            self._guard.leave()
 
     def _due(self, t: float) -> bool:
         """Whether a tick at ``t`` fires anything (an idle tick is not journaled)."""
