@@ -233,3 +233,34 @@ def test_S08_an_unexpected_error_drops_the_shop_but_not_the_commands_before_it(
 
     run(scenario())
     store.close()
+
+
+def test_S08_a_shop_that_cannot_prepare_its_write_fails_its_callers_instead_of_hanging(
+        tmp_path: Path) -> None:
+    store = WatchedStore(tmp_path / "x.db")
+    clock = ManualClock(0.0)
+
+    async def scenario() -> None:
+        async with Host(store, clock=clock) as host:
+            await host.call("S", "open_session", "kept")
+            await host.call("T", "open_session", "other")
+            shop = host._slots["S"].shop
+
+            def broken() -> None:
+                raise RuntimeError("a bug in the write path")
+
+            shop.prepare_flush = broken  # type: ignore[method-assign]
+            with pytest.raises(ShopFailed, match="preparing its write failed"):
+                await host.call("S", "open_session", "lost")
+            # Other shops are unaffected, and the shop recovers from the store.
+            assert [e.session_id for e in await host.call("T", "open_session", "t2")] == ["t2"] * 2
+            # Reopened from the store by the host itself: only what was acknowledged.
+            for _ in range(200):
+                if "S" in host.open_shops():
+                    break
+                await asyncio.sleep(0.01)
+            assert "S" in host.open_shops()
+            assert await host.call("S", "waiting") == ["kept"]
+
+    run(scenario())
+    store.close()

@@ -400,14 +400,20 @@ class Host:
             await self._write_once()
 
     async def _write_once(self) -> None:
-        batch = list(self._dirty.values())
-        self._dirty = {}
+        batch = []
         commits = []
-        for slot in batch:
-            commit = slot.shop.prepare_flush()
+        dirty, self._dirty = list(self._dirty.values()), {}
+        for slot in dirty:
+            try:
+                commit = slot.shop.prepare_flush()
+            except Exception as exc:  # never reached by design; must not hang the callers
+                self._retire(slot, f"preparing its write failed: {short_repr(exc)}")
+                self._reopen_soon(slot.shop_id)
+                continue
             if commit is not None:
                 commits.append(commit)
             slot.inflight, slot.pending = slot.pending, []
+            batch.append(slot)
         error: BaseException | None = None
         if commits:
             try:
