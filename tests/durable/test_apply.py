@@ -14,11 +14,11 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_batch import AGENT_POOL, absolute_times, commands, configs, shops
 
 from kefu import Assigner, Config, ManualClock
 from kefu.durable import DurableShop, SQLiteStore
 from kefu.errors import BatchAborted
+from test_batch import AGENT_POOL, absolute_times, commands, configs, shops
 
 
 def _outcomes(target: Any, batch: list[object]) -> list[Any]:
