@@ -18,7 +18,8 @@ dir=$2
 
 as_pg() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        # from /: the postgres user may not enter the caller's directory
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi

@@ -25,6 +25,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -74,10 +75,14 @@ class SQLiteStore:
         self._leases: dict[str, _SQLiteLease] = {}
         self._closed = False
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            # Wait up to 10 s for another connection's lock from the first statement
+            # on: switching a new file to WAL needs one, and other processes may be
+            # opening the same file at this moment.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=10.0)
             self._db.execute("PRAGMA busy_timeout=10000")
+            self._enable_wal()
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(_SCHEMA)
             self._check_schema()
         except sqlite3.Error as exc:
@@ -85,6 +90,26 @@ class SQLiteStore:
         # The lock directory follows the file, not the name it was opened by: a
         # symlink or a relative path to the same database finds the same locks.
         self._lock_dir = Path(f"{os.path.realpath(self.path)}.locks")
+
+    def _enable_wal(self) -> None:
+        """Put the file in WAL mode (once per file: the mode is stored in it).
+
+        Switching a new file to WAL while another connection opens it can
+        fail at once with "database is locked" (SQLite does not wait on its
+        busy timeout there), so the switch is retried for up to 10 s.
+        """
+        deadline = time.monotonic() + 10.0
+        while True:
+            try:
+                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+                continue
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{str(self.path)!r} cannot use WAL mode (got {mode!r})")
+            return
 
     def _check_schema(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
