@@ -36,13 +36,17 @@ find_bin() {
 case "$action" in
 start)
     bin=$(find_bin)
+    export DEBIAN_FRONTEND=noninteractive
     if [ -z "$bin" ]; then
         echo "== installing PostgreSQL from Debian's packages" >&2
-        export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >&2
         apt-get install -y -qq postgresql >&2
         bin=$(find_bin)
         [ -n "$bin" ] || { echo "PostgreSQL is still missing after apt-get" >&2; exit 1; }
+    else
+        # Installed already: make sure the package (and its dependencies) is whole.
+        apt-get install -y -qq postgresql >&2 \
+            || echo "(apt-get could not check the installed PostgreSQL; using $bin)" >&2
     fi
     mkdir -p "$dir"
     if [ "$(id -u)" -eq 0 ]; then
