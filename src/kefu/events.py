@@ -9,8 +9,7 @@ a lookup (S03).
 
 On the wire (S03): ``event.to_dict()`` is plain JSON data naming the event's
 kind and the schema version, and :func:`from_dict` reads it back into an
-equal event, refusing anything else with :class:`~kefu.errors.InvalidEvent`
-(the codec is ``kefu._event_codec``).
+equal event, refusing anything else with :class:`~kefu.errors.InvalidEvent`.
 """
 
 from __future__ import annotations

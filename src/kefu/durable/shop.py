@@ -546,6 +546,7 @@ class DurableShop:
 
     @property
     def shop_id(self) -> str:
+        """The shop's id in its store."""
         return self._lease.shop_id
 
     @property
@@ -555,42 +556,51 @@ class DurableShop:
 
     @property
     def config(self) -> Config:
+        """The configuration the shop was created with (fixed for its life)."""
         return self._assigner.config
 
     @property
     def clock(self) -> Clock:
+        """The clock the shop reads its commands' times from."""
         return self._clock
 
     def next_deadline(self) -> float | None:
-        """When to call :meth:`tick` next, or None (:meth:`Assigner.next_deadline`)."""
+        """When to call :meth:`tick` next, or None (:meth:`kefu.Assigner.next_deadline`)."""
         result: float | None = self._query("next_deadline")
         return result
 
     def load(self, agent_id: str) -> int:
+        """Open sessions in the agent's reception list (:meth:`kefu.Assigner.load`)."""
         result: int = self._query("load", agent_id)
         return result
 
     def agent(self, agent_id: str) -> AgentView:
+        """A read-only view of one agent (:meth:`kefu.Assigner.agent`)."""
         result: AgentView = self._query("agent", agent_id)
         return result
 
     def agent_ids(self) -> list[str]:
+        """Registered agents in registration order (:meth:`kefu.Assigner.agent_ids`)."""
         result: list[str] = self._query("agent_ids")
         return result
 
     def session(self, session_id: str) -> SessionView:
+        """A read-only view of one open session (:meth:`kefu.Assigner.session`)."""
         result: SessionView = self._query("session", session_id)
         return result
 
     def session_ids(self) -> list[str]:
+        """Open sessions in arrival order (:meth:`kefu.Assigner.session_ids`)."""
         result: list[str] = self._query("session_ids")
         return result
 
     def waiting(self) -> list[str]:
+        """Waiting sessions in service order (:meth:`kefu.Assigner.waiting`)."""
         result: list[str] = self._query("waiting")
         return result
 
     def reception_list(self, agent_id: str) -> list[str]:
+        """The agent's open sessions, longest wait first (:meth:`kefu.Assigner.reception_list`)."""
         result: list[str] = self._query("reception_list", agent_id)
         return result
 
@@ -606,6 +616,7 @@ class DurableShop:
             self._guard.leave()
 
     def check(self) -> None:
+        """Verify every invariant from scratch (:meth:`kefu.Assigner.check`)."""
         self._query("check")
 
     def __repr__(self) -> str:
