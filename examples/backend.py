@@ -133,8 +133,11 @@ def cli() -> None:
     parser.add_argument("--db", required=True, help="the SQLite file (created if missing)")
     parser.add_argument("--shops", required=True, help="comma-separated ids of the shops")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    parser.add_argument("--first-response-timeout", type=float, default=None)
-    parser.add_argument("--auto-close-after", type=float, default=1200.0)
+    # A shop keeps the configuration it was created with: start again with the same.
+    parser.add_argument("--first-response-timeout", type=float, default=None,
+                        help="seconds an agent has for the first reply (new shops)")
+    parser.add_argument("--auto-close-after", type=float, default=1200.0,
+                        help="seconds of buyer silence before auto close (new shops)")
     args = parser.parse_args()
     config = Config(first_response_timeout=args.first_response_timeout,
                     auto_close_after=args.auto_close_after)
