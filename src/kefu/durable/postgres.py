@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, verify_rows
+from kefu.durable.store import Commit, LeaseRecords, verify_rows
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
 
 try:
@@ -340,27 +340,16 @@ class PostgresStore:
         return f"PostgresStore({self._where!r}, schema={self.schema!r})"
 
 
-class _PostgresLease:
+class _PostgresLease(LeaseRecords):
     """A shop's advisory lock on a PostgresStore's connection, and access to its records."""
 
     __slots__ = ("_store", "key", "shop_id")
+    _store: PostgresStore
 
     def __init__(self, store: PostgresStore, shop_id: str, key: int) -> None:
         self._store = store
         self.shop_id = shop_id
         self.key = key
-
-    def read(self, *, repair: bool = False) -> StoredShop:
-        return self._store._read(self.shop_id, repair)
-
-    def commit(self, commit: Commit) -> None:
-        self._store.commit_many([commit])
-
-    def truncate(self, from_seq: int) -> int:
-        return self._store._truncate(self.shop_id, from_seq)
-
-    def request(self, request_id: str) -> RequestRecord | None:
-        return self._store._request(self.shop_id, request_id)
 
     def release(self) -> None:
         self._store._release(self)

@@ -32,7 +32,7 @@ from typing import Literal
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, verify_rows
+from kefu.durable.store import Commit, LeaseRecords, verify_rows
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
 
 #: A journal position no shop reaches: "drop nothing from the tail".
@@ -293,27 +293,16 @@ class SQLiteStore:
         return f"SQLiteStore({str(self.path)!r})"
 
 
-class _SQLiteLease:
+class _SQLiteLease(LeaseRecords):
     """A shop's writer lock on a SQLiteStore, and access to its records."""
 
     __slots__ = ("_fd", "_store", "shop_id")
+    _store: SQLiteStore
 
     def __init__(self, store: SQLiteStore, shop_id: str, fd: int) -> None:
         self._store = store
         self.shop_id = shop_id
         self._fd: int | None = fd
-
-    def read(self, *, repair: bool = False) -> StoredShop:
-        return self._store._read(self.shop_id, repair)
-
-    def commit(self, commit: Commit) -> None:
-        self._store.commit_many([commit])
-
-    def truncate(self, from_seq: int) -> int:
-        return self._store._truncate(self.shop_id, from_seq)
-
-    def request(self, request_id: str) -> RequestRecord | None:
-        return self._store._request(self.shop_id, request_id)
 
     def release(self) -> None:
         fd, self._fd = self._fd, None

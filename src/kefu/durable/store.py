@@ -17,7 +17,7 @@ import attrs
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredShop, StoredSnapshot
 from kefu.errors import JournalCorrupt
 
-__all__ = ["Commit", "ShopLease", "Store", "verify_rows"]
+__all__ = ["Commit", "LeaseRecords", "ShopLease", "Store", "verify_rows"]
 
 
 @attrs.frozen(slots=True)
@@ -80,6 +80,41 @@ class Store(Protocol):
     def close(self) -> None:
         """Release every lease and the connection (idempotent)."""
         ...
+
+
+class _Records(Protocol):
+    """What a store offers its leases: one shop's records, read and written."""
+
+    def commit_many(self, commits: Sequence[Commit]) -> None: ...
+
+    def _read(self, shop_id: str, repair: bool) -> StoredShop: ...
+
+    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int: ...
+
+    def _request(self, shop_id: str, request_id: str) -> RequestRecord | None: ...
+
+
+class LeaseRecords:
+    """The record access every store's lease shares: each call goes to its store.
+
+    A store's lease class adds how it was taken and how it is released.
+    """
+
+    __slots__ = ()
+    _store: _Records
+    shop_id: str
+
+    def read(self, *, repair: bool = False) -> StoredShop:
+        return self._store._read(self.shop_id, repair)
+
+    def commit(self, commit: Commit) -> None:
+        self._store.commit_many([commit])
+
+    def truncate(self, from_seq: int) -> int:
+        return self._store._truncate(self.shop_id, from_seq)
+
+    def request(self, request_id: str) -> RequestRecord | None:
+        return self._store._request(self.shop_id, request_id)
 
 
 Row = tuple[int, float, str, "str | None", "str | None", int]
