@@ -11,13 +11,15 @@ in memory and pile up for the next write. When a write returns, its
 callers' futures resolve and subscribers receive the events, in each
 shop's journal order; if it fails, exactly its callers (and the calls
 queued behind them on the same shops) get :class:`~kefu.errors.ShopFailed`
-and those shops are closed, to be recovered on their next call.
+and those shops are closed, then recovered from the store in the background
+(or by their next call, if it comes first) so their timers go on.
 
 Nothing a caller sees is ahead of the store: a query's value and a
 rejected command's error also wait for the write of every command they
 may have observed. A shop's timers are fired through the same path
 (:mod:`kefu.host._timers`), and an overdue timer fires before the next
-command of its shop, so a command never runs past a due timer.
+command of its shop, so a command never runs past a due timer; the check
+and the command share one clock reading (:mod:`kefu.host._clock`).
 
 Opening a shop (recovery: snapshot + journal replay) and closing it run in
 worker threads; two first calls to a shop open it once.
