@@ -23,7 +23,7 @@ from kefu.errors import BatchAborted, InvalidArgument
 from kefu.events import Event
 from kefu.model import Cap
 
-__all__ = ["check_at", "run_batch", "run_checked", "validate_command"]
+__all__ = ["check_at", "run_batch", "run_checked", "run_steps", "validate_command"]
 
 Args = tuple[Any, ...]
 
@@ -140,7 +140,16 @@ def run_checked(engine: Any, command: object, now: float, events: list[Event]) -
 
 
 def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
-    """Run ``commands`` on ``engine`` one by one; returns all events and the final time.
+    """Run ``commands`` on ``engine`` one by one; returns all events and the final time."""
+    return run_steps(lambda command, at, events: run_checked(engine, command, at, events),
+                     now, commands)
+
+
+Step = Callable[[object, float, list[Event]], float]
+
+
+def run_steps(step: Step, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
+    """Run each command with ``step(command, now, events)`` (which returns the batch's time).
 
     Whatever a command raises (a KefuError, or anything a hostile argument
     throws while it is checked) becomes BatchAborted carrying the events of
@@ -156,7 +165,7 @@ def run_batch(engine: Any, now: float, commands: Iterable[object]) -> tuple[list
         except Exception as exc:  # the caller's iterable broke: keep what was done
             raise BatchAborted(index, None, exc, events, now) from exc
         try:
-            now = run_checked(engine, command, now, events)
+            now = step(command, now, events)
         except Exception as exc:
             raise BatchAborted(index, command, exc, events, now) from exc
     return events, now

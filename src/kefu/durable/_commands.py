@@ -17,75 +17,66 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from kefu._checks import check_flag, check_groups, check_id, check_session_args, check_weight
+from kefu._batch import COMMANDS as _CHECKS
 from kefu._text import short_repr
 from kefu.model import Cap
 
-__all__ = ["COMMANDS", "call_args", "canonical", "decode", "encode"]
+__all__ = ["COMMANDS", "as_json", "call_args", "canonical", "decode", "encode"]
 
 JsonArgs = list[Any]
+Args = tuple[Any, ...]
+
+# Binders: a call's arguments, positional or by keyword, as the full positional
+# tuple that the batch checks (kefu._batch) take. They check nothing: a call
+# that does not fit the method's signature raises TypeError here.
 
 
-def _agent(agent_id: object) -> JsonArgs:
-    return [check_id("agent", agent_id)]
+def _agent(agent_id: object) -> Args:
+    return (agent_id,)
 
 
-def _session(session_id: object) -> JsonArgs:
-    return [check_id("session", session_id)]
+def _session(session_id: object) -> Args:
+    return (session_id,)
 
 
 def _add_agent(agent_id: object, cap: object = Cap.UNLIMITED, groups: object = None,
-               weight: object = 1, online: object = False) -> JsonArgs:
-    agent = check_id("agent", agent_id)
-    cap_data = Cap.coerce(cap).to_data()
-    names = check_groups(groups)
-    return [agent, cap_data, None if names is None else sorted(names), check_weight(weight),
-            check_flag("online", online)]
+               weight: object = 1, online: object = False) -> Args:
+    return (agent_id, cap, groups, weight, online)
 
 
-def _agent_offline(agent_id: object, requeue: object = False) -> JsonArgs:
-    return [check_id("agent", agent_id), check_flag("requeue", requeue)]
+def _agent_offline(agent_id: object, requeue: object = False) -> Args:
+    return (agent_id, requeue)
 
 
-def _set_cap(agent_id: object, cap: object) -> JsonArgs:
-    return [check_id("agent", agent_id), Cap.coerce(cap).to_data()]
-
-
-def _set_weight(agent_id: object, weight: object) -> JsonArgs:
-    return [check_id("agent", agent_id), check_weight(weight)]
+def _agent_and(agent_id: object, value: object) -> Args:
+    return (agent_id, value)
 
 
 def _open_session(session_id: object, buyer: object = None, group: object = None,
-                  priority: object = 0) -> JsonArgs:
-    check_session_args(session_id, buyer, group, priority)
-    return [session_id, buyer, group, priority]
+                  priority: object = 0) -> Args:
+    return (session_id, buyer, group, priority)
 
 
-def _agent_message(session_id: object, auto: object = False,
-                   agent_id: object = None) -> JsonArgs:
-    session = check_id("session", session_id)
-    flag = check_flag("auto", auto)
-    if agent_id is None:
-        return [session, flag]
-    return [session, flag, check_id("agent", agent_id)]
+def _agent_message(session_id: object, auto: object = False, agent_id: object = None) -> Args:
+    return (session_id, auto, agent_id)
 
 
-def _session_agent(session_id: object, agent_id: object) -> JsonArgs:
-    return [check_id("session", session_id), check_id("agent", agent_id)]
+def _session_agent(session_id: object, agent_id: object) -> Args:
+    return (session_id, agent_id)
 
 
-def _tick() -> JsonArgs:
-    return []
+def _tick() -> Args:
+    return ()
 
 
-#: Every command a durable shop journals, with its canonicaliser.
-COMMANDS: dict[str, Callable[..., JsonArgs]] = {
+#: Every command a durable shop journals, with its binder.
+COMMANDS: dict[str, Callable[..., Args]] = {
     "add_agent": _add_agent,
     "remove_agent": _agent,
     "agent_online": _agent,
     "agent_offline": _agent_offline,
-    "set_cap": _set_cap,
-    "set_weight": _set_weight,
+    "set_cap": _agent_and,
+    "set_weight": _agent_and,
     "open_session": _open_session,
     "buyer_message": _session,
     "agent_message": _agent_message,
@@ -99,19 +90,34 @@ COMMANDS: dict[str, Callable[..., JsonArgs]] = {
 def canonical(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JsonArgs:
     """The checked, canonical JSON arguments of a call; the Assigner's error if one is bad.
 
-    A call that does not fit the method's signature raises
-    :class:`~kefu.errors.InvalidArgument`, as the Assigner would raise
-    ``TypeError``.
+    The checks are the batch's (:mod:`kefu._batch`), which raise what the
+    Assigner raises, in its order. A call that does not fit the method's
+    signature raises :class:`~kefu.errors.InvalidArgument`, as the Assigner
+    would raise ``TypeError``.
     """
     from kefu.errors import InvalidArgument
 
-    canonicaliser = COMMANDS.get(method) if type(method) is str else None
-    if canonicaliser is None:
+    binder = COMMANDS.get(method) if type(method) is str else None
+    if binder is None:
         raise InvalidArgument(f"unknown command {short_repr(method)}")
     try:
-        return canonicaliser(*args, **kwargs)
+        bound = binder(*args, **kwargs)
     except TypeError as exc:
         raise InvalidArgument(f"bad arguments for {method}: {exc}") from None
+    return as_json(method, _CHECKS[method][2](bound))
+
+
+def as_json(method: str, checked: Args) -> JsonArgs:
+    """The journal form of a command's checked arguments (as ``kefu._batch`` returns them).
+
+    A Cap becomes its plain form, a set of groups a sorted list; an
+    unattributed agent message keeps two arguments. O(size of the arguments).
+    """
+    out = [a.to_data() if type(a) is Cap else sorted(a) if type(a) is frozenset else a
+           for a in checked]
+    if method == "agent_message" and out[2] is None:
+        del out[2]
+    return out
 
 
 # One encoder for every command: compact, ASCII with escapes (any str an id can

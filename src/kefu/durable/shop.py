@@ -22,7 +22,6 @@ writer of the same shop (:class:`~kefu.errors.ShopBusy`).
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Iterable
@@ -30,12 +29,12 @@ from typing import Any
 
 import attrs
 
-from kefu._batch import check_at, validate_command
+from kefu._batch import check_at, run_steps, validate_command
 from kefu._guard import new_guard
 from kefu._text import short_repr
 from kefu.assigner import Assigner, EngineName, _engine_class, _has_now, _iterate
 from kefu.clock import Clock, SystemClock, as_seconds
-from kefu.durable._commands import call_args, canonical, decode, encode
+from kefu.durable._commands import as_json, call_args, canonical, decode, encode
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredSnapshot
 from kefu.durable.store import Commit, ShopLease, Store
 from kefu.errors import (
@@ -297,30 +296,26 @@ class DurableShop:
             self._usable()
             feed = _iterate(commands)
             now = self._held = max(_read_clock(self._clock), self._held)
-            events: list[Event] = []
-            for index in itertools.count():
-                try:
-                    item = next(feed)
-                except StopIteration:
-                    break
-                except Exception as exc:  # the caller's iterable broke: keep what was done
-                    self._flush()
-                    raise BatchAborted(index, None, exc, events, now) from exc
-                try:
-                    name, args = validate_command(item)
-                    if name == "at":
-                        now = self._held = max(check_at(args[0], now), self._held)
-                        continue
-                    canonical_args = canonical(name, args, {})
-                    events.extend(self._execute(name, canonical_args,
-                                                encode(name, canonical_args), None, now))
-                except Exception as exc:
-                    self._flush()
-                    raise BatchAborted(index, item, exc, events, now) from exc
+            try:
+                events, _ = run_steps(self._apply_one, now, feed)
+            except BatchAborted:
+                self._flush()  # the commands before the failing one stay applied: write them
+                raise
             self._flush()
             return events
         finally:
             self._guard.leave()
+
+    def _apply_one(self, item: object, now: float, events: list[Event]) -> float:
+        """One command of :meth:`apply`, checked as the Assigner's batch checks it."""
+        name, args = validate_command(item)
+        if name == "at":
+            self._held = max(check_at(args[0], now), self._held)
+            return self._held
+        canonical_args = as_json(name, args)
+        events.extend(self._execute(name, canonical_args, encode(name, canonical_args), None,
+                                    now))
+        return now
 
     def _due(self, t: float) -> bool:
         """Whether a tick at ``t`` fires anything (an idle tick is not journaled)."""
