@@ -20,13 +20,14 @@ long as each shop has one writer; a server-backed store scales further.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -111,20 +112,26 @@ class SQLiteStore:
                 raise StoreError(f"{str(self.path)!r} cannot use WAL mode (got {mode!r})")
             return
 
-    def _check_schema(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+    @contextlib.contextmanager
+    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the store's connection: committed, or rolled back."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
         try:
-            row = self._db.execute("SELECT value FROM kefu_meta WHERE key='schema'").fetchone()
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _check_schema(self) -> None:
+        with self._write_transaction() as db:
+            row = db.execute("SELECT value FROM kefu_meta WHERE key='schema'").fetchone()
             if row is None:
-                self._db.execute("INSERT INTO kefu_meta VALUES ('schema', ?)",
-                                 (str(SCHEMA_VERSION),))
+                db.execute("INSERT INTO kefu_meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif row[0] != str(SCHEMA_VERSION):
                 raise StoreError(f"{str(self.path)!r} holds kefu schema {row[0]}; this kefu "
                                  f"reads schema {SCHEMA_VERSION}")
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def lease(self, shop_id: str) -> _SQLiteLease:
         """Take the shop's writer lock, or raise ShopBusy at once (S07)."""
@@ -160,16 +167,10 @@ class SQLiteStore:
         """Write every commit in one transaction; durable when this returns."""
         with self._lock:
             self._usable()
-            db = self._db
             try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
+                with self._write_transaction():
                     for c in commits:
                         self._write(c)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
             except (sqlite3.Error, UnicodeEncodeError) as exc:
                 raise StoreError(f"writing to {str(self.path)!r} failed: {exc}") from exc
 
@@ -246,10 +247,8 @@ class SQLiteStore:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
         with self._lock:
             self._usable()
-            db = self._db
             try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
+                with self._write_transaction() as db:
                     n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
                                    (shop_id, from_seq)).rowcount
                     if covered is not None:
@@ -257,10 +256,6 @@ class SQLiteStore:
                                    (shop_id, covered))
                     db.execute("DELETE FROM kefu_requests WHERE shop_id = ? AND seq >= ?",
                                (shop_id, from_seq))
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
             except sqlite3.Error as exc:
                 raise StoreError(f"writing to {str(self.path)!r} failed: {exc}") from exc
         return int(n)
