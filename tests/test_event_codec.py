@@ -47,6 +47,7 @@ from kefu.events import (
     from_dict,
 )
 from test_batch import every_event_kind
+from test_hostile import deep_list
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_ENGINES = [e for e in ("c", "py", "naive") if e in ENGINES]
@@ -399,15 +400,6 @@ def test_S03_from_dict_refuses_unknown_kinds_and_versions(
     assert isinstance(info.value, InvalidArgument) and isinstance(info.value, KefuError)
 
 
-def deep(depth: int) -> list[Any]:
-    root: list[Any] = []
-    node = root
-    for _ in range(depth):
-        node.append([])
-        node = node[0]
-    return root
-
-
 class BadRepr:
     def __repr__(self) -> str:
         raise RuntimeError("__repr__ failed")
@@ -419,12 +411,12 @@ class DictSub(dict):  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("data", [
-    None, 1, "assigned", b"{}", [], [("kind", "assigned")], deep(100_000),
+    None, 1, "assigned", b"{}", [], [("kind", "assigned")], deep_list(100_000),
     OrderedDict(valid(Assigned)), DictSub(valid(Assigned)),
     {1: "x", **valid(Assigned)}, {("kind",): "assigned"}, {None: 1},
     {HashableOddStr("kind"): "assigned", "v": 1},
     {**valid(Assigned), HashableOddStr("extra"): 1},
-    {**valid(Assigned), "at": deep(100_000)},
+    {**valid(Assigned), "at": deep_list(100_000)},
     {**valid(Assigned), "reason": BadRepr()}, {"no kind": BadRepr()},
     {**valid(Assigned), "session_id": "x" * 1_000_000},
     {**valid(Assigned), **{f"k{i}": i for i in range(100_000)}},

@@ -36,6 +36,7 @@ from kefu._compat import REQUIRE_EXTENSIONS
 from kefu.assigner import ENGINES
 from kefu.errors import InvalidSnapshot, KefuError
 from kefu.model import Config
+from test_hostile import deep_list
 
 AGENTS = ["A", "B", "C", "D"]
 SESSIONS = [f"s{i}" for i in range(10)]
@@ -107,13 +108,6 @@ class HostileKey(Hostile):
     __hash__ = object.__hash__
 
 
-def _deep_list(depth: int) -> list[Any]:
-    nested: list[Any] = []
-    for _ in range(depth):
-        nested = [nested]
-    return nested
-
-
 junk = st.one_of(
     st.none(), st.booleans(),
     st.sampled_from([0, 1, -1, 2, 500, 501, 10_000, 10_001, 10**9, 10**9 + 1, 2**62, 2**62 + 1,
@@ -127,7 +121,7 @@ junk = st.one_of(
     st.lists(st.one_of(st.none(), st.integers(-2, 2), st.floats(), st.text(max_size=2)),
              max_size=3),
     st.dictionaries(st.sampled_from(["id", "x"]), st.integers(0, 2), max_size=2),
-    st.builds(_deep_list, st.sampled_from([1, 5, 300])),
+    st.builds(deep_list, st.sampled_from([1, 5, 300])),
     st.builds(Hostile),
 )
 
