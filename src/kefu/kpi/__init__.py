@@ -36,6 +36,7 @@ from kefu.kpi.records import (
     Rating,
     Release,
     Sender,
+    SessionEnd,
 )
 from kefu.kpi.reply import agent_reply_rates, shop_reply_rate
 from kefu.kpi.report import DailyReport, daily_report
@@ -88,6 +89,7 @@ __all__ = [
     "ResponseTimes",
     "Satisfaction",
     "Sender",
+    "SessionEnd",
     "ShopReplyRate",
     "Status",
     "TeamScore",

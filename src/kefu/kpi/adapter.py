@@ -7,6 +7,8 @@ day and a live one are measured by the same functions:
 - ``Assigned`` -> Handover(agent_id); ``Transferred`` / ``Reassigned`` ->
   Handover(to_agent); buyer and group come from the session's ``Opened``.
 - ``Requeued`` and ``Closed`` (of an assigned session) -> Release.
+- ``Closed`` -> SessionEnd (a session closed before any agent took it is a
+  buyer who gave up, K02).
 - ``Opened`` counts as the buyer's first message (a session opens with it): unless the
   backend's messages already hold a buyer message of that session at that
   instant, one is added (``open_is_message``).
@@ -38,7 +40,7 @@ from kefu.events import (
     Transferred,
 )
 from kefu.kpi.intake import checked
-from kefu.kpi.records import Handover, Message, Release, Sender
+from kefu.kpi.records import Handover, Message, Release, Sender, SessionEnd
 
 __all__ = ["Records", "from_events"]
 
@@ -56,6 +58,7 @@ class Records:
     handovers: tuple[Handover, ...] = ()
     releases: tuple[Release, ...] = ()
     unknown_sessions: int = 0
+    ends: tuple[SessionEnd, ...] = ()
 
 
 class _Life:
@@ -107,6 +110,7 @@ def from_events(
     current: dict[str, _Life] = {}
     handovers: list[Handover] = []
     releases: list[Release] = []
+    ends: list[SessionEnd] = []
     unknown: set[str] = set()
 
     def life(sid: str, at: float) -> _Life:
@@ -142,6 +146,7 @@ def from_events(
             lf = life(ev.session_id, ev.at)
             if ev.agent_id is not None:
                 releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
+            ends.append(SessionEnd(lf.key, ev.at, seq))
             del current[ev.session_id]
 
     # The opening of each life counts as a buyer message unless one is there already.
@@ -169,4 +174,4 @@ def from_events(
             if (lf.key, lf.opened) in wanted and (lf.key, lf.opened) not in present:
                 out.append(Message(lf.key, lf.buyer, lf.opened, Sender.BUYER,
                                    f"kefu:open:{lf.key}"))
-    return Records(tuple(out), tuple(handovers), tuple(releases), len(unknown))
+    return Records(tuple(out), tuple(handovers), tuple(releases), len(unknown), tuple(ends))

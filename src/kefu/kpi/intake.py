@@ -50,6 +50,7 @@ from kefu.kpi.records import (
     Rating,
     Release,
     Sender,
+    SessionEnd,
     time_error,
 )
 
@@ -68,6 +69,7 @@ _SPECS: dict[type, tuple[tuple[str, _Kind], ...]] = {
                ("group", _OPT_STR), ("seq", _INT)),
     Release: (("session_id", _STR), ("agent_id", _STR), ("at", _TIME), ("seq", _INT)),
     HumanRequest: (("session_id", _STR), ("buyer_id", _STR), ("at", _TIME), ("seq", _INT)),
+    SessionEnd: (("session_id", _STR), ("at", _TIME), ("seq", _INT)),
     Evaluation: (("session_id", _STR), ("buyer_id", _STR), ("agent_id", _OPT_STR),
                  ("sent_at", _TIME), ("rating", Rating), ("source", EvalSource),
                  ("by_bot", _BOOL), ("card_id", _OPT_STR), ("rated_at", _OPT_TIME)),

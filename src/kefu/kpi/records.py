@@ -33,6 +33,7 @@ __all__ = [
     "Rating",
     "Release",
     "Sender",
+    "SessionEnd",
 ]
 
 
@@ -197,6 +198,24 @@ class HumanRequest:
         _str("HumanRequest", "buyer_id", self.buyer_id)
         _time("HumanRequest", "at", self.at)
         _int("HumanRequest", "seq", self.seq)
+
+
+@attrs.frozen
+class SessionEnd:
+    """The session ended: an agent or the system closed it, or the buyer left (K02, K13).
+
+    Optional input. It tells a buyer who gave up waiting (the session ended
+    before any agent took it) from one still waiting, and when they gave up.
+    """
+
+    session_id: str
+    at: float
+    seq: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        _str("SessionEnd", "session_id", self.session_id)
+        _time("SessionEnd", "at", self.at)
+        _int("SessionEnd", "seq", self.seq)
 
 
 @attrs.frozen
