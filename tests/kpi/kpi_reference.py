@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from kefu.kpi import Handover, HumanRequest, Message, Release, Sender, Window
+from kefu.kpi import Handover, HumanRequest, Message, Release, Sender, SessionEnd, Window
 from kefu.kpi.window import window_bounds
 
 INF = math.inf
@@ -36,7 +36,7 @@ class Reference:
                  releases: Sequence[Release], requests: Sequence[HumanRequest], *,
                  day: dt.date, tz: dt.tzinfo, window: Window, threshold: float,
                  as_of: float | None, warn_after: float, before_window: str,
-                 excluded: frozenset[str]) -> None:
+                 excluded: frozenset[str], ends: Sequence[SessionEnd] = ()) -> None:
         self.T = threshold
         self.A = INF if as_of is None else as_of
         self.warn = warn_after
@@ -76,6 +76,8 @@ class Reference:
             s = self._session(q.session_id, q.buyer_id)
             s["switch"] = min(s["switch"], q.at)
         for s in self.sessions.values():
+            s["ended"] = min((e.at for e in ends if e.session_id == s["id"] and e.at <= A),
+                             default=INF)
             self._waits(s)
             self._stretches(s)
 
@@ -88,7 +90,7 @@ class Reference:
     def _waits(self, s: dict[str, Any]) -> None:
         waits: list[list[Any]] = []
         first_buyer = first_agent = INF
-        bot = False
+        bot = INF
         for m in s["messages"]:
             if m.sender is Sender.BUYER:
                 first_buyer = min(first_buyer, m.at)
@@ -100,10 +102,10 @@ class Reference:
                     waits[-1][1] = m.at
                     waits[-1][2] = m.agent_id
             elif m.sender is Sender.BOT:
-                bot = True
+                bot = min(bot, m.at)
         human = s["switch"] if s["switch"] != INF else first_buyer
         s["human"] = human
-        s["with_bot"] = bot and s["switch"] == INF
+        s["bot_at"] = bot if s["switch"] == INF else INF
         s["waits"] = [w for w in waits if w[1] >= human]  # replies before human service: dropped
         s["first_agent"] = first_agent
 
@@ -133,12 +135,19 @@ class Reference:
             return None
         for n, (o, _close, counted) in enumerate(self.windows):
             if o > c:
-                if r >= end:
+                if r > end:  # a reply at the instant the stretch ends is its own (K04)
                     r = INF
                 if r < o or end <= o or o > self.A or not counted:
                     return None
                 return n, o
         return None
+
+    @staticmethod
+    def took_before(s: dict[str, Any], x: int, r: float) -> bool:
+        """Whether a reply at ``r`` belongs to the stretch before stretch ``x``: it came at
+        the instant that stretch ended and this one began (K04)."""
+        stretches = s["stretches"]
+        return x > 0 and stretches[x - 1][3] == stretches[x][2] == r
 
     def shop_clocks(self, s: dict[str, Any]) -> list[tuple[int, float, float]]:
         out = []
@@ -156,13 +165,26 @@ class Reference:
 
     # The figures ----------------------------------------------------------------------
 
+    def fate(self, s: dict[str, Any]) -> str | None:
+        """K02: None when the session reached an agent, else "still_waiting" or
+        "never_reached" (it ended first)."""
+        if s["reached"] != INF:
+            return None
+        return "still_waiting" if s["ended"] == INF else "never_reached"
+
     def shop(self, basis: str) -> tuple[dict[str, int], dict[str, int]]:
-        """(per buyer-day, per session-day) counts by status, at_risk included."""
-        per_session = {MET: 0, MISSED: 0, PENDING: 0, "excluded": 0, "at_risk": 0}
+        """(per buyer-day, per session-day) counts by status, at_risk included, and of
+        counted units that had not reached an agent, by fate."""
+        per_session = {MET: 0, MISSED: 0, PENDING: 0, "excluded": 0, "at_risk": 0,
+                       "still_waiting": 0, "never_reached": 0}
         per_buyer = dict(per_session)
         buyer_days: dict[tuple[str, int], list[tuple[float, str, str, bool, bool]]] = {}
         for s in self.sessions.values():
-            if s["reached"] == INF or not s["waits"]:
+            # K02 (revised): a buyer in human service is a unit whether or not an agent
+            # ever took the session; only a session the bot took (no switch, and the bot
+            # wrote before the buyer's threshold passed) is not, until it reaches one.
+            if not s["waits"] or (s["reached"] == INF and s["bot_at"] - max(
+                    s["waits"][0][0], s["human"]) <= self.T):
                 continue
             days: dict[int, list[tuple[float, float]]] = {}
             for n, c, r in self.shop_clocks(s):
@@ -176,23 +198,31 @@ class Reference:
                     status = max(statuses, key=WORSE.__getitem__)
                     risk = any(st == PENDING and self.A - c > self.warn
                                for st, (c, _r) in zip(statuses, clocks, strict=True))
-                self._count(per_session, s["buyer"], status, risk)
+                fate = self.fate(s)
+                self._count(per_session, s["buyer"], status, risk, fate)
+                # ANY's deciding session: the worst status, then the earliest deciding clock.
+                worst = next(c for (c, r), st in zip(clocks, statuses, strict=True)
+                             if st == status) if basis == "any" else clocks[0][0]
                 buyer_days.setdefault((s["buyer"], n), []).append(
-                    (clocks[0][0], s["id"], status, risk, risk))
+                    (clocks[0][0], s["id"], status, risk, worst, fate))
         for (buyer, _n), units in buyer_days.items():
             if basis == "first":
-                _c, _sid, status, risk, _ = min(units)
+                _c, _sid, status, risk, _, fate = min(units)
             else:
                 status = max((u[2] for u in units), key=WORSE.__getitem__)
-                risk = any(u[4] for u in units)
-            self._count(per_buyer, buyer, status, risk)
+                risk = any(u[3] for u in units)
+                fate = min((u for u in units if u[2] == status), key=lambda u: u[4])[5]
+            self._count(per_buyer, buyer, status, risk, fate)
         return per_buyer, per_session
 
-    def _count(self, counts: dict[str, int], buyer: str, status: str, risk: bool) -> None:
+    def _count(self, counts: dict[str, int], buyer: str, status: str, risk: bool,
+               fate: str | None = None) -> None:
         if buyer in self.excluded:
             counts["excluded"] += 1
             return
         counts[status] += 1
+        if fate is not None:
+            counts[fate] += 1
         if status == PENDING and risk:
             counts["at_risk"] += 1
 
@@ -200,15 +230,15 @@ class Reference:
         """K04 counts per agent."""
         out: dict[str, dict[str, int]] = {}
         for s in self.sessions.values():
-            for agent, _group, start, end in s["stretches"]:
+            for x, (agent, _group, start, end) in enumerate(s["stretches"]):
                 seen: set[int] = set()
                 for u, r, _a in s["waits"]:
-                    if r < start or u >= end:
+                    if r < start or u >= end or self.took_before(s, x, r):
                         continue
                     c = max(u, s["human"], start)
                     if c >= end:
                         continue
-                    rr = r if r < end else INF
+                    rr = r if r <= end else INF
                     placed = self.place(c, rr, end)
                     if placed is None or placed[0] in seen:
                         continue
@@ -238,7 +268,7 @@ class Reference:
                 d["first_win"].append(self.in_window(c, r))
 
         for s in self.sessions.values():
-            if s["reached"] == INF or s["buyer"] in self.excluded:
+            if s["buyer"] in self.excluded:
                 continue
             last = None
             for u, r, name in s["waits"]:
@@ -251,15 +281,15 @@ class Reference:
                     add(None, c, r, first)
                     if not s["stretches"] and name is not None:
                         add(name, c, r, first)
-            for agent, _group, start, end in s["stretches"]:
+            for x, (agent, _group, start, end) in enumerate(s["stretches"]):
                 last = None
                 for u, r, _a in s["waits"]:
-                    if r < start or u >= end:
+                    if r < start or u >= end or self.took_before(s, x, r):
                         continue
                     c = max(u, s["human"], start)
                     if c >= end:
                         continue
-                    rr = r if r < end else INF
+                    rr = r if r <= end else INF
                     placed = self.place(c, rr, end)
                     if placed is None:
                         continue

@@ -22,6 +22,7 @@ from kefu.kpi import (
     Rating,
     Release,
     Sender,
+    SessionEnd,
     Window,
 )
 
@@ -35,9 +36,9 @@ SENDERS = [Sender.BUYER, Sender.BUYER, Sender.BUYER, Sender.AGENT, Sender.AGENT,
 @st.composite
 def sessions(draw: st.DrawFn, prefix: str = "s", buyers: tuple[str, ...] = ("b0", "b1")
              ) -> dict[str, list[Any]]:
-    """Records of a few sessions: messages, hand-overs, releases, switches."""
+    """Records of a few sessions: messages, hand-overs, releases, switches, ends."""
     out: dict[str, list[Any]] = {"messages": [], "handovers": [], "releases": [],
-                                 "requests": []}
+                                 "requests": [], "ends": []}
     for n in range(draw(st.integers(1, 3))):
         sid = f"{prefix}{n}"
         who = draw(st.sampled_from(buyers))
@@ -57,6 +58,8 @@ def sessions(draw: st.DrawFn, prefix: str = "s", buyers: tuple[str, ...] = ("b0"
                                            BASE + draw(st.integers(0, 1500))))
         if draw(st.booleans()):
             out["requests"].append(HumanRequest(sid, who, BASE + draw(st.integers(0, 300))))
+        if draw(st.booleans()):
+            out["ends"].append(SessionEnd(sid, BASE + draw(OFFSETS)))
     return out
 
 

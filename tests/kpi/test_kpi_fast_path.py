@@ -35,17 +35,19 @@ def check(rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None
     common: dict[str, Any] = {
         "requests": rec["requests"], "releases": rec["releases"], "day": DAY, "tz": SH,
         "window": window, "as_of": opts["as_of"], "before_window": opts["before_window"],
-        "excluded_buyers": excluded,
+        "excluded_buyers": excluded, "ends": rec.get("ends", ()),
     }
     ref = Reference(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
                     day=DAY, tz=SH, window=window or Window.default(), threshold=threshold,
                     as_of=opts["as_of"], warn_after=100.0, before_window=opts["before_window"],
-                    excluded=excluded)
+                    excluded=excluded, ends=rec.get("ends", ()))
     shop = kpi.shop_reply_rate(rec["messages"], rec["handovers"], basis=opts["basis"],
                                threshold=threshold, **common)
     per_buyer, per_session = ref.shop(opts["basis"])
-    assert _counts(shop) == per_buyer
-    assert _counts(shop.per_session) == per_session
+    fates = ("still_waiting", "never_reached")
+    assert {**_counts(shop), **{f: getattr(shop, f) for f in fates}} == per_buyer
+    assert {**_counts(shop.per_session), **{f: getattr(shop, f + "_sessions") for f in fates}
+            } == per_session
     agents = kpi.agent_reply_rates(rec["messages"], rec["handovers"], threshold=threshold,
                                    **common)
     assert {a: _counts(r) for a, r in agents.items()} == ref.agents()
@@ -75,8 +77,9 @@ def test_K03_K04_K08_naive_recomputation_on_a_worked_day() -> None:
     """The cross-check on a day built to hit every edge of the shortcuts, with known figures.
 
     s1 has clocks on both sides of closing time (one session, two windows);
-    s4 is transferred at the very instant of a reply (which belongs to the new
-    stretch, so alice's stretch is cut unanswered); s3 starts before opening.
+    s4 is transferred at the very instant of a reply (which belongs to the stretch
+    that ends then, alice's, so bob's stretch has no wait: K04); s3 starts before
+    opening.
     """
     t0 = at(10)
     msgs = [buyer(t0), agent(t0 + 60), buyer(t0 + 100), agent(t0 + 400),  # s1: met, then late
@@ -95,12 +98,12 @@ def test_K03_K04_K08_naive_recomputation_on_a_worked_day() -> None:
     t = kpi.response_times(msgs, rec["handovers"], requests=rec["requests"], day=DAY,
                            before_window="open")
     # s1: 60 and 300 s; s2: 300 s (60 in the window); s3: 120 s from the 08:00 opening;
-    # s4: 120 s for the shop, 0 s for bob (his stretch began with the reply).
+    # s4: 120 s for the shop and for alice (the reply came as her stretch ended).
     assert t.replies.calendar == Durations(5, 180.0, 120.0, 300.0)
     assert t.replies.in_window == Durations(5, 132.0, 120.0, 300.0)
     assert t.first.calendar == Durations(4, 150.0, 120.0, 300.0)
-    assert t.by_agent["bob"].replies.calendar == Durations(3, 140.0, 120.0, 300.0)
-    assert t.by_agent["alice"].replies.calendar.count == 2  # none from s4
+    assert t.by_agent["bob"].replies.calendar == Durations(2, 210.0, 210.0, 300.0)
+    assert t.by_agent["alice"].replies.calendar == Durations(3, 160.0, 120.0, 300.0)
     rates = kpi.agent_reply_rates(msgs, rec["handovers"], requests=rec["requests"], day=DAY)
-    assert (rates["alice"].met, rates["alice"].missed) == (1, 0)  # s1 only: s4 was cut
-    assert (rates["bob"].met, rates["bob"].missed) == (1, 1)  # s4 met (0 s), s2 missed
+    assert (rates["alice"].met, rates["alice"].missed) == (2, 0)  # s1 and s4
+    assert (rates["bob"].met, rates["bob"].missed) == (0, 1)  # s2 missed; s4 no wait of his

@@ -22,6 +22,7 @@ from kefu.kpi.results import NO_ISSUES
 
 def compute(rec: dict[str, list[Any]], opts: dict[str, Any]) -> dict[str, Any]:
     common = {"requests": rec["requests"], "releases": rec["releases"], "day": DAY,
+              "ends": rec["ends"],
               "as_of": opts["as_of"], "before_window": opts["before_window"],
               "excluded_buyers": opts.get("excluded", frozenset()), "detail": True}
     return {
@@ -30,7 +31,7 @@ def compute(rec: dict[str, list[Any]], opts: dict[str, Any]) -> dict[str, Any]:
         "agents": kpi.agent_reply_rates(rec["messages"], rec["handovers"], **common),
         "times": kpi.response_times(
             rec["messages"], rec["handovers"], requests=rec["requests"],
-            releases=rec["releases"], day=DAY, as_of=opts["as_of"],
+            releases=rec["releases"], ends=rec["ends"], day=DAY, as_of=opts["as_of"],
             before_window=opts["before_window"]),
     }
 

@@ -147,15 +147,53 @@ def test_K02_system_and_unknown_replies_do_not_count_and_unknown_is_flagged() ->
     assert r.quality.unknown_senders == 1
 
 
-def test_K02_buyer_waiting_for_a_human_is_reported_then_joins() -> None:
+def test_K02_buyer_waiting_for_a_human_is_a_unit_from_their_first_message() -> None:
     msgs = [buyer(T0), agent(T0 + 400)]
     hands = [hand(T0 + 300)]  # five minutes in the queue pool
     waiting = shop(msgs, hands, as_of=T0 + 60)
-    assert (waiting.total, waiting.waiting, waiting.waiting_sessions) == (0, 1, 1)
+    assert (waiting.pending, waiting.total, waiting.waiting, waiting.waiting_sessions) == (
+        1, 1, 1, 1)
+    assert (waiting.still_waiting, waiting.never_reached, waiting.unreached) == (1, 0, 1)
     assert waiting.longest_wait == 60.0
+    # Past the threshold and still in the pool: missed already, still waiting.
+    overdue = shop(msgs, hands, as_of=T0 + 200)
+    assert (overdue.missed, overdue.pending, overdue.still_waiting) == (1, 0, 1)
     joined = shop(msgs, hands, as_of=T0 + 350)
-    assert (joined.missed, joined.waiting) == (1, 0)  # the pool time counted for the shop
+    assert (joined.missed, joined.waiting, joined.unreached) == (1, 0, 0)  # pool time counts
     assert agents(msgs, hands)["alice"].met == 1  # ... but not for the agent (100 s)
+
+
+def test_K02_a_buyer_who_gave_up_in_the_queue_is_missed_once_the_threshold_passes() -> None:
+    left = [kpi.SessionEnd("s2", T0 + 90)]
+    msgs = [buyer(T0), agent(T0 + 30), buyer(T0 + 10, "s2", "b2")]
+    hands = [hand(T0)]
+    early = shop(msgs, hands, ends=left, as_of=T0 + 120)
+    assert (early.met, early.pending, early.missed) == (1, 1, 0)  # b2 gave up at 80 s
+    assert (early.never_reached, early.still_waiting, early.waiting) == (1, 0, 0)
+    late = shop(msgs, hands, ends=left, as_of=T0 + 191)
+    assert (late.met, late.missed, late.rate) == (1, 1, 0.5)
+    day = shop(msgs, hands, ends=left)
+    assert (day.met, day.missed, day.never_reached, day.never_reached_sessions) == (1, 1, 1, 1)
+    # Without the end record the same buyer is reported as still waiting.
+    assert shop(msgs, hands).still_waiting == 1
+
+
+def test_K02_a_session_closed_unanswered_before_reaching_an_agent_is_missed() -> None:
+    msgs = [buyer(T0), buyer(T0 + 5)]
+    r = shop(msgs, [], ends=[kpi.SessionEnd("s1", T0 + 600)], detail=True)
+    assert (r.missed, r.never_reached, r.per_session.missed) == (1, 1, 1)
+    assert r.units[0].start == T0 and r.units[0].end is None
+
+
+def test_K02_a_buyer_answered_later_in_another_session_is_decided_by_the_first_one() -> None:
+    # b1 gives up in s1, comes back in s2 and is answered at once: FIRST counts s1 (missed).
+    msgs = [buyer(T0), buyer(T0 + 300, "s2"), agent(T0 + 310, "s2")]
+    ends = [kpi.SessionEnd("s1", T0 + 200)]
+    first = shop(msgs, [hand(T0 + 300, session="s2")], ends=ends)
+    anyb = shop(msgs, [hand(T0 + 300, session="s2")], ends=ends, basis="any")
+    assert (first.missed, first.never_reached, first.per_session.met) == (1, 1, 1)
+    assert (anyb.missed, anyb.never_reached) == (1, 1)
+    assert (first.never_reached_sessions, first.per_session.total) == (1, 2)
 
 
 def test_K02_a_session_still_with_the_bot_is_not_waiting() -> None:
@@ -269,6 +307,36 @@ def test_K04_release_ends_the_stretch() -> None:
     assert "alice" not in cut and cut["bob"].met == 1
     held = agents(msgs, [hand(T0, "alice")], releases=[release(T0 + 200, "alice")])
     assert held["alice"].missed == 1
+
+
+def test_K04_a_reply_at_the_instant_the_agent_closes_belongs_to_the_stretch() -> None:
+    # The agent answers and closes in the same second (a close-delay of zero).
+    msgs = [buyer(T0), agent(T0 + 30)]
+    r = agents(msgs, [hand(T0)], releases=[release(T0 + 30)], detail=True)
+    assert (r["alice"].met, r["alice"].missed, r["alice"].total) == (1, 0, 1)
+    assert r["alice"].units[0].end == T0 + 30
+    times = kpi.response_times(msgs, [hand(T0)], releases=[release(T0 + 30)], day=DAY)
+    assert times.by_agent["alice"].first.calendar.mean == 30.0
+    # A reply just after the close is not the agent's: the stretch ended unanswered.
+    cut = agents([buyer(T0), agent(T0 + 30.5)], [hand(T0)], releases=[release(T0 + 30)])
+    assert "alice" not in cut  # no unit at all
+
+
+def test_K04_a_reply_at_the_instant_of_a_transfer_is_the_first_agents_not_the_seconds() -> None:
+    msgs = [buyer(T0), agent(T0 + 40), buyer(T0 + 100), agent(T0 + 150, name="bob")]
+    hands = [hand(T0), hand(T0 + 40, "bob")]
+    r = agents(msgs, hands, detail=True)
+    assert (r["alice"].met, r["alice"].total) == (1, 1)
+    # bob's first unit is the next buyer message, answered 50 s later.
+    assert (r["bob"].met, r["bob"].total) == (1, 1)
+    assert r["bob"].units[0].start == T0 + 100
+
+
+def test_K04_a_reply_at_the_instant_of_a_first_hand_over_is_that_agents() -> None:
+    # Taken from the pool and answered in the same second: met in 0 s.
+    r = agents([buyer(T0), agent(T0 + 100)], [hand(T0 + 100)], detail=True)
+    assert (r["alice"].met, r["alice"].units[0].start, r["alice"].units[0].end) == (
+        1, T0 + 100, T0 + 100)
 
 
 # K06 -------------------------------------------------------------------------------------

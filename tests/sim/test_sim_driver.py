@@ -97,9 +97,11 @@ def test_buyers_give_up_in_the_queue_after_their_patience() -> None:
         assert e.pool is not None and e.reason is CloseReason.MANUAL
         assert e.at - opened[e.session_id] == pytest.approx(90)
     assert sum(r.log.abandoned) == r.abandoned
-    # K02: a buyer who never reached an agent is "waiting", not a missed unit.
+    # K02: a buyer who gave up before reaching an agent is a missed unit.
     rep = measure(r)
-    assert rep.daily.shop.waiting == r.abandoned
+    shop = rep.daily.shop
+    assert (shop.never_reached_sessions, shop.still_waiting, shop.waiting) == (r.abandoned, 0, 0)
+    assert shop.per_session.missed >= r.abandoned
     assert sum(h.abandoned for h in rep.hours) == r.abandoned
 
 

@@ -431,24 +431,26 @@ cdef void _sort_ties(Key* keys, Py_ssize_t n) noexcept:
 
 cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
     # Per session (by number j, at most n of them) and per wait (at most n). A
-    # session's ``bot`` byte: bit 0, the bot wrote in it; bit 1, a wait is open
-    # (since ``pending``).
+    # session's ``bot`` byte: bit 1, a wait is open (since ``pending``); ``botat``
+    # its first BOT message.
     cdef double* pending = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef double* early = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef char* bot = <char*>PyMem_Calloc(n + 1, 1)
+    cdef double* botat = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef int64_t* last_seq = <int64_t*>PyMem_Malloc((n + 1) * sizeof(int64_t))
     cdef int32_t* wkey = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))
     cdef double* wu = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     try:
-        if (pending == NULL or early == NULL or bot == NULL or last_seq == NULL
+        if (pending == NULL or early == NULL or bot == NULL or botat == NULL or last_seq == NULL
                 or wkey == NULL or wu == NULL or wr == NULL):
             raise MemoryError()
-        return _run(keys, n, any_seq, pending, early, bot, last_seq, wkey, wu, wr)
+        return _run(keys, n, any_seq, pending, early, bot, botat, last_seq, wkey, wu, wr)
     finally:
         PyMem_Free(pending)
         PyMem_Free(early)
         PyMem_Free(bot)
+        PyMem_Free(botat)
         PyMem_Free(last_seq)
         PyMem_Free(wkey)
         PyMem_Free(wu)
@@ -456,7 +458,8 @@ cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
 
 
 cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double* early,
-                 char* bot, int64_t* last_seq, int32_t* wkey, double* wu, double* wr):
+                 char* bot, double* botat, int64_t* last_seq, int32_t* wkey, double* wu,
+                 double* wr):
     cdef _Table number = _Table(n)  # session id -> session number
     cdef list ids = []
     cdef list buyers = []
@@ -485,6 +488,7 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
             ids.append(<object>key.sid)
             buyers.append(<object>key.bid)
             early[j] = INFINITY
+            botat[j] = INFINITY
             last_seq[j] = key.seq
             s += 1
         elif any_seq:
@@ -508,7 +512,8 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
             elif early[j] == INFINITY:
                 early[j] = at
         elif rank == 2:
-            bot[j] |= 1
+            if botat[j] == INFINITY:
+                botat[j] = at
         elif rank == 4:
             unknown += 1
     # Unanswered waits, by session number (the reference appends them in key order).
@@ -519,11 +524,11 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
             wr[w] = INFINITY
             w += 1
             ragents.append(None)
-    return _grouped(ids, buyers, early, bot, s, wkey, wu, wr, w, ragents, copies, unknown,
+    return _grouped(ids, buyers, early, botat, s, wkey, wu, wr, w, ragents, copies, unknown,
                     disorder, keys[0].at if n else INFINITY, keys[n - 1].at if n else -INFINITY)
 
 
-cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t s,
+cdef object _grouped(list ids, list buyers, double* early, double* botat, Py_ssize_t s,
                      int32_t* wkey, double* wu, double* wr, Py_ssize_t w, list ragents,
                      Py_ssize_t copies, Py_ssize_t unknown, Py_ssize_t disorder, double first,
                      double last):
@@ -551,7 +556,7 @@ cdef object _grouped(list ids, list buyers, double* early, char* bot, Py_ssize_t
     finally:
         PyMem_Free(start)
     cdef list early_list = [early[j] for j in range(s)]
-    cdef list bot_list = [bool(bot[j] & 1) for j in range(s)]
+    cdef list bot_list = [botat[j] for j in range(s)]
     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,
             unknown, disorder, first, last)
 

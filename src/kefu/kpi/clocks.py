@@ -46,7 +46,8 @@ def judge(c: float, r: float, end: float, as_of: float, threshold: float) -> int
     """A clock's status at ``as_of`` (K00, K04, K07).
 
     MET when a reply came within the threshold (inclusive); CUT when the
-    unit's stretch ended unanswered before the threshold passed (K04);
+    unit's stretch ended unanswered (``r`` is inf, or after ``end``) before
+    the threshold passed (K04);
     MISSED once ``as_of`` is past the threshold; PENDING before.
     """
     if r - c <= threshold:
@@ -74,7 +75,8 @@ def runs(cal: Calendar, us: Sequence[float], rs: Sequence[float], ka: int, kb: i
     """Counted clocks of waits ``ka .. kb-1`` (the first clocked at ``c1``), as runs.
 
     ``end`` is when the waits stop being the unit's (an agent's stretch
-    ending; ``inf`` for the shop): a reply at or after it is no reply. A
+    ending; ``inf`` for the shop): a reply after it is no reply, one at the
+    same instant still is (K04). A
     clock before a window counts only under the OPEN policy, from the
     opening, if the wait is unanswered then, still the unit's, and the
     opening is not after ``as_of`` (K01).
@@ -91,7 +93,7 @@ def runs(cal: Calendar, us: Sequence[float], rs: Sequence[float], ka: int, kb: i
             i += 1
             c = opens[i]
             r = rs[k]
-            if r >= end:
+            if r > end:
                 r = INF
             if r < c or end <= c or c > as_of:
                 continue

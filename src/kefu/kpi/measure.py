@@ -49,7 +49,11 @@ from kefu.kpi.results import (
 from kefu.kpi.timeline import INF, Timeline
 from kefu.kpi.window import BeforeWindow, Calendar
 
-__all__ = ["Measure", "Samples"]
+__all__ = ["NEVER_REACHED", "REACHED", "STILL_WAITING", "Measure", "Samples"]
+
+# A unit's session and the agents (K02): an agent took it (or a human replied) by
+# ``as_of``; not yet, and the session is still open; not, and it ended (gave up).
+REACHED, STILL_WAITING, NEVER_REACHED = range(3)
 
 
 class Samples:
@@ -117,8 +121,8 @@ def _stats(rep: array[float], xc: array[float], xw: array[float]) -> ResponseSta
 
 
 # A shop session-day's count key: (window index, group, FIRST code, FIRST at-risk,
-# ANY code, ANY at-risk, exclusion reason); split into the two bases' tallies after.
-ShopKey = tuple[int, "str | None", int, bool, int, bool, "str | None"]
+# ANY code, ANY at-risk, exclusion reason, fate); split into the two bases' tallies after.
+ShopKey = tuple[int, "str | None", int, bool, int, bool, "str | None", int]
 # An agent unit's: (window index, group, agent, code, at-risk, exclusion reason).
 AgentKey = tuple[int, "str | None", str, int, bool, "str | None"]
 
@@ -132,10 +136,36 @@ class Measure:
     """
 
     __slots__ = (
-        "_a_code", "_a_end", "_a_risk", "_a_start", "_agent_units", "_buyer_tallies", "_f_c",
-        "_f_code", "_f_end", "_f_group", "_f_risk", "_f_sid", "_session_units", "_slot_buyer",
-        "_slot_day", "agent_samples", "agent_tallies", "cal", "dropped", "opts", "quality",
-        "session_tallies", "shop_samples", "tl", "unanswered", "waiting",
+        "_a_code",
+        "_a_end",
+        "_a_fate",
+        "_a_risk",
+        "_a_start",
+        "_agent_units",
+        "_buyer_tallies",
+        "_f_c",
+        "_f_code",
+        "_f_end",
+        "_f_fate",
+        "_f_group",
+        "_f_risk",
+        "_f_sid",
+        "_session_units",
+        "_slot_buyer",
+        "_slot_day",
+        "agent_samples",
+        "agent_tallies",
+        "buyer_fates",
+        "cal",
+        "dropped",
+        "opts",
+        "quality",
+        "session_fates",
+        "session_tallies",
+        "shop_samples",
+        "tl",
+        "unanswered",
+        "waiting",
     )
 
     def __init__(self, tl: Timeline, opts: Options, cal: Calendar, *, shop: bool = True,
@@ -164,6 +194,12 @@ class Measure:
         self._a_start: list[float] = []
         self._a_end: list[float] = []
         self._a_risk: list[bool] = []
+        self._f_fate: list[int] = []  # whether the deciding session reached an agent (K02):
+        self._a_fate: list[int] = []  # REACHED, STILL_WAITING or NEVER_REACHED, per basis
+        # Counted units whose deciding session had not reached an agent (K02), by fate:
+        # per session-day and per buyer-day, FIRST and ANY.
+        self.session_fates: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.buyer_fates: tuple[dict[int, int], dict[int, int]] = ({}, {})
         # With detail=True: the session-days' units, FIRST and ANY (often the same object).
         self._session_units: tuple[list[Unit], list[Unit]] = ([], [])
         self._buyer_tallies: tuple[Tally, Tally] | None = None
@@ -180,7 +216,7 @@ class Measure:
         """Visit every session once (the hot loop: locals only, helpers for rare cases)."""
         tl, cal, opts = self.tl, self.cal, self.opts
         us, rs, wlo, s_lo, s_hi = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi
-        human, reached, with_bot = tl.human, tl.reached, tl.with_bot
+        human, reached, bot_at = tl.human, tl.reached, tl.bot_at
         buyers, ids, groups = tl.buyers, tl.ids, tl.groups
         st_agents, st_groups, st_starts, st_ends = tl.agents, tl.sgroups, tl.starts, tl.ends
         closes = cal.closes
@@ -204,6 +240,8 @@ class Measure:
         f_c, f_sid, f_group, f_code, f_end, f_risk = (
             self._f_c, self._f_sid, self._f_group, self._f_code, self._f_end, self._f_risk)
         a_code_, a_start, a_end, a_risk_ = self._a_code, self._a_start, self._a_end, self._a_risk
+        f_fate, a_fate = self._f_fate, self._a_fate
+        ended = tl.ended
         unanswered = dropped = 0
         for j in range(len(ids)):
             lo = wlo[j]
@@ -214,12 +252,14 @@ class Measure:
             c1 = us[lo]
             if c1 < h:
                 c1 = h  # only a session's first wait can start before human service
-            if reached[j] == INF:  # no agent yet: waiting for one, unless with the bot (K02)
-                if not with_bot[j]:
-                    first = runs(cal, us, rs, lo, lo + 1, c1, INF, as_of, open_policy)
-                    if first:
-                        self.waiting.append((buyers[j], first[0][3]))
-                continue
+            # K02: a buyer in human service is a unit from their clock start, whether or
+            # not an agent ever takes the session. A session the bot took (it wrote
+            # before the threshold passed) is not one until it reaches an agent.
+            fate = REACHED
+            if reached[j] == INF:
+                if bot_at[j] - c1 <= T:
+                    continue
+                fate = STILL_WAITING if ended[j] == INF else NEVER_REACHED
             buyer = buyers[j]
             reason = excluded.get(buyer) if excluded else None
             # Shop clocks: usually every wait starts in one window, one run (clocks module).
@@ -228,6 +268,8 @@ class Measure:
                 found: list[Run] = [(i, lo, hi, c1)]
             else:
                 found = runs(cal, us, rs, lo, hi, c1, INF, as_of, open_policy)
+            if fate == STILL_WAITING and found:
+                self.waiting.append((buyer, found[0][3]))
             for i, ka, kb, c in found if want_shop or want_times else ():
                 d = durations[ka:kb]
                 r = rs[ka]
@@ -252,7 +294,8 @@ class Measure:
                         a_risk = self._any_at_risk(d, c, ka, kb)
                     group = groups[j]
                     sid = ids[j]
-                    key = (i, group, code, risk, a_code, a_risk and a_code == PENDING, reason)
+                    key = (i, group, code, risk, a_code, a_risk and a_code == PENDING, reason,
+                           fate)
                     shop_counts[key] = shop_counts.get(key, 0) + 1
                     if detail:
                         self._session_unit(j, i, c, r, code, a_code, a_c, a_r, reason)
@@ -275,6 +318,8 @@ class Measure:
                         a_start.append(a_c)
                         a_end.append(a_r)
                         a_risk_.append(a_risk)
+                        f_fate.append(fate)
+                        a_fate.append(fate)
                     else:
                         if c < f_c[p] or (c == f_c[p] and sid < f_sid[p]):
                             f_c[p] = c
@@ -283,12 +328,14 @@ class Measure:
                             f_code[p] = code
                             f_end[p] = r
                             f_risk[p] = risk
+                            f_fate[p] = fate
                         if a_risk:
                             a_risk_[p] = True
                         if a_code > a_code_[p] or (a_code == a_code_[p] and a_c < a_start[p]):
                             a_code_[p] = a_code
                             a_start[p] = a_c
                             a_end[p] = a_r
+                            a_fate[p] = fate
                 if not want_times:
                     continue
                 if reason is not None:
@@ -313,7 +360,12 @@ class Measure:
             for x in range(s_lo[j], s_hi[j]):
                 start = st_starts[x]
                 end = st_ends[x]
-                k0 = bisect_left(rs, start, lo, hi)  # the wait under way at the hand-over, or next
+                # The wait under way at the hand-over, or the next one. A reply at the
+                # instant a previous stretch ended belongs to that stretch (K04).
+                if x > s_lo[j] and st_ends[x - 1] == start:
+                    k0 = bisect_right(rs, start, lo, hi)
+                else:
+                    k0 = bisect_left(rs, start, lo, hi)
                 if k0 == hi:
                     continue
                 c = us[k0]
@@ -332,7 +384,8 @@ class Measure:
                     if not found:
                         continue
                 agent = st_agents[x]
-                capped = rs[k1 - 1] >= end  # the last wait's reply (if any) came after it
+                last_r = rs[k1 - 1]  # the last wait's reply: none, or after the stretch?
+                capped = last_r > end or last_r == INF
                 if want_agents:
                     for i, ka, _kb, c in found:
                         r = INF if capped and ka == k1 - 1 else rs[ka]
@@ -407,9 +460,13 @@ class Measure:
         """Turn the walk's counts into per-basis and per-agent tallies (by day, not index)."""
         days = self.cal.days
         first, anyb = self.session_tallies
-        for (i, group, code, risk, a_code, a_risk, reason), n in shop_counts.items():
+        f_fates, a_fates = self.session_fates
+        for (i, group, code, risk, a_code, a_risk, reason, fate), n in shop_counts.items():
             if reason is not None:
                 code, risk, a_code, a_risk = EXCLUDED_CODE, False, EXCLUDED_CODE, False
+            elif fate != REACHED:
+                f_fates[fate] = f_fates.get(fate, 0) + n
+                a_fates[fate] = a_fates.get(fate, 0) + n
             first.add(days[i], group, None, code, risk, reason, n=n)
             anyb.add(days[i], group, None, a_code, a_risk, reason, n=n)
         if first.units is not None and anyb.units is not None:
@@ -462,6 +519,7 @@ class Measure:
         detail = self.opts.detail
         first, anyb = Tally(detail), Tally(detail)
         f_counts, a_counts = first.counts, anyb.counts
+        f_fates, a_fates = self.buyer_fates
         excluded = self.opts.excluded
         days = self.cal.days
         for p, buyer in enumerate(self._slot_buyer):
@@ -479,6 +537,12 @@ class Measure:
                 f_key = a_key = (days[i], group, None, EXCLUDED_CODE, False, reason, None)
             f_counts[f_key] = f_counts.get(f_key, 0) + 1
             a_counts[a_key] = a_counts.get(a_key, 0) + 1
+            if reason is None:
+                f_fate, a_fate = self._f_fate[p], self._a_fate[p]
+                if f_fate != REACHED:
+                    f_fates[f_fate] = f_fates.get(f_fate, 0) + 1
+                if a_fate != REACHED:
+                    a_fates[a_fate] = a_fates.get(a_fate, 0) + 1
             if first.units is not None and anyb.units is not None:
                 sid = self._f_sid[p]
                 unit = self._unit("buyer-day", i, buyer, sid, None, group, self._f_code[p],

@@ -98,7 +98,11 @@ def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: O
             tally.units.append(Unit("evaluation", status_of(code), days[i], e.buyer_id,
                                     e.session_id, agent, group, t, e.rated_at, reason))
     if tally.units is not None:
-        tally.units.sort(key=lambda u: (u.day, u.start, u.buyer_id, u.session_id or ""))
+        # Every field decides (two cards of one session may share an instant), so the
+        # order never depends on the input's.
+        tally.units.sort(key=lambda u: (u.day, u.start, u.buyer_id, u.session_id or "",
+                                        u.agent_id or "", u.group or "", u.status.value,
+                                        -1.0 if u.end is None else u.end, u.reason or ""))
     quality = tl.quality + DataQuality(duplicates=duplicates, conflicts=conflicts,
                                        negative_durations=negative)
     return tally.build(Satisfaction, quality=quality, part=Satisfaction, bot_service=bot,

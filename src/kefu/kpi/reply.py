@@ -18,9 +18,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from kefu.kpi.measure import Measure
+from kefu.kpi.measure import NEVER_REACHED, STILL_WAITING, Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, make_options
-from kefu.kpi.records import Handover, HumanRequest, Message, Release
+from kefu.kpi.records import Handover, HumanRequest, Message, Release, SessionEnd
 from kefu.kpi.results import Rate, ShopReplyRate, Tally
 from kefu.kpi.timeline import INF, build_timeline
 from kefu.kpi.window import Basis, BeforeWindow, Window
@@ -33,6 +33,7 @@ def shop_result(m: Measure, basis: Basis) -> ShopReplyRate:
     first_basis = basis is Basis.FIRST
     per_session = m.session_tallies[0 if first_basis else 1]
     per_buyer = m.buyer_days(first_basis)
+    which = 0 if first_basis else 1
     _sort_units(per_session)
     _sort_units(per_buyer)
     as_of = m.opts.as_of
@@ -46,6 +47,10 @@ def shop_result(m: Measure, basis: Basis) -> ShopReplyRate:
         waiting=len({b for b, _c in m.waiting}),
         waiting_sessions=len(m.waiting),
         longest_wait=None if oldest == INF or as_of == INF else as_of - oldest,
+        still_waiting=m.buyer_fates[which].get(STILL_WAITING, 0),
+        never_reached=m.buyer_fates[which].get(NEVER_REACHED, 0),
+        still_waiting_sessions=m.session_fates[which].get(STILL_WAITING, 0),
+        never_reached_sessions=m.session_fates[which].get(NEVER_REACHED, 0),
     )
 
 
@@ -71,6 +76,7 @@ def shop_reply_rate(
     *,
     requests: Iterable[HumanRequest] = (),
     releases: Iterable[Release] = (),
+    ends: Iterable[SessionEnd] = (),
     day: DayArg = None,
     tz: str | dt.tzinfo = "Asia/Shanghai",
     window: Window | None = None,
@@ -95,7 +101,7 @@ def shop_reply_rate(
         warn_after=warn_after, before_window=before_window,
         excluded_buyers=excluded_buyers, detail=detail,
     )
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
     cal = opts.calendar(tl.first, tl.last)
     return shop_result(Measure(tl, opts, cal, agents=False, times=False), b)
 
@@ -106,6 +112,7 @@ def agent_reply_rates(
     *,
     requests: Iterable[HumanRequest] = (),
     releases: Iterable[Release] = (),
+    ends: Iterable[SessionEnd] = (),
     day: DayArg = None,
     tz: str | dt.tzinfo = "Asia/Shanghai",
     window: Window | None = None,
@@ -128,6 +135,6 @@ def agent_reply_rates(
         warn_after=warn_after, before_window=before_window,
         excluded_buyers=excluded_buyers, detail=detail,
     )
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
     cal = opts.calendar(tl.first, tl.last)
     return agent_rates(Measure(tl, opts, cal, shop=False, times=False))

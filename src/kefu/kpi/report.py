@@ -12,7 +12,7 @@ from kefu.kpi.intake import checked
 from kefu.kpi.measure import Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, make_options, seconds
 from kefu.kpi.ratings import satisfaction_result
-from kefu.kpi.records import Evaluation, Handover, HumanRequest, Message, Order, Release
+from kefu.kpi.records import Evaluation, Handover, HumanRequest, Message, Order, Release, SessionEnd
 from kefu.kpi.reply import agent_rates, shop_result
 from kefu.kpi.response import response_result
 from kefu.kpi.results import (
@@ -58,6 +58,7 @@ def daily_report(
     *,
     requests: Iterable[HumanRequest] = (),
     releases: Iterable[Release] = (),
+    ends: Iterable[SessionEnd] = (),
     day: DayArg = None,
     tz: str | dt.tzinfo = "Asia/Shanghai",
     window: Window | None = None,
@@ -80,7 +81,7 @@ def daily_report(
     )
     window_s = seconds("attribution", attribution)
     evs = checked(evaluations, Evaluation)
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
     ords, order_quality = dedupe_orders(orders, opts.as_of)
     first = min([tl.first, *(e.sent_at for e in evs)])
     last = max([tl.last, *(e.sent_at for e in evs)])

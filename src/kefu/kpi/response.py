@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from kefu.kpi.measure import Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, make_options
-from kefu.kpi.records import Handover, HumanRequest, Message, Release
+from kefu.kpi.records import Handover, HumanRequest, Message, Release, SessionEnd
 from kefu.kpi.results import ResponseTimes
 from kefu.kpi.timeline import build_timeline
 from kefu.kpi.window import BeforeWindow, Window
@@ -38,6 +38,7 @@ def response_times(
     *,
     requests: Iterable[HumanRequest] = (),
     releases: Iterable[Release] = (),
+    ends: Iterable[SessionEnd] = (),
     day: DayArg = None,
     tz: str | dt.tzinfo = "Asia/Shanghai",
     window: Window | None = None,
@@ -56,6 +57,6 @@ def response_times(
         day=day, tz=tz, window=window, as_of=as_of, before_window=before_window,
         excluded_buyers=excluded_buyers,
     )
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
     cal = opts.calendar(tl.first, tl.last)
     return response_result(Measure(tl, opts, cal, shop=False, agents=False))

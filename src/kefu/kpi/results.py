@@ -163,10 +163,18 @@ class Rate:
 class ShopReplyRate(Rate):
     """The shop's 3-minute reply rate per buyer-day (K03), with its per-session twin.
 
-    ``waiting`` counts buyers with a wait that has not reached an agent by
-    ``as_of`` (K02; with ``as_of=None``: never reached one), ``waiting_sessions``
-    those sessions, ``longest_wait`` the oldest such wait in seconds (None when
-    ``as_of`` is None or nobody waits).
+    A buyer in human service is a unit whether or not an agent ever took
+    their session (K02): a buyer who gave up waiting is MISSED once the
+    threshold has passed. Of the counted units (per buyer-day; the
+    ``_sessions`` twins per session-day), ``still_waiting`` had not reached
+    an agent by ``as_of`` and their session had not ended; ``never_reached``
+    ended (a SessionEnd) before any agent took them: the buyer gave up, or the
+    session was closed unanswered.
+
+    ``waiting`` counts buyers whose session is still waiting for an agent at
+    ``as_of`` (with ``as_of=None``: when the records end), ``waiting_sessions``
+    those sessions, ``longest_wait`` the oldest such wait in seconds (None
+    when ``as_of`` is None or nobody waits).
     """
 
     basis: str = "first"
@@ -174,6 +182,15 @@ class ShopReplyRate(Rate):
     waiting: int = 0
     waiting_sessions: int = 0
     longest_wait: float | None = None
+    still_waiting: int = 0
+    never_reached: int = 0
+    still_waiting_sessions: int = 0
+    never_reached_sessions: int = 0
+
+    @property
+    def unreached(self) -> int:
+        """Counted units that had not reached an agent by ``as_of`` (per buyer-day)."""
+        return self.still_waiting + self.never_reached
 
 
 @attrs.frozen(kw_only=True)

@@ -54,7 +54,7 @@ import attrs
 
 from kefu.kpi import kernel
 from kefu.kpi.intake import checked
-from kefu.kpi.records import Handover, HumanRequest, Message, Release, Sender
+from kefu.kpi.records import Handover, HumanRequest, Message, Release, Sender, SessionEnd
 from kefu.kpi.results import DataQuality
 
 __all__ = [
@@ -91,14 +91,16 @@ class Timeline:
     message), ``groups[j]`` (the group it entered with: its first
     hand-over's), ``human[j]`` (when human service began, K02; ``inf`` = no
     buyer message), ``reached[j]`` (first hand-over or human reply; ``inf`` =
-    not yet), ``with_bot[j]`` (bot messages and no switch to a human).
-    ``first``/``last`` span the messages seen.
+    not yet), ``bot_at[j]`` (the bot's first message, when there is no switch to
+    a human; ``inf`` = none).
+    ``ended[j]`` is when the session ended (its earliest SessionEnd; ``inf`` =
+    not ended). ``first``/``last`` span the messages seen.
     """
 
     __slots__ = (
-        "_ragents", "_rorder", "agents", "buyers", "ends", "first", "groups", "human", "ids",
-        "index", "last", "quality", "reached", "rs", "s_hi", "s_lo", "sgroups", "starts", "us",
-        "with_bot", "wlo",
+        "_ragents", "_rorder", "agents", "bot_at", "buyers", "ended", "ends", "first", "groups",
+        "human", "ids", "index", "last", "quality", "reached", "rs", "s_hi", "s_lo", "sgroups",
+        "starts", "us", "wlo",
     )
 
     def __init__(self) -> None:
@@ -108,7 +110,8 @@ class Timeline:
         self.groups: list[str | None] = []
         self.human: list[float] = []
         self.reached: list[float] = []
-        self.with_bot: list[bool] = []
+        self.bot_at: list[float] = []
+        self.ended: list[float] = []
         self.wlo: list[int] = [0]
         self.us = array("d")
         self.rs = array("d")
@@ -163,6 +166,7 @@ def fields_of(cls: type) -> Callable[[object], tuple[object, ...]]:
 _HANDOVER = fields_of(Handover)
 _RELEASE = fields_of(Release)
 _REQUEST = fields_of(HumanRequest)
+_END = fields_of(SessionEnd)
 
 
 _SENDER_RANK = {sender: n for n, sender in enumerate(Sender)}
@@ -194,8 +198,12 @@ def build_timeline(
     releases: Iterable[Release] = (),
     requests: Iterable[HumanRequest] = (),
     as_of: float = INF,
+    *,
+    ends: Iterable[SessionEnd] = (),
 ) -> Timeline:
     """Sessions' waits and stretches from raw records, as known at ``as_of``.
+
+    A SessionEnd of a session no other record mentions is ignored.
 
     Every record is checked first (:mod:`kefu.kpi.intake`): InvalidRecord for a bad one.
     """
@@ -205,6 +213,7 @@ def build_timeline(
     hand, d1 = dedupe(checked(handovers, Handover), as_of, _AT, _HANDOVER)
     rel, d2 = dedupe(checked(releases, Release), as_of, _AT, _RELEASE)
     req, d3 = dedupe(checked(requests, HumanRequest), as_of, _AT, _REQUEST)
+    fin, d4 = dedupe(checked(ends, SessionEnd), as_of, _AT, _END)
     routes = _Routes(hand, rel)
     switched: dict[str, HumanRequest] = {}
     for q in req:
@@ -228,7 +237,13 @@ def build_timeline(
     tl.wlo = ms.wlo + [ms.wlo[-1]] * (len(ids) - with_messages)
     _place_stretches(tl, routes)
     negative = _settle(tl, ms, switched)
-    tl.quality = DataQuality(ms.repeats + d1 + d2 + d3, ms.conflicts, ms.unknown,
+    ended = [INF] * len(ids)
+    for e in fin:
+        j = index.get(e.session_id, -1)
+        if j >= 0 and e.at < ended[j]:
+            ended[j] = e.at
+    tl.ended = ended
+    tl.quality = DataQuality(ms.repeats + d1 + d2 + d3 + d4, ms.conflicts, ms.unknown,
                              ms.out_of_order, negative)
     return tl
 
@@ -238,8 +253,8 @@ class MessageScan:
 
     Sessions ``j = 0 .. len(ids) - 1`` in the order they first appear, with
     ``buyers[j]`` (its first message's buyer), ``early[j]`` (its first AGENT
-    message that answered nothing, ``inf`` = none) and ``bot[j]`` (the bot
-    wrote in it). Waits are grouped by session (``us``/``rs`` over
+    message that answered nothing, ``inf`` = none) and ``bot_at[j]`` (its first
+    BOT message, ``inf`` = none). Waits are grouped by session (``us``/``rs`` over
     ``wlo[j]:wlo[j + 1]``, time order within one); ``ragents[rorder[k]]`` is
     the agent named on wait ``k``'s reply. ``repeats`` copies were dropped,
     ``conflicts`` of them differed from the kept one; ``unknown`` messages
@@ -250,14 +265,14 @@ class MessageScan:
     and the compiled ``kefu.kpi._kernel_c`` (see :func:`scan_messages`).
     """
 
-    __slots__ = ("bot", "buyers", "conflicts", "early", "first", "ids", "last",
+    __slots__ = ("bot_at", "buyers", "conflicts", "early", "first", "ids", "last",
                  "out_of_order", "ragents", "repeats", "rorder", "rs", "unknown", "us", "wlo")
 
-    def __init__(self, ids: list[str], buyers: list[str], early: list[float], bot: list[bool],
+    def __init__(self, ids: list[str], buyers: list[str], early: list[float], bot_at: list[float],
                  us: array[float], rs: array[float], wlo: list[int], ragents: list[str | None],
                  rorder: array[int], repeats: int, conflicts: int, unknown: int,
                  out_of_order: int, first: float, last: float) -> None:
-        self.ids, self.buyers, self.early, self.bot = ids, buyers, early, bot
+        self.ids, self.buyers, self.early, self.bot_at = ids, buyers, early, bot_at
         self.us, self.rs, self.wlo, self.ragents, self.rorder = us, rs, wlo, ragents, rorder
         self.repeats, self.conflicts, self.unknown = repeats, conflicts, unknown
         self.out_of_order, self.first, self.last = out_of_order, first, last
@@ -305,7 +320,7 @@ def scan_messages_py(messages: Iterable[Message], as_of: float = INF) -> Message
     out_of_order = _disorder(msgs) if any(map(_SEQ, msgs)) else 0
     first, last = (ats[0], ats[-1]) if msgs else (INF, -INF)
     us, rs, rorder, wlo = _group_waits(scan)
-    return MessageScan(scan.ids, scan.buyers, scan.early, scan.bot, us, rs, wlo, scan.ragents,
+    return MessageScan(scan.ids, scan.buyers, scan.early, scan.bot_at, us, rs, wlo, scan.ragents,
                        rorder, repeats, conflicts, scan.unknown, out_of_order, first, last)
 
 
@@ -350,7 +365,7 @@ class _Scan:
     it differs from it.
     """
 
-    __slots__ = ("bot", "buyers", "copies", "early", "firsts", "ids", "keys", "ragents",
+    __slots__ = ("bot_at", "buyers", "copies", "early", "firsts", "ids", "keys", "ragents",
                  "rs", "unknown", "us")
 
     def __init__(self, msgs: list[Message], ats: array[float], mids: list[str]) -> None:
@@ -358,7 +373,7 @@ class _Scan:
         keys = list(map(first_of.setdefault, map(_SID, msgs), count()))
         pending: list[float | None] = [None] * len(msgs)  # by key: start of the open wait
         early: dict[int, float] = {}  # by key: first AGENT message that answered nothing
-        bot: set[int] = set()  # keys of sessions the bot wrote in
+        bot: dict[int, float] = {}  # by key: the bot's first message
         wkeys: list[int] = []
         us = array("d")
         rs = array("d")
@@ -389,7 +404,8 @@ class _Scan:
                     rs.append(at)
                     ragents.append(m.agent_id)
             elif sender is _BOT:
-                bot.add(key)
+                if key not in bot:
+                    bot[key] = at
             elif sender is _UNKNOWN:
                 unknown += 1
         for key in compress(count(), map(is_not, pending, repeat(None))):
@@ -402,7 +418,7 @@ class _Scan:
         self.firsts = firsts
         self.buyers: list[str] = [msgs[f].buyer_id for f in firsts]
         self.early = list(map(early.get, firsts, repeat(INF)))
-        self.bot = list(map(bot.__contains__, firsts))
+        self.bot_at = list(map(bot.get, firsts, repeat(INF)))
         self.keys, self.us, self.rs, self.ragents = wkeys, us, rs, ragents
         self.unknown, self.copies = unknown, copies
 
@@ -534,7 +550,7 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest]) 
     us, rs, wlo, s_lo, s_hi, starts = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi, tl.starts
     n = len(tl.ids)
     early = scan.early + [INF] * (n - len(scan.early))
-    bot = scan.bot + [False] * (n - len(scan.bot))
+    bot = scan.bot_at + [INF] * (n - len(scan.bot_at))
     human: list[float] = []
     reached: list[float] = []
     drop: list[tuple[int, int]] = []
@@ -554,11 +570,11 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest]) 
     for sid, q in switched.items():
         j = tl.index[sid]
         human[j] = q.at  # a switched session is human from the switch
-        bot[j] = False
+        bot[j] = INF
         lo, hi = wlo[j], wlo[j + 1]
         if lo < hi and rs[lo] < q.at:
             drop.append((lo, bisect_left(rs, q.at, lo, hi)))
-    tl.human, tl.reached, tl.with_bot = human, reached, bot
+    tl.human, tl.reached, tl.bot_at = human, reached, bot
     if not drop:
         return 0
     drop.sort()

@@ -218,7 +218,7 @@ def measure(result: SimResult) -> Report:
     recs = kpi.from_events(result.events, result.messages)
     daily = kpi.daily_report(
         recs.messages, recs.handovers, result.evaluations, requests=result.requests,
-        releases=recs.releases, detail=True, **_kpi_kwargs(cfg),
+        releases=recs.releases, ends=recs.ends, detail=True, **_kpi_kwargs(cfg),
     )
     log = result.log
     waits = [w for w in log.wait if w == w]
