@@ -10,7 +10,8 @@ The pieces, one job each:
 - :mod:`kefu.sim.report`: KPIs via ``kpi.from_events`` + ``kpi.daily_report``,
   queue figures by hour, tables and JSON.
 - :mod:`kefu.sim.staffing`: the fewest agents meeting a reply-rate target.
-- :mod:`kefu.sim.erlang`: Erlang C, the theory the simulator is tested against.
+- :mod:`kefu.sim.erlang`: Erlang C, the theory the simulator is tested against;
+  :mod:`kefu.sim.erlang_a`: Erlang A, the same with buyers who give up waiting.
 - :mod:`kefu.sim.cli`: ``python -m kefu simulate`` and ``staff``.
 
 Example::
