@@ -298,6 +298,14 @@ def _hours(result: SimResult, daily: DailyReport) -> tuple[HourRow, ...]:
 # -- the human-readable table ----------------------------------------------------
 
 
+def within(threshold: float) -> str:
+    """The threshold as a manager says it: "3 minutes", "90 seconds"."""
+    if threshold % 60 == 0:
+        m = int(threshold // 60)
+        return "1 minute" if m == 1 else f"{m} minutes"
+    return f"{threshold:g} seconds"
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
