@@ -494,7 +494,7 @@ def _pct(x: float | None) -> str:
 
 def _verdict(p: Point, seeds: int) -> str:
     if p.meets is None:
-        return f"meets ({len(p.rates)} of {seeds} seeds run)"
+        return f"meets ({len(p.rates)} of {seeds} days run)"
     return "meets" if p.meets else "misses"
 
 
