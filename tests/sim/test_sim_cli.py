@@ -112,9 +112,23 @@ def test_simulate_report_explains_arrivals_against_buyers_judged(
     assert count("gave up waiting before an agent took their chat") == data["abandoned"] > 0
     judged = data["shop_reply"]["met"] + data["shop_reply"]["missed"]
     assert count("judged for the reply rate on 2026-11-11") == judged
-    outside = count("first wrote outside 08:00-23:00 or after the day")
+    outside = count("opened outside 08:00-23:00 or after midnight")
     assert outside == data["sessions"] - data["in_window"] > 0  # 23:00-24:00 is outside
     assert 0 <= data["abandoned_in_window"] <= data["in_window"]
+    assert 0 <= data["abandoned_judged"] <= data["abandoned"]
+
+
+def test_simulate_report_says_whether_buyers_who_gave_up_are_in_the_reply_rate(
+        capsys: pytest.CaptureFixture[str], morning: str) -> None:
+    argv = ("simulate", "--profile", morning, "--agents", "2", "--cap", "5", "--engine", "py")
+    data = json.loads(run(capsys, *argv, "--json")[1])
+    out = run(capsys, *argv)[1]
+    assert data["abandoned_in_window"] > 0
+    left_out = data["abandoned_in_window"] - data["abandoned_judged"]
+    assert (f"{left_out:,} buyers gave up waiting in 08:00-23:00 and are not judged" in out) == (
+        left_out > 0)
+    judged = data["abandoned_judged"]
+    assert (f"{judged:,} of the buyers who gave up waiting are judged" in out) == (judged > 0)
 
 
 def test_staff_json_contract(capsys: pytest.CaptureFixture[str], morning: str) -> None:

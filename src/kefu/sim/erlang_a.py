@@ -113,12 +113,10 @@ def _weights(n: int, lam: float, mu: float, theta: float) -> tuple[int, list[flo
     O(states kept); every weight is at most 1, so nothing overflows.
     """
     a = lam / mu
-    if a < n:
-        mode = int(a)
-    else:
-        mode = n + int((lam - n * mu) / theta)
-        if mode - n > MAX_STATES:
-            raise _too_many(n, lam, mu, theta)
+    excess = (lam - n * mu) / theta  # queue length where arrivals and departures balance
+    if not (n * mu / theta < 1e300 and _states(n, lam, mu, theta) < MAX_STATES):
+        raise _too_many(n, lam, mu, theta)
+    mode = int(a) if a < n else n + int(excess)
 
     def death(k: int) -> float:
         return k * mu if k <= n else n * mu + (k - n) * theta
@@ -149,11 +147,28 @@ def _weights(n: int, lam: float, mu: float, theta: float) -> tuple[int, list[flo
     return mode - len(down), [*down, 1.0, *up]
 
 
+def _states(n: int, lam: float, mu: float, theta: float) -> float:
+    """A generous estimate of the states :func:`_weights` visits, to refuse at once. O(1).
+
+    Below the servers the chain is Poisson-like, about 40 standard deviations
+    wide; above them the queue either settles around its balance point
+    (about 40 sqrt(lam / theta) wide) or decays at the ratio lam / (n mu +
+    j theta), which falls below 1/e after about (e lam - n mu) / theta states.
+    """
+    a = lam / mu
+    below = 40 * math.sqrt(min(a, n)) + 40
+    if a >= n:
+        return below + (lam - n * mu) / theta + 40 * math.sqrt(lam / theta) + 40
+    first = lam / (n * mu + theta)  # the largest ratio above the servers
+    geometric = 40 / -math.log(first) if 0 < first < 1 else 0.0
+    return below + min(geometric, max(0.0, (math.e * lam - n * mu) / theta) + 40)
+
+
 def _too_many(n: int, lam: float, mu: float, theta: float) -> SimConfigError:
     return SimConfigError(
-        f"Erlang A: with {n} servers at {lam / mu:.6g} erlangs and patience {1 / theta:.6g} s "
-        f"against handling {1 / mu:.6g} s the queue would need more than {MAX_STATES:,} "
-        "states; patience this long is Erlang C's case"
+        f"Erlang A: {n} servers with arrival rate {lam:.6g}, service rate {mu:.6g} and "
+        f"patience rate {theta:.6g} need more than {MAX_STATES:,} queue states; a load this "
+        "far from the servers, or patience this long against handling, is out of range"
     )
 
 
@@ -213,7 +228,9 @@ class _Queued:
         self.harmonic = 0.0  # sum over i = 0..j of 1 / (n mu + (i + 1) theta)
         self.timed = t is not None and 0 < t < math.inf
         tt = t if t is not None and self.timed else 0.0
-        self.log_q = math.log(-math.expm1(-theta * tt)) if self.timed else 0.0  # log(1 - z)
+        y = theta * tt
+        # log(1 - z); for a tiny theta t, 1 - z = theta t to double precision, and may underflow
+        self.log_q = _log(-math.expm1(-y)) if y > 1e-290 else _log(theta) + _log(tt)
         self.z = math.exp(-theta * tt)
         self.log_c1 = -(nmu + theta) * tt  # NB(x + 1, 1 - z) at 0: z^(x + 1)
         self.log_c0 = -nmu * tt  # NB(x, 1 - z) at 0: z^x
@@ -232,8 +249,8 @@ class _Queued:
         if self.timed:
             self.cum1 += math.exp(self.log_c1)
             self.cum0 += math.exp(self.log_c0)
-            self.log_c1 += math.log((self.x + 1 + j) / (j + 1)) + self.log_q
-            self.log_c0 += math.log((self.x + j) / (j + 1)) + self.log_q
+            self.log_c1 += _log((self.x + 1 + j) / (j + 1)) + self.log_q
+            self.log_c0 += _log((self.x + j) / (j + 1)) + self.log_q
         if p == 0.0:
             return
         served = self.x / (self.x + j + 1)
@@ -245,6 +262,10 @@ class _Queued:
             done = served * max(0.0, 1 - self.cum1)
             self.served_t.append(p * done)
             self.abandoned_t.append(p * max(0.0, 1 - done - self.z * min(1.0, self.cum0)))
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
 
 
 def servers_for_a(lam: float, mu: float, theta: float, t: float, target: float, *,

@@ -18,6 +18,7 @@ import attrs
 
 import kefu
 from kefu import kpi
+from kefu.events import Assigned, Closed
 from kefu.kpi import DailyReport, Durations, Status
 from kefu.kpi.window import resolve_tz, window_bounds
 from kefu.sim.config import SimConfig
@@ -87,6 +88,7 @@ class Report:
     kpi_seconds: float
     in_window: int = 0  # sessions whose clock started inside the day's assessment window
     abandoned_in_window: int = 0  # of them, buyers who gave up before an agent took them
+    abandoned_judged: int = 0  # buyers who gave up and are judged (as missed) in the reply rate
 
     @property
     def shop_reply_rate(self) -> float | None:
@@ -124,6 +126,7 @@ class Report:
             },
             "in_window": self.in_window,
             "abandoned_in_window": self.abandoned_in_window,
+            "abandoned_judged": self.abandoned_judged,
             "agents_reply_rate": d.agents_total.rate,
             "agent_reply_rates": {a.agent_id: a.rate for a in self.agents},
             "agent_stats": {
@@ -272,7 +275,21 @@ def measure(result: SimResult) -> Report:
         kpi_seconds=time.perf_counter() - started,
         in_window=len(inside),
         abandoned_in_window=sum(log.abandoned[i] for i in inside),
+        abandoned_judged=_judged_gave_up(result, daily),
     )
+
+
+def _judged_gave_up(result: SimResult, daily: DailyReport) -> int:
+    """Buyers the reply rate judges on a chat that closed before any agent took it. O(events)."""
+    assigned: set[str] = set()
+    gave_up: set[str] = set()
+    for e in result.events:
+        if isinstance(e, Assigned):
+            assigned.add(e.session_id)
+        elif isinstance(e, Closed) and e.session_id not in assigned:
+            gave_up.add(e.session_id)
+    return sum(1 for u in daily.shop.units
+               if u.session_id in gave_up and u.status in (Status.MET, Status.MISSED))
 
 
 def _hours(result: SimResult, daily: DailyReport) -> tuple[HourRow, ...]:
@@ -414,31 +431,31 @@ def format_report(r: Report, *, agent_rows: int = 40) -> str:
 
 
 def _buyer_lines(r: Report, window: str, judged: int) -> list[str]:
-    """Why buyers arriving and buyers judged for the reply rate differ."""
+    """Who arrived, and why fewer buyers are judged for the reply rate than arrive."""
     cfg = r.config
     queued_share = r.abandoned / r.sessions if r.sessions else None
     rows = [
         ("arrived", r.arrivals, ""),
-        ("served by the bot alone", r.bot_only, "never asked for a person"),
+        ("served by the bot alone", r.bot_only, "never asked for a person: not judged"),
         ("reached the queue for an agent", r.sessions, ""),
         ("  gave up waiting before an agent took their chat", r.abandoned,
          f"{_pct(queued_share)} of them"),
-        (f"  first wrote outside {window} or after the day", r.sessions - r.in_window,
-         "not judged: outside the assessment hours"),
+        (f"  opened outside {window} or after midnight", r.sessions - r.in_window,
+         "outside the assessment hours: not judged"),
         (f"judged for the reply rate on {cfg.day}", judged,
-         "each buyer once a day, from their first message to a person"),
+         f"each buyer once a day, from their first message to a person in {window}"),
     ]
     width = max(len(name) for name, _, _ in rows)
     lines = [f"  {name:<{width}}  {_n(n):>9}  {why}".rstrip() for name, n, why in rows]
-    left_out = r.in_window - judged
+    if r.abandoned_judged:
+        lines.append(f"  {_n(r.abandoned_judged)} of the buyers who gave up waiting are judged, "
+                     "as not answered in time.")
+    left_out = r.abandoned_in_window - r.abandoned_judged
     if left_out > 0:
-        lines.append(f"  {_n(left_out)} buyers who wrote inside {window} are not judged: they "
-                     "never reached a person")
-        lines.append(f"  (of them {_n(r.abandoned_in_window)} gave up waiting), so the reply "
-                     "rate does not show them.")
-    elif r.abandoned_in_window:
-        lines.append(f"  The {_n(r.abandoned_in_window)} buyers who gave up waiting inside "
-                     f"{window} count as not answered in time.")
+        lines.append(f"  {_n(left_out)} buyers gave up waiting in {window} and are not judged: "
+                     "they never reached a person,")
+        lines.append("  so the reply rate does not show them; watch the gave-up count when "
+                     "you cut staff.")
     return lines
 
 
