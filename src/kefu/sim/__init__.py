@@ -28,6 +28,7 @@ from __future__ import annotations
 from kefu.sim.config import AgentPlan, Shift, ShopPlan, SimConfig, parse_shifts, roster
 from kefu.sim.dist import Dist
 from kefu.sim.driver import SimResult, simulate
+from kefu.sim.erlang_a import ErlangA, erlang_a, servers_for_a
 from kefu.sim.errors import SimConfigError
 from kefu.sim.report import Report, format_report, measure, reply_rate
 from kefu.sim.staffing import Point, StaffResult, find_staff
@@ -36,6 +37,7 @@ from kefu.sim.workload import Profile, Workload, expected_duration, for_peak
 __all__ = [
     "AgentPlan",
     "Dist",
+    "ErlangA",
     "Point",
     "Profile",
     "Report",
@@ -46,6 +48,7 @@ __all__ = [
     "SimResult",
     "StaffResult",
     "Workload",
+    "erlang_a",
     "expected_duration",
     "find_staff",
     "for_peak",
@@ -54,5 +57,6 @@ __all__ = [
     "parse_shifts",
     "reply_rate",
     "roster",
+    "servers_for_a",
     "simulate",
 ]
