@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,9 +62,73 @@ def test_simulate_json_is_deterministic(capsys: pytest.CaptureFixture[str], morn
 def test_simulate_prints_tables(capsys: pytest.CaptureFixture[str], morning: str) -> None:
     code, out, _ = run(capsys, "simulate", "--profile", morning, "--agents", "2")
     assert code == 0
-    for text in ("3-minute reply rate", "peak concurrent buyers", "By hour", "Agents",
-                 "first response", "gave up in the queue", "a01", "a02"):
+    for text in ("answered by a person within 3 minutes", "most buyers open at once",
+                 "By hour", "Agents", "first response", "gave up waiting", "a01", "a02"):
         assert text in out
+
+
+# what a shop manager should not have to decode: rule numbers, the KPI code's terms
+JARGON = re.compile(r"\bK\d\d\b|\bunits?\b|any-message|\bp90\b|\berlangs\b|hour 24",
+                    re.IGNORECASE)
+
+
+@pytest.fixture
+def late(tmp_path: Path) -> str:
+    """A CSV profile: a queue at 23:00-24:00, so chats are still open after midnight."""
+    f = tmp_path / "late.csv"
+    f.write_text("minute,arrivals\n" + "".join(f"{m},4\n" for m in range(1380, 1440)))
+    return str(f)
+
+
+def test_simulate_report_speaks_to_a_manager(capsys: pytest.CaptureFixture[str],
+                                             late: str) -> None:
+    code, out, _ = run(capsys, "simulate", "--profile", late, "--agents", "2", "--cap", "5",
+                       "--engine", "py")
+    assert code == 0
+    assert JARGON.search(out) is None, JARGON.search(out)
+    assert "90th percentile" in out and "median" in out
+    assert "assumed model" in out  # satisfaction is drawn, not measured
+    hours = [line.split()[0] for line in out.split("By hour")[1].split("Agents")[0].splitlines()
+             if line.startswith("  ") and line.split()[0][:1].isdigit()]
+    assert hours and all(h < "24" for h in hours), hours  # no "24:00" row ...
+    assert "after 24:00" in out  # ... the chats still open after midnight are folded there
+
+
+def test_simulate_report_explains_arrivals_against_buyers_judged(
+        capsys: pytest.CaptureFixture[str], late: str) -> None:
+    argv = ("simulate", "--profile", late, "--agents", "2", "--cap", "5", "--engine", "py",
+            "--bot-share", "0.5", "--bot-resolve", "0.5")
+    data = json.loads(run(capsys, *argv, "--json")[1])
+    out = run(capsys, *argv)[1]
+
+    def count(label: str) -> int:
+        line = next(x for x in out.splitlines() if x.strip().startswith(label))
+        return int(line[len(label) + line.index(label):].split()[0].replace(",", ""))
+
+    assert count("arrived") == data["arrivals"]
+    assert count("served by the bot alone") == data["bot_only"] > 0
+    assert count("reached the queue for an agent") == data["sessions"]
+    assert data["arrivals"] == data["bot_only"] + data["sessions"]
+    assert count("gave up waiting before an agent took their chat") == data["abandoned"] > 0
+    judged = data["shop_reply"]["met"] + data["shop_reply"]["missed"]
+    assert count("judged for the reply rate on 2026-11-11") == judged
+    outside = count("opened outside 08:00-23:00 or after midnight")
+    assert outside == data["sessions"] - data["in_window"] > 0  # 23:00-24:00 is outside
+    assert 0 <= data["abandoned_in_window"] <= data["in_window"]
+    assert 0 <= data["abandoned_judged"] <= data["abandoned"]
+
+
+def test_simulate_report_says_whether_buyers_who_gave_up_are_in_the_reply_rate(
+        capsys: pytest.CaptureFixture[str], morning: str) -> None:
+    argv = ("simulate", "--profile", morning, "--agents", "2", "--cap", "5", "--engine", "py")
+    data = json.loads(run(capsys, *argv, "--json")[1])
+    out = run(capsys, *argv)[1]
+    assert data["abandoned_in_window"] > 0
+    left_out = data["abandoned_in_window"] - data["abandoned_judged"]
+    assert (f"{left_out:,} buyers gave up waiting in 08:00-23:00 and are not judged" in out) == (
+        left_out > 0)
+    judged = data["abandoned_judged"]
+    assert (f"{judged:,} of the buyers who gave up waiting are judged" in out) == (judged > 0)
 
 
 def test_staff_json_contract(capsys: pytest.CaptureFixture[str], morning: str) -> None:
@@ -85,6 +150,27 @@ def test_staff_prints_the_answer_and_the_curve(capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "staff", "--profile", morning, "--cap", "4", "--seeds", "1")
     assert code == 0
     assert "answer:" in out and "verdict" in out and "simulated days in" in out
+    assert JARGON.search(out) is None, JARGON.search(out)
+
+
+def test_K14_staff_shows_the_erlang_a_guess_and_theory_beside_the_days(
+        capsys: pytest.CaptureFixture[str], morning: str) -> None:
+    code, out, _ = run(capsys, "staff", "--profile", morning, "--cap", "4", "--seeds", "2")
+    assert code == 0
+    assert "first guess from queueing theory" in out and "Erlang A" in out
+    assert "Erlang C, which assumes nobody gives up" in out
+    assert "queueing theory beside the simulated days" in out
+    for row in ("buyers who had to wait for an agent", "buyers who gave up waiting",
+                "mean wait for an agent", "taken by an agent within 3 minutes",
+                "answered by a person within 3 minutes"):
+        assert row in out
+    data = json.loads(run(capsys, "staff", "--profile", morning, "--cap", "4", "--seeds", "2",
+                          "--json")[1])
+    theory = data["theory"]
+    assert data["guess_model"] == "erlang_a" and theory["model"] == "erlang_a"
+    assert f"{100 * theory['p_abandon']:.1f} %" in out
+    assert f"{100 * theory['p_wait']:.1f} %" in out
+    assert data["simulated"]["reply_rate"] == data["reply_rates"]
 
 
 def test_staff_unreachable_target_exits_1(capsys: pytest.CaptureFixture[str],

@@ -10,7 +10,8 @@ The pieces, one job each:
 - :mod:`kefu.sim.report`: KPIs via ``kpi.from_events`` + ``kpi.daily_report``,
   queue figures by hour, tables and JSON.
 - :mod:`kefu.sim.staffing`: the fewest agents meeting a reply-rate target.
-- :mod:`kefu.sim.erlang`: Erlang C, the theory the simulator is tested against.
+- :mod:`kefu.sim.erlang`: Erlang C, the theory the simulator is tested against;
+  :mod:`kefu.sim.erlang_a`: Erlang A, the same with buyers who give up waiting.
 - :mod:`kefu.sim.cli`: ``python -m kefu simulate`` and ``staff``.
 
 Example::
@@ -27,6 +28,7 @@ from __future__ import annotations
 from kefu.sim.config import AgentPlan, Shift, ShopPlan, SimConfig, parse_shifts, roster
 from kefu.sim.dist import Dist
 from kefu.sim.driver import SimResult, simulate
+from kefu.sim.erlang_a import ErlangA, erlang_a, servers_for_a
 from kefu.sim.errors import SimConfigError
 from kefu.sim.report import Report, format_report, measure, reply_rate
 from kefu.sim.staffing import Point, StaffResult, find_staff
@@ -35,6 +37,7 @@ from kefu.sim.workload import Profile, Workload, expected_duration, for_peak
 __all__ = [
     "AgentPlan",
     "Dist",
+    "ErlangA",
     "Point",
     "Profile",
     "Report",
@@ -45,6 +48,7 @@ __all__ = [
     "SimResult",
     "StaffResult",
     "Workload",
+    "erlang_a",
     "expected_duration",
     "find_staff",
     "for_peak",
@@ -53,5 +57,6 @@ __all__ = [
     "parse_shifts",
     "reply_rate",
     "roster",
+    "servers_for_a",
     "simulate",
 ]

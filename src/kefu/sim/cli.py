@@ -29,8 +29,8 @@ from kefu.sim.dist import Dist
 from kefu.sim.driver import simulate
 from kefu.sim.errors import SimConfigError
 from kefu.sim.progress import ProgressBar
-from kefu.sim.report import config_json, describe_config, format_report, measure
-from kefu.sim.staffing import Point, StaffResult, find_staff
+from kefu.sim.report import config_json, describe_config, format_report, measure, within
+from kefu.sim.staffing import DayFigures, Point, StaffResult, Theory, find_staff
 from kefu.sim.workload import Profile, Workload, expected_duration, for_peak
 
 __all__ = ["DEFAULT_AGENTS", "DEFAULT_PEAK", "SIMULATE", "STAFF", "build_config"]
@@ -276,7 +276,8 @@ def _add_common(p: argparse.ArgumentParser, *, staff: bool) -> None:
                    help="the shop's timezone (default: %(default)s)")
     k.add_argument("--window", type=_type("window", _window), default=Window.default(),
                    metavar="HH:MM-HH:MM",
-                   help="assessment window of the reply rate, K01 (default: 08:00-23:00)")
+                   help="assessment window: only buyers who first write inside it count in "
+                        "the reply rate (default: 08:00-23:00)")
     k.add_argument("--threshold", type=_type("threshold", _positive), default=180.0,
                    metavar="SECONDS", help="reply-rate threshold (default: %(default)g)")
 
@@ -436,8 +437,8 @@ class StaffCommand(_Command):
                        default=500, help="largest staffing tried (default: %(default)s)")
         s.add_argument("--max-abandon", type=_type("max-abandon", _share), default=None,
                        metavar="SHARE",
-                       help="also require at most this share of sessions to give up in the "
-                            "queue; the reply rate does not count them, K02 (default: off)")
+                       help="also require at most this share of buyers to give up waiting "
+                            "for an agent (default: off)")
         _add_common(parser, staff=True)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -493,7 +494,7 @@ def _pct(x: float | None) -> str:
 
 def _verdict(p: Point, seeds: int) -> str:
     if p.meets is None:
-        return f"meets ({len(p.rates)} of {seeds} seeds run)"
+        return f"meets ({len(p.rates)} of {seeds} days run)"
     return "meets" if p.meets else "misses"
 
 
@@ -501,8 +502,34 @@ def _agents(n: int) -> str:
     return f"{n} agent" if n == 1 else f"{n} agents"
 
 
+def _theory_json(t: Theory | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {"model": t.model, "servers": t.servers, "load": t.load, "p_wait": t.p_wait,
+            "p_abandon": t.p_abandon, "served_within_threshold": t.served_within,
+            "mean_wait": t.mean_wait}
+
+
+def _simulated_json(days: tuple[DayFigures, ...]) -> dict[str, Any]:
+    """Each seed's figures, in seed order (lists as long as the seeds run at the level)."""
+    return {
+        "reply_rate": [d.reply_rate for d in days],
+        "gave_up": [d.gave_up for d in days],
+        "waited": [d.waited for d in days],
+        "mean_wait": [d.mean_wait for d in days],
+        "busiest_hour": {"gave_up": [d.peak_gave_up for d in days],
+                         "waited": [d.peak_waited for d in days],
+                         "mean_wait": [d.peak_mean_wait for d in days]},
+    }
+
+
 def staff_json(result: StaffResult, config: SimConfig) -> dict[str, Any]:
-    """``staff --json``: the answer, the rate there, and the whole curve."""
+    """``staff --json``: the answer, the rate there, and the whole curve.
+
+    Beside the simulated figures: ``theory`` (queueing theory for the answer
+    at the busiest minute: Erlang A when buyers have a patience, else Erlang
+    C) and ``simulated`` (each seed's day and busiest-hour figures).
+    """
     at = result.point(result.agents) if result.agents is not None else None
     below = result.point(result.agents - 1) if result.agents is not None else None
     cfg = config_json(config)
@@ -521,10 +548,16 @@ def staff_json(result: StaffResult, config: SimConfig) -> dict[str, Any]:
         ),
         "seeds": list(result.seeds),
         "guess": result.guess,
+        "guess_model": result.guess_model,
+        "erlang_c_guess": result.erlang_c_guess,
+        "peak_hour": result.peak_hour,
+        "theory": _theory_json(at.theory) if at is not None else None,
+        "simulated": _simulated_json(at.days) if at is not None else None,
         "curve": {str(p.agents): p.rate for p in result.curve},
         "points": [
             {"agents": p.agents, "reply_rate": p.rate, "rates": list(p.rates),
-             "gave_up": p.worst_gave_up, "meets": p.meets, "seconds": round(p.seconds, 3)}
+             "gave_up": p.worst_gave_up, "meets": p.meets, "seconds": round(p.seconds, 3),
+             "theory": _theory_json(p.theory), "simulated": _simulated_json(p.days)}
             for p in result.curve
         ],
         "engine": result.engine,
@@ -534,22 +567,78 @@ def staff_json(result: StaffResult, config: SimConfig) -> dict[str, Any]:
     }
 
 
+def _wait(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.0f} s" if x < 600 else f"{x / 60:.1f} min"
+
+
+def _per_seed(values: list[str]) -> str:
+    return ", ".join(values) if values else "-"
+
+
+def _theory_lines(result: StaffResult, config: SimConfig, at: Point) -> list[str]:
+    """The answer's queueing theory beside its simulated busiest hour and day."""
+    t = at.theory
+    if t is None:
+        return []
+    days = at.days
+    hour = result.peak_hour if result.peak_hour is not None else 0
+    limit = within(config.threshold)
+    window = f"{config.window.start:%H:%M}-{config.window.end:%H:%M}"
+    rows = [
+        ("buyers who had to wait for an agent", _pct(t.p_wait),
+         _per_seed([_pct(d.peak_waited) for d in days])),
+        ("buyers who gave up waiting", _pct(t.p_abandon),
+         _per_seed([_pct(d.peak_gave_up) for d in days])),
+        ("mean wait for an agent (all buyers)", _wait(t.mean_wait),
+         _per_seed([_wait(d.peak_mean_wait) for d in days])),
+        (f"taken by an agent within {limit}", _pct(t.served_within), "-"),
+        (f"answered by a person within {limit}", "-",
+         _per_seed([_pct(d.reply_rate) for d in days]) + f" (whole day, {window})"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    seats = "unlimited chats" if result.cap is None else f"{t.servers:,} chats at once"
+    if t.model == "erlang_a":
+        patience = config.workload.patience
+        mean = patience.mean if patience is not None else 0.0
+        model = (f"Erlang A (buyers give up after {_wait(mean)} on average; patience "
+                 "taken as exponential)")
+    else:
+        model = "Erlang C (buyers wait as long as it takes)"
+    return [
+        "",
+        f"At {_agents(at.agents)} ({seats}), queueing theory beside the simulated days:",
+        f"  {'':<{width}}  {'theory':>8}  simulated, {hour:02d}:00-{hour + 1:02d}:00 "
+        "(busiest hour), per day",
+        *(f"  {name:<{width}}  {theory:>8}  {sim}" for name, theory, sim in rows),
+        f"  theory: {model},",
+        f"          at the busiest minute's arrival rate held steady ({t.load:,.0f} chats busy "
+        "on average),",
+        "          with every chat the agents can hold at once counted as a server.",
+    ]
+
+
 def format_staff(result: StaffResult, config: SimConfig) -> str:
     """``staff`` as a readable answer and curve."""
     seeds = ", ".join(str(s) for s in result.seeds)
     cap = "unlimited" if result.cap is None else str(result.cap)
+    limit = within(config.threshold)
     lines = [
-        f"kefu staff: fewest agents at cap {cap} keeping the 3-minute reply rate >= "
-        f"{_pct(result.target)} on every seed ({seeds})"
+        f"kefu staff: fewest agents at cap {cap} with at least {_pct(result.target)} of buyers "
+        f"answered by a person within {limit}, on every simulated day (seeds {seeds})"
         + ("" if result.max_abandon is None else
-           f", with at most {_pct(result.max_abandon)} giving up"),
+           f", with at most {_pct(result.max_abandon)} giving up waiting"),
         *describe_config(config, agents=False),
         "",
-        "  agents  reply rate (worst)  per seed                    gave up (worst)  verdict",
+        "  each staffing level on its worst simulated day (per day: every day run there)",
+        f"  agents  answered within {limit}  per day                     "
+        "gave up waiting  verdict",
     ]
+    head = len(f"answered within {limit}")
     for p in result.curve:
         per_seed = ", ".join(_pct(r) for r in p.rates)
-        lines.append(f"  {p.agents:>6}  {_pct(p.rate):>18}  {per_seed:<26}  "
+        lines.append(f"  {p.agents:>6}  {_pct(p.rate):>{head}}  {per_seed:<26}  "
                      f"{_pct(p.worst_gave_up):>15}  {_verdict(p, len(result.seeds))}")
     lines.append("")
     if result.agents is None:
@@ -563,16 +652,28 @@ def format_staff(result: StaffResult, config: SimConfig) -> str:
         elif result.at_lower_bound:
             tail = "; fewer agents were not tried (--min-agents)"
         lines.append(f"answer: {_agents(result.agents)} at cap {cap} "
-                     f"(reply rate {_pct(at.rate if at else None)} on the worst seed{tail})")
+                     f"({_pct(at.rate if at else None)} answered within {limit} "
+                     f"on the worst day{tail})")
         if at is not None and result.max_abandon is None and at.worst_gave_up > 0.02:
-            lines.append(f"note: {_pct(at.worst_gave_up)} of buyers gave up in the queue at this "
-                         "staffing and the reply rate does not count them (K02);\n"
-                         "      --max-abandon 0.02 bounds them too.")
+            lines.append(f"note: {_pct(at.worst_gave_up)} of buyers gave up waiting for an agent "
+                         "at this staffing;\n      --max-abandon 0.02 keeps that under 2 %.")
+        if at is not None:
+            lines += _theory_lines(result, config, at)
+        lines.append("")
     runs = sum(len(p.rates) for p in result.curve)
-    lines.append(f"searched {len(result.curve)} staffing levels (Erlang C first guess "
-                 f"{result.guess}), {runs} simulated days in {result.seconds:.1f} s "
-                 f"(engine {result.engine})")
+    lines.append(f"first guess from queueing theory: {_guess(result)}")
+    lines.append(f"searched {len(result.curve)} staffing levels, {runs} simulated days in "
+                 f"{result.seconds:.1f} s (engine {result.engine})")
     return "\n".join(lines)
+
+
+def _guess(result: StaffResult) -> str:
+    if result.guess_model != "erlang_a":
+        return f"{_agents(result.guess)} (Erlang C: buyers wait as long as it takes)"
+    other = ("" if result.erlang_c_guess is None else
+             f";\n  Erlang C, which assumes nobody gives up, says {result.erlang_c_guess}")
+    return (f"{_agents(result.guess)} (Erlang A, which counts buyers who give up waiting "
+            f"as missed{other})")
 
 
 SIMULATE = SimulateCommand()

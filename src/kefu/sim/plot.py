@@ -76,7 +76,7 @@ def plot_day(result: SimResult, report: Report, path: str | Path) -> Path:
     axes[2].bar([h.hour + 0.5 for h in rated], [100 * (h.reply_rate or 0) for h in rated],
                 width=0.9, color="tab:green")
     axes[2].axhline(90, color="grey", linestyle="--", linewidth=1)
-    axes[2].set_ylabel("3-min reply rate %")
+    axes[2].set_ylabel("answered in time %")
     axes[2].set_ylim(0, 100)
     axes[2].set_xlabel("hour of the day")
     axes[2].set_xlim(0, max(24, last / 60))
@@ -97,7 +97,7 @@ def plot_staffing(result: StaffResult, path: str | Path) -> Path:
         ax.axvline(result.agents, color="tab:green", linewidth=1,
                    label=f"answer: {result.agents} agents")
     ax.set_xlabel("agents")
-    ax.set_ylabel("3-min reply rate % (worst seed)")
+    ax.set_ylabel("answered within the threshold % (worst day)")
     ax.legend()
     fig.savefig(p, dpi=110)
     plt.close(fig)

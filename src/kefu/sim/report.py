@@ -18,7 +18,9 @@ import attrs
 
 import kefu
 from kefu import kpi
+from kefu.events import Assigned, Closed
 from kefu.kpi import DailyReport, Durations, Status
+from kefu.kpi.window import resolve_tz, window_bounds
 from kefu.sim.config import SimConfig
 from kefu.sim.driver import SimResult
 
@@ -27,7 +29,8 @@ __all__ = ["AgentRow", "HourRow", "Report", "format_report", "measure", "reply_r
 
 @attrs.frozen(kw_only=True)
 class HourRow:
-    """One hour of the day (hour 24 and later: sessions spilling past midnight)."""
+    """One hour of the day from local midnight; in JSON, hour 24 and later hold the sessions
+    still open after midnight (the table folds them into one row, "after midnight")."""
 
     hour: int
     arrivals: int
@@ -37,7 +40,7 @@ class HourRow:
     mean_queue: float
     mean_wait: float | None  # pool wait of sessions opened this hour, seconds
     abandoned: int
-    met: int  # shop reply-rate units whose clock started this hour (K03)
+    met: int  # buyers judged for the shop's reply rate whose clock started this hour
     missed: int
 
     @property
@@ -48,7 +51,7 @@ class HourRow:
 
 @attrs.frozen(kw_only=True)
 class AgentRow:
-    """One agent's K04 reply rate and what they handled."""
+    """One agent's own reply rate (clock from taking the chat) and what they handled."""
 
     agent_id: str
     rate: float | None
@@ -83,6 +86,9 @@ class Report:
     hours: tuple[HourRow, ...]
     sim_seconds: float
     kpi_seconds: float
+    in_window: int = 0  # sessions whose clock started inside the day's assessment window
+    abandoned_in_window: int = 0  # of them, buyers who gave up before an agent took them
+    abandoned_judged: int = 0  # buyers who gave up and are judged (as missed) in the reply rate
 
     @property
     def shop_reply_rate(self) -> float | None:
@@ -118,6 +124,9 @@ class Report:
                 "per_session_rate": shop.per_session.rate,
                 "any_basis_rate": d.shop_by_basis["any"].rate,
             },
+            "in_window": self.in_window,
+            "abandoned_in_window": self.abandoned_in_window,
+            "abandoned_judged": self.abandoned_judged,
             "agents_reply_rate": d.agents_total.rate,
             "agent_reply_rates": {a.agent_id: a.rate for a in self.agents},
             "agent_stats": {
@@ -196,7 +205,8 @@ def _kpi_kwargs(cfg: SimConfig) -> dict[str, Any]:
 
 
 def reply_rate(result: SimResult) -> float | None:
-    """The shop's 3-minute reply rate (K03) of a run: what ``staff`` optimises."""
+    """The shop's reply rate of a run (share of buyers answered by a person within the
+    threshold, per buyer and day, in the assessment window): what ``staff`` optimises."""
     recs = kpi.from_events(result.events, result.messages)
     shop = kpi.shop_reply_rate(recs.messages, recs.handovers, requests=result.requests,
                                **_kpi_kwargs(result.config))
@@ -239,6 +249,8 @@ def measure(result: SimResult) -> Report:
         for a in result.agents
     )
     hours = _hours(result, daily)
+    lo, hi = window_bounds(cfg.day, cfg.window, resolve_tz(cfg.tz))
+    inside = [i for i, t in enumerate(log.opened) if lo <= t < hi]
     return Report(
         config=cfg,
         engine=result.engine,
@@ -261,7 +273,23 @@ def measure(result: SimResult) -> Report:
         hours=hours,
         sim_seconds=result.wall_seconds,
         kpi_seconds=time.perf_counter() - started,
+        in_window=len(inside),
+        abandoned_in_window=sum(log.abandoned[i] for i in inside),
+        abandoned_judged=_judged_gave_up(result, daily),
     )
+
+
+def _judged_gave_up(result: SimResult, daily: DailyReport) -> int:
+    """Buyers the reply rate judges on a chat that closed before any agent took it. O(events)."""
+    assigned: set[str] = set()
+    gave_up: set[str] = set()
+    for e in result.events:
+        if isinstance(e, Assigned):
+            assigned.add(e.session_id)
+        elif isinstance(e, Closed) and e.session_id not in assigned:
+            gave_up.add(e.session_id)
+    return sum(1 for u in daily.shop.units
+               if u.session_id in gave_up and u.status in (Status.MET, Status.MISSED))
 
 
 def _hours(result: SimResult, daily: DailyReport) -> tuple[HourRow, ...]:
@@ -298,6 +326,14 @@ def _hours(result: SimResult, daily: DailyReport) -> tuple[HourRow, ...]:
 # -- the human-readable table ----------------------------------------------------
 
 
+def within(threshold: float) -> str:
+    """The threshold as a manager says it: "3 minutes", "90 seconds"."""
+    if threshold % 60 == 0:
+        m = int(threshold // 60)
+        return "1 minute" if m == 1 else f"{m} minutes"
+    return f"{threshold:g} seconds"
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
@@ -331,79 +367,134 @@ def describe_config(cfg: SimConfig, *, agents: bool = True) -> list[str]:
     groups = ", ".join(f"{g} {s:g}" for g, s in wl.groups) or "none"
     shifts = ",".join(str(s) for s in shop.shifts)
     peak = "" if wl.profile.peak_buyers is None else f", peak {wl.profile.peak_buyers:g} buyers"
+    patience = ("none (buyers wait as long as it takes)" if wl.patience is None else
+                f"{wl.patience} (mean {_sec(wl.patience.mean)} before giving up)")
     return [
-        f"shop:     {f'{shop.agents} agents, ' if agents else ''}cap {cap}, "
+        f"shop:     {f'{shop.agents} agents, ' if agents else ''}up to {cap} chats each, "
         f"{shop.strategy.value}, groups {groups}, "
         f"offline diversion {'on' if shop.offline_diversion else 'off'}",
         f"          auto close {auto}, first-response timeout {frt}, shifts {shifts} "
-        f"(handoff {shop.handoff})",
+        f"(at shift end: {shop.handoff})",
         f"workload: profile {wl.profile.name}{peak}, ~{wl.profile.expected_arrivals:,.0f} "
-        f"arrivals expected; bot first {100 * wl.bot_share:g} %, patience "
-        f"{'none' if wl.patience is None else wl.patience}",
+        f"buyers expected; {100 * wl.bot_share:g} % talk to the bot first; patience "
+        f"{patience}",
     ]
 
 
 def format_report(r: Report, *, agent_rows: int = 40) -> str:
-    """The daily report as a readable table (what ``simulate`` prints without --json)."""
+    """The daily report as a shop manager reads it (what ``simulate`` prints without --json)."""
     cfg = r.config
     d = r.daily
     shop = d.shop
     rt = d.response_times
+    limit = within(cfg.threshold)
+    window = f"{cfg.window.start:%H:%M}-{cfg.window.end:%H:%M}"
+    judged = shop.met + shop.missed
     out = [
         f"kefu simulate: {cfg.day} ({cfg.tz}), seed {cfg.seed}, engine {r.engine}; "
-        f"simulated in {r.sim_seconds:.1f} s, KPIs in {r.kpi_seconds:.1f} s",
+        f"simulated in {r.sim_seconds:.1f} s, measured in {r.kpi_seconds:.1f} s",
         *describe_config(cfg),
         "",
-        "Day",
-    ]
-    served = r.sessions - r.abandoned - r.unserved
-    window = f"{cfg.window.start:%H:%M}-{cfg.window.end:%H:%M}"
-    first, reps = rt.first.calendar, rt.replies.calendar
-    out += [
-        f"  buyers arriving         {_n(r.arrivals)}  (sessions with a human {_n(r.sessions)}, "
-        f"bot only {_n(r.bot_only)})",
-        f"  peak concurrent buyers  {_n(r.peak_concurrent)} at {_clock(r.peak_at)}",
-        f"  3-minute reply rate     {_pct(shop.rate)}  shop, per buyer ({_n(shop.met)} met / "
-        f"{_n(shop.met + shop.missed)}, window {window}, threshold {cfg.threshold:g} s)",
-        f"                          {_pct(shop.per_session.rate)}  per session, "
-        f"{_pct(d.shop_by_basis['any'].rate)}  any-message basis, "
-        f"{_pct(d.agents_total.rate)}  agents' own (K04)",
-        f"  satisfaction            {_pct(d.satisfaction.rate)}  "
-        f"({_n(d.satisfaction.met + d.satisfaction.missed)} ratings)",
-        f"  first response          mean {_sec(first.mean)}, median {_sec(first.median)}, "
-        f"p90 {_sec(first.p90)}  ({_n(first.count)} sessions)",
-        f"  every reply             mean {_sec(reps.mean)}, median {_sec(reps.median)}, "
-        f"p90 {_sec(reps.p90)}  ({_n(reps.count)} replies)",
-        f"  queue                   max {_n(r.max_queue)}, waited {_pct(r.p_wait)} of sessions, "
-        f"mean wait {_sec(r.mean_queue_wait)} (if waited: mean "
-        f"{_sec(r.mean_wait_if_queued)}, p90 {_sec(r.p90_wait_if_queued)})",
-        f"  gave up in the queue    {_n(r.abandoned)}"
-        f" ({_pct(r.abandoned / r.sessions if r.sessions else None)}); never answered "
-        f"{_n(r.unserved)}",
-        f"  sessions ended          {_n(served)} served: closed by the agent "
-        f"{_n(r.agent_closed)}, auto close {_n(r.auto_closed)}",
+        "Buyers",
+        *_buyer_lines(r, window, judged),
         "",
-        "By hour (reply rate: shop units whose clock started in the hour)",
+        "Service",
+        f"  answered by a person within {limit}: {_pct(shop.rate)} of buyers "
+        f"({_n(shop.met)} of {_n(judged)})",
+        f"    counting every chat of a buyer:         {_pct(shop.per_session.rate)}",
+        f"    only if every message of the buyer was: {_pct(d.shop_by_basis['any'].rate)}",
+        f"    per agent: chats they answered within {limit} of taking them: "
+        f"{_pct(d.agents_total.rate)}",
+        *_time_lines("first response", rt.first.calendar, "chats"),
+        *_time_lines("every reply", rt.replies.calendar, "replies"),
+        f"  most buyers open at once: {_n(r.peak_concurrent)} at {_clock(r.peak_at)}",
+        f"  waiting for an agent: most at once {_n(r.max_queue)}; {_pct(r.p_wait)} of chats "
+        f"waited; mean wait {_sec(r.mean_queue_wait)} over all chats",
+        f"    of those who waited: mean {_sec(r.mean_wait_if_queued)}, 90th percentile "
+        f"{_sec(r.p90_wait_if_queued)}",
+        f"  chats ended: {_n(r.agent_closed)} closed by the agent, {_n(r.auto_closed)} closed "
+        f"automatically, {_n(r.abandoned)} buyers gave up waiting, {_n(r.unserved)} never "
+        "answered",
+        f"  satisfaction: {_pct(d.satisfaction.rate)} good ratings of "
+        f"{_n(d.satisfaction.met + d.satisfaction.missed)}; the simulator draws ratings from an",
+        "    assumed model (more waiting, fewer good ratings), so this is not a measured figure",
+        "",
+        f"By hour (answered: share of the buyers who first wrote in that hour answered by a "
+        f"person within {limit})",
+        *_hour_lines(r),
+        "",
+        f"Agents (chats each answered within {limit} of taking them; time in the queue "
+        "is not theirs)",
+        *_agent_lines(r, agent_rows),
     ]
+    return "\n".join(out)
+
+
+def _buyer_lines(r: Report, window: str, judged: int) -> list[str]:
+    """Who arrived, and why fewer buyers are judged for the reply rate than arrive."""
+    cfg = r.config
+    queued_share = r.abandoned / r.sessions if r.sessions else None
     rows = [
-        [f"{h.hour:02d}", _n(h.arrivals), _n(h.max_concurrent), _n(h.max_queue),
-         f"{h.mean_queue:.1f}", _sec(h.mean_wait), _n(h.abandoned), _pct(h.reply_rate)]
-        for h in r.hours if h.arrivals or h.max_concurrent
+        ("arrived", r.arrivals, ""),
+        ("served by the bot alone", r.bot_only, "never asked for a person: not judged"),
+        ("reached the queue for an agent", r.sessions, ""),
+        ("  gave up waiting before an agent took their chat", r.abandoned,
+         f"{_pct(queued_share)} of them"),
+        (f"  opened outside {window} or after midnight", r.sessions - r.in_window,
+         "outside the assessment hours: not judged"),
+        (f"judged for the reply rate on {cfg.day}", judged,
+         f"each buyer once a day, from their first message to a person in {window}"),
     ]
-    out += _table(["hour", "arrivals", "peak buyers", "max queue", "mean queue", "mean wait",
-                   "gave up", "reply rate"], rows)
-    if len(r.hours) > 24:
-        out.append("  (hours 24 and later: the next morning, while the day's last sessions close)")
-    out += ["", "Agents (3-minute reply rate of their own sessions, K04)"]
+    width = max(len(name) for name, _, _ in rows)
+    lines = [f"  {name:<{width}}  {_n(n):>9}  {why}".rstrip() for name, n, why in rows]
+    if r.abandoned_judged:
+        lines.append(f"  {_n(r.abandoned_judged)} of the buyers who gave up waiting are judged, "
+                     "as not answered in time.")
+    left_out = r.abandoned_in_window - r.abandoned_judged
+    if left_out > 0:
+        lines.append(f"  {_n(left_out)} buyers gave up waiting in {window} and are not judged: "
+                     "they never reached a person,")
+        lines.append("  so the reply rate does not show them; watch the gave-up count when "
+                     "you cut staff.")
+    return lines
+
+
+def _time_lines(name: str, x: Durations, what: str) -> list[str]:
+    return [f"  {name}: mean {_sec(x.mean)}, median {_sec(x.median)}, 90th percentile "
+            f"{_sec(x.p90)} ({_n(x.count)} {what})"]
+
+
+def _hour_lines(r: Report) -> list[str]:
+    """One row per hour of the day; the hours after midnight folded into one last row."""
+    day = [h for h in r.hours if h.hour < 24]
+    late = [h for h in r.hours if h.hour >= 24]
+    rows = [
+        [f"{h.hour:02d}:00", _n(h.arrivals), _n(h.max_concurrent), _n(h.max_queue),
+         f"{h.mean_queue:.1f}", _sec(h.mean_wait), _n(h.abandoned), _pct(h.reply_rate)]
+        for h in day if h.arrivals or h.max_concurrent
+    ]
+    if late and any(h.max_concurrent for h in late):
+        rows.append(["after 24:00", _n(sum(h.arrivals for h in late)),
+                     _n(max(h.max_concurrent for h in late)), _n(max(h.max_queue for h in late)),
+                     "-", "-", _n(sum(h.abandoned for h in late)), "-"])
+    lines = _table(["hour", "arrived", "most open chats", "most waiting", "mean waiting",
+                    "mean wait", "gave up", "answered"], rows)
+    if late:
+        lines.append("  after 24:00: the day's last chats closing after midnight; buyers who "
+                     "write then belong to the next day")
+    return lines
+
+
+def _agent_lines(r: Report, agent_rows: int) -> list[str]:
     ranked = sorted(r.agents, key=lambda a: (a.rate if a.rate is not None else -1, a.agent_id))
     shown = ranked if len(ranked) <= agent_rows else ranked[:agent_rows]
     arows = [[a.agent_id, _pct(a.rate), _n(a.met + a.missed), _n(a.handled),
               _sec(a.first_response_median)] for a in sorted(shown, key=lambda a: a.agent_id)]
-    out += _table(["agent", "reply rate", "units", "sessions", "first resp."], arows)
+    lines = _table(["agent", "answered in time", "chats judged", "chats taken",
+                    "median first response"], arows)
     if len(ranked) > len(shown):
         rates = [a.rate for a in ranked if a.rate is not None]
-        spread = f" (rates {_pct(min(rates))} .. {_pct(max(rates))})" if rates else ""
-        out.append(f"  ... the {len(shown)} lowest of {len(ranked)} agents shown{spread}; "
-                   "--json has them all")
-    return "\n".join(out)
-
+        spread = f" (from {_pct(min(rates))} to {_pct(max(rates))})" if rates else ""
+        lines.append(f"  ... the {len(shown)} lowest of {len(ranked)} agents shown{spread}; "
+                     "--json has them all")
+    return lines
