@@ -18,7 +18,6 @@ import attrs
 
 import kefu
 from kefu import kpi
-from kefu.events import Assigned, Closed
 from kefu.kpi import DailyReport, Durations, Status
 from kefu.kpi.window import resolve_tz, window_bounds
 from kefu.sim.config import SimConfig
@@ -120,7 +119,7 @@ class Report:
             "shop_reply": {
                 "met": shop.met,
                 "missed": shop.missed,
-                "never_reached_agent": shop.waiting,
+                "never_reached_agent": shop.unreached,
                 "per_session_rate": shop.per_session.rate,
                 "any_basis_rate": d.shop_by_basis["any"].rate,
             },
@@ -275,21 +274,8 @@ def measure(result: SimResult) -> Report:
         kpi_seconds=time.perf_counter() - started,
         in_window=len(inside),
         abandoned_in_window=sum(log.abandoned[i] for i in inside),
-        abandoned_judged=_judged_gave_up(result, daily),
+        abandoned_judged=daily.shop.never_reached,
     )
-
-
-def _judged_gave_up(result: SimResult, daily: DailyReport) -> int:
-    """Buyers the reply rate judges on a chat that closed before any agent took it. O(events)."""
-    assigned: set[str] = set()
-    gave_up: set[str] = set()
-    for e in result.events:
-        if isinstance(e, Assigned):
-            assigned.add(e.session_id)
-        elif isinstance(e, Closed) and e.session_id not in assigned:
-            gave_up.add(e.session_id)
-    return sum(1 for u in daily.shop.units
-               if u.session_id in gave_up and u.status in (Status.MET, Status.MISSED))
 
 
 def _hours(result: SimResult, daily: DailyReport) -> tuple[HourRow, ...]:
