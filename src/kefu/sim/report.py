@@ -438,10 +438,8 @@ def _buyer_lines(r: Report, window: str, judged: int) -> list[str]:
                      "as not answered in time.")
     left_out = r.abandoned_in_window - r.abandoned_judged
     if left_out > 0:
-        lines.append(f"  {_n(left_out)} buyers gave up waiting in {window} and are not judged: "
-                     "they never reached a person,")
-        lines.append("  so the reply rate does not show them; watch the gave-up count when "
-                     "you cut staff.")
+        lines.append(f"  {_n(left_out)} more gave up in {window} on a later chat of the day: "
+                     "a buyer is judged once a day, on their first chat.")
     return lines
 
 
