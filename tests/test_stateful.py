@@ -53,7 +53,8 @@ from kefu.events import (
     Transferred,
     from_dict,
 )
-from kefu.model import CapKind
+from kefu.explain import Reason
+from kefu.model import AgentView, CapKind, SessionView
 
 AGENTS = ["A", "B", "C", "D", "E"]
 SESSIONS = [f"s{i}" for i in range(14)]
@@ -324,24 +325,52 @@ class LockstepMachine(RuleBasedStateMachine):
         keys = [(-a.session(s).priority, self.arrival[s]) for s in a.waiting()]
         assert keys == sorted(keys)
 
+    def reasons_not_eligible(self, v: AgentView, s: SessionView,
+                             agents: list[AgentView]) -> tuple[Reason, ...]:
+        """Why agent ``v`` may not take session ``s``, from the rule's text and the event
+        ledger (not the engine's own record of time-outs)."""
+        def serves(x: AgentView, group: str | None) -> bool:
+            return x.groups is None or group is None or group in x.groups
+
+        online_for = any(x.online and serves(x, s.group) for x in agents)
+        limit = v.cap.room_limit
+        checks = [
+            (Reason.WRONG_GROUP, not serves(v, s.group)),
+            (Reason.OFFLINE, not (v.online or (self.config["offline_diversion"]
+                                               and not online_for))),
+            (Reason.SUSPENDED, limit == 0),
+            (Reason.FULL, limit is not None and limit > 0 and v.load >= limit),
+            (Reason.WEIGHT_ZERO, self.config["strategy"] is Strategy.WEIGHTED and v.weight == 0),
+            (Reason.TIMED_OUT, v.agent_id in self.ledger.timed_out[s.session_id]),
+        ]
+        return tuple(reason for reason, applies in checks if applies)
+
     @invariant()
     def R06_no_waiting_session_has_an_eligible_agent(self) -> None:
         a = self.subject
-        weighted = self.config["strategy"] is Strategy.WEIGHTED
         agents = [a.agent(x) for x in a.agent_ids()]
-
-        def serves(v: Any, group: str | None) -> bool:
-            return v.groups is None or group is None or group in v.groups
-
         for sid in a.waiting():
             s = a.session(sid)
-            online_for = any(v.online and serves(v, s.group) for v in agents)
             for v in agents:
-                room = v.cap.room_limit is None or v.load < v.cap.room_limit
-                side = v.online or (self.config["offline_diversion"] and not online_for)
-                eligible = (serves(v, s.group) and room and (v.weight > 0 or not weighted)
-                            and v.agent_id not in self.ledger.timed_out[sid] and side)
-                assert not eligible, f"R06: {sid} waits while {v.agent_id} is eligible"
+                assert self.reasons_not_eligible(v, s, agents), (
+                    f"R06: {sid} waits while {v.agent_id} is eligible")
+
+    @invariant()
+    def R29_explain_gives_every_agents_reasons_alike_on_every_engine(self) -> None:
+        a = self.subject
+        agents = [a.agent(x) for x in a.agent_ids()]
+        for sid in a.session_ids():
+            s = a.session(sid)
+            assert s.timed_out == frozenset(self.ledger.timed_out[sid])
+            e = a.explain(sid)
+            for reference in self.references:
+                assert reference.explain(sid) == e
+            assert [v.agent_id for v in e.agents] == [v.agent_id for v in agents]
+            for v, verdict in zip(agents, e.agents, strict=True):
+                assert verdict.reasons == self.reasons_not_eligible(v, s, agents)
+                assert verdict.eligible == (not verdict.reasons)
+                assert verdict.holds == (v.agent_id == s.agent_id)
+                assert verdict.diverted == (verdict.eligible and not v.online)
 
 
 def run_machine(engine: str, references: tuple[str, ...] = ("naive",)) -> None:

@@ -123,6 +123,7 @@ cdef enum:
     POOL_OFFLINE = 2
 
 cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
+cdef object _NO_IDS = frozenset()
 cdef object R_NEW = AssignReason.NEW
 cdef object R_STICKY = AssignReason.STICKY
 cdef object R_DRAIN = AssignReason.DRAIN
@@ -1741,6 +1742,7 @@ cdef class Engine:
             state=SessionState.WAITING if s.agent < 0 else SessionState.ASSIGNED,
             agent_id=None if s.agent < 0 else self._aid[s.agent], pool=_POOLS[s.pool],
             opened_at=s.opened_at,
+            timed_out=frozenset(<set>self._timed_out[si]) if s.has_timed_out else _NO_IDS,
         )
 
     def session_ids(self):

@@ -572,7 +572,8 @@ class Engine:
     def session(self, session_id: str) -> SessionView:
         s = self._get_session(session_id)
         state = SessionState.WAITING if s.agent is None else SessionState.ASSIGNED
-        return SessionView(s.id, s.buyer, s.group, s.priority, state, s.agent, s.pool, s.opened_at)
+        return SessionView(s.id, s.buyer, s.group, s.priority, state, s.agent, s.pool, s.opened_at,
+                           frozenset(s.timed_out))
 
     def session_ids(self) -> list[str]:
         return [s.id for s in self._sessions_by_arrival()]

@@ -713,6 +713,7 @@ class Engine:
             session_id=s.id, buyer_id=s.buyer, group=s.group, priority=s.priority,
             state=SessionState.WAITING if s.agent is None else SessionState.ASSIGNED,
             agent_id=None if s.agent is None else s.agent.id, pool=s.pool, opened_at=s.opened_at,
+            timed_out=frozenset(s.timed_out),
         )
 
     def session_ids(self) -> list[str]:

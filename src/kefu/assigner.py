@@ -45,6 +45,7 @@ from kefu.errors import (
     KefuError,
 )
 from kefu.events import Event
+from kefu.explain import Explanation, explain
 from kefu.model import AgentView, Cap, Config, SessionView, Strategy
 
 __all__ = ["ENGINE", "ENGINES", "MAX_PRIORITY", "MAX_WEIGHT", "Assigner", "EngineName"]
@@ -480,6 +481,23 @@ class Assigner:
         self._enter("session")
         try:
             return self._engine.session(check_id("session", session_id))
+        finally:
+            self._guard.leave()
+
+    def explain(self, session_id: str) -> Explanation:
+        """Why each agent is or is not eligible for the session right now (R29). O(a).
+
+        For every registered agent, in registration order: eligible or not,
+        and every reason why not (wrong group, offline, suspended, full,
+        weight 0 under WEIGHTED, timed out on this session). A waiting
+        session never has an eligible agent (R06): the reasons are what keeps
+        it waiting. See :mod:`kefu.explain`.
+        """
+        self._enter("explain")
+        try:
+            engine = self._engine
+            view = engine.session(check_id("session", session_id))
+            return explain(self._config, view, [engine.agent(a) for a in engine.agent_ids()])
         finally:
             self._guard.leave()
 

@@ -206,7 +206,11 @@ class SessionState(enum.Enum):
 
 @attrs.frozen
 class SessionView:
-    """A read-only look at one open session."""
+    """A read-only look at one open session.
+
+    ``timed_out``: the agents who let it time out (R18); it is never handed
+    to them automatically again.
+    """
 
     session_id: str
     buyer_id: str | None
@@ -216,6 +220,7 @@ class SessionView:
     agent_id: str | None
     pool: Pool | None
     opened_at: float
+    timed_out: frozenset[str] = frozenset()
 
 
 @attrs.frozen
