@@ -22,7 +22,9 @@ from kefu.kpi.errors import (
     UnknownPolicy,
     UnknownTimezone,
 )
+from kefu.kpi.live import LiveTracker
 from kefu.kpi.ratings import satisfaction
+from kefu.kpi.recorder import Recorder
 from kefu.kpi.records import (
     MAX_TIME,
     MIN_TIME,
@@ -78,11 +80,13 @@ __all__ = [
     "InvalidTime",
     "InvalidWindow",
     "KpiArgumentError",
+    "LiveTracker",
     "Message",
     "NaiveDatetime",
     "Order",
     "Rate",
     "Rating",
+    "Recorder",
     "Records",
     "Release",
     "ResponseStats",

@@ -64,6 +64,7 @@ __all__ = [
     "build_timeline",
     "dedupe",
     "fields_of",
+    "message_key",
     "scan_messages",
     "scan_messages_py",
 ]
@@ -172,24 +173,24 @@ _END = fields_of(SessionEnd)
 _SENDER_RANK = {sender: n for n, sender in enumerate(Sender)}
 
 
-def _message_key(m: Message) -> tuple[float, int, int, str, str, str, str]:
+def message_key(m: Message) -> tuple[float, int, int, str, str, str, str]:
     """A total order on messages: decides which of two conflicting copies is kept."""
     return (m.at, m.seq, _SENDER_RANK[m.sender], m.message_id, m.session_id, m.buyer_id,
             m.agent_id or "")
 
 
 def dedupe_messages(msgs: list[Message]) -> tuple[list[Message], int, int]:
-    """One message per id, the smallest by :func:`_message_key`, in that order.
+    """One message per id, the smallest by :func:`message_key`, in that order.
 
     Returns (messages, duplicates dropped, conflicting ones among them).
     """
     by_id: dict[str, Message] = {}
     for m in msgs:
         kept = by_id.get(m.message_id)
-        if kept is None or _message_key(m) < _message_key(kept):
+        if kept is None or message_key(m) < message_key(kept):
             by_id[m.message_id] = m
-    conflicts = sum(1 for m in msgs if _message_key(by_id[m.message_id]) != _message_key(m))
-    return sorted(by_id.values(), key=_message_key), len(msgs) - len(by_id), conflicts
+    conflicts = sum(1 for m in msgs if message_key(by_id[m.message_id]) != message_key(m))
+    return sorted(by_id.values(), key=message_key), len(msgs) - len(by_id), conflicts
 
 
 def build_timeline(

@@ -1,0 +1,540 @@
+"""Live reply rates (K12): records in one at a time, K03/K04/K07/K09 figures out at any ``as_of``.
+
+A dashboard or an agent workbench refreshes every few seconds; it cannot
+recompute the whole day each time. :class:`LiveTracker` takes the same
+records the pure functions take, one at a time and in any order, and
+answers :meth:`~LiveTracker.shop` (K03, with K02's waiting figures) and
+:meth:`~LiveTracker.agents` (K04) for any ``as_of`` at or after the latest
+record, equal to :func:`kefu.kpi.shop_reply_rate` and
+:func:`kefu.kpi.agent_reply_rates` over the same records.
+
+Theory of operation. Each session is measured on its own, by the very code
+the pure functions run (:class:`kefu.kpi.measure.Measure` over the
+session's records), as if the day were over. That gives every unit with its
+clock ``c``, its reply, and its status with no deadline left. Only one kind
+of unit depends on ``as_of`` after that: an unanswered one, PENDING while
+``as_of - c <= threshold`` and MISSED after (at risk past ``warn_after``);
+and, under the OPEN before-window policy, a clock at a window opening later
+than ``as_of`` does not exist yet. Every other unit is *fixed*. Fixed units
+are added into running counts once; the rest are *volatile* and judged at
+query time. A volatile unit becomes fixed for good once the latest record is
+more than ``threshold`` past its clock (then every allowed ``as_of`` is too),
+so the volatile set holds only the last few minutes' unanswered clocks.
+
+Buyer-days (K03 per buyer) fold a buyer's session-days of one local day:
+FIRST takes the earliest clock (then the smaller session id), ANY the worst
+status (then the earlier deciding clock). A buyer-day all of whose members
+are fixed is folded once; one with a volatile member is folded at query time.
+
+Cost. A record re-measures its session: O(records of the session), plus
+O(log v) bookkeeping. A query costs O(volatile units + waiting sessions +
+keys of the breakdown): it does not grow with the day's size. Memory holds
+the records of each session (the tracker measures from them) and each
+message id once (duplicates are dropped by id, as the pure functions do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+import attrs
+
+from kefu._text import short_repr
+from kefu.kpi.errors import InvalidRecord, InvalidTime
+from kefu.kpi.intake import checked
+from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure
+from kefu.kpi.options import make_options
+from kefu.kpi.records import Exclusion, Handover, HumanRequest, Message, Release, SessionEnd
+from kefu.kpi.results import (
+    EXCLUDED_CODE,
+    DataQuality,
+    Key,
+    Rate,
+    ShopReplyRate,
+    Status,
+    Tally,
+    Unit,
+)
+from kefu.kpi.timeline import build_timeline, message_key
+from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
+
+__all__ = ["LiveTracker"]
+
+INF = math.inf
+_MET, _PENDING, _MISSED = 0, 1, 2
+_CODE = {Status.MET: _MET, Status.MISSED: _MISSED, Status.EXCLUDED: EXCLUDED_CODE}
+_RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion)
+
+Counts = dict[Key, int]
+
+
+# An increment of a running count: (the count dict, its key).
+Bump = tuple[dict[Any, int], Any]
+DayKey = tuple[str, dt.date]
+# A buyer-day member: (visit order, session id, FIRST unit, ANY unit, fate).
+Member = tuple[Any, str, Unit, Unit, int]
+Fed = Message | Handover | Release | HumanRequest | SessionEnd | Exclusion
+
+
+class _Session:
+    """One session's records (deduplicated) and what its last measurement gave."""
+
+    __slots__ = ("agent_units", "applied", "buyer", "days", "ends", "fate", "handovers",
+                 "messages", "order", "quality", "releases", "requests", "shop_units",
+                 "waiting", "when")
+
+    def __init__(self) -> None:
+        self.messages: dict[str, Message] = {}
+        self.handovers: set[Handover] = set()
+        self.releases: set[Release] = set()
+        self.requests: set[HumanRequest] = set()
+        self.ends: set[SessionEnd] = set()
+        self.buyer: str | None = None
+        self.order: tuple[Any, ...] = (INF,)  # its first message's place in the global order
+        self.shop_units: list[tuple[Unit, Unit]] = []  # (FIRST, ANY) per session-day
+        self.agent_units: list[Unit] = []
+        self.fate = REACHED
+        self.waiting: float | None = None  # clock of its wait for an agent, if waiting
+        self.quality: tuple[int, ...] = ()  # its DataQuality, as a tuple
+        self.when = INF  # when its volatile units may settle (its live timer)
+        self.days: set[DayKey] = set()  # its buyer-days
+        self.applied: list[Bump] | None = None  # the fixed counts it added (None: not yet)
+
+
+def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
+    left = counts.get(key, 0) + n
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
+
+
+class LiveTracker:
+    """Live K03/K04 reply rates over records fed one at a time (see the module docstring).
+
+    The parameters mean what they mean in :func:`kefu.kpi.shop_reply_rate`;
+    they are fixed for the tracker's life, and every day the records touch
+    counts (as with ``day=None``). Feed :class:`~kefu.kpi.Message`,
+    :class:`~kefu.kpi.Handover`, :class:`~kefu.kpi.Release`,
+    :class:`~kefu.kpi.HumanRequest`, :class:`~kefu.kpi.SessionEnd` and
+    :class:`~kefu.kpi.Exclusion` records with :meth:`add`, in any order;
+    an exclusion applies retroactively (K06).
+    """
+
+    def __init__(self, *, tz: str | dt.tzinfo = "Asia/Shanghai", window: Window | None = None,
+                 threshold: float = 180.0, warn_after: float = 100.0,
+                 before_window: BeforeWindow | str = BeforeWindow.EXCLUDE) -> None:
+        self._opts = make_options(tz=tz, window=window, threshold=threshold,
+                                  warn_after=warn_after, before_window=before_window,
+                                  detail=True)
+        self._sessions: dict[str, _Session] = {}
+        self._by_buyer: dict[str, set[str]] = {}
+        self._kept: dict[str, Message] = {}  # message id -> the copy that counts
+        self._copies: dict[str, list[Message]] = {}  # ids seen more than once: every copy
+        self._excluded: dict[str, str] = {}
+        self._last = -INF
+        # Fixed units, counted once: per session-day (FIRST, ANY) with K02 fates, per
+        # agent, per buyer-day (FIRST, ANY) with fates.
+        self._session_counts: tuple[Counts, Counts] = ({}, {})
+        self._session_fates: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self._agent_counts: dict[str, Counts] = {}
+        self._buyer_counts: tuple[Counts, Counts] = ({}, {})
+        self._buyer_fates: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        # Volatile units, judged at query time: by session, (FIRST, ANY, fate) session-day
+        # units and agent units; buyer-days with a volatile member.
+        self._volatile: dict[str, tuple[list[tuple[Unit, Unit, int]], list[Unit]]] = {}
+        self._members: dict[DayKey, dict[str, Member]] = {}
+        self._folded: dict[DayKey, list[Bump]] = {}  # fixed buyer-days and their counts
+        self._volatile_days: set[DayKey] = set()
+        self._waiting: dict[str, tuple[str, float]] = {}  # session -> (buyer, clock)
+        self._quality = [0] * len(attrs.fields(DataQuality))  # the sessions' qualities summed
+        self._calendars: dict[tuple[float, float], Calendar] = {}
+        self._repeats = 0
+        self._conflicts = 0
+        self._timers: list[tuple[float, str]] = []  # (when a session may settle, its id)
+
+    # Feeding -------------------------------------------------------------------------
+
+    @property
+    def last(self) -> float:
+        """The latest record's time (``-inf`` before any): a query needs ``as_of >= last``."""
+        return self._last
+
+    def add(self, record: object) -> None:
+        """Take one record. InvalidRecord for anything but a valid record of a fed kind,
+        and nothing changes then.
+
+        Cost: O(records of its session) to re-measure it, plus O(log v) bookkeeping.
+        """
+        cls = next((k for k in _RECORDS if isinstance(record, k)), None)
+        if cls is None:
+            raise InvalidRecord(f"LiveTracker takes Message, Handover, Release, HumanRequest,"
+                                f" SessionEnd or Exclusion records, got {short_repr(record)}")
+        rec = cast(Fed, checked([record], cls)[0])
+        if isinstance(rec, Exclusion):
+            self._exclude(rec)
+            return
+        touched = self._add_message(rec) if isinstance(rec, Message) else self._add_other(rec)
+        if rec.at > self._last:
+            self._last = rec.at
+        for sid in touched:
+            self._measure(sid)
+        self._settle()
+
+    def extend(self, records: Iterable[object]) -> None:
+        """:meth:`add` each record in turn."""
+        for r in records:
+            self.add(r)
+
+    def _session(self, sid: str) -> _Session:
+        s = self._sessions.get(sid)
+        if s is None:
+            s = self._sessions[sid] = _Session()
+        return s
+
+    def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> set[str]:
+        s = self._session(rec.session_id)
+        bucket: set[Any] = (s.handovers if isinstance(rec, Handover) else
+                            s.releases if isinstance(rec, Release) else
+                            s.requests if isinstance(rec, HumanRequest) else s.ends)
+        if rec in bucket:
+            self._repeats += 1  # an identical record: a duplicate (data quality)
+            return set()
+        bucket.add(rec)
+        return {rec.session_id}
+
+    def _add_message(self, m: Message) -> set[str]:
+        """Keep one copy per message id, the smallest in the global order (as the pure
+        functions do); returns the sessions whose messages changed."""
+        mid = m.message_id
+        kept = self._kept.get(mid)
+        if kept is None:
+            self._kept[mid] = m
+            self._session(m.session_id).messages[mid] = m
+            return {m.session_id}
+        copies = self._copies.setdefault(mid, [kept])
+        self._conflicts -= _conflicts_of(copies)
+        copies.append(m)
+        self._repeats += 1
+        self._conflicts += _conflicts_of(copies)
+        best = min(copies, key=message_key)
+        if message_key(best) == message_key(kept):
+            return set()
+        del self._sessions[kept.session_id].messages[mid]
+        self._kept[mid] = best
+        self._session(best.session_id).messages[mid] = best
+        return {kept.session_id, best.session_id}
+
+    def _exclude(self, e: Exclusion) -> None:
+        """K06, retroactively: the buyer's sessions are measured again. A buyer excluded
+        for several reasons gets the first by name, as ``excluded_buyers`` does."""
+        reason = self._excluded.get(e.buyer_id)
+        if reason is not None and reason <= e.reason:
+            return
+        self._excluded[e.buyer_id] = e.reason
+        for sid in sorted(self._by_buyer.get(e.buyer_id, ())):
+            self._measure(sid)
+
+    # Measuring and placing one session -----------------------------------------------
+
+    def _measure(self, sid: str) -> None:
+        """Measure a session from its records, as if the day were over, and place its units."""
+        s = self._sessions[sid]
+        self._retract(sid, s)
+        tl = build_timeline(list(s.messages.values()), s.handovers, s.releases, s.requests,
+                            ends=s.ends)
+        buyer = tl.buyers[0] if tl.ids else None
+        if buyer != s.buyer:
+            if s.buyer is not None:
+                self._by_buyer[s.buyer].discard(sid)
+            if buyer is not None:
+                self._by_buyer.setdefault(buyer, set()).add(sid)
+            s.buyer = buyer
+        opts = self._opts
+        if buyer is not None and buyer in self._excluded:
+            opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})
+        m = Measure(tl, opts, self._calendar(tl.first, tl.last), times=False)
+        first, anyb = m.session_tallies
+        s.shop_units = list(zip(first.units or (), anyb.units or (), strict=True))
+        s.agent_units = [u for t in m.agent_tallies.values() for u in t.units or ()]
+        s.fate = REACHED
+        if tl.ids and tl.reached[0] == INF:
+            s.fate = STILL_WAITING if tl.ended[0] == INF else NEVER_REACHED
+        s.waiting = m.waiting[0][1] if m.waiting else None
+        s.quality = attrs.astuple(tl.quality)
+        s.order = min((message_key(x)[:4] for x in s.messages.values()), default=(INF, sid))
+        self._apply(sid, s)
+
+    def _volatile_unit(self, u: Unit) -> bool:
+        """Whether ``u``'s status may still depend on ``as_of`` (any ``as_of >= last``)."""
+        if u.start > self._last:
+            return True  # a window-opening clock that has not come yet (OPEN policy)
+        return (u.status is Status.MISSED and u.end is None
+                and not self._last - u.start > self._opts.threshold)
+
+    def _apply(self, sid: str, s: _Session) -> None:
+        """Count a session's fixed units, register its volatile ones, refold its buyer-days."""
+        applied: list[Bump] = []
+        vol_shop: list[tuple[Unit, Unit, int]] = []
+        vol_agents: list[Unit] = []
+        when = INF
+        for f, a in s.shop_units:
+            if self._volatile_unit(f) or self._volatile_unit(a):
+                vol_shop.append((f, a, s.fate))
+                when = min(when, *(self._settles(u) for u in (f, a) if self._volatile_unit(u)))
+                continue
+            for basis, u in enumerate((f, a)):
+                key = self._key(u, self._last)
+                if key is None:
+                    continue
+                applied.append((self._session_counts[basis], key))
+                if key[3] != EXCLUDED_CODE and s.fate != REACHED:
+                    applied.append((self._session_fates[basis], s.fate))
+        for u in s.agent_units:
+            if self._volatile_unit(u):
+                vol_agents.append(u)
+                when = min(when, self._settles(u))
+                continue
+            key = self._key(u, self._last)
+            if key is not None and u.agent_id is not None:
+                applied.append((self._agent_counts.setdefault(u.agent_id, {}), key))
+        for counts, key in applied:
+            _bump(counts, key, 1)
+        s.applied = applied
+        if vol_shop or vol_agents:
+            self._volatile[sid] = (vol_shop, vol_agents)
+        s.when = when
+        if when != INF:
+            heapq.heappush(self._timers, (when, sid))
+        if s.waiting is not None and s.buyer is not None:
+            self._waiting[sid] = (s.buyer, s.waiting)
+        for n, x in enumerate(s.quality):
+            self._quality[n] += x
+        s.days = set()
+        for f, a in s.shop_units:
+            day = (f.buyer_id, f.day)
+            s.days.add(day)
+            self._members.setdefault(day, {})[sid] = (s.order, sid, f, a, s.fate)
+        for day in s.days:
+            self._refold(day)
+
+    def _retract(self, sid: str, s: _Session) -> None:
+        """Undo :meth:`_apply` (before measuring or settling the session again)."""
+        if s.applied is None:
+            return
+        for counts, key in s.applied:
+            _bump(counts, key, -1)
+        s.applied = None
+        self._volatile.pop(sid, None)
+        self._waiting.pop(sid, None)
+        for n, x in enumerate(s.quality):
+            self._quality[n] -= x
+        for day in s.days:
+            members = self._members[day]
+            del members[sid]
+            if not members:
+                del self._members[day]
+            self._refold(day)
+        s.days = set()
+
+    def _settles(self, u: Unit) -> float:
+        """From when (as the latest record's time) a volatile unit may be fixed."""
+        return u.start if u.start > self._last else u.start + self._opts.threshold
+
+    def _settle(self) -> None:
+        """Place again the sessions whose volatile units may have become fixed. Each is
+        placed once per call, so a rounding-early timer cannot loop."""
+        due: set[str] = set()
+        while self._timers and self._timers[0][0] <= self._last:
+            when, sid = heapq.heappop(self._timers)
+            if self._sessions[sid].when == when:  # else a timer of an older placing
+                due.add(sid)
+        for sid in sorted(due):
+            s = self._sessions[sid]
+            self._retract(sid, s)
+            self._apply(sid, s)
+
+    # Judging -------------------------------------------------------------------------
+
+    def _judge(self, u: Unit, as_of: float) -> tuple[int, bool] | None:
+        """A unit's status code and at-risk flag at ``as_of`` (None: no unit yet). O(1)."""
+        if u.start > as_of:
+            return None
+        if u.status is not Status.MISSED or u.end is not None:
+            return _CODE[u.status], False
+        age = as_of - u.start
+        if age > self._opts.threshold:
+            return _MISSED, False
+        return _PENDING, as_of != INF and age > self._opts.warn_after
+
+    def _key(self, u: Unit, as_of: float) -> Key | None:
+        judged = self._judge(u, as_of)
+        if judged is None:
+            return None
+        return (u.day, u.group, u.agent_id, judged[0], judged[1], u.reason, None)
+
+    def _fold(self, day: DayKey, as_of: float) -> list[Bump]:
+        """A buyer-day's FIRST and ANY units (and K02 fates) at ``as_of``, as bumps."""
+        members = sorted(m for m in self._members[day].values() if m[2].start <= as_of)
+        if not members:
+            return []
+        buyer, date = day
+        reason = self._excluded.get(buyer)
+        # FIRST: the earliest clock, then the smaller session id.
+        win = min(members, key=lambda m: (m[2].start, m[1]))
+        group = win[2].group
+        if reason is not None:
+            key: Key = (date, group, None, EXCLUDED_CODE, False, reason, None)
+            return [(self._buyer_counts[0], key), (self._buyer_counts[1], key)]
+        f_code, f_risk = self._judge(win[2], as_of) or (_MET, False)
+        # ANY: the worst status, then the earlier deciding clock; members in visit order.
+        a_code, a_c, a_fate = -1, INF, REACHED
+        a_risk = False
+        for _order, _sid, _f, a, fate in members:
+            code, risk = self._judge(a, as_of) or (_MET, False)
+            a_risk = a_risk or risk
+            if code > a_code or (code == a_code and a.start < a_c):
+                a_code, a_c, a_fate = code, a.start, fate
+        bumps: list[Bump] = [
+            (self._buyer_counts[0], (date, group, None, f_code, f_risk, None, None)),
+            (self._buyer_counts[1], (date, group, None, a_code, a_risk and a_code == _PENDING,
+                                     None, None)),
+        ]
+        if win[4] != REACHED:
+            bumps.append((self._buyer_fates[0], win[4]))
+        if a_fate != REACHED:
+            bumps.append((self._buyer_fates[1], a_fate))
+        return bumps
+
+    def _refold(self, day: DayKey) -> None:
+        """Count a buyer-day again: once if all its members are fixed, else at query time."""
+        for counts, key in self._folded.pop(day, ()):
+            _bump(counts, key, -1)
+        self._volatile_days.discard(day)
+        members = self._members.get(day)
+        if not members:
+            return
+        if any(self._volatile_unit(m[2]) or self._volatile_unit(m[3])
+               for m in members.values()):
+            self._volatile_days.add(day)
+            return
+        bumps = self._fold(day, self._last)
+        for counts, key in bumps:
+            _bump(counts, key, 1)
+        self._folded[day] = bumps
+
+    # Queries -------------------------------------------------------------------------
+
+    def _as_of(self, as_of: float | dt.datetime | None) -> float:
+        if as_of is None:
+            return INF
+        t = to_posix(as_of, "as_of")
+        if t < self._last:
+            raise InvalidTime(f"as_of must be at or after the latest record ({self._last}),"
+                              f" got {short_repr(as_of)}")
+        return t
+
+    def _calendar(self, first: float, last: float) -> Calendar:
+        """The calendar a session's measure needs, shared by sessions of the same days."""
+        opts = self._opts
+        if first > last:
+            return opts.calendar(first, last)
+        span = (local_date(first, opts.tz).toordinal(), local_date(last, opts.tz).toordinal())
+        cal = self._calendars.get(span)
+        if cal is None:
+            cal = self._calendars[span] = opts.calendar(first, last)
+        return cal
+
+    def _data_quality(self) -> DataQuality:
+        return DataQuality(*self._quality) + DataQuality(duplicates=self._repeats,
+                                                         conflicts=self._conflicts)
+
+    def shop(self, as_of: float | dt.datetime | None = None, *,
+             basis: Basis | str = Basis.FIRST) -> ShopReplyRate:
+        """The shop's reply rate (K03) at ``as_of`` (None: the day is over), equal to
+        :func:`kefu.kpi.shop_reply_rate` over the same records with ``day=None``.
+
+        InvalidTime for an ``as_of`` before the latest record. Cost: O(volatile
+        units + waiting sessions + breakdown keys).
+        """
+        b = 0 if Basis.coerce(basis) is Basis.FIRST else 1
+        a = self._as_of(as_of)
+        per_session = Tally(False)
+        per_session.counts = dict(self._session_counts[b])
+        s_fates = dict(self._session_fates[b])
+        for shop_units, _agents in self._volatile.values():
+            for f, any_unit, fate in shop_units:
+                key = self._key(any_unit if b else f, a)
+                if key is None:
+                    continue
+                _bump(per_session.counts, key, 1)
+                if key[3] != EXCLUDED_CODE and fate != REACHED:
+                    _bump(s_fates, fate, 1)
+        per_buyer = Tally(False)
+        per_buyer.counts = dict(self._buyer_counts[b])
+        b_fates = dict(self._buyer_fates[b])
+        for day in self._volatile_days:
+            for counts, key in self._fold(day, a):
+                if counts is self._buyer_counts[b]:
+                    _bump(per_buyer.counts, key, 1)
+                elif counts is self._buyer_fates[b]:
+                    _bump(b_fates, key, 1)
+        waiting = [(buyer, c) for buyer, c in self._waiting.values() if c <= a]
+        oldest = min((c for _b, c in waiting), default=INF)
+        quality = self._data_quality()
+        return per_buyer.build(
+            ShopReplyRate, quality=quality, agents=False, basis=("first", "any")[b],
+            per_session=per_session.build(Rate, quality=quality, agents=False),
+            waiting=len({buyer for buyer, _c in waiting}), waiting_sessions=len(waiting),
+            longest_wait=None if oldest == INF or a == INF else a - oldest,
+            still_waiting=b_fates.get(STILL_WAITING, 0),
+            never_reached=b_fates.get(NEVER_REACHED, 0),
+            still_waiting_sessions=s_fates.get(STILL_WAITING, 0),
+            never_reached_sessions=s_fates.get(NEVER_REACHED, 0),
+        )
+
+    def agent(self, agent_id: str, as_of: float | dt.datetime | None = None) -> Rate | None:
+        """One agent's reply rate (K04) at ``as_of``: their entry of :meth:`agents`, or None
+        when they have no unit. Cost: O(volatile units + the agent's breakdown keys), for
+        an agent's own workbench."""
+        if type(agent_id) is not str:
+            raise InvalidRecord(f"agent_id must be a str, got {short_repr(agent_id)}")
+        return self._agent_rates(self._as_of(as_of), agent_id).get(agent_id)
+
+    def agents(self, as_of: float | dt.datetime | None = None) -> Mapping[str, Rate]:
+        """Each agent's reply rate (K04) at ``as_of``, equal to
+        :func:`kefu.kpi.agent_reply_rates` over the same records with ``day=None``.
+
+        Cost: O(volatile units + agents' breakdown keys).
+        """
+        return self._agent_rates(self._as_of(as_of), None)
+
+    def _agent_rates(self, a: float, only: str | None) -> dict[str, Rate]:
+        """Agents' rates at ``a``: every agent's, or (``only``) one agent's."""
+        counts = {agent: dict(c) for agent, c in self._agent_counts.items()
+                  if only is None or agent == only}
+        for _shop, agent_units in self._volatile.values():
+            for u in agent_units:
+                if u.agent_id is None or (only is not None and u.agent_id != only):
+                    continue
+                key = self._key(u, a)
+                if key is not None:
+                    _bump(counts.setdefault(u.agent_id, {}), key, 1)
+        quality = self._data_quality()
+        out: dict[str, Rate] = {}
+        for agent in sorted(counts):
+            if counts[agent]:
+                tally = Tally(False)
+                tally.counts = counts[agent]
+                out[agent] = tally.build(Rate, quality=quality, agents=False)
+        return out
+
+
+def _conflicts_of(copies: list[Message]) -> int:
+    """Copies of one message id that differ from the one kept."""
+    best = min(map(message_key, copies))
+    return sum(1 for c in copies if message_key(c) != best)

@@ -1,0 +1,137 @@
+"""One call for both: a chat message goes to the Assigner and to the live tracker (K11, K12).
+
+A backend that routes with an :class:`~kefu.Assigner` and shows live
+figures from a :class:`~kefu.kpi.LiveTracker` would otherwise have to
+translate every event into KPI records itself and keep its messages twice.
+:class:`Recorder` does both in one call: :meth:`Recorder.buyer_message`
+tells the Assigner (which may open, assign or restart timers) and gives the
+tracker the message and the records that the call's events mean, exactly as
+:func:`kefu.kpi.from_events` would build them from the whole day:
+
+- ``Assigned`` -> Handover; ``Transferred`` / ``Reassigned`` -> Handover to
+  the new agent; the buyer and group come from the session's opening;
+- ``Requeued`` and ``Closed`` of an assigned session -> Release; every
+  ``Closed`` -> SessionEnd;
+- a session id used again after its close is a new life, ``"<id>#<n>"``.
+
+Commands without a message (``assign``, ``transfer``, ``agent_offline``,
+``tick`` ...) are called on the Assigner as usual; pass their events to
+:meth:`Recorder.observe`. Message times are the shop clock's reading at the
+call (held so it never runs back), the instant the Assigner acts at.
+Cost per call: the Assigner's, plus the tracker's per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kefu.assigner import Assigner
+from kefu.clock import as_seconds
+from kefu.events import (
+    Assigned,
+    Closed,
+    Event,
+    Opened,
+    Reassigned,
+    Requeued,
+    Transferred,
+)
+from kefu.kpi.live import LiveTracker
+from kefu.kpi.records import Handover, Message, Release, Sender, SessionEnd
+
+__all__ = ["Recorder"]
+
+
+class Recorder:
+    """Feeds an Assigner and a LiveTracker from the same calls (see the module docstring)."""
+
+    __slots__ = ("_assigner", "_buyer", "_group", "_key", "_lives", "_now", "_seq", "tracker")
+
+    def __init__(self, assigner: Assigner, tracker: LiveTracker) -> None:
+        self._assigner = assigner
+        self.tracker = tracker
+        self._key: dict[str, str] = {}  # open session id -> its life's key in the records
+        self._lives: dict[str, int] = {}  # session id -> lives so far
+        self._buyer: dict[str, str] = {}  # life key -> buyer
+        self._group: dict[str, str | None] = {}  # life key -> group
+        self._seq = 0
+        self._now = -float("inf")
+
+    @property
+    def assigner(self) -> Assigner:
+        return self._assigner
+
+    def _clock(self) -> float:
+        """The shop clock now, never behind an earlier reading."""
+        t = as_seconds(self._assigner.clock.now())
+        if t > self._now:
+            self._now = t
+        return self._now
+
+    def open_session(self, session_id: str, buyer_id: str, message_id: str, *,
+                     group: str | None = None, priority: int = 0) -> list[Event]:
+        """The buyer's first message: opens the session and records the message."""
+        at = self._clock()
+        events = self._assigner.open_session(session_id, buyer_id, group, priority)
+        self.observe(events)
+        self._message(session_id, message_id, at, Sender.BUYER, None)
+        return events
+
+    def buyer_message(self, session_id: str, message_id: str) -> list[Event]:
+        """A later buyer message (R17, R18 timers) and its record."""
+        at = self._clock()
+        events = self._assigner.buyer_message(session_id)
+        self._message(session_id, message_id, at, Sender.BUYER, None)
+        self.observe(events)
+        return events
+
+    def agent_message(self, session_id: str, message_id: str, agent_id: str | None = None, *,
+                      auto: bool = False) -> list[Event]:
+        """An agent's message (``auto``: an automatic reply, which answers nothing) and its
+        record; ``agent_id`` names the sender (R18 attribution)."""
+        at = self._clock()
+        events = self._assigner.agent_message(session_id, auto=auto, agent_id=agent_id)
+        sender = Sender.SYSTEM if auto else Sender.AGENT
+        self._message(session_id, message_id, at, sender, agent_id)
+        self.observe(events)
+        return events
+
+    def close_session(self, session_id: str) -> list[Event]:
+        """Close a session (R16) and record its end."""
+        events = self._assigner.close_session(session_id)
+        self.observe(events)
+        return events
+
+    def _message(self, session_id: str, message_id: str, at: float, sender: Sender,
+                 agent_id: str | None) -> None:
+        key = self._key.get(session_id, session_id)
+        buyer = self._buyer.get(key, key)
+        self.tracker.add(Message(key, buyer, at, sender, message_id, agent_id=agent_id))
+
+    def observe(self, events: Iterable[Event]) -> None:
+        """Give the tracker the records these Assigner events mean (in their order)."""
+        add = self.tracker.add
+        for ev in events:
+            seq = self._seq
+            self._seq += 1
+            if isinstance(ev, Opened):
+                n = self._lives.get(ev.session_id, 0) + 1
+                self._lives[ev.session_id] = n
+                key = ev.session_id if n == 1 else f"{ev.session_id}#{n}"
+                self._key[ev.session_id] = key
+                self._buyer[key] = ev.buyer_id if ev.buyer_id is not None else key
+                self._group[key] = ev.group
+                continue
+            key = self._key.get(ev.session_id, ev.session_id)
+            buyer = self._buyer.get(key, key)
+            if isinstance(ev, Assigned):
+                add(Handover(key, buyer, ev.agent_id, ev.at, self._group.get(key), seq))
+            elif isinstance(ev, (Transferred, Reassigned)):
+                add(Handover(key, buyer, ev.to_agent, ev.at, self._group.get(key), seq))
+            elif isinstance(ev, Requeued):
+                add(Release(key, ev.agent_id, ev.at, seq))
+            elif isinstance(ev, Closed):
+                if ev.agent_id is not None:
+                    add(Release(key, ev.agent_id, ev.at, seq))
+                add(SessionEnd(key, ev.at, seq))
+                self._key.pop(ev.session_id, None)

@@ -1,0 +1,189 @@
+"""K12: the live tracker equals the pure functions at every ``as_of`` at or after its last record.
+
+Random small days (tests/kpi/kpi_strategies.py: sessions with bots, switches,
+transfers, releases, ends, ties and window edges) are fed one record at a
+time in a random order, with repeats; after random prefixes and at the end
+the tracker's shop (both bases) and agent figures are compared with
+``shop_reply_rate`` / ``agent_reply_rates`` over the records fed so far, at
+several ``as_of`` from the last record to the end of the day. Both KPI
+kernels run it (the pure functions use the active one).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kpi_helpers import SH, agent, at, buyer, hand, release
+from kpi_strategies import WINDOWS, sessions
+
+from kefu import Assigner, ManualClock, kpi
+from kefu.errors import KefuError
+from kefu.kpi import Exclusion, LiveTracker, Recorder, Sender, SessionEnd, Window
+from kefu.kpi.errors import InvalidRecord, InvalidTime
+
+AGES = [0.0, 50.0, 100.0, 100.5, 180.0, 180.5, 400.0, 7200.0]
+"""Seconds after the last record to query at: both sides of warn_after and the threshold."""
+
+
+def pure(records: list[Any], as_of: float | None, opts: dict[str, Any]) -> dict[str, Any]:
+    kinds: dict[type, list[Any]] = {}
+    for r in records:
+        kinds.setdefault(type(r), []).append(r)
+    common = {"requests": kinds.get(kpi.HumanRequest, []),
+              "releases": kinds.get(kpi.Release, []), "ends": kinds.get(SessionEnd, []),
+              "excluded_buyers": kinds.get(Exclusion, []), "as_of": as_of, **opts}
+    msgs, hands = kinds.get(kpi.Message, []), kinds.get(kpi.Handover, [])
+    return {
+        "first": kpi.shop_reply_rate(msgs, hands, basis="first", **common),
+        "any": kpi.shop_reply_rate(msgs, hands, basis="any", **common),
+        "agents": dict(kpi.agent_reply_rates(msgs, hands, **common)),
+    }
+
+
+def live(tracker: LiveTracker, as_of: float | None) -> dict[str, Any]:
+    agents = dict(tracker.agents(as_of))
+    for name in ("alice", "bob"):
+        assert tracker.agent(name, as_of) == agents.get(name)
+    return {"first": tracker.shop(as_of, basis="first"), "any": tracker.shop(as_of, basis="any"),
+            "agents": agents}
+
+
+def check(tracker: LiveTracker, fed: list[Any], opts: dict[str, Any]) -> None:
+    for age in AGES if tracker.last > -math.inf else ():  # only exclusions fed: no time yet
+        as_of = tracker.last + age
+        assert live(tracker, as_of) == pure(fed, as_of, opts), f"as_of = last + {age}"
+    assert live(tracker, None) == pure(fed, None, opts)
+
+
+@given(sessions(), WINDOWS, st.sampled_from(["exclude", "open"]),
+       st.sampled_from([180.0, 60.0]), st.sampled_from([[], ["b0"]]),
+       st.randoms(use_true_random=False))
+def test_K12_the_tracker_equals_the_pure_functions_at_every_as_of(
+        rec: dict[str, list[Any]], window: Window | None, policy: str, threshold: float,
+        excluded: list[str], rnd: random.Random) -> None:
+    opts: dict[str, Any] = {"tz": SH, "window": window, "threshold": threshold,
+                            "before_window": policy}
+    records = [r for kind in rec.values() for r in kind]
+    records += [Exclusion(b) for b in excluded]
+    records += [r for r in records if rnd.random() < 0.15]  # repeats
+    rnd.shuffle(records)
+    tracker = LiveTracker(**opts)
+    checkpoints = set(rnd.sample(range(len(records)), min(3, len(records))))
+    fed: list[Any] = []
+    for n, r in enumerate(records):
+        tracker.add(r)
+        fed.append(r)
+        if n in checkpoints:
+            check(tracker, fed, opts)
+    check(tracker, fed, opts)
+
+
+def test_K12_a_live_day_with_worked_figures() -> None:
+    """Source 004's dashboard: pending, not 0 %, until the threshold; at risk after 100 s."""
+    tracker = LiveTracker(tz=SH)
+    t0 = at(10)
+    tracker.extend([buyer(t0), hand(t0), buyer(t0 + 5, "s2", "b2")])
+    early = tracker.shop(t0 + 5)
+    assert (early.pending, early.rate, early.waiting) == (2, None, 1)
+    risky = tracker.shop(t0 + 120)
+    assert (risky.pending, risky.at_risk, risky.longest_wait) == (2, 2, 115.0)
+    tracker.add(agent(t0 + 150))  # b1 answered in 150 s
+    tracker.add(SessionEnd("s2", t0 + 160))  # b2 gave up after 155 s
+    mid = tracker.shop(t0 + 170)
+    assert (mid.met, mid.pending, mid.never_reached, mid.waiting) == (1, 1, 1, 0)
+    late = tracker.shop(t0 + 186)  # b2's threshold has passed: missed
+    assert (late.met, late.missed, late.rate) == (1, 1, 0.5)
+    assert tracker.agents(t0 + 186)["alice"].met == 1
+    tracker.add(release(t0 + 200))
+    tracker.add(Exclusion("b2"))  # reported as malicious: out of every figure
+    assert (tracker.shop().met, tracker.shop().missed, tracker.shop().excluded) == (1, 0, 1)
+
+
+def test_K12_refuses_an_as_of_before_the_last_record_and_foreign_objects() -> None:
+    tracker = LiveTracker()
+    tracker.add(buyer(at(10)))
+    with pytest.raises(InvalidTime):
+        tracker.shop(at(10) - 1)
+    with pytest.raises(InvalidRecord):
+        tracker.add("a message")
+    with pytest.raises(InvalidRecord):
+        tracker.add(object())
+    assert tracker.shop().missed == 1  # nothing changed
+
+
+OPS = st.lists(st.tuples(
+    st.sampled_from(["open", "open", "open", "buyer", "agent", "agent_named", "auto", "close",
+                     "close", "tick", "transfer", "offline"]),
+    st.integers(0, 4), st.sampled_from([0.0, 1.0, 30.0, 90.0, 200.0])), min_size=5,
+    max_size=60)
+
+
+@given(OPS, st.sampled_from([None, 60.0]))
+def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
+        ops: list[tuple[str, int, float]], timeout: float | None) -> None:
+    """One call feeds the Assigner and the tracker; the tracker then equals the pure
+    functions over ``from_events(every event, every message)``."""
+    clock = ManualClock(at(9))
+    shop = Assigner(clock, first_response_timeout=timeout, auto_close_after=600.0)
+    for name, cap in (("alice", 1), ("bob", 1)):
+        shop.add_agent(name, cap=cap, online=True)
+    tracker = LiveTracker(tz=SH, window=Window.whole_day())
+    recorder = Recorder(shop, tracker)
+    events: list[Any] = []
+    messages: list[kpi.Message] = []
+    buyers: dict[str, str] = {}
+    opening = [("open", k, 1.0) for k in range(3)]  # a busy start: one session waits
+    for n, (op, k, step) in enumerate(opening + ops):
+        clock.advance(step)
+        sid, mid = f"s{k}", f"m{n}"
+        before = len(events)
+        try:
+            if op == "open":
+                buyers[sid] = f"b{k % 3}"
+                events += recorder.open_session(sid, buyers[sid], mid)
+                messages.append(kpi.Message(sid, buyers[sid], clock.now(), Sender.BUYER, mid))
+            elif op == "buyer":
+                events += recorder.buyer_message(sid, mid)
+                messages.append(kpi.Message(sid, buyers[sid], clock.now(), Sender.BUYER, mid))
+            elif op in ("agent", "agent_named", "auto"):
+                who = shop.session(sid).agent_id if op == "agent_named" else None
+                auto = op == "auto"
+                events += recorder.agent_message(sid, mid, who, auto=auto)
+                messages.append(kpi.Message(sid, buyers[sid], clock.now(),
+                                            Sender.SYSTEM if auto else Sender.AGENT, mid,
+                                            agent_id=who))
+            elif op == "close":
+                events += recorder.close_session(sid)
+            elif op == "tick":
+                got = shop.tick()
+                recorder.observe(got)
+                events += got
+            elif op == "transfer":
+                holder = shop.session(sid).agent_id
+                got = shop.transfer(sid, "bob" if holder == "alice" else "alice")
+                recorder.observe(got)
+                events += got
+            else:
+                who = "bob" if k % 2 else "alice"
+                got = shop.agent_offline(who, requeue=True)
+                recorder.observe(got)
+                events += got
+                got = shop.agent_online(who)
+                recorder.observe(got)
+                events += got
+        except KefuError:
+            assert len(events) == before
+    recs = kpi.from_events(events, messages)
+    common: dict[str, Any] = {"releases": recs.releases, "ends": recs.ends,
+                              "window": Window.whole_day(), "tz": SH}
+    for as_of in (None, clock.now(), clock.now() + 100.0):
+        for basis in ("first", "any"):
+            assert tracker.shop(as_of, basis=basis) == kpi.shop_reply_rate(
+                recs.messages, recs.handovers, as_of=as_of, basis=basis, **common)
+        assert dict(tracker.agents(as_of)) == dict(kpi.agent_reply_rates(
+            recs.messages, recs.handovers, as_of=as_of, **common))
