@@ -55,6 +55,14 @@ from kefu.kpi.results import (
     TeamScore,
     Unit,
 )
+from kefu.kpi.service import (
+    Contact,
+    ContactOutcome,
+    Ratio,
+    ServiceFigures,
+    ServiceReport,
+    service_figures,
+)
 from kefu.kpi.window import Basis, BeforeWindow, Window, day_bounds, to_posix
 
 __all__ = [
@@ -63,6 +71,8 @@ __all__ = [
     "AgentScore",
     "Basis",
     "BeforeWindow",
+    "Contact",
+    "ContactOutcome",
     "DailyReport",
     "DataQuality",
     "Durations",
@@ -83,12 +93,15 @@ __all__ = [
     "Order",
     "Rate",
     "Rating",
+    "Ratio",
     "Records",
     "Release",
     "ResponseStats",
     "ResponseTimes",
     "Satisfaction",
     "Sender",
+    "ServiceFigures",
+    "ServiceReport",
     "SessionEnd",
     "ShopReplyRate",
     "Status",
@@ -106,6 +119,7 @@ __all__ = [
     "inquiry_conversion",
     "response_times",
     "satisfaction",
+    "service_figures",
     "shop_reply_rate",
     "to_posix",
 ]

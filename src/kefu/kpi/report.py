@@ -24,6 +24,7 @@ from kefu.kpi.results import (
     ShopReplyRate,
     Tally,
 )
+from kefu.kpi.service import ServiceReport, service_result
 from kefu.kpi.timeline import build_timeline
 from kefu.kpi.window import Basis, BeforeWindow, Window
 
@@ -36,7 +37,9 @@ class DailyReport:
 
     ``shop`` uses the chosen basis; ``shop_by_basis`` has both. ``agents``
     is K04 per agent, ``agents_total`` all agents' units together.
-    ``quality`` sums what was wrong with every kind of record.
+    ``quality`` sums what was wrong with every kind of record. ``service``
+    holds the service figures (K13) with the reply threshold as their
+    answer target and 5 s short abandons.
     """
 
     shop: ShopReplyRate
@@ -48,6 +51,7 @@ class DailyReport:
     conversion: Rate
     pk: GroupPK
     quality: DataQuality
+    service: ServiceReport = attrs.field(factory=ServiceReport)
 
 
 def daily_report(
@@ -72,7 +76,7 @@ def daily_report(
     teams: Mapping[str, str] | None = None,
     detail: bool = False,
 ) -> DailyReport:
-    """All KPIs for ``day`` (K03-K10); the parameters mean what they mean in each function."""
+    """All KPIs for ``day`` (K03-K10, K13); the parameters mean what they mean in each function."""
     chosen = Basis.coerce(basis)
     opts = make_options(
         day=day, tz=tz, window=window, threshold=threshold, as_of=as_of,
@@ -110,4 +114,5 @@ def daily_report(
         conversion=conv,
         pk=pk,
         quality=quality,
+        service=service_result(tl, opts, cal, answer_within=opts.threshold, short_abandon=5.0),
     )
