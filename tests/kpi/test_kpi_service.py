@@ -24,6 +24,7 @@ from kpi_strategies import BASE, OPTIONS, WINDOWS, sessions
 
 from kefu import kpi
 from kefu.kpi import (
+    AgentStatus,
     ContactOutcome,
     Durations,
     InvalidThreshold,
@@ -393,7 +394,14 @@ def test_K13_permuting_or_duplicating_records_changes_nothing(
 @given(sessions(), st.integers(0, 1800))
 def test_K13_live_counts_only_grow_into_later_outcomes(rec: dict[str, list[Any]],
                                                        step: int) -> None:
-    """A contact answered or abandoned at as_of stays so later; offered never shrinks."""
+    """A contact answered or abandoned at as_of stays so later; offered never shrinks.
+
+    Without switches and bot messages: K02 lets those decide afterwards that a
+    session was not in human service yet (a switch moves its clock, a bot that
+    writes before the threshold passes takes it).
+    """
+    rec = {**rec, "requests": [],
+           "messages": [m for m in rec["messages"] if m.sender is not Sender.BOT]}
     early = figures(rec, as_of=BASE + step, detail=True)
     late = figures(rec, as_of=BASE + step + 60, detail=True)
     assert late.offered >= early.offered
@@ -434,3 +442,112 @@ def test_K13_on_a_simulated_day_abandonment_matches_the_simulator() -> None:
     # A group is known from a hand-over: buyers nobody took have none.
     assert r.by_group[None].answered == 0 and r.by_group[None].abandoned == r.abandoned
     assert r.by_group["pre"].answered + r.by_group["post"].answered == r.answered
+
+
+# Occupancy and concurrency (part of K13) ------------------------------------------------
+
+
+def on(t: float, name: str, online: bool = True) -> AgentStatus:
+    return AgentStatus(name, t, online)
+
+
+def load_records() -> dict[str, list[Any]]:
+    """alice on line 09:00-10:00 holds s1 09:10-09:30 and s2 09:20-09:40; bob comes on
+    line at 07:30 and stays, takes s3 at 22:50 and never lets go; carol on line
+    09:00-09:10 holds s4 09:05-09:20; dan holds s5 but sends no status."""
+    return {
+        "messages": [buyer(at(9, 10), "s1", "b1"), buyer(at(9, 20), "s2", "b2"),
+                     buyer(at(22, 50), "s3", "b3"), buyer(at(9, 5), "s4", "b4"),
+                     buyer(at(9), "s5", "b5")],
+        "handovers": [hand(at(9, 10), "alice", "s1", "b1"), hand(at(9, 20), "alice", "s2", "b2"),
+                      hand(at(22, 50), "bob", "s3", "b3"), hand(at(9, 5), "carol", "s4", "b4"),
+                      hand(at(9), "dan", "s5", "b5")],
+        "releases": [Release("s1", "alice", at(9, 30)), Release("s2", "alice", at(9, 40)),
+                     Release("s4", "carol", at(9, 20))],
+        "statuses": [on(at(9), "alice"), on(at(10), "alice", False), on(at(7, 30), "bob"),
+                     on(at(9), "carol"), on(at(9, 10), "carol", False)],
+    }
+
+
+def loads(r: kpi.ServiceReport) -> dict[str | None, tuple[Any, Any]]:
+    out: dict[str | None, tuple[Any, Any]] = {None: (r.occupancy, r.mean_concurrency)}
+    out.update({a: (f.occupancy, f.mean_concurrency) for a, f in r.by_agent.items()})
+    return out
+
+
+def test_K13_occupancy_and_mean_concurrency_over_on_line_time() -> None:
+    rec = load_records()
+    r = figures(rec, statuses=rec["statuses"])
+    assert loads(r) == {
+        # 09:10-09:40 busy of 1 h on line; 2 x 20 min held.
+        "alice": (Ratio(1800.0, 3600.0), Ratio(2400.0, 3600.0)),
+        # On line from the 08:00 opening to the 23:00 close; s3 held 22:50-23:00.
+        "bob": (Ratio(600.0, 54000.0), Ratio(600.0, 54000.0)),
+        # Off line at 09:10: only 09:05-09:10 of s4 is on-line time.
+        "carol": (Ratio(300.0, 600.0), Ratio(300.0, 600.0)),
+        "dan": (None, None),  # no status records
+        None: (Ratio(2700.0, 58200.0), Ratio(3300.0, 58200.0)),
+    }
+    assert r.by_agent["alice"].mean_concurrency.value == pytest.approx(2 / 3)  # type: ignore[union-attr]
+
+
+def test_K13_occupancy_live_and_without_status_records() -> None:
+    rec = load_records()
+    r = figures(rec, statuses=rec["statuses"], as_of=at(9, 25))
+    assert loads(r) == {
+        "alice": (Ratio(900.0, 1500.0), Ratio(1200.0, 1500.0)),  # s1 15 min, s2 5 min
+        "bob": (Ratio(0.0, 5100.0), Ratio(0.0, 5100.0)),  # on line 08:00-09:25, idle
+        "carol": (Ratio(300.0, 600.0), Ratio(300.0, 600.0)),
+        "dan": (None, None),
+        None: (Ratio(1200.0, 7200.0), Ratio(1500.0, 7200.0)),
+    }
+    assert set(loads(figures(rec)).values()) == {(None, None)}
+
+
+def test_K13_occupancy_edges_of_status_records() -> None:
+    rec = {"messages": [buyer(at(9), "s1", "b1")], "handovers": [hand(at(9), "eve", "s1", "b1")],
+           "releases": [Release("s1", "eve", at(9, 30))]}
+    statuses = [
+        on(at(8, 40), "eve", False),  # off line before ever being on: nothing
+        on(at(8, 50), "eve"), on(at(8, 55), "eve"),  # on twice: on since 08:50
+        on(at(9, 10), "eve"), on(at(9, 10), "eve", False),  # off and on at one instant: on
+        on(at(9, 20), "eve", False), on(at(9, 20), "eve", False),  # a repeat is one record
+    ]
+    r = figures(rec, statuses=statuses, day=DAY)
+    assert loads(r)["eve"] == (Ratio(1200.0, 1800.0), Ratio(1200.0, 1800.0))
+    assert r.quality.duplicates == 1
+    # Only time inside the window counts: on line 07:00-08:30 is 30 min on line.
+    r = figures({"messages": []}, statuses=[on(at(7), "fay"), on(at(8, 30), "fay", False)],
+                day=DAY)
+    assert r.occupancy == Ratio(0.0, 1800.0) and r.offered == 0
+    # An excluded buyer's session is not held time (K06).
+    r = figures(rec, statuses=[on(at(9), "eve")], excluded_buyers={"b1"})
+    assert r.occupancy == Ratio(0.0, 50400.0)
+
+
+def test_K13_daily_report_takes_status_records() -> None:
+    rec = load_records()
+    report = kpi.daily_report(rec["messages"], rec["handovers"], releases=rec["releases"],
+                              statuses=rec["statuses"], day=DAY)
+    assert report.service == figures(rec, statuses=rec["statuses"])
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: AgentStatus("a", 1.0, 1), "AgentStatus.online must be a bool, got 1"),
+    (lambda: AgentStatus(7, 1.0, True), "AgentStatus.agent_id must be a str, got 7"),
+    (lambda: AgentStatus("a", -1.0, True), "AgentStatus.at must be POSIX seconds"),
+    (lambda: AgentStatus("a", 1.0, True, seq=1.5), "AgentStatus.seq must be an int, got 1.5"),
+])
+def test_K13_bad_status_records_are_refused(make: Any, message: str) -> None:
+    with pytest.raises(kpi.InvalidRecord) as err:
+        make()
+    assert str(err.value).startswith(message)
+
+
+def test_K13_status_records_are_checked_when_read() -> None:
+    bad = AgentStatus("a", at(9), True)
+    object.__setattr__(bad, "online", "yes")
+    with pytest.raises(kpi.InvalidRecord, match=r"^AgentStatus\.online must be a bool, got 'yes'"):
+        kpi.service_figures([], statuses=[bad], day=DAY)
+    with pytest.raises(kpi.InvalidRecord, match=r"expected a kefu\.kpi\.AgentStatus record"):
+        kpi.service_figures([], statuses=[on(at(9), "a"), "online"], day=DAY)  # type: ignore[list-item]

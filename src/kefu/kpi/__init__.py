@@ -26,6 +26,7 @@ from kefu.kpi.ratings import satisfaction
 from kefu.kpi.records import (
     MAX_TIME,
     MIN_TIME,
+    AgentStatus,
     EvalSource,
     Evaluation,
     Exclusion,
@@ -69,6 +70,7 @@ __all__ = [
     "MAX_TIME",
     "MIN_TIME",
     "AgentScore",
+    "AgentStatus",
     "Basis",
     "BeforeWindow",
     "Contact",

@@ -15,7 +15,9 @@ rates (:mod:`kefu.kpi.timeline`):
   not after its session ended: queue wait = that instant - clock, 0 if the
   agent was there first), *abandoned* (its session ended before that: time
   to abandon = end - clock, 0 if it ended first) or *waiting* (neither). An
-  outcome once reached never changes as ``as_of`` grows;
+  outcome once reached stays as ``as_of`` grows (unless a later switch, or
+  the bot writing before the threshold passed, says the session was not in
+  human service after all: K02);
 - service level = answered within ``answer_within`` / offered, so a buyer
   who gave up counts against the target; short abandons (gave up in under
   ``short_abandon`` seconds) are offered too, and a second figure leaves
@@ -38,8 +40,9 @@ from typing import Any
 
 import attrs
 
+from kefu.kpi.occupancy import agent_loads, status_records
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
-from kefu.kpi.records import Handover, HumanRequest, Message, Release, SessionEnd
+from kefu.kpi.records import AgentStatus, Handover, HumanRequest, Message, Release, SessionEnd
 from kefu.kpi.results import NO_ISSUES, DataQuality, Durations
 from kefu.kpi.timeline import INF, Timeline, build_timeline
 from kefu.kpi.window import BeforeWindow, Calendar, Window
@@ -111,6 +114,11 @@ class ServiceFigures:
     ``speed_of_answer`` summarises answered contacts' queue waits,
     ``time_to_abandon`` abandoned ones' times; ``transfers`` counts
     hand-overs to another agent of answered contacts while held.
+
+    ``occupancy`` (seconds on line holding a session / seconds on line) and
+    ``mean_concurrency`` (session-seconds held on line / seconds on line)
+    are given for the shop and per agent when status records were passed
+    (else None), over on-line time inside the windows.
     """
 
     offered: int = 0
@@ -124,6 +132,8 @@ class ServiceFigures:
     excluded_by: Mapping[str, int] = attrs.field(factory=dict)
     speed_of_answer: Durations = attrs.field(factory=Durations)
     time_to_abandon: Durations = attrs.field(factory=Durations)
+    occupancy: Ratio | None = None
+    mean_concurrency: Ratio | None = None
 
     @property
     def service_level(self) -> Ratio:
@@ -251,11 +261,14 @@ def _transfers(tl: Timeline, j: int) -> int:
 
 
 def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within: float,
-                   short_abandon: float) -> ServiceReport:
+                   short_abandon: float, statuses: list[AgentStatus] | None = None,
+                   status_repeats: int = 0) -> ServiceReport:
     """K13 over a built timeline (what :func:`service_figures` and ``daily_report`` share).
 
-    One visit per session, O(sessions + stretches), then O(c log c) for the
-    durations of the c contacts.
+    ``statuses`` are checked, distinct records (:func:`kefu.kpi.occupancy.status_records`;
+    ``status_repeats`` were dropped). One visit per session, O(sessions +
+    stretches), then O(c log c) for the durations of the c contacts, plus
+    :func:`kefu.kpi.occupancy.agent_loads`.
     """
     us, wlo = tl.us, tl.wlo
     human, reached, bot_at, ended = tl.human, tl.reached, tl.bot_at, tl.ended
@@ -328,6 +341,18 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
         total.merge(acc)
     if contacts is not None:
         contacts.sort(key=lambda u: (u.day, u.start, u.session_id))
+    by_agent = _split(accs, lambda k: k[3], drop_none=True)
+    loads = agent_loads(tl, statuses, opts, cal) if statuses else {}
+    shop_load: dict[str, Ratio | None] = {"occupancy": None, "mean_concurrency": None}
+    if loads:
+        for agent, (online, busy, held) in loads.items():
+            by_agent[agent] = attrs.evolve(by_agent.get(agent, ServiceFigures()),
+                                           occupancy=Ratio(busy, online),
+                                           mean_concurrency=Ratio(held, online))
+        by_agent = {a: by_agent[a] for a in sorted(by_agent)}
+        online = sum(v[0] for v in loads.values())
+        shop_load = {"occupancy": Ratio(sum(v[1] for v in loads.values()), online),
+                     "mean_concurrency": Ratio(sum(v[2] for v in loads.values()), online)}
     return total.figures(  # type: ignore[return-value]
         ServiceReport,
         answer_within=answer_within,
@@ -335,9 +360,10 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
         by_day=_split(accs, lambda k: days[k[0]]),
         by_hour=_split(accs, lambda k: (days[k[0]], k[1])),
         by_group=_split(accs, lambda k: k[2]),
-        by_agent=_split(accs, lambda k: k[3], drop_none=True),
+        by_agent=by_agent,
         contacts=tuple(contacts) if contacts is not None else (),
-        quality=tl.quality,
+        quality=tl.quality + DataQuality(duplicates=status_repeats),
+        **shop_load,
     )
 
 
@@ -377,6 +403,7 @@ def service_figures(
     before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
     excluded_buyers: ExclusionsArg = frozenset(),
     detail: bool = False,
+    statuses: Iterable[AgentStatus] = (),
 ) -> ServiceReport:
     """Service level, speed of answer, abandonment and transfers (K13), with breakdowns.
 
@@ -388,7 +415,9 @@ def service_figures(
     (default: ``threshold``) / offered; ``service_level_excluding_short``
     leaves out those who gave up within ``short_abandon`` seconds (0: none
     are short). ``threshold`` also decides whether the bot took a session
-    (K02). ``detail=True`` keeps every contact in ``.contacts``.
+    (K02). ``detail=True`` keeps every contact in ``.contacts``. With
+    ``statuses`` (AgentStatus records) each agent's occupancy and mean
+    concurrency over their on-line time in the windows come too.
 
     Raises InvalidThreshold for a bad ``answer_within`` or ``short_abandon``,
     and what the other KPI functions raise for bad records or parameters.
@@ -402,5 +431,8 @@ def service_figures(
                                                                    answer_within)
     short = seconds("short_abandon", short_abandon, zero_ok=True)
     tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
-    cal = opts.calendar(tl.first, tl.last)
-    return service_result(tl, opts, cal, answer_within=within, short_abandon=short)
+    online, repeats = status_records(statuses, opts.as_of)
+    times = [r.at for r in online]
+    cal = opts.calendar(min([tl.first, *times]), max([tl.last, *times]))
+    return service_result(tl, opts, cal, answer_within=within, short_abandon=short,
+                          statuses=online, status_repeats=repeats)
