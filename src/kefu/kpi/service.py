@@ -26,8 +26,10 @@ rates (:mod:`kefu.kpi.timeline`):
 
 Breakdowns: by day and hour (local, of the clock), by group (the session's)
 and by agent (the one who took the contact first; unanswered contacts have
-none). Cost: O(sessions + stretches) for the walk, O(c log c) to summarise
-the c contacts' durations.
+none). Given on/off-line records, the shop and each agent also get
+occupancy and mean concurrency (:mod:`kefu.kpi.occupancy`). Cost:
+O(sessions + stretches) for the walk, O(c log c) to summarise the c
+contacts' durations.
 """
 
 from __future__ import annotations
