@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 from bench_kpi import make_day
-
 from kefu import kpi
 from kefu.kpi import LiveTracker
 

@@ -134,7 +134,7 @@ def _figures(rep: kpi.DailyReport) -> kpi.DailyReport:
                        for b, r in rep.shop_by_basis.items()},
         agents={a: clean(r) for a, r in rep.agents.items()}, agents_total=clean(rep.agents_total),
         satisfaction=clean(rep.satisfaction), response_times=clean(rep.response_times),
-        conversion=clean(rep.conversion), pk=clean(rep.pk))
+        conversion=clean(rep.conversion), pk=clean(rep.pk), service=clean(rep.service))
 
 
 @given(shop_day(), OPTIONS, st.randoms(use_true_random=False),

@@ -1,4 +1,5 @@
-"""KPIs of shop customer service, as pure functions over records (rules K00-K11).
+"""KPIs of shop customer service, as pure functions over records (rules K00-K14),
+and live figures (:class:`LiveTracker`, K12).
 
 Records in (:class:`Message`, :class:`Handover`, :class:`HumanRequest`,
 :class:`Evaluation`, :class:`Order` ...), results out (:class:`Rate` and
@@ -28,6 +29,7 @@ from kefu.kpi.recorder import Recorder
 from kefu.kpi.records import (
     MAX_TIME,
     MIN_TIME,
+    AgentStatus,
     EvalSource,
     Evaluation,
     Exclusion,
@@ -57,14 +59,25 @@ from kefu.kpi.results import (
     TeamScore,
     Unit,
 )
+from kefu.kpi.service import (
+    Contact,
+    ContactOutcome,
+    Ratio,
+    ServiceFigures,
+    ServiceReport,
+    service_figures,
+)
 from kefu.kpi.window import Basis, BeforeWindow, Window, day_bounds, to_posix
 
 __all__ = [
     "MAX_TIME",
     "MIN_TIME",
     "AgentScore",
+    "AgentStatus",
     "Basis",
     "BeforeWindow",
+    "Contact",
+    "ContactOutcome",
     "DailyReport",
     "DataQuality",
     "Durations",
@@ -86,6 +99,7 @@ __all__ = [
     "Order",
     "Rate",
     "Rating",
+    "Ratio",
     "Recorder",
     "Records",
     "Release",
@@ -93,6 +107,8 @@ __all__ = [
     "ResponseTimes",
     "Satisfaction",
     "Sender",
+    "ServiceFigures",
+    "ServiceReport",
     "SessionEnd",
     "ShopReplyRate",
     "Status",
@@ -110,6 +126,7 @@ __all__ = [
     "inquiry_conversion",
     "response_times",
     "satisfaction",
+    "service_figures",
     "shop_reply_rate",
     "to_posix",
 ]

@@ -40,6 +40,7 @@ from kefu.kpi.records import (
     MAX_AMOUNT,
     MAX_TIME,
     MIN_TIME,
+    AgentStatus,
     EvalSource,
     Evaluation,
     Exclusion,
@@ -75,6 +76,7 @@ _SPECS: dict[type, tuple[tuple[str, _Kind], ...]] = {
                  ("by_bot", _BOOL), ("card_id", _OPT_STR), ("rated_at", _OPT_TIME)),
     Order: (("order_id", _STR), ("buyer_id", _STR), ("at", _TIME), ("amount", _AMOUNT)),
     Exclusion: (("buyer_id", _STR), ("reason", _STR)),
+    AgentStatus: (("agent_id", _STR), ("at", _TIME), ("online", _BOOL), ("seq", _INT)),
 }
 
 # Exact types a field of each kind may hold on the fast path (enums: their members).

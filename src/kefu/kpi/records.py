@@ -23,6 +23,7 @@ __all__ = [
     "MAX_AMOUNT",
     "MAX_TIME",
     "MIN_TIME",
+    "AgentStatus",
     "EvalSource",
     "Evaluation",
     "Exclusion",
@@ -216,6 +217,29 @@ class SessionEnd:
         _str("SessionEnd", "session_id", self.session_id)
         _time("SessionEnd", "at", self.at)
         _int("SessionEnd", "seq", self.seq)
+
+
+@attrs.frozen
+class AgentStatus:
+    """Agent ``agent_id`` went on line (``online=True``) or off line at ``at`` (K13).
+
+    Optional input: it gives the agents' on-line time, the base of occupancy
+    and concurrency. An agent is off line before their first record.
+    ``seq`` orders records that share a time.
+    """
+
+    agent_id: str
+    at: float
+    online: bool
+    seq: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        _str("AgentStatus", "agent_id", self.agent_id)
+        _time("AgentStatus", "at", self.at)
+        if type(self.online) is not bool:
+            raise InvalidRecord(
+                f"AgentStatus.online must be a bool, got {short_repr(self.online)}")
+        _int("AgentStatus", "seq", self.seq)
 
 
 @attrs.frozen

@@ -10,9 +10,19 @@ import attrs
 from kefu.kpi.conversion import conversion_result, dedupe_orders, pk_result
 from kefu.kpi.intake import checked
 from kefu.kpi.measure import Measure
+from kefu.kpi.occupancy import status_records
 from kefu.kpi.options import DayArg, ExclusionsArg, make_options, seconds
 from kefu.kpi.ratings import satisfaction_result
-from kefu.kpi.records import Evaluation, Handover, HumanRequest, Message, Order, Release, SessionEnd
+from kefu.kpi.records import (
+    AgentStatus,
+    Evaluation,
+    Handover,
+    HumanRequest,
+    Message,
+    Order,
+    Release,
+    SessionEnd,
+)
 from kefu.kpi.reply import agent_rates, shop_result
 from kefu.kpi.response import response_result
 from kefu.kpi.results import (
@@ -24,6 +34,7 @@ from kefu.kpi.results import (
     ShopReplyRate,
     Tally,
 )
+from kefu.kpi.service import ServiceReport, service_result
 from kefu.kpi.timeline import build_timeline
 from kefu.kpi.window import Basis, BeforeWindow, Window
 
@@ -36,7 +47,9 @@ class DailyReport:
 
     ``shop`` uses the chosen basis; ``shop_by_basis`` has both. ``agents``
     is K04 per agent, ``agents_total`` all agents' units together.
-    ``quality`` sums what was wrong with every kind of record.
+    ``quality`` sums what was wrong with every kind of record. ``service``
+    holds the service figures (K13) with the reply threshold as their
+    answer target and 5 s short abandons (occupancy from ``statuses``).
     """
 
     shop: ShopReplyRate
@@ -48,6 +61,7 @@ class DailyReport:
     conversion: Rate
     pk: GroupPK
     quality: DataQuality
+    service: ServiceReport = attrs.field(factory=ServiceReport)
 
 
 def daily_report(
@@ -71,8 +85,9 @@ def daily_report(
     attribution: float = 86400.0,
     teams: Mapping[str, str] | None = None,
     detail: bool = False,
+    statuses: Iterable[AgentStatus] = (),
 ) -> DailyReport:
-    """All KPIs for ``day`` (K03-K10); the parameters mean what they mean in each function."""
+    """All KPIs for ``day`` (K03-K10, K13); the parameters mean what they mean in each function."""
     chosen = Basis.coerce(basis)
     opts = make_options(
         day=day, tz=tz, window=window, threshold=threshold, as_of=as_of,
@@ -83,8 +98,9 @@ def daily_report(
     evs = checked(evaluations, Evaluation)
     tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
     ords, order_quality = dedupe_orders(orders, opts.as_of)
-    first = min([tl.first, *(e.sent_at for e in evs)])
-    last = max([tl.last, *(e.sent_at for e in evs)])
+    online, status_repeats = status_records(statuses, opts.as_of)
+    first = min([tl.first, *(e.sent_at for e in evs), *(r.at for r in online)])
+    last = max([tl.last, *(e.sent_at for e in evs), *(r.at for r in online)])
     cal = opts.calendar(first, last)
     m = Measure(tl, opts, cal)
     by_basis = {b.value: shop_result(m, b) for b in (Basis.FIRST, Basis.ANY)}
@@ -99,7 +115,7 @@ def daily_report(
     sat = satisfaction_result(evs, tl, opts, cal)
     conv = conversion_result(m, ords, window_s, order_quality)
     pk = pk_result(tl, ords, opts, window_s, teams, order_quality)
-    quality = sat.quality + order_quality
+    quality = sat.quality + order_quality + DataQuality(duplicates=status_repeats)
     return DailyReport(
         shop=by_basis[chosen.value],
         shop_by_basis=by_basis,
@@ -110,4 +126,6 @@ def daily_report(
         conversion=conv,
         pk=pk,
         quality=quality,
+        service=service_result(tl, opts, cal, answer_within=opts.threshold, short_abandon=5.0,
+                               statuses=online, status_repeats=status_repeats),
     )

@@ -1,0 +1,440 @@
+"""Service figures (K13): service level, speed of answer, abandonment, transfers.
+
+What a contact-centre manager reads, over the same timeline as the reply
+rates (:mod:`kefu.kpi.timeline`):
+
+- a *contact* is a session in human service (K02) whose clock - the later of
+  the buyer's first message and the switch to human service - starts in a
+  counted window of an asked day (K00, K01: half-open windows, the local
+  day of the clock; before the window, the clock starts at the opening
+  under the OPEN policy if nobody had taken the session and it had not ended
+  by then, else the contact is not counted). A session the bot took (it
+  wrote before the threshold passed, no switch) and no agent ever reached is
+  no contact. Contacts of excluded buyers (K06) are counted apart;
+- at ``as_of`` a contact is *answered* (an agent took it or a human replied,
+  not after its session ended: queue wait = that instant - clock, 0 if the
+  agent was there first), *abandoned* (its session ended before that: time
+  to abandon = end - clock, 0 if it ended first) or *waiting* (neither). An
+  outcome once reached stays as ``as_of`` grows (unless a later switch, or
+  the bot writing before the threshold passed, says the session was not in
+  human service after all: K02);
+- service level = answered within ``answer_within`` / offered, so a buyer
+  who gave up counts against the target; short abandons (gave up in under
+  ``short_abandon`` seconds) are offered too, and a second figure leaves
+  them out; abandonment = abandoned / offered; transfers per session =
+  hand-overs to another agent while the session was held / answered.
+
+Breakdowns: by day and hour (local, of the clock), by group (the session's)
+and by agent (the one who took the contact first; unanswered contacts have
+none). Given on/off-line records, the shop and each agent also get
+occupancy and mean concurrency (:mod:`kefu.kpi.occupancy`). Cost:
+O(sessions + stretches) for the walk, O(c log c) to summarise the c
+contacts' durations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from kefu.kpi.occupancy import agent_loads, status_records
+from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
+from kefu.kpi.records import AgentStatus, Handover, HumanRequest, Message, Release, SessionEnd
+from kefu.kpi.results import NO_ISSUES, DataQuality, Durations
+from kefu.kpi.timeline import INF, Timeline, build_timeline
+from kefu.kpi.window import BeforeWindow, Calendar, Window
+
+__all__ = [
+    "Contact",
+    "ContactOutcome",
+    "Ratio",
+    "ServiceFigures",
+    "ServiceReport",
+    "service_figures",
+    "service_result",
+]
+
+
+@attrs.frozen
+class Ratio:
+    """A ratio with its parts: ``value`` = numerator / denominator, None over nothing."""
+
+    numerator: float
+    denominator: float
+
+    @property
+    def value(self) -> float | None:
+        """numerator / denominator, or None when the denominator is 0 (never 0 % or 100 %)."""
+        return self.numerator / self.denominator if self.denominator else None
+
+
+class ContactOutcome(enum.Enum):
+    """Where a contact stands at ``as_of`` (K13)."""
+
+    ANSWERED = "answered"  # an agent took it, or a human replied
+    ABANDONED = "abandoned"  # its session ended before that: the buyer gave up, or was closed
+    WAITING = "waiting"  # neither yet
+    EXCLUDED = "excluded"  # its buyer is excluded (K06); ``Contact.reason`` says why
+
+
+@attrs.frozen(kw_only=True)
+class Contact:
+    """One contact (kept only with ``detail=True``).
+
+    ``start`` is its clock, ``day``/``hour`` the local day of its window and
+    local hour of ``start``; ``wait`` is the queue wait of an answered
+    contact or the time to abandon of an abandoned one, else None.
+    ``agent_id`` took it first (None: nobody, or nobody named).
+    """
+
+    session_id: str
+    buyer_id: str
+    day: dt.date
+    hour: int
+    group: str | None
+    agent_id: str | None
+    start: float
+    outcome: ContactOutcome
+    wait: float | None
+    transfers: int = 0
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ServiceFigures:
+    """Counts of contacts (K13) and the figures that follow from them.
+
+    ``offered`` = answered + abandoned + waiting (excluded contacts are
+    not offered: ``excluded``, ``excluded_by`` reason -> count).
+    ``answered_within`` were answered with a queue wait of at most the
+    target; ``short_abandoned`` gave up in under the short-abandon limit.
+    ``speed_of_answer`` summarises answered contacts' queue waits,
+    ``time_to_abandon`` abandoned ones' times; ``transfers`` counts
+    hand-overs to another agent of answered contacts while held.
+
+    ``occupancy`` (seconds on line holding a session / seconds on line) and
+    ``mean_concurrency`` (session-seconds held on line / seconds on line)
+    are given for the shop and per agent when status records were passed
+    (else None), over on-line time inside the windows.
+    """
+
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    waiting: int = 0
+    transfers: int = 0
+    excluded: int = 0
+    excluded_by: Mapping[str, int] = attrs.field(factory=dict)
+    speed_of_answer: Durations = attrs.field(factory=Durations)
+    time_to_abandon: Durations = attrs.field(factory=Durations)
+    occupancy: Ratio | None = None
+    mean_concurrency: Ratio | None = None
+
+    @property
+    def service_level(self) -> Ratio:
+        """Answered within the target / offered (abandoned and waiting contacts count against)."""
+        return Ratio(self.answered_within, self.offered)
+
+    @property
+    def service_level_excluding_short(self) -> Ratio:
+        """Answered within the target / (offered - short abandons)."""
+        return Ratio(self.answered_within, self.offered - self.short_abandoned)
+
+    @property
+    def abandonment(self) -> Ratio:
+        """Abandoned / offered."""
+        return Ratio(self.abandoned, self.offered)
+
+    @property
+    def transfers_per_session(self) -> Ratio:
+        """Transfers / answered contacts."""
+        return Ratio(self.transfers, self.answered)
+
+
+@attrs.frozen(kw_only=True)
+class ServiceReport(ServiceFigures):
+    """The shop's service figures (K13), with their breakdowns.
+
+    ``by_day`` and ``by_hour`` ((day, local hour 0-23) of the clock),
+    ``by_group`` (the session's group), ``by_agent`` (the agent who took the
+    contact first: answered contacts only). ``answer_within`` and
+    ``short_abandon`` are the limits used; ``contacts`` holds every contact
+    with ``detail=True``.
+    """
+
+    answer_within: float = 180.0
+    short_abandon: float = 5.0
+    by_day: Mapping[dt.date, ServiceFigures] = attrs.field(factory=dict, repr=False)
+    by_hour: Mapping[tuple[dt.date, int], ServiceFigures] = attrs.field(factory=dict,
+                                                                        repr=False)
+    by_group: Mapping[str | None, ServiceFigures] = attrs.field(factory=dict, repr=False)
+    by_agent: Mapping[str, ServiceFigures] = attrs.field(factory=dict, repr=False)
+    contacts: tuple[Contact, ...] = attrs.field(default=(), repr=False)
+    quality: DataQuality = NO_ISSUES
+
+
+# Contact codes in an accumulator key, and their outcomes.
+_ANSWERED, _ABANDONED, _WAITING, _EXCLUDED = range(4)
+_OUTCOMES = (ContactOutcome.ANSWERED, ContactOutcome.ABANDONED, ContactOutcome.WAITING,
+             ContactOutcome.EXCLUDED)
+
+# (window index, hour, group, agent, exclusion reason)
+_Key = tuple[int, int, "str | None", "str | None", "str | None"]
+
+
+class _Acc:
+    """Contacts of one key: counts, queue waits and times to abandon. O(1) per contact."""
+
+    __slots__ = ("abandons", "counts", "excluded_by", "waits")
+
+    def __init__(self) -> None:
+        # answered, within, abandoned, short, waiting, transfers, excluded
+        self.counts = [0] * 7
+        self.excluded_by: dict[str, int] = {}
+        self.waits: list[float] = []
+        self.abandons: list[float] = []
+
+    def merge(self, other: _Acc) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        for reason, n in other.excluded_by.items():
+            self.excluded_by[reason] = self.excluded_by.get(reason, 0) + n
+        self.waits.extend(other.waits)
+        self.abandons.extend(other.abandons)
+
+    def figures(self, cls: type[ServiceFigures] = ServiceFigures,
+                **fields: Any) -> ServiceFigures:
+        answered, within, abandoned, short, waiting, transfers, excluded = self.counts
+        return cls(
+            offered=answered + abandoned + waiting, answered=answered, answered_within=within,
+            abandoned=abandoned, short_abandoned=short, waiting=waiting, transfers=transfers,
+            excluded=excluded, excluded_by=dict(sorted(self.excluded_by.items())),
+            speed_of_answer=Durations.of(list(self.waits)),
+            time_to_abandon=Durations.of(list(self.abandons)),
+            **fields,
+        )
+
+
+def _place(cal: Calendar, c: float, reached: float, ended: float, as_of: float,
+           open_policy: bool) -> tuple[int, float] | None:
+    """(window index, clock) of a contact clocked at ``c``, or None when it does not count.
+
+    A clock inside a window counts if that window's day was asked (K00). One
+    before a window counts, under the OPEN policy only, from the next
+    opening if the session had neither been reached nor ended before it and
+    the opening is not after ``as_of`` (K01). O(log days).
+    """
+    opens, closes, counted = cal.opens, cal.closes, cal.counted
+    i = bisect_right(opens, c) - 1
+    if i >= 0 and c < closes[i]:
+        return (i, c) if counted[i] else None
+    if not open_policy or i + 1 >= len(opens):
+        return None
+    i += 1
+    o = opens[i]
+    if reached < o or ended < o or o > as_of or not counted[i]:
+        return None
+    return i, o
+
+
+def _first_agent(tl: Timeline, j: int) -> str | None:
+    """Who took session ``j`` first: its first hand-over's agent, else the agent named on
+    its first human reply in human service (None: nobody named)."""
+    if tl.s_lo[j] < tl.s_hi[j]:
+        return tl.agents[tl.s_lo[j]]
+    lo = tl.wlo[j]
+    if lo < tl.wlo[j + 1] and tl.rs[lo] != INF:
+        return tl.ragent(lo)
+    return None
+
+
+def _transfers(tl: Timeline, j: int) -> int:
+    """Hand-overs of session ``j`` to another agent at the instant the previous stretch
+    ended (the session was held: a transfer or a reassignment). O(stretches)."""
+    starts, ends, agents = tl.starts, tl.ends, tl.agents
+    return sum(1 for x in range(tl.s_lo[j] + 1, tl.s_hi[j])
+               if starts[x] == ends[x - 1] and agents[x] != agents[x - 1])
+
+
+def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within: float,
+                   short_abandon: float, statuses: list[AgentStatus] | None = None,
+                   status_repeats: int = 0) -> ServiceReport:
+    """K13 over a built timeline (what :func:`service_figures` and ``daily_report`` share).
+
+    ``statuses`` are checked, distinct records (:func:`kefu.kpi.occupancy.status_records`;
+    ``status_repeats`` were dropped). One visit per session, O(sessions +
+    stretches), then O(c log c) for the durations of the c contacts, plus
+    :func:`kefu.kpi.occupancy.agent_loads`.
+    """
+    us, wlo = tl.us, tl.wlo
+    human, reached, bot_at, ended = tl.human, tl.reached, tl.bot_at, tl.ended
+    T, as_of = opts.threshold, opts.as_of
+    open_policy = opts.before_window is BeforeWindow.OPEN
+    excluded = opts.excluded
+    tz = opts.tz
+    accs: dict[_Key, _Acc] = {}
+    contacts: list[Contact] | None = [] if opts.detail else None
+    for j in range(len(tl.ids)):
+        lo = wlo[j]
+        if lo == wlo[j + 1]:
+            continue  # no buyer message waiting in human service
+        c = us[lo] if us[lo] > human[j] else human[j]
+        reach = reached[j]
+        if reach == INF and bot_at[j] - c <= T:
+            continue  # the bot took it and no agent ever did (K02)
+        placed = _place(cal, c, reach, ended[j], as_of, open_policy)
+        if placed is None:
+            continue
+        i, c = placed
+        hour = dt.datetime.fromtimestamp(c, tz).hour
+        reason = excluded.get(tl.buyers[j]) if excluded else None
+        agent: str | None = None
+        moved = 0
+        wait = 0.0
+        if reach <= ended[j] and reach != INF:
+            code = _ANSWERED
+            agent = _first_agent(tl, j)
+            moved = _transfers(tl, j)
+            if reach > c:
+                wait = reach - c
+        elif ended[j] != INF:
+            code = _ABANDONED
+            if ended[j] > c:
+                wait = ended[j] - c
+        else:
+            code = _WAITING
+        key = (i, hour, tl.groups[j], agent, reason)
+        acc = accs.get(key)
+        if acc is None:
+            acc = accs[key] = _Acc()
+        counts = acc.counts
+        if reason is not None:
+            counts[6] += 1
+            acc.excluded_by[reason] = acc.excluded_by.get(reason, 0) + 1
+        elif code == _ANSWERED:
+            counts[0] += 1
+            if wait <= answer_within:
+                counts[1] += 1
+            counts[5] += moved
+            acc.waits.append(wait)
+        elif code == _ABANDONED:
+            counts[2] += 1
+            if wait < short_abandon:
+                counts[3] += 1
+            acc.abandons.append(wait)
+        else:
+            counts[4] += 1
+        if contacts is not None:
+            contacts.append(Contact(
+                session_id=tl.ids[j], buyer_id=tl.buyers[j], day=cal.days[i], hour=hour,
+                group=tl.groups[j], agent_id=agent, start=c,
+                outcome=_OUTCOMES[_EXCLUDED if reason is not None else code],
+                wait=wait if code != _WAITING and reason is None else None,
+                transfers=moved, reason=reason))
+    days = cal.days
+    total = _Acc()
+    for acc in accs.values():
+        total.merge(acc)
+    if contacts is not None:
+        contacts.sort(key=lambda u: (u.day, u.start, u.session_id))
+    by_agent = _split(accs, lambda k: k[3], drop_none=True)
+    loads = agent_loads(tl, statuses, opts, cal) if statuses else {}
+    shop_load: dict[str, Ratio | None] = {"occupancy": None, "mean_concurrency": None}
+    if loads:
+        for agent, (online, busy, held) in loads.items():
+            by_agent[agent] = attrs.evolve(by_agent.get(agent, ServiceFigures()),
+                                           occupancy=Ratio(busy, online),
+                                           mean_concurrency=Ratio(held, online))
+        by_agent = {a: by_agent[a] for a in sorted(by_agent)}
+        online = sum(v[0] for v in loads.values())
+        shop_load = {"occupancy": Ratio(sum(v[1] for v in loads.values()), online),
+                     "mean_concurrency": Ratio(sum(v[2] for v in loads.values()), online)}
+    return total.figures(  # type: ignore[return-value]
+        ServiceReport,
+        answer_within=answer_within,
+        short_abandon=short_abandon,
+        by_day=_split(accs, lambda k: days[k[0]]),
+        by_hour=_split(accs, lambda k: (days[k[0]], k[1])),
+        by_group=_split(accs, lambda k: k[2]),
+        by_agent=by_agent,
+        contacts=tuple(contacts) if contacts is not None else (),
+        quality=tl.quality + DataQuality(duplicates=status_repeats),
+        **shop_load,
+    )
+
+
+def _split(accs: Mapping[_Key, _Acc], dim: Any,
+           drop_none: bool = False) -> dict[Any, ServiceFigures]:
+    """Figures per value of ``dim(key)``, ordered by it (None first). O(contacts)."""
+    parts: dict[Any, _Acc] = {}
+    for key, acc in accs.items():
+        k = dim(key)
+        if k is None and drop_none:
+            continue
+        part = parts.get(k)
+        if part is None:
+            part = parts[k] = _Acc()
+        part.merge(acc)
+    return {k: parts[k].figures() for k in sorted(parts, key=_sort_key)}
+
+
+def _sort_key(k: object) -> tuple[bool, str]:
+    return (k is not None, str(k) if not isinstance(k, tuple) else f"{k[0]} {k[1]:02d}")
+
+
+def service_figures(
+    messages: Iterable[Message],
+    handovers: Iterable[Handover] = (),
+    *,
+    requests: Iterable[HumanRequest] = (),
+    releases: Iterable[Release] = (),
+    ends: Iterable[SessionEnd] = (),
+    day: DayArg = None,
+    tz: str | dt.tzinfo = "Asia/Shanghai",
+    window: Window | None = None,
+    threshold: float = 180.0,
+    answer_within: float | None = None,
+    short_abandon: float = 5.0,
+    as_of: float | dt.datetime | None = None,
+    before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
+    excluded_buyers: ExclusionsArg = frozenset(),
+    detail: bool = False,
+    statuses: Iterable[AgentStatus] = (),
+) -> ServiceReport:
+    """Service level, speed of answer, abandonment and transfers (K13), with breakdowns.
+
+    Every buyer whose human service started in the window is *offered*
+    (K02: also one who never reached an agent). At ``as_of`` (None: the day
+    is over) each is answered (an agent took the session or a human
+    replied), abandoned (the session ended first: pass the ``ends`` records)
+    or still waiting. Service level = answered within ``answer_within``
+    (default: ``threshold``) / offered; ``service_level_excluding_short``
+    leaves out those who gave up within ``short_abandon`` seconds (0: none
+    are short). ``threshold`` also decides whether the bot took a session
+    (K02). ``detail=True`` keeps every contact in ``.contacts``. With
+    ``statuses`` (AgentStatus records) each agent's occupancy and mean
+    concurrency over their on-line time in the windows come too.
+
+    Raises InvalidThreshold for a bad ``answer_within`` or ``short_abandon``,
+    and what the other KPI functions raise for bad records or parameters.
+    Cost: O(records log records), as the reply rates.
+    """
+    opts = make_options(
+        day=day, tz=tz, window=window, threshold=threshold, as_of=as_of,
+        before_window=before_window, excluded_buyers=excluded_buyers, detail=detail,
+    )
+    within = opts.threshold if answer_within is None else seconds("answer_within",
+                                                                   answer_within)
+    short = seconds("short_abandon", short_abandon, zero_ok=True)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
+    online, repeats = status_records(statuses, opts.as_of)
+    times = [r.at for r in online]
+    cal = opts.calendar(min([tl.first, *times]), max([tl.last, *times]))
+    return service_result(tl, opts, cal, answer_within=within, short_abandon=short,
+                          statuses=online, status_repeats=repeats)
