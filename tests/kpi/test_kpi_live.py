@@ -187,3 +187,14 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
                 recs.messages, recs.handovers, as_of=as_of, basis=basis, **common)
         assert dict(tracker.agents(as_of)) == dict(kpi.agent_reply_rates(
             recs.messages, recs.handovers, as_of=as_of, **common))
+
+
+def test_K12_the_recorder_refuses_a_bad_message_id_before_the_assigner_acts() -> None:
+    clock = ManualClock(at(10))
+    shop = Assigner(clock)
+    recorder = Recorder(shop, LiveTracker())
+    with pytest.raises(InvalidRecord):
+        recorder.open_session("s1", "b1", 7)  # type: ignore[arg-type]
+    assert shop.session_ids() == [] and recorder.tracker.last == -math.inf
+    recorder.open_session("s1", "b1", "m1")
+    assert (shop.session_ids(), recorder.tracker.shop(at(10)).pending) == (["s1"], 1)

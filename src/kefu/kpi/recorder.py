@@ -16,8 +16,9 @@ tracker the message and the records that the call's events mean, exactly as
 
 Commands without a message (``assign``, ``transfer``, ``agent_offline``,
 ``tick`` ...) are called on the Assigner as usual; pass their events to
-:meth:`Recorder.observe`. Message times are the shop clock's reading at the
-call (held so it never runs back), the instant the Assigner acts at.
+:meth:`Recorder.observe`. A message is stamped with the instant the
+Assigner took it at (:attr:`kefu.Assigner.time`). A message id that is not
+a ``str`` raises InvalidRecord before the Assigner is called.
 Cost per call: the Assigner's, plus the tracker's per record.
 """
 
@@ -25,8 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kefu._text import short_repr
 from kefu.assigner import Assigner
-from kefu.clock import as_seconds
 from kefu.events import (
     Assigned,
     Closed,
@@ -36,6 +37,7 @@ from kefu.events import (
     Requeued,
     Transferred,
 )
+from kefu.kpi.errors import InvalidRecord
 from kefu.kpi.live import LiveTracker
 from kefu.kpi.records import Handover, Message, Release, Sender, SessionEnd
 
@@ -45,7 +47,7 @@ __all__ = ["Recorder"]
 class Recorder:
     """Feeds an Assigner and a LiveTracker from the same calls (see the module docstring)."""
 
-    __slots__ = ("_assigner", "_buyer", "_group", "_key", "_lives", "_now", "_seq", "tracker")
+    __slots__ = ("_assigner", "_buyer", "_group", "_key", "_lives", "_seq", "tracker")
 
     def __init__(self, assigner: Assigner, tracker: LiveTracker) -> None:
         self._assigner = assigner
@@ -55,33 +57,25 @@ class Recorder:
         self._buyer: dict[str, str] = {}  # life key -> buyer
         self._group: dict[str, str | None] = {}  # life key -> group
         self._seq = 0
-        self._now = -float("inf")
 
     @property
     def assigner(self) -> Assigner:
         return self._assigner
 
-    def _clock(self) -> float:
-        """The shop clock now, never behind an earlier reading."""
-        t = as_seconds(self._assigner.clock.now())
-        if t > self._now:
-            self._now = t
-        return self._now
-
     def open_session(self, session_id: str, buyer_id: str, message_id: str, *,
                      group: str | None = None, priority: int = 0) -> list[Event]:
         """The buyer's first message: opens the session and records the message."""
-        at = self._clock()
+        _check_message_id(message_id)
         events = self._assigner.open_session(session_id, buyer_id, group, priority)
         self.observe(events)
-        self._message(session_id, message_id, at, Sender.BUYER, None)
+        self._message(session_id, message_id, Sender.BUYER, None)
         return events
 
     def buyer_message(self, session_id: str, message_id: str) -> list[Event]:
         """A later buyer message (R17, R18 timers) and its record."""
-        at = self._clock()
+        _check_message_id(message_id)
         events = self._assigner.buyer_message(session_id)
-        self._message(session_id, message_id, at, Sender.BUYER, None)
+        self._message(session_id, message_id, Sender.BUYER, None)
         self.observe(events)
         return events
 
@@ -89,10 +83,10 @@ class Recorder:
                       auto: bool = False) -> list[Event]:
         """An agent's message (``auto``: an automatic reply, which answers nothing) and its
         record; ``agent_id`` names the sender (R18 attribution)."""
-        at = self._clock()
+        _check_message_id(message_id)
         events = self._assigner.agent_message(session_id, auto=auto, agent_id=agent_id)
         sender = Sender.SYSTEM if auto else Sender.AGENT
-        self._message(session_id, message_id, at, sender, agent_id)
+        self._message(session_id, message_id, sender, agent_id)
         self.observe(events)
         return events
 
@@ -102,11 +96,13 @@ class Recorder:
         self.observe(events)
         return events
 
-    def _message(self, session_id: str, message_id: str, at: float, sender: Sender,
+    def _message(self, session_id: str, message_id: str, sender: Sender,
                  agent_id: str | None) -> None:
+        """Record a message the Assigner has just taken, at the instant it ran at."""
         key = self._key.get(session_id, session_id)
         buyer = self._buyer.get(key, key)
-        self.tracker.add(Message(key, buyer, at, sender, message_id, agent_id=agent_id))
+        self.tracker.add(Message(key, buyer, self._assigner.time, sender, message_id,
+                                 agent_id=agent_id))
 
     def observe(self, events: Iterable[Event]) -> None:
         """Give the tracker the records these Assigner events mean (in their order)."""
@@ -135,3 +131,8 @@ class Recorder:
                     add(Release(key, ev.agent_id, ev.at, seq))
                 add(SessionEnd(key, ev.at, seq))
                 self._key.pop(ev.session_id, None)
+
+
+def _check_message_id(message_id: object) -> None:
+    if type(message_id) is not str:
+        raise InvalidRecord(f"message_id must be a str, got {short_repr(message_id)}")
