@@ -44,6 +44,7 @@ import attrs
 
 from kefu._text import short_repr
 from kefu.sim.errors import SimConfigError
+from kefu.sim.search import first_ok
 
 __all__ = [
     "MAX_STATES",
@@ -307,13 +308,7 @@ def servers_for_a(lam: float, mu: float, theta: float, t: float, target: float, 
         if hi >= limit:
             raise SimConfigError(f"Erlang A: no server count up to {limit:,} reaches {target}")
         lo, step = hi, step * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return first_ok(ok, lo, hi)
 
 
 def p_wait_a(n: int, lam: float, mu: float, theta: float) -> float:

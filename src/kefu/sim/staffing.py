@@ -36,6 +36,7 @@ from kefu.sim.erlang import erlang_c, mean_wait, servers_for, service_level
 from kefu.sim.erlang_a import erlang_a, servers_for_a
 from kefu.sim.errors import SimConfigError
 from kefu.sim.report import reply_rate
+from kefu.sim.search import first_ok
 from kefu.sim.workload import expected_duration
 
 __all__ = ["DayFigures", "Peak", "Point", "StaffResult", "Theory", "erlang_guess", "find_staff",
@@ -378,10 +379,5 @@ def _bracket(ok: Callable[[int], bool], start: int, lo: int, top: int) -> tuple[
             else:
                 lo = cand
                 step *= 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return lo, hi
+    hi = first_ok(ok, lo, hi)
+    return hi - 1, hi
