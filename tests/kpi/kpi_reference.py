@@ -143,11 +143,12 @@ class Reference:
         return None
 
     @staticmethod
-    def took_before(s: dict[str, Any], x: int, r: float) -> bool:
-        """Whether a reply at ``r`` belongs to the stretch before stretch ``x``: it came at
-        the instant that stretch ended and this one began (K04)."""
+    def took_before(s: dict[str, Any], x: int, u: float, r: float) -> bool:
+        """Whether a wait (``u``, ``r``) belongs to the stretch before stretch ``x``: it
+        began before and was answered at the instant that stretch ended and this one
+        began (K04)."""
         stretches = s["stretches"]
-        return x > 0 and stretches[x - 1][3] == stretches[x][2] == r
+        return x > 0 and stretches[x - 1][3] == stretches[x][2] == r and u < r
 
     def shop_clocks(self, s: dict[str, Any]) -> list[tuple[int, float, float]]:
         out = []
@@ -233,7 +234,7 @@ class Reference:
             for x, (agent, _group, start, end) in enumerate(s["stretches"]):
                 seen: set[int] = set()
                 for u, r, _a in s["waits"]:
-                    if r < start or u >= end or self.took_before(s, x, r):
+                    if r < start or u >= end or self.took_before(s, x, u, r):
                         continue
                     c = max(u, s["human"], start)
                     if c >= end:
@@ -284,7 +285,7 @@ class Reference:
             for x, (agent, _group, start, end) in enumerate(s["stretches"]):
                 last = None
                 for u, r, _a in s["waits"]:
-                    if r < start or u >= end or self.took_before(s, x, r):
+                    if r < start or u >= end or self.took_before(s, x, u, r):
                         continue
                     c = max(u, s["human"], start)
                     if c >= end:

@@ -11,6 +11,7 @@ kernels run it (the pure functions use the active one).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kpi_helpers import SH, agent, at, buyer, hand, release
+from kpi_helpers import DAY, SH, agent, at, buyer, hand, release
 from kpi_strategies import WINDOWS, sessions
 
 from kefu import Assigner, ManualClock, kpi
@@ -198,3 +199,87 @@ def test_K12_the_recorder_refuses_a_bad_message_id_before_the_assigner_acts() ->
     assert shop.session_ids() == [] and recorder.tracker.last == -math.inf
     recorder.open_session("s1", "b1", "m1")
     assert (shop.session_ids(), recorder.tracker.shop(at(10)).pending) == (["s1"], 1)
+
+
+def test_K04_a_clock_days_after_the_last_message_counts_on_its_own_day() -> None:
+    # A buyer writes Saturday night; alice takes the session Monday 09:00 and nobody
+    # answers: her unit is missed, whatever other sessions the day holds.
+    msgs = [buyer(at(22, day=DAY))]
+    monday = DAY + dt.timedelta(days=2)
+    hands = [hand(at(9, day=monday))]
+    as_of = at(9, 5, day=monday)
+    alone = kpi.agent_reply_rates(msgs, hands, as_of=as_of)
+    assert (alone["alice"].missed, alone["alice"].total) == (1, 1)
+    tracker = LiveTracker()
+    tracker.extend([*msgs, *hands])
+    assert dict(tracker.agents(as_of)) == dict(alone)
+
+
+def test_K04_a_reply_at_the_instant_of_a_transfer_to_a_message_of_that_instant_is_the_new_agents(
+        ) -> None:
+    t0 = at(10)
+    msgs = [buyer(t0), agent(t0 + 5), buyer(t0 + 60, mid="m3"),
+            agent(t0 + 60, name="bob", mid="m4")]
+    rates = kpi.agent_reply_rates(msgs, [hand(t0), hand(t0 + 60, "bob")], detail=True)
+    assert (rates["alice"].met, rates["bob"].met) == (1, 1)
+    assert rates["bob"].units[0].start == rates["bob"].units[0].end == t0 + 60
+
+
+def test_K06_an_excluded_buyer_is_not_even_waiting() -> None:
+    t0 = at(10)
+    r = kpi.shop_reply_rate([buyer(t0, who="spammer")], [], as_of=t0 + 60,
+                            excluded_buyers={"spammer": "malicious"})
+    assert (r.excluded, r.waiting, r.waiting_sessions, r.longest_wait) == (1, 0, 0, None)
+
+
+def test_K11_a_reply_at_the_instant_a_session_is_reopened_answers_the_old_life() -> None:
+    t0 = at(10)
+    clock = ManualClock(t0)
+    shop = Assigner(clock)
+    shop.add_agent("alice", online=True)
+    recorder = Recorder(shop, LiveTracker())
+    events = recorder.open_session("s1", "b1", "m1")
+    clock.advance(100)
+    events += recorder.agent_message("s1", "m2")
+    events += recorder.close_session("s1")
+    events += recorder.open_session("s1", "b1", "m3")
+    msgs = [kpi.Message("s1", "b1", t0, Sender.BUYER, "m1"),
+            kpi.Message("s1", "b1", t0 + 100, Sender.AGENT, "m2"),
+            kpi.Message("s1", "b1", t0 + 100, Sender.BUYER, "m3")]
+    recs = kpi.from_events(events, msgs)
+    assert {m.message_id: m.session_id for m in recs.messages} == {
+        "m1": "s1", "m2": "s1", "m3": "s1#2"}
+    pure = kpi.shop_reply_rate(recs.messages, recs.handovers, releases=recs.releases,
+                               ends=recs.ends, as_of=t0 + 400, basis="any")
+    assert (pure.met, pure.missed, pure.per_session.met, pure.per_session.missed) == (
+        0, 1, 1, 1)
+    assert recorder.tracker.shop(t0 + 400, basis="any") == pure
+
+
+def test_K11_a_recorder_started_after_a_session_opened_keeps_its_lives_apart() -> None:
+    t0 = at(10)
+    clock = ManualClock(t0)
+    shop = Assigner(clock)
+    shop.add_agent("alice", cap=1, online=True)
+    shop.open_session("s1", "b1")  # before the recorder (a restart)
+    clock.advance(10)
+    recorder = Recorder(shop, LiveTracker())
+    recorder.agent_message("s1", "m1")
+    clock.advance(10)
+    recorder.close_session("s1")
+    clock.advance(10)
+    recorder.open_session("s2", "b2", "m2")  # alice takes it
+    recorder.open_session("s1", "b1", "m3")  # a new life: it waits
+    r = recorder.tracker.shop(t0 + 90)
+    # b2 (with alice, unanswered) and b1's new life (waiting) are pending; only b1 waits.
+    assert (r.pending, r.still_waiting, r.waiting) == (2, 1, 1)
+
+
+def test_K12_the_recorder_refuses_a_clock_outside_the_kpi_range_before_the_assigner_acts(
+        ) -> None:
+    shop = Assigner(ManualClock(-5.0))
+    shop.add_agent("alice", online=True)
+    recorder = Recorder(shop, LiveTracker())
+    with pytest.raises(InvalidTime):
+        recorder.open_session("s1", "b1", "m1")
+    assert shop.session_ids() == []

@@ -16,13 +16,16 @@ day and a live one are measured by the same functions:
 
 A session id may be used again after its close (R16). Each later life gets
 the id ``"<id>#<n>"`` (n = 2, 3, ...) in the records, and each message goes
-to the life opened last at or before it. An event's position in the stream
-becomes the records' ``seq``, which keeps causal order among equal times.
+to the life opened last at or before it; at the very instant one life closes
+and the next opens, a message that is not the buyer's goes to the old one.
+An event's position in the stream becomes the records' ``seq``, which keeps
+causal order among equal times.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable
 from typing import cast
 
@@ -62,13 +65,14 @@ class Records:
 
 
 class _Life:
-    __slots__ = ("buyer", "group", "key", "opened")
+    __slots__ = ("buyer", "closed", "group", "key", "opened")
 
     def __init__(self, key: str, buyer: str, group: str | None, opened: float) -> None:
         self.key = key
         self.buyer = buyer
         self.group = group
         self.opened = opened
+        self.closed = math.inf
 
 
 _Handing = Assigned | Transferred | Reassigned
@@ -147,6 +151,7 @@ def from_events(
             if ev.agent_id is not None:
                 releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
             ends.append(SessionEnd(lf.key, ev.at, seq))
+            lf.closed = ev.at
             del current[ev.session_id]
 
     # The opening of each life counts as a buyer message unless one is there already.
@@ -161,6 +166,11 @@ def from_events(
         of_id = lives.get(m.session_id)
         if of_id is not None and len(of_id) > 1:
             j = bisect.bisect_right([lf.opened for lf in of_id], m.at) - 1
+            # At the very instant a life closes and the next opens, only the buyer's
+            # message opens the new one; a reply then still answers the old one.
+            if (j > 0 and of_id[j].opened == m.at and m.sender is not Sender.BUYER
+                    and of_id[j - 1].closed == m.at):
+                j -= 1
             key = of_id[max(j, 0)].key
             if key != m.session_id:
                 m = attrs.evolve(m, session_id=key)

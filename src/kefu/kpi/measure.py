@@ -268,7 +268,7 @@ class Measure:
                 found: list[Run] = [(i, lo, hi, c1)]
             else:
                 found = runs(cal, us, rs, lo, hi, c1, INF, as_of, open_policy)
-            if fate == STILL_WAITING and found:
+            if fate == STILL_WAITING and found and reason is None:  # K06: not even waiting
                 self.waiting.append((buyer, found[0][3]))
             for i, ka, kb, c in found if want_shop or want_times else ():
                 d = durations[ka:kb]
@@ -361,11 +361,12 @@ class Measure:
                 start = st_starts[x]
                 end = st_ends[x]
                 # The wait under way at the hand-over, or the next one. A reply at the
-                # instant a previous stretch ended belongs to that stretch (K04).
+                # instant a previous stretch ended belongs to that stretch, if the wait
+                # began in it (K04).
+                k0 = bisect_left(rs, start, lo, hi)
                 if x > s_lo[j] and st_ends[x - 1] == start:
-                    k0 = bisect_right(rs, start, lo, hi)
-                else:
-                    k0 = bisect_left(rs, start, lo, hi)
+                    while k0 < hi and rs[k0] == start and us[k0] < start:
+                        k0 += 1
                 if k0 == hi:
                     continue
                 c = us[k0]

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 
 from kefu._text import short_repr
 from kefu.assigner import Assigner
+from kefu.clock import as_seconds
+from kefu.errors import KefuError
 from kefu.events import (
     Assigned,
     Closed,
@@ -37,9 +39,9 @@ from kefu.events import (
     Requeued,
     Transferred,
 )
-from kefu.kpi.errors import InvalidRecord
+from kefu.kpi.errors import InvalidRecord, InvalidTime
 from kefu.kpi.live import LiveTracker
-from kefu.kpi.records import Handover, Message, Release, Sender, SessionEnd
+from kefu.kpi.records import MAX_TIME, MIN_TIME, Handover, Message, Release, Sender, SessionEnd
 
 __all__ = ["Recorder"]
 
@@ -65,7 +67,7 @@ class Recorder:
     def open_session(self, session_id: str, buyer_id: str, message_id: str, *,
                      group: str | None = None, priority: int = 0) -> list[Event]:
         """The buyer's first message: opens the session and records the message."""
-        _check_message_id(message_id)
+        self._check_call(message_id)
         events = self._assigner.open_session(session_id, buyer_id, group, priority)
         self.observe(events)
         self._message(session_id, message_id, Sender.BUYER, None)
@@ -73,7 +75,8 @@ class Recorder:
 
     def buyer_message(self, session_id: str, message_id: str) -> list[Event]:
         """A later buyer message (R17, R18 timers) and its record."""
-        _check_message_id(message_id)
+        self._check_call(message_id)
+        self._life(session_id)
         events = self._assigner.buyer_message(session_id)
         self._message(session_id, message_id, Sender.BUYER, None)
         self.observe(events)
@@ -83,7 +86,8 @@ class Recorder:
                       auto: bool = False) -> list[Event]:
         """An agent's message (``auto``: an automatic reply, which answers nothing) and its
         record; ``agent_id`` names the sender (R18 attribution)."""
-        _check_message_id(message_id)
+        self._check_call(message_id)
+        self._life(session_id)
         events = self._assigner.agent_message(session_id, auto=auto, agent_id=agent_id)
         sender = Sender.SYSTEM if auto else Sender.AGENT
         self._message(session_id, message_id, sender, agent_id)
@@ -92,9 +96,45 @@ class Recorder:
 
     def close_session(self, session_id: str) -> list[Event]:
         """Close a session (R16) and record its end."""
+        self._check_call(None)
+        self._life(session_id)
         events = self._assigner.close_session(session_id)
         self.observe(events)
         return events
+
+    def _check_call(self, message_id: object) -> None:
+        """Refuse, before the Assigner acts, what the tracker would refuse after it: a
+        message id that is not a str, a clock outside the KPI records' time range."""
+        if message_id is not None and type(message_id) is not str:
+            raise InvalidRecord(f"message_id must be a str, got {short_repr(message_id)}")
+        try:
+            now = as_seconds(self._assigner.clock.now())
+        except Exception:  # the Assigner reports a failing clock itself
+            return
+        if now is not None and not MIN_TIME <= max(now, self._assigner.time) < MAX_TIME:
+            raise InvalidTime(f"the shop clock reads {short_repr(now)}: KPI records need"
+                              " POSIX seconds in [0, 2**32)")
+
+    def _life(self, session_id: str) -> str:
+        """The records' key of a session's current life; a session opened before this
+        recorder saw it is taken as it stands (its buyer and group from the Assigner)."""
+        key = self._key.get(session_id)
+        if key is not None:
+            return key
+        if type(session_id) is not str:
+            return session_id  # the Assigner refuses it
+        try:
+            view = self._assigner.session(session_id)
+        except KefuError:  # not open (the Assigner says so), or already closed
+            buyer, group = session_id, None
+        else:
+            buyer = view.buyer_id if view.buyer_id is not None else session_id
+            group = view.group
+        self._lives[session_id] = self._lives.get(session_id, 0) + 1
+        self._key[session_id] = session_id
+        self._buyer[session_id] = buyer
+        self._group[session_id] = group
+        return session_id
 
     def _message(self, session_id: str, message_id: str, sender: Sender,
                  agent_id: str | None) -> None:
@@ -118,8 +158,8 @@ class Recorder:
                 self._buyer[key] = ev.buyer_id if ev.buyer_id is not None else key
                 self._group[key] = ev.group
                 continue
-            key = self._key.get(ev.session_id, ev.session_id)
-            buyer = self._buyer.get(key, key)
+            key = self._life(ev.session_id)
+            buyer = self._buyer[key]
             if isinstance(ev, Assigned):
                 add(Handover(key, buyer, ev.agent_id, ev.at, self._group.get(key), seq))
             elif isinstance(ev, (Transferred, Reassigned)):
@@ -132,7 +172,3 @@ class Recorder:
                 add(SessionEnd(key, ev.at, seq))
                 self._key.pop(ev.session_id, None)
 
-
-def _check_message_id(message_id: object) -> None:
-    if type(message_id) is not str:
-        raise InvalidRecord(f"message_id must be a str, got {short_repr(message_id)}")

@@ -95,7 +95,8 @@ class Timeline:
     not yet), ``bot_at[j]`` (the bot's first message, when there is no switch to
     a human; ``inf`` = none).
     ``ended[j]`` is when the session ended (its earliest SessionEnd; ``inf`` =
-    not ended). ``first``/``last`` span the messages seen.
+    not ended). ``first``/``last`` span the messages, hand-overs and switches
+    seen (every instant a clock can start at).
     """
 
     __slots__ = (
@@ -224,7 +225,11 @@ def build_timeline(
 
     ms = scan_messages(messages, as_of)
     tl = Timeline()
-    tl.first, tl.last = ms.first, ms.last
+    # The span covers every instant a clock can start at (K02 switches, K04 hand-overs
+    # too), so a clock a day after a session's last message still finds its window.
+    starts = [r.at for r in hand] + [q.at for q in req]
+    tl.first = min(ms.first, min(starts, default=INF))
+    tl.last = max(ms.last, max(starts, default=-INF))
     # Sessions known only from hand-overs or switches come after those with messages.
     ids, buyers = ms.ids, ms.buyers
     with_messages = len(ids)
