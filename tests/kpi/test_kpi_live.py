@@ -39,10 +39,12 @@ def pure(records: list[Any], as_of: float | None, opts: dict[str, Any]) -> dict[
               "releases": kinds.get(kpi.Release, []), "ends": kinds.get(SessionEnd, []),
               "excluded_buyers": kinds.get(Exclusion, []), "as_of": as_of, **opts}
     msgs, hands = kinds.get(kpi.Message, []), kinds.get(kpi.Handover, [])
+    times = {k: v for k, v in common.items() if k != "threshold"}
     return {
         "first": kpi.shop_reply_rate(msgs, hands, basis="first", **common),
         "any": kpi.shop_reply_rate(msgs, hands, basis="any", **common),
         "agents": dict(kpi.agent_reply_rates(msgs, hands, **common)),
+        "times": kpi.response_times(msgs, hands, **times),
     }
 
 
@@ -51,7 +53,7 @@ def live(tracker: LiveTracker, as_of: float | None) -> dict[str, Any]:
     for name in ("alice", "bob"):
         assert tracker.agent(name, as_of) == agents.get(name)
     return {"first": tracker.shop(as_of, basis="first"), "any": tracker.shop(as_of, basis="any"),
-            "agents": agents}
+            "agents": agents, "times": tracker.response_times(as_of)}
 
 
 def check(tracker: LiveTracker, fed: list[Any], opts: dict[str, Any]) -> None:

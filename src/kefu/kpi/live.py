@@ -46,14 +46,18 @@ import attrs
 from kefu._text import short_repr
 from kefu.kpi.errors import InvalidRecord, InvalidTime
 from kefu.kpi.intake import checked
-from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure
+from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples
+from kefu.kpi.multiset import Multiset
 from kefu.kpi.options import make_options
 from kefu.kpi.records import Exclusion, Handover, HumanRequest, Message, Release, SessionEnd
 from kefu.kpi.results import (
     EXCLUDED_CODE,
     DataQuality,
+    Durations,
     Key,
     Rate,
+    ResponseStats,
+    ResponseTimes,
     ShopReplyRate,
     Status,
     Tally,
@@ -75,6 +79,8 @@ Counts = dict[Key, int]
 # An increment of a running count: (the count dict, its key).
 Bump = tuple[dict[Any, int], Any]
 DayKey = tuple[str, dt.date]
+# A response-time multiset: (agent or None for the shop, "first"/"replies", "cal"/"win").
+SampleKey = tuple[str | None, str, str]
 # A buyer-day member: (visit order, session id, FIRST unit, ANY unit, fate).
 Member = tuple[Any, str, Unit, Unit, int]
 Fed = Message | Handover | Release | HumanRequest | SessionEnd | Exclusion
@@ -83,9 +89,9 @@ Fed = Message | Handover | Release | HumanRequest | SessionEnd | Exclusion
 class _Session:
     """One session's records (deduplicated) and what its last measurement gave."""
 
-    __slots__ = ("agent_units", "applied", "buyer", "days", "ends", "fate", "handovers",
-                 "messages", "order", "quality", "releases", "requests", "shop_units",
-                 "waiting", "when")
+    __slots__ = ("agent_units", "applied", "buyer", "days", "dropped", "ends", "fate",
+                 "handovers", "messages", "order", "quality", "releases", "requests",
+                 "samples", "served", "shop_units", "unanswered", "waiting", "when")
 
     def __init__(self) -> None:
         self.messages: dict[str, Message] = {}
@@ -103,6 +109,10 @@ class _Session:
         self.when = INF  # when its volatile units may settle (its live timer)
         self.days: set[DayKey] = set()  # its buyer-days
         self.applied: list[Bump] | None = None  # the fixed counts it added (None: not yet)
+        self.samples: list[tuple[SampleKey, list[float]]] = []  # K08, as if the day were over
+        self.served: tuple[str, ...] = ()  # agents with response times in it (K08)
+        self.unanswered = 0  # K08's counted waits without a reply, and excluded ones
+        self.dropped = 0
 
 
 def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
@@ -156,6 +166,12 @@ class LiveTracker:
         self._repeats = 0
         self._conflicts = 0
         self._timers: list[tuple[float, str]] = []  # (when a session may settle, its id)
+        # K08: samples of sessions without a clock still to come, and their counts.
+        self._samples: dict[SampleKey, Multiset] = {}
+        self._served: dict[str, int] = {}  # agent -> sessions listing them
+        self._unanswered = 0
+        self._dropped = 0
+        self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
 
     # Feeding -------------------------------------------------------------------------
 
@@ -257,7 +273,7 @@ class LiveTracker:
         opts = self._opts
         if buyer is not None and buyer in self._excluded:
             opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})
-        m = Measure(tl, opts, self._calendar(tl.first, tl.last), times=False)
+        m = Measure(tl, opts, self._calendar(tl.first, tl.last))
         first, anyb = m.session_tallies
         s.shop_units = list(zip(first.units or (), anyb.units or (), strict=True))
         s.agent_units = [u for t in m.agent_tallies.values() for u in t.units or ()]
@@ -265,6 +281,8 @@ class LiveTracker:
         if tl.ids and tl.reached[0] == INF:
             s.fate = STILL_WAITING if tl.ended[0] == INF else NEVER_REACHED
         s.waiting = m.waiting[0][1] if m.waiting else None
+        s.samples, s.served = _samples_of(m)
+        s.unanswered, s.dropped = m.unanswered, m.dropped
         s.quality = attrs.astuple(tl.quality)
         s.order = min((message_key(x)[:4] for x in s.messages.values()), default=(INF, sid))
         self._apply(sid, s)
@@ -305,6 +323,11 @@ class LiveTracker:
         for counts, key in applied:
             _bump(counts, key, 1)
         s.applied = applied
+        if any(u.start > self._last for u in (*(u for p in s.shop_units for u in p),
+                                              *s.agent_units)):
+            self._future.add(sid)  # its K08 figures depend on as_of: measured at query
+        else:
+            self._add_samples(s, 1)
         if vol_shop or vol_agents:
             self._volatile[sid] = (vol_shop, vol_agents)
         s.when = when
@@ -329,6 +352,10 @@ class LiveTracker:
         for counts, key in s.applied:
             _bump(counts, key, -1)
         s.applied = None
+        if sid in self._future:
+            self._future.discard(sid)
+        else:
+            self._add_samples(s, -1)
         self._volatile.pop(sid, None)
         self._waiting.pop(sid, None)
         for n, x in enumerate(s.quality):
@@ -340,6 +367,22 @@ class LiveTracker:
                 del self._members[day]
             self._refold(day)
         s.days = set()
+
+    def _add_samples(self, s: _Session, n: int) -> None:
+        """Add (``n`` = 1) or take back (-1) a session's K08 samples and counts."""
+        for key, values in s.samples:
+            ms = self._samples.get(key)
+            if ms is None:
+                ms = self._samples[key] = Multiset()
+            for v in values:
+                if n > 0:
+                    ms.add(v)
+                else:
+                    ms.remove(v)
+        for agent in s.served:
+            _bump(self._served, agent, n)
+        self._unanswered += n * s.unanswered
+        self._dropped += n * s.dropped
 
     def _settles(self, u: Unit) -> float:
         """From when (as the latest record's time) a volatile unit may be fixed."""
@@ -497,6 +540,47 @@ class LiveTracker:
             never_reached_sessions=s_fates.get(NEVER_REACHED, 0),
         )
 
+    def response_times(self, as_of: float | dt.datetime | None = None) -> ResponseTimes:
+        """First and every human response time (K08) at ``as_of``, shop-wide and per agent,
+        equal to :func:`kefu.kpi.response_times` over the same records with ``day=None``.
+
+        Cost: O(agents x (samples / block size)) for the medians and 90th
+        percentiles, plus a measure of each session whose clock is still to
+        come (under the OPEN before-window policy only).
+        """
+        a = self._as_of(as_of)
+        later: list[_Session] = []
+        for sid in sorted(self._future):  # their samples as of ``a``, added for this query
+            s = self._sessions[sid]
+            tl = build_timeline(list(s.messages.values()), s.handovers, s.releases,
+                                s.requests, ends=s.ends)
+            opts = attrs.evolve(self._opts, as_of=a, detail=False)
+            if s.buyer is not None and s.buyer in self._excluded:
+                opts = attrs.evolve(opts, excluded={s.buyer: self._excluded[s.buyer]})
+            m = Measure(tl, opts, self._calendar(tl.first, tl.last), shop=False,
+                        agents=False)
+            now = _Session()
+            now.samples, now.served = _samples_of(m)
+            now.unanswered, now.dropped = m.unanswered, m.dropped
+            later.append(now)
+            self._add_samples(now, 1)
+        try:
+            def stats(owner: str | None, kind: str) -> ResponseStats:
+                cal = self._samples.get((owner, kind, "cal"))
+                win = self._samples.get((owner, kind, "win"))
+                return ResponseStats(cal.durations() if cal is not None else Durations(),
+                                     win.durations() if win is not None else Durations())
+
+            by_agent = {agent: ResponseTimes(first=stats(agent, "first"),
+                                             replies=stats(agent, "replies"))
+                        for agent in sorted(self._served)}
+            return ResponseTimes(first=stats(None, "first"), replies=stats(None, "replies"),
+                                 by_agent=by_agent, unanswered=self._unanswered,
+                                 excluded=self._dropped, quality=self._data_quality())
+        finally:
+            for now in later:
+                self._add_samples(now, -1)
+
     def agent(self, agent_id: str, as_of: float | dt.datetime | None = None) -> Rate | None:
         """One agent's reply rate (K04) at ``as_of``: their entry of :meth:`agents`, or None
         when they have no unit. Cost: O(volatile units + the agent's breakdown keys), for
@@ -532,6 +616,21 @@ class LiveTracker:
                 tally.counts = counts[agent]
                 out[agent] = tally.build(Rate, quality=quality, agents=False)
         return out
+
+
+def _samples_of(m: Measure) -> tuple[list[tuple[SampleKey, list[float]]], tuple[str, ...]]:
+    """A walk's K08 samples as values per multiset, and the agents it lists."""
+    out: list[tuple[SampleKey, list[float]]] = []
+    owners: list[tuple[str | None, Samples]] = [(None, m.shop_samples)]
+    owners += sorted(m.agent_samples.items())
+    for owner, x in owners:
+        for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
+                                     ("replies", x.rep, x.rep_xc, x.rep_xw)):
+            cal = [*common, *xc]
+            if cal:
+                out.append(((owner, kind, "cal"), cal))
+                out.append(((owner, kind, "win"), [*common, *xw]))
+    return out, tuple(sorted(m.agent_samples))
 
 
 def _conflicts_of(copies: list[Message]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -214,7 +215,11 @@ class Satisfaction(Rate):
 
 @attrs.frozen
 class Durations:
-    """count, mean, median and p90 (nearest rank) of some durations, in seconds."""
+    """count, mean, median and p90 (nearest rank) of some durations, in seconds.
+
+    The mean is the correctly rounded sum (``math.fsum``) over the count, so it
+    does not depend on the order the durations are added in.
+    """
 
     count: int = 0
     mean: float | None = None
@@ -236,7 +241,7 @@ class Durations:
         mid = n // 2
         median = values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
         rank = -(-9 * n // 10)  # ceil(0.9 n), the nearest-rank p90
-        return cls(n, sum(values) / n, median, values[rank - 1])
+        return cls(n, math.fsum(values) / n, median, values[rank - 1])
 
 
 @attrs.frozen

@@ -1,0 +1,93 @@
+"""A sorted multiset of floats with exact sums, for live percentiles and means (K08, K12).
+
+The live tracker adds and removes response-time samples as sessions are
+measured again, and must answer count, mean, median and p90 exactly as
+:meth:`kefu.kpi.Durations.of_sorted` computes them over the same values. So
+the values live in sorted blocks (a list of sorted lists of at most
+:data:`BLOCK` values, found by bisecting the blocks' maxima: O(log n + B)
+per change), and their sum is kept exactly, as an integer count of
+2**-1074 (the smallest float step), so that the mean is the correctly
+rounded sum over the count, as ``math.fsum`` gives it, whatever the order
+of changes. The k-th value costs O(n / B) block sizes summed.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from kefu.kpi.results import Durations
+
+__all__ = ["BLOCK", "Multiset"]
+
+#: Values per block before it is split in two.
+BLOCK = 512
+_SCALE = 1074  # every finite float is an integer multiple of 2**-1074
+
+
+def _exact(x: float) -> int:
+    """``x`` as an exact multiple of 2**-1074."""
+    num, den = x.as_integer_ratio()
+    return num << (_SCALE - den.bit_length() + 1)
+
+
+class Multiset:
+    """Finite floats, each possibly many times, in order (see the module docstring)."""
+
+    __slots__ = ("_blocks", "_maxes", "_sum", "count")
+
+    def __init__(self) -> None:
+        self._blocks: list[list[float]] = []
+        self._maxes: list[float] = []
+        self._sum = 0
+        self.count = 0
+
+    def add(self, x: float) -> None:
+        """Add one value. O(log n + BLOCK)."""
+        blocks, maxes = self._blocks, self._maxes
+        self._sum += _exact(x)
+        self.count += 1
+        if not blocks:
+            blocks.append([x])
+            maxes.append(x)
+            return
+        i = min(bisect.bisect_left(maxes, x), len(blocks) - 1)
+        block = blocks[i]
+        bisect.insort(block, x)
+        maxes[i] = block[-1]
+        if len(block) > BLOCK:
+            half = len(block) // 2
+            blocks[i:i + 1] = [block[:half], block[half:]]
+            maxes[i:i + 1] = [block[half - 1], block[-1]]
+
+    def remove(self, x: float) -> None:
+        """Remove one copy of a value that is present. O(log n + BLOCK)."""
+        i = bisect.bisect_left(self._maxes, x)
+        block = self._blocks[i]
+        del block[bisect.bisect_left(block, x)]
+        self._sum -= _exact(x)
+        self.count -= 1
+        if block:
+            self._maxes[i] = block[-1]
+        else:
+            del self._blocks[i]
+            del self._maxes[i]
+
+    def kth(self, k: int) -> float:
+        """The value at 0-based rank ``k`` in ascending order. O(n / BLOCK)."""
+        for block in self._blocks:
+            if k < len(block):
+                return block[k]
+            k -= len(block)
+        raise IndexError(k)
+
+    def durations(self) -> Durations:
+        """count, mean, median and p90, equal to ``Durations.of_sorted`` of the values."""
+        n = self.count
+        if not n:
+            return Durations()
+        mid = n // 2
+        median = self.kth(mid) if n % 2 else (self.kth(mid - 1) + self.kth(mid)) / 2
+        rank = -(-9 * n // 10)
+        mean = (self._sum / (1 << _SCALE)) / n  # the exact sum, rounded once, as fsum
+        return Durations(n, mean, median, self.kth(rank - 1))
+

@@ -1,0 +1,48 @@
+"""The live tracker's sorted multiset: the same count, mean, median and p90 as Durations.
+
+Random adds and removes, of values with every kind of fraction (whole
+seconds, tiny and huge ones, ties), must always summarise exactly as
+``Durations.of`` does over the values present; the exact sum must round like
+``math.fsum``, whatever the order of the changes.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kefu.kpi import Durations
+from kefu.kpi.multiset import BLOCK, Multiset
+
+VALUES = st.one_of(st.integers(0, 400).map(float),
+                   st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
+                   st.floats(0, 1e-300, allow_nan=False), st.just(0.1))
+
+
+@given(st.lists(st.tuples(st.booleans(), VALUES), max_size=3 * BLOCK),
+       st.randoms(use_true_random=False))
+def test_K08_K12_the_multiset_summarises_like_durations(
+        changes: list[tuple[bool, float]], rnd: object) -> None:
+    ms = Multiset()
+    present: list[float] = []
+    for add, x in changes:
+        if add or not present:
+            ms.add(x)
+            present.append(x)
+        else:
+            y = present.pop(rnd.randrange(len(present)))  # type: ignore[attr-defined]
+            ms.remove(y)
+        assert ms.count == len(present)
+    assert ms.durations() == Durations.of(sorted(present))
+
+
+def test_K08_the_mean_is_the_correctly_rounded_sum_over_the_count() -> None:
+    values = [1e16, 1.0, -1e16 + 2.0 ** 60, 0.1] * 3
+    values = [abs(v) for v in values]
+    ms = Multiset()
+    for v in values:
+        ms.add(v)
+    for v in values[:4]:
+        ms.remove(v)
+    assert ms.durations() == Durations.of(sorted(values[4:]))
+    assert ms.durations().mean == Durations.of([*values[4:]]).mean
