@@ -143,6 +143,13 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
     opening = [("open", k, 1.0) for k in range(3)]  # a busy start: one session waits
     for n, (op, k, step) in enumerate(opening + ops):
         clock.advance(step)
+        # Timers fire before the next command, as a host fires them on time: tick()
+        # stamps its events at the deadline, and from_events orders events by time.
+        deadline = shop.next_deadline()
+        if deadline is not None and deadline <= clock.now():
+            got = shop.tick()
+            recorder.observe(got)
+            events += got
         sid, mid = f"s{k}", f"m{n}"
         before = len(events)
         try:
