@@ -28,10 +28,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
-from kefu.kpi.timeline import INF
+from kefu.kpi.timeline import INF, Timeline
 from kefu.kpi.window import Calendar
 
-__all__ = ["CUT", "MET", "MISSED", "PENDING", "Run", "judge", "one_run", "runs"]
+__all__ = ["CUT", "MET", "MISSED", "PENDING", "Run", "human_clock", "judge", "one_run", "runs"]
 
 MET = 0
 PENDING = 1
@@ -40,6 +40,27 @@ CUT = -1
 
 Run = tuple[int, int, int, float]
 """(window index i, first wait ka, end kb, clock of wait ka)."""
+
+
+def human_clock(tl: Timeline, j: int, threshold: float) -> float:
+    """The shop clock of session ``j``'s first wait, or ``inf`` when it forms no unit (K02).
+
+    The clock is the wait's first buyer message, or the switch to human
+    service if that came later. There is none when the session has no wait,
+    or when the bot took it (wrote within ``threshold`` of that clock, with no
+    switch) and no agent has reached it. The reply rates and the service
+    figures both start from it. O(1).
+    """
+    lo = tl.wlo[j]
+    if lo == tl.wlo[j + 1]:
+        return INF
+    c = tl.us[lo]
+    h = tl.human[j]
+    if c < h:
+        c = h  # only a session's first wait can start before human service
+    if tl.reached[j] == INF and tl.bot_at[j] - c <= threshold:
+        return INF
+    return c
 
 
 def judge(c: float, r: float, end: float, as_of: float, threshold: float) -> int:

@@ -32,7 +32,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from operator import sub
 
-from kefu.kpi.clocks import CUT, MET, MISSED, PENDING, Run, judge, one_run, runs
+from kefu.kpi.clocks import CUT, MET, MISSED, PENDING, Run, human_clock, judge, one_run, runs
 from kefu.kpi.kernel import sorted_doubles
 from kefu.kpi.options import Options
 from kefu.kpi.results import (
@@ -216,7 +216,7 @@ class Measure:
         """Visit every session once (the hot loop: locals only, helpers for rare cases)."""
         tl, cal, opts = self.tl, self.cal, self.opts
         us, rs, wlo, s_lo, s_hi = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi
-        human, reached, bot_at = tl.human, tl.reached, tl.bot_at
+        human, reached = tl.human, tl.reached
         buyers, ids, groups = tl.buyers, tl.ids, tl.groups
         st_agents, st_groups, st_starts, st_ends = tl.agents, tl.sgroups, tl.starts, tl.ends
         closes = cal.closes
@@ -244,21 +244,16 @@ class Measure:
         ended = tl.ended
         unanswered = dropped = 0
         for j in range(len(ids)):
+            # K02: a buyer in human service is a unit from their clock start, whether or
+            # not an agent ever takes the session; a session the bot took is not one.
+            c1 = human_clock(tl, j, T)
+            if c1 == INF:
+                continue
             lo = wlo[j]
             hi = wlo[j + 1]
-            if lo == hi:
-                continue
             h = human[j]
-            c1 = us[lo]
-            if c1 < h:
-                c1 = h  # only a session's first wait can start before human service
-            # K02: a buyer in human service is a unit from their clock start, whether or
-            # not an agent ever takes the session. A session the bot took (it wrote
-            # before the threshold passed) is not one until it reaches an agent.
             fate = REACHED
             if reached[j] == INF:
-                if bot_at[j] - c1 <= T:
-                    continue
                 fate = STILL_WAITING if ended[j] == INF else NEVER_REACHED
             buyer = buyers[j]
             reason = excluded.get(buyer) if excluded else None

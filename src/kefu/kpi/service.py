@@ -42,6 +42,7 @@ from typing import Any
 
 import attrs
 
+from kefu.kpi.clocks import human_clock
 from kefu.kpi.occupancy import agent_loads, status_records
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
 from kefu.kpi.records import AgentStatus, Handover, HumanRequest, Message, Release, SessionEnd
@@ -272,8 +273,7 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
     stretches), then O(c log c) for the durations of the c contacts, plus
     :func:`kefu.kpi.occupancy.agent_loads`.
     """
-    us, wlo = tl.us, tl.wlo
-    human, reached, bot_at, ended = tl.human, tl.reached, tl.bot_at, tl.ended
+    reached, ended = tl.reached, tl.ended
     T, as_of = opts.threshold, opts.as_of
     open_policy = opts.before_window is BeforeWindow.OPEN
     excluded = opts.excluded
@@ -281,13 +281,10 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
     accs: dict[_Key, _Acc] = {}
     contacts: list[Contact] | None = [] if opts.detail else None
     for j in range(len(tl.ids)):
-        lo = wlo[j]
-        if lo == wlo[j + 1]:
-            continue  # no buyer message waiting in human service
-        c = us[lo] if us[lo] > human[j] else human[j]
+        c = human_clock(tl, j, T)
+        if c == INF:
+            continue  # no wait in human service, or the bot took it (K02)
         reach = reached[j]
-        if reach == INF and bot_at[j] - c <= T:
-            continue  # the bot took it and no agent ever did (K02)
         placed = _place(cal, c, reach, ended[j], as_of, open_policy)
         if placed is None:
             continue
