@@ -1,4 +1,4 @@
-"""Live reply rates (K12): records in one at a time, K03/K04/K07/K09 figures out at any ``as_of``.
+"""Live figures (K12): records in one at a time, K03/K04/K07-K09 figures out at any ``as_of``.
 
 A dashboard or an agent workbench refreshes every few seconds; it cannot
 recompute the whole day each time. :class:`LiveTracker` takes the same
@@ -37,18 +37,18 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import attrs
 
 from kefu._text import short_repr
+from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime
 from kefu.kpi.intake import checked
-from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples
+from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
 from kefu.kpi.multiset import Multiset
-from kefu.kpi.options import make_options
+from kefu.kpi.options import Options, make_options
 from kefu.kpi.records import Exclusion, Handover, HumanRequest, Message, Release, SessionEnd
 from kefu.kpi.results import (
     EXCLUDED_CODE,
@@ -63,14 +63,12 @@ from kefu.kpi.results import (
     Tally,
     Unit,
 )
-from kefu.kpi.timeline import build_timeline, message_key
+from kefu.kpi.timeline import INF, Timeline, build_timeline, message_key
 from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
 
 __all__ = ["LiveTracker"]
 
-INF = math.inf
-_MET, _PENDING, _MISSED = 0, 1, 2
-_CODE = {Status.MET: _MET, Status.MISSED: _MISSED, Status.EXCLUDED: EXCLUDED_CODE}
+_CODE = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 _RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion)
 
 Counts = dict[Key, int]
@@ -124,7 +122,8 @@ def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
 
 
 class LiveTracker:
-    """Live K03/K04 reply rates over records fed one at a time (see the module docstring).
+    """Live reply rates (K03, K04) and response times (K08) over records fed one at a time
+    (see the module docstring).
 
     The parameters mean what they mean in :func:`kefu.kpi.shop_reply_rate`;
     they are fixed for the tracker's life, and every day the records touch
@@ -261,8 +260,7 @@ class LiveTracker:
         """Measure a session from its records, as if the day were over, and place its units."""
         s = self._sessions[sid]
         self._retract(sid, s)
-        tl = build_timeline(list(s.messages.values()), s.handovers, s.releases, s.requests,
-                            ends=s.ends)
+        tl, m = self._walk(s, self._opts)
         buyer = tl.buyers[0] if tl.ids else None
         if buyer != s.buyer:
             if s.buyer is not None:
@@ -270,22 +268,28 @@ class LiveTracker:
             if buyer is not None:
                 self._by_buyer.setdefault(buyer, set()).add(sid)
             s.buyer = buyer
-        opts = self._opts
-        if buyer is not None and buyer in self._excluded:
-            opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})
-        m = Measure(tl, opts, self._calendar(tl.first, tl.last))
         first, anyb = m.session_tallies
         s.shop_units = list(zip(first.units or (), anyb.units or (), strict=True))
         s.agent_units = [u for t in m.agent_tallies.values() for u in t.units or ()]
-        s.fate = REACHED
-        if tl.ids and tl.reached[0] == INF:
-            s.fate = STILL_WAITING if tl.ended[0] == INF else NEVER_REACHED
+        s.fate = fate_of(tl, 0) if tl.ids else REACHED
         s.waiting = m.waiting[0][1] if m.waiting else None
         s.samples, s.served = _samples_of(m)
         s.unanswered, s.dropped = m.unanswered, m.dropped
         s.quality = attrs.astuple(tl.quality)
         s.order = min((message_key(x)[:4] for x in s.messages.values()), default=(INF, sid))
         self._apply(sid, s)
+
+    def _walk(self, s: _Session, opts: Options, *, shop: bool = True,
+              agents: bool = True) -> tuple[Timeline, Measure]:
+        """A session's timeline and the pure walk over it under ``opts``, its buyer's
+        exclusion (K06) applied."""
+        tl = build_timeline(list(s.messages.values()), s.handovers, s.releases, s.requests,
+                            ends=s.ends)
+        buyer = tl.buyers[0] if tl.ids else None
+        if buyer is not None and buyer in self._excluded:
+            opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})
+        return tl, Measure(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
+                           agents=agents)
 
     def _volatile_unit(self, u: Unit) -> bool:
         """Whether ``u``'s status may still depend on ``as_of`` (any ``as_of >= last``)."""
@@ -411,8 +415,8 @@ class LiveTracker:
             return _CODE[u.status], False
         age = as_of - u.start
         if age > self._opts.threshold:
-            return _MISSED, False
-        return _PENDING, as_of != INF and age > self._opts.warn_after
+            return MISSED, False
+        return PENDING, as_of != INF and age > self._opts.warn_after
 
     def _key(self, u: Unit, as_of: float) -> Key | None:
         judged = self._judge(u, as_of)
@@ -433,18 +437,18 @@ class LiveTracker:
         if reason is not None:
             key: Key = (date, group, None, EXCLUDED_CODE, False, reason, None)
             return [(self._buyer_counts[0], key), (self._buyer_counts[1], key)]
-        f_code, f_risk = self._judge(win[2], as_of) or (_MET, False)
+        f_code, f_risk = self._judge(win[2], as_of) or (MET, False)
         # ANY: the worst status, then the earlier deciding clock; members in visit order.
         a_code, a_c, a_fate = -1, INF, REACHED
         a_risk = False
         for _order, _sid, _f, a, fate in members:
-            code, risk = self._judge(a, as_of) or (_MET, False)
+            code, risk = self._judge(a, as_of) or (MET, False)
             a_risk = a_risk or risk
             if code > a_code or (code == a_code and a.start < a_c):
                 a_code, a_c, a_fate = code, a.start, fate
         bumps: list[Bump] = [
             (self._buyer_counts[0], (date, group, None, f_code, f_risk, None, None)),
-            (self._buyer_counts[1], (date, group, None, a_code, a_risk and a_code == _PENDING,
+            (self._buyer_counts[1], (date, group, None, a_code, a_risk and a_code == PENDING,
                                      None, None)),
         ]
         if win[4] != REACHED:
@@ -551,14 +555,9 @@ class LiveTracker:
         a = self._as_of(as_of)
         later: list[_Session] = []
         for sid in sorted(self._future):  # their samples as of ``a``, added for this query
-            s = self._sessions[sid]
-            tl = build_timeline(list(s.messages.values()), s.handovers, s.releases,
-                                s.requests, ends=s.ends)
-            opts = attrs.evolve(self._opts, as_of=a, detail=False)
-            if s.buyer is not None and s.buyer in self._excluded:
-                opts = attrs.evolve(opts, excluded={s.buyer: self._excluded[s.buyer]})
-            m = Measure(tl, opts, self._calendar(tl.first, tl.last), shop=False,
-                        agents=False)
+            _tl, m = self._walk(self._sessions[sid],
+                                attrs.evolve(self._opts, as_of=a, detail=False),
+                                shop=False, agents=False)
             now = _Session()
             now.samples, now.served = _samples_of(m)
             now.unanswered, now.dropped = m.unanswered, m.dropped

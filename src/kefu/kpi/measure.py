@@ -49,11 +49,18 @@ from kefu.kpi.results import (
 from kefu.kpi.timeline import INF, Timeline
 from kefu.kpi.window import BeforeWindow, Calendar
 
-__all__ = ["NEVER_REACHED", "REACHED", "STILL_WAITING", "Measure", "Samples"]
+__all__ = ["NEVER_REACHED", "REACHED", "STILL_WAITING", "Measure", "Samples", "fate_of"]
 
 # A unit's session and the agents (K02): an agent took it (or a human replied) by
 # ``as_of``; not yet, and the session is still open; not, and it ended (gave up).
 REACHED, STILL_WAITING, NEVER_REACHED = range(3)
+
+
+def fate_of(tl: Timeline, j: int) -> int:
+    """Whether session ``j`` reached an agent, still waits, or ended first (K02). O(1)."""
+    if tl.reached[j] != INF:
+        return REACHED
+    return STILL_WAITING if tl.ended[j] == INF else NEVER_REACHED
 
 
 class Samples:
@@ -216,7 +223,7 @@ class Measure:
         """Visit every session once (the hot loop: locals only, helpers for rare cases)."""
         tl, cal, opts = self.tl, self.cal, self.opts
         us, rs, wlo, s_lo, s_hi = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi
-        human, reached = tl.human, tl.reached
+        human = tl.human
         buyers, ids, groups = tl.buyers, tl.ids, tl.groups
         st_agents, st_groups, st_starts, st_ends = tl.agents, tl.sgroups, tl.starts, tl.ends
         closes = cal.closes
@@ -241,7 +248,6 @@ class Measure:
             self._f_c, self._f_sid, self._f_group, self._f_code, self._f_end, self._f_risk)
         a_code_, a_start, a_end, a_risk_ = self._a_code, self._a_start, self._a_end, self._a_risk
         f_fate, a_fate = self._f_fate, self._a_fate
-        ended = tl.ended
         unanswered = dropped = 0
         for j in range(len(ids)):
             # K02: a buyer in human service is a unit from their clock start, whether or
@@ -252,9 +258,7 @@ class Measure:
             lo = wlo[j]
             hi = wlo[j + 1]
             h = human[j]
-            fate = REACHED
-            if reached[j] == INF:
-                fate = STILL_WAITING if ended[j] == INF else NEVER_REACHED
+            fate = fate_of(tl, j)
             buyer = buyers[j]
             reason = excluded.get(buyer) if excluded else None
             # Shop clocks: usually every wait starts in one window, one run (clocks module).

@@ -139,9 +139,8 @@ class Recorder:
     def _message(self, session_id: str, message_id: str, sender: Sender,
                  agent_id: str | None) -> None:
         """Record a message the Assigner has just taken, at the instant it ran at."""
-        key = self._key.get(session_id, session_id)
-        buyer = self._buyer.get(key, key)
-        self.tracker.add(Message(key, buyer, self._assigner.time, sender, message_id,
+        key = self._life(session_id)
+        self.tracker.add(Message(key, self._buyer[key], self._assigner.time, sender, message_id,
                                  agent_id=agent_id))
 
     def observe(self, events: Iterable[Event]) -> None:
