@@ -39,12 +39,11 @@ def pure(records: list[Any], as_of: float | None, opts: dict[str, Any]) -> dict[
               "releases": kinds.get(kpi.Release, []), "ends": kinds.get(SessionEnd, []),
               "excluded_buyers": kinds.get(Exclusion, []), "as_of": as_of, **opts}
     msgs, hands = kinds.get(kpi.Message, []), kinds.get(kpi.Handover, [])
-    times = {k: v for k, v in common.items() if k != "threshold"}
     return {
         "first": kpi.shop_reply_rate(msgs, hands, basis="first", **common),
         "any": kpi.shop_reply_rate(msgs, hands, basis="any", **common),
         "agents": dict(kpi.agent_reply_rates(msgs, hands, **common)),
-        "times": kpi.response_times(msgs, hands, **times),
+        "times": kpi.response_times(msgs, hands, **common),
     }
 
 

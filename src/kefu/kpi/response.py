@@ -42,6 +42,7 @@ def response_times(
     day: DayArg = None,
     tz: str | dt.tzinfo = "Asia/Shanghai",
     window: Window | None = None,
+    threshold: float = 180.0,
     as_of: float | dt.datetime | None = None,
     before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
     excluded_buyers: ExclusionsArg = frozenset(),
@@ -51,10 +52,12 @@ def response_times(
     Each reply is timed from the first unanswered buyer message before it (or
     the switch to human service, K02). An agent's times run from when the
     session was theirs. count, mean, median and p90 come in calendar and in
-    in-window seconds.
+    in-window seconds. ``threshold`` matters only for sessions a bot answered: the
+    bot took one (its waits are not timed) if it wrote within the threshold (K02).
     """
     opts = make_options(
-        day=day, tz=tz, window=window, as_of=as_of, before_window=before_window,
+        day=day, tz=tz, window=window, threshold=threshold, as_of=as_of,
+        before_window=before_window,
         excluded_buyers=excluded_buyers,
     )
     tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
