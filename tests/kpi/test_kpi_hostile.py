@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+import attrs
+
 import pytest
 from kpi_fuzz import EvilStr, LookAlike, SubMessage
 from kpi_helpers import DAY, at
@@ -168,3 +170,39 @@ def test_K11_from_events_checks_the_messages_it_is_given() -> None:
     s.how = 4  # raise if its hash or equality is ever called
     recs = kpi.from_events([], [Message(s, "b1", T0, Sender.BUYER, "m1")])
     assert type(recs.messages[0].session_id) is str
+
+
+_SPOILS = [math.nan, math.inf, -math.inf, -1.0, MAX_TIME, 2**60, 10**400, 3.2e12, True, None,
+           "1", 1.5, EvilStr("x"), -(2.0**54), Sender.BOT, object()]
+
+
+@pytest.mark.parametrize("value", _SPOILS, ids=repr)
+@pytest.mark.parametrize("record", [
+    Message("s1", "b1", T0, Sender.BUYER, "m1", agent_id="a", seq=1),
+    Handover("s1", "b1", "alice", T0, group="g"),
+    Evaluation("s1", "b1", "alice", T0, Rating.SATISFIED, EvalSource.BUYER, card_id="c",
+               rated_at=T0 + 1),
+    Order("o1", "b1", T0, 10.5),
+], ids=lambda r: type(r).__name__)
+def test_K12_one_record_at_a_time_is_checked_as_a_list_of_records_is(
+        record: object, value: object) -> None:
+    """The live tracker checks records one by one (``checked_one``): every spoiled field
+    gives the very error (type and message) the list path gives, and a clean record
+    passes as it is."""
+    from kefu.kpi.intake import checked, checked_one
+
+    cls = type(record)
+    assert checked_one(record, cls) is record
+    for name in (f.name for f in attrs.fields(cls)):
+        spoiled = attrs.evolve(record)  # type: ignore[misc]
+        object.__setattr__(spoiled, name, value)
+        try:
+            want: object = checked([spoiled], cls)[0]
+        except KefuError as exc:
+            with pytest.raises(type(exc)) as caught:
+                checked_one(spoiled, cls)
+            assert str(caught.value) == str(exc)
+        else:
+            assert checked_one(spoiled, cls) == want
+    with pytest.raises(InvalidRecord, match=r"expected a kefu\.kpi\.Message record"):
+        checked_one(LookAlike(Message("s1", "b1", T0, Sender.BUYER, "m1")), Message)

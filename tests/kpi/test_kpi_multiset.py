@@ -46,3 +46,30 @@ def test_K08_the_mean_is_the_correctly_rounded_sum_over_the_count() -> None:
         ms.remove(v)
     assert ms.durations() == Durations.of(sorted(values[4:]))
     assert ms.durations().mean == Durations.of([*values[4:]]).mean
+
+
+@given(st.lists(st.tuples(st.sampled_from(["one", "bulk", "remove"]),
+                          st.lists(VALUES, max_size=2 * BLOCK)), max_size=8),
+       st.randoms(use_true_random=False))
+def test_K12_bulk_adds_summarise_like_one_at_a_time(
+        changes: list[tuple[str, list[float]]], rnd: object) -> None:
+    """``update`` (a backfill's bulk insert, which may rebuild the blocks) leaves the
+    multiset as adding each value would: same figures, and later removes still work."""
+    ms = Multiset()
+    present: list[float] = []
+    for how, values in changes:
+        if how == "bulk":
+            ms.update(values)
+            present.extend(values)
+        elif how == "one":
+            for x in values:
+                ms.add(x)
+            present.extend(values)
+        else:
+            for _ in range(min(len(values), len(present))):
+                ms.remove(present.pop(rnd.randrange(len(present))))  # type: ignore[attr-defined]
+        assert ms.count == len(present)
+        assert [x for block in ms._blocks for x in block] == sorted(present)
+        assert ms._maxes == [block[-1] for block in ms._blocks]
+        assert all(0 < len(block) <= BLOCK for block in ms._blocks)
+    assert ms.durations() == Durations.of(sorted(present))

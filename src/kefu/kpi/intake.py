@@ -55,7 +55,7 @@ from kefu.kpi.records import (
     time_error,
 )
 
-__all__ = ["checked", "plain_str"]
+__all__ = ["checked", "checked_one", "plain_str"]
 
 R = TypeVar("R")
 
@@ -106,6 +106,38 @@ def checked(records: Iterable[R], cls: type[R]) -> list[R]:
     if not _all_clean(recs, cls, spec):
         recs = [_rebuild(r, cls, spec) for r in recs]
     return recs
+
+
+def checked_one(record: object, cls: type[R]) -> R:
+    """One record as :func:`checked` would return it, for callers that take records one
+    at a time (the live tracker). Same checks, same errors; O(fields), about a
+    microsecond for a clean record instead of the list path's fixed cost."""
+    spec = _SPECS[cls]
+    if type(record) is cls and _one_clean(record, spec):
+        return record
+    return _rebuild(record, cls, spec)
+
+
+def _one_clean(r: object, spec: tuple[tuple[str, _Kind], ...]) -> bool:
+    """:func:`_all_clean` for one record of the exact class."""
+    try:
+        for name, kind in spec:
+            value = getattr(r, name)  # an exact attrs class: a slot, no user code
+            if isinstance(kind, type):
+                if id(value) not in _MEMBER_IDS[kind]:
+                    return False
+            elif type(value) not in _FAST_TYPES[kind]:
+                return False
+            elif value is not None and kind in _RANGED and not (
+                    (MIN_TIME <= value < MAX_TIME) if kind != _AMOUNT
+                    else (-MAX_AMOUNT <= value <= MAX_AMOUNT)):
+                return False  # out of range, NaN (every comparison is false) or inf
+    except AttributeError:  # a slot deleted
+        return False
+    return True
+
+
+_RANGED = frozenset((_TIME, _OPT_TIME, _AMOUNT))
 
 
 def _all_clean(recs: list[Any], cls: type, spec: tuple[tuple[str, _Kind], ...]) -> bool:

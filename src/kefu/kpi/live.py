@@ -26,9 +26,13 @@ FIRST takes the earliest clock (then the smaller session id), ANY the worst
 status (then the earlier deciding clock). A buyer-day all of whose members
 are fixed is folded once; one with a volatile member is folded at query time.
 
-Cost. A record re-measures its session: O(records of the session), plus
-O(log v) bookkeeping. A query costs O(volatile units + waiting sessions +
-keys of the breakdown): it does not grow with the day's size. Memory holds
+Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1),
+a few microseconds) and marks its session changed. The next query measures
+each changed session once, O(records of the session), plus O(log v)
+bookkeeping per unit and one bulk insert of the new response times: a burst
+of records, or a whole day fed at start-up, costs one measure per session,
+not one per record. A query then costs O(volatile units + waiting sessions
++ keys of the breakdown): it does not grow with the day's size. Memory holds
 the records of each session (the tracker measures from them) and each
 message id once (duplicates are dropped by id, as the pure functions do).
 """
@@ -37,15 +41,16 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import attrs
 
 from kefu._text import short_repr
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime
-from kefu.kpi.intake import checked
+from kefu.kpi.intake import checked_one
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.options import Options, make_options
@@ -70,6 +75,8 @@ __all__ = ["LiveTracker"]
 
 _CODE = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 _RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion)
+_EXACT: dict[type, type[Message | Handover | Release | HumanRequest | SessionEnd | Exclusion]] = {
+    k: k for k in _RECORDS}
 
 Counts = dict[Key, int]
 
@@ -171,6 +178,8 @@ class LiveTracker:
         self._unanswered = 0
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
+        self._dirty: set[str] = set()  # sessions changed since they were last measured
+        self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
 
     # Feeding -------------------------------------------------------------------------
 
@@ -183,22 +192,21 @@ class LiveTracker:
         """Take one record. InvalidRecord for anything but a valid record of a fed kind,
         and nothing changes then.
 
-        Cost: O(records of its session) to re-measure it, plus O(log v) bookkeeping.
+        Cost: O(1); the session is measured again at the next query (module docstring).
         """
-        cls = next((k for k in _RECORDS if isinstance(record, k)), None)
+        cls = _EXACT.get(type(record)) or next(
+            (k for k in _RECORDS if isinstance(record, k)), None)
         if cls is None:
             raise InvalidRecord(f"LiveTracker takes Message, Handover, Release, HumanRequest,"
                                 f" SessionEnd or Exclusion records, got {short_repr(record)}")
-        rec = cast(Fed, checked([record], cls)[0])
+        rec: Fed = checked_one(record, cls)
         if isinstance(rec, Exclusion):
             self._exclude(rec)
             return
         touched = self._add_message(rec) if isinstance(rec, Message) else self._add_other(rec)
         if rec.at > self._last:
             self._last = rec.at
-        for sid in touched:
-            self._measure(sid)
-        self._settle()
+        self._dirty.update(touched)
 
     def extend(self, records: Iterable[object]) -> None:
         """:meth:`add` each record in turn."""
@@ -251,10 +259,19 @@ class LiveTracker:
         if reason is not None and reason <= e.reason:
             return
         self._excluded[e.buyer_id] = e.reason
-        for sid in sorted(self._by_buyer.get(e.buyer_id, ())):
-            self._measure(sid)
+        self._dirty.update(self._by_buyer.get(e.buyer_id, ()))
 
     # Measuring and placing one session -----------------------------------------------
+
+    def _flush(self) -> None:
+        """Measure every session changed since the last query, once, then settle the
+        sessions whose volatile units became fixed as time went on. Each query starts
+        with it, so a burst of records costs one measure per session it touched."""
+        dirty, self._dirty = self._dirty, set()
+        for sid in sorted(dirty):
+            self._measure(sid)
+        self._settle()
+        self._commit_samples()
 
     def _measure(self, sid: str) -> None:
         """Measure a session from its records, as if the day were over, and place its units."""
@@ -373,20 +390,35 @@ class LiveTracker:
         s.days = set()
 
     def _add_samples(self, s: _Session, n: int) -> None:
-        """Add (``n`` = 1) or take back (-1) a session's K08 samples and counts."""
+        """Add (``n`` = 1) or take back (-1) a session's K08 samples and counts; the
+        samples wait in ``_delta`` until :meth:`_commit_samples`."""
         for key, values in s.samples:
-            ms = self._samples.get(key)
-            if ms is None:
-                ms = self._samples[key] = Multiset()
-            for v in values:
-                if n > 0:
-                    ms.add(v)
-                else:
-                    ms.remove(v)
+            delta = self._delta.get(key)
+            if delta is None:
+                delta = self._delta[key] = ([], [])
+            (delta[0] if n > 0 else delta[1]).extend(values)
         for agent in s.served:
             _bump(self._served, agent, n)
         self._unanswered += n * s.unanswered
         self._dropped += n * s.dropped
+
+    def _commit_samples(self) -> None:
+        """Apply the samples added and taken back since the last commit: a value taken
+        back and added again (a session measured again, unchanged) cancels out, and
+        the rest go into the multisets in bulk."""
+        for key, (adds, removes) in self._delta.items():
+            ms = self._samples.get(key)
+            if ms is None:
+                ms = self._samples[key] = Multiset()
+            if adds and removes:
+                net = Counter(adds)
+                net.subtract(removes)
+                adds = [x for x, k in net.items() for _ in range(k)]
+                removes = [x for x, k in net.items() for _ in range(-k)]
+            for x in removes:
+                ms.remove(x)
+            ms.update(adds)
+        self._delta = {}
 
     def _settles(self, u: Unit) -> float:
         """From when (as the latest record's time) a volatile unit may be fixed."""
@@ -477,12 +509,15 @@ class LiveTracker:
     # Queries -------------------------------------------------------------------------
 
     def _as_of(self, as_of: float | dt.datetime | None) -> float:
+        """``as_of`` checked, as a POSIX time; brings the figures up to date first."""
         if as_of is None:
-            return INF
-        t = to_posix(as_of, "as_of")
-        if t < self._last:
-            raise InvalidTime(f"as_of must be at or after the latest record ({self._last}),"
-                              f" got {short_repr(as_of)}")
+            t = INF
+        else:
+            t = to_posix(as_of, "as_of")
+            if t < self._last:
+                raise InvalidTime(f"as_of must be at or after the latest record"
+                                  f" ({self._last}), got {short_repr(as_of)}")
+        self._flush()
         return t
 
     def _calendar(self, first: float, last: float) -> Calendar:
@@ -563,6 +598,7 @@ class LiveTracker:
             now.unanswered, now.dropped = m.unanswered, m.dropped
             later.append(now)
             self._add_samples(now, 1)
+        self._commit_samples()
         try:
             def stats(owner: str | None, kind: str) -> ResponseStats:
                 cal = self._samples.get((owner, kind, "cal"))
@@ -579,6 +615,7 @@ class LiveTracker:
         finally:
             for now in later:
                 self._add_samples(now, -1)
+            self._commit_samples()
 
     def agent(self, agent_id: str, as_of: float | dt.datetime | None = None) -> Rate | None:
         """One agent's reply rate (K04) at ``as_of``: their entry of :meth:`agents`, or None

@@ -59,6 +59,21 @@ class Multiset:
             blocks[i:i + 1] = [block[:half], block[half:]]
             maxes[i:i + 1] = [block[half - 1], block[-1]]
 
+    def update(self, values: list[float]) -> None:
+        """Add many values. One at a time while they are few against the values held;
+        else the blocks are rebuilt from one sort: O((n + m) log(n + m)) at C speed,
+        which is what a backfill of a day costs."""
+        if len(values) * 8 < self.count:
+            for x in values:
+                self.add(x)
+            return
+        self._sum += sum(map(_exact, values))
+        self.count += len(values)
+        merged = sorted([x for block in self._blocks for x in block] + values)
+        step = BLOCK // 2  # half-full blocks: room to grow before a split
+        self._blocks = [merged[i:i + step] for i in range(0, len(merged), step)]
+        self._maxes = [block[-1] for block in self._blocks]
+
     def remove(self, x: float) -> None:
         """Remove one copy of a value that is present. O(log n + BLOCK)."""
         i = bisect.bisect_left(self._maxes, x)
