@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import attrs
-
 import pytest
 from kpi_fuzz import EvilStr, LookAlike, SubMessage
 from kpi_helpers import DAY, at

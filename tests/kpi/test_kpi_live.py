@@ -32,6 +32,8 @@ AGES = [0.0, 50.0, 100.0, 100.5, 180.0, 180.5, 400.0, 7200.0]
 
 
 def pure(records: list[Any], as_of: float | None, opts: dict[str, Any]) -> dict[str, Any]:
+    opts = dict(opts)
+    service = {k: opts.pop(k) for k in ("answer_within", "short_abandon") if k in opts}
     kinds: dict[type, list[Any]] = {}
     for r in records:
         kinds.setdefault(type(r), []).append(r)
@@ -44,6 +46,7 @@ def pure(records: list[Any], as_of: float | None, opts: dict[str, Any]) -> dict[
         "any": kpi.shop_reply_rate(msgs, hands, basis="any", **common),
         "agents": dict(kpi.agent_reply_rates(msgs, hands, **common)),
         "times": kpi.response_times(msgs, hands, **common),
+        "service": kpi.service_figures(msgs, hands, **common, **service),
     }
 
 
@@ -52,7 +55,8 @@ def live(tracker: LiveTracker, as_of: float | None) -> dict[str, Any]:
     for name in ("alice", "bob"):
         assert tracker.agent(name, as_of) == agents.get(name)
     return {"first": tracker.shop(as_of, basis="first"), "any": tracker.shop(as_of, basis="any"),
-            "agents": agents, "times": tracker.response_times(as_of)}
+            "agents": agents, "times": tracker.response_times(as_of),
+            "service": tracker.service(as_of)}
 
 
 def check(tracker: LiveTracker, fed: list[Any], opts: dict[str, Any]) -> None:
@@ -64,12 +68,14 @@ def check(tracker: LiveTracker, fed: list[Any], opts: dict[str, Any]) -> None:
 
 @given(sessions(), WINDOWS, st.sampled_from(["exclude", "open"]),
        st.sampled_from([180.0, 60.0]), st.sampled_from([[], ["b0"]]),
+       st.sampled_from([{}, {"answer_within": 20.0, "short_abandon": 60.0},
+                        {"short_abandon": 0.0}]),
        st.randoms(use_true_random=False))
 def test_K12_the_tracker_equals_the_pure_functions_at_every_as_of(
         rec: dict[str, list[Any]], window: Window | None, policy: str, threshold: float,
-        excluded: list[str], rnd: random.Random) -> None:
+        excluded: list[str], service: dict[str, float], rnd: random.Random) -> None:
     opts: dict[str, Any] = {"tz": SH, "window": window, "threshold": threshold,
-                            "before_window": policy}
+                            "before_window": policy, **service}
     records = [r for kind in rec.values() for r in kind]
     records += [Exclusion(b) for b in excluded]
     records += [r for r in records if rnd.random() < 0.15]  # repeats
@@ -104,6 +110,35 @@ def test_K12_a_live_day_with_worked_figures() -> None:
     tracker.add(release(t0 + 200))
     tracker.add(Exclusion("b2"))  # reported as malicious: out of every figure
     assert (tracker.shop().met, tracker.shop().missed, tracker.shop().excluded) == (1, 0, 1)
+
+
+def test_K12_K13_live_service_figures_with_worked_figures() -> None:
+    """A dashboard's service figures while the day goes on: answered, gave up, waiting,
+    then a transfer and an exclusion, each figure worked out by hand."""
+    tracker = LiveTracker(tz=SH, answer_within=20.0)
+    t0 = at(10)
+    tracker.extend([
+        buyer(t0), hand(t0 + 30, group="presale"),  # b1: taken after 30 s (not within 20)
+        buyer(t0 + 5, "s2", "b2"), SessionEnd("s2", t0 + 7),  # b2: gave up after 2 s
+        buyer(t0 + 10, "s3", "b3"), hand(t0 + 25, "bob", "s3", "b3"),  # b3: taken in 15 s
+        buyer(t0 + 12, "s4", "b4"),  # b4: still waiting
+    ])
+    now = tracker.service(t0 + 60)
+    assert (now.offered, now.answered, now.answered_within, now.abandoned,
+            now.short_abandoned, now.waiting) == (4, 2, 1, 1, 1, 1)
+    assert now.service_level.value == 1 / 4
+    assert now.service_level_excluding_short.value == 1 / 3
+    assert (now.speed_of_answer.count, now.speed_of_answer.mean) == (2, 22.5)
+    assert now.time_to_abandon.median == 2.0
+    assert list(now.by_agent) == ["alice", "bob"]
+    assert now.by_group["presale"].answered == 1
+    assert now.by_hour[(DAY, 10)].offered == 4
+    tracker.extend([release(t0 + 90), hand(t0 + 90, "bob")])  # alice hands b1 to bob
+    tracker.add(Exclusion("b4"))
+    later = tracker.service(t0 + 100)
+    assert (later.offered, later.waiting, later.transfers, later.excluded) == (3, 0, 1, 1)
+    assert later.transfers_per_session.value == 1 / 2
+    assert later.by_agent["alice"].transfers == 1  # the agent who took it first
 
 
 def test_K12_refuses_an_as_of_before_the_last_record_and_foreign_objects() -> None:

@@ -202,6 +202,14 @@ class _Acc:
         self.waits: list[float] = []
         self.abandons: list[float] = []
 
+    def count(self, code: int, wait: float, moved: int, reason: str | None,
+              answer_within: float, short_abandon: float) -> None:
+        """Count one contact (:func:`contact_of`)."""
+        bag = tally(self.counts, self.excluded_by, code, wait, moved, reason, answer_within,
+                    short_abandon, 1)
+        if bag is not None:
+            (self.waits if bag == WAITS else self.abandons).append(wait)
+
     def merge(self, other: _Acc) -> None:
         self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
         for reason, n in other.excluded_by.items():
@@ -211,15 +219,54 @@ class _Acc:
 
     def figures(self, cls: type[ServiceFigures] = ServiceFigures,
                 **fields: Any) -> ServiceFigures:
-        answered, within, abandoned, short, waiting, transfers, excluded = self.counts
-        return cls(
-            offered=answered + abandoned + waiting, answered=answered, answered_within=within,
-            abandoned=abandoned, short_abandoned=short, waiting=waiting, transfers=transfers,
-            excluded=excluded, excluded_by=dict(sorted(self.excluded_by.items())),
-            speed_of_answer=Durations.of(list(self.waits)),
-            time_to_abandon=Durations.of(list(self.abandons)),
-            **fields,
-        )
+        return figures_of(self.counts, self.excluded_by, Durations.of(list(self.waits)),
+                          Durations.of(list(self.abandons)), cls, **fields)
+
+
+# Where :func:`tally` says a contact's duration goes: its queue waits or times to abandon.
+WAITS, ABANDONS = range(2)
+
+
+def tally(counts: list[int], excluded_by: dict[str, int], code: int, wait: float, moved: int,
+          reason: str | None, answer_within: float, short_abandon: float,
+          n: int) -> int | None:
+    """Count (``n`` = 1) or take back (-1) one contact in ``counts`` (answered, within,
+    abandoned, short, waiting, transfers, excluded) and ``excluded_by``; returns
+    where its duration goes (WAITS, ABANDONS, or None: nowhere). O(1)."""
+    if reason is not None:
+        counts[6] += n
+        left = excluded_by.get(reason, 0) + n
+        if left:
+            excluded_by[reason] = left
+        else:
+            del excluded_by[reason]
+        return None
+    if code == _ANSWERED:
+        counts[0] += n
+        if wait <= answer_within:
+            counts[1] += n
+        counts[5] += n * moved
+        return WAITS
+    if code == _ABANDONED:
+        counts[2] += n
+        if wait < short_abandon:
+            counts[3] += n
+        return ABANDONS
+    counts[4] += n
+    return None
+
+
+def figures_of(counts: list[int], excluded_by: Mapping[str, int], waits: Durations,
+               abandons: Durations, cls: type[ServiceFigures] = ServiceFigures,
+               **fields: Any) -> ServiceFigures:
+    """Figures from :func:`tally`'s counts and the summarised durations."""
+    answered, within, abandoned, short, waiting, transfers, excluded = counts
+    return cls(
+        offered=answered + abandoned + waiting, answered=answered, answered_within=within,
+        abandoned=abandoned, short_abandoned=short, waiting=waiting, transfers=transfers,
+        excluded=excluded, excluded_by=dict(sorted(excluded_by.items())),
+        speed_of_answer=waits, time_to_abandon=abandons, **fields,
+    )
 
 
 def _place(cal: Calendar, c: float, reached: float, ended: float, as_of: float,
@@ -263,6 +310,35 @@ def _transfers(tl: Timeline, j: int) -> int:
                if starts[x] == ends[x - 1] and agents[x] != agents[x - 1])
 
 
+# A contact as :func:`contact_of` finds it: (window index, local hour, clock, outcome code,
+# queue wait or time to abandon, the agent who took it first, transfers, exclusion reason).
+Found = tuple[int, int, float, int, float, "str | None", int, "str | None"]
+
+
+def contact_of(tl: Timeline, j: int, opts: Options, cal: Calendar) -> Found | None:
+    """Session ``j`` as a contact at ``opts.as_of`` (see the module docstring), or None
+    when it is none: no wait in human service, the bot took it (K02), or its clock
+    is in no counted window. One definition for the figures and the live tracker.
+    O(log days + stretches of the session)."""
+    c = human_clock(tl, j, opts.threshold)
+    if c == INF:
+        return None
+    reach, end = tl.reached[j], tl.ended[j]
+    placed = _place(cal, c, reach, end, opts.as_of,
+                    opts.before_window is BeforeWindow.OPEN)
+    if placed is None:
+        return None
+    i, c = placed
+    hour = dt.datetime.fromtimestamp(c, opts.tz).hour
+    reason = opts.excluded.get(tl.buyers[j]) if opts.excluded else None
+    if reach <= end and reach != INF:
+        return (i, hour, c, _ANSWERED, reach - c if reach > c else 0.0, _first_agent(tl, j),
+                _transfers(tl, j), reason)
+    if end != INF:
+        return i, hour, c, _ABANDONED, end - c if end > c else 0.0, None, 0, reason
+    return i, hour, c, _WAITING, 0.0, None, 0, reason
+
+
 def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within: float,
                    short_abandon: float, statuses: list[AgentStatus] | None = None,
                    status_repeats: int = 0) -> ServiceReport:
@@ -273,60 +349,18 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
     stretches), then O(c log c) for the durations of the c contacts, plus
     :func:`kefu.kpi.occupancy.agent_loads`.
     """
-    reached, ended = tl.reached, tl.ended
-    T, as_of = opts.threshold, opts.as_of
-    open_policy = opts.before_window is BeforeWindow.OPEN
-    excluded = opts.excluded
-    tz = opts.tz
     accs: dict[_Key, _Acc] = {}
     contacts: list[Contact] | None = [] if opts.detail else None
     for j in range(len(tl.ids)):
-        c = human_clock(tl, j, T)
-        if c == INF:
-            continue  # no wait in human service, or the bot took it (K02)
-        reach = reached[j]
-        placed = _place(cal, c, reach, ended[j], as_of, open_policy)
-        if placed is None:
+        found = contact_of(tl, j, opts, cal)
+        if found is None:
             continue
-        i, c = placed
-        hour = dt.datetime.fromtimestamp(c, tz).hour
-        reason = excluded.get(tl.buyers[j]) if excluded else None
-        agent: str | None = None
-        moved = 0
-        wait = 0.0
-        if reach <= ended[j] and reach != INF:
-            code = _ANSWERED
-            agent = _first_agent(tl, j)
-            moved = _transfers(tl, j)
-            if reach > c:
-                wait = reach - c
-        elif ended[j] != INF:
-            code = _ABANDONED
-            if ended[j] > c:
-                wait = ended[j] - c
-        else:
-            code = _WAITING
+        i, hour, c, code, wait, agent, moved, reason = found
         key = (i, hour, tl.groups[j], agent, reason)
         acc = accs.get(key)
         if acc is None:
             acc = accs[key] = _Acc()
-        counts = acc.counts
-        if reason is not None:
-            counts[6] += 1
-            acc.excluded_by[reason] = acc.excluded_by.get(reason, 0) + 1
-        elif code == _ANSWERED:
-            counts[0] += 1
-            if wait <= answer_within:
-                counts[1] += 1
-            counts[5] += moved
-            acc.waits.append(wait)
-        elif code == _ABANDONED:
-            counts[2] += 1
-            if wait < short_abandon:
-                counts[3] += 1
-            acc.abandons.append(wait)
-        else:
-            counts[4] += 1
+        acc.count(code, wait, moved, reason, answer_within, short_abandon)
         if contacts is not None:
             contacts.append(Contact(
                 session_id=tl.ids[j], buyer_id=tl.buyers[j], day=cal.days[i], hour=hour,
@@ -378,10 +412,11 @@ def _split(accs: Mapping[_Key, _Acc], dim: Any,
         if part is None:
             part = parts[k] = _Acc()
         part.merge(acc)
-    return {k: parts[k].figures() for k in sorted(parts, key=_sort_key)}
+    return {k: parts[k].figures() for k in sorted(parts, key=sort_key)}
 
 
-def _sort_key(k: object) -> tuple[bool, str]:
+def sort_key(k: object) -> tuple[bool, str]:
+    """The order of a breakdown's keys: None first, then by name (hours as "day hh")."""
     return (k is not None, str(k) if not isinstance(k, tuple) else f"{k[0]} {k[1]:02d}")
 
 

@@ -1,0 +1,115 @@
+"""Service figures kept live (K12, K13): contacts counted in and out as sessions change.
+
+The live tracker measures a session again whenever its records change; each
+time it takes the session's old contact back out of these counts and puts
+the new one in. Every breakdown :func:`kefu.kpi.service_figures` gives (the
+shop, each day, each local hour, each group, each agent who took a contact)
+has its own counts and two sorted multisets (queue waits, times to abandon),
+so that a report is read off them: its cost grows with the number of
+breakdown keys, never with the number of contacts, and the medians and
+90th percentiles are exact (:mod:`kefu.kpi.multiset`).
+
+Cost: O(log n + block) per contact counted in or out (five breakdowns);
+a report O(keys x (n / block)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from kefu.kpi.multiset import Multiset
+from kefu.kpi.results import DataQuality
+from kefu.kpi.service import (
+    WAITS,
+    ServiceFigures,
+    ServiceReport,
+    figures_of,
+    sort_key,
+    tally,
+)
+
+__all__ = ["LiveContact", "LiveService"]
+
+# A session's contact: (day, local hour, group, agent who took it first, outcome code,
+# queue wait or time to abandon, transfers, exclusion reason, clock).
+LiveContact = tuple[dt.date, int, "str | None", "str | None", int, float, int, "str | None",
+                    float]
+# A breakdown and its key: ("shop", None), ("day", d), ("hour", (d, h)), ("group", g),
+# ("agent", a).
+_Part = tuple[str, Any]
+
+
+class _Counts:
+    """One breakdown key's contacts: :func:`kefu.kpi.service.tally` counts and multisets."""
+
+    __slots__ = ("abandons", "contacts", "counts", "excluded_by", "waits")
+
+    def __init__(self) -> None:
+        self.contacts = 0
+        self.counts = [0] * 7
+        self.excluded_by: dict[str, int] = {}
+        self.waits = Multiset()
+        self.abandons = Multiset()
+
+    def figures(self) -> ServiceFigures:
+        return figures_of(self.counts, self.excluded_by, self.waits.durations(),
+                          self.abandons.durations())
+
+
+class LiveService:
+    """The K13 contacts of a live tracker, by breakdown (see the module docstring)."""
+
+    __slots__ = ("_answer_within", "_parts", "_short_abandon")
+
+    def __init__(self, answer_within: float, short_abandon: float) -> None:
+        self._answer_within = answer_within
+        self._short_abandon = short_abandon
+        self._parts: dict[_Part, _Counts] = {}
+
+    def count(self, contact: LiveContact, n: int) -> None:
+        """Count (``n`` = 1) or take back (-1, a contact counted before) one contact."""
+        day, hour, group, agent, code, wait, moved, reason, _c = contact
+        parts: list[_Part] = [("shop", None), ("day", day), ("hour", (day, hour)),
+                              ("group", group)]
+        if agent is not None:
+            parts.append(("agent", agent))
+        for part in parts:
+            acc = self._parts.get(part)
+            if acc is None:
+                acc = self._parts[part] = _Counts()
+            bag = tally(acc.counts, acc.excluded_by, code, wait, moved, reason,
+                        self._answer_within, self._short_abandon, n)
+            if bag is not None:
+                ms = acc.waits if bag == WAITS else acc.abandons
+                if n > 0:
+                    ms.add(wait)
+                else:
+                    ms.remove(wait)
+            acc.contacts += n
+            if not acc.contacts:
+                del self._parts[part]
+
+    def report(self, quality: DataQuality, later: Iterable[LiveContact] = ()) -> ServiceReport:
+        """The figures, with ``later`` contacts (those whose clock the caller's ``as_of``
+        has reached but the counts have not yet) counted for this report only."""
+        extra = list(later)
+        for contact in extra:
+            self.count(contact, 1)
+        try:
+            split: dict[str, dict[Any, ServiceFigures]] = {
+                "day": {}, "hour": {}, "group": {}, "agent": {}}
+            for (kind, key), acc in self._parts.items():
+                if kind != "shop":
+                    split[kind][key] = acc.figures()
+            shop = self._parts.get(("shop", None)) or _Counts()
+            return figures_of(  # type: ignore[return-value]
+                shop.counts, shop.excluded_by, shop.waits.durations(),
+                shop.abandons.durations(), ServiceReport, answer_within=self._answer_within,
+                short_abandon=self._short_abandon, quality=quality,
+                **{f"by_{kind}": {k: parts[k] for k in sorted(parts, key=sort_key)}
+                   for kind, parts in split.items()})
+        finally:
+            for contact in extra:
+                self.count(contact, -1)
