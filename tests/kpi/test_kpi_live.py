@@ -14,17 +14,28 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from functools import partial
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kpi_helpers import DAY, SH, agent, at, buyer, hand, release
-from kpi_strategies import WINDOWS, sessions
+from kpi_strategies import WINDOWS, shop_day
 
 from kefu import Assigner, ManualClock, kpi
 from kefu.errors import KefuError
-from kefu.kpi import Exclusion, LiveTracker, Recorder, Sender, SessionEnd, Window
+from kefu.kpi import (
+    EvalSource,
+    Evaluation,
+    Exclusion,
+    LiveTracker,
+    Rating,
+    Recorder,
+    Sender,
+    SessionEnd,
+    Window,
+)
 from kefu.kpi.errors import InvalidRecord, InvalidTime
 
 AGES = [0.0, 50.0, 100.0, 100.5, 180.0, 180.5, 400.0, 7200.0]
@@ -47,6 +58,9 @@ def pure(records: list[Any], as_of: float | None, opts: dict[str, Any]) -> dict[
         "agents": dict(kpi.agent_reply_rates(msgs, hands, **common)),
         "times": kpi.response_times(msgs, hands, **common),
         "service": kpi.service_figures(msgs, hands, **common, **service),
+        "satisfaction": kpi.satisfaction(
+            kinds.get(kpi.Evaluation, []), hands, releases=common["releases"], as_of=as_of,
+            excluded_buyers=common["excluded_buyers"], tz=opts["tz"], window=opts["window"]),
     }
 
 
@@ -56,7 +70,7 @@ def live(tracker: LiveTracker, as_of: float | None) -> dict[str, Any]:
         assert tracker.agent(name, as_of) == agents.get(name)
     return {"first": tracker.shop(as_of, basis="first"), "any": tracker.shop(as_of, basis="any"),
             "agents": agents, "times": tracker.response_times(as_of),
-            "service": tracker.service(as_of)}
+            "service": tracker.service(as_of), "satisfaction": tracker.satisfaction(as_of)}
 
 
 def check(tracker: LiveTracker, fed: list[Any], opts: dict[str, Any]) -> None:
@@ -66,7 +80,7 @@ def check(tracker: LiveTracker, fed: list[Any], opts: dict[str, Any]) -> None:
     assert live(tracker, None) == pure(fed, None, opts)
 
 
-@given(sessions(), WINDOWS, st.sampled_from(["exclude", "open"]),
+@given(shop_day(), WINDOWS, st.sampled_from(["exclude", "open"]),
        st.sampled_from([180.0, 60.0]), st.sampled_from([[], ["b0"]]),
        st.sampled_from([{}, {"answer_within": 20.0, "short_abandon": 60.0},
                         {"short_abandon": 0.0}]),
@@ -76,7 +90,7 @@ def test_K12_the_tracker_equals_the_pure_functions_at_every_as_of(
         excluded: list[str], service: dict[str, float], rnd: random.Random) -> None:
     opts: dict[str, Any] = {"tz": SH, "window": window, "threshold": threshold,
                             "before_window": policy, **service}
-    records = [r for kind in rec.values() for r in kind]
+    records = [r for kind, rs in rec.items() if kind != "orders" for r in rs]
     records += [Exclusion(b) for b in excluded]
     records += [r for r in records if rnd.random() < 0.15]  # repeats
     rnd.shuffle(records)
@@ -139,6 +153,33 @@ def test_K12_K13_live_service_figures_with_worked_figures() -> None:
     assert (later.offered, later.waiting, later.transfers, later.excluded) == (3, 0, 1, 1)
     assert later.transfers_per_session.value == 1 / 2
     assert later.by_agent["alice"].transfers == 1  # the agent who took it first
+
+
+def test_K05_K12_live_satisfaction_follows_re_ratings_hand_overs_and_exclusions() -> None:
+    """A re-rated card counts once, with its latest rating; a card is credited to the
+    agent holding the session when it was sent, also when that hand-over arrives
+    after the card; an exclusion takes the buyer's card out (K06)."""
+    tracker = LiveTracker(tz=SH)
+    t0 = at(10)
+    card = partial(Evaluation, source=EvalSource.INVITED)
+    tracker.extend([
+        hand(t0),  # alice holds s1
+        card("s1", "b1", "alice", t0 + 60, Rating.NORMAL, card_id="c1", rated_at=t0 + 70),
+        card("s2", "b2", "bob", t0 + 65, Rating.DISAPPOINTED, card_id="c2"),
+        card("s1", "b1", None, t0 + 66, Rating.SATISFIED, by_bot=True),  # the bot's: apart
+    ])
+    before = tracker.satisfaction()
+    assert (before.met, before.missed, before.normal, before.disappointed) == (0, 2, 1, 1)
+    assert before.bot_service == 1 and before.rate == 0.0
+    tracker.add(card("s1", "b1", "alice", t0 + 60, Rating.SATISFIED, card_id="c1",
+                     rated_at=t0 + 80))  # re-rated: the latest counts
+    tracker.add(hand(t0 + 1, "carol", "s2", "b2"))  # carol held s2 when its card came
+    now = tracker.satisfaction()
+    assert (now.met, now.missed, now.replaced, now.rate) == (1, 1, 1, 0.5)
+    assert sorted(now.by_agent) == ["alice", "carol"]
+    assert now.by_agent["carol"].disappointed == 1
+    tracker.add(Exclusion("b2"))
+    assert (tracker.satisfaction().rate, tracker.satisfaction().excluded) == (1.0, 1)
 
 
 def test_K12_refuses_an_as_of_before_the_last_record_and_foreign_objects() -> None:

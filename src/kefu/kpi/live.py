@@ -51,11 +51,21 @@ from kefu._text import short_repr
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime
 from kefu.kpi.intake import checked_one
+from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.options import Options, make_options, seconds
-from kefu.kpi.records import Exclusion, Handover, HumanRequest, Message, Release, SessionEnd
+from kefu.kpi.ratings import rated_at
+from kefu.kpi.records import (
+    Evaluation,
+    Exclusion,
+    Handover,
+    HumanRequest,
+    Message,
+    Release,
+    SessionEnd,
+)
 from kefu.kpi.results import (
     EXCLUDED_CODE,
     DataQuality,
@@ -64,6 +74,7 @@ from kefu.kpi.results import (
     Rate,
     ResponseStats,
     ResponseTimes,
+    Satisfaction,
     ShopReplyRate,
     Status,
     Tally,
@@ -76,9 +87,7 @@ from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, t
 __all__ = ["LiveTracker"]
 
 _CODE = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
-_RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion)
-_EXACT: dict[type, type[Message | Handover | Release | HumanRequest | SessionEnd | Exclusion]] = {
-    k: k for k in _RECORDS}
+_RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion, Evaluation)
 
 Counts = dict[Key, int]
 
@@ -90,7 +99,8 @@ DayKey = tuple[str, dt.date]
 SampleKey = tuple[str | None, str, str]
 # A buyer-day member: (visit order, session id, FIRST unit, ANY unit, fate).
 Member = tuple[Any, str, Unit, Unit, int]
-Fed = Message | Handover | Release | HumanRequest | SessionEnd | Exclusion
+Fed = Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
+_EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 
 
 class _Session:
@@ -156,6 +166,8 @@ class LiveTracker:
                 "answer_within", answer_within),
             seconds("short_abandon", short_abandon, zero_ok=True))
         self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
+        self._ratings = LiveRatings()  # K05
+        self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
         self._sessions: dict[str, _Session] = {}
         self._by_buyer: dict[str, set[str]] = {}
         self._kept: dict[str, Message] = {}  # message id -> the copy that counts
@@ -207,10 +219,15 @@ class LiveTracker:
             (k for k in _RECORDS if isinstance(record, k)), None)
         if cls is None:
             raise InvalidRecord(f"LiveTracker takes Message, Handover, Release, HumanRequest,"
-                                f" SessionEnd or Exclusion records, got {short_repr(record)}")
+                                f" SessionEnd, Exclusion or Evaluation records, got"
+                                f" {short_repr(record)}")
         rec: Fed = checked_one(record, cls)
         if isinstance(rec, Exclusion):
             self._exclude(rec)
+            return
+        if isinstance(rec, Evaluation):
+            self._ratings.add(rec)
+            self._last = max(self._last, rated_at(rec))
             return
         touched = self._add_message(rec) if isinstance(rec, Message) else self._add_other(rec)
         if rec.at > self._last:
@@ -235,8 +252,12 @@ class LiveTracker:
                             s.requests if isinstance(rec, HumanRequest) else s.ends)
         if rec in bucket:
             self._repeats += 1  # an identical record: a duplicate (data quality)
+            if isinstance(rec, Handover | Release):
+                self._route_repeats += 1
             return set()
         bucket.add(rec)
+        if isinstance(rec, Handover | Release):
+            self._ratings.touch_session(rec.session_id)  # who is credited may change (K05)
         return {rec.session_id}
 
     def _add_message(self, m: Message) -> set[str]:
@@ -269,6 +290,7 @@ class LiveTracker:
             return
         self._excluded[e.buyer_id] = e.reason
         self._dirty.update(self._by_buyer.get(e.buyer_id, ()))
+        self._ratings.touch_buyer(e.buyer_id)
 
     # Measuring and placing one session -----------------------------------------------
 
@@ -281,6 +303,17 @@ class LiveTracker:
             self._measure(sid)
         self._settle()
         self._commit_samples()
+        if self._ratings.changed:
+            self._ratings.flush(self._stretches,
+                                attrs.evolve(self._opts, excluded=dict(self._excluded)),
+                                lambda t: self._calendar(t, t))
+
+    def _stretches(self, sid: str) -> Timeline:
+        """A session's hand-overs and releases as a timeline (who held it when: K05)."""
+        s = self._sessions.get(sid)
+        if s is None:
+            return build_timeline(())
+        return build_timeline((), s.handovers, s.releases)
 
     def _measure(self, sid: str) -> None:
         """Measure a session from its records, as if the day were over, and place its units."""
@@ -639,6 +672,16 @@ class LiveTracker:
             for now in later:
                 self._add_samples(now, -1)
             self._commit_samples()
+
+    def satisfaction(self, as_of: float | dt.datetime | None = None) -> Satisfaction:
+        """The good-rating rate (K05) of the evaluations fed, equal to
+        :func:`kefu.kpi.satisfaction` over the same evaluations, hand-overs and
+        releases with ``day=None`` (a card is credited to the agent holding its
+        session when it was sent). ``as_of`` only has to be at or after the
+        latest record (a rating counts from when it is given). O(breakdown keys).
+        """
+        self._as_of(as_of)
+        return self._ratings.report(self._route_repeats)
 
     def service(self, as_of: float | dt.datetime | None = None) -> ServiceReport:
         """Service level, speed of answer, abandonment and transfers (K13) at ``as_of``,

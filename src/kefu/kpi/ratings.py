@@ -15,11 +15,19 @@ from kefu.kpi.clocks import MET, MISSED
 from kefu.kpi.intake import checked
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options
 from kefu.kpi.records import Evaluation, Handover, Rating, Release
-from kefu.kpi.results import EXCLUDED_CODE, DataQuality, Satisfaction, Tally, Unit, status_of
+from kefu.kpi.results import (
+    EXCLUDED_CODE,
+    DataQuality,
+    Key,
+    Satisfaction,
+    Tally,
+    Unit,
+    status_of,
+)
 from kefu.kpi.timeline import INF, Timeline, build_timeline, fields_of
 from kefu.kpi.window import Calendar, Window
 
-__all__ = ["satisfaction", "satisfaction_result"]
+__all__ = ["card_count_key", "card_winner", "rated_at", "satisfaction", "satisfaction_result"]
 
 # On a tie of rated_at between different ratings of one card, the worse one is
 # kept (a conservative, order-independent choice).
@@ -28,12 +36,51 @@ _WORSE_FIRST = {Rating.DISAPPOINTED: 0, Rating.NORMAL: 1, Rating.SATISFIED: 2}
 
 def _card_key(e: Evaluation) -> tuple[float, int, str, float, str, str, str, bool]:
     """Orders one card's ratings: the latest wins; ties by worse rating, then every field."""
-    rated = e.rated_at if e.rated_at is not None and e.rated_at >= e.sent_at else e.sent_at
-    return (rated, -_WORSE_FIRST[e.rating], e.source.value, e.sent_at, e.session_id,
+    return (rated_at(e), -_WORSE_FIRST[e.rating], e.source.value, e.sent_at, e.session_id,
             e.buyer_id, e.agent_id or "", e.by_bot)
 
 
 _FIELDS = fields_of(Evaluation)
+
+
+def rated_at(e: Evaluation) -> float:
+    """When a rating counts as given: ``rated_at``, or ``sent_at`` when it is missing or
+    earlier (a rating before its card: a negative duration, data quality)."""
+    return e.rated_at if e.rated_at is not None and e.rated_at >= e.sent_at else e.sent_at
+
+
+def card_winner(ratings: list[Evaluation]) -> tuple[Evaluation, int, int]:
+    """One card's ratings -> the one that counts (the latest; ties: the worse, then every
+    field), how many it replaced, and how many of those differ from it at the same
+    instant (conflicts). O(ratings)."""
+    if len(ratings) == 1:
+        return ratings[0], 0, 0
+    e = max(ratings, key=_card_key)
+    when = _card_key(e)[0]
+    conflicts = sum(1 for o in ratings if o is not e and _card_key(o)[0] == when
+                    and o.rating is not e.rating)
+    return e, len(ratings) - 1, conflicts
+
+
+def card_count_key(e: Evaluation, tl: Timeline, opts: Options, cal: Calendar) -> Key | None:
+    """The tally key of the rating that counts for a card: its day, the group and agent
+    holding the session when the card was sent (``tl``'s stretches; else the card's
+    own ``agent_id``), satisfied or not, its exclusion (K06). None for a card sent
+    outside the window. O(log days + stretches of the session)."""
+    t = e.sent_at
+    i = bisect_right(cal.opens, t) - 1
+    if i < 0 or t >= cal.closes[i] or not cal.counted[i]:
+        return None  # card sent outside the window (K05)
+    j = tl.index.get(e.session_id, -1)
+    x = tl.serving(j, t) if j >= 0 else -1
+    agent = tl.agents[x] if x >= 0 else e.agent_id
+    group = tl.sgroups[x] if x >= 0 else (tl.groups[j] if j >= 0 else None)
+    reason = opts.excluded.get(e.buyer_id) if opts.excluded else None
+    if reason is not None:
+        return (cal.days[i], group, agent, EXCLUDED_CODE, False, reason, None)
+    if e.rating is Rating.SATISFIED:
+        return (cal.days[i], group, agent, MET, False, None, None)
+    return (cal.days[i], group, agent, MISSED, False, None, e.rating.value)
 
 
 def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: Options,
@@ -46,9 +93,7 @@ def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: O
     duplicates = len(seen) - len(unique)
     negative = 0
     bot = 0
-    latest: list[Evaluation] = []  # one rating per card: its latest
-    first_of: dict[str, int] = {}  # card_id -> position in latest
-    rerated: dict[int, list[Evaluation]] = {}  # position -> every rating of that card
+    cards: dict[object, list[Evaluation]] = {}  # one list of ratings per card
     for e in unique:
         rated = e.rated_at if e.rated_at is not None else e.sent_at
         if rated < e.sent_at:
@@ -59,44 +104,22 @@ def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: O
         if e.by_bot:
             bot += 1
             continue
-        if e.card_id is None:  # a card of its own
-            latest.append(e)
-            continue
-        n = first_of.setdefault(e.card_id, len(latest))
-        if n == len(latest):
-            latest.append(e)
-        else:
-            rerated.setdefault(n, [latest[n]]).append(e)
+        # A card without an id is a card of its own.
+        cards.setdefault(e.card_id if e.card_id is not None else id(e), []).append(e)
     replaced = conflicts = 0
-    for n, ratings in rerated.items():
-        e = latest[n] = max(ratings, key=_card_key)
-        replaced += len(ratings) - 1
-        when = _card_key(e)[0]
-        conflicts += sum(1 for o in ratings if o is not e and _card_key(o)[0] == when
-                         and o.rating is not e.rating)
     tally = Tally(opts.detail)
-    opens, closes, counted, days = cal.opens, cal.closes, cal.counted, cal.days
-    excluded = opts.excluded
-    for e in latest:
-        t = e.sent_at
-        i = bisect_right(opens, t) - 1
-        if i < 0 or t >= closes[i] or not counted[i]:
-            continue  # card sent outside the window (K05)
-        j = tl.index.get(e.session_id, -1)
-        x = tl.serving(j, t) if j >= 0 else -1
-        agent = tl.agents[x] if x >= 0 else e.agent_id
-        group = tl.sgroups[x] if x >= 0 else (tl.groups[j] if j >= 0 else None)
-        reason = excluded.get(e.buyer_id) if excluded else None
-        if reason is not None:
-            code, extra = EXCLUDED_CODE, None
-        elif e.rating is Rating.SATISFIED:
-            code, extra = MET, None
-        else:
-            code, extra = MISSED, e.rating.value
-        tally.add(days[i], group, agent, code, False, reason, extra)
+    for ratings in cards.values():
+        e, n_replaced, n_conflicts = card_winner(ratings)
+        replaced += n_replaced
+        conflicts += n_conflicts
+        key = card_count_key(e, tl, opts, cal)
+        if key is None:
+            continue
+        tally.add(*key)
         if tally.units is not None:
-            tally.units.append(Unit("evaluation", status_of(code), days[i], e.buyer_id,
-                                    e.session_id, agent, group, t, e.rated_at, reason))
+            day, group, agent, code, _risk, reason, _extra = key
+            tally.units.append(Unit("evaluation", status_of(code), day, e.buyer_id,
+                                    e.session_id, agent, group, e.sent_at, e.rated_at, reason))
     if tally.units is not None:
         # Every field decides (two cards of one session may share an instant), so the
         # order never depends on the input's.

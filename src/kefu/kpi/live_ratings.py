@@ -1,0 +1,129 @@
+"""Satisfaction kept live (K05, K12): evaluation cards counted as ratings arrive.
+
+The live tracker hands every evaluation record here. Identical records are
+dropped; each card (its ``card_id``, or the record alone without one) keeps
+all its ratings, and the one that counts is chosen by the same rule as
+:func:`kefu.kpi.satisfaction` (:func:`kefu.kpi.ratings.card_winner`). A card
+is counted again when a rating of it arrives, when the hand-overs of the
+session it was rated in change (they decide which agent is credited) and
+when its buyer is excluded (K06): that is, at the tracker's next query, for
+the cards marked changed since the one before.
+
+Cost: O(ratings of the card + stretches of its session) to count a card
+again; a report O(breakdown keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kefu.kpi.options import Options
+from kefu.kpi.ratings import card_count_key, card_winner
+from kefu.kpi.records import Evaluation
+from kefu.kpi.results import DataQuality, Key, Satisfaction, Tally
+from kefu.kpi.timeline import Timeline, fields_of
+from kefu.kpi.window import Calendar
+
+__all__ = ["LiveRatings"]
+
+_FIELDS = fields_of(Evaluation)
+# A card: ("id", card_id), or ("one", the record's fields) for a card without an id.
+CardId = tuple[str, object]
+# What a card added to the counts: its session, its buyer, its tally key (None: outside
+# the window), ratings it replaced, conflicts among them.
+Placed = tuple[str, str, "Key | None", int, int]
+
+
+class LiveRatings:
+    """The K05 cards of a live tracker (see the module docstring)."""
+
+    __slots__ = ("_bot", "_by_buyer", "_by_session", "_cards", "_conflicts", "_counts",
+                 "_dirty", "_duplicates", "_negative", "_placed", "_replaced", "_seen")
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[object, ...]] = set()
+        self._duplicates = 0
+        self._negative = 0
+        self._bot = 0
+        self._cards: dict[CardId, list[Evaluation]] = {}
+        self._placed: dict[CardId, Placed] = {}
+        self._by_session: dict[str, set[CardId]] = {}  # cards counted in each session
+        self._by_buyer: dict[str, set[CardId]] = {}
+        self._counts: dict[Key, int] = {}
+        self._dirty: set[CardId] = set()
+        self._replaced = 0  # over the cards placed
+        self._conflicts = 0
+
+    def add(self, e: Evaluation) -> None:
+        """File one (checked) evaluation. O(1)."""
+        fields = _FIELDS(e)
+        if fields in self._seen:
+            self._duplicates += 1
+            return
+        self._seen.add(fields)
+        if e.rated_at is not None and e.rated_at < e.sent_at:
+            self._negative += 1  # rated before sent: taken as rated when sent
+        if e.by_bot:
+            self._bot += 1
+            return
+        card: CardId = ("id", e.card_id) if e.card_id is not None else ("one", fields)
+        self._cards.setdefault(card, []).append(e)
+        self._dirty.add(card)
+
+    @property
+    def changed(self) -> bool:
+        """Whether some card waits to be counted again."""
+        return bool(self._dirty)
+
+    def touch_session(self, session_id: str) -> None:
+        """The session's hand-overs changed: its cards are counted again."""
+        self._dirty.update(self._by_session.get(session_id, ()))
+
+    def touch_buyer(self, buyer_id: str) -> None:
+        """The buyer's exclusion changed: their cards are counted again."""
+        self._dirty.update(self._by_buyer.get(buyer_id, ()))
+
+    def flush(self, timeline_of: Callable[[str], Timeline], opts: Options,
+              calendar: Callable[[float], Calendar]) -> None:
+        """Count again every card marked changed; ``timeline_of(session)`` gives a
+        session's stretches, ``opts`` the exclusions (K06), ``calendar(t)`` a
+        calendar covering instant ``t``."""
+        dirty, self._dirty = self._dirty, set()
+        for card in dirty:
+            self._unplace(card)
+            e, replaced, conflicts = card_winner(self._cards[card])
+            self._replaced += replaced
+            self._conflicts += conflicts
+            key = card_count_key(e, timeline_of(e.session_id), opts, calendar(e.sent_at))
+            self._placed[card] = (e.session_id, e.buyer_id, key, replaced, conflicts)
+            self._by_session.setdefault(e.session_id, set()).add(card)
+            self._by_buyer.setdefault(e.buyer_id, set()).add(card)
+            if key is not None:
+                self._counts[key] = self._counts.get(key, 0) + 1
+
+    def _unplace(self, card: CardId) -> None:
+        placed = self._placed.pop(card, None)
+        if placed is None:
+            return
+        session, buyer, key, replaced, conflicts = placed
+        self._replaced -= replaced
+        self._conflicts -= conflicts
+        self._by_session[session].discard(card)
+        self._by_buyer[buyer].discard(card)
+        if key is not None:
+            left = self._counts[key] - 1
+            if left:
+                self._counts[key] = left
+            else:
+                del self._counts[key]
+
+    def report(self, route_duplicates: int) -> Satisfaction:
+        """The good-rating rate with its breakdowns; ``route_duplicates`` counts repeated
+        hand-over and release records (the pure function's data quality has them).
+        O(breakdown keys)."""
+        tally = Tally(False)
+        tally.counts = dict(self._counts)
+        quality = DataQuality(duplicates=route_duplicates + self._duplicates,
+                              conflicts=self._conflicts, negative_durations=self._negative)
+        return tally.build(Satisfaction, quality=quality, part=Satisfaction,
+                           bot_service=self._bot, replaced=self._replaced)
