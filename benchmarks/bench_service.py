@@ -56,7 +56,8 @@ def test_service_figures(benchmark: Any, size: tuple[int, int]) -> None:
 def _walks(data: dict[str, Any], repeat: int) -> None:
     """The service walk against the shop rate's walk, on one timeline (best of ``repeat``)."""
     opts = make_options(day=DAY, tz=TZ)
-    tl = build_timeline(data["messages"], data["handovers"], (), data["requests"], opts.as_of)
+    tl = build_timeline(data["messages"], data["handovers"], (), data["requests"], opts.as_of,
+                        threshold=opts.threshold)
     cal = opts.calendar(tl.first, tl.last)
     online, _ = status_records(statuses(), opts.as_of)
     best: dict[str, float] = {}

@@ -103,9 +103,12 @@ class Reference:
                     waits[-1][2] = m.agent_id
             elif m.sender is Sender.BOT:
                 bot = min(bot, m.at)
-        human = s["switch"] if s["switch"] != INF else first_buyer
+        switch = s["switch"]
+        if switch - first_buyer > self.T and bot - first_buyer > self.T:
+            switch = INF  # late: nobody, not even the bot, answered for T: human already
+        human = switch if switch != INF else first_buyer
         s["human"] = human
-        s["bot_at"] = bot if s["switch"] == INF else INF
+        s["bot_at"] = bot if switch == INF else INF
         s["waits"] = [w for w in waits if w[1] >= human]  # replies before human service: dropped
         s["first_agent"] = first_agent
 

@@ -196,6 +196,30 @@ def test_K02_a_buyer_answered_later_in_another_session_is_decided_by_the_first_o
     assert (first.never_reached_sessions, first.per_session.total) == (1, 2)
 
 
+def test_K02_K07_a_late_switch_does_not_turn_a_missed_buyer_into_a_met_one() -> None:
+    """A buyer nobody answered (not even the bot) for T is missed; a switch to human
+    service recorded after that does not move their clock, so the unit that read
+    MISSED before the switch stays MISSED (K07), whoever answers afterwards."""
+    msgs = [buyer(T0), agent(T0 + 210)]
+    hands, reqs = [hand(T0 + 201)], [switch(T0 + 200)]
+    before = shop(msgs, hands, requests=reqs, as_of=T0 + 190)
+    assert (before.missed, before.pending) == (1, 0)
+    after = shop(msgs, hands, requests=reqs, detail=True)
+    assert (after.met, after.missed, after.units[0].start) == (0, 1, T0)
+    # A switch within T of the buyer's message still starts the clock ...
+    early = shop(msgs, hands, requests=[switch(T0 + 100)], detail=True)
+    assert (early.met, early.units[0].start) == (1, T0 + 100)
+    # ... and so does a late one after the bot took the session by writing in time.
+    bot = [*msgs, other(T0 + 100, Sender.BOT)]
+    taken = shop(bot, hands, requests=reqs, detail=True)
+    assert (taken.met, taken.units[0].start) == (1, T0 + 200)
+    assert shop(bot, hands, requests=reqs, as_of=T0 + 190).total == 0  # the bot's then
+    # A human answer within T before a late switch keeps it met.
+    answered = [buyer(T0), agent(T0 + 60), buyer(T0 + 250), agent(T0 + 260)]
+    kept = shop(answered, hands, requests=[switch(T0 + 240)], detail=True)
+    assert (kept.met, kept.missed, kept.units[0].start) == (1, 0, T0)
+
+
 def test_K02_a_session_still_with_the_bot_is_not_waiting() -> None:
     r = shop([buyer(T0), other(T0 + 1, Sender.BOT)], [], as_of=T0 + 60)
     assert (r.total, r.waiting) == (0, 0)

@@ -222,7 +222,8 @@ def inquiry_conversion(
     opts = make_options(day=day, tz=tz, window=window, as_of=as_of, before_window=before_window,
                         excluded_buyers=excluded_buyers, detail=detail)
     window_s = seconds("attribution", attribution)
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of,
+                        threshold=opts.threshold)
     ords, q = dedupe_orders(orders, opts.as_of)
     cal = opts.calendar(tl.first, tl.last)
     return conversion_result(Measure(tl, opts, cal, agents=False, times=False), ords, window_s, q)
@@ -248,6 +249,6 @@ def group_pk(
     """
     opts = make_options(day=day, tz=tz, as_of=as_of, excluded_buyers=excluded_buyers)
     window_s = seconds("attribution", attribution)
-    tl = build_timeline(messages, handovers, releases, (), opts.as_of)
+    tl = build_timeline(messages, handovers, releases, (), opts.as_of, threshold=opts.threshold)
     ords, q = dedupe_orders(orders, opts.as_of)
     return pk_result(tl, ords, opts, window_s, teams, q)

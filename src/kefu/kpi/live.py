@@ -312,8 +312,8 @@ class LiveTracker:
         """A session's hand-overs and releases as a timeline (who held it when: K05)."""
         s = self._sessions.get(sid)
         if s is None:
-            return build_timeline(())
-        return build_timeline((), s.handovers, s.releases)
+            return build_timeline((), threshold=self._opts.threshold)
+        return build_timeline((), s.handovers, s.releases, threshold=self._opts.threshold)
 
     def _measure(self, sid: str) -> None:
         """Measure a session from its records, as if the day were over, and place its units."""
@@ -349,7 +349,7 @@ class LiveTracker:
         """A session's timeline and the pure walk over it under ``opts``, its buyer's
         exclusion (K06) applied."""
         tl = build_timeline(list(s.messages.values()), s.handovers, s.releases, s.requests,
-                            ends=s.ends)
+                            ends=s.ends, threshold=opts.threshold)
         buyer = tl.buyers[0] if tl.ids else None
         if buyer is not None and buyer in self._excluded:
             opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})

@@ -152,7 +152,7 @@ def satisfaction(
     opts = make_options(day=day, tz=tz, window=window, as_of=as_of,
                         excluded_buyers=excluded_buyers, detail=detail)
     evs = checked(evaluations, Evaluation)
-    tl = build_timeline((), handovers, releases, (), opts.as_of)
+    tl = build_timeline((), handovers, releases, (), opts.as_of, threshold=opts.threshold)
     first = min((e.sent_at for e in evs), default=INF)
     last = max((e.sent_at for e in evs), default=-INF)
     return satisfaction_result(evs, tl, opts, opts.calendar(first, last))

@@ -101,7 +101,8 @@ def shop_reply_rate(
         warn_after=warn_after, before_window=before_window,
         excluded_buyers=excluded_buyers, detail=detail,
     )
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends,
+                        threshold=opts.threshold)
     cal = opts.calendar(tl.first, tl.last)
     return shop_result(Measure(tl, opts, cal, agents=False, times=False), b)
 
@@ -135,6 +136,7 @@ def agent_reply_rates(
         warn_after=warn_after, before_window=before_window,
         excluded_buyers=excluded_buyers, detail=detail,
     )
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends,
+                        threshold=opts.threshold)
     cal = opts.calendar(tl.first, tl.last)
     return agent_rates(Measure(tl, opts, cal, shop=False, times=False))

@@ -96,7 +96,8 @@ def daily_report(
     )
     window_s = seconds("attribution", attribution)
     evs = checked(evaluations, Evaluation)
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends,
+                        threshold=opts.threshold)
     ords, order_quality = dedupe_orders(orders, opts.as_of)
     online, status_repeats = status_records(statuses, opts.as_of)
     first = min([tl.first, *(e.sent_at for e in evs), *(r.at for r in online)])

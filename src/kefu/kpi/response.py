@@ -60,6 +60,7 @@ def response_times(
         before_window=before_window,
         excluded_buyers=excluded_buyers,
     )
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends,
+                        threshold=opts.threshold)
     cal = opts.calendar(tl.first, tl.last)
     return response_result(Measure(tl, opts, cal, shop=False, agents=False))

@@ -464,7 +464,8 @@ def service_figures(
     within = opts.threshold if answer_within is None else seconds("answer_within",
                                                                    answer_within)
     short = seconds("short_abandon", short_abandon, zero_ok=True)
-    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends)
+    tl = build_timeline(messages, handovers, releases, requests, opts.as_of, ends=ends,
+                        threshold=opts.threshold)
     online, repeats = status_records(statuses, opts.as_of)
     times = [r.at for r in online]
     cal = opts.calendar(min([tl.first, *times]), max([tl.last, *times]))

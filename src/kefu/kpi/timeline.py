@@ -202,10 +202,14 @@ def build_timeline(
     as_of: float = INF,
     *,
     ends: Iterable[SessionEnd] = (),
+    threshold: float,
 ) -> Timeline:
     """Sessions' waits and stretches from raw records, as known at ``as_of``.
 
-    A SessionEnd of a session no other record mentions is ignored.
+    A SessionEnd of a session no other record mentions is ignored. A switch to
+    human service more than ``threshold`` after the buyer's first message, with
+    no bot message within ``threshold`` of it, is late: the buyer was in human
+    service (and missed) already, and the switch changes nothing (K02, K07).
 
     Every record is checked first (:mod:`kefu.kpi.intake`): InvalidRecord for a bad one.
     """
@@ -242,7 +246,7 @@ def build_timeline(
     tl.us, tl.rs, tl._ragents, tl._rorder = ms.us, ms.rs, ms.ragents, ms.rorder
     tl.wlo = ms.wlo + [ms.wlo[-1]] * (len(ids) - with_messages)
     _place_stretches(tl, routes)
-    negative = _settle(tl, ms, switched)
+    negative = _settle(tl, ms, switched, threshold)
     ended = [INF] * len(ids)
     for e in fin:
         j = index.get(e.session_id, -1)
@@ -548,10 +552,13 @@ def _place_stretches(tl: Timeline, routes: _Routes) -> None:
     tl.starts, tl.ends = routes.starts, routes.ends
 
 
-def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest]) -> int:
+def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest],
+            threshold: float) -> int:
     """Per-session K02 facts; drop waits answered before human service began.
 
-    Returns how many waits were dropped (negative durations).
+    A late switch (see :func:`build_timeline`) is ignored, so that a buyer
+    who read MISSED before it never reads MET after it (K07). Returns how
+    many waits were dropped (negative durations).
     """
     us, rs, wlo, s_lo, s_hi, starts = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi, tl.starts
     n = len(tl.ids)
@@ -575,9 +582,11 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest]) 
         reached.append(reach)
     for sid, q in switched.items():
         j = tl.index[sid]
+        lo, hi = wlo[j], wlo[j + 1]
+        if lo < hi and q.at - us[lo] > threshold and bot[j] - us[lo] > threshold:
+            continue  # a late switch: human from the first message already
         human[j] = q.at  # a switched session is human from the switch
         bot[j] = INF
-        lo, hi = wlo[j], wlo[j + 1]
         if lo < hi and rs[lo] < q.at:
             drop.append((lo, bisect_left(rs, q.at, lo, hi)))
     tl.human, tl.reached, tl.bot_at = human, reached, bot
