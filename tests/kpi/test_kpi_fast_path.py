@@ -51,7 +51,8 @@ def check(rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None
     agents = kpi.agent_reply_rates(rec["messages"], rec["handovers"], threshold=threshold,
                                    **common)
     assert {a: _counts(r) for a, r in agents.items()} == ref.agents()
-    times = kpi.response_times(rec["messages"], rec["handovers"], **common)
+    times = kpi.response_times(rec["messages"], rec["handovers"], threshold=threshold,
+                               **common)
     samples = ref.samples()
     shop_samples = samples.pop(None, {"cal": [], "win": [], "first_cal": [], "first_win": []})
     assert times.replies.calendar == _durations(shop_samples["cal"])

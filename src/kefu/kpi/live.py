@@ -28,8 +28,11 @@ are fixed is folded once; one with a volatile member is folded at query time.
 
 Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1),
 a few microseconds) and marks its session changed. The next query measures
-each changed session once, O(records of the session), plus O(log v)
-bookkeeping per unit and one bulk insert of the new response times: a burst
+each changed session once, O(records of the session), in one walk over all
+of them (sessions with a switch to human service or ``seq`` numbers get a
+walk of their own, so that their data-quality figures stay theirs), plus
+O(log v) bookkeeping per unit and one bulk insert of the new response
+times: a burst
 of records, or a whole day fed at start-up, costs one measure per session,
 not one per record. A query then costs O(volatile units + waiting sessions
 + keys of the breakdown): it does not grow with the day's size. Memory holds
@@ -64,6 +67,7 @@ from kefu.kpi.records import (
     HumanRequest,
     Message,
     Release,
+    Sender,
     SessionEnd,
 )
 from kefu.kpi.results import (
@@ -81,7 +85,7 @@ from kefu.kpi.results import (
     Unit,
 )
 from kefu.kpi.service import ServiceReport, contact_of
-from kefu.kpi.timeline import INF, Timeline, build_timeline, message_key
+from kefu.kpi.timeline import INF, SENDER_RANK, Timeline, build_timeline, message_key
 from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
 
 __all__ = ["LiveTracker"]
@@ -117,7 +121,7 @@ class _Session:
         self.requests: set[HumanRequest] = set()
         self.ends: set[SessionEnd] = set()
         self.buyer: str | None = None
-        self.order: tuple[Any, ...] = (INF,)  # its first message's place in the global order
+        self.order: tuple[Any, ...] = (INF, "")  # its first message's place in the global order
         self.shop_units: list[tuple[Unit, Unit]] = []  # (FIRST, ANY) per session-day
         self.agent_units: list[Unit] = []
         self.fate = REACHED
@@ -267,7 +271,11 @@ class LiveTracker:
         kept = self._kept.get(mid)
         if kept is None:
             self._kept[mid] = m
-            self._session(m.session_id).messages[mid] = m
+            s = self._session(m.session_id)
+            s.messages[mid] = m
+            place = (m.at, m.seq, SENDER_RANK[m.sender], mid)  # message_key(m)[:4]
+            if place < s.order:
+                s.order = place
             return {m.session_id}
         copies = self._copies.setdefault(mid, [kept])
         self._conflicts -= _conflicts_of(copies)
@@ -277,9 +285,14 @@ class LiveTracker:
         best = min(copies, key=message_key)
         if message_key(best) == message_key(kept):
             return set()
-        del self._sessions[kept.session_id].messages[mid]
         self._kept[mid] = best
-        self._session(best.session_id).messages[mid] = best
+        old = self._sessions[kept.session_id]
+        del old.messages[mid]
+        new = self._session(best.session_id)
+        new.messages[mid] = best
+        for s in (old, new):  # rare: a conflicting copy of a message moved it
+            s.order = min((message_key(x)[:4] for x in s.messages.values()),
+                          default=(INF, ""))
         return {kept.session_id, best.session_id}
 
     def _exclude(self, e: Exclusion) -> None:
@@ -299,8 +312,15 @@ class LiveTracker:
         sessions whose volatile units became fixed as time went on. Each query starts
         with it, so a burst of records costs one measure per session it touched."""
         dirty, self._dirty = self._dirty, set()
+        batch: list[str] = []
         for sid in sorted(dirty):
-            self._measure(sid)
+            s = self._sessions[sid]
+            if s.requests or any(x.seq for x in s.messages.values()):
+                self._measure(sid)  # its data quality needs a walk of its own
+            else:
+                batch.append(sid)
+        if batch:
+            self._measure_batch(batch)
         self._settle()
         self._commit_samples()
         if self._ratings.changed:
@@ -320,28 +340,77 @@ class LiveTracker:
         s = self._sessions[sid]
         self._retract(sid, s)
         tl, m = self._walk(s, self._opts)
-        buyer = tl.buyers[0] if tl.ids else None
+        first, anyb = m.session_tallies
+        units = list(zip(first.units or (), anyb.units or (), strict=True))
+        self._take(sid, s, tl, 0 if tl.ids else -1, m, units,
+                   [u for t in m.agent_tallies.values() for u in t.units or ()],
+                   m.waiting[0][1] if m.waiting else None,
+                   (m.shop_samples, m.agent_samples, m.unanswered, m.dropped),
+                   attrs.astuple(tl.quality))
+
+    def _measure_batch(self, sids: list[str]) -> None:
+        """Measure many sessions in one walk (what a burst or a backfill costs), each as
+        :meth:`_measure` would. Only sessions whose data quality is their count of
+        unknown senders may come here: no switch (negative durations) and no
+        ``seq`` (out-of-order messages), so that each session's share is known."""
+        sessions = [self._sessions[sid] for sid in sids]
+        for sid, s in zip(sids, sessions, strict=True):
+            self._retract(sid, s)
+        tl = build_timeline([m for s in sessions for m in s.messages.values()],
+                            [h for s in sessions for h in s.handovers],
+                            [r for s in sessions for r in s.releases], (),
+                            ends=[e for s in sessions for e in s.ends],
+                            threshold=self._opts.threshold)
+        m = Measure(tl, attrs.evolve(self._opts, excluded=dict(self._excluded)),
+                    self._calendar(tl.first, tl.last), split=True)
+        shop_units: dict[str | None, list[tuple[Unit, Unit]]] = {}
+        first, anyb = m.session_tallies
+        for f, a in zip(first.units or (), anyb.units or (), strict=True):
+            shop_units.setdefault(f.session_id, []).append((f, a))
+        agent_units: dict[str | None, list[Unit]] = {}
+        for t in m.agent_tallies.values():
+            for u in t.units or ():
+                agent_units.setdefault(u.session_id, []).append(u)
+        split = m.split if m.split is not None else {}
+        no_samples: tuple[Samples, dict[str, Samples], int, int] = (Samples(), {}, 0, 0)
+        for sid, s in zip(sids, sessions, strict=True):
+            j = tl.index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
+            units = shop_units.get(sid, [])
+            waiting = None
+            if (j >= 0 and fate_of(tl, j) == STILL_WAITING and units
+                    and tl.buyers[j] not in self._excluded):
+                waiting = units[0][0].start
+            unknown = sum(1 for x in s.messages.values() if x.sender is Sender.UNKNOWN)
+            self._take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
+                       split.get(j, no_samples), (0, 0, unknown, 0, 0))
+
+    def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
+              shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],
+              waiting: float | None,
+              samples: tuple[Samples, dict[str, Samples], int, int],
+              quality: tuple[int, ...]) -> None:
+        """Keep what a walk found for session ``sid`` (``j`` in ``tl``, -1: not in it) and
+        place it."""
+        buyer = tl.buyers[j] if j >= 0 else None
         if buyer != s.buyer:
             if s.buyer is not None:
                 self._by_buyer[s.buyer].discard(sid)
             if buyer is not None:
                 self._by_buyer.setdefault(buyer, set()).add(sid)
             s.buyer = buyer
-        first, anyb = m.session_tallies
-        s.shop_units = list(zip(first.units or (), anyb.units or (), strict=True))
-        s.agent_units = [u for t in m.agent_tallies.values() for u in t.units or ()]
-        s.fate = fate_of(tl, 0) if tl.ids else REACHED
-        s.waiting = m.waiting[0][1] if m.waiting else None
-        s.samples, s.served = _samples_of(m)
-        s.unanswered, s.dropped = m.unanswered, m.dropped
-        found = contact_of(tl, 0, m.opts, m.cal) if tl.ids else None
+        s.shop_units = shop_units
+        s.agent_units = agent_units
+        s.fate = fate_of(tl, j) if j >= 0 else REACHED
+        s.waiting = waiting
+        shop_samples, agent_samples, s.unanswered, s.dropped = samples
+        s.samples, s.served = _samples_of(shop_samples, agent_samples)
+        found = contact_of(tl, j, m.opts, m.cal) if j >= 0 else None
         if found is None:
             s.contact = None
         else:
             i, hour, c, code, wait, agent, moved, reason = found
-            s.contact = (m.cal.days[i], hour, tl.groups[0], agent, code, wait, moved, reason, c)
-        s.quality = attrs.astuple(tl.quality)
-        s.order = min((message_key(x)[:4] for x in s.messages.values()), default=(INF, sid))
+            s.contact = (m.cal.days[i], hour, tl.groups[j], agent, code, wait, moved, reason, c)
+        s.quality = quality
         self._apply(sid, s)
 
     def _walk(self, s: _Session, opts: Options, *, shop: bool = True,
@@ -650,7 +719,7 @@ class LiveTracker:
                                 attrs.evolve(self._opts, as_of=a, detail=False),
                                 shop=False, agents=False)
             now = _Session()
-            now.samples, now.served = _samples_of(m)
+            now.samples, now.served = _samples_of(m.shop_samples, m.agent_samples)
             now.unanswered, now.dropped = m.unanswered, m.dropped
             later.append(now)
             self._add_samples(now, 1)
@@ -733,11 +802,12 @@ class LiveTracker:
         return out
 
 
-def _samples_of(m: Measure) -> tuple[list[tuple[SampleKey, list[float]]], tuple[str, ...]]:
+def _samples_of(shop: Samples, agents: dict[str, Samples]
+                ) -> tuple[list[tuple[SampleKey, list[float]]], tuple[str, ...]]:
     """A walk's K08 samples as values per multiset, and the agents it lists."""
     out: list[tuple[SampleKey, list[float]]] = []
-    owners: list[tuple[str | None, Samples]] = [(None, m.shop_samples)]
-    owners += sorted(m.agent_samples.items())
+    owners: list[tuple[str | None, Samples]] = [(None, shop)]
+    owners += sorted(agents.items())
     for owner, x in owners:
         for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
                                      ("replies", x.rep, x.rep_xc, x.rep_xw)):
@@ -745,7 +815,7 @@ def _samples_of(m: Measure) -> tuple[list[tuple[SampleKey, list[float]]], tuple[
             if cal:
                 out.append(((owner, kind, "cal"), cal))
                 out.append(((owner, kind, "win"), [*common, *xw]))
-    return out, tuple(sorted(m.agent_samples))
+    return out, tuple(sorted(agents))
 
 
 def _conflicts_of(copies: list[Message]) -> int:

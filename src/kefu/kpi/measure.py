@@ -170,14 +170,19 @@ class Measure:
         "session_fates",
         "session_tallies",
         "shop_samples",
+        "split",
         "tl",
         "unanswered",
         "waiting",
     )
 
     def __init__(self, tl: Timeline, opts: Options, cal: Calendar, *, shop: bool = True,
-                 agents: bool = True, times: bool = True) -> None:
+                 agents: bool = True, times: bool = True, split: bool = False) -> None:
         self.tl = tl
+        # split=True (the live tracker): K08 samples and counts per session instead of
+        # summed, ``split[j]`` = (shop samples, agents' samples, unanswered, dropped).
+        self.split: dict[int, tuple[Samples, dict[str, Samples], int, int]] | None = (
+            {} if split else None)
         self.opts = opts
         self.cal = cal
         self.quality: DataQuality = tl.quality
@@ -249,12 +254,23 @@ class Measure:
         a_code_, a_start, a_end, a_risk_ = self._a_code, self._a_start, self._a_end, self._a_risk
         f_fate, a_fate = self._f_fate, self._a_fate
         unanswered = dropped = 0
+        split = self.split
+        opened: tuple[int, int, int] | None = None  # split: (session, unanswered, dropped)
         for j in range(len(ids)):
             # K02: a buyer in human service is a unit from their clock start, whether or
             # not an agent ever takes the session; a session the bot took is not one.
             c1 = human_clock(tl, j, T)
             if c1 == INF:
                 continue
+            if split is not None:  # this session's samples apart
+                if opened is not None:
+                    self._close_split(opened, unanswered, dropped)
+                opened = (j, unanswered, dropped)
+                self.shop_samples = Samples()
+                agent_samples = self.agent_samples = {}
+                split[j] = (self.shop_samples, agent_samples, 0, 0)
+                shop_rep = self.shop_samples.rep.extend
+                shop_first = self.shop_samples.first.append
             lo = wlo[j]
             hi = wlo[j + 1]
             h = human[j]
@@ -415,7 +431,17 @@ class Measure:
                     else:
                         common, wins = self._split(d, i, c, ka)
                         samples.add_run(d, common, wins)
+        if opened is not None:
+            self._close_split(opened, unanswered, dropped)
         self.unanswered, self.dropped = unanswered, dropped
+
+    def _close_split(self, opened: tuple[int, int, int], unanswered: int,
+                     dropped: int) -> None:
+        """A split session's counts, from the running ones at its start and end."""
+        j, u0, d0 = opened
+        if self.split is not None:
+            shop, agents, _u, _d = self.split[j]
+            self.split[j] = (shop, agents, unanswered - u0, dropped - d0)
 
     def _any_at_risk(self, d: Sequence[float], c: float, ka: int, kb: int) -> bool:
         """Whether some clock of a run is pending and past the warning age (K07, ANY)."""

@@ -171,12 +171,12 @@ _REQUEST = fields_of(HumanRequest)
 _END = fields_of(SessionEnd)
 
 
-_SENDER_RANK = {sender: n for n, sender in enumerate(Sender)}
+SENDER_RANK = {sender: n for n, sender in enumerate(Sender)}
 
 
 def message_key(m: Message) -> tuple[float, int, int, str, str, str, str]:
     """A total order on messages: decides which of two conflicting copies is kept."""
-    return (m.at, m.seq, _SENDER_RANK[m.sender], m.message_id, m.session_id, m.buyer_id,
+    return (m.at, m.seq, SENDER_RANK[m.sender], m.message_id, m.session_id, m.buyer_id,
             m.agent_id or "")
 
 
