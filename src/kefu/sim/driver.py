@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-The simulation is one more chat backend. It owns a :class:`ManualClock`
+The simulation is one more chat backend. It owns a clock it moves itself
 and one :class:`~kefu.Assigner` for the shop, and moves time forward to the
 earliest of three things: the next buyer arrival (pre-drawn, sorted), the
 top of its own event heap (replies, buyer messages, closes, give-ups, bot
@@ -17,10 +17,15 @@ the engines' timer heaps do). Heap entries are plain tuples ``(time, seq,
 kind, session or agent, gen)``; ``seq`` breaks ties in push order, so a run
 is a pure function of its config and seed.
 
-Randomness comes from separate streams: arrivals, buyers' scripts (drawn
-whole at arrival: questions, think times, base reply delays, patience ...),
-so two runs that differ only in staffing see the very same buyers (common
-random numbers: a staffing curve is then smooth, not noisy).
+Randomness is drawn before the loop starts, in bulk
+(:mod:`kefu.sim.draws`): arrivals and every buyer's script (questions,
+think times, base reply delays, patience ...), from separate streams, so two
+runs that differ only in staffing see the very same buyers (common random
+numbers: a staffing curve is then smooth, not noisy). The Assigner's
+``next_deadline()`` is read only when it may be due: a command at time t
+sets no timer due before t plus the shortest timer delay of the shop, so
+the loop keeps a lower bound of the deadline and asks when the bound is
+reached.
 
 The events, the messages the simulated people write, the bot's hand-overs
 (HumanRequest) and evaluation cards are kept and measured afterwards by
@@ -32,15 +37,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from kefu.assigner import Assigner, EngineName
-from kefu.clock import ManualClock
 from kefu.events import (
     Assigned,
     Closed,
@@ -56,6 +59,8 @@ from kefu.kpi import EvalSource, Evaluation, HumanRequest, Message, Rating, Send
 from kefu.kpi.window import day_bounds
 from kefu.model import Cap
 from kefu.sim.config import SimConfig, roster
+from kefu.sim.draws import draw_buyers
+from kefu.sim.gcpause import gc_paused
 from kefu.sim.workload import DAY_MINUTES
 
 __all__ = ["ENGINE_NAMES", "Progress", "Series", "SessionLog", "SimResult", "simulate"]
@@ -82,19 +87,22 @@ _RATING_BANDS = ((60.0, 0.90, 0.98), (180.0, 0.75, 0.93), (math.inf, 0.45, 0.75)
 
 
 class _Sess:
-    """One buyer's session and its pre-drawn script (internal; slots for memory)."""
+    """One buyer's session: where it is now (internal; slots for memory).
+
+    The buyer's script stays in the day's :class:`~kefu.sim.draws.Buyers`:
+    ``r0`` and ``g0`` are where this buyer's reply delays and think times start.
+    """
 
     __slots__ = (
         "agent",
         "assigned",
         "awaiting",
         "buyer",
-        "close_delay",
-        "closes",
-        "gaps",
+        "g0",
         "gave_up",
         "gen",
         "group",
+        "i",
         "k",
         "max_wait",
         "n",
@@ -102,27 +110,24 @@ class _Sess:
         "opened",
         "patience",
         "queued",
-        "rate_u",
-        "replies",
+        "r0",
         "sid",
         "wait",
         "waiting",
     )
 
-    def __init__(self, sid: str, buyer: str, group: str | None) -> None:
-        self.sid = sid
-        self.buyer = buyer
+    def __init__(self, i: int, n: int, r0: int, patience: float, group: str | None) -> None:
+        self.i = i  # the buyer's index in the day (0-based)
+        self.sid = f"s{i + 1}"
+        self.buyer = f"b{i + 1}"
         self.group = group
         self.agent: str | None = None
         self.gen = 0
         self.k = 0  # questions answered so far
-        self.n = 1  # questions in the whole conversation
-        self.replies: list[float] = []  # base reply delay of each question
-        self.gaps: list[float] = []  # think time before questions 2..n
-        self.patience = math.inf
-        self.closes = False  # the agent closes it (else auto close)
-        self.close_delay = 0.0
-        self.rate_u = -1.0  # < 0: no evaluation card; else the uniform draw of the rating
+        self.n = n  # questions in the whole conversation
+        self.r0 = r0
+        self.g0 = r0 - i - 1  # the think time before question k + 1 is gaps[g0 + k]
+        self.patience = patience
         self.open = False
         self.waiting = False
         self.queued = False  # waited in a pool at some point
@@ -132,6 +137,22 @@ class _Sess:
         self.wait = math.nan  # pool time before the first agent (or before giving up)
         self.awaiting = -1.0  # time of the unanswered buyer question, or -1
         self.max_wait = 0.0
+
+
+class _Clock:
+    """The run's clock: one attribute the loop moves forward (no check per step).
+
+    The loop only ever moves it to the earliest pending time, so it cannot go
+    back; the Assigner still holds its own readings monotonic.
+    """
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
 
 
 @attrs.frozen
@@ -193,26 +214,13 @@ class SimResult:
 
 def simulate(config: SimConfig, *, engine: EngineName = "auto",
              progress: Progress | None = None) -> SimResult:
-    """Run one simulated day of ``config`` through a real Assigner; deterministic per seed."""
-    return _Run(config, engine, progress).run()
+    """Run one simulated day of ``config`` through a real Assigner; deterministic per seed.
 
-
-def arrival_times(config: SimConfig, t0: float) -> list[float]:
-    """Poisson arrivals at each minute's rate (exact for a piecewise-constant rate)."""
-    rng = random.Random(f"kefu.sim:{config.seed}:arrivals")
-    expo = rng.expovariate
-    out: list[float] = []
-    for minute, rate in enumerate(config.workload.profile.rates):
-        if rate <= 0:
-            continue
-        per_second = rate / 60.0
-        start = t0 + 60.0 * minute
-        end = start + 60.0
-        t = start + expo(per_second)
-        while t < end:  # memoryless: what spills past the minute restarts at the next rate
-            out.append(t)
-            t += expo(per_second)
-    return out
+    Python's cyclic garbage collector is paused while the day runs
+    (:mod:`kefu.sim.gcpause`). Cost: O(buyers' messages x log(open sessions)).
+    """
+    with gc_paused():
+        return _Run(config, engine, progress).run()
 
 
 class _Run:
@@ -224,13 +232,15 @@ class _Run:
         shop = config.shop
         wl = config.workload
         self.t0, _ = day_bounds(config.day, config.tz)
-        self.clock = ManualClock(self.t0)
+        self.clock = _Clock(self.t0)
         self.shop = Assigner(
             self.clock, strategy=shop.strategy, offline_diversion=shop.offline_diversion,
             auto_close_after=shop.auto_close, first_response_timeout=shop.first_response_timeout,
             engine=engine,
         )
         self.plan = roster(shop, wl.groups)
+        self.buyers = draw_buyers(config, self.t0)
+        self.replies = self.buyers.replies
         self.heap: list[tuple[float, int, int, Any, int]] = []
         self.seq = itertools.count()
         self.sessions: dict[str, _Sess] = {}
@@ -263,19 +273,6 @@ class _Run:
         self.q_t = self.t0  # queue area integrated up to here
         self.q_m = 0
         self.q_edge = self.t0 + 60.0
-        self.draw = draw = random.Random(f"kefu.sim:{config.seed}:buyers")
-        self._rounds = wl.rounds.sampler(draw)
-        self._reply = wl.reply_delay.sampler(draw)
-        self._gap = wl.buyer_gap.sampler(draw)
-        self._patience = wl.patience.sampler(draw) if wl.patience is not None else None
-        self._close_delay = wl.close_delay.sampler(draw)
-        self._bot_time = wl.bot_time.sampler(draw)
-        acc = 0.0
-        self._group_cum: list[tuple[str, float]] = []
-        for name, share in wl.groups:
-            acc += share
-            self._group_cum.append((name, acc))
-        self._group_total = acc
 
     # -- per-minute series ---------------------------------------------------
 
@@ -321,12 +318,10 @@ class _Run:
     def push(self, t: float, kind: int, obj: Any, gen: int = -1) -> None:
         heapq.heappush(self.heap, (t, next(self.seq), kind, obj, gen))
 
-    def schedule_reply(self, s: _Sess, now: float) -> None:
-        """The serving agent answers after a delay that grows with their load."""
-        a = s.agent
-        assert a is not None
+    def schedule_reply(self, s: _Sess, a: str, now: float) -> None:
+        """Agent ``a``, who holds ``s``, answers after a delay that grows with their load."""
         if self.working[a]:
-            delay = s.replies[s.k] * (1.0 + self.slowdown * self.load[a])
+            delay = self.replies[s.r0 + s.k] * (1.0 + self.slowdown * self.load[a])
             heapq.heappush(self.heap, (now + delay, next(self.seq), _REPLY, s, s.gen))
         else:
             self.deferred[a].append(s)  # answered when the agent is back on line
@@ -341,92 +336,75 @@ class _Run:
     # -- reading the Assigner's events back ------------------------------------
 
     def apply(self, events: list[Event]) -> None:
-        """Track where every session is, from the events a command returned."""
+        """Track where every session is, from the events a command returned.
+
+        Dispatches on the exact event class (the engines make no subclasses);
+        ResponseTimedOut needs nothing: the Reassigned that may follow says what matters.
+        """
+        if not events:
+            return
         self.events.extend(events)
         sessions = self.sessions
         for ev in events:
-            if isinstance(ev, Assigned):
-                s = sessions[ev.session_id]
+            kind = type(ev)
+            if kind is Assigned:
+                assigned = cast(Assigned, ev)
+                s = sessions[assigned.session_id]
                 if s.waiting:
                     s.waiting = False
-                    self._queue_change(ev.at, -1)
+                    self._queue_change(assigned.at, -1)
                 if s.assigned != s.assigned:  # NaN: the first hand-over
-                    s.assigned = ev.at
-                    s.wait = ev.at - s.opened
+                    s.assigned = assigned.at
+                    s.wait = assigned.at - s.opened
                     self.s_waits[self._minute(s.opened)] += s.wait
-                a = ev.agent_id
+                a = assigned.agent_id
                 s.agent = a
                 s.gen += 1
                 self.load[a] += 1
                 self.handled[a] += 1
                 if s.awaiting >= 0:
-                    self.schedule_reply(s, ev.at)
-            elif isinstance(ev, Opened):
+                    self.schedule_reply(s, a, assigned.at)
+            elif kind is Opened:
                 self._conc_change(ev.at, 1)
-            elif isinstance(ev, Closed):
-                s = sessions.pop(ev.session_id)
+            elif kind is Closed:
+                closed = cast(Closed, ev)
+                s = sessions.pop(closed.session_id)
                 s.open = False
                 s.gen += 1
                 if s.waiting:
                     s.waiting = False
-                    self._queue_change(ev.at, -1)
-                if ev.agent_id is not None:
-                    self._left(ev.agent_id)
-                if ev.reason is CloseReason.AUTO:
+                    self._queue_change(closed.at, -1)
+                if closed.agent_id is not None:
+                    self._left(closed.agent_id)
+                if closed.reason is CloseReason.AUTO:
                     self.auto_closed += 1
-                self._conc_change(ev.at, -1)
-            elif isinstance(ev, Queued):
-                s = sessions[ev.session_id]
+                self._conc_change(closed.at, -1)
+            elif kind is Queued:
+                queued = cast(Queued, ev)
+                s = sessions[queued.session_id]
                 s.waiting = True
                 s.queued = True
-                self._queue_change(ev.at, 1)
+                self._queue_change(queued.at, 1)
                 if s.patience < math.inf:
-                    self.push(ev.at + s.patience, _ABANDON, s, s.gen)
-            elif isinstance(ev, (Reassigned, Transferred)):
-                s = sessions[ev.session_id]
-                self._left(ev.from_agent)
-                s.agent = ev.to_agent
+                    self.push(queued.at + s.patience, _ABANDON, s, s.gen)
+            elif kind is Reassigned or kind is Transferred:
+                moved = cast(Reassigned | Transferred, ev)
+                s = sessions[moved.session_id]
+                self._left(moved.from_agent)
+                s.agent = moved.to_agent
                 s.gen += 1
-                self.load[ev.to_agent] += 1
-                self.handled[ev.to_agent] += 1
+                self.load[moved.to_agent] += 1
+                self.handled[moved.to_agent] += 1
                 if s.awaiting >= 0:
-                    self.schedule_reply(s, ev.at)
-            elif isinstance(ev, Requeued):
-                s = sessions[ev.session_id]
-                self._left(ev.agent_id)
+                    self.schedule_reply(s, moved.to_agent, moved.at)
+            elif kind is Requeued:
+                requeued = cast(Requeued, ev)
+                s = sessions[requeued.session_id]
+                self._left(requeued.agent_id)
                 s.agent = None
                 s.gen += 1
-            # ResponseTimedOut: the Reassigned that may follow says what matters.
 
     # -- the buyers -------------------------------------------------------------
-
-    def _new_session(self, n: int, draw: random.Random) -> tuple[_Sess, bool, bool, float]:
-        """Draw one buyer's whole script; returns (session, bot first, bot resolves, bot time)."""
-        wl = self.config.workload
-        rand = draw.random
-        group: str | None = None
-        if wl.groups:
-            u = rand() * self._group_total
-            for name, acc in self._group_cum:
-                group = name
-                if u < acc:
-                    break
-        sid = f"s{n}"
-        s = _Sess(sid, f"b{n}", group)
-        bot = rand() < wl.bot_share
-        resolves = bot and rand() < wl.bot_resolve
-        bot_time = self._bot_time() if bot else 0.0
-        k = s.n = max(1, int(self._rounds()))
-        reply = self._reply
-        s.replies = [reply() for _ in range(k)]
-        gap = self._gap
-        s.gaps = [gap() for _ in range(k - 1)]
-        s.patience = self._patience() if self._patience is not None else math.inf
-        s.closes = rand() < wl.agent_close
-        s.close_delay = self._close_delay()
-        if rand() < wl.rate_share:
-            s.rate_u = rand()
-        return s, bot, resolves, bot_time
 
     def open(self, s: _Sess, t: float) -> None:
         s.open = True
@@ -434,8 +412,7 @@ class _Run:
         s.awaiting = t  # open_session counts as the buyer's first message
         self.sessions[s.sid] = s
         self.all.append(s)
-        m = self._minute(t)
-        self.s_opened[m] += 1
+        self.s_opened[self._minute(t)] += 1
         self.apply(self.shop.open_session(s.sid, buyer=s.buyer, group=s.group))
 
     # -- the loop ---------------------------------------------------------------
@@ -444,7 +421,6 @@ class _Run:
         started = time.perf_counter()
         cfg = self.config
         wl = cfg.workload
-        draw = self.draw
         t0 = self.t0
         cap = Cap.UNLIMITED if cfg.shop.cap is None else Cap.limit(cfg.shop.cap)
         for ap in self.plan:
@@ -462,9 +438,13 @@ class _Run:
                 if b < DAY_MINUTES:
                     self.push(t0 + 60.0 * b, _SHIFT_OFF, ap.agent_id)
 
-        arrivals = arrival_times(cfg, t0)
+        day = self.buyers
+        arrivals = day.arrivals
         n_arr = len(arrivals)
-        msgs: list[tuple[str, str, float, Sender, str | None]] = []
+        gaps, rounds, first, patience = day.gaps, day.rounds, day.first, day.patience
+        groups_of, bot_of, resolves_of, bot_time = day.groups, day.bot, day.resolves, day.bot_time
+        closes, close_delay, rate_u = day.closes, day.close_delay, day.rate_u
+        msgs: list[Message] = []  # message i has the id f"m{i}"
         add_msg = msgs.append
         requests: list[HumanRequest] = []
         evaluations: list[Evaluation] = []
@@ -473,9 +453,10 @@ class _Run:
         push = heapq.heappush
         seq = self.seq
         shop = self.shop
-        set_clock = self.clock.set
+        clock = self.clock
         next_deadline = shop.next_deadline
         apply = self.apply
+        s_arrivals = self.s_arrivals
         buyer_s, agent_s, bot_s = Sender.BUYER, Sender.AGENT, Sender.BOT
         bot_only = 0
         inf = math.inf
@@ -484,82 +465,97 @@ class _Run:
         progress = self.progress
         next_report = t0
         step = day_len / 200
+        # The Assigner's next deadline is read only when it may be due. A command at time
+        # t sets timers no earlier than t + the shortest timer delay (auto close, first
+        # response), so min(the last reading, t + that delay) is never later than the true
+        # deadline: ``bound``. A reading after a tick starts again from scratch.
+        delays = [x for x in (cfg.shop.auto_close, cfg.shop.first_response_timeout)
+                  if x is not None]
+        min_delay = min(delays, default=inf)
+        bound = -inf
         while True:
-            d = next_deadline()
-            if d is None:
-                d = inf
             ta = arrivals[ai] if ai < n_arr else inf
             th = heap[0][0] if heap else inf
-            if progress is not None:
-                now = min(d, ta, th)
-                if next_report <= now < inf:
-                    progress(min(1.0, (now - t0) / day_len), now - t0, len(self.all))
-                    next_report = now + step
-            if d <= ta and d <= th:
-                if d == inf:
-                    break
-                set_clock(d)
-                apply(shop.tick())
-                continue
+            nxt = ta if ta < th else th
+            if bound <= nxt:
+                d = next_deadline()
+                bound = inf if d is None else d
+                if bound <= nxt:
+                    if bound == inf:
+                        break
+                    clock.t = bound
+                    apply(shop.tick())
+                    bound = -inf
+                    continue
+            if progress is not None and next_report <= nxt:
+                progress(min(1.0, (nxt - t0) / day_len), nxt - t0, len(self.all))
+                next_report = nxt + step
             if ta <= th:
+                i = ai
                 ai += 1
-                set_clock(ta)
-                s, bot, resolves, bot_time = self._new_session(ai, draw)
-                self.s_arrivals[self._minute(ta)] += 1
-                if bot:
-                    add_msg((s.sid, s.buyer, ta, buyer_s, None))
-                    add_msg((s.sid, s.buyer, ta + 1.0, bot_s, None))
-                    if resolves:
+                clock.t = ta
+                s_arrivals[self._minute(ta)] += 1
+                if bot_of[i]:
+                    sid, buyer = f"s{ai}", f"b{ai}"
+                    add_msg(Message(sid, buyer, ta, buyer_s, f"m{len(msgs)}"))
+                    add_msg(Message(sid, buyer, ta + 1.0, bot_s, f"m{len(msgs)}"))
+                    if resolves_of[i]:
                         bot_only += 1
                     else:
-                        push(heap, (ta + 1.0 + bot_time, next(seq), _HANDOVER, s, -1))
+                        s = _Sess(i, rounds[i], first[i], patience[i], groups_of[i])
+                        push(heap, (ta + 1.0 + bot_time[i], next(seq), _HANDOVER, s, -1))
                     continue
-                self.open(s, ta)
+                self.open(_Sess(i, rounds[i], first[i], patience[i], groups_of[i]), ta)
+                if ta + min_delay < bound:
+                    bound = ta + min_delay
                 continue
             t, _, kind, obj, gen = pop(heap)
-            set_clock(t)
+            clock.t = t
             if kind == _REPLY:
                 s = obj
                 if gen != s.gen or s.awaiting < 0:
                     continue  # the session moved or closed since this reply was planned
                 a = s.agent
                 shop.agent_message(s.sid)
-                add_msg((s.sid, s.buyer, t, agent_s, a))
+                add_msg(Message(s.sid, s.buyer, t, agent_s, f"m{len(msgs)}", a))
                 waited = t - s.awaiting
                 if waited > s.max_wait:
                     s.max_wait = waited
                 s.awaiting = -1.0
                 k = s.k = s.k + 1
                 if k < s.n:
-                    push(heap, (t + s.gaps[k - 1], next(seq), _BUYER, s, -1))
-                    continue
-                if s.rate_u >= 0:
-                    evaluations.append(self._evaluation(s, t + 1.0, a))
-                if s.closes:
-                    push(heap, (t + s.close_delay, next(seq), _CLOSE, s, -1))
+                    push(heap, (t + gaps[s.g0 + k], next(seq), _BUYER, s, -1))
+                else:
+                    i = s.i
+                    if rate_u[i] >= 0:
+                        evaluations.append(self._evaluation(s, rate_u[i], t + 1.0, a))
+                    if closes[i]:
+                        push(heap, (t + close_delay[i], next(seq), _CLOSE, s, -1))
             elif kind == _BUYER:
                 s = obj
                 if not s.open:
                     continue  # auto closed while the buyer was thinking
                 shop.buyer_message(s.sid)
-                add_msg((s.sid, s.buyer, t, buyer_s, None))
+                add_msg(Message(s.sid, s.buyer, t, buyer_s, f"m{len(msgs)}"))
                 s.awaiting = t
                 if s.agent is not None:
-                    self.schedule_reply(s, t)
+                    self.schedule_reply(s, s.agent, t)
             elif kind == _CLOSE:
                 s = obj
-                if s.open:
-                    self.agent_closed += 1
-                    apply(shop.close_session(s.sid))
+                if not s.open:
+                    continue
+                self.agent_closed += 1
+                apply(shop.close_session(s.sid))
             elif kind == _ABANDON:
                 s = obj
-                if s.open and s.waiting and gen == s.gen:
-                    self.abandoned += 1
-                    s.gave_up = True
-                    s.wait = t - s.opened
-                    self.s_waits[self._minute(s.opened)] += s.wait
-                    self.s_abandoned[self._minute(s.opened)] += 1
-                    apply(shop.close_session(s.sid))
+                if not (s.open and s.waiting and gen == s.gen):
+                    continue
+                self.abandoned += 1
+                s.gave_up = True
+                s.wait = t - s.opened
+                self.s_waits[self._minute(s.opened)] += s.wait
+                self.s_abandoned[self._minute(s.opened)] += 1
+                apply(shop.close_session(s.sid))
             elif kind == _HANDOVER:
                 s = obj
                 requests.append(HumanRequest(s.sid, s.buyer, t))
@@ -568,9 +564,11 @@ class _Run:
                 self._shift_on(obj, t)
             else:
                 self._shift_off(obj)
+            if t + min_delay < bound:
+                bound = t + min_delay
         if progress is not None:
-            progress(1.0, self.clock.now() - t0, len(self.all))
-        self._queue_to(self.clock.now())
+            progress(1.0, clock.t - t0, len(self.all))
+        self._queue_to(clock.t)
         return self._result(msgs, requests, evaluations, n_arr, bot_only, started)
 
     # -- shifts -----------------------------------------------------------------
@@ -582,7 +580,7 @@ class _Run:
         waiting, self.deferred[a] = self.deferred[a], []
         for s in waiting:
             if s.open and s.agent == a and s.awaiting >= 0:
-                self.schedule_reply(s, t)
+                self.schedule_reply(s, a, t)
 
     def _shift_off(self, a: str) -> None:
         if self.config.shop.handoff == "requeue":
@@ -597,9 +595,9 @@ class _Run:
 
     # -- results ----------------------------------------------------------------
 
-    def _evaluation(self, s: _Sess, at: float, agent: str | None) -> Evaluation:
-        """The buyer rates the service; worse the longer they waited for an answer."""
-        u = s.rate_u
+    @staticmethod
+    def _evaluation(s: _Sess, u: float, at: float, agent: str | None) -> Evaluation:
+        """The buyer rates the service (``u``: their uniform draw); worse the longer they waited."""
         for limit, p_satisfied, p_normal in _RATING_BANDS:
             if s.max_wait <= limit:
                 rating = (Rating.SATISFIED if u < p_satisfied else
@@ -607,13 +605,9 @@ class _Run:
                 break
         return Evaluation(s.sid, s.buyer, agent, at, rating, EvalSource.INVITED)
 
-    def _result(self, msgs: list[tuple[str, str, float, Sender, str | None]],
-                requests: list[HumanRequest], evaluations: list[Evaluation], arrivals: int,
-                bot_only: int, started: float) -> SimResult:
-        messages = [
-            Message(sid, buyer, at, sender, f"m{i}", agent)
-            for i, (sid, buyer, at, sender, agent) in enumerate(msgs)
-        ]
+    def _result(self, messages: list[Message], requests: list[HumanRequest],
+                evaluations: list[Evaluation], arrivals: int, bot_only: int,
+                started: float) -> SimResult:
         cmax, clast = self.s_cmax, self.s_clast
         qmax, qlast = self.s_qmax, self.s_qlast
         c = q = 0
@@ -653,7 +647,7 @@ class _Run:
             peak_concurrent=self.peak,
             peak_at=self.peak_at,
             max_queue=self.max_queue,
-            end=self.clock.now(),
+            end=self.clock.t,
             series=Series(self.s_arrivals, cmax, qmax, self.s_qarea, self.s_waits,
                           self.s_opened, self.s_abandoned),
             log=log,
