@@ -23,6 +23,7 @@ from kpi_reference import Reference
 from kpi_strategies import BASE, OPTIONS, WINDOWS, sessions
 
 from kefu import kpi
+from kefu.events import Assigned, Closed, Opened
 from kefu.kpi import (
     AgentStatus,
     ContactOutcome,
@@ -439,9 +440,23 @@ def test_K13_on_a_simulated_day_abandonment_matches_the_simulator() -> None:
                    if w == w and not gave_up)
     assert r.speed_of_answer.count == len(waits)
     assert r.speed_of_answer.mean == pytest.approx(sum(waits) / len(waits))
-    # A group is known from a hand-over: buyers nobody took have none.
-    assert r.by_group[None].answered == 0 and r.by_group[None].abandoned == r.abandoned
+    # A group is known from a hand-over, or for buyers nobody took from their session's
+    # end (K13: abandonment per group), recounted here from the Assigner's events.
+    group_of: dict[str, str | None] = {}
+    taken: set[str] = set()
+    gave_up: dict[str | None, int] = {}
+    for ev in result.events:
+        if isinstance(ev, Opened):
+            group_of[ev.session_id] = ev.group
+        elif isinstance(ev, Assigned):
+            taken.add(ev.session_id)
+        elif isinstance(ev, Closed) and ev.session_id not in taken:
+            group = group_of[ev.session_id]
+            gave_up[group] = gave_up.get(group, 0) + 1
+    assert set(gave_up) == {"pre", "post"}
+    assert {g: r.by_group[g].abandoned for g in gave_up} == gave_up
     assert r.by_group["pre"].answered + r.by_group["post"].answered == r.answered
+    assert r.by_group.get(None, ServiceFigures()).abandoned == 0
 
 
 # Occupancy and concurrency (part of K13) ------------------------------------------------
@@ -551,3 +566,22 @@ def test_K13_status_records_are_checked_when_read() -> None:
         kpi.service_figures([], statuses=[bad], day=DAY)
     with pytest.raises(kpi.InvalidRecord, match=r"expected a kefu\.kpi\.AgentStatus record"):
         kpi.service_figures([], statuses=[on(at(9), "a"), "online"], day=DAY)  # type: ignore[list-item]
+
+
+def test_K13_a_buyer_who_gave_up_counts_in_the_group_their_session_end_names() -> None:
+    """No hand-over names the group of a session nobody took; its SessionEnd may. A
+    session an agent took keeps its hand-over's group whatever its end says."""
+    t0 = at(10)
+    msgs = [buyer(t0), buyer(t0 + 5, "s2", "b2"), agent(t0 + 20, "s2", "b2"),
+            buyer(t0 + 9, "s3", "b3")]
+    hands = [hand(t0 + 10, session="s2", who="b2", group="post")]
+    ends = [SessionEnd("s1", t0 + 60, group="pre"), SessionEnd("s2", t0 + 90, group="pre"),
+            SessionEnd("s3", t0 + 30)]
+    r = kpi.service_figures(msgs, hands, ends=ends)
+    assert (r.by_group["pre"].abandoned, r.by_group["pre"].answered) == (1, 0)
+    assert (r.by_group["post"].answered, r.by_group["post"].abandoned) == (1, 0)
+    assert r.by_group[None].abandoned == 1  # its end names no group
+    shop = kpi.shop_reply_rate(msgs, hands, ends=ends)
+    assert shop.by_group["pre"].missed == 1  # the same buyer's reply-rate unit
+    with pytest.raises(kpi.InvalidRecord, match=r"SessionEnd\.group must be a str or None"):
+        SessionEnd("s1", t0, group=5)  # type: ignore[arg-type]

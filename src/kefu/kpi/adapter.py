@@ -150,7 +150,7 @@ def from_events(
             lf = life(ev.session_id, ev.at)
             if ev.agent_id is not None:
                 releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
-            ends.append(SessionEnd(lf.key, ev.at, seq))
+            ends.append(SessionEnd(lf.key, ev.at, seq, lf.group))
             lf.closed = ev.at
             del current[ev.session_id]
 

@@ -70,7 +70,7 @@ _SPECS: dict[type, tuple[tuple[str, _Kind], ...]] = {
                ("group", _OPT_STR), ("seq", _INT)),
     Release: (("session_id", _STR), ("agent_id", _STR), ("at", _TIME), ("seq", _INT)),
     HumanRequest: (("session_id", _STR), ("buyer_id", _STR), ("at", _TIME), ("seq", _INT)),
-    SessionEnd: (("session_id", _STR), ("at", _TIME), ("seq", _INT)),
+    SessionEnd: (("session_id", _STR), ("at", _TIME), ("seq", _INT), ("group", _OPT_STR)),
     Evaluation: (("session_id", _STR), ("buyer_id", _STR), ("agent_id", _OPT_STR),
                  ("sent_at", _TIME), ("rating", Rating), ("source", EvalSource),
                  ("by_bot", _BOOL), ("card_id", _OPT_STR), ("rated_at", _OPT_TIME)),

@@ -168,6 +168,6 @@ class Recorder:
             elif isinstance(ev, Closed):
                 if ev.agent_id is not None:
                     add(Release(key, ev.agent_id, ev.at, seq))
-                add(SessionEnd(key, ev.at, seq))
+                add(SessionEnd(key, ev.at, seq, self._group.get(key)))
                 self._key.pop(ev.session_id, None)
 

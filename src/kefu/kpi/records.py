@@ -284,25 +284,33 @@ class SessionEnd:
 
     Optional input. It tells a buyer who gave up waiting (the session ended
     before any agent took it) from one still waiting, and when they gave up.
+    ``group``, when given, is the group the session waited for: a session
+    no agent ever took has no hand-over to name its group, so this one does
+    (abandonment per group, K13).
     """
 
     session_id: str
     at: float
     seq: int = 0
+    group: str | None = None
 
-    def __init__(self, session_id: str, at: float, seq: int = 0) -> None:
+    def __init__(self, session_id: str, at: float, seq: int = 0,
+                 group: str | None = None) -> None:
         if not (type(session_id) is str and (type(at) is float or type(at) is int)
-                and MIN_TIME <= at < MAX_TIME and type(seq) is int):
+                and MIN_TIME <= at < MAX_TIME and type(seq) is int
+                and (group is None or type(group) is str)):
             _str("SessionEnd", "session_id", session_id)
             _time("SessionEnd", "at", at)
             _int("SessionEnd", "seq", seq)
-        set_session, set_at, set_seq = _SESSION_END
+            _str("SessionEnd", "group", group, optional=True)
+        set_session, set_at, set_seq, set_group = _SESSION_END
         set_session(self, session_id)
         set_at(self, at)
         set_seq(self, seq)
+        set_group(self, group)
 
 
-_SESSION_END = _slots(SessionEnd, "session_id", "at", "seq")
+_SESSION_END = _slots(SessionEnd, "session_id", "at", "seq", "group")
 
 
 @attrs.frozen(init=False)

@@ -90,7 +90,8 @@ class Timeline:
 
     Per session ``j``: ``ids[j]``, ``buyers[j]`` (the buyer of its first
     message), ``groups[j]`` (the group it entered with: its first
-    hand-over's), ``human[j]`` (when human service began, K02; ``inf`` = no
+    hand-over's; without one, the group its first SessionEnd naming one
+    names), ``human[j]`` (when human service began, K02; ``inf`` = no
     buyer message), ``reached[j]`` (first hand-over or human reply; ``inf`` =
     not yet), ``bot_at[j]`` (the bot's first message, when there is no switch to
     a human; ``inf`` = none).
@@ -248,10 +249,19 @@ def build_timeline(
     _place_stretches(tl, routes)
     negative = _settle(tl, ms, switched, threshold)
     ended = [INF] * len(ids)
+    named: dict[int, tuple[float, int, str]] = {}  # the first end naming a group
     for e in fin:
         j = index.get(e.session_id, -1)
-        if j >= 0 and e.at < ended[j]:
+        if j < 0:
+            continue
+        if e.at < ended[j]:
             ended[j] = e.at
+        if e.group is not None and tl.s_lo[j] == tl.s_hi[j]:
+            key = (e.at, e.seq, e.group)
+            if j not in named or key < named[j]:
+                named[j] = key
+    for j, (_at, _seq, group) in named.items():
+        tl.groups[j] = group  # no hand-over names its group: its end does (K13)
     tl.ended = ended
     tl.quality = DataQuality(ms.repeats + d1 + d2 + d3 + d4, ms.conflicts, ms.unknown,
                              ms.out_of_order, negative)
