@@ -73,3 +73,13 @@ def test_K12_bulk_adds_summarise_like_one_at_a_time(
         assert ms._maxes == [block[-1] for block in ms._blocks]
         assert all(0 < len(block) <= BLOCK for block in ms._blocks)
     assert ms.durations() == Durations.of(sorted(present))
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_K08_every_finite_value_is_summed_exactly(x: float) -> None:
+    """The exact sum's unit (2**-1074) holds every float, by the fast path or not."""
+    from fractions import Fraction
+
+    from kefu.kpi.multiset import _exact
+
+    assert Fraction(_exact(x), 2**1074) == Fraction(x)

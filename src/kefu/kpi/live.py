@@ -110,9 +110,30 @@ _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 class _Session:
     """One session's records (deduplicated) and what its last measurement gave."""
 
-    __slots__ = ("agent_units", "applied", "buyer", "contact", "days", "dropped", "ends", "fate",
-                 "handovers", "messages", "order", "quality", "releases", "requests",
-                 "samples", "served", "shop_units", "unanswered", "waiting", "when")
+    __slots__ = (
+        "agent_units",
+        "applied",
+        "buyer",
+        "contact",
+        "days",
+        "dropped",
+        "ends",
+        "fate",
+        "handovers",
+        "messages",
+        "order",
+        "quality",
+        "releases",
+        "requests",
+        "samples",
+        "sequenced",
+        "served",
+        "shop_units",
+        "unanswered",
+        "unknown",
+        "waiting",
+        "when",
+    )
 
     def __init__(self) -> None:
         self.messages: dict[str, Message] = {}
@@ -135,6 +156,8 @@ class _Session:
         self.unanswered = 0  # K08's counted waits without a reply, and excluded ones
         self.dropped = 0
         self.contact: LiveContact | None = None  # K13, as if the day were over
+        self.sequenced = 0  # its messages with a seq (their order is data quality)
+        self.unknown = 0  # its messages from Sender.UNKNOWN
 
 
 def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
@@ -272,7 +295,7 @@ class LiveTracker:
         if kept is None:
             self._kept[mid] = m
             s = self._session(m.session_id)
-            s.messages[mid] = m
+            self._file(s, m, 1)
             place = (m.at, m.seq, SENDER_RANK[m.sender], mid)  # message_key(m)[:4]
             if place < s.order:
                 s.order = place
@@ -287,13 +310,25 @@ class LiveTracker:
             return set()
         self._kept[mid] = best
         old = self._sessions[kept.session_id]
-        del old.messages[mid]
+        self._file(old, kept, -1)
         new = self._session(best.session_id)
-        new.messages[mid] = best
+        self._file(new, best, 1)
         for s in (old, new):  # rare: a conflicting copy of a message moved it
             s.order = min((message_key(x)[:4] for x in s.messages.values()),
                           default=(INF, ""))
         return {kept.session_id, best.session_id}
+
+    @staticmethod
+    def _file(s: _Session, m: Message, n: int) -> None:
+        """Keep (``n`` = 1) or drop (-1) a message of session ``s``, with its counts."""
+        if n > 0:
+            s.messages[m.message_id] = m
+        else:
+            del s.messages[m.message_id]
+        if m.seq:
+            s.sequenced += n
+        if m.sender is Sender.UNKNOWN:
+            s.unknown += n
 
     def _exclude(self, e: Exclusion) -> None:
         """K06, retroactively: the buyer's sessions are measured again. A buyer excluded
@@ -315,7 +350,7 @@ class LiveTracker:
         batch: list[str] = []
         for sid in sorted(dirty):
             s = self._sessions[sid]
-            if s.requests or any(x.seq for x in s.messages.values()):
+            if s.requests or s.sequenced:
                 self._measure(sid)  # its data quality needs a walk of its own
             else:
                 batch.append(sid)
@@ -380,9 +415,8 @@ class LiveTracker:
             if (j >= 0 and fate_of(tl, j) == STILL_WAITING and units
                     and tl.buyers[j] not in self._excluded):
                 waiting = units[0][0].start
-            unknown = sum(1 for x in s.messages.values() if x.sender is Sender.UNKNOWN)
             self._take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
-                       split.get(j, no_samples), (0, 0, unknown, 0, 0))
+                       split.get(j, no_samples), (0, 0, s.unknown, 0, 0))
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
               shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],

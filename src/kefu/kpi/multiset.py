@@ -25,7 +25,11 @@ _SCALE = 1074  # every finite float is an integer multiple of 2**-1074
 
 
 def _exact(x: float) -> int:
-    """``x`` as an exact multiple of 2**-1074."""
+    """``x`` as an exact multiple of 2**-1074. The common case first: a difference of
+    two POSIX times of this era is a multiple of 2**-22 (their spacing)."""
+    y = x * 4194304.0  # 2**22: exact, as any scaling by a power of two in range
+    if y.is_integer():
+        return int(y) << (_SCALE - 22)
     num, den = x.as_integer_ratio()
     return num << (_SCALE - den.bit_length() + 1)
 
