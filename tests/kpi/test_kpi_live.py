@@ -21,16 +21,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kpi_helpers import DAY, SH, agent, at, buyer, hand, release
-from kpi_strategies import WINDOWS, shop_day
+from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
 from kefu import Assigner, ManualClock, kpi
 from kefu.errors import KefuError
 from kefu.kpi import (
+    AgentStatus,
     EvalSource,
     Evaluation,
     Exclusion,
     LiveTracker,
     Rating,
+    Ratio,
     Recorder,
     Sender,
     SessionEnd,
@@ -57,7 +59,8 @@ def pure(records: list[Any], as_of: float | None, opts: dict[str, Any]) -> dict[
         "any": kpi.shop_reply_rate(msgs, hands, basis="any", **common),
         "agents": dict(kpi.agent_reply_rates(msgs, hands, **common)),
         "times": kpi.response_times(msgs, hands, **common),
-        "service": kpi.service_figures(msgs, hands, **common, **service),
+        "service": kpi.service_figures(msgs, hands, **common, **service,
+                                       statuses=kinds.get(AgentStatus, [])),
         "satisfaction": kpi.satisfaction(
             kinds.get(kpi.Evaluation, []), hands, releases=common["releases"], as_of=as_of,
             excluded_buyers=common["excluded_buyers"], tz=opts["tz"], window=opts["window"]),
@@ -84,14 +87,19 @@ def check(tracker: LiveTracker, fed: list[Any], opts: dict[str, Any]) -> None:
        st.sampled_from([180.0, 60.0]), st.sampled_from([[], ["b0"]]),
        st.sampled_from([{}, {"answer_within": 20.0, "short_abandon": 60.0},
                         {"short_abandon": 0.0}]),
+       st.lists(st.builds(AgentStatus, st.sampled_from(["alice", "bob", "carol"]),
+                          OFFSETS.map(lambda t: BASE + t), st.booleans(), st.integers(0, 1)),
+                max_size=6),
        st.randoms(use_true_random=False))
 def test_K12_the_tracker_equals_the_pure_functions_at_every_as_of(
         rec: dict[str, list[Any]], window: Window | None, policy: str, threshold: float,
-        excluded: list[str], service: dict[str, float], rnd: random.Random) -> None:
+        excluded: list[str], service: dict[str, float], statuses: list[AgentStatus],
+        rnd: random.Random) -> None:
     opts: dict[str, Any] = {"tz": SH, "window": window, "threshold": threshold,
                             "before_window": policy, **service}
     records = [r for kind, rs in rec.items() if kind != "orders" for r in rs]
     records += [Exclusion(b) for b in excluded]
+    records += statuses
     records += [r for r in records if rnd.random() < 0.15]  # repeats
     rnd.shuffle(records)
     tracker = LiveTracker(**opts)
@@ -153,6 +161,23 @@ def test_K12_K13_live_service_figures_with_worked_figures() -> None:
     assert (later.offered, later.waiting, later.transfers, later.excluded) == (3, 0, 1, 1)
     assert later.transfers_per_session.value == 1 / 2
     assert later.by_agent["alice"].transfers == 1  # the agent who took it first
+
+
+def test_K12_K13_live_occupancy_grows_with_as_of() -> None:
+    """Occupancy and mean concurrency from status records: an agent on line holds
+    sessions until as_of (nothing says otherwise), as the pure function takes it."""
+    tracker = LiveTracker(tz=SH)
+    t0 = at(10)
+    tracker.extend([AgentStatus("alice", t0, True), buyer(t0 + 30), hand(t0 + 30),
+                    buyer(t0 + 40, "s2", "b2"), hand(t0 + 60, session="s2", who="b2")])
+    now = tracker.service(t0 + 90)  # on line 90 s, busy from 30 s, two sessions from 60 s
+    alice = now.by_agent["alice"]
+    assert (alice.occupancy, alice.mean_concurrency) == (Ratio(60.0, 90.0), Ratio(90.0, 90.0))
+    assert now.occupancy == Ratio(60.0, 90.0)
+    tracker.extend([release(t0 + 100), AgentStatus("alice", t0 + 120, False)])
+    later = tracker.service(t0 + 600)  # off line at 120 s: the rest does not count
+    assert later.by_agent["alice"].occupancy == Ratio(90.0, 120.0)
+    assert later.by_agent["alice"].mean_concurrency == Ratio(40.0 + 30.0 + 60.0, 120.0)
 
 
 def test_K05_K12_live_satisfaction_follows_re_ratings_hand_overs_and_exclusions() -> None:

@@ -58,9 +58,11 @@ from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
 from kefu.kpi.multiset import Multiset
+from kefu.kpi.occupancy import AgentLoad, Span, loads_of
 from kefu.kpi.options import Options, make_options, seconds
 from kefu.kpi.ratings import rated_at
 from kefu.kpi.records import (
+    AgentStatus,
     Evaluation,
     Exclusion,
     Handover,
@@ -91,7 +93,8 @@ from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, t
 __all__ = ["LiveTracker"]
 
 _CODE = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
-_RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion, Evaluation)
+_RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion, Evaluation,
+            AgentStatus)
 
 Counts = dict[Key, int]
 
@@ -103,7 +106,8 @@ DayKey = tuple[str, dt.date]
 SampleKey = tuple[str | None, str, str]
 # A buyer-day member: (visit order, session id, FIRST unit, ANY unit, fate).
 Member = tuple[Any, str, Unit, Unit, int]
-Fed = Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
+Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
+       | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 
 
@@ -129,6 +133,7 @@ class _Session:
         "sequenced",
         "served",
         "shop_units",
+        "stretches",
         "unanswered",
         "unknown",
         "waiting",
@@ -158,6 +163,7 @@ class _Session:
         self.contact: LiveContact | None = None  # K13, as if the day were over
         self.sequenced = 0  # its messages with a seq (their order is data quality)
         self.unknown = 0  # its messages from Sender.UNKNOWN
+        self.stretches: tuple[tuple[str, float, float], ...] = ()  # (agent, start, end)
 
 
 def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
@@ -194,6 +200,14 @@ class LiveTracker:
             seconds("short_abandon", short_abandon, zero_ok=True))
         self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
         self._ratings = LiveRatings()  # K05
+        # K13's occupancy: status records by agent, the sessions each agent held, and the
+        # latest instant of the records the pure function's calendar spans.
+        self._statuses: dict[str, set[AgentStatus]] = {}
+        self._status_repeats = 0
+        self._held_by: dict[str, set[str]] = {}
+        self._message_times: Counter[float] = Counter()
+        self._message_hi = -INF
+        self._span_hi = -INF  # over hand-overs, switches and status records
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
         self._sessions: dict[str, _Session] = {}
         self._by_buyer: dict[str, set[str]] = {}
@@ -246,8 +260,8 @@ class LiveTracker:
             (k for k in _RECORDS if isinstance(record, k)), None)
         if cls is None:
             raise InvalidRecord(f"LiveTracker takes Message, Handover, Release, HumanRequest,"
-                                f" SessionEnd, Exclusion or Evaluation records, got"
-                                f" {short_repr(record)}")
+                                f" SessionEnd, Exclusion, Evaluation or AgentStatus records,"
+                                f" got {short_repr(record)}")
         rec: Fed = checked_one(record, cls)
         if isinstance(rec, Exclusion):
             self._exclude(rec)
@@ -255,6 +269,9 @@ class LiveTracker:
         if isinstance(rec, Evaluation):
             self._ratings.add(rec)
             self._last = max(self._last, rated_at(rec))
+            return
+        if isinstance(rec, AgentStatus):
+            self._add_status(rec)
             return
         touched = self._add_message(rec) if isinstance(rec, Message) else self._add_other(rec)
         if rec.at > self._last:
@@ -283,6 +300,8 @@ class LiveTracker:
                 self._route_repeats += 1
             return set()
         bucket.add(rec)
+        if isinstance(rec, Handover | HumanRequest):
+            self._span_hi = max(self._span_hi, rec.at)
         if isinstance(rec, Handover | Release):
             self._ratings.touch_session(rec.session_id)  # who is credited may change (K05)
         return {rec.session_id}
@@ -318,13 +337,31 @@ class LiveTracker:
                           default=(INF, ""))
         return {kept.session_id, best.session_id}
 
-    @staticmethod
-    def _file(s: _Session, m: Message, n: int) -> None:
+    def _add_status(self, r: AgentStatus) -> None:
+        """An agent went on or off line (K13's occupancy): filed once, like the others."""
+        mine = self._statuses.setdefault(r.agent_id, set())
+        if r in mine:
+            self._status_repeats += 1
+            return
+        mine.add(r)
+        self._span_hi = max(self._span_hi, r.at)
+        self._last = max(self._last, r.at)
+
+    def _file(self, s: _Session, m: Message, n: int) -> None:
         """Keep (``n`` = 1) or drop (-1) a message of session ``s``, with its counts."""
+        times = self._message_times
         if n > 0:
             s.messages[m.message_id] = m
+            times[m.at] += 1
+            if m.at > self._message_hi:
+                self._message_hi = m.at
         else:
             del s.messages[m.message_id]
+            times[m.at] -= 1
+            if not times[m.at]:
+                del times[m.at]
+                if m.at == self._message_hi:  # rare: a conflicting copy moved the latest
+                    self._message_hi = max(times, default=-INF)
         if m.seq:
             s.sequenced += n
         if m.sender is Sender.UNKNOWN:
@@ -444,6 +481,14 @@ class LiveTracker:
         else:
             i, hour, c, code, wait, agent, moved, reason = found
             s.contact = (m.cal.days[i], hour, tl.groups[j], agent, code, wait, moved, reason, c)
+        stretches = () if j < 0 else tuple(
+            (tl.agents[x], tl.starts[x], tl.ends[x]) for x in range(tl.s_lo[j], tl.s_hi[j]))
+        if stretches != s.stretches:
+            for agent in {x[0] for x in s.stretches}:
+                self._held_by[agent].discard(sid)
+            for agent in {x[0] for x in stretches}:
+                self._held_by.setdefault(agent, set()).add(sid)
+            s.stretches = stretches
         s.quality = quality
         self._apply(sid, s)
 
@@ -796,8 +841,27 @@ class LiveTracker:
         90th percentiles; it does not grow with the records.
         """
         a = self._as_of(as_of)
-        return self._service.report(self._data_quality(),
-                                    (c for c in self._later.values() if c[8] <= a))
+        quality = self._data_quality() + DataQuality(duplicates=self._status_repeats)
+        return self._service.report(quality, (c for c in self._later.values() if c[8] <= a),
+                                    self._loads(a))
+
+    def _loads(self, a: float) -> dict[str, AgentLoad]:
+        """Each agent with status records: on-line, busy and session-seconds at ``a``, as
+        the pure function computes them. O(their status records + stretches)."""
+        if not self._statuses:
+            return {}
+        statuses = [r for mine in self._statuses.values() for r in mine]
+        held: dict[str, list[Span]] = {}
+        for agent in self._statuses:
+            spans = held[agent] = []
+            for sid in self._held_by.get(agent, ()):
+                s = self._sessions[sid]
+                if s.buyer is not None and s.buyer in self._excluded:
+                    continue  # K06
+                spans += [(start, end) for who, start, end in s.stretches if who == agent]
+        first = min(r.at for r in statuses)
+        cal = self._opts.calendar(first, max(self._span_hi, self._message_hi))
+        return loads_of(statuses, held, a, cal)
 
     def agent(self, agent_id: str, as_of: float | dt.datetime | None = None) -> Rate | None:
         """One agent's reply rate (K04) at ``as_of``: their entry of :meth:`agents`, or None

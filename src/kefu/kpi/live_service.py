@@ -16,10 +16,11 @@ a report O(keys x (n / block)).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kefu.kpi.multiset import Multiset
+from kefu.kpi.occupancy import AgentLoad
 from kefu.kpi.results import DataQuality
 from kefu.kpi.service import (
     WAITS,
@@ -28,6 +29,7 @@ from kefu.kpi.service import (
     figures_of,
     sort_key,
     tally,
+    with_loads,
 )
 
 __all__ = ["LiveContact", "LiveService"]
@@ -91,9 +93,11 @@ class LiveService:
             if not acc.contacts:
                 del self._parts[part]
 
-    def report(self, quality: DataQuality, later: Iterable[LiveContact] = ()) -> ServiceReport:
+    def report(self, quality: DataQuality, later: Iterable[LiveContact] = (),
+               loads: Mapping[str, AgentLoad] | None = None) -> ServiceReport:
         """The figures, with ``later`` contacts (those whose clock the caller's ``as_of``
-        has reached but the counts have not yet) counted for this report only."""
+        has reached but the counts have not yet) counted for this report only, and
+        the agents' ``loads`` (:func:`kefu.kpi.occupancy.loads_of`) for occupancy."""
         extra = list(later)
         for contact in extra:
             self.count(contact, 1)
@@ -103,13 +107,14 @@ class LiveService:
             for (kind, key), acc in self._parts.items():
                 if kind != "shop":
                     split[kind][key] = acc.figures()
+            parts = {f"by_{kind}": {k: figures[k] for k in sorted(figures, key=sort_key)}
+                     for kind, figures in split.items()}
+            parts["by_agent"], shop_load = with_loads(parts["by_agent"], loads or {})
             shop = self._parts.get(("shop", None)) or _Counts()
             return figures_of(  # type: ignore[return-value]
                 shop.counts, shop.excluded_by, shop.waits.durations(),
                 shop.abandons.durations(), ServiceReport, answer_within=self._answer_within,
-                short_abandon=self._short_abandon, quality=quality,
-                **{f"by_{kind}": {k: parts[k] for k in sorted(parts, key=sort_key)}
-                   for kind, parts in split.items()})
+                short_abandon=self._short_abandon, quality=quality, **parts, **shop_load)
         finally:
             for contact in extra:
                 self.count(contact, -1)

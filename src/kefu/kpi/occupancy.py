@@ -27,7 +27,7 @@ from kefu.kpi.records import AgentStatus
 from kefu.kpi.timeline import INF, Timeline, dedupe, fields_of
 from kefu.kpi.window import Calendar
 
-__all__ = ["AgentLoad", "agent_loads", "status_records"]
+__all__ = ["AgentLoad", "Span", "agent_loads", "loads_of", "status_records"]
 
 AgentLoad = tuple[float, float, float]
 """(seconds on line, of them holding a session, session-seconds held on line)."""
@@ -128,18 +128,26 @@ def agent_loads(tl: Timeline, statuses: list[AgentStatus], opts: Options,
     """
     as_of = opts.as_of
     excluded = opts.excluded
-    by_agent: dict[str, list[AgentStatus]] = {}
-    for r in sorted(statuses, key=_ORDER):
-        by_agent.setdefault(r.agent_id, []).append(r)
-    held: dict[str, list[Span]] = {a: [] for a in by_agent}
+    held: dict[str, list[Span]] = {r.agent_id: [] for r in statuses}
     for j in range(len(tl.ids)):
         if excluded and tl.buyers[j] in excluded:
             continue
         for x in range(tl.s_lo[j], tl.s_hi[j]):
             spans = held.get(tl.agents[x])
             if spans is not None:
-                spans.append((tl.starts[x], tl.ends[x] if tl.ends[x] < as_of else as_of))
+                spans.append((tl.starts[x], tl.ends[x]))
+    return loads_of(statuses, held, as_of, cal)
+
+
+def loads_of(statuses: Iterable[AgentStatus], held: dict[str, list[Span]], as_of: float,
+             cal: Calendar) -> dict[str, AgentLoad]:
+    """:func:`agent_loads` from the agents' status records and the (start, end) spans
+    each holds a session over (an end after ``as_of`` is taken as ``as_of``); shared
+    with the live tracker. O(r log r + s log s)."""
+    by_agent: dict[str, list[AgentStatus]] = {}
+    for r in sorted(statuses, key=_ORDER):
+        by_agent.setdefault(r.agent_id, []).append(r)
     windows = _windows(cal)
     return {a: _integrate(_intersect(_online(by_agent[a], as_of), windows),
-                          *_levels(held[a]))
+                          *_levels([(s, e if e < as_of else as_of) for s, e in held.get(a, ())]))
             for a in sorted(by_agent)}

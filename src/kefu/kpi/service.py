@@ -43,7 +43,7 @@ from typing import Any
 import attrs
 
 from kefu.kpi.clocks import human_clock
-from kefu.kpi.occupancy import agent_loads, status_records
+from kefu.kpi.occupancy import AgentLoad, agent_loads, status_records
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
 from kefu.kpi.records import AgentStatus, Handover, HumanRequest, Message, Release, SessionEnd
 from kefu.kpi.results import NO_ISSUES, DataQuality, Durations
@@ -376,16 +376,7 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
         contacts.sort(key=lambda u: (u.day, u.start, u.session_id))
     by_agent = _split(accs, lambda k: k[3], drop_none=True)
     loads = agent_loads(tl, statuses, opts, cal) if statuses else {}
-    shop_load: dict[str, Ratio | None] = {"occupancy": None, "mean_concurrency": None}
-    if loads:
-        for agent, (online, busy, held) in loads.items():
-            by_agent[agent] = attrs.evolve(by_agent.get(agent, ServiceFigures()),
-                                           occupancy=Ratio(busy, online),
-                                           mean_concurrency=Ratio(held, online))
-        by_agent = {a: by_agent[a] for a in sorted(by_agent)}
-        online = sum(v[0] for v in loads.values())
-        shop_load = {"occupancy": Ratio(sum(v[1] for v in loads.values()), online),
-                     "mean_concurrency": Ratio(sum(v[2] for v in loads.values()), online)}
+    by_agent, shop_load = with_loads(by_agent, loads)
     return total.figures(  # type: ignore[return-value]
         ServiceReport,
         answer_within=answer_within,
@@ -398,6 +389,22 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
         quality=tl.quality + DataQuality(duplicates=status_repeats),
         **shop_load,
     )
+
+
+def with_loads(by_agent: dict[str, ServiceFigures], loads: Mapping[str, AgentLoad]
+               ) -> tuple[dict[str, ServiceFigures], dict[str, Ratio | None]]:
+    """The agents' figures with their occupancy and mean concurrency (K13), and the
+    shop's, from :func:`kefu.kpi.occupancy.agent_loads` (none without status records)."""
+    if not loads:
+        return by_agent, {"occupancy": None, "mean_concurrency": None}
+    for agent, (online, busy, held) in loads.items():
+        by_agent[agent] = attrs.evolve(by_agent.get(agent, ServiceFigures()),
+                                       occupancy=Ratio(busy, online),
+                                       mean_concurrency=Ratio(held, online))
+    by_agent = {a: by_agent[a] for a in sorted(by_agent)}
+    online = sum(v[0] for v in loads.values())
+    return by_agent, {"occupancy": Ratio(sum(v[1] for v in loads.values()), online),
+                      "mean_concurrency": Ratio(sum(v[2] for v in loads.values()), online)}
 
 
 def _split(accs: Mapping[_Key, _Acc], dim: Any,
