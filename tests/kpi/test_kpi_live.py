@@ -237,6 +237,8 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
         shop.add_agent(name, cap=cap, online=True)
     tracker = LiveTracker(tz=SH, window=Window.whole_day())
     recorder = Recorder(shop, tracker)
+    statuses = [AgentStatus(name, at(9), True) for name in ("alice", "bob")]
+    tracker.extend(statuses)
     events: list[Any] = []
     messages: list[kpi.Message] = []
     buyers: dict[str, str] = {}
@@ -280,12 +282,10 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
                 events += got
             else:
                 who = "bob" if k % 2 else "alice"
-                got = shop.agent_offline(who, requeue=True)
-                recorder.observe(got)
-                events += got
-                got = shop.agent_online(who)
-                recorder.observe(got)
-                events += got
+                events += recorder.agent_offline(who, requeue=True)
+                events += recorder.agent_online(who)
+                statuses += [AgentStatus(who, clock.now(), False, 2 * n),
+                             AgentStatus(who, clock.now(), True, 2 * n + 1)]
         except KefuError:
             assert len(events) == before
     recs = kpi.from_events(events, messages)
@@ -297,6 +297,8 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
                 recs.messages, recs.handovers, as_of=as_of, basis=basis, **common)
         assert dict(tracker.agents(as_of)) == dict(kpi.agent_reply_rates(
             recs.messages, recs.handovers, as_of=as_of, **common))
+        assert tracker.service(as_of) == kpi.service_figures(
+            recs.messages, recs.handovers, as_of=as_of, statuses=statuses, **common)
 
 
 def test_K12_the_recorder_refuses_a_bad_message_id_before_the_assigner_acts() -> None:

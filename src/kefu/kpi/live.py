@@ -1,12 +1,14 @@
-"""Live figures (K12): records in one at a time, K03/K04/K07-K09 figures out at any ``as_of``.
+"""Live figures (K12): records in one at a time, K03-K09 and K13 figures out at any ``as_of``.
 
 A dashboard or an agent workbench refreshes every few seconds; it cannot
 recompute the whole day each time. :class:`LiveTracker` takes the same
 records the pure functions take, one at a time and in any order, and
 answers :meth:`~LiveTracker.shop` (K03, with K02's waiting figures) and
-:meth:`~LiveTracker.agents` (K04) for any ``as_of`` at or after the latest
-record, equal to :func:`kefu.kpi.shop_reply_rate` and
-:func:`kefu.kpi.agent_reply_rates` over the same records.
+:meth:`~LiveTracker.agents` (K04), :meth:`~LiveTracker.response_times` (K08),
+:meth:`~LiveTracker.satisfaction` (K05) and :meth:`~LiveTracker.service`
+(K13) for any ``as_of`` at or after the latest record, equal to the pure
+functions (:func:`kefu.kpi.shop_reply_rate` and the rest) over the same
+records.
 
 Theory of operation. Each session is measured on its own, by the very code
 the pure functions run (:class:`kefu.kpi.measure.Measure` over the

@@ -14,9 +14,10 @@ tracker the message and the records that the call's events mean, exactly as
   ``Closed`` -> SessionEnd;
 - a session id used again after its close is a new life, ``"<id>#<n>"``.
 
-Commands without a message (``assign``, ``transfer``, ``agent_offline``,
-``tick`` ...) are called on the Assigner as usual; pass their events to
-:meth:`Recorder.observe`. A message is stamped with the instant the
+:meth:`Recorder.agent_online` and :meth:`Recorder.agent_offline` also give
+the tracker an ``AgentStatus`` record (occupancy, K13). Other commands
+without a message (``assign``, ``transfer``, ``tick`` ...) are called on
+the Assigner as usual; pass their events to :meth:`Recorder.observe`. A message is stamped with the instant the
 Assigner took it at (:attr:`kefu.Assigner.time`). A message id that is not
 a ``str`` raises InvalidRecord before the Assigner is called.
 Cost per call: the Assigner's, plus the tracker's per record.
@@ -25,6 +26,7 @@ Cost per call: the Assigner's, plus the tracker's per record.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from kefu._text import short_repr
 from kefu.assigner import Assigner
@@ -41,7 +43,16 @@ from kefu.events import (
 )
 from kefu.kpi.errors import InvalidRecord, InvalidTime
 from kefu.kpi.live import LiveTracker
-from kefu.kpi.records import MAX_TIME, MIN_TIME, Handover, Message, Release, Sender, SessionEnd
+from kefu.kpi.records import (
+    MAX_TIME,
+    MIN_TIME,
+    AgentStatus,
+    Handover,
+    Message,
+    Release,
+    Sender,
+    SessionEnd,
+)
 
 __all__ = ["Recorder"]
 
@@ -101,6 +112,29 @@ class Recorder:
         events = self._assigner.close_session(session_id)
         self.observe(events)
         return events
+
+    def agent_online(self, agent_id: str) -> list[Event]:
+        """The agent comes on line (R09 drain) and an ``AgentStatus`` record says so (K13's
+        occupancy counts on-line time)."""
+        self._check_call(None)
+        events = self._assigner.agent_online(agent_id)
+        self.observe(events)
+        self._status(agent_id, True)
+        return events
+
+    def agent_offline(self, agent_id: str, **options: Any) -> list[Event]:
+        """The agent goes off line (``options`` as :meth:`kefu.Assigner.agent_offline`
+        takes them) and an ``AgentStatus`` record says so."""
+        self._check_call(None)
+        events = self._assigner.agent_offline(agent_id, **options)
+        self.observe(events)
+        self._status(agent_id, False)
+        return events
+
+    def _status(self, agent_id: str, online: bool) -> None:
+        seq = self._seq
+        self._seq += 1
+        self.tracker.add(AgentStatus(agent_id, self._assigner.time, online, seq))
 
     def _check_call(self, message_id: object) -> None:
         """Refuse, before the Assigner acts, what the tracker would refuse after it: a
