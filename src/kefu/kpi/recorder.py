@@ -17,9 +17,10 @@ tracker the message and the records that the call's events mean, exactly as
 :meth:`Recorder.agent_online` and :meth:`Recorder.agent_offline` also give
 the tracker an ``AgentStatus`` record (occupancy, K13). Other commands
 without a message (``assign``, ``transfer``, ``tick`` ...) are called on
-the Assigner as usual; pass their events to :meth:`Recorder.observe`. A message is stamped with the instant the
-Assigner took it at (:attr:`kefu.Assigner.time`). A message id that is not
-a ``str`` raises InvalidRecord before the Assigner is called.
+the Assigner as usual; pass their events to :meth:`Recorder.observe`. A
+message is stamped with the instant the Assigner took it at
+(:attr:`kefu.Assigner.time`). A message id that is not a ``str`` raises
+InvalidRecord before the Assigner is called.
 Cost per call: the Assigner's, plus the tracker's per record.
 """
 
