@@ -72,7 +72,7 @@ def test_K12_bulk_adds_summarise_like_one_at_a_time(
         assert [x for block in ms._blocks for x in block] == sorted(present)
         assert ms._maxes == [block[-1] for block in ms._blocks]
         assert all(0 < len(block) <= BLOCK for block in ms._blocks)
-    assert ms.durations() == Durations.of(sorted(present))
+        assert ms.durations() == Durations.of(sorted(present))  # also a cached summary
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))

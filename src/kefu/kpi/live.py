@@ -222,6 +222,8 @@ class LiveTracker:
         self._session_counts: tuple[Counts, Counts] = ({}, {})
         self._session_fates: tuple[dict[int, int], dict[int, int]] = ({}, {})
         self._agent_counts: dict[str, Counts] = {}
+        self._agent_built: dict[str, Rate] = {}  # rates built at a query, until they change
+        self._agents_changed: set[str] = set()
         self._buyer_counts: tuple[Counts, Counts] = ({}, {})
         self._buyer_fates: tuple[dict[int, int], dict[int, int]] = ({}, {})
         # Volatile units, judged at query time: by session, (FIRST, ANY, fate) session-day
@@ -539,6 +541,7 @@ class LiveTracker:
             key = self._key(u, self._last)
             if key is not None and u.agent_id is not None:
                 applied.append((self._agent_counts.setdefault(u.agent_id, {}), key))
+                self._agents_changed.add(u.agent_id)
         for counts, key in applied:
             _bump(counts, key, 1)
         s.applied = applied
@@ -577,6 +580,7 @@ class LiveTracker:
         for counts, key in s.applied:
             _bump(counts, key, -1)
         s.applied = None
+        self._agents_changed.update(u.agent_id for u in s.agent_units if u.agent_id is not None)
         if sid in self._future:
             self._future.discard(sid)
         else:
@@ -882,23 +886,42 @@ class LiveTracker:
         return self._agent_rates(self._as_of(as_of), None)
 
     def _agent_rates(self, a: float, only: str | None) -> dict[str, Rate]:
-        """Agents' rates at ``a``: every agent's, or (``only``) one agent's."""
-        counts = {agent: dict(c) for agent, c in self._agent_counts.items()
-                  if only is None or agent == only}
+        """Agents' rates at ``a``: every agent's, or (``only``) one agent's.
+
+        An agent whose fixed counts have not changed since the last query and who
+        has no volatile unit gets the rate built then (its data quality brought up
+        to date), so a dashboard's refresh rebuilds only the agents something
+        happened to. O(agents + volatile units + changed agents' keys)."""
+        volatile: dict[str, list[Unit]] = {}
         for _shop, agent_units in self._volatile.values():
             for u in agent_units:
-                if u.agent_id is None or (only is not None and u.agent_id != only):
-                    continue
-                key = self._key(u, a)
-                if key is not None:
-                    _bump(counts.setdefault(u.agent_id, {}), key, 1)
+                if u.agent_id is not None and (only is None or u.agent_id == only):
+                    volatile.setdefault(u.agent_id, []).append(u)
+        for agent in self._agents_changed:
+            self._agent_built.pop(agent, None)
+        self._agents_changed = set()
         quality = self._data_quality()
+        names = set(volatile) | (set(self._agent_counts) if only is None else
+                                 {only} & self._agent_counts.keys())
         out: dict[str, Rate] = {}
-        for agent in sorted(counts):
-            if counts[agent]:
+        for agent in sorted(names):
+            built = self._agent_built.get(agent) if agent not in volatile else None
+            if built is None:
+                counts = dict(self._agent_counts.get(agent, {}))
+                for u in volatile.get(agent, ()):
+                    key = self._key(u, a)
+                    if key is not None:
+                        _bump(counts, key, 1)
+                if not counts:
+                    continue
                 tally = Tally(False)
-                tally.counts = counts[agent]
-                out[agent] = tally.build(Rate, quality=quality, agents=False)
+                tally.counts = counts
+                built = tally.build(Rate, quality=quality, agents=False)
+                if agent not in volatile:
+                    self._agent_built[agent] = built
+            elif built.quality != quality:
+                built = self._agent_built[agent] = attrs.evolve(built, quality=quality)
+            out[agent] = built
         return out
 
 

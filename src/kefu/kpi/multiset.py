@@ -37,19 +37,21 @@ def _exact(x: float) -> int:
 class Multiset:
     """Finite floats, each possibly many times, in order (see the module docstring)."""
 
-    __slots__ = ("_blocks", "_maxes", "_sum", "count")
+    __slots__ = ("_blocks", "_maxes", "_sum", "_summary", "count")
 
     def __init__(self) -> None:
         self._blocks: list[list[float]] = []
         self._maxes: list[float] = []
         self._sum = 0
         self.count = 0
+        self._summary: Durations | None = None  # durations() since the last change
 
     def add(self, x: float) -> None:
         """Add one value. O(log n + BLOCK)."""
         blocks, maxes = self._blocks, self._maxes
         self._sum += _exact(x)
         self.count += 1
+        self._summary = None
         if not blocks:
             blocks.append([x])
             maxes.append(x)
@@ -73,6 +75,7 @@ class Multiset:
             return
         self._sum += sum(map(_exact, values))
         self.count += len(values)
+        self._summary = None
         merged = sorted([x for block in self._blocks for x in block] + values)
         step = BLOCK // 2  # half-full blocks: room to grow before a split
         self._blocks = [merged[i:i + step] for i in range(0, len(merged), step)]
@@ -85,6 +88,7 @@ class Multiset:
         del block[bisect.bisect_left(block, x)]
         self._sum -= _exact(x)
         self.count -= 1
+        self._summary = None
         if block:
             self._maxes[i] = block[-1]
         else:
@@ -100,13 +104,18 @@ class Multiset:
         raise IndexError(k)
 
     def durations(self) -> Durations:
-        """count, mean, median and p90, equal to ``Durations.of_sorted`` of the values."""
+        """count, mean, median and p90, equal to ``Durations.of_sorted`` of the values.
+        O(n / BLOCK) after a change, O(1) again until the next one."""
+        if self._summary is not None:
+            return self._summary
         n = self.count
         if not n:
-            return Durations()
+            self._summary = Durations()
+            return self._summary
         mid = n // 2
         median = self.kth(mid) if n % 2 else (self.kth(mid - 1) + self.kth(mid)) / 2
         rank = -(-9 * n // 10)
         mean = (self._sum / (1 << _SCALE)) / n  # the exact sum, rounded once, as fsum
-        return Durations(n, mean, median, self.kth(rank - 1))
+        self._summary = Durations(n, mean, median, self.kth(rank - 1))
+        return self._summary
 
