@@ -80,6 +80,7 @@ class Reference:
                              default=INF)
             self._waits(s)
             self._stretches(s)
+            self._human(s)
 
     def _session(self, sid: str, buyer: str) -> dict[str, Any]:
         if sid not in self.sessions:
@@ -103,14 +104,22 @@ class Reference:
                     waits[-1][2] = m.agent_id
             elif m.sender is Sender.BOT:
                 bot = min(bot, m.at)
-        switch = s["switch"]
-        if switch - first_buyer > self.T and bot - first_buyer > self.T:
-            switch = INF  # late: nobody, not even the bot, answered for T: human already
+        s["all_waits"], s["first_buyer"], s["bot"] = waits, first_buyer, bot
+        s["first_agent"] = first_agent
+
+    def _human(self, s: dict[str, Any]) -> None:
+        """K02: when human service began; the switch is late (ignored) when the buyer had
+        been missed without it: T passed first, and the bot had not written in time or
+        an agent reached the session before the switch (K07)."""
+        switch, first_buyer, bot = s["switch"], s["first_buyer"], s["bot"]
+        if switch - first_buyer > self.T and (bot - first_buyer > self.T
+                                              or s["reached"] < switch):
+            switch = INF
         human = switch if switch != INF else first_buyer
         s["human"] = human
         s["bot_at"] = bot if switch == INF else INF
-        s["waits"] = [w for w in waits if w[1] >= human]  # replies before human service: dropped
-        s["first_agent"] = first_agent
+        # replies before human service: dropped
+        s["waits"] = [w for w in s["all_waits"] if w[1] >= human]
 
     def _stretches(self, s: dict[str, Any]) -> None:
         stretches = []

@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 import attrs
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from kpi_helpers import DAY
 from kpi_strategies import BASE, OPTIONS, sessions, shop_day
@@ -155,3 +155,40 @@ def test_K05_K10_daily_report_ignores_order_and_repeats_and_its_counts_add_up(
     assert s.met + s.normal + s.disappointed == s.denominator
     known = [o for o in rec["orders"] if opts["as_of"] is None or o.at <= opts["as_of"]]
     assert before.pk.excluded == sum(1 for o in known if o.buyer_id in excluded)
+
+
+MOMENT = st.none() | st.sampled_from([0, 50, 100, 180, 181, 250, 300, 310, 400])
+"""Seconds after the buyer's message, or never: both sides of a 180 s threshold."""
+
+
+@example(100, 50, 300, 310, [299, 320])  # the bot in time, an agent before the switch
+@example(100, 250, 300, 310, [260, 320])
+@example(None, None, 200, 210, [190, 220])  # nobody for T, then a switch
+@given(MOMENT, MOMENT, MOMENT, MOMENT,
+       st.lists(st.sampled_from([0, 100, 180, 181, 260, 299, 305, 320, 600]), min_size=2,
+                max_size=6))
+def test_K02_K07_a_switch_bot_or_hand_over_never_turns_missed_back_into_met(
+        bot: int | None, handed: int | None, switched: int | None, reply: int | None,
+        ages: list[int]) -> None:
+    """One buyer, and every order of the things that decide when their human service
+    began (the bot writing, an agent taking the session, a switch to a human) and of
+    the agent's reply: once their unit reads MISSED at some ``as_of``, it reads MISSED
+    at every later one (shop and agent units)."""
+    s = kpi.Sender
+    t0 = BASE + 300  # inside the window
+    msgs = [kpi.Message("s1", "b1", t0, s.BUYER, "m0")]
+    if bot is not None:
+        msgs.append(kpi.Message("s1", "b1", t0 + bot, s.BOT, "m1"))
+    if reply is not None:
+        msgs.append(kpi.Message("s1", "b1", t0 + reply, s.AGENT, "m2", agent_id="alice"))
+    hands = [] if handed is None else [kpi.Handover("s1", "b1", "alice", t0 + handed)]
+    reqs = [] if switched is None else [kpi.HumanRequest("s1", "b1", t0 + switched)]
+    missed: set[str] = set()
+    for age in [*sorted(ages), None]:
+        as_of = None if age is None else t0 + age
+        shop = kpi.shop_reply_rate(msgs, hands, requests=reqs, as_of=as_of)
+        agents = kpi.agent_reply_rates(msgs, hands, requests=reqs, as_of=as_of)
+        now = {"shop": shop.missed, "alice": agents["alice"].missed if "alice" in agents else 0}
+        for who in missed:
+            assert now[who] == 1, (who, as_of)
+        missed |= {who for who, n in now.items() if n}

@@ -214,6 +214,13 @@ def test_K02_K07_a_late_switch_does_not_turn_a_missed_buyer_into_a_met_one() -> 
     taken = shop(bot, hands, requests=reqs, detail=True)
     assert (taken.met, taken.units[0].start) == (1, T0 + 200)
     assert shop(bot, hands, requests=reqs, as_of=T0 + 190).total == 0  # the bot's then
+    # The bot wrote in time, but an agent had taken the session before the switch: the
+    # buyer was missed from their first message, and stays missed.
+    taken_first = [buyer(T0), other(T0 + 100, Sender.BOT), agent(T0 + 310)]
+    for handed in (T0 + 50, T0 + 250):
+        for as_of in (T0 + 299, T0 + 305, None):
+            r = shop(taken_first, [hand(handed)], requests=[switch(T0 + 300)], as_of=as_of)
+            assert (r.met, r.missed) == (0, 1), (handed, as_of)
     # A human answer within T before a late switch keeps it met.
     answered = [buyer(T0), agent(T0 + 60), buyer(T0 + 250), agent(T0 + 260)]
     kept = shop(answered, hands, requests=[switch(T0 + 240)], detail=True)

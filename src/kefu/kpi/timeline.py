@@ -208,9 +208,11 @@ def build_timeline(
     """Sessions' waits and stretches from raw records, as known at ``as_of``.
 
     A SessionEnd of a session no other record mentions is ignored. A switch to
-    human service more than ``threshold`` after the buyer's first message, with
-    no bot message within ``threshold`` of it, is late: the buyer was in human
-    service (and missed) already, and the switch changes nothing (K02, K07).
+    human service more than ``threshold`` after the buyer's first message is
+    late when the bot had not written within ``threshold`` of that message,
+    or an agent had reached the session before the switch: the buyer was in
+    human service (and missed) already, and the switch changes nothing (K02,
+    K07).
 
     Every record is checked first (:mod:`kefu.kpi.intake`): InvalidRecord for a bad one.
     """
@@ -567,8 +569,11 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest],
     """Per-session K02 facts; drop waits answered before human service began.
 
     A late switch (see :func:`build_timeline`) is ignored, so that a buyer
-    who read MISSED before it never reads MET after it (K07). Returns how
-    many waits were dropped (negative durations).
+    who read MISSED before it never reads MET after it (K07): one more than
+    ``threshold`` after the buyer's first message, when by then the buyer
+    had been missed without it, as the bot had not written within
+    ``threshold`` or an agent had reached the session before the switch.
+    Returns how many waits were dropped (negative durations).
     """
     us, rs, wlo, s_lo, s_hi, starts = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi, tl.starts
     n = len(tl.ids)
@@ -593,7 +598,8 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest],
     for sid, q in switched.items():
         j = tl.index[sid]
         lo, hi = wlo[j], wlo[j + 1]
-        if lo < hi and q.at - us[lo] > threshold and bot[j] - us[lo] > threshold:
+        if lo < hi and q.at - us[lo] > threshold and (
+                bot[j] - us[lo] > threshold or reached[j] < q.at):
             continue  # a late switch: human from the first message already
         human[j] = q.at  # a switched session is human from the switch
         bot[j] = INF
