@@ -172,7 +172,7 @@ def test_K11_from_events_checks_the_messages_it_is_given() -> None:
 
 
 _SPOILS = [math.nan, math.inf, -math.inf, -1.0, MAX_TIME, 2**60, 10**400, 3.2e12, True, None,
-           "1", 1.5, EvilStr("x"), -(2.0**54), Sender.BOT, object()]
+           "1", 1.5, EvilStr("x"), -(2.0**54), 2**53 + 1, -(2**53) - 1, Sender.BOT, object()]
 
 
 @pytest.mark.parametrize("value", _SPOILS, ids=repr)

@@ -331,3 +331,22 @@ def test_K11_from_events_is_reachable_at_the_design_path() -> None:
     from kefu.kpi import records
 
     assert records.from_events is kpi.from_events
+
+
+def test_K05_ratings_that_differ_only_in_a_missing_field_do_not_depend_on_input_order() -> None:
+    """Two ratings of one card at the same instant, one with agent_id None and one with
+    "", or one with rated_at None and one at sent_at: the same one counts whatever the
+    order the records come in."""
+    from kefu.kpi import EvalSource, Evaluation, Rating
+
+    sent = at(10)
+    for a, b in [
+        (Evaluation("s1", "b1", None, sent, Rating.SATISFIED, EvalSource.BUYER, card_id="c"),
+         Evaluation("s1", "b1", "", sent, Rating.SATISFIED, EvalSource.BUYER, card_id="c")),
+        (Evaluation("s1", "b1", "x", sent, Rating.NORMAL, EvalSource.BUYER, card_id="c"),
+         Evaluation("s1", "b1", "x", sent, Rating.NORMAL, EvalSource.BUYER, card_id="c",
+                    rated_at=sent)),
+    ]:
+        one = kpi.satisfaction([a, b], detail=True)
+        other = kpi.satisfaction([b, a], detail=True)
+        assert one == other and one.total == 1 and one.replaced == 1

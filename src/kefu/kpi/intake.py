@@ -173,7 +173,12 @@ def _in_range(recs: list[Any], get: Callable[[Any], Any], kind: int) -> bool:
     if total - total != 0.0:  # NaN or inf among them (in-range values cannot overflow)
         return False
     if kind == _AMOUNT:
-        return min(values) >= -MAX_AMOUNT and max(values) <= MAX_AMOUNT
+        lo, hi = min(values), max(values)
+        if lo < -MAX_AMOUNT or hi > MAX_AMOUNT:
+            return False
+        if lo == -MAX_AMOUNT or hi == MAX_AMOUNT:  # an int just past the limit rounds onto it
+            return all(-MAX_AMOUNT <= v <= MAX_AMOUNT for v in map(get, recs))
+        return True
     return min(values) >= MIN_TIME and max(values) < MAX_TIME
 
 

@@ -177,16 +177,18 @@ def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
 
 
 class LiveTracker:
-    """Live reply rates (K03, K04) and response times (K08) over records fed one at a time
-    (see the module docstring).
+    """Live reply rates (K03, K04), satisfaction (K05), response times (K08) and service
+    figures (K13) over records fed one at a time (see the module docstring).
 
-    The parameters mean what they mean in :func:`kefu.kpi.shop_reply_rate`;
-    they are fixed for the tracker's life, and every day the records touch
-    counts (as with ``day=None``). Feed :class:`~kefu.kpi.Message`,
-    :class:`~kefu.kpi.Handover`, :class:`~kefu.kpi.Release`,
-    :class:`~kefu.kpi.HumanRequest`, :class:`~kefu.kpi.SessionEnd` and
-    :class:`~kefu.kpi.Exclusion` records with :meth:`add`, in any order;
-    an exclusion applies retroactively (K06).
+    The parameters mean what they mean in :func:`kefu.kpi.shop_reply_rate`
+    (and ``answer_within``, ``short_abandon`` in
+    :func:`kefu.kpi.service_figures`); they are fixed for the tracker's
+    life, and every day the records touch counts (as with ``day=None``).
+    Feed :class:`~kefu.kpi.Message`, :class:`~kefu.kpi.Handover`,
+    :class:`~kefu.kpi.Release`, :class:`~kefu.kpi.HumanRequest`,
+    :class:`~kefu.kpi.SessionEnd`, :class:`~kefu.kpi.Exclusion`,
+    :class:`~kefu.kpi.Evaluation` and :class:`~kefu.kpi.AgentStatus` records
+    with :meth:`add`, in any order; an exclusion applies retroactively (K06).
     """
 
     def __init__(self, *, tz: str | dt.tzinfo = "Asia/Shanghai", window: Window | None = None,
@@ -638,7 +640,9 @@ class LiveTracker:
         """Place again the sessions whose volatile units may have become fixed. Each is
         placed once per call, so a rounding-early timer cannot loop."""
         due: set[str] = set()
-        while self._timers and self._timers[0][0] <= self._last:
+        # Strictly before: a unit exactly at its threshold is still volatile, and its
+        # timer would fire again at every query until a later record came.
+        while self._timers and self._timers[0][0] < self._last:
             when, sid = heapq.heappop(self._timers)
             if self._sessions[sid].when == when:  # else a timer of an older placing
                 due.add(sid)

@@ -34,10 +34,14 @@ __all__ = ["card_count_key", "card_winner", "rated_at", "satisfaction", "satisfa
 _WORSE_FIRST = {Rating.DISAPPOINTED: 0, Rating.NORMAL: 1, Rating.SATISFIED: 2}
 
 
-def _card_key(e: Evaluation) -> tuple[float, int, str, float, str, str, str, bool]:
-    """Orders one card's ratings: the latest wins; ties by worse rating, then every field."""
+def _card_key(e: Evaluation) -> tuple[float, int, str, float, str, str, str, bool, bool,
+                                       float]:
+    """Orders one card's ratings: the latest wins; ties by worse rating, then every field
+    (an agent_id of None against "", a rated_at missing or before sent_at against one at
+    sent_at: no two distinct ratings tie, so the input order never decides)."""
     return (rated_at(e), -_WORSE_FIRST[e.rating], e.source.value, e.sent_at, e.session_id,
-            e.buyer_id, e.agent_id or "", e.by_bot)
+            e.buyer_id, e.agent_id or "", e.by_bot, e.agent_id is None,
+            -1.0 if e.rated_at is None else e.rated_at)
 
 
 _FIELDS = fields_of(Evaluation)
