@@ -247,6 +247,7 @@ class LiveTracker:
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
         self._dirty: set[str] = set()  # sessions changed since they were last measured
+        self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
         self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
 
     # Feeding -------------------------------------------------------------------------
@@ -400,7 +401,11 @@ class LiveTracker:
         if batch:
             self._measure_batch(batch)
         self._settle()
+        for day in self._unfolded:  # each buyer-day once, whatever its sessions did
+            self._refold(day)
+        self._unfolded = set()
         self._commit_samples()
+        self._service.commit()
         if self._ratings.changed:
             self._ratings.flush(self._stretches,
                                 attrs.evolve(self._opts, excluded=dict(self._excluded)),
@@ -572,8 +577,7 @@ class LiveTracker:
             day = (f.buyer_id, f.day)
             s.days.add(day)
             self._members.setdefault(day, {})[sid] = (s.order, sid, f, a, s.fate)
-        for day in s.days:
-            self._refold(day)
+        self._unfolded |= s.days
 
     def _retract(self, sid: str, s: _Session) -> None:
         """Undo :meth:`_apply` (before measuring or settling the session again)."""
@@ -598,7 +602,7 @@ class LiveTracker:
             del members[sid]
             if not members:
                 del self._members[day]
-            self._refold(day)
+        self._unfolded |= s.days
         s.days = set()
 
     def _add_samples(self, s: _Session, n: int) -> None:
@@ -622,14 +626,7 @@ class LiveTracker:
             ms = self._samples.get(key)
             if ms is None:
                 ms = self._samples[key] = Multiset()
-            if adds and removes:
-                net = Counter(adds)
-                net.subtract(removes)
-                adds = [x for x, k in net.items() for _ in range(k)]
-                removes = [x for x, k in net.items() for _ in range(-k)]
-            for x in removes:
-                ms.remove(x)
-            ms.update(adds)
+            ms.change(adds, removes)
         self._delta = {}
 
     def _settles(self, u: Unit) -> float:

@@ -46,7 +46,7 @@ _Part = tuple[str, Any]
 class _Counts:
     """One breakdown key's contacts: :func:`kefu.kpi.service.tally` counts and multisets."""
 
-    __slots__ = ("abandons", "contacts", "counts", "excluded_by", "waits")
+    __slots__ = ("abandons", "contacts", "counts", "delta", "excluded_by", "waits")
 
     def __init__(self) -> None:
         self.contacts = 0
@@ -54,8 +54,21 @@ class _Counts:
         self.excluded_by: dict[str, int] = {}
         self.waits = Multiset()
         self.abandons = Multiset()
+        # Durations counted in and out since the last report: (waits in, out, abandons
+        # in, out), applied in bulk (Multiset.change) when a report reads them.
+        self.delta: tuple[list[float], list[float], list[float], list[float]] = (
+            [], [], [], [])
+
+    def commit(self) -> None:
+        add_w, del_w, add_a, del_a = self.delta
+        if add_w or del_w:
+            self.waits.change(add_w, del_w)
+        if add_a or del_a:
+            self.abandons.change(add_a, del_a)
+        self.delta = ([], [], [], [])
 
     def figures(self) -> ServiceFigures:
+        self.commit()
         return figures_of(self.counts, self.excluded_by, self.waits.durations(),
                           self.abandons.durations())
 
@@ -63,12 +76,22 @@ class _Counts:
 class LiveService:
     """The K13 contacts of a live tracker, by breakdown (see the module docstring)."""
 
-    __slots__ = ("_answer_within", "_parts", "_short_abandon")
+    __slots__ = ("_answer_within", "_changed", "_parts", "_short_abandon")
 
     def __init__(self, answer_within: float, short_abandon: float) -> None:
         self._answer_within = answer_within
         self._short_abandon = short_abandon
         self._parts: dict[_Part, _Counts] = {}
+        self._changed: set[_Part] = set()  # parts with durations not yet in their multisets
+
+    def commit(self) -> None:
+        """Put the durations counted since the last commit into the multisets, in bulk
+        (the tracker calls it once per flush)."""
+        for part in self._changed:
+            acc = self._parts.get(part)
+            if acc is not None:
+                acc.commit()
+        self._changed = set()
 
     def count(self, contact: LiveContact, n: int) -> None:
         """Count (``n`` = 1) or take back (-1, a contact counted before) one contact."""
@@ -84,11 +107,8 @@ class LiveService:
             bag = tally(acc.counts, acc.excluded_by, code, wait, moved, reason,
                         self._answer_within, self._short_abandon, n)
             if bag is not None:
-                ms = acc.waits if bag == WAITS else acc.abandons
-                if n > 0:
-                    ms.add(wait)
-                else:
-                    ms.remove(wait)
+                acc.delta[(0 if bag == WAITS else 2) + (n < 0)].append(wait)
+                self._changed.add(part)
             acc.contacts += n
             if not acc.contacts:
                 del self._parts[part]
@@ -111,6 +131,7 @@ class LiveService:
                      for kind, figures in split.items()}
             parts["by_agent"], shop_load = with_loads(parts["by_agent"], loads or {})
             shop = self._parts.get(("shop", None)) or _Counts()
+            shop.commit()
             return figures_of(  # type: ignore[return-value]
                 shop.counts, shop.excluded_by, shop.waits.durations(),
                 shop.abandons.durations(), ServiceReport, answer_within=self._answer_within,

@@ -14,6 +14,7 @@ of changes. The k-th value costs O(n / B) block sizes summed.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 
 from kefu.kpi.results import Durations
 
@@ -80,6 +81,18 @@ class Multiset:
         step = BLOCK // 2  # half-full blocks: room to grow before a split
         self._blocks = [merged[i:i + step] for i in range(0, len(merged), step)]
         self._maxes = [block[-1] for block in self._blocks]
+
+    def change(self, adds: list[float], removes: list[float]) -> None:
+        """Add ``adds`` and remove ``removes`` (present values): a value in both cancels
+        out (a session measured again, unchanged), the rest go in bulk (:meth:`update`)."""
+        if adds and removes:
+            net = Counter(adds)
+            net.subtract(removes)
+            adds = [x for x, k in net.items() for _ in range(k)]
+            removes = [x for x, k in net.items() for _ in range(-k)]
+        for x in removes:
+            self.remove(x)
+        self.update(adds)
 
     def remove(self, x: float) -> None:
         """Remove one copy of a value that is present. O(log n + BLOCK)."""
