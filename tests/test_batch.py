@@ -589,6 +589,8 @@ good_group_sets: list[Any] = [None, None, ["pre"], frozenset({"post"}), ("pre", 
 group_sets = mostly(good_group_sets, ["pre", [5]])
 weights = mostly([0, 1, 1, 2, 3], [-1, 1.0])
 flags = mostly([True, False], [1, None])
+#: R27 grace periods: none, valid (int or float), or refused.
+graces = mostly([None, 30.0, 60], [0.0, -1.0, math.inf, "30"])
 #: agent_message's sender (S04): none, a registered agent (holder or not) or an unknown one.
 senders = mostly([None, None, *AGENT_POOL, "ghost"], ["", 7, SubStr("A")])
 buyers = mostly([None, "b1", "b2"], [3])
@@ -608,7 +610,7 @@ def command(name: str, low: int, *args: st.SearchStrategy[Any]) -> st.SearchStra
 
 #: (weight, strategy) per kind of generated command; weights sum to 100.
 COMMAND_MIX: list[tuple[int, st.SearchStrategy[Any]]] = [
-    (22, command("open_session", 1, session_ids, buyers, groups, priorities)),
+    (20, command("open_session", 1, session_ids, buyers, groups, priorities)),
     (10, command("close_session", 1, session_ids)),
     (8, command("agent_message", 1, session_ids, flags, senders)),
     (4, command("buyer_message", 1, session_ids)),
@@ -619,7 +621,8 @@ COMMAND_MIX: list[tuple[int, st.SearchStrategy[Any]]] = [
     (10, st.tuples(st.sampled_from(["after", "after", "at_int"]),
                    st.sampled_from([31.0, 61.0, 5.0, 30.0, 0.0, 29.0, 60.0, 301.0, 1200.0]))),
     (5, command("agent_online", 1, agent_ids)),
-    (5, command("agent_offline", 1, agent_ids, flags)),
+    (5, command("agent_offline", 1, agent_ids, flags, graces)),
+    (2, command("agent_away", 1, agent_ids)),
     (4, command("set_cap", 2, agent_ids, caps)),
     (3, command("set_weight", 2, agent_ids, weights)),
     (3, command("add_agent", 1, agent_ids, caps, group_sets, weights, flags)),

@@ -174,6 +174,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "groups": st.sampled_from([None, frozenset({"pre"}), ["post"], ("pre", "post")]),
     "weight": st.integers(0, 3),
     "flag": st.booleans(),
+    # R27: an offline grace period, or none.
+    "grace": st.sampled_from([None, 30.0, 45]),
     # agent_message's sender (S04): unchecked, the holder or not, or unknown ("ghost").
     "sender": st.sampled_from([None, *AGENT_IDS]),
 }
@@ -183,7 +185,8 @@ METHODS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "add_agent": (["agent", "cap", "groups", "weight"], [("online", "flag")]),
     "remove_agent": (["agent"], []),
     "agent_online": (["agent"], []),
-    "agent_offline": (["agent", "flag"], []),
+    "agent_away": (["agent"], []),
+    "agent_offline": (["agent", "flag", "grace"], []),
     "set_cap": (["agent", "cap"], []),
     "set_weight": (["agent", "weight"], []),
     "open_session": (["session", "buyer", "group", "priority"], []),
@@ -203,7 +206,8 @@ METHODS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "reception_list": (["agent"], []),
 }
 #: Commands ``apply`` takes (its positional form: ``online`` is add_agent's fifth).
-BATCH_COMMANDS = ["add_agent", "remove_agent", "agent_online", "agent_offline", "set_cap",
+BATCH_COMMANDS = ["add_agent", "remove_agent", "agent_online", "agent_away", "agent_offline",
+                  "set_cap",
                   "set_weight", "open_session", "buyer_message", "agent_message", "assign",
                   "transfer", "close_session", "tick"]
 
@@ -476,7 +480,7 @@ def _exhaustive_calls() -> list[tuple[str, int | str, int]]:
 EXHAUSTIVE = _exhaustive_calls()
 VALID_DEFAULTS = {"agent": "A", "session": "s1", "buyer": "b1", "group": "pre", "priority": 1,
                   "cap": 2, "groups": ["pre"], "weight": 1, "flag": False,
-                  "sender": "B"}  # B holds s1
+                  "sender": "B", "grace": 60.0}  # B holds s1
 
 
 def test_R22_R23_every_parameter_with_every_hostile_value() -> None:

@@ -118,6 +118,7 @@ cdef enum:
     SLOT_ALL = 1
     AUTO_CLOSE = 0
     FIRST_RESPONSE = 1
+    GRACE = 2
     POOL_NONE = 0
     POOL_QUEUE = 1
     POOL_OFFLINE = 2
@@ -624,6 +625,9 @@ cdef class Engine:
         a.reg = reg
         a.last_auto = 0
         a.pass_ = 0
+        a.gr_seq = 0
+        a.gr_deadline = 0.0
+        a.away = False
         self._set_limit(ai, cap)
         a.weight = weight
         a.load = 0
@@ -646,6 +650,8 @@ cdef class Engine:
 
     cdef inline bint _available(self, int ai) noexcept:
         cdef Agent *a = &self.ag[ai]
+        if a.away:
+            return False
         if a.limit >= 0 and a.load >= a.limit:
             return False  # also SUSPENDED: limit 0
         return a.weight > 0 or self.strategy != WEIGHTED
@@ -1305,6 +1311,8 @@ cdef class Engine:
         return 0
 
     cdef inline bint _is_live(self, Timer *t) noexcept:
+        if t.kind == GRACE:
+            return self.ag[t.sess].in_use and self.ag[t.sess].gr_seq == t.seq
         if t.kind == AUTO_CLOSE:
             return self.ss[t.sess].ac_seq == t.seq
         return self.ss[t.sess].fr_seq == t.seq
@@ -1324,6 +1332,19 @@ cdef class Engine:
     cdef void _clear_auto_close(self, int si) noexcept:
         if self.ss[si].ac_seq:
             self.ss[si].ac_seq = 0
+            self._drop_timer()
+
+    cdef int _set_grace(self, int ai, double deadline) except -1:
+        self.timer_seq += 1
+        self.ag[ai].gr_seq = self.timer_seq
+        self.ag[ai].gr_deadline = deadline
+        self._tm_push(deadline, self.timer_seq, GRACE, ai)
+        self.live_timers += 1
+        return 0
+
+    cdef void _clear_grace(self, int ai) noexcept:
+        if self.ag[ai].gr_seq:
+            self.ag[ai].gr_seq = 0
             self._drop_timer()
 
     cdef void _clear_first_response(self, int si) noexcept:
@@ -1365,10 +1386,29 @@ cdef class Engine:
                 break
             self._tm_pop()
             at = t.deadline
-            if t.kind == AUTO_CLOSE:
+            if t.kind == GRACE:
+                self._grace_expired(t.sess, at, events)
+            elif t.kind == AUTO_CLOSE:
                 self._close(t.sess, at, C_AUTO, events)
             else:
                 self._first_response_timeout(t.sess, at, events)
+        return 0
+
+    cdef int _grace_expired(self, int ai, object now, list events) except -1:
+        """R27: still offline at the deadline: unanswered sessions wait again, then placed.
+
+        O(k log k + moved log n) for k sessions held.
+        """
+        self._clear_grace(ai)
+        moved = sorted([si for si in self._agent_sessions(ai)
+                        if self.ss[<int>si].has_first_unanswered],
+                       key=lambda si: self.ss[<int>si].arrival)
+        aid = self._aid[ai]
+        for si in moved:
+            self._take(si)
+            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, Q_OFFLINE,
+                                 self._buyer[si], None))
+        self._placement_pass(now, moved, events)
         return 0
 
     cdef int _first_response_timeout(self, int si, object now, list events) except -1:
@@ -1458,6 +1498,7 @@ cdef class Engine:
         cdef int ai = self._agent_slot(agent_id)
         cdef int k
         cdef list events = []
+        self._clear_grace(ai)
         moved = self._requeue_all(ai, now, Q_REMOVED, events)
         self._unindex(ai)
         if self.strategy == ROUND_ROBIN:
@@ -1492,22 +1533,41 @@ cdef class Engine:
 
     def agent_online(self, now, agent_id):
         cdef int ai = self._agent_slot(agent_id)
-        if self.ag[ai].online:
+        if self.ag[ai].online and not self.ag[ai].away:
             return []
-        self._switch_side(ai, True)
-        if self._available(ai):
-            self._normalise(ai)
+        if self.ag[ai].online:
+            self.ag[ai].away = False  # back from away: _update normalises if available now
+        else:
+            self._clear_grace(ai)
+            self._switch_side(ai, True)
+            if self._available(ai):
+                self._normalise(ai)
         self._update(ai)
         cdef list events = []
         self._drain_to(ai, now, events)
         return events
 
-    def agent_offline(self, now, agent_id, bint requeue):
+    def agent_away(self, now, agent_id):
+        """R27: online but away; an offline agent logs in away. O(g log n). Returns []."""
+        cdef int ai = self._agent_slot(agent_id)
+        if self.ag[ai].away:
+            return []
+        if not self.ag[ai].online:
+            self._clear_grace(ai)
+            self._switch_side(ai, True)
+        self.ag[ai].away = True
+        self._update(ai)
+        return []
+
+    def agent_offline(self, now, agent_id, bint requeue, grace=None):
         cdef int ai = self._agent_slot(agent_id)
         if not self.ag[ai].online:
             return []
         self._switch_side(ai, False)
+        self.ag[ai].away = False
         self._update(ai)
+        if grace is not None:
+            self._set_grace(ai, <double>now + <double>grace)
         cdef list events = []
         moved = self._requeue_all(ai, now, Q_OFFLINE, events) if requeue else []
         self._placement_pass(now, moved, events)
@@ -1728,7 +1788,7 @@ cdef class Engine:
     def agent(self, agent_id):
         cdef int ai = self._agent_slot(agent_id)
         return AgentView(self._aid[ai], self._acap[ai], self._agroups[ai], self.ag[ai].weight,
-                         self.ag[ai].online, self.ag[ai].load)
+                         self.ag[ai].online, self.ag[ai].load, self.ag[ai].away)
 
     def agent_ids(self):
         return list(self._agents)
@@ -1775,12 +1835,17 @@ cdef class Engine:
         agents = []
         for agent_id, ai in self._agents.items():
             groups = self._agroups[ai]
-            agents.append({
+            record = {
                 "id": agent_id, "reg": self.ag[ai].reg, "cap": self._acap[ai].to_data(),
                 "groups": None if groups is None else sorted(groups),
                 "weight": self.ag[ai].weight, "online": bool(self.ag[ai].online),
                 "last_auto": self.ag[ai].last_auto, "pass": self.ag[ai].pass_,
-            })
+            }
+            if self.ag[ai].away:
+                record["away"] = True
+            if self.ag[ai].gr_seq:
+                record["grace"] = [self.ag[ai].gr_deadline, self.ag[ai].gr_seq]
+            agents.append(record)
         sessions = []
         for session_id, si in self._sessions.items():
             s = &self.ss[si]
@@ -1829,6 +1894,12 @@ cdef class Engine:
             self._init_agent(ai, ad.id, ad.reg, ad.cap, ad.groups, ad.weight, ad.online)
             self.ag[ai].last_auto = ad.last_auto
             self.ag[ai].pass_ = ad.pass_
+            self.ag[ai].away = ad.away
+            if ad.grace is not None:
+                self.ag[ai].gr_seq = ad.grace[1]
+                self.ag[ai].gr_deadline = ad.grace[0]
+                self._tm_push(ad.grace[0], ad.grace[1], GRACE, ai)
+                self.live_timers += 1
             self._agents[ad.id] = ai
             if ad.online:
                 self._count_online(ai, +1)
@@ -2042,6 +2113,13 @@ cdef class Engine:
             if self.busy_q[self.qs[q].busy] != q:
                 raise AssertionError(f"queue {q}: busy position")
         live = 0
+        for ai in self._agents.values():
+            if self.ag[ai].away and not self.ag[ai].online:
+                raise AssertionError(f"agent {self._aid[ai]!r} away but offline")
+            if self.ag[ai].gr_seq:
+                if self.ag[ai].online:
+                    raise AssertionError(f"agent {self._aid[ai]!r} online with a grace timer")
+                live += 1
         for session_id, si in self._sessions.items():
             if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0):
                 raise AssertionError(

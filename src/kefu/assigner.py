@@ -28,6 +28,7 @@ from kefu._checks import (
     MAX_PRIORITY,
     MAX_WEIGHT,
     check_flag,
+    check_grace,
     check_groups,
     check_id,
     check_session_args,
@@ -250,7 +251,8 @@ class Assigner:
             self._guard.leave()
 
     def agent_online(self, agent_id: str) -> list[Event]:
-        """The agent comes online and takes waiting sessions (R05, R08). No-op if online.
+        """The agent comes online, or back from away, and takes waiting sessions (R05, R08,
+        R27). No-op if online and not away. Coming online cancels a pending grace period.
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
@@ -261,10 +263,30 @@ class Assigner:
         finally:
             self._guard.leave()
 
-    def agent_offline(self, agent_id: str, requeue: bool = False) -> list[Event]:
+    def agent_away(self, agent_id: str) -> list[Event]:
+        """The agent is away (R27): online, keeps their sessions, may still write and be
+        assigned or transferred to by hand, but receives no automatic assignment.
+
+        An offline agent logs in away (a pending grace period is cancelled);
+        ``agent_online`` brings them back. No-op if already away; returns no
+        events. Cost: O(g log n).
+        """
+        self._enter("agent_away")
+        try:
+            agent_id = check_id("agent", agent_id)
+            return self._engine.agent_away(self._now(), agent_id)
+        finally:
+            self._guard.leave()
+
+    def agent_offline(self, agent_id: str, requeue: bool = False,
+                      grace: float | None = None) -> list[Event]:
         """The agent goes offline; with ``requeue`` their sessions wait again (R15).
 
-        No-op if already offline.
+        With ``grace`` seconds (R27) they keep their sessions for that long;
+        if still offline at the deadline, ``tick()`` requeues their unanswered
+        sessions in arrival order and places them at once; answered ones stay.
+        ``requeue=True`` and a grace period exclude each other. No-op if
+        already offline.
 
         Cost: O(g log n + k log n); O(w log n) with offline diversion on.
         """
@@ -272,7 +294,8 @@ class Assigner:
         try:
             agent_id = check_id("agent", agent_id)
             requeue = check_flag("requeue", requeue)
-            return self._engine.agent_offline(self._now(), agent_id, requeue)
+            grace = check_grace(grace, requeue)
+            return self._engine.agent_offline(self._now(), agent_id, requeue, grace)
         finally:
             self._guard.leave()
 

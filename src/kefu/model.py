@@ -225,7 +225,11 @@ class SessionView:
 
 @attrs.frozen
 class AgentView:
-    """A read-only look at one agent."""
+    """A read-only look at one agent.
+
+    ``away`` (R27): online but taking no automatic assignment; an away agent
+    is always ``online``.
+    """
 
     agent_id: str
     cap: Cap
@@ -233,3 +237,4 @@ class AgentView:
     weight: int
     online: bool
     load: int
+    away: bool = False

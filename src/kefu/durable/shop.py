@@ -480,10 +480,14 @@ class DurableShop:
         """:meth:`Assigner.agent_online <kefu.Assigner.agent_online>`, journaled."""
         return self._command("agent_online", (agent_id,), {}, request_id)
 
-    def agent_offline(self, agent_id: str, requeue: bool = False, *,
-                      request_id: str | None = None) -> list[Event]:
+    def agent_away(self, agent_id: str, *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.agent_away <kefu.Assigner.agent_away>`, journaled."""
+        return self._command("agent_away", (agent_id,), {}, request_id)
+
+    def agent_offline(self, agent_id: str, requeue: bool = False, grace: float | None = None,
+                      *, request_id: str | None = None) -> list[Event]:
         """:meth:`Assigner.agent_offline <kefu.Assigner.agent_offline>`, journaled."""
-        return self._command("agent_offline", (agent_id, requeue), {}, request_id)
+        return self._command("agent_offline", (agent_id, requeue, grace), {}, request_id)
 
     def set_cap(self, agent_id: str, cap: Cap | int, *,
                 request_id: str | None = None) -> list[Event]:
