@@ -39,7 +39,7 @@ from hypothesis.stateful import (
 )
 
 from conftest import require_engine
-from kefu import Assigner, Cap, ManualClock, Strategy
+from kefu import Assigner, Cap, ManualClock, QueueLimit, Strategy
 from kefu.errors import KefuError
 from kefu.events import (
     Assigned,
@@ -47,8 +47,10 @@ from kefu.events import (
     Closed,
     Event,
     Opened,
+    Overflowed,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     ResponseTimedOut,
     Transferred,
@@ -70,6 +72,15 @@ configs = st.fixed_dictionaries({
     "auto_close_after": st.sampled_from([None, 60.0, 1200.0]),
     "first_response_timeout": st.sampled_from([None, 30.0, 90.0]),
     "sticky_window": st.sampled_from([None, 300.0]),
+    # R28: no limits (today's shop), a count limit overflowing, a chain ending in refusal,
+    # an oldest-wait limit.
+    "queue_limits": st.sampled_from([
+        None, None,
+        {"pre": QueueLimit(max_waiting=1, overflow="post")},
+        {"pre": QueueLimit(max_waiting=0, overflow="post"), "post": QueueLimit(max_waiting=2)},
+        {"post": QueueLimit(max_wait=60.0, overflow="pre"), "pre": QueueLimit(max_waiting=3)},
+        {"pre": QueueLimit(max_waiting=2, max_wait=30.0)},
+    ]),
 })
 
 
@@ -116,6 +127,12 @@ class Ledger:
         elif isinstance(e, Queued):
             assert self.place[e.session_id] == "limbo", f"queued from {self.place[e.session_id]}"
             self._move(e.session_id, "pool:" + e.pool.value)
+        elif isinstance(e, Overflowed):  # R28: a new session, still looking for its place
+            assert self.place[e.session_id] == "limbo", f"overflow of a placed session: {e}"
+        elif isinstance(e, Rejected):  # R28: refused, not open afterwards
+            assert self.place[e.session_id] == "limbo", f"rejected a placed session: {e}"
+            del self.place[e.session_id]
+            del self.buyer[e.session_id]
         elif isinstance(e, Requeued):
             assert self.place[e.session_id] == e.agent_id
             self._move(e.session_id, "limbo")

@@ -39,6 +39,7 @@ cdef struct Sess:
     int agent        # agent slot, or -1 while waiting
     int pool         # 0 none, 1 queue, 2 offline
     int qpos         # position in its group's waiting heap
+    int apos         # R28: position in its group's arrival heap, -1 if not in one
     int prev         # neighbours in its agent's reception list
     int next
     bint has_first_unanswered

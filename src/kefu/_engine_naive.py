@@ -74,15 +74,26 @@ from kefu.events import (
     CloseReason,
     Event,
     Opened,
+    Overflowed,
     Pool,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     RequeueReason,
     ResponseTimedOut,
     Transferred,
 )
-from kefu.model import AgentView, Cap, CapKind, Config, SessionState, SessionView, Strategy
+from kefu.model import (
+    AgentView,
+    Cap,
+    CapKind,
+    Config,
+    QueueLimit,
+    SessionState,
+    SessionView,
+    Strategy,
+)
 
 __all__ = ["Engine"]
 
@@ -140,6 +151,7 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._weighted = config.strategy is Strategy.WEIGHTED
+        self._limits: dict[str, QueueLimit] = dict(config.queue_limits)
         self._agents: dict[str, _Agent] = {}
         self._sessions: dict[str, _Session] = {}
         self._sticky: dict[str, tuple[str, float]] = {}  # buyer -> (agent, closed_at)
@@ -512,8 +524,41 @@ class Engine:
             self._give(s, y, now, automatic=True)
             events.append(Assigned(s.id, y.id, now, AssignReason.NEW, s.buyer))
         else:
-            events.append(self._wait(s, now))
+            self._admit(s, now, events)
         return events
+
+    def _over_limit(self, group: str, now: float) -> QueueLimit | None:
+        """The limit of ``group`` if one more waiting session would break it (R28), else None."""
+        limit = self._limits.get(group)
+        if limit is None:
+            return None
+        waiting = [w for w in self._waiting_sessions() if w.group == group]
+        if limit.max_waiting is not None and len(waiting) >= limit.max_waiting:
+            return limit
+        if limit.max_wait is not None and waiting and (
+                now - min(w.opened_at for w in waiting) >= limit.max_wait):
+            return limit
+        return None
+
+    def _admit(self, s: _Session, now: float, events: list[Event]) -> None:
+        """A new session with no agent: wait, overflow along the chain, or be refused (R28)."""
+        while True:
+            group = s.group
+            limit = None if group is None else self._over_limit(group, now)
+            if group is None or limit is None:
+                events.append(self._wait(s, now))
+                return
+            if limit.overflow is None:
+                del self._sessions[s.id]
+                events.append(Rejected(s.id, group, now, s.buyer))
+                return
+            events.append(Overflowed(s.id, group, limit.overflow, now, s.buyer))
+            s.group = limit.overflow
+            y = self._select(s)
+            if y is not None:
+                self._give(s, y, now, automatic=True)
+                events.append(Assigned(s.id, y.id, now, AssignReason.NEW, s.buyer))
+                return
 
     def buyer_message(self, now: float, session_id: str) -> list[Event]:
         """Record the buyer message; cancel auto close."""

@@ -22,7 +22,9 @@ so is a group's online count when it falls to zero: the tables hold the
 groups agents serve now, not every group ever named.
 
 Waiting sessions sit in one ``SortedList`` per group, keyed by the R07 key
-(-priority, arrival); only non-empty queues are kept. An agent who gains
+(-priority, arrival); only non-empty queues are kept. A group with an R28
+oldest-wait limit also keeps its waiting arrivals in a ``SortedList``: its
+longest-waiting session (the first to arrive) in O(1), kept in O(log w). An agent who gains
 room compares the heads of the queues it serves that hold sessions and takes
 the best: O(g + log w) per session handed out.
 
@@ -67,15 +69,17 @@ from kefu.events import (
     CloseReason,
     Event,
     Opened,
+    Overflowed,
     Pool,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     RequeueReason,
     ResponseTimedOut,
     Transferred,
 )
-from kefu.model import AgentView, Cap, Config, SessionState, SessionView, Strategy
+from kefu.model import AgentView, Cap, Config, QueueLimit, SessionState, SessionView, Strategy
 
 __all__ = ["STRIDE_BASE", "Engine"]
 
@@ -156,6 +160,11 @@ class Engine:
         self._index: dict[tuple[bool, Slot], SortedList] = {}
         self._queues: dict[str | None, SortedList] = {}  # only non-empty queues
         self._waiting: dict[int, _Session] = {}  # arrival -> waiting session
+        self._limits: dict[str, QueueLimit] = dict(config.queue_limits)  # R28
+        # R28: the groups with an oldest-wait limit, and their waiting arrivals (non-empty).
+        self._wait_limited = frozenset(g for g, lim in config.queue_limits
+                                       if lim.max_wait is not None)
+        self._oldest: dict[str, SortedList] = {}
         self._online_groups: Counter[str] = Counter()  # online agents naming each group
         self._online_all = 0  # online agents serving every group
         self._online_total = 0
@@ -381,6 +390,8 @@ class Engine:
             queue = self._queues[s.group] = SortedList()
         queue.add(s.key)
         self._waiting[s.arrival] = s
+        if s.group in self._wait_limited:
+            self._oldest.setdefault(s.group, SortedList()).add(s.arrival)
 
     def _dequeue(self, s: _Session) -> None:
         queue = self._queues[s.group]
@@ -389,6 +400,50 @@ class Engine:
             del self._queues[s.group]
         del self._waiting[s.arrival]
         s.pool = None
+        if s.group in self._wait_limited:
+            arrivals = self._oldest[s.group]
+            arrivals.remove(s.arrival)
+            if not arrivals:
+                del self._oldest[s.group]
+
+    def _over_limit(self, group: str, now: float) -> QueueLimit | None:
+        """The limit of ``group`` if one more waiting session would break it (R28). O(1)."""
+        limit = self._limits.get(group)
+        if limit is None:
+            return None
+        queue = self._queues.get(group)
+        if limit.max_waiting is not None and (len(queue) if queue else 0) >= limit.max_waiting:
+            return limit
+        arrivals = self._oldest.get(group)
+        if limit.max_wait is not None and arrivals and (
+                now - self._waiting[arrivals[0]].opened_at >= limit.max_wait):
+            return limit
+        return None
+
+    def _admit(self, s: _Session, now: float, events: list[Event]) -> None:
+        """A new session with no agent: wait, overflow along the chain, or be refused (R28).
+
+        O(log w) per hop, plus a selection (O(log n)) per overflow.
+        """
+        while True:
+            group = s.group
+            limit = None if group is None else self._over_limit(group, now)
+            if group is None or limit is None:
+                pool = self._pool_for(s)
+                self._enqueue(s, pool)
+                events.append(Queued(s.id, pool, now, s.buyer))
+                return
+            if limit.overflow is None:
+                del self._sessions[s.id]
+                events.append(Rejected(s.id, group, now, s.buyer))
+                return
+            events.append(Overflowed(s.id, group, limit.overflow, now, s.buyer))
+            s.group = limit.overflow
+            a = self._select(s)
+            if a is not None:
+                self._give(s, a, now, True)
+                events.append(Assigned(s.id, a.id, now, AssignReason.NEW, s.buyer))
+                return
 
     def _pool_for(self, s: _Session) -> Pool:
         return Pool.QUEUE if self._online_for(s.group) else Pool.OFFLINE
@@ -682,9 +737,7 @@ class Engine:
             a = self._select(s)
             reason = AssignReason.NEW
         if a is None:
-            pool = self._pool_for(s)
-            self._enqueue(s, pool)
-            events.append(Queued(session_id, pool, now, buyer_id))
+            self._admit(s, now, events)
         else:
             self._give(s, a, now, True)
             events.append(Assigned(session_id, a.id, now, reason, buyer_id))
@@ -920,6 +973,10 @@ class Engine:
                 placed[s.id] = "pool"
         if not (len(self._waiting) == sum(len(q) for q in self._queues.values())):
             raise AssertionError("waiting map")
+        oldest = {g: sorted(k[1] for k in q) for g, q in self._queues.items()
+                  if g in self._wait_limited}
+        if {g: list(arrivals) for g, arrivals in self._oldest.items()} != oldest:
+            raise AssertionError("R28 oldest-wait index")
         if not (set(placed) == set(self._sessions)):
             raise AssertionError("a session is nowhere or a stray is somewhere")
         arrivals = [s.arrival for s in self._sessions.values()]

@@ -47,7 +47,7 @@ from kefu.errors import (
 )
 from kefu.events import Event
 from kefu.explain import Explanation, explain
-from kefu.model import AgentView, Cap, Config, SessionView, Strategy
+from kefu.model import AgentView, Cap, Config, QueueLimit, SessionView, Strategy
 
 __all__ = ["ENGINE", "ENGINES", "MAX_PRIORITY", "MAX_WEIGHT", "Assigner", "EngineName"]
 
@@ -120,6 +120,10 @@ class Assigner:
     ``n`` is the number of agents, ``w`` the number of waiting sessions, ``k``
     the number of sessions an operation moves, ``g`` the number of groups an
     agent serves; costs in the method docstrings are for the default engines.
+
+    ``queue_limits`` (R28) maps a group name to its
+    :class:`~kefu.model.QueueLimit`: a new session that would wait beyond it
+    overflows to another group or is refused (``Rejected``).
     """
 
     __slots__ = ("_clock", "_config", "_engine", "_guard", "_last_now")
@@ -132,6 +136,7 @@ class Assigner:
         auto_close_after: float | None = 1200.0,
         first_response_timeout: float | None = None,
         sticky_window: float | None = None,
+        queue_limits: Mapping[str, QueueLimit] | None = None,
         *,
         engine: EngineName = "auto",
     ) -> None:
@@ -141,6 +146,7 @@ class Assigner:
             auto_close_after=auto_close_after,
             first_response_timeout=first_response_timeout,
             sticky_window=sticky_window,
+            queue_limits=queue_limits,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         if not _has_now(self._clock):
@@ -618,6 +624,7 @@ class Assigner:
             auto_close_after=config.auto_close_after,
             first_response_timeout=config.first_response_timeout,
             sticky_window=config.sticky_window,
+            queue_limits=dict(config.queue_limits),
             engine=engine,
         )
         state = data["state"]
