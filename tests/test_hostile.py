@@ -375,9 +375,11 @@ def test_R22_R23_hostile_batches_keep_the_prefix_events_and_agree(
     diversion=st.one_of(st.booleans(), hostile.map(lambda make: make())),
     duration=st.one_of(st.none(), st.floats(1, 1e4), hostile.map(lambda make: make())),
     engine=st.one_of(st.sampled_from(["auto", *ALL_ENGINES]), hostile.map(lambda make: make())),
+    limit=hostile.map(lambda make: make()),
 )
 def test_R22_constructor_mistakes_are_kefu_errors(
     clock_start: object, strategy: object, diversion: object, duration: object, engine: object,
+    limit: object,
 ) -> None:
     try:
         clock = ManualClock(clock_start)  # type: ignore[arg-type]
@@ -385,7 +387,8 @@ def test_R22_constructor_mistakes_are_kefu_errors(
         clock = ManualClock(0.0)
     for kwargs in ({"strategy": strategy}, {"offline_diversion": diversion},
                    {"auto_close_after": duration}, {"first_response_timeout": duration},
-                   {"sticky_window": duration}, {"engine": engine}):
+                   {"sticky_window": duration}, {"engine": engine},
+                   {"queue_limits": limit}, {"queue_limits": {"pre": limit}}):  # R28
         with contextlib.suppress(KefuError):
             Assigner(clock, **kwargs)  # type: ignore[arg-type]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import attrs
 import pytest
 
-from kefu import Assigner, Cap, ManualClock, QueueLimit
+from kefu import Assigner, Cap, Config, ManualClock, QueueLimit
 from kefu.errors import InvalidArgument, InvalidSnapshot, UnknownSession
 from kefu.events import (
     Assigned,
@@ -167,10 +168,18 @@ def test_R28_events_round_trip_on_the_wire() -> None:
     ({"": QueueLimit(max_waiting=1)}, "group id must be a non-empty str"),
     ({"a": 5}, "must be a kefu.QueueLimit"),
     ([("a", QueueLimit(max_waiting=1))], "queue_limits must be a mapping"),
+    ((("a", QueueLimit(max_waiting=1), "extra"),), "queue_limits could not be read"),
 ])
 def test_R28_bad_limits_are_refused_at_configuration(limits: object, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message.replace("(", r"\(").replace(">", ">")):
         Assigner(ManualClock(0.0), queue_limits=limits)  # type: ignore[arg-type]
+
+
+def test_R28_config_keeps_limits_sorted_and_through_evolve() -> None:
+    config = Config(queue_limits={"b": QueueLimit(max_waiting=1), "a": QueueLimit(max_wait=5)})
+    assert [g for g, _ in config.queue_limits] == ["a", "b"]
+    assert attrs.evolve(config, sticky_window=60.0).queue_limits == config.queue_limits
+    assert Config.from_data(config.to_data()) == config
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

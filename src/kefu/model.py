@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import attrs
 
@@ -205,15 +205,15 @@ def _queue_limits(value: object) -> QueueLimits:
     """
     if value is None:
         return ()
-    if type(value) is tuple:  # already frozen (attrs.evolve of a Config)
-        value = dict(value)
-    if not isinstance(value, Mapping):
+    frozen = type(value) is tuple  # already frozen (attrs.evolve of a Config)
+    if not frozen and not isinstance(value, Mapping):
         raise InvalidArgument(
             f"queue_limits must be a mapping of group -> kefu.QueueLimit, or None,"
             f" got {short_repr(value)}"
         )
     try:
-        items = list(value.items())
+        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
+        items = [(group, limit) for group, limit in pairs]
     except Exception as exc:
         raise InvalidArgument(f"queue_limits could not be read: {short_repr(exc)}") from exc
     for group, limit in items:
@@ -242,7 +242,11 @@ def _queue_limits(value: object) -> QueueLimits:
 
 @attrs.frozen
 class Config:
-    """A shop's assignment settings; fixed for the life of an Assigner."""
+    """A shop's assignment settings; fixed for the life of an Assigner.
+
+    ``queue_limits`` (R28) takes a mapping group -> :class:`QueueLimit` (or
+    None) and keeps it as a tuple of ``(group, limit)`` pairs sorted by group.
+    """
 
     strategy: Strategy = Strategy.LEAST_LOAD
     offline_diversion: bool = False
