@@ -342,7 +342,12 @@ class Assigner:
     ) -> list[Event]:
         """A buyer's first message: assign at once or queue (R03, R04, R08, R09, R13).
 
-        Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue.
+        Under a queue limit (R28) a session that would wait beyond it overflows
+        to another group (``Overflowed``) or is refused (``Rejected``: it is
+        not open afterwards, and the id may be opened again).
+
+        Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue;
+        each overflow hop adds O(log n + log w).
         """
         # The guard and checks inline (this is the hottest call).
         if not self._guard.enter():
