@@ -32,7 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import require_engine
-from kefu import Assigner, Cap, ManualClock, Strategy
+from kefu import Assigner, Cap, ManualClock, QueueLimit, Strategy
 from kefu.assigner import MAX_PRIORITY
 from kefu.errors import (
     AgentOffline,
@@ -57,9 +57,11 @@ from kefu.events import (
     CloseReason,
     Event,
     Opened,
+    Overflowed,
     Pool,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     ResponseTimedOut,
     Transferred,
@@ -589,6 +591,8 @@ good_group_sets: list[Any] = [None, None, ["pre"], frozenset({"post"}), ("pre", 
 group_sets = mostly(good_group_sets, ["pre", [5]])
 weights = mostly([0, 1, 1, 2, 3], [-1, 1.0])
 flags = mostly([True, False], [1, None])
+#: R27 grace periods: none, valid (int or float), or refused.
+graces = mostly([None, 30.0, 60], [0.0, -1.0, math.inf, "30"])
 #: agent_message's sender (S04): none, a registered agent (holder or not) or an unknown one.
 senders = mostly([None, None, *AGENT_POOL, "ghost"], ["", 7, SubStr("A")])
 buyers = mostly([None, "b1", "b2"], [3])
@@ -608,7 +612,7 @@ def command(name: str, low: int, *args: st.SearchStrategy[Any]) -> st.SearchStra
 
 #: (weight, strategy) per kind of generated command; weights sum to 100.
 COMMAND_MIX: list[tuple[int, st.SearchStrategy[Any]]] = [
-    (22, command("open_session", 1, session_ids, buyers, groups, priorities)),
+    (20, command("open_session", 1, session_ids, buyers, groups, priorities)),
     (10, command("close_session", 1, session_ids)),
     (8, command("agent_message", 1, session_ids, flags, senders)),
     (4, command("buyer_message", 1, session_ids)),
@@ -619,7 +623,8 @@ COMMAND_MIX: list[tuple[int, st.SearchStrategy[Any]]] = [
     (10, st.tuples(st.sampled_from(["after", "after", "at_int"]),
                    st.sampled_from([31.0, 61.0, 5.0, 30.0, 0.0, 29.0, 60.0, 301.0, 1200.0]))),
     (5, command("agent_online", 1, agent_ids)),
-    (5, command("agent_offline", 1, agent_ids, flags)),
+    (5, command("agent_offline", 1, agent_ids, flags, graces)),
+    (2, command("agent_away", 1, agent_ids)),
     (4, command("set_cap", 2, agent_ids, caps)),
     (3, command("set_weight", 2, agent_ids, weights)),
     (3, command("add_agent", 1, agent_ids, caps, group_sets, weights, flags)),
@@ -645,6 +650,10 @@ configs = st.fixed_dictionaries({
     "auto_close_after": st.sampled_from([None, 60.0]),
     "first_response_timeout": st.sampled_from([None, 30.0]),
     "sticky_window": st.sampled_from([None, 300.0]),
+    # R28: opening may overflow or be refused inside a batch (the C engine's fast path).
+    "queue_limits": st.sampled_from([
+        None, {"pre": QueueLimit(max_waiting=1, overflow="post"),
+               "post": QueueLimit(max_waiting=2, max_wait=61.0)}]),
 })
 
 
@@ -739,8 +748,14 @@ def test_R23_a_long_batch_agrees_between_c_and_py() -> None:
 
 # -- R21: the compiled engine's events are plain values -----------------------------------
 
+#: The queue limits :func:`every_event_kind` needs its shop to have.
+EVERY_KIND_LIMITS = {"pre": QueueLimit(max_waiting=0, overflow="post"),
+                     "post": QueueLimit(max_waiting=2)}
+
+
 def every_event_kind(a: Assigner) -> list[Event]:
-    """One batch (and a few single calls) causing each of the eight event classes."""
+    """One batch (and a few single calls) causing each of the ten event classes (the shop
+    refuses a third waiting session of group "post" and overflows "pre" there, R28)."""
     events = a.apply([
         ("add_agent", "A", 1, None, 1, True),
         ("add_agent", "B", 1, None, 1, True),
@@ -760,17 +775,21 @@ def every_event_kind(a: Assigner) -> list[Event]:
     events += a.apply([("at", 200.0), ("tick",)])  # Reassigned, Closed (auto)
     events += a.open_session("s4")
     events += a.open_session("s5", buyer="b2")
+    events += a.apply([("remove_agent", "A"), ("remove_agent", "C"),  # nobody left: all wait
+                       ("open_session", "p1", "b3", "post"), ("open_session", "p2", None, "post"),
+                       ("open_session", "p3", "b3", "pre")])  # Overflowed, Rejected
     return events
 
 
 @pytest.mark.c_extension
 def test_R21_c_events_are_untracked_values_equal_to_constructed_ones() -> None:
     require_engine("c")
-    config = {"first_response_timeout": 30.0, "auto_close_after": 60.0}
+    config = {"first_response_timeout": 30.0, "auto_close_after": 60.0,
+              "queue_limits": EVERY_KIND_LIMITS}
     c_events = every_event_kind(Assigner(ManualClock(0.0), engine="c", **config))
     py_events = every_event_kind(Assigner(ManualClock(0.0), engine="py", **config))
     assert kinds(c_events) == {Opened, Assigned, Queued, Transferred, ResponseTimedOut,
-                               Reassigned, Requeued, Closed}
+                               Reassigned, Requeued, Closed, Overflowed, Rejected}
     assert {(e.agent_id, e.pool) for e in c_events if isinstance(e, Closed)} >= {
         ("A", None), (None, Pool.QUEUE)}
     assert c_events == py_events

@@ -37,16 +37,18 @@ from kefu.events import (
     CloseReason,
     Event,
     Opened,
+    Overflowed,
     Pool,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     RequeueReason,
     ResponseTimedOut,
     Transferred,
     from_dict,
 )
-from test_batch import every_event_kind
+from test_batch import EVERY_KIND_LIMITS, every_event_kind
 from test_hostile import deep_list
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +108,7 @@ any_event = st.one_of(*(events_of(cls) for cls in EVENT_CLASSES))
 
 def test_S03_every_event_kind_has_a_wire_name_and_a_buyer_id() -> None:
     """A kind added to ``Event`` later cannot be forgotten: it needs a name, a buyer and a codec."""
-    assert len(EVENT_CLASSES) == len(EVENT_KINDS) == len(set(EVENT_KINDS)) == 8
+    assert len(EVENT_CLASSES) == len(EVENT_KINDS) == len(set(EVENT_KINDS)) == 10
     assert [cls.kind for cls in EVENT_CLASSES] == list(EVENT_KINDS)
     for cls in EVENT_CLASSES:
         names = [f.name for f in attrs.fields(cls)]
@@ -160,6 +162,12 @@ def test_S03_wire_form_of_each_kind_pinned() -> None:
         (Closed("s1", None, Pool.QUEUE, 5.0, CloseReason.AUTO, "b"),
          {"kind": "closed", "v": 1, "session_id": "s1", "buyer_id": "b", "agent_id": None,
           "pool": "queue", "reason": "auto", "at": 5.0}),
+        (Overflowed("s1", "pre", "post", 6.0, "b"),
+         {"kind": "overflowed", "v": 1, "session_id": "s1", "buyer_id": "b",
+          "from_group": "pre", "to_group": "post", "at": 6.0}),
+        (Rejected("s1", "post", 7.0, None),
+         {"kind": "rejected", "v": 1, "session_id": "s1", "buyer_id": None,
+          "group": "post", "at": 7.0}),
     ]
     assert {type(e) for e, _ in cases} == set(EVENT_CLASSES)
     for event, wire in cases:
@@ -251,7 +259,7 @@ def test_S03_engine_events_carry_their_buyer_and_round_trip(
 @pytest.mark.parametrize("engine", ALL_ENGINES)
 def test_S03_every_kind_an_engine_emits_round_trips_through_json_text(engine: str) -> None:
     a = Assigner(ManualClock(0.0), first_response_timeout=30.0, auto_close_after=60.0,
-                 engine=engine)  # type: ignore[arg-type]
+                 queue_limits=EVERY_KIND_LIMITS, engine=engine)  # type: ignore[arg-type]
     emitted = every_event_kind(a)
     assert {type(e) for e in emitted} == set(EVENT_CLASSES)
     buyer = {e.session_id: e.buyer_id for e in emitted if isinstance(e, Opened)}

@@ -174,6 +174,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "groups": st.sampled_from([None, frozenset({"pre"}), ["post"], ("pre", "post")]),
     "weight": st.integers(0, 3),
     "flag": st.booleans(),
+    # R27: an offline grace period, or none.
+    "grace": st.sampled_from([None, 30.0, 45]),
     # agent_message's sender (S04): unchecked, the holder or not, or unknown ("ghost").
     "sender": st.sampled_from([None, *AGENT_IDS]),
 }
@@ -183,7 +185,8 @@ METHODS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "add_agent": (["agent", "cap", "groups", "weight"], [("online", "flag")]),
     "remove_agent": (["agent"], []),
     "agent_online": (["agent"], []),
-    "agent_offline": (["agent", "flag"], []),
+    "agent_away": (["agent"], []),
+    "agent_offline": (["agent", "flag", "grace"], []),
     "set_cap": (["agent", "cap"], []),
     "set_weight": (["agent", "weight"], []),
     "open_session": (["session", "buyer", "group", "priority"], []),
@@ -203,7 +206,8 @@ METHODS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "reception_list": (["agent"], []),
 }
 #: Commands ``apply`` takes (its positional form: ``online`` is add_agent's fifth).
-BATCH_COMMANDS = ["add_agent", "remove_agent", "agent_online", "agent_offline", "set_cap",
+BATCH_COMMANDS = ["add_agent", "remove_agent", "agent_online", "agent_away", "agent_offline",
+                  "set_cap",
                   "set_weight", "open_session", "buyer_message", "agent_message", "assign",
                   "transfer", "close_session", "tick"]
 
@@ -371,9 +375,11 @@ def test_R22_R23_hostile_batches_keep_the_prefix_events_and_agree(
     diversion=st.one_of(st.booleans(), hostile.map(lambda make: make())),
     duration=st.one_of(st.none(), st.floats(1, 1e4), hostile.map(lambda make: make())),
     engine=st.one_of(st.sampled_from(["auto", *ALL_ENGINES]), hostile.map(lambda make: make())),
+    limit=hostile.map(lambda make: make()),
 )
 def test_R22_constructor_mistakes_are_kefu_errors(
     clock_start: object, strategy: object, diversion: object, duration: object, engine: object,
+    limit: object,
 ) -> None:
     try:
         clock = ManualClock(clock_start)  # type: ignore[arg-type]
@@ -381,7 +387,8 @@ def test_R22_constructor_mistakes_are_kefu_errors(
         clock = ManualClock(0.0)
     for kwargs in ({"strategy": strategy}, {"offline_diversion": diversion},
                    {"auto_close_after": duration}, {"first_response_timeout": duration},
-                   {"sticky_window": duration}, {"engine": engine}):
+                   {"sticky_window": duration}, {"engine": engine},
+                   {"queue_limits": limit}, {"queue_limits": {"pre": limit}}):  # R28
         with contextlib.suppress(KefuError):
             Assigner(clock, **kwargs)  # type: ignore[arg-type]
 
@@ -476,7 +483,7 @@ def _exhaustive_calls() -> list[tuple[str, int | str, int]]:
 EXHAUSTIVE = _exhaustive_calls()
 VALID_DEFAULTS = {"agent": "A", "session": "s1", "buyer": "b1", "group": "pre", "priority": 1,
                   "cap": 2, "groups": ["pre"], "weight": 1, "flag": False,
-                  "sender": "B"}  # B holds s1
+                  "sender": "B", "grace": 60.0}  # B holds s1
 
 
 def test_R22_R23_every_parameter_with_every_hostile_value() -> None:

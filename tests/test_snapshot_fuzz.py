@@ -74,6 +74,9 @@ commands = st.one_of(
     st.tuples(st.just("agent_online"), st.tuples(agent_ids), st.just({})),
     st.tuples(st.just("agent_offline"), st.tuples(agent_ids),
               st.fixed_dictionaries({"requeue": st.booleans()})),
+    st.tuples(st.just("agent_away"), st.tuples(agent_ids), st.just({})),  # R27
+    st.tuples(st.just("agent_offline"), st.tuples(agent_ids),
+              st.fixed_dictionaries({"grace": st.sampled_from([30.0, 61.0])})),
     st.tuples(st.just("set_cap"), st.tuples(agent_ids, caps), st.just({})),
     st.tuples(st.just("set_weight"), st.tuples(agent_ids, st.integers(0, 3)), st.just({})),
     st.tuples(st.just("buyer_message"), st.tuples(session_ids), st.just({})),
@@ -263,8 +266,15 @@ class Mutator:
         agents = self._records("agents")
         if agents:
             a = agents[self.draw(st.integers(0, len(agents) - 1))]
-            key = self.draw(st.sampled_from(["reg", "last_auto", "pass", "weight"]))
-            if type(a.get(key)) is int:
+            key = self.draw(st.sampled_from(["reg", "last_auto", "pass", "weight", "away",
+                                             "grace"]))
+            if key == "away":  # R27: set, drop or spoil the away flag
+                a["away"] = self.draw(st.sampled_from([True, False, None]))
+                if a["away"] is None:
+                    del a["away"]
+            elif key == "grace":  # R27: a grace timer, sound or not
+                a["grace"] = self.draw(st.sampled_from([[30.0, 1], [1e300, 2], None, [5.0, 0]]))
+            elif type(a.get(key)) is int:
                 a[key] += self.draw(st.sampled_from([-1, 1, 232792560]))
 
     def shift_timer(self) -> None:
@@ -403,7 +413,8 @@ def _r06_possible(agents: list[dict[str, Any]], sessions: list[dict[str, Any]],
         nobody_online = not any(a["online"] and _serves(a, s["group"]) for a in agents)
         for a in agents:
             load = sum(1 for x in sessions if x["agent"] == a["id"])
-            available = (a["cap"] != "suspended" and (a["cap"] == "unlimited" or load < a["cap"])
+            available = (not a.get("away") and a["cap"] != "suspended"
+                         and (a["cap"] == "unlimited" or load < a["cap"])
                          and (a["weight"] > 0 or config.strategy is not Strategy.WEIGHTED))
             side = a["online"] or (config.offline_diversion and nobody_online)
             _need(not (available and side and _serves(a, s["group"])
@@ -415,8 +426,16 @@ def _possible(state: object, config: Config, taken_at: float | None) -> None:
     c = _record(d["counters"], {"next_reg", "arrival", "auto", "timer", "rr_pointer", "vt"})
     _need(all(_is(v, int, 0, 2**62) for v in c.values()))
     _need(all(type(x) is list for x in (d["agents"], d["sessions"], d["sticky"])))
-    agents = [_record(a, {"id", "reg", "cap", "groups", "weight", "online", "last_auto", "pass"})
+    base = {"id", "reg", "cap", "groups", "weight", "online", "last_auto", "pass"}
+    agents = [_record(a, base | (set(a) & {"away", "grace"}) if type(a) is dict else base)
               for a in d["agents"]]
+    latest = sys.float_info.max if taken_at is None else taken_at
+    for a in agents:  # R27: "away" only as true, on an online agent; "grace" on an offline one
+        _need(a.get("away", True) is True and (not a.get("away") or a["online"]))
+        if "grace" in a:
+            g = a["grace"]
+            _need(type(g) is list and len(g) == 2 and _is_time(g[0]) and not a["online"])
+            _need(g[0] <= latest + 1e9 and _is(g[1], int, 1, c["timer"]))
     _agents_possible(agents, c, config.strategy is Strategy.WEIGHTED)
     by_id = {a["id"]: a for a in agents}
     sessions = [_record(s, {"id", "buyer", "group", "priority", "arrival", "opened_at", "agent",
@@ -428,6 +447,7 @@ def _possible(state: object, config: Config, taken_at: float | None) -> None:
     _need(all(x["arrival"] < y["arrival"] and x["opened_at"] <= y["opened_at"]
               for x, y in itertools.pairwise(sessions)))
     seqs = [t[1] for s in sessions for t in (s["auto_close"], s["first_response"]) if t]
+    seqs += [a["grace"][1] for a in agents if "grace" in a]
     _need(len(set(seqs)) == len(seqs) and all(q <= c["timer"] for q in seqs))
     auto_closes = [s["auto_close"] for s in sessions if s["auto_close"]]
     _need(all(x[0] <= y[0] for x in auto_closes for y in auto_closes if x[1] < y[1]))

@@ -12,7 +12,8 @@ after every step:
   events gives every session's place and every agent's load (R21, R22);
 * every event names its session's buyer and survives ``to_dict`` ->
   ``from_dict`` unchanged (S03);
-* automatic assignment never goes to a suspended or full agent (R01, R02);
+* automatic assignment never goes to a suspended, full or away agent (R01, R02,
+  R27), and away agents are exactly those the commands made away;
 * R06 from public views: no waiting session has an eligible agent;
 * R07: waiting() is ordered by (priority desc, arrival asc);
 * snapshot -> JSON -> restore (also across engines) at random points, after
@@ -38,7 +39,7 @@ from hypothesis.stateful import (
 )
 
 from conftest import require_engine
-from kefu import Assigner, Cap, ManualClock, Strategy
+from kefu import Assigner, Cap, ManualClock, QueueLimit, Strategy
 from kefu.errors import KefuError
 from kefu.events import (
     Assigned,
@@ -46,8 +47,10 @@ from kefu.events import (
     Closed,
     Event,
     Opened,
+    Overflowed,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     ResponseTimedOut,
     Transferred,
@@ -69,6 +72,15 @@ configs = st.fixed_dictionaries({
     "auto_close_after": st.sampled_from([None, 60.0, 1200.0]),
     "first_response_timeout": st.sampled_from([None, 30.0, 90.0]),
     "sticky_window": st.sampled_from([None, 300.0]),
+    # R28: no limits (today's shop), a count limit overflowing, a chain ending in refusal,
+    # an oldest-wait limit.
+    "queue_limits": st.sampled_from([
+        None, None,
+        {"pre": QueueLimit(max_waiting=1, overflow="post")},
+        {"pre": QueueLimit(max_waiting=0, overflow="post"), "post": QueueLimit(max_waiting=2)},
+        {"post": QueueLimit(max_wait=60.0, overflow="pre"), "pre": QueueLimit(max_waiting=3)},
+        {"pre": QueueLimit(max_waiting=2, max_wait=30.0)},
+    ]),
 })
 
 
@@ -80,6 +92,7 @@ class Ledger:
         self.load: dict[str, int] = defaultdict(int)
         self.timed_out: dict[str, set[str]] = defaultdict(set)
         self.buyer: dict[str, str | None] = {}  # open session -> its buyer, from Opened
+        self.away: set[str] = set()  # agents made away by a command (R27), from commands
 
     def _move(self, sid: str, to: str) -> None:
         old = self.place.get(sid)
@@ -106,6 +119,7 @@ class Ledger:
                     assert cap.value is not None
                     assert self.load[agent] < cap.value, f"automatic assignment over cap: {e}"
                 assert agent not in self.timed_out[e.session_id], f"back to a timed-out agent: {e}"
+                assert agent not in self.away, f"R27: automatic assignment to away {agent}: {e}"
             self._move(e.session_id, agent)
         elif isinstance(e, Transferred):
             assert self.place[e.session_id] == e.from_agent
@@ -113,6 +127,12 @@ class Ledger:
         elif isinstance(e, Queued):
             assert self.place[e.session_id] == "limbo", f"queued from {self.place[e.session_id]}"
             self._move(e.session_id, "pool:" + e.pool.value)
+        elif isinstance(e, Overflowed):  # R28: a new session, still looking for its place
+            assert self.place[e.session_id] == "limbo", f"overflow of a placed session: {e}"
+        elif isinstance(e, Rejected):  # R28: refused, not open afterwards
+            assert self.place[e.session_id] == "limbo", f"rejected a placed session: {e}"
+            del self.place[e.session_id]
+            del self.buyer[e.session_id]
         elif isinstance(e, Requeued):
             assert self.place[e.session_id] == e.agent_id
             self._move(e.session_id, "limbo")
@@ -129,6 +149,7 @@ class Ledger:
 
     def forget_agent(self, agent_id: str) -> None:
         self.load.pop(agent_id, None)
+        self.away.discard(agent_id)
 
 
 class LockstepMachine(RuleBasedStateMachine):
@@ -208,11 +229,28 @@ class LockstepMachine(RuleBasedStateMachine):
 
     @rule(agent=st.sampled_from(AGENTS))
     def agent_online(self, agent: str) -> None:
-        self.both(lambda a: a.agent_online(agent))
+        self.back_from_away(agent, lambda a: a.agent_online(agent))
 
-    @rule(agent=st.sampled_from(AGENTS), requeue=st.booleans())
-    def agent_offline(self, agent: str, requeue: bool) -> None:
-        self.both(lambda a: a.agent_offline(agent, requeue=requeue))
+    @rule(agent=st.sampled_from(AGENTS))
+    def agent_away(self, agent: str) -> None:
+        """R27: away keeps the sessions and takes no automatic assignment."""
+        if self.both(lambda a: a.agent_away(agent)) is not None:
+            self.ledger.away.add(agent)
+
+    @rule(agent=st.sampled_from(AGENTS), requeue=st.booleans(),
+          grace=st.sampled_from([None, None, 30.0, 60.0, 90.0]))
+    def agent_offline(self, agent: str, requeue: bool, grace: float | None) -> None:
+        """R15, R27: requeue, a grace period (timers at the deadlines of advance()), or both
+        (refused alike)."""
+        self.back_from_away(agent, lambda a: a.agent_offline(agent, requeue=requeue, grace=grace))
+
+    def back_from_away(self, agent: str, call: Callable[[Assigner], list[Event]]) -> None:
+        """A call that ends ``agent``'s away status, if it succeeds; the ledger must know
+        before the call's events (a drain to the agent) are checked."""
+        was_away = agent in self.ledger.away
+        self.ledger.away.discard(agent)
+        if self.both(call) is None and was_away:
+            self.ledger.away.add(agent)
 
     @rule(agent=st.sampled_from(AGENTS), cap=caps)
     def set_cap(self, agent: str, cap: Cap) -> None:
@@ -338,6 +376,7 @@ class LockstepMachine(RuleBasedStateMachine):
             (Reason.WRONG_GROUP, not serves(v, s.group)),
             (Reason.OFFLINE, not (v.online or (self.config["offline_diversion"]
                                                and not online_for))),
+            (Reason.AWAY, v.agent_id in self.ledger.away),
             (Reason.SUSPENDED, limit == 0),
             (Reason.FULL, limit is not None and limit > 0 and v.load >= limit),
             (Reason.WEIGHT_ZERO, self.config["strategy"] is Strategy.WEIGHTED and v.weight == 0),
@@ -349,6 +388,7 @@ class LockstepMachine(RuleBasedStateMachine):
     def R06_no_waiting_session_has_an_eligible_agent(self) -> None:
         a = self.subject
         agents = [a.agent(x) for x in a.agent_ids()]
+        assert {v.agent_id for v in agents if v.away} == self.ledger.away, "R27: away agents"
         for sid in a.waiting():
             s = a.session(sid)
             for v in agents:

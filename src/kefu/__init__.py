@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 from kefu.assigner import ENGINE, Assigner
 from kefu.clock import Clock, ManualClock, SystemClock
-from kefu.model import AgentView, Cap, Config, SessionState, SessionView, Strategy
+from kefu.model import (
+    AgentView,
+    Cap,
+    Config,
+    QueueLimit,
+    SessionState,
+    SessionView,
+    Strategy,
+)
 
 __all__ = [
     "ENGINE",
@@ -20,6 +28,7 @@ __all__ = [
     "Clock",
     "Config",
     "ManualClock",
+    "QueueLimit",
     "SessionState",
     "SessionView",
     "Strategy",

@@ -16,7 +16,14 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kefu._checks import check_flag, check_groups, check_id, check_session_args, check_weight
+from kefu._checks import (
+    check_flag,
+    check_grace,
+    check_groups,
+    check_id,
+    check_session_args,
+    check_weight,
+)
 from kefu._text import short_repr
 from kefu.clock import as_seconds
 from kefu.errors import BatchAborted, InvalidArgument
@@ -44,7 +51,10 @@ def _add_agent(args: Args) -> Args:
 
 def _agent_offline(args: Args) -> Args:
     requeue = args[1] if len(args) > 1 else False
-    return (check_id("agent", args[0]), check_flag("requeue", requeue))
+    grace = args[2] if len(args) > 2 else None
+    agent_id = check_id("agent", args[0])
+    requeue = check_flag("requeue", requeue)
+    return (agent_id, requeue, check_grace(grace, requeue))
 
 
 def _set_cap(args: Args) -> Args:
@@ -81,7 +91,8 @@ COMMANDS: dict[str, tuple[int, int, Callable[[Args], Args]]] = {
     "add_agent": (1, 5, _add_agent),
     "remove_agent": (1, 1, _agent),
     "agent_online": (1, 1, _agent),
-    "agent_offline": (1, 2, _agent_offline),
+    "agent_away": (1, 1, _agent),
+    "agent_offline": (1, 3, _agent_offline),
     "set_cap": (2, 2, _set_cap),
     "set_weight": (2, 2, _set_weight),
     "open_session": (1, 4, _open_session),

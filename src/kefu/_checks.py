@@ -11,6 +11,7 @@ __all__ = [
     "MAX_PRIORITY",
     "MAX_WEIGHT",
     "check_flag",
+    "check_grace",
     "check_groups",
     "check_id",
     "check_optional_str",
@@ -20,6 +21,9 @@ __all__ = [
 
 MAX_WEIGHT = 10_000
 MAX_PRIORITY = 1_000_000_000
+#: The longest grace period: kefu.model.MAX_DURATION (importing it here would be circular;
+#: tests/test_rules_r27.py checks that the two agree).
+MAX_GRACE = 1e9
 
 
 def check_id(kind: str, value: object) -> str:
@@ -80,3 +84,21 @@ def check_flag(name: str, value: object) -> bool:
     if type(value) is not bool:
         raise InvalidArgument(f"{name} must be True or False, got {short_repr(value)}")
     return value
+
+
+def check_grace(grace: object, requeue: bool) -> float | None:
+    """An offline grace period (R27): None, or seconds in (0, 10^9], as a float.
+
+    A grace period keeps the sessions for a while; ``requeue=True`` gives them
+    up at once: asking for both is an InvalidArgument. O(1).
+    """
+    if grace is None:
+        return None
+    if type(grace) not in (int, float) or not 0 < grace <= MAX_GRACE:  # type: ignore[operator]
+        raise InvalidArgument(
+            f"grace must be a positive number of seconds up to {MAX_GRACE:.0e}, or None,"
+            f" got {short_repr(grace)}"
+        )
+    if requeue:
+        raise InvalidArgument("agent_offline takes requeue=True or a grace period, not both")
+    return float(grace)  # type: ignore[arg-type]

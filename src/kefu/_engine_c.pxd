@@ -8,6 +8,8 @@ cdef struct Agent:
     i64 reg          # registration number, never reused (ties, ROUND_ROBIN order)
     i64 last_auto    # value of the `auto` counter at its last automatic assignment
     i64 pass_        # WEIGHTED stride-scheduling pass
+    i64 gr_seq       # R27 grace timer seq; 0 = none
+    double gr_deadline
     int limit        # load at which automatic assignment stops; -1 = UNLIMITED, 0 = SUSPENDED
     int weight
     int load         # open sessions in its reception list
@@ -16,6 +18,7 @@ cdef struct Agent:
     int *slots
     int *pos         # its position in the index (side, slots[k]), per k
     bint online
+    bint away        # R27: online, no automatic assignment
     bint indexed     # available and filed in its indexes
     bint key_online  # the side its heap entries are on (LEAST_LOAD, WEIGHTED)
     bint all_groups  # groups is None: serves every group
@@ -36,6 +39,7 @@ cdef struct Sess:
     int agent        # agent slot, or -1 while waiting
     int pool         # 0 none, 1 queue, 2 offline
     int qpos         # position in its group's waiting heap
+    int apos         # R28: position in its group's arrival heap, -1 if not in one
     int prev         # neighbours in its agent's reception list
     int next
     bint has_first_unanswered
@@ -46,8 +50,8 @@ cdef struct Sess:
 cdef struct Timer:
     double deadline
     i64 seq
-    int kind         # 0 auto close, 1 first response
-    int sess
+    int kind         # 0 auto close, 1 first response, 2 grace (R27)
+    int sess         # session slot; the agent slot for a grace timer
 
 
 cdef struct AgentIndex:

@@ -94,9 +94,11 @@ from kefu.events import (
     Closed,
     CloseReason,
     Opened,
+    Overflowed,
     Pool,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     RequeueReason,
     ResponseTimedOut,
@@ -118,6 +120,7 @@ cdef enum:
     SLOT_ALL = 1
     AUTO_CLOSE = 0
     FIRST_RESPONSE = 1
+    GRACE = 2
     POOL_NONE = 0
     POOL_QUEUE = 1
     POOL_OFFLINE = 2
@@ -150,13 +153,15 @@ cdef enum:
     EV_REASSIGNED = 5
     EV_REQUEUED = 6
     EV_CLOSED = 7
-    EV_KINDS = 8
+    EV_OVERFLOWED = 8
+    EV_REJECTED = 9
+    EV_KINDS = 10
 
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
-                          Requeued, Closed)
-cdef PyObject *_EV_CLS[8]
-cdef PyObject *_EV_DESCR[8][6]
-cdef int _EV_N[8]
+                          Requeued, Closed, Overflowed, Rejected)
+cdef PyObject *_EV_CLS[10]
+cdef PyObject *_EV_DESCR[10][6]
+cdef int _EV_N[10]
 cdef list _EV_KEEP = []  # owns the classes and descriptors the C arrays point to
 
 
@@ -224,6 +229,8 @@ def _install_fast_events():
         ("s", "a", "c", 1.0, "b"),
         ("s", "a", 1.0, RequeueReason.AGENT_OFFLINE, "b"),
         ("s", "a", None, 1.0, CloseReason.MANUAL, "b"),
+        ("s", "g", "h", 1.0, "b"),
+        ("s", "g", 1.0, "b"),
     )
     for kind in range(EV_KINDS):
         cls = _EV_CLASSES[kind]
@@ -321,6 +328,9 @@ cdef class Engine:
     cdef bint has_auto_close
     cdef double auto_close_after
     cdef object _sticky_window
+    cdef dict _limits          # R28: group name -> QueueLimit
+    cdef frozenset _wait_limited  # R28: the groups with an oldest-wait limit
+    cdef bint track_oldest     # some group has one: keep arrival heaps
 
     # agents
     cdef Agent *ag
@@ -358,6 +368,7 @@ cdef class Engine:
     cdef AgentIndex *ix
     cdef int nix
     cdef SessHeap *qs
+    cdef SessHeap *aq          # R28: per group (gid + 1), waiting sessions by arrival
     cdef int nqs
     cdef int *busy_q           # the waiting heaps (gid + 1) that hold sessions
     cdef int nbusy
@@ -384,6 +395,7 @@ cdef class Engine:
         self.ss = NULL
         self.ix = NULL
         self.qs = NULL
+        self.aq = NULL
         self.tm = NULL
         self.ag_free = NULL
         self.ss_free = NULL
@@ -403,6 +415,10 @@ cdef class Engine:
         self.has_auto_close = config.auto_close_after is not None
         self.auto_close_after = config.auto_close_after if self.has_auto_close else 0.0
         self._sticky_window = config.sticky_window
+        self._limits = dict(config.queue_limits)
+        self._wait_limited = frozenset(g for g, lim in config.queue_limits
+                                       if lim.max_wait is not None)
+        self.track_oldest = len(self._wait_limited) > 0
         self._agents = {}
         self._aid = []
         self._acap = []
@@ -430,12 +446,16 @@ cdef class Engine:
         if self.qs != NULL:
             for i in range(self.nqs):
                 PyMem_Free(self.qs[i].item)
+        if self.aq != NULL:
+            for i in range(self.nqs):
+                PyMem_Free(self.aq[i].item)
         PyMem_Free(self.ag)
         PyMem_Free(self.ag_free)
         PyMem_Free(self.ss)
         PyMem_Free(self.ss_free)
         PyMem_Free(self.ix)
         PyMem_Free(self.qs)
+        PyMem_Free(self.aq)
         PyMem_Free(self.tm)
         PyMem_Free(self.online_groups)
         PyMem_Free(self.g_refs)
@@ -473,12 +493,17 @@ cdef class Engine:
             self.ix[i].size = 0
             self.ix[i].cap = 0
         self.qs = <SessHeap*>_grow(self.qs, cap + 1, sizeof(SessHeap))
+        self.aq = <SessHeap*>_grow(self.aq, cap + 1, sizeof(SessHeap))
         self.nqs = cap + 1
         for i in range(old_nqs, self.nqs):
             self.qs[i].item = NULL
             self.qs[i].size = 0
             self.qs[i].cap = 0
             self.qs[i].busy = -1
+            self.aq[i].item = NULL
+            self.aq[i].size = 0
+            self.aq[i].cap = 0
+            self.aq[i].busy = -1
         self._gname.extend([None] * (cap - old_cap))
         self.gcap = cap
         return 0
@@ -537,6 +562,9 @@ cdef class Engine:
         PyMem_Free(self.qs[gid + 1].item)
         self.qs[gid + 1].item = NULL
         self.qs[gid + 1].cap = 0
+        PyMem_Free(self.aq[gid + 1].item)
+        self.aq[gid + 1].item = NULL
+        self.aq[gid + 1].cap = 0
         self.g_free[self.g_nfree] = gid
         self.g_nfree += 1
         return 0
@@ -624,6 +652,9 @@ cdef class Engine:
         a.reg = reg
         a.last_auto = 0
         a.pass_ = 0
+        a.gr_seq = 0
+        a.gr_deadline = 0.0
+        a.away = False
         self._set_limit(ai, cap)
         a.weight = weight
         a.load = 0
@@ -646,6 +677,8 @@ cdef class Engine:
 
     cdef inline bint _available(self, int ai) noexcept:
         cdef Agent *a = &self.ag[ai]
+        if a.away:
+            return False
         if a.limit >= 0 and a.load >= a.limit:
             return False  # also SUSPENDED: limit 0
         return a.weight > 0 or self.strategy != WEIGHTED
@@ -1040,9 +1073,69 @@ cdef class Engine:
         q.item[pos] = si
         self.ss[si].qpos = pos
 
+    cdef void _a_up(self, SessHeap *q, int pos) noexcept:
+        """R28 arrival heap: sift up by arrival (the first to arrive on top)."""
+        cdef int si = q.item[pos]
+        cdef int parent
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if self.ss[si].arrival >= self.ss[q.item[parent]].arrival:
+                break
+            q.item[pos] = q.item[parent]
+            self.ss[q.item[pos]].apos = pos
+            pos = parent
+        q.item[pos] = si
+        self.ss[si].apos = pos
+
+    cdef void _a_down(self, SessHeap *q, int pos) noexcept:
+        cdef int si = q.item[pos]
+        cdef int n = q.size
+        cdef int child
+        while True:
+            child = 2 * pos + 1
+            if child >= n:
+                break
+            if (child + 1 < n
+                    and self.ss[q.item[child + 1]].arrival < self.ss[q.item[child]].arrival):
+                child += 1
+            if self.ss[q.item[child]].arrival >= self.ss[si].arrival:
+                break
+            q.item[pos] = q.item[child]
+            self.ss[q.item[pos]].apos = pos
+            pos = child
+        q.item[pos] = si
+        self.ss[si].apos = pos
+
+    cdef int _a_push(self, int si) except -1:
+        """File a waiting session of an oldest-wait-limited group by arrival. O(log w)."""
+        cdef SessHeap *q = &self.aq[self.ss[si].group + 1]
+        if q.size == q.cap:
+            q.item = <int*>_grow(q.item, q.cap * 2 if q.cap else 16, sizeof(int))
+            q.cap = q.cap * 2 if q.cap else 16
+        q.item[q.size] = si
+        q.size += 1
+        self._a_up(q, q.size - 1)
+        return 0
+
+    cdef void _a_remove(self, int si) noexcept:
+        cdef SessHeap *q = &self.aq[self.ss[si].group + 1]
+        cdef int pos = self.ss[si].apos
+        cdef int last = q.size - 1
+        cdef int moved = q.item[last]
+        q.size = last
+        if pos != last:
+            q.item[pos] = moved
+            self.ss[moved].apos = pos
+            self._a_up(q, pos)
+            self._a_down(q, self.ss[moved].apos)
+        self.ss[si].apos = -1
+
     cdef int _enqueue(self, int si, int pool) except -1:
         cdef int qi = self.ss[si].group + 1
         cdef SessHeap *q = &self.qs[qi]
+        if (self.track_oldest and qi > 0
+                and self._gname[qi - 1] in self._wait_limited):
+            self._a_push(si)
         if q.size == q.cap:
             q.item = <int*>_grow(q.item, q.cap * 2 if q.cap else 16, sizeof(int))
             q.cap = q.cap * 2 if q.cap else 16
@@ -1058,6 +1151,8 @@ cdef class Engine:
         return 0
 
     cdef void _dequeue(self, int si) noexcept:
+        if self.ss[si].apos >= 0:
+            self._a_remove(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
         cdef int pos = self.ss[si].qpos
         cdef int last = q.size - 1
@@ -1305,6 +1400,8 @@ cdef class Engine:
         return 0
 
     cdef inline bint _is_live(self, Timer *t) noexcept:
+        if t.kind == GRACE:
+            return self.ag[t.sess].in_use and self.ag[t.sess].gr_seq == t.seq
         if t.kind == AUTO_CLOSE:
             return self.ss[t.sess].ac_seq == t.seq
         return self.ss[t.sess].fr_seq == t.seq
@@ -1324,6 +1421,19 @@ cdef class Engine:
     cdef void _clear_auto_close(self, int si) noexcept:
         if self.ss[si].ac_seq:
             self.ss[si].ac_seq = 0
+            self._drop_timer()
+
+    cdef int _set_grace(self, int ai, double deadline) except -1:
+        self.timer_seq += 1
+        self.ag[ai].gr_seq = self.timer_seq
+        self.ag[ai].gr_deadline = deadline
+        self._tm_push(deadline, self.timer_seq, GRACE, ai)
+        self.live_timers += 1
+        return 0
+
+    cdef void _clear_grace(self, int ai) noexcept:
+        if self.ag[ai].gr_seq:
+            self.ag[ai].gr_seq = 0
             self._drop_timer()
 
     cdef void _clear_first_response(self, int si) noexcept:
@@ -1365,10 +1475,29 @@ cdef class Engine:
                 break
             self._tm_pop()
             at = t.deadline
-            if t.kind == AUTO_CLOSE:
+            if t.kind == GRACE:
+                self._grace_expired(t.sess, at, events)
+            elif t.kind == AUTO_CLOSE:
                 self._close(t.sess, at, C_AUTO, events)
             else:
                 self._first_response_timeout(t.sess, at, events)
+        return 0
+
+    cdef int _grace_expired(self, int ai, object now, list events) except -1:
+        """R27: still offline at the deadline: unanswered sessions wait again, then placed.
+
+        O(k log k + moved log n) for k sessions held.
+        """
+        self._clear_grace(ai)
+        moved = sorted([si for si in self._agent_sessions(ai)
+                        if self.ss[<int>si].has_first_unanswered],
+                       key=lambda si: self.ss[<int>si].arrival)
+        aid = self._aid[ai]
+        for si in moved:
+            self._take(si)
+            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, Q_OFFLINE,
+                                 self._buyer[si], None))
+        self._placement_pass(now, moved, events)
         return 0
 
     cdef int _first_response_timeout(self, int si, object now, list events) except -1:
@@ -1458,6 +1587,7 @@ cdef class Engine:
         cdef int ai = self._agent_slot(agent_id)
         cdef int k
         cdef list events = []
+        self._clear_grace(ai)
         moved = self._requeue_all(ai, now, Q_REMOVED, events)
         self._unindex(ai)
         if self.strategy == ROUND_ROBIN:
@@ -1492,22 +1622,41 @@ cdef class Engine:
 
     def agent_online(self, now, agent_id):
         cdef int ai = self._agent_slot(agent_id)
-        if self.ag[ai].online:
+        if self.ag[ai].online and not self.ag[ai].away:
             return []
-        self._switch_side(ai, True)
-        if self._available(ai):
-            self._normalise(ai)
+        if self.ag[ai].online:
+            self.ag[ai].away = False  # back from away: _update normalises if available now
+        else:
+            self._clear_grace(ai)
+            self._switch_side(ai, True)
+            if self._available(ai):
+                self._normalise(ai)
         self._update(ai)
         cdef list events = []
         self._drain_to(ai, now, events)
         return events
 
-    def agent_offline(self, now, agent_id, bint requeue):
+    def agent_away(self, now, agent_id):
+        """R27: online but away; an offline agent logs in away. O(g log n). Returns []."""
+        cdef int ai = self._agent_slot(agent_id)
+        if self.ag[ai].away:
+            return []
+        if not self.ag[ai].online:
+            self._clear_grace(ai)
+            self._switch_side(ai, True)
+        self.ag[ai].away = True
+        self._update(ai)
+        return []
+
+    def agent_offline(self, now, agent_id, bint requeue, grace=None):
         cdef int ai = self._agent_slot(agent_id)
         if not self.ag[ai].online:
             return []
         self._switch_side(ai, False)
+        self.ag[ai].away = False
         self._update(ai)
+        if grace is not None:
+            self._set_grace(ai, <double>now + <double>grace)
         cdef list events = []
         moved = self._requeue_all(ai, now, Q_OFFLINE, events) if requeue else []
         self._placement_pass(now, moved, events)
@@ -1563,6 +1712,7 @@ cdef class Engine:
         s.agent = -1
         s.pool = POOL_NONE
         s.qpos = -1
+        s.apos = -1
         s.prev = -1
         s.next = -1
         s.has_timed_out = False
@@ -1578,13 +1728,60 @@ cdef class Engine:
             reason = R_NEW
         events.append(opened)
         if ai < 0:
-            pool = self._pool_for(si)
-            self._enqueue(si, pool)
-            events.append(ev_queued(session_id, _POOLS[pool], now, buyer_id))
+            self._admit(si, now, events)
         else:
             self._give(si, ai, now, True)
             events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
         return 0
+
+    cdef object _over_limit(self, int gid, double now):
+        """The limit of group ``gid`` if one more waiting session would break it (R28),
+        else None. O(1)."""
+        cdef SessHeap *a
+        if gid < 0:
+            return None
+        limit = self._limits.get(self._gname[gid])
+        if limit is None:
+            return None
+        if limit.max_waiting is not None and self.qs[gid + 1].size >= <int>limit.max_waiting:
+            return limit
+        a = &self.aq[gid + 1]
+        if (limit.max_wait is not None and a.size > 0
+                and now - self.ss[a.item[0]].opened_at >= <double>limit.max_wait):
+            return limit
+        return None
+
+    cdef int _admit(self, int si, object now, list events) except -1:
+        """A new session with no agent: wait, overflow along the chain, or be refused (R28).
+
+        O(log w) per hop, plus a selection (O(log n)) per overflow.
+        """
+        cdef int gid, new_gid, ai
+        sid = self._sid[si]
+        buyer = self._buyer[si]
+        while True:
+            gid = self.ss[si].group
+            limit = self._over_limit(gid, now) if self._limits else None
+            if limit is None:
+                pool = self._pool_for(si)
+                self._enqueue(si, pool)
+                events.append(ev_queued(sid, _POOLS[pool], now, buyer))
+                return 0
+            name = self._gname[gid]
+            if limit.overflow is None:
+                del self._sessions[sid]
+                self._free_session_slot(si)
+                events.append(_event(EV_REJECTED, sid, name, now, buyer, None, None))
+                return 0
+            new_gid = self._intern(limit.overflow)
+            self._release(gid)
+            self.ss[si].group = new_gid
+            events.append(_event(EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None))
+            ai = self._select(si)
+            if ai >= 0:
+                self._give(si, ai, now, True)
+                events.append(ev_assigned(sid, self._aid[ai], now, R_NEW, buyer))
+                return 0
 
     def buyer_message(self, now, session_id):
         self._buyer_message(now, session_id)
@@ -1728,7 +1925,7 @@ cdef class Engine:
     def agent(self, agent_id):
         cdef int ai = self._agent_slot(agent_id)
         return AgentView(self._aid[ai], self._acap[ai], self._agroups[ai], self.ag[ai].weight,
-                         self.ag[ai].online, self.ag[ai].load)
+                         self.ag[ai].online, self.ag[ai].load, self.ag[ai].away)
 
     def agent_ids(self):
         return list(self._agents)
@@ -1775,12 +1972,17 @@ cdef class Engine:
         agents = []
         for agent_id, ai in self._agents.items():
             groups = self._agroups[ai]
-            agents.append({
+            record = {
                 "id": agent_id, "reg": self.ag[ai].reg, "cap": self._acap[ai].to_data(),
                 "groups": None if groups is None else sorted(groups),
                 "weight": self.ag[ai].weight, "online": bool(self.ag[ai].online),
                 "last_auto": self.ag[ai].last_auto, "pass": self.ag[ai].pass_,
-            })
+            }
+            if self.ag[ai].away:
+                record["away"] = True
+            if self.ag[ai].gr_seq:
+                record["grace"] = [self.ag[ai].gr_deadline, self.ag[ai].gr_seq]
+            agents.append(record)
         sessions = []
         for session_id, si in self._sessions.items():
             s = &self.ss[si]
@@ -1829,6 +2031,12 @@ cdef class Engine:
             self._init_agent(ai, ad.id, ad.reg, ad.cap, ad.groups, ad.weight, ad.online)
             self.ag[ai].last_auto = ad.last_auto
             self.ag[ai].pass_ = ad.pass_
+            self.ag[ai].away = ad.away
+            if ad.grace is not None:
+                self.ag[ai].gr_seq = ad.grace[1]
+                self.ag[ai].gr_deadline = ad.grace[0]
+                self._tm_push(ad.grace[0], ad.grace[1], GRACE, ai)
+                self.live_timers += 1
             self._agents[ad.id] = ai
             if ad.online:
                 self._count_online(ai, +1)
@@ -1848,6 +2056,7 @@ cdef class Engine:
             s.agent = -1
             s.pool = POOL_NONE
             s.qpos = -1
+            s.apos = -1
             s.prev = -1
             s.next = -1
             s.has_timed_out = False
@@ -1999,6 +2208,17 @@ cdef class Engine:
                 count += 1
         if count != self.waiting_count:
             raise AssertionError("waiting count")
+        for q in range(1, self.nqs):
+            limited = self.track_oldest and self._gname[q - 1] in self._wait_limited
+            if self.aq[q].size != (self.qs[q].size if limited else 0):
+                raise AssertionError(f"R28 arrival heap {q}: size")
+            for i in range(self.aq[q].size):
+                si = self.aq[q].item[i]
+                if not (self.ss[si].apos == i and self.ss[si].group + 1 == q
+                        and self.ss[si].pool != POOL_NONE):
+                    raise AssertionError(f"R28 arrival heap {q}: entry")
+                if i and self.ss[self.aq[q].item[(i - 1) >> 1]].arrival > self.ss[si].arrival:
+                    raise AssertionError(f"R28 arrival heap {q}: order")
         if set(placed) != set(self._sessions):
             raise AssertionError("a session is nowhere or a stray is somewhere")
         arrivals = [self.ss[si].arrival for si in self._sessions.values()]
@@ -2042,6 +2262,13 @@ cdef class Engine:
             if self.busy_q[self.qs[q].busy] != q:
                 raise AssertionError(f"queue {q}: busy position")
         live = 0
+        for ai in self._agents.values():
+            if self.ag[ai].away and not self.ag[ai].online:
+                raise AssertionError(f"agent {self._aid[ai]!r} away but offline")
+            if self.ag[ai].gr_seq:
+                if self.ag[ai].online:
+                    raise AssertionError(f"agent {self._aid[ai]!r} online with a grace timer")
+                live += 1
         for session_id, si in self._sessions.items():
             if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0):
                 raise AssertionError(

@@ -74,15 +74,26 @@ from kefu.events import (
     CloseReason,
     Event,
     Opened,
+    Overflowed,
     Pool,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     RequeueReason,
     ResponseTimedOut,
     Transferred,
 )
-from kefu.model import AgentView, Cap, CapKind, Config, SessionState, SessionView, Strategy
+from kefu.model import (
+    AgentView,
+    Cap,
+    CapKind,
+    Config,
+    QueueLimit,
+    SessionState,
+    SessionView,
+    Strategy,
+)
 
 __all__ = ["Engine"]
 
@@ -108,6 +119,8 @@ class _Agent:
     last_auto: int = 0
     pass_: int = 0
     sessions: set[str] = field(default_factory=set)  # the reception list
+    away: bool = False  # R27: online, but no automatic assignment
+    grace: Timer | None = None  # R27: offline grace deadline
 
 
 @dataclass
@@ -138,6 +151,7 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._weighted = config.strategy is Strategy.WEIGHTED
+        self._limits: dict[str, QueueLimit] = dict(config.queue_limits)
         self._agents: dict[str, _Agent] = {}
         self._sessions: dict[str, _Session] = {}
         self._sticky: dict[str, tuple[str, float]] = {}  # buyer -> (agent, closed_at)
@@ -166,6 +180,8 @@ class Engine:
         return y.groups is None or group is None or group in y.groups
 
     def _available(self, y: _Agent) -> bool:
+        if y.away:
+            return False
         if y.cap.kind is CapKind.SUSPENDED:
             return False
         if y.cap.kind is CapKind.LIMIT and len(y.sessions) >= (y.cap.value or 0):
@@ -360,14 +376,34 @@ class Engine:
             raise UnknownSession(session_id)
         return s
 
-    def _earliest_timer(self) -> tuple[Timer, str, _Session] | None:
-        """The pending timer with the smallest (deadline, seq), its kind and session."""
-        best: tuple[Timer, str, _Session] | None = None
+    def _earliest_timer(self) -> tuple[Timer, str, _Session | _Agent] | None:
+        """The pending timer with the smallest (deadline, seq), its kind and owner."""
+        best: tuple[Timer, str, _Session | _Agent] | None = None
         for s in self._sessions.values():
             for kind, timer in (("auto_close", s.auto_close), ("first_response", s.first_response)):
                 if timer is not None and (best is None or timer < best[0]):
                     best = (timer, kind, s)
+        for y in self._agents.values():
+            if y.grace is not None and (best is None or y.grace < best[0]):
+                best = (y.grace, "grace", y)
         return best
+
+    def _set_status(self, y: _Agent, away: bool) -> None:
+        """Set ``y``'s away flag; normalise if that makes it available having not been."""
+        was_available = self._available(y)
+        y.away = away
+        if not was_available and self._available(y):
+            self._normalise(y)
+
+    def _grace_expired(self, y: _Agent, now: float, events: list[Event]) -> None:
+        """R27: still offline at the deadline: unanswered sessions wait again, then placed."""
+        y.grace = None
+        mine = sorted((self._sessions[sid] for sid in y.sessions), key=lambda s: s.arrival)
+        unanswered = [s for s in mine if s.first_unanswered is not None]
+        for s in unanswered:
+            self._take_from_agent(s)
+            events.append(Requeued(s.id, y.id, now, RequeueReason.AGENT_OFFLINE, s.buyer))
+        self._placement_pass(now, unanswered, events)
 
     # -- agents -----------------------------------------------------------
 
@@ -390,6 +426,7 @@ class Engine:
     def remove_agent(self, now: float, agent_id: str) -> list[Event]:
         """Requeue the agent's sessions, forget the agent, placement pass (R10)."""
         x = self._get_agent(agent_id)
+        x.grace = None
         events: list[Event] = []
         requeued = self._requeue_all(now, x, RequeueReason.AGENT_REMOVED, events)
         del self._agents[agent_id]
@@ -399,23 +436,41 @@ class Engine:
         return events
 
     def agent_online(self, now: float, agent_id: str) -> list[Event]:
-        """Go online, normalise, drain to the agent (R05, R08)."""
+        """Go online (or back from away), normalise, drain to the agent (R05, R08, R27)."""
         y = self._get_agent(agent_id)
-        if y.online:
+        if y.online and not y.away:
             return []
-        y.online = True
-        if self._available(y):
-            self._normalise(y)
+        if y.online:
+            self._set_status(y, away=False)
+        else:
+            y.online = True
+            y.grace = None
+            if self._available(y):
+                self._normalise(y)
         events: list[Event] = []
         self._drain_to(y, now, events)
         return events
 
-    def agent_offline(self, now: float, agent_id: str, requeue: bool) -> list[Event]:
-        """Go offline, requeue if asked, placement pass (R15)."""
+    def agent_away(self, now: float, agent_id: str) -> list[Event]:
+        """Online but away: keeps sessions, no automatic assignment (R27). Returns []."""
+        y = self._get_agent(agent_id)
+        if y.away:
+            return []
+        y.online = True
+        y.grace = None
+        self._set_status(y, away=True)
+        return []
+
+    def agent_offline(self, now: float, agent_id: str, requeue: bool,
+                      grace: float | None = None) -> list[Event]:
+        """Go offline, requeue if asked or start the grace period, placement pass (R15, R27)."""
         y = self._get_agent(agent_id)
         if not y.online:
             return []
         y.online = False
+        self._set_status(y, away=False)
+        if grace is not None:
+            y.grace = self._new_timer(now + grace)
         events: list[Event] = []
         requeued = self._requeue_all(now, y, RequeueReason.AGENT_OFFLINE, events) if requeue else []
         self._placement_pass(now, requeued, events)
@@ -469,8 +524,41 @@ class Engine:
             self._give(s, y, now, automatic=True)
             events.append(Assigned(s.id, y.id, now, AssignReason.NEW, s.buyer))
         else:
-            events.append(self._wait(s, now))
+            self._admit(s, now, events)
         return events
+
+    def _over_limit(self, group: str, now: float) -> QueueLimit | None:
+        """The limit of ``group`` if one more waiting session would break it (R28), else None."""
+        limit = self._limits.get(group)
+        if limit is None:
+            return None
+        waiting = [w for w in self._waiting_sessions() if w.group == group]
+        if limit.max_waiting is not None and len(waiting) >= limit.max_waiting:
+            return limit
+        if limit.max_wait is not None and waiting and (
+                now - min(w.opened_at for w in waiting) >= limit.max_wait):
+            return limit
+        return None
+
+    def _admit(self, s: _Session, now: float, events: list[Event]) -> None:
+        """A new session with no agent: wait, overflow along the chain, or be refused (R28)."""
+        while True:
+            group = s.group
+            limit = None if group is None else self._over_limit(group, now)
+            if group is None or limit is None:
+                events.append(self._wait(s, now))
+                return
+            if limit.overflow is None:
+                del self._sessions[s.id]
+                events.append(Rejected(s.id, group, now, s.buyer))
+                return
+            events.append(Overflowed(s.id, group, limit.overflow, now, s.buyer))
+            s.group = limit.overflow
+            y = self._select(s)
+            if y is not None:
+                self._give(s, y, now, automatic=True)
+                events.append(Assigned(s.id, y.id, now, AssignReason.NEW, s.buyer))
+                return
 
     def buyer_message(self, now: float, session_id: str) -> list[Event]:
         """Record the buyer message; cancel auto close."""
@@ -542,12 +630,14 @@ class Engine:
             found = self._earliest_timer()
             if found is None or found[0][0] > now:
                 return events
-            (deadline, _seq), kind, s = found
-            if kind == "auto_close":
-                s.auto_close = None
-                self._close(s, deadline, CloseReason.AUTO, events)
+            (deadline, _seq), kind, owner = found
+            if isinstance(owner, _Agent):
+                self._grace_expired(owner, deadline, events)
+            elif kind == "auto_close":
+                owner.auto_close = None
+                self._close(owner, deadline, CloseReason.AUTO, events)
             else:
-                self._first_response_timeout(s, deadline, events)
+                self._first_response_timeout(owner, deadline, events)
 
     def apply(self, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
         return run_batch(self, now, commands)
@@ -564,7 +654,7 @@ class Engine:
 
     def agent(self, agent_id: str) -> AgentView:
         y = self._get_agent(agent_id)
-        return AgentView(y.id, y.cap, y.groups, y.weight, y.online, len(y.sessions))
+        return AgentView(y.id, y.cap, y.groups, y.weight, y.online, len(y.sessions), y.away)
 
     def agent_ids(self) -> list[str]:
         return [y.id for y in self._agents_by_reg()]
@@ -611,6 +701,8 @@ class Engine:
                     "groups": None if y.groups is None else sorted(y.groups),
                     "weight": y.weight, "online": y.online, "last_auto": y.last_auto,
                     "pass": y.pass_,
+                    **({"away": True} if y.away else {}),
+                    **({} if y.grace is None else {"grace": timer(y.grace)}),
                 }
                 for y in self._agents_by_reg()
             ],
@@ -654,7 +746,8 @@ class Engine:
         self._vt = st.vt
         for a in st.agents:
             self._agents[a.id] = _Agent(
-                a.id, a.reg, a.cap, a.groups, a.weight, a.online, a.last_auto, a.pass_
+                a.id, a.reg, a.cap, a.groups, a.weight, a.online, a.last_auto, a.pass_,
+                away=a.away, grace=a.grace,
             )
         for d in st.sessions:
             s = _Session(
@@ -730,6 +823,13 @@ class Engine:
                 if not (s.agent is not None):
                     raise AssertionError(f"waiting session {sid!r} has a first-response timer")
                 seqs.append(s.first_response[1])
+        for aid, y in self._agents.items():
+            if y.away and not y.online:
+                raise AssertionError(f"agent {aid!r} away but offline")
+            if y.grace is not None:
+                if y.online:
+                    raise AssertionError(f"agent {aid!r} online with a grace deadline")
+                seqs.append(y.grace[1])
         if not (len(set(seqs)) == len(seqs)):
             raise AssertionError("duplicate timer sequence numbers")
         if not (all(1 <= q <= self._timer for q in seqs)):

@@ -22,7 +22,9 @@ so is a group's online count when it falls to zero: the tables hold the
 groups agents serve now, not every group ever named.
 
 Waiting sessions sit in one ``SortedList`` per group, keyed by the R07 key
-(-priority, arrival); only non-empty queues are kept. An agent who gains
+(-priority, arrival); only non-empty queues are kept. A group with an R28
+oldest-wait limit also keeps its waiting arrivals in a ``SortedList``: its
+longest-waiting session (the first to arrive) in O(1), kept in O(log w). An agent who gains
 room compares the heads of the queues it serves that hold sessions and takes
 the best: O(g + log w) per session handed out.
 
@@ -67,15 +69,17 @@ from kefu.events import (
     CloseReason,
     Event,
     Opened,
+    Overflowed,
     Pool,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     RequeueReason,
     ResponseTimedOut,
     Transferred,
 )
-from kefu.model import AgentView, Cap, Config, SessionState, SessionView, Strategy
+from kefu.model import AgentView, Cap, Config, QueueLimit, SessionState, SessionView, Strategy
 
 __all__ = ["STRIDE_BASE", "Engine"]
 
@@ -87,6 +91,7 @@ _ANY: Final = 0
 _ALL: Final = 1
 _AUTO_CLOSE: Final = 0
 _FIRST_RESPONSE: Final = 1
+_GRACE: Final = 2  # R27: an offline agent's grace deadline (the entry's owner is the agent)
 
 Key = tuple[int, ...]
 Slot = str | int
@@ -94,8 +99,8 @@ Slot = str | int
 
 class _Agent:
     __slots__ = (
-        "cap", "groups", "id", "key", "key_online", "last_auto", "limit", "online", "pass_",
-        "reg", "sessions", "slots", "weight",
+        "away", "cap", "grace", "groups", "id", "key", "key_online", "last_auto", "limit",
+        "online", "pass_", "reg", "sessions", "slots", "weight",
     )
 
     def __init__(self, agent_id: str, reg: int, cap: Cap, groups: frozenset[str] | None,
@@ -115,6 +120,8 @@ class _Agent:
         self.sessions: dict[str, _Session] = {}
         self.key: Key | None = None  # the key it is indexed under; None = not available
         self.key_online = online  # the side it is indexed on
+        self.away = False  # R27: online, but no automatic assignment
+        self.grace: tuple[float, int] | None = None  # R27: offline grace timer
 
 
 class _Session:
@@ -153,10 +160,15 @@ class Engine:
         self._index: dict[tuple[bool, Slot], SortedList] = {}
         self._queues: dict[str | None, SortedList] = {}  # only non-empty queues
         self._waiting: dict[int, _Session] = {}  # arrival -> waiting session
+        self._limits: dict[str, QueueLimit] = dict(config.queue_limits)  # R28
+        # R28: the groups with an oldest-wait limit, and their waiting arrivals (non-empty).
+        self._wait_limited = frozenset(g for g, lim in config.queue_limits
+                                       if lim.max_wait is not None)
+        self._oldest: dict[str, SortedList] = {}
         self._online_groups: Counter[str] = Counter()  # online agents naming each group
         self._online_all = 0  # online agents serving every group
         self._online_total = 0
-        self._timers: list[tuple[float, int, int, _Session]] = []
+        self._timers: list[tuple[float, int, int, _Session | _Agent]] = []
         self._live_timers = 0
         self._sticky: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._next_reg = 0
@@ -183,6 +195,8 @@ class Engine:
     # -- the words of docs/semantics.md -----------------------------------
 
     def _available(self, a: _Agent) -> bool:
+        if a.away:
+            return False
         limit = a.limit
         if limit is not None and len(a.sessions) >= limit:
             return False  # also SUSPENDED: limit 0
@@ -376,6 +390,8 @@ class Engine:
             queue = self._queues[s.group] = SortedList()
         queue.add(s.key)
         self._waiting[s.arrival] = s
+        if s.group in self._wait_limited:
+            self._oldest.setdefault(s.group, SortedList()).add(s.arrival)
 
     def _dequeue(self, s: _Session) -> None:
         queue = self._queues[s.group]
@@ -384,6 +400,50 @@ class Engine:
             del self._queues[s.group]
         del self._waiting[s.arrival]
         s.pool = None
+        if s.group in self._wait_limited:
+            arrivals = self._oldest[s.group]
+            arrivals.remove(s.arrival)
+            if not arrivals:
+                del self._oldest[s.group]
+
+    def _over_limit(self, group: str, now: float) -> QueueLimit | None:
+        """The limit of ``group`` if one more waiting session would break it (R28). O(1)."""
+        limit = self._limits.get(group)
+        if limit is None:
+            return None
+        queue = self._queues.get(group)
+        if limit.max_waiting is not None and (len(queue) if queue else 0) >= limit.max_waiting:
+            return limit
+        arrivals = self._oldest.get(group)
+        if limit.max_wait is not None and arrivals and (
+                now - self._waiting[arrivals[0]].opened_at >= limit.max_wait):
+            return limit
+        return None
+
+    def _admit(self, s: _Session, now: float, events: list[Event]) -> None:
+        """A new session with no agent: wait, overflow along the chain, or be refused (R28).
+
+        O(log w) per hop, plus a selection (O(log n)) per overflow.
+        """
+        while True:
+            group = s.group
+            limit = None if group is None else self._over_limit(group, now)
+            if group is None or limit is None:
+                pool = self._pool_for(s)
+                self._enqueue(s, pool)
+                events.append(Queued(s.id, pool, now, s.buyer))
+                return
+            if limit.overflow is None:
+                del self._sessions[s.id]
+                events.append(Rejected(s.id, group, now, s.buyer))
+                return
+            events.append(Overflowed(s.id, group, limit.overflow, now, s.buyer))
+            s.group = limit.overflow
+            a = self._select(s)
+            if a is not None:
+                self._give(s, a, now, True)
+                events.append(Assigned(s.id, a.id, now, AssignReason.NEW, s.buyer))
+                return
 
     def _pool_for(self, s: _Session) -> Pool:
         return Pool.QUEUE if self._online_for(s.group) else Pool.OFFLINE
@@ -446,7 +506,7 @@ class Engine:
 
     # -- timers (R17, R18, R20) ------------------------------------------------
 
-    def _set_timer(self, s: _Session, kind: int, deadline: float) -> tuple[float, int]:
+    def _set_timer(self, s: _Session | _Agent, kind: int, deadline: float) -> tuple[float, int]:
         self._timer_seq += 1
         heapq.heappush(self._timers, (deadline, self._timer_seq, kind, s))
         self._live_timers += 1
@@ -469,10 +529,20 @@ class Engine:
             self._timers = [t for t in self._timers if self._is_live(t)]
             heapq.heapify(self._timers)
 
+    def _clear_grace(self, a: _Agent) -> None:
+        if a.grace is not None:
+            a.grace = None
+            self._drop_timer()
+
     @staticmethod
-    def _is_live(entry: tuple[float, int, int, _Session]) -> bool:
-        _, seq, kind, s = entry
-        timer = s.auto_close if kind == _AUTO_CLOSE else s.first_response
+    def _is_live(entry: tuple[float, int, int, _Session | _Agent]) -> bool:
+        _, seq, kind, owner = entry
+        if kind == _GRACE:
+            timer = owner.grace  # type: ignore[union-attr]
+        elif kind == _AUTO_CLOSE:
+            timer = owner.auto_close  # type: ignore[union-attr]
+        else:
+            timer = owner.first_response  # type: ignore[union-attr]
         return timer is not None and timer[1] == seq
 
     def apply(self, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
@@ -496,11 +566,26 @@ class Engine:
             if deadline > now:
                 break
             heapq.heappop(timers)
-            if kind == _AUTO_CLOSE:
-                self._close(s, deadline, CloseReason.AUTO, events)
+            if kind == _GRACE:
+                self._grace_expired(s, deadline, events)  # type: ignore[arg-type]
+            elif kind == _AUTO_CLOSE:
+                self._close(s, deadline, CloseReason.AUTO, events)  # type: ignore[arg-type]
             else:
-                self._first_response_timeout(s, deadline, events)
+                self._first_response_timeout(s, deadline, events)  # type: ignore[arg-type]
         return events
+
+    def _grace_expired(self, a: _Agent, now: float, events: list[Event]) -> None:
+        """R27: still offline at the deadline: unanswered sessions wait again, then placed.
+
+        O(k log k + moved log n) for k sessions held.
+        """
+        self._clear_grace(a)
+        moved = sorted((s for s in a.sessions.values() if s.first_unanswered is not None),
+                       key=lambda s: s.arrival)
+        for s in moved:
+            self._take(s)
+            events.append(Requeued(s.id, a.id, now, RequeueReason.AGENT_OFFLINE, s.buyer))
+        self._placement_pass(now, moved, events)
 
     def _first_response_timeout(self, s: _Session, now: float, events: list[Event]) -> None:
         self._clear_first_response(s)
@@ -560,6 +645,7 @@ class Engine:
 
     def remove_agent(self, now: float, agent_id: str) -> list[Event]:
         a = self._get_agent(agent_id)
+        self._clear_grace(a)
         events: list[Event] = []
         moved = self._requeue_all(a, now, RequeueReason.AGENT_REMOVED, events)
         self._unindex(a)
@@ -574,24 +660,45 @@ class Engine:
 
     def agent_online(self, now: float, agent_id: str) -> list[Event]:
         a = self._get_agent(agent_id)
-        if a.online:
+        if a.online and not a.away:
             return []
-        a.online = True
-        self._count_online(a, +1)
-        if self._available(a):
-            self._normalise(a)
+        if a.online:
+            a.away = False  # back from away: _update normalises if it is available now
+        else:
+            a.online = True
+            self._clear_grace(a)
+            self._count_online(a, +1)
+            if self._available(a):
+                self._normalise(a)
         self._update(a)
         events: list[Event] = []
         self._drain_to(a, now, events)
         return events
 
-    def agent_offline(self, now: float, agent_id: str, requeue: bool) -> list[Event]:
+    def agent_away(self, now: float, agent_id: str) -> list[Event]:
+        """R27: online but away; an offline agent logs in away. O(g log n). Returns []."""
+        a = self._get_agent(agent_id)
+        if a.away:
+            return []
+        if not a.online:
+            a.online = True
+            self._clear_grace(a)
+            self._count_online(a, +1)
+        a.away = True
+        self._update(a)
+        return []
+
+    def agent_offline(self, now: float, agent_id: str, requeue: bool,
+                      grace: float | None = None) -> list[Event]:
         a = self._get_agent(agent_id)
         if not a.online:
             return []
         a.online = False
+        a.away = False
         self._count_online(a, -1)
         self._update(a)
+        if grace is not None:
+            a.grace = self._set_timer(a, _GRACE, now + grace)
         events: list[Event] = []
         moved = self._requeue_all(a, now, RequeueReason.AGENT_OFFLINE, events) if requeue else []
         self._placement_pass(now, moved, events)
@@ -630,9 +737,7 @@ class Engine:
             a = self._select(s)
             reason = AssignReason.NEW
         if a is None:
-            pool = self._pool_for(s)
-            self._enqueue(s, pool)
-            events.append(Queued(session_id, pool, now, buyer_id))
+            self._admit(s, now, events)
         else:
             self._give(s, a, now, True)
             events.append(Assigned(session_id, a.id, now, reason, buyer_id))
@@ -702,7 +807,7 @@ class Engine:
 
     def agent(self, agent_id: str) -> AgentView:
         a = self._get_agent(agent_id)
-        return AgentView(a.id, a.cap, a.groups, a.weight, a.online, len(a.sessions))
+        return AgentView(a.id, a.cap, a.groups, a.weight, a.online, len(a.sessions), a.away)
 
     def agent_ids(self) -> list[str]:
         return list(self._agents)
@@ -747,6 +852,8 @@ class Engine:
                     "groups": None if a.groups is None else sorted(a.groups),
                     "weight": a.weight, "online": a.online, "last_auto": a.last_auto,
                     "pass": a.pass_,
+                    **({"away": True} if a.away else {}),
+                    **({} if a.grace is None else {"grace": list(a.grace)}),
                 }
                 for a in self._agents.values()
             ],
@@ -785,6 +892,10 @@ class Engine:
         for ad in state.agents:
             a = _Agent(ad.id, ad.reg, ad.cap, ad.groups, ad.weight, ad.online)
             a.last_auto, a.pass_ = ad.last_auto, ad.pass_
+            a.away, a.grace = ad.away, ad.grace
+            if a.grace is not None:
+                heapq.heappush(self._timers, (a.grace[0], a.grace[1], _GRACE, a))
+                self._live_timers += 1
             self._agents[a.id] = a
             self._by_reg[a.reg] = a
             if a.online:
@@ -862,6 +973,10 @@ class Engine:
                 placed[s.id] = "pool"
         if not (len(self._waiting) == sum(len(q) for q in self._queues.values())):
             raise AssertionError("waiting map")
+        oldest = {g: sorted(k[1] for k in q) for g, q in self._queues.items()
+                  if g in self._wait_limited}
+        if {g: list(arrivals) for g, arrivals in self._oldest.items()} != oldest:
+            raise AssertionError("R28 oldest-wait index")
         if not (set(placed) == set(self._sessions)):
             raise AssertionError("a session is nowhere or a stray is somewhere")
         arrivals = [s.arrival for s in self._sessions.values()]
@@ -881,6 +996,13 @@ class Engine:
         if not (all(self._index.values())):
             raise AssertionError("an empty index kept")
         live = 0
+        for a in self._agents.values():
+            if not (not a.away or a.online):
+                raise AssertionError(f"agent {a.id!r} away but offline")
+            if a.grace is not None:
+                if a.online:
+                    raise AssertionError(f"agent {a.id!r} online with a grace timer")
+                live += 1
         for s in self._sessions.values():
             if not (s.first_response is None or s.agent is not None):
                 raise AssertionError(f"{s.id!r}: R18 timer in pool")

@@ -45,7 +45,7 @@ from kefu._checks import MAX_PRIORITY, MAX_WEIGHT
 from kefu._text import short_repr
 from kefu.errors import InvalidSnapshot
 from kefu.events import Pool
-from kefu.model import MAX_CAP, Cap, CapKind, Config, Strategy
+from kefu.model import MAX_CAP, MAX_DURATION, Cap, CapKind, Config, Strategy
 
 __all__ = [
     "MAX_COUNTER",
@@ -68,6 +68,9 @@ _FLOAT_MAX = sys.float_info.max
 _STATE_KEYS = frozenset({"counters", "agents", "sessions", "sticky"})
 _COUNTER_KEYS = frozenset({"next_reg", "arrival", "auto", "timer", "rr_pointer", "vt"})
 _AGENT_KEYS = frozenset({"id", "reg", "cap", "groups", "weight", "online", "last_auto", "pass"})
+#: R27 keys an agent record has only when set: ``"away": true`` and ``"grace": [deadline, seq]``
+#: (so a shop that never uses them snapshots exactly as before).
+_AGENT_OPTIONAL = frozenset({"away", "grace"})
 _SESSION_ORDER = (
     "id", "buyer", "group", "priority", "arrival", "opened_at", "agent", "pool",
     "first_unanswered", "last_buyer", "timed_out", "auto_close", "first_response",
@@ -86,6 +89,8 @@ class AgentData(NamedTuple):
     online: bool
     last_auto: int
     pass_: int
+    away: bool = False
+    grace: TimerData | None = None
 
 
 class SessionData(NamedTuple):
@@ -235,8 +240,18 @@ def _timer(v: object, where: str, field: str) -> TimerData | None:
 
 
 def _agent(where: str, v: object) -> AgentData:
-    d = _dict(where, v, _AGENT_KEYS)
+    optional = v.keys() & _AGENT_OPTIONAL if type(v) is dict and _str_keys(v) else frozenset()
+    d = _dict(where, v, _AGENT_KEYS | optional)
     groups = d["groups"]
+    away = False
+    if "away" in d:
+        if d["away"] is not True:
+            raise _fail(where, f"'away' is present only as true, got {short_repr(d['away'])}",
+                        "away")
+        away = True
+    grace = _timer(d["grace"], where, "grace") if "grace" in d else None
+    if "grace" in d and grace is None:
+        raise _fail(where, "'grace' is present only as [deadline, seq], got null", "grace")
     return AgentData(
         id=_id(d["id"], where, "id"),
         reg=_count(d["reg"], where, "reg"),
@@ -246,7 +261,29 @@ def _agent(where: str, v: object) -> AgentData:
         online=_bool(d["online"], where, "online"),
         last_auto=_count(d["last_auto"], where, "last_auto"),
         pass_=_count(d["pass"], where, "pass"),
+        away=away,
+        grace=grace,
     )
+
+
+def _check_agent_status(i: int, a: AgentData, taken_at: float | None) -> None:
+    """R27: an away agent is online; a grace deadline belongs to an offline agent and is an
+    instant no later than ``taken_at`` plus at most the longest duration. O(1)."""
+    where = f"agents[{i}]"
+    if a.away and not a.online:
+        raise _fail(where, "an away agent is online, but 'online' is false", "away")
+    if a.grace is None:
+        return
+    if a.online:
+        raise _fail(where, "a grace deadline belongs to an offline agent, but 'online' is true",
+                    "grace")
+    deadline = a.grace[0]
+    latest = _FLOAT_MAX if taken_at is None else taken_at
+    if not math.isfinite(deadline) or deadline > latest + MAX_DURATION:
+        what = "the largest time" if taken_at is None else "taken_at"
+        raise _fail(where, f"deadline {short_repr(deadline)} is after {what}"
+                           f" {short_repr(latest)} plus the longest grace"
+                           f" {short_repr(MAX_DURATION)}", "grace")
 
 
 def _pool(v: object, where: str) -> Pool | None:
@@ -445,6 +482,12 @@ def _check_rr_pointer(state: StateData) -> None:
 def _check_sessions(state: StateData, agent_ids: set[str]) -> None:
     seen: set[str] = set()
     seqs: set[int] = set()
+    for i, a in enumerate(state.agents):
+        if a.grace is not None:
+            if a.grace[1] > state.timer or a.grace[1] in seqs:
+                raise _fail(f"agents[{i}].grace", f"timer number {a.grace[1]} is taken or above"
+                                                  f" counters.timer {state.timer}")
+            seqs.add(a.grace[1])
     previous_arrival = 0
     previous_open = -math.inf
     for i, s in enumerate(state.sessions):
@@ -517,7 +560,7 @@ class _Eligibility:
         self.by_id = {a.id: a for a in state.agents}
         self.available = {
             a.id for a in state.agents
-            if a.cap.kind is not CapKind.SUSPENDED
+            if not a.away and a.cap.kind is not CapKind.SUSPENDED
             and (a.cap.value is None or load[a.id] < a.cap.value)
             and (a.weight > 0 or not weighted)
         }
@@ -611,6 +654,8 @@ def parse_state(data: object, config: Config, taken_at: float | None) -> StateDa
     sticky = tuple(_sticky(f"sticky[{i}]", e) for i, e in enumerate(_list("sticky", d["sticky"])))
     for i, s in enumerate(sessions):
         _check_session_times(i, s, config, taken_at)
+    for i, a in enumerate(agents):
+        _check_agent_status(i, a, taken_at)
     state = StateData(
         next_reg=counters["next_reg"], arrival=counters["arrival"], auto=counters["auto"],
         timer=counters["timer"], rr_pointer=counters["rr_pointer"], vt=counters["vt"],

@@ -28,6 +28,7 @@ from kefu._checks import (
     MAX_PRIORITY,
     MAX_WEIGHT,
     check_flag,
+    check_grace,
     check_groups,
     check_id,
     check_session_args,
@@ -46,7 +47,7 @@ from kefu.errors import (
 )
 from kefu.events import Event
 from kefu.explain import Explanation, explain
-from kefu.model import AgentView, Cap, Config, SessionView, Strategy
+from kefu.model import AgentView, Cap, Config, QueueLimit, SessionView, Strategy
 
 __all__ = ["ENGINE", "ENGINES", "MAX_PRIORITY", "MAX_WEIGHT", "Assigner", "EngineName"]
 
@@ -119,6 +120,10 @@ class Assigner:
     ``n`` is the number of agents, ``w`` the number of waiting sessions, ``k``
     the number of sessions an operation moves, ``g`` the number of groups an
     agent serves; costs in the method docstrings are for the default engines.
+
+    ``queue_limits`` (R28) maps a group name to its
+    :class:`~kefu.model.QueueLimit`: a new session that would wait beyond it
+    overflows to another group or is refused (``Rejected``).
     """
 
     __slots__ = ("_clock", "_config", "_engine", "_guard", "_last_now")
@@ -131,6 +136,7 @@ class Assigner:
         auto_close_after: float | None = 1200.0,
         first_response_timeout: float | None = None,
         sticky_window: float | None = None,
+        queue_limits: Mapping[str, QueueLimit] | None = None,
         *,
         engine: EngineName = "auto",
     ) -> None:
@@ -140,6 +146,7 @@ class Assigner:
             auto_close_after=auto_close_after,
             first_response_timeout=first_response_timeout,
             sticky_window=sticky_window,
+            queue_limits=queue_limits,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         if not _has_now(self._clock):
@@ -250,7 +257,8 @@ class Assigner:
             self._guard.leave()
 
     def agent_online(self, agent_id: str) -> list[Event]:
-        """The agent comes online and takes waiting sessions (R05, R08). No-op if online.
+        """The agent comes online, or back from away, and takes waiting sessions (R05, R08,
+        R27). No-op if online and not away. Coming online cancels a pending grace period.
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
@@ -261,10 +269,30 @@ class Assigner:
         finally:
             self._guard.leave()
 
-    def agent_offline(self, agent_id: str, requeue: bool = False) -> list[Event]:
+    def agent_away(self, agent_id: str) -> list[Event]:
+        """The agent is away (R27): online, keeps their sessions, may still write and be
+        assigned or transferred to by hand, but receives no automatic assignment.
+
+        An offline agent logs in away (a pending grace period is cancelled);
+        ``agent_online`` brings them back. No-op if already away; returns no
+        events. Cost: O(g log n).
+        """
+        self._enter("agent_away")
+        try:
+            agent_id = check_id("agent", agent_id)
+            return self._engine.agent_away(self._now(), agent_id)
+        finally:
+            self._guard.leave()
+
+    def agent_offline(self, agent_id: str, requeue: bool = False,
+                      grace: float | None = None) -> list[Event]:
         """The agent goes offline; with ``requeue`` their sessions wait again (R15).
 
-        No-op if already offline.
+        With ``grace`` seconds (R27) they keep their sessions for that long;
+        if still offline at the deadline, ``tick()`` requeues their unanswered
+        sessions in arrival order and places them at once; answered ones stay.
+        ``requeue=True`` and a grace period exclude each other. No-op if
+        already offline.
 
         Cost: O(g log n + k log n); O(w log n) with offline diversion on.
         """
@@ -272,7 +300,8 @@ class Assigner:
         try:
             agent_id = check_id("agent", agent_id)
             requeue = check_flag("requeue", requeue)
-            return self._engine.agent_offline(self._now(), agent_id, requeue)
+            grace = check_grace(grace, requeue)
+            return self._engine.agent_offline(self._now(), agent_id, requeue, grace)
         finally:
             self._guard.leave()
 
@@ -313,7 +342,12 @@ class Assigner:
     ) -> list[Event]:
         """A buyer's first message: assign at once or queue (R03, R04, R08, R09, R13).
 
-        Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue.
+        Under a queue limit (R28) a session that would wait beyond it overflows
+        to another group (``Overflowed``) or is refused (``Rejected``: it is
+        not open afterwards, and the id may be opened again).
+
+        Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue;
+        each overflow hop adds O(log n + log w).
         """
         # The guard and checks inline (this is the hottest call).
         if not self._guard.enter():
@@ -595,6 +629,7 @@ class Assigner:
             auto_close_after=config.auto_close_after,
             first_response_timeout=config.first_response_timeout,
             sticky_window=config.sticky_window,
+            queue_limits=dict(config.queue_limits),
             engine=engine,
         )
         state = data["state"]

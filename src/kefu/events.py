@@ -30,9 +30,11 @@ __all__ = [
     "Closed",
     "Event",
     "Opened",
+    "Overflowed",
     "Pool",
     "Queued",
     "Reassigned",
+    "Rejected",
     "RequeueReason",
     "Requeued",
     "ResponseTimedOut",
@@ -186,7 +188,33 @@ class Closed(_Event):
     buyer_id: str | None = None
 
 
-Event = Opened | Assigned | Queued | Transferred | ResponseTimedOut | Reassigned | Requeued | Closed
+@attrs.frozen
+class Overflowed(_Event):
+    """A new session found its group's queue at its limit and moved to the overflow group
+    (R28); from now on it is a session of ``to_group``."""
+
+    kind: ClassVar[str] = "overflowed"
+    session_id: str
+    from_group: str
+    to_group: str
+    at: float
+    buyer_id: str | None = None
+
+
+@attrs.frozen
+class Rejected(_Event):
+    """A new session found ``group``'s queue at its limit, with nowhere to overflow: it is
+    refused and not open afterwards (R28). The backend may offer a leave-a-message form."""
+
+    kind: ClassVar[str] = "rejected"
+    session_id: str
+    group: str
+    at: float
+    buyer_id: str | None = None
+
+
+Event = (Opened | Assigned | Queued | Transferred | ResponseTimedOut | Reassigned | Requeued
+         | Closed | Overflowed | Rejected)
 
 
 def _schema(cls: type[_Event], *fields: _codec.Field) -> _codec.Schema:
@@ -215,6 +243,11 @@ _SCHEMAS: dict[type[_Event], _codec.Schema] = {schema.cls: schema for schema in 
     _schema(Closed, _codec.Field("session_id", _ID), _BUYER, _codec.Field("agent_id", _OPT_ID),
             _codec.Field("pool", _codec.enum_value(Pool, optional=True)),
             _codec.Field("reason", _codec.enum_value(CloseReason)), _codec.Field("at", _AT)),
+    _schema(Overflowed, _codec.Field("session_id", _ID), _BUYER,
+            _codec.Field("from_group", _ID), _codec.Field("to_group", _ID),
+            _codec.Field("at", _AT)),
+    _schema(Rejected, _codec.Field("session_id", _ID), _BUYER, _codec.Field("group", _ID),
+            _codec.Field("at", _AT)),
 )}
 _BY_KIND: dict[str, _codec.Schema] = {schema.kind: schema for schema in _SCHEMAS.values()}
 

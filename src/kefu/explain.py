@@ -5,8 +5,8 @@
 agent, whether they are eligible for the automatic assignment of the
 session, and if not, every reason why. The verdict follows the eligibility
 rule the engines route by (see docs/rules.md): an agent is eligible when
-they serve the session's group, are not suspended, have room under their
-cap, have a weight above 0 under WEIGHTED, have not let this session time
+they serve the session's group, are not away (R27), are not suspended, have
+room under their cap, have a weight above 0 under WEIGHTED, have not let this session time
 out (R18), and are online, or offline diversion is on and nobody serving
 the group is online (R09). After every call no waiting session has an
 eligible agent (R06), so for a waiting session the reasons are exactly what
@@ -34,6 +34,7 @@ class Reason(enum.Enum):
 
     WRONG_GROUP = "wrong_group"  # does not serve the session's group (R12)
     OFFLINE = "offline"  # offline, and offline diversion does not apply (R09)
+    AWAY = "away"  # online but away: no automatic assignment (R27)
     SUSPENDED = "suspended"  # cap SUSPENDED (R01)
     FULL = "full"  # load at the numeric cap (R01)
     WEIGHT_ZERO = "weight_zero"  # weight 0 under the WEIGHTED strategy (R11)
@@ -85,7 +86,7 @@ def _serves(agent: AgentView, group: str | None) -> bool:
 def explain(config: Config, session: SessionView, agents: Sequence[AgentView]) -> Explanation:
     """Each of ``agents``' eligibility for ``session`` under ``config`` (see the module doc).
 
-    Reasons come in a fixed order: WRONG_GROUP, OFFLINE, SUSPENDED, FULL,
+    Reasons come in a fixed order: WRONG_GROUP, OFFLINE, AWAY, SUSPENDED, FULL,
     WEIGHT_ZERO, TIMED_OUT. O(len(agents)).
     """
     group = session.group
@@ -99,6 +100,8 @@ def explain(config: Config, session: SessionView, agents: Sequence[AgentView]) -
             reasons.append(Reason.WRONG_GROUP)
         if not a.online and not diversion:
             reasons.append(Reason.OFFLINE)
+        if a.away:
+            reasons.append(Reason.AWAY)
         limit = a.cap.room_limit
         if limit == 0:
             reasons.append(Reason.SUSPENDED)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, cast
 
 import attrs
 
+from kefu._checks import check_id
 from kefu._text import short_repr
 from kefu.errors import InvalidArgument, InvalidCap, KefuError
 from kefu.events import Pool
@@ -18,6 +20,7 @@ __all__ = [
     "Cap",
     "CapKind",
     "Config",
+    "QueueLimit",
     "SessionState",
     "SessionView",
     "Strategy",
@@ -28,6 +31,8 @@ MAX_CAP = 500
 #: timer deadline (a finite time plus at most this) stays a finite float, so
 #: every reachable state snapshots to strict JSON.
 MAX_DURATION = 1e9
+#: The largest ``QueueLimit.max_waiting``.
+MAX_QUEUE = 1_000_000
 
 
 class CapKind(enum.Enum):
@@ -147,14 +152,109 @@ def _check_seconds(name: str, value: object) -> None:
 
 
 @attrs.frozen
+class QueueLimit:
+    """A group's queue limit (R28), judged when a new session would start to wait.
+
+    ``max_waiting``: the most sessions of the group that may wait at once, in
+    either pool (0: none may wait). ``max_wait``: no session may join while
+    the group's longest-waiting session has waited this long (seconds since
+    it opened); it acts at admission only, like a queue's capacity, and
+    never takes a waiting session out. A session that would break either
+    limit overflows to the group ``overflow``, or, without one, is refused
+    with a ``Rejected`` event.
+    """
+
+    max_waiting: int | None = None
+    max_wait: float | None = None
+    overflow: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        n = self.max_waiting
+        if n is not None and (type(n) is not int or not 0 <= n <= MAX_QUEUE):
+            raise InvalidArgument(
+                f"max_waiting must be an int in [0, {MAX_QUEUE}] or None, got {short_repr(n)}"
+            )
+        _check_seconds("max_wait", self.max_wait)
+        if n is None and self.max_wait is None:
+            raise InvalidArgument("a queue limit needs max_waiting, max_wait or both")
+        if self.overflow is not None:
+            check_id("overflow group", self.overflow)
+
+    def to_data(self) -> dict[str, object]:
+        return {"max_waiting": self.max_waiting, "max_wait": self.max_wait,
+                "overflow": self.overflow}
+
+    @classmethod
+    def from_data(cls, data: object) -> QueueLimit:
+        """The QueueLimit of :meth:`to_data`'s plain form; InvalidArgument for anything else."""
+        keys = {"max_waiting", "max_wait", "overflow"}
+        if type(data) is not dict or any(type(k) is not str for k in data) or set(data) != keys:
+            raise InvalidArgument(f"bad queue limit {short_repr(data)}")
+        return cls(data["max_waiting"], data["max_wait"], data["overflow"])
+
+
+QueueLimits = tuple[tuple[str, QueueLimit], ...]
+
+
+def _queue_limits(value: object) -> QueueLimits:
+    """Check ``queue_limits`` (a mapping group -> QueueLimit, or None) and freeze it, sorted.
+
+    Overflow must not come back to where it started: every chain of
+    overflows ends, so every session is placed, queued or refused in a
+    bounded number of hops. O(L^2) for L limits, once per configuration.
+    """
+    if value is None:
+        return ()
+    frozen = type(value) is tuple  # already frozen (attrs.evolve of a Config)
+    if not frozen and not isinstance(value, Mapping):
+        raise InvalidArgument(
+            f"queue_limits must be a mapping of group -> kefu.QueueLimit, or None,"
+            f" got {short_repr(value)}"
+        )
+    try:
+        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
+        items = [(group, limit) for group, limit in pairs]
+    except Exception as exc:
+        raise InvalidArgument(f"queue_limits could not be read: {short_repr(exc)}") from exc
+    for group, limit in items:
+        check_id("group", group)
+        if type(limit) is not QueueLimit:
+            raise InvalidArgument(
+                f"queue_limits[{short_repr(group)}] must be a kefu.QueueLimit,"
+                f" got {short_repr(limit)}"
+            )
+    limits = dict(items)
+    for start in sorted(limits):
+        path = [start]
+        nxt = limits[start].overflow
+        while nxt is not None:
+            if nxt in path:
+                chain = " -> ".join(short_repr(g) for g in [*path, nxt])
+                raise InvalidArgument(
+                    f"queue_limits: overflow from {short_repr(start)} comes back to"
+                    f" {short_repr(nxt)} ({chain})"
+                )
+            path.append(nxt)
+            limit = limits.get(nxt)
+            nxt = None if limit is None else limit.overflow
+    return tuple(sorted(limits.items()))
+
+
+@attrs.frozen
 class Config:
-    """A shop's assignment settings; fixed for the life of an Assigner."""
+    """A shop's assignment settings; fixed for the life of an Assigner.
+
+    ``queue_limits`` (R28) takes a mapping group -> :class:`QueueLimit` (or
+    None) and keeps it as a tuple of ``(group, limit)`` pairs sorted by group.
+    """
 
     strategy: Strategy = Strategy.LEAST_LOAD
     offline_diversion: bool = False
     auto_close_after: float | None = 1200.0
     first_response_timeout: float | None = None
     sticky_window: float | None = None
+    #: R28: group -> QueueLimit, frozen as ``((group, limit), ...)`` sorted by group.
+    queue_limits: QueueLimits = attrs.field(default=(), converter=_queue_limits)
 
     def __attrs_post_init__(self) -> None:
         if type(self.strategy) is not Strategy:
@@ -176,6 +276,9 @@ class Config:
             "auto_close_after": self.auto_close_after,
             "first_response_timeout": self.first_response_timeout,
             "sticky_window": self.sticky_window,
+            # Only when set, so a shop without queue limits snapshots as before.
+            **({"queue_limits": {g: limit.to_data() for g, limit in self.queue_limits}}
+               if self.queue_limits else {}),
         }
 
     @classmethod
@@ -184,8 +287,14 @@ class Config:
         keys = {"strategy", "offline_diversion", "auto_close_after", "first_response_timeout",
                 "sticky_window"}
         # Keys are compared only once they are known to be plain strings.
-        if type(data) is not dict or any(type(k) is not str for k in data) or set(data) != keys:
+        if (type(data) is not dict or any(type(k) is not str for k in data)
+                or set(data) - {"queue_limits"} != keys):
             raise InvalidArgument(f"bad config {short_repr(data)}")
+        limits = data.get("queue_limits")
+        if "queue_limits" in data:
+            if type(limits) is not dict or not limits:
+                raise InvalidArgument(f"bad queue_limits {short_repr(limits)}")
+            limits = {g: QueueLimit.from_data(v) for g, v in limits.items()}
         name = data["strategy"]
         strategy = next((s for s in Strategy if type(name) is str and s.value == name), None)
         if strategy is None:
@@ -196,6 +305,7 @@ class Config:
             auto_close_after=data["auto_close_after"],
             first_response_timeout=data["first_response_timeout"],
             sticky_window=data["sticky_window"],
+            queue_limits=limits,
         )
 
 
@@ -225,7 +335,11 @@ class SessionView:
 
 @attrs.frozen
 class AgentView:
-    """A read-only look at one agent."""
+    """A read-only look at one agent.
+
+    ``away`` (R27): online but taking no automatic assignment; an away agent
+    is always ``online``.
+    """
 
     agent_id: str
     cap: Cap
@@ -233,3 +347,4 @@ class AgentView:
     weight: int
     online: bool
     load: int
+    away: bool = False

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kefu import Assigner, Cap, Config, ManualClock
+from kefu import Assigner, Cap, Config, ManualClock, QueueLimit
 from kefu.durable import DurableShop, SQLiteStore, Store
 from kefu.errors import (
     ConcurrentCall,
@@ -144,6 +144,39 @@ def test_S05_restart_with_timers_pending_fires_them_at_their_deadlines(
     clock.set(1630.0)
     closed = again.tick()
     assert any(type(e).__name__ == "Closed" and e.session_id == "s1" for e in closed)
+    again.close()
+
+
+def test_R27_R28_away_grace_and_queue_limits_are_journaled_and_recovered(
+        store: Store, db: StoreSpec) -> None:
+    """R27 and R28 through a durable shop: the journal holds agent_away and a grace period,
+    the snapshot the limits; after a restart the grace fires at its deadline."""
+    clock = ManualClock(1000.0)
+    config = Config(auto_close_after=None,
+                    queue_limits={"pre": QueueLimit(max_waiting=1, overflow="post")})
+    shop = DurableShop.open(store, "s", clock, config=config)
+    shop.add_agent("a", online=True)
+    shop.open_session("s1", buyer="b1")
+    shop.open_session("s2", buyer="b2")
+    shop.agent_message("s2")             # a answered s2: it stays after the grace
+    shop.add_agent("b", cap=1, groups=["post"], online=True)
+    shop.agent_away("a")
+    shop.open_session("p1", group="pre")                       # waits: a is away
+    opened = shop.open_session("p2", buyer="b3", group="pre")  # the pre line is full
+    assert [type(e).__name__ for e in opened] == ["Opened", "Overflowed", "Assigned"]
+    shop.agent_offline("a", grace=60.0)  # deadline 1060
+    commands = [row[2] for row in journal_rows(db, "s")]
+    assert '["agent_away",["a"]]' in commands and '["agent_offline",["a",false,60.0]]' in commands
+    shop.close()
+    again = DurableShop.open(store, "s", clock)
+    assert again.config == config and again.next_deadline() == 1060.0
+    clock.set(1059.999)
+    assert again.tick() == []
+    clock.set(1060.0)
+    fired = again.tick()
+    assert [(type(e).__name__, e.session_id) for e in fired] == [
+        ("Requeued", "s1"), ("Queued", "s1")]
+    assert again.reception_list("a") == ["s2"]
     again.close()
 
 

@@ -65,9 +65,13 @@ def _command(rng: random.Random, opened: int) -> tuple[str, tuple[Any, ...], dic
         return "add_agent", (agent, cap, groups, rng.randrange(1, 4)), {"online": rng.random() < .8}
     if k < 0.08:
         return "remove_agent", (agent,), {}
-    if k < 0.13:
+    if k < 0.115:
         return "agent_online", (agent,), {}
+    if k < 0.13:
+        return "agent_away", (agent,), {}  # R27
     if k < 0.16:
+        if rng.random() < 0.25:
+            return "agent_offline", (agent, False, 30.0), {}  # R27 grace
         return "agent_offline", (agent, rng.random() < 0.5), {}
     if k < 0.18:
         return "set_cap", (agent, rng.choice([Cap.UNLIMITED, 1, 2, 4])), {}

@@ -44,8 +44,8 @@ def _add_agent(agent_id: object, cap: object = Cap.UNLIMITED, groups: object = N
     return (agent_id, cap, groups, weight, online)
 
 
-def _agent_offline(agent_id: object, requeue: object = False) -> Args:
-    return (agent_id, requeue)
+def _agent_offline(agent_id: object, requeue: object = False, grace: object = None) -> Args:
+    return (agent_id, requeue, grace)
 
 
 def _agent_and(agent_id: object, value: object) -> Args:
@@ -74,6 +74,7 @@ COMMANDS: dict[str, Callable[..., Args]] = {
     "add_agent": _add_agent,
     "remove_agent": _agent,
     "agent_online": _agent,
+    "agent_away": _agent,
     "agent_offline": _agent_offline,
     "set_cap": _agent_and,
     "set_weight": _agent_and,
@@ -111,11 +112,12 @@ def as_json(method: str, checked: Args) -> JsonArgs:
     """The journal form of a command's checked arguments (as ``kefu._batch`` returns them).
 
     A Cap becomes its plain form, a set of groups a sorted list; an
-    unattributed agent message keeps two arguments. O(size of the arguments).
+    unattributed agent message, and an agent going offline without a grace
+    period (R27), keep two arguments. O(size of the arguments).
     """
     out = [a.to_data() if type(a) is Cap else sorted(a) if type(a) is frozenset else a
            for a in checked]
-    if method == "agent_message" and out[2] is None:
+    if method in ("agent_message", "agent_offline") and out[2] is None:
         del out[2]
     return out
 

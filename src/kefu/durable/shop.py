@@ -181,7 +181,8 @@ class DurableShop:
                                 offline_diversion=cfg.offline_diversion,
                                 auto_close_after=cfg.auto_close_after,
                                 first_response_timeout=cfg.first_response_timeout,
-                                sticky_window=cfg.sticky_window, engine=engine)
+                                sticky_window=cfg.sticky_window,
+                                queue_limits=dict(cfg.queue_limits), engine=engine)
             first = StoredSnapshot(0, _json(assigner.snapshot()))
             lease.commit(Commit(shop_id, (), first))
             shop = cls(lease, assigner, pin, clock, 0, 0, {}, Recovery(0, 0, True),
@@ -480,10 +481,14 @@ class DurableShop:
         """:meth:`Assigner.agent_online <kefu.Assigner.agent_online>`, journaled."""
         return self._command("agent_online", (agent_id,), {}, request_id)
 
-    def agent_offline(self, agent_id: str, requeue: bool = False, *,
-                      request_id: str | None = None) -> list[Event]:
+    def agent_away(self, agent_id: str, *, request_id: str | None = None) -> list[Event]:
+        """:meth:`Assigner.agent_away <kefu.Assigner.agent_away>`, journaled."""
+        return self._command("agent_away", (agent_id,), {}, request_id)
+
+    def agent_offline(self, agent_id: str, requeue: bool = False, grace: float | None = None,
+                      *, request_id: str | None = None) -> list[Event]:
         """:meth:`Assigner.agent_offline <kefu.Assigner.agent_offline>`, journaled."""
-        return self._command("agent_offline", (agent_id, requeue), {}, request_id)
+        return self._command("agent_offline", (agent_id, requeue, grace), {}, request_id)
 
     def set_cap(self, agent_id: str, cap: Cap | int, *,
                 request_id: str | None = None) -> list[Event]:
