@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from kpi_helpers import DAY, SH, agent, at, buyer, hand, release
 from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
-from kefu import Assigner, ManualClock, kpi
+from kefu import Assigner, ManualClock, QueueLimit, kpi
 from kefu.errors import KefuError
 from kefu.kpi import (
     AgentStatus,
@@ -221,18 +221,26 @@ def test_K12_refuses_an_as_of_before_the_last_record_and_foreign_objects() -> No
 
 OPS = st.lists(st.tuples(
     st.sampled_from(["open", "open", "open", "buyer", "agent", "agent_named", "auto", "close",
-                     "close", "tick", "transfer", "offline"]),
+                     "close", "tick", "transfer", "offline", "away"]),
     st.integers(0, 4), st.sampled_from([0.0, 1.0, 30.0, 90.0, 200.0])), min_size=5,
     max_size=60)
 
 
-@given(OPS, st.sampled_from([None, 60.0]))
+LIMITS = st.sampled_from([None, {"pre": QueueLimit(max_waiting=0, overflow="post"),
+                                  "post": QueueLimit(max_waiting=1)}])
+"""No queue limits, or presale overflowing at once to aftersale, which refuses a second
+waiting buyer (R28: ``Overflowed`` changes a session's group, ``Rejected`` ends it)."""
+
+
+@given(OPS, st.sampled_from([None, 60.0]), LIMITS)
 def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
-        ops: list[tuple[str, int, float]], timeout: float | None) -> None:
+        ops: list[tuple[str, int, float]], timeout: float | None,
+        limits: dict[str, QueueLimit] | None) -> None:
     """One call feeds the Assigner and the tracker; the tracker then equals the pure
     functions over ``from_events(every event, every message)``."""
     clock = ManualClock(at(9))
-    shop = Assigner(clock, first_response_timeout=timeout, auto_close_after=600.0)
+    shop = Assigner(clock, first_response_timeout=timeout, auto_close_after=600.0,
+                    queue_limits=limits)
     for name, cap in (("alice", 1), ("bob", 1)):
         shop.add_agent(name, cap=cap, online=True)
     tracker = LiveTracker(tz=SH, window=Window.whole_day())
@@ -257,7 +265,8 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
         try:
             if op == "open":
                 buyers[sid] = f"b{k % 3}"
-                events += recorder.open_session(sid, buyers[sid], mid)
+                events += recorder.open_session(sid, buyers[sid], mid,
+                                                group=("pre", "post")[k % 2])
                 messages.append(kpi.Message(sid, buyers[sid], clock.now(), Sender.BUYER, mid))
             elif op == "buyer":
                 events += recorder.buyer_message(sid, mid)
@@ -278,6 +287,10 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
             elif op == "transfer":
                 holder = shop.session(sid).agent_id
                 got = shop.transfer(sid, "bob" if holder == "alice" else "alice")
+                recorder.observe(got)
+                events += got
+            elif op == "away":
+                got = shop.agent_away("bob" if k % 2 else "alice")
                 recorder.observe(got)
                 events += got
             else:

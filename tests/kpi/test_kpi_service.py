@@ -585,3 +585,28 @@ def test_K13_a_buyer_who_gave_up_counts_in_the_group_their_session_end_names() -
     assert shop.by_group["pre"].missed == 1  # the same buyer's reply-rate unit
     with pytest.raises(kpi.InvalidRecord, match=r"SessionEnd\.group must be a str or None"):
         SessionEnd("s1", t0, group=5)  # type: ignore[arg-type]
+
+
+def test_K11_K13_R28_a_refused_buyer_never_reached_an_agent_in_the_group_that_refused() -> None:
+    """from_events reads the queue limits' events: an overflow moves a session to its new
+    group, a refusal ends it at once (a short abandon, and missed once T has passed)."""
+    from kefu import Assigner, ManualClock, QueueLimit
+
+    t0 = at(10)
+    clock = ManualClock(t0)
+    shop = Assigner(clock, queue_limits={"pre": QueueLimit(max_waiting=0, overflow="post"),
+                                         "post": QueueLimit(max_waiting=1)})
+    shop.add_agent("alice", cap=1, online=True)
+    events = [*shop.open_session("s1", "b1", "pre"),  # alice takes it
+              *shop.open_session("s2", "b2", "pre"),  # overflows to post, waits there
+              *shop.open_session("s3", "b3", "pre")]  # overflows, and post refuses it
+    assert [type(e).__name__ for e in events].count("Rejected") == 1
+    clock.advance(60)
+    events += shop.close_session("s2")  # b2 gives up after a minute
+    recs = kpi.from_events(events)
+    assert {e.session_id: e.group for e in recs.ends} == {"s2": "post", "s3": "post"}
+    r = kpi.service_figures(recs.messages, recs.handovers, ends=recs.ends)
+    assert (r.offered, r.answered, r.abandoned, r.short_abandoned) == (3, 1, 2, 1)
+    assert (r.by_group["post"].abandoned, r.by_group["pre"].answered) == (2, 1)
+    shop_rate = kpi.shop_reply_rate(recs.messages, recs.handovers, ends=recs.ends)
+    assert (shop_rate.missed, shop_rate.never_reached) == (3, 2)  # alice never wrote either

@@ -8,7 +8,11 @@ day and a live one are measured by the same functions:
   Handover(to_agent); buyer and group come from the session's ``Opened``.
 - ``Requeued`` and ``Closed`` (of an assigned session) -> Release.
 - ``Closed`` -> SessionEnd (a session closed before any agent took it is a
-  buyer who gave up, K02).
+  buyer who gave up, K02), naming the session's group.
+- ``Overflowed`` -> the session is of the overflow group from then on (R28).
+- ``Rejected`` -> SessionEnd at once (R28): a refused buyer never reached an
+  agent, and counts as one (missed for the reply rates, a short abandon for
+  the service figures).
 - ``Opened`` counts as the buyer's first message (a session opens with it): unless the
   backend's messages already hold a buyer message of that session at that
   instant, one is added (``open_is_message``).
@@ -36,8 +40,10 @@ from kefu.events import (
     Closed,
     Event,
     Opened,
+    Overflowed,
     Queued,
     Reassigned,
+    Rejected,
     Requeued,
     ResponseTimedOut,
     Transferred,
@@ -78,10 +84,11 @@ class _Life:
 _Handing = Assigned | Transferred | Reassigned
 
 # What each event kind means here (Queued and ResponseTimedOut carry nothing needed).
-_OPEN, _HAND, _REQUEUE, _CLOSE, _NONE = range(5)
+_OPEN, _HAND, _REQUEUE, _CLOSE, _NONE, _OVERFLOW, _REJECT = range(7)
 _KINDS: dict[type, int] = {Opened: _OPEN, Assigned: _HAND, Transferred: _HAND, Reassigned: _HAND,
                            Requeued: _REQUEUE, Closed: _CLOSE, Queued: _NONE,
-                           ResponseTimedOut: _NONE}
+                           ResponseTimedOut: _NONE, Overflowed: _OVERFLOW,
+                           Rejected: _REJECT}
 
 
 def _kind(ev: Event) -> int:
@@ -151,6 +158,14 @@ def from_events(
             if ev.agent_id is not None:
                 releases.append(Release(lf.key, ev.agent_id, ev.at, seq))
             ends.append(SessionEnd(lf.key, ev.at, seq, lf.group))
+            lf.closed = ev.at
+            del current[ev.session_id]
+        elif kind == _OVERFLOW:
+            lf = life(ev.session_id, ev.at)
+            lf.group = cast(Overflowed, ev).to_group  # a session of that group from now on
+        elif kind == _REJECT:
+            lf = life(ev.session_id, ev.at)
+            ends.append(SessionEnd(lf.key, ev.at, seq, cast(Rejected, ev).group))
             lf.closed = ev.at
             del current[ev.session_id]
 

@@ -11,7 +11,8 @@ tracker the message and the records that the call's events mean, exactly as
 - ``Assigned`` -> Handover; ``Transferred`` / ``Reassigned`` -> Handover to
   the new agent; the buyer and group come from the session's opening;
 - ``Requeued`` and ``Closed`` of an assigned session -> Release; every
-  ``Closed`` -> SessionEnd;
+  ``Closed`` and ``Rejected`` -> SessionEnd; ``Overflowed`` -> the session's
+  group from then on;
 - a session id used again after its close is a new life, ``"<id>#<n>"``.
 
 :meth:`Recorder.agent_online` and :meth:`Recorder.agent_offline` also give
@@ -38,7 +39,9 @@ from kefu.events import (
     Closed,
     Event,
     Opened,
+    Overflowed,
     Reassigned,
+    Rejected,
     Requeued,
     Transferred,
 )
@@ -81,8 +84,9 @@ class Recorder:
         """The buyer's first message: opens the session and records the message."""
         self._check_call(message_id)
         events = self._assigner.open_session(session_id, buyer_id, group, priority)
-        self.observe(events)
+        self.observe(events[:1])  # Opened: the message belongs to the life it opens,
         self._message(session_id, message_id, Sender.BUYER, None)
+        self.observe(events[1:])  # even if the session is refused at once (R28)
         return events
 
     def buyer_message(self, session_id: str, message_id: str) -> list[Event]:
@@ -204,5 +208,10 @@ class Recorder:
                 if ev.agent_id is not None:
                     add(Release(key, ev.agent_id, ev.at, seq))
                 add(SessionEnd(key, ev.at, seq, self._group.get(key)))
+                self._key.pop(ev.session_id, None)
+            elif isinstance(ev, Overflowed):
+                self._group[key] = ev.to_group  # a session of that group from now on (R28)
+            elif isinstance(ev, Rejected):
+                add(SessionEnd(key, ev.at, seq, ev.group))  # refused: never reached (R28)
                 self._key.pop(ev.session_id, None)
 
