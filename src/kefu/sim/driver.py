@@ -60,7 +60,6 @@ from kefu.kpi.window import day_bounds
 from kefu.model import Cap
 from kefu.sim.config import SimConfig, roster
 from kefu.sim.draws import draw_buyers
-from kefu.sim.gcpause import gc_paused
 from kefu.sim.workload import DAY_MINUTES
 
 __all__ = ["ENGINE_NAMES", "Progress", "Series", "SessionLog", "SimResult", "simulate"]
@@ -216,11 +215,11 @@ def simulate(config: SimConfig, *, engine: EngineName = "auto",
              progress: Progress | None = None) -> SimResult:
     """Run one simulated day of ``config`` through a real Assigner; deterministic per seed.
 
-    Python's cyclic garbage collector is paused while the day runs
-    (:mod:`kefu.sim.gcpause`). Cost: O(buyers' messages x log(open sessions)).
+    Cost: O(buyers' messages x log(open sessions)). A day makes millions of
+    acyclic objects; ``python -m kefu`` pauses the cyclic garbage collector
+    for that reason, and a program of yours running many days may do the same.
     """
-    with gc_paused():
-        return _Run(config, engine, progress).run()
+    return _Run(config, engine, progress).run()
 
 
 class _Run:
