@@ -456,6 +456,8 @@ class _Run:
         next_deadline = shop.next_deadline
         apply = self.apply
         s_arrivals = self.s_arrivals
+        last_minute = _SERIES_MINUTES - 1
+        working, load, replies, slowdown = self.working, self.load, self.replies, self.slowdown
         buyer_s, agent_s, bot_s = Sender.BUYER, Sender.AGENT, Sender.BOT
         bot_only = 0
         inf = math.inf
@@ -493,7 +495,8 @@ class _Run:
                 i = ai
                 ai += 1
                 clock.t = ta
-                s_arrivals[self._minute(ta)] += 1
+                m = int((ta - t0) // 60.0)
+                s_arrivals[m if m < last_minute else last_minute] += 1
                 if bot_of[i]:
                     sid, buyer = f"s{ai}", f"b{ai}"
                     add_msg(Message(sid, buyer, ta, buyer_s, f"m{len(msgs)}"))
@@ -537,8 +540,13 @@ class _Run:
                 shop.buyer_message(s.sid)
                 add_msg(Message(s.sid, s.buyer, t, buyer_s, f"m{len(msgs)}"))
                 s.awaiting = t
-                if s.agent is not None:
-                    self.schedule_reply(s, s.agent, t)
+                a = s.agent
+                if a is not None:
+                    if working[a]:  # schedule_reply, inline: the commonest event
+                        delay = replies[s.r0 + s.k] * (1.0 + slowdown * load[a])
+                        push(heap, (t + delay, next(seq), _REPLY, s, s.gen))
+                    else:
+                        self.deferred[a].append(s)
             elif kind == _CLOSE:
                 s = obj
                 if not s.open:
