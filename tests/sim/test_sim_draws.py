@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import statistics
 
@@ -15,7 +14,6 @@ from sim_helpers import config
 from kefu.events import Closed, Opened, Reassigned
 from kefu.sim import Dist, Profile, SimConfig, simulate
 from kefu.sim.draws import arrival_times, draw_buyers, streams
-from kefu.sim.gcpause import gc_paused
 
 T0 = 1_762_790_400.0
 
@@ -127,23 +125,3 @@ def test_deadlines_are_served_on_time_with_short_timers() -> None:
     for e in autos:
         assert e.at == last_reply[e.session_id] + 30.0
     assert r.unserved == 0 and sum(isinstance(e, Opened) for e in r.events) == r.sessions
-
-
-def test_simulate_restores_the_garbage_collector() -> None:
-    cfg = config(per_minute=2, minutes=5)
-    assert gc.isenabled()
-    simulate(cfg)
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        simulate(cfg)
-        assert not gc.isenabled()
-        with gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-    with pytest.raises(ZeroDivisionError), gc_paused():
-        assert not gc.isenabled()
-        _ = 1 / 0
-    assert gc.isenabled()

@@ -3,7 +3,8 @@
 The pieces, one job each:
 
 - :mod:`kefu.sim.workload`: arrival profiles (promotion day, flat, CSV) and
-  the conversation model; :mod:`kefu.sim.dist` its distributions.
+  the conversation model; :mod:`kefu.sim.dist` its distributions;
+  :mod:`kefu.sim.draws` a day's buyers drawn from them in bulk (numpy).
 - :mod:`kefu.sim.config`: the shop (agents, cap, Assigner settings, shifts).
 - :mod:`kefu.sim.driver`: the discrete-event loop over ``Assigner`` on a
   ``ManualClock``.

@@ -9,7 +9,8 @@ Each quantity comes from its own stream, spawned from the run's seed
 (:func:`streams`), so the same seed gives the same buyers on either engine
 and at every staffing level (common random numbers: a staffing curve is
 then smooth, not noisy), and a change to one distribution leaves the
-others' draws as they were. Cost: O(buyers + questions) at C speed, plus
+others' draws as they were. numpy keeps a seed's numbers within one of its
+releases, not across them, and so does a simulated day. Cost: O(buyers + questions) at C speed, plus
 the conversion to lists.
 """
 

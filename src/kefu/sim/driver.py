@@ -60,7 +60,6 @@ from kefu.kpi.window import day_bounds
 from kefu.model import Cap
 from kefu.sim.config import SimConfig, roster
 from kefu.sim.draws import draw_buyers
-from kefu.sim.gcpause import gc_paused
 from kefu.sim.workload import DAY_MINUTES
 
 __all__ = ["ENGINE_NAMES", "Progress", "Series", "SessionLog", "SimResult", "simulate"]
@@ -216,11 +215,11 @@ def simulate(config: SimConfig, *, engine: EngineName = "auto",
              progress: Progress | None = None) -> SimResult:
     """Run one simulated day of ``config`` through a real Assigner; deterministic per seed.
 
-    Python's cyclic garbage collector is paused while the day runs
-    (:mod:`kefu.sim.gcpause`). Cost: O(buyers' messages x log(open sessions)).
+    Cost: O(buyers' messages x log(open sessions)). A day makes millions of
+    acyclic objects; ``python -m kefu`` pauses the cyclic garbage collector
+    for that reason, and a program of yours running many days may do the same.
     """
-    with gc_paused():
-        return _Run(config, engine, progress).run()
+    return _Run(config, engine, progress).run()
 
 
 class _Run:
@@ -457,6 +456,8 @@ class _Run:
         next_deadline = shop.next_deadline
         apply = self.apply
         s_arrivals = self.s_arrivals
+        last_minute = _SERIES_MINUTES - 1
+        working, load, replies, slowdown = self.working, self.load, self.replies, self.slowdown
         buyer_s, agent_s, bot_s = Sender.BUYER, Sender.AGENT, Sender.BOT
         bot_only = 0
         inf = math.inf
@@ -494,7 +495,8 @@ class _Run:
                 i = ai
                 ai += 1
                 clock.t = ta
-                s_arrivals[self._minute(ta)] += 1
+                m = int((ta - t0) // 60.0)
+                s_arrivals[m if m < last_minute else last_minute] += 1
                 if bot_of[i]:
                     sid, buyer = f"s{ai}", f"b{ai}"
                     add_msg(Message(sid, buyer, ta, buyer_s, f"m{len(msgs)}"))
@@ -538,8 +540,13 @@ class _Run:
                 shop.buyer_message(s.sid)
                 add_msg(Message(s.sid, s.buyer, t, buyer_s, f"m{len(msgs)}"))
                 s.awaiting = t
-                if s.agent is not None:
-                    self.schedule_reply(s, s.agent, t)
+                a = s.agent
+                if a is not None:
+                    if working[a]:  # schedule_reply, inline: the commonest event
+                        delay = replies[s.r0 + s.k] * (1.0 + slowdown * load[a])
+                        push(heap, (t + delay, next(seq), _REPLY, s, s.gen))
+                    else:
+                        self.deferred[a].append(s)
             elif kind == _CLOSE:
                 s = obj
                 if not s.open:

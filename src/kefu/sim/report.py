@@ -22,7 +22,6 @@ from kefu.kpi import DailyReport, Durations, Status
 from kefu.kpi.window import resolve_tz, window_bounds
 from kefu.sim.config import SimConfig
 from kefu.sim.driver import SimResult
-from kefu.sim.gcpause import gc_paused
 
 __all__ = ["AgentRow", "HourRow", "Report", "format_report", "measure", "reply_rate"]
 
@@ -207,10 +206,9 @@ def _kpi_kwargs(cfg: SimConfig) -> dict[str, Any]:
 def reply_rate(result: SimResult) -> float | None:
     """The shop's reply rate of a run (share of buyers answered by a person within the
     threshold, per buyer and day, in the assessment window): what ``staff`` optimises."""
-    with gc_paused():
-        recs = kpi.from_events(result.events, result.messages)
-        shop = kpi.shop_reply_rate(recs.messages, recs.handovers, requests=result.requests,
-                                   **_kpi_kwargs(result.config))
+    recs = kpi.from_events(result.events, result.messages)
+    shop = kpi.shop_reply_rate(recs.messages, recs.handovers, requests=result.requests,
+                               **_kpi_kwargs(result.config))
     return shop.rate
 
 
@@ -226,12 +224,11 @@ def measure(result: SimResult) -> Report:
     """Run the KPIs over a simulated day and gather the driver's queue figures."""
     started = time.perf_counter()
     cfg = result.config
-    with gc_paused():
-        recs = kpi.from_events(result.events, result.messages)
-        daily = kpi.daily_report(
-            recs.messages, recs.handovers, result.evaluations, requests=result.requests,
-            releases=recs.releases, ends=recs.ends, detail=True, **_kpi_kwargs(cfg),
-        )
+    recs = kpi.from_events(result.events, result.messages)
+    daily = kpi.daily_report(
+        recs.messages, recs.handovers, result.evaluations, requests=result.requests,
+        releases=recs.releases, ends=recs.ends, detail=True, **_kpi_kwargs(cfg),
+    )
     log = result.log
     waits = [w for w in log.wait if w == w]
     queued_waits = [w for w, q in zip(log.wait, log.queued, strict=True) if q and w == w]
