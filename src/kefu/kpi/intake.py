@@ -112,32 +112,49 @@ def checked_one(record: object, cls: type[R]) -> R:
     """One record as :func:`checked` would return it, for callers that take records one
     at a time (the live tracker). Same checks, same errors; O(fields), about a
     microsecond for a clean record instead of the list path's fixed cost."""
-    spec = _SPECS[cls]
-    if type(record) is cls and _one_clean(record, spec):
+    if type(record) is cls and _one_clean(record, _ONE[cls]):
         return record
-    return _rebuild(record, cls, spec)
+    return _rebuild(record, cls, _SPECS[cls])
 
 
-def _one_clean(r: object, spec: tuple[tuple[str, _Kind], ...]) -> bool:
+# Per field, for one record at a time: (name, enum members' ids or None, exact types
+# allowed, range: 0 none, 1 a time, 2 an amount).
+_Check = tuple[str, "frozenset[int] | None", "frozenset[type]", int]
+_NO_RANGE, _TIME_RANGE, _AMOUNT_RANGE = range(3)
+
+
+def _one_checks(spec: tuple[tuple[str, _Kind], ...]) -> tuple[_Check, ...]:
+    out: list[_Check] = []
+    for name, kind in spec:
+        if isinstance(kind, type):
+            out.append((name, _MEMBER_IDS[kind], frozenset(), _NO_RANGE))
+        else:
+            ranged = (_AMOUNT_RANGE if kind == _AMOUNT else
+                      _TIME_RANGE if kind in (_TIME, _OPT_TIME) else _NO_RANGE)
+            out.append((name, None, _FAST_TYPES[kind], ranged))
+    return tuple(out)
+
+
+_ONE: dict[type, tuple[_Check, ...]] = {cls: _one_checks(spec) for cls, spec in _SPECS.items()}
+
+
+def _one_clean(r: object, checks: tuple[_Check, ...]) -> bool:
     """:func:`_all_clean` for one record of the exact class."""
     try:
-        for name, kind in spec:
+        for name, members, types, ranged in checks:
             value = getattr(r, name)  # an exact attrs class: a slot, no user code
-            if isinstance(kind, type):
-                if id(value) not in _MEMBER_IDS[kind]:
+            if members is not None:
+                if id(value) not in members:
                     return False
-            elif type(value) not in _FAST_TYPES[kind]:
+            elif type(value) not in types:
                 return False
-            elif value is not None and kind in _RANGED and not (
-                    (MIN_TIME <= value < MAX_TIME) if kind != _AMOUNT
+            elif ranged and value is not None and not (
+                    (MIN_TIME <= value < MAX_TIME) if ranged == _TIME_RANGE
                     else (-MAX_AMOUNT <= value <= MAX_AMOUNT)):
                 return False  # out of range, NaN (every comparison is false) or inf
     except AttributeError:  # a slot deleted
         return False
     return True
-
-
-_RANGED = frozenset((_TIME, _OPT_TIME, _AMOUNT))
 
 
 def _all_clean(recs: list[Any], cls: type, spec: tuple[tuple[str, _Kind], ...]) -> bool:

@@ -48,7 +48,7 @@ import datetime as dt
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -269,20 +269,24 @@ class LiveTracker:
             raise InvalidRecord(f"LiveTracker takes Message, Handover, Release, HumanRequest,"
                                 f" SessionEnd, Exclusion, Evaluation or AgentStatus records,"
                                 f" got {short_repr(record)}")
-        rec: Fed = checked_one(record, cls)
-        if isinstance(rec, Exclusion):
-            self._exclude(rec)
+        rec: Fed = checked_one(record, cls)  # of exactly the class ``cls``
+        if cls is Message:
+            touched = self._add_message(cast(Message, rec))
+        elif cls is Exclusion:
+            self._exclude(cast(Exclusion, rec))
             return
-        if isinstance(rec, Evaluation):
-            self._ratings.add(rec)
-            self._last = max(self._last, rated_at(rec))
+        elif cls is Evaluation:
+            self._ratings.add(cast(Evaluation, rec))
+            self._last = max(self._last, rated_at(cast(Evaluation, rec)))
             return
-        if isinstance(rec, AgentStatus):
-            self._add_status(rec)
+        elif cls is AgentStatus:
+            self._add_status(cast(AgentStatus, rec))
             return
-        touched = self._add_message(rec) if isinstance(rec, Message) else self._add_other(rec)
-        if rec.at > self._last:
-            self._last = rec.at
+        else:
+            touched = self._add_other(cast(Handover | Release | HumanRequest | SessionEnd, rec))
+        at = cast(Message | Handover | Release | HumanRequest | SessionEnd, rec).at
+        if at > self._last:
+            self._last = at
         self._dirty.update(touched)
 
     def extend(self, records: Iterable[object]) -> None:
