@@ -310,3 +310,27 @@ def test_R27_snapshot_status_must_be_possible(make: Make, clock: ManualClock) ->
     online_grace["state"]["agents"][0]["online"] = True
     with pytest.raises(InvalidSnapshot, match=r"agents\[0\]\.grace: a grace deadline belongs"):
         Assigner.restore(online_grace, ManualClock(1.0))
+
+
+def test_R20_R27_a_late_tick_fires_every_due_timer_while_a_timer_compacts_the_heap(
+        make: Make, clock: ManualClock) -> None:
+    """A tick long after the deadlines: the grace expiry drops a timer, which compacts a
+    heap full of stale entries while tick() walks it; the first-response timer the
+    requeue sets in that same tick is still fired, at its own deadline (R20, R23)."""
+    a = make(auto_close_after=1000.0, first_response_timeout=100.0)
+    a.add_agent("X", online=True)
+    a.add_agent("B", cap=2, online=True)
+    a.open_session("s1", buyer="b1")  # to X, unanswered
+    a.open_session("s3", buyer="b3")
+    a.agent_message("s3")
+    a.agent_offline("X", grace=30.0)
+    a.next_deadline()
+    for _ in range(64):  # every reply leaves a stale timer entry behind
+        a.agent_message("s3")
+        clock.advance(0.001)
+    a.buyer_message("s3")
+    clock.set(500.0)
+    fired = [(type(e).__name__, e.session_id, e.at) for e in a.tick()]
+    assert fired == [("Requeued", "s1", 30.0), ("Assigned", "s1", 30.0),
+                     ("ResponseTimedOut", "s1", 130.0)]
+    assert a.next_deadline() is None or a.next_deadline() > 500.0

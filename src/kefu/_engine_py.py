@@ -525,8 +525,9 @@ class Engine:
     def _drop_timer(self) -> None:
         self._live_timers -= 1
         if len(self._timers) > 2 * self._live_timers + 64:
-            # Stale entries dominate: rebuild so memory follows live timers.
-            self._timers = [t for t in self._timers if self._is_live(t)]
+            # Stale entries dominate: rebuild so memory follows live timers. In place:
+            # tick() may be walking this very list (a timer firing drops another).
+            self._timers[:] = [t for t in self._timers if self._is_live(t)]
             heapq.heapify(self._timers)
 
     def _clear_grace(self, a: _Agent) -> None:

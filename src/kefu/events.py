@@ -67,7 +67,7 @@ class AssignReason(enum.Enum):
 class RequeueReason(enum.Enum):
     """Why a session left its agent for the waiting line."""
 
-    AGENT_OFFLINE = "agent_offline"  # R15 with requeue=True
+    AGENT_OFFLINE = "agent_offline"  # R15 with requeue=True, or R27's grace period ended
     AGENT_REMOVED = "agent_removed"  # R10
 
 
