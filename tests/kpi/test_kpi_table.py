@@ -313,3 +313,39 @@ def test_SPEC_B_from_arrow_reads_a_table() -> None:
     assert _same(MessageTable.from_arrow(coded), MessageTable(**{**cols, "seq": None}))
     with pytest.raises(InvalidRecord, match=r"MessageTable\.buyer_id\[0\] must be a str"):
         MessageTable.from_arrow(arrow.set_column(2, "buyer_id", pa.array([None, "b1"])))
+
+
+@given(shop_day().flatmap(lambda rec: messy(rec["messages"])))
+def test_SPEC_B_ids_whose_hashes_collide_are_still_told_apart(msgs: list[Message]) -> None:
+    """The table finds repeated ids by their hashes; distinct ids with one hash are not
+    copies. Every id hashing alike must change nothing."""
+    import kefu.kpi.table_scan as table_scan
+
+    table = MessageTable.from_records(msgs)
+    want = _fields(scan_messages_py(msgs))
+    saved = table_scan.__dict__.get("hash")
+    table_scan.hash = lambda value: 7  # type: ignore[attr-defined]
+    try:
+        assert _fields(scan_messages(table)) == want
+    finally:
+        if saved is None:
+            del table_scan.hash  # type: ignore[attr-defined]
+
+
+def _compiled_columns(table: MessageTable) -> object:
+    return kpi.kernel.compiled("scan_columns")(
+        table.at, table.session_id.tolist(), table.buyer_id.tolist(), table.sender,
+        table.message_id.tolist(), table.agent_id.tolist(), table.seq, math.inf)
+
+
+def test_K01_the_compiled_kernel_scans_plain_columns_itself() -> None:
+    """With the compiled kernel, a table's pass runs in C (None would mean it handed the
+    table to the numpy pass), copies included, and hands over conflicting copies."""
+    if "c" not in kpi.kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
+    plain = [*MSGS[:2], MSGS[0]]  # an exact copy of m1
+    fields = _compiled_columns(MessageTable.from_records(plain))
+    assert isinstance(fields, tuple)
+    assert _fields(MessageScan(*fields)) == _fields(scan_messages_py(plain))
+    differing = Message("s1", "b1", BASE + 1, Sender.BUYER, "m1")  # same id, later
+    assert _compiled_columns(MessageTable.from_records([*plain, differing])) is None

@@ -20,8 +20,11 @@ column by column with numpy, with no object per message:
    first unanswering agent message and the bot's first message per session,
    and the data-quality counts follow from the same arrays.
 
-Both KPI kernels use this pass for a table (there is no Python loop per row
-to compile). Cost: O(n log n) in numpy, plus O(n) C-speed dict lookups to
+This is the reference pass for a table, and the pure-Python kernel's; the
+compiled kernel reads the columns into the same sort and walk it runs for
+records (``_kernel_c.scan_columns``) and hands to this pass what it cannot
+decide identically (conflicting or scattered copies, seq beyond 64 bits).
+Cost: O(n log n) in numpy, plus O(n) C-speed dict lookups to
 number message and session ids, plus O(ties log ties) Python string
 comparisons.
 """
@@ -55,12 +58,13 @@ def scan_table(table: MessageTable, as_of: float) -> tuple[Any, ...]:
     order ``MessageScan`` takes them; identical to what its rows as records give."""
     rows: IntArray = (np.arange(len(table), dtype=np.int64) if as_of == INF
                       else np.flatnonzero(table.at <= as_of))
-    mids = table.message_id[rows].tolist()
-    repeats = len(mids) - len(set(mids))
-    conflicts = 0
-    if repeats:
-        rows, conflicts = _dedupe(table, rows, mids)
-    del mids
+    repeats = conflicts = 0
+    cand = _repeated(table.message_id[rows].tolist())
+    if len(cand):
+        cmids = table.message_id[rows[cand]].tolist()
+        repeats = len(cmids) - len(set(cmids))
+        if repeats:
+            rows, conflicts = _dedupe(table, rows, cand)
     if not len(rows):
         return ([], [], [], [], array("d"), array("d"), [0], [], array("q"), repeats,
                 conflicts, 0, 0, INF, -INF)
@@ -70,15 +74,14 @@ def scan_table(table: MessageTable, as_of: float) -> tuple[Any, ...]:
     seq = _seq_keys(table.seq)[rows]
 
     # Sessions by first appearance: sess[i] is row i's session number.
-    first_of: dict[str, int] = {}
     n = len(rows)
-    pos = np.fromiter(map(first_of.setdefault, table.session_id[rows].tolist(), count()),
-                      np.int64, n)
-    firsts = np.fromiter(first_of.values(), np.int64, len(first_of))
-    number = np.zeros(n, dtype=np.int64)
-    number[firsts] = np.arange(len(firsts))
-    sess = number[pos]
-    del pos, number
+    sids = table.session_id[rows].tolist()
+    number = dict(zip(dict.fromkeys(sids), count()))
+    ids = list(number)
+    sess = np.fromiter(map(number.__getitem__, sids), np.int64, n)
+    del sids, number
+    # Session j first appears where the running maximum of the numbers reaches j.
+    firsts = np.flatnonzero(np.concatenate(([True], sess[1:] > np.maximum.accumulate(sess)[:-1])))
     nsess = len(firsts)
 
     g = np.argsort(sess, kind="stable")  # grouped by session, in order within one
@@ -113,15 +116,14 @@ def scan_table(table: MessageTable, as_of: float) -> tuple[Any, ...]:
 
     # Scan order: answered waits by their reply's place in time, then the rest by session.
     reply_at = g[ev[nxt[answered]]]  # the replies' places in time order
-    ranks = np.empty(len(reply_at), dtype=np.int64)
-    ranks[np.argsort(reply_at)] = np.arange(len(reply_at))
+    is_reply = np.zeros(n, dtype=bool)
+    is_reply[reply_at] = True
     rorder = np.empty(len(w), dtype=np.int64)
-    rorder[answered] = ranks
+    rorder[answered] = (np.cumsum(is_reply) - 1)[reply_at]
     rorder[~answered] = len(reply_at) + np.arange(len(w) - len(reply_at))
-    agents = table.agent_id[rows][np.sort(reply_at)].tolist()
+    agents = table.agent_id[rows[is_reply]].tolist()
     agents += [None] * (len(w) - len(reply_at))
 
-    ids = list(first_of)
     buyers = table.buyer_id[rows[firsts]].tolist()
     unknown = int(np.count_nonzero(sender == _UNKNOWN))
     return (ids, buyers, early, bot_at, _doubles(us), _doubles(rs), wlo, agents,
@@ -179,24 +181,36 @@ def _order(table: MessageTable, rows: IntArray) -> IntArray:
     return order
 
 
-def _dedupe(table: MessageTable, rows: IntArray, mids: list[str]) -> tuple[IntArray, int]:
-    """``rows`` with one row per message id (as the record path keeps), and the conflicts."""
-    first_of: dict[str, int] = {}
-    pos = np.fromiter(map(first_of.setdefault, mids, count()), np.int64, len(mids))
-    repeated = np.flatnonzero(np.bincount(pos, minlength=len(mids))[pos] > 1)
-    cand = rows[repeated]
-    keys = list(zip(table.at[cand].tolist(), table.seq[cand].tolist(),
-                    table.sender[cand].tolist(), table.message_id[cand].tolist(),
-                    table.session_id[cand].tolist(), table.buyer_id[cand].tolist(),
-                    [a or "" for a in table.agent_id[cand].tolist()], strict=True))
+def _repeated(mids: list[str]) -> IntArray:
+    """Positions (ascending) of the ids whose hash some other id shares: every copy of a
+    repeated id, plus the rare distinct ids whose hashes collide. One hash per id (each
+    ``str`` caches its own) and a numpy sort, instead of a dict of every id; the
+    caller tells copies from collisions by comparing the few ids found."""
+    h = np.fromiter(map(hash, mids), np.int64, len(mids))
+    hs = np.sort(h)
+    shared = hs[1:][hs[1:] == hs[:-1]]
+    if not len(shared):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.isin(h, shared))
+
+
+def _dedupe(table: MessageTable, rows: IntArray, cand: IntArray) -> tuple[IntArray, int]:
+    """``rows`` with one row per message id (as the record path keeps), and the conflicts.
+
+    ``cand`` (ascending positions in ``rows``) holds every row whose id is repeated."""
+    picked = rows[cand]
+    keys = list(zip(table.at[picked].tolist(), table.seq[picked].tolist(),
+                    table.sender[picked].tolist(), table.message_id[picked].tolist(),
+                    table.session_id[picked].tolist(), table.buyer_id[picked].tolist(),
+                    [a or "" for a in table.agent_id[picked].tolist()], strict=True))
     kept: dict[str, int] = {}  # id -> index into keys of the kept copy
     for k, key in enumerate(keys):  # row order: the first of equal keys is kept
         mid = key[3]
         if mid not in kept or key < keys[kept[mid]]:
             kept[mid] = k
     conflicts = sum(1 for key in keys if key != keys[kept[key[3]]])
-    drop = np.ones(len(repeated), dtype=bool)
+    drop = np.ones(len(cand), dtype=bool)
     drop[list(kept.values())] = False
     keep = np.ones(len(rows), dtype=bool)
-    keep[repeated[drop]] = False
+    keep[cand[drop]] = False
     return rows[keep], conflicts
