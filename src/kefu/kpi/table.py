@@ -220,10 +220,10 @@ def _times(values: Iterable[Any]) -> FloatArray:
         else:
             if ((at >= MIN_TIME) & (at < MAX_TIME)).all():
                 return at
-    for row, value in enumerate(items):
-        if not ((type(value) is float or type(value) is int) and MIN_TIME <= value < MAX_TIME):
-            raise time_error(_OWNER, f"at[{row}]", value)
-    raise AssertionError("unreachable: every time was valid")  # pragma: no cover
+    row = next(row for row, value in enumerate(items)
+               if not ((type(value) is float or type(value) is int)
+                       and MIN_TIME <= value < MAX_TIME))
+    raise time_error(_OWNER, f"at[{row}]", items[row])
 
 
 def _strs(name: str, values: Iterable[Any], kind: int) -> ObjectArray:
