@@ -349,3 +349,37 @@ def test_K01_the_compiled_kernel_scans_plain_columns_itself() -> None:
     assert _fields(MessageScan(*fields)) == _fields(scan_messages_py(plain))
     differing = Message("s1", "b1", BASE + 1, Sender.BUYER, "m1")  # same id, later
     assert _compiled_columns(MessageTable.from_records([*plain, differing])) is None
+
+
+def _tampered(name: str, row: int, value: Any) -> MessageTable:
+    table = MessageTable(**_columns(MSGS))
+    column = getattr(table, name)
+    column.setflags(write=True)  # what the table cannot stop
+    column[row] = value
+    return table
+
+
+@pytest.mark.parametrize(("name", "row", "value", "error"), [
+    ("at", 1, math.nan, r"MessageTable\.at\[1\] must be POSIX"),
+    ("at", 2, -5.0, r"MessageTable\.at\[2\] must be POSIX"),
+    ("sender", 0, 9, r"MessageTable\.sender\[0\] must be a Sender"),
+    ("session_id", 1, 7, r"MessageTable\.session_id\[1\] was changed"),
+    ("agent_id", 2, b"x", r"MessageTable\.agent_id\[2\] was changed"),
+    ("message_id", 0, EvilStr("m1"), r"MessageTable\.message_id\[0\] was changed"),
+])
+def test_K00_SPEC_B_a_table_changed_after_it_was_made_is_refused(
+        name: str, row: int, value: Any, error: str) -> None:
+    """As for records (whose frozen fields ``object.__setattr__`` gets past), what a table
+    holds is checked again when a KPI function reads it; same error on both kernels."""
+    with pytest.raises(InvalidRecord, match=error):
+        kpi.shop_reply_rate(_tampered(name, row, value), day=DAY)
+
+
+def test_SPEC_B_a_replaced_column_is_refused() -> None:
+    table = MessageTable(**_columns(MSGS))
+    object.__setattr__(table, "at", [BASE, BASE, BASE])
+    with pytest.raises(InvalidRecord, match=r"MessageTable\.at was replaced"):
+        kpi.shop_reply_rate(table, day=DAY)
+    object.__setattr__(table, "at", np.array([BASE, BASE]))  # one row short
+    with pytest.raises(InvalidRecord, match=r"MessageTable\.session_id was replaced"):
+        kpi.shop_reply_rate(table, day=DAY)

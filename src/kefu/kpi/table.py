@@ -9,8 +9,9 @@ place, with identical results, and reads it without making a record per row
 The columns are checked once, when the table is made, by the rules a Message
 record is checked by (same accepted values, same :class:`InvalidRecord`),
 and the error names the column and the row (``MessageTable.at[17] must
-be ...``). The table keeps read-only copies of its own, so what was checked
-is what is computed on. Cost: O(n) at C speed for clean columns (numpy
+be ...``). The table keeps read-only copies of its own, and the KPI
+functions check them again when they read them (:func:`recheck`), as they
+do records. Cost: O(n) at C speed for clean columns (numpy
 arrays of numbers, lists of exact ``str``); O(n) Python steps for a column
 that needs rebuilding (``str`` subclasses) or senders given as a mix of kinds.
 """
@@ -29,7 +30,7 @@ from kefu.kpi.errors import InvalidRecord
 from kefu.kpi.intake import _INT, _OPT_STR, _STR, checked, checked_field
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender, time_error
 
-__all__ = ["SENDER_CODES", "MessageTable"]
+__all__ = ["SENDER_CODES", "MessageTable", "recheck"]
 
 _OWNER = "MessageTable"
 #: The code of each sender in a ``sender`` column of small ints: BUYER 0, AGENT 1,
@@ -187,6 +188,37 @@ class MessageTable:
 
 _COLUMNS = ("at", "session_id", "buyer_id", "sender", "message_id", "agent_id", "seq")
 _OPTIONAL = frozenset(("agent_id", "seq"))
+
+
+_DTYPES = {"at": (np.float64,), "sender": (np.int8,), "seq": (np.int64, np.object_)}
+
+
+def recheck(table: MessageTable, ids: bool) -> None:
+    """Raise InvalidRecord unless ``table``'s columns still hold what was checked when it
+    was made: a column's write flag can be turned back on, and a frozen class's field
+    replaced (``object.__setattr__``), as a record's can. Shapes, types, times and
+    sender codes always (vectorized: milliseconds for millions of rows); the ids'
+    types too when ``ids`` (O(n) at C speed; the compiled kernel checks those itself).
+    """
+    n = len(table.at) if isinstance(table.at, np.ndarray) else -1
+    for name in _COLUMNS:
+        column = getattr(table, name)
+        if (type(column) is not np.ndarray or column.ndim != 1 or len(column) != n
+                or column.dtype.type not in _DTYPES.get(name, (np.object_,))):
+            raise InvalidRecord(f"{_OWNER}.{name} was replaced after the table was made,"
+                                f" got {short_repr(column)}")
+    _times(table.at)
+    _senders(table.sender)
+    if table.seq.dtype == np.object_:
+        _seqs(table.seq)
+    if ids:
+        for name in ("session_id", "buyer_id", "message_id", "agent_id"):
+            kinds = {str} if name != "agent_id" else {str, type(None)}
+            values = getattr(table, name).tolist()
+            if not set(map(type, values)) <= kinds:
+                row = next(row for row, v in enumerate(values) if type(v) not in kinds)
+                raise InvalidRecord(f"{_OWNER}.{name}[{row}] was changed after the table"
+                                    f" was made, got {short_repr(values[row])}")
 
 
 def _items(name: str, values: Iterable[Any]) -> list[Any]:

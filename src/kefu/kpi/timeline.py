@@ -57,7 +57,7 @@ from kefu.kpi import kernel
 from kefu.kpi.intake import checked
 from kefu.kpi.records import Handover, HumanRequest, Message, Release, Sender, SessionEnd
 from kefu.kpi.results import DataQuality
-from kefu.kpi.table import MessageTable
+from kefu.kpi.table import MessageTable, recheck
 from kefu.kpi.table_scan import scan_table
 
 __all__ = [
@@ -329,13 +329,16 @@ def scan_messages(messages: Iterable[Message], as_of: float = INF) -> MessageSca
 def scan_columns(table: MessageTable, as_of: float = INF) -> MessageScan:
     """The message pass over a table's columns, by the active kernel: the compiled one
     (the same sort and walk as for records) takes int64 seq and input it can decide;
-    the rest goes to the numpy pass (:mod:`kefu.kpi.table_scan`), the reference."""
+    the rest goes to the numpy pass (:mod:`kefu.kpi.table_scan`), the reference.
+    Raises InvalidRecord if the table was changed after it was made (:func:`recheck`)."""
+    recheck(table, ids=False)
     if kernel.ACTIVE == "c" and table.seq.dtype == np.int64:
         fields = kernel.compiled("scan_columns")(
             table.at, table.session_id.tolist(), table.buyer_id.tolist(), table.sender,
             table.message_id.tolist(), table.agent_id.tolist(), table.seq, as_of)
         if fields is not None:
             return MessageScan(*fields)  # type: ignore[misc]
+    recheck(table, ids=True)  # the compiled kernel found a non-str, or did not run
     return MessageScan(*scan_table(table, as_of))
 
 
