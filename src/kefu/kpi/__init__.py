@@ -67,11 +67,13 @@ from kefu.kpi.service import (
     ServiceReport,
     service_figures,
 )
+from kefu.kpi.table import SENDER_CODES, MessageTable
 from kefu.kpi.window import Basis, BeforeWindow, Window, day_bounds, to_posix
 
 __all__ = [
     "MAX_TIME",
     "MIN_TIME",
+    "SENDER_CODES",
     "AgentScore",
     "AgentStatus",
     "Basis",
@@ -95,6 +97,7 @@ __all__ = [
     "KpiArgumentError",
     "LiveTracker",
     "Message",
+    "MessageTable",
     "NaiveDatetime",
     "Order",
     "Rate",

@@ -81,6 +81,7 @@ cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(PyObject* o, int* overflow) except? -1
     Py_ssize_t Py_SIZE(object o)
     PyObject* Py_None
+    PyObject* PyList_GET_ITEM(list l, Py_ssize_t i)  # borrowed; no bounds check
 
 cdef extern from *:
     """
@@ -326,6 +327,62 @@ def scan(list msgs, object as_of):
         return None
     cdef Key* keys = store.keys
     cdef Py_ssize_t n = store.n
+    with nogil:
+        sort_keys(keys, n)
+    _sort_ties(keys, n)
+    return _walk(keys, n, any_seq == 1)
+
+
+def scan_columns(const double[::1] at, list sids, list bids, const signed char[::1] senders,
+                 list mids, list agents, const int64_t[::1] seqs, object as_of):
+    """The message pass over a MessageTable's columns (checked when it was made: exact
+    str ids, times in range, sender codes 0-4, int64 seq), as :func:`scan` over its
+    rows as records: the same fields, or None when the columnar reference must decide
+    (conflicting or scattered copies). Reads each row's values straight from the
+    arrays and lists, in row order; then the same sort and walk as :func:`scan`."""
+    if type(as_of) is not float or as_of != as_of:
+        return None
+    cdef Py_ssize_t n_all = at.shape[0]
+    if n_all > _MAX_MESSAGES or not (len(sids) == len(bids) == len(mids) == len(agents)
+                                     == senders.shape[0] == seqs.shape[0] == n_all):
+        return None
+    cdef _Keys store = _Keys(n_all)
+    cdef Py_ssize_t pos, n = 0
+    cdef int any_seq = 0
+    cdef PyObject* sid
+    cdef PyObject* bid
+    cdef PyObject* mid
+    cdef PyObject* agent
+    cdef Key* key
+    for pos in range(n_all):
+        if at[pos] > <double>as_of:
+            continue
+        sid = PyList_GET_ITEM(sids, pos)
+        bid = PyList_GET_ITEM(bids, pos)
+        mid = PyList_GET_ITEM(mids, pos)
+        agent = PyList_GET_ITEM(agents, pos)
+        if not (PyUnicode_CheckExact(sid) and PyUnicode_CheckExact(bid)
+                and PyUnicode_CheckExact(mid)
+                and (agent == Py_None or PyUnicode_CheckExact(agent))
+                and 0 <= senders[pos] <= 4):
+            return None  # not a table's column: the reference checks it
+        key = &store.keys[n]
+        key.at = at[pos]
+        key.seq = seqs[pos]
+        key.rank = senders[pos]  # a table's sender codes are the ranks
+        key.pos = pos
+        key.mid_hash = PyObject_Hash(<object>mid)
+        key.sid_hash = PyObject_Hash(<object>sid)
+        Py_INCREF(<object>sid)
+        Py_INCREF(<object>bid)
+        Py_INCREF(<object>mid)
+        Py_INCREF(<object>agent)
+        key.sid, key.bid, key.mid, key.agent = sid, bid, mid, agent
+        n += 1
+        store.n = n
+        if key.seq != 0:
+            any_seq = 1
+    cdef Key* keys = store.keys
     with nogil:
         sort_keys(keys, n)
     _sort_ties(keys, n)

@@ -55,7 +55,7 @@ from kefu.kpi.records import (
     time_error,
 )
 
-__all__ = ["checked", "checked_one", "plain_str"]
+__all__ = ["checked", "checked_field", "checked_one", "plain_str"]
 
 R = TypeVar("R")
 
@@ -211,11 +211,11 @@ def _rebuild(r: object, cls: type[R], spec: tuple[tuple[str, _Kind], ...]) -> R:
         except Exception as exc:  # a deleted slot, a raising property
             raise InvalidRecord(f"{owner}.{name} cannot be read ({type(exc).__name__}) in"
                                 f" {short_repr(r)}") from None
-        values[name] = _field(owner, name, kind, value)
+        values[name] = checked_field(owner, name, kind, value)
     return cls(**values)
 
 
-def _field(owner: str, name: str, kind: _Kind, value: object) -> object:
+def checked_field(owner: str, name: str, kind: _Kind, value: object) -> object:
     """``value`` checked for a field of ``kind``; a str subclass becomes a plain str."""
     if isinstance(kind, type):
         if id(value) not in _MEMBER_IDS[kind]:

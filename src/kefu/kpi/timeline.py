@@ -51,11 +51,14 @@ from operator import attrgetter, eq, is_not, itemgetter
 from typing import TypeVar
 
 import attrs
+import numpy as np
 
 from kefu.kpi import kernel
 from kefu.kpi.intake import checked
 from kefu.kpi.records import Handover, HumanRequest, Message, Release, Sender, SessionEnd
 from kefu.kpi.results import DataQuality
+from kefu.kpi.table import MessageTable, recheck
+from kefu.kpi.table_scan import scan_table
 
 __all__ = [
     "INF",
@@ -65,6 +68,7 @@ __all__ = [
     "dedupe",
     "fields_of",
     "message_key",
+    "scan_columns",
     "scan_messages",
     "scan_messages_py",
 ]
@@ -308,13 +312,34 @@ def scan_messages(messages: Iterable[Message], as_of: float = INF) -> MessageSca
     """The message pass, by the active kernel (:mod:`kefu.kpi.kernel`). Both give
     identical results, and refuse the same records with the same error: the
     compiled one hands every input it has not checked, or cannot decide
-    identically, to the reference. Raises InvalidRecord for a bad record."""
+    identically, to the reference. A :class:`MessageTable` (checked when it
+    was made) is scanned by columns, with the result its rows as records
+    would give (:func:`scan_columns`). Raises InvalidRecord for a bad
+    record."""
+    if type(messages) is MessageTable:  # columns: no record per row
+        return scan_columns(messages, as_of)
     msgs = list(messages)  # read the input once, whichever kernel runs
     if kernel.ACTIVE == "c":
         fields = kernel.compiled("scan")(msgs, as_of)
         if fields is not None:
             return MessageScan(*fields)  # type: ignore[misc]
     return scan_messages_py(msgs, as_of)
+
+
+def scan_columns(table: MessageTable, as_of: float = INF) -> MessageScan:
+    """The message pass over a table's columns, by the active kernel: the compiled one
+    (the same sort and walk as for records) takes int64 seq and input it can decide;
+    the rest goes to the numpy pass (:mod:`kefu.kpi.table_scan`), the reference.
+    Raises InvalidRecord if the table was changed after it was made (:func:`recheck`)."""
+    recheck(table, ids=False)
+    if kernel.ACTIVE == "c" and table.seq.dtype == np.int64:
+        fields = kernel.compiled("scan_columns")(
+            table.at, table.session_id.tolist(), table.buyer_id.tolist(), table.sender,
+            table.message_id.tolist(), table.agent_id.tolist(), table.seq, as_of)
+        if fields is not None:
+            return MessageScan(*fields)  # type: ignore[misc]
+    recheck(table, ids=True)  # the compiled kernel found a non-str, or did not run
+    return MessageScan(*scan_table(table, as_of))
 
 
 def scan_messages_py(messages: Iterable[Message], as_of: float = INF) -> MessageScan:
