@@ -32,7 +32,11 @@ Waiting sessions sit in one binary heap per group keyed by the R07 key
 (-priority, arrival); each session records its heap position, so closing a
 waiting session is O(log w). The heaps that hold sessions are also on a busy
 list, so an agent serving every group compares the heads of the groups that
-have waiting sessions, never of every group. Timers are one heap of
+have waiting sessions, never of every group. Beside each heap, the same
+sessions form an order-statistic treap (links and subtree sizes in ``Sess``,
+priorities a fixed hash of the arrival number), so a session's place in its
+group's line (R25) is one O(log w) descent; each line also keeps a ring of
+its latest hand-over times, freed with its group. Timers are one heap of
 (deadline, seq) with lazy deletion: an entry is live iff its session still
 holds that seq for that kind; the heap is rebuilt when stale entries
 outnumber live ones.

@@ -26,7 +26,10 @@ Waiting sessions sit in one ``SortedList`` per group, keyed by the R07 key
 oldest-wait limit also keeps its waiting arrivals in a ``SortedList``: its
 longest-waiting session (the first to arrive) in O(1), kept in O(log w). An agent who gains
 room compares the heads of the queues it serves that hold sessions and takes
-the best: O(g + log w) per session handed out.
+the best: O(g + log w) per session handed out. A SortedList also ranks: a
+session's place in its group's line (R25) is one bisection, O(log w). Each
+line keeps its latest hand-over times in a bounded deque, dropped when its
+group is forgotten (no agent names it, no open session has it: ``_refs``).
 
 Timers live in one heap of (deadline, seq, kind, session); a session holds
 its current (deadline, seq) per kind, and a heap entry that no longer
