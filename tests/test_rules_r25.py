@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from kefu import Assigner, ManualClock, QueueLimit
 from kefu.assigner import ENGINES
@@ -440,3 +442,59 @@ def test_R25_estimate_checks_the_session_first(make: Make) -> None:
         a.estimated_wait("nope")
     with pytest.raises(InvalidArgument, match="sample"):
         a.estimated_wait("nope", 0)
+
+
+# -- the rank structures at depth ------------------------------------------------------------
+
+opens = st.tuples(st.just("open"), st.sampled_from([None, "g", "h"]), st.integers(-2, 2))
+step = st.one_of(
+    opens, opens, opens,
+    st.tuples(st.just("close"), st.integers(0, 10**6)),
+    st.tuples(st.just("assign"), st.integers(0, 10**6)),
+    st.tuples(st.just("free"), st.integers(0, 10**6)),
+    st.tuples(st.just("requeue"), st.booleans()),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(prefix=st.lists(opens, min_size=100, max_size=300),
+       steps=st.lists(step, max_size=300))
+def test_R25_positions_and_estimates_agree_at_depth(
+        prefix: list[tuple[object, ...]], steps: list[tuple[object, ...]]) -> None:
+    """Hundreds of waiting sessions, any mix of priorities, abandonment, manual picks
+    from the middle and requeues: every engine ranks every waiting session alike, and
+    as the line read off ``waiting()``."""
+    clock = ManualClock(0.0)
+    shops = [Assigner(clock, engine=e, auto_close_after=None)  # type: ignore[arg-type]
+             for e in ("c", "py", "naive") if e in ENGINES]
+    for a in shops:
+        a.add_agent("alice", cap=3, online=True)
+        a.add_agent("bob", cap=2, groups={"g"}, online=True)
+    opened = 0
+    for kind, *args in prefix + steps:
+        clock.advance(1.0)
+        waiting = shops[0].waiting()
+        assigned = [s for s in shops[0].session_ids() if shops[0].position(s) is None]
+        for a in shops:
+            if kind == "open":
+                a.open_session(f"s{opened}", group=args[0], priority=args[1])  # type: ignore[arg-type]
+            elif kind == "close" and waiting:
+                a.close_session(waiting[args[0] % len(waiting)])  # type: ignore[operator]
+            elif kind == "assign" and waiting:
+                a.assign(waiting[args[0] % len(waiting)], "alice")  # type: ignore[operator]
+            elif kind == "free" and assigned:
+                a.close_session(assigned[args[0] % len(assigned)])  # type: ignore[operator]
+            elif kind == "requeue":
+                a.agent_offline("bob", requeue=True)
+                a.agent_online("bob")
+        opened += kind == "open"
+    waiting = shops[0].waiting()
+    for a in shops:
+        a.check()
+        groups = {s: a.session(s).group for s in waiting}
+        lines = {g: [s for s in waiting if groups[s] == g] for g in set(groups.values())}
+        assert [a.position(s) for s in waiting] == [lines[groups[s]].index(s) + 1
+                                                    for s in waiting]
+    estimates = [[a.estimated_wait(s, 7) for s in waiting] for a in shops]
+    assert all(e == estimates[0] for e in estimates)
+    event(f"waiting: {len(waiting) // 50 * 50}+")
