@@ -1,5 +1,6 @@
-"""Away and back (R27) and opens against queue limits (R28), at 2,000 agents and 20,000
-waiting sessions (pytest-benchmark; ``--benchmark-group-by=func``).
+"""Away and back (R27), opens against queue limits (R28) and queue position and wait
+estimates (R25), at 2,000 agents and 20,000 waiting sessions (pytest-benchmark;
+``--benchmark-group-by=func``).
 
     python -m pytest benchmarks/bench_routing.py --benchmark-group-by=func
 
@@ -16,13 +17,29 @@ workload without it, in one run, so the ratio is the feature's cost:
   there; or ``max_wait`` passed, the same), then it is closed from the
   pool, against an open + close without limits.
 
+* ``test_position``: one call of ``position()`` or ``estimated_wait()`` for
+  the next waiting session of the presale line (cycling through its 9,800;
+  the line has moved 200 places, so every estimate is a number), against
+  ``scan``: the place found from ``waiting()``, what a backend does without
+  R25 (O(w log w) per call).
+* ``test_line_bookkeeping``: R25 keeps each line ranked and its latest
+  hand-overs on every wait, hand-over and close. One iteration = close an
+  assigned session (its agent takes the head of the line: a hand-over), open
+  two new ones (they wait), close the first (a buyer gives up). With
+  ``KEFU_BENCH_BEFORE=path`` naming a compiled engine built from the
+  sources before R25 (the module ``_engine_c``, as ``pip install -e .``
+  builds it), that engine runs the same work as ``c_before``: the ratio
+  c / c_before is the bookkeeping's cost, in one run.
+
 The C and Python engines only: the naive model scans 20,000 sessions per
 open.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import os
 from typing import Any
 
 import pytest
@@ -34,6 +51,21 @@ AGENTS = 2000
 CAP = 5
 WAITING = 20_000
 ENGINES = [e for e in CONTENDERS if e != "naive"]
+
+
+def _engine_before() -> Any:
+    """The ``Engine`` class of the compiled module at ``KEFU_BENCH_BEFORE``, or None."""
+    path = os.environ.get("KEFU_BENCH_BEFORE")
+    if not path:
+        return None
+    spec = importlib.util.spec_from_file_location("kefu_before._engine_c", path)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.Engine
+
+
+ENGINE_BEFORE = _engine_before()
 
 
 def full_shop(engine: str, limits: dict[str, QueueLimit] | None) -> Assigner:
@@ -108,3 +140,78 @@ def test_open_limited(benchmark: Any, engine: str, limit: str) -> None:
     events = work.shop.open_session("probe", None, "presale")
     overflowed = [type(e).__name__ for e in events] == ["Opened", "Overflowed", "Queued"]
     assert overflowed == (limit != "none")
+
+
+class Positions:
+    """The full shop after 200 presale hand-overs, one a second; queries cycle the line."""
+
+    def __init__(self, engine: str) -> None:
+        self.shop = full_shop(engine, None)
+        clock = self.shop.clock
+        for n in range(0, 2 * 200, 2):  # s0, s2, ... are presale sessions held by agents
+            clock.advance(1.0)  # type: ignore[attr-defined]
+            self.shop.close_session(f"s{n}")
+        self.line = [s for s in self.shop.waiting() if int(s[1:]) % 2 == 0]  # presale
+        self.waiting = itertools.cycle(self.line)
+
+    def position(self) -> None:
+        self.shop.position(next(self.waiting))
+
+    def estimated_wait(self) -> None:
+        self.shop.estimated_wait(next(self.waiting))
+
+    def scan(self) -> None:
+        sid = next(self.waiting)
+        group = self.shop.session(sid).group
+        line = [s for s in self.shop.waiting() if self.shop.session(s).group == group]
+        line.index(sid)
+
+
+@pytest.mark.parametrize("query", ["position", "estimated_wait", "scan"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_position(benchmark: Any, engine: str, query: str) -> None:
+    benchmark.extra_info.update(engine=engine, agents=AGENTS, waiting=WAITING, query=query)
+    work = Positions(engine)
+    if query == "scan":
+        benchmark.pedantic(work.scan, rounds=5, iterations=1)
+    else:
+        benchmark(getattr(work, query))
+    probe = work.line[-1]
+    assert work.shop.position(probe) == WAITING // 2 - 200
+    assert work.shop.estimated_wait(probe) is not None
+
+
+class LineBookkeeping:
+    """Close an assigned session (a hand-over), open two (they wait), close the first of
+    them (a buyer gives up): the line keeps its length."""
+
+    def __init__(self, engine: str) -> None:
+        before = engine == "c_before"
+        self.shop = full_shop("c" if before else engine, None)
+        if before:  # the same shop, state and all, on the engine built before R25
+            data = self.shop.snapshot()
+            self.shop = Assigner(self.shop.clock, auto_close_after=None, engine="c")
+            self.shop._engine = ENGINE_BEFORE(self.shop.config)
+            self.shop._engine.restore_state(data["state"], data["taken_at"])
+        self.agents = itertools.cycle(range(AGENTS))
+        self.fresh = itertools.count(AGENTS * CAP + WAITING)
+        self.groups = ("presale", "general")
+
+    def step(self) -> None:
+        shop = self.shop
+        k = next(self.agents)
+        shop.clock.advance(0.001)  # type: ignore[attr-defined]
+        shop.close_session(shop.reception_list(f"a{k}")[0])
+        n, m = next(self.fresh), next(self.fresh)
+        shop.open_session(f"s{n}", None, self.groups[k % 2])
+        shop.open_session(f"s{m}", None, self.groups[k % 2])
+        shop.close_session(f"s{n}")
+
+
+@pytest.mark.parametrize(
+    "engine", [*ENGINES, *(["c_before"] if ENGINE_BEFORE is not None else [])])
+def test_line_bookkeeping(benchmark: Any, engine: str) -> None:
+    benchmark.extra_info.update(engine=engine, agents=AGENTS, waiting=WAITING)
+    work = LineBookkeeping(engine)
+    benchmark(work.step)
+    assert len(work.shop.waiting()) == WAITING

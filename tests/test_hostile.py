@@ -178,6 +178,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "grace": st.sampled_from([None, 30.0, 45]),
     # agent_message's sender (S04): unchecked, the holder or not, or unknown ("ghost").
     "sender": st.sampled_from([None, *AGENT_IDS]),
+    # R25: how many of a line's latest hand-overs an estimate uses.
+    "sample": st.sampled_from([1, 3, 20, 32]),
 }
 
 #: method -> its parameters' kinds (positional), and keyword-only ones.
@@ -203,6 +205,8 @@ METHODS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "session": (["session"], []),
     "session_ids": ([], []),
     "waiting": ([], []),
+    "position": (["session"], []),
+    "estimated_wait": (["session", "sample"], []),
     "reception_list": (["agent"], []),
 }
 #: Commands ``apply`` takes (its positional form: ``online`` is add_agent's fifth).
@@ -248,7 +252,8 @@ def made(call: Call) -> tuple[str, list[Any], dict[str, Any]]:
 
 
 def _required(name: str) -> int:
-    return {"add_agent": 1, "agent_offline": 1, "open_session": 1, "agent_message": 1}.get(
+    return {"add_agent": 1, "agent_offline": 1, "open_session": 1, "agent_message": 1,
+            "estimated_wait": 1}.get(
         name, len(METHODS[name][0]))
 
 
@@ -483,7 +488,7 @@ def _exhaustive_calls() -> list[tuple[str, int | str, int]]:
 EXHAUSTIVE = _exhaustive_calls()
 VALID_DEFAULTS = {"agent": "A", "session": "s1", "buyer": "b1", "group": "pre", "priority": 1,
                   "cap": 2, "groups": ["pre"], "weight": 1, "flag": False,
-                  "sender": "B", "grace": 60.0}  # B holds s1
+                  "sender": "B", "grace": 60.0, "sample": 20}  # B holds s1
 
 
 def test_R22_R23_every_parameter_with_every_hostile_value() -> None:

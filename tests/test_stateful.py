@@ -16,6 +16,9 @@ after every step:
   R27), and away agents are exactly those the commands made away;
 * R06 from public views: no waiting session has an eligible agent;
 * R07: waiting() is ordered by (priority desc, arrival asc);
+* R25: position() is each waiting session's place in its group's line (from
+  waiting() and the session views), None for an assigned one, on every engine;
+  estimated_wait() is the same on every engine (restored together);
 * snapshot -> JSON -> restore (also across engines) at random points, after
   which the restored Assigner carries on in lockstep (R22).
 """
@@ -174,6 +177,7 @@ class LockstepMachine(RuleBasedStateMachine):
                            for name in self.reference_names]
         self.model = self.references[-1]
         self.ledger = Ledger()
+        self.restored_alone = False
         self.caps: dict[str, Cap] = {}
         self.arrival: dict[str, int] = {}
         self.opened = 0
@@ -321,15 +325,24 @@ class LockstepMachine(RuleBasedStateMachine):
         nxt = self.subject.next_deadline()
         assert nxt is None or nxt > self.clock.now(), "a due timer survived tick()"
 
-    @rule(source_index=st.integers(0, 2))
-    def snapshot_restore(self, source_index: int) -> None:
-        """Restore the subject from its own snapshot or from another engine's (R22, R23)."""
+    @rule(source_index=st.integers(0, 2), everyone=st.booleans())
+    def snapshot_restore(self, source_index: int, everyone: bool) -> None:
+        """Restore the subject from its own snapshot or from another engine's (R22, R23);
+        with ``everyone``, the references too, each on its own engine."""
         engines = [self.subject, *self.references]
         source = engines[source_index % len(engines)]
         data = json.loads(json.dumps(source.snapshot()))
         restored = Assigner.restore(data, self.clock, engine=self.engine_name)  # type: ignore[arg-type]
         assert restored.snapshot() == self.subject.snapshot()
         self.subject = restored
+        # R25: a line's hand-overs are not in the snapshot: a restored Assigner starts
+        # without them, so only Assigners restored together estimate alike.
+        self.restored_alone = not everyone
+        if everyone:
+            self.references = [
+                Assigner.restore(data, self.clock, engine=name)  # type: ignore[arg-type]
+                for name in self.reference_names]
+            self.model = self.references[-1]
 
     # -- invariants -------------------------------------------------------------
 
@@ -411,6 +424,36 @@ class LockstepMachine(RuleBasedStateMachine):
                 assert verdict.eligible == (not verdict.reasons)
                 assert verdict.holds == (v.agent_id == s.agent_id)
                 assert verdict.diverted == (verdict.eligible and not v.online)
+
+
+    @invariant()
+    def R25_position_is_the_place_in_the_groups_line_alike_on_every_engine(self) -> None:
+        a = self.subject
+        waiting = a.waiting()
+        groups = {sid: a.session(sid).group for sid in waiting}
+        for sid in a.session_ids():
+            position = a.position(sid)
+            for reference in self.references:
+                assert reference.position(sid) == position, f"R25: {sid} differs"
+            if sid in groups:
+                line = [t for t in waiting if groups[t] == groups[sid]]
+                assert position == line.index(sid) + 1, f"R25: {sid} at {position}, {line}"
+            else:
+                assert position is None, f"R25: assigned {sid} at {position}"
+
+    @invariant()
+    def R25_estimated_wait_alike_on_every_engine(self) -> None:
+        estimates = [[a.estimated_wait(sid, sample) for sid in self.subject.session_ids()
+                      for sample in (1, 3, 32)]
+                     for a in (self.subject, *self.references)]
+        if not self.restored_alone:
+            assert estimates[0] == estimates[1], "R25: estimates differ from the reference"
+        assert all(e == estimates[-1] for e in estimates[1:]), "R25: references differ"
+        for sid, estimate in zip(self.subject.session_ids(), estimates[0][::3], strict=True):
+            if self.subject.position(sid) is None:
+                assert estimate is None, f"R25: assigned {sid} has an estimate"
+            else:
+                assert estimate is None or estimate > 0.0
 
 
 def run_machine(engine: str, references: tuple[str, ...] = ("naive",)) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from kefu._handovers import MAX_SAMPLE
 from kefu._text import short_repr
 from kefu.errors import InvalidArgument, InvalidWeight
 
@@ -102,3 +103,12 @@ def check_grace(grace: object, requeue: bool) -> float | None:
     if requeue:
         raise InvalidArgument("agent_offline takes requeue=True or a grace period, not both")
     return float(grace)  # type: ignore[arg-type]
+
+
+def check_sample(sample: object) -> int:
+    """How many of a line's latest hand-overs an R25 estimate uses: an int (not a bool)
+    from 1 to :data:`kefu._handovers.MAX_SAMPLE`. O(1)."""
+    if type(sample) is not int or not 1 <= sample <= MAX_SAMPLE:
+        raise InvalidArgument(
+            f"sample must be an integer from 1 to {MAX_SAMPLE}, got {short_repr(sample)}")
+    return sample

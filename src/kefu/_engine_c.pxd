@@ -42,6 +42,9 @@ cdef struct Sess:
     int apos         # R28: position in its group's arrival heap, -1 if not in one
     int prev         # neighbours in its agent's reception list
     int next
+    int tl           # R25: children in its group's rank treap (-1 = none)
+    int tr
+    int tsz          # R25: size of its subtree in that treap
     bint has_first_unanswered
     bint has_timed_out
     bint in_use
@@ -70,3 +73,7 @@ cdef struct SessHeap:
     int size
     int cap
     int busy         # its position in the list of non-empty waiting heaps, -1 while empty
+    int root         # R25: root of the waiting sessions' rank treap, -1 while empty
+    double *ho       # R25: ring of the line's latest hand-over times (NULL until one)
+    int ho_n         # R25: how many the ring holds (at most MAX_SAMPLE)
+    int ho_head      # R25: where the next one goes

@@ -32,7 +32,11 @@ Waiting sessions sit in one binary heap per group keyed by the R07 key
 (-priority, arrival); each session records its heap position, so closing a
 waiting session is O(log w). The heaps that hold sessions are also on a busy
 list, so an agent serving every group compares the heads of the groups that
-have waiting sessions, never of every group. Timers are one heap of
+have waiting sessions, never of every group. Beside each heap, the same
+sessions form an order-statistic treap (links and subtree sizes in ``Sess``,
+priorities a fixed hash of the arrival number), so a session's place in its
+group's line (R25) is one O(log w) descent; each line also keeps a ring of
+its latest hand-over times, freed with its group. Timers are one heap of
 (deadline, seq) with lazy deletion: an entry is live iff its session still
 holds that seq for that kind; the heap is rebuilt when stale entries
 outnumber live ones.
@@ -73,6 +77,7 @@ from collections import OrderedDict
 
 from kefu._batch import run_checked
 from kefu._checks import MAX_PRIORITY
+from kefu._handovers import MAX_SAMPLE, estimate
 
 from kefu._snapshot import parse_state
 from kefu.errors import (
@@ -111,6 +116,7 @@ __all__ = ["STRIDE_BASE", "Engine"]
 #: lcm(1..20): WEIGHTED strides are exact for weights up to 20 (as _engine_py).
 STRIDE_BASE = 232792560
 cdef i64 C_STRIDE_BASE = 232792560
+cdef int C_MAX_SAMPLE = MAX_SAMPLE
 
 cdef enum:
     LEAST_LOAD = 0
@@ -446,6 +452,7 @@ cdef class Engine:
         if self.qs != NULL:
             for i in range(self.nqs):
                 PyMem_Free(self.qs[i].item)
+                PyMem_Free(self.qs[i].ho)
         if self.aq != NULL:
             for i in range(self.nqs):
                 PyMem_Free(self.aq[i].item)
@@ -500,10 +507,18 @@ cdef class Engine:
             self.qs[i].size = 0
             self.qs[i].cap = 0
             self.qs[i].busy = -1
+            self.qs[i].root = -1
+            self.qs[i].ho = NULL
+            self.qs[i].ho_n = 0
+            self.qs[i].ho_head = 0
             self.aq[i].item = NULL
             self.aq[i].size = 0
             self.aq[i].cap = 0
             self.aq[i].busy = -1
+            self.aq[i].root = -1
+            self.aq[i].ho = NULL
+            self.aq[i].ho_n = 0
+            self.aq[i].ho_head = 0
         self._gname.extend([None] * (cap - old_cap))
         self.gcap = cap
         return 0
@@ -562,6 +577,10 @@ cdef class Engine:
         PyMem_Free(self.qs[gid + 1].item)
         self.qs[gid + 1].item = NULL
         self.qs[gid + 1].cap = 0
+        PyMem_Free(self.qs[gid + 1].ho)  # R25: the line's hand-overs go with the name
+        self.qs[gid + 1].ho = NULL
+        self.qs[gid + 1].ho_n = 0
+        self.qs[gid + 1].ho_head = 0
         PyMem_Free(self.aq[gid + 1].item)
         self.aq[gid + 1].item = NULL
         self.aq[gid + 1].cap = 0
@@ -1147,6 +1166,7 @@ cdef class Engine:
         q.item[q.size] = si
         q.size += 1
         self._q_up(q, q.size - 1)
+        q.root = self._t_insert(q.root, si)
         self.waiting_count += 1
         return 0
 
@@ -1157,6 +1177,7 @@ cdef class Engine:
         cdef int pos = self.ss[si].qpos
         cdef int last = q.size - 1
         cdef int moved = q.item[last]
+        q.root = self._t_erase(q.root, si)
         q.size = last
         if pos != last:
             q.item[pos] = moved
@@ -1217,7 +1238,135 @@ cdef class Engine:
                 best = self._best_waiting_in(ai, self.ag[ai].slots[k] - 2, best)
         return best
 
+    # -- R25: each waiting line ranked (an order-statistic treap per group) ----------------
+    #
+    # Beside its heap, each group's line is a treap keyed by the R07 key, whose nodes are
+    # the session slots (tl, tr, tsz in Sess): a binary search tree by R07 key, a heap by
+    # a fixed hash of the arrival number, so its depth is O(log w) whatever order sessions
+    # come and go in; every node knows its subtree's size, so a session's rank is one
+    # descent from the root. Insert, erase and rank cost O(log w) each.
+
+    cdef inline u64 _t_prio(self, int si) noexcept:
+        """A treap node's heap priority: splitmix64 of its arrival number."""
+        cdef u64 z = <u64>self.ss[si].arrival + <u64>0x9E3779B97F4A7C15ULL
+        z = (z ^ (z >> 30)) * <u64>0xBF58476D1CE4E5B9ULL
+        z = (z ^ (z >> 27)) * <u64>0x94D049BB133111EBULL
+        return z ^ (z >> 31)
+
+    cdef inline int _t_size(self, int t) noexcept:
+        return self.ss[t].tsz if t >= 0 else 0
+
+    cdef inline void _t_fix(self, int t) noexcept:
+        self.ss[t].tsz = 1 + self._t_size(self.ss[t].tl) + self._t_size(self.ss[t].tr)
+
+    cdef void _t_split(self, int t, int si, int *left, int *right) noexcept:
+        """Split the treap at ``t`` into the nodes before ``si`` (R07) and the rest."""
+        cdef int l, r
+        if t < 0:
+            left[0] = -1
+            right[0] = -1
+        elif self._before(t, si):
+            self._t_split(self.ss[t].tr, si, &l, &r)
+            self.ss[t].tr = l
+            self._t_fix(t)
+            left[0] = t
+            right[0] = r
+        else:
+            self._t_split(self.ss[t].tl, si, &l, &r)
+            self.ss[t].tl = r
+            self._t_fix(t)
+            left[0] = l
+            right[0] = t
+
+    cdef int _t_merge(self, int a, int b) noexcept:
+        """Join two treaps, every node of ``a`` before every node of ``b``."""
+        if a < 0:
+            return b
+        if b < 0:
+            return a
+        if self._t_prio(a) > self._t_prio(b):
+            self.ss[a].tr = self._t_merge(self.ss[a].tr, b)
+            self._t_fix(a)
+            return a
+        self.ss[b].tl = self._t_merge(a, self.ss[b].tl)
+        self._t_fix(b)
+        return b
+
+    cdef int _t_insert(self, int t, int si) noexcept:
+        """Add session ``si`` to the treap at ``t``; return the new root. O(log w)."""
+        cdef int l, r
+        if t < 0 or self._t_prio(si) > self._t_prio(t):
+            self._t_split(t, si, &l, &r)
+            self.ss[si].tl = l
+            self.ss[si].tr = r
+            self._t_fix(si)
+            return si
+        if self._before(si, t):
+            self.ss[t].tl = self._t_insert(self.ss[t].tl, si)
+        else:
+            self.ss[t].tr = self._t_insert(self.ss[t].tr, si)
+        self.ss[t].tsz += 1
+        return t
+
+    cdef int _t_erase(self, int t, int si) noexcept:
+        """Take session ``si`` (which is in it) out of the treap at ``t``; return the new
+        root. O(log w)."""
+        if t == si:
+            return self._t_merge(self.ss[t].tl, self.ss[t].tr)
+        if self._before(si, t):
+            self.ss[t].tl = self._t_erase(self.ss[t].tl, si)
+        else:
+            self.ss[t].tr = self._t_erase(self.ss[t].tr, si)
+        self.ss[t].tsz -= 1
+        return t
+
+    cdef int _t_rank(self, int t, int si) noexcept:
+        """How many sessions of the treap at ``t`` come before ``si`` (which is in it)."""
+        cdef int ahead = 0
+        while t != si:
+            if self._before(si, t):
+                t = self.ss[t].tl
+            else:
+                ahead += self._t_size(self.ss[t].tl) + 1
+                t = self.ss[t].tr
+        return ahead + self._t_size(self.ss[si].tl)
+
+    cdef int _t_check(self, int t, int lo, int hi) except -2:
+        """Verify the treap at ``t`` (keys strictly between slots lo and hi, -1 = open
+        bound): order, heap priority and sizes; return its size."""
+        cdef int child
+        if t < 0:
+            return 0
+        if (lo >= 0 and not self._before(lo, t)) or (hi >= 0 and not self._before(t, hi)):
+            raise AssertionError("R25 rank treap out of order")
+        for child in (self.ss[t].tl, self.ss[t].tr):
+            if child >= 0 and self._t_prio(child) > self._t_prio(t):
+                raise AssertionError("R25 rank treap out of heap order")
+        if self.ss[t].tsz != (1 + self._t_check(self.ss[t].tl, lo, t)
+                              + self._t_check(self.ss[t].tr, t, hi)):
+            raise AssertionError("R25 rank treap sizes")
+        return self.ss[t].tsz
+
     # -- moving sessions -------------------------------------------------------------------
+
+    cdef int _hand_out(self, int si, int ai, object now, bint automatic) except -1:
+        """Give a waiting session to ``ai``, recording a hand-over from its line (R25)."""
+        cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
+        cdef double t = now
+        cdef double last
+        if q.ho == NULL:
+            q.ho = <double*>_grow(NULL, C_MAX_SAMPLE, sizeof(double))
+        if q.ho_n > 0:
+            last = q.ho[(q.ho_head + C_MAX_SAMPLE - 1) % C_MAX_SAMPLE]
+            if last > t:
+                t = last
+        q.ho[q.ho_head] = t
+        q.ho_head = (q.ho_head + 1) % C_MAX_SAMPLE
+        if q.ho_n < C_MAX_SAMPLE:
+            q.ho_n += 1
+        self._dequeue(si)
+        self._give(si, ai, now, automatic)
+        return 0
 
     cdef int _give(self, int si, int ai, object now, bint automatic) except -1:
         cdef Agent *a = &self.ag[ai]
@@ -1270,8 +1419,7 @@ cdef class Engine:
             si = self._best_waiting_for(ai)
             if si < 0:
                 return 0
-            self._dequeue(si)
-            self._give(si, ai, now, True)
+            self._hand_out(si, ai, now, True)
             events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
                                       self._buyer[si]))
         return 0
@@ -1309,8 +1457,7 @@ cdef class Engine:
                     events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_REQUEUE,
                                                 self._buyer[si]))
             elif ai >= 0:
-                self._dequeue(si)
-                self._give(si, ai, now, True)
+                self._hand_out(si, ai, now, True)
                 events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
                                       self._buyer[si]))
         return 0
@@ -1828,8 +1975,7 @@ cdef class Engine:
             raise InvalidAssign(session_id, self._aid[self.ss[si].agent])
         if not self.ag[ai].online:
             raise AgentOffline(agent_id)
-        self._dequeue(si)
-        self._give(si, ai, now, False)
+        self._hand_out(si, ai, now, False)
         return [ev_assigned(session_id, agent_id, now, R_MANUAL, self._buyer[si])]
 
     def transfer(self, now, session_id, agent_id):
@@ -1944,6 +2090,28 @@ cdef class Engine:
 
     def session_ids(self):
         return list(self._sessions)
+
+    def estimated_wait(self, now, session_id, int sample):
+        """R25: see ``kefu._handovers.estimate``. O(log w)."""
+        cdef int si = self._session_slot(session_id)
+        cdef SessHeap *q
+        cdef int k
+        if self.ss[si].agent >= 0:
+            return None
+        q = &self.qs[self.ss[si].group + 1]
+        if q.ho_n == 0:
+            return None
+        k = sample if sample < q.ho_n else q.ho_n
+        return estimate(self._t_rank(q.root, si) + 1, now,
+                        q.ho[(q.ho_head - k + C_MAX_SAMPLE) % C_MAX_SAMPLE], k)
+
+    def position(self, session_id):
+        """R25: 1 + the sessions of its group waiting ahead of it; None if assigned.
+        O(log w): one descent of the group's rank treap."""
+        cdef int si = self._session_slot(session_id)
+        if self.ss[si].agent >= 0:
+            return None
+        return self._t_rank(self.qs[self.ss[si].group + 1].root, si) + 1
 
     def waiting(self):
         cdef int q, i, b
@@ -2118,6 +2286,7 @@ cdef class Engine:
             "agent_slots": self.ag_top, "session_slots": self.ss_top,
             "timer_entries": self.tm_size, "timed_out_sets": len(self._timed_out),
             "sticky": len(self._sticky),
+            "handovers": sum(1 for i in range(self.nqs) if self.qs[i].ho != NULL),
         }
 
     def check(self):
@@ -2208,6 +2377,16 @@ cdef class Engine:
                 count += 1
         if count != self.waiting_count:
             raise AssertionError("waiting count")
+        for q in range(self.nqs):
+            if self._t_check(self.qs[q].root, -1, -1) != self.qs[q].size:
+                raise AssertionError(f"R25 rank treap {q}: size")
+            if q > 0 and self._gname[q - 1] is None and self.qs[q].ho != NULL:
+                raise AssertionError(f"R25 hand-overs of a forgotten group {q}")
+            for i in range(1, self.qs[q].ho_n):
+                if (self.qs[q].ho[(self.qs[q].ho_head - i + C_MAX_SAMPLE) % C_MAX_SAMPLE]
+                        < self.qs[q].ho[(self.qs[q].ho_head - i - 1 + C_MAX_SAMPLE)
+                                        % C_MAX_SAMPLE]):
+                    raise AssertionError(f"R25 hand-over times {q} out of order")
         for q in range(1, self.nqs):
             limited = self.track_oldest and self._gname[q - 1] in self._wait_limited
             if self.aq[q].size != (self.qs[q].size if limited else 0):

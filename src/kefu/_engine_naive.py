@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kefu._batch import run_batch
+from kefu._handovers import MAX_SAMPLE, estimate
 from kefu._snapshot import StateData, parse_state
 from kefu.errors import (
     AgentOffline,
@@ -161,6 +162,8 @@ class Engine:
         self._timer = 0
         self._rr_pointer = 0
         self._vt = 0
+        # R25: the times of every line's hand-overs, the latest MAX_SAMPLE kept.
+        self._handovers: dict[str | None, list[float]] = {}
 
     # -- words of the semantics page --------------------------------------
 
@@ -231,7 +234,14 @@ class Engine:
         return (float(deadline), self._timer)
 
     def _give(self, s: _Session, y: _Agent, now: float, automatic: bool) -> None:
-        """Put ``s`` in ``y``'s reception list; counters if automatic; restart R18 timer."""
+        """Put ``s`` in ``y``'s reception list; counters if automatic; restart R18 timer.
+
+        A waiting session given away is a hand-over from its line (R25), kept at the
+        latest time kept so far if a timer's earlier deadline caused it."""
+        if s.pool is not None:
+            times = self._handovers.setdefault(s.group, [])
+            times.append(max([now, *times[-1:]]))
+            del times[:-MAX_SAMPLE]
         s.agent = y.id
         s.pool = None
         y.sessions.add(s.id)
@@ -433,6 +443,7 @@ class Engine:
         for buyer in [b for b, (a, _) in self._sticky.items() if a == agent_id]:
             del self._sticky[buyer]
         self._placement_pass(now, requeued, events)
+        self._forget_unnamed_groups()
         return events
 
     def agent_online(self, now: float, agent_id: str) -> list[Event]:
@@ -525,6 +536,7 @@ class Engine:
             events.append(Assigned(s.id, y.id, now, AssignReason.NEW, s.buyer))
         else:
             self._admit(s, now, events)
+        self._forget_unnamed_groups()
         return events
 
     def _over_limit(self, group: str, now: float) -> QueueLimit | None:
@@ -621,7 +633,17 @@ class Engine:
         s = self._get_session(session_id)
         events: list[Event] = []
         self._close(s, now, CloseReason.MANUAL, events)
+        self._forget_unnamed_groups()
         return events
+
+    def _forget_unnamed_groups(self) -> None:
+        """R25: a group no agent names and no open session has is forgotten, and its
+        line's hand-overs with it. Run after every call that can end a session or an
+        agent."""
+        named: set[str | None] = {g for y in self._agents.values() for g in y.groups or ()}
+        named |= {s.group for s in self._sessions.values()}
+        for group in [g for g in self._handovers if g is not None and g not in named]:
+            del self._handovers[group]
 
     def tick(self, now: float) -> list[Event]:
         """Fire due timers in (deadline, seq) order, each at its deadline (R20)."""
@@ -629,6 +651,7 @@ class Engine:
         while True:
             found = self._earliest_timer()
             if found is None or found[0][0] > now:
+                self._forget_unnamed_groups()
                 return events
             (deadline, _seq), kind, owner = found
             if isinstance(owner, _Agent):
@@ -670,6 +693,24 @@ class Engine:
 
     def waiting(self) -> list[str]:
         return [s.id for s in sorted(self._waiting_sessions(), key=r07_key)]
+
+    def estimated_wait(self, now: float, session_id: str, sample: int) -> float | None:
+        """R25: see ``kefu._handovers.estimate``."""
+        position = self.position(session_id)
+        times = self._handovers.get(self._sessions[session_id].group, [])
+        if position is None or not times:
+            return None
+        k = min(sample, len(times))
+        return estimate(position, now, times[-k], k)
+
+    def position(self, session_id: str) -> int | None:
+        """R25: 1 + the waiting sessions of the same group with a smaller R07 key,
+        either pool; None while assigned. Counted by a scan: O(s)."""
+        s = self._get_session(session_id)
+        if s.agent is not None:
+            return None
+        return 1 + sum(1 for t in self._waiting_sessions()
+                       if t.group == s.group and r07_key(t) < r07_key(s))
 
     def reception_list(self, agent_id: str) -> list[str]:
         """R19: unanswered first by first unanswered time, then by last buyer message."""

@@ -26,7 +26,10 @@ Waiting sessions sit in one ``SortedList`` per group, keyed by the R07 key
 oldest-wait limit also keeps its waiting arrivals in a ``SortedList``: its
 longest-waiting session (the first to arrive) in O(1), kept in O(log w). An agent who gains
 room compares the heads of the queues it serves that hold sessions and takes
-the best: O(g + log w) per session handed out.
+the best: O(g + log w) per session handed out. A SortedList also ranks: a
+session's place in its group's line (R25) is one bisection, O(log w). Each
+line keeps its latest hand-over times in a bounded deque, dropped when its
+group is forgotten (no agent names it, no open session has it: ``_refs``).
 
 Timers live in one heap of (deadline, seq, kind, session); a session holds
 its current (deadline, seq) per kind, and a heap entry that no longer
@@ -42,13 +45,14 @@ R06: no waiting session has an eligible agent.
 from __future__ import annotations
 
 import heapq
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 from typing import Any, Final
 
 from sortedcontainers import SortedList
 
 from kefu._batch import run_batch
+from kefu._handovers import MAX_SAMPLE, estimate
 from kefu._snapshot import StateData, parse_state
 from kefu.errors import (
     AgentOffline,
@@ -165,6 +169,10 @@ class Engine:
         self._wait_limited = frozenset(g for g, lim in config.queue_limits
                                        if lim.max_wait is not None)
         self._oldest: dict[str, SortedList] = {}
+        # R25: each line's latest hand-over times (non-decreasing), kept while its group is
+        # named by an agent or an open session (``_refs``); the line of no group always.
+        self._handovers: dict[str | None, deque[float]] = {}
+        self._refs: Counter[str] = Counter()
         self._online_groups: Counter[str] = Counter()  # online agents naming each group
         self._online_all = 0  # online agents serving every group
         self._online_total = 0
@@ -435,10 +443,13 @@ class Engine:
                 return
             if limit.overflow is None:
                 del self._sessions[s.id]
+                self._unref(group)
                 events.append(Rejected(s.id, group, now, s.buyer))
                 return
             events.append(Overflowed(s.id, group, limit.overflow, now, s.buyer))
             s.group = limit.overflow
+            self._ref(s.group)
+            self._unref(group)
             a = self._select(s)
             if a is not None:
                 self._give(s, a, now, True)
@@ -454,9 +465,31 @@ class Engine:
             s = self._best_waiting_for(a)
             if s is None:
                 return
-            self._dequeue(s)
-            self._give(s, a, now, True)
+            self._hand_out(s, a, now, True)
             events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN, s.buyer))
+
+    def _hand_out(self, s: _Session, a: _Agent, now: float, automatic: bool) -> None:
+        """Give a waiting session to ``a``, recording a hand-over from its line (R25)."""
+        self._dequeue(s)
+        times = self._handovers.get(s.group)
+        if times is None:
+            times = self._handovers[s.group] = deque(maxlen=MAX_SAMPLE)
+        times.append(max(now, times[-1]) if times else now)
+        self._give(s, a, now, automatic)
+
+    def _ref(self, group: str | None) -> None:
+        if group is not None:
+            self._refs[group] += 1
+
+    def _unref(self, group: str | None) -> None:
+        """Drop one agent's or session's claim on ``group``; the last one forgets its
+        hand-overs (R25), as the group itself is forgotten."""
+        if group is None:
+            return
+        self._refs[group] -= 1
+        if not self._refs[group]:
+            del self._refs[group]
+            self._handovers.pop(group, None)
 
     def _placement_pass(self, now: float, requeued: list[_Session], events: list[Event]) -> None:
         """Place requeued sessions (and, under diversion, all waiting ones) in R07 order."""
@@ -476,8 +509,7 @@ class Engine:
                     self._give(s, a, now, True)
                     events.append(Assigned(s.id, a.id, now, AssignReason.REQUEUE, s.buyer))
             elif a is not None:
-                self._dequeue(s)
-                self._give(s, a, now, True)
+                self._hand_out(s, a, now, True)
                 events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN, s.buyer))
 
     def _requeue_all(self, a: _Agent, now: float, reason: RequeueReason,
@@ -494,9 +526,11 @@ class Engine:
         if s.agent is None:
             pool = s.pool
             self._dequeue(s)
+            self._unref(s.group)
             events.append(Closed(s.id, None, pool, now, reason, s.buyer))
             return
         a = self._take(s)
+        self._unref(s.group)
         events.append(Closed(s.id, a.id, None, now, reason, s.buyer))
         if self._config.sticky_window is not None and s.buyer is not None:
             self._prune_sticky(now)
@@ -637,6 +671,8 @@ class Engine:
         self._next_reg += 1
         self._agents[agent_id] = a
         self._by_reg[a.reg] = a
+        for group in groups or ():
+            self._ref(group)
         if online:
             self._count_online(a, +1)
         self._update(a)
@@ -654,6 +690,8 @@ class Engine:
             self._count_online(a, -1)
         del self._agents[agent_id]
         del self._by_reg[a.reg]
+        for group in a.groups or ():
+            self._unref(group)
         for buyer in [b for b, (aid, _) in self._sticky.items() if aid == agent_id]:
             del self._sticky[buyer]
         self._placement_pass(now, moved, events)
@@ -731,6 +769,7 @@ class Engine:
         self._arrival += 1
         s = _Session(session_id, buyer_id, group, priority, self._arrival, now)
         self._sessions[session_id] = s
+        self._ref(group)
         events: list[Event] = [Opened(session_id, buyer_id, group, priority, now)]
         a = self._sticky_agent(s, now)
         reason = AssignReason.STICKY
@@ -776,8 +815,7 @@ class Engine:
             raise InvalidAssign(session_id, s.agent.id)
         if not a.online:
             raise AgentOffline(agent_id)
-        self._dequeue(s)
-        self._give(s, a, now, False)
+        self._hand_out(s, a, now, False)
         return [Assigned(session_id, agent_id, now, AssignReason.MANUAL, s.buyer)]
 
     def transfer(self, now: float, session_id: str, agent_id: str) -> list[Event]:
@@ -824,6 +862,25 @@ class Engine:
 
     def session_ids(self) -> list[str]:
         return list(self._sessions)
+
+    def estimated_wait(self, now: float, session_id: str, sample: int) -> float | None:
+        """R25: see ``kefu._handovers.estimate``. O(log w)."""
+        position = self.position(session_id)
+        if position is None:
+            return None
+        times = self._handovers.get(self._sessions[session_id].group)
+        if not times:
+            return None
+        k = min(sample, len(times))
+        return estimate(position, now, times[-k], k)
+
+    def position(self, session_id: str) -> int | None:
+        """R25: 1 + the sessions of its group waiting ahead of it (R07 key); None if
+        assigned. O(log w): the group's queue is a SortedList, which ranks by bisection."""
+        s = self._get_session(session_id)
+        if s.agent is not None:
+            return None
+        return int(self._queues[s.group].bisect_left(s.key)) + 1
 
     def waiting(self) -> list[str]:
         return [self._waiting[arrival].id
@@ -899,10 +956,13 @@ class Engine:
                 self._live_timers += 1
             self._agents[a.id] = a
             self._by_reg[a.reg] = a
+            for group in a.groups or ():
+                self._ref(group)
             if a.online:
                 self._count_online(a, +1)
         for d in state.sessions:
             s = _Session(d.id, d.buyer, d.group, d.priority, d.arrival, d.opened_at)
+            self._ref(s.group)
             s.first_unanswered, s.last_buyer = d.first_unanswered, d.last_buyer
             s.timed_out = set(d.timed_out)
             self._sessions[s.id] = s
@@ -936,6 +996,7 @@ class Engine:
             "queues": len(self._queues), "waiting": len(self._waiting),
             "agents": len(self._by_reg), "sessions": len(self._sessions),
             "timer_entries": len(self._timers), "sticky": len(self._sticky),
+            "handovers": len(self._handovers), "group_refs": len(self._refs),
         }
 
     def check(self) -> None:
@@ -978,6 +1039,12 @@ class Engine:
                   if g in self._wait_limited}
         if {g: list(arrivals) for g, arrivals in self._oldest.items()} != oldest:
             raise AssertionError("R28 oldest-wait index")
+        refs = Counter(g for a in self._agents.values() for g in a.groups or ())
+        refs.update(s.group for s in self._sessions.values() if s.group is not None)
+        if refs != self._refs or not set(self._handovers) <= {None, *refs}:
+            raise AssertionError("R25 group references")
+        if any(list(times) != sorted(times) for times in self._handovers.values()):
+            raise AssertionError("R25 hand-over times out of order")
         if not (set(placed) == set(self._sessions)):
             raise AssertionError("a session is nowhere or a stray is somewhere")
         arrivals = [s.arrival for s in self._sessions.values()]

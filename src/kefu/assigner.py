@@ -31,11 +31,13 @@ from kefu._checks import (
     check_grace,
     check_groups,
     check_id,
+    check_sample,
     check_session_args,
     check_weight,
 )
 from kefu._contract import Engine
 from kefu._guard import new_guard
+from kefu._handovers import DEFAULT_SAMPLE
 from kefu._text import short_repr
 from kefu.clock import Clock, SystemClock, as_seconds
 from kefu.errors import (
@@ -539,6 +541,47 @@ class Assigner:
             engine = self._engine
             view = engine.session(check_id("session", session_id))
             return explain(self._config, view, [engine.agent(a) for a in engine.agent_ids()])
+        finally:
+            self._guard.leave()
+
+    def position(self, session_id: str) -> int | None:
+        """A waiting session's 1-based place in its group's line (R25); None if assigned.
+
+        The line of group ``g`` is every waiting session of ``g`` (sessions
+        without a group form a line of their own), in either pool, in R07
+        order (priority, then arrival): the order in which the agents who
+        serve ``g`` take them. Sessions of other groups are not counted,
+        even when the same agents serve them. Raises ``UnknownSession`` for
+        a session that is not open. O(log w) for w waiting sessions.
+        """
+        self._enter("position")
+        try:
+            return self._engine.position(check_id("session", session_id))
+        finally:
+            self._guard.leave()
+
+    def estimated_wait(self, session_id: str, sample: int = DEFAULT_SAMPLE) -> float | None:
+        """Seconds until a waiting session is likely handed out (R25); None if assigned
+        or without data.
+
+        From the pace of the session's line (see :meth:`position`): its latest
+        ``sample`` hand-overs (1..32, default 20; a hand-over is a waiting
+        session of the line given to an agent, by a drain or ``assign()``).
+        If the oldest of those ``k`` hand-overs was at ``t``, the line moved
+        ``k`` places in ``now - t`` seconds, and a session at position ``p``
+        is estimated to wait ``(now - t) * p / k`` seconds. None when the line
+        has no hand-over yet, or all ``k`` happened at this very instant.
+        ``now`` is the clock's reading (the call reads the clock, as commands
+        do). A line's hand-overs are forgotten with its group (no agent names
+        it and no session of it is open) and are not in snapshots: a restored
+        Assigner starts without them. Raises ``UnknownSession`` for a session
+        that is not open. O(log w) for w waiting sessions.
+        """
+        self._enter("estimated_wait")
+        try:
+            sid = check_id("session", session_id)
+            count = check_sample(sample)
+            return self._engine.estimated_wait(self._now(), sid, count)
         finally:
             self._guard.leave()
 

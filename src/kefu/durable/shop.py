@@ -31,6 +31,7 @@ import attrs
 
 from kefu._batch import check_at, run_steps, validate_command
 from kefu._guard import new_guard
+from kefu._handovers import DEFAULT_SAMPLE
 from kefu._text import short_repr
 from kefu.assigner import Assigner, EngineName, _engine_class, _has_now, _iterate
 from kefu.clock import Clock, SystemClock, as_seconds
@@ -598,6 +599,24 @@ class DurableShop:
         """Waiting sessions in service order (:meth:`kefu.Assigner.waiting`)."""
         result: list[str] = self._query("waiting")
         return result
+
+    def position(self, session_id: str) -> int | None:
+        """A waiting session's place in its group's line (:meth:`kefu.Assigner.position`)."""
+        result: int | None = self._query("position", session_id)
+        return result
+
+    def estimated_wait(self, session_id: str, sample: int = DEFAULT_SAMPLE) -> float | None:
+        """Seconds until a waiting session is likely handed out, now
+        (:meth:`kefu.Assigner.estimated_wait`). Reads the clock; journals nothing."""
+        if not self._guard.enter():
+            raise ConcurrentCall("estimated_wait")
+        try:
+            self._usable()
+            self._pin.t = self._held = max(_read_clock(self._clock), self._held)
+            result: float | None = self._assigner.estimated_wait(session_id, sample)
+            return result
+        finally:
+            self._guard.leave()
 
     def reception_list(self, agent_id: str) -> list[str]:
         """The agent's open sessions, longest wait first (:meth:`kefu.Assigner.reception_list`)."""

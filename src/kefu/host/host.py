@@ -49,7 +49,8 @@ __all__ = ["QUERIES", "Host"]
 
 #: The read-only methods :meth:`Host.call` accepts (never journaled).
 QUERIES = frozenset({"next_deadline", "load", "agent", "agent_ids", "session", "session_ids",
-                     "waiting", "reception_list", "snapshot", "check"})
+                     "waiting", "position", "estimated_wait", "reception_list", "snapshot",
+                     "check"})
 
 ShopOptions = Mapping[str, Any] | Callable[[str], Mapping[str, Any]]
 
