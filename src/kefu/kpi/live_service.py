@@ -9,8 +9,9 @@ so that a report is read off them: its cost grows with the number of
 breakdown keys, never with the number of contacts, and the medians and
 90th percentiles are exact (:mod:`kefu.kpi.multiset`).
 
-Cost: O(log n + block) per contact counted in or out (five breakdowns);
-a report O(keys x (n / block)).
+Cost: O(1) per contact counted in or out (five breakdowns); the durations
+go into the multisets in bulk once per flush of the tracker; a report costs
+O(keys x (n / block)) after a change, less for keys whose figures did not.
 """
 
 from __future__ import annotations
