@@ -172,6 +172,24 @@ cdef extern from *:
     void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
 
 
+cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t pos,
+                       PyObject* sid, PyObject* bid, PyObject* mid, PyObject* agent) noexcept:
+    """One row's sort key, holding a reference to each of its (exact str) ids. Hashing
+    here, in input (memory) order, is cheaper than in time order; an exact str's hash
+    is computed by CPython itself, once, and cannot fail."""
+    key.at = at
+    key.seq = seq
+    key.rank = rank
+    key.pos = pos
+    key.mid_hash = PyObject_Hash(<object>mid)
+    key.sid_hash = PyObject_Hash(<object>sid)
+    Py_INCREF(<object>sid)
+    Py_INCREF(<object>bid)
+    Py_INCREF(<object>mid)
+    Py_INCREF(<object>agent)
+    key.sid, key.bid, key.mid, key.agent = sid, bid, mid, agent
+
+
 cdef Py_ssize_t _slot_offset(str name) except -1:
     """Where field ``name`` lives in an exact Message (a slot holding an object)."""
     descr = _MESSAGE.__dict__[name]
@@ -353,7 +371,6 @@ def scan_columns(const double[::1] at, list sids, list bids, const signed char[:
     cdef PyObject* bid
     cdef PyObject* mid
     cdef PyObject* agent
-    cdef Key* key
     for pos in range(n_all):
         if at[pos] > <double>as_of:
             continue
@@ -366,21 +383,11 @@ def scan_columns(const double[::1] at, list sids, list bids, const signed char[:
                 and (agent == Py_None or PyUnicode_CheckExact(agent))
                 and 0 <= senders[pos] <= 4):
             return None  # not a table's column: the reference checks it
-        key = &store.keys[n]
-        key.at = at[pos]
-        key.seq = seqs[pos]
-        key.rank = senders[pos]  # a table's sender codes are the ranks
-        key.pos = pos
-        key.mid_hash = PyObject_Hash(<object>mid)
-        key.sid_hash = PyObject_Hash(<object>sid)
-        Py_INCREF(<object>sid)
-        Py_INCREF(<object>bid)
-        Py_INCREF(<object>mid)
-        Py_INCREF(<object>agent)
-        key.sid, key.bid, key.mid, key.agent = sid, bid, mid, agent
+        # a table's sender codes are the ranks
+        _fill(&store.keys[n], at[pos], seqs[pos], senders[pos], pos, sid, bid, mid, agent)
         n += 1
         store.n = n
-        if key.seq != 0:
+        if seqs[pos] != 0:
             any_seq = 1
     cdef Key* keys = store.keys
     with nogil:
@@ -409,7 +416,6 @@ cdef int _read(tuple items, double as_of, _Keys store) except -2:
     cdef long long whole
     cdef int overflow, rank, any_seq = 0
     cdef int64_t seq
-    cdef Key* key
     for pos in range(len(items)):
         m = items[pos]
         if type(m) is not _MESSAGE:
@@ -451,20 +457,7 @@ cdef int _read(tuple items, double as_of, _Keys store) except -2:
             return -1  # a valid seq beyond int64: the reference orders it
         if at > as_of:
             continue
-        key = &store.keys[n]
-        key.at = at
-        key.seq = seq
-        key.rank = rank
-        key.pos = pos
-        # Hashing here, in input (memory) order, is cheaper than in time order; an
-        # exact str's hash is computed by CPython itself, once, and cannot fail.
-        key.mid_hash = PyObject_Hash(<object>mid)
-        key.sid_hash = PyObject_Hash(<object>sid)
-        Py_INCREF(<object>sid)
-        Py_INCREF(<object>bid)
-        Py_INCREF(<object>mid)
-        Py_INCREF(<object>agent)
-        key.sid, key.bid, key.mid, key.agent = sid, bid, mid, agent
+        _fill(&store.keys[n], at, seq, rank, pos, sid, bid, mid, agent)
         n += 1
         store.n = n
         if seq != 0:
