@@ -326,7 +326,7 @@ class LiveTracker:
             self._kept[mid] = m
             s = self._session(m.session_id)
             self._file(s, m, 1)
-            place = (m.at, m.seq, SENDER_RANK[m.sender], mid)  # message_key(m)[:4]
+            place = _place(m)
             if place < s.order:
                 s.order = place
             return {m.session_id}
@@ -344,7 +344,7 @@ class LiveTracker:
         new = self._session(best.session_id)
         self._file(new, best, 1)
         for s in (old, new):  # rare: a conflicting copy of a message moved it
-            s.order = min((message_key(x)[:4] for x in s.messages.values()),
+            s.order = min(map(_place, s.messages.values()),
                           default=(INF, ""))
         return {kept.session_id, best.session_id}
 
@@ -944,6 +944,12 @@ def _samples_of(shop: Samples, agents: dict[str, Samples]
                 out.append(((owner, kind, "cal"), cal))
                 out.append(((owner, kind, "win"), [*common, *xw]))
     return out, tuple(sorted(agents))
+
+
+def _place(m: Message) -> tuple[float, int, int, str]:
+    """A message's place in the global order: the first four fields of ``message_key``,
+    which decide the order sessions are visited in (their first message's place)."""
+    return (m.at, m.seq, SENDER_RANK[m.sender], m.message_id)
 
 
 def _conflicts_of(copies: list[Message]) -> int:
