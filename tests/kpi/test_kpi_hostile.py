@@ -21,16 +21,21 @@ from kpi_helpers import DAY, at
 from kefu import kpi
 from kefu.errors import KefuError
 from kefu.kpi import (
+    AgentStatus,
     EvalSource,
     Evaluation,
+    Exclusion,
     Handover,
+    HumanRequest,
     InvalidDay,
     InvalidRecord,
     InvalidTime,
     Message,
     Order,
     Rating,
+    Release,
     Sender,
+    SessionEnd,
 )
 from kefu.kpi.records import MAX_TIME
 
@@ -182,6 +187,11 @@ _SPOILS = [math.nan, math.inf, -math.inf, -1.0, MAX_TIME, 2**60, 10**400, 3.2e12
     Evaluation("s1", "b1", "alice", T0, Rating.SATISFIED, EvalSource.BUYER, card_id="c",
                rated_at=T0 + 1),
     Order("o1", "b1", T0, 10.5),
+    Release("s1", "alice", T0, seq=2),
+    HumanRequest("s1", "b1", T0),
+    SessionEnd("s1", T0, group="g"),
+    Exclusion("b1", "staff"),
+    AgentStatus("alice", T0, True),
 ], ids=lambda r: type(r).__name__)
 def test_K12_one_record_at_a_time_is_checked_as_a_list_of_records_is(
         record: object, value: object) -> None:

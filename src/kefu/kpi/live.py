@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
@@ -55,7 +54,7 @@ import attrs
 from kefu._text import short_repr
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime
-from kefu.kpi.intake import checked_one
+from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -111,6 +110,7 @@ Member = tuple[Any, str, Unit, Unit, int]
 Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
+_CLEAN_MESSAGE = CLEAN_ONE[Message]
 
 
 class _Session:
@@ -163,7 +163,7 @@ class _Session:
         self.unanswered = 0  # K08's counted waits without a reply, and excluded ones
         self.dropped = 0
         self.contact: LiveContact | None = None  # K13, as if the day were over
-        self.sequenced = 0  # its messages with a seq (their order is data quality)
+        self.sequenced = False  # whether a message has a seq (their order is data quality)
         self.unknown = 0  # its messages from Sender.UNKNOWN
         self.stretches: tuple[tuple[str, float, float], ...] = ()  # (agent, start, end)
 
@@ -209,7 +209,6 @@ class LiveTracker:
         self._statuses: dict[str, set[AgentStatus]] = {}
         self._status_repeats = 0
         self._held_by: dict[str, set[str]] = {}
-        self._message_times: Counter[float] = Counter()
         self._message_hi = -INF
         self._span_hi = -INF  # over hand-overs, switches and status records
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
@@ -262,7 +261,13 @@ class LiveTracker:
         and nothing changes then.
 
         Cost: O(1); the session is measured again at the next query (module docstring).
+        A message, the common record, takes a short path: its fields checked in one
+        pass, its copy filed by id, its session marked changed.
         """
+        if type(record) is Message:
+            self._add_message(record if _CLEAN_MESSAGE(record)
+                              else checked_one(record, Message))
+            return
         cls = _EXACT.get(type(record)) or next(
             (k for k in _RECORDS if isinstance(record, k)), None)
         if cls is None:
@@ -271,23 +276,20 @@ class LiveTracker:
                                 f" got {short_repr(record)}")
         rec: Fed = checked_one(record, cls)  # of exactly the class ``cls``
         if cls is Message:
-            touched = self._add_message(cast(Message, rec))
+            self._add_message(cast(Message, rec))
         elif cls is Exclusion:
             self._exclude(cast(Exclusion, rec))
-            return
         elif cls is Evaluation:
             self._ratings.add(cast(Evaluation, rec))
             self._last = max(self._last, rated_at(cast(Evaluation, rec)))
-            return
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
-            return
         else:
-            touched = self._add_other(cast(Handover | Release | HumanRequest | SessionEnd, rec))
-        at = cast(Message | Handover | Release | HumanRequest | SessionEnd, rec).at
-        if at > self._last:
-            self._last = at
-        self._dirty.update(touched)
+            other = cast(Handover | Release | HumanRequest | SessionEnd, rec)
+            if self._add_other(other):
+                self._dirty.add(other.session_id)
+            if other.at > self._last:
+                self._last = other.at
 
     def extend(self, records: Iterable[object]) -> None:
         """:meth:`add` each record in turn."""
@@ -300,7 +302,8 @@ class LiveTracker:
             s = self._sessions[sid] = _Session()
         return s
 
-    def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> set[str]:
+    def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> bool:
+        """File a hand-over, release, switch or end once; whether it was new."""
         s = self._session(rec.session_id)
         bucket: set[Any] = (s.handovers if isinstance(rec, Handover) else
                             s.releases if isinstance(rec, Release) else
@@ -309,27 +312,33 @@ class LiveTracker:
             self._repeats += 1  # an identical record: a duplicate (data quality)
             if isinstance(rec, Handover | Release):
                 self._route_repeats += 1
-            return set()
+            return False
         bucket.add(rec)
         if isinstance(rec, Handover | HumanRequest):
             self._span_hi = max(self._span_hi, rec.at)
         if isinstance(rec, Handover | Release):
             self._ratings.touch_session(rec.session_id)  # who is credited may change (K05)
-        return {rec.session_id}
+        return True
 
-    def _add_message(self, m: Message) -> set[str]:
+    def _add_message(self, m: Message) -> None:
         """Keep one copy per message id, the smallest in the global order (as the pure
-        functions do); returns the sessions whose messages changed."""
+        functions do), and mark the sessions whose messages changed."""
         mid = m.message_id
         kept = self._kept.get(mid)
-        if kept is None:
+        at = m.at
+        if at > self._last:
+            self._last = at
+        if kept is None:  # the common case, inline
             self._kept[mid] = m
-            s = self._session(m.session_id)
-            self._file(s, m, 1)
-            place = _place(m)
-            if place < s.order:
-                s.order = place
-            return {m.session_id}
+            sid = m.session_id
+            s = self._sessions.get(sid)
+            if s is None:
+                s = self._sessions[sid] = _Session()
+            s.messages[mid] = m
+            if at > self._message_hi:
+                self._message_hi = at
+            self._dirty.add(sid)
+            return
         copies = self._copies.setdefault(mid, [kept])
         self._conflicts -= _conflicts_of(copies)
         copies.append(m)
@@ -337,16 +346,15 @@ class LiveTracker:
         self._conflicts += _conflicts_of(copies)
         best = min(copies, key=message_key)
         if message_key(best) == message_key(kept):
-            return set()
+            return
+        # Rare: a conflicting copy moved the message (to another time or session).
         self._kept[mid] = best
-        old = self._sessions[kept.session_id]
-        self._file(old, kept, -1)
-        new = self._session(best.session_id)
-        self._file(new, best, 1)
-        for s in (old, new):  # rare: a conflicting copy of a message moved it
-            s.order = min(map(_place, s.messages.values()),
-                          default=(INF, ""))
-        return {kept.session_id, best.session_id}
+        del self._sessions[kept.session_id].messages[mid]
+        self._session(best.session_id).messages[mid] = best
+        if kept.at == self._message_hi and best.at < kept.at:
+            self._message_hi = max(x.at for x in self._kept.values())
+        self._message_hi = max(self._message_hi, best.at)
+        self._dirty.update((kept.session_id, best.session_id))
 
     def _add_status(self, r: AgentStatus) -> None:
         """An agent went on or off line (K13's occupancy): filed once, like the others."""
@@ -357,26 +365,6 @@ class LiveTracker:
         mine.add(r)
         self._span_hi = max(self._span_hi, r.at)
         self._last = max(self._last, r.at)
-
-    def _file(self, s: _Session, m: Message, n: int) -> None:
-        """Keep (``n`` = 1) or drop (-1) a message of session ``s``, with its counts."""
-        times = self._message_times
-        if n > 0:
-            s.messages[m.message_id] = m
-            times[m.at] += 1
-            if m.at > self._message_hi:
-                self._message_hi = m.at
-        else:
-            del s.messages[m.message_id]
-            times[m.at] -= 1
-            if not times[m.at]:
-                del times[m.at]
-                if m.at == self._message_hi:  # rare: a conflicting copy moved the latest
-                    self._message_hi = max(times, default=-INF)
-        if m.seq:
-            s.sequenced += n
-        if m.sender is Sender.UNKNOWN:
-            s.unknown += n
 
     def _exclude(self, e: Exclusion) -> None:
         """K06, retroactively: the buyer's sessions are measured again. A buyer excluded
@@ -398,6 +386,7 @@ class LiveTracker:
         batch: list[str] = []
         for sid in sorted(dirty):
             s = self._sessions[sid]
+            _survey(s)
             if s.requests or s.sequenced:
                 self._measure(sid)  # its data quality needs a walk of its own
             else:
@@ -944,6 +933,17 @@ def _samples_of(shop: Samples, agents: dict[str, Samples]
                 out.append(((owner, kind, "cal"), cal))
                 out.append(((owner, kind, "win"), [*common, *xw]))
     return out, tuple(sorted(agents))
+
+
+def _survey(s: _Session) -> None:
+    """What a session's walk needs to know of its messages beforehand: its first one's
+    place, whether any has a ``seq``, and how many come from an unknown sender.
+    Counted when the session is measured (O(its messages), beside the walk's own),
+    so that :meth:`LiveTracker.add` does not have to."""
+    messages = s.messages.values()
+    s.order = min(map(_place, messages), default=(INF, ""))
+    s.sequenced = any(m.seq for m in messages)
+    s.unknown = sum(m.sender is Sender.UNKNOWN for m in messages)
 
 
 def _place(m: Message) -> tuple[float, int, int, str]:
