@@ -83,3 +83,14 @@ def test_K08_every_finite_value_is_summed_exactly(x: float) -> None:
     from kefu.kpi.multiset import _exact
 
     assert Fraction(_exact(x), 2**1074) == Fraction(x)
+
+
+@given(st.lists(st.one_of(VALUES, st.floats(allow_nan=False, allow_infinity=False)),
+                min_size=60, max_size=300))
+def test_K08_many_values_are_summed_exactly_in_bulk(values: list[float]) -> None:
+    """The bulk sum (numpy, from 64 values on) is the very integer the value-by-value
+    sum gives, for durations and for any finite floats (huge, tiny, not multiples of
+    2**-22), so a mean does not depend on how its samples were added."""
+    from kefu.kpi.multiset import _exact, exact_sum
+
+    assert exact_sum(values) == sum(map(_exact, values))
