@@ -166,7 +166,8 @@ class NotHolder(KefuError, ValueError):
 
 
 class ConcurrentCall(KefuError, RuntimeError):
-    """A call overlapped another call on the same Assigner (S02: one writer).
+    """A call overlapped another call on the same Assigner (S02: one writer), or on
+    an object that shares its rule (``owner`` names it: a ``Recorder``).
 
     An Assigner is not thread-safe: a call made while another call on it is
     still running (from another thread, or re-entrantly from its clock's
@@ -175,12 +176,14 @@ class ConcurrentCall(KefuError, RuntimeError):
     task, or a lock of your own); the running call is not disturbed.
     """
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, owner: str = "Assigner") -> None:
+        article = "an" if owner[:1] in ("A", "E", "I", "O", "U") else "a"
         super().__init__(
-            f"Assigner.{method}() called while another call on the same Assigner is running;"
-            " an Assigner has one writer: serialise calls per shop"
+            f"{owner}.{method}() called while another call on the same {owner} is running;"
+            f" {article} {owner} has one writer: serialise calls per shop"
         )
         self.method = method
+        self.owner = owner
 
 
 class InvalidSnapshot(KefuError, ValueError):

@@ -1,4 +1,5 @@
-"""Errors raised by :mod:`kefu.kpi`: all are :class:`kefu.errors.InvalidArgument`.
+"""Errors raised by :mod:`kefu.kpi`: all but :class:`NestedCall` are
+:class:`kefu.errors.InvalidArgument`.
 
 A KPI function validates its arguments once, before computing anything, and
 raises one of these with a message that names the offending value.
@@ -7,7 +8,7 @@ raises one of these with a message that names the offending value.
 from __future__ import annotations
 
 from kefu._text import short_repr
-from kefu.errors import InvalidArgument
+from kefu.errors import ConcurrentCall, InvalidArgument, KefuError
 
 __all__ = [
     "InvalidDay",
@@ -17,6 +18,8 @@ __all__ = [
     "InvalidWindow",
     "KpiArgumentError",
     "NaiveDatetime",
+    "NestedCall",
+    "TimezoneFailed",
     "UnknownBasis",
     "UnknownPolicy",
     "UnknownTimezone",
@@ -84,3 +87,27 @@ class UnknownTimezone(KpiArgumentError):
         super().__init__(f"unknown timezone {short_repr(value)}:"
                          " use an IANA name such as 'Asia/Shanghai'")
         self.value = value
+
+
+class NestedCall(ConcurrentCall):
+    """A call on a :class:`~kefu.kpi.LiveTracker` made from inside another call on the
+    same tracker: from its time zone's code, a record's own code (a subclass's
+    property) or the iterable given to ``extend``. Calls from other threads wait
+    their turn; a nested one cannot (it would see the tracker half-way through a
+    change), so it raises this and changes nothing. Not an argument error."""
+
+    def __init__(self, method: str) -> None:
+        KefuError.__init__(
+            self, f"LiveTracker.{method}() called from inside another call on the same"
+            " LiveTracker (from a time zone's, a record's or an iterable's own code):"
+            " calls on a tracker cannot nest")
+        self.method = method
+        self.owner = "LiveTracker"
+
+
+class TimezoneFailed(KpiArgumentError):
+    """The time zone a live tracker was given raised while its days were laid out."""
+
+    def __init__(self, tz: object, exc: BaseException) -> None:
+        super().__init__(f"the time zone {short_repr(tz)} raised {short_repr(exc)}")
+        self.tz = tz

@@ -28,8 +28,14 @@ FIRST takes the earliest clock (then the smaller session id), ANY the worst
 status (then the earlier deciding clock). A buyer-day all of whose members
 are fixed is folded once; one with a volatile member is folded at query time.
 
+Threads. Calls take turns on a lock, so a feeder and dashboards may share
+a tracker; a call from inside a call (a time zone's or an iterable's own
+code) raises NestedCall instead of waiting for itself. A query that fails
+part-way (a user's time zone raised: TimezoneFailed) leaves every session
+either measured again in full or still marked changed, so nothing is lost.
+
 Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1),
-a few microseconds) and marks its session changed. The next query measures
+about two microseconds for a message) and marks its session changed. The next query measures
 each changed session once, O(records of the session), in one walk over all
 of them (sessions with a switch to human service or ``seq`` numbers get a
 walk of their own, so that their data-quality figures stay theirs), plus
@@ -44,17 +50,21 @@ message id once (duplicates are dropped by id, as the pure functions do).
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
+import functools
 import heapq
-from collections.abc import Iterable, Mapping
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
 
 from kefu._text import short_repr
+from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
-from kefu.kpi.errors import InvalidRecord, InvalidTime
+from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
 from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService
@@ -112,6 +122,7 @@ Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Ev
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
+_get_ident = _thread.get_ident
 _AT, _SEQ, _SENDER = attrgetter("at"), attrgetter("seq"), attrgetter("sender")
 
 
@@ -178,6 +189,68 @@ def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
         del counts[key]
 
 
+class _GuardedZone(dt.tzinfo):
+    """A time zone of the user's own class, called through a guard: whatever its code
+    raises (but a kefu error, such as a nested call's) becomes TimezoneFailed. The
+    tracker keeps state between calls, so it must tell a zone's failure from its
+    own; the zones of the standard library (ZoneInfo, timezone) are used as they
+    are. The answers are the zone's own, so the figures stay equal to the pure
+    functions' with that zone."""
+
+    __slots__ = ("_tz",)
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        self._tz = tz
+
+    def _ask(self, name: str, when: dt.datetime | None) -> Any:
+        try:
+            return getattr(self._tz, name)(
+                None if when is None else when.replace(tzinfo=self._tz))
+        except KefuError:
+            raise
+        except Exception as exc:
+            raise TimezoneFailed(self._tz, exc) from exc
+
+    def utcoffset(self, when: dt.datetime | None) -> dt.timedelta | None:
+        return cast("dt.timedelta | None", self._ask("utcoffset", when))
+
+    def dst(self, when: dt.datetime | None) -> dt.timedelta | None:
+        return cast("dt.timedelta | None", self._ask("dst", when))
+
+    def tzname(self, when: dt.datetime | None) -> str | None:
+        return cast("str | None", self._ask("tzname", when))
+
+    def fromutc(self, when: dt.datetime) -> dt.datetime:
+        local = self._ask("fromutc", when)
+        if not isinstance(local, dt.datetime):
+            raise TimezoneFailed(self._tz, TypeError(
+                f"fromutc() returned {short_repr(local)}"))
+        return local.replace(tzinfo=self)
+
+    def __repr__(self) -> str:
+        return short_repr(self._tz)
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _serialised(query: Callable[Concatenate[LiveTracker, P], T]
+                ) -> Callable[Concatenate[LiveTracker, P], T]:
+    """Run a query as one call on the tracker (:meth:`LiveTracker._enter`)."""
+    name = query.__name__
+
+    @functools.wraps(query)
+    def call(self: LiveTracker, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        self._enter(name)
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            self._leave()
+
+    return call
+
+
 class LiveTracker:
     """Live reply rates (K03, K04), satisfaction (K05), response times (K08) and service
     figures (K13) over records fed one at a time (see the module docstring).
@@ -197,9 +270,13 @@ class LiveTracker:
                  threshold: float = 180.0, warn_after: float = 100.0,
                  before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
                  answer_within: float | None = None, short_abandon: float = 5.0) -> None:
+        self._lock = _thread.allocate_lock()  # calls from other threads wait for it
+        self._owner: int | None = None  # the thread inside a call, if any
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
+        if type(self._opts.tz) not in (zoneinfo.ZoneInfo, dt.timezone):
+            self._opts = attrs.evolve(self._opts, tz=_GuardedZone(self._opts.tz))
         self._service = LiveService(
             self._opts.threshold if answer_within is None else seconds(
                 "answer_within", answer_within),
@@ -266,9 +343,51 @@ class LiveTracker:
         A message, the common record, takes a short path: its fields checked in one
         pass, its copy filed by id, its session marked changed.
         """
-        if type(record) is Message:
-            self._add_message(record if _CLEAN_MESSAGE(record)
-                              else checked_one(record, Message))
+        lock = self._lock
+        if not lock.acquire(False):
+            self._wait("add")
+        self._owner = _get_ident()
+        try:
+            if type(record) is Message:  # the common record, inline (a call costs)
+                self._add_message(record if _CLEAN_MESSAGE(record)
+                                  else checked_one(record, Message))
+            else:
+                self._file_record(record)
+        finally:
+            self._owner = None
+            lock.release()
+
+    def extend(self, records: Iterable[object]) -> None:
+        """:meth:`add` each record in turn: those before a refused one stay added."""
+        self._enter("extend")
+        try:
+            for r in records:
+                self._file_record(r)
+        finally:
+            self._leave()
+
+    def _enter(self, method: str) -> None:
+        """Take the tracker for one call: wait for another thread's call to end; refuse
+        a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
+        if not self._lock.acquire(False):
+            self._wait(method)
+        self._owner = _get_ident()
+
+    def _wait(self, method: str) -> None:
+        """The tracker is taken: by this very thread (a nested call: NestedCall), or by
+        another one, whose call this one waits for."""
+        if self._owner == _get_ident():
+            raise NestedCall(method)
+        self._lock.acquire()
+
+    def _leave(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+    def _file_record(self, record: object) -> None:
+        """Check and file one record (:meth:`add` without the lock)."""
+        if type(record) is Message:  # the common record: a short path
+            self._add_message(record if _CLEAN_MESSAGE(record) else checked_one(record, Message))
             return
         cls = _EXACT.get(type(record)) or next(
             (k for k in _RECORDS if isinstance(record, k)), None)
@@ -292,11 +411,6 @@ class LiveTracker:
                 self._dirty.add(other.session_id)
             if other.at > self._last:
                 self._last = other.at
-
-    def extend(self, records: Iterable[object]) -> None:
-        """:meth:`add` each record in turn."""
-        for r in records:
-            self.add(r)
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -385,6 +499,17 @@ class LiveTracker:
         sessions whose volatile units became fixed as time went on. Each query starts
         with it, so a burst of records costs one measure per session it touched."""
         dirty, self._dirty = self._dirty, set()
+        try:
+            self._measure_all(dirty)
+        except BaseException:
+            # A time zone's code failed (or a nested call was refused) part-way: every
+            # session measured is fully placed, and the rest are measured again, with
+            # the sessions already done, at the next query. Nothing is lost.
+            self._dirty |= dirty
+            raise
+
+    def _measure_all(self, dirty: set[str]) -> None:
+        """:meth:`_flush`'s work: measure, settle, fold, commit."""
         batch: list[str] = []
         for sid in sorted(dirty):
             s = self._sessions[sid]
@@ -416,8 +541,8 @@ class LiveTracker:
     def _measure(self, sid: str) -> None:
         """Measure a session from its records, as if the day were over, and place its units."""
         s = self._sessions[sid]
+        tl, m = self._walk(s, self._opts)  # first: it may raise (a time zone's code)
         self._retract(sid, s)
-        tl, m = self._walk(s, self._opts)
         first, anyb = m.session_tallies
         units = list(zip(first.units or (), anyb.units or (), strict=True))
         self._take(sid, s, tl, 0 if tl.ids else -1, m, units,
@@ -432,8 +557,6 @@ class LiveTracker:
         unknown senders may come here: no switch (negative durations) and no
         ``seq`` (out-of-order messages), so that each session's share is known."""
         sessions = [self._sessions[sid] for sid in sids]
-        for sid, s in zip(sids, sessions, strict=True):
-            self._retract(sid, s)
         tl = build_timeline([m for s in sessions for m in s.messages.values()],
                             [h for s in sessions for h in s.handovers],
                             [r for s in sessions for r in s.releases], (),
@@ -441,6 +564,8 @@ class LiveTracker:
                             threshold=self._opts.threshold)
         m = Measure(tl, attrs.evolve(self._opts, excluded=dict(self._excluded)),
                     self._calendar(tl.first, tl.last), split=True)
+        for sid, s in zip(sids, sessions, strict=True):  # after what may raise
+            self._retract(sid, s)
         shop_units: dict[str | None, list[tuple[Unit, Unit]]] = {}
         first, anyb = m.session_tallies
         for f, a in zip(first.units or (), anyb.units or (), strict=True):
@@ -741,6 +866,7 @@ class LiveTracker:
         return DataQuality(*self._quality) + DataQuality(duplicates=self._repeats,
                                                          conflicts=self._conflicts)
 
+    @_serialised
     def shop(self, as_of: float | dt.datetime | None = None, *,
              basis: Basis | str = Basis.FIRST) -> ShopReplyRate:
         """The shop's reply rate (K03) at ``as_of`` (None: the day is over), equal to
@@ -785,6 +911,7 @@ class LiveTracker:
             never_reached_sessions=s_fates.get(NEVER_REACHED, 0),
         )
 
+    @_serialised
     def response_times(self, as_of: float | dt.datetime | None = None) -> ResponseTimes:
         """First and every human response time (K08) at ``as_of``, shop-wide and per agent,
         equal to :func:`kefu.kpi.response_times` over the same records with ``day=None``.
@@ -823,6 +950,7 @@ class LiveTracker:
                 self._add_samples(now, -1)
             self._commit_samples()
 
+    @_serialised
     def satisfaction(self, as_of: float | dt.datetime | None = None) -> Satisfaction:
         """The good-rating rate (K05) of the evaluations fed, equal to
         :func:`kefu.kpi.satisfaction` over the same evaluations, hand-overs and
@@ -833,6 +961,7 @@ class LiveTracker:
         self._as_of(as_of)
         return self._ratings.report(self._route_repeats)
 
+    @_serialised
     def service(self, as_of: float | dt.datetime | None = None) -> ServiceReport:
         """Service level, speed of answer, abandonment and transfers (K13) at ``as_of``,
         with their breakdowns by day, hour, group and agent, equal to
@@ -865,6 +994,7 @@ class LiveTracker:
         cal = self._opts.calendar(first, max(self._span_hi, self._message_hi))
         return loads_of(statuses, held, a, cal)
 
+    @_serialised
     def agent(self, agent_id: str, as_of: float | dt.datetime | None = None) -> Rate | None:
         """One agent's reply rate (K04) at ``as_of``: their entry of :meth:`agents`, or None
         when they have no unit. Cost: O(volatile units + the agent's breakdown keys), for
@@ -873,6 +1003,7 @@ class LiveTracker:
             raise InvalidRecord(f"agent_id must be a str, got {short_repr(agent_id)}")
         return self._agent_rates(self._as_of(as_of), agent_id).get(agent_id)
 
+    @_serialised
     def agents(self, as_of: float | dt.datetime | None = None) -> Mapping[str, Rate]:
         """Each agent's reply rate (K04) at ``as_of``, equal to
         :func:`kefu.kpi.agent_reply_rates` over the same records with ``day=None``.

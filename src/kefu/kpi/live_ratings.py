@@ -89,17 +89,27 @@ class LiveRatings:
         session's stretches, ``opts`` the exclusions (K06), ``calendar(t)`` a
         calendar covering instant ``t``."""
         dirty, self._dirty = self._dirty, set()
-        for card in dirty:
-            self._unplace(card)
-            e, replaced, conflicts = card_winner(self._cards[card])
-            self._replaced += replaced
-            self._conflicts += conflicts
-            key = card_count_key(e, timeline_of(e.session_id), opts, calendar(e.sent_at))
-            self._placed[card] = (e.session_id, e.buyer_id, key, replaced, conflicts)
-            self._by_session.setdefault(e.session_id, set()).add(card)
-            self._by_buyer.setdefault(e.buyer_id, set()).add(card)
-            if key is not None:
-                self._counts[key] = self._counts.get(key, 0) + 1
+        try:
+            for card in dirty:
+                self._place(card, timeline_of, opts, calendar)
+        except BaseException:  # a time zone's code failed: count them all again next time
+            self._dirty |= dirty
+            raise
+
+    def _place(self, card: CardId, timeline_of: Callable[[str], Timeline], opts: Options,
+               calendar: Callable[[float], Calendar]) -> None:
+        """Count one card again. What may raise (the calendar: a time zone's code) runs
+        before anything changes, so a card is either counted again or as it was."""
+        e, replaced, conflicts = card_winner(self._cards[card])
+        key = card_count_key(e, timeline_of(e.session_id), opts, calendar(e.sent_at))
+        self._unplace(card)
+        self._replaced += replaced
+        self._conflicts += conflicts
+        self._placed[card] = (e.session_id, e.buyer_id, key, replaced, conflicts)
+        self._by_session.setdefault(e.session_id, set()).add(card)
+        self._by_buyer.setdefault(e.buyer_id, set()).add(card)
+        if key is not None:
+            self._counts[key] = self._counts.get(key, 0) + 1
 
     def _unplace(self, card: CardId) -> None:
         placed = self._placed.pop(card, None)

@@ -27,13 +27,15 @@ Cost per call: the Assigner's, plus the tracker's per record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from kefu._guard import new_guard
 from kefu._text import short_repr
 from kefu.assigner import Assigner
 from kefu.clock import as_seconds
-from kefu.errors import KefuError
+from kefu.errors import ConcurrentCall, KefuError
 from kefu.events import (
     Assigned,
     Closed,
@@ -60,11 +62,33 @@ from kefu.kpi.records import (
 
 __all__ = ["Recorder"]
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _one_writer(call: Callable[Concatenate[Recorder, P], T]
+                ) -> Callable[Concatenate[Recorder, P], T]:
+    """Run a call as the Recorder's only one (S02, like the Assigner it wraps): one that
+    overlaps it, from another thread or from inside it (an events iterable's own
+    code), raises ConcurrentCall and changes nothing."""
+    name = call.__name__
+
+    @functools.wraps(call)
+    def guarded(self: Recorder, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if not self._guard.enter():
+            raise ConcurrentCall(name, owner="Recorder")
+        try:
+            return call(self, *args, **kwargs)
+        finally:
+            self._guard.leave()
+
+    return guarded
+
 
 class Recorder:
     """Feeds an Assigner and a LiveTracker from the same calls (see the module docstring)."""
 
-    __slots__ = ("_assigner", "_buyer", "_group", "_key", "_lives", "_seq", "tracker")
+    __slots__ = ("_assigner", "_buyer", "_group", "_guard", "_key", "_lives", "_seq", "tracker")
 
     def __init__(self, assigner: Assigner, tracker: LiveTracker) -> None:
         self._assigner = assigner
@@ -74,30 +98,34 @@ class Recorder:
         self._buyer: dict[str, str] = {}  # life key -> buyer
         self._group: dict[str, str | None] = {}  # life key -> group
         self._seq = 0
+        self._guard = new_guard()
 
     @property
     def assigner(self) -> Assigner:
         return self._assigner
 
+    @_one_writer
     def open_session(self, session_id: str, buyer_id: str, message_id: str, *,
                      group: str | None = None, priority: int = 0) -> list[Event]:
         """The buyer's first message: opens the session and records the message."""
         self._check_call(message_id)
         events = self._assigner.open_session(session_id, buyer_id, group, priority)
-        self.observe(events[:1])  # Opened: the message belongs to the life it opens,
+        self._observe(events[:1])  # Opened: the message belongs to the life it opens,
         self._message(session_id, message_id, Sender.BUYER, None)
-        self.observe(events[1:])  # even if the session is refused at once (R28)
+        self._observe(events[1:])  # even if the session is refused at once (R28)
         return events
 
+    @_one_writer
     def buyer_message(self, session_id: str, message_id: str) -> list[Event]:
         """A later buyer message (R17, R18 timers) and its record."""
         self._check_call(message_id)
         self._life(session_id)
         events = self._assigner.buyer_message(session_id)
         self._message(session_id, message_id, Sender.BUYER, None)
-        self.observe(events)
+        self._observe(events)
         return events
 
+    @_one_writer
     def agent_message(self, session_id: str, message_id: str, agent_id: str | None = None, *,
                       auto: bool = False) -> list[Event]:
         """An agent's message (``auto``: an automatic reply, which answers nothing) and its
@@ -107,32 +135,35 @@ class Recorder:
         events = self._assigner.agent_message(session_id, auto=auto, agent_id=agent_id)
         sender = Sender.SYSTEM if auto else Sender.AGENT
         self._message(session_id, message_id, sender, agent_id)
-        self.observe(events)
+        self._observe(events)
         return events
 
+    @_one_writer
     def close_session(self, session_id: str) -> list[Event]:
         """Close a session (R16) and record its end."""
         self._check_call(None)
         self._life(session_id)
         events = self._assigner.close_session(session_id)
-        self.observe(events)
+        self._observe(events)
         return events
 
+    @_one_writer
     def agent_online(self, agent_id: str) -> list[Event]:
         """The agent comes on line (R09 drain) and an ``AgentStatus`` record says so (K13's
         occupancy counts on-line time)."""
         self._check_call(None)
         events = self._assigner.agent_online(agent_id)
-        self.observe(events)
+        self._observe(events)
         self._status(agent_id, True)
         return events
 
-    def agent_offline(self, agent_id: str, **options: Any) -> list[Event]:
+    @_one_writer
+    def agent_offline(self, /, agent_id: str, **options: Any) -> list[Event]:
         """The agent goes off line (``options`` as :meth:`kefu.Assigner.agent_offline`
         takes them) and an ``AgentStatus`` record says so."""
         self._check_call(None)
         events = self._assigner.agent_offline(agent_id, **options)
-        self.observe(events)
+        self._observe(events)
         self._status(agent_id, False)
         return events
 
@@ -182,8 +213,12 @@ class Recorder:
         self.tracker.add(Message(key, self._buyer[key], self._assigner.time, sender, message_id,
                                  agent_id=agent_id))
 
+    @_one_writer
     def observe(self, events: Iterable[Event]) -> None:
         """Give the tracker the records these Assigner events mean (in their order)."""
+        self._observe(events)
+
+    def _observe(self, events: Iterable[Event]) -> None:
         add = self.tracker.add
         for ev in events:
             seq = self._seq
