@@ -123,6 +123,7 @@ Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Ev
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
+_NO_DURATIONS = Durations()
 _AT, _SEQ, _SENDER = attrgetter("at"), attrgetter("seq"), attrgetter("sender")
 
 
@@ -327,6 +328,8 @@ class LiveTracker:
         self._dirty: set[str] = set()  # sessions changed since they were last measured
         self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
         self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
+        # K08 figures built at a query, by agent (None: the shop), until their samples change.
+        self._times_built: dict[str | None, ResponseTimes] = {}
 
     # Feeding -------------------------------------------------------------------------
 
@@ -743,6 +746,7 @@ class LiveTracker:
         back and added again (a session measured again, unchanged) cancels out, and
         the rest go into the multisets in bulk."""
         for key, (adds, removes) in self._delta.items():
+            self._times_built.pop(key[0], None)
             ms = self._samples.get(key)
             if ms is None:
                 ms = self._samples[key] = Multiset()
@@ -916,9 +920,10 @@ class LiveTracker:
         """First and every human response time (K08) at ``as_of``, shop-wide and per agent,
         equal to :func:`kefu.kpi.response_times` over the same records with ``day=None``.
 
-        Cost: O(agents x (samples / block size)) for the medians and 90th
-        percentiles, plus a measure of each session whose clock is still to
-        come (under the OPEN before-window policy only).
+        Cost: O(agents) lookups, plus O(samples / block size) for the medians
+        and 90th percentiles of each agent whose samples changed since the last
+        query, plus a measure of each session whose clock is still to come
+        (under the OPEN before-window policy only).
         """
         a = self._as_of(as_of)
         later: list[_Session] = []
@@ -933,22 +938,33 @@ class LiveTracker:
             self._add_samples(now, 1)
         self._commit_samples()
         try:
-            def stats(owner: str | None, kind: str) -> ResponseStats:
-                cal = self._samples.get((owner, kind, "cal"))
-                win = self._samples.get((owner, kind, "win"))
-                return ResponseStats(cal.durations() if cal is not None else Durations(),
-                                     win.durations() if win is not None else Durations())
-
-            by_agent = {agent: ResponseTimes(first=stats(agent, "first"),
-                                             replies=stats(agent, "replies"))
-                        for agent in sorted(self._served)}
-            return ResponseTimes(first=stats(None, "first"), replies=stats(None, "replies"),
+            by_agent = {agent: self._times_of(agent) for agent in sorted(self._served)}
+            shop = self._times_of(None)
+            return ResponseTimes(first=shop.first, replies=shop.replies,
                                  by_agent=by_agent, unanswered=self._unanswered,
                                  excluded=self._dropped, quality=self._data_quality())
         finally:
             for now in later:
                 self._add_samples(now, -1)
             self._commit_samples()
+
+    def _times_of(self, owner: str | None) -> ResponseTimes:
+        """An agent's (``owner``; None: the shop's) response times, built again only
+        after their samples changed (:meth:`_commit_samples` says whose), so a steady
+        query builds nothing per agent."""
+        built = self._times_built.get(owner)
+        if built is None:
+            first_cal, first_win, replies_cal, replies_win = (
+                self._summary(owner, kind, part)
+                for kind in ("first", "replies") for part in ("cal", "win"))
+            built = self._times_built[owner] = ResponseTimes(
+                first=ResponseStats(first_cal, first_win),
+                replies=ResponseStats(replies_cal, replies_win))
+        return built
+
+    def _summary(self, owner: str | None, kind: str, part: str) -> Durations:
+        samples = self._samples.get((owner, kind, part))
+        return samples.durations() if samples is not None else _NO_DURATIONS
 
     @_serialised
     def satisfaction(self, as_of: float | dt.datetime | None = None) -> Satisfaction:
@@ -968,8 +984,9 @@ class LiveTracker:
         :func:`kefu.kpi.service_figures` over the same records with ``day=None``
         and this tracker's ``answer_within`` and ``short_abandon``.
 
-        Cost: O(breakdown keys x (contacts / block size)) for the medians and
-        90th percentiles; it does not grow with the records.
+        Cost: O(breakdown keys) lookups, plus O(contacts / block size) for the
+        medians and 90th percentiles of each key whose contacts changed since
+        the last query; it does not grow with the records.
         """
         a = self._as_of(as_of)
         quality = self._data_quality() + DataQuality(duplicates=self._status_repeats)

@@ -47,7 +47,7 @@ _Part = tuple[str, Any]
 class _Counts:
     """One breakdown key's contacts: :func:`kefu.kpi.service.tally` counts and multisets."""
 
-    __slots__ = ("abandons", "contacts", "counts", "delta", "excluded_by", "waits")
+    __slots__ = ("abandons", "built", "contacts", "counts", "delta", "excluded_by", "waits")
 
     def __init__(self) -> None:
         self.contacts = 0
@@ -59,6 +59,7 @@ class _Counts:
         # in, out), applied in bulk (Multiset.change) when a report reads them.
         self.delta: tuple[list[float], list[float], list[float], list[float]] = (
             [], [], [], [])
+        self.built: ServiceFigures | None = None  # figures() since the last change
 
     def commit(self) -> None:
         add_w, del_w, add_a, del_a = self.delta
@@ -69,9 +70,13 @@ class _Counts:
         self.delta = ([], [], [], [])
 
     def figures(self) -> ServiceFigures:
-        self.commit()
-        return figures_of(self.counts, self.excluded_by, self.waits.durations(),
-                          self.abandons.durations())
+        """The key's figures; built again only after its counts changed, so a steady
+        dashboard's report costs a lookup per key."""
+        if self.built is None:
+            self.commit()
+            self.built = figures_of(self.counts, self.excluded_by, self.waits.durations(),
+                                    self.abandons.durations())
+        return self.built
 
 
 class LiveService:
@@ -105,6 +110,7 @@ class LiveService:
             acc = self._parts.get(part)
             if acc is None:
                 acc = self._parts[part] = _Counts()
+            acc.built = None
             bag = tally(acc.counts, acc.excluded_by, code, wait, moved, reason,
                         self._answer_within, self._short_abandon, n)
             if bag is not None:
