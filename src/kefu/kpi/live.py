@@ -29,7 +29,7 @@ status (then the earlier deciding clock). A buyer-day all of whose members
 are fixed is folded once; one with a volatile member is folded at query time.
 
 Threads. Calls take turns on a lock, so a feeder and dashboards may share
-a tracker; a call from inside a call (a time zone's or an iterable's own
+a tracker; a call from inside a call (a time zone's or a record's own
 code) raises NestedCall instead of waiting for itself. A query that fails
 part-way (a user's time zone raised: TimezoneFailed) leaves every session
 either measured again in full or still marked changed, so nothing is lost.
@@ -37,8 +37,8 @@ either measured again in full or still marked changed, so nothing is lost.
 Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1),
 about two microseconds for a message) and marks its session changed. The next query measures
 each changed session once, O(records of the session), in one walk over all
-of them (sessions with a switch to human service or ``seq`` numbers get a
-walk of their own, so that their data-quality figures stay theirs), plus
+of them (sessions with ``seq`` numbers get a walk of their own, so that
+their out-of-order count stays theirs), plus
 O(log v) bookkeeping per unit and one bulk insert of the new response
 times: a burst
 of records, or a whole day fed at start-up, costs one measure per session,
@@ -67,7 +67,7 @@ from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
 from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_ratings import LiveRatings
-from kefu.kpi.live_service import LiveContact, LiveService
+from kefu.kpi.live_service import LiveContact, LiveService, detached
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.occupancy import AgentLoad, Span, loads_of
@@ -351,23 +351,21 @@ class LiveTracker:
             self._wait("add")
         self._owner = _get_ident()
         try:
-            if type(record) is Message:  # the common record, inline (a call costs)
+            if type(record) is Message:  # the common record: a short path
                 self._add_message(record if _CLEAN_MESSAGE(record)
                                   else checked_one(record, Message))
             else:
-                self._file_record(record)
+                self._add_other_kind(record)
         finally:
             self._owner = None
             lock.release()
 
     def extend(self, records: Iterable[object]) -> None:
-        """:meth:`add` each record in turn: those before a refused one stay added."""
-        self._enter("extend")
-        try:
-            for r in records:
-                self._file_record(r)
-        finally:
-            self._leave()
+        """:meth:`add` each record in turn: those before a refused one stay added. Each
+        is a call of its own, so queries from other threads are answered while the
+        iterable waits (a live stream) and its own code may query the tracker."""
+        for r in records:
+            self.add(r)
 
     def _enter(self, method: str) -> None:
         """Take the tracker for one call: wait for another thread's call to end; refuse
@@ -387,11 +385,8 @@ class LiveTracker:
         self._owner = None
         self._lock.release()
 
-    def _file_record(self, record: object) -> None:
-        """Check and file one record (:meth:`add` without the lock)."""
-        if type(record) is Message:  # the common record: a short path
-            self._add_message(record if _CLEAN_MESSAGE(record) else checked_one(record, Message))
-            return
+    def _add_other_kind(self, record: object) -> None:
+        """:meth:`add` for anything but an exact Message: check it, file it by kind."""
         cls = _EXACT.get(type(record)) or next(
             (k for k in _RECORDS if isinstance(record, k)), None)
         if cls is None:
@@ -517,8 +512,8 @@ class LiveTracker:
         for sid in sorted(dirty):
             s = self._sessions[sid]
             _survey(s)
-            if s.requests or s.sequenced:
-                self._measure(sid)  # its data quality needs a walk of its own
+            if s.sequenced:
+                self._measure(sid)  # its messages' order (data quality) needs a walk of its own
             else:
                 batch.append(sid)
         if batch:
@@ -556,13 +551,15 @@ class LiveTracker:
 
     def _measure_batch(self, sids: list[str]) -> None:
         """Measure many sessions in one walk (what a burst or a backfill costs), each as
-        :meth:`_measure` would. Only sessions whose data quality is their count of
-        unknown senders may come here: no switch (negative durations) and no
-        ``seq`` (out-of-order messages), so that each session's share is known."""
+        :meth:`_measure` would. Only sessions whose share of the data quality is
+        known may come here: their unknown senders (counted by :func:`_survey`)
+        and the waits their switch dropped (the timeline says whose), but no
+        ``seq`` (out-of-order messages are counted over the whole walk)."""
         sessions = [self._sessions[sid] for sid in sids]
         tl = build_timeline([m for s in sessions for m in s.messages.values()],
                             [h for s in sessions for h in s.handovers],
-                            [r for s in sessions for r in s.releases], (),
+                            [r for s in sessions for r in s.releases],
+                            [q for s in sessions for q in s.requests],
                             ends=[e for s in sessions for e in s.ends],
                             threshold=self._opts.threshold)
         m = Measure(tl, attrs.evolve(self._opts, excluded=dict(self._excluded)),
@@ -587,7 +584,8 @@ class LiveTracker:
                     and tl.buyers[j] not in self._excluded):
                 waiting = units[0][0].start
             self._take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
-                       split.get(j, no_samples), (0, 0, s.unknown, 0, 0))
+                       split.get(j, no_samples),
+                       (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
               shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],
@@ -927,24 +925,27 @@ class LiveTracker:
         """
         a = self._as_of(as_of)
         later: list[_Session] = []
-        for sid in sorted(self._future):  # their samples as of ``a``, added for this query
-            _tl, m = self._walk(self._sessions[sid],
+        for sid in sorted(self._future):  # their samples as of ``a``, for this query only
+            _tl, m = self._walk(self._sessions[sid],  # may raise: nothing added yet
                                 attrs.evolve(self._opts, as_of=a, detail=False),
                                 shop=False, agents=False)
             now = _Session()
             now.samples, now.served = _samples_of(m.shop_samples, m.agent_samples)
             now.unanswered, now.dropped = m.unanswered, m.dropped
             later.append(now)
-            self._add_samples(now, 1)
-        self._commit_samples()
+        added: list[_Session] = []
         try:
+            for now in later:
+                self._add_samples(now, 1)
+                added.append(now)
+            self._commit_samples()
             by_agent = {agent: self._times_of(agent) for agent in sorted(self._served)}
             shop = self._times_of(None)
             return ResponseTimes(first=shop.first, replies=shop.replies,
                                  by_agent=by_agent, unanswered=self._unanswered,
                                  excluded=self._dropped, quality=self._data_quality())
         finally:
-            for now in later:
+            for now in added:
                 self._add_samples(now, -1)
             self._commit_samples()
 
@@ -1065,7 +1066,7 @@ class LiveTracker:
                     self._agent_built[agent] = built
             elif built.quality != quality:
                 built = self._agent_built[agent] = attrs.evolve(built, quality=quality)
-            out[agent] = built
+            out[agent] = detached(built)
         return out
 
 

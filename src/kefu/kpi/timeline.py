@@ -101,13 +101,15 @@ class Timeline:
     a human; ``inf`` = none).
     ``ended[j]`` is when the session ended (its earliest SessionEnd; ``inf`` =
     not ended). ``first``/``last`` span the messages, hand-overs and switches
-    seen (every instant a clock can start at).
+    seen (every instant a clock can start at). ``negatives[j]`` counts the
+    waits of session ``j`` answered before its switch to human service (not
+    timed: ``quality.negative_durations`` is their sum over the sessions).
     """
 
     __slots__ = (
         "_ragents", "_rorder", "agents", "bot_at", "buyers", "ended", "ends", "first", "groups",
-        "human", "ids", "index", "last", "quality", "reached", "rs", "s_hi", "s_lo", "sgroups",
-        "starts", "us", "wlo",
+        "human", "ids", "index", "last", "negatives", "quality", "reached", "rs", "s_hi", "s_lo",
+        "sgroups", "starts", "us", "wlo",
     )
 
     def __init__(self) -> None:
@@ -131,6 +133,7 @@ class Timeline:
         self.starts: list[float] = []
         self.ends: list[float] = []
         self.quality = DataQuality()
+        self.negatives: dict[int, int] = {}  # session j -> its waits dropped by its switch
         self.first = INF
         self.last = -INF
 
@@ -607,6 +610,7 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest],
     human: list[float] = []
     reached: list[float] = []
     drop: list[tuple[int, int]] = []
+    negatives: dict[int, int] = {}
     for j in range(n):
         lo = wlo[j]
         hi = wlo[j + 1]
@@ -629,8 +633,10 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest],
         human[j] = q.at  # a switched session is human from the switch
         bot[j] = INF
         if lo < hi and rs[lo] < q.at:
-            drop.append((lo, bisect_left(rs, q.at, lo, hi)))
-    tl.human, tl.reached, tl.bot_at = human, reached, bot
+            stop = bisect_left(rs, q.at, lo, hi)
+            drop.append((lo, stop))
+            negatives[j] = stop - lo
+    tl.human, tl.reached, tl.bot_at, tl.negatives = human, reached, bot, negatives
     if not drop:
         return 0
     drop.sort()
