@@ -41,6 +41,20 @@ __all__ = [
 class KefuError(Exception):
     """Base of every error kefu raises."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as it is (its message and attributes), not by calling ``__init__``
+        again with the message: errors cross process boundaries (multiprocessing,
+        concurrent.futures) with their message and fields intact."""
+        return (_restored, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restored(cls: type[KefuError], args: tuple[object, ...],
+              state: dict[str, object]) -> KefuError:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class InvalidArgument(KefuError, ValueError):
     """An argument has the wrong type or an impossible value."""

@@ -3,32 +3,38 @@
 A tracker keeps state between calls, and a query changes it (it measures the
 sessions changed since the last one). So: calls from several threads are
 serialised (a dashboard may query while a feeder adds); a call made from
-inside another call on the same tracker (a time zone's own code, an
-iterable's) raises ``NestedCall`` and changes nothing; a time zone whose code
+inside another call on the same tracker (a time zone's or a record's own
+code) raises ``NestedCall`` and changes nothing; a time zone whose code
 fails part-way through a query gives ``TimezoneFailed`` and loses nothing
 (the next query equals the pure functions over every record). A Recorder has
-one writer, like the Assigner it wraps.
+one writer, like the Assigner it wraps. Errors pickle intact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import pickle
+import queue
 import random
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kpi_strategies import BASE, shop_day
+from kpi_strategies import BASE, WINDOWS, shop_day
 from test_kpi_live import live, pure
 
 from kefu import Assigner, ManualClock
-from kefu.errors import ConcurrentCall
+from kefu.errors import ConcurrentCall, KefuError
 from kefu.kpi import (
+    Exclusion,
     Handover,
+    InvalidRecord,
     LiveTracker,
     Message,
     NestedCall,
@@ -36,6 +42,8 @@ from kefu.kpi import (
     Sender,
     SessionEnd,
     TimezoneFailed,
+    UnknownTimezone,
+    Window,
 )
 
 EIGHT = dt.timedelta(hours=8)
@@ -65,32 +73,44 @@ def records_of(rec: dict[str, list[Any]]) -> list[Any]:
     return [r for kind, rs in rec.items() if kind != "orders" for r in rs]
 
 
-@given(shop_day(), st.integers(1, 80), st.randoms(use_true_random=False))
+QUERIES = ["shop", "agents", "response_times", "service", "satisfaction"]
+
+
+@given(shop_day(), WINDOWS, st.sampled_from(["exclude", "open"]), st.integers(1, 60),
+       st.sampled_from(QUERIES), st.booleans(), st.randoms(use_true_random=False))
 def test_K12_a_time_zone_failing_mid_query_is_a_clear_error_and_loses_nothing(
-        rec: dict[str, list[Any]], fail_at: int, rnd: random.Random) -> None:
+        rec: dict[str, list[Any]], window: Window | None, policy: str, fail_at: int,
+        query: str, excluded: bool, rnd: random.Random) -> None:
+    """The zone fails at its ``fail_at``-th call of one query (a flush, a response-time
+    walk of sessions whose clock is still to come under the OPEN policy, a
+    satisfaction flush ...); afterwards every figure equals the pure functions'."""
     zone = Zone()
-    records = records_of(rec)
+    records = records_of(rec) + ([Exclusion("b0", "staff")] if excluded else [])
     rnd.shuffle(records)
-    tracker = LiveTracker(tz=zone)
+    opts = {"tz": zone, "window": window, "threshold": 180.0, "before_window": policy}
+    tracker = LiveTracker(**opts)
     half = len(records) // 2
     for r in records[:half]:
         tracker.add(r)
-    live(tracker, None)  # a first query: later ones measure only what changed
+    if tracker.last > -math.inf:
+        live(tracker, tracker.last + 60.0)  # later queries measure only what changed
+    for r in records[half:]:
+        tracker.add(r)
+    as_of = tracker.last + 30.0 if tracker.last > -math.inf else None
 
     def fail_once(calls: int) -> None:
-        if calls == zone.calls and calls >= fail_at:
+        if calls >= fail_at:
             zone.hook = None
             raise ValueError("the zone database is gone")
 
-    for r in records[half:]:
-        tracker.add(r)
     zone.calls, zone.hook = 0, fail_once
     try:
-        live(tracker, None)
+        getattr(tracker, query)(as_of)
     except TimezoneFailed as exc:
         assert "raised ValueError('the zone database is gone')" in str(exc)
     zone.hook = None
-    opts = {"tz": zone, "window": None, "threshold": 180.0, "before_window": "exclude"}
+    for age in (30.0, 200.0) if tracker.last > -math.inf else ():
+        assert live(tracker, tracker.last + age) == pure(records, tracker.last + age, opts)
     assert live(tracker, None) == pure(records, None, opts)
 
 
@@ -180,20 +200,89 @@ def test_K12_a_tracker_shared_by_threads_equals_the_pure_functions() -> None:
     assert live(tracker, None) == pure(records, None, opts)
 
 
-def test_K12_extend_refuses_a_call_from_its_own_iterable_and_keeps_what_came_before() -> None:
+def test_K12_extend_answers_queries_while_its_iterable_waits() -> None:
+    """``extend`` takes the tracker record by record: a dashboard's query is answered
+    while a live stream waits for its next record, and the stream's own code may
+    query the tracker (it sees the records so far)."""
     records = a_day(20)
     tracker = LiveTracker()
-
-    def records_then_a_query() -> Iterator[Any]:
-        yield from records[:10]
-        tracker.shop()
-        yield from records[10:]  # never reached
-
-    with pytest.raises(NestedCall, match=r"LiveTracker\.shop\(\) called from inside"):
-        tracker.extend(records_then_a_query())
+    stream: queue.Queue[Any] = queue.Queue()
+    feeder = threading.Thread(target=tracker.extend, args=(iter(stream.get, None),))
+    feeder.start()
+    try:
+        for r in records[:10]:
+            stream.put(r)
+        while tracker.last < records[9].at:  # the feeder has taken them
+            time.sleep(0.001)
+        answered: list[Any] = []
+        dashboard = threading.Thread(target=lambda: answered.append(tracker.shop(None)))
+        dashboard.start()
+        dashboard.join(timeout=10.0)
+        assert answered, "a query waited for the stream"
+    finally:
+        stream.put(None)
+        feeder.join()
     opts = {"tz": "Asia/Shanghai", "window": None, "threshold": 180.0,
             "before_window": "exclude"}
-    assert live(tracker, None) == pure(records[:10], None, opts)
+    assert answered == [pure(records[:10], None, opts)["first"]]
+    seen: list[Any] = []
+
+    def records_and_a_query() -> Iterator[Any]:
+        yield from records[:10]
+        seen.append(tracker.shop(None))
+        yield from records[10:]
+
+    again = LiveTracker()
+    again.extend(records_and_a_query())
+    assert seen == [pure(records[:10], None, opts)["first"]]
+    assert live(again, None) == pure(records, None, opts)
+
+
+def test_K12_a_record_whose_own_code_calls_the_tracker_is_a_nested_call() -> None:
+    tracker = LiveTracker()
+
+    class Sneaky(Message):
+        @property  # type: ignore[misc]
+        def buyer_id(self) -> str:
+            tracker.shop(None)
+            return "b1"
+
+    with pytest.raises(NestedCall, match=r"LiveTracker\.shop\(\) called from inside"):
+        tracker.add(Sneaky("s1", "b1", BASE, Sender.BUYER, "m1"))
+    assert tracker.last == -math.inf
+
+
+def test_K12_an_answer_is_the_callers_to_change() -> None:
+    """Figures kept between queries are handed out as copies: editing one answer's
+    ``excluded_by`` does not change the next answer."""
+    tracker = LiveTracker(window=Window.whole_day())
+    tracker.extend([*a_day(10), Exclusion("b1", "staff")])
+    first = tracker.service(None)
+    agents = tracker.agents(None)
+    kept: list[Any] = [*first.by_day.values(), *first.by_agent.values(), *agents.values()]
+    for figures in kept:
+        figures.excluded_by["staff"] = 999
+    fresh = LiveTracker(window=Window.whole_day())
+    fresh.extend([*a_day(10), Exclusion("b1", "staff")])
+    assert tracker.service(None) == fresh.service(None)
+    assert tracker.agents(None) == fresh.agents(None)
+
+
+@pytest.mark.parametrize("error", [
+    ConcurrentCall("open_session"),
+    ConcurrentCall("observe", owner="Recorder"),
+    NestedCall("shop"),
+    TimezoneFailed("a zone", ValueError("gone")),
+    InvalidRecord("Message.at must be POSIX seconds"),
+    UnknownTimezone("Mars/Olympus"),
+], ids=lambda e: type(e).__name__)
+def test_S02_K12_errors_cross_process_boundaries_intact(error: KefuError) -> None:
+    """multiprocessing and concurrent.futures pickle a worker's error: it comes back
+    with its class, message and fields."""
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error)
+    assert str(back) == str(error)
+    assert back.__dict__ == error.__dict__
 
 
 def test_S02_K12_a_recorder_has_one_writer_like_its_assigner() -> None:
@@ -214,3 +303,35 @@ def test_S02_K12_a_recorder_has_one_writer_like_its_assigner() -> None:
         " running; a Recorder has one writer: serialise calls per shop")
     assert caught.value.owner == "Recorder"
     assert (recorder.assigner.snapshot(), live(recorder.tracker, None)) == before
+
+
+def test_K08_K12_a_zone_failing_in_a_response_time_walk_under_the_open_policy_loses_nothing(
+) -> None:
+    """Under the OPEN policy, sessions whose clock (a window opening) is still to come
+    are walked at each response-time query and their samples added for that query
+    only. The zone fails between two such walks: the query fails, and the next
+    one equals the pure function (nothing of the first walk stays behind)."""
+    zone = Zone()
+    before_opening = dt.datetime(2026, 11, 11, 7, 0, tzinfo=dt.timezone(EIGHT)).timestamp()
+    records = [Message(f"s{n}", f"b{n}", before_opening + 60.0 * n, Sender.BUYER, f"m{n}")
+               for n in range(3)]
+    opts = {"tz": zone, "window": Window(dt.time(8), dt.time(23)), "threshold": 180.0,
+            "before_window": "open"}
+    tracker = LiveTracker(**opts)
+    tracker.extend(records)
+    as_of = before_opening + 4200.0  # 08:10: every clock (08:00) has come
+    want = pure(records, as_of, opts)["times"]
+    assert tracker.response_times(as_of) == want
+    zone.calls = 0
+    tracker.response_times(as_of)
+    calls = zone.calls  # what one steady query asks of the zone: a walk per session
+
+    def fail_in_the_last_walk(n: int) -> None:
+        if n > calls - calls // 3:
+            zone.hook = None
+            raise ValueError("the zone database is gone")
+
+    zone.calls, zone.hook = 0, fail_in_the_last_walk
+    with pytest.raises(TimezoneFailed):
+        tracker.response_times(as_of)
+    assert tracker.response_times(as_of) == want

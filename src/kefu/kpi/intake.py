@@ -35,6 +35,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from kefu._text import short_repr
+from kefu.errors import ConcurrentCall
 from kefu.kpi.errors import InvalidRecord
 from kefu.kpi.records import (
     MAX_AMOUNT,
@@ -219,6 +220,8 @@ def _rebuild(r: object, cls: type[R], spec: tuple[tuple[str, _Kind], ...]) -> R:
     for name, kind in spec:
         try:
             value = getattr(r, name)
+        except ConcurrentCall:  # its code called the tracker reading it: say that
+            raise
         except Exception as exc:  # a deleted slot, a raising property
             raise InvalidRecord(f"{owner}.{name} cannot be read ({type(exc).__name__}) in"
                                 f" {short_repr(r)}") from None

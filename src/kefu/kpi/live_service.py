@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+import attrs
 
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.occupancy import AgentLoad
-from kefu.kpi.results import DataQuality
+from kefu.kpi.results import DataQuality, Rate
 from kefu.kpi.service import (
     WAITS,
     ServiceFigures,
@@ -42,6 +44,16 @@ LiveContact = tuple[dt.date, int, "str | None", "str | None", int, float, int, "
 # A breakdown and its key: ("shop", None), ("day", d), ("hour", (d, h)), ("group", g),
 # ("agent", a).
 _Part = tuple[str, Any]
+
+
+R = TypeVar("R", ServiceFigures, Rate)
+
+
+def detached(kept: R) -> R:
+    """A figure kept between queries, as a value the caller owns: the same fields with
+    its ``excluded_by`` dict copied, so that a caller who edits one answer's dict
+    does not change the next (the pure functions build a new one each time)."""
+    return attrs.evolve(kept, excluded_by=dict(kept.excluded_by))
 
 
 class _Counts:
@@ -76,7 +88,7 @@ class _Counts:
             self.commit()
             self.built = figures_of(self.counts, self.excluded_by, self.waits.durations(),
                                     self.abandons.durations())
-        return self.built
+        return detached(self.built)
 
 
 class LiveService:
