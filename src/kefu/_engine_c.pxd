@@ -48,12 +48,19 @@ cdef struct Sess:
     bint has_first_unanswered
     bint has_timed_out
     bint in_use
+    # R24, while waiting in a group with a ladder (laddered): when the wait began, the
+    # steps reached, and the next step's timer (es_seq 0 once the last is reached).
+    double since
+    double es_deadline
+    i64 es_seq
+    int step
+    bint laddered
 
 
 cdef struct Timer:
     double deadline
     i64 seq
-    int kind         # 0 auto close, 1 first response, 2 grace (R27)
+    int kind         # 0 auto close, 1 first response, 2 grace (R27), 3 ladder step (R24)
     int sess         # session slot; the agent slot for a grace timer
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import math
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from kefu import _compat
@@ -49,7 +49,7 @@ from kefu.errors import (
 )
 from kefu.events import Event
 from kefu.explain import Explanation, explain
-from kefu.model import AgentView, Cap, Config, QueueLimit, SessionView, Strategy
+from kefu.model import AgentView, Cap, Config, LadderStep, QueueLimit, SessionView, Strategy
 
 __all__ = ["ENGINE", "ENGINES", "MAX_PRIORITY", "MAX_WEIGHT", "Assigner", "EngineName"]
 
@@ -126,6 +126,11 @@ class Assigner:
     ``queue_limits`` (R28) maps a group name to its
     :class:`~kefu.model.QueueLimit`: a new session that would wait beyond it
     overflows to another group or is refused (``Rejected``).
+
+    ``ladders`` (R24) maps a group name to its escalation ladder, a sequence
+    of :class:`~kefu.model.LadderStep`: once a session has waited a step's
+    ``after`` seconds in its group's line, that step's online agents may take
+    it too (``Escalated``, fired by :meth:`tick` at the deadline).
     """
 
     __slots__ = ("_clock", "_config", "_engine", "_guard", "_last_now")
@@ -141,6 +146,7 @@ class Assigner:
         queue_limits: Mapping[str, QueueLimit] | None = None,
         *,
         engine: EngineName = "auto",
+        ladders: Mapping[str, Sequence[LadderStep]] | None = None,
     ) -> None:
         config = Config(
             strategy=strategy,
@@ -149,6 +155,7 @@ class Assigner:
             first_response_timeout=first_response_timeout,
             sticky_window=sticky_window,
             queue_limits=queue_limits,
+            ladders=ladders,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         if not _has_now(self._clock):
@@ -674,6 +681,7 @@ class Assigner:
             sticky_window=config.sticky_window,
             queue_limits=dict(config.queue_limits),
             engine=engine,
+            ladders=dict(config.ladders),
         )
         state = data["state"]
         if type(state) is not dict:
