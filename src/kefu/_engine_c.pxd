@@ -48,13 +48,8 @@ cdef struct Sess:
     bint has_first_unanswered
     bint has_timed_out
     bint in_use
-    # R24, while waiting in a group with a ladder (laddered): when the wait began, the
-    # steps reached, and the next step's timer (es_seq 0 once the last is reached).
-    double since
-    double es_deadline
-    i64 es_seq
-    int step
-    bint laddered
+    i64 es_seq       # R24: the pending ladder step's timer seq; 0 = none (the rest of a
+                     # waiting session's ladder state is in the engine's ``_lad`` dict)
 
 
 cdef struct Timer:

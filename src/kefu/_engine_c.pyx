@@ -345,6 +345,7 @@ cdef class Engine:
     cdef bint track_oldest     # some group has one: keep arrival heaps
     cdef bint has_ladders      # R24: some group has an escalation ladder
     cdef dict _ladders         # R24: group name -> its rungs (kefu._ladder)
+    cdef dict _lad             # R24: slot -> [since, steps reached] of laddered waiting sessions
     cdef dict _esc             # R24: group name (None: every agent) -> SortedList of
                                # (-priority, arrival, slot) of the sessions a reached step
                                # files there; only non-empty lists are kept
@@ -439,6 +440,7 @@ cdef class Engine:
         self._ladders = table(config)
         self.has_ladders = len(self._ladders) > 0
         self._esc = {}
+        self._lad = {}
         self._agents = {}
         self._aid = []
         self._acap = []
@@ -636,8 +638,6 @@ cdef class Engine:
         self.ss[si].ac_seq = 0
         self.ss[si].fr_seq = 0
         self.ss[si].es_seq = 0
-        self.ss[si].laddered = False
-        self.ss[si].step = 0
         self._sid[si] = None
         self._buyer[si] = None
         if self.ss[si].has_timed_out:
@@ -750,24 +750,35 @@ cdef class Engine:
         cdef int gid = self.ss[si].group
         return (self.ag[ai].indexed and not self._excludes(si, ai)
                 and ((self._serves(ai, gid) and self._side_ok(ai, gid))
-                     or (self.ag[ai].online and self.ss[si].step > 0
+                     or (self.ag[ai].online and self.has_ladders and self._step(si) > 0
                          and self._reaches(ai, si))))
 
-    # -- R24: escalation ladders (Python objects: only shops with a ladder use them) ------
+    # -- R24: escalation ladders -----------------------------------------------------------
+    #
+    # Only ``es_seq`` (the pending step's timer) lives in ``Sess``, so a shop without a ladder
+    # keeps its session records as small as before; the rest of a waiting session's ladder
+    # state is in ``_lad`` (slot -> [since, steps reached]), and every hot path asks
+    # ``has_ladders`` first.
+
+    cdef int _step(self, int si) except -1:
+        """The ladder steps ``si`` reached in its current wait (0 if none). O(1)."""
+        state = self._lad.get(si)
+        return 0 if state is None else <int>state[1]
 
     cdef bint _reaches(self, int ai, int si) except -1:
         """A ladder step ``si`` reached brings ``ai`` in. O(groups reached)."""
         rungs = self._ladders[self._gname[self.ss[si].group]]
         groups = self._agroups[ai]
-        if reached_all(rungs, self.ss[si].step) or groups is None:
+        step = self._step(si)
+        if reached_all(rungs, step) or groups is None:
             return True
-        return len(groups & reached_groups(rungs, self.ss[si].step)) > 0
+        return len(groups & reached_groups(rungs, step)) > 0
 
     cdef list _esc_slots(self, int si):
         """The escalated lists ``si`` is filed in (its reached steps' groups; None: all)."""
         rungs = self._ladders[self._gname[self.ss[si].group]]
         return [None if rung.groups is None else g
-                for rung in rungs[:self.ss[si].step] for g in (rung.groups or (None,))]
+                for rung in rungs[:self._step(si)] for g in (rung.groups or (None,))]
 
     cdef int _start_ladder(self, int si, object now) except -1:
         """``si`` starts to wait in its group's line at ``now``; with a ladder, the first
@@ -777,19 +788,22 @@ cdef class Engine:
             return 0
         rungs = self._ladders.get(self._gname[gid])
         if rungs:
-            self.ss[si].laddered = True
-            self.ss[si].since = now
-            self.ss[si].step = 0
+            self._lad[si] = [<double>now, 0]
             self._set_escalation(si, <double>now + <double>rungs[0].after)
         return 0
 
     cdef int _set_escalation(self, int si, double deadline) except -1:
         self.timer_seq += 1
         self.ss[si].es_seq = self.timer_seq
-        self.ss[si].es_deadline = deadline
         self._tm_push(deadline, self.timer_seq, ESCALATE, si)
         self.live_timers += 1
         return 0
+
+    cdef object _next_deadline_of(self, int si):
+        """The pending step's deadline of ``si``: the start of its wait plus that step's
+        ``after`` (the timer was set to exactly this)."""
+        since, step = self._lad[si]
+        return <double>since + <double>self._ladders[self._gname[self.ss[si].group]][step].after
 
     cdef int _end_ladder(self, int si) except -1:
         """The wait of ``si`` is over: out of the escalated lists, its timer stopped.
@@ -803,8 +817,7 @@ cdef class Engine:
         if self.ss[si].es_seq:
             self.ss[si].es_seq = 0
             self._drop_timer()
-        self.ss[si].laddered = False
-        self.ss[si].step = 0
+        del self._lad[si]
         return 0
 
     cdef int _escalate(self, int si, object now, list events) except -1:
@@ -812,15 +825,17 @@ cdef class Engine:
         step's groups; if an agent they bring in has room, it goes to the strategy's choice
         at once (a drain); otherwise the next step's timer starts, from the start of the
         wait. O(groups added x log w + log n) plus the hand-over."""
-        cdef int ai
-        cdef Sess *s = &self.ss[si]
-        name = self._gname[s.group]
+        cdef int ai, step
+        name = self._gname[self.ss[si].group]
         rungs = self._ladders[name]
-        s.es_seq = 0
+        state = self._lad[si]
+        self.ss[si].es_seq = 0
         self._drop_timer()
-        rung = rungs[s.step]
-        s.step += 1
-        key = (-s.priority, s.arrival, si)
+        step = state[1]
+        rung = rungs[step]
+        step += 1
+        state[1] = step
+        key = (-self.ss[si].priority, self.ss[si].arrival, si)
         for slot in (rung.groups or (None,)):
             entries = self._esc.get(slot)
             if entries is None:
@@ -828,13 +843,13 @@ cdef class Engine:
             entries.add(key)
         sid = self._sid[si]
         buyer = self._buyer[si]
-        events.append(_event(EV_ESCALATED, sid, name, s.step, rung.names, now, buyer))
+        events.append(_event(EV_ESCALATED, sid, name, step, rung.names, now, buyer))
         ai = self._select(si)
         if ai >= 0:
             self._hand_out(si, ai, now, True)
             events.append(ev_assigned(sid, self._aid[ai], now, R_DRAIN, buyer))
-        elif self.ss[si].step < len(rungs):
-            self._set_escalation(si, self.ss[si].since + <double>rungs[self.ss[si].step].after)
+        elif step < len(rungs):
+            self._set_escalation(si, <double>state[0] + <double>rungs[step].after)
         return 0
 
     cdef int _best_escalated(self, int ai, int best) except -2:
@@ -1122,7 +1137,7 @@ cdef class Engine:
             side = 1
         elif self.diversion:
             side = 0
-        elif self.ss[si].step:
+        elif self.has_ladders and self._step(si):
             return self._select_wide(si, ids, 0)
         else:
             return -1
@@ -1133,7 +1148,7 @@ cdef class Engine:
             ids[0] = (2 + gid) * 2 + side
             ids[1] = SLOT_ALL * 2 + side
             n = 2
-        if self.ss[si].step:
+        if self.has_ladders and self._step(si):
             return self._select_wide(si, ids, n)
         return self._select_in(si, ids, n)
 
@@ -1507,7 +1522,7 @@ cdef class Engine:
 
     cdef int _hand_out(self, int si, int ai, object now, bint automatic) except -1:
         """Give a waiting session to ``ai``, recording a hand-over from its line (R25)."""
-        if self.ss[si].laddered:
+        if self.has_ladders and si in self._lad:
             self._end_ladder(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
         cdef double t = now
@@ -1639,7 +1654,7 @@ cdef class Engine:
         del self._sessions[sid]
         if self.ss[si].agent < 0:
             pool = self.ss[si].pool
-            if self.ss[si].laddered:
+            if self.has_ladders and si in self._lad:
                 self._end_ladder(si)
             self._dequeue(si)
             self._free_session_slot(si)
@@ -2017,8 +2032,6 @@ cdef class Engine:
         s.ac_seq = 0
         s.fr_seq = 0
         s.es_seq = 0
-        s.step = 0
-        s.laddered = False
         s.opened_at = t
         s.first_unanswered = t
         s.has_first_unanswered = True
@@ -2257,7 +2270,7 @@ cdef class Engine:
             agent_id=None if s.agent < 0 else self._aid[s.agent], pool=_POOLS[s.pool],
             opened_at=s.opened_at,
             timed_out=frozenset(<set>self._timed_out[si]) if s.has_timed_out else _NO_IDS,
-            step=s.step,
+            step=self._step(si) if self.has_ladders else 0,
         )
 
     def session_ids(self):
@@ -2327,10 +2340,11 @@ cdef class Engine:
         for session_id, si in self._sessions.items():
             s = &self.ss[si]
             record = self._session_record(session_id, si)
-            if s.laddered:
+            if self.has_ladders and si in self._lad:
+                since, step = self._lad[si]
                 record["ladder"] = {
-                    "since": s.since, "step": s.step,
-                    "next": [s.es_deadline, s.es_seq] if s.es_seq else None}
+                    "since": since, "step": step,
+                    "next": [self._next_deadline_of(si), s.es_seq] if s.es_seq else None}
             sessions.append(record)
         return {
             "counters": {
@@ -2397,8 +2411,6 @@ cdef class Engine:
             s.ac_seq = 0
             s.fr_seq = 0
             s.es_seq = 0
-            s.step = 0
-            s.laddered = False
             s.opened_at = d.opened_at
             s.has_first_unanswered = d.first_unanswered is not None
             s.first_unanswered = d.first_unanswered if s.has_first_unanswered else 0.0
@@ -2457,15 +2469,12 @@ cdef class Engine:
 
     cdef int _restore_ladder(self, int si, tuple ladder) except -1:
         since, step, nxt = ladder
-        self.ss[si].laddered = True
-        self.ss[si].since = since
-        self.ss[si].step = step
+        self._lad[si] = [since, step]
         key = (-self.ss[si].priority, self.ss[si].arrival, si)
         for slot in self._esc_slots(si):
             self._esc.setdefault(slot, SortedList()).add(key)
         if nxt is not None:
             self.ss[si].es_seq = nxt[1]
-            self.ss[si].es_deadline = nxt[0]
             self._tm_push(nxt[0], nxt[1], ESCALATE, si)
             self.live_timers += 1
         return 0
@@ -2495,16 +2504,26 @@ cdef class Engine:
         """R24: ladder state exactly on waiting sessions of laddered groups, its timer at
         the start of the wait plus the next step's ``after``; files ``esc`` from scratch."""
         cdef Sess *s = &self.ss[si]
+        cdef int i
         rungs = self._ladders.get(self._gname[s.group]) if s.group >= 0 else None
-        if s.laddered != bool(rungs and s.agent < 0):
+        laddered = si in self._lad
+        if laddered != bool(rungs and s.agent < 0):
             raise AssertionError(f"{session_id!r}: R24 ladder state")
-        if not s.laddered:
-            if s.step or s.es_seq:
-                raise AssertionError(f"{session_id!r}: R24 stale ladder")
+        if not laddered:
+            if s.es_seq:
+                raise AssertionError(f"{session_id!r}: R24 stale ladder timer")
             return 0
-        if (s.es_seq == 0) != (s.step == len(rungs)) or (
-                s.es_seq and s.es_deadline != s.since + <double>rungs[s.step].after):
+        if (s.es_seq == 0) != (self._step(si) == len(rungs)):
             raise AssertionError(f"{session_id!r}: R24 step timer")
+        if s.es_seq:
+            deadline = self._next_deadline_of(si)
+            for i in range(self.tm_size):
+                if self.tm[i].seq == s.es_seq:
+                    if self.tm[i].kind != ESCALATE or self.tm[i].deadline != deadline:
+                        raise AssertionError(f"{session_id!r}: R24 step deadline")
+                    break
+            else:
+                raise AssertionError(f"{session_id!r}: R24 step timer lost")
         for slot in self._esc_slots(si):
             esc.setdefault(slot, []).append((-s.priority, s.arrival, si))
         return 0
