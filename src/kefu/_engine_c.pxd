@@ -28,7 +28,8 @@ cdef struct Agent:
 cdef struct Sess:
     i64 arrival      # R07 tie-break, kept for life
     i64 ac_seq       # auto-close timer seq; 0 = none
-    i64 fr_seq       # first-response timer seq; 0 = none
+    i64 fr_seq       # first-response timer seq while assigned; the pending R24 ladder
+                     # step's while waiting (a session never has both); 0 = none
     double ac_deadline
     double fr_deadline
     double opened_at
@@ -48,8 +49,6 @@ cdef struct Sess:
     bint has_first_unanswered
     bint has_timed_out
     bint in_use
-    i64 es_seq       # R24: the pending ladder step's timer seq; 0 = none (the rest of a
-                     # waiting session's ladder state is in the engine's ``_lad`` dict)
 
 
 cdef struct Timer:

@@ -637,7 +637,6 @@ cdef class Engine:
         self.ss[si].in_use = False
         self.ss[si].ac_seq = 0
         self.ss[si].fr_seq = 0
-        self.ss[si].es_seq = 0
         self._sid[si] = None
         self._buyer[si] = None
         if self.ss[si].has_timed_out:
@@ -755,10 +754,10 @@ cdef class Engine:
 
     # -- R24: escalation ladders -----------------------------------------------------------
     #
-    # Only ``es_seq`` (the pending step's timer) lives in ``Sess``, so a shop without a ladder
-    # keeps its session records as small as before; the rest of a waiting session's ladder
-    # state is in ``_lad`` (slot -> [since, steps reached]), and every hot path asks
-    # ``has_ladders`` first.
+    # A waiting session's pending step timer number shares ``Sess.fr_seq`` with the
+    # first-response timer, which only an assigned session has; the rest of its ladder state
+    # is in ``_lad`` (slot -> [since, steps reached]). So a shop without a ladder keeps its
+    # session records as they were, and every hot path asks ``has_ladders`` first.
 
     cdef int _step(self, int si) except -1:
         """The ladder steps ``si`` reached in its current wait (0 if none). O(1)."""
@@ -794,7 +793,7 @@ cdef class Engine:
 
     cdef int _set_escalation(self, int si, double deadline) except -1:
         self.timer_seq += 1
-        self.ss[si].es_seq = self.timer_seq
+        self.ss[si].fr_seq = self.timer_seq
         self._tm_push(deadline, self.timer_seq, ESCALATE, si)
         self.live_timers += 1
         return 0
@@ -814,8 +813,8 @@ cdef class Engine:
             entries.remove(key)
             if not entries:
                 del self._esc[slot]
-        if self.ss[si].es_seq:
-            self.ss[si].es_seq = 0
+        if self.ss[si].fr_seq:
+            self.ss[si].fr_seq = 0
             self._drop_timer()
         del self._lad[si]
         return 0
@@ -829,7 +828,7 @@ cdef class Engine:
         name = self._gname[self.ss[si].group]
         rungs = self._ladders[name]
         state = self._lad[si]
-        self.ss[si].es_seq = 0
+        self.ss[si].fr_seq = 0
         self._drop_timer()
         step = state[1]
         rung = rungs[step]
@@ -1728,8 +1727,7 @@ cdef class Engine:
             return self.ag[t.sess].in_use and self.ag[t.sess].gr_seq == t.seq
         if t.kind == AUTO_CLOSE:
             return self.ss[t.sess].ac_seq == t.seq
-        if t.kind == ESCALATE:
-            return self.ss[t.sess].es_seq == t.seq
+        # FIRST_RESPONSE (assigned) or ESCALATE (waiting): the same field, see Sess.fr_seq
         return self.ss[t.sess].fr_seq == t.seq
 
     cdef int _set_timer(self, int si, int kind, double deadline) except -1:
@@ -2031,7 +2029,6 @@ cdef class Engine:
         s.arrival = self.arrival
         s.ac_seq = 0
         s.fr_seq = 0
-        s.es_seq = 0
         s.opened_at = t
         s.first_unanswered = t
         s.has_first_unanswered = True
@@ -2344,7 +2341,7 @@ cdef class Engine:
                 since, step = self._lad[si]
                 record["ladder"] = {
                     "since": since, "step": step,
-                    "next": [self._next_deadline_of(si), s.es_seq] if s.es_seq else None}
+                    "next": [self._next_deadline_of(si), s.fr_seq] if s.fr_seq else None}
             sessions.append(record)
         return {
             "counters": {
@@ -2368,7 +2365,7 @@ cdef class Engine:
             "last_buyer": s.last_buyer,
             "timed_out": sorted(self._timed_out[si]) if s.has_timed_out else [],
             "auto_close": [s.ac_deadline, s.ac_seq] if s.ac_seq else None,
-            "first_response": [s.fr_deadline, s.fr_seq] if s.fr_seq else None,
+            "first_response": [s.fr_deadline, s.fr_seq] if s.fr_seq and s.agent >= 0 else None,
         }
 
     def restore_state(self, data, taken_at):
@@ -2410,7 +2407,6 @@ cdef class Engine:
             s.arrival = d.arrival
             s.ac_seq = 0
             s.fr_seq = 0
-            s.es_seq = 0
             s.opened_at = d.opened_at
             s.has_first_unanswered = d.first_unanswered is not None
             s.first_unanswered = d.first_unanswered if s.has_first_unanswered else 0.0
@@ -2474,7 +2470,7 @@ cdef class Engine:
         for slot in self._esc_slots(si):
             self._esc.setdefault(slot, SortedList()).add(key)
         if nxt is not None:
-            self.ss[si].es_seq = nxt[1]
+            self.ss[si].fr_seq = nxt[1]
             self._tm_push(nxt[0], nxt[1], ESCALATE, si)
             self.live_timers += 1
         return 0
@@ -2510,15 +2506,15 @@ cdef class Engine:
         if laddered != bool(rungs and s.agent < 0):
             raise AssertionError(f"{session_id!r}: R24 ladder state")
         if not laddered:
-            if s.es_seq:
-                raise AssertionError(f"{session_id!r}: R24 stale ladder timer")
+            if s.fr_seq and s.agent < 0:
+                raise AssertionError(f"{session_id!r}: a timer on a waiting session")
             return 0
-        if (s.es_seq == 0) != (self._step(si) == len(rungs)):
+        if (s.fr_seq == 0) != (self._step(si) == len(rungs)):
             raise AssertionError(f"{session_id!r}: R24 step timer")
-        if s.es_seq:
+        if s.fr_seq:
             deadline = self._next_deadline_of(si)
             for i in range(self.tm_size):
-                if self.tm[i].seq == s.es_seq:
+                if self.tm[i].seq == s.fr_seq:
                     if self.tm[i].kind != ESCALATE or self.tm[i].deadline != deadline:
                         raise AssertionError(f"{session_id!r}: R24 step deadline")
                     break
@@ -2689,11 +2685,10 @@ cdef class Engine:
                     raise AssertionError(f"agent {self._aid[ai]!r} online with a grace timer")
                 live += 1
         for session_id, si in self._sessions.items():
-            if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0):
+            if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0 or si in self._lad):
                 raise AssertionError(
                     f"{session_id!r}: R18 timer in pool")
             live += (self.ss[si].ac_seq != 0) + (self.ss[si].fr_seq != 0)
-            live += self.ss[si].es_seq != 0
             self._check_ladder(session_id, si, esc)
             if self.ss[si].agent < 0:  # R06
                 for agent_id, ai in self._agents.items():

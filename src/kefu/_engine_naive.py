@@ -42,6 +42,9 @@ AMBIGUITY: a sticky entry is not consumed by a sticky return; it stays until
     the snapshot) but is never used.
 AMBIGUITY: ids in ``timed_out`` are kept even after that agent is removed; an
     agent re-added with the same id stays excluded for that session.
+AMBIGUITY: R24 steps due at one instant fire one at a time in timer order, each
+    placing its session at once, rather than all widening first and then being
+    placed together in R07 order (the semantics page says so).
 AMBIGUITY: requeued sessions lose their first-response timer (a waiting
     session has none) but keep their auto-close timer (R17 allows it on
     waiting sessions).

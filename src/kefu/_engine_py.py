@@ -390,7 +390,12 @@ class Engine:
         for g in groups:
             if not self._side_ok(a, g):
                 continue
-            best = self._best_in(queues[g], a, best)
+            for key in queues[g]:
+                s = self._waiting[key[1]]
+                if a.id not in s.timed_out:
+                    if best is None or s.key < best.key:
+                        best = s
+                    break
         if self._esc and a.online and a.groups is not None:  # R24: widened sessions
             esc = self._esc
             for slot in [g for g in a.groups if g in esc] + ([None] if None in esc else []):

@@ -452,7 +452,7 @@ class Assigner:
             self._guard.leave()
 
     def tick(self) -> list[Event]:
-        """Fire every timer due by now, in deadline order (R17, R18, R20).
+        """Fire every timer due by now, in deadline order (R17, R18, R20, R24, R27).
 
         Cost: O(log t) per timer fired plus the work each one causes.
         """
@@ -539,7 +539,9 @@ class Assigner:
 
         For every registered agent, in registration order: eligible or not,
         and every reason why not (wrong group, offline, suspended, full,
-        weight 0 under WEIGHTED, timed out on this session). A waiting
+        weight 0 under WEIGHTED, timed out on this session, or brought in
+        only by a step of the group's escalation ladder not reached yet,
+        R24). A waiting
         session never has an eligible agent (R06): the reasons are what keeps
         it waiting. See :mod:`kefu.explain`.
         """
@@ -558,8 +560,10 @@ class Assigner:
         without a group form a line of their own), in either pool, in R07
         order (priority, then arrival): the order in which the agents who
         serve ``g`` take them. Sessions of other groups are not counted,
-        even when the same agents serve them. Raises ``UnknownSession`` for
-        a session that is not open. O(log w) for w waiting sessions.
+        even when the same agents serve them; a session past a step of its
+        group's escalation ladder (R24) stays in its own group's line. Raises
+        ``UnknownSession`` for a session that is not open. O(log w) for w
+        waiting sessions.
         """
         self._enter("position")
         try:
