@@ -41,6 +41,15 @@ its latest hand-over times, freed with its group. Timers are one heap of
 holds that seq for that kind; the heap is rebuilt when stale entries
 outnumber live ones.
 
+Escalation ladders (R24) are the one feature kept in Python objects: a
+waiting session past a step sits, keyed (-priority, arrival, slot), in a
+``SortedList`` per group its reached steps add (one more for "every
+agent"), so a step costs O(log w) per group and an agent's drain looks at
+those lists' heads for its own groups. ``_lad`` holds each laddered waiting
+session's start of wait and steps reached; its pending step's timer number
+shares ``Sess.fr_seq`` with the first-response timer (only an assigned
+session has that one). Every hot path tests ``has_ladders`` before any of it.
+
 Groups. A group name is interned to a small gid that indexes the per-group
 arrays (online counts, agent indexes, waiting heaps). A gid is held by every
 agent serving the group and every open session of it; when the last one goes

@@ -31,6 +31,11 @@ session's place in its group's line (R25) is one bisection, O(log w). Each
 line keeps its latest hand-over times in a bounded deque, dropped when its
 group is forgotten (no agent names it, no open session has it: ``_refs``).
 
+A waiting session past a step of its group's escalation ladder (R24) is also
+filed, by its R07 key, in one ``SortedList`` per group the step added (or
+one for a step that reached every agent): a step costs O(log w) per group
+added, and a drain compares those lists' heads for the agent's groups too.
+
 Timers live in one heap of (deadline, seq, kind, session); a session holds
 its current (deadline, seq) per kind, and a heap entry that no longer
 matches is stale and skipped (lazy deletion). The heap is rebuilt when stale
