@@ -1,6 +1,6 @@
-"""Away and back (R27), opens against queue limits (R28) and queue position and wait
-estimates (R25), at 2,000 agents and 20,000 waiting sessions (pytest-benchmark;
-``--benchmark-group-by=func``).
+"""Away and back (R27), opens against queue limits (R28), queue position and wait
+estimates (R25) and escalation ladders (R24), at 2,000 agents and 20,000 waiting
+sessions (pytest-benchmark; ``--benchmark-group-by=func``).
 
     python -m pytest benchmarks/bench_routing.py --benchmark-group-by=func
 
@@ -31,6 +31,17 @@ workload without it, in one run, so the ratio is the feature's cost:
   builds it), that engine runs the same work as ``c_before``: the ratio
   c / c_before is the bookkeeping's cost, in one run.
 
+* ``test_widen``: one iteration = one waiting presale session reaches the
+  step of its ladder that adds "general" (whose agents are full: it stays
+  waiting, filed in the general agents' widened line), fired by ``tick()`` at
+  its deadline; against ``tick_nothing``, a ``tick()`` with nothing due.
+* ``test_open_close_ladder``: one iteration = a presale session opens (it
+  waits, and with a ladder its first step's timer starts) and is closed from
+  the pool, in a shop with no ladder and in one with a two-step ladder. With
+  ``KEFU_BENCH_BEFORE`` (as above, built from the sources before R24),
+  ``c_before`` runs the no-ladder work on that engine: c / c_before is what
+  R24 costs a shop that does not use it.
+
 The C and Python engines only: the naive model scans 20,000 sessions per
 open.
 """
@@ -45,7 +56,7 @@ from typing import Any
 import pytest
 
 from conftest import CONTENDERS
-from kefu import Assigner, ManualClock, QueueLimit
+from kefu import Assigner, LadderStep, ManualClock, QueueLimit
 
 AGENTS = 2000
 CAP = 5
@@ -68,15 +79,20 @@ def _engine_before() -> Any:
 ENGINE_BEFORE = _engine_before()
 
 
-def full_shop(engine: str, limits: dict[str, QueueLimit] | None) -> Assigner:
-    """2,000 full agents and 20,000 waiting sessions, built in one batch."""
+def full_shop(engine: str, limits: dict[str, QueueLimit] | None,
+              ladders: dict[str, list[LadderStep]] | None = None, spread: float = 0.0,
+              ) -> Assigner:
+    """2,000 full agents and 20,000 waiting sessions, built in one batch (session n opens
+    at ``n * spread`` seconds)."""
     groups = ("presale", "general")
     commands: list[tuple[object, ...]] = [
         ("add_agent", f"a{i}", CAP, [groups[i % 2]], 1, True) for i in range(AGENTS)]
-    commands += [("open_session", f"s{n}", f"b{n}", groups[n % 2])
-                 for n in range(AGENTS * CAP + WAITING)]
+    for n in range(AGENTS * CAP + WAITING):
+        if spread:
+            commands.append(("at", n * spread))
+        commands.append(("open_session", f"s{n}", f"b{n}", groups[n % 2]))
     shop = Assigner(ManualClock(0.0), engine=engine,  # type: ignore[arg-type]
-                    auto_close_after=None, queue_limits=limits)
+                    auto_close_after=None, queue_limits=limits, ladders=ladders)
     shop.apply(commands)
     assert len(shop.waiting()) == WAITING
     return shop
@@ -213,5 +229,68 @@ class LineBookkeeping:
 def test_line_bookkeeping(benchmark: Any, engine: str) -> None:
     benchmark.extra_info.update(engine=engine, agents=AGENTS, waiting=WAITING)
     work = LineBookkeeping(engine)
+    benchmark(work.step)
+    assert len(work.shop.waiting()) == WAITING
+
+
+# -- R24: escalation ladders ------------------------------------------------------------
+
+LADDER = {"presale": [LadderStep(60.0, {"general"}), LadderStep(3600.0, None)]}
+
+
+class Widen:
+    """Each step fires the next presale session's first ladder step (one widening)."""
+
+    def __init__(self, engine: str, widen: bool) -> None:
+        self.shop = full_shop(engine, None, LADDER, spread=0.001)
+        self.widen = widen
+
+    def step(self) -> None:
+        shop = self.shop
+        deadline = shop.next_deadline()
+        assert deadline is not None
+        if self.widen:
+            shop.clock.set(deadline)  # type: ignore[attr-defined]
+        shop.tick()
+
+
+@pytest.mark.parametrize("widen", [True, False], ids=["widen", "tick_nothing"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_widen(benchmark: Any, engine: str, widen: bool) -> None:
+    benchmark.extra_info.update(engine=engine, agents=AGENTS, waiting=WAITING, widen=widen)
+    work = Widen(engine, widen)
+    benchmark.pedantic(work.step, rounds=2000, iterations=1, warmup_rounds=10)
+    escalated = sum(work.shop.session(s).step for s in work.shop.waiting())
+    assert (escalated >= 2000) == widen
+    assert len(work.shop.waiting()) == WAITING
+
+
+class OpenClose:
+    """A presale session opens (it waits) and is closed from the pool."""
+
+    def __init__(self, engine: str, ladder: bool) -> None:
+        before = engine == "c_before"
+        self.shop = full_shop("c" if before else engine, None, LADDER if ladder else None)
+        if before:  # the same shop, state and all, on the engine built before R24
+            data = self.shop.snapshot()
+            self.shop = Assigner(self.shop.clock, auto_close_after=None, engine="c")
+            self.shop._engine = ENGINE_BEFORE(self.shop.config)
+            self.shop._engine.restore_state(data["state"], data["taken_at"])
+        self.fresh = itertools.count(AGENTS * CAP + WAITING)
+
+    def step(self) -> None:
+        n = next(self.fresh)
+        self.shop.open_session(f"s{n}", None, "presale")
+        self.shop.close_session(f"s{n}")
+
+
+@pytest.mark.parametrize(
+    ("engine", "ladder"),
+    [*((e, ladder) for e in ENGINES for ladder in (False, True)),
+     *([("c_before", False)] if ENGINE_BEFORE is not None else [])],
+    ids=lambda v: {True: "ladder", False: "no_ladder"}.get(v, v) if type(v) is bool else v)
+def test_open_close_ladder(benchmark: Any, engine: str, ladder: bool) -> None:
+    benchmark.extra_info.update(engine=engine, agents=AGENTS, waiting=WAITING, ladder=ladder)
+    work = OpenClose(engine, ladder)
     benchmark(work.step)
     assert len(work.shop.waiting()) == WAITING

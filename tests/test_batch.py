@@ -32,7 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import require_engine
-from kefu import Assigner, Cap, ManualClock, QueueLimit, Strategy
+from kefu import Assigner, Cap, LadderStep, ManualClock, QueueLimit, Strategy
 from kefu.assigner import MAX_PRIORITY
 from kefu.errors import (
     AgentOffline,
@@ -55,6 +55,7 @@ from kefu.events import (
     AssignReason,
     Closed,
     CloseReason,
+    Escalated,
     Event,
     Opened,
     Overflowed,
@@ -654,6 +655,9 @@ configs = st.fixed_dictionaries({
     "queue_limits": st.sampled_from([
         None, {"pre": QueueLimit(max_waiting=1, overflow="post"),
                "post": QueueLimit(max_waiting=2, max_wait=61.0)}]),
+    # R24: waiting sessions widen inside a batch's ticks.
+    "ladders": st.sampled_from([
+        None, {"pre": [LadderStep(30.0, {"post"}), LadderStep(61.0, None)]}]),
 })
 
 
@@ -751,11 +755,14 @@ def test_R23_a_long_batch_agrees_between_c_and_py() -> None:
 #: The queue limits :func:`every_event_kind` needs its shop to have.
 EVERY_KIND_LIMITS = {"pre": QueueLimit(max_waiting=0, overflow="post"),
                      "post": QueueLimit(max_waiting=2)}
+#: The ladder :func:`every_event_kind` needs (R24): "post" sessions escalate after 250 s.
+EVERY_KIND_LADDERS = {"post": [LadderStep(250.0, {"vip"})]}
 
 
 def every_event_kind(a: Assigner) -> list[Event]:
-    """One batch (and a few single calls) causing each of the ten event classes (the shop
-    refuses a third waiting session of group "post" and overflows "pre" there, R28)."""
+    """One batch (and a few single calls) causing each of the eleven event classes (the shop
+    refuses a third waiting session of group "post" and overflows "pre" there, R28; a
+    waiting "post" session escalates after 250 s, R24)."""
     events = a.apply([
         ("add_agent", "A", 1, None, 1, True),
         ("add_agent", "B", 1, None, 1, True),
@@ -778,6 +785,7 @@ def every_event_kind(a: Assigner) -> list[Event]:
     events += a.apply([("remove_agent", "A"), ("remove_agent", "C"),  # nobody left: all wait
                        ("open_session", "p1", "b3", "post"), ("open_session", "p2", None, "post"),
                        ("open_session", "p3", "b3", "pre")])  # Overflowed, Rejected
+    events += a.apply([("at", 450.0), ("tick",)])  # Escalated
     return events
 
 
@@ -785,11 +793,11 @@ def every_event_kind(a: Assigner) -> list[Event]:
 def test_R21_c_events_are_untracked_values_equal_to_constructed_ones() -> None:
     require_engine("c")
     config = {"first_response_timeout": 30.0, "auto_close_after": 60.0,
-              "queue_limits": EVERY_KIND_LIMITS}
+              "queue_limits": EVERY_KIND_LIMITS, "ladders": EVERY_KIND_LADDERS}
     c_events = every_event_kind(Assigner(ManualClock(0.0), engine="c", **config))
     py_events = every_event_kind(Assigner(ManualClock(0.0), engine="py", **config))
     assert kinds(c_events) == {Opened, Assigned, Queued, Transferred, ResponseTimedOut,
-                               Reassigned, Requeued, Closed, Overflowed, Rejected}
+                               Reassigned, Requeued, Closed, Overflowed, Rejected, Escalated}
     assert {(e.agent_id, e.pool) for e in c_events if isinstance(e, Closed)} >= {
         ("A", None), (None, Pool.QUEUE)}
     assert c_events == py_events

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 import kefu.events as events_module
 from kefu import Assigner, Cap, ManualClock, Strategy
+from kefu._event_codec import MAX_STEP
 from kefu._text import short_repr
 from kefu.assigner import ENGINES
 from kefu.errors import InvalidArgument, InvalidEvent, KefuError
@@ -35,6 +36,7 @@ from kefu.events import (
     AssignReason,
     Closed,
     CloseReason,
+    Escalated,
     Event,
     Opened,
     Overflowed,
@@ -48,7 +50,7 @@ from kefu.events import (
     Transferred,
     from_dict,
 )
-from test_batch import EVERY_KIND_LIMITS, every_event_kind
+from test_batch import EVERY_KIND_LADDERS, EVERY_KIND_LIMITS, every_event_kind
 from test_hostile import deep_list
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +88,9 @@ def field_values(annotation: str) -> st.SearchStrategy[Any]:
     base = annotation.removesuffix(" | None")
     simple: dict[str, st.SearchStrategy[Any]] = {
         "str": ids, "float": times, "int": st.integers(-10**9, 10**9),
+        # R24: an Escalated event's groups, sorted and distinct.
+        "tuple[str, ...]": st.lists(ids, min_size=1, max_size=4, unique=True).map(
+            lambda names: tuple(sorted(names))),
     }
     if base in simple:
         strategy = simple[base]
@@ -97,7 +102,10 @@ def field_values(annotation: str) -> st.SearchStrategy[Any]:
 
 def events_of(cls: type[Any]) -> st.SearchStrategy[Any]:
     fields = attrs.fields(cls)
-    return st.builds(cls, **{f.name: field_values(str(f.type)) for f in fields})
+    # An Escalated step counts from 1 (the wire form refuses anything else).
+    special = {"step": st.integers(1, MAX_STEP)}
+    return st.builds(cls, **{f.name: special.get(f.name, field_values(str(f.type)))
+                             for f in fields})
 
 
 any_event = st.one_of(*(events_of(cls) for cls in EVENT_CLASSES))
@@ -108,7 +116,7 @@ any_event = st.one_of(*(events_of(cls) for cls in EVENT_CLASSES))
 
 def test_S03_every_event_kind_has_a_wire_name_and_a_buyer_id() -> None:
     """A kind added to ``Event`` later cannot be forgotten: it needs a name, a buyer and a codec."""
-    assert len(EVENT_CLASSES) == len(EVENT_KINDS) == len(set(EVENT_KINDS)) == 10
+    assert len(EVENT_CLASSES) == len(EVENT_KINDS) == len(set(EVENT_KINDS)) == 11
     assert [cls.kind for cls in EVENT_CLASSES] == list(EVENT_KINDS)
     for cls in EVENT_CLASSES:
         names = [f.name for f in attrs.fields(cls)]
@@ -121,7 +129,7 @@ def test_S03_every_event_kind_has_a_wire_name_and_a_buyer_id() -> None:
 
 def _valid_value(cls: type[Any], name: str) -> object:
     annotation = str(attrs.fields_dict(cls)[name].type).removesuffix(" | None")
-    values = {"str": "x", "float": 1.5, "int": 3}
+    values = {"str": "x", "float": 1.5, "int": 3, "tuple[str, ...]": ["x"]}
     if annotation in values:
         return values[annotation]
     return next(iter(getattr(events_module, annotation))).value
@@ -168,6 +176,9 @@ def test_S03_wire_form_of_each_kind_pinned() -> None:
         (Rejected("s1", "post", 7.0, None),
          {"kind": "rejected", "v": 1, "session_id": "s1", "buyer_id": None,
           "group": "post", "at": 7.0}),
+        (Escalated("s1", "pre", 2, ("general", "vip"), 60.0, "b"),
+         {"kind": "escalated", "v": 1, "session_id": "s1", "buyer_id": "b", "group": "pre",
+          "step": 2, "groups": ["general", "vip"], "at": 60.0}),
     ]
     assert {type(e) for e, _ in cases} == set(EVENT_CLASSES)
     for event, wire in cases:
@@ -259,7 +270,8 @@ def test_S03_engine_events_carry_their_buyer_and_round_trip(
 @pytest.mark.parametrize("engine", ALL_ENGINES)
 def test_S03_every_kind_an_engine_emits_round_trips_through_json_text(engine: str) -> None:
     a = Assigner(ManualClock(0.0), first_response_timeout=30.0, auto_close_after=60.0,
-                 queue_limits=EVERY_KIND_LIMITS, engine=engine)  # type: ignore[arg-type]
+                 queue_limits=EVERY_KIND_LIMITS, ladders=EVERY_KIND_LADDERS,
+                 engine=engine)  # type: ignore[arg-type]
     emitted = every_event_kind(a)
     assert {type(e) for e in emitted} == set(EVENT_CLASSES)
     buyer = {e.session_id: e.buyer_id for e in emitted if isinstance(e, Opened)}
@@ -317,6 +329,9 @@ BAD_BY_TYPE: dict[str, list[object]] = {
               10**400],
     "int": [True, False, 1.0, "1", 10**9 + 1, -(10**9) - 1, 10**400, OddStr("1")],
     "enum": ["X", "", 1, True, ["queue"], OddStr("queue")],
+    # R24: groups are a sorted list of distinct non-empty names (or null: every agent).
+    "tuple[str, ...]": [[], ["b", "a"], ["a", "a"], [""], ["x", 1], "x", ("x",),
+                        [OddStr("x")], {"x": 1}],
 }
 
 

@@ -393,7 +393,9 @@ def test_R22_constructor_mistakes_are_kefu_errors(
     for kwargs in ({"strategy": strategy}, {"offline_diversion": diversion},
                    {"auto_close_after": duration}, {"first_response_timeout": duration},
                    {"sticky_window": duration}, {"engine": engine},
-                   {"queue_limits": limit}, {"queue_limits": {"pre": limit}}):  # R28
+                   {"queue_limits": limit}, {"queue_limits": {"pre": limit}},  # R28
+                   {"ladders": limit}, {"ladders": {"pre": limit}},  # R24
+                   {"ladders": {"pre": [limit]}}):
         with contextlib.suppress(KefuError):
             Assigner(clock, **kwargs)  # type: ignore[arg-type]
 

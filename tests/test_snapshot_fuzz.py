@@ -31,7 +31,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from conftest import require_engine
-from kefu import Assigner, Cap, ManualClock, Strategy
+from kefu import Assigner, Cap, LadderStep, ManualClock, Strategy
 from kefu._compat import REQUIRE_EXTENSIONS
 from kefu.assigner import ENGINES
 from kefu.errors import InvalidSnapshot, KefuError
@@ -50,12 +50,20 @@ configs = st.fixed_dictionaries({
     "auto_close_after": st.sampled_from([None, 60.0, 60.0, 1200.0]),
     "first_response_timeout": st.sampled_from([None, 30.0, 30.0, 90.0]),
     "sticky_window": st.sampled_from([None, 300.0, 300.0]),
+    # R24: waiting sessions carry a ladder state.
+    "ladders": st.sampled_from([
+        None, None, {"pre": [LadderStep(30.0, {"post"}), LadderStep(61.0, None)]},
+        {"pre": [LadderStep(1.0, {"post", "vip"})], "post": [LadderStep(31.0, None)]}]),
 })
 FEATURE_SWITCHES = [("auto_close_after", None), ("first_response_timeout", None),
                     ("sticky_window", None), ("strategy", "weighted"), ("strategy", "least_load"),
                     ("strategy", "round_robin"), ("offline_diversion", True),
                     ("offline_diversion", False), ("auto_close_after", 30.0),
-                    ("first_response_timeout", 90.0)]
+                    ("first_response_timeout", 90.0),
+                    ("ladders", {"pre": [{"after": 30.0, "groups": ["post"]}]}),
+                    ("ladders", {"pre": [{"after": 30.0, "groups": ["post"]},
+                                         {"after": 60.0, "groups": None}]}),
+                    ("ladders", {"post": [{"after": 1.0, "groups": None}]})]
 caps = st.sampled_from([Cap.UNLIMITED, Cap.SUSPENDED, Cap.limit(1), Cap.limit(1), Cap.limit(2)])
 group_sets = st.sampled_from([None, frozenset({"pre"}), frozenset({"post"}),
                               frozenset({"pre", "post"}), frozenset()])
@@ -401,6 +409,36 @@ def _session_possible(s: dict[str, Any], c: dict[str, int], agents: dict[str, An
                     latest))
 
 
+def _ladder_possible(s: dict[str, Any], config: Config, taken_at: float | None) -> None:
+    """R24: a ladder state exactly while waiting in a group with a ladder, its step within
+    the ladder, reached steps due by ``taken_at``, the pending step's timer at
+    ``since + after``."""
+    steps = dict(config.ladders).get(s["group"], ()) if s["group"] is not None else ()
+    _need(("ladder" in s) == bool(steps and s["pool"] is not None))
+    if "ladder" not in s:
+        return
+    lad = _record(s["ladder"], {"since", "step", "next"})
+    since, step, nxt = lad["since"], lad["step"], lad["next"]
+    _need(_is_time(since) and _is(step, int, 0, len(steps)))
+    _need(taken_at is None or since <= taken_at)
+    _need(step == 0 or taken_at is None or since + steps[step - 1].after <= taken_at)
+    if step == len(steps):
+        _need(nxt is None)
+        return
+    _need(type(nxt) is list and len(nxt) == 2 and _is(nxt[1], int, 1, 2**62))
+    _need(type(nxt[0]) is float and nxt[0] == since + steps[step].after)
+
+
+def _reached(a: dict[str, Any], s: dict[str, Any], config: Config) -> bool:
+    """R24: an online agent a reached ladder step of waiting session ``s`` brings in."""
+    if "ladder" not in s or not a["online"]:
+        return False
+    for step in dict(config.ladders)[s["group"]][:s["ladder"]["step"]]:
+        if step.groups is None or a["groups"] is None or set(a["groups"]) & step.groups:
+            return True
+    return False
+
+
 def _serves(a: dict[str, Any], group: str | None) -> bool:
     return a["groups"] is None or group is None or group in a["groups"]
 
@@ -417,8 +455,8 @@ def _r06_possible(agents: list[dict[str, Any]], sessions: list[dict[str, Any]],
                          and (a["cap"] == "unlimited" or load < a["cap"])
                          and (a["weight"] > 0 or config.strategy is not Strategy.WEIGHTED))
             side = a["online"] or (config.offline_diversion and nobody_online)
-            _need(not (available and side and _serves(a, s["group"])
-                       and a["id"] not in s["timed_out"]))
+            serves = (side and _serves(a, s["group"])) or _reached(a, s, config)
+            _need(not (available and serves and a["id"] not in s["timed_out"]))
 
 
 def _possible(state: object, config: Config, taken_at: float | None) -> None:
@@ -438,16 +476,19 @@ def _possible(state: object, config: Config, taken_at: float | None) -> None:
             _need(g[0] <= latest + 1e9 and _is(g[1], int, 1, c["timer"]))
     _agents_possible(agents, c, config.strategy is Strategy.WEIGHTED)
     by_id = {a["id"]: a for a in agents}
-    sessions = [_record(s, {"id", "buyer", "group", "priority", "arrival", "opened_at", "agent",
-                            "pool", "first_unanswered", "last_buyer", "timed_out", "auto_close",
-                            "first_response"}) for s in d["sessions"]]
+    keys = {"id", "buyer", "group", "priority", "arrival", "opened_at", "agent", "pool",
+            "first_unanswered", "last_buyer", "timed_out", "auto_close", "first_response"}
+    sessions = [_record(s, keys | (set(s) & {"ladder"}) if type(s) is dict else keys)
+                for s in d["sessions"]]
     for s in sessions:
         _session_possible(s, c, by_id, config, taken_at)
+        _ladder_possible(s, config, taken_at)
     _need(len({s["id"] for s in sessions}) == len(sessions))
     _need(all(x["arrival"] < y["arrival"] and x["opened_at"] <= y["opened_at"]
               for x, y in itertools.pairwise(sessions)))
     seqs = [t[1] for s in sessions for t in (s["auto_close"], s["first_response"]) if t]
     seqs += [a["grace"][1] for a in agents if "grace" in a]
+    seqs += [s["ladder"]["next"][1] for s in sessions if "ladder" in s and s["ladder"]["next"]]
     _need(len(set(seqs)) == len(seqs) and all(q <= c["timer"] for q in seqs))
     auto_closes = [s["auto_close"] for s in sessions if s["auto_close"]]
     _need(all(x[0] <= y[0] for x in auto_closes for y in auto_closes if x[1] < y[1]))

@@ -42,12 +42,13 @@ from hypothesis.stateful import (
 )
 
 from conftest import require_engine
-from kefu import Assigner, Cap, ManualClock, QueueLimit, Strategy
+from kefu import Assigner, Cap, LadderStep, ManualClock, QueueLimit, Strategy
 from kefu.errors import KefuError
 from kefu.events import (
     Assigned,
     AssignReason,
     Closed,
+    Escalated,
     Event,
     Opened,
     Overflowed,
@@ -84,6 +85,15 @@ configs = st.fixed_dictionaries({
         {"post": QueueLimit(max_wait=60.0, overflow="pre"), "pre": QueueLimit(max_waiting=3)},
         {"pre": QueueLimit(max_waiting=2, max_wait=30.0)},
     ]),
+    # R24: no ladder (today's shop), one step, two steps ending with every agent, a step
+    # naming a group nobody serves, ladders on both groups.
+    "ladders": st.sampled_from([
+        None, None,
+        {"pre": [LadderStep(30.0, {"post"})]},
+        {"pre": [LadderStep(60.0, {"post"}), LadderStep(90.0, None)]},
+        {"post": [LadderStep(29.0, {"vip"}), LadderStep(61.0, {"pre", "other"})],
+         "pre": [LadderStep(1.0, None)]},
+    ]),
 })
 
 
@@ -96,8 +106,10 @@ class Ledger:
         self.timed_out: dict[str, set[str]] = defaultdict(set)
         self.buyer: dict[str, str | None] = {}  # open session -> its buyer, from Opened
         self.away: set[str] = set()  # agents made away by a command (R27), from commands
+        self.steps: dict[str, int] = {}  # R24: ladder steps reached in the current wait
 
     def _move(self, sid: str, to: str) -> None:
+        self.steps.pop(sid, None)  # R24: a wait ends or starts: its ladder starts over
         old = self.place.get(sid)
         if old is not None and not old.startswith(("pool:", "limbo")):
             self.load[old] -= 1
@@ -130,6 +142,9 @@ class Ledger:
         elif isinstance(e, Queued):
             assert self.place[e.session_id] == "limbo", f"queued from {self.place[e.session_id]}"
             self._move(e.session_id, "pool:" + e.pool.value)
+        elif isinstance(e, Escalated):  # R24: a waiting session reaches a ladder step
+            assert self.place[e.session_id].startswith("pool:"), f"escalated, not waiting: {e}"
+            self.steps[e.session_id] = e.step
         elif isinstance(e, Overflowed):  # R28: a new session, still looking for its place
             assert self.place[e.session_id] == "limbo", f"overflow of a placed session: {e}"
         elif isinstance(e, Rejected):  # R28: refused, not open afterwards
@@ -383,12 +398,24 @@ class LockstepMachine(RuleBasedStateMachine):
         def serves(x: AgentView, group: str | None) -> bool:
             return x.groups is None or group is None or group in x.groups
 
+        def brings_in(steps: list[LadderStep]) -> bool:
+            return any(step.groups is None or v.groups is None or bool(v.groups & step.groups)
+                       for step in steps)
+
         online_for = any(x.online and serves(x, s.group) for x in agents)
         limit = v.cap.room_limit
+        ladder = (self.config["ladders"] or {}).get(s.group, []) if s.agent_id is None else []
+        reached = self.ledger.steps.get(s.session_id, 0)
+        assert s.step == reached, f"R24: {s.session_id} at step {s.step}, events say {reached}"
+        own = serves(v, s.group)
+        laddered = not own and brings_in(ladder[:reached])
+        not_yet = not own and not laddered and brings_in(ladder[reached:])
         checks = [
-            (Reason.WRONG_GROUP, not serves(v, s.group)),
-            (Reason.OFFLINE, not (v.online or (self.config["offline_diversion"]
-                                               and not online_for))),
+            (Reason.WRONG_GROUP, not own and not laddered and not not_yet),
+            (Reason.NOT_YET, not_yet),
+            # Ladder steps bring in online agents only; diversion is for the own group.
+            (Reason.OFFLINE, not v.online and (laddered or not_yet or not (
+                self.config["offline_diversion"] and not online_for))),
             (Reason.AWAY, v.agent_id in self.ledger.away),
             (Reason.SUSPENDED, limit == 0),
             (Reason.FULL, limit is not None and limit > 0 and v.load >= limit),

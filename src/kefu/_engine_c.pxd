@@ -28,7 +28,8 @@ cdef struct Agent:
 cdef struct Sess:
     i64 arrival      # R07 tie-break, kept for life
     i64 ac_seq       # auto-close timer seq; 0 = none
-    i64 fr_seq       # first-response timer seq; 0 = none
+    i64 fr_seq       # first-response timer seq while assigned; the pending R24 ladder
+                     # step's while waiting (a session never has both); 0 = none
     double ac_deadline
     double fr_deadline
     double opened_at
@@ -53,7 +54,7 @@ cdef struct Sess:
 cdef struct Timer:
     double deadline
     i64 seq
-    int kind         # 0 auto close, 1 first response, 2 grace (R27)
+    int kind         # 0 auto close, 1 first response, 2 grace (R27), 3 ladder step (R24)
     int sess         # session slot; the agent slot for a grace timer
 
 

@@ -41,6 +41,15 @@ its latest hand-over times, freed with its group. Timers are one heap of
 holds that seq for that kind; the heap is rebuilt when stale entries
 outnumber live ones.
 
+Escalation ladders (R24) are the one feature kept in Python objects: a
+waiting session past a step sits, keyed (-priority, arrival, slot), in a
+``SortedList`` per group its reached steps add (one more for "every
+agent"), so a step costs O(log w) per group and an agent's drain looks at
+those lists' heads for its own groups. ``_lad`` holds each laddered waiting
+session's start of wait and steps reached; its pending step's timer number
+shares ``Sess.fr_seq`` with the first-response timer (only an assigned
+session has that one). Every hot path tests ``has_ladders`` before any of it.
+
 Groups. A group name is interned to a small gid that indexes the per-group
 arrays (online counts, agent indexes, waiting heaps). A gid is held by every
 agent serving the group and every open session of it; when the last one goes
@@ -78,6 +87,8 @@ from collections import OrderedDict
 from kefu._batch import run_checked
 from kefu._checks import MAX_PRIORITY
 from kefu._handovers import MAX_SAMPLE, estimate
+from kefu._ladder import reached_all, reached_groups, table
+from sortedcontainers import SortedList
 
 from kefu._snapshot import parse_state
 from kefu.errors import (
@@ -98,6 +109,7 @@ from kefu.events import (
     AssignReason,
     Closed,
     CloseReason,
+    Escalated,
     Opened,
     Overflowed,
     Pool,
@@ -127,6 +139,7 @@ cdef enum:
     AUTO_CLOSE = 0
     FIRST_RESPONSE = 1
     GRACE = 2
+    ESCALATE = 3
     POOL_NONE = 0
     POOL_QUEUE = 1
     POOL_OFFLINE = 2
@@ -161,13 +174,14 @@ cdef enum:
     EV_CLOSED = 7
     EV_OVERFLOWED = 8
     EV_REJECTED = 9
-    EV_KINDS = 10
+    EV_ESCALATED = 10
+    EV_KINDS = 11
 
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
-                          Requeued, Closed, Overflowed, Rejected)
-cdef PyObject *_EV_CLS[10]
-cdef PyObject *_EV_DESCR[10][6]
-cdef int _EV_N[10]
+                          Requeued, Closed, Overflowed, Rejected, Escalated)
+cdef PyObject *_EV_CLS[11]
+cdef PyObject *_EV_DESCR[11][6]
+cdef int _EV_N[11]
 cdef list _EV_KEEP = []  # owns the classes and descriptors the C arrays point to
 
 
@@ -237,6 +251,7 @@ def _install_fast_events():
         ("s", "a", None, 1.0, CloseReason.MANUAL, "b"),
         ("s", "g", "h", 1.0, "b"),
         ("s", "g", 1.0, "b"),
+        ("s", "g", 1, ("h",), 1.0, "b"),
     )
     for kind in range(EV_KINDS):
         cls = _EV_CLASSES[kind]
@@ -337,6 +352,12 @@ cdef class Engine:
     cdef dict _limits          # R28: group name -> QueueLimit
     cdef frozenset _wait_limited  # R28: the groups with an oldest-wait limit
     cdef bint track_oldest     # some group has one: keep arrival heaps
+    cdef bint has_ladders      # R24: some group has an escalation ladder
+    cdef dict _ladders         # R24: group name -> its rungs (kefu._ladder)
+    cdef dict _lad             # R24: slot -> [since, steps reached] of laddered waiting sessions
+    cdef dict _esc             # R24: group name (None: every agent) -> SortedList of
+                               # (-priority, arrival, slot) of the sessions a reached step
+                               # files there; only non-empty lists are kept
 
     # agents
     cdef Agent *ag
@@ -425,6 +446,10 @@ cdef class Engine:
         self._wait_limited = frozenset(g for g, lim in config.queue_limits
                                        if lim.max_wait is not None)
         self.track_oldest = len(self._wait_limited) > 0
+        self._ladders = table(config)
+        self.has_ladders = len(self._ladders) > 0
+        self._esc = {}
+        self._lad = {}
         self._agents = {}
         self._aid = []
         self._acap = []
@@ -731,8 +756,126 @@ cdef class Engine:
 
     cdef bint _eligible(self, int ai, int si) except -1:
         cdef int gid = self.ss[si].group
-        return (self.ag[ai].indexed and self._serves(ai, gid)
-                and not self._excludes(si, ai) and self._side_ok(ai, gid))
+        return (self.ag[ai].indexed and not self._excludes(si, ai)
+                and ((self._serves(ai, gid) and self._side_ok(ai, gid))
+                     or (self.ag[ai].online and self.has_ladders and self._step(si) > 0
+                         and self._reaches(ai, si))))
+
+    # -- R24: escalation ladders -----------------------------------------------------------
+    #
+    # A waiting session's pending step timer number shares ``Sess.fr_seq`` with the
+    # first-response timer, which only an assigned session has; the rest of its ladder state
+    # is in ``_lad`` (slot -> [since, steps reached]). So a shop without a ladder keeps its
+    # session records as they were, and every hot path asks ``has_ladders`` first.
+
+    cdef int _step(self, int si) except -1:
+        """The ladder steps ``si`` reached in its current wait (0 if none). O(1)."""
+        state = self._lad.get(si)
+        return 0 if state is None else <int>state[1]
+
+    cdef bint _reaches(self, int ai, int si) except -1:
+        """A ladder step ``si`` reached brings ``ai`` in. O(groups reached)."""
+        rungs = self._ladders[self._gname[self.ss[si].group]]
+        groups = self._agroups[ai]
+        step = self._step(si)
+        if reached_all(rungs, step) or groups is None:
+            return True
+        return len(groups & reached_groups(rungs, step)) > 0
+
+    cdef list _esc_slots(self, int si):
+        """The escalated lists ``si`` is filed in (its reached steps' groups; None: all)."""
+        rungs = self._ladders[self._gname[self.ss[si].group]]
+        return [None if rung.groups is None else g
+                for rung in rungs[:self._step(si)] for g in (rung.groups or (None,))]
+
+    cdef int _start_ladder(self, int si, object now) except -1:
+        """``si`` starts to wait in its group's line at ``now``; with a ladder, the first
+        step's timer starts. O(log t)."""
+        cdef int gid = self.ss[si].group
+        if gid < 0:
+            return 0
+        rungs = self._ladders.get(self._gname[gid])
+        if rungs:
+            self._lad[si] = [<double>now, 0]
+            self._set_escalation(si, <double>now + <double>rungs[0].after)
+        return 0
+
+    cdef int _set_escalation(self, int si, double deadline) except -1:
+        self.timer_seq += 1
+        self.ss[si].fr_seq = self.timer_seq
+        self._tm_push(deadline, self.timer_seq, ESCALATE, si)
+        self.live_timers += 1
+        return 0
+
+    cdef object _next_deadline_of(self, int si):
+        """The pending step's deadline of ``si``: the start of its wait plus that step's
+        ``after`` (the timer was set to exactly this)."""
+        since, step = self._lad[si]
+        return <double>since + <double>self._ladders[self._gname[self.ss[si].group]][step].after
+
+    cdef int _end_ladder(self, int si) except -1:
+        """The wait of ``si`` is over: out of the escalated lists, its timer stopped.
+        O(groups reached x log w)."""
+        key = (-self.ss[si].priority, self.ss[si].arrival, si)
+        for slot in self._esc_slots(si):
+            entries = self._esc[slot]
+            entries.remove(key)
+            if not entries:
+                del self._esc[slot]
+        if self.ss[si].fr_seq:
+            self.ss[si].fr_seq = 0
+            self._drop_timer()
+        del self._lad[si]
+        return 0
+
+    cdef int _escalate(self, int si, object now, list events) except -1:
+        """``si`` reaches its next ladder step at the deadline ``now``: filed under the
+        step's groups; if an agent they bring in has room, it goes to the strategy's choice
+        at once (a drain); otherwise the next step's timer starts, from the start of the
+        wait. O(groups added x log w + log n) plus the hand-over."""
+        cdef int ai, step
+        name = self._gname[self.ss[si].group]
+        rungs = self._ladders[name]
+        state = self._lad[si]
+        self.ss[si].fr_seq = 0
+        self._drop_timer()
+        step = state[1]
+        rung = rungs[step]
+        step += 1
+        state[1] = step
+        key = (-self.ss[si].priority, self.ss[si].arrival, si)
+        for slot in (rung.groups or (None,)):
+            entries = self._esc.get(slot)
+            if entries is None:
+                entries = self._esc[slot] = SortedList()
+            entries.add(key)
+        sid = self._sid[si]
+        buyer = self._buyer[si]
+        events.append(_event(EV_ESCALATED, sid, name, step, rung.names, now, buyer))
+        ai = self._select(si)
+        if ai >= 0:
+            self._hand_out(si, ai, now, True)
+            events.append(ev_assigned(sid, self._aid[ai], now, R_DRAIN, buyer))
+        elif step < len(rungs):
+            self._set_escalation(si, <double>state[0] + <double>rungs[step].after)
+        return 0
+
+    cdef int _best_escalated(self, int ai, int best) except -2:
+        """The better of ``best`` and the first session of each escalated list ``ai``'s
+        groups (and every-agent steps) hold that ``ai`` did not time out on."""
+        cdef int si
+        esc = self._esc
+        slots = [g for g in self._agroups[ai] if g in esc]
+        if None in esc:
+            slots.append(None)
+        for slot in slots:
+            for entry in esc[slot]:
+                si = entry[2]
+                if not self._excludes(si, ai):
+                    if best < 0 or self._before(si, best):
+                        best = si
+                    break
+        return best
 
     cdef inline bint _less(self, int x, int y) noexcept:
         """Agent x's strategy key is smaller than y's."""
@@ -996,14 +1139,14 @@ cdef class Engine:
     cdef int _select(self, int si) except -2:
         """The strategy's choice among the agents eligible for ``si``, or -1."""
         cdef int gid = self.ss[si].group
-        cdef int side, n, i, cand, best = -1
+        cdef int side, n
         cdef int ids[2]
-        cdef AgentIndex *h
-        cdef int lo, hi, mid, pos, best_wrap = 0, wrap
         if self._online_for(gid):
             side = 1
         elif self.diversion:
             side = 0
+        elif self.has_ladders and self._step(si):
+            return self._select_wide(si, ids, 0)
         else:
             return -1
         if gid < 0:
@@ -1013,6 +1156,40 @@ cdef class Engine:
             ids[0] = (2 + gid) * 2 + side
             ids[1] = SLOT_ALL * 2 + side
             n = 2
+        if self.has_ladders and self._step(si):
+            return self._select_wide(si, ids, n)
+        return self._select_in(si, ids, n)
+
+    cdef int _select_wide(self, int si, int *own, int n) except -2:
+        """R24: the choice among the agents of ``own`` (``n`` indexes) and the online
+        agents of the ladder steps ``si`` reached. O(groups reached x log n)."""
+        cdef int m = 0, i
+        slots = self._esc_slots(si)
+        cdef int *ids = <int*>PyMem_Malloc((n + len(slots) + 1) * sizeof(int))
+        if ids == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                ids[m] = own[i]
+                m += 1
+            for slot in slots:
+                if slot is None:
+                    ids[m] = SLOT_ANY * 2 + 1
+                    m += 1
+                else:
+                    gid = self._gid.get(slot)
+                    if gid is not None:
+                        ids[m] = (2 + <int>gid) * 2 + 1
+                        m += 1
+            return self._select_in(si, ids, m)
+        finally:
+            PyMem_Free(ids)
+
+    cdef int _select_in(self, int si, int *ids, int n) except -2:
+        """The strategy's best agent for ``si`` among the indexes ``ids``, or -1."""
+        cdef int i, cand, best = -1
+        cdef AgentIndex *h
+        cdef int lo, hi, mid, pos, best_wrap = 0, wrap
         if self.strategy == ROUND_ROBIN:
             for i in range(n):
                 h = &self.ix[ids[i]]
@@ -1236,6 +1413,8 @@ cdef class Engine:
             best = self._best_waiting_in(ai, -1, best)
             for k in range(1, a.nslots):
                 best = self._best_waiting_in(ai, self.ag[ai].slots[k] - 2, best)
+            if self.has_ladders and a.online and self._esc:
+                best = self._best_escalated(ai, best)
         return best
 
     # -- R25: each waiting line ranked (an order-statistic treap per group) ----------------
@@ -1351,6 +1530,8 @@ cdef class Engine:
 
     cdef int _hand_out(self, int si, int ai, object now, bint automatic) except -1:
         """Give a waiting session to ``ai``, recording a hand-over from its line (R25)."""
+        if self.has_ladders and si in self._lad:
+            self._end_ladder(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
         cdef double t = now
         cdef double last
@@ -1452,6 +1633,8 @@ cdef class Engine:
                     pool = self._pool_for(si)
                     self._enqueue(si, pool)
                     events.append(ev_queued(self._sid[si], _POOLS[pool], now, self._buyer[si]))
+                    if self.has_ladders:
+                        self._start_ladder(si, now)
                 else:
                     self._give(si, ai, now, True)
                     events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_REQUEUE,
@@ -1479,6 +1662,8 @@ cdef class Engine:
         del self._sessions[sid]
         if self.ss[si].agent < 0:
             pool = self.ss[si].pool
+            if self.has_ladders and si in self._lad:
+                self._end_ladder(si)
             self._dequeue(si)
             self._free_session_slot(si)
             events.append(ev_closed(sid, None, _POOLS[pool], now, reason, buyer))
@@ -1551,6 +1736,7 @@ cdef class Engine:
             return self.ag[t.sess].in_use and self.ag[t.sess].gr_seq == t.seq
         if t.kind == AUTO_CLOSE:
             return self.ss[t.sess].ac_seq == t.seq
+        # FIRST_RESPONSE (assigned) or ESCALATE (waiting): the same field, see Sess.fr_seq
         return self.ss[t.sess].fr_seq == t.seq
 
     cdef int _set_timer(self, int si, int kind, double deadline) except -1:
@@ -1626,6 +1812,8 @@ cdef class Engine:
                 self._grace_expired(t.sess, at, events)
             elif t.kind == AUTO_CLOSE:
                 self._close(t.sess, at, C_AUTO, events)
+            elif t.kind == ESCALATE:
+                self._escalate(t.sess, at, events)
             else:
                 self._first_response_timeout(t.sess, at, events)
         return 0
@@ -1913,6 +2101,8 @@ cdef class Engine:
                 pool = self._pool_for(si)
                 self._enqueue(si, pool)
                 events.append(ev_queued(sid, _POOLS[pool], now, buyer))
+                if self.has_ladders:
+                    self._start_ladder(si, now)
                 return 0
             name = self._gname[gid]
             if limit.overflow is None:
@@ -2086,6 +2276,7 @@ cdef class Engine:
             agent_id=None if s.agent < 0 else self._aid[s.agent], pool=_POOLS[s.pool],
             opened_at=s.opened_at,
             timed_out=frozenset(<set>self._timed_out[si]) if s.has_timed_out else _NO_IDS,
+            step=self._step(si) if self.has_ladders else 0,
         )
 
     def session_ids(self):
@@ -2154,18 +2345,13 @@ cdef class Engine:
         sessions = []
         for session_id, si in self._sessions.items():
             s = &self.ss[si]
-            sessions.append({
-                "id": session_id, "buyer": self._buyer[si],
-                "group": None if s.group < 0 else self._gname[s.group],
-                "priority": s.priority, "arrival": s.arrival, "opened_at": s.opened_at,
-                "agent": None if s.agent < 0 else self._aid[s.agent],
-                "pool": None if s.pool == POOL_NONE else _POOLS[s.pool].value,
-                "first_unanswered": s.first_unanswered if s.has_first_unanswered else None,
-                "last_buyer": s.last_buyer,
-                "timed_out": sorted(self._timed_out[si]) if s.has_timed_out else [],
-                "auto_close": [s.ac_deadline, s.ac_seq] if s.ac_seq else None,
-                "first_response": [s.fr_deadline, s.fr_seq] if s.fr_seq else None,
-            })
+            record = self._session_record(session_id, si)
+            if self.has_ladders and si in self._lad:
+                since, step = self._lad[si]
+                record["ladder"] = {
+                    "since": since, "step": step,
+                    "next": [self._next_deadline_of(si), s.fr_seq] if s.fr_seq else None}
+            sessions.append(record)
         return {
             "counters": {
                 "next_reg": self.next_reg, "arrival": self.arrival, "auto": self.auto,
@@ -2174,6 +2360,21 @@ cdef class Engine:
             "agents": agents,
             "sessions": sessions,
             "sticky": [[buyer, aid, closed_at] for buyer, (aid, closed_at) in self._sticky.items()],
+        }
+
+    cdef dict _session_record(self, object session_id, int si):
+        cdef Sess *s = &self.ss[si]
+        return {
+            "id": session_id, "buyer": self._buyer[si],
+            "group": None if s.group < 0 else self._gname[s.group],
+            "priority": s.priority, "arrival": s.arrival, "opened_at": s.opened_at,
+            "agent": None if s.agent < 0 else self._aid[s.agent],
+            "pool": None if s.pool == POOL_NONE else _POOLS[s.pool].value,
+            "first_unanswered": s.first_unanswered if s.has_first_unanswered else None,
+            "last_buyer": s.last_buyer,
+            "timed_out": sorted(self._timed_out[si]) if s.has_timed_out else [],
+            "auto_close": [s.ac_deadline, s.ac_seq] if s.ac_seq else None,
+            "first_response": [s.fr_deadline, s.fr_seq] if s.fr_seq and s.agent >= 0 else None,
         }
 
     def restore_state(self, data, taken_at):
@@ -2237,6 +2438,8 @@ cdef class Engine:
                 self.ss[si].has_timed_out = True
             if d.pool is not None:
                 self._enqueue(si, POOL_QUEUE if d.pool is Pool.QUEUE else POOL_OFFLINE)
+                if d.ladder is not None:
+                    self._restore_ladder(si, d.ladder)
             elif d.agent is not None:
                 ai = self._agents[d.agent]
                 self.ss[si].prev = -1
@@ -2269,6 +2472,18 @@ cdef class Engine:
         for buyer, aid, closed_at in state.sticky:
             self._sticky[buyer] = (aid, closed_at)
 
+    cdef int _restore_ladder(self, int si, tuple ladder) except -1:
+        since, step, nxt = ladder
+        self._lad[si] = [since, step]
+        key = (-self.ss[si].priority, self.ss[si].arrival, si)
+        for slot in self._esc_slots(si):
+            self._esc.setdefault(slot, SortedList()).add(key)
+        if nxt is not None:
+            self.ss[si].fr_seq = nxt[1]
+            self._tm_push(nxt[0], nxt[1], ESCALATE, si)
+            self.live_timers += 1
+        return 0
+
     # -- invariants ---------------------------------------------------------------------------
 
     def _footprint(self):
@@ -2287,7 +2502,36 @@ cdef class Engine:
             "timer_entries": self.tm_size, "timed_out_sets": len(self._timed_out),
             "sticky": len(self._sticky),
             "handovers": sum(1 for i in range(self.nqs) if self.qs[i].ho != NULL),
+            "escalated": len(self._esc),
         }
+
+    cdef int _check_ladder(self, object session_id, int si, dict esc) except -1:
+        """R24: ladder state exactly on waiting sessions of laddered groups, its timer at
+        the start of the wait plus the next step's ``after``; files ``esc`` from scratch."""
+        cdef Sess *s = &self.ss[si]
+        cdef int i
+        rungs = self._ladders.get(self._gname[s.group]) if s.group >= 0 else None
+        laddered = si in self._lad
+        if laddered != bool(rungs and s.agent < 0):
+            raise AssertionError(f"{session_id!r}: R24 ladder state")
+        if not laddered:
+            if s.fr_seq and s.agent < 0:
+                raise AssertionError(f"{session_id!r}: a timer on a waiting session")
+            return 0
+        if (s.fr_seq == 0) != (self._step(si) == len(rungs)):
+            raise AssertionError(f"{session_id!r}: R24 step timer")
+        if s.fr_seq:
+            deadline = self._next_deadline_of(si)
+            for i in range(self.tm_size):
+                if self.tm[i].seq == s.fr_seq:
+                    if self.tm[i].kind != ESCALATE or self.tm[i].deadline != deadline:
+                        raise AssertionError(f"{session_id!r}: R24 step deadline")
+                    break
+            else:
+                raise AssertionError(f"{session_id!r}: R24 step timer lost")
+        for slot in self._esc_slots(si):
+            esc.setdefault(slot, []).append((-s.priority, s.arrival, si))
+        return 0
 
     def check(self):
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
@@ -2441,6 +2685,7 @@ cdef class Engine:
             if self.busy_q[self.qs[q].busy] != q:
                 raise AssertionError(f"queue {q}: busy position")
         live = 0
+        esc = {}
         for ai in self._agents.values():
             if self.ag[ai].away and not self.ag[ai].online:
                 raise AssertionError(f"agent {self._aid[ai]!r} away but offline")
@@ -2449,15 +2694,19 @@ cdef class Engine:
                     raise AssertionError(f"agent {self._aid[ai]!r} online with a grace timer")
                 live += 1
         for session_id, si in self._sessions.items():
-            if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0):
+            if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0 or si in self._lad):
                 raise AssertionError(
                     f"{session_id!r}: R18 timer in pool")
             live += (self.ss[si].ac_seq != 0) + (self.ss[si].fr_seq != 0)
+            self._check_ladder(session_id, si, esc)
             if self.ss[si].agent < 0:  # R06
                 for agent_id, ai in self._agents.items():
                     if not (not self._eligible(ai, si)):
                         raise AssertionError(
                             f"R06: {session_id!r} waits but {agent_id!r} is eligible")
+        if ({name: sorted(keys) for name, keys in esc.items()}
+                != {name: list(keys) for name, keys in self._esc.items()}):
+            raise AssertionError("R24 escalated lists")
         if live != self.live_timers:
             raise AssertionError("live timer count")
         count = 0

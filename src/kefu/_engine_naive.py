@@ -42,6 +42,9 @@ AMBIGUITY: a sticky entry is not consumed by a sticky return; it stays until
     the snapshot) but is never used.
 AMBIGUITY: ids in ``timed_out`` are kept even after that agent is removed; an
     agent re-added with the same id stays excluded for that session.
+AMBIGUITY: R24 steps due at one instant fire one at a time in timer order, each
+    placing its session at once, rather than all widening first and then being
+    placed together in R07 order (the semantics page says so).
 AMBIGUITY: requeued sessions lose their first-response timer (a waiting
     session has none) but keep their auto-close timer (R17 allows it on
     waiting sessions).
@@ -55,6 +58,7 @@ from typing import Any
 
 from kefu._batch import run_batch
 from kefu._handovers import MAX_SAMPLE, estimate
+from kefu._ladder import reached_all, reached_groups, table
 from kefu._snapshot import StateData, parse_state
 from kefu.errors import (
     AgentOffline,
@@ -73,6 +77,7 @@ from kefu.events import (
     AssignReason,
     Closed,
     CloseReason,
+    Escalated,
     Event,
     Opened,
     Overflowed,
@@ -139,6 +144,11 @@ class _Session:
     timed_out: set[str] = field(default_factory=set)
     auto_close: Timer | None = None
     first_response: Timer | None = None
+    # R24, while waiting in a group with a ladder: when the wait began, the steps
+    # reached, and the next step's timer (None once the last is reached).
+    since: float | None = None
+    step: int = 0
+    escalation: Timer | None = None
 
 
 def r07_key(s: _Session) -> R07Key:
@@ -153,6 +163,7 @@ class Engine:
         self._config = config
         self._weighted = config.strategy is Strategy.WEIGHTED
         self._limits: dict[str, QueueLimit] = dict(config.queue_limits)
+        self._ladders = table(config)
         self._agents: dict[str, _Agent] = {}
         self._sessions: dict[str, _Session] = {}
         self._sticky: dict[str, tuple[str, float]] = {}  # buyer -> (agent, closed_at)
@@ -198,11 +209,22 @@ class Engine:
         """Offline agents may take sessions of ``group`` (R09)."""
         return self._config.offline_diversion and not self._online_for(group)
 
+    def _reaches(self, y: _Agent, s: _Session) -> bool:
+        """R24: a ladder step ``s`` has reached brings in ``y`` (every agent, or a group
+        ``y`` names)."""
+        if not s.step:
+            return False
+        rungs = self._ladders[s.group]  # type: ignore[index]
+        if reached_all(rungs, s.step) or y.groups is None:
+            return True
+        return bool(y.groups & reached_groups(rungs, s.step))
+
     def _eligible(self, y: _Agent, s: _Session, diverted: bool) -> bool:
-        """``diverted`` is ``self._diverted(s.group)``, passed in to avoid rescanning."""
+        """``diverted`` is ``self._diverted(s.group)``, passed in to avoid rescanning.
+        A reached ladder step (R24) brings in online agents only."""
         return (
-            (y.online or diverted)
-            and self._serves(y, s.group)
+            (((y.online or diverted) and self._serves(y, s.group))
+             or (y.online and self._reaches(y, s)))
             and y.id not in s.timed_out
             and self._available(y)
         )
@@ -242,6 +264,7 @@ class Engine:
             times = self._handovers.setdefault(s.group, [])
             times.append(max([now, *times[-1:]]))
             del times[:-MAX_SAMPLE]
+            s.since, s.step, s.escalation = None, 0, None  # R24: the wait is over
         s.agent = y.id
         s.pool = None
         y.sessions.add(s.id)
@@ -271,7 +294,27 @@ class Engine:
     def _wait(self, s: _Session, now: float) -> Queued:
         """``s`` waits: queue pool if someone is online for its group, else offline pool."""
         s.pool = Pool.QUEUE if self._online_for(s.group) else Pool.OFFLINE
+        rungs = self._ladders.get(s.group) if s.group is not None else None
+        if rungs:  # R24: the wait in this group's line starts now
+            s.since = now
+            s.escalation = self._new_timer(now + rungs[0].after)
         return Queued(s.id, s.pool, now, s.buyer)
+
+    def _escalate(self, s: _Session, now: float, events: list[Event]) -> None:
+        """R24: ``s`` reaches its next ladder step at the deadline ``now``; if one of the
+        agents it brings in has room, ``s`` goes to the strategy's choice at once;
+        otherwise the next step's timer starts (from the start of the wait)."""
+        assert s.group is not None and s.since is not None
+        rungs = self._ladders[s.group]
+        s.escalation = None
+        s.step += 1
+        events.append(Escalated(s.id, s.group, s.step, rungs[s.step - 1].names, now, s.buyer))
+        y = self._select(s)
+        if y is not None:
+            self._give(s, y, now, automatic=True)
+            events.append(Assigned(s.id, y.id, now, AssignReason.DRAIN, s.buyer))
+        elif s.step < len(rungs):
+            s.escalation = self._new_timer(s.since + rungs[s.step].after)
 
     def _drain_to(self, y: _Agent, now: float, events: list[Event]) -> None:
         """R05: while ``y`` is available, give it the best waiting session it is eligible for."""
@@ -390,7 +433,8 @@ class Engine:
         """The pending timer with the smallest (deadline, seq), its kind and owner."""
         best: tuple[Timer, str, _Session | _Agent] | None = None
         for s in self._sessions.values():
-            for kind, timer in (("auto_close", s.auto_close), ("first_response", s.first_response)):
+            for kind, timer in (("auto_close", s.auto_close), ("first_response", s.first_response),
+                                ("escalation", s.escalation)):
                 if timer is not None and (best is None or timer < best[0]):
                     best = (timer, kind, s)
         for y in self._agents.values():
@@ -659,6 +703,8 @@ class Engine:
             elif kind == "auto_close":
                 owner.auto_close = None
                 self._close(owner, deadline, CloseReason.AUTO, events)
+            elif kind == "escalation":
+                self._escalate(owner, deadline, events)
             else:
                 self._first_response_timeout(owner, deadline, events)
 
@@ -686,7 +732,7 @@ class Engine:
         s = self._get_session(session_id)
         state = SessionState.WAITING if s.agent is None else SessionState.ASSIGNED
         return SessionView(s.id, s.buyer, s.group, s.priority, state, s.agent, s.pool, s.opened_at,
-                           frozenset(s.timed_out))
+                           frozenset(s.timed_out), s.step)
 
     def session_ids(self) -> list[str]:
         return [s.id for s in self._sessions_by_arrival()]
@@ -757,6 +803,9 @@ class Engine:
                     ),
                     "last_buyer": float(s.last_buyer), "timed_out": sorted(s.timed_out),
                     "auto_close": timer(s.auto_close), "first_response": timer(s.first_response),
+                    **({} if s.since is None else {"ladder": {
+                        "since": float(s.since), "step": s.step,
+                        "next": timer(s.escalation)}}),
                 }
                 for s in self._sessions_by_arrival()
             ],
@@ -798,6 +847,8 @@ class Engine:
                 timed_out=set(d.timed_out), auto_close=d.auto_close,
                 first_response=d.first_response,
             )
+            if d.ladder is not None:
+                s.since, s.step, s.escalation = d.ladder
             self._sessions[s.id] = s
             if s.agent is not None:
                 self._agents[s.agent].sessions.add(s.id)
@@ -864,6 +915,16 @@ class Engine:
                 if not (s.agent is not None):
                     raise AssertionError(f"waiting session {sid!r} has a first-response timer")
                 seqs.append(s.first_response[1])
+            rungs = self._ladders.get(s.group) if s.group is not None else None
+            if (s.since is not None) != bool(rungs and s.pool is not None):
+                raise AssertionError(f"session {sid!r}: R24 ladder state")
+            if s.since is not None and rungs:
+                if (s.escalation is None) != (s.step == len(rungs)):
+                    raise AssertionError(f"session {sid!r}: R24 step timer")
+                if s.escalation is not None:
+                    if s.escalation[0] != s.since + rungs[s.step].after:
+                        raise AssertionError(f"session {sid!r}: R24 deadline")
+                    seqs.append(s.escalation[1])
         for aid, y in self._agents.items():
             if y.away and not y.online:
                 raise AssertionError(f"agent {aid!r} away but offline")

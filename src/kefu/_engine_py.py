@@ -31,6 +31,11 @@ session's place in its group's line (R25) is one bisection, O(log w). Each
 line keeps its latest hand-over times in a bounded deque, dropped when its
 group is forgotten (no agent names it, no open session has it: ``_refs``).
 
+A waiting session past a step of its group's escalation ladder (R24) is also
+filed, by its R07 key, in one ``SortedList`` per group the step added (or
+one for a step that reached every agent): a step costs O(log w) per group
+added, and a drain compares those lists' heads for the agent's groups too.
+
 Timers live in one heap of (deadline, seq, kind, session); a session holds
 its current (deadline, seq) per kind, and a heap entry that no longer
 matches is stale and skipped (lazy deletion). The heap is rebuilt when stale
@@ -53,6 +58,7 @@ from sortedcontainers import SortedList
 
 from kefu._batch import run_batch
 from kefu._handovers import MAX_SAMPLE, estimate
+from kefu._ladder import reached_all, reached_groups, table
 from kefu._snapshot import StateData, parse_state
 from kefu.errors import (
     AgentOffline,
@@ -71,6 +77,7 @@ from kefu.events import (
     AssignReason,
     Closed,
     CloseReason,
+    Escalated,
     Event,
     Opened,
     Overflowed,
@@ -96,6 +103,7 @@ _ALL: Final = 1
 _AUTO_CLOSE: Final = 0
 _FIRST_RESPONSE: Final = 1
 _GRACE: Final = 2  # R27: an offline agent's grace deadline (the entry's owner is the agent)
+_ESCALATE: Final = 3  # R24: a waiting session's next ladder step
 
 Key = tuple[int, ...]
 Slot = str | int
@@ -130,8 +138,9 @@ class _Agent:
 
 class _Session:
     __slots__ = (
-        "agent", "arrival", "auto_close", "buyer", "first_response", "first_unanswered",
-        "group", "id", "key", "last_buyer", "opened_at", "pool", "priority", "timed_out",
+        "agent", "arrival", "auto_close", "buyer", "esc", "first_response", "first_unanswered",
+        "group", "id", "key", "last_buyer", "opened_at", "pool", "priority", "since", "step",
+        "timed_out",
     )
 
     def __init__(self, session_id: str, buyer: str | None, group: str | None, priority: int,
@@ -150,6 +159,11 @@ class _Session:
         self.timed_out: set[str] = set()
         self.auto_close: tuple[float, int] | None = None
         self.first_response: tuple[float, int] | None = None
+        # R24, while waiting in a group with a ladder: when the wait began, the steps
+        # reached, and the next step's timer (None once the last is reached).
+        self.since: float | None = None
+        self.step = 0
+        self.esc: tuple[float, int] | None = None
 
 
 class Engine:
@@ -169,6 +183,11 @@ class Engine:
         self._wait_limited = frozenset(g for g, lim in config.queue_limits
                                        if lim.max_wait is not None)
         self._oldest: dict[str, SortedList] = {}
+        # R24: each group's ladder, and the waiting sessions past a step, by the R07 key,
+        # filed under every group their reached steps add (None: a step that reached every
+        # agent); only non-empty lists are kept.
+        self._ladders = table(config)
+        self._esc: dict[str | None, SortedList] = {}
         # R25: each line's latest hand-over times (non-decreasing), kept while its group is
         # named by an agent or an open session (``_refs``); the line of no group always.
         self._handovers: dict[str | None, deque[float]] = {}
@@ -224,10 +243,24 @@ class Engine:
     def _eligible(self, a: _Agent, s: _Session) -> bool:
         return (
             a.key is not None
-            and (a.groups is None or s.group is None or s.group in a.groups)
             and a.id not in s.timed_out
-            and self._side_ok(a, s.group)
+            and (((a.groups is None or s.group is None or s.group in a.groups)
+                  and self._side_ok(a, s.group))
+                 or (a.online and s.step > 0 and self._reaches(a, s)))
         )
+
+    def _reaches(self, a: _Agent, s: _Session) -> bool:
+        """R24: a ladder step ``s`` reached brings ``a`` in. O(groups reached)."""
+        rungs = self._ladders[s.group]  # type: ignore[index]
+        if reached_all(rungs, s.step) or a.groups is None:
+            return True
+        return bool(a.groups & reached_groups(rungs, s.step))
+
+    def _esc_slots(self, s: _Session) -> list[str | None]:
+        """R24: the lists of escalated sessions ``s`` is filed in (its reached steps)."""
+        rungs = self._ladders[s.group]  # type: ignore[index]
+        return [None if rung.groups is None else g
+                for rung in rungs[:s.step] for g in (rung.groups or (None,))]
 
     def _key(self, a: _Agent) -> Key:
         if self._strategy is Strategy.LEAST_LOAD:
@@ -305,12 +338,19 @@ class Engine:
             side = True
         elif self._config.offline_diversion:
             side = False
+        elif s.step:
+            side = None
         else:
             return None
-        if group is None:
+        if side is None:
+            indexes = []
+        elif group is None:
             indexes = [self._index.get((side, _ANY))]
         else:
             indexes = [self._index.get((side, group)), self._index.get((side, _ALL))]
+        if s.step:  # R24: the online agents its reached ladder steps bring in
+            indexes.extend(self._index.get((True, slot if slot is not None else _ANY))
+                           for slot in self._esc_slots(s))
         excluded = s.timed_out
         by_reg = self._by_reg
         best: tuple[int, ...] | None = None
@@ -361,6 +401,19 @@ class Engine:
                     if best is None or s.key < best.key:
                         best = s
                     break
+        if self._esc and a.online and a.groups is not None:  # R24: widened sessions
+            esc = self._esc
+            for slot in [g for g in a.groups if g in esc] + ([None] if None in esc else []):
+                best = self._best_in(esc[slot], a, best)
+        return best
+
+    def _best_in(self, queue: SortedList, a: _Agent, best: _Session | None) -> _Session | None:
+        """The better of ``best`` and the first session of ``queue`` that ``a`` did not time
+        out on. O(1) plus the sessions skipped (R18)."""
+        for key in queue:
+            s = self._waiting[key[1]]
+            if a.id not in s.timed_out:
+                return s if best is None or s.key < best.key else best
         return best
 
     # -- moving sessions -----------------------------------------------------------
@@ -402,6 +455,8 @@ class Engine:
             self._oldest.setdefault(s.group, SortedList()).add(s.arrival)
 
     def _dequeue(self, s: _Session) -> None:
+        if s.since is not None:
+            self._end_ladder(s)
         queue = self._queues[s.group]
         queue.remove(s.key)
         if not queue:
@@ -413,6 +468,53 @@ class Engine:
             arrivals.remove(s.arrival)
             if not arrivals:
                 del self._oldest[s.group]
+
+    def _start_ladder(self, s: _Session, now: float) -> None:
+        """R24: ``s`` starts to wait in its group's line at ``now``; with a ladder, the
+        first step's timer starts. O(log t)."""
+        rungs = self._ladders.get(s.group) if s.group is not None else None
+        if rungs:
+            s.since = now
+            s.esc = self._set_timer(s, _ESCALATE, now + rungs[0].after)
+
+    def _end_ladder(self, s: _Session) -> None:
+        """R24: the wait of ``s`` is over: out of the escalated lists, its timer stopped.
+        O(groups reached x log w)."""
+        esc = self._esc
+        for slot in self._esc_slots(s):
+            queue = esc[slot]
+            queue.remove(s.key)
+            if not queue:
+                del esc[slot]
+        if s.esc is not None:
+            s.esc = None
+            self._drop_timer()
+        s.since = None
+        s.step = 0
+
+    def _escalate(self, s: _Session, now: float, events: list[Event]) -> None:
+        """R24: ``s`` reaches its next ladder step at the deadline ``now``: filed under the
+        step's groups; if one of the agents they bring in has room, ``s`` goes to the
+        strategy's choice at once (a drain); otherwise the next step's timer starts, from
+        the start of the wait. O(groups added x log w + log n) plus the hand-over."""
+        rungs = self._ladders[s.group]  # type: ignore[index]
+        s.esc = None
+        self._drop_timer()
+        rung = rungs[s.step]
+        s.step += 1
+        for slot in (rung.groups or (None,)):
+            queue = self._esc.get(slot)
+            if queue is None:
+                queue = self._esc[slot] = SortedList()
+            queue.add(s.key)
+        events.append(Escalated(s.id, s.group, s.step, rung.names, now,  # type: ignore[arg-type]
+                                s.buyer))
+        a = self._select(s)
+        if a is not None:
+            self._hand_out(s, a, now, True)
+            events.append(Assigned(s.id, a.id, now, AssignReason.DRAIN, s.buyer))
+        elif s.step < len(rungs):
+            s.esc = self._set_timer(s, _ESCALATE, s.since + rungs[s.step].after)  # type: ignore[operator]
 
     def _over_limit(self, group: str, now: float) -> QueueLimit | None:
         """The limit of ``group`` if one more waiting session would break it (R28). O(1)."""
@@ -440,6 +542,7 @@ class Engine:
                 pool = self._pool_for(s)
                 self._enqueue(s, pool)
                 events.append(Queued(s.id, pool, now, s.buyer))
+                self._start_ladder(s, now)
                 return
             if limit.overflow is None:
                 del self._sessions[s.id]
@@ -505,6 +608,7 @@ class Engine:
                     pool = self._pool_for(s)
                     self._enqueue(s, pool)
                     events.append(Queued(s.id, pool, now, s.buyer))
+                    self._start_ladder(s, now)
                 else:
                     self._give(s, a, now, True)
                     events.append(Assigned(s.id, a.id, now, AssignReason.REQUEUE, s.buyer))
@@ -574,6 +678,8 @@ class Engine:
         _, seq, kind, owner = entry
         if kind == _GRACE:
             timer = owner.grace  # type: ignore[union-attr]
+        elif kind == _ESCALATE:
+            timer = owner.esc  # type: ignore[union-attr]
         elif kind == _AUTO_CLOSE:
             timer = owner.auto_close  # type: ignore[union-attr]
         else:
@@ -605,6 +711,8 @@ class Engine:
                 self._grace_expired(s, deadline, events)  # type: ignore[arg-type]
             elif kind == _AUTO_CLOSE:
                 self._close(s, deadline, CloseReason.AUTO, events)  # type: ignore[arg-type]
+            elif kind == _ESCALATE:
+                self._escalate(s, deadline, events)  # type: ignore[arg-type]
             else:
                 self._first_response_timeout(s, deadline, events)  # type: ignore[arg-type]
         return events
@@ -857,7 +965,7 @@ class Engine:
             session_id=s.id, buyer_id=s.buyer, group=s.group, priority=s.priority,
             state=SessionState.WAITING if s.agent is None else SessionState.ASSIGNED,
             agent_id=None if s.agent is None else s.agent.id, pool=s.pool, opened_at=s.opened_at,
-            timed_out=frozenset(s.timed_out),
+            timed_out=frozenset(s.timed_out), step=s.step,
         )
 
     def session_ids(self) -> list[str]:
@@ -925,6 +1033,9 @@ class Engine:
                     "timed_out": sorted(s.timed_out),
                     "auto_close": None if s.auto_close is None else list(s.auto_close),
                     "first_response": None if s.first_response is None else list(s.first_response),
+                    **({} if s.since is None else {"ladder": {
+                        "since": s.since, "step": s.step,
+                        "next": None if s.esc is None else list(s.esc)}}),
                 }
                 for s in self._sessions.values()
             ],
@@ -968,6 +1079,13 @@ class Engine:
             self._sessions[s.id] = s
             if d.pool is not None:
                 self._enqueue(s, d.pool)
+                if d.ladder is not None:
+                    s.since, s.step, s.esc = d.ladder
+                    for name in self._esc_slots(s):
+                        self._esc.setdefault(name, SortedList()).add(s.key)
+                    if s.esc is not None:
+                        heapq.heappush(self._timers, (s.esc[0], s.esc[1], _ESCALATE, s))
+                        self._live_timers += 1
             elif d.agent is not None:
                 a = self._agents[d.agent]
                 a.sessions[s.id] = s
@@ -997,6 +1115,7 @@ class Engine:
             "agents": len(self._by_reg), "sessions": len(self._sessions),
             "timer_entries": len(self._timers), "sticky": len(self._sticky),
             "handovers": len(self._handovers), "group_refs": len(self._refs),
+            "escalated": len(self._esc),
         }
 
     def check(self) -> None:
@@ -1071,14 +1190,27 @@ class Engine:
                 if a.online:
                     raise AssertionError(f"agent {a.id!r} online with a grace timer")
                 live += 1
+        esc: dict[str | None, list[tuple[int, int]]] = {}
         for s in self._sessions.values():
             if not (s.first_response is None or s.agent is not None):
                 raise AssertionError(f"{s.id!r}: R18 timer in pool")
             live += (s.auto_close is not None) + (s.first_response is not None)
+            live += s.esc is not None
+            rungs = self._ladders.get(s.group) if s.group is not None else None
+            if (s.since is not None) != bool(rungs and s.agent is None):
+                raise AssertionError(f"{s.id!r}: R24 ladder state")
+            if s.since is not None and rungs:
+                if (s.esc is None) != (s.step == len(rungs)) or (
+                        s.esc is not None and s.esc[0] != s.since + rungs[s.step].after):
+                    raise AssertionError(f"{s.id!r}: R24 step timer")
+                for name in self._esc_slots(s):
+                    esc.setdefault(name, []).append(s.key)
             if s.agent is None:  # R06
                 for a in self._agents.values():
                     if self._eligible(a, s):
                         raise AssertionError(f"R06: {s.id!r} waits but {a.id!r} is eligible")
+        if {k: sorted(v) for k, v in esc.items()} != {k: list(v) for k, v in self._esc.items()}:
+            raise AssertionError("R24 escalated lists")
         if not (live == self._live_timers):
             raise AssertionError("live timer count")
         if not (sum(self._is_live(t) for t in self._timers) == live):

@@ -29,10 +29,12 @@ from kefu._text import short_repr
 from kefu.errors import InvalidEvent
 
 __all__ = [
+    "GROUPS_OR_ANY",
     "ID",
     "OPTIONAL_ID",
     "PRIORITY",
     "SCHEMA_VERSION",
+    "STEP",
     "TIME",
     "Field",
     "Schema",
@@ -89,6 +91,29 @@ TIME = Spec("finite seconds as a float",
             lambda value: type(value) is float and -math.inf < value < math.inf)
 PRIORITY = Spec(f"an integer within ±{MAX_PRIORITY}",
                 lambda value: type(value) is int and -MAX_PRIORITY <= value <= MAX_PRIORITY)
+
+
+#: The largest ladder step number (R24) a wire form may carry.
+MAX_STEP = 1_000
+
+
+def _is_groups(value: object) -> bool:
+    """A non-empty list of distinct non-empty strings in sorted order (exact types only)."""
+    if type(value) is not list or not value or not all(_is_id(g) for g in value):
+        return False
+    return all(a < b for a, b in itertools.pairwise(value))
+
+
+STEP = Spec(f"an integer from 1 to {MAX_STEP}",
+            lambda value: type(value) is int and 1 <= value <= MAX_STEP)
+#: A ladder step's groups (R24): a sorted list of names on the wire, a tuple in the
+#: event, or null for "any agent".
+GROUPS_OR_ANY = Spec(
+    "null or a sorted list of distinct non-empty strings",
+    lambda value: value is None or _is_groups(value),
+    lambda value: None if value is None else tuple(value),
+    lambda groups: None if groups is None else list(groups),
+)
 
 
 def enum_value(enum_cls: type[Any], *, optional: bool = False) -> Spec:

@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from kefu._checks import MAX_PRIORITY, MAX_WEIGHT
+from kefu._ladder import Table, reached_all, reached_groups, table
 from kefu._text import short_repr
 from kefu.errors import InvalidSnapshot
 from kefu.events import Pool
@@ -50,6 +51,7 @@ from kefu.model import MAX_CAP, MAX_DURATION, Cap, CapKind, Config, Strategy
 __all__ = [
     "MAX_COUNTER",
     "AgentData",
+    "LadderData",
     "SessionData",
     "StateData",
     "TimerData",
@@ -76,6 +78,10 @@ _SESSION_ORDER = (
     "first_unanswered", "last_buyer", "timed_out", "auto_close", "first_response",
 )
 _SESSION_KEYS = frozenset(_SESSION_ORDER)
+#: R24: a session waiting in a group with a ladder has ``"ladder": {"since", "step", "next"}``
+#: (absent otherwise, so a shop without ladders snapshots exactly as before).
+_SESSION_OPTIONAL = frozenset({"ladder"})
+_LADDER_KEYS = frozenset({"since", "step", "next"})
 _POOLS = {"queue": Pool.QUEUE, "offline": Pool.OFFLINE}
 _EMPTY: frozenset[str] = frozenset()
 
@@ -93,6 +99,10 @@ class AgentData(NamedTuple):
     grace: TimerData | None = None
 
 
+#: R24: (since, steps reached, the next step's timer or None).
+LadderData = tuple[float, int, TimerData | None]
+
+
 class SessionData(NamedTuple):
     id: str
     buyer: str | None
@@ -107,6 +117,7 @@ class SessionData(NamedTuple):
     timed_out: frozenset[str]
     auto_close: TimerData | None
     first_response: TimerData | None
+    ladder: LadderData | None = None
 
 
 class StateData(NamedTuple):
@@ -340,8 +351,16 @@ def _session_fast(v: object) -> SessionData | None:
     )
 
 
+def _ladder(where: str, v: object) -> LadderData:
+    d = _dict(f"{where}.ladder", v, _LADDER_KEYS)
+    nxt = _timer(d["next"], f"{where}.ladder", "next")
+    return (_time(d["since"], f"{where}.ladder", "since"),
+            _count(d["step"], f"{where}.ladder", "step"), nxt)
+
+
 def _session_by_field(where: str, v: object) -> SessionData:
-    d = _dict(where, v, _SESSION_KEYS)
+    optional = v.keys() & _SESSION_OPTIONAL if type(v) is dict and _str_keys(v) else frozenset()
+    d = _dict(where, v, _SESSION_KEYS | optional)
     return SessionData(
         id=_id(d["id"], where, "id"),
         buyer=_opt_id(d["buyer"], where, "buyer"),
@@ -356,6 +375,7 @@ def _session_by_field(where: str, v: object) -> SessionData:
         timed_out=_ids(d["timed_out"], where, "timed_out"),
         auto_close=_timer(d["auto_close"], where, "auto_close"),
         first_response=_timer(d["first_response"], where, "first_response"),
+        ladder=_ladder(where, d["ladder"]) if "ladder" in d else None,
     )
 
 
@@ -395,7 +415,7 @@ def _check_deadline(i: int, kind: str, deadline: float, duration: float,
                     kind)
 
 
-def _check_session_times(i: int, s: SessionData, config: Config,
+def _check_session_times(i: int, s: SessionData, config: Config, ladders: Table,
                          taken_at: float | None) -> None:
     """Times of session ``i``: their order, and timers only as the config sets them. O(1)."""
     fu = s.first_unanswered
@@ -431,6 +451,45 @@ def _check_session_times(i: int, s: SessionData, config: Config,
         _check_deadline(i, "first_response", s.first_response[0], timeout, None, taken_at)
     if s.timed_out and config.first_response_timeout is None:
         raise _fail(f"sessions[{i}].timed_out", "R18 exclusions, but first_response_timeout is off")
+    _check_ladder(i, s, ladders, taken_at)
+
+
+def _check_ladder(i: int, s: SessionData, ladders: Table, taken_at: float | None) -> None:
+    """R24: a ladder state exactly on the sessions waiting in a group with a ladder; its
+    step within the ladder; the next step's deadline the start of the wait plus that step's
+    ``after``, to the bit; reached steps' deadlines no later than ``taken_at``. O(1)."""
+    where = f"sessions[{i}]"
+    rungs = ladders.get(s.group) if s.group is not None else None
+    if s.ladder is None:
+        if rungs and s.pool is not None:
+            raise _fail(where, f"waits in group {short_repr(s.group)}, which has a ladder,"
+                               " but has no ladder state", "ladder")
+        return
+    if not rungs:
+        raise _fail(where, f"a ladder state, but group {short_repr(s.group)} has no ladder",
+                    "ladder")
+    if s.pool is None:
+        raise _fail(where, "a ladder state, but the session is not waiting", "ladder")
+    since, step, nxt = s.ladder
+    if step > len(rungs):
+        raise _fail(f"{where}.ladder", f"step {step}, but the ladder of"
+                                       f" {short_repr(s.group)} has {len(rungs)}", "step")
+    _not_after(f"{where}.ladder.since", "the start of the wait", since, taken_at, "taken_at")
+    if step:
+        _not_after(f"{where}.ladder.step", f"step {step}'s deadline",
+                   since + rungs[step - 1].after, taken_at, "taken_at")
+    if step == len(rungs):
+        if nxt is not None:
+            raise _fail(f"{where}.ladder", "the last step is reached: no next timer", "next")
+        return
+    if nxt is None:
+        raise _fail(f"{where}.ladder", f"step {step + 1} is still to come, but no timer",
+                    "next")
+    expected = since + rungs[step].after
+    if nxt[0] != expected:
+        raise _fail(f"{where}.ladder", f"deadline {short_repr(nxt[0])} is not since"
+                                       f" {short_repr(since)} plus step {step + 1}'s after"
+                                       f" {short_repr(rungs[step].after)}", "next")
 
 
 # -- step 3: records against each other and the counters ------------------------------
@@ -507,7 +566,8 @@ def _check_sessions(state: StateData, agent_ids: set[str]) -> None:
                                " never both or neither")
         if s.agent is not None and s.agent not in agent_ids:
             raise _fail(f"sessions[{i}].agent", f"unknown agent {short_repr(s.agent)}")
-        for kind, timer in (("auto_close", s.auto_close), ("first_response", s.first_response)):
+        for kind, timer in (("auto_close", s.auto_close), ("first_response", s.first_response),
+                            ("ladder.next", None if s.ladder is None else s.ladder[2])):
             if timer is None:
                 continue
             if timer[1] > state.timer or timer[1] in seqs:
@@ -555,6 +615,7 @@ class _Eligibility:
 
     def __init__(self, state: StateData, config: Config) -> None:
         self.diversion = config.offline_diversion
+        self.ladders = table(config)
         weighted = config.strategy is Strategy.WEIGHTED
         load: Counter[str] = Counter(s.agent for s in state.sessions if s.agent is not None)
         self.by_id = {a.id: a for a in state.agents}
@@ -593,12 +654,41 @@ class _Eligibility:
             and (a.groups is None or s.group is None or s.group in a.groups)
         )
 
+    def _widened(self, s: SessionData, agents: tuple[AgentData, ...]) -> str | None:
+        """R24: an online agent that a reached ladder step of ``s`` brings in, or None.
+
+        Counted like the rest: the available online agents of the groups reached
+        (an agent naming several is counted once per group, which only matters
+        when ``s`` excludes some, R18: then the agents are scanned).
+        O(groups reached); O(agents) to name one.
+        """
+        if s.ladder is None or not s.ladder[1]:
+            return None
+        rungs = self.ladders[s.group]  # type: ignore[index]
+        step = s.ladder[1]
+        free = self.free[True]
+        anyone = reached_all(rungs, step)
+        groups = reached_groups(rungs, step)
+        total = free[None] if anyone else free[""] + sum(free[g] for g in groups)
+        if total == 0:
+            return None
+
+        def takes(a: AgentData) -> bool:
+            return (a.online and a.id in self.available and a.id not in s.timed_out
+                    and (anyone or a.groups is None or bool(a.groups & groups)))
+
+        return next((a.id for a in agents if takes(a)), None)
+
     def some_eligible(self, s: SessionData, agents: tuple[AgentData, ...]) -> str | None:
         """An agent eligible for waiting session ``s`` (the first registered), or None.
 
         Compares how many agents may take ``s`` with how many of them ``s``
         excludes (R18): O(|s.timed_out|); O(agents) only to name one.
+        A session past a ladder step (R24) also counts the agents it brings in.
         """
+        widened = self._widened(s, agents)
+        if widened is not None:
+            return widened
         side = self._side(s.group)
         if side is None:
             return None
@@ -652,8 +742,9 @@ def parse_state(data: object, config: Config, taken_at: float | None) -> StateDa
     agents = tuple(_agent(f"agents[{i}]", a) for i, a in enumerate(_list("agents", d["agents"])))
     sessions = tuple(_session(i, s) for i, s in enumerate(_list("sessions", d["sessions"])))
     sticky = tuple(_sticky(f"sticky[{i}]", e) for i, e in enumerate(_list("sticky", d["sticky"])))
+    ladders = table(config)
     for i, s in enumerate(sessions):
-        _check_session_times(i, s, config, taken_at)
+        _check_session_times(i, s, config, ladders, taken_at)
     for i, a in enumerate(agents):
         _check_agent_status(i, a, taken_at)
     state = StateData(

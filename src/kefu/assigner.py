@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import math
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from kefu import _compat
@@ -49,7 +49,7 @@ from kefu.errors import (
 )
 from kefu.events import Event
 from kefu.explain import Explanation, explain
-from kefu.model import AgentView, Cap, Config, QueueLimit, SessionView, Strategy
+from kefu.model import AgentView, Cap, Config, LadderStep, QueueLimit, SessionView, Strategy
 
 __all__ = ["ENGINE", "ENGINES", "MAX_PRIORITY", "MAX_WEIGHT", "Assigner", "EngineName"]
 
@@ -126,6 +126,11 @@ class Assigner:
     ``queue_limits`` (R28) maps a group name to its
     :class:`~kefu.model.QueueLimit`: a new session that would wait beyond it
     overflows to another group or is refused (``Rejected``).
+
+    ``ladders`` (R24) maps a group name to its escalation ladder, a sequence
+    of :class:`~kefu.model.LadderStep`: once a session has waited a step's
+    ``after`` seconds in its group's line, that step's online agents may take
+    it too (``Escalated``, fired by :meth:`tick` at the deadline).
     """
 
     __slots__ = ("_clock", "_config", "_engine", "_guard", "_last_now")
@@ -141,6 +146,7 @@ class Assigner:
         queue_limits: Mapping[str, QueueLimit] | None = None,
         *,
         engine: EngineName = "auto",
+        ladders: Mapping[str, Sequence[LadderStep]] | None = None,
     ) -> None:
         config = Config(
             strategy=strategy,
@@ -149,6 +155,7 @@ class Assigner:
             first_response_timeout=first_response_timeout,
             sticky_window=sticky_window,
             queue_limits=queue_limits,
+            ladders=ladders,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         if not _has_now(self._clock):
@@ -445,7 +452,7 @@ class Assigner:
             self._guard.leave()
 
     def tick(self) -> list[Event]:
-        """Fire every timer due by now, in deadline order (R17, R18, R20).
+        """Fire every timer due by now, in deadline order (R17, R18, R20, R24, R27).
 
         Cost: O(log t) per timer fired plus the work each one causes.
         """
@@ -532,7 +539,9 @@ class Assigner:
 
         For every registered agent, in registration order: eligible or not,
         and every reason why not (wrong group, offline, suspended, full,
-        weight 0 under WEIGHTED, timed out on this session). A waiting
+        weight 0 under WEIGHTED, timed out on this session, or brought in
+        only by a step of the group's escalation ladder not reached yet,
+        R24). A waiting
         session never has an eligible agent (R06): the reasons are what keeps
         it waiting. See :mod:`kefu.explain`.
         """
@@ -551,8 +560,10 @@ class Assigner:
         without a group form a line of their own), in either pool, in R07
         order (priority, then arrival): the order in which the agents who
         serve ``g`` take them. Sessions of other groups are not counted,
-        even when the same agents serve them. Raises ``UnknownSession`` for
-        a session that is not open. O(log w) for w waiting sessions.
+        even when the same agents serve them; a session past a step of its
+        group's escalation ladder (R24) stays in its own group's line. Raises
+        ``UnknownSession`` for a session that is not open. O(log w) for w
+        waiting sessions.
         """
         self._enter("position")
         try:
@@ -674,6 +685,7 @@ class Assigner:
             sticky_window=config.sticky_window,
             queue_limits=dict(config.queue_limits),
             engine=engine,
+            ladders=dict(config.ladders),
         )
         state = data["state"]
         if type(state) is not dict:

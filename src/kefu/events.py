@@ -28,6 +28,7 @@ __all__ = [
     "Assigned",
     "CloseReason",
     "Closed",
+    "Escalated",
     "Event",
     "Opened",
     "Overflowed",
@@ -213,8 +214,24 @@ class Rejected(_Event):
     buyer_id: str | None = None
 
 
+@attrs.frozen
+class Escalated(_Event):
+    """A waiting session of ``group`` reached step ``step`` (from 1) of its group's
+    escalation ladder (R24): the agents of ``groups`` (sorted; None: every agent) may take
+    it from now on, besides those it could go to before. An ``Assigned`` follows at once
+    when one of them has room."""
+
+    kind: ClassVar[str] = "escalated"
+    session_id: str
+    group: str
+    step: int
+    groups: tuple[str, ...] | None
+    at: float
+    buyer_id: str | None = None
+
+
 Event = (Opened | Assigned | Queued | Transferred | ResponseTimedOut | Reassigned | Requeued
-         | Closed | Overflowed | Rejected)
+         | Closed | Overflowed | Rejected | Escalated)
 
 
 def _schema(cls: type[_Event], *fields: _codec.Field) -> _codec.Schema:
@@ -247,6 +264,9 @@ _SCHEMAS: dict[type[_Event], _codec.Schema] = {schema.cls: schema for schema in 
             _codec.Field("from_group", _ID), _codec.Field("to_group", _ID),
             _codec.Field("at", _AT)),
     _schema(Rejected, _codec.Field("session_id", _ID), _BUYER, _codec.Field("group", _ID),
+            _codec.Field("at", _AT)),
+    _schema(Escalated, _codec.Field("session_id", _ID), _BUYER, _codec.Field("group", _ID),
+            _codec.Field("step", _codec.STEP), _codec.Field("groups", _codec.GROUPS_OR_ANY),
             _codec.Field("at", _AT)),
 )}
 _BY_KIND: dict[str, _codec.Schema] = {schema.kind: schema for schema in _SCHEMAS.values()}

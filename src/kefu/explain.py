@@ -8,7 +8,10 @@ rule the engines route by (see docs/rules.md): an agent is eligible when
 they serve the session's group, are not away (R27), are not suspended, have
 room under their cap, have a weight above 0 under WEIGHTED, have not let this session time
 out (R18), and are online, or offline diversion is on and nobody serving
-the group is online (R09). After every call no waiting session has an
+the group is online (R09). A waiting session past a step of its group's
+escalation ladder (R24) may also go to the online agents that step brings in;
+an agent that only a later step would bring in is NOT_YET rather than
+WRONG_GROUP. After every call no waiting session has an
 eligible agent (R06), so for a waiting session the reasons are exactly what
 keeps it waiting.
 
@@ -24,7 +27,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from kefu.model import AgentView, Config, SessionState, SessionView, Strategy
+from kefu.model import AgentView, Config, LadderStep, SessionState, SessionView, Strategy
 
 __all__ = ["AgentEligibility", "Explanation", "Reason", "explain"]
 
@@ -39,6 +42,7 @@ class Reason(enum.Enum):
     FULL = "full"  # load at the numeric cap (R01)
     WEIGHT_ZERO = "weight_zero"  # weight 0 under the WEIGHTED strategy (R11)
     TIMED_OUT = "timed_out"  # let this session time out before (R18)
+    NOT_YET = "not_yet"  # brought in by a step of the group's ladder not reached yet (R24)
 
 
 @attrs.frozen
@@ -83,22 +87,42 @@ def _serves(agent: AgentView, group: str | None) -> bool:
     return agent.groups is None or group is None or group in agent.groups
 
 
+def _brings_in(steps: Sequence[LadderStep], agent: AgentView) -> bool:
+    """Some of ``steps`` brings ``agent`` in: a step for every agent, or one naming a group
+    the agent serves."""
+    return any(step.groups is None or agent.groups is None or bool(agent.groups & step.groups)
+               for step in steps)
+
+
 def explain(config: Config, session: SessionView, agents: Sequence[AgentView]) -> Explanation:
     """Each of ``agents``' eligibility for ``session`` under ``config`` (see the module doc).
 
-    Reasons come in a fixed order: WRONG_GROUP, OFFLINE, AWAY, SUSPENDED, FULL,
-    WEIGHT_ZERO, TIMED_OUT. O(len(agents)).
+    Reasons come in a fixed order: WRONG_GROUP or NOT_YET, OFFLINE, AWAY, SUSPENDED,
+    FULL, WEIGHT_ZERO, TIMED_OUT. An agent a reached ladder step (R24) brings in serves
+    the session, but only while online (offline diversion is for the session's own
+    group). O(len(agents) x ladder steps).
     """
     group = session.group
     online_for_group = any(a.online and _serves(a, group) for a in agents)
     diversion = config.offline_diversion and not online_for_group
     weighted = config.strategy is Strategy.WEIGHTED
+    steps: Sequence[LadderStep] = ()
+    if group is not None and session.state is SessionState.WAITING:
+        steps = dict(config.ladders).get(group, ())
+    reached, later = steps[:session.step], steps[session.step:]
     verdicts = []
     for a in agents:
         reasons: list[Reason] = []
+        laddered = False
         if not _serves(a, group):
-            reasons.append(Reason.WRONG_GROUP)
-        if not a.online and not diversion:
+            if _brings_in(reached, a):
+                laddered = True
+            elif _brings_in(later, a):
+                laddered = True
+                reasons.append(Reason.NOT_YET)
+            else:
+                reasons.append(Reason.WRONG_GROUP)
+        if not a.online and (laddered or not diversion):
             reasons.append(Reason.OFFLINE)
         if a.away:
             reasons.append(Reason.AWAY)

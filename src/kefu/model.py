@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, cast
 
 import attrs
@@ -20,6 +20,7 @@ __all__ = [
     "Cap",
     "CapKind",
     "Config",
+    "LadderStep",
     "QueueLimit",
     "SessionState",
     "SessionView",
@@ -240,6 +241,129 @@ def _queue_limits(value: object) -> QueueLimits:
     return tuple(sorted(limits.items()))
 
 
+def _step_groups(value: object) -> frozenset[str] | None:
+    """A ladder step's ``groups``: None (any agent) or a non-empty set of group names."""
+    if value is None:
+        return None
+    if type(value) is frozenset and value and all(type(g) is str and g for g in value):
+        return value
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidArgument(
+            f"a ladder step's groups must be a set of group names or None (any agent),"
+            f" got {short_repr(value)}"
+        )
+    try:
+        names = list(value)
+    except Exception as exc:
+        raise InvalidArgument(f"a ladder step's groups could not be read: {short_repr(exc)}"
+                              ) from exc
+    for name in names:
+        check_id("group", name)
+    if not names:
+        raise InvalidArgument("a ladder step needs at least one group (None: any agent)")
+    return frozenset(names)
+
+
+@attrs.frozen
+class LadderStep:
+    """One step of a group's escalation ladder (R24).
+
+    Once a session has waited ``after`` seconds in its group's line, the
+    online agents of ``groups`` may take it too (``None``: every online
+    agent), besides those it could go to before. ``groups`` is kept as a
+    frozenset.
+    """
+
+    after: float
+    groups: frozenset[str] | None = attrs.field(converter=_step_groups)
+
+    def __attrs_post_init__(self) -> None:
+        after = self.after
+        if type(after) not in (int, float) or not 0 < after <= MAX_DURATION:
+            raise InvalidArgument(
+                f"a ladder step's after must be a positive number of seconds up to"
+                f" {MAX_DURATION:.0e}, got {short_repr(after)}"
+            )
+
+    def to_data(self) -> dict[str, object]:
+        return {"after": self.after,
+                "groups": None if self.groups is None else sorted(self.groups)}
+
+    @classmethod
+    def from_data(cls, data: object) -> LadderStep:
+        """The LadderStep of :meth:`to_data`'s plain form; InvalidArgument for anything else."""
+        if (type(data) is not dict or any(type(k) is not str for k in data)
+                or set(data) != {"after", "groups"}):
+            raise InvalidArgument(f"bad ladder step {short_repr(data)}")
+        groups = data["groups"]
+        if groups is not None and type(groups) is not list:
+            raise InvalidArgument(f"bad ladder step groups {short_repr(groups)}")
+        return cls(data["after"], groups)
+
+
+Ladders = tuple[tuple[str, tuple[LadderStep, ...]], ...]
+
+
+def _ladder(group: str, value: object) -> tuple[LadderStep, ...]:
+    """One group's ladder, checked: steps with strictly increasing ``after``, each adding
+    groups not reached before (not the group itself), nothing after an "any agent" step.
+    O(steps x groups)."""
+    where = f"ladders[{short_repr(group)}]"
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidArgument(f"{where} must be a sequence of kefu.LadderStep,"
+                              f" got {short_repr(value)}")
+    try:
+        steps = tuple(value)
+    except Exception as exc:
+        raise InvalidArgument(f"{where} could not be read: {short_repr(exc)}") from exc
+    if not steps:
+        raise InvalidArgument(f"{where} needs at least one step")
+    reached: set[str] | None = {group}
+    previous: float | None = None
+    for n, step in enumerate(steps, 1):
+        if type(step) is not LadderStep:
+            raise InvalidArgument(f"{where} step {n} must be a kefu.LadderStep,"
+                                  f" got {short_repr(step)}")
+        if previous is not None and not step.after > previous:
+            raise InvalidArgument(f"{where} step {n}: after {short_repr(step.after)} must be"
+                                  f" later than step {n - 1}'s {short_repr(previous)}")
+        if reached is None:
+            raise InvalidArgument(f"{where} step {n} follows a step that reached every agent")
+        if step.groups is not None:
+            again = sorted(step.groups & reached)
+            if again:
+                raise InvalidArgument(f"{where} step {n}: {short_repr(again)} already"
+                                      f" serve the session by then")
+            reached = reached | step.groups
+        else:
+            reached = None
+        previous = step.after
+    return steps
+
+
+def _ladders(value: object) -> Ladders:
+    """Check ``ladders`` (a mapping group -> sequence of LadderStep, or None) and freeze it,
+    sorted by group. O(total steps x groups), once per configuration."""
+    if value is None:
+        return ()
+    frozen = type(value) is tuple  # already frozen (attrs.evolve of a Config)
+    if not frozen and not isinstance(value, Mapping):
+        raise InvalidArgument(
+            f"ladders must be a mapping of group -> list of kefu.LadderStep, or None,"
+            f" got {short_repr(value)}"
+        )
+    try:
+        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
+        items = [(group, steps) for group, steps in pairs]
+    except Exception as exc:
+        raise InvalidArgument(f"ladders could not be read: {short_repr(exc)}") from exc
+    checked: dict[str, tuple[LadderStep, ...]] = {}
+    for group, steps in items:
+        check_id("group", group)
+        checked[group] = _ladder(group, steps)
+    return tuple(sorted(checked.items()))
+
+
 @attrs.frozen
 class Config:
     """A shop's assignment settings; fixed for the life of an Assigner.
@@ -255,6 +379,8 @@ class Config:
     sticky_window: float | None = None
     #: R28: group -> QueueLimit, frozen as ``((group, limit), ...)`` sorted by group.
     queue_limits: QueueLimits = attrs.field(default=(), converter=_queue_limits)
+    #: R24: group -> its escalation ladder, frozen as ``((group, (step, ...)), ...)`` sorted.
+    ladders: Ladders = attrs.field(default=(), converter=_ladders)
 
     def __attrs_post_init__(self) -> None:
         if type(self.strategy) is not Strategy:
@@ -279,6 +405,8 @@ class Config:
             # Only when set, so a shop without queue limits snapshots as before.
             **({"queue_limits": {g: limit.to_data() for g, limit in self.queue_limits}}
                if self.queue_limits else {}),
+            **({"ladders": {g: [step.to_data() for step in steps] for g, steps in self.ladders}}
+               if self.ladders else {}),
         }
 
     @classmethod
@@ -288,13 +416,19 @@ class Config:
                 "sticky_window"}
         # Keys are compared only once they are known to be plain strings.
         if (type(data) is not dict or any(type(k) is not str for k in data)
-                or set(data) - {"queue_limits"} != keys):
+                or set(data) - {"queue_limits", "ladders"} != keys):
             raise InvalidArgument(f"bad config {short_repr(data)}")
         limits = data.get("queue_limits")
         if "queue_limits" in data:
             if type(limits) is not dict or not limits:
                 raise InvalidArgument(f"bad queue_limits {short_repr(limits)}")
             limits = {g: QueueLimit.from_data(v) for g, v in limits.items()}
+        ladders = data.get("ladders")
+        if "ladders" in data:
+            if type(ladders) is not dict or not ladders:
+                raise InvalidArgument(f"bad ladders {short_repr(ladders)}")
+            ladders = {g: [LadderStep.from_data(step) for step in _plain_list(steps)]
+                       for g, steps in ladders.items()}
         name = data["strategy"]
         strategy = next((s for s in Strategy if type(name) is str and s.value == name), None)
         if strategy is None:
@@ -306,7 +440,14 @@ class Config:
             first_response_timeout=data["first_response_timeout"],
             sticky_window=data["sticky_window"],
             queue_limits=limits,
+            ladders=ladders,
         )
+
+
+def _plain_list(value: object) -> list[Any]:
+    if type(value) is not list:
+        raise InvalidArgument(f"bad ladder {short_repr(value)}")
+    return value
 
 
 class SessionState(enum.Enum):
@@ -319,7 +460,9 @@ class SessionView:
     """A read-only look at one open session.
 
     ``timed_out``: the agents who let it time out (R18); it is never handed
-    to them automatically again.
+    to them automatically again. ``step``: how many steps of its group's
+    escalation ladder (R24) it has reached in its current wait (0 while
+    assigned, and before the first step).
     """
 
     session_id: str
@@ -331,6 +474,7 @@ class SessionView:
     pool: Pool | None
     opened_at: float
     timed_out: frozenset[str] = frozenset()
+    step: int = 0
 
 
 @attrs.frozen

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kefu import Assigner, Cap, Config, ManualClock, QueueLimit
+from kefu import Assigner, Cap, Config, LadderStep, ManualClock, QueueLimit
 from kefu.durable import DurableShop, SQLiteStore, Store
 from kefu.errors import (
     ConcurrentCall,
@@ -177,6 +177,30 @@ def test_R27_R28_away_grace_and_queue_limits_are_journaled_and_recovered(
     assert [(type(e).__name__, e.session_id) for e in fired] == [
         ("Requeued", "s1"), ("Queued", "s1")]
     assert again.reception_list("a") == ["s2"]
+    again.close()
+
+
+def test_R24_a_ladder_survives_a_restart_and_widens_at_its_deadline(
+        store: Store, db: StoreSpec) -> None:
+    """R24 through a durable shop: the ladder is in the snapshot config, a waiting
+    session's pending step in the state or the journal; after a restart the step fires at
+    its deadline and drains at once."""
+    clock = ManualClock(1000.0)
+    config = Config(auto_close_after=None,
+                    ladders={"pre": [LadderStep(60.0, {"post"}), LadderStep(120.0, None)]})
+    shop = DurableShop.open(store, "s", clock, config=config)
+    shop.add_agent("a", cap=1, groups=["pre"], online=True)
+    shop.add_agent("b", cap=1, groups=["post"], online=True)
+    shop.open_session("p0", group="pre")
+    shop.open_session("q0", group="post")
+    shop.open_session("p1", buyer="b1", group="pre")  # waits from 1000
+    clock.set(1060.0)
+    assert [type(e).__name__ for e in shop.tick()] == ["Escalated"]
+    shop.close()
+    again = DurableShop.open(store, "s", clock)
+    assert again.config == config and again.next_deadline() == 1120.0
+    assert again.session("p1").step == 1
+    assert [type(e).__name__ for e in again.close_session("q0")] == ["Closed", "Assigned"]
     again.close()
 
 

@@ -183,7 +183,8 @@ class DurableShop:
                                 auto_close_after=cfg.auto_close_after,
                                 first_response_timeout=cfg.first_response_timeout,
                                 sticky_window=cfg.sticky_window,
-                                queue_limits=dict(cfg.queue_limits), engine=engine)
+                                queue_limits=dict(cfg.queue_limits),
+                                ladders=dict(cfg.ladders), engine=engine)
             first = StoredSnapshot(0, _json(assigner.snapshot()))
             lease.commit(Commit(shop_id, (), first))
             shop = cls(lease, assigner, pin, clock, 0, 0, {}, Recovery(0, 0, True),

@@ -16,7 +16,7 @@ day and a live one are measured by the same functions:
 - ``Opened`` counts as the buyer's first message (a session opens with it): unless the
   backend's messages already hold a buyer message of that session at that
   instant, one is added (``open_is_message``).
-- ``Queued`` and ``ResponseTimedOut`` carry nothing the KPIs need.
+- ``Queued``, ``ResponseTimedOut`` and ``Escalated`` carry nothing the KPIs need.
 
 A session id may be used again after its close (R16). Each later life gets
 the id ``"<id>#<n>"`` (n = 2, 3, ...) in the records, and each message goes
@@ -38,6 +38,7 @@ import attrs
 from kefu.events import (
     Assigned,
     Closed,
+    Escalated,
     Event,
     Opened,
     Overflowed,
@@ -88,7 +89,7 @@ _OPEN, _HAND, _REQUEUE, _CLOSE, _NONE, _OVERFLOW, _REJECT = range(7)
 _KINDS: dict[type, int] = {Opened: _OPEN, Assigned: _HAND, Transferred: _HAND, Reassigned: _HAND,
                            Requeued: _REQUEUE, Closed: _CLOSE, Queued: _NONE,
                            ResponseTimedOut: _NONE, Overflowed: _OVERFLOW,
-                           Rejected: _REJECT}
+                           Rejected: _REJECT, Escalated: _NONE}
 
 
 def _kind(ev: Event) -> int:
