@@ -18,6 +18,7 @@ from kefu import kpi
 from kefu.events import Assigned, Closed, CloseReason, Opened, Queued, Reassigned, Requeued
 from kefu.kpi import Sender
 from kefu.sim import Dist, Profile, SimConfigError, SimResult, measure, parse_shifts, simulate
+from kefu.sim.report import day_records
 
 
 def run(cfg: object, engine: str = "py") -> SimResult:
@@ -231,3 +232,24 @@ def test_the_report_is_kefu_kpi_on_the_days_records() -> None:
     assert {a.agent_id: a.rate for a in rep.agents} == {a: x.rate for a, x in agents.items()}
     assert sum(h.met for h in rep.hours) == direct.met
     assert sum(h.missed for h in rep.hours) == direct.missed
+
+
+@pytest.mark.parametrize("zero_delays", [False, True])
+def test_K11_day_records_are_from_events_with_the_messages_as_columns(zero_delays: bool) -> None:
+    """K11: the report's records equal ``from_events(events, messages)``, row for row.
+
+    With zero reply and think times a buyer writes at the very instant the
+    session opened: then from_events keeps the buyer's message, not an opening.
+    """
+    wl: dict[str, object] = {"bot_share": 0.3}
+    if zero_delays:
+        wl |= {"reply_delay": Dist.const(0), "buyer_gap": Dist.const(0), "load_slowdown": 0.0}
+    r = run(config(per_minute=6, agents=2, cap=4, workload=wl))
+    table, recs = day_records(r)
+    direct = kpi.from_events(r.events, r.messages)
+    assert table.to_records() == list(direct.messages)
+    assert (recs.handovers, recs.releases, recs.ends) == (
+        direct.handovers, direct.releases, direct.ends)
+    said_at_open = {(m.session_id, m.at) for m in r.messages if m.sender is Sender.BUYER} & {
+        (e.session_id, e.at) for e in r.events if isinstance(e, Opened)}
+    assert bool(said_at_open) == zero_delays

@@ -34,6 +34,7 @@ The events, the messages the simulated people write, the bot's hand-overs
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -42,6 +43,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import attrs
+import numpy as np
 
 from kefu.assigner import Assigner, EngineName
 from kefu.events import (
@@ -55,7 +57,16 @@ from kefu.events import (
     Requeued,
     Transferred,
 )
-from kefu.kpi import EvalSource, Evaluation, HumanRequest, Message, Rating, Sender
+from kefu.kpi import (
+    SENDER_CODES,
+    EvalSource,
+    Evaluation,
+    HumanRequest,
+    Message,
+    MessageTable,
+    Rating,
+    Sender,
+)
 from kefu.kpi.window import day_bounds
 from kefu.model import Cap
 from kefu.sim.config import SimConfig, roster
@@ -183,13 +194,18 @@ class SessionLog:
 
 @attrs.frozen(kw_only=True)
 class SimResult:
-    """What a run produced: the raw records for the KPIs plus the driver's own tallies."""
+    """What a run produced: the raw records for the KPIs plus the driver's own tallies.
+
+    ``table`` holds the messages the simulated people wrote, as columns (message
+    ``k`` has the id ``f"m{k}"``); ``messages`` is the same as Message records,
+    made on first use (O(messages)).
+    """
 
     config: SimConfig
     engine: str
     t0: float  # the day's local midnight, POSIX seconds
     events: list[Event]
-    messages: list[Message]
+    table: MessageTable
     requests: list[HumanRequest]
     evaluations: list[Evaluation]
     agents: list[str]
@@ -209,6 +225,11 @@ class SimResult:
     series: Series
     log: SessionLog
     wall_seconds: float
+
+    @functools.cached_property
+    def messages(self) -> list[Message]:
+        """The messages the simulated people wrote, as records, in the order written."""
+        return self.table.to_records()
 
 
 def simulate(config: SimConfig, *, engine: EngineName = "auto",
@@ -443,8 +464,14 @@ class _Run:
         gaps, rounds, first, patience = day.gaps, day.rounds, day.first, day.patience
         groups_of, bot_of, resolves_of, bot_time = day.groups, day.bot, day.resolves, day.bot_time
         closes, close_delay, rate_u = day.closes, day.close_delay, day.rate_u
-        msgs: list[Message] = []  # message i has the id f"m{i}"
-        add_msg = msgs.append
+        # The messages people write, as columns (message k gets the id f"m{k}" at the end).
+        m_at: list[float] = []
+        m_sid: list[str] = []
+        m_buyer: list[str] = []
+        m_sender: list[int] = []
+        m_agent: list[str | None] = []
+        at_, sid_, buyer_, sender_, agent_ = (m_at.append, m_sid.append, m_buyer.append,
+                                              m_sender.append, m_agent.append)
         requests: list[HumanRequest] = []
         evaluations: list[Evaluation] = []
         heap = self.heap
@@ -458,7 +485,8 @@ class _Run:
         s_arrivals = self.s_arrivals
         last_minute = _SERIES_MINUTES - 1
         working, load, replies, slowdown = self.working, self.load, self.replies, self.slowdown
-        buyer_s, agent_s, bot_s = Sender.BUYER, Sender.AGENT, Sender.BOT
+        buyer_s, agent_s, bot_s = (SENDER_CODES[Sender.BUYER], SENDER_CODES[Sender.AGENT],
+                                   SENDER_CODES[Sender.BOT])
         bot_only = 0
         inf = math.inf
         ai = 0
@@ -499,8 +527,16 @@ class _Run:
                 s_arrivals[m if m < last_minute else last_minute] += 1
                 if bot_of[i]:
                     sid, buyer = f"s{ai}", f"b{ai}"
-                    add_msg(Message(sid, buyer, ta, buyer_s, f"m{len(msgs)}"))
-                    add_msg(Message(sid, buyer, ta + 1.0, bot_s, f"m{len(msgs)}"))
+                    at_(ta)
+                    at_(ta + 1.0)
+                    sid_(sid)
+                    sid_(sid)
+                    buyer_(buyer)
+                    buyer_(buyer)
+                    sender_(buyer_s)
+                    sender_(bot_s)
+                    agent_(None)
+                    agent_(None)
                     if resolves_of[i]:
                         bot_only += 1
                     else:
@@ -519,7 +555,11 @@ class _Run:
                     continue  # the session moved or closed since this reply was planned
                 a = s.agent
                 shop.agent_message(s.sid)
-                add_msg(Message(s.sid, s.buyer, t, agent_s, f"m{len(msgs)}", a))
+                at_(t)
+                sid_(s.sid)
+                buyer_(s.buyer)
+                sender_(agent_s)
+                agent_(a)
                 waited = t - s.awaiting
                 if waited > s.max_wait:
                     s.max_wait = waited
@@ -538,7 +578,11 @@ class _Run:
                 if not s.open:
                     continue  # auto closed while the buyer was thinking
                 shop.buyer_message(s.sid)
-                add_msg(Message(s.sid, s.buyer, t, buyer_s, f"m{len(msgs)}"))
+                at_(t)
+                sid_(s.sid)
+                buyer_(s.buyer)
+                sender_(buyer_s)
+                agent_(None)
                 s.awaiting = t
                 a = s.agent
                 if a is not None:
@@ -576,7 +620,11 @@ class _Run:
         if progress is not None:
             progress(1.0, clock.t - t0, len(self.all))
         self._queue_to(clock.t)
-        return self._result(msgs, requests, evaluations, n_arr, bot_only, started)
+        table = MessageTable(
+            at=np.array(m_at, dtype=np.float64), session_id=m_sid, buyer_id=m_buyer,
+            sender=np.array(m_sender, dtype=np.int8),
+            message_id=[f"m{k}" for k in range(len(m_at))], agent_id=m_agent)
+        return self._result(table, requests, evaluations, n_arr, bot_only, started)
 
     # -- shifts -----------------------------------------------------------------
 
@@ -612,7 +660,7 @@ class _Run:
                 break
         return Evaluation(s.sid, s.buyer, agent, at, rating, EvalSource.INVITED)
 
-    def _result(self, messages: list[Message], requests: list[HumanRequest],
+    def _result(self, table: MessageTable, requests: list[HumanRequest],
                 evaluations: list[Evaluation], arrivals: int, bot_only: int,
                 started: float) -> SimResult:
         cmax, clast = self.s_cmax, self.s_clast
@@ -638,7 +686,7 @@ class _Run:
             engine=ENGINE_NAMES.get(self.shop.engine, self.shop.engine),
             t0=self.t0,
             events=self.events,
-            messages=messages,
+            table=table,
             requests=requests,
             evaluations=evaluations,
             agents=[ap.agent_id for ap in self.plan],
