@@ -96,6 +96,10 @@ _SERIES_MINUTES = 2 * DAY_MINUTES + 1  # the day, the spill-over, and one bucket
 _RATING_BANDS = ((60.0, 0.90, 0.98), (180.0, 0.75, 0.93), (math.inf, 0.45, 0.75))
 
 
+def _silent(_share: float, _at: float, _sessions: int) -> None:
+    """The progress callback of a run nobody watches."""
+
+
 class _Sess:
     """One buyer's session: where it is now (internal; slots for memory).
 
@@ -369,13 +373,14 @@ class _Run:
             kind = type(ev)
             if kind is Assigned:
                 assigned = cast(Assigned, ev)
+                at = assigned.at
                 s = sessions[assigned.session_id]
                 if s.waiting:
                     s.waiting = False
-                    self._queue_change(assigned.at, -1)
+                    self._queue_change(at, -1)
                 if s.assigned != s.assigned:  # NaN: the first hand-over
-                    s.assigned = assigned.at
-                    s.wait = assigned.at - s.opened
+                    s.assigned = at
+                    s.wait = at - s.opened
                     self.s_waits[self._minute(s.opened)] += s.wait
                 a = assigned.agent_id
                 s.agent = a
@@ -383,7 +388,7 @@ class _Run:
                 self.load[a] += 1
                 self.handled[a] += 1
                 if s.awaiting >= 0:
-                    self.schedule_reply(s, a, assigned.at)
+                    self.schedule_reply(s, a, at)
             elif kind is Opened:
                 self._conc_change(ev.at, 1)
             elif kind is Closed:
@@ -459,8 +464,8 @@ class _Run:
                     self.push(t0 + 60.0 * b, _SHIFT_OFF, ap.agent_id)
 
         day = self.buyers
-        arrivals = day.arrivals
-        n_arr = len(arrivals)
+        n_arr = len(day.arrivals)
+        arrivals = [*day.arrivals, math.inf]  # a sentinel: no bounds check per step
         gaps, rounds, first, patience = day.gaps, day.rounds, day.first, day.patience
         groups_of, bot_of, resolves_of, bot_time = day.groups, day.bot, day.resolves, day.bot_time
         closes, close_delay, rate_u = day.closes, day.close_delay, day.rate_u
@@ -492,7 +497,8 @@ class _Run:
         ai = 0
         day_len = 60.0 * wl.profile.minutes
         progress = self.progress
-        next_report = t0
+        report = progress if progress is not None else _silent
+        next_report = t0 if progress is not None else math.inf
         step = day_len / 200
         # The Assigner's next deadline is read only when it may be due. A command at time
         # t sets timers no earlier than t + the shortest timer delay (auto close, first
@@ -502,9 +508,10 @@ class _Run:
                   if x is not None]
         min_delay = min(delays, default=inf)
         bound = -inf
+        heap.append((inf, -1, _SHIFT_OFF, None, -1))  # a sentinel, never popped: inf is last
         while True:
-            ta = arrivals[ai] if ai < n_arr else inf
-            th = heap[0][0] if heap else inf
+            ta = arrivals[ai]
+            th = heap[0][0]
             nxt = ta if ta < th else th
             if bound <= nxt:
                 d = next_deadline()
@@ -516,8 +523,8 @@ class _Run:
                     apply(shop.tick())
                     bound = -inf
                     continue
-            if progress is not None and next_report <= nxt:
-                progress(min(1.0, (nxt - t0) / day_len), nxt - t0, len(self.all))
+            if next_report <= nxt:
+                report(min(1.0, (nxt - t0) / day_len), nxt - t0, len(self.all))
                 next_report = nxt + step
             if ta <= th:
                 i = ai
