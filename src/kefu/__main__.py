@@ -67,7 +67,8 @@ COMMANDS: dict[str, tuple[str, Callable[[], Command]]] = {
                  _simulate),
     "staff": ("find the fewest agents that keep the 3-minute reply rate above a target",
               _staff),
-    "bench": ("compare the engines' speed (ns per call, ratios)", _bench),
+    "bench": ("compare the engines' speed and show every speed figure beside its goal",
+              _bench),
 }
 
 
