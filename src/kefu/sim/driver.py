@@ -43,7 +43,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import attrs
-import numpy as np
 
 from kefu.assigner import Assigner, EngineName
 from kefu.events import (
@@ -200,16 +199,17 @@ class SessionLog:
 class SimResult:
     """What a run produced: the raw records for the KPIs plus the driver's own tallies.
 
-    ``table`` holds the messages the simulated people wrote, as columns (message
-    ``k`` has the id ``f"m{k}"``); ``messages`` is the same as Message records,
-    made on first use (O(messages)).
+    ``message_columns`` holds the messages the simulated people wrote, as the
+    keyword arguments of :class:`~kefu.kpi.MessageTable` (one list per column;
+    message ``k`` has the id ``f"m{k}"``); ``table`` is that table and
+    ``messages`` the same as Message records, each made on first use (O(messages)).
     """
 
     config: SimConfig
     engine: str
     t0: float  # the day's local midnight, POSIX seconds
     events: list[Event]
-    table: MessageTable
+    message_columns: dict[str, list[Any]] = attrs.field(repr=False)
     requests: list[HumanRequest]
     evaluations: list[Evaluation]
     agents: list[str]
@@ -229,6 +229,11 @@ class SimResult:
     series: Series
     log: SessionLog
     wall_seconds: float
+
+    @functools.cached_property
+    def table(self) -> MessageTable:
+        """The messages the simulated people wrote, as a table (checked once, when made)."""
+        return MessageTable(**self.message_columns)
 
     @functools.cached_property
     def messages(self) -> list[Message]:
@@ -627,11 +632,10 @@ class _Run:
         if progress is not None:
             progress(1.0, clock.t - t0, len(self.all))
         self._queue_to(clock.t)
-        table = MessageTable(
-            at=np.array(m_at, dtype=np.float64), session_id=m_sid, buyer_id=m_buyer,
-            sender=np.array(m_sender, dtype=np.int8),
-            message_id=[f"m{k}" for k in range(len(m_at))], agent_id=m_agent)
-        return self._result(table, requests, evaluations, n_arr, bot_only, started)
+        columns: dict[str, list[Any]] = {
+            "at": m_at, "session_id": m_sid, "buyer_id": m_buyer, "sender": m_sender,
+            "message_id": [f"m{k}" for k in range(len(m_at))], "agent_id": m_agent}
+        return self._result(columns, requests, evaluations, n_arr, bot_only, started)
 
     # -- shifts -----------------------------------------------------------------
 
@@ -667,7 +671,7 @@ class _Run:
                 break
         return Evaluation(s.sid, s.buyer, agent, at, rating, EvalSource.INVITED)
 
-    def _result(self, table: MessageTable, requests: list[HumanRequest],
+    def _result(self, columns: dict[str, list[Any]], requests: list[HumanRequest],
                 evaluations: list[Evaluation], arrivals: int, bot_only: int,
                 started: float) -> SimResult:
         cmax, clast = self.s_cmax, self.s_clast
@@ -693,7 +697,7 @@ class _Run:
             engine=ENGINE_NAMES.get(self.shop.engine, self.shop.engine),
             t0=self.t0,
             events=self.events,
-            table=table,
+            message_columns=columns,
             requests=requests,
             evaluations=evaluations,
             agents=[ap.agent_id for ap in self.plan],
