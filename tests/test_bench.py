@@ -44,6 +44,8 @@ def test_bench_json_has_the_engine_rows_and_every_figure(capsys: pytest.CaptureF
             better = f["value"] >= f["goal"] if f["higher_is_better"] else f["value"] <= f["goal"]
             assert f["met"] is better
     assert figures["daily_report from records"]["items"] == 3000
+    day = figures["simulate --peak 20 --agents 1 (whole command)"]
+    assert day["goal"] is None and "measuring" in day["note"]  # the goal is for a peak of 2000
     # a goal set for 2,000,000 messages is scaled to the size measured
     assert figures["daily_report from MessageTable"]["goal"] == pytest.approx(1.5 * 3000 / 2e6)
     assert figures[f"Assigner.apply ({engine})"]["items"] >= 600
