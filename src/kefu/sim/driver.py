@@ -27,9 +27,11 @@ sets no timer due before t plus the shortest timer delay of the shop, so
 the loop keeps a lower bound of the deadline and asks when the bound is
 reached.
 
-The events, the messages the simulated people write, the bot's hand-overs
-(HumanRequest) and evaluation cards are kept and measured afterwards by
-:mod:`kefu.kpi`, exactly as a live day would be (see :mod:`kefu.sim.report`).
+The events, the messages the simulated people write (as columns), the KPI
+records the events mean (made as they come, by ``kpi.from_events``' rules),
+the bot's hand-overs (HumanRequest) and evaluation cards are kept and
+measured afterwards by :mod:`kefu.kpi`, as a live day would be (see
+:mod:`kefu.sim.report`).
 """
 
 from __future__ import annotations
@@ -60,11 +62,15 @@ from kefu.kpi import (
     SENDER_CODES,
     EvalSource,
     Evaluation,
+    Handover,
     HumanRequest,
     Message,
     MessageTable,
     Rating,
+    Records,
+    Release,
     Sender,
+    SessionEnd,
 )
 from kefu.kpi.window import day_bounds
 from kefu.model import Cap
@@ -124,6 +130,7 @@ class _Sess:
         "patience",
         "queued",
         "r0",
+        "said_at_open",
         "sid",
         "wait",
         "waiting",
@@ -150,6 +157,7 @@ class _Sess:
         self.wait = math.nan  # pool time before the first agent (or before giving up)
         self.awaiting = -1.0  # time of the unanswered buyer question, or -1
         self.max_wait = 0.0
+        self.said_at_open = False  # the buyer wrote at the very instant the session opened
 
 
 class _Clock:
@@ -203,6 +211,9 @@ class SimResult:
     keyword arguments of :class:`~kefu.kpi.MessageTable` (one list per column;
     message ``k`` has the id ``f"m{k}"``); ``table`` is that table and
     ``messages`` the same as Message records, each made on first use (O(messages)).
+    ``records`` is what ``kpi.from_events(events, messages)`` adds to those
+    messages: the hand-overs, releases and session ends the events mean, and
+    as its messages the openings counted as the buyer's first message.
     """
 
     config: SimConfig
@@ -210,6 +221,7 @@ class SimResult:
     t0: float  # the day's local midnight, POSIX seconds
     events: list[Event]
     message_columns: dict[str, list[Any]] = attrs.field(repr=False)
+    records: Records = attrs.field(repr=False)
     requests: list[HumanRequest]
     evaluations: list[Evaluation]
     agents: list[str]
@@ -275,6 +287,9 @@ class _Run:
         self.sessions: dict[str, _Sess] = {}
         self.all: list[_Sess] = []
         self.events: list[Event] = []
+        self.handovers: list[Handover] = []
+        self.releases: list[Release] = []
+        self.ends: list[SessionEnd] = []
         self.load: dict[str, int] = {}
         self.working: dict[str, bool] = {}
         self.finishing: dict[str, bool] = {}
@@ -369,9 +384,13 @@ class _Run:
 
         Dispatches on the exact event class (the engines make no subclasses);
         ResponseTimedOut needs nothing: the Reassigned that may follow says what matters.
+        Each event's KPI records are made here, by the rules of ``kpi.from_events``
+        (K11), with its place in the day's stream as their ``seq``; the simulated shop
+        has no queue limits, so it never sees Overflowed or Rejected.
         """
         if not events:
             return
+        seq = len(self.events)  # an event's place in the day's stream: its records' seq
         self.events.extend(events)
         sessions = self.sessions
         for ev in events:
@@ -388,6 +407,7 @@ class _Run:
                     s.wait = at - s.opened
                     self.s_waits[self._minute(s.opened)] += s.wait
                 a = assigned.agent_id
+                self.handovers.append(Handover(s.sid, s.buyer, a, at, s.group, seq))
                 s.agent = a
                 s.gen += 1
                 self.load[a] += 1
@@ -405,7 +425,9 @@ class _Run:
                     s.waiting = False
                     self._queue_change(closed.at, -1)
                 if closed.agent_id is not None:
+                    self.releases.append(Release(s.sid, closed.agent_id, closed.at, seq))
                     self._left(closed.agent_id)
+                self.ends.append(SessionEnd(s.sid, closed.at, seq, s.group))
                 if closed.reason is CloseReason.AUTO:
                     self.auto_closed += 1
                 self._conc_change(closed.at, -1)
@@ -420,6 +442,8 @@ class _Run:
             elif kind is Reassigned or kind is Transferred:
                 moved = cast(Reassigned | Transferred, ev)
                 s = sessions[moved.session_id]
+                self.handovers.append(
+                    Handover(s.sid, s.buyer, moved.to_agent, moved.at, s.group, seq))
                 self._left(moved.from_agent)
                 s.agent = moved.to_agent
                 s.gen += 1
@@ -430,9 +454,11 @@ class _Run:
             elif kind is Requeued:
                 requeued = cast(Requeued, ev)
                 s = sessions[requeued.session_id]
+                self.releases.append(Release(s.sid, requeued.agent_id, requeued.at, seq))
                 self._left(requeued.agent_id)
                 s.agent = None
                 s.gen += 1
+            seq += 1
 
     # -- the buyers -------------------------------------------------------------
 
@@ -590,6 +616,8 @@ class _Run:
                 if not s.open:
                     continue  # auto closed while the buyer was thinking
                 shop.buyer_message(s.sid)
+                if t == s.opened:
+                    s.said_at_open = True  # then this message is the opening one (K11)
                 at_(t)
                 sid_(s.sid)
                 buyer_(s.buyer)
@@ -698,6 +726,12 @@ class _Run:
             t0=self.t0,
             events=self.events,
             message_columns=columns,
+            records=Records(
+                messages=tuple(Message(s.sid, s.buyer, s.opened, Sender.BUYER,
+                                       f"kefu:open:{s.sid}")
+                               for s in self.all if not s.said_at_open),
+                handovers=tuple(self.handovers), releases=tuple(self.releases),
+                ends=tuple(self.ends)),
             requests=requests,
             evaluations=evaluations,
             agents=[ap.agent_id for ap in self.plan],

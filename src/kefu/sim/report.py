@@ -1,10 +1,13 @@
 """Measure a simulated day with :mod:`kefu.kpi` and present it as a table or JSON.
 
 The figures a platform judges (3-minute reply rates, satisfaction, response
-times) come from ``kpi.from_events`` + ``kpi.daily_report``: the same code a
-live backend runs on its real events and messages. Queue figures (lengths,
-pool waits, peak concurrency, give-ups) come from the driver's own
-bookkeeping of the Assigner's events, per minute and per hour.
+times) come from ``kpi.daily_report``, the same code a live backend runs, over
+the day's records: the messages as a :class:`~kefu.kpi.MessageTable`, and the
+records the Assigner's events mean, made by the driver as the events came
+by the rules of ``kpi.from_events`` (as ``kpi.Recorder`` does for a live
+shop; a test holds the two equal). Queue figures (lengths, pool waits, peak
+concurrency, give-ups) come from the driver's own bookkeeping of the
+Assigner's events, per minute and per hour.
 """
 
 from __future__ import annotations
@@ -209,28 +212,22 @@ def day_records(result: SimResult) -> tuple[MessageTable, kpi.Records]:
     """The day's KPI records: what ``kpi.from_events(result.events, result.messages)``
     returns, with its messages as one :class:`~kefu.kpi.MessageTable`.
 
-    ``from_events`` reads the events alone (handovers, releases, session ends,
-    and the opening of each session, which counts as the buyer's first
-    message); the people's messages join as the driver's columns, without a
-    record per message. A simulated session id is never used twice, so no
-    message moves to a later life of its id; an opening is left out where the
-    buyer wrote at that very instant, as ``from_events`` does. Rows: the
-    people's messages, then the openings (``from_events``' order). Cost:
-    ``from_events`` over the events, one set entry per buyer message, and one
-    table made from the columns (O(messages), mostly at C speed).
+    The driver turned each command's events into records as they came
+    (``result.records``, as a live backend does with :class:`kefu.kpi.Recorder`),
+    by the rules of ``from_events``, which a test holds them equal to. The
+    people's messages join as the driver's columns, without a record per
+    message, then the openings (``from_events``' row order). Cost: one table
+    made from the columns, O(messages), mostly at C speed.
     """
-    recs = kpi.from_events(result.events)
+    recs = result.records
     cols = result.message_columns
-    code = SENDER_CODES[Sender.BUYER]
-    spoken = {(sid, at) for sid, at, sender in zip(cols["session_id"], cols["at"],
-                                                   cols["sender"], strict=True)
-              if sender == code}
-    opening = [m for m in recs.messages if (m.session_id, m.at) not in spoken]
+    opening = recs.messages
     table = MessageTable(
         at=[*cols["at"], *(m.at for m in opening)],
         session_id=[*cols["session_id"], *(m.session_id for m in opening)],
         buyer_id=[*cols["buyer_id"], *(m.buyer_id for m in opening)],
-        sender=np.array([*cols["sender"], *(code for _ in opening)], dtype=np.int8),
+        sender=np.array([*cols["sender"], *(SENDER_CODES[Sender.BUYER] for _ in opening)],
+                        dtype=np.int8),
         message_id=[*cols["message_id"], *(m.message_id for m in opening)],
         agent_id=[*cols["agent_id"], *(None for _ in opening)],
     )
