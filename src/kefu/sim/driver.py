@@ -211,9 +211,11 @@ class SimResult:
     keyword arguments of :class:`~kefu.kpi.MessageTable` (one list per column;
     message ``k`` has the id ``f"m{k}"``); ``table`` is that table and
     ``messages`` the same as Message records, each made on first use (O(messages)).
-    ``records`` is what ``kpi.from_events(events, messages)`` adds to those
-    messages: the hand-overs, releases and session ends the events mean, and
-    as its messages the openings counted as the buyer's first message.
+    ``records`` and ``openings`` are what ``kpi.from_events(events, messages)``
+    adds to those messages: the hand-overs, releases and session ends the
+    events mean (``records.messages`` is empty), and the openings counted as
+    the buyer's first message, as columns (``at``, ``session_id``, ``buyer_id``,
+    ``message_id``; the sender is the buyer).
     """
 
     config: SimConfig
@@ -222,6 +224,7 @@ class SimResult:
     events: list[Event]
     message_columns: dict[str, list[Any]] = attrs.field(repr=False)
     records: Records = attrs.field(repr=False)
+    openings: dict[str, list[Any]] = attrs.field(repr=False)
     requests: list[HumanRequest]
     evaluations: list[Evaluation]
     agents: list[str]
@@ -699,6 +702,13 @@ class _Run:
                 break
         return Evaluation(s.sid, s.buyer, agent, at, rating, EvalSource.INVITED)
 
+    def _openings(self) -> dict[str, list[Any]]:
+        """Each session's opening as a buyer message (K11), unless the buyer wrote then."""
+        opened = [s for s in self.all if not s.said_at_open]
+        return {"at": [s.opened for s in opened], "session_id": [s.sid for s in opened],
+                "buyer_id": [s.buyer for s in opened],
+                "message_id": [f"kefu:open:{s.sid}" for s in opened]}
+
     def _result(self, columns: dict[str, list[Any]], requests: list[HumanRequest],
                 evaluations: list[Evaluation], arrivals: int, bot_only: int,
                 started: float) -> SimResult:
@@ -726,12 +736,9 @@ class _Run:
             t0=self.t0,
             events=self.events,
             message_columns=columns,
-            records=Records(
-                messages=tuple(Message(s.sid, s.buyer, s.opened, Sender.BUYER,
-                                       f"kefu:open:{s.sid}")
-                               for s in self.all if not s.said_at_open),
-                handovers=tuple(self.handovers), releases=tuple(self.releases),
-                ends=tuple(self.ends)),
+            records=Records(handovers=tuple(self.handovers), releases=tuple(self.releases),
+                            ends=tuple(self.ends)),
+            openings=self._openings(),
             requests=requests,
             evaluations=evaluations,
             agents=[ap.agent_id for ap in self.plan],

@@ -213,24 +213,24 @@ def day_records(result: SimResult) -> tuple[MessageTable, kpi.Records]:
     returns, with its messages as one :class:`~kefu.kpi.MessageTable`.
 
     The driver turned each command's events into records as they came
-    (``result.records``, as a live backend does with :class:`kefu.kpi.Recorder`),
-    by the rules of ``from_events``, which a test holds them equal to. The
-    people's messages join as the driver's columns, without a record per
-    message, then the openings (``from_events``' row order). Cost: one table
+    (``result.records`` and ``result.openings``, as a live backend does with
+    :class:`kefu.kpi.Recorder`), by the rules of ``from_events``, which a test
+    holds them equal to. The people's messages come first, as the driver's
+    columns, without a record per message, then the openings (``from_events``'
+    row order); the records' ``messages`` stays empty. Cost: one table
     made from the columns, O(messages), mostly at C speed.
     """
-    recs = result.records
-    cols = result.message_columns
-    opening = recs.messages
+    cols, opening = result.message_columns, result.openings
+    n = len(opening["at"])
     table = MessageTable(
-        at=[*cols["at"], *(m.at for m in opening)],
-        session_id=[*cols["session_id"], *(m.session_id for m in opening)],
-        buyer_id=[*cols["buyer_id"], *(m.buyer_id for m in opening)],
-        sender=np.array([*cols["sender"], *(SENDER_CODES[Sender.BUYER] for _ in opening)],
-                        dtype=np.int8),
-        message_id=[*cols["message_id"], *(m.message_id for m in opening)],
-        agent_id=[*cols["agent_id"], *(None for _ in opening)],
+        at=[*cols["at"], *opening["at"]],
+        session_id=[*cols["session_id"], *opening["session_id"]],
+        buyer_id=[*cols["buyer_id"], *opening["buyer_id"]],
+        sender=np.array([*cols["sender"], *[SENDER_CODES[Sender.BUYER]] * n], dtype=np.int8),
+        message_id=[*cols["message_id"], *opening["message_id"]],
+        agent_id=[*cols["agent_id"], *[None] * n],
     )
+    recs = result.records
     return table, recs
 
 
