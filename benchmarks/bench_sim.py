@@ -10,8 +10,9 @@ engine, a search about a minute, too long for CI's once-through
 
 ``python benchmarks/bench_sim.py [--peak N] [--agents N]`` times one day
 without pytest and prints where its time goes: drawing the buyers, the
-event loop through the Assigner, and measuring the day with kefu.kpi (from
-the events to records, the messages as a table, then the daily report), in wall and CPU seconds,
+event loop through the Assigner (which also makes the day's KPI records),
+and measuring the day with kefu.kpi (the messages as one table, then the
+daily report), in wall and CPU seconds,
 with the cyclic garbage collector off as ``python -m kefu`` runs it.
 """
 
@@ -107,7 +108,7 @@ def _split(cfg: SimConfig) -> list[tuple[str, float, float]]:
     result = simulate(cfg)
     lap(f"simulate ({result.sessions:,} sessions, {len(result.table):,} messages)")
     day_records(result)
-    lap("day_records (kpi.from_events on the events, messages as columns)")
+    lap("day_records (the driver's records, one table of the messages)")
     measure(result)
     lap("measure (day_records + daily_report + the report)")
     return out
