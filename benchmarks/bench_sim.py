@@ -10,8 +10,9 @@ engine, a search about a minute, too long for CI's once-through
 
 ``python benchmarks/bench_sim.py [--peak N] [--agents N]`` times one day
 without pytest and prints where its time goes: drawing the buyers, the
-event loop through the Assigner, and measuring the day with kefu.kpi (from
-the events to records, then the daily report), in wall and CPU seconds,
+event loop through the Assigner (which also makes the day's KPI records),
+and measuring the day with kefu.kpi (the messages as one table, then the
+daily report), in wall and CPU seconds,
 with the cyclic garbage collector off as ``python -m kefu`` runs it.
 """
 
@@ -27,7 +28,6 @@ import attrs
 import pytest
 
 from conftest import contender
-from kefu import kpi
 from kefu.sim import (
     Profile,
     ShopPlan,
@@ -41,6 +41,7 @@ from kefu.sim import (
     simulate,
 )
 from kefu.sim.draws import draw_buyers
+from kefu.sim.report import day_records
 
 FULL = pytest.mark.skipif(not os.environ.get("KEFU_BENCH_FULL"),
                           reason="the full 100,000-session day: set KEFU_BENCH_FULL=1")
@@ -67,7 +68,7 @@ def test_simulate_promo_day(benchmark: Any, engine: str, peak: int) -> None:
                                            kwargs={"engine": contender(engine)},
                                            rounds=rounds(peak), iterations=1)
     benchmark.extra_info.update(engine=engine, peak=peak, sessions=result.sessions,
-                                messages=len(result.messages))
+                                messages=len(result.table))
     assert result.unserved == 0 and result.sessions > 10 * peak
 
 
@@ -105,12 +106,11 @@ def _split(cfg: SimConfig) -> list[tuple[str, float, float]]:
     draw_buyers(cfg, 0.0)
     lap("draw the buyers (again, alone)")
     result = simulate(cfg)
-    lap(f"simulate ({result.sessions:,} sessions, {len(result.messages):,} messages)")
-    recs = kpi.from_events(result.events, result.messages)
-    lap("kpi.from_events")
+    lap(f"simulate ({result.sessions:,} sessions, {len(result.table):,} messages)")
+    day_records(result)
+    lap("day_records (the driver's records, one table of the messages)")
     measure(result)
-    lap("measure (from_events + daily_report detail=True + the report)")
-    del recs
+    lap("measure (day_records + daily_report + the report)")
     return out
 
 

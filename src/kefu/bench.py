@@ -1,7 +1,8 @@
-"""``python -m kefu bench``: the engines side by side, without pytest.
+"""``python -m kefu bench``: the engines side by side, and every speed figure, without pytest.
 
-The workloads are the ones ``benchmarks/`` times with pytest-benchmark
-(which imports them from here), so the two tables measure the same thing:
+Two tables. The first compares the engines on the workloads ``benchmarks/``
+times with pytest-benchmark (which imports them from here), so the two
+measure the same thing:
 
 * **churn**: a steady number of open sessions; each step closes the oldest
   and opens a new one through the public API (string ids in, event objects
@@ -10,6 +11,11 @@ The workloads are the ones ``benchmarks/`` times with pytest-benchmark
   one by one and take them (R08, R05). Reported per session handed out.
 * **replay**: one ``Assigner.apply`` over a recorded day of commands
   (opens, messages, closes, timer ticks and clock moves). Reported per command.
+
+The second (:mod:`kefu._bench_figures`) shows each speed figure a user
+waits on beside its goal and the machine's floor for the same number of
+items: an open and a close through the public API, ``apply``, a simulated
+peak day, ``daily_report`` from a table and from records, the live tracker.
 """
 
 from __future__ import annotations
@@ -218,12 +224,23 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m kefu bench``."""
     parser.add_argument("--engines", default=",".join(e for e in ("c", "py", "naive")
                                                        if e in ENGINES),
-                        help="engines to compare, first is the base of the ratios "
-                             "(default: %(default)s, the ones built here)")
+                        help="engines to compare, first is the base of the ratios and the "
+                             "engine of the speed figures (default: %(default)s, the ones "
+                             "built here)")
     parser.add_argument("--agents", type=_int_list, default=[20, 200, 2000],
                         help="agent counts (default: 20,200,2000)")
     parser.add_argument("--open", type=_int_list, default=[2000, 20000],
@@ -232,8 +249,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="commands in the batch replay (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=20_000,
                         help="close+open steps timed per churn run (default: %(default)s)")
+    parser.add_argument("--only", choices=("engines", "figures"), default=None,
+                        help="print only the engine table or only the speed figures "
+                             "(default: both)")
+    parser.add_argument("--size", type=_count, default=2_000_000,
+                        help="messages of the day daily_report measures; 0 leaves it out "
+                             "(default: %(default)s)")
+    parser.add_argument("--live-size", type=_count, default=None,
+                        help="messages of the day fed to the live tracker; 0 leaves it out "
+                             "(default: --size)")
+    parser.add_argument("--sim-peak", type=_count, default=2000,
+                        help="concurrent buyers at the peak of the simulated day (agents: one "
+                             "per 50); 0 leaves it out (default: %(default)s)")
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes for a smoke run (200 agents, 2,000 open, 50,000 cmds)")
+                        help="small sizes for a smoke run: 200 agents, 2,000 open, 50,000 "
+                             "commands; a peak of 200, 100,000 messages")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
@@ -246,13 +276,27 @@ def run(args: argparse.Namespace) -> int:
               f"available here: {', '.join(ENGINES)}", file=sys.stderr)
         return 2
     agents, opens, replay, steps = args.agents, args.open, args.replay, args.steps
+    size, peak = args.size, args.sim_peak
     if args.quick:
         agents, opens, replay, steps = [200], [2000], 50_000, 2_000
-    rows = measure(engines, agents, opens, replay, steps)
+        size, peak = min(size, 100_000), min(peak, 200)
+    live_size = size if args.live_size is None else args.live_size
+    rows = [] if args.only == "figures" else measure(engines, agents, opens, replay, steps)
+    figures = []
+    if args.only != "engines":
+        from kefu._bench_figures import measure_figures
+
+        figures = measure_figures(engine=engines[0], steps=steps, commands=replay, peak=peak,
+                                  size=size, live_size=live_size)
     if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(format_table(rows, engines))
+        print(json.dumps(rows + [f.to_json() for f in figures], indent=2))
+        return 0
+    tables = [format_table(rows, engines)] if rows else []
+    if figures:
+        from kefu._bench_figures import format_figures
+
+        tables.append(format_figures(figures))
+    print("\n\n".join(tables))
     return 0
 
 
@@ -260,7 +304,9 @@ class BenchCommand:
     """``python -m kefu bench``, as a command of :mod:`kefu.__main__`."""
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.description = "Compare the engines' speed on the benchmark workloads."
+        parser.description = ("Compare the engines' speed on the benchmark workloads, then "
+                              "show every speed figure beside its goal and the machine's "
+                              "floor.")
         add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:

@@ -337,3 +337,14 @@ def test_plot_wiring_with_a_stand_in_matplotlib(capsys: pytest.CaptureFixture[st
     assert saved == [str(day), str(curve)]
     minutes, concurrent = axes[0].plot.call_args_list[0].args[:2]
     assert len(minutes) == len(concurrent) > 60 and max(concurrent) > 0
+
+
+def test_the_process_flushes_everything_before_its_fast_exit() -> None:
+    """``python -m kefu`` ends without freeing its heap; what it printed is all there."""
+    proc = subprocess.run([sys.executable, "-m", "kefu", "simulate", "--peak", "20",
+                           "--agents", "1", "--json", "--no-progress"],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout)["sessions"] > 0
+    bad = subprocess.run([sys.executable, "-m", "kefu", "simulate", "--peak", "-1"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--peak" in bad.stderr

@@ -18,6 +18,7 @@ from kefu import kpi
 from kefu.events import Assigned, Closed, CloseReason, Opened, Queued, Reassigned, Requeued
 from kefu.kpi import Sender
 from kefu.sim import Dist, Profile, SimConfigError, SimResult, measure, parse_shifts, simulate
+from kefu.sim.report import day_records
 
 
 def run(cfg: object, engine: str = "py") -> SimResult:
@@ -231,3 +232,36 @@ def test_the_report_is_kefu_kpi_on_the_days_records() -> None:
     assert {a.agent_id: a.rate for a in rep.agents} == {a: x.rate for a, x in agents.items()}
     assert sum(h.met for h in rep.hours) == direct.met
     assert sum(h.missed for h in rep.hours) == direct.missed
+
+
+ROUTED = {"first_response_timeout": 30.0, "handoff": "requeue",
+          "shifts": parse_shifts("08:00-08:30,08:20-24:00@2")}
+
+
+@pytest.mark.parametrize("case", ["plain", "zero_delays", "moves"])
+def test_K11_day_records_are_from_events_with_the_messages_as_columns(case: str) -> None:
+    """K11: the records the driver makes as the events come equal
+    ``from_events(events, messages)``, row for row.
+
+    With zero reply and think times a buyer writes at the very instant the
+    session opened: then from_events keeps the buyer's message, not an opening.
+    "moves" reassigns on a first-response timeout and requeues at a shift's end, in groups.
+    """
+    wl: dict[str, object] = {"bot_share": 0.3}
+    shop: dict[str, object] = {}
+    if case == "zero_delays":
+        wl |= {"reply_delay": Dist.const(0), "buyer_gap": Dist.const(0), "load_slowdown": 0.0}
+    if case == "moves":
+        wl |= {"reply_delay": Dist.exp(40), "groups": (("presale", 1.0), ("aftersale", 1.0))}
+        shop = ROUTED
+    r = run(config(per_minute=3, agents=4, cap=10, workload=wl, **shop))
+    table, recs = day_records(r)
+    direct = kpi.from_events(r.events, r.messages)
+    assert table.to_records() == list(direct.messages)
+    assert (recs.handovers, recs.releases, recs.ends) == (
+        direct.handovers, direct.releases, direct.ends)
+    said_at_open = {(m.session_id, m.at) for m in r.messages if m.sender is Sender.BUYER} & {
+        (e.session_id, e.at) for e in r.events if isinstance(e, Opened)}
+    assert bool(said_at_open) == (case == "zero_delays")
+    moved = {type(e) for e in r.events} & {Reassigned, Requeued}
+    assert moved == ({Reassigned, Requeued} if case == "moves" else set())

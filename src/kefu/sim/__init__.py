@@ -8,8 +8,9 @@ The pieces, one job each:
 - :mod:`kefu.sim.config`: the shop (agents, cap, Assigner settings, shifts).
 - :mod:`kefu.sim.driver`: the discrete-event loop over ``Assigner`` on a
   ``ManualClock``.
-- :mod:`kefu.sim.report`: KPIs via ``kpi.from_events`` + ``kpi.daily_report``,
-  queue figures by hour, tables and JSON.
+- :mod:`kefu.sim.report`: KPIs via ``kpi.daily_report`` over the day's records
+  (the messages as a ``MessageTable``, the events' records made by
+  ``kpi.from_events``' rules as they came), queue figures by hour, tables and JSON.
 - :mod:`kefu.sim.staffing`: the fewest agents meeting a reply-rate target.
 - :mod:`kefu.sim.erlang`: Erlang C, the theory the simulator is tested against;
   :mod:`kefu.sim.erlang_a`: Erlang A, the same with buyers who give up waiting.

@@ -27,13 +27,16 @@ sets no timer due before t plus the shortest timer delay of the shop, so
 the loop keeps a lower bound of the deadline and asks when the bound is
 reached.
 
-The events, the messages the simulated people write, the bot's hand-overs
-(HumanRequest) and evaluation cards are kept and measured afterwards by
-:mod:`kefu.kpi`, exactly as a live day would be (see :mod:`kefu.sim.report`).
+The events, the messages the simulated people write (as columns), the KPI
+records the events mean (made as they come, by ``kpi.from_events``' rules),
+the bot's hand-overs (HumanRequest) and evaluation cards are kept and
+measured afterwards by :mod:`kefu.kpi`, as a live day would be (see
+:mod:`kefu.sim.report`).
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -55,7 +58,20 @@ from kefu.events import (
     Requeued,
     Transferred,
 )
-from kefu.kpi import EvalSource, Evaluation, HumanRequest, Message, Rating, Sender
+from kefu.kpi import (
+    SENDER_CODES,
+    EvalSource,
+    Evaluation,
+    Handover,
+    HumanRequest,
+    Message,
+    MessageTable,
+    Rating,
+    Records,
+    Release,
+    Sender,
+    SessionEnd,
+)
 from kefu.kpi.window import day_bounds
 from kefu.model import Cap
 from kefu.sim.config import SimConfig, roster
@@ -85,6 +101,10 @@ _SERIES_MINUTES = 2 * DAY_MINUTES + 1  # the day, the spill-over, and one bucket
 _RATING_BANDS = ((60.0, 0.90, 0.98), (180.0, 0.75, 0.93), (math.inf, 0.45, 0.75))
 
 
+def _silent(_share: float, _at: float, _sessions: int) -> None:
+    """The progress callback of a run nobody watches."""
+
+
 class _Sess:
     """One buyer's session: where it is now (internal; slots for memory).
 
@@ -110,6 +130,7 @@ class _Sess:
         "patience",
         "queued",
         "r0",
+        "said_at_open",
         "sid",
         "wait",
         "waiting",
@@ -136,6 +157,7 @@ class _Sess:
         self.wait = math.nan  # pool time before the first agent (or before giving up)
         self.awaiting = -1.0  # time of the unanswered buyer question, or -1
         self.max_wait = 0.0
+        self.said_at_open = False  # the buyer wrote at the very instant the session opened
 
 
 class _Clock:
@@ -183,13 +205,26 @@ class SessionLog:
 
 @attrs.frozen(kw_only=True)
 class SimResult:
-    """What a run produced: the raw records for the KPIs plus the driver's own tallies."""
+    """What a run produced: the raw records for the KPIs plus the driver's own tallies.
+
+    ``message_columns`` holds the messages the simulated people wrote, as the
+    keyword arguments of :class:`~kefu.kpi.MessageTable` (one list per column;
+    message ``k`` has the id ``f"m{k}"``); ``table`` is that table and
+    ``messages`` the same as Message records, each made on first use (O(messages)).
+    ``records`` and ``openings`` are what ``kpi.from_events(events, messages)``
+    adds to those messages: the hand-overs, releases and session ends the
+    events mean (``records.messages`` is empty), and the openings counted as
+    the buyer's first message, as columns (``at``, ``session_id``, ``buyer_id``,
+    ``message_id``; the sender is the buyer).
+    """
 
     config: SimConfig
     engine: str
     t0: float  # the day's local midnight, POSIX seconds
     events: list[Event]
-    messages: list[Message]
+    message_columns: dict[str, list[Any]] = attrs.field(repr=False)
+    records: Records = attrs.field(repr=False)
+    openings: dict[str, list[Any]] = attrs.field(repr=False)
     requests: list[HumanRequest]
     evaluations: list[Evaluation]
     agents: list[str]
@@ -209,6 +244,16 @@ class SimResult:
     series: Series
     log: SessionLog
     wall_seconds: float
+
+    @functools.cached_property
+    def table(self) -> MessageTable:
+        """The messages the simulated people wrote, as a table (checked once, when made)."""
+        return MessageTable(**self.message_columns)
+
+    @functools.cached_property
+    def messages(self) -> list[Message]:
+        """The messages the simulated people wrote, as records, in the order written."""
+        return self.table.to_records()
 
 
 def simulate(config: SimConfig, *, engine: EngineName = "auto",
@@ -245,6 +290,9 @@ class _Run:
         self.sessions: dict[str, _Sess] = {}
         self.all: list[_Sess] = []
         self.events: list[Event] = []
+        self.handovers: list[Handover] = []
+        self.releases: list[Release] = []
+        self.ends: list[SessionEnd] = []
         self.load: dict[str, int] = {}
         self.working: dict[str, bool] = {}
         self.finishing: dict[str, bool] = {}
@@ -339,30 +387,36 @@ class _Run:
 
         Dispatches on the exact event class (the engines make no subclasses);
         ResponseTimedOut needs nothing: the Reassigned that may follow says what matters.
+        Each event's KPI records are made here, by the rules of ``kpi.from_events``
+        (K11), with its place in the day's stream as their ``seq``; the simulated shop
+        has no queue limits, so it never sees Overflowed or Rejected.
         """
         if not events:
             return
+        seq = len(self.events)  # an event's place in the day's stream: its records' seq
         self.events.extend(events)
         sessions = self.sessions
         for ev in events:
             kind = type(ev)
             if kind is Assigned:
                 assigned = cast(Assigned, ev)
+                at = assigned.at
                 s = sessions[assigned.session_id]
                 if s.waiting:
                     s.waiting = False
-                    self._queue_change(assigned.at, -1)
+                    self._queue_change(at, -1)
                 if s.assigned != s.assigned:  # NaN: the first hand-over
-                    s.assigned = assigned.at
-                    s.wait = assigned.at - s.opened
+                    s.assigned = at
+                    s.wait = at - s.opened
                     self.s_waits[self._minute(s.opened)] += s.wait
                 a = assigned.agent_id
+                self.handovers.append(Handover(s.sid, s.buyer, a, at, s.group, seq))
                 s.agent = a
                 s.gen += 1
                 self.load[a] += 1
                 self.handled[a] += 1
                 if s.awaiting >= 0:
-                    self.schedule_reply(s, a, assigned.at)
+                    self.schedule_reply(s, a, at)
             elif kind is Opened:
                 self._conc_change(ev.at, 1)
             elif kind is Closed:
@@ -374,7 +428,9 @@ class _Run:
                     s.waiting = False
                     self._queue_change(closed.at, -1)
                 if closed.agent_id is not None:
+                    self.releases.append(Release(s.sid, closed.agent_id, closed.at, seq))
                     self._left(closed.agent_id)
+                self.ends.append(SessionEnd(s.sid, closed.at, seq, s.group))
                 if closed.reason is CloseReason.AUTO:
                     self.auto_closed += 1
                 self._conc_change(closed.at, -1)
@@ -389,6 +445,8 @@ class _Run:
             elif kind is Reassigned or kind is Transferred:
                 moved = cast(Reassigned | Transferred, ev)
                 s = sessions[moved.session_id]
+                self.handovers.append(
+                    Handover(s.sid, s.buyer, moved.to_agent, moved.at, s.group, seq))
                 self._left(moved.from_agent)
                 s.agent = moved.to_agent
                 s.gen += 1
@@ -399,9 +457,11 @@ class _Run:
             elif kind is Requeued:
                 requeued = cast(Requeued, ev)
                 s = sessions[requeued.session_id]
+                self.releases.append(Release(s.sid, requeued.agent_id, requeued.at, seq))
                 self._left(requeued.agent_id)
                 s.agent = None
                 s.gen += 1
+            seq += 1
 
     # -- the buyers -------------------------------------------------------------
 
@@ -438,13 +498,19 @@ class _Run:
                     self.push(t0 + 60.0 * b, _SHIFT_OFF, ap.agent_id)
 
         day = self.buyers
-        arrivals = day.arrivals
-        n_arr = len(arrivals)
+        n_arr = len(day.arrivals)
+        arrivals = [*day.arrivals, math.inf]  # a sentinel: no bounds check per step
         gaps, rounds, first, patience = day.gaps, day.rounds, day.first, day.patience
         groups_of, bot_of, resolves_of, bot_time = day.groups, day.bot, day.resolves, day.bot_time
         closes, close_delay, rate_u = day.closes, day.close_delay, day.rate_u
-        msgs: list[Message] = []  # message i has the id f"m{i}"
-        add_msg = msgs.append
+        # The messages people write, as columns (message k gets the id f"m{k}" at the end).
+        m_at: list[float] = []
+        m_sid: list[str] = []
+        m_buyer: list[str] = []
+        m_sender: list[int] = []
+        m_agent: list[str | None] = []
+        at_, sid_, buyer_, sender_, agent_ = (m_at.append, m_sid.append, m_buyer.append,
+                                              m_sender.append, m_agent.append)
         requests: list[HumanRequest] = []
         evaluations: list[Evaluation] = []
         heap = self.heap
@@ -458,13 +524,15 @@ class _Run:
         s_arrivals = self.s_arrivals
         last_minute = _SERIES_MINUTES - 1
         working, load, replies, slowdown = self.working, self.load, self.replies, self.slowdown
-        buyer_s, agent_s, bot_s = Sender.BUYER, Sender.AGENT, Sender.BOT
+        buyer_s, agent_s, bot_s = (SENDER_CODES[Sender.BUYER], SENDER_CODES[Sender.AGENT],
+                                   SENDER_CODES[Sender.BOT])
         bot_only = 0
         inf = math.inf
         ai = 0
         day_len = 60.0 * wl.profile.minutes
         progress = self.progress
-        next_report = t0
+        report = progress if progress is not None else _silent
+        next_report = t0 if progress is not None else math.inf
         step = day_len / 200
         # The Assigner's next deadline is read only when it may be due. A command at time
         # t sets timers no earlier than t + the shortest timer delay (auto close, first
@@ -474,9 +542,10 @@ class _Run:
                   if x is not None]
         min_delay = min(delays, default=inf)
         bound = -inf
+        heap.append((inf, -1, _SHIFT_OFF, None, -1))  # a sentinel, never popped: inf is last
         while True:
-            ta = arrivals[ai] if ai < n_arr else inf
-            th = heap[0][0] if heap else inf
+            ta = arrivals[ai]
+            th = heap[0][0]
             nxt = ta if ta < th else th
             if bound <= nxt:
                 d = next_deadline()
@@ -488,8 +557,8 @@ class _Run:
                     apply(shop.tick())
                     bound = -inf
                     continue
-            if progress is not None and next_report <= nxt:
-                progress(min(1.0, (nxt - t0) / day_len), nxt - t0, len(self.all))
+            if next_report <= nxt:
+                report(min(1.0, (nxt - t0) / day_len), nxt - t0, len(self.all))
                 next_report = nxt + step
             if ta <= th:
                 i = ai
@@ -499,8 +568,16 @@ class _Run:
                 s_arrivals[m if m < last_minute else last_minute] += 1
                 if bot_of[i]:
                     sid, buyer = f"s{ai}", f"b{ai}"
-                    add_msg(Message(sid, buyer, ta, buyer_s, f"m{len(msgs)}"))
-                    add_msg(Message(sid, buyer, ta + 1.0, bot_s, f"m{len(msgs)}"))
+                    at_(ta)
+                    at_(ta + 1.0)
+                    sid_(sid)
+                    sid_(sid)
+                    buyer_(buyer)
+                    buyer_(buyer)
+                    sender_(buyer_s)
+                    sender_(bot_s)
+                    agent_(None)
+                    agent_(None)
                     if resolves_of[i]:
                         bot_only += 1
                     else:
@@ -519,7 +596,11 @@ class _Run:
                     continue  # the session moved or closed since this reply was planned
                 a = s.agent
                 shop.agent_message(s.sid)
-                add_msg(Message(s.sid, s.buyer, t, agent_s, f"m{len(msgs)}", a))
+                at_(t)
+                sid_(s.sid)
+                buyer_(s.buyer)
+                sender_(agent_s)
+                agent_(a)
                 waited = t - s.awaiting
                 if waited > s.max_wait:
                     s.max_wait = waited
@@ -538,7 +619,13 @@ class _Run:
                 if not s.open:
                     continue  # auto closed while the buyer was thinking
                 shop.buyer_message(s.sid)
-                add_msg(Message(s.sid, s.buyer, t, buyer_s, f"m{len(msgs)}"))
+                if t == s.opened:
+                    s.said_at_open = True  # then this message is the opening one (K11)
+                at_(t)
+                sid_(s.sid)
+                buyer_(s.buyer)
+                sender_(buyer_s)
+                agent_(None)
                 s.awaiting = t
                 a = s.agent
                 if a is not None:
@@ -576,7 +663,10 @@ class _Run:
         if progress is not None:
             progress(1.0, clock.t - t0, len(self.all))
         self._queue_to(clock.t)
-        return self._result(msgs, requests, evaluations, n_arr, bot_only, started)
+        columns: dict[str, list[Any]] = {
+            "at": m_at, "session_id": m_sid, "buyer_id": m_buyer, "sender": m_sender,
+            "message_id": [f"m{k}" for k in range(len(m_at))], "agent_id": m_agent}
+        return self._result(columns, requests, evaluations, n_arr, bot_only, started)
 
     # -- shifts -----------------------------------------------------------------
 
@@ -612,7 +702,14 @@ class _Run:
                 break
         return Evaluation(s.sid, s.buyer, agent, at, rating, EvalSource.INVITED)
 
-    def _result(self, messages: list[Message], requests: list[HumanRequest],
+    def _openings(self) -> dict[str, list[Any]]:
+        """Each session's opening as a buyer message (K11), unless the buyer wrote then."""
+        opened = [s for s in self.all if not s.said_at_open]
+        return {"at": [s.opened for s in opened], "session_id": [s.sid for s in opened],
+                "buyer_id": [s.buyer for s in opened],
+                "message_id": [f"kefu:open:{s.sid}" for s in opened]}
+
+    def _result(self, columns: dict[str, list[Any]], requests: list[HumanRequest],
                 evaluations: list[Evaluation], arrivals: int, bot_only: int,
                 started: float) -> SimResult:
         cmax, clast = self.s_cmax, self.s_clast
@@ -638,7 +735,10 @@ class _Run:
             engine=ENGINE_NAMES.get(self.shop.engine, self.shop.engine),
             t0=self.t0,
             events=self.events,
-            messages=messages,
+            message_columns=columns,
+            records=Records(handovers=tuple(self.handovers), releases=tuple(self.releases),
+                            ends=tuple(self.ends)),
+            openings=self._openings(),
             requests=requests,
             evaluations=evaluations,
             agents=[ap.agent_id for ap in self.plan],
