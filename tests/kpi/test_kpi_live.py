@@ -14,17 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from collections import Counter
 from functools import partial
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from kpi_helpers import DAY, SH, agent, at, buyer, hand, release
 from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
 from kefu import Assigner, ManualClock, QueueLimit, kpi
 from kefu.errors import KefuError
+from kefu.events import Closed, Opened
 from kefu.kpi import (
     AgentStatus,
     EvalSource,
@@ -301,6 +303,13 @@ def test_K11_K12_a_recorded_shop_equals_the_pure_functions_over_its_events(
                              AgentStatus(who, clock.now(), True, 2 * n + 1)]
         except KefuError:
             assert len(events) == before
+    # from_events sees only times: a buyer message at the very instant its session
+    # closes and opens again goes to the new life there, while the Recorder knows
+    # which life it was written in. Such days have no single answer to compare with.
+    closed = {(ev.session_id, ev.at) for ev in events if isinstance(ev, Closed)}
+    reopened = closed & {(ev.session_id, ev.at) for ev in events if isinstance(ev, Opened)}
+    written = Counter((m.session_id, m.at) for m in messages if m.sender is Sender.BUYER)
+    assume(all(written[key] <= 1 for key in reopened))
     recs = kpi.from_events(events, messages)
     common: dict[str, Any] = {"releases": recs.releases, "ends": recs.ends,
                               "window": Window.whole_day(), "tz": SH}

@@ -20,7 +20,10 @@ the tracker an ``AgentStatus`` record (occupancy, K13). Other commands
 without a message (``assign``, ``transfer``, ``tick`` ...) are called on
 the Assigner as usual; pass their events to :meth:`Recorder.observe`. A
 message is stamped with the instant the Assigner took it at
-(:attr:`kefu.Assigner.time`). A message id that is not a ``str`` raises
+(:attr:`kefu.Assigner.time`) and belongs to the life it was written in,
+even at the very instant that life closes and the next opens (there
+:func:`~kefu.kpi.from_events`, which sees only times, gives a buyer's
+message to the new life). A message id that is not a ``str`` raises
 InvalidRecord before the Assigner is called.
 Cost per call: the Assigner's, plus the tracker's per record.
 """
