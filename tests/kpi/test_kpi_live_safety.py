@@ -13,6 +13,7 @@ one writer, like the Assigner it wraps. Errors pickle intact.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import pickle
 import queue
@@ -252,20 +253,32 @@ def test_K12_a_record_whose_own_code_calls_the_tracker_is_a_nested_call() -> Non
     assert tracker.last == -math.inf
 
 
-def test_K12_an_answer_is_the_callers_to_change() -> None:
-    """Figures kept between queries are handed out as copies: editing one answer's
-    ``excluded_by`` does not change the next answer."""
+def test_K12_an_answer_kept_between_queries_cannot_be_changed_behind_the_tracker() -> None:
+    """Figures kept between queries are shared by every answer, so their
+    ``excluded_by`` is a read-only dict: editing it raises TypeError, and the next
+    answer equals a fresh tracker's. It is still a dict, equal to the pure
+    functions' and JSON-ready."""
+    records = [*a_day(10), Exclusion("b1", "staff")]
     tracker = LiveTracker(window=Window.whole_day())
-    tracker.extend([*a_day(10), Exclusion("b1", "staff")])
+    tracker.extend(records)
     first = tracker.service(None)
     agents = tracker.agents(None)
     kept: list[Any] = [*first.by_day.values(), *first.by_agent.values(), *agents.values()]
+    assert any(figures.excluded_by for figures in kept)
     for figures in kept:
-        figures.excluded_by["staff"] = 999
+        assert isinstance(figures.excluded_by, dict)
+        with pytest.raises(TypeError, match="copy excluded_by"):
+            figures.excluded_by["staff"] = 999
+        with pytest.raises(TypeError):
+            figures.excluded_by.update(staff=999)
+    json.dumps([dict(figures.excluded_by) for figures in kept])
     fresh = LiveTracker(window=Window.whole_day())
-    fresh.extend([*a_day(10), Exclusion("b1", "staff")])
+    fresh.extend(records)
     assert tracker.service(None) == fresh.service(None)
     assert tracker.agents(None) == fresh.agents(None)
+    opts = {"tz": "Asia/Shanghai", "window": Window.whole_day(), "threshold": 180.0,
+            "before_window": "exclude"}
+    assert live(tracker, None) == pure(records, None, opts)
 
 
 @pytest.mark.parametrize("error", [

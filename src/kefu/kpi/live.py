@@ -67,7 +67,7 @@ from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
 from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_ratings import LiveRatings
-from kefu.kpi.live_service import LiveContact, LiveService, detached
+from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.occupancy import AgentLoad, Span, loads_of
@@ -1063,10 +1063,10 @@ class LiveTracker:
                 tally.counts = counts
                 built = tally.build(Rate, quality=quality, agents=False)
                 if agent not in volatile:
-                    self._agent_built[agent] = built
+                    built = self._agent_built[agent] = kept(built)
             elif built.quality != quality:
                 built = self._agent_built[agent] = attrs.evolve(built, quality=quality)
-            out[agent] = detached(built)
+            out[agent] = built
         return out
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 
@@ -49,11 +49,29 @@ _Part = tuple[str, Any]
 R = TypeVar("R", ServiceFigures, Rate)
 
 
-def detached(kept: R) -> R:
-    """A figure kept between queries, as a value the caller owns: the same fields with
-    its ``excluded_by`` dict copied, so that a caller who edits one answer's dict
-    does not change the next (the pure functions build a new one each time)."""
-    return attrs.evolve(kept, excluded_by=dict(kept.excluded_by))
+class ReadOnlyCounts(dict[str, int]):
+    """The ``excluded_by`` counts of a figure the tracker keeps between queries and
+    hands out to every caller: a ``dict`` (equal to the pure functions' dict, and
+    JSON- and attrs-friendly) that refuses to change (TypeError), so that a caller
+    editing one answer cannot change the next one. O(1) per call: no copy."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a live tracker's figures are shared between queries: copy"
+                        " excluded_by (dict(...)) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ReadOnlyCounts, (dict(self),))
+
+
+def kept(figures: R) -> R:
+    """``figures`` as the tracker keeps them between queries: with read-only counts.
+    Made once per change of the figures, not per query."""
+    return attrs.evolve(figures, excluded_by=ReadOnlyCounts(figures.excluded_by))
 
 
 class _Counts:
@@ -86,9 +104,9 @@ class _Counts:
         dashboard's report costs a lookup per key."""
         if self.built is None:
             self.commit()
-            self.built = figures_of(self.counts, self.excluded_by, self.waits.durations(),
-                                    self.abandons.durations())
-        return detached(self.built)
+            self.built = kept(figures_of(self.counts, self.excluded_by,
+                                         self.waits.durations(), self.abandons.durations()))
+        return self.built
 
 
 class LiveService:
