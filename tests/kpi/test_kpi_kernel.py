@@ -18,16 +18,25 @@ import subprocess
 import sys
 import textwrap
 from array import array
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kpi_helpers import at
+from kpi_helpers import SH, at
+from kpi_strategies import OPTIONS, WINDOWS, shop_day
 
-from kefu.kpi import InvalidRecord, Message, Sender, kernel
+from kefu import kpi
+from kefu.kpi import InvalidRecord, Message, Sender, Window, kernel
+from kefu.kpi.measure import Measure, Samples
+from kefu.kpi.options import make_options
 from kefu.kpi.records import MAX_TIME
-from kefu.kpi.timeline import MessageScan, scan_messages, scan_messages_py
+from kefu.kpi.timeline import MessageScan, build_timeline, scan_messages, scan_messages_py
+
+T = TypeVar("T")
 
 BASE = at(8, 0)
 TIMES = (st.integers(0, 40).map(lambda s: BASE + s)  # many exact ties
@@ -292,3 +301,72 @@ def test_R23_sorted_doubles_takes_only_exact_arrays() -> None:
 
     with pytest.raises(TypeError):
         kernel.compiled("sorted_doubles")(Lying("d", [1.0]))
+
+
+# The per-session walk (Measure) and the whole report: compiled against the reference.
+
+SHIFTS = st.sampled_from([0.0, 16 * 3600.0 - 300.0, 16 * 3600.0 - 300.5])
+"""Move a day's records: none, or so that they span local midnight (07:58 + 16 h - 5 min)."""
+
+
+def _shifted(rec: dict[str, list[Any]], by: float) -> dict[str, list[Any]]:
+    def move(r: Any) -> Any:
+        changes = {"at": r.at + by} if hasattr(r, "at") else {"sent_at": r.sent_at + by}
+        if getattr(r, "rated_at", None) is not None:
+            changes["rated_at"] = r.rated_at + by
+        return attrs.evolve(r, **changes)
+    return {kind: [move(r) for r in items] for kind, items in rec.items()}
+
+
+def _on(name: str, fn: Callable[[], T]) -> T:
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = name
+    try:
+        return fn()
+    finally:
+        kernel.ACTIVE = saved
+
+
+def _walked(m: Measure) -> tuple[object, ...]:
+    """Everything a walk leaves behind, as plain values (arrays as lists)."""
+    def plain(s: Samples) -> tuple[list[float], ...]:
+        return tuple(getattr(s, name).tolist() for name in Samples.__slots__)
+    return (
+        [t.counts for t in m.session_tallies], [t.units for t in m.session_tallies],
+        {a: (t.counts, t.units) for a, t in m.agent_tallies.items()},
+        list(m.agent_tallies), plain(m.shop_samples),
+        {a: plain(s) for a, s in m.agent_samples.items()}, list(m.agent_samples),
+        m.unanswered, m.dropped, m.waiting, m.consults(), m.session_fates,
+        [(t.counts, t.units) for t in (m.buyer_days(True), m.buyer_days(False))],
+        m.buyer_fates,
+    )
+
+
+@given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b1"})]),
+       st.booleans())
+def test_R23_K02_K08_compiled_walk_and_report_equal_the_reference(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None, shift: float,
+        excluded: frozenset[str], detail: bool) -> None:
+    """Hand-overs, releases, bot messages, switches, seq numbers, ends, ratings, days
+    across midnight, windows closing mid-wait, both before-window policies, live
+    ``as_of``: every count, unit and sample of the compiled walk, and then every
+    figure of ``daily_report``, equal the reference's."""
+    rec = _shifted(rec, shift)
+    as_of = None if opts["as_of"] is None else opts["as_of"] + shift
+    options = make_options(day=None, tz=SH, window=window, as_of=as_of,
+                           before_window=opts["before_window"], excluded_buyers=excluded,
+                           detail=detail)
+    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
+                        options.as_of, ends=rec["ends"], threshold=options.threshold)
+    walked = {name: _on(name, lambda: _walked(Measure(tl, options,
+                                                      options.calendar(tl.first, tl.last))))
+              for name in ("c", "py")}
+    assert walked["c"] == walked["py"]
+
+    def report() -> kpi.DailyReport:
+        return kpi.daily_report(
+            rec["messages"], rec["handovers"], rec["evaluations"], rec["orders"],
+            requests=rec["requests"], releases=rec["releases"], ends=rec["ends"], day=None,
+            tz=SH, window=window, as_of=as_of, basis=opts["basis"],
+            before_window=opts["before_window"], excluded_buyers=excluded, detail=detail)
+    assert _on("c", report) == _on("py", report)

@@ -51,6 +51,7 @@ from libc.string cimport memcpy
 from types import MemberDescriptorType
 
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
+from kefu.kpi.window import BeforeWindow
 
 cdef type _MESSAGE = Message
 
@@ -625,3 +626,410 @@ def sorted_doubles(array values):
         with nogil:
             sort_doubles(out.data.as_doubles, n)
     return out
+
+
+# The measure walk ---------------------------------------------------------------------
+#
+# ``walk`` is :meth:`kefu.kpi.measure.Measure._walk` compiled: the same visit of every
+# session in the same order, the same float operations (reply - clock, comparisons), the
+# same keys counted and the same samples appended, so its results are those of the
+# reference, not close to them. Sessions' and waits' columns are read as C arrays; the
+# rare cases (a session's clocks in several windows, replies after a window's close,
+# detail units) call the very helpers the reference calls.
+
+from libcpp.vector cimport vector
+from cpython.array cimport extend_buffer
+
+cdef struct Run:
+    Py_ssize_t i, ka, kb
+    double c
+
+cdef object _TRUE = True
+cdef object _FALSE = False
+cdef object _OPEN = BeforeWindow.OPEN
+
+# Statuses (kefu.kpi.clocks) and fates (kefu.kpi.measure), as there.
+cdef enum:
+    C_MET = 0
+    C_PENDING = 1
+    C_MISSED = 2
+    F_REACHED = 0
+    F_STILL_WAITING = 1
+    F_NEVER_REACHED = 2
+
+
+cdef vector[double] _double_list(list values) except *:
+    cdef vector[double] out
+    out.reserve(len(values))
+    for v in values:
+        out.push_back(<double>v)
+    return out
+
+
+cdef vector[Py_ssize_t] _index_list(list values) except *:
+    cdef vector[Py_ssize_t] out
+    out.reserve(len(values))
+    for v in values:
+        out.push_back(<Py_ssize_t>v)
+    return out
+
+
+cdef inline Py_ssize_t _bisect_left(const double* a, double x, Py_ssize_t lo,
+                                    Py_ssize_t hi) noexcept:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline Py_ssize_t _bisect_right(const double* a, double x, Py_ssize_t lo,
+                                     Py_ssize_t hi) noexcept:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+cdef struct Windows:
+    const double* opens
+    const double* closes
+    const char* counted
+    Py_ssize_t n
+
+
+cdef inline Py_ssize_t _one_run(Windows* w, double c_first, double c_last) noexcept:
+    """clocks.one_run: the counted window holding both clocks, else -1."""
+    cdef Py_ssize_t i = _bisect_right(w.opens, c_first, 0, w.n) - 1
+    if i >= 0 and c_last < w.closes[i] and w.counted[i]:
+        return i
+    return -1
+
+
+cdef inline object _samples_of(dict by_agent, object agent, object samples_cls):
+    cdef object s = by_agent.get(agent)
+    if s is None:
+        s = by_agent[agent] = samples_cls()
+    return s
+
+
+cdef inline void _bump(dict counts, object key) except *:
+    cdef object n = counts.get(key)
+    counts[key] = 1 if n is None else n + 1
+
+
+cdef array _as_array(const double* d, Py_ssize_t n):
+    cdef array out = clone(_DOUBLES, n, False)
+    if n:
+        memcpy(out.data.as_doubles, d, n * sizeof(double))
+    return out
+
+
+cdef inline void _put(array target, const double* d, Py_ssize_t n) except *:
+    if n:
+        extend_buffer(target, <char*>d, n)
+
+
+cdef void _runs_of(object found, vector[Run]& out) except *:
+    """clocks.runs' list of (i, ka, kb, c) tuples as Runs."""
+    cdef Run r
+    out.clear()
+    for t in found:
+        r.i, r.ka, r.kb, r.c = t
+        out.push_back(r)
+
+
+def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_counts,
+         dict agent_counts, object samples_cls, object runs):
+    """``Measure._walk`` over ``m`` (not split), with identical results (see above).
+
+    ``samples_cls`` is :class:`kefu.kpi.measure.Samples`, ``runs`` is
+    :func:`kefu.kpi.clocks.runs`. Returns False, having changed nothing, when the
+    timeline's columns are not the arrays it reads (the reference then walks).
+    O(sessions + waits + stretches), plus the reference's cost for its rare cases."""
+    tl = m.tl
+    opts = m.opts
+    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
+            and _is_array(m.shop_samples.rep, b'd') and _is_array(m.shop_samples.first, b'd')
+            and type(tl.wlo) is list and type(tl.ids) is list
+            and len(tl.rs) == len(tl.us) == len(tl._rorder)
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+        return False
+    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
+    cdef const double* us = us_arr.data.as_doubles
+    cdef const double* rs = rs_arr.data.as_doubles
+    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef list ragents = tl._ragents
+    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] human = _double_list(tl.human)
+    cdef vector[double] reached = _double_list(tl.reached)
+    cdef vector[double] bot_at = _double_list(tl.bot_at)
+    cdef vector[double] ended = _double_list(tl.ended)
+    cdef vector[double] st_starts = _double_list(tl.starts)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef list buyers = tl.buyers, ids = tl.ids, groups = tl.groups
+    cdef list st_agents = tl.agents, st_groups = tl.sgroups
+    cal = m.cal
+    cdef vector[double] opens = _double_list(cal.opens)
+    cdef vector[double] closes = _double_list(cal.closes)
+    cdef vector[char] counted
+    for v in cal.counted:
+        counted.push_back(1 if v else 0)
+    cdef Windows wins_c
+    wins_c.opens, wins_c.closes, wins_c.counted = opens.data(), closes.data(), counted.data()
+    wins_c.n = opens.size()
+    cdef double T = opts.threshold
+    cdef double as_of = opts.as_of
+    cdef double warn = opts.warn_after
+    cdef bint live = as_of != INFINITY
+    cdef bint open_policy = opts.before_window is _OPEN
+    excluded = opts.excluded
+    cdef bint any_excluded = bool(excluded)
+    cdef bint detail = opts.detail
+    shop_samples = m.shop_samples
+    cdef array shop_rep = shop_samples.rep, shop_first = shop_samples.first
+    cdef dict agent_samples = m.agent_samples
+    cdef dict fold = {}
+    cdef dict slot_of = None
+    cdef Py_ssize_t slot_day = -1
+    cdef list slot_buyer = m._slot_buyer, slot_dayl = m._slot_day
+    cdef list f_c = m._f_c, f_sid = m._f_sid, f_group = m._f_group, f_code = m._f_code
+    cdef list f_end = m._f_end, f_risk = m._f_risk
+    cdef list a_code_l = m._a_code, a_start = m._a_start, a_end = m._a_end
+    cdef list a_risk_l = m._a_risk, f_fate = m._f_fate, a_fate = m._a_fate
+    cdef list waiting = m.waiting
+    cdef Py_ssize_t unanswered = 0, dropped = 0
+    cdef Py_ssize_t n = len(ids), j, lo, hi, i, ka, kb, k, k0, k1, x, nd, p, common, q
+    cdef double c1, c, h, r, a_c, a_r, start, end, last_r
+    cdef int code, a_code, fate
+    cdef bint risk, a_risk, capped
+    cdef vector[Run] found
+    cdef vector[double] d
+    cdef Run run
+    cdef object reason, buyer, group, sid, key, pslot, agent, samples, wins, name, s
+    cdef array rep, first, pyd
+    for j in range(n):
+        # K02 (clocks.human_clock): the clock of the first wait, or no unit.
+        lo = wlo[j]
+        hi = wlo[j + 1]
+        if lo == hi:
+            continue
+        c1 = us[lo]
+        h = human[j]
+        if c1 < h:
+            c1 = h
+        if reached[j] == INFINITY and bot_at[j] - c1 <= T:
+            continue
+        if reached[j] != INFINITY:
+            fate = F_REACHED
+        elif ended[j] == INFINITY:
+            fate = F_STILL_WAITING
+        else:
+            fate = F_NEVER_REACHED
+        buyer = <object>PyList_GET_ITEM(buyers, j)
+        reason = excluded.get(buyer) if any_excluded else None
+        i = _one_run(&wins_c, c1, us[hi - 1] if hi - lo > 1 else c1)
+        if i >= 0:
+            found.clear()
+            run.i, run.ka, run.kb, run.c = i, lo, hi, c1
+            found.push_back(run)
+        else:
+            _runs_of(runs(cal, us_arr, rs_arr, lo, hi, c1, INFINITY, as_of, open_policy),
+                     found)
+        if fate == F_STILL_WAITING and found.size() and reason is None:
+            waiting.append((buyer, found[0].c))
+        for q in range(found.size() if want_shop or want_times else 0):
+            i, ka, kb, c = found[q].i, found[q].ka, found[q].kb, found[q].c
+            d.resize(kb - ka)
+            r = rs[ka]
+            d[0] = r - c
+            for k in range(ka + 1, kb):
+                d[k - ka] = rs[k] - us[k]
+            if want_shop:
+                if d[0] <= T:
+                    code = C_MET
+                elif as_of - c > T:
+                    code = C_MISSED
+                else:
+                    code = C_PENDING
+                risk = live and code == C_PENDING and as_of - c > warn
+                a_code, a_c, a_r, a_risk = code, c, r, risk
+                if code == C_MET and kb - ka > 1:
+                    for k in range(kb - ka):
+                        if d[k] > T:
+                            a_c, a_r = us[ka + k], rs[ka + k]
+                            a_code = C_MISSED if as_of - a_c > T else C_PENDING
+                            break
+                if live and kb - ka > 1:
+                    a_risk = False
+                    for k in range(ka, kb):
+                        if d[k - ka] > T and T >= as_of - (c if k == ka else us[k]) > warn:
+                            a_risk = True
+                            break
+                group = <object>PyList_GET_ITEM(groups, j)
+                sid = <object>PyList_GET_ITEM(ids, j)
+                key = (i, group, code, risk, a_code, a_risk and a_code == C_PENDING, reason,
+                       fate)
+                _bump(shop_counts, key)
+                if detail:
+                    m._session_unit(j, i, c, r, code, a_code, a_c, a_r, reason)
+                # Fold the session-day into its buyer-day (K03).
+                if i != slot_day:
+                    slot_of = fold.setdefault(i, {})
+                    slot_day = i
+                pslot = slot_of.get(buyer)
+                if pslot is None:
+                    slot_of[buyer] = len(f_c)
+                    slot_buyer.append(buyer)
+                    slot_dayl.append(i)
+                    f_c.append(c)
+                    f_sid.append(sid)
+                    f_group.append(group)
+                    f_code.append(code)
+                    f_end.append(r)
+                    f_risk.append(risk)
+                    a_code_l.append(a_code)
+                    a_start.append(a_c)
+                    a_end.append(a_r)
+                    a_risk_l.append(a_risk)
+                    f_fate.append(fate)
+                    a_fate.append(fate)
+                else:
+                    p = pslot
+                    if c < <double>f_c[p] or (c == <double>f_c[p] and sid < f_sid[p]):
+                        f_c[p] = c
+                        f_sid[p] = sid
+                        f_group[p] = group
+                        f_code[p] = code
+                        f_end[p] = r
+                        f_risk[p] = risk
+                        f_fate[p] = fate
+                    if a_risk:
+                        a_risk_l[p] = _TRUE
+                    if a_code > <int>a_code_l[p] or (a_code == <int>a_code_l[p]
+                                                      and a_c < <double>a_start[p]):
+                        a_code_l[p] = a_code
+                        a_start[p] = a_c
+                        a_end[p] = a_r
+                        a_fate[p] = fate
+            if not want_times:
+                continue
+            if reason is not None:
+                dropped += kb - ka  # K06: counted, never timed
+                continue
+            nd = kb - ka
+            if rs[kb - 1] == INFINITY:  # only a session's last wait can be unanswered
+                unanswered += 1
+                nd -= 1
+                if not nd:
+                    continue
+            if rs[ka + nd - 1] <= wins_c.closes[i]:  # all answered before closing time
+                _put(shop_rep, d.data(), nd)
+                _put(shop_first, d.data(), 1)
+                wins = None
+            else:
+                pyd = _as_array(d.data(), nd)
+                common, wins = m._split(pyd, i, c, ka)
+                m.shop_samples.add_run(pyd, common, wins)
+            if s_lo[j] == s_hi[j]:  # no hand-overs: credit the agent named on the reply
+                if wins is None:
+                    for k in range(nd):
+                        name = <object>PyList_GET_ITEM(ragents, rorder[ka + k])
+                        if name is not None:
+                            s = _samples_of(agent_samples, name, samples_cls)
+                            _put(s.rep, &d[k], 1)
+                            if k == 0:
+                                _put(s.first, &d[k], 1)
+                else:
+                    m._fallback(_as_array(d.data(), nd), wins, ka)
+        if not (want_agents or want_times):
+            continue
+        h = human[j]
+        for x in range(s_lo[j], s_hi[j]):
+            start = st_starts[x]
+            end = st_ends[x]
+            # The wait under way at the hand-over, or the next one (K04).
+            k0 = _bisect_left(rs, start, lo, hi)
+            if x > s_lo[j] and st_ends[x - 1] == start:
+                while k0 < hi and rs[k0] == start and us[k0] < start:
+                    k0 += 1
+            if k0 == hi:
+                continue
+            c = us[k0]
+            if c < h:
+                c = h
+            if c < start:
+                c = start
+            if c >= end:
+                continue
+            k1 = _bisect_left(us, end, k0 + 1, hi)
+            i = _one_run(&wins_c, c, us[k1 - 1] if k1 - k0 > 1 else c)
+            if i >= 0:
+                found.clear()
+                run.i, run.ka, run.kb, run.c = i, k0, k1, c
+                found.push_back(run)
+            else:
+                _runs_of(runs(cal, us_arr, rs_arr, k0, k1, c, end, as_of, open_policy), found)
+                if not found.size():
+                    continue
+            agent = <object>PyList_GET_ITEM(st_agents, x)
+            last_r = rs[k1 - 1]
+            capped = last_r > end or last_r == INFINITY
+            if want_agents:
+                for q in range(found.size()):
+                    run = found[q]
+                    r = INFINITY if capped and run.ka == k1 - 1 else rs[run.ka]
+                    c = run.c
+                    # clocks.judge
+                    if r - c <= T:
+                        code = C_MET
+                    elif end <= c + T:
+                        break  # CUT: handed on unanswered before the threshold (K04)
+                    elif as_of - c > T:
+                        code = C_MISSED
+                    else:
+                        code = C_PENDING
+                    risk = live and code == C_PENDING and as_of - c > warn
+                    _bump(agent_counts, (run.i, <object>PyList_GET_ITEM(st_groups, x), agent,
+                                         code, risk, reason))
+                    if detail:
+                        m._stretch_unit(j, x, run.i, c, r, code, reason)
+            if not want_times or reason is not None:
+                continue
+            samples = _samples_of(agent_samples, agent, samples_cls)
+            rep = samples.rep
+            first = samples.first
+            for q in range(found.size()):
+                i, ka, kb, c = found[q].i, found[q].ka, found[q].kb, found[q].c
+                nd = kb - ka
+                if capped and kb == k1:
+                    nd -= 1
+                    if not nd:
+                        continue
+                d.resize(kb - ka)
+                d[0] = rs[ka] - c
+                for k in range(ka + 1, kb):
+                    d[k - ka] = rs[k] - us[k]
+                if rs[ka + nd - 1] <= wins_c.closes[i]:
+                    _put(rep, d.data(), nd)
+                    _put(first, d.data(), 1)
+                else:
+                    pyd = _as_array(d.data(), nd)
+                    common, wins = m._split(pyd, i, c, ka)
+                    samples.add_run(pyd, common, wins)
+    m.unanswered, m.dropped = unanswered, dropped
+    return True
+
+
+cdef inline bint _is_array(object value, char typecode):
+    return type(value) is array and (<array>value).ob_descr.typecode == typecode
+
