@@ -701,14 +701,14 @@ cdef inline Py_ssize_t _bisect_right(const double* a, double x, Py_ssize_t lo,
 cdef struct Windows:
     const double* opens
     const double* closes
-    const char* counted
+    const double* counted  # 1.0: a counted day, 0.0: not
     Py_ssize_t n
 
 
 cdef inline Py_ssize_t _one_run(Windows* w, double c_first, double c_last) noexcept:
     """clocks.one_run: the counted window holding both clocks, else -1."""
     cdef Py_ssize_t i = _bisect_right(w.opens, c_first, 0, w.n) - 1
-    if i >= 0 and c_last < w.closes[i] and w.counted[i]:
+    if i >= 0 and c_last < w.closes[i] and w.counted[i] != 0.0:
         return i
     return -1
 
@@ -779,14 +779,13 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     cdef list buyers = tl.buyers, ids = tl.ids, groups = tl.groups
     cdef list st_agents = tl.agents, st_groups = tl.sgroups
     cal = m.cal
-    cdef vector[double] opens = _double_list(cal.opens)
-    cdef vector[double] closes = _double_list(cal.closes)
-    cdef vector[char] counted
-    for v in cal.counted:
-        counted.push_back(1 if v else 0)
+    cdef array opens = array("d", cal.opens), closes = array("d", cal.closes)
+    cdef array counted = array("d", [1.0 if v else 0.0 for v in cal.counted])
+    if not len(opens) == len(closes) == len(counted):
+        return False
     cdef Windows wins_c
-    wins_c.opens, wins_c.closes, wins_c.counted = opens.data(), closes.data(), counted.data()
-    wins_c.n = opens.size()
+    wins_c.opens, wins_c.closes = opens.data.as_doubles, closes.data.as_doubles
+    wins_c.counted, wins_c.n = counted.data.as_doubles, len(opens)
     cdef double T = opts.threshold
     cdef double as_of = opts.as_of
     cdef double warn = opts.warn_after
@@ -1032,4 +1031,5 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
 
 cdef inline bint _is_array(object value, char typecode):
     return type(value) is array and (<array>value).ob_descr.typecode == typecode
+
 
