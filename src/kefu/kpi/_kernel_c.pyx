@@ -1033,3 +1033,139 @@ cdef inline bint _is_array(object value, char typecode):
     return type(value) is array and (<array>value).ob_descr.typecode == typecode
 
 
+
+
+# The service walk --------------------------------------------------------------------
+#
+# ``contacts`` is the loop of :func:`kefu.kpi.service.service_result` compiled: every
+# session as :func:`kefu.kpi.service.contact_of` finds it, counted into its key's
+# accumulator as ``_Acc.count`` counts it, in the same order, with the same arithmetic.
+
+cdef enum:
+    S_ANSWERED = 0
+    S_ABANDONED = 1
+    S_WAITING = 2
+
+
+cdef inline void _add(list counts, Py_ssize_t k, Py_ssize_t n) except *:
+    counts[k] = <Py_ssize_t>counts[k] + n
+
+
+def contacts(object tl, object opts, object cal, double answer_within, double short_abandon,
+             object acc_cls, object hour_of):
+    """``service_result``'s accumulators ({(window index, hour, group, agent, reason):
+    acc}) over every session of ``tl``, without detail; ``acc_cls`` is the service's
+    ``_Acc`` and ``hour_of(c)`` the local hour of instant ``c``. Returns None, having
+    done nothing, when the timeline's columns are not the arrays it reads (the
+    reference then counts). O(sessions + stretches)."""
+    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
+            and type(tl.wlo) is list and type(tl.ids) is list
+            and len(tl.rs) == len(tl.us) == len(tl._rorder)
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+        return None
+    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
+    cdef const double* us = us_arr.data.as_doubles
+    cdef const double* rs = rs_arr.data.as_doubles
+    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef list ragents = tl._ragents
+    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] human = _double_list(tl.human)
+    cdef vector[double] reached = _double_list(tl.reached)
+    cdef vector[double] bot_at = _double_list(tl.bot_at)
+    cdef vector[double] ended = _double_list(tl.ended)
+    cdef vector[double] st_starts = _double_list(tl.starts)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents
+    cdef array opens = array("d", cal.opens), closes = array("d", cal.closes)
+    cdef array counted = array("d", [1.0 if v else 0.0 for v in cal.counted])
+    if not len(opens) == len(closes) == len(counted):
+        return None
+    cdef const double* o_ = opens.data.as_doubles
+    cdef const double* c_ = closes.data.as_doubles
+    cdef const double* k_ = counted.data.as_doubles
+    cdef Py_ssize_t n_win = len(opens)
+    cdef double T = opts.threshold
+    cdef double as_of = opts.as_of
+    cdef bint open_policy = opts.before_window is _OPEN
+    excluded = opts.excluded
+    cdef bint any_excluded = bool(excluded)
+    cdef dict accs = {}
+    cdef Py_ssize_t n = len(tl.ids), j, lo, i, x, moved
+    cdef double c, reach, end, o, wait
+    cdef int code
+    cdef object reason, agent, acc, key, prev, cur
+    cdef list cnt
+    for j in range(n):
+        # clocks.human_clock (K02)
+        lo = wlo[j]
+        if lo == wlo[j + 1]:
+            continue
+        c = us[lo]
+        if c < human[j]:
+            c = human[j]
+        if reached[j] == INFINITY and bot_at[j] - c <= T:
+            continue
+        reach = reached[j]
+        end = ended[j]
+        # service._place (K00, K01)
+        i = _bisect_right(o_, c, 0, n_win) - 1
+        if i >= 0 and c < c_[i]:
+            if k_[i] == 0.0:
+                continue
+        else:
+            if not open_policy or i + 1 >= n_win:
+                continue
+            i += 1
+            o = o_[i]
+            if reach < o or end < o or o > as_of or k_[i] == 0.0:
+                continue
+            c = o
+        hour = hour_of(c)
+        reason = excluded.get(<object>PyList_GET_ITEM(buyers, j)) if any_excluded else None
+        agent = None
+        moved = 0
+        if reach <= end and reach != INFINITY:
+            code = S_ANSWERED
+            wait = reach - c if reach > c else 0.0
+            if s_lo[j] < s_hi[j]:  # service._first_agent
+                agent = <object>PyList_GET_ITEM(st_agents, s_lo[j])
+            elif rs[lo] != INFINITY:
+                agent = <object>PyList_GET_ITEM(ragents, rorder[lo])
+            for x in range(s_lo[j] + 1, s_hi[j]):  # service._transfers
+                if st_starts[x] == st_ends[x - 1]:
+                    prev = <object>PyList_GET_ITEM(st_agents, x - 1)
+                    cur = <object>PyList_GET_ITEM(st_agents, x)
+                    if cur != prev:
+                        moved += 1
+        elif end != INFINITY:
+            code = S_ABANDONED
+            wait = end - c if end > c else 0.0
+        else:
+            code = S_WAITING
+            wait = 0.0
+        key = (i, hour, <object>PyList_GET_ITEM(groups, j), agent, reason)
+        acc = accs.get(key)
+        if acc is None:
+            acc = accs[key] = acc_cls()
+        # service.tally, n = 1
+        cnt = acc.counts
+        if reason is not None:
+            _add(cnt, 6, 1)
+            by = acc.excluded_by
+            by[reason] = by.get(reason, 0) + 1
+        elif code == S_ANSWERED:
+            _add(cnt, 0, 1)
+            if wait <= answer_within:
+                _add(cnt, 1, 1)
+            _add(cnt, 5, moved)
+            acc.waits.append(wait)
+        elif code == S_ABANDONED:
+            _add(cnt, 2, 1)
+            if wait < short_abandon:
+                _add(cnt, 3, 1)
+            acc.abandons.append(wait)
+        else:
+            _add(cnt, 4, 1)
+    return accs
