@@ -41,7 +41,7 @@ outside int64.
 """
 
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
-from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ, PyObject_Hash
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.array cimport array, clone
 from libc.stdint cimport int64_t, int32_t, uint64_t
@@ -155,6 +155,48 @@ cdef extern from *:
     static void kefu_sort_doubles(double* values, Py_ssize_t n) {
         std::sort(values, values + n);
     }
+    /* Whether exact str ``s`` has its code points in place (always, from 3.12 on). */
+    static inline int kefu_str_ready(PyObject* s) {
+    #if PY_VERSION_HEX < 0x030C0000
+        if (!PyUnicode_IS_READY(s) && PyUnicode_READY(s) < 0) { PyErr_Clear(); return 0; }
+    #endif
+        return 1;
+    }
+    /* A hash of an exact str's code points for this pass's tables: CPython keeps
+       every str in the narrowest kind that holds it, so equal strings have equal
+       bytes and equal hashes. A few multiplications per 8 bytes, where str's own
+       (SipHash) costs several times that for an id of a dozen characters; the
+       tables never see any other hash. */
+    static inline Py_hash_t kefu_str_hash(PyObject* s) {
+        if (!kefu_str_ready(s)) return 0;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s);
+        const unsigned char* p = (const unsigned char*)PyUnicode_DATA(s);
+        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, v;
+        for (; n >= 8; n -= 8, p += 8) {
+            std::memcpy(&v, p, 8);
+            h = (h ^ v) * 0xFF51AFD7ED558CCDULL;
+            h ^= h >> 32;
+        }
+        v = 0;
+        std::memcpy(&v, p, (size_t)n);
+        h = (h ^ v) * 0xC4CEB9FE1A85EC53ULL;
+        h ^= h >> 29;
+        h *= 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+        return (Py_hash_t)h;
+    }
+    /* Equality of two exact str: lengths, kinds and bytes (see kefu_str_hash). */
+    static inline int kefu_str_eq(PyObject* a, PyObject* b) {
+        if (!kefu_str_ready(a) || !kefu_str_ready(b)) {
+            int c = PyUnicode_Compare(a, b);
+            if (c == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+            return c == 0;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+        int kind = PyUnicode_KIND(a);
+        return n == PyUnicode_GET_LENGTH(b) && kind == (int)PyUnicode_KIND(b)
+               && std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * kind) == 0;
+    }
     """
     ctypedef struct Key "KefuKey":
         double at
@@ -171,19 +213,21 @@ cdef extern from *:
     int sort_keys "kefu_sort_keys"(Key* keys, Py_ssize_t n) except + nogil
     void sort_by_mid "kefu_sort_by_mid"(Key* keys, Py_ssize_t n) except +
     void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
+    Py_hash_t str_hash "kefu_str_hash"(PyObject* s) noexcept
+    bint str_eq "kefu_str_eq"(PyObject* a, PyObject* b) noexcept
 
 
 cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t pos,
                        PyObject* sid, PyObject* bid, PyObject* mid, PyObject* agent) noexcept:
     """One row's sort key, holding a reference to each of its (exact str) ids. Hashing
-    here, in input (memory) order, is cheaper than in time order; an exact str's hash
-    is computed by CPython itself, once, and cannot fail."""
+    here, in input (memory) order, is cheaper than in time order; the hash is the
+    pass's own (``kefu_str_hash``: only its tables use it) and cannot fail."""
     key.at = at
     key.seq = seq
     key.rank = rank
     key.pos = pos
-    key.mid_hash = PyObject_Hash(<object>mid)
-    key.sid_hash = PyObject_Hash(<object>sid)
+    key.mid_hash = str_hash(mid)
+    key.sid_hash = str_hash(sid)
     Py_INCREF(<object>sid)
     Py_INCREF(<object>bid)
     Py_INCREF(<object>mid)
@@ -241,7 +285,7 @@ cdef inline bint _same_str(PyObject* a, PyObject* b) noexcept:
         return True
     if a == Py_None or b == Py_None:
         return False
-    return PyUnicode_Compare(<object>a, <object>b) == 0
+    return str_eq(a, b)
 
 
 cdef inline bint _same_message(Key* a, Key* b) noexcept:
@@ -249,10 +293,6 @@ cdef inline bint _same_message(Key* a, Key* b) noexcept:
     return (a.at == b.at and a.seq == b.seq and a.rank == b.rank
             and _same_str(a.mid, b.mid) and _same_str(a.sid, b.sid)
             and _same_str(a.bid, b.bid) and _same_str(a.agent, b.agent))
-
-
-cdef extern from "Python.h":
-    int PyUnicode_Compare(object a, object b) except? -1
 
 
 cdef struct Slot:
