@@ -119,6 +119,22 @@ def test_R23_K01_compiled_message_pass_equals_reference_at_size(rnd: random.Rand
     assert _fields(MessageScan(*fast)) == _fields(scan_messages_py(msgs))  # type: ignore[arg-type]
 
 
+IDS = st.text(st.sampled_from("ab\xe9\u4e2d\U0001f600"), max_size=17)
+"""Ids of every str kind (1, 2 and 4 bytes per character), of lengths around 8 and 16."""
+
+
+@given(st.lists(st.tuples(IDS, IDS, st.integers(0, 5), st.sampled_from(list(Sender))),
+                max_size=40), st.randoms(use_true_random=False))
+def test_R23_K01_compiled_pass_tells_ids_of_every_kind_apart(
+        rows: list[tuple[str, str, int, Sender]], rnd: random.Random) -> None:
+    """The compiled pass hashes and compares ids by their bytes: ids equal as str
+    are one id (copies, sessions), ids that differ in any character or length
+    are two, whatever characters they hold."""
+    msgs = [Message(f"s{sid}", "b", BASE + t, sender, mid) for mid, sid, t, sender in rows]
+    msgs += [msgs[rnd.randrange(len(msgs))] for _ in range(len(msgs) // 4)]
+    assert _fields(_compiled(msgs, math.inf)) == _fields(scan_messages_py(msgs))
+
+
 @given(st.lists(st.floats(0, 1e9) | st.integers(0, 10**6).map(float), max_size=200))
 def test_R23_K08_compiled_sort_equals_sorted(values: list[float]) -> None:
     got = kernel.compiled("sorted_doubles")(array("d", values))
