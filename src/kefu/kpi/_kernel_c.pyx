@@ -1209,3 +1209,74 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
         else:
             _add(cnt, 4, 1)
     return accs
+
+
+# Inquiry conversion ------------------------------------------------------------------
+#
+# ``consults`` is the loop of :func:`kefu.kpi.conversion.conversion_result` compiled:
+# each K03 buyer-day (FIRST) in slot order, its first order within the attribution
+# window, its status, and the agent holding the session then (or the next one to get
+# it), counted into the same keys.
+
+def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution,
+             dict counts, int met, int missed, int pending, int excluded_code):
+    """Count ``m``'s buyer-days into ``counts`` as ``conversion_result`` does without
+    detail; ``order_at``/``lo_of``/``hi_of`` are its ``_Orders`` columns and the
+    codes its statuses. O(buyer-days x (log orders + stretches))."""
+    tl = m.tl
+    opts = m.opts
+    cdef list slot_buyer = m._slot_buyer, slot_day = m._slot_day, f_c = m._f_c
+    cdef list f_sid = m._f_sid
+    cdef list days = m.cal.days
+    cdef dict index = tl.index
+    cdef list st_agents = tl.agents, st_groups = tl.sgroups, groups = tl.groups
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef vector[double] at = _double_list(order_at)
+    cdef double as_of = opts.as_of
+    excluded = opts.excluded
+    cdef bint any_excluded = bool(excluded)
+    cdef Py_ssize_t p, j, x, lo, hi, k, n = len(slot_buyer)
+    cdef double c, o
+    cdef int code
+    cdef object buyer, reason, agent, group, key, lo_obj, left
+    for p in range(n):
+        buyer = <object>PyList_GET_ITEM(slot_buyer, p)
+        c = f_c[p]
+        # _Orders.first_after: the buyer's first order at or after c
+        lo_obj = lo_of.get(buyer)
+        o = INFINITY
+        if lo_obj is not None:
+            lo = lo_obj
+            hi = hi_of[buyer]
+            k = _bisect_left(at.data(), c, lo, hi)
+            if k < hi:
+                o = at[k]
+        if o - c > attribution:
+            o = INFINITY
+        reason = excluded.get(buyer) if any_excluded else None
+        if reason is not None:
+            code = excluded_code
+        elif o != INFINITY:
+            code = met
+        elif as_of - c > attribution:
+            code = missed
+        else:
+            code = pending
+        # Timeline.serving_or_next: the agent holding the session then, or the next one.
+        j = index[<object>PyList_GET_ITEM(f_sid, p)]
+        x = -1
+        for k in range(s_lo[j], s_hi[j]):
+            if c < st_ends[k]:
+                x = k
+                break
+        if x >= 0:
+            agent = <object>PyList_GET_ITEM(st_agents, x)
+            group = <object>PyList_GET_ITEM(st_groups, x)
+        else:
+            agent = None
+            group = <object>PyList_GET_ITEM(groups, j)
+        key = (days[<Py_ssize_t>slot_day[p]], group, agent, code, False, reason, None)
+        left = counts.get(key)
+        counts[key] = 1 if left is None else left + 1

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, count
 
+from kefu.kpi import kernel
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.intake import checked
 from kefu.kpi.measure import Measure
@@ -95,6 +96,10 @@ def conversion_result(m: Measure, orders: list[Order], attribution: float,
     days = m.cal.days
     tally = Tally(opts.detail)
     counts = tally.counts
+    if tally.units is None and kernel.ACTIVE == "c":
+        kernel.compiled("consults")(m, bought.at, bought.lo, bought.hi, attribution, counts,
+                                    MET, MISSED, PENDING, EXCLUDED_CODE)
+        return tally.build(Rate, quality=m.quality + quality)
     for buyer, i, c, sid in m.consults():
         o = bought.first_after(buyer, c)
         if o - c > attribution:
