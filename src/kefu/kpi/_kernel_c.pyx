@@ -1280,3 +1280,58 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
         key = (days[<Py_ssize_t>slot_day[p]], group, agent, code, False, reason, None)
         left = counts.get(key)
         counts[key] = 1 if left is None else left + 1
+
+
+# Group PK ------------------------------------------------------------------------------
+
+def last_answers(object tl, list sessions, list times):
+    """For each order (its buyer's sessions ``sessions[n]``, its time ``times[n]``),
+    what :func:`kefu.kpi.conversion._last_answer` gives: (reply, session, agent, group)
+    of the last creditable human reply at or before it, or None. O(orders x sessions
+    x (log waits + stretches))."""
+    if not (_is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q') and type(tl.wlo) is list
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.rs)
+            and len(tl._rorder) == len(tl.rs) and len(sessions) == len(times)):
+        raise ValueError("last_answers: not a timeline's columns")
+    cdef array rs_arr = tl.rs, rorder_arr = tl._rorder
+    cdef const double* rs = rs_arr.data.as_doubles
+    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef list ragents = tl._ragents, ids = tl.ids, groups = tl.groups
+    cdef list st_agents = tl.agents, st_groups = tl.sgroups
+    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] st_starts = _double_list(tl.starts)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef list out = []
+    cdef Py_ssize_t q, j, k, x, serving
+    cdef double t, r, last_r = 0.0
+    cdef object last, sid, last_sid = None, name
+    for q in range(len(times)):
+        t = times[q]
+        last = None
+        for jj in <list>sessions[q]:
+            j = jj
+            k = _bisect_right(rs, t, wlo[j], wlo[j + 1]) - 1  # the last reply by then
+            if k < wlo[j]:
+                continue
+            r = rs[k]
+            sid = <object>PyList_GET_ITEM(ids, j)
+            if last is not None and (r < last_r or (r == last_r and sid <= last_sid)):
+                continue
+            serving = -1  # Timeline.serving: the stretch holding the session at r
+            for x in range(s_lo[j], s_hi[j]):
+                if st_starts[x] <= r < st_ends[x]:
+                    serving = x
+                    break
+            if serving >= 0:
+                last = (r, sid, <object>PyList_GET_ITEM(st_agents, serving),
+                        <object>PyList_GET_ITEM(st_groups, serving))
+            else:
+                name = <object>PyList_GET_ITEM(ragents, rorder[k])
+                if name is None:
+                    continue
+                last = (r, sid, name, <object>PyList_GET_ITEM(groups, j))
+            last_r, last_sid = r, sid
+        out.append(last)
+    return out
