@@ -12,9 +12,11 @@ checkouts (or before and after a change) to compare them exactly.
 
 ``--kpi`` does the same for ``daily_report`` on bench_kpi's day (made once,
 outside valgrind, and pickled): both runs load the day and build the input
-(a ``MessageTable`` from the columns, or a ``Message`` per row), one also
-runs the report; the difference per message is what the report costs, on
-the active KPI kernel (``KEFU_NO_EXTENSIONS=1``: the pure-Python one).
+(a ``MessageTable`` from the columns, or a ``Message`` per row) and freeze
+it out of the garbage collector's reach (else a full collection over the
+loaded day, or not, would swing the count by more than a change does), one
+also runs the report; the difference per message is what the report costs,
+on the active KPI kernel (``KEFU_NO_EXTENSIONS=1``: the pure-Python one).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ with open(sys.argv[1], "rb") as f:
     day, cols = pickle.load(f)
 messages = table_from(cols) if sys.argv[2] == "table" else records_from(cols)
 gc.collect()
+gc.freeze()  # what was loaded is never collected: counts do not depend on when the collector runs
 if sys.argv[3] == "run":
     report(messages, day)
 """

@@ -1,6 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # distutils: language = c++
-"""The compiled kernel of the KPI message pass (kefu.kpi.timeline.MessageScan).
+"""The compiled KPI kernel: the message pass (kefu.kpi.timeline.MessageScan), then
+the per-session walks (``walk``, ``contacts``, ``consults``, ``last_answers``, at the
+end of this file), each the twin of a pure-Python reference with identical results.
 
 Theory of operation. ``scan(msgs, as_of)`` does what ``scan_messages_py``
 does, with the same result, field for field, for the price of reading each
