@@ -1,6 +1,7 @@
 """Instructions per public call, counted by callgrind (independent of machine load).
 
     python benchmarks/callgrind_calls.py [--engine c|py] [--calls N]
+    python benchmarks/callgrind_calls.py --kpi table|records [--sessions S --messages N]
 
 Runs the workload twice under ``valgrind --tool=callgrind`` (N open+close
 pairs on a shop of 20 agents with 2,000 open sessions, and the same setup
@@ -8,12 +9,21 @@ with no pairs) and prints the difference divided by the number of calls:
 what one ``open_session`` or ``close_session`` through the public API costs,
 guard, checks, clock read, engine and events included. Run it from two
 checkouts (or before and after a change) to compare them exactly.
+
+``--kpi`` does the same for ``daily_report`` on bench_kpi's day (made once,
+outside valgrind, and pickled): both runs load the day and build the input
+(a ``MessageTable`` from the columns, or a ``Message`` per row) and freeze
+it out of the garbage collector's reach (else a full collection over the
+loaded day, or not, would swing the count by more than a change does), one
+also runs the report; the difference per message is what the report costs,
+on the active KPI kernel (``KEFU_NO_EXTENSIONS=1``: the pure-Python one).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -35,17 +45,30 @@ for sid in ids:
     a.close_session(sid)
 """
 
+KPI_WORKLOAD = """
+import gc, pickle, sys
+sys.path.insert(0, sys.argv[4])
+from bench_table import records_from, report, table_from
+with open(sys.argv[1], "rb") as f:
+    day, cols = pickle.load(f)
+messages = table_from(cols) if sys.argv[2] == "table" else records_from(cols)
+gc.collect()
+gc.freeze()  # what was loaded is never collected: counts do not depend on when the collector runs
+if sys.argv[3] == "run":
+    report(messages, day)
+"""
 
-def instructions(engine: str, pairs: int) -> int:
-    """Total instructions callgrind counts for the workload with ``pairs`` open+close pairs."""
+
+def _count(workload: str, *args: str) -> int:
+    """Total instructions callgrind counts for ``workload`` run with ``args``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
         script = os.path.join(tmp, "workload.py")
         with open(script, "w") as f:
-            f.write(WORKLOAD)
+            f.write(workload)
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-             sys.executable, script, engine, str(pairs)],
+             sys.executable, script, *args],
             capture_output=True, text=True, check=True,
         )
         match = re.search(r"Collected : (\d+)", run.stderr)
@@ -54,11 +77,43 @@ def instructions(engine: str, pairs: int) -> int:
         return int(match.group(1))
 
 
+def instructions(engine: str, pairs: int) -> int:
+    """Total instructions callgrind counts for the workload with ``pairs`` open+close pairs."""
+    return _count(WORKLOAD, engine, str(pairs))
+
+
+def kpi_per_message(form: str, sessions: int, messages: int) -> float:
+    """Instructions of one ``daily_report`` per message, from a table or from records."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    from bench_kpi import make_day
+    from bench_table import columns_of
+
+    day = make_day(sessions, messages)
+    cols = columns_of(day.pop("messages"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "day.pickle")
+        with open(path, "wb") as f:
+            pickle.dump((day, cols), f)
+        base = _count(KPI_WORKLOAD, path, form, "skip", here)
+        full = _count(KPI_WORKLOAD, path, form, "run", here)
+    return (full - base) / len(cols["at"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="c", choices=["c", "py"])
     parser.add_argument("--calls", type=int, default=20_000, help="open+close pairs")
+    parser.add_argument("--kpi", choices=["table", "records"],
+                        help="daily_report per message instead, from this input")
+    parser.add_argument("--sessions", type=int, default=25_000)
+    parser.add_argument("--messages", type=int, default=500_000)
     args = parser.parse_args()
+    if args.kpi:
+        per = kpi_per_message(args.kpi, args.sessions, args.messages)
+        print(f"daily_report from {args.kpi}, {args.messages:,} messages:"
+              f" {per:,.0f} instructions per message")
+        return
     base = instructions(args.engine, 0)
     full = instructions(args.engine, args.calls)
     per_call = (full - base) / (2 * args.calls)

@@ -18,16 +18,25 @@ import subprocess
 import sys
 import textwrap
 from array import array
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kpi_helpers import at
+from kpi_helpers import SH, at
+from kpi_strategies import OPTIONS, WINDOWS, shop_day
 
-from kefu.kpi import InvalidRecord, Message, Sender, kernel
+from kefu import kpi
+from kefu.kpi import InvalidRecord, Message, Sender, Window, kernel
+from kefu.kpi.measure import Measure, Samples
+from kefu.kpi.options import make_options
 from kefu.kpi.records import MAX_TIME
-from kefu.kpi.timeline import MessageScan, scan_messages, scan_messages_py
+from kefu.kpi.timeline import MessageScan, build_timeline, scan_messages, scan_messages_py
+
+T = TypeVar("T")
 
 BASE = at(8, 0)
 TIMES = (st.integers(0, 40).map(lambda s: BASE + s)  # many exact ties
@@ -108,6 +117,22 @@ def test_R23_K01_compiled_message_pass_equals_reference_at_size(rnd: random.Rand
     fast = kernel.compiled("scan")(msgs, math.inf)
     assert fast is not None  # the fast path decided it (no conflicting copies here)
     assert _fields(MessageScan(*fast)) == _fields(scan_messages_py(msgs))  # type: ignore[arg-type]
+
+
+IDS = st.text(st.sampled_from("ab\xe9\u4e2d\U0001f600"), max_size=17)
+"""Ids of every str kind (1, 2 and 4 bytes per character), of lengths around 8 and 16."""
+
+
+@given(st.lists(st.tuples(IDS, IDS, st.integers(0, 5), st.sampled_from(list(Sender))),
+                max_size=40), st.randoms(use_true_random=False))
+def test_R23_K01_compiled_pass_tells_ids_of_every_kind_apart(
+        rows: list[tuple[str, str, int, Sender]], rnd: random.Random) -> None:
+    """The compiled pass hashes and compares ids by their bytes: ids equal as str
+    are one id (copies, sessions), ids that differ in any character or length
+    are two, whatever characters they hold."""
+    msgs = [Message(f"s{sid}", "b", BASE + t, sender, mid) for mid, sid, t, sender in rows]
+    msgs += [msgs[rnd.randrange(len(msgs))] for _ in range(len(msgs) // 4)]
+    assert _fields(_compiled(msgs, math.inf)) == _fields(scan_messages_py(msgs))
 
 
 @given(st.lists(st.floats(0, 1e9) | st.integers(0, 10**6).map(float), max_size=200))
@@ -292,3 +317,93 @@ def test_R23_sorted_doubles_takes_only_exact_arrays() -> None:
 
     with pytest.raises(TypeError):
         kernel.compiled("sorted_doubles")(Lying("d", [1.0]))
+
+
+# The per-session walk (Measure) and the whole report: compiled against the reference.
+
+SHIFTS = st.sampled_from([0.0, 16 * 3600.0 - 300.0, 16 * 3600.0 - 300.5])
+"""Move a day's records: none, or so that they span local midnight (07:58 + 16 h - 5 min)."""
+
+
+def _shifted(rec: dict[str, list[Any]], by: float) -> dict[str, list[Any]]:
+    def move(r: Any) -> Any:
+        changes = {"at": r.at + by} if hasattr(r, "at") else {"sent_at": r.sent_at + by}
+        if getattr(r, "rated_at", None) is not None:
+            changes["rated_at"] = r.rated_at + by
+        return attrs.evolve(r, **changes)
+    return {kind: [move(r) for r in items] for kind, items in rec.items()}
+
+
+def _on(name: str, fn: Callable[[], T]) -> T:
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = name
+    try:
+        return fn()
+    finally:
+        kernel.ACTIVE = saved
+
+
+def _walked(m: Measure) -> tuple[object, ...]:
+    """Everything a walk leaves behind, as plain values (arrays as lists)."""
+    def plain(s: Samples) -> tuple[list[float], ...]:
+        return tuple(getattr(s, name).tolist() for name in Samples.__slots__)
+    return (
+        [t.counts for t in m.session_tallies], [t.units for t in m.session_tallies],
+        {a: (t.counts, t.units) for a, t in m.agent_tallies.items()},
+        list(m.agent_tallies), plain(m.shop_samples),
+        {a: plain(s) for a, s in m.agent_samples.items()}, list(m.agent_samples),
+        m.unanswered, m.dropped, m.waiting, m.consults(), m.session_fates,
+        [(t.counts, t.units) for t in (m.buyer_days(True), m.buyer_days(False))],
+        m.buyer_fates,
+    )
+
+
+@given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b1"})]),
+       st.booleans())
+def test_R23_K02_K08_compiled_walk_and_report_equal_the_reference(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None, shift: float,
+        excluded: frozenset[str], detail: bool) -> None:
+    """Hand-overs, releases, bot messages, switches, seq numbers, ends, ratings, days
+    across midnight, windows closing mid-wait, both before-window policies, live
+    ``as_of``: every count, unit and sample of the compiled walk, and then every
+    figure of ``daily_report``, equal the reference's."""
+    rec = _shifted(rec, shift)
+    as_of = None if opts["as_of"] is None else opts["as_of"] + shift
+    options = make_options(day=None, tz=SH, window=window, as_of=as_of,
+                           before_window=opts["before_window"], excluded_buyers=excluded,
+                           detail=detail)
+    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
+                        options.as_of, ends=rec["ends"], threshold=options.threshold)
+    walked = {name: _on(name, lambda: _walked(Measure(tl, options,
+                                                      options.calendar(tl.first, tl.last))))
+              for name in ("c", "py")}
+    assert walked["c"] == walked["py"]
+
+    def report() -> kpi.DailyReport:
+        return kpi.daily_report(
+            rec["messages"], rec["handovers"], rec["evaluations"], rec["orders"],
+            requests=rec["requests"], releases=rec["releases"], ends=rec["ends"], day=None,
+            tz=SH, window=window, as_of=as_of, basis=opts["basis"],
+            before_window=opts["before_window"], excluded_buyers=excluded, detail=detail)
+    assert _on("c", report) == _on("py", report)
+
+
+@given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b0"})]),
+       st.sampled_from([60.0, 120.0, 180.0]), st.sampled_from([0.0, 60.0, 120.0]))
+def test_R23_K13_compiled_service_walk_equals_the_reference(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None, shift: float,
+        excluded: frozenset[str], answer_within: float, short_abandon: float) -> None:
+    """Service figures (answered, within target, abandoned, short, waiting, transfers,
+    exclusions, per day, hour, group and agent) from the compiled contact walk equal
+    the reference's, for any target and short-abandon limit (whole minutes: the
+    scenarios' waits often end exactly on one)."""
+    rec = _shifted(rec, shift)
+
+    def figures() -> kpi.ServiceReport:
+        return kpi.service_figures(
+            rec["messages"], rec["handovers"], requests=rec["requests"],
+            releases=rec["releases"], ends=rec["ends"], day=None, tz=SH, window=window,
+            answer_within=answer_within, short_abandon=short_abandon,
+            as_of=None if opts["as_of"] is None else opts["as_of"] + shift,
+            before_window=opts["before_window"], excluded_buyers=excluded)
+    assert _on("c", figures) == _on("py", figures)

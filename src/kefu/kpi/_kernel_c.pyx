@@ -1,6 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # distutils: language = c++
-"""The compiled kernel of the KPI message pass (kefu.kpi.timeline.MessageScan).
+"""The compiled KPI kernel: the message pass (kefu.kpi.timeline.MessageScan), then
+the per-session walks (``walk``, ``contacts``, ``consults``, ``last_answers``, at the
+end of this file), each the twin of a pure-Python reference with identical results.
 
 Theory of operation. ``scan(msgs, as_of)`` does what ``scan_messages_py``
 does, with the same result, field for field, for the price of reading each
@@ -41,7 +43,7 @@ outside int64.
 """
 
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
-from cpython.object cimport PyObject, PyObject_RichCompareBool, Py_EQ, PyObject_Hash
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.array cimport array, clone
 from libc.stdint cimport int64_t, int32_t, uint64_t
@@ -51,6 +53,7 @@ from libc.string cimport memcpy
 from types import MemberDescriptorType
 
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
+from kefu.kpi.window import BeforeWindow
 
 cdef type _MESSAGE = Message
 
@@ -154,6 +157,48 @@ cdef extern from *:
     static void kefu_sort_doubles(double* values, Py_ssize_t n) {
         std::sort(values, values + n);
     }
+    /* Whether exact str ``s`` has its code points in place (always, from 3.12 on). */
+    static inline int kefu_str_ready(PyObject* s) {
+    #if PY_VERSION_HEX < 0x030C0000
+        if (!PyUnicode_IS_READY(s) && PyUnicode_READY(s) < 0) { PyErr_Clear(); return 0; }
+    #endif
+        return 1;
+    }
+    /* A hash of an exact str's code points for this pass's tables: CPython keeps
+       every str in the narrowest kind that holds it, so equal strings have equal
+       bytes and equal hashes. A few multiplications per 8 bytes, where str's own
+       (SipHash) costs several times that for an id of a dozen characters; the
+       tables never see any other hash. */
+    static inline Py_hash_t kefu_str_hash(PyObject* s) {
+        if (!kefu_str_ready(s)) return 0;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s);
+        const unsigned char* p = (const unsigned char*)PyUnicode_DATA(s);
+        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, v;
+        for (; n >= 8; n -= 8, p += 8) {
+            std::memcpy(&v, p, 8);
+            h = (h ^ v) * 0xFF51AFD7ED558CCDULL;
+            h ^= h >> 32;
+        }
+        v = 0;
+        std::memcpy(&v, p, (size_t)n);
+        h = (h ^ v) * 0xC4CEB9FE1A85EC53ULL;
+        h ^= h >> 29;
+        h *= 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+        return (Py_hash_t)h;
+    }
+    /* Equality of two exact str: lengths, kinds and bytes (see kefu_str_hash). */
+    static inline int kefu_str_eq(PyObject* a, PyObject* b) {
+        if (!kefu_str_ready(a) || !kefu_str_ready(b)) {
+            int c = PyUnicode_Compare(a, b);
+            if (c == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+            return c == 0;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+        int kind = PyUnicode_KIND(a);
+        return n == PyUnicode_GET_LENGTH(b) && kind == (int)PyUnicode_KIND(b)
+               && std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * kind) == 0;
+    }
     """
     ctypedef struct Key "KefuKey":
         double at
@@ -170,19 +215,21 @@ cdef extern from *:
     int sort_keys "kefu_sort_keys"(Key* keys, Py_ssize_t n) except + nogil
     void sort_by_mid "kefu_sort_by_mid"(Key* keys, Py_ssize_t n) except +
     void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
+    Py_hash_t str_hash "kefu_str_hash"(PyObject* s) noexcept
+    bint str_eq "kefu_str_eq"(PyObject* a, PyObject* b) noexcept
 
 
 cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t pos,
                        PyObject* sid, PyObject* bid, PyObject* mid, PyObject* agent) noexcept:
     """One row's sort key, holding a reference to each of its (exact str) ids. Hashing
-    here, in input (memory) order, is cheaper than in time order; an exact str's hash
-    is computed by CPython itself, once, and cannot fail."""
+    here, in input (memory) order, is cheaper than in time order; the hash is the
+    pass's own (``kefu_str_hash``: only its tables use it) and cannot fail."""
     key.at = at
     key.seq = seq
     key.rank = rank
     key.pos = pos
-    key.mid_hash = PyObject_Hash(<object>mid)
-    key.sid_hash = PyObject_Hash(<object>sid)
+    key.mid_hash = str_hash(mid)
+    key.sid_hash = str_hash(sid)
     Py_INCREF(<object>sid)
     Py_INCREF(<object>bid)
     Py_INCREF(<object>mid)
@@ -240,7 +287,7 @@ cdef inline bint _same_str(PyObject* a, PyObject* b) noexcept:
         return True
     if a == Py_None or b == Py_None:
         return False
-    return PyUnicode_Compare(<object>a, <object>b) == 0
+    return str_eq(a, b)
 
 
 cdef inline bint _same_message(Key* a, Key* b) noexcept:
@@ -248,10 +295,6 @@ cdef inline bint _same_message(Key* a, Key* b) noexcept:
     return (a.at == b.at and a.seq == b.seq and a.rank == b.rank
             and _same_str(a.mid, b.mid) and _same_str(a.sid, b.sid)
             and _same_str(a.bid, b.bid) and _same_str(a.agent, b.agent))
-
-
-cdef extern from "Python.h":
-    int PyUnicode_Compare(object a, object b) except? -1
 
 
 cdef struct Slot:
@@ -624,4 +667,673 @@ def sorted_doubles(array values):
         memcpy(out.data.as_doubles, values.data.as_doubles, n * sizeof(double))
         with nogil:
             sort_doubles(out.data.as_doubles, n)
+    return out
+
+
+# The measure walk ---------------------------------------------------------------------
+#
+# ``walk`` is :meth:`kefu.kpi.measure.Measure._walk` compiled: the same visit of every
+# session in the same order, the same float operations (reply - clock, comparisons), the
+# same keys counted and the same samples appended, so its results are those of the
+# reference, not close to them. Sessions' and waits' columns are read as C arrays; the
+# rare cases (a session's clocks in several windows, replies after a window's close,
+# detail units) call the very helpers the reference calls.
+
+from libcpp.vector cimport vector
+from cpython.array cimport extend_buffer
+
+cdef struct Run:
+    Py_ssize_t i, ka, kb
+    double c
+
+cdef object _TRUE = True
+cdef object _FALSE = False
+cdef object _OPEN = BeforeWindow.OPEN
+
+# Statuses (kefu.kpi.clocks) and fates (kefu.kpi.measure), as there.
+cdef enum:
+    C_MET = 0
+    C_PENDING = 1
+    C_MISSED = 2
+    F_REACHED = 0
+    F_STILL_WAITING = 1
+    F_NEVER_REACHED = 2
+
+
+cdef vector[double] _double_list(list values) except *:
+    cdef vector[double] out
+    out.reserve(len(values))
+    for v in values:
+        out.push_back(<double>v)
+    return out
+
+
+cdef vector[Py_ssize_t] _index_list(list values) except *:
+    cdef vector[Py_ssize_t] out
+    out.reserve(len(values))
+    for v in values:
+        out.push_back(<Py_ssize_t>v)
+    return out
+
+
+cdef inline Py_ssize_t _bisect_left(const double* a, double x, Py_ssize_t lo,
+                                    Py_ssize_t hi) noexcept:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef inline Py_ssize_t _bisect_right(const double* a, double x, Py_ssize_t lo,
+                                     Py_ssize_t hi) noexcept:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+cdef struct Windows:
+    const double* opens
+    const double* closes
+    const double* counted  # 1.0: a counted day, 0.0: not
+    Py_ssize_t n
+
+
+cdef inline Py_ssize_t _one_run(Windows* w, double c_first, double c_last) noexcept:
+    """clocks.one_run: the counted window holding both clocks, else -1."""
+    cdef Py_ssize_t i = _bisect_right(w.opens, c_first, 0, w.n) - 1
+    if i >= 0 and c_last < w.closes[i] and w.counted[i] != 0.0:
+        return i
+    return -1
+
+
+cdef inline object _samples_of(dict by_agent, object agent, object samples_cls):
+    cdef object s = by_agent.get(agent)
+    if s is None:
+        s = by_agent[agent] = samples_cls()
+    return s
+
+
+cdef inline void _bump(dict counts, object key) except *:
+    cdef object n = counts.get(key)
+    counts[key] = 1 if n is None else n + 1
+
+
+cdef array _as_array(const double* d, Py_ssize_t n):
+    cdef array out = clone(_DOUBLES, n, False)
+    if n:
+        memcpy(out.data.as_doubles, d, n * sizeof(double))
+    return out
+
+
+cdef inline void _put(array target, const double* d, Py_ssize_t n) except *:
+    if n:
+        extend_buffer(target, <char*>d, n)
+
+
+cdef void _runs_of(object found, vector[Run]& out) except *:
+    """clocks.runs' list of (i, ka, kb, c) tuples as Runs."""
+    cdef Run r
+    out.clear()
+    for t in found:
+        r.i, r.ka, r.kb, r.c = t
+        out.push_back(r)
+
+
+def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_counts,
+         dict agent_counts, object samples_cls, object runs):
+    """``Measure._walk`` over ``m`` (not split), with identical results (see above).
+
+    ``samples_cls`` is :class:`kefu.kpi.measure.Samples`, ``runs`` is
+    :func:`kefu.kpi.clocks.runs`. Returns False, having changed nothing, when the
+    timeline's columns are not the arrays it reads (the reference then walks).
+    O(sessions + waits + stretches), plus the reference's cost for its rare cases."""
+    tl = m.tl
+    opts = m.opts
+    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
+            and _is_array(m.shop_samples.rep, b'd') and _is_array(m.shop_samples.first, b'd')
+            and type(tl.wlo) is list and type(tl.ids) is list
+            and len(tl.rs) == len(tl.us) == len(tl._rorder)
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+        return False
+    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
+    cdef const double* us = us_arr.data.as_doubles
+    cdef const double* rs = rs_arr.data.as_doubles
+    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef list ragents = tl._ragents
+    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] human = _double_list(tl.human)
+    cdef vector[double] reached = _double_list(tl.reached)
+    cdef vector[double] bot_at = _double_list(tl.bot_at)
+    cdef vector[double] ended = _double_list(tl.ended)
+    cdef vector[double] st_starts = _double_list(tl.starts)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef list buyers = tl.buyers, ids = tl.ids, groups = tl.groups
+    cdef list st_agents = tl.agents, st_groups = tl.sgroups
+    cal = m.cal
+    cdef array opens = array("d", cal.opens), closes = array("d", cal.closes)
+    cdef array counted = array("d", [1.0 if v else 0.0 for v in cal.counted])
+    if not len(opens) == len(closes) == len(counted):
+        return False
+    cdef Windows wins_c
+    wins_c.opens, wins_c.closes = opens.data.as_doubles, closes.data.as_doubles
+    wins_c.counted, wins_c.n = counted.data.as_doubles, len(opens)
+    cdef double T = opts.threshold
+    cdef double as_of = opts.as_of
+    cdef double warn = opts.warn_after
+    cdef bint live = as_of != INFINITY
+    cdef bint open_policy = opts.before_window is _OPEN
+    excluded = opts.excluded
+    cdef bint any_excluded = bool(excluded)
+    cdef bint detail = opts.detail
+    shop_samples = m.shop_samples
+    cdef array shop_rep = shop_samples.rep, shop_first = shop_samples.first
+    cdef dict agent_samples = m.agent_samples
+    cdef dict fold = {}
+    cdef dict slot_of = None
+    cdef Py_ssize_t slot_day = -1
+    cdef list slot_buyer = m._slot_buyer, slot_dayl = m._slot_day
+    cdef list f_c = m._f_c, f_sid = m._f_sid, f_group = m._f_group, f_code = m._f_code
+    cdef list f_end = m._f_end, f_risk = m._f_risk
+    cdef list a_code_l = m._a_code, a_start = m._a_start, a_end = m._a_end
+    cdef list a_risk_l = m._a_risk, f_fate = m._f_fate, a_fate = m._a_fate
+    cdef list waiting = m.waiting
+    cdef Py_ssize_t unanswered = 0, dropped = 0
+    cdef Py_ssize_t n = len(ids), j, lo, hi, i, ka, kb, k, k0, k1, x, nd, p, common, q
+    cdef double c1, c, h, r, a_c, a_r, start, end, last_r
+    cdef int code, a_code, fate
+    cdef bint risk, a_risk, capped
+    cdef vector[Run] found
+    cdef vector[double] d
+    cdef Run run
+    cdef object reason, buyer, group, sid, key, pslot, agent, samples, wins, name, s
+    cdef array rep, first, pyd
+    for j in range(n):
+        # K02 (clocks.human_clock): the clock of the first wait, or no unit.
+        lo = wlo[j]
+        hi = wlo[j + 1]
+        if lo == hi:
+            continue
+        c1 = us[lo]
+        h = human[j]
+        if c1 < h:
+            c1 = h
+        if reached[j] == INFINITY and bot_at[j] - c1 <= T:
+            continue
+        if reached[j] != INFINITY:
+            fate = F_REACHED
+        elif ended[j] == INFINITY:
+            fate = F_STILL_WAITING
+        else:
+            fate = F_NEVER_REACHED
+        buyer = <object>PyList_GET_ITEM(buyers, j)
+        reason = excluded.get(buyer) if any_excluded else None
+        i = _one_run(&wins_c, c1, us[hi - 1] if hi - lo > 1 else c1)
+        if i >= 0:
+            found.clear()
+            run.i, run.ka, run.kb, run.c = i, lo, hi, c1
+            found.push_back(run)
+        else:
+            _runs_of(runs(cal, us_arr, rs_arr, lo, hi, c1, INFINITY, as_of, open_policy),
+                     found)
+        if fate == F_STILL_WAITING and found.size() and reason is None:
+            waiting.append((buyer, found[0].c))
+        for q in range(found.size() if want_shop or want_times else 0):
+            i, ka, kb, c = found[q].i, found[q].ka, found[q].kb, found[q].c
+            d.resize(kb - ka)
+            r = rs[ka]
+            d[0] = r - c
+            for k in range(ka + 1, kb):
+                d[k - ka] = rs[k] - us[k]
+            if want_shop:
+                if d[0] <= T:
+                    code = C_MET
+                elif as_of - c > T:
+                    code = C_MISSED
+                else:
+                    code = C_PENDING
+                risk = live and code == C_PENDING and as_of - c > warn
+                a_code, a_c, a_r, a_risk = code, c, r, risk
+                if code == C_MET and kb - ka > 1:
+                    for k in range(kb - ka):
+                        if d[k] > T:
+                            a_c, a_r = us[ka + k], rs[ka + k]
+                            a_code = C_MISSED if as_of - a_c > T else C_PENDING
+                            break
+                if live and kb - ka > 1:
+                    a_risk = False
+                    for k in range(ka, kb):
+                        if d[k - ka] > T and T >= as_of - (c if k == ka else us[k]) > warn:
+                            a_risk = True
+                            break
+                group = <object>PyList_GET_ITEM(groups, j)
+                sid = <object>PyList_GET_ITEM(ids, j)
+                key = (i, group, code, risk, a_code, a_risk and a_code == C_PENDING, reason,
+                       fate)
+                _bump(shop_counts, key)
+                if detail:
+                    m._session_unit(j, i, c, r, code, a_code, a_c, a_r, reason)
+                # Fold the session-day into its buyer-day (K03).
+                if i != slot_day:
+                    slot_of = fold.setdefault(i, {})
+                    slot_day = i
+                pslot = slot_of.get(buyer)
+                if pslot is None:
+                    slot_of[buyer] = len(f_c)
+                    slot_buyer.append(buyer)
+                    slot_dayl.append(i)
+                    f_c.append(c)
+                    f_sid.append(sid)
+                    f_group.append(group)
+                    f_code.append(code)
+                    f_end.append(r)
+                    f_risk.append(risk)
+                    a_code_l.append(a_code)
+                    a_start.append(a_c)
+                    a_end.append(a_r)
+                    a_risk_l.append(a_risk)
+                    f_fate.append(fate)
+                    a_fate.append(fate)
+                else:
+                    p = pslot
+                    if c < <double>f_c[p] or (c == <double>f_c[p] and sid < f_sid[p]):
+                        f_c[p] = c
+                        f_sid[p] = sid
+                        f_group[p] = group
+                        f_code[p] = code
+                        f_end[p] = r
+                        f_risk[p] = risk
+                        f_fate[p] = fate
+                    if a_risk:
+                        a_risk_l[p] = _TRUE
+                    if a_code > <int>a_code_l[p] or (a_code == <int>a_code_l[p]
+                                                      and a_c < <double>a_start[p]):
+                        a_code_l[p] = a_code
+                        a_start[p] = a_c
+                        a_end[p] = a_r
+                        a_fate[p] = fate
+            if not want_times:
+                continue
+            if reason is not None:
+                dropped += kb - ka  # K06: counted, never timed
+                continue
+            nd = kb - ka
+            if rs[kb - 1] == INFINITY:  # only a session's last wait can be unanswered
+                unanswered += 1
+                nd -= 1
+                if not nd:
+                    continue
+            if rs[ka + nd - 1] <= wins_c.closes[i]:  # all answered before closing time
+                _put(shop_rep, d.data(), nd)
+                _put(shop_first, d.data(), 1)
+                wins = None
+            else:
+                pyd = _as_array(d.data(), nd)
+                common, wins = m._split(pyd, i, c, ka)
+                m.shop_samples.add_run(pyd, common, wins)
+            if s_lo[j] == s_hi[j]:  # no hand-overs: credit the agent named on the reply
+                if wins is None:
+                    for k in range(nd):
+                        name = <object>PyList_GET_ITEM(ragents, rorder[ka + k])
+                        if name is not None:
+                            s = _samples_of(agent_samples, name, samples_cls)
+                            _put(s.rep, &d[k], 1)
+                            if k == 0:
+                                _put(s.first, &d[k], 1)
+                else:
+                    m._fallback(_as_array(d.data(), nd), wins, ka)
+        if not (want_agents or want_times):
+            continue
+        h = human[j]
+        for x in range(s_lo[j], s_hi[j]):
+            start = st_starts[x]
+            end = st_ends[x]
+            # The wait under way at the hand-over, or the next one (K04).
+            k0 = _bisect_left(rs, start, lo, hi)
+            if x > s_lo[j] and st_ends[x - 1] == start:
+                while k0 < hi and rs[k0] == start and us[k0] < start:
+                    k0 += 1
+            if k0 == hi:
+                continue
+            c = us[k0]
+            if c < h:
+                c = h
+            if c < start:
+                c = start
+            if c >= end:
+                continue
+            k1 = _bisect_left(us, end, k0 + 1, hi)
+            i = _one_run(&wins_c, c, us[k1 - 1] if k1 - k0 > 1 else c)
+            if i >= 0:
+                found.clear()
+                run.i, run.ka, run.kb, run.c = i, k0, k1, c
+                found.push_back(run)
+            else:
+                _runs_of(runs(cal, us_arr, rs_arr, k0, k1, c, end, as_of, open_policy), found)
+                if not found.size():
+                    continue
+            agent = <object>PyList_GET_ITEM(st_agents, x)
+            last_r = rs[k1 - 1]
+            capped = last_r > end or last_r == INFINITY
+            if want_agents:
+                for q in range(found.size()):
+                    run = found[q]
+                    r = INFINITY if capped and run.ka == k1 - 1 else rs[run.ka]
+                    c = run.c
+                    # clocks.judge
+                    if r - c <= T:
+                        code = C_MET
+                    elif end <= c + T:
+                        break  # CUT: handed on unanswered before the threshold (K04)
+                    elif as_of - c > T:
+                        code = C_MISSED
+                    else:
+                        code = C_PENDING
+                    risk = live and code == C_PENDING and as_of - c > warn
+                    _bump(agent_counts, (run.i, <object>PyList_GET_ITEM(st_groups, x), agent,
+                                         code, risk, reason))
+                    if detail:
+                        m._stretch_unit(j, x, run.i, c, r, code, reason)
+            if not want_times or reason is not None:
+                continue
+            samples = _samples_of(agent_samples, agent, samples_cls)
+            rep = samples.rep
+            first = samples.first
+            for q in range(found.size()):
+                i, ka, kb, c = found[q].i, found[q].ka, found[q].kb, found[q].c
+                nd = kb - ka
+                if capped and kb == k1:
+                    nd -= 1
+                    if not nd:
+                        continue
+                d.resize(kb - ka)
+                d[0] = rs[ka] - c
+                for k in range(ka + 1, kb):
+                    d[k - ka] = rs[k] - us[k]
+                if rs[ka + nd - 1] <= wins_c.closes[i]:
+                    _put(rep, d.data(), nd)
+                    _put(first, d.data(), 1)
+                else:
+                    pyd = _as_array(d.data(), nd)
+                    common, wins = m._split(pyd, i, c, ka)
+                    samples.add_run(pyd, common, wins)
+    m.unanswered, m.dropped = unanswered, dropped
+    return True
+
+
+cdef inline bint _is_array(object value, char typecode):
+    return type(value) is array and (<array>value).ob_descr.typecode == typecode
+
+
+
+
+# The service walk --------------------------------------------------------------------
+#
+# ``contacts`` is the loop of :func:`kefu.kpi.service.service_result` compiled: every
+# session as :func:`kefu.kpi.service.contact_of` finds it, counted into its key's
+# accumulator as ``_Acc.count`` counts it, in the same order, with the same arithmetic.
+
+cdef enum:
+    S_ANSWERED = 0
+    S_ABANDONED = 1
+    S_WAITING = 2
+
+
+cdef inline void _add(list counts, Py_ssize_t k, Py_ssize_t n) except *:
+    counts[k] = <Py_ssize_t>counts[k] + n
+
+
+def contacts(object tl, object opts, object cal, double answer_within, double short_abandon,
+             object acc_cls, object hour_of):
+    """``service_result``'s accumulators ({(window index, hour, group, agent, reason):
+    acc}) over every session of ``tl``, without detail; ``acc_cls`` is the service's
+    ``_Acc`` and ``hour_of(c)`` the local hour of instant ``c``. Returns None, having
+    done nothing, when the timeline's columns are not the arrays it reads (the
+    reference then counts). O(sessions + stretches)."""
+    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
+            and type(tl.wlo) is list and type(tl.ids) is list
+            and len(tl.rs) == len(tl.us) == len(tl._rorder)
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+        return None
+    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
+    cdef const double* us = us_arr.data.as_doubles
+    cdef const double* rs = rs_arr.data.as_doubles
+    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef list ragents = tl._ragents
+    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] human = _double_list(tl.human)
+    cdef vector[double] reached = _double_list(tl.reached)
+    cdef vector[double] bot_at = _double_list(tl.bot_at)
+    cdef vector[double] ended = _double_list(tl.ended)
+    cdef vector[double] st_starts = _double_list(tl.starts)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents
+    cdef array opens = array("d", cal.opens), closes = array("d", cal.closes)
+    cdef array counted = array("d", [1.0 if v else 0.0 for v in cal.counted])
+    if not len(opens) == len(closes) == len(counted):
+        return None
+    cdef const double* o_ = opens.data.as_doubles
+    cdef const double* c_ = closes.data.as_doubles
+    cdef const double* k_ = counted.data.as_doubles
+    cdef Py_ssize_t n_win = len(opens)
+    cdef double T = opts.threshold
+    cdef double as_of = opts.as_of
+    cdef bint open_policy = opts.before_window is _OPEN
+    excluded = opts.excluded
+    cdef bint any_excluded = bool(excluded)
+    cdef dict accs = {}
+    cdef Py_ssize_t n = len(tl.ids), j, lo, i, x, moved
+    cdef double c, reach, end, o, wait
+    cdef int code
+    cdef object reason, agent, acc, key, prev, cur
+    cdef list cnt
+    for j in range(n):
+        # clocks.human_clock (K02)
+        lo = wlo[j]
+        if lo == wlo[j + 1]:
+            continue
+        c = us[lo]
+        if c < human[j]:
+            c = human[j]
+        if reached[j] == INFINITY and bot_at[j] - c <= T:
+            continue
+        reach = reached[j]
+        end = ended[j]
+        # service._place (K00, K01)
+        i = _bisect_right(o_, c, 0, n_win) - 1
+        if i >= 0 and c < c_[i]:
+            if k_[i] == 0.0:
+                continue
+        else:
+            if not open_policy or i + 1 >= n_win:
+                continue
+            i += 1
+            o = o_[i]
+            if reach < o or end < o or o > as_of or k_[i] == 0.0:
+                continue
+            c = o
+        hour = hour_of(c)
+        reason = excluded.get(<object>PyList_GET_ITEM(buyers, j)) if any_excluded else None
+        agent = None
+        moved = 0
+        if reach <= end and reach != INFINITY:
+            code = S_ANSWERED
+            wait = reach - c if reach > c else 0.0
+            if s_lo[j] < s_hi[j]:  # service._first_agent
+                agent = <object>PyList_GET_ITEM(st_agents, s_lo[j])
+            elif rs[lo] != INFINITY:
+                agent = <object>PyList_GET_ITEM(ragents, rorder[lo])
+            for x in range(s_lo[j] + 1, s_hi[j]):  # service._transfers
+                if st_starts[x] == st_ends[x - 1]:
+                    prev = <object>PyList_GET_ITEM(st_agents, x - 1)
+                    cur = <object>PyList_GET_ITEM(st_agents, x)
+                    if cur != prev:
+                        moved += 1
+        elif end != INFINITY:
+            code = S_ABANDONED
+            wait = end - c if end > c else 0.0
+        else:
+            code = S_WAITING
+            wait = 0.0
+        key = (i, hour, <object>PyList_GET_ITEM(groups, j), agent, reason)
+        acc = accs.get(key)
+        if acc is None:
+            acc = accs[key] = acc_cls()
+        # service.tally, n = 1
+        cnt = acc.counts
+        if reason is not None:
+            _add(cnt, 6, 1)
+            by = acc.excluded_by
+            by[reason] = by.get(reason, 0) + 1
+        elif code == S_ANSWERED:
+            _add(cnt, 0, 1)
+            if wait <= answer_within:
+                _add(cnt, 1, 1)
+            _add(cnt, 5, moved)
+            acc.waits.append(wait)
+        elif code == S_ABANDONED:
+            _add(cnt, 2, 1)
+            if wait < short_abandon:
+                _add(cnt, 3, 1)
+            acc.abandons.append(wait)
+        else:
+            _add(cnt, 4, 1)
+    return accs
+
+
+# Inquiry conversion ------------------------------------------------------------------
+#
+# ``consults`` is the loop of :func:`kefu.kpi.conversion.conversion_result` compiled:
+# each K03 buyer-day (FIRST) in slot order, its first order within the attribution
+# window, its status, and the agent holding the session then (or the next one to get
+# it), counted into the same keys.
+
+def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution,
+             dict counts, int met, int missed, int pending, int excluded_code):
+    """Count ``m``'s buyer-days into ``counts`` as ``conversion_result`` does without
+    detail; ``order_at``/``lo_of``/``hi_of`` are its ``_Orders`` columns and the
+    codes its statuses. O(buyer-days x (log orders + stretches))."""
+    tl = m.tl
+    opts = m.opts
+    cdef list slot_buyer = m._slot_buyer, slot_day = m._slot_day, f_c = m._f_c
+    cdef list f_sid = m._f_sid
+    cdef list days = m.cal.days
+    cdef dict index = tl.index
+    cdef list st_agents = tl.agents, st_groups = tl.sgroups, groups = tl.groups
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef vector[double] at = _double_list(order_at)
+    cdef double as_of = opts.as_of
+    excluded = opts.excluded
+    cdef bint any_excluded = bool(excluded)
+    cdef Py_ssize_t p, j, x, lo, hi, k, n = len(slot_buyer)
+    cdef double c, o
+    cdef int code
+    cdef object buyer, reason, agent, group, key, lo_obj, left
+    for p in range(n):
+        buyer = <object>PyList_GET_ITEM(slot_buyer, p)
+        c = f_c[p]
+        # _Orders.first_after: the buyer's first order at or after c
+        lo_obj = lo_of.get(buyer)
+        o = INFINITY
+        if lo_obj is not None:
+            lo = lo_obj
+            hi = hi_of[buyer]
+            k = _bisect_left(at.data(), c, lo, hi)
+            if k < hi:
+                o = at[k]
+        if o - c > attribution:
+            o = INFINITY
+        reason = excluded.get(buyer) if any_excluded else None
+        if reason is not None:
+            code = excluded_code
+        elif o != INFINITY:
+            code = met
+        elif as_of - c > attribution:
+            code = missed
+        else:
+            code = pending
+        # Timeline.serving_or_next: the agent holding the session then, or the next one.
+        j = index[<object>PyList_GET_ITEM(f_sid, p)]
+        x = -1
+        for k in range(s_lo[j], s_hi[j]):
+            if c < st_ends[k]:
+                x = k
+                break
+        if x >= 0:
+            agent = <object>PyList_GET_ITEM(st_agents, x)
+            group = <object>PyList_GET_ITEM(st_groups, x)
+        else:
+            agent = None
+            group = <object>PyList_GET_ITEM(groups, j)
+        key = (days[<Py_ssize_t>slot_day[p]], group, agent, code, False, reason, None)
+        left = counts.get(key)
+        counts[key] = 1 if left is None else left + 1
+
+
+# Group PK ------------------------------------------------------------------------------
+
+def last_answers(object tl, list sessions, list times):
+    """For each order (its buyer's sessions ``sessions[n]``, its time ``times[n]``),
+    what :func:`kefu.kpi.conversion._last_answer` gives: (reply, session, agent, group)
+    of the last creditable human reply at or before it, or None. O(orders x sessions
+    x (log waits + stretches))."""
+    if not (_is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q') and type(tl.wlo) is list
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.rs)
+            and len(tl._rorder) == len(tl.rs) and len(sessions) == len(times)):
+        raise ValueError("last_answers: not a timeline's columns")
+    cdef array rs_arr = tl.rs, rorder_arr = tl._rorder
+    cdef const double* rs = rs_arr.data.as_doubles
+    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef list ragents = tl._ragents, ids = tl.ids, groups = tl.groups
+    cdef list st_agents = tl.agents, st_groups = tl.sgroups
+    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
+    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
+    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
+    cdef vector[double] st_starts = _double_list(tl.starts)
+    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef list out = []
+    cdef Py_ssize_t q, j, k, x, serving
+    cdef double t, r, last_r = 0.0
+    cdef object last, sid, last_sid = None, name
+    for q in range(len(times)):
+        t = times[q]
+        last = None
+        for jj in <list>sessions[q]:
+            j = jj
+            k = _bisect_right(rs, t, wlo[j], wlo[j + 1]) - 1  # the last reply by then
+            if k < wlo[j]:
+                continue
+            r = rs[k]
+            sid = <object>PyList_GET_ITEM(ids, j)
+            if last is not None and (r < last_r or (r == last_r and sid <= last_sid)):
+                continue
+            serving = -1  # Timeline.serving: the stretch holding the session at r
+            for x in range(s_lo[j], s_hi[j]):
+                if st_starts[x] <= r < st_ends[x]:
+                    serving = x
+                    break
+            if serving >= 0:
+                last = (r, sid, <object>PyList_GET_ITEM(st_agents, serving),
+                        <object>PyList_GET_ITEM(st_groups, serving))
+            else:
+                name = <object>PyList_GET_ITEM(ragents, rorder[k])
+                if name is None:
+                    continue
+                last = (r, sid, name, <object>PyList_GET_ITEM(groups, j))
+            last_r, last_sid = r, sid
+        out.append(last)
     return out

@@ -17,8 +17,10 @@ import bisect
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from itertools import compress, count
 
+from kefu.kpi import kernel
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.intake import checked
 from kefu.kpi.measure import Measure
@@ -95,6 +97,10 @@ def conversion_result(m: Measure, orders: list[Order], attribution: float,
     days = m.cal.days
     tally = Tally(opts.detail)
     counts = tally.counts
+    if tally.units is None and kernel.ACTIVE == "c":
+        kernel.compiled("consults")(m, bought.at, bought.lo, bought.hi, attribution, counts,
+                                    MET, MISSED, PENDING, EXCLUDED_CODE)
+        return tally.build(Rate, quality=m.quality + quality)
     for buyer, i, c, sid in m.consults():
         o = bought.first_after(buyer, c)
         if o - c > attribution:
@@ -125,7 +131,8 @@ def conversion_result(m: Measure, orders: list[Order], attribution: float,
 def _last_answer(tl: Timeline, sessions: list[int], t: float
                  ) -> tuple[float, str, str, str | None] | None:
     """(reply, session, agent, group) of the last human reply to these sessions at or
-    before ``t`` that an agent can be credited with (ties: the larger session id)."""
+    before ``t`` that an agent can be credited with (ties: the larger session id).
+    The reference of the compiled ``last_answers``. O(sessions x (log waits + stretches))."""
     rs, wlo = tl.rs, tl.wlo
     last: tuple[float, str, str, str | None] | None = None
     for j in sessions:
@@ -175,13 +182,22 @@ def pk_result(tl: Timeline, orders: list[Order], opts: Options, attribution: flo
     scores: dict[str | None, dict[str, list[float]]] = {}
     loose: list[float] = []
     excluded = 0
+    todo: list[Order] = []
     for o in orders:
         if not in_days(o.at):
             continue
         if o.buyer_id in opts.excluded:
             excluded += 1
             continue
-        last = _last_answer(tl, by_buyer.get(o.buyer_id, []), o.at)
+        todo.append(o)
+    sessions = [by_buyer.get(o.buyer_id, []) for o in todo]
+    times = [o.at for o in todo]
+    if kernel.ACTIVE == "c":
+        lasts: list[tuple[float, str, str, str | None] | None] = kernel.compiled(
+            "last_answers")(tl, sessions, times)  # type: ignore[assignment]
+    else:
+        lasts = list(map(partial(_last_answer, tl), sessions, times))
+    for o, last in zip(todo, lasts, strict=True):
         if last is None or o.at - last[0] > attribution:
             loose.append(o.amount)
             continue

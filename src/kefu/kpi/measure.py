@@ -15,6 +15,11 @@ its stretches' agent clocks, and from each run takes what every KPI needs:
   calendar seconds and in in-window seconds. Only a wait answered after its
   window closed has in-window seconds different from its calendar seconds.
 
+Two kernels walk (:mod:`kefu.kpi.kernel`): :meth:`Measure._walk` here, the
+reference, and its compiled twin (``kefu.kpi._kernel_c.walk``) with the
+same visits, arithmetic and counts, which calls the same helpers for the
+rare cases; the live tracker's per-session split always takes the reference.
+
 Cost. The reply - start of every wait is computed once for the whole
 timeline at C speed (``durations``); a run's samples are then a slice of
 it with the first entry re-clocked, never a loop over its waits. Units are
@@ -32,6 +37,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from operator import sub
 
+from kefu.kpi import kernel
 from kefu.kpi.clocks import CUT, MET, MISSED, PENDING, Run, human_clock, judge, one_run, runs
 from kefu.kpi.kernel import sorted_doubles
 from kefu.kpi.options import Options
@@ -218,7 +224,9 @@ class Measure:
         self._agent_units: dict[str, list[Unit]] = {}  # with detail=True
         shop_counts: dict[ShopKey, int] = {}
         agent_counts: dict[AgentKey, int] = {}
-        self._walk(shop, agents, times, shop_counts, agent_counts)
+        if split or kernel.ACTIVE != "c" or not kernel.compiled("walk")(
+                self, shop, agents, times, shop_counts, agent_counts, Samples, runs):
+            self._walk(shop, agents, times, shop_counts, agent_counts)
         self._tallies(shop_counts, agent_counts)
 
     # The walk ---------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from typing import Any
 
 import attrs
 
+from kefu.kpi import kernel
 from kefu.kpi.clocks import human_clock
 from kefu.kpi.occupancy import AgentLoad, agent_loads, status_records
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
@@ -349,25 +350,15 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
     stretches), then O(c log c) for the durations of the c contacts, plus
     :func:`kefu.kpi.occupancy.agent_loads`.
     """
-    accs: dict[_Key, _Acc] = {}
+    accs: dict[_Key, _Acc] | None = None
     contacts: list[Contact] | None = [] if opts.detail else None
-    for j in range(len(tl.ids)):
-        found = contact_of(tl, j, opts, cal)
-        if found is None:
-            continue
-        i, hour, c, code, wait, agent, moved, reason = found
-        key = (i, hour, tl.groups[j], agent, reason)
-        acc = accs.get(key)
-        if acc is None:
-            acc = accs[key] = _Acc()
-        acc.count(code, wait, moved, reason, answer_within, short_abandon)
-        if contacts is not None:
-            contacts.append(Contact(
-                session_id=tl.ids[j], buyer_id=tl.buyers[j], day=cal.days[i], hour=hour,
-                group=tl.groups[j], agent_id=agent, start=c,
-                outcome=_OUTCOMES[_EXCLUDED if reason is not None else code],
-                wait=wait if code != _WAITING and reason is None else None,
-                transfers=moved, reason=reason))
+    if contacts is None and kernel.ACTIVE == "c":
+        tz = opts.tz
+        accs = kernel.compiled("contacts")(  # type: ignore[assignment]
+            tl, opts, cal, answer_within, short_abandon, _Acc,
+            lambda c: dt.datetime.fromtimestamp(c, tz).hour)
+    if accs is None:
+        accs = _contacts(tl, opts, cal, answer_within, short_abandon, contacts)
     days = cal.days
     total = _Acc()
     for acc in accs.values():
@@ -389,6 +380,32 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
         quality=tl.quality + DataQuality(duplicates=status_repeats),
         **shop_load,
     )
+
+
+def _contacts(tl: Timeline, opts: Options, cal: Calendar, answer_within: float,
+              short_abandon: float, contacts: list[Contact] | None) -> dict[_Key, _Acc]:
+    """Every session's contact counted into its key's accumulator, and appended to
+    ``contacts`` when given (the reference; ``kefu.kpi._kernel_c.contacts`` is its
+    compiled twin, without detail). O(sessions + stretches)."""
+    accs: dict[_Key, _Acc] = {}
+    for j in range(len(tl.ids)):
+        found = contact_of(tl, j, opts, cal)
+        if found is None:
+            continue
+        i, hour, c, code, wait, agent, moved, reason = found
+        key = (i, hour, tl.groups[j], agent, reason)
+        acc = accs.get(key)
+        if acc is None:
+            acc = accs[key] = _Acc()
+        acc.count(code, wait, moved, reason, answer_within, short_abandon)
+        if contacts is not None:
+            contacts.append(Contact(
+                session_id=tl.ids[j], buyer_id=tl.buyers[j], day=cal.days[i], hour=hour,
+                group=tl.groups[j], agent_id=agent, start=c,
+                outcome=_OUTCOMES[_EXCLUDED if reason is not None else code],
+                wait=wait if code != _WAITING and reason is None else None,
+                transfers=moved, reason=reason))
+    return accs
 
 
 def with_loads(by_agent: dict[str, ServiceFigures], loads: Mapping[str, AgentLoad]
