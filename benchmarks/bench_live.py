@@ -43,7 +43,11 @@ def run(messages: int, every: int = 1_000) -> None:
     t = time.perf_counter()
     tracker.shop(as_of)
     catch_up = time.perf_counter() - t
-    # Steady queries: nothing new since the last one.
+    # Steady queries: nothing new since the last one. The first of each kind after the
+    # backfill builds every agent's figures (kept until they change): not timed, as a
+    # dashboard's refresh does not pay it.
+    tracker.agents(as_of)
+    tracker.response_times(as_of)
     queries = 20
     t = time.perf_counter()
     for _ in range(queries):
