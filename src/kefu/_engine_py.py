@@ -398,25 +398,15 @@ class Engine:
             side = None
         else:
             return None
-        w = s.weight
-        if w > 1:  # R26: the agents with room for it
-            windex = self._windex
-            if side is None:
-                indexes = []
-            elif group is None:
-                indexes = [windex.get((side, _ANY, w))]
-            else:
-                indexes = [windex.get((side, group, w)), windex.get((side, _ALL, w))]
-            if s.step:
-                indexes.extend(windex.get((True, slot if slot is not None else _ANY, w))
-                               for slot in self._esc_slots(s))
+        if s.weight > 1:  # R26: the agents with room for it
+            indexes = self._heavy_indexes(s, side)
         elif side is None:
             indexes = []
         elif group is None:
             indexes = [self._index.get((side, _ANY))]
         else:
             indexes = [self._index.get((side, group)), self._index.get((side, _ALL))]
-        if s.step and w == 1:  # R24: the online agents its reached ladder steps bring in
+        if s.step and s.weight == 1:  # R24: the online agents its reached steps bring in
             indexes.extend(self._index.get((True, slot if slot is not None else _ANY))
                            for slot in self._esc_slots(s))
         excluded = s.timed_out
@@ -442,6 +432,21 @@ class Engine:
                         best = cand
         return None if best is None else by_reg[best[-1]]
 
+    def _heavy_indexes(self, s: _Session, side: bool | None) -> list[SortedList | None]:
+        """R26: the indexes of the agents with room for ``s`` (weight > 1) that ``_select``
+        looks at: those of its group on ``side``, and of its reached ladder steps. O(g)."""
+        windex, w, group = self._windex, s.weight, s.group
+        if side is None:
+            indexes = []
+        elif group is None:
+            indexes = [windex.get((side, _ANY, w))]
+        else:
+            indexes = [windex.get((side, group, w)), windex.get((side, _ALL, w))]
+        if s.step:
+            indexes.extend(windex.get((True, slot if slot is not None else _ANY, w))
+                           for slot in self._esc_slots(s))
+        return indexes
+
     def _first_allowed(self, keys: Iterable[Key], excluded: set[str], prefix: tuple[int, ...]
                        ) -> tuple[int, ...] | None:
         by_reg = self._by_reg
@@ -463,7 +468,7 @@ class Engine:
             if None in queues:
                 groups.append(None)
         best: _Session | None = None
-        weights = self._weights
+        weights = self._weights  # (1,) without kinds heavier than 1
         if self._heavy and a.limit is not None and a.limit - a.load < self._heavy[-1]:
             weights = weights[:bisect_right(weights, a.limit - a.load)]
             wqueues = self._wqueues
