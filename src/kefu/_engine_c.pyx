@@ -62,9 +62,13 @@ for kinded sessions only. A session of weight w fits an indexed agent when w
 is at most cap - load; weight 1 always does, so only a heavier session
 looks past the head of an agent index or a waiting heap: the same search
 that skips the agents a session timed out on (R18) skips the agents without
-room for it, and a drain's search of a waiting heap skips the sessions too
-heavy for the agent (visiting only those and their children). A shop
-without heavy kinds never takes that path (``has_kinds``).
+room for it. A drain never searches past sessions too heavy for the agent:
+with heavy kinds, each waiting session is also filed by its R07 key in a
+line per (group, weight) (``_wlines``, SortedLists beside the heaps, as the
+R24 lists are), and an agent with less room than the heaviest weight
+compares the heads of the lines of the weights it has room for: O(g k +
+log w) per session handed out for ``k`` distinct weights. A shop without
+heavy kinds never takes either path (``has_kinds``).
 
 Invariants (``check()`` verifies them from scratch): every open session is
 in exactly one reception list or one waiting heap; an agent is indexed iff
@@ -361,6 +365,9 @@ cdef class Engine:
     cdef dict _kinds           # R26: kind name -> weight
     cdef bint has_kinds        # R26: some kind weighs more than 1
     cdef dict _skind           # R26: session slot -> kind name, for kinded sessions only
+    cdef dict _wlines          # R26: (gid, weight) -> SortedList of (-priority, arrival, slot)
+    cdef tuple _weights        # R26: the distinct weights, 1 included, ascending
+    cdef int max_weight        # R26: the heaviest of them
     cdef dict _lad             # R24: slot -> [since, steps reached] of laddered waiting sessions
     cdef dict _esc             # R24: group name (None: every agent) -> SortedList of
                                # (-priority, arrival, slot) of the sessions a reached step
@@ -460,6 +467,9 @@ cdef class Engine:
         self._kinds = dict(config.session_kinds)
         self.has_kinds = any(w > 1 for w in self._kinds.values())
         self._skind = {}
+        self._wlines = {}
+        self._weights = tuple(sorted({1, *self._kinds.values()}))
+        self.max_weight = max(self._weights)
         self._agents = {}
         self._aid = []
         self._acap = []
@@ -1369,9 +1379,15 @@ cdef class Engine:
         self._q_up(q, q.size - 1)
         q.root = self._t_insert(q.root, si)
         self.waiting_count += 1
+        if self.has_kinds:
+            key = (self.ss[si].group, self.ss[si].weight)
+            line = self._wlines.get(key)
+            if line is None:
+                line = self._wlines[key] = SortedList()
+            line.add((-self.ss[si].priority, self.ss[si].arrival, si))
         return 0
 
-    cdef void _dequeue(self, int si) noexcept:
+    cdef int _dequeue(self, int si) except -1:
         if self.ss[si].apos >= 0:
             self._a_remove(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
@@ -1390,6 +1406,13 @@ cdef class Engine:
         self.ss[si].pool = POOL_NONE
         self.ss[si].qpos = -1
         self.waiting_count -= 1
+        if self.has_kinds:
+            key = (self.ss[si].group, self.ss[si].weight)
+            line = self._wlines[key]
+            line.remove((-self.ss[si].priority, self.ss[si].arrival, si))
+            if not line:
+                del self._wlines[key]
+        return 0
 
     cdef void _unbusy(self, SessHeap *q) noexcept:
         """Take an emptied waiting heap off the busy list (swap with the last). O(1)."""
@@ -1426,10 +1449,43 @@ cdef class Engine:
             return cand
         return best
 
+    cdef int _best_light(self, int ai, int gid, int room, int best) except -2:
+        """R26: the better of ``best`` and the first session of each line of group ``gid``
+        whose weight is at most ``room`` that ``ai`` did not time out on. O(k) plus the
+        sessions skipped (R18)."""
+        cdef int si, w
+        if not self._side_ok(ai, gid):
+            return best
+        for w in self._weights:
+            if w > room:
+                break
+            line = self._wlines.get((gid, w))
+            if line is None:
+                continue
+            for entry in line:
+                si = entry[2]
+                if not self._excludes(si, ai):
+                    if best < 0 or self._before(si, best):
+                        best = si
+                    break
+        return best
+
     cdef int _best_waiting_for(self, int ai) except -2:
         """The waiting session with the smallest R07 key that ``ai`` is eligible for."""
         cdef Agent *a = &self.ag[ai]
         cdef int best = -1, b, k
+        if self.has_kinds and a.limit >= 0 and a.limit - a.load < self.max_weight:
+            # R26: only the lines of the weights it has room for
+            if a.all_groups:
+                for b in range(self.nbusy):
+                    best = self._best_light(ai, self.busy_q[b] - 1, a.limit - a.load, best)
+            else:
+                best = self._best_light(ai, -1, a.limit - a.load, best)
+                for k in range(1, a.nslots):
+                    best = self._best_light(ai, a.slots[k] - 2, a.limit - a.load, best)
+                if self.has_ladders and a.online and self._esc:
+                    best = self._best_escalated(ai, best)
+            return best
         if a.all_groups:
             # Only the heaps that hold sessions: O(groups with waiting sessions).
             for b in range(self.nbusy):
@@ -2584,6 +2640,14 @@ cdef class Engine:
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
         cdef int ai, si, k, q, i, index_id, side, slot, count
         cdef AgentIndex *h
+        lines = {}
+        for si in self._sessions.values():
+            if self.has_kinds and self.ss[si].agent < 0:
+                lines.setdefault((self.ss[si].group, self.ss[si].weight), []).append(
+                    (-self.ss[si].priority, self.ss[si].arrival, si))
+        if {key: sorted(v) for key, v in lines.items()} != {
+                key: list(v) for key, v in self._wlines.items()}:
+            raise AssertionError("R26 lines by weight")
         placed = {}
         for agent_id, ai in self._agents.items():
             if not (self.ag[ai].in_use and self._aid[ai] == agent_id):
