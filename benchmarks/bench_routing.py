@@ -42,6 +42,15 @@ workload without it, in one run, so the ratio is the feature's cost:
   ``c_before`` runs the no-ladder work on that engine: c / c_before is what
   R24 costs a shop that does not use it.
 
+* ``test_hand_over_kinds`` (R26): one iteration = an agent closes one of
+  its sessions and takes the head of its group's line (a drain), and a new
+  session opens (it waits). ``no_kinds`` is today's shop; ``kinds`` has
+  ``session_kinds={"chat": 1, "dispute": 2}`` with every fourth session a
+  dispute, so drains skip disputes that do not fit; ``c_before`` (with
+  ``KEFU_BENCH_BEFORE`` built from the sources before R26) runs the
+  no-kinds work on that engine: c / c_before is what R26 costs a shop that
+  does not use it.
+
 The C and Python engines only: the naive model scans 20,000 sessions per
 open.
 """
@@ -81,20 +90,22 @@ ENGINE_BEFORE = _engine_before()
 
 def full_shop(engine: str, limits: dict[str, QueueLimit] | None,
               ladders: dict[str, list[LadderStep]] | None = None, spread: float = 0.0,
-              ) -> Assigner:
+              kinds: dict[str, int] | None = None) -> Assigner:
     """2,000 full agents and 20,000 waiting sessions, built in one batch (session n opens
-    at ``n * spread`` seconds)."""
+    at ``n * spread`` seconds; with ``kinds``, every fourth session is a dispute)."""
     groups = ("presale", "general")
     commands: list[tuple[object, ...]] = [
         ("add_agent", f"a{i}", CAP, [groups[i % 2]], 1, True) for i in range(AGENTS)]
     for n in range(AGENTS * CAP + WAITING):
         if spread:
             commands.append(("at", n * spread))
-        commands.append(("open_session", f"s{n}", f"b{n}", groups[n % 2]))
+        commands.append(("open_session", f"s{n}", f"b{n}", groups[n % 2], 0)
+                        + ((("dispute" if n % 4 == 3 else "chat"),) if kinds else ()))
     shop = Assigner(ManualClock(0.0), engine=engine,  # type: ignore[arg-type]
-                    auto_close_after=None, queue_limits=limits, ladders=ladders)
+                    auto_close_after=None, queue_limits=limits, ladders=ladders,
+                    session_kinds=kinds)
     shop.apply(commands)
-    assert len(shop.waiting()) == WAITING
+    assert kinds or len(shop.waiting()) == WAITING
     return shop
 
 
@@ -296,3 +307,45 @@ def test_open_close_ladder(benchmark: Any, engine: str, ladder: bool) -> None:
     work = OpenClose(engine, ladder)
     benchmark(work.step)
     assert len(work.shop.waiting()) == WAITING
+
+
+KINDS = {"chat": 1, "dispute": 2}
+
+
+class HandOver:
+    """An agent closes a session and drains one from its line; a new session waits."""
+
+    def __init__(self, engine: str, kinds: bool) -> None:
+        before = engine == "c_before"
+        self.shop = full_shop("c" if before else engine, None, kinds=KINDS if kinds else None)
+        if before:  # the same shop, state and all, on the engine built before R26
+            data = self.shop.snapshot()
+            self.shop = Assigner(self.shop.clock, auto_close_after=None, engine="c")
+            self.shop._engine = ENGINE_BEFORE(self.shop.config)
+            self.shop._engine.restore_state(data["state"], data["taken_at"])
+        self.kinds = kinds
+        self.fresh = itertools.count(AGENTS * CAP + WAITING)
+        self.agents = itertools.cycle([f"a{i}" for i in range(AGENTS)])
+
+    def step(self) -> None:
+        shop = self.shop
+        agent = next(self.agents)
+        shop.close_session(shop.reception_list(agent)[0])
+        n = next(self.fresh)
+        if self.kinds:
+            shop.open_session(f"s{n}", None, ("presale", "general")[n % 2], 0,
+                              "dispute" if n % 4 == 3 else "chat")
+        else:
+            shop.open_session(f"s{n}", None, ("presale", "general")[n % 2])
+
+
+@pytest.mark.parametrize(
+    ("engine", "kinds"),
+    [*((e, kinds) for e in ENGINES for kinds in (False, True)),
+     *([("c_before", False)] if ENGINE_BEFORE is not None else [])],
+    ids=lambda v: {True: "kinds", False: "no_kinds"}.get(v, v) if type(v) is bool else v)
+def test_hand_over_kinds(benchmark: Any, engine: str, kinds: bool) -> None:
+    benchmark.extra_info.update(engine=engine, agents=AGENTS, waiting=WAITING, kinds=kinds)
+    work = HandOver(engine, kinds)
+    benchmark(work.step)
+    assert work.shop.waiting()

@@ -48,6 +48,7 @@ from kefu.errors import (
     NotHolder,
     SessionWaiting,
     UnknownAgent,
+    UnknownKind,
     UnknownSession,
 )
 from kefu.events import (
@@ -77,6 +78,7 @@ CONFIG: dict[str, Any] = {
     "first_response_timeout": 30.0,
     "auto_close_after": 60.0,
     "sticky_window": 300.0,
+    "session_kinds": {"chat": 1, "dispute": 2},  # R26
 }
 
 #: A small shop (LEAST_LOAD): A holds s1 s3 (full at 2), B holds s2 s4 s5 (full at 3),
@@ -145,6 +147,12 @@ CASES: dict[str, tuple[list[Command], set[type]]] = {
         ("open_session", "s9", None, "post"),
         ("open_session", "s10", "b10", None, -3),
         ("open_session", "s11", "b11", "pre", MAX_PRIORITY),
+    ], {Opened, Queued, Assigned, Closed}),
+    "open_session_with_a_kind": ([  # R26: a fifth argument
+        ("close_session", "s1"),
+        ("open_session", "s7", "b7", None, 0, "dispute"),
+        ("open_session", "s8", "b8", None, 0, "chat"),
+        ("open_session", "s9", "b9", "post", 1, None),
     ], {Opened, Queued, Assigned, Closed}),
     "buyer_message": ([("at", 10.0), ("agent_message", "s1"), ("at", 20.0),
                        ("buyer_message", "s1"), ("buyer_message", "s6")], set()),
@@ -371,6 +379,8 @@ FAILURES: list[tuple[str, object, type[KefuError], bool]] = [
     ("priority_huge", ("open_session", "s9", None, None, MAX_PRIORITY + 1), InvalidArgument,
      True),
     ("agent_id_none", ("agent_online", None), InvalidArgument, True),
+    ("R26_unknown_kind", ("open_session", "s9", None, None, 0, "refund"), UnknownKind, True),
+    ("R26_kind_int", ("open_session", "s9", None, None, 0, 2), InvalidArgument, True),
     ("groups_str", ("add_agent", "D", 5, "pre"), InvalidArgument, True),
     ("requeue_int", ("agent_offline", "A", 1), InvalidArgument, True),
     ("auto_str", ("agent_message", "s1", "yes"), InvalidArgument, True),

@@ -43,6 +43,8 @@ class _RaisingEq:
 HOSTILE: list[tuple[str, Command]] = [
     ("groups_iteration_raises", ("add_agent", "zed", Cap.UNLIMITED, _RaisingIterable())),
     ("name_comparison_raises", (_RaisingEq(), "s0")),
+    # R26: a session kind that is no str (the checked path, never its methods)
+    ("kind_comparison_raises", ("open_session", "k0", None, None, 0, _RaisingEq())),
 ]
 
 

@@ -180,6 +180,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "sender": st.sampled_from([None, *AGENT_IDS]),
     # R25: how many of a line's latest hand-overs an estimate uses.
     "sample": st.sampled_from([1, 3, 20, 32]),
+    # R26: a session kind: none, configured ones, or one that is not ("ghost").
+    "kind": st.sampled_from([None, "chat", "dispute", "ghost"]),
 }
 
 #: method -> its parameters' kinds (positional), and keyword-only ones.
@@ -191,7 +193,7 @@ METHODS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "agent_offline": (["agent", "flag", "grace"], []),
     "set_cap": (["agent", "cap"], []),
     "set_weight": (["agent", "weight"], []),
-    "open_session": (["session", "buyer", "group", "priority"], []),
+    "open_session": (["session", "buyer", "group", "priority", "kind"], []),
     "buyer_message": (["session"], []),
     "agent_message": (["session", "flag", "sender"], []),
     "assign": (["session", "agent"], []),
@@ -286,7 +288,8 @@ def commands(draw: st.DrawFn) -> Callable[[], list[object]]:
 
 def shop(engine: str, clock: ManualClock) -> Assigner:
     a = Assigner(clock, engine=engine,  # type: ignore[arg-type]
-                 first_response_timeout=30.0, sticky_window=300.0)
+                 first_response_timeout=30.0, sticky_window=300.0,
+                 session_kinds={"chat": 1, "dispute": 2})
     a.add_agent("A", cap=2, groups={"pre"}, online=True)
     a.add_agent("B", cap=1, online=True)
     a.add_agent("C", cap=Cap.SUSPENDED, groups={"post"})
@@ -395,7 +398,8 @@ def test_R22_constructor_mistakes_are_kefu_errors(
                    {"sticky_window": duration}, {"engine": engine},
                    {"queue_limits": limit}, {"queue_limits": {"pre": limit}},  # R28
                    {"ladders": limit}, {"ladders": {"pre": limit}},  # R24
-                   {"ladders": {"pre": [limit]}}):
+                   {"ladders": {"pre": [limit]}},
+                   {"session_kinds": limit}, {"session_kinds": {"dispute": limit}}):  # R26
         with contextlib.suppress(KefuError):
             Assigner(clock, **kwargs)  # type: ignore[arg-type]
 
@@ -490,7 +494,7 @@ def _exhaustive_calls() -> list[tuple[str, int | str, int]]:
 EXHAUSTIVE = _exhaustive_calls()
 VALID_DEFAULTS = {"agent": "A", "session": "s1", "buyer": "b1", "group": "pre", "priority": 1,
                   "cap": 2, "groups": ["pre"], "weight": 1, "flag": False,
-                  "sender": "B", "grace": 60.0, "sample": 20}  # B holds s1
+                  "sender": "B", "grace": 60.0, "sample": 20, "kind": "dispute"}  # B holds s1
 
 
 def test_R22_R23_every_parameter_with_every_hostile_value() -> None:

@@ -54,6 +54,8 @@ configs = st.fixed_dictionaries({
     "ladders": st.sampled_from([
         None, None, {"pre": [LadderStep(30.0, {"post"}), LadderStep(61.0, None)]},
         {"pre": [LadderStep(1.0, {"post", "vip"})], "post": [LadderStep(31.0, None)]}]),
+    # R26: sessions carry a kind; loads are weight sums.
+    "session_kinds": st.sampled_from([None, None, {"chat": 1, "dispute": 2}]),
 })
 FEATURE_SWITCHES = [("auto_close_after", None), ("first_response_timeout", None),
                     ("sticky_window", None), ("strategy", "weighted"), ("strategy", "least_load"),
@@ -63,7 +65,9 @@ FEATURE_SWITCHES = [("auto_close_after", None), ("first_response_timeout", None)
                     ("ladders", {"pre": [{"after": 30.0, "groups": ["post"]}]}),
                     ("ladders", {"pre": [{"after": 30.0, "groups": ["post"]},
                                          {"after": 60.0, "groups": None}]}),
-                    ("ladders", {"post": [{"after": 1.0, "groups": None}]})]
+                    ("ladders", {"post": [{"after": 1.0, "groups": None}]}),
+                    ("session_kinds", {"chat": 1, "dispute": 2}),
+                    ("session_kinds", {"chat": 2, "dispute": 1})]
 caps = st.sampled_from([Cap.UNLIMITED, Cap.SUSPENDED, Cap.limit(1), Cap.limit(1), Cap.limit(2)])
 group_sets = st.sampled_from([None, frozenset({"pre"}), frozenset({"post"}),
                               frozenset({"pre", "post"}), frozenset()])
@@ -73,7 +77,9 @@ session_ids = st.sampled_from(SESSIONS)
 # A command is (method, args, kwargs); "advance" moves the shared clock instead.
 opens = st.tuples(st.just("open_session"),
                   st.tuples(session_ids, st.sampled_from([None, *BUYERS]), st.sampled_from(GROUPS),
-                            st.integers(-1, 2)), st.just({}))
+                            st.integers(-1, 2)),
+                  st.fixed_dictionaries({}, optional={
+                      "kind": st.sampled_from(["chat", "dispute", "ghost"])}))
 commands = st.one_of(
     opens, opens, opens,  # opening is the busiest command: build backlogs
     st.tuples(st.just("add_agent"), st.tuples(agent_ids, caps, group_sets, st.integers(0, 3)),
@@ -302,6 +308,17 @@ class Mutator:
             s = sessions[self.draw(st.integers(0, len(sessions) - 1))]
             s["timed_out"] = sorted(self.draw(st.sets(st.sampled_from(AGENTS), min_size=1)))
 
+    def rekind(self) -> None:
+        """R26: give a session another kind (known or not), or take its kind away."""
+        sessions = self._records("sessions")
+        if sessions:
+            s = sessions[self.draw(st.integers(0, len(sessions) - 1))]
+            kind = self.draw(st.sampled_from([None, "chat", "dispute", "ghost"]))
+            if kind is None:
+                s.pop("kind", None)
+            else:
+                s["kind"] = kind
+
     def move_taken_at(self) -> None:
         self.taken_at = self.draw(st.sampled_from([None, -1.0, 0.0, 1e9])) if self.draw(
             st.booleans()) else (self.taken_at or 0.0) + self.draw(st.sampled_from([-61.0, 61.0]))
@@ -309,7 +326,8 @@ class Mutator:
     def mutate(self) -> None:
         """One targeted mutation (most restorable states come from these), or 1-3 of any kind."""
         targeted = [self.move_session, self.free_agent, self.flip_config, self.move_taken_at,
-                    self.nudge_counter, self.nudge_agent, self.shift_timer, self.exclude]
+                    self.nudge_counter, self.nudge_agent, self.shift_timer, self.exclude,
+                    self.rekind]
         generic = [self.replace, self.delete, self.add_key, self.duplicate_or_swap,
                    self.shift_time, self.nudge_int, self.flip_bool]
         if self.draw(st.booleans()):
@@ -445,14 +463,18 @@ def _serves(a: dict[str, Any], group: str | None) -> bool:
 
 def _r06_possible(agents: list[dict[str, Any]], sessions: list[dict[str, Any]],
                   config: Config) -> None:
+    """R06, with R26: an agent is eligible only when the session's weight fits its room."""
+    kinds = dict(config.session_kinds)
     for s in sessions:
         if s["pool"] is None:
             continue
         nobody_online = not any(a["online"] and _serves(a, s["group"]) for a in agents)
+        weight = kinds[s["kind"]] if "kind" in s else 1
         for a in agents:
-            load = sum(1 for x in sessions if x["agent"] == a["id"])
+            load = sum(kinds[x["kind"]] if "kind" in x else 1
+                       for x in sessions if x["agent"] == a["id"])
             available = (not a.get("away") and a["cap"] != "suspended"
-                         and (a["cap"] == "unlimited" or load < a["cap"])
+                         and (a["cap"] == "unlimited" or load + weight <= a["cap"])
                          and (a["weight"] > 0 or config.strategy is not Strategy.WEIGHTED))
             side = a["online"] or (config.offline_diversion and nobody_online)
             serves = (side and _serves(a, s["group"])) or _reached(a, s, config)
@@ -478,8 +500,10 @@ def _possible(state: object, config: Config, taken_at: float | None) -> None:
     by_id = {a["id"]: a for a in agents}
     keys = {"id", "buyer", "group", "priority", "arrival", "opened_at", "agent", "pool",
             "first_unanswered", "last_buyer", "timed_out", "auto_close", "first_response"}
-    sessions = [_record(s, keys | (set(s) & {"ladder"}) if type(s) is dict else keys)
+    sessions = [_record(s, keys | (set(s) & {"ladder", "kind"}) if type(s) is dict else keys)
                 for s in d["sessions"]]
+    kinds = dict(config.session_kinds)
+    _need(all(type(s["kind"]) is str and s["kind"] in kinds for s in sessions if "kind" in s))
     for s in sessions:
         _session_possible(s, c, by_id, config, taken_at)
         _ladder_possible(s, config, taken_at)

@@ -67,6 +67,8 @@ AGENTS = ["A", "B", "C", "D", "E"]
 SESSIONS = [f"s{i}" for i in range(14)]
 BUYERS = ["b1", "b2", "b3", "b4"]
 GROUPS = [None, "pre", "post"]
+#: R26: session kinds the commands use ("ghost" is never configured: UnknownKind).
+KINDS = [None, None, "chat", "dispute", "heavy", "ghost"]
 caps = st.sampled_from([Cap.UNLIMITED, Cap.SUSPENDED, Cap.limit(1), Cap.limit(2), Cap.limit(3)])
 group_sets = st.sampled_from([None, None, frozenset({"pre"}), frozenset({"post"}),
                               frozenset({"pre", "post"}), frozenset()])
@@ -94,13 +96,23 @@ configs = st.fixed_dictionaries({
         {"post": [LadderStep(29.0, {"vip"}), LadderStep(61.0, {"pre", "other"})],
          "pre": [LadderStep(1.0, None)]},
     ]),
+    # R26: no kinds (today's shop), weight 1 only, a dispute of 2, three weights.
+    "session_kinds": st.sampled_from([
+        None, None,
+        {"chat": 1},
+        {"chat": 1, "dispute": 2},
+        {"chat": 1, "dispute": 2, "heavy": 3},
+        {"dispute": 3, "heavy": 2},
+    ]),
 })
 
 
 class Ledger:
     """Where every session is and how loaded every agent is, from events alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: dict[str, int] | None = None) -> None:
+        self.kinds = kinds or {}  # R26: kind -> weight
+        self.weight: dict[str, int] = {}  # open session -> its weight, from Opened
         self.place: dict[str, str] = {}  # session -> agent id, or "pool:<name>", or "limbo"
         self.load: dict[str, int] = defaultdict(int)
         self.timed_out: dict[str, set[str]] = defaultdict(set)
@@ -112,10 +124,10 @@ class Ledger:
         self.steps.pop(sid, None)  # R24: a wait ends or starts: its ladder starts over
         old = self.place.get(sid)
         if old is not None and not old.startswith(("pool:", "limbo")):
-            self.load[old] -= 1
+            self.load[old] -= self.weight[sid]
         self.place[sid] = to
         if not to.startswith(("pool:", "limbo")):
-            self.load[to] += 1
+            self.load[to] += self.weight[sid]
 
     def apply(self, e: Event, caps: dict[str, Cap]) -> None:
         assert from_dict(e.to_dict()) == e, f"S03: {e} does not round-trip"
@@ -123,6 +135,8 @@ class Ledger:
             assert e.session_id not in self.place, f"{e.session_id} opened twice"
             self.place[e.session_id] = "limbo"
             self.buyer[e.session_id] = e.buyer_id
+            kind = e.session_kind
+            self.weight[e.session_id] = 1 if kind is None else self.kinds[kind]
             return
         assert e.buyer_id == self.buyer[e.session_id], f"S03: {e} names the wrong buyer"
         if isinstance(e, (Assigned, Reassigned)):
@@ -132,7 +146,9 @@ class Ledger:
                 assert cap.kind is not CapKind.SUSPENDED, f"automatic to suspended {agent}"
                 if cap.kind is CapKind.LIMIT:
                     assert cap.value is not None
-                    assert self.load[agent] < cap.value, f"automatic assignment over cap: {e}"
+                    # R26: the session's weight fits the room under the cap.
+                    assert self.load[agent] + self.weight[e.session_id] <= cap.value, (
+                        f"automatic assignment over cap: {e}")
                 assert agent not in self.timed_out[e.session_id], f"back to a timed-out agent: {e}"
                 assert agent not in self.away, f"R27: automatic assignment to away {agent}: {e}"
             self._move(e.session_id, agent)
@@ -181,7 +197,7 @@ class LockstepMachine(RuleBasedStateMachine):
         agents=st.lists(st.tuples(st.sampled_from(AGENTS), caps, group_sets, st.integers(0, 3),
                                   st.booleans()), min_size=1, max_size=5),
         sessions=st.lists(st.tuples(st.sampled_from([None, *BUYERS]), st.sampled_from(GROUPS),
-                                    st.integers(0, 2)), max_size=8),
+                                    st.integers(0, 2), st.sampled_from(KINDS)), max_size=8),
     )
     def setup(self, config: dict[str, Any], agents: list[Any], sessions: list[Any]) -> None:
         """Start from a random shop with agents and sessions, so short runs reach rich states."""
@@ -191,15 +207,15 @@ class LockstepMachine(RuleBasedStateMachine):
         self.references = [Assigner(self.clock, engine=name, **config)  # type: ignore[arg-type]
                            for name in self.reference_names]
         self.model = self.references[-1]
-        self.ledger = Ledger()
+        self.ledger = Ledger(config["session_kinds"])
         self.restored_alone = False
         self.caps: dict[str, Cap] = {}
         self.arrival: dict[str, int] = {}
         self.opened = 0
         for agent, cap, groups, weight, online in agents:
             self.add_agent(agent, cap, groups, weight, online)
-        for i, (buyer, group, priority) in enumerate(sessions):
-            self.open_session(SESSIONS[i], buyer, group, priority)
+        for i, (buyer, group, priority, kind) in enumerate(sessions):
+            self.open_session(SESSIONS[i], buyer, group, priority, kind)
             self.clock.advance(1)
 
     def both(self, call: Callable[[Assigner], list[Event]]) -> list[Event] | None:
@@ -284,15 +300,17 @@ class LockstepMachine(RuleBasedStateMachine):
         self.both(lambda a: a.set_weight(agent, weight))
 
     @rule(sid=st.sampled_from(SESSIONS), buyer=st.sampled_from([None, *BUYERS]),
-          group=st.sampled_from(GROUPS), priority=st.integers(0, 2))
-    def open_session(self, sid: str, buyer: str | None, group: str | None, priority: int) -> None:
-        self.both(lambda a: a.open_session(sid, buyer=buyer, group=group, priority=priority))
+          group=st.sampled_from(GROUPS), priority=st.integers(0, 2), kind=st.sampled_from(KINDS))
+    def open_session(self, sid: str, buyer: str | None, group: str | None, priority: int,
+                     kind: str | None) -> None:
+        self.both(lambda a: a.open_session(sid, buyer=buyer, group=group, priority=priority,
+                                           kind=kind))
 
     @rule(sid=st.sampled_from(SESSIONS), buyer=st.sampled_from([None, *BUYERS]),
           group=st.sampled_from(GROUPS))
     def open_another_session(self, sid: str, buyer: str | None, group: str | None) -> None:
         """Opening is the busiest command of a real shop: give it twice the weight."""
-        self.open_session(sid, buyer, group, 0)
+        self.open_session(sid, buyer, group, 0, None)
 
     @rule(sid=st.sampled_from(SESSIONS))
     def close_another_session(self, sid: str) -> None:
@@ -373,7 +391,10 @@ class LockstepMachine(RuleBasedStateMachine):
         places: dict[str, str] = {}
         for agent in a.agent_ids():
             listed = a.reception_list(agent)
-            assert a.load(agent) == len(listed) == self.ledger.load[agent]
+            # R26: the load is the sum of the weights; the view also counts the sessions.
+            assert a.load(agent) == self.ledger.load[agent]
+            assert a.load(agent) == sum(self.ledger.weight[sid] for sid in listed)
+            assert a.agent(agent).sessions == len(listed)
             for sid in listed:
                 assert sid not in places, f"{sid} in two places"
                 places[sid] = agent
@@ -418,7 +439,9 @@ class LockstepMachine(RuleBasedStateMachine):
                 self.config["offline_diversion"] and not online_for))),
             (Reason.AWAY, v.agent_id in self.ledger.away),
             (Reason.SUSPENDED, limit == 0),
-            (Reason.FULL, limit is not None and limit > 0 and v.load >= limit),
+            # R26: no room under the cap for this session's weight.
+            (Reason.FULL, limit is not None and limit > 0
+             and v.load + self.ledger.weight[s.session_id] > limit),
             (Reason.WEIGHT_ZERO, self.config["strategy"] is Strategy.WEIGHTED and v.weight == 0),
             (Reason.TIMED_OUT, v.agent_id in self.ledger.timed_out[s.session_id]),
         ]

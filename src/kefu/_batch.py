@@ -21,6 +21,7 @@ from kefu._checks import (
     check_grace,
     check_groups,
     check_id,
+    check_kind,
     check_session_args,
     check_weight,
 )
@@ -66,9 +67,11 @@ def _set_weight(args: Args) -> Args:
 
 
 def _open_session(args: Args) -> Args:
-    session_id, buyer, group, priority = args + (None, None, 0)[len(args) - 1:]
+    session_id, buyer, group, priority, kind = args + (None, None, 0, None)[len(args) - 1:]
     check_session_args(session_id, buyer, group, priority)
-    return (session_id, buyer, group, priority)
+    if kind is None:
+        return (session_id, buyer, group, priority)
+    return (session_id, buyer, group, priority, check_kind(kind))
 
 
 def _agent_message(args: Args) -> Args:
@@ -95,7 +98,7 @@ COMMANDS: dict[str, tuple[int, int, Callable[[Args], Args]]] = {
     "agent_offline": (1, 3, _agent_offline),
     "set_cap": (2, 2, _set_cap),
     "set_weight": (2, 2, _set_weight),
-    "open_session": (1, 4, _open_session),
+    "open_session": (1, 5, _open_session),
     "buyer_message": (1, 1, _session),
     "agent_message": (1, 3, _agent_message),
     "assign": (2, 2, _session_and_agent),

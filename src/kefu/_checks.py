@@ -51,6 +51,14 @@ def check_session_args(session_id: object, buyer: object, group: object, priorit
         )
 
 
+def check_kind(kind: object) -> str | None:
+    """A session kind (R26): None or a non-empty str; whether it is configured is the
+    engine's check (UnknownKind). O(1)."""
+    if kind is not None and (type(kind) is not str or not kind):
+        raise InvalidArgument(f"kind must be a non-empty str or None, got {short_repr(kind)}")
+    return kind
+
+
 def check_groups(groups: object) -> frozenset[str] | None:
     """The group names an agent serves, or None (every group): an iterable of non-empty str.
 

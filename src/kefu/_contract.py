@@ -41,8 +41,10 @@ class Engine(Protocol):
 
     def open_session(
         self, now: float, session_id: str, buyer_id: str | None, group: str | None,
-        priority: int,
-    ) -> list[Event]: ...
+        priority: int, kind: str | None = None,
+    ) -> list[Event]:
+        """``kind`` (R26): a configured session kind, else UnknownKind before any change."""
+        ...
 
     def buyer_message(self, now: float, session_id: str) -> list[Event]: ...
 

@@ -12,7 +12,8 @@ cdef struct Agent:
     double gr_deadline
     int limit        # load at which automatic assignment stops; -1 = UNLIMITED, 0 = SUSPENDED
     int weight
-    int load         # open sessions in its reception list
+    int load         # R26: the sum of its open sessions' capacity weights
+    int count        # open sessions in its reception list
     int head         # first session of its reception list (intrusive list), -1 if none
     int nslots       # slots[0] is ANY; then ALL, or 2 + gid for each group it serves
     int *slots
@@ -46,9 +47,10 @@ cdef struct Sess:
     int tl           # R25: children in its group's rank treap (-1 = none)
     int tr
     int tsz          # R25: size of its subtree in that treap
-    bint has_first_unanswered
-    bint has_timed_out
-    bint in_use
+    int weight       # R26: its capacity weight (1 without a kind)
+    unsigned char has_first_unanswered  # flags as bytes: the record stays 128 bytes
+    unsigned char has_timed_out
+    unsigned char in_use
 
 
 cdef struct Timer:

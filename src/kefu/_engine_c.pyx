@@ -64,6 +64,21 @@ by allocating the object and filling its slots through the slot descriptors
 import-time self-check falls back to the constructors if attrs ever lays
 classes out differently.
 
+Capacity weights (R26). Each session record carries its weight (1 without
+a kind) and an agent's ``load`` is the sum of its sessions' weights (its
+``count`` the number of them); kind names live in a dict beside the records,
+for kinded sessions only. A session of weight w fits an indexed agent when w
+is at most cap - load; weight 1 always does, so only a heavier session
+looks past the head of an agent index or a waiting heap: the same search
+that skips the agents a session timed out on (R18) skips the agents without
+room for it. A drain never searches past sessions too heavy for the agent:
+with heavy kinds, each waiting session is also filed by its R07 key in a
+line per (group, weight) (``_wlines``, SortedLists beside the heaps, as the
+R24 lists are), and an agent with less room than the heaviest weight
+compares the heads of the lines of the weights it has room for: O(g k +
+log w) per session handed out for ``k`` distinct weights. A shop without
+heavy kinds never takes either path (``has_kinds``).
+
 Invariants (``check()`` verifies them from scratch): every open session is
 in exactly one reception list or one waiting heap; an agent is indexed iff
 available, on its side, at a position that holds it; heap order holds;
@@ -102,6 +117,7 @@ from kefu.errors import (
     NotHolder,
     SessionWaiting,
     UnknownAgent,
+    UnknownKind,
     UnknownSession,
 )
 from kefu.events import (
@@ -218,8 +234,9 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
 
 # Every event but Opened ends with the session's buyer (S03).
 
-cdef inline object ev_opened(object sid, object buyer, object group, object priority, object at):
-    return _event(EV_OPENED, sid, buyer, group, priority, at, None)
+cdef inline object ev_opened(object sid, object buyer, object group, object priority, object at,
+                             object kind):
+    return _event(EV_OPENED, sid, buyer, group, priority, at, kind)
 
 
 cdef inline object ev_assigned(object sid, object aid, object at, object reason, object buyer):
@@ -354,6 +371,12 @@ cdef class Engine:
     cdef bint track_oldest     # some group has one: keep arrival heaps
     cdef bint has_ladders      # R24: some group has an escalation ladder
     cdef dict _ladders         # R24: group name -> its rungs (kefu._ladder)
+    cdef dict _kinds           # R26: kind name -> weight
+    cdef bint has_kinds        # R26: some kind weighs more than 1
+    cdef dict _skind           # R26: session slot -> kind name, for kinded sessions only
+    cdef dict _wlines          # R26: (gid, weight) -> SortedList of (-priority, arrival, slot)
+    cdef tuple _weights        # R26: the distinct weights, 1 included, ascending
+    cdef int max_weight        # R26: the heaviest of them
     cdef dict _lad             # R24: slot -> [since, steps reached] of laddered waiting sessions
     cdef dict _esc             # R24: group name (None: every agent) -> SortedList of
                                # (-priority, arrival, slot) of the sessions a reached step
@@ -450,6 +473,12 @@ cdef class Engine:
         self.has_ladders = len(self._ladders) > 0
         self._esc = {}
         self._lad = {}
+        self._kinds = dict(config.session_kinds)
+        self.has_kinds = any(w > 1 for w in self._kinds.values())
+        self._skind = {}
+        self._wlines = {}
+        self._weights = tuple(sorted({1, *self._kinds.values()}))
+        self.max_weight = max(self._weights)
         self._agents = {}
         self._aid = []
         self._acap = []
@@ -648,6 +677,8 @@ cdef class Engine:
         self.ss[si].fr_seq = 0
         self._sid[si] = None
         self._buyer[si] = None
+        if self._skind:
+            self._skind.pop(si, None)
         if self.ss[si].has_timed_out:
             del self._timed_out[si]
             self.ss[si].has_timed_out = False
@@ -702,6 +733,7 @@ cdef class Engine:
         self._set_limit(ai, cap)
         a.weight = weight
         a.load = 0
+        a.count = 0
         a.head = -1
         a.online = online
         a.indexed = False
@@ -754,9 +786,19 @@ cdef class Engine:
             return False
         return self._aid[ai] in <set>self._timed_out[si]
 
+    cdef inline bint _fits(self, int ai, int si) noexcept:
+        """R26: ``si``'s weight is at most ``ai``'s room under its cap (UNLIMITED: always)."""
+        cdef Agent *a = &self.ag[ai]
+        return a.limit < 0 or a.load + self.ss[si].weight <= a.limit
+
+    cdef inline bint _skips(self, int si, int ai) except -1:
+        """Automatic assignment of ``si`` passes indexed agent ``ai`` by: it timed out on
+        ``si`` (R18), or has no room for its weight (R26)."""
+        return self._excludes(si, ai) or (self.ss[si].weight > 1 and not self._fits(ai, si))
+
     cdef bint _eligible(self, int ai, int si) except -1:
         cdef int gid = self.ss[si].group
-        return (self.ag[ai].indexed and not self._excludes(si, ai)
+        return (self.ag[ai].indexed and not self._skips(si, ai)
                 and ((self._serves(ai, gid) and self._side_ok(ai, gid))
                      or (self.ag[ai].online and self.has_ladders and self._step(si) > 0
                          and self._reaches(ai, si))))
@@ -871,7 +913,7 @@ cdef class Engine:
         for slot in slots:
             for entry in esc[slot]:
                 si = entry[2]
-                if not self._excludes(si, ai):
+                if not self._skips(si, ai):
                     if best < 0 or self._before(si, best):
                         best = si
                     break
@@ -1113,12 +1155,12 @@ cdef class Engine:
     # -- selection (R11) ----------------------------------------------------------------
 
     cdef int _heap_first_allowed(self, AgentIndex *h, int pos, int si) except -2:
-        """Smallest agent in the subtree at ``pos`` that did not time out on ``si``."""
+        """Smallest agent in the subtree at ``pos`` that ``si`` does not skip (R18, R26)."""
         cdef int ai, left, right
         if pos >= h.size:
             return -1
         ai = h.agent[pos]
-        if not self._excludes(si, ai):
+        if not self._skips(si, ai):
             return ai
         left = self._heap_first_allowed(h, 2 * pos + 1, si)
         right = self._heap_first_allowed(h, 2 * pos + 2, si)
@@ -1131,7 +1173,7 @@ cdef class Engine:
     cdef int _rr_first_allowed(self, AgentIndex *h, int start, int stop, int si) except -2:
         cdef int pos = self._rr_next(h, start)
         while pos >= 0 and pos < stop:
-            if not self._excludes(si, h.agent[pos]):
+            if not self._skips(si, h.agent[pos]):
                 return pos
             pos = self._rr_next(h, pos + 1)
         return -1
@@ -1222,7 +1264,7 @@ cdef class Engine:
             if h.size == 0:
                 continue
             cand = h.agent[0]
-            if self.ss[si].has_timed_out:
+            if self.ss[si].has_timed_out or self.ss[si].weight > 1:
                 cand = self._heap_first_allowed(h, 0, si)
                 if cand < 0:
                     continue
@@ -1345,9 +1387,15 @@ cdef class Engine:
         self._q_up(q, q.size - 1)
         q.root = self._t_insert(q.root, si)
         self.waiting_count += 1
+        if self.has_kinds:
+            key = (self.ss[si].group, self.ss[si].weight)
+            line = self._wlines.get(key)
+            if line is None:
+                line = self._wlines[key] = SortedList()
+            line.add((-self.ss[si].priority, self.ss[si].arrival, si))
         return 0
 
-    cdef void _dequeue(self, int si) noexcept:
+    cdef int _dequeue(self, int si) except -1:
         if self.ss[si].apos >= 0:
             self._a_remove(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
@@ -1366,6 +1414,13 @@ cdef class Engine:
         self.ss[si].pool = POOL_NONE
         self.ss[si].qpos = -1
         self.waiting_count -= 1
+        if self.has_kinds:
+            key = (self.ss[si].group, self.ss[si].weight)
+            line = self._wlines[key]
+            line.remove((-self.ss[si].priority, self.ss[si].arrival, si))
+            if not line:
+                del self._wlines[key]
+        return 0
 
     cdef void _unbusy(self, SessHeap *q) noexcept:
         """Take an emptied waiting heap off the busy list (swap with the last). O(1)."""
@@ -1376,12 +1431,13 @@ cdef class Engine:
         q.busy = -1
 
     cdef int _queue_first_allowed(self, SessHeap *q, int pos, int ai) except -2:
-        """Smallest session in the subtree at ``pos`` that ``ai`` did not time out on."""
+        """Smallest session in the subtree at ``pos`` that ``ai`` did not time out on and
+        has room for (R26)."""
         cdef int si, left, right
         if pos >= q.size:
             return -1
         si = q.item[pos]
-        if not self._excludes(si, ai):
+        if not self._skips(si, ai):
             return si
         left = self._queue_first_allowed(q, 2 * pos + 1, ai)
         right = self._queue_first_allowed(q, 2 * pos + 2, ai)
@@ -1401,10 +1457,43 @@ cdef class Engine:
             return cand
         return best
 
+    cdef int _best_light(self, int ai, int gid, int room, int best) except -2:
+        """R26: the better of ``best`` and the first session of each line of group ``gid``
+        whose weight is at most ``room`` that ``ai`` did not time out on. O(k) plus the
+        sessions skipped (R18)."""
+        cdef int si, w
+        if not self._side_ok(ai, gid):
+            return best
+        for w in self._weights:
+            if w > room:
+                break
+            line = self._wlines.get((gid, w))
+            if line is None:
+                continue
+            for entry in line:
+                si = entry[2]
+                if not self._excludes(si, ai):
+                    if best < 0 or self._before(si, best):
+                        best = si
+                    break
+        return best
+
     cdef int _best_waiting_for(self, int ai) except -2:
         """The waiting session with the smallest R07 key that ``ai`` is eligible for."""
         cdef Agent *a = &self.ag[ai]
         cdef int best = -1, b, k
+        if self.has_kinds and a.limit >= 0 and a.limit - a.load < self.max_weight:
+            # R26: only the lines of the weights it has room for
+            if a.all_groups:
+                for b in range(self.nbusy):
+                    best = self._best_light(ai, self.busy_q[b] - 1, a.limit - a.load, best)
+            else:
+                best = self._best_light(ai, -1, a.limit - a.load, best)
+                for k in range(1, a.nslots):
+                    best = self._best_light(ai, a.slots[k] - 2, a.limit - a.load, best)
+                if self.has_ladders and a.online and self._esc:
+                    best = self._best_escalated(ai, best)
+            return best
         if a.all_groups:
             # Only the heaps that hold sessions: O(groups with waiting sessions).
             for b in range(self.nbusy):
@@ -1557,7 +1646,8 @@ cdef class Engine:
         if a.head >= 0:
             self.ss[a.head].prev = si
         a.head = si
-        a.load += 1
+        a.load += s.weight
+        a.count += 1
         s.agent = ai
         s.pool = POOL_NONE
         if automatic:
@@ -1584,7 +1674,8 @@ cdef class Engine:
             a.head = s.next
         if s.next >= 0:
             self.ss[s.next].prev = s.prev
-        a.load -= 1
+        a.load -= s.weight
+        a.count -= 1
         s.agent = -1
         self._clear_first_response(si)
         self._update(ai)
@@ -2016,13 +2107,19 @@ cdef class Engine:
         self._drain_to(ai, now, events)
         return events
 
-    def open_session(self, now, session_id, buyer_id, group, int priority):
+    def open_session(self, now, session_id, buyer_id, group, int priority, kind=None):
         cdef list events = []
-        self._open(now, session_id, buyer_id, group, priority, events)
+        self._open(now, session_id, buyer_id, group, priority, events, kind)
         return events
 
     cdef int _open(self, object now, object session_id, object buyer_id, object group,
-                   int priority, list events) except -1:
+                   int priority, list events, object kind=None) except -1:
+        cdef int weight = 1
+        if kind is not None:
+            w = self._kinds.get(kind)
+            if w is None:
+                raise UnknownKind(kind, tuple(self._kinds))
+            weight = <int>w
         if session_id in self._sessions:
             raise DuplicateSession(session_id)
         cdef int gid = self._intern(group)
@@ -2052,10 +2149,13 @@ cdef class Engine:
         s.next = -1
         s.has_timed_out = False
         s.in_use = True
+        s.weight = weight
+        if kind is not None:
+            self._skind[si] = kind
         self._sid[si] = session_id
         self._buyer[si] = buyer_id
         self._sessions[session_id] = si
-        opened = ev_opened(session_id, buyer_id, group, priority, now)
+        opened = ev_opened(session_id, buyer_id, group, priority, now, kind)
         cdef int ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
         reason = R_STICKY
         if ai < 0:
@@ -2261,7 +2361,8 @@ cdef class Engine:
     def agent(self, agent_id):
         cdef int ai = self._agent_slot(agent_id)
         return AgentView(self._aid[ai], self._acap[ai], self._agroups[ai], self.ag[ai].weight,
-                         self.ag[ai].online, self.ag[ai].load, self.ag[ai].away)
+                         self.ag[ai].online, self.ag[ai].load, self.ag[ai].away,
+                         self.ag[ai].count)
 
     def agent_ids(self):
         return list(self._agents)
@@ -2277,6 +2378,7 @@ cdef class Engine:
             opened_at=s.opened_at,
             timed_out=frozenset(<set>self._timed_out[si]) if s.has_timed_out else _NO_IDS,
             step=self._step(si) if self.has_ladders else 0,
+            kind=self._skind.get(si) if self._skind else None,
         )
 
     def session_ids(self):
@@ -2351,6 +2453,8 @@ cdef class Engine:
                 record["ladder"] = {
                     "since": since, "step": step,
                     "next": [self._next_deadline_of(si), s.fr_seq] if s.fr_seq else None}
+            if self._skind and si in self._skind:
+                record["kind"] = self._skind[si]
             sessions.append(record)
         return {
             "counters": {
@@ -2430,6 +2534,9 @@ cdef class Engine:
             s.next = -1
             s.has_timed_out = False
             s.in_use = True
+            s.weight = 1 if d.kind is None else <int>self._kinds[d.kind]
+            if d.kind is not None:
+                self._skind[si] = d.kind
             self._sid[si] = d.id
             self._buyer[si] = d.buyer
             self._sessions[d.id] = si
@@ -2447,7 +2554,8 @@ cdef class Engine:
                 if self.ag[ai].head >= 0:
                     self.ss[self.ag[ai].head].prev = si
                 self.ag[ai].head = si
-                self.ag[ai].load += 1
+                self.ag[ai].load += self.ss[si].weight
+                self.ag[ai].count += 1
                 self.ss[si].agent = ai
             if d.auto_close is not None:
                 self.ss[si].ac_seq = d.auto_close[1]
@@ -2537,11 +2645,20 @@ cdef class Engine:
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
         cdef int ai, si, k, q, i, index_id, side, slot, count
         cdef AgentIndex *h
+        lines = {}
+        for si in self._sessions.values():
+            if self.has_kinds and self.ss[si].agent < 0:
+                lines.setdefault((self.ss[si].group, self.ss[si].weight), []).append(
+                    (-self.ss[si].priority, self.ss[si].arrival, si))
+        if {key: sorted(v) for key, v in lines.items()} != {
+                key: list(v) for key, v in self._wlines.items()}:
+            raise AssertionError("R26 lines by weight")
         placed = {}
         for agent_id, ai in self._agents.items():
             if not (self.ag[ai].in_use and self._aid[ai] == agent_id):
                 raise AssertionError(f"agent {agent_id!r}: slot")
             count = 0
+            weights = 0
             si = self.ag[ai].head
             while si >= 0:
                 session_id = self._sid[si]
@@ -2555,8 +2672,12 @@ cdef class Engine:
                         f"agent {agent_id!r}: reception list links")
                 placed[session_id] = agent_id
                 count += 1
+                weights += self.ss[si].weight
+                if self.ss[si].weight != (
+                        <int>self._kinds[self._skind[si]] if si in self._skind else 1):
+                    raise AssertionError(f"session {session_id!r}: R26 weight")
                 si = self.ss[si].next
-            if count != self.ag[ai].load:
+            if count != self.ag[ai].count or weights != self.ag[ai].load:
                 raise AssertionError(f"agent {agent_id!r}: load {self.ag[ai].load}")
             expected = self._available(ai)
             if bool(self.ag[ai].indexed) != expected:

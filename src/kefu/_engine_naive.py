@@ -9,7 +9,8 @@ counters of the semantics page. There is no index of any kind:
 
 - a session is *waiting* when its ``pool`` is set, *assigned* when its
   ``agent`` is set; an agent's reception list is the set of session ids it
-  holds, and its load is the size of that set;
+  holds, and its load is the sum of their kinds' weights (R26; 1 without a
+  kind), summed afresh at every look;
 - ``select`` scans every agent and keeps the eligible ones, then applies the
   strategy's key with ``min``;
 - ``drain_to`` scans every waiting session for each session it hands out;
@@ -70,6 +71,7 @@ from kefu.errors import (
     NotHolder,
     SessionWaiting,
     UnknownAgent,
+    UnknownKind,
     UnknownSession,
 )
 from kefu.events import (
@@ -149,6 +151,7 @@ class _Session:
     since: float | None = None
     step: int = 0
     escalation: Timer | None = None
+    kind: str | None = None  # R26: its session kind (weight 1 when None)
 
 
 def r07_key(s: _Session) -> R07Key:
@@ -163,6 +166,7 @@ class Engine:
         self._config = config
         self._weighted = config.strategy is Strategy.WEIGHTED
         self._limits: dict[str, QueueLimit] = dict(config.queue_limits)
+        self._kinds: dict[str, int] = dict(config.session_kinds)  # R26: kind -> weight
         self._ladders = table(config)
         self._agents: dict[str, _Agent] = {}
         self._sessions: dict[str, _Session] = {}
@@ -193,14 +197,27 @@ class Engine:
     def _serves(y: _Agent, group: str | None) -> bool:
         return y.groups is None or group is None or group in y.groups
 
+    def _weight(self, s: _Session) -> int:
+        """R26: the capacity weight of ``s``: its kind's, 1 without a kind."""
+        return 1 if s.kind is None else self._kinds[s.kind]
+
+    def _load_of(self, y: _Agent) -> int:
+        """R26: the sum of the weights of ``y``'s sessions."""
+        return sum(self._weight(self._sessions[sid]) for sid in y.sessions)
+
     def _available(self, y: _Agent) -> bool:
         if y.away:
             return False
         if y.cap.kind is CapKind.SUSPENDED:
             return False
-        if y.cap.kind is CapKind.LIMIT and len(y.sessions) >= (y.cap.value or 0):
+        if y.cap.kind is CapKind.LIMIT and self._load_of(y) >= (y.cap.value or 0):
             return False
         return not (self._weighted and y.weight <= 0)
+
+    def _fits(self, y: _Agent, s: _Session) -> bool:
+        """R26: ``s`` fits ``y``: its weight is at most cap - load (UNLIMITED: always)."""
+        return (y.cap.kind is not CapKind.LIMIT
+                or self._load_of(y) + self._weight(s) <= (y.cap.value or 0))
 
     def _online_for(self, group: str | None) -> bool:
         return any(y.online and self._serves(y, group) for y in self._agents.values())
@@ -227,6 +244,7 @@ class Engine:
              or (y.online and self._reaches(y, s)))
             and y.id not in s.timed_out
             and self._available(y)
+            and self._fits(y, s)
         )
 
     def _eligible_agents(self, s: _Session) -> list[_Agent]:
@@ -240,7 +258,7 @@ class Engine:
             return None
         strategy = self._config.strategy
         if strategy is Strategy.LEAST_LOAD:
-            return min(eligible, key=lambda y: (len(y.sessions), y.last_auto, y.reg))
+            return min(eligible, key=lambda y: (self._load_of(y), y.last_auto, y.reg))
         if strategy is Strategy.ROUND_ROBIN:
             after = [y for y in eligible if y.reg >= self._rr_pointer]
             return min(after or eligible, key=lambda y: y.reg)
@@ -317,7 +335,8 @@ class Engine:
             s.escalation = self._new_timer(s.since + rungs[s.step].after)
 
     def _drain_to(self, y: _Agent, now: float, events: list[Event]) -> None:
-        """R05: while ``y`` is available, give it the best waiting session it is eligible for."""
+        """R05: while ``y`` is available, give it the best waiting session it is eligible for
+        (R26: the best that fits it)."""
         diverted: dict[str | None, bool] = {}  # online status does not change in a drain
         while self._available(y):
             best: _Session | None = None
@@ -556,16 +575,19 @@ class Engine:
 
     def open_session(
         self, now: float, session_id: str, buyer_id: str | None, group: str | None,
-        priority: int,
+        priority: int, kind: str | None = None,
     ) -> list[Event]:
         """Opened, then sticky return, else Assigned(NEW) or Queued."""
+        if kind is not None and kind not in self._kinds:
+            raise UnknownKind(kind, tuple(self._kinds))
         if session_id in self._sessions:
             raise DuplicateSession(session_id)
-        events: list[Event] = [Opened(session_id, buyer_id, group, priority, now)]
+        events: list[Event] = [Opened(session_id, buyer_id, group, priority, now, kind)]
         self._arrival += 1
         s = _Session(
             id=session_id, buyer=buyer_id, group=group, priority=priority,
             arrival=self._arrival, opened_at=now, first_unanswered=now, last_buyer=now,
+            kind=kind,
         )
         self._sessions[session_id] = s
         self._prune_sticky(now)
@@ -719,11 +741,12 @@ class Engine:
     # -- queries ----------------------------------------------------------
 
     def load(self, agent_id: str) -> int:
-        return len(self._get_agent(agent_id).sessions)
+        return self._load_of(self._get_agent(agent_id))
 
     def agent(self, agent_id: str) -> AgentView:
         y = self._get_agent(agent_id)
-        return AgentView(y.id, y.cap, y.groups, y.weight, y.online, len(y.sessions), y.away)
+        return AgentView(y.id, y.cap, y.groups, y.weight, y.online, self._load_of(y), y.away,
+                         len(y.sessions))
 
     def agent_ids(self) -> list[str]:
         return [y.id for y in self._agents_by_reg()]
@@ -732,7 +755,7 @@ class Engine:
         s = self._get_session(session_id)
         state = SessionState.WAITING if s.agent is None else SessionState.ASSIGNED
         return SessionView(s.id, s.buyer, s.group, s.priority, state, s.agent, s.pool, s.opened_at,
-                           frozenset(s.timed_out), s.step)
+                           frozenset(s.timed_out), s.step, s.kind)
 
     def session_ids(self) -> list[str]:
         return [s.id for s in self._sessions_by_arrival()]
@@ -806,6 +829,7 @@ class Engine:
                     **({} if s.since is None else {"ladder": {
                         "since": float(s.since), "step": s.step,
                         "next": timer(s.escalation)}}),
+                    **({} if s.kind is None else {"kind": s.kind}),
                 }
                 for s in self._sessions_by_arrival()
             ],
@@ -845,7 +869,7 @@ class Engine:
                 opened_at=d.opened_at, agent=d.agent, pool=d.pool,
                 first_unanswered=d.first_unanswered, last_buyer=d.last_buyer,
                 timed_out=set(d.timed_out), auto_close=d.auto_close,
-                first_response=d.first_response,
+                first_response=d.first_response, kind=d.kind,
             )
             if d.ladder is not None:
                 s.since, s.step, s.escalation = d.ladder

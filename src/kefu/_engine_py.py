@@ -41,6 +41,17 @@ its current (deadline, seq) per kind, and a heap entry that no longer
 matches is stale and skipped (lazy deletion). The heap is rebuilt when stale
 entries outnumber live ones, so memory follows live timers, not history.
 
+Capacity weights (R26). An agent's ``load`` is the sum of its sessions'
+weights, kept as a number. With kinds heavier than 1 configured (``k``
+distinct weights), an available agent is also filed, under the same key, in
+``_windex[side, slot, w]`` for every heavy weight ``w`` it has room for, and
+each waiting session also sits in ``_wqueues[group, weight]``. A session of
+weight ``w`` picks from the ``w`` indexes, so a selection stays O(log n); an
+agent with less room than the heaviest weight compares the heads of the
+lines of the weights it has room for: O(g k + log w) per session handed out.
+An agent's update costs O(k g log n). Without heavy kinds none of this
+exists and the hot paths are as before.
+
 Invariants (checked from scratch by ``check()``): each open session is in
 exactly one agent's ``sessions`` or exactly one queue; an agent is indexed
 iff available, under its current key, in exactly its slots on its side;
@@ -50,6 +61,7 @@ R06: no waiting session has an eligible agent.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 from typing import Any, Final
@@ -70,6 +82,7 @@ from kefu.errors import (
     NotHolder,
     SessionWaiting,
     UnknownAgent,
+    UnknownKind,
     UnknownSession,
 )
 from kefu.events import (
@@ -112,7 +125,8 @@ Slot = str | int
 class _Agent:
     __slots__ = (
         "away", "cap", "grace", "groups", "id", "key", "key_online", "last_auto", "limit",
-        "online", "pass_", "reg", "sessions", "slots", "weight",
+        "load", "online", "pass_", "reg", "sessions", "slots", "weight", "wfit", "wkey",
+        "wside",
     )
 
     def __init__(self, agent_id: str, reg: int, cap: Cap, groups: frozenset[str] | None,
@@ -130,6 +144,11 @@ class _Agent:
         self.last_auto = 0
         self.pass_ = 0
         self.sessions: dict[str, _Session] = {}
+        self.load = 0  # R26: the sum of its sessions' weights
+        # R26: the key, side and number of heavy weights it is filed under in _windex.
+        self.wkey: Key | None = None
+        self.wside = online
+        self.wfit = 0
         self.key: Key | None = None  # the key it is indexed under; None = not available
         self.key_online = online  # the side it is indexed on
         self.away = False  # R27: online, but no automatic assignment
@@ -139,13 +158,15 @@ class _Agent:
 class _Session:
     __slots__ = (
         "agent", "arrival", "auto_close", "buyer", "esc", "first_response", "first_unanswered",
-        "group", "id", "key", "last_buyer", "opened_at", "pool", "priority", "since", "step",
-        "timed_out",
+        "group", "id", "key", "kind", "last_buyer", "opened_at", "pool", "priority", "since",
+        "step", "timed_out", "weight",
     )
 
     def __init__(self, session_id: str, buyer: str | None, group: str | None, priority: int,
-                 arrival: int, now: float) -> None:
+                 arrival: int, now: float, kind: str | None = None, weight: int = 1) -> None:
         self.id = session_id
+        self.kind = kind  # R26
+        self.weight = weight
         self.buyer = buyer
         self.group = group
         self.priority = priority
@@ -187,7 +208,16 @@ class Engine:
         # filed under every group their reached steps add (None: a step that reached every
         # agent); only non-empty lists are kept.
         self._ladders = table(config)
-        self._esc: dict[str | None, SortedList] = {}
+        self._esc: dict[tuple[str | None, int], SortedList] = {}  # keyed (slot, weight)
+        # R26: kind -> weight; the distinct weights (1 always); the heavy ones (> 1), and
+        # while there are any, the agents by heavy weight and the lines by weight.
+        self._kinds: dict[str, int] = dict(config.session_kinds)
+        self._weights: tuple[int, ...] = tuple(sorted({1, *self._kinds.values()}))
+        self._heavy: tuple[int, ...] = self._weights[1:]
+        self._windex: dict[tuple[bool, Slot, int], SortedList] = {}
+        self._wqueues: dict[tuple[str | None, int], SortedList] = {}
+        if self._heavy:
+            self._update = self._update_weighted  # type: ignore[method-assign]
         # R25: each line's latest hand-over times (non-decreasing), kept while its group is
         # named by an agent or an open session (``_refs``); the line of no group always.
         self._handovers: dict[str | None, deque[float]] = {}
@@ -225,7 +255,7 @@ class Engine:
         if a.away:
             return False
         limit = a.limit
-        if limit is not None and len(a.sessions) >= limit:
+        if limit is not None and a.load >= limit:
             return False  # also SUSPENDED: limit 0
         return a.weight > 0 or self._strategy is not Strategy.WEIGHTED
 
@@ -243,6 +273,7 @@ class Engine:
     def _eligible(self, a: _Agent, s: _Session) -> bool:
         return (
             a.key is not None
+            and (a.limit is None or a.load + s.weight <= a.limit)  # R26: it fits
             and a.id not in s.timed_out
             and (((a.groups is None or s.group is None or s.group in a.groups)
                   and self._side_ok(a, s.group))
@@ -264,7 +295,7 @@ class Engine:
 
     def _key(self, a: _Agent) -> Key:
         if self._strategy is Strategy.LEAST_LOAD:
-            return (len(a.sessions), a.last_auto, a.reg)
+            return (a.load, a.last_auto, a.reg)
         if self._strategy is Strategy.ROUND_ROBIN:
             return (a.reg,)
         return (a.pass_, a.reg)
@@ -317,6 +348,36 @@ class Engine:
         a.key = key
         a.key_online = a.online
 
+    def _update_weighted(self, a: _Agent) -> None:
+        """``_update``, then ``a`` re-filed in the heavy-weight indexes (R26). O(k g log n)."""
+        Engine._update(self, a)
+        heavy = self._heavy
+        fit = 0
+        if a.key is not None:
+            fit = len(heavy) if a.limit is None else bisect_right(heavy, a.limit - a.load)
+        self._file_heavy(a, fit)
+
+    def _file_heavy(self, a: _Agent, fit: int) -> None:
+        """File ``a`` under its key in the indexes of the ``fit`` lightest heavy weights
+        (R26), out of those it was in. O(k g log n)."""
+        heavy = self._heavy
+        if fit == a.wfit and (not fit or (a.wkey == a.key and a.wside == a.key_online)):
+            return
+        windex = self._windex
+        for w in heavy[:a.wfit]:
+            for slot in a.slots:
+                index = windex[(a.wside, slot, w)]
+                index.remove(a.wkey)
+                if not index:
+                    del windex[(a.wside, slot, w)]
+        for w in heavy[:fit]:
+            for slot in a.slots:
+                index = windex.get((a.key_online, slot, w))
+                if index is None:
+                    index = windex[(a.key_online, slot, w)] = SortedList()
+                index.add(a.key)
+        a.wkey, a.wside, a.wfit = (a.key, a.key_online, fit) if fit else (None, a.online, 0)
+
     def _count_online(self, a: _Agent, delta: int) -> None:
         """Count ``a`` going online (+1) or offline (-1); a count falling to 0 is dropped."""
         self._online_total += delta
@@ -342,13 +403,15 @@ class Engine:
             side = None
         else:
             return None
-        if side is None:
+        if s.weight > 1:  # R26: the agents with room for it
+            indexes = self._heavy_indexes(s, side)
+        elif side is None:
             indexes = []
         elif group is None:
             indexes = [self._index.get((side, _ANY))]
         else:
             indexes = [self._index.get((side, group)), self._index.get((side, _ALL))]
-        if s.step:  # R24: the online agents its reached ladder steps bring in
+        if s.step and s.weight == 1:  # R24: the online agents its reached steps bring in
             indexes.extend(self._index.get((True, slot if slot is not None else _ANY))
                            for slot in self._esc_slots(s))
         excluded = s.timed_out
@@ -374,6 +437,21 @@ class Engine:
                         best = cand
         return None if best is None else by_reg[best[-1]]
 
+    def _heavy_indexes(self, s: _Session, side: bool | None) -> list[SortedList | None]:
+        """R26: the indexes of the agents with room for ``s`` (weight > 1) that ``_select``
+        looks at: those of its group on ``side``, and of its reached ladder steps. O(g)."""
+        windex, w, group = self._windex, s.weight, s.group
+        if side is None:
+            indexes = []
+        elif group is None:
+            indexes = [windex.get((side, _ANY, w))]
+        else:
+            indexes = [windex.get((side, group, w)), windex.get((side, _ALL, w))]
+        if s.step:
+            indexes.extend(windex.get((True, slot if slot is not None else _ANY, w))
+                           for slot in self._esc_slots(s))
+        return indexes
+
     def _first_allowed(self, keys: Iterable[Key], excluded: set[str], prefix: tuple[int, ...]
                        ) -> tuple[int, ...] | None:
         by_reg = self._by_reg
@@ -383,7 +461,10 @@ class Engine:
         return None
 
     def _best_waiting_for(self, a: _Agent) -> _Session | None:
-        """The waiting session with the smallest R07 key that ``a`` is eligible for."""
+        """The waiting session with the smallest R07 key that ``a`` is eligible for.
+
+        R26: an agent with less room than the heaviest weight looks only at the lines of
+        the weights it has room for. O(g k + log w) plus the sessions skipped (R18)."""
         queues = self._queues
         if a.groups is None:
             groups: list[str | None] = list(queues)
@@ -392,19 +473,28 @@ class Engine:
             if None in queues:
                 groups.append(None)
         best: _Session | None = None
-        for g in groups:
-            if not self._side_ok(a, g):
-                continue
-            for key in queues[g]:
-                s = self._waiting[key[1]]
-                if a.id not in s.timed_out:
-                    if best is None or s.key < best.key:
-                        best = s
-                    break
+        weights = self._weights  # (1,) without kinds heavier than 1
+        if self._heavy and a.limit is not None and a.limit - a.load < self._heavy[-1]:
+            weights = weights[:bisect_right(weights, a.limit - a.load)]
+            wqueues = self._wqueues
+            for g in groups:
+                if self._side_ok(a, g):
+                    for w in weights:
+                        queue = wqueues.get((g, w))
+                        if queue:
+                            best = self._best_in(queue, a, best)
+        else:
+            for g in groups:
+                if not self._side_ok(a, g):
+                    continue
+                best = self._best_in(queues[g], a, best)
         if self._esc and a.online and a.groups is not None:  # R24: widened sessions
             esc = self._esc
-            for slot in [g for g in a.groups if g in esc] + ([None] if None in esc else []):
-                best = self._best_in(esc[slot], a, best)
+            for slot in [*a.groups, None]:
+                for w in weights:
+                    queue = esc.get((slot, w))
+                    if queue:
+                        best = self._best_in(queue, a, best)
         return best
 
     def _best_in(self, queue: SortedList, a: _Agent, best: _Session | None) -> _Session | None:
@@ -420,6 +510,7 @@ class Engine:
 
     def _give(self, s: _Session, a: _Agent, now: float, automatic: bool) -> None:
         a.sessions[s.id] = s
+        a.load += s.weight
         s.agent = a
         s.pool = None
         if automatic:
@@ -439,6 +530,7 @@ class Engine:
         a = s.agent
         assert a is not None
         del a.sessions[s.id]
+        a.load -= s.weight
         s.agent = None
         self._clear_first_response(s)
         self._update(a)
@@ -451,6 +543,11 @@ class Engine:
             queue = self._queues[s.group] = SortedList()
         queue.add(s.key)
         self._waiting[s.arrival] = s
+        if self._heavy:
+            line = self._wqueues.get((s.group, s.weight))
+            if line is None:
+                line = self._wqueues[(s.group, s.weight)] = SortedList()
+            line.add(s.key)
         if s.group in self._wait_limited:
             self._oldest.setdefault(s.group, SortedList()).add(s.arrival)
 
@@ -461,6 +558,11 @@ class Engine:
         queue.remove(s.key)
         if not queue:
             del self._queues[s.group]
+        if self._heavy:
+            line = self._wqueues[(s.group, s.weight)]
+            line.remove(s.key)
+            if not line:
+                del self._wqueues[(s.group, s.weight)]
         del self._waiting[s.arrival]
         s.pool = None
         if s.group in self._wait_limited:
@@ -482,10 +584,10 @@ class Engine:
         O(groups reached x log w)."""
         esc = self._esc
         for slot in self._esc_slots(s):
-            queue = esc[slot]
+            queue = esc[(slot, s.weight)]
             queue.remove(s.key)
             if not queue:
-                del esc[slot]
+                del esc[(slot, s.weight)]
         if s.esc is not None:
             s.esc = None
             self._drop_timer()
@@ -503,9 +605,9 @@ class Engine:
         rung = rungs[s.step]
         s.step += 1
         for slot in (rung.groups or (None,)):
-            queue = self._esc.get(slot)
+            queue = self._esc.get((slot, s.weight))
             if queue is None:
-                queue = self._esc[slot] = SortedList()
+                queue = self._esc[(slot, s.weight)] = SortedList()
             queue.add(s.key)
         events.append(Escalated(s.id, s.group, s.step, rung.names, now,  # type: ignore[arg-type]
                                 s.buyer))
@@ -794,6 +896,8 @@ class Engine:
         events: list[Event] = []
         moved = self._requeue_all(a, now, RequeueReason.AGENT_REMOVED, events)
         self._unindex(a)
+        if self._heavy:
+            self._file_heavy(a, 0)
         if a.online:
             self._count_online(a, -1)
         del self._agents[agent_id]
@@ -871,14 +975,19 @@ class Engine:
         return events
 
     def open_session(self, now: float, session_id: str, buyer_id: str | None,
-                     group: str | None, priority: int) -> list[Event]:
+                     group: str | None, priority: int, kind: str | None = None) -> list[Event]:
+        weight = 1
+        if kind is not None:
+            weight = self._kinds.get(kind, 0)
+            if not weight:
+                raise UnknownKind(kind, tuple(self._kinds))
         if session_id in self._sessions:
             raise DuplicateSession(session_id)
         self._arrival += 1
-        s = _Session(session_id, buyer_id, group, priority, self._arrival, now)
+        s = _Session(session_id, buyer_id, group, priority, self._arrival, now, kind, weight)
         self._sessions[session_id] = s
         self._ref(group)
-        events: list[Event] = [Opened(session_id, buyer_id, group, priority, now)]
+        events: list[Event] = [Opened(session_id, buyer_id, group, priority, now, kind)]
         a = self._sticky_agent(s, now)
         reason = AssignReason.STICKY
         if a is None:
@@ -950,11 +1059,12 @@ class Engine:
     # -- queries -----------------------------------------------------------------
 
     def load(self, agent_id: str) -> int:
-        return len(self._get_agent(agent_id).sessions)
+        return self._get_agent(agent_id).load
 
     def agent(self, agent_id: str) -> AgentView:
         a = self._get_agent(agent_id)
-        return AgentView(a.id, a.cap, a.groups, a.weight, a.online, len(a.sessions), a.away)
+        return AgentView(a.id, a.cap, a.groups, a.weight, a.online, a.load, a.away,
+                         len(a.sessions))
 
     def agent_ids(self) -> list[str]:
         return list(self._agents)
@@ -965,7 +1075,7 @@ class Engine:
             session_id=s.id, buyer_id=s.buyer, group=s.group, priority=s.priority,
             state=SessionState.WAITING if s.agent is None else SessionState.ASSIGNED,
             agent_id=None if s.agent is None else s.agent.id, pool=s.pool, opened_at=s.opened_at,
-            timed_out=frozenset(s.timed_out), step=s.step,
+            timed_out=frozenset(s.timed_out), step=s.step, kind=s.kind,
         )
 
     def session_ids(self) -> list[str]:
@@ -1036,6 +1146,7 @@ class Engine:
                     **({} if s.since is None else {"ladder": {
                         "since": s.since, "step": s.step,
                         "next": None if s.esc is None else list(s.esc)}}),
+                    **({} if s.kind is None else {"kind": s.kind}),
                 }
                 for s in self._sessions.values()
             ],
@@ -1072,7 +1183,8 @@ class Engine:
             if a.online:
                 self._count_online(a, +1)
         for d in state.sessions:
-            s = _Session(d.id, d.buyer, d.group, d.priority, d.arrival, d.opened_at)
+            s = _Session(d.id, d.buyer, d.group, d.priority, d.arrival, d.opened_at, d.kind,
+                         1 if d.kind is None else self._kinds[d.kind])
             self._ref(s.group)
             s.first_unanswered, s.last_buyer = d.first_unanswered, d.last_buyer
             s.timed_out = set(d.timed_out)
@@ -1082,13 +1194,14 @@ class Engine:
                 if d.ladder is not None:
                     s.since, s.step, s.esc = d.ladder
                     for name in self._esc_slots(s):
-                        self._esc.setdefault(name, SortedList()).add(s.key)
+                        self._esc.setdefault((name, s.weight), SortedList()).add(s.key)
                     if s.esc is not None:
                         heapq.heappush(self._timers, (s.esc[0], s.esc[1], _ESCALATE, s))
                         self._live_timers += 1
             elif d.agent is not None:
                 a = self._agents[d.agent]
                 a.sessions[s.id] = s
+                a.load += s.weight
                 s.agent = a
             for kind, timer in ((_AUTO_CLOSE, d.auto_close), (_FIRST_RESPONSE, d.first_response)):
                 if timer is not None:
@@ -1101,10 +1214,35 @@ class Engine:
                 a.key_online = a.online
                 for slot in a.slots:
                     self._index.setdefault((a.online, slot), SortedList()).add(a.key)
+                if self._heavy:
+                    self._update_weighted(a)
         for buyer, aid, closed_at in state.sticky:
             self._sticky[buyer] = (aid, closed_at)
 
     # -- invariants ------------------------------------------------------------------
+
+    def _check_weights(self) -> None:
+        """R26: loads are weight sums; the heavy-weight indexes and the lines by weight
+        hold exactly what they should."""
+        windex: dict[tuple[bool, Slot, int], list[Key]] = {}
+        for a in self._agents.values():
+            if a.load != sum(s.weight for s in a.sessions.values()):
+                raise AssertionError(f"agent {a.id!r}: R26 load")
+            if a.key is None:
+                continue
+            for w in self._heavy:
+                if a.limit is None or a.load + w <= a.limit:
+                    for slot in a.slots:
+                        windex.setdefault((a.online, slot, w), []).append(a.key)
+        if {k: sorted(v) for k, v in windex.items()} != {
+                k: list(v) for k, v in self._windex.items()}:
+            raise AssertionError("R26 heavy-weight indexes")
+        lines: dict[tuple[str | None, int], list[tuple[int, int]]] = {}
+        for s in self._waiting.values():
+            lines.setdefault((s.group, s.weight), []).append(s.key)
+        if {k: sorted(v) for k, v in lines.items()} != {
+                k: list(v) for k, v in self._wqueues.items()}:
+            raise AssertionError("R26 lines by weight")
 
     def _footprint(self) -> dict[str, int]:
         """The sizes of the tables that could grow with history (tests: they must follow
@@ -1142,6 +1280,8 @@ class Engine:
             )
             if not (list(index) == members):
                 raise AssertionError(f"index {(online, slot)} out of date")
+        if self._heavy:
+            self._check_weights()
         for g, queue in self._queues.items():
             if not (queue):
                 raise AssertionError(f"empty queue {g!r} kept")
@@ -1190,7 +1330,7 @@ class Engine:
                 if a.online:
                     raise AssertionError(f"agent {a.id!r} online with a grace timer")
                 live += 1
-        esc: dict[str | None, list[tuple[int, int]]] = {}
+        esc: dict[tuple[str | None, int], list[tuple[int, int]]] = {}
         for s in self._sessions.values():
             if not (s.first_response is None or s.agent is not None):
                 raise AssertionError(f"{s.id!r}: R18 timer in pool")
@@ -1204,7 +1344,7 @@ class Engine:
                         s.esc is not None and s.esc[0] != s.since + rungs[s.step].after):
                     raise AssertionError(f"{s.id!r}: R24 step timer")
                 for name in self._esc_slots(s):
-                    esc.setdefault(name, []).append(s.key)
+                    esc.setdefault((name, s.weight), []).append(s.key)
             if s.agent is None:  # R06
                 for a in self._agents.values():
                     if self._eligible(a, s):

@@ -65,10 +65,16 @@ class Spec:
 
 @attrs.frozen
 class Field:
-    """One named field of an event kind, in wire order."""
+    """One named field of an event kind, in wire order.
+
+    An ``optional`` field is left out of the wire form while its value is None
+    and may be absent when decoding (None then): a field added later keeps the
+    older wire forms exactly as they were.
+    """
 
     name: str
     spec: Spec
+    optional: bool = False
 
 
 @attrs.frozen
@@ -140,6 +146,8 @@ def encode(event: object, schema: Schema) -> dict[str, Any]:
     data: dict[str, Any] = {"kind": schema.kind, "v": SCHEMA_VERSION}
     for field in schema.fields:
         value = getattr(event, field.name)
+        if field.optional and value is None:
+            continue
         data[field.name] = value if field.spec.encode is None else field.spec.encode(value)
     return data
 
@@ -164,15 +172,19 @@ def decode(data: object, schemas: Mapping[str, Schema]) -> Any:
         got = "no 'v'" if "v" not in data else f"'v' {short_repr(version)}"
         raise InvalidEvent(f"{kind} event data has {got}: this kefu reads event schema"
                            f" version {SCHEMA_VERSION}")
-    missing = [field.name for field in schema.fields if field.name not in data]
+    missing = [field.name for field in schema.fields
+               if field.name not in data and not field.optional]
     if missing:
         raise InvalidEvent(f"{kind} event data lacks {short_repr(missing)}")
-    if len(data) != len(schema.fields) + 2:
+    present = sum(1 for field in schema.fields if field.name in data)
+    if len(data) != present + 2:
         known = {"kind", "v", *(field.name for field in schema.fields)}
         extra = list(itertools.islice((key for key in data if key not in known), 8))
         raise InvalidEvent(f"{kind} event data has unexpected fields {short_repr(extra)}")
     values: dict[str, object] = {}
     for field in schema.fields:
+        if field.name not in data:
+            continue
         value = data[field.name]
         spec = field.spec
         if not spec.accepts(value):

@@ -38,7 +38,6 @@ import math
 import operator
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from kefu._checks import MAX_PRIORITY, MAX_WEIGHT
@@ -80,7 +79,8 @@ _SESSION_ORDER = (
 _SESSION_KEYS = frozenset(_SESSION_ORDER)
 #: R24: a session waiting in a group with a ladder has ``"ladder": {"since", "step", "next"}``
 #: (absent otherwise, so a shop without ladders snapshots exactly as before).
-_SESSION_OPTIONAL = frozenset({"ladder"})
+#: R26: a session opened with a kind has ``"kind": name`` (absent otherwise).
+_SESSION_OPTIONAL = frozenset({"ladder", "kind"})
 _LADDER_KEYS = frozenset({"since", "step", "next"})
 _POOLS = {"queue": Pool.QUEUE, "offline": Pool.OFFLINE}
 _EMPTY: frozenset[str] = frozenset()
@@ -118,6 +118,7 @@ class SessionData(NamedTuple):
     auto_close: TimerData | None
     first_response: TimerData | None
     ladder: LadderData | None = None
+    kind: str | None = None
 
 
 class StateData(NamedTuple):
@@ -376,6 +377,7 @@ def _session_by_field(where: str, v: object) -> SessionData:
         auto_close=_timer(d["auto_close"], where, "auto_close"),
         first_response=_timer(d["first_response"], where, "first_response"),
         ladder=_ladder(where, d["ladder"]) if "ladder" in d else None,
+        kind=_id(d["kind"], where, "kind") if "kind" in d else None,
     )
 
 
@@ -452,6 +454,9 @@ def _check_session_times(i: int, s: SessionData, config: Config, ladders: Table,
     if s.timed_out and config.first_response_timeout is None:
         raise _fail(f"sessions[{i}].timed_out", "R18 exclusions, but first_response_timeout is off")
     _check_ladder(i, s, ladders, taken_at)
+    if s.kind is not None and s.kind not in dict(config.session_kinds):
+        raise _fail(f"sessions[{i}].kind", f"{short_repr(s.kind)} is not one of the configured"
+                                           " session_kinds")
 
 
 def _check_ladder(i: int, s: SessionData, ladders: Table, taken_at: float | None) -> None:
@@ -611,33 +616,60 @@ def _check_sticky(state: StateData, config: Config, agent_ids: set[str],
 
 
 class _Eligibility:
-    """Who may take a waiting session of each group, counted once. O(agents x groups each)."""
+    """Who may take a waiting session of each group, counted once per distinct session
+    weight (R26). O(agents x groups each x weights)."""
 
     def __init__(self, state: StateData, config: Config) -> None:
         self.diversion = config.offline_diversion
         self.ladders = table(config)
+        self.kinds = dict(config.session_kinds)
         weighted = config.strategy is Strategy.WEIGHTED
-        load: Counter[str] = Counter(s.agent for s in state.sessions if s.agent is not None)
+        self.agents = state.agents
+        load: Counter[str] = Counter()
+        for s in state.sessions:
+            if s.agent is not None:
+                load[s.agent] += self.weight(s)
         self.by_id = {a.id: a for a in state.agents}
-        self.available = {
-            a.id for a in state.agents
+        # R26: the room each agent has below its cap (None: UNLIMITED), or absent when it
+        # takes no automatic assignment at all.
+        self.room: dict[str, int | None] = {
+            a.id: None if a.cap.value is None else a.cap.value - load[a.id]
+            for a in state.agents
             if not a.away and a.cap.kind is not CapKind.SUSPENDED
             and (a.cap.value is None or load[a.id] < a.cap.value)
             and (a.weight > 0 or not weighted)
         }
         # online[None] counts every online agent; online[""] those serving every group.
         self.online: Counter[str | None] = Counter()
-        # free[side][None]: every available agent of that side; free[side][""]: those
-        # serving every group; free[side][g]: those naming g.
-        self.free: dict[bool, Counter[str | None]] = {True: Counter(), False: Counter()}
         for a in state.agents:
-            slots: Iterable[str | None] = ("",) if a.groups is None else a.groups
             if a.online:
                 self.online[None] += 1
-                self.online.update(slots)
-            if a.id in self.available:
-                self.free[a.online][None] += 1
-                self.free[a.online].update(slots)
+                self.online.update(("",) if a.groups is None else a.groups)
+        self._free: dict[int, dict[bool, Counter[str | None]]] = {}
+
+    def weight(self, s: SessionData) -> int:
+        """R26: the capacity weight of ``s``."""
+        return 1 if s.kind is None else self.kinds[s.kind]
+
+    def fits(self, agent_id: str, weight: int) -> bool:
+        """Available, with room for ``weight`` (R26). O(1)."""
+        if agent_id not in self.room:
+            return False
+        room = self.room[agent_id]
+        return room is None or weight <= room
+
+    def free(self, weight: int) -> dict[bool, Counter[str | None]]:
+        """free[side][None]: every agent of that side with room for ``weight``;
+        free[side][""]: those serving every group; free[side][g]: those naming g.
+        Counted once per weight: O(agents x groups each)."""
+        free = self._free.get(weight)
+        if free is None:
+            free = self._free[weight] = {True: Counter(), False: Counter()}
+            for a in self.agents:
+                if self.fits(a.id, weight):
+                    free[a.online][None] += 1
+                    free[a.online].update(("",) if a.groups is None else a.groups)
+        return free
 
     def _side(self, group: str | None) -> bool | None:
         """The side whose agents may take a session of ``group`` (R09), or None."""
@@ -650,7 +682,7 @@ class _Eligibility:
         """Eligible for ``s`` on ``side``, R18 exclusions aside. O(1)."""
         a = self.by_id.get(agent_id)
         return (
-            a is not None and agent_id in self.available and a.online == side
+            a is not None and self.fits(agent_id, self.weight(s)) and a.online == side
             and (a.groups is None or s.group is None or s.group in a.groups)
         )
 
@@ -666,7 +698,7 @@ class _Eligibility:
             return None
         rungs = self.ladders[s.group]  # type: ignore[index]
         step = s.ladder[1]
-        free = self.free[True]
+        free = self.free(self.weight(s))[True]
         anyone = reached_all(rungs, step)
         groups = reached_groups(rungs, step)
         total = free[None] if anyone else free[""] + sum(free[g] for g in groups)
@@ -674,7 +706,7 @@ class _Eligibility:
             return None
 
         def takes(a: AgentData) -> bool:
-            return (a.online and a.id in self.available and a.id not in s.timed_out
+            return (a.online and self.fits(a.id, self.weight(s)) and a.id not in s.timed_out
                     and (anyone or a.groups is None or bool(a.groups & groups)))
 
         return next((a.id for a in agents if takes(a)), None)
@@ -692,7 +724,7 @@ class _Eligibility:
         side = self._side(s.group)
         if side is None:
             return None
-        free = self.free[side]
+        free = self.free(self.weight(s))[side]
         total = free[None] if s.group is None else free[""] + free[s.group]
         if total == 0:
             return None

@@ -31,6 +31,7 @@ from kefu._checks import (
     check_grace,
     check_groups,
     check_id,
+    check_kind,
     check_sample,
     check_session_args,
     check_weight,
@@ -131,6 +132,13 @@ class Assigner:
     of :class:`~kefu.model.LadderStep`: once a session has waited a step's
     ``after`` seconds in its group's line, that step's online agents may take
     it too (``Escalated``, fired by :meth:`tick` at the deadline).
+
+    ``session_kinds`` (R26) maps a session kind to its capacity weight, an
+    int from 1 to 500 (e.g. ``{"presale": 1, "dispute": 2}``): an agent's
+    load is the sum of the weights of their sessions, a cap bounds that sum,
+    and a session opened with ``kind=`` fits an agent only while its weight
+    is at most the agent's room (cap minus load). A session without a kind
+    weighs 1.
     """
 
     __slots__ = ("_clock", "_config", "_engine", "_guard", "_last_now")
@@ -147,6 +155,7 @@ class Assigner:
         *,
         engine: EngineName = "auto",
         ladders: Mapping[str, Sequence[LadderStep]] | None = None,
+        session_kinds: Mapping[str, int] | None = None,
     ) -> None:
         config = Config(
             strategy=strategy,
@@ -156,6 +165,7 @@ class Assigner:
             sticky_window=sticky_window,
             queue_limits=queue_limits,
             ladders=ladders,
+            session_kinds=session_kinds,
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         if not _has_now(self._clock):
@@ -348,15 +358,21 @@ class Assigner:
         buyer: str | None = None,
         group: str | None = None,
         priority: int = 0,
+        kind: str | None = None,
     ) -> list[Event]:
         """A buyer's first message: assign at once or queue (R03, R04, R08, R09, R13).
+
+        ``kind`` (R26) names one of the ``session_kinds``: the session weighs its
+        kind's weight in its agent's load (an unknown kind is ``UnknownKind``,
+        and nothing changes); without a kind it weighs 1.
 
         Under a queue limit (R28) a session that would wait beyond it overflows
         to another group (``Overflowed``) or is refused (``Rejected``: it is
         not open afterwards, and the id may be opened again).
 
         Cost: O(log n) to assign (LEAST_LOAD, ROUND_ROBIN, WEIGHTED), O(log w) to queue;
-        each overflow hop adds O(log n + log w).
+        each overflow hop adds O(log n + log w). With session kinds, choosing an agent
+        for a session of weight > 1 also skips the agents it does not fit.
         """
         # The guard and checks inline (this is the hottest call).
         if not self._guard.enter():
@@ -369,7 +385,11 @@ class Assigner:
                 and type(priority) is int and -MAX_PRIORITY <= priority <= MAX_PRIORITY
             ):
                 check_session_args(session_id, buyer, group, priority)
-            return self._engine.open_session(self._now(), session_id, buyer, group, priority)
+            if kind is None:
+                return self._engine.open_session(self._now(), session_id, buyer, group, priority)
+            check_kind(kind)
+            return self._engine.open_session(self._now(), session_id, buyer, group, priority,
+                                             kind)
         finally:
             self._guard.leave()
 
@@ -503,7 +523,8 @@ class Assigner:
     # -- queries ----------------------------------------------------------
 
     def load(self, agent_id: str) -> int:
-        """Open sessions in the agent's reception list. O(1)."""
+        """The agent's load: the open sessions in their reception list, each counted by its
+        kind's capacity weight (R26; 1 without a kind). O(1)."""
         self._enter("load")
         try:
             return self._engine.load(check_id("agent", agent_id))
@@ -686,6 +707,7 @@ class Assigner:
             queue_limits=dict(config.queue_limits),
             engine=engine,
             ladders=dict(config.ladders),
+            session_kinds=dict(config.session_kinds),
         )
         state = data["state"]
         if type(state) is not dict:

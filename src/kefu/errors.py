@@ -34,6 +34,7 @@ __all__ = [
     "StoreError",
     "SubscriberLagged",
     "UnknownAgent",
+    "UnknownKind",
     "UnknownSession",
 ]
 
@@ -103,6 +104,18 @@ class UnknownSession(KefuError, LookupError):
             f"unknown session {short_repr(session_id)} (never opened or already closed)"
         )
         self.session_id = session_id
+
+
+class UnknownKind(InvalidArgument, LookupError):
+    """A session kind (R26) that the Assigner's ``session_kinds`` does not configure."""
+
+    def __init__(self, kind: str, known: tuple[str, ...]) -> None:
+        names = ", ".join(short_repr(k) for k in known[:8]) + (", ..." if len(known) > 8 else "")
+        super().__init__(
+            f"unknown session kind {short_repr(kind)}: configure it in session_kinds"
+            f" ({'known: ' + names if known else 'none are configured'})"
+        )
+        self.kind = kind
 
 
 class DuplicateSession(KefuError):

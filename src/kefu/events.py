@@ -104,6 +104,9 @@ class Opened(_Event):
     group: str | None
     priority: int
     at: float
+    #: R26: the session kind it was opened with, or None (weight 1). Named so because
+    #: ``kind`` is every event's wire name.
+    session_kind: str | None = None
 
 
 @attrs.frozen
@@ -242,7 +245,8 @@ _ID, _OPT_ID, _AT = _codec.ID, _codec.OPTIONAL_ID, _codec.TIME
 _BUYER = _codec.Field("buyer_id", _OPT_ID)
 _SCHEMAS: dict[type[_Event], _codec.Schema] = {schema.cls: schema for schema in (
     _schema(Opened, _codec.Field("session_id", _ID), _BUYER, _codec.Field("group", _OPT_ID),
-            _codec.Field("priority", _codec.PRIORITY), _codec.Field("at", _AT)),
+            _codec.Field("priority", _codec.PRIORITY),
+            _codec.Field("session_kind", _OPT_ID, optional=True), _codec.Field("at", _AT)),
     _schema(Assigned, _codec.Field("session_id", _ID), _BUYER, _codec.Field("agent_id", _ID),
             _codec.Field("reason", _codec.enum_value(AssignReason)), _codec.Field("at", _AT)),
     _schema(Queued, _codec.Field("session_id", _ID), _BUYER,

@@ -6,7 +6,8 @@ agent, whether they are eligible for the automatic assignment of the
 session, and if not, every reason why. The verdict follows the eligibility
 rule the engines route by (see docs/rules.md): an agent is eligible when
 they serve the session's group, are not away (R27), are not suspended, have
-room under their cap, have a weight above 0 under WEIGHTED, have not let this session time
+room under their cap for the session's capacity weight (R26: its weight
+at most cap minus load), have a weight above 0 under WEIGHTED, have not let this session time
 out (R18), and are online, or offline diversion is on and nobody serving
 the group is online (R09). A waiting session past a step of its group's
 escalation ladder (R24) may also go to the online agents that step brings in;
@@ -39,7 +40,7 @@ class Reason(enum.Enum):
     OFFLINE = "offline"  # offline, and offline diversion does not apply (R09)
     AWAY = "away"  # online but away: no automatic assignment (R27)
     SUSPENDED = "suspended"  # cap SUSPENDED (R01)
-    FULL = "full"  # load at the numeric cap (R01)
+    FULL = "full"  # no room under the numeric cap for the session's weight (R01, R26)
     WEIGHT_ZERO = "weight_zero"  # weight 0 under the WEIGHTED strategy (R11)
     TIMED_OUT = "timed_out"  # let this session time out before (R18)
     NOT_YET = "not_yet"  # brought in by a step of the group's ladder not reached yet (R24)
@@ -106,6 +107,7 @@ def explain(config: Config, session: SessionView, agents: Sequence[AgentView]) -
     online_for_group = any(a.online and _serves(a, group) for a in agents)
     diversion = config.offline_diversion and not online_for_group
     weighted = config.strategy is Strategy.WEIGHTED
+    size = 1 if session.kind is None else dict(config.session_kinds)[session.kind]  # R26
     steps: Sequence[LadderStep] = ()
     if group is not None and session.state is SessionState.WAITING:
         steps = dict(config.ladders).get(group, ())
@@ -129,7 +131,7 @@ def explain(config: Config, session: SessionView, agents: Sequence[AgentView]) -
         limit = a.cap.room_limit
         if limit == 0:
             reasons.append(Reason.SUSPENDED)
-        elif limit is not None and a.load >= limit:
+        elif limit is not None and a.load + size > limit:
             reasons.append(Reason.FULL)
         if weighted and a.weight == 0:
             reasons.append(Reason.WEIGHT_ZERO)

@@ -302,6 +302,34 @@ class LadderStep:
 
 
 Ladders = tuple[tuple[str, tuple[LadderStep, ...]], ...]
+#: R26: ``((kind, weight), ...)`` sorted by kind.
+SessionKinds = tuple[tuple[str, int], ...]
+
+
+def _session_kinds(value: object) -> SessionKinds:
+    """Check ``session_kinds`` (a mapping kind -> weight, or None) and freeze it, sorted by
+    kind. A weight is an int (not a bool) from 1 to :data:`MAX_CAP`: a heavier session
+    would fit no agent. O(kinds log kinds), once per configuration."""
+    if value is None:
+        return ()
+    frozen = type(value) is tuple  # already frozen (attrs.evolve of a Config)
+    if not frozen and not isinstance(value, Mapping):
+        raise InvalidArgument(
+            f"session_kinds must be a mapping of kind -> weight, or None, got {short_repr(value)}"
+        )
+    try:
+        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
+        items = [(kind, weight) for kind, weight in pairs]
+    except Exception as exc:
+        raise InvalidArgument(f"session_kinds could not be read: {short_repr(exc)}") from exc
+    for kind, weight in items:
+        check_id("kind", kind)
+        if type(weight) is not int or not 1 <= weight <= MAX_CAP:
+            raise InvalidArgument(
+                f"session_kinds[{short_repr(kind)}] must be an integer weight from 1 to"
+                f" {MAX_CAP}, got {short_repr(weight)}"
+            )
+    return tuple(sorted(items))
 
 
 def _ladder(group: str, value: object) -> tuple[LadderStep, ...]:
@@ -381,6 +409,8 @@ class Config:
     queue_limits: QueueLimits = attrs.field(default=(), converter=_queue_limits)
     #: R24: group -> its escalation ladder, frozen as ``((group, (step, ...)), ...)`` sorted.
     ladders: Ladders = attrs.field(default=(), converter=_ladders)
+    #: R26: session kind -> capacity weight, frozen as ``((kind, weight), ...)`` sorted.
+    session_kinds: SessionKinds = attrs.field(default=(), converter=_session_kinds)
 
     def __attrs_post_init__(self) -> None:
         if type(self.strategy) is not Strategy:
@@ -407,6 +437,7 @@ class Config:
                if self.queue_limits else {}),
             **({"ladders": {g: [step.to_data() for step in steps] for g, steps in self.ladders}}
                if self.ladders else {}),
+            **({"session_kinds": dict(self.session_kinds)} if self.session_kinds else {}),
         }
 
     @classmethod
@@ -416,7 +447,7 @@ class Config:
                 "sticky_window"}
         # Keys are compared only once they are known to be plain strings.
         if (type(data) is not dict or any(type(k) is not str for k in data)
-                or set(data) - {"queue_limits", "ladders"} != keys):
+                or set(data) - {"queue_limits", "ladders", "session_kinds"} != keys):
             raise InvalidArgument(f"bad config {short_repr(data)}")
         limits = data.get("queue_limits")
         if "queue_limits" in data:
@@ -429,6 +460,9 @@ class Config:
                 raise InvalidArgument(f"bad ladders {short_repr(ladders)}")
             ladders = {g: [LadderStep.from_data(step) for step in _plain_list(steps)]
                        for g, steps in ladders.items()}
+        kinds = data.get("session_kinds")
+        if "session_kinds" in data and (type(kinds) is not dict or not kinds):
+            raise InvalidArgument(f"bad session_kinds {short_repr(kinds)}")
         name = data["strategy"]
         strategy = next((s for s in Strategy if type(name) is str and s.value == name), None)
         if strategy is None:
@@ -441,6 +475,7 @@ class Config:
             sticky_window=data["sticky_window"],
             queue_limits=limits,
             ladders=ladders,
+            session_kinds=kinds,
         )
 
 
@@ -462,7 +497,8 @@ class SessionView:
     ``timed_out``: the agents who let it time out (R18); it is never handed
     to them automatically again. ``step``: how many steps of its group's
     escalation ladder (R24) it has reached in its current wait (0 while
-    assigned, and before the first step).
+    assigned, and before the first step). ``kind``: its session kind (R26), or
+    None for a session opened without one (weight 1).
     """
 
     session_id: str
@@ -475,6 +511,7 @@ class SessionView:
     opened_at: float
     timed_out: frozenset[str] = frozenset()
     step: int = 0
+    kind: str | None = None
 
 
 @attrs.frozen
@@ -482,7 +519,9 @@ class AgentView:
     """A read-only look at one agent.
 
     ``away`` (R27): online but taking no automatic assignment; an away agent
-    is always ``online``.
+    is always ``online``. ``load`` is the sum of the capacity weights of the
+    agent's open sessions (R26; a session without a kind weighs 1, so without
+    session kinds it is their number); ``sessions`` is their number.
     """
 
     agent_id: str
@@ -492,3 +531,4 @@ class AgentView:
     online: bool
     load: int
     away: bool = False
+    sessions: int = 0

@@ -204,6 +204,26 @@ def test_R24_a_ladder_survives_a_restart_and_widens_at_its_deadline(
     again.close()
 
 
+@pytest.mark.parametrize("checkpoint", [True, False])
+def test_R26_session_kinds_survive_a_restart(store: Store, db: StoreSpec,
+                                             checkpoint: bool) -> None:
+    """R26 through a durable shop: the kinds are in the snapshot config, a session's kind in
+    the state or the journaled command; after a restart a dispute still needs two units."""
+    clock = ManualClock(0.0)
+    config = Config(auto_close_after=None, session_kinds={"chat": 1, "dispute": 2})
+    shop = DurableShop.open(store, "s", clock, config=config)
+    shop.add_agent("a", cap=2, online=True)
+    shop.open_session("c0", kind="chat")
+    shop.open_session("d1", buyer="b1", kind="dispute")  # one unit of room: waits
+    shop.close(checkpoint=checkpoint)
+    again = DurableShop.open(store, "s", clock)
+    assert again.config == config
+    assert again.session("d1").kind == "dispute" and again.load("a") == 1
+    assert [type(e).__name__ for e in again.close_session("c0")] == ["Closed", "Assigned"]
+    assert again.load("a") == 2
+    again.close()
+
+
 def test_S05_an_idle_tick_is_not_journaled(store: Store, db: StoreSpec) -> None:
     clock = ManualClock(0.0)
     shop = DurableShop.open(store, "s", clock)

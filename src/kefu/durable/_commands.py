@@ -53,8 +53,11 @@ def _agent_and(agent_id: object, value: object) -> Args:
 
 
 def _open_session(session_id: object, buyer: object = None, group: object = None,
-                  priority: object = 0) -> Args:
-    return (session_id, buyer, group, priority)
+                  priority: object = 0, kind: object = None) -> Args:
+    """A session kind (R26) is journaled only when given, so older journals read alike."""
+    if kind is None:
+        return (session_id, buyer, group, priority)
+    return (session_id, buyer, group, priority, kind)
 
 
 def _agent_message(session_id: object, auto: object = False, agent_id: object = None) -> Args:

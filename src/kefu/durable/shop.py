@@ -184,7 +184,8 @@ class DurableShop:
                                 first_response_timeout=cfg.first_response_timeout,
                                 sticky_window=cfg.sticky_window,
                                 queue_limits=dict(cfg.queue_limits),
-                                ladders=dict(cfg.ladders), engine=engine)
+                                ladders=dict(cfg.ladders),
+                                session_kinds=dict(cfg.session_kinds), engine=engine)
             first = StoredSnapshot(0, _json(assigner.snapshot()))
             lease.commit(Commit(shop_id, (), first))
             shop = cls(lease, assigner, pin, clock, 0, 0, {}, Recovery(0, 0, True),
@@ -503,10 +504,12 @@ class DurableShop:
         return self._command("set_weight", (agent_id, weight), {}, request_id)
 
     def open_session(self, session_id: str, buyer: str | None = None, group: str | None = None,
-                     priority: int = 0, *, request_id: str | None = None) -> list[Event]:
-        """:meth:`Assigner.open_session <kefu.Assigner.open_session>`, journaled."""
-        return self._command("open_session", (session_id, buyer, group, priority), {},
-                             request_id)
+                     priority: int = 0, *, request_id: str | None = None,
+                     kind: str | None = None) -> list[Event]:
+        """:meth:`Assigner.open_session <kefu.Assigner.open_session>`, journaled (a ``kind``,
+        R26, only when given)."""
+        args = (session_id, buyer, group, priority) + (() if kind is None else (kind,))
+        return self._command("open_session", args, {}, request_id)
 
     def buyer_message(self, session_id: str, *, request_id: str | None = None) -> list[Event]:
         """:meth:`Assigner.buyer_message <kefu.Assigner.buyer_message>`, journaled."""

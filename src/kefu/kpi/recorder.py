@@ -109,10 +109,11 @@ class Recorder:
 
     @_one_writer
     def open_session(self, session_id: str, buyer_id: str, message_id: str, *,
-                     group: str | None = None, priority: int = 0) -> list[Event]:
+                     group: str | None = None, priority: int = 0,
+                     kind: str | None = None) -> list[Event]:
         """The buyer's first message: opens the session and records the message."""
         self._check_call(message_id)
-        events = self._assigner.open_session(session_id, buyer_id, group, priority)
+        events = self._assigner.open_session(session_id, buyer_id, group, priority, kind)
         self._observe(events[:1])  # Opened: the message belongs to the life it opens,
         self._message(session_id, message_id, Sender.BUYER, None)
         self._observe(events[1:])  # even if the session is refused at once (R28)
