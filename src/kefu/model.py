@@ -197,6 +197,22 @@ class QueueLimit:
 QueueLimits = tuple[tuple[str, QueueLimit], ...]
 
 
+def _config_pairs(name: str, value: object, shape: str) -> list[tuple[Any, Any]]:
+    """The ``(key, value)`` pairs of a mapping option of :class:`Config` (``shape`` says
+    what it maps), read once: a mapping as the caller gives it, or the sorted tuple
+    of pairs it was frozen into (``attrs.evolve`` of a Config). InvalidArgument
+    naming ``name`` for anything else, or for a mapping whose reading raises. O(pairs)."""
+    frozen = type(value) is tuple
+    if not frozen and not isinstance(value, Mapping):
+        raise InvalidArgument(
+            f"{name} must be a mapping of {shape}, or None, got {short_repr(value)}")
+    try:
+        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
+        return [(key, item) for key, item in pairs]
+    except Exception as exc:
+        raise InvalidArgument(f"{name} could not be read: {short_repr(exc)}") from exc
+
+
 def _queue_limits(value: object) -> QueueLimits:
     """Check ``queue_limits`` (a mapping group -> QueueLimit, or None) and freeze it, sorted.
 
@@ -206,17 +222,7 @@ def _queue_limits(value: object) -> QueueLimits:
     """
     if value is None:
         return ()
-    frozen = type(value) is tuple  # already frozen (attrs.evolve of a Config)
-    if not frozen and not isinstance(value, Mapping):
-        raise InvalidArgument(
-            f"queue_limits must be a mapping of group -> kefu.QueueLimit, or None,"
-            f" got {short_repr(value)}"
-        )
-    try:
-        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
-        items = [(group, limit) for group, limit in pairs]
-    except Exception as exc:
-        raise InvalidArgument(f"queue_limits could not be read: {short_repr(exc)}") from exc
+    items = _config_pairs("queue_limits", value, "group -> kefu.QueueLimit")
     for group, limit in items:
         check_id("group", group)
         if type(limit) is not QueueLimit:
@@ -312,16 +318,7 @@ def _session_kinds(value: object) -> SessionKinds:
     would fit no agent. O(kinds log kinds), once per configuration."""
     if value is None:
         return ()
-    frozen = type(value) is tuple  # already frozen (attrs.evolve of a Config)
-    if not frozen and not isinstance(value, Mapping):
-        raise InvalidArgument(
-            f"session_kinds must be a mapping of kind -> weight, or None, got {short_repr(value)}"
-        )
-    try:
-        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
-        items = [(kind, weight) for kind, weight in pairs]
-    except Exception as exc:
-        raise InvalidArgument(f"session_kinds could not be read: {short_repr(exc)}") from exc
+    items = _config_pairs("session_kinds", value, "kind -> weight")
     for kind, weight in items:
         check_id("kind", kind)
         if type(weight) is not int or not 1 <= weight <= MAX_CAP:
@@ -374,17 +371,7 @@ def _ladders(value: object) -> Ladders:
     sorted by group. O(total steps x groups), once per configuration."""
     if value is None:
         return ()
-    frozen = type(value) is tuple  # already frozen (attrs.evolve of a Config)
-    if not frozen and not isinstance(value, Mapping):
-        raise InvalidArgument(
-            f"ladders must be a mapping of group -> list of kefu.LadderStep, or None,"
-            f" got {short_repr(value)}"
-        )
-    try:
-        pairs = cast(tuple[Any, ...], value) if frozen else cast(Mapping[Any, Any], value).items()
-        items = [(group, steps) for group, steps in pairs]
-    except Exception as exc:
-        raise InvalidArgument(f"ladders could not be read: {short_repr(exc)}") from exc
+    items = _config_pairs("ladders", value, "group -> list of kefu.LadderStep")
     checked: dict[str, tuple[LadderStep, ...]] = {}
     for group, steps in items:
         check_id("group", group)
