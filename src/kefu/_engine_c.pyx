@@ -89,10 +89,23 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from cpython.object cimport PyObject, PyTypeObject, descrsetfunc
+from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
+from cpython.ref cimport Py_INCREF
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
+    object PyType_GenericAlloc(type cls, Py_ssize_t nitems)
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef *d_member
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    enum:
+        T_OBJECT_EX
+        READONLY
 from libc.string cimport memmove
 
 import sys
@@ -100,17 +113,22 @@ import types
 from collections import OrderedDict
 
 from kefu._batch import run_checked
-from kefu._checks import MAX_PRIORITY
+from kefu import clock as clock_module
+from kefu._checks import MAX_PRIORITY, check_flag, check_id, check_kind, check_session_args
 from kefu._handovers import MAX_SAMPLE, estimate
 from kefu._ladder import reached_all, reached_groups, table
 from sortedcontainers import SortedList
 
 from kefu._snapshot import parse_state
+from kefu._text import short_repr
+from kefu.clock import ManualClock, SystemClock, settle_reading
 from kefu.errors import (
     AgentOffline,
     BatchAborted,
+    ConcurrentCall,
     DuplicateAgent,
     DuplicateSession,
+    InvalidArgument,
     InvalidAssign,
     InvalidTransfer,
     KefuError,
@@ -139,7 +157,7 @@ from kefu.events import (
 )
 from kefu.model import AgentView, Cap, SessionState, SessionView, Strategy
 
-__all__ = ["STRIDE_BASE", "Engine"]
+__all__ = ["STRIDE_BASE", "Engine", "FacadeState"]
 
 #: lcm(1..20): WEIGHTED strides are exact for weights up to 20 (as _engine_py).
 STRIDE_BASE = 232792560
@@ -175,9 +193,8 @@ cdef object Q_OFFLINE = RequeueReason.AGENT_OFFLINE
 
 # -- events without the per-field Python calls -----------------------------------
 
-cdef tuple _EMPTY = ()
-cdef descrsetfunc _member_set = (<PyTypeObject*>types.MemberDescriptorType).tp_descr_set
 cdef bint _FAST = False
+cdef long _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 
 cdef enum:
     EV_OPENED = 0
@@ -196,34 +213,41 @@ cdef enum:
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
                           Requeued, Closed, Overflowed, Rejected, Escalated)
 cdef PyObject *_EV_CLS[11]
-cdef PyObject *_EV_DESCR[11][6]
+cdef Py_ssize_t _EV_OFF[11][6]  # where each field's slot sits in the instance
 cdef int _EV_N[11]
-cdef list _EV_KEEP = []  # owns the classes and descriptors the C arrays point to
+cdef list _EV_KEEP = []  # owns the classes the C arrays point to
+
+
+cdef inline void _put(object obj, Py_ssize_t offset, object value) noexcept:
+    """Fill the empty object slot at ``offset`` of a fresh instance with ``value``."""
+    Py_INCREF(value)
+    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
 
 
 cdef object _event(int kind, object v0, object v1, object v2, object v3, object v4,
                    object v5):
     """An event of ``kind`` from its field values in order (unused trailing values: None).
 
-    Fast path: allocate the instance and fill its slots through the slot
-    descriptors, which is what the attrs ``__init__`` does minus one Python
-    call per field (a third of the cost of a call otherwise).
+    Fast path: allocate the instance (what ``object.__new__`` does) and store each
+    value in its slot, which is what the attrs ``__init__`` does minus one Python
+    call per field (a third of the cost of a call otherwise) and the slot
+    descriptors' checks (the fresh slots are empty, of plain object type).
     """
     cdef type cls = <type>_EV_CLS[kind]
     cdef int n = _EV_N[kind]
     cdef object obj
     if not _FAST:
         return cls(*(v0, v1, v2, v3, v4, v5)[:n])
-    obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY, NULL)
-    _member_set(<object>_EV_DESCR[kind][0], obj, v0)
-    _member_set(<object>_EV_DESCR[kind][1], obj, v1)
-    _member_set(<object>_EV_DESCR[kind][2], obj, v2)
+    obj = PyType_GenericAlloc(cls, 0)
+    _put(obj, _EV_OFF[kind][0], v0)
+    _put(obj, _EV_OFF[kind][1], v1)
+    _put(obj, _EV_OFF[kind][2], v2)
     if n > 3:
-        _member_set(<object>_EV_DESCR[kind][3], obj, v3)
+        _put(obj, _EV_OFF[kind][3], v3)
     if n > 4:
-        _member_set(<object>_EV_DESCR[kind][4], obj, v4)
+        _put(obj, _EV_OFF[kind][4], v4)
     if n > 5:
-        _member_set(<object>_EV_DESCR[kind][5], obj, v5)
+        _put(obj, _EV_OFF[kind][5], v5)
     # An event holds only str, float, int, None and enum members: it cannot be part
     # of a reference cycle, so the cyclic GC need not track it (as CPython does for
     # tuples of atoms). Without this, a batch's events dominate the run time in
@@ -253,10 +277,12 @@ cdef inline object ev_closed(object sid, object aid, object pool, object at, obj
 
 
 def _install_fast_events():
-    """Use slot descriptors if every event class is a plain attrs slots class, else constructors."""
+    """Fill slots directly if every event class is a plain attrs slots class whose
+    instances ``PyType_GenericAlloc`` makes, else use the constructors."""
     global _FAST
     import attrs
 
+    cdef PyMemberDef *member
     samples = (
         ("s", "b", "g", 1, 2.0),
         ("s", "a", 1.0, AssignReason.NEW, "b"),
@@ -276,11 +302,15 @@ def _install_fast_events():
         _EV_KEEP.append((cls, descrs))
         _EV_CLS[kind] = <PyObject*>cls
         _EV_N[kind] = len(descrs)
-        if len(descrs) > 6 or cls.__new__ is not object.__new__ or not all(
-                type(d) is types.MemberDescriptorType for d in descrs):
+        if (len(descrs) > 6 or cls.__new__ is not object.__new__
+                or not cls.__flags__ & _HEAPTYPE  # a class statement's: GenericAlloc makes it
+                or not all(type(d) is types.MemberDescriptorType for d in descrs)):
             return
         for i, d in enumerate(descrs):
-            _EV_DESCR[kind][i] = <PyObject*>d
+            member = (<PyMemberDescrObject*><PyObject*>d).d_member
+            if member.type != T_OBJECT_EX or member.flags & READONLY:
+                return
+            _EV_OFF[kind][i] = member.offset
     _FAST = True
     for kind in range(EV_KINDS):
         cls = _EV_CLASSES[kind]
@@ -2840,3 +2870,182 @@ cdef class Engine:
         for buyer, (aid, _) in self._sticky.items():
             if not (aid in self._agents):
                 raise AssertionError(f"sticky entry of {buyer!r} for a removed agent")
+
+
+# -- the compiled facade --------------------------------------------------------------
+#
+# ``kefu._facade`` puts these functions on ``kefu.Assigner`` in place of its Python hot
+# methods, which stay the reference: each takes the guard, checks its arguments exactly
+# as the Python method does (the same fast test, then the same ``kefu._checks`` call for
+# the error), reads the clock and, on this engine, runs the command's cdef code, all in
+# one C call. Another engine gets the same checked values and ``now`` through its methods.
+
+cdef class FacadeState:
+    """An Assigner's fields as C fields, read by the compiled hot calls without lookups."""
+
+    cdef public object _clock
+    cdef public object _config
+    cdef public object _engine
+    cdef public object _guard
+    cdef public double _last_now
+
+
+cdef object _ManualClock = ManualClock
+cdef object _SystemClock = SystemClock
+cdef object _MANUAL_NOW = ManualClock.__dict__["_now"]  # the slot holding its time
+cdef descrgetfunc _member_get = (<PyTypeObject*>types.MemberDescriptorType).tp_descr_get
+cdef dict _CLOCK_GLOBALS = clock_module.__dict__  # SystemClock.now reads ``time`` there
+
+
+cdef inline bint _enter(object guard) except -1:
+    """Take the one-writer guard (S02): True if it was free, False if a call holds it.
+
+    The compiled ``Guard``'s flag is tested and set here, with no Python code between;
+    any other guard (a lock, without a GIL) through its ``enter()``.
+    """
+    if type(guard) is Guard:
+        if (<Guard>guard).busy:
+            return False
+        (<Guard>guard).busy = True
+        return True
+    return bool(guard.enter())
+
+
+cdef inline int _leave(object guard) except -1:
+    if type(guard) is Guard:
+        (<Guard>guard).busy = False
+    else:
+        guard.leave()
+    return 0
+
+
+cdef object _read_now(FacadeState self):
+    """``Assigner._now`` in C: read the clock once, hold time from running back (S01, R20).
+
+    A ``ManualClock`` (exactly that class) is read from its slot, a ``SystemClock``
+    through ``time.time`` as its ``now()`` looks it up; any other clock's ``now()`` is
+    called. The common reading, a finite float at or after the last one, is returned as
+    the very object read; anything else goes through ``kefu.clock.settle_reading``.
+    """
+    cdef double t
+    clock = self._clock
+    try:
+        if type(clock) is _ManualClock:
+            now = _member_get(_MANUAL_NOW, clock, _ManualClock)
+        elif type(clock) is _SystemClock:
+            now = _CLOCK_GLOBALS["time"].time()
+        else:
+            now = clock.now()
+    except Exception as exc:  # the caller's clock failed: say so, change nothing
+        raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
+    if type(now) is float:
+        t = <double>now
+        if self._last_now <= t <= _MAX_SECONDS:
+            self._last_now = t
+            return now
+    now = settle_reading(now, self._last_now)
+    self._last_now = <double>now
+    return now
+
+
+def facade_now(FacadeState self):
+    return _read_now(self)
+
+
+def facade_open_session(FacadeState self, session_id, buyer=None, group=None, priority=0,
+                        kind=None):
+    cdef list events
+    guard = self._guard
+    if not _enter(guard):
+        raise ConcurrentCall("open_session")
+    try:
+        if not (_is_id(session_id) and _is_optional_id(buyer) and _is_optional_id(group)
+                and _is_priority(priority)):
+            check_session_args(session_id, buyer, group, priority)
+        if kind is not None:
+            check_kind(kind)
+        now = _read_now(self)
+        engine = self._engine
+        if type(engine) is Engine:
+            events = []
+            (<Engine>engine)._open(now, session_id, buyer, group, priority, events, kind)
+            return events
+        if kind is None:
+            return engine.open_session(now, session_id, buyer, group, priority)
+        return engine.open_session(now, session_id, buyer, group, priority, kind)
+    finally:
+        _leave(guard)
+
+
+def facade_close_session(FacadeState self, session_id):
+    cdef list events
+    guard = self._guard
+    if not _enter(guard):
+        raise ConcurrentCall("close_session")
+    try:
+        if not _is_id(session_id):
+            check_id("session", session_id)
+        now = _read_now(self)
+        engine = self._engine
+        if type(engine) is Engine:
+            events = []
+            (<Engine>engine)._close((<Engine>engine)._session_slot(session_id), now, C_MANUAL,
+                                    events)
+            return events
+        return engine.close_session(now, session_id)
+    finally:
+        _leave(guard)
+
+
+def facade_buyer_message(FacadeState self, session_id):
+    guard = self._guard
+    if not _enter(guard):
+        raise ConcurrentCall("buyer_message")
+    try:
+        if not _is_id(session_id):
+            check_id("session", session_id)
+        now = _read_now(self)
+        engine = self._engine
+        if type(engine) is Engine:
+            (<Engine>engine)._buyer_message(now, session_id)
+            return []
+        return engine.buyer_message(now, session_id)
+    finally:
+        _leave(guard)
+
+
+def facade_agent_message(FacadeState self, session_id, auto=False, agent_id=None):
+    guard = self._guard
+    if not _enter(guard):
+        raise ConcurrentCall("agent_message")
+    try:
+        if not (_is_id(session_id) and type(auto) is bool and _is_optional_id(agent_id)):
+            check_id("session", session_id)
+            check_flag("auto", auto)
+            if agent_id is not None:
+                check_id("agent", agent_id)
+        now = _read_now(self)
+        engine = self._engine
+        if type(engine) is Engine:
+            (<Engine>engine)._agent_message(now, session_id, auto is True, agent_id)
+            return []
+        return engine.agent_message(now, session_id, auto, agent_id)
+    finally:
+        _leave(guard)
+
+
+def facade_tick(FacadeState self):
+    cdef list events
+    guard = self._guard
+    if not _enter(guard):
+        raise ConcurrentCall("tick")
+    try:
+        now = _read_now(self)
+        engine = self._engine
+        if type(engine) is Engine:
+            events = []
+            (<Engine>engine)._tick(<double>now, events)
+            return events
+        return engine.tick(now)
+    finally:
+        _leave(guard)

@@ -37,10 +37,11 @@ from kefu._checks import (
     check_weight,
 )
 from kefu._contract import Engine
+from kefu._facade import FacadeState, compile_hot_calls
 from kefu._guard import new_guard
 from kefu._handovers import DEFAULT_SAMPLE
 from kefu._text import short_repr
-from kefu.clock import Clock, SystemClock, as_seconds
+from kefu.clock import Clock, ManualClock, SystemClock, settle_reading
 from kefu.errors import (
     BatchAborted,
     ConcurrentCall,
@@ -111,7 +112,7 @@ def _has_now(clock: object) -> bool:
         return False
 
 
-class Assigner:
+class Assigner(FacadeState):
     """One shop's chat-session routing: commands in, events out (rules R01-R23).
 
     An Assigner has one writer (S02): it is not thread-safe, and a call that
@@ -141,7 +142,7 @@ class Assigner:
     weighs 1.
     """
 
-    __slots__ = ("_clock", "_config", "_engine", "_guard", "_last_now")
+    __slots__ = ()  # its fields are FacadeState's (kefu._facade)
 
     def __init__(
         self,
@@ -189,29 +190,20 @@ class Assigner:
 
         A wall clock may step back (NTP); timers and FIFO order rely on
         monotonic time, so a step back is held at the last value seen (or at
-        the restored snapshot's time).
+        the restored snapshot's time). A ``ManualClock`` (that very class) is
+        read from its slot, without a call.
         """
+        clock = self._clock
         try:
-            now = self._clock.now()
+            now = clock._now if type(clock) is ManualClock else clock.now()
         except Exception as exc:  # the caller's clock failed: say so, change nothing
             raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
         # The common case in one chained comparison (it is False for NaN and inf).
         if type(now) is float and self._last_now <= now <= _MAX_SECONDS:
             self._last_now = now
             return now
-        return self._odd_now(now)
-
-    def _odd_now(self, now: object) -> float:
-        """:meth:`_now` for anything but a finite float at or after the last reading."""
-        seconds = as_seconds(now)
-        if seconds is None:
-            raise InvalidArgument(f"clock.now() must return seconds, got {short_repr(now)}")
-        if not math.isfinite(seconds):
-            raise InvalidArgument(f"clock.now() must be finite, got {short_repr(now)}")
-        if seconds < self._last_now:
-            seconds = self._last_now
-        self._last_now = seconds
-        return seconds
+        self._last_now = now = settle_reading(now, self._last_now)
+        return now
 
     @property
     def clock(self) -> Clock:
@@ -737,6 +729,9 @@ class Assigner:
             )
         finally:
             self._guard.leave()
+
+
+compile_hot_calls(Assigner)
 
 
 def _iterate(commands: object) -> Iterator[object]:

@@ -35,7 +35,12 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to; never goes backwards."""
+    """A clock that moves only when told to; never goes backwards.
+
+    An Assigner reads a ``ManualClock``'s time straight from the clock, without
+    calling :meth:`now` (the same value, for less); a subclass that overrides
+    ``now`` is called as any clock is.
+    """
 
     __slots__ = ("_now",)
 
@@ -83,6 +88,23 @@ def as_seconds(value: object) -> float | None:
         return math.inf
     except Exception:
         return None
+
+
+def settle_reading(reading: object, last: float) -> float:
+    """An odd clock reading as an Assigner's time, or InvalidArgument (S01, R20).
+
+    For anything but a finite float at or after ``last``: an int or float
+    (not a bool) is taken as seconds, held at ``last`` if earlier (a wall
+    clock stepped back must not make time run backwards); anything else, or
+    a reading that is not finite, is refused. O(1); never calls ``reading``'s
+    own methods beyond what :func:`as_seconds` does.
+    """
+    seconds = as_seconds(reading)
+    if seconds is None:
+        raise InvalidArgument(f"clock.now() must return seconds, got {short_repr(reading)}")
+    if not math.isfinite(seconds):
+        raise InvalidArgument(f"clock.now() must be finite, got {short_repr(reading)}")
+    return last if seconds < last else seconds
 
 
 def _finite(value: object) -> float:
