@@ -90,11 +90,11 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_DECREF, Py_INCREF
 
 cdef extern from "Python.h":
-    void PyObject_GC_UnTrack(void *op)
-    object PyType_GenericAlloc(type cls, Py_ssize_t nitems)
+    PyObject *_PyObject_GC_New(PyTypeObject *cls) except NULL
+    long long PyLong_AsLongLongAndOverflow(object value, int *overflow) noexcept
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
 
@@ -106,7 +106,7 @@ cdef extern from "structmember.h":
     enum:
         T_OBJECT_EX
         READONLY
-from libc.string cimport memmove
+from libc.string cimport memmove, memset
 
 import sys
 import types
@@ -228,17 +228,26 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
                    object v5):
     """An event of ``kind`` from its field values in order (unused trailing values: None).
 
-    Fast path: allocate the instance (what ``object.__new__`` does) and store each
-    value in its slot, which is what the attrs ``__init__`` does minus one Python
-    call per field (a third of the cost of a call otherwise) and the slot
-    descriptors' checks (the fresh slots are empty, of plain object type).
+    Fast path: allocate the instance and store each value in its slot, which is what
+    the attrs ``__init__`` does minus one Python call per field (a third of the cost
+    of a call otherwise) and the slot descriptors' checks (the fresh slots are empty,
+    of plain object type).
     """
     cdef type cls = <type>_EV_CLS[kind]
     cdef int n = _EV_N[kind]
+    cdef PyObject *raw
     cdef object obj
     if not _FAST:
         return cls(*(v0, v1, v2, v3, v4, v5)[:n])
-    obj = PyType_GenericAlloc(cls, 0)
+    # What object.__new__ does, but never tracked by the cyclic GC: an event holds only
+    # str, float, int, None and enum members, so it cannot be part of a reference cycle
+    # (CPython does the same for tuples of atoms). Tracked, a batch's events would
+    # dominate the run time in gc_collect as they pile up.
+    raw = _PyObject_GC_New(<PyTypeObject*>cls)
+    memset(<char*>raw + sizeof(PyObject), 0,
+           (<PyTypeObject*>cls).tp_basicsize - sizeof(PyObject))
+    obj = <object>raw
+    Py_DECREF(obj)  # ``obj`` took its own reference: drop the one _PyObject_GC_New made
     _put(obj, _EV_OFF[kind][0], v0)
     _put(obj, _EV_OFF[kind][1], v1)
     _put(obj, _EV_OFF[kind][2], v2)
@@ -248,11 +257,6 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
         _put(obj, _EV_OFF[kind][4], v4)
     if n > 5:
         _put(obj, _EV_OFF[kind][5], v5)
-    # An event holds only str, float, int, None and enum members: it cannot be part
-    # of a reference cycle, so the cyclic GC need not track it (as CPython does for
-    # tuples of atoms). Without this, a batch's events dominate the run time in
-    # gc_collect as they pile up.
-    PyObject_GC_UnTrack(<void*>obj)
     return obj
 
 
@@ -303,7 +307,7 @@ def _install_fast_events():
         _EV_CLS[kind] = <PyObject*>cls
         _EV_N[kind] = len(descrs)
         if (len(descrs) > 6 or cls.__new__ is not object.__new__
-                or not cls.__flags__ & _HEAPTYPE  # a class statement's: GenericAlloc makes it
+                or not cls.__flags__ & _HEAPTYPE  # a class statement's: a GC object
                 or not all(type(d) is types.MemberDescriptorType for d in descrs)):
             return
         for i, d in enumerate(descrs):
@@ -328,7 +332,7 @@ _install_fast_events()
 # -- small C helpers ----------------------------------------------------------------
 
 cdef double _MAX_SECONDS = sys.float_info.max
-cdef object _MAX_PRIORITY = MAX_PRIORITY
+cdef long long _MAX_PRIORITY = MAX_PRIORITY
 
 
 cdef inline bint _is_id(object value):
@@ -339,8 +343,14 @@ cdef inline bint _is_optional_id(object value):
     return value is None or (type(value) is str and len(<str>value) > 0)
 
 
-cdef inline bint _is_priority(object value):
-    return type(value) is int and -_MAX_PRIORITY <= value <= _MAX_PRIORITY
+cdef inline bint _is_priority(object value) noexcept:
+    """An int (not a bool) in [-MAX_PRIORITY, MAX_PRIORITY], compared in C."""
+    cdef int overflow
+    cdef long long v
+    if type(value) is not int:
+        return False
+    v = PyLong_AsLongLongAndOverflow(value, &overflow)  # never fails on an int
+    return overflow == 0 and -_MAX_PRIORITY <= v <= _MAX_PRIORITY
 
 
 cdef void *_grow(void *ptr, Py_ssize_t n, Py_ssize_t size) except NULL:
@@ -385,6 +395,7 @@ cdef class Guard:
         self.busy = False
 
 
+@cython.final  # nothing derives from it: its cdef methods are called directly
 cdef class Engine:
     """Compiled engine: C arrays, indexed heaps, bitsets; same events as ``_engine_py``."""
 
@@ -432,6 +443,7 @@ cdef class Engine:
     cdef dict _sessions        # id -> slot, arrival order
     cdef list _sid
     cdef list _buyer
+    cdef list _slot_no         # slot -> its number as an int object, made once per slot
     cdef dict _timed_out       # slot -> set of agent ids (R18), only if any
 
     # groups: gid -> name; indexes by slot*2 + side; waiting heaps by gid + 1.
@@ -516,6 +528,7 @@ cdef class Engine:
         self._sessions = {}
         self._sid = []
         self._buyer = []
+        self._slot_no = []
         self._timed_out = {}
         self._gid = {}
         self._gname = []
@@ -697,6 +710,7 @@ cdef class Engine:
         self.ss_top += 1
         self._sid.append(None)
         self._buyer.append(None)
+        self._slot_no.append(si)
         return si
 
     cdef int _free_session_slot(self, int si) except -1:
@@ -2184,7 +2198,7 @@ cdef class Engine:
             self._skind[si] = kind
         self._sid[si] = session_id
         self._buyer[si] = buyer_id
-        self._sessions[session_id] = si
+        self._sessions[session_id] = self._slot_no[si]
         opened = ev_opened(session_id, buyer_id, group, priority, now, kind)
         cdef int ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
         reason = R_STICKY
@@ -2892,8 +2906,9 @@ cdef class FacadeState:
 
 cdef object _ManualClock = ManualClock
 cdef object _SystemClock = SystemClock
-cdef object _MANUAL_NOW = ManualClock.__dict__["_now"]  # the slot holding its time
-cdef descrgetfunc _member_get = (<PyTypeObject*>types.MemberDescriptorType).tp_descr_get
+# Where a ManualClock keeps its time (the slot behind ``ManualClock._now``).
+cdef Py_ssize_t _MANUAL_OFF = (<PyMemberDescrObject*><PyObject*>ManualClock.__dict__["_now"]
+                               ).d_member.offset
 cdef dict _CLOCK_GLOBALS = clock_module.__dict__  # SystemClock.now reads ``time`` there
 
 
@@ -2919,25 +2934,34 @@ cdef inline int _leave(object guard) except -1:
     return 0
 
 
+cdef object _ask_clock(object clock):
+    """The clock's ``now()`` (``time.time()`` for a SystemClock, as its ``now`` reads it);
+    whatever it raises is an InvalidArgument saying so."""
+    try:
+        if type(clock) is _SystemClock:
+            return _CLOCK_GLOBALS["time"].time()
+        return clock.now()
+    except Exception as exc:  # the caller's clock failed: say so, change nothing
+        raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
+
+
 cdef object _read_now(FacadeState self):
     """``Assigner._now`` in C: read the clock once, hold time from running back (S01, R20).
 
-    A ``ManualClock`` (exactly that class) is read from its slot, a ``SystemClock``
-    through ``time.time`` as its ``now()`` looks it up; any other clock's ``now()`` is
-    called. The common reading, a finite float at or after the last one, is returned as
-    the very object read; anything else goes through ``kefu.clock.settle_reading``.
+    A ``ManualClock`` (exactly that class) is read from its slot; any other clock is
+    asked. The common reading, a finite float at or after the last one, is returned
+    as the very object read; anything else goes through ``kefu.clock.settle_reading``.
+    O(1).
     """
     cdef double t
+    cdef PyObject *held
     clock = self._clock
-    try:
-        if type(clock) is _ManualClock:
-            now = _member_get(_MANUAL_NOW, clock, _ManualClock)
-        elif type(clock) is _SystemClock:
-            now = _CLOCK_GLOBALS["time"].time()
-        else:
-            now = clock.now()
-    except Exception as exc:  # the caller's clock failed: say so, change nothing
-        raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
+    if type(clock) is _ManualClock:
+        held = (<PyObject**>((<char*><PyObject*>clock) + _MANUAL_OFF))[0]
+        # An empty slot (a clock never initialised): ask it, which raises as ``_now`` does.
+        now = <object>held if held != NULL else _ask_clock(clock)
+    else:
+        now = _ask_clock(clock)
     if type(now) is float:
         t = <double>now
         if self._last_now <= t <= _MAX_SECONDS:
