@@ -11,6 +11,9 @@ same comparison without pytest):
 * ``test_drain_backlog``: 2,000 sessions in the offline pool, agents come
   online one by one and take them all.
 * ``test_replay``: one ``Assigner.apply`` over 10^6 recorded commands.
+* ``test_open_close_facade``: ``test_open_close`` at 200 agents and 2,000 open
+  sessions through the compiled facade and through the Python reference
+  facade (``kefu._facade.python_facade``), on the same engine in one run.
 
 Contenders: the C engine (when built), the Python engine, and the naive
 baseline that scans every agent per assignment, as most chat backends do
@@ -24,6 +27,8 @@ from typing import Any
 import pytest
 
 from conftest import CONTENDERS
+from kefu import Assigner
+from kefu._facade import COMPILED, python_facade
 from kefu.bench import Churn, backlog_shop, drain, replay_commands, replay_shop
 
 AGENT_COUNTS = [20, 200, 2000]
@@ -42,6 +47,20 @@ def test_open_close(benchmark: Any, engine: str, agents: int, open_sessions: int
     benchmark(churn.step)
     churn.shop.check()
     assert len(churn.shop.session_ids()) == open_sessions
+
+
+@pytest.mark.parametrize("facade", ["compiled", "python"])
+@pytest.mark.parametrize("engine", [e for e in CONTENDERS if e != "naive"])
+def test_open_close_facade(benchmark: Any, engine: str, facade: str) -> None:
+    if facade == "compiled" and not COMPILED:
+        pytest.skip("the compiled facade is not built")
+    benchmark.extra_info.update(engine=engine, facade=facade)
+    churn = Churn(engine, 200, 2000)
+    if facade == "python":
+        churn.shop.__class__ = python_facade(Assigner)
+    benchmark(churn.step)
+    churn.shop.check()
+    assert len(churn.shop.session_ids()) == 2000
 
 
 @pytest.mark.parametrize("agents", AGENT_COUNTS)

@@ -3,14 +3,15 @@
     python benchmarks/callgrind_calls.py [--engine c|py] [--calls N] [--module-loop]
     python benchmarks/callgrind_calls.py --kpi table|records [--sessions S --messages N]
 
-Runs the workload twice under ``valgrind --tool=callgrind`` (a shop of 20
-agents with 2,000 open sessions and N session ids made, then N open+close
-pairs in a function; and the same without the pairs) and prints the
-difference divided by the number of calls: what one ``open_session`` or
+Runs ``kefu._callgrind``'s workload twice under ``valgrind --tool=callgrind``
+(a shop of 20 agents with 2,000 open sessions and N session ids made, then N
+open+close pairs in a function; and the same without the pairs) and prints
+the difference divided by the number of calls: what one ``open_session`` or
 ``close_session`` through the public API costs, guard, checks, clock read,
 engine and events included, and the call's own bytecode in the caller's
-loop. Run it from two checkouts (or before and after a change) to compare
-them exactly.
+loop (``python -m kefu bench`` shows the same figure when valgrind is on
+PATH). Run it from two checkouts (or before and after a change) to compare
+them exactly, with ``PYTHONHASHSEED=0``.
 
 ``--module-loop`` is the earlier form of the workload: the pairs run in a
 loop at module level and the ids are made only in the run with pairs, so
@@ -31,32 +32,10 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import re
-import subprocess
 import sys
 import tempfile
 
-WORKLOAD = """
-import sys
-from kefu import Assigner, ManualClock
-
-
-def main(engine, pairs, run):
-    clock = ManualClock(0.0)
-    a = Assigner(clock, engine=engine)
-    for k in range(20):
-        a.add_agent(f"a{k}", cap=200, online=True)
-    for n in range(2000):
-        a.open_session(f"w{n}")
-    ids = [f"s{n}" for n in range(pairs)]
-    if run:
-        for sid in ids:
-            a.open_session(sid)
-            a.close_session(sid)
-
-
-main(sys.argv[1], int(sys.argv[2]), sys.argv[3] == "run")
-"""
+from kefu._callgrind import count, open_close_per_call
 
 MODULE_LOOP_WORKLOAD = """
 import sys
@@ -88,32 +67,12 @@ if sys.argv[3] == "run":
 """
 
 
-def _count(workload: str, *args: str) -> int:
-    """Total instructions callgrind counts for ``workload`` run with ``args``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "callgrind.out")
-        script = os.path.join(tmp, "workload.py")
-        with open(script, "w") as f:
-            f.write(workload)
-        run = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-             sys.executable, script, *args],
-            capture_output=True, text=True, check=True,
-        )
-        match = re.search(r"Collected : (\d+)", run.stderr)
-        if match is None:
-            raise SystemExit(f"no instruction count in callgrind's output:\n{run.stderr}")
-        return int(match.group(1))
-
-
 def per_call(engine: str, pairs: int, module_loop: bool = False) -> float:
     """Instructions of one open or close, from ``pairs`` open+close pairs (see above)."""
-    if module_loop:
-        base = _count(MODULE_LOOP_WORKLOAD, engine, "0")
-        full = _count(MODULE_LOOP_WORKLOAD, engine, str(pairs))
-    else:
-        base = _count(WORKLOAD, engine, str(pairs), "skip")
-        full = _count(WORKLOAD, engine, str(pairs), "run")
+    if not module_loop:
+        return open_close_per_call(engine, pairs)
+    base = count(MODULE_LOOP_WORKLOAD, engine, "0")
+    full = count(MODULE_LOOP_WORKLOAD, engine, str(pairs))
     return (full - base) / (2 * pairs)
 
 
@@ -130,8 +89,8 @@ def kpi_per_message(form: str, sessions: int, messages: int) -> float:
         path = os.path.join(tmp, "day.pickle")
         with open(path, "wb") as f:
             pickle.dump((day, cols), f)
-        base = _count(KPI_WORKLOAD, path, form, "skip", here)
-        full = _count(KPI_WORKLOAD, path, form, "run", here)
+        base = count(KPI_WORKLOAD, path, form, "skip", here)
+        full = count(KPI_WORKLOAD, path, form, "run", here)
     return (full - base) / len(cols["at"])
 
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kefu import Assigner, ManualClock, SystemClock
-from kefu._facade import COMPILED, HOT_CALLS, REFERENCE
+from kefu._facade import COMPILED, HOT_CALLS, REFERENCE, python_facade
 from kefu._text import short_repr
 from kefu.errors import ConcurrentCall, InvalidArgument, KefuError
 from test_hostile import (
@@ -41,20 +41,7 @@ from test_hostile import (
     state,
 )
 
-
-class PyFacade(Assigner):
-    """An Assigner whose hot calls and clock read are the Python reference methods."""
-
-    __slots__ = ()
-
-    _now = REFERENCE["_now"]
-    open_session = REFERENCE["open_session"]
-    close_session = REFERENCE["close_session"]
-    buyer_message = REFERENCE["buyer_message"]
-    agent_message = REFERENCE["agent_message"]
-    tick = REFERENCE["tick"]
-
-
+PyFacade = python_facade(Assigner)
 FACADES = [Assigner, PyFacade]
 needs_compiled = pytest.mark.skipif(not COMPILED, reason="the compiled facade is not built")
 HOT = [name for name in HOT_CALLS if not name.startswith("_")]

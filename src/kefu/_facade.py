@@ -19,7 +19,7 @@ docstrings; :data:`REFERENCE` keeps the Python ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kefu import _compat
 
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from kefu.clock import Clock
     from kefu.model import Config
 
-__all__ = ["COMPILED", "HOT_CALLS", "REFERENCE", "FacadeState", "compile_hot_calls"]
+__all__ = ["COMPILED", "HOT_CALLS", "REFERENCE", "FacadeState", "compile_hot_calls",
+           "python_facade"]
 
 #: The methods the compiled facade replaces.
 HOT_CALLS = ("open_session", "close_session", "buyer_message", "agent_message", "tick", "_now")
@@ -53,6 +54,15 @@ if TYPE_CHECKING or not COMPILED:
         _last_now: float
 else:
     FacadeState = _compiled.FacadeState
+
+
+T = TypeVar("T")
+
+
+def python_facade(cls: type[T]) -> type[T]:
+    """A subclass of ``cls`` (the Assigner) whose hot calls and clock read are the Python
+    reference methods: the two facades side by side, for tests and benchmarks. O(1)."""
+    return type(f"Python{cls.__name__}", (cls,), {"__slots__": (), **REFERENCE})
 
 
 def compile_hot_calls(cls: type) -> None:
