@@ -2935,8 +2935,9 @@ cdef inline int _leave(object guard) except -1:
 
 
 cdef object _ask_clock(object clock):
-    """The clock's ``now()`` (``time.time()`` for a SystemClock, as its ``now`` reads it);
-    whatever it raises is an InvalidArgument saying so."""
+    """The clock's ``now()``; for a SystemClock, what its ``now`` returns (the ``time``
+    function of the ``time`` module ``kefu.clock`` holds, looked up there on each call).
+    Whatever it raises is an InvalidArgument saying so."""
     try:
         if type(clock) is _SystemClock:
             return _CLOCK_GLOBALS["time"].time()
@@ -2970,6 +2971,13 @@ cdef object _read_now(FacadeState self):
     now = settle_reading(now, self._last_now)
     self._last_now = <double>now
     return now
+
+
+cdef inline object _now_for(FacadeState self, object session_id):
+    """Check a session id (with ``check_id``'s error), then read the clock. O(1)."""
+    if not _is_id(session_id):
+        check_id("session", session_id)
+    return _read_now(self)
 
 
 def facade_now(FacadeState self):
@@ -3007,9 +3015,7 @@ def facade_close_session(FacadeState self, session_id):
     if not _enter(guard):
         raise ConcurrentCall("close_session")
     try:
-        if not _is_id(session_id):
-            check_id("session", session_id)
-        now = _read_now(self)
+        now = _now_for(self, session_id)
         engine = self._engine
         if type(engine) is Engine:
             events = []
@@ -3026,9 +3032,7 @@ def facade_buyer_message(FacadeState self, session_id):
     if not _enter(guard):
         raise ConcurrentCall("buyer_message")
     try:
-        if not _is_id(session_id):
-            check_id("session", session_id)
-        now = _read_now(self)
+        now = _now_for(self, session_id)
         engine = self._engine
         if type(engine) is Engine:
             (<Engine>engine)._buyer_message(now, session_id)

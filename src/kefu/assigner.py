@@ -13,6 +13,12 @@ clock, a groups iterable or a batch's commands) raises
 :class:`~kefu.errors.ConcurrentCall` before it reads or changes anything.
 The guard (``kefu._guard``) never blocks: two C calls per call with the
 compiled engine built, a non-blocking lock otherwise.
+
+With the compiled engine built, the hot calls (``open_session``,
+``close_session``, ``buyer_message``, ``agent_message``, ``tick``) and the
+clock read ``_now`` are replaced on the class by compiled twins of the
+methods below (``kefu._facade``), with the same names, signatures,
+docstrings, errors and events; the methods here are the reference.
 """
 
 from __future__ import annotations
