@@ -50,7 +50,6 @@ message id once (duplicates are dropped by id, as the pure functions do).
 
 from __future__ import annotations
 
-import _thread
 import datetime as dt
 import functools
 import heapq
@@ -64,8 +63,9 @@ import attrs
 from kefu._text import short_repr
 from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
-from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
-from kefu.kpi.intake import CLEAN_ONE, checked_one
+from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
+from kefu.kpi.intake import checked_one
+from kefu.kpi.live_feed import new_feed
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -121,8 +121,6 @@ Member = tuple[Any, str, Unit, Unit, int]
 Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
-_CLEAN_MESSAGE = CLEAN_ONE[Message]
-_get_ident = _thread.get_ident
 _NO_DURATIONS = Durations()
 _AT, _SEQ, _SENDER = attrgetter("at"), attrgetter("seq"), attrgetter("sender")
 
@@ -271,8 +269,10 @@ class LiveTracker:
                  threshold: float = 180.0, warn_after: float = 100.0,
                  before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
                  answer_within: float | None = None, short_abandon: float = 5.0) -> None:
-        self._lock = _thread.allocate_lock()  # calls from other threads wait for it
-        self._owner: int | None = None  # the thread inside a call, if any
+        # The feed takes turns between threads and files new messages (live_feed).
+        self._feed = new_feed(_Session, self._add_record)
+        # Its ``add`` is this tracker's: one C call per record when it is compiled.
+        self.add = self._feed.add  # type: ignore[method-assign]
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -289,15 +289,13 @@ class LiveTracker:
         self._statuses: dict[str, set[AgentStatus]] = {}
         self._status_repeats = 0
         self._held_by: dict[str, set[str]] = {}
-        self._message_hi = -INF
         self._span_hi = -INF  # over hand-overs, switches and status records
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, _Session] = self._feed.sessions
         self._by_buyer: dict[str, set[str]] = {}
-        self._kept: dict[str, Message] = {}  # message id -> the copy that counts
+        self._kept: dict[str, Message] = self._feed.kept  # message id -> the copy that counts
         self._copies: dict[str, list[Message]] = {}  # ids seen more than once: every copy
         self._excluded: dict[str, str] = {}
-        self._last = -INF
         # Fixed units, counted once: per session-day (FIRST, ANY) with K02 fates, per
         # agent, per buyer-day (FIRST, ANY) with fates.
         self._session_counts: tuple[Counts, Counts] = ({}, {})
@@ -325,7 +323,7 @@ class LiveTracker:
         self._unanswered = 0
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
-        self._dirty: set[str] = set()  # sessions changed since they were last measured
+        self._dirty: set[str] = self._feed.dirty  # sessions changed since last measured
         self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
         self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
         # K08 figures built at a query, by agent (None: the shop), until their samples change.
@@ -336,54 +334,42 @@ class LiveTracker:
     @property
     def last(self) -> float:
         """The latest record's time (``-inf`` before any): a query needs ``as_of >= last``."""
-        return self._last
+        return float(self._feed.last)
 
     def add(self, record: object) -> None:
         """Take one record. InvalidRecord for anything but a valid record of a fed kind,
         and nothing changes then.
 
         Cost: O(1); the session is measured again at the next query (module docstring).
-        A message, the common record, takes a short path: its fields checked in one
-        pass, its copy filed by id, its session marked changed.
+        A message, the common record, takes a short path (:mod:`kefu.kpi.live_feed`):
+        its fields checked in one pass, its copy filed by id, its session marked
+        changed; compiled, when the compiled KPI kernel is.
         """
-        lock = self._lock
-        if not lock.acquire(False):
-            self._wait("add")
-        self._owner = _get_ident()
-        try:
-            if type(record) is Message:  # the common record: a short path
-                self._add_message(record if _CLEAN_MESSAGE(record)
-                                  else checked_one(record, Message))
-            else:
-                self._add_other_kind(record)
-        finally:
-            self._owner = None
-            lock.release()
+        self._feed.add(record)
 
     def extend(self, records: Iterable[object]) -> None:
         """:meth:`add` each record in turn: those before a refused one stay added. Each
         is a call of its own, so queries from other threads are answered while the
         iterable waits (a live stream) and its own code may query the tracker."""
+        add = self._feed.add
         for r in records:
-            self.add(r)
+            add(r)
 
     def _enter(self, method: str) -> None:
         """Take the tracker for one call: wait for another thread's call to end; refuse
         a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
-        if not self._lock.acquire(False):
-            self._wait(method)
-        self._owner = _get_ident()
-
-    def _wait(self, method: str) -> None:
-        """The tracker is taken: by this very thread (a nested call: NestedCall), or by
-        another one, whose call this one waits for."""
-        if self._owner == _get_ident():
-            raise NestedCall(method)
-        self._lock.acquire()
+        self._feed.enter(method)
 
     def _leave(self) -> None:
-        self._owner = None
-        self._lock.release()
+        self._feed.leave()
+
+    def _add_record(self, record: object) -> None:
+        """:meth:`add` for what the feed does not file itself (it holds the turn): a
+        message to check or rebuild, or whose id was seen, or another kind."""
+        if type(record) is Message:
+            self._add_message(checked_one(record, Message))
+        else:
+            self._add_other_kind(record)
 
     def _add_other_kind(self, record: object) -> None:
         """:meth:`add` for anything but an exact Message: check it, file it by kind."""
@@ -400,15 +386,15 @@ class LiveTracker:
             self._exclude(cast(Exclusion, rec))
         elif cls is Evaluation:
             self._ratings.add(cast(Evaluation, rec))
-            self._last = max(self._last, rated_at(cast(Evaluation, rec)))
+            self._feed.last = max(self._feed.last, rated_at(cast(Evaluation, rec)))
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
         else:
             other = cast(Handover | Release | HumanRequest | SessionEnd, rec)
             if self._add_other(other):
                 self._dirty.add(other.session_id)
-            if other.at > self._last:
-                self._last = other.at
+            if other.at > self._feed.last:
+                self._feed.last = other.at
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -439,20 +425,12 @@ class LiveTracker:
         functions do), and mark the sessions whose messages changed."""
         mid = m.message_id
         kept = self._kept.get(mid)
-        at = m.at
-        if at > self._last:
-            self._last = at
-        if kept is None:  # the common case, inline
-            self._kept[mid] = m
-            sid = m.session_id
-            s = self._sessions.get(sid)
-            if s is None:
-                s = self._sessions[sid] = _Session()
-            s.messages[mid] = m
-            if at > self._message_hi:
-                self._message_hi = at
-            self._dirty.add(sid)
+        feed = self._feed
+        if kept is None:
+            feed.file(m)
             return
+        if m.at > feed.last:
+            feed.last = m.at
         copies = self._copies.setdefault(mid, [kept])
         self._conflicts -= _conflicts_of(copies)
         copies.append(m)
@@ -465,9 +443,9 @@ class LiveTracker:
         self._kept[mid] = best
         del self._sessions[kept.session_id].messages[mid]
         self._session(best.session_id).messages[mid] = best
-        if kept.at == self._message_hi and best.at < kept.at:
-            self._message_hi = max(x.at for x in self._kept.values())
-        self._message_hi = max(self._message_hi, best.at)
+        if kept.at == feed.message_hi and best.at < kept.at:
+            feed.message_hi = max(x.at for x in self._kept.values())
+        feed.message_hi = max(feed.message_hi, best.at)
         self._dirty.update((kept.session_id, best.session_id))
 
     def _add_status(self, r: AgentStatus) -> None:
@@ -478,7 +456,7 @@ class LiveTracker:
             return
         mine.add(r)
         self._span_hi = max(self._span_hi, r.at)
-        self._last = max(self._last, r.at)
+        self._feed.last = max(self._feed.last, r.at)
 
     def _exclude(self, e: Exclusion) -> None:
         """K06, retroactively: the buyer's sessions are measured again. A buyer excluded
@@ -496,7 +474,8 @@ class LiveTracker:
         """Measure every session changed since the last query, once, then settle the
         sessions whose volatile units became fixed as time went on. Each query starts
         with it, so a burst of records costs one measure per session it touched."""
-        dirty, self._dirty = self._dirty, set()
+        dirty = set(self._dirty)
+        self._dirty.clear()
         try:
             self._measure_all(dirty)
         except BaseException:
@@ -638,10 +617,10 @@ class LiveTracker:
 
     def _volatile_unit(self, u: Unit) -> bool:
         """Whether ``u``'s status may still depend on ``as_of`` (any ``as_of >= last``)."""
-        if u.start > self._last:
+        if u.start > self._feed.last:
             return True  # a window-opening clock that has not come yet (OPEN policy)
         return (u.status is Status.MISSED and u.end is None
-                and not self._last - u.start > self._opts.threshold)
+                and not self._feed.last - u.start > self._opts.threshold)
 
     def _apply(self, sid: str, s: _Session) -> None:
         """Count a session's fixed units, register its volatile ones, refold its buyer-days."""
@@ -655,7 +634,7 @@ class LiveTracker:
                 when = min(when, *(self._settles(u) for u in (f, a) if self._volatile_unit(u)))
                 continue
             for basis, u in enumerate((f, a)):
-                key = self._key(u, self._last)
+                key = self._key(u, self._feed.last)
                 if key is None:
                     continue
                 applied.append((self._session_counts[basis], key))
@@ -666,20 +645,20 @@ class LiveTracker:
                 vol_agents.append(u)
                 when = min(when, self._settles(u))
                 continue
-            key = self._key(u, self._last)
+            key = self._key(u, self._feed.last)
             if key is not None and u.agent_id is not None:
                 applied.append((self._agent_counts.setdefault(u.agent_id, {}), key))
                 self._agents_changed.add(u.agent_id)
         for counts, key in applied:
             _bump(counts, key, 1)
         s.applied = applied
-        if any(u.start > self._last for u in (*(u for p in s.shop_units for u in p),
+        if any(u.start > self._feed.last for u in (*(u for p in s.shop_units for u in p),
                                               *s.agent_units)):
             self._future.add(sid)  # its K08 figures depend on as_of: measured at query
         else:
             self._add_samples(s, 1)
         if s.contact is not None:
-            if s.contact[8] > self._last:  # a clock at a window opening still to come
+            if s.contact[8] > self._feed.last:  # a clock at a window opening still to come
                 self._later[sid] = s.contact
                 when = min(when, s.contact[8])
             else:
@@ -753,7 +732,7 @@ class LiveTracker:
 
     def _settles(self, u: Unit) -> float:
         """From when (as the latest record's time) a volatile unit may be fixed."""
-        return u.start if u.start > self._last else u.start + self._opts.threshold
+        return u.start if u.start > self._feed.last else u.start + self._opts.threshold
 
     def _settle(self) -> None:
         """Place again the sessions whose volatile units may have become fixed. Each is
@@ -761,7 +740,7 @@ class LiveTracker:
         due: set[str] = set()
         # Strictly before: a unit exactly at its threshold is still volatile, and its
         # timer would fire again at every query until a later record came.
-        while self._timers and self._timers[0][0] < self._last:
+        while self._timers and self._timers[0][0] < self._feed.last:
             when, sid = heapq.heappop(self._timers)
             if self._sessions[sid].when == when:  # else a timer of an older placing
                 due.add(sid)
@@ -834,7 +813,7 @@ class LiveTracker:
                for m in members.values()):
             self._volatile_days.add(day)
             return
-        bumps = self._fold(day, self._last)
+        bumps = self._fold(day, self._feed.last)
         for counts, key in bumps:
             _bump(counts, key, 1)
         self._folded[day] = bumps
@@ -847,9 +826,9 @@ class LiveTracker:
             t = INF
         else:
             t = to_posix(as_of, "as_of")
-            if t < self._last:
+            if t < self._feed.last:
                 raise InvalidTime(f"as_of must be at or after the latest record"
-                                  f" ({self._last}), got {short_repr(as_of)}")
+                                  f" ({self.last}), got {short_repr(as_of)}")
         self._flush()
         return t
 
@@ -1009,7 +988,7 @@ class LiveTracker:
                     continue  # K06
                 spans += [(start, end) for who, start, end in s.stretches if who == agent]
         first = min(r.at for r in statuses)
-        cal = self._opts.calendar(first, max(self._span_hi, self._message_hi))
+        cal = self._opts.calendar(first, max(self._span_hi, self._feed.message_hi))
         return loads_of(statuses, held, a, cal)
 
     @_serialised
