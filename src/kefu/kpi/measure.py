@@ -18,7 +18,7 @@ its stretches' agent clocks, and from each run takes what every KPI needs:
 Two kernels walk (:mod:`kefu.kpi.kernel`): :meth:`Measure._walk` here, the
 reference, and its compiled twin (``kefu.kpi._kernel_c.walk``) with the
 same visits, arithmetic and counts, which calls the same helpers for the
-rare cases; the live tracker's per-session split always takes the reference.
+rare cases (the live tracker's per-session split included).
 
 Cost. The reply - start of every wait is computed once for the whole
 timeline at C speed (``durations``); a run's samples are then a slice of
@@ -224,7 +224,7 @@ class Measure:
         self._agent_units: dict[str, list[Unit]] = {}  # with detail=True
         shop_counts: dict[ShopKey, int] = {}
         agent_counts: dict[AgentKey, int] = {}
-        if split or kernel.ACTIVE != "c" or not kernel.compiled("walk")(
+        if kernel.ACTIVE != "c" or not kernel.compiled("walk")(
                 self, shop, agents, times, shop_counts, agent_counts, Samples, runs):
             self._walk(shop, agents, times, shop_counts, agent_counts)
         self._tallies(shop_counts, agent_counts)
