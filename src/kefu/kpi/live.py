@@ -109,6 +109,9 @@ _RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion, Eva
             AgentStatus)
 
 Counts = dict[Key, int]
+_NONE: frozenset[Any] = frozenset()  # a session's records of a kind it has none of
+_BUCKETS: dict[type, str] = {Handover: "handovers", Release: "releases",
+                             HumanRequest: "requests", SessionEnd: "ends"}
 
 
 # An increment of a running count: (the count dict, its key).
@@ -156,10 +159,12 @@ class _Session:
 
     def __init__(self) -> None:
         self.messages: dict[str, Message] = {}
-        self.handovers: set[Handover] = set()
-        self.releases: set[Release] = set()
-        self.requests: set[HumanRequest] = set()
-        self.ends: set[SessionEnd] = set()
+        # Its other records, once each; a set is made on its kind's first record (most
+        # sessions have no release or end: fewer objects for the garbage collector).
+        self.handovers: set[Handover] | frozenset[Handover] = _NONE
+        self.releases: set[Release] | frozenset[Release] = _NONE
+        self.requests: set[HumanRequest] | frozenset[HumanRequest] = _NONE
+        self.ends: set[SessionEnd] | frozenset[SessionEnd] = _NONE
         self.buyer: str | None = None
         self.order: tuple[Any, ...] = (INF, "")  # its first message's place in the global order
         self.shop_units: list[tuple[Unit, Unit]] = []  # (FIRST, ANY) per session-day
@@ -170,8 +175,11 @@ class _Session:
         self.when = INF  # when its volatile units may settle (its live timer)
         self.days: set[DayKey] = set()  # its buyer-days
         self.applied: list[Bump] | None = None  # the fixed counts it added (None: not yet)
-        self.samples: list[tuple[SampleKey, list[float]]] = []  # K08, as if the day were over
-        self.served: tuple[str, ...] = ()  # agents with response times in it (K08)
+        # K08, as if the day were over: values per multiset, and the agents with response
+        # times in it. Tuples of floats and strings: the garbage collector stops tracking
+        # them, where the walk's arrays (12 a session) it would scan at every collection.
+        self.samples: tuple[tuple[SampleKey, tuple[float, ...]], ...] = ()
+        self.served: tuple[str, ...] = ()
         self.unanswered = 0  # K08's counted waits without a reply, and excluded ones
         self.dropped = 0
         self.contact: LiveContact | None = None  # K13, as if the day were over
@@ -405,15 +413,18 @@ class LiveTracker:
     def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> bool:
         """File a hand-over, release, switch or end once; whether it was new."""
         s = self._session(rec.session_id)
-        bucket: set[Any] = (s.handovers if isinstance(rec, Handover) else
-                            s.releases if isinstance(rec, Release) else
-                            s.requests if isinstance(rec, HumanRequest) else s.ends)
-        if rec in bucket:
+        kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
+        bucket: set[Any] | frozenset[Any] = getattr(s, kind)
+        if not bucket:
+            bucket = set()
+            setattr(s, kind, bucket)
+        size = len(bucket)
+        cast("set[Any]", bucket).add(rec)  # one hash of it (its class's own code)
+        if len(bucket) == size:
             self._repeats += 1  # an identical record: a duplicate (data quality)
             if isinstance(rec, Handover | Release):
                 self._route_repeats += 1
             return False
-        bucket.add(rec)
         if isinstance(rec, Handover | HumanRequest):
             self._span_hi = max(self._span_hi, rec.at)
         if isinstance(rec, Handover | Release):
@@ -592,8 +603,9 @@ class LiveTracker:
         else:
             i, hour, c, code, wait, agent, moved, reason = found
             s.contact = (m.cal.days[i], hour, tl.groups[j], agent, code, wait, moved, reason, c)
-        stretches = () if j < 0 else tuple(
-            (tl.agents[x], tl.starts[x], tl.ends[x]) for x in range(tl.s_lo[j], tl.s_hi[j]))
+        lo, hi = (tl.s_lo[j], tl.s_hi[j]) if j >= 0 else (0, 0)
+        stretches = tuple(zip(tl.agents[lo:hi], tl.starts[lo:hi], tl.ends[lo:hi],
+                              strict=True))
         if stretches != s.stretches:
             for agent in {x[0] for x in s.stretches}:
                 self._held_by[agent].discard(sid)
@@ -615,45 +627,40 @@ class LiveTracker:
         return tl, Measure(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
                            agents=agents)
 
-    def _volatile_unit(self, u: Unit) -> bool:
-        """Whether ``u``'s status may still depend on ``as_of`` (any ``as_of >= last``)."""
-        if u.start > self._feed.last:
-            return True  # a window-opening clock that has not come yet (OPEN policy)
-        return (u.status is Status.MISSED and u.end is None
-                and not self._feed.last - u.start > self._opts.threshold)
-
     def _apply(self, sid: str, s: _Session) -> None:
         """Count a session's fixed units, register its volatile ones, refold its buyer-days."""
+        last, threshold, fate = self._feed.last, self._opts.threshold, s.fate
         applied: list[Bump] = []
         vol_shop: list[tuple[Unit, Unit, int]] = []
         vol_agents: list[Unit] = []
         when = INF
+        future = False  # a clock still to come (OPEN policy)
         for f, a in s.shop_units:
-            if self._volatile_unit(f) or self._volatile_unit(a):
-                vol_shop.append((f, a, s.fate))
-                when = min(when, *(self._settles(u) for u in (f, a) if self._volatile_unit(u)))
+            f_open, a_open = _open_until(f, last, threshold), _open_until(a, last, threshold)
+            if f_open != INF or a_open != INF:
+                vol_shop.append((f, a, fate))
+                when = min(when, f_open, a_open)
+                future = future or f.start > last or a.start > last
                 continue
             for basis, u in enumerate((f, a)):
-                key = self._key(u, self._feed.last)
-                if key is None:
-                    continue
+                key = _fixed_key(u)
                 applied.append((self._session_counts[basis], key))
-                if key[3] != EXCLUDED_CODE and s.fate != REACHED:
-                    applied.append((self._session_fates[basis], s.fate))
+                if key[3] != EXCLUDED_CODE and fate != REACHED:
+                    applied.append((self._session_fates[basis], fate))
         for u in s.agent_units:
-            if self._volatile_unit(u):
+            u_open = _open_until(u, last, threshold)
+            if u_open != INF:
                 vol_agents.append(u)
-                when = min(when, self._settles(u))
+                when = min(when, u_open)
+                future = future or u.start > last
                 continue
-            key = self._key(u, self._feed.last)
-            if key is not None and u.agent_id is not None:
-                applied.append((self._agent_counts.setdefault(u.agent_id, {}), key))
+            if u.agent_id is not None:
+                applied.append((self._agent_counts.setdefault(u.agent_id, {}), _fixed_key(u)))
                 self._agents_changed.add(u.agent_id)
         for counts, key in applied:
             _bump(counts, key, 1)
         s.applied = applied
-        if any(u.start > self._feed.last for u in (*(u for p in s.shop_units for u in p),
-                                              *s.agent_units)):
+        if future:
             self._future.add(sid)  # its K08 figures depend on as_of: measured at query
         else:
             self._add_samples(s, 1)
@@ -670,8 +677,9 @@ class LiveTracker:
             heapq.heappush(self._timers, (when, sid))
         if s.waiting is not None and s.buyer is not None:
             self._waiting[sid] = (s.buyer, s.waiting)
-        for n, x in enumerate(s.quality):
-            self._quality[n] += x
+        if any(s.quality):
+            for n, x in enumerate(s.quality):
+                self._quality[n] += x
         s.days = set()
         for f, a in s.shop_units:
             day = (f.buyer_id, f.day)
@@ -708,11 +716,13 @@ class LiveTracker:
     def _add_samples(self, s: _Session, n: int) -> None:
         """Add (``n`` = 1) or take back (-1) a session's K08 samples and counts; the
         samples wait in ``_delta`` until :meth:`_commit_samples`."""
+        side = 0 if n > 0 else 1
+        deltas = self._delta
         for key, values in s.samples:
-            delta = self._delta.get(key)
+            delta = deltas.get(key)
             if delta is None:
-                delta = self._delta[key] = ([], [])
-            (delta[0] if n > 0 else delta[1]).extend(values)
+                delta = deltas[key] = ([], [])
+            delta[side].extend(values)
         for agent in s.served:
             _bump(self._served, agent, n)
         self._unanswered += n * s.unanswered
@@ -729,10 +739,6 @@ class LiveTracker:
                 ms = self._samples[key] = Multiset()
             ms.change(adds, removes)
         self._delta = {}
-
-    def _settles(self, u: Unit) -> float:
-        """From when (as the latest record's time) a volatile unit may be fixed."""
-        return u.start if u.start > self._feed.last else u.start + self._opts.threshold
 
     def _settle(self) -> None:
         """Place again the sessions whose volatile units may have become fixed. Each is
@@ -809,8 +815,9 @@ class LiveTracker:
         members = self._members.get(day)
         if not members:
             return
-        if any(self._volatile_unit(m[2]) or self._volatile_unit(m[3])
-               for m in members.values()):
+        last, threshold = self._feed.last, self._opts.threshold
+        if any(_open_until(m[2], last, threshold) != INF
+               or _open_until(m[3], last, threshold) != INF for m in members.values()):
             self._volatile_days.add(day)
             return
         bumps = self._fold(day, self._feed.last)
@@ -1050,19 +1057,21 @@ class LiveTracker:
 
 
 def _samples_of(shop: Samples, agents: dict[str, Samples]
-                ) -> tuple[list[tuple[SampleKey, list[float]]], tuple[str, ...]]:
+                ) -> tuple[tuple[tuple[SampleKey, tuple[float, ...]], ...], tuple[str, ...]]:
     """A walk's K08 samples as values per multiset, and the agents it lists."""
-    out: list[tuple[SampleKey, list[float]]] = []
-    owners: list[tuple[str | None, Samples]] = [(None, shop)]
-    owners += sorted(agents.items())
-    for owner, x in owners:
+    out: list[tuple[SampleKey, tuple[float, ...]]] = []
+    served = tuple(sorted(agents))
+    for owner, x in ((None, shop), *((agent, agents[agent]) for agent in served)):
         for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
                                      ("replies", x.rep, x.rep_xc, x.rep_xw)):
-            cal = [*common, *xc]
-            if cal:
-                out.append(((owner, kind, "cal"), cal))
-                out.append(((owner, kind, "win"), [*common, *xw]))
-    return out, tuple(sorted(agents))
+            if xc:
+                out.append(((owner, kind, "cal"), (*common, *xc)))
+                out.append(((owner, kind, "win"), (*common, *xw)))
+            elif common:
+                values = tuple(common)  # no wait past a close: the same values
+                out.append(((owner, kind, "cal"), values))
+                out.append(((owner, kind, "win"), values))
+    return tuple(out), served
 
 
 def _survey(s: _Session) -> None:
@@ -1078,6 +1087,25 @@ def _survey(s: _Session) -> None:
     s.order = min([_place(m) for m in messages if m.at == lo])
     s.sequenced = any(map(_SEQ, messages))
     s.unknown = list(map(_SENDER, messages)).count(Sender.UNKNOWN)
+
+
+def _open_until(u: Unit, last: float, threshold: float) -> float:
+    """From when (as the latest record's time) a volatile unit may become fixed, or INF
+    for a unit already fixed: one whose status no ``as_of >= last`` can change.
+    ``last`` is the latest record's time. O(1)."""
+    start = u.start
+    if start > last:
+        return start  # a window-opening clock that has not come yet (OPEN policy)
+    if u.status is Status.MISSED and u.end is None and not last - start > threshold:
+        return start + threshold
+    return INF
+
+
+def _fixed_key(u: Unit) -> Key:
+    """A fixed unit's count key (:meth:`LiveTracker._key` at any ``as_of >= last``): a
+    session measured as if the day were over has no pending unit, so a fixed one
+    is met, missed or excluded for good, and not at risk."""
+    return (u.day, u.group, u.agent_id, _CODE[u.status], False, u.reason, None)
 
 
 def _place(m: Message) -> tuple[float, int, int, str]:
