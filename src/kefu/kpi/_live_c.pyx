@@ -11,6 +11,7 @@ filing runs Python code but a new session's constructor. O(1) per record.
 """
 
 from cpython.object cimport PyObject
+from libc.math cimport INFINITY
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     WAIT_LOCK,
@@ -26,6 +27,7 @@ from types import MemberDescriptorType
 
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
+from kefu.kpi.timeline import SENDER_RANK
 
 
 cdef extern from "Python.h":
@@ -38,6 +40,9 @@ cdef extern from "Python.h":
     bint PyFloat_CheckExact(PyObject* o)
     bint PyLong_CheckExact(PyObject* o)
     double PyFloat_AS_DOUBLE(PyObject* o)
+    int PyObject_RichCompareBool(PyObject* a, PyObject* b, int op) except -1
+    int PyObject_IsTrue(PyObject* o) except -1
+    enum: Py_LT, Py_EQ
     PyObject* PyDict_GetItemWithError(object d, PyObject* key) except? NULL
     int PyDict_SetItem(object d, object key, object value) except -1
     int PySet_Add(object s, object key) except -1
@@ -53,6 +58,10 @@ cdef PyObject* _S3 = <PyObject*>Sender.SYSTEM
 cdef PyObject* _S4 = <PyObject*>Sender.UNKNOWN
 if len(Sender) != 5:
     raise ImportError("kefu.kpi._live_c: Sender has members this feed does not know")
+cdef dict _RANKS = SENDER_RANK
+if [_RANKS[s] for s in (Sender.BUYER, Sender.AGENT, Sender.BOT, Sender.SYSTEM,
+                        Sender.UNKNOWN)] != [0, 1, 2, 3, 4]:
+    raise ImportError("kefu.kpi._live_c: the senders' order is not the one it knows")
 
 
 cdef Py_ssize_t _slot_offset(str name) except -1:
@@ -106,6 +115,30 @@ cdef bint _clean(object m) noexcept:
     return seq != NULL and PyLong_CheckExact(seq)
 
 
+cdef int _rank(PyObject* sender) noexcept:
+    """A Sender member's place in ``SENDER_RANK`` (the members in definition order)."""
+    if sender == _S0:
+        return 0
+    if sender == _S1:
+        return 1
+    if sender == _S2:
+        return 2
+    return 3 if sender == _S3 else 4
+
+
+cdef bint _placed_before(object m, object best) except -1:
+    """Whether clean message ``m`` comes before ``best`` (same time) in the global
+    order: by seq, then sender, then message id (exact ints and strs)."""
+    cdef PyObject* a = _slot(m, _SEQ)
+    cdef PyObject* b = _slot(best, _SEQ)
+    if not PyObject_RichCompareBool(a, b, Py_EQ):
+        return PyObject_RichCompareBool(a, b, Py_LT)
+    cdef int ra = _rank(_slot(m, _SENDER)), rb = _rank(_slot(best, _SENDER))
+    if ra != rb:
+        return ra < rb
+    return PyObject_RichCompareBool(_slot(m, _MID), _slot(best, _MID), Py_LT)
+
+
 cdef class Feed:
     """The compiled feed (see the module docstring and :class:`kefu.kpi.live_feed.Feed`)."""
 
@@ -150,6 +183,30 @@ cdef class Feed:
     cdef inline void _give(self) noexcept:
         self._inside = False
         PyThread_release_lock(self._mutex)
+
+    def survey(self, dict messages):
+        """``live_feed.survey`` of a session's messages when each is an exact Message that
+        passes the same check as ``add``'s (a float time): else None, and the caller
+        asks the reference. One pass, no Python code run. O(its messages)."""
+        cdef double lo = INFINITY, at
+        cdef object best = None
+        cdef bint sequenced = False
+        cdef Py_ssize_t unknown = 0
+        for m in messages.values():
+            if type(m) is not _MESSAGE or not _clean(m):
+                return None
+            at = PyFloat_AS_DOUBLE(_slot(m, _AT))
+            if not sequenced and PyObject_IsTrue(_slot(m, _SEQ)):
+                sequenced = True
+            if _slot(m, _SENDER) == _S4:
+                unknown += 1
+            if at < lo or (at == lo and _placed_before(m, best)):
+                lo, best = at, m
+        if best is None:
+            return (INFINITY, ""), False, 0
+        order = (<object>_slot(best, _AT), <object>_slot(best, _SEQ),
+                 _RANKS[<object>_slot(best, _SENDER)], <object>_slot(best, _MID))
+        return order, sequenced, unknown
 
     def enter(self, str method):
         """Take the tracker for one call (the reference's ``enter``)."""

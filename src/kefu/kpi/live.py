@@ -55,7 +55,6 @@ import functools
 import heapq
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
-from operator import attrgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
@@ -65,7 +64,7 @@ from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
 from kefu.kpi.intake import checked_one
-from kefu.kpi.live_feed import new_feed
+from kefu.kpi.live_feed import new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -81,7 +80,6 @@ from kefu.kpi.records import (
     HumanRequest,
     Message,
     Release,
-    Sender,
     SessionEnd,
 )
 from kefu.kpi.results import (
@@ -99,7 +97,7 @@ from kefu.kpi.results import (
     Unit,
 )
 from kefu.kpi.service import ServiceReport, contact_of
-from kefu.kpi.timeline import INF, SENDER_RANK, Timeline, build_timeline, message_key
+from kefu.kpi.timeline import INF, Timeline, build_timeline, message_key
 from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
 
 __all__ = ["LiveTracker"]
@@ -125,7 +123,6 @@ Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Ev
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 _NO_DURATIONS = Durations()
-_AT, _SEQ, _SENDER = attrgetter("at"), attrgetter("seq"), attrgetter("sender")
 
 
 class _Session:
@@ -501,7 +498,8 @@ class LiveTracker:
         batch: list[str] = []
         for sid in sorted(dirty):
             s = self._sessions[sid]
-            _survey(s)
+            s.order, s.sequenced, s.unknown = (self._feed.survey(s.messages)
+                                               or survey(s.messages))
             if s.sequenced:
                 self._measure(sid)  # its messages' order (data quality) needs a walk of its own
             else:
@@ -542,7 +540,7 @@ class LiveTracker:
     def _measure_batch(self, sids: list[str]) -> None:
         """Measure many sessions in one walk (what a burst or a backfill costs), each as
         :meth:`_measure` would. Only sessions whose share of the data quality is
-        known may come here: their unknown senders (counted by :func:`_survey`)
+        known may come here: their unknown senders (counted by :func:`~kefu.kpi.live_feed.survey`)
         and the waits their switch dropped (the timeline says whose), but no
         ``seq`` (out-of-order messages are counted over the whole walk)."""
         sessions = [self._sessions[sid] for sid in sids]
@@ -1074,21 +1072,6 @@ def _samples_of(shop: Samples, agents: dict[str, Samples]
     return tuple(out), served
 
 
-def _survey(s: _Session) -> None:
-    """What a session's walk needs to know of its messages beforehand: its first one's
-    place, whether any has a ``seq``, and how many come from an unknown sender.
-    Counted when the session is measured (O(its messages) at C speed, beside the
-    walk's own), so that :meth:`LiveTracker.add` does not have to."""
-    messages = list(s.messages.values())
-    if not messages:
-        s.order, s.sequenced, s.unknown = (INF, ""), False, 0
-        return
-    lo = min(map(_AT, messages))
-    s.order = min([_place(m) for m in messages if m.at == lo])
-    s.sequenced = any(map(_SEQ, messages))
-    s.unknown = list(map(_SENDER, messages)).count(Sender.UNKNOWN)
-
-
 def _open_until(u: Unit, last: float, threshold: float) -> float:
     """From when (as the latest record's time) a volatile unit may become fixed, or INF
     for a unit already fixed: one whose status no ``as_of >= last`` can change.
@@ -1106,12 +1089,6 @@ def _fixed_key(u: Unit) -> Key:
     session measured as if the day were over has no pending unit, so a fixed one
     is met, missed or excluded for good, and not at risk."""
     return (u.day, u.group, u.agent_id, _CODE[u.status], False, u.reason, None)
-
-
-def _place(m: Message) -> tuple[float, int, int, str]:
-    """A message's place in the global order: the first four fields of ``message_key``,
-    which decide the order sessions are visited in (their first message's place)."""
-    return (m.at, m.seq, SENDER_RANK[m.sender], m.message_id)
 
 
 def _conflicts_of(copies: list[Message]) -> int:

@@ -20,18 +20,25 @@ from __future__ import annotations
 
 import _thread
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, Protocol
 
 from kefu import _compat
 from kefu.kpi import kernel
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.intake import CLEAN_ONE
-from kefu.kpi.records import Message
+from kefu.kpi.records import Message, Sender
+from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "new_feed"]
+__all__ = ["Feed", "Feeding", "Survey", "new_feed", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
+_AT, _SEQ, _SENDER = attrgetter("at"), attrgetter("seq"), attrgetter("sender")
+# A session's messages surveyed: its first one's place in the global order (the first
+# four fields of ``timeline.message_key``), whether any has a ``seq``, and how many
+# come from an unknown sender.
+Survey = tuple[tuple[Any, ...], bool, int]
 
 _COMPILED = _compat.load_compiled("kefu.kpi._live_c", "the compiled live tracker feed")
 
@@ -48,6 +55,8 @@ class Feeding(Protocol):
     def add(self, record: object) -> None: ...
 
     def file(self, m: Message) -> None: ...
+
+    def survey(self, messages: dict[str, Message]) -> Survey | None: ...
 
     def enter(self, method: str) -> None: ...
 
@@ -106,6 +115,10 @@ class Feed:
             self.message_hi = at
         self.dirty.add(sid)
 
+    def survey(self, messages: dict[str, Message]) -> Survey | None:
+        """:func:`survey` (the compiled feed answers None for what it leaves to it)."""
+        return survey(messages)
+
     def enter(self, method: str) -> None:
         """Take the tracker for one call: wait for another thread's call to end; refuse
         a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
@@ -119,6 +132,19 @@ class Feed:
         """End the call :meth:`enter` began."""
         self._owner = None
         self._lock.release()
+
+
+def survey(messages: dict[str, Message]) -> Survey:
+    """What a session's walk needs to know of its (checked) messages beforehand (see
+    ``Survey``); the order of sessions in a walk is that of their first messages.
+    Made when the session is measured, so that ``add`` does not have to. O(its
+    messages), at C speed."""
+    ms = list(messages.values())
+    if not ms:
+        return (INF, ""), False, 0
+    lo = min(map(_AT, ms))
+    order = min([(m.at, m.seq, SENDER_RANK[m.sender], m.message_id) for m in ms if m.at == lo])
+    return order, any(map(_SEQ, ms)), list(map(_SENDER, ms)).count(Sender.UNKNOWN)
 
 
 def new_feed(new_session: Callable[[], Any], other: Callable[[object], None]) -> Feeding:
