@@ -10,7 +10,10 @@ figures are printed: ``add`` alone, a backfill (every record, then the
 query that catches up), and a live feed with a shop query every 1,000
 records. Then steady queries at the end of the feed (a pending-heavy
 instant), and ``shop_reply_rate`` + ``agent_reply_rates`` over the same
-records, timed in the same run for the ratio.
+records, timed in the same run for the ratio. The last lines compare, in
+one run, ``add`` on the compiled feed and on the pure-Python one (rounds
+taken in turn, the best of each), and a live feed after a backfill with and
+without ``gc.freeze()``.
 
 ``--callgrind`` counts instructions instead (callgrind: independent of the
 machine's load; run with PYTHONHASHSEED=0): the day is made and pickled
@@ -23,6 +26,7 @@ the pure-Python feed and walk).
 from __future__ import annotations
 
 import gc
+import math
 import os
 import pickle
 import sys
@@ -33,7 +37,7 @@ from typing import Any
 from bench_kpi import make_day
 from callgrind_calls import _count
 from kefu import kpi
-from kefu.kpi import LiveTracker
+from kefu.kpi import LiveTracker, kernel
 
 
 def _feed_order(day: dict[str, Any]) -> list[Any]:
@@ -128,7 +132,7 @@ def after_backfill(messages: int, *, freeze: bool, every: int = 1_000,
 
 CALLGRIND_WORKLOAD = """
 import gc, pickle, sys
-from kefu.kpi import LiveTracker
+from kefu.kpi import LiveTracker, kernel
 with open(sys.argv[1], "rb") as f:
     records = pickle.load(f)
 tracker = LiveTracker(tz="Asia/Shanghai")
@@ -157,6 +161,27 @@ def callgrind(messages: int) -> None:
           f" catch-up {(query - fed) / n:,.0f}, together {(query - none) / n:,.0f}")
 
 
+def feeds(messages: int, rounds: int = 3) -> None:
+    """``add`` alone on the compiled feed and on the reference, rounds in turn."""
+    records = _feed_order(make_day(messages // 20, messages))
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for feed in ("c", "py"):
+            saved, kernel.ACTIVE = kernel.ACTIVE, feed  # the feed is chosen when it is made
+            try:
+                add = LiveTracker(tz="Asia/Shanghai").add
+            finally:
+                kernel.ACTIVE = saved
+            t = time.perf_counter()
+            for r in records:
+                add(r)
+            best[feed] = min(best.get(feed, math.inf), time.perf_counter() - t)
+    n = len(records)
+    print(f"add, {n:,} records, best of {rounds}: compiled feed {best['c'] / n * 1e6:.2f} us,"
+          f" pure-Python feed {best['py'] / n * 1e6:.2f} us"
+          f" ({best['py'] / best['c']:.1f}x)")
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--callgrind"]:
         callgrind(int(argv[1]) if len(argv) > 1 else 10_000)
@@ -165,6 +190,8 @@ def main(argv: list[str]) -> None:
     for n in sizes:
         run(n)
     n = max(sizes)
+    if "c" in kernel.AVAILABLE:
+        feeds(n)
     rates = {freeze: after_backfill(n, freeze=freeze) for freeze in (False, True)}
     print(f"live after a backfill of half of {n:,} messages, a query every 1,000 records:"
           f" {rates[False]:,.0f}/s; with gc.freeze() after the backfill:"

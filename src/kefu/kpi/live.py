@@ -28,15 +28,16 @@ FIRST takes the earliest clock (then the smaller session id), ANY the worst
 status (then the earlier deciding clock). A buyer-day all of whose members
 are fixed is folded once; one with a volatile member is folded at query time.
 
-Threads. Calls take turns on a lock, so a feeder and dashboards may share
-a tracker; a call from inside a call (a time zone's or a record's own
-code) raises NestedCall instead of waiting for itself. A query that fails
+Threads. Calls take turns on a lock (the feed's: :mod:`kefu.kpi.live_feed`),
+so a feeder and dashboards may share a tracker; a call from inside a call
+(a time zone's or a record's own code) raises NestedCall instead of waiting
+for itself. A query that fails
 part-way (a user's time zone raised: TimezoneFailed) leaves every session
 either measured again in full or still marked changed, so nothing is lost.
 
-Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1),
-about two microseconds for a message) and marks its session changed. The next query measures
-each changed session once, O(records of the session), in one walk over all
+Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1); a
+message in C when the compiled feed is built, :mod:`kefu.kpi.live_feed`) and
+marks its session changed. The next query measures each changed session once, O(records of the session), in one walk over all
 of them (sessions with ``seq`` numbers get a walk of their own, so that
 their out-of-order count stays theirs), plus
 O(log v) bookkeeping per unit and one bulk insert of the new response
