@@ -37,16 +37,16 @@ either measured again in full or still marked changed, so nothing is lost.
 
 Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1); a
 message in C when the compiled feed is built, :mod:`kefu.kpi.live_feed`) and
-marks its session changed. The next query measures each changed session once, O(records of the session), in one walk over all
-of them (sessions with ``seq`` numbers get a walk of their own, so that
-their out-of-order count stays theirs), plus
-O(log v) bookkeeping per unit and one bulk insert of the new response
-times: a burst
-of records, or a whole day fed at start-up, costs one measure per session,
-not one per record. A query then costs O(volatile units + waiting sessions
-+ keys of the breakdown): it does not grow with the day's size. Memory holds
-the records of each session (the tracker measures from them) and each
-message id once (duplicates are dropped by id, as the pure functions do).
+marks its session changed. The next query measures each changed session
+once, O(records of the session), in one walk over all of them (sessions
+with ``seq`` numbers get a walk of their own, so that their out-of-order
+count stays theirs), plus O(log v) bookkeeping per unit and one bulk insert
+of the new response times: a burst of records, or a whole day fed at
+start-up, costs one measure per session, not one per record. A query then
+costs O(volatile units + waiting sessions + keys of the breakdown): it does
+not grow with the day's size. Memory holds the records of each session (the
+tracker measures from them) and each message id once (duplicates are
+dropped by id, as the pure functions do).
 """
 
 from __future__ import annotations
