@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kpi_helpers import SH
@@ -24,6 +25,12 @@ from kefu.kpi import Window, kernel
 from kefu.kpi.measure import Measure, Samples
 from kefu.kpi.options import make_options
 from kefu.kpi.timeline import build_timeline
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _need_compiled() -> None:
+    if "c" not in kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
 
 
 def _plain(s: Samples) -> tuple[list[float], ...]:
