@@ -87,8 +87,11 @@ class Feed:
         self.message_hi = -float("inf")
 
     def add(self, record: object) -> None:
-        """Take one record, in a turn of its own. O(1)."""
-        self.enter("add")
+        """Take one record, in a turn of its own (:meth:`enter`, inline). O(1)."""
+        lock = self._lock
+        if not lock.acquire(False):
+            self.enter("add")  # taken: a nested call (refused) or another thread's
+        self._owner = _get_ident()
         try:
             if (type(record) is Message and _CLEAN_MESSAGE(record)
                     and record.message_id not in self.kept):
@@ -96,7 +99,8 @@ class Feed:
             else:
                 self._other(record)
         finally:
-            self.leave()
+            self._owner = None
+            lock.release()
 
     def file(self, m: Message) -> None:
         """File a checked message whose id is new in its session, and mark the session
