@@ -52,6 +52,7 @@ PACKAGE = HERE / "src" / "kefu"
 SOURCES = {
     "kefu._engine_c": PACKAGE / "_engine_c.pyx",
     "kefu.kpi._kernel_c": PACKAGE / "kpi" / "_kernel_c.pyx",
+    "kefu.kpi._live_c": PACKAGE / "kpi" / "_live_c.pyx",
 }
 CACHE = HERE / "build" / "kefu-ext-cache"
 DIRECTIVES = {"language_level": 3, "boundscheck": False, "wraparound": False}

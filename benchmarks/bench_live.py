@@ -1,6 +1,7 @@
 """The live tracker (K12) against recomputing: cost per record fed and per query.
 
     python benchmarks/bench_live.py [messages ...]      (default: 20000 500000)
+    python benchmarks/bench_live.py --callgrind [messages]   (default: 10000)
 
 For each size, one day of ``bench_kpi.make_day`` (sessions = messages / 20)
 is fed to a :class:`kefu.kpi.LiveTracker` one record at a time in time
@@ -9,19 +10,34 @@ figures are printed: ``add`` alone, a backfill (every record, then the
 query that catches up), and a live feed with a shop query every 1,000
 records. Then steady queries at the end of the feed (a pending-heavy
 instant), and ``shop_reply_rate`` + ``agent_reply_rates`` over the same
-records, timed in the same run for the ratio.
+records, timed in the same run for the ratio. The last lines compare, in
+one run, ``add`` on the compiled feed and on the pure-Python one (rounds
+taken in turn, the best of each), and a live feed after a backfill with and
+without ``gc.freeze()``.
+
+``--callgrind`` counts instructions instead (callgrind: independent of the
+machine's load; run with PYTHONHASHSEED=0): the day is made and pickled
+outside valgrind, then loaded three times, to be fed or not and caught up
+or not, and the differences per record are what ``add`` and the catch-up
+at the next query cost, on the active KPI kernel (``KEFU_NO_EXTENSIONS=1``:
+the pure-Python feed and walk).
 """
 
 from __future__ import annotations
 
 import gc
+import math
+import os
+import pickle
 import sys
+import tempfile
 import time
 from typing import Any
 
 from bench_kpi import make_day
+from callgrind_calls import _count
 from kefu import kpi
-from kefu.kpi import LiveTracker
+from kefu.kpi import LiveTracker, kernel
 
 
 def _feed_order(day: dict[str, Any]) -> list[Any]:
@@ -114,11 +130,68 @@ def after_backfill(messages: int, *, freeze: bool, every: int = 1_000,
         gc.unfreeze()
 
 
+CALLGRIND_WORKLOAD = """
+import gc, pickle, sys
+from kefu.kpi import LiveTracker, kernel
+with open(sys.argv[1], "rb") as f:
+    records = pickle.load(f)
+tracker = LiveTracker(tz="Asia/Shanghai")
+gc.collect()
+gc.freeze()  # the records are never collected: counts do not depend on when it runs
+if sys.argv[2] != "none":
+    add = tracker.add
+    for r in records:
+        add(r)
+if sys.argv[2] == "query":
+    tracker.shop(tracker.last)
+"""
+
+
+def callgrind(messages: int) -> None:
+    """Instructions per record of ``add`` and of the catch-up at the next query."""
+    records = _feed_order(make_day(messages // 20, messages))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "records.pickle")
+        with open(path, "wb") as f:
+            pickle.dump(records, f)
+        none, fed, query = (_count(CALLGRIND_WORKLOAD, path, stage)
+                            for stage in ("none", "add", "query"))
+    n = len(records)
+    print(f"{n:,} records: add {(fed - none) / n:,.0f} instructions per record,"
+          f" catch-up {(query - fed) / n:,.0f}, together {(query - none) / n:,.0f}")
+
+
+def feeds(messages: int, rounds: int = 3) -> None:
+    """``add`` alone on the compiled feed and on the reference, rounds in turn."""
+    records = _feed_order(make_day(messages // 20, messages))
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for feed in ("c", "py"):
+            saved, kernel.ACTIVE = kernel.ACTIVE, feed  # the feed is chosen when it is made
+            try:
+                add = LiveTracker(tz="Asia/Shanghai").add
+            finally:
+                kernel.ACTIVE = saved
+            t = time.perf_counter()
+            for r in records:
+                add(r)
+            best[feed] = min(best.get(feed, math.inf), time.perf_counter() - t)
+    n = len(records)
+    print(f"add, {n:,} records, best of {rounds}: compiled feed {best['c'] / n * 1e6:.2f} us,"
+          f" pure-Python feed {best['py'] / n * 1e6:.2f} us"
+          f" ({best['py'] / best['c']:.1f}x)")
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--callgrind"]:
+        callgrind(int(argv[1]) if len(argv) > 1 else 10_000)
+        return
     sizes = [int(a) for a in argv] or [20_000, 500_000]
     for n in sizes:
         run(n)
     n = max(sizes)
+    if "c" in kernel.AVAILABLE:
+        feeds(n)
     rates = {freeze: after_backfill(n, freeze=freeze) for freeze in (False, True)}
     print(f"live after a backfill of half of {n:,} messages, a query every 1,000 records:"
           f" {rates[False]:,.0f}/s; with gc.freeze() after the backfill:"

@@ -790,7 +790,8 @@ cdef void _runs_of(object found, vector[Run]& out) except *:
 
 def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_counts,
          dict agent_counts, object samples_cls, object runs):
-    """``Measure._walk`` over ``m`` (not split), with identical results (see above).
+    """``Measure._walk`` over ``m``, with identical results (see above); with ``m.split``
+    (the live tracker) each session's samples and counts apart, as the reference.
 
     ``samples_cls`` is :class:`kefu.kpi.measure.Samples`, ``runs`` is
     :func:`kefu.kpi.clocks.runs`. Returns False, having changed nothing, when the
@@ -849,6 +850,8 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     cdef list a_risk_l = m._a_risk, f_fate = m._f_fate, a_fate = m._a_fate
     cdef list waiting = m.waiting
     cdef Py_ssize_t unanswered = 0, dropped = 0
+    cdef dict split = m.split  # None, or per session: (shop, agents' samples, counts)
+    cdef Py_ssize_t opened = -1, u0 = 0, d0 = 0  # split: the session open, its counts' start
     cdef Py_ssize_t n = len(ids), j, lo, hi, i, ka, kb, k, k0, k1, x, nd, p, common, q
     cdef double c1, c, h, r, a_c, a_r, start, end, last_r
     cdef int code, a_code, fate
@@ -870,6 +873,15 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
             c1 = h
         if reached[j] == INFINITY and bot_at[j] - c1 <= T:
             continue
+        if split is not None:  # this session's samples apart
+            if opened >= 0:
+                _close_split(split, opened, unanswered - u0, dropped - d0)
+            opened, u0, d0 = j, unanswered, dropped
+            shop_samples = m.shop_samples = samples_cls()
+            agent_samples = m.agent_samples = {}
+            split[j] = (shop_samples, agent_samples, 0, 0)
+            shop_rep = shop_samples.rep
+            shop_first = shop_samples.first
         if reached[j] != INFINITY:
             fate = F_REACHED
         elif ended[j] == INFINITY:
@@ -1067,8 +1079,17 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     pyd = _as_array(d.data(), nd)
                     common, wins = m._split(pyd, i, c, ka)
                     samples.add_run(pyd, common, wins)
+    if opened >= 0:
+        _close_split(split, opened, unanswered - u0, dropped - d0)
     m.unanswered, m.dropped = unanswered, dropped
     return True
+
+
+cdef void _close_split(dict split, Py_ssize_t j, Py_ssize_t unanswered,
+                       Py_ssize_t dropped) except *:
+    """A split session's counts (``Measure._close_split``)."""
+    shop, agents, _u, _d = split[j]
+    split[j] = (shop, agents, unanswered, dropped)
 
 
 cdef inline bint _is_array(object value, char typecode):

@@ -28,35 +28,34 @@ FIRST takes the earliest clock (then the smaller session id), ANY the worst
 status (then the earlier deciding clock). A buyer-day all of whose members
 are fixed is folded once; one with a volatile member is folded at query time.
 
-Threads. Calls take turns on a lock, so a feeder and dashboards may share
-a tracker; a call from inside a call (a time zone's or a record's own
-code) raises NestedCall instead of waiting for itself. A query that fails
+Threads. Calls take turns on a lock (the feed's: :mod:`kefu.kpi.live_feed`),
+so a feeder and dashboards may share a tracker; a call from inside a call
+(a time zone's or a record's own code) raises NestedCall instead of waiting
+for itself. A query that fails
 part-way (a user's time zone raised: TimezoneFailed) leaves every session
 either measured again in full or still marked changed, so nothing is lost.
 
-Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1),
-about two microseconds for a message) and marks its session changed. The next query measures
-each changed session once, O(records of the session), in one walk over all
-of them (sessions with ``seq`` numbers get a walk of their own, so that
-their out-of-order count stays theirs), plus
-O(log v) bookkeeping per unit and one bulk insert of the new response
-times: a burst
-of records, or a whole day fed at start-up, costs one measure per session,
-not one per record. A query then costs O(volatile units + waiting sessions
-+ keys of the breakdown): it does not grow with the day's size. Memory holds
-the records of each session (the tracker measures from them) and each
-message id once (duplicates are dropped by id, as the pure functions do).
+Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1); a
+message in C when the compiled feed is built, :mod:`kefu.kpi.live_feed`) and
+marks its session changed. The next query measures each changed session
+once, O(records of the session), in one walk over all of them (sessions
+with ``seq`` numbers get a walk of their own, so that their out-of-order
+count stays theirs), plus O(log v) bookkeeping per unit and one bulk insert
+of the new response times: a burst of records, or a whole day fed at
+start-up, costs one measure per session, not one per record. A query then
+costs O(volatile units + waiting sessions + keys of the breakdown): it does
+not grow with the day's size. Memory holds the records of each session (the
+tracker measures from them) and each message id once (duplicates are
+dropped by id, as the pure functions do).
 """
 
 from __future__ import annotations
 
-import _thread
 import datetime as dt
 import functools
 import heapq
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
-from operator import attrgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
@@ -64,8 +63,9 @@ import attrs
 from kefu._text import short_repr
 from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
-from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
-from kefu.kpi.intake import CLEAN_ONE, checked_one
+from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
+from kefu.kpi.intake import checked_one
+from kefu.kpi.live_feed import new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -81,7 +81,6 @@ from kefu.kpi.records import (
     HumanRequest,
     Message,
     Release,
-    Sender,
     SessionEnd,
 )
 from kefu.kpi.results import (
@@ -99,7 +98,7 @@ from kefu.kpi.results import (
     Unit,
 )
 from kefu.kpi.service import ServiceReport, contact_of
-from kefu.kpi.timeline import INF, SENDER_RANK, Timeline, build_timeline, message_key
+from kefu.kpi.timeline import INF, Timeline, build_timeline, message_key
 from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
 
 __all__ = ["LiveTracker"]
@@ -109,6 +108,9 @@ _RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion, Eva
             AgentStatus)
 
 Counts = dict[Key, int]
+_NONE: frozenset[Any] = frozenset()  # a session's records of a kind it has none of
+_BUCKETS: dict[type, str] = {Handover: "handovers", Release: "releases",
+                             HumanRequest: "requests", SessionEnd: "ends"}
 
 
 # An increment of a running count: (the count dict, its key).
@@ -121,10 +123,7 @@ Member = tuple[Any, str, Unit, Unit, int]
 Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
-_CLEAN_MESSAGE = CLEAN_ONE[Message]
-_get_ident = _thread.get_ident
 _NO_DURATIONS = Durations()
-_AT, _SEQ, _SENDER = attrgetter("at"), attrgetter("seq"), attrgetter("sender")
 
 
 class _Session:
@@ -158,10 +157,12 @@ class _Session:
 
     def __init__(self) -> None:
         self.messages: dict[str, Message] = {}
-        self.handovers: set[Handover] = set()
-        self.releases: set[Release] = set()
-        self.requests: set[HumanRequest] = set()
-        self.ends: set[SessionEnd] = set()
+        # Its other records, once each; a set is made on its kind's first record (most
+        # sessions have no release or end: fewer objects for the garbage collector).
+        self.handovers: set[Handover] | frozenset[Handover] = _NONE
+        self.releases: set[Release] | frozenset[Release] = _NONE
+        self.requests: set[HumanRequest] | frozenset[HumanRequest] = _NONE
+        self.ends: set[SessionEnd] | frozenset[SessionEnd] = _NONE
         self.buyer: str | None = None
         self.order: tuple[Any, ...] = (INF, "")  # its first message's place in the global order
         self.shop_units: list[tuple[Unit, Unit]] = []  # (FIRST, ANY) per session-day
@@ -172,8 +173,11 @@ class _Session:
         self.when = INF  # when its volatile units may settle (its live timer)
         self.days: set[DayKey] = set()  # its buyer-days
         self.applied: list[Bump] | None = None  # the fixed counts it added (None: not yet)
-        self.samples: list[tuple[SampleKey, list[float]]] = []  # K08, as if the day were over
-        self.served: tuple[str, ...] = ()  # agents with response times in it (K08)
+        # K08, as if the day were over: values per multiset, and the agents with response
+        # times in it. Tuples of floats and strings: the garbage collector stops tracking
+        # them, where the walk's arrays (12 a session) it would scan at every collection.
+        self.samples: tuple[tuple[SampleKey, tuple[float, ...]], ...] = ()
+        self.served: tuple[str, ...] = ()
         self.unanswered = 0  # K08's counted waits without a reply, and excluded ones
         self.dropped = 0
         self.contact: LiveContact | None = None  # K13, as if the day were over
@@ -271,8 +275,10 @@ class LiveTracker:
                  threshold: float = 180.0, warn_after: float = 100.0,
                  before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
                  answer_within: float | None = None, short_abandon: float = 5.0) -> None:
-        self._lock = _thread.allocate_lock()  # calls from other threads wait for it
-        self._owner: int | None = None  # the thread inside a call, if any
+        # The feed takes turns between threads and files new messages (live_feed).
+        self._feed = new_feed(_Session, self._add_record)
+        # Its ``add`` is this tracker's: one C call per record when it is compiled.
+        self.add = self._feed.add  # type: ignore[method-assign]
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -289,15 +295,13 @@ class LiveTracker:
         self._statuses: dict[str, set[AgentStatus]] = {}
         self._status_repeats = 0
         self._held_by: dict[str, set[str]] = {}
-        self._message_hi = -INF
         self._span_hi = -INF  # over hand-overs, switches and status records
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, _Session] = self._feed.sessions
         self._by_buyer: dict[str, set[str]] = {}
-        self._kept: dict[str, Message] = {}  # message id -> the copy that counts
+        self._kept: dict[str, Message] = self._feed.kept  # message id -> the copy that counts
         self._copies: dict[str, list[Message]] = {}  # ids seen more than once: every copy
         self._excluded: dict[str, str] = {}
-        self._last = -INF
         # Fixed units, counted once: per session-day (FIRST, ANY) with K02 fates, per
         # agent, per buyer-day (FIRST, ANY) with fates.
         self._session_counts: tuple[Counts, Counts] = ({}, {})
@@ -325,7 +329,7 @@ class LiveTracker:
         self._unanswered = 0
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
-        self._dirty: set[str] = set()  # sessions changed since they were last measured
+        self._dirty: set[str] = self._feed.dirty  # sessions changed since last measured
         self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
         self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
         # K08 figures built at a query, by agent (None: the shop), until their samples change.
@@ -336,54 +340,42 @@ class LiveTracker:
     @property
     def last(self) -> float:
         """The latest record's time (``-inf`` before any): a query needs ``as_of >= last``."""
-        return self._last
+        return float(self._feed.last)
 
     def add(self, record: object) -> None:
         """Take one record. InvalidRecord for anything but a valid record of a fed kind,
         and nothing changes then.
 
         Cost: O(1); the session is measured again at the next query (module docstring).
-        A message, the common record, takes a short path: its fields checked in one
-        pass, its copy filed by id, its session marked changed.
+        A message, the common record, takes a short path (:mod:`kefu.kpi.live_feed`):
+        its fields checked in one pass, its copy filed by id, its session marked
+        changed; compiled, when the compiled KPI kernel is.
         """
-        lock = self._lock
-        if not lock.acquire(False):
-            self._wait("add")
-        self._owner = _get_ident()
-        try:
-            if type(record) is Message:  # the common record: a short path
-                self._add_message(record if _CLEAN_MESSAGE(record)
-                                  else checked_one(record, Message))
-            else:
-                self._add_other_kind(record)
-        finally:
-            self._owner = None
-            lock.release()
+        self._feed.add(record)
 
     def extend(self, records: Iterable[object]) -> None:
         """:meth:`add` each record in turn: those before a refused one stay added. Each
         is a call of its own, so queries from other threads are answered while the
         iterable waits (a live stream) and its own code may query the tracker."""
+        add = self._feed.add
         for r in records:
-            self.add(r)
+            add(r)
 
     def _enter(self, method: str) -> None:
         """Take the tracker for one call: wait for another thread's call to end; refuse
         a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
-        if not self._lock.acquire(False):
-            self._wait(method)
-        self._owner = _get_ident()
-
-    def _wait(self, method: str) -> None:
-        """The tracker is taken: by this very thread (a nested call: NestedCall), or by
-        another one, whose call this one waits for."""
-        if self._owner == _get_ident():
-            raise NestedCall(method)
-        self._lock.acquire()
+        self._feed.enter(method)
 
     def _leave(self) -> None:
-        self._owner = None
-        self._lock.release()
+        self._feed.leave()
+
+    def _add_record(self, record: object) -> None:
+        """:meth:`add` for what the feed does not file itself (it holds the turn): a
+        message to check or rebuild, or whose id was seen, or another kind."""
+        if type(record) is Message:
+            self._add_message(checked_one(record, Message))
+        else:
+            self._add_other_kind(record)
 
     def _add_other_kind(self, record: object) -> None:
         """:meth:`add` for anything but an exact Message: check it, file it by kind."""
@@ -400,15 +392,15 @@ class LiveTracker:
             self._exclude(cast(Exclusion, rec))
         elif cls is Evaluation:
             self._ratings.add(cast(Evaluation, rec))
-            self._last = max(self._last, rated_at(cast(Evaluation, rec)))
+            self._feed.last = max(self._feed.last, rated_at(cast(Evaluation, rec)))
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
         else:
             other = cast(Handover | Release | HumanRequest | SessionEnd, rec)
             if self._add_other(other):
                 self._dirty.add(other.session_id)
-            if other.at > self._last:
-                self._last = other.at
+            if other.at > self._feed.last:
+                self._feed.last = other.at
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -419,15 +411,18 @@ class LiveTracker:
     def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> bool:
         """File a hand-over, release, switch or end once; whether it was new."""
         s = self._session(rec.session_id)
-        bucket: set[Any] = (s.handovers if isinstance(rec, Handover) else
-                            s.releases if isinstance(rec, Release) else
-                            s.requests if isinstance(rec, HumanRequest) else s.ends)
-        if rec in bucket:
+        kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
+        bucket: set[Any] | frozenset[Any] = getattr(s, kind)
+        if not bucket:
+            bucket = set()
+            setattr(s, kind, bucket)
+        size = len(bucket)
+        cast("set[Any]", bucket).add(rec)  # one hash of it (its class's own code)
+        if len(bucket) == size:
             self._repeats += 1  # an identical record: a duplicate (data quality)
             if isinstance(rec, Handover | Release):
                 self._route_repeats += 1
             return False
-        bucket.add(rec)
         if isinstance(rec, Handover | HumanRequest):
             self._span_hi = max(self._span_hi, rec.at)
         if isinstance(rec, Handover | Release):
@@ -439,20 +434,12 @@ class LiveTracker:
         functions do), and mark the sessions whose messages changed."""
         mid = m.message_id
         kept = self._kept.get(mid)
-        at = m.at
-        if at > self._last:
-            self._last = at
-        if kept is None:  # the common case, inline
-            self._kept[mid] = m
-            sid = m.session_id
-            s = self._sessions.get(sid)
-            if s is None:
-                s = self._sessions[sid] = _Session()
-            s.messages[mid] = m
-            if at > self._message_hi:
-                self._message_hi = at
-            self._dirty.add(sid)
+        feed = self._feed
+        if kept is None:
+            feed.file(m)
             return
+        if m.at > feed.last:
+            feed.last = m.at
         copies = self._copies.setdefault(mid, [kept])
         self._conflicts -= _conflicts_of(copies)
         copies.append(m)
@@ -465,9 +452,9 @@ class LiveTracker:
         self._kept[mid] = best
         del self._sessions[kept.session_id].messages[mid]
         self._session(best.session_id).messages[mid] = best
-        if kept.at == self._message_hi and best.at < kept.at:
-            self._message_hi = max(x.at for x in self._kept.values())
-        self._message_hi = max(self._message_hi, best.at)
+        if kept.at == feed.message_hi and best.at < kept.at:
+            feed.message_hi = max(x.at for x in self._kept.values())
+        feed.message_hi = max(feed.message_hi, best.at)
         self._dirty.update((kept.session_id, best.session_id))
 
     def _add_status(self, r: AgentStatus) -> None:
@@ -478,7 +465,7 @@ class LiveTracker:
             return
         mine.add(r)
         self._span_hi = max(self._span_hi, r.at)
-        self._last = max(self._last, r.at)
+        self._feed.last = max(self._feed.last, r.at)
 
     def _exclude(self, e: Exclusion) -> None:
         """K06, retroactively: the buyer's sessions are measured again. A buyer excluded
@@ -496,7 +483,8 @@ class LiveTracker:
         """Measure every session changed since the last query, once, then settle the
         sessions whose volatile units became fixed as time went on. Each query starts
         with it, so a burst of records costs one measure per session it touched."""
-        dirty, self._dirty = self._dirty, set()
+        dirty = set(self._dirty)
+        self._dirty.clear()
         try:
             self._measure_all(dirty)
         except BaseException:
@@ -511,7 +499,8 @@ class LiveTracker:
         batch: list[str] = []
         for sid in sorted(dirty):
             s = self._sessions[sid]
-            _survey(s)
+            s.order, s.sequenced, s.unknown = (self._feed.survey(s.messages)
+                                               or survey(s.messages))
             if s.sequenced:
                 self._measure(sid)  # its messages' order (data quality) needs a walk of its own
             else:
@@ -552,7 +541,7 @@ class LiveTracker:
     def _measure_batch(self, sids: list[str]) -> None:
         """Measure many sessions in one walk (what a burst or a backfill costs), each as
         :meth:`_measure` would. Only sessions whose share of the data quality is
-        known may come here: their unknown senders (counted by :func:`_survey`)
+        known may come here: their unknown senders (counted by :func:`~kefu.kpi.live_feed.survey`)
         and the waits their switch dropped (the timeline says whose), but no
         ``seq`` (out-of-order messages are counted over the whole walk)."""
         sessions = [self._sessions[sid] for sid in sids]
@@ -613,8 +602,9 @@ class LiveTracker:
         else:
             i, hour, c, code, wait, agent, moved, reason = found
             s.contact = (m.cal.days[i], hour, tl.groups[j], agent, code, wait, moved, reason, c)
-        stretches = () if j < 0 else tuple(
-            (tl.agents[x], tl.starts[x], tl.ends[x]) for x in range(tl.s_lo[j], tl.s_hi[j]))
+        lo, hi = (tl.s_lo[j], tl.s_hi[j]) if j >= 0 else (0, 0)
+        stretches = tuple(zip(tl.agents[lo:hi], tl.starts[lo:hi], tl.ends[lo:hi],
+                              strict=True))
         if stretches != s.stretches:
             for agent in {x[0] for x in s.stretches}:
                 self._held_by[agent].discard(sid)
@@ -636,50 +626,45 @@ class LiveTracker:
         return tl, Measure(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
                            agents=agents)
 
-    def _volatile_unit(self, u: Unit) -> bool:
-        """Whether ``u``'s status may still depend on ``as_of`` (any ``as_of >= last``)."""
-        if u.start > self._last:
-            return True  # a window-opening clock that has not come yet (OPEN policy)
-        return (u.status is Status.MISSED and u.end is None
-                and not self._last - u.start > self._opts.threshold)
-
     def _apply(self, sid: str, s: _Session) -> None:
         """Count a session's fixed units, register its volatile ones, refold its buyer-days."""
+        last, threshold, fate = self._feed.last, self._opts.threshold, s.fate
         applied: list[Bump] = []
         vol_shop: list[tuple[Unit, Unit, int]] = []
         vol_agents: list[Unit] = []
         when = INF
+        future = False  # a clock still to come (OPEN policy)
         for f, a in s.shop_units:
-            if self._volatile_unit(f) or self._volatile_unit(a):
-                vol_shop.append((f, a, s.fate))
-                when = min(when, *(self._settles(u) for u in (f, a) if self._volatile_unit(u)))
+            f_open, a_open = _open_until(f, last, threshold), _open_until(a, last, threshold)
+            if f_open != INF or a_open != INF:
+                vol_shop.append((f, a, fate))
+                when = min(when, f_open, a_open)
+                future = future or f.start > last or a.start > last
                 continue
             for basis, u in enumerate((f, a)):
-                key = self._key(u, self._last)
-                if key is None:
-                    continue
+                key = _fixed_key(u)
                 applied.append((self._session_counts[basis], key))
-                if key[3] != EXCLUDED_CODE and s.fate != REACHED:
-                    applied.append((self._session_fates[basis], s.fate))
+                if key[3] != EXCLUDED_CODE and fate != REACHED:
+                    applied.append((self._session_fates[basis], fate))
         for u in s.agent_units:
-            if self._volatile_unit(u):
+            u_open = _open_until(u, last, threshold)
+            if u_open != INF:
                 vol_agents.append(u)
-                when = min(when, self._settles(u))
+                when = min(when, u_open)
+                future = future or u.start > last
                 continue
-            key = self._key(u, self._last)
-            if key is not None and u.agent_id is not None:
-                applied.append((self._agent_counts.setdefault(u.agent_id, {}), key))
+            if u.agent_id is not None:
+                applied.append((self._agent_counts.setdefault(u.agent_id, {}), _fixed_key(u)))
                 self._agents_changed.add(u.agent_id)
         for counts, key in applied:
             _bump(counts, key, 1)
         s.applied = applied
-        if any(u.start > self._last for u in (*(u for p in s.shop_units for u in p),
-                                              *s.agent_units)):
+        if future:
             self._future.add(sid)  # its K08 figures depend on as_of: measured at query
         else:
             self._add_samples(s, 1)
         if s.contact is not None:
-            if s.contact[8] > self._last:  # a clock at a window opening still to come
+            if s.contact[8] > self._feed.last:  # a clock at a window opening still to come
                 self._later[sid] = s.contact
                 when = min(when, s.contact[8])
             else:
@@ -691,8 +676,9 @@ class LiveTracker:
             heapq.heappush(self._timers, (when, sid))
         if s.waiting is not None and s.buyer is not None:
             self._waiting[sid] = (s.buyer, s.waiting)
-        for n, x in enumerate(s.quality):
-            self._quality[n] += x
+        if any(s.quality):
+            for n, x in enumerate(s.quality):
+                self._quality[n] += x
         s.days = set()
         for f, a in s.shop_units:
             day = (f.buyer_id, f.day)
@@ -729,11 +715,13 @@ class LiveTracker:
     def _add_samples(self, s: _Session, n: int) -> None:
         """Add (``n`` = 1) or take back (-1) a session's K08 samples and counts; the
         samples wait in ``_delta`` until :meth:`_commit_samples`."""
+        side = 0 if n > 0 else 1
+        deltas = self._delta
         for key, values in s.samples:
-            delta = self._delta.get(key)
+            delta = deltas.get(key)
             if delta is None:
-                delta = self._delta[key] = ([], [])
-            (delta[0] if n > 0 else delta[1]).extend(values)
+                delta = deltas[key] = ([], [])
+            delta[side].extend(values)
         for agent in s.served:
             _bump(self._served, agent, n)
         self._unanswered += n * s.unanswered
@@ -751,17 +739,13 @@ class LiveTracker:
             ms.change(adds, removes)
         self._delta = {}
 
-    def _settles(self, u: Unit) -> float:
-        """From when (as the latest record's time) a volatile unit may be fixed."""
-        return u.start if u.start > self._last else u.start + self._opts.threshold
-
     def _settle(self) -> None:
         """Place again the sessions whose volatile units may have become fixed. Each is
         placed once per call, so a rounding-early timer cannot loop."""
         due: set[str] = set()
         # Strictly before: a unit exactly at its threshold is still volatile, and its
         # timer would fire again at every query until a later record came.
-        while self._timers and self._timers[0][0] < self._last:
+        while self._timers and self._timers[0][0] < self._feed.last:
             when, sid = heapq.heappop(self._timers)
             if self._sessions[sid].when == when:  # else a timer of an older placing
                 due.add(sid)
@@ -830,11 +814,12 @@ class LiveTracker:
         members = self._members.get(day)
         if not members:
             return
-        if any(self._volatile_unit(m[2]) or self._volatile_unit(m[3])
-               for m in members.values()):
+        last, threshold = self._feed.last, self._opts.threshold
+        if any(_open_until(m[2], last, threshold) != INF
+               or _open_until(m[3], last, threshold) != INF for m in members.values()):
             self._volatile_days.add(day)
             return
-        bumps = self._fold(day, self._last)
+        bumps = self._fold(day, self._feed.last)
         for counts, key in bumps:
             _bump(counts, key, 1)
         self._folded[day] = bumps
@@ -847,9 +832,9 @@ class LiveTracker:
             t = INF
         else:
             t = to_posix(as_of, "as_of")
-            if t < self._last:
+            if t < self._feed.last:
                 raise InvalidTime(f"as_of must be at or after the latest record"
-                                  f" ({self._last}), got {short_repr(as_of)}")
+                                  f" ({self.last}), got {short_repr(as_of)}")
         self._flush()
         return t
 
@@ -1009,7 +994,7 @@ class LiveTracker:
                     continue  # K06
                 spans += [(start, end) for who, start, end in s.stretches if who == agent]
         first = min(r.at for r in statuses)
-        cal = self._opts.calendar(first, max(self._span_hi, self._message_hi))
+        cal = self._opts.calendar(first, max(self._span_hi, self._feed.message_hi))
         return loads_of(statuses, held, a, cal)
 
     @_serialised
@@ -1071,40 +1056,40 @@ class LiveTracker:
 
 
 def _samples_of(shop: Samples, agents: dict[str, Samples]
-                ) -> tuple[list[tuple[SampleKey, list[float]]], tuple[str, ...]]:
+                ) -> tuple[tuple[tuple[SampleKey, tuple[float, ...]], ...], tuple[str, ...]]:
     """A walk's K08 samples as values per multiset, and the agents it lists."""
-    out: list[tuple[SampleKey, list[float]]] = []
-    owners: list[tuple[str | None, Samples]] = [(None, shop)]
-    owners += sorted(agents.items())
-    for owner, x in owners:
+    out: list[tuple[SampleKey, tuple[float, ...]]] = []
+    served = tuple(sorted(agents))
+    for owner, x in ((None, shop), *((agent, agents[agent]) for agent in served)):
         for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
                                      ("replies", x.rep, x.rep_xc, x.rep_xw)):
-            cal = [*common, *xc]
-            if cal:
-                out.append(((owner, kind, "cal"), cal))
-                out.append(((owner, kind, "win"), [*common, *xw]))
-    return out, tuple(sorted(agents))
+            if xc:
+                out.append(((owner, kind, "cal"), (*common, *xc)))
+                out.append(((owner, kind, "win"), (*common, *xw)))
+            elif common:
+                values = tuple(common)  # no wait past a close: the same values
+                out.append(((owner, kind, "cal"), values))
+                out.append(((owner, kind, "win"), values))
+    return tuple(out), served
 
 
-def _survey(s: _Session) -> None:
-    """What a session's walk needs to know of its messages beforehand: its first one's
-    place, whether any has a ``seq``, and how many come from an unknown sender.
-    Counted when the session is measured (O(its messages) at C speed, beside the
-    walk's own), so that :meth:`LiveTracker.add` does not have to."""
-    messages = list(s.messages.values())
-    if not messages:
-        s.order, s.sequenced, s.unknown = (INF, ""), False, 0
-        return
-    lo = min(map(_AT, messages))
-    s.order = min([_place(m) for m in messages if m.at == lo])
-    s.sequenced = any(map(_SEQ, messages))
-    s.unknown = list(map(_SENDER, messages)).count(Sender.UNKNOWN)
+def _open_until(u: Unit, last: float, threshold: float) -> float:
+    """From when (as the latest record's time) a volatile unit may become fixed, or INF
+    for a unit already fixed: one whose status no ``as_of >= last`` can change.
+    ``last`` is the latest record's time. O(1)."""
+    start = u.start
+    if start > last:
+        return start  # a window-opening clock that has not come yet (OPEN policy)
+    if u.status is Status.MISSED and u.end is None and not last - start > threshold:
+        return start + threshold
+    return INF
 
 
-def _place(m: Message) -> tuple[float, int, int, str]:
-    """A message's place in the global order: the first four fields of ``message_key``,
-    which decide the order sessions are visited in (their first message's place)."""
-    return (m.at, m.seq, SENDER_RANK[m.sender], m.message_id)
+def _fixed_key(u: Unit) -> Key:
+    """A fixed unit's count key (:meth:`LiveTracker._key` at any ``as_of >= last``): a
+    session measured as if the day were over has no pending unit, so a fixed one
+    is met, missed or excluded for good, and not at risk."""
+    return (u.day, u.group, u.agent_id, _CODE[u.status], False, u.reason, None)
 
 
 def _conflicts_of(copies: list[Message]) -> int:

@@ -1,0 +1,251 @@
+"""The live tracker's feed, compiled: :class:`kefu.kpi.live_feed.Feed` in C.
+
+Same turns, same checks, same filing as the reference (its docstring says
+what and why); here the turn is a C lock tried without waiting (a thread
+that has to wait gives up the GIL while it does), and a message's fields
+are read straight from its slots and checked as the reference's generated
+check does, exact types only: a record it does not accept here (an ``int``
+time, a ``str`` subclass, a repeated id, another kind) goes to the
+tracker's own code, as in the reference. Nothing between the check and the
+filing runs Python code but a new session's constructor. O(1) per record.
+"""
+
+from cpython.object cimport PyObject
+from libc.math cimport INFINITY
+from cpython.pythread cimport (
+    NOWAIT_LOCK,
+    WAIT_LOCK,
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_free_lock,
+    PyThread_get_thread_ident,
+    PyThread_release_lock,
+    PyThread_type_lock,
+)
+
+from types import MemberDescriptorType
+
+from kefu.kpi.errors import NestedCall
+from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
+from kefu.kpi.timeline import SENDER_RANK
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    bint PyUnicode_CheckExact(PyObject* o)
+    bint PyFloat_CheckExact(PyObject* o)
+    bint PyLong_CheckExact(PyObject* o)
+    double PyFloat_AS_DOUBLE(PyObject* o)
+    int PyObject_RichCompareBool(PyObject* a, PyObject* b, int op) except -1
+    int PyObject_IsTrue(PyObject* o) except -1
+    enum: Py_LT, Py_EQ
+    PyObject* PyDict_GetItemWithError(object d, PyObject* key) except? NULL
+    int PyDict_SetItem(object d, object key, object value) except -1
+    int PySet_Add(object s, object key) except -1
+
+
+cdef type _MESSAGE = Message
+cdef double _MIN_TIME = MIN_TIME
+cdef double _MAX_TIME = MAX_TIME
+cdef PyObject* _S0 = <PyObject*>Sender.BUYER
+cdef PyObject* _S1 = <PyObject*>Sender.AGENT
+cdef PyObject* _S2 = <PyObject*>Sender.BOT
+cdef PyObject* _S3 = <PyObject*>Sender.SYSTEM
+cdef PyObject* _S4 = <PyObject*>Sender.UNKNOWN
+if len(Sender) != 5:
+    raise ImportError("kefu.kpi._live_c: Sender has members this feed does not know")
+cdef dict _RANKS = SENDER_RANK
+if [_RANKS[s] for s in (Sender.BUYER, Sender.AGENT, Sender.BOT, Sender.SYSTEM,
+                        Sender.UNKNOWN)] != [0, 1, 2, 3, 4]:
+    raise ImportError("kefu.kpi._live_c: the senders' order is not the one it knows")
+
+
+cdef Py_ssize_t _slot_offset(str name) except -1:
+    """Where field ``name`` lives in an exact Message (a slot holding an object)."""
+    descr = _MESSAGE.__dict__[name]
+    if type(descr) is not MemberDescriptorType:
+        raise ImportError(f"kefu.kpi._live_c: Message.{name} is not a slot")
+    cdef PyMemberDef* member = (<PyMemberDescrObject*>descr).d_member
+    if member.type != 16:  # T_OBJECT_EX: a PyObject* that may be NULL (unset)
+        raise ImportError(f"kefu.kpi._live_c: Message.{name} is not an object slot")
+    return member.offset
+
+
+cdef Py_ssize_t _SID = _slot_offset("session_id")
+cdef Py_ssize_t _BID = _slot_offset("buyer_id")
+cdef Py_ssize_t _AT = _slot_offset("at")
+cdef Py_ssize_t _SENDER = _slot_offset("sender")
+cdef Py_ssize_t _MID = _slot_offset("message_id")
+cdef Py_ssize_t _AGENT_ID = _slot_offset("agent_id")
+cdef Py_ssize_t _SEQ = _slot_offset("seq")
+
+
+cdef inline PyObject* _slot(object m, Py_ssize_t offset) noexcept:
+    """The object in the slot at ``offset`` of exact Message ``m`` (borrowed; NULL if unset)."""
+    return (<PyObject**>((<char*><PyObject*>m) + offset))[0]
+
+
+cdef inline bint _plain(PyObject* v) noexcept:
+    return v != NULL and PyUnicode_CheckExact(v)
+
+
+cdef bint _clean(object m) noexcept:
+    """Whether exact Message ``m`` passes the reference's check on this path: exact
+    ``str`` ids, a ``float`` time in range, a Sender member, an exact ``int`` seq."""
+    cdef PyObject* at = _slot(m, _AT)
+    cdef PyObject* sender = _slot(m, _SENDER)
+    cdef PyObject* agent = _slot(m, _AGENT_ID)
+    cdef PyObject* seq = _slot(m, _SEQ)
+    if not (_plain(_slot(m, _SID)) and _plain(_slot(m, _BID)) and _plain(_slot(m, _MID))):
+        return False
+    if at == NULL or not PyFloat_CheckExact(at):
+        return False
+    cdef double t = PyFloat_AS_DOUBLE(at)
+    if not (_MIN_TIME <= t < _MAX_TIME):  # NaN fails too
+        return False
+    if not (sender == _S0 or sender == _S1 or sender == _S2 or sender == _S3
+            or sender == _S4):
+        return False
+    if agent == NULL or not (agent == <PyObject*>None or PyUnicode_CheckExact(agent)):
+        return False
+    return seq != NULL and PyLong_CheckExact(seq)
+
+
+cdef int _rank(PyObject* sender) noexcept:
+    """A Sender member's place in ``SENDER_RANK`` (the members in definition order)."""
+    if sender == _S0:
+        return 0
+    if sender == _S1:
+        return 1
+    if sender == _S2:
+        return 2
+    return 3 if sender == _S3 else 4
+
+
+cdef bint _placed_before(object m, object best) except -1:
+    """Whether clean message ``m`` comes before ``best`` (same time) in the global
+    order: by seq, then sender, then message id (exact ints and strs)."""
+    cdef PyObject* a = _slot(m, _SEQ)
+    cdef PyObject* b = _slot(best, _SEQ)
+    if not PyObject_RichCompareBool(a, b, Py_EQ):
+        return PyObject_RichCompareBool(a, b, Py_LT)
+    cdef int ra = _rank(_slot(m, _SENDER)), rb = _rank(_slot(best, _SENDER))
+    if ra != rb:
+        return ra < rb
+    return PyObject_RichCompareBool(_slot(m, _MID), _slot(best, _MID), Py_LT)
+
+
+cdef class Feed:
+    """The compiled feed (see the module docstring and :class:`kefu.kpi.live_feed.Feed`)."""
+
+    cdef PyThread_type_lock _mutex
+    cdef unsigned long _owner  # the thread inside a call (valid while _inside)
+    cdef bint _inside
+    cdef object _new_session
+    cdef object _other
+    cdef public dict kept
+    cdef public dict sessions
+    cdef public set dirty
+    cdef public double last
+    cdef public double message_hi
+
+    def __cinit__(self, new_session, other):
+        self._mutex = PyThread_allocate_lock()
+        if self._mutex == NULL:
+            raise MemoryError("no lock for the live tracker")
+        self._new_session = new_session
+        self._other = other
+        self.kept = {}
+        self.sessions = {}
+        self.dirty = set()
+        self.last = -float("inf")
+        self.message_hi = -float("inf")
+
+    def __dealloc__(self):
+        if self._mutex != NULL:
+            PyThread_free_lock(self._mutex)
+
+    cdef int _take(self, str method) except -1:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if not PyThread_acquire_lock(self._mutex, NOWAIT_LOCK):
+            if self._inside and self._owner == me:
+                raise NestedCall(method)
+            with nogil:
+                PyThread_acquire_lock(self._mutex, WAIT_LOCK)
+        self._owner = me
+        self._inside = True
+        return 0
+
+    cdef inline void _give(self) noexcept:
+        self._inside = False
+        PyThread_release_lock(self._mutex)
+
+    def survey(self, dict messages):
+        """``live_feed.survey`` of a session's messages when each is an exact Message that
+        passes the same check as ``add``'s (a float time): else None, and the caller
+        asks the reference. One pass, no Python code run. O(its messages)."""
+        cdef double lo = INFINITY, at
+        cdef object best = None
+        cdef bint sequenced = False
+        cdef Py_ssize_t unknown = 0
+        for m in messages.values():
+            if type(m) is not _MESSAGE or not _clean(m):
+                return None
+            at = PyFloat_AS_DOUBLE(_slot(m, _AT))
+            if not sequenced and PyObject_IsTrue(_slot(m, _SEQ)):
+                sequenced = True
+            if _slot(m, _SENDER) == _S4:
+                unknown += 1
+            if at < lo or (at == lo and _placed_before(m, best)):
+                lo, best = at, m
+        if best is None:
+            return (INFINITY, ""), False, 0
+        order = (<object>_slot(best, _AT), <object>_slot(best, _SEQ),
+                 _RANKS[<object>_slot(best, _SENDER)], <object>_slot(best, _MID))
+        return order, sequenced, unknown
+
+    def enter(self, str method):
+        """Take the tracker for one call (the reference's ``enter``)."""
+        self._take(method)
+
+    def leave(self):
+        """End the call :meth:`enter` began."""
+        self._give()
+
+    def add(self, record):
+        """Take one record, in a turn of its own. O(1)."""
+        self._take("add")
+        try:
+            if (type(record) is _MESSAGE and _clean(record)
+                    and PyDict_GetItemWithError(self.kept, _slot(record, _MID)) == NULL):
+                self._file(record, PyFloat_AS_DOUBLE(_slot(record, _AT)),
+                           <object>_slot(record, _MID), <object>_slot(record, _SID))
+            else:
+                self._other(record)
+        finally:
+            self._give()
+
+    def file(self, m):
+        """File a checked message whose id is new (the reference's ``file``)."""
+        self._file(m, float(m.at), m.message_id, m.session_id)
+
+    cdef int _file(self, object m, double at, object mid, object sid) except -1:
+        """A message with a new id: filed in its session, marked changed."""
+        if at > self.last:
+            self.last = at
+        PyDict_SetItem(self.kept, mid, m)
+        cdef PyObject* found = PyDict_GetItemWithError(self.sessions, <PyObject*>sid)
+        if found == NULL:
+            s = self._new_session()
+            PyDict_SetItem(self.sessions, sid, s)
+        else:
+            s = <object>found
+        PyDict_SetItem(s.messages, mid, m)
+        if at > self.message_hi:
+            self.message_hi = at
+        PySet_Add(self.dirty, sid)
+        return 0

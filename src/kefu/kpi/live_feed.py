@@ -1,0 +1,160 @@
+"""The live tracker's feed (K12): its turn-taking and the filing of a new message.
+
+:meth:`kefu.kpi.LiveTracker.add` is called once per record, hundreds of
+thousands of times a second in a backfill, so the work every record does is
+kept here, apart from the tracker's other code: take the tracker's turn
+(calls from other threads wait; a call from inside a call raises
+NestedCall), check an exact :class:`~kefu.kpi.Message`'s fields, file it by
+id in its session and mark the session changed. Everything else (another
+kind of record, a message that needs rebuilding or that repeats an id) goes
+to the tracker's own code, still inside the turn.
+
+Two feeds behave the same way: :class:`Feed` here, the reference, and its
+compiled twin ``kefu.kpi._live_c.Feed``, which does the same work in C
+(a C lock, the fields read straight from the record's slots) and is used
+when the compiled KPI kernel is active (:func:`new_feed`). Cost: O(1) per
+record; about a microsecond in Python, a fraction of that compiled.
+"""
+
+from __future__ import annotations
+
+import _thread
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any, Protocol
+
+from kefu import _compat
+from kefu.kpi import kernel
+from kefu.kpi.errors import NestedCall
+from kefu.kpi.intake import CLEAN_ONE
+from kefu.kpi.records import Message, Sender
+from kefu.kpi.timeline import INF, SENDER_RANK
+
+__all__ = ["Feed", "Feeding", "Survey", "new_feed", "survey"]
+
+_CLEAN_MESSAGE = CLEAN_ONE[Message]
+_get_ident = _thread.get_ident
+_AT, _SEQ, _SENDER = attrgetter("at"), attrgetter("seq"), attrgetter("sender")
+# A session's messages surveyed: its first one's place in the global order (the first
+# four fields of ``timeline.message_key``), whether any has a ``seq``, and how many
+# come from an unknown sender.
+Survey = tuple[tuple[Any, ...], bool, int]
+
+_COMPILED = _compat.load_compiled("kefu.kpi._live_c", "the compiled live tracker feed")
+
+
+class Feeding(Protocol):
+    """What a live tracker needs of its feed (both feeds have it)."""
+
+    kept: dict[str, Message]  # message id -> the copy that counts
+    sessions: dict[str, Any]  # session id -> the tracker's session
+    dirty: set[str]  # sessions changed since they were last measured
+    last: float  # the latest record's time
+    message_hi: float  # the latest message's time
+
+    def add(self, record: object) -> None: ...
+
+    def file(self, m: Message) -> None: ...
+
+    def survey(self, messages: dict[str, Message]) -> Survey | None: ...
+
+    def enter(self, method: str) -> None: ...
+
+    def leave(self) -> None: ...
+
+
+class Feed:
+    """The reference feed (see the module docstring).
+
+    ``new_session()`` makes a session (an object with a ``messages`` dict);
+    ``other(record)`` files anything but a clean exact Message whose id is new
+    (it checks the record, and raises InvalidRecord for a bad one).
+    """
+
+    __slots__ = ("_lock", "_new_session", "_other", "_owner", "dirty", "kept", "last",
+                 "message_hi", "sessions")
+
+    def __init__(self, new_session: Callable[[], Any],
+                 other: Callable[[object], None]) -> None:
+        self._lock = _thread.allocate_lock()  # calls from other threads wait for it
+        self._owner: int | None = None  # the thread inside a call, if any
+        self._new_session = new_session
+        self._other = other
+        self.kept: dict[str, Message] = {}
+        self.sessions: dict[str, Any] = {}
+        self.dirty: set[str] = set()
+        self.last = -float("inf")
+        self.message_hi = -float("inf")
+
+    def add(self, record: object) -> None:
+        """Take one record, in a turn of its own (:meth:`enter`, inline). O(1)."""
+        lock = self._lock
+        if not lock.acquire(False):
+            self.enter("add")  # taken: a nested call (refused) or another thread's
+        self._owner = _get_ident()
+        try:
+            if (type(record) is Message and _CLEAN_MESSAGE(record)
+                    and record.message_id not in self.kept):
+                self.file(record)
+            else:
+                self._other(record)
+        finally:
+            self._owner = None
+            lock.release()
+
+    def file(self, m: Message) -> None:
+        """File a checked message whose id is new in its session, and mark the session
+        changed (``last`` and ``message_hi`` move up to its time). O(1)."""
+        at = float(m.at)  # exact: a time is below 2**32
+        if at > self.last:
+            self.last = at
+        mid = m.message_id
+        self.kept[mid] = m
+        sid = m.session_id
+        s = self.sessions.get(sid)
+        if s is None:
+            s = self.sessions[sid] = self._new_session()
+        s.messages[mid] = m
+        if at > self.message_hi:
+            self.message_hi = at
+        self.dirty.add(sid)
+
+    def survey(self, messages: dict[str, Message]) -> Survey | None:
+        """:func:`survey` (the compiled feed answers None for what it leaves to it)."""
+        return survey(messages)
+
+    def enter(self, method: str) -> None:
+        """Take the tracker for one call: wait for another thread's call to end; refuse
+        a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
+        if not self._lock.acquire(False):
+            if self._owner == _get_ident():
+                raise NestedCall(method)
+            self._lock.acquire()
+        self._owner = _get_ident()
+
+    def leave(self) -> None:
+        """End the call :meth:`enter` began."""
+        self._owner = None
+        self._lock.release()
+
+
+def survey(messages: dict[str, Message]) -> Survey:
+    """What a session's walk needs to know of its (checked) messages beforehand (see
+    ``Survey``); the order of sessions in a walk is that of their first messages.
+    Made when the session is measured, so that ``add`` does not have to. O(its
+    messages), at C speed."""
+    ms = list(messages.values())
+    if not ms:
+        return (INF, ""), False, 0
+    lo = min(map(_AT, ms))
+    order = min([(m.at, m.seq, SENDER_RANK[m.sender], m.message_id) for m in ms if m.at == lo])
+    return order, any(map(_SEQ, ms)), list(map(_SENDER, ms)).count(Sender.UNKNOWN)
+
+
+def new_feed(new_session: Callable[[], Any], other: Callable[[object], None]) -> Feeding:
+    """A feed for a new tracker: the compiled one while the compiled KPI kernel is
+    active (and built), else the reference."""
+    if kernel.ACTIVE == "c" and _COMPILED is not None:
+        feed: Feeding = _COMPILED.Feed(new_session, other)
+        return feed
+    return Feed(new_session, other)

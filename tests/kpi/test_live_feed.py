@@ -1,0 +1,193 @@
+"""K12: the live tracker's two feeds (compiled and reference) file every record alike.
+
+``LiveTracker.add`` goes through a feed (kefu.kpi.live_feed): the compiled
+one while the compiled KPI kernel is active, else the reference. Fed the
+same records, hostile ones included (str subclass ids, int, NaN, inf and
+out-of-range times, bools and huge ints, deleted slots, subclasses,
+look-alikes, repeated and conflicting ids), two trackers built on the two
+feeds refuse the same records with the same error and answer the same
+figures; the compiled feed refuses a nested call like the reference.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kefu.kpi import (
+    Handover,
+    InvalidRecord,
+    LiveTracker,
+    Message,
+    NestedCall,
+    Sender,
+    kernel,
+    live_feed,
+)
+
+pytestmark = pytest.mark.c_extension
+BASE = 1_700_000_000.0
+
+
+def tracker(feed: str) -> LiveTracker:
+    """A tracker on the compiled feed ("c") or the reference ("py")."""
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = feed
+    try:
+        return LiveTracker(tz="Asia/Shanghai")
+    finally:
+        kernel.ACTIVE = saved
+
+
+@pytest.fixture(autouse=True)
+def _compiled_feed() -> None:
+    if live_feed._COMPILED is None:
+        pytest.skip("the compiled live tracker feed is not built")
+
+
+class Sid(str):
+    """A str subclass whose own hash and equality the tracker must never call."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hash of a str subclass was called")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("== of a str subclass was called")
+
+
+class SubMessage(Message):
+    pass
+
+
+def _unset(m: Message, name: str) -> Message:
+    object.__delattr__(m, name)
+    return m
+
+
+def _set(m: Message, name: str, value: object) -> Message:
+    object.__setattr__(m, name, value)
+    return m
+
+
+TIMES = st.sampled_from([0.0, 1.0, 1.0, 30.0, 200.0, 500.0])
+# Hostile changes to a message, made at draw time (hypothesis never sees the values).
+HOSTILE: dict[str, tuple[str, Any]] = {
+    "int time": ("at", lambda: int(BASE) + 7), "NaN": ("at", lambda: math.nan),
+    "inf": ("at", lambda: math.inf), "negative": ("at", lambda: -1.0),
+    "far": ("at", lambda: 2.0**40), "bool time": ("at", lambda: True),
+    "str time": ("at", lambda: "1"), "sid subclass": ("session_id", lambda: Sid("s1")),
+    "bid subclass": ("buyer_id", lambda: Sid("b1")),
+    "mid subclass": ("message_id", lambda: Sid("m1")),
+    "agent subclass": ("agent_id", lambda: Sid("a")), "int agent": ("agent_id", lambda: 3),
+    "bool seq": ("seq", lambda: True), "huge seq": ("seq", lambda: 2**80),
+    "float seq": ("seq", lambda: 1.0), "str sender": ("sender", lambda: "buyer"),
+    "int sender": ("sender", lambda: 0), "no time": ("unset", "at"),
+    "no agent": ("unset", "agent_id"), "no id": ("unset", "message_id"),
+    "subclass": ("sub", None), "tuple": ("other", None), "handover": ("handover", None),
+}
+
+
+@st.composite
+def record(draw: st.DrawFn) -> object:
+    sid = draw(st.sampled_from(["s1", "s2"]))
+    m = Message(sid, "b" + sid[1], BASE + draw(TIMES),
+                draw(st.sampled_from([Sender.BUYER, Sender.AGENT, Sender.BOT])),
+                draw(st.sampled_from(["m1", "m2", "m3", "m4"])),
+                draw(st.sampled_from([None, "a"])), draw(st.integers(0, 2)))
+    if not draw(st.booleans()):
+        return m
+    field, value = HOSTILE[draw(st.sampled_from(sorted(HOSTILE)))]
+    if field == "unset":
+        return _unset(m, str(value))
+    if field == "sub":
+        return SubMessage(m.session_id, m.buyer_id, m.at, m.sender, m.message_id,
+                          m.agent_id, m.seq)
+    if field == "other":
+        return ("message", m.session_id)
+    if field == "handover":
+        return Handover(m.session_id, m.buyer_id, "a", m.at)
+    return _set(m, field, value())
+
+
+def _add(t: LiveTracker, r: object) -> tuple[type, str] | None:
+    try:
+        t.add(r)
+    except InvalidRecord as exc:
+        return type(exc), str(exc)
+    return None
+
+
+@given(st.lists(record(), max_size=25))
+def test_K12_the_compiled_feed_files_and_refuses_records_as_the_reference(
+        records: list[object]) -> None:
+    compiled, reference = tracker("c"), tracker("py")
+    assert type(compiled._feed) is not live_feed.Feed
+    assert type(reference._feed) is live_feed.Feed
+    for r in records:
+        assert _add(compiled, r) == _add(reference, r)
+        assert compiled.last == reference.last
+        assert type(compiled.last) is float
+    assert compiled._kept == reference._kept
+    for sid, s in reference._sessions.items():
+        assert compiled._sessions[sid].messages == s.messages
+    assert compiled._dirty == reference._dirty
+    as_of = max(compiled.last, BASE) + 200.0
+    assert compiled.shop(as_of) == reference.shop(as_of)
+    assert compiled.agents(as_of) == reference.agents(as_of)
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_a_message_whose_own_code_calls_the_tracker_is_a_nested_call_on_either_feed(
+        feed: str) -> None:
+    t = tracker(feed)
+
+    class Calling(Message):
+        @property  # type: ignore[misc]
+        def buyer_id(self) -> str:
+            t.shop()
+            return "b1"
+
+    with pytest.raises(NestedCall, match=r"LiveTracker\.shop\(\) called from inside"):
+        t.add(Calling("s1", "b1", BASE, Sender.BUYER, "m1"))
+    assert t.last == -math.inf and not t._kept  # nothing filed
+    t.add(Message("s1", "b1", BASE, Sender.BUYER, "m1"))  # the turn was given back
+    assert t.last == BASE and list(t._kept) == ["m1"]
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_last_is_a_float_whatever_time_type_a_record_had(feed: str) -> None:
+    t = tracker(feed)
+    t.add(Message("s1", "b1", int(BASE), Sender.BUYER, "m1"))
+    assert t.last == BASE and type(t.last) is float
+
+
+@st.composite
+def session_messages(draw: st.DrawFn) -> dict[str, Message]:
+    """A session's messages by id: ties in time, seq and sender, now and then an int
+    time (left to the reference), a huge seq or an unknown sender."""
+    out: dict[str, Message] = {}
+    for n in range(draw(st.integers(0, 8))):
+        at: float | int = BASE + draw(st.sampled_from([0.0, 0.0, 1.0, 2.5]))
+        if draw(st.integers(0, 9)) == 0:
+            at = int(at)
+        seq = draw(st.sampled_from([0, 0, 1, 2, 2**70]))
+        mid = draw(st.sampled_from(["m", "a", "z"])) + str(n)
+        out[mid] = Message("s1", "b1", at, draw(st.sampled_from(list(Sender))), mid, None, seq)
+    return out
+
+
+@given(session_messages())
+def test_K12_the_compiled_survey_of_a_session_equals_the_reference(
+        messages: dict[str, Message]) -> None:
+    compiled = tracker("c")._feed.survey(messages)
+    expected = live_feed.survey(messages)
+    if any(type(m.at) is int for m in messages.values()):
+        assert compiled is None  # left to the reference
+    else:
+        assert compiled == expected
+        assert compiled is None or type(compiled[0][0]) is type(expected[0][0])
+    assert tracker("py")._feed.survey(messages) == expected

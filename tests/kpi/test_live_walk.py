@@ -1,0 +1,89 @@
+"""K08, K12: the live tracker's split walk, compiled against the reference.
+
+The live tracker measures many sessions in one walk and keeps each
+session's response-time samples and counts apart (``Measure(split=True)``).
+Both KPI kernels walk that way; on random days (seq numbers, bot messages,
+switches, hand-overs and releases, ends, windows closing mid-wait, days
+across local midnight, both before-window policies, live ``as_of``,
+excluded buyers) every count, unit and per-session sample of the compiled
+walk equals the reference's, and each session's share adds up to the
+whole-day walk's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kpi_helpers import SH
+from kpi_strategies import OPTIONS, WINDOWS, shop_day
+from test_kpi_kernel import SHIFTS, _on, _shifted, _walked
+
+from kefu.kpi import Window, kernel
+from kefu.kpi.measure import Measure, Samples
+from kefu.kpi.options import make_options
+from kefu.kpi.timeline import build_timeline
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _need_compiled() -> None:
+    if "c" not in kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
+
+
+def _plain(s: Samples) -> tuple[list[float], ...]:
+    return tuple(getattr(s, name).tolist() for name in Samples.__slots__)
+
+
+def _split(m: Measure) -> dict[int, tuple[object, ...]]:
+    """Each session's samples and counts, as plain values."""
+    assert m.split is not None
+    return {j: (_plain(shop), {a: _plain(s) for a, s in agents.items()}, list(agents),
+                unanswered, dropped)
+            for j, (shop, agents, unanswered, dropped) in m.split.items()}
+
+
+@given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b1"})]))
+def test_K08_K12_compiled_split_walk_equals_the_reference(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None, shift: float,
+        excluded: frozenset[str]) -> None:
+    rec = _shifted(rec, shift)
+    as_of = None if opts["as_of"] is None else opts["as_of"] + shift
+    options = make_options(day=None, tz=SH, window=window, as_of=as_of,
+                           before_window=opts["before_window"], excluded_buyers=excluded,
+                           detail=True)
+    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
+                        options.as_of, ends=rec["ends"], threshold=options.threshold)
+    cal = options.calendar(tl.first, tl.last)
+
+    def walk(split: bool) -> Measure:
+        return Measure(tl, options, cal, split=split)
+
+    ran: list[object] = []  # what the compiled walk answered: True, it walked
+    compiled = kernel.compiled
+
+    def spy(name: str) -> Any:
+        fn = compiled(name)
+        return (lambda *args: ran.append(fn(*args)) or ran[-1]) if name == "walk" else fn
+
+    kernel.compiled = spy  # type: ignore[assignment]
+    try:
+        split = {name: _on(name, lambda: walk(True)) for name in ("c", "py")}
+    finally:
+        kernel.compiled = compiled  # type: ignore[assignment]
+    assert ran == [True]
+    assert _split(split["c"]) == _split(split["py"])
+    counts = {name: (_walked(m)[:4], m.unanswered, m.dropped, m.waiting)
+              for name, m in split.items()}
+    assert counts["c"] == counts["py"]
+    # Each session's share: together, the whole walk's samples and counts.
+    whole = _on("py", lambda: walk(False))
+    parts = split["py"].split
+    assert parts is not None
+    assert sum(p[2] for p in parts.values()) == whole.unanswered
+    assert sum(p[3] for p in parts.values()) == whole.dropped
+    for name in Samples.__slots__:
+        together = sorted(x for p in parts.values() for x in getattr(p[0], name))
+        assert together == sorted(getattr(whole.shop_samples, name))
