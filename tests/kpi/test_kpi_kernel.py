@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from kpi_helpers import SH, at
 from kpi_strategies import OPTIONS, WINDOWS, shop_day
@@ -117,6 +117,32 @@ def test_R23_K01_compiled_message_pass_equals_reference_at_size(rnd: random.Rand
     fast = kernel.compiled("scan")(msgs, math.inf)
     assert fast is not None  # the fast path decided it (no conflicting copies here)
     assert _fields(MessageScan(*fast)) == _fields(scan_messages_py(msgs))  # type: ignore[arg-type]
+
+
+@settings(max_examples=8)
+@given(st.randoms(use_true_random=False), st.integers(8000, 12000), st.booleans())
+def test_R23_K01_compiled_pass_equals_reference_in_time_order_with_many_sessions(
+        rnd: random.Random, sessions: int, swap: bool) -> None:
+    """Input already in order (the pass leaves it unsorted) or one pair out of it (it
+    sorts), with more sessions than the session table starts with room for (it
+    grows): records and columns give the reference's fields."""
+    msgs = [Message(f"s{k % sessions}", f"b{k % sessions}", BASE + k / 8.0,
+                    Sender.AGENT if k // sessions % 2 else Sender.BUYER, f"m{k}",
+                    agent_id=f"a{k % 7}")
+            for k in range(2 * sessions + rnd.randrange(sessions))]
+    if swap:
+        k = rnd.randrange(len(msgs) - 1)
+        msgs[k], msgs[k + 1] = msgs[k + 1], msgs[k]
+    want = _fields(scan_messages_py(msgs))
+    fast = kernel.compiled("scan")(msgs, math.inf)
+    assert fast is not None
+    assert _fields(MessageScan(*fast)) == want  # type: ignore[arg-type]
+    table = kpi.MessageTable.from_records(msgs)
+    columns = kernel.compiled("scan_columns")(
+        table.at, table.session_id.tolist(), table.buyer_id.tolist(), table.sender,
+        table.message_id.tolist(), table.agent_id.tolist(), table.seq, math.inf)
+    assert columns is not None
+    assert _fields(MessageScan(*columns)) == want  # type: ignore[arg-type]
 
 
 IDS = st.text(st.sampled_from("ab\xe9\u4e2d\U0001f600"), max_size=17)

@@ -113,8 +113,15 @@ cdef extern from *:
     /* Sort by kefu_key_less. A stable LSD radix sort by time (8-bit digits,
        skipping digits all keys share: a day's times share their top bits),
        then the rare runs of equal times by the full key. Near-sorted input
-       (a loader's time order) costs the same as random input: no bad pivots. */
+       (a loader's time order) costs the same as random input: no bad pivots.
+       Keys already in order (a table or list in time order) are left as they
+       are after one O(n) look: the order is total (``pos`` breaks every tie),
+       so the sorted keys are these very keys, and no buffer is allocated. */
     static int kefu_sort_keys(KefuKey* keys, Py_ssize_t n) {
+        if (std::is_sorted(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
+                return kefu_key_less(x, y);
+            }))
+            return 0;
         if (n < 64 || n >= 0xFFFFFFFFLL) {
             std::sort(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
                 return kefu_key_less(x, y);
@@ -308,16 +315,21 @@ cdef class _Table:
     pointer, number) slots, so a probe costs one cache miss, which the caller
     hides by prefetching a later key's slot (hashes are taken beforehand, in
     input order). The keys are exact str held by the pass's ``_Keys``, so
-    comparing them runs no Python code and they outlive the table."""
+    comparing them runs no Python code and they outlive the table. It starts
+    with room for ``n`` keys and doubles when half full (O(1) amortised a key):
+    a day's sessions are a small share of its messages, and a table sized for
+    the messages would spread the sessions over pages each probe faults in."""
 
     cdef Slot* slots
     cdef Py_ssize_t mask
+    cdef Py_ssize_t used
 
     def __cinit__(self, Py_ssize_t n):
         cdef Py_ssize_t size = 8
         while size < 2 * n + 8:
             size <<= 1
         self.mask = size - 1
+        self.used = 0
         self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
         if self.slots == NULL:
             raise MemoryError()
@@ -329,9 +341,27 @@ cdef class _Table:
         """Start fetching the slot a key of hash ``h`` probes first."""
         prefetch(&self.slots[(<uint64_t>h) & self.mask])
 
-    cdef Py_ssize_t get_or_add(self, PyObject* key, Py_hash_t h, Py_ssize_t value) noexcept:
+    cdef int _grow(self) except -1:
+        """Twice the slots, every key moved to its place among them. O(keys)."""
+        cdef Py_ssize_t size = 2 * (self.mask + 1), mask = size - 1, k, i
+        cdef Slot* old = self.slots
+        cdef Slot* slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
+        if slots == NULL:
+            raise MemoryError()
+        for k in range(self.mask + 1):
+            if old[k].key != NULL:
+                i = (<uint64_t>old[k].hash) & mask
+                while slots[i].key != NULL:
+                    i = (i + 1) & mask
+                slots[i] = old[k]
+        self.slots, self.mask = slots, mask
+        PyMem_Free(old)
+        return 0
+
+    cdef Py_ssize_t get_or_add(self, PyObject* key, Py_hash_t h,
+                               Py_ssize_t value) except -2:
         """The number stored for exact str ``key`` (of hash ``h``); if none, store
-        ``value`` and return -1. The table has room for every key: it never fills."""
+        ``value`` and return -1. The table is never more than half full."""
         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
         cdef Slot* slot
         while True:
@@ -340,6 +370,9 @@ cdef class _Table:
                 slot.key = key
                 slot.hash = h
                 slot.value = value
+                self.used += 1
+                if 2 * self.used > self.mask:
+                    self._grow()
                 return -1
             if slot.hash == h and _same_str(slot.key, key):
                 return slot.value
@@ -553,7 +586,7 @@ cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
 cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double* early,
                  char* bot, double* botat, int64_t* last_seq, int32_t* wkey, double* wu,
                  double* wr):
-    cdef _Table number = _Table(n)  # session id -> session number
+    cdef _Table number = _Table(min(n, 4096))  # session id -> session number (grows)
     cdef list ids = []
     cdef list buyers = []
     cdef list ragents = []
