@@ -415,14 +415,16 @@ def test_R23_K02_K08_compiled_walk_and_report_equal_the_reference(
 
 
 @given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b0"})]),
-       st.sampled_from([60.0, 120.0, 180.0]), st.sampled_from([0.0, 60.0, 120.0]))
+       st.sampled_from([60.0, 120.0, 180.0]), st.sampled_from([0.0, 60.0, 120.0]),
+       st.booleans())
 def test_R23_K13_compiled_service_walk_equals_the_reference(
         rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None, shift: float,
-        excluded: frozenset[str], answer_within: float, short_abandon: float) -> None:
+        excluded: frozenset[str], answer_within: float, short_abandon: float,
+        detail: bool) -> None:
     """Service figures (answered, within target, abandoned, short, waiting, transfers,
     exclusions, per day, hour, group and agent) from the compiled contact walk equal
     the reference's, for any target and short-abandon limit (whole minutes: the
-    scenarios' waits often end exactly on one)."""
+    scenarios' waits often end exactly on one), and so do its contacts (detail)."""
     rec = _shifted(rec, shift)
 
     def figures() -> kpi.ServiceReport:
@@ -431,5 +433,7 @@ def test_R23_K13_compiled_service_walk_equals_the_reference(
             releases=rec["releases"], ends=rec["ends"], day=None, tz=SH, window=window,
             answer_within=answer_within, short_abandon=short_abandon,
             as_of=None if opts["as_of"] is None else opts["as_of"] + shift,
-            before_window=opts["before_window"], excluded_buyers=excluded)
-    assert _on("c", figures) == _on("py", figures)
+            before_window=opts["before_window"], excluded_buyers=excluded, detail=detail)
+    compiled = _on("c", figures)
+    assert compiled == _on("py", figures)
+    assert len(compiled.contacts) == (compiled.offered + compiled.excluded if detail else 0)

@@ -1127,12 +1127,15 @@ cdef inline void _add(list counts, Py_ssize_t k, Py_ssize_t n) except *:
 
 
 def contacts(object tl, object opts, object cal, double answer_within, double short_abandon,
-             object acc_cls, object hour_of):
+             object acc_cls, object hour_of, list out=None, object contact_cls=None,
+             tuple outcomes=None):
     """``service_result``'s accumulators ({(window index, hour, group, agent, reason):
-    acc}) over every session of ``tl``, without detail; ``acc_cls`` is the service's
-    ``_Acc`` and ``hour_of(c)`` the local hour of instant ``c``. Returns None, having
-    done nothing, when the timeline's columns are not the arrays it reads (the
-    reference then counts). O(sessions + stretches)."""
+    acc}) over every session of ``tl``; ``acc_cls`` is the service's ``_Acc`` and
+    ``hour_of(c)`` the local hour of instant ``c``. With ``out`` (detail), each
+    contact is also appended to it as ``contact_cls(...)``, its outcome taken from
+    ``outcomes`` (answered, abandoned, waiting, excluded), as ``_contacts`` does.
+    Returns None, having done nothing, when the timeline's columns are not the
+    arrays it reads (the reference then counts). O(sessions + stretches)."""
     if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
             and type(tl.wlo) is list and type(tl.ids) is list
             and len(tl.rs) == len(tl.us) == len(tl._rorder)
@@ -1152,10 +1155,13 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     cdef vector[double] ended = _double_list(tl.ended)
     cdef vector[double] st_starts = _double_list(tl.starts)
     cdef vector[double] st_ends = _double_list(tl.ends)
-    cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents
+    cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents, ids = tl.ids
+    cdef list days = list(cal.days)
+    if out is not None and (contact_cls is None or outcomes is None or len(outcomes) != 4):
+        return None
     cdef array opens = array("d", cal.opens), closes = array("d", cal.closes)
     cdef array counted = array("d", [1.0 if v else 0.0 for v in cal.counted])
-    if not len(opens) == len(closes) == len(counted):
+    if not len(opens) == len(closes) == len(counted) == len(days):
         return None
     cdef const double* o_ = opens.data.as_doubles
     cdef const double* c_ = closes.data.as_doubles
@@ -1243,6 +1249,14 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
             acc.abandons.append(wait)
         else:
             _add(cnt, 4, 1)
+        if out is not None:
+            out.append(contact_cls(
+                session_id=<object>PyList_GET_ITEM(ids, j),
+                buyer_id=<object>PyList_GET_ITEM(buyers, j), day=days[i], hour=hour,
+                group=<object>PyList_GET_ITEM(groups, j), agent_id=agent, start=c,
+                outcome=outcomes[3 if reason is not None else code],
+                wait=wait if code != S_WAITING and reason is None else None,
+                transfers=moved, reason=reason))
     return accs
 
 
@@ -1254,10 +1268,17 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
 # it), counted into the same keys.
 
 def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution,
-             dict counts, int met, int missed, int pending, int excluded_code):
-    """Count ``m``'s buyer-days into ``counts`` as ``conversion_result`` does without
-    detail; ``order_at``/``lo_of``/``hi_of`` are its ``_Orders`` columns and the
-    codes its statuses. O(buyer-days x (log orders + stretches))."""
+             dict counts, int met, int missed, int pending, int excluded_code,
+             list units=None, object unit_cls=None, tuple statuses=None):
+    """Count ``m``'s buyer-days into ``counts`` as ``conversion_result`` does;
+    ``order_at``/``lo_of``/``hi_of`` are its ``_Orders`` columns and the codes its
+    statuses. With ``units`` (detail), each buyer-day is also appended to it as an
+    "inquiry" ``unit_cls(...)`` of status ``statuses[code]``, in slot order.
+    O(buyer-days x (log orders + stretches))."""
+    if units is not None and (unit_cls is None or statuses is None
+                              or len(statuses) <= max(met, missed, pending, excluded_code)
+                              or min(met, missed, pending, excluded_code) < 0):
+        raise ValueError("consults: detail needs a unit class and a status per code")
     tl = m.tl
     opts = m.opts
     cdef list slot_buyer = m._slot_buyer, slot_day = m._slot_day, f_c = m._f_c
@@ -1275,7 +1296,7 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
     cdef Py_ssize_t p, j, x, lo, hi, k, n = len(slot_buyer)
     cdef double c, o
     cdef int code
-    cdef object buyer, reason, agent, group, key, lo_obj, left
+    cdef object buyer, reason, agent, group, key, lo_obj, left, day
     for p in range(n):
         buyer = <object>PyList_GET_ITEM(slot_buyer, p)
         c = f_c[p]
@@ -1312,9 +1333,14 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
         else:
             agent = None
             group = <object>PyList_GET_ITEM(groups, j)
-        key = (days[<Py_ssize_t>slot_day[p]], group, agent, code, False, reason, None)
+        day = days[<Py_ssize_t>slot_day[p]]
+        key = (day, group, agent, code, False, reason, None)
         left = counts.get(key)
         counts[key] = 1 if left is None else left + 1
+        if units is not None:
+            units.append(unit_cls("inquiry", statuses[code], day, buyer,
+                                  <object>PyList_GET_ITEM(f_sid, p), agent, group, c,
+                                  None if o == INFINITY else o, reason))
 
 
 # Group PK ------------------------------------------------------------------------------
