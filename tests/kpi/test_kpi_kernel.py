@@ -30,11 +30,17 @@ from kpi_helpers import SH, at
 from kpi_strategies import OPTIONS, WINDOWS, shop_day
 
 from kefu import kpi
-from kefu.kpi import InvalidRecord, Message, Sender, Window, kernel
+from kefu.kpi import Handover, InvalidRecord, Message, Release, Sender, Window, kernel
 from kefu.kpi.measure import Measure, Samples
 from kefu.kpi.options import make_options
 from kefu.kpi.records import MAX_TIME
-from kefu.kpi.timeline import MessageScan, build_timeline, scan_messages, scan_messages_py
+from kefu.kpi.timeline import (
+    MessageScan,
+    _Routes,
+    build_timeline,
+    scan_messages,
+    scan_messages_py,
+)
 
 T = TypeVar("T")
 
@@ -143,6 +149,48 @@ def test_R23_K01_compiled_pass_equals_reference_in_time_order_with_many_sessions
         table.message_id.tolist(), table.agent_id.tolist(), table.seq, math.inf)
     assert columns is not None
     assert _fields(MessageScan(*columns)) == want  # type: ignore[arg-type]
+
+
+ROUTE_SEQS = st.integers(-2, 2) | st.sampled_from([2**63 - 1, -(2**63), 2**64])
+"""Seqs, some beyond what the compiled pass reads (it hands those to the reference)."""
+
+
+@st.composite
+def route_records(draw: st.DrawFn) -> tuple[list[Handover], list[Release]]:
+    """Hand-overs and releases of a few sessions and agents, with exact ties in time
+    (int and float seconds), seq, agent and group, in any order."""
+    times = st.integers(0, 6).map(lambda s: BASE + s) | st.integers(0, 6).map(
+        lambda s: int(BASE) + s)
+    sids = st.sampled_from(["s1", "s2", "s10", "", "\u4e2d"])
+    agents = st.sampled_from(["alice", "bob", "al"])
+    seqs = ROUTE_SEQS if draw(st.integers(0, 9)) == 0 else st.integers(-2, 2)
+    hand = draw(st.lists(st.builds(Handover, sids, st.sampled_from(["b1", "b2"]), agents,
+                                   times, st.sampled_from([None, "pre", "after"]), seqs),
+                         max_size=14))
+    rel = draw(st.lists(st.builds(Release, sids, agents, times, seqs), max_size=10))
+    return hand, rel
+
+
+@given(route_records())
+def test_R23_K04_compiled_routes_equal_the_reference(
+        records: tuple[list[Handover], list[Release]]) -> None:
+    """The stretches the compiled pass makes from hand-overs and releases (K04) are the
+    reference's, field by field; a seq beyond int64 goes to the reference."""
+    hand, rel = records
+    fields = kernel.compiled("routes")(hand, rel)
+    big = any(not -(2**63) < r.seq < 2**63 for r in [*hand, *rel])
+    assert (fields is None) == big
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = "py"
+    try:
+        ref = _Routes(hand, rel)
+    finally:
+        kernel.ACTIVE = saved
+    want = (ref.agents, ref.groups, ref.starts, ref.ends, ref.lo_of, ref.hi_of, ref.buyer_of,
+            ref.group_of)
+    if fields is not None:
+        assert fields == want
+        assert [type(x) for x in fields[2] + fields[3]] == [type(x) for x in want[2] + want[3]]
 
 
 IDS = st.text(st.sampled_from("ab\xe9\u4e2d\U0001f600"), max_size=17)

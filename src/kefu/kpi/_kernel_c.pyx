@@ -46,6 +46,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.array cimport array, clone
+from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
 from libc.string cimport memcpy
@@ -206,6 +207,39 @@ cdef extern from *:
         return n == PyUnicode_GET_LENGTH(b) && kind == (int)PyUnicode_KIND(b)
                && std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * kind) == 0;
     }
+    /* A hand-over (kind 1) or release (0) of the routes pass; references held. */
+    struct KefuRoute {
+        PyObject *sid, *at_obj, *agent, *gkey; double at; int64_t seq; int kind; Py_ssize_t n;
+    };
+    /* Python's order of the reference's tuples (sid, at, seq, kind, agent, gkey, n):
+       exact str compared by code point (no Python code runs), numbers by value. */
+    /* Python's order of two exact str (by code point): bytes for two 1-byte strings
+       (then memcmp is that order), else PyUnicode_Compare, which cannot fail on them. */
+    static inline int kefu_str_cmp(PyObject* a, PyObject* b) {
+        if (a == b) return 0;
+        if (kefu_str_ready(a) && kefu_str_ready(b) && PyUnicode_KIND(a) == PyUnicode_1BYTE_KIND
+                && PyUnicode_KIND(b) == PyUnicode_1BYTE_KIND) {
+            Py_ssize_t na = PyUnicode_GET_LENGTH(a), nb = PyUnicode_GET_LENGTH(b);
+            int c = std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)(na < nb ? na : nb));
+            if (c != 0) return c;
+            return na < nb ? -1 : (na > nb ? 1 : 0);
+        }
+        return PyUnicode_Compare(a, b);
+    }
+    static void kefu_sort_routes(std::vector<KefuRoute>& v) {
+        std::sort(v.begin(), v.end(), [](const KefuRoute& x, const KefuRoute& y) {
+            int c = kefu_str_cmp(x.sid, y.sid);
+            if (c != 0) return c < 0;
+            if (x.at != y.at) return x.at < y.at;
+            if (x.seq != y.seq) return x.seq < y.seq;
+            if (x.kind != y.kind) return x.kind < y.kind;
+            c = kefu_str_cmp(x.agent, y.agent);
+            if (c != 0) return c < 0;
+            c = kefu_str_cmp(x.gkey, y.gkey);
+            if (c != 0) return c < 0;
+            return x.n < y.n;
+        });
+    }
     """
     ctypedef struct Key "KefuKey":
         double at
@@ -222,8 +256,18 @@ cdef extern from *:
     int sort_keys "kefu_sort_keys"(Key* keys, Py_ssize_t n) except + nogil
     void sort_by_mid "kefu_sort_by_mid"(Key* keys, Py_ssize_t n) except +
     void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
+    ctypedef struct Route "KefuRoute":
+        PyObject* sid
+        PyObject* at_obj
+        PyObject* agent
+        PyObject* gkey
+        double at
+        int64_t seq
+        int kind
+        Py_ssize_t n
     Py_hash_t str_hash "kefu_str_hash"(PyObject* s) noexcept
     bint str_eq "kefu_str_eq"(PyObject* a, PyObject* b) noexcept
+    void sort_routes "kefu_sort_routes"(vector[Route]& v) except +
 
 
 cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t pos,
@@ -687,6 +731,113 @@ cdef object _grouped(list ids, list buyers, double* early, double* botat, Py_ssi
             unknown, disorder, first, last)
 
 
+# The routes pass ----------------------------------------------------------------------
+#
+# ``routes`` is :class:`kefu.kpi.timeline._Routes` compiled: the same events in the same
+# order (a C++ sort on the reference's tuple order), then the same stretches.
+
+cdef object _EMPTY = ""
+cdef object _INF_OBJ = float("inf")
+
+
+cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n) except -1:
+    """Append ``rec``'s event, holding a reference to each object it points at; 1 when
+    the record is not one the pass reads (the reference then decides), else 0."""
+    sid, at, seq, agent = rec.session_id, rec.at, rec.seq, rec.agent_id
+    gkey = rec.group if kind == 1 else _EMPTY
+    if gkey is None:
+        gkey = _EMPTY
+    if not (type(sid) is str and type(agent) is str and type(gkey) is str
+            and (type(at) is float or type(at) is int) and type(seq) is int
+            and -9223372036854775807 <= seq <= 9223372036854775807):
+        return 1
+    cdef Route r
+    r.sid, r.at_obj, r.agent, r.gkey = <PyObject*>sid, <PyObject*>at, <PyObject*>agent, <PyObject*>gkey
+    r.at = <double>at  # exact: a checked time is below 2**32
+    r.seq = <int64_t>seq
+    r.kind = kind
+    r.n = n
+    Py_INCREF(sid)
+    Py_INCREF(at)
+    Py_INCREF(agent)
+    Py_INCREF(gkey)
+    out.push_back(r)
+    return 0
+
+
+def routes(list hand, list rel):
+    """The stretches of checked, distinct hand-overs ``hand`` and releases ``rel``:
+    ``_Routes``' fields (agents, groups, starts, ends, lo_of, hi_of, buyer_of,
+    group_of), equal to the reference's, or None when a record holds what the pass
+    does not read (a seq beyond int64). O(r log r) in C, then one step per record."""
+    cdef vector[Route] ev
+    cdef Py_ssize_t k, n
+    cdef int other = 0
+    try:
+        ev.reserve(len(hand) + len(rel))
+        for n in range(len(hand)):
+            other |= _route(ev, hand[n], 1, n)
+        for n in range(len(rel)):
+            other |= _route(ev, rel[n], 0, n)
+        if other:
+            return None
+        sort_routes(ev)
+        return _stretches(ev, hand)
+    finally:
+        for k in range(<Py_ssize_t>ev.size()):
+            Py_DECREF(<object>ev[k].sid)
+            Py_DECREF(<object>ev[k].at_obj)
+            Py_DECREF(<object>ev[k].agent)
+            Py_DECREF(<object>ev[k].gkey)
+
+
+cdef tuple _stretches(vector[Route]& ev, list hand):
+    cdef list agents = [], groups = [], starts = [], ends = []
+    cdef dict lo_of = {}, hi_of = {}, buyer_of = {}, group_of = {}
+    cdef object sid = _EMPTY, agent = None, group = None, start = _INF_OBJ, at, who, h
+    cdef Py_ssize_t k
+    cdef Route* e
+    for k in range(<Py_ssize_t>ev.size()):
+        e = &ev[k]
+        at = <object>e.at_obj
+        who = <object>e.agent
+        if not _same_str(e.sid, <PyObject*>sid):
+            if agent is not None:  # the previous session's last stretch is still open
+                agents.append(agent)
+                groups.append(group)
+                starts.append(start)
+                ends.append(_INF_OBJ)
+                hi_of[sid] = len(agents)
+            sid, agent = <object>e.sid, None
+        if e.kind == 1:
+            h = hand[e.n]
+            if agent is not None:
+                agents.append(agent)
+                groups.append(group)
+                starts.append(start)
+                ends.append(at)
+                hi_of[sid] = len(agents)
+            elif sid not in buyer_of:
+                buyer_of[sid] = h.buyer_id
+                group_of[sid] = h.group
+                lo_of[sid] = len(agents)
+            agent, group, start = who, h.group, at
+        elif agent is not None and _same_str(<PyObject*>agent, e.agent):
+            agents.append(agent)
+            groups.append(group)
+            starts.append(start)
+            ends.append(at)
+            hi_of[sid] = len(agents)
+            agent = None
+    if agent is not None:
+        agents.append(agent)
+        groups.append(group)
+        starts.append(start)
+        ends.append(_INF_OBJ)
+        hi_of[sid] = len(agents)
+    return agents, groups, starts, ends, lo_of, hi_of, buyer_of, group_of
+
+
 def sorted_doubles(array values):
     """A sorted copy of an exact array('d') without NaN (K08's percentiles)."""
     if type(values) is not array or values.ob_descr.typecode != b'd':
@@ -712,7 +863,6 @@ def sorted_doubles(array values):
 # rare cases (a session's clocks in several windows, replies after a window's close,
 # detail units) call the very helpers the reference calls.
 
-from libcpp.vector cimport vector
 from cpython.array cimport extend_buffer
 
 cdef struct Run:
