@@ -752,7 +752,8 @@ cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n) except -
             and -9223372036854775807 <= seq <= 9223372036854775807):
         return 1
     cdef Route r
-    r.sid, r.at_obj, r.agent, r.gkey = <PyObject*>sid, <PyObject*>at, <PyObject*>agent, <PyObject*>gkey
+    r.sid, r.at_obj = <PyObject*>sid, <PyObject*>at
+    r.agent, r.gkey = <PyObject*>agent, <PyObject*>gkey
     r.at = <double>at  # exact: a checked time is below 2**32
     r.seq = <int64_t>seq
     r.kind = kind
@@ -791,6 +792,17 @@ def routes(list hand, list rel):
             Py_DECREF(<object>ev[k].gkey)
 
 
+cdef inline void _stretch(list agents, list groups, list starts, list ends, dict hi_of,
+                          object sid, object agent, object group, object start,
+                          object end) except *:
+    """One stretch of session ``sid`` appended to the columns, and its session's end."""
+    agents.append(agent)
+    groups.append(group)
+    starts.append(start)
+    ends.append(end)
+    hi_of[sid] = len(agents)
+
+
 cdef tuple _stretches(vector[Route]& ev, list hand):
     cdef list agents = [], groups = [], starts = [], ends = []
     cdef dict lo_of = {}, hi_of = {}, buyer_of = {}, group_of = {}
@@ -803,38 +815,23 @@ cdef tuple _stretches(vector[Route]& ev, list hand):
         who = <object>e.agent
         if not _same_str(e.sid, <PyObject*>sid):
             if agent is not None:  # the previous session's last stretch is still open
-                agents.append(agent)
-                groups.append(group)
-                starts.append(start)
-                ends.append(_INF_OBJ)
-                hi_of[sid] = len(agents)
+                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start,
+                         _INF_OBJ)
             sid, agent = <object>e.sid, None
         if e.kind == 1:
             h = hand[e.n]
             if agent is not None:
-                agents.append(agent)
-                groups.append(group)
-                starts.append(start)
-                ends.append(at)
-                hi_of[sid] = len(agents)
+                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
             elif sid not in buyer_of:
                 buyer_of[sid] = h.buyer_id
                 group_of[sid] = h.group
                 lo_of[sid] = len(agents)
             agent, group, start = who, h.group, at
         elif agent is not None and _same_str(<PyObject*>agent, e.agent):
-            agents.append(agent)
-            groups.append(group)
-            starts.append(start)
-            ends.append(at)
-            hi_of[sid] = len(agents)
+            _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
             agent = None
     if agent is not None:
-        agents.append(agent)
-        groups.append(group)
-        starts.append(start)
-        ends.append(_INF_OBJ)
-        hi_of[sid] = len(agents)
+        _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, _INF_OBJ)
     return agents, groups, starts, ends, lo_of, hi_of, buyer_of, group_of
 
 
