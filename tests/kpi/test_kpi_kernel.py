@@ -24,17 +24,23 @@ from typing import Any, TypeVar
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from kpi_helpers import SH, at
 from kpi_strategies import OPTIONS, WINDOWS, shop_day
 
 from kefu import kpi
-from kefu.kpi import InvalidRecord, Message, Sender, Window, kernel
+from kefu.kpi import Handover, InvalidRecord, Message, Release, Sender, Window, kernel
 from kefu.kpi.measure import Measure, Samples
 from kefu.kpi.options import make_options
 from kefu.kpi.records import MAX_TIME
-from kefu.kpi.timeline import MessageScan, build_timeline, scan_messages, scan_messages_py
+from kefu.kpi.timeline import (
+    MessageScan,
+    _Routes,
+    build_timeline,
+    scan_messages,
+    scan_messages_py,
+)
 
 T = TypeVar("T")
 
@@ -117,6 +123,74 @@ def test_R23_K01_compiled_message_pass_equals_reference_at_size(rnd: random.Rand
     fast = kernel.compiled("scan")(msgs, math.inf)
     assert fast is not None  # the fast path decided it (no conflicting copies here)
     assert _fields(MessageScan(*fast)) == _fields(scan_messages_py(msgs))  # type: ignore[arg-type]
+
+
+@settings(max_examples=8)
+@given(st.randoms(use_true_random=False), st.integers(8000, 12000), st.booleans())
+def test_R23_K01_compiled_pass_equals_reference_in_time_order_with_many_sessions(
+        rnd: random.Random, sessions: int, swap: bool) -> None:
+    """Input already in order (the pass leaves it unsorted) or one pair out of it (it
+    sorts), with more sessions than the session table starts with room for (it
+    grows): records and columns give the reference's fields."""
+    msgs = [Message(f"s{k % sessions}", f"b{k % sessions}", BASE + k / 8.0,
+                    Sender.AGENT if k // sessions % 2 else Sender.BUYER, f"m{k}",
+                    agent_id=f"a{k % 7}")
+            for k in range(2 * sessions + rnd.randrange(sessions))]
+    if swap:
+        k = rnd.randrange(len(msgs) - 1)
+        msgs[k], msgs[k + 1] = msgs[k + 1], msgs[k]
+    want = _fields(scan_messages_py(msgs))
+    fast = kernel.compiled("scan")(msgs, math.inf)
+    assert fast is not None
+    assert _fields(MessageScan(*fast)) == want  # type: ignore[arg-type]
+    table = kpi.MessageTable.from_records(msgs)
+    columns = kernel.compiled("scan_columns")(
+        table.at, table.session_id.tolist(), table.buyer_id.tolist(), table.sender,
+        table.message_id.tolist(), table.agent_id.tolist(), table.seq, math.inf)
+    assert columns is not None
+    assert _fields(MessageScan(*columns)) == want  # type: ignore[arg-type]
+
+
+ROUTE_SEQS = st.integers(-2, 2) | st.sampled_from([2**63 - 1, -(2**63), 2**64])
+"""Seqs, some beyond what the compiled pass reads (it hands those to the reference)."""
+
+
+@st.composite
+def route_records(draw: st.DrawFn) -> tuple[list[Handover], list[Release]]:
+    """Hand-overs and releases of a few sessions and agents, with exact ties in time
+    (int and float seconds), seq, agent and group, in any order."""
+    times = st.integers(0, 6).map(lambda s: BASE + s) | st.integers(0, 6).map(
+        lambda s: int(BASE) + s)
+    sids = st.sampled_from(["s1", "s2", "s10", "", "\u4e2d"])
+    agents = st.sampled_from(["alice", "bob", "al"])
+    seqs = ROUTE_SEQS if draw(st.integers(0, 9)) == 0 else st.integers(-2, 2)
+    hand = draw(st.lists(st.builds(Handover, sids, st.sampled_from(["b1", "b2"]), agents,
+                                   times, st.sampled_from([None, "pre", "after"]), seqs),
+                         max_size=14))
+    rel = draw(st.lists(st.builds(Release, sids, agents, times, seqs), max_size=10))
+    return hand, rel
+
+
+@given(route_records())
+def test_R23_K04_compiled_routes_equal_the_reference(
+        records: tuple[list[Handover], list[Release]]) -> None:
+    """The stretches the compiled pass makes from hand-overs and releases (K04) are the
+    reference's, field by field; a seq beyond int64 goes to the reference."""
+    hand, rel = records
+    fields = kernel.compiled("routes")(hand, rel)
+    big = any(not -(2**63) < r.seq < 2**63 for r in [*hand, *rel])
+    assert (fields is None) == big
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = "py"
+    try:
+        ref = _Routes(hand, rel)
+    finally:
+        kernel.ACTIVE = saved
+    want = (ref.agents, ref.groups, ref.starts, ref.ends, ref.lo_of, ref.hi_of, ref.buyer_of,
+            ref.group_of)
+    if fields is not None:
+        assert fields == want
+        assert [type(x) for x in fields[2] + fields[3]] == [type(x) for x in want[2] + want[3]]
 
 
 IDS = st.text(st.sampled_from("ab\xe9\u4e2d\U0001f600"), max_size=17)
@@ -389,14 +463,16 @@ def test_R23_K02_K08_compiled_walk_and_report_equal_the_reference(
 
 
 @given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b0"})]),
-       st.sampled_from([60.0, 120.0, 180.0]), st.sampled_from([0.0, 60.0, 120.0]))
+       st.sampled_from([60.0, 120.0, 180.0]), st.sampled_from([0.0, 60.0, 120.0]),
+       st.booleans())
 def test_R23_K13_compiled_service_walk_equals_the_reference(
         rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None, shift: float,
-        excluded: frozenset[str], answer_within: float, short_abandon: float) -> None:
+        excluded: frozenset[str], answer_within: float, short_abandon: float,
+        detail: bool) -> None:
     """Service figures (answered, within target, abandoned, short, waiting, transfers,
     exclusions, per day, hour, group and agent) from the compiled contact walk equal
     the reference's, for any target and short-abandon limit (whole minutes: the
-    scenarios' waits often end exactly on one)."""
+    scenarios' waits often end exactly on one), and so do its contacts (detail)."""
     rec = _shifted(rec, shift)
 
     def figures() -> kpi.ServiceReport:
@@ -405,5 +481,7 @@ def test_R23_K13_compiled_service_walk_equals_the_reference(
             releases=rec["releases"], ends=rec["ends"], day=None, tz=SH, window=window,
             answer_within=answer_within, short_abandon=short_abandon,
             as_of=None if opts["as_of"] is None else opts["as_of"] + shift,
-            before_window=opts["before_window"], excluded_buyers=excluded)
-    assert _on("c", figures) == _on("py", figures)
+            before_window=opts["before_window"], excluded_buyers=excluded, detail=detail)
+    compiled = _on("c", figures)
+    assert compiled == _on("py", figures)
+    assert len(compiled.contacts) == (compiled.offered + compiled.excluded if detail else 0)

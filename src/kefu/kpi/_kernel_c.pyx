@@ -46,6 +46,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.array cimport array, clone
+from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
 from libc.string cimport memcpy
@@ -113,8 +114,15 @@ cdef extern from *:
     /* Sort by kefu_key_less. A stable LSD radix sort by time (8-bit digits,
        skipping digits all keys share: a day's times share their top bits),
        then the rare runs of equal times by the full key. Near-sorted input
-       (a loader's time order) costs the same as random input: no bad pivots. */
+       (a loader's time order) costs the same as random input: no bad pivots.
+       Keys already in order (a table or list in time order) are left as they
+       are after one O(n) look: the order is total (``pos`` breaks every tie),
+       so the sorted keys are these very keys, and no buffer is allocated. */
     static int kefu_sort_keys(KefuKey* keys, Py_ssize_t n) {
+        if (std::is_sorted(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
+                return kefu_key_less(x, y);
+            }))
+            return 0;
         if (n < 64 || n >= 0xFFFFFFFFLL) {
             std::sort(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
                 return kefu_key_less(x, y);
@@ -199,6 +207,39 @@ cdef extern from *:
         return n == PyUnicode_GET_LENGTH(b) && kind == (int)PyUnicode_KIND(b)
                && std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * kind) == 0;
     }
+    /* A hand-over (kind 1) or release (0) of the routes pass; references held. */
+    struct KefuRoute {
+        PyObject *sid, *at_obj, *agent, *gkey; double at; int64_t seq; int kind; Py_ssize_t n;
+    };
+    /* Python's order of the reference's tuples (sid, at, seq, kind, agent, gkey, n):
+       exact str compared by code point (no Python code runs), numbers by value. */
+    /* Python's order of two exact str (by code point): bytes for two 1-byte strings
+       (then memcmp is that order), else PyUnicode_Compare, which cannot fail on them. */
+    static inline int kefu_str_cmp(PyObject* a, PyObject* b) {
+        if (a == b) return 0;
+        if (kefu_str_ready(a) && kefu_str_ready(b) && PyUnicode_KIND(a) == PyUnicode_1BYTE_KIND
+                && PyUnicode_KIND(b) == PyUnicode_1BYTE_KIND) {
+            Py_ssize_t na = PyUnicode_GET_LENGTH(a), nb = PyUnicode_GET_LENGTH(b);
+            int c = std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)(na < nb ? na : nb));
+            if (c != 0) return c;
+            return na < nb ? -1 : (na > nb ? 1 : 0);
+        }
+        return PyUnicode_Compare(a, b);
+    }
+    static void kefu_sort_routes(std::vector<KefuRoute>& v) {
+        std::sort(v.begin(), v.end(), [](const KefuRoute& x, const KefuRoute& y) {
+            int c = kefu_str_cmp(x.sid, y.sid);
+            if (c != 0) return c < 0;
+            if (x.at != y.at) return x.at < y.at;
+            if (x.seq != y.seq) return x.seq < y.seq;
+            if (x.kind != y.kind) return x.kind < y.kind;
+            c = kefu_str_cmp(x.agent, y.agent);
+            if (c != 0) return c < 0;
+            c = kefu_str_cmp(x.gkey, y.gkey);
+            if (c != 0) return c < 0;
+            return x.n < y.n;
+        });
+    }
     """
     ctypedef struct Key "KefuKey":
         double at
@@ -215,8 +256,18 @@ cdef extern from *:
     int sort_keys "kefu_sort_keys"(Key* keys, Py_ssize_t n) except + nogil
     void sort_by_mid "kefu_sort_by_mid"(Key* keys, Py_ssize_t n) except +
     void sort_doubles "kefu_sort_doubles"(double* values, Py_ssize_t n) nogil
+    ctypedef struct Route "KefuRoute":
+        PyObject* sid
+        PyObject* at_obj
+        PyObject* agent
+        PyObject* gkey
+        double at
+        int64_t seq
+        int kind
+        Py_ssize_t n
     Py_hash_t str_hash "kefu_str_hash"(PyObject* s) noexcept
     bint str_eq "kefu_str_eq"(PyObject* a, PyObject* b) noexcept
+    void sort_routes "kefu_sort_routes"(vector[Route]& v) except +
 
 
 cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t pos,
@@ -308,16 +359,21 @@ cdef class _Table:
     pointer, number) slots, so a probe costs one cache miss, which the caller
     hides by prefetching a later key's slot (hashes are taken beforehand, in
     input order). The keys are exact str held by the pass's ``_Keys``, so
-    comparing them runs no Python code and they outlive the table."""
+    comparing them runs no Python code and they outlive the table. It starts
+    with room for ``n`` keys and doubles when half full (O(1) amortised a key):
+    a day's sessions are a small share of its messages, and a table sized for
+    the messages would spread the sessions over pages each probe faults in."""
 
     cdef Slot* slots
     cdef Py_ssize_t mask
+    cdef Py_ssize_t used
 
     def __cinit__(self, Py_ssize_t n):
         cdef Py_ssize_t size = 8
         while size < 2 * n + 8:
             size <<= 1
         self.mask = size - 1
+        self.used = 0
         self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
         if self.slots == NULL:
             raise MemoryError()
@@ -329,9 +385,27 @@ cdef class _Table:
         """Start fetching the slot a key of hash ``h`` probes first."""
         prefetch(&self.slots[(<uint64_t>h) & self.mask])
 
-    cdef Py_ssize_t get_or_add(self, PyObject* key, Py_hash_t h, Py_ssize_t value) noexcept:
+    cdef int _grow(self) except -1:
+        """Twice the slots, every key moved to its place among them. O(keys)."""
+        cdef Py_ssize_t size = 2 * (self.mask + 1), mask = size - 1, k, i
+        cdef Slot* old = self.slots
+        cdef Slot* slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
+        if slots == NULL:
+            raise MemoryError()
+        for k in range(self.mask + 1):
+            if old[k].key != NULL:
+                i = (<uint64_t>old[k].hash) & mask
+                while slots[i].key != NULL:
+                    i = (i + 1) & mask
+                slots[i] = old[k]
+        self.slots, self.mask = slots, mask
+        PyMem_Free(old)
+        return 0
+
+    cdef Py_ssize_t get_or_add(self, PyObject* key, Py_hash_t h,
+                               Py_ssize_t value) except -2:
         """The number stored for exact str ``key`` (of hash ``h``); if none, store
-        ``value`` and return -1. The table has room for every key: it never fills."""
+        ``value`` and return -1. The table is never more than half full."""
         cdef Py_ssize_t i = (<uint64_t>h) & self.mask
         cdef Slot* slot
         while True:
@@ -340,6 +414,9 @@ cdef class _Table:
                 slot.key = key
                 slot.hash = h
                 slot.value = value
+                self.used += 1
+                if 2 * self.used > self.mask:
+                    self._grow()
                 return -1
             if slot.hash == h and _same_str(slot.key, key):
                 return slot.value
@@ -553,7 +630,7 @@ cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
 cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double* early,
                  char* bot, double* botat, int64_t* last_seq, int32_t* wkey, double* wu,
                  double* wr):
-    cdef _Table number = _Table(n)  # session id -> session number
+    cdef _Table number = _Table(min(n, 4096))  # session id -> session number (grows)
     cdef list ids = []
     cdef list buyers = []
     cdef list ragents = []
@@ -654,6 +731,110 @@ cdef object _grouped(list ids, list buyers, double* early, double* botat, Py_ssi
             unknown, disorder, first, last)
 
 
+# The routes pass ----------------------------------------------------------------------
+#
+# ``routes`` is :class:`kefu.kpi.timeline._Routes` compiled: the same events in the same
+# order (a C++ sort on the reference's tuple order), then the same stretches.
+
+cdef object _EMPTY = ""
+cdef object _INF_OBJ = float("inf")
+
+
+cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n) except -1:
+    """Append ``rec``'s event, holding a reference to each object it points at; 1 when
+    the record is not one the pass reads (the reference then decides), else 0."""
+    sid, at, seq, agent = rec.session_id, rec.at, rec.seq, rec.agent_id
+    gkey = rec.group if kind == 1 else _EMPTY
+    if gkey is None:
+        gkey = _EMPTY
+    if not (type(sid) is str and type(agent) is str and type(gkey) is str
+            and (type(at) is float or type(at) is int) and type(seq) is int
+            and -9223372036854775807 <= seq <= 9223372036854775807):
+        return 1
+    cdef Route r
+    r.sid, r.at_obj = <PyObject*>sid, <PyObject*>at
+    r.agent, r.gkey = <PyObject*>agent, <PyObject*>gkey
+    r.at = <double>at  # exact: a checked time is below 2**32
+    r.seq = <int64_t>seq
+    r.kind = kind
+    r.n = n
+    Py_INCREF(sid)
+    Py_INCREF(at)
+    Py_INCREF(agent)
+    Py_INCREF(gkey)
+    out.push_back(r)
+    return 0
+
+
+def routes(list hand, list rel):
+    """The stretches of checked, distinct hand-overs ``hand`` and releases ``rel``:
+    ``_Routes``' fields (agents, groups, starts, ends, lo_of, hi_of, buyer_of,
+    group_of), equal to the reference's, or None when a record holds what the pass
+    does not read (a seq beyond int64). O(r log r) in C, then one step per record."""
+    cdef vector[Route] ev
+    cdef Py_ssize_t k, n
+    cdef int other = 0
+    try:
+        ev.reserve(len(hand) + len(rel))
+        for n in range(len(hand)):
+            other |= _route(ev, hand[n], 1, n)
+        for n in range(len(rel)):
+            other |= _route(ev, rel[n], 0, n)
+        if other:
+            return None
+        sort_routes(ev)
+        return _stretches(ev, hand)
+    finally:
+        for k in range(<Py_ssize_t>ev.size()):
+            Py_DECREF(<object>ev[k].sid)
+            Py_DECREF(<object>ev[k].at_obj)
+            Py_DECREF(<object>ev[k].agent)
+            Py_DECREF(<object>ev[k].gkey)
+
+
+cdef inline void _stretch(list agents, list groups, list starts, list ends, dict hi_of,
+                          object sid, object agent, object group, object start,
+                          object end) except *:
+    """One stretch of session ``sid`` appended to the columns, and its session's end."""
+    agents.append(agent)
+    groups.append(group)
+    starts.append(start)
+    ends.append(end)
+    hi_of[sid] = len(agents)
+
+
+cdef tuple _stretches(vector[Route]& ev, list hand):
+    cdef list agents = [], groups = [], starts = [], ends = []
+    cdef dict lo_of = {}, hi_of = {}, buyer_of = {}, group_of = {}
+    cdef object sid = _EMPTY, agent = None, group = None, start = _INF_OBJ, at, who, h
+    cdef Py_ssize_t k
+    cdef Route* e
+    for k in range(<Py_ssize_t>ev.size()):
+        e = &ev[k]
+        at = <object>e.at_obj
+        who = <object>e.agent
+        if not _same_str(e.sid, <PyObject*>sid):
+            if agent is not None:  # the previous session's last stretch is still open
+                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start,
+                         _INF_OBJ)
+            sid, agent = <object>e.sid, None
+        if e.kind == 1:
+            h = hand[e.n]
+            if agent is not None:
+                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
+            elif sid not in buyer_of:
+                buyer_of[sid] = h.buyer_id
+                group_of[sid] = h.group
+                lo_of[sid] = len(agents)
+            agent, group, start = who, h.group, at
+        elif agent is not None and _same_str(<PyObject*>agent, e.agent):
+            _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
+            agent = None
+    if agent is not None:
+        _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, _INF_OBJ)
+    return agents, groups, starts, ends, lo_of, hi_of, buyer_of, group_of
+
+
 def sorted_doubles(array values):
     """A sorted copy of an exact array('d') without NaN (K08's percentiles)."""
     if type(values) is not array or values.ob_descr.typecode != b'd':
@@ -679,7 +860,6 @@ def sorted_doubles(array values):
 # rare cases (a session's clocks in several windows, replies after a window's close,
 # detail units) call the very helpers the reference calls.
 
-from libcpp.vector cimport vector
 from cpython.array cimport extend_buffer
 
 cdef struct Run:
@@ -1115,12 +1295,15 @@ cdef inline void _add(list counts, Py_ssize_t k, Py_ssize_t n) except *:
 
 
 def contacts(object tl, object opts, object cal, double answer_within, double short_abandon,
-             object acc_cls, object hour_of):
+             object acc_cls, object hour_of, list out=None, object contact_cls=None,
+             tuple outcomes=None):
     """``service_result``'s accumulators ({(window index, hour, group, agent, reason):
-    acc}) over every session of ``tl``, without detail; ``acc_cls`` is the service's
-    ``_Acc`` and ``hour_of(c)`` the local hour of instant ``c``. Returns None, having
-    done nothing, when the timeline's columns are not the arrays it reads (the
-    reference then counts). O(sessions + stretches)."""
+    acc}) over every session of ``tl``; ``acc_cls`` is the service's ``_Acc`` and
+    ``hour_of(c)`` the local hour of instant ``c``. With ``out`` (detail), each
+    contact is also appended to it as ``contact_cls(...)``, its outcome taken from
+    ``outcomes`` (answered, abandoned, waiting, excluded), as ``_contacts`` does.
+    Returns None, having done nothing, when the timeline's columns are not the
+    arrays it reads (the reference then counts). O(sessions + stretches)."""
     if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
             and type(tl.wlo) is list and type(tl.ids) is list
             and len(tl.rs) == len(tl.us) == len(tl._rorder)
@@ -1140,10 +1323,13 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     cdef vector[double] ended = _double_list(tl.ended)
     cdef vector[double] st_starts = _double_list(tl.starts)
     cdef vector[double] st_ends = _double_list(tl.ends)
-    cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents
+    cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents, ids = tl.ids
+    cdef list days = list(cal.days)
+    if out is not None and (contact_cls is None or outcomes is None or len(outcomes) != 4):
+        return None
     cdef array opens = array("d", cal.opens), closes = array("d", cal.closes)
     cdef array counted = array("d", [1.0 if v else 0.0 for v in cal.counted])
-    if not len(opens) == len(closes) == len(counted):
+    if not len(opens) == len(closes) == len(counted) == len(days):
         return None
     cdef const double* o_ = opens.data.as_doubles
     cdef const double* c_ = closes.data.as_doubles
@@ -1231,6 +1417,14 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
             acc.abandons.append(wait)
         else:
             _add(cnt, 4, 1)
+        if out is not None:
+            out.append(contact_cls(
+                session_id=<object>PyList_GET_ITEM(ids, j),
+                buyer_id=<object>PyList_GET_ITEM(buyers, j), day=days[i], hour=hour,
+                group=<object>PyList_GET_ITEM(groups, j), agent_id=agent, start=c,
+                outcome=outcomes[3 if reason is not None else code],
+                wait=wait if code != S_WAITING and reason is None else None,
+                transfers=moved, reason=reason))
     return accs
 
 
@@ -1242,10 +1436,17 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
 # it), counted into the same keys.
 
 def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution,
-             dict counts, int met, int missed, int pending, int excluded_code):
-    """Count ``m``'s buyer-days into ``counts`` as ``conversion_result`` does without
-    detail; ``order_at``/``lo_of``/``hi_of`` are its ``_Orders`` columns and the
-    codes its statuses. O(buyer-days x (log orders + stretches))."""
+             dict counts, int met, int missed, int pending, int excluded_code,
+             list units=None, object unit_cls=None, tuple statuses=None):
+    """Count ``m``'s buyer-days into ``counts`` as ``conversion_result`` does;
+    ``order_at``/``lo_of``/``hi_of`` are its ``_Orders`` columns and the codes its
+    statuses. With ``units`` (detail), each buyer-day is also appended to it as an
+    "inquiry" ``unit_cls(...)`` of status ``statuses[code]``, in slot order.
+    O(buyer-days x (log orders + stretches))."""
+    if units is not None and (unit_cls is None or statuses is None
+                              or len(statuses) <= max(met, missed, pending, excluded_code)
+                              or min(met, missed, pending, excluded_code) < 0):
+        raise ValueError("consults: detail needs a unit class and a status per code")
     tl = m.tl
     opts = m.opts
     cdef list slot_buyer = m._slot_buyer, slot_day = m._slot_day, f_c = m._f_c
@@ -1263,7 +1464,7 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
     cdef Py_ssize_t p, j, x, lo, hi, k, n = len(slot_buyer)
     cdef double c, o
     cdef int code
-    cdef object buyer, reason, agent, group, key, lo_obj, left
+    cdef object buyer, reason, agent, group, key, lo_obj, left, day
     for p in range(n):
         buyer = <object>PyList_GET_ITEM(slot_buyer, p)
         c = f_c[p]
@@ -1300,9 +1501,14 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
         else:
             agent = None
             group = <object>PyList_GET_ITEM(groups, j)
-        key = (days[<Py_ssize_t>slot_day[p]], group, agent, code, False, reason, None)
+        day = days[<Py_ssize_t>slot_day[p]]
+        key = (day, group, agent, code, False, reason, None)
         left = counts.get(key)
         counts[key] = 1 if left is None else left + 1
+        if units is not None:
+            units.append(unit_cls("inquiry", statuses[code], day, buyer,
+                                  <object>PyList_GET_ITEM(f_sid, p), agent, group, c,
+                                  None if o == INFINITY else o, reason))
 
 
 # Group PK ------------------------------------------------------------------------------

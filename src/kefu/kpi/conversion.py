@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from itertools import compress, count
+from operator import attrgetter
 
 from kefu.kpi import kernel
 from kefu.kpi.clocks import MET, MISSED, PENDING
@@ -29,6 +30,7 @@ from kefu.kpi.records import Handover, HumanRequest, Message, Order, Release
 from kefu.kpi.results import (
     EXCLUDED_CODE,
     NO_ISSUES,
+    STATUSES,
     AgentScore,
     DataQuality,
     GroupPK,
@@ -90,17 +92,31 @@ class _Orders:
 def conversion_result(m: Measure, orders: list[Order], attribution: float,
                       quality: DataQuality = NO_ISSUES) -> Rate:
     """K10 inquiry conversion of K03's buyer-days (FIRST) and deduplicated orders."""
+    bought = _Orders(orders)
+    tally = Tally(m.opts.detail)
+    if kernel.ACTIVE == "c":
+        kernel.compiled("consults")(m, bought.at, bought.lo, bought.hi, attribution, tally.counts,
+                                    MET, MISSED, PENDING, EXCLUDED_CODE, tally.units, Unit,
+                                    STATUSES)
+    else:
+        _consults(m, bought, attribution, tally)
+    if tally.units is not None:
+        tally.units.sort(key=_INQUIRY_ORDER)  # (day, buyer): both always set
+    return tally.build(Rate, quality=m.quality + quality)
+
+
+_INQUIRY_ORDER = attrgetter("day", "buyer_id")
+
+
+def _consults(m: Measure, bought: _Orders, attribution: float, tally: Tally) -> None:
+    """K10's buyer-days counted into ``tally`` (and its units, with detail), in slot
+    order: the reference of the compiled ``consults``. O(buyer-days x (log orders +
+    stretches))."""
     tl, opts = m.tl, m.opts
     as_of = opts.as_of
-    bought = _Orders(orders)
     excluded = opts.excluded
     days = m.cal.days
-    tally = Tally(opts.detail)
     counts = tally.counts
-    if tally.units is None and kernel.ACTIVE == "c":
-        kernel.compiled("consults")(m, bought.at, bought.lo, bought.hi, attribution, counts,
-                                    MET, MISSED, PENDING, EXCLUDED_CODE)
-        return tally.build(Rate, quality=m.quality + quality)
     for buyer, i, c, sid in m.consults():
         o = bought.first_after(buyer, c)
         if o - c > attribution:
@@ -123,9 +139,6 @@ def conversion_result(m: Measure, orders: list[Order], attribution: float,
         if tally.units is not None:
             tally.units.append(Unit("inquiry", status_of(code), days[i], buyer, sid, agent,
                                     group, c, None if o == INF else o, reason))
-    if tally.units is not None:
-        tally.units.sort(key=lambda u: (u.day, u.buyer_id))
-    return tally.build(Rate, quality=m.quality + quality)
 
 
 def _last_answer(tl: Timeline, sessions: list[int], t: float

@@ -43,6 +43,7 @@ from kefu.kpi.kernel import sorted_doubles
 from kefu.kpi.options import Options
 from kefu.kpi.results import (
     EXCLUDED_CODE,
+    STATUSES,
     DataQuality,
     Durations,
     Key,
@@ -50,12 +51,12 @@ from kefu.kpi.results import (
     ResponseTimes,
     Tally,
     Unit,
-    status_of,
 )
 from kefu.kpi.timeline import INF, Timeline
 from kefu.kpi.window import BeforeWindow, Calendar
 
 __all__ = ["NEVER_REACHED", "REACHED", "STILL_WAITING", "Measure", "Samples", "fate_of"]
+
 
 # A unit's session and the agents (K02): an agent took it (or a human replied) by
 # ``as_of``; not yet, and the session is still open; not, and it ended (gave up).
@@ -523,31 +524,33 @@ class Measure:
                 code, risk = EXCLUDED_CODE, False
             tally.add(days[i], group, agent, code, risk, reason, n=n)
 
-    def _unit(self, kind: str, i: int, buyer: str, session: str | None, agent: str | None,
-              group: str | None, code: int, start: float, end: float,
-              reason: str | None) -> Unit:
-        if reason is not None:
-            code = EXCLUDED_CODE
-        return Unit(kind, status_of(code), self.cal.days[i], buyer, session, agent, group,
-                    start, None if end == INF else end, reason)
-
     def _session_unit(self, j: int, i: int, c: float, r: float, code: int, a_code: int,
                       a_c: float, a_r: float, reason: str | None) -> None:
+        """A session-day's units, FIRST and ANY (what :meth:`_unit` makes, without a
+        call per unit: a day's detail makes one per session)."""
         tl = self.tl
-        args = (i, tl.buyers[j], tl.ids[j], None, tl.groups[j])
-        first = self._unit("session-day", *args, code, c, r, reason)
-        # Units are immutable: when both bases decided on the same clock, share one.
-        same = a_code == code and a_c == c and a_r == r
+        day, buyer, sid, group = self.cal.days[i], tl.buyers[j], tl.ids[j], tl.groups[j]
+        first = Unit("session-day", STATUSES[EXCLUDED_CODE if reason is not None else code],
+                     day, buyer, sid, None, group, c, None if r == INF else r, reason)
         self._session_units[0].append(first)
-        self._session_units[1].append(
-            first if same else self._unit("session-day", *args, a_code, a_c, a_r, reason))
+        # Units are immutable: when both bases decided on the same clock, share one.
+        if a_code == code and a_c == c and a_r == r:
+            self._session_units[1].append(first)
+            return
+        self._session_units[1].append(Unit(
+            "session-day", STATUSES[EXCLUDED_CODE if reason is not None else a_code], day,
+            buyer, sid, None, group, a_c, None if a_r == INF else a_r, reason))
 
     def _stretch_unit(self, j: int, x: int, i: int, c: float, r: float, code: int,
                       reason: str | None) -> None:
         tl = self.tl
         agent = tl.agents[x]
-        self._agent_units.setdefault(agent, []).append(self._unit(
-            "stretch", i, tl.buyers[j], tl.ids[j], agent, tl.sgroups[x], code, c, r, reason))
+        units = self._agent_units.get(agent)
+        if units is None:
+            units = self._agent_units[agent] = []
+        units.append(Unit("stretch", STATUSES[EXCLUDED_CODE if reason is not None else code],
+                          self.cal.days[i], tl.buyers[j], tl.ids[j], agent, tl.sgroups[x], c,
+                          None if r == INF else r, reason))
 
     def buyer_days(self, first_basis: bool) -> Tally:
         """K03 per buyer-day, FIRST or ANY (both are formed on the first call)."""
@@ -583,17 +586,30 @@ class Measure:
                     f_fates[f_fate] = f_fates.get(f_fate, 0) + 1
                 if a_fate != REACHED:
                     a_fates[a_fate] = a_fates.get(a_fate, 0) + 1
-            if first.units is not None and anyb.units is not None:
-                sid = self._f_sid[p]
-                unit = self._unit("buyer-day", i, buyer, sid, None, group, self._f_code[p],
-                                  self._f_c[p], self._f_end[p], reason)
-                same = (self._a_code[p] == self._f_code[p] and self._a_start[p] == self._f_c[p]
-                        and self._a_end[p] == self._f_end[p])
-                first.units.append(unit)
-                anyb.units.append(unit if same else self._unit(
-                    "buyer-day", i, buyer, sid, None, group, self._a_code[p], self._a_start[p],
-                    self._a_end[p], reason))
+        if first.units is not None and anyb.units is not None:
+            self._buyer_units(first.units, anyb.units)
         return first, anyb
+
+    def _buyer_units(self, f_units: list[Unit], a_units: list[Unit]) -> None:
+        """The buyer-days' units, FIRST and ANY, in slot order (one shared when both bases
+        decided on the same clock). O(buyer-days)."""
+        excluded = self.opts.excluded
+        days = self.cal.days
+        for buyer, i, sid, group, f_code, f_c, f_end, a_code, a_c, a_end in zip(
+                self._slot_buyer, self._slot_day, self._f_sid, self._f_group, self._f_code,
+                self._f_c, self._f_end, self._a_code, self._a_start, self._a_end, strict=True):
+            reason = excluded.get(buyer) if excluded else None
+            unit = Unit("buyer-day", STATUSES[EXCLUDED_CODE if reason is not None else f_code],
+                        days[i], buyer, sid, None, group, f_c, None if f_end == INF else f_end,
+                        reason)
+            f_units.append(unit)
+            if a_code == f_code and a_c == f_c and a_end == f_end:
+                a_units.append(unit)
+            else:
+                a_units.append(Unit(
+                    "buyer-day", STATUSES[EXCLUDED_CODE if reason is not None else a_code],
+                    days[i], buyer, sid, None, group, a_c, None if a_end == INF else a_end,
+                    reason))
 
     def consults(self) -> list[tuple[str, int, float, str]]:
         """K03's buyer-days as (buyer, day index, first clock, session): K10's consultations."""

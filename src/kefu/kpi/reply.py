@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 
 from kefu.kpi.measure import NEVER_REACHED, STILL_WAITING, Measure
 from kefu.kpi.options import DayArg, ExclusionsArg, make_options
@@ -55,9 +56,27 @@ def shop_result(m: Measure, basis: Basis) -> ShopReplyRate:
 
 
 def _sort_units(tally: Tally) -> None:
-    if tally.units is not None:
-        tally.units.sort(key=lambda u: (u.day, u.buyer_id, u.session_id or "", u.start,
-                                        u.agent_id or ""))
+    """Units by (day, buyer, session, start, agent), None as "" (an id is a str).
+
+    When no session is None and the agents are all None or none is, the
+    fields themselves give that order (a column all None orders nothing), and
+    a C-made key replaces a Python call per unit. O(u log u)."""
+    units = tally.units
+    if units is None:
+        return
+    agents = list(map(_AGENT, units))
+    n_none = agents.count(None)
+    if None in map(_SESSION, units) or 0 < n_none < len(units):
+        units.sort(key=lambda u: (u.day, u.buyer_id, u.session_id or "", u.start,
+                                  u.agent_id or ""))
+    else:
+        units.sort(key=_SHOP_ORDER if n_none else _AGENT_ORDER)
+
+
+_AGENT = attrgetter("agent_id")
+_SESSION = attrgetter("session_id")
+_SHOP_ORDER = attrgetter("day", "buyer_id", "session_id", "start")
+_AGENT_ORDER = attrgetter("day", "buyer_id", "session_id", "start", "agent_id")
 
 
 def agent_rates(m: Measure) -> dict[str, Rate]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import attrs
@@ -304,7 +305,8 @@ class GroupPK:
     quality: DataQuality = NO_ISSUES
 
 
-_STATUSES = (Status.MET, Status.PENDING, Status.MISSED, Status.EXCLUDED)
+STATUSES = (Status.MET, Status.PENDING, Status.MISSED, Status.EXCLUDED)
+"""The Status of each status code, by code (``STATUSES[code] is status_of(code)``)."""
 EXCLUDED_CODE = 3
 """Status codes in a tally key: MET=0, PENDING=1, MISSED=2 (worse is larger), EXCLUDED=3."""
 
@@ -314,7 +316,7 @@ Key = tuple[dt.date, "str | None", "str | None", int, bool, "str | None", "str |
 
 def status_of(code: int) -> Status:
     """The Status of a status code."""
-    return _STATUSES[code]
+    return STATUSES[code]
 
 
 class Tally:
@@ -362,14 +364,30 @@ def _split(cls: type[Rate], items: list[tuple[Key, int]], dim: int,
     groups: dict[Any, list[tuple[Key, int]]] = {}
     for item in items:
         groups.setdefault(item[0][dim], []).append(item)
-    attr = ("day", "group", "agent_id")[dim]
-    unit_groups: dict[Any, list[Unit]] = {}
-    for u in units:
-        unit_groups.setdefault(getattr(u, attr), []).append(u)
+    unit_groups = _group_units(units, _UNIT_FIELD[dim], groups)
     return {
         k: _rate(cls, groups[k], tuple(unit_groups.get(k, ())))
         for k in sorted(groups, key=_sort_key)
     }
+
+
+_UNIT_FIELD = (attrgetter("day"), attrgetter("group"), attrgetter("agent_id"))
+
+
+def _group_units(units: tuple[Unit, ...], field: Callable[[Unit], Any],
+                 keys: Mapping[Any, object]) -> Mapping[Any, Sequence[Unit]]:
+    """``units`` by ``field``, each group in unit order. When the counts have one key and
+    every unit's field is it (a day's report, an agent's own units), the units are
+    that group as they are: one C-speed look instead of a Python step per unit. O(u)."""
+    values = list(map(field, units))
+    if len(keys) == 1:
+        (only,) = keys
+        if values.count(only) == len(values):
+            return {only: units}
+    grouped: dict[Any, list[Unit]] = {}
+    for value, u in zip(values, units, strict=True):
+        grouped.setdefault(value, []).append(u)
+    return grouped
 
 
 def _sort_key(k: object) -> tuple[bool, str]:

@@ -352,11 +352,11 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
     """
     accs: dict[_Key, _Acc] | None = None
     contacts: list[Contact] | None = [] if opts.detail else None
-    if contacts is None and kernel.ACTIVE == "c":
+    if kernel.ACTIVE == "c":
         tz = opts.tz
         accs = kernel.compiled("contacts")(  # type: ignore[assignment]
             tl, opts, cal, answer_within, short_abandon, _Acc,
-            lambda c: dt.datetime.fromtimestamp(c, tz).hour)
+            lambda c: dt.datetime.fromtimestamp(c, tz).hour, contacts, Contact, _OUTCOMES)
     if accs is None:
         accs = _contacts(tl, opts, cal, answer_within, short_abandon, contacts)
     days = cal.days
@@ -386,7 +386,7 @@ def _contacts(tl: Timeline, opts: Options, cal: Calendar, answer_within: float,
               short_abandon: float, contacts: list[Contact] | None) -> dict[_Key, _Acc]:
     """Every session's contact counted into its key's accumulator, and appended to
     ``contacts`` when given (the reference; ``kefu.kpi._kernel_c.contacts`` is its
-    compiled twin, without detail). O(sessions + stretches)."""
+    compiled twin). O(sessions + stretches)."""
     accs: dict[_Key, _Acc] = {}
     for j in range(len(tl.ids)):
         found = contact_of(tl, j, opts, cal)
