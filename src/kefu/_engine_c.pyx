@@ -160,6 +160,15 @@ cdef enum:
     POOL_QUEUE = 1
     POOL_OFFLINE = 2
 
+cdef enum:
+    # kefu._columns.Command
+    COL_OPEN = 0
+    COL_CLOSE = 1
+    COL_BUYER = 2
+    COL_AGENT = 3
+    COL_AUTO = 4
+    COL_TICK = 5
+
 cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
 cdef object _NO_IDS = frozenset()
 cdef object R_NEW = AssignReason.NEW
@@ -2351,6 +2360,73 @@ cdef class Engine:
                 # it are kept: they happened. Its own, if any, are not.
                 del events[done:]
                 raise BatchAborted(index, command, exc, events, at) from exc
+        return events, at
+
+    def apply_columns(self, double now, batch):
+        """Run a checked columnar batch (``kefu._columns``); returns (events, last time).
+
+        One C loop over the arrays: the rows straight into ``_open``, ``_close``,
+        ``_buyer_message``, ``_agent_message`` and ``_tick``; a row whose table
+        entries are not ids takes the checked path, which raises ``apply``'s error.
+        """
+        cdef const signed char[::1] code = batch.command
+        cdef const i64[::1] sess = batch.session
+        cdef const double[::1] times = batch.time
+        cdef const i64[::1] agent, buyer, group, prio, kind
+        cdef bint has_agent = batch.agent is not None, has_buyer = batch.buyer is not None
+        cdef bint has_group = batch.group is not None, has_prio = batch.priority is not None
+        cdef bint has_kind = batch.kind is not None
+        cdef tuple sessions = batch.sessions, agents = batch.agents, buyers = batch.buyers
+        cdef tuple groups = batch.groups, kinds = batch.kinds
+        cdef list events = []
+        cdef Py_ssize_t i, done, n = code.shape[0]
+        cdef int c
+        if has_agent:
+            agent = batch.agent
+        if has_buyer:
+            buyer = batch.buyer
+        if has_group:
+            group = batch.group
+        if has_prio:
+            prio = batch.priority
+        if has_kind:
+            kind = batch.kind
+        at = now
+        for i in range(n):
+            if times[i] != now:
+                now = times[i]
+                at = now
+            c = code[i]
+            done = len(events)
+            try:
+                if c == COL_TICK:
+                    self._tick(now, events)
+                    continue
+                sid = sessions[sess[i]]
+                if not _is_id(sid):
+                    run_checked(self, batch.command_at(i), at, events)
+                elif c == COL_CLOSE:
+                    self._close(self._session_slot(sid), at, C_MANUAL, events)
+                elif c == COL_BUYER:
+                    self._buyer_message(at, sid)
+                elif c == COL_OPEN:
+                    b = buyers[buyer[i]] if has_buyer and buyer[i] >= 0 else None
+                    g = groups[group[i]] if has_group and group[i] >= 0 else None
+                    k = kinds[kind[i]] if has_kind and kind[i] >= 0 else None
+                    if _is_optional_id(b) and _is_optional_id(g) and _is_optional_id(k):
+                        self._open(at, sid, b, g, <int>prio[i] if has_prio else 0, events, k)
+                    else:
+                        run_checked(self, batch.command_at(i), at, events)
+                else:
+                    a = agents[agent[i]] if has_agent and agent[i] >= 0 else None
+                    if _is_optional_id(a):
+                        self._agent_message(at, sid, c == COL_AUTO, a)
+                    else:
+                        run_checked(self, batch.command_at(i), at, events)
+            except Exception as exc:
+                # As in apply: the rows before it happened; the failing row's events did not.
+                del events[done:]
+                raise BatchAborted(i, batch.command_at(i), exc, events, at) from exc
         return events, at
 
     # -- queries ----------------------------------------------------------------------------
