@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 import attrs
 import numpy as np
@@ -32,7 +32,7 @@ import numpy.typing as npt
 from kefu._batch import run_checked
 from kefu._checks import MAX_PRIORITY
 from kefu._text import short_repr
-from kefu.errors import BatchAborted, InvalidArgument
+from kefu.errors import BatchAborted, InvalidArgument, KefuError
 from kefu.events import (
     Assigned,
     AssignReason,
@@ -51,8 +51,8 @@ from kefu.events import (
     Transferred,
 )
 
-__all__ = ["EVENT_TYPES", "REASONS", "Command", "ColumnBatch", "EventColumns", "parse_columns",
-           "run_rows"]
+__all__ = ["EVENT_TYPES", "REASONS", "ColumnBatch", "Command", "EventColumns", "parse_columns",
+           "run_rows", "start_at"]
 
 
 class Command(enum.IntEnum):
@@ -74,7 +74,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 REASONS: tuple[AssignReason | RequeueReason | CloseReason, ...] = (
     *AssignReason, *RequeueReason, *CloseReason)
 _KIND_CODE = {cls: code for code, cls in enumerate(EVENT_TYPES)}
-_REASON_CODE = {reason: code for code, reason in enumerate(REASONS)}
+_REASON_CODE: dict[object, int] = {reason: code for code, reason in enumerate(REASONS)}
 _NAMES = {Command.OPEN_SESSION: "open_session", Command.CLOSE_SESSION: "close_session",
           Command.BUYER_MESSAGE: "buyer_message", Command.AGENT_MESSAGE: "agent_message",
           Command.AUTO_MESSAGE: "agent_message", Command.TICK: "tick"}
@@ -148,6 +148,8 @@ def _table(name: str, table: object) -> tuple[object, ...]:
         raise InvalidArgument(f"{name} must be a sequence of names, got {short_repr(table)}")
     try:
         return tuple(table)  # type: ignore[arg-type]
+    except KefuError:  # a re-entrant call's ConcurrentCall, say: as it is
+        raise
     except Exception as exc:
         raise InvalidArgument(
             f"{name} must be a sequence of names, got {short_repr(table)}") from exc
@@ -157,6 +159,8 @@ def _array(name: str, value: object, kinds: str) -> npt.NDArray[Any]:
     """``value`` as a 1-d numpy array whose dtype kind is one of ``kinds``, or InvalidArgument."""
     try:
         array = np.asarray(value)
+    except KefuError:
+        raise
     except Exception as exc:
         raise InvalidArgument(f"{name} must be an array, got {short_repr(value)}") from exc
     if array.ndim != 1 or array.dtype.kind not in kinds:
@@ -167,7 +171,8 @@ def _array(name: str, value: object, kinds: str) -> npt.NDArray[Any]:
 
 
 def _ints(name: str, value: object, n: int, low: int, high: int) -> Ints:
-    """A private int64 copy of column ``name`` (length ``n``, values in [low, high]) or InvalidArgument."""
+    """A private int64 copy of column ``name`` (``n`` rows, values in [low, high]), or
+    InvalidArgument."""
     array = _array(name, value, "iu")
     if len(array) != n:
         raise InvalidArgument(f"{name} has {len(array)} rows, command has {n}")
@@ -254,27 +259,36 @@ def run_rows(engine: Any, now: float, batch: ColumnBatch) -> tuple[list[Event], 
     return events, at
 
 
+class Store(Protocol):
+    """Where an engine keeps a batch's events: a list, or the compiled engine's rows."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Event: ...
+
+
 class EventColumns(Sequence[Event]):
     """The events of :meth:`kefu.Assigner.apply_columns`, in order, as columns and on demand
     as event objects.
 
     ``len()`` is the number of events; ``columns[i]`` (or :meth:`events`)
-    gives the very event ``Assigner.apply`` would have returned. The numeric
-    columns are numpy arrays, computed in one O(events) pass on first use:
-    ``kind`` (code into :data:`EVENT_TYPES`), ``session`` and ``agent``
-    (handles into the call's tables, -1 for none or a name the table does not
-    hold), ``time`` and ``reason`` (code into :data:`REASONS`, -1 for none).
+    gives the event ``Assigner.apply`` would have returned, equal in every
+    field; the compiled engine builds it only then. The numeric columns are
+    numpy arrays, computed in one O(events) pass on first use: ``kind``
+    (code into :data:`EVENT_TYPES`), ``session`` and ``agent`` (handles into
+    the call's tables, -1 for none or a name the table does not hold),
+    ``time`` and ``reason`` (code into :data:`REASONS`, -1 for none).
     """
 
-    __slots__ = ("_batch", "_cache", "_events")
+    __slots__ = ("_batch", "_cache", "_store")
 
-    def __init__(self, events: list[Event], batch: ColumnBatch) -> None:
-        self._events = events
+    def __init__(self, store: Store, batch: ColumnBatch) -> None:
+        self._store = store
         self._batch = batch
         self._cache: dict[str, npt.NDArray[Any]] = {}
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._store)
 
     @overload
     def __getitem__(self, index: int) -> Event: ...
@@ -283,18 +297,22 @@ class EventColumns(Sequence[Event]):
     def __getitem__(self, index: slice) -> list[Event]: ...
 
     def __getitem__(self, index: int | slice) -> Event | list[Event]:
-        return self._events[index]
+        if isinstance(index, slice):
+            return [self._store[i] for i in range(*index.indices(len(self)))]
+        if type(index) is not int:
+            raise InvalidArgument(f"an event's index is an int, got {short_repr(index)}")
+        return self._store[index]
 
     def __repr__(self) -> str:
         return f"<EventColumns: {len(self)} events>"
 
     def events(self) -> list[Event]:
         """Every event as its object, in order (a new list). O(events)."""
-        return list(self._events)
+        return [self._store[i] for i in range(len(self))]
 
     def _columns(self) -> dict[str, npt.NDArray[Any]]:
         if not self._cache:
-            self._cache.update(_decode(self._events, self._batch))
+            self._cache.update(_decode(self, self._batch))
         return self._cache
 
     @property
@@ -334,7 +352,7 @@ def _index(table: tuple[object, ...]) -> dict[object, int]:
     return index
 
 
-def _decode(events: list[Event], batch: ColumnBatch) -> dict[str, npt.NDArray[Any]]:
+def _decode(events: Sequence[Event], batch: ColumnBatch) -> dict[str, npt.NDArray[Any]]:
     sessions, agents = _index(batch.sessions), _index(batch.agents)
     n = len(events)
     kind = np.empty(n, np.int8)

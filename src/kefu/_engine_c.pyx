@@ -93,6 +93,8 @@ from cpython.object cimport PyObject, PyTypeObject, descrsetfunc
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *op)
+    PyObject *PyEval_GetFrame()
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.string cimport memmove
 
 import sys
@@ -204,10 +206,105 @@ cdef enum:
 
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
                           Requeued, Closed, Overflowed, Rejected, Escalated)
+cdef dict _KIND_OF = {cls: kind for kind, cls in enumerate(_EV_CLASSES)}
 cdef PyObject *_EV_CLS[11]
 cdef PyObject *_EV_DESCR[11][6]
 cdef int _EV_N[11]
 cdef list _EV_KEEP = []  # owns the classes and descriptors the C arrays point to
+
+
+# -- event rows: a columnar batch's events without the objects (apply_columns) ------------
+#
+# While ``Engine.apply_columns`` runs, ``_event`` called from its own call
+# (the same Python frame: Cython calls push none, so another thread's or a
+# re-entrant call's frame never matches) stores its kind and field values as
+# a row of ``_SINK`` and returns the marker ``_ROW`` instead of an object. A
+# row is materialised on demand by the same ``_event``: the very event
+# ``apply`` returns. Anything that makes ``_event`` miss the sink (another
+# apply_columns replaced it) only costs speed: the object lands in the
+# command's list in order and ``Rows.merge`` files it.
+
+cdef object _SINK = None
+cdef object _SINK_FRAME = None
+cdef object _ROW = object()
+cdef enum:
+    ROW_OBJECT = 0x80  # a row holding a built event object in its first value
+
+
+@cython.final
+cdef class Rows:
+    """Events as rows: a kind code and six field values (references) each. O(1) a row."""
+
+    cdef signed char *kind
+    cdef PyObject **v
+    cdef Py_ssize_t n
+    cdef Py_ssize_t cap
+
+    def __dealloc__(self):
+        self.truncate(0)
+        PyMem_Free(self.kind)
+        PyMem_Free(self.v)
+
+    def __len__(self):
+        return self.n
+
+    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
+                  object v5) except -1:
+        cdef PyObject **row
+        if self.n == self.cap:
+            self.cap = 2 * self.cap + 64
+            self.kind = <signed char*>_grow(self.kind, self.cap, sizeof(signed char))
+            self.v = <PyObject**>_grow(self.v, 6 * self.cap, sizeof(PyObject*))
+        self.kind[self.n] = kind
+        row = &self.v[6 * self.n]
+        Py_INCREF(v0)
+        Py_INCREF(v1)
+        Py_INCREF(v2)
+        Py_INCREF(v3)
+        Py_INCREF(v4)
+        Py_INCREF(v5)
+        row[0] = <PyObject*>v0
+        row[1] = <PyObject*>v1
+        row[2] = <PyObject*>v2
+        row[3] = <PyObject*>v3
+        row[4] = <PyObject*>v4
+        row[5] = <PyObject*>v5
+        self.n += 1
+        return 0
+
+    cdef void truncate(self, Py_ssize_t n) noexcept:
+        """Drop the rows from ``n`` on."""
+        cdef Py_ssize_t i
+        while self.n > n:
+            self.n -= 1
+            for i in range(6):
+                Py_DECREF(<object>self.v[6 * self.n + i])
+
+    cdef int merge(self, Py_ssize_t done, list marks) except -1:
+        """Re-file the rows since ``done`` in the order of ``marks`` (one entry per event of
+        the command: ``_ROW`` for a stored row, else the built event). O(len(marks))."""
+        cdef Py_ssize_t i, k = 0
+        stored = [self[i] for i in range(done, self.n)]
+        self.truncate(done)
+        for mark in marks:
+            if mark is _ROW:
+                mark = stored[k]
+                k += 1
+            self.push(ROW_OBJECT | _KIND_OF[type(mark)], mark, None, None, None, None, None)
+        return 0
+
+    def __getitem__(self, Py_ssize_t i):
+        """Row ``i`` as its event object (``IndexError`` out of range). O(fields)."""
+        cdef PyObject **row
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        row = &self.v[6 * i]
+        if self.kind[i] & ROW_OBJECT:
+            return <object>row[0]
+        return _event(self.kind[i], <object>row[0], <object>row[1], <object>row[2],
+                      <object>row[3], <object>row[4], <object>row[5])
 
 
 cdef object _event(int kind, object v0, object v1, object v2, object v3, object v4,
@@ -221,6 +318,9 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     cdef type cls = <type>_EV_CLS[kind]
     cdef int n = _EV_N[kind]
     cdef object obj
+    if _SINK is not None and <void*>PyEval_GetFrame() == <void*>_SINK_FRAME:
+        (<Rows>_SINK).push(kind, v0, v1, v2, v3, v4, v5)
+        return _ROW
     if not _FAST:
         return cls(*(v0, v1, v2, v3, v4, v5)[:n])
     obj = (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_EMPTY, NULL)
@@ -2363,12 +2463,14 @@ cdef class Engine:
         return events, at
 
     def apply_columns(self, double now, batch):
-        """Run a checked columnar batch (``kefu._columns``); returns (events, last time).
+        """Run a checked columnar batch (``kefu._columns``); returns (Rows, last time).
 
         One C loop over the arrays: the rows straight into ``_open``, ``_close``,
-        ``_buyer_message``, ``_agent_message`` and ``_tick``; a row whose table
-        entries are not ids takes the checked path, which raises ``apply``'s error.
+        ``_buyer_message``, ``_agent_message`` and ``_tick``, the events stored as
+        rows (see ``Rows``); a row whose table entries are not ids takes the
+        checked path, which raises ``apply``'s error.
         """
+        global _SINK, _SINK_FRAME
         cdef const signed char[::1] code = batch.command
         cdef const i64[::1] sess = batch.session
         cdef const double[::1] times = batch.time
@@ -2378,9 +2480,12 @@ cdef class Engine:
         cdef bint has_kind = batch.kind is not None
         cdef tuple sessions = batch.sessions, agents = batch.agents, buyers = batch.buyers
         cdef tuple groups = batch.groups, kinds = batch.kinds
-        cdef list events = []
-        cdef Py_ssize_t i, done, n = code.shape[0]
+        cdef list marks = []
+        cdef Rows rows = Rows()
+        cdef Py_ssize_t i, done, marked, n = code.shape[0]
         cdef int c
+        cdef PyObject *caller = PyEval_GetFrame()
+        frame = <object>caller if caller != NULL else None
         if has_agent:
             agent = batch.agent
         if has_buyer:
@@ -2392,42 +2497,54 @@ cdef class Engine:
         if has_kind:
             kind = batch.kind
         at = now
-        for i in range(n):
-            if times[i] != now:
-                now = times[i]
-                at = now
-            c = code[i]
-            done = len(events)
-            try:
-                if c == COL_TICK:
-                    self._tick(now, events)
-                    continue
-                sid = sessions[sess[i]]
-                if not _is_id(sid):
-                    run_checked(self, batch.command_at(i), at, events)
-                elif c == COL_CLOSE:
-                    self._close(self._session_slot(sid), at, C_MANUAL, events)
-                elif c == COL_BUYER:
-                    self._buyer_message(at, sid)
-                elif c == COL_OPEN:
-                    b = buyers[buyer[i]] if has_buyer and buyer[i] >= 0 else None
-                    g = groups[group[i]] if has_group and group[i] >= 0 else None
-                    k = kinds[kind[i]] if has_kind and kind[i] >= 0 else None
-                    if _is_optional_id(b) and _is_optional_id(g) and _is_optional_id(k):
-                        self._open(at, sid, b, g, <int>prio[i] if has_prio else 0, events, k)
+        try:
+            for i in range(n):
+                if times[i] != now:
+                    now = times[i]
+                    at = now
+                if _SINK is not rows and frame is not None:
+                    _SINK = rows
+                    _SINK_FRAME = frame
+                c = code[i]
+                done = rows.n
+                marked = len(marks)
+                try:
+                    if c == COL_TICK:
+                        self._tick(now, marks)
+                    elif not _is_id(sessions[sess[i]]):
+                        run_checked(self, batch.command_at(i), at, marks)
+                    elif c == COL_CLOSE:
+                        self._close(self._session_slot(sessions[sess[i]]), at, C_MANUAL, marks)
+                    elif c == COL_BUYER:
+                        self._buyer_message(at, sessions[sess[i]])
+                    elif c == COL_OPEN:
+                        b = buyers[buyer[i]] if has_buyer and buyer[i] >= 0 else None
+                        g = groups[group[i]] if has_group and group[i] >= 0 else None
+                        k = kinds[kind[i]] if has_kind and kind[i] >= 0 else None
+                        if _is_optional_id(b) and _is_optional_id(g) and _is_optional_id(k):
+                            self._open(at, sessions[sess[i]], b, g,
+                                       <int>prio[i] if has_prio else 0, marks, k)
+                        else:
+                            run_checked(self, batch.command_at(i), at, marks)
                     else:
-                        run_checked(self, batch.command_at(i), at, events)
-                else:
-                    a = agents[agent[i]] if has_agent and agent[i] >= 0 else None
-                    if _is_optional_id(a):
-                        self._agent_message(at, sid, c == COL_AUTO, a)
-                    else:
-                        run_checked(self, batch.command_at(i), at, events)
-            except Exception as exc:
-                # As in apply: the rows before it happened; the failing row's events did not.
-                del events[done:]
-                raise BatchAborted(i, batch.command_at(i), exc, events, at) from exc
-        return events, at
+                        a = agents[agent[i]] if has_agent and agent[i] >= 0 else None
+                        if _is_optional_id(a):
+                            self._agent_message(at, sessions[sess[i]], c == COL_AUTO, a)
+                        else:
+                            run_checked(self, batch.command_at(i), at, marks)
+                except Exception as exc:
+                    # As in apply: the rows before it happened; the failing row's events did not.
+                    rows.truncate(done)
+                    raise BatchAborted(i, batch.command_at(i), exc, rows, at) from exc
+                if len(marks) - marked != rows.n - done:  # events missed the sink: file them
+                    rows.merge(done, marks[marked:])
+                if len(marks) > 4096:
+                    del marks[:]
+        finally:
+            if _SINK is rows:
+                _SINK = None
+                _SINK_FRAME = None
+        return rows, at
 
     # -- queries ----------------------------------------------------------------------------
 
