@@ -29,7 +29,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from kefu._batch import run_checked
+from kefu._batch import check_at, run_checked
 from kefu._checks import MAX_PRIORITY
 from kefu._text import short_repr
 from kefu.errors import BatchAborted, InvalidArgument, KefuError
@@ -51,8 +51,8 @@ from kefu.events import (
     Transferred,
 )
 
-__all__ = ["EVENT_TYPES", "REASONS", "ColumnBatch", "Command", "EventColumns", "parse_columns",
-           "run_rows", "start_at"]
+__all__ = ["EVENT_TYPES", "REASONS", "ColumnBatch", "Command", "EventColumns", "out_of_range",
+           "parse_columns", "run_rows", "start_at"]
 
 
 class Command(enum.IntEnum):
@@ -89,8 +89,9 @@ class ColumnBatch:
     """A checked columnar batch: C-contiguous arrays of one length and tuples of names.
 
     ``command`` is int8, ``time`` float64, every other column int64 (or None
-    when not given). The tables are tuples, so a caller cannot change them
-    while the batch runs.
+    when not given). An array that already had its layout is the caller's
+    own, not a copy: an engine checks each value again as it reads it. The
+    tables are tuples, so a caller cannot change them while the batch runs.
     """
 
     command: npt.NDArray[np.int8]
@@ -113,14 +114,14 @@ class ColumnBatch:
     def _name(self, table: tuple[object, ...], column: Ints | None, row: int) -> object:
         if column is None or column[row] == _NONE:
             return None
-        return table[column[row]]
+        return _entry(table, int(column[row]))
 
     def command_at(self, row: int) -> tuple[object, ...]:
         """Row ``row`` as the ``Assigner.apply`` command tuple it stands for. O(1)."""
         code = Command(int(self.command[row]))
         if code == Command.TICK:
             return ("tick",)
-        sid = self.sessions[self.session[row]]
+        sid = _entry(self.sessions, int(self.session[row]))
         if code == Command.OPEN_SESSION:
             priority = 0 if self.priority is None else int(self.priority[row])
             kind = self._name(self.kinds, self.kind, row)
@@ -132,6 +133,15 @@ class ColumnBatch:
                     self._name(self.agents, self.agent, row))
         return (_NAMES[code], sid)
 
+    def describe(self, row: int) -> tuple[object, ...]:
+        """:meth:`command_at`, or the row's raw values if a handle no longer fits its
+        table (its array changed while the batch ran). O(1)."""
+        try:
+            return self.command_at(row)
+        except (IndexError, ValueError):
+            return ("row", row, int(self.command[row]), int(self.session[row]),
+                    float(self.time[row]))
+
     def commands(self) -> Iterator[tuple[object, ...]]:
         """The whole batch as ``Assigner.apply`` commands, ``("at", t)`` where time moves."""
         at = -math.inf
@@ -141,6 +151,13 @@ class ColumnBatch:
                 at = t
                 yield ("at", t)
             yield self.command_at(row)
+
+
+def _entry(table: tuple[object, ...], handle: int) -> object:
+    """``table[handle]`` for a handle in range, else IndexError (never from the end)."""
+    if not 0 <= handle < len(table):
+        raise IndexError(handle)
+    return table[handle]
 
 
 def _table(name: str, table: object) -> tuple[object, ...]:
@@ -170,18 +187,27 @@ def _array(name: str, value: object, kinds: str) -> npt.NDArray[Any]:
     return array
 
 
-def _ints(name: str, value: object, n: int, low: int, high: int) -> Ints:
-    """A private int64 copy of column ``name`` (``n`` rows, values in [low, high]), or
-    InvalidArgument."""
+def _ints(name: str, value: object, n: int, low: int, high: int,
+          dtype: type[np.integer[Any]] = np.int64) -> npt.NDArray[Any]:
+    """A private copy of integer column ``name`` (``n`` rows, values in [low, high]) as
+    ``dtype``, or InvalidArgument. O(n), a few passes over the column without a Python
+    object per value."""
     array = _array(name, value, "iu")
     if len(array) != n:
         raise InvalidArgument(f"{name} has {len(array)} rows, command has {n}")
-    bad = (array < low) | (array > high)
-    if bool(bad.any()):
-        raise InvalidArgument(
-            f"{name} holds {short_repr(int(array[bad][0]))}, outside [{low}, {high}]")
-    # A copy: the engine reads it while running, and no other thread may change it then.
-    return np.array(array, dtype=np.int64, order="C")
+    if n:
+        least, most = int(array.min()), int(array.max())
+        if least < low or most > high:
+            raise out_of_range(name, least if least < low else most, low, high)
+    # Not copied when it already has the engine's layout (a copy of a big column costs
+    # more than the run): the compiled engine checks each value again as it reads it, so
+    # another thread changing the array meanwhile fails a row, never reads out of bounds.
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def out_of_range(name: str, value: int, low: int, high: int) -> InvalidArgument:
+    """The error for a column value outside [low, high]. O(1)."""
+    return InvalidArgument(f"{name} holds {short_repr(value)}, outside [{low}, {high}]")
 
 
 def parse_columns(command: object, session: object, time: object, tables: dict[str, object],
@@ -193,7 +219,7 @@ def parse_columns(command: object, session: object, time: object, tables: dict[s
     """
     codes = _array("command", command, "iu")
     n = len(codes)
-    code = _ints("command", codes, n, 0, len(Command) - 1).astype(np.int8)
+    code = _ints("command", codes, n, 0, len(Command) - 1, np.int8)
     names = {key: _table(key, value) for key, value in tables.items()}
     handles = _ints("session", np.zeros(n, np.int64) if session is None else session, n,
                     0, max(len(names["sessions"]) - 1, 0))
@@ -216,10 +242,10 @@ def parse_columns(command: object, session: object, time: object, tables: dict[s
 def _times(time: object, n: int) -> npt.NDArray[np.float64]:
     if time is None:
         return np.full(n, -math.inf)
-    times = np.array(_array("time", time, "iuf"), dtype=np.float64, order="C")
+    times = np.ascontiguousarray(_array("time", time, "iuf"), dtype=np.float64)
     if len(times) != n:
         raise InvalidArgument(f"time has {len(times)} rows, command has {n}")
-    if n and not bool(np.isfinite(times).all()):
+    if n and not (math.isfinite(float(times.min())) and math.isfinite(float(times.max()))):
         raise InvalidArgument(
             f"time must be finite seconds, got {short_repr(float(times[~np.isfinite(times)][0]))}")
     if n > 1 and bool((times[1:] < times[:-1]).any()):
@@ -250,10 +276,11 @@ def run_rows(engine: Any, now: float, batch: ColumnBatch) -> tuple[list[Event], 
     events: list[Event] = []
     at = now
     for row in range(len(batch)):
-        at = float(batch.time[row])
-        command = batch.command_at(row)
+        command = batch.describe(row)
         try:
-            run_checked(engine, command, at, events)
+            if batch.time[row] != at:  # checked again: the array may be the caller's
+                at = check_at(float(batch.time[row]), at)
+            run_checked(engine, batch.command_at(row), at, events)
         except Exception as exc:
             raise BatchAborted(row, command, exc, events, at) from exc
     return events, at
@@ -281,6 +308,11 @@ class EventColumns(Sequence[Event]):
     """
 
     __slots__ = ("_batch", "_cache", "_store")
+
+    #: The event classes in code order (``kind``).
+    TYPES = EVENT_TYPES
+    #: The reasons in code order (``reason``).
+    REASONS = REASONS
 
     def __init__(self, store: Store, batch: ColumnBatch) -> None:
         self._store = store

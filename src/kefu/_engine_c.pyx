@@ -103,6 +103,7 @@ from collections import OrderedDict
 
 from kefu._batch import run_checked
 from kefu._checks import MAX_PRIORITY
+from kefu._columns import out_of_range
 from kefu._handovers import MAX_SAMPLE, estimate
 from kefu._ladder import reached_all, reached_groups, table
 from sortedcontainers import SortedList
@@ -110,6 +111,7 @@ from sortedcontainers import SortedList
 from kefu._snapshot import parse_state
 from kefu.errors import (
     AgentOffline,
+    InvalidArgument,
     BatchAborted,
     DuplicateAgent,
     DuplicateSession,
@@ -147,6 +149,7 @@ __all__ = ["STRIDE_BASE", "Engine"]
 STRIDE_BASE = 232792560
 cdef i64 C_STRIDE_BASE = 232792560
 cdef int C_MAX_SAMPLE = MAX_SAMPLE
+cdef i64 C_MAX_PRIORITY = MAX_PRIORITY
 
 cdef enum:
     LEAST_LOAD = 0
@@ -416,6 +419,15 @@ cdef inline bint _is_id(object value):
 
 cdef inline bint _is_optional_id(object value):
     return value is None or (type(value) is str and len(<str>value) > 0)
+
+
+cdef object _pick(tuple table, i64 handle, str column, bint optional):
+    """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
+    if 0 <= handle < len(table):
+        return table[handle]
+    if optional and handle == -1:
+        return None
+    raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
 
 
 cdef inline bint _is_priority(object value):
@@ -2484,6 +2496,7 @@ cdef class Engine:
         cdef Rows rows = Rows()
         cdef Py_ssize_t i, done, marked, n = code.shape[0]
         cdef int c
+        cdef i64 p
         cdef PyObject *caller = PyEval_GetFrame()
         frame = <object>caller if caller != NULL else None
         if has_agent:
@@ -2499,43 +2512,52 @@ cdef class Engine:
         at = now
         try:
             for i in range(n):
-                if times[i] != now:
-                    now = times[i]
-                    at = now
                 if _SINK is not rows and frame is not None:
                     _SINK = rows
                     _SINK_FRAME = frame
-                c = code[i]
                 done = rows.n
                 marked = len(marks)
                 try:
+                    # Each value is checked as it is read (the arrays may be the caller's,
+                    # and another thread may change them): a bad one fails its row.
+                    if times[i] != now:
+                        if not now < times[i] <= _MAX_SECONDS:
+                            raise InvalidArgument(
+                                f"time[{i}] changed while the batch ran: {times[i]!r}")
+                        now = times[i]
+                        at = now
+                    c = code[i]
+                    sid = None if c == COL_TICK else _pick(sessions, sess[i], "session", False)
                     if c == COL_TICK:
                         self._tick(now, marks)
-                    elif not _is_id(sessions[sess[i]]):
+                    elif not _is_id(sid):
                         run_checked(self, batch.command_at(i), at, marks)
                     elif c == COL_CLOSE:
-                        self._close(self._session_slot(sessions[sess[i]]), at, C_MANUAL, marks)
+                        self._close(self._session_slot(sid), at, C_MANUAL, marks)
                     elif c == COL_BUYER:
-                        self._buyer_message(at, sessions[sess[i]])
+                        self._buyer_message(at, sid)
                     elif c == COL_OPEN:
-                        b = buyers[buyer[i]] if has_buyer and buyer[i] >= 0 else None
-                        g = groups[group[i]] if has_group and group[i] >= 0 else None
-                        k = kinds[kind[i]] if has_kind and kind[i] >= 0 else None
-                        if _is_optional_id(b) and _is_optional_id(g) and _is_optional_id(k):
-                            self._open(at, sessions[sess[i]], b, g,
-                                       <int>prio[i] if has_prio else 0, marks, k)
+                        b = _pick(buyers, buyer[i], "buyer", True) if has_buyer else None
+                        g = _pick(groups, group[i], "group", True) if has_group else None
+                        k = _pick(kinds, kind[i], "kind", True) if has_kind else None
+                        p = prio[i] if has_prio else 0
+                        if not (_is_optional_id(b) and _is_optional_id(g)
+                                and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
+                            run_checked(self, batch.command_at(i), at, marks)
+                        else:
+                            self._open(at, sid, b, g, <int>p, marks, k)
+                    elif c == COL_AGENT or c == COL_AUTO:
+                        a = _pick(agents, agent[i], "agent", True) if has_agent else None
+                        if _is_optional_id(a):
+                            self._agent_message(at, sid, c == COL_AUTO, a)
                         else:
                             run_checked(self, batch.command_at(i), at, marks)
                     else:
-                        a = agents[agent[i]] if has_agent and agent[i] >= 0 else None
-                        if _is_optional_id(a):
-                            self._agent_message(at, sessions[sess[i]], c == COL_AUTO, a)
-                        else:
-                            run_checked(self, batch.command_at(i), at, marks)
+                        raise out_of_range("command", c, 0, COL_TICK)
                 except Exception as exc:
                     # As in apply: the rows before it happened; the failing row's events did not.
                     rows.truncate(done)
-                    raise BatchAborted(i, batch.command_at(i), exc, rows, at) from exc
+                    raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
                 if len(marks) - marked != rows.n - done:  # events missed the sink: file them
                     rows.merge(done, marks[marked:])
                 if len(marks) > 4096:
