@@ -388,3 +388,41 @@ def test_s02_batches_in_two_threads_at_once_stay_exact(engine: str) -> None:
     for t in threads:
         t.join()
     assert results == [True, True]
+
+
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("session", 10**6, "session holds 1000000"),
+    ("buyer", -7, "buyer holds -7"),
+    ("command", 9, "command holds 9"),
+    ("time", float("nan"), "nan"),
+])
+def test_s02_a_column_changed_while_the_batch_runs_fails_a_row_never_crashes(
+        engine: str, column: str, value: object, message: str) -> None:
+    """The caller's arrays are read in place: another thread (here a GC callback) that
+    writes a bad value into one mid-batch fails the row that reads it, the rows before
+    it applied, the shop consistent."""
+    commands = _busy_batch(3, 1500)
+    shop, expected = _expect(engine, commands)
+    columns = as_columns(commands, 5.0)
+    columns["command"] = columns["command"].astype(np.int8)  # the engine's layouts: not copied
+    calls = [0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        calls[0] += 1
+        if calls[0] == 100:
+            columns[column][:] = value
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(callback)
+    gc.set_threshold(1)
+    try:
+        with pytest.raises(BatchAborted) as info:
+            shop.apply_columns(**columns)
+    finally:
+        gc.callbacks.remove(callback)
+        gc.set_threshold(*threshold)
+    exc = info.value
+    assert isinstance(exc.cause, InvalidArgument) and message in str(exc.cause)
+    assert 0 <= exc.index < len(columns["command"])
+    assert list(exc.events) == expected[1][:len(exc.events)]
+    shop.check()

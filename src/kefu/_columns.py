@@ -111,26 +111,29 @@ class ColumnBatch:
     def __len__(self) -> int:
         return len(self.command)
 
-    def _name(self, table: tuple[object, ...], column: Ints | None, row: int) -> object:
+    def _name(self, table: tuple[object, ...], column: Ints | None, row: int,
+              name: str) -> object:
         if column is None or column[row] == _NONE:
             return None
-        return _entry(table, int(column[row]))
+        return _entry(table, int(column[row]), name)
 
     def command_at(self, row: int) -> tuple[object, ...]:
         """Row ``row`` as the ``Assigner.apply`` command tuple it stands for. O(1)."""
-        code = Command(int(self.command[row]))
+        code = int(self.command[row])
+        if not 0 <= code < len(Command):
+            raise out_of_range("command", code, 0, len(Command) - 1)
         if code == Command.TICK:
             return ("tick",)
-        sid = _entry(self.sessions, int(self.session[row]))
+        sid = _entry(self.sessions, int(self.session[row]), "session", optional=False)
         if code == Command.OPEN_SESSION:
             priority = 0 if self.priority is None else int(self.priority[row])
-            kind = self._name(self.kinds, self.kind, row)
-            opened = (sid, self._name(self.buyers, self.buyer, row),
-                      self._name(self.groups, self.group, row), priority)
+            kind = self._name(self.kinds, self.kind, row, "kind")
+            opened = (sid, self._name(self.buyers, self.buyer, row, "buyer"),
+                      self._name(self.groups, self.group, row, "group"), priority)
             return ("open_session", *opened) if kind is None else ("open_session", *opened, kind)
         if code in (Command.AGENT_MESSAGE, Command.AUTO_MESSAGE):
             return ("agent_message", sid, code == Command.AUTO_MESSAGE,
-                    self._name(self.agents, self.agent, row))
+                    self._name(self.agents, self.agent, row, "agent"))
         return (_NAMES[code], sid)
 
     def describe(self, row: int) -> tuple[object, ...]:
@@ -138,7 +141,7 @@ class ColumnBatch:
         table (its array changed while the batch ran). O(1)."""
         try:
             return self.command_at(row)
-        except (IndexError, ValueError):
+        except InvalidArgument:
             return ("row", row, int(self.command[row]), int(self.session[row]),
                     float(self.time[row]))
 
@@ -153,10 +156,12 @@ class ColumnBatch:
             yield self.command_at(row)
 
 
-def _entry(table: tuple[object, ...], handle: int) -> object:
-    """``table[handle]`` for a handle in range, else IndexError (never from the end)."""
+def _entry(table: tuple[object, ...], handle: int, column: str, optional: bool = True
+           ) -> object:
+    """``table[handle]`` for a handle in range, else the out-of-range InvalidArgument (as
+    the compiled engine's check; a handle never counts from the end). O(1)."""
     if not 0 <= handle < len(table):
-        raise IndexError(handle)
+        raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
     return table[handle]
 
 
