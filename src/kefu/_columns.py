@@ -75,9 +75,10 @@ REASONS: tuple[AssignReason | RequeueReason | CloseReason, ...] = (
     *AssignReason, *RequeueReason, *CloseReason)
 _KIND_CODE = {cls: code for code, cls in enumerate(EVENT_TYPES)}
 _REASON_CODE: dict[object, int] = {reason: code for code, reason in enumerate(REASONS)}
-_NAMES: dict[int, str] = {Command.OPEN_SESSION: "open_session", Command.CLOSE_SESSION: "close_session",
-          Command.BUYER_MESSAGE: "buyer_message", Command.AGENT_MESSAGE: "agent_message",
-          Command.AUTO_MESSAGE: "agent_message", Command.TICK: "tick"}
+_NAMES: dict[int, str] = {
+    Command.OPEN_SESSION: "open_session", Command.CLOSE_SESSION: "close_session",
+    Command.BUYER_MESSAGE: "buyer_message", Command.AGENT_MESSAGE: "agent_message",
+    Command.AUTO_MESSAGE: "agent_message", Command.TICK: "tick"}
 _HANDLES = ("agent", "buyer", "group", "kind")
 _NONE = -1
 
