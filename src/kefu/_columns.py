@@ -29,27 +29,12 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from kefu import events as ev
 from kefu._batch import check_at, run_checked
 from kefu._checks import MAX_PRIORITY
 from kefu._text import short_repr
 from kefu.errors import BatchAborted, InvalidArgument, KefuError
-from kefu.events import (
-    Assigned,
-    AssignReason,
-    Closed,
-    CloseReason,
-    Escalated,
-    Event,
-    Opened,
-    Overflowed,
-    Queued,
-    Reassigned,
-    Rejected,
-    Requeued,
-    RequeueReason,
-    ResponseTimedOut,
-    Transferred,
-)
+from kefu.events import Event
 
 __all__ = ["EVENT_TYPES", "REASONS", "ColumnBatch", "Command", "EventColumns", "out_of_range",
            "parse_columns", "run_rows", "start_at"]
@@ -68,11 +53,11 @@ class Command(enum.IntEnum):
 
 #: The event classes in code order: ``EventColumns.kind[i]`` indexes this tuple.
 EVENT_TYPES: tuple[type[Event], ...] = (
-    Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned, Requeued, Closed,
-    Overflowed, Rejected, Escalated)
+    ev.Opened, ev.Assigned, ev.Queued, ev.Transferred, ev.ResponseTimedOut, ev.Reassigned,
+    ev.Requeued, ev.Closed, ev.Overflowed, ev.Rejected, ev.Escalated)
 #: The reasons in code order: ``EventColumns.reason[i]`` indexes this tuple (-1: none).
-REASONS: tuple[AssignReason | RequeueReason | CloseReason, ...] = (
-    *AssignReason, *RequeueReason, *CloseReason)
+REASONS: tuple[ev.AssignReason | ev.RequeueReason | ev.CloseReason, ...] = (
+    *ev.AssignReason, *ev.RequeueReason, *ev.CloseReason)
 _KIND_CODE = {cls: code for code, cls in enumerate(EVENT_TYPES)}
 _REASON_CODE: dict[object, int] = {reason: code for code, reason in enumerate(REASONS)}
 _NAMES: dict[int, str] = {
