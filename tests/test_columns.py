@@ -143,6 +143,11 @@ def test_event_columns_say_what_the_events_say(make: Make) -> None:
     assert isinstance(cols, EventColumns) and len(cols) == len(events) > 5
     assert [cols[i] for i in range(len(cols))] == events == cols[:]
     assert cols[-1] == events[-1]
+    for bad in (len(cols), -len(cols) - 1, 10**30):
+        with pytest.raises(IndexError):
+            cols[bad]
+    with pytest.raises(InvalidArgument):
+        cols[True]  # type: ignore[call-overload]
     assert list(cols.kind) == [EVENT_TYPES.index(type(e)) for e in events]
     assert list(cols.time) == [e.at for e in events]
     assert [kwargs["sessions"][h] for h in cols.session] == [e.session_id for e in events]

@@ -324,6 +324,8 @@ class EventColumns(Sequence[Event]):
             return [self._store[i] for i in range(*index.indices(len(self)))]
         if type(index) is not int:
             raise InvalidArgument(f"an event's index is an int, got {short_repr(index)}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"event index {short_repr(index)} out of range ({len(self)} events)")
         return self._store[index]
 
     def __repr__(self) -> str:
