@@ -33,6 +33,7 @@ def test_bench_json_has_the_engine_rows_and_every_figure(capsys: pytest.CaptureF
     assert all(r[engine] > 0 for r in engine_rows)
     assert set(figures) == {
         f"open_session/close_session ({engine})", f"Assigner.apply ({engine})",
+        f"Assigner.apply_columns ({engine})",
         "simulate --peak 20 --agents 1 (whole command)", "daily_report from MessageTable",
         "daily_report from records", "LiveTracker fed, record by record",
         "LiveTracker shop query (3,000 messages)",
@@ -49,6 +50,8 @@ def test_bench_json_has_the_engine_rows_and_every_figure(capsys: pytest.CaptureF
     # a goal set for 2,000,000 messages is scaled to the size measured
     assert figures["daily_report from MessageTable"]["goal"] == pytest.approx(1.5 * 3000 / 2e6)
     assert figures[f"Assigner.apply ({engine})"]["items"] >= 600
+    assert (figures[f"Assigner.apply_columns ({engine})"]["items"]
+            == figures[f"Assigner.apply ({engine})"]["items"])
 
 
 def test_bench_figures_table_only_says_goals_and_floors(capsys: pytest.CaptureFixture[str]
@@ -58,7 +61,8 @@ def test_bench_figures_table_only_says_goals_and_floors(capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     head, *lines = out.splitlines()
     assert "floor: Python calls" in head and "floor: C loop" in head and "goal" in head
-    assert len(lines) == 2 and ">= 3,000,000 commands/s" in out
+    assert len(lines) == 3 and ">= 3,000,000 commands/s" in out
+    assert ">= 5,000,000 commands/s" in out
     assert "daily_report" not in out and "open+close" not in out
 
 

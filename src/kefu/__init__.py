@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kefu._columns import Command, EventColumns
 from kefu.assigner import ENGINE, Assigner
 from kefu.clock import Clock, ManualClock, SystemClock
 from kefu.model import (
@@ -27,7 +28,9 @@ __all__ = [
     "Assigner",
     "Cap",
     "Clock",
+    "Command",
     "Config",
+    "EventColumns",
     "LadderStep",
     "ManualClock",
     "QueueLimit",

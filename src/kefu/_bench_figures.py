@@ -34,7 +34,7 @@ import attrs
 import numpy as np
 
 from kefu import _callgrind, kpi
-from kefu.bench import Churn, replay_commands, replay_shop
+from kefu.bench import Churn, as_columns, replay_commands, replay_shop
 from kefu.kpi import SENDER_CODES, Handover, MessageTable, Sender
 
 __all__ = ["Figure", "format_figures", "measure_figures", "synthetic_day"]
@@ -238,6 +238,25 @@ def apply_rate(floors: Floors, engine: str, commands: int) -> Figure:
                    "commands/s", True, 3e6, ">= 3,000,000 commands/s")
 
 
+def apply_columns_rate(floors: Floors, engine: str, commands: int) -> Figure:
+    """``Assigner.apply_columns`` over the same replay as :func:`apply_rate`, as columns
+    (the agents added by ``apply``): the replay's commands per second, its ``("at", t)``
+    moves counted as there though a row carries its own time."""
+    batch = replay_commands(commands)
+    setup = [c for c in batch if c[0] == "add_agent"]
+    columns = as_columns(batch[len(setup):])
+    best = float("inf")
+    for _ in range(2):
+        shop = replay_shop(engine)
+        start = time.perf_counter()
+        shop.apply(setup)
+        shop.apply_columns(**columns)
+        best = min(best, time.perf_counter() - start)
+    n = len(batch)
+    return _figure(floors, f"Assigner.apply_columns ({engine})", n, "command", best, n / best,
+                   "commands/s", True, 5e6, ">= 5,000,000 commands/s")
+
+
 def simulated_day(floors: Floors, peak: int) -> Figure:
     """``python -m kefu simulate`` of the promotion day at ``peak``, as its own process."""
     agents = max(1, peak // 50)
@@ -313,7 +332,8 @@ def measure_figures(*, engine: str, steps: int, commands: int, peak: int, size: 
                     live_size: int) -> list[Figure]:
     """Every figure (a size of 0 leaves its rows out); the floors are measured first."""
     floors = Floors()
-    figures = [per_call(floors, engine, steps), apply_rate(floors, engine, commands)]
+    figures = [per_call(floors, engine, steps), apply_rate(floors, engine, commands),
+               apply_columns_rate(floors, engine, commands)]
     if peak:
         figures.append(simulated_day(floors, peak))
     if size:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from kefu._columns import ColumnBatch
 from kefu.events import Event
 from kefu.model import AgentView, Cap, Config, SessionView
 
@@ -65,6 +66,10 @@ class Engine(Protocol):
 
     def apply(self, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
         """Run a batch (see ``kefu._batch``); returns its events and its final time."""
+        ...
+
+    def apply_columns(self, now: float, batch: ColumnBatch) -> tuple[list[Event], float]:
+        """Run a columnar batch (see ``kefu._columns``); returns its events and final time."""
         ...
 
     def next_deadline(self) -> float | None: ...

@@ -95,6 +95,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 cdef extern from "Python.h":
     PyObject *_PyObject_GC_New(PyTypeObject *cls) except NULL
     long long PyLong_AsLongLongAndOverflow(object value, int *overflow) noexcept
+    PyObject *PyEval_GetFrame()
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
 
@@ -115,6 +116,7 @@ from collections import OrderedDict
 from kefu._batch import run_checked
 from kefu import clock as clock_module
 from kefu._checks import MAX_PRIORITY, check_flag, check_id, check_kind, check_session_args
+from kefu._columns import out_of_range
 from kefu._handovers import MAX_SAMPLE, estimate
 from kefu._ladder import reached_all, reached_groups, table
 from sortedcontainers import SortedList
@@ -163,6 +165,7 @@ __all__ = ["STRIDE_BASE", "Engine", "FacadeState"]
 STRIDE_BASE = 232792560
 cdef i64 C_STRIDE_BASE = 232792560
 cdef int C_MAX_SAMPLE = MAX_SAMPLE
+cdef i64 C_MAX_PRIORITY = MAX_PRIORITY
 
 cdef enum:
     LEAST_LOAD = 0
@@ -177,6 +180,15 @@ cdef enum:
     POOL_NONE = 0
     POOL_QUEUE = 1
     POOL_OFFLINE = 2
+
+cdef enum:
+    # kefu._columns.Command
+    COL_OPEN = 0
+    COL_CLOSE = 1
+    COL_BUYER = 2
+    COL_AGENT = 3
+    COL_AUTO = 4
+    COL_TICK = 5
 
 cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
 cdef object _NO_IDS = frozenset()
@@ -212,6 +224,7 @@ cdef enum:
 
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
                           Requeued, Closed, Overflowed, Rejected, Escalated)
+cdef dict _KIND_OF = {cls: kind for kind, cls in enumerate(_EV_CLASSES)}
 cdef PyObject *_EV_CLS[11]
 cdef Py_ssize_t _EV_OFF[11][6]  # where each field's slot sits in the instance
 cdef int _EV_N[11]
@@ -222,6 +235,100 @@ cdef inline void _put(object obj, Py_ssize_t offset, object value) noexcept:
     """Fill the empty object slot at ``offset`` of a fresh instance with ``value``."""
     Py_INCREF(value)
     (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
+
+
+# -- event rows: a columnar batch's events without the objects (apply_columns) ------------
+#
+# While ``Engine.apply_columns`` runs, ``_event`` called from its own call
+# (the same Python frame: Cython calls push none, so another thread's or a
+# re-entrant call's frame never matches) stores its kind and field values as
+# a row of ``_SINK`` and returns the marker ``_ROW`` instead of an object. A
+# row is materialised on demand by the same ``_event``: the very event
+# ``apply`` returns. Anything that makes ``_event`` miss the sink (another
+# apply_columns replaced it) only costs speed: the object lands in the
+# command's list in order and ``Rows.merge`` files it.
+
+cdef object _SINK = None
+cdef object _SINK_FRAME = None
+cdef object _ROW = object()
+cdef enum:
+    ROW_OBJECT = 0x80  # a row holding a built event object in its first value
+
+
+@cython.final
+cdef class Rows:
+    """Events as rows: a kind code and six field values (references) each. O(1) a row."""
+
+    cdef signed char *kind
+    cdef PyObject **v
+    cdef Py_ssize_t n
+    cdef Py_ssize_t cap
+
+    def __dealloc__(self):
+        self.truncate(0)
+        PyMem_Free(self.kind)
+        PyMem_Free(self.v)
+
+    def __len__(self):
+        return self.n
+
+    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
+                  object v5) except -1:
+        cdef PyObject **row
+        if self.n == self.cap:
+            self.cap = 2 * self.cap + 64
+            self.kind = <signed char*>_grow(self.kind, self.cap, sizeof(signed char))
+            self.v = <PyObject**>_grow(self.v, 6 * self.cap, sizeof(PyObject*))
+        self.kind[self.n] = kind
+        row = &self.v[6 * self.n]
+        Py_INCREF(v0)
+        Py_INCREF(v1)
+        Py_INCREF(v2)
+        Py_INCREF(v3)
+        Py_INCREF(v4)
+        Py_INCREF(v5)
+        row[0] = <PyObject*>v0
+        row[1] = <PyObject*>v1
+        row[2] = <PyObject*>v2
+        row[3] = <PyObject*>v3
+        row[4] = <PyObject*>v4
+        row[5] = <PyObject*>v5
+        self.n += 1
+        return 0
+
+    cdef void truncate(self, Py_ssize_t n) noexcept:
+        """Drop the rows from ``n`` on."""
+        cdef Py_ssize_t i
+        while self.n > n:
+            self.n -= 1
+            for i in range(6):
+                Py_DECREF(<object>self.v[6 * self.n + i])
+
+    cdef int merge(self, Py_ssize_t done, list marks) except -1:
+        """Re-file the rows since ``done`` in the order of ``marks`` (one entry per event of
+        the command: ``_ROW`` for a stored row, else the built event). O(len(marks))."""
+        cdef Py_ssize_t i, k = 0
+        stored = [self[i] for i in range(done, self.n)]
+        self.truncate(done)
+        for mark in marks:
+            if mark is _ROW:
+                mark = stored[k]
+                k += 1
+            self.push(ROW_OBJECT | _KIND_OF[type(mark)], mark, None, None, None, None, None)
+        return 0
+
+    def __getitem__(self, Py_ssize_t i):
+        """Row ``i`` as its event object (``IndexError`` out of range). O(fields)."""
+        cdef PyObject **row
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        row = &self.v[6 * i]
+        if self.kind[i] & ROW_OBJECT:
+            return <object>row[0]
+        return _event(self.kind[i], <object>row[0], <object>row[1], <object>row[2],
+                      <object>row[3], <object>row[4], <object>row[5])
 
 
 cdef object _event(int kind, object v0, object v1, object v2, object v3, object v4,
@@ -237,6 +344,9 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     cdef int n = _EV_N[kind]
     cdef PyObject *raw
     cdef object obj
+    if _SINK is not None and <void*>PyEval_GetFrame() == <void*>_SINK_FRAME:
+        (<Rows>_SINK).push(kind, v0, v1, v2, v3, v4, v5)
+        return _ROW
     if not _FAST:
         return cls(*(v0, v1, v2, v3, v4, v5)[:n])
     # What object.__new__ does, but never tracked by the cyclic GC: an event holds only
@@ -341,6 +451,15 @@ cdef inline bint _is_id(object value):
 
 cdef inline bint _is_optional_id(object value):
     return value is None or (type(value) is str and len(<str>value) > 0)
+
+
+cdef object _pick(tuple table, i64 handle, str column, bint optional):
+    """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
+    if 0 <= handle < len(table):
+        return table[handle]
+    if optional and handle == -1:
+        return None
+    raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
 
 
 cdef inline bint _is_priority(object value) noexcept:
@@ -2396,6 +2515,100 @@ cdef class Engine:
                 del events[done:]
                 raise BatchAborted(index, command, exc, events, at) from exc
         return events, at
+
+    def apply_columns(self, double now, batch):
+        """Run a checked columnar batch (``kefu._columns``); returns (Rows, last time).
+
+        One C loop over the arrays: the rows straight into ``_open``, ``_close``,
+        ``_buyer_message``, ``_agent_message`` and ``_tick``, the events stored as
+        rows (see ``Rows``); a row whose table entries are not ids takes the
+        checked path, which raises ``apply``'s error.
+        """
+        global _SINK, _SINK_FRAME
+        cdef const signed char[::1] code = batch.command
+        cdef const i64[::1] sess = batch.session
+        cdef const double[::1] times = batch.time
+        cdef const i64[::1] agent, buyer, group, prio, kind
+        cdef bint has_agent = batch.agent is not None, has_buyer = batch.buyer is not None
+        cdef bint has_group = batch.group is not None, has_prio = batch.priority is not None
+        cdef bint has_kind = batch.kind is not None
+        cdef tuple sessions = batch.sessions, agents = batch.agents, buyers = batch.buyers
+        cdef tuple groups = batch.groups, kinds = batch.kinds
+        cdef list marks = []
+        cdef Rows rows = Rows()
+        cdef Py_ssize_t i, done, marked, n = code.shape[0]
+        cdef int c
+        cdef i64 p
+        cdef PyObject *caller = PyEval_GetFrame()
+        frame = <object>caller if caller != NULL else None
+        if has_agent:
+            agent = batch.agent
+        if has_buyer:
+            buyer = batch.buyer
+        if has_group:
+            group = batch.group
+        if has_prio:
+            prio = batch.priority
+        if has_kind:
+            kind = batch.kind
+        at = now
+        try:
+            for i in range(n):
+                if _SINK is not rows and frame is not None:
+                    _SINK = rows
+                    _SINK_FRAME = frame
+                done = rows.n
+                marked = len(marks)
+                try:
+                    # Each value is checked as it is read (the arrays may be the caller's,
+                    # and another thread may change them): a bad one fails its row.
+                    if times[i] != now:
+                        if not now < times[i] <= _MAX_SECONDS:
+                            raise InvalidArgument(
+                                f"time[{i}] changed while the batch ran: {times[i]!r}")
+                        now = times[i]
+                        at = now
+                    c = code[i]
+                    sid = None if c == COL_TICK else _pick(sessions, sess[i], "session", False)
+                    if c == COL_TICK:
+                        self._tick(now, marks)
+                    elif not _is_id(sid):
+                        run_checked(self, batch.command_at(i), at, marks)
+                    elif c == COL_CLOSE:
+                        self._close(self._session_slot(sid), at, C_MANUAL, marks)
+                    elif c == COL_BUYER:
+                        self._buyer_message(at, sid)
+                    elif c == COL_OPEN:
+                        b = _pick(buyers, buyer[i], "buyer", True) if has_buyer else None
+                        g = _pick(groups, group[i], "group", True) if has_group else None
+                        k = _pick(kinds, kind[i], "kind", True) if has_kind else None
+                        p = prio[i] if has_prio else 0
+                        if not (_is_optional_id(b) and _is_optional_id(g)
+                                and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
+                            run_checked(self, batch.command_at(i), at, marks)
+                        else:
+                            self._open(at, sid, b, g, <int>p, marks, k)
+                    elif c == COL_AGENT or c == COL_AUTO:
+                        a = _pick(agents, agent[i], "agent", True) if has_agent else None
+                        if _is_optional_id(a):
+                            self._agent_message(at, sid, c == COL_AUTO, a)
+                        else:
+                            run_checked(self, batch.command_at(i), at, marks)
+                    else:
+                        raise out_of_range("command", c, 0, COL_TICK)
+                except Exception as exc:
+                    # As in apply: the rows before it happened; the failing row's events did not.
+                    rows.truncate(done)
+                    raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
+                if len(marks) - marked != rows.n - done:  # events missed the sink: file them
+                    rows.merge(done, marks[marked:])
+                if len(marks) > 4096:
+                    del marks[:]
+        finally:
+            if _SINK is rows:
+                _SINK = None
+                _SINK_FRAME = None
+        return rows, at
 
     # -- queries ----------------------------------------------------------------------------
 

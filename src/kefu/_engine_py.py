@@ -69,6 +69,7 @@ from typing import Any, Final
 from sortedcontainers import SortedList
 
 from kefu._batch import run_batch
+from kefu._columns import ColumnBatch, run_rows
 from kefu._handovers import MAX_SAMPLE, estimate
 from kefu._ladder import reached_all, reached_groups, table
 from kefu._snapshot import StateData, parse_state
@@ -790,6 +791,9 @@ class Engine:
 
     def apply(self, now: float, commands: Iterable[object]) -> tuple[list[Event], float]:
         return run_batch(self, now, commands)
+
+    def apply_columns(self, now: float, batch: ColumnBatch) -> tuple[list[Event], float]:
+        return run_rows(self, now, batch)
 
     def next_deadline(self) -> float | None:
         timers = self._timers

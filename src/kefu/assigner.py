@@ -42,6 +42,7 @@ from kefu._checks import (
     check_session_args,
     check_weight,
 )
+from kefu._columns import EventColumns, parse_columns, start_at
 from kefu._contract import Engine
 from kefu._facade import FacadeState, compile_hot_calls
 from kefu._guard import new_guard
@@ -504,6 +505,62 @@ class Assigner(FacadeState):
                 self._last_now = exc.at
                 raise
             return events
+        finally:
+            self._guard.leave()
+
+    def apply_columns(
+        self,
+        command: object,
+        session: object,
+        time: object = None,
+        *,
+        sessions: Sequence[str] = (),
+        agent: object = None,
+        agents: Sequence[str] = (),
+        buyer: object = None,
+        buyers: Sequence[str] = (),
+        group: object = None,
+        groups: Sequence[str] = (),
+        priority: object = None,
+        kind: object = None,
+        kinds: Sequence[str] = (),
+    ) -> EventColumns:
+        """Run a batch given as columns (a replay from arrays); returns its event columns.
+
+        Row ``i`` is command ``command[i]`` (a :class:`~kefu.Command` code) on
+        session ``sessions[session[i]]`` at time ``time[i]`` (seconds, not
+        decreasing, none before :attr:`time`; None: every row at the clock's
+        now). The optional columns give the other arguments as handles into
+        their tables (-1: None): ``agent`` (the sender of an agent message),
+        ``buyer``, ``group`` and ``kind`` (of an opened session), and
+        ``priority`` (ints). Columns are numpy arrays or anything numpy reads as
+        a 1-d array of integers (``time``: of numbers).
+
+        The events are exactly those :meth:`apply` returns for the same
+        commands, with the same ids; a bad call shape raises InvalidArgument
+        and changes nothing; the first failing row raises
+        :class:`~kefu.errors.BatchAborted` (its ``events`` the
+        :class:`~kefu.EventColumns` of the rows before it, which stay
+        applied). Cost: O(rows + tables) to check, then that of the commands,
+        without a Python object per row on the compiled engine.
+        """
+        if not self._guard.enter():
+            raise ConcurrentCall("apply_columns")
+        try:
+            batch = parse_columns(
+                command, session, time,
+                {"sessions": sessions, "agents": agents, "buyers": buyers, "groups": groups,
+                 "kinds": kinds},
+                {"agent": agent, "buyer": buyer, "group": group, "priority": priority,
+                 "kind": kind})
+            batch = start_at(batch, self._now())
+            try:
+                events, self._last_now = self._engine.apply_columns(self._last_now, batch)
+            except BatchAborted as exc:
+                self._last_now = exc.at
+                exc.events = EventColumns(exc.events, batch)
+                raise
+            return EventColumns(events, batch)
         finally:
             self._guard.leave()
 

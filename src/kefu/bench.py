@@ -27,9 +27,12 @@ import random
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
+from kefu._columns import Command
 from kefu.assigner import ENGINES, Assigner
 from kefu.clock import ManualClock
 from kefu.model import Cap
@@ -37,6 +40,7 @@ from kefu.model import Cap
 __all__ = [
     "BenchCommand",
     "Churn",
+    "as_columns",
     "backlog_shop",
     "main",
     "replay_commands",
@@ -321,3 +325,52 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+
+_CODES = {"open_session": Command.OPEN_SESSION, "close_session": Command.CLOSE_SESSION,
+          "buyer_message": Command.BUYER_MESSAGE, "tick": Command.TICK}
+_TABLES = ("sessions", "agents", "buyers", "groups", "kinds")
+
+
+def _row(name: object, args: list[object]) -> tuple[Command, list[object]]:
+    """A command's code and (session, agent, buyer, group, priority, kind) names."""
+    if name == "agent_message":
+        sid, auto, sender = args + [None, False, None][len(args):]
+        return (Command.AUTO_MESSAGE if auto else Command.AGENT_MESSAGE,
+                [sid, sender, None, None, 0, None])
+    if name == "open_session":
+        sid, buyer, group, priority, kind = args + [None, None, None, 0, None][len(args):]
+        return Command.OPEN_SESSION, [sid, None, buyer, group, priority, kind]
+    if name in _CODES:
+        return _CODES[name], [args[0] if args else None, None, None, None, 0, None]
+    raise ValueError(f"apply_columns does not run {name!r}")
+
+
+def as_columns(commands: Iterable[tuple[object, ...]], start: float = 0.0) -> dict[str, Any]:
+    """A batch of ``Assigner.apply`` commands as ``Assigner.apply_columns`` keyword
+    arguments: each row's time from the ``("at", t)`` before it (``start`` before the
+    first), each name table in order of first use. Only the commands apply_columns
+    runs are accepted (ValueError otherwise). O(commands)."""
+    tables: dict[str, dict[object, int]] = {key: {} for key in _TABLES}
+    columns: dict[str, list[Any]] = {key: [] for key in ("command", "time", "priority",
+                                                         "session", "agent", "buyer", "group",
+                                                         "kind")}
+    at = start
+    for name, *args in commands:
+        if name == "at":
+            at = float(args[0])  # type: ignore[arg-type]
+            continue
+        code, names = _row(name, args)
+        columns["command"].append(code)
+        columns["time"].append(at)
+        columns["priority"].append(names[4])
+        for key, value in zip(("session", "agent", "buyer", "group", "kind"),
+                              names[:4] + names[5:], strict=True):
+            table = tables[key + "s"]
+            handle = -1 if value is None else table.setdefault(value, len(table))
+            columns[key].append(max(handle, 0) if key == "session" else handle)
+    out: dict[str, Any] = {key: list(table) for key, table in tables.items()}
+    out.update({key: np.array(values, np.float64 if key == "time" else np.int64)
+                for key, values in columns.items()})
+    return out

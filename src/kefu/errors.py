@@ -6,6 +6,7 @@ value so that a log line alone says what went wrong.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kefu._text import short_repr
@@ -231,11 +232,13 @@ class BatchAborted(KefuError):
 
     ``index`` and ``command`` name the failing command, ``cause`` is its error
     (also ``__cause__``), ``events`` are the events of the commands before it,
-    and ``at`` is the batch's time when it failed. If the commands iterable
+    and ``at`` is the batch's time when it failed (``Assigner.apply_columns``: ``index``
+    is the row, ``command`` the row as an ``apply`` command, ``events`` its
+    :class:`~kefu.EventColumns`). If the commands iterable
     itself raised, ``cause`` is that error and ``command`` is None.
     """
 
-    def __init__(self, index: int, command: object, cause: Exception, events: list[Any],
+    def __init__(self, index: int, command: object, cause: Exception, events: Sequence[Any],
                  at: float) -> None:
         if command is None:
             what = f"the commands iterable failed before command {index}: {short_repr(cause)}"
