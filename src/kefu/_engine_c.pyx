@@ -113,7 +113,6 @@ import types
 from collections import OrderedDict
 
 from kefu._batch import run_checked
-from kefu import clock as clock_module
 from kefu._checks import MAX_PRIORITY, check_flag, check_id, check_kind, check_session_args
 from kefu._handovers import MAX_SAMPLE, estimate
 from kefu._ladder import reached_all, reached_groups, table
@@ -121,7 +120,7 @@ from sortedcontainers import SortedList
 
 from kefu._snapshot import parse_state
 from kefu._text import short_repr
-from kefu.clock import ManualClock, SystemClock, settle_reading
+from kefu.clock import ManualClock, settle_reading
 from kefu.errors import (
     AgentOffline,
     BatchAborted,
@@ -2905,11 +2904,9 @@ cdef class FacadeState:
 
 
 cdef object _ManualClock = ManualClock
-cdef object _SystemClock = SystemClock
 # Where a ManualClock keeps its time (the slot behind ``ManualClock._now``).
 cdef Py_ssize_t _MANUAL_OFF = (<PyMemberDescrObject*><PyObject*>ManualClock.__dict__["_now"]
                                ).d_member.offset
-cdef dict _CLOCK_GLOBALS = clock_module.__dict__  # SystemClock.now reads ``time`` there
 
 
 cdef inline bint _enter(object guard) except -1:
@@ -2935,11 +2932,9 @@ cdef inline int _leave(object guard) except -1:
 
 
 cdef object _ask_clock(object clock):
-    """The clock's ``now()`` (``time.time()`` for a SystemClock, as its ``now`` reads it);
+    """The clock's ``now()`` (as patched or replaced, if it is: a SystemClock's too);
     whatever it raises is an InvalidArgument saying so."""
     try:
-        if type(clock) is _SystemClock:
-            return _CLOCK_GLOBALS["time"].time()
         return clock.now()
     except Exception as exc:  # the caller's clock failed: say so, change nothing
         raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
