@@ -2959,7 +2959,7 @@ cdef object _read_now(FacadeState self):
         now = _ask_clock(clock)
     if type(now) is float:
         t = <double>now
-        if self._last_now <= t <= _MAX_SECONDS:
+        if self._last_now <= t <= _MAX_SECONDS and t >= -_MAX_SECONDS:  # -inf: not finite
             self._last_now = t
             return now
     now = settle_reading(now, self._last_now)
