@@ -277,3 +277,35 @@ def test_S02_a_clock_letting_the_refusal_escape_fails_the_outer_call_cleanly(
         a.open_session("s2")
     clock.target = None
     assert state(a) == before and a.time == at and a.session_ids() == ["s1"]
+
+
+@pytest.mark.parametrize("facade", FACADES)
+def test_S01_a_system_clock_whose_now_is_replaced_is_called_as_replaced(
+    facade: type[Assigner], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The compiled read must not bypass SystemClock.now: a patched method (mock.patch,
+    # monkeypatch) or an instance's own ``now`` is what the Python reference calls.
+    monkeypatch.setattr(SystemClock, "now", lambda self: 100.0)
+    a = facade(SystemClock(), engine="py")
+    assert a.open_session("s1")[0].at == 100.0 and a.time == 100.0
+    monkeypatch.undo()
+    clock = SystemClock()
+    clock.now = lambda: 7.0  # type: ignore[method-assign]
+    b = facade(clock, engine="py")
+    assert b.open_session("s1")[0].at == 7.0 and b.time == 7.0
+
+
+@pytest.mark.parametrize("facade", FACADES)
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_S01_R20_a_first_reading_of_minus_infinity_is_refused_as_not_finite(
+    facade: type[Assigner], engine: str,
+) -> None:
+    # Before any reading the held time is -inf: "at or after the last reading" must not
+    # let -inf through (events at -inf do not convert to JSON, S03).
+    a = facade(Script([-math.inf, -math.inf, 4.0]), engine=engine)
+    with pytest.raises(InvalidArgument, match=r"^clock.now\(\) must be finite, got -inf$"):
+        a.open_session("s1")
+    assert a.time == -math.inf and a.session_ids() == []
+    with pytest.raises(InvalidArgument, match=r"^clock.now\(\) must be finite, got -inf$"):
+        a.tick()
+    assert a.open_session("s1")[0].at == 4.0

@@ -3145,7 +3145,8 @@ cdef inline int _leave(object guard) except -1:
 
 
 cdef object _ask_clock(object clock):
-    """The clock's ``now()``. Whatever it raises is an InvalidArgument saying so."""
+    """The clock's ``now()`` (as patched or replaced, if it is: a SystemClock's too);
+    whatever it raises is an InvalidArgument saying so."""
     try:
         return clock.now()
     except Exception as exc:  # the caller's clock failed: say so, change nothing
@@ -3171,7 +3172,7 @@ cdef object _read_now(FacadeState self):
         now = _ask_clock(clock)
     if type(now) is float:
         t = <double>now
-        if self._last_now <= t <= _MAX_SECONDS:
+        if self._last_now <= t <= _MAX_SECONDS and t >= -_MAX_SECONDS:  # -inf: not finite
             self._last_now = t
             return now
     now = settle_reading(now, self._last_now)

@@ -205,8 +205,9 @@ class Assigner(FacadeState):
             now = clock._now if type(clock) is ManualClock else clock.now()
         except Exception as exc:  # the caller's clock failed: say so, change nothing
             raise InvalidArgument(f"clock.now() raised {short_repr(exc)}") from exc
-        # The common case in one chained comparison (it is False for NaN and inf).
-        if type(now) is float and self._last_now <= now <= _MAX_SECONDS:
+        # The common case in chained comparisons (False for NaN and both infinities: the
+        # last reading is -inf before the first one).
+        if type(now) is float and -_MAX_SECONDS <= now <= _MAX_SECONDS and self._last_now <= now:
             self._last_now = now
             return now
         self._last_now = now = settle_reading(now, self._last_now)
