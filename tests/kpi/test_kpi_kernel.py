@@ -485,3 +485,37 @@ def test_R23_K13_compiled_service_walk_equals_the_reference(
     compiled = _on("c", figures)
     assert compiled == _on("py", figures)
     assert len(compiled.contacts) == (compiled.offered + compiled.excluded if detail else 0)
+
+
+def _int_timed_day() -> dict[str, Any]:
+    """A day whose records all have int times: one session answered after a switch to
+    human service (its clock the switch's int time), one abandoned, and an order."""
+    t = int(BASE)
+    return {
+        "messages": [Message("s1", "b1", t, Sender.BUYER, "m1"),
+                     Message("s1", "b1", t + 30, Sender.AGENT, "m2", agent_id="a1"),
+                     Message("s2", "b2", t + 40, Sender.BUYER, "m3")],
+        "handovers": [Handover("s1", "b1", "a1", t + 10)],
+        "orders": [kpi.Order("o1", "b1", t + 100, 5)],
+        "requests": [kpi.HumanRequest("s1", "b1", t + 5), kpi.HumanRequest("s2", "b2", t + 40)],
+        "ends": [kpi.SessionEnd("s2", t + 47)],
+    }
+
+
+def test_R23_K10_K13_compiled_detail_keeps_the_references_int_times() -> None:
+    """With detail, the compiled contacts (K13) and inquiry units (K10) hold the time
+    objects the reference does (an int time stays an int: a contact's start and wait,
+    an inquiry's order time), and so do the waits behind the durations (their median).
+    As on main, where detail took the reference: its JSON and repr do not change."""
+    rec = _int_timed_day()
+
+    def report() -> kpi.DailyReport:
+        return kpi.daily_report(**rec, day=None, tz=SH, as_of=int(BASE) + 3600,
+                                detail=True)
+    compiled, reference = _on("c", report), _on("py", report)
+    assert len(compiled.service.contacts) == 2
+    assert repr(compiled.service.contacts) == repr(reference.service.contacts)
+    assert repr(compiled.service) == repr(reference.service)
+    assert [repr(u.end) for u in compiled.conversion.units] == [
+        repr(u.end) for u in reference.conversion.units]
+    assert [type(u.end) for u in compiled.conversion.units] == [int, type(None)]

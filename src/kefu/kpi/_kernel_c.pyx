@@ -1294,6 +1294,15 @@ cdef inline void _add(list counts, Py_ssize_t k, Py_ssize_t n) except *:
     counts[k] = <Py_ssize_t>counts[k] + n
 
 
+cdef inline object _less(object t, object c, double wait):
+    """The reference's ``t - c if t > c else 0.0`` (``wait``, computed in C; ``c`` None
+    for a float clock): an int when both times are int objects and ``t`` is later,
+    else the float ``wait``."""
+    if wait > 0.0 and PyLong_CheckExact(<PyObject*>t) and PyLong_CheckExact(<PyObject*>c):
+        return t - c
+    return wait
+
+
 def contacts(object tl, object opts, object cal, double answer_within, double short_abandon,
              object acc_cls, object hour_of, list out=None, object contact_cls=None,
              tuple outcomes=None):
@@ -1306,6 +1315,8 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     arrays it reads (the reference then counts). O(sessions + stretches)."""
     if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
             and type(tl.wlo) is list and type(tl.ids) is list
+            and type(tl.human) is list and type(tl.reached) is list
+            and type(tl.ended) is list and type(cal.opens) is list
             and len(tl.rs) == len(tl.us) == len(tl._rorder)
             and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
         return None
@@ -1324,6 +1335,8 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     cdef vector[double] st_starts = _double_list(tl.starts)
     cdef vector[double] st_ends = _double_list(tl.ends)
     cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents, ids = tl.ids
+    cdef list human_at = tl.human, reached_at = tl.reached, ended_at = tl.ended
+    cdef list open_at = cal.opens
     cdef list days = list(cal.days)
     if out is not None and (contact_cls is None or outcomes is None or len(outcomes) != 4):
         return None
@@ -1344,7 +1357,7 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     cdef Py_ssize_t n = len(tl.ids), j, lo, i, x, moved
     cdef double c, reach, end, o, wait
     cdef int code
-    cdef object reason, agent, acc, key, prev, cur
+    cdef object reason, agent, acc, key, prev, cur, start, wait_obj
     cdef list cnt
     for j in range(n):
         # clocks.human_clock (K02)
@@ -1352,8 +1365,10 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
         if lo == wlo[j + 1]:
             continue
         c = us[lo]
+        start = None  # the clock's own object when it is not us[lo] (an int may be)
         if c < human[j]:
             c = human[j]
+            start = <object>PyList_GET_ITEM(human_at, j)
         if reached[j] == INFINITY and bot_at[j] - c <= T:
             continue
         reach = reached[j]
@@ -1371,6 +1386,7 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
             if reach < o or end < o or o > as_of or k_[i] == 0.0:
                 continue
             c = o
+            start = <object>PyList_GET_ITEM(open_at, i)
         hour = hour_of(c)
         reason = excluded.get(<object>PyList_GET_ITEM(buyers, j)) if any_excluded else None
         agent = None
@@ -1378,6 +1394,7 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
         if reach <= end and reach != INFINITY:
             code = S_ANSWERED
             wait = reach - c if reach > c else 0.0
+            wait_obj = _less(<object>PyList_GET_ITEM(reached_at, j), start, wait)
             if s_lo[j] < s_hi[j]:  # service._first_agent
                 agent = <object>PyList_GET_ITEM(st_agents, s_lo[j])
             elif rs[lo] != INFINITY:
@@ -1391,9 +1408,11 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
         elif end != INFINITY:
             code = S_ABANDONED
             wait = end - c if end > c else 0.0
+            wait_obj = _less(<object>PyList_GET_ITEM(ended_at, j), start, wait)
         else:
             code = S_WAITING
             wait = 0.0
+            wait_obj = 0.0
         key = (i, hour, <object>PyList_GET_ITEM(groups, j), agent, reason)
         acc = accs.get(key)
         if acc is None:
@@ -1409,21 +1428,22 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
             if wait <= answer_within:
                 _add(cnt, 1, 1)
             _add(cnt, 5, moved)
-            acc.waits.append(wait)
+            acc.waits.append(wait_obj)
         elif code == S_ABANDONED:
             _add(cnt, 2, 1)
             if wait < short_abandon:
                 _add(cnt, 3, 1)
-            acc.abandons.append(wait)
+            acc.abandons.append(wait_obj)
         else:
             _add(cnt, 4, 1)
         if out is not None:
             out.append(contact_cls(
                 session_id=<object>PyList_GET_ITEM(ids, j),
                 buyer_id=<object>PyList_GET_ITEM(buyers, j), day=days[i], hour=hour,
-                group=<object>PyList_GET_ITEM(groups, j), agent_id=agent, start=c,
+                group=<object>PyList_GET_ITEM(groups, j), agent_id=agent,
+                start=c if start is None else start,
                 outcome=outcomes[3 if reason is not None else code],
-                wait=wait if code != S_WAITING and reason is None else None,
+                wait=wait_obj if code != S_WAITING and reason is None else None,
                 transfers=moved, reason=reason))
     return accs
 
@@ -1464,10 +1484,11 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
     cdef Py_ssize_t p, j, x, lo, hi, k, n = len(slot_buyer)
     cdef double c, o
     cdef int code
-    cdef object buyer, reason, agent, group, key, lo_obj, left, day
+    cdef object buyer, reason, agent, group, key, lo_obj, left, day, o_obj
     for p in range(n):
         buyer = <object>PyList_GET_ITEM(slot_buyer, p)
         c = f_c[p]
+        o_obj = None
         # _Orders.first_after: the buyer's first order at or after c
         lo_obj = lo_of.get(buyer)
         o = INFINITY
@@ -1477,8 +1498,10 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
             k = _bisect_left(at.data(), c, lo, hi)
             if k < hi:
                 o = at[k]
+                o_obj = order_at[k]
         if o - c > attribution:
             o = INFINITY
+            o_obj = None
         reason = excluded.get(buyer) if any_excluded else None
         if reason is not None:
             code = excluded_code
@@ -1507,8 +1530,8 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
         counts[key] = 1 if left is None else left + 1
         if units is not None:
             units.append(unit_cls("inquiry", statuses[code], day, buyer,
-                                  <object>PyList_GET_ITEM(f_sid, p), agent, group, c,
-                                  None if o == INFINITY else o, reason))
+                                  <object>PyList_GET_ITEM(f_sid, p), agent, group,
+                                  <object>PyList_GET_ITEM(f_c, p), o_obj, reason))
 
 
 # Group PK ------------------------------------------------------------------------------
