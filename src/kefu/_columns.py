@@ -112,11 +112,13 @@ class ColumnBatch:
             return ("tick",)
         sid = _entry(self.sessions, int(self.session[row]), "session", optional=False)
         if code == Command.OPEN_SESSION:
-            priority = 0 if self.priority is None else int(self.priority[row])
-            kind = self._name(self.kinds, self.kind, row, "kind")
+            # The handles read in apply's argument order (as the compiled engine reads them).
             opened = (sid, self._name(self.buyers, self.buyer, row, "buyer"),
-                      self._name(self.groups, self.group, row, "group"), priority)
-            return ("open_session", *opened) if kind is None else ("open_session", *opened, kind)
+                      self._name(self.groups, self.group, row, "group"))
+            kind = self._name(self.kinds, self.kind, row, "kind")
+            priority = 0 if self.priority is None else int(self.priority[row])
+            return (("open_session", *opened, priority) if kind is None
+                    else ("open_session", *opened, priority, kind))
         if code in (Command.AGENT_MESSAGE, Command.AUTO_MESSAGE):
             return ("agent_message", sid, code == Command.AUTO_MESSAGE,
                     self._name(self.agents, self.agent, row, "agent"))

@@ -101,7 +101,7 @@ import sys
 import types
 from collections import OrderedDict
 
-from kefu._batch import run_checked
+from kefu._batch import check_at, run_checked
 from kefu._checks import MAX_PRIORITY
 from kefu._columns import out_of_range
 from kefu._handovers import MAX_SAMPLE, estimate
@@ -111,7 +111,6 @@ from sortedcontainers import SortedList
 from kefu._snapshot import parse_state
 from kefu.errors import (
     AgentOffline,
-    InvalidArgument,
     BatchAborted,
     DuplicateAgent,
     DuplicateSession,
@@ -2521,12 +2520,13 @@ cdef class Engine:
                     # Each value is checked as it is read (the arrays may be the caller's,
                     # and another thread may change them): a bad one fails its row.
                     if times[i] != now:
-                        if not now < times[i] <= _MAX_SECONDS:
-                            raise InvalidArgument(
-                                f"time[{i}] changed while the batch ran: {times[i]!r}")
-                        now = times[i]
+                        # A time that went bad since the call was checked: apply's error.
+                        now = times[i] if now < times[i] <= _MAX_SECONDS else check_at(
+                            times[i], at)
                         at = now
                     c = code[i]
+                    if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
+                        raise out_of_range("command", c, 0, COL_TICK)
                     sid = None if c == COL_TICK else _pick(sessions, sess[i], "session", False)
                     if c == COL_TICK:
                         self._tick(now, marks)
@@ -2546,14 +2546,12 @@ cdef class Engine:
                             run_checked(self, batch.command_at(i), at, marks)
                         else:
                             self._open(at, sid, b, g, <int>p, marks, k)
-                    elif c == COL_AGENT or c == COL_AUTO:
+                    else:  # COL_AGENT or COL_AUTO
                         a = _pick(agents, agent[i], "agent", True) if has_agent else None
                         if _is_optional_id(a):
                             self._agent_message(at, sid, c == COL_AUTO, a)
                         else:
                             run_checked(self, batch.command_at(i), at, marks)
-                    else:
-                        raise out_of_range("command", c, 0, COL_TICK)
                 except Exception as exc:
                     # As in apply: the rows before it happened; the failing row's events did not.
                     rows.truncate(done)
