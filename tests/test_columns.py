@@ -435,6 +435,17 @@ def test_s02_a_column_changed_while_the_batch_runs_fails_a_row_never_crashes(
 
 # -- review: what the columns owe apply on every engine ------------------------------------
 
+def test_empty_columns_as_lists_are_an_empty_batch(make: Make) -> None:
+    """numpy reads ``[]`` as float64: an empty column holds no value of a wrong type, so
+    a batch of no rows given as lists runs (as ``apply([])``) on every engine."""
+    shop = make()
+    assert shop.apply([]) == []
+    assert len(shop.apply_columns([], [])) == 0
+    assert len(shop.apply_columns([], [], [], sessions=["s1"], buyer=[], priority=[])) == 0
+    with pytest.raises(InvalidArgument, match="command must be a 1-d array of integers"):
+        shop.apply_columns([0.5], [0], sessions=["s1"])
+
+
 class _Meddler:
     """A column whose ``__array__`` (run while the call is parsed, after the columns
     before it were checked) writes into the caller's own arrays, as another thread may."""

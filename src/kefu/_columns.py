@@ -173,7 +173,8 @@ def _array(name: str, value: object, kinds: str) -> npt.NDArray[Any]:
         raise
     except Exception as exc:
         raise InvalidArgument(f"{name} must be an array, got {short_repr(value)}") from exc
-    if array.ndim != 1 or array.dtype.kind not in kinds:
+    # An empty column holds no value of a wrong type (numpy reads ``[]`` as float64).
+    if array.ndim != 1 or (array.dtype.kind not in kinds and array.size):
         want = "integers" if kinds == "iu" else "numbers"
         raise InvalidArgument(
             f"{name} must be a 1-d array of {want}, got {array.ndim}-d {array.dtype}")
