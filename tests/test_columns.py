@@ -446,6 +446,21 @@ def test_empty_columns_as_lists_are_an_empty_batch(make: Make) -> None:
         shop.apply_columns([0.5], [0], sessions=["s1"])
 
 
+def test_event_columns_pickle_and_deepcopy_on_every_engine(make: Make) -> None:
+    """EventColumns is a result a caller may ship to another process or copy: on the
+    compiled engine too (its events kept as rows), it pickles to the same events."""
+    import copy
+    import pickle
+
+    shop = make()
+    shop.add_agent("A", online=True)
+    cols = shop.apply_columns([Command.OPEN_SESSION, Command.OPEN_SESSION], [0, 1],
+                              sessions=["s1", "s2"])
+    for twin in (pickle.loads(pickle.dumps(cols)), copy.deepcopy(cols)):
+        assert twin.events() == cols.events() and len(twin) == 4
+        assert list(twin.session) == list(cols.session) == [0, 0, 1, 1]
+
+
 class _Meddler:
     """A column whose ``__array__`` (run while the call is parsed, after the columns
     before it were checked) writes into the caller's own arrays, as another thread may."""

@@ -250,6 +250,10 @@ cdef class Rows:
     def __len__(self):
         return self.n
 
+    def __reduce__(self):
+        """Pickled (and deep-copied) as the list of its events, a store as good. O(rows)."""
+        return list, ([self[i] for i in range(self.n)],)
+
     cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
                   object v5) except -1:
         cdef PyObject **row
