@@ -257,10 +257,12 @@ cdef class Rows:
     cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
                   object v5) except -1:
         cdef PyObject **row
+        cdef Py_ssize_t cap = 2 * self.cap + 64
         if self.n == self.cap:
-            self.cap = 2 * self.cap + 64
-            self.kind = <signed char*>_grow(self.kind, self.cap, sizeof(signed char))
-            self.v = <PyObject**>_grow(self.v, 6 * self.cap, sizeof(PyObject*))
+            # cap grows only once both blocks have: a failed realloc leaves the old ones.
+            self.kind = <signed char*>_grow(self.kind, cap, sizeof(signed char))
+            self.v = <PyObject**>_grow(self.v, 6 * cap, sizeof(PyObject*))
+            self.cap = cap
         self.kind[self.n] = kind
         row = &self.v[6 * self.n]
         Py_INCREF(v0)
