@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, overload
 
 import attrs
@@ -132,16 +132,6 @@ class ColumnBatch:
         except InvalidArgument:
             return ("row", row, int(self.command[row]), int(self.session[row]),
                     float(self.time[row]))
-
-    def commands(self) -> Iterator[tuple[object, ...]]:
-        """The whole batch as ``Assigner.apply`` commands, ``("at", t)`` where time moves."""
-        at = -math.inf
-        for row in range(len(self)):
-            t = float(self.time[row])
-            if t != at:
-                at = t
-                yield ("at", t)
-            yield self.command_at(row)
 
 
 def _entry(table: tuple[object, ...], handle: int, column: str, optional: bool = True
