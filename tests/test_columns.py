@@ -431,3 +431,90 @@ def test_s02_a_column_changed_while_the_batch_runs_fails_a_row_never_crashes(
     assert 0 <= exc.index < len(columns["command"])
     assert list(exc.events) == expected[1][:len(exc.events)]
     shop.check()
+
+
+# -- review: what the columns owe apply on every engine ------------------------------------
+
+def test_empty_columns_as_lists_are_an_empty_batch(make: Make) -> None:
+    """numpy reads ``[]`` as float64: an empty column holds no value of a wrong type, so
+    a batch of no rows given as lists runs (as ``apply([])``) on every engine."""
+    shop = make()
+    assert shop.apply([]) == []
+    assert len(shop.apply_columns([], [])) == 0
+    assert len(shop.apply_columns([], [], [], sessions=["s1"], buyer=[], priority=[])) == 0
+    with pytest.raises(InvalidArgument, match="command must be a 1-d array of integers"):
+        shop.apply_columns([0.5], [0], sessions=["s1"])
+
+
+def test_event_columns_pickle_and_deepcopy_on_every_engine(make: Make) -> None:
+    """EventColumns is a result a caller may ship to another process or copy: on the
+    compiled engine too (its events kept as rows), it pickles to the same events."""
+    import copy
+    import pickle
+
+    shop = make()
+    shop.add_agent("A", online=True)
+    cols = shop.apply_columns([Command.OPEN_SESSION, Command.OPEN_SESSION], [0, 1],
+                              sessions=["s1", "s2"])
+    for twin in (pickle.loads(pickle.dumps(cols)), copy.deepcopy(cols)):
+        assert twin.events() == cols.events() and len(twin) == 4
+        assert list(twin.session) == list(cols.session) == [0, 0, 1, 1]
+
+
+class _Meddler:
+    """A column whose ``__array__`` (run while the call is parsed, after the columns
+    before it were checked) writes into the caller's own arrays, as another thread may."""
+
+    def __init__(self, n: int, writes: list[tuple[Any, int, Any]]) -> None:
+        self.n = n
+        self.writes = writes
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        for array, row, value in self.writes:
+            array[row] = value
+        return np.zeros(self.n, np.int64)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (float("nan"), "('at', seconds) needs finite seconds, got nan"),
+    (float("inf"), "('at', seconds) needs finite seconds, got inf"),
+    (1.0, "('at', 1.0) is before the batch's time 2.0"),
+])
+def test_time_changed_under_the_batch_fails_its_row_with_applys_error(
+        make: Make, value: float, message: str) -> None:
+    """A time that went bad after the call was checked fails its row with the error
+    ``apply`` gives that ``("at", t)``, the same on every engine."""
+    times = np.array([2.0, 3.0, 4.0])
+    shop = make()
+    shop.add_agent("A", online=True)
+    with pytest.raises(BatchAborted) as info:
+        shop.apply_columns([Command.OPEN_SESSION] * 3, [0, 1, 2], times,
+                           sessions=["s1", "s2", "s3"],
+                           priority=_Meddler(3, [(times, 1, value)]))
+    exc = info.value
+    assert (exc.index, type(exc.cause), str(exc.cause)) == (1, InvalidArgument, message)
+    assert len(exc.events) == 2 and shop.session_ids() == ["s1"]
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"buyer": -7, "kind": -9}, "buyer holds -7"),
+    ({"group": -5, "kind": -9}, "group holds -5"),
+    ({"command": 9, "session": 10**6}, "command holds 9"),
+])
+def test_several_handles_changed_under_the_batch_fail_in_one_order(
+        make: Make, bad: dict[str, int], message: str) -> None:
+    """Values that went bad after the call was checked are read in one order on every
+    engine (the code, then the session, then the arguments in ``apply``'s order), so
+    the row's error is the same."""
+    columns: dict[str, Any] = {
+        "command": np.array([Command.OPEN_SESSION] * 2, np.int8),
+        "session": np.array([0, 1]), "buyer": np.array([-1, -1]),
+        "group": np.array([-1, -1]), "kind": np.array([-1, -1])}
+    writes = [(columns[key], 1, value) for key, value in bad.items()]
+    shop = make(session_kinds={"chat": 1})
+    with pytest.raises(BatchAborted) as info:
+        shop.apply_columns(**columns, time=[1.0, 2.0], sessions=["s1", "s2"], buyers=["b"],
+                           groups=["g"], kinds=["chat"], priority=_Meddler(2, writes))
+    exc = info.value
+    assert exc.index == 1 and isinstance(exc.cause, InvalidArgument)
+    assert str(exc.cause).startswith(message)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, overload
 
 import attrs
@@ -112,11 +112,13 @@ class ColumnBatch:
             return ("tick",)
         sid = _entry(self.sessions, int(self.session[row]), "session", optional=False)
         if code == Command.OPEN_SESSION:
-            priority = 0 if self.priority is None else int(self.priority[row])
-            kind = self._name(self.kinds, self.kind, row, "kind")
+            # The handles read in apply's argument order (as the compiled engine reads them).
             opened = (sid, self._name(self.buyers, self.buyer, row, "buyer"),
-                      self._name(self.groups, self.group, row, "group"), priority)
-            return ("open_session", *opened) if kind is None else ("open_session", *opened, kind)
+                      self._name(self.groups, self.group, row, "group"))
+            kind = self._name(self.kinds, self.kind, row, "kind")
+            priority = 0 if self.priority is None else int(self.priority[row])
+            return (("open_session", *opened, priority) if kind is None
+                    else ("open_session", *opened, priority, kind))
         if code in (Command.AGENT_MESSAGE, Command.AUTO_MESSAGE):
             return ("agent_message", sid, code == Command.AUTO_MESSAGE,
                     self._name(self.agents, self.agent, row, "agent"))
@@ -130,16 +132,6 @@ class ColumnBatch:
         except InvalidArgument:
             return ("row", row, int(self.command[row]), int(self.session[row]),
                     float(self.time[row]))
-
-    def commands(self) -> Iterator[tuple[object, ...]]:
-        """The whole batch as ``Assigner.apply`` commands, ``("at", t)`` where time moves."""
-        at = -math.inf
-        for row in range(len(self)):
-            t = float(self.time[row])
-            if t != at:
-                at = t
-                yield ("at", t)
-            yield self.command_at(row)
 
 
 def _entry(table: tuple[object, ...], handle: int, column: str, optional: bool = True
@@ -171,7 +163,8 @@ def _array(name: str, value: object, kinds: str) -> npt.NDArray[Any]:
         raise
     except Exception as exc:
         raise InvalidArgument(f"{name} must be an array, got {short_repr(value)}") from exc
-    if array.ndim != 1 or array.dtype.kind not in kinds:
+    # An empty column holds no value of a wrong type (numpy reads ``[]`` as float64).
+    if array.ndim != 1 or (array.dtype.kind not in kinds and array.size):
         want = "integers" if kinds == "iu" else "numbers"
         raise InvalidArgument(
             f"{name} must be a 1-d array of {want}, got {array.ndim}-d {array.dtype}")

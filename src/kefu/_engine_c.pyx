@@ -113,7 +113,7 @@ import sys
 import types
 from collections import OrderedDict
 
-from kefu._batch import run_checked
+from kefu._batch import check_at, run_checked
 from kefu._checks import MAX_PRIORITY, check_flag, check_id, check_kind, check_session_args
 from kefu._columns import out_of_range
 from kefu._handovers import MAX_SAMPLE, estimate
@@ -271,13 +271,19 @@ cdef class Rows:
     def __len__(self):
         return self.n
 
+    def __reduce__(self):
+        """Pickled (and deep-copied) as the list of its events, a store as good. O(rows)."""
+        return list, ([self[i] for i in range(self.n)],)
+
     cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
                   object v5) except -1:
         cdef PyObject **row
+        cdef Py_ssize_t cap = 2 * self.cap + 64
         if self.n == self.cap:
-            self.cap = 2 * self.cap + 64
-            self.kind = <signed char*>_grow(self.kind, self.cap, sizeof(signed char))
-            self.v = <PyObject**>_grow(self.v, 6 * self.cap, sizeof(PyObject*))
+            # cap grows only once both blocks have: a failed realloc leaves the old ones.
+            self.kind = <signed char*>_grow(self.kind, cap, sizeof(signed char))
+            self.v = <PyObject**>_grow(self.v, 6 * cap, sizeof(PyObject*))
+            self.cap = cap
         self.kind[self.n] = kind
         row = &self.v[6 * self.n]
         Py_INCREF(v0)
@@ -2562,12 +2568,13 @@ cdef class Engine:
                     # Each value is checked as it is read (the arrays may be the caller's,
                     # and another thread may change them): a bad one fails its row.
                     if times[i] != now:
-                        if not now < times[i] <= _MAX_SECONDS:
-                            raise InvalidArgument(
-                                f"time[{i}] changed while the batch ran: {times[i]!r}")
-                        now = times[i]
+                        # A time that went bad since the call was checked: apply's error.
+                        now = times[i] if now < times[i] <= _MAX_SECONDS else check_at(
+                            times[i], at)
                         at = now
                     c = code[i]
+                    if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
+                        raise out_of_range("command", c, 0, COL_TICK)
                     sid = None if c == COL_TICK else _pick(sessions, sess[i], "session", False)
                     if c == COL_TICK:
                         self._tick(now, marks)
@@ -2587,14 +2594,12 @@ cdef class Engine:
                             run_checked(self, batch.command_at(i), at, marks)
                         else:
                             self._open(at, sid, b, g, <int>p, marks, k)
-                    elif c == COL_AGENT or c == COL_AUTO:
+                    else:  # COL_AGENT or COL_AUTO
                         a = _pick(agents, agent[i], "agent", True) if has_agent else None
                         if _is_optional_id(a):
                             self._agent_message(at, sid, c == COL_AUTO, a)
                         else:
                             run_checked(self, batch.command_at(i), at, marks)
-                    else:
-                        raise out_of_range("command", c, 0, COL_TICK)
                 except Exception as exc:
                     # As in apply: the rows before it happened; the failing row's events did not.
                     rows.truncate(done)
