@@ -30,6 +30,7 @@ from kefu.kpi import (
     NestedCall,
     Sender,
     kernel,
+    live,
     live_feed,
 )
 
@@ -252,3 +253,28 @@ def test_K12_a_signal_stops_a_call_waiting_for_another_threads_turn_on_either_fe
     assert t.last == BASE and list(t._kept) == ["m1"]  # nothing filed
     t.add(Message("s1", "b1", BASE + 1.0, Sender.AGENT, "m2", "a"))  # the turn is free
     assert list(t._kept) == ["m1", "m2"]
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_a_message_whose_new_session_cannot_be_made_is_not_filed_on_either_feed(
+        feed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one Python code a new message's filing runs is its new session's constructor;
+    when that fails (MemoryError, a KeyboardInterrupt arriving then) the message is
+    not half filed (kept by id but in no session): added again, it counts."""
+    t = tracker(feed)
+    made = live._Session.__init__
+
+    def fail(self: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(live._Session, "__init__", fail)
+    m = Message("s1", "b1", BASE, Sender.BUYER, "m1")
+    with pytest.raises(MemoryError):
+        t.add(m)
+    assert not t._kept and not t._sessions
+    monkeypatch.setattr(live._Session, "__init__", made)
+    t.add(m)
+    assert list(t._kept) == ["m1"] and list(t._sessions["s1"].messages) == ["m1"]
+    fed_once = tracker(feed)
+    fed_once.add(m)
+    assert t.shop(BASE + 10.0) == fed_once.shop(BASE + 10.0)

@@ -248,15 +248,15 @@ cdef class Feed:
 
     cdef int _file(self, object m, double at, object mid, object sid) except -1:
         """A message with a new id: filed in its session, marked changed."""
-        if at > self.last:
-            self.last = at
-        PyDict_SetItem(self.kept, mid, m)
         cdef PyObject* found = PyDict_GetItemWithError(self.sessions, <PyObject*>sid)
-        if found == NULL:
+        if found == NULL:  # first: its constructor is the one code here that may raise
             s = self._new_session()
             PyDict_SetItem(self.sessions, sid, s)
         else:
             s = <object>found
+        if at > self.last:
+            self.last = at
+        PyDict_SetItem(self.kept, mid, m)
         PyDict_SetItem(s.messages, mid, m)
         if at > self.message_hi:
             self.message_hi = at
