@@ -5,10 +5,11 @@ what and why); here the turn is a C lock tried without waiting (a thread
 that has to wait gives up the GIL while it does, and runs the signal
 handlers when a signal interrupts it, as ``threading``'s locks do), and a
 message's fields are read straight from its slots and checked as the
-reference's generated check does, exact types only: a record it does not accept here (an ``int``
-time, a ``str`` subclass, a repeated id, another kind) goes to the
-tracker's own code, as in the reference. Nothing between the check and the
-filing runs Python code but a new session's constructor. O(1) per record.
+reference's generated check does, exact types only: a record it does not
+accept here (an ``int`` time, a ``str`` subclass, a repeated id, another
+kind) goes to the tracker's own code, as in the reference. Nothing
+between the check and the filing runs Python code but a new session's
+constructor. O(1) per record.
 """
 
 from cpython.object cimport PyObject
@@ -226,7 +227,10 @@ cdef class Feed:
         self._take(method)
 
     def leave(self):
-        """End the call :meth:`enter` began."""
+        """End the call :meth:`enter` began (RuntimeError without one, as the reference's
+        lock: released twice, the C lock would let two calls in at once)."""
+        if not self._inside:
+            raise RuntimeError("release unlocked lock")
         self._give()
 
     def add(self, record):
