@@ -33,6 +33,7 @@ from kefu.kpi import (
     Evaluation,
     Exclusion,
     LiveTracker,
+    Message,
     Rating,
     Ratio,
     Recorder,
@@ -416,3 +417,25 @@ def test_K12_the_recorder_refuses_a_clock_outside_the_kpi_range_before_the_assig
     with pytest.raises(InvalidTime):
         recorder.open_session("s1", "b1", "m1")
     assert shop.session_ids() == []
+
+
+def test_K12_a_subclass_of_the_tracker_that_overrides_add_is_fed_through_it() -> None:
+    """``add`` is a method like any other: a subclass's own ``add`` (a log, a filter) is
+    what ``add`` and ``extend`` call, whichever feed the tracker files with."""
+    seen: list[object] = []
+
+    class Logged(LiveTracker):
+        def add(self, record: object) -> None:
+            seen.append(record)
+            super().add(record)
+
+    t = Logged(tz=SH)
+    first = Message("s1", "b1", BASE, Sender.BUYER, "m1")
+    second = Message("s1", "b1", BASE + 5.0, Sender.AGENT, "m2", "a1")
+    t.add(first)
+    t.extend([second])
+    assert seen == [first, second]
+    assert t.last == BASE + 5.0
+    plain = LiveTracker(tz=SH)
+    plain.extend([first, second])
+    assert t.shop(BASE + 60.0) == plain.shop(BASE + 60.0)

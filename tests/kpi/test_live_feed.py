@@ -11,7 +11,11 @@ figures; the compiled feed refuses a nested call like the reference.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import signal
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -26,6 +30,7 @@ from kefu.kpi import (
     NestedCall,
     Sender,
     kernel,
+    live,
     live_feed,
 )
 
@@ -191,3 +196,102 @@ def test_K12_the_compiled_survey_of_a_session_equals_the_reference(
         assert compiled == expected
         assert compiled is None or type(compiled[0][0]) is type(expected[0][0])
     assert tracker("py")._feed.survey(messages) == expected
+
+
+class _Interrupted(Exception):
+    """What the test's signal handler raises (Ctrl-C's KeyboardInterrupt, say)."""
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no interval timer here")
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_a_signal_stops_a_call_waiting_for_another_threads_turn_on_either_feed(
+        feed: str) -> None:
+    """A call waiting while another thread holds the tracker runs the main thread's
+    signal handlers as it waits, as threading's locks do: Ctrl-C stops a feeder
+    stuck behind a slow query, and the stopped call changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers run in the main thread only")
+    holding, release = threading.Event(), threading.Event()
+
+    class Slow(dt.tzinfo):  # a time zone of the user's that blocks inside a query
+        def utcoffset(self, when: dt.datetime | None) -> dt.timedelta:
+            if not holding.is_set():  # its first call only, for at most 3 s
+                holding.set()
+                release.wait(3.0)
+            return dt.timedelta(hours=8)
+
+        def dst(self, when: dt.datetime | None) -> dt.timedelta:
+            return dt.timedelta(0)
+
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = feed
+    try:
+        t = LiveTracker(tz=Slow())
+    finally:
+        kernel.ACTIVE = saved
+    t.add(Message("s1", "b1", BASE, Sender.BUYER, "m1"))
+    query = threading.Thread(target=t.shop, args=(None,))
+    query.start()
+    assert holding.wait(10.0)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        began = time.monotonic()
+        with pytest.raises(_Interrupted):
+            t.add(Message("s1", "b1", BASE + 1.0, Sender.AGENT, "m2", "a"))
+        waited = time.monotonic() - began
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        release.set()
+        query.join()
+    assert waited < 2.0  # stopped while waiting, not once the query was over
+    assert t.last == BASE and list(t._kept) == ["m1"]  # nothing filed
+    t.add(Message("s1", "b1", BASE + 1.0, Sender.AGENT, "m2", "a"))  # the turn is free
+    assert list(t._kept) == ["m1", "m2"]
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_a_message_whose_new_session_cannot_be_made_is_not_filed_on_either_feed(
+        feed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one Python code a new message's filing runs is its new session's constructor;
+    when that fails (MemoryError, a KeyboardInterrupt arriving then) the message is
+    not half filed (kept by id but in no session): added again, it counts."""
+    t = tracker(feed)
+    made = live._Session.__init__
+
+    def fail(self: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(live._Session, "__init__", fail)
+    m = Message("s1", "b1", BASE, Sender.BUYER, "m1")
+    with pytest.raises(MemoryError):
+        t.add(m)
+    assert not t._kept and not t._sessions
+    monkeypatch.setattr(live._Session, "__init__", made)
+    t.add(m)
+    assert list(t._kept) == ["m1"] and list(t._sessions["s1"].messages) == ["m1"]
+    fed_once = tracker(feed)
+    fed_once.add(m)
+    assert t.shop(BASE + 10.0) == fed_once.shop(BASE + 10.0)
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_leaving_a_turn_never_taken_is_refused_and_the_turn_still_excludes(
+        feed: str) -> None:
+    """The feed's ``leave`` without its ``enter`` is refused as a Python lock refuses
+    to release an unlocked lock: it must not unlock the turn twice over (the
+    compiled lock was a semaphore counting to two: two calls both inside)."""
+    f = tracker(feed)._feed
+    with pytest.raises(RuntimeError):
+        f.leave()
+    f.enter("shop")
+    with pytest.raises(NestedCall):
+        f.enter("agents")
+    f.leave()
+    f.enter("shop")  # the turn was given back
+    f.leave()

@@ -2,19 +2,22 @@
 
 Same turns, same checks, same filing as the reference (its docstring says
 what and why); here the turn is a C lock tried without waiting (a thread
-that has to wait gives up the GIL while it does), and a message's fields
-are read straight from its slots and checked as the reference's generated
-check does, exact types only: a record it does not accept here (an ``int``
-time, a ``str`` subclass, a repeated id, another kind) goes to the
-tracker's own code, as in the reference. Nothing between the check and the
-filing runs Python code but a new session's constructor. O(1) per record.
+that has to wait gives up the GIL while it does, and runs the signal
+handlers when a signal interrupts it, as ``threading``'s locks do), and a
+message's fields are read straight from its slots and checked as the
+reference's generated check does, exact types only: a record it does not
+accept here (an ``int`` time, a ``str`` subclass, a repeated id, another
+kind) goes to the tracker's own code, as in the reference. Nothing
+between the check and the filing runs Python code but a new session's
+constructor. O(1) per record.
 """
 
 from cpython.object cimport PyObject
 from libc.math cimport INFINITY
 from cpython.pythread cimport (
     NOWAIT_LOCK,
-    WAIT_LOCK,
+    PY_LOCK_ACQUIRED,
+    PyLockStatus,
     PyThread_acquire_lock,
     PyThread_allocate_lock,
     PyThread_free_lock,
@@ -22,6 +25,11 @@ from cpython.pythread cimport (
     PyThread_release_lock,
     PyThread_type_lock,
 )
+
+
+cdef extern from "pythread.h":
+    PyLockStatus PyThread_acquire_lock_timed(PyThread_type_lock lock, long long microseconds,
+                                             int intr_flag) nogil
 
 from types import MemberDescriptorType
 
@@ -46,6 +54,7 @@ cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object d, PyObject* key) except? NULL
     int PyDict_SetItem(object d, object key, object value) except -1
     int PySet_Add(object s, object key) except -1
+    int Py_MakePendingCalls() except -1
 
 
 cdef type _MESSAGE = Message
@@ -171,11 +180,16 @@ cdef class Feed:
 
     cdef int _take(self, str method) except -1:
         cdef unsigned long me = PyThread_get_thread_ident()
+        cdef PyLockStatus got
         if not PyThread_acquire_lock(self._mutex, NOWAIT_LOCK):
             if self._inside and self._owner == me:
                 raise NestedCall(method)
-            with nogil:
-                PyThread_acquire_lock(self._mutex, WAIT_LOCK)
+            while True:  # as threading's locks wait: a signal's handler runs, and may raise
+                with nogil:
+                    got = PyThread_acquire_lock_timed(self._mutex, -1, 1)
+                if got == PY_LOCK_ACQUIRED:
+                    break
+                Py_MakePendingCalls()  # interrupted (PY_LOCK_INTR)
         self._owner = me
         self._inside = True
         return 0
@@ -213,7 +227,10 @@ cdef class Feed:
         self._take(method)
 
     def leave(self):
-        """End the call :meth:`enter` began."""
+        """End the call :meth:`enter` began (RuntimeError without one, as the reference's
+        lock: released twice, the C lock would let two calls in at once)."""
+        if not self._inside:
+            raise RuntimeError("release unlocked lock")
         self._give()
 
     def add(self, record):
@@ -235,15 +252,15 @@ cdef class Feed:
 
     cdef int _file(self, object m, double at, object mid, object sid) except -1:
         """A message with a new id: filed in its session, marked changed."""
-        if at > self.last:
-            self.last = at
-        PyDict_SetItem(self.kept, mid, m)
         cdef PyObject* found = PyDict_GetItemWithError(self.sessions, <PyObject*>sid)
-        if found == NULL:
+        if found == NULL:  # first: its constructor is the one code here that may raise
             s = self._new_session()
             PyDict_SetItem(self.sessions, sid, s)
         else:
             s = <object>found
+        if at > self.last:
+            self.last = at
+        PyDict_SetItem(self.kept, mid, m)
         PyDict_SetItem(s.messages, mid, m)
         if at > self.message_hi:
             self.message_hi = at

@@ -277,8 +277,10 @@ class LiveTracker:
                  answer_within: float | None = None, short_abandon: float = 5.0) -> None:
         # The feed takes turns between threads and files new messages (live_feed).
         self._feed = new_feed(_Session, self._add_record)
-        # Its ``add`` is this tracker's: one C call per record when it is compiled.
-        self.add = self._feed.add  # type: ignore[method-assign]
+        # Its ``add`` is this tracker's (one C call per record when it is compiled),
+        # unless a subclass has an ``add`` of its own.
+        if type(self).add is LiveTracker.add:
+            self.add = self._feed.add  # type: ignore[method-assign]
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -357,7 +359,7 @@ class LiveTracker:
         """:meth:`add` each record in turn: those before a refused one stay added. Each
         is a call of its own, so queries from other threads are answered while the
         iterable waits (a live stream) and its own code may query the tracker."""
-        add = self._feed.add
+        add = self.add
         for r in records:
             add(r)
 

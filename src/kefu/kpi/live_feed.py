@@ -106,14 +106,14 @@ class Feed:
         """File a checked message whose id is new in its session, and mark the session
         changed (``last`` and ``message_hi`` move up to its time). O(1)."""
         at = float(m.at)  # exact: a time is below 2**32
+        sid = m.session_id
+        s = self.sessions.get(sid)
+        if s is None:  # first: its constructor is the one code here that may raise
+            s = self.sessions[sid] = self._new_session()
         if at > self.last:
             self.last = at
         mid = m.message_id
         self.kept[mid] = m
-        sid = m.session_id
-        s = self.sessions.get(sid)
-        if s is None:
-            s = self.sessions[sid] = self._new_session()
         s.messages[mid] = m
         if at > self.message_hi:
             self.message_hi = at
