@@ -288,29 +288,7 @@ cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t po
     key.sid, key.bid, key.mid, key.agent = sid, bid, mid, agent
 
 
-cdef Py_ssize_t _slot_offset(str name) except -1:
-    """Where field ``name`` lives in an exact Message (a slot holding an object)."""
-    descr = _MESSAGE.__dict__[name]
-    if type(descr) is not MemberDescriptorType:
-        raise ImportError(f"kefu.kpi._kernel_c: Message.{name} is not a slot")
-    cdef PyMemberDef* member = (<PyMemberDescrObject*>descr).d_member
-    if member.type != 16:  # T_OBJECT_EX: a PyObject* that may be NULL (unset)
-        raise ImportError(f"kefu.kpi._kernel_c: Message.{name} is not an object slot")
-    return member.offset
-
-
-cdef Py_ssize_t _SID = _slot_offset("session_id")
-cdef Py_ssize_t _BID = _slot_offset("buyer_id")
-cdef Py_ssize_t _AT = _slot_offset("at")
-cdef Py_ssize_t _SENDER = _slot_offset("sender")
-cdef Py_ssize_t _MID = _slot_offset("message_id")
-cdef Py_ssize_t _AGENT_ID = _slot_offset("agent_id")
-cdef Py_ssize_t _SEQ = _slot_offset("seq")
-
-
-cdef inline PyObject* _slot(object m, Py_ssize_t offset) noexcept:
-    """The object in the slot at ``offset`` of exact Message ``m`` (borrowed; NULL if unset)."""
-    return (<PyObject**>((<char*><PyObject*>m) + offset))[0]
+include "_message_slots.pxi"
 
 
 cdef inline int _rank(PyObject* sender) noexcept:

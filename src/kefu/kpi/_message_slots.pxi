@@ -1,0 +1,29 @@
+# Where an exact Message keeps each field: shared by the compiled KPI modules that
+# read a Message's slots straight from memory (included, not imported: the offsets
+# are module constants of each). Each includer has already defined ``_MESSAGE``
+# (the Message class), ``MemberDescriptorType`` and the ``PyMemberDef`` and
+# ``PyMemberDescrObject`` structs.
+
+cdef Py_ssize_t _slot_offset(str name) except -1:
+    """Where field ``name`` lives in an exact Message (a slot holding an object)."""
+    descr = _MESSAGE.__dict__[name]
+    if type(descr) is not MemberDescriptorType:
+        raise ImportError(f"{__name__}: Message.{name} is not a slot")
+    cdef PyMemberDef* member = (<PyMemberDescrObject*>descr).d_member
+    if member.type != 16:  # T_OBJECT_EX: a PyObject* that may be NULL (unset)
+        raise ImportError(f"{__name__}: Message.{name} is not an object slot")
+    return member.offset
+
+
+cdef Py_ssize_t _SID = _slot_offset("session_id")
+cdef Py_ssize_t _BID = _slot_offset("buyer_id")
+cdef Py_ssize_t _AT = _slot_offset("at")
+cdef Py_ssize_t _SENDER = _slot_offset("sender")
+cdef Py_ssize_t _MID = _slot_offset("message_id")
+cdef Py_ssize_t _AGENT_ID = _slot_offset("agent_id")
+cdef Py_ssize_t _SEQ = _slot_offset("seq")
+
+
+cdef inline PyObject* _slot(object m, Py_ssize_t offset) noexcept:
+    """The object in the slot at ``offset`` of exact Message ``m`` (borrowed; NULL if unset)."""
+    return (<PyObject**>((<char*><PyObject*>m) + offset))[0]
