@@ -35,8 +35,8 @@ import time
 from typing import Any
 
 from bench_kpi import make_day
-from callgrind_calls import _count
 from kefu import kpi
+from kefu._callgrind import count
 from kefu.kpi import LiveTracker, kernel
 
 
@@ -154,7 +154,7 @@ def callgrind(messages: int) -> None:
         path = os.path.join(tmp, "records.pickle")
         with open(path, "wb") as f:
             pickle.dump(records, f)
-        none, fed, query = (_count(CALLGRIND_WORKLOAD, path, stage)
+        none, fed, query = (count(CALLGRIND_WORKLOAD, path, stage)
                             for stage in ("none", "add", "query"))
     n = len(records)
     print(f"{n:,} records: add {(fed - none) / n:,.0f} instructions per record,"
