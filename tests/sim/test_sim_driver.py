@@ -11,6 +11,7 @@ import itertools
 import math
 
 import attrs
+import numpy as np
 import pytest
 from sim_helpers import MORNING, config, mm1_workload, with_seed
 
@@ -84,6 +85,36 @@ def test_messages_alternate_buyer_then_agent_and_name_the_agent() -> None:
         # the first question is the open itself (from_events adds it); then answer, question ...
         assert senders[0] is Sender.AGENT
         assert all(x is not y for x, y in itertools.pairwise(senders))
+
+
+def test_message_columns_recount_row_by_row() -> None:
+    """The driver's message columns (times and sender codes as numpy arrays, ids as
+    lists), read back row by row: the ids pair up, only agents' rows name an agent,
+    each session's rows run forward in time, and no session gets more answers than
+    questions (the opening counts as one)."""
+    r = run(config(per_minute=3, agents=2, workload={"bot_share": 0.3}))
+    cols = r.message_columns
+    n = len(cols["at"])
+    assert n > 100
+    assert cols["at"].dtype == np.float64 and cols["sender"].dtype == np.int8
+    assert all(len(c) == n for c in cols.values())
+    codes = {kpi.SENDER_CODES[x]: x for x in (Sender.BUYER, Sender.AGENT, Sender.BOT)}
+    last: dict[str, float] = {}
+    said: dict[str, int] = {}
+    answered: dict[str, int] = {}
+    for k in range(n):
+        sid, sender, at = cols["session_id"][k], codes[int(cols["sender"][k])], cols["at"][k]
+        assert cols["message_id"][k] == f"m{k}"
+        assert cols["buyer_id"][k] == "b" + sid[1:]
+        assert (cols["agent_id"][k] is not None) == (sender is Sender.AGENT)
+        assert at >= last.get(sid, -math.inf)
+        last[sid] = at
+        if sender is Sender.AGENT:
+            answered[sid] = answered.get(sid, 0) + 1
+        elif sender is Sender.BUYER:
+            said[sid] = said.get(sid, 0) + 1
+    assert answered and all(a <= said.get(sid, 0) + 1 for sid, a in answered.items())
+    assert [m.at for m in r.messages] == cols["at"].tolist()
 
 
 def test_buyers_give_up_in_the_queue_after_their_patience() -> None:

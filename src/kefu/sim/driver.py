@@ -41,12 +41,15 @@ import heapq
 import itertools
 import math
 import time
+from array import array
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import attrs
+import numpy as np
 
 from kefu.assigner import Assigner, EngineName
+from kefu.clock import ManualClock
 from kefu.events import (
     Assigned,
     Closed,
@@ -160,22 +163,6 @@ class _Sess:
         self.said_at_open = False  # the buyer wrote at the very instant the session opened
 
 
-class _Clock:
-    """The run's clock: one attribute the loop moves forward (no check per step).
-
-    The loop only ever moves it to the earliest pending time, so it cannot go
-    back; the Assigner still holds its own readings monotonic.
-    """
-
-    __slots__ = ("t",)
-
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def now(self) -> float:
-        return self.t
-
-
 @attrs.frozen
 class Series:
     """Per-minute figures from the day's 00:00 (the last bucket holds everything later).
@@ -208,8 +195,9 @@ class SimResult:
     """What a run produced: the raw records for the KPIs plus the driver's own tallies.
 
     ``message_columns`` holds the messages the simulated people wrote, as the
-    keyword arguments of :class:`~kefu.kpi.MessageTable` (one list per column;
-    message ``k`` has the id ``f"m{k}"``); ``table`` is that table and
+    keyword arguments of :class:`~kefu.kpi.MessageTable` (``at`` a float64 and
+    ``sender`` an int8 numpy array of codes, the ids one list each; message ``k``
+    has the id ``f"m{k}"``); ``table`` is that table and
     ``messages`` the same as Message records, each made on first use (O(messages)).
     ``records`` and ``openings`` are what ``kpi.from_events(events, messages)``
     adds to those messages: the hand-overs, releases and session ends the
@@ -222,7 +210,7 @@ class SimResult:
     engine: str
     t0: float  # the day's local midnight, POSIX seconds
     events: list[Event]
-    message_columns: dict[str, list[Any]] = attrs.field(repr=False)
+    message_columns: dict[str, Any] = attrs.field(repr=False)
     records: Records = attrs.field(repr=False)
     openings: dict[str, list[Any]] = attrs.field(repr=False)
     requests: list[HumanRequest]
@@ -276,7 +264,10 @@ class _Run:
         shop = config.shop
         wl = config.workload
         self.t0, _ = day_bounds(config.day, config.tz)
-        self.clock = _Clock(self.t0)
+        # A ManualClock the Assigner reads from its slot, without a call: the loop
+        # writes the slot (``_now``) itself, to times it took from the heap or the
+        # arrivals, which are finite and never go back.
+        self.clock = ManualClock(self.t0)
         self.shop = Assigner(
             self.clock, strategy=shop.strategy, offline_diversion=shop.offline_diversion,
             auto_close_after=shop.auto_close, first_response_timeout=shop.first_response_timeout,
@@ -352,7 +343,9 @@ class _Run:
 
     def _conc_change(self, t: float, delta: int) -> None:
         c = self.conc = self.conc + delta
-        m = self._minute(t)
+        m = int((t - self.t0) // 60.0)  # _minute, inline: twice a session
+        if m >= _SERIES_MINUTES:
+            m = _SERIES_MINUTES - 1
         if c > self.s_cmax[m]:
             self.s_cmax[m] = c
             if c > self.peak:
@@ -396,10 +389,11 @@ class _Run:
         seq = len(self.events)  # an event's place in the day's stream: its records' seq
         self.events.extend(events)
         sessions = self.sessions
+        ev: Any  # each branch knows the exact class: no cast per event (a call each)
         for ev in events:
             kind = type(ev)
             if kind is Assigned:
-                assigned = cast(Assigned, ev)
+                assigned = ev
                 at = assigned.at
                 s = sessions[assigned.session_id]
                 if s.waiting:
@@ -420,22 +414,24 @@ class _Run:
             elif kind is Opened:
                 self._conc_change(ev.at, 1)
             elif kind is Closed:
-                closed = cast(Closed, ev)
+                closed = ev
+                at = closed.at
                 s = sessions.pop(closed.session_id)
                 s.open = False
                 s.gen += 1
                 if s.waiting:
                     s.waiting = False
-                    self._queue_change(closed.at, -1)
-                if closed.agent_id is not None:
-                    self.releases.append(Release(s.sid, closed.agent_id, closed.at, seq))
-                    self._left(closed.agent_id)
-                self.ends.append(SessionEnd(s.sid, closed.at, seq, s.group))
+                    self._queue_change(at, -1)
+                a = closed.agent_id
+                if a is not None:
+                    self.releases.append(Release(s.sid, a, at, seq))
+                    self._left(a)
+                self.ends.append(SessionEnd(s.sid, at, seq, s.group))
                 if closed.reason is CloseReason.AUTO:
                     self.auto_closed += 1
-                self._conc_change(closed.at, -1)
+                self._conc_change(at, -1)
             elif kind is Queued:
-                queued = cast(Queued, ev)
+                queued = ev
                 s = sessions[queued.session_id]
                 s.waiting = True
                 s.queued = True
@@ -443,7 +439,7 @@ class _Run:
                 if s.patience < math.inf:
                     self.push(queued.at + s.patience, _ABANDON, s, s.gen)
             elif kind is Reassigned or kind is Transferred:
-                moved = cast(Reassigned | Transferred, ev)
+                moved = ev
                 s = sessions[moved.session_id]
                 self.handovers.append(
                     Handover(s.sid, s.buyer, moved.to_agent, moved.at, s.group, seq))
@@ -455,7 +451,7 @@ class _Run:
                 if s.awaiting >= 0:
                     self.schedule_reply(s, moved.to_agent, moved.at)
             elif kind is Requeued:
-                requeued = cast(Requeued, ev)
+                requeued = ev
                 s = sessions[requeued.session_id]
                 self.releases.append(Release(s.sid, requeued.agent_id, requeued.at, seq))
                 self._left(requeued.agent_id)
@@ -504,10 +500,10 @@ class _Run:
         groups_of, bot_of, resolves_of, bot_time = day.groups, day.bot, day.resolves, day.bot_time
         closes, close_delay, rate_u = day.closes, day.close_delay, day.rate_u
         # The messages people write, as columns (message k gets the id f"m{k}" at the end).
-        m_at: list[float] = []
+        m_at = array("d")
         m_sid: list[str] = []
         m_buyer: list[str] = []
-        m_sender: list[int] = []
+        m_sender = array("b")
         m_agent: list[str | None] = []
         at_, sid_, buyer_, sender_, agent_ = (m_at.append, m_sid.append, m_buyer.append,
                                               m_sender.append, m_agent.append)
@@ -553,7 +549,7 @@ class _Run:
                 if bound <= nxt:
                     if bound == inf:
                         break
-                    clock.t = bound
+                    clock._now = bound
                     apply(shop.tick())
                     bound = -inf
                     continue
@@ -563,7 +559,7 @@ class _Run:
             if ta <= th:
                 i = ai
                 ai += 1
-                clock.t = ta
+                clock._now = ta
                 m = int((ta - t0) // 60.0)
                 s_arrivals[m if m < last_minute else last_minute] += 1
                 if bot_of[i]:
@@ -589,7 +585,7 @@ class _Run:
                     bound = ta + min_delay
                 continue
             t, _, kind, obj, gen = pop(heap)
-            clock.t = t
+            clock._now = t
             if kind == _REPLY:
                 s = obj
                 if gen != s.gen or s.awaiting < 0:
@@ -661,10 +657,11 @@ class _Run:
             if t + min_delay < bound:
                 bound = t + min_delay
         if progress is not None:
-            progress(1.0, clock.t - t0, len(self.all))
-        self._queue_to(clock.t)
-        columns: dict[str, list[Any]] = {
-            "at": m_at, "session_id": m_sid, "buyer_id": m_buyer, "sender": m_sender,
+            progress(1.0, clock._now - t0, len(self.all))
+        self._queue_to(clock._now)
+        columns: dict[str, Any] = {
+            "at": np.frombuffer(m_at, dtype=np.float64), "session_id": m_sid,
+            "buyer_id": m_buyer, "sender": np.frombuffer(m_sender, dtype=np.int8),
             "message_id": [f"m{k}" for k in range(len(m_at))], "agent_id": m_agent}
         return self._result(columns, requests, evaluations, n_arr, bot_only, started)
 
@@ -709,7 +706,7 @@ class _Run:
                 "buyer_id": [s.buyer for s in opened],
                 "message_id": [f"kefu:open:{s.sid}" for s in opened]}
 
-    def _result(self, columns: dict[str, list[Any]], requests: list[HumanRequest],
+    def _result(self, columns: dict[str, Any], requests: list[HumanRequest],
                 evaluations: list[Evaluation], arrivals: int, bot_only: int,
                 started: float) -> SimResult:
         cmax, clast = self.s_cmax, self.s_clast
@@ -754,7 +751,7 @@ class _Run:
             peak_concurrent=self.peak,
             peak_at=self.peak_at,
             max_queue=self.max_queue,
-            end=self.clock.t,
+            end=self.clock._now,
             series=Series(self.s_arrivals, cmax, qmax, self.s_qarea, self.s_waits,
                           self.s_opened, self.s_abandoned),
             log=log,
