@@ -106,7 +106,9 @@ def _split(cfg: SimConfig) -> list[tuple[str, float, float]]:
     draw_buyers(cfg, 0.0)
     lap("draw the buyers (again, alone)")
     result = simulate(cfg)
-    lap(f"simulate ({result.sessions:,} sessions, {len(result.table):,} messages)")
+    per_session = 1e6 * (time.process_time() - cpu) / max(1, result.sessions)
+    lap(f"simulate ({result.sessions:,} sessions, {len(result.message_columns['at']):,}"
+        f" messages, {per_session:.0f} us cpu a session)")
     day_records(result)
     lap("day_records (the driver's records, one table of the messages)")
     measure(result)
