@@ -946,6 +946,46 @@ cdef void _runs_of(object found, vector[Run]& out) except *:
         out.push_back(r)
 
 
+cdef class _Columns:
+    """A Timeline's columns as C arrays, for the compiled walks (``walk``, ``contacts``):
+    the waits' arrays by pointer (kept alive by the references held here), the per-
+    session and per-stretch lists copied into vectors (see the Timeline's docstring)."""
+    cdef array us_arr, rs_arr, rorder_arr
+    cdef const double* us
+    cdef const double* rs
+    cdef const int64_t* rorder
+    cdef vector[Py_ssize_t] wlo, s_lo, s_hi
+    cdef vector[double] human, reached, bot_at, ended, starts, ends
+
+
+cdef _Columns _columns(object tl):
+    """``tl``'s columns, or None when they are not the arrays and lists of a Timeline
+    (the caller then hands the work to the reference). O(sessions + stretches)."""
+    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
+            and type(tl.wlo) is list and type(tl.ids) is list and type(tl.s_lo) is list
+            and type(tl.s_hi) is list and type(tl.human) is list and type(tl.reached) is list
+            and type(tl.bot_at) is list and type(tl.ended) is list
+            and type(tl.starts) is list and type(tl.ends) is list
+            and len(tl.rs) == len(tl.us) == len(tl._rorder)
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+        return None
+    cdef _Columns v = _Columns.__new__(_Columns)
+    v.us_arr, v.rs_arr, v.rorder_arr = tl.us, tl.rs, tl._rorder
+    v.us = v.us_arr.data.as_doubles
+    v.rs = v.rs_arr.data.as_doubles
+    v.rorder = <const int64_t*>v.rorder_arr.data.as_voidptr
+    v.wlo = _index_list(tl.wlo)
+    v.s_lo = _index_list(tl.s_lo)
+    v.s_hi = _index_list(tl.s_hi)
+    v.human = _double_list(tl.human)
+    v.reached = _double_list(tl.reached)
+    v.bot_at = _double_list(tl.bot_at)
+    v.ended = _double_list(tl.ended)
+    v.starts = _double_list(tl.starts)
+    v.ends = _double_list(tl.ends)
+    return v
+
+
 def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_counts,
          dict agent_counts, object samples_cls, object runs):
     """``Measure._walk`` over ``m``, with identical results (see above); with ``m.split``
@@ -957,26 +997,24 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     O(sessions + waits + stretches), plus the reference's cost for its rare cases."""
     tl = m.tl
     opts = m.opts
-    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
-            and _is_array(m.shop_samples.rep, b'd') and _is_array(m.shop_samples.first, b'd')
-            and type(tl.wlo) is list and type(tl.ids) is list
-            and len(tl.rs) == len(tl.us) == len(tl._rorder)
-            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+    cdef _Columns cols = _columns(tl)
+    if cols is None or not (_is_array(m.shop_samples.rep, b'd')
+                            and _is_array(m.shop_samples.first, b'd')):
         return False
-    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
-    cdef const double* us = us_arr.data.as_doubles
-    cdef const double* rs = rs_arr.data.as_doubles
-    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef array us_arr = cols.us_arr, rs_arr = cols.rs_arr  # for clocks.runs, the rare case
+    cdef const double* us = cols.us
+    cdef const double* rs = cols.rs
+    cdef const int64_t* rorder = cols.rorder
     cdef list ragents = tl._ragents
-    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
-    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
-    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
-    cdef vector[double] human = _double_list(tl.human)
-    cdef vector[double] reached = _double_list(tl.reached)
-    cdef vector[double] bot_at = _double_list(tl.bot_at)
-    cdef vector[double] ended = _double_list(tl.ended)
-    cdef vector[double] st_starts = _double_list(tl.starts)
-    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef const Py_ssize_t* wlo = cols.wlo.data()
+    cdef const Py_ssize_t* s_lo = cols.s_lo.data()
+    cdef const Py_ssize_t* s_hi = cols.s_hi.data()
+    cdef const double* human = cols.human.data()
+    cdef const double* reached = cols.reached.data()
+    cdef const double* bot_at = cols.bot_at.data()
+    cdef const double* ended = cols.ended.data()
+    cdef const double* st_starts = cols.starts.data()
+    cdef const double* st_ends = cols.ends.data()
     cdef list buyers = tl.buyers, ids = tl.ids, groups = tl.groups
     cdef list st_agents = tl.agents, st_groups = tl.sgroups
     cal = m.cal
@@ -1291,27 +1329,22 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     ``outcomes`` (answered, abandoned, waiting, excluded), as ``_contacts`` does.
     Returns None, having done nothing, when the timeline's columns are not the
     arrays it reads (the reference then counts). O(sessions + stretches)."""
-    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
-            and type(tl.wlo) is list and type(tl.ids) is list
-            and type(tl.human) is list and type(tl.reached) is list
-            and type(tl.ended) is list and type(cal.opens) is list
-            and len(tl.rs) == len(tl.us) == len(tl._rorder)
-            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+    cdef _Columns cols = _columns(tl)
+    if cols is None or type(cal.opens) is not list:
         return None
-    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
-    cdef const double* us = us_arr.data.as_doubles
-    cdef const double* rs = rs_arr.data.as_doubles
-    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef const double* us = cols.us
+    cdef const double* rs = cols.rs
+    cdef const int64_t* rorder = cols.rorder
     cdef list ragents = tl._ragents
-    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
-    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
-    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
-    cdef vector[double] human = _double_list(tl.human)
-    cdef vector[double] reached = _double_list(tl.reached)
-    cdef vector[double] bot_at = _double_list(tl.bot_at)
-    cdef vector[double] ended = _double_list(tl.ended)
-    cdef vector[double] st_starts = _double_list(tl.starts)
-    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef const Py_ssize_t* wlo = cols.wlo.data()
+    cdef const Py_ssize_t* s_lo = cols.s_lo.data()
+    cdef const Py_ssize_t* s_hi = cols.s_hi.data()
+    cdef const double* human = cols.human.data()
+    cdef const double* reached = cols.reached.data()
+    cdef const double* bot_at = cols.bot_at.data()
+    cdef const double* ended = cols.ended.data()
+    cdef const double* st_starts = cols.starts.data()
+    cdef const double* st_ends = cols.ends.data()
     cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents, ids = tl.ids
     cdef list human_at = tl.human, reached_at = tl.reached, ended_at = tl.ended
     cdef list open_at = cal.opens
