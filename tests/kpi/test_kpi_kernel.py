@@ -462,6 +462,40 @@ def test_R23_K02_K08_compiled_walk_and_report_equal_the_reference(
     assert _on("c", report) == _on("py", report)
 
 
+def _whole_seconds(rec: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The records with every time an int (the strategies' times are whole seconds)."""
+    def whole(r: Any) -> Any:
+        names = ("at", "sent_at", "rated_at")
+        return attrs.evolve(r, **{n: int(getattr(r, n)) for n in names
+                                  if getattr(r, n, None) is not None})
+    return {kind: [whole(r) for r in items] for kind, items in rec.items()}
+
+
+def _unit_times(rep: kpi.DailyReport) -> list[tuple[str, str, str]]:
+    """Every unit's kind, start and end as written (an int and a float differ here)."""
+    rates = [rep.agents_total, rep.satisfaction, rep.conversion, *rep.agents.values()]
+    for shop in rep.shop_by_basis.values():
+        rates += [shop, shop.per_session]
+    return [(u.kind, repr(u.start), repr(u.end)) for r in rates for u in r.units]
+
+
+@given(shop_day(), OPTIONS, WINDOWS)
+def test_R23_K08_compiled_units_keep_the_records_int_times(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None) -> None:
+    """With int times, a unit clocked by a switch or a hand-over starts at that record's
+    int on both kernels (equal values alone would hide a float in its place)."""
+    rec = _whole_seconds(rec)
+    as_of = None if opts["as_of"] is None else int(opts["as_of"])
+
+    def report() -> kpi.DailyReport:
+        return kpi.daily_report(
+            rec["messages"], rec["handovers"], rec["evaluations"], rec["orders"],
+            requests=rec["requests"], releases=rec["releases"], ends=rec["ends"], day=None,
+            tz=SH, window=window, as_of=as_of, basis=opts["basis"],
+            before_window=opts["before_window"], detail=True)
+    assert _unit_times(_on("c", report)) == _unit_times(_on("py", report))
+
+
 @given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b0"})]),
        st.sampled_from([60.0, 120.0, 180.0]), st.sampled_from([0.0, 60.0, 120.0]),
        st.booleans())

@@ -937,6 +937,15 @@ cdef inline void _put(array target, const double* d, Py_ssize_t n) except *:
         extend_buffer(target, <char*>d, n)
 
 
+cdef inline object _clock(Run run, Py_ssize_t k, double c, object c_obj):
+    """A run's clock as the reference holds it: ``c_obj`` (an int or float of a record)
+    when the run starts at wait ``k`` clocked at ``c`` (not moved to a window's
+    opening, which is always later), else the run's own float."""
+    if c_obj is not None and run.ka == k and run.c == c:
+        return c_obj
+    return run.c
+
+
 cdef void _runs_of(object found, vector[Run]& out) except *:
     """clocks.runs' list of (i, ka, kb, c) tuples as Runs."""
     cdef Run r
@@ -1056,6 +1065,11 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     cdef vector[double] d
     cdef Run run
     cdef object reason, buyer, group, sid, key, pslot, agent, samples, wins, name, s
+    # A clock as the reference holds it: the record's own int or float when it came from
+    # a switch (human) or a hand-over (a stretch's start); None: the float c itself.
+    cdef object c1_obj, c_obj, a_c_obj, cs_obj
+    cdef double cs
+    cdef list human_at = tl.human, st_start_at = tl.starts
     cdef array rep, first, pyd
     for j in range(n):
         # K02 (clocks.human_clock): the clock of the first wait, or no unit.
@@ -1064,9 +1078,11 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
         if lo == hi:
             continue
         c1 = us[lo]
+        c1_obj = None
         h = human[j]
         if c1 < h:
             c1 = h
+            c1_obj = <object>PyList_GET_ITEM(human_at, j)
         if reached[j] == INFINITY and bot_at[j] - c1 <= T:
             continue
         if split is not None:  # this session's samples apart
@@ -1095,9 +1111,10 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
             _runs_of(runs(cal, us_arr, rs_arr, lo, hi, c1, INFINITY, as_of, open_policy),
                      found)
         if fate == F_STILL_WAITING and found.size() and reason is None:
-            waiting.append((buyer, found[0].c))
+            waiting.append((buyer, _clock(found[0], lo, c1, c1_obj)))
         for q in range(found.size() if want_shop or want_times else 0):
             i, ka, kb, c = found[q].i, found[q].ka, found[q].kb, found[q].c
+            c_obj = _clock(found[q], lo, c1, c1_obj)
             d.resize(kb - ka)
             r = rs[ka]
             d[0] = r - c
@@ -1112,10 +1129,12 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     code = C_PENDING
                 risk = live and code == C_PENDING and as_of - c > warn
                 a_code, a_c, a_r, a_risk = code, c, r, risk
+                a_c_obj = c_obj
                 if code == C_MET and kb - ka > 1:
                     for k in range(kb - ka):
                         if d[k] > T:
                             a_c, a_r = us[ka + k], rs[ka + k]
+                            a_c_obj = a_c
                             a_code = C_MISSED if as_of - a_c > T else C_PENDING
                             break
                 if live and kb - ka > 1:
@@ -1130,7 +1149,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                        fate)
                 _bump(shop_counts, key)
                 if detail:
-                    m._session_unit(j, i, c, r, code, a_code, a_c, a_r, reason)
+                    m._session_unit(j, i, c_obj, r, code, a_code, a_c_obj, a_r, reason)
                 # Fold the session-day into its buyer-day (K03).
                 if i != slot_day:
                     slot_of = fold.setdefault(i, {})
@@ -1140,14 +1159,14 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     slot_of[buyer] = len(f_c)
                     slot_buyer.append(buyer)
                     slot_dayl.append(i)
-                    f_c.append(c)
+                    f_c.append(c_obj)
                     f_sid.append(sid)
                     f_group.append(group)
                     f_code.append(code)
                     f_end.append(r)
                     f_risk.append(risk)
                     a_code_l.append(a_code)
-                    a_start.append(a_c)
+                    a_start.append(a_c_obj)
                     a_end.append(a_r)
                     a_risk_l.append(a_risk)
                     f_fate.append(fate)
@@ -1155,7 +1174,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                 else:
                     p = pslot
                     if c < <double>f_c[p] or (c == <double>f_c[p] and sid < f_sid[p]):
-                        f_c[p] = c
+                        f_c[p] = c_obj
                         f_sid[p] = sid
                         f_group[p] = group
                         f_code[p] = code
@@ -1167,7 +1186,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     if a_code > <int>a_code_l[p] or (a_code == <int>a_code_l[p]
                                                       and a_c < <double>a_start[p]):
                         a_code_l[p] = a_code
-                        a_start[p] = a_c
+                        a_start[p] = a_c_obj
                         a_end[p] = a_r
                         a_fate[p] = fate
             if not want_times:
@@ -1214,12 +1233,16 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
             if k0 == hi:
                 continue
             c = us[k0]
+            cs_obj = None
             if c < h:
                 c = h
+                cs_obj = <object>PyList_GET_ITEM(human_at, j)
             if c < start:
                 c = start
+                cs_obj = <object>PyList_GET_ITEM(st_start_at, x)
             if c >= end:
                 continue
+            cs = c
             k1 = _bisect_left(us, end, k0 + 1, hi)
             i = _one_run(&wins_c, c, us[k1 - 1] if k1 - k0 > 1 else c)
             if i >= 0:
@@ -1251,7 +1274,8 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     _bump(agent_counts, (run.i, <object>PyList_GET_ITEM(st_groups, x), agent,
                                          code, risk, reason))
                     if detail:
-                        m._stretch_unit(j, x, run.i, c, r, code, reason)
+                        m._stretch_unit(j, x, run.i, _clock(run, k0, cs, cs_obj), r, code,
+                                        reason)
             if not want_times or reason is not None:
                 continue
             samples = _samples_of(agent_samples, agent, samples_cls)
