@@ -38,6 +38,8 @@ from kefu.kpi.timeline import (
     MessageScan,
     _Routes,
     build_timeline,
+    human_reached,
+    human_reached_py,
     scan_messages,
     scan_messages_py,
 )
@@ -460,6 +462,23 @@ def test_R23_K02_K08_compiled_walk_and_report_equal_the_reference(
             tz=SH, window=window, as_of=as_of, basis=opts["basis"],
             before_window=opts["before_window"], excluded_buyers=excluded, detail=detail)
     assert _on("c", report) == _on("py", report)
+
+
+@given(shop_day(), st.lists(st.just(math.inf) | TIMES, max_size=8), st.booleans())
+def test_R23_K02_compiled_human_reached_equals_the_reference(
+        rec: dict[str, list[Any]], early: list[float], whole: bool) -> None:
+    """When each session's human service began and an agent first reached it: the same
+    values, and the same objects' types (an int stays an int), on both kernels."""
+    if whole:
+        rec = _whole_seconds(rec)
+    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
+                        ends=rec["ends"], threshold=180.0)
+    n = len(tl.ids)
+    early = (early + [math.inf] * n)[:n]
+    compiled = _on("c", lambda: human_reached(tl, early))
+    reference = human_reached_py(tl, early)
+    assert [list(map(repr, col)) for col in compiled] == [
+        list(map(repr, col)) for col in reference]
 
 
 def _whole_seconds(rec: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -995,6 +995,50 @@ cdef _Columns _columns(object tl):
     return v
 
 
+def human_reached(object tl, list early):
+    """:func:`kefu.kpi.timeline.human_reached` over ``tl``'s columns, with identical
+    results (each time the object the reference picks: a wait's float, or the item of
+    ``early`` or of the stretches' starts); None when they are not a timeline's
+    columns (the reference then runs). O(sessions)."""
+    cdef _Columns cols = _columns(tl)
+    cdef Py_ssize_t n = len(tl.ids)
+    if cols is None or len(early) != n or len(tl.s_lo) != n or len(tl.s_hi) != n:
+        return None
+    cdef const double* us = cols.us
+    cdef const double* rs = cols.rs
+    cdef const Py_ssize_t* wlo = cols.wlo.data()
+    cdef const Py_ssize_t* s_lo = cols.s_lo.data()
+    cdef const Py_ssize_t* s_hi = cols.s_hi.data()
+    cdef const double* starts = cols.starts.data()
+    cdef list start_at = tl.starts
+    cdef list human = [], reached = []
+    cdef Py_ssize_t j, lo
+    cdef double reach
+    cdef object reach_obj
+    cdef PyObject* e
+    for j in range(n):
+        lo = wlo[j]
+        e = PyList_GET_ITEM(early, j)
+        if PyFloat_CheckExact(e):
+            reach = PyFloat_AS_DOUBLE(e)
+        elif PyLong_CheckExact(e):
+            reach = <double><object>e  # a checked time: exact as a double
+        else:
+            return None
+        reach_obj = <object>e
+        if lo < wlo[j + 1]:
+            if rs[lo] < reach:
+                reach = rs[lo]
+                reach_obj = reach
+            human.append(us[lo])
+        else:
+            human.append(_INF_OBJ)
+        if s_lo[j] < s_hi[j] and starts[s_lo[j]] < reach:
+            reach_obj = <object>PyList_GET_ITEM(start_at, s_lo[j])
+        reached.append(reach_obj)
+    return human, reached
+
+
 def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_counts,
          dict agent_counts, object samples_cls, object runs):
     """``Measure._walk`` over ``m``, with identical results (see above); with ``m.split``
