@@ -481,6 +481,22 @@ def test_R23_K02_compiled_human_reached_equals_the_reference(
         list(map(repr, col)) for col in reference]
 
 
+@given(shop_day(), OPTIONS, st.booleans())
+def test_R23_K02_K04_compiled_timeline_equals_the_reference(
+        rec: dict[str, list[Any]], opts: dict[str, Any], whole: bool) -> None:
+    """Every column of the timeline (sessions, waits, stretches, when human service
+    began and an agent first reached each session), values and types, on both kernels."""
+    if whole:
+        rec = _whole_seconds(rec)
+
+    def columns() -> list[str]:
+        tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"],
+                            rec["requests"], opts["as_of"] or math.inf, ends=rec["ends"],
+                            threshold=180.0)
+        return [repr(getattr(tl, name)) for name in sorted(tl.__slots__)]
+    assert _on("c", columns) == _on("py", columns)
+
+
 def _whole_seconds(rec: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """The records with every time an int (the strategies' times are whole seconds)."""
     def whole(r: Any) -> Any:
