@@ -813,20 +813,6 @@ cdef tuple _stretches(vector[Route]& ev, list hand):
     return agents, groups, starts, ends, lo_of, hi_of, buyer_of, group_of
 
 
-def place_stretches(dict index, dict lo_of, dict hi_of, dict group_of, Py_ssize_t n):
-    """:func:`kefu.kpi.timeline._place_stretches`' loop: ``s_lo``, ``s_hi`` and the
-    entry groups of ``n`` sessions from the routes' dicts, each handed-over session
-    found in ``index``. O(handed-over sessions)."""
-    cdef list s_lo = [0] * n, s_hi = [0] * n, groups = [None] * n
-    cdef Py_ssize_t j
-    for sid, lo in lo_of.items():
-        j = index[sid]
-        s_lo[j] = lo
-        s_hi[j] = hi_of[sid]
-        groups[j] = group_of[sid]
-    return s_lo, s_hi, groups
-
-
 def sorted_doubles(array values):
     """A sorted copy of an exact array('d') without NaN (K08's percentiles)."""
     if type(values) is not array or values.ob_descr.typecode != b'd':

@@ -594,22 +594,18 @@ def _place_stretches(tl: Timeline, routes: _Routes) -> None:
     One lookup of a handed-over session in ``tl.index`` each: the routes' own
     dicts share their key objects, so they answer by pointer, while matching a
     message's session id with a hand-over's compares two strings (a cache miss).
-    The compiled kernel runs the same loop. O(handed-over sessions).
+    O(handed-over sessions): the lookups are its cost, so it is not compiled.
     """
     n = len(tl.ids)
     index, hi_of, group_of = tl.index, routes.hi_of, routes.group_of
-    if kernel.ACTIVE == "c":  # the same loop, compiled
-        tl.s_lo, tl.s_hi, tl.groups = kernel.compiled("place_stretches")(  # type: ignore[misc]
-            index, routes.lo_of, hi_of, group_of, n)
-    else:
-        s_lo, s_hi = [0] * n, [0] * n
-        groups: list[str | None] = [None] * n
-        for sid, lo in routes.lo_of.items():
-            j = index[sid]
-            s_lo[j] = lo
-            s_hi[j] = hi_of[sid]
-            groups[j] = group_of[sid]
-        tl.s_lo, tl.s_hi, tl.groups = s_lo, s_hi, groups
+    s_lo, s_hi = [0] * n, [0] * n
+    groups: list[str | None] = [None] * n
+    for sid, lo in routes.lo_of.items():
+        j = index[sid]
+        s_lo[j] = lo
+        s_hi[j] = hi_of[sid]
+        groups[j] = group_of[sid]
+    tl.s_lo, tl.s_hi, tl.groups = s_lo, s_hi, groups
     tl.agents, tl.sgroups = routes.agents, routes.groups
     tl.starts, tl.ends = routes.starts, routes.ends
 
