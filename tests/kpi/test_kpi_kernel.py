@@ -38,6 +38,8 @@ from kefu.kpi.timeline import (
     MessageScan,
     _Routes,
     build_timeline,
+    human_reached,
+    human_reached_py,
     scan_messages,
     scan_messages_py,
 )
@@ -460,6 +462,73 @@ def test_R23_K02_K08_compiled_walk_and_report_equal_the_reference(
             tz=SH, window=window, as_of=as_of, basis=opts["basis"],
             before_window=opts["before_window"], excluded_buyers=excluded, detail=detail)
     assert _on("c", report) == _on("py", report)
+
+
+@given(shop_day(), st.lists(st.just(math.inf) | TIMES, max_size=8), st.booleans())
+def test_R23_K02_compiled_human_reached_equals_the_reference(
+        rec: dict[str, list[Any]], early: list[float], whole: bool) -> None:
+    """When each session's human service began and an agent first reached it: the same
+    values, and the same objects' types (an int stays an int), on both kernels."""
+    if whole:
+        rec = _whole_seconds(rec)
+    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
+                        ends=rec["ends"], threshold=180.0)
+    n = len(tl.ids)
+    early = (early + [math.inf] * n)[:n]
+    compiled = _on("c", lambda: human_reached(tl, early))
+    reference = human_reached_py(tl, early)
+    assert [list(map(repr, col)) for col in compiled] == [
+        list(map(repr, col)) for col in reference]
+
+
+@given(shop_day(), OPTIONS, st.booleans())
+def test_R23_K02_K04_compiled_timeline_equals_the_reference(
+        rec: dict[str, list[Any]], opts: dict[str, Any], whole: bool) -> None:
+    """Every column of the timeline (sessions, waits, stretches, when human service
+    began and an agent first reached each session), values and types, on both kernels."""
+    if whole:
+        rec = _whole_seconds(rec)
+
+    def columns() -> list[str]:
+        tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"],
+                            rec["requests"], opts["as_of"] or math.inf, ends=rec["ends"],
+                            threshold=180.0)
+        return [repr(getattr(tl, name)) for name in sorted(tl.__slots__)]
+    assert _on("c", columns) == _on("py", columns)
+
+
+def _whole_seconds(rec: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The records with every time an int (the strategies' times are whole seconds)."""
+    def whole(r: Any) -> Any:
+        names = ("at", "sent_at", "rated_at")
+        return attrs.evolve(r, **{n: int(getattr(r, n)) for n in names
+                                  if getattr(r, n, None) is not None})
+    return {kind: [whole(r) for r in items] for kind, items in rec.items()}
+
+
+def _unit_times(rep: kpi.DailyReport) -> list[tuple[str, str, str]]:
+    """Every unit's kind, start and end as written (an int and a float differ here)."""
+    rates = [rep.agents_total, rep.satisfaction, rep.conversion, *rep.agents.values()]
+    for shop in rep.shop_by_basis.values():
+        rates += [shop, shop.per_session]
+    return [(u.kind, repr(u.start), repr(u.end)) for r in rates for u in r.units]
+
+
+@given(shop_day(), OPTIONS, WINDOWS)
+def test_R23_K08_compiled_units_keep_the_records_int_times(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None) -> None:
+    """With int times, a unit clocked by a switch or a hand-over starts at that record's
+    int on both kernels (equal values alone would hide a float in its place)."""
+    rec = _whole_seconds(rec)
+    as_of = None if opts["as_of"] is None else int(opts["as_of"])
+
+    def report() -> kpi.DailyReport:
+        return kpi.daily_report(
+            rec["messages"], rec["handovers"], rec["evaluations"], rec["orders"],
+            requests=rec["requests"], releases=rec["releases"], ends=rec["ends"], day=None,
+            tz=SH, window=window, as_of=as_of, basis=opts["basis"],
+            before_window=opts["before_window"], detail=True)
+    assert _unit_times(_on("c", report)) == _unit_times(_on("py", report))
 
 
 @given(shop_day(), OPTIONS, WINDOWS, SHIFTS, st.sampled_from([frozenset(), frozenset({"b0"})]),

@@ -937,6 +937,15 @@ cdef inline void _put(array target, const double* d, Py_ssize_t n) except *:
         extend_buffer(target, <char*>d, n)
 
 
+cdef inline object _clock(Run run, Py_ssize_t k, double c, object c_obj):
+    """A run's clock as the reference holds it: ``c_obj`` (an int or float of a record)
+    when the run starts at wait ``k`` clocked at ``c`` (not moved to a window's
+    opening, which is always later), else the run's own float."""
+    if c_obj is not None and run.ka == k and run.c == c:
+        return c_obj
+    return run.c
+
+
 cdef void _runs_of(object found, vector[Run]& out) except *:
     """clocks.runs' list of (i, ka, kb, c) tuples as Runs."""
     cdef Run r
@@ -944,6 +953,90 @@ cdef void _runs_of(object found, vector[Run]& out) except *:
     for t in found:
         r.i, r.ka, r.kb, r.c = t
         out.push_back(r)
+
+
+cdef class _Columns:
+    """A Timeline's columns as C arrays, for the compiled walks (``walk``, ``contacts``):
+    the waits' arrays by pointer (kept alive by the references held here), the per-
+    session and per-stretch lists copied into vectors (see the Timeline's docstring)."""
+    cdef array us_arr, rs_arr, rorder_arr
+    cdef const double* us
+    cdef const double* rs
+    cdef const int64_t* rorder
+    cdef vector[Py_ssize_t] wlo, s_lo, s_hi
+    cdef vector[double] human, reached, bot_at, ended, starts, ends
+
+
+cdef _Columns _columns(object tl):
+    """``tl``'s columns, or None when they are not the arrays and lists of a Timeline
+    (the caller then hands the work to the reference). O(sessions + stretches)."""
+    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
+            and type(tl.wlo) is list and type(tl.ids) is list and type(tl.s_lo) is list
+            and type(tl.s_hi) is list and type(tl.human) is list and type(tl.reached) is list
+            and type(tl.bot_at) is list and type(tl.ended) is list
+            and type(tl.starts) is list and type(tl.ends) is list
+            and len(tl.rs) == len(tl.us) == len(tl._rorder)
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+        return None
+    cdef _Columns v = _Columns.__new__(_Columns)
+    v.us_arr, v.rs_arr, v.rorder_arr = tl.us, tl.rs, tl._rorder
+    v.us = v.us_arr.data.as_doubles
+    v.rs = v.rs_arr.data.as_doubles
+    v.rorder = <const int64_t*>v.rorder_arr.data.as_voidptr
+    v.wlo = _index_list(tl.wlo)
+    v.s_lo = _index_list(tl.s_lo)
+    v.s_hi = _index_list(tl.s_hi)
+    v.human = _double_list(tl.human)
+    v.reached = _double_list(tl.reached)
+    v.bot_at = _double_list(tl.bot_at)
+    v.ended = _double_list(tl.ended)
+    v.starts = _double_list(tl.starts)
+    v.ends = _double_list(tl.ends)
+    return v
+
+
+def human_reached(object tl, list early):
+    """:func:`kefu.kpi.timeline.human_reached` over ``tl``'s columns, with identical
+    results (each time the object the reference picks: a wait's float, or the item of
+    ``early`` or of the stretches' starts); None when they are not a timeline's
+    columns (the reference then runs). O(sessions)."""
+    cdef _Columns cols = _columns(tl)
+    cdef Py_ssize_t n = len(tl.ids)
+    if cols is None or len(early) != n or len(tl.s_lo) != n or len(tl.s_hi) != n:
+        return None
+    cdef const double* us = cols.us
+    cdef const double* rs = cols.rs
+    cdef const Py_ssize_t* wlo = cols.wlo.data()
+    cdef const Py_ssize_t* s_lo = cols.s_lo.data()
+    cdef const Py_ssize_t* s_hi = cols.s_hi.data()
+    cdef const double* starts = cols.starts.data()
+    cdef list start_at = tl.starts
+    cdef list human = [], reached = []
+    cdef Py_ssize_t j, lo
+    cdef double reach
+    cdef object reach_obj
+    cdef PyObject* e
+    for j in range(n):
+        lo = wlo[j]
+        e = PyList_GET_ITEM(early, j)
+        if PyFloat_CheckExact(e):
+            reach = PyFloat_AS_DOUBLE(e)
+        elif PyLong_CheckExact(e):
+            reach = <double><object>e  # a checked time: exact as a double
+        else:
+            return None
+        reach_obj = <object>e
+        if lo < wlo[j + 1]:
+            if rs[lo] < reach:
+                reach = rs[lo]
+                reach_obj = reach
+            human.append(us[lo])
+        else:
+            human.append(_INF_OBJ)
+        if s_lo[j] < s_hi[j] and starts[s_lo[j]] < reach:
+            reach_obj = <object>PyList_GET_ITEM(start_at, s_lo[j])
+        reached.append(reach_obj)
+    return human, reached
 
 
 def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_counts,
@@ -957,26 +1050,24 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     O(sessions + waits + stretches), plus the reference's cost for its rare cases."""
     tl = m.tl
     opts = m.opts
-    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
-            and _is_array(m.shop_samples.rep, b'd') and _is_array(m.shop_samples.first, b'd')
-            and type(tl.wlo) is list and type(tl.ids) is list
-            and len(tl.rs) == len(tl.us) == len(tl._rorder)
-            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+    cdef _Columns cols = _columns(tl)
+    if cols is None or not (_is_array(m.shop_samples.rep, b'd')
+                            and _is_array(m.shop_samples.first, b'd')):
         return False
-    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
-    cdef const double* us = us_arr.data.as_doubles
-    cdef const double* rs = rs_arr.data.as_doubles
-    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef array us_arr = cols.us_arr, rs_arr = cols.rs_arr  # for clocks.runs, the rare case
+    cdef const double* us = cols.us
+    cdef const double* rs = cols.rs
+    cdef const int64_t* rorder = cols.rorder
     cdef list ragents = tl._ragents
-    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
-    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
-    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
-    cdef vector[double] human = _double_list(tl.human)
-    cdef vector[double] reached = _double_list(tl.reached)
-    cdef vector[double] bot_at = _double_list(tl.bot_at)
-    cdef vector[double] ended = _double_list(tl.ended)
-    cdef vector[double] st_starts = _double_list(tl.starts)
-    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef const Py_ssize_t* wlo = cols.wlo.data()
+    cdef const Py_ssize_t* s_lo = cols.s_lo.data()
+    cdef const Py_ssize_t* s_hi = cols.s_hi.data()
+    cdef const double* human = cols.human.data()
+    cdef const double* reached = cols.reached.data()
+    cdef const double* bot_at = cols.bot_at.data()
+    cdef const double* ended = cols.ended.data()
+    cdef const double* st_starts = cols.starts.data()
+    cdef const double* st_ends = cols.ends.data()
     cdef list buyers = tl.buyers, ids = tl.ids, groups = tl.groups
     cdef list st_agents = tl.agents, st_groups = tl.sgroups
     cal = m.cal
@@ -1018,6 +1109,11 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     cdef vector[double] d
     cdef Run run
     cdef object reason, buyer, group, sid, key, pslot, agent, samples, wins, name, s
+    # A clock as the reference holds it: the record's own int or float when it came from
+    # a switch (human) or a hand-over (a stretch's start); None: the float c itself.
+    cdef object c1_obj, c_obj, a_c_obj, cs_obj
+    cdef double cs
+    cdef list human_at = tl.human, st_start_at = tl.starts
     cdef array rep, first, pyd
     for j in range(n):
         # K02 (clocks.human_clock): the clock of the first wait, or no unit.
@@ -1026,9 +1122,11 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
         if lo == hi:
             continue
         c1 = us[lo]
+        c1_obj = None
         h = human[j]
         if c1 < h:
             c1 = h
+            c1_obj = <object>PyList_GET_ITEM(human_at, j)
         if reached[j] == INFINITY and bot_at[j] - c1 <= T:
             continue
         if split is not None:  # this session's samples apart
@@ -1057,9 +1155,10 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
             _runs_of(runs(cal, us_arr, rs_arr, lo, hi, c1, INFINITY, as_of, open_policy),
                      found)
         if fate == F_STILL_WAITING and found.size() and reason is None:
-            waiting.append((buyer, found[0].c))
+            waiting.append((buyer, _clock(found[0], lo, c1, c1_obj)))
         for q in range(found.size() if want_shop or want_times else 0):
             i, ka, kb, c = found[q].i, found[q].ka, found[q].kb, found[q].c
+            c_obj = _clock(found[q], lo, c1, c1_obj)
             d.resize(kb - ka)
             r = rs[ka]
             d[0] = r - c
@@ -1074,10 +1173,12 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     code = C_PENDING
                 risk = live and code == C_PENDING and as_of - c > warn
                 a_code, a_c, a_r, a_risk = code, c, r, risk
+                a_c_obj = c_obj
                 if code == C_MET and kb - ka > 1:
                     for k in range(kb - ka):
                         if d[k] > T:
                             a_c, a_r = us[ka + k], rs[ka + k]
+                            a_c_obj = a_c
                             a_code = C_MISSED if as_of - a_c > T else C_PENDING
                             break
                 if live and kb - ka > 1:
@@ -1092,7 +1193,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                        fate)
                 _bump(shop_counts, key)
                 if detail:
-                    m._session_unit(j, i, c, r, code, a_code, a_c, a_r, reason)
+                    m._session_unit(j, i, c_obj, r, code, a_code, a_c_obj, a_r, reason)
                 # Fold the session-day into its buyer-day (K03).
                 if i != slot_day:
                     slot_of = fold.setdefault(i, {})
@@ -1102,14 +1203,14 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     slot_of[buyer] = len(f_c)
                     slot_buyer.append(buyer)
                     slot_dayl.append(i)
-                    f_c.append(c)
+                    f_c.append(c_obj)
                     f_sid.append(sid)
                     f_group.append(group)
                     f_code.append(code)
                     f_end.append(r)
                     f_risk.append(risk)
                     a_code_l.append(a_code)
-                    a_start.append(a_c)
+                    a_start.append(a_c_obj)
                     a_end.append(a_r)
                     a_risk_l.append(a_risk)
                     f_fate.append(fate)
@@ -1117,7 +1218,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                 else:
                     p = pslot
                     if c < <double>f_c[p] or (c == <double>f_c[p] and sid < f_sid[p]):
-                        f_c[p] = c
+                        f_c[p] = c_obj
                         f_sid[p] = sid
                         f_group[p] = group
                         f_code[p] = code
@@ -1129,7 +1230,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     if a_code > <int>a_code_l[p] or (a_code == <int>a_code_l[p]
                                                       and a_c < <double>a_start[p]):
                         a_code_l[p] = a_code
-                        a_start[p] = a_c
+                        a_start[p] = a_c_obj
                         a_end[p] = a_r
                         a_fate[p] = fate
             if not want_times:
@@ -1176,12 +1277,16 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
             if k0 == hi:
                 continue
             c = us[k0]
+            cs_obj = None
             if c < h:
                 c = h
+                cs_obj = <object>PyList_GET_ITEM(human_at, j)
             if c < start:
                 c = start
+                cs_obj = <object>PyList_GET_ITEM(st_start_at, x)
             if c >= end:
                 continue
+            cs = c
             k1 = _bisect_left(us, end, k0 + 1, hi)
             i = _one_run(&wins_c, c, us[k1 - 1] if k1 - k0 > 1 else c)
             if i >= 0:
@@ -1213,7 +1318,8 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     _bump(agent_counts, (run.i, <object>PyList_GET_ITEM(st_groups, x), agent,
                                          code, risk, reason))
                     if detail:
-                        m._stretch_unit(j, x, run.i, c, r, code, reason)
+                        m._stretch_unit(j, x, run.i, _clock(run, k0, cs, cs_obj), r, code,
+                                        reason)
             if not want_times or reason is not None:
                 continue
             samples = _samples_of(agent_samples, agent, samples_cls)
@@ -1291,27 +1397,22 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     ``outcomes`` (answered, abandoned, waiting, excluded), as ``_contacts`` does.
     Returns None, having done nothing, when the timeline's columns are not the
     arrays it reads (the reference then counts). O(sessions + stretches)."""
-    if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
-            and type(tl.wlo) is list and type(tl.ids) is list
-            and type(tl.human) is list and type(tl.reached) is list
-            and type(tl.ended) is list and type(cal.opens) is list
-            and len(tl.rs) == len(tl.us) == len(tl._rorder)
-            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+    cdef _Columns cols = _columns(tl)
+    if cols is None or type(cal.opens) is not list:
         return None
-    cdef array us_arr = tl.us, rs_arr = tl.rs, rorder_arr = tl._rorder
-    cdef const double* us = us_arr.data.as_doubles
-    cdef const double* rs = rs_arr.data.as_doubles
-    cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
+    cdef const double* us = cols.us
+    cdef const double* rs = cols.rs
+    cdef const int64_t* rorder = cols.rorder
     cdef list ragents = tl._ragents
-    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
-    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
-    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
-    cdef vector[double] human = _double_list(tl.human)
-    cdef vector[double] reached = _double_list(tl.reached)
-    cdef vector[double] bot_at = _double_list(tl.bot_at)
-    cdef vector[double] ended = _double_list(tl.ended)
-    cdef vector[double] st_starts = _double_list(tl.starts)
-    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef const Py_ssize_t* wlo = cols.wlo.data()
+    cdef const Py_ssize_t* s_lo = cols.s_lo.data()
+    cdef const Py_ssize_t* s_hi = cols.s_hi.data()
+    cdef const double* human = cols.human.data()
+    cdef const double* reached = cols.reached.data()
+    cdef const double* bot_at = cols.bot_at.data()
+    cdef const double* ended = cols.ended.data()
+    cdef const double* st_starts = cols.starts.data()
+    cdef const double* st_ends = cols.ends.data()
     cdef list buyers = tl.buyers, groups = tl.groups, st_agents = tl.agents, ids = tl.ids
     cdef list human_at = tl.human, reached_at = tl.reached, ended_at = tl.ended
     cdef list open_at = cal.opens

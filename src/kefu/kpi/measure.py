@@ -32,10 +32,14 @@ depends on the input order.
 
 from __future__ import annotations
 
+import datetime as dt
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from operator import sub
+
+import numpy as np
 
 from kefu.kpi import kernel
 from kefu.kpi.clocks import CUT, MET, MISSED, PENDING, Run, human_clock, judge, one_run, runs
@@ -46,6 +50,7 @@ from kefu.kpi.results import (
     STATUSES,
     DataQuality,
     Durations,
+    HourCounts,
     Key,
     ResponseStats,
     ResponseTimes,
@@ -53,7 +58,9 @@ from kefu.kpi.results import (
     Unit,
 )
 from kefu.kpi.timeline import INF, Timeline
-from kefu.kpi.window import BeforeWindow, Calendar
+from kefu.kpi.window import BeforeWindow, Calendar, local_instant
+
+_MIDNIGHT = dt.time(0)
 
 __all__ = ["NEVER_REACHED", "REACHED", "STILL_WAITING", "Measure", "Samples", "fate_of"]
 
@@ -162,6 +169,7 @@ class Measure:
         "_a_risk",
         "_a_start",
         "_agent_units",
+        "_buyer_hours",
         "_buyer_tallies",
         "_f_c",
         "_f_code",
@@ -228,6 +236,8 @@ class Measure:
         # With detail=True: the session-days' units, FIRST and ANY (often the same object).
         self._session_units: tuple[list[Unit], list[Unit]] = ([], [])
         self._buyer_tallies: tuple[Tally, Tally] | None = None
+        # With the buyer-day tallies: their counts by the hour of the first clock, per basis.
+        self._buyer_hours: tuple[HourCounts, HourCounts] = ({}, {})
         self._agent_units: dict[str, list[Unit]] = {}  # with detail=True
         shop_counts: dict[ShopKey, int] = {}
         agent_counts: dict[AgentKey, int] = {}
@@ -558,37 +568,61 @@ class Measure:
             self._buyer_tallies = self._buyer_days()
         return self._buyer_tallies[0 if first_basis else 1]
 
+    def buyer_hours(self, first_basis: bool) -> HourCounts:
+        """K03's buyer-days, FIRST or ANY, counted by the hour their first clock started
+        (whole hours from the local midnight of the unit's day): keys (hour, tally key)."""
+        self.buyer_days(first_basis)
+        return self._buyer_hours[0 if first_basis else 1]
+
     def _buyer_days(self) -> tuple[Tally, Tally]:
+        """K03's buyer-day tallies, FIRST and ANY, and their counts by hour: one Python
+        step per buyer-day makes its keys, which are counted at C speed. O(buyer-days)."""
         detail = self.opts.detail
         first, anyb = Tally(detail), Tally(detail)
-        f_counts, a_counts = first.counts, anyb.counts
-        f_fates, a_fates = self.buyer_fates
         excluded = self.opts.excluded
         days = self.cal.days
-        for p, buyer in enumerate(self._slot_buyer):
+        f_keys: list[Key] = []
+        a_keys: list[Key] = []
+        f_fates: list[int] = []  # the fates of the counted (not excluded) units
+        a_fates: list[int] = []
+        for buyer, i, group, code, risk, a_code, a_risk, f_fate, a_fate in zip(
+                self._slot_buyer, self._slot_day, self._f_group, self._f_code, self._f_risk,
+                self._a_code, self._a_risk, self._f_fate, self._a_fate, strict=True):
             reason = excluded.get(buyer) if excluded else None
-            i = self._slot_day[p]
-            group = self._f_group[p]
             if reason is None:
                 # K07: only a pending unit is at risk (under ANY a clock may be at risk
                 # while the unit is already missed).
-                code, a_code = self._f_code[p], self._a_code[p]
-                f_key: Key = (days[i], group, None, code, self._f_risk[p], None, None)
-                a_key: Key = (days[i], group, None, a_code,
-                              self._a_risk[p] and a_code == PENDING, None, None)
+                f_keys.append((days[i], group, None, code, risk, None, None))
+                a_keys.append((days[i], group, None, a_code, a_risk and a_code == PENDING,
+                               None, None))
+                f_fates.append(f_fate)
+                a_fates.append(a_fate)
             else:
-                f_key = a_key = (days[i], group, None, EXCLUDED_CODE, False, reason, None)
-            f_counts[f_key] = f_counts.get(f_key, 0) + 1
-            a_counts[a_key] = a_counts.get(a_key, 0) + 1
-            if reason is None:
-                f_fate, a_fate = self._f_fate[p], self._a_fate[p]
-                if f_fate != REACHED:
-                    f_fates[f_fate] = f_fates.get(f_fate, 0) + 1
-                if a_fate != REACHED:
-                    a_fates[a_fate] = a_fates.get(a_fate, 0) + 1
+                key: Key = (days[i], group, None, EXCLUDED_CODE, False, reason, None)
+                f_keys.append(key)
+                a_keys.append(key)
+        hours = self._hours()
+        for tally, keys, fates, by_fate, by_hour in (
+                (first, f_keys, f_fates, self.buyer_fates[0], self._buyer_hours[0]),
+                (anyb, a_keys, a_fates, self.buyer_fates[1], self._buyer_hours[1])):
+            tally.counts.update(Counter(keys))
+            by_hour.update(Counter(zip(hours, keys, strict=True)))
+            counted = Counter(fates)
+            counted.pop(REACHED, None)
+            by_fate.update(counted)
         if first.units is not None and anyb.units is not None:
             self._buyer_units(first.units, anyb.units)
         return first, anyb
+
+    def _hours(self) -> list[int]:
+        """Each buyer-day slot's hour: whole hours from its day's local midnight to its
+        first clock (0-23; 24 on a day the clocks go back). O(buyer-days), at C speed."""
+        cal = self.cal
+        midnights = [local_instant(day, _MIDNIGHT, cal.tz) for day in cal.days]
+        starts = np.asarray(self._f_c, dtype=np.float64) - np.take(
+            np.asarray(midnights, dtype=np.float64), np.asarray(self._slot_day, dtype=np.intp))
+        hours: list[int] = (starts // 3600.0).astype(np.int64).tolist()
+        return hours
 
     def _buyer_units(self, f_units: list[Unit], a_units: list[Unit]) -> None:
         """The buyer-days' units, FIRST and ANY, in slot order (one shared when both bases

@@ -312,6 +312,8 @@ EXCLUDED_CODE = 3
 
 # A tally key: (day, group, agent, status code, at_risk, reason, extra).
 Key = tuple[dt.date, "str | None", "str | None", int, bool, "str | None", "str | None"]
+# Units counted by hour: (hour, tally key) -> units.
+HourCounts = dict[tuple[int, Key], int]
 
 
 def status_of(code: int) -> Status:
@@ -388,6 +390,14 @@ def _group_units(units: tuple[Unit, ...], field: Callable[[Unit], Any],
     for value, u in zip(values, units, strict=True):
         grouped.setdefault(value, []).append(u)
     return grouped
+
+
+def hour_rates(counts: HourCounts) -> dict[int, Rate]:
+    """A Rate per hour from units counted by (hour, key), in hour order. O(distinct keys)."""
+    by_hour: dict[int, list[tuple[Key, int]]] = {}
+    for (hour, key), n in counts.items():
+        by_hour.setdefault(hour, []).append((key, n))
+    return {hour: _rate(Rate, by_hour[hour], ()) for hour in sorted(by_hour)}
 
 
 def _sort_key(k: object) -> tuple[bool, str]:

@@ -162,8 +162,9 @@ def dedupe(records: Iterable[T], as_of: float, at: Callable[[T], float],
 
     ``fields`` gives a record's field values: two records are the same when
     those are (what attrs' ``==`` compares), found with C-level tuple hashing.
+    With ``as_of`` infinite every (checked, finite-timed) record is kept unread.
     """
-    seen = [r for r in records if at(r) <= as_of]
+    seen = list(records) if as_of == INF else [r for r in records if at(r) <= as_of]
     unique = list(dict(zip(map(fields, seen), seen, strict=True)).values())
     return unique, len(seen) - len(unique)
 
@@ -593,6 +594,7 @@ def _place_stretches(tl: Timeline, routes: _Routes) -> None:
     One lookup of a handed-over session in ``tl.index`` each: the routes' own
     dicts share their key objects, so they answer by pointer, while matching a
     message's session id with a hand-over's compares two strings (a cache miss).
+    O(handed-over sessions): the lookups are its cost, so it is not compiled.
     """
     n = len(tl.ids)
     index, hi_of, group_of = tl.index, routes.hi_of, routes.group_of
@@ -608,6 +610,37 @@ def _place_stretches(tl: Timeline, routes: _Routes) -> None:
     tl.starts, tl.ends = routes.starts, routes.ends
 
 
+def human_reached(tl: Timeline, early: list[float]) -> tuple[list[float], list[float]]:
+    """Per session, by the active kernel: when human service began unless a switch says
+    otherwise (its first wait; ``inf``: none) and when an agent first reached it (the
+    earliest of ``early[j]``, its first reply and its first hand-over). O(sessions)."""
+    if kernel.ACTIVE == "c":
+        found = kernel.compiled("human_reached")(tl, early)
+        if found is not None:
+            return found  # type: ignore[return-value]
+    return human_reached_py(tl, early)
+
+
+def human_reached_py(tl: Timeline, early: list[float]) -> tuple[list[float], list[float]]:
+    """The pure-Python kernel of :func:`human_reached` (the reference)."""
+    us, rs, wlo, s_lo, s_hi, starts = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi, tl.starts
+    human: list[float] = []
+    reached: list[float] = []
+    for j in range(len(tl.ids)):
+        lo = wlo[j]
+        reach = early[j]
+        if lo < wlo[j + 1]:
+            if rs[lo] < reach:
+                reach = rs[lo]
+            human.append(us[lo])  # human from the first buyer message, unless switched
+        else:
+            human.append(INF)
+        if s_lo[j] < s_hi[j] and starts[s_lo[j]] < reach:
+            reach = starts[s_lo[j]]
+        reached.append(reach)
+    return human, reached
+
+
 def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest],
             threshold: float) -> int:
     """Per-session K02 facts; drop waits answered before human service began.
@@ -619,27 +652,12 @@ def _settle(tl: Timeline, scan: MessageScan, switched: dict[str, HumanRequest],
     ``threshold`` or an agent had reached the session before the switch.
     Returns how many waits were dropped (negative durations).
     """
-    us, rs, wlo, s_lo, s_hi, starts = tl.us, tl.rs, tl.wlo, tl.s_lo, tl.s_hi, tl.starts
+    us, rs, wlo = tl.us, tl.rs, tl.wlo
     n = len(tl.ids)
-    early = scan.early + [INF] * (n - len(scan.early))
     bot = scan.bot_at + [INF] * (n - len(scan.bot_at))
-    human: list[float] = []
-    reached: list[float] = []
+    human, reached = human_reached(tl, scan.early + [INF] * (n - len(scan.early)))
     drop: list[tuple[int, int]] = []
     negatives: dict[int, int] = {}
-    for j in range(n):
-        lo = wlo[j]
-        hi = wlo[j + 1]
-        reach = early[j]
-        if lo < hi:
-            if rs[lo] < reach:
-                reach = rs[lo]
-            human.append(us[lo])  # human from the first buyer message, unless switched
-        else:
-            human.append(INF)
-        if s_lo[j] < s_hi[j] and starts[s_lo[j]] < reach:
-            reach = starts[s_lo[j]]
-        reached.append(reach)
     for sid, q in switched.items():
         j = tl.index[sid]
         lo, hi = wlo[j], wlo[j + 1]

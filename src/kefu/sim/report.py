@@ -22,7 +22,7 @@ import numpy as np
 
 import kefu
 from kefu import kpi
-from kefu.kpi import SENDER_CODES, DailyReport, Durations, MessageTable, Sender, Status
+from kefu.kpi import SENDER_CODES, DailyReport, Durations, MessageTable, Sender
 from kefu.kpi.window import resolve_tz, window_bounds
 from kefu.sim.config import SimConfig
 from kefu.sim.driver import SimResult
@@ -259,7 +259,7 @@ def measure(result: SimResult) -> Report:
     messages, recs = day_records(result)
     daily = kpi.daily_report(
         messages, recs.handovers, result.evaluations, requests=result.requests,
-        releases=recs.releases, ends=recs.ends, detail=True, **_kpi_kwargs(cfg),
+        releases=recs.releases, ends=recs.ends, **_kpi_kwargs(cfg),
     )
     log = result.log
     waits = [w for w in log.wait if w == w]
@@ -316,12 +316,10 @@ def _hours(result: SimResult, daily: DailyReport) -> tuple[HourRow, ...]:
     n_hours = last_minute // 60 + 1
     met = [0] * n_hours
     missed = [0] * n_hours
-    for u in daily.shop.units:
-        h = min(n_hours - 1, max(0, int((u.start - result.t0) // 3600)))
-        if u.status is Status.MET:
-            met[h] += 1
-        elif u.status is Status.MISSED:
-            missed[h] += 1
+    for hour, rate in daily.shop_by_hour.items():  # hours from the day's local midnight
+        h = min(n_hours - 1, max(0, hour))
+        met[h] += rate.met
+        missed[h] += rate.missed
     rows = []
     for h in range(n_hours):
         lo, hi = 60 * h, min(60 * h + 60, len(s.arrivals))
