@@ -39,15 +39,6 @@ from kefu.kpi.timeline import SENDER_RANK
 
 
 cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
-    bint PyUnicode_CheckExact(PyObject* o)
-    bint PyFloat_CheckExact(PyObject* o)
-    bint PyLong_CheckExact(PyObject* o)
-    double PyFloat_AS_DOUBLE(PyObject* o)
     int PyObject_RichCompareBool(PyObject* a, PyObject* b, int op) except -1
     int PyObject_IsTrue(PyObject* o) except -1
     enum: Py_LT, Py_EQ
