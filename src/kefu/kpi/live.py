@@ -66,7 +66,7 @@ from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
 from kefu.kpi.intake import checked_one
-from kefu.kpi.live_feed import new_feed, survey
+from kefu.kpi.live_feed import compiled_place, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -296,6 +296,8 @@ class LiveTracker:
         # unless a subclass has an ``add`` of its own.
         if type(self).add is LiveTracker.add:
             self.add = self._feed.add  # type: ignore[method-assign]
+        # Placing a measured session (:meth:`_apply`): in C alongside the compiled feed.
+        self._place = compiled_place()
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -644,7 +646,11 @@ class LiveTracker:
                            agents=agents)
 
     def _apply(self, sid: str, s: _Session) -> None:
-        """Count a session's fixed units, register its volatile ones, refold its buyer-days."""
+        """Count a session's fixed units, register its volatile ones, refold its buyer-days.
+        O(units + samples of the session); in C when the feed is (``_place``)."""
+        if self._place is not None:
+            self._place(self, sid, s)
+            return
         last, threshold, fate = self._feed.last, self._opts.threshold, s.fate
         applied: list[Any] = []  # flat: count dict, key, ... (Bumps)
         vol_shop: list[tuple[Unit, Unit, int]] = []
