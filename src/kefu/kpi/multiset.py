@@ -49,7 +49,9 @@ def exact_sum(values: list[float]) -> int:
     with numpy, a few as floats (every partial sum an integer below 2**53,
     so each addition is exact); the bound on the largest keeps either sum
     from overflowing or rounding, so it is the same integer. Anything else
-    (a NaN or inf never passes the bound) goes value by value. O(n)."""
+    goes value by value: a NaN or inf is no integer (and fails the bulk
+    bound, but not always the few's: ``max`` skips a NaN after a number).
+    O(n)."""
     if len(values) < BULK:
         few = [x * 4194304.0 for x in values]
         if not few or (max(map(abs, few)) * len(few) < 2.0**53
