@@ -11,9 +11,10 @@ query that catches up), and a live feed with a shop query every 1,000
 records. Then steady queries at the end of the feed (a pending-heavy
 instant), and ``shop_reply_rate`` + ``agent_reply_rates`` over the same
 records, timed in the same run for the ratio. The last lines compare, in
-one run, ``add`` on the compiled feed and on the pure-Python one (rounds
-taken in turn, the best of each), and a live feed after a backfill with and
-without ``gc.freeze()``.
+one run, ``add`` on the compiled feed and on the pure-Python one, the
+catch-up with the compiled placing of each measured session and with the
+Python one (rounds taken in turn, the best of each), and a live feed after
+a backfill with and without ``gc.freeze()``.
 
 ``--callgrind`` counts instructions instead (callgrind: independent of the
 machine's load; run with PYTHONHASHSEED=0): the day is made and pickled
@@ -182,6 +183,29 @@ def feeds(messages: int, rounds: int = 3) -> None:
           f" ({best['py'] / best['c']:.1f}x)")
 
 
+def placings(messages: int, rounds: int = 3) -> None:
+    """A backfill's catch-up with the compiled placing of each measured session and with
+    the tracker's Python one (``_place`` None), rounds in turn, the best of each."""
+    records = _feed_order(make_day(messages // 20, messages))
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for placing in ("c", "py"):
+            tracker = LiveTracker(tz="Asia/Shanghai")
+            if placing == "py":
+                tracker._place = None
+            for r in records:
+                tracker.add(r)
+            t = time.perf_counter()
+            tracker.shop(tracker.last)
+            best[placing] = min(best.get(placing, math.inf), time.perf_counter() - t)
+            del tracker
+            gc.collect()
+    n = len(records)
+    print(f"catch-up after a backfill of {n:,} records, best of {rounds}: compiled placing"
+          f" {best['c'] / n * 1e6:.2f} us a record, Python placing {best['py'] / n * 1e6:.2f} us"
+          f" ({best['py'] / best['c']:.2f}x)")
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--callgrind"]:
         callgrind(int(argv[1]) if len(argv) > 1 else 10_000)
@@ -192,6 +216,7 @@ def main(argv: list[str]) -> None:
     n = max(sizes)
     if "c" in kernel.AVAILABLE:
         feeds(n)
+        placings(n)
     rates = {freeze: after_backfill(n, freeze=freeze) for freeze in (False, True)}
     print(f"live after a backfill of half of {n:,} messages, a query every 1,000 records:"
           f" {rates[False]:,.0f}/s; with gc.freeze() after the backfill:"

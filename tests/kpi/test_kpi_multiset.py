@@ -86,6 +86,29 @@ def test_K08_every_finite_value_is_summed_exactly(x: float) -> None:
 
 
 @given(st.lists(st.one_of(VALUES, st.floats(allow_nan=False, allow_infinity=False)),
+                max_size=70))
+def test_K08_a_few_values_are_summed_exactly(values: list[float]) -> None:
+    """Below the bulk size, durations are summed as floats (each partial sum an exact
+    integer multiple of 2**-22): the very integer the value-by-value sum gives,
+    and any value it cannot hold exactly (huge, tiny, not such a multiple) sends
+    the whole list value by value."""
+    from kefu.kpi.multiset import _exact, exact_sum
+
+    assert exact_sum(values) == sum(map(_exact, values))
+
+
+@given(st.lists(st.integers(0, 2**20).map(lambda k: (2**52 + 2 * k + 1) / 4194304.0),
+                min_size=1, max_size=5))
+def test_K08_a_few_values_past_the_float_sum_s_bound_are_summed_exactly(
+        values: list[float]) -> None:
+    """Odd multiples of 2**-22 near 2**52 of them (about 1e9 s): their float sum
+    would round from the third on, so the bound sends them value by value."""
+    from kefu.kpi.multiset import _exact, exact_sum
+
+    assert exact_sum(values) == sum(map(_exact, values))
+
+
+@given(st.lists(st.one_of(VALUES, st.floats(allow_nan=False, allow_infinity=False)),
                 min_size=60, max_size=300))
 def test_K08_many_values_are_summed_exactly_in_bulk(values: list[float]) -> None:
     """The bulk sum (numpy, from 64 values on) is the very integer the value-by-value

@@ -73,15 +73,6 @@ cdef long long _MAX_INT_TIME = <long long>MAX_TIME
 cdef Py_ssize_t _MAX_MESSAGES = 2147483647 - 16
 
 cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
-    bint PyUnicode_CheckExact(PyObject* o)
-    bint PyFloat_CheckExact(PyObject* o)
-    bint PyLong_CheckExact(PyObject* o)
-    double PyFloat_AS_DOUBLE(PyObject* o)
     long long PyLong_AsLongLongAndOverflow(PyObject* o, int* overflow) except? -1
     Py_ssize_t Py_SIZE(object o)
     PyObject* Py_None

@@ -31,23 +31,18 @@ cdef extern from "pythread.h":
     PyLockStatus PyThread_acquire_lock_timed(PyThread_type_lock lock, long long microseconds,
                                              int intr_flag) nogil
 
+import heapq
 from types import MemberDescriptorType
 
+from kefu.kpi.clocks import MET, MISSED
 from kefu.kpi.errors import NestedCall
+from kefu.kpi.measure import REACHED
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
+from kefu.kpi.results import EXCLUDED_CODE, Status
 from kefu.kpi.timeline import SENDER_RANK
 
 
 cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
-    bint PyUnicode_CheckExact(PyObject* o)
-    bint PyFloat_CheckExact(PyObject* o)
-    bint PyLong_CheckExact(PyObject* o)
-    double PyFloat_AS_DOUBLE(PyObject* o)
     int PyObject_RichCompareBool(PyObject* a, PyObject* b, int op) except -1
     int PyObject_IsTrue(PyObject* o) except -1
     enum: Py_LT, Py_EQ
@@ -244,3 +239,148 @@ cdef class Feed:
             self.message_hi = at
         PySet_Add(self.dirty, sid)
         return 0
+
+
+# The tracker's placing of a measured session (LiveTracker._apply's twin) -------------
+
+cdef object _MISSED_STATUS = Status.MISSED
+cdef dict _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
+cdef object _EXCLUDED_CODE = EXCLUDED_CODE
+cdef object _REACHED = REACHED
+cdef object _heappush = heapq.heappush
+
+
+cdef inline double _open_until(object u, double last, double threshold) except? -1.0:
+    """live._open_until: from when a unit may become fixed (INFINITY: it is fixed)."""
+    cdef double start = u.start
+    if start > last:
+        return start
+    if u.status is _MISSED_STATUS and u.end is None and not last - start > threshold:
+        return start + threshold
+    return INFINITY
+
+
+cdef inline tuple _fixed_key(object u):
+    """live._fixed_key: a fixed unit's count key."""
+    return (u.day, u.group, u.agent_id, _CODES[u.status], False, u.reason, None)
+
+
+cdef int _bump_one(dict counts, object key) except -1:
+    """live._bump(counts, key, 1): a count up by one, dropped at zero."""
+    cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
+    left = 1 if found == NULL else <object>found + 1
+    if left:
+        PyDict_SetItem(counts, key, left)
+    else:
+        del counts[key]
+    return 0
+
+
+def place(tracker, str sid, s):
+    """:meth:`kefu.kpi.live.LiveTracker._apply` compiled: the same work in the same
+    order (its docstring and the module's say what and why), on the tracker's
+    own dicts and lists: count a measured session's fixed units, register its
+    volatile ones, add its K08 samples and K13 contact, file its buyer-day
+    members. O(units + samples of the session)."""
+    cdef double last = tracker._feed.last
+    cdef double threshold = tracker._opts.threshold
+    cdef double when = INFINITY, f_open, a_open
+    cdef bint future = False
+    cdef list applied = [], vol_shop = [], vol_agents = []
+    cdef tuple session_counts = tracker._session_counts
+    cdef tuple session_fates = tracker._session_fates
+    cdef tuple units = s.shop_units
+    cdef dict agent_counts = tracker._agent_counts, counts, days = {}, members, mine
+    cdef set agents_changed = tracker._agents_changed
+    cdef Py_ssize_t k, n = len(units)
+    fate = s.fate
+    cdef bint unreached = fate != _REACHED
+    for k in range(0, n, 2):
+        f, a = units[k], units[k + 1]
+        f_open = _open_until(f, last, threshold)
+        a_open = _open_until(a, last, threshold)
+        if f_open != INFINITY or a_open != INFINITY:
+            vol_shop.append((f, a, fate))
+            when = min(when, f_open, a_open)
+            future = future or f.start > last or a.start > last
+            continue
+        for basis, u in enumerate((f, a)):
+            key = _fixed_key(u)
+            applied += (session_counts[basis], key)
+            if key[3] != _EXCLUDED_CODE and unreached:
+                applied += (session_fates[basis], fate)
+    for u in s.agent_units:
+        f_open = _open_until(u, last, threshold)
+        if f_open != INFINITY:
+            vol_agents.append(u)
+            when = min(when, f_open)
+            future = future or u.start > last
+            continue
+        agent = u.agent_id
+        if agent is not None:
+            found = agent_counts.get(agent)
+            if found is None:
+                counts = agent_counts[agent] = {}
+            else:
+                counts = found
+            applied += (counts, _fixed_key(u))
+            agents_changed.add(agent)
+    s.applied = flat = tuple(applied)
+    for k in range(0, len(flat), 2):
+        _bump_one(flat[k], flat[k + 1])
+    if future:
+        tracker._future.add(sid)
+    else:
+        _add_samples(tracker, s)
+    contact = s.contact
+    if contact is not None:
+        c = contact[8]
+        if c > tracker._feed.last:
+            tracker._later[sid] = contact
+            when = min(when, <double>c)
+        else:
+            tracker._service.count(contact, 1)
+    if vol_shop or vol_agents:
+        tracker._volatile[sid] = (vol_shop, vol_agents)
+    s.when = when
+    if when != INFINITY:
+        _heappush(tracker._timers, (when, sid))
+    buyer, waiting = s.buyer, s.waiting
+    if waiting is not None and buyer is not None:
+        tracker._waiting[sid] = (buyer, waiting)
+    quality = s.quality
+    cdef list summed
+    if any(quality):
+        summed = tracker._quality
+        for k, x in enumerate(quality):
+            summed[k] += x
+    members = tracker._members
+    order = s.order
+    for k in range(0, n, 2):
+        f, a = units[k], units[k + 1]
+        day = (f.buyer_id, f.day)
+        days[day] = None
+        found = members.get(day)
+        if found is None:
+            mine = members[day] = {}
+        else:
+            mine = found
+        mine[sid] = (order, sid, f, a, fate)
+    s.days = tuple(days)
+    tracker._unfolded.update(days)
+
+
+cdef int _add_samples(tracker, s) except -1:
+    """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
+    delta, its agents and counts added."""
+    cdef dict deltas = tracker._delta, served = tracker._served
+    for key, values in s.samples:
+        found = deltas.get(key)
+        if found is None:
+            found = deltas[key] = ([], [])
+        (<list>(<tuple>found)[0]).extend(values)
+    for agent in s.served:
+        _bump_one(served, agent)
+    tracker._unanswered += s.unanswered
+    tracker._dropped += s.dropped
+    return 0

@@ -1,8 +1,21 @@
 # Where an exact Message keeps each field: shared by the compiled KPI modules that
 # read a Message's slots straight from memory (included, not imported: the offsets
 # are module constants of each). Each includer has already defined ``_MESSAGE``
-# (the Message class), ``MemberDescriptorType`` and the ``PyMemberDef`` and
-# ``PyMemberDescrObject`` structs.
+# (the Message class) and ``MemberDescriptorType``, and cimported ``PyObject``.
+
+
+# What of Python.h both compiled readers use: a member descriptor's layout, and the
+# exact-type checks that keep a subclass's code from running.
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    bint PyUnicode_CheckExact(PyObject* o)
+    bint PyFloat_CheckExact(PyObject* o)
+    bint PyLong_CheckExact(PyObject* o)
+    double PyFloat_AS_DOUBLE(PyObject* o)
 
 cdef Py_ssize_t _slot_offset(str name) except -1:
     """Where field ``name`` lives in an exact Message (a slot holding an object)."""

@@ -55,7 +55,8 @@ import datetime as dt
 import functools
 import heapq
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
@@ -65,7 +66,7 @@ from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
 from kefu.kpi.intake import checked_one
-from kefu.kpi.live_feed import new_feed, survey
+from kefu.kpi.live_feed import compiled_place, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -115,6 +116,9 @@ _BUCKETS: dict[type, str] = {Handover: "handovers", Release: "releases",
 
 # An increment of a running count: (the count dict, its key).
 Bump = tuple[dict[Any, int], Any]
+# A session's increments, kept flat (count dict, key, count dict, key, ...): one
+# object per session for the garbage collector to track, not one per increment.
+Bumps = tuple[Any, ...]
 DayKey = tuple[str, dt.date]
 # A response-time multiset: (agent or None for the shop, "first"/"replies", "cal"/"win").
 SampleKey = tuple[str | None, str, str]
@@ -165,14 +169,17 @@ class _Session:
         self.ends: set[SessionEnd] | frozenset[SessionEnd] = _NONE
         self.buyer: str | None = None
         self.order: tuple[Any, ...] = (INF, "")  # its first message's place in the global order
-        self.shop_units: list[tuple[Unit, Unit]] = []  # (FIRST, ANY) per session-day
-        self.agent_units: list[Unit] = []
+        # FIRST, ANY per session-day, flat (first, any, first, any, ...): one object.
+        self.shop_units: tuple[Unit, ...] = ()
+        self.agent_units: Sequence[Unit] = ()
         self.fate = REACHED
         self.waiting: float | None = None  # clock of its wait for an agent, if waiting
         self.quality: tuple[int, ...] = ()  # its DataQuality, as a tuple
         self.when = INF  # when its volatile units may settle (its live timer)
-        self.days: set[DayKey] = set()  # its buyer-days
-        self.applied: list[Bump] | None = None  # the fixed counts it added (None: not yet)
+        # Its buyer-days: a tuple of tuples of atomic values, which the garbage collector
+        # stops tracking (a set it would visit at every full pass).
+        self.days: tuple[DayKey, ...] = ()
+        self.applied: Bumps | None = None  # the fixed counts it added (None: not yet)
         # K08, as if the day were over: values per multiset, and the agents with response
         # times in it. Tuples of floats and strings: the garbage collector stops tracking
         # them, where the walk's arrays (12 a session) it would scan at every collection.
@@ -184,6 +191,14 @@ class _Session:
         self.sequenced = False  # whether a message has a seq (their order is data quality)
         self.unknown = 0  # its messages from Sender.UNKNOWN
         self.stretches: tuple[tuple[str, float, float], ...] = ()  # (agent, start, end)
+
+
+def _pairs(flat: tuple[Any, ...]) -> Iterable[tuple[Any, Any]]:
+    """The pairs of a flat tuple (increments: count dict, key; a session's units:
+    FIRST, ANY), which the tracker keeps flat to give the garbage collector one
+    object per session, not one per pair. O(1) to make."""
+    it = iter(flat)
+    return zip(it, it, strict=True)
 
 
 def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
@@ -281,6 +296,8 @@ class LiveTracker:
         # unless a subclass has an ``add`` of its own.
         if type(self).add is LiveTracker.add:
             self.add = self._feed.add  # type: ignore[method-assign]
+        # Placing a measured session (:meth:`_apply`): in C alongside the compiled feed.
+        self._place = compiled_place()
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -317,7 +334,7 @@ class LiveTracker:
         # units and agent units; buyer-days with a volatile member.
         self._volatile: dict[str, tuple[list[tuple[Unit, Unit, int]], list[Unit]]] = {}
         self._members: dict[DayKey, dict[str, Member]] = {}
-        self._folded: dict[DayKey, list[Bump]] = {}  # fixed buyer-days and their counts
+        self._folded: dict[DayKey, Bumps] = {}  # fixed buyer-days and their counts
         self._volatile_days: set[DayKey] = set()
         self._waiting: dict[str, tuple[str, float]] = {}  # session -> (buyer, clock)
         self._quality = [0] * len(attrs.fields(DataQuality))  # the sessions' qualities summed
@@ -592,7 +609,7 @@ class LiveTracker:
             if buyer is not None:
                 self._by_buyer.setdefault(buyer, set()).add(sid)
             s.buyer = buyer
-        s.shop_units = shop_units
+        s.shop_units = tuple(chain.from_iterable(shop_units))
         s.agent_units = agent_units
         s.fate = fate_of(tl, j) if j >= 0 else REACHED
         s.waiting = waiting
@@ -629,14 +646,18 @@ class LiveTracker:
                            agents=agents)
 
     def _apply(self, sid: str, s: _Session) -> None:
-        """Count a session's fixed units, register its volatile ones, refold its buyer-days."""
+        """Count a session's fixed units, register its volatile ones, refold its buyer-days.
+        O(units + samples of the session); in C when the feed is (``_place``)."""
+        if self._place is not None:
+            self._place(self, sid, s)
+            return
         last, threshold, fate = self._feed.last, self._opts.threshold, s.fate
-        applied: list[Bump] = []
+        applied: list[Any] = []  # flat: count dict, key, ... (Bumps)
         vol_shop: list[tuple[Unit, Unit, int]] = []
         vol_agents: list[Unit] = []
         when = INF
         future = False  # a clock still to come (OPEN policy)
-        for f, a in s.shop_units:
+        for f, a in _pairs(s.shop_units):
             f_open, a_open = _open_until(f, last, threshold), _open_until(a, last, threshold)
             if f_open != INF or a_open != INF:
                 vol_shop.append((f, a, fate))
@@ -645,9 +666,9 @@ class LiveTracker:
                 continue
             for basis, u in enumerate((f, a)):
                 key = _fixed_key(u)
-                applied.append((self._session_counts[basis], key))
+                applied += (self._session_counts[basis], key)
                 if key[3] != EXCLUDED_CODE and fate != REACHED:
-                    applied.append((self._session_fates[basis], fate))
+                    applied += (self._session_fates[basis], fate)
         for u in s.agent_units:
             u_open = _open_until(u, last, threshold)
             if u_open != INF:
@@ -656,11 +677,11 @@ class LiveTracker:
                 future = future or u.start > last
                 continue
             if u.agent_id is not None:
-                applied.append((self._agent_counts.setdefault(u.agent_id, {}), _fixed_key(u)))
+                applied += (self._agent_counts.setdefault(u.agent_id, {}), _fixed_key(u))
                 self._agents_changed.add(u.agent_id)
-        for counts, key in applied:
+        s.applied = tuple(applied)
+        for counts, key in _pairs(s.applied):
             _bump(counts, key, 1)
-        s.applied = applied
         if future:
             self._future.add(sid)  # its K08 figures depend on as_of: measured at query
         else:
@@ -681,18 +702,19 @@ class LiveTracker:
         if any(s.quality):
             for n, x in enumerate(s.quality):
                 self._quality[n] += x
-        s.days = set()
-        for f, a in s.shop_units:
+        days: dict[DayKey, None] = {}
+        for f, a in _pairs(s.shop_units):
             day = (f.buyer_id, f.day)
-            s.days.add(day)
+            days[day] = None
             self._members.setdefault(day, {})[sid] = (s.order, sid, f, a, s.fate)
-        self._unfolded |= s.days
+        s.days = tuple(days)
+        self._unfolded.update(days)
 
     def _retract(self, sid: str, s: _Session) -> None:
         """Undo :meth:`_apply` (before measuring or settling the session again)."""
         if s.applied is None:
             return
-        for counts, key in s.applied:
+        for counts, key in _pairs(s.applied):
             _bump(counts, key, -1)
         s.applied = None
         self._agents_changed.update(u.agent_id for u in s.agent_units if u.agent_id is not None)
@@ -711,8 +733,8 @@ class LiveTracker:
             del members[sid]
             if not members:
                 del self._members[day]
-        self._unfolded |= s.days
-        s.days = set()
+        self._unfolded.update(s.days)
+        s.days = ()
 
     def _add_samples(self, s: _Session, n: int) -> None:
         """Add (``n`` = 1) or take back (-1) a session's K08 samples and counts; the
@@ -810,7 +832,7 @@ class LiveTracker:
 
     def _refold(self, day: DayKey) -> None:
         """Count a buyer-day again: once if all its members are fixed, else at query time."""
-        for counts, key in self._folded.pop(day, ()):
+        for counts, key in _pairs(self._folded.pop(day, ())):
             _bump(counts, key, -1)
         self._volatile_days.discard(day)
         members = self._members.get(day)
@@ -824,7 +846,7 @@ class LiveTracker:
         bumps = self._fold(day, self._feed.last)
         for counts, key in bumps:
             _bump(counts, key, 1)
-        self._folded[day] = bumps
+        self._folded[day] = tuple(chain.from_iterable(bumps))
 
     # Queries -------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from kefu.kpi.intake import CLEAN_ONE
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "Survey", "new_feed", "survey"]
+__all__ = ["Feed", "Feeding", "Survey", "compiled_place", "new_feed", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -158,3 +158,14 @@ def new_feed(new_session: Callable[[], Any], other: Callable[[object], None]) ->
         feed: Feeding = _COMPILED.Feed(new_session, other)
         return feed
     return Feed(new_session, other)
+
+
+def compiled_place() -> Callable[[Any, str, Any], None] | None:
+    """The compiled twin of the tracker's placing of a measured session
+    (``LiveTracker._apply``, done by ``kefu.kpi._live_c.place`` on the tracker's
+    own dicts) while the compiled KPI kernel is active (and built), else None:
+    the tracker's Python code, the reference, places it."""
+    if kernel.ACTIVE == "c" and _COMPILED is not None:
+        place: Callable[[Any, str, Any], None] = _COMPILED.place
+        return place
+    return None

@@ -44,11 +44,20 @@ BULK = 64
 def exact_sum(values: list[float]) -> int:
     """``sum(map(_exact, values))``: the values' exact sum in units of 2**-1074.
 
-    Many values whose every scaling by 2**22 is an integer (the common case: see
-    :func:`_exact`) are summed as int64 at C speed; the bound on the largest
-    keeps that sum from overflowing, so it is the same integer. Anything else
-    (a NaN or inf never passes the bound) goes value by value. O(n)."""
-    if len(values) >= BULK:
+    Values whose every scaling by 2**22 is an integer (the common case: see
+    :func:`_exact`) are summed without a big integer per value: many as int64
+    with numpy, a few as floats (every partial sum an integer below 2**53,
+    so each addition is exact); the bound on the largest keeps either sum
+    from overflowing or rounding, so it is the same integer. Anything else
+    goes value by value: a NaN or inf is no integer (and fails the bulk
+    bound, but not always the few's: ``max`` skips a NaN after a number).
+    O(n)."""
+    if len(values) < BULK:
+        few = [x * 4194304.0 for x in values]
+        if not few or (max(map(abs, few)) * len(few) < 2.0**53
+                       and all(map(float.is_integer, few))):
+            return int(sum(few)) << (_SCALE - 22)
+    else:
         with np.errstate(over="ignore"):  # a huge value scales to inf: value by value
             scaled = np.asarray(values, dtype=np.float64) * 4194304.0
         largest = float(np.max(np.abs(scaled)))
