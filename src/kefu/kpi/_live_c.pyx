@@ -10,6 +10,10 @@ accept here (an ``int`` time, a ``str`` subclass, a repeated id, another
 kind) goes to the tracker's own code, as in the reference. Nothing
 between the check and the filing runs Python code but a new session's
 constructor. O(1) per record.
+
+:func:`place` is the catch-up's other compiled step: it files a measured
+session's units, samples and buyer-day members into the tracker, as
+:meth:`kefu.kpi.live.LiveTracker._apply` does in Python.
 """
 
 from cpython.object cimport PyObject
@@ -295,6 +299,8 @@ def place(tracker, str sid, s):
     cdef Py_ssize_t k, n = len(units)
     fate = s.fate
     cdef bint unreached = fate != _REACHED
+    if n % 2:  # pairs of (FIRST, ANY) units; the reference's strict zip refuses an odd tuple
+        raise ValueError(f"a session's shop units come in pairs, got {n}")
     for k in range(0, n, 2):
         f, a = units[k], units[k + 1]
         f_open = _open_until(f, last, threshold)
