@@ -956,9 +956,10 @@ cdef void _runs_of(object found, vector[Run]& out) except *:
 
 
 cdef class _Columns:
-    """A Timeline's columns as C arrays, for the compiled walks (``walk``, ``contacts``):
-    the waits' arrays by pointer (kept alive by the references held here), the per-
-    session and per-stretch lists copied into vectors (see the Timeline's docstring)."""
+    """A Timeline's columns as C arrays, for the compiled walks (``human_reached``,
+    ``walk``, ``contacts``): the waits' arrays by pointer (kept alive by the references
+    held here), the per-session and per-stretch lists copied into vectors (see the
+    Timeline's docstring)."""
     cdef array us_arr, rs_arr, rorder_arr
     cdef const double* us
     cdef const double* rs
