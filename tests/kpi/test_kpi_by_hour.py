@@ -70,3 +70,14 @@ def test_K03_shop_by_hour_counts_elapsed_hours_on_a_day_the_clocks_go_back() -> 
     rep = kpi.daily_report(msgs, day=day, tz=ny, window=Window.whole_day())
     assert {h: (r.met, r.missed) for h, r in rep.shop_by_hour.items()} == {2: (0, 1),
                                                                             11: (1, 0)}
+
+
+def test_K03_shop_by_hour_counts_past_24_on_a_day_the_clocks_go_back_two_hours() -> None:
+    """Antarctica/Troll, 2026-10-25: +02 back to +00, a 26-hour day, so 23:30 is hour 25
+    (the docs once promised at most 24)."""
+    troll = zoneinfo.ZoneInfo("Antarctica/Troll")
+    day = dt.date(2026, 10, 25)
+    late = at(23, 30, day=day, tz=troll)
+    msgs = [buyer(late, "s1", "b1"), agent(late + 10, "s1", "b1")]
+    rep = kpi.daily_report(msgs, day=day, tz=troll, window=Window.whole_day())
+    assert {h: (r.met, r.missed) for h, r in rep.shop_by_hour.items()} == {25: (1, 0)}

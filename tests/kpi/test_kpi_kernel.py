@@ -395,6 +395,70 @@ def test_R23_sorted_doubles_takes_only_exact_arrays() -> None:
         kernel.compiled("sorted_doubles")(Lying("d", [1.0]))
 
 
+_BROKEN_TIMELINE = """
+import math
+from kefu.kpi import Handover, Message, Sender, kernel
+from kefu.kpi.measure import Measure
+from kefu.kpi.options import make_options
+from kefu.kpi.service import service_result
+from kefu.kpi.timeline import build_timeline, human_reached
+
+base = 1794391200.0
+msgs = [Message("s1", "b1", base, Sender.BUYER, "m1"),
+        Message("s1", "b1", base + 60, Sender.AGENT, "m2", agent_id="a"),
+        Message("s2", "b2", base + 5, Sender.BUYER, "m3")]
+hand = [Handover("s1", "b1", "a", base + 1)]
+
+
+def broken(how):
+    tl = build_timeline(msgs, hand, (), (), threshold=180.0)
+    if how == "stretch":
+        tl.s_lo, tl.s_hi = [10**6, 0], [10**6 + 1, 0]
+    elif how == "negative stretch":
+        tl.s_lo = [-10**6, 0]
+    elif how == "waits":
+        tl.wlo = [0, -10**6, len(tl.us)]
+    elif how == "short sessions":
+        tl.human = tl.human[:1]
+    elif how == "reply order":
+        tl._rorder[0] = -10**6
+    return tl
+
+
+def outcome(fn):
+    try:
+        return repr(fn())
+    except Exception as exc:
+        return type(exc).__name__
+
+
+out = []
+for name in kernel.AVAILABLE:
+    kernel.ACTIVE = name
+    for how in ("stretch", "negative stretch", "waits", "short sessions", "reply order"):
+        tl = broken(how)
+        opts = make_options(day=None, tz="Asia/Shanghai", window=None, as_of=None)
+        cal = opts.calendar(tl.first, tl.last)
+        out.append((how, outcome(lambda: human_reached(tl, [math.inf] * len(tl.ids))),
+                    outcome(lambda: Measure(tl, opts, cal).session_tallies[0].counts),
+                    outcome(lambda: service_result(tl, opts, cal, answer_within=180.0,
+                                                   short_abandon=5.0))))
+half = len(out) // len(kernel.AVAILABLE)
+assert out[:half] == out[half:], out
+print("same")
+"""
+
+
+def test_R23_compiled_walks_hand_a_timeline_with_indices_past_its_columns_to_the_reference(
+        ) -> None:
+    """Session or stretch indices past the columns (or a column too short) made the
+    compiled human_reached and walk read out of bounds (a segfault where the reference
+    raises IndexError); they now leave such a timeline to the reference."""
+    proc = _run(_BROKEN_TIMELINE)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.strip() == "same", proc.stdout
+
+
 # The per-session walk (Measure) and the whole report: compiled against the reference.
 
 SHIFTS = st.sampled_from([0.0, 16 * 3600.0 - 300.0, 16 * 3600.0 - 300.5])

@@ -947,9 +947,10 @@ cdef void _runs_of(object found, vector[Run]& out) except *:
 
 
 cdef class _Columns:
-    """A Timeline's columns as C arrays, for the compiled walks (``walk``, ``contacts``):
-    the waits' arrays by pointer (kept alive by the references held here), the per-
-    session and per-stretch lists copied into vectors (see the Timeline's docstring)."""
+    """A Timeline's columns as C arrays, for the compiled walks (``human_reached``,
+    ``walk``, ``contacts``): the waits' arrays by pointer (kept alive by the references
+    held here), the per-session and per-stretch lists copied into vectors (see the
+    Timeline's docstring)."""
     cdef array us_arr, rs_arr, rorder_arr
     cdef const double* us
     cdef const double* rs
@@ -958,16 +959,26 @@ cdef class _Columns:
     cdef vector[double] human, reached, bot_at, ended, starts, ends
 
 
-cdef _Columns _columns(object tl):
-    """``tl``'s columns, or None when they are not the arrays and lists of a Timeline
-    (the caller then hands the work to the reference). O(sessions + stretches)."""
+cdef _Columns _columns(object tl, bint settled):
+    """``tl``'s columns, or None when they are not the arrays and lists of a Timeline or
+    an index in them points past a column (the caller then hands the work to the
+    reference, which raises; the walks index without bounds checks). ``settled``: the
+    per-session times (human .. ended) are filled in too. O(sessions + waits + stretches)."""
     if not (_is_array(tl.us, b'd') and _is_array(tl.rs, b'd') and _is_array(tl._rorder, b'q')
             and type(tl.wlo) is list and type(tl.ids) is list and type(tl.s_lo) is list
             and type(tl.s_hi) is list and type(tl.human) is list and type(tl.reached) is list
             and type(tl.bot_at) is list and type(tl.ended) is list
             and type(tl.starts) is list and type(tl.ends) is list
+            and type(tl.buyers) is list and type(tl.groups) is list
+            and type(tl.agents) is list and type(tl.sgroups) is list
+            and type(tl._ragents) is list
             and len(tl.rs) == len(tl.us) == len(tl._rorder)
-            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)):
+            and len(tl.wlo) == len(tl.ids) + 1 and tl.wlo[len(tl.ids)] == len(tl.us)
+            and len(tl.s_lo) == len(tl.s_hi) == len(tl.buyers) == len(tl.groups)
+            == len(tl.ids)
+            and len(tl.ends) == len(tl.agents) == len(tl.sgroups) == len(tl.starts)
+            and (not settled or len(tl.human) == len(tl.reached) == len(tl.bot_at)
+                 == len(tl.ended) == len(tl.ids))):
         return None
     cdef _Columns v = _Columns.__new__(_Columns)
     v.us_arr, v.rs_arr, v.rorder_arr = tl.us, tl.rs, tl._rorder
@@ -983,6 +994,15 @@ cdef _Columns _columns(object tl):
     v.ended = _double_list(tl.ended)
     v.starts = _double_list(tl.starts)
     v.ends = _double_list(tl.ends)
+    cdef Py_ssize_t j, k, n = len(tl.ids), n_st = len(tl.starts), n_rep = len(tl._ragents)
+    if v.wlo[0] < 0:
+        return None
+    for j in range(n):
+        if not (v.wlo[j] <= v.wlo[j + 1] and 0 <= v.s_lo[j] <= v.s_hi[j] <= n_st):
+            return None
+    for k in range(v.wlo[n]):  # an answered wait's reply agent is read by position
+        if v.rs[k] != INFINITY and not 0 <= v.rorder[k] < n_rep:
+            return None
     return v
 
 
@@ -991,7 +1011,7 @@ def human_reached(object tl, list early):
     results (each time the object the reference picks: a wait's float, or the item of
     ``early`` or of the stretches' starts); None when they are not a timeline's
     columns (the reference then runs). O(sessions)."""
-    cdef _Columns cols = _columns(tl)
+    cdef _Columns cols = _columns(tl, False)
     cdef Py_ssize_t n = len(tl.ids)
     if cols is None or len(early) != n or len(tl.s_lo) != n or len(tl.s_hi) != n:
         return None
@@ -1041,7 +1061,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     O(sessions + waits + stretches), plus the reference's cost for its rare cases."""
     tl = m.tl
     opts = m.opts
-    cdef _Columns cols = _columns(tl)
+    cdef _Columns cols = _columns(tl, True)
     if cols is None or not (_is_array(m.shop_samples.rep, b'd')
                             and _is_array(m.shop_samples.first, b'd')):
         return False
@@ -1388,7 +1408,7 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     ``outcomes`` (answered, abandoned, waiting, excluded), as ``_contacts`` does.
     Returns None, having done nothing, when the timeline's columns are not the
     arrays it reads (the reference then counts). O(sessions + stretches)."""
-    cdef _Columns cols = _columns(tl)
+    cdef _Columns cols = _columns(tl, True)
     if cols is None or type(cal.opens) is not list:
         return None
     cdef const double* us = cols.us

@@ -616,7 +616,8 @@ class Measure:
 
     def _hours(self) -> list[int]:
         """Each buyer-day slot's hour: whole hours from its day's local midnight to its
-        first clock (0-23; 24 on a day the clocks go back). O(buyer-days), at C speed."""
+        first clock (0-23 on a 24-hour day; up to 25 on a 26-hour one). O(buyer-days), at C
+        speed."""
         cal = self.cal
         midnights = [local_instant(day, _MIDNIGHT, cal.tz) for day in cal.days]
         starts = np.asarray(self._f_c, dtype=np.float64) - np.take(

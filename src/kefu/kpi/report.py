@@ -53,8 +53,10 @@ class DailyReport:
     answer target and 5 s short abandons (occupancy from ``statuses``).
 
     ``shop_by_hour`` is ``shop`` by the hour its buyers first wrote (the
-    first clock of their day, under either basis): whole hours from the local
-    midnight of the unit's day, 0 to 23 (24 on a day the clocks go back),
+    first clock of their day, under either basis): whole hours elapsed since
+    the local midnight of the unit's day, not the wall clock's hour: 0 to 23
+    on a 24-hour day, one fewer or more per hour the clocks go forward or back
+    that day (Antarctica/Troll's two-hour change back gives up to 25),
     summed over the report's days. A planner reads each hour's reply rate
     from it; it costs no unit detail.
     """
