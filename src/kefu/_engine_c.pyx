@@ -591,6 +591,7 @@ cdef class Engine:
     cdef int waiting_count
     cdef int online_total
     cdef int online_all
+    cdef bint all_live         # the ALL indexes are kept (see _wake_all)
 
     # timers
     cdef Timer *tm
@@ -657,6 +658,7 @@ cdef class Engine:
         self._gid = {}
         self._gname = []
         self._sticky = OrderedDict()
+        self.all_live = self.strategy == ROUND_ROBIN
         self._ensure_groups(1)
 
     def __dealloc__(self):
@@ -763,6 +765,8 @@ cdef class Engine:
         else:
             self._ensure_groups(self.ngroups + 1)
             gid = self.ngroups
+        if not self.all_live:
+            self._wake_all()
         self._gid[name] = gid  # the only step that can fail: nothing is taken before it
         if self.g_nfree > 0:
             self.g_nfree -= 1
@@ -771,6 +775,28 @@ cdef class Engine:
         self._gname[gid] = name
         self.g_refs[gid] = 1
         return gid
+
+    cdef int _wake_all(self) except -1:
+        """Start keeping the ALL indexes (LEAST_LOAD, WEIGHTED), at the first group name.
+
+        Only a session of some group reads them, and until a group name exists every
+        agent serves every group, so they would hold the ANY indexes' agents again:
+        without groups a change of load re-sifts one heap, not two. O(n log n), once;
+        a failure (out of memory) changes nothing.
+        """
+        cdef int ai, side
+        cdef Agent *a
+        for side in range(2):
+            self._ix_reserve(&self.ix[SLOT_ALL * 2 + side], self.ix[SLOT_ANY * 2 + side].size)
+        self.all_live = True
+        for ai in range(self.ag_top):
+            a = &self.ag[ai]
+            if a.in_use and a.all_groups:
+                a.nslots = 2
+                a.pos[1] = -1
+                if a.indexed:
+                    self._heap_add(SLOT_ALL * 2 + a.key_online, ai, 1)
+        return 0
 
     cdef int _release(self, int gid) except -1:
         """Drop a reference to ``gid``; the last one forgets the name and frees the gid. O(1).
@@ -867,6 +893,7 @@ cdef class Engine:
         self.ag_top += 1
         self.ag[ai].slots = NULL
         self.ag[ai].pos = NULL
+        self.ag[ai].in_use = False
         self._aid.append(None)
         self._acap.append(None)
         self._agroups.append(None)
@@ -883,7 +910,8 @@ cdef class Engine:
         a.slots = <int*>_grow(a.slots, n, sizeof(int))
         a.pos = <int*>_grow(a.pos, n, sizeof(int))
         gids = [] if names is None else self._intern_all(names)
-        a.nslots = n
+        # An agent serving every group is filed in ALL only once the ALL indexes are kept.
+        a.nslots = n if names is not None or self.all_live else 1
         a.slots[0] = SLOT_ANY
         if names is None:
             a.slots[1] = SLOT_ALL
@@ -3034,6 +3062,9 @@ cdef class Engine:
             raise AssertionError("online count")
         if not (self.online_all == sum(self.ag[ai].all_groups for ai in online)):
             raise AssertionError("online-all")
+        if not self.all_live and (self.ngroups or self.ix[SLOT_ALL * 2].size
+                                  or self.ix[SLOT_ALL * 2 + 1].size):
+            raise AssertionError("ALL indexes asleep while groups exist")
         for q in range(self.ngroups):
             if self.online_groups[q] != sum(
                 1 for ai in online if not self.ag[ai].all_groups and self._serves(ai, q)
