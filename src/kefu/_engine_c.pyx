@@ -88,6 +88,7 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
+from cpython.list cimport PyList_GET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
 from cpython.ref cimport Py_DECREF, Py_INCREF
@@ -458,7 +459,7 @@ cdef inline bint _is_optional_id(object value):
     return value is None or (type(value) is str and len(<str>value) > 0)
 
 
-cdef object _pick(tuple table, i64 handle, str column, bint optional):
+cdef inline object _pick(tuple table, i64 handle, str column, bint optional):
     """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
     if 0 <= handle < len(table):
         return table[handle]
@@ -2310,6 +2311,7 @@ cdef class Engine:
 
     cdef int _open(self, object now, object session_id, object buyer_id, object group,
                    int priority, list events, object kind=None) except -1:
+        """Open a session; returns the slot it took (free again if it was refused)."""
         cdef int weight = 1
         if kind is not None:
             w = self._kinds.get(kind)
@@ -2363,7 +2365,7 @@ cdef class Engine:
         else:
             self._give(si, ai, now, True)
             events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
-        return 0
+        return si
 
     cdef object _over_limit(self, int gid, double now):
         """The limit of group ``gid`` if one more waiting session would break it (R28),
@@ -2421,7 +2423,9 @@ cdef class Engine:
         return []
 
     cdef int _buyer_message(self, object now, object session_id) except -1:
-        cdef int si = self._session_slot(session_id)
+        return self._buyer_message_in(self._session_slot(session_id), now)
+
+    cdef int _buyer_message_in(self, int si, object now) except -1:
         self.ss[si].last_buyer = now
         if not self.ss[si].has_first_unanswered:
             self.ss[si].first_unanswered = now
@@ -2435,7 +2439,11 @@ cdef class Engine:
 
     cdef int _agent_message(self, object now, object session_id, bint auto,
                             object agent_id) except -1:
-        cdef int si = self._session_slot(session_id)
+        return self._agent_message_in(self._session_slot(session_id), now, session_id, auto,
+                                      agent_id)
+
+    cdef int _agent_message_in(self, int si, object now, object session_id, bint auto,
+                               object agent_id) except -1:
         cdef int holder
         if agent_id is not None:
             # S04: only the agent holding the session may be named as its sender.
@@ -2555,7 +2563,11 @@ cdef class Engine:
         One C loop over the arrays: the rows straight into ``_open``, ``_close``,
         ``_buyer_message``, ``_agent_message`` and ``_tick``, the events stored as
         rows (see ``Rows``); a row whose table entries are not ids takes the
-        checked path, which raises ``apply``'s error.
+        checked path, which raises ``apply``'s error. A session handle remembers the
+        slot it last named, trusted only while that slot still holds the very id
+        object (the id dict maps an id to its slot exactly then), so a session
+        opened earlier in the batch is found without hashing its id. O(rows) memory
+        for that, freed on return.
         """
         global _SINK, _SINK_FRAME
         cdef const signed char[::1] code = batch.command
@@ -2569,10 +2581,17 @@ cdef class Engine:
         cdef tuple groups = batch.groups, kinds = batch.kinds
         cdef list marks = []
         cdef Rows rows = Rows()
-        cdef Py_ssize_t i, done, marked, n = code.shape[0]
-        cdef int c
-        cdef i64 p
+        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0]
+        cdef Py_ssize_t nsess = len(sessions)
+        cdef int c, si
+        cdef i64 p, h
+        cdef int *slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
+        cdef object at = now  # the time as the commands take it: boxed once per change
         cdef PyObject *caller = PyEval_GetFrame()
+        if slot_of == NULL:
+            raise MemoryError()
+        for h in range(nsess):
+            slot_of[h] = -1
         frame = <object>caller if caller != NULL else None
         if has_agent:
             agent = batch.agent
@@ -2584,15 +2603,14 @@ cdef class Engine:
             prio = batch.priority
         if has_kind:
             kind = batch.kind
-        at = now
         try:
-            for i in range(n):
-                if _SINK is not rows and frame is not None:
-                    _SINK = rows
-                    _SINK_FRAME = frame
-                done = rows.n
-                marked = len(marks)
-                try:
+            try:
+                for i in range(n):
+                    if _SINK is not rows and frame is not None:
+                        _SINK = rows
+                        _SINK_FRAME = frame
+                    done = rows.n
+                    marked = len(marks)
                     # Each value is checked as it is read (the arrays may be the caller's,
                     # and another thread may change them): a bad one fails its row.
                     if times[i] != now:
@@ -2603,15 +2621,15 @@ cdef class Engine:
                     c = code[i]
                     if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
                         raise out_of_range("command", c, 0, COL_TICK)
-                    sid = None if c == COL_TICK else _pick(sessions, sess[i], "session", False)
+                    h = 0 if c == COL_TICK else sess[i]
+                    sid = None if c == COL_TICK else _pick(sessions, h, "session", False)
+                    a = None
+                    if c >= COL_AGENT and has_agent and _is_id(sid):  # COL_AGENT, COL_AUTO
+                        a = _pick(agents, agent[i], "agent", True)
                     if c == COL_TICK:
                         self._tick(now, marks)
-                    elif not _is_id(sid):
+                    elif not (_is_id(sid) and _is_optional_id(a)):
                         run_checked(self, batch.command_at(i), at, marks)
-                    elif c == COL_CLOSE:
-                        self._close(self._session_slot(sid), at, C_MANUAL, marks)
-                    elif c == COL_BUYER:
-                        self._buyer_message(at, sid)
                     elif c == COL_OPEN:
                         b = _pick(buyers, buyer[i], "buyer", True) if has_buyer else None
                         g = _pick(groups, group[i], "group", True) if has_group else None
@@ -2621,22 +2639,28 @@ cdef class Engine:
                                 and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
                             run_checked(self, batch.command_at(i), at, marks)
                         else:
-                            self._open(at, sid, b, g, <int>p, marks, k)
-                    else:  # COL_AGENT or COL_AUTO
-                        a = _pick(agents, agent[i], "agent", True) if has_agent else None
-                        if _is_optional_id(a):
-                            self._agent_message(at, sid, c == COL_AUTO, a)
-                        else:
-                            run_checked(self, batch.command_at(i), at, marks)
-                except Exception as exc:
-                    # As in apply: the rows before it happened; the failing row's events did not.
-                    rows.truncate(done)
-                    raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
-                if len(marks) - marked != rows.n - done:  # events missed the sink: file them
-                    rows.merge(done, marks[marked:])
-                if len(marks) > 4096:
-                    del marks[:]
+                            slot_of[h] = self._open(at, sid, b, g, <int>p, marks, k)
+                    else:
+                        si = slot_of[h]
+                        if si < 0 or PyList_GET_ITEM(self._sid, si) != <PyObject*>sid:
+                            si = self._session_slot(sid)
+                            slot_of[h] = si
+                        if c == COL_CLOSE:
+                            self._close(si, at, C_MANUAL, marks)
+                        elif c == COL_BUYER:
+                            self._buyer_message_in(si, at)
+                        else:  # COL_AGENT or COL_AUTO
+                            self._agent_message_in(si, at, sid, c == COL_AUTO, a)
+                    if len(marks) - marked != rows.n - done:  # events missed the sink
+                        rows.merge(done, marks[marked:])
+                    if len(marks) > 64:
+                        del marks[:]
+            except Exception as exc:
+                # As in apply: the rows before it happened; the failing row's events did not.
+                rows.truncate(done)
+                raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
         finally:
+            PyMem_Free(slot_of)
             if _SINK is rows:
                 _SINK = None
                 _SINK_FRAME = None
