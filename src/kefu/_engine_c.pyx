@@ -14,7 +14,9 @@ when a window is configured).
 
 Agents. Each available agent is filed in one ``AgentIndex`` per (side,
 slot), the slots being ANY (every agent), ALL (agents serving every group)
-and one per group the agent serves, as in the Python engine:
+and one per group the agent serves, as in the Python engine; under
+LEAST_LOAD and WEIGHTED the ALL indexes are kept only once a group name has
+existed (``_wake_all``: until then they would hold ANY's agents again):
 
     LEAST_LOAD  a binary heap keyed (load, last_auto, reg)
     WEIGHTED    a binary heap keyed (pass, reg)
@@ -2587,13 +2589,14 @@ cdef class Engine:
         """Run a checked columnar batch (``kefu._columns``); returns (Rows, last time).
 
         One C loop over the arrays: the rows straight into ``_open``, ``_close``,
-        ``_buyer_message``, ``_agent_message`` and ``_tick``, the events stored as
+        ``_buyer_message_in``, ``_agent_message_in`` and ``_tick``, the events stored as
         rows (see ``Rows``); a row whose table entries are not ids takes the
         checked path, which raises ``apply``'s error. A session handle remembers the
         slot it last named, trusted only while that slot still holds the very id
         object (the id dict maps an id to its slot exactly then), so a session
-        opened earlier in the batch is found without hashing its id. O(rows) memory
-        for that, freed on return.
+        opened earlier in the batch is found without hashing its id. One int a
+        session handle (O(len(batch.sessions)) memory and time) for that, freed on
+        return.
         """
         global _SINK, _SINK_FRAME
         cdef const signed char[::1] code = batch.command
