@@ -118,3 +118,30 @@ def test_r22_closed_handle_whose_slot_was_taken_is_unknown(engine: str) -> None:
     columnar, tuples = columns_and_tuples(engine, ("s0", "s1", "s2"), rows)
     assert columnar == tuples
     assert columnar[0][:2] == (4, "UnknownSession")
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_r11_first_group_name_after_restore_and_diversion_changes_nothing(
+        strategy: Strategy) -> None:
+    """The ALL indexes wake on a restored engine, with agents filed on the offline side."""
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        clock = ManualClock(0.0)
+        shop = Assigner(clock, engine=engine, strategy=strategy,  # type: ignore[arg-type]
+                        offline_diversion=True, session_kinds={"big": 2})
+        shop.apply([("add_agent", "A", Cap.limit(3), None, 1, False),
+                    ("add_agent", "B", Cap.limit(2), None, 2, False),
+                    ("add_agent", "C", Cap.limit(3), None, 1, True)])
+        out: list[Any] = [shop.apply([("open_session", f"s{i}") for i in range(4)])]
+        out.append(shop.agent_offline("C"))
+        shop = Assigner.restore(shop.snapshot(), clock, engine=engine)  # type: ignore[arg-type]
+        out.append(shop.open_session("g0", group="x", kind="big"))
+        out.append(shop.add_agent("D", Cap.limit(2), ["x"], online=True))
+        out.append(shop.open_session("g1", group="x"))
+        out.append(shop.close_session("s0"))
+        out.append(shop.agent_online("A"))
+        shop.check()
+        results.append((out, shop.snapshot()))
+    for other in results[1:]:
+        assert other == results[0]
