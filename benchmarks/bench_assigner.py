@@ -34,6 +34,7 @@ from kefu.bench import Churn, backlog_shop, drain, replay_commands, replay_shop
 AGENT_COUNTS = [20, 200, 2000]
 OPEN_COUNTS = [2000, 20000]
 REPLAY = 1_000_000
+SMOKE = 20_000
 
 
 @pytest.mark.parametrize("open_sessions", OPEN_COUNTS)
@@ -73,8 +74,10 @@ def test_drain_backlog(benchmark: Any, engine: str, agents: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def commands() -> list[tuple[object, ...]]:
-    return replay_commands(REPLAY)
+def commands(request: pytest.FixtureRequest) -> list[tuple[object, ...]]:
+    """The replay; with timings off (``--benchmark-disable``) a smoke-sized one."""
+    smoke = request.config.getoption("benchmark_disable", False)
+    return replay_commands(SMOKE if smoke else REPLAY)
 
 
 @pytest.mark.parametrize("engine", [e for e in CONTENDERS if e != "naive"])

@@ -1,6 +1,7 @@
 """``Assigner.apply`` against ``Assigner.apply_columns`` on the same replay, in one run.
 
     python -m pytest benchmarks/bench_columns.py --benchmark-group-by=func
+    (with ``--benchmark-disable`` the replay is cut to 20,000 commands: a smoke run)
     python benchmarks/bench_columns.py [--commands N] [--rounds R]
     python benchmarks/bench_columns.py --callgrind [--commands N]
 
@@ -39,6 +40,8 @@ from conftest import contender
 from kefu.bench import as_columns, replay_commands, replay_shop
 
 REPLAY = 1_000_000
+#: The replay's size when timings are off (``--benchmark-disable``): a smoke run.
+SMOKE = 20_000
 
 
 def workload(n: int) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], dict[str, Any]]:
@@ -65,7 +68,7 @@ def run(variant: str, setup: list[tuple[object, ...]], rest: list[tuple[object, 
 @pytest.mark.parametrize("variant", ["apply", "apply_columns"])
 def test_replay(benchmark: Any, variant: str) -> None:
     contender("c")
-    setup, rest, columns = workload(REPLAY)
+    setup, rest, columns = workload(SMOKE if benchmark.disabled else REPLAY)
     benchmark.extra_info.update(variant=variant, commands=len(rest),
                                 rows=len(columns["command"]))
     benchmark.pedantic(lambda: run(variant, setup, rest, columns), rounds=1, iterations=1)

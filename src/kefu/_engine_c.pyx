@@ -14,7 +14,9 @@ when a window is configured).
 
 Agents. Each available agent is filed in one ``AgentIndex`` per (side,
 slot), the slots being ANY (every agent), ALL (agents serving every group)
-and one per group the agent serves, as in the Python engine:
+and one per group the agent serves, as in the Python engine; under
+LEAST_LOAD and WEIGHTED the ALL indexes are kept only once a group name has
+existed (``_wake_all``: until then they would hold ANY's agents again):
 
     LEAST_LOAD  a binary heap keyed (load, last_auto, reg)
     WEIGHTED    a binary heap keyed (pass, reg)
@@ -88,6 +90,8 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
+from cpython.list cimport PyList_GET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
 from cpython.ref cimport Py_DECREF, Py_INCREF
@@ -458,10 +462,16 @@ cdef inline bint _is_optional_id(object value):
     return value is None or (type(value) is str and len(<str>value) > 0)
 
 
-cdef object _pick(tuple table, i64 handle, str column, bint optional):
+cdef inline object _pick(tuple table, i64 handle, str column, bint optional):
     """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
-    if 0 <= handle < len(table):
-        return table[handle]
+    if 0 <= handle < PyTuple_GET_SIZE(table):
+        return <object>PyTuple_GET_ITEM(table, handle)
+    return _pick_other(table, handle, column, optional)
+
+
+cdef object _pick_other(tuple table, i64 handle, str column, bint optional):
+    """``_pick`` for a handle outside the table: None for -1 if ``optional``, else the
+    out-of-range error."""
     if optional and handle == -1:
         return None
     raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
@@ -591,6 +601,7 @@ cdef class Engine:
     cdef int waiting_count
     cdef int online_total
     cdef int online_all
+    cdef bint all_live         # the ALL indexes are kept (see _wake_all)
 
     # timers
     cdef Timer *tm
@@ -657,6 +668,7 @@ cdef class Engine:
         self._gid = {}
         self._gname = []
         self._sticky = OrderedDict()
+        self.all_live = self.strategy == ROUND_ROBIN
         self._ensure_groups(1)
 
     def __dealloc__(self):
@@ -763,6 +775,8 @@ cdef class Engine:
         else:
             self._ensure_groups(self.ngroups + 1)
             gid = self.ngroups
+        if not self.all_live:
+            self._wake_all()
         self._gid[name] = gid  # the only step that can fail: nothing is taken before it
         if self.g_nfree > 0:
             self.g_nfree -= 1
@@ -771,6 +785,28 @@ cdef class Engine:
         self._gname[gid] = name
         self.g_refs[gid] = 1
         return gid
+
+    cdef int _wake_all(self) except -1:
+        """Start keeping the ALL indexes (LEAST_LOAD, WEIGHTED), at the first group name.
+
+        Only a session of some group reads them, and until a group name exists every
+        agent serves every group, so they would hold the ANY indexes' agents again:
+        without groups a change of load re-sifts one heap, not two. O(n log n), once;
+        a failure (out of memory) changes nothing.
+        """
+        cdef int ai, side
+        cdef Agent *a
+        for side in range(2):
+            self._ix_reserve(&self.ix[SLOT_ALL * 2 + side], self.ix[SLOT_ANY * 2 + side].size)
+        self.all_live = True
+        for ai in range(self.ag_top):
+            a = &self.ag[ai]
+            if a.in_use and a.all_groups:
+                a.nslots = 2
+                a.pos[1] = -1
+                if a.indexed:
+                    self._heap_add(SLOT_ALL * 2 + a.key_online, ai, 1)
+        return 0
 
     cdef int _release(self, int gid) except -1:
         """Drop a reference to ``gid``; the last one forgets the name and frees the gid. O(1).
@@ -867,6 +903,7 @@ cdef class Engine:
         self.ag_top += 1
         self.ag[ai].slots = NULL
         self.ag[ai].pos = NULL
+        self.ag[ai].in_use = False
         self._aid.append(None)
         self._acap.append(None)
         self._agroups.append(None)
@@ -883,7 +920,8 @@ cdef class Engine:
         a.slots = <int*>_grow(a.slots, n, sizeof(int))
         a.pos = <int*>_grow(a.pos, n, sizeof(int))
         gids = [] if names is None else self._intern_all(names)
-        a.nslots = n
+        # An agent serving every group is filed in ALL only once the ALL indexes are kept.
+        a.nslots = n if names is not None or self.all_live else 1
         a.slots[0] = SLOT_ANY
         if names is None:
             a.slots[1] = SLOT_ALL
@@ -1130,20 +1168,39 @@ cdef class Engine:
         self._ix_put(h, pos, ai, k)
 
     cdef void _sift_down(self, AgentIndex *h, int pos) noexcept:
+        """Move the agent at ``pos`` down to its place. O(log n).
+
+        Once it has to move, the hole goes down to a leaf along the smaller children (one
+        comparison a level) and the agent rises from there (Floyd): an agent just given
+        a session has about the largest key of its heap, so it rises hardly at all and
+        this makes about half the comparisons of the textbook descent.
+        """
         cdef int ai = h.agent[pos]
         cdef int k = h.k[pos]
         cdef int n = h.size
-        cdef int child
+        cdef int top = pos
+        cdef int child = 2 * pos + 1
+        cdef int parent
+        if child >= n:
+            return
+        if child + 1 < n and self._less(h.agent[child + 1], h.agent[child]):
+            child += 1
+        if not self._less(h.agent[child], ai):
+            return
         while True:
+            self._ix_put(h, pos, h.agent[child], h.k[child])
+            pos = child
             child = 2 * pos + 1
             if child >= n:
                 break
             if child + 1 < n and self._less(h.agent[child + 1], h.agent[child]):
                 child += 1
-            if not self._less(h.agent[child], ai):
+        while pos > top:
+            parent = (pos - 1) >> 1
+            if not self._less(ai, h.agent[parent]):
                 break
-            self._ix_put(h, pos, h.agent[child], h.k[child])
-            pos = child
+            self._ix_put(h, pos, h.agent[parent], h.k[parent])
+            pos = parent
         self._ix_put(h, pos, ai, k)
 
     cdef int _ix_reserve(self, AgentIndex *h, int n) except -1:
@@ -2282,6 +2339,7 @@ cdef class Engine:
 
     cdef int _open(self, object now, object session_id, object buyer_id, object group,
                    int priority, list events, object kind=None) except -1:
+        """Open a session; returns the slot it took (free again if it was refused)."""
         cdef int weight = 1
         if kind is not None:
             w = self._kinds.get(kind)
@@ -2335,7 +2393,7 @@ cdef class Engine:
         else:
             self._give(si, ai, now, True)
             events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
-        return 0
+        return si
 
     cdef object _over_limit(self, int gid, double now):
         """The limit of group ``gid`` if one more waiting session would break it (R28),
@@ -2393,7 +2451,9 @@ cdef class Engine:
         return []
 
     cdef int _buyer_message(self, object now, object session_id) except -1:
-        cdef int si = self._session_slot(session_id)
+        return self._buyer_message_in(self._session_slot(session_id), now)
+
+    cdef int _buyer_message_in(self, int si, object now) except -1:
         self.ss[si].last_buyer = now
         if not self.ss[si].has_first_unanswered:
             self.ss[si].first_unanswered = now
@@ -2407,7 +2467,11 @@ cdef class Engine:
 
     cdef int _agent_message(self, object now, object session_id, bint auto,
                             object agent_id) except -1:
-        cdef int si = self._session_slot(session_id)
+        return self._agent_message_in(self._session_slot(session_id), now, session_id, auto,
+                                      agent_id)
+
+    cdef int _agent_message_in(self, int si, object now, object session_id, bint auto,
+                               object agent_id) except -1:
         cdef int holder
         if agent_id is not None:
             # S04: only the agent holding the session may be named as its sender.
@@ -2525,9 +2589,14 @@ cdef class Engine:
         """Run a checked columnar batch (``kefu._columns``); returns (Rows, last time).
 
         One C loop over the arrays: the rows straight into ``_open``, ``_close``,
-        ``_buyer_message``, ``_agent_message`` and ``_tick``, the events stored as
+        ``_buyer_message_in``, ``_agent_message_in`` and ``_tick``, the events stored as
         rows (see ``Rows``); a row whose table entries are not ids takes the
-        checked path, which raises ``apply``'s error.
+        checked path, which raises ``apply``'s error. A session handle remembers the
+        slot it last named, trusted only while that slot still holds the very id
+        object (the id dict maps an id to its slot exactly then), so a session
+        opened earlier in the batch is found without hashing its id. One int a
+        session handle (O(len(batch.sessions)) memory and time) for that, freed on
+        return.
         """
         global _SINK, _SINK_FRAME
         cdef const signed char[::1] code = batch.command
@@ -2541,10 +2610,17 @@ cdef class Engine:
         cdef tuple groups = batch.groups, kinds = batch.kinds
         cdef list marks = []
         cdef Rows rows = Rows()
-        cdef Py_ssize_t i, done, marked, n = code.shape[0]
-        cdef int c
-        cdef i64 p
+        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0]
+        cdef Py_ssize_t nsess = len(sessions)
+        cdef int c, si
+        cdef i64 p, h
+        cdef int *slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
+        cdef object at = now  # the time as the commands take it: boxed once per change
         cdef PyObject *caller = PyEval_GetFrame()
+        if slot_of == NULL:
+            raise MemoryError()
+        for h in range(nsess):
+            slot_of[h] = -1
         frame = <object>caller if caller != NULL else None
         if has_agent:
             agent = batch.agent
@@ -2556,15 +2632,14 @@ cdef class Engine:
             prio = batch.priority
         if has_kind:
             kind = batch.kind
-        at = now
         try:
-            for i in range(n):
-                if _SINK is not rows and frame is not None:
-                    _SINK = rows
-                    _SINK_FRAME = frame
-                done = rows.n
-                marked = len(marks)
-                try:
+            try:
+                for i in range(n):
+                    if _SINK is not rows and frame is not None:
+                        _SINK = rows
+                        _SINK_FRAME = frame
+                    done = rows.n
+                    marked = len(marks)
                     # Each value is checked as it is read (the arrays may be the caller's,
                     # and another thread may change them): a bad one fails its row.
                     if times[i] != now:
@@ -2575,15 +2650,15 @@ cdef class Engine:
                     c = code[i]
                     if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
                         raise out_of_range("command", c, 0, COL_TICK)
-                    sid = None if c == COL_TICK else _pick(sessions, sess[i], "session", False)
+                    h = 0 if c == COL_TICK else sess[i]
+                    sid = None if c == COL_TICK else _pick(sessions, h, "session", False)
+                    a = None
+                    if c >= COL_AGENT and has_agent and _is_id(sid):  # COL_AGENT, COL_AUTO
+                        a = _pick(agents, agent[i], "agent", True)
                     if c == COL_TICK:
                         self._tick(now, marks)
-                    elif not _is_id(sid):
+                    elif not (_is_id(sid) and _is_optional_id(a)):
                         run_checked(self, batch.command_at(i), at, marks)
-                    elif c == COL_CLOSE:
-                        self._close(self._session_slot(sid), at, C_MANUAL, marks)
-                    elif c == COL_BUYER:
-                        self._buyer_message(at, sid)
                     elif c == COL_OPEN:
                         b = _pick(buyers, buyer[i], "buyer", True) if has_buyer else None
                         g = _pick(groups, group[i], "group", True) if has_group else None
@@ -2593,22 +2668,28 @@ cdef class Engine:
                                 and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
                             run_checked(self, batch.command_at(i), at, marks)
                         else:
-                            self._open(at, sid, b, g, <int>p, marks, k)
-                    else:  # COL_AGENT or COL_AUTO
-                        a = _pick(agents, agent[i], "agent", True) if has_agent else None
-                        if _is_optional_id(a):
-                            self._agent_message(at, sid, c == COL_AUTO, a)
-                        else:
-                            run_checked(self, batch.command_at(i), at, marks)
-                except Exception as exc:
-                    # As in apply: the rows before it happened; the failing row's events did not.
-                    rows.truncate(done)
-                    raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
-                if len(marks) - marked != rows.n - done:  # events missed the sink: file them
-                    rows.merge(done, marks[marked:])
-                if len(marks) > 4096:
-                    del marks[:]
+                            slot_of[h] = self._open(at, sid, b, g, <int>p, marks, k)
+                    else:
+                        si = slot_of[h]
+                        if si < 0 or PyList_GET_ITEM(self._sid, si) != <PyObject*>sid:
+                            si = self._session_slot(sid)
+                            slot_of[h] = si
+                        if c == COL_CLOSE:
+                            self._close(si, at, C_MANUAL, marks)
+                        elif c == COL_BUYER:
+                            self._buyer_message_in(si, at)
+                        else:  # COL_AGENT or COL_AUTO
+                            self._agent_message_in(si, at, sid, c == COL_AUTO, a)
+                    if len(marks) - marked != rows.n - done:  # events missed the sink
+                        rows.merge(done, marks[marked:])
+                    if len(marks) > 64:
+                        del marks[:]
+            except Exception as exc:
+                # As in apply: the rows before it happened; the failing row's events did not.
+                rows.truncate(done)
+                raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
         finally:
+            PyMem_Free(slot_of)
             if _SINK is rows:
                 _SINK = None
                 _SINK_FRAME = None
@@ -3034,6 +3115,9 @@ cdef class Engine:
             raise AssertionError("online count")
         if not (self.online_all == sum(self.ag[ai].all_groups for ai in online)):
             raise AssertionError("online-all")
+        if not self.all_live and (self.ngroups or self.ix[SLOT_ALL * 2].size
+                                  or self.ix[SLOT_ALL * 2 + 1].size):
+            raise AssertionError("ALL indexes asleep while groups exist")
         for q in range(self.ngroups):
             if self.online_groups[q] != sum(
                 1 for ai in online if not self.ag[ai].all_groups and self._serves(ai, q)

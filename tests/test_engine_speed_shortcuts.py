@@ -1,0 +1,147 @@
+"""The compiled engine's shortcuts change nothing a caller can see (R11, R21, R22).
+
+* Until a group name exists the compiled engine keeps no "serves every group"
+  agent indexes (they would hold the same agents as the "every agent" ones);
+  they are built when the first group name appears. Whenever that happens (a
+  session of a group opens, an agent serving groups joins), selection, events
+  and snapshots stay those of the reference engines, on every strategy.
+* ``apply_columns`` remembers the slot each session handle last named and
+  trusts it only while that slot still holds the very id object: a session
+  closed and opened again, another session taking its slot, or the same id
+  opened from an equal but distinct string give exactly ``apply``'s events
+  and errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import require_engine
+from kefu import Assigner, Cap, Command, ManualClock, Strategy
+from kefu.errors import BatchAborted
+
+Tuple = tuple[Any, ...]
+ENGINES = ("c", "py", "naive")
+
+ungrouped = st.one_of(
+    st.tuples(st.just("open_session"), st.sampled_from([f"s{i}" for i in range(8)])),
+    st.tuples(st.just("close_session"), st.sampled_from([f"s{i}" for i in range(8)])),
+    st.tuples(st.just("agent_message"), st.sampled_from([f"s{i}" for i in range(8)])),
+    st.tuples(st.just("set_online"), st.sampled_from(["A", "B", "C"]), st.booleans()),
+)
+first_group = st.one_of(
+    st.tuples(st.just("open_session"), st.just("g0"), st.none(), st.sampled_from(["x", "y"])),
+    st.tuples(st.just("add_agent"), st.just("D"), st.just(Cap.limit(2)),
+              st.sampled_from([["x"], ["x", "y"], []]), st.just(1), st.booleans()),
+)
+grouped = st.one_of(
+    ungrouped,
+    st.tuples(st.just("open_session"), st.sampled_from([f"g{i}" for i in range(1, 6)]),
+              st.none(), st.sampled_from(["x", "y", None])),
+    st.tuples(st.just("close_session"), st.sampled_from([f"g{i}" for i in range(6)])),
+)
+
+
+def run(engine: str, strategy: Strategy, commands: list[Tuple]) -> tuple[list[Any], Any]:
+    """Each command as its own batch: (its events or its error's type and message)."""
+    shop = Assigner(ManualClock(0.0), engine=engine, strategy=strategy)  # type: ignore[arg-type]
+    shop.apply([("add_agent", "A", Cap.limit(2), None, 1, True),
+                ("add_agent", "B", Cap.limit(3), None, 2, True),
+                ("add_agent", "C", Cap.limit(1), None, 1, False)])
+    out: list[Any] = []
+    for command in commands:
+        try:
+            out.append(shop.apply([command]))
+        except BatchAborted as exc:
+            out.append((type(exc.__cause__).__name__, str(exc.__cause__)))
+    shop.check()
+    return out, shop.snapshot()
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+@given(before=st.lists(ungrouped, max_size=12), group=first_group,
+       after=st.lists(grouped, max_size=12))
+def test_r11_first_group_name_after_load_changes_nothing(
+        strategy: Strategy, before: list[Tuple], group: Tuple, after: list[Tuple]) -> None:
+    engines = [require_engine(name) for name in ENGINES]
+    commands = [*before, group, *after]
+    results = [run(name, strategy, commands) for name in engines]
+    for other in results[1:]:
+        assert other == results[0]
+
+
+def columns_and_tuples(engine: str, sessions: tuple[str, ...],
+                       rows: list[tuple[int, int]]) -> tuple[Any, Any]:
+    """The same rows through apply_columns and through apply, on fresh shops."""
+    out = []
+    for columnar in (True, False):
+        shop = Assigner(ManualClock(0.0), engine=engine)  # type: ignore[arg-type]
+        shop.apply([("add_agent", "A", Cap.limit(1), None, 1, True)])
+        shop.open_session("".join(["s", "0"]))  # an equal id, not the table's object
+        try:
+            if columnar:
+                got: Any = list(shop.apply_columns(
+                    np.array([code for code, _ in rows], np.int8),
+                    np.array([handle for _, handle in rows], np.int64),
+                    sessions=sessions))
+            else:
+                got = shop.apply([(Command(code).name.lower(), sessions[handle])
+                                  for code, handle in rows])
+        except BatchAborted as exc:
+            got = (exc.index, type(exc.__cause__).__name__, str(exc.__cause__),
+                   list(exc.events))
+        shop.check()
+        out.append((got, shop.snapshot()))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@given(rows=st.lists(st.tuples(st.sampled_from(list(Command)[:4]), st.integers(0, 2)),
+                     max_size=20))
+def test_r21_session_handles_follow_reopens_and_reused_slots(
+        engine: str, rows: list[tuple[int, int]]) -> None:
+    require_engine(engine)
+    columnar, tuples = columns_and_tuples(engine, ("s0", "s1", "s2"), rows)
+    assert columnar == tuples
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_r22_closed_handle_whose_slot_was_taken_is_unknown(engine: str) -> None:
+    require_engine(engine)
+    rows = [(Command.OPEN_SESSION, 1), (Command.BUYER_MESSAGE, 1), (Command.CLOSE_SESSION, 1),
+            (Command.OPEN_SESSION, 2), (Command.BUYER_MESSAGE, 1)]
+    columnar, tuples = columns_and_tuples(engine, ("s0", "s1", "s2"), rows)
+    assert columnar == tuples
+    assert columnar[0][:2] == (4, "UnknownSession")
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_r11_first_group_name_after_restore_and_diversion_changes_nothing(
+        strategy: Strategy) -> None:
+    """The ALL indexes wake on a restored engine, with agents filed on the offline side."""
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        clock = ManualClock(0.0)
+        shop = Assigner(clock, engine=engine, strategy=strategy,  # type: ignore[arg-type]
+                        offline_diversion=True, session_kinds={"big": 2})
+        shop.apply([("add_agent", "A", Cap.limit(3), None, 1, False),
+                    ("add_agent", "B", Cap.limit(2), None, 2, False),
+                    ("add_agent", "C", Cap.limit(3), None, 1, True)])
+        out: list[Any] = [shop.apply([("open_session", f"s{i}") for i in range(4)])]
+        out.append(shop.agent_offline("C"))
+        shop = Assigner.restore(shop.snapshot(), clock, engine=engine)  # type: ignore[arg-type]
+        out.append(shop.open_session("g0", group="x", kind="big"))
+        out.append(shop.add_agent("D", Cap.limit(2), ["x"], online=True))
+        out.append(shop.open_session("g1", group="x"))
+        out.append(shop.close_session("s0"))
+        out.append(shop.agent_online("A"))
+        shop.check()
+        results.append((out, shop.snapshot()))
+    for other in results[1:]:
+        assert other == results[0]
