@@ -2614,13 +2614,9 @@ cdef class Engine:
         cdef Py_ssize_t nsess = len(sessions)
         cdef int c, si
         cdef i64 p, h
-        cdef int *slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
+        cdef int *slot_of = NULL
         cdef object at = now  # the time as the commands take it: boxed once per change
         cdef PyObject *caller = PyEval_GetFrame()
-        if slot_of == NULL:
-            raise MemoryError()
-        for h in range(nsess):
-            slot_of[h] = -1
         frame = <object>caller if caller != NULL else None
         if has_agent:
             agent = batch.agent
@@ -2632,6 +2628,12 @@ cdef class Engine:
             prio = batch.priority
         if has_kind:
             kind = batch.kind
+        # Allocated last, so that nothing between here and the ``finally`` that frees it can raise.
+        slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
+        if slot_of == NULL:
+            raise MemoryError()
+        for h in range(nsess):
+            slot_of[h] = -1
         try:
             try:
                 for i in range(n):
