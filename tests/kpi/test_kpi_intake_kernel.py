@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kpi_fuzz import EvilStr, SubMessage
 
-from kefu.kpi import kernel
+from kefu.kpi import InvalidRecord, MessageTable, kernel
 from kefu.kpi.intake import _PLANS, _SPECS, _all_clean_py
 from kefu.kpi.records import (
     MAX_AMOUNT,
@@ -75,7 +75,7 @@ def spoiled_lists(draw: st.DrawFn) -> tuple[list[Any], type]:
     for _ in range(draw(st.integers(1, 4))):
         rec = attrs.evolve(proto)
         for name in draw(st.lists(st.sampled_from([f.name for f in attrs.fields(cls)]),
-                                  max_size=2)):
+                                  max_size=2, unique=True)):
             value = draw(st.sampled_from([*VALUES, "delete"]))
             if value == "delete" and type(value) is str:
                 object.__delattr__(rec, name)
@@ -109,3 +109,31 @@ def test_K12_compiled_intake_check_leaves_a_class_without_slots_to_the_reference
         at: float
 
     assert _compiled([Loose(T0)], Loose, (("at", 2, ()),)) is None
+
+
+@given(st.lists(st.sampled_from(["s1", "", EvilStr("s2"), None, 7, b"s"]), min_size=1,
+                max_size=6),
+       st.sampled_from(["session_id", "agent_id"]))
+def test_K12_table_id_columns_are_checked_alike_by_both_kernels(values: list[Any],
+                                                                name: str) -> None:
+    """A MessageTable's id columns: the compiled one-pass check and store gives the very
+    column, or the very error, the reference gives."""
+    if "c" not in kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
+    n = len(values)
+    columns: dict[str, Any] = {"at": [T0] * n, "session_id": ["s"] * n, "buyer_id": ["b"] * n,
+                               "sender": [0] * n, "message_id": [str(k) for k in range(n)]}
+    columns[name] = values
+    saved = kernel.ACTIVE
+    outcomes = []
+    try:
+        for name_ in ("c", "py"):
+            kernel.ACTIVE = name_
+            try:
+                column = getattr(MessageTable(**columns), name).tolist()
+                outcomes.append(([type(v) for v in column], column))
+            except InvalidRecord as exc:
+                outcomes.append(("error", str(exc)))
+    finally:
+        kernel.ACTIVE = saved
+    assert outcomes[0] == outcomes[1]

@@ -44,7 +44,7 @@ outside int64.
 
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF, Py_DECREF
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
 from cpython.array cimport array, clone
 from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
@@ -1744,4 +1744,29 @@ def all_clean(list recs, type cls, tuple spec):
             v = (<PyObject**>((<char*>r) + offsets[f]))[0]
             if v == NULL or not _clean_value(v, kinds[f], <tuple>members[f]):
                 return False
+    return True
+
+
+# A MessageTable's id columns (kefu.kpi.table) --------------------------------------------
+
+def str_column(list items, bint none_ok, object out):
+    """Fill ``out``, a new object array of ``len(items)`` Nones, with ``items`` and return
+    True when every one is an exact ``str`` (or None, when ``none_ok``); else False, with
+    ``out`` partly filled, for the caller to drop (the reference then checks each value).
+    One pass checks and stores each value, touching it once. O(n) in C, no code of the
+    values' runs."""
+    cdef Py_ssize_t i, n = len(items)
+    if len(out) != n or out.dtype.kind != "O" or not out.flags.c_contiguous:
+        raise ValueError("str_column: not a new object array of the items' length")
+    cdef PyObject** data = <PyObject**><size_t>out.__array_interface__["data"][0]
+    cdef PyObject* v
+    cdef PyObject* old
+    for i in range(n):
+        v = PyList_GET_ITEM(items, i)
+        if not (PyUnicode_CheckExact(v) or (none_ok and v == Py_None)):
+            return False
+        Py_XINCREF(v)
+        old = data[i]
+        data[i] = v
+        Py_XDECREF(old)
     return True
