@@ -44,7 +44,7 @@ outside int64.
 
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF, Py_DECREF
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
 from cpython.array cimport array, clone
 from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
@@ -1677,3 +1677,107 @@ def last_answers(object tl, list sessions, list times):
             last_r, last_sid = r, sid
         out.append(last)
     return out
+
+
+# Records at the boundary (kefu.kpi.intake) ----------------------------------------------
+
+cdef enum:  # intake's field kinds, in its order; an enum's members are kind 7
+    _IN_STR, _IN_OPT_STR, _IN_TIME, _IN_OPT_TIME, _IN_INT, _IN_BOOL, _IN_AMOUNT, _IN_MEMBER
+
+cdef double _MAX_AMOUNT_D = 9007199254740992.0  # records.MAX_AMOUNT, 2**53
+cdef long long _MAX_AMOUNT_I = 9007199254740992
+
+
+cdef inline bint _clean_value(PyObject* v, int kind, tuple members) noexcept:
+    """Whether ``v`` is what intake's fast path accepts for a field of ``kind``: exact
+    types only, so no code of the value's runs. C speed."""
+    cdef int overflow = 0
+    cdef long long x
+    cdef double d
+    cdef Py_ssize_t k
+    if kind == _IN_MEMBER:
+        for k in range(len(members)):
+            if v == <PyObject*>members[k]:
+                return True
+        return False
+    if v == Py_None:
+        return kind == _IN_OPT_STR or kind == _IN_OPT_TIME
+    if kind == _IN_STR or kind == _IN_OPT_STR:
+        return PyUnicode_CheckExact(v)
+    if kind == _IN_BOOL:
+        return v == <PyObject*>_TRUE or v == <PyObject*>_FALSE
+    if kind == _IN_INT:
+        return PyLong_CheckExact(v)
+    if PyFloat_CheckExact(v):
+        d = PyFloat_AS_DOUBLE(v)  # NaN fails every comparison
+        if kind == _IN_AMOUNT:
+            return -_MAX_AMOUNT_D <= d <= _MAX_AMOUNT_D
+        return _MIN_TIME <= d < _MAX_TIME
+    if not PyLong_CheckExact(v):
+        return False
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)  # an exact int: runs no code
+    if overflow:
+        return False  # beyond 64 bits: past every limit
+    if kind == _IN_AMOUNT:
+        return -_MAX_AMOUNT_I <= x <= _MAX_AMOUNT_I
+    return _MIN_INT_TIME <= x < _MAX_INT_TIME
+
+
+def all_clean(list recs, type cls, tuple spec):
+    """What ``kefu.kpi.intake._all_clean`` answers for ``recs``, our own list (whether
+    every record is an exact ``cls`` whose fields hold exact, in-range values), read
+    straight from the records' slots, or None when a field of ``cls`` is not one of its
+    own object slots (then the reference decides). ``spec`` is (name, kind, members)
+    per field, kinds as intake numbers them. No code of the records' runs, so the list
+    cannot change while it is read. O(n x fields) in C."""
+    cdef vector[Py_ssize_t] offsets
+    cdef vector[int] kinds
+    cdef list members = []
+    cdef Py_ssize_t i, f, nf = len(spec)
+    cdef PyObject* r
+    cdef PyObject* v
+    cdef PyMemberDef* member
+    for name, kind, allowed in spec:
+        descr = cls.__dict__.get(name)
+        if type(descr) is not MemberDescriptorType or descr.__objclass__ is not cls:
+            return None
+        member = (<PyMemberDescrObject*>descr).d_member
+        if member.type != 16:  # T_OBJECT_EX: a PyObject* that may be NULL (unset)
+            return None
+        offsets.push_back(member.offset)
+        kinds.push_back(kind)
+        members.append(allowed)
+    for i in range(len(recs)):
+        r = PyList_GET_ITEM(recs, i)
+        if <PyObject*>r.ob_type != <PyObject*>cls:
+            return False
+        for f in range(nf):
+            v = (<PyObject**>((<char*>r) + offsets[f]))[0]
+            if v == NULL or not _clean_value(v, kinds[f], <tuple>members[f]):
+                return False
+    return True
+
+
+# A MessageTable's id columns (kefu.kpi.table) --------------------------------------------
+
+def str_column(list items, bint none_ok, object out):
+    """Fill ``out``, a new object array of ``len(items)`` Nones, with ``items`` and return
+    True when every one is an exact ``str`` (or None, when ``none_ok``); else False, with
+    ``out`` partly filled, for the caller to drop (the reference then checks each value).
+    One pass checks and stores each value, touching it once. O(n) in C, no code of the
+    values' runs."""
+    cdef Py_ssize_t i, n = len(items)
+    if len(out) != n or out.dtype.kind != "O" or not out.flags.c_contiguous:
+        raise ValueError("str_column: not a new object array of the items' length")
+    cdef PyObject** data = <PyObject**><size_t>out.__array_interface__["data"][0]
+    cdef PyObject* v
+    cdef PyObject* old
+    for i in range(n):
+        v = PyList_GET_ITEM(items, i)
+        if not (PyUnicode_CheckExact(v) or (none_ok and v == Py_None)):
+            return False
+        Py_XINCREF(v)
+        old = data[i]
+        data[i] = v
+        Py_XDECREF(old)
+    return True

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from kefu._text import short_repr
 from kefu.errors import ConcurrentCall
+from kefu.kpi import kernel
 from kefu.kpi.errors import InvalidRecord
 from kefu.kpi.records import (
     MAX_AMOUNT,
@@ -169,11 +170,30 @@ CLEAN_ONE: dict[type, Callable[[object], bool]] = {
     cls: _one_clean(_one_checks(spec)) for cls, spec in _SPECS.items()}
 
 
+#: Per record class, its fields for the compiled kernel's ``all_clean``: (name, kind,
+#: members), an enum's kind 7 with its members, any other's kind with ().
+_PLANS: dict[type, tuple[tuple[str, int, tuple[object, ...]], ...]] = {
+    cls: tuple((name, 7, tuple(kind)) if isinstance(kind, type) else (name, kind, ())
+               for name, kind in spec)
+    for cls, spec in _SPECS.items()}
+
+
 def _all_clean(recs: list[Any], cls: type, spec: tuple[tuple[str, _Kind], ...]) -> bool:
     """Whether every record is an exact ``cls`` with exact, in-range fields. Runs no
-    code of the records' (only exact types are looked into). O(n), C speed."""
+    code of the records' (only exact types are looked into). O(n), C speed: the
+    compiled kernel reads the slots in one loop (a few ns a field); the reference
+    makes one ``map`` per field (about 90 ns a field)."""
     if not recs:
         return True
+    if kernel.ACTIVE == "c":
+        found = kernel.compiled("all_clean")(recs, cls, _PLANS[cls])
+        if found is not None:
+            return found is True
+    return _all_clean_py(recs, cls, spec)
+
+
+def _all_clean_py(recs: list[Any], cls: type, spec: tuple[tuple[str, _Kind], ...]) -> bool:
+    """:func:`_all_clean` by the reference, at C speed with no compiled code."""
     if set(map(type, recs)) != {cls}:
         return False
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from collections.abc import Iterable
+from operator import attrgetter
 
 from kefu.kpi.clocks import MET, MISSED
 from kefu.kpi.intake import checked
@@ -24,7 +25,7 @@ from kefu.kpi.results import (
     Unit,
     status_of,
 )
-from kefu.kpi.timeline import INF, Timeline, build_timeline, fields_of
+from kefu.kpi.timeline import INF, Timeline, build_timeline, dedupe, fields_of
 from kefu.kpi.window import Calendar, Window
 
 __all__ = ["card_count_key", "card_winner", "rated_at", "satisfaction", "satisfaction_result"]
@@ -45,6 +46,7 @@ def _card_key(e: Evaluation) -> tuple[float, int, str, float, str, str, str, boo
 
 
 _FIELDS = fields_of(Evaluation)
+_SENT_AT = attrgetter("sent_at")
 
 
 def rated_at(e: Evaluation) -> float:
@@ -92,9 +94,8 @@ def satisfaction_result(evaluations: Iterable[Evaluation], tl: Timeline, opts: O
     """K05 over deduplicated evaluations, crediting agents from ``tl``'s stretches."""
     as_of = opts.as_of
     seen = checked(evaluations, Evaluation)
-    # identical records once (C-level tuple hashing, not attrs' __hash__)
-    unique = list(dict(zip(map(_FIELDS, seen), seen, strict=True)).values())
-    duplicates = len(seen) - len(unique)
+    # identical records once (field tuples of those sharing a sent_at, not attrs' __hash__)
+    unique, duplicates = dedupe(seen, INF, _SENT_AT, _FIELDS)
     negative = 0
     bot = 0
     cards: dict[object, list[Evaluation]] = {}  # one list of ratings per card

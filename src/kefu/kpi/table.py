@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu._text import short_repr
+from kefu.kpi import kernel
 from kefu.kpi.errors import InvalidRecord
 from kefu.kpi.intake import _INT, _OPT_STR, _STR, checked, checked_field
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender, time_error
@@ -261,6 +262,10 @@ def _times(values: Iterable[Any]) -> FloatArray:
 def _strs(name: str, values: Iterable[Any], kind: int) -> ObjectArray:
     """An id column as an object array of plain ``str`` (None too when ``kind`` allows)."""
     items = _items(name, values)
+    if kernel.ACTIVE == "c":  # checked and stored in one pass
+        out = np.empty(len(items), dtype=object)
+        if kernel.compiled("str_column")(items, kind != _STR, out):
+            return out
     allowed = {str} if kind == _STR else {str, type(None)}
     if not set(map(type, items)) <= allowed:
         items = [checked_field(_OWNER, f"{name}[{row}]", kind, value)
