@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import attrs
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -166,3 +167,30 @@ def test_K12_a_record_class_with_its_own_attribute_lookup_is_checked_as_read() -
         kernel.ACTIVE = saved
     assert outcomes[0] == outcomes[1]
     assert _compiled([record], Handover) is True
+
+
+class _TupleArray(np.ndarray):  # type: ignore[type-arg]
+    """An array whose ``tolist`` gives a tuple, as a subclass's may."""
+
+    def tolist(self) -> Any:  # type: ignore[override]
+        return tuple(super().tolist())
+
+
+def test_K12_table_id_column_from_an_array_subclass_is_built_alike_by_both_kernels() -> None:
+    """An id column given as an ndarray subclass whose ``tolist`` is not a plain list:
+    the compiled one-pass store must leave it to the reference, not fail with its own
+    argument error."""
+    if "c" not in kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
+    saved = kernel.ACTIVE
+    columns = []
+    try:
+        for name in ("c", "py"):
+            kernel.ACTIVE = name
+            sids = np.array(["s1", "s2"], dtype=object).view(_TupleArray)
+            table = MessageTable(at=[T0, T0], session_id=sids, buyer_id=["b", "b"],
+                                 sender=[0, 0], message_id=["m1", "m2"])
+            columns.append(table.session_id.tolist())
+    finally:
+        kernel.ACTIVE = saved
+    assert columns == [["s1", "s2"], ["s1", "s2"]]
