@@ -14,13 +14,14 @@ import math
 from typing import Any
 
 import attrs
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kpi_fuzz import EvilStr, SubMessage
 
 from kefu.kpi import InvalidRecord, MessageTable, kernel
-from kefu.kpi.intake import _PLANS, _SPECS, _all_clean_py
+from kefu.kpi.intake import _PLANS, _SPECS, _all_clean_py, checked
 from kefu.kpi.records import (
     MAX_AMOUNT,
     MAX_TIME,
@@ -137,3 +138,59 @@ def test_K12_table_id_columns_are_checked_alike_by_both_kernels(values: list[Any
     finally:
         kernel.ACTIVE = saved
     assert outcomes[0] == outcomes[1]
+
+
+def _nan_at(self: object, name: str) -> object:
+    return math.nan if name == "at" else object.__getattribute__(self, name)
+
+
+def test_K12_a_record_class_with_its_own_attribute_lookup_is_checked_as_read() -> None:
+    """A record class given its own ``__getattribute__`` hands out values other than
+    its slots hold: the reference checks what it reads (here a NaN time, refused), so
+    the compiled check must not pass the record on the slots' word; both kernels then
+    give the same error."""
+    if "c" not in kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
+    record = Handover("s1", "b1", "alice", T0)
+    saved = kernel.ACTIVE
+    outcomes = []
+    Handover.__getattribute__ = _nan_at  # type: ignore[assignment,method-assign]
+    try:
+        assert _compiled([record], Handover) is None
+        for name in ("c", "py"):
+            kernel.ACTIVE = name
+            with pytest.raises(InvalidRecord) as caught:
+                checked([record], Handover)
+            outcomes.append(str(caught.value))
+    finally:
+        del Handover.__getattribute__
+        kernel.ACTIVE = saved
+    assert outcomes[0] == outcomes[1]
+    assert _compiled([record], Handover) is True
+
+
+class _TupleArray(np.ndarray):  # type: ignore[type-arg]
+    """An array whose ``tolist`` gives a tuple, as a subclass's may."""
+
+    def tolist(self) -> Any:  # type: ignore[override]
+        return tuple(super().tolist())
+
+
+def test_K12_table_id_column_from_an_array_subclass_is_built_alike_by_both_kernels() -> None:
+    """An id column given as an ndarray subclass whose ``tolist`` is not a plain list:
+    the compiled one-pass store must leave it to the reference, not fail with its own
+    argument error."""
+    if "c" not in kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
+    saved = kernel.ACTIVE
+    columns = []
+    try:
+        for name in ("c", "py"):
+            kernel.ACTIVE = name
+            sids = np.array(["s1", "s2"], dtype=object).view(_TupleArray)
+            table = MessageTable(at=[T0, T0], session_id=sids, buyer_id=["b", "b"],
+                                 sender=[0, 0], message_id=["m1", "m2"])
+            columns.append(table.session_id.tolist())
+    finally:
+        kernel.ACTIVE = saved
+    assert columns == [["s1", "s2"], ["s1", "s2"]]

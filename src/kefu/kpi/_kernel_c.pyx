@@ -1723,11 +1723,22 @@ cdef inline bint _clean_value(PyObject* v, int kind, tuple members) noexcept:
     return _MIN_INT_TIME <= x < _MAX_INT_TIME
 
 
+cdef extern from *:
+    """
+    static int kefu_plain_getattr(PyObject *t) {
+        return ((PyTypeObject *)t)->tp_getattro == PyObject_GenericGetAttr;
+    }
+    """
+    bint kefu_plain_getattr(object t)  # reads a slot through its descriptor, no hook
+
+
 def all_clean(list recs, type cls, tuple spec):
     """What ``kefu.kpi.intake._all_clean`` answers for ``recs``, our own list (whether
     every record is an exact ``cls`` whose fields hold exact, in-range values), read
     straight from the records' slots, or None when a field of ``cls`` is not one of its
-    own object slots (then the reference decides). ``spec`` is (name, kind, members)
+    own object slots, or ``cls`` looks attributes up its own way (a ``__getattribute__``
+    or ``__getattr__`` of its own: what the reference reads is then not what the slots
+    hold), so the reference decides. ``spec`` is (name, kind, members)
     per field, kinds as intake numbers them. No code of the records' runs, so the list
     cannot change while it is read. O(n x fields) in C."""
     cdef vector[Py_ssize_t] offsets
@@ -1737,6 +1748,8 @@ def all_clean(list recs, type cls, tuple spec):
     cdef PyObject* r
     cdef PyObject* v
     cdef PyMemberDef* member
+    if not kefu_plain_getattr(cls):
+        return None
     for name, kind, allowed in spec:
         descr = cls.__dict__.get(name)
         if type(descr) is not MemberDescriptorType or descr.__objclass__ is not cls:

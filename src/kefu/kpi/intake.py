@@ -10,7 +10,8 @@ takes the records through :func:`checked`, once, before computing anything:
 - an input iterable is read once into a list of our own;
 - a record of exactly the expected class whose fields have exact types and
   values in range is used as it is. This is the common case, and it is
-  checked at C speed, one ``map`` per field (no Python code per record);
+  checked at C speed (no Python code per record): the compiled kernel reads
+  each record's slots in one loop, the reference makes one ``map`` per field;
 - otherwise each record is read field by field, once, into a new exact
   record: a ``str`` subclass id becomes the plain ``str`` of its characters
   (its own ``__hash__``/``__eq__`` are never called), and every value is

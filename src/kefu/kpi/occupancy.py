@@ -41,7 +41,8 @@ _FIELDS = fields_of(AgentStatus)
 
 def status_records(statuses: Iterable[AgentStatus], as_of: float) -> tuple[list[AgentStatus], int]:
     """Checked, distinct status records not after ``as_of``, and how many repeats were
-    dropped. Raises InvalidRecord for a bad record. O(r)."""
+    dropped. Raises InvalidRecord for a bad record. O(r log r) at C speed (a sort of
+    the times), plus Python steps for records sharing a time."""
     return dedupe(checked(statuses, AgentStatus), as_of, _AT, _FIELDS)
 
 

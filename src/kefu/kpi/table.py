@@ -262,7 +262,8 @@ def _times(values: Iterable[Any]) -> FloatArray:
 def _strs(name: str, values: Iterable[Any], kind: int) -> ObjectArray:
     """An id column as an object array of plain ``str`` (None too when ``kind`` allows)."""
     items = _items(name, values)
-    if kernel.ACTIVE == "c":  # checked and stored in one pass
+    # checked and stored in one pass (a subclass's ``tolist`` may give other than a list)
+    if kernel.ACTIVE == "c" and type(items) is list:
         out = np.empty(len(items), dtype=object)
         if kernel.compiled("str_column")(items, kind != _STR, out):
             return out
