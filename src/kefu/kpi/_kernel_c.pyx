@@ -12,7 +12,8 @@ message's fields once:
    while we work; the tuple cannot). Each record must be an exact
    ``Message``; its seven fields are read straight from the instance's slots
    (offsets taken from the class's member descriptors at import, so no
-   attribute lookup and no code of the record's runs) and checked: exact
+   attribute lookup and no code of the record's runs; while the class reads
+   each field from that slot, else the reference reads them) and checked: exact
    ``str`` ids, ``agent_id`` None or an exact ``str``, an exact float or int
    time in [MIN_TIME, MAX_TIME), a ``Sender`` member, an exact int seq. The
    ids are kept with a reference of our own for the whole pass.
@@ -426,8 +427,8 @@ def scan(list msgs, object as_of):
         return None
     cdef tuple items = tuple(msgs)  # ours: the caller's list may change, this cannot
     cdef Py_ssize_t n_all = len(items)
-    if n_all > _MAX_MESSAGES:
-        return None
+    if n_all > _MAX_MESSAGES or not _message_reads_slots():
+        return None  # (a patched Message: the reference reads its records as patched)
     cdef _Keys store = _Keys(n_all)
     cdef int any_seq = _read(items, <double>as_of, store)
     if any_seq < 0:
@@ -1723,15 +1724,6 @@ cdef inline bint _clean_value(PyObject* v, int kind, tuple members) noexcept:
     return _MIN_INT_TIME <= x < _MAX_INT_TIME
 
 
-cdef extern from *:
-    """
-    static int kefu_plain_getattr(PyObject *t) {
-        return ((PyTypeObject *)t)->tp_getattro == PyObject_GenericGetAttr;
-    }
-    """
-    bint kefu_plain_getattr(object t)  # reads a slot through its descriptor, no hook
-
-
 def all_clean(list recs, type cls, tuple spec):
     """What ``kefu.kpi.intake._all_clean`` answers for ``recs``, our own list (whether
     every record is an exact ``cls`` whose fields hold exact, in-range values), read
@@ -1744,20 +1736,16 @@ def all_clean(list recs, type cls, tuple spec):
     cdef vector[Py_ssize_t] offsets
     cdef vector[int] kinds
     cdef list members = []
-    cdef Py_ssize_t i, f, nf = len(spec)
+    cdef Py_ssize_t i, f, offset, nf = len(spec)
     cdef PyObject* r
     cdef PyObject* v
-    cdef PyMemberDef* member
     if not kefu_plain_getattr(cls):
         return None
     for name, kind, allowed in spec:
-        descr = cls.__dict__.get(name)
-        if type(descr) is not MemberDescriptorType or descr.__objclass__ is not cls:
+        offset = _own_slot(cls, name)
+        if offset < 0:
             return None
-        member = (<PyMemberDescrObject*>descr).d_member
-        if member.type != 16:  # T_OBJECT_EX: a PyObject* that may be NULL (unset)
-            return None
-        offsets.push_back(member.offset)
+        offsets.push_back(offset)
         kinds.push_back(kind)
         members.append(allowed)
     for i in range(len(recs)):

@@ -86,7 +86,7 @@ cdef bint _clean(object m) noexcept:
     cdef PyObject* sender = _slot(m, _SENDER)
     cdef PyObject* agent = _slot(m, _AGENT_ID)
     cdef PyObject* seq = _slot(m, _SEQ)
-    if not (_plain(_slot(m, _SID)) and _plain(_slot(m, _BID)) and _plain(_slot(m, _MID))):
+    if not (_message_reads_slots() and _plain(_slot(m, _SID)) and _plain(_slot(m, _BID)) and _plain(_slot(m, _MID))):
         return False
     if at == NULL or not PyFloat_CheckExact(at):
         return False

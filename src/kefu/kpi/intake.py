@@ -145,7 +145,7 @@ def _one_clean(checks: tuple[_Check, ...]) -> Callable[[object], bool]:
     above, so it checks exactly what the list path checks; the names it reads are
     the record classes' own field names, never input."""
     env: dict[str, Any] = {"MIN_TIME": MIN_TIME, "MAX_TIME": MAX_TIME,
-                           "MAX_AMOUNT": MAX_AMOUNT}
+                           "MAX_AMOUNT": MAX_AMOUNT, "ConcurrentCall": ConcurrentCall}
     lines = ["def clean(r):", "    try:"]
     for n, (name, members, types, ranged) in enumerate(checks):
         lines.append(f"        v = r.{name}")
@@ -159,7 +159,9 @@ def _one_clean(checks: tuple[_Check, ...]) -> Callable[[object], bool]:
             lines.append("        if v is not None and not MIN_TIME <= v < MAX_TIME: return False")
         elif ranged == _AMOUNT_RANGE:
             lines.append("        if not -MAX_AMOUNT <= v <= MAX_AMOUNT: return False")
-    lines += ["    except AttributeError:", "        return False  # a slot deleted",
+    lines += ["    except ConcurrentCall:", "        raise",
+              "    except Exception:",  # a slot deleted, a patched class's read raising
+              "        return False  # the rebuild names the field",
               "    return True"]
     exec("\n".join(lines), env)  # our own field names: see the docstring
     clean: Callable[[object], bool] = env["clean"]
@@ -208,8 +210,10 @@ def _all_clean_py(recs: list[Any], cls: type, spec: tuple[tuple[str, _Kind], ...
                 return False
             if kind in (_TIME, _OPT_TIME, _AMOUNT) and not _in_range(recs, get, kind):
                 return False
-    except (AttributeError, OverflowError):  # a slot deleted, an int beyond a float
-        return False
+    except ConcurrentCall:  # its code called the tracker reading it: say that
+        raise
+    except Exception:  # a slot deleted, an int beyond a float, a patched read raising:
+        return False  # the rebuild reads each record and names the field
     return True
 
 
