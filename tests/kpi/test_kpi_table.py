@@ -351,6 +351,32 @@ def test_K01_the_compiled_kernel_scans_plain_columns_itself() -> None:
     assert _compiled_columns(MessageTable.from_records([*plain, differing])) is None
 
 
+@given(messages())
+def test_K01_the_compiled_pass_reads_the_id_columns_in_place_as_it_reads_lists(
+        msgs: list[Message]) -> None:
+    """The compiled pass reads a table's object columns where they are (no list made):
+    the same fields as from the columns' lists and as the reference; a column that is
+    not a plain contiguous object array (a strided view put in its place) is not read
+    in place but handed back (None), and the KPI functions then read it as its values."""
+    if "c" not in kpi.kernel.AVAILABLE:
+        pytest.skip("the compiled KPI kernel is not built here")
+    table = MessageTable.from_records(msgs)
+    if table.seq.dtype != np.int64:
+        return  # a seq beyond int64: the numpy pass reads the table, not the compiled one
+    scan = kpi.kernel.compiled("scan_columns")
+    in_place = scan(table.at, table.session_id, table.buyer_id, table.sender,
+                    table.message_id, table.agent_id, table.seq, math.inf)
+    assert in_place == _compiled_columns(table)
+    if in_place is not None:
+        assert _fields(MessageScan(*in_place)) == _fields(scan_messages_py(msgs))
+    strided = np.repeat(table.session_id, 2)[::2]
+    if len(msgs) > 1:  # (a view of one row or none is contiguous)
+        assert scan(table.at, strided, table.buyer_id, table.sender, table.message_id,
+                    table.agent_id, table.seq, math.inf) is None
+    object.__setattr__(table, "session_id", strided)
+    assert _fields(scan_messages(table)) == _fields(scan_messages_py(msgs))
+
+
 def _tampered(name: str, row: int, value: Any) -> MessageTable:
     table = MessageTable(**_columns(MSGS))
     column = getattr(table, name)

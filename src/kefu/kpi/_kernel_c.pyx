@@ -54,6 +54,8 @@ from libc.string cimport memcpy
 
 from types import MemberDescriptorType
 
+from numpy import ndarray as _NDARRAY
+
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.window import BeforeWindow
 
@@ -441,18 +443,47 @@ def scan(list msgs, object as_of):
     return _walk(keys, n, any_seq == 1)
 
 
-def scan_columns(const double[::1] at, list sids, list bids, const signed char[::1] senders,
-                 list mids, list agents, const int64_t[::1] seqs, object as_of):
+cdef extern from "Python.h":
+    ctypedef struct PyListObject:
+        PyObject** ob_item
+
+
+cdef bint _object_items(object column, Py_ssize_t n, PyObject*** out) except -1:
+    """Point ``out`` at the ``n`` items of ``column``, a list or an exact one-dimensional
+    contiguous object ndarray (a table's id column, read in place: no list is made),
+    and return True; False when it is neither. The items are borrowed: the caller runs
+    no Python code while it reads them, and takes a reference to each it keeps. O(1)."""
+    if type(column) is list:
+        out[0] = (<PyListObject*>column).ob_item
+        return len(<list>column) == n
+    if (type(column) is not _NDARRAY or column.ndim != 1 or column.dtype.kind != "O"
+            or len(column) != n or not column.flags.c_contiguous):
+        return False
+    out[0] = <PyObject**><size_t>column.__array_interface__["data"][0]
+    return True
+
+
+def scan_columns(const double[::1] at, object sids, object bids,
+                 const signed char[::1] senders, object mids, object agents,
+                 const int64_t[::1] seqs, object as_of):
     """The message pass over a MessageTable's columns (checked when it was made: exact
     str ids, times in range, sender codes 0-4, int64 seq), as :func:`scan` over its
     rows as records: the same fields, or None when the columnar reference must decide
     (conflicting or scattered copies). Reads each row's values straight from the
-    arrays and lists, in row order; then the same sort and walk as :func:`scan`."""
+    arrays (the id columns as object arrays or lists), in row order; then the same
+    sort and walk as :func:`scan`."""
     if type(as_of) is not float or as_of != as_of:
         return None
     cdef Py_ssize_t n_all = at.shape[0]
-    if n_all > _MAX_MESSAGES or not (len(sids) == len(bids) == len(mids) == len(agents)
-                                     == senders.shape[0] == seqs.shape[0] == n_all):
+    cdef PyObject** sid_items = NULL
+    cdef PyObject** bid_items = NULL
+    cdef PyObject** mid_items = NULL
+    cdef PyObject** agent_items = NULL
+    if (n_all > _MAX_MESSAGES or senders.shape[0] != n_all or seqs.shape[0] != n_all
+            or not _object_items(sids, n_all, &sid_items)
+            or not _object_items(bids, n_all, &bid_items)
+            or not _object_items(mids, n_all, &mid_items)
+            or not _object_items(agents, n_all, &agent_items)):
         return None
     cdef _Keys store = _Keys(n_all)
     cdef Py_ssize_t pos, n = 0
@@ -464,11 +495,12 @@ def scan_columns(const double[::1] at, list sids, list bids, const signed char[:
     for pos in range(n_all):
         if at[pos] > <double>as_of:
             continue
-        sid = PyList_GET_ITEM(sids, pos)
-        bid = PyList_GET_ITEM(bids, pos)
-        mid = PyList_GET_ITEM(mids, pos)
-        agent = PyList_GET_ITEM(agents, pos)
-        if not (PyUnicode_CheckExact(sid) and PyUnicode_CheckExact(bid)
+        sid = sid_items[pos]
+        bid = bid_items[pos]
+        mid = mid_items[pos]
+        agent = agent_items[pos]
+        if not (sid != NULL and bid != NULL and mid != NULL and agent != NULL
+                and PyUnicode_CheckExact(sid) and PyUnicode_CheckExact(bid)
                 and PyUnicode_CheckExact(mid)
                 and (agent == Py_None or PyUnicode_CheckExact(agent))
                 and 0 <= senders[pos] <= 4):
@@ -1399,12 +1431,27 @@ cdef inline object _less(object t, object c, double wait):
     return wait
 
 
+cdef inline object _hour(double c, const double* bounds, Py_ssize_t nb, list hours,
+                         object hour_of):
+    """The local hour of instant ``c``: from the hour table (:mod:`kefu.kpi.hours`) when
+    it covers ``c`` more than a microsecond from the next boundary (``fromtimestamp``
+    rounds to the microsecond), else ``hour_of(c)``. O(log table)."""
+    cdef Py_ssize_t k
+    if nb > 1 and bounds[0] <= c < bounds[nb - 1]:
+        k = _bisect_right(bounds, c, 0, nb) - 1
+        if c < bounds[k + 1] - 1e-6:
+            return <object>PyList_GET_ITEM(hours, k)
+    return hour_of(c)
+
+
 def contacts(object tl, object opts, object cal, double answer_within, double short_abandon,
              object acc_cls, object hour_of, list out=None, object contact_cls=None,
-             tuple outcomes=None):
+             tuple outcomes=None, tuple hour_table=None):
     """``service_result``'s accumulators ({(window index, hour, group, agent, reason):
     acc}) over every session of ``tl``; ``acc_cls`` is the service's ``_Acc`` and
-    ``hour_of(c)`` the local hour of instant ``c``. With ``out`` (detail), each
+    ``hour_of(c)`` the local hour of instant ``c``, asked for the instants
+    ``hour_table`` (bounds, hours: :func:`kefu.kpi.hours.hour_table`) does not
+    answer. With ``out`` (detail), each
     contact is also appended to it as ``contact_cls(...)``, its outcome taken from
     ``outcomes`` (answered, abandoned, waiting, excluded), as ``_contacts`` does.
     Returns None, having done nothing, when the timeline's columns are not the
@@ -1439,6 +1486,14 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     cdef const double* c_ = closes.data.as_doubles
     cdef const double* k_ = counted.data.as_doubles
     cdef Py_ssize_t n_win = len(opens)
+    cdef array h_bounds = _DOUBLES
+    cdef list h_hours = []
+    if hour_table is not None:
+        h_bounds, h_hours = hour_table
+        if h_bounds.ob_descr.typecode != b'd' or len(h_bounds) != len(h_hours) + 1:
+            raise ValueError("contacts: not an hour table")
+    cdef const double* hb = h_bounds.data.as_doubles
+    cdef Py_ssize_t nb = len(h_bounds)
     cdef double T = opts.threshold
     cdef double as_of = opts.as_of
     cdef bint open_policy = opts.before_window is _OPEN
@@ -1478,7 +1533,7 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
                 continue
             c = o
             start = <object>PyList_GET_ITEM(open_at, i)
-        hour = hour_of(c)
+        hour = _hour(c, hb, nb, h_hours, hour_of)
         reason = excluded.get(<object>PyList_GET_ITEM(buyers, j)) if any_excluded else None
         agent = None
         moved = 0

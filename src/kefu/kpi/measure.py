@@ -575,41 +575,35 @@ class Measure:
         return self._buyer_hours[0 if first_basis else 1]
 
     def _buyer_days(self) -> tuple[Tally, Tally]:
-        """K03's buyer-day tallies, FIRST and ANY, and their counts by hour: one Python
-        step per buyer-day makes its keys, which are counted at C speed. O(buyer-days)."""
+        """K03's buyer-day tallies, FIRST and ANY, and their counts by hour. A buyer-day's
+        key depends only on its slot's (day, group, status, risk, exclusion reason), so
+        those columns are counted together at C speed (``zip`` into ``Counter``) and one
+        key is made per distinct combination, in the order the keys first appear.
+        O(buyer-days) at C speed, plus O(distinct combinations) Python steps."""
         detail = self.opts.detail
         first, anyb = Tally(detail), Tally(detail)
         excluded = self.opts.excluded
-        days = self.cal.days
-        f_keys: list[Key] = []
-        a_keys: list[Key] = []
-        f_fates: list[int] = []  # the fates of the counted (not excluded) units
-        a_fates: list[int] = []
-        for buyer, i, group, code, risk, a_code, a_risk, f_fate, a_fate in zip(
-                self._slot_buyer, self._slot_day, self._f_group, self._f_code, self._f_risk,
-                self._a_code, self._a_risk, self._f_fate, self._a_fate, strict=True):
-            reason = excluded.get(buyer) if excluded else None
-            if reason is None:
-                # K07: only a pending unit is at risk (under ANY a clock may be at risk
-                # while the unit is already missed).
-                f_keys.append((days[i], group, None, code, risk, None, None))
-                a_keys.append((days[i], group, None, a_code, a_risk and a_code == PENDING,
-                               None, None))
-                f_fates.append(f_fate)
-                a_fates.append(a_fate)
-            else:
-                key: Key = (days[i], group, None, EXCLUDED_CODE, False, reason, None)
-                f_keys.append(key)
-                a_keys.append(key)
+        buyers, slot_day, groups = self._slot_buyer, self._slot_day, self._f_group
+        reasons = list(map(excluded.get, buyers)) if excluded else [None] * len(buyers)
         hours = self._hours()
-        for tally, keys, fates, by_fate, by_hour in (
-                (first, f_keys, f_fates, self.buyer_fates[0], self._buyer_hours[0]),
-                (anyb, a_keys, a_fates, self.buyer_fates[1], self._buyer_hours[1])):
-            tally.counts.update(Counter(keys))
-            by_hour.update(Counter(zip(hours, keys, strict=True)))
-            counted = Counter(fates)
-            counted.pop(REACHED, None)
-            by_fate.update(counted)
+        days = self.cal.days
+        for tally, codes, risks, fates, by_fate, by_hour, any_basis in (
+                (first, self._f_code, self._f_risk, self._f_fate, self.buyer_fates[0],
+                 self._buyer_hours[0], False),
+                (anyb, self._a_code, self._a_risk, self._a_fate, self.buyer_fates[1],
+                 self._buyer_hours[1], True)):
+            counts = tally.counts
+            for (i, group, code, risk, reason), n in Counter(
+                    zip(slot_day, groups, codes, risks, reasons, strict=True)).items():
+                key = _buyer_key(days[i], group, code, risk, reason, any_basis)
+                counts[key] = counts.get(key, 0) + n
+            for (hour, i, group, code, risk, reason), n in Counter(
+                    zip(hours, slot_day, groups, codes, risks, reasons, strict=True)).items():
+                hour_key = (hour, _buyer_key(days[i], group, code, risk, reason, any_basis))
+                by_hour[hour_key] = by_hour.get(hour_key, 0) + n
+            for (fate, reason), n in Counter(zip(fates, reasons, strict=True)).items():
+                if reason is None and fate != REACHED:  # K02: counted units not reached
+                    by_fate[fate] = by_fate.get(fate, 0) + n
         if first.units is not None and anyb.units is not None:
             self._buyer_units(first.units, anyb.units)
         return first, anyb
@@ -649,3 +643,13 @@ class Measure:
     def consults(self) -> list[tuple[str, int, float, str]]:
         """K03's buyer-days as (buyer, day index, first clock, session): K10's consultations."""
         return list(zip(self._slot_buyer, self._slot_day, self._f_c, self._f_sid, strict=True))
+
+
+def _buyer_key(day: dt.date, group: str | None, code: int, risk: bool, reason: str | None,
+               any_basis: bool) -> Key:
+    """A buyer-day's tally key (K03): an excluded buyer's by its reason alike on both
+    bases; under ANY only a pending unit is at risk (a clock may be at risk while the
+    unit is already missed, K07). O(1)."""
+    if reason is not None:
+        return (day, group, None, EXCLUDED_CODE, False, reason, None)
+    return (day, group, None, code, risk and code == PENDING if any_basis else risk, None, None)
