@@ -44,6 +44,7 @@ import attrs
 
 from kefu.kpi import kernel
 from kefu.kpi.clocks import human_clock
+from kefu.kpi.hours import hour_table
 from kefu.kpi.occupancy import AgentLoad, agent_loads, status_records
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
 from kefu.kpi.records import AgentStatus, Handover, HumanRequest, Message, Release, SessionEnd
@@ -354,9 +355,11 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
     contacts: list[Contact] | None = [] if opts.detail else None
     if kernel.ACTIVE == "c":
         tz = opts.tz
+        table = hour_table(tz, min(cal.opens), max(cal.closes)) if cal.opens else None
         accs = kernel.compiled("contacts")(  # type: ignore[assignment]
             tl, opts, cal, answer_within, short_abandon, _Acc,
-            lambda c: dt.datetime.fromtimestamp(c, tz).hour, contacts, Contact, _OUTCOMES)
+            lambda c: dt.datetime.fromtimestamp(c, tz).hour, contacts, Contact, _OUTCOMES,
+            table)
     if accs is None:
         accs = _contacts(tl, opts, cal, answer_within, short_abandon, contacts)
     days = cal.days
