@@ -163,7 +163,10 @@ def route_records(draw: st.DrawFn) -> tuple[list[Handover], list[Release]]:
     (int and float seconds), seq, agent and group, in any order."""
     times = st.integers(0, 6).map(lambda s: BASE + s) | st.integers(0, 6).map(
         lambda s: int(BASE) + s)
-    sids = st.sampled_from(["s1", "s2", "s10", "", "\u4e2d"])
+    # Ids sharing their first 8 bytes or not, with NUL and past 8 characters (the sort
+    # compares 8-byte prefixes first when every id is a 1-byte str), and a wider one.
+    sids = st.sampled_from(["s1", "s2", "s10", "", "\u4e2d", "s1\x00", "session-1",
+                            "session-10", "session-", "session-\x00", "sessiom-1"])
     agents = st.sampled_from(["alice", "bob", "al"])
     seqs = ROUTE_SEQS if draw(st.integers(0, 9)) == 0 else st.integers(-2, 2)
     hand = draw(st.lists(st.builds(Handover, sids, st.sampled_from(["b1", "b2"]), agents,

@@ -204,6 +204,7 @@ cdef extern from *:
     /* A hand-over (kind 1) or release (0) of the routes pass; references held. */
     struct KefuRoute {
         PyObject *sid, *at_obj, *agent, *gkey; double at; int64_t seq; int kind; Py_ssize_t n;
+        uint64_t pre;  /* set by kefu_sort_routes */
     };
     /* Python's order of the reference's tuples (sid, at, seq, kind, agent, gkey, n):
        exact str compared by code point (no Python code runs), numbers by value. */
@@ -220,8 +221,28 @@ cdef extern from *:
         }
         return PyUnicode_Compare(a, b);
     }
+    /* The first 8 bytes of a 1-byte str, big-endian, zero-padded: for two such strs,
+       a smaller prefix means a smaller str (a shorter str pads with 0, below any byte
+       of a longer one but 0 itself, and equal prefixes decide nothing). */
+    static inline uint64_t kefu_str_prefix(PyObject* s) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+        const unsigned char* d = (const unsigned char*)PyUnicode_DATA(s);
+        uint64_t p = 0;
+        for (Py_ssize_t i = 0; i < 8; i++) p = (p << 8) | (i < n ? d[i] : 0u);
+        return p;
+    }
+    /* Sort by the reference's tuple order; the session ids' prefixes (when every id is
+       a 1-byte str, else all 0) settle most comparisons without a string compare. */
     static void kefu_sort_routes(std::vector<KefuRoute>& v) {
+        bool bytes = true;
+        for (const KefuRoute& r : v)
+            if (!kefu_str_ready(r.sid) || PyUnicode_KIND(r.sid) != PyUnicode_1BYTE_KIND) {
+                bytes = false;
+                break;
+            }
+        for (KefuRoute& r : v) r.pre = bytes ? kefu_str_prefix(r.sid) : 0;
         std::sort(v.begin(), v.end(), [](const KefuRoute& x, const KefuRoute& y) {
+            if (x.pre != y.pre) return x.pre < y.pre;
             int c = kefu_str_cmp(x.sid, y.sid);
             if (c != 0) return c < 0;
             if (x.at != y.at) return x.at < y.at;
