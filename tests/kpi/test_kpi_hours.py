@@ -11,6 +11,8 @@ microsecond); a zone of the user's own code gets no table.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import struct
 import zoneinfo
 from array import array
 
@@ -115,3 +117,53 @@ def test_K13_contacts_by_hour_are_alike_on_both_kernels(zone: tuple[dt.tzinfo, d
         kernel.ACTIVE = saved
     assert figures[0] == figures[1]
     assert sum(f.offered for f in figures[0].by_hour.values()) == figures[0].offered
+
+
+def _zone_file(transitions: list[tuple[int, int]], key: str | None = None
+               ) -> zoneinfo.ZoneInfo:
+    """A ZoneInfo read from a TZif file (version 1) of our own: UTC, then each
+    (instant, offset in seconds) of ``transitions``."""
+    offsets = [0, *(off for _, off in transitions)]
+    data = b"TZif" + bytes(16) + struct.pack(">6l", 0, 0, 0, len(transitions),
+                                              len(offsets), 2)
+    data += b"".join(struct.pack(">l", t) for t, _ in transitions)
+    data += bytes(range(1, len(offsets)))
+    data += b"".join(struct.pack(">lbB", off, 0, 0) for off in offsets) + b"Z\0"
+    return zoneinfo.ZoneInfo.from_file(io.BytesIO(data), key=key)
+
+
+def test_K13_a_zone_file_changing_twice_within_an_hour_gets_fromtimestamps_hour() -> None:
+    """A zone read from a file is not the tz database's: its offset may go and come
+    back within an hour (+01:00 for ten minutes here), which a table checking an
+    hour's offset at its two ends would not see."""
+    t1 = 1700000600  # 2023-11-14 22:23:20 UTC
+    tz = _zone_file([(t1, 3600), (t1 + 600, 0)])
+    table = hour_table(tz, t1 - 7200.0, t1 + 7200.0)
+    for t in (t1 - 1.0, t1 + 300.0, t1 + 599.5, t1 + 900.0):
+        found = None if table is None else _looked_up(table, t)
+        assert found is None or found == dt.datetime.fromtimestamp(t, tz).hour
+    if "c" not in kernel.AVAILABLE:
+        return
+    day = dt.date(2023, 11, 14)
+    msgs = [buyer(t1 + 300.0), agent(t1 + 330.0)]
+    hands = [hand(t1 + 301.0)]
+    figures = []
+    saved = kernel.ACTIVE
+    try:
+        for name in ("c", "py"):
+            kernel.ACTIVE = name
+            figures.append(service_figures(msgs, hands, day=day, tz=tz,
+                                           window=Window.whole_day()))
+    finally:
+        kernel.ACTIVE = saved
+    assert figures[0] == figures[1]
+    assert set(figures[0].by_hour) == {(day, 23)}
+
+
+def test_K13_only_the_tz_databases_own_zoneinfo_gets_a_table() -> None:
+    shanghai = Z("Asia/Shanghai")
+    assert hour_table(shanghai, 0.0, 3600.0) is not None
+    assert hour_table(Z.no_cache("Asia/Shanghai"), 0.0, 3600.0) is None
+    assert hour_table(_zone_file([]), 0.0, 3600.0) is None
+    assert hour_table(_zone_file([], key="Asia/Shanghai"), 0.0, 3600.0) is None
+    assert hour_table(_zone_file([], key="No/Such_Zone"), 0.0, 3600.0) is None

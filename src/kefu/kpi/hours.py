@@ -7,12 +7,14 @@ each local hour's start, and each change of the zone's UTC offset. The table
 lists them once, so an instant's hour is a binary search.
 
 Exact where the zone's rules are known: a ``datetime.timezone`` (one offset)
-and a ``zoneinfo.ZoneInfo`` (offsets constant between transitions at whole
-seconds, and at most one transition in any hour, as in every zone of the tz
-database), each with an offset of whole seconds. ``fromtimestamp`` first rounds
-an instant to the microsecond: an instant within a microsecond below a
-boundary is left to it (the table says which instants those are). Any other
-tzinfo runs code of its own, so it gets no table and every instant is asked.
+and the tz database's ``zoneinfo.ZoneInfo`` for a key, the one ``ZoneInfo(key)``
+gives (offsets constant between transitions at whole seconds, and at most one
+transition in any hour, as in every zone of the tz database; a zone read with
+``from_file`` or ``no_cache`` may have any), each with an offset of whole
+seconds. ``fromtimestamp`` first rounds an instant to the microsecond: an
+instant within a microsecond below a boundary is left to it (the table says
+which instants those are). Any other tzinfo runs code of its own, so it gets
+no table and every instant is asked.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ __all__ = ["MAX_SEGMENTS", "hour_table"]
 #: The most segments a table holds (a year and a bit of hours); a longer span gets none.
 MAX_SEGMENTS = 24 * 400
 
-_KNOWN = (zoneinfo.ZoneInfo, dt.timezone)
 _SECOND = dt.timedelta(seconds=1)
 
 
@@ -37,7 +38,7 @@ def hour_table(tz: dt.tzinfo, lo: float, hi: float) -> tuple[array[float], list[
     len(hours) + 1``), covering ``[lo, hi]``; None when ``tz`` is not a zone whose
     rules are known (see the module docstring), an offset is not whole seconds, or the
     span needs more than MAX_SEGMENTS. O(segments x log 3600) offset look-ups."""
-    if type(tz) not in _KNOWN or not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+    if not _known(tz) or not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
         return None
     s, end = math.floor(lo), math.floor(hi)
     bounds: array[float] = array("d")
@@ -56,6 +57,21 @@ def hour_table(tz: dt.tzinfo, lo: float, hi: float) -> tuple[array[float], list[
         if s > end:
             bounds.append(float(s))
             return bounds, hours
+
+
+def _known(tz: dt.tzinfo) -> bool:
+    """Whether ``tz``'s rules are known: a ``datetime.timezone``, or the tz database's
+    ZoneInfo for its key (the cached one ``ZoneInfo(key)`` gives). A ZoneInfo read
+    with ``from_file`` or ``no_cache`` may hold any transitions, several in an hour
+    too, so it gets no table. O(1)."""
+    if type(tz) is dt.timezone:
+        return True
+    if type(tz) is not zoneinfo.ZoneInfo or tz.key is None:
+        return False
+    try:
+        return zoneinfo.ZoneInfo(tz.key) is tz
+    except (KeyError, ValueError, OSError, TypeError):  # a key no zone of the database has
+        return False
 
 
 def _offset(s: int, tz: dt.tzinfo) -> dt.timedelta | None:
