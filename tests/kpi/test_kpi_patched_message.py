@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -188,3 +189,19 @@ def test_K12_both_live_feeds_take_a_patched_message_class_as_patched(
     assert compiled == reference
     if name != "__getattr__":
         assert compiled != plain
+
+
+def test_K12_a_patched_message_class_stays_patched_after_the_type_cache_is_cleared() -> None:
+    """Python 3.10's ``sys._clear_type_cache()`` invalidates every class's version tag
+    and numbers them again from the start, so Message may be given again the very tag
+    a first call found it plain at: the same steps after each clear give it the same
+    one. The patched class must still be left to the reference."""
+    msgs = _day()
+    scan = kernel.compiled("scan")
+    sys._clear_type_cache()
+    assert scan(msgs, math.inf) is not None  # plain: the verdict kept with its tag
+    with _patched("at", property(_shifted)):
+        sys._clear_type_cache()
+        assert scan(msgs, math.inf) is None  # the lookups give Message its old tag
+        assert scan(msgs, math.inf) is None
+    assert scan(msgs, math.inf) is not None

@@ -26,10 +26,17 @@ cdef extern from *:
         return ((PyTypeObject *)t)->tp_getattro == PyObject_GenericGetAttr;
     }
     /* The type's version tag, or 0 when it has none: CPython gives a class a new tag
-       (never one it had) after any assignment to one of its attributes or its bases'. */
+       (never one it had) after any assignment to one of its attributes or its bases'.
+       Before 3.11, PyType_ClearCache (sys._clear_type_cache()) numbers the tags again
+       from the start, so a class may get back a tag it had: 0 there (no verdict kept). */
     static unsigned int kefu_version_tag(PyObject *t) {
+    #if PY_VERSION_HEX < 0x030B0000
+        (void)t;
+        return 0;
+    #else
         PyTypeObject *tp = (PyTypeObject *)t;
         return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
+    #endif
     }
     """
     bint kefu_plain_getattr(object t) noexcept
@@ -81,7 +88,8 @@ cdef bint _message_reads_slots() noexcept:
     class (a ``__getattribute__``/``__getattr__`` of its own, a field replaced by a
     property) answers False, and the caller leaves the records to the reference, which
     reads them as patched. The verdict is kept with the class's version tag, which any
-    assignment to the class changes: O(1) (a compare) until then, O(fields) after."""
+    assignment to the class changes: O(1) (a compare) until then, O(fields) after
+    (each call before Python 3.11, whose tags may come back: see kefu_version_tag)."""
     global _read_as_slots_tag
     cdef unsigned int tag = kefu_version_tag(_MESSAGE)
     if tag != 0 and tag == _read_as_slots_tag:
