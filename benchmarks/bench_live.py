@@ -2,6 +2,7 @@
 
     python benchmarks/bench_live.py [messages ...]      (default: 20000 500000)
     python benchmarks/bench_live.py --callgrind [messages]   (default: 10000)
+    python benchmarks/bench_live.py --dashboards [messages ...]   (default: 500000)
 
 For each size, one day of ``bench_kpi.make_day`` (sessions = messages / 20)
 is fed to a :class:`kefu.kpi.LiveTracker` one record at a time in time
@@ -15,6 +16,11 @@ one run, ``add`` on the compiled feed and on the pure-Python one, the
 catch-up with the compiled placing of each measured session and with the
 Python one (rounds taken in turn, the best of each), and a live feed after
 a backfill with and without ``gc.freeze()``.
+
+``--dashboards`` feeds a day record by record with a shop query every 1,000
+and every 10,000 records (a dashboard's refresh) and as a backfill (one
+query at the end), records per second in one run, then times a backfill's
+catch-up with the garbage collector held off and running as usual.
 
 ``--callgrind`` counts instructions instead (callgrind: independent of the
 machine's load; run with PYTHONHASHSEED=0): the day is made and pickled
@@ -38,7 +44,7 @@ from typing import Any
 from bench_kpi import make_day
 from kefu import kpi
 from kefu._callgrind import count
-from kefu.kpi import LiveTracker, kernel
+from kefu.kpi import LiveTracker, collector, kernel
 
 
 def _feed_order(day: dict[str, Any]) -> list[Any]:
@@ -206,9 +212,66 @@ def placings(messages: int, rounds: int = 3) -> None:
           f" ({best['py'] / best['c']:.2f}x)")
 
 
+def dashboards(messages: int, everies: tuple[int, ...] = (1_000, 10_000)) -> None:
+    """The steady dashboard pattern: the whole day fed record by record with a shop
+    query every ``every`` records (each query catches up a few dozen sessions, below
+    the bulk catch-up's size), and the backfill pattern (every record, then one
+    query), in records per second, in one run."""
+    records = _feed_order(make_day(messages // 20, messages))
+    n = len(records)
+    rates: list[str] = []
+    for every in (*everies, n):
+        tracker = LiveTracker(tz="Asia/Shanghai")
+        add, shop = tracker.add, tracker.shop
+        t = time.perf_counter()
+        for k, r in enumerate(records, 1):
+            add(r)
+            if k % every == 0:
+                shop(tracker.last)
+        shop(tracker.last)
+        rate = n / (time.perf_counter() - t)
+        rates.append(f"{'backfill, one query' if every == n else f'a query every {every:,}'}"
+                     f" {rate:,.0f}/s")
+        del tracker
+        gc.collect()
+    print(f"{n:,} records fed: " + "; ".join(rates))
+
+
+def collector_held_off(messages: int, rounds: int = 2) -> None:
+    """A backfill's catch-up with the collector held off (``kefu.kpi.collector``) and
+    running as usual, rounds in turn, the best of each."""
+    records = _feed_order(make_day(messages // 20, messages))
+    best: dict[str, float] = {}
+    saved = collector.BULK
+    try:
+        for _ in range(rounds):
+            for variant, bulk in (("held off", saved), ("running", math.inf)):
+                collector.BULK = bulk
+                tracker = LiveTracker(tz="Asia/Shanghai")
+                for r in records:
+                    tracker.add(r)
+                t = time.perf_counter()
+                tracker.shop(tracker.last)
+                best[variant] = min(best.get(variant, math.inf), time.perf_counter() - t)
+                del tracker
+                gc.collect()
+    finally:
+        collector.BULK = saved
+    n = len(records)
+    print(f"catch-up after a backfill of {n:,} records, best of {rounds}: collector held off"
+          f" {best['held off'] / n * 1e6:.2f} us a record, running"
+          f" {best['running'] / n * 1e6:.2f} us ({best['running'] / best['held off']:.2f}x)")
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--callgrind"]:
         callgrind(int(argv[1]) if len(argv) > 1 else 10_000)
+        return
+    if argv[:1] == ["--dashboards"]:
+        sizes = [int(a) for a in argv[1:]] or [500_000]
+        for n in sizes:
+            dashboards(n)
+            collector_held_off(n)
         return
     sizes = [int(a) for a in argv] or [20_000, 500_000]
     for n in sizes:
