@@ -53,6 +53,7 @@ cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object d, PyObject* key) except? NULL
     int PyDict_SetItem(object d, object key, object value) except -1
     int PySet_Add(object s, object key) except -1
+    int PyList_Append(object lst, object item) except -1
     int Py_MakePendingCalls() except -1
 
 
@@ -175,7 +176,7 @@ cdef class Feed:
         self._inside = False
         PyThread_release_lock(self._mutex)
 
-    def survey(self, dict messages):
+    def survey(self, list messages):
         """``live_feed.survey`` of a session's messages when each is an exact Message that
         passes the same check as ``add``'s (a float time): else None, and the caller
         asks the reference. One pass, no Python code run. O(its messages)."""
@@ -183,7 +184,7 @@ cdef class Feed:
         cdef object best = None
         cdef bint sequenced = False
         cdef Py_ssize_t unknown = 0
-        for m in messages.values():
+        for m in messages:
             if type(m) is not _MESSAGE or not _clean(m):
                 return None
             at = PyFloat_AS_DOUBLE(_slot(m, _AT))
@@ -238,7 +239,7 @@ cdef class Feed:
         if at > self.last:
             self.last = at
         PyDict_SetItem(self.kept, mid, m)
-        PyDict_SetItem(s.messages, mid, m)
+        PyList_Append(s.messages, m)
         if at > self.message_hi:
             self.message_hi = at
         PySet_Add(self.dirty, sid)

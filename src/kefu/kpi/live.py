@@ -45,7 +45,7 @@ of the new response times: a burst of records, or a whole day fed at
 start-up, costs one measure per session, not one per record. A query then
 costs O(volatile units + waiting sessions + keys of the breakdown): it does
 not grow with the day's size. Memory holds the records of each session (the
-tracker measures from them) and each message id once (duplicates are
+tracker measures from them; a session's messages in a list) and each message id once (duplicates are
 dropped by id, as the pure functions do).
 """
 
@@ -169,7 +169,9 @@ class _Session:
     )
 
     def __init__(self) -> None:
-        self.messages: dict[str, Message] = {}
+        # Its messages in the order they came (their ids are unique: the tracker's
+        # ``_kept`` finds the repeats), a list: the cheapest thing to file one in.
+        self.messages: list[Message] = []
         # Its other records, once each; a set is made on its kind's first record (most
         # sessions have no release or end: fewer objects for the garbage collector).
         self.handovers: set[Handover] | frozenset[Handover] = _NONE
@@ -498,8 +500,9 @@ class LiveTracker:
             return
         # Rare: a conflicting copy moved the message (to another time or session).
         self._kept[mid] = best
-        del self._sessions[kept.session_id].messages[mid]
-        self._session(best.session_id).messages[mid] = best
+        moved = self._sessions[kept.session_id].messages
+        del moved[next(k for k, x in enumerate(moved) if x is kept)]  # O(its messages)
+        self._session(best.session_id).messages.append(best)
         if kept.at == feed.message_hi and best.at < kept.at:
             feed.message_hi = max(x.at for x in self._kept.values())
         feed.message_hi = max(feed.message_hi, best.at)
@@ -599,7 +602,7 @@ class LiveTracker:
         and the waits their switch dropped (the timeline says whose), but no
         ``seq`` (out-of-order messages are counted over the whole walk)."""
         sessions = [self._sessions[sid] for sid in sids]
-        tl = build_timeline([m for s in sessions for m in s.messages.values()],
+        tl = build_timeline([m for s in sessions for m in s.messages],
                             [h for s in sessions for h in s.handovers],
                             [r for s in sessions for r in s.releases],
                             [q for s in sessions for q in s.requests],
@@ -672,7 +675,7 @@ class LiveTracker:
               agents: bool = True) -> tuple[Timeline, Measure]:
         """A session's timeline and the pure walk over it under ``opts``, its buyer's
         exclusion (K06) applied."""
-        tl = build_timeline(list(s.messages.values()), s.handovers, s.releases, s.requests,
+        tl = build_timeline(list(s.messages), s.handovers, s.releases, s.requests,
                             ends=s.ends, threshold=opts.threshold)
         buyer = tl.buyers[0] if tl.ids else None
         if buyer is not None and buyer in self._excluded:
