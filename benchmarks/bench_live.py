@@ -19,8 +19,7 @@ a backfill with and without ``gc.freeze()``.
 
 ``--dashboards`` feeds a day record by record with a shop query every 1,000
 and every 10,000 records (a dashboard's refresh) and as a backfill (one
-query at the end), records per second in one run, then times a backfill's
-catch-up with the garbage collector held off and running as usual.
+query at the end), records per second in one run.
 
 ``--callgrind`` counts instructions instead (callgrind: independent of the
 machine's load; run with PYTHONHASHSEED=0): the day is made and pickled
@@ -44,7 +43,7 @@ from typing import Any
 from bench_kpi import make_day
 from kefu import kpi
 from kefu._callgrind import count
-from kefu.kpi import LiveTracker, collector, kernel
+from kefu.kpi import LiveTracker, kernel
 
 
 def _feed_order(day: dict[str, Any]) -> list[Any]:
@@ -214,9 +213,9 @@ def placings(messages: int, rounds: int = 3) -> None:
 
 def dashboards(messages: int, everies: tuple[int, ...] = (1_000, 10_000)) -> None:
     """The steady dashboard pattern: the whole day fed record by record with a shop
-    query every ``every`` records (each query catches up a few dozen sessions, below
-    the bulk catch-up's size), and the backfill pattern (every record, then one
-    query), in records per second, in one run."""
+    query every ``every`` records (each query catches up the sessions those records
+    touched), and the backfill pattern (every record, then one query), in records
+    per second, in one run."""
     records = _feed_order(make_day(messages // 20, messages))
     n = len(records)
     rates: list[str] = []
@@ -237,32 +236,6 @@ def dashboards(messages: int, everies: tuple[int, ...] = (1_000, 10_000)) -> Non
     print(f"{n:,} records fed: " + "; ".join(rates))
 
 
-def collector_held_off(messages: int, rounds: int = 2) -> None:
-    """A backfill's catch-up with the collector held off (``kefu.kpi.collector``) and
-    running as usual, rounds in turn, the best of each."""
-    records = _feed_order(make_day(messages // 20, messages))
-    best: dict[str, float] = {}
-    saved = collector.BULK
-    try:
-        for _ in range(rounds):
-            for variant, bulk in (("held off", saved), ("running", math.inf)):
-                collector.BULK = bulk
-                tracker = LiveTracker(tz="Asia/Shanghai")
-                for r in records:
-                    tracker.add(r)
-                t = time.perf_counter()
-                tracker.shop(tracker.last)
-                best[variant] = min(best.get(variant, math.inf), time.perf_counter() - t)
-                del tracker
-                gc.collect()
-    finally:
-        collector.BULK = saved
-    n = len(records)
-    print(f"catch-up after a backfill of {n:,} records, best of {rounds}: collector held off"
-          f" {best['held off'] / n * 1e6:.2f} us a record, running"
-          f" {best['running'] / n * 1e6:.2f} us ({best['running'] / best['held off']:.2f}x)")
-
-
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--callgrind"]:
         callgrind(int(argv[1]) if len(argv) > 1 else 10_000)
@@ -271,7 +244,6 @@ def main(argv: list[str]) -> None:
         sizes = [int(a) for a in argv[1:]] or [500_000]
         for n in sizes:
             dashboards(n)
-            collector_held_off(n)
         return
     sizes = [int(a) for a in argv] or [20_000, 500_000]
     for n in sizes:

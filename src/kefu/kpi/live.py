@@ -63,7 +63,6 @@ import attrs
 
 from kefu._text import short_repr
 from kefu.errors import KefuError
-from kefu.kpi import collector
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
 from kefu.kpi.intake import checked_one
@@ -546,13 +545,7 @@ class LiveTracker:
             raise
 
     def _measure_all(self, dirty: set[str]) -> None:
-        """:meth:`_flush`'s work: measure, settle, fold, commit (a bulk catch-up with the
-        garbage collector held off: :mod:`kefu.kpi.collector`)."""
-        with collector.paused(len(dirty)):
-            self._measure_dirty(dirty)
-
-    def _measure_dirty(self, dirty: set[str]) -> None:
-        """:meth:`_measure_all` itself."""
+        """:meth:`_flush`'s work: measure, settle, fold, commit."""
         batch: list[str] = []
         for sid in sorted(dirty):
             s = self._sessions[sid]
