@@ -295,3 +295,34 @@ def test_K12_leaving_a_turn_never_taken_is_refused_and_the_turn_still_excludes(
     f.leave()
     f.enter("shop")  # the turn was given back
     f.leave()
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_a_copy_whose_new_session_cannot_be_made_moves_nothing(
+        feed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conflicting copy that moves its message to a session not seen yet: when that
+    session's constructor fails, the message stays where it was (not taken out of
+    its old session's list and kept by id in none), and the copy, added again, moves
+    it as if the first try had never been."""
+    t = tracker(feed)
+    m = Message("s1", "b1", BASE + 5.0, Sender.BUYER, "m1")
+    copy = Message("s2", "b1", BASE, Sender.BUYER, "m1")
+    t.add(m)
+    made = live._Session.__init__
+
+    def fail(self: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(live._Session, "__init__", fail)
+    with pytest.raises(MemoryError):
+        t.add(copy)
+    assert t._kept["m1"] is m and t._sessions["s1"].messages == [m]
+    assert "s2" not in t._sessions and not t._copies
+    monkeypatch.setattr(live._Session, "__init__", made)
+    t.add(copy)
+    assert t._kept["m1"] is copy and t._sessions["s1"].messages == []
+    assert t._sessions["s2"].messages == [copy]
+    fed_once = tracker(feed)
+    fed_once.add(m)
+    fed_once.add(copy)
+    assert t.shop(BASE + 10.0) == fed_once.shop(BASE + 10.0)

@@ -496,6 +496,10 @@ class LiveTracker:
         if kept is None:
             feed.file(m)
             return
+        if message_key(m) < message_key(kept):  # the new copy is the one kept from now on
+            # Its session first: the one code here that may raise (a new session's
+            # constructor), so that a failure leaves the message where it was.
+            target = self._session(m.session_id).messages
         if m.at > feed.last:
             feed.last = m.at
         copies = self._copies.setdefault(mid, [kept])
@@ -510,7 +514,7 @@ class LiveTracker:
         self._kept[mid] = best
         moved = self._sessions[kept.session_id].messages
         del moved[next(k for k, x in enumerate(moved) if x is kept)]  # O(its messages)
-        self._session(best.session_id).messages.append(best)
+        target.append(best)
         if kept.at == feed.message_hi and best.at < kept.at:
             feed.message_hi = max(x.at for x in self._kept.values())
         feed.message_hi = max(feed.message_hi, best.at)
