@@ -2,6 +2,7 @@
 
     python benchmarks/bench_live.py [messages ...]      (default: 20000 500000)
     python benchmarks/bench_live.py --callgrind [messages]   (default: 10000)
+    python benchmarks/bench_live.py --dashboards [messages ...]   (default: 500000)
 
 For each size, one day of ``bench_kpi.make_day`` (sessions = messages / 20)
 is fed to a :class:`kefu.kpi.LiveTracker` one record at a time in time
@@ -15,6 +16,10 @@ one run, ``add`` on the compiled feed and on the pure-Python one, the
 catch-up with the compiled placing of each measured session and with the
 Python one (rounds taken in turn, the best of each), and a live feed after
 a backfill with and without ``gc.freeze()``.
+
+``--dashboards`` feeds a day record by record with a shop query every 1,000
+and every 10,000 records (a dashboard's refresh) and as a backfill (one
+query at the end), records per second in one run.
 
 ``--callgrind`` counts instructions instead (callgrind: independent of the
 machine's load; run with PYTHONHASHSEED=0): the day is made and pickled
@@ -206,9 +211,39 @@ def placings(messages: int, rounds: int = 3) -> None:
           f" ({best['py'] / best['c']:.2f}x)")
 
 
+def dashboards(messages: int, everies: tuple[int, ...] = (1_000, 10_000)) -> None:
+    """The steady dashboard pattern: the whole day fed record by record with a shop
+    query every ``every`` records (each query catches up the sessions those records
+    touched), and the backfill pattern (every record, then one query), in records
+    per second, in one run."""
+    records = _feed_order(make_day(messages // 20, messages))
+    n = len(records)
+    rates: list[str] = []
+    for every in (*everies, n):
+        tracker = LiveTracker(tz="Asia/Shanghai")
+        add, shop = tracker.add, tracker.shop
+        t = time.perf_counter()
+        for k, r in enumerate(records, 1):
+            add(r)
+            if k % every == 0:
+                shop(tracker.last)
+        shop(tracker.last)
+        rate = n / (time.perf_counter() - t)
+        rates.append(f"{'backfill, one query' if every == n else f'a query every {every:,}'}"
+                     f" {rate:,.0f}/s")
+        del tracker
+        gc.collect()
+    print(f"{n:,} records fed: " + "; ".join(rates))
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--callgrind"]:
         callgrind(int(argv[1]) if len(argv) > 1 else 10_000)
+        return
+    if argv[:1] == ["--dashboards"]:
+        sizes = [int(a) for a in argv[1:]] or [500_000]
+        for n in sizes:
+            dashboards(n)
         return
     sizes = [int(a) for a in argv] or [20_000, 500_000]
     for n in sizes:

@@ -171,9 +171,9 @@ def test_K12_last_is_a_float_whatever_time_type_a_record_had(feed: str) -> None:
 
 
 @st.composite
-def session_messages(draw: st.DrawFn) -> dict[str, Message]:
-    """A session's messages by id: ties in time, seq and sender, now and then an int
-    time (left to the reference), a huge seq or an unknown sender."""
+def session_messages(draw: st.DrawFn) -> list[Message]:
+    """A session's messages, ids unique: ties in time, seq and sender, now and then an
+    int time (left to the reference), a huge seq or an unknown sender."""
     out: dict[str, Message] = {}
     for n in range(draw(st.integers(0, 8))):
         at: float | int = BASE + draw(st.sampled_from([0.0, 0.0, 1.0, 2.5]))
@@ -182,15 +182,15 @@ def session_messages(draw: st.DrawFn) -> dict[str, Message]:
         seq = draw(st.sampled_from([0, 0, 1, 2, 2**70]))
         mid = draw(st.sampled_from(["m", "a", "z"])) + str(n)
         out[mid] = Message("s1", "b1", at, draw(st.sampled_from(list(Sender))), mid, None, seq)
-    return out
+    return list(out.values())
 
 
 @given(session_messages())
 def test_K12_the_compiled_survey_of_a_session_equals_the_reference(
-        messages: dict[str, Message]) -> None:
+        messages: list[Message]) -> None:
     compiled = tracker("c")._feed.survey(messages)
     expected = live_feed.survey(messages)
-    if any(type(m.at) is int for m in messages.values()):
+    if any(type(m.at) is int for m in messages):
         assert compiled is None  # left to the reference
     else:
         assert compiled == expected
@@ -274,7 +274,7 @@ def test_K12_a_message_whose_new_session_cannot_be_made_is_not_filed_on_either_f
     assert not t._kept and not t._sessions
     monkeypatch.setattr(live._Session, "__init__", made)
     t.add(m)
-    assert list(t._kept) == ["m1"] and list(t._sessions["s1"].messages) == ["m1"]
+    assert list(t._kept) == ["m1"] and t._sessions["s1"].messages == [m]
     fed_once = tracker(feed)
     fed_once.add(m)
     assert t.shop(BASE + 10.0) == fed_once.shop(BASE + 10.0)
@@ -295,3 +295,34 @@ def test_K12_leaving_a_turn_never_taken_is_refused_and_the_turn_still_excludes(
     f.leave()
     f.enter("shop")  # the turn was given back
     f.leave()
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_a_copy_whose_new_session_cannot_be_made_moves_nothing(
+        feed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conflicting copy that moves its message to a session not seen yet: when that
+    session's constructor fails, the message stays where it was (not taken out of
+    its old session's list and kept by id in none), and the copy, added again, moves
+    it as if the first try had never been."""
+    t = tracker(feed)
+    m = Message("s1", "b1", BASE + 5.0, Sender.BUYER, "m1")
+    copy = Message("s2", "b1", BASE, Sender.BUYER, "m1")
+    t.add(m)
+    made = live._Session.__init__
+
+    def fail(self: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(live._Session, "__init__", fail)
+    with pytest.raises(MemoryError):
+        t.add(copy)
+    assert t._kept["m1"] is m and t._sessions["s1"].messages == [m]
+    assert "s2" not in t._sessions and not t._copies
+    monkeypatch.setattr(live._Session, "__init__", made)
+    t.add(copy)
+    assert t._kept["m1"] is copy and t._sessions["s1"].messages == []
+    assert t._sessions["s2"].messages == [copy]
+    fed_once = tracker(feed)
+    fed_once.add(m)
+    fed_once.add(copy)
+    assert t.shop(BASE + 10.0) == fed_once.shop(BASE + 10.0)

@@ -33,7 +33,8 @@ def _need_compiled() -> None:
 
 def _books(t: LiveTracker) -> dict[str, Any]:
     """Everything a placing writes, in a form two trackers can be compared by."""
-    sessions = {sid: (s.when, s.days, s.applied) for sid, s in t._sessions.items()}
+    sessions = {sid: (s.when, s.days, s.applied, s.shop_units, tuple(s.agent_units))
+                for sid, s in t._sessions.items()}
     return {
         "sessions": sessions, "session_counts": t._session_counts,
         "session_fates": t._session_fates, "agent_counts": t._agent_counts,

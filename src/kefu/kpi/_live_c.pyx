@@ -53,6 +53,7 @@ cdef extern from "Python.h":
     PyObject* PyDict_GetItemWithError(object d, PyObject* key) except? NULL
     int PyDict_SetItem(object d, object key, object value) except -1
     int PySet_Add(object s, object key) except -1
+    int PyList_Append(object lst, object item) except -1
     int Py_MakePendingCalls() except -1
 
 
@@ -175,7 +176,7 @@ cdef class Feed:
         self._inside = False
         PyThread_release_lock(self._mutex)
 
-    def survey(self, dict messages):
+    def survey(self, list messages):
         """``live_feed.survey`` of a session's messages when each is an exact Message that
         passes the same check as ``add``'s (a float time): else None, and the caller
         asks the reference. One pass, no Python code run. O(its messages)."""
@@ -183,7 +184,7 @@ cdef class Feed:
         cdef object best = None
         cdef bint sequenced = False
         cdef Py_ssize_t unknown = 0
-        for m in messages.values():
+        for m in messages:
             if type(m) is not _MESSAGE or not _clean(m):
                 return None
             at = PyFloat_AS_DOUBLE(_slot(m, _AT))
@@ -238,7 +239,7 @@ cdef class Feed:
         if at > self.last:
             self.last = at
         PyDict_SetItem(self.kept, mid, m)
-        PyDict_SetItem(s.messages, mid, m)
+        PyList_Append(s.messages, m)
         if at > self.message_hi:
             self.message_hi = at
         PySet_Add(self.dirty, sid)
@@ -269,6 +270,12 @@ cdef inline tuple _fixed_key(object u):
     return (u.day, u.group, u.agent_id, _CODES[u.status], False, u.reason, None)
 
 
+cdef inline tuple _where(object u):
+    """live._where: a unit's clock, status code and openness."""
+    status = u.status
+    return (u.start, _CODES[status], status is _MISSED_STATUS and u.end is None)
+
+
 cdef int _bump_one(dict counts, object key) except -1:
     """live._bump(counts, key, 1): a count up by one, dropped at zero."""
     cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
@@ -291,8 +298,7 @@ def place(tracker, str sid, s):
     cdef double when = INFINITY, f_open, a_open
     cdef bint future = False
     cdef list applied = [], vol_shop = [], vol_agents = []
-    cdef tuple session_counts = tracker._session_counts
-    cdef tuple session_fates = tracker._session_fates
+    cdef tuple tables = tracker._tables
     cdef tuple units = s.shop_units
     cdef dict agent_counts = tracker._agent_counts, counts, days = {}, members, mine
     cdef set agents_changed = tracker._agents_changed
@@ -312,9 +318,9 @@ def place(tracker, str sid, s):
             continue
         for basis, u in enumerate((f, a)):
             key = _fixed_key(u)
-            applied += (session_counts[basis], key)
+            applied += (basis, key)  # SESSION_COUNTS + basis
             if key[3] != _EXCLUDED_CODE and unreached:
-                applied += (session_fates[basis], fate)
+                applied += (2 + basis, fate)  # SESSION_FATES + basis
     for u in s.agent_units:
         f_open = _open_until(u, last, threshold)
         if f_open != INFINITY:
@@ -324,16 +330,15 @@ def place(tracker, str sid, s):
             continue
         agent = u.agent_id
         if agent is not None:
-            found = agent_counts.get(agent)
-            if found is None:
-                counts = agent_counts[agent] = {}
-            else:
-                counts = found
-            applied += (counts, _fixed_key(u))
+            if agent not in agent_counts:
+                agent_counts[agent] = {}
+            applied += (agent, _fixed_key(u))
             agents_changed.add(agent)
     s.applied = flat = tuple(applied)
     for k in range(0, len(flat), 2):
-        _bump_one(flat[k], flat[k + 1])
+        where = flat[k]
+        counts = tables[where] if type(where) is int else agent_counts[where]
+        _bump_one(counts, flat[k + 1])
     if future:
         tracker._future.add(sid)
     else:
@@ -371,9 +376,12 @@ def place(tracker, str sid, s):
             mine = members[day] = {}
         else:
             mine = found
-        mine[sid] = (order, sid, f, a, fate)
+        f_start, f_code, f_unended = _where(f)
+        mine[sid] = (order, sid, f_start, f.group, f_code, f_unended, *_where(a), fate)
     s.days = tuple(days)
     tracker._unfolded.update(days)
+    if when == INFINITY:  # nothing left to place again but by a new measure
+        s.shop_units = s.agent_units = ()
 
 
 cdef int _add_samples(tracker, s) except -1:

@@ -38,15 +38,17 @@ either measured again in full or still marked changed, so nothing is lost.
 Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1); a
 message in C when the compiled feed is built, :mod:`kefu.kpi.live_feed`) and
 marks its session changed. The next query measures each changed session
-once, O(records of the session), in one walk over all of them (sessions
-with ``seq`` numbers get a walk of their own, so that their out-of-order
-count stays theirs), plus O(log v) bookkeeping per unit and one bulk insert
-of the new response times: a burst of records, or a whole day fed at
-start-up, costs one measure per session, not one per record. A query then
-costs O(volatile units + waiting sessions + keys of the breakdown): it does
-not grow with the day's size. Memory holds the records of each session (the
-tracker measures from them) and each message id once (duplicates are
-dropped by id, as the pure functions do).
+once, O(records of the session), in walks of a few sessions each
+(``_WALK``: what a walk makes dies young, so a backfill's catch-up does not
+set off the garbage collector's full passes; sessions with ``seq`` numbers
+get a walk of their own, so that their out-of-order count stays theirs),
+plus O(log v) bookkeeping per unit and one bulk insert of the new response
+times: a burst of records, or a whole day fed at start-up, costs one
+measure per session, not one per record. A query then costs O(volatile
+units + waiting sessions + keys of the breakdown): it does not grow with the
+day's size. Memory holds the records of each session (the tracker measures
+from them; a session's messages in a list) and each message id once
+(duplicates are dropped by id, as the pure functions do).
 """
 
 from __future__ import annotations
@@ -114,20 +116,35 @@ _BUCKETS: dict[type, str] = {Handover: "handovers", Release: "releases",
                              HumanRequest: "requests", SessionEnd: "ends"}
 
 
-# An increment of a running count: (the count dict, its key).
-Bump = tuple[dict[Any, int], Any]
-# A session's increments, kept flat (count dict, key, count dict, key, ...): one
-# object per session for the garbage collector to track, not one per increment.
+# An increment of a running count: (where, its key). ``where`` names the count dict
+# without holding it: an index into ``LiveTracker._tables`` (the per-session counts
+# and fates by basis, then the per-buyer ones), or an agent id (``_agent_counts``).
+# A tuple of such atomic values is one the garbage collector stops tracking.
+Bump = tuple[int | str, Any]
+# A session's increments, kept flat (where, key, where, key, ...): one object per
+# session, and one of atomic values, which the garbage collector stops tracking.
 Bumps = tuple[Any, ...]
+# Indices into ``LiveTracker._tables``, by basis (FIRST 0, ANY 1).
+SESSION_COUNTS, SESSION_FATES, BUYER_COUNTS, BUYER_FATES = 0, 2, 4, 6
 DayKey = tuple[str, dt.date]
 # A response-time multiset: (agent or None for the shop, "first"/"replies", "cal"/"win").
 SampleKey = tuple[str | None, str, str]
-# A buyer-day member: (visit order, session id, FIRST unit, ANY unit, fate).
-Member = tuple[Any, str, Unit, Unit, int]
+# A buyer-day member, atomic values only (so untracked by the garbage collector):
+# (visit order, session id, FIRST's clock, group, code and openness, ANY's clock,
+# code and openness, fate), a unit's openness being whether it is missed with no
+# reply yet (``_judge`` needs no more of it).
+Member = tuple[Any, str, float, str | None, int, bool, float, int, bool, int]
 Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 _NO_DURATIONS = Durations()
+# Sessions measured in one walk of a catch-up. A walk keeps what it found for all of
+# its sessions until it has placed them; a few sessions' worth (a few hundred objects)
+# dies before the garbage collector's young passes promote it to the old generation,
+# whose growth by a quarter triggers a full pass over everything the process holds
+# (a backfill's catch-up in one walk paid three such passes a million records). The
+# walks' own fixed cost is a few microseconds each.
+_WALK = 16
 
 
 class _Session:
@@ -160,7 +177,9 @@ class _Session:
     )
 
     def __init__(self) -> None:
-        self.messages: dict[str, Message] = {}
+        # Its messages in the order they came (their ids are unique: the tracker's
+        # ``_kept`` finds the repeats), a list: the cheapest thing to file one in.
+        self.messages: list[Message] = []
         # Its other records, once each; a set is made on its kind's first record (most
         # sessions have no release or end: fewer objects for the garbage collector).
         self.handovers: set[Handover] | frozenset[Handover] = _NONE
@@ -170,6 +189,9 @@ class _Session:
         self.buyer: str | None = None
         self.order: tuple[Any, ...] = (INF, "")  # its first message's place in the global order
         # FIRST, ANY per session-day, flat (first, any, first, any, ...): one object.
+        # Kept only while a unit is volatile (placing it again needs them): a session
+        # all of whose units are fixed holds none, so none of them stays for the
+        # garbage collector to visit at every full pass.
         self.shop_units: tuple[Unit, ...] = ()
         self.agent_units: Sequence[Unit] = ()
         self.fate = REACHED
@@ -199,6 +221,19 @@ def _pairs(flat: tuple[Any, ...]) -> Iterable[tuple[Any, Any]]:
     object per session, not one per pair. O(1) to make."""
     it = iter(flat)
     return zip(it, it, strict=True)
+
+
+def _where(u: Unit) -> tuple[float, int, bool]:
+    """A measured unit's clock, status code and openness (a missed unit with no reply,
+    whose status ``as_of`` can still change): what judging it needs. O(1)."""
+    status = u.status
+    return u.start, _CODE[status], status is Status.MISSED and u.end is None
+
+
+def _member(order: tuple[Any, ...], sid: str, f: Unit, a: Unit, fate: int) -> Member:
+    """A session-day's buyer-day member (see ``Member``). O(1)."""
+    f_start, f_code, f_unended = _where(f)
+    return (order, sid, f_start, f.group, f_code, f_unended, *_where(a), fate)
 
 
 def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
@@ -330,6 +365,10 @@ class LiveTracker:
         self._agents_changed: set[str] = set()
         self._buyer_counts: tuple[Counts, Counts] = ({}, {})
         self._buyer_fates: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        # The count dicts a Bump names by index (SESSION_COUNTS + basis and the rest).
+        self._tables: tuple[dict[Any, int], ...] = (
+            *self._session_counts, *self._session_fates, *self._buyer_counts,
+            *self._buyer_fates)
         # Volatile units, judged at query time: by session, (FIRST, ANY, fate) session-day
         # units and agent units; buyer-days with a volatile member.
         self._volatile: dict[str, tuple[list[tuple[Unit, Unit, int]], list[Unit]]] = {}
@@ -457,6 +496,10 @@ class LiveTracker:
         if kept is None:
             feed.file(m)
             return
+        if message_key(m) < message_key(kept):  # the new copy is the one kept from now on
+            # Its session first: the one code here that may raise (a new session's
+            # constructor), so that a failure leaves the message where it was.
+            target = self._session(m.session_id).messages
         if m.at > feed.last:
             feed.last = m.at
         copies = self._copies.setdefault(mid, [kept])
@@ -469,8 +512,9 @@ class LiveTracker:
             return
         # Rare: a conflicting copy moved the message (to another time or session).
         self._kept[mid] = best
-        del self._sessions[kept.session_id].messages[mid]
-        self._session(best.session_id).messages[mid] = best
+        moved = self._sessions[kept.session_id].messages
+        del moved[next(k for k, x in enumerate(moved) if x is kept)]  # O(its messages)
+        target.append(best)
         if kept.at == feed.message_hi and best.at < kept.at:
             feed.message_hi = max(x.at for x in self._kept.values())
         feed.message_hi = max(feed.message_hi, best.at)
@@ -525,7 +569,9 @@ class LiveTracker:
             else:
                 batch.append(sid)
         if batch:
-            self._measure_batch(batch)
+            opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
+            for k in range(0, len(batch), _WALK):
+                self._measure_batch(batch[k:k + _WALK], opts)
         self._settle()
         for day in self._unfolded:  # each buyer-day once, whatever its sessions did
             self._refold(day)
@@ -557,20 +603,21 @@ class LiveTracker:
                    (m.shop_samples, m.agent_samples, m.unanswered, m.dropped),
                    attrs.astuple(tl.quality))
 
-    def _measure_batch(self, sids: list[str]) -> None:
+    def _measure_batch(self, sids: list[str], opts: Options) -> None:
         """Measure many sessions in one walk (what a burst or a backfill costs), each as
         :meth:`_measure` would. Only sessions whose share of the data quality is
         known may come here: their unknown senders (counted by :func:`~kefu.kpi.live_feed.survey`)
         and the waits their switch dropped (the timeline says whose), but no
-        ``seq`` (out-of-order messages are counted over the whole walk)."""
+        ``seq`` (out-of-order messages are counted over the whole walk). ``opts``: the
+        tracker's, with its exclusions (K06)."""
         sessions = [self._sessions[sid] for sid in sids]
-        tl = build_timeline([m for s in sessions for m in s.messages.values()],
+        tl = build_timeline([m for s in sessions for m in s.messages],
                             [h for s in sessions for h in s.handovers],
                             [r for s in sessions for r in s.releases],
                             [q for s in sessions for q in s.requests],
                             ends=[e for s in sessions for e in s.ends],
                             threshold=self._opts.threshold)
-        m = Measure(tl, attrs.evolve(self._opts, excluded=dict(self._excluded)),
+        m = Measure(tl, opts,
                     self._calendar(tl.first, tl.last), split=True)
         for sid, s in zip(sids, sessions, strict=True):  # after what may raise
             self._retract(sid, s)
@@ -637,7 +684,7 @@ class LiveTracker:
               agents: bool = True) -> tuple[Timeline, Measure]:
         """A session's timeline and the pure walk over it under ``opts``, its buyer's
         exclusion (K06) applied."""
-        tl = build_timeline(list(s.messages.values()), s.handovers, s.releases, s.requests,
+        tl = build_timeline(list(s.messages), s.handovers, s.releases, s.requests,
                             ends=s.ends, threshold=opts.threshold)
         buyer = tl.buyers[0] if tl.ids else None
         if buyer is not None and buyer in self._excluded:
@@ -658,7 +705,8 @@ class LiveTracker:
         when = INF
         future = False  # a clock still to come (OPEN policy)
         for f, a in _pairs(s.shop_units):
-            f_open, a_open = _open_until(f, last, threshold), _open_until(a, last, threshold)
+            f_open = _unit_open_until(f, last, threshold)
+            a_open = _unit_open_until(a, last, threshold)
             if f_open != INF or a_open != INF:
                 vol_shop.append((f, a, fate))
                 when = min(when, f_open, a_open)
@@ -666,22 +714,22 @@ class LiveTracker:
                 continue
             for basis, u in enumerate((f, a)):
                 key = _fixed_key(u)
-                applied += (self._session_counts[basis], key)
+                applied += (SESSION_COUNTS + basis, key)
                 if key[3] != EXCLUDED_CODE and fate != REACHED:
-                    applied += (self._session_fates[basis], fate)
+                    applied += (SESSION_FATES + basis, fate)
         for u in s.agent_units:
-            u_open = _open_until(u, last, threshold)
+            u_open = _unit_open_until(u, last, threshold)
             if u_open != INF:
                 vol_agents.append(u)
                 when = min(when, u_open)
                 future = future or u.start > last
                 continue
             if u.agent_id is not None:
-                applied += (self._agent_counts.setdefault(u.agent_id, {}), _fixed_key(u))
+                self._agent_counts.setdefault(u.agent_id, {})
+                applied += (u.agent_id, _fixed_key(u))
                 self._agents_changed.add(u.agent_id)
         s.applied = tuple(applied)
-        for counts, key in _pairs(s.applied):
-            _bump(counts, key, 1)
+        self._bump_all(s.applied, 1)
         if future:
             self._future.add(sid)  # its K08 figures depend on as_of: measured at query
         else:
@@ -706,18 +754,28 @@ class LiveTracker:
         for f, a in _pairs(s.shop_units):
             day = (f.buyer_id, f.day)
             days[day] = None
-            self._members.setdefault(day, {})[sid] = (s.order, sid, f, a, s.fate)
+            self._members.setdefault(day, {})[sid] = _member(s.order, sid, f, a, s.fate)
         s.days = tuple(days)
         self._unfolded.update(days)
+        if when == INF:  # nothing left to place again but by a new measure
+            s.shop_units = s.agent_units = ()
+
+    def _bump_all(self, flat: Bumps, n: int) -> None:
+        """Add ``n`` to each count a flat tuple of Bumps names. O(its length)."""
+        tables, agents = self._tables, self._agent_counts
+        for where, key in _pairs(flat):
+            _bump(tables[where] if type(where) is int else agents[where], key, n)
 
     def _retract(self, sid: str, s: _Session) -> None:
         """Undo :meth:`_apply` (before measuring or settling the session again)."""
         if s.applied is None:
             return
-        for counts, key in _pairs(s.applied):
-            _bump(counts, key, -1)
-        s.applied = None
+        self._bump_all(s.applied, -1)
+        # The agents of its units: the fixed ones' counts name them, the volatile ones'
+        # units are still held.
+        self._agents_changed.update(where for where in s.applied[::2] if type(where) is str)
         self._agents_changed.update(u.agent_id for u in s.agent_units if u.agent_id is not None)
+        s.applied = None
         if sid in self._future:
             self._future.discard(sid)
         else:
@@ -780,73 +838,73 @@ class LiveTracker:
 
     # Judging -------------------------------------------------------------------------
 
-    def _judge(self, u: Unit, as_of: float) -> tuple[int, bool] | None:
-        """A unit's status code and at-risk flag at ``as_of`` (None: no unit yet). O(1)."""
-        if u.start > as_of:
+    def _judge(self, start: float, code: int, unended: bool, as_of: float
+               ) -> tuple[int, bool] | None:
+        """A unit's status code and at-risk flag at ``as_of`` (None: no unit yet), from its
+        clock, status code and openness (``_where``). O(1)."""
+        if start > as_of:
             return None
-        if u.status is not Status.MISSED or u.end is not None:
-            return _CODE[u.status], False
-        age = as_of - u.start
+        if not unended:
+            return code, False
+        age = as_of - start
         if age > self._opts.threshold:
             return MISSED, False
         return PENDING, as_of != INF and age > self._opts.warn_after
 
     def _key(self, u: Unit, as_of: float) -> Key | None:
-        judged = self._judge(u, as_of)
+        judged = self._judge(*_where(u), as_of)
         if judged is None:
             return None
         return (u.day, u.group, u.agent_id, judged[0], judged[1], u.reason, None)
 
     def _fold(self, day: DayKey, as_of: float) -> list[Bump]:
         """A buyer-day's FIRST and ANY units (and K02 fates) at ``as_of``, as bumps."""
-        members = sorted(m for m in self._members[day].values() if m[2].start <= as_of)
+        members = sorted(m for m in self._members[day].values() if m[2] <= as_of)
         if not members:
             return []
         buyer, date = day
         reason = self._excluded.get(buyer)
         # FIRST: the earliest clock, then the smaller session id.
-        win = min(members, key=lambda m: (m[2].start, m[1]))
-        group = win[2].group
+        win = min(members, key=lambda m: (m[2], m[1]))
+        group = win[3]
         if reason is not None:
             key: Key = (date, group, None, EXCLUDED_CODE, False, reason, None)
-            return [(self._buyer_counts[0], key), (self._buyer_counts[1], key)]
-        f_code, f_risk = self._judge(win[2], as_of) or (MET, False)
+            return [(BUYER_COUNTS, key), (BUYER_COUNTS + 1, key)]
+        f_code, f_risk = self._judge(win[2], win[4], win[5], as_of) or (MET, False)
         # ANY: the worst status, then the earlier deciding clock; members in visit order.
         a_code, a_c, a_fate = -1, INF, REACHED
         a_risk = False
-        for _order, _sid, _f, a, fate in members:
-            code, risk = self._judge(a, as_of) or (MET, False)
+        for m in members:
+            start = m[6]
+            code, risk = self._judge(start, m[7], m[8], as_of) or (MET, False)
             a_risk = a_risk or risk
-            if code > a_code or (code == a_code and a.start < a_c):
-                a_code, a_c, a_fate = code, a.start, fate
+            if code > a_code or (code == a_code and start < a_c):
+                a_code, a_c, a_fate = code, start, m[9]
         bumps: list[Bump] = [
-            (self._buyer_counts[0], (date, group, None, f_code, f_risk, None, None)),
-            (self._buyer_counts[1], (date, group, None, a_code, a_risk and a_code == PENDING,
-                                     None, None)),
+            (BUYER_COUNTS, (date, group, None, f_code, f_risk, None, None)),
+            (BUYER_COUNTS + 1, (date, group, None, a_code, a_risk and a_code == PENDING,
+                                None, None)),
         ]
-        if win[4] != REACHED:
-            bumps.append((self._buyer_fates[0], win[4]))
+        if win[9] != REACHED:
+            bumps.append((BUYER_FATES, win[9]))
         if a_fate != REACHED:
-            bumps.append((self._buyer_fates[1], a_fate))
+            bumps.append((BUYER_FATES + 1, a_fate))
         return bumps
 
     def _refold(self, day: DayKey) -> None:
         """Count a buyer-day again: once if all its members are fixed, else at query time."""
-        for counts, key in _pairs(self._folded.pop(day, ())):
-            _bump(counts, key, -1)
+        self._bump_all(self._folded.pop(day, ()), -1)
         self._volatile_days.discard(day)
         members = self._members.get(day)
         if not members:
             return
         last, threshold = self._feed.last, self._opts.threshold
-        if any(_open_until(m[2], last, threshold) != INF
-               or _open_until(m[3], last, threshold) != INF for m in members.values()):
+        if any(_open_until(m[2], m[5], last, threshold) != INF
+               or _open_until(m[6], m[8], last, threshold) != INF for m in members.values()):
             self._volatile_days.add(day)
             return
-        bumps = self._fold(day, self._feed.last)
-        for counts, key in bumps:
-            _bump(counts, key, 1)
-        self._folded[day] = tuple(chain.from_iterable(bumps))
+        self._folded[day] = folded = tuple(chain.from_iterable(self._fold(day, last)))
+        self._bump_all(folded, 1)
 
     # Queries -------------------------------------------------------------------------
 
@@ -903,10 +961,10 @@ class LiveTracker:
         per_buyer.counts = dict(self._buyer_counts[b])
         b_fates = dict(self._buyer_fates[b])
         for day in self._volatile_days:
-            for counts, key in self._fold(day, a):
-                if counts is self._buyer_counts[b]:
+            for where, key in self._fold(day, a):
+                if where == BUYER_COUNTS + b:
                     _bump(per_buyer.counts, key, 1)
-                elif counts is self._buyer_fates[b]:
+                elif where == BUYER_FATES + b:
                     _bump(b_fates, key, 1)
         waiting = [(buyer, c) for buyer, c in self._waiting.values() if c <= a]
         oldest = min((c for _b, c in waiting), default=INF)
@@ -1097,16 +1155,22 @@ def _samples_of(shop: Samples, agents: dict[str, Samples]
     return tuple(out), served
 
 
-def _open_until(u: Unit, last: float, threshold: float) -> float:
+def _open_until(start: float, unended: bool, last: float, threshold: float) -> float:
     """From when (as the latest record's time) a volatile unit may become fixed, or INF
-    for a unit already fixed: one whose status no ``as_of >= last`` can change.
-    ``last`` is the latest record's time. O(1)."""
-    start = u.start
+    for a unit already fixed: one whose status no ``as_of >= last`` can change. The
+    unit is given by its clock and openness (``_where``); ``last`` is the latest
+    record's time. O(1)."""
     if start > last:
         return start  # a window-opening clock that has not come yet (OPEN policy)
-    if u.status is Status.MISSED and u.end is None and not last - start > threshold:
+    if unended and not last - start > threshold:
         return start + threshold
     return INF
+
+
+def _unit_open_until(u: Unit, last: float, threshold: float) -> float:
+    """:func:`_open_until` of a measured unit. O(1)."""
+    return _open_until(u.start, u.status is Status.MISSED and u.end is None, last,
+                       threshold)
 
 
 def _fixed_key(u: Unit) -> Key:

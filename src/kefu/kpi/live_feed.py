@@ -56,7 +56,7 @@ class Feeding(Protocol):
 
     def file(self, m: Message) -> None: ...
 
-    def survey(self, messages: dict[str, Message]) -> Survey | None: ...
+    def survey(self, messages: list[Message]) -> Survey | None: ...
 
     def enter(self, method: str) -> None: ...
 
@@ -66,7 +66,7 @@ class Feeding(Protocol):
 class Feed:
     """The reference feed (see the module docstring).
 
-    ``new_session()`` makes a session (an object with a ``messages`` dict);
+    ``new_session()`` makes a session (an object with a ``messages`` list);
     ``other(record)`` files anything but a clean exact Message whose id is new
     (it checks the record, and raises InvalidRecord for a bad one).
     """
@@ -112,14 +112,13 @@ class Feed:
             s = self.sessions[sid] = self._new_session()
         if at > self.last:
             self.last = at
-        mid = m.message_id
-        self.kept[mid] = m
-        s.messages[mid] = m
+        self.kept[m.message_id] = m
+        s.messages.append(m)
         if at > self.message_hi:
             self.message_hi = at
         self.dirty.add(sid)
 
-    def survey(self, messages: dict[str, Message]) -> Survey | None:
+    def survey(self, messages: list[Message]) -> Survey | None:
         """:func:`survey` (the compiled feed answers None for what it leaves to it)."""
         return survey(messages)
 
@@ -138,12 +137,12 @@ class Feed:
         self._lock.release()
 
 
-def survey(messages: dict[str, Message]) -> Survey:
+def survey(messages: list[Message]) -> Survey:
     """What a session's walk needs to know of its (checked) messages beforehand (see
     ``Survey``); the order of sessions in a walk is that of their first messages.
     Made when the session is measured, so that ``add`` does not have to. O(its
     messages), at C speed."""
-    ms = list(messages.values())
+    ms = messages
     if not ms:
         return (INF, ""), False, 0
     lo = min(map(_AT, ms))

@@ -80,10 +80,14 @@ class Multiset:
 
     def add(self, x: float) -> None:
         """Add one value. O(log n + BLOCK)."""
-        blocks, maxes = self._blocks, self._maxes
         self._sum += _exact(x)
         self.count += 1
         self._summary = None
+        self._insert(x)
+
+    def _insert(self, x: float) -> None:
+        """Put ``x`` in its block (the sum and count are the caller's). O(log n + BLOCK)."""
+        blocks, maxes = self._blocks, self._maxes
         if not blocks:
             blocks.append([x])
             maxes.append(x)
@@ -101,9 +105,12 @@ class Multiset:
         """Add many values. One at a time while they are few against the values held;
         else the blocks are rebuilt from one sort: O((n + m) log(n + m)) at C speed,
         which is what a backfill of a day costs."""
-        if len(values) * 8 < self.count:
+        if len(values) * 8 < self.count:  # the sum and count once, then each in place
+            self._sum += exact_sum(values)
+            self.count += len(values)
+            self._summary = None
             for x in values:
-                self.add(x)
+                self._insert(x)
             return
         self._sum += exact_sum(values)
         self.count += len(values)
