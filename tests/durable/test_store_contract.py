@@ -222,6 +222,25 @@ def test_S07_only_a_leased_shop_can_be_written(store_spec: StoreSpec) -> None:
     assert positions(store_spec, "a") == positions(store_spec, "x") == []
 
 
+def test_S07_a_released_lease_stays_fenced_off_when_the_shop_is_leased_again(
+        store_spec: StoreSpec) -> None:
+    """A stale lease must not write or truncate the records of the shop's next writer."""
+    store = store_spec.open()
+    stale = store.lease("a")
+    stale.commit(Commit("a", entries(1, 1)))
+    stale.release()
+    current = store.lease("a")
+    current.commit(Commit("a", entries(2, 2)))
+    with pytest.raises(StoreError, match="'a' is not leased"):
+        stale.commit(Commit("a", entries(3, 3)))
+    with pytest.raises(StoreError, match="'a' is not leased"):
+        stale.truncate(1)
+    with pytest.raises(StoreError, match="cannot write shop 'b'"):
+        current.commit(Commit("b", entries(1, 1)))  # a lease writes its own shop only
+    assert positions(store_spec, "a") == [1, 2]
+    assert positions(store_spec, "b") == []
+
+
 def test_S07_writes_from_several_threads_all_land(store_spec: StoreSpec) -> None:
     store = store_spec.open()
     shops = [f"t{i}" for i in range(4)]

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, LeaseRecords, verify_rows
+from kefu.durable.store import Commit, LeaseRecords, check_leased, verify_rows
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
 
 try:
@@ -262,8 +262,9 @@ class PostgresStore:
                                         "ORDER BY shop_id COLLATE \"C\"")).fetchall()
         return [r[0] for r in rows]
 
-    def _read(self, shop_id: str, repair: bool) -> StoredShop:
+    def _read(self, lease: _PostgresLease, repair: bool) -> StoredShop:
         """The shop's records as one consistent picture, checked. O(journal size)."""
+        shop_id = lease.shop_id
         with (self._connection(f"reading shop {short_repr(shop_id)}") as conn,
               conn.transaction()):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -278,18 +279,18 @@ class PostgresStore:
         entries, bad, stale = verify_rows(shop_id, snapshot, None if row is None else row[2],
                                           rows, repair=repair)
         if bad is not None or stale:
-            self._truncate(shop_id, _NEVER if bad is None else bad,
+            self._truncate(lease, _NEVER if bad is None else bad,
                            covered=snapshot.seq if stale and snapshot is not None else None)
         if bad is not None:
             requests = {r: s for r, s in requests.items() if s < bad}
         return StoredShop(snapshot, entries, requests, bad)
 
-    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int:
+    def _truncate(self, lease: _PostgresLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
+        shop_id = lease.shop_id
         with (self._connection(f"truncating shop {short_repr(shop_id)}") as conn,
               conn.transaction()):
-            if shop_id not in self._leases:
-                raise StoreError(f"shop {short_repr(shop_id)} is not leased from this store")
+            check_leased(self._leases, shop_id, lease)
             n = conn.execute(self._q("DELETE FROM {s}.kefu_journal "
                                      "WHERE shop_id = %s AND seq >= %s"),
                              (shop_id, from_seq)).rowcount

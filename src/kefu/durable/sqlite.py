@@ -33,7 +33,7 @@ from typing import Literal
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, LeaseRecords, verify_rows
+from kefu.durable.store import Commit, LeaseRecords, check_leased, verify_rows
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
 
 #: A journal position no shop reaches: "drop nothing from the tail".
@@ -214,7 +214,8 @@ class SQLiteStore:
                 raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
         return [r[0] for r in rows]
 
-    def _read(self, shop_id: str, repair: bool) -> StoredShop:
+    def _read(self, lease: _SQLiteLease, repair: bool) -> StoredShop:
+        shop_id = lease.shop_id
         with self._lock:
             self._usable()
             db = self._db
@@ -237,16 +238,18 @@ class SQLiteStore:
         entries, bad, stale = verify_rows(shop_id, snapshot, None if row is None else row[2],
                                           rows, repair=repair)
         if bad is not None or stale:
-            self._truncate(shop_id, _NEVER if bad is None else bad,
+            self._truncate(lease, _NEVER if bad is None else bad,
                            covered=snapshot.seq if stale and snapshot is not None else None)
         if bad is not None:
             requests = {r: s for r, s in requests.items() if s < bad}
         return StoredShop(snapshot, entries, requests, bad)
 
-    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int:
+    def _truncate(self, lease: _SQLiteLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
+        shop_id = lease.shop_id
         with self._lock:
             self._usable()
+            check_leased(self._leases, shop_id, lease)
             try:
                 with self._write_transaction() as db:
                     n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
