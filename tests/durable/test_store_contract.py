@@ -475,6 +475,26 @@ def test_S07_open_store_refuses_non_strings() -> None:
         open_store(None)  # type: ignore[arg-type]
 
 
+def test_S07_a_sqlite_path_that_is_no_path_is_refused(tmp_path: Path) -> None:
+    for path in (123, None, f"{tmp_path}/a\x00b.db"):
+        with pytest.raises(InvalidArgument, match="path must be"):
+            SQLiteStore(path)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="path must be"):
+        open_store(f"sqlite://{tmp_path}/a\x00b.db")
+
+
+def test_S07_a_writer_lock_the_system_refuses_is_a_store_error(tmp_path: Path) -> None:
+    """The lock files cannot be made (here a file is in the lock folder's way): StoreError."""
+    store = SQLiteStore(tmp_path / "shops.db")
+    in_the_way = tmp_path / "shops.db.locks"
+    in_the_way.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot take the writer lock of shop 'a'"):
+        store.lease("a")
+    in_the_way.unlink()
+    store.lease("a").release()  # nothing was left half-taken
+    store.close()
+
+
 @pytest.mark.postgres
 def test_S07_open_store_reads_postgres_urls() -> None:
     dsn = require_postgres()

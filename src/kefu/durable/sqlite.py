@@ -71,7 +71,7 @@ class SQLiteStore:
         if synchronous not in ("FULL", "NORMAL"):
             raise InvalidArgument(f"synchronous must be 'FULL' or 'NORMAL', got "
                                   f"{short_repr(synchronous)}")
-        self.path = Path(path)
+        self.path = _as_path(path)
         self._lock = threading.Lock()
         self._leases: dict[str, _SQLiteLease] = {}
         self._closed = False
@@ -144,9 +144,13 @@ class SQLiteStore:
                                   "(a lone surrogate)") from None
         with self._lock:
             self._usable()
-        self._lock_dir.mkdir(exist_ok=True)
         name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
-        fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            self._lock_dir.mkdir(exist_ok=True)
+            fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:  # no room, no permission, no descriptor left (EMFILE) ...
+            raise StoreError(f"cannot take the writer lock of shop {short_repr(shop_id)} in "
+                             f"{str(self._lock_dir)!r}: {exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -289,6 +293,18 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+
+def _as_path(path: object) -> Path:
+    """``path`` as a Path SQLite can open, or InvalidArgument (not a path, or a NUL in it)."""
+    try:
+        checked = Path(path)  # type: ignore[arg-type]
+    except Exception:  # not a str or os.PathLike, or a hostile __fspath__
+        checked = None
+    if checked is None or "\x00" in str(checked):
+        raise InvalidArgument(f"path must be a file path (a str or os.PathLike without NUL), "
+                              f"got {short_repr(path)}")
+    return checked
 
 
 class _SQLiteLease(LeaseRecords):
