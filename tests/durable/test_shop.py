@@ -331,6 +331,30 @@ def test_S05_a_journal_that_cannot_replay_is_reported(store: Store, db: StoreSpe
     repaired.close()
 
 
+def test_S05_a_record_nested_too_deeply_to_decode_is_reported(store: Store,
+                                                               db: StoreSpec) -> None:
+    """A command or snapshot with a good checksum but JSON nested past the decoder's depth."""
+    from kefu.durable.journal import JournalEntry, StoredSnapshot
+
+    deep = "[" * 100_000 + "]" * 100_000
+    clock = ManualClock(0.0)
+    shop = DurableShop.open(store, "s", clock)
+    shop.add_agent("a", online=True)
+    shop._lease.release()
+    bad = JournalEntry(2, 0.0, deep)
+    db.execute("INSERT INTO {journal} (shop_id, seq, at, command, crc) VALUES ('s', 2, 0.0, ?, ?)",
+               bad.command, bad.crc("s"))
+    with pytest.raises(JournalCorrupt, match="entry 2 is corrupt: replaying"):
+        DurableShop.open(store, "s", clock)
+    repaired = DurableShop.open(store, "s", clock, repair=True)
+    assert repaired.recovery.dropped_from == 2 and repaired.seq == 1
+    repaired.close()  # a snapshot at 1
+    db.execute("UPDATE {snapshots} SET data = ?, crc = ? WHERE shop_id = 's'",
+               deep, StoredSnapshot(1, deep).crc("s"))
+    with pytest.raises(JournalCorrupt, match="the snapshot cannot be restored"):
+        DurableShop.open(store, "s", clock)
+
+
 def test_S05_bad_arguments_raise_the_assigners_errors_and_journal_nothing(
         store: Store, db: StoreSpec) -> None:
     shop = DurableShop.open(store, "s", ManualClock())

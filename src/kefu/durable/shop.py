@@ -196,7 +196,7 @@ class DurableShop:
         try:
             data = json.loads(snap.data)
             assigner = Assigner.restore(data, pin, engine=engine)
-        except (InvalidSnapshot, ValueError) as exc:
+        except (InvalidSnapshot, ValueError, RecursionError) as exc:  # RecursionError: deep JSON
             raise JournalCorrupt(shop_id, 0, f"the snapshot cannot be restored: {exc}") from exc
         if config is not None and config != assigner.config:
             raise InvalidArgument(
@@ -211,7 +211,7 @@ class DurableShop:
                 method, args, kwargs = decode(entry.command)
                 pin.t = entry.at
                 getattr(assigner, method)(*args, **kwargs)
-            except (KefuError, ValueError, TypeError) as exc:
+            except (KefuError, ValueError, TypeError, RecursionError) as exc:
                 why = f"replaying {short_repr(entry.command)} failed: {exc}"
                 if not repair:
                     raise JournalCorrupt(shop_id, entry.seq, why) from exc
