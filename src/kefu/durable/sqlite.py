@@ -114,15 +114,34 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def _write_transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction on the store's connection: committed, or rolled back."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        """One write transaction on the store's connection: committed, or rolled back.
+
+        A transaction whose exit an interrupt skipped is left to the next
+        :meth:`_begin`: when this generator is collected later, the
+        connection may run another caller's transaction.
+        """
+        db = self._begin("IMMEDIATE")
         try:
             yield db
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except GeneratorExit:
             raise
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _begin(self, kind: Literal["IMMEDIATE", "DEFERRED"]) -> sqlite3.Connection:
+        """Begin a transaction (call under the lock), first rolling back one left open.
+
+        Only an interrupt (KeyboardInterrupt, say) landing as a transaction
+        ended can leave one open: what it held was never acknowledged. O(1).
+        """
+        db = self._db
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.execute(f"BEGIN {kind}")
+        return db
 
     def _check_schema(self) -> None:
         with self._write_transaction() as db:
@@ -222,9 +241,8 @@ class SQLiteStore:
         shop_id = lease.shop_id
         with self._lock:
             self._usable()
-            db = self._db
             try:
-                db.execute("BEGIN")
+                db = self._begin("DEFERRED")
                 try:
                     row = db.execute("SELECT seq, data, crc FROM kefu_snapshots "
                                      "WHERE shop_id = ?", (shop_id,)).fetchone()

@@ -1,0 +1,102 @@
+"""S05: an interrupt (KeyboardInterrupt, say) landing anywhere in a command never diverges.
+
+An exception that is not a kefu error can land at any point of a call: a
+signal handler raises it between any two steps of Python code. Here a trace
+function raises one as the k-th Python function of a command is entered,
+for every k until the command completes. Whatever k, the shop either
+refuses every later call (ShopFailed) or goes on in step with its journal:
+what it shows equals what recovery rebuilds from the store, and recovery
+never meets a corrupt journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from kefu import ManualClock
+from kefu.durable import DurableShop
+from kefu.errors import KefuError, ShopFailed, StoreError
+
+from .store_specs import StoreSpec
+
+
+class _Interrupted(BaseException):
+    """Not an error a shop turns into a KefuError (like KeyboardInterrupt)."""
+
+
+def _interrupt_at(k: int, call: Any) -> bool:
+    """Run ``call()``, raising _Interrupted as its k-th Python function is entered.
+
+    Returns whether the interrupt landed (False: the call finished first). The
+    call raises the interrupt itself, or a KefuError if it cut something whose
+    failure the shop reports (a write, say).
+    """
+    entered = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal entered
+        if event == "call":
+            entered += 1
+            if entered == k:
+                raise _Interrupted(f"interrupt at call {k}")
+
+    sys.settrace(trace)
+    try:
+        call()
+    except _Interrupted:
+        return True
+    except KefuError:
+        if entered < k:
+            raise
+        return True
+    finally:
+        sys.settrace(None)
+    return False
+
+
+def _state(shop: DurableShop) -> dict[str, Any]:
+    state: dict[str, Any] = shop.snapshot()["state"]
+    return state
+
+
+@pytest.mark.parametrize("request_id", [None, "r1"])
+def test_S05_an_interrupt_at_any_point_of_a_command_never_diverges_from_the_journal(
+        store_spec: StoreSpec, request_id: str | None) -> None:
+    clock = ManualClock(0.0)
+    store = store_spec.open()
+    for k in range(1, 100_000):
+        shop_id = f"s{k}"
+        shop = DurableShop.open(store, shop_id, clock)
+        shop.add_agent("a", online=True)
+        shop.open_session("x")
+        before = _state(shop)
+        if not _interrupt_at(k, lambda s=shop: s.open_session("y", request_id=request_id)):
+            shop.close()
+            assert k > 20  # the interrupt did land at every earlier point
+            return
+        try:
+            shop.open_session("z")  # a later command, if the shop still takes one
+            live: dict[str, Any] | None = _state(shop)
+        except ShopFailed:
+            live = None  # refused: the shop must be opened again
+        with contextlib.suppress(KefuError):  # a failed shop is released all the same
+            shop.close(checkpoint=False)
+        try:
+            again = DurableShop.open(store, shop_id, clock)  # never JournalCorrupt
+        except StoreError as exc:  # the interrupt cut a PostgreSQL connection: a new store
+            assert "was lost" in str(exc), exc
+            store = store_spec.open()
+            again = DurableShop.open(store, shop_id, clock)
+        got = _state(again)
+        again.check()
+        if live is not None:
+            assert got == live, f"interrupt at call {k}: the shop diverged from its journal"
+        else:
+            assert got == before or set(again.session_ids()) == {"x", "y"}, k
+        again.close()
+    pytest.fail("the command never finished")
