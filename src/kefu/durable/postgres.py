@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, LeaseRecords, check_leased, verify_rows
+from kefu.durable.store import (
+    Commit,
+    LeaseRecords,
+    check_leased,
+    request_positions,
+    verify_rows,
+)
 from kefu.errors import InvalidArgument, KefuError, ShopBusy, StoreError
 
 try:
@@ -293,17 +299,15 @@ class PostgresStore:
             rows = conn.execute(self._q("SELECT seq, at, command, request_id, events, crc "
                                         "FROM {s}.kefu_journal WHERE shop_id = %s ORDER BY seq"),
                                 (shop_id,)).fetchall()
-            requests = dict(conn.execute(self._q("SELECT request_id, seq FROM {s}.kefu_requests "
-                                                 "WHERE shop_id = %s"), (shop_id,)).fetchall())
+            requests = conn.execute(self._q("SELECT request_id, seq FROM {s}.kefu_requests "
+                                            "WHERE shop_id = %s"), (shop_id,)).fetchall()
         snapshot = None if row is None else StoredSnapshot(row[0], row[1])
         entries, bad, stale = verify_rows(shop_id, snapshot, None if row is None else row[2],
                                           rows, repair=repair)
         if bad is not None or stale:
             self._truncate(lease, _NEVER if bad is None else bad,
                            covered=snapshot.seq if stale and snapshot is not None else None)
-        if bad is not None:
-            requests = {r: s for r, s in requests.items() if s < bad}
-        return StoredShop(snapshot, entries, requests, bad)
+        return StoredShop(snapshot, entries, request_positions(requests, bad), bad)
 
     def _truncate(self, lease: _PostgresLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""

@@ -33,7 +33,13 @@ from typing import Literal
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, LeaseRecords, check_leased, verify_rows
+from kefu.durable.store import (
+    Commit,
+    LeaseRecords,
+    check_leased,
+    request_positions,
+    verify_rows,
+)
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
 
 #: A journal position no shop reaches: "drop nothing from the tail".
@@ -250,9 +256,9 @@ class SQLiteStore:
                     rows = db.execute(
                         "SELECT seq, at, command, request_id, events, crc FROM kefu_journal "
                         "WHERE shop_id = ? ORDER BY seq", (shop_id,)).fetchall()
-                    requests = dict(db.execute(
+                    requests = db.execute(
                         "SELECT request_id, seq FROM kefu_requests WHERE shop_id = ?",
-                        (shop_id,)).fetchall())
+                        (shop_id,)).fetchall()
                 finally:
                     db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -262,9 +268,7 @@ class SQLiteStore:
         if bad is not None or stale:
             self._truncate(lease, _NEVER if bad is None else bad,
                            covered=snapshot.seq if stale and snapshot is not None else None)
-        if bad is not None:
-            requests = {r: s for r, s in requests.items() if s < bad}
-        return StoredShop(snapshot, entries, requests, bad)
+        return StoredShop(snapshot, entries, request_positions(requests, bad), bad)
 
     def _truncate(self, lease: _SQLiteLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""

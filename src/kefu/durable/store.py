@@ -18,7 +18,8 @@ from kefu._text import short_repr
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredShop, StoredSnapshot
 from kefu.errors import JournalCorrupt, StoreError
 
-__all__ = ["Commit", "LeaseRecords", "ShopLease", "Store", "check_leased", "verify_rows"]
+__all__ = ["Commit", "LeaseRecords", "ShopLease", "Store", "check_leased", "request_positions",
+           "verify_rows"]
 
 
 @attrs.frozen(slots=True)
@@ -133,6 +134,18 @@ def check_leased(leases: Mapping[str, object], shop_id: str, lease: object) -> N
     if leases.get(shop_id) is not lease:
         raise StoreError(f"shop {short_repr(shop_id)} is not leased from this store by this "
                          "lease (it was released)")
+
+
+def request_positions(rows: Iterable[tuple[str, object]], before: int | None
+                      ) -> dict[str, int]:
+    """A shop's request ids with their positions, from ``(request_id, seq)`` rows. O(rows).
+
+    Only those before ``before`` (a dropped tail's first position) if given.
+    A position that is not an int (a row altered by hand) reads as 0: the id
+    stays known, so its use reads the record, which fails its checksum.
+    """
+    out = {r: s if type(s) is int else 0 for r, s in rows}
+    return out if before is None else {r: s for r, s in out.items() if s < before}
 
 
 Row = tuple[int, float, str, "str | None", "str | None", int]
