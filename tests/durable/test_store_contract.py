@@ -553,3 +553,18 @@ def test_S05_a_store_lists_its_shops_for_a_restarted_service(store_spec: StoreSp
     held = DurableShop.open(store, "alpha", ManualClock())
     assert store_spec.open().shop_ids() == ["Beta", "alpha", "zeta", "é-shop"]
     held.close()
+
+
+def test_S07_a_malformed_commit_leaves_the_store_healthy(store_spec: StoreSpec) -> None:
+    """A commit that is no commit fails as it is, writes nothing and never ends the store."""
+    store = store_spec.open()
+    lease = store.lease("a")
+    for bad in ([Commit("a", [object()])],  # type: ignore[list-item]
+                [Commit(["a"], entries(1, 1))]):  # type: ignore[arg-type]
+        with pytest.raises((AttributeError, TypeError)):
+            store.commit_many(bad)
+    lease.commit(Commit("a", entries(1, 1)))  # the same store writes on
+    assert store.shop_ids() == []
+    assert positions(store_spec, "a") == [1]
+    lease.release()
+    store.lease("a").release()

@@ -174,7 +174,8 @@ class PostgresStore:
         lock taken). A lost connection marks the store dead: its leases are
         gone (the server dropped the locks), and every later call raises
         StoreError. So does an interrupt (KeyboardInterrupt, say) that cut a
-        call on the connection half-way, or left a transaction open:
+        call on the connection half-way, or any error that left a transaction
+        open (another error, a bad argument, goes on as it is):
         psycopg's state and the server's may disagree then, and a later
         "commit" could land in a transaction that is never committed.
         Closing the connection rolls back whatever the interrupt left.
@@ -194,6 +195,9 @@ class PostgresStore:
         except UnicodeEncodeError as exc:  # a lone surrogate in a text
             raise StoreError(f"{doing} failed: {exc}") from exc
         except BaseException as exc:  # an interrupt, or what it made psycopg raise
+            if isinstance(exc, Exception) and not self._conn.broken and (
+                    self._conn.info.transaction_status == pq.TransactionStatus.IDLE):
+                raise  # a bad argument (a commit that is no commit): nothing is left open
             lost = self._lost_while(doing, exc)
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt and the like go on as they are
