@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -568,3 +569,33 @@ def test_S07_a_malformed_commit_leaves_the_store_healthy(store_spec: StoreSpec) 
     assert positions(store_spec, "a") == [1]
     lease.release()
     store.lease("a").release()
+
+
+def test_S07_a_lease_released_while_its_commit_starts_writes_nothing(
+        store_spec: StoreSpec) -> None:
+    """The fence holds against another thread's release and lease landing mid-commit.
+
+    A trace function plays that thread: as the commit enters the store's write
+    path, the stale lease is released and the shop leased again. The write must
+    check the lease where it writes (under the store's lock), not before.
+    """
+    store = store_spec.open()
+    stale = store.lease("a")
+    leased_again = []
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_name in ("commit_many", "_commit") \
+                and not leased_again:
+            sys.settrace(None)
+            stale.release()
+            leased_again.append(store.lease("a"))
+
+    sys.settrace(trace)
+    try:
+        with pytest.raises(StoreError, match="'a' is not leased"):
+            stale.commit(Commit("a", entries(1, 1)))
+    finally:
+        sys.settrace(None)
+    assert leased_again
+    assert positions(store_spec, "a") == []
+    leased_again[0].release()

@@ -244,7 +244,13 @@ class PostgresStore:
         nothing is written. Cost: one round trip per table written, whatever
         the number of shops.
         """
+        self._commit(commits, None)
+
+    def _commit(self, commits: Sequence[Commit], lease: _PostgresLease | None) -> None:
+        """:meth:`commit_many`; with ``lease``, only while it holds its shop (see check_leased)."""
         with self._lock, self._connection("writing to PostgreSQL") as conn:
+            if lease is not None:
+                check_leased(self._leases, lease.shop_id, lease)
             for c in commits:
                 if c.shop_id not in self._leases:
                     raise StoreError(f"shop {short_repr(c.shop_id)} is not leased from this "

@@ -194,8 +194,14 @@ class SQLiteStore:
 
     def commit_many(self, commits: Sequence[Commit]) -> None:
         """Write every commit in one transaction; durable when this returns."""
+        self._commit(commits, None)
+
+    def _commit(self, commits: Sequence[Commit], lease: _SQLiteLease | None) -> None:
+        """:meth:`commit_many`; with ``lease``, only while it holds its shop (see check_leased)."""
         with self._lock:
             self._usable()
+            if lease is not None:
+                check_leased(self._leases, lease.shop_id, lease)
             try:
                 with self._write_transaction():
                     for c in commits:

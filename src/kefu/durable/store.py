@@ -87,10 +87,7 @@ class Store(Protocol):
 class _Records(Protocol):
     """What a store offers its leases: one shop's records, read and written."""
 
-    @property
-    def _leases(self) -> Mapping[str, Any]: ...
-
-    def commit_many(self, commits: Sequence[Commit]) -> None: ...
+    def _commit(self, commits: Sequence[Commit], lease: Any) -> None: ...
 
     def _read(self, lease: Any, repair: bool) -> StoredShop: ...
 
@@ -119,8 +116,7 @@ class LeaseRecords:
         if commit.shop_id != self.shop_id:
             raise StoreError(f"a lease of shop {short_repr(self.shop_id)} cannot write shop "
                              f"{short_repr(commit.shop_id)}")
-        check_leased(self._store._leases, self.shop_id, self)
-        self._store.commit_many([commit])
+        self._store._commit([commit], self)
 
     def truncate(self, from_seq: int) -> int:
         return self._store._truncate(self, from_seq)
