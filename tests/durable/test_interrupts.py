@@ -12,14 +12,16 @@ never meets a corrupt journal.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
 
 from kefu import ManualClock
-from kefu.durable import DurableShop
+from kefu.durable import Commit, DurableShop, JournalEntry, SQLiteStore, StoredSnapshot
 from kefu.errors import KefuError, ShopFailed, StoreError
 
 from .store_specs import StoreSpec
@@ -100,3 +102,40 @@ def test_S05_an_interrupt_at_any_point_of_a_command_never_diverges_from_the_jour
             assert got == before or set(again.session_ids()) == {"x", "y"}, k
         again.close()
     pytest.fail("the command never finished")
+
+
+def test_S05_a_write_an_interrupt_left_open_is_never_read_nor_kept_locked(
+        tmp_path: Path) -> None:
+    """SQLite: a write transaction whose exit an interrupt skipped is not seen by any read.
+
+    The interrupt lands as the write's transaction block exits, before its
+    COMMIT runs: the write was never acknowledged, so no read of the store
+    (shop list, request records) may see it, and once the store is used again
+    the file's write lock is free for other writers.
+    """
+    store = SQLiteStore(tmp_path / "shops.db")
+    lease = store.lease("a")
+    entry = JournalEntry(1, 1.0, '["open_session",["x",null,null,0]]', "r1", "[]")
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_name == "__exit__" \
+                and frame.f_code.co_filename == contextlib.__file__:
+            sys.settrace(None)
+            raise _Interrupted("interrupt as the transaction ends")
+
+    sys.settrace(trace)
+    try:
+        with pytest.raises(_Interrupted):
+            lease.commit(Commit("a", [entry], StoredSnapshot(1, "{}")))
+    finally:
+        sys.settrace(None)
+    assert store.shop_ids() == []
+    assert lease.request("r1") is None
+    other = sqlite3.connect(tmp_path / "shops.db", timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the file is free for another writer at once
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    lease.release()
+    store.close()

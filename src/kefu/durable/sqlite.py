@@ -143,10 +143,19 @@ class SQLiteStore:
         Only an interrupt (KeyboardInterrupt, say) landing as a transaction
         ended can leave one open: what it held was never acknowledged. O(1).
         """
+        db = self._settled()
+        db.execute(f"BEGIN {kind}")
+        return db
+
+    def _settled(self) -> sqlite3.Connection:
+        """The connection (call under the lock), a transaction left open rolled back. O(1).
+
+        Every use of the connection goes through here, so what such a
+        transaction wrote is never read, nor its write lock kept.
+        """
         db = self._db
         if db.in_transaction:
             db.execute("ROLLBACK")
-        db.execute(f"BEGIN {kind}")
         return db
 
     def _check_schema(self) -> None:
@@ -243,7 +252,7 @@ class SQLiteStore:
         with self._lock:
             self._usable()
             try:
-                rows = self._db.execute(
+                rows = self._settled().execute(
                     "SELECT shop_id FROM kefu_snapshots ORDER BY shop_id").fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
@@ -299,7 +308,7 @@ class SQLiteStore:
         with self._lock:
             self._usable()
             try:
-                row = self._db.execute(
+                row = self._settled().execute(
                     "SELECT seq, command, events, crc FROM kefu_requests WHERE shop_id = ? AND "
                     "request_id = ?", (shop_id, request_id)).fetchone()
             except (sqlite3.Error, UnicodeEncodeError) as exc:
