@@ -31,8 +31,11 @@ class _Interrupted(BaseException):
     """Not an error a shop turns into a KefuError (like KeyboardInterrupt)."""
 
 
-def _interrupt_at(k: int, call: Any) -> bool:
+def _interrupt_at(k: int, call: Any, when: str = "call") -> bool:
     """Run ``call()``, raising _Interrupted as its k-th Python function is entered.
+
+    With ``when="return"``: as its k-th Python function returns (its result
+    lost), the point between a call and what its caller does with the result.
 
     Returns whether the interrupt landed (False: the call finished first). The
     call raises the interrupt itself, or a KefuError if it cut something whose
@@ -40,12 +43,13 @@ def _interrupt_at(k: int, call: Any) -> bool:
     """
     entered = 0
 
-    def trace(frame: FrameType, event: str, arg: object) -> None:
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
         nonlocal entered
-        if event == "call":
+        if event == when:
             entered += 1
             if entered == k:
-                raise _Interrupted(f"interrupt at call {k}")
+                raise _Interrupted(f"interrupt at {when} {k}")
+        return trace if when == "return" and event == "call" else None
 
     sys.settrace(trace)
     try:
@@ -66,9 +70,10 @@ def _state(shop: DurableShop) -> dict[str, Any]:
     return state
 
 
+@pytest.mark.parametrize("when", ["call", "return"])
 @pytest.mark.parametrize("request_id", [None, "r1"])
 def test_S05_an_interrupt_at_any_point_of_a_command_never_diverges_from_the_journal(
-        store_spec: StoreSpec, request_id: str | None) -> None:
+        store_spec: StoreSpec, request_id: str | None, when: str) -> None:
     clock = ManualClock(0.0)
     store = store_spec.open()
     for k in range(1, 100_000):
@@ -77,7 +82,8 @@ def test_S05_an_interrupt_at_any_point_of_a_command_never_diverges_from_the_jour
         shop.add_agent("a", online=True)
         shop.open_session("x")
         before = _state(shop)
-        if not _interrupt_at(k, lambda s=shop: s.open_session("y", request_id=request_id)):
+        if not _interrupt_at(k, lambda s=shop: s.open_session("y", request_id=request_id),
+                             when):
             shop.close()
             assert k > 20  # the interrupt did land at every earlier point
             return

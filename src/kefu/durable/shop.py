@@ -376,11 +376,17 @@ class DurableShop:
         :meth:`complete_flush`. Returns None when nothing is pending. A shop
         broken by an interrupted command still writes the commands before it.
         """
+        return self._hand_over() if self._flushable() else None
+
+    def _flushable(self) -> bool:
+        """Whether anything waits to be written; raise if it cannot be now. O(1)."""
         self._writable()
         if self._in_flight is not None:
             raise InvalidArgument("a flush is already in flight for this shop")
-        if not self._pending and self._pending_snapshot is None:
-            return None
+        return bool(self._pending) or self._pending_snapshot is not None
+
+    def _hand_over(self) -> Commit:
+        """Move the pending entries into the commit in flight. O(1)."""
         commit = Commit(self._lease.shop_id, tuple(self._pending), self._pending_snapshot,
                         self._pending_forget)
         self._pending = []
@@ -415,12 +421,13 @@ class DurableShop:
             self._guard.leave()
 
     def _flush(self) -> None:
-        commit = self.prepare_flush()
-        if commit is None:
+        if not self._flushable():
             return
-        # Failed until the write settles: an interrupt anywhere in between leaves the
-        # shop refusing calls, never ahead of a store it cannot tell the state of.
+        # Failed until the write settles: an interrupt anywhere in between (even as
+        # the pending entries are handed over) leaves the shop refusing calls, never
+        # ahead of a store it cannot tell the state of.
         self._failed = _UNSETTLED
+        commit = self._hand_over()
         try:
             self._lease.commit(commit)
         except BaseException as exc:
