@@ -145,3 +145,28 @@ def test_S05_a_write_an_interrupt_left_open_is_never_read_nor_kept_locked(
         other.close()
     lease.release()
     store.close()
+
+
+def test_S05_an_interrupt_as_a_lease_is_taken_leaves_no_writer_lock_held(
+        tmp_path: Path) -> None:
+    """SQLite: an interrupt between taking a shop's file lock and handing the lease
+    over must drop the lock, or the shop stays busy until the process ends."""
+    store = SQLiteStore(tmp_path / "shops.db")
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_name == "__init__" \
+                and frame.f_code.co_filename.endswith("sqlite.py"):
+            sys.settrace(None)
+            raise _Interrupted("interrupt as the lease is made")
+
+    sys.settrace(trace)
+    try:
+        with pytest.raises(_Interrupted):
+            store.lease("a")
+    finally:
+        sys.settrace(None)
+    other = SQLiteStore(tmp_path / "shops.db")
+    other.lease("a").release()  # never ShopBusy
+    store.lease("a").release()
+    other.close()
+    store.close()

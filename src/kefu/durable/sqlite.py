@@ -185,20 +185,17 @@ class SQLiteStore:
         except OSError as exc:  # no room, no permission, no descriptor left (EMFILE) ...
             raise StoreError(f"cannot take the writer lock of shop {short_repr(shop_id)} in "
                              f"{str(self._lock_dir)!r}: {exc}") from exc
-        try:
+        try:  # until the lease is registered, whatever cuts this drops the lock
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with self._lock:
+                self._usable()
+                lease = self._leases[shop_id] = _SQLiteLease(self, shop_id, fd)
         except BlockingIOError:
             os.close(fd)
             raise ShopBusy(shop_id) from None
         except BaseException:
             os.close(fd)
             raise
-        lease = _SQLiteLease(self, shop_id, fd)
-        with self._lock:
-            if self._closed:
-                os.close(fd)
-                self._usable()
-            self._leases[shop_id] = lease
         return lease
 
     def commit_many(self, commits: Sequence[Commit]) -> None:
