@@ -87,6 +87,11 @@ def _lock_key(kind: bytes, text: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+#: Errors that, like an interrupt, can land anywhere (between taking a shop's
+#: advisory lock and recording it, say): they end the store, as an interrupt does.
+_ANYWHERE = (RecursionError, MemoryError)
+
+
 def _check_shop_id(shop_id: object) -> str:
     if type(shop_id) is not str or not shop_id:
         raise InvalidArgument(f"shop id must be a non-empty str, got {short_repr(shop_id)}")
@@ -173,7 +178,8 @@ class PostgresStore:
         inside a generator, whose exit an interrupt could skip, keeping the
         lock taken). A lost connection marks the store dead: its leases are
         gone (the server dropped the locks), and every later call raises
-        StoreError. So does an interrupt (KeyboardInterrupt, say) that cut a
+        StoreError. So does an interrupt (KeyboardInterrupt, or a
+        RecursionError or MemoryError, which land anywhere too) that cut a
         call on the connection half-way, or any error that left a transaction
         open (another error, a bad argument, goes on as it is):
         psycopg's state and the server's may disagree then, and a later
@@ -195,8 +201,9 @@ class PostgresStore:
         except UnicodeEncodeError as exc:  # a lone surrogate in a text
             raise StoreError(f"{doing} failed: {exc}") from exc
         except BaseException as exc:  # an interrupt, or what it made psycopg raise
-            if isinstance(exc, Exception) and not self._conn.broken and (
-                    self._conn.info.transaction_status == pq.TransactionStatus.IDLE):
+            if (isinstance(exc, Exception) and not isinstance(exc, _ANYWHERE)
+                    and not self._conn.broken
+                    and self._conn.info.transaction_status == pq.TransactionStatus.IDLE):
                 raise  # a bad argument (a commit that is no commit): nothing is left open
             lost = self._lost_while(doing, exc)
             if not isinstance(exc, Exception):
