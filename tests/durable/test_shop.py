@@ -270,10 +270,10 @@ class _FailingStore(SQLiteStore):
 
     fail = False
 
-    def commit_many(self, commits: Any) -> None:
+    def _commit(self, commits: Any, lease: Any) -> None:  # every write: a lease's, or many
         if self.fail:
             raise StoreError("disk full")
-        super().commit_many(commits)
+        super()._commit(commits, lease)
 
 
 def test_S05_a_failed_write_acknowledges_nothing_and_the_shop_must_be_reopened(
