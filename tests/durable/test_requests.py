@@ -113,15 +113,19 @@ def test_S03_S06_stored_events_are_plain_json(store: Store, store_spec: StoreSpe
     assert json.loads(text) == [e.to_dict() for e in events]
 
 
-def test_S06_a_tampered_request_record_is_reported_not_returned(store: Store,
-                                                               store_spec: StoreSpec) -> None:
+@pytest.mark.parametrize("change", ["events = '[]'", "seq = 'one'"])
+def test_S06_a_tampered_request_record_is_reported_not_returned(
+        store: Store, store_spec: StoreSpec, change: str) -> None:
+    """An altered record, also one whose position is no number (SQLite keeps any text)."""
     from kefu.errors import JournalCorrupt
 
+    if change.startswith("seq") and store_spec.kind != "sqlite":
+        pytest.skip("a PostgreSQL bigint column holds numbers only")
     shop = _shop(store, ManualClock(1.0))
     shop.open_session("s1", buyer="b1", request_id="r")
     shop.close()
-    store_spec.execute("UPDATE {requests} SET events = '[]' WHERE request_id = 'r'")
-    shop = _shop(store, ManualClock(2.0))
+    store_spec.execute("UPDATE {requests} SET " + change + " WHERE request_id = 'r'")
+    shop = _shop(store, ManualClock(2.0))  # opens, whatever the change
     with pytest.raises(JournalCorrupt, match="request id 'r'"):
         shop.open_session("s1", buyer="b1", request_id="r")
     shop.close()

@@ -270,10 +270,10 @@ class _FailingStore(SQLiteStore):
 
     fail = False
 
-    def commit_many(self, commits: Any) -> None:
+    def _commit(self, commits: Any, lease: Any) -> None:  # every write: a lease's, or many
         if self.fail:
             raise StoreError("disk full")
-        super().commit_many(commits)
+        super()._commit(commits, lease)
 
 
 def test_S05_a_failed_write_acknowledges_nothing_and_the_shop_must_be_reopened(
@@ -313,22 +313,41 @@ def test_S05_a_tampered_journal_is_reported_and_repair_drops_the_bad_tail(
     repaired.close()
 
 
-def test_S05_a_journal_that_cannot_replay_is_reported(store: Store, db: StoreSpec) -> None:
-    """A record with a good checksum whose command fails on replay (a changed engine, say)."""
+def _unreplayable_second_entry(store: Store, db: StoreSpec, command: str) -> ManualClock:
+    """Journal ``command`` (with a good checksum) as entry 2: open reports it, repair drops it."""
     from kefu.durable.journal import JournalEntry
 
     clock = ManualClock(0.0)
     shop = DurableShop.open(store, "s", clock)
     shop.add_agent("a", online=True)
     shop._lease.release()
-    bad = JournalEntry(2, 0.0, '["close_session",["never-opened"]]')
+    bad = JournalEntry(2, 0.0, command)
     db.execute("INSERT INTO {journal} (shop_id, seq, at, command, crc) VALUES ('s', 2, 0.0, ?, ?)",
                bad.command, bad.crc("s"))
-    with pytest.raises(JournalCorrupt, match="replaying"):
+    with pytest.raises(JournalCorrupt, match="entry 2 is corrupt: replaying"):
         DurableShop.open(store, "s", clock)
     repaired = DurableShop.open(store, "s", clock, repair=True)
     assert repaired.recovery.dropped_from == 2 and repaired.seq == 1
-    repaired.close()
+    repaired.close()  # with a snapshot at 1
+    return clock
+
+
+def test_S05_a_journal_that_cannot_replay_is_reported(store: Store, db: StoreSpec) -> None:
+    """A record with a good checksum whose command fails on replay (a changed engine, say)."""
+    _unreplayable_second_entry(store, db, '["close_session",["never-opened"]]')
+
+
+def test_S05_a_record_nested_too_deeply_to_decode_is_reported(store: Store,
+                                                               db: StoreSpec) -> None:
+    """A command or snapshot with a good checksum but JSON nested past the decoder's depth."""
+    from kefu.durable.journal import StoredSnapshot
+
+    deep = "[" * 100_000 + "]" * 100_000
+    clock = _unreplayable_second_entry(store, db, deep)
+    db.execute("UPDATE {snapshots} SET data = ?, crc = ? WHERE shop_id = 's'",
+               deep, StoredSnapshot(1, deep).crc("s"))
+    with pytest.raises(JournalCorrupt, match="the snapshot cannot be restored"):
+        DurableShop.open(store, "s", clock)
 
 
 def test_S05_bad_arguments_raise_the_assigners_errors_and_journal_nothing(

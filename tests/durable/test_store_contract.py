@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -220,6 +221,25 @@ def test_S07_only_a_leased_shop_can_be_written(store_spec: StoreSpec) -> None:
     with pytest.raises(StoreError, match="'a' is not leased from this store"):
         a.commit(Commit("a", entries(1, 1)))  # a released lease is fenced off
     assert positions(store_spec, "a") == positions(store_spec, "x") == []
+
+
+def test_S07_a_released_lease_stays_fenced_off_when_the_shop_is_leased_again(
+        store_spec: StoreSpec) -> None:
+    """A stale lease must not write or truncate the records of the shop's next writer."""
+    store = store_spec.open()
+    stale = store.lease("a")
+    stale.commit(Commit("a", entries(1, 1)))
+    stale.release()
+    current = store.lease("a")
+    current.commit(Commit("a", entries(2, 2)))
+    with pytest.raises(StoreError, match="'a' is not leased"):
+        stale.commit(Commit("a", entries(3, 3)))
+    with pytest.raises(StoreError, match="'a' is not leased"):
+        stale.truncate(1)
+    with pytest.raises(StoreError, match="cannot write shop 'b'"):
+        current.commit(Commit("b", entries(1, 1)))  # a lease writes its own shop only
+    assert positions(store_spec, "a") == [1, 2]
+    assert positions(store_spec, "b") == []
 
 
 def test_S07_writes_from_several_threads_all_land(store_spec: StoreSpec) -> None:
@@ -456,6 +476,26 @@ def test_S07_open_store_refuses_non_strings() -> None:
         open_store(None)  # type: ignore[arg-type]
 
 
+def test_S07_a_sqlite_path_that_is_no_path_is_refused(tmp_path: Path) -> None:
+    for path in (123, None, f"{tmp_path}/a\x00b.db"):
+        with pytest.raises(InvalidArgument, match="path must be"):
+            SQLiteStore(path)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="path must be"):
+        open_store(f"sqlite://{tmp_path}/a\x00b.db")
+
+
+def test_S07_a_writer_lock_the_system_refuses_is_a_store_error(tmp_path: Path) -> None:
+    """The lock files cannot be made (here a file is in the lock folder's way): StoreError."""
+    store = SQLiteStore(tmp_path / "shops.db")
+    in_the_way = tmp_path / "shops.db.locks"
+    in_the_way.write_text("not a folder")
+    with pytest.raises(StoreError, match="cannot take the writer lock of shop 'a'"):
+        store.lease("a")
+    in_the_way.unlink()
+    store.lease("a").release()  # nothing was left half-taken
+    store.close()
+
+
 @pytest.mark.postgres
 def test_S07_open_store_reads_postgres_urls() -> None:
     dsn = require_postgres()
@@ -514,3 +554,48 @@ def test_S05_a_store_lists_its_shops_for_a_restarted_service(store_spec: StoreSp
     held = DurableShop.open(store, "alpha", ManualClock())
     assert store_spec.open().shop_ids() == ["Beta", "alpha", "zeta", "é-shop"]
     held.close()
+
+
+def test_S07_a_malformed_commit_leaves_the_store_healthy(store_spec: StoreSpec) -> None:
+    """A commit that is no commit fails as it is, writes nothing and never ends the store."""
+    store = store_spec.open()
+    lease = store.lease("a")
+    for bad in ([Commit("a", [object()])],  # type: ignore[list-item]
+                [Commit(["a"], entries(1, 1))]):  # type: ignore[arg-type]
+        with pytest.raises((AttributeError, TypeError)):
+            store.commit_many(bad)
+    lease.commit(Commit("a", entries(1, 1)))  # the same store writes on
+    assert store.shop_ids() == []
+    assert positions(store_spec, "a") == [1]
+    lease.release()
+    store.lease("a").release()
+
+
+def test_S07_a_lease_released_while_its_commit_starts_writes_nothing(
+        store_spec: StoreSpec) -> None:
+    """The fence holds against another thread's release and lease landing mid-commit.
+
+    A trace function plays that thread: as the commit enters the store's write
+    path, the stale lease is released and the shop leased again. The write must
+    check the lease where it writes (under the store's lock), not before.
+    """
+    store = store_spec.open()
+    stale = store.lease("a")
+    leased_again = []
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_name in ("commit_many", "_commit") \
+                and not leased_again:
+            sys.settrace(None)
+            stale.release()
+            leased_again.append(store.lease("a"))
+
+    sys.settrace(trace)
+    try:
+        with pytest.raises(StoreError, match="'a' is not leased"):
+            stale.commit(Commit("a", entries(1, 1)))
+    finally:
+        sys.settrace(None)
+    assert leased_again
+    assert positions(store_spec, "a") == []
+    leased_again[0].release()

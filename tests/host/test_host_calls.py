@@ -126,9 +126,27 @@ def test_S08_unknown_methods_and_bad_arguments_are_invalid(tmp_path: Path) -> No
             with pytest.raises(InvalidArgument, match="shop id"):
                 await host.call("", "waiting")
             assert await host.call("s", "session_ids") == []
+            # Hostile ids are refused before any lookup: an open shop's id as a str
+            # subclass, an unhashable id, an id whose hash raises.
+            for shop_id in (_Str("s"), ["s"], _BadHash("t")):
+                with pytest.raises(InvalidArgument, match="shop id must be a non-empty str"):
+                    await host.call(shop_id, "open_session", "x")  # type: ignore[arg-type]
+                with pytest.raises(InvalidArgument, match="shop id must be a non-empty str"):
+                    await host.open(shop_id)  # type: ignore[arg-type]
+            assert await host.call("s", "session_ids") == []
+            assert host.open_shops() == ["s"]
 
     run(scenario())
     store.close()
+
+
+class _Str(str):
+    """An id that is a str subclass (equal to, and hashing like, a plain str)."""
+
+
+class _BadHash(str):
+    def __hash__(self) -> int:
+        raise RuntimeError("hostile __hash__")
 
 
 def test_S08_two_first_calls_open_a_shop_once(tmp_path: Path) -> None:

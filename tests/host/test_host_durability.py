@@ -249,7 +249,7 @@ def test_S08_a_shop_that_cannot_prepare_its_write_fails_its_callers_instead_of_h
             def broken() -> None:
                 raise RuntimeError("a bug in the write path")
 
-            shop.prepare_flush = broken  # type: ignore[method-assign]
+            shop._hand_over = broken  # type: ignore[method-assign,assignment]
             with pytest.raises(ShopFailed, match="preparing its write failed"):
                 await host.call("S", "open_session", "lost")
             # Other shops are unaffected, and the shop recovers from the store.

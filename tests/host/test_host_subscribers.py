@@ -16,7 +16,7 @@ from host_helpers import run
 
 from kefu import ManualClock
 from kefu.durable import SQLiteStore
-from kefu.errors import InvalidArgument, SubscriberLagged
+from kefu.errors import ConcurrentCall, InvalidArgument, SubscriberLagged
 from kefu.events import Event
 from kefu.host import Host, Subscription
 
@@ -107,6 +107,28 @@ def test_S08_a_subscription_is_an_async_context_manager(tmp_path: Path) -> None:
                 await events.__anext__()
             with pytest.raises(InvalidArgument, match="limit"):
                 host.subscribe("s", limit=0)
+
+    run(scenario())
+    store.close()
+
+
+def test_S08_a_second_reader_of_one_subscription_is_refused_not_left_hanging(
+        tmp_path: Path) -> None:
+    """Two tasks iterating one subscription: the second is refused; the first gets it all."""
+    store = SQLiteStore(tmp_path / "x.db")
+
+    async def scenario() -> None:
+        async with Host(store, clock=ManualClock(0.0)) as host:
+            subscription = host.subscribe("s")
+            seen: list[Event] = []
+            first = asyncio.ensure_future(_collect(subscription, seen))
+            await asyncio.sleep(0)  # the first reader is waiting for an event
+            with pytest.raises(ConcurrentCall, match=r"Subscription.__anext__\(\)"):
+                await subscription.__anext__()
+            await host.call("s", "add_agent", "alice", online=True)
+            await host.call("s", "open_session", "x")
+        await asyncio.wait_for(first, 10.0)  # the host closed: the reader ends
+        assert [type(e).__name__ for e in seen] == ["Opened", "Assigned"]
 
     run(scenario())
     store.close()

@@ -32,12 +32,18 @@ from typing import TYPE_CHECKING, Any
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, LeaseRecords, verify_rows
-from kefu.errors import InvalidArgument, ShopBusy, StoreError
+from kefu.durable.store import (
+    Commit,
+    LeaseRecords,
+    check_leased,
+    request_positions,
+    verify_rows,
+)
+from kefu.errors import InvalidArgument, KefuError, ShopBusy, StoreError
 
 try:
     import psycopg
-    from psycopg import conninfo, sql
+    from psycopg import conninfo, pq, sql
 except ImportError as exc:  # pragma: no cover - exercised without the extra installed
     raise ImportError(
         "kefu.durable.PostgresStore needs psycopg 3: install kefu[postgres] "
@@ -79,6 +85,11 @@ def _lock_key(kind: bytes, text: str) -> int:
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8,
                              person=kind).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+#: Errors that, like an interrupt, can land anywhere (between taking a shop's
+#: advisory lock and recording it, say): they end the store, as an interrupt does.
+_ANYWHERE = (RecursionError, MemoryError)
 
 
 def _check_shop_id(shop_id: object) -> str:
@@ -138,7 +149,7 @@ class PostgresStore:
 
     def _create_tables(self) -> None:
         """Create the schema's tables if missing and check its version, under a lock: O(1)."""
-        with self._connection("creating the tables") as conn, conn.transaction():
+        with self._lock, self._connection("creating the tables") as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)",
                          (_lock_key(b"kefu.schema", self.schema),))
             meta = self._q("{s}.kefu_meta").as_string(conn)
@@ -161,24 +172,43 @@ class PostgresStore:
 
     @contextmanager
     def _connection(self, doing: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-        """The connection, under the store's lock; a database error becomes StoreError.
+        """The connection, for a caller holding the store's lock: errors become StoreError.
 
-        A lost connection marks the store dead: its leases are gone (the
-        server dropped the locks), and every later call raises StoreError.
+        Take the lock with a plain ``with self._lock`` beside this (never
+        inside a generator, whose exit an interrupt could skip, keeping the
+        lock taken). A lost connection marks the store dead: its leases are
+        gone (the server dropped the locks), and every later call raises
+        StoreError. So does an interrupt (KeyboardInterrupt, or a
+        RecursionError or MemoryError, which land anywhere too) that cut a
+        call on the connection half-way, or any error that left a transaction
+        open (another error, a bad argument, goes on as it is):
+        psycopg's state and the server's may disagree then, and a later
+        "commit" could land in a transaction that is never committed.
+        Closing the connection rolls back whatever the interrupt left.
         """
-        with self._lock:
+        self._usable()
+        if self._conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            self._lose(StoreError("an interrupted call left the connection busy"))
             self._usable()
-            try:
-                yield self._conn
-            except psycopg.Error as exc:
-                if self._conn.broken or self._conn.closed:
-                    self._lose(exc)
-                    raise StoreError(f"the connection to PostgreSQL ({self._where}) was lost "
-                                     f"while {doing}: {exc}; the store's leases are gone"
-                                     ) from exc
-                raise StoreError(f"{doing} failed: {exc}") from exc
-            except UnicodeEncodeError as exc:  # a lone surrogate in a text
-                raise StoreError(f"{doing} failed: {exc}") from exc
+        try:
+            yield self._conn
+        except (KefuError, GeneratorExit):  # GeneratorExit: collected after an interrupt
+            raise
+        except psycopg.Error as exc:
+            if self._conn.broken or self._conn.closed:
+                raise self._lost_while(doing, exc) from exc
+            raise StoreError(f"{doing} failed: {exc}") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate in a text
+            raise StoreError(f"{doing} failed: {exc}") from exc
+        except BaseException as exc:  # an interrupt, or what it made psycopg raise
+            if (isinstance(exc, Exception) and not isinstance(exc, _ANYWHERE)
+                    and not self._conn.broken
+                    and self._conn.info.transaction_status == pq.TransactionStatus.IDLE):
+                raise  # a bad argument (a commit that is no commit): nothing is left open
+            lost = self._lost_while(doing, exc)
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt and the like go on as they are
+            raise lost from exc
 
     def _usable(self) -> None:
         if self._closed:
@@ -186,6 +216,13 @@ class PostgresStore:
         if self._lost is not None:
             raise StoreError(f"the connection to PostgreSQL ({self._where}) was lost "
                              f"({self._lost}); the store's leases are gone: open a new store")
+
+    def _lost_while(self, doing: str, exc: BaseException) -> StoreError:
+        """Drop the connection (see :meth:`_lose`); the error that says so."""
+        self._lose(exc)
+        return StoreError(f"the connection to PostgreSQL ({self._where}) was lost while "
+                          f"{doing}: {str(exc).strip() or type(exc).__name__}; the store's "
+                          "leases are gone")
 
     def _lose(self, exc: BaseException) -> None:
         self._lost = str(exc).strip() or type(exc).__name__
@@ -196,7 +233,7 @@ class PostgresStore:
         """Take the shop's advisory lock without waiting, or raise ShopBusy (S07). O(1)."""
         _check_shop_id(shop_id)
         key = _lock_key(b"kefu.shop", f"{self.schema}\x00{shop_id}")
-        with self._connection(f"leasing shop {short_repr(shop_id)}") as conn:
+        with self._lock, self._connection(f"leasing shop {short_repr(shop_id)}") as conn:
             # The lock is re-entrant within a session: refuse a second lease here first.
             if shop_id in self._leases:
                 raise ShopBusy(shop_id)
@@ -214,7 +251,13 @@ class PostgresStore:
         nothing is written. Cost: one round trip per table written, whatever
         the number of shops.
         """
-        with self._connection("writing to PostgreSQL") as conn:
+        self._commit(commits, None)
+
+    def _commit(self, commits: Sequence[Commit], lease: _PostgresLease | None) -> None:
+        """:meth:`commit_many`; with ``lease``, only while it holds its shop (see check_leased)."""
+        with self._lock, self._connection("writing to PostgreSQL") as conn:
+            if lease is not None:
+                check_leased(self._leases, lease.shop_id, lease)
             for c in commits:
                 if c.shop_id not in self._leases:
                     raise StoreError(f"shop {short_repr(c.shop_id)} is not leased from this "
@@ -257,14 +300,15 @@ class PostgresStore:
 
     def shop_ids(self) -> list[str]:
         """Every shop this schema holds, sorted. O(shops)."""
-        with self._connection("listing shops") as conn:
+        with self._lock, self._connection("listing shops") as conn:
             rows = conn.execute(self._q("SELECT shop_id FROM {s}.kefu_snapshots "
                                         "ORDER BY shop_id COLLATE \"C\"")).fetchall()
         return [r[0] for r in rows]
 
-    def _read(self, shop_id: str, repair: bool) -> StoredShop:
+    def _read(self, lease: _PostgresLease, repair: bool) -> StoredShop:
         """The shop's records as one consistent picture, checked. O(journal size)."""
-        with (self._connection(f"reading shop {short_repr(shop_id)}") as conn,
+        shop_id = lease.shop_id
+        with (self._lock, self._connection(f"reading shop {short_repr(shop_id)}") as conn,
               conn.transaction()):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             row = conn.execute(self._q("SELECT seq, data, crc FROM {s}.kefu_snapshots "
@@ -272,24 +316,22 @@ class PostgresStore:
             rows = conn.execute(self._q("SELECT seq, at, command, request_id, events, crc "
                                         "FROM {s}.kefu_journal WHERE shop_id = %s ORDER BY seq"),
                                 (shop_id,)).fetchall()
-            requests = dict(conn.execute(self._q("SELECT request_id, seq FROM {s}.kefu_requests "
-                                                 "WHERE shop_id = %s"), (shop_id,)).fetchall())
+            requests = conn.execute(self._q("SELECT request_id, seq FROM {s}.kefu_requests "
+                                            "WHERE shop_id = %s"), (shop_id,)).fetchall()
         snapshot = None if row is None else StoredSnapshot(row[0], row[1])
         entries, bad, stale = verify_rows(shop_id, snapshot, None if row is None else row[2],
                                           rows, repair=repair)
         if bad is not None or stale:
-            self._truncate(shop_id, _NEVER if bad is None else bad,
+            self._truncate(lease, _NEVER if bad is None else bad,
                            covered=snapshot.seq if stale and snapshot is not None else None)
-        if bad is not None:
-            requests = {r: s for r, s in requests.items() if s < bad}
-        return StoredShop(snapshot, entries, requests, bad)
+        return StoredShop(snapshot, entries, request_positions(requests, bad), bad)
 
-    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int:
+    def _truncate(self, lease: _PostgresLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
-        with (self._connection(f"truncating shop {short_repr(shop_id)}") as conn,
+        shop_id = lease.shop_id
+        with (self._lock, self._connection(f"truncating shop {short_repr(shop_id)}") as conn,
               conn.transaction()):
-            if shop_id not in self._leases:
-                raise StoreError(f"shop {short_repr(shop_id)} is not leased from this store")
+            check_leased(self._leases, shop_id, lease)
             n = conn.execute(self._q("DELETE FROM {s}.kefu_journal "
                                      "WHERE shop_id = %s AND seq >= %s"),
                              (shop_id, from_seq)).rowcount
@@ -301,7 +343,7 @@ class PostgresStore:
         return n
 
     def _request(self, shop_id: str, request_id: str) -> RequestRecord | None:
-        with self._connection(f"reading shop {short_repr(shop_id)}") as conn:
+        with self._lock, self._connection(f"reading shop {short_repr(shop_id)}") as conn:
             row = conn.execute(self._q("SELECT seq, command, events, crc FROM {s}.kefu_requests "
                                        "WHERE shop_id = %s AND request_id = %s"),
                                (shop_id, request_id)).fetchone()
@@ -313,12 +355,12 @@ class PostgresStore:
                 return
             del self._leases[lease.shop_id]
             try:
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (lease.key,))
-            except psycopg.Error as exc:
-                if not (self._conn.broken or self._conn.closed):
-                    raise StoreError(f"releasing shop {short_repr(lease.shop_id)} failed: "
-                                     f"{exc}") from exc
-                self._lose(exc)  # the server dropped the lock with the connection
+                with self._connection(f"releasing shop {short_repr(lease.shop_id)}"):
+                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (lease.key,))
+            except StoreError:
+                if self._lost is None:
+                    raise
+                # else the server dropped the lock with the connection
 
     def close(self) -> None:
         """Release every lease and close the connection (idempotent)."""
@@ -328,7 +370,8 @@ class PostgresStore:
             self._closed = True
             self._leases.clear()
             try:
-                if self._lost is None:
+                if self._lost is None and (self._conn.info.transaction_status
+                                           == pq.TransactionStatus.IDLE):
                     # Unlock now: the server ends a closed session's backend a moment later.
                     self._conn.execute("SELECT pg_advisory_unlock_all()")
             except psycopg.Error:

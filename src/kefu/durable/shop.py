@@ -114,6 +114,7 @@ class DurableShop:
         self._in_flight: Commit | None = None
         self._unflushed: dict[int, JournalEntry] = {}
         self._failed: BaseException | None = None
+        self._broken: BaseException | None = None
         self._closed = False
         self._held = -math.inf
         self._guard = new_guard()
@@ -196,7 +197,7 @@ class DurableShop:
         try:
             data = json.loads(snap.data)
             assigner = Assigner.restore(data, pin, engine=engine)
-        except (InvalidSnapshot, ValueError) as exc:
+        except (InvalidSnapshot, ValueError, RecursionError) as exc:  # RecursionError: deep JSON
             raise JournalCorrupt(shop_id, 0, f"the snapshot cannot be restored: {exc}") from exc
         if config is not None and config != assigner.config:
             raise InvalidArgument(
@@ -211,7 +212,7 @@ class DurableShop:
                 method, args, kwargs = decode(entry.command)
                 pin.t = entry.at
                 getattr(assigner, method)(*args, **kwargs)
-            except (KefuError, ValueError, TypeError) as exc:
+            except (KefuError, ValueError, TypeError, RecursionError) as exc:
                 why = f"replaying {short_repr(entry.command)} failed: {exc}"
                 if not repair:
                     raise JournalCorrupt(shop_id, entry.seq, why) from exc
@@ -272,7 +273,18 @@ class DurableShop:
             return []
         call, positional, keywords = call_args(method, canonical_args)
         self._pin.t = t
-        events: list[Event] = getattr(self._assigner, call)(*positional, **keywords)
+        # Until the command is queued for the journal, an exception that is not a
+        # refusal (KeyboardInterrupt, RecursionError ...) may leave the Assigner
+        # ahead of the journal: the shop stays broken (see _usable) unless it ends.
+        self._broken = _MIDWAY
+        try:
+            events: list[Event] = getattr(self._assigner, call)(*positional, **keywords)
+        except KefuError:
+            self._broken = None  # refused: the Assigner changed nothing
+            raise
+        except BaseException as exc:
+            self._broken = exc
+            raise
         self._seq += 1
         entry = JournalEntry(self._seq, t, command, request_id,
                              None if request_id is None else _events_json(events))
@@ -282,6 +294,7 @@ class DurableShop:
             self._unflushed[entry.seq] = entry
         if self._seq - self._snapshot_seq >= self._snapshot_every:
             self._take_snapshot()
+        self._broken = None
         return events
 
     def apply(self, commands: Iterable[tuple[object, ...]]) -> list[Event]:
@@ -360,13 +373,20 @@ class DurableShop:
         """Hand over the pending entries for writing (for hosts that write elsewhere).
 
         At most one prepared commit may be outstanding; settle it with
-        :meth:`complete_flush`. Returns None when nothing is pending.
+        :meth:`complete_flush`. Returns None when nothing is pending. A shop
+        broken by an interrupted command still writes the commands before it.
         """
-        self._usable()
+        return self._hand_over() if self._flushable() else None
+
+    def _flushable(self) -> bool:
+        """Whether anything waits to be written; raise if it cannot be now. O(1)."""
+        self._writable()
         if self._in_flight is not None:
             raise InvalidArgument("a flush is already in flight for this shop")
-        if not self._pending and self._pending_snapshot is None:
-            return None
+        return bool(self._pending) or self._pending_snapshot is not None
+
+    def _hand_over(self) -> Commit:
+        """Move the pending entries into the commit in flight. O(1)."""
         commit = Commit(self._lease.shop_id, tuple(self._pending), self._pending_snapshot,
                         self._pending_forget)
         self._pending = []
@@ -401,16 +421,24 @@ class DurableShop:
             self._guard.leave()
 
     def _flush(self) -> None:
-        commit = self.prepare_flush()
-        if commit is None:
+        if not self._flushable():
             return
+        # Failed until the write settles: an interrupt anywhere in between (even as
+        # the pending entries are handed over) leaves the shop refusing calls, never
+        # ahead of a store it cannot tell the state of.
+        self._failed = _UNSETTLED
+        commit = self._hand_over()
         try:
             self._lease.commit(commit)
         except BaseException as exc:
+            self._failed = exc
             self.complete_flush(exc)
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt and the like go on as they are
             raise ShopFailed(f"writing shop {short_repr(self._lease.shop_id)} failed: {exc}"
                              ) from exc
         self.complete_flush()
+        self._failed = None
 
     def _command(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                  request_id: str | None) -> list[Event]:
@@ -446,7 +474,7 @@ class DurableShop:
             raise ConcurrentCall("close")
         try:
             if self._failed is None:
-                if checkpoint and self._seq > self._snapshot_seq:
+                if checkpoint and self._broken is None and self._seq > self._snapshot_seq:
                     self._take_snapshot()
                 self._flush()
         finally:
@@ -461,6 +489,16 @@ class DurableShop:
         self.close()
 
     def _usable(self) -> None:
+        """Raise unless the shop takes commands and queries."""
+        self._writable()
+        if self._broken is not None:
+            raise ShopFailed(f"shop {short_repr(self._lease.shop_id)} was interrupted in the "
+                             f"middle of a command ({short_repr(self._broken)}), so its state "
+                             "is unknown; close it (which writes the commands before it) and "
+                             "open it again")
+
+    def _writable(self) -> None:
+        """Raise unless the shop can still write what it holds (closed, or a write failed)."""
         if self._closed:
             raise StoreError(f"shop {short_repr(self._lease.shop_id)} is closed")
         if self._failed is not None:
@@ -643,8 +681,17 @@ class DurableShop:
         self._query("check")
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "failed" if self._failed else f"seq={self._seq}"
+        state = ("closed" if self._closed else "failed" if self._failed or self._broken
+                 else f"seq={self._seq}")
         return f"<DurableShop {short_repr(self._lease.shop_id)} {state}>"
+
+
+#: What a shop holds as ``_broken`` while a command runs: should the command not
+#: end, the Assigner may hold part of it, unjournaled.
+_MIDWAY = RuntimeError("a command was interrupted before it was journaled")
+#: What a shop holds as ``_failed`` while a write runs: should it not settle, the
+#: store may or may not hold it.
+_UNSETTLED = StoreError("a write was interrupted before it settled")
 
 
 def _read_clock(clock: Clock) -> float:

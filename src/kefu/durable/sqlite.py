@@ -33,7 +33,13 @@ from typing import Literal
 
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
-from kefu.durable.store import Commit, LeaseRecords, verify_rows
+from kefu.durable.store import (
+    Commit,
+    LeaseRecords,
+    check_leased,
+    request_positions,
+    verify_rows,
+)
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
 
 #: A journal position no shop reaches: "drop nothing from the tail".
@@ -71,7 +77,7 @@ class SQLiteStore:
         if synchronous not in ("FULL", "NORMAL"):
             raise InvalidArgument(f"synchronous must be 'FULL' or 'NORMAL', got "
                                   f"{short_repr(synchronous)}")
-        self.path = Path(path)
+        self.path = _as_path(path)
         self._lock = threading.Lock()
         self._leases: dict[str, _SQLiteLease] = {}
         self._closed = False
@@ -114,15 +120,43 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def _write_transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction on the store's connection: committed, or rolled back."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        """One write transaction on the store's connection: committed, or rolled back.
+
+        A transaction whose exit an interrupt skipped is left to the next
+        :meth:`_begin`: when this generator is collected later, the
+        connection may run another caller's transaction.
+        """
+        db = self._begin("IMMEDIATE")
         try:
             yield db
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except GeneratorExit:
             raise
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _begin(self, kind: Literal["IMMEDIATE", "DEFERRED"]) -> sqlite3.Connection:
+        """Begin a transaction (call under the lock), first rolling back one left open.
+
+        Only an interrupt (KeyboardInterrupt, say) landing as a transaction
+        ended can leave one open: what it held was never acknowledged. O(1).
+        """
+        db = self._settled()
+        db.execute(f"BEGIN {kind}")
+        return db
+
+    def _settled(self) -> sqlite3.Connection:
+        """The connection (call under the lock), a transaction left open rolled back. O(1).
+
+        Every use of the connection goes through here, so what such a
+        transaction wrote is never read, nor its write lock kept.
+        """
+        db = self._db
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        return db
 
     def _check_schema(self) -> None:
         with self._write_transaction() as db:
@@ -144,29 +178,36 @@ class SQLiteStore:
                                   "(a lone surrogate)") from None
         with self._lock:
             self._usable()
-        self._lock_dir.mkdir(exist_ok=True)
         name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
-        fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
+            self._lock_dir.mkdir(exist_ok=True)
+            fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:  # no room, no permission, no descriptor left (EMFILE) ...
+            raise StoreError(f"cannot take the writer lock of shop {short_repr(shop_id)} in "
+                             f"{str(self._lock_dir)!r}: {exc}") from exc
+        try:  # until the lease is registered, whatever cuts this drops the lock
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with self._lock:
+                self._usable()
+                lease = self._leases[shop_id] = _SQLiteLease(self, shop_id, fd)
         except BlockingIOError:
             os.close(fd)
             raise ShopBusy(shop_id) from None
         except BaseException:
             os.close(fd)
             raise
-        lease = _SQLiteLease(self, shop_id, fd)
-        with self._lock:
-            if self._closed:
-                os.close(fd)
-                self._usable()
-            self._leases[shop_id] = lease
         return lease
 
     def commit_many(self, commits: Sequence[Commit]) -> None:
         """Write every commit in one transaction; durable when this returns."""
+        self._commit(commits, None)
+
+    def _commit(self, commits: Sequence[Commit], lease: _SQLiteLease | None) -> None:
+        """:meth:`commit_many`; with ``lease``, only while it holds its shop (see check_leased)."""
         with self._lock:
             self._usable()
+            if lease is not None:
+                check_leased(self._leases, lease.shop_id, lease)
             try:
                 with self._write_transaction():
                     for c in commits:
@@ -208,18 +249,18 @@ class SQLiteStore:
         with self._lock:
             self._usable()
             try:
-                rows = self._db.execute(
+                rows = self._settled().execute(
                     "SELECT shop_id FROM kefu_snapshots ORDER BY shop_id").fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"reading {str(self.path)!r} failed: {exc}") from exc
         return [r[0] for r in rows]
 
-    def _read(self, shop_id: str, repair: bool) -> StoredShop:
+    def _read(self, lease: _SQLiteLease, repair: bool) -> StoredShop:
+        shop_id = lease.shop_id
         with self._lock:
             self._usable()
-            db = self._db
             try:
-                db.execute("BEGIN")
+                db = self._begin("DEFERRED")
                 try:
                     row = db.execute("SELECT seq, data, crc FROM kefu_snapshots "
                                      "WHERE shop_id = ?", (shop_id,)).fetchone()
@@ -227,9 +268,9 @@ class SQLiteStore:
                     rows = db.execute(
                         "SELECT seq, at, command, request_id, events, crc FROM kefu_journal "
                         "WHERE shop_id = ? ORDER BY seq", (shop_id,)).fetchall()
-                    requests = dict(db.execute(
+                    requests = db.execute(
                         "SELECT request_id, seq FROM kefu_requests WHERE shop_id = ?",
-                        (shop_id,)).fetchall())
+                        (shop_id,)).fetchall()
                 finally:
                     db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -237,16 +278,16 @@ class SQLiteStore:
         entries, bad, stale = verify_rows(shop_id, snapshot, None if row is None else row[2],
                                           rows, repair=repair)
         if bad is not None or stale:
-            self._truncate(shop_id, _NEVER if bad is None else bad,
+            self._truncate(lease, _NEVER if bad is None else bad,
                            covered=snapshot.seq if stale and snapshot is not None else None)
-        if bad is not None:
-            requests = {r: s for r, s in requests.items() if s < bad}
-        return StoredShop(snapshot, entries, requests, bad)
+        return StoredShop(snapshot, entries, request_positions(requests, bad), bad)
 
-    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int:
+    def _truncate(self, lease: _SQLiteLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
+        shop_id = lease.shop_id
         with self._lock:
             self._usable()
+            check_leased(self._leases, shop_id, lease)
             try:
                 with self._write_transaction() as db:
                     n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
@@ -264,7 +305,7 @@ class SQLiteStore:
         with self._lock:
             self._usable()
             try:
-                row = self._db.execute(
+                row = self._settled().execute(
                     "SELECT seq, command, events, crc FROM kefu_requests WHERE shop_id = ? AND "
                     "request_id = ?", (shop_id, request_id)).fetchone()
             except (sqlite3.Error, UnicodeEncodeError) as exc:
@@ -286,6 +327,18 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+
+def _as_path(path: object) -> Path:
+    """``path`` as a Path SQLite can open, or InvalidArgument (not a path, or a NUL in it)."""
+    try:
+        checked = Path(path)  # type: ignore[arg-type]
+    except Exception:  # not a str or os.PathLike, or a hostile __fspath__
+        checked = None
+    if checked is None or "\x00" in str(checked):
+        raise InvalidArgument(f"path must be a file path (a str or os.PathLike without NUL), "
+                              f"got {short_repr(path)}")
+    return checked
 
 
 class _SQLiteLease(LeaseRecords):

@@ -9,15 +9,17 @@ are the whole contract; :class:`~kefu.durable.SQLiteStore` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import attrs
 
+from kefu._text import short_repr
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredShop, StoredSnapshot
-from kefu.errors import JournalCorrupt
+from kefu.errors import JournalCorrupt, StoreError
 
-__all__ = ["Commit", "LeaseRecords", "ShopLease", "Store", "verify_rows"]
+__all__ = ["Commit", "LeaseRecords", "ShopLease", "Store", "check_leased", "request_positions",
+           "verify_rows"]
 
 
 @attrs.frozen(slots=True)
@@ -85,11 +87,11 @@ class Store(Protocol):
 class _Records(Protocol):
     """What a store offers its leases: one shop's records, read and written."""
 
-    def commit_many(self, commits: Sequence[Commit]) -> None: ...
+    def _commit(self, commits: Sequence[Commit], lease: Any) -> None: ...
 
-    def _read(self, shop_id: str, repair: bool) -> StoredShop: ...
+    def _read(self, lease: Any, repair: bool) -> StoredShop: ...
 
-    def _truncate(self, shop_id: str, from_seq: int, covered: int | None = None) -> int: ...
+    def _truncate(self, lease: Any, from_seq: int, covered: int | None = None) -> int: ...
 
     def _request(self, shop_id: str, request_id: str) -> RequestRecord | None: ...
 
@@ -97,7 +99,10 @@ class _Records(Protocol):
 class LeaseRecords:
     """The record access every store's lease shares: each call goes to its store.
 
-    A store's lease class adds how it was taken and how it is released.
+    A lease writes only while it is the very lease that holds its shop: once
+    released it stays fenced off, even after the shop is leased again (by
+    a new lease of the same store). A store's lease class adds how it was
+    taken and how it is released.
     """
 
     __slots__ = ()
@@ -105,16 +110,38 @@ class LeaseRecords:
     shop_id: str
 
     def read(self, *, repair: bool = False) -> StoredShop:
-        return self._store._read(self.shop_id, repair)
+        return self._store._read(self, repair)
 
     def commit(self, commit: Commit) -> None:
-        self._store.commit_many([commit])
+        if commit.shop_id != self.shop_id:
+            raise StoreError(f"a lease of shop {short_repr(self.shop_id)} cannot write shop "
+                             f"{short_repr(commit.shop_id)}")
+        self._store._commit([commit], self)
 
     def truncate(self, from_seq: int) -> int:
-        return self._store._truncate(self.shop_id, from_seq)
+        return self._store._truncate(self, from_seq)
 
     def request(self, request_id: str) -> RequestRecord | None:
         return self._store._request(self.shop_id, request_id)
+
+
+def check_leased(leases: Mapping[str, object], shop_id: str, lease: object) -> None:
+    """Raise StoreError unless ``lease`` is what holds ``shop_id`` in ``leases``. O(1)."""
+    if leases.get(shop_id) is not lease:
+        raise StoreError(f"shop {short_repr(shop_id)} is not leased from this store by this "
+                         "lease (it was released)")
+
+
+def request_positions(rows: Iterable[tuple[str, object]], before: int | None
+                      ) -> dict[str, int]:
+    """A shop's request ids with their positions, from ``(request_id, seq)`` rows. O(rows).
+
+    Only those before ``before`` (a dropped tail's first position) if given.
+    A position that is not an int (a row altered by hand) reads as 0: the id
+    stays known, so its use reads the record, which fails its checksum.
+    """
+    out = {r: s if type(s) is int else 0 for r, s in rows}
+    return out if before is None else {r: s for r, s in out.items() if s < before}
 
 
 Row = tuple[int, float, str, "str | None", "str | None", int]

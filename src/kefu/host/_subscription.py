@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from kefu._text import short_repr
-from kefu.errors import SubscriberLagged
+from kefu.errors import ConcurrentCall, SubscriberLagged
 from kefu.events import Event
 
 __all__ = ["Subscription"]
@@ -31,7 +31,9 @@ class Subscription:
     when the host closes or :meth:`aclose` is called; it raises
     :class:`~kefu.errors.SubscriberLagged` once the subscriber has fallen
     ``limit`` events behind and drained the ones it holds. Memory: at most
-    ``limit`` events. One task should iterate a subscription.
+    ``limit`` events. One task iterates a subscription: a second task that
+    waits on it while the first does raises
+    :class:`~kefu.errors.ConcurrentCall` (subscribe once per reader).
     """
 
     def __init__(self, shop_id: str, limit: int, detach: Callable[[Subscription], None]) -> None:
@@ -83,6 +85,8 @@ class Subscription:
                 raise SubscriberLagged(self.shop_id, self.limit)
             if self._state == _ENDED:
                 raise StopAsyncIteration
+            if self._wakeup is not None:  # another task waits here: one wake-up, one reader
+                raise ConcurrentCall("__anext__", "Subscription")
             self._wakeup = asyncio.get_running_loop().create_future()
             try:
                 await self._wakeup

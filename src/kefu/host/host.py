@@ -217,8 +217,7 @@ class Host:
         is disconnected: its iterator yields what it holds, then raises
         :class:`~kefu.errors.SubscriberLagged`. It does not open the shop.
         """
-        if type(shop_id) is not str or not shop_id:
-            raise InvalidArgument(f"shop id must be a non-empty str, got {short_repr(shop_id)}")
+        _check_shop_id(shop_id)
         if limit is None:
             limit = self._subscriber_limit
         elif type(limit) is not int or limit < 1:
@@ -274,16 +273,18 @@ class Host:
             self._idle.set()
 
     async def _slot(self, shop_id: str) -> Slot:
-        """The open slot of ``shop_id``, opening the shop first if needed (once)."""
+        """The open slot of ``shop_id``, opening the shop first if needed (once).
+
+        The id is checked before any lookup: a str subclass must not find a
+        shop by its equality, nor an unhashable or hostile id raise its own error.
+        """
+        _check_shop_id(shop_id)
         while True:
             slot = self._slots.get(shop_id)
             if slot is not None:
                 return slot
             opening = self._opening.get(shop_id)
             if opening is None:
-                if type(shop_id) is not str or not shop_id:
-                    raise InvalidArgument(f"shop id must be a non-empty str, got "
-                                          f"{short_repr(shop_id)}")
                 opening = asyncio.get_running_loop().create_task(self._open_slot(shop_id))
                 opening.add_done_callback(_consume)
                 self._opening[shop_id] = opening
@@ -574,6 +575,11 @@ def _classify(method: object) -> bool:
             return False
     raise InvalidArgument(f"unknown method {short_repr(method)}: use a command of "
                           f"Assigner or one of the queries {sorted(QUERIES)}")
+
+
+def _check_shop_id(shop_id: object) -> None:
+    if type(shop_id) is not str or not shop_id:
+        raise InvalidArgument(f"shop id must be a non-empty str, got {short_repr(shop_id)}")
 
 
 def _query(shop: DurableShop, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

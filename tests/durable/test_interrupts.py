@@ -1,0 +1,172 @@
+"""S05: an interrupt (KeyboardInterrupt, say) landing anywhere in a command never diverges.
+
+An exception that is not a kefu error can land at any point of a call: a
+signal handler raises it between any two steps of Python code. Here a trace
+function raises one as the k-th Python function of a command is entered,
+for every k until the command completes. Whatever k, the shop either
+refuses every later call (ShopFailed) or goes on in step with its journal:
+what it shows equals what recovery rebuilds from the store, and recovery
+never meets a corrupt journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from kefu import ManualClock
+from kefu.durable import Commit, DurableShop, JournalEntry, SQLiteStore, StoredSnapshot
+from kefu.errors import KefuError, ShopFailed, StoreError
+
+from .store_specs import StoreSpec
+
+
+class _Interrupted(BaseException):
+    """Not an error a shop turns into a KefuError (like KeyboardInterrupt)."""
+
+
+def _interrupt_at(k: int, call: Any, when: str = "call") -> bool:
+    """Run ``call()``, raising _Interrupted as its k-th Python function is entered.
+
+    With ``when="return"``: as its k-th Python function returns (its result
+    lost), the point between a call and what its caller does with the result.
+
+    Returns whether the interrupt landed (False: the call finished first). The
+    call raises the interrupt itself, or a KefuError if it cut something whose
+    failure the shop reports (a write, say).
+    """
+    entered = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal entered
+        if event == when:
+            entered += 1
+            if entered == k:
+                raise _Interrupted(f"interrupt at {when} {k}")
+        return trace if when == "return" and event == "call" else None
+
+    sys.settrace(trace)
+    try:
+        call()
+    except _Interrupted:
+        return True
+    except KefuError:
+        if entered < k:
+            raise
+        return True
+    finally:
+        sys.settrace(None)
+    return False
+
+
+def _state(shop: DurableShop) -> dict[str, Any]:
+    state: dict[str, Any] = shop.snapshot()["state"]
+    return state
+
+
+@pytest.mark.parametrize("when", ["call", "return"])
+@pytest.mark.parametrize("request_id", [None, "r1"])
+def test_S05_an_interrupt_at_any_point_of_a_command_never_diverges_from_the_journal(
+        store_spec: StoreSpec, request_id: str | None, when: str) -> None:
+    clock = ManualClock(0.0)
+    store = store_spec.open()
+    for k in range(1, 100_000):
+        shop_id = f"s{k}"
+        shop = DurableShop.open(store, shop_id, clock)
+        shop.add_agent("a", online=True)
+        shop.open_session("x")
+        before = _state(shop)
+        if not _interrupt_at(k, lambda s=shop: s.open_session("y", request_id=request_id),
+                             when):
+            shop.close()
+            assert k > 20  # the interrupt did land at every earlier point
+            return
+        try:
+            shop.open_session("z")  # a later command, if the shop still takes one
+            live: dict[str, Any] | None = _state(shop)
+        except ShopFailed:
+            live = None  # refused: the shop must be opened again
+        with contextlib.suppress(KefuError):  # a failed shop is released all the same
+            shop.close(checkpoint=False)
+        try:
+            again = DurableShop.open(store, shop_id, clock)  # never JournalCorrupt
+        except StoreError as exc:  # the interrupt cut a PostgreSQL connection: a new store
+            assert "was lost" in str(exc), exc
+            store = store_spec.open()
+            again = DurableShop.open(store, shop_id, clock)
+        got = _state(again)
+        again.check()
+        if live is not None:
+            assert got == live, f"interrupt at call {k}: the shop diverged from its journal"
+        else:
+            assert got == before or set(again.session_ids()) == {"x", "y"}, k
+        again.close()
+    pytest.fail("the command never finished")
+
+
+def test_S05_a_write_an_interrupt_left_open_is_never_read_nor_kept_locked(
+        tmp_path: Path) -> None:
+    """SQLite: a write transaction whose exit an interrupt skipped is not seen by any read.
+
+    The interrupt lands as the write's transaction block exits, before its
+    COMMIT runs: the write was never acknowledged, so no read of the store
+    (shop list, request records) may see it, and once the store is used again
+    the file's write lock is free for other writers.
+    """
+    store = SQLiteStore(tmp_path / "shops.db")
+    lease = store.lease("a")
+    entry = JournalEntry(1, 1.0, '["open_session",["x",null,null,0]]', "r1", "[]")
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_name == "__exit__" \
+                and frame.f_code.co_filename == contextlib.__file__:
+            sys.settrace(None)
+            raise _Interrupted("interrupt as the transaction ends")
+
+    sys.settrace(trace)
+    try:
+        with pytest.raises(_Interrupted):
+            lease.commit(Commit("a", [entry], StoredSnapshot(1, "{}")))
+    finally:
+        sys.settrace(None)
+    assert store.shop_ids() == []
+    assert lease.request("r1") is None
+    other = sqlite3.connect(tmp_path / "shops.db", timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the file is free for another writer at once
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    lease.release()
+    store.close()
+
+
+def test_S05_an_interrupt_as_a_lease_is_taken_leaves_no_writer_lock_held(
+        tmp_path: Path) -> None:
+    """SQLite: an interrupt between taking a shop's file lock and handing the lease
+    over must drop the lock, or the shop stays busy until the process ends."""
+    store = SQLiteStore(tmp_path / "shops.db")
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_name == "__init__" \
+                and frame.f_code.co_filename.endswith("sqlite.py"):
+            sys.settrace(None)
+            raise _Interrupted("interrupt as the lease is made")
+
+    sys.settrace(trace)
+    try:
+        with pytest.raises(_Interrupted):
+            store.lease("a")
+    finally:
+        sys.settrace(None)
+    other = SQLiteStore(tmp_path / "shops.db")
+    other.lease("a").release()  # never ShopBusy
+    store.lease("a").release()
+    other.close()
+    store.close()
