@@ -10,6 +10,10 @@
   closed and opened again, another session taking its slot, or the same id
   opened from an equal but distinct string give exactly ``apply``'s events
   and errors.
+* When a session slot is free the compiled engine files a new id before it
+  opens the session (the filing is its duplicate check), and takes it out
+  again if the session is refused (R28): duplicates, refusals and reopened
+  ids keep the errors, events and arrival order of the reference engines.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import require_engine
-from kefu import Assigner, Cap, Command, ManualClock, Strategy
+from kefu import Assigner, Cap, Command, ManualClock, QueueLimit, Strategy
 from kefu.errors import BatchAborted
 
 Tuple = tuple[Any, ...]
@@ -141,6 +145,37 @@ def test_r11_first_group_name_after_restore_and_diversion_changes_nothing(
         out.append(shop.open_session("g1", group="x"))
         out.append(shop.close_session("s0"))
         out.append(shop.agent_online("A"))
+        shop.check()
+        results.append((out, shop.snapshot()))
+    for other in results[1:]:
+        assert other == results[0]
+
+
+ids = st.sampled_from([f"s{i}" for i in range(4)])
+churn = st.one_of(
+    st.tuples(st.just("open_session"), ids),
+    st.tuples(st.just("open_session"), ids, st.none(), st.just("x")),
+    st.tuples(st.just("close_session"), ids),
+    st.tuples(st.just("set_online"), st.just("A"), st.booleans()),
+)
+
+
+@given(commands=st.lists(churn, max_size=25))
+def test_r21_r28_ids_filed_early_keep_duplicates_refusals_and_arrival_order(
+        commands: list[Tuple]) -> None:
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        shop = Assigner(ManualClock(0.0), engine=engine,  # type: ignore[arg-type]
+                        queue_limits={"x": QueueLimit(max_waiting=1)})
+        shop.apply([("add_agent", "A", Cap.limit(1), None, 1, True)])
+        out: list[Any] = []
+        for command in commands:
+            try:
+                out.append(shop.apply([command]))
+            except BatchAborted as exc:
+                out.append((type(exc.__cause__).__name__, str(exc.__cause__)))
+            out.append(shop.session_ids())
         shop.check()
         results.append((out, shop.snapshot()))
     for other in results[1:]:

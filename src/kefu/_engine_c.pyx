@@ -279,15 +279,21 @@ cdef class Rows:
         """Pickled (and deep-copied) as the list of its events, a store as good. O(rows)."""
         return list, ([self[i] for i in range(self.n)],)
 
-    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
-                  object v5) except -1:
-        cdef PyObject **row
-        cdef Py_ssize_t cap = 2 * self.cap + 64
-        if self.n == self.cap:
+    cdef int reserve(self, Py_ssize_t cap) except -1:
+        """Room for ``cap`` rows in all (never less than now): a batch sized up front
+        copies no rows as it grows. O(n) (realloc)."""
+        if cap > self.cap:
             # cap grows only once both blocks have: a failed realloc leaves the old ones.
             self.kind = <signed char*>_grow(self.kind, cap, sizeof(signed char))
             self.v = <PyObject**>_grow(self.v, 6 * cap, sizeof(PyObject*))
             self.cap = cap
+        return 0
+
+    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
+                  object v5) except -1:
+        cdef PyObject **row
+        if self.n == self.cap:
+            self.reserve(2 * self.cap + 64)
         self.kind[self.n] = kind
         row = &self.v[6 * self.n]
         Py_INCREF(v0)
@@ -1236,12 +1242,16 @@ cdef class Engine:
             self._sift_up(h, pos)
             self._sift_down(h, self.ag[moved].pos[moved_k])
 
-    cdef void _heap_fix(self, int index_id, int pos) noexcept:
+    cdef void _heap_fix(self, int index_id, int pos, int moved) noexcept:
+        """Re-sift the entry at ``pos`` after its agent's key changed: ``moved`` > 0 if
+        it can only have grown (only a descent can move it), < 0 if only shrunk, else 0."""
         cdef AgentIndex *h = &self.ix[index_id]
         cdef int ai = h.agent[pos]
         cdef int k = h.k[pos]
-        self._sift_up(h, pos)
-        self._sift_down(h, self.ag[ai].pos[k])
+        if moved <= 0:
+            self._sift_up(h, pos)
+        if moved >= 0:
+            self._sift_down(h, self.ag[ai].pos[k])
 
     # -- ROUND_ROBIN members: sorted by reg, with an availability bitset ---------------
 
@@ -1338,8 +1348,10 @@ cdef class Engine:
                 self._heap_remove(a.slots[k] * 2 + side, a.pos[k])
         a.indexed = False
 
-    cdef int _update(self, int ai) except -1:
-        """Re-file an agent after its load, cap, weight, side or key changed. O(g log n)."""
+    cdef int _update(self, int ai, int moved=0) except -1:
+        """Re-file an agent after its load, cap, weight, side or key changed; ``moved``
+        as in ``_heap_fix`` (a session given never lowers the key, one taken never
+        raises it). O(g log n)."""
         cdef Agent *a = &self.ag[ai]
         cdef bint was = a.indexed
         cdef int k, side
@@ -1349,7 +1361,7 @@ cdef class Engine:
         if was and a.key_online == a.online:
             if self.strategy != ROUND_ROBIN:
                 for k in range(a.nslots):
-                    self._heap_fix(a.slots[k] * 2 + a.online, a.pos[k])
+                    self._heap_fix(a.slots[k] * 2 + a.online, a.pos[k], moved)
             return 0
         self._unindex(ai)
         if not was:
@@ -1883,7 +1895,7 @@ cdef class Engine:
                 if a.pass_ > self.vt:
                     self.vt = a.pass_
                 a.pass_ += C_STRIDE_BASE // a.weight
-        self._update(ai)
+        self._update(ai, 1)
         if self.has_frt:
             self._set_timer(si, FIRST_RESPONSE, <double>now + self.frt)
         return 0
@@ -1903,7 +1915,7 @@ cdef class Engine:
         a.count -= 1
         s.agent = -1
         self._clear_first_response(si)
-        self._update(ai)
+        self._update(ai, -1)
         return ai
 
     cdef inline int _pool_for(self, int si) noexcept:
@@ -2346,14 +2358,29 @@ cdef class Engine:
             if w is None:
                 raise UnknownKind(kind, tuple(self._kinds))
             weight = <int>w
-        if session_id in self._sessions:
+        cdef int gid, si
+        cdef bint filed = self.ss_nfree > 0
+        if filed:
+            # The slot it will take is known (the last freed): filing the id now is the
+            # duplicate check too, one dict lookup instead of two. Undone if what follows
+            # fails; nothing else enters the dict meanwhile, so arrival order holds.
+            slot_no = self._slot_no[self.ss_free[self.ss_nfree - 1]]
+            if self._sessions.setdefault(session_id, slot_no) is not slot_no:
+                raise DuplicateSession(session_id)
+        elif session_id in self._sessions:
             raise DuplicateSession(session_id)
-        cdef int gid = self._intern(group)
-        cdef int si
+        try:
+            gid = self._intern(group)
+        except BaseException:
+            if filed:
+                del self._sessions[session_id]
+            raise
         try:
             si = self._new_session_slot()
         except BaseException:
             self._release(gid)
+            if filed:
+                del self._sessions[session_id]
             raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
@@ -2380,7 +2407,8 @@ cdef class Engine:
             self._skind[si] = kind
         self._sid[si] = session_id
         self._buyer[si] = buyer_id
-        self._sessions[session_id] = self._slot_no[si]
+        if not filed:
+            self._sessions[session_id] = self._slot_no[si]
         opened = ev_opened(session_id, buyer_id, group, priority, now, kind)
         cdef int ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
         reason = R_STICKY
@@ -2610,7 +2638,7 @@ cdef class Engine:
         cdef tuple groups = batch.groups, kinds = batch.kinds
         cdef list marks = []
         cdef Rows rows = Rows()
-        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0]
+        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0], expect = 0
         cdef Py_ssize_t nsess = len(sessions)
         cdef int c, si
         cdef i64 p, h
@@ -2628,6 +2656,14 @@ cdef class Engine:
             prio = batch.priority
         if has_kind:
             kind = batch.kind
+        # Room up front for the events the rows make at least (an open two, a close one):
+        # growing by copies costs more than this scan.
+        for i in range(n):
+            if code[i] == COL_OPEN:
+                expect += 2
+            elif code[i] == COL_CLOSE:
+                expect += 1
+        rows.reserve(expect + 64)
         # Allocated last, so that nothing between here and the ``finally`` that frees it can raise.
         slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
         if slot_of == NULL:
