@@ -14,6 +14,10 @@
   opens the session (the filing is its duplicate check), and takes it out
   again if the session is refused (R28): duplicates, refusals and reopened
   ids keep the errors, events and arrival order of the reference engines.
+* The compiled engine files a timer in its heap only when the heap is next
+  read (a tick, ``next_deadline``): timers stopped before that, timers set
+  by a timer firing, and deadlines that tie give the reference engines'
+  events and deadlines.
 """
 
 from __future__ import annotations
@@ -176,6 +180,49 @@ def test_r21_r28_ids_filed_early_keep_duplicates_refusals_and_arrival_order(
             except BatchAborted as exc:
                 out.append((type(exc.__cause__).__name__, str(exc.__cause__)))
             out.append(shop.session_ids())
+        shop.check()
+        results.append((out, shop.snapshot()))
+    for other in results[1:]:
+        assert other == results[0]
+
+
+timed = st.one_of(
+    st.tuples(st.just("open_session"), ids),
+    st.tuples(st.just("agent_message"), ids),
+    st.tuples(st.just("buyer_message"), ids),
+    st.tuples(st.just("close_session"), ids),
+    st.tuples(st.just("set_online"), st.sampled_from(["A", "B"]), st.booleans()),
+    st.tuples(st.just("advance"), st.sampled_from([0.0, 1.0, 2.0, 5.0])),
+)
+
+
+@given(commands=st.lists(timed, max_size=30), batched=st.booleans())
+def test_r17_r18_timers_filed_late_fire_as_the_reference(
+        commands: list[Tuple], batched: bool) -> None:
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        clock = ManualClock(0.0)
+        shop = Assigner(clock, engine=engine,  # type: ignore[arg-type]
+                        first_response_timeout=2.0, auto_close_after=5.0)
+        shop.apply([("add_agent", "A", Cap.limit(2), None, 1, True),
+                    ("add_agent", "B", Cap.limit(2), None, 1, True)])
+        out: list[Any] = []
+        batch: list[Tuple] = []
+        for command in [*commands, ("advance", 0.0)]:
+            if command[0] != "advance":
+                batch.append(command)
+                if batched:
+                    continue
+            try:
+                out.append(shop.apply(batch))
+            except BatchAborted as exc:
+                out.append((exc.index, type(exc.__cause__).__name__, list(exc.events)))
+            batch = []
+            if command[0] == "advance":
+                clock.advance(command[1])
+                out.append(shop.next_deadline())
+                out.append(shop.tick())
         shop.check()
         results.append((out, shop.snapshot()))
     for other in results[1:]:

@@ -41,7 +41,9 @@ group's line (R25) is one O(log w) descent; each line also keeps a ring of
 its latest hand-over times, freed with its group. Timers are one heap of
 (deadline, seq) with lazy deletion: an entry is live iff its session still
 holds that seq for that kind; the heap is rebuilt when stale entries
-outnumber live ones.
+outnumber live ones. A timer set is appended after the heap and filed only
+when the heap is next read (a tick, ``next_deadline``), so one stopped
+before that (a first response answered before the next tick) costs no sift.
 
 Escalation ladders (R24) are the one feature kept in Python objects: a
 waiting session past a step sits, keyed (-priority, arrival, slot), in a
@@ -609,8 +611,10 @@ cdef class Engine:
     cdef int online_all
     cdef bint all_live         # the ALL indexes are kept (see _wake_all)
 
-    # timers
+    # timers: tm[:tm_heap] is the heap, tm[tm_heap:tm_size] the timers set since it was
+    # last read (see _tm_settle)
     cdef Timer *tm
+    cdef int tm_heap
     cdef int tm_size
     cdef int tm_cap
     cdef int live_timers
@@ -630,6 +634,8 @@ cdef class Engine:
         self.qs = NULL
         self.aq = NULL
         self.tm = NULL
+        self.tm_heap = 0
+        self.tm_size = 0
         self.ag_free = NULL
         self.ss_free = NULL
         self.online_groups = NULL
@@ -2027,7 +2033,7 @@ cdef class Engine:
 
     cdef void _tm_down(self, int pos) noexcept:
         cdef Timer t = self.tm[pos]
-        cdef int n = self.tm_size
+        cdef int n = self.tm_heap
         cdef int child
         while True:
             child = 2 * pos + 1
@@ -2042,12 +2048,34 @@ cdef class Engine:
         self.tm[pos] = t
 
     cdef void _tm_pop(self) noexcept:
-        self.tm_size -= 1
-        if self.tm_size > 0:
-            self.tm[0] = self.tm[self.tm_size]
+        """Drop the heap's top; a timer set since (after the heap) fills the hole."""
+        self.tm_heap -= 1
+        if self.tm_heap > 0:
+            self.tm[0] = self.tm[self.tm_heap]
             self._tm_down(0)
+        self.tm_size -= 1
+        if self.tm_size > self.tm_heap:
+            self.tm[self.tm_heap] = self.tm[self.tm_size]
+
+    cdef void _tm_settle(self) noexcept:
+        """File the timers set since the heap was last read; drop those already stopped.
+
+        A timer stopped before anything reads the heap (a first response answered in
+        the same batch before a tick) never costs a sift. The heap's order is a total
+        order on (deadline, seq), and a stopped timer never fires nor becomes live
+        again (seqs are never reused), so what the heap yields is the same.
+        O(k log n) for k timers set.
+        """
+        cdef int i
+        for i in range(self.tm_heap, self.tm_size):
+            if self._is_live(&self.tm[i]):
+                self.tm[self.tm_heap] = self.tm[i]
+                self.tm_heap += 1
+                self._tm_up(self.tm_heap - 1)
+        self.tm_size = self.tm_heap
 
     cdef int _tm_push(self, double deadline, i64 seq, int kind, int si) except -1:
+        """Set a timer: appended after the heap, filed when the heap is next read. O(1)."""
         if self.tm_size == self.tm_cap:
             self.tm_cap = self.tm_cap * 2 if self.tm_cap else 64
             self.tm = <Timer*>_grow(self.tm, self.tm_cap, sizeof(Timer))
@@ -2056,7 +2084,6 @@ cdef class Engine:
         self.tm[self.tm_size].kind = kind
         self.tm[self.tm_size].sess = si
         self.tm_size += 1
-        self._tm_up(self.tm_size - 1)
         return 0
 
     cdef inline bint _is_live(self, Timer *t) noexcept:
@@ -2112,13 +2139,15 @@ cdef class Engine:
                     self.tm[n] = self.tm[i]
                     n += 1
             self.tm_size = n
+            self.tm_heap = n
             for i in range(n // 2 - 1, -1, -1):
                 self._tm_down(i)
 
     def next_deadline(self):
-        while self.tm_size > 0 and not self._is_live(&self.tm[0]):
+        self._tm_settle()
+        while self.tm_heap > 0 and not self._is_live(&self.tm[0]):
             self._tm_pop()
-        return self.tm[0].deadline if self.tm_size > 0 else None
+        return self.tm[0].deadline if self.tm_heap > 0 else None
 
     def tick(self, double now):
         cdef list events = []
@@ -2127,7 +2156,10 @@ cdef class Engine:
 
     cdef int _tick(self, double now, list events) except -1:
         cdef Timer t
-        while self.tm_size > 0:
+        while True:
+            self._tm_settle()  # what a timer that fired set may fire in this tick too
+            if self.tm_heap == 0:
+                break
             t = self.tm[0]
             if not self._is_live(&t):
                 self._tm_pop()
@@ -3214,9 +3246,12 @@ cdef class Engine:
         if live != self.live_timers:
             raise AssertionError("live timer count")
         count = 0
+        if not 0 <= self.tm_heap <= self.tm_size:
+            raise AssertionError("timer heap")
         for i in range(self.tm_size):
             count += self._is_live(&self.tm[i])
-            if not (i == 0 or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1])):
+            if not (i == 0 or i >= self.tm_heap
+                    or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1])):
                 raise AssertionError("timer heap")
         if count != live:
             raise AssertionError("timer heap")
