@@ -474,14 +474,13 @@ cdef inline object _pick(tuple table, i64 handle, str column, bint optional):
     """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
     if 0 <= handle < PyTuple_GET_SIZE(table):
         return <object>PyTuple_GET_ITEM(table, handle)
-    return _pick_other(table, handle, column, optional)
-
-
-cdef object _pick_other(tuple table, i64 handle, str column, bint optional):
-    """``_pick`` for a handle outside the table: None for -1 if ``optional``, else the
-    out-of-range error."""
     if optional and handle == -1:
         return None
+    return _out_of_table(table, handle, column, optional)
+
+
+cdef object _out_of_table(tuple table, i64 handle, str column, bint optional):
+    """``_pick``'s error for a handle outside the table."""
     raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
 
 
@@ -500,6 +499,20 @@ cdef void *_grow(void *ptr, Py_ssize_t n, Py_ssize_t size) except NULL:
     if new_ptr == NULL:
         raise MemoryError()
     return new_ptr
+
+
+cdef inline bint _agent_less(Agent *a, Agent *b, int strategy) noexcept nogil:
+    """Agent a's key under ``strategy`` is smaller than b's (``Engine._less``; the sifts
+    call it with the strategy and the agent array read once, not once a comparison)."""
+    if strategy == LEAST_LOAD:
+        if a.load != b.load:
+            return a.load < b.load
+        if a.last_auto != b.last_auto:
+            return a.last_auto < b.last_auto
+    elif strategy == WEIGHTED:
+        if a.pass_ != b.pass_:
+            return a.pass_ < b.pass_
+    return a.reg < b.reg
 
 
 cdef inline int _ctz(u64 x) noexcept nogil:
@@ -1139,17 +1152,7 @@ cdef class Engine:
 
     cdef inline bint _less(self, int x, int y) noexcept:
         """Agent x's strategy key is smaller than y's."""
-        cdef Agent *a = &self.ag[x]
-        cdef Agent *b = &self.ag[y]
-        if self.strategy == LEAST_LOAD:
-            if a.load != b.load:
-                return a.load < b.load
-            if a.last_auto != b.last_auto:
-                return a.last_auto < b.last_auto
-        elif self.strategy == WEIGHTED:
-            if a.pass_ != b.pass_:
-                return a.pass_ < b.pass_
-        return a.reg < b.reg
+        return _agent_less(&self.ag[x], &self.ag[y], self.strategy)
 
     cdef inline void _normalise(self, int ai) noexcept:
         """WEIGHTED: an agent (re)joining cannot claim a burst of owed sessions."""
@@ -1171,9 +1174,11 @@ cdef class Engine:
         cdef int ai = h.agent[pos]
         cdef int k = h.k[pos]
         cdef int parent
+        cdef int strategy = self.strategy
+        cdef Agent *ag = self.ag
         while pos > 0:
             parent = (pos - 1) >> 1
-            if not self._less(ai, h.agent[parent]):
+            if not _agent_less(&ag[ai], &ag[h.agent[parent]], strategy):
                 break
             self._ix_put(h, pos, h.agent[parent], h.k[parent])
             pos = parent
@@ -1193,11 +1198,13 @@ cdef class Engine:
         cdef int top = pos
         cdef int child = 2 * pos + 1
         cdef int parent
+        cdef int strategy = self.strategy
+        cdef Agent *ag = self.ag
         if child >= n:
             return
-        if child + 1 < n and self._less(h.agent[child + 1], h.agent[child]):
+        if child + 1 < n and _agent_less(&ag[h.agent[child + 1]], &ag[h.agent[child]], strategy):
             child += 1
-        if not self._less(h.agent[child], ai):
+        if not _agent_less(&ag[h.agent[child]], &ag[ai], strategy):
             return
         while True:
             self._ix_put(h, pos, h.agent[child], h.k[child])
@@ -1205,11 +1212,12 @@ cdef class Engine:
             child = 2 * pos + 1
             if child >= n:
                 break
-            if child + 1 < n and self._less(h.agent[child + 1], h.agent[child]):
+            if child + 1 < n and _agent_less(&ag[h.agent[child + 1]], &ag[h.agent[child]],
+                                             strategy):
                 child += 1
         while pos > top:
             parent = (pos - 1) >> 1
-            if not self._less(ai, h.agent[parent]):
+            if not _agent_less(&ag[ai], &ag[h.agent[parent]], strategy):
                 break
             self._ix_put(h, pos, h.agent[parent], h.k[parent])
             pos = parent
