@@ -55,18 +55,21 @@ grouped = st.one_of(
 )
 
 
+def outcome(shop: Assigner, command: Tuple) -> Any:
+    """The command as its own batch: its events, or its error's type and message."""
+    try:
+        return shop.apply([command])
+    except BatchAborted as exc:
+        return (type(exc.__cause__).__name__, str(exc.__cause__))
+
+
 def run(engine: str, strategy: Strategy, commands: list[Tuple]) -> tuple[list[Any], Any]:
     """Each command as its own batch: (its events or its error's type and message)."""
     shop = Assigner(ManualClock(0.0), engine=engine, strategy=strategy)  # type: ignore[arg-type]
     shop.apply([("add_agent", "A", Cap.limit(2), None, 1, True),
                 ("add_agent", "B", Cap.limit(3), None, 2, True),
                 ("add_agent", "C", Cap.limit(1), None, 1, False)])
-    out: list[Any] = []
-    for command in commands:
-        try:
-            out.append(shop.apply([command]))
-        except BatchAborted as exc:
-            out.append((type(exc.__cause__).__name__, str(exc.__cause__)))
+    out = [outcome(shop, command) for command in commands]
     shop.check()
     return out, shop.snapshot()
 
@@ -175,11 +178,7 @@ def test_r21_r28_ids_filed_early_keep_duplicates_refusals_and_arrival_order(
         shop.apply([("add_agent", "A", Cap.limit(1), None, 1, True)])
         out: list[Any] = []
         for command in commands:
-            try:
-                out.append(shop.apply([command]))
-            except BatchAborted as exc:
-                out.append((type(exc.__cause__).__name__, str(exc.__cause__)))
-            out.append(shop.session_ids())
+            out += [outcome(shop, command), shop.session_ids()]
         shop.check()
         results.append((out, shop.snapshot()))
     for other in results[1:]:
