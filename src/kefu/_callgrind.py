@@ -63,7 +63,8 @@ def available() -> bool:
 
 def count(workload: str, *args: str, only: str | None = None) -> int:
     """Instructions callgrind counts for the Python ``workload`` run with ``args``: all
-    of them, or with ``only`` those inside the C function of that name.
+    of them, or with ``only`` those inside the C function of that name (RuntimeError if
+    it counted none there: the function never ran or its name is not in the binary).
 
     String hashing is seeded alike every run (``PYTHONHASHSEED=0``), so two runs
     differ only by what their arguments change.
@@ -83,7 +84,13 @@ def count(workload: str, *args: str, only: str | None = None) -> int:
     match = re.search(r"Collected : (\d+)", run.stderr)
     if match is None:
         raise RuntimeError(f"no instruction count in callgrind's output:\n{run.stderr}")
-    return int(match.group(1))
+    counted = int(match.group(1))
+    if only is not None and counted == 0:
+        # The function never ran, or callgrind cannot name it (a python stripped of its
+        # symbols): a figure of 0 would pass any goal.
+        raise RuntimeError(f"callgrind counted nothing inside {only}: is python built with "
+                           "its symbols (not stripped)?")
+    return counted
 
 
 def open_close_per_call(engine: str, pairs: int, agents: int = 20, sessions: int = 2000
