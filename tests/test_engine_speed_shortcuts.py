@@ -226,3 +226,73 @@ def test_r17_r18_timers_filed_late_fire_as_the_reference(
         results.append((out, shop.snapshot()))
     for other in results[1:]:
         assert other == results[0]
+
+
+mixed_ids = st.sampled_from([f"s{i}" for i in range(5)])
+mixed = st.one_of(
+    st.tuples(st.just("open_session"), mixed_ids, st.sampled_from([None, "b1"]),
+              st.sampled_from([None, "x", "y"]), st.integers(0, 2)),
+    st.tuples(st.just("close_session"), mixed_ids),
+    st.tuples(st.just("buyer_message"), mixed_ids),
+    st.tuples(st.just("agent_message"), mixed_ids, st.booleans()),
+    st.tuples(st.just("tick")),
+)
+CODES = {"open_session": Command.OPEN_SESSION, "close_session": Command.CLOSE_SESSION,
+         "buyer_message": Command.BUYER_MESSAGE, "tick": Command.TICK}
+TABLES = {"buyers": ("b1",), "groups": ("x", "y"), "sessions": tuple(f"s{i}" for i in range(5))}
+
+
+def as_columns(shop: Assigner, batch: list[Tuple]) -> list[Any]:
+    """``batch`` through apply_columns: its events as objects."""
+    def handle(table: str, value: Any) -> int:
+        return -1 if value is None else TABLES[table].index(value)
+    opens = [c if c[0] == "open_session" else (c[0], None, None, None, 0) for c in batch]
+    return list(shop.apply_columns(
+        np.array([Command.AUTO_MESSAGE if c[0] == "agent_message" and c[2]
+                  else Command.AGENT_MESSAGE if c[0] == "agent_message" else CODES[c[0]]
+                  for c in batch], np.int8),
+        np.array([0 if c[0] == "tick" else handle("sessions", c[1]) for c in batch], np.int64),
+        sessions=TABLES["sessions"], buyers=TABLES["buyers"], groups=TABLES["groups"],
+        buyer=np.array([handle("buyers", c[2]) for c in opens], np.int64),
+        group=np.array([handle("groups", c[3]) for c in opens], np.int64),
+        priority=np.array([c[4] for c in opens], np.int64)))
+
+
+@given(steps=st.lists(st.tuples(st.sampled_from(["one by one", "apply", "columns"]),
+                                st.lists(mixed, min_size=1, max_size=8),
+                                st.sampled_from([0.0, 1.0, 2.0, 4.0]), st.booleans()),
+                      max_size=10),
+       strategy=st.sampled_from(list(Strategy)))
+def test_r11_r17_r18_r28_single_calls_apply_and_columns_mixed_match_the_references(
+        steps: list[tuple[str, list[Tuple], float, bool]], strategy: Strategy) -> None:
+    """Batches of each form, one after another, with time moving between them: late-filed
+    timers, early-filed ids and one-way sifts give every engine's events and state."""
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        clock = ManualClock(0.0)
+        shop = Assigner(clock, engine=engine, strategy=strategy,  # type: ignore[arg-type]
+                        first_response_timeout=2.0, auto_close_after=3.0,
+                        queue_limits={"x": QueueLimit(max_waiting=1, overflow="y"),
+                                      "y": QueueLimit(max_waiting=1)})
+        shop.apply([("add_agent", "A", Cap.limit(2), None, 1, True),
+                    ("add_agent", "B", Cap.limit(1), ["x"], 2, True)])
+        out: list[Any] = []
+        for how, batch, dt, restore in steps:
+            if how == "one by one":
+                out.append([outcome(shop, command) for command in batch])
+            else:
+                try:
+                    out.append(shop.apply(batch) if how == "apply" else as_columns(shop, batch))
+                except BatchAborted as exc:
+                    out.append((exc.index, type(exc.__cause__).__name__, str(exc.__cause__),
+                                list(exc.events)))
+            out.append(shop.snapshot())
+            if restore:
+                shop = Assigner.restore(shop.snapshot(), clock, engine=engine)  # type: ignore[arg-type]
+            shop.check()
+            clock.advance(dt)
+            out.append(shop.next_deadline())
+        results.append(out)
+    for other in results[1:]:
+        assert other == results[0]
