@@ -27,6 +27,6 @@ def test_bench_per_call_figure_is_never_zero_instructions_when_callgrind_sees_no
     counted = _callgrind.open_close_per_call  # on a small shop: valgrind is slow
     monkeypatch.setattr(_callgrind, "open_close_per_call",
                         lambda engine, pairs: counted(engine, 10, agents=1, sessions=0))
-    figure = per_call(Floors(), "c", CALLGRIND_STEPS)
+    figure = per_call(Floors(), "py", CALLGRIND_STEPS)
     assert figure.unit == "ns/call"
     assert figure.goal is None and figure.value > 0
