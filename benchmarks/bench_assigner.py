@@ -73,15 +73,22 @@ def test_drain_backlog(benchmark: Any, engine: str, agents: int) -> None:
     assert handed == 2000
 
 
-@pytest.fixture(scope="module")
-def commands(request: pytest.FixtureRequest) -> list[tuple[object, ...]]:
-    """The replay; with timings off (``--benchmark-disable``) a smoke-sized one."""
-    smoke = request.config.getoption("benchmark_disable", False)
-    return replay_commands(SMOKE if smoke else REPLAY)
+_REPLAYS: dict[int, list[tuple[object, ...]]] = {}
+
+
+def _commands(benchmark: Any) -> list[tuple[object, ...]]:
+    """The replay, made once per size; SMOKE-sized when ``benchmark`` does not time
+    (``benchmark.disabled``: ``--benchmark-disable``, as bench_columns and bench_table)."""
+    n = SMOKE if benchmark.disabled else REPLAY
+    if n not in _REPLAYS:
+        _REPLAYS.clear()
+        _REPLAYS[n] = replay_commands(n)
+    return _REPLAYS[n]
 
 
 @pytest.mark.parametrize("engine", [e for e in CONTENDERS if e != "naive"])
-def test_replay(benchmark: Any, engine: str, commands: list[tuple[object, ...]]) -> None:
+def test_replay(benchmark: Any, engine: str) -> None:
+    commands = _commands(benchmark)
     benchmark.extra_info.update(engine=engine, commands=len(commands))
     events = benchmark.pedantic(lambda shop: shop.apply(commands),
                                 setup=lambda: ((replay_shop(engine),), {}), rounds=2)

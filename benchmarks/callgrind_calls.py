@@ -3,10 +3,10 @@
     python benchmarks/callgrind_calls.py [--engine c|py] [--calls N] [--module-loop]
     python benchmarks/callgrind_calls.py --kpi table|records [--sessions S --messages N]
 
-Runs ``kefu._callgrind``'s workload twice under ``valgrind --tool=callgrind``
+Runs ``kefu._callgrind``'s workload under ``valgrind --tool=callgrind``
 (a shop of 20 agents with 2,000 open sessions and N session ids made, then N
-open+close pairs in a function; and the same without the pairs) and prints
-the difference divided by the number of calls: what one ``open_session`` or
+open+close pairs in a function, the only code counted) and prints the count
+divided by the number of calls: what one ``open_session`` or
 ``close_session`` through the public API costs, guard, checks, clock read,
 engine and events included, and the call's own bytecode in the caller's
 loop (``python -m kefu bench`` shows the same figure when valgrind is on

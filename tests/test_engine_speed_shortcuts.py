@@ -10,6 +10,14 @@
   closed and opened again, another session taking its slot, or the same id
   opened from an equal but distinct string give exactly ``apply``'s events
   and errors.
+* When a session slot is free the compiled engine files a new id before it
+  opens the session (the filing is its duplicate check), and takes it out
+  again if the session is refused (R28): duplicates, refusals and reopened
+  ids keep the errors, events and arrival order of the reference engines.
+* The compiled engine files a timer in its heap only when the heap is next
+  read (a tick, ``next_deadline``): timers stopped before that, timers set
+  by a timer firing, and deadlines that tie give the reference engines'
+  events and deadlines.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import require_engine
-from kefu import Assigner, Cap, Command, ManualClock, Strategy
+from kefu import Assigner, Cap, Command, ManualClock, QueueLimit, Strategy
 from kefu.errors import BatchAborted
 
 Tuple = tuple[Any, ...]
@@ -47,18 +55,21 @@ grouped = st.one_of(
 )
 
 
+def outcome(shop: Assigner, command: Tuple) -> Any:
+    """The command as its own batch: its events, or its error's type and message."""
+    try:
+        return shop.apply([command])
+    except BatchAborted as exc:
+        return (type(exc.__cause__).__name__, str(exc.__cause__))
+
+
 def run(engine: str, strategy: Strategy, commands: list[Tuple]) -> tuple[list[Any], Any]:
     """Each command as its own batch: (its events or its error's type and message)."""
     shop = Assigner(ManualClock(0.0), engine=engine, strategy=strategy)  # type: ignore[arg-type]
     shop.apply([("add_agent", "A", Cap.limit(2), None, 1, True),
                 ("add_agent", "B", Cap.limit(3), None, 2, True),
                 ("add_agent", "C", Cap.limit(1), None, 1, False)])
-    out: list[Any] = []
-    for command in commands:
-        try:
-            out.append(shop.apply([command]))
-        except BatchAborted as exc:
-            out.append((type(exc.__cause__).__name__, str(exc.__cause__)))
+    out = [outcome(shop, command) for command in commands]
     shop.check()
     return out, shop.snapshot()
 
@@ -143,5 +154,145 @@ def test_r11_first_group_name_after_restore_and_diversion_changes_nothing(
         out.append(shop.agent_online("A"))
         shop.check()
         results.append((out, shop.snapshot()))
+    for other in results[1:]:
+        assert other == results[0]
+
+
+ids = st.sampled_from([f"s{i}" for i in range(4)])
+churn = st.one_of(
+    st.tuples(st.just("open_session"), ids),
+    st.tuples(st.just("open_session"), ids, st.none(), st.just("x")),
+    st.tuples(st.just("close_session"), ids),
+    st.tuples(st.just("set_online"), st.just("A"), st.booleans()),
+)
+
+
+@given(commands=st.lists(churn, max_size=25))
+def test_r21_r28_ids_filed_early_keep_duplicates_refusals_and_arrival_order(
+        commands: list[Tuple]) -> None:
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        shop = Assigner(ManualClock(0.0), engine=engine,  # type: ignore[arg-type]
+                        queue_limits={"x": QueueLimit(max_waiting=1)})
+        shop.apply([("add_agent", "A", Cap.limit(1), None, 1, True)])
+        out: list[Any] = []
+        for command in commands:
+            out += [outcome(shop, command), shop.session_ids()]
+        shop.check()
+        results.append((out, shop.snapshot()))
+    for other in results[1:]:
+        assert other == results[0]
+
+
+timed = st.one_of(
+    st.tuples(st.just("open_session"), ids),
+    st.tuples(st.just("agent_message"), ids),
+    st.tuples(st.just("buyer_message"), ids),
+    st.tuples(st.just("close_session"), ids),
+    st.tuples(st.just("set_online"), st.sampled_from(["A", "B"]), st.booleans()),
+    st.tuples(st.just("advance"), st.sampled_from([0.0, 1.0, 2.0, 5.0])),
+)
+
+
+@given(commands=st.lists(timed, max_size=30), batched=st.booleans())
+def test_r17_r18_timers_filed_late_fire_as_the_reference(
+        commands: list[Tuple], batched: bool) -> None:
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        clock = ManualClock(0.0)
+        shop = Assigner(clock, engine=engine,  # type: ignore[arg-type]
+                        first_response_timeout=2.0, auto_close_after=5.0)
+        shop.apply([("add_agent", "A", Cap.limit(2), None, 1, True),
+                    ("add_agent", "B", Cap.limit(2), None, 1, True)])
+        out: list[Any] = []
+        batch: list[Tuple] = []
+        for command in [*commands, ("advance", 0.0)]:
+            if command[0] != "advance":
+                batch.append(command)
+                if batched:
+                    continue
+            try:
+                out.append(shop.apply(batch))
+            except BatchAborted as exc:
+                out.append((exc.index, type(exc.__cause__).__name__, list(exc.events)))
+            batch = []
+            if command[0] == "advance":
+                clock.advance(command[1])
+                out.append(shop.next_deadline())
+                out.append(shop.tick())
+        shop.check()
+        results.append((out, shop.snapshot()))
+    for other in results[1:]:
+        assert other == results[0]
+
+
+mixed_ids = st.sampled_from([f"s{i}" for i in range(5)])
+mixed = st.one_of(
+    st.tuples(st.just("open_session"), mixed_ids, st.sampled_from([None, "b1"]),
+              st.sampled_from([None, "x", "y"]), st.integers(0, 2)),
+    st.tuples(st.just("close_session"), mixed_ids),
+    st.tuples(st.just("buyer_message"), mixed_ids),
+    st.tuples(st.just("agent_message"), mixed_ids, st.booleans()),
+    st.tuples(st.just("tick")),
+)
+CODES = {"open_session": Command.OPEN_SESSION, "close_session": Command.CLOSE_SESSION,
+         "buyer_message": Command.BUYER_MESSAGE, "tick": Command.TICK}
+TABLES = {"buyers": ("b1",), "groups": ("x", "y"), "sessions": tuple(f"s{i}" for i in range(5))}
+
+
+def as_columns(shop: Assigner, batch: list[Tuple]) -> list[Any]:
+    """``batch`` through apply_columns: its events as objects."""
+    def handle(table: str, value: Any) -> int:
+        return -1 if value is None else TABLES[table].index(value)
+    opens = [c if c[0] == "open_session" else (c[0], None, None, None, 0) for c in batch]
+    return list(shop.apply_columns(
+        np.array([Command.AUTO_MESSAGE if c[0] == "agent_message" and c[2]
+                  else Command.AGENT_MESSAGE if c[0] == "agent_message" else CODES[c[0]]
+                  for c in batch], np.int8),
+        np.array([0 if c[0] == "tick" else handle("sessions", c[1]) for c in batch], np.int64),
+        sessions=TABLES["sessions"], buyers=TABLES["buyers"], groups=TABLES["groups"],
+        buyer=np.array([handle("buyers", c[2]) for c in opens], np.int64),
+        group=np.array([handle("groups", c[3]) for c in opens], np.int64),
+        priority=np.array([c[4] for c in opens], np.int64)))
+
+
+@given(steps=st.lists(st.tuples(st.sampled_from(["one by one", "apply", "columns"]),
+                                st.lists(mixed, min_size=1, max_size=8),
+                                st.sampled_from([0.0, 1.0, 2.0, 4.0]), st.booleans()),
+                      max_size=10),
+       strategy=st.sampled_from(list(Strategy)))
+def test_r11_r17_r18_r28_single_calls_apply_and_columns_mixed_match_the_references(
+        steps: list[tuple[str, list[Tuple], float, bool]], strategy: Strategy) -> None:
+    """Batches of each form, one after another, with time moving between them: late-filed
+    timers, early-filed ids and one-way sifts give every engine's events and state."""
+    results = []
+    for engine in ENGINES:
+        require_engine(engine)
+        clock = ManualClock(0.0)
+        shop = Assigner(clock, engine=engine, strategy=strategy,  # type: ignore[arg-type]
+                        first_response_timeout=2.0, auto_close_after=3.0,
+                        queue_limits={"x": QueueLimit(max_waiting=1, overflow="y"),
+                                      "y": QueueLimit(max_waiting=1)})
+        shop.apply([("add_agent", "A", Cap.limit(2), None, 1, True),
+                    ("add_agent", "B", Cap.limit(1), ["x"], 2, True)])
+        out: list[Any] = []
+        for how, batch, dt, restore in steps:
+            if how == "one by one":
+                out.append([outcome(shop, command) for command in batch])
+            else:
+                try:
+                    out.append(shop.apply(batch) if how == "apply" else as_columns(shop, batch))
+                except BatchAborted as exc:
+                    out.append((exc.index, type(exc.__cause__).__name__, str(exc.__cause__),
+                                list(exc.events)))
+            out.append(shop.snapshot())
+            if restore:
+                shop = Assigner.restore(shop.snapshot(), clock, engine=engine)  # type: ignore[arg-type]
+            shop.check()
+            clock.advance(dt)
+            out.append(shop.next_deadline())
+        results.append(out)
     for other in results[1:]:
         assert other == results[0]

@@ -41,7 +41,9 @@ group's line (R25) is one O(log w) descent; each line also keeps a ring of
 its latest hand-over times, freed with its group. Timers are one heap of
 (deadline, seq) with lazy deletion: an entry is live iff its session still
 holds that seq for that kind; the heap is rebuilt when stale entries
-outnumber live ones.
+outnumber live ones. A timer set is appended after the heap and filed only
+when the heap is next read (a tick, ``next_deadline``), so one stopped
+before that (a first response answered before the next tick) costs no sift.
 
 Escalation ladders (R24) are the one feature kept in Python objects: a
 waiting session past a step sits, keyed (-priority, arrival, slot), in a
@@ -279,15 +281,21 @@ cdef class Rows:
         """Pickled (and deep-copied) as the list of its events, a store as good. O(rows)."""
         return list, ([self[i] for i in range(self.n)],)
 
-    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
-                  object v5) except -1:
-        cdef PyObject **row
-        cdef Py_ssize_t cap = 2 * self.cap + 64
-        if self.n == self.cap:
+    cdef int reserve(self, Py_ssize_t cap) except -1:
+        """Room for ``cap`` rows in all (never less than now): a batch sized up front
+        copies no rows as it grows. O(n) (realloc)."""
+        if cap > self.cap:
             # cap grows only once both blocks have: a failed realloc leaves the old ones.
             self.kind = <signed char*>_grow(self.kind, cap, sizeof(signed char))
             self.v = <PyObject**>_grow(self.v, 6 * cap, sizeof(PyObject*))
             self.cap = cap
+        return 0
+
+    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
+                  object v5) except -1:
+        cdef PyObject **row
+        if self.n == self.cap:
+            self.reserve(2 * self.cap + 64)
         self.kind[self.n] = kind
         row = &self.v[6 * self.n]
         Py_INCREF(v0)
@@ -466,14 +474,13 @@ cdef inline object _pick(tuple table, i64 handle, str column, bint optional):
     """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
     if 0 <= handle < PyTuple_GET_SIZE(table):
         return <object>PyTuple_GET_ITEM(table, handle)
-    return _pick_other(table, handle, column, optional)
-
-
-cdef object _pick_other(tuple table, i64 handle, str column, bint optional):
-    """``_pick`` for a handle outside the table: None for -1 if ``optional``, else the
-    out-of-range error."""
     if optional and handle == -1:
         return None
+    return _out_of_table(table, handle, column, optional)
+
+
+cdef object _out_of_table(tuple table, i64 handle, str column, bint optional):
+    """``_pick``'s error for a handle outside the table."""
     raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
 
 
@@ -492,6 +499,20 @@ cdef void *_grow(void *ptr, Py_ssize_t n, Py_ssize_t size) except NULL:
     if new_ptr == NULL:
         raise MemoryError()
     return new_ptr
+
+
+cdef inline bint _agent_less(Agent *a, Agent *b, int strategy) noexcept nogil:
+    """Agent a's key under ``strategy`` is smaller than b's (``Engine._less``; the sifts
+    call it with the strategy and the agent array read once, not once a comparison)."""
+    if strategy == LEAST_LOAD:
+        if a.load != b.load:
+            return a.load < b.load
+        if a.last_auto != b.last_auto:
+            return a.last_auto < b.last_auto
+    elif strategy == WEIGHTED:
+        if a.pass_ != b.pass_:
+            return a.pass_ < b.pass_
+    return a.reg < b.reg
 
 
 cdef inline int _ctz(u64 x) noexcept nogil:
@@ -603,8 +624,10 @@ cdef class Engine:
     cdef int online_all
     cdef bint all_live         # the ALL indexes are kept (see _wake_all)
 
-    # timers
+    # timers: tm[:tm_heap] is the heap, tm[tm_heap:tm_size] the timers set since it was
+    # last read (see _tm_settle)
     cdef Timer *tm
+    cdef int tm_heap
     cdef int tm_size
     cdef int tm_cap
     cdef int live_timers
@@ -624,6 +647,8 @@ cdef class Engine:
         self.qs = NULL
         self.aq = NULL
         self.tm = NULL
+        self.tm_heap = 0
+        self.tm_size = 0
         self.ag_free = NULL
         self.ss_free = NULL
         self.online_groups = NULL
@@ -1127,17 +1152,7 @@ cdef class Engine:
 
     cdef inline bint _less(self, int x, int y) noexcept:
         """Agent x's strategy key is smaller than y's."""
-        cdef Agent *a = &self.ag[x]
-        cdef Agent *b = &self.ag[y]
-        if self.strategy == LEAST_LOAD:
-            if a.load != b.load:
-                return a.load < b.load
-            if a.last_auto != b.last_auto:
-                return a.last_auto < b.last_auto
-        elif self.strategy == WEIGHTED:
-            if a.pass_ != b.pass_:
-                return a.pass_ < b.pass_
-        return a.reg < b.reg
+        return _agent_less(&self.ag[x], &self.ag[y], self.strategy)
 
     cdef inline void _normalise(self, int ai) noexcept:
         """WEIGHTED: an agent (re)joining cannot claim a burst of owed sessions."""
@@ -1159,9 +1174,11 @@ cdef class Engine:
         cdef int ai = h.agent[pos]
         cdef int k = h.k[pos]
         cdef int parent
+        cdef int strategy = self.strategy
+        cdef Agent *ag = self.ag
         while pos > 0:
             parent = (pos - 1) >> 1
-            if not self._less(ai, h.agent[parent]):
+            if not _agent_less(&ag[ai], &ag[h.agent[parent]], strategy):
                 break
             self._ix_put(h, pos, h.agent[parent], h.k[parent])
             pos = parent
@@ -1181,11 +1198,13 @@ cdef class Engine:
         cdef int top = pos
         cdef int child = 2 * pos + 1
         cdef int parent
+        cdef int strategy = self.strategy
+        cdef Agent *ag = self.ag
         if child >= n:
             return
-        if child + 1 < n and self._less(h.agent[child + 1], h.agent[child]):
+        if child + 1 < n and _agent_less(&ag[h.agent[child + 1]], &ag[h.agent[child]], strategy):
             child += 1
-        if not self._less(h.agent[child], ai):
+        if not _agent_less(&ag[h.agent[child]], &ag[ai], strategy):
             return
         while True:
             self._ix_put(h, pos, h.agent[child], h.k[child])
@@ -1193,11 +1212,12 @@ cdef class Engine:
             child = 2 * pos + 1
             if child >= n:
                 break
-            if child + 1 < n and self._less(h.agent[child + 1], h.agent[child]):
+            if child + 1 < n and _agent_less(&ag[h.agent[child + 1]], &ag[h.agent[child]],
+                                             strategy):
                 child += 1
         while pos > top:
             parent = (pos - 1) >> 1
-            if not self._less(ai, h.agent[parent]):
+            if not _agent_less(&ag[ai], &ag[h.agent[parent]], strategy):
                 break
             self._ix_put(h, pos, h.agent[parent], h.k[parent])
             pos = parent
@@ -1236,12 +1256,16 @@ cdef class Engine:
             self._sift_up(h, pos)
             self._sift_down(h, self.ag[moved].pos[moved_k])
 
-    cdef void _heap_fix(self, int index_id, int pos) noexcept:
+    cdef void _heap_fix(self, int index_id, int pos, int moved) noexcept:
+        """Re-sift the entry at ``pos`` after its agent's key changed: ``moved`` > 0 if
+        it can only have grown (only a descent can move it), < 0 if only shrunk, else 0."""
         cdef AgentIndex *h = &self.ix[index_id]
         cdef int ai = h.agent[pos]
         cdef int k = h.k[pos]
-        self._sift_up(h, pos)
-        self._sift_down(h, self.ag[ai].pos[k])
+        if moved <= 0:
+            self._sift_up(h, pos)
+        if moved >= 0:
+            self._sift_down(h, self.ag[ai].pos[k])
 
     # -- ROUND_ROBIN members: sorted by reg, with an availability bitset ---------------
 
@@ -1338,8 +1362,10 @@ cdef class Engine:
                 self._heap_remove(a.slots[k] * 2 + side, a.pos[k])
         a.indexed = False
 
-    cdef int _update(self, int ai) except -1:
-        """Re-file an agent after its load, cap, weight, side or key changed. O(g log n)."""
+    cdef int _update(self, int ai, int moved=0) except -1:
+        """Re-file an agent after its load, cap, weight, side or key changed; ``moved``
+        as in ``_heap_fix`` (a session given never lowers the key, one taken never
+        raises it). O(g log n)."""
         cdef Agent *a = &self.ag[ai]
         cdef bint was = a.indexed
         cdef int k, side
@@ -1349,7 +1375,7 @@ cdef class Engine:
         if was and a.key_online == a.online:
             if self.strategy != ROUND_ROBIN:
                 for k in range(a.nslots):
-                    self._heap_fix(a.slots[k] * 2 + a.online, a.pos[k])
+                    self._heap_fix(a.slots[k] * 2 + a.online, a.pos[k], moved)
             return 0
         self._unindex(ai)
         if not was:
@@ -1883,7 +1909,7 @@ cdef class Engine:
                 if a.pass_ > self.vt:
                     self.vt = a.pass_
                 a.pass_ += C_STRIDE_BASE // a.weight
-        self._update(ai)
+        self._update(ai, 1)
         if self.has_frt:
             self._set_timer(si, FIRST_RESPONSE, <double>now + self.frt)
         return 0
@@ -1903,7 +1929,7 @@ cdef class Engine:
         a.count -= 1
         s.agent = -1
         self._clear_first_response(si)
-        self._update(ai)
+        self._update(ai, -1)
         return ai
 
     cdef inline int _pool_for(self, int si) noexcept:
@@ -2015,7 +2041,7 @@ cdef class Engine:
 
     cdef void _tm_down(self, int pos) noexcept:
         cdef Timer t = self.tm[pos]
-        cdef int n = self.tm_size
+        cdef int n = self.tm_heap
         cdef int child
         while True:
             child = 2 * pos + 1
@@ -2030,12 +2056,34 @@ cdef class Engine:
         self.tm[pos] = t
 
     cdef void _tm_pop(self) noexcept:
-        self.tm_size -= 1
-        if self.tm_size > 0:
-            self.tm[0] = self.tm[self.tm_size]
+        """Drop the heap's top; a timer set since (after the heap) fills the hole."""
+        self.tm_heap -= 1
+        if self.tm_heap > 0:
+            self.tm[0] = self.tm[self.tm_heap]
             self._tm_down(0)
+        self.tm_size -= 1
+        if self.tm_size > self.tm_heap:
+            self.tm[self.tm_heap] = self.tm[self.tm_size]
+
+    cdef void _tm_settle(self) noexcept:
+        """File the timers set since the heap was last read; drop those already stopped.
+
+        A timer stopped before anything reads the heap (a first response answered in
+        the same batch before a tick) never costs a sift. The heap's order is a total
+        order on (deadline, seq), and a stopped timer never fires nor becomes live
+        again (seqs are never reused), so what the heap yields is the same.
+        O(k log n) for k timers set.
+        """
+        cdef int i
+        for i in range(self.tm_heap, self.tm_size):
+            if self._is_live(&self.tm[i]):
+                self.tm[self.tm_heap] = self.tm[i]
+                self.tm_heap += 1
+                self._tm_up(self.tm_heap - 1)
+        self.tm_size = self.tm_heap
 
     cdef int _tm_push(self, double deadline, i64 seq, int kind, int si) except -1:
+        """Set a timer: appended after the heap, filed when the heap is next read. O(1)."""
         if self.tm_size == self.tm_cap:
             self.tm_cap = self.tm_cap * 2 if self.tm_cap else 64
             self.tm = <Timer*>_grow(self.tm, self.tm_cap, sizeof(Timer))
@@ -2044,7 +2092,6 @@ cdef class Engine:
         self.tm[self.tm_size].kind = kind
         self.tm[self.tm_size].sess = si
         self.tm_size += 1
-        self._tm_up(self.tm_size - 1)
         return 0
 
     cdef inline bint _is_live(self, Timer *t) noexcept:
@@ -2100,13 +2147,15 @@ cdef class Engine:
                     self.tm[n] = self.tm[i]
                     n += 1
             self.tm_size = n
+            self.tm_heap = n
             for i in range(n // 2 - 1, -1, -1):
                 self._tm_down(i)
 
     def next_deadline(self):
-        while self.tm_size > 0 and not self._is_live(&self.tm[0]):
+        self._tm_settle()
+        while self.tm_heap > 0 and not self._is_live(&self.tm[0]):
             self._tm_pop()
-        return self.tm[0].deadline if self.tm_size > 0 else None
+        return self.tm[0].deadline if self.tm_heap > 0 else None
 
     def tick(self, double now):
         cdef list events = []
@@ -2115,7 +2164,10 @@ cdef class Engine:
 
     cdef int _tick(self, double now, list events) except -1:
         cdef Timer t
-        while self.tm_size > 0:
+        while True:
+            self._tm_settle()  # what a timer that fired set may fire in this tick too
+            if self.tm_heap == 0:
+                break
             t = self.tm[0]
             if not self._is_live(&t):
                 self._tm_pop()
@@ -2346,14 +2398,29 @@ cdef class Engine:
             if w is None:
                 raise UnknownKind(kind, tuple(self._kinds))
             weight = <int>w
-        if session_id in self._sessions:
+        cdef int gid, si
+        cdef bint filed = self.ss_nfree > 0
+        if filed:
+            # The slot it will take is known (the last freed): filing the id now is the
+            # duplicate check too, one dict lookup instead of two. Undone if what follows
+            # fails; nothing else enters the dict meanwhile, so arrival order holds.
+            slot_no = self._slot_no[self.ss_free[self.ss_nfree - 1]]
+            if self._sessions.setdefault(session_id, slot_no) is not slot_no:
+                raise DuplicateSession(session_id)
+        elif session_id in self._sessions:
             raise DuplicateSession(session_id)
-        cdef int gid = self._intern(group)
-        cdef int si
+        try:
+            gid = self._intern(group)
+        except BaseException:
+            if filed:
+                del self._sessions[session_id]
+            raise
         try:
             si = self._new_session_slot()
         except BaseException:
             self._release(gid)
+            if filed:
+                del self._sessions[session_id]
             raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
@@ -2380,7 +2447,8 @@ cdef class Engine:
             self._skind[si] = kind
         self._sid[si] = session_id
         self._buyer[si] = buyer_id
-        self._sessions[session_id] = self._slot_no[si]
+        if not filed:
+            self._sessions[session_id] = self._slot_no[si]
         opened = ev_opened(session_id, buyer_id, group, priority, now, kind)
         cdef int ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
         reason = R_STICKY
@@ -2610,7 +2678,7 @@ cdef class Engine:
         cdef tuple groups = batch.groups, kinds = batch.kinds
         cdef list marks = []
         cdef Rows rows = Rows()
-        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0]
+        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0], expect = 0
         cdef Py_ssize_t nsess = len(sessions)
         cdef int c, si
         cdef i64 p, h
@@ -2628,6 +2696,14 @@ cdef class Engine:
             prio = batch.priority
         if has_kind:
             kind = batch.kind
+        # Room up front for the events the rows make at least (an open two, a close one):
+        # growing by copies costs more than this scan.
+        for i in range(n):
+            if code[i] == COL_OPEN:
+                expect += 2
+            elif code[i] == COL_CLOSE:
+                expect += 1
+        rows.reserve(expect + 64)
         # Allocated last, so that nothing between here and the ``finally`` that frees it can raise.
         slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
         if slot_of == NULL:
@@ -3178,9 +3254,12 @@ cdef class Engine:
         if live != self.live_timers:
             raise AssertionError("live timer count")
         count = 0
+        if not 0 <= self.tm_heap <= self.tm_size:
+            raise AssertionError("timer heap")
         for i in range(self.tm_size):
             count += self._is_live(&self.tm[i])
-            if not (i == 0 or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1])):
+            if not (i == 0 or i >= self.tm_heap
+                    or not self._tm_less(&self.tm[i], &self.tm[(i - 1) >> 1])):
                 raise AssertionError("timer heap")
         if count != live:
             raise AssertionError("timer heap")
