@@ -883,14 +883,17 @@ cdef class Engine:
         return gids
 
     cdef int _new_session_slot(self) except -1:
-        cdef int si
+        cdef int si, cap
         if self.ss_nfree > 0:
             self.ss_nfree -= 1
             return self.ss_free[self.ss_nfree]
         if self.ss_top == self.ss_cap:
-            self.ss_cap = self.ss_cap * 2 if self.ss_cap else 64
-            self.ss = <Sess*>_grow(self.ss, self.ss_cap, sizeof(Sess))
-            self.ss_free = <int*>_grow(self.ss_free, self.ss_cap, sizeof(int))
+            # the capacity grows only once both blocks have: a failed realloc (MemoryError)
+            # leaves the old blocks and the old capacity, never a capacity they lack
+            cap = self.ss_cap * 2 if self.ss_cap else 64
+            self.ss = <Sess*>_grow(self.ss, cap, sizeof(Sess))
+            self.ss_free = <int*>_grow(self.ss_free, cap, sizeof(int))
+            self.ss_cap = cap
         si = self.ss_top
         self.ss_top += 1
         self._sid.append(None)
@@ -916,14 +919,15 @@ cdef class Engine:
         return 0
 
     cdef int _new_agent_slot(self) except -1:
-        cdef int ai
+        cdef int ai, cap
         if self.ag_nfree > 0:
             self.ag_nfree -= 1
             return self.ag_free[self.ag_nfree]
         if self.ag_top == self.ag_cap:
-            self.ag_cap = self.ag_cap * 2 if self.ag_cap else 16
-            self.ag = <Agent*>_grow(self.ag, self.ag_cap, sizeof(Agent))
-            self.ag_free = <int*>_grow(self.ag_free, self.ag_cap, sizeof(int))
+            cap = self.ag_cap * 2 if self.ag_cap else 16  # set once both blocks have grown
+            self.ag = <Agent*>_grow(self.ag, cap, sizeof(Agent))
+            self.ag_free = <int*>_grow(self.ag_free, cap, sizeof(int))
+            self.ag_cap = cap
         ai = self.ag_top
         self.ag_top += 1
         self.ag[ai].slots = NULL
@@ -1225,15 +1229,16 @@ cdef class Engine:
 
     cdef int _ix_reserve(self, AgentIndex *h, int n) except -1:
         cdef int old_words = (h.cap + 63) // 64
-        cdef int words, i
+        cdef int words, i, cap
         if n > h.cap:
-            h.cap = max(n, h.cap * 2, 64)
-            h.agent = <int*>_grow(h.agent, h.cap, sizeof(int))
-            h.k = <int*>_grow(h.k, h.cap, sizeof(int))
-            words = (h.cap + 63) // 64
+            cap = max(n, h.cap * 2, 64)  # set once every block has grown
+            h.agent = <int*>_grow(h.agent, cap, sizeof(int))
+            h.k = <int*>_grow(h.k, cap, sizeof(int))
+            words = (cap + 63) // 64
             h.bits = <u64*>_grow(h.bits, words, sizeof(u64))
             for i in range(old_words, words):
                 h.bits[i] = 0
+            h.cap = cap
         return 0
 
     cdef int _heap_add(self, int index_id, int ai, int k) except -1:
@@ -2084,9 +2089,11 @@ cdef class Engine:
 
     cdef int _tm_push(self, double deadline, i64 seq, int kind, int si) except -1:
         """Set a timer: appended after the heap, filed when the heap is next read. O(1)."""
+        cdef int cap
         if self.tm_size == self.tm_cap:
-            self.tm_cap = self.tm_cap * 2 if self.tm_cap else 64
-            self.tm = <Timer*>_grow(self.tm, self.tm_cap, sizeof(Timer))
+            cap = self.tm_cap * 2 if self.tm_cap else 64  # set once the block has grown
+            self.tm = <Timer*>_grow(self.tm, cap, sizeof(Timer))
+            self.tm_cap = cap
         self.tm[self.tm_size].deadline = deadline
         self.tm[self.tm_size].seq = seq
         self.tm[self.tm_size].kind = kind
