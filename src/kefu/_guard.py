@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import _thread
 import sys
+from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
 from kefu import _compat
@@ -31,18 +33,21 @@ class Guard(Protocol):
 
 
 class LockGuard:
-    """A guard on a plain lock: for interpreters without the compiled engine or a GIL."""
+    """A guard on a plain lock: for interpreters without the compiled engine or a GIL.
 
-    __slots__ = ("_lock",)
+    ``enter`` and ``leave`` are the lock's own C methods, not Python functions:
+    an exception raised as a Python function is entered or returns (a signal
+    handler's ``KeyboardInterrupt``, a trace function's) cannot land between
+    taking the lock and the caller learning it did, which would leave the
+    Assigner refusing every later call as overlapping.
+    """
+
+    __slots__ = ("enter", "leave")
 
     def __init__(self) -> None:
-        self._lock = _thread.allocate_lock()
-
-    def enter(self) -> bool:
-        return self._lock.acquire(False)
-
-    def leave(self) -> None:
-        self._lock.release()
+        lock = _thread.allocate_lock()
+        self.enter: Callable[[], bool] = partial(lock.acquire, False)
+        self.leave: Callable[[], None] = lock.release
 
 
 _compiled = _compat.load_compiled("kefu._engine_c", "the compiled engine")

@@ -183,12 +183,10 @@ class Assigner(FacadeState):
         self._last_now = -math.inf
         self._guard = new_guard()
 
-    # -- one writer (S02) ---------------------------------------------------
-
-    def _enter(self, method: str) -> None:
-        """Take the guard or raise ConcurrentCall; the caller releases it in ``finally``."""
-        if not self._guard.enter():
-            raise ConcurrentCall(method)
+    # -- one writer (S02): each call takes the guard inline (``if not
+    # self._guard.enter(): raise ConcurrentCall(...)``), then releases it in
+    # ``finally``. Inline, not through a helper method: an exception raised as a
+    # helper returns (a KeyboardInterrupt) would leave the guard taken for good.
 
     # -- time -------------------------------------------------------------
 
@@ -250,7 +248,8 @@ class Assigner(FacadeState):
         ``groups=None`` serves every group (R12); ``cap`` defaults to
         UNLIMITED (R01). Cost: O(g log n) plus O(log w) per session handed out.
         """
-        self._enter("add_agent")
+        if not self._guard.enter():
+            raise ConcurrentCall("add_agent")
         try:
             agent_id = check_id("agent", agent_id)
             cap_value = Cap.coerce(cap)
@@ -268,7 +267,8 @@ class Assigner(FacadeState):
 
         Cost: O(k log n); O(w log n) with offline diversion on.
         """
-        self._enter("remove_agent")
+        if not self._guard.enter():
+            raise ConcurrentCall("remove_agent")
         try:
             agent_id = check_id("agent", agent_id)
             return self._engine.remove_agent(self._now(), agent_id)
@@ -281,7 +281,8 @@ class Assigner(FacadeState):
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        self._enter("agent_online")
+        if not self._guard.enter():
+            raise ConcurrentCall("agent_online")
         try:
             agent_id = check_id("agent", agent_id)
             return self._engine.agent_online(self._now(), agent_id)
@@ -296,7 +297,8 @@ class Assigner(FacadeState):
         ``agent_online`` brings them back. No-op if already away; returns no
         events. Cost: O(g log n).
         """
-        self._enter("agent_away")
+        if not self._guard.enter():
+            raise ConcurrentCall("agent_away")
         try:
             agent_id = check_id("agent", agent_id)
             return self._engine.agent_away(self._now(), agent_id)
@@ -315,7 +317,8 @@ class Assigner(FacadeState):
 
         Cost: O(g log n + k log n); O(w log n) with offline diversion on.
         """
-        self._enter("agent_offline")
+        if not self._guard.enter():
+            raise ConcurrentCall("agent_offline")
         try:
             agent_id = check_id("agent", agent_id)
             requeue = check_flag("requeue", requeue)
@@ -329,7 +332,8 @@ class Assigner(FacadeState):
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        self._enter("set_cap")
+        if not self._guard.enter():
+            raise ConcurrentCall("set_cap")
         try:
             agent_id = check_id("agent", agent_id)
             cap_value = Cap.coerce(cap)
@@ -342,7 +346,8 @@ class Assigner(FacadeState):
 
         Cost: O(g log n) plus O(log w) per session handed out.
         """
-        self._enter("set_weight")
+        if not self._guard.enter():
+            raise ConcurrentCall("set_weight")
         try:
             agent_id = check_id("agent", agent_id)
             weight = check_weight(weight)
@@ -436,7 +441,8 @@ class Assigner(FacadeState):
 
         Cost: O(g log n + log w).
         """
-        self._enter("assign")
+        if not self._guard.enter():
+            raise ConcurrentCall("assign")
         try:
             session_id = check_id("session", session_id)
             agent_id = check_id("agent", agent_id)
@@ -449,7 +455,8 @@ class Assigner(FacadeState):
 
         Cost: O(g log n) plus O(log w) per session drained to the giver.
         """
-        self._enter("transfer")
+        if not self._guard.enter():
+            raise ConcurrentCall("transfer")
         try:
             session_id = check_id("session", session_id)
             agent_id = check_id("agent", agent_id)
@@ -570,7 +577,8 @@ class Assigner(FacadeState):
 
         Cost: O(1) amortised.
         """
-        self._enter("next_deadline")
+        if not self._guard.enter():
+            raise ConcurrentCall("next_deadline")
         try:
             return self._engine.next_deadline()
         finally:
@@ -581,7 +589,8 @@ class Assigner(FacadeState):
     def load(self, agent_id: str) -> int:
         """The agent's load: the open sessions in their reception list, each counted by its
         kind's capacity weight (R26; 1 without a kind). O(1)."""
-        self._enter("load")
+        if not self._guard.enter():
+            raise ConcurrentCall("load")
         try:
             return self._engine.load(check_id("agent", agent_id))
         finally:
@@ -589,7 +598,8 @@ class Assigner(FacadeState):
 
     def agent(self, agent_id: str) -> AgentView:
         """A read-only view of one agent. O(1)."""
-        self._enter("agent")
+        if not self._guard.enter():
+            raise ConcurrentCall("agent")
         try:
             return self._engine.agent(check_id("agent", agent_id))
         finally:
@@ -597,7 +607,8 @@ class Assigner(FacadeState):
 
     def agent_ids(self) -> list[str]:
         """Registered agents in registration order. O(n)."""
-        self._enter("agent_ids")
+        if not self._guard.enter():
+            raise ConcurrentCall("agent_ids")
         try:
             return self._engine.agent_ids()
         finally:
@@ -605,7 +616,8 @@ class Assigner(FacadeState):
 
     def session(self, session_id: str) -> SessionView:
         """A read-only view of one open session: state, agent, pool. O(1)."""
-        self._enter("session")
+        if not self._guard.enter():
+            raise ConcurrentCall("session")
         try:
             return self._engine.session(check_id("session", session_id))
         finally:
@@ -622,7 +634,8 @@ class Assigner(FacadeState):
         session never has an eligible agent (R06): the reasons are what keeps
         it waiting. See :mod:`kefu.explain`.
         """
-        self._enter("explain")
+        if not self._guard.enter():
+            raise ConcurrentCall("explain")
         try:
             engine = self._engine
             view = engine.session(check_id("session", session_id))
@@ -642,7 +655,8 @@ class Assigner(FacadeState):
         ``UnknownSession`` for a session that is not open. O(log w) for w
         waiting sessions.
         """
-        self._enter("position")
+        if not self._guard.enter():
+            raise ConcurrentCall("position")
         try:
             return self._engine.position(check_id("session", session_id))
         finally:
@@ -665,7 +679,8 @@ class Assigner(FacadeState):
         Assigner starts without them. Raises ``UnknownSession`` for a session
         that is not open. O(log w) for w waiting sessions.
         """
-        self._enter("estimated_wait")
+        if not self._guard.enter():
+            raise ConcurrentCall("estimated_wait")
         try:
             sid = check_id("session", session_id)
             count = check_sample(sample)
@@ -675,7 +690,8 @@ class Assigner(FacadeState):
 
     def session_ids(self) -> list[str]:
         """Open sessions (assigned or waiting) in arrival order. O(s log s)."""
-        self._enter("session_ids")
+        if not self._guard.enter():
+            raise ConcurrentCall("session_ids")
         try:
             return self._engine.session_ids()
         finally:
@@ -683,7 +699,8 @@ class Assigner(FacadeState):
 
     def waiting(self) -> list[str]:
         """Waiting sessions in service order (R07), both pools. O(w log w)."""
-        self._enter("waiting")
+        if not self._guard.enter():
+            raise ConcurrentCall("waiting")
         try:
             return self._engine.waiting()
         finally:
@@ -691,7 +708,8 @@ class Assigner(FacadeState):
 
     def reception_list(self, agent_id: str) -> list[str]:
         """The agent's open sessions in longest-wait order (R19). O(k log k)."""
-        self._enter("reception_list")
+        if not self._guard.enter():
+            raise ConcurrentCall("reception_list")
         try:
             return self._engine.reception_list(check_id("agent", agent_id))
         finally:
@@ -707,7 +725,8 @@ class Assigner(FacadeState):
         number in it is finite, so strict JSON (``allow_nan=False``) takes
         it. Cost: O(n + s).
         """
-        self._enter("snapshot")
+        if not self._guard.enter():
+            raise ConcurrentCall("snapshot")
         try:
             return {
                 "format": SNAPSHOT_FORMAT,
@@ -777,7 +796,8 @@ class Assigner(FacadeState):
 
     def check(self) -> None:
         """Verify every invariant from scratch (R06, R22); raises AssertionError. O(s + n·w)."""
-        self._enter("check")
+        if not self._guard.enter():
+            raise ConcurrentCall("check")
         try:
             self._engine.check()
         finally:
