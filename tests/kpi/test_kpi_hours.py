@@ -15,6 +15,7 @@ import io
 import struct
 import zoneinfo
 from array import array
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -106,6 +107,14 @@ def test_K13_contacts_by_hour_are_alike_on_both_kernels(zone: tuple[dt.tzinfo, d
         msgs.append(buyer(start + off, session=sid, who=who))
         msgs.append(agent(start + off + 30.0, session=sid, who=who))
         hands.append(hand(start + off + 1.0, session=sid, who=who))
+    figures = _on_both_kernels(msgs, hands, day, tz)
+    assert figures[0] == figures[1]
+    assert sum(f.offered for f in figures[0].by_hour.values()) == figures[0].offered
+
+
+def _on_both_kernels(msgs: list[Any], hands: list[Any], day: dt.date, tz: dt.tzinfo
+                     ) -> list[Any]:
+    """The day's service figures by the compiled kernel, then by the pure one."""
     figures = []
     saved = kernel.ACTIVE
     try:
@@ -115,8 +124,7 @@ def test_K13_contacts_by_hour_are_alike_on_both_kernels(zone: tuple[dt.tzinfo, d
                                            window=Window.whole_day()))
     finally:
         kernel.ACTIVE = saved
-    assert figures[0] == figures[1]
-    assert sum(f.offered for f in figures[0].by_hour.values()) == figures[0].offered
+    return figures
 
 
 def _zone_file(transitions: list[tuple[int, int]], key: str | None = None
@@ -147,15 +155,7 @@ def test_K13_a_zone_file_changing_twice_within_an_hour_gets_fromtimestamps_hour(
     day = dt.date(2023, 11, 14)
     msgs = [buyer(t1 + 300.0), agent(t1 + 330.0)]
     hands = [hand(t1 + 301.0)]
-    figures = []
-    saved = kernel.ACTIVE
-    try:
-        for name in ("c", "py"):
-            kernel.ACTIVE = name
-            figures.append(service_figures(msgs, hands, day=day, tz=tz,
-                                           window=Window.whole_day()))
-    finally:
-        kernel.ACTIVE = saved
+    figures = _on_both_kernels(msgs, hands, day, tz)
     assert figures[0] == figures[1]
     assert set(figures[0].by_hour) == {(day, 23)}
 
