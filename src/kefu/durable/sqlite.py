@@ -193,6 +193,10 @@ class SQLiteStore:
         except BlockingIOError:
             os.close(fd)
             raise ShopBusy(shop_id) from None
+        except OSError as exc:  # ENOLCK on some network file systems, EINTR ...
+            os.close(fd)
+            raise StoreError(f"cannot take the writer lock of shop {short_repr(shop_id)} in "
+                             f"{str(self._lock_dir)!r}: {exc}") from exc
         except BaseException:
             os.close(fd)
             raise
