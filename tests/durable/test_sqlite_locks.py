@@ -8,14 +8,19 @@ reached through a second name of the database.
 
 from __future__ import annotations
 
+import dis
 import errno
 import fcntl
 import os
+import sys
+import threading
 from pathlib import Path
+from types import CodeType, FrameType
+from typing import Any
 
 import pytest
 
-from kefu.durable import JournalEntry, SQLiteStore
+from kefu.durable import Commit, JournalEntry, SQLiteStore
 from kefu.errors import StoreError
 
 
@@ -25,6 +30,112 @@ def entry(seq: int) -> JournalEntry:
 
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
+
+
+# -- a lease's descriptor is closed once --------------------------------------------------
+
+
+def _after_fd_read(code: CodeType) -> set[int]:
+    """Offsets of the instructions right after each read of an ``_fd`` attribute in ``code``."""
+    out: set[int] = set()
+    previous = None
+    for ins in dis.get_instructions(code):
+        if previous is not None and previous.opname == "LOAD_ATTR" and previous.argval == "_fd":
+            out.add(ins.offset)
+        previous = ins
+    return out
+
+
+def test_S07_two_threads_releasing_one_lease_close_its_descriptor_once(tmp_path: Path) -> None:
+    """Thread A is switched out right after reading the lease's descriptor; thread B
+    releases the lease and the process opens another file (which gets the freed
+    number). A going on must not close that file: the descriptor is closed once.
+    The switch is forced at the instruction a free-threaded Python (or any thread
+    switch there) could make."""
+    store = SQLiteStore(tmp_path / "shops.db")
+    lease = store.lease("a")
+    b_done = threading.Event()
+    paused = threading.Event()
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        if frame.f_code.co_filename.endswith(os.path.join("durable", "sqlite.py")):
+            frame.f_trace_opcodes = True
+            if event == "opcode" and not paused.is_set() \
+                    and frame.f_lasti in _after_fd_read(frame.f_code):
+                paused.set()
+                b_done.wait(1.0)  # B runs now, unless it needs what A holds
+        return trace
+
+    def a() -> None:
+        sys.settrace(trace)
+        try:
+            lease.release()
+        finally:
+            sys.settrace(None)
+
+    thread_a = threading.Thread(target=a)
+    thread_a.start()
+    assert paused.wait(5.0)
+    thread_b = threading.Thread(target=lease.release)
+    thread_b.start()
+    thread_b.join(0.5)
+    unrelated = os.open(tmp_path / "unrelated", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    b_done.set()
+    thread_a.join(5.0)
+    thread_b.join(5.0)
+    try:
+        os.fstat(unrelated)  # EBADF if a second close hit it
+    finally:
+        os.close(unrelated)
+    store.lease("a").release()
+    store.close()
+
+
+def test_S07_an_interrupt_anywhere_in_a_release_never_leaks_the_writer_lock(
+        tmp_path: Path) -> None:
+    """An interrupt landing as the k-th Python function of ``release`` is entered,
+    for every k: a retried release then frees the shop, the descriptor is closed,
+    and the lease stays fenced off. The old release let go of the descriptor
+    first, so an interrupt in the store's bookkeeping leaked it, flock and all."""
+
+    class Interrupted(BaseException):
+        pass
+
+    store = SQLiteStore(tmp_path / "shops.db")
+    other = SQLiteStore(tmp_path / "shops.db")
+    k = 0
+    while True:
+        k += 1
+        lease = store.lease("a")
+        before = len(open_fds())
+        entered = 0
+
+        def trace(frame: FrameType, event: str, arg: object, k: int = k) -> None:
+            nonlocal entered
+            if event == "call":
+                entered += 1
+                if entered == k:
+                    raise Interrupted
+            return None
+
+        sys.settrace(trace)
+        try:
+            lease.release()
+            landed = False
+        except Interrupted:
+            landed = True
+        finally:
+            sys.settrace(None)
+        lease.release()  # the retry a caller makes
+        assert len(open_fds()) == before - 1, k
+        other.lease("a").release()  # never ShopBusy
+        with pytest.raises(StoreError, match="not leased"):
+            lease.commit(Commit("a", [entry(1)]))
+        if not landed:
+            break
+    assert k >= 2  # the interrupt did land inside release at least once
+    other.close()
+    store.close()
 
 
 # -- flock failing other than busy --------------------------------------------------------

@@ -221,7 +221,8 @@ class SQLiteStore:
 
     def _write(self, c: Commit) -> None:
         db, shop = self._db, c.shop_id
-        if shop not in self._leases:
+        lease = self._leases.get(shop)
+        if lease is None or lease._fd is None:  # no lease, or one whose lock is let go
             raise StoreError(f"shop {short_repr(shop)} is not leased from this store")
         # Forget old request ids first: a forgotten id may come back in this commit.
         if c.forget_requests_before is not None:
@@ -292,6 +293,8 @@ class SQLiteStore:
         with self._lock:
             self._usable()
             check_leased(self._leases, shop_id, lease)
+            if lease._fd is None:
+                raise StoreError(f"shop {short_repr(shop_id)}'s lease was released")
             try:
                 with self._write_transaction() as db:
                     n = db.execute("DELETE FROM kefu_journal WHERE shop_id = ? AND seq >= ?",
@@ -317,9 +320,21 @@ class SQLiteStore:
         return None if row is None else RequestRecord.checked(shop_id, request_id, *row)
 
     def _release(self, lease: _SQLiteLease) -> None:
+        """Forget ``lease`` and close its descriptor, exactly once whatever the threads. O(1).
+
+        Under the store's lock, so two threads releasing one lease cannot
+        both close the descriptor (the second close could hit a file opened
+        meanwhile); the descriptor is closed even if an interrupt lands after
+        the lease is forgotten.
+        """
         with self._lock:
-            if self._leases.get(lease.shop_id) is lease:
-                del self._leases[lease.shop_id]
+            fd, lease._fd = lease._fd, None  # no call in between: nothing can cut it
+            try:
+                if self._leases.get(lease.shop_id) is lease:
+                    del self._leases[lease.shop_id]
+            finally:
+                if fd is not None:
+                    os.close(fd)  # closing the descriptor drops the flock
 
     def close(self) -> None:
         """Release every lease and close the database (idempotent)."""
@@ -357,7 +372,4 @@ class _SQLiteLease(LeaseRecords):
         self._fd: int | None = fd
 
     def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            self._store._release(self)
-            os.close(fd)  # closing the descriptor drops the flock
+        self._store._release(self)
