@@ -14,6 +14,12 @@ shop's recovery, and a second writer (another process, or another
 ``DurableShop`` in this one) is refused at once with
 :class:`~kefu.errors.ShopBusy`. POSIX only.
 
+A store belongs to the process that opened it: in a child made by
+``os.fork`` every call raises :class:`~kefu.errors.StoreError` (SQLite
+forbids carrying a connection across fork, and the leases' locks are the
+parent's); open a new store in the child. The child's ``close`` only lets
+go of its copies of the lock files.
+
 Several processes may share the file (SQLite serialises their writes) as
 long as each shop has one writer; a server-backed store scales further.
 """
@@ -78,6 +84,7 @@ class SQLiteStore:
             raise InvalidArgument(f"synchronous must be 'FULL' or 'NORMAL', got "
                                   f"{short_repr(synchronous)}")
         self.path = _as_path(path)
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._leases: dict[str, _SQLiteLease] = {}
         self._closed = False
@@ -97,6 +104,17 @@ class SQLiteStore:
         # The lock directory follows the file, not the name it was opened by: a
         # symlink or a relative path to the same database finds the same locks.
         self._lock_dir = Path(f"{os.path.realpath(self.path)}.locks")
+
+    def _check_process(self) -> None:
+        """Raise StoreError in a child process made by fork (call before the lock). O(1).
+
+        The child inherits the connection and the leases' locks, but they are
+        the parent's: SQLite forbids using a connection across fork, and a
+        child writing would share the parent's writer lock.
+        """
+        if os.getpid() != self._pid:
+            raise StoreError(f"{self!r} was opened by process {self._pid} and is used in a "
+                             "child process after fork; open the store again in the child")
 
     def _enable_wal(self) -> None:
         """Put the file in WAL mode (once per file: the mode is stored in it).
@@ -176,6 +194,7 @@ class SQLiteStore:
         except UnicodeEncodeError:
             raise InvalidArgument(f"shop id {short_repr(shop_id)} is not valid Unicode "
                                   "(a lone surrogate)") from None
+        self._check_process()
         with self._lock:
             self._usable()
         name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
@@ -208,6 +227,7 @@ class SQLiteStore:
 
     def _commit(self, commits: Sequence[Commit], lease: _SQLiteLease | None) -> None:
         """:meth:`commit_many`; with ``lease``, only while it holds its shop (see check_leased)."""
+        self._check_process()
         with self._lock:
             self._usable()
             if lease is not None:
@@ -251,6 +271,7 @@ class SQLiteStore:
 
     def shop_ids(self) -> list[str]:
         """Every shop this database holds, sorted. O(shops)."""
+        self._check_process()
         with self._lock:
             self._usable()
             try:
@@ -262,6 +283,7 @@ class SQLiteStore:
 
     def _read(self, lease: _SQLiteLease, repair: bool) -> StoredShop:
         shop_id = lease.shop_id
+        self._check_process()
         with self._lock:
             self._usable()
             try:
@@ -290,6 +312,7 @@ class SQLiteStore:
     def _truncate(self, lease: _SQLiteLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
         shop_id = lease.shop_id
+        self._check_process()
         with self._lock:
             self._usable()
             check_leased(self._leases, shop_id, lease)
@@ -309,6 +332,7 @@ class SQLiteStore:
         return int(n)
 
     def _request(self, shop_id: str, request_id: str) -> RequestRecord | None:
+        self._check_process()
         with self._lock:
             self._usable()
             try:
@@ -325,8 +349,14 @@ class SQLiteStore:
         Under the store's lock, so two threads releasing one lease cannot
         both close the descriptor (the second close could hit a file opened
         meanwhile); the descriptor is closed even if an interrupt lands after
-        the lease is forgotten.
+        the lease is forgotten. In a child process after fork only the
+        child's copy of the descriptor is closed (the parent keeps its lock).
         """
+        if os.getpid() != self._pid:  # the parent's lock may be held: only the child's copy
+            fd, lease._fd = lease._fd, None
+            if fd is not None:
+                os.close(fd)
+            return
         with self._lock:
             fd, lease._fd = lease._fd, None  # no call in between: nothing can cut it
             try:
@@ -337,9 +367,16 @@ class SQLiteStore:
                     os.close(fd)  # closing the descriptor drops the flock
 
     def close(self) -> None:
-        """Release every lease and close the database (idempotent)."""
+        """Release every lease and close the database (idempotent).
+
+        In a child process after fork, only the child's copies of the lease
+        descriptors are closed: the connection is the parent's.
+        """
         for lease in list(self._leases.values()):
             lease.release()
+        if os.getpid() != self._pid:
+            self._closed = True
+            return
         with self._lock:
             self._closed = True
             self._db.close()
