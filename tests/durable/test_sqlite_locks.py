@@ -139,6 +139,47 @@ def test_S07_an_interrupt_anywhere_in_a_release_never_leaks_the_writer_lock(
     store.close()
 
 
+# -- one database, several names ----------------------------------------------------------
+
+
+def test_S07_a_shop_reached_through_a_symlink_or_relative_path_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "real").mkdir()
+    store = SQLiteStore(tmp_path / "real" / "shops.db")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path / "real")
+    others = [SQLiteStore(tmp_path / "link" / "shops.db"), SQLiteStore("./shops.db"),
+              SQLiteStore(f"{tmp_path}/real/../real/shops.db")]
+    lease = store.lease("a")
+    for other in others:
+        with pytest.raises(ShopBusy):
+            other.lease("a")
+    lease.release()
+    for other in others:
+        other.lease("a").release()
+        other.close()
+    store.close()
+
+
+def test_S07_a_database_with_a_hard_link_is_refused(tmp_path: Path) -> None:
+    """A hard link is a second name: its writer locks, and SQLite's WAL, would be
+    other files, so a store on each name would both get the shop. Refused by either
+    name, at open and (for a link made later) at lease."""
+    SQLiteStore(tmp_path / "shops.db").close()
+    os.link(tmp_path / "shops.db", tmp_path / "again.db")
+    for name in ("shops.db", "again.db"):
+        with pytest.raises(StoreError, match="has 2 hard links"):
+            SQLiteStore(tmp_path / name)
+    os.unlink(tmp_path / "again.db")
+    store = SQLiteStore(tmp_path / "shops.db")
+    os.link(tmp_path / "shops.db", tmp_path / "again.db")
+    with pytest.raises(StoreError, match="has 2 hard links"):
+        store.lease("a")
+    os.unlink(tmp_path / "again.db")
+    store.lease("a").release()
+    store.close()
+
+
 # -- flock failing other than busy --------------------------------------------------------
 
 

@@ -20,6 +20,11 @@ forbids carrying a connection across fork, and the leases' locks are the
 parent's); open a new store in the child. The child's ``close`` only lets
 go of its copies of the lock files.
 
+Open a database by one name: a symlink or a relative path finds the same
+locks (they follow the real file), but a hard link is a second name whose
+lock files (and SQLite's WAL) would be others, so a file with more than one
+name is refused with :class:`~kefu.errors.StoreError`.
+
 Several processes may share the file (SQLite serialises their writes) as
 long as each shop has one writer; a server-backed store scales further.
 """
@@ -101,9 +106,30 @@ class SQLiteStore:
             self._check_schema()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {str(self.path)!r}: {exc}") from exc
+        try:
+            self._check_links()
+        except BaseException:
+            self._db.close()
+            raise
         # The lock directory follows the file, not the name it was opened by: a
         # symlink or a relative path to the same database finds the same locks.
         self._lock_dir = Path(f"{os.path.realpath(self.path)}.locks")
+
+    def _check_links(self) -> None:
+        """Raise StoreError if the database file has several names (hard links). O(1).
+
+        The writer locks, and SQLite's own WAL and lock files, are found by
+        the file's name: through a second name a second writer would find
+        none of them and write at once.
+        """
+        try:
+            links = os.stat(self.path).st_nlink
+        except OSError as exc:
+            raise StoreError(f"cannot read the SQLite store {str(self.path)!r}: {exc}") from exc
+        if links > 1:
+            raise StoreError(f"the SQLite store {str(self.path)!r} has {links} hard links: "
+                             "the same database under several names cannot keep one writer "
+                             "per shop; open it by a single name (a symlink is fine)")
 
     def _check_process(self) -> None:
         """Raise StoreError in a child process made by fork (call before the lock). O(1).
@@ -197,6 +223,7 @@ class SQLiteStore:
         self._check_process()
         with self._lock:
             self._usable()
+        self._check_links()
         name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
         try:
             self._lock_dir.mkdir(exist_ok=True)
