@@ -350,17 +350,24 @@ class PostgresStore:
         return None if row is None else RequestRecord.checked(shop_id, request_id, *row)
 
     def _release(self, lease: _PostgresLease) -> None:
+        """Unlock the shop's advisory lock, then forget the lease. O(1), one round trip.
+
+        The lease is forgotten only once the server let go of the lock (or
+        the connection, and every lock with it, is gone): if the unlock fails
+        the shop is still this lease's, writable, and a second release retries.
+        """
         with self._lock:
             if self._leases.get(lease.shop_id) is not lease:
                 return
-            del self._leases[lease.shop_id]
             try:
                 with self._connection(f"releasing shop {short_repr(lease.shop_id)}"):
                     self._conn.execute("SELECT pg_advisory_unlock(%s)", (lease.key,))
-            except StoreError:
+            except StoreError as exc:
                 if self._lost is None:
-                    raise
-                # else the server dropped the lock with the connection
+                    raise StoreError(f"{exc}; the shop is still leased (the server holds its "
+                                     "lock): release it again") from exc
+                return  # the server dropped the lock with the connection
+            del self._leases[lease.shop_id]
 
     def close(self) -> None:
         """Release every lease and close the connection (idempotent)."""

@@ -466,9 +466,11 @@ class DurableShop:
     def close(self, *, checkpoint: bool = True) -> None:
         """Flush, snapshot (unless ``checkpoint=False``) and release the shop. Idempotent.
 
-        A failed shop is released without writing anything.
+        A failed shop is released without writing anything. If releasing
+        its writer lock failed, closing it again retries the release.
         """
         if self._closed:
+            self._lease.release()  # a no-op, unless a release failed before
             return
         if not self._guard.enter():
             raise ConcurrentCall("close")
