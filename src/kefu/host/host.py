@@ -111,6 +111,7 @@ class Host:
         self._idle.set()
         self._flusher: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
+        self._stopped: str | None = None  # why the flusher ended before close, if it did
 
     # -- life cycle -----------------------------------------------------------
 
@@ -264,8 +265,14 @@ class Host:
             await self.start()
         if self._state != "running":
             raise HostClosed("the host is closed: it takes no new calls")
+        self._usable()
         self._active += 1
         self._idle.clear()
+
+    def _usable(self) -> None:
+        """Raise HostClosed once the flusher was cancelled: nothing could be written. O(1)."""
+        if self._stopped is not None:
+            raise HostClosed(f"the host takes no new calls: {self._stopped}; close it")
 
     def _leave(self) -> None:
         self._active -= 1
@@ -323,6 +330,7 @@ class Host:
     def _run(self, slot: Slot, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
              request_id: str | None, query: bool) -> asyncio.Future[Any]:
         """Run one call on the shop now; its future resolves once what it saw is durable."""
+        self._usable()  # a call that waited for its shop to open while the flusher ended
         clock = self._shop_clock
         if clock.held is not None:  # an overdue tick inside a call: the call's reading
             return self._run_held(slot, method, args, kwargs, request_id, query)
@@ -392,16 +400,34 @@ class Host:
     # -- group commit ---------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        """Write every shop's pending entries, one store transaction at a time."""
+        """Write every shop's pending entries, one store transaction at a time.
+
+        Cancelled (its loop ending, or a task group or a caller cancelling
+        it), it finishes the write in flight and answers its callers (see
+        :meth:`_write_once`); the calls queued behind it fail with
+        ShopFailed, and the host takes no new calls (HostClosed): nothing
+        would write them. :meth:`close` still releases every shop.
+        """
         wake = self._wake_flusher
-        while True:
-            if not self._dirty:
-                if self._state == "closing" and self._active == 0:
-                    return
-                await wake.wait()
-                wake.clear()
-                continue
-            await self._write_once()
+        try:
+            while True:
+                if not self._dirty:
+                    if self._state == "closing" and self._active == 0:
+                        return
+                    await wake.wait()
+                    wake.clear()
+                    continue
+                await self._write_once()
+        except asyncio.CancelledError:
+            self._stop("its flusher task was cancelled")
+            raise
+
+    def _stop(self, why: str) -> None:
+        """The flusher is gone: fail what waits for it, drop those shops, refuse new calls."""
+        self._stopped = why
+        self._timers.stop()
+        for slot in list(self._dirty.values()):
+            self._retire(slot, f"the host stopped: {why}")
 
     async def _write_once(self) -> None:
         batch = []
@@ -419,12 +445,24 @@ class Host:
             slot.inflight, slot.pending = slot.pending, []
             batch.append(slot)
         error: BaseException | None = None
+        cancelled = False
         if commits:
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._store.commit_many, commits)
-            except Exception as exc:
-                error = exc
+            write = asyncio.get_running_loop().run_in_executor(
+                self._executor, self._store.commit_many, commits)
+            # The write goes on in its thread whatever happens here: on cancellation,
+            # wait for it, so its callers hear what it did (written: acknowledged).
+            while not write.done():
+                try:
+                    await asyncio.wait([write])
+                except asyncio.CancelledError:
+                    cancelled = True
+            error = write.exception()
+        self._answer(batch, error)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def _answer(self, batch: list[Slot], error: BaseException | None) -> None:
+        """Resolve the callers of a write that returned (``error`` None) or failed. O(waiters)."""
         for slot in batch:
             waiters, slot.inflight = slot.inflight or [], None
             if error is None:
@@ -532,7 +570,7 @@ class Host:
             self._timers.cancel(slot)
         self._wake_flusher.set()
         if self._flusher is not None:
-            await self._flusher
+            await asyncio.wait([self._flusher])  # it may have been cancelled: that is no error
         if self._releasing:
             await asyncio.wait(list(self._releasing.values()))
         loop = asyncio.get_running_loop()
