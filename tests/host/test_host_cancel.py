@@ -16,6 +16,7 @@ from host_helpers import WatchedStore, run
 
 from kefu import ManualClock
 from kefu.durable import DurableShop, SQLiteStore
+from kefu.durable.sqlite import _SQLiteLease
 from kefu.errors import HostClosed, ShopFailed
 from kefu.host import Host
 
@@ -44,7 +45,9 @@ def test_S08_a_cancelled_flusher_answers_the_write_in_flight_and_fails_the_rest(
         assert [e.session_id for e in in_flight.result()] == ["x1", "x1"]  # written
         with pytest.raises(ShopFailed, match="the host stopped"):
             queued.result()
+        await asyncio.wait([flusher], timeout=10.0)  # it lets the shops go, then ends
         assert flusher.cancelled()
+        store.inner.lease("s").release()  # released: another writer may take the shop
         with pytest.raises(HostClosed, match="flusher task was cancelled"):
             await asyncio.wait_for(host.call("s", "open_session", "x3"), 10.0)
         with pytest.raises(HostClosed):
@@ -62,7 +65,7 @@ def test_S08_a_loop_ending_without_close_answers_or_cancels_every_caller(
         tmp_path: Path) -> None:
     """asyncio.run returns with a write in flight and the host never closed: the
     flusher outlives the cancellation until the write ends, no caller hangs, and
-    reopening the file shows the written commands."""
+    reopening the file shows the written commands; the shop is released."""
     store = WatchedStore(tmp_path / "x.db")
     clock = ManualClock(0.0)
     callers: list[asyncio.Future[object]] = []
@@ -78,10 +81,48 @@ def test_S08_a_loop_ending_without_close_answers_or_cancels_every_caller(
 
     asyncio.run(main())
     assert all(c.done() for c in callers)
-    store.close()  # releases the leases the never-closed host held
     again = SQLiteStore(tmp_path / "x.db")
+    again.lease("s").release()  # the never-closed host let its shop go
     with DurableShop.open(again, "s", clock) as shop:
         written = shop.session_ids()
     again.close()
     assert store.writes[-1] == [("s", 3)]  # the write in flight did land
     assert written == ["x0", "x1", "x2"]
+
+
+class _SlowToOpen(WatchedStore):
+    """Leases wait for ``go``: a shop is still opening (in a worker thread) meanwhile."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.opening = threading.Event()
+        self.go = threading.Event()
+        self.leased = threading.Event()
+
+    def lease(self, shop_id: str) -> _SQLiteLease:
+        self.opening.set()
+        self.go.wait(10.0)
+        lease = super().lease(shop_id)
+        self.leased.set()
+        return lease
+
+
+def test_S08_a_shop_still_opening_as_the_loop_ends_is_released(tmp_path: Path) -> None:
+    """The opening goes on in its worker thread after the loop cancels it: once open,
+    the shop must be let go, or its writer lock stays taken until the process ends."""
+    store = _SlowToOpen(tmp_path / "x.db")
+    callers: list[asyncio.Future[object]] = []
+
+    async def main() -> None:
+        host = Host(store, clock=ManualClock(0.0))
+        callers.append(asyncio.ensure_future(host.call("s", "add_agent", "alice")))
+        await asyncio.get_running_loop().run_in_executor(None, store.opening.wait, 10.0)
+        threading.Timer(0.2, store.go.set).start()
+
+    asyncio.run(main())
+    assert callers[0].cancelled()
+    assert store.leased.wait(10.0)  # the opening thread got the shop's writer lock
+    other = SQLiteStore(tmp_path / "x.db")
+    other.lease("s").release()  # never ShopBusy
+    other.close()
+    store.close()

@@ -306,9 +306,16 @@ class Host:
             if releasing is not None:  # the shop's previous object is still letting go
                 await asyncio.wait([releasing])
             options = self._options_for(shop_id)
-            shop = await asyncio.get_running_loop().run_in_executor(
+            loop = asyncio.get_running_loop()
+            opening = loop.run_in_executor(
                 self._executor, functools.partial(DurableShop.open, self._store, shop_id,
                                                   self._shop_clock, **options))
+            if await _outlast(opening):  # the opening goes on in its thread: let it go then
+                if opening.exception() is None:
+                    await _outlast(loop.run_in_executor(
+                        self._executor, functools.partial(_close_quietly, opening.result())))
+                raise asyncio.CancelledError
+            shop = opening.result()
         finally:
             del self._opening[shop_id]
         slot = self._slots[shop_id] = Slot(shop_id, shop)
@@ -405,8 +412,9 @@ class Host:
         Cancelled (its loop ending, or a task group or a caller cancelling
         it), it finishes the write in flight and answers its callers (see
         :meth:`_write_once`); the calls queued behind it fail with
-        ShopFailed, and the host takes no new calls (HostClosed): nothing
-        would write them. :meth:`close` still releases every shop.
+        ShopFailed, every shop is released (its writer lock freed, so a loop
+        ending without :meth:`close` leaves no shop busy), and the host takes
+        no new calls (HostClosed): nothing would write them.
         """
         wake = self._wake_flusher
         try:
@@ -420,13 +428,15 @@ class Host:
                 await self._write_once()
         except asyncio.CancelledError:
             self._stop("its flusher task was cancelled")
+            if self._releasing:
+                await _outlast(asyncio.gather(*self._releasing.values()))
             raise
 
     def _stop(self, why: str) -> None:
-        """The flusher is gone: fail what waits for it, drop those shops, refuse new calls."""
+        """The flusher is gone: fail what waits for it, release every shop, refuse new calls."""
         self._stopped = why
         self._timers.stop()
-        for slot in list(self._dirty.values()):
+        for slot in list(self._dirty.values()) + list(self._slots.values()):
             self._retire(slot, f"the host stopped: {why}")
 
     async def _write_once(self) -> None:
@@ -451,11 +461,7 @@ class Host:
                 self._executor, self._store.commit_many, commits)
             # The write goes on in its thread whatever happens here: on cancellation,
             # wait for it, so its callers hear what it did (written: acknowledged).
-            while not write.done():
-                try:
-                    await asyncio.wait([write])
-                except asyncio.CancelledError:
-                    cancelled = True
+            cancelled = await _outlast(write)
             error = write.exception()
         self._answer(batch, error)
         if cancelled:
@@ -647,6 +653,21 @@ def _close_quietly(shop: DurableShop) -> None:
         shop.close(checkpoint=False)
     except Exception:  # its callers were told ShopFailed already; the lock is released anyway
         return
+
+
+async def _outlast(future: asyncio.Future[Any]) -> bool:
+    """Wait until ``future`` is done, even through cancellations; whether one came.
+
+    For work in a worker thread, which goes on whatever the loop does: its
+    outcome must be handled (answered, or let go) before the task ends.
+    """
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
