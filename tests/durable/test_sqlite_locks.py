@@ -14,6 +14,7 @@ import fcntl
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
@@ -137,6 +138,42 @@ def test_S07_an_interrupt_anywhere_in_a_release_never_leaks_the_writer_lock(
     assert k >= 2  # the interrupt did land inside release at least once
     other.close()
     store.close()
+
+
+def test_S07_closing_a_store_while_another_thread_takes_a_lease_leaks_no_lock(
+        tmp_path: Path) -> None:
+    """Thread B has its shop's flock and is registering the lease when the store is
+    closed: close must release that lease too (it listed the leases before B's was
+    in), or the shop stays busy until the process ends."""
+    store = SQLiteStore(tmp_path / "shops.db")
+    registering = threading.Event()
+    taken: list[object] = []
+
+    def trace(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code.co_name == "__init__" \
+                and frame.f_code.co_filename.endswith(os.path.join("durable", "sqlite.py")):
+            registering.set()
+            time.sleep(0.3)  # the store is closed meanwhile
+        return None
+
+    def b() -> None:
+        sys.settrace(trace)
+        try:
+            taken.append(store.lease("a"))
+        except StoreError as exc:
+            taken.append(exc)
+        finally:
+            sys.settrace(None)
+
+    thread = threading.Thread(target=b)
+    thread.start()
+    assert registering.wait(5.0)
+    store.close()
+    thread.join(5.0)
+    assert taken
+    other = SQLiteStore(tmp_path / "shops.db")
+    other.lease("a").release()  # never ShopBusy
+    other.close()
 
 
 # -- one database, several names ----------------------------------------------------------

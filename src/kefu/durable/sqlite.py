@@ -397,15 +397,21 @@ class SQLiteStore:
         """Release every lease and close the database (idempotent).
 
         In a child process after fork, only the child's copies of the lease
-        descriptors are closed: the connection is the parent's.
+        descriptors are closed: the connection is the parent's. The store
+        is marked closed before its leases are listed, so a lease being
+        taken in another thread meanwhile is either refused or released.
         """
-        for lease in list(self._leases.values()):
-            lease.release()
         if os.getpid() != self._pid:
             self._closed = True
+            for lease in list(self._leases.values()):
+                lease.release()
             return
         with self._lock:
             self._closed = True
+            leases = list(self._leases.values())
+        for lease in leases:
+            lease.release()
+        with self._lock:
             self._db.close()
 
     def __repr__(self) -> str:
