@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from kefu import ManualClock
-from kefu.durable import Commit, DurableShop, JournalEntry, SQLiteStore
-from kefu.errors import ShopBusy, ShopFailed, StoreError
+from kefu.durable import Commit, JournalEntry, SQLiteStore
+from kefu.errors import ShopBusy, StoreError
 
 
 def entry(seq: int) -> JournalEntry:
@@ -237,74 +236,3 @@ def test_S07_a_lock_call_the_system_fails_is_a_store_error_and_leaks_nothing(
     monkeypatch.undo()
     store.lease("a").release()
     store.close()
-
-
-# -- fork ---------------------------------------------------------------------------------
-
-
-def _in_child(work: Any) -> list[str]:
-    """Run ``work()`` in a forked child; the lines it returns (or its crash) come back."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.close(read)
-        try:
-            lines = work()
-        except BaseException as exc:
-            lines = [f"crashed: {type(exc).__name__}: {exc}"]
-        os.write(write, "\n".join(lines).encode())
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        out = pipe.read().splitlines()
-    _, status = os.waitpid(pid, 0)
-    assert status == 0
-    return out
-
-
-def _outcome(call: Any) -> str:
-    try:
-        call()
-    except (StoreError, ShopFailed) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    except BaseException as exc:
-        return f"other {type(exc).__name__}: {exc}"
-    return "ran"
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_S07_a_forked_child_cannot_use_its_parents_store_and_the_parent_goes_on(
-        tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "shops.db")
-    lease = store.lease("a")
-    lease.commit(Commit("a", [entry(1)]))
-    shop = DurableShop.open(store, "b", ManualClock(100.0))
-    shop.add_agent("ag", 2)
-
-    def child() -> list[str]:
-        return [_outcome(lambda: lease.commit(Commit("a", [entry(2)]))),
-                _outcome(lambda: store.lease("c")),
-                _outcome(store.shop_ids),
-                _outcome(lambda: lease.read()),
-                _outcome(lambda: shop.add_agent("ag2", 1)),
-                _outcome(lease.release),
-                _outcome(store.close)]
-
-    out = _in_child(child)
-    for line in out[:5]:
-        assert line.startswith(("StoreError", "ShopFailed")), out
-        assert "after fork" in line, out
-    assert out[5:] == ["ran", "ran"], out
-    # the parent keeps its lease (the child closed only its copy) and goes on
-    with pytest.raises(ShopBusy):
-        SQLiteStore(tmp_path / "shops.db").lease("a")
-    lease.commit(Commit("a", [entry(2)]))
-    assert [e.seq for e in lease.read().entries] == [1, 2]
-    shop.add_agent("ag3", 1)
-    shop.close()
-    store.close()
-    again = SQLiteStore(tmp_path / "shops.db")
-    reopened = DurableShop.open(again, "b", ManualClock(100.0))
-    assert sorted(reopened.agent_ids()) == ["ag", "ag3"]
-    reopened.close()
-    again.close()

@@ -16,6 +16,10 @@ connection every call raises :class:`~kefu.errors.StoreError` and the
 store's leases are gone; open a new store. :meth:`PostgresStore.commit_many`
 writes several shops' commits in one transaction (group commit).
 
+A store belongs to the process that opened it: in a child made by
+``os.fork`` every call raises :class:`~kefu.errors.StoreError` and ``close``
+sends nothing (the connection is the parent's); open a new store there.
+
 Advisory locks belong to a server session: connect directly or through a
 session-mode pooler, never a transaction-mode pooler. Needs psycopg 3 (the
 ``kefu[postgres]`` extra).
@@ -24,6 +28,7 @@ session-mode pooler, never a transaction-mode pooler. Needs psycopg 3 (the
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -123,6 +128,7 @@ class PostgresStore:
             raise InvalidArgument(f"schema must be a name of letters, digits and '_' (at most "
                                   f"63, not starting with a digit), got {short_repr(schema)}")
         self.schema = schema
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._leases: dict[str, _PostgresLease] = {}
         self._closed = False
@@ -210,6 +216,17 @@ class PostgresStore:
                 raise  # KeyboardInterrupt and the like go on as they are
             raise lost from exc
 
+    def _check_process(self) -> None:
+        """Raise StoreError in a child process made by fork (call before the lock). O(1).
+
+        The child shares the parent's connection (its socket): a query
+        from the child would interleave with the parent's, and unlocking or
+        closing there would end the parent's locks and session.
+        """
+        if os.getpid() != self._pid:
+            raise StoreError(f"{self!r} was opened by process {self._pid} and is used in a "
+                             "child process after fork; open the store again in the child")
+
     def _usable(self) -> None:
         if self._closed:
             raise StoreError(f"{self!r} is closed")
@@ -233,6 +250,7 @@ class PostgresStore:
         """Take the shop's advisory lock without waiting, or raise ShopBusy (S07). O(1)."""
         _check_shop_id(shop_id)
         key = _lock_key(b"kefu.shop", f"{self.schema}\x00{shop_id}")
+        self._check_process()
         with self._lock, self._connection(f"leasing shop {short_repr(shop_id)}") as conn:
             # The lock is re-entrant within a session: refuse a second lease here first.
             if shop_id in self._leases:
@@ -255,6 +273,7 @@ class PostgresStore:
 
     def _commit(self, commits: Sequence[Commit], lease: _PostgresLease | None) -> None:
         """:meth:`commit_many`; with ``lease``, only while it holds its shop (see check_leased)."""
+        self._check_process()
         with self._lock, self._connection("writing to PostgreSQL") as conn:
             if lease is not None:
                 check_leased(self._leases, lease.shop_id, lease)
@@ -300,6 +319,7 @@ class PostgresStore:
 
     def shop_ids(self) -> list[str]:
         """Every shop this schema holds, sorted. O(shops)."""
+        self._check_process()
         with self._lock, self._connection("listing shops") as conn:
             rows = conn.execute(self._q("SELECT shop_id FROM {s}.kefu_snapshots "
                                         "ORDER BY shop_id COLLATE \"C\"")).fetchall()
@@ -308,6 +328,7 @@ class PostgresStore:
     def _read(self, lease: _PostgresLease, repair: bool) -> StoredShop:
         """The shop's records as one consistent picture, checked. O(journal size)."""
         shop_id = lease.shop_id
+        self._check_process()
         with (self._lock, self._connection(f"reading shop {short_repr(shop_id)}") as conn,
               conn.transaction()):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -329,6 +350,7 @@ class PostgresStore:
     def _truncate(self, lease: _PostgresLease, from_seq: int, covered: int | None = None) -> int:
         """Drop journal entries from ``from_seq`` on, and those up to ``covered`` (redundant)."""
         shop_id = lease.shop_id
+        self._check_process()
         with (self._lock, self._connection(f"truncating shop {short_repr(shop_id)}") as conn,
               conn.transaction()):
             check_leased(self._leases, shop_id, lease)
@@ -343,6 +365,7 @@ class PostgresStore:
         return n
 
     def _request(self, shop_id: str, request_id: str) -> RequestRecord | None:
+        self._check_process()
         with self._lock, self._connection(f"reading shop {short_repr(shop_id)}") as conn:
             row = conn.execute(self._q("SELECT seq, command, events, crc FROM {s}.kefu_requests "
                                        "WHERE shop_id = %s AND request_id = %s"),
@@ -355,7 +378,10 @@ class PostgresStore:
         The lease is forgotten only once the server let go of the lock (or
         the connection, and every lock with it, is gone): if the unlock fails
         the shop is still this lease's, writable, and a second release retries.
+        In a child process after fork nothing is sent: the lock is the parent's.
         """
+        if os.getpid() != self._pid:
+            return
         with self._lock:
             if self._leases.get(lease.shop_id) is not lease:
                 return
@@ -370,7 +396,14 @@ class PostgresStore:
             del self._leases[lease.shop_id]
 
     def close(self) -> None:
-        """Release every lease and close the connection (idempotent)."""
+        """Release every lease and close the connection (idempotent).
+
+        In a child process after fork the store is only marked closed: the
+        connection, and the locks it holds, are the parent's.
+        """
+        if os.getpid() != self._pid:
+            self._closed = True
+            return
         with self._lock:
             if self._closed:
                 return
