@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from host_helpers import WatchedStore, run
 
 from kefu import ManualClock
-from kefu.durable import DurableShop, SQLiteStore
+from kefu.durable import Commit, DurableShop, SQLiteStore
 from kefu.durable.sqlite import _SQLiteLease
 from kefu.errors import HostClosed, ShopFailed
 from kefu.host import Host
@@ -124,5 +125,59 @@ def test_S08_a_shop_still_opening_as_the_loop_ends_is_released(tmp_path: Path) -
     assert store.leased.wait(10.0)  # the opening thread got the shop's writer lock
     other = SQLiteStore(tmp_path / "x.db")
     other.lease("s").release()  # never ShopBusy
+    other.close()
+    store.close()
+
+
+class _GatedLease:
+    """A lease whose writes, once its store is ``armed``, wait for the store's ``go``."""
+
+    def __init__(self, inner: _SQLiteLease, store: _SlowToClose) -> None:
+        self._inner, self._store = inner, store
+        self.shop_id = inner.shop_id
+
+    def commit(self, commit: Commit) -> None:
+        if self._store.armed:
+            self._store.closing.set()
+            self._store.go.wait(10.0)
+        self._inner.commit(commit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _SlowToClose(WatchedStore):
+    """A shop's own writes (its checkpoint as it closes) wait for ``go``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.closing = threading.Event()
+        self.go = threading.Event()
+        self.armed = False
+
+    def lease(self, shop_id: str) -> Any:
+        return _GatedLease(super().lease(shop_id), self)
+
+
+def test_S08_a_close_cut_short_by_the_loop_ending_still_releases_every_shop(
+        tmp_path: Path) -> None:
+    """The loop ends while close() checkpoints the first of three shops: the other
+    two must be closed all the same, not left holding their writer locks."""
+    store = _SlowToClose(tmp_path / "x.db")
+
+    async def main() -> None:
+        host = Host(store, clock=ManualClock(0.0))
+        for shop in ("a", "b", "c"):
+            await host.call(shop, "add_agent", "alice")
+        store.armed = True
+        closing = asyncio.ensure_future(host.close())
+        assert await asyncio.get_running_loop().run_in_executor(None, store.closing.wait, 10.0)
+        threading.Timer(0.2, store.go.set).start()
+        assert not closing.done()  # main returns with the close under way
+
+    asyncio.run(main())
+    other = SQLiteStore(tmp_path / "x.db")
+    for shop in ("a", "b", "c"):
+        other.lease(shop).release()  # never ShopBusy
     other.close()
     store.close()

@@ -581,15 +581,22 @@ class Host:
             await asyncio.wait(list(self._releasing.values()))
         loop = asyncio.get_running_loop()
         first_error: BaseException | None = None
+        cancelled = False
         for slot in list(self._slots.values()):
-            try:
-                await loop.run_in_executor(self._executor, slot.shop.close)
-            except Exception as exc:
-                first_error = first_error or exc
+            # Cancelled (the loop ending mid-close), the closing goes on: every shop
+            # must still be released, or its writer lock outlives the host.
+            closing = loop.run_in_executor(self._executor, slot.shop.close)
+            cancelled = await _outlast(closing) or cancelled
+            error = closing.exception()
+            if error is not None and not isinstance(error, Exception):
+                raise error
+            first_error = first_error or error
         self._slots.clear()
         self._end_subscribers()
         self._executor.shutdown(wait=True)
         self._state = "closed"
+        if cancelled:
+            raise asyncio.CancelledError
         if first_error is not None:
             raise first_error
 
