@@ -197,6 +197,21 @@ def test_S07_a_shop_reached_through_a_symlink_or_relative_path_is_refused(
     store.close()
 
 
+def test_S07_a_store_opened_by_a_relative_path_leases_after_a_chdir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    store = SQLiteStore("shops.db")
+    monkeypatch.chdir(tmp_path / "b")
+    lease = store.lease("s")
+    with pytest.raises(ShopBusy):
+        SQLiteStore(tmp_path / "a" / "shops.db").lease("s")
+    lease.release()
+    store.close()
+    assert not (tmp_path / "b" / "shops.db.locks").exists()
+
+
 def test_S07_a_database_with_a_hard_link_is_refused(tmp_path: Path) -> None:
     """A hard link is a second name: its writer locks, and SQLite's WAL, would be
     other files, so a store on each name would both get the shop. Refused by either

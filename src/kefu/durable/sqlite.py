@@ -106,14 +106,16 @@ class SQLiteStore:
             self._check_schema()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {str(self.path)!r}: {exc}") from exc
+        # The lock directory follows the file, not the name it was opened by: a
+        # symlink or a relative path to the same database finds the same locks
+        # (and a later chdir changes nothing).
+        self._real = Path(os.path.realpath(self.path))
+        self._lock_dir = Path(f"{self._real}.locks")
         try:
             self._check_links()
         except BaseException:
             self._db.close()
             raise
-        # The lock directory follows the file, not the name it was opened by: a
-        # symlink or a relative path to the same database finds the same locks.
-        self._lock_dir = Path(f"{os.path.realpath(self.path)}.locks")
 
     def _check_links(self) -> None:
         """Raise StoreError if the database file has several names (hard links). O(1).
@@ -123,7 +125,7 @@ class SQLiteStore:
         none of them and write at once.
         """
         try:
-            links = os.stat(self.path).st_nlink
+            links = os.stat(self._real).st_nlink
         except OSError as exc:
             raise StoreError(f"cannot read the SQLite store {str(self.path)!r}: {exc}") from exc
         if links > 1:
