@@ -12,6 +12,7 @@ import dis
 import errno
 import fcntl
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -173,6 +174,20 @@ def test_S07_closing_a_store_while_another_thread_takes_a_lease_leaks_no_lock(
     other = SQLiteStore(tmp_path / "shops.db")
     other.lease("a").release()  # never ShopBusy
     other.close()
+
+
+def test_S07_a_store_that_cannot_open_leaves_no_file_open(tmp_path: Path) -> None:
+    """A file holding another kefu schema (or a hard link) is refused: the refused
+    store must close what it opened, even while its error is still held."""
+    SQLiteStore(tmp_path / "shops.db").close()
+    db = sqlite3.connect(tmp_path / "shops.db")
+    db.execute("UPDATE kefu_meta SET value = '99' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    before = open_fds()
+    with pytest.raises(StoreError, match="schema 99") as refused:
+        SQLiteStore(tmp_path / "shops.db")
+    assert open_fds() == before, refused.value
 
 
 # -- one database, several names ----------------------------------------------------------

@@ -99,23 +99,30 @@ class SQLiteStore:
             # opening the same file at this moment.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                        timeout=10.0)
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._enable_wal()
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.executescript(_SCHEMA)
-            self._check_schema()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {str(self.path)!r}: {exc}") from exc
+        try:  # a store that cannot open closes its connection (and the files it opened)
+            self._prepare(synchronous)
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open the SQLite store {str(self.path)!r}: "
+                                 f"{exc}") from exc
+            raise
+
+    def _prepare(self, synchronous: str) -> None:
+        """Set the connection up, create the tables, check the schema and the file's names."""
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._enable_wal()
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+        self._check_schema()
         # The lock directory follows the file, not the name it was opened by: a
         # symlink or a relative path to the same database finds the same locks
         # (and a later chdir changes nothing).
         self._real = Path(os.path.realpath(self.path))
         self._lock_dir = Path(f"{self._real}.locks")
-        try:
-            self._check_links()
-        except BaseException:
-            self._db.close()
-            raise
+        self._check_links()
 
     def _check_links(self) -> None:
         """Raise StoreError if the database file has several names (hard links). O(1).
