@@ -221,6 +221,58 @@ def test_R23_K08_compiled_sort_equals_sorted(values: list[float]) -> None:
     assert got.tolist() == sorted(values)
 
 
+def _fsum_outcome(sum_of: Callable[[Any], float], values: Any) -> tuple[str, str]:
+    """What a sum gives: its float's exact bits, or its error's type and message."""
+    try:
+        return ("value", sum_of(values).hex())
+    except (OverflowError, ValueError) as e:
+        return (type(e).__name__, str(e))
+
+
+_EXTREMES = st.sampled_from([0.0, -0.0, 1.0, -1.0, 1e16, -1e16, 1e-16, 5e-324, -5e-324,
+                             2.0**1023, -(2.0**1023), 1.7976931348623157e308, 2.0**-1022,
+                             0.1, 1e308, -1e308, math.inf, -math.inf])
+
+
+@given(st.lists(st.floats() | _EXTREMES, max_size=60))
+def test_R23_K08_compiled_exact_sum_is_fsum_bit_for_bit(values: list[float]) -> None:
+    """The compiled sum of K08's means is math.fsum's algorithm over the doubles: the
+    same float, bit for bit, on huge, tiny, cancelling and special values, and the same
+    errors (intermediate overflow, -inf + inf)."""
+    compiled = kernel.compiled("exact_sum")
+    assert _fsum_outcome(compiled, array("d", values)) == _fsum_outcome(math.fsum, values)
+
+
+@given(st.lists(st.floats(-1e300, 1e300) | _EXTREMES.filter(math.isfinite), max_size=60),
+       st.lists(st.integers(0, 7), max_size=60))
+def test_R23_K08_exact_sum_keeps_fsum_partials_past_their_first_block(
+        values: list[float], scales: list[int]) -> None:
+    """Values spread over many binades keep many partials at once (more than the first
+    block the compiled sum holds them in): still math.fsum's float."""
+    spread = [v * 2.0 ** (-130 * k) for v, k in zip(values, scales * 9, strict=False)]
+    compiled = kernel.compiled("exact_sum")
+    assert _fsum_outcome(compiled, array("d", spread)) == _fsum_outcome(math.fsum, spread)
+
+
+def test_R23_K08_exact_sum_many_partials_and_its_dispatch() -> None:
+    """A sum holding 34 partials at once (one per 2**-60 step of a wide range), the kernel's
+    ``exact_sum`` on both kernels, and only exact arrays of doubles compiled."""
+    values = [2.0 ** (1000 - 60 * k) for k in range(34)] + [-(2.0 ** 1000)]
+    assert kernel.compiled("exact_sum")(array("d", values)).hex() == math.fsum(values).hex()
+    saved = kernel.ACTIVE
+    try:
+        for active in kernel.AVAILABLE:
+            kernel.ACTIVE = active
+            assert kernel.exact_sum(array("d", values)).hex() == math.fsum(values).hex()
+            assert kernel.exact_sum(values).hex() == math.fsum(values).hex()
+    finally:
+        kernel.ACTIVE = saved
+    with pytest.raises(TypeError):
+        kernel.compiled("exact_sum")(array("f", [1.0]))
+    with pytest.raises(TypeError):
+        kernel.compiled("exact_sum")([1.0])
+
+
 def test_fast_path_really_runs_and_hands_hard_cases_to_the_reference() -> None:
     """The compiled scan decides plain input itself, copies included (None means it
     handed the input to the reference), and hands over exactly the hard cases."""

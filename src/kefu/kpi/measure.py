@@ -142,9 +142,10 @@ def _stats(rep: array[float], xc: array[float], xw: array[float]) -> ResponseSta
     if not xc:
         calendar = Durations.of_sorted(common)
         return ResponseStats(calendar, calendar)
-    # A few values appended to a sorted list: sorting again is a merge (timsort).
-    values = common.tolist()
-    return ResponseStats(Durations.of(values + xc.tolist()), Durations.of(values + xw.tolist()))
+    # The few that ran past their window's close join the rest: arrays all the way (no
+    # float object per sample), sorted and summed by the active kernel.
+    return ResponseStats(Durations.of_sorted(sorted_doubles(common + xc)),
+                         Durations.of_sorted(sorted_doubles(common + xw)))
 
 
 # A shop session-day's count key: (window index, group, FIRST code, FIRST at-risk,
