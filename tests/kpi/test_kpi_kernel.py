@@ -322,6 +322,15 @@ def test_only_exact_message_records_take_the_compiled_path() -> None:
     assert scan(msgs, math.inf) is not None
 
 
+@given(st.lists(st.floats(0, 1e9), max_size=200), st.lists(st.floats(0, 1e9), max_size=60))
+def test_R23_K08_compiled_sort_of_a_sorted_run_and_a_tail(head: list[float],
+                                                          tail: list[float]) -> None:
+    """Samples in order with others appended (K08's late replies): sorted as by sorted()."""
+    values = sorted(head) + tail
+    got = kernel.compiled("sorted_doubles")(array("d", values))
+    assert got.tolist() == sorted(values)
+
+
 def test_R23_K08_sorted_doubles_refuses_other_arrays_and_nan() -> None:
     sort = kernel.compiled("sorted_doubles")
     with pytest.raises(TypeError):
