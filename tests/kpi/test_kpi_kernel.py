@@ -684,6 +684,51 @@ def test_R23_K13_compiled_service_walk_equals_the_reference(
     assert len(compiled.contacts) == (compiled.offered + compiled.excluded if detail else 0)
 
 
+@given(shop_day(), OPTIONS, WINDOWS, st.floats(0.0, 0.75))
+def test_R23_K13_compiled_service_durations_keep_their_types(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None,
+        part: float) -> None:
+    """The service's durations (speed of answer, time to abandon; shop and every
+    breakdown) are the same values of the same types on both kernels, when some or all
+    times are ints (an int median stays an int) and when all are floats (the compiled
+    kernel sorts and sums those as doubles): reprs compared, not values."""
+    if part:
+        rec = _whole_seconds(rec)
+        cut = int(part * len(rec["messages"]))
+        rec["messages"] = [attrs.evolve(m, at=float(m.at)) if k < cut else m
+                           for k, m in enumerate(rec["messages"])]
+
+    def figures() -> list[str]:
+        rep = kpi.service_figures(
+            rec["messages"], rec["handovers"], requests=rec["requests"],
+            releases=rec["releases"], ends=rec["ends"], day=None, tz=SH, window=window,
+            as_of=None if opts["as_of"] is None else int(opts["as_of"]),
+            before_window=opts["before_window"])
+        parts = [rep, *rep.by_day.values(), *rep.by_hour.values(), *rep.by_group.values(),
+                 *rep.by_agent.values()]
+        return [repr((f.speed_of_answer, f.time_to_abandon)) for f in parts]
+    assert _on("c", figures) == _on("py", figures)
+
+
+def test_R23_K13_int_waits_keep_an_int_median_on_both_kernels() -> None:
+    """Sessions switched to human service at int times and taken at int times wait an
+    int each: the speed of answer's median and p90 stay ints on both kernels (the
+    compiled one sorts as doubles only waits that are all floats)."""
+    t = int(BASE)
+    msgs, hand, reqs = [], [], []
+    for k in range(3):
+        msgs += [Message(f"s{k}", f"b{k}", t + k, Sender.BUYER, f"m{k}"),
+                 Message(f"s{k}", f"b{k}", t + 30 + k, Sender.AGENT, f"r{k}", agent_id="a1")]
+        hand.append(Handover(f"s{k}", f"b{k}", "a1", t + 10 + 3 * k))
+        reqs.append(kpi.HumanRequest(f"s{k}", f"b{k}", t + 5 + k))
+
+    def speed() -> kpi.Durations:
+        return kpi.service_figures(msgs, hand, requests=reqs, day=None, tz=SH).speed_of_answer
+    for got in (_on("c", speed), _on("py", speed)):
+        assert (got.count, got.median, got.p90) == (3, 7, 9)
+        assert type(got.median) is int and type(got.p90) is int
+
+
 def _int_timed_day() -> dict[str, Any]:
     """A day whose records all have int times: one session answered after a switch to
     human service (its clock the switch's int time), one abandoned, and an order."""
