@@ -331,6 +331,22 @@ def test_R23_K08_compiled_sort_of_a_sorted_run_and_a_tail(head: list[float],
     assert got.tolist() == sorted(values)
 
 
+class _Float(float):
+    """A float subclass: not an exact float to the compiled kernel."""
+
+
+@given(st.lists(st.floats(0, 1e9) | st.integers(0, 10**6) | st.just(math.nan)
+                | st.floats(0, 1e9).map(_Float), max_size=80))
+def test_R23_K13_compiled_sorted_floats_takes_exact_floats_only(values: list[Any]) -> None:
+    """K13's durations as doubles: a sorted array when every value is an exact float and
+    none is NaN, else None (the caller sorts the list itself, an int staying an int)."""
+    got = kernel.compiled("sorted_floats")(values)
+    if all(type(v) is float and not math.isnan(v) for v in values):
+        assert isinstance(got, array) and got.tolist() == sorted(values)
+    else:
+        assert got is None
+
+
 def test_R23_K08_sorted_doubles_refuses_other_arrays_and_nan() -> None:
     sort = kernel.compiled("sorted_doubles")
     with pytest.raises(TypeError):

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from itertools import chain
@@ -47,7 +46,6 @@ import attrs
 from kefu.kpi import kernel
 from kefu.kpi.clocks import human_clock
 from kefu.kpi.hours import hour_table
-from kefu.kpi.kernel import sorted_doubles
 from kefu.kpi.occupancy import AgentLoad, agent_loads, status_records
 from kefu.kpi.options import DayArg, ExclusionsArg, Options, make_options, seconds
 from kefu.kpi.records import AgentStatus, Handover, HumanRequest, Message, Release, SessionEnd
@@ -242,8 +240,10 @@ def _summary(values: list[float]) -> Durations:
     summed by the compiled kernel (no float objects sorted); a list holding an int (of
     times given as ints) as the reference does, so an int median stays an int.
     O(n log n)."""
-    if kernel.ACTIVE == "c" and len(values) > 1 and set(map(type, values)) == {float}:
-        return Durations.of_sorted(sorted_doubles(array("d", values)))
+    if kernel.ACTIVE == "c" and len(values) > 1:
+        doubles = kernel.compiled("sorted_floats")(values)
+        if doubles is not None:
+            return Durations.of_sorted(doubles)  # type: ignore[arg-type]
     return Durations.of(list(values))
 
 
