@@ -221,6 +221,58 @@ def test_R23_K08_compiled_sort_equals_sorted(values: list[float]) -> None:
     assert got.tolist() == sorted(values)
 
 
+def _fsum_outcome(sum_of: Callable[[Any], float], values: Any) -> tuple[str, str]:
+    """What a sum gives: its float's exact bits, or its error's type and message."""
+    try:
+        return ("value", sum_of(values).hex())
+    except (OverflowError, ValueError) as e:
+        return (type(e).__name__, str(e))
+
+
+_EXTREMES = st.sampled_from([0.0, -0.0, 1.0, -1.0, 1e16, -1e16, 1e-16, 5e-324, -5e-324,
+                             2.0**1023, -(2.0**1023), 1.7976931348623157e308, 2.0**-1022,
+                             0.1, 1e308, -1e308, math.inf, -math.inf])
+
+
+@given(st.lists(st.floats() | _EXTREMES, max_size=60))
+def test_R23_K08_compiled_exact_sum_is_fsum_bit_for_bit(values: list[float]) -> None:
+    """The compiled sum of K08's means is math.fsum's algorithm over the doubles: the
+    same float, bit for bit, on huge, tiny, cancelling and special values, and the same
+    errors (intermediate overflow, -inf + inf)."""
+    compiled = kernel.compiled("exact_sum")
+    assert _fsum_outcome(compiled, array("d", values)) == _fsum_outcome(math.fsum, values)
+
+
+@given(st.lists(st.floats(-1e300, 1e300) | _EXTREMES.filter(math.isfinite), max_size=60),
+       st.lists(st.integers(0, 7), max_size=60))
+def test_R23_K08_exact_sum_keeps_fsum_partials_past_their_first_block(
+        values: list[float], scales: list[int]) -> None:
+    """Values spread over many binades keep many partials at once (more than the first
+    block the compiled sum holds them in): still math.fsum's float."""
+    spread = [v * 2.0 ** (-130 * k) for v, k in zip(values, scales * 9, strict=False)]
+    compiled = kernel.compiled("exact_sum")
+    assert _fsum_outcome(compiled, array("d", spread)) == _fsum_outcome(math.fsum, spread)
+
+
+def test_R23_K08_exact_sum_many_partials_and_its_dispatch() -> None:
+    """A sum holding 34 partials at once (one per 2**-60 step of a wide range), the kernel's
+    ``exact_sum`` on both kernels, and only exact arrays of doubles compiled."""
+    values = [2.0 ** (1000 - 60 * k) for k in range(34)] + [-(2.0 ** 1000)]
+    assert kernel.compiled("exact_sum")(array("d", values)).hex() == math.fsum(values).hex()
+    saved = kernel.ACTIVE
+    try:
+        for active in kernel.AVAILABLE:
+            kernel.ACTIVE = active
+            assert kernel.exact_sum(array("d", values)).hex() == math.fsum(values).hex()
+            assert kernel.exact_sum(values).hex() == math.fsum(values).hex()
+    finally:
+        kernel.ACTIVE = saved
+    with pytest.raises(TypeError):
+        kernel.compiled("exact_sum")(array("f", [1.0]))
+    with pytest.raises(TypeError):
+        kernel.compiled("exact_sum")([1.0])
+
+
 def test_fast_path_really_runs_and_hands_hard_cases_to_the_reference() -> None:
     """The compiled scan decides plain input itself, copies included (None means it
     handed the input to the reference), and hands over exactly the hard cases."""
@@ -268,6 +320,31 @@ def test_only_exact_message_records_take_the_compiled_path() -> None:
     ducks.append(_DuckMessage(msgs[3]))  # a scattered copy: must not read a freed id
     assert scan(ducks, math.inf) is None
     assert scan(msgs, math.inf) is not None
+
+
+@given(st.lists(st.floats(0, 1e9), max_size=200), st.lists(st.floats(0, 1e9), max_size=60))
+def test_R23_K08_compiled_sort_of_a_sorted_run_and_a_tail(head: list[float],
+                                                          tail: list[float]) -> None:
+    """Samples in order with others appended (K08's late replies): sorted as by sorted()."""
+    values = sorted(head) + tail
+    got = kernel.compiled("sorted_doubles")(array("d", values))
+    assert got.tolist() == sorted(values)
+
+
+class _Float(float):
+    """A float subclass: not an exact float to the compiled kernel."""
+
+
+@given(st.lists(st.floats(0, 1e9) | st.integers(0, 10**6) | st.just(math.nan)
+                | st.floats(0, 1e9).map(_Float), max_size=80))
+def test_R23_K13_compiled_sorted_floats_takes_exact_floats_only(values: list[Any]) -> None:
+    """K13's durations as doubles: a sorted array when every value is an exact float and
+    none is NaN, else None (the caller sorts the list itself, an int staying an int)."""
+    got = kernel.compiled("sorted_floats")(values)
+    if all(type(v) is float and not math.isnan(v) for v in values):
+        assert isinstance(got, array) and got.tolist() == sorted(values)
+    else:
+        assert got is None
 
 
 def test_R23_K08_sorted_doubles_refuses_other_arrays_and_nan() -> None:
@@ -621,6 +698,51 @@ def test_R23_K13_compiled_service_walk_equals_the_reference(
     compiled = _on("c", figures)
     assert compiled == _on("py", figures)
     assert len(compiled.contacts) == (compiled.offered + compiled.excluded if detail else 0)
+
+
+@given(shop_day(), OPTIONS, WINDOWS, st.floats(0.0, 0.75))
+def test_R23_K13_compiled_service_durations_keep_their_types(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None,
+        part: float) -> None:
+    """The service's durations (speed of answer, time to abandon; shop and every
+    breakdown) are the same values of the same types on both kernels, when some or all
+    times are ints (an int median stays an int) and when all are floats (the compiled
+    kernel sorts and sums those as doubles): reprs compared, not values."""
+    if part:
+        rec = _whole_seconds(rec)
+        cut = int(part * len(rec["messages"]))
+        rec["messages"] = [attrs.evolve(m, at=float(m.at)) if k < cut else m
+                           for k, m in enumerate(rec["messages"])]
+
+    def figures() -> list[str]:
+        rep = kpi.service_figures(
+            rec["messages"], rec["handovers"], requests=rec["requests"],
+            releases=rec["releases"], ends=rec["ends"], day=None, tz=SH, window=window,
+            as_of=None if opts["as_of"] is None else int(opts["as_of"]),
+            before_window=opts["before_window"])
+        parts = [rep, *rep.by_day.values(), *rep.by_hour.values(), *rep.by_group.values(),
+                 *rep.by_agent.values()]
+        return [repr((f.speed_of_answer, f.time_to_abandon)) for f in parts]
+    assert _on("c", figures) == _on("py", figures)
+
+
+def test_R23_K13_int_waits_keep_an_int_median_on_both_kernels() -> None:
+    """Sessions switched to human service at int times and taken at int times wait an
+    int each: the speed of answer's median and p90 stay ints on both kernels (the
+    compiled one sorts as doubles only waits that are all floats)."""
+    t = int(BASE)
+    msgs, hand, reqs = [], [], []
+    for k in range(3):
+        msgs += [Message(f"s{k}", f"b{k}", t + k, Sender.BUYER, f"m{k}"),
+                 Message(f"s{k}", f"b{k}", t + 30 + k, Sender.AGENT, f"r{k}", agent_id="a1")]
+        hand.append(Handover(f"s{k}", f"b{k}", "a1", t + 10 + 3 * k))
+        reqs.append(kpi.HumanRequest(f"s{k}", f"b{k}", t + 5 + k))
+
+    def speed() -> kpi.Durations:
+        return kpi.service_figures(msgs, hand, requests=reqs, day=None, tz=SH).speed_of_answer
+    for got in (_on("c", speed), _on("py", speed)):
+        assert (got.count, got.median, got.p90) == (3, 7, 9)
+        assert type(got.median) is int and type(got.p90) is int
 
 
 def _int_timed_day() -> dict[str, Any]:

@@ -156,8 +156,17 @@ cdef extern from *:
             return PyUnicode_Compare(x.mid, y.mid) < 0;
         });
     }
+    /* Sort doubles (no NaN). A sorted run with a shorter tail (samples in order with
+       a few appended) sorts the tail alone and merges it: O(n), where introsort's
+       pivots degrade on such input to its heap sort. */
     static void kefu_sort_doubles(double* values, Py_ssize_t n) {
-        std::sort(values, values + n);
+        double* tail = std::is_sorted_until(values, values + n);
+        if (tail - values >= n / 2) {
+            std::sort(tail, values + n);
+            std::inplace_merge(values, tail, values + n);
+        } else {
+            std::sort(values, values + n);
+        }
     }
     /* Whether exact str ``s`` has its code points in place (always, from 3.12 on). */
     static inline int kefu_str_ready(PyObject* s) {
@@ -872,6 +881,121 @@ def sorted_doubles(array values):
         with nogil:
             sort_doubles(out.data.as_doubles, n)
     return out
+
+
+def sorted_floats(list values):
+    """The values of a list of exact floats (no NaN) as a sorted array('d'), or None when
+    some value is another object or NaN (the caller then sorts the list as it is: an int
+    stays an int). O(n) checks and copies, then the sort of :func:`sorted_doubles`."""
+    cdef Py_ssize_t n = len(values), k
+    cdef array out = clone(_DOUBLES, n, False)
+    cdef PyObject* v
+    cdef double d
+    for k in range(n):  # no Python code runs: the list cannot change under the loop
+        v = PyList_GET_ITEM(values, k)
+        if not PyFloat_CheckExact(v):
+            return None
+        d = PyFloat_AS_DOUBLE(v)
+        if d != d:
+            return None
+        out.data.as_doubles[k] = d
+    if n:
+        with nogil:
+            sort_doubles(out.data.as_doubles, n)
+    return out
+
+
+cdef extern from *:
+    """
+    #include <cmath>
+    /* The correctly rounded sum of values[0:n], step for step CPython's math.fsum
+       (Shewchuk's partials, then the half-even fix across partials), so the very
+       double it gives. Returns 0 with the sum in *out; 1 for an intermediate overflow,
+       2 for -inf + inf (math.fsum's OverflowError and ValueError); -1 out of memory. */
+    static int kefu_exact_sum(const double* values, Py_ssize_t count, double* out) {
+        double small[32], *p = small, x, y, t, xsave, hi = 0.0, yr, lo = 0.0;
+        double special_sum = 0.0, inf_sum = 0.0;
+        Py_ssize_t i, j, n = 0, m = 32;
+        for (Py_ssize_t k = 0; k < count; k++) {
+            x = values[k];
+            xsave = x;
+            for (i = j = 0; j < n; j++) {
+                y = p[j];
+                if (std::fabs(x) < std::fabs(y)) { t = x; x = y; y = t; }
+                hi = x + y;
+                yr = hi - x;
+                lo = y - yr;
+                if (lo != 0.0) p[i++] = lo;
+                x = hi;
+            }
+            n = i;
+            if (x != 0.0) {
+                if (!std::isfinite(x)) {
+                    if (std::isfinite(xsave)) { if (p != small) PyMem_Free(p); return 1; }
+                    if (std::isinf(xsave)) inf_sum += xsave;
+                    special_sum += xsave;
+                    n = 0;
+                } else {
+                    if (n >= m) {
+                        double* grown = (double*)PyMem_Malloc(2 * m * sizeof(double));
+                        if (grown == NULL) { if (p != small) PyMem_Free(p); return -1; }
+                        std::memcpy(grown, p, n * sizeof(double));
+                        if (p != small) PyMem_Free(p);
+                        p = grown;
+                        m *= 2;
+                    }
+                    p[n++] = x;
+                }
+            }
+        }
+        if (special_sum != 0.0) {
+            if (p != small) PyMem_Free(p);
+            if (std::isnan(inf_sum)) return 2;
+            *out = special_sum;
+            return 0;
+        }
+        hi = 0.0;
+        if (n > 0) {
+            hi = p[--n];
+            while (n > 0) {
+                x = hi;
+                y = p[--n];
+                hi = x + y;
+                yr = hi - x;
+                lo = y - yr;
+                if (lo != 0.0) break;
+            }
+            if (n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0))) {
+                y = lo * 2.0;
+                x = hi + y;
+                yr = x - hi;
+                if (y == yr) hi = x;
+            }
+        }
+        if (p != small) PyMem_Free(p);
+        *out = hi;
+        return 0;
+    }
+    """
+    int exact_sum_of "kefu_exact_sum"(const double* values, Py_ssize_t n, double* out)
+
+
+def exact_sum(array values):
+    """``math.fsum`` of an exact array('d'): the same correctly rounded float, the same
+    errors (OverflowError for an intermediate overflow, ValueError for -inf + inf),
+    without a float object per value. O(n) C steps (a few partials for durations)."""
+    if type(values) is not array or values.ob_descr.typecode != b'd':
+        raise TypeError("exact_sum needs an array('d')")
+    cdef double total = 0.0
+    # with the GIL held: no other thread can resize the array while it is read
+    cdef int status = exact_sum_of(values.data.as_doubles, Py_SIZE(values), &total)
+    if status == 1:
+        raise OverflowError("intermediate overflow in fsum")
+    if status == 2:
+        raise ValueError("-inf + inf in fsum")
+    if status != 0:
+        raise MemoryError()
+    return total
 
 
 # The measure walk ---------------------------------------------------------------------

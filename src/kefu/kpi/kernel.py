@@ -9,13 +9,14 @@ unset), else "py". Tests may set it; nothing else should need to.
 
 from __future__ import annotations
 
+import math
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 
 from kefu import _compat
 
-__all__ = ["ACTIVE", "AVAILABLE", "compiled", "sorted_doubles"]
+__all__ = ["ACTIVE", "AVAILABLE", "compiled", "exact_sum", "sorted_doubles"]
 
 
 _COMPILED: ModuleType | None = _compat.load_compiled("kefu.kpi._kernel_c",
@@ -40,3 +41,13 @@ def sorted_doubles(values: array[float]) -> array[float]:
         out: array[float] = compiled("sorted_doubles")(values)  # type: ignore[assignment]
         return out
     return array("d", sorted(values))
+
+
+def exact_sum(values: Iterable[float]) -> float:
+    """``math.fsum(values)``: the correctly rounded sum, its very float and errors. An
+    exact array('d') is summed by the compiled kernel when active (no float object
+    per value: the same algorithm over the doubles). O(n)."""
+    if ACTIVE == "c" and type(values) is array and values.typecode == "d":
+        out: float = compiled("exact_sum")(values)  # type: ignore[assignment]
+        return out
+    return math.fsum(values)

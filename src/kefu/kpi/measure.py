@@ -142,9 +142,10 @@ def _stats(rep: array[float], xc: array[float], xw: array[float]) -> ResponseSta
     if not xc:
         calendar = Durations.of_sorted(common)
         return ResponseStats(calendar, calendar)
-    # A few values appended to a sorted list: sorting again is a merge (timsort).
-    values = common.tolist()
-    return ResponseStats(Durations.of(values + xc.tolist()), Durations.of(values + xw.tolist()))
+    # The few that ran past their window's close join the rest: arrays all the way (no
+    # float object per sample), sorted and summed by the active kernel.
+    return ResponseStats(Durations.of_sorted(sorted_doubles(common + xc)),
+                         Durations.of_sorted(sorted_doubles(common + xw)))
 
 
 # A shop session-day's count key: (window index, group, FIRST code, FIRST at-risk,
@@ -575,33 +576,34 @@ class Measure:
         return self._buyer_hours[0 if first_basis else 1]
 
     def _buyer_days(self) -> tuple[Tally, Tally]:
-        """K03's buyer-day tallies, FIRST and ANY, and their counts by hour. A buyer-day's
-        key depends only on its slot's (day, group, status, risk, exclusion reason), so
-        those columns are counted together at C speed (``zip`` into ``Counter``) and one
-        key is made per distinct combination, in the order the keys first appear.
-        O(buyer-days) at C speed, plus O(distinct combinations) Python steps."""
+        """K03's buyer-day tallies, FIRST and ANY, and their counts by hour and fate. A
+        buyer-day's keys depend only on its slot's (hour, day, group, exclusion reason)
+        and each basis's (status, risk, fate), so those columns are counted together at
+        C speed (one ``zip`` into one ``Counter``) and the keys are made once per
+        distinct combination, in the order the combinations first appear (which is the
+        order each key first appears in). O(buyer-days) at C speed, plus
+        O(distinct combinations) Python steps."""
         detail = self.opts.detail
         first, anyb = Tally(detail), Tally(detail)
         excluded = self.opts.excluded
-        buyers, slot_day, groups = self._slot_buyer, self._slot_day, self._f_group
+        buyers = self._slot_buyer
         reasons = list(map(excluded.get, buyers)) if excluded else [None] * len(buyers)
-        hours = self._hours()
+        combos = Counter(zip(self._hours(), self._slot_day, self._f_group, reasons,
+                             self._f_code, self._f_risk, self._f_fate,
+                             self._a_code, self._a_risk, self._a_fate, strict=True)).items()
         days = self.cal.days
-        for tally, codes, risks, fates, by_fate, by_hour, any_basis in (
-                (first, self._f_code, self._f_risk, self._f_fate, self.buyer_fates[0],
-                 self._buyer_hours[0], False),
-                (anyb, self._a_code, self._a_risk, self._a_fate, self.buyer_fates[1],
-                 self._buyer_hours[1], True)):
+        for tally, by_fate, by_hour, any_basis in (
+                (first, self.buyer_fates[0], self._buyer_hours[0], False),
+                (anyb, self.buyer_fates[1], self._buyer_hours[1], True)):
             counts = tally.counts
-            for (i, group, code, risk, reason), n in Counter(
-                    zip(slot_day, groups, codes, risks, reasons, strict=True)).items():
+            at = 7 if any_basis else 4
+            for combo, n in combos:
+                hour, i, group, reason = combo[:4]
+                code, risk, fate = combo[at:at + 3]
                 key = _buyer_key(days[i], group, code, risk, reason, any_basis)
                 counts[key] = counts.get(key, 0) + n
-            for (hour, i, group, code, risk, reason), n in Counter(
-                    zip(hours, slot_day, groups, codes, risks, reasons, strict=True)).items():
-                hour_key = (hour, _buyer_key(days[i], group, code, risk, reason, any_basis))
+                hour_key = (hour, key)
                 by_hour[hour_key] = by_hour.get(hour_key, 0) + n
-            for (fate, reason), n in Counter(zip(fates, reasons, strict=True)).items():
                 if reason is None and fate != REACHED:  # K02: counted units not reached
                     by_fate[fate] = by_fate.get(fate, 0) + n
         if first.units is not None and anyb.units is not None:

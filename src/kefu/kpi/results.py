@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any, TypeVar
 
 import attrs
+
+from kefu.kpi.kernel import exact_sum
 
 __all__ = [
     "AgentScore",
@@ -242,7 +243,7 @@ class Durations:
         mid = n // 2
         median = values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
         rank = -(-9 * n // 10)  # ceil(0.9 n), the nearest-rank p90
-        return cls(n, math.fsum(values) / n, median, values[rank - 1])
+        return cls(n, exact_sum(values) / n, median, values[rank - 1])
 
 
 @attrs.frozen

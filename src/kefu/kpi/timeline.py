@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import accumulate, compress, count, islice, repeat
 from operator import attrgetter, eq, is_not, itemgetter
@@ -622,18 +622,19 @@ def _place_stretches(tl: Timeline, routes: _Routes) -> None:
     One lookup of a handed-over session in ``tl.index`` each: the routes' own
     dicts share their key objects, so they answer by pointer, while matching a
     message's session id with a hand-over's compares two strings (a cache miss).
-    O(handed-over sessions): the lookups are its cost, so it is not compiled; they
-    and the stores run in ``map`` (C speed, no bytecode per session).
+    O(handed-over sessions): the lookups run in ``map`` and the columns are
+    filled by numpy's scatter (C speed, no bytecode nor call per session).
     """
     n = len(tl.ids)
     lo_of = routes.lo_of
-    s_lo, s_hi = [0] * n, [0] * n
-    groups: list[str | None] = [None] * n
-    js = list(map(tl.index.__getitem__, lo_of))
-    deque(map(s_lo.__setitem__, js, lo_of.values()), maxlen=0)
-    deque(map(s_hi.__setitem__, js, map(routes.hi_of.__getitem__, lo_of)), maxlen=0)
-    deque(map(groups.__setitem__, js, map(routes.group_of.__getitem__, lo_of)), maxlen=0)
-    tl.s_lo, tl.s_hi, tl.groups = s_lo, s_hi, groups
+    js = np.fromiter(map(tl.index.__getitem__, lo_of), np.intp, len(lo_of))
+    s_lo = np.zeros(n, dtype=np.int64)
+    s_hi = np.zeros(n, dtype=np.int64)
+    groups = np.full(n, None, dtype=object)
+    s_lo[js] = np.fromiter(lo_of.values(), np.int64, len(lo_of))
+    s_hi[js] = np.fromiter(map(routes.hi_of.__getitem__, lo_of), np.int64, len(lo_of))
+    groups[js] = list(map(routes.group_of.__getitem__, lo_of))
+    tl.s_lo, tl.s_hi, tl.groups = s_lo.tolist(), s_hi.tolist(), groups.tolist()
     tl.agents, tl.sgroups = routes.agents, routes.groups
     tl.starts, tl.ends = routes.starts, routes.ends
 
