@@ -92,7 +92,7 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
-from cpython.list cimport PyList_GET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
@@ -357,13 +357,15 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     of a call otherwise) and the slot descriptors' checks (the fresh slots are empty,
     of plain object type).
     """
-    cdef type cls = <type>_EV_CLS[kind]
-    cdef int n = _EV_N[kind]
+    cdef type cls
+    cdef int n
     cdef PyObject *raw
     cdef object obj
     if _SINK is not None and <void*>PyEval_GetFrame() == <void*>_SINK_FRAME:
         (<Rows>_SINK).push(kind, v0, v1, v2, v3, v4, v5)
         return _ROW
+    cls = <type>_EV_CLS[kind]
+    n = _EV_N[kind]
     if not _FAST:
         return cls(*(v0, v1, v2, v3, v4, v5)[:n])
     # What object.__new__ does, but never tracked by the cyclic GC: an event holds only
@@ -470,18 +472,36 @@ cdef inline bint _is_optional_id(object value):
     return value is None or (type(value) is str and len(<str>value) > 0)
 
 
+cdef inline PyObject *_find(tuple table, i64 handle, bint optional) noexcept:
+    """``table[handle]`` (borrowed; None for -1 if ``optional``), NULL outside the table.
+
+    No error path, so the C compiler inlines it into the columns' loop. O(1)."""
+    if <unsigned long long>handle < <unsigned long long>PyTuple_GET_SIZE(table):
+        return PyTuple_GET_ITEM(table, handle)
+    if optional and handle == -1:
+        return <PyObject*>None
+    return NULL
+
+
 cdef inline object _pick(tuple table, i64 handle, str column, bint optional):
     """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
-    if 0 <= handle < PyTuple_GET_SIZE(table):
-        return <object>PyTuple_GET_ITEM(table, handle)
-    if optional and handle == -1:
-        return None
-    return _out_of_table(table, handle, column, optional)
+    cdef PyObject *found = _find(table, handle, optional)
+    if found == NULL:
+        _out_of_table(table, handle, column, optional)
+    return <object>found
 
 
-cdef object _out_of_table(tuple table, i64 handle, str column, bint optional):
+cdef int _out_of_table(tuple table, i64 handle, str column, bint optional) except -1:
     """``_pick``'s error for a handle outside the table."""
     raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
+
+
+cdef inline void _list_put(list items, Py_ssize_t i, object value) noexcept:
+    """``items[i] = value`` for an ``i`` known in range: no bounds check, no call. O(1)."""
+    cdef PyObject *old = PyList_GET_ITEM(items, i)
+    Py_INCREF(value)
+    PyList_SET_ITEM(items, i, value)
+    Py_DECREF(<object>old)
 
 
 cdef inline bint _is_priority(object value) noexcept:
@@ -907,8 +927,8 @@ cdef class Engine:
         self.ss[si].in_use = False
         self.ss[si].ac_seq = 0
         self.ss[si].fr_seq = 0
-        self._sid[si] = None
-        self._buyer[si] = None
+        _list_put(self._sid, si, None)
+        _list_put(self._buyer, si, None)
         if self._skind:
             self._skind.pop(si, None)
         if self.ss[si].has_timed_out:
@@ -2416,19 +2436,25 @@ cdef class Engine:
                 raise DuplicateSession(session_id)
         elif session_id in self._sessions:
             raise DuplicateSession(session_id)
-        try:
-            gid = self._intern(group)
-        except BaseException:
-            if filed:
-                del self._sessions[session_id]
-            raise
-        try:
-            si = self._new_session_slot()
-        except BaseException:
-            self._release(gid)
-            if filed:
-                del self._sessions[session_id]
-            raise
+        # Neither step can fail without a group name or with a free slot: no try then.
+        if group is None:
+            gid = -1
+        else:
+            try:
+                gid = self._intern(group)
+            except BaseException:
+                if filed:
+                    del self._sessions[session_id]
+                raise
+        if filed:
+            self.ss_nfree -= 1
+            si = self.ss_free[self.ss_nfree]
+        else:
+            try:
+                si = self._new_session_slot()
+            except BaseException:
+                self._release(gid)
+                raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
         self.arrival += 1
@@ -2452,8 +2478,8 @@ cdef class Engine:
         s.weight = weight
         if kind is not None:
             self._skind[si] = kind
-        self._sid[si] = session_id
-        self._buyer[si] = buyer_id
+        _list_put(self._sid, si, session_id)
+        _list_put(self._buyer, si, buyer_id)
         if not filed:
             self._sessions[session_id] = self._slot_no[si]
         opened = ev_opened(session_id, buyer_id, group, priority, now, kind)
