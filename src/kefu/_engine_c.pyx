@@ -195,6 +195,19 @@ cdef enum:
     COL_AUTO = 4
     COL_TICK = 5
 
+cdef enum:
+    # Engine.apply: the commands it runs without the checked path
+    HOT_CLOSE = 0
+    HOT_OPEN = 1
+    HOT_BUYER = 2
+    HOT_AGENT = 3
+    HOT_TICK = 4
+    HOT_AT = 5
+
+cdef dict _HOT_NAMES = {"close_session": HOT_CLOSE, "open_session": HOT_OPEN,
+                        "buyer_message": HOT_BUYER, "agent_message": HOT_AGENT,
+                        "tick": HOT_TICK, "at": HOT_AT}
+
 cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
 cdef object _NO_IDS = frozenset()
 cdef object R_NEW = AssignReason.NEW
@@ -2631,6 +2644,7 @@ cdef class Engine:
         cdef Py_ssize_t n
         cdef Py_ssize_t done = 0
         cdef tuple c
+        cdef int op
         at = now
         feed = iter(commands)
         while True:
@@ -2647,30 +2661,32 @@ cdef class Engine:
                         and type((<tuple>command)[0]) is str):
                     c = <tuple>command
                     n = len(c)
-                    name = c[0]
-                    if name == "close_session" and n == 2 and _is_id(c[1]):
+                    # One dict lookup names the command: comparing the name with each
+                    # hot name in turn costs a string comparison per name it is not.
+                    op = _HOT_NAMES.get(c[0], -1)
+                    if op == HOT_CLOSE and n == 2 and _is_id(c[1]):
                         self._close(self._session_slot(c[1]), at, C_MANUAL, events)
                         continue
-                    if (name == "open_session" and 2 <= n <= 5 and _is_id(c[1])
+                    if (op == HOT_OPEN and 2 <= n <= 5 and _is_id(c[1])
                             and (n < 3 or _is_optional_id(c[2]))
                             and (n < 4 or _is_optional_id(c[3]))
                             and (n < 5 or _is_priority(c[4]))):
                         self._open(at, c[1], c[2] if n > 2 else None, c[3] if n > 3 else None,
                                    c[4] if n > 4 else 0, events)
                         continue
-                    if name == "buyer_message" and n == 2 and _is_id(c[1]):
+                    if op == HOT_BUYER and n == 2 and _is_id(c[1]):
                         self._buyer_message(at, c[1])
                         continue
-                    if (name == "agent_message" and 2 <= n <= 4 and _is_id(c[1])
+                    if (op == HOT_AGENT and 2 <= n <= 4 and _is_id(c[1])
                             and (n == 2 or type(c[2]) is bool)
                             and (n < 4 or _is_optional_id(c[3]))):
                         self._agent_message(at, c[1], n >= 3 and c[2] is True,
                                             c[3] if n == 4 else None)
                         continue
-                    if name == "tick" and n == 1:
+                    if op == HOT_TICK and n == 1:
                         self._tick(now, events)
                         continue
-                    if (name == "at" and n == 2 and type(c[1]) is float
+                    if (op == HOT_AT and n == 2 and type(c[1]) is float
                             and now <= <double>c[1] <= _MAX_SECONDS):
                         now = c[1]
                         at = c[1]
@@ -2716,6 +2732,7 @@ cdef class Engine:
         cdef int c, si
         cdef i64 p, h
         cdef int *slot_of = NULL
+        cdef PyObject *found
         cdef object at = now  # the time as the commands take it: boxed once per change
         cdef PyObject *caller = PyEval_GetFrame()
         frame = <object>caller if caller != NULL else None
@@ -2762,18 +2779,30 @@ cdef class Engine:
                     if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
                         raise out_of_range("command", c, 0, COL_TICK)
                     h = 0 if c == COL_TICK else sess[i]
-                    sid = None if c == COL_TICK else _pick(sessions, h, "session", False)
+                    # A table entry is read inline (``_find``); only a bad handle calls
+                    # ``_pick``, for its error.
+                    found = <PyObject*>None if c == COL_TICK else _find(sessions, h, False)
+                    sid = <object>found if found != NULL else _pick(sessions, h, "session",
+                                                                      False)
                     a = None
                     if c >= COL_AGENT and has_agent and _is_id(sid):  # COL_AGENT, COL_AUTO
-                        a = _pick(agents, agent[i], "agent", True)
+                        found = _find(agents, agent[i], True)
+                        a = <object>found if found != NULL else _pick(agents, agent[i], "agent",
+                                                                        True)
                     if c == COL_TICK:
                         self._tick(now, marks)
                     elif not (_is_id(sid) and _is_optional_id(a)):
                         run_checked(self, batch.command_at(i), at, marks)
                     elif c == COL_OPEN:
-                        b = _pick(buyers, buyer[i], "buyer", True) if has_buyer else None
-                        g = _pick(groups, group[i], "group", True) if has_group else None
-                        k = _pick(kinds, kind[i], "kind", True) if has_kind else None
+                        found = _find(buyers, buyer[i], True) if has_buyer else <PyObject*>None
+                        b = <object>found if found != NULL else _pick(buyers, buyer[i], "buyer",
+                                                                        True)
+                        found = _find(groups, group[i], True) if has_group else <PyObject*>None
+                        g = <object>found if found != NULL else _pick(groups, group[i], "group",
+                                                                        True)
+                        found = _find(kinds, kind[i], True) if has_kind else <PyObject*>None
+                        k = <object>found if found != NULL else _pick(kinds, kind[i], "kind",
+                                                                        True)
                         p = prio[i] if has_prio else 0
                         if not (_is_optional_id(b) and _is_optional_id(g)
                                 and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
