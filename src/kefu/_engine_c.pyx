@@ -92,7 +92,7 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
-from cpython.list cimport PyList_GET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
@@ -194,6 +194,19 @@ cdef enum:
     COL_AGENT = 3
     COL_AUTO = 4
     COL_TICK = 5
+
+cdef enum:
+    # Engine.apply: the commands it runs without the checked path
+    HOT_CLOSE = 0
+    HOT_OPEN = 1
+    HOT_BUYER = 2
+    HOT_AGENT = 3
+    HOT_TICK = 4
+    HOT_AT = 5
+
+cdef dict _HOT_NAMES = {"close_session": HOT_CLOSE, "open_session": HOT_OPEN,
+                        "buyer_message": HOT_BUYER, "agent_message": HOT_AGENT,
+                        "tick": HOT_TICK, "at": HOT_AT}
 
 cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
 cdef object _NO_IDS = frozenset()
@@ -357,13 +370,15 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     of a call otherwise) and the slot descriptors' checks (the fresh slots are empty,
     of plain object type).
     """
-    cdef type cls = <type>_EV_CLS[kind]
-    cdef int n = _EV_N[kind]
+    cdef type cls
+    cdef int n
     cdef PyObject *raw
     cdef object obj
     if _SINK is not None and <void*>PyEval_GetFrame() == <void*>_SINK_FRAME:
         (<Rows>_SINK).push(kind, v0, v1, v2, v3, v4, v5)
         return _ROW
+    cls = <type>_EV_CLS[kind]
+    n = _EV_N[kind]
     if not _FAST:
         return cls(*(v0, v1, v2, v3, v4, v5)[:n])
     # What object.__new__ does, but never tracked by the cyclic GC: an event holds only
@@ -470,18 +485,36 @@ cdef inline bint _is_optional_id(object value):
     return value is None or (type(value) is str and len(<str>value) > 0)
 
 
+cdef inline PyObject *_find(tuple table, i64 handle, bint optional) noexcept:
+    """``table[handle]`` (borrowed; None for -1 if ``optional``), NULL outside the table.
+
+    No error path, so the C compiler inlines it into the columns' loop. O(1)."""
+    if <unsigned long long>handle < <unsigned long long>PyTuple_GET_SIZE(table):
+        return PyTuple_GET_ITEM(table, handle)
+    if optional and handle == -1:
+        return <PyObject*>None
+    return NULL
+
+
 cdef inline object _pick(tuple table, i64 handle, str column, bint optional):
     """``table[handle]`` (None for -1 if ``optional``), or the out-of-range error. O(1)."""
-    if 0 <= handle < PyTuple_GET_SIZE(table):
-        return <object>PyTuple_GET_ITEM(table, handle)
-    if optional and handle == -1:
-        return None
-    return _out_of_table(table, handle, column, optional)
+    cdef PyObject *found = _find(table, handle, optional)
+    if found == NULL:
+        _out_of_table(table, handle, column, optional)
+    return <object>found
 
 
-cdef object _out_of_table(tuple table, i64 handle, str column, bint optional):
+cdef int _out_of_table(tuple table, i64 handle, str column, bint optional) except -1:
     """``_pick``'s error for a handle outside the table."""
     raise out_of_range(column, handle, -1 if optional else 0, len(table) - 1)
+
+
+cdef inline void _list_put(list items, Py_ssize_t i, object value) noexcept:
+    """``items[i] = value`` for an ``i`` known in range: no bounds check, no call. O(1)."""
+    cdef PyObject *old = PyList_GET_ITEM(items, i)
+    Py_INCREF(value)
+    PyList_SET_ITEM(items, i, value)
+    Py_DECREF(<object>old)
 
 
 cdef inline bint _is_priority(object value) noexcept:
@@ -907,8 +940,8 @@ cdef class Engine:
         self.ss[si].in_use = False
         self.ss[si].ac_seq = 0
         self.ss[si].fr_seq = 0
-        self._sid[si] = None
-        self._buyer[si] = None
+        _list_put(self._sid, si, None)
+        _list_put(self._buyer, si, None)
         if self._skind:
             self._skind.pop(si, None)
         if self.ss[si].has_timed_out:
@@ -2416,19 +2449,25 @@ cdef class Engine:
                 raise DuplicateSession(session_id)
         elif session_id in self._sessions:
             raise DuplicateSession(session_id)
-        try:
-            gid = self._intern(group)
-        except BaseException:
-            if filed:
-                del self._sessions[session_id]
-            raise
-        try:
-            si = self._new_session_slot()
-        except BaseException:
-            self._release(gid)
-            if filed:
-                del self._sessions[session_id]
-            raise
+        # Neither step can fail without a group name or with a free slot: no try then.
+        if group is None:
+            gid = -1
+        else:
+            try:
+                gid = self._intern(group)
+            except BaseException:
+                if filed:
+                    del self._sessions[session_id]
+                raise
+        if filed:
+            self.ss_nfree -= 1
+            si = self.ss_free[self.ss_nfree]
+        else:
+            try:
+                si = self._new_session_slot()
+            except BaseException:
+                self._release(gid)
+                raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
         self.arrival += 1
@@ -2452,8 +2491,8 @@ cdef class Engine:
         s.weight = weight
         if kind is not None:
             self._skind[si] = kind
-        self._sid[si] = session_id
-        self._buyer[si] = buyer_id
+        _list_put(self._sid, si, session_id)
+        _list_put(self._buyer, si, buyer_id)
         if not filed:
             self._sessions[session_id] = self._slot_no[si]
         opened = ev_opened(session_id, buyer_id, group, priority, now, kind)
@@ -2605,6 +2644,7 @@ cdef class Engine:
         cdef Py_ssize_t n
         cdef Py_ssize_t done = 0
         cdef tuple c
+        cdef int op
         at = now
         feed = iter(commands)
         while True:
@@ -2621,30 +2661,32 @@ cdef class Engine:
                         and type((<tuple>command)[0]) is str):
                     c = <tuple>command
                     n = len(c)
-                    name = c[0]
-                    if name == "close_session" and n == 2 and _is_id(c[1]):
+                    # One dict lookup names the command: comparing the name with each
+                    # hot name in turn costs a string comparison per name it is not.
+                    op = _HOT_NAMES.get(c[0], -1)
+                    if op == HOT_CLOSE and n == 2 and _is_id(c[1]):
                         self._close(self._session_slot(c[1]), at, C_MANUAL, events)
                         continue
-                    if (name == "open_session" and 2 <= n <= 5 and _is_id(c[1])
+                    if (op == HOT_OPEN and 2 <= n <= 5 and _is_id(c[1])
                             and (n < 3 or _is_optional_id(c[2]))
                             and (n < 4 or _is_optional_id(c[3]))
                             and (n < 5 or _is_priority(c[4]))):
                         self._open(at, c[1], c[2] if n > 2 else None, c[3] if n > 3 else None,
                                    c[4] if n > 4 else 0, events)
                         continue
-                    if name == "buyer_message" and n == 2 and _is_id(c[1]):
+                    if op == HOT_BUYER and n == 2 and _is_id(c[1]):
                         self._buyer_message(at, c[1])
                         continue
-                    if (name == "agent_message" and 2 <= n <= 4 and _is_id(c[1])
+                    if (op == HOT_AGENT and 2 <= n <= 4 and _is_id(c[1])
                             and (n == 2 or type(c[2]) is bool)
                             and (n < 4 or _is_optional_id(c[3]))):
                         self._agent_message(at, c[1], n >= 3 and c[2] is True,
                                             c[3] if n == 4 else None)
                         continue
-                    if name == "tick" and n == 1:
+                    if op == HOT_TICK and n == 1:
                         self._tick(now, events)
                         continue
-                    if (name == "at" and n == 2 and type(c[1]) is float
+                    if (op == HOT_AT and n == 2 and type(c[1]) is float
                             and now <= <double>c[1] <= _MAX_SECONDS):
                         now = c[1]
                         at = c[1]
@@ -2690,6 +2732,7 @@ cdef class Engine:
         cdef int c, si
         cdef i64 p, h
         cdef int *slot_of = NULL
+        cdef PyObject *found
         cdef object at = now  # the time as the commands take it: boxed once per change
         cdef PyObject *caller = PyEval_GetFrame()
         frame = <object>caller if caller != NULL else None
@@ -2736,18 +2779,30 @@ cdef class Engine:
                     if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
                         raise out_of_range("command", c, 0, COL_TICK)
                     h = 0 if c == COL_TICK else sess[i]
-                    sid = None if c == COL_TICK else _pick(sessions, h, "session", False)
+                    # A table entry is read inline (``_find``); only a bad handle calls
+                    # ``_pick``, for its error.
+                    found = <PyObject*>None if c == COL_TICK else _find(sessions, h, False)
+                    sid = <object>found if found != NULL else _pick(sessions, h, "session",
+                                                                      False)
                     a = None
                     if c >= COL_AGENT and has_agent and _is_id(sid):  # COL_AGENT, COL_AUTO
-                        a = _pick(agents, agent[i], "agent", True)
+                        found = _find(agents, agent[i], True)
+                        a = <object>found if found != NULL else _pick(agents, agent[i], "agent",
+                                                                        True)
                     if c == COL_TICK:
                         self._tick(now, marks)
                     elif not (_is_id(sid) and _is_optional_id(a)):
                         run_checked(self, batch.command_at(i), at, marks)
                     elif c == COL_OPEN:
-                        b = _pick(buyers, buyer[i], "buyer", True) if has_buyer else None
-                        g = _pick(groups, group[i], "group", True) if has_group else None
-                        k = _pick(kinds, kind[i], "kind", True) if has_kind else None
+                        found = _find(buyers, buyer[i], True) if has_buyer else <PyObject*>None
+                        b = <object>found if found != NULL else _pick(buyers, buyer[i], "buyer",
+                                                                        True)
+                        found = _find(groups, group[i], True) if has_group else <PyObject*>None
+                        g = <object>found if found != NULL else _pick(groups, group[i], "group",
+                                                                        True)
+                        found = _find(kinds, kind[i], True) if has_kind else <PyObject*>None
+                        k = <object>found if found != NULL else _pick(kinds, kind[i], "kind",
+                                                                        True)
                         p = prio[i] if has_prio else 0
                         if not (_is_optional_id(b) and _is_optional_id(g)
                                 and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
