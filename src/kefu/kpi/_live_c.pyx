@@ -132,6 +132,7 @@ cdef class Feed:
     cdef PyThread_type_lock _mutex
     cdef unsigned long _owner  # the thread inside a call (valid while _inside)
     cdef bint _inside
+    cdef bint _held  # whether the lock is taken (give() without it is refused)
     cdef object _new_session
     cdef object _other
     cdef public dict kept
@@ -157,23 +158,37 @@ cdef class Feed:
             PyThread_free_lock(self._mutex)
 
     cdef int _take(self, str method) except -1:
-        cdef unsigned long me = PyThread_get_thread_ident()
-        cdef PyLockStatus got
-        if not PyThread_acquire_lock(self._mutex, NOWAIT_LOCK):
-            if self._inside and self._owner == me:
-                raise NestedCall(method)
-            while True:  # as threading's locks wait: a signal's handler runs, and may raise
-                with nogil:
-                    got = PyThread_acquire_lock_timed(self._mutex, -1, 1)
-                if got == PY_LOCK_ACQUIRED:
-                    break
-                Py_MakePendingCalls()  # interrupted (PY_LOCK_INTR)
-        self._owner = me
-        self._inside = True
+        """Take the turn for ``method``, waiting for another thread's call (all in C)."""
+        while not self._try():
+            self._wait(method)
         return 0
+
+    cdef inline bint _try(self) noexcept:
+        """Take the turn if it is free, for this thread; whether it did."""
+        if not PyThread_acquire_lock(self._mutex, NOWAIT_LOCK):
+            return False
+        self._held = True
+        self._owner = PyThread_get_thread_ident()
+        self._inside = True
+        return True
+
+    cdef int _wait(self, str method) except -1:
+        """The turn is taken: NestedCall for this thread's own call, else wait until it
+        is free, without keeping it."""
+        cdef PyLockStatus got
+        if self._inside and self._owner == PyThread_get_thread_ident():
+            raise NestedCall(method)
+        while True:  # as threading's locks wait: a signal's handler runs, and may raise
+            with nogil:
+                got = PyThread_acquire_lock_timed(self._mutex, -1, 1)
+            if got == PY_LOCK_ACQUIRED:
+                PyThread_release_lock(self._mutex)
+                return 0
+            Py_MakePendingCalls()  # interrupted (PY_LOCK_INTR)
 
     cdef inline void _give(self) noexcept:
         self._inside = False
+        self._held = False
         PyThread_release_lock(self._mutex)
 
     def survey(self, list messages):
@@ -200,16 +215,33 @@ cdef class Feed:
                  _RANKS[<object>_slot(best, _SENDER)], <object>_slot(best, _MID))
         return order, sequenced, unknown
 
-    def enter(self, str method):
-        """Take the tracker for one call (the reference's ``enter``)."""
-        self._take(method)
+    def take(self):
+        """Take the turn if it is free (the reference's ``take``): whether it did."""
+        return self._try()
 
-    def leave(self):
-        """End the call :meth:`enter` began (RuntimeError without one, as the reference's
-        lock: released twice, the C lock would let two calls in at once)."""
-        if not self._inside:
+    def wait(self, str method):
+        """Refuse a nested call or wait for the turn to be free (the reference's)."""
+        self._wait(method)
+
+    def give(self):
+        """Give the turn back (RuntimeError without it, as the reference's lock: given
+        twice, the C lock would let two calls in at once)."""
+        if not self._held:
             raise RuntimeError("release unlocked lock")
         self._give()
+
+    @property
+    def owner(self):
+        """The thread inside a call (None: no call)."""
+        return self._owner if self._inside else None
+
+    @owner.setter
+    def owner(self, value):
+        if value is None:
+            self._inside = False
+        else:
+            self._owner = value
+            self._inside = True
 
     def add(self, record):
         """Take one record, in a turn of its own. O(1)."""

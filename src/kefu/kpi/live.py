@@ -53,6 +53,7 @@ from them; a session's messages in a list) and each message id once
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
 import functools
 import heapq
@@ -75,7 +76,6 @@ from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Sam
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.occupancy import AgentLoad, Span, loads_of
 from kefu.kpi.options import Options, make_options, seconds
-from kefu.kpi.ratings import rated_at
 from kefu.kpi.records import (
     AgentStatus,
     Evaluation,
@@ -286,22 +286,36 @@ class _GuardedZone(dt.tzinfo):
         return short_repr(self._tz)
 
 
+_get_ident = _thread.get_ident
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 def _serialised(query: Callable[Concatenate[LiveTracker, P], T]
                 ) -> Callable[Concatenate[LiveTracker, P], T]:
-    """Run a query as one call on the tracker (:meth:`LiveTracker._enter`)."""
+    """Run a query as one call on the tracker: wait for another thread's call to end,
+    refuse a call made from inside a call (NestedCall). The turn is taken and
+    given back inline with the feed's C methods (:class:`kefu.kpi.live_feed.Feed`),
+    not through a helper method: an exception raised as a helper returns (a
+    KeyboardInterrupt) would leave the turn taken for good."""
     name = query.__name__
 
     @functools.wraps(query)
     def call(self: LiveTracker, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        self._enter(name)
+        feed = self._feed
+        while not feed.take():
+            feed.wait(name)
         try:
+            feed.owner = _get_ident()
             return query(self, *args, **kwargs)
+        except KefuError:
+            raise
+        except BaseException:
+            self._torn = True  # an interrupt (its books may be half written)
+            raise
         finally:
-            self._leave()
+            feed.owner = None
+            feed.give()
 
     return call
 
@@ -338,24 +352,38 @@ class LiveTracker:
                                   detail=True)
         if type(self._opts.tz) not in (zoneinfo.ZoneInfo, dt.timezone):
             self._opts = attrs.evolve(self._opts, tz=_GuardedZone(self._opts.tz))
-        self._service = LiveService(
+        self._service_args = (
             self._opts.threshold if answer_within is None else seconds(
                 "answer_within", answer_within),
             seconds("short_abandon", short_abandon, zero_ok=True))
-        self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
-        self._ratings = LiveRatings()  # K05
-        # K13's occupancy: status records by agent, the sessions each agent held, and the
-        # latest instant of the records the pure function's calendar spans.
+        # What was fed (the records, kept once each, and what filing them counted).
+        self._ratings = LiveRatings()  # K05: its cards, and what it counted of them
+        # K13's occupancy: status records by agent, and the latest instant of the records
+        # the pure function's calendar spans.
         self._statuses: dict[str, set[AgentStatus]] = {}
         self._status_repeats = 0
-        self._held_by: dict[str, set[str]] = {}
         self._span_hi = -INF  # over hand-overs, switches and status records
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
         self._sessions: dict[str, _Session] = self._feed.sessions
-        self._by_buyer: dict[str, set[str]] = {}
         self._kept: dict[str, Message] = self._feed.kept  # message id -> the copy that counts
         self._copies: dict[str, list[Message]] = {}  # ids seen more than once: every copy
         self._excluded: dict[str, str] = {}
+        self._repeats = 0
+        self._conflicts = 0
+        self._dirty: set[str] = self._feed.dirty  # sessions changed since last measured
+        self._calendars: dict[tuple[float, float], Calendar] = {}
+        # Whether an interrupt cut a call short: what was measured is then measured again,
+        # in full, at the next query (:meth:`_measure_again`).
+        self._torn = False
+        self._fresh_books()
+
+    def _fresh_books(self) -> None:
+        """Empty books: everything the tracker measured and placed, none of what was fed.
+        O(1)."""
+        self._service = LiveService(*self._service_args)
+        self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
+        self._held_by: dict[str, set[str]] = {}  # K13: the sessions each agent held
+        self._by_buyer: dict[str, set[str]] = {}
         # Fixed units, counted once: per session-day (FIRST, ANY) with K02 fates, per
         # agent, per buyer-day (FIRST, ANY) with fates.
         self._session_counts: tuple[Counts, Counts] = ({}, {})
@@ -377,9 +405,6 @@ class LiveTracker:
         self._volatile_days: set[DayKey] = set()
         self._waiting: dict[str, tuple[str, float]] = {}  # session -> (buyer, clock)
         self._quality = [0] * len(attrs.fields(DataQuality))  # the sessions' qualities summed
-        self._calendars: dict[tuple[float, float], Calendar] = {}
-        self._repeats = 0
-        self._conflicts = 0
         self._timers: list[tuple[float, str]] = []  # (when a session may settle, its id)
         # K08: samples of sessions without a clock still to come, and their counts.
         self._samples: dict[SampleKey, Multiset] = {}
@@ -387,11 +412,25 @@ class LiveTracker:
         self._unanswered = 0
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
-        self._dirty: set[str] = self._feed.dirty  # sessions changed since last measured
         self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
         self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
         # K08 figures built at a query, by agent (None: the shop), until their samples change.
         self._times_built: dict[str | None, ResponseTimes] = {}
+
+    def _measure_again(self) -> None:
+        """After an interrupt cut a call short (``_torn``): forget everything measured and
+        mark every session and card changed, so the next flush measures the day again
+        from its records, which filing keeps whole (it changes them in steps no
+        Python code runs between). O(sessions + cards); idempotent, so an interrupt
+        here too is taken care of by the next query."""
+        for s in self._sessions.values():
+            s.applied, s.buyer, s.stretches, s.days = None, None, (), ()
+            s.shop_units = s.agent_units = ()
+            s.when = INF
+        self._fresh_books()
+        self._ratings.count_again()
+        self._dirty.update(self._sessions)
+        self._torn = False
 
     # Feeding -------------------------------------------------------------------------
 
@@ -419,14 +458,6 @@ class LiveTracker:
         for r in records:
             add(r)
 
-    def _enter(self, method: str) -> None:
-        """Take the tracker for one call: wait for another thread's call to end; refuse
-        a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
-        self._feed.enter(method)
-
-    def _leave(self) -> None:
-        self._feed.leave()
-
     def _add_record(self, record: object) -> None:
         """:meth:`add` for what the feed does not file itself (it holds the turn): a
         message to check or rebuild, or whose id was seen, or another kind."""
@@ -444,21 +475,20 @@ class LiveTracker:
                                 f" SessionEnd, Exclusion, Evaluation or AgentStatus records,"
                                 f" got {short_repr(record)}")
         rec: Fed = checked_one(record, cls)  # of exactly the class ``cls``
+        # Each kind is filed so that an interrupt (a KeyboardInterrupt, raised as some
+        # Python function is entered or returns) leaves it filed whole or not at all:
+        # what may run Python code (hashing a record, a helper) comes first, and what
+        # only marks something changed before the record is filed may happen in vain.
         if cls is Message:
             self._add_message(cast(Message, rec))
         elif cls is Exclusion:
             self._exclude(cast(Exclusion, rec))
         elif cls is Evaluation:
-            self._ratings.add(cast(Evaluation, rec))
-            self._feed.last = max(self._feed.last, rated_at(cast(Evaluation, rec)))
+            self._ratings.add(cast(Evaluation, rec), self._feed)
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
         else:
-            other = cast(Handover | Release | HumanRequest | SessionEnd, rec)
-            if self._add_other(other):
-                self._dirty.add(other.session_id)
-            if other.at > self._feed.last:
-                self._feed.last = other.at
+            self._add_other(cast(Handover | Release | HumanRequest | SessionEnd, rec))
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -466,67 +496,82 @@ class LiveTracker:
             s = self._sessions[sid] = _Session()
         return s
 
-    def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> bool:
-        """File a hand-over, release, switch or end once; whether it was new."""
-        s = self._session(rec.session_id)
+    def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> None:
+        """File a hand-over, release, switch or end once, and mark its session changed."""
+        sid = rec.session_id
+        s = self._session(sid)
+        routes = isinstance(rec, Handover | Release)
+        if routes:
+            self._ratings.touch_session(sid)  # who is credited may change (K05)
         kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
-        bucket: set[Any] | frozenset[Any] = getattr(s, kind)
+        bucket: set[Any] = getattr(s, kind)
         if not bucket:
             bucket = set()
             setattr(s, kind, bucket)
         size = len(bucket)
-        cast("set[Any]", bucket).add(rec)  # one hash of it (its class's own code)
+        bucket.add(rec)  # one hash of it (its class's own code); no Python code after it
+        feed = self._feed
+        feed.last = max(feed.last, rec.at)
         if len(bucket) == size:
             self._repeats += 1  # an identical record: a duplicate (data quality)
-            if isinstance(rec, Handover | Release):
+            if routes:
                 self._route_repeats += 1
-            return False
+            return
         if isinstance(rec, Handover | HumanRequest):
             self._span_hi = max(self._span_hi, rec.at)
-        if isinstance(rec, Handover | Release):
-            self._ratings.touch_session(rec.session_id)  # who is credited may change (K05)
-        return True
+        self._dirty.add(sid)
 
     def _add_message(self, m: Message) -> None:
         """Keep one copy per message id, the smallest in the global order (as the pure
-        functions do), and mark the sessions whose messages changed."""
+        functions do), and mark the sessions whose messages changed. A repeated id
+        is worked out first and filed in steps that run no Python code."""
         mid = m.message_id
         kept = self._kept.get(mid)
         feed = self._feed
         if kept is None:
             feed.file(m)
             return
-        if message_key(m) < message_key(kept):  # the new copy is the one kept from now on
-            # Its session first: the one code here that may raise (a new session's
-            # constructor), so that a failure leaves the message where it was.
-            target = self._session(m.session_id).messages
-        if m.at > feed.last:
-            feed.last = m.at
-        copies = self._copies.setdefault(mid, [kept])
-        self._conflicts -= _conflicts_of(copies)
-        copies.append(m)
-        self._repeats += 1
-        self._conflicts += _conflicts_of(copies)
+        old = self._copies.get(mid, [kept])
+        copies = [*old, m]
+        conflicts = _conflicts_of(copies) - _conflicts_of(old)
         best = min(copies, key=message_key)
         if message_key(best) == message_key(kept):
+            self._copies[mid] = copies
+            self._repeats += 1
+            self._conflicts += conflicts
+            feed.last = max(feed.last, m.at)
             return
-        # Rare: a conflicting copy moved the message (to another time or session).
-        self._kept[mid] = best
+        # Rare: a conflicting copy moved the message (to another time or session). Its
+        # new session first (a new session's constructor may raise), then where it was.
+        target = self._session(m.session_id).messages
         moved = self._sessions[kept.session_id].messages
-        del moved[next(k for k, x in enumerate(moved) if x is kept)]  # O(its messages)
+        where = next(k for k, x in enumerate(moved) if x is kept)  # O(its messages)
+        hi = feed.message_hi
+        if kept.at == hi and best.at < kept.at:
+            hi = max([x.at for x in self._kept.values() if x is not kept] + [best.at])
+        self._copies[mid] = copies
+        self._repeats += 1
+        self._conflicts += conflicts
+        feed.last = max(feed.last, m.at)
+        self._kept[mid] = best
+        del moved[where]
         target.append(best)
-        if kept.at == feed.message_hi and best.at < kept.at:
-            feed.message_hi = max(x.at for x in self._kept.values())
-        feed.message_hi = max(feed.message_hi, best.at)
+        feed.message_hi = max(hi, best.at)
         self._dirty.update((kept.session_id, best.session_id))
 
     def _add_status(self, r: AgentStatus) -> None:
         """An agent went on or off line (K13's occupancy): filed once, like the others."""
-        mine = self._statuses.setdefault(r.agent_id, set())
-        if r in mine:
+        mine = self._statuses.get(r.agent_id)
+        if mine is None:
+            mine = {r}  # one hash of it (its class's own code); no Python code after it
+            size = 0
+        else:
+            size = len(mine)
+            mine.add(r)  # the same
+        self._statuses[r.agent_id] = mine
+        if len(mine) == size:
             self._status_repeats += 1
             return
-        mine.add(r)
         self._span_hi = max(self._span_hi, r.at)
         self._feed.last = max(self._feed.last, r.at)
 
@@ -536,9 +581,9 @@ class LiveTracker:
         reason = self._excluded.get(e.buyer_id)
         if reason is not None and reason <= e.reason:
             return
+        self._ratings.touch_buyer(e.buyer_id)  # first: the one Python code here
         self._excluded[e.buyer_id] = e.reason
         self._dirty.update(self._by_buyer.get(e.buyer_id, ()))
-        self._ratings.touch_buyer(e.buyer_id)
 
     # Measuring and placing one session -----------------------------------------------
 
@@ -546,6 +591,8 @@ class LiveTracker:
         """Measure every session changed since the last query, once, then settle the
         sessions whose volatile units became fixed as time went on. Each query starts
         with it, so a burst of records costs one measure per session it touched."""
+        if self._torn:
+            self._measure_again()
         dirty = set(self._dirty)
         self._dirty.clear()
         try:
