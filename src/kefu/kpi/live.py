@@ -69,7 +69,7 @@ from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
 from kefu.kpi.intake import checked_one
-from kefu.kpi.live_feed import compiled_place, new_feed, survey
+from kefu.kpi.live_feed import compiled_place, compiled_take, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -347,6 +347,9 @@ class LiveTracker:
             self.add = self._feed.add  # type: ignore[method-assign]
         # Placing a measured session (:meth:`_apply`): in C alongside the compiled feed.
         self._place = compiled_place()
+        # Keeping what a walk found for a session (:meth:`_take`): in C with the placing.
+        take = compiled_take(self._place is not None)
+        self._take_c = None if take is None else functools.partial(take, self)
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -644,7 +647,7 @@ class LiveTracker:
         self._retract(sid, s)
         first, anyb = m.session_tallies
         units = list(zip(first.units or (), anyb.units or (), strict=True))
-        self._take(sid, s, tl, 0 if tl.ids else -1, m, units,
+        (self._take_c or self._take)(sid, s, tl, 0 if tl.ids else -1, m, units,
                    [u for t in m.agent_tallies.values() for u in t.units or ()],
                    m.waiting[0][1] if m.waiting else None,
                    (m.shop_samples, m.agent_samples, m.unanswered, m.dropped),
@@ -678,6 +681,7 @@ class LiveTracker:
                 agent_units.setdefault(u.session_id, []).append(u)
         split = m.split if m.split is not None else {}
         no_samples: tuple[Samples, dict[str, Samples], int, int] = (Samples(), {}, 0, 0)
+        take = self._take_c or self._take
         for sid, s in zip(sids, sessions, strict=True):
             j = tl.index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
             units = shop_units.get(sid, [])
@@ -685,9 +689,9 @@ class LiveTracker:
             if (j >= 0 and fate_of(tl, j) == STILL_WAITING and units
                     and tl.buyers[j] not in self._excluded):
                 waiting = units[0][0].start
-            self._take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
-                       split.get(j, no_samples),
-                       (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
+            take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
+                 split.get(j, no_samples),
+                 (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
               shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],
@@ -695,7 +699,8 @@ class LiveTracker:
               samples: tuple[Samples, dict[str, Samples], int, int],
               quality: tuple[int, ...]) -> None:
         """Keep what a walk found for session ``sid`` (``j`` in ``tl``, -1: not in it) and
-        place it."""
+        place it. O(units + samples + stretches of the session); in C when the placing
+        is (``_take_c``)."""
         buyer = tl.buyers[j] if j >= 0 else None
         if buyer != s.buyer:
             if s.buyer is not None:
@@ -859,13 +864,14 @@ class LiveTracker:
     def _commit_samples(self) -> None:
         """Apply the samples added and taken back since the last commit: a value taken
         back and added again (a session measured again, unchanged) cancels out, and
-        the rest go into the multisets in bulk."""
+        the rest go into the multisets in bulk; an owner's figures are built again
+        only if their values changed."""
         for key, (adds, removes) in self._delta.items():
-            self._times_built.pop(key[0], None)
             ms = self._samples.get(key)
             if ms is None:
                 ms = self._samples[key] = Multiset()
-            ms.change(adds, removes)
+            if ms.change(adds, removes):
+                self._times_built.pop(key[0], None)
         self._delta = {}
 
     def _settle(self) -> None:

@@ -31,7 +31,7 @@ from kefu.kpi.intake import CLEAN_ONE
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "Survey", "compiled_place", "new_feed", "survey"]
+__all__ = ["Feed", "Feeding", "Survey", "compiled_place", "compiled_take", "new_feed", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -179,4 +179,15 @@ def compiled_place() -> Callable[[Any, str, Any], None] | None:
     if kernel.ACTIVE == "c" and _COMPILED is not None:
         place: Callable[[Any, str, Any], None] = _COMPILED.place
         return place
+    return None
+
+
+def compiled_take(placing: bool) -> Callable[..., None] | None:
+    """The compiled twin of the tracker's keeping of what a walk found for a session
+    (``LiveTracker._take``, done by ``kefu.kpi._live_c.take``) while the compiled
+    KPI kernel is active (and built) and the tracker ``placing`` in C (a tracker
+    placing in Python keeps in Python too), else None."""
+    if placing and kernel.ACTIVE == "c" and _COMPILED is not None:
+        take: Callable[..., None] = _COMPILED.take
+        return take
     return None
