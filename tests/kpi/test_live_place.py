@@ -49,7 +49,7 @@ def _books(t: LiveTracker) -> dict[str, Any]:
         "later": t._later, "future": t._future, "timers": sorted(t._timers),
         "served": t._served, "unanswered": t._unanswered, "dropped": t._dropped,
         "delta": t._delta, "unfolded": t._unfolded, "held_by": t._held_by,
-        "by_buyer": t._by_buyer,
+        "by_buyer": t._by_buyer, "out": t._out,
     }
 
 

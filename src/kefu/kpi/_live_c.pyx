@@ -406,7 +406,7 @@ def place(tracker, str sid, s):
             tracker._later[sid] = contact
             when = min(when, <double>c)
         else:
-            tracker._service.count(contact, 1)
+            tracker._count_in(sid, contact)
     if vol_shop or vol_agents:
         tracker._volatile[sid] = (vol_shop, vol_agents)
     s.when = when

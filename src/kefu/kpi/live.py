@@ -385,6 +385,10 @@ class LiveTracker:
         O(1)."""
         self._service = LiveService(*self._service_args)
         self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
+        # K13 contacts of sessions taken back in this flush and still counted: a session
+        # placed again with the same contact leaves the counts as they are (most of a
+        # dashboard's refreshes), the rest are counted out at the flush's end.
+        self._out: dict[str, LiveContact] = {}
         self._held_by: dict[str, set[str]] = {}  # K13: the sessions each agent held
         self._by_buyer: dict[str, set[str]] = {}
         # Fixed units, counted once: per session-day (FIRST, ANY) with K02 fates, per
@@ -627,6 +631,7 @@ class LiveTracker:
             self._refold(day)
         self._unfolded = set()
         self._commit_samples()
+        self._count_out()
         self._service.commit()
         if self._ratings.changed:
             self._ratings.flush(self._stretches,
@@ -791,7 +796,7 @@ class LiveTracker:
                 self._later[sid] = s.contact
                 when = min(when, s.contact[8])
             else:
-                self._service.count(s.contact, 1)
+                self._count_in(sid, s.contact)
         if vol_shop or vol_agents:
             self._volatile[sid] = (vol_shop, vol_agents)
         s.when = when
@@ -811,6 +816,23 @@ class LiveTracker:
         self._unfolded.update(days)
         if when == INF:  # nothing left to place again but by a new measure
             s.shop_units = s.agent_units = ()
+
+    def _count_in(self, sid: str, contact: LiveContact) -> None:
+        """Count a placed session's K13 contact, unless it is the one it had when it was
+        taken back in this flush (``_out``: still counted). O(1)."""
+        old = self._out.pop(sid, None)
+        if old == contact:
+            return
+        if old is not None:
+            self._service.count(old, -1)
+        self._service.count(contact, 1)
+
+    def _count_out(self) -> None:
+        """Count out the contacts taken back in this flush and not placed again as they
+        were. O(those contacts)."""
+        out, self._out = self._out, {}
+        for contact in out.values():
+            self._service.count(contact, -1)
 
     def _bump_all(self, flat: Bumps, n: int) -> None:
         """Add ``n`` to each count a flat tuple of Bumps names. O(its length)."""
@@ -833,7 +855,7 @@ class LiveTracker:
         else:
             self._add_samples(s, -1)
         if s.contact is not None and self._later.pop(sid, None) is None:
-            self._service.count(s.contact, -1)
+            self._out[sid] = s.contact  # counted out at the flush's end unless placed again
         self._volatile.pop(sid, None)
         self._waiting.pop(sid, None)
         for n, x in enumerate(s.quality):
