@@ -116,6 +116,37 @@ def test_K12_the_tracker_equals_the_pure_functions_at_every_as_of(
     check(tracker, fed, opts)
 
 
+@given(shop_day(), WINDOWS, st.sampled_from(["exclude", "open"]),
+       st.sampled_from([[], ["b0"]]), st.integers(1, 4), st.randoms(use_true_random=False))
+def test_K12_a_dashboard_refreshing_a_feed_in_time_order_equals_the_pure_functions(
+        rec: dict[str, list[Any]], window: Window | None, policy: str, excluded: list[str],
+        every: int, rnd: random.Random) -> None:
+    """The dashboard pattern: records in time order (ties in any order), a query every
+    few records, so that most sessions are measured again with a record or two more
+    (most give back the samples and contact they had); at random refreshes every
+    figure is compared with the pure functions."""
+    opts: dict[str, Any] = {"tz": SH, "window": window, "threshold": 180.0,
+                            "before_window": policy}
+    records = [r for kind, rs in rec.items()
+               if kind not in ("orders", "evaluations") for r in rs]
+    rnd.shuffle(records)
+    records.sort(key=lambda r: r.at)
+    records = [Exclusion(b) for b in excluded] + records
+    tracker = LiveTracker(**opts)
+    fed: list[Any] = []
+    for n, r in enumerate(records, 1):
+        tracker.add(r)
+        fed.append(r)
+        if n % every == 0:
+            if rnd.random() < 0.2:
+                check(tracker, fed, opts)
+            else:
+                now = None if tracker.last == -math.inf else tracker.last
+                tracker.shop(now)
+                tracker.service(now)
+    check(tracker, fed, opts)
+
+
 def test_K12_a_live_day_with_worked_figures() -> None:
     """Source 004's dashboard: pending, not 0 %, until the threshold; at risk after 100 s."""
     tracker = LiveTracker(tz=SH)

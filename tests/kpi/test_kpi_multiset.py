@@ -75,6 +75,32 @@ def test_K12_bulk_adds_summarise_like_one_at_a_time(
         assert ms.durations() == Durations.of(sorted(present))  # also a cached summary
 
 
+@given(st.lists(st.tuples(st.lists(VALUES, max_size=20), st.integers(0, 20),
+                          st.booleans()), max_size=8),
+       st.randoms(use_true_random=False))
+def test_K12_a_change_of_values_given_back_changes_nothing_and_says_so(
+        steps: list[tuple[list[float], int, bool]], rnd: object) -> None:
+    """``change(adds, removes)``, as a dashboard's refresh commits a session measured
+    again: its old values taken back (``removes``, some of those present), its new
+    ones added (the same, shuffled, or others): the values present after it are the
+    multiset difference, and it says whether they changed."""
+    ms = Multiset()
+    present: list[float] = []
+    for extra, taken, same in steps:
+        removes = [present[k] for k in sorted(rnd.sample(  # type: ignore[attr-defined]
+            range(len(present)), min(taken, len(present))))]
+        adds = list(removes) if same else list(removes[: len(removes) // 2]) + extra
+        rnd.shuffle(adds)  # type: ignore[attr-defined]
+        before = sorted(present)
+        for x in removes:
+            present.remove(x)
+        present.extend(adds)
+        changed = ms.change(adds, removes)
+        assert changed == (sorted(present) != before)
+        assert [x for block in ms._blocks for x in block] == sorted(present)
+        assert ms.durations() == Durations.of(sorted(present))
+
+
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_K08_every_finite_value_is_summed_exactly(x: float) -> None:
     """The exact sum's unit (2**-1074) holds every float, by the fast path or not."""

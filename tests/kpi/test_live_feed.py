@@ -283,18 +283,23 @@ def test_K12_a_message_whose_new_session_cannot_be_made_is_not_filed_on_either_f
 @pytest.mark.parametrize("feed", ["c", "py"])
 def test_K12_leaving_a_turn_never_taken_is_refused_and_the_turn_still_excludes(
         feed: str) -> None:
-    """The feed's ``leave`` without its ``enter`` is refused as a Python lock refuses
+    """The feed's ``give`` without its ``take`` is refused as a Python lock refuses
     to release an unlocked lock: it must not unlock the turn twice over (the
     compiled lock was a semaphore counting to two: two calls both inside)."""
     f = tracker(feed)._feed
     with pytest.raises(RuntimeError):
-        f.leave()
-    f.enter("shop")
+        f.give()
+    assert f.take()
+    f.owner = threading.get_ident()
+    assert not f.take()
     with pytest.raises(NestedCall):
-        f.enter("agents")
-    f.leave()
-    f.enter("shop")  # the turn was given back
-    f.leave()
+        f.wait("agents")
+    f.owner = None
+    f.give()
+    with pytest.raises(RuntimeError):
+        f.give()
+    assert f.take()  # the turn was given back
+    f.give()
 
 
 @pytest.mark.parametrize("feed", ["c", "py"])

@@ -1,6 +1,8 @@
-"""K12: the compiled placing of a measured session equals the tracker's Python one.
+"""K12: the compiled keeping and placing of a measured session equal the tracker's Python ones.
 
-After a catch-up measures a session, the tracker places it: its fixed units
+After a catch-up measures a session, the tracker keeps what the walk found
+for it (its K08 samples, K13 contact, stretches: ``kefu.kpi._live_c.take``
+in C, ``_take`` the reference) and places it: its fixed units
 into running counts, its volatile ones registered with a timer, its K08
 samples and K13 contact counted, its buyer-day members filed. The compiled
 feed's module does that in C (``kefu.kpi._live_c.place``); the tracker's
@@ -12,6 +14,7 @@ their bookkeeping and their answers must be identical.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import random
 from typing import Any
@@ -33,7 +36,9 @@ def _need_compiled() -> None:
 
 def _books(t: LiveTracker) -> dict[str, Any]:
     """Everything a placing writes, in a form two trackers can be compared by."""
-    sessions = {sid: (s.when, s.days, s.applied, s.shop_units, tuple(s.agent_units))
+    sessions = {sid: (s.when, s.days, s.applied, s.shop_units, tuple(s.agent_units),
+                      s.buyer, s.fate, s.waiting, s.samples, s.served, s.unanswered,
+                      s.dropped, s.contact, s.stretches, s.quality)
                 for sid, s in t._sessions.items()}
     return {
         "sessions": sessions, "session_counts": t._session_counts,
@@ -43,7 +48,8 @@ def _books(t: LiveTracker) -> dict[str, Any]:
         "volatile_days": t._volatile_days, "waiting": t._waiting, "quality": t._quality,
         "later": t._later, "future": t._future, "timers": sorted(t._timers),
         "served": t._served, "unanswered": t._unanswered, "dropped": t._dropped,
-        "delta": t._delta, "unfolded": t._unfolded,
+        "delta": t._delta, "unfolded": t._unfolded, "held_by": t._held_by,
+        "by_buyer": t._by_buyer, "out": t._out,
     }
 
 
@@ -70,8 +76,10 @@ def test_K12_compiled_placing_equals_the_python_placing(
     opts: dict[str, Any] = {"tz": SH, "window": window, "threshold": threshold,
                             "before_window": policy}
     compiled, python = LiveTracker(**opts), LiveTracker(**opts)
-    compiled._place = importlib.import_module("kefu.kpi._live_c").place
-    python._place = None  # the tracker's own _apply
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    compiled._place = compiled_module.place
+    compiled._take_c = functools.partial(compiled_module.take, compiled)
+    python._place = python._take_c = None  # the tracker's own _take and _apply
     stops = sorted(rnd.sample(range(len(records) + 1), min(len(ages), len(records) + 1)))
     fed = 0
     for stop, age in zip(stops, ages, strict=False):

@@ -11,9 +11,10 @@ kind) goes to the tracker's own code, as in the reference. Nothing
 between the check and the filing runs Python code but a new session's
 constructor. O(1) per record.
 
-:func:`place` is the catch-up's other compiled step: it files a measured
-session's units, samples and buyer-day members into the tracker, as
-:meth:`kefu.kpi.live.LiveTracker._apply` does in Python.
+:func:`take` and :func:`place` are the catch-up's other compiled steps: they keep
+what a walk found for a session (its samples, contact and stretches) and
+file its units, samples and buyer-day members into the tracker, as
+:meth:`kefu.kpi.live.LiveTracker._take` and ``_apply`` do in Python.
 """
 
 from cpython.object cimport PyObject
@@ -40,9 +41,10 @@ from types import MemberDescriptorType
 
 from kefu.kpi.clocks import MET, MISSED
 from kefu.kpi.errors import NestedCall
-from kefu.kpi.measure import REACHED
+from kefu.kpi.measure import REACHED, fate_of
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.results import EXCLUDED_CODE, Status
+from kefu.kpi.service import contact_of
 from kefu.kpi.timeline import SENDER_RANK
 
 
@@ -132,6 +134,7 @@ cdef class Feed:
     cdef PyThread_type_lock _mutex
     cdef unsigned long _owner  # the thread inside a call (valid while _inside)
     cdef bint _inside
+    cdef bint _held  # whether the lock is taken (give() without it is refused)
     cdef object _new_session
     cdef object _other
     cdef public dict kept
@@ -157,23 +160,37 @@ cdef class Feed:
             PyThread_free_lock(self._mutex)
 
     cdef int _take(self, str method) except -1:
-        cdef unsigned long me = PyThread_get_thread_ident()
-        cdef PyLockStatus got
-        if not PyThread_acquire_lock(self._mutex, NOWAIT_LOCK):
-            if self._inside and self._owner == me:
-                raise NestedCall(method)
-            while True:  # as threading's locks wait: a signal's handler runs, and may raise
-                with nogil:
-                    got = PyThread_acquire_lock_timed(self._mutex, -1, 1)
-                if got == PY_LOCK_ACQUIRED:
-                    break
-                Py_MakePendingCalls()  # interrupted (PY_LOCK_INTR)
-        self._owner = me
-        self._inside = True
+        """Take the turn for ``method``, waiting for another thread's call (all in C)."""
+        while not self._try():
+            self._wait(method)
         return 0
+
+    cdef inline bint _try(self) noexcept:
+        """Take the turn if it is free, for this thread; whether it did."""
+        if not PyThread_acquire_lock(self._mutex, NOWAIT_LOCK):
+            return False
+        self._held = True
+        self._owner = PyThread_get_thread_ident()
+        self._inside = True
+        return True
+
+    cdef int _wait(self, str method) except -1:
+        """The turn is taken: NestedCall for this thread's own call, else wait until it
+        is free, without keeping it."""
+        cdef PyLockStatus got
+        if self._inside and self._owner == PyThread_get_thread_ident():
+            raise NestedCall(method)
+        while True:  # as threading's locks wait: a signal's handler runs, and may raise
+            with nogil:
+                got = PyThread_acquire_lock_timed(self._mutex, -1, 1)
+            if got == PY_LOCK_ACQUIRED:
+                PyThread_release_lock(self._mutex)
+                return 0
+            Py_MakePendingCalls()  # interrupted (PY_LOCK_INTR)
 
     cdef inline void _give(self) noexcept:
         self._inside = False
+        self._held = False
         PyThread_release_lock(self._mutex)
 
     def survey(self, list messages):
@@ -197,19 +214,36 @@ cdef class Feed:
         if best is None:
             return (INFINITY, ""), False, 0
         order = (<object>_slot(best, _AT), <object>_slot(best, _SEQ),
-                 _RANKS[<object>_slot(best, _SENDER)], <object>_slot(best, _MID))
+                 _rank(_slot(best, _SENDER)), <object>_slot(best, _MID))
         return order, sequenced, unknown
 
-    def enter(self, str method):
-        """Take the tracker for one call (the reference's ``enter``)."""
-        self._take(method)
+    def take(self):
+        """Take the turn if it is free (the reference's ``take``): whether it did."""
+        return self._try()
 
-    def leave(self):
-        """End the call :meth:`enter` began (RuntimeError without one, as the reference's
-        lock: released twice, the C lock would let two calls in at once)."""
-        if not self._inside:
+    def wait(self, str method):
+        """Refuse a nested call or wait for the turn to be free (the reference's)."""
+        self._wait(method)
+
+    def give(self):
+        """Give the turn back (RuntimeError without it, as the reference's lock: given
+        twice, the C lock would let two calls in at once)."""
+        if not self._held:
             raise RuntimeError("release unlocked lock")
         self._give()
+
+    @property
+    def owner(self):
+        """The thread inside a call (None: no call)."""
+        return self._owner if self._inside else None
+
+    @owner.setter
+    def owner(self, value):
+        if value is None:
+            self._inside = False
+        else:
+            self._owner = value
+            self._inside = True
 
     def add(self, record):
         """Take one record, in a turn of its own. O(1)."""
@@ -253,6 +287,8 @@ cdef dict _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXC
 cdef object _EXCLUDED_CODE = EXCLUDED_CODE
 cdef object _REACHED = REACHED
 cdef object _heappush = heapq.heappush
+cdef object _fate_of = fate_of
+cdef object _contact_of = contact_of
 
 
 cdef inline double _open_until(object u, double last, double threshold) except? -1.0:
@@ -265,15 +301,35 @@ cdef inline double _open_until(object u, double last, double threshold) except? 
     return INFINITY
 
 
+cdef object _MET_STATUS = Status.MET
+cdef object _EXCLUDED_STATUS = Status.EXCLUDED
+if set(Status) != {Status.MET, Status.MISSED, Status.EXCLUDED, Status.PENDING}:
+    raise ImportError("kefu.kpi._live_c: Status has members this placing does not know")
+
+
+cdef inline object _code(object status):
+    """``live._CODE[status]`` by identity: a dict lookup would hash the member in
+    Python code (``Enum.__hash__``), several times a session. KeyError for
+    PENDING, as the lookup (a session measured as if the day were over has
+    none)."""
+    if status is _MET_STATUS:
+        return MET
+    if status is _MISSED_STATUS:
+        return MISSED
+    if status is _EXCLUDED_STATUS:
+        return _EXCLUDED_CODE
+    return _CODES[status]
+
+
 cdef inline tuple _fixed_key(object u):
     """live._fixed_key: a fixed unit's count key."""
-    return (u.day, u.group, u.agent_id, _CODES[u.status], False, u.reason, None)
+    return (u.day, u.group, u.agent_id, _code(u.status), False, u.reason, None)
 
 
 cdef inline tuple _where(object u):
     """live._where: a unit's clock, status code and openness."""
     status = u.status
-    return (u.start, _CODES[status], status is _MISSED_STATUS and u.end is None)
+    return (u.start, _code(status), status is _MISSED_STATUS and u.end is None)
 
 
 cdef int _bump_one(dict counts, object key) except -1:
@@ -350,7 +406,7 @@ def place(tracker, str sid, s):
             tracker._later[sid] = contact
             when = min(when, <double>c)
         else:
-            tracker._service.count(contact, 1)
+            tracker._count_in(sid, contact)
     if vol_shop or vol_agents:
         tracker._volatile[sid] = (vol_shop, vol_agents)
     s.when = when
@@ -398,3 +454,77 @@ cdef int _add_samples(tracker, s) except -1:
     tracker._unanswered += s.unanswered
     tracker._dropped += s.dropped
     return 0
+
+
+cdef int _samples_into(list out, owner, x) except -1:
+    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values."""
+    for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
+                                 ("replies", x.rep, x.rep_xc, x.rep_xw)):
+        if len(xc):
+            out.append(((owner, kind, "cal"), tuple(common) + tuple(xc)))
+            out.append(((owner, kind, "win"), tuple(common) + tuple(xw)))
+        elif len(common):
+            values = tuple(common)  # no wait past a close: the same values
+            out.append(((owner, kind, "cal"), values))
+            out.append(((owner, kind, "win"), values))
+    return 0
+
+
+def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_units,
+         waiting, tuple samples, tuple quality):
+    """:meth:`kefu.kpi.live.LiveTracker._take` compiled: the same work in the same order
+    (its docstring says what), then :func:`place` (or the tracker's Python placing
+    when its ``_place`` is None): keep what a walk found for session ``sid``
+    (``j`` in ``tl``, -1: not in it) and place it. O(units + samples + stretches
+    of the session)."""
+    cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
+    cdef list flat = [], out = []
+    cdef Py_ssize_t lo = 0, hi = 0
+    buyer = tl.buyers[j] if j >= 0 else None
+    old = s.buyer
+    if buyer != old:
+        if old is not None:
+            (<set>by_buyer[old]).discard(sid)
+        if buyer is not None:
+            found = by_buyer.get(buyer)
+            if found is None:
+                found = by_buyer[buyer] = set()
+            (<set>found).add(sid)
+        s.buyer = buyer
+    for pair in shop_units:
+        f, a = pair
+        flat.append(f)
+        flat.append(a)
+    s.shop_units = tuple(flat)
+    s.agent_units = agent_units
+    s.fate = _fate_of(tl, j) if j >= 0 else _REACHED
+    s.waiting = waiting
+    shop_samples, agent_samples, s.unanswered, s.dropped = samples
+    served = tuple(sorted(agent_samples))
+    _samples_into(out, None, shop_samples)
+    for agent in served:
+        _samples_into(out, agent, agent_samples[agent])
+    s.samples, s.served = tuple(out), served
+    found = _contact_of(tl, j, m.opts, m.cal) if j >= 0 else None
+    if found is None:
+        s.contact = None
+    else:
+        i, hour, c, code, wait, agent, moved, reason = found
+        s.contact = (m.cal.days[i], hour, tl.groups[j], agent, code, wait, moved, reason, c)
+    if j >= 0:
+        lo, hi = tl.s_lo[j], tl.s_hi[j]
+    stretches = tuple(zip(tl.agents[lo:hi], tl.starts[lo:hi], tl.ends[lo:hi], strict=True))
+    if stretches != s.stretches:
+        for agent in {x[0] for x in s.stretches}:
+            (<set>held_by[agent]).discard(sid)
+        for agent in {x[0] for x in stretches}:
+            found = held_by.get(agent)
+            if found is None:
+                found = held_by[agent] = set()
+            (<set>found).add(sid)
+        s.stretches = stretches
+    s.quality = quality
+    if tracker._place is None:
+        tracker._apply(sid, s)
+    else:
+        place(tracker, sid, s)

@@ -53,6 +53,7 @@ from them; a session's messages in a list) and each message id once
 
 from __future__ import annotations
 
+import _thread
 import datetime as dt
 import functools
 import heapq
@@ -68,14 +69,13 @@ from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
 from kefu.kpi.intake import checked_one
-from kefu.kpi.live_feed import compiled_place, new_feed, survey
+from kefu.kpi.live_feed import compiled_place, compiled_take, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.occupancy import AgentLoad, Span, loads_of
 from kefu.kpi.options import Options, make_options, seconds
-from kefu.kpi.ratings import rated_at
 from kefu.kpi.records import (
     AgentStatus,
     Evaluation,
@@ -286,22 +286,36 @@ class _GuardedZone(dt.tzinfo):
         return short_repr(self._tz)
 
 
+_get_ident = _thread.get_ident
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 def _serialised(query: Callable[Concatenate[LiveTracker, P], T]
                 ) -> Callable[Concatenate[LiveTracker, P], T]:
-    """Run a query as one call on the tracker (:meth:`LiveTracker._enter`)."""
+    """Run a query as one call on the tracker: wait for another thread's call to end,
+    refuse a call made from inside a call (NestedCall). The turn is taken and
+    given back inline with the feed's C methods (:class:`kefu.kpi.live_feed.Feed`),
+    not through a helper method: an exception raised as a helper returns (a
+    KeyboardInterrupt) would leave the turn taken for good."""
     name = query.__name__
 
     @functools.wraps(query)
     def call(self: LiveTracker, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        self._enter(name)
+        feed = self._feed
+        while not feed.take():
+            feed.wait(name)
         try:
+            feed.owner = _get_ident()
             return query(self, *args, **kwargs)
+        except KefuError:
+            raise
+        except BaseException:
+            self._torn = True  # an interrupt (its books may be half written)
+            raise
         finally:
-            self._leave()
+            feed.owner = None
+            feed.give()
 
     return call
 
@@ -333,29 +347,50 @@ class LiveTracker:
             self.add = self._feed.add  # type: ignore[method-assign]
         # Placing a measured session (:meth:`_apply`): in C alongside the compiled feed.
         self._place = compiled_place()
+        # Keeping what a walk found for a session (:meth:`_take`): in C with the placing.
+        take = compiled_take(self._place is not None)
+        self._take_c = None if take is None else functools.partial(take, self)
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
         if type(self._opts.tz) not in (zoneinfo.ZoneInfo, dt.timezone):
             self._opts = attrs.evolve(self._opts, tz=_GuardedZone(self._opts.tz))
-        self._service = LiveService(
+        self._service_args = (
             self._opts.threshold if answer_within is None else seconds(
                 "answer_within", answer_within),
             seconds("short_abandon", short_abandon, zero_ok=True))
-        self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
-        self._ratings = LiveRatings()  # K05
-        # K13's occupancy: status records by agent, the sessions each agent held, and the
-        # latest instant of the records the pure function's calendar spans.
+        # What was fed (the records, kept once each, and what filing them counted).
+        self._ratings = LiveRatings()  # K05: its cards, and what it counted of them
+        # K13's occupancy: status records by agent, and the latest instant of the records
+        # the pure function's calendar spans.
         self._statuses: dict[str, set[AgentStatus]] = {}
         self._status_repeats = 0
-        self._held_by: dict[str, set[str]] = {}
         self._span_hi = -INF  # over hand-overs, switches and status records
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
         self._sessions: dict[str, _Session] = self._feed.sessions
-        self._by_buyer: dict[str, set[str]] = {}
         self._kept: dict[str, Message] = self._feed.kept  # message id -> the copy that counts
         self._copies: dict[str, list[Message]] = {}  # ids seen more than once: every copy
         self._excluded: dict[str, str] = {}
+        self._repeats = 0
+        self._conflicts = 0
+        self._dirty: set[str] = self._feed.dirty  # sessions changed since last measured
+        self._calendars: dict[tuple[float, float], Calendar] = {}
+        # Whether an interrupt cut a call short: what was measured is then measured again,
+        # in full, at the next query (:meth:`_measure_again`).
+        self._torn = False
+        self._fresh_books()
+
+    def _fresh_books(self) -> None:
+        """Empty books: everything the tracker measured and placed, none of what was fed.
+        O(1)."""
+        self._service = LiveService(*self._service_args)
+        self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
+        # K13 contacts of sessions taken back in this flush and still counted: a session
+        # placed again with the same contact leaves the counts as they are (most of a
+        # dashboard's refreshes), the rest are counted out at the flush's end.
+        self._out: dict[str, LiveContact] = {}
+        self._held_by: dict[str, set[str]] = {}  # K13: the sessions each agent held
+        self._by_buyer: dict[str, set[str]] = {}
         # Fixed units, counted once: per session-day (FIRST, ANY) with K02 fates, per
         # agent, per buyer-day (FIRST, ANY) with fates.
         self._session_counts: tuple[Counts, Counts] = ({}, {})
@@ -377,9 +412,6 @@ class LiveTracker:
         self._volatile_days: set[DayKey] = set()
         self._waiting: dict[str, tuple[str, float]] = {}  # session -> (buyer, clock)
         self._quality = [0] * len(attrs.fields(DataQuality))  # the sessions' qualities summed
-        self._calendars: dict[tuple[float, float], Calendar] = {}
-        self._repeats = 0
-        self._conflicts = 0
         self._timers: list[tuple[float, str]] = []  # (when a session may settle, its id)
         # K08: samples of sessions without a clock still to come, and their counts.
         self._samples: dict[SampleKey, Multiset] = {}
@@ -387,11 +419,25 @@ class LiveTracker:
         self._unanswered = 0
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
-        self._dirty: set[str] = self._feed.dirty  # sessions changed since last measured
         self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
         self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
         # K08 figures built at a query, by agent (None: the shop), until their samples change.
         self._times_built: dict[str | None, ResponseTimes] = {}
+
+    def _measure_again(self) -> None:
+        """After an interrupt cut a call short (``_torn``): forget everything measured and
+        mark every session and card changed, so the next flush measures the day again
+        from its records, which filing keeps whole (it changes them in steps no
+        Python code runs between). O(sessions + cards); idempotent, so an interrupt
+        here too is taken care of by the next query."""
+        for s in self._sessions.values():
+            s.applied, s.buyer, s.stretches, s.days = None, None, (), ()
+            s.shop_units = s.agent_units = ()
+            s.when = INF
+        self._fresh_books()
+        self._ratings.count_again()
+        self._dirty.update(self._sessions)
+        self._torn = False
 
     # Feeding -------------------------------------------------------------------------
 
@@ -419,14 +465,6 @@ class LiveTracker:
         for r in records:
             add(r)
 
-    def _enter(self, method: str) -> None:
-        """Take the tracker for one call: wait for another thread's call to end; refuse
-        a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
-        self._feed.enter(method)
-
-    def _leave(self) -> None:
-        self._feed.leave()
-
     def _add_record(self, record: object) -> None:
         """:meth:`add` for what the feed does not file itself (it holds the turn): a
         message to check or rebuild, or whose id was seen, or another kind."""
@@ -444,21 +482,20 @@ class LiveTracker:
                                 f" SessionEnd, Exclusion, Evaluation or AgentStatus records,"
                                 f" got {short_repr(record)}")
         rec: Fed = checked_one(record, cls)  # of exactly the class ``cls``
+        # Each kind is filed so that an interrupt (a KeyboardInterrupt, raised as some
+        # Python function is entered or returns) leaves it filed whole or not at all:
+        # what may run Python code (hashing a record, a helper) comes first, and what
+        # only marks something changed before the record is filed may happen in vain.
         if cls is Message:
             self._add_message(cast(Message, rec))
         elif cls is Exclusion:
             self._exclude(cast(Exclusion, rec))
         elif cls is Evaluation:
-            self._ratings.add(cast(Evaluation, rec))
-            self._feed.last = max(self._feed.last, rated_at(cast(Evaluation, rec)))
+            self._ratings.add(cast(Evaluation, rec), self._feed)
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
         else:
-            other = cast(Handover | Release | HumanRequest | SessionEnd, rec)
-            if self._add_other(other):
-                self._dirty.add(other.session_id)
-            if other.at > self._feed.last:
-                self._feed.last = other.at
+            self._add_other(cast(Handover | Release | HumanRequest | SessionEnd, rec))
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -466,67 +503,82 @@ class LiveTracker:
             s = self._sessions[sid] = _Session()
         return s
 
-    def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> bool:
-        """File a hand-over, release, switch or end once; whether it was new."""
-        s = self._session(rec.session_id)
+    def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> None:
+        """File a hand-over, release, switch or end once, and mark its session changed."""
+        sid = rec.session_id
+        s = self._session(sid)
+        routes = isinstance(rec, Handover | Release)
+        if routes:
+            self._ratings.touch_session(sid)  # who is credited may change (K05)
         kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
-        bucket: set[Any] | frozenset[Any] = getattr(s, kind)
+        bucket: set[Any] = getattr(s, kind)
         if not bucket:
             bucket = set()
             setattr(s, kind, bucket)
         size = len(bucket)
-        cast("set[Any]", bucket).add(rec)  # one hash of it (its class's own code)
+        bucket.add(rec)  # one hash of it (its class's own code); no Python code after it
+        feed = self._feed
+        feed.last = max(feed.last, rec.at)
         if len(bucket) == size:
             self._repeats += 1  # an identical record: a duplicate (data quality)
-            if isinstance(rec, Handover | Release):
+            if routes:
                 self._route_repeats += 1
-            return False
+            return
         if isinstance(rec, Handover | HumanRequest):
             self._span_hi = max(self._span_hi, rec.at)
-        if isinstance(rec, Handover | Release):
-            self._ratings.touch_session(rec.session_id)  # who is credited may change (K05)
-        return True
+        self._dirty.add(sid)
 
     def _add_message(self, m: Message) -> None:
         """Keep one copy per message id, the smallest in the global order (as the pure
-        functions do), and mark the sessions whose messages changed."""
+        functions do), and mark the sessions whose messages changed. A repeated id
+        is worked out first and filed in steps that run no Python code."""
         mid = m.message_id
         kept = self._kept.get(mid)
         feed = self._feed
         if kept is None:
             feed.file(m)
             return
-        if message_key(m) < message_key(kept):  # the new copy is the one kept from now on
-            # Its session first: the one code here that may raise (a new session's
-            # constructor), so that a failure leaves the message where it was.
-            target = self._session(m.session_id).messages
-        if m.at > feed.last:
-            feed.last = m.at
-        copies = self._copies.setdefault(mid, [kept])
-        self._conflicts -= _conflicts_of(copies)
-        copies.append(m)
-        self._repeats += 1
-        self._conflicts += _conflicts_of(copies)
+        old = self._copies.get(mid, [kept])
+        copies = [*old, m]
+        conflicts = _conflicts_of(copies) - _conflicts_of(old)
         best = min(copies, key=message_key)
         if message_key(best) == message_key(kept):
+            self._copies[mid] = copies
+            self._repeats += 1
+            self._conflicts += conflicts
+            feed.last = max(feed.last, m.at)
             return
-        # Rare: a conflicting copy moved the message (to another time or session).
-        self._kept[mid] = best
+        # Rare: a conflicting copy moved the message (to another time or session). Its
+        # new session first (a new session's constructor may raise), then where it was.
+        target = self._session(m.session_id).messages
         moved = self._sessions[kept.session_id].messages
-        del moved[next(k for k, x in enumerate(moved) if x is kept)]  # O(its messages)
+        where = next(k for k, x in enumerate(moved) if x is kept)  # O(its messages)
+        hi = feed.message_hi
+        if kept.at == hi and best.at < kept.at:
+            hi = max([x.at for x in self._kept.values() if x is not kept] + [best.at])
+        self._copies[mid] = copies
+        self._repeats += 1
+        self._conflicts += conflicts
+        feed.last = max(feed.last, m.at)
+        self._kept[mid] = best
+        del moved[where]
         target.append(best)
-        if kept.at == feed.message_hi and best.at < kept.at:
-            feed.message_hi = max(x.at for x in self._kept.values())
-        feed.message_hi = max(feed.message_hi, best.at)
+        feed.message_hi = max(hi, best.at)
         self._dirty.update((kept.session_id, best.session_id))
 
     def _add_status(self, r: AgentStatus) -> None:
         """An agent went on or off line (K13's occupancy): filed once, like the others."""
-        mine = self._statuses.setdefault(r.agent_id, set())
-        if r in mine:
+        mine = self._statuses.get(r.agent_id)
+        if mine is None:
+            mine = {r}  # one hash of it (its class's own code); no Python code after it
+            size = 0
+        else:
+            size = len(mine)
+            mine.add(r)  # the same
+        self._statuses[r.agent_id] = mine
+        if len(mine) == size:
             self._status_repeats += 1
             return
-        mine.add(r)
         self._span_hi = max(self._span_hi, r.at)
         self._feed.last = max(self._feed.last, r.at)
 
@@ -536,9 +588,9 @@ class LiveTracker:
         reason = self._excluded.get(e.buyer_id)
         if reason is not None and reason <= e.reason:
             return
+        self._ratings.touch_buyer(e.buyer_id)  # first: the one Python code here
         self._excluded[e.buyer_id] = e.reason
         self._dirty.update(self._by_buyer.get(e.buyer_id, ()))
-        self._ratings.touch_buyer(e.buyer_id)
 
     # Measuring and placing one session -----------------------------------------------
 
@@ -546,6 +598,8 @@ class LiveTracker:
         """Measure every session changed since the last query, once, then settle the
         sessions whose volatile units became fixed as time went on. Each query starts
         with it, so a burst of records costs one measure per session it touched."""
+        if self._torn:
+            self._measure_again()
         dirty = set(self._dirty)
         self._dirty.clear()
         try:
@@ -577,6 +631,7 @@ class LiveTracker:
             self._refold(day)
         self._unfolded = set()
         self._commit_samples()
+        self._count_out()
         self._service.commit()
         if self._ratings.changed:
             self._ratings.flush(self._stretches,
@@ -597,7 +652,7 @@ class LiveTracker:
         self._retract(sid, s)
         first, anyb = m.session_tallies
         units = list(zip(first.units or (), anyb.units or (), strict=True))
-        self._take(sid, s, tl, 0 if tl.ids else -1, m, units,
+        (self._take_c or self._take)(sid, s, tl, 0 if tl.ids else -1, m, units,
                    [u for t in m.agent_tallies.values() for u in t.units or ()],
                    m.waiting[0][1] if m.waiting else None,
                    (m.shop_samples, m.agent_samples, m.unanswered, m.dropped),
@@ -631,6 +686,7 @@ class LiveTracker:
                 agent_units.setdefault(u.session_id, []).append(u)
         split = m.split if m.split is not None else {}
         no_samples: tuple[Samples, dict[str, Samples], int, int] = (Samples(), {}, 0, 0)
+        take = self._take_c or self._take
         for sid, s in zip(sids, sessions, strict=True):
             j = tl.index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
             units = shop_units.get(sid, [])
@@ -638,9 +694,9 @@ class LiveTracker:
             if (j >= 0 and fate_of(tl, j) == STILL_WAITING and units
                     and tl.buyers[j] not in self._excluded):
                 waiting = units[0][0].start
-            self._take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
-                       split.get(j, no_samples),
-                       (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
+            take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
+                 split.get(j, no_samples),
+                 (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
               shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],
@@ -648,7 +704,8 @@ class LiveTracker:
               samples: tuple[Samples, dict[str, Samples], int, int],
               quality: tuple[int, ...]) -> None:
         """Keep what a walk found for session ``sid`` (``j`` in ``tl``, -1: not in it) and
-        place it."""
+        place it. O(units + samples + stretches of the session); in C when the placing
+        is (``_take_c``)."""
         buyer = tl.buyers[j] if j >= 0 else None
         if buyer != s.buyer:
             if s.buyer is not None:
@@ -739,7 +796,7 @@ class LiveTracker:
                 self._later[sid] = s.contact
                 when = min(when, s.contact[8])
             else:
-                self._service.count(s.contact, 1)
+                self._count_in(sid, s.contact)
         if vol_shop or vol_agents:
             self._volatile[sid] = (vol_shop, vol_agents)
         s.when = when
@@ -759,6 +816,23 @@ class LiveTracker:
         self._unfolded.update(days)
         if when == INF:  # nothing left to place again but by a new measure
             s.shop_units = s.agent_units = ()
+
+    def _count_in(self, sid: str, contact: LiveContact) -> None:
+        """Count a placed session's K13 contact, unless it is the one it had when it was
+        taken back in this flush (``_out``: still counted). O(1)."""
+        old = self._out.pop(sid, None)
+        if old == contact:
+            return
+        if old is not None:
+            self._service.count(old, -1)
+        self._service.count(contact, 1)
+
+    def _count_out(self) -> None:
+        """Count out the contacts taken back in this flush and not placed again as they
+        were. O(those contacts)."""
+        out, self._out = self._out, {}
+        for contact in out.values():
+            self._service.count(contact, -1)
 
     def _bump_all(self, flat: Bumps, n: int) -> None:
         """Add ``n`` to each count a flat tuple of Bumps names. O(its length)."""
@@ -781,7 +855,7 @@ class LiveTracker:
         else:
             self._add_samples(s, -1)
         if s.contact is not None and self._later.pop(sid, None) is None:
-            self._service.count(s.contact, -1)
+            self._out[sid] = s.contact  # counted out at the flush's end unless placed again
         self._volatile.pop(sid, None)
         self._waiting.pop(sid, None)
         for n, x in enumerate(s.quality):
@@ -812,13 +886,14 @@ class LiveTracker:
     def _commit_samples(self) -> None:
         """Apply the samples added and taken back since the last commit: a value taken
         back and added again (a session measured again, unchanged) cancels out, and
-        the rest go into the multisets in bulk."""
+        the rest go into the multisets in bulk; an owner's figures are built again
+        only if their values changed."""
         for key, (adds, removes) in self._delta.items():
-            self._times_built.pop(key[0], None)
             ms = self._samples.get(key)
             if ms is None:
                 ms = self._samples[key] = Multiset()
-            ms.change(adds, removes)
+            if ms.change(adds, removes):
+                self._times_built.pop(key[0], None)
         self._delta = {}
 
     def _settle(self) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import _thread
 from collections.abc import Callable
+from functools import partial
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -30,7 +31,7 @@ from kefu.kpi.intake import CLEAN_ONE
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "Survey", "compiled_place", "new_feed", "survey"]
+__all__ = ["Feed", "Feeding", "Survey", "compiled_place", "compiled_take", "new_feed", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -58,9 +59,14 @@ class Feeding(Protocol):
 
     def survey(self, messages: list[Message]) -> Survey | None: ...
 
-    def enter(self, method: str) -> None: ...
+    # The turn (see :class:`Feed`): ``take()`` takes it if it is free (whether it did),
+    # ``give()`` gives it back, ``owner`` is the thread inside a call (None: no call),
+    # ``wait(method)`` refuses a nested call or waits until the turn is free.
+    take: Callable[[], bool]
+    give: Callable[[], None]
+    owner: int | None
 
-    def leave(self) -> None: ...
+    def wait(self, method: str) -> None: ...
 
 
 class Feed:
@@ -69,15 +75,25 @@ class Feed:
     ``new_session()`` makes a session (an object with a ``messages`` list);
     ``other(record)`` files anything but a clean exact Message whose id is new
     (it checks the record, and raises InvalidRecord for a bad one).
+
+    The turn: a call takes it inline, ``while not feed.take(): feed.wait(name)``,
+    sets ``owner`` inside its ``try`` and in ``finally`` clears it and calls
+    ``give()``. ``take`` and ``give`` are the lock's own C methods and ``wait``
+    never holds the lock when it returns, so no Python frame sits between
+    taking the turn and the ``try`` that gives it back: an exception raised as
+    a Python function is entered or returns (a signal handler's
+    KeyboardInterrupt, a trace function's) cannot leave the turn taken.
     """
 
-    __slots__ = ("_lock", "_new_session", "_other", "_owner", "dirty", "kept", "last",
-                 "message_hi", "sessions")
+    __slots__ = ("_lock", "_new_session", "_other", "dirty", "give", "kept", "last",
+                 "message_hi", "owner", "sessions", "take")
 
     def __init__(self, new_session: Callable[[], Any],
                  other: Callable[[object], None]) -> None:
-        self._lock = _thread.allocate_lock()  # calls from other threads wait for it
-        self._owner: int | None = None  # the thread inside a call, if any
+        lock = self._lock = _thread.allocate_lock()  # calls from other threads wait for it
+        self.take: Callable[[], bool] = partial(lock.acquire, False)
+        self.give: Callable[[], None] = lock.release
+        self.owner: int | None = None  # the thread inside a call, if any
         self._new_session = new_session
         self._other = other
         self.kept: dict[str, Message] = {}
@@ -87,19 +103,19 @@ class Feed:
         self.message_hi = -float("inf")
 
     def add(self, record: object) -> None:
-        """Take one record, in a turn of its own (:meth:`enter`, inline). O(1)."""
+        """Take one record, in a turn of its own (taken inline: the class docstring). O(1)."""
         lock = self._lock
-        if not lock.acquire(False):
-            self.enter("add")  # taken: a nested call (refused) or another thread's
-        self._owner = _get_ident()
+        while not lock.acquire(False):
+            self.wait("add")  # taken: a nested call (refused) or another thread's
         try:
+            self.owner = _get_ident()
             if (type(record) is Message and _CLEAN_MESSAGE(record)
                     and record.message_id not in self.kept):
                 self.file(record)
             else:
                 self._other(record)
         finally:
-            self._owner = None
+            self.owner = None
             lock.release()
 
     def file(self, m: Message) -> None:
@@ -122,19 +138,15 @@ class Feed:
         """:func:`survey` (the compiled feed answers None for what it leaves to it)."""
         return survey(messages)
 
-    def enter(self, method: str) -> None:
-        """Take the tracker for one call: wait for another thread's call to end; refuse
-        a call made from inside a call (NestedCall). The caller leaves in ``finally``."""
-        if not self._lock.acquire(False):
-            if self._owner == _get_ident():
-                raise NestedCall(method)
-            self._lock.acquire()
-        self._owner = _get_ident()
-
-    def leave(self) -> None:
-        """End the call :meth:`enter` began."""
-        self._owner = None
-        self._lock.release()
+    def wait(self, method: str) -> None:
+        """The turn is taken: refuse a call made from inside a call (NestedCall), else
+        wait until the other thread's call ends. Returns without the turn (the
+        caller tries to take it again), so an interrupt as it returns leaves
+        nothing taken."""
+        if self.owner == _get_ident():
+            raise NestedCall(method)
+        with self._lock:
+            pass
 
 
 def survey(messages: list[Message]) -> Survey:
@@ -167,4 +179,15 @@ def compiled_place() -> Callable[[Any, str, Any], None] | None:
     if kernel.ACTIVE == "c" and _COMPILED is not None:
         place: Callable[[Any, str, Any], None] = _COMPILED.place
         return place
+    return None
+
+
+def compiled_take(placing: bool) -> Callable[..., None] | None:
+    """The compiled twin of the tracker's keeping of what a walk found for a session
+    (``LiveTracker._take``, done by ``kefu.kpi._live_c.take``) while the compiled
+    KPI kernel is active (and built) and the tracker ``placing`` in C (a tracker
+    placing in Python keeps in Python too), else None."""
+    if placing and kernel.ACTIVE == "c" and _COMPILED is not None:
+        take: Callable[..., None] = _COMPILED.take
+        return take
     return None

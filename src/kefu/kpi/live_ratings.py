@@ -16,9 +16,10 @@ again; a report O(breakdown keys).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from kefu.kpi.options import Options
-from kefu.kpi.ratings import card_count_key, card_winner
+from kefu.kpi.ratings import card_count_key, card_winner, rated_at
 from kefu.kpi.records import Evaluation
 from kefu.kpi.results import DataQuality, Key, Satisfaction, Tally
 from kefu.kpi.timeline import Timeline, fields_of
@@ -32,6 +33,12 @@ CardId = tuple[str, object]
 # What a card added to the counts: its session, its buyer, its tally key (None: outside
 # the window), ratings it replaced, conflicts among them.
 Placed = tuple[str, str, "Key | None", int, int]
+
+
+class Timed(Protocol):
+    """What holds a tracker's latest record time (its feed)."""
+
+    last: float
 
 
 class LiveRatings:
@@ -54,21 +61,45 @@ class LiveRatings:
         self._replaced = 0  # over the cards placed
         self._conflicts = 0
 
-    def add(self, e: Evaluation) -> None:
-        """File one (checked) evaluation. O(1)."""
+    def add(self, e: Evaluation, feed: Timed) -> None:
+        """File one (checked) evaluation, and move ``feed.last`` up to when it was rated.
+        O(1).
+
+        An interrupt (raised as some Python function is entered or returns) leaves it
+        filed whole or not at all: what hashes the card (its rating's own code)
+        comes first, a card marked changed or made empty before the rating is
+        filed is counted as it was, and no Python code runs after the last hash.
+        """
+        at = rated_at(e)
         fields = _FIELDS(e)
         if fields in self._seen:
             self._duplicates += 1
+            feed.last = max(feed.last, at)
             return
+        ratings: list[Evaluation] | None = None
+        if not e.by_bot:
+            card: CardId = ("id", e.card_id) if e.card_id is not None else ("one", fields)
+            self._dirty.add(card)
+            ratings = self._cards.setdefault(card, [])
         self._seen.add(fields)
         if e.rated_at is not None and e.rated_at < e.sent_at:
             self._negative += 1  # rated before sent: taken as rated when sent
-        if e.by_bot:
+        feed.last = max(feed.last, at)
+        if ratings is None:
             self._bot += 1
-            return
-        card: CardId = ("id", e.card_id) if e.card_id is not None else ("one", fields)
-        self._cards.setdefault(card, []).append(e)
-        self._dirty.add(card)
+        else:
+            ratings.append(e)
+
+    def count_again(self) -> None:
+        """Forget what was counted and mark every card changed (the tracker's books are
+        written again after an interrupt). O(cards)."""
+        self._placed = {}
+        self._by_session = {}
+        self._by_buyer = {}
+        self._counts = {}
+        self._replaced = 0
+        self._conflicts = 0
+        self._dirty = set(self._cards)
 
     @property
     def changed(self) -> bool:
@@ -99,8 +130,13 @@ class LiveRatings:
     def _place(self, card: CardId, timeline_of: Callable[[str], Timeline], opts: Options,
                calendar: Callable[[float], Calendar]) -> None:
         """Count one card again. What may raise (the calendar: a time zone's code) runs
-        before anything changes, so a card is either counted again or as it was."""
-        e, replaced, conflicts = card_winner(self._cards[card])
+        before anything changes, so a card is either counted again or as it was. A card
+        with no rating filed (an interrupt cut its filing short) counts nothing."""
+        ratings = self._cards.get(card)
+        if not ratings:
+            self._unplace(card)
+            return
+        e, replaced, conflicts = card_winner(ratings)
         key = card_count_key(e, timeline_of(e.session_id), opts, calendar(e.sent_at))
         self._unplace(card)
         self._replaced += replaced

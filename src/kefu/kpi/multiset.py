@@ -120,17 +120,28 @@ class Multiset:
         self._blocks = [merged[i:i + step] for i in range(0, len(merged), step)]
         self._maxes = [block[-1] for block in self._blocks]
 
-    def change(self, adds: list[float], removes: list[float]) -> None:
+    def change(self, adds: list[float], removes: list[float]) -> bool:
         """Add ``adds`` and remove ``removes`` (present values): a value in both cancels
-        out (a session measured again, unchanged), the rest go in bulk (:meth:`update`)."""
+        out (a session measured again, unchanged), the rest go in bulk (:meth:`update`).
+        Whether the values changed.
+
+        A dashboard's refresh measures again every session touched since the last
+        one, and most give back the very samples they had: when ``adds`` and
+        ``removes`` are the same values (sorted and compared at C speed,
+        O(m log m)) nothing is done at all, and the figures built from the values
+        stay valid."""
         if adds and removes:
+            if len(adds) == len(removes) and sorted(adds) == sorted(removes):
+                return False
             net = Counter(adds)
             net.subtract(removes)
             adds = [x for x, k in net.items() for _ in range(k)]
             removes = [x for x, k in net.items() for _ in range(-k)]
         for x in removes:
             self.remove(x)
-        self.update(adds)
+        if adds:
+            self.update(adds)
+        return bool(adds or removes)
 
     def remove(self, x: float) -> None:
         """Remove one copy of a value that is present. O(log n + BLOCK)."""

@@ -1,0 +1,187 @@
+"""K12 with S05's care: an interrupt landing anywhere in a tracker's call never leaves it stuck.
+
+An exception that is not a kefu error (a signal handler's KeyboardInterrupt)
+can land between any two steps of Python code. Here a trace function raises
+one as the k-th Python function of a call is entered (or returns), for every
+k until the call completes. Whatever k, the tracker is never left holding
+its turn (a later call from this thread or another one is answered, not
+refused as nested nor kept waiting), and it goes on either equal to a fresh
+tracker fed the same records (the interrupted record counted or not, never
+half) or refusing with a clear kefu error.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+import pytest
+from kpi_strategies import BASE
+from test_kpi_live import live
+
+from kefu.errors import KefuError
+from kefu.kpi import (
+    AgentStatus,
+    EvalSource,
+    Evaluation,
+    Exclusion,
+    Handover,
+    LiveTracker,
+    Message,
+    Rating,
+    Release,
+    Sender,
+    SessionEnd,
+)
+
+
+class _Interrupted(BaseException):
+    """Not an error the tracker turns into a KefuError (like KeyboardInterrupt)."""
+
+
+def _interrupt_at(k: int, call: Callable[[], object], when: str) -> bool:
+    """Run ``call()``, raising _Interrupted as its k-th Python function is entered
+    (``when="call"``) or returns (``"return"``). Whether the interrupt landed."""
+    seen = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal seen
+        if event == when:
+            seen += 1
+            if seen == k:
+                raise _Interrupted(f"interrupt at {when} {k}")
+        return trace if when == "return" and event == "call" else None
+
+    sys.settrace(trace)
+    try:
+        call()
+    except _Interrupted:
+        return True
+    except KefuError:
+        if seen < k:
+            raise
+        return True
+    finally:
+        sys.settrace(None)
+    return False
+
+
+def _day() -> list[Any]:
+    """A small day touching every kind of record (and a repeat)."""
+    return [
+        Message("s1", "b1", BASE + 10.0, Sender.BUYER, "m1"),
+        Handover("s1", "b1", "alice", BASE + 11.0),
+        Message("s1", "b1", BASE + 40.0, Sender.AGENT, "m2", agent_id="alice"),
+        Message("s2", "b2", BASE + 50.0, Sender.BUYER, "m3"),
+        AgentStatus("bob", BASE + 5.0, True, 0),
+        Handover("s2", "b2", "bob", BASE + 52.0),
+        Evaluation("s1", "b1", "alice", BASE + 60.0, Rating.SATISFIED, EvalSource.BUYER),
+        Release("s2", "b2", BASE + 300.0),
+        Message("s2", "b2", BASE + 301.0, Sender.BUYER, "m4"),
+        Message("s1", "b1", BASE + 40.0, Sender.AGENT, "m2", agent_id="alice"),
+        SessionEnd("s1", BASE + 400.0),
+        Exclusion("b3", "test"),
+        Message("s3", "b3", BASE + 410.0, Sender.BUYER, "m5"),
+    ]
+
+
+def _fed(records: list[Any]) -> LiveTracker:
+    tracker = LiveTracker()
+    tracker.extend(records)
+    return tracker
+
+
+def _answered_elsewhere(tracker: LiveTracker) -> bool:
+    """Whether another thread's query is answered (a turn left taken would keep it
+    waiting for good)."""
+    done = threading.Event()
+
+    def ask() -> None:
+        tracker.shop()
+        done.set()
+
+    threading.Thread(target=ask, daemon=True).start()
+    return done.wait(10.0)
+
+
+def _figures(tracker: LiveTracker) -> dict[str, Any] | KefuError:
+    try:
+        return live(tracker, tracker.last + 90.0) | {"over": live(tracker, None),
+                                                     "last": tracker.last}
+    except KefuError as exc:
+        return exc
+
+
+CALLS: dict[str, Callable[[LiveTracker, Any], object]] = {
+    "add": lambda t, r: t.add(r),
+    "extend": lambda t, r: t.extend([r]),
+    "shop": lambda t, r: t.shop(),
+    "agents": lambda t, r: t.agents(),
+    "response_times": lambda t, r: t.response_times(),
+    "service": lambda t, r: t.service(),
+    "satisfaction": lambda t, r: t.satisfaction(),
+}
+
+
+def _events(call: Callable[[], object], when: str) -> int:
+    """How many Python functions ``call()`` enters (or returns from)."""
+    seen = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal seen
+        seen += event == when
+        return trace if when == "return" and event == "call" else None
+
+    sys.settrace(trace)
+    try:
+        call()
+    finally:
+        sys.settrace(None)
+    return seen
+
+
+# The record each feed is interrupted taking (one of each kind, a repeat, a new
+# session's first message); a query is interrupted after the whole day.
+CASES = [(name, at) for name in ("add", "extend") for at in (1, 4, 6, 7, 9, 10, 11, 12)] + [
+    (name, 12) for name in sorted(CALLS) if name not in ("add", "extend")]
+
+
+@pytest.mark.parametrize("when", ["call", "return"])
+@pytest.mark.parametrize(("name", "at"), CASES)
+def test_S05_K12_an_interrupt_anywhere_in_a_call_never_leaves_the_tracker_stuck(
+        name: str, at: int, when: str) -> None:
+    """``at``: the records acknowledged before the interrupted call; a feed is
+    interrupted as it takes record ``at``, a query just after it. Every point of
+    the call's first and last 60, and every 5th between (a query's measuring,
+    whose interrupts all end the same way: measured again at the next query)."""
+    day = _day()
+    done, rest = day[:at], day[at + 1:]
+    call = CALLS[name]
+    fed = name in ("add", "extend")
+    # What a tracker equals after the call: the record taken or not (a feed), or
+    # every record acknowledged (a query).
+    taken = [done, day[:at + 1]] if fed else [day[:at + 1]]
+    expected = [_figures(_fed(records)) for records in taken]
+    finals = [_figures(_fed(records + rest)) for records in taken]
+    before = done if fed else day[:at + 1]
+    counted = _fed(before)
+    total = _events(lambda: call(counted, day[at]), when)
+    assert total > 1, "the call made no Python call at all: nothing was tested"
+    ends = {*range(1, 60), *range(max(total - 60, 1), total + 1)}
+    for k in sorted(ends | set(range(60, total - 60, 5))):
+        tracker = _fed(before)
+        if not _interrupt_at(k, lambda t=tracker: call(t, day[at]), when):
+            continue  # the call ended first (an event counted was the caller's own)
+        assert _answered_elsewhere(tracker), f"{when} {k}: the turn was left taken"
+        now = _figures(tracker)
+        if isinstance(now, KefuError):
+            assert "NestedCall" not in type(now).__name__, f"{when} {k}: {now!r}"
+            continue
+        assert now in expected, f"{when} {k}: the tracker diverged"
+        # And it goes on: the rest of the day gives the fresh tracker's figures.
+        tracker.extend(rest)
+        assert _figures(tracker) in [final for final, figures in zip(finals, expected, strict=True)
+                                     if figures == now], f"{when} {k}"
