@@ -22,6 +22,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -296,3 +298,50 @@ def test_r11_r17_r18_r28_single_calls_apply_and_columns_mixed_match_the_referenc
         results.append(out)
     for other in results[1:]:
         assert other == results[0]
+
+
+# A session slot's ids are stored without a bounds check, so the slot lists must be
+# exactly as long as the slots counted even when growing them fails. Each allocation
+# of a ninth open (the one that grows the lists) fails in turn, in a child process (a
+# crash there is the failure); where the failure was the slots' growth, the open
+# changed nothing and every later call works.
+_FAILED_GROWTH = """
+import _testcapi
+from kefu import Assigner, Cap, ManualClock
+grown = 0
+for k in range(12):
+    shop = Assigner(ManualClock(0.0), engine="c")
+    shop.add_agent("A", Cap.limit(100))
+    for i in range(8):
+        shop.open_session(f"s{i}")
+    _testcapi.set_nomemory(k, k + 1)
+    try:
+        shop.open_session("s8")
+        continue
+    except MemoryError as exc:
+        tb = exc.__traceback__
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        if not tb.tb_frame.f_code.co_name.endswith("._new_session_slot"):
+            continue
+    finally:
+        _testcapi.remove_mem_hooks()
+    grown += 1
+    assert shop.session_ids() == [f"s{i}" for i in range(8)], shop.session_ids()
+    for i in range(9, 40):
+        shop.open_session(f"s{i}")
+    for i in range(40):
+        if i != 8:
+            shop.close_session(f"s{i}")
+    assert shop.session_ids() == [], shop.session_ids()
+print(grown)
+"""
+
+
+def test_a_failed_growth_of_the_session_slots_leaves_them_whole() -> None:
+    require_engine("c")
+    pytest.importorskip("_testcapi")
+    proc = subprocess.run([sys.executable, "-c", _FAILED_GROWTH], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout) >= 3  # the three lists' appends

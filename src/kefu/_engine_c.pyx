@@ -928,10 +928,18 @@ cdef class Engine:
             self.ss_free = <int*>_grow(self.ss_free, cap, sizeof(int))
             self.ss_cap = cap
         si = self.ss_top
+        # The lists grow before the slot is counted: ``_list_put`` stores into them
+        # unchecked, so a failed append (MemoryError) must leave them ss_top long.
+        try:
+            self._sid.append(None)
+            self._buyer.append(None)
+            self._slot_no.append(si)
+        except BaseException:
+            del self._sid[si:]
+            del self._buyer[si:]
+            del self._slot_no[si:]
+            raise
         self.ss_top += 1
-        self._sid.append(None)
-        self._buyer.append(None)
-        self._slot_no.append(si)
         return si
 
     cdef int _free_session_slot(self, int si) except -1:
