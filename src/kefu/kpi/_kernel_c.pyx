@@ -156,16 +156,17 @@ cdef extern from *:
             return PyUnicode_Compare(x.mid, y.mid) < 0;
         });
     }
-    /* Sort doubles (no NaN). A sorted run with a shorter tail (samples in order with
-       a few appended) sorts the tail alone and merges it: O(n), where introsort's
-       pivots degrade on such input to its heap sort. */
+    /* Sort doubles (no NaN), stably as Python's sort: -0.0 and 0.0 compare equal
+       but differ, so they keep their order (a zero median's sign as sorted() gives
+       it). A sorted run with a shorter tail (samples in order with a few appended)
+       sorts the tail alone and merges it (stably too): O(n) for a short tail. */
     static void kefu_sort_doubles(double* values, Py_ssize_t n) {
         double* tail = std::is_sorted_until(values, values + n);
         if (tail - values >= n / 2) {
-            std::sort(tail, values + n);
+            std::stable_sort(tail, values + n);
             std::inplace_merge(values, tail, values + n);
         } else {
-            std::sort(values, values + n);
+            std::stable_sort(values, values + n);
         }
     }
     /* Whether exact str ``s`` has its code points in place (always, from 3.12 on). */
