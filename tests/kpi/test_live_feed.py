@@ -283,23 +283,23 @@ def test_K12_a_message_whose_new_session_cannot_be_made_is_not_filed_on_either_f
 @pytest.mark.parametrize("feed", ["c", "py"])
 def test_K12_leaving_a_turn_never_taken_is_refused_and_the_turn_still_excludes(
         feed: str) -> None:
-    """The feed's ``give`` without its ``take`` is refused as a Python lock refuses
-    to release an unlocked lock: it must not unlock the turn twice over (the
-    compiled lock was a semaphore counting to two: two calls both inside)."""
-    f = tracker(feed)._feed
+    """The feed's turn given back without being taken is refused as a Python lock
+    refuses to release an unlocked lock: it must not unlock the turn twice over
+    (the compiled lock was a semaphore counting to two: two calls both inside);
+    a call from the thread inside one is refused as nested."""
+    t = tracker(feed)
+    f = t._feed
     with pytest.raises(RuntimeError):
-        f.give()
-    assert f.take()
-    f.owner = threading.get_ident()
-    assert not f.take()
-    with pytest.raises(NestedCall):
-        f.wait("agents")
-    f.owner = None
-    f.give()
+        f.turn.__exit__(None, None, None)
+    with f.turn:
+        f.owner = threading.get_ident()
+        with pytest.raises(NestedCall):
+            t.agents()
+        f.owner = None
     with pytest.raises(RuntimeError):
-        f.give()
-    assert f.take()  # the turn was given back
-    f.give()
+        f.turn.__exit__(None, None, None)
+    with f.turn:  # the turn was given back
+        pass
 
 
 @pytest.mark.parametrize("feed", ["c", "py"])

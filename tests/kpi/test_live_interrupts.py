@@ -12,8 +12,11 @@ half) or refusing with a clear kefu error.
 
 from __future__ import annotations
 
+import dis
+import itertools
 import sys
 import threading
+import types
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -185,3 +188,67 @@ def test_S05_K12_an_interrupt_anywhere_in_a_call_never_leaves_the_tracker_stuck(
         tracker.extend(rest)
         assert _figures(tracker) in [final for final, figures in zip(finals, expected, strict=True)
                                      if figures == now], f"{when} {k}"
+
+
+def _after_calls(code: Any) -> list[int]:
+    """The offsets in ``code`` where a signal's KeyboardInterrupt lands as a C function
+    called there returns (CPython checks for pending signals as a CALL ends): the
+    instruction after each CALL in the same exception-handling range as the CALL."""
+    bytecode = dis.Bytecode(code)
+    entries = bytecode.exception_entries
+
+    def handler(offset: int) -> int | None:
+        for e in entries:
+            if e.start <= offset < e.end:
+                return int(e.target)
+        return None
+
+    ops = list(bytecode)
+    return [b.offset for a, b in itertools.pairwise(ops)
+            if a.opname in ("CALL", "CALL_FUNCTION_EX") and handler(a.offset) == handler(b.offset)]
+
+
+def _signal_at(code: Any, offset: int, call: Callable[[], object]) -> bool:
+    """Run ``call()``, raising _Interrupted (as a signal's handler would) as ``code``
+    reaches ``offset``. Whether it landed."""
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        if frame.f_code is not code:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode" and frame.f_lasti == offset:
+            raise _Interrupted(f"signal at {offset}")
+        return trace
+
+    sys.settrace(trace)
+    try:
+        call()
+    except _Interrupted:
+        return True
+    finally:
+        sys.settrace(None)
+    return False
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception tables: CPython 3.11+")
+@pytest.mark.parametrize("name", ["add", "shop", "agents"])
+def test_S05_K12_a_signal_as_the_turn_is_taken_never_leaves_it_taken(name: str) -> None:
+    """A KeyboardInterrupt from a signal lands as a C call returns, not only as a Python
+    function is entered: one landing just as the lock's take returned (before the
+    ``try`` that gives the turn back) kept every later call waiting, or refused
+    as nested. Each such point of the turn's code, on either kernel."""
+    day = _day()
+    tracker = _fed(day)
+    feed = tracker._feed
+    turn = type(feed).add if name == "add" else getattr(LiveTracker, name)
+    if not isinstance(turn, types.FunctionType):
+        pytest.skip("the compiled feed takes a record's turn in C")
+    code = turn.__code__
+    offsets = _after_calls(code)
+    assert offsets
+    for offset in offsets:
+        tracker = _fed(day[:-1])
+        if not _signal_at(code, offset, lambda t=tracker: CALLS[name](t, day[-1])):
+            continue
+        assert _answered_elsewhere(tracker), f"{name} at {offset}: the turn was left taken"
+        tracker.shop()  # and this thread's next call is not refused as nested

@@ -134,7 +134,7 @@ cdef class Feed:
     cdef PyThread_type_lock _mutex
     cdef unsigned long _owner  # the thread inside a call (valid while _inside)
     cdef bint _inside
-    cdef bint _held  # whether the lock is taken (give() without it is refused)
+    cdef bint _held  # whether the lock is taken (__exit__ without it is refused)
     cdef object _new_session
     cdef object _other
     cdef public dict kept
@@ -217,15 +217,20 @@ cdef class Feed:
                  _rank(_slot(best, _SENDER)), <object>_slot(best, _MID))
         return order, sequenced, unknown
 
-    def take(self):
-        """Take the turn if it is free (the reference's ``take``): whether it did."""
-        return self._try()
+    @property
+    def turn(self):
+        """The turn, for a ``with`` statement (the reference's lock): entered in C as
+        the statement begins, so no exception (a signal's KeyboardInterrupt, raised
+        as a C call returns) lands between taking it and the block that gives it
+        back. The caller refuses a nested call first (``owner``)."""
+        return self
 
-    def wait(self, str method):
-        """Refuse a nested call or wait for the turn to be free (the reference's)."""
-        self._wait(method)
+    def __enter__(self):
+        """Wait for another thread's call to end and take the turn (all in C)."""
+        self._take("call")
+        return self
 
-    def give(self):
+    def __exit__(self, *exc):
         """Give the turn back (RuntimeError without it, as the reference's lock: given
         twice, the C lock would let two calls in at once)."""
         if not self._held:

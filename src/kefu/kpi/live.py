@@ -67,7 +67,7 @@ import attrs
 from kefu._text import short_repr
 from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
-from kefu.kpi.errors import InvalidRecord, InvalidTime, TimezoneFailed
+from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
 from kefu.kpi.intake import checked_one
 from kefu.kpi.live_feed import compiled_place, compiled_take, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
@@ -293,29 +293,30 @@ T = TypeVar("T")
 
 def _serialised(query: Callable[Concatenate[LiveTracker, P], T]
                 ) -> Callable[Concatenate[LiveTracker, P], T]:
-    """Run a query as one call on the tracker: wait for another thread's call to end,
-    refuse a call made from inside a call (NestedCall). The turn is taken and
-    given back inline with the feed's C methods (:class:`kefu.kpi.live_feed.Feed`),
-    not through a helper method: an exception raised as a helper returns (a
-    KeyboardInterrupt) would leave the turn taken for good."""
+    """Run a query as one call on the tracker: refuse a call made from inside a call
+    (NestedCall), wait for another thread's call to end. The turn is taken in a
+    ``with`` statement on the feed's lock (:class:`kefu.kpi.live_feed.Feed`), not
+    by a call and a ``try``: an exception landing as the call that took it
+    returned (a signal's KeyboardInterrupt) would leave the turn taken for good."""
     name = query.__name__
 
     @functools.wraps(query)
     def call(self: LiveTracker, /, *args: P.args, **kwargs: P.kwargs) -> T:
         feed = self._feed
-        while not feed.take():
-            feed.wait(name)
-        try:
-            feed.owner = _get_ident()
-            return query(self, *args, **kwargs)
-        except KefuError:
-            raise
-        except BaseException:
-            self._torn = True  # an interrupt (its books may be half written)
-            raise
-        finally:
-            feed.owner = None
-            feed.give()
+        me = _get_ident()
+        if feed.owner == me:
+            raise NestedCall(name)
+        with feed.turn:
+            feed.owner = me
+            try:
+                return query(self, *args, **kwargs)
+            except KefuError:
+                raise
+            except BaseException:
+                self._torn = True  # an interrupt (its books may be half written)
+                raise
+            finally:
+                feed.owner = None
 
     return call
 

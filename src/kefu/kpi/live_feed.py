@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import _thread
 from collections.abc import Callable
-from functools import partial
+from contextlib import AbstractContextManager
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -59,14 +59,10 @@ class Feeding(Protocol):
 
     def survey(self, messages: list[Message]) -> Survey | None: ...
 
-    # The turn (see :class:`Feed`): ``take()`` takes it if it is free (whether it did),
-    # ``give()`` gives it back, ``owner`` is the thread inside a call (None: no call),
-    # ``wait(method)`` refuses a nested call or waits until the turn is free.
-    take: Callable[[], bool]
-    give: Callable[[], None]
+    # The turn (see :class:`Feed`): ``with turn:`` waits for another thread's call to
+    # end and takes it; ``owner`` is the thread inside a call (None: no call).
+    turn: AbstractContextManager[Any]
     owner: int | None
-
-    def wait(self, method: str) -> None: ...
 
 
 class Feed:
@@ -76,23 +72,22 @@ class Feed:
     ``other(record)`` files anything but a clean exact Message whose id is new
     (it checks the record, and raises InvalidRecord for a bad one).
 
-    The turn: a call takes it inline, ``while not feed.take(): feed.wait(name)``,
-    sets ``owner`` inside its ``try`` and in ``finally`` clears it and calls
-    ``give()``. ``take`` and ``give`` are the lock's own C methods and ``wait``
-    never holds the lock when it returns, so no Python frame sits between
-    taking the turn and the ``try`` that gives it back: an exception raised as
-    a Python function is entered or returns (a signal handler's
-    KeyboardInterrupt, a trace function's) cannot leave the turn taken.
+    The turn: a call refuses a nested call (``owner`` is this thread: NestedCall),
+    then takes it in a ``with turn:`` statement, sets ``owner`` first thing in
+    the block and clears it in a ``finally``. ``turn`` is the lock itself (the
+    compiled feed's is in C too): it is taken as the statement begins, with no
+    point between taking it and the block that gives it back where an exception
+    (a signal's KeyboardInterrupt lands as a C call returns, a trace function's
+    as a Python function is entered or returns) could leave the turn taken.
     """
 
-    __slots__ = ("_lock", "_new_session", "_other", "dirty", "give", "kept", "last",
-                 "message_hi", "owner", "sessions", "take")
+    __slots__ = ("_lock", "_new_session", "_other", "dirty", "kept", "last", "message_hi",
+                 "owner", "sessions", "turn")
 
     def __init__(self, new_session: Callable[[], Any],
                  other: Callable[[object], None]) -> None:
         lock = self._lock = _thread.allocate_lock()  # calls from other threads wait for it
-        self.take: Callable[[], bool] = partial(lock.acquire, False)
-        self.give: Callable[[], None] = lock.release
+        self.turn: AbstractContextManager[Any] = lock
         self.owner: int | None = None  # the thread inside a call, if any
         self._new_session = new_session
         self._other = other
@@ -103,20 +98,20 @@ class Feed:
         self.message_hi = -float("inf")
 
     def add(self, record: object) -> None:
-        """Take one record, in a turn of its own (taken inline: the class docstring). O(1)."""
-        lock = self._lock
-        while not lock.acquire(False):
-            self.wait("add")  # taken: a nested call (refused) or another thread's
-        try:
-            self.owner = _get_ident()
-            if (type(record) is Message and _CLEAN_MESSAGE(record)
-                    and record.message_id not in self.kept):
-                self.file(record)
-            else:
-                self._other(record)
-        finally:
-            self.owner = None
-            lock.release()
+        """Take one record, in a turn of its own (the class docstring says how). O(1)."""
+        me = _get_ident()
+        if self.owner == me:
+            raise NestedCall("add")
+        with self._lock:
+            self.owner = me
+            try:
+                if (type(record) is Message and _CLEAN_MESSAGE(record)
+                        and record.message_id not in self.kept):
+                    self.file(record)
+                else:
+                    self._other(record)
+            finally:
+                self.owner = None
 
     def file(self, m: Message) -> None:
         """File a checked message whose id is new in its session, and mark the session
@@ -137,16 +132,6 @@ class Feed:
     def survey(self, messages: list[Message]) -> Survey | None:
         """:func:`survey` (the compiled feed answers None for what it leaves to it)."""
         return survey(messages)
-
-    def wait(self, method: str) -> None:
-        """The turn is taken: refuse a call made from inside a call (NestedCall), else
-        wait until the other thread's call ends. Returns without the turn (the
-        caller tries to take it again), so an interrupt as it returns leaves
-        nothing taken."""
-        if self.owner == _get_ident():
-            raise NestedCall(method)
-        with self._lock:
-            pass
 
 
 def survey(messages: list[Message]) -> Survey:
