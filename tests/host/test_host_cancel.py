@@ -181,3 +181,37 @@ def test_S08_a_close_cut_short_by_the_loop_ending_still_releases_every_shop(
         other.lease(shop).release()  # never ShopBusy
     other.close()
     store.close()
+
+
+def test_S08_a_shop_that_opens_after_the_flusher_was_cancelled_is_released(
+        tmp_path: Path) -> None:
+    """The flusher is cancelled (a task group, not the loop ending) while a shop opens
+    in its worker thread; the loop goes on and nobody closes the host. The shop that
+    opens then can never be written: its caller hears HostClosed and the shop is let
+    go, not left holding its writer lock for as long as the process runs."""
+    store = _SlowToOpen(tmp_path / "x.db")
+
+    async def scenario() -> None:
+        host = Host(store, clock=ManualClock(0.0))
+        await host.start()
+        caller = asyncio.ensure_future(host.call("s", "add_agent", "alice"))
+        await asyncio.get_running_loop().run_in_executor(None, store.opening.wait, 10.0)
+        flusher = host._flusher
+        assert flusher is not None
+        flusher.cancel()
+        await asyncio.wait([flusher], timeout=10.0)
+        store.go.set()
+        with pytest.raises(HostClosed, match="flusher task was cancelled"):
+            await asyncio.wait_for(caller, 10.0)
+        for _ in range(200):  # the release runs in a worker thread
+            if not host.open_shops() and not host._releasing:
+                break
+            await asyncio.sleep(0.01)
+        assert host.open_shops() == []
+        other = SQLiteStore(tmp_path / "x.db")
+        other.lease("s").release()  # never ShopBusy
+        other.close()
+        await asyncio.wait_for(host.close(), 10.0)
+
+    run(scenario())
+    store.close()

@@ -310,11 +310,14 @@ class Host:
             opening = loop.run_in_executor(
                 self._executor, functools.partial(DurableShop.open, self._store, shop_id,
                                                   self._shop_clock, **options))
-            if await _outlast(opening):  # the opening goes on in its thread: let it go then
-                if opening.exception() is None:
+            cancelled = await _outlast(opening)  # the opening goes on in its thread
+            if cancelled or self._stopped is not None:  # or nothing would write the shop:
+                if opening.exception() is None:  # let it go then
                     await _outlast(loop.run_in_executor(
                         self._executor, functools.partial(_close_quietly, opening.result())))
-                raise asyncio.CancelledError
+                if cancelled:
+                    raise asyncio.CancelledError
+                self._usable()  # the flusher ended while the shop opened: HostClosed
             shop = opening.result()
         finally:
             del self._opening[shop_id]
