@@ -215,3 +215,26 @@ def test_S08_a_shop_that_opens_after_the_flusher_was_cancelled_is_released(
 
     run(scenario())
     store.close()
+
+
+def test_S08_a_flusher_cancelled_before_it_first_ran_leaves_no_caller_waiting(
+        tmp_path: Path) -> None:
+    """A shutdown that cancels every task may cancel the flusher before its first
+    step, so its own handler never runs: the host must still refuse calls
+    (HostClosed) instead of running commands that nothing will ever write."""
+    store = SQLiteStore(tmp_path / "x.db")
+
+    async def scenario() -> None:
+        host = Host(store, clock=ManualClock(0.0))
+        await host.start()
+        flusher = host._flusher
+        assert flusher is not None
+        flusher.cancel()
+        await asyncio.wait([flusher], timeout=10.0)
+        with pytest.raises(HostClosed, match="flusher task was cancelled"):
+            await asyncio.wait_for(host.call("s", "add_agent", "alice"), 10.0)
+        await asyncio.wait_for(host.close(), 10.0)
+
+    run(scenario())
+    store.lease("s").release()
+    store.close()

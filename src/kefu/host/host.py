@@ -122,6 +122,7 @@ class Host:
                 raise HostClosed("the host is closed; create a new Host")
             return
         self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+        self._flusher.add_done_callback(self._flusher_ended)
         self._state = "running"
 
     async def close(self) -> None:
@@ -434,6 +435,13 @@ class Host:
             if self._releasing:
                 await _outlast(asyncio.gather(*self._releasing.values()))
             raise
+
+    def _flusher_ended(self, flusher: asyncio.Task[None]) -> None:
+        """Stop the host if the flusher was cancelled before its first step (its
+        handler in :meth:`_flush_loop` never ran then), e.g. by a shutdown cancelling
+        every task: commands must not run that nothing will write. O(1)."""
+        if flusher.cancelled() and self._stopped is None:
+            self._stop("its flusher task was cancelled")
 
     def _stop(self, why: str) -> None:
         """The flusher is gone: fail what waits for it, release every shop, refuse new calls."""
