@@ -586,16 +586,16 @@ class Host:
         for slot in self._slots.values():
             self._timers.cancel(slot)
         self._wake_flusher.set()
-        if self._flusher is not None:
-            await asyncio.wait([self._flusher])  # it may have been cancelled: that is no error
+        # Cancelled (the loop ending mid-close), the closing goes on: every shop
+        # must still be released, or its writer lock outlives the host.
+        cancelled = False
+        if self._flusher is not None:  # it may have been cancelled: that is no error
+            cancelled = await _outlast(self._flusher)
         if self._releasing:
-            await asyncio.wait(list(self._releasing.values()))
+            cancelled = await _outlast(asyncio.gather(*self._releasing.values())) or cancelled
         loop = asyncio.get_running_loop()
         first_error: BaseException | None = None
-        cancelled = False
         for slot in list(self._slots.values()):
-            # Cancelled (the loop ending mid-close), the closing goes on: every shop
-            # must still be released, or its writer lock outlives the host.
             closing = loop.run_in_executor(self._executor, slot.shop.close)
             cancelled = await _outlast(closing) or cancelled
             error = closing.exception()
