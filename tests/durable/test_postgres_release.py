@@ -87,3 +87,27 @@ def test_S07_a_shop_whose_release_failed_is_released_by_closing_it_again(
         again.close()
     finally:
         _drop(postgres_spec, fault)
+
+
+def test_S07_a_shop_whose_release_failed_says_closed_not_concurrent_call(
+        postgres_spec: StoreSpec) -> None:
+    """The failed release must not leave the shop's one-writer guard taken: later
+    calls are told the shop is closed, not that another thread is in a call."""
+    assert isinstance(postgres_spec, PostgresSpec)
+    store = postgres_spec.open()
+    assert isinstance(store, PostgresStore)
+    fault = _failing_unlock(postgres_spec)
+    try:
+        shop = DurableShop.open(store, "a", ManualClock(0.0))
+        _set_path(store, f'"{fault}", pg_catalog')
+        with pytest.raises(StoreError, match="still leased"):
+            shop.close()
+        with pytest.raises(StoreError, match="is closed"):
+            shop.add_agent("bob")
+        with pytest.raises(StoreError, match="is closed"):
+            shop.agent_ids()
+        _set_path(store, "public")
+        shop.close()
+    finally:
+        _drop(postgres_spec, fault)
+        store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dis
 import errno
 import fcntl
+import gc
 import os
 import sqlite3
 import sys
@@ -31,6 +32,9 @@ def entry(seq: int) -> JournalEntry:
 
 
 def open_fds() -> set[str]:
+    """The process's descriptors, once the garbage of earlier tests is collected (a
+    store they left open, collected in the middle of a test, closed its files then)."""
+    gc.collect()
     return set(os.listdir("/proc/self/fd"))
 
 

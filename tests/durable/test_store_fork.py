@@ -91,3 +91,32 @@ def test_S07_a_forked_child_cannot_use_its_parents_store_and_the_parent_goes_on(
     reopened = DurableShop.open(again, "b", ManualClock(100.0))
     assert sorted(reopened.agent_ids()) == ["ag", "ag3"]
     reopened.close()
+
+
+def test_S07_a_lease_released_in_the_parent_frees_the_shop_while_a_forked_child_lives(
+        tmp_path: Any) -> None:
+    """A forked child (a multiprocessing worker) inherits the lease's lock file
+    descriptor; the lock belongs to the open file both copies share, so closing
+    the parent's copy alone kept the shop busy for as long as the child lived."""
+    from kefu.durable import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "x.db")
+    lease = store.lease("a")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: lives on, never touches the store
+        os.close(write)
+        os.read(read, 1)
+        os._exit(0)
+    os.close(read)
+    try:
+        lease.release()
+        other = SQLiteStore(tmp_path / "x.db")
+        other.lease("a").release()  # never ShopBusy: the parent let the shop go
+        other.close()
+        store.lease("a").release()
+    finally:
+        os.write(write, b"x")
+        os.close(write)
+        os.waitpid(pid, 0)
+    store.close()

@@ -181,3 +181,121 @@ def test_S08_a_close_cut_short_by_the_loop_ending_still_releases_every_shop(
         other.lease(shop).release()  # never ShopBusy
     other.close()
     store.close()
+
+
+def test_S08_a_shop_that_opens_after_the_flusher_was_cancelled_is_released(
+        tmp_path: Path) -> None:
+    """The flusher is cancelled (a task group, not the loop ending) while a shop opens
+    in its worker thread; the loop goes on and nobody closes the host. The shop that
+    opens then can never be written: its caller hears HostClosed and the shop is let
+    go, not left holding its writer lock for as long as the process runs."""
+    store = _SlowToOpen(tmp_path / "x.db")
+
+    async def scenario() -> None:
+        host = Host(store, clock=ManualClock(0.0))
+        await host.start()
+        caller = asyncio.ensure_future(host.call("s", "add_agent", "alice"))
+        await asyncio.get_running_loop().run_in_executor(None, store.opening.wait, 10.0)
+        flusher = host._flusher
+        assert flusher is not None
+        flusher.cancel()
+        await asyncio.wait([flusher], timeout=10.0)
+        store.go.set()
+        with pytest.raises(HostClosed, match="flusher task was cancelled"):
+            await asyncio.wait_for(caller, 10.0)
+        for _ in range(200):  # the release runs in a worker thread
+            if not host.open_shops() and not host._releasing:
+                break
+            await asyncio.sleep(0.01)
+        assert host.open_shops() == []
+        other = SQLiteStore(tmp_path / "x.db")
+        other.lease("s").release()  # never ShopBusy
+        other.close()
+        await asyncio.wait_for(host.close(), 10.0)
+
+    run(scenario())
+    store.close()
+
+
+def test_S08_a_flusher_cancelled_before_it_first_ran_leaves_no_caller_waiting(
+        tmp_path: Path) -> None:
+    """A shutdown that cancels every task may cancel the flusher before its first
+    step, so its own handler never runs: the host must still refuse calls
+    (HostClosed) instead of running commands that nothing will ever write."""
+    store = SQLiteStore(tmp_path / "x.db")
+
+    async def scenario() -> None:
+        host = Host(store, clock=ManualClock(0.0))
+        await host.start()
+        flusher = host._flusher
+        assert flusher is not None
+        flusher.cancel()
+        await asyncio.wait([flusher], timeout=10.0)
+        with pytest.raises(HostClosed, match="flusher task was cancelled"):
+            await asyncio.wait_for(host.call("s", "add_agent", "alice"), 10.0)
+        await asyncio.wait_for(host.close(), 10.0)
+
+    run(scenario())
+    store.lease("s").release()
+    store.close()
+
+
+class _SlowToRelease(WatchedStore):
+    """Releasing shop ``a``'s lease waits for ``go`` (set ``armed`` first)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.releasing = threading.Event()
+        self.go = threading.Event()
+        self.released = threading.Event()
+        self.armed = False
+
+    def lease(self, shop_id: str) -> Any:
+        inner = super().lease(shop_id)
+        store = self
+
+        class Lease:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(inner, name)
+
+            def release(self) -> None:
+                if store.armed and inner.shop_id == "a":
+                    store.releasing.set()
+                    store.go.wait(10.0)
+                    inner.release()
+                    store.released.set()
+                    return
+                inner.release()
+
+        return Lease()
+
+
+def test_S08_a_close_cut_short_while_a_dropped_shop_lets_go_releases_the_others(
+        tmp_path: Path) -> None:
+    """Shop ``a`` was dropped (its write failed) and is still letting go in a worker
+    thread as close() begins; the loop ends meanwhile. The other shops must be
+    closed all the same, not left holding their writer locks."""
+    store = _SlowToRelease(tmp_path / "x.db")
+
+    async def main() -> None:
+        host = Host(store, clock=ManualClock(0.0))
+        for shop in ("a", "b"):
+            await host.call(shop, "add_agent", "alice")
+        store.armed = True
+        store.fail = lambda commits: any(c.shop_id == "a" for c in commits)
+        with pytest.raises(ShopFailed):
+            await host.call("a", "add_agent", "bob")
+        assert await asyncio.get_running_loop().run_in_executor(
+            None, store.releasing.wait, 10.0)
+        closing = asyncio.ensure_future(host.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # close() waits for ``a`` to let go
+        threading.Timer(0.2, store.go.set).start()
+
+    asyncio.run(main())
+    assert store.released.wait(10.0)  # the worker thread let ``a`` go
+    other = SQLiteStore(tmp_path / "x.db")
+    for shop in ("a", "b"):
+        other.lease(shop).release()  # never ShopBusy
+    other.close()
+    store.close()

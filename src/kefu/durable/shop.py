@@ -481,8 +481,10 @@ class DurableShop:
                 self._flush()
         finally:
             self._closed = True
-            self._lease.release()
-            self._guard.leave()
+            try:
+                self._lease.release()
+            finally:  # a failed release leaves the shop closed, not in a call for good
+                self._guard.leave()
 
     def __enter__(self) -> DurableShop:
         return self

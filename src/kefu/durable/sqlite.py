@@ -385,8 +385,10 @@ class SQLiteStore:
         Under the store's lock, so two threads releasing one lease cannot
         both close the descriptor (the second close could hit a file opened
         meanwhile); the descriptor is closed even if an interrupt lands after
-        the lease is forgotten. In a child process after fork only the
-        child's copy of the descriptor is closed (the parent keeps its lock).
+        the lease is forgotten. The lock is unlocked before the close, so a
+        forked child's copy of the descriptor cannot keep the shop busy. In a
+        child process after fork only the child's copy of the descriptor is
+        closed (the parent keeps its lock).
         """
         if os.getpid() != self._pid:  # the parent's lock may be held: only the child's copy
             fd, lease._fd = lease._fd, None
@@ -400,7 +402,12 @@ class SQLiteStore:
                     del self._leases[lease.shop_id]
             finally:
                 if fd is not None:
-                    os.close(fd)  # closing the descriptor drops the flock
+                    try:  # unlock first: a forked child's copy of the descriptor
+                        # shares the lock, which closing ours alone would not drop
+                        with contextlib.suppress(OSError):  # closing drops it then
+                            fcntl.flock(fd, fcntl.LOCK_UN)
+                    finally:
+                        os.close(fd)
 
     def close(self) -> None:
         """Release every lease and close the database (idempotent).

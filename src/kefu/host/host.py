@@ -122,6 +122,7 @@ class Host:
                 raise HostClosed("the host is closed; create a new Host")
             return
         self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+        self._flusher.add_done_callback(self._flusher_ended)
         self._state = "running"
 
     async def close(self) -> None:
@@ -310,11 +311,14 @@ class Host:
             opening = loop.run_in_executor(
                 self._executor, functools.partial(DurableShop.open, self._store, shop_id,
                                                   self._shop_clock, **options))
-            if await _outlast(opening):  # the opening goes on in its thread: let it go then
-                if opening.exception() is None:
+            cancelled = await _outlast(opening)  # the opening goes on in its thread
+            if cancelled or self._stopped is not None:  # or nothing would write the shop:
+                if opening.exception() is None:  # let it go then
                     await _outlast(loop.run_in_executor(
                         self._executor, functools.partial(_close_quietly, opening.result())))
-                raise asyncio.CancelledError
+                if cancelled:
+                    raise asyncio.CancelledError
+                self._usable()  # the flusher ended while the shop opened: HostClosed
             shop = opening.result()
         finally:
             del self._opening[shop_id]
@@ -431,6 +435,13 @@ class Host:
             if self._releasing:
                 await _outlast(asyncio.gather(*self._releasing.values()))
             raise
+
+    def _flusher_ended(self, flusher: asyncio.Task[None]) -> None:
+        """Stop the host if the flusher was cancelled before its first step (its
+        handler in :meth:`_flush_loop` never ran then), e.g. by a shutdown cancelling
+        every task: commands must not run that nothing will write. O(1)."""
+        if flusher.cancelled() and self._stopped is None:
+            self._stop("its flusher task was cancelled")
 
     def _stop(self, why: str) -> None:
         """The flusher is gone: fail what waits for it, release every shop, refuse new calls."""
@@ -575,16 +586,16 @@ class Host:
         for slot in self._slots.values():
             self._timers.cancel(slot)
         self._wake_flusher.set()
-        if self._flusher is not None:
-            await asyncio.wait([self._flusher])  # it may have been cancelled: that is no error
+        # Cancelled (the loop ending mid-close), the closing goes on: every shop
+        # must still be released, or its writer lock outlives the host.
+        cancelled = False
+        if self._flusher is not None:  # it may have been cancelled: that is no error
+            cancelled = await _outlast(self._flusher)
         if self._releasing:
-            await asyncio.wait(list(self._releasing.values()))
+            cancelled = await _outlast(asyncio.gather(*self._releasing.values())) or cancelled
         loop = asyncio.get_running_loop()
         first_error: BaseException | None = None
-        cancelled = False
         for slot in list(self._slots.values()):
-            # Cancelled (the loop ending mid-close), the closing goes on: every shop
-            # must still be released, or its writer lock outlives the host.
             closing = loop.run_in_executor(self._executor, slot.shop.close)
             cancelled = await _outlast(closing) or cancelled
             error = closing.exception()
