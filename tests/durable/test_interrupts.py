@@ -20,49 +20,12 @@ from typing import Any
 
 import pytest
 
+from interrupting import Interrupted, interrupt_at
 from kefu import ManualClock
 from kefu.durable import Commit, DurableShop, JournalEntry, SQLiteStore, StoredSnapshot
 from kefu.errors import KefuError, ShopFailed, StoreError
 
 from .store_specs import StoreSpec
-
-
-class _Interrupted(BaseException):
-    """Not an error a shop turns into a KefuError (like KeyboardInterrupt)."""
-
-
-def _interrupt_at(k: int, call: Any, when: str = "call") -> bool:
-    """Run ``call()``, raising _Interrupted as its k-th Python function is entered.
-
-    With ``when="return"``: as its k-th Python function returns (its result
-    lost), the point between a call and what its caller does with the result.
-
-    Returns whether the interrupt landed (False: the call finished first). The
-    call raises the interrupt itself, or a KefuError if it cut something whose
-    failure the shop reports (a write, say).
-    """
-    entered = 0
-
-    def trace(frame: FrameType, event: str, arg: object) -> Any:
-        nonlocal entered
-        if event == when:
-            entered += 1
-            if entered == k:
-                raise _Interrupted(f"interrupt at {when} {k}")
-        return trace if when == "return" and event == "call" else None
-
-    sys.settrace(trace)
-    try:
-        call()
-    except _Interrupted:
-        return True
-    except KefuError:
-        if entered < k:
-            raise
-        return True
-    finally:
-        sys.settrace(None)
-    return False
 
 
 def _state(shop: DurableShop) -> dict[str, Any]:
@@ -82,7 +45,7 @@ def test_S05_an_interrupt_at_any_point_of_a_command_never_diverges_from_the_jour
         shop.add_agent("a", online=True)
         shop.open_session("x")
         before = _state(shop)
-        if not _interrupt_at(k, lambda s=shop: s.open_session("y", request_id=request_id),
+        if not interrupt_at(k, lambda s=shop: s.open_session("y", request_id=request_id),
                              when):
             shop.close()
             assert k > 20  # the interrupt did land at every earlier point
@@ -127,11 +90,11 @@ def test_S05_a_write_an_interrupt_left_open_is_never_read_nor_kept_locked(
         if event == "call" and frame.f_code.co_name == "__exit__" \
                 and frame.f_code.co_filename == contextlib.__file__:
             sys.settrace(None)
-            raise _Interrupted("interrupt as the transaction ends")
+            raise Interrupted("interrupt as the transaction ends")
 
     sys.settrace(trace)
     try:
-        with pytest.raises(_Interrupted):
+        with pytest.raises(Interrupted):
             lease.commit(Commit("a", [entry], StoredSnapshot(1, "{}")))
     finally:
         sys.settrace(None)
@@ -157,11 +120,11 @@ def test_S05_an_interrupt_as_a_lease_is_taken_leaves_no_writer_lock_held(
         if event == "call" and frame.f_code.co_name == "__init__" \
                 and frame.f_code.co_filename.endswith("sqlite.py"):
             sys.settrace(None)
-            raise _Interrupted("interrupt as the lease is made")
+            raise Interrupted("interrupt as the lease is made")
 
     sys.settrace(trace)
     try:
-        with pytest.raises(_Interrupted):
+        with pytest.raises(Interrupted):
             store.lease("a")
     finally:
         sys.settrace(None)

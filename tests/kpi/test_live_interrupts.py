@@ -25,6 +25,7 @@ import pytest
 from kpi_strategies import BASE
 from test_kpi_live import live
 
+from interrupting import Interrupted, interrupt_at
 from kefu.errors import KefuError
 from kefu.kpi import (
     AgentStatus,
@@ -39,37 +40,6 @@ from kefu.kpi import (
     Sender,
     SessionEnd,
 )
-
-
-class _Interrupted(BaseException):
-    """Not an error the tracker turns into a KefuError (like KeyboardInterrupt)."""
-
-
-def _interrupt_at(k: int, call: Callable[[], object], when: str) -> bool:
-    """Run ``call()``, raising _Interrupted as its k-th Python function is entered
-    (``when="call"``) or returns (``"return"``). Whether the interrupt landed."""
-    seen = 0
-
-    def trace(frame: FrameType, event: str, arg: object) -> Any:
-        nonlocal seen
-        if event == when:
-            seen += 1
-            if seen == k:
-                raise _Interrupted(f"interrupt at {when} {k}")
-        return trace if when == "return" and event == "call" else None
-
-    sys.settrace(trace)
-    try:
-        call()
-    except _Interrupted:
-        return True
-    except KefuError:
-        if seen < k:
-            raise
-        return True
-    finally:
-        sys.settrace(None)
-    return False
 
 
 def _day() -> list[Any]:
@@ -176,7 +146,7 @@ def test_S05_K12_an_interrupt_anywhere_in_a_call_never_leaves_the_tracker_stuck(
     ends = {*range(1, 60), *range(max(total - 60, 1), total + 1)}
     for k in sorted(ends | set(range(60, total - 60, 5))):
         tracker = _fed(before)
-        if not _interrupt_at(k, lambda t=tracker: call(t, day[at]), when):
+        if not interrupt_at(k, lambda t=tracker: call(t, day[at]), when):
             continue  # the call ended first (an event counted was the caller's own)
         assert _answered_elsewhere(tracker), f"{when} {k}: the turn was left taken"
         now = _figures(tracker)
@@ -209,7 +179,7 @@ def _after_calls(code: Any) -> list[int]:
 
 
 def _signal_at(code: Any, offset: int, call: Callable[[], object]) -> bool:
-    """Run ``call()``, raising _Interrupted (as a signal's handler would) as ``code``
+    """Run ``call()``, raising Interrupted (as a signal's handler would) as ``code``
     reaches ``offset``. Whether it landed."""
 
     def trace(frame: FrameType, event: str, arg: object) -> Any:
@@ -217,13 +187,13 @@ def _signal_at(code: Any, offset: int, call: Callable[[], object]) -> bool:
             return None
         frame.f_trace_opcodes = True
         if event == "opcode" and frame.f_lasti == offset:
-            raise _Interrupted(f"signal at {offset}")
+            raise Interrupted(f"signal at {offset}")
         return trace
 
     sys.settrace(trace)
     try:
         call()
-    except _Interrupted:
+    except Interrupted:
         return True
     finally:
         sys.settrace(None)
