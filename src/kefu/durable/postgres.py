@@ -41,6 +41,7 @@ from kefu.durable.store import (
     Commit,
     LeaseRecords,
     check_leased,
+    check_process,
     request_positions,
     verify_rows,
 )
@@ -223,9 +224,7 @@ class PostgresStore:
         from the child would interleave with the parent's, and unlocking or
         closing there would end the parent's locks and session.
         """
-        if os.getpid() != self._pid:
-            raise StoreError(f"{self!r} was opened by process {self._pid} and is used in a "
-                             "child process after fork; open the store again in the child")
+        check_process(self, self._pid)
 
     def _usable(self) -> None:
         if self._closed:

@@ -48,6 +48,7 @@ from kefu.durable.store import (
     Commit,
     LeaseRecords,
     check_leased,
+    check_process,
     request_positions,
     verify_rows,
 )
@@ -147,9 +148,7 @@ class SQLiteStore:
         the parent's: SQLite forbids using a connection across fork, and a
         child writing would share the parent's writer lock.
         """
-        if os.getpid() != self._pid:
-            raise StoreError(f"{self!r} was opened by process {self._pid} and is used in a "
-                             "child process after fork; open the store again in the child")
+        check_process(self, self._pid)
 
     def _enable_wal(self) -> None:
         """Put the file in WAL mode (once per file: the mode is stored in it).

@@ -9,6 +9,7 @@ are the whole contract; :class:`~kefu.durable.SQLiteStore` and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -123,6 +124,16 @@ class LeaseRecords:
 
     def request(self, request_id: str) -> RequestRecord | None:
         return self._store._request(self.shop_id, request_id)
+
+
+def check_process(store: object, pid: int) -> None:
+    """Raise StoreError if this is not process ``pid``, the one that opened ``store``:
+    a child made by fork inherits a store's connection and locks, which stay the
+    parent's. One ``getpid`` system call; call it before taking the store's lock
+    (a parent thread may have held it at the fork)."""
+    if os.getpid() != pid:
+        raise StoreError(f"{store!r} was opened by process {pid} and is used in a "
+                         "child process after fork; open the store again in the child")
 
 
 def check_leased(leases: Mapping[str, object], shop_id: str, lease: object) -> None:
