@@ -111,6 +111,17 @@ def test_S05_a_write_an_interrupt_left_open_is_never_read_nor_kept_locked(
     store.close()
 
 
+def _lease_interrupted(store: SQLiteStore, hook: Any, install: Any) -> None:
+    """Lease shop "a" with ``hook`` installed (``sys.settrace`` or ``sys.setprofile``);
+    the hook must interrupt it."""
+    install(hook)
+    try:
+        with pytest.raises(Interrupted):
+            store.lease("a")
+    finally:
+        install(None)
+
+
 def test_S05_an_interrupt_as_a_lease_is_taken_leaves_no_writer_lock_held(
         tmp_path: Path) -> None:
     """SQLite: an interrupt between taking a shop's file lock and handing the lease
@@ -123,12 +134,7 @@ def test_S05_an_interrupt_as_a_lease_is_taken_leaves_no_writer_lock_held(
             sys.settrace(None)
             raise Interrupted("interrupt as the lease is made")
 
-    sys.settrace(trace)
-    try:
-        with pytest.raises(Interrupted):
-            store.lease("a")
-    finally:
-        sys.settrace(None)
+    _lease_interrupted(store, trace, sys.settrace)
     other = SQLiteStore(tmp_path / "shops.db")
     other.lease("a").release()  # never ShopBusy
     store.lease("a").release()
@@ -213,12 +219,7 @@ def test_S07_an_interrupt_once_a_sqlite_lease_is_registered_leaves_no_writer(
             sys.setprofile(None)
             raise Interrupted("interrupt after the lease is registered")
 
-    sys.setprofile(profile)
-    try:
-        with pytest.raises(Interrupted):
-            store.lease("a")
-    finally:
-        sys.setprofile(None)
+    _lease_interrupted(store, profile, sys.setprofile)
     other = SQLiteStore(tmp_path / "shops.db")
     other.lease("a").release()  # the shop is free ...
     with pytest.raises(StoreError):  # ... and this store does not write it any more
