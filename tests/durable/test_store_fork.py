@@ -235,3 +235,54 @@ def test_S07_a_forked_child_never_closes_its_parents_sqlite_connection(
 
     assert _in_child(child) == before
     box[0].close()
+
+
+def test_S07_a_fork_while_another_thread_opens_a_lock_file_lets_go_of_it_in_the_child(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread forks as a lease's lock file has just been opened (``os.open``
+    lets other threads run): the child must let go of that descriptor too. It was
+    opened but not yet known to the store, so the child kept it, and with it the
+    lock the parent took next: a parent that died left the shop busy while the
+    child lived."""
+    import threading
+
+    store = SQLiteStore(tmp_path / "shops.db")
+    lock_dir = str(store._lock_dir)
+    real_open = os.open
+    opened, forked = threading.Event(), threading.Event()
+
+    def slow_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        fd = real_open(path, *args, **kwargs)
+        if str(path).startswith(lock_dir) and not opened.is_set():
+            opened.set()
+            forked.wait(2.0)  # the fork lands here, or waits for this to end
+        return fd
+
+    monkeypatch.setattr(os, "open", slow_open)
+    leases: list[Any] = []
+    taker = threading.Thread(target=lambda: leases.append(store.lease("a")))
+    taker.start()
+    assert opened.wait(10.0)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: lives until the pipe closes
+        os.close(write)
+        os.read(read, 1)
+        os._exit(0)
+    os.close(read)
+    try:
+        forked.set()
+        taker.join(10.0)
+        monkeypatch.undo()
+        [lease] = leases
+        os.close(lease._fd)  # what the parent's death does: its descriptor goes, unlocked
+        lease._fd = None
+        other = SQLiteStore(tmp_path / "shops.db")
+        try:
+            other.lease("a").release()  # never ShopBusy: the child holds nothing
+        finally:
+            other.close()
+    finally:
+        os.close(write)
+        os.waitpid(pid, 0)
+        store.close()

@@ -45,6 +45,7 @@ from typing import Literal
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
 from kefu.durable.store import (
+    FORK_GUARD,
     Commit,
     LeaseRecords,
     check_leased,
@@ -255,8 +256,9 @@ class SQLiteStore:
         name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
         try:
             self._lock_dir.mkdir(exist_ok=True)
-            fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            self._fds.add(fd)  # a fork from now on lets go of it in the child
+            with FORK_GUARD:  # a fork in another thread waits for the record
+                fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._fds.add(fd)  # a fork from now on lets go of it in the child
         except OSError as exc:  # no room, no permission, no descriptor left (EMFILE) ...
             raise StoreError(f"cannot take the writer lock of shop {short_repr(shop_id)} in "
                              f"{str(self._lock_dir)!r}: {exc}") from exc
@@ -286,8 +288,9 @@ class SQLiteStore:
                         del self._leases[shop_id]
                         held._fd = None
             finally:
-                self._fds.discard(fd)
-                os.close(fd)
+                with FORK_GUARD:  # still locked: a child must not keep a copy
+                    self._fds.discard(fd)
+                    os.close(fd)
             raise
         return lease
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -21,8 +22,8 @@ from kefu._text import short_repr
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredShop, StoredSnapshot
 from kefu.errors import JournalCorrupt, StoreError
 
-__all__ = ["Commit", "LeaseRecords", "ShopLease", "Store", "check_leased", "let_go_at_fork",
-           "request_positions", "swap_for_null", "verify_rows"]
+__all__ = ["FORK_GUARD", "Commit", "LeaseRecords", "ShopLease", "Store", "check_leased",
+           "let_go_at_fork", "request_positions", "swap_for_null", "verify_rows"]
 
 
 @attrs.frozen(slots=True)
@@ -145,6 +146,12 @@ class _ForkAware(Protocol):
 #: The stores of this process, for the fork hook (weak: a store nobody holds is gone).
 _live: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
 
+#: Held while a store opens or closes a descriptor the fork hook must know of (with
+#: the record of it), and by a fork from its start until the hooks have run: a fork
+#: in another thread never lands between the descriptor and its record. Re-entrant:
+#: a signal handler that forks inside such a step goes on, as before.
+FORK_GUARD = threading.RLock()
+
 
 def let_go_at_fork(store: _ForkAware) -> None:
     """Have a child made by fork let go of ``store``'s locks (call when it opens). O(1).
@@ -189,8 +196,20 @@ def swap_for_null(fd: int, null: int) -> None:
         os.dup2(null, fd, inheritable=False)
 
 
+def _after_fork_in_parent() -> None:
+    FORK_GUARD.release()
+
+
+def _after_fork_in_child_guarded() -> None:
+    try:
+        _after_fork_in_child()
+    finally:
+        FORK_GUARD.release()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=FORK_GUARD.acquire, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child_guarded)
 
 
 def check_leased(leases: Mapping[str, object], shop_id: str, lease: object) -> None:
