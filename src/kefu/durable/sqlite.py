@@ -32,6 +32,7 @@ long as each shop has one writer; a server-backed store scales further.
 from __future__ import annotations
 
 import contextlib
+import ctypes  # here, not in the fork hook: no import (nor dlopen) in a forked child
 import fcntl
 import hashlib
 import os
@@ -479,8 +480,6 @@ def _keep_forever(obj: object) -> None:
     One reference more than anything holds (CPython's reference count): its
     finaliser never runs. For what a forked child must not finalise.
     """
-    import ctypes
-
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
