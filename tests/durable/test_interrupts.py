@@ -12,6 +12,7 @@ never meets a corrupt journal.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from interrupting import Interrupted, interrupt_at
 from kefu import ManualClock
 from kefu.durable import Commit, DurableShop, JournalEntry, SQLiteStore, StoredSnapshot
-from kefu.errors import KefuError, ShopFailed, StoreError
+from kefu.errors import KefuError, ShopBusy, ShopFailed, StoreError
 
 from .store_specs import StoreSpec
 
@@ -110,6 +111,17 @@ def test_S05_a_write_an_interrupt_left_open_is_never_read_nor_kept_locked(
     store.close()
 
 
+def _lease_interrupted(store: SQLiteStore, hook: Any, install: Any) -> None:
+    """Lease shop "a" with ``hook`` installed (``sys.settrace`` or ``sys.setprofile``);
+    the hook must interrupt it."""
+    install(hook)
+    try:
+        with pytest.raises(Interrupted):
+            store.lease("a")
+    finally:
+        install(None)
+
+
 def test_S05_an_interrupt_as_a_lease_is_taken_leaves_no_writer_lock_held(
         tmp_path: Path) -> None:
     """SQLite: an interrupt between taking a shop's file lock and handing the lease
@@ -122,14 +134,128 @@ def test_S05_an_interrupt_as_a_lease_is_taken_leaves_no_writer_lock_held(
             sys.settrace(None)
             raise Interrupted("interrupt as the lease is made")
 
-    sys.settrace(trace)
-    try:
-        with pytest.raises(Interrupted):
-            store.lease("a")
-    finally:
-        sys.settrace(None)
+    _lease_interrupted(store, trace, sys.settrace)
     other = SQLiteStore(tmp_path / "shops.db")
     other.lease("a").release()  # never ShopBusy
     store.lease("a").release()
     other.close()
     store.close()
+
+
+# -- an interrupt as a shop is leased (S07) ------------------------------------------------
+
+
+def _entry(seq: int) -> JournalEntry:
+    return JournalEntry(seq, 10.0 + seq, f'["open_session",["s{seq}",null,null,0]]', None, None)
+
+
+def _shop_free(spec: StoreSpec, store: Any) -> bool:
+    """Whether a second store takes shop "a" at once; if so, ``store`` cannot write it."""
+    other = spec.open()
+    try:
+        other.lease("a").release()
+    except ShopBusy:
+        return False
+    finally:
+        other.close()
+    with pytest.raises(StoreError):  # no lease of ``store`` is left that writes "a"
+        store.commit_many([Commit("a", [_entry(1)])])
+    return True
+
+
+@pytest.mark.parametrize("when", ["call", "return"])
+def test_S07_an_interrupt_anywhere_in_a_lease_never_leaves_the_shop_taken(
+        store_spec: StoreSpec, when: str) -> None:
+    """For every point of ``store.lease``: the lease is handed over, or the shop is
+    free again (no second writer either way). The one exception is an interrupt at
+    the very return of ``lease``, after it finished: the caller never receives the
+    lease, so the shop stays this store's until the store is closed. PostgreSQL left
+    the lease registered when the interrupt landed as the block that took it ended."""
+    store = store_spec.open()
+    busy = []
+    for k in range(1, 10_000):
+        got: list[Any] = []
+        if not interrupt_at(k, lambda s=store, g=got: g.append(s.lease("a")), when):
+            got.pop().release()
+            break
+        for lease in got:  # the interrupt cut the very end: the lease was handed over
+            lease.release()
+        try:
+            store.shop_ids()
+        except StoreError as exc:  # the interrupt cut the connection: a new store
+            assert "was lost" in str(exc), exc
+            store = store_spec.open()
+        if not _shop_free(store_spec, store):
+            busy.append(k)
+            store.close()  # the lease nobody holds goes with its store
+            store = store_spec.open()
+            assert _shop_free(store_spec, store)
+    else:
+        pytest.fail("the lease never finished")
+    assert k > 5
+    # Only "return" reaches the return of ``lease`` itself (once per store object).
+    assert not busy or when == "return", busy
+    store.lease("a").release()
+
+
+def test_S07_an_interrupt_once_a_sqlite_lease_is_registered_leaves_no_writer(
+        tmp_path: Path) -> None:
+    """A signal's handler runs between two bytecodes, so a KeyboardInterrupt can land
+    after the lease is registered and its lock released, before ``lease`` returns.
+    Its clean-up closed the lock's descriptor but left the lease registered: another
+    store could take the shop, and this one still wrote it (two writers), and
+    closing the store later closed the descriptor number again (another file by
+    then)."""
+    store = SQLiteStore(tmp_path / "shops.db")
+    locked = False
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal locked
+        if event != "c_return" or frame.f_code.co_name != "lease":
+            return
+        name = getattr(arg, "__name__", None)
+        locked = locked or name == "flock"
+        if locked and name == "__exit__":  # the store's lock, once the lease is registered
+            sys.setprofile(None)
+            raise Interrupted("interrupt after the lease is registered")
+
+    _lease_interrupted(store, profile, sys.setprofile)
+    other = SQLiteStore(tmp_path / "shops.db")
+    other.lease("a").release()  # the shop is free ...
+    with pytest.raises(StoreError):  # ... and this store does not write it any more
+        store.commit_many([Commit("a", [_entry(1)])])
+    with open(tmp_path / "another", "w") as f:  # may get the freed descriptor number
+        store.close()
+        os.fstat(f.fileno())  # still open: the store closed nothing of another file's
+    other.close()
+
+
+# An interrupt can land in a generator's clean-up, which Python reports and ignores.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_S07_an_interrupt_anywhere_in_opening_a_shop_never_leaves_it_taken(
+        store_spec: StoreSpec) -> None:
+    """For every point of ``DurableShop.open`` (each Python call in it): the shop is
+    opened, or it is free again at once."""
+    clock = ManualClock(0.0)
+    store = store_spec.open()
+    DurableShop.open(store, "a", clock).close()  # a shop with a snapshot: recovery runs
+    for k in range(1, 100_000):
+        got: list[DurableShop] = []
+        if not interrupt_at(k, lambda s=store, g=got: g.append(DurableShop.open(s, "a", clock))):
+            got.pop().close()
+            break
+        for shop in got:
+            shop.close()
+        other = store_spec.open()
+        try:
+            DurableShop.open(other, "a", clock).close()  # never ShopBusy
+        finally:
+            other.close()
+        try:
+            DurableShop.open(store, "a", clock).close()
+        except StoreError as exc:  # the interrupt cut the connection: a new store
+            assert "was lost" in str(exc), exc
+            store = store_spec.open()
+    else:
+        pytest.fail("opening never finished")
+    assert k > 20

@@ -299,3 +299,49 @@ def test_S08_a_close_cut_short_while_a_dropped_shop_lets_go_releases_the_others(
         other.lease(shop).release()  # never ShopBusy
     other.close()
     store.close()
+
+
+def test_S08_an_interrupt_that_kills_the_flusher_leaves_no_caller_waiting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C's KeyboardInterrupt lands in the flusher on the loop's thread, as it
+    prepares the second of two shops' writes: it leaves the loop (asyncio lets it
+    through), and the application catches it and runs the loop on. The callers of
+    both shops waited forever (the first shop's write was prepared, never made) and
+    the shops stayed leased; now they are told ShopFailed, new calls get HostClosed,
+    and the shops are released."""
+    store = SQLiteStore(tmp_path / "x.db")
+    loop = asyncio.new_event_loop()
+    prepare = DurableShop.prepare_flush
+    calls = 0
+
+    def interrupted_prepare(shop: DurableShop) -> Commit | None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+        return prepare(shop)
+
+    try:
+        host = Host(store, clock=ManualClock(0.0))
+        loop.run_until_complete(host.start())
+        for shop_id in ("a", "b"):
+            loop.run_until_complete(host.call(shop_id, "add_agent", "alice", online=True))
+        monkeypatch.setattr(DurableShop, "prepare_flush", interrupted_prepare)
+        callers = [loop.create_task(host.call(shop_id, "open_session", "x"))
+                   for shop_id in ("a", "b")]
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(asyncio.wait(callers))
+        monkeypatch.setattr(DurableShop, "prepare_flush", prepare)
+        done, _ = loop.run_until_complete(asyncio.wait(callers, timeout=10.0))
+        assert done == set(callers), "a caller was never answered"
+        for caller in callers:
+            with pytest.raises(ShopFailed):
+                caller.result()
+        with pytest.raises(HostClosed, match="flusher"):
+            loop.run_until_complete(asyncio.wait_for(host.call("a", "load"), 10.0))
+        loop.run_until_complete(asyncio.wait_for(host.close(), 10.0))
+    finally:
+        loop.close()
+    for shop_id in ("a", "b"):  # released: another writer may take them
+        store.lease(shop_id).release()
+    store.close()

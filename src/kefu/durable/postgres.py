@@ -27,6 +27,7 @@ session-mode pooler, never a transaction-mode pooler. Needs psycopg 3 (the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -42,7 +43,9 @@ from kefu.durable.store import (
     LeaseRecords,
     check_leased,
     check_process,
+    let_go_at_fork,
     request_positions,
+    swap_for_null,
     verify_rows,
 )
 from kefu.errors import InvalidArgument, KefuError, ShopBusy, StoreError
@@ -148,6 +151,20 @@ class PostgresStore:
         except BaseException:
             self._conn.close()
             raise
+        let_go_at_fork(self)
+
+    def _forked(self, null: int) -> None:
+        """In a child made by fork: let go of the parent's session. O(1).
+
+        The connection's socket becomes a copy of ``null`` (see
+        :func:`~kefu.durable.store.let_go_at_fork`): the server's session,
+        and the shops' advisory locks with it, end when the parent's socket
+        closes, whatever its children do. psycopg never sends anything when
+        it finalises a connection another process opened, and after this the
+        child could not reach the parent's session even if it tried.
+        """
+        if not self._conn.closed:
+            swap_for_null(self._conn.pgconn.socket, null)
 
     @property
     def backend_pid(self) -> int:
@@ -250,16 +267,25 @@ class PostgresStore:
         _check_shop_id(shop_id)
         key = _lock_key(b"kefu.shop", f"{self.schema}\x00{shop_id}")
         self._check_process()
-        with self._lock, self._connection(f"leasing shop {short_repr(shop_id)}") as conn:
-            # The lock is re-entrant within a session: refuse a second lease here first.
-            if shop_id in self._leases:
-                raise ShopBusy(shop_id)
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if row is None or row[0] is not True:
-                raise ShopBusy(shop_id)
-            lease = _PostgresLease(self, shop_id, key)
-            self._leases[shop_id] = lease
-            return lease
+        lease = _PostgresLease(self, shop_id, key)  # made first: nothing follows the lock
+        try:
+            with self._lock, self._connection(f"leasing shop {short_repr(shop_id)}") as conn:
+                # The lock is re-entrant within a session: refuse a second lease here first.
+                if shop_id in self._leases:
+                    raise ShopBusy(shop_id)
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                if row is None or row[0] is not True:
+                    raise ShopBusy(shop_id)
+                self._leases[shop_id] = lease
+        except BaseException:
+            # An interrupt as the block ended (the connection is idle): the lease was
+            # never handed over, so it lets go of the shop. One cut before it was
+            # registered ended the connection, and the lock with it.
+            if self._leases.get(shop_id) is lease:
+                with contextlib.suppress(KefuError):
+                    self._release(lease)
+            raise
+        return lease
 
     def commit_many(self, commits: Sequence[Commit]) -> None:
         """Write every commit in one transaction; durable when this returns.

@@ -32,6 +32,7 @@ long as each shop has one writer; a server-backed store scales further.
 from __future__ import annotations
 
 import contextlib
+import ctypes  # here, not in the fork hook: no import (nor dlopen) in a forked child
 import fcntl
 import hashlib
 import os
@@ -45,11 +46,14 @@ from typing import Literal
 from kefu._text import short_repr
 from kefu.durable.journal import RequestRecord, StoredShop, StoredSnapshot
 from kefu.durable.store import (
+    FORK_GUARD,
     Commit,
     LeaseRecords,
     check_leased,
     check_process,
+    let_go_at_fork,
     request_positions,
+    swap_for_null,
     verify_rows,
 )
 from kefu.errors import InvalidArgument, ShopBusy, StoreError
@@ -93,6 +97,7 @@ class SQLiteStore:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._leases: dict[str, _SQLiteLease] = {}
+        self._fds: set[int] = set()  # every lock file descriptor open, leased or being taken
         self._closed = False
         try:
             # Wait up to 10 s for another connection's lock from the first statement
@@ -110,6 +115,23 @@ class SQLiteStore:
                 raise StoreError(f"cannot open the SQLite store {str(self.path)!r}: "
                                  f"{exc}") from exc
             raise
+        let_go_at_fork(self)
+
+    def _forked(self, null: int) -> None:
+        """In a child made by fork: let go of the parent's locks, keep its connection. O(leases).
+
+        Each lock file descriptor becomes a copy of ``null`` (see
+        :func:`~kefu.durable.store.let_go_at_fork`): a parent that dies frees
+        its shops at once, whatever its children do. The SQLite connection is
+        never closed in the child: SQLite's clean-up at close (rolling back a
+        transaction another thread of the parent had open at the fork, or
+        checkpointing) can undo or delete what the parent still needs, so
+        SQLite forbids closing a connection in a child. It is kept alive, one
+        idle connection's memory and descriptors, until the child ends.
+        """
+        for fd in list(self._fds):
+            swap_for_null(fd, null)
+        _keep_forever(self._db)
 
     def _prepare(self, synchronous: str) -> None:
         """Set the connection up, create the tables, check the schema and the file's names."""
@@ -235,24 +257,41 @@ class SQLiteStore:
         name = hashlib.sha256(shop_id.encode("utf-8", "surrogatepass")).hexdigest()
         try:
             self._lock_dir.mkdir(exist_ok=True)
-            fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            with FORK_GUARD:  # a fork in another thread waits for the record
+                fd = os.open(self._lock_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._fds.add(fd)  # a fork from now on lets go of it in the child
         except OSError as exc:  # no room, no permission, no descriptor left (EMFILE) ...
             raise StoreError(f"cannot take the writer lock of shop {short_repr(shop_id)} in "
                              f"{str(self._lock_dir)!r}: {exc}") from exc
-        try:  # until the lease is registered, whatever cuts this drops the lock
+        try:  # until the lease is handed over, whatever cuts this drops the lock
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             with self._lock:
                 self._usable()
                 lease = self._leases[shop_id] = _SQLiteLease(self, shop_id, fd)
         except BlockingIOError:
+            self._fds.discard(fd)
             os.close(fd)
             raise ShopBusy(shop_id) from None
         except OSError as exc:  # ENOLCK on some network file systems, EINTR ...
+            self._fds.discard(fd)
             os.close(fd)
             raise StoreError(f"cannot take the writer lock of shop {short_repr(shop_id)} in "
                              f"{str(self._lock_dir)!r}: {exc}") from exc
         except BaseException:
-            os.close(fd)
+            # An interrupt, even one landing once the lease is registered (a signal's
+            # handler runs between any two bytecodes): the lease was never handed
+            # over, so it is forgotten and its lock dropped (built-in calls only, as
+            # in _release: no Python function here that a second interrupt could cut).
+            try:
+                with self._lock:
+                    held = self._leases.get(shop_id)
+                    if held is not None and held._fd == fd:  # ours: the number is open
+                        del self._leases[shop_id]
+                        held._fd = None
+            finally:
+                with FORK_GUARD:  # still locked: a child must not keep a copy
+                    self._fds.discard(fd)
+                    os.close(fd)
             raise
         return lease
 
@@ -392,6 +431,7 @@ class SQLiteStore:
         if os.getpid() != self._pid:  # the parent's lock may be held: only the child's copy
             fd, lease._fd = lease._fd, None
             if fd is not None:
+                self._fds.discard(fd)
                 os.close(fd)
             return
         with self._lock:
@@ -406,6 +446,7 @@ class SQLiteStore:
                         with contextlib.suppress(OSError):  # closing drops it then
                             fcntl.flock(fd, fcntl.LOCK_UN)
                     finally:
+                        self._fds.discard(fd)
                         os.close(fd)
 
     def close(self) -> None:
@@ -431,6 +472,15 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+
+def _keep_forever(obj: object) -> None:
+    """Never free ``obj`` in this process, not even as the interpreter exits. O(1).
+
+    One reference more than anything holds (CPython's reference count): its
+    finaliser never runs. For what a forked child must not finalise.
+    """
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
 def _as_path(path: object) -> Path:

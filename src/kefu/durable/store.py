@@ -9,7 +9,10 @@ are the whole contract; :class:`~kefu.durable.SQLiteStore` and
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -19,8 +22,8 @@ from kefu._text import short_repr
 from kefu.durable.journal import JournalEntry, RequestRecord, StoredShop, StoredSnapshot
 from kefu.errors import JournalCorrupt, StoreError
 
-__all__ = ["Commit", "LeaseRecords", "ShopLease", "Store", "check_leased", "request_positions",
-           "verify_rows"]
+__all__ = ["FORK_GUARD", "Commit", "LeaseRecords", "ShopLease", "Store", "check_leased",
+           "let_go_at_fork", "request_positions", "swap_for_null", "verify_rows"]
 
 
 @attrs.frozen(slots=True)
@@ -134,6 +137,79 @@ def check_process(store: object, pid: int) -> None:
     if os.getpid() != pid:
         raise StoreError(f"{store!r} was opened by process {pid} and is used in a "
                          "child process after fork; open the store again in the child")
+
+
+class _ForkAware(Protocol):
+    def _forked(self, null: int) -> None: ...
+
+
+#: The stores of this process, for the fork hook (weak: a store nobody holds is gone).
+_live: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+
+#: Held while a store opens or closes a descriptor the fork hook must know of (with
+#: the record of it), and by a fork from its start until the hooks have run: a fork
+#: in another thread never lands between the descriptor and its record. Re-entrant:
+#: a signal handler that forks inside such a step goes on, as before.
+FORK_GUARD = threading.RLock()
+
+
+def let_go_at_fork(store: _ForkAware) -> None:
+    """Have a child made by fork let go of ``store``'s locks (call when it opens). O(1).
+
+    A child inherits copies of the descriptors that hold a store's locks
+    (a lock file's, a server connection's socket). Had it kept them, a
+    parent that dies while the child lives (a worker pool's worker, a
+    subprocess made by fork without exec) would leave its shops busy until
+    the child ends. In the child, ``store._forked(null)`` replaces each such
+    descriptor by ``null`` (a descriptor on the null device) with
+    ``os.dup2``: the number stays valid, so a later close in the child cannot
+    hit a file opened since, and the parent's locks are the parent's alone.
+    """
+    _live.add(store)
+
+
+def _after_fork_in_child() -> None:
+    """The fork hook, in the child: every live store lets go of its locks. O(stores + leases).
+
+    Never raises (a hook's error would only be printed): a store that cannot
+    let go keeps its copies, as before.
+    """
+    stores = list(_live)
+    if not stores:
+        return
+    try:
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:  # pragma: no cover - no descriptor left in the child
+        return
+    try:
+        for store in stores:
+            with contextlib.suppress(Exception):
+                store._forked(null)
+    finally:
+        os.close(null)
+
+
+def swap_for_null(fd: int, null: int) -> None:
+    """In a forked child: make ``fd`` a copy of ``null``, dropping its copy of the parent's
+    file (the number stays open, close-on-exec). One system call; errors are ignored."""
+    with contextlib.suppress(OSError):
+        os.dup2(null, fd, inheritable=False)
+
+
+def _after_fork_in_parent() -> None:
+    FORK_GUARD.release()
+
+
+def _after_fork_in_child_guarded() -> None:
+    try:
+        _after_fork_in_child()
+    finally:
+        FORK_GUARD.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=FORK_GUARD.acquire, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child_guarded)
 
 
 def check_leased(leases: Mapping[str, object], shop_id: str, lease: object) -> None:

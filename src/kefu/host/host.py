@@ -435,6 +435,11 @@ class Host:
             if self._releasing:
                 await _outlast(asyncio.gather(*self._releasing.values()))
             raise
+        except BaseException as exc:  # KeyboardInterrupt or SystemExit on the loop's thread
+            # It leaves the loop (asyncio lets it through); a caller that runs the
+            # loop on must find no one waiting on a flusher that is gone.
+            self._stop(f"its flusher failed: {short_repr(exc)}")
+            raise
 
     def _flusher_ended(self, flusher: asyncio.Task[None]) -> None:
         """Stop the host if the flusher was cancelled before its first step (its
@@ -454,17 +459,21 @@ class Host:
         batch = []
         commits = []
         dirty, self._dirty = list(self._dirty.values()), {}
-        for slot in dirty:
-            try:
-                commit = slot.shop.prepare_flush()
-            except Exception as exc:  # never reached by design; must not hang the callers
-                self._retire(slot, f"preparing its write failed: {short_repr(exc)}")
-                self._reopen_soon(slot.shop_id)
-                continue
-            if commit is not None:
-                commits.append(commit)
-            slot.inflight, slot.pending = slot.pending, []
-            batch.append(slot)
+        try:
+            for slot in dirty:
+                try:
+                    commit = slot.shop.prepare_flush()
+                except Exception as exc:  # never reached by design; must not hang the callers
+                    self._retire(slot, f"preparing its write failed: {short_repr(exc)}")
+                    self._reopen_soon(slot.shop_id)
+                    continue
+                if commit is not None:
+                    commits.append(commit)
+                slot.inflight, slot.pending = slot.pending, []
+                batch.append(slot)
+        except BaseException as exc:  # an interrupt: nothing of this batch will be written
+            self._unprepare(dirty, batch, exc)
+            raise
         error: BaseException | None = None
         cancelled = False
         if commits:
@@ -477,6 +486,15 @@ class Host:
         self._answer(batch, error)
         if cancelled:
             raise asyncio.CancelledError
+
+    def _unprepare(self, dirty: list[Slot], batch: list[Slot], error: BaseException) -> None:
+        """An interrupt cut the preparing of a write: fail the slots prepared so far,
+        as a failed write does, and put the others back among the dirty ones (the
+        flusher's end fails them). O(slots)."""
+        for slot in dirty:
+            if slot not in batch and not slot.retired:
+                self._dirty.setdefault(slot.shop_id, slot)
+        self._answer(batch, error)
 
     def _answer(self, batch: list[Slot], error: BaseException | None) -> None:
         """Resolve the callers of a write that returned (``error`` None) or failed. O(waiters)."""
