@@ -31,7 +31,10 @@ are fixed is folded once; one with a volatile member is folded at query time.
 Threads. Calls take turns on a lock (the feed's: :mod:`kefu.kpi.live_feed`),
 so a feeder and dashboards may share a tracker; a call from inside a call
 (a time zone's or a record's own code) raises NestedCall instead of waiting
-for itself. A query that fails
+for itself. An ``add`` cut short by an interrupt (a signal's
+KeyboardInterrupt, which can land between any two steps of its filing) is
+undone whole at the tracker's next call, so retrying it counts the record
+once. A query that fails
 part-way (a user's time zone raised: TimezoneFailed) leaves every session
 either measured again in full or still marked changed, so nothing is lost.
 
