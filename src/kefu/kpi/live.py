@@ -686,16 +686,17 @@ class LiveTracker:
         """:meth:`_roll_back` for a message: the copy kept before (``kept``; None: the id
         was new) back in its session's messages at ``where``."""
         now = self._kept.get(mid)
-        if now is not kept:
-            if now is not None:
-                _remove(self._sessions[now.session_id].messages, now)
-                if kept is None:
-                    del self._kept[mid]
-            if kept is not None:
-                self._kept[mid] = kept
-                ms = self._sessions[kept.session_id].messages
-                if not any(x is kept for x in ms):
-                    ms.insert(where, kept)
+        if now is not None and now is not kept:
+            _remove(self._sessions[now.session_id].messages, now)
+        if kept is None:
+            self._kept.pop(mid, None)
+        else:
+            # Looked for even when ``kept`` is the copy kept again: an undo cut short
+            # after putting it back in ``_kept`` may not have put it back in its list.
+            self._kept[mid] = kept
+            ms = self._sessions[kept.session_id].messages
+            if not any(x is kept for x in ms):
+                ms.insert(where, kept)
         if copies is None:
             self._copies.pop(mid, None)
         else:
