@@ -142,6 +142,7 @@ cdef class Feed:
     cdef public set dirty
     cdef public double last
     cdef public double message_hi
+    cdef public object undo  # an interrupted filing's journal (the reference's ``undo``)
 
     def __cinit__(self, new_session, other):
         self._mutex = PyThread_allocate_lock()
@@ -254,7 +255,7 @@ cdef class Feed:
         """Take one record, in a turn of its own. O(1)."""
         self._take("add")
         try:
-            if (type(record) is _MESSAGE and _clean(record)
+            if (self.undo is None and type(record) is _MESSAGE and _clean(record)
                     and PyDict_GetItemWithError(self.kept, _slot(record, _MID)) == NULL):
                 self._file(record, PyFloat_AS_DOUBLE(_slot(record, _AT)),
                            <object>_slot(record, _MID), <object>_slot(record, _SID))

@@ -31,7 +31,10 @@ are fixed is folded once; one with a volatile member is folded at query time.
 Threads. Calls take turns on a lock (the feed's: :mod:`kefu.kpi.live_feed`),
 so a feeder and dashboards may share a tracker; a call from inside a call
 (a time zone's or a record's own code) raises NestedCall instead of waiting
-for itself. A query that fails
+for itself. An ``add`` cut short by an interrupt (a signal's
+KeyboardInterrupt, which can land between any two steps of its filing) is
+undone whole at the tracker's next call, so retrying it counts the record
+once. A query that fails
 part-way (a user's time zone raised: TimezoneFailed) leaves every session
 either measured again in full or still marked changed, so nothing is lost.
 
@@ -445,6 +448,14 @@ class LiveTracker:
     @property
     def last(self) -> float:
         """The latest record's time (``-inf`` before any): a query needs ``as_of >= last``."""
+        if self._feed.undo is not None:  # an interrupted filing: undone first
+            return self._last_undone()
+        return float(self._feed.last)
+
+    @_serialised
+    def _last_undone(self) -> float:
+        if self._feed.undo is not None:
+            self._roll_back()
         return float(self._feed.last)
 
     def add(self, record: object) -> None:
@@ -468,7 +479,10 @@ class LiveTracker:
 
     def _add_record(self, record: object) -> None:
         """:meth:`add` for what the feed does not file itself (it holds the turn): a
-        message to check or rebuild, or whose id was seen, or another kind."""
+        message to check or rebuild, or whose id was seen, or another kind, or any
+        record after an interrupted filing (undone first: :meth:`_roll_back`)."""
+        if self._feed.undo is not None:
+            self._roll_back()
         if type(record) is Message:
             self._add_message(checked_one(record, Message))
         else:
@@ -492,7 +506,7 @@ class LiveTracker:
         elif cls is Exclusion:
             self._exclude(cast(Exclusion, rec))
         elif cls is Evaluation:
-            self._ratings.add(cast(Evaluation, rec), self._feed)
+            self._rate(cast(Evaluation, rec))
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
         else:
@@ -505,58 +519,69 @@ class LiveTracker:
         return s
 
     def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> None:
-        """File a hand-over, release, switch or end once, and mark its session changed."""
+        """File a hand-over, release, switch or end once, and mark its session changed.
+        What may run Python code before anything changes (its hash) comes first; the
+        rest is journaled (:meth:`_journal`): an interrupt part-way is undone."""
         sid = rec.session_id
+        kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
+        s = self._sessions.get(sid)
+        present = s is not None and rec in getattr(s, kind)
+        self._journal(rec, ("other", sid, s is None, kind, present))
         s = self._session(sid)
         routes = isinstance(rec, Handover | Release)
         if routes:
             self._ratings.touch_session(sid)  # who is credited may change (K05)
-        kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
-        bucket: set[Any] = getattr(s, kind)
-        if not bucket:
-            bucket = set()
-            setattr(s, kind, bucket)
-        size = len(bucket)
-        bucket.add(rec)  # one hash of it (its class's own code); no Python code after it
         feed = self._feed
         feed.last = max(feed.last, rec.at)
-        if len(bucket) == size:
+        if present:
             self._repeats += 1  # an identical record: a duplicate (data quality)
             if routes:
                 self._route_repeats += 1
-            return
-        if isinstance(rec, Handover | HumanRequest):
-            self._span_hi = max(self._span_hi, rec.at)
-        self._dirty.add(sid)
+        else:
+            bucket: set[Any] = getattr(s, kind)
+            if not bucket:
+                bucket = set()
+                setattr(s, kind, bucket)
+            bucket.add(rec)
+            if isinstance(rec, Handover | HumanRequest):
+                self._span_hi = max(self._span_hi, rec.at)
+            self._dirty.add(sid)
+        feed.undo = None
 
     def _add_message(self, m: Message) -> None:
         """Keep one copy per message id, the smallest in the global order (as the pure
         functions do), and mark the sessions whose messages changed. A repeated id
-        is worked out first and filed in steps that run no Python code."""
-        mid = m.message_id
+        is worked out first; what it changes is journaled (:meth:`_journal`)."""
+        mid, sid = m.message_id, m.session_id
         kept = self._kept.get(mid)
         feed = self._feed
         if kept is None:
+            self._journal(m, ("message", sid, sid not in self._sessions, mid, None, None, 0))
             feed.file(m)
+            feed.undo = None
             return
-        old = self._copies.get(mid, [kept])
+        old_copies = self._copies.get(mid)
+        old = old_copies or [kept]
         copies = [*old, m]
         conflicts = _conflicts_of(copies) - _conflicts_of(old)
         best = min(copies, key=message_key)
         if message_key(best) == message_key(kept):
+            self._journal(m, ("message", sid, False, mid, kept, old_copies, 0))
             self._copies[mid] = copies
             self._repeats += 1
             self._conflicts += conflicts
             feed.last = max(feed.last, m.at)
+            feed.undo = None
             return
-        # Rare: a conflicting copy moved the message (to another time or session). Its
-        # new session first (a new session's constructor may raise), then where it was.
-        target = self._session(m.session_id).messages
+        # Rare: a conflicting copy moved the message (to another time or session).
         moved = self._sessions[kept.session_id].messages
         where = next(k for k, x in enumerate(moved) if x is kept)  # O(its messages)
         hi = feed.message_hi
         if kept.at == hi and best.at < kept.at:
             hi = max([x.at for x in self._kept.values() if x is not kept] + [best.at])
+        self._journal(m, ("message", sid, sid not in self._sessions, mid, kept, old_copies,
+                          where))
+        target = self._session(sid).messages
         self._copies[mid] = copies
         self._repeats += 1
         self._conflicts += conflicts
@@ -566,22 +591,25 @@ class LiveTracker:
         target.append(best)
         feed.message_hi = max(hi, best.at)
         self._dirty.update((kept.session_id, best.session_id))
+        feed.undo = None
 
     def _add_status(self, r: AgentStatus) -> None:
-        """An agent went on or off line (K13's occupancy): filed once, like the others."""
-        mine = self._statuses.get(r.agent_id)
-        if mine is None:
-            mine = {r}  # one hash of it (its class's own code); no Python code after it
-            size = 0
-        else:
-            size = len(mine)
-            mine.add(r)  # the same
-        self._statuses[r.agent_id] = mine
-        if len(mine) == size:
+        """An agent went on or off line (K13's occupancy): filed once, like the others,
+        and journaled (:meth:`_journal`)."""
+        agent = r.agent_id
+        mine = self._statuses.get(agent)
+        present = mine is not None and r in mine  # one hash of it (its class's own code)
+        self._journal(r, ("status", agent, mine is None, present))
+        if present:
             self._status_repeats += 1
-            return
-        self._span_hi = max(self._span_hi, r.at)
-        self._feed.last = max(self._feed.last, r.at)
+        else:
+            if mine is None:
+                self._statuses[agent] = {r}
+            else:
+                mine.add(r)
+            self._span_hi = max(self._span_hi, r.at)
+            self._feed.last = max(self._feed.last, r.at)
+        self._feed.undo = None
 
     def _exclude(self, e: Exclusion) -> None:
         """K06, retroactively: the buyer's sessions are measured again. A buyer excluded
@@ -589,9 +617,107 @@ class LiveTracker:
         reason = self._excluded.get(e.buyer_id)
         if reason is not None and reason <= e.reason:
             return
-        self._ratings.touch_buyer(e.buyer_id)  # first: the one Python code here
+        self._journal(e, ("exclude", e.buyer_id, reason))
+        self._ratings.touch_buyer(e.buyer_id)
         self._excluded[e.buyer_id] = e.reason
         self._dirty.update(self._by_buyer.get(e.buyer_id, ()))
+        self._feed.undo = None
+
+    def _rate(self, e: Evaluation) -> None:
+        """File an evaluation (K05), journaled (:meth:`_journal`)."""
+        self._journal(e, ("rating", self._ratings.journal(e)))
+        self._ratings.add(e, self._feed)
+        self._feed.undo = None
+
+    # Interrupted filing --------------------------------------------------------------
+
+    def _journal(self, rec: Fed, state: tuple[Any, ...]) -> None:
+        """Note, before a record's filing changes anything, what it may change: the
+        feed's times, the tracker's bounds and counts, and ``state`` (what
+        :meth:`_roll_back` needs of its kind). The filing clears it as its last step.
+        A signal's KeyboardInterrupt can land between any two bytecodes of the
+        filing (after the record is stored and before its session is marked
+        changed, say); the journal left behind makes the next call undo the filing
+        whole, so a retry of the ``add`` is not counted as a duplicate of a record
+        half filed. O(1): one tuple of what is already at hand."""
+        feed = self._feed
+        feed.undo = (rec, feed.last, feed.message_hi, (
+            self._span_hi, self._repeats, self._route_repeats, self._status_repeats,
+            self._conflicts), state)
+
+    def _roll_back(self) -> None:
+        """Undo the filing an interrupt cut short (the feed's ``undo``: :meth:`_journal`,
+        or the reference feed's own for a new message): the record out of where it
+        went, the times and counts as they were. Every step can be done twice, so
+        an interrupt here too is undone by the next call. Marks of sessions or cards
+        changed are left: they are measured again, as they were. O(1), or O(the
+        session's messages) for a message."""
+        feed = self._feed
+        rec, last, message_hi, books, state = feed.undo
+        tag = state[0]
+        if tag == "message":
+            self._unfile_message(cast(Message, rec), *state[1:])
+        elif tag == "other":
+            self._unfile_other(rec, *state[1:])
+        elif tag == "status":
+            _tag, agent, new, present = state
+            mine = self._statuses.get(agent)
+            if not present and mine is not None:
+                mine.discard(rec)
+                if new and not mine:
+                    del self._statuses[agent]
+        elif tag == "exclude":
+            _tag, buyer, reason = state
+            if reason is None:
+                self._excluded.pop(buyer, None)
+            else:
+                self._excluded[buyer] = reason
+        else:
+            self._ratings.roll_back(cast(Evaluation, rec), state[1])
+        feed.last, feed.message_hi = last, message_hi
+        if books is not None:
+            (self._span_hi, self._repeats, self._route_repeats, self._status_repeats,
+             self._conflicts) = books
+        feed.undo = None
+
+    def _unfile_message(self, m: Message, sid: str, new: bool, mid: str,
+                        kept: Message | None, copies: list[Message] | None,
+                        where: int) -> None:
+        """:meth:`_roll_back` for a message: the copy kept before (``kept``; None: the id
+        was new) back in its session's messages at ``where``."""
+        now = self._kept.get(mid)
+        if now is not None and now is not kept:
+            _remove(self._sessions[now.session_id].messages, now)
+        if kept is None:
+            self._kept.pop(mid, None)
+        else:
+            # Looked for even when ``kept`` is the copy kept again: an undo cut short
+            # after putting it back in ``_kept`` may not have put it back in its list.
+            self._kept[mid] = kept
+            ms = self._sessions[kept.session_id].messages
+            if not any(x is kept for x in ms):
+                ms.insert(where, kept)
+        if copies is None:
+            self._copies.pop(mid, None)
+        else:
+            self._copies[mid] = copies
+        self._drop_if_new(sid, new)
+
+    def _unfile_other(self, rec: Any, sid: str, new: bool, kind: str, present: bool) -> None:
+        """:meth:`_roll_back` for a hand-over, release, switch or end."""
+        s = self._sessions.get(sid)
+        bucket = getattr(s, kind, None)
+        if not present and isinstance(bucket, set):
+            bucket.discard(rec)
+        self._drop_if_new(sid, new)
+
+    def _drop_if_new(self, sid: str, new: bool) -> None:
+        """Forget a session the undone filing made (``new``), if it holds no record."""
+        s = self._sessions.get(sid)
+        if new and s is not None and not (s.messages or s.handovers or s.releases
+                                          or s.requests or s.ends):
+            self._dirty.discard(sid)
+            del self._sessions[sid]
 
     # Measuring and placing one session -----------------------------------------------
 
@@ -986,6 +1112,8 @@ class LiveTracker:
 
     def _as_of(self, as_of: float | dt.datetime | None) -> float:
         """``as_of`` checked, as a POSIX time; brings the figures up to date first."""
+        if self._feed.undo is not None:
+            self._roll_back()
         if as_of is None:
             t = INF
         else:
@@ -1254,6 +1382,15 @@ def _fixed_key(u: Unit) -> Key:
     session measured as if the day were over has no pending unit, so a fixed one
     is met, missed or excluded for good, and not at risk."""
     return (u.day, u.group, u.agent_id, _CODE[u.status], False, u.reason, None)
+
+
+def _remove(items: list[Any], x: object) -> None:
+    """Remove ``x`` (itself, not an equal object) from ``items`` if there, looking from the
+    end (where a filing just put it). O(len(items))."""
+    for k in range(len(items) - 1, -1, -1):
+        if items[k] is x:
+            del items[k]
+            return
 
 
 def _conflicts_of(copies: list[Message]) -> int:

@@ -52,6 +52,9 @@ class Feeding(Protocol):
     dirty: set[str]  # sessions changed since they were last measured
     last: float  # the latest record's time
     message_hi: float  # the latest message's time
+    # An interrupted filing's journal (None: none), undone by the tracker's next call;
+    # while it is there, ``add`` sends every record to the tracker's own code.
+    undo: Any
 
     def add(self, record: object) -> None: ...
 
@@ -70,7 +73,9 @@ class Feed:
 
     ``new_session()`` makes a session (an object with a ``messages`` list);
     ``other(record)`` files anything but a clean exact Message whose id is new
-    (it checks the record, and raises InvalidRecord for a bad one).
+    (it checks the record, and raises InvalidRecord for a bad one), and every
+    record while ``undo`` holds the journal of a filing an interrupt cut short
+    (the tracker undoes it first).
 
     The turn: a call refuses a nested call (``owner`` is this thread: NestedCall),
     then takes it in a ``with turn:`` statement, sets ``owner`` first thing in
@@ -82,7 +87,7 @@ class Feed:
     """
 
     __slots__ = ("_lock", "_new_session", "_other", "dirty", "kept", "last", "message_hi",
-                 "owner", "sessions", "turn")
+                 "owner", "sessions", "turn", "undo")
 
     def __init__(self, new_session: Callable[[], Any],
                  other: Callable[[object], None]) -> None:
@@ -96,6 +101,7 @@ class Feed:
         self.dirty: set[str] = set()
         self.last = -float("inf")
         self.message_hi = -float("inf")
+        self.undo: Any = None
 
     def add(self, record: object) -> None:
         """Take one record, in a turn of its own (the class docstring says how). O(1)."""
@@ -103,11 +109,16 @@ class Feed:
         if self.owner == me:
             raise NestedCall("add")
         with self._lock:
-            self.owner = me
-            try:
-                if (type(record) is Message and _CLEAN_MESSAGE(record)
-                        and record.message_id not in self.kept):
+            try:  # the owner set inside: an interrupt at any bytecode clears it
+                self.owner = me
+                if (self.undo is None and type(record) is Message
+                        and _CLEAN_MESSAGE(record) and record.message_id not in self.kept):
+                    sid = record.session_id  # journaled, as the tracker's own filing is
+                    self.undo = (record, self.last, self.message_hi, None, (
+                        "message", sid, sid not in self.sessions, record.message_id, None,
+                        None, 0))
                     self.file(record)
+                    self.undo = None
                 else:
                     self._other(record)
             finally:

@@ -16,7 +16,7 @@ again; a report O(breakdown keys).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from kefu.kpi.options import Options
 from kefu.kpi.ratings import card_count_key, card_winner, rated_at
@@ -89,6 +89,31 @@ class LiveRatings:
             self._bot += 1
         else:
             ratings.append(e)
+
+    def journal(self, e: Evaluation) -> tuple[object, ...]:
+        """What :meth:`add` of ``e`` may change, noted before it runs (the tracker keeps
+        it while filing, so that :meth:`roll_back` can undo an interrupted one). O(1)."""
+        fields = _FIELDS(e)
+        card: CardId | None = None
+        if not e.by_bot:
+            card = ("id", e.card_id) if e.card_id is not None else ("one", fields)
+        return (fields, fields in self._seen, card, card in self._cards, self._duplicates,
+                self._negative, self._bot)
+
+    def roll_back(self, e: Evaluation, noted: tuple[object, ...]) -> None:
+        """Undo an :meth:`add` of ``e`` an interrupt cut short (``noted``: :meth:`journal`
+        before it). Each step can be done twice; a card marked changed in vain is
+        counted as it is. O(1)."""
+        fields, seen, card, had_card, duplicates, negative, bot = noted
+        if not seen:
+            self._seen.discard(cast("tuple[object, ...]", fields))
+            ratings = self._cards.get(cast(CardId, card)) if card is not None else None
+            if ratings and ratings[-1] is e:
+                ratings.pop()
+            if card is not None and not had_card and not ratings:
+                self._cards.pop(cast(CardId, card), None)
+        self._duplicates, self._negative, self._bot = (
+            cast(int, duplicates), cast(int, negative), cast(int, bot))
 
     def count_again(self) -> None:
         """Forget what was counted and mark every card changed (the tracker's books are
