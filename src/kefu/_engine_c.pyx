@@ -2580,6 +2580,9 @@ cdef class Engine:
         _list_put(self._sid, si, session_id)
         _list_put(self._buyer, si, buyer_id)
         cdef int ai
+        cdef bint placed = False
+        # try/finally, not try/except: on the way through it costs nothing (an except
+        # clause saves the handled exception on entry, on every call)
         try:
             if kind is not None:
                 self._skind[si] = kind
@@ -2597,9 +2600,10 @@ cdef class Engine:
                 # the event first: _give cannot fail halfway (it reserves first)
                 events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
                 self._give(si, ai, now, True)
-        except BaseException:
-            self._unopen(si, session_id, filed, done, events)
-            raise
+            placed = True
+        finally:
+            if not placed:
+                self._unopen(si, session_id, filed, done, events)
         return si
 
     cdef void _unopen(self, int si, object session_id, bint filed, Py_ssize_t done,
