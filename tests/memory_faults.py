@@ -205,11 +205,22 @@ def allowed(exc: BaseException) -> bool:
     return isinstance(exc, (MemoryError, KefuError))
 
 
-def _last_file(exc: BaseException) -> str:
+def _last_code(exc: BaseException) -> Any:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return "" if tb is None else tb.tb_frame.f_code.co_filename
+    return None if tb is None else tb.tb_frame.f_code
+
+
+def _last_file(exc: BaseException) -> str:
+    code = _last_code(exc)
+    return "" if code is None else str(code.co_filename)
+
+
+def failed_in(exc: BaseException) -> str:
+    """The name of the function an exception was raised in ("" if none)."""
+    code = _last_code(exc)
+    return "" if code is None else str(code.co_name)
 
 
 #: The commands checked only for surviving (no crash; later calls answer), by engine.

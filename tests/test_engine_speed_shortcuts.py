@@ -308,52 +308,39 @@ def test_r11_r17_r18_r28_single_calls_apply_and_columns_mixed_match_the_referenc
 # hook); whatever failed, the call changed nothing and every later call works. The
 # sweep of every command is tests/test_memory_faults.py.
 _FAILED_GROWTH = """
-from memory_faults import fail_allocation
+from memory_faults import fail_allocation, failed_in
 from kefu import Assigner, Cap, ManualClock
 grown = 0
-for k in range(40):
+for k in range(60):
     shop = Assigner(ManualClock(0.0), engine="c")
-    shop.add_agent("A", Cap.limit(100), online=True)
-    for i in range(8):
-        shop.open_session(f"s{i}")
-    outcome, exc = fail_allocation(k, lambda: shop.open_session("s8"))
+    {setup}
+    outcome, exc = fail_allocation(k, lambda: {call})
     if outcome == "ok":
         continue
     assert isinstance(exc, MemoryError), repr(exc)
-    tb = exc.__traceback__
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    grown += tb.tb_frame.f_code.co_name.endswith("._new_session_slot")
+    grown += failed_in(exc).endswith("{grower}")
     shop.check()
-    assert shop.session_ids() == [f"s{i}" for i in range(8)], shop.session_ids()
+    {after}
+    shop.check()
+print(grown)
+"""
+_SESSIONS = dict(
+    setup="""shop.add_agent("A", Cap.limit(100), online=True)
+    for i in range(8):
+        shop.open_session(f"s{i}")""",
+    call='shop.open_session("s8")', grower="._new_session_slot",
+    after="""assert shop.session_ids() == [f"s{i}" for i in range(8)], shop.session_ids()
     for i in range(9, 40):
         shop.open_session(f"s{i}")
     for i in range(40):
         if i != 8:
             shop.close_session(f"s{i}")
-    assert shop.session_ids() == [], shop.session_ids()
-    shop.check()
-print(grown)
-"""
-
-_FAILED_AGENT_GROWTH = """
-from memory_faults import fail_allocation
-from kefu import Assigner, Cap, ManualClock
-grown = 0
-for k in range(60):
-    shop = Assigner(ManualClock(0.0), engine="c")
-    for i in range(8):
-        shop.add_agent(f"a{i}", Cap.limit(1), online=True)
-    outcome, exc = fail_allocation(k, lambda: shop.add_agent("a8", Cap.limit(1), online=True))
-    if outcome == "ok":
-        continue
-    assert isinstance(exc, MemoryError), repr(exc)
-    tb = exc.__traceback__
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    grown += tb.tb_frame.f_code.co_name.endswith("._new_agent_slot")
-    shop.check()
-    assert shop.agent_ids() == [f"a{i}" for i in range(8)], shop.agent_ids()
+    assert shop.session_ids() == [], shop.session_ids()""")
+_AGENTS = dict(
+    setup="""for i in range(8):
+        shop.add_agent(f"a{i}", Cap.limit(1), online=True)""",
+    call='shop.add_agent("a8", Cap.limit(1), online=True)', grower="._new_agent_slot",
+    after="""assert shop.agent_ids() == [f"a{i}" for i in range(8)], shop.agent_ids()
     for i in range(9, 40):
         shop.add_agent(f"a{i}", Cap.limit(1), groups=[f"g{i % 3}"], online=True)
     for i in range(40):
@@ -362,18 +349,18 @@ for k in range(60):
     for i in range(40):
         if i != 8:
             shop.remove_agent(f"a{i}")
-    assert shop.agent_ids() == [], shop.agent_ids()
-    shop.check()
-print(grown)
-"""
+    assert shop.agent_ids() == [], shop.agent_ids()""")
 
 
-@pytest.mark.parametrize("script", [_FAILED_GROWTH, _FAILED_AGENT_GROWTH],
-                         ids=["sessions", "agents"])
-def test_r22_a_failed_growth_of_the_slots_leaves_them_whole(script: str) -> None:
+@pytest.mark.parametrize("parts", [_SESSIONS, _AGENTS], ids=["sessions", "agents"])
+def test_r22_a_failed_growth_of_the_slots_leaves_them_whole(parts: dict[str, str]) -> None:
     require_engine("c")
     pytest.importorskip("_testcapi")
+    script = _FAILED_GROWTH.replace("{setup}", parts["setup"]).replace(
+        "{call}", parts["call"]).replace("{grower}", parts["grower"]).replace(
+        "{after}", parts["after"])
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout) >= 3  # the three lists' appends
     assert int(proc.stdout) >= 3  # the three lists' appends
