@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -300,48 +301,66 @@ def test_r11_r17_r18_r28_single_calls_apply_and_columns_mixed_match_the_referenc
         assert other == results[0]
 
 
-# A session slot's ids are stored without a bounds check, so the slot lists must be
-# exactly as long as the slots counted even when growing them fails. Each allocation
-# of a ninth open (the one that grows the lists) fails in turn, in a child process (a
-# crash there is the failure); where the failure was the slots' growth, the open
-# changed nothing and every later call works.
+# A slot's ids (a session's, an agent's) are stored without a bounds check, so the slot
+# lists must be exactly as long as the slots counted even when growing them fails. Each
+# allocation of the call that grows the lists fails in turn, in a child process (a crash
+# there is the failure; ``memory_faults.fail_allocation`` sets and always removes the
+# hook); whatever failed, the call changed nothing and every later call works. The
+# sweep of every command is tests/test_memory_faults.py.
 _FAILED_GROWTH = """
-import _testcapi
+from memory_faults import fail_allocation, failed_in
 from kefu import Assigner, Cap, ManualClock
 grown = 0
-for k in range(12):
+for k in range(60):
     shop = Assigner(ManualClock(0.0), engine="c")
-    shop.add_agent("A", Cap.limit(100))
-    for i in range(8):
-        shop.open_session(f"s{i}")
-    _testcapi.set_nomemory(k, k + 1)
-    try:
-        shop.open_session("s8")
+    {setup}
+    outcome, exc = fail_allocation(k, lambda: {call})
+    if outcome == "ok":
         continue
-    except MemoryError as exc:
-        tb = exc.__traceback__
-        while tb.tb_next is not None:
-            tb = tb.tb_next
-        if not tb.tb_frame.f_code.co_name.endswith("._new_session_slot"):
-            continue
-    finally:
-        _testcapi.remove_mem_hooks()
-    grown += 1
-    assert shop.session_ids() == [f"s{i}" for i in range(8)], shop.session_ids()
+    assert isinstance(exc, MemoryError), repr(exc)
+    grown += failed_in(exc).endswith("{grower}")
+    shop.check()
+    {after}
+    shop.check()
+print(grown)
+"""
+_SESSIONS = dict(
+    setup="""shop.add_agent("A", Cap.limit(100), online=True)
+    for i in range(8):
+        shop.open_session(f"s{i}")""",
+    call='shop.open_session("s8")', grower="._new_session_slot",
+    after="""assert shop.session_ids() == [f"s{i}" for i in range(8)], shop.session_ids()
     for i in range(9, 40):
         shop.open_session(f"s{i}")
     for i in range(40):
         if i != 8:
             shop.close_session(f"s{i}")
-    assert shop.session_ids() == [], shop.session_ids()
-print(grown)
-"""
+    assert shop.session_ids() == [], shop.session_ids()""")
+_AGENTS = dict(
+    setup="""for i in range(8):
+        shop.add_agent(f"a{i}", Cap.limit(1), online=True)""",
+    call='shop.add_agent("a8", Cap.limit(1), online=True)', grower="._new_agent_slot",
+    after="""assert shop.agent_ids() == [f"a{i}" for i in range(8)], shop.agent_ids()
+    for i in range(9, 40):
+        shop.add_agent(f"a{i}", Cap.limit(1), groups=[f"g{i % 3}"], online=True)
+    for i in range(40):
+        shop.open_session(f"s{i}", group=f"g{i % 3}" if i % 2 else None)
+    shop.check()
+    for i in range(40):
+        if i != 8:
+            shop.remove_agent(f"a{i}")
+    assert shop.agent_ids() == [], shop.agent_ids()""")
 
 
-def test_a_failed_growth_of_the_session_slots_leaves_them_whole() -> None:
+@pytest.mark.parametrize("parts", [_SESSIONS, _AGENTS], ids=["sessions", "agents"])
+def test_r22_a_failed_growth_of_the_slots_leaves_them_whole(parts: dict[str, str]) -> None:
     require_engine("c")
     pytest.importorskip("_testcapi")
-    proc = subprocess.run([sys.executable, "-c", _FAILED_GROWTH], capture_output=True,
-                          text=True, timeout=120)
+    script = _FAILED_GROWTH.replace("{setup}", parts["setup"]).replace(
+        "{call}", parts["call"]).replace("{grower}", parts["grower"]).replace(
+        "{after}", parts["after"])
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout) >= 3  # the three lists' appends
     assert int(proc.stdout) >= 3  # the three lists' appends

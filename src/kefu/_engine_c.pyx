@@ -970,13 +970,22 @@ cdef class Engine:
             self.ag_free = <int*>_grow(self.ag_free, cap, sizeof(int))
             self.ag_cap = cap
         ai = self.ag_top
+        # As for sessions: the lists grow before the slot is counted. They are read and
+        # written unchecked by slot, so a failed append (MemoryError) must leave them
+        # ag_top long, or the next slot's writes land past their ends.
+        try:
+            self._aid.append(None)
+            self._acap.append(None)
+            self._agroups.append(None)
+        except BaseException:
+            del self._aid[ai:]
+            del self._acap[ai:]
+            del self._agroups[ai:]
+            raise
         self.ag_top += 1
         self.ag[ai].slots = NULL
         self.ag[ai].pos = NULL
         self.ag[ai].in_use = False
-        self._aid.append(None)
-        self._acap.append(None)
-        self._agroups.append(None)
         return ai
 
     cdef int _init_agent(self, int ai, str agent_id, i64 reg, object cap,
@@ -1113,12 +1122,16 @@ cdef class Engine:
         if gid < 0:
             return 0
         rungs = self._ladders.get(self._gname[gid])
+        cdef double deadline
         if rungs:
-            self._lad[si] = [<double>now, 0]
-            self._set_escalation(si, <double>now + <double>rungs[0].after)
+            deadline = <double>now + <double>rungs[0].after
+            self._tm_reserve()
+            self._lad[si] = [<double>now, 0]  # its one failure changes nothing
+            self._set_escalation(si, deadline)
         return 0
 
     cdef int _set_escalation(self, int si, double deadline) except -1:
+        self._tm_reserve()
         self.timer_seq += 1
         self.ss[si].fr_seq = self.timer_seq
         self._tm_push(deadline, self.timer_seq, ESCALATE, si)
@@ -1641,12 +1654,17 @@ cdef class Engine:
         q.item[pos] = si
         self.ss[si].apos = pos
 
-    cdef int _a_push(self, int si) except -1:
-        """File a waiting session of an oldest-wait-limited group by arrival. O(log w)."""
-        cdef SessHeap *q = &self.aq[self.ss[si].group + 1]
+    cdef int _a_reserve(self, SessHeap *q) except -1:
+        """Room for one more in an arrival heap (the only step of _a_push that can fail)."""
         if q.size == q.cap:
             q.item = <int*>_grow(q.item, q.cap * 2 if q.cap else 16, sizeof(int))
             q.cap = q.cap * 2 if q.cap else 16
+        return 0
+
+    cdef int _a_push(self, int si) except -1:
+        """File a waiting session of an oldest-wait-limited group by arrival. O(log w)."""
+        cdef SessHeap *q = &self.aq[self.ss[si].group + 1]
+        self._a_reserve(q)
         q.item[q.size] = si
         q.size += 1
         self._a_up(q, q.size - 1)
@@ -1666,14 +1684,21 @@ cdef class Engine:
         self.ss[si].apos = -1
 
     cdef int _enqueue(self, int si, int pool) except -1:
+        """File a waiting session. Whole or not at all: every allocation (the heaps'
+        growth, the kinds' line) comes before the first change. O(log w)."""
         cdef int qi = self.ss[si].group + 1
         cdef SessHeap *q = &self.qs[qi]
-        if (self.track_oldest and qi > 0
-                and self._gname[qi - 1] in self._wait_limited):
-            self._a_push(si)
+        cdef bint by_arrival = (self.track_oldest and qi > 0
+                                and self._gname[qi - 1] in self._wait_limited)
+        if by_arrival:
+            self._a_reserve(&self.aq[qi])
         if q.size == q.cap:
             q.item = <int*>_grow(q.item, q.cap * 2 if q.cap else 16, sizeof(int))
             q.cap = q.cap * 2 if q.cap else 16
+        if self.has_kinds:
+            self._line_add(si)
+        if by_arrival:
+            self._a_push(si)
         if q.size == 0:
             q.busy = self.nbusy
             self.busy_q[self.nbusy] = qi
@@ -1684,15 +1709,54 @@ cdef class Engine:
         self._q_up(q, q.size - 1)
         q.root = self._t_insert(q.root, si)
         self.waiting_count += 1
-        if self.has_kinds:
-            key = (self.ss[si].group, self.ss[si].weight)
-            line = self._wlines.get(key)
-            if line is None:
-                line = self._wlines[key] = SortedList()
-            line.add((-self.ss[si].priority, self.ss[si].arrival, si))
         return 0
 
+    cdef int _line_add(self, int si) except -1:
+        """R26: file a waiting session in its (group, weight) line; a new line is made
+        whole before it is filed, so a failure leaves no empty line. O(log w)."""
+        key = (self.ss[si].group, self.ss[si].weight)
+        entry = (-self.ss[si].priority, self.ss[si].arrival, si)
+        line = self._wlines.get(key)
+        if line is None:
+            self._wlines[key] = SortedList((entry,))
+        else:
+            try:
+                line.add(entry)
+            except BaseException:
+                self._refile_line(key)  # SortedList.add is not whole on MemoryError
+                raise
+        return 0
+
+    cdef void _refile_line(self, tuple key) noexcept:
+        """R26: rebuild the line ``key`` from its waiting heap after a SortedList failed
+        halfway (a MemoryError; callers change the heap only after the line). O(w log w),
+        on failures only; if memory fails again the line stays as it is."""
+        cdef int gid = key[0], weight = key[1], i, si
+        cdef SessHeap *q = &self.qs[gid + 1]
+        try:
+            entries = []
+            for i in range(q.size):
+                si = q.item[i]
+                if self.ss[si].weight == weight:
+                    entries.append((-self.ss[si].priority, self.ss[si].arrival, si))
+            if entries:
+                self._wlines[key] = SortedList(entries)
+            else:
+                self._wlines.pop(key, None)
+        except BaseException:
+            pass
+
     cdef int _dequeue(self, int si) except -1:
+        if self.has_kinds:  # first: the one part that allocates
+            key = (self.ss[si].group, self.ss[si].weight)
+            line = self._wlines[key]
+            try:
+                line.remove((-self.ss[si].priority, self.ss[si].arrival, si))
+            except BaseException:
+                self._refile_line(key)  # not whole on MemoryError: as it was
+                raise
+            if not line:
+                del self._wlines[key]
         if self.ss[si].apos >= 0:
             self._a_remove(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
@@ -1711,12 +1775,6 @@ cdef class Engine:
         self.ss[si].pool = POOL_NONE
         self.ss[si].qpos = -1
         self.waiting_count -= 1
-        if self.has_kinds:
-            key = (self.ss[si].group, self.ss[si].weight)
-            line = self._wlines[key]
-            line.remove((-self.ss[si].priority, self.ss[si].arrival, si))
-            if not line:
-                del self._wlines[key]
         return 0
 
     cdef void _unbusy(self, SessHeap *q) noexcept:
@@ -1916,13 +1974,15 @@ cdef class Engine:
 
     cdef int _hand_out(self, int si, int ai, object now, bint automatic) except -1:
         """Give a waiting session to ``ai``, recording a hand-over from its line (R25)."""
-        if self.has_ladders and si in self._lad:
-            self._end_ladder(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
         cdef double t = now
         cdef double last
         if q.ho == NULL:
             q.ho = <double*>_grow(NULL, C_MAX_SAMPLE, sizeof(double))
+        if self.has_frt:
+            self._tm_reserve()  # for _give, before the line changes
+        if self.has_ladders and si in self._lad:
+            self._end_ladder(si)
         if q.ho_n > 0:
             last = q.ho[(q.ho_head + C_MAX_SAMPLE - 1) % C_MAX_SAMPLE]
             if last > t:
@@ -1936,6 +1996,11 @@ cdef class Engine:
         return 0
 
     cdef int _give(self, int si, int ai, object now, bint automatic) except -1:
+        """Give an unplaced session to ``ai``. Whole or not at all: its one allocation
+        (the timer heap's growth) comes first; re-filing a given agent allocates
+        nothing (it only moves in its heaps or leaves them). O(g log n)."""
+        if self.has_frt:
+            self._tm_reserve()
         cdef Agent *a = &self.ag[ai]
         cdef Sess *s = &self.ss[si]
         s.prev = -1
@@ -2128,13 +2193,19 @@ cdef class Engine:
                 self._tm_up(self.tm_heap - 1)
         self.tm_size = self.tm_heap
 
-    cdef int _tm_push(self, double deadline, i64 seq, int kind, int si) except -1:
-        """Set a timer: appended after the heap, filed when the heap is next read. O(1)."""
+    cdef inline int _tm_reserve(self) except -1:
+        """Room for one more timer: the only step of setting one that can fail, so the
+        callers take it before they change anything. O(1) amortised."""
         cdef int cap
         if self.tm_size == self.tm_cap:
             cap = self.tm_cap * 2 if self.tm_cap else 64  # set once the block has grown
             self.tm = <Timer*>_grow(self.tm, cap, sizeof(Timer))
             self.tm_cap = cap
+        return 0
+
+    cdef int _tm_push(self, double deadline, i64 seq, int kind, int si) except -1:
+        """Set a timer: appended after the heap, filed when the heap is next read. O(1)."""
+        self._tm_reserve()
         self.tm[self.tm_size].deadline = deadline
         self.tm[self.tm_size].seq = seq
         self.tm[self.tm_size].kind = kind
@@ -2151,6 +2222,7 @@ cdef class Engine:
         return self.ss[t.sess].fr_seq == t.seq
 
     cdef int _set_timer(self, int si, int kind, double deadline) except -1:
+        self._tm_reserve()
         self.timer_seq += 1
         if kind == AUTO_CLOSE:
             self.ss[si].ac_seq = self.timer_seq
@@ -2448,14 +2520,20 @@ cdef class Engine:
             weight = <int>w
         cdef int gid, si
         cdef bint filed = self.ss_nfree > 0
+        # The Opened event is made and kept first: a failure (MemoryError) here changes
+        # nothing; from the filing on, a failure undoes the open (``_unopen``).
+        cdef Py_ssize_t done = len(events)
+        events.append(ev_opened(session_id, buyer_id, group, priority, now, kind))
         if filed:
             # The slot it will take is known (the last freed): filing the id now is the
             # duplicate check too, one dict lookup instead of two. Undone if what follows
             # fails; nothing else enters the dict meanwhile, so arrival order holds.
             slot_no = self._slot_no[self.ss_free[self.ss_nfree - 1]]
             if self._sessions.setdefault(session_id, slot_no) is not slot_no:
+                del events[done:]
                 raise DuplicateSession(session_id)
         elif session_id in self._sessions:
+            del events[done:]
             raise DuplicateSession(session_id)
         # Neither step can fail without a group name or with a free slot: no try then.
         if group is None:
@@ -2466,6 +2544,7 @@ cdef class Engine:
             except BaseException:
                 if filed:
                     del self._sessions[session_id]
+                del events[done:]
                 raise
         if filed:
             self.ss_nfree -= 1
@@ -2475,6 +2554,7 @@ cdef class Engine:
                 si = self._new_session_slot()
             except BaseException:
                 self._release(gid)
+                del events[done:]
                 raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
@@ -2497,25 +2577,44 @@ cdef class Engine:
         s.has_timed_out = False
         s.in_use = True
         s.weight = weight
-        if kind is not None:
-            self._skind[si] = kind
         _list_put(self._sid, si, session_id)
         _list_put(self._buyer, si, buyer_id)
-        if not filed:
-            self._sessions[session_id] = self._slot_no[si]
-        opened = ev_opened(session_id, buyer_id, group, priority, now, kind)
-        cdef int ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
-        reason = R_STICKY
-        if ai < 0:
-            ai = self._select(si)
-            reason = R_NEW
-        events.append(opened)
-        if ai < 0:
-            self._admit(si, now, events)
-        else:
-            self._give(si, ai, now, True)
-            events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
+        cdef int ai
+        cdef bint placed = False
+        # try/finally, not try/except: on the way through it costs nothing (an except
+        # clause saves the handled exception on entry, on every call)
+        try:
+            if kind is not None:
+                self._skind[si] = kind
+            if not filed:
+                self._sessions[session_id] = self._slot_no[si]
+                filed = True
+            ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
+            reason = R_STICKY
+            if ai < 0:
+                ai = self._select(si)
+                reason = R_NEW
+            if ai < 0:
+                self._admit(si, now, events)
+            else:
+                # the event first: _give cannot fail halfway (it reserves first)
+                events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
+                self._give(si, ai, now, True)
+            placed = True
+        finally:
+            if not placed:
+                self._unopen(si, session_id, filed, done, events)
         return si
+
+    cdef void _unopen(self, int si, object session_id, bint filed, Py_ssize_t done,
+                      list events) noexcept:
+        """Undo an open that failed before the session was placed (a MemoryError): its
+        slot, id, group and events go, as if it never came. Frees nothing it allocates."""
+        if filed:
+            del self._sessions[session_id]
+        self._free_session_slot(si)
+        self.arrival -= 1
+        del events[done:]
 
     cdef object _over_limit(self, int gid, double now):
         """The limit of group ``gid`` if one more waiting session would break it (R28),
@@ -2545,27 +2644,34 @@ cdef class Engine:
         while True:
             gid = self.ss[si].group
             limit = self._over_limit(gid, now) if self._limits else None
+            # Each step makes and keeps its event before it changes anything, and each
+            # placement happens whole or not at all: a failure (MemoryError) leaves the
+            # session unplaced, for _open to undo.
             if limit is None:
                 pool = self._pool_for(si)
-                self._enqueue(si, pool)
                 events.append(ev_queued(sid, _POOLS[pool], now, buyer))
+                self._enqueue(si, pool)
                 if self.has_ladders:
-                    self._start_ladder(si, now)
+                    try:
+                        self._start_ladder(si, now)
+                    except BaseException:
+                        self._dequeue(si)
+                        raise
                 return 0
             name = self._gname[gid]
             if limit.overflow is None:
+                events.append(_event(EV_REJECTED, sid, name, now, buyer, None, None))
                 del self._sessions[sid]
                 self._free_session_slot(si)
-                events.append(_event(EV_REJECTED, sid, name, now, buyer, None, None))
                 return 0
+            events.append(_event(EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None))
             new_gid = self._intern(limit.overflow)
             self._release(gid)
             self.ss[si].group = new_gid
-            events.append(_event(EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None))
             ai = self._select(si)
             if ai >= 0:
-                self._give(si, ai, now, True)
                 events.append(ev_assigned(sid, self._aid[ai], now, R_NEW, buyer))
+                self._give(si, ai, now, True)
                 return 0
 
     def buyer_message(self, now, session_id):
@@ -2619,8 +2725,9 @@ cdef class Engine:
             raise InvalidAssign(session_id, self._aid[self.ss[si].agent])
         if not self.ag[ai].online:
             raise AgentOffline(agent_id)
+        cdef list events = [ev_assigned(session_id, agent_id, now, R_MANUAL, self._buyer[si])]
         self._hand_out(si, ai, now, False)
-        return [ev_assigned(session_id, agent_id, now, R_MANUAL, self._buyer[si])]
+        return events
 
     def transfer(self, now, session_id, agent_id):
         cdef int si = self._session_slot(session_id)

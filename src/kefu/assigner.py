@@ -151,6 +151,13 @@ class Assigner(FacadeState):
 
     __slots__ = ()  # its fields are FacadeState's (kefu._facade)
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Assigner:
+        """Make the instance without its arguments. The compiled FacadeState's own
+        constructor, handed keywords, builds a tuple of their names; if that allocation
+        fails (MemoryError) it releases slots it never filled, and the process crashes.
+        Without arguments it takes the path that has none. O(1), once per Assigner."""
+        return super().__new__(cls)
+
     def __init__(
         self,
         clock: Clock | None = None,
