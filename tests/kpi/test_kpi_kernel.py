@@ -10,6 +10,7 @@ edges of the supported time range.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -795,3 +796,43 @@ def test_R23_K10_K13_compiled_detail_keeps_the_references_int_times() -> None:
     assert [repr(u.end) for u in compiled.conversion.units] == [
         repr(u.end) for u in reference.conversion.units]
     assert [type(u.end) for u in compiled.conversion.units] == [int, type(None)]
+
+
+def _zero_reply_day() -> list[Message]:
+    """A buyer at 0.0 answered at -0.0: the same instant, so the buyer sorts first (K01)."""
+    return [Message("s", "b", -0.0, Sender.AGENT, "m0", agent_id="a"),
+            Message("s", "b", 0.0, Sender.BUYER, "m1"),
+            Message("s", "b", 0.0, Sender.BUYER, "m2", seq=1),
+            Message("s", "b", -0.0, Sender.AGENT, "m3", agent_id="a", seq=2)]
+
+
+def test_R23_K01_message_pass_keeps_each_message_its_own_time_in_ties() -> None:
+    """-0.0 and 0.0 tie in the sort but are different floats: every kernel and input form
+    gives a wait the start and reply times of its own two messages."""
+    msgs = _zero_reply_day()
+    want = ([0.0, 0.0], [-0.0, -0.0])
+    got = scan_messages_py(msgs)
+    assert ([repr(v) for v in got.us], [repr(v) for v in got.rs]) == tuple(
+        [repr(v) for v in w] for w in want)
+    for active in kernel.AVAILABLE:
+        for form in (msgs, kpi.MessageTable.from_records(msgs)):
+            tl = _on(active, lambda f=form: build_timeline(f, threshold=180.0))
+            assert [repr(v) for v in tl.us] == ["0.0", "0.0"]
+            assert [repr(v) for v in tl.rs] == ["-0.0", "-0.0"]
+
+
+def test_R23_K08_a_zero_response_time_is_plus_zero_on_both_kernels() -> None:
+    """A reply at the instant of the wait's start (-0.0 - 0.0) is a response time of 0.0,
+    not -0.0, on both kernels, from records and from a table, at a window's opening."""
+    msgs = _zero_reply_day()
+    for active in kernel.AVAILABLE:
+        for form in (msgs, kpi.MessageTable.from_records(msgs)):
+            for policy in ("exclude", "open"):
+                r = _on(active, lambda f=form, p=policy: kpi.daily_report(
+                    f, day=dt.date(1970, 1, 1), tz="UTC", window=Window.whole_day(),
+                    before_window=p))
+                for stats in (r.response_times.first, r.response_times.replies,
+                              r.response_times.by_agent["a"].replies):
+                    assert stats.calendar.count >= 1
+                    assert repr(stats.calendar.median) == "0.0", (active, form, policy)
+                    assert repr(stats.calendar.p90) == "0.0"
