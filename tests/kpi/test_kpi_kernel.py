@@ -41,6 +41,7 @@ from kefu.kpi.timeline import (
     build_timeline,
     human_reached,
     human_reached_py,
+    scan_columns,
     scan_messages,
     scan_messages_py,
 )
@@ -836,3 +837,36 @@ def test_R23_K08_a_zero_response_time_is_plus_zero_on_both_kernels() -> None:
                     assert stats.calendar.count >= 1
                     assert repr(stats.calendar.median) == "0.0", (active, form, policy)
                     assert repr(stats.calendar.p90) == "0.0"
+
+
+@settings(max_examples=12)
+@given(st.randoms(use_true_random=False), st.integers(1000, 3000),
+       st.sampled_from(["swaps", "late copies", "far moves", "shuffled", "reversed"]))
+def test_R23_K01_compiled_pass_sorts_nearly_ordered_and_disordered_input_as_reference(
+        rnd: random.Random, n: int, shape: str) -> None:
+    """The compiled pass sorts keys nearly in order in one pass (a key more than a few
+    places back waits aside and is merged in) and gives up for the radix sort when too
+    many wait: every shape, on both sides of that limit, gives the reference's fields,
+    from records and from columns."""
+    msgs = [Message(f"s{rnd.randrange(n // 8 + 1)}", "b", BASE + k // 2 + 0.25 * (k % 2),
+                    Sender.AGENT if k % 3 else Sender.BUYER, f"m{k}", agent_id="a")
+            for k in range(n)]
+    moved = n // 40 if rnd.random() < 0.5 else n // 8  # fewer or more than n/16
+    if shape == "swaps":
+        for _ in range(moved):
+            k = rnd.randrange(n - 1)
+            msgs[k], msgs[k + 1] = msgs[k + 1], msgs[k]
+    elif shape == "late copies":
+        msgs += [msgs[rnd.randrange(n)] for _ in range(moved)]
+    elif shape == "far moves":
+        for _ in range(moved):
+            msgs.insert(rnd.randrange(n), msgs.pop(rnd.randrange(n)))
+    elif shape == "shuffled":
+        rnd.shuffle(msgs)
+    else:
+        msgs.reverse()
+    want = _fields(scan_messages_py(msgs))
+    assert _fields(_compiled(msgs, math.inf)) == want
+    table = kpi.MessageTable.from_records(msgs)
+    got = _on("c", lambda: scan_columns(table))
+    assert _fields(got) == want

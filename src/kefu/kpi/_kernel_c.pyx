@@ -105,29 +105,55 @@ cdef extern from *:
         std::memcpy(&u, &d, sizeof u);
         return (u >> 63) ? ~u : (u | 0x8000000000000000ULL);
     }
+    /* Sort keys nearly in order in O(n): each key joins the sorted run keys[0:w] if
+       it goes within 8 places of its end (a neighbour swapped), else waits aside (a
+       copy delivered late); the few aside are sorted and merged in from the back. Gives
+       up (False) with more than n/16 aside, the keys then a permutation of the input:
+       any sort gives the same order, as it is total. */
+    static bool kefu_nearly_sorted(KefuKey* keys, Py_ssize_t n) {
+        Py_ssize_t w = 0, most = n / 16 + 64;
+        std::vector<KefuKey> aside;
+        aside.reserve(most + 1);  /* may throw here, before any key moved; never after */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            KefuKey x = keys[i];
+            if (w == 0 || !kefu_key_less(x, keys[w - 1])) {
+                if (w != i) keys[w] = x;
+                w++;
+                continue;
+            }
+            Py_ssize_t lo = w > 8 ? w - 8 : 0, p = w - 1;  /* x < keys[p] */
+            while (p > lo && kefu_key_less(x, keys[p - 1])) p--;
+            if (p == lo && lo > 0 && kefu_key_less(x, keys[lo - 1])) {
+                aside.push_back(x);
+                if ((Py_ssize_t)aside.size() > most) {  /* into the gap [w, i + 1) */
+                    std::copy(aside.begin(), aside.end(), keys + w);
+                    return false;
+                }
+                continue;
+            }
+            std::memmove(keys + p + 1, keys + p, (size_t)(w - p) * sizeof(KefuKey));
+            keys[p] = x;
+            w++;
+        }
+        std::sort(aside.begin(), aside.end(), [](const KefuKey& x, const KefuKey& y) {
+            return kefu_key_less(x, y);
+        });
+        Py_ssize_t k = n - 1, r = w - 1, q = (Py_ssize_t)aside.size() - 1;
+        while (q >= 0) {
+            if (r >= 0 && kefu_key_less(aside[q], keys[r])) keys[k--] = keys[r--];
+            else keys[k--] = aside[q--];
+        }
+        return true;
+    }
     /* Sort by kefu_key_less. A stable LSD radix sort by time (8-bit digits,
        skipping digits all keys share: a day's times share their top bits),
        then the rare runs of equal times by the full key: no bad pivots.
        Keys in order or nearly (a table or list in time order, a few neighbours
-       swapped, as a loader reads them) are sorted in place by insertion first,
-       in O(n) and with no buffer, giving up after n/8 moves: the order is total
-       (``pos`` breaks every tie), so any sort gives the same keys. */
-    static bool kefu_insertion_sort(KefuKey* keys, Py_ssize_t n, Py_ssize_t budget) {
-        for (Py_ssize_t i = 1; i < n; i++) {
-            if (!kefu_key_less(keys[i], keys[i - 1])) continue;
-            KefuKey x = keys[i];
-            Py_ssize_t j = i;
-            do {  /* (given up, the keys are still a permutation of the input) */
-                keys[j] = keys[j - 1];
-                j--;
-                if (--budget < 0) { keys[j] = x; return false; }
-            } while (j > 0 && kefu_key_less(x, keys[j - 1]));
-            keys[j] = x;
-        }
-        return true;
-    }
+       swapped or copies appended, as a loader reads them) are sorted by
+       kefu_nearly_sorted first, in O(n) (the order is total: ``pos`` breaks
+       every tie, so any sort gives the same keys). */
     static int kefu_sort_keys(KefuKey* keys, Py_ssize_t n) {
-        if (kefu_insertion_sort(keys, n, n / 8 + 64))
+        if (kefu_nearly_sorted(keys, n))
             return 0;
         if (n < 64 || n >= 0xFFFFFFFFLL) {
             std::sort(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
@@ -1030,21 +1056,30 @@ cdef struct Run:
 cdef extern from *:
     """
     #include <unordered_map>
-    /* A count key of the walk: a window index, up to three objects by identity (a
-       group, an agent, an exclusion reason: the key's tuple, made once, holds them
-       alive) and the small ints and bools packed in ``small``. */
+    /* A count key of the walk: a window index, up to three objects (a group, an
+       agent, an exclusion reason: the key's tuple, made once, holds the first ones
+       alive) and the small ints and bools packed in ``small``. Exact str compare by
+       value (equal ids are often distinct objects), anything else (None) by identity:
+       keys equal by ``==`` yet apart here are merged when the counts are flushed. */
+    static inline uint64_t kefu_obj_hash(PyObject* o) {
+        return PyUnicode_CheckExact(o) ? (uint64_t)kefu_str_hash(o) : (uint64_t)(uintptr_t)o;
+    }
+    static inline bool kefu_obj_eq(PyObject* a, PyObject* b) {
+        return a == b || (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) && kefu_str_eq(a, b));
+    }
     struct KefuCountKey {
         Py_ssize_t i; PyObject *a, *b, *c; int small;
         bool operator==(const KefuCountKey& o) const {
-            return i == o.i && a == o.a && b == o.b && c == o.c && small == o.small;
+            return i == o.i && small == o.small && kefu_obj_eq(a, o.a) && kefu_obj_eq(b, o.b)
+                   && kefu_obj_eq(c, o.c);
         }
     };
     struct KefuCountHash {
         size_t operator()(const KefuCountKey& k) const {
             uint64_t h = ((uint64_t)k.i << 8) ^ (uint64_t)k.small;
-            h = (h ^ (uint64_t)(uintptr_t)k.a) * 0x9E3779B97F4A7C15ULL;
-            h = (h ^ (uint64_t)(uintptr_t)k.b) * 0xFF51AFD7ED558CCDULL;
-            h = (h ^ (uint64_t)(uintptr_t)k.c) * 0xC4CEB9FE1A85EC53ULL;
+            h = (h ^ kefu_obj_hash(k.a)) * 0x9E3779B97F4A7C15ULL;
+            h = (h ^ kefu_obj_hash(k.b)) * 0xFF51AFD7ED558CCDULL;
+            h = (h ^ kefu_obj_hash(k.c)) * 0xC4CEB9FE1A85EC53ULL;
             return (size_t)(h ^ (h >> 32));
         }
     };
@@ -1476,7 +1511,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                 group = <object>PyList_GET_ITEM(groups, j)
                 sid = <object>PyList_GET_ITEM(ids, j)
                 a_pending_risk = a_risk and a_code == C_PENDING
-                if count_key(shop_n, i, <PyObject*>group, <PyObject*>reason, NULL,
+                if count_key(shop_n, i, <PyObject*>group, <PyObject*>reason, Py_None,
                              code | risk << 2 | a_code << 3 | a_pending_risk << 5
                              | fate << 6) >= 0:  # a key not seen before: its tuple
                     shop_keys.append((i, group, code, risk, a_code, a_pending_risk, reason,
