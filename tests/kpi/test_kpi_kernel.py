@@ -870,3 +870,20 @@ def test_R23_K01_compiled_pass_sorts_nearly_ordered_and_disordered_input_as_refe
     table = kpi.MessageTable.from_records(msgs)
     got = _on("c", lambda: scan_columns(table))
     assert _fields(got) == want
+
+
+@settings(max_examples=10)
+@given(st.integers(0, 2**32), st.integers(2048, 6000))
+def test_R23_K08_compiled_sort_of_a_big_run_is_sorted_as_sorted_does(seed: int,
+                                                                      n: int) -> None:
+    """A day's samples (thousands, in no order) are radix-sorted: the order of sorted(),
+    -0.0 and 0.0 kept in their order, inf last, tiny and huge values in place."""
+    rnd = random.Random(seed)
+    pool = [0.0, -0.0, math.inf, 5e-324, 1e-300, 1e300, 180.0, 180.00000000000003]
+    values = [rnd.choice(pool) if rnd.random() < 0.3 else rnd.random() * 600
+              for _ in range(n)]
+    want = [repr(v) for v in sorted(values)]
+    got = kernel.compiled("sorted_doubles")(array("d", values))
+    assert [repr(v) for v in got] == want
+    got = kernel.compiled("sorted_floats")(values)
+    assert [repr(v) for v in got] == want
