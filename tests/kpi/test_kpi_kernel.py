@@ -27,7 +27,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kpi_helpers import SH, at
+from kpi_helpers import DAY, SH, at
 from kpi_strategies import OPTIONS, WINDOWS, shop_day
 
 from kefu import kpi
@@ -887,3 +887,31 @@ def test_R23_K08_compiled_sort_of_a_big_run_is_sorted_as_sorted_does(seed: int,
     assert [repr(v) for v in got] == want
     got = kernel.compiled("sorted_floats")(values)
     assert [repr(v) for v in got] == want
+
+
+class _Id(str):
+    """An id equal to, and hashing as, the plain str it spells: a distinct object."""
+
+
+def test_R23_K02_compiled_walk_counts_equal_ids_of_distinct_objects_as_one_key() -> None:
+    """The compiled walk counts units by key in C; groups and agents equal by value but
+    of distinct objects (a str subclass, plain copies) are one key, as the reference's
+    dict makes them: the same rates by group and by agent, from records and a table."""
+    base = at(9, 0)
+    msgs: list[Message] = []
+    hand: list[Handover] = []
+    for s in range(18):
+        t = base + 100 * s
+        agent = _Id("a") if s % 2 else "".join(["a"])
+        msgs += [Message(f"s{s}", f"b{s}", t, Sender.BUYER, f"m{s}q"),
+                 Message(f"s{s}", f"b{s}", t + 40 * (s % 7), Sender.AGENT, f"m{s}r",
+                         agent_id=agent)]
+        group = _Id("g") if s % 3 == 0 else ("h" if s % 3 == 1 else "".join(["g"]))
+        hand.append(Handover(f"s{s}", f"b{s}", agent, t - 1, group=group))
+    want = attrs.asdict(_on("py", lambda: kpi.daily_report(msgs, hand, day=DAY, tz=SH)))
+    assert want["shop"]["by_group"]["g"]["met"] + want["shop"]["by_group"]["g"][
+        "missed"] == 12
+    for form in (msgs, kpi.MessageTable.from_records(msgs)):
+        got = attrs.asdict(_on("c", lambda f=form: kpi.daily_report(f, hand, day=DAY,
+                                                                      tz=SH)))
+        assert repr(got) == repr(want)
