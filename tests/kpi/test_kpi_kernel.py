@@ -10,6 +10,7 @@ edges of the supported time range.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -26,7 +27,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kpi_helpers import SH, at
+from kpi_helpers import DAY, SH, at
 from kpi_strategies import OPTIONS, WINDOWS, shop_day
 
 from kefu import kpi
@@ -40,6 +41,7 @@ from kefu.kpi.timeline import (
     build_timeline,
     human_reached,
     human_reached_py,
+    scan_columns,
     scan_messages,
     scan_messages_py,
 )
@@ -795,3 +797,121 @@ def test_R23_K10_K13_compiled_detail_keeps_the_references_int_times() -> None:
     assert [repr(u.end) for u in compiled.conversion.units] == [
         repr(u.end) for u in reference.conversion.units]
     assert [type(u.end) for u in compiled.conversion.units] == [int, type(None)]
+
+
+def _zero_reply_day() -> list[Message]:
+    """A buyer at 0.0 answered at -0.0: the same instant, so the buyer sorts first (K01)."""
+    return [Message("s", "b", -0.0, Sender.AGENT, "m0", agent_id="a"),
+            Message("s", "b", 0.0, Sender.BUYER, "m1"),
+            Message("s", "b", 0.0, Sender.BUYER, "m2", seq=1),
+            Message("s", "b", -0.0, Sender.AGENT, "m3", agent_id="a", seq=2)]
+
+
+def test_R23_K01_message_pass_keeps_each_message_its_own_time_in_ties() -> None:
+    """-0.0 and 0.0 tie in the sort but are different floats: every kernel and input form
+    gives a wait the start and reply times of its own two messages."""
+    msgs = _zero_reply_day()
+    want = ([0.0, 0.0], [-0.0, -0.0])
+    got = scan_messages_py(msgs)
+    assert ([repr(v) for v in got.us], [repr(v) for v in got.rs]) == tuple(
+        [repr(v) for v in w] for w in want)
+    for active in kernel.AVAILABLE:
+        for form in (msgs, kpi.MessageTable.from_records(msgs)):
+            tl = _on(active, lambda f=form: build_timeline(f, threshold=180.0))
+            assert [repr(v) for v in tl.us] == ["0.0", "0.0"]
+            assert [repr(v) for v in tl.rs] == ["-0.0", "-0.0"]
+
+
+def test_R23_K08_a_zero_response_time_is_plus_zero_on_both_kernels() -> None:
+    """A reply at the instant of the wait's start (-0.0 - 0.0) is a response time of 0.0,
+    not -0.0, on both kernels, from records and from a table, at a window's opening."""
+    msgs = _zero_reply_day()
+    for active in kernel.AVAILABLE:
+        for form in (msgs, kpi.MessageTable.from_records(msgs)):
+            for policy in ("exclude", "open"):
+                r = _on(active, lambda f=form, p=policy: kpi.daily_report(
+                    f, day=dt.date(1970, 1, 1), tz="UTC", window=Window.whole_day(),
+                    before_window=p))
+                for stats in (r.response_times.first, r.response_times.replies,
+                              r.response_times.by_agent["a"].replies):
+                    assert stats.calendar.count >= 1
+                    assert repr(stats.calendar.median) == "0.0", (active, form, policy)
+                    assert repr(stats.calendar.p90) == "0.0"
+
+
+@settings(max_examples=12)
+@given(st.randoms(use_true_random=False), st.integers(1000, 3000),
+       st.sampled_from(["swaps", "late copies", "far moves", "shuffled", "reversed"]))
+def test_R23_K01_compiled_pass_sorts_nearly_ordered_and_disordered_input_as_reference(
+        rnd: random.Random, n: int, shape: str) -> None:
+    """The compiled pass sorts keys nearly in order in one pass (a key more than a few
+    places back waits aside and is merged in) and gives up for the radix sort when too
+    many wait: every shape, on both sides of that limit, gives the reference's fields,
+    from records and from columns."""
+    msgs = [Message(f"s{rnd.randrange(n // 8 + 1)}", "b", BASE + k // 2 + 0.25 * (k % 2),
+                    Sender.AGENT if k % 3 else Sender.BUYER, f"m{k}", agent_id="a")
+            for k in range(n)]
+    moved = n // 40 if rnd.random() < 0.5 else n // 8  # fewer or more than n/16
+    if shape == "swaps":
+        for _ in range(moved):
+            k = rnd.randrange(n - 1)
+            msgs[k], msgs[k + 1] = msgs[k + 1], msgs[k]
+    elif shape == "late copies":
+        msgs += [msgs[rnd.randrange(n)] for _ in range(moved)]
+    elif shape == "far moves":
+        for _ in range(moved):
+            msgs.insert(rnd.randrange(n), msgs.pop(rnd.randrange(n)))
+    elif shape == "shuffled":
+        rnd.shuffle(msgs)
+    else:
+        msgs.reverse()
+    want = _fields(scan_messages_py(msgs))
+    assert _fields(_compiled(msgs, math.inf)) == want
+    table = kpi.MessageTable.from_records(msgs)
+    got = _on("c", lambda: scan_columns(table))
+    assert _fields(got) == want
+
+
+@settings(max_examples=10)
+@given(st.integers(0, 2**32), st.integers(2048, 6000))
+def test_R23_K08_compiled_sort_of_a_big_run_is_sorted_as_sorted_does(seed: int,
+                                                                      n: int) -> None:
+    """A day's samples (thousands, in no order) are radix-sorted: the order of sorted(),
+    -0.0 and 0.0 kept in their order, inf last, tiny and huge values in place."""
+    rnd = random.Random(seed)
+    pool = [0.0, -0.0, math.inf, 5e-324, 1e-300, 1e300, 180.0, 180.00000000000003]
+    values = [rnd.choice(pool) if rnd.random() < 0.3 else rnd.random() * 600
+              for _ in range(n)]
+    want = [repr(v) for v in sorted(values)]
+    got = kernel.compiled("sorted_doubles")(array("d", values))
+    assert [repr(v) for v in got] == want
+    got = kernel.compiled("sorted_floats")(values)
+    assert [repr(v) for v in got] == want
+
+
+class _Id(str):
+    """An id equal to, and hashing as, the plain str it spells: a distinct object."""
+
+
+def test_R23_K02_compiled_walk_counts_equal_ids_of_distinct_objects_as_one_key() -> None:
+    """The compiled walk counts units by key in C; groups and agents equal by value but
+    of distinct objects (a str subclass, plain copies) are one key, as the reference's
+    dict makes them: the same rates by group and by agent, from records and a table."""
+    base = at(9, 0)
+    msgs: list[Message] = []
+    hand: list[Handover] = []
+    for s in range(18):
+        t = base + 100 * s
+        agent = _Id("a") if s % 2 else "".join(["a"])
+        msgs += [Message(f"s{s}", f"b{s}", t, Sender.BUYER, f"m{s}q"),
+                 Message(f"s{s}", f"b{s}", t + 40 * (s % 7), Sender.AGENT, f"m{s}r",
+                         agent_id=agent)]
+        group = _Id("g") if s % 3 == 0 else ("h" if s % 3 == 1 else "".join(["g"]))
+        hand.append(Handover(f"s{s}", f"b{s}", agent, t - 1, group=group))
+    want = attrs.asdict(_on("py", lambda: kpi.daily_report(msgs, hand, day=DAY, tz=SH)))
+    assert want["shop"]["by_group"]["g"]["met"] + want["shop"]["by_group"]["g"][
+        "missed"] == 12
+    for form in (msgs, kpi.MessageTable.from_records(msgs)):
+        got = attrs.asdict(_on("c", lambda f=form: kpi.daily_report(f, hand, day=DAY,
+                                                                      tz=SH)))
+        assert repr(got) == repr(want)

@@ -85,6 +85,7 @@ cdef extern from *:
     """
     #include <algorithm>
     #include <cstdint>
+    #include <cstdlib>
     #include <cstring>
     #include <utility>
     #include <vector>
@@ -105,17 +106,55 @@ cdef extern from *:
         std::memcpy(&u, &d, sizeof u);
         return (u >> 63) ? ~u : (u | 0x8000000000000000ULL);
     }
+    /* Sort keys nearly in order in O(n): each key joins the sorted run keys[0:w] if
+       it goes within 8 places of its end (a neighbour swapped), else waits aside (a
+       copy delivered late); the few aside are sorted and merged in from the back. Gives
+       up (False) with more than n/16 aside, the keys then a permutation of the input:
+       any sort gives the same order, as it is total. */
+    static bool kefu_nearly_sorted(KefuKey* keys, Py_ssize_t n) {
+        Py_ssize_t w = 0, most = n / 16 + 64;
+        std::vector<KefuKey> aside;
+        aside.reserve(most + 1);  /* may throw here, before any key moved; never after */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            KefuKey x = keys[i];
+            if (w == 0 || !kefu_key_less(x, keys[w - 1])) {
+                if (w != i) keys[w] = x;
+                w++;
+                continue;
+            }
+            Py_ssize_t lo = w > 8 ? w - 8 : 0, p = w - 1;  /* x < keys[p] */
+            while (p > lo && kefu_key_less(x, keys[p - 1])) p--;
+            if (p == lo && lo > 0 && kefu_key_less(x, keys[lo - 1])) {
+                aside.push_back(x);
+                if ((Py_ssize_t)aside.size() > most) {  /* into the gap [w, i + 1) */
+                    std::copy(aside.begin(), aside.end(), keys + w);
+                    return false;
+                }
+                continue;
+            }
+            std::memmove(keys + p + 1, keys + p, (size_t)(w - p) * sizeof(KefuKey));
+            keys[p] = x;
+            w++;
+        }
+        std::sort(aside.begin(), aside.end(), [](const KefuKey& x, const KefuKey& y) {
+            return kefu_key_less(x, y);
+        });
+        Py_ssize_t k = n - 1, r = w - 1, q = (Py_ssize_t)aside.size() - 1;
+        while (q >= 0) {
+            if (r >= 0 && kefu_key_less(aside[q], keys[r])) keys[k--] = keys[r--];
+            else keys[k--] = aside[q--];
+        }
+        return true;
+    }
     /* Sort by kefu_key_less. A stable LSD radix sort by time (8-bit digits,
        skipping digits all keys share: a day's times share their top bits),
-       then the rare runs of equal times by the full key. Near-sorted input
-       (a loader's time order) costs the same as random input: no bad pivots.
-       Keys already in order (a table or list in time order) are left as they
-       are after one O(n) look: the order is total (``pos`` breaks every tie),
-       so the sorted keys are these very keys, and no buffer is allocated. */
+       then the rare runs of equal times by the full key: no bad pivots.
+       Keys in order or nearly (a table or list in time order, a few neighbours
+       swapped or copies appended, as a loader reads them) are sorted by
+       kefu_nearly_sorted first, in O(n) (the order is total: ``pos`` breaks
+       every tie, so any sort gives the same keys). */
     static int kefu_sort_keys(KefuKey* keys, Py_ssize_t n) {
-        if (std::is_sorted(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
-                return kefu_key_less(x, y);
-            }))
+        if (kefu_nearly_sorted(keys, n))
             return 0;
         if (n < 64 || n >= 0xFFFFFFFFLL) {
             std::sort(keys, keys + n, [](const KefuKey& x, const KefuKey& y) {
@@ -160,12 +199,43 @@ cdef extern from *:
        but differ, so they keep their order (a zero median's sign as sorted() gives
        it). A sorted run with a shorter tail (samples in order with a few appended)
        sorts the tail alone and merges it (stably too): O(n) for a short tail. */
+    /* Stable LSD radix sort of doubles (no NaN) by value, -0.0 and 0.0 as equals (so they
+       keep their order, as in a stable comparison sort): one pass counts all eight byte
+       digits, then one pass per digit the values do not all share. O(n), for big runs
+       (a day's samples); False, having changed nothing, when no buffer is to be had. */
+    static bool kefu_radix_doubles(double* values, Py_ssize_t n) {
+        double* buf = (double*)std::malloc((size_t)n * sizeof(double));
+        if (buf == NULL) return false;
+        static const int D = 8;
+        std::vector<size_t> counts;
+        try { counts.assign(D * 256, 0); } catch (...) { std::free(buf); return false; }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t u = kefu_order_bits(values[i]);
+            for (int d = 0; d < D; d++) counts[d * 256 + ((u >> (8 * d)) & 0xFF)]++;
+        }
+        double* src = values;
+        double* dst = buf;
+        for (int d = 0; d < D; d++) {
+            size_t* c = &counts[d * 256];
+            bool shared = false;
+            for (int b = 0; b < 256; b++) if ((Py_ssize_t)c[b] == n) shared = true;
+            if (shared) continue;
+            size_t at = 0;
+            for (int b = 0; b < 256; b++) { size_t k = c[b]; c[b] = at; at += k; }
+            for (Py_ssize_t i = 0; i < n; i++)
+                dst[c[(kefu_order_bits(src[i]) >> (8 * d)) & 0xFF]++] = src[i];
+            std::swap(src, dst);
+        }
+        if (src != values) std::memcpy(values, src, (size_t)n * sizeof(double));
+        std::free(buf);
+        return true;
+    }
     static void kefu_sort_doubles(double* values, Py_ssize_t n) {
         double* tail = std::is_sorted_until(values, values + n);
         if (tail - values >= n / 2) {
             std::stable_sort(tail, values + n);
             std::inplace_merge(values, tail, values + n);
-        } else {
+        } else if (n < 2048 || !kefu_radix_doubles(values, n)) {
             std::stable_sort(values, values + n);
         }
     }
@@ -674,7 +744,8 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
     cdef Key* key
     for k in range(n):
         key = &keys[k]
-        if prev >= 0 and _same_str(key.mid, keys[prev].mid):
+        if (prev >= 0 and key.mid_hash == keys[prev].mid_hash
+                and _same_str(key.mid, keys[prev].mid)):  # equal ids: equal hashes
             if not _same_message(key, &keys[prev]):
                 return None  # two different messages with one id
             copies += 1
@@ -1004,15 +1075,73 @@ def exact_sum(array values):
 # ``walk`` is :meth:`kefu.kpi.measure.Measure._walk` compiled: the same visit of every
 # session in the same order, the same float operations (reply - clock, comparisons), the
 # same keys counted and the same samples appended, so its results are those of the
-# reference, not close to them. Sessions' and waits' columns are read as C arrays; the
-# rare cases (a session's clocks in several windows, replies after a window's close,
-# detail units) call the very helpers the reference calls.
+# reference, not close to them. Sessions' and waits' columns are read as C arrays, a
+# session's clocks in several windows are classified in C (``_runs_c``); the rare cases
+# (replies after a window's close, detail units) call the very helpers the reference calls.
 
 from cpython.array cimport extend_buffer
 
 cdef struct Run:
     Py_ssize_t i, ka, kb
     double c
+
+cdef extern from *:
+    """
+    #include <unordered_map>
+    /* A count key of the walk: a window index, up to three objects (a group, an
+       agent, an exclusion reason: the key's tuple, made once, holds the first ones
+       alive) and the small ints and bools packed in ``small``. Exact str compare by
+       value (equal ids are often distinct objects), anything else (None) by identity:
+       keys equal by ``==`` yet apart here are merged when the counts are flushed. */
+    static inline uint64_t kefu_obj_hash(PyObject* o) {
+        return PyUnicode_CheckExact(o) ? (uint64_t)kefu_str_hash(o) : (uint64_t)(uintptr_t)o;
+    }
+    static inline bool kefu_obj_eq(PyObject* a, PyObject* b) {
+        return a == b || (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) && kefu_str_eq(a, b));
+    }
+    struct KefuCountKey {
+        Py_ssize_t i; PyObject *a, *b, *c; int small;
+        bool operator==(const KefuCountKey& o) const {
+            return i == o.i && small == o.small && kefu_obj_eq(a, o.a) && kefu_obj_eq(b, o.b)
+                   && kefu_obj_eq(c, o.c);
+        }
+    };
+    struct KefuCountHash {
+        size_t operator()(const KefuCountKey& k) const {
+            uint64_t h = ((uint64_t)k.i << 8) ^ (uint64_t)k.small;
+            h = (h ^ kefu_obj_hash(k.a)) * 0x9E3779B97F4A7C15ULL;
+            h = (h ^ kefu_obj_hash(k.b)) * 0xFF51AFD7ED558CCDULL;
+            h = (h ^ kefu_obj_hash(k.c)) * 0xC4CEB9FE1A85EC53ULL;
+            return (size_t)(h ^ (h >> 32));
+        }
+    };
+    /* Counts by key, in the order keys are first seen. */
+    struct KefuCounts {
+        std::unordered_map<KefuCountKey, Py_ssize_t, KefuCountHash> index;
+        std::vector<Py_ssize_t> n;
+    };
+    /* Count one more of a key: -1 when it was seen before, else its number (the caller
+       makes its tuple, the number-th). */
+    static inline Py_ssize_t kefu_count(KefuCounts& counts, Py_ssize_t i, PyObject* a,
+                                        PyObject* b, PyObject* c, int small) {
+        KefuCountKey key{i, a, b, c, small};
+        auto found = counts.index.find(key);
+        if (found != counts.index.end()) {
+            counts.n[found->second]++;
+            return -1;
+        }
+        Py_ssize_t number = (Py_ssize_t)counts.n.size();
+        counts.n.push_back(1);
+        counts.index.emplace(key, number);
+        return number;
+    }
+    """
+    cppclass Counts "KefuCounts":
+        vector[Py_ssize_t] n
+    Py_ssize_t count_key "kefu_count"(Counts& counts, Py_ssize_t i, PyObject* a, PyObject* b,
+                                      PyObject* c, int small) except +
+
+
 
 cdef object _TRUE = True
 cdef object _FALSE = False
@@ -1083,16 +1212,53 @@ cdef inline Py_ssize_t _one_run(Windows* w, double c_first, double c_last) noexc
     return -1
 
 
+cdef void _flush_counts(Counts& counts, list keys, dict into) except *:
+    """Add the counts to ``into``, key by key in the order first seen: what one
+    ``into[key] += 1`` per unit would leave (equal keys of distinct objects merge)."""
+    cdef Py_ssize_t k
+    cdef object n
+    for k in range(len(keys)):
+        key = keys[k]
+        n = into.get(key)
+        into[key] = counts.n[k] if n is None else n + counts.n[k]
+
+
+cdef void _runs_c(Windows* w, const double* us, const double* rs, Py_ssize_t ka,
+                  Py_ssize_t kb, double c1, double end, double as_of, bint open_policy,
+                  vector[Run]& out) except *:
+    """:func:`kefu.kpi.clocks.runs` over C arrays, with the same comparisons in the same
+    order (the windows' bounds as doubles, as ``_one_run`` reads them)."""
+    cdef Py_ssize_t k, i
+    cdef double c, r
+    cdef Run run
+    out.clear()
+    for k in range(ka, kb):
+        c = c1 if k == ka else us[k]
+        i = _bisect_right(w.opens, c, 0, w.n) - 1
+        if i < 0 or c >= w.closes[i]:
+            if not open_policy or i + 1 >= w.n:
+                continue
+            i += 1
+            c = w.opens[i]
+            r = rs[k]
+            if r > end:
+                r = INFINITY
+            if r < c or end <= c or c > as_of:
+                continue
+        if w.counted[i] == 0.0:
+            continue
+        if out.size() and out.back().i == i and out.back().kb == k:
+            out.back().kb = k + 1
+        else:
+            run.i, run.ka, run.kb, run.c = i, k, k + 1, c
+            out.push_back(run)
+
+
 cdef inline object _samples_of(dict by_agent, object agent, object samples_cls):
     cdef object s = by_agent.get(agent)
     if s is None:
         s = by_agent[agent] = samples_cls()
     return s
-
-
-cdef inline void _bump(dict counts, object key) except *:
-    cdef object n = counts.get(key)
-    counts[key] = 1 if n is None else n + 1
 
 
 cdef array _as_array(const double* d, Py_ssize_t n):
@@ -1114,15 +1280,6 @@ cdef inline object _clock(Run run, Py_ssize_t k, double c, object c_obj):
     if c_obj is not None and run.ka == k and run.c == c:
         return c_obj
     return run.c
-
-
-cdef void _runs_of(object found, vector[Run]& out) except *:
-    """clocks.runs' list of (i, ka, kb, c) tuples as Runs."""
-    cdef Run r
-    out.clear()
-    for t in found:
-        r.i, r.ka, r.kb, r.c = t
-        out.push_back(r)
 
 
 cdef class _Columns:
@@ -1234,8 +1391,10 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     """``Measure._walk`` over ``m``, with identical results (see above); with ``m.split``
     (the live tracker) each session's samples and counts apart, as the reference.
 
-    ``samples_cls`` is :class:`kefu.kpi.measure.Samples`, ``runs`` is
-    :func:`kefu.kpi.clocks.runs`. Returns False, having changed nothing, when the
+    ``samples_cls`` is :class:`kefu.kpi.measure.Samples`; ``runs``
+    (:func:`kefu.kpi.clocks.runs`) is not called: ``_runs_c`` is its twin. Units are
+    counted in C by key and added to ``shop_counts``/``agent_counts`` at the end, in
+    the reference's order. Returns False, having changed nothing, when the
     timeline's columns are not the arrays it reads (the reference then walks).
     O(sessions + waits + stretches), plus the reference's cost for its rare cases."""
     tl = m.tl
@@ -1244,7 +1403,6 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     if cols is None or not (_is_array(m.shop_samples.rep, b'd')
                             and _is_array(m.shop_samples.first, b'd')):
         return False
-    cdef array us_arr = cols.us_arr, rs_arr = cols.rs_arr  # for clocks.runs, the rare case
     cdef const double* us = cols.us
     cdef const double* rs = cols.rs
     cdef const int64_t* rorder = cols.rorder
@@ -1298,6 +1456,12 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     cdef vector[Run] found
     cdef vector[double] d
     cdef Run run
+    # Units counted by key in C (a tuple per distinct key, not per unit), added to
+    # shop_counts and agent_counts at the end in the order the reference adds them.
+    cdef Counts shop_n, agent_n
+    cdef list shop_keys = [], agent_keys = []
+    cdef bint a_pending_risk
+    cdef object sgroup
     cdef object reason, buyer, group, sid, key, pslot, agent, samples, wins, name, s
     # A clock as the reference holds it: the record's own int or float when it came from
     # a switch (human) or a hand-over (a stretch's start); None: the float c itself.
@@ -1342,8 +1506,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
             run.i, run.ka, run.kb, run.c = i, lo, hi, c1
             found.push_back(run)
         else:
-            _runs_of(runs(cal, us_arr, rs_arr, lo, hi, c1, INFINITY, as_of, open_policy),
-                     found)
+            _runs_c(&wins_c, us, rs, lo, hi, c1, INFINITY, as_of, open_policy, found)
         if fate == F_STILL_WAITING and found.size() and reason is None:
             waiting.append((buyer, _clock(found[0], lo, c1, c1_obj)))
         for q in range(found.size() if want_shop or want_times else 0):
@@ -1351,9 +1514,9 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
             c_obj = _clock(found[q], lo, c1, c1_obj)
             d.resize(kb - ka)
             r = rs[ka]
-            d[0] = r - c
+            d[0] = r - c + 0.0  # + 0.0: a zero duration is 0.0, never -0.0 (as the reference)
             for k in range(ka + 1, kb):
-                d[k - ka] = rs[k] - us[k]
+                d[k - ka] = rs[k] - us[k] + 0.0
             if want_shop:
                 if d[0] <= T:
                     code = C_MET
@@ -1379,9 +1542,12 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                             break
                 group = <object>PyList_GET_ITEM(groups, j)
                 sid = <object>PyList_GET_ITEM(ids, j)
-                key = (i, group, code, risk, a_code, a_risk and a_code == C_PENDING, reason,
-                       fate)
-                _bump(shop_counts, key)
+                a_pending_risk = a_risk and a_code == C_PENDING
+                if count_key(shop_n, i, <PyObject*>group, <PyObject*>reason, Py_None,
+                             code | risk << 2 | a_code << 3 | a_pending_risk << 5
+                             | fate << 6) >= 0:  # a key not seen before: its tuple
+                    shop_keys.append((i, group, code, risk, a_code, a_pending_risk, reason,
+                                      fate))
                 if detail:
                     m._session_unit(j, i, c_obj, r, code, a_code, a_c_obj, a_r, reason)
                 # Fold the session-day into its buyer-day (K03).
@@ -1484,7 +1650,7 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                 run.i, run.ka, run.kb, run.c = i, k0, k1, c
                 found.push_back(run)
             else:
-                _runs_of(runs(cal, us_arr, rs_arr, k0, k1, c, end, as_of, open_policy), found)
+                _runs_c(&wins_c, us, rs, k0, k1, c, end, as_of, open_policy, found)
                 if not found.size():
                     continue
             agent = <object>PyList_GET_ITEM(st_agents, x)
@@ -1505,8 +1671,10 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     else:
                         code = C_PENDING
                     risk = live and code == C_PENDING and as_of - c > warn
-                    _bump(agent_counts, (run.i, <object>PyList_GET_ITEM(st_groups, x), agent,
-                                         code, risk, reason))
+                    sgroup = <object>PyList_GET_ITEM(st_groups, x)
+                    if count_key(agent_n, run.i, <PyObject*>sgroup, <PyObject*>agent,
+                                 <PyObject*>reason, code | risk << 2) >= 0:
+                        agent_keys.append((run.i, sgroup, agent, code, risk, reason))
                     if detail:
                         m._stretch_unit(j, x, run.i, _clock(run, k0, cs, cs_obj), r, code,
                                         reason)
@@ -1523,9 +1691,9 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     if not nd:
                         continue
                 d.resize(kb - ka)
-                d[0] = rs[ka] - c
+                d[0] = rs[ka] - c + 0.0
                 for k in range(ka + 1, kb):
-                    d[k - ka] = rs[k] - us[k]
+                    d[k - ka] = rs[k] - us[k] + 0.0
                 if rs[ka + nd - 1] <= wins_c.closes[i]:
                     _put(rep, d.data(), nd)
                     _put(first, d.data(), 1)
@@ -1535,6 +1703,8 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
                     samples.add_run(pyd, common, wins)
     if opened >= 0:
         _close_split(split, opened, unanswered - u0, dropped - d0)
+    _flush_counts(shop_n, shop_keys, shop_counts)
+    _flush_counts(agent_n, agent_keys, agent_counts)
     m.unanswered, m.dropped = unanswered, dropped
     return True
 

@@ -37,7 +37,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
-from operator import sub
+from itertools import repeat
+from operator import add, sub
 
 import numpy as np
 
@@ -266,8 +267,9 @@ class Measure:
         excluded = opts.excluded
         detail = opts.detail
         over = T.__lt__  # over(x) is x > T
-        # reply - start of every wait (inf when unanswered), at C speed, once.
-        durations = array("d", map(sub, rs, us))
+        # reply - start of every wait (inf when unanswered), at C speed, once; + 0.0 makes
+        # a zero one 0.0 (a reply at -0.0 to a wait from 0.0 gives -0.0), as the kernel's.
+        durations = array("d", map(add, map(sub, rs, us), repeat(0.0, len(us))))
         shop_rep, shop_first = self.shop_samples.rep.extend, self.shop_samples.first.append
         agent_samples = self.agent_samples
         # Buyer-day slots by window index, then buyer (no tuple key per buyer-day:
@@ -314,7 +316,7 @@ class Measure:
             for i, ka, kb, c in found if want_shop or want_times else ():
                 d = durations[ka:kb]
                 r = rs[ka]
-                d[0] = r - c
+                d[0] = r - c + 0.0
                 if want_shop:
                     if d[0] <= T:
                         code = MET
@@ -446,7 +448,7 @@ class Measure:
                     samples = agent_samples[agent] = Samples()
                 for i, ka, kb, c in found:
                     d = durations[ka:kb]
-                    d[0] = rs[ka] - c
+                    d[0] = rs[ka] - c + 0.0
                     if capped and kb == k1:
                         d.pop()
                         if not d:

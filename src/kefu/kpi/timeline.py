@@ -425,7 +425,9 @@ def _in_order(messages: Iterable[Message]) -> tuple[list[Message], array[float]]
         while k + 1 < len(ties) and ties[k + 1] == ties[k] + 1:
             k += 1
         stop = ties[k] + 2
-        msgs[start:stop] = sorted(msgs[start:stop], key=_ORDER)  # equal times: ats holds
+        msgs[start:stop] = sorted(msgs[start:stop], key=_ORDER)
+        # equal times, not always the same float: -0.0 == 0.0, each message keeps its own
+        ats[start:stop] = array("d", map(_AT, msgs[start:stop]))
         k += 1
     return msgs, ats
 
