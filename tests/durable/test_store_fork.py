@@ -264,14 +264,21 @@ def test_S07_a_fork_while_another_thread_opens_a_lock_file_lets_go_of_it_in_the_
     taker.start()
     assert opened.wait(10.0)
     read, write = os.pipe()
+    started_read, started_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child: lives until the pipe closes
         os.close(write)
+        os.write(started_write, b"!")  # its fork hooks have run: the copies are let go
         os.read(read, 1)
         os._exit(0)
     os.close(read)
+    os.close(started_write)
     try:
         forked.set()
+        # The child runs its fork hooks on its own schedule; what is asked is that it
+        # holds nothing once it runs, so wait for it to run.
+        assert os.read(started_read, 1) == b"!"
+        os.close(started_read)
         taker.join(10.0)
         monkeypatch.undo()
         [lease] = leases

@@ -480,7 +480,13 @@ def _keep_forever(obj: object) -> None:
     One reference more than anything holds (CPython's reference count): its
     finaliser never runs. For what a forked child must not finalise.
     """
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    _INCREF(ctypes.py_object(obj))
+
+
+#: CPython's Py_IncRef, its symbol looked up here: a forked child of a threaded
+#: parent must not call the dynamic loader (dlsym), whose lock another thread
+#: may have held at the fork.
+_INCREF = ctypes.pythonapi.Py_IncRef
 
 
 def _as_path(path: object) -> Path:
