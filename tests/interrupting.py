@@ -7,8 +7,10 @@ point, so a test can walk every point of a call.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -17,6 +19,30 @@ from kefu.errors import KefuError
 
 class Interrupted(BaseException):
     """Not an error kefu turns into a KefuError (like KeyboardInterrupt)."""
+
+
+@contextlib.contextmanager
+def tracing(trace: Callable[[FrameType, str, object], Any]) -> Iterator[None]:
+    """Run the block under ``sys.settrace(trace)``, with the garbage collector off.
+
+    The collector could otherwise run, inside the block, the finalizers of
+    other tests' garbage (an asyncio task that logs "exception was never
+    retrieved", say), and an interrupt meant for the call under test would
+    land in them instead: one that lands in ``logging.Handler.handle`` right
+    after it takes its handler's lock leaves that lock held by this thread
+    for good, and the next thread that logs through the handler waits
+    forever. Garbage is collected before the block, so none is pending.
+    """
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(None)
+        if was_enabled:
+            gc.enable()
 
 
 def interrupt_at(k: int, call: Callable[[], object], when: str = "call") -> bool:
@@ -38,15 +64,13 @@ def interrupt_at(k: int, call: Callable[[], object], when: str = "call") -> bool
                 raise Interrupted(f"interrupt at {when} {k}")
         return trace if when == "return" and event == "call" else None
 
-    sys.settrace(trace)
     try:
-        call()
+        with tracing(trace):
+            call()
     except Interrupted:
         return True
     except KefuError:
         if entered < k:
             raise
         return True
-    finally:
-        sys.settrace(None)
     return False

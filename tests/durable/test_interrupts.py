@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from interrupting import Interrupted, interrupt_at
+from interrupting import Interrupted, interrupt_at, tracing
 from kefu import ManualClock
 from kefu.durable import Commit, DurableShop, JournalEntry, SQLiteStore, StoredSnapshot
 from kefu.errors import KefuError, ShopBusy, ShopFailed, StoreError
@@ -93,12 +93,8 @@ def test_S05_a_write_an_interrupt_left_open_is_never_read_nor_kept_locked(
             sys.settrace(None)
             raise Interrupted("interrupt as the transaction ends")
 
-    sys.settrace(trace)
-    try:
-        with pytest.raises(Interrupted):
-            lease.commit(Commit("a", [entry], StoredSnapshot(1, "{}")))
-    finally:
-        sys.settrace(None)
+    with pytest.raises(Interrupted), tracing(trace):
+        lease.commit(Commit("a", [entry], StoredSnapshot(1, "{}")))
     assert store.shop_ids() == []
     assert lease.request("r1") is None
     other = sqlite3.connect(tmp_path / "shops.db", timeout=0)

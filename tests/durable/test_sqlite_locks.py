@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from interrupting import tracing
 from kefu.durable import Commit, JournalEntry, SQLiteStore
 from kefu.errors import ShopBusy, StoreError
 
@@ -124,14 +125,12 @@ def test_S07_an_interrupt_anywhere_in_a_release_never_leaks_the_writer_lock(
                     raise Interrupted
             return None
 
-        sys.settrace(trace)
         try:
-            lease.release()
+            with tracing(trace):
+                lease.release()
             landed = False
         except Interrupted:
             landed = True
-        finally:
-            sys.settrace(None)
         lease.release()  # the retry a caller makes
         assert len(open_fds()) == before - 1, k
         other.lease("a").release()  # never ShopBusy

@@ -444,9 +444,18 @@ class Host:
     def _flusher_ended(self, flusher: asyncio.Task[None]) -> None:
         """Stop the host if the flusher was cancelled before its first step (its
         handler in :meth:`_flush_loop` never ran then), e.g. by a shutdown cancelling
-        every task: commands must not run that nothing will write. O(1)."""
-        if flusher.cancelled() and self._stopped is None:
-            self._stop("its flusher task was cancelled")
+        every task: commands must not run that nothing will write. O(1).
+
+        A flusher that died of an interrupt (KeyboardInterrupt, SystemExit) has
+        already raised it out of the loop to the application; its exception is
+        marked seen, so the task's collection logs no "exception was never
+        retrieved" (which would also run a logging handler in whatever thread
+        the garbage collector happens to run in)."""
+        if flusher.cancelled():
+            if self._stopped is None:
+                self._stop("its flusher task was cancelled")
+            return
+        flusher.exception()
 
     def _stop(self, why: str) -> None:
         """The flusher is gone: fail what waits for it, release every shop, refuse new calls."""
