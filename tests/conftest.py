@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,46 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "soak" in item.keywords:
             item.add_marker(skip)
+
+
+def _held_logging_locks() -> list[str]:
+    """The logging handlers whose lock another thread cannot take within a second.
+
+    A handler's lock left held (an interrupt a test injects landing right after
+    ``Handler.handle`` takes it) blocks for good the next thread that logs
+    through it: a worker thread finalizing some garbage, say, and then the test
+    waiting on that thread hangs. Probed from a fresh thread, since the lock is
+    re-entrant for the thread that holds it.
+    """
+    held: list[str] = []
+    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
+        handler = ref()
+        lock = getattr(handler, "lock", None)
+        if lock is None:
+            continue
+        taken: list[bool] = []
+
+        def probe(lock: Any = lock, taken: list[bool] = taken) -> None:
+            got = lock.acquire(timeout=1.0)
+            taken.append(got)
+            if got:
+                lock.release()
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        prober.join()
+        if not taken[0]:
+            held.append(repr(handler))
+    return held
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_lock_left_held() -> Iterator[None]:
+    """Fail the test that leaves a logging handler's lock held (see above)."""
+    yield
+    held = _held_logging_locks()
+    if held:
+        pytest.fail(f"this test left logging handler locks held: {held}")
 
 
 def _require(name: str, available: Iterable[str], what: str, compiled: str) -> str:

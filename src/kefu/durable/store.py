@@ -196,10 +196,6 @@ def swap_for_null(fd: int, null: int) -> None:
         os.dup2(null, fd, inheritable=False)
 
 
-def _after_fork_in_parent() -> None:
-    FORK_GUARD.release()
-
-
 def _after_fork_in_child_guarded() -> None:
     try:
         _after_fork_in_child()
@@ -208,7 +204,7 @@ def _after_fork_in_child_guarded() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=FORK_GUARD.acquire, after_in_parent=_after_fork_in_parent,
+    os.register_at_fork(before=FORK_GUARD.acquire, after_in_parent=FORK_GUARD.release,
                         after_in_child=_after_fork_in_child_guarded)
 
 
