@@ -32,6 +32,9 @@ from .workload import CONFIG, Reference, stream, units
 HERE = Path(__file__).parent
 CHILD = HERE / "crash_child.py"
 KILLS = 50
+#: A child that has not opened its shop by then is stuck, not slow (it starts in
+#: well under a second on an idle machine): the test fails with its stderr.
+CHILD_START_LIMIT = 120.0
 
 
 def _kill_after(target: str, seed: int, n: int, start: int, delay: float) -> int | None:
@@ -44,10 +47,16 @@ def _kill_after(target: str, seed: int, n: int, start: int, delay: float) -> int
     buffer = b""
     opened = False
     deadline = None
+    started = time.monotonic()
     while True:
         now = time.monotonic()
         if opened and deadline is None:
             deadline = now + delay
+        if not opened and now - started > CHILD_START_LIMIT:
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(f"the child did not open its shop within {CHILD_START_LIMIT} s: "
+                        f"{err.decode(errors='replace')}")
         timeout = 0.05 if deadline is None else max(0.0, deadline - now)
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         if ready:
