@@ -10,6 +10,8 @@ The sweep in ``memory_faults.py`` checks the same command against the pure engin
 from __future__ import annotations
 
 import functools
+import traceback
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,50 @@ def test_r24_failed_close_of_a_laddered_session_changes_nothing() -> None:
         shop.check()
         assert m.state(shop) == before, k
     assert failed >= 2
+
+
+def _escalated_shop() -> Any:
+    """Sessions waiting at every step of a three-step ladder (and of a second one), several
+    to an escalated list, with kinds: a failure can come in the middle of the lists."""
+    from kefu import Assigner, Cap, LadderStep, ManualClock
+
+    shop = Assigner(ManualClock(0.0), engine="c", first_response_timeout=5.0,
+                    ladders={"z": [LadderStep(1.0, ["x"]), LadderStep(2.0, ["y"]),
+                                   LadderStep(3.0, None)],
+                             "w": [LadderStep(1.0, ["y"]), LadderStep(2.5, ["x", "q"])]},
+                    session_kinds={"big": 2})
+    for agent, groups in (("B", ["x"]), ("C", ["y"]), ("A", None), ("E", ["z", "w"])):
+        shop.add_agent(agent, Cap.limit(1), groups=groups, online=True)
+    for i, group in enumerate(["x", "y", None, "z"]):
+        shop.open_session(f"f{i}", group=group)  # every agent full
+    for i in range(14):
+        shop.open_session(f"s{i}", group=["z", "w"][i % 2], priority=i % 3,
+                          kind="big" if i % 4 == 0 else None)
+        shop.clock.advance(0.4)  # type: ignore[attr-defined]
+    shop.tick()
+    return shop
+
+
+@pytest.mark.parametrize("command", ["assign", "close"])
+def test_r24_failure_inside_the_escalated_lists_changes_nothing(command: str) -> None:
+    pytest.importorskip("_testcapi")
+    require_engine("c")
+    import memory_faults as m
+
+    steps = {sid: _escalated_shop().session(sid).step for sid in ("s0", "s1", "s9", "s12")}
+    assert steps == {"s0": 3, "s1": 2, "s9": 1, "s12": 0}
+    inside = 0
+    for sid in steps:
+        for k in range(80):
+            shop = _escalated_shop()
+            before = m.state(shop)
+            call = (functools.partial(shop.assign, sid, "A") if command == "assign"
+                    else functools.partial(shop.close_session, sid))
+            outcome, exc = m.fail_allocation(k, call)
+            if outcome == "ok":
+                break
+            names = [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
+            inside += "_end_ladder" in " ".join(names) and "remove" in names
+            shop.check()
+            assert m.state(shop) == before, (sid, k, names)
+    assert inside >= 3  # failures in the middle of leaving the escalated lists
