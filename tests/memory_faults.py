@@ -227,13 +227,14 @@ def failed_in(exc: BaseException) -> str:
 #: A command that changes several things in turn (a close and the drain after it, a
 #: placement pass, a tick's timers) cannot take back the steps before a failed
 #: allocation; the pure engine can fail in any bytecode, in sortedcontainers too.
-_MANY_STEPS = frozenset({"close_held", "close_waiting", "assign", "transfer", "add_agent",
+_MANY_STEPS = frozenset({"close_held", "transfer", "add_agent",
                          "remove_agent", "agent_online", "agent_offline",
                          "agent_offline_grace", "set_cap", "tick", "apply", "apply_columns"})
 SURVIVE_ONLY: dict[str, frozenset[str]] = {
+    # a manual assign is one step (R24: a laddered session's ladder ends with it)
     "c": _MANY_STEPS,
-    "py": _MANY_STEPS | {"open_assigned", "open_sticky", "open_queued", "open_overflow",
-                         "buyer_message", "agent_message", "set_weight"},
+    "py": _MANY_STEPS | {"assign", "close_waiting", "open_assigned", "open_sticky", "open_queued",
+                         "open_overflow", "buyer_message", "agent_message", "set_weight"},
 }
 
 

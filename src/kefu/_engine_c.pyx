@@ -1146,18 +1146,40 @@ cdef class Engine:
 
     cdef int _end_ladder(self, int si) except -1:
         """The wait of ``si`` is over: out of the escalated lists, its timer stopped.
-        O(groups reached x log w)."""
+        Whole or not at all: its allocations (the key, the slots, SortedList.remove) come
+        first, and a failed remove re-files the lists from scratch. O(groups reached x
+        log w)."""
         key = (-self.ss[si].priority, self.ss[si].arrival, si)
-        for slot in self._esc_slots(si):
-            entries = self._esc[slot]
-            entries.remove(key)
-            if not entries:
-                del self._esc[slot]
+        slots = self._esc_slots(si)
+        try:
+            for slot in slots:
+                entries = self._esc[slot]
+                entries.remove(key)
+                if not entries:
+                    del self._esc[slot]
+        except BaseException:
+            self._refile_escalated()  # SortedList.remove is not whole on MemoryError
+            raise
         if self.ss[si].fr_seq:
             self.ss[si].fr_seq = 0
             self._drop_timer()
         del self._lad[si]
         return 0
+
+    cdef void _refile_escalated(self) noexcept:
+        """R24: rebuild every escalated list from the ladder states after a SortedList
+        failed halfway (a MemoryError). O(w log w), on failures only; if memory fails
+        again the lists stay as they are."""
+        cdef int si
+        try:
+            esc = {}
+            for si in self._lad:
+                key = (-self.ss[si].priority, self.ss[si].arrival, si)
+                for slot in self._esc_slots(si):
+                    esc.setdefault(slot, []).append(key)
+            self._esc = {slot: SortedList(keys) for slot, keys in esc.items()}
+        except BaseException:
+            pass
 
     cdef int _escalate(self, int si, object now, list events) except -1:
         """``si`` reaches its next ladder step at the deadline ``now``: filed under the
@@ -1747,16 +1769,45 @@ cdef class Engine:
             pass
 
     cdef int _dequeue(self, int si) except -1:
-        if self.has_kinds:  # first: the one part that allocates
-            key = (self.ss[si].group, self.ss[si].weight)
-            line = self._wlines[key]
+        """Take a waiting session out of its line. Whole or not at all: only leaving its
+        (group, weight) line allocates, and that comes first. O(log w)."""
+        if self.has_kinds:
+            self._leave_line(si)
+        self._leave_heap(si)
+        return 0
+
+    cdef int _unfile(self, int si) except -1:
+        """The steps of leaving a wait that allocate, each whole, before anything else
+        changes: out of its (group, weight) line (R26), its ladder ended (R24). A failure
+        after the line is left files the session back in it. O(log w), plus the ladder's
+        O(groups reached x log w)."""
+        if self.has_kinds:
+            self._leave_line(si)
+        if self.has_ladders and si in self._lad:
             try:
-                line.remove((-self.ss[si].priority, self.ss[si].arrival, si))
+                self._end_ladder(si)
             except BaseException:
-                self._refile_line(key)  # not whole on MemoryError: as it was
+                if self.has_kinds:
+                    self._refile_line((self.ss[si].group, self.ss[si].weight))
                 raise
-            if not line:
-                del self._wlines[key]
+        return 0
+
+    cdef int _leave_line(self, int si) except -1:
+        """R26: ``si`` out of its (group, weight) line; whole (a failure re-files it)."""
+        key = (self.ss[si].group, self.ss[si].weight)
+        line = self._wlines[key]
+        try:
+            line.remove((-self.ss[si].priority, self.ss[si].arrival, si))
+        except BaseException:
+            self._refile_line(key)  # not whole on MemoryError: as it was
+            raise
+        if not line:
+            del self._wlines[key]
+        return 0
+
+    cdef int _leave_heap(self, int si) except -1:
+        """``si`` out of its waiting heap, its rank treap and the age heap. Allocates
+        nothing. O(log w)."""
         if self.ss[si].apos >= 0:
             self._a_remove(si)
         cdef SessHeap *q = &self.qs[self.ss[si].group + 1]
@@ -1981,8 +2032,7 @@ cdef class Engine:
             q.ho = <double*>_grow(NULL, C_MAX_SAMPLE, sizeof(double))
         if self.has_frt:
             self._tm_reserve()  # for _give, before the line changes
-        if self.has_ladders and si in self._lad:
-            self._end_ladder(si)
+        self._unfile(si)
         if q.ho_n > 0:
             last = q.ho[(q.ho_head + C_MAX_SAMPLE - 1) % C_MAX_SAMPLE]
             if last > t:
@@ -1991,7 +2041,7 @@ cdef class Engine:
         q.ho_head = (q.ho_head + 1) % C_MAX_SAMPLE
         if q.ho_n < C_MAX_SAMPLE:
             q.ho_n += 1
-        self._dequeue(si)
+        self._leave_heap(si)
         self._give(si, ai, now, automatic)
         return 0
 
@@ -2111,16 +2161,22 @@ cdef class Engine:
         cdef int ai, pool
         sid = self._sid[si]
         buyer = self._buyer[si]
+        if self.ss[si].agent < 0:
+            # its event and the steps that allocate first (R24, R26)
+            pool = self.ss[si].pool
+            events.append(ev_closed(sid, None, _POOLS[pool], now, reason, buyer))
+            try:
+                self._unfile(si)
+            except BaseException:
+                events.pop()  # a shrink by one: no allocation
+                raise
+            self._clear_auto_close(si)
+            del self._sessions[sid]
+            self._leave_heap(si)
+            self._free_session_slot(si)
+            return 0
         self._clear_auto_close(si)
         del self._sessions[sid]
-        if self.ss[si].agent < 0:
-            pool = self.ss[si].pool
-            if self.has_ladders and si in self._lad:
-                self._end_ladder(si)
-            self._dequeue(si)
-            self._free_session_slot(si)
-            events.append(ev_closed(sid, None, _POOLS[pool], now, reason, buyer))
-            return 0
         ai = self._take(si)
         self._free_session_slot(si)
         aid = self._aid[ai]
