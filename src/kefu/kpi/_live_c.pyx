@@ -44,7 +44,8 @@ from kefu.kpi.errors import NestedCall
 from kefu.kpi.measure import REACHED, fate_of
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.results import EXCLUDED_CODE, Status
-from kefu.kpi.service import contact_of
+from kefu.kpi.service import ABANDONS, WAITS, contact_of
+from kefu.kpi.service import _ABANDONED, _ANSWERED
 from kefu.kpi.timeline import SENDER_RANK
 
 
@@ -412,7 +413,7 @@ def place(tracker, str sid, s):
             tracker._later[sid] = contact
             when = min(when, <double>c)
         else:
-            tracker._count_in(sid, contact)
+            _count_in(tracker, sid, contact)
     if vol_shop or vol_agents:
         tracker._volatile[sid] = (vol_shop, vol_agents)
     s.when = when
@@ -444,6 +445,85 @@ def place(tracker, str sid, s):
     tracker._unfolded.update(days)
     if when == INFINITY:  # nothing left to place again but by a new measure
         s.shop_units = s.agent_units = ()
+
+
+cdef int _count_in(tracker, str sid, contact) except -1:
+    """``LiveTracker._count_in``: count a placed session's K13 contact, unless it is the
+    one it had when it was taken back in this flush (``_out``: still counted)."""
+    old = (<dict>tracker._out).pop(sid, None)
+    if old == contact:
+        return 0
+    service = tracker._service
+    if old is not None:
+        count(service, old, -1)
+    count(service, contact, 1)
+    return 0
+
+
+cdef object _ANSWERED_CODE = _ANSWERED
+cdef object _ABANDONED_CODE = _ABANDONED
+if (WAITS, ABANDONS) != (0, 1):
+    raise ImportError("kefu.kpi._live_c: service.tally's bags are not the ones it knows")
+
+
+cpdef int count(service, tuple contact, long n) except -1:
+    """:meth:`kefu.kpi.live_service.LiveService.count` compiled: the same counts, in the
+    same order, on the service's own parts (its docstring says what). The contact's
+    ``tally`` is worked out once and added to each of its (up to five) breakdowns,
+    with no Python frame per breakdown. O(1)."""
+    day, hour, group, agent, code, wait, moved, reason, _c = contact
+    cdef dict parts = service._parts
+    cdef set changed = service._changed
+    cdef object new_part = service._new_part
+    # service.tally's effect, once: which count moves, and where the duration goes.
+    cdef Py_ssize_t first = 6, second = -1, bag = -1
+    cdef long moves = 0
+    if reason is None:
+        if code == _ANSWERED_CODE:
+            first, bag, moves = 0, 0, moved
+            if wait <= service._answer_within:
+                second = 1
+        elif code == _ABANDONED_CODE:
+            first, bag = 2, 2
+            if wait < service._short_abandon:
+                second = 3
+        else:
+            first = 4
+    if bag >= 0 and n < 0:
+        bag += 1
+    keys = (("shop", None), ("day", day), ("hour", (day, hour)), ("group", group),
+            ("agent", agent))
+    cdef Py_ssize_t k, last = 5 if agent is not None else 4
+    cdef list cnt
+    cdef dict by
+    for k in range(last):
+        part = keys[k]
+        found = parts.get(part)
+        if found is None:
+            acc = parts[part] = new_part()
+        else:
+            acc = found
+        acc.built = None
+        cnt = acc.counts
+        cnt[first] += n
+        if second >= 0:
+            cnt[second] += n
+        if moves:
+            cnt[5] += n * moves
+        if reason is not None:
+            by = acc.excluded_by
+            left = by.get(reason, 0) + n
+            if left:
+                by[reason] = left
+            else:
+                del by[reason]
+        elif bag >= 0:
+            (<list>(<tuple>acc.delta)[bag]).append(wait)
+            changed.add(part)
+        acc.contacts += n
+        if not acc.contacts:
+            del parts[part]
+    return 0
 
 
 cdef int _add_samples(tracker, s) except -1:
