@@ -39,7 +39,7 @@ cdef extern from "pythread.h":
 import heapq
 from types import MemberDescriptorType
 
-from kefu.kpi.clocks import MET, MISSED
+from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.measure import REACHED, fate_of
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
@@ -614,3 +614,134 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
         tracker._apply(sid, s)
     else:
         place(tracker, sid, s)
+
+
+# The tracker's buyer-days (LiveTracker._fold and _refold's twins) --------------------
+
+if (MET, PENDING, MISSED, EXCLUDED_CODE, REACHED) != (0, 1, 2, 3, 0):
+    raise ImportError("kefu.kpi._live_c: status or fate codes this folding does not know")
+
+
+cdef inline bint _judge(double start, int code, bint unended, double as_of, double threshold,
+                        double warn, int* judged, bint* risk) noexcept:
+    """``LiveTracker._judge``: a member unit's status code and at-risk flag at ``as_of``
+    into ``judged`` and ``risk``; False (None there) when its clock has not come."""
+    cdef double age
+    if start > as_of:
+        return False
+    risk[0] = False
+    if not unended:
+        judged[0] = code
+        return True
+    age = as_of - start
+    if age > threshold:
+        judged[0] = 2  # MISSED
+        return True
+    judged[0] = 1  # PENDING
+    risk[0] = as_of != INFINITY and age > warn
+    return True
+
+
+def fold(tracker, tuple day, double as_of):
+    """:meth:`kefu.kpi.live.LiveTracker._fold` compiled: a buyer-day's FIRST and ANY units
+    (and K02 fates) at ``as_of``, as a list of bumps, the same in the same order.
+    O(members log members)."""
+    cdef double threshold = tracker._opts.threshold, warn = tracker._opts.warn_after
+    cdef list members = sorted([m for m in (<dict>tracker._members[day]).values()
+                                if <double>m[2] <= as_of])
+    if not members:
+        return []
+    buyer, date = day
+    reason = tracker._excluded.get(buyer)
+    cdef tuple win = members[0], m
+    cdef double w_start = win[2], start, a_c = INFINITY
+    cdef Py_ssize_t k
+    for k in range(1, len(members)):  # FIRST: the earliest clock, then the smaller id
+        m = members[k]
+        start = m[2]
+        if start < w_start or (start == w_start and m[1] < win[1]):
+            win, w_start = m, start
+    group = win[3]
+    if reason is not None:
+        key = (date, group, None, EXCLUDED_CODE, False, reason, None)
+        return [(4, key), (5, key)]  # BUYER_COUNTS, FIRST and ANY
+    cdef int f_code = 0, a_code = -1, code
+    cdef bint f_risk = False, a_risk = False, risk = False
+    if not _judge(w_start, win[4], win[5], as_of, threshold, warn, &f_code, &f_risk):
+        f_code, f_risk = 0, False  # MET
+    a_fate = _REACHED
+    for m in members:  # ANY: the worst status, then the earlier deciding clock
+        start = m[6]
+        if not _judge(start, m[7], m[8], as_of, threshold, warn, &code, &risk):
+            code, risk = 0, False
+        a_risk = a_risk or risk
+        if code > a_code or (code == a_code and start < a_c):
+            a_code, a_c, a_fate = code, start, m[9]
+    bumps = [(4, (date, group, None, f_code, f_risk, None, None)),
+             (5, (date, group, None, a_code, a_risk and a_code == 1, None, None))]
+    if win[9] != _REACHED:
+        bumps.append((6, win[9]))  # BUYER_FATES
+    if a_fate != _REACHED:
+        bumps.append((7, a_fate))
+    return bumps
+
+
+cdef int _bump_n(dict counts, object key, long n) except -1:
+    """live._bump: a count changed by ``n``, dropped at zero."""
+    cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
+    left = n if found == NULL else <object>found + n
+    if left:
+        PyDict_SetItem(counts, key, left)
+    else:
+        del counts[key]
+    return 0
+
+
+cdef inline bint _settled(object start, bint unended, double last, double threshold):
+    """``live._open_until(...) == INF``: a member unit no ``as_of >= last`` can change."""
+    cdef double c = start
+    if c > last:
+        return c == INFINITY
+    return not (unended and not last - c > threshold)
+
+
+def refold(tracker):
+    """The flush's refolding of each buyer-day its sessions changed
+    (:meth:`kefu.kpi.live.LiveTracker._refold` for each day of ``_unfolded``, then
+    ``_unfolded`` emptied), compiled: the same counts in the same order. O(members
+    of those days)."""
+    cdef tuple tables = tracker._tables
+    cdef dict folded = tracker._folded, by_day = tracker._members, members
+    cdef set volatile_days = tracker._volatile_days
+    cdef double last = tracker._feed.last, threshold = tracker._opts.threshold
+    cdef tuple flat, m
+    cdef list out
+    cdef Py_ssize_t k
+    cdef bint volatile
+    for day in tracker._unfolded:
+        flat = folded.pop(day, ())
+        for k in range(0, len(flat), 2):
+            _bump_n(<dict>tables[flat[k]], flat[k + 1], -1)
+        volatile_days.discard(day)
+        found = by_day.get(day)
+        if not found:
+            continue
+        members = found
+        volatile = False
+        for value in members.values():
+            m = value
+            if not (_settled(m[2], m[5], last, threshold)
+                    and _settled(m[6], m[8], last, threshold)):
+                volatile = True
+                break
+        if volatile:
+            volatile_days.add(day)
+            continue
+        out = []
+        for where, key in fold(tracker, day, last):
+            out.append(where)
+            out.append(key)
+        folded[day] = flat = tuple(out)
+        for k in range(0, len(flat), 2):
+            _bump_n(<dict>tables[flat[k]], flat[k + 1], 1)
+    tracker._unfolded = set()

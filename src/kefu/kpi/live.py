@@ -72,7 +72,7 @@ from kefu.errors import KefuError
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
 from kefu.kpi.intake import checked_one
-from kefu.kpi.live_feed import compiled_place, compiled_take, new_feed, survey
+from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -354,6 +354,10 @@ class LiveTracker:
         # Keeping what a walk found for a session (:meth:`_take`): in C with the placing.
         take = compiled_take(self._place is not None)
         self._take_c = None if take is None else functools.partial(take, self)
+        # Folding the buyer-days a flush changed (:meth:`_refold` of each): in C with them.
+        self._refold_c = compiled_live("refold") if self._place is not None else None
+        fold = compiled_live("fold") if self._place is not None else None
+        self._fold_c = None if fold is None else functools.partial(fold, self)
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -754,9 +758,12 @@ class LiveTracker:
             for k in range(0, len(batch), _WALK):
                 self._measure_batch(batch[k:k + _WALK], opts)
         self._settle()
-        for day in self._unfolded:  # each buyer-day once, whatever its sessions did
-            self._refold(day)
-        self._unfolded = set()
+        if self._refold_c is not None:
+            self._refold_c(self)
+        else:
+            for day in self._unfolded:  # each buyer-day once, whatever its sessions did
+                self._refold(day)
+            self._unfolded = set()
         self._commit_samples()
         self._count_out()
         self._service.commit()
@@ -1164,8 +1171,9 @@ class LiveTracker:
         per_buyer = Tally(False)
         per_buyer.counts = dict(self._buyer_counts[b])
         b_fates = dict(self._buyer_fates[b])
+        fold = self._fold_c or self._fold
         for day in self._volatile_days:
-            for where, key in self._fold(day, a):
+            for where, key in fold(day, a):
                 if where == BUYER_COUNTS + b:
                     _bump(per_buyer.counts, key, 1)
                 elif where == BUYER_FATES + b:
