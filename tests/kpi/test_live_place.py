@@ -90,9 +90,10 @@ def test_K12_compiled_placing_equals_the_python_placing(
     compiled._place = compiled_module.place
     compiled._take_c = functools.partial(compiled_module.take, compiled)
     compiled._refold_c = compiled_module.refold
+    compiled._take_all_c = compiled_module.take_all
     compiled._fold_c = functools.partial(compiled_module.fold, compiled)
     python._place = python._take_c = None  # the tracker's own _take and _apply
-    python._refold_c = python._fold_c = None  # and _refold, _fold
+    python._refold_c = python._fold_c = python._take_all_c = None  # and _refold, _fold
     stops = sorted(rnd.sample(range(len(records) + 1), min(len(ages), len(records) + 1)))
     fed = 0
     for stop, age in zip(stops, ages, strict=False):

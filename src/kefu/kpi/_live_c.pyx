@@ -41,7 +41,7 @@ from types import MemberDescriptorType
 
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import NestedCall
-from kefu.kpi.measure import REACHED, fate_of
+from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.results import EXCLUDED_CODE, Status
 from kefu.kpi.service import ABANDONS, WAITS, contact_of
@@ -294,7 +294,15 @@ cdef dict _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXC
 cdef object _EXCLUDED_CODE = EXCLUDED_CODE
 cdef object _REACHED = REACHED
 cdef object _heappush = heapq.heappush
-cdef object _fate_of = fate_of
+cdef object _STILL_WAITING = STILL_WAITING
+cdef object _NEVER_REACHED = NEVER_REACHED
+
+
+cdef inline object _fate(tl, Py_ssize_t j):
+    """``measure.fate_of(tl, j)``: reached, still waiting or ended first (K02)."""
+    if tl.reached[j] != INFINITY:
+        return _REACHED
+    return _STILL_WAITING if tl.ended[j] == INFINITY else _NEVER_REACHED
 cdef object _contact_of = contact_of
 
 
@@ -556,13 +564,17 @@ cdef int _samples_into(list out, owner, x) except -1:
     return 0
 
 
+cdef object _ASK = object()  # take: no contact given, ask contact_of
+
+
 def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_units,
-         waiting, tuple samples, tuple quality):
+         waiting, tuple samples, tuple quality, contact=_ASK):
     """:meth:`kefu.kpi.live.LiveTracker._take` compiled: the same work in the same order
     (its docstring says what), then :func:`place` (or the tracker's Python placing
     when its ``_place`` is None): keep what a walk found for session ``sid``
     (``j`` in ``tl``, -1: not in it) and place it. O(units + samples + stretches
-    of the session)."""
+    of the session). ``contact``: its K13 contact as :func:`take_all` found it for
+    the whole walk at once (else asked of ``contact_of`` here)."""
     cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
     cdef list flat = [], out = []
     cdef Py_ssize_t lo = 0, hi = 0
@@ -583,7 +595,7 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
         flat.append(a)
     s.shop_units = tuple(flat)
     s.agent_units = agent_units
-    s.fate = _fate_of(tl, j) if j >= 0 else _REACHED
+    s.fate = _fate(tl, j) if j >= 0 else _REACHED
     s.waiting = waiting
     shop_samples, agent_samples, s.unanswered, s.dropped = samples
     served = tuple(sorted(agent_samples))
@@ -591,8 +603,10 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
     for agent in served:
         _samples_into(out, agent, agent_samples[agent])
     s.samples, s.served = tuple(out), served
-    found = _contact_of(tl, j, m.opts, m.cal) if j >= 0 else None
-    if found is None:
+    found = None if contact is not _ASK or j < 0 else _contact_of(tl, j, m.opts, m.cal)
+    if contact is not _ASK:
+        s.contact = contact
+    elif found is None:
         s.contact = None
     else:
         i, hour, c, code, wait, agent, moved, reason = found
@@ -745,3 +759,75 @@ def refold(tracker):
         for k in range(0, len(flat), 2):
             _bump_n(<dict>tables[flat[k]], flat[k + 1], 1)
     tracker._unfolded = set()
+
+
+# A walk's sessions taken in one pass (LiveTracker._measure_batch's loop) -------------
+
+cdef tuple _NO_SAMPLES = (Samples(), {}, 0, 0)
+
+
+cdef dict _contacts(list found, dict excluded):
+    """The walk's K13 contacts by session, as the tracker keeps them (``LiveContact``),
+    from the compiled contact count's detail (one dict per contact, counted with no
+    exclusion: ``excluded`` gives each its reason, as ``contact_of`` does)."""
+    cdef dict out = {}, d
+    for value in found:
+        d = value
+        wait = d["wait"]
+        out[d["session_id"]] = (
+            d["day"], d["hour"], d["group"], d["agent_id"], d["outcome"],
+            0.0 if wait is None else wait, d["transfers"],
+            excluded.get(d["buyer_id"]) if excluded else None, d["start"])
+    return out
+
+
+def take_all(tracker, list sids, list sessions, tl, m, list found=None):
+    """The rest of :meth:`kefu.kpi.live.LiveTracker._measure_batch` compiled: each
+    session's units grouped out of the walk's, its wait, samples and data quality
+    picked, and :func:`take` for each in turn, as the reference does. ``found``: the
+    walk's contacts from the compiled contact count (:func:`_contacts`), or None (each
+    asked of ``contact_of``). O(units + sessions of the walk)."""
+    cdef dict shop_units = {}, agent_units = {}, contacts = None
+    cdef list f_units, a_units, mine
+    cdef Py_ssize_t k, j
+    first, anyb = m.session_tallies
+    f_units = first.units or []
+    a_units = anyb.units or []
+    if len(f_units) != len(a_units):
+        raise ValueError("a walk's FIRST and ANY session units differ in number")
+    for k in range(len(f_units)):
+        f = f_units[k]
+        sid = f.session_id
+        got = shop_units.get(sid)
+        if got is None:
+            got = shop_units[sid] = []
+        (<list>got).append((f, a_units[k]))
+    for t in m.agent_tallies.values():
+        for u in t.units or ():
+            sid = u.session_id
+            got = agent_units.get(sid)
+            if got is None:
+                got = agent_units[sid] = []
+            (<list>got).append(u)
+    split = m.split if m.split is not None else {}
+    if found is not None:
+        contacts = _contacts(found, m.opts.excluded)
+    cdef dict index = tl.index, negatives = tl.negatives, excluded = tracker._excluded
+    cdef list buyers = tl.buyers
+    if len(sids) != len(sessions):
+        raise ValueError("take_all: a session object per session id")
+    for k in range(len(sids)):
+        sid = sids[k]
+        s = sessions[k]
+        j = index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
+        got = shop_units.get(sid)
+        mine = [] if got is None else got
+        waiting = None
+        if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
+                and buyers[j] not in excluded):
+            waiting = (<tuple>mine[0])[0].start
+        got = agent_units.get(sid)
+        take(tracker, sid, s, tl, j, m, mine, [] if got is None else got, waiting,
+             split.get(j, _NO_SAMPLES),
+             (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
+             _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))

@@ -69,8 +69,10 @@ import attrs
 
 from kefu._text import short_repr
 from kefu.errors import KefuError
+from kefu.kpi import kernel
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
+from kefu.kpi.hours import hour_table
 from kefu.kpi.intake import checked_one
 from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
@@ -354,6 +356,10 @@ class LiveTracker:
         # Keeping what a walk found for a session (:meth:`_take`): in C with the placing.
         take = compiled_take(self._place is not None)
         self._take_c = None if take is None else functools.partial(take, self)
+        # Taking a walk's sessions in one pass (:meth:`_measure_batch`): in C with them.
+        self._take_all_c = compiled_live("take_all") if self._take_c is not None else None
+        # Local-hour tables of the calendars' spans (:meth:`_contacts_of`).
+        self._hour_tables: dict[tuple[float, float], Any] = {}
         # Folding the buyer-days a flush changed (:meth:`_refold` of each): in C with them.
         self._refold_c = compiled_live("refold") if self._place is not None else None
         fold = compiled_live("fold") if self._place is not None else None
@@ -808,8 +814,12 @@ class LiveTracker:
                             threshold=self._opts.threshold)
         m = Measure(tl, opts,
                     self._calendar(tl.first, tl.last), split=True)
+        found = self._contacts_of(tl, m) if self._take_all_c is not None else None
         for sid, s in zip(sids, sessions, strict=True):  # after what may raise
             self._retract(sid, s)
+        if self._take_all_c is not None:
+            self._take_all_c(self, sids, sessions, tl, m, found)
+            return
         shop_units: dict[str | None, list[tuple[Unit, Unit]]] = {}
         first, anyb = m.session_tallies
         for f, a in zip(first.units or (), anyb.units or (), strict=True):
@@ -831,6 +841,28 @@ class LiveTracker:
             take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
                  split.get(j, no_samples),
                  (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
+
+    def _contacts_of(self, tl: Timeline, m: Measure) -> list[dict[str, Any]] | None:
+        """Every K13 contact of a walk's sessions from the compiled contact count (one
+        pass in C, its detail one dict per contact; no exclusion applied: the
+        compiled taking gives each its reason), or None when it cannot count this
+        walk (each session's contact is then found by ``contact_of``). What
+        ``contact_of`` gives session by session, in a few microseconds each, the
+        count gives the whole walk, its local hours from a table kept per calendar
+        (:func:`kefu.kpi.hours.hour_table`). O(sessions + stretches)."""
+        cal, tz = m.cal, m.opts.tz
+        if not cal.opens:
+            return None
+        span = (min(cal.opens), max(cal.closes))
+        table = self._hour_tables.get(span, False)
+        if table is False:
+            table = self._hour_tables[span] = hour_table(tz, *span)
+        found: list[dict[str, Any]] = []
+        counted = kernel.compiled("contacts")(
+            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, _Scratch,
+            lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict, (0, 1, 2, 3),
+            table)
+        return None if counted is None else found
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
               shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],
@@ -1347,6 +1379,20 @@ class LiveTracker:
                 built = self._agent_built[agent] = attrs.evolve(built, quality=quality)
             out[agent] = built
         return out
+
+
+class _Scratch:
+    """What the compiled contact count adds a key's contacts into (:meth:`LiveTracker.
+    _contacts_of` keeps only its detail): the counts, exclusions and durations
+    ``kefu.kpi.service`` keeps per key."""
+
+    __slots__ = ("abandons", "counts", "excluded_by", "waits")
+
+    def __init__(self) -> None:
+        self.counts = [0] * 7
+        self.excluded_by: dict[str, int] = {}
+        self.waits: list[float] = []
+        self.abandons: list[float] = []
 
 
 def _samples_of(shop: Samples, agents: dict[str, Samples]

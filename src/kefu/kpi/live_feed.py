@@ -31,7 +31,8 @@ from kefu.kpi.intake import CLEAN_ONE
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "Survey", "compiled_live", "compiled_place", "compiled_take", "new_feed", "survey"]
+__all__ = ["Feed", "Feeding", "Survey", "compiled_live", "compiled_place", "compiled_take",
+           "new_feed", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
