@@ -47,7 +47,9 @@ set off the garbage collector's full passes; sessions with ``seq`` numbers
 get a walk of their own, so that their out-of-order count stays theirs),
 plus O(log v) bookkeeping per unit and one bulk insert of the new response
 times: a burst of records, or a whole day fed at start-up, costs one
-measure per session, not one per record. A query then costs O(volatile
+measure per session, not one per record (with the compiled modules, a walk's
+sessions are taken, their K13 contacts found and counted and their buyer-days
+folded in C: :mod:`kefu.kpi._live_c`). A query then costs O(volatile
 units + waiting sessions + keys of the breakdown): it does not grow with the
 day's size. Memory holds the records of each session (the tracker measures
 from them; a session's messages in a list) and each message id once
@@ -106,6 +108,7 @@ from kefu.kpi.results import (
     Unit,
 )
 from kefu.kpi.service import ServiceReport, contact_of
+from kefu.kpi.service import _Acc as ContactCounts  # what the count adds a key's contacts to
 from kefu.kpi.timeline import INF, Timeline, build_timeline, message_key
 from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
 
@@ -859,7 +862,7 @@ class LiveTracker:
             table = self._hour_tables[span] = hour_table(tz, *span)
         found: list[dict[str, Any]] = []
         counted = kernel.compiled("contacts")(
-            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, _Scratch,
+            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, ContactCounts,
             lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict, (0, 1, 2, 3),
             table)
         return None if counted is None else found
@@ -1379,20 +1382,6 @@ class LiveTracker:
                 built = self._agent_built[agent] = attrs.evolve(built, quality=quality)
             out[agent] = built
         return out
-
-
-class _Scratch:
-    """What the compiled contact count adds a key's contacts into (:meth:`LiveTracker.
-    _contacts_of` keeps only its detail): the counts, exclusions and durations
-    ``kefu.kpi.service`` keeps per key."""
-
-    __slots__ = ("abandons", "counts", "excluded_by", "waits")
-
-    def __init__(self) -> None:
-        self.counts = [0] * 7
-        self.excluded_by: dict[str, int] = {}
-        self.waits: list[float] = []
-        self.abandons: list[float] = []
 
 
 def _samples_of(shop: Samples, agents: dict[str, Samples]
