@@ -107,7 +107,7 @@ from kefu.kpi.results import (
     Tally,
     Unit,
 )
-from kefu.kpi.service import ServiceReport, contact_of
+from kefu.kpi.service import _ABANDONED, _ANSWERED, _EXCLUDED, _WAITING, ServiceReport, contact_of
 from kefu.kpi.service import _Acc as ContactCounts  # what the count adds a key's contacts to
 from kefu.kpi.timeline import INF, Timeline, build_timeline, message_key
 from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
@@ -863,8 +863,8 @@ class LiveTracker:
         found: list[dict[str, Any]] = []
         counted = kernel.compiled("contacts")(
             tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, ContactCounts,
-            lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict, (0, 1, 2, 3),
-            table)
+            lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict,
+            (_ANSWERED, _ABANDONED, _WAITING, _EXCLUDED), table)  # the codes contact_of gives
         return None if counted is None else found
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
