@@ -197,7 +197,7 @@ def placings(messages: int, rounds: int = 3) -> None:
         for placing in ("c", "py"):
             tracker = LiveTracker(tz="Asia/Shanghai")
             if placing == "py":
-                tracker._place = None
+                tracker._place = tracker._refold_c = tracker._fold_c = None
             for r in records:
                 tracker.add(r)
             t = time.perf_counter()

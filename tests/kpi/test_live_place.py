@@ -14,6 +14,7 @@ their bookkeeping and their answers must be identical.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib
 import random
@@ -26,6 +27,7 @@ from kpi_helpers import SH
 from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
 from kefu.kpi import AgentStatus, Exclusion, LiveTracker, Window, kernel
+from kefu.kpi.live_service import LiveService
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -49,8 +51,16 @@ def _books(t: LiveTracker) -> dict[str, Any]:
         "later": t._later, "future": t._future, "timers": sorted(t._timers),
         "served": t._served, "unanswered": t._unanswered, "dropped": t._dropped,
         "delta": t._delta, "unfolded": t._unfolded, "held_by": t._held_by,
-        "by_buyer": t._by_buyer, "out": t._out,
+        "by_buyer": t._by_buyer, "out": t._out, "service": _service(t._service),
     }
+
+
+def _service(service: LiveService) -> dict[Any, Any]:
+    """A LiveService's counts by breakdown key, as plain values."""
+    return {part: (acc.contacts, acc.counts, acc.excluded_by, acc.delta,
+                   [x for block in acc.waits._blocks for x in block],
+                   [x for block in acc.abandons._blocks for x in block])
+            for part, acc in service._parts.items()} | {"changed": service._changed}
 
 
 def _answers(t: LiveTracker, as_of: float | None) -> tuple[Any, ...]:
@@ -79,7 +89,11 @@ def test_K12_compiled_placing_equals_the_python_placing(
     compiled_module = importlib.import_module("kefu.kpi._live_c")
     compiled._place = compiled_module.place
     compiled._take_c = functools.partial(compiled_module.take, compiled)
+    compiled._refold_c = compiled_module.refold
+    compiled._take_all_c = compiled_module.take_all
+    compiled._fold_c = functools.partial(compiled_module.fold, compiled)
     python._place = python._take_c = None  # the tracker's own _take and _apply
+    python._refold_c = python._fold_c = python._take_all_c = None  # and _refold, _fold
     stops = sorted(rnd.sample(range(len(records) + 1), min(len(ages), len(records) + 1)))
     fed = 0
     for stop, age in zip(stops, ages, strict=False):
@@ -91,3 +105,33 @@ def test_K12_compiled_placing_equals_the_python_placing(
         assert _answers(compiled, as_of) == _answers(python, as_of)
         assert _books(compiled) == _books(python)
 
+
+
+_CONTACTS = st.tuples(
+    st.sampled_from([dt.date(2024, 3, 1), dt.date(2024, 3, 2)]), st.integers(0, 2),
+    st.sampled_from([None, "pre", "post"]), st.sampled_from([None, "alice", "bob"]),
+    st.integers(0, 3), st.sampled_from([0.0, 5.0, 4.5, 60.0, 180.0, 181.0]),
+    st.integers(0, 2), st.sampled_from([None, "staff", "test"]), st.just(BASE))
+
+
+@given(st.lists(_CONTACTS, max_size=12), st.randoms(use_true_random=False))
+def test_K12_K13_compiled_contact_count_equals_the_reference(
+        contacts: list[Any], rnd: random.Random) -> None:
+    """The compiled placing counts a session's K13 contact (``_live_c.count``) into every
+    breakdown as :meth:`LiveService.count` does: contacts counted in, some counted
+    out again, the same counts, durations and changed keys."""
+    compiled_count = importlib.import_module("kefu.kpi._live_c").count
+    python, compiled = LiveService(180.0, 5.0), LiveService(180.0, 5.0)
+    counted = []
+    for contact in contacts:
+        python.count(contact, 1)
+        compiled_count(compiled, contact, 1)
+        counted.append(contact)
+        if rnd.random() < 0.4:
+            out = counted.pop(rnd.randrange(len(counted)))
+            python.count(out, -1)
+            compiled_count(compiled, out, -1)
+        assert _service(compiled) == _service(python)
+    python.commit()
+    compiled.commit()
+    assert _service(compiled) == _service(python)

@@ -39,12 +39,13 @@ cdef extern from "pythread.h":
 import heapq
 from types import MemberDescriptorType
 
-from kefu.kpi.clocks import MET, MISSED
+from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import NestedCall
-from kefu.kpi.measure import REACHED, fate_of
+from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.results import EXCLUDED_CODE, Status
-from kefu.kpi.service import contact_of
+from kefu.kpi.service import ABANDONS, WAITS, contact_of
+from kefu.kpi.service import _ABANDONED, _ANSWERED
 from kefu.kpi.timeline import SENDER_RANK
 
 
@@ -293,7 +294,15 @@ cdef dict _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXC
 cdef object _EXCLUDED_CODE = EXCLUDED_CODE
 cdef object _REACHED = REACHED
 cdef object _heappush = heapq.heappush
-cdef object _fate_of = fate_of
+cdef object _STILL_WAITING = STILL_WAITING
+cdef object _NEVER_REACHED = NEVER_REACHED
+
+
+cdef inline object _fate(tl, Py_ssize_t j):
+    """``measure.fate_of(tl, j)``: reached, still waiting or ended first (K02)."""
+    if tl.reached[j] != INFINITY:
+        return _REACHED
+    return _STILL_WAITING if tl.ended[j] == INFINITY else _NEVER_REACHED
 cdef object _contact_of = contact_of
 
 
@@ -412,7 +421,7 @@ def place(tracker, str sid, s):
             tracker._later[sid] = contact
             when = min(when, <double>c)
         else:
-            tracker._count_in(sid, contact)
+            _count_in(tracker, sid, contact)
     if vol_shop or vol_agents:
         tracker._volatile[sid] = (vol_shop, vol_agents)
     s.when = when
@@ -446,6 +455,85 @@ def place(tracker, str sid, s):
         s.shop_units = s.agent_units = ()
 
 
+cdef int _count_in(tracker, str sid, contact) except -1:
+    """``LiveTracker._count_in``: count a placed session's K13 contact, unless it is the
+    one it had when it was taken back in this flush (``_out``: still counted)."""
+    old = (<dict>tracker._out).pop(sid, None)
+    if old == contact:
+        return 0
+    service = tracker._service
+    if old is not None:
+        count(service, old, -1)
+    count(service, contact, 1)
+    return 0
+
+
+cdef object _ANSWERED_CODE = _ANSWERED
+cdef object _ABANDONED_CODE = _ABANDONED
+if (WAITS, ABANDONS) != (0, 1):
+    raise ImportError("kefu.kpi._live_c: service.tally's bags are not the ones it knows")
+
+
+cpdef int count(service, tuple contact, long n) except -1:
+    """:meth:`kefu.kpi.live_service.LiveService.count` compiled: the same counts, in the
+    same order, on the service's own parts (its docstring says what). The contact's
+    ``tally`` is worked out once and added to each of its (up to five) breakdowns,
+    with no Python frame per breakdown. O(1)."""
+    day, hour, group, agent, code, wait, moved, reason, _c = contact
+    cdef dict parts = service._parts
+    cdef set changed = service._changed
+    cdef object new_part = service._new_part
+    # service.tally's effect, once: which count moves, and where the duration goes.
+    cdef Py_ssize_t first = 6, second = -1, bag = -1
+    cdef long moves = 0
+    if reason is None:
+        if code == _ANSWERED_CODE:
+            first, bag, moves = 0, 0, moved
+            if wait <= service._answer_within:
+                second = 1
+        elif code == _ABANDONED_CODE:
+            first, bag = 2, 2
+            if wait < service._short_abandon:
+                second = 3
+        else:
+            first = 4
+    if bag >= 0 and n < 0:
+        bag += 1
+    keys = (("shop", None), ("day", day), ("hour", (day, hour)), ("group", group),
+            ("agent", agent))
+    cdef Py_ssize_t k, last = 5 if agent is not None else 4
+    cdef list cnt
+    cdef dict by
+    for k in range(last):
+        part = keys[k]
+        found = parts.get(part)
+        if found is None:
+            acc = parts[part] = new_part()
+        else:
+            acc = found
+        acc.built = None
+        cnt = acc.counts
+        cnt[first] += n
+        if second >= 0:
+            cnt[second] += n
+        if moves:
+            cnt[5] += n * moves
+        if reason is not None:
+            by = acc.excluded_by
+            left = by.get(reason, 0) + n
+            if left:
+                by[reason] = left
+            else:
+                del by[reason]
+        elif bag >= 0:
+            (<list>(<tuple>acc.delta)[bag]).append(wait)
+            changed.add(part)
+        acc.contacts += n
+        if not acc.contacts:
+            del parts[part]
+    return 0
+
+
 cdef int _add_samples(tracker, s) except -1:
     """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
     delta, its agents and counts added."""
@@ -476,13 +564,17 @@ cdef int _samples_into(list out, owner, x) except -1:
     return 0
 
 
+cdef object _ASK = object()  # take: no contact given, ask contact_of
+
+
 def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_units,
-         waiting, tuple samples, tuple quality):
+         waiting, tuple samples, tuple quality, contact=_ASK):
     """:meth:`kefu.kpi.live.LiveTracker._take` compiled: the same work in the same order
     (its docstring says what), then :func:`place` (or the tracker's Python placing
     when its ``_place`` is None): keep what a walk found for session ``sid``
     (``j`` in ``tl``, -1: not in it) and place it. O(units + samples + stretches
-    of the session)."""
+    of the session). ``contact``: its K13 contact as :func:`take_all` found it for
+    the whole walk at once (else asked of ``contact_of`` here)."""
     cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
     cdef list flat = [], out = []
     cdef Py_ssize_t lo = 0, hi = 0
@@ -503,7 +595,7 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
         flat.append(a)
     s.shop_units = tuple(flat)
     s.agent_units = agent_units
-    s.fate = _fate_of(tl, j) if j >= 0 else _REACHED
+    s.fate = _fate(tl, j) if j >= 0 else _REACHED
     s.waiting = waiting
     shop_samples, agent_samples, s.unanswered, s.dropped = samples
     served = tuple(sorted(agent_samples))
@@ -511,8 +603,10 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
     for agent in served:
         _samples_into(out, agent, agent_samples[agent])
     s.samples, s.served = tuple(out), served
-    found = _contact_of(tl, j, m.opts, m.cal) if j >= 0 else None
-    if found is None:
+    found = None if contact is not _ASK or j < 0 else _contact_of(tl, j, m.opts, m.cal)
+    if contact is not _ASK:
+        s.contact = contact
+    elif found is None:
         s.contact = None
     else:
         i, hour, c, code, wait, agent, moved, reason = found
@@ -534,3 +628,206 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
         tracker._apply(sid, s)
     else:
         place(tracker, sid, s)
+
+
+# The tracker's buyer-days (LiveTracker._fold and _refold's twins) --------------------
+
+if (MET, PENDING, MISSED, EXCLUDED_CODE, REACHED) != (0, 1, 2, 3, 0):
+    raise ImportError("kefu.kpi._live_c: status or fate codes this folding does not know")
+
+
+cdef inline bint _judge(double start, int code, bint unended, double as_of, double threshold,
+                        double warn, int* judged, bint* risk) noexcept:
+    """``LiveTracker._judge``: a member unit's status code and at-risk flag at ``as_of``
+    into ``judged`` and ``risk``; False (None there) when its clock has not come."""
+    cdef double age
+    if start > as_of:
+        return False
+    risk[0] = False
+    if not unended:
+        judged[0] = code
+        return True
+    age = as_of - start
+    if age > threshold:
+        judged[0] = 2  # MISSED
+        return True
+    judged[0] = 1  # PENDING
+    risk[0] = as_of != INFINITY and age > warn
+    return True
+
+
+def fold(tracker, tuple day, double as_of):
+    """:meth:`kefu.kpi.live.LiveTracker._fold` compiled: a buyer-day's FIRST and ANY units
+    (and K02 fates) at ``as_of``, as a list of bumps, the same in the same order.
+    O(members log members)."""
+    cdef double threshold = tracker._opts.threshold, warn = tracker._opts.warn_after
+    cdef list members = sorted([m for m in (<dict>tracker._members[day]).values()
+                                if <double>m[2] <= as_of])
+    if not members:
+        return []
+    buyer, date = day
+    reason = tracker._excluded.get(buyer)
+    cdef tuple win = members[0], m
+    cdef double w_start = win[2], start, a_c = INFINITY
+    cdef Py_ssize_t k
+    for k in range(1, len(members)):  # FIRST: the earliest clock, then the smaller id
+        m = members[k]
+        start = m[2]
+        if start < w_start or (start == w_start and m[1] < win[1]):
+            win, w_start = m, start
+    group = win[3]
+    if reason is not None:
+        key = (date, group, None, EXCLUDED_CODE, False, reason, None)
+        return [(4, key), (5, key)]  # BUYER_COUNTS, FIRST and ANY
+    cdef int f_code = 0, a_code = -1, code
+    cdef bint f_risk = False, a_risk = False, risk = False
+    if not _judge(w_start, win[4], win[5], as_of, threshold, warn, &f_code, &f_risk):
+        f_code, f_risk = 0, False  # MET
+    a_fate = _REACHED
+    for m in members:  # ANY: the worst status, then the earlier deciding clock
+        start = m[6]
+        if not _judge(start, m[7], m[8], as_of, threshold, warn, &code, &risk):
+            code, risk = 0, False
+        a_risk = a_risk or risk
+        if code > a_code or (code == a_code and start < a_c):
+            a_code, a_c, a_fate = code, start, m[9]
+    bumps = [(4, (date, group, None, f_code, f_risk, None, None)),
+             (5, (date, group, None, a_code, a_risk and a_code == 1, None, None))]
+    if win[9] != _REACHED:
+        bumps.append((6, win[9]))  # BUYER_FATES
+    if a_fate != _REACHED:
+        bumps.append((7, a_fate))
+    return bumps
+
+
+cdef int _bump_n(dict counts, object key, long n) except -1:
+    """live._bump: a count changed by ``n``, dropped at zero."""
+    cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
+    left = n if found == NULL else <object>found + n
+    if left:
+        PyDict_SetItem(counts, key, left)
+    else:
+        del counts[key]
+    return 0
+
+
+cdef inline bint _settled(object start, bint unended, double last, double threshold):
+    """``live._open_until(...) == INF``: a member unit no ``as_of >= last`` can change."""
+    cdef double c = start
+    if c > last:
+        return c == INFINITY
+    return not (unended and not last - c > threshold)
+
+
+def refold(tracker):
+    """The flush's refolding of each buyer-day its sessions changed
+    (:meth:`kefu.kpi.live.LiveTracker._refold` for each day of ``_unfolded``, then
+    ``_unfolded`` emptied), compiled: the same counts in the same order. O(members
+    of those days)."""
+    cdef tuple tables = tracker._tables
+    cdef dict folded = tracker._folded, by_day = tracker._members, members
+    cdef set volatile_days = tracker._volatile_days
+    cdef double last = tracker._feed.last, threshold = tracker._opts.threshold
+    cdef tuple flat, m
+    cdef list out
+    cdef Py_ssize_t k
+    cdef bint volatile
+    for day in tracker._unfolded:
+        flat = folded.pop(day, ())
+        for k in range(0, len(flat), 2):
+            _bump_n(<dict>tables[flat[k]], flat[k + 1], -1)
+        volatile_days.discard(day)
+        found = by_day.get(day)
+        if not found:
+            continue
+        members = found
+        volatile = False
+        for value in members.values():
+            m = value
+            if not (_settled(m[2], m[5], last, threshold)
+                    and _settled(m[6], m[8], last, threshold)):
+                volatile = True
+                break
+        if volatile:
+            volatile_days.add(day)
+            continue
+        out = []
+        for where, key in fold(tracker, day, last):
+            out.append(where)
+            out.append(key)
+        folded[day] = flat = tuple(out)
+        for k in range(0, len(flat), 2):
+            _bump_n(<dict>tables[flat[k]], flat[k + 1], 1)
+    tracker._unfolded = set()
+
+
+# A walk's sessions taken in one pass (LiveTracker._measure_batch's loop) -------------
+
+cdef tuple _NO_SAMPLES = (Samples(), {}, 0, 0)
+
+
+cdef dict _contacts(list found, dict excluded):
+    """The walk's K13 contacts by session, as the tracker keeps them (``LiveContact``),
+    from the compiled contact count's detail (one dict per contact, counted with no
+    exclusion: ``excluded`` gives each its reason, as ``contact_of`` does)."""
+    cdef dict out = {}, d
+    for value in found:
+        d = value
+        wait = d["wait"]
+        out[d["session_id"]] = (
+            d["day"], d["hour"], d["group"], d["agent_id"], d["outcome"],
+            0.0 if wait is None else wait, d["transfers"],
+            excluded.get(d["buyer_id"]) if excluded else None, d["start"])
+    return out
+
+
+def take_all(tracker, list sids, list sessions, tl, m, list found=None):
+    """The rest of :meth:`kefu.kpi.live.LiveTracker._measure_batch` compiled: each
+    session's units grouped out of the walk's, its wait, samples and data quality
+    picked, and :func:`take` for each in turn, as the reference does. ``found``: the
+    walk's contacts from the compiled contact count (:func:`_contacts`), or None (each
+    asked of ``contact_of``). O(units + sessions of the walk)."""
+    cdef dict shop_units = {}, agent_units = {}, contacts = None
+    cdef list f_units, a_units, mine
+    cdef Py_ssize_t k, j
+    first, anyb = m.session_tallies
+    f_units = first.units or []
+    a_units = anyb.units or []
+    if len(f_units) != len(a_units):
+        raise ValueError("a walk's FIRST and ANY session units differ in number")
+    for k in range(len(f_units)):
+        f = f_units[k]
+        sid = f.session_id
+        got = shop_units.get(sid)
+        if got is None:
+            got = shop_units[sid] = []
+        (<list>got).append((f, a_units[k]))
+    for t in m.agent_tallies.values():
+        for u in t.units or ():
+            sid = u.session_id
+            got = agent_units.get(sid)
+            if got is None:
+                got = agent_units[sid] = []
+            (<list>got).append(u)
+    split = m.split if m.split is not None else {}
+    if found is not None:
+        contacts = _contacts(found, m.opts.excluded)
+    cdef dict index = tl.index, negatives = tl.negatives, excluded = tracker._excluded
+    cdef list buyers = tl.buyers
+    if len(sids) != len(sessions):
+        raise ValueError("take_all: a session object per session id")
+    for k in range(len(sids)):
+        sid = sids[k]
+        s = sessions[k]
+        j = index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
+        got = shop_units.get(sid)
+        mine = [] if got is None else got
+        waiting = None
+        if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
+                and buyers[j] not in excluded):
+            waiting = (<tuple>mine[0])[0].start
+        got = agent_units.get(sid)
+        take(tracker, sid, s, tl, j, m, mine, [] if got is None else got, waiting,
+             split.get(j, _NO_SAMPLES),
+             (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
+             _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))

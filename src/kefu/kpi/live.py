@@ -47,7 +47,9 @@ set off the garbage collector's full passes; sessions with ``seq`` numbers
 get a walk of their own, so that their out-of-order count stays theirs),
 plus O(log v) bookkeeping per unit and one bulk insert of the new response
 times: a burst of records, or a whole day fed at start-up, costs one
-measure per session, not one per record. A query then costs O(volatile
+measure per session, not one per record (with the compiled modules, a walk's
+sessions are taken, their K13 contacts found and counted and their buyer-days
+folded in C: :mod:`kefu.kpi._live_c`). A query then costs O(volatile
 units + waiting sessions + keys of the breakdown): it does not grow with the
 day's size. Memory holds the records of each session (the tracker measures
 from them; a session's messages in a list) and each message id once
@@ -69,10 +71,12 @@ import attrs
 
 from kefu._text import short_repr
 from kefu.errors import KefuError
+from kefu.kpi import kernel
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
+from kefu.kpi.hours import hour_table
 from kefu.kpi.intake import checked_one
-from kefu.kpi.live_feed import compiled_place, compiled_take, new_feed, survey
+from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -103,7 +107,8 @@ from kefu.kpi.results import (
     Tally,
     Unit,
 )
-from kefu.kpi.service import ServiceReport, contact_of
+from kefu.kpi.service import _ABANDONED, _ANSWERED, _EXCLUDED, _WAITING, ServiceReport, contact_of
+from kefu.kpi.service import _Acc as ContactCounts  # what the count adds a key's contacts to
 from kefu.kpi.timeline import INF, Timeline, build_timeline, message_key
 from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, to_posix
 
@@ -354,6 +359,14 @@ class LiveTracker:
         # Keeping what a walk found for a session (:meth:`_take`): in C with the placing.
         take = compiled_take(self._place is not None)
         self._take_c = None if take is None else functools.partial(take, self)
+        # Taking a walk's sessions in one pass (:meth:`_measure_batch`): in C with them.
+        self._take_all_c = compiled_live("take_all") if self._take_c is not None else None
+        # Local-hour tables of the calendars' spans (:meth:`_contacts_of`).
+        self._hour_tables: dict[tuple[float, float], Any] = {}
+        # Folding the buyer-days a flush changed (:meth:`_refold` of each): in C with them.
+        self._refold_c = compiled_live("refold") if self._place is not None else None
+        fold = compiled_live("fold") if self._place is not None else None
+        self._fold_c = None if fold is None else functools.partial(fold, self)
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
                                   warn_after=warn_after, before_window=before_window,
                                   detail=True)
@@ -754,9 +767,12 @@ class LiveTracker:
             for k in range(0, len(batch), _WALK):
                 self._measure_batch(batch[k:k + _WALK], opts)
         self._settle()
-        for day in self._unfolded:  # each buyer-day once, whatever its sessions did
-            self._refold(day)
-        self._unfolded = set()
+        if self._refold_c is not None:
+            self._refold_c(self)
+        else:
+            for day in self._unfolded:  # each buyer-day once, whatever its sessions did
+                self._refold(day)
+            self._unfolded = set()
         self._commit_samples()
         self._count_out()
         self._service.commit()
@@ -801,8 +817,12 @@ class LiveTracker:
                             threshold=self._opts.threshold)
         m = Measure(tl, opts,
                     self._calendar(tl.first, tl.last), split=True)
+        found = self._contacts_of(tl, m) if self._take_all_c is not None else None
         for sid, s in zip(sids, sessions, strict=True):  # after what may raise
             self._retract(sid, s)
+        if self._take_all_c is not None:
+            self._take_all_c(self, sids, sessions, tl, m, found)
+            return
         shop_units: dict[str | None, list[tuple[Unit, Unit]]] = {}
         first, anyb = m.session_tallies
         for f, a in zip(first.units or (), anyb.units or (), strict=True):
@@ -824,6 +844,28 @@ class LiveTracker:
             take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
                  split.get(j, no_samples),
                  (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
+
+    def _contacts_of(self, tl: Timeline, m: Measure) -> list[dict[str, Any]] | None:
+        """Every K13 contact of a walk's sessions from the compiled contact count (one
+        pass in C, its detail one dict per contact; no exclusion applied: the
+        compiled taking gives each its reason), or None when it cannot count this
+        walk (each session's contact is then found by ``contact_of``). What
+        ``contact_of`` gives session by session, in a few microseconds each, the
+        count gives the whole walk, its local hours from a table kept per calendar
+        (:func:`kefu.kpi.hours.hour_table`). O(sessions + stretches)."""
+        cal, tz = m.cal, m.opts.tz
+        if not cal.opens:
+            return None
+        span = (min(cal.opens), max(cal.closes))
+        table = self._hour_tables.get(span, False)
+        if table is False:
+            table = self._hour_tables[span] = hour_table(tz, *span)
+        found: list[dict[str, Any]] = []
+        counted = kernel.compiled("contacts")(
+            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, ContactCounts,
+            lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict,
+            (_ANSWERED, _ABANDONED, _WAITING, _EXCLUDED), table)  # the codes contact_of gives
+        return None if counted is None else found
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
               shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],
@@ -1164,8 +1206,9 @@ class LiveTracker:
         per_buyer = Tally(False)
         per_buyer.counts = dict(self._buyer_counts[b])
         b_fates = dict(self._buyer_fates[b])
+        fold = self._fold_c or self._fold
         for day in self._volatile_days:
-            for where, key in self._fold(day, a):
+            for where, key in fold(day, a):
                 if where == BUYER_COUNTS + b:
                     _bump(per_buyer.counts, key, 1)
                 elif where == BUYER_FATES + b:

@@ -31,7 +31,8 @@ from kefu.kpi.intake import CLEAN_ONE
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "Survey", "compiled_place", "compiled_take", "new_feed", "survey"]
+__all__ = ["Feed", "Feeding", "Survey", "compiled_live", "compiled_place", "compiled_take",
+           "new_feed", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -186,4 +187,15 @@ def compiled_take(placing: bool) -> Callable[..., None] | None:
     if placing and kernel.ACTIVE == "c" and _COMPILED is not None:
         take: Callable[..., None] = _COMPILED.take
         return take
+    return None
+
+
+def compiled_live(name: str) -> Callable[..., Any] | None:
+    """A compiled twin of one of the tracker's catch-up steps (``refold``: the flush's
+    :meth:`kefu.kpi.live.LiveTracker._refold` of each changed buyer-day) while the
+    compiled KPI kernel is active (and built), else None: the tracker's Python
+    code, the reference, does it."""
+    if kernel.ACTIVE == "c" and _COMPILED is not None:
+        step: Callable[..., Any] = getattr(_COMPILED, name)
+        return step
     return None
