@@ -193,11 +193,52 @@ def test_R23_K04_compiled_routes_equal_the_reference(
         ref = _Routes(hand, rel)
     finally:
         kernel.ACTIVE = saved
-    want = (ref.agents, ref.groups, ref.starts, ref.ends, ref.lo_of, ref.hi_of, ref.buyer_of,
-            ref.group_of)
+    want = (ref.agents, ref.groups, ref.starts, ref.ends, ref.sids, ref.lo, ref.buyers,
+            ref.entry_groups)
+    # The handed-over sessions: each once, in id order, its stretches from lo on.
+    assert ref.sids == sorted({h.session_id for h in hand})
+    assert list(ref.lo) == sorted(ref.lo) and len(ref.lo) == len(ref.sids)
     if fields is not None:
         assert fields == want
         assert [type(x) for x in fields[2] + fields[3]] == [type(x) for x in want[2] + want[3]]
+
+
+@given(route_records(), st.sets(st.sampled_from(["s1", "s2", "", "session-1", "x"])),
+       st.sets(st.sampled_from(["s2", "s10", "\u4e2d", "y"])), st.sampled_from(["c", "py"]))
+def test_R23_K04_each_session_gets_its_own_stretches_group_and_buyer(
+        records: tuple[list[Handover], list[Release]], talked: set[str], switched: set[str],
+        active: str) -> None:
+    """Placed in a timeline, each session's stretches are those its own hand-overs and
+    releases make alone, its group its first hand-over's, and a session known only
+    from hand-overs has its first hand-over's buyer (recounted session by session, on
+    both kernels; some sessions wrote messages, some were only switched)."""
+    if active not in kernel.AVAILABLE:
+        return
+    hand, rel = records
+    hand = list({attrs.astuple(h): h for h in hand}.values())
+    rel = list({attrs.astuple(r): r for r in rel}.values())
+    msgs = [Message(sid, "mb", BASE, Sender.BUYER, f"m-{sid}") for sid in sorted(talked)]
+    reqs = [kpi.HumanRequest(sid, "rb", BASE + 9) for sid in sorted(switched)]
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = active
+    try:
+        tl = build_timeline(msgs, hand, rel, reqs, threshold=180.0)
+    finally:
+        kernel.ACTIVE = saved
+    for sid in {h.session_id for h in hand} | {r.session_id for r in rel} | talked | switched:
+        j = tl.index.get(sid)
+        own = [h for h in hand if h.session_id == sid]
+        if j is None:  # known from releases alone: no session
+            assert not own and sid not in talked and sid not in switched
+            continue
+        alone = _Routes(own, [r for r in rel if r.session_id == sid])
+        got = slice(tl.s_lo[j], tl.s_hi[j])
+        assert (tl.agents[got], tl.sgroups[got], tl.starts[got], tl.ends[got]) == (
+            alone.agents, alone.groups, alone.starts, alone.ends)
+        first = min(own, key=lambda h: (h.at, h.seq, h.agent_id, h.group or ""), default=None)
+        assert tl.groups[j] == (first.group if first is not None else None)
+        if sid not in talked:
+            assert tl.buyers[j] == (first.buyer_id if first is not None else "rb")
 
 
 IDS = st.text(st.sampled_from("ab\xe9\u4e2d\U0001f600"), max_size=17)

@@ -46,7 +46,7 @@ outside int64.
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
-from cpython.array cimport array, clone
+from cpython.array cimport array, clone, extend_buffer
 from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
@@ -872,9 +872,10 @@ cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n) except -
 
 def routes(list hand, list rel):
     """The stretches of checked, distinct hand-overs ``hand`` and releases ``rel``:
-    ``_Routes``' fields (agents, groups, starts, ends, lo_of, hi_of, buyer_of,
-    group_of), equal to the reference's, or None when a record holds what the pass
-    does not read (a seq beyond int64). O(r log r) in C, then one step per record."""
+    ``_Routes``' fields (agents, groups, starts, ends, sids, lo, buyers,
+    entry_groups), equal to the reference's, or None when a record holds what the
+    pass does not read (a seq beyond int64). O(r log r) in C, then one step per
+    record: list appends, no dict per session."""
     cdef vector[Route] ev
     cdef Py_ssize_t k, n
     cdef int other = 0
@@ -896,47 +897,52 @@ def routes(list hand, list rel):
             Py_DECREF(<object>ev[k].gkey)
 
 
-cdef inline void _stretch(list agents, list groups, list starts, list ends, dict hi_of,
-                          object sid, object agent, object group, object start,
-                          object end) except *:
-    """One stretch of session ``sid`` appended to the columns, and its session's end."""
+cdef inline void _stretch(list agents, list groups, list starts, list ends,
+                          object agent, object group, object start, object end) except *:
+    """One stretch appended to the columns."""
     agents.append(agent)
     groups.append(group)
     starts.append(start)
     ends.append(end)
-    hi_of[sid] = len(agents)
 
 
 cdef tuple _stretches(vector[Route]& ev, list hand):
     cdef list agents = [], groups = [], starts = [], ends = []
-    cdef dict lo_of = {}, hi_of = {}, buyer_of = {}, group_of = {}
+    cdef list sids = [], buyers = [], entry_groups = []
+    cdef vector[int64_t] lo
     cdef object sid = _EMPTY, agent = None, group = None, start = _INF_OBJ, at, who, h
     cdef Py_ssize_t k
     cdef Route* e
+    cdef bint first_seen = False  # the current session's first hand-over was seen
     for k in range(<Py_ssize_t>ev.size()):
         e = &ev[k]
         at = <object>e.at_obj
         who = <object>e.agent
         if not _same_str(e.sid, <PyObject*>sid):
             if agent is not None:  # the previous session's last stretch is still open
-                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start,
-                         _INF_OBJ)
+                _stretch(agents, groups, starts, ends, agent, group, start, _INF_OBJ)
             sid, agent = <object>e.sid, None
+            first_seen = False
         if e.kind == 1:
             h = hand[e.n]
             if agent is not None:
-                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
-            elif sid not in buyer_of:
-                buyer_of[sid] = h.buyer_id
-                group_of[sid] = h.group
-                lo_of[sid] = len(agents)
+                _stretch(agents, groups, starts, ends, agent, group, start, at)
+            elif not first_seen:
+                first_seen = True
+                sids.append(sid)
+                lo.push_back(len(agents))
+                buyers.append(h.buyer_id)
+                entry_groups.append(h.group)
             agent, group, start = who, h.group, at
         elif agent is not None and _same_str(<PyObject*>agent, e.agent):
-            _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
+            _stretch(agents, groups, starts, ends, agent, group, start, at)
             agent = None
     if agent is not None:
-        _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, _INF_OBJ)
-    return agents, groups, starts, ends, lo_of, hi_of, buyer_of, group_of
+        _stretch(agents, groups, starts, ends, agent, group, start, _INF_OBJ)
+    cdef array lo_arr = array("q")
+    if lo.size():
+        extend_buffer(lo_arr, <char*>lo.data(), <Py_ssize_t>lo.size())
+    return agents, groups, starts, ends, sids, lo_arr, buyers, entry_groups
 
 
 def sorted_doubles(array values):
@@ -1079,7 +1085,6 @@ def exact_sum(array values):
 # session's clocks in several windows are classified in C (``_runs_c``); the rare cases
 # (replies after a window's close, detail units) call the very helpers the reference calls.
 
-from cpython.array cimport extend_buffer
 
 cdef struct Run:
     Py_ssize_t i, ka, kb
