@@ -203,6 +203,42 @@ def test_R23_K04_compiled_routes_equal_the_reference(
         assert [type(x) for x in fields[2] + fields[3]] == [type(x) for x in want[2] + want[3]]
 
 
+class _Renamed(Handover):
+    """A hand-over whose agent and group read other than their slots hold (a subclass's
+    own properties): what getattr gives is what counts."""
+
+    __slots__ = ()
+
+    @property
+    def agent_id(self) -> str:
+        return "renamed"
+
+    @property
+    def group(self) -> str:
+        return "g-" + str(object.__getattribute__(self, "seq"))
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_R23_K04_compiled_routes_read_fields_as_getattr_does() -> None:
+    """The compiled routes read exact hand-overs and releases straight from their slots,
+    and any other record through getattr: a subclass's properties give the stretches
+    the reference gives (not what the slots hold)."""
+    hand = [Handover("s1", "b1", "alice", BASE, "pre"), _Renamed("s1", "b1", "bob", BASE + 5),
+            _Renamed("s2", "b2", "bob", BASE + 1, None, 3)]
+    rel = [Release("s1", "renamed", BASE + 9)]
+    fields = kernel.compiled("routes")(hand, rel)
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = "py"
+    try:
+        ref = _Routes(hand, rel)
+    finally:
+        kernel.ACTIVE = saved
+    assert fields == (ref.agents, ref.groups, ref.starts, ref.ends, ref.sids, ref.lo,
+                      ref.buyers, ref.entry_groups)
+    assert ref.agents == ["alice", "renamed", "renamed"]
+    assert ref.groups == ["pre", "g-0", "g-3"] and ref.entry_groups == ["pre", "g-3"]
+
+
 @given(route_records(), st.sets(st.sampled_from(["s1", "s2", "", "session-1", "x"])),
        st.sets(st.sampled_from(["s2", "s10", "\u4e2d", "y"])), st.sampled_from(["c", "py"]))
 def test_R23_K04_each_session_gets_its_own_stretches_group_and_buyer(
