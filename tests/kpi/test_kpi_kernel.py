@@ -21,7 +21,7 @@ import textwrap
 from array import array
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import pytest
@@ -237,6 +237,74 @@ def test_R23_K04_compiled_routes_read_fields_as_getattr_does() -> None:
                       ref.buyers, ref.entry_groups)
     assert ref.agents == ["alice", "renamed", "renamed"]
     assert ref.groups == ["pre", "g-0", "g-3"] and ref.entry_groups == ["pre", "g-3"]
+
+
+def _routes_both(make: Callable[[], tuple[list[Handover], list[Release]]]) -> list[object]:
+    """``_Routes`` of ``make()``'s records on each kernel (fresh records each): its
+    fields, or the exception it raised."""
+    out: list[object] = []
+    for active in ("c", "py"):
+        hand, rel = make()
+        saved = kernel.ACTIVE
+        kernel.ACTIVE = active
+        try:
+            r = _Routes(hand, rel)
+            out.append((r.agents, r.groups, r.starts, r.ends, r.sids, list(r.lo), r.buyers,
+                        r.entry_groups))
+        except (KeyError, ValueError) as e:
+            out.append(repr(e))
+        finally:
+            kernel.ACTIVE = saved
+    return out
+
+
+class _Counting(Handover):
+    """A hand-over whose group is another each time it is read."""
+
+    __slots__ = ()
+    reads: ClassVar[list[int]] = [0]
+
+    @property
+    def group(self) -> str:
+        _Counting.reads[0] += 1
+        return f"g{_Counting.reads[0]}"
+
+
+class _Refusing(Handover):
+    """A hand-over whose group reads once, then raises, and whose buyer always raises."""
+
+    __slots__ = ()
+    reads: ClassVar[list[int]] = [0]
+
+    @property
+    def group(self) -> str:
+        _Refusing.reads[0] += 1
+        if _Refusing.reads[0] > 1:
+            raise KeyError("group")
+        return "g"
+
+    @property
+    def buyer_id(self) -> str:
+        raise ValueError("buyer")
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_R23_K04_routes_read_each_hand_over_field_as_the_reference_does() -> None:
+    """Both kernels read a hand-over's fields as often and in the same order: a group
+    that changes on each read, or a buyer and group that raise, give the same stretches
+    or the same error on both."""
+    def counting() -> tuple[list[Handover], list[Release]]:
+        _Counting.reads[0] = 0
+        return [_Counting("s1", "b", "a", BASE), _Counting("s1", "b", "c", BASE + 1)], []
+
+    def refusing() -> tuple[list[Handover], list[Release]]:
+        _Refusing.reads[0] = 0
+        return [_Refusing("s1", "b", "a", BASE)], []
+
+    c, py = _routes_both(counting)
+    assert c == py
+    c, py = _routes_both(refusing)
+    assert c == py
 
 
 @given(route_records(), st.sets(st.sampled_from(["s1", "s2", "", "session-1", "x"])),

@@ -605,12 +605,13 @@ class _Routes:
                     groups.append(group)
                     starts.append(start)
                     ends.append(at)
-                elif not sids or sids[-1] != sid:  # the session's first hand-over
+                group = h.group  # read once, then the buyer: as the compiled pass reads them
+                if agent is None and (not sids or sids[-1] != sid):  # its first hand-over
                     sids.append(sid)
                     lo.append(len(agents))
                     buyers.append(h.buyer_id)
-                    entry_groups.append(h.group)
-                agent, group, start = who, h.group, at
+                    entry_groups.append(group)
+                agent, start = who, at
             elif agent == who:
                 agents.append(agent)
                 groups.append(group)
