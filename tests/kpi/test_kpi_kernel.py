@@ -288,6 +288,17 @@ class _Refusing(Handover):
         raise ValueError("buyer")
 
 
+class _Patching(Release):
+    """A release whose agent, once read, replaces Handover's group with a property."""
+
+    __slots__ = ()
+
+    @property
+    def agent_id(self) -> str:
+        Handover.group = property(lambda h: "patched")  # type: ignore[assignment]
+        return str(Release.agent_id.__get__(self))  # type: ignore[attr-defined]
+
+
 @pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
 def test_R23_K04_routes_read_each_hand_over_field_as_the_reference_does() -> None:
     """Both kernels read a hand-over's fields as often and in the same order: a group
@@ -305,6 +316,25 @@ def test_R23_K04_routes_read_each_hand_over_field_as_the_reference_does() -> Non
     assert c == py
     c, py = _routes_both(refusing)
     assert c == py
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_R23_K04_routes_see_a_class_patched_while_they_run() -> None:
+    """A record's code that patches Handover while the compiled routes run: the exact
+    hand-overs read after it are read as patched, as the reference reads them (not
+    from their slots)."""
+    original = Handover.__dict__["group"]
+
+    def make() -> tuple[list[Handover], list[Release]]:
+        Handover.group = original
+        return [Handover("s1", "b", "a", BASE, "orig")], [_Patching("s0", "a", BASE)]
+
+    try:
+        c, py = _routes_both(make)
+    finally:
+        Handover.group = original
+    assert c == py
+    assert py[1] == ["patched"]  # type: ignore[index]
 
 
 @given(route_records(), st.sets(st.sampled_from(["s1", "s2", "", "session-1", "x"])),

@@ -846,9 +846,11 @@ cdef object _INF_OBJ = float("inf")
 
 cdef struct Fields:
     # Where an exact record class keeps each field the routes pass reads (-1: read it
-    # with getattr); ``cls`` is that class (borrowed: the caller holds it).
+    # with getattr); ``cls`` is that class (borrowed: the caller holds it), ``tag`` its
+    # version tag when the offsets were taken (0: none, the slots are never read).
     PyObject* cls
     Py_ssize_t sid, bid, agent, at, group, seq
+    unsigned int tag
 
 
 cdef Fields _fields_of(type cls):
@@ -863,15 +865,19 @@ cdef Fields _fields_of(type cls):
     f.at = _own_slot(cls, "at") if plain else -1
     f.group = _own_slot(cls, "group") if plain else -1
     f.seq = _own_slot(cls, "seq") if plain else -1
+    f.tag = kefu_version_tag(cls) if plain else 0  # the lookups above assign one
     return f
 
 
 cdef inline object _field(object rec, const Fields* f, Py_ssize_t offset, str name):
     """``getattr(rec, name)``, read straight from its slot when ``rec`` is exactly the
-    class of ``f`` and the slot is set (no code runs): a getattr costs a type lookup."""
+    class of ``f``, the class is unchanged since ``f`` was taken (a record's code run by
+    an earlier getattr may have patched it) and the slot is set (no code runs): a
+    getattr costs a type lookup."""
     cdef PyObject* p = <PyObject*>rec
     cdef PyObject* v
-    if offset >= 0 and <PyObject*>p.ob_type == f.cls:
+    if (offset >= 0 and <PyObject*>p.ob_type == f.cls and f.tag != 0
+            and kefu_version_tag(<object>f.cls) == f.tag):
         v = (<PyObject**>((<char*>p) + offset))[0]
         if v != NULL:
             return <object>v
@@ -911,7 +917,8 @@ cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n,
     return 0
 
 
-def routes(list hand, list rel, type hand_cls=Handover, type rel_cls=Release):
+def routes(list hand, list rel, type hand_cls not None=Handover,
+           type rel_cls not None=Release):
     """The stretches of checked, distinct hand-overs ``hand`` and releases ``rel``:
     ``_Routes``' fields (agents, groups, starts, ends, sids, lo, buyers,
     entry_groups), equal to the reference's, or None when a record holds what the
