@@ -21,7 +21,7 @@ import textwrap
 from array import array
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import pytest
@@ -193,11 +193,186 @@ def test_R23_K04_compiled_routes_equal_the_reference(
         ref = _Routes(hand, rel)
     finally:
         kernel.ACTIVE = saved
-    want = (ref.agents, ref.groups, ref.starts, ref.ends, ref.lo_of, ref.hi_of, ref.buyer_of,
-            ref.group_of)
+    want = (ref.agents, ref.groups, ref.starts, ref.ends, ref.sids, ref.lo, ref.buyers,
+            ref.entry_groups)
+    # The handed-over sessions: each once, in id order, its stretches from lo on.
+    assert ref.sids == sorted({h.session_id for h in hand})
+    assert list(ref.lo) == sorted(ref.lo) and len(ref.lo) == len(ref.sids)
     if fields is not None:
         assert fields == want
         assert [type(x) for x in fields[2] + fields[3]] == [type(x) for x in want[2] + want[3]]
+
+
+class _Renamed(Handover):
+    """A hand-over whose agent and group read other than their slots hold (a subclass's
+    own properties): what getattr gives is what counts."""
+
+    __slots__ = ()
+
+    @property
+    def agent_id(self) -> str:
+        return "renamed"
+
+    @property
+    def group(self) -> str:
+        return "g-" + str(object.__getattribute__(self, "seq"))
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_R23_K04_compiled_routes_read_fields_as_getattr_does() -> None:
+    """The compiled routes read exact hand-overs and releases straight from their slots,
+    and any other record through getattr: a subclass's properties give the stretches
+    the reference gives (not what the slots hold)."""
+    hand = [Handover("s1", "b1", "alice", BASE, "pre"), _Renamed("s1", "b1", "bob", BASE + 5),
+            _Renamed("s2", "b2", "bob", BASE + 1, None, 3)]
+    rel = [Release("s1", "renamed", BASE + 9)]
+    fields = kernel.compiled("routes")(hand, rel)
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = "py"
+    try:
+        ref = _Routes(hand, rel)
+    finally:
+        kernel.ACTIVE = saved
+    assert fields == (ref.agents, ref.groups, ref.starts, ref.ends, ref.sids, ref.lo,
+                      ref.buyers, ref.entry_groups)
+    assert ref.agents == ["alice", "renamed", "renamed"]
+    assert ref.groups == ["pre", "g-0", "g-3"] and ref.entry_groups == ["pre", "g-3"]
+
+
+def _routes_both(make: Callable[[], tuple[list[Handover], list[Release]]]) -> list[object]:
+    """``_Routes`` of ``make()``'s records on each kernel (fresh records each): its
+    fields, or the exception it raised."""
+    out: list[object] = []
+    for active in ("c", "py"):
+        hand, rel = make()
+        saved = kernel.ACTIVE
+        kernel.ACTIVE = active
+        try:
+            r = _Routes(hand, rel)
+            out.append((r.agents, r.groups, r.starts, r.ends, r.sids, list(r.lo), r.buyers,
+                        r.entry_groups))
+        except (KeyError, ValueError) as e:
+            out.append(repr(e))
+        finally:
+            kernel.ACTIVE = saved
+    return out
+
+
+class _Counting(Handover):
+    """A hand-over whose group is another each time it is read."""
+
+    __slots__ = ()
+    reads: ClassVar[list[int]] = [0]
+
+    @property
+    def group(self) -> str:
+        _Counting.reads[0] += 1
+        return f"g{_Counting.reads[0]}"
+
+
+class _Refusing(Handover):
+    """A hand-over whose group reads once, then raises, and whose buyer always raises."""
+
+    __slots__ = ()
+    reads: ClassVar[list[int]] = [0]
+
+    @property
+    def group(self) -> str:
+        _Refusing.reads[0] += 1
+        if _Refusing.reads[0] > 1:
+            raise KeyError("group")
+        return "g"
+
+    @property
+    def buyer_id(self) -> str:
+        raise ValueError("buyer")
+
+
+class _Patching(Release):
+    """A release whose agent, once read, replaces Handover's group with a property."""
+
+    __slots__ = ()
+
+    @property
+    def agent_id(self) -> str:
+        Handover.group = property(lambda h: "patched")  # type: ignore[assignment]
+        return str(Release.agent_id.__get__(self))  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_R23_K04_routes_read_each_hand_over_field_as_the_reference_does() -> None:
+    """Both kernels read a hand-over's fields as often and in the same order: a group
+    that changes on each read, or a buyer and group that raise, give the same stretches
+    or the same error on both."""
+    def counting() -> tuple[list[Handover], list[Release]]:
+        _Counting.reads[0] = 0
+        return [_Counting("s1", "b", "a", BASE), _Counting("s1", "b", "c", BASE + 1)], []
+
+    def refusing() -> tuple[list[Handover], list[Release]]:
+        _Refusing.reads[0] = 0
+        return [_Refusing("s1", "b", "a", BASE)], []
+
+    c, py = _routes_both(counting)
+    assert c == py
+    c, py = _routes_both(refusing)
+    assert c == py
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_R23_K04_routes_see_a_class_patched_while_they_run() -> None:
+    """A record's code that patches Handover while the compiled routes run: the exact
+    hand-overs read after it are read as patched, as the reference reads them (not
+    from their slots)."""
+    original = Handover.__dict__["group"]
+
+    def make() -> tuple[list[Handover], list[Release]]:
+        Handover.group = original
+        return [Handover("s1", "b", "a", BASE, "orig")], [_Patching("s0", "a", BASE)]
+
+    try:
+        c, py = _routes_both(make)
+    finally:
+        Handover.group = original
+    assert c == py
+    assert py[1] == ["patched"]  # type: ignore[index]
+
+
+@given(route_records(), st.sets(st.sampled_from(["s1", "s2", "", "session-1", "x"])),
+       st.sets(st.sampled_from(["s2", "s10", "\u4e2d", "y"])), st.sampled_from(["c", "py"]))
+def test_R23_K04_each_session_gets_its_own_stretches_group_and_buyer(
+        records: tuple[list[Handover], list[Release]], talked: set[str], switched: set[str],
+        active: str) -> None:
+    """Placed in a timeline, each session's stretches are those its own hand-overs and
+    releases make alone, its group its first hand-over's, and a session known only
+    from hand-overs has its first hand-over's buyer (recounted session by session, on
+    both kernels; some sessions wrote messages, some were only switched)."""
+    if active not in kernel.AVAILABLE:
+        return
+    hand, rel = records
+    hand = list({attrs.astuple(h): h for h in hand}.values())
+    rel = list({attrs.astuple(r): r for r in rel}.values())
+    msgs = [Message(sid, "mb", BASE, Sender.BUYER, f"m-{sid}") for sid in sorted(talked)]
+    reqs = [kpi.HumanRequest(sid, "rb", BASE + 9) for sid in sorted(switched)]
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = active
+    try:
+        tl = build_timeline(msgs, hand, rel, reqs, threshold=180.0)
+    finally:
+        kernel.ACTIVE = saved
+    for sid in {h.session_id for h in hand} | {r.session_id for r in rel} | talked | switched:
+        j = tl.index.get(sid)
+        own = [h for h in hand if h.session_id == sid]
+        if j is None:  # known from releases alone: no session
+            assert not own and sid not in talked and sid not in switched
+            continue
+        alone = _Routes(own, [r for r in rel if r.session_id == sid])
+        got = slice(tl.s_lo[j], tl.s_hi[j])
+        assert (tl.agents[got], tl.sgroups[got], tl.starts[got], tl.ends[got]) == (
+            alone.agents, alone.groups, alone.starts, alone.ends)
+        first = min(own, key=lambda h: (h.at, h.seq, h.agent_id, h.group or ""), default=None)
+        assert tl.groups[j] == (first.group if first is not None else None)
+        if sid not in talked:
+            assert tl.buyers[j] == (first.buyer_id if first is not None else "rb")
 
 
 IDS = st.text(st.sampled_from("ab\xe9\u4e2d\U0001f600"), max_size=17)

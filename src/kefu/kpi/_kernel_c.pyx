@@ -46,7 +46,7 @@ outside int64.
 from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
-from cpython.array cimport array, clone
+from cpython.array cimport array, clone, extend_buffer
 from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
@@ -56,7 +56,7 @@ from types import MemberDescriptorType
 
 from numpy import ndarray as _NDARRAY
 
-from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
+from kefu.kpi.records import MAX_TIME, MIN_TIME, Handover, Message, Release, Sender
 from kefu.kpi.window import BeforeWindow
 
 cdef type _MESSAGE = Message
@@ -844,22 +844,69 @@ cdef object _EMPTY = ""
 cdef object _INF_OBJ = float("inf")
 
 
-cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n) except -1:
+cdef struct Fields:
+    # Where an exact record class keeps each field the routes pass reads (-1: read it
+    # with getattr); ``cls`` is that class (borrowed: the caller holds it), ``tag`` its
+    # version tag when the offsets were taken (0: none, the slots are never read).
+    PyObject* cls
+    Py_ssize_t sid, bid, agent, at, group, seq
+    unsigned int tag
+
+
+cdef Fields _fields_of(type cls):
+    """The slots of ``cls``'s fields, when its attribute lookup is the ordinary one (a
+    field's getattr then gives what its slot holds), else all -1. O(fields)."""
+    cdef Fields f
+    cdef bint plain = kefu_plain_getattr(cls)
+    f.cls = <PyObject*>cls
+    f.sid = _own_slot(cls, "session_id") if plain else -1
+    f.bid = _own_slot(cls, "buyer_id") if plain else -1
+    f.agent = _own_slot(cls, "agent_id") if plain else -1
+    f.at = _own_slot(cls, "at") if plain else -1
+    f.group = _own_slot(cls, "group") if plain else -1
+    f.seq = _own_slot(cls, "seq") if plain else -1
+    f.tag = kefu_version_tag(cls) if plain else 0  # the lookups above assign one
+    return f
+
+
+cdef inline object _field(object rec, const Fields* f, Py_ssize_t offset, str name):
+    """``getattr(rec, name)``, read straight from its slot when ``rec`` is exactly the
+    class of ``f``, the class is unchanged since ``f`` was taken (a record's code run by
+    an earlier getattr may have patched it) and the slot is set (no code runs): a
+    getattr costs a type lookup."""
+    cdef PyObject* p = <PyObject*>rec
+    cdef PyObject* v
+    if (offset >= 0 and <PyObject*>p.ob_type == f.cls and f.tag != 0
+            and kefu_version_tag(<object>f.cls) == f.tag):
+        v = (<PyObject**>((<char*>p) + offset))[0]
+        if v != NULL:
+            return <object>v
+    return getattr(rec, name)
+
+
+cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n,
+                const Fields* f) except -1:
     """Append ``rec``'s event, holding a reference to each object it points at; 1 when
     the record is not one the pass reads (the reference then decides), else 0."""
-    sid, at, seq, agent = rec.session_id, rec.at, rec.seq, rec.agent_id
-    gkey = rec.group if kind == 1 else _EMPTY
+    sid = _field(rec, f, f.sid, "session_id")
+    at = _field(rec, f, f.at, "at")
+    seq = _field(rec, f, f.seq, "seq")
+    agent = _field(rec, f, f.agent, "agent_id")
+    gkey = _field(rec, f, f.group, "group") if kind == 1 else _EMPTY
     if gkey is None:
         gkey = _EMPTY
     if not (type(sid) is str and type(agent) is str and type(gkey) is str
-            and (type(at) is float or type(at) is int) and type(seq) is int
-            and -9223372036854775807 <= seq <= 9223372036854775807):
+            and (type(at) is float or type(at) is int) and type(seq) is int):
+        return 1
+    cdef int overflow = 0
+    cdef long long q = PyLong_AsLongLongAndOverflow(<PyObject*>seq, &overflow)  # exact int: no code
+    if overflow or q < -9223372036854775807:
         return 1
     cdef Route r
     r.sid, r.at_obj = <PyObject*>sid, <PyObject*>at
     r.agent, r.gkey = <PyObject*>agent, <PyObject*>gkey
     r.at = <double>at  # exact: a checked time is below 2**32
-    r.seq = <int64_t>seq
+    r.seq = <int64_t>q
     r.kind = kind
     r.n = n
     Py_INCREF(sid)
@@ -870,24 +917,28 @@ cdef int _route(vector[Route]& out, object rec, int kind, Py_ssize_t n) except -
     return 0
 
 
-def routes(list hand, list rel):
+def routes(list hand, list rel, type hand_cls not None=Handover,
+           type rel_cls not None=Release):
     """The stretches of checked, distinct hand-overs ``hand`` and releases ``rel``:
-    ``_Routes``' fields (agents, groups, starts, ends, lo_of, hi_of, buyer_of,
-    group_of), equal to the reference's, or None when a record holds what the pass
-    does not read (a seq beyond int64). O(r log r) in C, then one step per record."""
+    ``_Routes``' fields (agents, groups, starts, ends, sids, lo, buyers,
+    entry_groups), equal to the reference's, or None when a record holds what the
+    pass does not read (a seq beyond int64). Exact ``hand_cls``/``rel_cls`` records
+    are read from their slots. O(r log r) in C, then one step per record: list
+    appends, no dict per session."""
     cdef vector[Route] ev
     cdef Py_ssize_t k, n
     cdef int other = 0
+    cdef Fields hf = _fields_of(hand_cls), rf = _fields_of(rel_cls)
     try:
         ev.reserve(len(hand) + len(rel))
         for n in range(len(hand)):
-            other |= _route(ev, hand[n], 1, n)
+            other |= _route(ev, hand[n], 1, n, &hf)
         for n in range(len(rel)):
-            other |= _route(ev, rel[n], 0, n)
+            other |= _route(ev, rel[n], 0, n, &rf)
         if other:
             return None
         sort_routes(ev)
-        return _stretches(ev, hand)
+        return _stretches(ev, hand, &hf)
     finally:
         for k in range(<Py_ssize_t>ev.size()):
             Py_DECREF(<object>ev[k].sid)
@@ -896,47 +947,53 @@ def routes(list hand, list rel):
             Py_DECREF(<object>ev[k].gkey)
 
 
-cdef inline void _stretch(list agents, list groups, list starts, list ends, dict hi_of,
-                          object sid, object agent, object group, object start,
-                          object end) except *:
-    """One stretch of session ``sid`` appended to the columns, and its session's end."""
+cdef inline void _stretch(list agents, list groups, list starts, list ends,
+                          object agent, object group, object start, object end) except *:
+    """One stretch appended to the columns."""
     agents.append(agent)
     groups.append(group)
     starts.append(start)
     ends.append(end)
-    hi_of[sid] = len(agents)
 
 
-cdef tuple _stretches(vector[Route]& ev, list hand):
+cdef tuple _stretches(vector[Route]& ev, list hand, const Fields* f):
     cdef list agents = [], groups = [], starts = [], ends = []
-    cdef dict lo_of = {}, hi_of = {}, buyer_of = {}, group_of = {}
+    cdef list sids = [], buyers = [], entry_groups = []
+    cdef vector[int64_t] lo
     cdef object sid = _EMPTY, agent = None, group = None, start = _INF_OBJ, at, who, h
     cdef Py_ssize_t k
     cdef Route* e
+    cdef bint first_seen = False  # the current session's first hand-over was seen
     for k in range(<Py_ssize_t>ev.size()):
         e = &ev[k]
         at = <object>e.at_obj
         who = <object>e.agent
         if not _same_str(e.sid, <PyObject*>sid):
             if agent is not None:  # the previous session's last stretch is still open
-                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start,
-                         _INF_OBJ)
+                _stretch(agents, groups, starts, ends, agent, group, start, _INF_OBJ)
             sid, agent = <object>e.sid, None
+            first_seen = False
         if e.kind == 1:
             h = hand[e.n]
             if agent is not None:
-                _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
-            elif sid not in buyer_of:
-                buyer_of[sid] = h.buyer_id
-                group_of[sid] = h.group
-                lo_of[sid] = len(agents)
-            agent, group, start = who, h.group, at
+                _stretch(agents, groups, starts, ends, agent, group, start, at)
+            group = _field(h, f, f.group, "group")
+            if agent is None and not first_seen:
+                first_seen = True
+                sids.append(sid)
+                lo.push_back(len(agents))
+                buyers.append(_field(h, f, f.bid, "buyer_id"))
+                entry_groups.append(group)
+            agent, start = who, at
         elif agent is not None and _same_str(<PyObject*>agent, e.agent):
-            _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, at)
+            _stretch(agents, groups, starts, ends, agent, group, start, at)
             agent = None
     if agent is not None:
-        _stretch(agents, groups, starts, ends, hi_of, sid, agent, group, start, _INF_OBJ)
-    return agents, groups, starts, ends, lo_of, hi_of, buyer_of, group_of
+        _stretch(agents, groups, starts, ends, agent, group, start, _INF_OBJ)
+    cdef array lo_arr = array("q")
+    if lo.size():
+        extend_buffer(lo_arr, <char*>lo.data(), <Py_ssize_t>lo.size())
+    return agents, groups, starts, ends, sids, lo_arr, buyers, entry_groups
 
 
 def sorted_doubles(array values):
@@ -1079,7 +1136,6 @@ def exact_sum(array values):
 # session's clocks in several windows are classified in C (``_runs_c``); the rare cases
 # (replies after a window's close, detail units) call the very helpers the reference calls.
 
-from cpython.array cimport extend_buffer
 
 cdef struct Run:
     Py_ssize_t i, ka, kb

@@ -277,14 +277,21 @@ def build_timeline(
     ids, buyers = ms.ids, ms.buyers
     with_messages = len(ids)
     index = dict(zip(ids, range(len(ids)), strict=True))
-    for sid in sorted((routes.buyer_of.keys() | switched.keys()) - index.keys()):
+    js: list[int | None] = list(map(index.get, routes.sids))  # None: no messages
+    new = ({sid: k for k, (sid, j) in enumerate(zip(routes.sids, js, strict=True))
+            if j is None} if None in js else {})
+    new.update((sid, -1) for sid in switched.keys() - index.keys() - new.keys())
+    for sid in sorted(new):
+        k = new[sid]
         index[sid] = len(ids)
         ids.append(sid)
-        buyers.append(routes.buyer_of[sid] if sid in routes.buyer_of else switched[sid].buyer_id)
+        buyers.append(routes.buyers[k] if k >= 0 else switched[sid].buyer_id)
+        if k >= 0:
+            js[k] = index[sid]
     tl.index, tl.ids, tl.buyers = index, ids, buyers
     tl.us, tl.rs, tl._ragents, tl._rorder = ms.us, ms.rs, ms.ragents, ms.rorder
     tl.wlo = ms.wlo + [ms.wlo[-1]] * (len(ids) - with_messages)
-    _place_stretches(tl, routes)
+    _place_stretches(tl, routes, js)  # type: ignore[arg-type]
     negative = _settle(tl, ms, switched, threshold)
     ended = [INF] * len(ids)
     named: dict[int, tuple[float, int, str]] = {}  # the first end naming a group
@@ -536,29 +543,33 @@ def _disorder(msgs: list[Message]) -> int:
 class _Routes:
     """Hand-overs and releases as stretches (K04), sorted by session id then time.
 
-    ``lo_of[sid]``/``hi_of[sid]`` bound a session's stretches in the
-    columns; ``buyer_of``/``group_of`` give each handed-over session's buyer
-    and the group it entered with (its first hand-over's). The compiled kernel's
+    The stretch columns are ``agents``/``groups``/``starts``/``ends``; the
+    handed-over sessions are columns too, one entry each in session id order:
+    ``sids``, ``lo`` (where the session's stretches begin: they end where the
+    next session's begin, the last at ``len(agents)``), ``buyers`` and
+    ``entry_groups`` (its buyer and the group it entered with: its first
+    hand-over's). Columns, not dicts keyed by session: a dict insert per session
+    and field cost more than the rest of the pass. The compiled kernel's
     ``routes`` makes the same fields (its sort in C), this the reference.
     O(r log r) for r records.
     """
 
-    __slots__ = ("agents", "buyer_of", "ends", "group_of", "groups", "hi_of", "lo_of", "starts")
+    __slots__ = ("agents", "buyers", "ends", "entry_groups", "groups", "lo", "sids", "starts")
     agents: list[str]
     groups: list[str | None]
     starts: list[float]
     ends: list[float]
-    lo_of: dict[str, int]
-    hi_of: dict[str, int]
-    buyer_of: dict[str, str]
-    group_of: dict[str, str | None]
+    sids: list[str]
+    lo: array[int]
+    buyers: list[str]
+    entry_groups: list[str | None]
 
     def __init__(self, hand: list[Handover], rel: list[Release]) -> None:
         if kernel.ACTIVE == "c":
             fields = kernel.compiled("routes")(hand, rel)
             if fields is not None:
-                (self.agents, self.groups, self.starts, self.ends, self.lo_of, self.hi_of,
-                 self.buyer_of, self.group_of) = fields  # type: ignore[misc]
+                (self.agents, self.groups, self.starts, self.ends, self.sids, self.lo,
+                 self.buyers, self.entry_groups) = fields  # type: ignore[misc]
                 return
         # (session, at, seq, kind, agent, group or "", n): a release (kind 0) sorts
         # before a hand-over (1) of the same instant, so the old stretch ends first;
@@ -571,10 +582,10 @@ class _Routes:
         groups: list[str | None] = []
         starts: list[float] = []
         ends: list[float] = []
-        lo_of: dict[str, int] = {}
-        hi_of: dict[str, int] = {}
-        buyer_of: dict[str, str] = {}
-        group_of: dict[str, str | None] = {}
+        sids: list[str] = []
+        lo = array("q")
+        buyers: list[str] = []
+        entry_groups: list[str | None] = []
         sid = ""
         agent: str | None = None
         group: str | None = None
@@ -586,7 +597,6 @@ class _Routes:
                     groups.append(group)
                     starts.append(start)
                     ends.append(INF)
-                    hi_of[sid] = len(agents)
                 sid, agent = ev_sid, None
             if kind == 1:
                 h = hand[n]
@@ -595,47 +605,47 @@ class _Routes:
                     groups.append(group)
                     starts.append(start)
                     ends.append(at)
-                    hi_of[sid] = len(agents)
-                elif sid not in buyer_of:
-                    buyer_of[sid] = h.buyer_id
-                    group_of[sid] = h.group
-                    lo_of[sid] = len(agents)
-                agent, group, start = who, h.group, at
+                group = h.group  # read once, then the buyer: as the compiled pass reads them
+                if agent is None and (not sids or sids[-1] != sid):  # its first hand-over
+                    sids.append(sid)
+                    lo.append(len(agents))
+                    buyers.append(h.buyer_id)
+                    entry_groups.append(group)
+                agent, start = who, at
             elif agent == who:
                 agents.append(agent)
                 groups.append(group)
                 starts.append(start)
                 ends.append(at)
-                hi_of[sid] = len(agents)
                 agent = None
         if agent is not None:
             agents.append(agent)
             groups.append(group)
             starts.append(start)
             ends.append(INF)
-            hi_of[sid] = len(agents)
         self.agents, self.groups, self.starts, self.ends = agents, groups, starts, ends
-        self.lo_of, self.hi_of, self.buyer_of, self.group_of = lo_of, hi_of, buyer_of, group_of
+        self.sids, self.lo, self.buyers, self.entry_groups = sids, lo, buyers, entry_groups
 
 
-def _place_stretches(tl: Timeline, routes: _Routes) -> None:
+def _place_stretches(tl: Timeline, routes: _Routes, js: list[int]) -> None:
     """Give each session its range of stretches (``s_lo``/``s_hi``) and its group.
 
-    One lookup of a handed-over session in ``tl.index`` each: the routes' own
-    dicts share their key objects, so they answer by pointer, while matching a
-    message's session id with a hand-over's compares two strings (a cache miss).
-    O(handed-over sessions): the lookups run in ``map`` and the columns are
-    filled by numpy's scatter (C speed, no bytecode nor call per session).
+    ``js[k]`` is the session number of ``routes.sids[k]``. A handed-over
+    session's stretches end where the next one's begin. O(handed-over
+    sessions) at C speed: numpy's scatter fills the columns, no bytecode nor
+    call per session.
     """
     n = len(tl.ids)
-    lo_of = routes.lo_of
-    js = np.fromiter(map(tl.index.__getitem__, lo_of), np.intp, len(lo_of))
+    at = np.asarray(js, dtype=np.intp)
+    lo = np.frombuffer(routes.lo, dtype=np.int64) if len(routes.lo) else np.zeros(0, np.int64)
     s_lo = np.zeros(n, dtype=np.int64)
     s_hi = np.zeros(n, dtype=np.int64)
     groups = np.full(n, None, dtype=object)
-    s_lo[js] = np.fromiter(lo_of.values(), np.int64, len(lo_of))
-    s_hi[js] = np.fromiter(map(routes.hi_of.__getitem__, lo_of), np.int64, len(lo_of))
-    groups[js] = list(map(routes.group_of.__getitem__, lo_of))
+    s_lo[at] = lo
+    s_hi[at[:-1]] = lo[1:]
+    if len(at):
+        s_hi[at[-1]] = len(routes.agents)
+    groups[at] = routes.entry_groups
     tl.s_lo, tl.s_hi, tl.groups = s_lo.tolist(), s_hi.tolist(), groups.tolist()
     tl.agents, tl.sgroups = routes.agents, routes.groups
     tl.starts, tl.ends = routes.starts, routes.ends
