@@ -345,3 +345,9 @@ def test_S08_an_interrupt_that_kills_the_flusher_leaves_no_caller_waiting(
     for shop_id in ("a", "b"):  # released: another writer may take them
         store.lease(shop_id).release()
     store.close()
+    # The interrupt reached the application: the dead flusher's task logs nothing
+    # more when it is collected ("Task exception was never retrieved"): asyncio
+    # logs that for a task whose exception is still marked unseen.
+    flusher = host._flusher
+    assert flusher is not None and flusher.done()
+    assert not flusher._log_traceback  # type: ignore[attr-defined]
