@@ -36,16 +36,17 @@ def tracing(trace: Callable[[FrameType, str, object], Any]) -> Iterator[None]:
     land in them instead: one that lands in ``logging.Handler.handle`` right
     after it takes its handler's lock leaves that lock held by this thread
     for good, and the next thread that logs through the handler waits
-    forever. Garbage is collected before the block, so none is pending; for
-    the same reason the logging package's own frames are never traced (a
-    library the call logs through, psycopg say, would otherwise expose them).
+    forever. (Garbage left pending waits for the next collection after the
+    block: collecting it first would cost tens of milliseconds a call, and the
+    tests call this thousands of times.) For the same reason the logging
+    package's own frames are never traced (a library the call logs through,
+    psycopg say, would otherwise expose them).
     """
     def traced(frame: FrameType, event: str, arg: object) -> Any:
         if frame.f_code.co_filename.startswith(_LOGGING):
             return None  # not the code under test; its handler locks are not ours
         return trace(frame, event, arg)
 
-    gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
     sys.settrace(traced)
