@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from conftest import CONTENDERS
+from conftest import CONTENDERS, only_when_timed
 from kefu import Assigner
 from kefu._facade import COMPILED, python_facade
 from kefu.bench import Churn, backlog_shop, drain, replay_commands, replay_shop
@@ -43,6 +43,8 @@ SMOKE = 20_000
 def test_open_close(benchmark: Any, engine: str, agents: int, open_sessions: int) -> None:
     if engine == "naive" and open_sessions > 2000:
         pytest.skip("the naive scan takes minutes to warm up 20,000 sessions")
+    only_when_timed(benchmark.disabled and engine == "naive" and agents == 2000,
+                    "the naive scan runs at 20 and 200 agents")
     benchmark.extra_info.update(engine=engine, agents=agents, open_sessions=open_sessions)
     churn = Churn(engine, agents, open_sessions)
     benchmark(churn.step)
@@ -67,6 +69,8 @@ def test_open_close_facade(benchmark: Any, engine: str, facade: str) -> None:
 @pytest.mark.parametrize("agents", AGENT_COUNTS)
 @pytest.mark.parametrize("engine", CONTENDERS)
 def test_drain_backlog(benchmark: Any, engine: str, agents: int) -> None:
+    only_when_timed(benchmark.disabled and engine == "naive",
+                    "the other engines run the same drain")
     benchmark.extra_info.update(engine=engine, agents=agents, backlog=2000)
     handed = benchmark.pedantic(drain, setup=lambda: ((backlog_shop(engine, agents),), {}),
                                 rounds=3)
