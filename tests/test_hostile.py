@@ -13,6 +13,7 @@ mutate their container or call back into the Assigner (which must then see
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import re
@@ -140,12 +141,23 @@ def tampered_cap() -> Cap:
 
 
 def deep_list(depth: int) -> list[Any]:
-    root: list[Any] = []
-    node = root
-    for _ in range(depth):
-        node.append([])
-        node = node[0]
-    return root
+    """A list nested ``depth`` deep.
+
+    Built with the collector paused: every collection would walk the whole
+    chain built so far, which made 100,000 levels cost 0.17 s against 0.017 s.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        root: list[Any] = []
+        node = root
+        for _ in range(depth):
+            node.append([])
+            node = node[0]
+        return root
+    finally:
+        if collecting:
+            gc.enable()
 
 
 #: Factories, so each example gets fresh objects (some mutate themselves).

@@ -31,7 +31,9 @@ from .workload import CONFIG, Reference, stream, units
 
 HERE = Path(__file__).parent
 CHILD = HERE / "crash_child.py"
-KILLS = 50
+#: Kills per store in the default run, and in the soak run (``--soak``).
+KILLS = 16
+SOAK_KILLS = 50
 #: A child that has not opened its shop by then is stuck, not slow (it starts in
 #: well under a second on an idle machine): the test fails with its stderr.
 CHILD_START_LIMIT = 120.0
@@ -104,8 +106,12 @@ def _lease_after_kill(spec: StoreSpec) -> tuple[Store, DurableShop, float]:
             time.sleep(0.002)
 
 
-def _crash_run(spec: StoreSpec, target: str, seed: int, n: int) -> tuple[int, int, float]:
-    """Kill a writer KILLS times along an ``n``-command stream; (position reached, one-mores)."""
+def _crash_run(spec: StoreSpec, target: str, seed: int, n: int,
+               kills: int) -> tuple[int, int, float]:
+    """Kill a writer ``kills`` times along an ``n``-command stream.
+
+    Returns (position reached, one-more recoveries, longest wait for the lock).
+    """
     commands = stream(seed, n)
     ends = units(seed, n)
     reference = Reference(commands)
@@ -114,9 +120,9 @@ def _crash_run(spec: StoreSpec, target: str, seed: int, n: int) -> tuple[int, in
     one_more = 0
     rate = 2000.0  # commands per second, re-measured as the run goes
     longest_wait = 0.0
-    for kill in range(KILLS):
+    for kill in range(kills):
         # Aim each run at an even share of what is left, killed at a uniform random moment.
-        share = (n - position) / (KILLS - kill)
+        share = (n - position) / (kills - kill)
         delay = rng.uniform(0.0, 2 * share / rate)
         started = time.monotonic()
         acked = _kill_after(target, seed, n, position, delay)
@@ -149,9 +155,10 @@ def _target(spec: StoreSpec, synchronous: str) -> str:
 
 def test_S05_sigkill_at_random_moments_loses_no_acknowledged_command(
         store_spec: StoreSpec) -> None:
-    """50 kills along a long stream, per store (SQLite NORMAL is as safe as FULL here)."""
-    n = 100_000
-    position, one_more, wait = _crash_run(store_spec, _target(store_spec, "NORMAL"), 11, n)
+    """KILLS kills along a stream, per store (SQLite NORMAL is as safe as FULL here)."""
+    n = 30_000
+    position, one_more, wait = _crash_run(store_spec, _target(store_spec, "NORMAL"), 11, n,
+                                          KILLS)
     print(f"\n{store_spec.kind}: {KILLS} kills, {position} commands, {one_more} one-more "
           f"recoveries, longest wait for the lock {wait * 1000:.1f} ms")
     assert position > n // 5
@@ -159,7 +166,8 @@ def test_S05_sigkill_at_random_moments_loses_no_acknowledged_command(
 
 @pytest.mark.soak
 def test_S05_sigkill_soak(store_spec: StoreSpec) -> None:
-    position, one_more, wait = _crash_run(store_spec, _target(store_spec, "FULL"), 12, 100_000)
-    print(f"\n{store_spec.kind} (soak): {KILLS} kills, {position} commands, {one_more} "
+    position, one_more, wait = _crash_run(store_spec, _target(store_spec, "FULL"), 12, 100_000,
+                                          SOAK_KILLS)
+    print(f"\n{store_spec.kind} (soak): {SOAK_KILLS} kills, {position} commands, {one_more} "
           f"one-more recoveries, longest wait for the lock {wait * 1000:.1f} ms")
     assert position > 5_000

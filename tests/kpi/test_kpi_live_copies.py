@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kpi_helpers import SH
 from kpi_strategies import shop_day
-from test_kpi_live import check
+from test_kpi_live import check, some_ages
 
 from kefu.kpi import LiveTracker, Message
 
@@ -41,7 +41,7 @@ def test_K12_conflicting_copies_move_messages_between_sessions_as_the_pure_funct
         tracker.add(r)
         fed.append(r)
         if n % 7 == 6:
-            check(tracker, fed, opts)
+            check(tracker, fed, opts, some_ages(rnd))
     check(tracker, fed, opts)
     kept = [m for s in tracker._sessions.values() for m in s.messages]
     assert sorted(m.message_id for m in kept) == sorted(tracker._kept)

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kpi_helpers import SH
 from kpi_strategies import WINDOWS, shop_day
-from test_kpi_live import check
+from test_kpi_live import check, some_ages
 
 from kefu.kpi import LiveTracker, Window, live
 
@@ -36,6 +36,6 @@ def test_K12_walks_of_any_size_give_the_pure_functions_figures(
         tracker = LiveTracker(**opts)
         half = len(records) // 2
         tracker.extend(records[:half])
-        check(tracker, records[:half], opts)
+        check(tracker, records[:half], opts, some_ages(rnd))
         tracker.extend(records[half:])
         check(tracker, records, opts)
