@@ -1214,6 +1214,25 @@ cdef enum:
 
 
 cdef vector[double] _double_list(list values) except *:
+    """``values`` as doubles. A list of exact floats (a timeline's, always) is read in
+    one C loop: no Python code runs in it, so the list cannot change under it. Any
+    other item sends the whole list to the item-by-item loop, which converts each
+    with ``float()`` (an int exactly; another object's ``__float__`` may run code, so
+    that loop reads the list's length afresh every step). O(n)."""
+    cdef Py_ssize_t n = len(values), k
+    cdef vector[double] out
+    out.resize(n)
+    cdef double* d = out.data()
+    cdef PyObject* v
+    for k in range(n):
+        v = PyList_GET_ITEM(values, k)
+        if not PyFloat_CheckExact(v):
+            return _double_list_slow(values)
+        d[k] = PyFloat_AS_DOUBLE(v)
+    return out
+
+
+cdef vector[double] _double_list_slow(list values) except *:
     cdef vector[double] out
     out.reserve(len(values))
     for v in values:
@@ -1222,6 +1241,23 @@ cdef vector[double] _double_list(list values) except *:
 
 
 cdef vector[Py_ssize_t] _index_list(list values) except *:
+    """``values`` as Py_ssize_t, as :func:`_double_list` reads floats: a list of exact
+    ints in one C loop (reading an exact int runs no Python code; OverflowError for
+    one beyond it), any other item item by item. O(n)."""
+    cdef Py_ssize_t n = len(values), k
+    cdef vector[Py_ssize_t] out
+    out.resize(n)
+    cdef Py_ssize_t* d = out.data()
+    cdef PyObject* v
+    for k in range(n):
+        v = PyList_GET_ITEM(values, k)
+        if not PyLong_CheckExact(v):
+            return _index_list_slow(values)
+        d[k] = <Py_ssize_t><object>v  # OverflowError beyond it
+    return out
+
+
+cdef vector[Py_ssize_t] _index_list_slow(list values) except *:
     cdef vector[Py_ssize_t] out
     out.reserve(len(values))
     for v in values:
