@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import random
 import sys
+import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -86,7 +87,7 @@ def test_SPEC_B_an_interrupt_anywhere_in_the_pause_leaves_the_collector_on(
     for k in range(1, 400, 7):
         seen = 0
 
-        def trace(frame: FrameType, event: str, arg: object) -> Any:
+        def trace(frame: FrameType, event: str, arg: object, k: int = k) -> Any:
             nonlocal seen
             if event == when or (when == "line" and event == "call"):
                 seen += 1
@@ -104,3 +105,21 @@ def test_SPEC_B_an_interrupt_anywhere_in_the_pause_leaves_the_collector_on(
             sys.settrace(None)
         assert gc.isenabled(), f"left off by an interrupt at {when} {k}"
     assert landed > 10
+
+
+def test_SPEC_B_reports_in_several_threads_leave_the_collector_on() -> None:
+    msgs = _day(30)
+    want = kpi.daily_report(msgs, day=DAY)
+    got: list[kpi.DailyReport] = []
+
+    def run() -> None:
+        for _ in range(5):
+            got.append(kpi.daily_report(msgs, day=DAY))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [want] * 20
+    assert gc.isenabled()
