@@ -1216,56 +1216,51 @@ cdef enum:
     F_NEVER_REACHED = 2
 
 
-cdef vector[double] _double_list(list values) except *:
-    """``values`` as doubles. A list of exact floats (a timeline's, always) is read in
-    one C loop: no Python code runs in it, so the list cannot change under it. Any
-    other item sends the whole list to the item-by-item loop, which converts each
-    with ``float()`` (an int exactly; another object's ``__float__`` may run code, so
-    that loop reads the list's length afresh every step). O(n)."""
+ctypedef fused _Item:
+    double
+    Py_ssize_t
+
+
+cdef vector[_Item] _read_list(list values, _Item* kind) except *:
+    """``values`` as doubles or Py_ssize_t (the type of ``kind``, a typed NULL). A list of
+    exact floats or exact ints (a timeline's, always) is read in one C loop: reading
+    them runs no Python code, so the list cannot change under it (OverflowError for an
+    int beyond Py_ssize_t). Any other item sends the whole list to the item-by-item
+    loop, which converts each as ``float()`` or ``operator.index()`` would (another
+    object's own code may run there, so it reads the list's length afresh every
+    step). O(n)."""
     cdef Py_ssize_t n = len(values), k
-    cdef vector[double] out
+    cdef vector[_Item] out
     out.resize(n)
-    cdef double* d = out.data()
+    cdef _Item* d = out.data()
     cdef PyObject* v
     for k in range(n):
         v = PyList_GET_ITEM(values, k)
-        if not PyFloat_CheckExact(v):
-            return _double_list_slow(values)
-        d[k] = PyFloat_AS_DOUBLE(v)
+        if _Item is double:
+            if not PyFloat_CheckExact(v):
+                return _read_list_slow(values, kind)
+            d[k] = PyFloat_AS_DOUBLE(v)
+        else:
+            if not PyLong_CheckExact(v):
+                return _read_list_slow(values, kind)
+            d[k] = <Py_ssize_t><object>v
     return out
 
 
-cdef vector[double] _double_list_slow(list values) except *:
-    cdef vector[double] out
+cdef vector[_Item] _read_list_slow(list values, _Item* kind) except *:
+    cdef vector[_Item] out
     out.reserve(len(values))
     for v in values:
-        out.push_back(<double>v)
+        out.push_back(<_Item>v)
     return out
 
 
-cdef vector[Py_ssize_t] _index_list(list values) except *:
-    """``values`` as Py_ssize_t, as :func:`_double_list` reads floats: a list of exact
-    ints in one C loop (reading an exact int runs no Python code; OverflowError for
-    one beyond it), any other item item by item. O(n)."""
-    cdef Py_ssize_t n = len(values), k
-    cdef vector[Py_ssize_t] out
-    out.resize(n)
-    cdef Py_ssize_t* d = out.data()
-    cdef PyObject* v
-    for k in range(n):
-        v = PyList_GET_ITEM(values, k)
-        if not PyLong_CheckExact(v):
-            return _index_list_slow(values)
-        d[k] = <Py_ssize_t><object>v  # OverflowError beyond it
-    return out
+cdef inline vector[double] _double_list(list values) except *:
+    return _read_list(values, <double*>NULL)
 
 
-cdef vector[Py_ssize_t] _index_list_slow(list values) except *:
-    cdef vector[Py_ssize_t] out
-    out.reserve(len(values))
-    for v in values:
-        out.push_back(<Py_ssize_t>v)
-    return out
+cdef inline vector[Py_ssize_t] _index_list(list values) except *:
+    return _read_list(values, <Py_ssize_t*>NULL)
 
 
 cdef inline Py_ssize_t _bisect_left(const double* a, double x, Py_ssize_t lo,
