@@ -80,6 +80,9 @@ cdef extern from "Python.h":
     Py_ssize_t Py_SIZE(object o)
     PyObject* Py_None
     PyObject* PyList_GET_ITEM(list l, Py_ssize_t i)  # borrowed; no bounds check
+    # Releases a reference held by a C struct: one decrement (Cython's Py_DECREF of an
+    # ``<object>`` cast takes a reference first and drops two, three steps for one).
+    void _release "Py_DECREF"(PyObject* o)
 
 cdef extern from *:
     """
@@ -512,10 +515,10 @@ cdef class _Keys:
     def __dealloc__(self):
         cdef Py_ssize_t k
         for k in range(self.n):
-            Py_DECREF(<object>self.keys[k].sid)
-            Py_DECREF(<object>self.keys[k].bid)
-            Py_DECREF(<object>self.keys[k].mid)
-            Py_DECREF(<object>self.keys[k].agent)
+            _release(self.keys[k].sid)
+            _release(self.keys[k].bid)
+            _release(self.keys[k].mid)
+            _release(self.keys[k].agent)
         PyMem_Free(self.keys)
 
 
@@ -941,10 +944,10 @@ def routes(list hand, list rel, type hand_cls not None=Handover,
         return _stretches(ev, hand, &hf)
     finally:
         for k in range(<Py_ssize_t>ev.size()):
-            Py_DECREF(<object>ev[k].sid)
-            Py_DECREF(<object>ev[k].at_obj)
-            Py_DECREF(<object>ev[k].agent)
-            Py_DECREF(<object>ev[k].gkey)
+            _release(ev[k].sid)
+            _release(ev[k].at_obj)
+            _release(ev[k].agent)
+            _release(ev[k].gkey)
 
 
 cdef inline void _stretch(list agents, list groups, list starts, list ends,
@@ -1213,20 +1216,51 @@ cdef enum:
     F_NEVER_REACHED = 2
 
 
-cdef vector[double] _double_list(list values) except *:
-    cdef vector[double] out
-    out.reserve(len(values))
-    for v in values:
-        out.push_back(<double>v)
+ctypedef fused _Item:
+    double
+    Py_ssize_t
+
+
+cdef vector[_Item] _read_list(list values, _Item* kind) except *:
+    """``values`` as doubles or Py_ssize_t (the type of ``kind``, a typed NULL). A list of
+    exact floats or exact ints (a timeline's, always) is read in one C loop: reading
+    them runs no Python code, so the list cannot change under it (OverflowError for an
+    int beyond Py_ssize_t). Any other item sends the whole list to the item-by-item
+    loop, which converts each as ``float()`` or ``operator.index()`` would (another
+    object's own code may run there, so it reads the list's length afresh every
+    step). O(n)."""
+    cdef Py_ssize_t n = len(values), k
+    cdef vector[_Item] out
+    out.resize(n)
+    cdef _Item* d = out.data()
+    cdef PyObject* v
+    for k in range(n):
+        v = PyList_GET_ITEM(values, k)
+        if _Item is double:
+            if not PyFloat_CheckExact(v):
+                return _read_list_slow(values, kind)
+            d[k] = PyFloat_AS_DOUBLE(v)
+        else:
+            if not PyLong_CheckExact(v):
+                return _read_list_slow(values, kind)
+            d[k] = <Py_ssize_t><object>v
     return out
 
 
-cdef vector[Py_ssize_t] _index_list(list values) except *:
-    cdef vector[Py_ssize_t] out
+cdef vector[_Item] _read_list_slow(list values, _Item* kind) except *:
+    cdef vector[_Item] out
     out.reserve(len(values))
     for v in values:
-        out.push_back(<Py_ssize_t>v)
+        out.push_back(<_Item>v)
     return out
+
+
+cdef inline vector[double] _double_list(list values) except *:
+    return _read_list(values, <double*>NULL)
+
+
+cdef inline vector[Py_ssize_t] _index_list(list values) except *:
+    return _read_list(values, <Py_ssize_t*>NULL)
 
 
 cdef inline Py_ssize_t _bisect_left(const double* a, double x, Py_ssize_t lo,

@@ -38,7 +38,8 @@ import datetime as dt
 import enum
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from itertools import chain
+from functools import reduce
+from operator import iadd
 from typing import Any
 
 import attrs
@@ -217,7 +218,9 @@ class _Acc:
     def of(cls, accs: list[_Acc]) -> _Acc:
         """The contacts of ``accs`` together, their durations in the order of ``accs``.
         One pass per field at C speed (a breakdown's part holds thousands of keys'
-        accumulators): O(len(accs) + contacts)."""
+        accumulators, most with a contact or two): the durations are joined by
+        ``+=`` onto one new list, a block copy per accumulator, no iterator made
+        nor step taken per duration. O(len(accs) + contacts)."""
         out = cls()
         if accs:
             out.counts = list(map(sum, zip(*[a.counts for a in accs], strict=True)))
@@ -225,8 +228,8 @@ class _Acc:
         for acc in accs:
             for reason, n in acc.excluded_by.items():
                 by[reason] = by.get(reason, 0) + n
-        out.waits = list(chain.from_iterable([a.waits for a in accs]))
-        out.abandons = list(chain.from_iterable([a.abandons for a in accs]))
+        out.waits = reduce(iadd, [a.waits for a in accs], [])  # the new list grows
+        out.abandons = reduce(iadd, [a.abandons for a in accs], [])
         return out
 
     def figures(self, cls: type[ServiceFigures] = ServiceFigures,
