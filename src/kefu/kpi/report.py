@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from kefu.kpi.collector import paused
 from kefu.kpi.conversion import conversion_result, dedupe_orders, pk_result
 from kefu.kpi.intake import checked
 from kefu.kpi.measure import Measure
@@ -75,7 +74,6 @@ class DailyReport:
     shop_by_hour: Mapping[int, Rate] = attrs.field(factory=dict, repr=False)
 
 
-@paused  # none of its objects form cycles: no collection need look into them
 def daily_report(
     messages: Iterable[Message],
     handovers: Iterable[Handover] = (),
