@@ -17,8 +17,11 @@ file its units, samples and buyer-day members into the tracker, as
 :meth:`kefu.kpi.live.LiveTracker._take` and ``_apply`` do in Python.
 """
 
+from cpython.array cimport array, clone, extend_buffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from libc.math cimport INFINITY
+from libc.string cimport memcpy
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     PY_LOCK_ACQUIRED,
@@ -536,13 +539,14 @@ cpdef int count(service, tuple contact, long n) except -1:
 
 cdef int _add_samples(tracker, s) except -1:
     """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
-    delta, its agents and counts added."""
+    delta (their bytes copied onto its array: no float object), its agents and
+    counts added."""
     cdef dict deltas = tracker._delta, served = tracker._served
     for key, values in s.samples:
         found = deltas.get(key)
         if found is None:
-            found = deltas[key] = ([], [])
-        (<list>(<tuple>found)[0]).extend(values)
+            found = deltas[key] = (_new_doubles(), _new_doubles())
+        _extend(<array>(<tuple>found)[0], values)
     for agent in s.served:
         _bump_one(served, agent)
     tracker._unanswered += s.unanswered
@@ -550,18 +554,49 @@ cdef int _add_samples(tracker, s) except -1:
     return 0
 
 
+cdef int _extend(array a, bytes values) except -1:
+    """Append the doubles whose bytes are ``values`` to ``a`` (one copy)."""
+    extend_buffer(a, PyBytes_AS_STRING(values), PyBytes_GET_SIZE(values) // sizeof(double))
+    return 0
+
+
 cdef int _samples_into(list out, owner, x) except -1:
-    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values."""
+    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values, as the
+    bytes of their doubles (one object each, untracked by the garbage collector)."""
+    cdef array common, xc
     for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
                                  ("replies", x.rep, x.rep_xc, x.rep_xw)):
         if len(xc):
-            out.append(((owner, kind, "cal"), tuple(common) + tuple(xc)))
-            out.append(((owner, kind, "win"), tuple(common) + tuple(xw)))
+            out.append(((owner, kind, "cal"), _joined(common, xc)))
+            out.append(((owner, kind, "win"), _joined(common, xw)))
         elif len(common):
-            values = tuple(common)  # no wait past a close: the same values
+            values = _bytes_of(common)  # no wait past a close: the same values
             out.append(((owner, kind, "cal"), values))
             out.append(((owner, kind, "win"), values))
     return 0
+
+
+cdef array _NO_DOUBLES = array("d")
+
+
+cdef inline array _new_doubles():
+    """An empty array of doubles."""
+    return clone(_NO_DOUBLES, 0, False)
+
+
+cdef inline bytes _bytes_of(array a):
+    """The bytes of an array of doubles (one copy, no float object)."""
+    return PyBytes_FromStringAndSize(a.data.as_chars, len(a) * sizeof(double))
+
+
+cdef inline bytes _joined(array a, array b):
+    """The bytes of two arrays of doubles, one after the other."""
+    cdef Py_ssize_t na = len(a) * sizeof(double), nb = len(b) * sizeof(double)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, na + nb)
+    cdef char* at = PyBytes_AS_STRING(out)
+    memcpy(at, a.data.as_chars, na)
+    memcpy(at + na, b.data.as_chars, nb)
+    return out
 
 
 cdef object _ASK = object()  # take: no contact given, ask contact_of

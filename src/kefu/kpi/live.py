@@ -63,6 +63,7 @@ import datetime as dt
 import functools
 import heapq
 import zoneinfo
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -210,10 +211,11 @@ class _Session:
         # stops tracking (a set it would visit at every full pass).
         self.days: tuple[DayKey, ...] = ()
         self.applied: Bumps | None = None  # the fixed counts it added (None: not yet)
-        # K08, as if the day were over: values per multiset, and the agents with response
-        # times in it. Tuples of floats and strings: the garbage collector stops tracking
-        # them, where the walk's arrays (12 a session) it would scan at every collection.
-        self.samples: tuple[tuple[SampleKey, tuple[float, ...]], ...] = ()
+        # K08, as if the day were over: values per multiset (the bytes of their doubles:
+        # one object, no float object per value), and the agents with response times in
+        # it. Tuples of bytes and strings: the garbage collector stops tracking them,
+        # where the walk's arrays (12 a session) it would scan at every collection.
+        self.samples: tuple[tuple[SampleKey, bytes], ...] = ()
         self.served: tuple[str, ...] = ()
         self.unanswered = 0  # K08's counted waits without a reply, and excluded ones
         self.dropped = 0
@@ -437,7 +439,8 @@ class LiveTracker:
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
         self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
-        self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
+        # K08 values added and taken back, uncommitted (arrays: a session's bytes copied in).
+        self._delta: dict[SampleKey, tuple[array[float], array[float]]] = {}
         # K08 figures built at a query, by agent (None: the shop), until their samples change.
         self._times_built: dict[str | None, ResponseTimes] = {}
 
@@ -1045,8 +1048,8 @@ class LiveTracker:
         for key, values in s.samples:
             delta = deltas.get(key)
             if delta is None:
-                delta = deltas[key] = ([], [])
-            delta[side].extend(values)
+                delta = deltas[key] = (array("d"), array("d"))
+            delta[side].frombytes(values)
         for agent in s.served:
             _bump(self._served, agent, n)
         self._unanswered += n * s.unanswered
@@ -1385,18 +1388,19 @@ class LiveTracker:
 
 
 def _samples_of(shop: Samples, agents: dict[str, Samples]
-                ) -> tuple[tuple[tuple[SampleKey, tuple[float, ...]], ...], tuple[str, ...]]:
-    """A walk's K08 samples as values per multiset, and the agents it lists."""
-    out: list[tuple[SampleKey, tuple[float, ...]]] = []
+                ) -> tuple[tuple[tuple[SampleKey, bytes], ...], tuple[str, ...]]:
+    """A walk's K08 samples as values per multiset (the bytes of their doubles), and the
+    agents it lists."""
+    out: list[tuple[SampleKey, bytes]] = []
     served = tuple(sorted(agents))
     for owner, x in ((None, shop), *((agent, agents[agent]) for agent in served)):
         for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
                                      ("replies", x.rep, x.rep_xc, x.rep_xw)):
             if xc:
-                out.append(((owner, kind, "cal"), (*common, *xc)))
-                out.append(((owner, kind, "win"), (*common, *xw)))
+                out.append(((owner, kind, "cal"), common.tobytes() + xc.tobytes()))
+                out.append(((owner, kind, "win"), common.tobytes() + xw.tobytes()))
             elif common:
-                values = tuple(common)  # no wait past a close: the same values
+                values = common.tobytes()  # no wait past a close: the same values
                 out.append(((owner, kind, "cal"), values))
                 out.append(((owner, kind, "win"), values))
     return tuple(out), served
