@@ -46,7 +46,7 @@ from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
-from kefu.kpi.results import EXCLUDED_CODE, Status
+from kefu.kpi.results import EXCLUDED_CODE
 from kefu.kpi.service import ABANDONS, WAITS, contact_of
 from kefu.kpi.service import _ABANDONED, _ANSWERED
 from kefu.kpi.timeline import SENDER_RANK
@@ -292,8 +292,6 @@ cdef class Feed:
 
 # The tracker's placing of a measured session (LiveTracker._apply's twin) -------------
 
-cdef object _MISSED_STATUS = Status.MISSED
-cdef dict _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 cdef object _EXCLUDED_CODE = EXCLUDED_CODE
 cdef object _REACHED = REACHED
 cdef object _heappush = heapq.heappush
@@ -309,45 +307,24 @@ cdef inline object _fate(tl, Py_ssize_t j):
 cdef object _contact_of = contact_of
 
 
-cdef inline double _open_until(object u, double last, double threshold) except? -1.0:
-    """live._open_until: from when a unit may become fixed (INFINITY: it is fixed)."""
-    cdef double start = u.start
+# A measured unit (``live_measure.LiveUnit``): (clock, status code, openness, day, group,
+# agent, exclusion reason, buyer).
+
+
+cdef inline double _open_until(tuple u, double last, double threshold) except? -1.0:
+    """live_measure.unit_open_until: from when a unit may become fixed (INFINITY: it is
+    fixed)."""
+    cdef double start = u[0]
     if start > last:
         return start
-    if u.status is _MISSED_STATUS and u.end is None and not last - start > threshold:
+    if u[2] and not last - start > threshold:
         return start + threshold
     return INFINITY
 
 
-cdef object _MET_STATUS = Status.MET
-cdef object _EXCLUDED_STATUS = Status.EXCLUDED
-if set(Status) != {Status.MET, Status.MISSED, Status.EXCLUDED, Status.PENDING}:
-    raise ImportError("kefu.kpi._live_c: Status has members this placing does not know")
-
-
-cdef inline object _code(object status):
-    """``live._CODE[status]`` by identity: a dict lookup would hash the member in
-    Python code (``Enum.__hash__``), several times a session. KeyError for
-    PENDING, as the lookup (a session measured as if the day were over has
-    none)."""
-    if status is _MET_STATUS:
-        return MET
-    if status is _MISSED_STATUS:
-        return MISSED
-    if status is _EXCLUDED_STATUS:
-        return _EXCLUDED_CODE
-    return _CODES[status]
-
-
-cdef inline tuple _fixed_key(object u):
-    """live._fixed_key: a fixed unit's count key."""
-    return (u.day, u.group, u.agent_id, _code(u.status), False, u.reason, None)
-
-
-cdef inline tuple _where(object u):
-    """live._where: a unit's clock, status code and openness."""
-    status = u.status
-    return (u.start, _code(status), status is _MISSED_STATUS and u.end is None)
+cdef inline tuple _fixed_key(tuple u):
+    """live_measure.fixed_key: a fixed unit's count key."""
+    return (u[3], u[4], u[5], u[1], False, u[6], None)
 
 
 cdef int _bump_one(dict counts, object key) except -1:
@@ -382,27 +359,28 @@ def place(tracker, str sid, s):
     if n % 2:  # pairs of (FIRST, ANY) units; the reference's strict zip refuses an odd tuple
         raise ValueError(f"a session's shop units come in pairs, got {n}")
     for k in range(0, n, 2):
-        f, a = units[k], units[k + 1]
+        f, a = <tuple>units[k], <tuple>units[k + 1]
         f_open = _open_until(f, last, threshold)
         a_open = _open_until(a, last, threshold)
         if f_open != INFINITY or a_open != INFINITY:
             vol_shop.append((f, a, fate))
             when = min(when, f_open, a_open)
-            future = future or f.start > last or a.start > last
+            future = future or <double>f[0] > last or <double>a[0] > last
             continue
         for basis, u in enumerate((f, a)):
             key = _fixed_key(u)
             applied += (basis, key)  # SESSION_COUNTS + basis
             if key[3] != _EXCLUDED_CODE and unreached:
                 applied += (2 + basis, fate)  # SESSION_FATES + basis
-    for u in s.agent_units:
+    for value in s.agent_units:
+        u = <tuple>value
         f_open = _open_until(u, last, threshold)
         if f_open != INFINITY:
             vol_agents.append(u)
             when = min(when, f_open)
-            future = future or u.start > last
+            future = future or <double>u[0] > last
             continue
-        agent = u.agent_id
+        agent = u[5]
         if agent is not None:
             if agent not in agent_counts:
                 agent_counts[agent] = {}
@@ -442,16 +420,15 @@ def place(tracker, str sid, s):
     members = tracker._members
     order = s.order
     for k in range(0, n, 2):
-        f, a = units[k], units[k + 1]
-        day = (f.buyer_id, f.day)
+        f, a = <tuple>units[k], <tuple>units[k + 1]
+        day = (f[7], f[3])
         days[day] = None
         found = members.get(day)
         if found is None:
             mine = members[day] = {}
         else:
             mine = found
-        f_start, f_code, f_unended = _where(f)
-        mine[sid] = (order, sid, f_start, f.group, f_code, f_unended, *_where(a), fate)
+        mine[sid] = (order, sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2], fate)
     s.days = tuple(days)
     tracker._unfolded.update(days)
     if when == INFINITY:  # nothing left to place again but by a new measure
@@ -624,11 +601,9 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
                 found = by_buyer[buyer] = set()
             (<set>found).add(sid)
         s.buyer = buyer
-    for pair in shop_units:
-        f, a = pair
-        flat.append(f)
-        flat.append(a)
-    s.shop_units = tuple(flat)
+    if len(shop_units) % 2:
+        raise ValueError(f"a session's shop units come in pairs, got {len(shop_units)}")
+    s.shop_units = tuple(shop_units)
     s.agent_units = agent_units
     s.fate = _fate(tl, j) if j >= 0 else _REACHED
     s.waiting = waiting
@@ -799,6 +774,7 @@ def refold(tracker):
 # A walk's sessions taken in one pass (LiveTracker._measure_batch's loop) -------------
 
 cdef tuple _NO_SAMPLES = (Samples(), {}, 0, 0)
+cdef tuple _NO_UNITS = ([], [])  # a session the walk made no unit of (never changed)
 
 
 cdef dict _contacts(list found, dict excluded):
@@ -818,32 +794,15 @@ cdef dict _contacts(list found, dict excluded):
 
 def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     """The rest of :meth:`kefu.kpi.live.LiveTracker._measure_batch` compiled: each
-    session's units grouped out of the walk's, its wait, samples and data quality
-    picked, and :func:`take` for each in turn, as the reference does. ``found``: the
-    walk's contacts from the compiled contact count (:func:`_contacts`), or None (each
-    asked of ``contact_of``). O(units + sessions of the walk)."""
-    cdef dict shop_units = {}, agent_units = {}, contacts = None
-    cdef list f_units, a_units, mine
+    session's units (the walk's ``by_session``: ``live_measure.LiveMeasure``), its
+    wait, samples and data quality picked, and :func:`take` for each in turn, as the
+    reference does. ``found``: the walk's contacts from the compiled contact count
+    (:func:`_contacts`), or None (each asked of ``contact_of``). O(units + sessions of
+    the walk)."""
+    cdef dict by_session = m.by_session, contacts = None
+    cdef list mine
+    cdef tuple units
     cdef Py_ssize_t k, j
-    first, anyb = m.session_tallies
-    f_units = first.units or []
-    a_units = anyb.units or []
-    if len(f_units) != len(a_units):
-        raise ValueError("a walk's FIRST and ANY session units differ in number")
-    for k in range(len(f_units)):
-        f = f_units[k]
-        sid = f.session_id
-        got = shop_units.get(sid)
-        if got is None:
-            got = shop_units[sid] = []
-        (<list>got).append((f, a_units[k]))
-    for t in m.agent_tallies.values():
-        for u in t.units or ():
-            sid = u.session_id
-            got = agent_units.get(sid)
-            if got is None:
-                got = agent_units[sid] = []
-            (<list>got).append(u)
     split = m.split if m.split is not None else {}
     if found is not None:
         contacts = _contacts(found, m.opts.excluded)
@@ -855,14 +814,14 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         sid = sids[k]
         s = sessions[k]
         j = index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
-        got = shop_units.get(sid)
-        mine = [] if got is None else got
+        got = by_session.get(sid)
+        units = _NO_UNITS if got is None else got
+        mine = units[0]
         waiting = None
         if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
                 and buyers[j] not in excluded):
-            waiting = (<tuple>mine[0])[0].start
-        got = agent_units.get(sid)
-        take(tracker, sid, s, tl, j, m, mine, [] if got is None else got, waiting,
+            waiting = (<tuple>mine[0])[0]
+        take(tracker, sid, s, tl, j, m, mine, units[1], waiting,
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))
