@@ -537,19 +537,38 @@ cdef int _extend(array a, bytes values) except -1:
     return 0
 
 
+cdef dict _KEYS = {}  # owner -> its four multisets' keys, made once (the agents are few)
+
+
+cdef tuple _keys_of(owner):
+    """An owner's (agent, or None: the shop) multiset keys: first cal, first win, replies
+    cal, replies win; made on its first use and shared (no tuple per session)."""
+    found = _KEYS.get(owner)
+    if found is None:
+        found = _KEYS[owner] = ((owner, "first", "cal"), (owner, "first", "win"),
+                                (owner, "replies", "cal"), (owner, "replies", "win"))
+    return <tuple>found
+
+
+cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
+                    array xw) except -1:
+    """One kind's samples of an owner (``live._samples_of``), as the bytes of their
+    doubles (one object each, untracked by the garbage collector)."""
+    if len(xc):
+        out.append((keys[at], _joined(common, xc)))
+        out.append((keys[at + 1], _joined(common, xw)))
+    elif len(common):
+        values = _bytes_of(common)  # no wait past a close: the same values
+        out.append((keys[at], values))
+        out.append((keys[at + 1], values))
+    return 0
+
+
 cdef int _samples_into(list out, owner, x) except -1:
-    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values, as the
-    bytes of their doubles (one object each, untracked by the garbage collector)."""
-    cdef array common, xc
-    for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
-                                 ("replies", x.rep, x.rep_xc, x.rep_xw)):
-        if len(xc):
-            out.append(((owner, kind, "cal"), _joined(common, xc)))
-            out.append(((owner, kind, "win"), _joined(common, xw)))
-        elif len(common):
-            values = _bytes_of(common)  # no wait past a close: the same values
-            out.append(((owner, kind, "cal"), values))
-            out.append(((owner, kind, "win"), values))
+    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values."""
+    cdef tuple keys = _keys_of(owner)
+    _kind_into(out, keys, 0, x.first, x.first_xc, x.first_xw)
+    _kind_into(out, keys, 2, x.rep, x.rep_xc, x.rep_xw)
     return 0
 
 
@@ -774,6 +793,22 @@ def refold(tracker):
 # A walk's sessions taken in one pass (LiveTracker._measure_batch's loop) -------------
 
 cdef tuple _NO_SAMPLES = (Samples(), {}, 0, 0)
+
+
+cdef class Totals:
+    """What the compiled contact count adds a key's contacts to, for the tracker's walks
+    (``service._Acc``'s fields, made in C): the tracker reads each contact from the
+    count's detail and never these totals, so a walk's few dozen keys cost no Python
+    constructor each. O(1)."""
+
+    cdef public list counts, waits, abandons
+    cdef public dict excluded_by
+
+    def __cinit__(self):
+        self.counts = [0] * 7
+        self.excluded_by = {}
+        self.waits = []
+        self.abandons = []
 cdef tuple _NO_UNITS = ([], [])  # a session the walk made no unit of (never changed)
 
 

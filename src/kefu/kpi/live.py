@@ -846,7 +846,8 @@ class LiveTracker:
             table = self._hour_tables[span] = hour_table(tz, *span)
         found: list[dict[str, Any]] = []
         counted = kernel.compiled("contacts")(
-            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, ContactCounts,
+            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0,
+            compiled_live("Totals") or ContactCounts,
             lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict,
             (_ANSWERED, _ABANDONED, _WAITING, _EXCLUDED), table)  # the codes contact_of gives
         return None if counted is None else found
