@@ -29,7 +29,6 @@ from kefu.kpi.options import make_options
 from kefu.kpi.results import EXCLUDED_CODE, Status, Unit
 from kefu.kpi.timeline import build_timeline
 
-
 _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 
 
