@@ -537,15 +537,13 @@ cdef int _extend(array a, bytes values) except -1:
     return 0
 
 
-cdef dict _KEYS = {}  # owner -> its four multisets' keys, made once (the agents are few)
-
-
-cdef tuple _keys_of(owner):
+cdef tuple _keys_of(dict known, owner):
     """An owner's (agent, or None: the shop) multiset keys: first cal, first win, replies
-    cal, replies win; made on its first use and shared (no tuple per session)."""
-    found = _KEYS.get(owner)
+    cal, replies win; made on its first use and shared (no tuple per session).
+    ``known``: the tracker's keys made so far (its own: none outlives it)."""
+    found = known.get(owner)
     if found is None:
-        found = _KEYS[owner] = ((owner, "first", "cal"), (owner, "first", "win"),
+        found = known[owner] = ((owner, "first", "cal"), (owner, "first", "win"),
                                 (owner, "replies", "cal"), (owner, "replies", "win"))
     return <tuple>found
 
@@ -564,9 +562,9 @@ cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
     return 0
 
 
-cdef int _samples_into(list out, owner, x) except -1:
+cdef int _samples_into(list out, dict known, owner, x) except -1:
     """``live._samples_of`` for one owner's Samples ``x``: its multisets' values."""
-    cdef tuple keys = _keys_of(owner)
+    cdef tuple keys = _keys_of(known, owner)
     _kind_into(out, keys, 0, x.first, x.first_xc, x.first_xw)
     _kind_into(out, keys, 2, x.rep, x.rep_xc, x.rep_xw)
     return 0
@@ -607,7 +605,8 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
     of the session). ``contact``: its K13 contact as :func:`take_all` found it for
     the whole walk at once (else asked of ``contact_of`` here)."""
     cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
-    cdef list flat = [], out = []
+    cdef dict known = tracker._sample_keys
+    cdef list out = []
     cdef Py_ssize_t lo = 0, hi = 0
     buyer = tl.buyers[j] if j >= 0 else None
     old = s.buyer
@@ -628,9 +627,9 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
     s.waiting = waiting
     shop_samples, agent_samples, s.unanswered, s.dropped = samples
     served = tuple(sorted(agent_samples))
-    _samples_into(out, None, shop_samples)
+    _samples_into(out, known, None, shop_samples)
     for agent in served:
-        _samples_into(out, agent, agent_samples[agent])
+        _samples_into(out, known, agent, agent_samples[agent])
     s.samples, s.served = tuple(out), served
     found = None if contact is not _ASK or j < 0 else _contact_of(tl, j, m.opts, m.cal)
     if contact is not _ASK:

@@ -435,6 +435,9 @@ class LiveTracker:
         self._delta: dict[SampleKey, tuple[array[float], array[float]]] = {}
         # K08 figures built at a query, by agent (None: the shop), until their samples change.
         self._times_built: dict[str | None, ResponseTimes] = {}
+        # An owner's four K08 multiset keys, made once and shared by its sessions (the
+        # compiled keeping: ``_live_c.take``). The tracker's own: none outlives it.
+        self._sample_keys: dict[str | None, tuple[SampleKey, ...]] = {}
 
     def _measure_again(self) -> None:
         """After an interrupt cut a call short (``_torn``): forget everything measured and
