@@ -8,6 +8,8 @@ seconds, tiny and huge ones, ties), must always summarise exactly as
 
 from __future__ import annotations
 
+from array import array
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -143,3 +145,20 @@ def test_K08_many_values_are_summed_exactly_in_bulk(values: list[float]) -> None
     from kefu.kpi.multiset import _exact, exact_sum
 
     assert exact_sum(values) == sum(map(_exact, values))
+
+
+@given(st.lists(VALUES, max_size=2 * BLOCK), st.lists(VALUES, max_size=2 * BLOCK),
+       st.integers(0, 2 * BLOCK))
+def test_K08_K12_values_given_as_an_array_of_doubles_count_as_the_same_list(
+        held: list[float], adds: list[float], cut: int) -> None:
+    """The live tracker hands a commit its values as arrays of doubles (no float object
+    per value): the multiset ends as it would with the same values in lists, whether
+    they go in one at a time or in bulk, and with some taken back."""
+    removes = held[:cut]
+    by_list, by_array = Multiset(), Multiset()
+    by_list.update(held)
+    by_array.update(array("d", held))
+    assert (by_list.change(adds, removes)
+            == by_array.change(array("d", adds), array("d", removes)))
+    assert by_array.durations() == by_list.durations()
+    assert by_array._blocks == by_list._blocks

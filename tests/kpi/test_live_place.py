@@ -135,3 +135,30 @@ def test_K12_K13_compiled_contact_count_equals_the_reference(
     python.commit()
     compiled.commit()
     assert _service(compiled) == _service(python)
+
+
+def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing() -> None:
+    """The compiled keeping shares each agent's multiset keys between its sessions; once
+    the tracker is gone, nothing of it stays (an embedding process may run many
+    trackers, one per shop, over years of agents): not even an agent's id."""
+    import gc
+    import sys
+
+    from kefu.kpi import Handover, Message
+    from kefu.kpi.records import Sender
+
+    agent = "".join(["agent-", str(random.random())])  # an object no one else holds
+    before = sys.getrefcount(agent)
+    tracker = LiveTracker(tz=SH, window=None, threshold=180.0, before_window="exclude")
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    tracker._place = compiled_module.place  # the compiled keeping and placing
+    tracker._take_c = functools.partial(compiled_module.take, tracker)
+    for n in range(30):  # answered sessions of the one agent
+        sid, t = f"s{n}", BASE + 7.0 * n
+        tracker.add(Message(sid, "b1", t, Sender.BUYER, f"{sid}.q"))
+        tracker.add(Handover(sid, "b1", agent, t + 1.0))
+        tracker.add(Message(sid, "b1", t + 30.0, Sender.AGENT, f"{sid}.a", agent_id=agent))
+    assert tracker.response_times().by_agent[agent].first.calendar.count > 0
+    del tracker
+    gc.collect()
+    assert sys.getrefcount(agent) == before

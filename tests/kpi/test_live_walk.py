@@ -22,9 +22,14 @@ from kpi_strategies import OPTIONS, WINDOWS, shop_day
 from test_kpi_kernel import SHIFTS, _on, _shifted, _walked
 
 from kefu.kpi import Window, kernel
+from kefu.kpi.clocks import MET, MISSED
+from kefu.kpi.live_measure import LiveMeasure, LiveUnit
 from kefu.kpi.measure import Measure, Samples
 from kefu.kpi.options import make_options
+from kefu.kpi.results import EXCLUDED_CODE, Status, Unit
 from kefu.kpi.timeline import build_timeline
+
+_CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -87,3 +92,40 @@ def test_K08_K12_compiled_split_walk_equals_the_reference(
     for name in Samples.__slots__:
         together = sorted(x for p in parts.values() for x in getattr(p[0], name))
         assert together == sorted(getattr(whole.shop_samples, name))
+
+
+def _as_live(u: Unit) -> LiveUnit:
+    """A pure walk's Unit as the tracker keeps it (``live_measure.LiveUnit``)."""
+    code = _CODES[u.status]
+    return (u.start, code, code == MISSED and u.end is None, u.day, u.group, u.agent_id,
+            u.reason, u.buyer_id)
+
+
+@given(shop_day(), OPTIONS, WINDOWS, st.sampled_from([frozenset(), frozenset({"b1"})]))
+def test_K12_the_trackers_walk_keeps_the_units_of_the_pure_walk(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None,
+        excluded: frozenset[str]) -> None:
+    """The tracker's walk (LiveMeasure) keeps, per session, each unit the pure walk makes,
+    with the same values, in the same order: FIRST and ANY per session-day, then the
+    agent units, on both kernels, the day measured as if over (as the tracker does)."""
+    options = make_options(day=None, tz=SH, window=window,
+                           before_window=opts["before_window"], excluded_buyers=excluded,
+                           detail=True)
+    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
+                        options.as_of, ends=rec["ends"], threshold=options.threshold)
+    cal = options.calendar(tl.first, tl.last)
+    pure = Measure(tl, options, cal, split=True)
+    first, anyb = pure.session_tallies
+    expected: dict[str, tuple[list[LiveUnit], list[LiveUnit]]] = {}
+    for f, a in zip(first.units or (), anyb.units or (), strict=True):
+        expected.setdefault(f.session_id, ([], []))[0].extend((_as_live(f), _as_live(a)))
+    for agent in sorted(pure.agent_tallies):  # a session's agent units, agent by agent
+        for u in pure.agent_tallies[agent].units or ():
+            expected.setdefault(u.session_id, ([], []))[1].append(_as_live(u))
+    for name in ("c", "py"):
+        live = _on(name, lambda: LiveMeasure(tl, options, cal, split=True))
+        got = {sid: (shop, sorted(agents, key=lambda u: u[5] or ""))
+               for sid, (shop, agents) in live.by_session.items()}
+        assert got == {sid: (shop, sorted(agents, key=lambda u: u[5] or ""))
+                       for sid, (shop, agents) in expected.items()}
+        assert _split(live) == _split(pure)

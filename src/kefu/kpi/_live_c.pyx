@@ -17,8 +17,11 @@ file its units, samples and buyer-day members into the tracker, as
 :meth:`kefu.kpi.live.LiveTracker._take` and ``_apply`` do in Python.
 """
 
+from cpython.array cimport array, clone, extend_buffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from libc.math cimport INFINITY
+from libc.string cimport memcpy
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     PY_LOCK_ACQUIRED,
@@ -43,7 +46,7 @@ from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
-from kefu.kpi.results import EXCLUDED_CODE, Status
+from kefu.kpi.results import EXCLUDED_CODE
 from kefu.kpi.service import ABANDONS, WAITS, contact_of
 from kefu.kpi.service import _ABANDONED, _ANSWERED
 from kefu.kpi.timeline import SENDER_RANK
@@ -289,8 +292,6 @@ cdef class Feed:
 
 # The tracker's placing of a measured session (LiveTracker._apply's twin) -------------
 
-cdef object _MISSED_STATUS = Status.MISSED
-cdef dict _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 cdef object _EXCLUDED_CODE = EXCLUDED_CODE
 cdef object _REACHED = REACHED
 cdef object _heappush = heapq.heappush
@@ -306,45 +307,24 @@ cdef inline object _fate(tl, Py_ssize_t j):
 cdef object _contact_of = contact_of
 
 
-cdef inline double _open_until(object u, double last, double threshold) except? -1.0:
-    """live._open_until: from when a unit may become fixed (INFINITY: it is fixed)."""
-    cdef double start = u.start
+# A measured unit (``live_measure.LiveUnit``): (clock, status code, openness, day, group,
+# agent, exclusion reason, buyer).
+
+
+cdef inline double _open_until(tuple u, double last, double threshold) except? -1.0:
+    """live_measure.unit_open_until: from when a unit may become fixed (INFINITY: it is
+    fixed)."""
+    cdef double start = u[0]
     if start > last:
         return start
-    if u.status is _MISSED_STATUS and u.end is None and not last - start > threshold:
+    if u[2] and not last - start > threshold:
         return start + threshold
     return INFINITY
 
 
-cdef object _MET_STATUS = Status.MET
-cdef object _EXCLUDED_STATUS = Status.EXCLUDED
-if set(Status) != {Status.MET, Status.MISSED, Status.EXCLUDED, Status.PENDING}:
-    raise ImportError("kefu.kpi._live_c: Status has members this placing does not know")
-
-
-cdef inline object _code(object status):
-    """``live._CODE[status]`` by identity: a dict lookup would hash the member in
-    Python code (``Enum.__hash__``), several times a session. KeyError for
-    PENDING, as the lookup (a session measured as if the day were over has
-    none)."""
-    if status is _MET_STATUS:
-        return MET
-    if status is _MISSED_STATUS:
-        return MISSED
-    if status is _EXCLUDED_STATUS:
-        return _EXCLUDED_CODE
-    return _CODES[status]
-
-
-cdef inline tuple _fixed_key(object u):
-    """live._fixed_key: a fixed unit's count key."""
-    return (u.day, u.group, u.agent_id, _code(u.status), False, u.reason, None)
-
-
-cdef inline tuple _where(object u):
-    """live._where: a unit's clock, status code and openness."""
-    status = u.status
-    return (u.start, _code(status), status is _MISSED_STATUS and u.end is None)
+cdef inline tuple _fixed_key(tuple u):
+    """live_measure.fixed_key: a fixed unit's count key."""
+    return (u[3], u[4], u[5], u[1], False, u[6], None)
 
 
 cdef int _bump_one(dict counts, object key) except -1:
@@ -379,27 +359,28 @@ def place(tracker, str sid, s):
     if n % 2:  # pairs of (FIRST, ANY) units; the reference's strict zip refuses an odd tuple
         raise ValueError(f"a session's shop units come in pairs, got {n}")
     for k in range(0, n, 2):
-        f, a = units[k], units[k + 1]
+        f, a = <tuple>units[k], <tuple>units[k + 1]
         f_open = _open_until(f, last, threshold)
         a_open = _open_until(a, last, threshold)
         if f_open != INFINITY or a_open != INFINITY:
             vol_shop.append((f, a, fate))
             when = min(when, f_open, a_open)
-            future = future or f.start > last or a.start > last
+            future = future or <double>f[0] > last or <double>a[0] > last
             continue
         for basis, u in enumerate((f, a)):
             key = _fixed_key(u)
             applied += (basis, key)  # SESSION_COUNTS + basis
             if key[3] != _EXCLUDED_CODE and unreached:
                 applied += (2 + basis, fate)  # SESSION_FATES + basis
-    for u in s.agent_units:
+    for value in s.agent_units:
+        u = <tuple>value
         f_open = _open_until(u, last, threshold)
         if f_open != INFINITY:
             vol_agents.append(u)
             when = min(when, f_open)
-            future = future or u.start > last
+            future = future or <double>u[0] > last
             continue
-        agent = u.agent_id
+        agent = u[5]
         if agent is not None:
             if agent not in agent_counts:
                 agent_counts[agent] = {}
@@ -439,16 +420,15 @@ def place(tracker, str sid, s):
     members = tracker._members
     order = s.order
     for k in range(0, n, 2):
-        f, a = units[k], units[k + 1]
-        day = (f.buyer_id, f.day)
+        f, a = <tuple>units[k], <tuple>units[k + 1]
+        day = (f[7], f[3])
         days[day] = None
         found = members.get(day)
         if found is None:
             mine = members[day] = {}
         else:
             mine = found
-        f_start, f_code, f_unended = _where(f)
-        mine[sid] = (order, sid, f_start, f.group, f_code, f_unended, *_where(a), fate)
+        mine[sid] = (order, sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2], fate)
     s.days = tuple(days)
     tracker._unfolded.update(days)
     if when == INFINITY:  # nothing left to place again but by a new measure
@@ -536,13 +516,14 @@ cpdef int count(service, tuple contact, long n) except -1:
 
 cdef int _add_samples(tracker, s) except -1:
     """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
-    delta, its agents and counts added."""
+    delta (their bytes copied onto its array: no float object), its agents and
+    counts added."""
     cdef dict deltas = tracker._delta, served = tracker._served
     for key, values in s.samples:
         found = deltas.get(key)
         if found is None:
-            found = deltas[key] = ([], [])
-        (<list>(<tuple>found)[0]).extend(values)
+            found = deltas[key] = (_new_doubles(), _new_doubles())
+        _extend(<array>(<tuple>found)[0], values)
     for agent in s.served:
         _bump_one(served, agent)
     tracker._unanswered += s.unanswered
@@ -550,18 +531,66 @@ cdef int _add_samples(tracker, s) except -1:
     return 0
 
 
-cdef int _samples_into(list out, owner, x) except -1:
-    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values."""
-    for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
-                                 ("replies", x.rep, x.rep_xc, x.rep_xw)):
-        if len(xc):
-            out.append(((owner, kind, "cal"), tuple(common) + tuple(xc)))
-            out.append(((owner, kind, "win"), tuple(common) + tuple(xw)))
-        elif len(common):
-            values = tuple(common)  # no wait past a close: the same values
-            out.append(((owner, kind, "cal"), values))
-            out.append(((owner, kind, "win"), values))
+cdef int _extend(array a, bytes values) except -1:
+    """Append the doubles whose bytes are ``values`` to ``a`` (one copy)."""
+    extend_buffer(a, PyBytes_AS_STRING(values), PyBytes_GET_SIZE(values) // sizeof(double))
     return 0
+
+
+cdef tuple _keys_of(dict known, owner):
+    """An owner's (agent, or None: the shop) multiset keys: first cal, first win, replies
+    cal, replies win; made on its first use and shared (no tuple per session).
+    ``known``: the tracker's keys made so far (its own: none outlives it)."""
+    found = known.get(owner)
+    if found is None:
+        found = known[owner] = ((owner, "first", "cal"), (owner, "first", "win"),
+                                (owner, "replies", "cal"), (owner, "replies", "win"))
+    return <tuple>found
+
+
+cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
+                    array xw) except -1:
+    """One kind's samples of an owner (``live._samples_of``), as the bytes of their
+    doubles (one object each, untracked by the garbage collector)."""
+    if len(xc):
+        out.append((keys[at], _joined(common, xc)))
+        out.append((keys[at + 1], _joined(common, xw)))
+    elif len(common):
+        values = _bytes_of(common)  # no wait past a close: the same values
+        out.append((keys[at], values))
+        out.append((keys[at + 1], values))
+    return 0
+
+
+cdef int _samples_into(list out, dict known, owner, x) except -1:
+    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values."""
+    cdef tuple keys = _keys_of(known, owner)
+    _kind_into(out, keys, 0, x.first, x.first_xc, x.first_xw)
+    _kind_into(out, keys, 2, x.rep, x.rep_xc, x.rep_xw)
+    return 0
+
+
+cdef array _NO_DOUBLES = array("d")
+
+
+cdef inline array _new_doubles():
+    """An empty array of doubles."""
+    return clone(_NO_DOUBLES, 0, False)
+
+
+cdef inline bytes _bytes_of(array a):
+    """The bytes of an array of doubles (one copy, no float object)."""
+    return PyBytes_FromStringAndSize(a.data.as_chars, len(a) * sizeof(double))
+
+
+cdef inline bytes _joined(array a, array b):
+    """The bytes of two arrays of doubles, one after the other."""
+    cdef Py_ssize_t na = len(a) * sizeof(double), nb = len(b) * sizeof(double)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, na + nb)
+    cdef char* at = PyBytes_AS_STRING(out)
+    memcpy(at, a.data.as_chars, na)
+    memcpy(at + na, b.data.as_chars, nb)
+    return out
 
 
 cdef object _ASK = object()  # take: no contact given, ask contact_of
@@ -576,7 +605,8 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
     of the session). ``contact``: its K13 contact as :func:`take_all` found it for
     the whole walk at once (else asked of ``contact_of`` here)."""
     cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
-    cdef list flat = [], out = []
+    cdef dict known = tracker._sample_keys
+    cdef list out = []
     cdef Py_ssize_t lo = 0, hi = 0
     buyer = tl.buyers[j] if j >= 0 else None
     old = s.buyer
@@ -589,19 +619,17 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
                 found = by_buyer[buyer] = set()
             (<set>found).add(sid)
         s.buyer = buyer
-    for pair in shop_units:
-        f, a = pair
-        flat.append(f)
-        flat.append(a)
-    s.shop_units = tuple(flat)
+    if len(shop_units) % 2:
+        raise ValueError(f"a session's shop units come in pairs, got {len(shop_units)}")
+    s.shop_units = tuple(shop_units)
     s.agent_units = agent_units
     s.fate = _fate(tl, j) if j >= 0 else _REACHED
     s.waiting = waiting
     shop_samples, agent_samples, s.unanswered, s.dropped = samples
     served = tuple(sorted(agent_samples))
-    _samples_into(out, None, shop_samples)
+    _samples_into(out, known, None, shop_samples)
     for agent in served:
-        _samples_into(out, agent, agent_samples[agent])
+        _samples_into(out, known, agent, agent_samples[agent])
     s.samples, s.served = tuple(out), served
     found = None if contact is not _ASK or j < 0 else _contact_of(tl, j, m.opts, m.cal)
     if contact is not _ASK:
@@ -766,6 +794,23 @@ def refold(tracker):
 cdef tuple _NO_SAMPLES = (Samples(), {}, 0, 0)
 
 
+cdef class Totals:
+    """What the compiled contact count adds a key's contacts to, for the tracker's walks
+    (``service._Acc``'s fields, made in C): the tracker reads each contact from the
+    count's detail and never these totals, so a walk's few dozen keys cost no Python
+    constructor each. O(1)."""
+
+    cdef public list counts, waits, abandons
+    cdef public dict excluded_by
+
+    def __cinit__(self):
+        self.counts = [0] * 7
+        self.excluded_by = {}
+        self.waits = []
+        self.abandons = []
+cdef tuple _NO_UNITS = ([], [])  # a session the walk made no unit of (never changed)
+
+
 cdef dict _contacts(list found, dict excluded):
     """The walk's K13 contacts by session, as the tracker keeps them (``LiveContact``),
     from the compiled contact count's detail (one dict per contact, counted with no
@@ -783,32 +828,15 @@ cdef dict _contacts(list found, dict excluded):
 
 def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     """The rest of :meth:`kefu.kpi.live.LiveTracker._measure_batch` compiled: each
-    session's units grouped out of the walk's, its wait, samples and data quality
-    picked, and :func:`take` for each in turn, as the reference does. ``found``: the
-    walk's contacts from the compiled contact count (:func:`_contacts`), or None (each
-    asked of ``contact_of``). O(units + sessions of the walk)."""
-    cdef dict shop_units = {}, agent_units = {}, contacts = None
-    cdef list f_units, a_units, mine
+    session's units (the walk's ``by_session``: ``live_measure.LiveMeasure``), its
+    wait, samples and data quality picked, and :func:`take` for each in turn, as the
+    reference does. ``found``: the walk's contacts from the compiled contact count
+    (:func:`_contacts`), or None (each asked of ``contact_of``). O(units + sessions of
+    the walk)."""
+    cdef dict by_session = m.by_session, contacts = None
+    cdef list mine
+    cdef tuple units
     cdef Py_ssize_t k, j
-    first, anyb = m.session_tallies
-    f_units = first.units or []
-    a_units = anyb.units or []
-    if len(f_units) != len(a_units):
-        raise ValueError("a walk's FIRST and ANY session units differ in number")
-    for k in range(len(f_units)):
-        f = f_units[k]
-        sid = f.session_id
-        got = shop_units.get(sid)
-        if got is None:
-            got = shop_units[sid] = []
-        (<list>got).append((f, a_units[k]))
-    for t in m.agent_tallies.values():
-        for u in t.units or ():
-            sid = u.session_id
-            got = agent_units.get(sid)
-            if got is None:
-                got = agent_units[sid] = []
-            (<list>got).append(u)
     split = m.split if m.split is not None else {}
     if found is not None:
         contacts = _contacts(found, m.opts.excluded)
@@ -820,14 +848,14 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         sid = sids[k]
         s = sessions[k]
         j = index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
-        got = shop_units.get(sid)
-        mine = [] if got is None else got
+        got = by_session.get(sid)
+        units = _NO_UNITS if got is None else got
+        mine = units[0]
         waiting = None
         if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
                 and buyers[j] not in excluded):
-            waiting = (<tuple>mine[0])[0].start
-        got = agent_units.get(sid)
-        take(tracker, sid, s, tl, j, m, mine, [] if got is None else got, waiting,
+            waiting = (<tuple>mine[0])[0]
+        take(tracker, sid, s, tl, j, m, mine, units[1], waiting,
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))

@@ -63,6 +63,7 @@ import datetime as dt
 import functools
 import heapq
 import zoneinfo
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -77,6 +78,7 @@ from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFail
 from kefu.kpi.hours import hour_table
 from kefu.kpi.intake import checked_one
 from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
+from kefu.kpi.live_measure import LiveMeasure, LiveUnit, fixed_key, open_until, unit_open_until
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -103,9 +105,7 @@ from kefu.kpi.results import (
     ResponseTimes,
     Satisfaction,
     ShopReplyRate,
-    Status,
     Tally,
-    Unit,
 )
 from kefu.kpi.service import _ABANDONED, _ANSWERED, _EXCLUDED, _WAITING, ServiceReport, contact_of
 from kefu.kpi.service import _Acc as ContactCounts  # what the count adds a key's contacts to
@@ -114,7 +114,6 @@ from kefu.kpi.window import Basis, BeforeWindow, Calendar, Window, local_date, t
 
 __all__ = ["LiveTracker"]
 
-_CODE = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 _RECORDS = (Message, Handover, Release, HumanRequest, SessionEnd, Exclusion, Evaluation,
             AgentStatus)
 
@@ -200,8 +199,8 @@ class _Session:
         # Kept only while a unit is volatile (placing it again needs them): a session
         # all of whose units are fixed holds none, so none of them stays for the
         # garbage collector to visit at every full pass.
-        self.shop_units: tuple[Unit, ...] = ()
-        self.agent_units: Sequence[Unit] = ()
+        self.shop_units: tuple[LiveUnit, ...] = ()
+        self.agent_units: Sequence[LiveUnit] = ()
         self.fate = REACHED
         self.waiting: float | None = None  # clock of its wait for an agent, if waiting
         self.quality: tuple[int, ...] = ()  # its DataQuality, as a tuple
@@ -210,10 +209,11 @@ class _Session:
         # stops tracking (a set it would visit at every full pass).
         self.days: tuple[DayKey, ...] = ()
         self.applied: Bumps | None = None  # the fixed counts it added (None: not yet)
-        # K08, as if the day were over: values per multiset, and the agents with response
-        # times in it. Tuples of floats and strings: the garbage collector stops tracking
-        # them, where the walk's arrays (12 a session) it would scan at every collection.
-        self.samples: tuple[tuple[SampleKey, tuple[float, ...]], ...] = ()
+        # K08, as if the day were over: values per multiset (the bytes of their doubles:
+        # one object, no float object per value), and the agents with response times in
+        # it. Tuples of bytes and strings: the garbage collector stops tracking them,
+        # where the walk's arrays (12 a session) it would scan at every collection.
+        self.samples: tuple[tuple[SampleKey, bytes], ...] = ()
         self.served: tuple[str, ...] = ()
         self.unanswered = 0  # K08's counted waits without a reply, and excluded ones
         self.dropped = 0
@@ -231,17 +231,10 @@ def _pairs(flat: tuple[Any, ...]) -> Iterable[tuple[Any, Any]]:
     return zip(it, it, strict=True)
 
 
-def _where(u: Unit) -> tuple[float, int, bool]:
-    """A measured unit's clock, status code and openness (a missed unit with no reply,
-    whose status ``as_of`` can still change): what judging it needs. O(1)."""
-    status = u.status
-    return u.start, _CODE[status], status is Status.MISSED and u.end is None
-
-
-def _member(order: tuple[Any, ...], sid: str, f: Unit, a: Unit, fate: int) -> Member:
-    """A session-day's buyer-day member (see ``Member``). O(1)."""
-    f_start, f_code, f_unended = _where(f)
-    return (order, sid, f_start, f.group, f_code, f_unended, *_where(a), fate)
+def _member(order: tuple[Any, ...], sid: str, f: LiveUnit, a: LiveUnit, fate: int) -> Member:
+    """A session-day's buyer-day member (see ``Member``): each unit's clock, status code
+    and openness, what judging it needs. O(1)."""
+    return (order, sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2], fate)
 
 
 def _bump(counts: dict[Any, int], key: Any, n: int) -> None:
@@ -423,7 +416,8 @@ class LiveTracker:
             *self._buyer_fates)
         # Volatile units, judged at query time: by session, (FIRST, ANY, fate) session-day
         # units and agent units; buyer-days with a volatile member.
-        self._volatile: dict[str, tuple[list[tuple[Unit, Unit, int]], list[Unit]]] = {}
+        self._volatile: dict[str, tuple[list[tuple[LiveUnit, LiveUnit, int]],
+                                        list[LiveUnit]]] = {}
         self._members: dict[DayKey, dict[str, Member]] = {}
         self._folded: dict[DayKey, Bumps] = {}  # fixed buyer-days and their counts
         self._volatile_days: set[DayKey] = set()
@@ -437,9 +431,13 @@ class LiveTracker:
         self._dropped = 0
         self._future: set[str] = set()  # sessions with a clock still to come: K08 at query
         self._unfolded: set[DayKey] = set()  # buyer-days to fold again at the flush's end
-        self._delta: dict[SampleKey, tuple[list[float], list[float]]] = {}  # K08, uncommitted
+        # K08 values added and taken back, uncommitted (arrays: a session's bytes copied in).
+        self._delta: dict[SampleKey, tuple[array[float], array[float]]] = {}
         # K08 figures built at a query, by agent (None: the shop), until their samples change.
         self._times_built: dict[str | None, ResponseTimes] = {}
+        # An owner's four K08 multiset keys, made once and shared by its sessions (the
+        # compiled keeping: ``_live_c.take``). The tracker's own: none outlives it.
+        self._sample_keys: dict[str | None, tuple[SampleKey, ...]] = {}
 
     def _measure_again(self) -> None:
         """After an interrupt cut a call short (``_torn``): forget everything measured and
@@ -793,11 +791,9 @@ class LiveTracker:
         s = self._sessions[sid]
         tl, m = self._walk(s, self._opts)  # first: it may raise (a time zone's code)
         self._retract(sid, s)
-        first, anyb = m.session_tallies
-        units = list(zip(first.units or (), anyb.units or (), strict=True))
-        (self._take_c or self._take)(sid, s, tl, 0 if tl.ids else -1, m, units,
-                   [u for t in m.agent_tallies.values() for u in t.units or ()],
-                   m.waiting[0][1] if m.waiting else None,
+        shop_units, agent_units = m.by_session.get(sid, ([], []))
+        (self._take_c or self._take)(sid, s, tl, 0 if tl.ids else -1, m, shop_units,
+                   agent_units, m.waiting[0][1] if m.waiting else None,
                    (m.shop_samples, m.agent_samples, m.unanswered, m.dropped),
                    attrs.astuple(tl.quality))
 
@@ -815,33 +811,24 @@ class LiveTracker:
                             [q for s in sessions for q in s.requests],
                             ends=[e for s in sessions for e in s.ends],
                             threshold=self._opts.threshold)
-        m = Measure(tl, opts,
-                    self._calendar(tl.first, tl.last), split=True)
+        m = LiveMeasure(tl, opts, self._calendar(tl.first, tl.last), split=True)
         found = self._contacts_of(tl, m) if self._take_all_c is not None else None
         for sid, s in zip(sids, sessions, strict=True):  # after what may raise
             self._retract(sid, s)
         if self._take_all_c is not None:
             self._take_all_c(self, sids, sessions, tl, m, found)
             return
-        shop_units: dict[str | None, list[tuple[Unit, Unit]]] = {}
-        first, anyb = m.session_tallies
-        for f, a in zip(first.units or (), anyb.units or (), strict=True):
-            shop_units.setdefault(f.session_id, []).append((f, a))
-        agent_units: dict[str | None, list[Unit]] = {}
-        for t in m.agent_tallies.values():
-            for u in t.units or ():
-                agent_units.setdefault(u.session_id, []).append(u)
         split = m.split if m.split is not None else {}
         no_samples: tuple[Samples, dict[str, Samples], int, int] = (Samples(), {}, 0, 0)
         take = self._take_c or self._take
         for sid, s in zip(sids, sessions, strict=True):
             j = tl.index.get(sid, -1)  # -1: no record of it counts yet (an end alone)
-            units = shop_units.get(sid, [])
+            units, agent_units = m.by_session.get(sid, ([], []))
             waiting = None
             if (j >= 0 and fate_of(tl, j) == STILL_WAITING and units
                     and tl.buyers[j] not in self._excluded):
-                waiting = units[0][0].start
-            take(sid, s, tl, j, m, units, agent_units.get(sid, []), waiting,
+                waiting = units[0][0]
+            take(sid, s, tl, j, m, units, agent_units, waiting,
                  split.get(j, no_samples),
                  (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
 
@@ -862,13 +849,14 @@ class LiveTracker:
             table = self._hour_tables[span] = hour_table(tz, *span)
         found: list[dict[str, Any]] = []
         counted = kernel.compiled("contacts")(
-            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, ContactCounts,
+            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0,
+            compiled_live("Totals") or ContactCounts,
             lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict,
             (_ANSWERED, _ABANDONED, _WAITING, _EXCLUDED), table)  # the codes contact_of gives
         return None if counted is None else found
 
     def _take(self, sid: str, s: _Session, tl: Timeline, j: int, m: Measure,
-              shop_units: list[tuple[Unit, Unit]], agent_units: list[Unit],
+              shop_units: list[LiveUnit], agent_units: list[LiveUnit],
               waiting: float | None,
               samples: tuple[Samples, dict[str, Samples], int, int],
               quality: tuple[int, ...]) -> None:
@@ -882,7 +870,9 @@ class LiveTracker:
             if buyer is not None:
                 self._by_buyer.setdefault(buyer, set()).add(sid)
             s.buyer = buyer
-        s.shop_units = tuple(chain.from_iterable(shop_units))
+        if len(shop_units) % 2:
+            raise ValueError(f"a session's shop units come in pairs, got {len(shop_units)}")
+        s.shop_units = tuple(shop_units)
         s.agent_units = agent_units
         s.fate = fate_of(tl, j) if j >= 0 else REACHED
         s.waiting = waiting
@@ -907,7 +897,7 @@ class LiveTracker:
         self._apply(sid, s)
 
     def _walk(self, s: _Session, opts: Options, *, shop: bool = True,
-              agents: bool = True) -> tuple[Timeline, Measure]:
+              agents: bool = True) -> tuple[Timeline, LiveMeasure]:
         """A session's timeline and the pure walk over it under ``opts``, its buyer's
         exclusion (K06) applied."""
         tl = build_timeline(list(s.messages), s.handovers, s.releases, s.requests,
@@ -915,8 +905,8 @@ class LiveTracker:
         buyer = tl.buyers[0] if tl.ids else None
         if buyer is not None and buyer in self._excluded:
             opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})
-        return tl, Measure(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
-                           agents=agents)
+        return tl, LiveMeasure(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
+                               agents=agents)
 
     def _apply(self, sid: str, s: _Session) -> None:
         """Count a session's fixed units, register its volatile ones, refold its buyer-days.
@@ -926,34 +916,35 @@ class LiveTracker:
             return
         last, threshold, fate = self._feed.last, self._opts.threshold, s.fate
         applied: list[Any] = []  # flat: count dict, key, ... (Bumps)
-        vol_shop: list[tuple[Unit, Unit, int]] = []
-        vol_agents: list[Unit] = []
+        vol_shop: list[tuple[LiveUnit, LiveUnit, int]] = []
+        vol_agents: list[LiveUnit] = []
         when = INF
         future = False  # a clock still to come (OPEN policy)
         for f, a in _pairs(s.shop_units):
-            f_open = _unit_open_until(f, last, threshold)
-            a_open = _unit_open_until(a, last, threshold)
+            f_open = unit_open_until(f, last, threshold)
+            a_open = unit_open_until(a, last, threshold)
             if f_open != INF or a_open != INF:
                 vol_shop.append((f, a, fate))
                 when = min(when, f_open, a_open)
-                future = future or f.start > last or a.start > last
+                future = future or f[0] > last or a[0] > last
                 continue
             for basis, u in enumerate((f, a)):
-                key = _fixed_key(u)
+                key = fixed_key(u)
                 applied += (SESSION_COUNTS + basis, key)
                 if key[3] != EXCLUDED_CODE and fate != REACHED:
                     applied += (SESSION_FATES + basis, fate)
         for u in s.agent_units:
-            u_open = _unit_open_until(u, last, threshold)
+            u_open = unit_open_until(u, last, threshold)
             if u_open != INF:
                 vol_agents.append(u)
                 when = min(when, u_open)
-                future = future or u.start > last
+                future = future or u[0] > last
                 continue
-            if u.agent_id is not None:
-                self._agent_counts.setdefault(u.agent_id, {})
-                applied += (u.agent_id, _fixed_key(u))
-                self._agents_changed.add(u.agent_id)
+            agent = u[5]
+            if agent is not None:
+                self._agent_counts.setdefault(agent, {})
+                applied += (agent, fixed_key(u))
+                self._agents_changed.add(agent)
         s.applied = tuple(applied)
         self._bump_all(s.applied, 1)
         if future:
@@ -978,7 +969,7 @@ class LiveTracker:
                 self._quality[n] += x
         days: dict[DayKey, None] = {}
         for f, a in _pairs(s.shop_units):
-            day = (f.buyer_id, f.day)
+            day = (f[7], f[3])
             days[day] = None
             self._members.setdefault(day, {})[sid] = _member(s.order, sid, f, a, s.fate)
         s.days = tuple(days)
@@ -1017,7 +1008,7 @@ class LiveTracker:
         # The agents of its units: the fixed ones' counts name them, the volatile ones'
         # units are still held.
         self._agents_changed.update(where for where in s.applied[::2] if type(where) is str)
-        self._agents_changed.update(u.agent_id for u in s.agent_units if u.agent_id is not None)
+        self._agents_changed.update(u[5] for u in s.agent_units if u[5] is not None)
         s.applied = None
         if sid in self._future:
             self._future.discard(sid)
@@ -1045,8 +1036,8 @@ class LiveTracker:
         for key, values in s.samples:
             delta = deltas.get(key)
             if delta is None:
-                delta = deltas[key] = ([], [])
-            delta[side].extend(values)
+                delta = deltas[key] = (array("d"), array("d"))
+            delta[side].frombytes(values)
         for agent in s.served:
             _bump(self._served, agent, n)
         self._unanswered += n * s.unanswered
@@ -1095,11 +1086,11 @@ class LiveTracker:
             return MISSED, False
         return PENDING, as_of != INF and age > self._opts.warn_after
 
-    def _key(self, u: Unit, as_of: float) -> Key | None:
-        judged = self._judge(*_where(u), as_of)
+    def _key(self, u: LiveUnit, as_of: float) -> Key | None:
+        judged = self._judge(u[0], u[1], u[2], as_of)
         if judged is None:
             return None
-        return (u.day, u.group, u.agent_id, judged[0], judged[1], u.reason, None)
+        return (u[3], u[4], u[5], judged[0], judged[1], u[6], None)
 
     def _fold(self, day: DayKey, as_of: float) -> list[Bump]:
         """A buyer-day's FIRST and ANY units (and K02 fates) at ``as_of``, as bumps."""
@@ -1143,8 +1134,8 @@ class LiveTracker:
         if not members:
             return
         last, threshold = self._feed.last, self._opts.threshold
-        if any(_open_until(m[2], m[5], last, threshold) != INF
-               or _open_until(m[6], m[8], last, threshold) != INF for m in members.values()):
+        if any(open_until(m[2], m[5], last, threshold) != INF
+               or open_until(m[6], m[8], last, threshold) != INF for m in members.values()):
             self._volatile_days.add(day)
             return
         self._folded[day] = folded = tuple(chain.from_iterable(self._fold(day, last)))
@@ -1351,11 +1342,12 @@ class LiveTracker:
         has no volatile unit gets the rate built then (its data quality brought up
         to date), so a dashboard's refresh rebuilds only the agents something
         happened to. O(agents + volatile units + changed agents' keys)."""
-        volatile: dict[str, list[Unit]] = {}
+        volatile: dict[str, list[LiveUnit]] = {}
         for _shop, agent_units in self._volatile.values():
             for u in agent_units:
-                if u.agent_id is not None and (only is None or u.agent_id == only):
-                    volatile.setdefault(u.agent_id, []).append(u)
+                agent = u[5]
+                if agent is not None and (only is None or agent == only):
+                    volatile.setdefault(agent, []).append(u)
         for agent in self._agents_changed:
             self._agent_built.pop(agent, None)
         self._agents_changed = set()
@@ -1385,46 +1377,22 @@ class LiveTracker:
 
 
 def _samples_of(shop: Samples, agents: dict[str, Samples]
-                ) -> tuple[tuple[tuple[SampleKey, tuple[float, ...]], ...], tuple[str, ...]]:
-    """A walk's K08 samples as values per multiset, and the agents it lists."""
-    out: list[tuple[SampleKey, tuple[float, ...]]] = []
+                ) -> tuple[tuple[tuple[SampleKey, bytes], ...], tuple[str, ...]]:
+    """A walk's K08 samples as values per multiset (the bytes of their doubles), and the
+    agents it lists."""
+    out: list[tuple[SampleKey, bytes]] = []
     served = tuple(sorted(agents))
     for owner, x in ((None, shop), *((agent, agents[agent]) for agent in served)):
         for kind, common, xc, xw in (("first", x.first, x.first_xc, x.first_xw),
                                      ("replies", x.rep, x.rep_xc, x.rep_xw)):
             if xc:
-                out.append(((owner, kind, "cal"), (*common, *xc)))
-                out.append(((owner, kind, "win"), (*common, *xw)))
+                out.append(((owner, kind, "cal"), common.tobytes() + xc.tobytes()))
+                out.append(((owner, kind, "win"), common.tobytes() + xw.tobytes()))
             elif common:
-                values = tuple(common)  # no wait past a close: the same values
+                values = common.tobytes()  # no wait past a close: the same values
                 out.append(((owner, kind, "cal"), values))
                 out.append(((owner, kind, "win"), values))
     return tuple(out), served
-
-
-def _open_until(start: float, unended: bool, last: float, threshold: float) -> float:
-    """From when (as the latest record's time) a volatile unit may become fixed, or INF
-    for a unit already fixed: one whose status no ``as_of >= last`` can change. The
-    unit is given by its clock and openness (``_where``); ``last`` is the latest
-    record's time. O(1)."""
-    if start > last:
-        return start  # a window-opening clock that has not come yet (OPEN policy)
-    if unended and not last - start > threshold:
-        return start + threshold
-    return INF
-
-
-def _unit_open_until(u: Unit, last: float, threshold: float) -> float:
-    """:func:`_open_until` of a measured unit. O(1)."""
-    return _open_until(u.start, u.status is Status.MISSED and u.end is None, last,
-                       threshold)
-
-
-def _fixed_key(u: Unit) -> Key:
-    """A fixed unit's count key (:meth:`LiveTracker._key` at any ``as_of >= last``): a
-    session measured as if the day were over has no pending unit, so a fixed one
-    is met, missed or excluded for good, and not at risk."""
-    return (u.day, u.group, u.agent_id, _CODE[u.status], False, u.reason, None)
 
 
 def _remove(items: list[Any], x: object) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def _exact(x: float) -> int:
 BULK = 64
 
 
-def exact_sum(values: list[float]) -> int:
+def exact_sum(values: Sequence[float]) -> int:
     """``sum(map(_exact, values))``: the values' exact sum in units of 2**-1074.
 
     Values whose every scaling by 2**22 is an integer (the common case: see
@@ -101,10 +102,10 @@ class Multiset:
             blocks[i:i + 1] = [block[:half], block[half:]]
             maxes[i:i + 1] = [block[half - 1], block[-1]]
 
-    def update(self, values: list[float]) -> None:
-        """Add many values. One at a time while they are few against the values held;
-        else the blocks are rebuilt from one sort: O((n + m) log(n + m)) at C speed,
-        which is what a backfill of a day costs."""
+    def update(self, values: Sequence[float]) -> None:
+        """Add many values (a list, or an array of doubles). One at a time while they
+        are few against the values held; else the blocks are rebuilt from one sort:
+        O((n + m) log(n + m)) at C speed, which is what a backfill of a day costs."""
         if len(values) * 8 < self.count:  # the sum and count once, then each in place
             self._sum += exact_sum(values)
             self.count += len(values)
@@ -115,12 +116,14 @@ class Multiset:
         self._sum += exact_sum(values)
         self.count += len(values)
         self._summary = None
-        merged = sorted([x for block in self._blocks for x in block] + values)
+        merged = [x for block in self._blocks for x in block]
+        merged += values
+        merged.sort()
         step = BLOCK // 2  # half-full blocks: room to grow before a split
         self._blocks = [merged[i:i + step] for i in range(0, len(merged), step)]
         self._maxes = [block[-1] for block in self._blocks]
 
-    def change(self, adds: list[float], removes: list[float]) -> bool:
+    def change(self, adds: Sequence[float], removes: Sequence[float]) -> bool:
         """Add ``adds`` and remove ``removes`` (present values): a value in both cancels
         out (a session measured again, unchanged), the rest go in bulk (:meth:`update`).
         Whether the values changed.
