@@ -213,6 +213,40 @@ def test_R21_batch_accepts_any_iterable_and_an_empty_batch(engine: str, make: Ma
     assert a.snapshot() == single.snapshot()
 
 
+def _fresh(name: str) -> str:
+    """An equal name that is not the interned literal (a new str object each call)."""
+    fresh = "".join(list(name))
+    assert fresh == name
+    return fresh
+
+
+def test_R21_R23_command_names_built_at_run_time_act_as_literals(engine: str,
+                                                                 make: Make) -> None:
+    """A command name read from a file or joined at run time is an equal str but not the
+    interned literal: every command kind still runs as its literal would (R21, R23)."""
+    commands = (SETUP + CASES["open_session_1_to_4_args"][0]
+                + [("agent_message", "s2"), ("agent_message", "s4", True), ("buyer_message", "s5"),
+                   ("at", 10.0), ("tick",), ("transfer", "s2", "A"), ("at", 30.0), ("tick",),
+                   ("agent_message", "s8", True), ("set_cap", "A", 3), ("agent_online", "C"),
+                   ("at", 200.0), ("tick",)])
+    rebuilt = [(_fresh(c[0]), *c[1:]) for c in commands]
+    assert all(r[0] is not c[0] for r, c in zip(rebuilt, commands, strict=True))
+    literal, fresh = make(**CONFIG), make(**CONFIG)
+    events = literal.apply(commands)
+    assert fresh.apply(rebuilt) == events
+    assert {Opened, Assigned, Queued, Closed, ResponseTimedOut, Transferred} <= kinds(events)
+    assert literal.snapshot() == fresh.snapshot()
+    with pytest.raises(BatchAborted) as literal_abort:  # the same failure, the same abort
+        literal.apply([("at", 260.0), ("buyer_message", "s5"), ("close_session", "s1")])
+    with pytest.raises(BatchAborted) as fresh_abort:
+        fresh.apply([(_fresh("at"), 260.0), (_fresh("buyer_message"), "s5"),
+                     (_fresh("close_session"), "s1")])
+    assert (literal_abort.value.index, literal_abort.value.events) == (
+        fresh_abort.value.index, fresh_abort.value.events) == (2, [])
+    assert type(literal_abort.value.cause) is type(fresh_abort.value.cause) is UnknownSession
+    assert literal.snapshot() == fresh.snapshot()
+
+
 def test_R21_batches_chain_like_calls(engine: str, make: Make) -> None:
     """Splitting a command list into several batches changes nothing."""
     commands = SETUP + CASES["transfer"][0] + CASES["tick"][0] + [("close_session", "s2")]

@@ -207,6 +207,36 @@ cdef enum:
 cdef dict _HOT_NAMES = {"close_session": HOT_CLOSE, "open_session": HOT_OPEN,
                         "buyer_message": HOT_BUYER, "agent_message": HOT_AGENT,
                         "tick": HOT_TICK, "at": HOT_AT}
+# The same names as (interned) objects: a command spelled with a literal carries these
+# very objects, which one pointer comparison each recognises.
+cdef str S_CLOSE = "close_session"
+cdef str S_OPEN = "open_session"
+cdef str S_BUYER = "buyer_message"
+cdef str S_AGENT = "agent_message"
+cdef str S_TICK = "tick"
+cdef str S_AT = "at"
+
+
+cdef inline int _hot_op(str name) except? -2:
+    """The HOT_* code of a command name, -1 if it is none of them. O(1).
+
+    Pointer comparisons with the interned names first (a literal name is one of
+    them: a few instructions), then the dict for an equal string built at run time
+    (a hash and a probe, about a hundred). An exact str's hash and equality cannot
+    fail nor run Python code."""
+    if name is S_AT:
+        return HOT_AT
+    if name is S_CLOSE:
+        return HOT_CLOSE
+    if name is S_OPEN:
+        return HOT_OPEN
+    if name is S_BUYER:
+        return HOT_BUYER
+    if name is S_AGENT:
+        return HOT_AGENT
+    if name is S_TICK:
+        return HOT_TICK
+    return _HOT_NAMES.get(name, -1)
 
 cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
 cdef object _NO_IDS = frozenset()
@@ -2832,9 +2862,9 @@ cdef class Engine:
                         and type((<tuple>command)[0]) is str):
                     c = <tuple>command
                     n = len(c)
-                    # One dict lookup names the command: comparing the name with each
-                    # hot name in turn costs a string comparison per name it is not.
-                    op = _HOT_NAMES.get(c[0], -1)
+                    # Pointer comparisons name a literal command, a dict lookup any other
+                    # (string comparisons with each hot name would cost one per miss).
+                    op = _hot_op(<str>c[0])
                     if op == HOT_CLOSE and n == 2 and _is_id(c[1]):
                         self._close(self._session_slot(c[1]), at, C_MANUAL, events)
                         continue
