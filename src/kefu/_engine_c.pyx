@@ -100,6 +100,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 cdef extern from "Python.h":
     PyObject *_PyObject_GC_New(PyTypeObject *cls) except NULL
+    PyObject *PyIter_Next(object iterator) except? NULL
     long long PyLong_AsLongLongAndOverflow(object value, int *overflow) noexcept
     PyObject *PyEval_GetFrame()
     ctypedef struct PyMemberDescrObject:
@@ -2839,25 +2840,34 @@ cdef class Engine:
         return events
 
     def apply(self, double now, commands):
-        """Run a batch (see ``kefu._batch``): the hot commands without a Python call each."""
+        """Run a batch (see ``kefu._batch``): the hot commands without a Python call each.
+
+        One ``try`` around the whole loop, not one a command: entering a ``try`` that
+        has an ``except`` clause saves the handled-exception state, and the generated
+        C did that twice a command (the feed's ``next`` and the command).
+        """
         cdef list events = []
         cdef Py_ssize_t index = -1
         cdef Py_ssize_t n
         cdef Py_ssize_t done = 0
         cdef tuple c
         cdef int op
+        cdef bint feeding = False
+        cdef PyObject *item
+        command = None
         at = now
         feed = iter(commands)
-        while True:
-            index += 1
-            try:
-                command = next(feed)
-            except StopIteration:
-                break
-            except Exception as exc:  # the caller's iterable broke: keep what was done
-                raise BatchAborted(index, None, exc, events, at) from exc
-            done = len(events)
-            try:
+        try:
+            while True:
+                index += 1
+                feeding = True
+                item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
+                if item == NULL:
+                    break
+                command = <object>item
+                Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
+                feeding = False
+                done = len(events)
                 if (type(command) is tuple and len(<tuple>command) > 0
                         and type((<tuple>command)[0]) is str):
                     c = <tuple>command
@@ -2895,12 +2905,14 @@ cdef class Engine:
                 # Everything else (and anything odd) takes the checked path.
                 at = run_checked(self, command, at, events)
                 now = at
-            except Exception as exc:
-                # Whatever the failing command raised (a KefuError, or anything a hostile
-                # argument throws while it is checked), the events of the commands before
-                # it are kept: they happened. Its own, if any, are not.
-                del events[done:]
-                raise BatchAborted(index, command, exc, events, at) from exc
+        except Exception as exc:
+            if feeding:  # the caller's iterable broke: keep what was done
+                raise BatchAborted(index, None, exc, events, at) from exc
+            # Whatever the failing command raised (a KefuError, or anything a hostile
+            # argument throws while it is checked), the events of the commands before
+            # it are kept: they happened. Its own, if any, are not.
+            del events[done:]
+            raise BatchAborted(index, command, exc, events, at) from exc
         return events, at
 
     def apply_columns(self, double now, batch):
