@@ -247,6 +247,36 @@ def test_R21_R23_command_names_built_at_run_time_act_as_literals(engine: str,
     assert literal.snapshot() == fresh.snapshot()
 
 
+@pytest.mark.parametrize("then", [
+    [("close_session", "s1"), ("buyer_message", "s1")],
+    [("close_session", "s1"), ("open_session", "s2"), ("agent_message", "s1")],
+    [("close_session", "s1"), ("open_session", "s2"), ("close_session", "s1")],
+], ids=["closed", "slot_reused_then_message", "slot_reused_then_close"])
+def test_R22_a_session_closed_in_the_batch_is_unknown_to_its_id_object(
+        engine: str, make: Make, then: list[Command]) -> None:
+    """A batch that opens and closes a session and then names it again by the very same
+    id object (its freed slot maybe taken by another session) gets UnknownSession, as
+    one by one calls would: a batch remembering where an id object lives never
+    resurrects a closed session nor names the new one (R22)."""
+    sid = "".join(["s", "1"])
+    other = make(**CONFIG)
+    commands = [("open_session", sid, "b1"), ("buyer_message", sid), ("agent_message", sid)]
+    commands += [(c[0], sid if c[1] == "s1" else c[1]) for c in then]
+    a = make(**CONFIG)
+    a.apply([("add_agent", "A", 5, None, 1, True)])
+    with pytest.raises(BatchAborted) as aborted:
+        a.apply(commands)
+    assert aborted.value.index == len(commands) - 1
+    assert type(aborted.value.cause) is UnknownSession
+    other.apply([("add_agent", "A", 5, None, 1, True)])
+    expected = other.apply(commands[:-1])
+    assert aborted.value.events == expected
+    assert a.snapshot() == other.snapshot()
+    # The equal id built anew (not the object the batch saw) is found the same way.
+    assert a.apply([("open_session", "".join(["s", "1"])), ("buyer_message", sid),
+                    ("close_session", "s1")])[-1].session_id == "s1"
+
+
 def test_R21_batches_chain_like_calls(engine: str, make: Make) -> None:
     """Splitting a command list into several batches changes nothing."""
     commands = SETUP + CASES["transfer"][0] + CASES["tick"][0] + [("close_session", "s2")]

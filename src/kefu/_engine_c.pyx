@@ -92,7 +92,7 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
-from cpython.list cimport PyList_GET_ITEM, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
@@ -204,6 +204,9 @@ cdef enum:
     HOT_AGENT = 3
     HOT_TICK = 4
     HOT_AT = 5
+
+cdef enum:
+    HINTS = 256  # Engine.apply: slot hints by id address (a power of two)
 
 cdef dict _HOT_NAMES = {"close_session": HOT_CLOSE, "open_session": HOT_OPEN,
                         "buyer_message": HOT_BUYER, "agent_message": HOT_AGENT,
@@ -2464,6 +2467,22 @@ cdef class Engine:
             raise UnknownAgent(agent_id)
         return slot
 
+    cdef inline int _hinted_slot(self, object session_id, int *hint) except -1:
+        """``_session_slot`` through ``hint``, a table of HINTS slots indexed by the id
+        object's address: a hinted slot is trusted only while it holds that very object
+        (then the id dict maps the id to it: ids are unique and a freed slot holds
+        None), so a stale or clashing hint costs a dict lookup, never a wrong slot. A
+        batch that names a session it opened (its buyer writes, an agent answers)
+        finds it without hashing. O(1)."""
+        cdef size_t b = (<size_t><PyObject*>session_id >> 6) & (HINTS - 1)
+        cdef int si = hint[b]
+        if (0 <= si < PyList_GET_SIZE(self._sid)
+                and PyList_GET_ITEM(self._sid, si) == <PyObject*>session_id):
+            return si
+        si = self._session_slot(session_id)
+        hint[b] = si
+        return si
+
     cdef inline int _session_slot(self, object session_id) except -1:
         slot = self._sessions.get(session_id)
         if slot is None:
@@ -2854,6 +2873,9 @@ cdef class Engine:
         cdef int op
         cdef bint feeding = False
         cdef PyObject *item
+        cdef int si
+        cdef int hint[HINTS]  # see _hinted_slot
+        memset(hint, 0xff, sizeof(hint))  # all -1
         command = None
         at = now
         feed = iter(commands)
@@ -2876,23 +2898,25 @@ cdef class Engine:
                     # (string comparisons with each hot name would cost one per miss).
                     op = _hot_op(<str>c[0])
                     if op == HOT_CLOSE and n == 2 and _is_id(c[1]):
-                        self._close(self._session_slot(c[1]), at, C_MANUAL, events)
+                        self._close(self._hinted_slot(c[1], hint), at, C_MANUAL, events)
                         continue
                     if (op == HOT_OPEN and 2 <= n <= 5 and _is_id(c[1])
                             and (n < 3 or _is_optional_id(c[2]))
                             and (n < 4 or _is_optional_id(c[3]))
                             and (n < 5 or _is_priority(c[4]))):
-                        self._open(at, c[1], c[2] if n > 2 else None, c[3] if n > 3 else None,
-                                   c[4] if n > 4 else 0, events)
+                        si = self._open(at, c[1], c[2] if n > 2 else None,
+                                        c[3] if n > 3 else None, c[4] if n > 4 else 0, events)
+                        hint[(<size_t><PyObject*>c[1] >> 6) & (HINTS - 1)] = si
                         continue
                     if op == HOT_BUYER and n == 2 and _is_id(c[1]):
-                        self._buyer_message(at, c[1])
+                        self._buyer_message_in(self._hinted_slot(c[1], hint), at)
                         continue
                     if (op == HOT_AGENT and 2 <= n <= 4 and _is_id(c[1])
                             and (n == 2 or type(c[2]) is bool)
                             and (n < 4 or _is_optional_id(c[3]))):
-                        self._agent_message(at, c[1], n >= 3 and c[2] is True,
-                                            c[3] if n == 4 else None)
+                        self._agent_message_in(self._hinted_slot(c[1], hint), at, c[1],
+                                               n >= 3 and c[2] is True,
+                                               c[3] if n == 4 else None)
                         continue
                     if op == HOT_TICK and n == 1:
                         self._tick(now, events)
