@@ -910,3 +910,41 @@ def test_R21_c_events_from_single_calls_are_untracked_too() -> None:
     events = a.add_agent("A", online=True) + a.open_session("s1") + a.close_session("s1")
     assert len(events) == 3
     assert not any(gc.is_tracked(e) for e in events)
+
+
+def test_R22_ids_freed_mid_batch_and_addresses_reused_name_no_other_session(
+        engine: str, make: Make) -> None:
+    """A feed that builds each id anew and drops it after its command (so a later id may
+    sit at a freed one's address) gets the same events, aborts and state as the same
+    commands one by one: a batch never takes one session for another (R21, R22)."""
+    plan = [("open_session", "s1"), ("open_session", "s2"), ("buyer_message", "s1"),
+            ("close_session", "s1"), ("open_session", "s3"), ("agent_message", "s3", True),
+            ("buyer_message", "s2"), ("close_session", "s2"), ("open_session", "s1"),
+            ("buyer_message", "s3"), ("close_session", "s3"), ("buyer_message", "s1"),
+            ("agent_message", "s2", True)] * 3
+
+    def feed() -> Any:
+        for c in plan:
+            yield (c[0], "".join(list(c[1])), *c[2:])
+
+    def outcome(a: Assigner, commands: Any) -> list[object]:
+        seen: list[object] = []
+        commands = iter(commands)
+        while True:
+            try:
+                seen.append(a.apply(commands))
+                return seen
+            except BatchAborted as exc:
+                seen.append((exc.index, type(exc.cause), exc.events))
+
+    batched, single = make(**CONFIG), make(**CONFIG)
+    for a in (batched, single):
+        a.apply([("add_agent", "A", 5, None, 1, True)])
+    got = outcome(batched, feed())
+    expected = [outcome(single, [c]) for c in plan]
+    assert [e for part in got for e in (part[2] if type(part) is tuple else part)] == [
+        e for parts in expected for part in parts
+        for e in (part[2] if type(part) is tuple else part)]
+    assert [p[1] for p in got if type(p) is tuple] == [
+        p[1] for ps in expected for p in ps if type(p) is tuple]
+    assert batched.snapshot() == single.snapshot()
