@@ -213,6 +213,70 @@ def test_R21_batch_accepts_any_iterable_and_an_empty_batch(engine: str, make: Ma
     assert a.snapshot() == single.snapshot()
 
 
+def _fresh(name: str) -> str:
+    """An equal name that is not the interned literal (a new str object each call)."""
+    fresh = "".join(list(name))
+    assert fresh == name
+    return fresh
+
+
+def test_R21_R23_command_names_built_at_run_time_act_as_literals(engine: str,
+                                                                 make: Make) -> None:
+    """A command name read from a file or joined at run time is an equal str but not the
+    interned literal: every command kind still runs as its literal would (R21, R23)."""
+    commands = (SETUP + CASES["open_session_1_to_4_args"][0]
+                + [("agent_message", "s2"), ("agent_message", "s4", True), ("buyer_message", "s5"),
+                   ("at", 10.0), ("tick",), ("transfer", "s2", "A"), ("at", 30.0), ("tick",),
+                   ("agent_message", "s8", True), ("set_cap", "A", 3), ("agent_online", "C"),
+                   ("at", 200.0), ("tick",)])
+    rebuilt = [(_fresh(c[0]), *c[1:]) for c in commands]
+    assert all(r[0] is not c[0] for r, c in zip(rebuilt, commands, strict=True))
+    literal, fresh = make(**CONFIG), make(**CONFIG)
+    events = literal.apply(commands)
+    assert fresh.apply(rebuilt) == events
+    assert {Opened, Assigned, Queued, Closed, ResponseTimedOut, Transferred} <= kinds(events)
+    assert literal.snapshot() == fresh.snapshot()
+    with pytest.raises(BatchAborted) as literal_abort:  # the same failure, the same abort
+        literal.apply([("at", 260.0), ("buyer_message", "s5"), ("close_session", "s1")])
+    with pytest.raises(BatchAborted) as fresh_abort:
+        fresh.apply([(_fresh("at"), 260.0), (_fresh("buyer_message"), "s5"),
+                     (_fresh("close_session"), "s1")])
+    assert (literal_abort.value.index, literal_abort.value.events) == (
+        fresh_abort.value.index, fresh_abort.value.events) == (2, [])
+    assert type(literal_abort.value.cause) is type(fresh_abort.value.cause) is UnknownSession
+    assert literal.snapshot() == fresh.snapshot()
+
+
+@pytest.mark.parametrize("then", [
+    [("close_session", "s1"), ("buyer_message", "s1")],
+    [("close_session", "s1"), ("open_session", "s2"), ("agent_message", "s1")],
+    [("close_session", "s1"), ("open_session", "s2"), ("close_session", "s1")],
+], ids=["closed", "slot_reused_then_message", "slot_reused_then_close"])
+def test_R22_a_session_closed_in_the_batch_is_unknown_to_its_id_object(
+        engine: str, make: Make, then: list[Command]) -> None:
+    """A batch that opens and closes a session and then names it again by the very same
+    id object (its freed slot maybe taken by another session) gets UnknownSession, as
+    one by one calls would: a batch remembering where an id object lives never
+    resurrects a closed session nor names the new one (R22)."""
+    sid = "".join(["s", "1"])
+    other = make(**CONFIG)
+    commands = [("open_session", sid, "b1"), ("buyer_message", sid), ("agent_message", sid)]
+    commands += [(c[0], sid if c[1] == "s1" else c[1]) for c in then]
+    a = make(**CONFIG)
+    a.apply([("add_agent", "A", 5, None, 1, True)])
+    with pytest.raises(BatchAborted) as aborted:
+        a.apply(commands)
+    assert aborted.value.index == len(commands) - 1
+    assert type(aborted.value.cause) is UnknownSession
+    other.apply([("add_agent", "A", 5, None, 1, True)])
+    expected = other.apply(commands[:-1])
+    assert aborted.value.events == expected
+    assert a.snapshot() == other.snapshot()
+    # The equal id built anew (not the object the batch saw) is found the same way.
+    assert a.apply([("open_session", "".join(["s", "1"])), ("buyer_message", sid),
+                    ("close_session", "s1")])[-1].session_id == "s1"
+
+
 def test_R21_batches_chain_like_calls(engine: str, make: Make) -> None:
     """Splitting a command list into several batches changes nothing."""
     commands = SETUP + CASES["transfer"][0] + CASES["tick"][0] + [("close_session", "s2")]
@@ -846,3 +910,41 @@ def test_R21_c_events_from_single_calls_are_untracked_too() -> None:
     events = a.add_agent("A", online=True) + a.open_session("s1") + a.close_session("s1")
     assert len(events) == 3
     assert not any(gc.is_tracked(e) for e in events)
+
+
+def test_R22_ids_freed_mid_batch_and_addresses_reused_name_no_other_session(
+        engine: str, make: Make) -> None:
+    """A feed that builds each id anew and drops it after its command (so a later id may
+    sit at a freed one's address) gets the same events, aborts and state as the same
+    commands one by one: a batch never takes one session for another (R21, R22)."""
+    plan = [("open_session", "s1"), ("open_session", "s2"), ("buyer_message", "s1"),
+            ("close_session", "s1"), ("open_session", "s3"), ("agent_message", "s3", True),
+            ("buyer_message", "s2"), ("close_session", "s2"), ("open_session", "s1"),
+            ("buyer_message", "s3"), ("close_session", "s3"), ("buyer_message", "s1"),
+            ("agent_message", "s2", True)] * 3
+
+    def feed() -> Any:
+        for c in plan:
+            yield (c[0], "".join(list(c[1])), *c[2:])
+
+    def outcome(a: Assigner, commands: Any) -> list[object]:
+        seen: list[object] = []
+        commands = iter(commands)
+        while True:
+            try:
+                seen.append(a.apply(commands))
+                return seen
+            except BatchAborted as exc:
+                seen.append((exc.index, type(exc.cause), exc.events))
+
+    batched, single = make(**CONFIG), make(**CONFIG)
+    for a in (batched, single):
+        a.apply([("add_agent", "A", 5, None, 1, True)])
+    got = outcome(batched, feed())
+    expected = [outcome(single, [c]) for c in plan]
+    assert [e for part in got for e in (part[2] if type(part) is tuple else part)] == [
+        e for parts in expected for part in parts
+        for e in (part[2] if type(part) is tuple else part)]
+    assert [p[1] for p in got if type(p) is tuple] == [
+        p[1] for ps in expected for p in ps if type(p) is tuple]
+    assert batched.snapshot() == single.snapshot()

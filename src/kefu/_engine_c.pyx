@@ -92,7 +92,7 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
-from cpython.list cimport PyList_GET_ITEM, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
@@ -100,6 +100,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 cdef extern from "Python.h":
     PyObject *_PyObject_GC_New(PyTypeObject *cls) except NULL
+    PyObject *PyIter_Next(object iterator) except? NULL
     long long PyLong_AsLongLongAndOverflow(object value, int *overflow) noexcept
     PyObject *PyEval_GetFrame()
     ctypedef struct PyMemberDescrObject:
@@ -204,9 +205,42 @@ cdef enum:
     HOT_TICK = 4
     HOT_AT = 5
 
+cdef enum:
+    HINTS = 256  # Engine.apply: slot hints by id address (a power of two)
+
 cdef dict _HOT_NAMES = {"close_session": HOT_CLOSE, "open_session": HOT_OPEN,
                         "buyer_message": HOT_BUYER, "agent_message": HOT_AGENT,
                         "tick": HOT_TICK, "at": HOT_AT}
+# The same names as (interned) objects: a command spelled with a literal carries these
+# very objects, which one pointer comparison each recognises.
+cdef str S_CLOSE = "close_session"
+cdef str S_OPEN = "open_session"
+cdef str S_BUYER = "buyer_message"
+cdef str S_AGENT = "agent_message"
+cdef str S_TICK = "tick"
+cdef str S_AT = "at"
+
+
+cdef inline int _hot_op(str name) except? -2:
+    """The HOT_* code of a command name, -1 if it is none of them. O(1).
+
+    Pointer comparisons with the interned names first (a literal name is one of
+    them: a few instructions), then the dict for an equal string built at run time
+    (a hash and a probe, about a hundred). An exact str's hash and equality cannot
+    fail nor run Python code."""
+    if name is S_AT:
+        return HOT_AT
+    if name is S_CLOSE:
+        return HOT_CLOSE
+    if name is S_OPEN:
+        return HOT_OPEN
+    if name is S_BUYER:
+        return HOT_BUYER
+    if name is S_AGENT:
+        return HOT_AGENT
+    if name is S_TICK:
+        return HOT_TICK
+    return _HOT_NAMES.get(name, -1)
 
 cdef object _POOLS = (None, Pool.QUEUE, Pool.OFFLINE)
 cdef object _NO_IDS = frozenset()
@@ -2433,6 +2467,22 @@ cdef class Engine:
             raise UnknownAgent(agent_id)
         return slot
 
+    cdef inline int _hinted_slot(self, object session_id, int *hint) except -1:
+        """``_session_slot`` through ``hint``, a table of HINTS slots indexed by the id
+        object's address: a hinted slot is trusted only while it holds that very object
+        (then the id dict maps the id to it: ids are unique and a freed slot holds
+        None), so a stale or clashing hint costs a dict lookup, never a wrong slot. A
+        batch that names a session it opened (its buyer writes, an agent answers)
+        finds it without hashing. O(1)."""
+        cdef size_t b = (<size_t><PyObject*>session_id >> 6) & (HINTS - 1)
+        cdef int si = hint[b]
+        if (0 <= si < PyList_GET_SIZE(self._sid)
+                and PyList_GET_ITEM(self._sid, si) == <PyObject*>session_id):
+            return si
+        si = self._session_slot(session_id)
+        hint[b] = si
+        return si
+
     cdef inline int _session_slot(self, object session_id) except -1:
         slot = self._sessions.get(session_id)
         if slot is None:
@@ -2809,50 +2859,64 @@ cdef class Engine:
         return events
 
     def apply(self, double now, commands):
-        """Run a batch (see ``kefu._batch``): the hot commands without a Python call each."""
+        """Run a batch (see ``kefu._batch``): the hot commands without a Python call each.
+
+        One ``try`` around the whole loop, not one a command: entering a ``try`` that
+        has an ``except`` clause saves the handled-exception state, and the generated
+        C did that twice a command (the feed's ``next`` and the command).
+        """
         cdef list events = []
         cdef Py_ssize_t index = -1
         cdef Py_ssize_t n
         cdef Py_ssize_t done = 0
         cdef tuple c
         cdef int op
+        cdef bint feeding = False
+        cdef PyObject *item
+        cdef int si
+        cdef int hint[HINTS]  # see _hinted_slot
+        memset(hint, 0xff, sizeof(hint))  # all -1
+        command = None
         at = now
         feed = iter(commands)
-        while True:
-            index += 1
-            try:
-                command = next(feed)
-            except StopIteration:
-                break
-            except Exception as exc:  # the caller's iterable broke: keep what was done
-                raise BatchAborted(index, None, exc, events, at) from exc
-            done = len(events)
-            try:
+        try:
+            while True:
+                index += 1
+                feeding = True
+                item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
+                if item == NULL:
+                    break
+                command = <object>item
+                Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
+                feeding = False
+                done = len(events)
                 if (type(command) is tuple and len(<tuple>command) > 0
                         and type((<tuple>command)[0]) is str):
                     c = <tuple>command
                     n = len(c)
-                    # One dict lookup names the command: comparing the name with each
-                    # hot name in turn costs a string comparison per name it is not.
-                    op = _HOT_NAMES.get(c[0], -1)
+                    # Pointer comparisons name a literal command, a dict lookup any other
+                    # (string comparisons with each hot name would cost one per miss).
+                    op = _hot_op(<str>c[0])
                     if op == HOT_CLOSE and n == 2 and _is_id(c[1]):
-                        self._close(self._session_slot(c[1]), at, C_MANUAL, events)
+                        self._close(self._hinted_slot(c[1], hint), at, C_MANUAL, events)
                         continue
                     if (op == HOT_OPEN and 2 <= n <= 5 and _is_id(c[1])
                             and (n < 3 or _is_optional_id(c[2]))
                             and (n < 4 or _is_optional_id(c[3]))
                             and (n < 5 or _is_priority(c[4]))):
-                        self._open(at, c[1], c[2] if n > 2 else None, c[3] if n > 3 else None,
-                                   c[4] if n > 4 else 0, events)
+                        si = self._open(at, c[1], c[2] if n > 2 else None,
+                                        c[3] if n > 3 else None, c[4] if n > 4 else 0, events)
+                        hint[(<size_t><PyObject*>c[1] >> 6) & (HINTS - 1)] = si
                         continue
                     if op == HOT_BUYER and n == 2 and _is_id(c[1]):
-                        self._buyer_message(at, c[1])
+                        self._buyer_message_in(self._hinted_slot(c[1], hint), at)
                         continue
                     if (op == HOT_AGENT and 2 <= n <= 4 and _is_id(c[1])
                             and (n == 2 or type(c[2]) is bool)
                             and (n < 4 or _is_optional_id(c[3]))):
-                        self._agent_message(at, c[1], n >= 3 and c[2] is True,
-                                            c[3] if n == 4 else None)
+                        self._agent_message_in(self._hinted_slot(c[1], hint), at, c[1],
+                                               n >= 3 and c[2] is True,
+                                               c[3] if n == 4 else None)
                         continue
                     if op == HOT_TICK and n == 1:
                         self._tick(now, events)
@@ -2865,12 +2929,14 @@ cdef class Engine:
                 # Everything else (and anything odd) takes the checked path.
                 at = run_checked(self, command, at, events)
                 now = at
-            except Exception as exc:
-                # Whatever the failing command raised (a KefuError, or anything a hostile
-                # argument throws while it is checked), the events of the commands before
-                # it are kept: they happened. Its own, if any, are not.
-                del events[done:]
-                raise BatchAborted(index, command, exc, events, at) from exc
+        except Exception as exc:
+            if feeding:  # the caller's iterable broke: keep what was done
+                raise BatchAborted(index, None, exc, events, at) from exc
+            # Whatever the failing command raised (a KefuError, or anything a hostile
+            # argument throws while it is checked), the events of the commands before
+            # it are kept: they happened. Its own, if any, are not.
+            del events[done:]
+            raise BatchAborted(index, command, exc, events, at) from exc
         return events, at
 
     def apply_columns(self, double now, batch):
