@@ -208,10 +208,7 @@ cdef enum:
 cdef enum:
     HINTS = 256  # Engine.apply: slot hints by id address (a power of two)
 
-cdef dict _HOT_NAMES = {"close_session": HOT_CLOSE, "open_session": HOT_OPEN,
-                        "buyer_message": HOT_BUYER, "agent_message": HOT_AGENT,
-                        "tick": HOT_TICK, "at": HOT_AT}
-# The same names as (interned) objects: a command spelled with a literal carries these
+# The hot names as (interned) objects: a command spelled with a literal carries these
 # very objects, which one pointer comparison each recognises.
 cdef str S_CLOSE = "close_session"
 cdef str S_OPEN = "open_session"
@@ -219,6 +216,8 @@ cdef str S_BUYER = "buyer_message"
 cdef str S_AGENT = "agent_message"
 cdef str S_TICK = "tick"
 cdef str S_AT = "at"
+cdef dict _HOT_NAMES = {S_CLOSE: HOT_CLOSE, S_OPEN: HOT_OPEN, S_BUYER: HOT_BUYER,
+                        S_AGENT: HOT_AGENT, S_TICK: HOT_TICK, S_AT: HOT_AT}
 
 
 cdef inline int _hot_op(str name) except? -2:
@@ -2467,6 +2466,11 @@ cdef class Engine:
             raise UnknownAgent(agent_id)
         return slot
 
+    @staticmethod
+    cdef inline size_t _hint_of(object session_id) noexcept:
+        """The index in a HINTS table of ``session_id``, by the object's address. O(1)."""
+        return (<size_t><PyObject*>session_id >> 6) & (HINTS - 1)
+
     cdef inline int _hinted_slot(self, object session_id, int *hint) except -1:
         """``_session_slot`` through ``hint``, a table of HINTS slots indexed by the id
         object's address: a hinted slot is trusted only while it holds that very object
@@ -2474,7 +2478,7 @@ cdef class Engine:
         None), so a stale or clashing hint costs a dict lookup, never a wrong slot. A
         batch that names a session it opened (its buyer writes, an agent answers)
         finds it without hashing. O(1)."""
-        cdef size_t b = (<size_t><PyObject*>session_id >> 6) & (HINTS - 1)
+        cdef size_t b = Engine._hint_of(session_id)
         cdef int si = hint[b]
         if (0 <= si < PyList_GET_SIZE(self._sid)
                 and PyList_GET_ITEM(self._sid, si) == <PyObject*>session_id):
@@ -2906,7 +2910,7 @@ cdef class Engine:
                             and (n < 5 or _is_priority(c[4]))):
                         si = self._open(at, c[1], c[2] if n > 2 else None,
                                         c[3] if n > 3 else None, c[4] if n > 4 else 0, events)
-                        hint[(<size_t><PyObject*>c[1] >> 6) & (HINTS - 1)] = si
+                        hint[Engine._hint_of(c[1])] = si
                         continue
                     if op == HOT_BUYER and n == 2 and _is_id(c[1]):
                         self._buyer_message_in(self._hinted_slot(c[1], hint), at)
