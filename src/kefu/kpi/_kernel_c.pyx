@@ -249,30 +249,64 @@ cdef extern from *:
     #endif
         return 1;
     }
-    /* A hash of an exact str's code points for this pass's tables: CPython keeps
-       every str in the narrowest kind that holds it, so equal strings have equal
-       bytes and equal hashes. A few multiplications per 8 bytes, where str's own
-       (SipHash) costs several times that for an id of a dozen characters; the
-       tables never see any other hash. */
+    /* The hash of an exact str for this kernel's tables, keyed so that ids chosen
+       to collide cannot pile into one probe run and make a pass quadratic (a
+       fixed hash, or a seeded multiply-and-shift one, lets anyone who reads it
+       build such ids). Two steps, both keyed by secrets drawn from Python's own
+       hash secret when the module loads (so ``PYTHONHASHSEED`` fixes them, as it
+       fixes Python's dicts): a polynomial in ``kefu_poly_key`` modulo the prime
+       2**61 - 1 over the str's bytes in 7-byte pieces, led by its length and
+       width, where two different strings of at most L pieces agree for at most
+       L of the 2**61 keys; then one multiplication by the odd ``kefu_mix_key``,
+       whose top bits (a table's index) two different values share with chance
+       about 2 / 2**bits. A multiplication per 7 bytes: cheaper than SipHash,
+       which a fresh id of a dozen characters pays in full. CPython keeps every
+       str in the narrowest width that holds it, so equal strings have equal
+       bytes and equal hashes. */
+    static uint64_t kefu_poly_key = 0x0A4093822299F31DULL;
+    static uint64_t kefu_mix_key = 0x9E3779B97F4A7C15ULL;
+    static const uint64_t KEFU_M61 = (1ULL << 61) - 1;
+    /* a * b modulo 2**61 - 1, for a below 2**62 and b below 2**61; the result is
+       below 2**61 + 4 (not always fully reduced: equal inputs still give equal
+       results, and equal results mean equal values modulo the prime). */
+    static inline uint64_t kefu_mul61(uint64_t a, uint64_t b) {
+    #if defined(__SIZEOF_INT128__)
+        __uint128_t product = (__uint128_t)a * b;
+        uint64_t lower = (uint64_t)product, above = (uint64_t)(product >> 61);
+    #else
+        uint64_t ll = (a & 0xFFFFFFFFULL) * (b & 0xFFFFFFFFULL);
+        uint64_t hl = (a >> 32) * (b & 0xFFFFFFFFULL), lh = (a & 0xFFFFFFFFULL) * (b >> 32);
+        uint64_t cross = (ll >> 32) + (hl & 0xFFFFFFFFULL) + lh;
+        uint64_t upper = (hl >> 32) + (cross >> 32) + (a >> 32) * (b >> 32);
+        uint64_t lower = (cross << 32) | (ll & 0xFFFFFFFFULL), above = (upper << 3) | (lower >> 61);
+    #endif
+        uint64_t r = (lower & KEFU_M61) + above;
+        return (r & KEFU_M61) + (r >> 61);
+    }
     static inline Py_hash_t kefu_str_hash(PyObject* s) {
         if (!kefu_str_ready(s)) return 0;
-        Py_ssize_t n = PyUnicode_GET_LENGTH(s) * PyUnicode_KIND(s);
+        int kind = PyUnicode_KIND(s);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s) * kind;
         const unsigned char* p = (const unsigned char*)PyUnicode_DATA(s);
-        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n, v;
-        for (; n >= 8; n -= 8, p += 8) {
-            std::memcpy(&v, p, 8);
-            h = (h ^ v) * 0xFF51AFD7ED558CCDULL;
-            h ^= h >> 32;
+        uint64_t h = ((uint64_t)n << 2) + (uint64_t)kind, v;
+        for (; n >= 7; n -= 7, p += 7) {
+            v = 0;
+            std::memcpy(&v, p, 7);
+            h = kefu_mul61(h, kefu_poly_key) + v;
         }
-        v = 0;
-        std::memcpy(&v, p, (size_t)n);
-        h = (h ^ v) * 0xC4CEB9FE1A85EC53ULL;
-        h ^= h >> 29;
-        h *= 0xFF51AFD7ED558CCDULL;
-        h ^= h >> 32;
-        return (Py_hash_t)h;
+        if (n > 0) {
+            v = 0;
+            std::memcpy(&v, p, (size_t)n);
+            h = kefu_mul61(h, kefu_poly_key) + v;
+        }
+        return (Py_hash_t)(h * kefu_mix_key);
     }
-    /* Equality of two exact str: lengths, kinds and bytes (see kefu_str_hash). */
+    static inline void kefu_set_hash_keys(uint64_t poly, uint64_t mix) {
+        kefu_poly_key = poly % (KEFU_M61 - 1) + 1;
+        kefu_mix_key = mix | 1;
+    }
+    /* Equality of two exact str: lengths, kinds and bytes (CPython keeps every str in
+       the narrowest kind that holds it, so equal strings have equal bytes). */
     static inline int kefu_str_eq(PyObject* a, PyObject* b) {
         if (!kefu_str_ready(a) || !kefu_str_ready(b)) {
             int c = PyUnicode_Compare(a, b);
@@ -364,6 +398,7 @@ cdef extern from *:
         int kind
         Py_ssize_t n
     Py_hash_t str_hash "kefu_str_hash"(PyObject* s) noexcept
+    void set_hash_keys "kefu_set_hash_keys"(uint64_t poly, uint64_t mix) noexcept
     bint str_eq "kefu_str_eq"(PyObject* a, PyObject* b) noexcept
     void sort_routes "kefu_sort_routes"(vector[Route]& v) except +
 
@@ -371,8 +406,8 @@ cdef extern from *:
 cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t pos,
                        PyObject* sid, PyObject* bid, PyObject* mid, PyObject* agent) noexcept:
     """One row's sort key, holding a reference to each of its (exact str) ids. Hashing
-    here, in input (memory) order, is cheaper than in time order; the hash is the
-    pass's own (``kefu_str_hash``: only its tables use it) and cannot fail."""
+    here, in input (memory) order, is cheaper than in time order; the hash is
+    the tables' keyed one (``kefu_str_hash``) and cannot fail."""
     key.at = at
     key.seq = seq
     key.rank = rank
@@ -442,13 +477,17 @@ cdef class _Table:
 
     cdef Slot* slots
     cdef Py_ssize_t mask
+    cdef int shift  # a key's first slot is its hash's top bits: 64 - log2(slots)
     cdef Py_ssize_t used
 
     def __cinit__(self, Py_ssize_t n):
         cdef Py_ssize_t size = 8
+        cdef int bits = 3
         while size < 2 * n + 8:
             size <<= 1
+            bits += 1
         self.mask = size - 1
+        self.shift = 64 - bits
         self.used = 0
         self.slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
         if self.slots == NULL:
@@ -459,22 +498,23 @@ cdef class _Table:
 
     cdef inline void will_probe(self, Py_hash_t h) noexcept:
         """Start fetching the slot a key of hash ``h`` probes first."""
-        prefetch(&self.slots[(<uint64_t>h) & self.mask])
+        prefetch(&self.slots[(<uint64_t>h) >> self.shift])
 
     cdef int _grow(self) except -1:
         """Twice the slots, every key moved to its place among them. O(keys)."""
         cdef Py_ssize_t size = 2 * (self.mask + 1), mask = size - 1, k, i
+        cdef int shift = self.shift - 1
         cdef Slot* old = self.slots
         cdef Slot* slots = <Slot*>PyMem_Calloc(size, sizeof(Slot))
         if slots == NULL:
             raise MemoryError()
         for k in range(self.mask + 1):
             if old[k].key != NULL:
-                i = (<uint64_t>old[k].hash) & mask
+                i = (<uint64_t>old[k].hash) >> shift
                 while slots[i].key != NULL:
                     i = (i + 1) & mask
                 slots[i] = old[k]
-        self.slots, self.mask = slots, mask
+        self.slots, self.mask, self.shift = slots, mask, shift
         PyMem_Free(old)
         return 0
 
@@ -482,7 +522,7 @@ cdef class _Table:
                                Py_ssize_t value) except -2:
         """The number stored for exact str ``key`` (of hash ``h``); if none, store
         ``value`` and return -1. The table is never more than half full."""
-        cdef Py_ssize_t i = (<uint64_t>h) & self.mask
+        cdef Py_ssize_t i = (<uint64_t>h) >> self.shift
         cdef Slot* slot
         while True:
             slot = &self.slots[i]
@@ -524,6 +564,19 @@ cdef class _Keys:
 
 cdef array _doubles(Py_ssize_t n):
     return clone(_DOUBLES, n, False)
+
+
+set_hash_keys(<uint64_t>(hash(b"kefu.kpi id tables: polynomial") & 0xFFFFFFFFFFFFFFFF),
+              <uint64_t>(hash(b"kefu.kpi id tables: mix") & 0xFFFFFFFFFFFFFFFF))
+
+
+def table_hash(str s):
+    """The hash this kernel's id tables give exact str ``s``, as an unsigned 64-bit
+    int: a table of 2**b slots probes first at its top b bits (for tests: ids chosen
+    to collide must spread like any others). O(len(s))."""
+    if type(s) is not str:
+        raise TypeError("table_hash takes an exact str")
+    return <uint64_t>str_hash(<PyObject*>s)
 
 
 def scan(list msgs, object as_of):
