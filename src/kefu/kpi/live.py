@@ -65,7 +65,7 @@ import heapq
 import zoneinfo
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
@@ -832,9 +832,10 @@ class LiveTracker:
                  split.get(j, no_samples),
                  (0, 0, s.unknown, 0, tl.negatives.get(j, 0) if j >= 0 else 0))
 
-    def _contacts_of(self, tl: Timeline, m: Measure) -> list[dict[str, Any]] | None:
+    def _contacts_of(self, tl: Timeline, m: Measure
+                     ) -> list[tuple[str, str, LiveContact]] | None:
         """Every K13 contact of a walk's sessions from the compiled contact count (one
-        pass in C, its detail one dict per contact; no exclusion applied: the
+        pass in C, its detail one row per contact; no exclusion applied: the
         compiled taking gives each its reason), or None when it cannot count this
         walk (each session's contact is then found by ``contact_of``). What
         ``contact_of`` gives session by session, in a few microseconds each, the
@@ -847,11 +848,12 @@ class LiveTracker:
         table = self._hour_tables.get(span, False)
         if table is False:
             table = self._hour_tables[span] = hour_table(tz, *span)
-        found: list[dict[str, Any]] = []
+        found: list[tuple[str, str, LiveContact]] = []
+        totals = (compiled_live("Totals") or ContactCounts)()  # every key's: never read
         counted = kernel.compiled("contacts")(
-            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0,
-            compiled_live("Totals") or ContactCounts,
-            lambda c: dt.datetime.fromtimestamp(c, tz).hour, found, dict,
+            tl, attrs.evolve(m.opts, excluded={}), cal, 0.0, 0.0, repeat(totals).__next__,
+            lambda c: dt.datetime.fromtimestamp(c, tz).hour, found,
+            compiled_live("contact_row"),
             (_ANSWERED, _ABANDONED, _WAITING, _EXCLUDED), table)  # the codes contact_of gives
         return None if counted is None else found
 
