@@ -28,6 +28,7 @@ from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
 from kefu.kpi import AgentStatus, Exclusion, LiveTracker, Window, kernel
 from kefu.kpi.live_service import LiveService
+from kefu.kpi.results import DataQuality
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -120,8 +121,10 @@ def test_K12_K13_compiled_contact_count_equals_the_reference(
     """The compiled placing counts a session's K13 contact (``_live_c.count``) into every
     breakdown as :meth:`LiveService.count` does: contacts counted in, some counted
     out again, the same counts, durations and changed keys."""
-    compiled_count = importlib.import_module("kefu.kpi._live_c").count
-    python, compiled = LiveService(180.0, 5.0), LiveService(180.0, 5.0)
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    compiled_count = compiled_module.count
+    python = LiveService(180.0, 5.0)
+    compiled = LiveService(180.0, 5.0, compiled_module.Counts)  # its parts in C
     counted = []
     for contact in contacts:
         python.count(contact, 1)
@@ -135,6 +138,19 @@ def test_K12_K13_compiled_contact_count_equals_the_reference(
     python.commit()
     compiled.commit()
     assert _service(compiled) == _service(python)
+    assert all(type(acc) is compiled_module.Counts for acc in compiled._parts.values())
+    assert python.report(DataQuality()) == compiled.report(DataQuality())
+
+
+def test_K12_K13_the_compiled_count_of_a_service_with_python_parts_is_the_references() -> None:
+    """A service whose breakdown keys are counted in the reference's objects (a tracker
+    placing in Python) is counted by the reference when the compiled count is asked."""
+    compiled_count = importlib.import_module("kefu.kpi._live_c").count
+    python, other = LiveService(180.0, 5.0), LiveService(180.0, 5.0)
+    contact = (dt.date(2024, 3, 1), 9, "pre", "alice", 0, 4.5, 1, None, BASE)
+    python.count(contact, 1)
+    compiled_count(other, contact, 1)
+    assert _service(other) == _service(python)
 
 
 def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing() -> None:

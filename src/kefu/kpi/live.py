@@ -350,6 +350,8 @@ class LiveTracker:
             self.add = self._feed.add  # type: ignore[method-assign]
         # Placing a measured session (:meth:`_apply`): in C alongside the compiled feed.
         self._place = compiled_place()
+        # The K13 breakdown keys' counts (:class:`LiveService`): in C with the placing.
+        self._counts_cls = compiled_live("Counts") if self._place is not None else None
         # Keeping what a walk found for a session (:meth:`_take`): in C with the placing.
         take = compiled_take(self._place is not None)
         self._take_c = None if take is None else functools.partial(take, self)
@@ -394,7 +396,7 @@ class LiveTracker:
     def _fresh_books(self) -> None:
         """Empty books: everything the tracker measured and placed, none of what was fed.
         O(1)."""
-        self._service = LiveService(*self._service_args)
+        self._service = LiveService(*self._service_args, self._counts_cls)
         self._later: dict[str, LiveContact] = {}  # K13 contacts whose clock is still to come
         # K13 contacts of sessions taken back in this flush and still counted: a session
         # placed again with the same contact leaves the counts as they are (most of a
