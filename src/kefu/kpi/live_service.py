@@ -94,14 +94,17 @@ class _Counts:
         self.built: ServiceFigures | None = None  # figures() since the last change
 
     def commit(self) -> None:
+        """:func:`commit_counts` of this key."""
         commit_counts(self)
 
     def figures(self) -> ServiceFigures:
+        """:func:`counts_figures` of this key."""
         return counts_figures(self)
 
 
 def commit_counts(acc: Any) -> None:
-    """Put a key's durations counted since the last commit into its multisets, in bulk."""
+    """Put a key's durations counted since the last commit into its multisets, in bulk
+    (``acc``: a ``_Counts`` or its C twin). O(durations changed, log n each)."""
     add_w, del_w, add_a, del_a = acc.delta
     if add_w or del_w:
         acc.waits.change(add_w, del_w)
