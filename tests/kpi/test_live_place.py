@@ -148,9 +148,13 @@ def test_K12_K13_the_compiled_count_of_a_service_with_python_parts_is_the_refere
     compiled_count = importlib.import_module("kefu.kpi._live_c").count
     python, other = LiveService(180.0, 5.0), LiveService(180.0, 5.0)
     contact = (dt.date(2024, 3, 1), 9, "pre", "alice", 0, 4.5, 1, None, BASE)
+    later = (dt.date(2024, 3, 1), 10, "pre", "bob", 1, 2.0, 0, None, BASE + 3600.0)
     python.count(contact, 1)
-    compiled_count(other, contact, 1)
+    python.count(later, 1)
+    other.count(contact, 1)  # keys the reference made (shop, day, group) ...
+    compiled_count(other, later, 1)  # ... counted again, and new ones (hour, agent) made
     assert _service(other) == _service(python)
+    assert all(type(acc) is type(python._parts[part]) for part, acc in other._parts.items())
 
 
 def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing() -> None:
