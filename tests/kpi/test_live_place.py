@@ -182,3 +182,38 @@ def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing(
     del tracker
     gc.collect()
     assert sys.getrefcount(agent) == before
+
+
+def test_K08_K12_a_live_samples_column_never_made_is_kept_as_an_empty_one() -> None:
+    """The compiled keeping reads a session's ``LiveSamples`` as they are: a column the
+    walk never made (here the in-window seconds of waits past a close) is an empty
+    one, as the reference keeping (``live._samples_of``) reads it, not an error."""
+    from kefu.kpi import Handover, Message, live_measure
+    from kefu.kpi.records import Sender
+
+    if kernel.ACTIVE != "c":
+        pytest.skip("only the compiled walk makes LiveSamples")
+    live_samples = importlib.import_module("kefu.kpi._live_c").LiveSamples
+
+    def odd() -> Any:
+        x = live_samples()
+        x.first_xc.append(5.0)  # its first_xw never made
+        return x
+
+    kept = []
+    for keeping in ("c", "py"):  # the tracker's keeping; the walk is the compiled one
+        kernel.ACTIVE = keeping
+        try:
+            t = LiveTracker(tz=SH)
+        finally:
+            kernel.ACTIVE = "c"
+        assert (t._take_c is None) == (keeping == "py")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(live_measure.LiveMeasure, "_samples_cls", staticmethod(odd))
+            t.add(Message("s1", "b1", BASE, Sender.BUYER, "m1"))
+            t.add(Handover("s1", "b1", "alice", BASE + 1.0))
+            t.add(Message("s1", "b1", BASE + 30.0, Sender.AGENT, "m2", agent_id="alice"))
+            t.response_times()
+        kept.append(t._sessions["s1"].samples)
+    assert kept[0] == kept[1]
+    assert kept[0]

@@ -591,6 +591,8 @@ cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
     (a :class:`LiveSamples` column never made) is an empty one."""
     if common is None:
         common = _NO_DOUBLES
+    if xw is None:
+        xw = _NO_DOUBLES
     if xc is not None and len(xc):
         out.append((keys[at], _joined(common, xc)))
         out.append((keys[at + 1], _joined(common, xw)))
