@@ -28,6 +28,7 @@ from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
 from kefu.kpi import AgentStatus, Exclusion, LiveTracker, Window, kernel
 from kefu.kpi.live_service import LiveService
+from kefu.kpi.results import DataQuality
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -120,8 +121,10 @@ def test_K12_K13_compiled_contact_count_equals_the_reference(
     """The compiled placing counts a session's K13 contact (``_live_c.count``) into every
     breakdown as :meth:`LiveService.count` does: contacts counted in, some counted
     out again, the same counts, durations and changed keys."""
-    compiled_count = importlib.import_module("kefu.kpi._live_c").count
-    python, compiled = LiveService(180.0, 5.0), LiveService(180.0, 5.0)
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    compiled_count = compiled_module.count
+    python = LiveService(180.0, 5.0)
+    compiled = LiveService(180.0, 5.0, compiled_module.Counts)  # its parts in C
     counted = []
     for contact in contacts:
         python.count(contact, 1)
@@ -135,6 +138,23 @@ def test_K12_K13_compiled_contact_count_equals_the_reference(
     python.commit()
     compiled.commit()
     assert _service(compiled) == _service(python)
+    assert all(type(acc) is compiled_module.Counts for acc in compiled._parts.values())
+    assert python.report(DataQuality()) == compiled.report(DataQuality())
+
+
+def test_K12_K13_the_compiled_count_of_a_service_with_python_parts_is_the_references() -> None:
+    """A service whose breakdown keys are counted in the reference's objects (a tracker
+    placing in Python) is counted by the reference when the compiled count is asked."""
+    compiled_count = importlib.import_module("kefu.kpi._live_c").count
+    python, other = LiveService(180.0, 5.0), LiveService(180.0, 5.0)
+    contact = (dt.date(2024, 3, 1), 9, "pre", "alice", 0, 4.5, 1, None, BASE)
+    later = (dt.date(2024, 3, 1), 10, "pre", "bob", 1, 2.0, 0, None, BASE + 3600.0)
+    python.count(contact, 1)
+    python.count(later, 1)
+    other.count(contact, 1)  # keys the reference made (shop, day, group) ...
+    compiled_count(other, later, 1)  # ... counted again, and new ones (hour, agent) made
+    assert _service(other) == _service(python)
+    assert all(type(acc) is type(python._parts[part]) for part, acc in other._parts.items())
 
 
 def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing() -> None:
@@ -162,3 +182,38 @@ def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing(
     del tracker
     gc.collect()
     assert sys.getrefcount(agent) == before
+
+
+def test_K08_K12_a_live_samples_column_never_made_is_kept_as_an_empty_one() -> None:
+    """The compiled keeping reads a session's ``LiveSamples`` as they are: a column the
+    walk never made (here the in-window seconds of waits past a close) is an empty
+    one, as the reference keeping (``live._samples_of``) reads it, not an error."""
+    from kefu.kpi import Handover, Message, live_measure
+    from kefu.kpi.records import Sender
+
+    if kernel.ACTIVE != "c":
+        pytest.skip("only the compiled walk makes LiveSamples")
+    live_samples = importlib.import_module("kefu.kpi._live_c").LiveSamples
+
+    def odd() -> Any:
+        x = live_samples()
+        x.first_xc.append(5.0)  # its first_xw never made
+        return x
+
+    kept = []
+    for keeping in ("c", "py"):  # the tracker's keeping; the walk is the compiled one
+        kernel.ACTIVE = keeping
+        try:
+            t = LiveTracker(tz=SH)
+        finally:
+            kernel.ACTIVE = "c"
+        assert (t._take_c is None) == (keeping == "py")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(live_measure.LiveMeasure, "_samples_cls", staticmethod(odd))
+            t.add(Message("s1", "b1", BASE, Sender.BUYER, "m1"))
+            t.add(Handover("s1", "b1", "alice", BASE + 1.0))
+            t.add(Message("s1", "b1", BASE + 30.0, Sender.AGENT, "m2", agent_id="alice"))
+            t.response_times()
+        kept.append(t._sessions["s1"].samples)
+    assert kept[0] == kept[1]
+    assert kept[0]

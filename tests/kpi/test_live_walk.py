@@ -12,6 +12,8 @@ whole-day walk's.
 
 from __future__ import annotations
 
+import importlib
+from array import array
 from typing import Any
 
 import pytest
@@ -129,3 +131,21 @@ def test_K12_the_trackers_walk_keeps_the_units_of_the_pure_walk(
         assert got == {sid: (shop, sorted(agents, key=lambda u: u[5] or ""))
                        for sid, (shop, agents) in expected.items()}
         assert _split(live) == _split(pure)
+
+
+def test_K08_K12_the_live_walks_samples_take_values_as_samples_do() -> None:
+    """The compiled walk keeps a live session's samples in ``_live_c.LiveSamples`` (its
+    columns made on first use): never asked for, each column reads empty; filled
+    through the same methods, the same values as ``measure.Samples``, column by
+    column, including the ones past a window's close."""
+    live_samples = importlib.import_module("kefu.kpi._live_c").LiveSamples
+    assert _plain(live_samples()) == _plain(Samples())
+    live, ref = live_samples(), Samples()
+    for s in (live, ref):
+        s.add_run(array("d", [3.0, 4.0, 5.0]), 1, [2.0, 1.0])
+        s.add_run(array("d", [9.0]), 0, [8.5])
+        s.add_one(7.0, None, True)
+        s.add_one(8.0, 6.0, False)
+        s.rep.append(1.5)
+    assert _plain(live) == _plain(ref)
+    assert live.rep is live.rep  # made once, then the same column

@@ -44,6 +44,8 @@ from types import MemberDescriptorType
 
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import NestedCall
+from kefu.kpi.live_service import commit_counts, counts_figures
+from kefu.kpi.multiset import Multiset
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.results import EXCLUDED_CODE
@@ -454,15 +456,48 @@ if (WAITS, ABANDONS) != (0, 1):
     raise ImportError("kefu.kpi._live_c: service.tally's bags are not the ones it knows")
 
 
+cdef class Counts:
+    """``live_service._Counts`` in C, the breakdown keys' counts of a tracker placing in
+    C: the same fields (:func:`count` reads and writes them as C fields, not by
+    attribute lookups) and the same methods (the reference's own functions). O(1)."""
+
+    cdef public Py_ssize_t contacts
+    cdef public list counts
+    cdef public dict excluded_by
+    cdef public object waits, abandons, built
+    cdef public tuple delta
+
+    def __cinit__(self):
+        self.contacts = 0
+        self.counts = [0] * 7
+        self.excluded_by = {}
+        self.waits = Multiset()
+        self.abandons = Multiset()
+        self.delta = ([], [], [], [])
+        self.built = None
+
+    def commit(self):
+        """``live_service._Counts.commit``."""
+        commit_counts(self)
+
+    def figures(self):
+        """``live_service._Counts.figures``."""
+        return counts_figures(self)
+
+
 cpdef int count(service, tuple contact, long n) except -1:
     """:meth:`kefu.kpi.live_service.LiveService.count` compiled: the same counts, in the
     same order, on the service's own parts (its docstring says what). The contact's
     ``tally`` is worked out once and added to each of its (up to five) breakdowns,
-    with no Python frame per breakdown. O(1)."""
+    with no Python frame per breakdown. A service whose parts are not
+    :class:`Counts` is counted by the reference. O(1)."""
+    if service._new_part is not Counts:
+        service.count(contact, n)
+        return 0
     day, hour, group, agent, code, wait, moved, reason, _c = contact
     cdef dict parts = service._parts
     cdef set changed = service._changed
-    cdef object new_part = service._new_part
+    cdef Counts acc
     # service.tally's effect, once: which count moves, and where the duration goes.
     cdef Py_ssize_t first = 6, second = -1, bag = -1
     cdef long moves = 0
@@ -488,9 +523,10 @@ cpdef int count(service, tuple contact, long n) except -1:
         part = keys[k]
         found = parts.get(part)
         if found is None:
-            acc = parts[part] = new_part()
+            acc = Counts.__new__(Counts)
+            parts[part] = acc
         else:
-            acc = found
+            acc = <Counts?>found
         acc.built = None
         cnt = acc.counts
         cnt[first] += n
@@ -551,8 +587,13 @@ cdef tuple _keys_of(dict known, owner):
 cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
                     array xw) except -1:
     """One kind's samples of an owner (``live._samples_of``), as the bytes of their
-    doubles (one object each, untracked by the garbage collector)."""
-    if len(xc):
+    doubles (one object each, untracked by the garbage collector). A None column
+    (a :class:`LiveSamples` column never made) is an empty one."""
+    if common is None:
+        common = _NO_DOUBLES
+    if xw is None:
+        xw = _NO_DOUBLES
+    if xc is not None and len(xc):
         out.append((keys[at], _joined(common, xc)))
         out.append((keys[at + 1], _joined(common, xw)))
     elif len(common):
@@ -563,14 +604,81 @@ cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
 
 
 cdef int _samples_into(list out, dict known, owner, x) except -1:
-    """``live._samples_of`` for one owner's Samples ``x``: its multisets' values."""
+    """``live._samples_of`` for one owner's samples ``x`` (a :class:`LiveSamples`, or a
+    ``measure.Samples`` from the reference walk): its multisets' values."""
     cdef tuple keys = _keys_of(known, owner)
+    cdef LiveSamples mine
+    if type(x) is LiveSamples:  # its columns as they are: none made for the reading
+        mine = x
+        _kind_into(out, keys, 0, mine._first, mine._first_xc, mine._first_xw)
+        _kind_into(out, keys, 2, mine._rep, mine._rep_xc, mine._rep_xw)
+        return 0
     _kind_into(out, keys, 0, x.first, x.first_xc, x.first_xw)
     _kind_into(out, keys, 2, x.rep, x.rep_xc, x.rep_xw)
     return 0
 
 
 cdef array _NO_DOUBLES = array("d")
+
+
+cdef class LiveSamples:
+    """:class:`kefu.kpi.measure.Samples` as the live tracker's walk makes them (one per
+    session, and per agent of the session, in split mode), made in C: each of its six
+    columns (arrays of doubles) is made when it is first asked for, so a session's
+    samples are one object and the two columns the walk fills (``rep``, ``first``),
+    not a Python constructor and six arrays, each an object the garbage collector
+    tracks. :func:`take` reads the columns as they are (never made: empty). Samples
+    past a window's close (rare) go through ``measure.Samples``' own methods. O(1)."""
+
+    cdef array _rep, _rep_xc, _rep_xw, _first, _first_xc, _first_xw
+
+    @property
+    def rep(self):
+        if self._rep is None:
+            self._rep = _new_doubles()
+        return self._rep
+
+    @property
+    def rep_xc(self):
+        if self._rep_xc is None:
+            self._rep_xc = _new_doubles()
+        return self._rep_xc
+
+    @property
+    def rep_xw(self):
+        if self._rep_xw is None:
+            self._rep_xw = _new_doubles()
+        return self._rep_xw
+
+    @property
+    def first(self):
+        if self._first is None:
+            self._first = _new_doubles()
+        return self._first
+
+    @property
+    def first_xc(self):
+        if self._first_xc is None:
+            self._first_xc = _new_doubles()
+        return self._first_xc
+
+    @property
+    def first_xw(self):
+        if self._first_xw is None:
+            self._first_xw = _new_doubles()
+        return self._first_xw
+
+    def add_run(self, d, common, wins):
+        """``measure.Samples.add_run`` (the same code, on these columns)."""
+        _SAMPLES_ADD_RUN(self, d, common, wins)
+
+    def add_one(self, cal_s, win_s, first):
+        """``measure.Samples.add_one`` (the same code, on these columns)."""
+        _SAMPLES_ADD_ONE(self, cal_s, win_s, first)
+
+
+cdef object _SAMPLES_ADD_RUN = Samples.add_run
+cdef object _SAMPLES_ADD_ONE = Samples.add_one
 
 
 cdef inline array _new_doubles():
@@ -594,6 +702,19 @@ cdef inline bytes _joined(array a, array b):
 
 
 cdef object _ASK = object()  # take: no contact given, ask contact_of
+
+
+cdef tuple _stretches_of(agents, starts, ends, Py_ssize_t lo, Py_ssize_t hi):
+    """A session's stretches ``lo:hi`` of the timeline's columns as (agent, start, end)
+    tuples (``live.LiveTracker._take``'s strict zip of the slices): read by index from
+    the lists, with no slice or zip object per session. O(its stretches)."""
+    cdef Py_ssize_t k
+    if not (type(agents) is list and type(starts) is list and type(ends) is list):
+        return tuple(zip(agents[lo:hi], starts[lo:hi], ends[lo:hi], strict=True))
+    cdef list a = agents, b = starts, c = ends
+    if hi > len(a) or hi > len(b) or hi > len(c):
+        raise ValueError("a timeline's stretch columns are shorter than its sessions say")
+    return tuple([(a[k], b[k], c[k]) for k in range(lo, hi)])
 
 
 def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_units,
@@ -641,7 +762,7 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
         s.contact = (m.cal.days[i], hour, tl.groups[j], agent, code, wait, moved, reason, c)
     if j >= 0:
         lo, hi = tl.s_lo[j], tl.s_hi[j]
-    stretches = tuple(zip(tl.agents[lo:hi], tl.starts[lo:hi], tl.ends[lo:hi], strict=True))
+    stretches = _stretches_of(tl.agents, tl.starts, tl.ends, lo, hi)
     if stretches != s.stretches:
         for agent in {x[0] for x in s.stretches}:
             (<set>held_by[agent]).discard(sid)
@@ -796,9 +917,10 @@ cdef tuple _NO_SAMPLES = (Samples(), {}, 0, 0)
 
 cdef class Totals:
     """What the compiled contact count adds a key's contacts to, for the tracker's walks
-    (``service._Acc``'s fields, made in C): the tracker reads each contact from the
-    count's detail and never these totals, so a walk's few dozen keys cost no Python
-    constructor each. O(1)."""
+    (``service._Acc``'s fields, made in C). The tracker reads each contact from the
+    count's detail and never these totals, so one per walk takes every key's
+    contacts (the count asks for one per key: the tracker hands it the same):
+    no object per key, and a walk's few values die with it. O(1)."""
 
     cdef public list counts, waits, abandons
     cdef public dict excluded_by
@@ -811,18 +933,30 @@ cdef class Totals:
 cdef tuple _NO_UNITS = ([], [])  # a session the walk made no unit of (never changed)
 
 
+def contact_row(*, session_id, buyer_id, day, hour, group, agent_id, start, outcome, wait,
+                transfers, reason):
+    """One contact of the compiled contact count's detail (its ``contact_cls``), as the
+    tracker keeps it: (session id, buyer id, its ``LiveContact`` with no exclusion
+    reason; the count is run with none, and :func:`take_all` gives each its buyer's).
+    One tuple per contact, not a dict of eleven fields read back. O(1)."""
+    return (session_id, buyer_id, (day, hour, group, agent_id, outcome,
+                                   0.0 if wait is None else wait, transfers, None, start))
+
+
 cdef dict _contacts(list found, dict excluded):
     """The walk's K13 contacts by session, as the tracker keeps them (``LiveContact``),
-    from the compiled contact count's detail (one dict per contact, counted with no
+    from the compiled contact count's detail (:func:`contact_row`s, counted with no
     exclusion: ``excluded`` gives each its reason, as ``contact_of`` does)."""
-    cdef dict out = {}, d
+    cdef dict out = {}
+    cdef tuple row, contact
     for value in found:
-        d = value
-        wait = d["wait"]
-        out[d["session_id"]] = (
-            d["day"], d["hour"], d["group"], d["agent_id"], d["outcome"],
-            0.0 if wait is None else wait, d["transfers"],
-            excluded.get(d["buyer_id"]) if excluded else None, d["start"])
+        row = value
+        contact = row[2]
+        if excluded:
+            reason = excluded.get(row[1])
+            if reason is not None:
+                contact = contact[:7] + (reason, contact[8])
+        out[row[0]] = contact
     return out
 
 

@@ -28,11 +28,12 @@ from kefu import _compat
 from kefu.kpi import kernel
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.intake import CLEAN_ONE
+from kefu.kpi.measure import Samples
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
 __all__ = ["Feed", "Feeding", "Survey", "compiled_live", "compiled_place", "compiled_take",
-           "new_feed", "survey"]
+           "new_feed", "samples_class", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -188,6 +189,17 @@ def compiled_take(placing: bool) -> Callable[..., None] | None:
         take: Callable[..., None] = _COMPILED.take
         return take
     return None
+
+
+def samples_class() -> type:
+    """The class of the samples the compiled walk makes for a live session (and each of
+    its agents): ``kefu.kpi._live_c.LiveSamples`` when built (one object, its columns
+    made on first use), else :class:`kefu.kpi.measure.Samples`. Only the compiled
+    walk makes them; the reference walk makes its own ``Samples``."""
+    if _COMPILED is not None:
+        cls: type = _COMPILED.LiveSamples
+        return cls
+    return Samples
 
 
 def compiled_live(name: str) -> Callable[..., Any] | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kefu.kpi.clocks import MISSED
+from kefu.kpi.live_feed import samples_class
 from kefu.kpi.measure import AgentKey, Measure, ShopKey
 from kefu.kpi.options import Options
 from kefu.kpi.results import EXCLUDED_CODE, Key
@@ -37,6 +38,8 @@ class LiveMeasure(Measure):
     per session-day; agent units), in the order the walk made them."""
 
     __slots__ = ("by_session",)
+    # Each session's samples (and each agent's in it) in one cheap object (live_feed).
+    _samples_cls = samples_class()
 
     def __init__(self, tl: Timeline, opts: Options, cal: Calendar, **kwargs: bool) -> None:
         self.by_session: dict[str, tuple[list[LiveUnit], list[LiveUnit]]] = {}

@@ -17,7 +17,7 @@ O(keys x (n / block)) after a change, less for keys whose figures did not.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 import attrs
@@ -35,7 +35,7 @@ from kefu.kpi.service import (
     with_loads,
 )
 
-__all__ = ["LiveContact", "LiveService"]
+__all__ = ["LiveContact", "LiveService", "commit_counts", "counts_figures"]
 
 # A session's contact: (day, local hour, group, agent who took it first, outcome code,
 # queue wait or time to abandon, transfers, exclusion reason, clock).
@@ -75,7 +75,9 @@ def kept(figures: R) -> R:
 
 
 class _Counts:
-    """One breakdown key's contacts: :func:`kefu.kpi.service.tally` counts and multisets."""
+    """One breakdown key's contacts: :func:`kefu.kpi.service.tally` counts and multisets.
+    (The compiled placing keeps them in its C twin, ``kefu.kpi._live_c.Counts``: the
+    same fields, the same methods, which are these functions.)"""
 
     __slots__ = ("abandons", "built", "contacts", "counts", "delta", "excluded_by", "waits")
 
@@ -92,35 +94,50 @@ class _Counts:
         self.built: ServiceFigures | None = None  # figures() since the last change
 
     def commit(self) -> None:
-        add_w, del_w, add_a, del_a = self.delta
-        if add_w or del_w:
-            self.waits.change(add_w, del_w)
-        if add_a or del_a:
-            self.abandons.change(add_a, del_a)
-        self.delta = ([], [], [], [])
+        """:func:`commit_counts` of this key."""
+        commit_counts(self)
 
     def figures(self) -> ServiceFigures:
-        """The key's figures; built again only after its counts changed, so a steady
-        dashboard's report costs a lookup per key."""
-        if self.built is None:
-            self.commit()
-            self.built = kept(figures_of(self.counts, self.excluded_by,
-                                         self.waits.durations(), self.abandons.durations()))
-        return self.built
+        """:func:`counts_figures` of this key."""
+        return counts_figures(self)
+
+
+def commit_counts(acc: Any) -> None:
+    """Put a key's durations counted since the last commit into its multisets, in bulk
+    (``acc``: a ``_Counts`` or its C twin). O(durations changed, log n each)."""
+    add_w, del_w, add_a, del_a = acc.delta
+    if add_w or del_w:
+        acc.waits.change(add_w, del_w)
+    if add_a or del_a:
+        acc.abandons.change(add_a, del_a)
+    acc.delta = ([], [], [], [])
+
+
+def counts_figures(acc: Any) -> ServiceFigures:
+    """A key's figures; built again only after its counts changed, so a steady
+    dashboard's report costs a lookup per key."""
+    if acc.built is None:
+        commit_counts(acc)
+        acc.built = kept(figures_of(acc.counts, acc.excluded_by, acc.waits.durations(),
+                                    acc.abandons.durations()))
+    built: ServiceFigures = acc.built
+    return built
 
 
 class LiveService:
     """The K13 contacts of a live tracker, by breakdown (see the module docstring)."""
 
-    __slots__ = ("_answer_within", "_changed", "_parts", "_short_abandon")
-    # What a new breakdown key's counts are made by (the compiled twin of :meth:`count`,
-    # ``kefu.kpi._live_c.count``, makes them too).
-    _new_part = _Counts
+    __slots__ = ("_answer_within", "_changed", "_new_part", "_parts", "_short_abandon")
 
-    def __init__(self, answer_within: float, short_abandon: float) -> None:
+    def __init__(self, answer_within: float, short_abandon: float,
+                 new_part: Callable[[], Any] | None = None) -> None:
         self._answer_within = answer_within
         self._short_abandon = short_abandon
-        self._parts: dict[_Part, _Counts] = {}
+        # What a new breakdown key's counts are made by: ``_Counts``, or its C twin for
+        # the compiled placing (whose count, ``kefu.kpi._live_c.count``, reads its
+        # fields in C).
+        self._new_part = _Counts if new_part is None else new_part
+        self._parts: dict[_Part, Any] = {}
         self._changed: set[_Part] = set()  # parts with durations not yet in their multisets
 
     def commit(self) -> None:
@@ -144,7 +161,7 @@ class LiveService:
         for part in parts:
             acc = self._parts.get(part)
             if acc is None:
-                acc = self._parts[part] = _Counts()
+                acc = self._parts[part] = self._new_part()
             acc.built = None
             bag = tally(acc.counts, acc.excluded_by, code, wait, moved, reason,
                         self._answer_within, self._short_abandon, n)
@@ -172,7 +189,7 @@ class LiveService:
             parts = {f"by_{kind}": {k: figures[k] for k in sorted(figures, key=sort_key)}
                      for kind, figures in split.items()}
             parts["by_agent"], shop_load = with_loads(parts["by_agent"], loads or {})
-            shop = self._parts.get(("shop", None)) or _Counts()
+            shop = self._parts.get(("shop", None)) or self._new_part()
             shop.commit()
             return figures_of(  # type: ignore[return-value]
                 shop.counts, shop.excluded_by, shop.waits.durations(),

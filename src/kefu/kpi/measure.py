@@ -199,6 +199,10 @@ class Measure:
         "waiting",
     )
 
+    # The samples the compiled walk makes per session and agent in split mode (the live
+    # tracker's walk gives a cheaper class of the same fields).
+    _samples_cls: type = Samples
+
     def __init__(self, tl: Timeline, opts: Options, cal: Calendar, *, shop: bool = True,
                  agents: bool = True, times: bool = True, split: bool = False) -> None:
         self.tl = tl
@@ -244,7 +248,8 @@ class Measure:
         shop_counts: dict[ShopKey, int] = {}
         agent_counts: dict[AgentKey, int] = {}
         if kernel.ACTIVE != "c" or not kernel.compiled("walk")(
-                self, shop, agents, times, shop_counts, agent_counts, Samples, runs):
+                self, shop, agents, times, shop_counts, agent_counts, self._samples_cls,
+                runs):
             self._walk(shop, agents, times, shop_counts, agent_counts)
         self._tallies(shop_counts, agent_counts)
 

@@ -40,6 +40,7 @@ def _exact(x: float) -> int:
 
 #: From this many values on, :func:`exact_sum` adds them with numpy.
 BULK = 64
+_SCALE_22 = (4194304.0).__mul__  # x -> x * 2**22 (exact), as a C call
 
 
 def exact_sum(values: Sequence[float]) -> int:
@@ -54,7 +55,7 @@ def exact_sum(values: Sequence[float]) -> int:
     bound, but not always the few's: ``max`` skips a NaN after a number).
     O(n)."""
     if len(values) < BULK:
-        few = [x * 4194304.0 for x in values]
+        few = list(map(_SCALE_22, values))  # each x * 2**22, at C speed
         if not few or (max(map(abs, few)) * len(few) < 2.0**53
                        and all(map(float.is_integer, few))):
             return int(sum(few)) << (_SCALE - 22)
@@ -116,10 +117,17 @@ class Multiset:
         self._sum += exact_sum(values)
         self.count += len(values)
         self._summary = None
-        merged = [x for block in self._blocks for x in block]
-        merged += values
-        merged.sort()
+        if self._blocks:
+            merged = [x for block in self._blocks for x in block]
+            merged += values
+            merged.sort()
+        else:  # the first values (a backfill's, for most keys): one sort of their own
+            merged = sorted(values)
         step = BLOCK // 2  # half-full blocks: room to grow before a split
+        if len(merged) <= step:  # one block (most keys): no slicing
+            self._blocks = [merged] if merged else []
+            self._maxes = [merged[-1]] if merged else []
+            return
         self._blocks = [merged[i:i + step] for i in range(0, len(merged), step)]
         self._maxes = [block[-1] for block in self._blocks]
 
