@@ -1105,7 +1105,8 @@ def test_R23_K08_exact_sum_of_durations_is_fsum_bit_for_bit(
     values = [t * _TICK * 2.0**scale for t in ticks] * (repeat + 1)
     values += [-v for v in values[: repeat % 3]]  # some cancel
     compiled = kernel.compiled("exact_sum")
-    assert _fsum_outcome(compiled, array("d", values)) == _fsum_outcome(math.fsum, values)
+    for some in (values, values * (300 // len(values) + 1)):  # few, and enough to count
+        assert _fsum_outcome(compiled, array("d", some)) == _fsum_outcome(math.fsum, some)
 
 
 @pytest.mark.parametrize("values", [
@@ -1124,7 +1125,8 @@ def test_R23_K08_exact_sum_edges_are_fsum_bit_for_bit(values: list[float]) -> No
     """Where the compiled sum's integer path ends (spans, tiny and huge values, zeros,
     specials, rounding ties), its result or error is math.fsum's."""
     compiled = kernel.compiled("exact_sum")
-    assert _fsum_outcome(compiled, array("d", values)) == _fsum_outcome(math.fsum, values)
+    for some in (values, values + [0.0] * 300, [0.0] * 300 + values + [-0.0] * 300):
+        assert _fsum_outcome(compiled, array("d", some)) == _fsum_outcome(math.fsum, some)
 
 
 @settings(max_examples=20)

@@ -47,6 +47,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
 from cpython.array cimport array, clone, extend_buffer
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
@@ -741,7 +742,8 @@ cdef void _sort_ties(Key* keys, Py_ssize_t n) noexcept:
 cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
     # Per session (by number j, at most n of them) and per wait (at most n). A
     # session's ``bot`` byte: bit 1, a wait is open (since ``pending``); ``botat``
-    # its first BOT message.
+    # its first BOT message; ``first`` the key of its first message. ``wagent``: the
+    # agent named on each wait's reply (borrowed from the keys, which hold it).
     cdef double* pending = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef double* early = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef char* bot = <char*>PyMem_Calloc(n + 1, 1)
@@ -750,11 +752,15 @@ cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
     cdef int32_t* wkey = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))
     cdef double* wu = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
+    cdef Py_ssize_t* first = <Py_ssize_t*>PyMem_Malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef PyObject** wagent = <PyObject**>PyMem_Malloc((n + 1) * sizeof(PyObject*))
     try:
         if (pending == NULL or early == NULL or bot == NULL or botat == NULL or last_seq == NULL
-                or wkey == NULL or wu == NULL or wr == NULL):
+                or wkey == NULL or wu == NULL or wr == NULL or first == NULL
+                or wagent == NULL):
             raise MemoryError()
-        return _run(keys, n, any_seq, pending, early, bot, botat, last_seq, wkey, wu, wr)
+        return _run(keys, n, any_seq, pending, early, bot, botat, last_seq, wkey, wu, wr,
+                    first, wagent)
     finally:
         PyMem_Free(pending)
         PyMem_Free(early)
@@ -764,15 +770,37 @@ cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
         PyMem_Free(wkey)
         PyMem_Free(wu)
         PyMem_Free(wr)
+        PyMem_Free(first)
+        PyMem_Free(wagent)
+
+
+cdef list _list_of(PyObject** items, Py_ssize_t n):
+    """A new list of ``items[0:n]`` (each gains a reference), made at its size: no
+    growing by appends, each a copy of the whole list now and then. O(n)."""
+    cdef list out = PyList_New(n)
+    cdef Py_ssize_t k
+    for k in range(n):
+        Py_INCREF(<object>items[k])
+        PyList_SET_ITEM(out, k, <object>items[k])
+    return out
+
+
+cdef list _ids_of(Key* keys, const Py_ssize_t* first, Py_ssize_t s, bint buyer):
+    """The session (or buyer) id of each session's first message, by session number."""
+    cdef list out = PyList_New(s)
+    cdef Py_ssize_t j
+    cdef PyObject* v
+    for j in range(s):
+        v = keys[first[j]].bid if buyer else keys[first[j]].sid
+        Py_INCREF(<object>v)
+        PyList_SET_ITEM(out, j, <object>v)
+    return out
 
 
 cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double* early,
                  char* bot, double* botat, int64_t* last_seq, int32_t* wkey, double* wu,
-                 double* wr):
+                 double* wr, Py_ssize_t* first, PyObject** wagent):
     cdef _Table number = _Table(min(n, 4096))  # session id -> session number (grows)
-    cdef list ids = []
-    cdef list buyers = []
-    cdef list ragents = []
     cdef _Table seen = _Table(n)  # message ids
     cdef Py_ssize_t k, j, prev = -1, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
     cdef int rank
@@ -795,8 +823,7 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
         j = number.get_or_add(key.sid, key.sid_hash, s)
         if j == -1:
             j = s
-            ids.append(<object>key.sid)
-            buyers.append(<object>key.bid)
+            first[j] = k
             early[j] = INFINITY
             botat[j] = INFINITY
             last_seq[j] = key.seq
@@ -816,9 +843,9 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
                 wkey[w] = <int32_t>j
                 wu[w] = pending[j]
                 wr[w] = at
+                wagent[w] = key.agent
                 w += 1
                 bot[j] &= ~2
-                ragents.append(<object>key.agent)
             elif early[j] == INFINITY:
                 early[j] = at
         elif rank == 2:
@@ -832,9 +859,10 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
             wkey[w] = <int32_t>j
             wu[w] = pending[j]
             wr[w] = INFINITY
+            wagent[w] = Py_None
             w += 1
-            ragents.append(None)
-    return _grouped(ids, buyers, early, botat, s, wkey, wu, wr, w, ragents, copies, unknown,
+    return _grouped(_ids_of(keys, first, s, False), _ids_of(keys, first, s, True), early,
+                    botat, s, wkey, wu, wr, w, _list_of(wagent, w), copies, unknown,
                     disorder, keys[0].at if n else INFINITY, keys[n - 1].at if n else -INFINITY)
 
 
@@ -1085,36 +1113,51 @@ cdef extern from *:
        is m * 2**(e - 1075) (m < 2**53, e its biased exponent, at least 1), so with
        lo the least e among the nonzero values, all of them are integers times
        2**(lo - 1075), and their sum fits a signed 128-bit integer when the span of
-       exponents plus 53 bits plus the bits of n stays under 127. Converting that
-       integer to a double rounds it once, to nearest, ties to even, as fsum's result
-       is rounded (the correctly rounded sum: the same double); scaling by a power of
-       two is exact while the result stays normal and finite, which lo >= 54 and
-       e + bits <= 2000 guarantee (fsum's partials then never overflow either). Returns 1 with the sum in *out, 0 when the values do not
-       allow it (an inf or NaN, a span too wide, tiny or huge values): about a tenth of
-       the partials' steps per value (a day's durations always allow it). */
+       exponents plus 53 bits plus the bits of n stays under 127. One pass adds each
+       value's m into a 128-bit counter of its exponent and sign (two 64-bit words, a
+       carry: no shift per value); the counters are then shifted into place and added
+       once each. Converting that integer to a double rounds it once, to nearest, ties
+       to even, as fsum's result is rounded (the correctly rounded sum: the same
+       double); scaling by a power of two is exact while the result stays normal and
+       finite, which lo >= 54 and e + bits <= 2000 guarantee (fsum's partials then
+       never overflow either). Returns 1 with the sum in *out, 0 when the values do not
+       allow it (an inf or NaN, a subnormal, a span too wide, tiny or huge values) or
+       no memory is to be had, or for fewer than 128 values: about a quarter of the partials' steps per value (a
+       day's durations always allow it). */
     static int kefu_exact_sum_fixed(const double* values, Py_ssize_t n, double* out) {
-        int lo = 0x7FF, hi = 0;
+        struct Wide { uint64_t lo, hi; };
+        if (n < 128) return 0;  /* the partials' few steps cost less than the counters */
+        Wide* c = (Wide*)PyMem_Calloc(2 * 2048, sizeof(Wide));  /* [sign][exponent] */
+        if (c == NULL) return 0;
         for (Py_ssize_t k = 0; k < n; k++) {
             uint64_t u;
             std::memcpy(&u, &values[k], sizeof u);
-            int e = (int)((u >> 52) & 0x7FF);
-            if ((u << 1) == 0) continue;  /* +-0.0 adds nothing */
-            if (e < lo) lo = e;
-            if (e > hi) hi = e;
+            uint64_t e = (u >> 52) & 0x7FF;
+            uint64_t m = (u & 0xFFFFFFFFFFFFFULL) | ((uint64_t)(e != 0) << 52);
+            Wide* w = &c[((u >> 63) << 11) | e];
+            w->lo += m;
+            w->hi += w->lo < m;
         }
-        if (lo == 0x7FF && hi == 0) { *out = 0.0; return 1; }  /* all zeros (or none) */
-        int bits = 0;
+        int lo = 2048, hi = -1, bits = 0;
+        for (int e = 0; e < 2048; e++) {
+            if (c[e].lo | c[e].hi | c[2048 + e].lo | c[2048 + e].hi) {
+                if (e < lo) lo = e;
+                hi = e;
+            }
+        }
         while (bits < 64 && ((uint64_t)1 << bits) <= (uint64_t)n) bits++;
-        if (lo < 54 || hi + bits > 2000 || (hi - lo) + 53 + bits > 126) return 0;
-        __int128 acc = 0;
-        for (Py_ssize_t k = 0; k < n; k++) {
-            uint64_t u;
-            std::memcpy(&u, &values[k], sizeof u);
-            if ((u << 1) == 0) continue;
-            int e = (int)((u >> 52) & 0x7FF);
-            __int128 m = (__int128)((u & 0xFFFFFFFFFFFFFULL) | 0x10000000000000ULL) << (e - lo);
-            acc += (u >> 63) ? -m : m;
+        if (hi < 0) { PyMem_Free(c); *out = 0.0; return 1; }  /* all zeros (or none) */
+        if (lo < 54 || hi + bits > 2000 || (hi - lo) + 53 + bits > 126) {
+            PyMem_Free(c);  /* zeros, subnormals and specials land outside [54, 2000] */
+            return 0;
         }
+        __int128 acc = 0;
+        for (int e = lo; e <= hi; e++) {
+            unsigned __int128 p = ((unsigned __int128)c[e].hi << 64) | c[e].lo;
+            unsigned __int128 q = ((unsigned __int128)c[2048 + e].hi << 64) | c[2048 + e].lo;
+            acc += ((__int128)p - (__int128)q) << (e - lo);
+        }
+        PyMem_Free(c);
         if (acc == 0) { *out = 0.0; return 1; }
         unsigned __int128 mag = acc < 0 ? -(unsigned __int128)acc : (unsigned __int128)acc;
         double r = std::ldexp((double)mag, lo - 1075);
