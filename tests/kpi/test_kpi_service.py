@@ -640,7 +640,7 @@ def test_K13_breakdowns_sorted_once_are_each_parts_own(contacts: list[Any],
         next(iter(accs.values())).waits.append(7)
     want = [_parts(accs, dim, drop) for dim, drop in _DIMS]
     got = _breakdowns(accs, _DIMS)
-    if with_int and accs or not accs:
+    if (with_int and accs) or not accs:
         assert got is None
         return
     assert got is not None

@@ -2155,13 +2155,11 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
     cdef list days = m.cal.days
     cdef dict index = tl.index
     cdef list st_agents = tl.agents, st_groups = tl.sgroups, groups = tl.groups
-    cdef vector[Py_ssize_t] s_lo
+    cdef vector[Py_ssize_t] s_lo, s_hi
+    cdef vector[double] st_ends, at
     _index_list(tl.s_lo, s_lo)
-    cdef vector[Py_ssize_t] s_hi
     _index_list(tl.s_hi, s_hi)
-    cdef vector[double] st_ends
     _double_list(tl.ends, st_ends)
-    cdef vector[double] at
     _double_list(order_at, at)
     cdef double as_of = opts.as_of
     excluded = opts.excluded
@@ -2235,15 +2233,12 @@ def last_answers(object tl, list sessions, list times):
     cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
     cdef list ragents = tl._ragents, ids = tl.ids, groups = tl.groups
     cdef list st_agents = tl.agents, st_groups = tl.sgroups
-    cdef vector[Py_ssize_t] wlo
+    cdef vector[Py_ssize_t] wlo, s_lo, s_hi
+    cdef vector[double] st_starts, st_ends
     _index_list(tl.wlo, wlo)
-    cdef vector[Py_ssize_t] s_lo
     _index_list(tl.s_lo, s_lo)
-    cdef vector[Py_ssize_t] s_hi
     _index_list(tl.s_hi, s_hi)
-    cdef vector[double] st_starts
     _double_list(tl.starts, st_starts)
-    cdef vector[double] st_ends
     _double_list(tl.ends, st_ends)
     cdef list out = []
     cdef Py_ssize_t q, j, k, x, serving
