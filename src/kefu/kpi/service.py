@@ -40,7 +40,8 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from functools import reduce
-from operator import iadd
+from itertools import chain, compress, count
+from operator import attrgetter, iadd
 from typing import Any
 
 import attrs
@@ -464,6 +465,9 @@ def with_loads(by_agent: dict[str, ServiceFigures], loads: Mapping[str, AgentLoa
                       "mean_concurrency": Ratio(sum(v[2] for v in loads.values()), online)}
 
 
+_WAITS_OF, _ABANDONS_OF = attrgetter("waits"), attrgetter("abandons")
+_COUNTS_OF, _EXCLUDED_OF = attrgetter("counts"), attrgetter("excluded_by")
+
 # A part of a breakdown, summarised: counts (as ``tally`` keeps them), contacts excluded
 # by reason, queue waits, times to abandon; what ``figures_of`` takes.
 _Part = tuple[list[int], dict[str, int], Durations, Durations]
@@ -508,15 +512,18 @@ def _breakdowns(accs: Mapping[_Key, _Acc],
     sort of c durations and O(c + keys) per breakdown instead of a join and a sort
     per part. O(c log c + keys)."""
     vals = list(accs.values())
-    waits: list[float] = reduce(iadd, [a.waits for a in vals], [])
-    abandons: list[float] = reduce(iadd, [a.abandons for a in vals], [])
+    waits = list(chain.from_iterable(map(_WAITS_OF, vals)))  # joined at C speed
+    abandons = list(chain.from_iterable(map(_ABANDONS_OF, vals)))
     if not vals or not set(map(type, waits)) | set(map(type, abandons)) <= {float}:
         return None
     keys = list(accs)
-    counts = np.array([a.counts for a in vals], dtype=np.int64)
-    durations = [_by_value(waits, [len(a.waits) for a in vals]),
-                 _by_value(abandons, [len(a.abandons) for a in vals])]
-    excluding = [n for n, a in enumerate(vals) if a.excluded_by]
+    n = len(vals)
+    counts = np.fromiter(chain.from_iterable(map(_COUNTS_OF, vals)), np.int64,
+                         7 * n).reshape(n, 7)
+    durations = [_by_value(waits, np.fromiter(map(len, map(_WAITS_OF, vals)), np.int64, n)),
+                 _by_value(abandons, np.fromiter(map(len, map(_ABANDONS_OF, vals)), np.int64,
+                                                 n))]
+    excluding = list(compress(count(), map(_EXCLUDED_OF, vals)))
     out = []
     for dim, drop_none in dims:
         labels = list(map(dim, keys))
@@ -525,19 +532,19 @@ def _breakdowns(accs: Mapping[_Key, _Acc],
         part = np.fromiter(map(number.get, labels, [-1] * len(labels)), np.int64,
                            len(labels))
         sums = np.zeros((len(names) + 1, 7), dtype=np.int64)  # the last row: in no part
-        np.add.at(sums, part, counts)
+        np.add.at(sums, part, counts)  # (counts of a few thousand keys: no faster way)
         by: list[dict[str, int]] = [{} for _ in names]
-        for n in excluding:
-            if part[n] >= 0:
-                for reason, k in vals[n].excluded_by.items():
-                    by[part[n]][reason] = by[part[n]].get(reason, 0) + k
+        for x in excluding:
+            if part[x] >= 0:
+                for reason, k in vals[x].excluded_by.items():
+                    by[part[x]][reason] = by[part[x]].get(reason, 0) + k
         w, a = (_per_part(values, owner, part, len(names)) for values, owner in durations)
         out.append({name: (sums[p].tolist(), by[p], w[p], a[p])
                     for p, name in enumerate(names)})
     return out
 
 
-def _by_value(values: list[float], lengths: list[int]) -> tuple[FloatArray, IntArray]:
+def _by_value(values: list[float], lengths: IntArray) -> tuple[FloatArray, IntArray]:
     """``values`` (the keys' durations, joined) sorted stably, and the key each came from."""
     v = np.array(values, dtype=np.float64)
     owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
