@@ -1090,3 +1090,78 @@ def test_R23_K02_compiled_walk_counts_equal_ids_of_distinct_objects_as_one_key()
         got = attrs.asdict(_on("c", lambda f=form: kpi.daily_report(f, hand, day=DAY,
                                                                       tz=SH)))
         assert repr(got) == repr(want)
+
+
+_TICK = 2.0**-22  # the spacing of POSIX seconds near today's (a day's durations are multiples)
+
+
+@given(st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=400),
+       st.integers(-40, 20), st.integers(0, 30))
+def test_R23_K08_exact_sum_of_durations_is_fsum_bit_for_bit(
+        ticks: list[int], scale: int, repeat: int) -> None:
+    """Durations on a grid (the compiled sum adds them as one 128-bit integer): sums that
+    round up, down and to even, that cancel to zero, of thousands of values and of
+    signed ones, are math.fsum's float bit for bit."""
+    values = [t * _TICK * 2.0**scale for t in ticks] * (repeat + 1)
+    values += [-v for v in values[: repeat % 3]]  # some cancel
+    compiled = kernel.compiled("exact_sum")
+    for some in (values, values * (300 // len(values) + 1)):  # few, and enough to count
+        assert _fsum_outcome(compiled, array("d", some)) == _fsum_outcome(math.fsum, some)
+
+
+@pytest.mark.parametrize("values", [
+    [2.0**53, 1.0, 1.0],  # 2**53 + 2: exact, though a running float sum gives 2**53
+    [2.0**53, 1.0],  # a tie: to even (2**53)
+    [2.0**53 + 2, 1.0],  # a tie: to even (2**53 + 4)
+    [1e16, 1.0, -1e16, 0.5],  # cancelling big values
+    [2.0**-1000, 1.0],  # a span beyond 128 bits: the partials decide
+    [2.0**-1020, 2.0**-1021],  # tiny values (near the subnormals): the partials decide
+    [2.0**950, 2.0**950],  # huge values: the partials decide
+    [1e308, 1e308, -1e308],  # fsum's intermediate overflow stays an error
+    [-0.0], [-0.0, -0.0], [0.0, -0.0], [], [5e-324, 1.0],
+    [1.5, math.inf], [math.inf, -math.inf], [math.nan, 1.0],
+])
+def test_R23_K08_exact_sum_edges_are_fsum_bit_for_bit(values: list[float]) -> None:
+    """Where the compiled sum's integer path ends (spans, tiny and huge values, zeros,
+    specials, rounding ties), its result or error is math.fsum's."""
+    compiled = kernel.compiled("exact_sum")
+    for some in (values, values + [0.0] * 300, [0.0] * 300 + values + [-0.0] * 300):
+        assert _fsum_outcome(compiled, array("d", some)) == _fsum_outcome(math.fsum, some)
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 2**32), st.integers(2048, 6000))
+def test_R23_K08_radix_sort_of_big_runs_equals_sorted(seed: int, n: int) -> None:
+    """Runs big enough for the radix sort (every digit of the doubles varies: signs,
+    exponents, signed zeros): stably sorted, as sorted() gives them, zeros' signs too."""
+    rnd = random.Random(seed)
+    pool = [0.0, -0.0, 1.0, -1.0, 5e-324, 1e300]
+    values = [rnd.choice(pool) if rnd.random() < 0.2
+              else rnd.uniform(-1e3, 1e3) * 2.0 ** rnd.randrange(-60, 60) for _ in range(n)]
+    got = kernel.compiled("sorted_doubles")(array("d", values))
+    assert [repr(v) for v in got] == [repr(v) for v in sorted(values)]
+
+
+def test_R23_timeline_long_columns_are_out_of_the_collectors_sight() -> None:
+    """The timeline's columns of str and numbers (as long as a day's waits or sessions)
+    cannot hold a reference cycle: with the compiled kernel the collector does not visit
+    them (each collection while they are young used to walk every item); the results
+    are the reference's (the tests above), and a list holding a container is left
+    tracked."""
+    msgs = [Message(f"s{k % 7}", "b", BASE + k, Sender.AGENT if k % 2 else Sender.BUYER,
+                    f"m{k}", agent_id="alice") for k in range(60)]
+    hand = [Handover("s1", "b", "bob", BASE + 3, "g")]
+    saved = kernel.ACTIVE
+    try:
+        kernel.ACTIVE = "c"
+        tl = build_timeline(msgs, hand, threshold=180.0)
+    finally:
+        kernel.ACTIVE = saved
+    import gc
+    for name in ("ids", "buyers", "_ragents", "wlo", "human", "reached", "bot_at", "ended",
+                 "s_lo", "s_hi", "groups", "agents", "sgroups", "starts", "ends"):
+        assert not gc.is_tracked(getattr(tl, name)), name
+    untrack = kernel.compiled("untrack_atoms")
+    held = [1, "a", None, 2.5, True, (1, 2)]
+    assert untrack(held, "not a list") == 0 and gc.is_tracked(held)
+    assert untrack(held[:5]) == 1

@@ -610,3 +610,38 @@ def test_K11_K13_R28_a_refused_buyer_never_reached_an_agent_in_the_group_that_re
     assert (r.by_group["post"].abandoned, r.by_group["pre"].answered) == (2, 1)
     shop_rate = kpi.shop_reply_rate(recs.messages, recs.handovers, ends=recs.ends)
     assert (shop_rate.missed, shop_rate.never_reached) == (3, 2)  # alice never wrote either
+
+
+_DAYS = (dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+_DIMS = ((lambda k: 0, False), (lambda k: k[3], True), (lambda k: _DAYS[k[0]], False),
+         (lambda k: (_DAYS[k[0]], k[1]), False), (lambda k: k[2], False))
+_CONTACT = st.tuples(
+    st.tuples(st.integers(0, 1), st.integers(0, 3), st.sampled_from([None, "g1", "g2"]),
+              st.sampled_from([None, "a", "b"]), st.sampled_from([None, None, "vip"])),
+    st.integers(0, 2),  # answered, abandoned, waiting
+    st.sampled_from([0.0, -0.0, 0.5, 3.0, 180.0, 1e-9]) | st.floats(0, 1e4),
+    st.integers(0, 2))
+
+
+@given(st.lists(_CONTACT, max_size=60), st.booleans())
+def test_K13_breakdowns_sorted_once_are_each_parts_own(contacts: list[Any],
+                                                       with_int: bool) -> None:
+    """The service breakdowns (shop, agent, day, hour, group) from one sort of every
+    duration are what joining and sorting each part's own give: the same counts,
+    exclusions and summaries, to the bit (a zero's sign in a median too); a duration
+    that is an int sends every part to its own sort (an int median stays an int)."""
+    from kefu.kpi.service import _Acc, _breakdowns, _parts
+
+    accs: dict[Any, Any] = {}
+    for key, code, wait, moved in contacts:
+        acc = accs.setdefault(key, _Acc())
+        acc.count(code, wait, moved, key[4], 180.0, 5.0)
+    if with_int and accs:
+        next(iter(accs.values())).waits.append(7)
+    want = [_parts(accs, dim, drop) for dim, drop in _DIMS]
+    got = _breakdowns(accs, _DIMS)
+    if (with_int and accs) or not accs:
+        assert got is None
+        return
+    assert got is not None
+    assert repr(got) == repr(want)

@@ -47,6 +47,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
 from cpython.array cimport array, clone, extend_buffer
+from cpython.list cimport PyList_New, PyList_SET_ITEM
 from libcpp.vector cimport vector
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
@@ -83,6 +84,36 @@ cdef extern from "Python.h":
     # Releases a reference held by a C struct: one decrement (Cython's Py_DECREF of an
     # ``<object>`` cast takes a reference first and drops two, three steps for one).
     void _release "Py_DECREF"(PyObject* o)
+    int PyObject_IS_GC(PyObject* o)
+    void PyObject_GC_UnTrack(void* o)
+
+cdef int _untrack(list values) except -1:
+    """Take ``values`` out of the cyclic garbage collector's sight when none of its items
+    is of a kind the collector follows (str, int, float, None, bool): no reference cycle
+    can pass through such a list, so the collector has nothing to find in it, yet each
+    collection while it is young, and each full one after, visits every item (the
+    waits' reply agents are a list as long as the day's waits). The list is one this
+    kernel or the timeline made and only ever holds such values; were a container put
+    in it later, a cycle through it would merely never be collected. Returns 1 when
+    untracked, 0 when some item is of a tracked kind (the list is left as it is).
+    O(n) C steps, once, where each collection took as many. Runs no Python code."""
+    cdef Py_ssize_t k
+    for k in range(len(values)):
+        if PyObject_IS_GC(PyList_GET_ITEM(values, k)):
+            return 0
+    PyObject_GC_UnTrack(<void*>values)
+    return 1
+
+
+def untrack_atoms(*lists):
+    """:func:`_untrack` each of ``lists`` (exact lists; anything else is left alone), for
+    the timeline's columns made in Python. Returns how many were untracked."""
+    cdef int done = 0
+    for values in lists:
+        if type(values) is list:
+            done += _untrack(<list>values)
+    return done
+
 
 cdef extern from *:
     """
@@ -203,30 +234,33 @@ cdef extern from *:
        it). A sorted run with a shorter tail (samples in order with a few appended)
        sorts the tail alone and merges it (stably too): O(n) for a short tail. */
     /* Stable LSD radix sort of doubles (no NaN) by value, -0.0 and 0.0 as equals (so they
-       keep their order, as in a stable comparison sort): one pass counts all eight byte
-       digits, then one pass per digit the values do not all share. O(n), for big runs
-       (a day's samples); False, having changed nothing, when no buffer is to be had. */
+       keep their order, as in a stable comparison sort): one pass counts all six 11-bit
+       digits (six passes at most, where bytes took eight; 2,048 counters a digit stay
+       in cache), then one pass per digit the values do not all share. O(n), for big
+       runs (a day's samples); False, having changed nothing, when no buffer is to be
+       had. */
     static bool kefu_radix_doubles(double* values, Py_ssize_t n) {
+        static const int D = 6, BITS = 11, B = 1 << BITS;
         double* buf = (double*)std::malloc((size_t)n * sizeof(double));
         if (buf == NULL) return false;
-        static const int D = 8;
         std::vector<size_t> counts;
-        try { counts.assign(D * 256, 0); } catch (...) { std::free(buf); return false; }
+        try { counts.assign(D * B, 0); } catch (...) { std::free(buf); return false; }
+        size_t* cs = counts.data();
         for (Py_ssize_t i = 0; i < n; i++) {
             uint64_t u = kefu_order_bits(values[i]);
-            for (int d = 0; d < D; d++) counts[d * 256 + ((u >> (8 * d)) & 0xFF)]++;
+            for (int d = 0; d < D; d++) cs[d * B + ((u >> (BITS * d)) & (B - 1))]++;
         }
         double* src = values;
         double* dst = buf;
         for (int d = 0; d < D; d++) {
-            size_t* c = &counts[d * 256];
+            size_t* c = cs + d * B;
             bool shared = false;
-            for (int b = 0; b < 256; b++) if ((Py_ssize_t)c[b] == n) shared = true;
+            for (int b = 0; b < B; b++) if ((Py_ssize_t)c[b] == n) shared = true;
             if (shared) continue;
             size_t at = 0;
-            for (int b = 0; b < 256; b++) { size_t k = c[b]; c[b] = at; at += k; }
+            for (int b = 0; b < B; b++) { size_t k = c[b]; c[b] = at; at += k; }
             for (Py_ssize_t i = 0; i < n; i++)
-                dst[c[(kefu_order_bits(src[i]) >> (8 * d)) & 0xFF]++] = src[i];
+                dst[c[(kefu_order_bits(src[i]) >> (BITS * d)) & (B - 1)]++] = src[i];
             std::swap(src, dst);
         }
         if (src != values) std::memcpy(values, src, (size_t)n * sizeof(double));
@@ -761,7 +795,8 @@ cdef void _sort_ties(Key* keys, Py_ssize_t n) noexcept:
 cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
     # Per session (by number j, at most n of them) and per wait (at most n). A
     # session's ``bot`` byte: bit 1, a wait is open (since ``pending``); ``botat``
-    # its first BOT message.
+    # its first BOT message; ``first`` the key of its first message. ``wagent``: the
+    # agent named on each wait's reply (borrowed from the keys, which hold it).
     cdef double* pending = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef double* early = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef char* bot = <char*>PyMem_Calloc(n + 1, 1)
@@ -770,11 +805,15 @@ cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
     cdef int32_t* wkey = <int32_t*>PyMem_Malloc((n + 1) * sizeof(int32_t))
     cdef double* wu = <double*>PyMem_Malloc((n + 1) * sizeof(double))
     cdef double* wr = <double*>PyMem_Malloc((n + 1) * sizeof(double))
+    cdef Py_ssize_t* first = <Py_ssize_t*>PyMem_Malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef PyObject** wagent = <PyObject**>PyMem_Malloc((n + 1) * sizeof(PyObject*))
     try:
         if (pending == NULL or early == NULL or bot == NULL or botat == NULL or last_seq == NULL
-                or wkey == NULL or wu == NULL or wr == NULL):
+                or wkey == NULL or wu == NULL or wr == NULL or first == NULL
+                or wagent == NULL):
             raise MemoryError()
-        return _run(keys, n, any_seq, pending, early, bot, botat, last_seq, wkey, wu, wr)
+        return _run(keys, n, any_seq, pending, early, bot, botat, last_seq, wkey, wu, wr,
+                    first, wagent)
     finally:
         PyMem_Free(pending)
         PyMem_Free(early)
@@ -784,15 +823,37 @@ cdef object _walk(Key* keys, Py_ssize_t n, bint any_seq):
         PyMem_Free(wkey)
         PyMem_Free(wu)
         PyMem_Free(wr)
+        PyMem_Free(first)
+        PyMem_Free(wagent)
+
+
+cdef list _list_of(PyObject** items, Py_ssize_t n):
+    """A new list of ``items[0:n]`` (each gains a reference), made at its size: no
+    growing by appends, each a copy of the whole list now and then. O(n)."""
+    cdef list out = PyList_New(n)
+    cdef Py_ssize_t k
+    for k in range(n):
+        Py_INCREF(<object>items[k])
+        PyList_SET_ITEM(out, k, <object>items[k])
+    return out
+
+
+cdef list _ids_of(Key* keys, const Py_ssize_t* first, Py_ssize_t s, bint buyer):
+    """The session (or buyer) id of each session's first message, by session number."""
+    cdef list out = PyList_New(s)
+    cdef Py_ssize_t j
+    cdef PyObject* v
+    for j in range(s):
+        v = keys[first[j]].bid if buyer else keys[first[j]].sid
+        Py_INCREF(<object>v)
+        PyList_SET_ITEM(out, j, <object>v)
+    return out
 
 
 cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double* early,
                  char* bot, double* botat, int64_t* last_seq, int32_t* wkey, double* wu,
-                 double* wr):
+                 double* wr, Py_ssize_t* first, PyObject** wagent):
     cdef _Table number = _Table(min(n, 4096))  # session id -> session number (grows)
-    cdef list ids = []
-    cdef list buyers = []
-    cdef list ragents = []
     cdef _Table seen = _Table(n)  # message ids
     cdef Py_ssize_t k, j, prev = -1, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
     cdef int rank
@@ -815,8 +876,7 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
         j = number.get_or_add(key.sid, key.sid_hash, s)
         if j == -1:
             j = s
-            ids.append(<object>key.sid)
-            buyers.append(<object>key.bid)
+            first[j] = k
             early[j] = INFINITY
             botat[j] = INFINITY
             last_seq[j] = key.seq
@@ -836,9 +896,9 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
                 wkey[w] = <int32_t>j
                 wu[w] = pending[j]
                 wr[w] = at
+                wagent[w] = key.agent
                 w += 1
                 bot[j] &= ~2
-                ragents.append(<object>key.agent)
             elif early[j] == INFINITY:
                 early[j] = at
         elif rank == 2:
@@ -852,9 +912,10 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
             wkey[w] = <int32_t>j
             wu[w] = pending[j]
             wr[w] = INFINITY
+            wagent[w] = Py_None
             w += 1
-            ragents.append(None)
-    return _grouped(ids, buyers, early, botat, s, wkey, wu, wr, w, ragents, copies, unknown,
+    return _grouped(_ids_of(keys, first, s, False), _ids_of(keys, first, s, True), early,
+                    botat, s, wkey, wu, wr, w, _list_of(wagent, w), copies, unknown,
                     disorder, keys[0].at if n else INFINITY, keys[n - 1].at if n else -INFINITY)
 
 
@@ -887,6 +948,8 @@ cdef object _grouped(list ids, list buyers, double* early, double* botat, Py_ssi
         PyMem_Free(start)
     cdef list early_list = [early[j] for j in range(s)]
     cdef list bot_list = [botat[j] for j in range(s)]
+    for column in (ids, buyers, early_list, bot_list, wlo, ragents):
+        _untrack(column)
     return (ids, buyers, early_list, bot_list, us, rs, wlo, ragents, rorder, copies, 0,
             unknown, disorder, first, last)
 
@@ -1049,6 +1112,8 @@ cdef tuple _stretches(vector[Route]& ev, list hand, const Fields* f):
     cdef array lo_arr = array("q")
     if lo.size():
         extend_buffer(lo_arr, <char*>lo.data(), <Py_ssize_t>lo.size())
+    for column in (agents, groups, starts, ends, sids, buyers, entry_groups):
+        _untrack(column)
     return agents, groups, starts, ends, sids, lo_arr, buyers, entry_groups
 
 
@@ -1097,6 +1162,61 @@ cdef extern from *:
        (Shewchuk's partials, then the half-even fix across partials), so the very
        double it gives. Returns 0 with the sum in *out; 1 for an intermediate overflow,
        2 for -inf + inf (math.fsum's OverflowError and ValueError); -1 out of memory. */
+    /* The exact sum of values[0:n] as one integer, when they allow: each finite double
+       is m * 2**(e - 1075) (m < 2**53, e its biased exponent, at least 1), so with
+       lo the least e among the nonzero values, all of them are integers times
+       2**(lo - 1075), and their sum fits a signed 128-bit integer when the span of
+       exponents plus 53 bits plus the bits of n stays under 127. One pass adds each
+       value's m into a 128-bit counter of its exponent and sign (two 64-bit words, a
+       carry: no shift per value); the counters are then shifted into place and added
+       once each. Converting that integer to a double rounds it once, to nearest, ties
+       to even, as fsum's result is rounded (the correctly rounded sum: the same
+       double); scaling by a power of two is exact while the result stays normal and
+       finite, which lo >= 54 and e + bits <= 2000 guarantee (fsum's partials then
+       never overflow either). Returns 1 with the sum in *out, 0 when the values do not
+       allow it (an inf or NaN, a subnormal, a span too wide, tiny or huge values) or
+       no memory is to be had, or for fewer than 128 values: about a quarter of the partials' steps per value (a
+       day's durations always allow it). */
+    static int kefu_exact_sum_fixed(const double* values, Py_ssize_t n, double* out) {
+        struct Wide { uint64_t lo, hi; };
+        if (n < 128) return 0;  /* the partials' few steps cost less than the counters */
+        Wide* c = (Wide*)PyMem_Calloc(2 * 2048, sizeof(Wide));  /* [sign][exponent] */
+        if (c == NULL) return 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            uint64_t u;
+            std::memcpy(&u, &values[k], sizeof u);
+            uint64_t e = (u >> 52) & 0x7FF;
+            uint64_t m = (u & 0xFFFFFFFFFFFFFULL) | ((uint64_t)(e != 0) << 52);
+            Wide* w = &c[((u >> 63) << 11) | e];
+            w->lo += m;
+            w->hi += w->lo < m;
+        }
+        int lo = 2048, hi = -1, bits = 0;
+        for (int e = 0; e < 2048; e++) {
+            if (c[e].lo | c[e].hi | c[2048 + e].lo | c[2048 + e].hi) {
+                if (e < lo) lo = e;
+                hi = e;
+            }
+        }
+        while (bits < 64 && ((uint64_t)1 << bits) <= (uint64_t)n) bits++;
+        if (hi < 0) { PyMem_Free(c); *out = 0.0; return 1; }  /* all zeros (or none) */
+        if (lo < 54 || hi + bits > 2000 || (hi - lo) + 53 + bits > 126) {
+            PyMem_Free(c);  /* zeros, subnormals and specials land outside [54, 2000] */
+            return 0;
+        }
+        __int128 acc = 0;
+        for (int e = lo; e <= hi; e++) {
+            unsigned __int128 p = ((unsigned __int128)c[e].hi << 64) | c[e].lo;
+            unsigned __int128 q = ((unsigned __int128)c[2048 + e].hi << 64) | c[2048 + e].lo;
+            acc += ((__int128)p - (__int128)q) << (e - lo);
+        }
+        PyMem_Free(c);
+        if (acc == 0) { *out = 0.0; return 1; }
+        unsigned __int128 mag = acc < 0 ? -(unsigned __int128)acc : (unsigned __int128)acc;
+        double r = std::ldexp((double)mag, lo - 1075);
+        *out = acc < 0 ? -r : r;
+        return 1;
+    }
     static int kefu_exact_sum(const double* values, Py_ssize_t count, double* out) {
         double small[32], *p = small, x, y, t, xsave, hi = 0.0, yr, lo = 0.0;
         double special_sum = 0.0, inf_sum = 0.0;
@@ -1163,6 +1283,8 @@ cdef extern from *:
     }
     """
     int exact_sum_of "kefu_exact_sum"(const double* values, Py_ssize_t n, double* out)
+    int exact_sum_fixed "kefu_exact_sum_fixed"(const double* values, Py_ssize_t n,
+                                               double* out)
 
 
 def exact_sum(array values):
@@ -1173,6 +1295,8 @@ def exact_sum(array values):
         raise TypeError("exact_sum needs an array('d')")
     cdef double total = 0.0
     # with the GIL held: no other thread can resize the array while it is read
+    if exact_sum_fixed(values.data.as_doubles, Py_SIZE(values), &total):
+        return total
     cdef int status = exact_sum_of(values.data.as_doubles, Py_SIZE(values), &total)
     if status == 1:
         raise OverflowError("intermediate overflow in fsum")
@@ -1274,16 +1398,16 @@ ctypedef fused _Item:
     Py_ssize_t
 
 
-cdef vector[_Item] _read_list(list values, _Item* kind) except *:
-    """``values`` as doubles or Py_ssize_t (the type of ``kind``, a typed NULL). A list of
-    exact floats or exact ints (a timeline's, always) is read in one C loop: reading
-    them runs no Python code, so the list cannot change under it (OverflowError for an
-    int beyond Py_ssize_t). Any other item sends the whole list to the item-by-item
-    loop, which converts each as ``float()`` or ``operator.index()`` would (another
-    object's own code may run there, so it reads the list's length afresh every
-    step). O(n)."""
+cdef int _read_list(list values, vector[_Item]& out) except -1:
+    """Fill ``out`` with ``values`` as doubles or Py_ssize_t (its item type), in place: no
+    vector is returned, so none is copied (a vector returned by value is copied into
+    its target, as many bytes again as the reading wrote). A list of exact floats or
+    exact ints (a timeline's, always) is read in one C loop: reading them runs no
+    Python code, so the list cannot change under it (OverflowError for an int beyond
+    Py_ssize_t). Any other item sends the whole list to the item-by-item loop, which
+    converts each as ``float()`` or ``operator.index()`` would (another object's own
+    code may run there, so it reads the list's length afresh every step). O(n)."""
     cdef Py_ssize_t n = len(values), k
-    cdef vector[_Item] out
     out.resize(n)
     cdef _Item* d = out.data()
     cdef PyObject* v
@@ -1291,29 +1415,29 @@ cdef vector[_Item] _read_list(list values, _Item* kind) except *:
         v = PyList_GET_ITEM(values, k)
         if _Item is double:
             if not PyFloat_CheckExact(v):
-                return _read_list_slow(values, kind)
+                return _read_list_slow(values, out)
             d[k] = PyFloat_AS_DOUBLE(v)
         else:
             if not PyLong_CheckExact(v):
-                return _read_list_slow(values, kind)
+                return _read_list_slow(values, out)
             d[k] = <Py_ssize_t><object>v
-    return out
+    return 0
 
 
-cdef vector[_Item] _read_list_slow(list values, _Item* kind) except *:
-    cdef vector[_Item] out
+cdef int _read_list_slow(list values, vector[_Item]& out) except -1:
+    out.clear()
     out.reserve(len(values))
     for v in values:
         out.push_back(<_Item>v)
-    return out
+    return 0
 
 
-cdef inline vector[double] _double_list(list values) except *:
-    return _read_list(values, <double*>NULL)
+cdef inline int _double_list(list values, vector[double]& out) except -1:
+    return _read_list(values, out)
 
 
-cdef inline vector[Py_ssize_t] _index_list(list values) except *:
-    return _read_list(values, <Py_ssize_t*>NULL)
+cdef inline int _index_list(list values, vector[Py_ssize_t]& out) except -1:
+    return _read_list(values, out)
 
 
 cdef inline Py_ssize_t _bisect_left(const double* a, double x, Py_ssize_t lo,
@@ -1464,15 +1588,15 @@ cdef _Columns _columns(object tl, bint settled):
     v.us = v.us_arr.data.as_doubles
     v.rs = v.rs_arr.data.as_doubles
     v.rorder = <const int64_t*>v.rorder_arr.data.as_voidptr
-    v.wlo = _index_list(tl.wlo)
-    v.s_lo = _index_list(tl.s_lo)
-    v.s_hi = _index_list(tl.s_hi)
-    v.human = _double_list(tl.human)
-    v.reached = _double_list(tl.reached)
-    v.bot_at = _double_list(tl.bot_at)
-    v.ended = _double_list(tl.ended)
-    v.starts = _double_list(tl.starts)
-    v.ends = _double_list(tl.ends)
+    _index_list(tl.wlo, v.wlo)
+    _index_list(tl.s_lo, v.s_lo)
+    _index_list(tl.s_hi, v.s_hi)
+    _double_list(tl.human, v.human)
+    _double_list(tl.reached, v.reached)
+    _double_list(tl.bot_at, v.bot_at)
+    _double_list(tl.ended, v.ended)
+    _double_list(tl.starts, v.starts)
+    _double_list(tl.ends, v.ends)
     cdef Py_ssize_t j, k, n = len(tl.ids), n_st = len(tl.starts), n_rep = len(tl._ragents)
     if v.wlo[0] < 0:
         return None
@@ -1526,6 +1650,8 @@ def human_reached(object tl, list early):
         if s_lo[j] < s_hi[j] and starts[s_lo[j]] < reach:
             reach_obj = <object>PyList_GET_ITEM(start_at, s_lo[j])
         reached.append(reach_obj)
+    _untrack(human)
+    _untrack(reached)
     return human, reached
 
 
@@ -1849,6 +1975,9 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     _flush_counts(shop_n, shop_keys, shop_counts)
     _flush_counts(agent_n, agent_keys, agent_counts)
     m.unanswered, m.dropped = unanswered, dropped
+    for column in (slot_buyer, slot_dayl, f_c, f_sid, f_group, f_code, f_end, f_risk,
+                   a_code_l, a_start, a_end, a_risk_l, f_fate, a_fate):
+        _untrack(column)
     return True
 
 
@@ -2079,10 +2208,12 @@ def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution
     cdef list days = m.cal.days
     cdef dict index = tl.index
     cdef list st_agents = tl.agents, st_groups = tl.sgroups, groups = tl.groups
-    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
-    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
-    cdef vector[double] st_ends = _double_list(tl.ends)
-    cdef vector[double] at = _double_list(order_at)
+    cdef vector[Py_ssize_t] s_lo, s_hi
+    cdef vector[double] st_ends, at
+    _index_list(tl.s_lo, s_lo)
+    _index_list(tl.s_hi, s_hi)
+    _double_list(tl.ends, st_ends)
+    _double_list(order_at, at)
     cdef double as_of = opts.as_of
     excluded = opts.excluded
     cdef bint any_excluded = bool(excluded)
@@ -2155,11 +2286,13 @@ def last_answers(object tl, list sessions, list times):
     cdef const int64_t* rorder = <const int64_t*>rorder_arr.data.as_voidptr
     cdef list ragents = tl._ragents, ids = tl.ids, groups = tl.groups
     cdef list st_agents = tl.agents, st_groups = tl.sgroups
-    cdef vector[Py_ssize_t] wlo = _index_list(tl.wlo)
-    cdef vector[Py_ssize_t] s_lo = _index_list(tl.s_lo)
-    cdef vector[Py_ssize_t] s_hi = _index_list(tl.s_hi)
-    cdef vector[double] st_starts = _double_list(tl.starts)
-    cdef vector[double] st_ends = _double_list(tl.ends)
+    cdef vector[Py_ssize_t] wlo, s_lo, s_hi
+    cdef vector[double] st_starts, st_ends
+    _index_list(tl.wlo, wlo)
+    _index_list(tl.s_lo, s_lo)
+    _index_list(tl.s_hi, s_hi)
+    _double_list(tl.starts, st_starts)
+    _double_list(tl.ends, st_ends)
     cdef list out = []
     cdef Py_ssize_t q, j, k, x, serving
     cdef double t, r, last_r = 0.0

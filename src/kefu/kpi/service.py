@@ -36,13 +36,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from functools import reduce
-from operator import iadd
+from itertools import chain, compress, count
+from operator import attrgetter, iadd
 from typing import Any
 
 import attrs
+import numpy as np
+import numpy.typing as npt
 
 from kefu.kpi import kernel
 from kefu.kpi.clocks import human_clock
@@ -184,6 +188,9 @@ class ServiceReport(ServiceFigures):
     contacts: tuple[Contact, ...] = attrs.field(default=(), repr=False)
     quality: DataQuality = NO_ISSUES
 
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 # Contact codes in an accumulator key, and their outcomes.
 _ANSWERED, _ABANDONED, _WAITING, _EXCLUDED = range(4)
@@ -388,19 +395,27 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
     if accs is None:
         accs = _contacts(tl, opts, cal, answer_within, short_abandon, contacts)
     days = cal.days
-    total = _Acc.of(list(accs.values()))
     if contacts is not None:
         contacts.sort(key=lambda u: (u.day, u.start, u.session_id))
-    by_agent = _split(accs, lambda k: k[3], drop_none=True)
+    # The shop (one part), then by agent (unanswered contacts in none), day, hour, group.
+    dims: tuple[tuple[Any, bool], ...] = (
+        (lambda k: 0, False), (lambda k: k[3], True), (lambda k: days[k[0]], False),
+        (lambda k: (days[k[0]], k[1]), False), (lambda k: k[2], False))
+    split = _breakdowns(accs, dims)
+    if split is None:
+        split = [_parts(accs, dim, drop) for dim, drop in dims]
+    shop, agents, by_day, by_hour, by_group = split
     loads = agent_loads(tl, statuses, opts, cal) if statuses else {}
-    by_agent, shop_load = with_loads(by_agent, loads)
-    return total.figures(  # type: ignore[return-value]
+    by_agent, shop_load = with_loads(_figures(agents), loads)
+    counts, excluded_by, waits, abandons = shop.get(0, _EMPTY)
+    return figures_of(  # type: ignore[return-value]
+        counts, excluded_by, waits, abandons,
         ServiceReport,
         answer_within=answer_within,
         short_abandon=short_abandon,
-        by_day=_split(accs, lambda k: days[k[0]]),
-        by_hour=_split(accs, lambda k: (days[k[0]], k[1])),
-        by_group=_split(accs, lambda k: k[2]),
+        by_day=_figures(by_day),
+        by_hour=_figures(by_hour),
+        by_group=_figures(by_group),
         by_agent=by_agent,
         contacts=tuple(contacts) if contacts is not None else (),
         quality=tl.quality + DataQuality(duplicates=status_repeats),
@@ -450,9 +465,24 @@ def with_loads(by_agent: dict[str, ServiceFigures], loads: Mapping[str, AgentLoa
                       "mean_concurrency": Ratio(sum(v[2] for v in loads.values()), online)}
 
 
-def _split(accs: Mapping[_Key, _Acc], dim: Any,
-           drop_none: bool = False) -> dict[Any, ServiceFigures]:
-    """Figures per value of ``dim(key)``, ordered by it (None first). O(contacts)."""
+_WAITS_OF, _ABANDONS_OF = attrgetter("waits"), attrgetter("abandons")
+_COUNTS_OF, _EXCLUDED_OF = attrgetter("counts"), attrgetter("excluded_by")
+
+# A part of a breakdown, summarised: counts (as ``tally`` keeps them), contacts excluded
+# by reason, queue waits, times to abandon; what ``figures_of`` takes.
+_Part = tuple[list[int], dict[str, int], Durations, Durations]
+_EMPTY: _Part = ([0] * 7, {}, Durations(), Durations())
+
+
+def _figures(parts: dict[Any, _Part]) -> dict[Any, ServiceFigures]:
+    return {k: figures_of(*part) for k, part in parts.items()}
+
+
+def _parts(accs: Mapping[_Key, _Acc], dim: Any, drop_none: bool) -> dict[Any, _Part]:
+    """Each part of ``dim(key)``, ordered by it (None first), its keys' accumulators
+    joined and summarised: the reference of :func:`_breakdowns`, and what runs when a
+    duration is an int (of times given as ints: an int median stays an int, so each
+    part's own list is sorted as it is). O(contacts log contacts)."""
     parts: dict[Any, list[_Acc]] = {}
     for key, acc in accs.items():
         k = dim(key)
@@ -463,7 +493,75 @@ def _split(accs: Mapping[_Key, _Acc], dim: Any,
             parts[k] = [acc]
         else:
             part.append(acc)
-    return {k: _Acc.of(parts[k]).figures() for k in sorted(parts, key=sort_key)}
+    out: dict[Any, _Part] = {}
+    for k in sorted(parts, key=sort_key):
+        acc = _Acc.of(parts[k])
+        out[k] = (acc.counts, acc.excluded_by, _summary(acc.waits), _summary(acc.abandons))
+    return out
+
+
+def _breakdowns(accs: Mapping[_Key, _Acc],
+                dims: tuple[tuple[Any, bool], ...]) -> list[dict[Any, _Part]] | None:
+    """:func:`_parts` for every ``(dim, drop_none)`` of ``dims`` at once, when every
+    duration is a float (None otherwise: the caller runs ``_parts``). The durations
+    are sorted once, all keys' together, stably (numpy, no float object compared);
+    each breakdown then takes its parts' durations from that order with one stable
+    sort by part number, so each part's come out sorted, as sorting them apart would
+    sort them (equal doubles keep their order: a signed zero's too). The counts are
+    summed per part as int64 columns. The same summaries as :func:`_parts`, for one
+    sort of c durations and O(c + keys) per breakdown instead of a join and a sort
+    per part. O(c log c + keys)."""
+    vals = list(accs.values())
+    waits = list(chain.from_iterable(map(_WAITS_OF, vals)))  # joined at C speed
+    abandons = list(chain.from_iterable(map(_ABANDONS_OF, vals)))
+    if not vals or not set(map(type, waits)) | set(map(type, abandons)) <= {float}:
+        return None
+    keys = list(accs)
+    n = len(vals)
+    counts = np.fromiter(chain.from_iterable(map(_COUNTS_OF, vals)), np.int64,
+                         7 * n).reshape(n, 7)
+    durations = [_by_value(waits, np.fromiter(map(len, map(_WAITS_OF, vals)), np.int64, n)),
+                 _by_value(abandons, np.fromiter(map(len, map(_ABANDONS_OF, vals)), np.int64,
+                                                 n))]
+    excluding = list(compress(count(), map(_EXCLUDED_OF, vals)))
+    out = []
+    for dim, drop_none in dims:
+        labels = list(map(dim, keys))
+        names = sorted(set(labels) - ({None} if drop_none else set()), key=sort_key)
+        number = dict(zip(names, range(len(names)), strict=True))
+        part = np.fromiter(map(number.get, labels, [-1] * len(labels)), np.int64,
+                           len(labels))
+        sums = np.zeros((len(names) + 1, 7), dtype=np.int64)  # the last row: in no part
+        np.add.at(sums, part, counts)  # (counts of a few thousand keys: no faster way)
+        by: list[dict[str, int]] = [{} for _ in names]
+        for x in excluding:
+            if part[x] >= 0:
+                for reason, k in vals[x].excluded_by.items():
+                    by[part[x]][reason] = by[part[x]].get(reason, 0) + k
+        w, a = (_per_part(values, owner, part, len(names)) for values, owner in durations)
+        out.append({name: (sums[p].tolist(), by[p], w[p], a[p])
+                    for p, name in enumerate(names)})
+    return out
+
+
+def _by_value(values: list[float], lengths: IntArray) -> tuple[FloatArray, IntArray]:
+    """``values`` (the keys' durations, joined) sorted stably, and the key each came from."""
+    v = np.array(values, dtype=np.float64)
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    order = np.argsort(v, kind="stable")
+    return v[order], owner[order]
+
+
+def _per_part(values: FloatArray, owner: IntArray, part: IntArray,
+              parts: int) -> list[Durations]:
+    """The summary of each part's durations: ``values`` sorted, ``owner`` their keys,
+    ``part`` each key's part (-1: none)."""
+    of = part[owner]
+    order = np.argsort(of, kind="stable")
+    grouped = values[order]
+    bounds = np.searchsorted(of[order], np.arange(parts + 1)).tolist()
+    return [Durations.of_sorted(array("d", grouped[bounds[p]:bounds[p + 1]].tobytes()))
+            for p in range(parts)]
 
 
 def sort_key(k: object) -> tuple[bool, str]:

@@ -308,6 +308,9 @@ def build_timeline(
     for j, (_at, _seq, group) in named.items():
         tl.groups[j] = group  # no hand-over names its group: its end does (K13)
     tl.ended = ended
+    if kernel.ACTIVE == "c":  # see _kernel_c.untrack_atoms: no cycle runs through these
+        kernel.compiled("untrack_atoms")(tl.wlo, tl.s_lo, tl.s_hi, tl.groups, tl.bot_at,
+                                         tl.ended, tl.ids, tl.buyers)
     tl.quality = DataQuality(ms.repeats + d1 + d2 + d3 + d4, ms.conflicts, ms.unknown,
                              ms.out_of_order, negative)
     return tl
