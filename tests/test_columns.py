@@ -387,6 +387,40 @@ def test_s02_a_batch_inside_a_batch_leaves_both_exact(engine: str) -> None:
     assert got == expected
 
 
+def test_s02_batches_inside_a_long_batch_leave_both_exact(engine: str) -> None:
+    """As above, but the inner batches are spread along a batch of thousands of events:
+    the compiled engine empties its per-row record of where each event went every
+    1,024 entries, so rows that need re-filing come both before and after it is
+    emptied (R23: the events still equal apply's, in order)."""
+    commands = _busy_batch(3, 4000)
+    outer, expected = _expect(engine, commands)
+    columns = as_columns(commands, 5.0)
+    inner_commands = _busy_batch(4, 10)
+    inner_columns = as_columns(inner_commands, 5.0)
+    inner_expected = _expect(engine, inner_commands)[1]
+    inner_ok: list[bool] = []
+    seen = [0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        seen[0] += phase == "start"
+        if phase == "start" and seen[0] % 40 == 0 and len(inner_ok) < 150:
+            inner = _expect(engine, [])[0]
+            inner_ok.append(outcome(lambda: inner.apply_columns(**inner_columns))
+                            == inner_expected)
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(callback)
+    gc.set_threshold(1)
+    try:
+        got = outcome(lambda: outer.apply_columns(**columns))
+    finally:
+        gc.callbacks.remove(callback)
+        gc.set_threshold(*threshold)
+    assert len(inner_ok) >= 100 and all(inner_ok)
+    assert got == expected
+    assert expected[0] == "ok" and len(expected[1]) > 2048  # emptied twice or more
+
+
 def test_s02_batches_in_two_threads_at_once_stay_exact(engine: str) -> None:
     require_engine(engine)
     runs = [_replay(engine, 4000) for _ in range(2)]

@@ -337,7 +337,7 @@ cdef class Rows:
             self.cap = cap
         return 0
 
-    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
+    cdef inline int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
                   object v5) except -1:
         cdef PyObject **row
         if self.n == self.cap:
@@ -510,14 +510,31 @@ cdef double _MAX_SECONDS = sys.float_info.max
 cdef long long _MAX_PRIORITY = MAX_PRIORITY
 
 
-cdef inline bint _is_id(object value) noexcept:
-    """A session or agent id: an exact, non-empty str (no call, no error path). O(1)."""
-    return type(value) is str and len(<str>value) > 0
-
-
-cdef inline bint _is_optional_id(object value) noexcept:
-    """None or an id (``_is_id``). O(1)."""
-    return value is None or (type(value) is str and len(<str>value) > 0)
+cdef extern from *:
+    """
+    /* The id checks of the hot paths, always inlined: as Cython functions they carry
+       len()'s error path, and the C compiler then calls them (a call per check). A str
+       not yet "ready" (a legacy C API object) reads as not an id here, so it takes the
+       checked path, which gives the right answer. */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define KEFU_ALWAYS_INLINE static inline __attribute__((always_inline))
+    #else
+    #define KEFU_ALWAYS_INLINE static CYTHON_INLINE
+    #endif
+    KEFU_ALWAYS_INLINE int kefu_is_id(PyObject *value) {
+    #if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_CheckExact(value) && !PyUnicode_IS_READY(value)) return 0;
+    #endif
+        return PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0;
+    }
+    KEFU_ALWAYS_INLINE int kefu_is_optional_id(PyObject *value) {
+        return value == Py_None || kefu_is_id(value);
+    }
+    """
+    # A session or agent id: an exact, non-empty str. O(1), no call, no error path.
+    bint _is_id "kefu_is_id" (object value) noexcept
+    # None or an id (``_is_id``). O(1).
+    bint _is_optional_id "kefu_is_optional_id" (object value) noexcept
 
 
 cdef inline PyObject *_find(tuple table, i64 handle, bint optional) noexcept:
