@@ -608,15 +608,17 @@ cdef inline void _ix_set(Agent *ag, int *agent, int *slot, int pos, int ai, int 
     ag[ai].pos[k] = pos
 
 
-cdef inline void _sift_up_by(Agent *ag, AgentIndex *h, int pos, int strategy) noexcept nogil:
-    """``Engine._sift_up`` for a ``strategy`` the caller passes as a constant (so the
-    compares are specialised when this is inlined), the arrays read once. O(log n)."""
+cdef inline void _sift_up_by(Agent *ag, AgentIndex *h, int pos, int top, int strategy
+                             ) noexcept nogil:
+    """Move the agent at ``pos`` up to its place, no higher than ``top``, for a
+    ``strategy`` the caller passes as a constant (so the compares are specialised
+    when this is inlined), the arrays read once. O(log n)."""
     cdef int *agent = h.agent
     cdef int *slot = h.k
     cdef int ai = agent[pos]
     cdef int k = slot[pos]
     cdef int parent
-    while pos > 0:
+    while pos > top:
         parent = (pos - 1) >> 1
         if not _agent_less(&ag[ai], &ag[agent[parent]], strategy):
             break
@@ -642,7 +644,6 @@ cdef inline void _sift_down_by(Agent *ag, AgentIndex *h, int pos, int strategy
     cdef int n = h.size
     cdef int top = pos
     cdef int child = 2 * pos + 1
-    cdef int parent
     if child >= n:
         return
     if child + 1 < n and _agent_less(&ag[agent[child + 1]], &ag[agent[child]], strategy):
@@ -657,13 +658,8 @@ cdef inline void _sift_down_by(Agent *ag, AgentIndex *h, int pos, int strategy
             break
         if child + 1 < n and _agent_less(&ag[agent[child + 1]], &ag[agent[child]], strategy):
             child += 1
-    while pos > top:
-        parent = (pos - 1) >> 1
-        if not _agent_less(&ag[ai], &ag[agent[parent]], strategy):
-            break
-        _ix_set(ag, agent, slot, pos, agent[parent], slot[parent])
-        pos = parent
     _ix_set(ag, agent, slot, pos, ai, k)
+    _sift_up_by(ag, h, pos, top, strategy)
 
 
 cdef inline int _ctz(u64 x) noexcept nogil:
@@ -1372,9 +1368,9 @@ cdef class Engine:
         """Move the agent at ``pos`` up to its place. O(log n)."""
         # The strategy as a constant: the C compiler drops the other strategies' compares.
         if self.strategy == LEAST_LOAD:
-            _sift_up_by(self.ag, h, pos, LEAST_LOAD)
+            _sift_up_by(self.ag, h, pos, 0, LEAST_LOAD)
         else:
-            _sift_up_by(self.ag, h, pos, WEIGHTED)
+            _sift_up_by(self.ag, h, pos, 0, WEIGHTED)
 
     cdef void _sift_down(self, AgentIndex *h, int pos) noexcept:
         """Move the agent at ``pos`` down to its place (``_sift_down_by``). O(log n)."""
