@@ -357,20 +357,24 @@ def _expect(engine: str, commands: list[Tuple]) -> tuple[Assigner, tuple[Any, ..
     return shops[1], outcome(lambda: shops[0].apply(commands))
 
 
-def test_s02_a_batch_inside_a_batch_leaves_both_exact(engine: str) -> None:
-    """A GC callback runs another Assigner's batch in the middle of this one's rows (on
-    the compiled engine, some of this batch's events then miss its row store and are
-    filed in order after the row)."""
-    commands = _busy_batch(1, 1500)
+def _with_inner_batches(engine: str, seed: int, n: int, every: int, most: int
+                        ) -> tuple[tuple[Any, ...], tuple[Any, ...], list[bool]]:
+    """Run ``n`` busy commands as one columnar batch while a GC callback runs another
+    Assigner's batch at every ``every``-th collection (``most`` of them). Returns the
+    batch's outcome, apply's for the same commands, and whether each inner batch was
+    exact."""
+    commands = _busy_batch(seed, n)
     outer, expected = _expect(engine, commands)
     columns = as_columns(commands, 5.0)
-    inner_commands = _busy_batch(2, 10)
+    inner_commands = _busy_batch(seed + 1, 10)
     inner_columns = as_columns(inner_commands, 5.0)
     inner_expected = _expect(engine, inner_commands)[1]
     inner_ok: list[bool] = []
+    starts = [0]
 
     def callback(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start" and len(inner_ok) < 600:
+        starts[0] += phase == "start"
+        if phase == "start" and starts[0] % every == 0 and len(inner_ok) < most:
             inner = _expect(engine, [])[0]
             inner_ok.append(outcome(lambda: inner.apply_columns(**inner_columns))
                             == inner_expected)
@@ -383,8 +387,27 @@ def test_s02_a_batch_inside_a_batch_leaves_both_exact(engine: str) -> None:
     finally:
         gc.callbacks.remove(callback)
         gc.set_threshold(*threshold)
+    return got, expected, inner_ok
+
+
+def test_s02_a_batch_inside_a_batch_leaves_both_exact(engine: str) -> None:
+    """A GC callback runs another Assigner's batch in the middle of this one's rows (on
+    the compiled engine, some of this batch's events then miss its row store and are
+    filed in order after the row)."""
+    got, expected, inner_ok = _with_inner_batches(engine, 1, 1500, 1, 600)
     assert len(inner_ok) == 600 and all(inner_ok)
     assert got == expected
+
+
+def test_s02_batches_inside_a_long_batch_leave_both_exact(engine: str) -> None:
+    """As above, but the inner batches are spread along a batch of thousands of events:
+    the compiled engine empties its per-row record of where each event went every
+    1,024 entries, so rows that need re-filing come both before and after it is
+    emptied (R23: the events still equal apply's, in order)."""
+    got, expected, inner_ok = _with_inner_batches(engine, 3, 4000, 40, 150)
+    assert len(inner_ok) >= 100 and all(inner_ok)
+    assert got == expected
+    assert expected[0] == "ok" and len(expected[1]) > 2048  # emptied twice or more
 
 
 def test_s02_batches_in_two_threads_at_once_stay_exact(engine: str) -> None:

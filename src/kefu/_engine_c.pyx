@@ -337,7 +337,7 @@ cdef class Rows:
             self.cap = cap
         return 0
 
-    cdef int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
+    cdef inline int push(self, int kind, object v0, object v1, object v2, object v3, object v4,
                   object v5) except -1:
         cdef PyObject **row
         if self.n == self.cap:
@@ -510,12 +510,31 @@ cdef double _MAX_SECONDS = sys.float_info.max
 cdef long long _MAX_PRIORITY = MAX_PRIORITY
 
 
-cdef inline bint _is_id(object value):
-    return type(value) is str and len(<str>value) > 0
-
-
-cdef inline bint _is_optional_id(object value):
-    return value is None or (type(value) is str and len(<str>value) > 0)
+cdef extern from *:
+    """
+    /* The id checks of the hot paths, always inlined: as Cython functions they carry
+       len()'s error path, and the C compiler then calls them (a call per check). A str
+       not yet "ready" (a legacy C API object) reads as not an id here, so it takes the
+       checked path, which gives the right answer. */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define KEFU_ALWAYS_INLINE static inline __attribute__((always_inline))
+    #else
+    #define KEFU_ALWAYS_INLINE static CYTHON_INLINE
+    #endif
+    KEFU_ALWAYS_INLINE int kefu_is_id(PyObject *value) {
+    #if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_CheckExact(value) && !PyUnicode_IS_READY(value)) return 0;
+    #endif
+        return PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0;
+    }
+    KEFU_ALWAYS_INLINE int kefu_is_optional_id(PyObject *value) {
+        return value == Py_None || kefu_is_id(value);
+    }
+    """
+    # A session or agent id: an exact, non-empty str. O(1), no call, no error path.
+    bint _is_id "kefu_is_id" (object value) noexcept
+    # None or an id (``_is_id``). O(1).
+    bint _is_optional_id "kefu_is_optional_id" (object value) noexcept
 
 
 cdef inline PyObject *_find(tuple table, i64 handle, bint optional) noexcept:
@@ -579,6 +598,68 @@ cdef inline bint _agent_less(Agent *a, Agent *b, int strategy) noexcept nogil:
         if a.pass_ != b.pass_:
             return a.pass_ < b.pass_
     return a.reg < b.reg
+
+
+cdef inline void _ix_set(Agent *ag, int *agent, int *slot, int pos, int ai, int k
+                         ) noexcept nogil:
+    """Put agent ``ai`` (its index entry ``k``) at heap position ``pos``. O(1)."""
+    agent[pos] = ai
+    slot[pos] = k
+    ag[ai].pos[k] = pos
+
+
+cdef inline void _sift_up_by(Agent *ag, AgentIndex *h, int pos, int top, int strategy
+                             ) noexcept nogil:
+    """Move the agent at ``pos`` up to its place, no higher than ``top``, for a
+    ``strategy`` the caller passes as a constant (so the compares are specialised
+    when this is inlined), the arrays read once. O(log n)."""
+    cdef int *agent = h.agent
+    cdef int *slot = h.k
+    cdef int ai = agent[pos]
+    cdef int k = slot[pos]
+    cdef int parent
+    while pos > top:
+        parent = (pos - 1) >> 1
+        if not _agent_less(&ag[ai], &ag[agent[parent]], strategy):
+            break
+        _ix_set(ag, agent, slot, pos, agent[parent], slot[parent])
+        pos = parent
+    _ix_set(ag, agent, slot, pos, ai, k)
+
+
+cdef inline void _sift_down_by(Agent *ag, AgentIndex *h, int pos, int strategy
+                               ) noexcept nogil:
+    """Move the agent at ``pos`` down to its place, ``strategy`` a constant as in
+    ``_sift_up_by``. O(log n).
+
+    Once it has to move, the hole goes down to a leaf along the smaller children (one
+    comparison a level) and the agent rises from there (Floyd): an agent just given
+    a session has about the largest key of its heap, so it rises hardly at all and
+    this makes about half the comparisons of the textbook descent.
+    """
+    cdef int *agent = h.agent
+    cdef int *slot = h.k
+    cdef int ai = agent[pos]
+    cdef int k = slot[pos]
+    cdef int n = h.size
+    cdef int top = pos
+    cdef int child = 2 * pos + 1
+    if child >= n:
+        return
+    if child + 1 < n and _agent_less(&ag[agent[child + 1]], &ag[agent[child]], strategy):
+        child += 1
+    if not _agent_less(&ag[agent[child]], &ag[ai], strategy):
+        return
+    while True:
+        _ix_set(ag, agent, slot, pos, agent[child], slot[child])
+        pos = child
+        child = 2 * pos + 1
+        if child >= n:
+            break
+        if child + 1 < n and _agent_less(&ag[agent[child + 1]], &ag[agent[child]], strategy):
+            child += 1
+    _ix_set(ag, agent, slot, pos, ai, k)
+    _sift_up_by(ag, h, pos, top, strategy)
 
 
 cdef inline int _ctz(u64 x) noexcept nogil:
@@ -1284,57 +1365,19 @@ cdef class Engine:
         self.ag[ai].pos[k] = pos
 
     cdef void _sift_up(self, AgentIndex *h, int pos) noexcept:
-        cdef int ai = h.agent[pos]
-        cdef int k = h.k[pos]
-        cdef int parent
-        cdef int strategy = self.strategy
-        cdef Agent *ag = self.ag
-        while pos > 0:
-            parent = (pos - 1) >> 1
-            if not _agent_less(&ag[ai], &ag[h.agent[parent]], strategy):
-                break
-            self._ix_put(h, pos, h.agent[parent], h.k[parent])
-            pos = parent
-        self._ix_put(h, pos, ai, k)
+        """Move the agent at ``pos`` up to its place. O(log n)."""
+        # The strategy as a constant: the C compiler drops the other strategies' compares.
+        if self.strategy == LEAST_LOAD:
+            _sift_up_by(self.ag, h, pos, 0, LEAST_LOAD)
+        else:
+            _sift_up_by(self.ag, h, pos, 0, WEIGHTED)
 
     cdef void _sift_down(self, AgentIndex *h, int pos) noexcept:
-        """Move the agent at ``pos`` down to its place. O(log n).
-
-        Once it has to move, the hole goes down to a leaf along the smaller children (one
-        comparison a level) and the agent rises from there (Floyd): an agent just given
-        a session has about the largest key of its heap, so it rises hardly at all and
-        this makes about half the comparisons of the textbook descent.
-        """
-        cdef int ai = h.agent[pos]
-        cdef int k = h.k[pos]
-        cdef int n = h.size
-        cdef int top = pos
-        cdef int child = 2 * pos + 1
-        cdef int parent
-        cdef int strategy = self.strategy
-        cdef Agent *ag = self.ag
-        if child >= n:
-            return
-        if child + 1 < n and _agent_less(&ag[h.agent[child + 1]], &ag[h.agent[child]], strategy):
-            child += 1
-        if not _agent_less(&ag[h.agent[child]], &ag[ai], strategy):
-            return
-        while True:
-            self._ix_put(h, pos, h.agent[child], h.k[child])
-            pos = child
-            child = 2 * pos + 1
-            if child >= n:
-                break
-            if child + 1 < n and _agent_less(&ag[h.agent[child + 1]], &ag[h.agent[child]],
-                                             strategy):
-                child += 1
-        while pos > top:
-            parent = (pos - 1) >> 1
-            if not _agent_less(&ag[ai], &ag[h.agent[parent]], strategy):
-                break
-            self._ix_put(h, pos, h.agent[parent], h.k[parent])
-            pos = parent
-        self._ix_put(h, pos, ai, k)
+        """Move the agent at ``pos`` down to its place (``_sift_down_by``). O(log n)."""
+        if self.strategy == LEAST_LOAD:
+            _sift_down_by(self.ag, h, pos, LEAST_LOAD)
+        else:
+            _sift_down_by(self.ag, h, pos, WEIGHTED)
 
     cdef int _ix_reserve(self, AgentIndex *h, int n) except -1:
         cdef int old_words = (h.cap + 63) // 64
@@ -3063,7 +3106,7 @@ cdef class Engine:
                             self._agent_message_in(si, at, sid, c == COL_AUTO, a)
                     if len(marks) - marked != rows.n - done:  # events missed the sink
                         rows.merge(done, marks[marked:])
-                    if len(marks) > 64:
+                    if len(marks) > 1024:  # not each 64: an emptied list regrows by reallocs
                         del marks[:]
             except Exception as exc:
                 # As in apply: the rows before it happened; the failing row's events did not.
