@@ -17,6 +17,7 @@ file its units, samples and buyer-day members into the tracker, as
 :meth:`kefu.kpi.live.LiveTracker._take` and ``_apply`` do in Python.
 """
 
+cimport cython
 from cpython.array cimport array, clone, extend_buffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
@@ -43,6 +44,7 @@ import heapq
 from types import MemberDescriptorType
 
 from kefu.kpi.clocks import MET, MISSED, PENDING
+from kefu.kpi import intake as _intake
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.live_service import commit_counts, counts_figures
 from kefu.kpi.multiset import Multiset
@@ -134,6 +136,106 @@ cdef bint _placed_before(object m, object best) except -1:
     return PyObject_RichCompareBool(_slot(m, _MID), _slot(best, _MID), Py_LT)
 
 
+cdef enum:
+    _MAX_FIELDS = 8
+# intake's field kinds (``_STR, _OPT_STR, _TIME, _OPT_TIME, _INT``) an agent event has.
+cdef int _STR_KIND = 0, _OPT_STR_KIND = 1, _TIME_KIND = 2, _INT_KIND = 4
+if (_intake._STR, _intake._OPT_STR, _intake._TIME, _intake._INT) != (0, 1, 2, 4):
+    raise ImportError("kefu.kpi._live_c: intake's field kinds are not the ones it knows")
+
+
+cdef class _EventShape:
+    """Where an exact agent event class keeps its fields, and how the compiled feed
+    checks and files one (:meth:`Feed.file_events`). The offsets are those of the
+    class's own object slots, read again whenever the class's version tag changes
+    (an assignment to the class: a field replaced by a property is then seen, and
+    the records go to the tracker's own code). O(1)."""
+
+    cdef type cls
+    cdef str bucket
+    cdef bint routes, spans
+    cdef Py_ssize_t n, sid, at
+    cdef tuple names
+    cdef Py_ssize_t offsets[_MAX_FIELDS]
+    cdef int kinds[_MAX_FIELDS]
+    cdef unsigned int tag  # the version tag the class was last found plain at
+
+    cdef bint reads_slots(self) noexcept:
+        """``_message_reads_slots`` for this class: whether its fields are still its own
+        slots at the offsets taken, so they may be read straight."""
+        cdef unsigned int tag = kefu_version_tag(self.cls)
+        cdef Py_ssize_t k
+        if tag != 0 and tag == self.tag:
+            return True
+        if not kefu_plain_getattr(self.cls):
+            return False
+        for k in range(self.n):
+            if _own_slot(self.cls, <str>self.names[k]) != self.offsets[k]:
+                return False
+        self.tag = kefu_version_tag(self.cls)
+        return True
+
+    cdef bint clean(self, object r) noexcept:
+        """Whether exact ``r`` passes intake's check on this path: exact str (or None
+        where optional), a float time in range, an exact int. Runs no code of the
+        record's or its values'."""
+        cdef Py_ssize_t k
+        cdef PyObject* v
+        cdef int kind
+        cdef double t
+        if not self.reads_slots():
+            return False
+        for k in range(self.n):
+            v = _slot(r, self.offsets[k])
+            kind = self.kinds[k]
+            if v == NULL:
+                return False
+            if v == <PyObject*>None:
+                if kind != _OPT_STR_KIND:
+                    return False
+            elif kind == _STR_KIND or kind == _OPT_STR_KIND:
+                if not PyUnicode_CheckExact(v):
+                    return False
+            elif kind == _TIME_KIND:
+                if not PyFloat_CheckExact(v):
+                    return False
+                t = PyFloat_AS_DOUBLE(v)
+                if not (_MIN_TIME <= t < _MAX_TIME):  # NaN fails too
+                    return False
+            elif not PyLong_CheckExact(v):  # _INT_KIND
+                return False
+        return True
+
+
+cdef _EventShape _event_shape(type cls, str bucket, tuple plan, bint routes, bint spans):
+    """An event class's shape, or None when a field is not one of its own object slots,
+    of a kind this check does not know, or it has no session id and time."""
+    cdef _EventShape shape = _EventShape.__new__(_EventShape)
+    cdef Py_ssize_t k = 0, offset
+    cdef int kind
+    if len(plan) > _MAX_FIELDS or not kefu_plain_getattr(cls):
+        return None
+    shape.cls, shape.bucket, shape.routes, shape.spans = cls, bucket, routes, spans
+    shape.sid = shape.at = -1
+    names = []
+    for name, kind, _members in plan:
+        offset = _own_slot(cls, name)
+        if offset < 0 or kind not in (_STR_KIND, _OPT_STR_KIND, _TIME_KIND, _INT_KIND):
+            return None
+        if name == "session_id" and kind == _STR_KIND:
+            shape.sid = offset
+        elif name == "at" and kind == _TIME_KIND:
+            shape.at = offset
+        shape.offsets[k], shape.kinds[k] = offset, kind
+        names.append(name)
+        k += 1
+    if shape.sid < 0 or shape.at < 0:
+        return None
+    shape.n, shape.names = k, tuple(names)
+    shape.tag = kefu_version_tag(cls)
+    return shape
+
+
 cdef class Feed:
     """The compiled feed (see the module docstring and :class:`kefu.kpi.live_feed.Feed`)."""
 
@@ -143,6 +245,8 @@ cdef class Feed:
     cdef bint _held  # whether the lock is taken (__exit__ without it is refused)
     cdef object _new_session
     cdef object _other
+    cdef object _tracker  # whose agent events it files (``file_events``; None: none)
+    cdef dict _events  # exact class -> its _EventShape
     cdef public dict kept
     cdef public dict sessions
     cdef public set dirty
@@ -265,10 +369,93 @@ cdef class Feed:
                     and PyDict_GetItemWithError(self.kept, _slot(record, _MID)) == NULL):
                 self._file(record, PyFloat_AS_DOUBLE(_slot(record, _AT)),
                            <object>_slot(record, _MID), <object>_slot(record, _SID))
-            else:
+            elif not (self.undo is None and self._event(record)):
                 self._other(record)
         finally:
             self._give()
+
+    def file_events(self, tracker, dict events):
+        """File the agent events (hand-overs, releases, switches, ends) of ``tracker`` in
+        C from now on, as its ``_add_other`` does: ``events`` maps each exact class to
+        (its session bucket's name, its intake plan: (field, kind, members) per
+        field, whether it routes a session (K05's credit), whether K13's calendar
+        spans it). A class with a field this check does not know is left to the
+        tracker. O(classes x fields)."""
+        shapes = {}
+        for cls, (bucket, plan, routes, spans) in events.items():
+            shape = _event_shape(cls, bucket, plan, routes, spans)
+            if shape is not None:
+                shapes[cls] = shape
+        self._tracker = tracker
+        self._events = shapes
+
+    cdef bint _event(self, record) except -1:
+        """File ``record`` if it is an exact agent event whose fields pass intake's check
+        on this path (exact str ids, a float time in range, an exact int seq); whether
+        it did (False: the tracker's own code takes it, as the reference feed's)."""
+        if self._events is None:
+            return False
+        cdef type cls = type(record)
+        cdef PyObject* found = PyDict_GetItemWithError(self._events, <PyObject*>cls)
+        if found == NULL:
+            return False
+        cdef _EventShape shape = <_EventShape>found
+        if not shape.clean(record):
+            return False
+        self._file_event(record, shape)
+        return True
+
+    cdef int _file_event(self, rec, _EventShape shape) except -1:
+        """``LiveTracker._add_other`` compiled: the same filing, journaled the same way (its
+        docstring says why), with one hash of the record where the reference takes
+        two. Python code runs only in the record's own hash (an exact attrs class's)
+        and a new session's constructor. A session that already holds records of
+        the kind gets the record added first, whether it was present read from the
+        set's size: an interrupt in that hash leaves the set as it was, and no
+        Python code runs between the add and the journal; the rest comes after the
+        journal, so an interrupt there is undone by the tracker's next call. O(1)."""
+        cdef PyObject* found
+        cdef Py_ssize_t held
+        cdef str kind = shape.bucket
+        tracker = self._tracker
+        sid = <object>_slot(rec, shape.sid)
+        at = <object>_slot(rec, shape.at)
+        found = PyDict_GetItemWithError(self.sessions, <PyObject*>sid)
+        s = None if found == NULL else <object>found
+        bucket = None if s is None else getattr(s, kind)
+        present = False
+        if bucket:  # a set of its own: the record goes in now (see above)
+            held = len(<set?>bucket)
+            (<set>bucket).add(rec)
+            present = len(<set>bucket) == held
+        self.undo = (rec, self.last, self.message_hi, (
+            tracker._span_hi, tracker._repeats, tracker._route_repeats,
+            tracker._status_repeats, tracker._conflicts), ("other", sid, s is None, kind,
+                                                           present))
+        if s is None:
+            s = self._new_session()
+            PyDict_SetItem(self.sessions, sid, s)
+        if shape.routes:  # LiveRatings.touch_session: who is credited may change (K05)
+            ratings = tracker._ratings
+            cards = (<dict?>ratings._by_session).get(sid)
+            if cards:
+                (<set?>ratings._dirty).update(cards)
+        if at > self.last:
+            self.last = at
+        if present:
+            tracker._repeats += 1  # an identical record: a duplicate (data quality)
+            if shape.routes:
+                tracker._route_repeats += 1
+        else:
+            if not bucket:
+                bucket = set()
+                setattr(s, kind, bucket)
+                (<set>bucket).add(rec)
+            if shape.spans and at > tracker._span_hi:
+                tracker._span_hi = at
+            PySet_Add(self.dirty, sid)
+        self.undo = None
+        return 0
 
     def file(self, m):
         """File a checked message whose id is new (the reference's ``file``)."""
@@ -621,6 +808,7 @@ cdef int _samples_into(list out, dict known, owner, x) except -1:
 cdef array _NO_DOUBLES = array("d")
 
 
+@cython.no_gc  # its fields are arrays of doubles: it can hold no reference cycle
 cdef class LiveSamples:
     """:class:`kefu.kpi.measure.Samples` as the live tracker's walk makes them (one per
     session, and per agent of the session, in split mode), made in C: each of its six

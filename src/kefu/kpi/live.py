@@ -39,7 +39,8 @@ part-way (a user's time zone raised: TimezoneFailed) leaves every session
 either measured again in full or still marked changed, so nothing is lost.
 
 Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1); a
-message in C when the compiled feed is built, :mod:`kefu.kpi.live_feed`) and
+message or an agent event (hand-over, release, switch, end) in C when the
+compiled feed is built, :mod:`kefu.kpi.live_feed`) and
 marks its session changed. The next query measures each changed session
 once, O(records of the session), in walks of a few dozen sessions each
 (``_WALK``: what a walk makes dies young, so a backfill's catch-up does not
@@ -76,7 +77,8 @@ from kefu.kpi import kernel
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
 from kefu.kpi.hours import hour_table
-from kefu.kpi.intake import checked_one
+from kefu.kpi.intake import _PLANS as INTAKE_PLANS
+from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
 from kefu.kpi.live_measure import LiveMeasure, LiveUnit, fixed_key, open_until, unit_open_until
 from kefu.kpi.live_ratings import LiveRatings
@@ -144,6 +146,11 @@ Member = tuple[Any, str, float, str | None, int, bool, float, int, bool, int]
 Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
+# The agent events' checks (exact class, exact in-range fields: ``checked_one``'s clean
+# case), so that :meth:`LiveTracker._add_record` files one with no lookup by kind.
+_CLEAN_EVENT: dict[type, Callable[[object], bool]] = {k: CLEAN_ONE[k] for k in _BUCKETS}
+_ROUTES = frozenset((Handover, Release))  # who holds a session (K05's credit)
+_SPANS = frozenset((Handover, HumanRequest))  # what K13's calendar spans
 _NO_DURATIONS = Durations()
 # Sessions measured in one walk of a catch-up. A walk keeps what it found for all of
 # its sessions until it has placed them; a few dozen sessions' worth (a few thousand
@@ -392,6 +399,18 @@ class LiveTracker:
         # in full, at the next query (:meth:`_measure_again`).
         self._torn = False
         self._fresh_books()
+        self._file_events_in_c()
+
+    def _file_events_in_c(self) -> None:
+        """Have the compiled feed file agent events (hand-overs, releases, switches, ends)
+        as :meth:`_add_other` does, in C like messages (a few thousand instructions
+        less a record than this Python code), unless a subclass files them its own
+        way. The reference feed leaves them to :meth:`_add_other`. O(1)."""
+        file_events = getattr(self._feed, "file_events", None)
+        if file_events is None or type(self)._add_other is not LiveTracker._add_other:
+            return
+        file_events(self, {cls: (kind, INTAKE_PLANS[cls], cls in _ROUTES, cls in _SPANS)
+                           for cls, kind in _BUCKETS.items()})
 
     def _fresh_books(self) -> None:
         """Empty books: everything the tracker measured and placed, none of what was fed.
@@ -497,8 +516,13 @@ class LiveTracker:
         record after an interrupted filing (undone first: :meth:`_roll_back`)."""
         if self._feed.undo is not None:
             self._roll_back()
-        if type(record) is Message:
+        cls = type(record)
+        if cls is Message:
             self._add_message(checked_one(record, Message))
+            return
+        clean = _CLEAN_EVENT.get(cls)
+        if clean is not None and clean(record):  # an agent event, as checked_one passes it
+            self._add_other(cast("Handover | Release | HumanRequest | SessionEnd", record))
         else:
             self._add_other_kind(record)
 
@@ -524,7 +548,7 @@ class LiveTracker:
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
         else:
-            self._add_other(cast(Handover | Release | HumanRequest | SessionEnd, rec))
+            self._add_other(cast("Handover | Release | HumanRequest | SessionEnd", rec))
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -537,16 +561,20 @@ class LiveTracker:
         What may run Python code before anything changes (its hash) comes first; the
         rest is journaled (:meth:`_journal`): an interrupt part-way is undone."""
         sid = rec.session_id
-        kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
+        cls = type(rec)  # a checked record is of exactly its class
+        kind = _BUCKETS[cls]
         s = self._sessions.get(sid)
         present = s is not None and rec in getattr(s, kind)
         self._journal(rec, ("other", sid, s is None, kind, present))
-        s = self._session(sid)
-        routes = isinstance(rec, Handover | Release)
+        if s is None:
+            s = self._sessions[sid] = _Session()
+        routes = cls in _ROUTES
         if routes:
             self._ratings.touch_session(sid)  # who is credited may change (K05)
         feed = self._feed
-        feed.last = max(feed.last, rec.at)
+        at = rec.at
+        if at > feed.last:
+            feed.last = at
         if present:
             self._repeats += 1  # an identical record: a duplicate (data quality)
             if routes:
@@ -557,7 +585,7 @@ class LiveTracker:
                 bucket = set()
                 setattr(s, kind, bucket)
             bucket.add(rec)
-            if isinstance(rec, Handover | HumanRequest):
+            if cls in _SPANS:
                 self._span_hi = max(self._span_hi, rec.at)
             self._dirty.add(sid)
         feed.undo = None

@@ -12,7 +12,9 @@ to the tracker's own code, still inside the turn.
 Two feeds behave the same way: :class:`Feed` here, the reference, and its
 compiled twin ``kefu.kpi._live_c.Feed``, which does the same work in C
 (a C lock, the fields read straight from the record's slots) and is used
-when the compiled KPI kernel is active (:func:`new_feed`). Cost: O(1) per
+when the compiled KPI kernel is active (:func:`new_feed`). The compiled
+feed also files the agent events (hand-overs, releases, switches, ends)
+in C, as the tracker's ``_add_other`` does (its ``file_events``). Cost: O(1) per
 record; about a microsecond in Python, a fraction of that compiled.
 """
 
