@@ -19,6 +19,7 @@ file its units, samples and buyer-day members into the tracker, as
 
 cimport cython
 from cpython.array cimport array, clone, extend_buffer
+from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from libc.math cimport INFINITY
@@ -65,6 +66,29 @@ cdef extern from "Python.h":
     int PySet_Add(object s, object key) except -1
     int PyList_Append(object lst, object item) except -1
     int Py_MakePendingCalls() except -1
+
+
+cdef extern from "Python.h":
+    int PyObject_IS_GC(PyObject* o)
+    int PyObject_GC_IsTracked(PyObject* o)
+    void PyObject_GC_UnTrack(void* o)
+
+
+cdef inline tuple _atomic(tuple t):
+    """``t``, out of the garbage collector's sight when it holds only objects that can
+    be in no reference cycle (no container, or tuples already out of its sight): what
+    the collector's own first pass over ``t`` would do (``_PyTuple_MaybeUntrack``),
+    done as ``t`` is made, so the young passes that run before it dies or is kept
+    do not visit it. A tuple never changes, so it stays safe. O(len(t))."""
+    cdef Py_ssize_t k
+    cdef PyObject* item
+    for k in range(len(t)):
+        item = PyTuple_GET_ITEM(t, k)
+        if PyObject_IS_GC(item) and (type(<object>item) is not tuple
+                                     or PyObject_GC_IsTracked(item)):
+            return t
+    PyObject_GC_UnTrack(<PyObject*>t)
+    return t
 
 
 cdef type _MESSAGE = Message
@@ -513,7 +537,7 @@ cdef inline double _open_until(tuple u, double last, double threshold) except? -
 
 cdef inline tuple _fixed_key(tuple u):
     """live_measure.fixed_key: a fixed unit's count key."""
-    return (u[3], u[4], u[5], u[1], False, u[6], None)
+    return _atomic((u[3], u[4], u[5], u[1], False, u[6], None))
 
 
 cdef int _bump_one(dict counts, object key) except -1:
@@ -575,7 +599,7 @@ def place(tracker, str sid, s):
                 agent_counts[agent] = {}
             applied += (agent, _fixed_key(u))
             agents_changed.add(agent)
-    s.applied = flat = tuple(applied)
+    s.applied = flat = _atomic(tuple(applied))
     for k in range(0, len(flat), 2):
         where = flat[k]
         counts = tables[where] if type(where) is int else agent_counts[where]
@@ -617,7 +641,8 @@ def place(tracker, str sid, s):
             mine = members[day] = {}
         else:
             mine = found
-        mine[sid] = (order, sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2], fate)
+        mine[sid] = _atomic((_atomic(order), sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2],
+                             fate))
     s.days = tuple(days)
     tracker._unfolded.update(days)
     if when == INFINITY:  # nothing left to place again but by a new measure
@@ -1127,8 +1152,9 @@ def contact_row(*, session_id, buyer_id, day, hour, group, agent_id, start, outc
     tracker keeps it: (session id, buyer id, its ``LiveContact`` with no exclusion
     reason; the count is run with none, and :func:`take_all` gives each its buyer's).
     One tuple per contact, not a dict of eleven fields read back. O(1)."""
-    return (session_id, buyer_id, (day, hour, group, agent_id, outcome,
-                                   0.0 if wait is None else wait, transfers, None, start))
+    return (session_id, buyer_id, _atomic((day, hour, group, agent_id, outcome,
+                                           0.0 if wait is None else wait, transfers, None,
+                                           start)))
 
 
 cdef dict _contacts(list found, dict excluded):
@@ -1181,3 +1207,51 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))
+
+
+# The walk's unit hooks (LiveMeasure._session_unit and _stretch_unit's twins) ---------
+
+cdef object _MISSED_CODE = MISSED
+cdef object _INF = INFINITY
+
+
+cdef list _units_of(dict by_session, sid, Py_ssize_t side):
+    """``LiveMeasure._units_of(sid)[side]``: the session's list of shop (0) or agent (1)
+    units, its pair of lists made on its first unit."""
+    found = by_session.get(sid)
+    if found is None:
+        found = by_session[sid] = ([], [])
+    return <list>(<tuple>found)[side]
+
+
+@cython.binding(True)
+def session_unit(m, j, i, c, r, code, a_code, a_c, a_r, reason):
+    """:meth:`kefu.kpi.live_measure.LiveMeasure._session_unit` compiled (a method of the
+    compiled walk's class): the same tuples, in the same order, with no Python frame
+    per unit. O(1)."""
+    tl = m.tl
+    day, buyer, group = m.cal.days[i], tl.buyers[j], tl.groups[j]
+    if reason is not None:
+        code = a_code = _EXCLUDED_CODE
+    first = _atomic((c, code, code == _MISSED_CODE and r == _INF, day, group, None, reason,
+                     buyer))
+    if a_code == code and a_c == c and a_r == r:
+        second = first
+    else:
+        second = _atomic((a_c, a_code, a_code == _MISSED_CODE and a_r == _INF, day, group,
+                          None, reason, buyer))
+    units = _units_of(m.by_session, tl.ids[j], 0)
+    units.append(first)
+    units.append(second)
+
+
+@cython.binding(True)
+def stretch_unit(m, j, x, i, c, r, code, reason):
+    """:meth:`kefu.kpi.live_measure.LiveMeasure._stretch_unit` compiled (see
+    :func:`session_unit`). O(1)."""
+    tl = m.tl
+    if reason is not None:
+        code = _EXCLUDED_CODE
+    units = _units_of(m.by_session, tl.ids[j], 1)
+    units.append(_atomic((c, code, code == _MISSED_CODE and r == _INF, m.cal.days[i],
+                          tl.sgroups[x], tl.agents[x], reason, tl.buyers[j])))

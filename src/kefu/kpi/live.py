@@ -80,7 +80,14 @@ from kefu.kpi.hours import hour_table
 from kefu.kpi.intake import _PLANS as INTAKE_PLANS
 from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
-from kefu.kpi.live_measure import LiveMeasure, LiveUnit, fixed_key, open_until, unit_open_until
+from kefu.kpi.live_measure import (
+    LiveMeasure,
+    LiveUnit,
+    fixed_key,
+    measure_class,
+    open_until,
+    unit_open_until,
+)
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -364,6 +371,8 @@ class LiveTracker:
         self._take_c = None if take is None else functools.partial(take, self)
         # Taking a walk's sessions in one pass (:meth:`_measure_batch`): in C with them.
         self._take_all_c = compiled_live("take_all") if self._take_c is not None else None
+        # The walk: its unit hooks compiled with the compiled kernel (live_measure).
+        self._measure_cls = measure_class()
         # Local-hour tables of the calendars' spans (:meth:`_contacts_of`).
         self._hour_tables: dict[tuple[float, float], Any] = {}
         # Folding the buyer-days a flush changed (:meth:`_refold` of each): in C with them.
@@ -842,7 +851,7 @@ class LiveTracker:
                             [q for s in sessions for q in s.requests],
                             ends=[e for s in sessions for e in s.ends],
                             threshold=self._opts.threshold)
-        m = LiveMeasure(tl, opts, self._calendar(tl.first, tl.last), split=True)
+        m = self._measure_cls(tl, opts, self._calendar(tl.first, tl.last), split=True)
         found = self._contacts_of(tl, m) if self._take_all_c is not None else None
         for sid, s in zip(sids, sessions, strict=True):  # after what may raise
             self._retract(sid, s)
@@ -938,7 +947,7 @@ class LiveTracker:
         buyer = tl.buyers[0] if tl.ids else None
         if buyer is not None and buyer in self._excluded:
             opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})
-        return tl, LiveMeasure(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
+        return tl, self._measure_cls(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
                                agents=agents)
 
     def _apply(self, sid: str, s: _Session) -> None:

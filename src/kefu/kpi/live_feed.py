@@ -34,8 +34,8 @@ from kefu.kpi.measure import Samples
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "Survey", "compiled_live", "compiled_place", "compiled_take",
-           "new_feed", "samples_class", "survey"]
+__all__ = ["Feed", "Feeding", "Survey", "compiled_hooks", "compiled_live", "compiled_place",
+           "compiled_take", "new_feed", "samples_class", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -202,6 +202,16 @@ def samples_class() -> type:
         cls: type = _COMPILED.LiveSamples
         return cls
     return Samples
+
+
+def compiled_hooks() -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """The compiled twins of the live walk's unit hooks (``LiveMeasure._session_unit``
+    and ``_stretch_unit``: ``kefu.kpi._live_c.session_unit`` and ``stretch_unit``)
+    when built, else None. Which walk uses them is the tracker's choice
+    (:func:`kefu.kpi.live_measure.measure_class`)."""
+    if _COMPILED is None:
+        return None
+    return _COMPILED.session_unit, _COMPILED.stretch_unit
 
 
 def compiled_live(name: str) -> Callable[..., Any] | None:
