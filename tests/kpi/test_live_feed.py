@@ -414,3 +414,43 @@ def test_K12_the_compiled_feed_files_agent_events_with_no_python_filing() -> Non
     assert (t._repeats, t._route_repeats, t._span_hi, t.last) == (1, 1, BASE + 1.0,
                                                                   BASE + 3.0)
     assert t._sessions["s1"].handovers == {records[0]}
+
+
+class _LooksLikeHandover(type):
+    """A metaclass whose classes hash and compare equal to Handover (a dict keyed by
+    class finds Handover's entry for them)."""
+
+    def __hash__(cls) -> int:
+        return type.__hash__(Handover)
+
+    def __eq__(cls, other: object) -> bool:
+        return True
+
+
+class _EvilHandover(Handover, metaclass=_LooksLikeHandover):
+    """A Handover subclass with code of its own, equal to Handover as a class."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        raise RuntimeError("a record subclass's own hash ran")
+
+
+class _Shapeless(metaclass=_LooksLikeHandover):
+    """No Handover at all, and no slots where a Handover keeps its fields."""
+
+    __slots__ = ()
+
+
+@pytest.mark.parametrize("feed", ["c", "py"])
+def test_K12_a_class_equal_to_an_event_class_is_not_filed_as_one(feed: str) -> None:
+    """A class found under an agent event's class by its metaclass's ``__eq__`` is not
+    that class: its records are rebuilt as the exact class (a subclass) or refused
+    (anything else), as on the path by kind, and their slots are never read at the
+    event class's offsets."""
+    t = tracker(feed)
+    t.add(_EvilHandover("s1", "b1", "a", BASE))
+    assert [type(h) for h in t._sessions["s1"].handovers] == [Handover]
+    with pytest.raises(InvalidRecord):
+        t.add(_Shapeless())
+    assert t._feed.undo is None

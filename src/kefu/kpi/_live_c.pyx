@@ -424,7 +424,9 @@ cdef class Feed:
         if found == NULL:
             return False
         cdef _EventShape shape = <_EventShape>found
-        if not shape.clean(record):
+        # The class itself, not one equal to it by its metaclass's ``__eq__``: the slots
+        # are read at the class's offsets (a look-alike's may be elsewhere, or none).
+        if shape.cls is not cls or not shape.clean(record):
             return False
         self._file_event(record, shape)
         return True

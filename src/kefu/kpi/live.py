@@ -154,8 +154,11 @@ Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Ev
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
 # The agent events' checks (exact class, exact in-range fields: ``checked_one``'s clean
-# case), so that :meth:`LiveTracker._add_record` files one with no lookup by kind.
-_CLEAN_EVENT: dict[type, Callable[[object], bool]] = {k: CLEAN_ONE[k] for k in _BUCKETS}
+# case), so that :meth:`LiveTracker._add_record` files one with no lookup by kind. Each
+# check comes with its class: a look-alike class found by its metaclass's ``__eq__`` is
+# not the class, and its records are rebuilt (``checked_one``).
+_CLEAN_EVENT: dict[type, tuple[type, Callable[[object], bool]]] = {
+    k: (k, CLEAN_ONE[k]) for k in _BUCKETS}
 _ROUTES = frozenset((Handover, Release))  # who holds a session (K05's credit)
 _SPANS = frozenset((Handover, HumanRequest))  # what K13's calendar spans
 _NO_DURATIONS = Durations()
@@ -529,8 +532,8 @@ class LiveTracker:
         if cls is Message:
             self._add_message(checked_one(record, Message))
             return
-        clean = _CLEAN_EVENT.get(cls)
-        if clean is not None and clean(record):  # an agent event, as checked_one passes it
+        found = _CLEAN_EVENT.get(cls)
+        if found is not None and found[0] is cls and found[1](record):  # as checked_one passes it
             self._add_other(cast("Handover | Release | HumanRequest | SessionEnd", record))
         else:
             self._add_other_kind(record)
