@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -454,3 +455,39 @@ def test_K12_a_class_equal_to_an_event_class_is_not_filed_as_one(feed: str) -> N
     with pytest.raises(InvalidRecord):
         t.add(_Shapeless())
     assert t._feed.undo is None
+
+
+_OUT_OF_MEMORY = """
+import gc, sys, _testcapi
+from kefu.kpi import Handover, LiveTracker, kernel
+kernel.ACTIVE = sys.argv[1]
+first, rec = Handover("s1", "b1", "a", 1.0), Handover("s1", "b1", "b", 5.0)
+failed = 0
+for k in range(1, 60):
+    t = LiveTracker()
+    t.add(first)
+    gc.collect()  # empties the free lists: each tuple and float is then allocated
+    _testcapi.set_nomemory(k, k + 1)
+    try:
+        t.add(rec)
+    except MemoryError:
+        _testcapi.remove_mem_hooks()
+        failed += 1
+        t.add(rec)  # the retry: undoes a filing cut short first
+    finally:
+        _testcapi.remove_mem_hooks()
+    assert (t._repeats, t._route_repeats) == (0, 0), k
+    assert t._sessions["s1"].handovers == {first, rec}, k
+assert failed
+"""
+
+
+def test_K12_an_agent_event_whose_filing_runs_out_of_memory_is_filed_whole_or_not() -> None:
+    """Each allocation of an agent event's filing failing in turn (a session already
+    holding one of its kind: the record goes in its set before the journal is
+    written), in a child process: the ``add`` raises MemoryError or files it, and a
+    retry after a MemoryError is not counted as a repeat of a record half filed."""
+    pytest.importorskip("_testcapi")
+    done = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY, "c"], timeout=120,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

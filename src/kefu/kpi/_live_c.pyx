@@ -450,14 +450,20 @@ cdef class Feed:
         s = None if found == NULL else <object>found
         bucket = None if s is None else getattr(s, kind)
         present = False
+        books = (tracker._span_hi, tracker._repeats, tracker._route_repeats,
+                 tracker._status_repeats, tracker._conflicts)
+        # Both journals are made before the add: nothing is allocated between the add
+        # and the journal, so a MemoryError cannot leave the record filed unjournaled.
+        journal = (rec, self.last, self.message_hi, books, ("other", sid, s is None, kind,
+                                                            False))
         if bucket:  # a set of its own: the record goes in now (see above)
             held = len(<set?>bucket)
+            repeat = (rec, self.last, self.message_hi, books, ("other", sid, False, kind,
+                                                               True))
             (<set>bucket).add(rec)
-            present = len(<set>bucket) == held
-        self.undo = (rec, self.last, self.message_hi, (
-            tracker._span_hi, tracker._repeats, tracker._route_repeats,
-            tracker._status_repeats, tracker._conflicts), ("other", sid, s is None, kind,
-                                                           present))
+            if len(<set>bucket) == held:
+                present, journal = True, repeat
+        self.undo = journal
         if s is None:
             s = self._new_session()
             PyDict_SetItem(self.sessions, sid, s)
