@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from kpi_strategies import BASE
 from test_live_interrupts import _day
-from test_live_signals import _fed, _figures, _opcode_signal
+from test_live_signals import _fed, _figures, _opcode_signal, filing_code
 
 from kefu.kpi import LiveTracker, Message, Sender
 from kefu.kpi.live_ratings import LiveRatings
@@ -79,7 +79,7 @@ def test_S05_K12_an_undo_cut_short_is_done_again(name: str, at: Any, undo: Any) 
     else:
         done, rec = day[:at], day[at]
     expected = _figures(_fed([*done, rec]))
-    code = FILERS[name].__code__
+    code = filing_code(FILERS[name], rec)
     left = 0  # the last opcode of the filing at which a signal leaves its journal
     for n in range(1, 10_000):
         tracker = _fed(done)

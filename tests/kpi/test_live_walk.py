@@ -25,11 +25,12 @@ from test_kpi_kernel import SHIFTS, _on, _shifted, _walked
 
 from kefu.kpi import Window, kernel
 from kefu.kpi.clocks import MET, MISSED
-from kefu.kpi.live_measure import LiveMeasure, LiveUnit
+from kefu.kpi.live_measure import CompiledLiveMeasure, LiveMeasure, LiveUnit
 from kefu.kpi.measure import Measure, Samples
-from kefu.kpi.options import make_options
+from kefu.kpi.options import Options, make_options
 from kefu.kpi.results import EXCLUDED_CODE, Status, Unit
-from kefu.kpi.timeline import build_timeline
+from kefu.kpi.timeline import Timeline, build_timeline
+from kefu.kpi.window import Calendar
 
 _CODES = {Status.MET: MET, Status.MISSED: MISSED, Status.EXCLUDED: EXCLUDED_CODE}
 
@@ -96,6 +97,18 @@ def test_K08_K12_compiled_split_walk_equals_the_reference(
         assert together == sorted(getattr(whole.shop_samples, name))
 
 
+def _day_over(rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None,
+              excluded: frozenset[str]) -> tuple[Timeline, Options, Calendar]:
+    """A drawn day's timeline, options and calendar, measured as if the day were over
+    (as the tracker does)."""
+    options = make_options(day=None, tz=SH, window=window,
+                           before_window=opts["before_window"], excluded_buyers=excluded,
+                           detail=True)
+    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
+                        options.as_of, ends=rec["ends"], threshold=options.threshold)
+    return tl, options, options.calendar(tl.first, tl.last)
+
+
 def _as_live(u: Unit) -> LiveUnit:
     """A pure walk's Unit as the tracker keeps it (``live_measure.LiveUnit``)."""
     code = _CODES[u.status]
@@ -110,12 +123,7 @@ def test_K12_the_trackers_walk_keeps_the_units_of_the_pure_walk(
     """The tracker's walk (LiveMeasure) keeps, per session, each unit the pure walk makes,
     with the same values, in the same order: FIRST and ANY per session-day, then the
     agent units, on both kernels, the day measured as if over (as the tracker does)."""
-    options = make_options(day=None, tz=SH, window=window,
-                           before_window=opts["before_window"], excluded_buyers=excluded,
-                           detail=True)
-    tl = build_timeline(rec["messages"], rec["handovers"], rec["releases"], rec["requests"],
-                        options.as_of, ends=rec["ends"], threshold=options.threshold)
-    cal = options.calendar(tl.first, tl.last)
+    tl, options, cal = _day_over(rec, opts, window, excluded)
     pure = Measure(tl, options, cal, split=True)
     first, anyb = pure.session_tallies
     expected: dict[str, tuple[list[LiveUnit], list[LiveUnit]]] = {}
@@ -149,3 +157,30 @@ def test_K08_K12_the_live_walks_samples_take_values_as_samples_do() -> None:
         s.rep.append(1.5)
     assert _plain(live) == _plain(ref)
     assert live.rep is live.rep  # made once, then the same column
+
+
+def _typed(by_session: dict[str, tuple[list[LiveUnit], list[LiveUnit]]]) -> list[Any]:
+    """A walk's units by session, in order, each value with its type, and whether each
+    session-day's ANY unit is its FIRST unit itself (the tracker shares it)."""
+    def unit(u: LiveUnit) -> tuple[Any, ...]:
+        return tuple((type(v), v) for v in u)
+
+    return [(sid, [unit(u) for u in shop], [shop[k + 1] is shop[k]
+                                            for k in range(0, len(shop), 2)],
+             [unit(u) for u in agents]) for sid, (shop, agents) in by_session.items()]
+
+
+@given(shop_day(), OPTIONS, WINDOWS, st.sampled_from([frozenset(), frozenset({"b1"})]))
+def test_K12_the_compiled_unit_hooks_make_the_units_of_the_reference_hooks(
+        rec: dict[str, list[Any]], opts: dict[str, Any], window: Window | None,
+        excluded: frozenset[str]) -> None:
+    """The tracker's compiled walk (CompiledLiveMeasure: its unit hooks in C) makes the
+    very units of the reference hooks, in the same order, values of the same types,
+    on both kernels' walks."""
+    tl, options, cal = _day_over(rec, opts, window, excluded)
+    assert CompiledLiveMeasure._session_unit is not LiveMeasure._session_unit
+    for name in ("c", "py"):
+        ref = _on(name, lambda: LiveMeasure(tl, options, cal, split=True))
+        mine = _on(name, lambda: CompiledLiveMeasure(tl, options, cal, split=True))
+        assert _typed(mine.by_session) == _typed(ref.by_session)
+        assert _split(mine) == _split(ref)

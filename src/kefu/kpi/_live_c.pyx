@@ -17,7 +17,9 @@ file its units, samples and buyer-day members into the tracker, as
 :meth:`kefu.kpi.live.LiveTracker._take` and ``_apply`` do in Python.
 """
 
+cimport cython
 from cpython.array cimport array, clone, extend_buffer
+from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from libc.math cimport INFINITY
@@ -43,6 +45,7 @@ import heapq
 from types import MemberDescriptorType
 
 from kefu.kpi.clocks import MET, MISSED, PENDING
+from kefu.kpi import intake as _intake
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.live_service import commit_counts, counts_figures
 from kefu.kpi.multiset import Multiset
@@ -63,6 +66,29 @@ cdef extern from "Python.h":
     int PySet_Add(object s, object key) except -1
     int PyList_Append(object lst, object item) except -1
     int Py_MakePendingCalls() except -1
+
+
+cdef extern from "Python.h":
+    int PyObject_IS_GC(PyObject* o)
+    int PyObject_GC_IsTracked(PyObject* o)
+    void PyObject_GC_UnTrack(void* o)
+
+
+cdef inline tuple _atomic(tuple t):
+    """``t``, out of the garbage collector's sight when it holds only objects that can
+    be in no reference cycle (no container, or tuples already out of its sight): what
+    the collector's own first pass over ``t`` would do (``_PyTuple_MaybeUntrack``),
+    done as ``t`` is made, so the young passes that run before it dies or is kept
+    do not visit it. A tuple never changes, so it stays safe. O(len(t))."""
+    cdef Py_ssize_t k
+    cdef PyObject* item
+    for k in range(len(t)):
+        item = PyTuple_GET_ITEM(t, k)
+        if PyObject_IS_GC(item) and (type(<object>item) is not tuple
+                                     or PyObject_GC_IsTracked(item)):
+            return t
+    PyObject_GC_UnTrack(<PyObject*>t)
+    return t
 
 
 cdef type _MESSAGE = Message
@@ -134,6 +160,106 @@ cdef bint _placed_before(object m, object best) except -1:
     return PyObject_RichCompareBool(_slot(m, _MID), _slot(best, _MID), Py_LT)
 
 
+cdef enum:
+    _MAX_FIELDS = 8
+# intake's field kinds (``_STR, _OPT_STR, _TIME, _OPT_TIME, _INT``) an agent event has.
+cdef int _STR_KIND = 0, _OPT_STR_KIND = 1, _TIME_KIND = 2, _INT_KIND = 4
+if (_intake._STR, _intake._OPT_STR, _intake._TIME, _intake._INT) != (0, 1, 2, 4):
+    raise ImportError("kefu.kpi._live_c: intake's field kinds are not the ones it knows")
+
+
+cdef class _EventShape:
+    """Where an exact agent event class keeps its fields, and how the compiled feed
+    checks and files one (:meth:`Feed.file_events`). The offsets are those of the
+    class's own object slots, read again whenever the class's version tag changes
+    (an assignment to the class: a field replaced by a property is then seen, and
+    the records go to the tracker's own code). O(1)."""
+
+    cdef type cls
+    cdef str bucket
+    cdef bint routes, spans
+    cdef Py_ssize_t n, sid, at
+    cdef tuple names
+    cdef Py_ssize_t offsets[_MAX_FIELDS]
+    cdef int kinds[_MAX_FIELDS]
+    cdef unsigned int tag  # the version tag the class was last found plain at
+
+    cdef bint reads_slots(self) noexcept:
+        """``_message_reads_slots`` for this class: whether its fields are still its own
+        slots at the offsets taken, so they may be read straight."""
+        cdef unsigned int tag = kefu_version_tag(self.cls)
+        cdef Py_ssize_t k
+        if tag != 0 and tag == self.tag:
+            return True
+        if not kefu_plain_getattr(self.cls):
+            return False
+        for k in range(self.n):
+            if _own_slot(self.cls, <str>self.names[k]) != self.offsets[k]:
+                return False
+        self.tag = kefu_version_tag(self.cls)
+        return True
+
+    cdef bint clean(self, object r) noexcept:
+        """Whether exact ``r`` passes intake's check on this path: exact str (or None
+        where optional), a float time in range, an exact int. Runs no code of the
+        record's or its values'."""
+        cdef Py_ssize_t k
+        cdef PyObject* v
+        cdef int kind
+        cdef double t
+        if not self.reads_slots():
+            return False
+        for k in range(self.n):
+            v = _slot(r, self.offsets[k])
+            kind = self.kinds[k]
+            if v == NULL:
+                return False
+            if v == <PyObject*>None:
+                if kind != _OPT_STR_KIND:
+                    return False
+            elif kind == _STR_KIND or kind == _OPT_STR_KIND:
+                if not PyUnicode_CheckExact(v):
+                    return False
+            elif kind == _TIME_KIND:
+                if not PyFloat_CheckExact(v):
+                    return False
+                t = PyFloat_AS_DOUBLE(v)
+                if not (_MIN_TIME <= t < _MAX_TIME):  # NaN fails too
+                    return False
+            elif not PyLong_CheckExact(v):  # _INT_KIND
+                return False
+        return True
+
+
+cdef _EventShape _event_shape(type cls, str bucket, tuple plan, bint routes, bint spans):
+    """An event class's shape, or None when a field is not one of its own object slots,
+    of a kind this check does not know, or it has no session id and time."""
+    cdef _EventShape shape = _EventShape.__new__(_EventShape)
+    cdef Py_ssize_t k = 0, offset
+    cdef int kind
+    if len(plan) > _MAX_FIELDS or not kefu_plain_getattr(cls):
+        return None
+    shape.cls, shape.bucket, shape.routes, shape.spans = cls, bucket, routes, spans
+    shape.sid = shape.at = -1
+    names = []
+    for name, kind, _members in plan:
+        offset = _own_slot(cls, name)
+        if offset < 0 or kind not in (_STR_KIND, _OPT_STR_KIND, _TIME_KIND, _INT_KIND):
+            return None
+        if name == "session_id" and kind == _STR_KIND:
+            shape.sid = offset
+        elif name == "at" and kind == _TIME_KIND:
+            shape.at = offset
+        shape.offsets[k], shape.kinds[k] = offset, kind
+        names.append(name)
+        k += 1
+    if shape.sid < 0 or shape.at < 0:
+        return None
+    shape.n, shape.names = k, tuple(names)
+    shape.tag = kefu_version_tag(cls)
+    return shape
+
+
 cdef class Feed:
     """The compiled feed (see the module docstring and :class:`kefu.kpi.live_feed.Feed`)."""
 
@@ -143,6 +269,8 @@ cdef class Feed:
     cdef bint _held  # whether the lock is taken (__exit__ without it is refused)
     cdef object _new_session
     cdef object _other
+    cdef object _tracker  # whose agent events it files (``file_events``; None: none)
+    cdef dict _events  # exact class -> its _EventShape
     cdef public dict kept
     cdef public dict sessions
     cdef public set dirty
@@ -265,10 +393,101 @@ cdef class Feed:
                     and PyDict_GetItemWithError(self.kept, _slot(record, _MID)) == NULL):
                 self._file(record, PyFloat_AS_DOUBLE(_slot(record, _AT)),
                            <object>_slot(record, _MID), <object>_slot(record, _SID))
-            else:
+            elif not (self.undo is None and self._event(record)):
                 self._other(record)
         finally:
             self._give()
+
+    def file_events(self, tracker, dict events):
+        """File the agent events (hand-overs, releases, switches, ends) of ``tracker`` in
+        C from now on, as its ``_add_other`` does: ``events`` maps each exact class to
+        (its session bucket's name, its intake plan: (field, kind, members) per
+        field, whether it routes a session (K05's credit), whether K13's calendar
+        spans it). A class with a field this check does not know is left to the
+        tracker. O(classes x fields)."""
+        shapes = {}
+        for cls, (bucket, plan, routes, spans) in events.items():
+            shape = _event_shape(cls, bucket, plan, routes, spans)
+            if shape is not None:
+                shapes[cls] = shape
+        self._tracker = tracker
+        self._events = shapes
+
+    cdef bint _event(self, record) except -1:
+        """File ``record`` if it is an exact agent event whose fields pass intake's check
+        on this path (exact str ids, a float time in range, an exact int seq); whether
+        it did (False: the tracker's own code takes it, as the reference feed's)."""
+        if self._events is None:
+            return False
+        cdef type cls = type(record)
+        cdef PyObject* found = PyDict_GetItemWithError(self._events, <PyObject*>cls)
+        if found == NULL:
+            return False
+        cdef _EventShape shape = <_EventShape>found
+        # The class itself, not one equal to it by its metaclass's ``__eq__``: the slots
+        # are read at the class's offsets (a look-alike's may be elsewhere, or none).
+        if shape.cls is not cls or not shape.clean(record):
+            return False
+        self._file_event(record, shape)
+        return True
+
+    cdef int _file_event(self, rec, _EventShape shape) except -1:
+        """``LiveTracker._add_other`` compiled: the same filing, journaled the same way (its
+        docstring says why), with one hash of the record where the reference takes
+        two. Python code runs only in the record's own hash (an exact attrs class's)
+        and a new session's constructor. A session that already holds records of
+        the kind gets the record added first, whether it was present read from the
+        set's size: an interrupt in that hash leaves the set as it was, and no
+        Python code runs between the add and the journal; the rest comes after the
+        journal, so an interrupt there is undone by the tracker's next call. O(1)."""
+        cdef PyObject* found
+        cdef Py_ssize_t held
+        cdef str kind = shape.bucket
+        tracker = self._tracker
+        sid = <object>_slot(rec, shape.sid)
+        at = <object>_slot(rec, shape.at)
+        found = PyDict_GetItemWithError(self.sessions, <PyObject*>sid)
+        s = None if found == NULL else <object>found
+        bucket = None if s is None else getattr(s, kind)
+        present = False
+        books = (tracker._span_hi, tracker._repeats, tracker._route_repeats,
+                 tracker._status_repeats, tracker._conflicts)
+        # Both journals are made before the add: nothing is allocated between the add
+        # and the journal, so a MemoryError cannot leave the record filed unjournaled.
+        journal = (rec, self.last, self.message_hi, books, ("other", sid, s is None, kind,
+                                                            False))
+        if bucket:  # a set of its own: the record goes in now (see above)
+            held = len(<set?>bucket)
+            repeat = (rec, self.last, self.message_hi, books, ("other", sid, False, kind,
+                                                               True))
+            (<set>bucket).add(rec)
+            if len(<set>bucket) == held:
+                present, journal = True, repeat
+        self.undo = journal
+        if s is None:
+            s = self._new_session()
+            PyDict_SetItem(self.sessions, sid, s)
+        if shape.routes:  # LiveRatings.touch_session: who is credited may change (K05)
+            ratings = tracker._ratings
+            cards = (<dict?>ratings._by_session).get(sid)
+            if cards:
+                (<set?>ratings._dirty).update(cards)
+        if at > self.last:
+            self.last = at
+        if present:
+            tracker._repeats += 1  # an identical record: a duplicate (data quality)
+            if shape.routes:
+                tracker._route_repeats += 1
+        else:
+            if not bucket:
+                bucket = set()
+                setattr(s, kind, bucket)
+                (<set>bucket).add(rec)
+            if shape.spans and at > tracker._span_hi:
+                tracker._span_hi = at
+            PySet_Add(self.dirty, sid)
+        self.undo = None
+        return 0
 
     def file(self, m):
         """File a checked message whose id is new (the reference's ``file``)."""
@@ -326,7 +545,7 @@ cdef inline double _open_until(tuple u, double last, double threshold) except? -
 
 cdef inline tuple _fixed_key(tuple u):
     """live_measure.fixed_key: a fixed unit's count key."""
-    return (u[3], u[4], u[5], u[1], False, u[6], None)
+    return _atomic((u[3], u[4], u[5], u[1], False, u[6], None))
 
 
 cdef int _bump_one(dict counts, object key) except -1:
@@ -388,7 +607,7 @@ def place(tracker, str sid, s):
                 agent_counts[agent] = {}
             applied += (agent, _fixed_key(u))
             agents_changed.add(agent)
-    s.applied = flat = tuple(applied)
+    s.applied = flat = _atomic(tuple(applied))
     for k in range(0, len(flat), 2):
         where = flat[k]
         counts = tables[where] if type(where) is int else agent_counts[where]
@@ -430,7 +649,8 @@ def place(tracker, str sid, s):
             mine = members[day] = {}
         else:
             mine = found
-        mine[sid] = (order, sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2], fate)
+        mine[sid] = _atomic((_atomic(order), sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2],
+                             fate))
     s.days = tuple(days)
     tracker._unfolded.update(days)
     if when == INFINITY:  # nothing left to place again but by a new measure
@@ -621,6 +841,7 @@ cdef int _samples_into(list out, dict known, owner, x) except -1:
 cdef array _NO_DOUBLES = array("d")
 
 
+@cython.no_gc  # its fields are arrays of doubles: it can hold no reference cycle
 cdef class LiveSamples:
     """:class:`kefu.kpi.measure.Samples` as the live tracker's walk makes them (one per
     session, and per agent of the session, in split mode), made in C: each of its six
@@ -939,8 +1160,9 @@ def contact_row(*, session_id, buyer_id, day, hour, group, agent_id, start, outc
     tracker keeps it: (session id, buyer id, its ``LiveContact`` with no exclusion
     reason; the count is run with none, and :func:`take_all` gives each its buyer's).
     One tuple per contact, not a dict of eleven fields read back. O(1)."""
-    return (session_id, buyer_id, (day, hour, group, agent_id, outcome,
-                                   0.0 if wait is None else wait, transfers, None, start))
+    return (session_id, buyer_id, _atomic((day, hour, group, agent_id, outcome,
+                                           0.0 if wait is None else wait, transfers, None,
+                                           start)))
 
 
 cdef dict _contacts(list found, dict excluded):
@@ -993,3 +1215,51 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))
+
+
+# The walk's unit hooks (LiveMeasure._session_unit and _stretch_unit's twins) ---------
+
+cdef object _MISSED_CODE = MISSED
+cdef object _INF = INFINITY
+
+
+cdef list _units_of(dict by_session, sid, Py_ssize_t side):
+    """``LiveMeasure._units_of(sid)[side]``: the session's list of shop (0) or agent (1)
+    units, its pair of lists made on its first unit."""
+    found = by_session.get(sid)
+    if found is None:
+        found = by_session[sid] = ([], [])
+    return <list>(<tuple>found)[side]
+
+
+@cython.binding(True)
+def session_unit(m, j, i, c, r, code, a_code, a_c, a_r, reason):
+    """:meth:`kefu.kpi.live_measure.LiveMeasure._session_unit` compiled (a method of the
+    compiled walk's class): the same tuples, in the same order, with no Python frame
+    per unit. O(1)."""
+    tl = m.tl
+    day, buyer, group = m.cal.days[i], tl.buyers[j], tl.groups[j]
+    if reason is not None:
+        code = a_code = _EXCLUDED_CODE
+    first = _atomic((c, code, code == _MISSED_CODE and r == _INF, day, group, None, reason,
+                     buyer))
+    if a_code == code and a_c == c and a_r == r:
+        second = first
+    else:
+        second = _atomic((a_c, a_code, a_code == _MISSED_CODE and a_r == _INF, day, group,
+                          None, reason, buyer))
+    units = _units_of(m.by_session, tl.ids[j], 0)
+    units.append(first)
+    units.append(second)
+
+
+@cython.binding(True)
+def stretch_unit(m, j, x, i, c, r, code, reason):
+    """:meth:`kefu.kpi.live_measure.LiveMeasure._stretch_unit` compiled (see
+    :func:`session_unit`). O(1)."""
+    tl = m.tl
+    if reason is not None:
+        code = _EXCLUDED_CODE
+    units = _units_of(m.by_session, tl.ids[j], 1)
+    units.append(_atomic((c, code, code == _MISSED_CODE and r == _INF, m.cal.days[i],
+                          tl.sgroups[x], tl.agents[x], reason, tl.buyers[j])))

@@ -39,7 +39,8 @@ part-way (a user's time zone raised: TimezoneFailed) leaves every session
 either measured again in full or still marked changed, so nothing is lost.
 
 Cost. :meth:`~LiveTracker.add` only checks and files a record (O(1); a
-message in C when the compiled feed is built, :mod:`kefu.kpi.live_feed`) and
+message or an agent event (hand-over, release, switch, end) in C when the
+compiled feed is built, :mod:`kefu.kpi.live_feed`) and
 marks its session changed. The next query measures each changed session
 once, O(records of the session), in walks of a few dozen sessions each
 (``_WALK``: what a walk makes dies young, so a backfill's catch-up does not
@@ -76,9 +77,17 @@ from kefu.kpi import kernel
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFailed
 from kefu.kpi.hours import hour_table
-from kefu.kpi.intake import checked_one
+from kefu.kpi.intake import _PLANS as INTAKE_PLANS
+from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
-from kefu.kpi.live_measure import LiveMeasure, LiveUnit, fixed_key, open_until, unit_open_until
+from kefu.kpi.live_measure import (
+    LiveMeasure,
+    LiveUnit,
+    fixed_key,
+    measure_class,
+    open_until,
+    unit_open_until,
+)
 from kefu.kpi.live_ratings import LiveRatings
 from kefu.kpi.live_service import LiveContact, LiveService, kept
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Measure, Samples, fate_of
@@ -144,6 +153,14 @@ Member = tuple[Any, str, float, str | None, int, bool, float, int, bool, int]
 Fed = (Message | Handover | Release | HumanRequest | SessionEnd | Exclusion | Evaluation
        | AgentStatus)
 _EXACT: dict[type, type[Fed]] = {k: k for k in _RECORDS}
+# The agent events' checks (exact class, exact in-range fields: ``checked_one``'s clean
+# case), so that :meth:`LiveTracker._add_record` files one with no lookup by kind. Each
+# check comes with its class: a look-alike class found by its metaclass's ``__eq__`` is
+# not the class, and its records are rebuilt (``checked_one``).
+_CLEAN_EVENT: dict[type, tuple[type, Callable[[object], bool]]] = {
+    k: (k, CLEAN_ONE[k]) for k in _BUCKETS}
+_ROUTES = frozenset((Handover, Release))  # who holds a session (K05's credit)
+_SPANS = frozenset((Handover, HumanRequest))  # what K13's calendar spans
 _NO_DURATIONS = Durations()
 # Sessions measured in one walk of a catch-up. A walk keeps what it found for all of
 # its sessions until it has placed them; a few dozen sessions' worth (a few thousand
@@ -357,6 +374,8 @@ class LiveTracker:
         self._take_c = None if take is None else functools.partial(take, self)
         # Taking a walk's sessions in one pass (:meth:`_measure_batch`): in C with them.
         self._take_all_c = compiled_live("take_all") if self._take_c is not None else None
+        # The walk: its unit hooks compiled with the compiled kernel (live_measure).
+        self._measure_cls = measure_class()
         # Local-hour tables of the calendars' spans (:meth:`_contacts_of`).
         self._hour_tables: dict[tuple[float, float], Any] = {}
         # Folding the buyer-days a flush changed (:meth:`_refold` of each): in C with them.
@@ -392,6 +411,18 @@ class LiveTracker:
         # in full, at the next query (:meth:`_measure_again`).
         self._torn = False
         self._fresh_books()
+        self._file_events_in_c()
+
+    def _file_events_in_c(self) -> None:
+        """Have the compiled feed file agent events (hand-overs, releases, switches, ends)
+        as :meth:`_add_other` does, in C like messages (a few thousand instructions
+        less a record than this Python code), unless a subclass files them its own
+        way. The reference feed leaves them to :meth:`_add_other`. O(1)."""
+        file_events = getattr(self._feed, "file_events", None)
+        if file_events is None or type(self)._add_other is not LiveTracker._add_other:
+            return
+        file_events(self, {cls: (kind, INTAKE_PLANS[cls], cls in _ROUTES, cls in _SPANS)
+                           for cls, kind in _BUCKETS.items()})
 
     def _fresh_books(self) -> None:
         """Empty books: everything the tracker measured and placed, none of what was fed.
@@ -497,8 +528,13 @@ class LiveTracker:
         record after an interrupted filing (undone first: :meth:`_roll_back`)."""
         if self._feed.undo is not None:
             self._roll_back()
-        if type(record) is Message:
+        cls = type(record)
+        if cls is Message:
             self._add_message(checked_one(record, Message))
+            return
+        found = _CLEAN_EVENT.get(cls)
+        if found is not None and found[0] is cls and found[1](record):  # as checked_one passes it
+            self._add_other(cast("Handover | Release | HumanRequest | SessionEnd", record))
         else:
             self._add_other_kind(record)
 
@@ -524,7 +560,7 @@ class LiveTracker:
         elif cls is AgentStatus:
             self._add_status(cast(AgentStatus, rec))
         else:
-            self._add_other(cast(Handover | Release | HumanRequest | SessionEnd, rec))
+            self._add_other(cast("Handover | Release | HumanRequest | SessionEnd", rec))
 
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
@@ -537,16 +573,20 @@ class LiveTracker:
         What may run Python code before anything changes (its hash) comes first; the
         rest is journaled (:meth:`_journal`): an interrupt part-way is undone."""
         sid = rec.session_id
-        kind = _BUCKETS[type(rec)]  # a checked record is of exactly its class
+        cls = type(rec)  # a checked record is of exactly its class
+        kind = _BUCKETS[cls]
         s = self._sessions.get(sid)
         present = s is not None and rec in getattr(s, kind)
         self._journal(rec, ("other", sid, s is None, kind, present))
-        s = self._session(sid)
-        routes = isinstance(rec, Handover | Release)
+        if s is None:
+            s = self._sessions[sid] = _Session()
+        routes = cls in _ROUTES
         if routes:
             self._ratings.touch_session(sid)  # who is credited may change (K05)
         feed = self._feed
-        feed.last = max(feed.last, rec.at)
+        at = rec.at
+        if at > feed.last:
+            feed.last = at
         if present:
             self._repeats += 1  # an identical record: a duplicate (data quality)
             if routes:
@@ -557,7 +597,7 @@ class LiveTracker:
                 bucket = set()
                 setattr(s, kind, bucket)
             bucket.add(rec)
-            if isinstance(rec, Handover | HumanRequest):
+            if cls in _SPANS:
                 self._span_hi = max(self._span_hi, rec.at)
             self._dirty.add(sid)
         feed.undo = None
@@ -814,7 +854,7 @@ class LiveTracker:
                             [q for s in sessions for q in s.requests],
                             ends=[e for s in sessions for e in s.ends],
                             threshold=self._opts.threshold)
-        m = LiveMeasure(tl, opts, self._calendar(tl.first, tl.last), split=True)
+        m = self._measure_cls(tl, opts, self._calendar(tl.first, tl.last), split=True)
         found = self._contacts_of(tl, m) if self._take_all_c is not None else None
         for sid, s in zip(sids, sessions, strict=True):  # after what may raise
             self._retract(sid, s)
@@ -910,7 +950,7 @@ class LiveTracker:
         buyer = tl.buyers[0] if tl.ids else None
         if buyer is not None and buyer in self._excluded:
             opts = attrs.evolve(opts, excluded={buyer: self._excluded[buyer]})
-        return tl, LiveMeasure(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
+        return tl, self._measure_cls(tl, opts, self._calendar(tl.first, tl.last), shop=shop,
                                agents=agents)
 
     def _apply(self, sid: str, s: _Session) -> None:

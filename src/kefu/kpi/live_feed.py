@@ -12,7 +12,9 @@ to the tracker's own code, still inside the turn.
 Two feeds behave the same way: :class:`Feed` here, the reference, and its
 compiled twin ``kefu.kpi._live_c.Feed``, which does the same work in C
 (a C lock, the fields read straight from the record's slots) and is used
-when the compiled KPI kernel is active (:func:`new_feed`). Cost: O(1) per
+when the compiled KPI kernel is active (:func:`new_feed`). The compiled
+feed also files the agent events (hand-overs, releases, switches, ends)
+in C, as the tracker's ``_add_other`` does (its ``file_events``). Cost: O(1) per
 record; about a microsecond in Python, a fraction of that compiled.
 """
 
@@ -32,8 +34,8 @@ from kefu.kpi.measure import Samples
 from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
-__all__ = ["Feed", "Feeding", "Survey", "compiled_live", "compiled_place", "compiled_take",
-           "new_feed", "samples_class", "survey"]
+__all__ = ["Feed", "Feeding", "Survey", "compiled_hooks", "compiled_live", "compiled_place",
+           "compiled_take", "new_feed", "samples_class", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -200,6 +202,16 @@ def samples_class() -> type:
         cls: type = _COMPILED.LiveSamples
         return cls
     return Samples
+
+
+def compiled_hooks() -> tuple[Callable[..., None], Callable[..., None]] | None:
+    """The compiled twins of the live walk's unit hooks (``LiveMeasure._session_unit``
+    and ``_stretch_unit``: ``kefu.kpi._live_c.session_unit`` and ``stretch_unit``)
+    when built, else None. Which walk uses them is the tracker's choice
+    (:func:`kefu.kpi.live_measure.measure_class`)."""
+    if _COMPILED is None:
+        return None
+    return _COMPILED.session_unit, _COMPILED.stretch_unit
 
 
 def compiled_live(name: str) -> Callable[..., Any] | None:
