@@ -1,0 +1,138 @@
+"""The compiled engine's session registry (id -> slot) against a model (R22, R23).
+
+The compiled engine files its open sessions' ids in its own open-addressing
+table (linear probing, entries shifted back on delete) instead of a dict,
+and takes arrival order from the sessions' arrival numbers. These tests
+drive many opens and closes through it, in random orders and in the orders
+that stress a probing table (ids whose probes collide, deletes in the middle
+of a run of entries, the table doubling), and compare every answer with the
+pure engine's: the ids it knows, their order, each lookup, and the errors
+for unknown or duplicate ids. ``check()`` verifies the table's own
+invariants after each step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import require_engine
+from kefu import Assigner, Cap, ManualClock
+from kefu.errors import BatchAborted, DuplicateSession, InvalidArgument, UnknownSession
+
+
+def _shops() -> list[Assigner]:
+    shops = []
+    for engine in ("py", require_engine("c")):
+        shop = Assigner(ManualClock(0.0), engine=engine)  # type: ignore[arg-type]
+        shop.add_agent("a", Cap.limit(3), online=True)
+        shops.append(shop)
+    return shops
+
+
+def _outcome(call: Any) -> object:
+    try:
+        return ("ok", call())
+    except (UnknownSession, DuplicateSession) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def _same(shops: list[Assigner], op: str, *args: object) -> None:
+    outcomes = [_outcome(lambda shop=shop: getattr(shop, op)(*args)) for shop in shops]
+    assert outcomes[1] == outcomes[0], (op, args)
+    shops[1].check()
+
+
+# Ids from a small alphabet: many opens of an id after its close, so entries of one id
+# come and go at many places of the table while others sit beside them.
+ids = st.sampled_from([f"s{i}" for i in range(40)])
+steps = st.lists(st.tuples(st.sampled_from(["open", "close", "view", "message"]), ids),
+                 max_size=120)
+
+
+@settings(deadline=None)
+@given(steps)
+def test_r22_r23_registry_answers_as_the_pure_engine(plan: list[tuple[str, str]]) -> None:
+    shops = _shops()
+    for op, sid in plan:
+        if op == "open":
+            _same(shops, "open_session", sid)
+        elif op == "close":
+            _same(shops, "close_session", sid)
+        elif op == "view":
+            _same(shops, "session", sid)
+        else:
+            _same(shops, "buyer_message", sid)
+        assert shops[1].session_ids() == shops[0].session_ids()
+    assert shops[1].snapshot() == shops[0].snapshot()
+
+
+def test_r22_registry_through_growth_and_mass_deletes() -> None:
+    """Thousands of sessions (the table doubles many times), then closes from the middle,
+    the ends and every other one (long runs of shifted entries), then reopens."""
+    shops = _shops()
+    n = 3000
+    for shop in shops:
+        shop.apply([("open_session", f"x{i}") for i in range(n)])
+    order = list(range(n // 3, 2 * n // 3)) + list(range(0, n // 3, 2)) + list(
+        range(n - 1, 2 * n // 3 - 1, -1))
+    for shop in shops:
+        shop.apply([("close_session", f"x{i}") for i in order])
+        shop.apply([("open_session", f"x{i}") for i in range(n // 3, n // 2)])
+    shops[1].check()
+    assert shops[1].session_ids() == shops[0].session_ids()
+    assert shops[1].snapshot() == shops[0].snapshot()
+    for sid in ("x0", "x1", f"x{n // 3}", f"x{n - 1}", "nope"):
+        _same(shops, "session", sid)
+
+
+def test_r22_an_equal_id_that_is_another_object_is_the_same_session() -> None:
+    shop = _shops()[1]
+    shop.open_session("abc")
+    other = "".join(["a", "bc"])
+    assert other is not "abc"  # noqa: F632 (the point: another object)
+    with pytest.raises(DuplicateSession):
+        shop.open_session(other)
+    assert shop.session(other).session_id == "abc"
+    shop.close_session(other)
+    assert shop.session_ids() == []
+    shop.check()
+
+
+class _Hostile(str):
+    """A str subclass whose hashing and comparing raise: never an id."""
+
+    def __hash__(self) -> int:
+        raise AssertionError("hashed")
+
+    def __eq__(self, other: object) -> bool:
+        raise AssertionError("compared")
+
+
+def test_r22_a_value_that_is_not_an_id_is_rejected_without_running_its_code() -> None:
+    shop = _shops()[1]
+    shop.open_session("abc")
+    with pytest.raises(InvalidArgument):
+        shop.open_session(_Hostile("abc"))
+    with pytest.raises(BatchAborted) as caught:
+        shop.apply([("close_session", _Hostile("abc"))])
+    assert isinstance(caught.value.__cause__, InvalidArgument)
+    assert shop.session_ids() == ["abc"]
+    shop.check()
+
+
+def test_r22_a_restored_shop_keeps_the_registry_and_its_order() -> None:
+    shops = _shops()
+    for shop in shops:
+        shop.apply([("open_session", f"r{i}") for i in range(50)])
+        shop.apply([("close_session", f"r{i}") for i in range(0, 50, 3)])
+    restored = Assigner.restore(shops[1].snapshot(), ManualClock(0.0), engine="c")
+    restored.check()
+    assert restored.session_ids() == shops[0].session_ids()
+    with pytest.raises(DuplicateSession):
+        restored.open_session("r1")
+    with pytest.raises(UnknownSession):
+        restored.close_session("r0")
