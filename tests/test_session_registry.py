@@ -13,6 +13,7 @@ invariants after each step.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -136,3 +137,39 @@ def test_r22_a_restored_shop_keeps_the_registry_and_its_order() -> None:
         restored.open_session("r1")
     with pytest.raises(UnknownSession):
         restored.close_session("r0")
+
+
+def _legacy_str(text: str) -> str:
+    """An exact str made through the legacy C API (Python < 3.12): not "ready" (its
+    length and hash not known) until first measured or hashed."""
+    import ctypes
+    api = ctypes.pythonapi
+    make = api.PyUnicode_FromUnicode
+    make.restype, make.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_ssize_t]
+    buffer = api.PyUnicode_AsUnicode
+    buffer.restype, buffer.argtypes = ctypes.c_void_p, [ctypes.py_object]
+    value: str = make(None, len(text))
+    chars = (ctypes.c_wchar * len(text)).from_address(buffer(value))
+    for i, char in enumerate(text):
+        chars[i] = char
+    return value
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="every str is ready from 3.12 on")
+@pytest.mark.filterwarnings("ignore:PyUnicode_FromUnicode:DeprecationWarning")
+def test_r22_an_id_not_yet_ready_is_filed_and_found_as_any_other() -> None:
+    """An id the engine is handed straight from the legacy C API (its hash not yet
+    computed) is filed under its str hash, and found by an equal id of either kind."""
+    engines = [shop._engine for shop in _shops()]  # type: ignore[attr-defined]
+    for engine in engines:
+        for i in range(5):
+            engine.open_session(0.0, f"k{i}", None, None, 0)
+        engine.open_session(0.0, _legacy_str("zz"), None, None, 0)
+        engine.check()
+        assert engine.session_ids() == ["k0", "k1", "k2", "k3", "k4", "zz"]
+        assert engine.session("zz").session_id == "zz"
+        engine.close_session(0.0, _legacy_str("k1"))
+        assert engine.session_ids() == ["k0", "k2", "k3", "k4", "zz"]
+        with pytest.raises(DuplicateSession):
+            engine.open_session(0.0, _legacy_str("k2"), None, None, 0)
+        engine.check()

@@ -557,6 +557,17 @@ cdef extern from *:
     bint _same_id "kefu_same_id" (PyObject *a, PyObject *b) noexcept
 
 
+cdef Py_hash_t _str_id_hash(object value) except? -1:
+    """The registry's hash of an exact str that ``_id_hash`` turned down: before Python
+    3.12 a str made through the legacy C API is not "ready" until first measured or
+    hashed, and ``_id_hash`` (no call, no error) does not ready it. Non-empty after
+    ``check_id``: an id then, with its str hash; an empty one is never filed (-1).
+    O(len) once."""
+    if type(value) is not str or not value:  # readies a legacy str (its length)
+        return -1
+    return hash(value)
+
+
 cdef inline PyObject *_find(tuple table, i64 handle, bint optional) noexcept:
     """``table[handle]`` (borrowed; None for -1 if ``optional``), NULL outside the table.
 
@@ -2553,7 +2564,10 @@ cdef class Engine:
         return si
 
     cdef inline int _session_slot(self, object session_id) except -1:
-        cdef Py_ssize_t p = self._st_find(session_id, _id_hash(session_id))
+        cdef Py_hash_t hash = _id_hash(session_id)
+        if hash == -1 and type(session_id) is str:
+            hash = _str_id_hash(session_id)
+        cdef Py_ssize_t p = self._st_find(session_id, hash)
         if p < 0:
             raise UnknownSession(session_id)
         return self.st[p].slot
@@ -2638,7 +2652,7 @@ cdef class Engine:
         cdef Py_hash_t hash = _id_hash(session_id)
         cdef Py_ssize_t entry
         if hash == -1:
-            check_id("session", session_id)
+            hash = _str_id_hash(check_id("session", session_id))
         self._st_reserve()
         entry = self._st_find(session_id, hash)
         if entry >= 0:
@@ -2827,7 +2841,7 @@ cdef class Engine:
         cdef Py_hash_t hash = _id_hash(session_id)
         cdef Py_ssize_t entry
         if hash == -1:  # the registry files only ids (the callers check them first)
-            check_id("session", session_id)
+            hash = _str_id_hash(check_id("session", session_id))
         # The Opened event is made and kept first, and the registry has room for the id
         # before anything changes: a failure (MemoryError) here changes nothing; from the
         # filing on, a failure undoes the open (``_unopen``).
