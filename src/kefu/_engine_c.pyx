@@ -6,9 +6,10 @@ Theory of operation
 -------------------
 State lives in C arrays of structs (``_engine_c.pxd``): ``Agent`` and
 ``Sess`` slots with free lists, so opening and closing sessions reuses
-memory. Python objects appear only at the edges: the id -> slot dicts (whose
-insertion order is registration / arrival order, as in the Python engine),
-the id strings and ``Cap``/group objects kept for views and events, the
+memory. Python objects appear only at the edges: the agents' id -> slot dict
+(whose insertion order is registration order, as in the Python engine; the
+open sessions' ids are filed in a C table of their own, ordered by arrival
+number when listed), the id strings and ``Cap``/group objects kept for views and events, the
 rare per-session ``timed_out`` sets (R18) and the sticky memory (R13, only
 when a window is configured).
 
@@ -2550,8 +2551,9 @@ cdef class Engine:
     cdef inline int _hinted_slot(self, object session_id, int *hint) except -1:
         """``_session_slot`` through ``hint``, a table of HINTS slots indexed by the id
         object's address: a hinted slot is trusted only while it holds that very object
-        (then the id dict maps the id to it: ids are unique and a freed slot holds
-        None), so a stale or clashing hint costs a dict lookup, never a wrong slot. A
+        (then the session registry maps the id to it: ids are unique and a freed slot
+        holds None), so a stale or clashing hint costs a registry lookup, never a wrong
+        slot. A
         batch that names a session it opened (its buyer writes, an agent answers)
         finds it without hashing. O(1)."""
         cdef size_t b = Engine._hint_of(session_id)
@@ -3177,7 +3179,7 @@ cdef class Engine:
         rows (see ``Rows``); a row whose table entries are not ids takes the
         checked path, which raises ``apply``'s error. A session handle remembers the
         slot it last named, trusted only while that slot still holds the very id
-        object (the id dict maps an id to its slot exactly then), so a session
+        object (the session registry maps an id to its slot exactly then), so a session
         opened earlier in the batch is found without hashing its id. One int a
         session handle (O(len(batch.sessions)) memory and time) for that, freed on
         return.
