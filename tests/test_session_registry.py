@@ -173,3 +173,37 @@ def test_r22_an_id_not_yet_ready_is_filed_and_found_as_any_other() -> None:
         with pytest.raises(DuplicateSession):
             engine.open_session(0.0, _legacy_str("k2"), None, None, 0)
         engine.check()
+
+
+def _homed(home: int, count: int, taken: set[str]) -> list[str]:
+    """``count`` ids whose probe starts at entry ``home`` of the first table (16 entries)."""
+    found = []
+    i = 0
+    while len(found) < count:
+        sid = f"w{home}-{i}"
+        i += 1
+        if hash(sid) & 15 == home and sid not in taken:
+            found.append(sid)
+    taken.update(found)
+    return found
+
+
+@pytest.mark.parametrize("close", range(5))
+def test_r22_a_delete_shifts_entries_back_across_the_end_of_the_table(close: int) -> None:
+    """Two ids homed at the last entry and two at the first, one at the second: a run that
+    wraps around the table's end. Closing any of them leaves every other one found."""
+    taken: set[str] = set()
+    last, first, second = _homed(15, 2, taken), _homed(0, 2, taken), _homed(1, 1, taken)
+    ids = [last[0], first[0], last[1], second[0], first[1]]
+    shops = _shops()
+    for shop in shops:
+        shop.apply([("open_session", sid) for sid in ids])
+        shop.close_session(ids[close])
+    shops[1].check()
+    assert shops[1].session_ids() == shops[0].session_ids()
+    for sid in ids:
+        _same(shops, "session", sid)
+    for shop in shops:
+        shop.open_session(ids[close])
+    shops[1].check()
+    assert shops[1].session_ids() == shops[0].session_ids()
