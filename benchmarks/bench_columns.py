@@ -3,7 +3,7 @@
     python -m pytest benchmarks/bench_columns.py --benchmark-group-by=func
     (with ``--benchmark-disable`` the replay is cut to 20,000 commands: a smoke run)
     python benchmarks/bench_columns.py [--commands N] [--rounds R]
-    python benchmarks/bench_columns.py --callgrind [--commands N]
+    python benchmarks/bench_columns.py --callgrind [--commands N] [--in-loop]
 
 The replay is the bench's (``kefu.bench.replay_commands``: every 50 ms a
 session closes, one opens, its buyer writes, an agent answers, timers tick)
@@ -16,7 +16,12 @@ columns (``kefu.bench.as_columns``, built before the clock starts).
   one run hold on a loaded machine, absolute figures do not).
 * ``--callgrind``: each variant under ``valgrind --tool=callgrind`` (and one
   that only builds the input), printing instructions per replay command:
-  counts that do not depend on the machine's load.
+  counts that do not depend on the machine's load. With ``--in-loop`` it
+  counts only inside the measured call instead, twice: the public
+  ``Assigner`` call (checks and conversions included) and the engine's batch
+  loop alone (``Engine.apply`` or ``Engine.apply_columns``, less what the
+  same count gives for a run that makes only the shop), figures that do not
+  move with the start-up's heap as whole-process counts do (by about a tenth).
 
 A row is one command; the replay's ``("at", t)`` moves are not rows (each row
 carries its time), so commands/s counts them as ``apply``'s figure does and
@@ -87,21 +92,40 @@ shop.apply_columns([5], None)  # first-call costs (imports, buffer types) out of
 gc.collect()
 gc.freeze()
 if sys.argv[1] == "apply":
-    shop.apply(rest)
+    sys.call_tracing(shop.apply, (rest,))  # the one call_tracing: --in-loop counts in it
 elif sys.argv[1] == "apply_columns":
-    shop.apply_columns(**columns)
+    sys.call_tracing(lambda: shop.apply_columns(**columns), ())
+else:
+    sys.call_tracing(lambda: None, ())
 """
+#: The C functions ``--in-loop`` counts in: the measured public call, the engines' loops.
+PUBLIC = "sys_call_tracing"
+LOOPS = {"apply": "__pyx_pw_4kefu_9_engine_c_6Engine_*apply",
+         "apply_columns": "__pyx_pw_4kefu_9_engine_c_6Engine_*apply_columns"}
 
 
-def instructions(variant: str, n: int) -> int:
+def instructions(variant: str, n: int, only: str | None = None) -> int:
+    """Instructions of one run of ``variant`` under callgrind: all of them, or with
+    ``only`` those inside the C functions that pattern names."""
+    toggle = [] if only is None else ["--collect-atstart=no", f"--toggle-collect={only}"]
     out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         "-c", CALLGRIND, variant, str(n), os.path.dirname(os.path.abspath(__file__))],
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *toggle,
+         sys.executable, "-c", CALLGRIND, variant, str(n),
+         os.path.dirname(os.path.abspath(__file__))],
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-    found = re.search(r"refs:\s+([\d,]+)", out.stderr)
+    found = re.search(r"Collected :\s+(\d+)", out.stderr)
     if found is None:
         raise RuntimeError(out.stderr[-2000:])
-    return int(found.group(1).replace(",", ""))
+    return int(found.group(1))
+
+
+def in_loop(commands: int, rows: int, n: int) -> None:
+    """Print each variant's count inside its public call and inside its engine loop."""
+    for variant, loop in LOOPS.items():
+        public = instructions(variant, n, PUBLIC) - instructions("none", n, PUBLIC)
+        engine = instructions(variant, n, loop) - instructions("none", n, loop)
+        print(f"{variant:>14}: {public / commands:,.0f} instructions a command in the call,"
+              f" {engine / commands:,.0f} in the engine's loop ({engine / 1e6:,.1f}M)")
 
 
 def main() -> None:
@@ -109,10 +133,15 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=REPLAY)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--callgrind", action="store_true")
+    parser.add_argument("--in-loop", action="store_true",
+                        help="with --callgrind: count inside the measured call only")
     args = parser.parse_args()
     setup, rest, columns = workload(args.commands)
     commands, rows = len(rest), len(columns["command"])
     print(f"replay: {commands:,} commands after the agents, {rows:,} rows")
+    if args.callgrind and args.in_loop:
+        in_loop(commands, rows, args.commands)
+        return
     if args.callgrind:
         base = instructions("none", args.commands)
         for variant in ("apply", "apply_columns"):

@@ -328,7 +328,7 @@ _SESSIONS = dict(
     setup="""shop.add_agent("A", Cap.limit(100), online=True)
     for i in range(8):
         shop.open_session(f"s{i}")""",
-    call='shop.open_session("s8")', grower="._new_session_slot",
+    call='shop.open_session("s8")', grower="._new_session_slot", appends=2,
     after="""assert shop.session_ids() == [f"s{i}" for i in range(8)], shop.session_ids()
     for i in range(9, 40):
         shop.open_session(f"s{i}")
@@ -339,7 +339,7 @@ _SESSIONS = dict(
 _AGENTS = dict(
     setup="""for i in range(8):
         shop.add_agent(f"a{i}", Cap.limit(1), online=True)""",
-    call='shop.add_agent("a8", Cap.limit(1), online=True)', grower="._new_agent_slot",
+    call='shop.add_agent("a8", Cap.limit(1), online=True)', grower="._new_agent_slot", appends=3,
     after="""assert shop.agent_ids() == [f"a{i}" for i in range(8)], shop.agent_ids()
     for i in range(9, 40):
         shop.add_agent(f"a{i}", Cap.limit(1), groups=[f"g{i % 3}"], online=True)
@@ -353,7 +353,7 @@ _AGENTS = dict(
 
 
 @pytest.mark.parametrize("parts", [_SESSIONS, _AGENTS], ids=["sessions", "agents"])
-def test_r22_a_failed_growth_of_the_slots_leaves_them_whole(parts: dict[str, str]) -> None:
+def test_r22_a_failed_growth_of_the_slots_leaves_them_whole(parts: dict[str, Any]) -> None:
     require_engine("c")
     pytest.importorskip("_testcapi")
     script = _FAILED_GROWTH.replace("{setup}", parts["setup"]).replace(
@@ -362,5 +362,4 @@ def test_r22_a_failed_growth_of_the_slots_leaves_them_whole(parts: dict[str, str
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert int(proc.stdout) >= 3  # the three lists' appends
-    assert int(proc.stdout) >= 3  # the three lists' appends
+    assert int(proc.stdout) >= parts["appends"]  # each slot list's append failed once

@@ -53,6 +53,13 @@ cdef struct Sess:
     unsigned char in_use
 
 
+cdef struct SessEntry:
+    # The session registry (Engine.st): an open-addressing table of the open sessions'
+    # ids, keyed by the id's str hash, holding the session's slot (-1: empty entry).
+    Py_hash_t hash
+    int slot
+
+
 cdef struct Timer:
     double deadline
     i64 seq

@@ -6,9 +6,10 @@ Theory of operation
 -------------------
 State lives in C arrays of structs (``_engine_c.pxd``): ``Agent`` and
 ``Sess`` slots with free lists, so opening and closing sessions reuses
-memory. Python objects appear only at the edges: the id -> slot dicts (whose
-insertion order is registration / arrival order, as in the Python engine),
-the id strings and ``Cap``/group objects kept for views and events, the
+memory. Python objects appear only at the edges: the agents' id -> slot dict
+(whose insertion order is registration order, as in the Python engine; the
+open sessions' ids are filed in a C table of their own, ordered by arrival
+number when listed), the id strings and ``Cap``/group objects kept for views and events, the
 rare per-session ``timed_out`` sets (R18) and the sticky memory (R13, only
 when a window is configured).
 
@@ -100,6 +101,9 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 cdef extern from "Python.h":
     PyObject *_PyObject_GC_New(PyTypeObject *cls) except NULL
+    void PyObject_GC_Track(object obj) noexcept
+    void PyObject_GC_UnTrack(object obj) noexcept
+    int PyObject_GC_IsTracked(object obj) noexcept
     PyObject *PyIter_Next(object iterator) except? NULL
     long long PyLong_AsLongLongAndOverflow(object value, int *overflow) noexcept
     PyObject *PyEval_GetFrame()
@@ -530,11 +534,39 @@ cdef extern from *:
     KEFU_ALWAYS_INLINE int kefu_is_optional_id(PyObject *value) {
         return value == Py_None || kefu_is_id(value);
     }
+    /* The hash of an id (an exact str: its cached hash, computed once per object),
+       -1 for anything else. A str's hash is never -1 and cannot fail. */
+    KEFU_ALWAYS_INLINE Py_hash_t kefu_id_hash(PyObject *value) {
+        Py_hash_t hash;
+        if (!kefu_is_id(value)) return -1;
+        hash = ((PyASCIIObject *)value)->hash;
+        return hash != -1 ? hash : PyObject_Hash(value);
+    }
+    /* Two ids (exact str) are equal. Neither can fail nor run Python code. */
+    KEFU_ALWAYS_INLINE int kefu_same_id(PyObject *a, PyObject *b) {
+        return a == b || (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)
+                          && PyUnicode_Compare(a, b) == 0);
+    }
     """
     # A session or agent id: an exact, non-empty str. O(1), no call, no error path.
     bint _is_id "kefu_is_id" (object value) noexcept
     # None or an id (``_is_id``). O(1).
     bint _is_optional_id "kefu_is_optional_id" (object value) noexcept
+    # An id's hash (``_is_id``: its str hash), -1 if it is not an id. O(1) once hashed.
+    Py_hash_t _id_hash "kefu_id_hash" (object value) noexcept
+    # Two ids are equal (the same object, or equal exact strs). No error, no Python code.
+    bint _same_id "kefu_same_id" (PyObject *a, PyObject *b) noexcept
+
+
+cdef Py_hash_t _str_id_hash(object value) except? -1:
+    """The registry's hash of an exact str that ``_id_hash`` turned down: before Python
+    3.12 a str made through the legacy C API is not "ready" until first measured or
+    hashed, and ``_id_hash`` (no call, no error) does not ready it. Non-empty after
+    ``check_id``: an id then, with its str hash; an empty one is never filed (-1).
+    O(len) once."""
+    if type(value) is not str or not value:  # readies a legacy str (its length)
+        return -1
+    return hash(value)
 
 
 cdef inline PyObject *_find(tuple table, i64 handle, bint optional) noexcept:
@@ -742,10 +774,11 @@ cdef class Engine:
     cdef int ss_cap
     cdef int *ss_free
     cdef int ss_nfree
-    cdef dict _sessions        # id -> slot, arrival order
+    cdef SessEntry *st         # the session registry: id -> slot (see _st_find)
+    cdef Py_ssize_t st_cap     # its entries, a power of two (at least 16)
+    cdef Py_ssize_t st_used    # the open sessions filed in it (at most st_cap / 2)
     cdef list _sid
     cdef list _buyer
-    cdef list _slot_no         # slot -> its number as an int object, made once per slot
     cdef dict _timed_out       # slot -> set of agent ids (R18), only if any
 
     # groups: gid -> name; indexes by slot*2 + side; waiting heaps by gid + 1.
@@ -802,6 +835,9 @@ cdef class Engine:
         self.g_refs = NULL
         self.g_free = NULL
         self.busy_q = NULL
+        self.st = NULL
+        self.st_cap = 0
+        self.st_used = 0
 
     def __init__(self, config):
         self._config = config
@@ -832,10 +868,9 @@ cdef class Engine:
         self._aid = []
         self._acap = []
         self._agroups = []
-        self._sessions = {}
+        self._st_init(16)
         self._sid = []
         self._buyer = []
-        self._slot_no = []
         self._timed_out = {}
         self._gid = {}
         self._gname = []
@@ -873,6 +908,7 @@ cdef class Engine:
         PyMem_Free(self.g_refs)
         PyMem_Free(self.g_free)
         PyMem_Free(self.busy_q)
+        PyMem_Free(self.st)
 
     # -- storage -------------------------------------------------------------------
 
@@ -1047,11 +1083,9 @@ cdef class Engine:
         try:
             self._sid.append(None)
             self._buyer.append(None)
-            self._slot_no.append(si)
         except BaseException:
             del self._sid[si:]
             del self._buyer[si:]
-            del self._slot_no[si:]
             raise
         self.ss_top += 1
         return si
@@ -2247,12 +2281,12 @@ cdef class Engine:
                 events.pop()  # a shrink by one: no allocation
                 raise
             self._clear_auto_close(si)
-            del self._sessions[sid]
+            self._st_remove(sid, si)
             self._leave_heap(si)
             self._free_session_slot(si)
             return 0
         self._clear_auto_close(si)
-        del self._sessions[sid]
+        self._st_remove(sid, si)
         ai = self._take(si)
         self._free_session_slot(si)
         aid = self._aid[ai]
@@ -2517,8 +2551,9 @@ cdef class Engine:
     cdef inline int _hinted_slot(self, object session_id, int *hint) except -1:
         """``_session_slot`` through ``hint``, a table of HINTS slots indexed by the id
         object's address: a hinted slot is trusted only while it holds that very object
-        (then the id dict maps the id to it: ids are unique and a freed slot holds
-        None), so a stale or clashing hint costs a dict lookup, never a wrong slot. A
+        (then the session registry maps the id to it: ids are unique and a freed slot
+        holds None), so a stale or clashing hint costs a registry lookup, never a wrong
+        slot. A
         batch that names a session it opened (its buyer writes, an agent answers)
         finds it without hashing. O(1)."""
         cdef size_t b = Engine._hint_of(session_id)
@@ -2531,10 +2566,142 @@ cdef class Engine:
         return si
 
     cdef inline int _session_slot(self, object session_id) except -1:
-        slot = self._sessions.get(session_id)
-        if slot is None:
+        cdef Py_hash_t hash = _id_hash(session_id)
+        if hash == -1 and type(session_id) is str:
+            hash = _str_id_hash(session_id)
+        cdef Py_ssize_t p = self._st_find(session_id, hash)
+        if p < 0:
             raise UnknownSession(session_id)
-        return slot
+        return self.st[p].slot
+
+    # -- the session registry -----------------------------------------------------------
+    #
+    # The open sessions' ids -> slots, in C: an open-addressing table with linear probing
+    # of (hash, slot) entries, at most half full, the id itself read from ``_sid`` (the
+    # slot's id) when the hashes match. Where a dict cost about 450 instructions to file
+    # and forget a session (its insert, its delete, its resizes and their compaction),
+    # this costs a probe or two each. A delete shifts the entries after it back (no
+    # tombstones), so a lookup never walks past freed entries. Only ids (exact non-empty
+    # str) are ever filed; anything else is not found, without running any code.
+    # Arrival order, which a dict kept for free, is each slot's ``arrival`` number
+    # (``_open_slots``).
+
+    cdef int _st_init(self, Py_ssize_t cap) except -1:
+        """An empty registry of ``cap`` entries (a power of two). O(cap)."""
+        cdef SessEntry *table = <SessEntry*>PyMem_Malloc(cap * sizeof(SessEntry))
+        cdef Py_ssize_t i
+        if table == NULL:
+            raise MemoryError()
+        for i in range(cap):
+            table[i].slot = -1
+        PyMem_Free(self.st)
+        self.st = table
+        self.st_cap = cap
+        self.st_used = 0
+        return 0
+
+    cdef inline Py_ssize_t _st_find(self, object session_id, Py_hash_t hash) noexcept:
+        """The entry of ``session_id`` (whose ``_id_hash`` is ``hash``), or -1 - the empty
+        entry where it would go; -1 - 0 for a value that is not an id. O(1) expected."""
+        cdef size_t mask = <size_t>self.st_cap - 1
+        cdef size_t p = <size_t>hash & mask
+        cdef SessEntry *e
+        if hash == -1:
+            return -1
+        while True:
+            e = &self.st[p]
+            if e.slot < 0:
+                return -1 - <Py_ssize_t>p
+            if e.hash == hash and _same_id(PyList_GET_ITEM(self._sid, e.slot),
+                                           <PyObject*>session_id):
+                return p
+            p = (p + 1) & mask
+
+    cdef inline int _st_reserve(self) except -1:
+        """Room for one more session (the table at most half full after it), so that
+        ``_st_put`` cannot fail. O(1) amortised (``_st_grow``)."""
+        if 2 * (self.st_used + 1) <= self.st_cap:
+            return 0
+        return self._st_grow()
+
+    cdef int _st_grow(self) except -1:
+        """Double the registry, re-filing each entry by its kept hash. O(s). A failed
+        allocation (MemoryError) leaves the registry as it was."""
+        cdef SessEntry *old = self.st
+        cdef Py_ssize_t cap = self.st_cap, used = self.st_used, i
+        cdef size_t p, mask
+        self.st = NULL
+        try:
+            self._st_init(2 * cap)
+        except BaseException:
+            self.st = old
+            self.st_cap = cap
+            raise
+        mask = <size_t>self.st_cap - 1
+        for i in range(cap):
+            if old[i].slot >= 0:
+                p = <size_t>old[i].hash & mask
+                while self.st[p].slot >= 0:
+                    p = (p + 1) & mask
+                self.st[p] = old[i]
+        self.st_used = used
+        PyMem_Free(old)
+        return 0
+
+    cdef int _st_file(self, object session_id, int si) except -1:
+        """File id ``session_id`` (not filed yet) at slot ``si``: reserve, find, put.
+        O(1) amortised."""
+        cdef Py_hash_t hash = _id_hash(session_id)
+        cdef Py_ssize_t entry
+        if hash == -1:
+            hash = _str_id_hash(check_id("session", session_id))
+        self._st_reserve()
+        entry = self._st_find(session_id, hash)
+        if entry >= 0:
+            raise DuplicateSession(session_id)
+        self._st_put(-1 - entry, hash, si)
+        return 0
+
+    cdef inline void _st_put(self, Py_ssize_t p, Py_hash_t hash, int si) noexcept:
+        """File slot ``si`` at the empty entry ``p`` that ``_st_find`` gave after an
+        ``_st_reserve``, the table unchanged since. O(1)."""
+        self.st[p].hash = hash
+        self.st[p].slot = si
+        self.st_used += 1
+
+    cdef void _st_remove(self, object session_id, int si) noexcept:
+        """Forget open session ``session_id`` (filed, at slot ``si``): its entry is found by
+        slot, no id compared, and the entries after it shift back over the hole while
+        their own start of probe allows. O(1) expected."""
+        cdef size_t mask = <size_t>self.st_cap - 1
+        cdef size_t hole = <size_t>_id_hash(session_id) & mask
+        cdef size_t j, home
+        while self.st[hole].slot != si:
+            hole = (hole + 1) & mask
+        j = hole
+        while True:
+            j = (j + 1) & mask
+            if self.st[j].slot < 0:
+                break
+            home = <size_t>self.st[j].hash & mask
+            # Entry j may fill the hole unless its home lies cyclically in (hole, j].
+            if ((j - home) & mask) >= ((j - hole) & mask):
+                self.st[hole] = self.st[j]
+                hole = j
+        self.st[hole].slot = -1
+        self.st_used -= 1
+
+    cdef list _open_slots(self):
+        """The open sessions' slots in arrival order. O(s log s)."""
+        cdef Py_ssize_t p
+        cdef int si
+        keyed = []
+        for p in range(self.st_cap):
+            si = self.st[p].slot
+            if si >= 0:
+                keyed.append((self.ss[si].arrival, si))
+        keyed.sort()
+        return [si for _, si in keyed]
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -2673,21 +2840,29 @@ cdef class Engine:
             weight = <int>w
         cdef int gid, si
         cdef bint filed = self.ss_nfree > 0
-        # The Opened event is made and kept first: a failure (MemoryError) here changes
-        # nothing; from the filing on, a failure undoes the open (``_unopen``).
+        cdef Py_hash_t hash = _id_hash(session_id)
+        cdef Py_ssize_t entry
+        if hash == -1:  # the registry files only ids (the callers check them first)
+            hash = _str_id_hash(check_id("session", session_id))
+        # The Opened event is made and kept first, and the registry has room for the id
+        # before anything changes: a failure (MemoryError) here changes nothing; from the
+        # filing on, a failure undoes the open (``_unopen``).
         cdef Py_ssize_t done = len(events)
         events.append(ev_opened(session_id, buyer_id, group, priority, now, kind))
-        if filed:
-            # The slot it will take is known (the last freed): filing the id now is the
-            # duplicate check too, one dict lookup instead of two. Undone if what follows
-            # fails; nothing else enters the dict meanwhile, so arrival order holds.
-            slot_no = self._slot_no[self.ss_free[self.ss_nfree - 1]]
-            if self._sessions.setdefault(session_id, slot_no) is not slot_no:
-                del events[done:]
-                raise DuplicateSession(session_id)
-        elif session_id in self._sessions:
+        try:
+            self._st_reserve()
+        except BaseException:
+            del events[done:]
+            raise
+        entry = self._st_find(session_id, hash)
+        if entry >= 0:
             del events[done:]
             raise DuplicateSession(session_id)
+        entry = -1 - entry  # where it goes: nothing else files an id before it does
+        if filed:
+            # The slot it will take is known (the last freed): filed now, undone if what
+            # follows fails.
+            self._st_put(entry, hash, self.ss_free[self.ss_nfree - 1])
         # Neither step can fail without a group name or with a free slot: no try then.
         if group is None:
             gid = -1
@@ -2696,7 +2871,7 @@ cdef class Engine:
                 gid = self._intern(group)
             except BaseException:
                 if filed:
-                    del self._sessions[session_id]
+                    self._st_remove(session_id, self.ss_free[self.ss_nfree - 1])
                 del events[done:]
                 raise
         if filed:
@@ -2740,7 +2915,7 @@ cdef class Engine:
             if kind is not None:
                 self._skind[si] = kind
             if not filed:
-                self._sessions[session_id] = self._slot_no[si]
+                self._st_put(entry, hash, si)
                 filed = True
             ai = self._sticky_agent(si, now) if self._sticky_window is not None else -1
             reason = R_STICKY
@@ -2764,7 +2939,7 @@ cdef class Engine:
         """Undo an open that failed before the session was placed (a MemoryError): its
         slot, id, group and events go, as if it never came. Frees nothing it allocates."""
         if filed:
-            del self._sessions[session_id]
+            self._st_remove(session_id, si)
         self._free_session_slot(si)
         self.arrival -= 1
         del events[done:]
@@ -2814,7 +2989,7 @@ cdef class Engine:
             name = self._gname[gid]
             if limit.overflow is None:
                 events.append(_event(EV_REJECTED, sid, name, now, buyer, None, None))
-                del self._sessions[sid]
+                self._st_remove(sid, si)
                 self._free_session_slot(si)
                 return 0
             events.append(_event(EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None))
@@ -2926,65 +3101,75 @@ cdef class Engine:
         command = None
         at = now
         feed = iter(commands)
+        # The events list is kept out of the cyclic collector's sight while it fills: it
+        # holds only events (which hold only atoms: no cycle can pass through it), and
+        # the collections the events' allocations trigger would otherwise walk the whole
+        # list each time they reach its generation (about 8 % of a replay's
+        # instructions). Tracked again before the call returns or raises.
+        PyObject_GC_UnTrack(events)
         try:
-            while True:
-                index += 1
-                feeding = True
-                item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
-                if item == NULL:
-                    break
-                command = <object>item
-                Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
-                feeding = False
-                done = len(events)
-                if (type(command) is tuple and len(<tuple>command) > 0
-                        and type((<tuple>command)[0]) is str):
-                    c = <tuple>command
-                    n = len(c)
-                    # Pointer comparisons name a literal command, a dict lookup any other
-                    # (string comparisons with each hot name would cost one per miss).
-                    op = _hot_op(<str>c[0])
-                    if op == HOT_CLOSE and n == 2 and _is_id(c[1]):
-                        self._close(self._hinted_slot(c[1], hint), at, C_MANUAL, events)
-                        continue
-                    if (op == HOT_OPEN and 2 <= n <= 5 and _is_id(c[1])
-                            and (n < 3 or _is_optional_id(c[2]))
-                            and (n < 4 or _is_optional_id(c[3]))
-                            and (n < 5 or _is_priority(c[4]))):
-                        si = self._open(at, c[1], c[2] if n > 2 else None,
-                                        c[3] if n > 3 else None, c[4] if n > 4 else 0, events)
-                        hint[Engine._hint_of(c[1])] = si
-                        continue
-                    if op == HOT_BUYER and n == 2 and _is_id(c[1]):
-                        self._buyer_message_in(self._hinted_slot(c[1], hint), at)
-                        continue
-                    if (op == HOT_AGENT and 2 <= n <= 4 and _is_id(c[1])
-                            and (n == 2 or type(c[2]) is bool)
-                            and (n < 4 or _is_optional_id(c[3]))):
-                        self._agent_message_in(self._hinted_slot(c[1], hint), at, c[1],
-                                               n >= 3 and c[2] is True,
-                                               c[3] if n == 4 else None)
-                        continue
-                    if op == HOT_TICK and n == 1:
-                        self._tick(now, events)
-                        continue
-                    if (op == HOT_AT and n == 2 and type(c[1]) is float
-                            and now <= <double>c[1] <= _MAX_SECONDS):
-                        now = c[1]
-                        at = c[1]
-                        continue
-                # Everything else (and anything odd) takes the checked path.
-                at = run_checked(self, command, at, events)
-                now = at
-        except Exception as exc:
-            if feeding:  # the caller's iterable broke: keep what was done
-                raise BatchAborted(index, None, exc, events, at) from exc
-            # Whatever the failing command raised (a KefuError, or anything a hostile
-            # argument throws while it is checked), the events of the commands before
-            # it are kept: they happened. Its own, if any, are not.
-            del events[done:]
-            raise BatchAborted(index, command, exc, events, at) from exc
-        return events, at
+            try:
+                while True:
+                    index += 1
+                    feeding = True
+                    item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
+                    if item == NULL:
+                        break
+                    command = <object>item
+                    Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
+                    feeding = False
+                    done = len(events)
+                    if (type(command) is tuple and len(<tuple>command) > 0
+                            and type((<tuple>command)[0]) is str):
+                        c = <tuple>command
+                        n = len(c)
+                        # Pointer comparisons name a literal command, a dict lookup any other
+                        # (string comparisons with each hot name would cost one per miss).
+                        op = _hot_op(<str>c[0])
+                        if op == HOT_CLOSE and n == 2 and _is_id(c[1]):
+                            self._close(self._hinted_slot(c[1], hint), at, C_MANUAL, events)
+                            continue
+                        if (op == HOT_OPEN and 2 <= n <= 5 and _is_id(c[1])
+                                and (n < 3 or _is_optional_id(c[2]))
+                                and (n < 4 or _is_optional_id(c[3]))
+                                and (n < 5 or _is_priority(c[4]))):
+                            si = self._open(at, c[1], c[2] if n > 2 else None,
+                                            c[3] if n > 3 else None, c[4] if n > 4 else 0, events)
+                            hint[Engine._hint_of(c[1])] = si
+                            continue
+                        if op == HOT_BUYER and n == 2 and _is_id(c[1]):
+                            self._buyer_message_in(self._hinted_slot(c[1], hint), at)
+                            continue
+                        if (op == HOT_AGENT and 2 <= n <= 4 and _is_id(c[1])
+                                and (n == 2 or type(c[2]) is bool)
+                                and (n < 4 or _is_optional_id(c[3]))):
+                            self._agent_message_in(self._hinted_slot(c[1], hint), at, c[1],
+                                                   n >= 3 and c[2] is True,
+                                                   c[3] if n == 4 else None)
+                            continue
+                        if op == HOT_TICK and n == 1:
+                            self._tick(now, events)
+                            continue
+                        if (op == HOT_AT and n == 2 and type(c[1]) is float
+                                and now <= <double>c[1] <= _MAX_SECONDS):
+                            now = c[1]
+                            at = c[1]
+                            continue
+                    # Everything else (and anything odd) takes the checked path.
+                    at = run_checked(self, command, at, events)
+                    now = at
+            except Exception as exc:
+                if feeding:  # the caller's iterable broke: keep what was done
+                    raise BatchAborted(index, None, exc, events, at) from exc
+                # Whatever the failing command raised (a KefuError, or anything a hostile
+                # argument throws while it is checked), the events of the commands before
+                # it are kept: they happened. Its own, if any, are not.
+                del events[done:]
+                raise BatchAborted(index, command, exc, events, at) from exc
+            return events, at
+        finally:
+            if not PyObject_GC_IsTracked(events):
+                PyObject_GC_Track(events)
 
     def apply_columns(self, double now, batch):
         """Run a checked columnar batch (``kefu._columns``); returns (Rows, last time).
@@ -2994,7 +3179,7 @@ cdef class Engine:
         rows (see ``Rows``); a row whose table entries are not ids takes the
         checked path, which raises ``apply``'s error. A session handle remembers the
         slot it last named, trusted only while that slot still holds the very id
-        object (the id dict maps an id to its slot exactly then), so a session
+        object (the session registry maps an id to its slot exactly then), so a session
         opened earlier in the batch is found without hashing its id. One int a
         session handle (O(len(batch.sessions)) memory and time) for that, freed on
         return.
@@ -3148,7 +3333,8 @@ cdef class Engine:
         )
 
     def session_ids(self):
-        return list(self._sessions)
+        """The open sessions' ids in arrival order. O(s log s)."""
+        return [self._sid[si] for si in self._open_slots()]
 
     def estimated_wait(self, now, session_id, int sample):
         """R25: see ``kefu._handovers.estimate``. O(log w)."""
@@ -3211,7 +3397,8 @@ cdef class Engine:
                 record["grace"] = [self.ag[ai].gr_deadline, self.ag[ai].gr_seq]
             agents.append(record)
         sessions = []
-        for session_id, si in self._sessions.items():
+        for si in self._open_slots():
+            session_id = self._sid[si]
             s = &self.ss[si]
             record = self._session_record(session_id, si)
             if self.has_ladders and si in self._lad:
@@ -3254,7 +3441,7 @@ cdef class Engine:
         built); the engine then rebuilds without checking again. Cost:
         O(state log state).
         """
-        if self._agents or self._sessions or self.next_reg or self.arrival:
+        if self._agents or self.st_used or self.next_reg or self.arrival:
             raise KefuError("restore_state needs a fresh engine")
         state = parse_state(data, self._config, taken_at)
         self._rebuild(state)
@@ -3305,7 +3492,7 @@ cdef class Engine:
                 self._skind[si] = d.kind
             self._sid[si] = d.id
             self._buyer[si] = d.buyer
-            self._sessions[d.id] = si
+            self._st_file(d.id, si)
             if d.timed_out:
                 self._timed_out[si] = set(d.timed_out)
                 self.ss[si].has_timed_out = True
@@ -3407,12 +3594,36 @@ cdef class Engine:
             esc.setdefault(slot, []).append((-s.priority, s.arrival, si))
         return 0
 
+    cdef list _check_registry(self):
+        """The registry's invariants (see ``_st_find``); returns the open slots in arrival
+        order. O(s)."""
+        cdef Py_ssize_t p, count = 0
+        cdef int si
+        if not (self.st_cap >= 16 and self.st_cap & (self.st_cap - 1) == 0
+                and 2 * self.st_used <= self.st_cap):
+            raise AssertionError("session registry: size")
+        for p in range(self.st_cap):
+            si = self.st[p].slot
+            if si < 0:
+                continue
+            count += 1
+            if not (si < self.ss_top and self.ss[si].in_use and _is_id(self._sid[si])):
+                raise AssertionError(f"session registry: entry {p} holds a free slot")
+            if self.st[p].hash != _id_hash(self._sid[si]) or self._st_find(
+                    self._sid[si], self.st[p].hash) != p:
+                raise AssertionError(f"session registry: {self._sid[si]!r} not found")
+        in_use = sum(1 for si in range(self.ss_top) if self.ss[si].in_use)
+        if not (count == self.st_used == in_use):
+            raise AssertionError("session registry: count")
+        return self._open_slots()
+
     def check(self):
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
         cdef int ai, si, k, q, i, index_id, side, slot, count
         cdef AgentIndex *h
         lines = {}
-        for si in self._sessions.values():
+        open_slots = self._check_registry()
+        for si in open_slots:
             if self.has_kinds and self.ss[si].agent < 0:
                 lines.setdefault((self.ss[si].group, self.ss[si].weight), []).append(
                     (-self.ss[si].priority, self.ss[si].arrival, si))
@@ -3529,11 +3740,11 @@ cdef class Engine:
                     raise AssertionError(f"R28 arrival heap {q}: entry")
                 if i and self.ss[self.aq[q].item[(i - 1) >> 1]].arrival > self.ss[si].arrival:
                     raise AssertionError(f"R28 arrival heap {q}: order")
-        if set(placed) != set(self._sessions):
+        if set(placed) != {self._sid[si] for si in open_slots}:
             raise AssertionError("a session is nowhere or a stray is somewhere")
-        arrivals = [self.ss[si].arrival for si in self._sessions.values()]
-        if arrivals != sorted(arrivals):
-            raise AssertionError("session order is not arrival order")
+        arrivals = [self.ss[si].arrival for si in open_slots]
+        if len(set(arrivals)) != len(arrivals):
+            raise AssertionError("two open sessions share an arrival number")
         online = [ai for ai in self._agents.values() if self.ag[ai].online]
         if self.online_total != len(online):
             raise AssertionError("online count")
@@ -3551,7 +3762,7 @@ cdef class Engine:
         for ai in self._agents.values():
             for k in range(1, self.ag[ai].nslots if not self.ag[ai].all_groups else 1):
                 refs[self.ag[ai].slots[k] - 2] += 1
-        for si in self._sessions.values():
+        for si in open_slots:
             if self.ss[si].group >= 0:
                 refs[self.ss[si].group] += 1
         free = {self.g_free[i] for i in range(self.g_nfree)}
@@ -3583,7 +3794,8 @@ cdef class Engine:
                 if self.ag[ai].online:
                     raise AssertionError(f"agent {self._aid[ai]!r} online with a grace timer")
                 live += 1
-        for session_id, si in self._sessions.items():
+        for si in open_slots:
+            session_id = self._sid[si]
             if not (self.ss[si].fr_seq == 0 or self.ss[si].agent >= 0 or si in self._lad):
                 raise AssertionError(
                     f"{session_id!r}: R18 timer in pool")
