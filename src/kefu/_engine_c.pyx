@@ -2692,7 +2692,8 @@ cdef class Engine:
         self.st_used -= 1
 
     cdef list _open_slots(self):
-        """The open sessions' slots in arrival order. O(s log s)."""
+        """The open sessions' slots in arrival order. O(t + s log s), t the registry's size
+        (it never shrinks: at most about four times the most sessions ever open at once)."""
         cdef Py_ssize_t p
         cdef int si
         keyed = []
@@ -3333,7 +3334,7 @@ cdef class Engine:
         )
 
     def session_ids(self):
-        """The open sessions' ids in arrival order. O(s log s)."""
+        """The open sessions' ids in arrival order. O(t + s log s), t the registry's size."""
         return [self._sid[si] for si in self._open_slots()]
 
     def estimated_wait(self, now, session_id, int sample):
