@@ -28,6 +28,7 @@ from kefu.kpi import (
     Handover,
     HumanRequest,
     InvalidRecord,
+    InvalidTime,
     LiveTracker,
     Message,
     NestedCall,
@@ -482,12 +483,49 @@ assert failed
 """
 
 
-def test_K12_an_agent_event_whose_filing_runs_out_of_memory_is_filed_whole_or_not() -> None:
+@pytest.mark.parametrize("kernel_name", ["c", "py"])
+def test_K12_an_agent_event_whose_filing_runs_out_of_memory_is_filed_whole_or_not(
+        kernel_name: str) -> None:
     """Each allocation of an agent event's filing failing in turn (a session already
     holding one of its kind: the record goes in its set before the journal is
     written), in a child process: the ``add`` raises MemoryError or files it, and a
-    retry after a MemoryError is not counted as a repeat of a record half filed."""
+    retry after a MemoryError is not counted as a repeat of a record half filed.
+    On the reference feed one of those allocations is the tuple of the turn's
+    lock's ``__exit__`` arguments, after the record is filed: the call must give
+    the lock back and return (a retry would wait for ever on a lock the failed
+    ``with`` left taken)."""
     pytest.importorskip("_testcapi")
-    done = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY, "c"], timeout=120,
+    done = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY, kernel_name], timeout=120,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_K12_a_query_whose_turn_cannot_end_gives_the_lock_back_and_ends_as_it_would() -> None:
+    """The reference feed's turn is a plain lock, whose ``with`` raises MemoryError
+    and keeps the lock when there is no memory for its exit's arguments. A query
+    whose turn ends that way gives the lock back itself and ends as its block
+    did: the figures when it ran to its end, its own error when it did not.
+    (The exit is made to fail here by a stand-in turn around the same lock.)"""
+    t = tracker("py")
+    for m in (Message("s1", "b1", BASE, Sender.BUYER, "m1"),
+              Message("s1", "b1", BASE + 30, Sender.AGENT, "m2", agent_id="a1")):
+        t.add(m)
+    expected = t.shop(BASE + 60)
+    lock = t._feed.turn
+    assert isinstance(lock, type(threading.Lock()))
+
+    class NoMemoryToExit:
+        def __enter__(self) -> None:
+            lock.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            raise MemoryError
+
+    t._feed.turn = NoMemoryToExit()
+    assert t.shop(BASE + 60) == expected
+    assert not lock.locked()
+    with pytest.raises(InvalidTime):  # its own error, not the exit's MemoryError
+        t.shop(BASE - 1)  # before the latest record: refused
+    assert not lock.locked()
+    t._feed.turn = lock
+    assert t.shop(BASE + 60) == expected

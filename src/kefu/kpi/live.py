@@ -325,17 +325,31 @@ def _serialised(query: Callable[Concatenate[LiveTracker, P], T]
         me = _get_ident()
         if feed.owner == me:
             raise NestedCall(name)
-        with feed.turn:
-            feed.owner = me
-            try:
-                return query(self, *args, **kwargs)
-            except KefuError:
+        plain = self._plain_turn
+        inside = False  # the turn taken (the block begun)
+        failed: BaseException | None = None  # what the block raised, if anything
+        try:
+            with feed.turn:
+                inside = True
+                feed.owner = me
+                try:
+                    result = query(self, *args, **kwargs)
+                except KefuError as error:
+                    failed = error
+                    raise
+                except BaseException as error:
+                    failed = error
+                    self._torn = True  # an interrupt (its books may be half written)
+                    raise
+                finally:
+                    feed.owner = None
+        except MemoryError as error:
+            if not inside or error is failed or plain is None:
                 raise
-            except BaseException:
-                self._torn = True  # an interrupt (its books may be half written)
-                raise
-            finally:
-                feed.owner = None
+            plain.release()  # the lock's exit had no memory (kefu.kpi.live_feed.Feed)
+        if failed is not None:  # only here when the exit failed: end as the block did
+            raise failed
+        return result
 
     return call
 
@@ -361,6 +375,10 @@ class LiveTracker:
                  answer_within: float | None = None, short_abandon: float = 5.0) -> None:
         # The feed takes turns between threads and files new messages (live_feed).
         self._feed = new_feed(_Session, self._add_record)
+        # The reference feed's turn is a plain lock, which a query releases itself
+        # when its ``with`` could not (no memory for the exit's arguments).
+        turn = self._feed.turn
+        self._plain_turn = turn if type(turn) is _thread.LockType else None
         # Its ``add`` is this tracker's (one C call per record when it is compiled),
         # unless a subclass has an ``add`` of its own.
         if type(self).add is LiveTracker.add:

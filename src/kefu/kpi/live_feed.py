@@ -88,6 +88,14 @@ class Feed:
     point between taking it and the block that gives it back where an exception
     (a signal's KeyboardInterrupt lands as a C call returns, a trace function's
     as a Python function is entered or returns) could leave the turn taken.
+    One gap remains in the statement itself: a plain lock's ``__exit__`` takes
+    its arguments as a tuple, so with no memory left for that tuple the
+    statement raises MemoryError and the lock stays taken (every later call
+    would wait for ever). A MemoryError raised after the block began that is
+    not the block's own therefore came from the exit: the call releases the
+    lock itself (``release`` needs no memory) and ends as its block did,
+    returning if the block ran to its end and raising the block's own error
+    if not. The compiled feed's turn ends in C and has no such gap.
     """
 
     __slots__ = ("_lock", "_new_session", "_other", "dirty", "kept", "last", "message_hi",
@@ -112,21 +120,34 @@ class Feed:
         me = _get_ident()
         if self.owner == me:
             raise NestedCall("add")
-        with self._lock:
-            try:  # the owner set inside: an interrupt at any bytecode clears it
-                self.owner = me
-                if (self.undo is None and type(record) is Message
-                        and _CLEAN_MESSAGE(record) and record.message_id not in self.kept):
-                    sid = record.session_id  # journaled, as the tracker's own filing is
-                    self.undo = (record, self.last, self.message_hi, None, (
-                        "message", sid, sid not in self.sessions, record.message_id, None,
-                        None, 0))
-                    self.file(record)
-                    self.undo = None
-                else:
-                    self._other(record)
-            finally:
-                self.owner = None
+        inside = False  # the lock taken (the block begun)
+        failed: BaseException | None = None  # what the block raised, if anything
+        try:
+            with self._lock:
+                inside = True
+                try:  # the owner set inside: an interrupt at any bytecode clears it
+                    self.owner = me
+                    if (self.undo is None and type(record) is Message
+                            and _CLEAN_MESSAGE(record) and record.message_id not in self.kept):
+                        sid = record.session_id  # journaled, as the tracker's own filing is
+                        self.undo = (record, self.last, self.message_hi, None, (
+                            "message", sid, sid not in self.sessions, record.message_id, None,
+                            None, 0))
+                        self.file(record)
+                        self.undo = None
+                    else:
+                        self._other(record)
+                except BaseException as error:
+                    failed = error
+                    raise
+                finally:
+                    self.owner = None
+        except MemoryError as error:
+            if not inside or error is failed:
+                raise
+            self._lock.release()  # the lock's exit had no memory (the class docstring)
+        if failed is not None:  # only here when the exit failed: end as the block did
+            raise failed
 
     def file(self, m: Message) -> None:
         """File a checked message whose id is new in its session, and mark the session
