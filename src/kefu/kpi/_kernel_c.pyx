@@ -1174,43 +1174,48 @@ cdef extern from *:
        double); scaling by a power of two is exact while the result stays normal and
        finite, which lo >= 54 and e + bits <= 2000 guarantee (fsum's partials then
        never overflow either). Returns 1 with the sum in *out, 0 when the values do not
-       allow it (an inf or NaN, a subnormal, a span too wide, tiny or huge values) or
-       no memory is to be had, or for fewer than 128 values: about a quarter of the partials' steps per value (a
+       allow it (an inf or NaN, a subnormal, a span too wide, tiny or huge values),
+       or for fewer than 128 values: about a quarter of the partials' steps per value (a
        day's durations always allow it). */
     static int kefu_exact_sum_fixed(const double* values, Py_ssize_t n, double* out) {
         struct Wide { uint64_t lo, hi; };
         if (n < 128) return 0;  /* the partials' few steps cost less than the counters */
-        Wide* c = (Wide*)PyMem_Calloc(2 * 2048, sizeof(Wide));  /* [sign][exponent] */
-        if (c == NULL) return 0;
+        /* First the span of exponents of the nonzero values: a subnormal, inf or NaN
+           (exponent 0 or 2047) leaves at once, and so does a span too wide to sum in
+           128 bits, so the counters below are at most 2 x 74, on the stack: no table
+           of every exponent to clear and scan (that cost more than the values'
+           additions on a short array). */
+        int lo = 2048, hi = -1, bits = 0;
         for (Py_ssize_t k = 0; k < n; k++) {
             uint64_t u;
             std::memcpy(&u, &values[k], sizeof u);
-            uint64_t e = (u >> 52) & 0x7FF;
-            uint64_t m = (u & 0xFFFFFFFFFFFFFULL) | ((uint64_t)(e != 0) << 52);
-            Wide* w = &c[((u >> 63) << 11) | e];
+            if ((u << 1) == 0) continue;  /* 0.0 or -0.0: adds nothing */
+            int e = (int)((u >> 52) & 0x7FF);
+            if (e == 0 || e == 0x7FF) return 0;
+            if (e < lo) lo = e;
+            if (e > hi) hi = e;
+        }
+        while (bits < 64 && ((uint64_t)1 << bits) <= (uint64_t)n) bits++;
+        if (hi < 0) { *out = 0.0; return 1; }  /* all zeros */
+        if (lo < 54 || hi + bits > 2000 || (hi - lo) + 53 + bits > 126) return 0;
+        Wide c[2][74];  /* [sign][exponent - lo]: hi - lo <= 126 - 53 */
+        std::memset(c, 0, sizeof c);
+        for (Py_ssize_t k = 0; k < n; k++) {
+            uint64_t u;
+            std::memcpy(&u, &values[k], sizeof u);
+            if ((u << 1) == 0) continue;
+            int e = (int)((u >> 52) & 0x7FF);
+            uint64_t m = (u & 0xFFFFFFFFFFFFFULL) | ((uint64_t)1 << 52);
+            Wide* w = &c[u >> 63][e - lo];
             w->lo += m;
             w->hi += w->lo < m;
         }
-        int lo = 2048, hi = -1, bits = 0;
-        for (int e = 0; e < 2048; e++) {
-            if (c[e].lo | c[e].hi | c[2048 + e].lo | c[2048 + e].hi) {
-                if (e < lo) lo = e;
-                hi = e;
-            }
-        }
-        while (bits < 64 && ((uint64_t)1 << bits) <= (uint64_t)n) bits++;
-        if (hi < 0) { PyMem_Free(c); *out = 0.0; return 1; }  /* all zeros (or none) */
-        if (lo < 54 || hi + bits > 2000 || (hi - lo) + 53 + bits > 126) {
-            PyMem_Free(c);  /* zeros, subnormals and specials land outside [54, 2000] */
-            return 0;
-        }
         __int128 acc = 0;
         for (int e = lo; e <= hi; e++) {
-            unsigned __int128 p = ((unsigned __int128)c[e].hi << 64) | c[e].lo;
-            unsigned __int128 q = ((unsigned __int128)c[2048 + e].hi << 64) | c[2048 + e].lo;
+            unsigned __int128 p = ((unsigned __int128)c[0][e - lo].hi << 64) | c[0][e - lo].lo;
+            unsigned __int128 q = ((unsigned __int128)c[1][e - lo].hi << 64) | c[1][e - lo].lo;
             acc += ((__int128)p - (__int128)q) << (e - lo);
         }
-        PyMem_Free(c);
         if (acc == 0) { *out = 0.0; return 1; }
         unsigned __int128 mag = acc < 0 ? -(unsigned __int128)acc : (unsigned __int128)acc;
         double r = std::ldexp((double)mag, lo - 1075);
@@ -2010,6 +2015,34 @@ cdef inline void _add(list counts, Py_ssize_t k, Py_ssize_t n) except *:
     counts[k] = <Py_ssize_t>counts[k] + n
 
 
+cdef class ContactAcc:
+    """The contacts of one key of ``contacts``: what ``kefu.kpi.service._Acc`` holds
+    (``counts``: answered, within, abandoned, short, waiting, transfers, excluded;
+    ``excluded_by``; ``waits``; ``abandons``), made and filled by ``contacts`` without
+    a Python ``__init__`` or attribute lookup per contact (a day has thousands of keys,
+    most with a contact or two). Read by the service breakdowns as an ``_Acc``."""
+
+    cdef public list counts
+    cdef public dict excluded_by
+    cdef public list waits
+    cdef public list abandons
+
+    def __init__(self):
+        self.counts = [0, 0, 0, 0, 0, 0, 0]
+        self.excluded_by = {}
+        self.waits = []
+        self.abandons = []
+
+
+cdef ContactAcc _new_acc():
+    cdef ContactAcc acc = ContactAcc.__new__(ContactAcc)
+    acc.counts = [0, 0, 0, 0, 0, 0, 0]
+    acc.excluded_by = {}
+    acc.waits = []
+    acc.abandons = []
+    return acc
+
+
 cdef inline object _less(object t, object c, double wait):
     """The reference's ``t - c if t > c else 0.0`` (``wait``, computed in C; ``c`` None
     for a float clock): an int when both times are int objects and ``t`` is later,
@@ -2030,6 +2063,33 @@ cdef inline object _hour(double c, const double* bounds, Py_ssize_t nb, list hou
         if c < bounds[k + 1] - 1e-6:
             return <object>PyList_GET_ITEM(hours, k)
     return hour_of(c)
+
+
+cdef int _tally(object acc, bint typed, int code, object reason, double wait,
+                object wait_obj, Py_ssize_t moved, double answer_within,
+                double short_abandon) except -1:
+    """``service.tally`` (n = 1) into ``acc``: a ContactAcc's typed fields when ``typed``,
+    else any accumulator class's attributes, read as ``_Acc.count`` reads them."""
+    cdef ContactAcc t = <ContactAcc>acc if typed else None
+    cdef list cnt = t.counts if typed else acc.counts
+    if reason is not None:
+        _add(cnt, 6, 1)
+        by = t.excluded_by if typed else acc.excluded_by
+        by[reason] = by.get(reason, 0) + 1
+    elif code == S_ANSWERED:
+        _add(cnt, 0, 1)
+        if wait <= answer_within:
+            _add(cnt, 1, 1)
+        _add(cnt, 5, moved)
+        (t.waits if typed else acc.waits).append(wait_obj)
+    elif code == S_ABANDONED:
+        _add(cnt, 2, 1)
+        if wait < short_abandon:
+            _add(cnt, 3, 1)
+        (t.abandons if typed else acc.abandons).append(wait_obj)
+    else:
+        _add(cnt, 4, 1)
+    return 0
 
 
 def contacts(object tl, object opts, object cal, double answer_within, double short_abandon,
@@ -2088,11 +2148,11 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
     excluded = opts.excluded
     cdef bint any_excluded = bool(excluded)
     cdef dict accs = {}
+    cdef bint fast = acc_cls is ContactAcc  # its fields typed: no lookups per contact
     cdef Py_ssize_t n = len(tl.ids), j, lo, i, x, moved
     cdef double c, reach, end, o, wait
     cdef int code
     cdef object reason, agent, acc, key, prev, cur, start, wait_obj
-    cdef list cnt
     for j in range(n):
         # clocks.human_clock (K02)
         lo = wlo[j]
@@ -2150,26 +2210,8 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
         key = (i, hour, <object>PyList_GET_ITEM(groups, j), agent, reason)
         acc = accs.get(key)
         if acc is None:
-            acc = accs[key] = acc_cls()
-        # service.tally, n = 1
-        cnt = acc.counts
-        if reason is not None:
-            _add(cnt, 6, 1)
-            by = acc.excluded_by
-            by[reason] = by.get(reason, 0) + 1
-        elif code == S_ANSWERED:
-            _add(cnt, 0, 1)
-            if wait <= answer_within:
-                _add(cnt, 1, 1)
-            _add(cnt, 5, moved)
-            acc.waits.append(wait_obj)
-        elif code == S_ABANDONED:
-            _add(cnt, 2, 1)
-            if wait < short_abandon:
-                _add(cnt, 3, 1)
-            acc.abandons.append(wait_obj)
-        else:
-            _add(cnt, 4, 1)
+            acc = accs[key] = _new_acc() if fast else acc_cls()
+        _tally(acc, fast, code, reason, wait, wait_obj, moved, answer_within, short_abandon)
         if out is not None:
             out.append(contact_cls(
                 session_id=<object>PyList_GET_ITEM(ids, j),

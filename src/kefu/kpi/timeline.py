@@ -173,7 +173,7 @@ def dedupe(records: Iterable[T], as_of: float, at: Callable[[T], float],
     seen = list(records) if as_of == INF else [r for r in records if at(r) <= as_of]
     if len(seen) < 2:
         return seen, 0
-    times = np.fromiter(map(at, seen), np.float64, len(seen))
+    times = np.frombuffer(array("d", map(at, seen)), dtype=np.float64)  # (fromiter: slower)
     order = np.argsort(times)
     times = times[order]
     tie = times[1:] == times[:-1]
