@@ -46,15 +46,16 @@ once, O(records of the session), in walks of a few dozen sessions each
 (``_WALK``: what a walk makes dies young, so a backfill's catch-up does not
 set off the garbage collector's full passes; sessions with ``seq`` numbers
 get a walk of their own, so that their out-of-order count stays theirs),
-plus O(log v) bookkeeping per unit and one bulk insert of the new response
-times: a burst of records, or a whole day fed at start-up, costs one
-measure per session, not one per record (with the compiled modules, a walk's
-sessions are taken, their K13 contacts found and counted and their buyer-days
-folded in C: :mod:`kefu.kpi._live_c`). A query then costs O(volatile
-units + waiting sessions + keys of the breakdown): it does not grow with the
-day's size. Memory holds the records of each session (the tracker measures
-from them; a session's messages in a list) and each message id once
-(duplicates are dropped by id, as the pure functions do).
+plus O(log v) bookkeeping per unit; the new response times wait, unsorted,
+until a query reads them (:class:`~kefu.kpi.multiset.Multiset`): a burst
+of records, or a whole day fed at start-up, costs one measure per session,
+not one per record (with the compiled modules, a walk's sessions are taken,
+their K13 contacts found and counted and their buyer-days folded in C:
+:mod:`kefu.kpi._live_c`). A query then costs O(volatile units + waiting
+sessions + keys of the breakdown): it does not grow with the day's size.
+Memory holds the records of each session (the tracker measures from them; a
+session's messages in a list) and each message id once (duplicates are
+dropped by id, as the pure functions do).
 """
 
 from __future__ import annotations
