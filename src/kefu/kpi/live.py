@@ -1289,7 +1289,8 @@ class LiveTracker:
 
         Cost: O(agents) lookups, plus O(samples / block size) for the medians
         and 90th percentiles of each agent whose samples changed since the last
-        query, plus a measure of each session whose clock is still to come
+        query (the samples the catch-ups since then measured put in first:
+        O(log n) each), plus a measure of each session whose clock is still to come
         (under the OPEN before-window policy only).
         """
         a = self._as_of(as_of)
@@ -1356,7 +1357,8 @@ class LiveTracker:
 
         Cost: O(breakdown keys) lookups, plus O(contacts / block size) for the
         medians and 90th percentiles of each key whose contacts changed since
-        the last query; it does not grow with the records.
+        the last query (their durations put in first: O(log n) each); it does
+        not grow with the records.
         """
         a = self._as_of(as_of)
         quality = self._data_quality() + DataQuality(duplicates=self._status_repeats)
