@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from array import array
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kefu.kpi import Durations
-from kefu.kpi.multiset import BLOCK, Multiset
+from kefu.kpi.multiset import BLOCK, Multiset, exact_sum
 
 VALUES = st.one_of(st.integers(0, 400).map(float),
                    st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
@@ -199,3 +200,26 @@ def test_K12_a_multiset_nobody_reads_keeps_no_more_than_its_values() -> None:
         assert ms._held <= 2 * ms.count + BLOCK
     assert ms.count == 2
     assert ms.durations() == Durations.of([1.0, float(5 * BLOCK + 2)])
+
+
+@pytest.mark.parametrize("removes", [[2.0], [1.0, 2.0], [3.0, 3.0, 3.0], [1.0, 9.0], [0.5]])
+def test_K12_a_remove_of_a_value_not_present_is_refused_and_changes_nothing(
+        removes: list[float]) -> None:
+    """Taking out a value the multiset does not hold (below its largest, between two
+    it holds, or one copy too many) raises ValueError and leaves every value and the
+    exact sum as they were: it never takes out a neighbour instead. A bulk change
+    waits until the values are read, so the read refuses, and keeps refusing."""
+    held = [1.0, 3.0, 3.0, 7.5]
+    ms = Multiset()
+    ms.update(held)
+    for absent in (2.0, 0.5, 9.0):
+        with pytest.raises(ValueError, match="not in the multiset"):
+            ms.remove(absent)
+    assert ms.count == len(held) and ms.durations() == Durations.of(held)
+    ms.change([5.0], removes)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not in the multiset"):
+            ms.durations()
+        assert [x for block in ms._bl for x in block] == held
+        assert ms._sum == exact_sum(held)
+    assert ms.count == len(held) + 1 - len(removes)

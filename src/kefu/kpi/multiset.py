@@ -189,10 +189,11 @@ class Multiset:
 
     def _settle(self) -> None:
         """Put the pending changes into the blocks: the removes net of the adds taken
-        out one at a time, the rest added in bulk. A failure part-way (MemoryError, an
-        interrupt) leaves the multiset half changed: the live tracker, whose call
-        it cut short, then makes its books (and multisets) again from its records.
-        O((n + m) log(n + m)) at most."""
+        out one at a time, the rest added in bulk. A remove of a value not present
+        raises ValueError and leaves the multiset as it was (the changes still
+        waiting). A failure part-way (MemoryError, an interrupt) leaves it half
+        changed: the live tracker, whose call it cut short, then makes its books
+        (and multisets) again from its records. O((n + m) log(n + m)) at most."""
         pending = self._pending
         if not pending:
             return
@@ -205,14 +206,24 @@ class Multiset:
             net = Counter(adds)
             net.subtract(removes)
             adds = [x for x, k in net.items() for _ in range(k)]
-            for x in [x for x, k in net.items() for _ in range(-k)]:
-                self._take(x)
+            gone = [x for x, k in net.items() for _ in range(-k)]
+            taken = 0
+            try:
+                for x in gone:
+                    self._take(x)
+                    taken += 1
+            except ValueError:  # a value not present: put back what was taken
+                for x in gone[:taken]:
+                    self._sum += _exact(x)
+                    self._insert(x)
+                raise
         self._merge(adds)
         self._pending = []
         self._held = 0
 
     def remove(self, x: float) -> None:
-        """Remove one copy of a value that is present. O(log n + BLOCK)."""
+        """Remove one copy of a value that is present (ValueError, and no change, if it is
+        not). O(log n + BLOCK)."""
         self._settle()
         self._take(x)
         self.count -= 1
@@ -220,10 +231,15 @@ class Multiset:
 
     def _take(self, x: float) -> None:
         """Take one copy of ``x`` out of the blocks and the sum (the count is the
-        caller's). O(log n + BLOCK)."""
+        caller's); ValueError, before any change, if it is not there. O(log n + BLOCK)."""
         i = bisect.bisect_left(self._mx, x)
+        if i == len(self._mx):
+            raise ValueError(f"{x!r} is not in the multiset")
         block = self._bl[i]
-        del block[bisect.bisect_left(block, x)]
+        j = bisect.bisect_left(block, x)  # < len(block): its last value is >= x
+        if not block[j] == x:  # its first copy is in the first block reaching it, if any
+            raise ValueError(f"{x!r} is not in the multiset")
+        del block[j]
         self._sum -= _exact(x)
         if block:
             self._mx[i] = block[-1]
