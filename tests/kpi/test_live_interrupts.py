@@ -28,7 +28,6 @@ from test_kpi_live import live
 
 from interrupting import Interrupted, interrupt_at, tracing
 from kefu.errors import KefuError
-from kefu.kpi import multiset
 from kefu.kpi import (
     AgentStatus,
     EvalSource,
@@ -41,6 +40,7 @@ from kefu.kpi import (
     Release,
     Sender,
     SessionEnd,
+    multiset,
 )
 
 
