@@ -178,6 +178,30 @@ def test_K12_a_live_day_with_worked_figures() -> None:
     assert (tracker.shop().met, tracker.shop().missed, tracker.shop().excluded) == (1, 0, 1)
 
 
+def test_K08_K12_a_feed_asked_only_for_reply_rates_sorts_no_response_time() -> None:
+    """The catch-ups of a feed asked only for reply rates leave the response times as
+    they came (no sorted block made for them), and the first query that reads them
+    gives the pure function's figures over every catch-up's values, a session
+    measured again with new ones included."""
+    tracker = LiveTracker(tz=SH)
+    t0 = at(10)
+    batches: list[list[Any]] = [
+        [buyer(t0), hand(t0), agent(t0 + 30)],
+        [buyer(t0 + 2, "s2", "b2"), hand(t0 + 2, "bob", "s2", "b2"),
+         agent(t0 + 9, "s2", "b2", "bob")],
+        [buyer(t0 + 60), agent(t0 + 75)]]
+    fed = [r for batch in batches for r in batch]
+    for batch in batches:
+        tracker.extend(batch)
+        tracker.shop()
+    held = list(tracker._samples.values())
+    assert held and all(ms._pending and not ms._bl for ms in held)
+    messages = [r for r in fed if isinstance(r, Message)]
+    assert tracker.response_times() == kpi.response_times(
+        messages, [r for r in fed if not isinstance(r, Message)])
+    assert all(not ms._pending for ms in held)
+
+
 def test_K12_K13_live_service_figures_with_worked_figures() -> None:
     """A dashboard's service figures while the day goes on: answered, gave up, waiting,
     then a transfer and an exclusion, each figure worked out by hand."""

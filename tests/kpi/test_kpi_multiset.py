@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from array import array
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kefu.kpi import Durations
-from kefu.kpi.multiset import BLOCK, Multiset
+from kefu.kpi.multiset import BLOCK, Multiset, exact_sum
 
 VALUES = st.one_of(st.integers(0, 400).map(float),
                    st.floats(0, 1e6, allow_nan=False, allow_infinity=False),
@@ -162,3 +163,63 @@ def test_K08_K12_values_given_as_an_array_of_doubles_count_as_the_same_list(
             == by_array.change(array("d", adds), array("d", removes)))
     assert by_array.durations() == by_list.durations()
     assert by_array._blocks == by_list._blocks
+
+
+@given(st.lists(VALUES, max_size=BLOCK),
+       st.lists(st.tuples(st.lists(VALUES, max_size=40), st.integers(0, 40)), max_size=12),
+       st.randoms(use_true_random=False))
+def test_K12_changes_waiting_to_be_read_give_the_same_figures(
+        held: list[float], steps: list[tuple[list[float], int]], rnd: object) -> None:
+    """Bulk changes are kept until the values are read: many commits in a row (some
+    taking back values an earlier pending one added) end as the values present,
+    the count is right after each, and what waits stays within twice the values
+    held plus a block, however long nobody reads."""
+    ms = Multiset()
+    ms.update(held)
+    present = list(held)
+    for extra, taken in steps:
+        removes = [present.pop(rnd.randrange(len(present)))  # type: ignore[attr-defined]
+                   for _ in range(min(taken, len(present)))]
+        adds = array("d", extra)
+        present.extend(extra)
+        ms.change(adds, removes)
+        assert ms.count == len(present)
+        assert ms._held <= 2 * ms.count + BLOCK
+    assert ms.durations() == Durations.of(sorted(present))
+    assert [x for block in ms._blocks for x in block] == sorted(present)
+    assert ms._held == 0
+
+
+def test_K12_a_multiset_nobody_reads_keeps_no_more_than_its_values() -> None:
+    """A session measured again and again with new samples, never read: the changes
+    are put in once they outweigh the values, not kept for ever."""
+    ms = Multiset()
+    ms.change([1.0, 2.0], [])
+    for k in range(5 * BLOCK):
+        ms.change([float(k + 3)], [float(k + 2) if k else 2.0])
+        assert ms._held <= 2 * ms.count + BLOCK
+    assert ms.count == 2
+    assert ms.durations() == Durations.of([1.0, float(5 * BLOCK + 2)])
+
+
+@pytest.mark.parametrize("removes", [[2.0], [1.0, 2.0], [3.0, 3.0, 3.0], [1.0, 9.0], [0.5]])
+def test_K12_a_remove_of_a_value_not_present_is_refused_and_changes_nothing(
+        removes: list[float]) -> None:
+    """Taking out a value the multiset does not hold (below its largest, between two
+    it holds, or one copy too many) raises ValueError and leaves every value and the
+    exact sum as they were: it never takes out a neighbour instead. A bulk change
+    waits until the values are read, so the read refuses, and keeps refusing."""
+    held = [1.0, 3.0, 3.0, 7.5]
+    ms = Multiset()
+    ms.update(held)
+    for absent in (2.0, 0.5, 9.0):
+        with pytest.raises(ValueError, match="not in the multiset"):
+            ms.remove(absent)
+    assert ms.count == len(held) and ms.durations() == Durations.of(held)
+    ms.change([5.0], removes)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not in the multiset"):
+            ms.durations()
+        assert [x for block in ms._bl for x in block] == held
+        assert ms._sum == exact_sum(held)
+    assert ms.count == len(held) + 1 - len(removes)

@@ -22,10 +22,11 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from kpi_helpers import SH, agent, at, buyer, hand, switch
 from kpi_strategies import BASE
 from test_kpi_live import live
 
-from interrupting import Interrupted, interrupt_at
+from interrupting import Interrupted, interrupt_at, tracing
 from kefu.errors import KefuError
 from kefu.kpi import (
     AgentStatus,
@@ -39,6 +40,7 @@ from kefu.kpi import (
     Release,
     Sender,
     SessionEnd,
+    multiset,
 )
 
 
@@ -222,3 +224,75 @@ def test_S05_K12_a_signal_as_the_turn_is_taken_never_leaves_it_taken(name: str) 
             continue
         assert _answered_elsewhere(tracker), f"{name} at {offset}: the turn was left taken"
         tracker.shop()  # and this thread's next call is not refused as nested
+
+
+def _served_day() -> list[Any]:
+    """Three sessions handed over and answered, two of them answered again later."""
+    t0 = at(10)
+    return [buyer(t0), switch(t0 + 1), hand(t0 + 3), agent(t0 + 30),
+            buyer(t0 + 2, "s2", "b2"), switch(t0 + 2, "s2", "b2"),
+            hand(t0 + 9, "bob", "s2", "b2"), agent(t0 + 15, "s2", "b2", "bob"),
+            buyer(t0 + 60), agent(t0 + 75), buyer(t0 + 100, "s2", "b2"),
+            agent(t0 + 140, "s2", "b2", "bob"), buyer(t0 + 200, "s3", "b3"),
+            switch(t0 + 201, "s3", "b3"), hand(t0 + 260, "carol", "s3", "b3"),
+            agent(t0 + 300, "s3", "b3", "carol")]
+
+
+def _fed_sh(records: list[Any]) -> LiveTracker:
+    tracker = LiveTracker(tz=SH)
+    tracker.extend(records)
+    return tracker
+
+
+def _waiting(records: list[Any]) -> LiveTracker:
+    """A tracker fed ``records`` in two parts, each caught up by a reply-rate query: its
+    response times and waits are left waiting to be put in (added and taken back)."""
+    tracker = _fed_sh(records[:8])
+    tracker.shop()
+    tracker.extend(records[8:])
+    tracker.shop()
+    assert any(ms._pending and ms._pending[-1][1] for ms in tracker._samples.values())
+    assert tracker._service._parts[("shop", None)].waits._pending
+    return tracker
+
+
+@pytest.mark.parametrize("name", ["response_times", "service"])
+def test_S05_K08_K13_an_interrupt_while_a_query_puts_in_waiting_values(name: str) -> None:
+    """The first query that reads the response times (or service durations) after the
+    catch-ups puts in the values they left waiting; an interrupt at a bytecode
+    step of that (of the multiset's code: the first 150, then every 13th) leaves the tracker giving,
+    at the next query, the figures of a fresh tracker fed the same day."""
+    day = _served_day()
+    want = _figures(_fed_sh(day))
+    steps = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal steps
+        if frame.f_code.co_filename != multiset.__file__:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            steps += 1
+            if steps == k:
+                raise Interrupted(f"opcode {k}")
+        return trace
+
+    landed = 0
+    k = 0
+    with tracing(trace):
+        CALLS[name](_waiting(day), None)
+    total = steps
+    for k in sorted({*range(1, 150), *range(150, total + 1, 13), total}):
+        tracker = _waiting(day)
+        steps = 0
+        try:
+            with tracing(trace):
+                CALLS[name](tracker, None)
+        except Interrupted:
+            landed += 1
+        else:
+            break
+        assert _answered_elsewhere(tracker), f"opcode {k}: the turn was left taken"
+        assert _figures(tracker) == want, f"opcode {k}: the tracker diverged"
+    assert landed > 20, "no waiting value was put in: nothing was tested"
+

@@ -46,15 +46,16 @@ once, O(records of the session), in walks of a few dozen sessions each
 (``_WALK``: what a walk makes dies young, so a backfill's catch-up does not
 set off the garbage collector's full passes; sessions with ``seq`` numbers
 get a walk of their own, so that their out-of-order count stays theirs),
-plus O(log v) bookkeeping per unit and one bulk insert of the new response
-times: a burst of records, or a whole day fed at start-up, costs one
-measure per session, not one per record (with the compiled modules, a walk's
-sessions are taken, their K13 contacts found and counted and their buyer-days
-folded in C: :mod:`kefu.kpi._live_c`). A query then costs O(volatile
-units + waiting sessions + keys of the breakdown): it does not grow with the
-day's size. Memory holds the records of each session (the tracker measures
-from them; a session's messages in a list) and each message id once
-(duplicates are dropped by id, as the pure functions do).
+plus O(log v) bookkeeping per unit; the new response times wait, unsorted,
+until a query reads them (:class:`~kefu.kpi.multiset.Multiset`): a burst
+of records, or a whole day fed at start-up, costs one measure per session,
+not one per record (with the compiled modules, a walk's sessions are taken,
+their K13 contacts found and counted and their buyer-days folded in C:
+:mod:`kefu.kpi._live_c`). A query then costs O(volatile units + waiting
+sessions + keys of the breakdown): it does not grow with the day's size.
+Memory holds the records of each session (the tracker measures from them; a
+session's messages in a list) and each message id once (duplicates are
+dropped by id, as the pure functions do).
 """
 
 from __future__ import annotations
@@ -1288,7 +1289,8 @@ class LiveTracker:
 
         Cost: O(agents) lookups, plus O(samples / block size) for the medians
         and 90th percentiles of each agent whose samples changed since the last
-        query, plus a measure of each session whose clock is still to come
+        query (the samples the catch-ups since then measured put in first:
+        O(log n) each), plus a measure of each session whose clock is still to come
         (under the OPEN before-window policy only).
         """
         a = self._as_of(as_of)
@@ -1355,7 +1357,8 @@ class LiveTracker:
 
         Cost: O(breakdown keys) lookups, plus O(contacts / block size) for the
         medians and 90th percentiles of each key whose contacts changed since
-        the last query; it does not grow with the records.
+        the last query (their durations put in first: O(log n) each); it does
+        not grow with the records.
         """
         a = self._as_of(as_of)
         quality = self._data_quality() + DataQuality(duplicates=self._status_repeats)

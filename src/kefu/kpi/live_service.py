@@ -10,8 +10,9 @@ breakdown keys, never with the number of contacts, and the medians and
 90th percentiles are exact (:mod:`kefu.kpi.multiset`).
 
 Cost: O(1) per contact counted in or out (five breakdowns); the durations
-go into the multisets in bulk once per flush of the tracker; a report costs
-O(keys x (n / block)) after a change, less for keys whose figures did not.
+go to the multisets once per flush of the tracker, where they wait unsorted
+until a report reads them; a report costs O(keys x (n / block)) after a
+change (plus the sort of what waited), less for keys whose figures did not.
 """
 
 from __future__ import annotations

@@ -69,19 +69,43 @@ def exact_sum(values: Sequence[float]) -> int:
 
 
 class Multiset:
-    """Finite floats, each possibly many times, in order (see the module docstring)."""
+    """Finite floats, each possibly many times, in order (see the module docstring).
 
-    __slots__ = ("_blocks", "_maxes", "_sum", "_summary", "count")
+    Bulk changes (:meth:`change`, what the live tracker's catch-up commits) are kept
+    as they come and put into the sorted blocks only when something reads the
+    values (:meth:`durations`, :meth:`kth`) or changes them one at a time: a
+    tracker that is fed a day and asked only for reply rates never sorts or sums
+    a response time, and the changes of several catch-ups are merged in one
+    pass. What waits stays within twice the values held (plus a block), so a
+    multiset nobody reads does not grow with its changes."""
+
+    __slots__ = ("_bl", "_held", "_mx", "_pending", "_sum", "_summary", "count")
 
     def __init__(self) -> None:
-        self._blocks: list[list[float]] = []
-        self._maxes: list[float] = []
+        self._bl: list[list[float]] = []
+        self._mx: list[float] = []
         self._sum = 0
-        self.count = 0
+        self.count = 0  # kept up to date by every change, pending or not
         self._summary: Durations | None = None  # durations() since the last change
+        # Changes not yet in the blocks: (adds, removes) per ``change``, and their size.
+        self._pending: list[tuple[Sequence[float], Sequence[float]]] = []
+        self._held = 0
+
+    @property
+    def _blocks(self) -> list[list[float]]:
+        """The sorted blocks, with every pending change in them."""
+        self._settle()
+        return self._bl
+
+    @property
+    def _maxes(self) -> list[float]:
+        """Each block's largest value, with every pending change in the blocks."""
+        self._settle()
+        return self._mx
 
     def add(self, x: float) -> None:
         """Add one value. O(log n + BLOCK)."""
+        self._settle()
         self._sum += _exact(x)
         self.count += 1
         self._summary = None
@@ -89,7 +113,7 @@ class Multiset:
 
     def _insert(self, x: float) -> None:
         """Put ``x`` in its block (the sum and count are the caller's). O(log n + BLOCK)."""
-        blocks, maxes = self._blocks, self._maxes
+        blocks, maxes = self._bl, self._mx
         if not blocks:
             blocks.append([x])
             maxes.append(x)
@@ -104,73 +128,129 @@ class Multiset:
             maxes[i:i + 1] = [block[half - 1], block[-1]]
 
     def update(self, values: Sequence[float]) -> None:
-        """Add many values (a list, or an array of doubles). One at a time while they
-        are few against the values held; else the blocks are rebuilt from one sort:
-        O((n + m) log(n + m)) at C speed, which is what a backfill of a day costs."""
-        if len(values) * 8 < self.count:  # the sum and count once, then each in place
-            self._sum += exact_sum(values)
-            self.count += len(values)
-            self._summary = None
+        """Add many values (a list, or an array of doubles) now. O((n + m) log(n + m))
+        at most (:meth:`_merge`)."""
+        self._settle()
+        self.count += len(values)
+        self._summary = None
+        self._merge(values)
+
+    def _merge(self, values: Sequence[float]) -> None:
+        """Put many values into the blocks and the sum (the count is the caller's). One
+        at a time while they are few against the values held; else the blocks are
+        rebuilt from one sort: O((n + m) log(n + m)) at C speed, which is what a
+        backfill of a day costs."""
+        if not values:
+            return
+        self._sum += exact_sum(values)
+        if len(values) * 8 < self.count:
             for x in values:
                 self._insert(x)
             return
-        self._sum += exact_sum(values)
-        self.count += len(values)
-        self._summary = None
-        if self._blocks:
-            merged = [x for block in self._blocks for x in block]
+        if self._bl:
+            merged = [x for block in self._bl for x in block]
             merged += values
             merged.sort()
         else:  # the first values (a backfill's, for most keys): one sort of their own
             merged = sorted(values)
         step = BLOCK // 2  # half-full blocks: room to grow before a split
         if len(merged) <= step:  # one block (most keys): no slicing
-            self._blocks = [merged] if merged else []
-            self._maxes = [merged[-1]] if merged else []
+            self._bl = [merged]
+            self._mx = [merged[-1]]
             return
-        self._blocks = [merged[i:i + step] for i in range(0, len(merged), step)]
-        self._maxes = [block[-1] for block in self._blocks]
+        self._bl = [merged[i:i + step] for i in range(0, len(merged), step)]
+        self._mx = [block[-1] for block in self._bl]
 
     def change(self, adds: Sequence[float], removes: Sequence[float]) -> bool:
-        """Add ``adds`` and remove ``removes`` (present values): a value in both cancels
-        out (a session measured again, unchanged), the rest go in bulk (:meth:`update`).
-        Whether the values changed.
+        """Add ``adds`` and remove ``removes`` (values present once the changes before
+        are made): a value in both cancels out (a session measured again,
+        unchanged). Whether the values changed. The sequences are kept as they are
+        until the values are read (the class docstring): the caller hands them
+        over and changes them no more.
 
         A dashboard's refresh measures again every session touched since the last
         one, and most give back the very samples they had: when ``adds`` and
         ``removes`` are the same values (sorted and compared at C speed,
-        O(m log m)) nothing is done at all, and the figures built from the values
-        stay valid."""
+        O(m log m)) nothing is kept at all, and the figures built from the values
+        stay valid. Else O(1), plus, once what waits outgrows the values held,
+        putting it all in (amortised O(log n) a value)."""
         if adds and removes:
             if len(adds) == len(removes) and sorted(adds) == sorted(removes):
                 return False
+        elif not adds and not removes:
+            return False
+        self._pending.append((adds, removes))
+        self._held += len(adds) + len(removes)
+        self.count += len(adds) - len(removes)
+        self._summary = None
+        if self._held > 2 * self.count + BLOCK:
+            self._settle()
+        return True
+
+    def _settle(self) -> None:
+        """Put the pending changes into the blocks: the removes net of the adds taken
+        out one at a time, the rest added in bulk. A remove of a value not present
+        raises ValueError and leaves the multiset as it was (the changes still
+        waiting). A failure part-way (MemoryError, an interrupt) leaves it half
+        changed: the live tracker, whose call it cut short, then makes its books
+        (and multisets) again from its records. O((n + m) log(n + m)) at most."""
+        pending = self._pending
+        if not pending:
+            return
+        if len(pending) == 1:
+            adds, removes = pending[0]
+        else:
+            adds = [x for a, _r in pending for x in a]
+            removes = [x for _a, r in pending for x in r]
+        if removes:
             net = Counter(adds)
             net.subtract(removes)
             adds = [x for x, k in net.items() for _ in range(k)]
-            removes = [x for x, k in net.items() for _ in range(-k)]
-        for x in removes:
-            self.remove(x)
-        if adds:
-            self.update(adds)
-        return bool(adds or removes)
+            gone = [x for x, k in net.items() for _ in range(-k)]
+            taken = 0
+            try:
+                for x in gone:
+                    self._take(x)
+                    taken += 1
+            except ValueError:  # a value not present: put back what was taken
+                for x in gone[:taken]:
+                    self._sum += _exact(x)
+                    self._insert(x)
+                raise
+        self._merge(adds)
+        self._pending = []
+        self._held = 0
 
     def remove(self, x: float) -> None:
-        """Remove one copy of a value that is present. O(log n + BLOCK)."""
-        i = bisect.bisect_left(self._maxes, x)
-        block = self._blocks[i]
-        del block[bisect.bisect_left(block, x)]
-        self._sum -= _exact(x)
+        """Remove one copy of a value that is present (ValueError, and no change, if it is
+        not). O(log n + BLOCK)."""
+        self._settle()
+        self._take(x)
         self.count -= 1
         self._summary = None
+
+    def _take(self, x: float) -> None:
+        """Take one copy of ``x`` out of the blocks and the sum (the count is the
+        caller's); ValueError, before any change, if it is not there. O(log n + BLOCK)."""
+        i = bisect.bisect_left(self._mx, x)
+        if i == len(self._mx):
+            raise ValueError(f"{x!r} is not in the multiset")
+        block = self._bl[i]
+        j = bisect.bisect_left(block, x)  # < len(block): its last value is >= x
+        if not block[j] == x:  # its first copy is in the first block reaching it, if any
+            raise ValueError(f"{x!r} is not in the multiset")
+        del block[j]
+        self._sum -= _exact(x)
         if block:
-            self._maxes[i] = block[-1]
+            self._mx[i] = block[-1]
         else:
-            del self._blocks[i]
-            del self._maxes[i]
+            del self._bl[i]
+            del self._mx[i]
 
     def kth(self, k: int) -> float:
         """The value at 0-based rank ``k`` in ascending order. O(n / BLOCK)."""
-        for block in self._blocks:
+        self._settle()
+        for block in self._bl:
             if k < len(block):
                 return block[k]
             k -= len(block)
@@ -181,6 +261,7 @@ class Multiset:
         O(n / BLOCK) after a change, O(1) again until the next one."""
         if self._summary is not None:
             return self._summary
+        self._settle()
         n = self.count
         if not n:
             self._summary = Durations()
@@ -191,4 +272,3 @@ class Multiset:
         mean = (self._sum / (1 << _SCALE)) / n  # the exact sum, rounded once, as fsum
         self._summary = Durations(n, mean, median, self.kth(rank - 1))
         return self._summary
-
