@@ -12,6 +12,7 @@ import itertools
 import math
 import random
 import zoneinfo
+from array import array
 from typing import Any
 
 import attrs
@@ -35,6 +36,7 @@ from kefu.kpi import (
     ServiceFigures,
     SessionEnd,
     Window,
+    kernel,
 )
 from kefu.kpi.results import NO_ISSUES
 
@@ -639,9 +641,43 @@ def test_K13_breakdowns_sorted_once_are_each_parts_own(contacts: list[Any],
     if with_int and accs:
         next(iter(accs.values())).waits.append(7)
     want = [_parts(accs, dim, drop) for dim, drop in _DIMS]
-    got = _breakdowns(accs, _DIMS)
-    if (with_int and accs) or not accs:
-        assert got is None
-        return
-    assert got is not None
-    assert repr(got) == repr(want)
+    for name in kernel.AVAILABLE:  # the compiled breakdowns, and numpy's
+        saved = kernel.ACTIVE
+        kernel.ACTIVE = name
+        try:
+            got = _breakdowns(accs, _DIMS)
+        finally:
+            kernel.ACTIVE = saved
+        if (with_int and accs) or not accs:
+            assert got is None
+            continue
+        assert got is not None
+        assert repr(got) == repr(want), name
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_K13_compiled_breakdowns_refuse_what_they_cannot_read() -> None:
+    """The compiled breakdowns give None (the reference then decides) for an int count or
+    duration, and refuse parts that do not fit the accumulators; the accumulators are
+    left as they were."""
+    from kefu.kpi.service import _Acc
+
+    breakdowns = kernel.compiled("breakdowns")
+    acc = _Acc()
+    acc.count(0, 2.0, 0, None, 180.0, 5.0)
+    acc.count(1, 1.0, 0, None, 180.0, 5.0)
+    got = breakdowns([acc], [[0], [-1]], [1, 1])
+    assert repr(got) == repr([([[1, 1, 1, 1, 0, 0, 0]], [array("d", [2.0])],
+                               [array("d", [1.0])]),
+                              ([[0, 0, 0, 0, 0, 0, 0]], [array("d")], [array("d")])])
+    before = (list(acc.counts), list(acc.waits), list(acc.abandons))
+    acc.abandons.append(3)  # an int duration (times given as ints)
+    assert breakdowns([acc], [[0]], [1]) is None
+    acc.abandons.pop()
+    acc.counts[0] = 1.0  # not an int count
+    assert breakdowns([acc], [[0]], [1]) is None
+    acc.counts[0] = 1
+    for parts, sizes in (([[1]], [1]), ([[-2]], [1]), ([[0, 0]], [1]), ([[0]], [])):
+        with pytest.raises(ValueError, match="breakdowns"):
+            breakdowns([acc], parts, sizes)
+    assert (acc.counts, acc.waits, acc.abandons) == before
