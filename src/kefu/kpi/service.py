@@ -515,7 +515,10 @@ def _breakdowns(accs: Mapping[_Key, _Acc],
     vals = list(accs.values())
     keys = list(accs)
     if kernel.ACTIVE == "c" and vals:
-        found = _compiled_breakdowns(keys, vals, dims)
+        try:
+            found = _compiled_breakdowns(keys, vals, dims)
+        except OverflowError:  # a count past 64 bits: the reference sums Python ints
+            return None
         if found is not None:
             return found
     waits = list(chain.from_iterable(map(_WAITS_OF, vals)))  # joined at C speed
