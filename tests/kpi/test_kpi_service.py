@@ -12,6 +12,7 @@ import itertools
 import math
 import random
 import zoneinfo
+from array import array
 from typing import Any
 
 import attrs
@@ -35,6 +36,7 @@ from kefu.kpi import (
     ServiceFigures,
     SessionEnd,
     Window,
+    kernel,
 )
 from kefu.kpi.results import NO_ISSUES
 
@@ -639,9 +641,106 @@ def test_K13_breakdowns_sorted_once_are_each_parts_own(contacts: list[Any],
     if with_int and accs:
         next(iter(accs.values())).waits.append(7)
     want = [_parts(accs, dim, drop) for dim, drop in _DIMS]
-    got = _breakdowns(accs, _DIMS)
+    got = _breakdowns(accs, _DIMS)  # the compiled kernel's breakdowns, or numpy's
     if (with_int and accs) or not accs:
         assert got is None
         return
     assert got is not None
     assert repr(got) == repr(want)
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_K13_compiled_breakdowns_refuse_what_they_cannot_read() -> None:
+    """The compiled breakdowns give None (the reference then decides) for an int count or
+    duration, and refuse parts that do not fit the accumulators; the accumulators are
+    left as they were."""
+    from kefu.kpi.service import _Acc
+
+    breakdowns = kernel.compiled("breakdowns")
+    acc = _Acc()
+    acc.count(0, 2.0, 0, None, 180.0, 5.0)
+    acc.count(1, 1.0, 0, None, 180.0, 5.0)
+    got = breakdowns([acc], [[0], [-1]], [1, 1])
+    assert repr(got) == repr([([[1, 1, 1, 1, 0, 0, 0]], [array("d", [2.0])],
+                               [array("d", [1.0])]),
+                              ([[0, 0, 0, 0, 0, 0, 0]], [array("d")], [array("d")])])
+    before = (list(acc.counts), list(acc.waits), list(acc.abandons))
+    acc.abandons.append(3)  # an int duration (times given as ints)
+    assert breakdowns([acc], [[0]], [1]) is None
+    acc.abandons.pop()
+    acc.counts[0] = 1.0  # not an int count
+    assert breakdowns([acc], [[0]], [1]) is None
+    acc.counts[0] = 1
+    for parts, sizes in (([[1]], [1]), ([[-2]], [1]), ([[0, 0]], [1]), ([[0]], [])):
+        with pytest.raises(ValueError, match="breakdowns"):
+            breakdowns([acc], parts, sizes)
+    assert (acc.counts, acc.waits, acc.abandons) == before
+
+
+@pytest.mark.skipif("c" not in kernel.AVAILABLE, reason="the compiled kernel is not built")
+def test_K13_compiled_breakdowns_survive_hostile_sizes_and_lists() -> None:
+    """Numbers of parts that are negative or too large for memory are a ValueError or a
+    MemoryError (not a C++ error ending the process); a part whose ``__index__``, or an
+    accumulator whose attribute, empties the list being read cannot make the kernel
+    read past its end; a NaN duration goes to the reference (no order for a sort)."""
+    from kefu.kpi.service import _Acc
+
+    breakdowns = kernel.compiled("breakdowns")
+    acc = _Acc()
+    acc.count(0, 2.0, 0, None, 180.0, 5.0)
+    with pytest.raises(ValueError, match="breakdowns"):
+        breakdowns([], [[]], [-1])
+    for size in (2**58, 2**62):
+        with pytest.raises(ValueError, match="breakdowns"):
+            breakdowns([acc], [[-1]], [size])
+    with pytest.raises(MemoryError):
+        breakdowns([acc], [[-1]], [2**52])
+
+    row: list[Any] = []
+
+    class Shrinks:
+        def __index__(self) -> int:
+            row.clear()
+            return 0
+
+    row.extend([Shrinks()] + [0] * 999)
+    got = breakdowns([acc] * 1000, [row], [1])
+    assert got is not None and got[0][0] == [[1000, 1000, 0, 0, 0, 0, 0]]
+
+    vals: list[Any] = []
+
+    class Empties:
+        def __init__(self) -> None:
+            self.waits: list[float] = []
+            self.abandons: list[float] = []
+
+        @property
+        def counts(self) -> list[int]:
+            vals.clear()
+            return [1] * 7
+
+    vals.extend(Empties() for _ in range(1000))
+    got = breakdowns(vals, [[0] * 1000], [1])
+    assert got is not None and got[0][0] == [[1000] * 7]
+
+    acc.waits.append(math.nan)
+    assert breakdowns([acc], [[0]], [1]) is None
+
+
+def test_K13_breakdowns_of_counts_past_64_bits_are_exact() -> None:
+    """Counts whose sums pass 64 bits are summed as Python ints (the reference), not
+    wrapped: the compiled kernel hands them over rather than overflow. (The numpy path,
+    without the compiled kernel, sums as float64: exact below 2**53 only.)"""
+    from kefu.kpi.service import _Acc, _breakdowns, _parts
+
+    if kernel.ACTIVE != "c":
+        pytest.skip("the numpy path sums counts as float64")
+
+    accs: dict[Any, Any] = {}
+    for hour in range(2):
+        acc = accs[(0, hour, None, "a", None)] = _Acc()
+        acc.count(0, 1.0 + hour, 0, None, 180.0, 5.0)
+        acc.counts[0] = 2**62
+    got = _breakdowns(accs, _DIMS) or [_parts(accs, dim, drop) for dim, drop in _DIMS]
+    assert got[0][0][0][0] == 2**63
+    assert repr(got) == repr([_parts(accs, dim, drop) for dim, drop in _DIMS])

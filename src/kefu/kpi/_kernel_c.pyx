@@ -49,6 +49,8 @@ from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
 from cpython.array cimport array, clone, extend_buffer
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from libcpp.vector cimport vector
+from libcpp.utility cimport pair
+from libcpp.algorithm cimport sort as cpp_sort
 from libc.stdint cimport int64_t, int32_t, uint64_t
 from libc.math cimport INFINITY
 from libc.string cimport memcpy
@@ -2230,6 +2232,150 @@ def contacts(object tl, object opts, object cal, double answer_within, double sh
 # each K03 buyer-day (FIRST) in slot order, its first order within the attribution
 # window, its status, and the agent holding the session then (or the next one to get
 # it), counted into the same keys.
+
+# The service breakdowns ----------------------------------------------------------------
+
+cdef extern from *:
+    """
+    #include <cstdint>
+    static inline int kefu_add_overflow(int64_t a, int64_t b, int64_t* out) {
+        return __builtin_add_overflow(a, b, out);
+    }
+    """
+    int _add_overflow "kefu_add_overflow"(int64_t a, int64_t b, int64_t* out)
+    Py_ssize_t PY_SSIZE_T_MAX
+#
+# ``breakdowns`` is :func:`kefu.kpi.service._breakdowns` over C arrays: the same sums and
+# the same sorted durations per part, without an int or float object per value.
+
+cdef int _durations_of(object values, Py_ssize_t owner,
+                       vector[pair[double, Py_ssize_t]]& out,
+                       vector[Py_ssize_t]& owners) except -1:
+    """Append the exact floats of list ``values`` to ``out`` (value, place) with their
+    key ``owner``; 1 when one is not an exact float (an int duration) or is NaN (no
+    order for the C++ sort), else 0. Runs no Python code."""
+    if type(values) is not list:
+        return 1
+    cdef Py_ssize_t k
+    cdef PyObject* v
+    cdef double d
+    for k in range(len(<list>values)):
+        v = PyList_GET_ITEM(<list>values, k)
+        if not PyFloat_CheckExact(v):
+            return 1
+        d = PyFloat_AS_DOUBLE(v)
+        if d != d:
+            return 1
+        out.push_back(pair[double, Py_ssize_t](d, <Py_ssize_t>out.size()))
+        owners.push_back(owner)
+    return 0
+
+
+cdef list _parted(vector[pair[double, Py_ssize_t]]& by_value, vector[Py_ssize_t]& owners,
+                  const Py_ssize_t* part, Py_ssize_t parts, vector[Py_ssize_t]& start):
+    """The durations (sorted by value, ties in their order) of each part, as arrays: a
+    counting sort by part keeps each part's values in that order. O(values + parts)."""
+    cdef Py_ssize_t k, p, n = <Py_ssize_t>by_value.size()
+    start.clear()
+    start.resize(parts + 1, 0)  # resize, not assign: a C++ error is a MemoryError
+    for k in range(n):
+        p = part[owners[by_value[k].second]]
+        if p >= 0:
+            start[p + 1] += 1
+    cdef list out = PyList_New(parts)
+    cdef array arr
+    cdef vector[Py_ssize_t] fill
+    fill.resize(parts, 0)
+    for p in range(parts):
+        start[p + 1] += start[p]
+        arr = clone(_DOUBLES, start[p + 1] - start[p], False)
+        Py_INCREF(arr)
+        PyList_SET_ITEM(out, p, arr)
+    cdef double** data = <double**>PyMem_Malloc((parts + 1) * sizeof(double*))
+    if data == NULL:
+        raise MemoryError()
+    for p in range(parts):
+        data[p] = (<array>PyList_GET_ITEM(out, p)).data.as_doubles
+    for k in range(n):
+        p = part[owners[by_value[k].second]]
+        if p >= 0:
+            data[p][fill[p]] = by_value[k].first
+            fill[p] += 1
+    PyMem_Free(data)
+    return out
+
+
+def breakdowns(list vals, list parts, list sizes):
+    """What :func:`kefu.kpi.service._breakdowns` gives from the accumulators ``vals``
+    (their ``counts``, ``waits`` and ``abandons``), the part of each in every breakdown
+    (``parts[d][x]``, -1: in none) and the breakdowns' numbers of parts: per breakdown,
+    (each part's summed counts, each part's waits and times to abandon as sorted
+    arrays). None, having changed nothing, when a duration is not an exact float (or is
+    NaN) or a count not an exact int (the caller's reference then decides);
+    OverflowError when a count or a part's sum does not fit 64 bits (the reference sums
+    Python ints); ValueError for parts or sizes that do not fit. The lists are copied
+    first: a hostile ``__index__`` or attribute cannot shrink what is read. The durations are
+    sorted once (by value, ties in key order, as a stable sort), then dealt to each
+    breakdown's parts by a counting sort: O(c log c + breakdowns x (c + keys)) for c
+    durations, no Python object per value."""
+    vals, parts, sizes = list(vals), list(parts), list(sizes)  # ours: nothing shrinks them
+    cdef Py_ssize_t n = len(vals), d, x, c, p, size, nd = len(parts)
+    cdef vector[pair[double, Py_ssize_t]] waits, abandons
+    cdef vector[Py_ssize_t] wown, aown, start, part
+    cdef vector[int64_t] counts
+    cdef PyObject* v
+    cdef object acc, cnt
+    cdef list row
+    cdef int64_t sum_c
+    if len(sizes) != nd:
+        raise ValueError("breakdowns: a size per breakdown")
+    counts.resize(7 * n)
+    for x in range(n):
+        acc = <object>PyList_GET_ITEM(vals, x)
+        cnt = acc.counts
+        if type(cnt) is not list or len(<list>cnt) != 7:
+            return None
+        for c in range(7):
+            v = PyList_GET_ITEM(cnt, c)
+            if not PyLong_CheckExact(v):
+                return None
+            counts[7 * x + c] = <int64_t><object>v  # OverflowError past 64 bits
+        if (_durations_of(acc.waits, x, waits, wown)
+                or _durations_of(acc.abandons, x, abandons, aown)):
+            return None
+    cpp_sort(waits.begin(), waits.end())  # (value, place): a stable order by value
+    cpp_sort(abandons.begin(), abandons.end())
+    cdef list out = []
+    cdef list sums
+    cdef int64_t* s
+    cdef vector[int64_t] acc_sums
+    for d in range(nd):
+        if type(parts[d]) is not list or len(<list>parts[d]) != n:
+            raise ValueError("breakdowns: a part per accumulator")
+        row = list(<list>parts[d])  # ours: an item's __index__ cannot shrink it
+        size = <Py_ssize_t>sizes[d]
+        if not 0 <= size <= (PY_SSIZE_T_MAX // 8 - 1) // 7:
+            raise ValueError("breakdowns: a number of parts out of range")
+        part.resize(n)
+        for x in range(n):
+            p = <Py_ssize_t>row[x]
+            if not -1 <= p < size:
+                raise ValueError("breakdowns: a part out of range")
+            part[x] = p
+        acc_sums.clear()
+        acc_sums.resize(7 * size, 0)  # resize, not assign: a C++ error is a MemoryError
+        for x in range(n):
+            if part[x] >= 0:
+                s = &acc_sums[7 * part[x]]
+                for c in range(7):
+                    if _add_overflow(s[c], counts[7 * x + c], &sum_c):
+                        raise OverflowError("breakdowns: a sum past 64 bits")
+                    s[c] = sum_c
+        sums = [[acc_sums[7 * p + c] for c in range(7)] for p in range(size)]
+        out.append((sums, _parted(waits, wown, part.data(), size, start),
+                    _parted(abandons, aown, part.data(), size, start)))
+    return out
+
 
 def consults(object m, list order_at, dict lo_of, dict hi_of, double attribution,
              dict counts, int met, int missed, int pending, int excluded_code,

@@ -41,7 +41,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from functools import reduce
 from itertools import chain, compress, count, repeat
-from operator import attrgetter, iadd
+from operator import attrgetter, iadd, itemgetter
 from typing import Any
 
 import attrs
@@ -400,8 +400,8 @@ def service_result(tl: Timeline, opts: Options, cal: Calendar, *, answer_within:
         contacts.sort(key=lambda u: (u.day, u.start, u.session_id))
     # The shop (one part), then by agent (unanswered contacts in none), day, hour, group.
     dims: tuple[tuple[Any, bool], ...] = (
-        (lambda k: 0, False), (lambda k: k[3], True), (lambda k: days[k[0]], False),
-        (lambda k: (days[k[0]], k[1]), False), (lambda k: k[2], False))
+        (lambda k: 0, False), (itemgetter(3), True), (lambda k: days[k[0]], False),
+        (lambda k: (days[k[0]], k[1]), False), (itemgetter(2), False))
     split = _breakdowns(accs, dims)
     if split is None:
         split = [_parts(accs, dim, drop) for dim, drop in dims]
@@ -513,11 +513,18 @@ def _breakdowns(accs: Mapping[_Key, _Acc],
     sort of c durations and O(c + keys) per breakdown instead of a join and a sort
     per part. O(c log c + keys)."""
     vals = list(accs.values())
+    keys = list(accs)
+    if kernel.ACTIVE == "c" and vals:
+        try:
+            found = _compiled_breakdowns(keys, vals, dims)
+        except OverflowError:  # a count past 64 bits: the reference sums Python ints
+            return None
+        if found is not None:
+            return found
     waits = list(chain.from_iterable(map(_WAITS_OF, vals)))  # joined at C speed
     abandons = list(chain.from_iterable(map(_ABANDONS_OF, vals)))
     if not vals or not set(map(type, waits)) | set(map(type, abandons)) <= {float}:
         return None
-    keys = list(accs)
     n = len(vals)
     counts = _int64s(chain.from_iterable(map(_COUNTS_OF, vals))).reshape(n, 7)
     durations = [_by_value(waits, _int64s(map(len, map(_WAITS_OF, vals)))),
@@ -525,18 +532,55 @@ def _breakdowns(accs: Mapping[_Key, _Acc],
     excluding = list(compress(count(), map(_EXCLUDED_OF, vals)))
     out = []
     for dim, drop_none in dims:
-        labels = list(map(dim, keys))
-        names = sorted(set(labels) - ({None} if drop_none else set()), key=sort_key)
-        number = dict(zip(names, range(len(names)), strict=True))
-        part = _int64s(map(number.get, labels, repeat(-1, len(labels))))
-        sums = _sum_rows(counts, part, len(names))
-        by: list[dict[str, int]] = [{} for _ in names]
-        for x in excluding:
-            if part[x] >= 0:
-                for reason, k in vals[x].excluded_by.items():
-                    by[part[x]][reason] = by[part[x]].get(reason, 0) + k
-        w, a = (_per_part(values, owner, part, len(names)) for values, owner in durations)
+        names, part = _numbered(keys, dim, drop_none)
+        part_arr = _int64s(part)
+        sums = _sum_rows(counts, part_arr, len(names))
+        by = _excluded_by(vals, excluding, part, len(names))
+        w, a = (_per_part(values, owner, part_arr, len(names)) for values, owner in durations)
         out.append({name: (sums[p].tolist(), by[p], w[p], a[p])
+                    for p, name in enumerate(names)})
+    return out
+
+
+def _numbered(keys: list[_Key], dim: Any, drop_none: bool) -> tuple[list[Any], list[int]]:
+    """The parts of breakdown ``dim`` in their order (None first: :func:`sort_key`), and
+    each key's part number (-1: in none, a None part when ``drop_none``). O(keys)."""
+    labels = list(map(dim, keys))
+    names = sorted(set(labels) - ({None} if drop_none else set()), key=sort_key)
+    number = dict(zip(names, range(len(names)), strict=True))
+    return names, list(map(number.get, labels, repeat(-1, len(labels))))
+
+
+def _excluded_by(vals: list[_Acc], excluding: list[int], part: list[int],
+                 parts: int) -> list[dict[str, int]]:
+    """The contacts excluded by each reason in each part, from the keys ``excluding``
+    (those with exclusions: few): a step per such key and reason. O(excluding)."""
+    by: list[dict[str, int]] = [{} for _ in range(parts)]
+    for x in excluding:
+        if part[x] >= 0:
+            into = by[part[x]]
+            for reason, k in vals[x].excluded_by.items():
+                into[reason] = into.get(reason, 0) + k
+    return by
+
+
+def _compiled_breakdowns(keys: list[_Key], vals: list[_Acc], dims: tuple[tuple[Any, bool], ...]
+                         ) -> list[dict[Any, _Part]] | None:
+    """:func:`_breakdowns` by the compiled kernel: the parts numbered here, the counts
+    summed and the durations sorted and dealt to the parts in C, with no int or float
+    object per value (the numpy path makes an array from Python ints per breakdown).
+    None when a duration is not a float (the caller's reference decides). O(c log c +
+    keys) for c durations."""
+    numbered = [_numbered(keys, dim, drop_none) for dim, drop_none in dims]
+    found = kernel.compiled("breakdowns")(vals, [part for _names, part in numbered],
+                                          [len(names) for names, _part in numbered])
+    if found is None:
+        return None
+    excluding = list(compress(count(), map(_EXCLUDED_OF, vals)))
+    out: list[dict[Any, _Part]] = []
+    for (names, part), (sums, w, a) in zip(numbered, found, strict=True):  # type: ignore[call-overload]
+        by = _excluded_by(vals, excluding, part, len(names))
+        out.append({name: (sums[p], by[p], Durations.of_sorted(w[p]), Durations.of_sorted(a[p]))
                     for p, name in enumerate(names)})
     return out
 
