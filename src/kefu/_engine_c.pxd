@@ -67,12 +67,21 @@ cdef struct Timer:
     int sess         # session slot; the agent slot for a grace timer
 
 
+cdef struct IxEntry:
+    # One agent's entry in an index. The heaps compare (k1, k2, reg) held here, not
+    # read through the agent record: a sift touches only the entries it compares.
+    i64 k1           # LEAST_LOAD: load; WEIGHTED: pass; ROUND_ROBIN: 0
+    i64 k2           # LEAST_LOAD: last_auto; otherwise 0
+    i64 reg
+    int agent
+    int k            # which of the agent's slots this entry is
+
+
 cdef struct AgentIndex:
-    # LEAST_LOAD / WEIGHTED: a binary min-heap of agents by the strategy key.
+    # LEAST_LOAD / WEIGHTED: a 4-ary min-heap of agents by the strategy key.
     # ROUND_ROBIN: every agent of this (side, slot) sorted by reg, plus a bitset
     # of which positions are available.
-    int *agent
-    int *k           # which of the agent's slots this entry is
+    IxEntry *e
     u64 *bits
     int size
     int cap

@@ -632,66 +632,97 @@ cdef inline bint _agent_less(Agent *a, Agent *b, int strategy) noexcept nogil:
     return a.reg < b.reg
 
 
-cdef inline void _ix_set(Agent *ag, int *agent, int *slot, int pos, int ai, int k
-                         ) noexcept nogil:
-    """Put agent ``ai`` (its index entry ``k``) at heap position ``pos``. O(1)."""
-    agent[pos] = ai
-    slot[pos] = k
-    ag[ai].pos[k] = pos
+cdef inline void _entry_key(Agent *a, IxEntry *e, int strategy) noexcept nogil:
+    """Copy agent a's strategy key into its index entry e (``_entry_less`` compares
+    them as ``_agent_less`` compares the agents). O(1)."""
+    if strategy == LEAST_LOAD:
+        e.k1 = a.load
+        e.k2 = a.last_auto
+    elif strategy == WEIGHTED:
+        e.k1 = a.pass_
+        e.k2 = 0
+    else:
+        e.k1 = 0
+        e.k2 = 0
+    e.reg = a.reg
 
 
-cdef inline void _sift_up_by(Agent *ag, AgentIndex *h, int pos, int top, int strategy
-                             ) noexcept nogil:
-    """Move the agent at ``pos`` up to its place, no higher than ``top``, for a
-    ``strategy`` the caller passes as a constant (so the compares are specialised
-    when this is inlined), the arrays read once. O(log n)."""
-    cdef int *agent = h.agent
-    cdef int *slot = h.k
-    cdef int ai = agent[pos]
-    cdef int k = slot[pos]
+cdef inline bint _entry_less(IxEntry *a, IxEntry *b) noexcept nogil:
+    """Entry a's key is smaller than b's: (k1, k2, reg) in order, reg unique."""
+    if a.k1 != b.k1:
+        return a.k1 < b.k1
+    if a.k2 != b.k2:
+        return a.k2 < b.k2
+    return a.reg < b.reg
+
+
+cdef inline void _ix_set(Agent *ag, IxEntry *e, int pos, IxEntry *x) noexcept nogil:
+    """Put entry ``x`` at heap position ``pos`` and tell its agent where. O(1)."""
+    e[pos] = x[0]
+    ag[x.agent].pos[x.k] = pos
+
+
+cdef inline void _sift_up_by(Agent *ag, AgentIndex *h, int pos, int top) noexcept nogil:
+    """Move the entry at ``pos`` up to its place in the 4-ary heap ``h``, no higher
+    than ``top``. O(log4 n): one comparison a level, on the entries alone."""
+    cdef IxEntry *e = h.e
+    cdef IxEntry x = e[pos]
     cdef int parent
     while pos > top:
-        parent = (pos - 1) >> 1
-        if not _agent_less(&ag[ai], &ag[agent[parent]], strategy):
+        parent = (pos - 1) >> 2
+        if not _entry_less(&x, &e[parent]):
             break
-        _ix_set(ag, agent, slot, pos, agent[parent], slot[parent])
+        _ix_set(ag, e, pos, &e[parent])
         pos = parent
-    _ix_set(ag, agent, slot, pos, ai, k)
+    _ix_set(ag, e, pos, &x)
 
 
-cdef inline void _sift_down_by(Agent *ag, AgentIndex *h, int pos, int strategy
-                               ) noexcept nogil:
-    """Move the agent at ``pos`` down to its place, ``strategy`` a constant as in
-    ``_sift_up_by``. O(log n).
+cdef inline int _min_child(IxEntry *e, int child, int n) noexcept nogil:
+    """The smallest of the (up to four) entries from ``child`` on, below ``n``: three
+    comparisons, a knock-out of two pairs when all four exist (no loop to run)."""
+    cdef int best = child
+    cdef int other, c
+    if child + 4 <= n:
+        if _entry_less(&e[child + 1], &e[child]):
+            best = child + 1
+        other = child + 2
+        if _entry_less(&e[child + 3], &e[child + 2]):
+            other = child + 3
+        return other if _entry_less(&e[other], &e[best]) else best
+    for c in range(child + 1, n):
+        if _entry_less(&e[c], &e[best]):
+            best = c
+    return best
 
-    Once it has to move, the hole goes down to a leaf along the smaller children (one
-    comparison a level) and the agent rises from there (Floyd): an agent just given
-    a session has about the largest key of its heap, so it rises hardly at all and
-    this makes about half the comparisons of the textbook descent.
+
+cdef inline void _sift_down_by(Agent *ag, AgentIndex *h, int pos) noexcept nogil:
+    """Move the entry at ``pos`` down to its place in the 4-ary heap ``h``.
+    O(4 log4 n).
+
+    Once it has to move, the hole goes down to a leaf along the smallest children
+    (three comparisons a level) and the entry rises from there (Floyd): an agent
+    just given a session has about the largest key of its heap, so it rises hardly
+    at all, and a level costs no comparison with it.
     """
-    cdef int *agent = h.agent
-    cdef int *slot = h.k
-    cdef int ai = agent[pos]
-    cdef int k = slot[pos]
+    cdef IxEntry *e = h.e
+    cdef IxEntry x = e[pos]
     cdef int n = h.size
     cdef int top = pos
-    cdef int child = 2 * pos + 1
+    cdef int child = 4 * pos + 1
     if child >= n:
         return
-    if child + 1 < n and _agent_less(&ag[agent[child + 1]], &ag[agent[child]], strategy):
-        child += 1
-    if not _agent_less(&ag[agent[child]], &ag[ai], strategy):
+    child = _min_child(e, child, n)
+    if not _entry_less(&e[child], &x):
         return
     while True:
-        _ix_set(ag, agent, slot, pos, agent[child], slot[child])
+        _ix_set(ag, e, pos, &e[child])
         pos = child
-        child = 2 * pos + 1
+        child = 4 * pos + 1
         if child >= n:
             break
-        if child + 1 < n and _agent_less(&ag[agent[child + 1]], &ag[agent[child]], strategy):
-            child += 1
-    _ix_set(ag, agent, slot, pos, ai, k)
-    _sift_up_by(ag, h, pos, top, strategy)
+        child = _min_child(e, child, n)
+    _ix_set(ag, e, pos, &x)
+    _sift_up_by(ag, h, pos, top)
 
 
 cdef inline int _ctz(u64 x) noexcept nogil:
@@ -886,8 +917,7 @@ cdef class Engine:
                 PyMem_Free(self.ag[i].pos)
         if self.ix != NULL:
             for i in range(self.nix):
-                PyMem_Free(self.ix[i].agent)
-                PyMem_Free(self.ix[i].k)
+                PyMem_Free(self.ix[i].e)
                 PyMem_Free(self.ix[i].bits)
         if self.qs != NULL:
             for i in range(self.nqs):
@@ -935,8 +965,7 @@ cdef class Engine:
         self.ix = <AgentIndex*>_grow(self.ix, (cap + 2) * 2, sizeof(AgentIndex))
         self.nix = (cap + 2) * 2
         for i in range(old_nix, self.nix):
-            self.ix[i].agent = NULL
-            self.ix[i].k = NULL
+            self.ix[i].e = NULL
             self.ix[i].bits = NULL
             self.ix[i].size = 0
             self.ix[i].cap = 0
@@ -1032,11 +1061,9 @@ cdef class Engine:
         del self._gid[self._gname[gid]]
         self._gname[gid] = None
         for i in range((2 + gid) * 2, (2 + gid) * 2 + 2):
-            PyMem_Free(self.ix[i].agent)
-            PyMem_Free(self.ix[i].k)
+            PyMem_Free(self.ix[i].e)
             PyMem_Free(self.ix[i].bits)
-            self.ix[i].agent = NULL
-            self.ix[i].k = NULL
+            self.ix[i].e = NULL
             self.ix[i].bits = NULL
             self.ix[i].cap = 0
         PyMem_Free(self.qs[gid + 1].item)
@@ -1394,32 +1421,30 @@ cdef class Engine:
     # -- agent heaps (LEAST_LOAD, WEIGHTED) ---------------------------------------------
 
     cdef inline void _ix_put(self, AgentIndex *h, int pos, int ai, int k) noexcept:
-        h.agent[pos] = ai
-        h.k[pos] = k
+        """File agent ``ai`` (its slot ``k``) at ``pos`` with its current key. O(1)."""
+        h.e[pos].agent = ai
+        h.e[pos].k = k
+        _entry_key(&self.ag[ai], &h.e[pos], self.strategy)
         self.ag[ai].pos[k] = pos
+
+    cdef inline void _ix_move(self, AgentIndex *h, int to, int frm) noexcept:
+        """Move the entry at ``frm`` (its key with it) to ``to``. O(1)."""
+        _ix_set(self.ag, h.e, to, &h.e[frm])
 
     cdef void _sift_up(self, AgentIndex *h, int pos) noexcept:
         """Move the agent at ``pos`` up to its place. O(log n)."""
-        # The strategy as a constant: the C compiler drops the other strategies' compares.
-        if self.strategy == LEAST_LOAD:
-            _sift_up_by(self.ag, h, pos, 0, LEAST_LOAD)
-        else:
-            _sift_up_by(self.ag, h, pos, 0, WEIGHTED)
+        _sift_up_by(self.ag, h, pos, 0)
 
     cdef void _sift_down(self, AgentIndex *h, int pos) noexcept:
         """Move the agent at ``pos`` down to its place (``_sift_down_by``). O(log n)."""
-        if self.strategy == LEAST_LOAD:
-            _sift_down_by(self.ag, h, pos, LEAST_LOAD)
-        else:
-            _sift_down_by(self.ag, h, pos, WEIGHTED)
+        _sift_down_by(self.ag, h, pos)
 
     cdef int _ix_reserve(self, AgentIndex *h, int n) except -1:
         cdef int old_words = (h.cap + 63) // 64
         cdef int words, i, cap
         if n > h.cap:
             cap = max(n, h.cap * 2, 64)  # set once every block has grown
-            h.agent = <int*>_grow(h.agent, cap, sizeof(int))
-            h.k = <int*>_grow(h.k, cap, sizeof(int))
+            h.e = <IxEntry*>_grow(h.e, cap, sizeof(IxEntry))
             words = (cap + 63) // 64
             h.bits = <u64*>_grow(h.bits, words, sizeof(u64))
             for i in range(old_words, words):
@@ -1438,12 +1463,12 @@ cdef class Engine:
     cdef void _heap_remove(self, int index_id, int pos) noexcept:
         cdef AgentIndex *h = &self.ix[index_id]
         cdef int last = h.size - 1
-        self.ag[h.agent[pos]].pos[h.k[pos]] = -1
-        cdef int moved = h.agent[last]
-        cdef int moved_k = h.k[last]
+        self.ag[h.e[pos].agent].pos[h.e[pos].k] = -1
+        cdef int moved = h.e[last].agent
+        cdef int moved_k = h.e[last].k
         h.size = last
         if pos != last:
-            self._ix_put(h, pos, moved, moved_k)
+            self._ix_move(h, pos, last)
             self._sift_up(h, pos)
             self._sift_down(h, self.ag[moved].pos[moved_k])
 
@@ -1451,8 +1476,9 @@ cdef class Engine:
         """Re-sift the entry at ``pos`` after its agent's key changed: ``moved`` > 0 if
         it can only have grown (only a descent can move it), < 0 if only shrunk, else 0."""
         cdef AgentIndex *h = &self.ix[index_id]
-        cdef int ai = h.agent[pos]
-        cdef int k = h.k[pos]
+        cdef int ai = h.e[pos].agent
+        cdef int k = h.e[pos].k
+        _entry_key(&self.ag[ai], &h.e[pos], self.strategy)
         if moved <= 0:
             self._sift_up(h, pos)
         if moved >= 0:
@@ -1478,13 +1504,13 @@ cdef class Engine:
         hi = h.size
         while lo < hi:
             mid = (lo + hi) >> 1
-            if self.ag[h.agent[mid]].reg < reg:
+            if self.ag[h.e[mid].agent].reg < reg:
                 lo = mid + 1
             else:
                 hi = mid
         i = h.size
         while i > lo:
-            self._ix_put(h, i, h.agent[i - 1], h.k[i - 1])
+            self._ix_move(h, i, i - 1)
             self._rr_bit(h, i, self._rr_test(h, i - 1))
             i -= 1
         h.size += 1
@@ -1495,9 +1521,9 @@ cdef class Engine:
     cdef void _rr_remove(self, int index_id, int pos) noexcept:
         cdef AgentIndex *h = &self.ix[index_id]
         cdef int i
-        self.ag[h.agent[pos]].pos[h.k[pos]] = -1
+        self.ag[h.e[pos].agent].pos[h.e[pos].k] = -1
         for i in range(pos, h.size - 1):
-            self._ix_put(h, i, h.agent[i + 1], h.k[i + 1])
+            self._ix_move(h, i, i + 1)
             self._rr_bit(h, i, self._rr_test(h, i + 1))
         h.size -= 1
         self._rr_bit(h, h.size, False)
@@ -1598,24 +1624,22 @@ cdef class Engine:
 
     cdef int _heap_first_allowed(self, AgentIndex *h, int pos, int si) except -2:
         """Smallest agent in the subtree at ``pos`` that ``si`` does not skip (R18, R26)."""
-        cdef int ai, left, right
+        cdef int ai, child, cand, best = -1
         if pos >= h.size:
             return -1
-        ai = h.agent[pos]
+        ai = h.e[pos].agent
         if not self._skips(si, ai):
             return ai
-        left = self._heap_first_allowed(h, 2 * pos + 1, si)
-        right = self._heap_first_allowed(h, 2 * pos + 2, si)
-        if left < 0:
-            return right
-        if right < 0 or self._less(left, right):
-            return left
-        return right
+        for child in range(4 * pos + 1, 4 * pos + 5):
+            cand = self._heap_first_allowed(h, child, si)
+            if cand >= 0 and (best < 0 or self._less(cand, best)):
+                best = cand
+        return best
 
     cdef int _rr_first_allowed(self, AgentIndex *h, int start, int stop, int si) except -2:
         cdef int pos = self._rr_next(h, start)
         while pos >= 0 and pos < stop:
-            if not self._skips(si, h.agent[pos]):
+            if not self._skips(si, h.e[pos].agent):
                 return pos
             pos = self._rr_next(h, pos + 1)
         return -1
@@ -1683,7 +1707,7 @@ cdef class Engine:
                 hi = h.size
                 while lo < hi:
                     mid = (lo + hi) >> 1
-                    if self.ag[h.agent[mid]].reg < self.rr:
+                    if self.ag[h.e[mid].agent].reg < self.rr:
                         lo = mid + 1
                     else:
                         hi = mid
@@ -1695,7 +1719,7 @@ cdef class Engine:
                     pos = self._rr_first_allowed(h, 0, lo, si)
                 if pos < 0:
                     continue
-                cand = h.agent[pos]
+                cand = h.e[pos].agent
                 if best < 0 or wrap < best_wrap or (
                         wrap == best_wrap and self.ag[cand].reg < self.ag[best].reg):
                     best = cand
@@ -1705,7 +1729,7 @@ cdef class Engine:
             h = &self.ix[ids[i]]
             if h.size == 0:
                 continue
-            cand = h.agent[0]
+            cand = h.e[0].agent
             if self.ss[si].has_timed_out or self.ss[si].weight > 1:
                 cand = self._heap_first_allowed(h, 0, si)
                 if cand < 0:
@@ -3622,6 +3646,7 @@ cdef class Engine:
         """Verify every invariant from scratch; raise AssertionError naming the first broken."""
         cdef int ai, si, k, q, i, index_id, side, slot, count
         cdef AgentIndex *h
+        cdef IxEntry ekey
         lines = {}
         open_slots = self._check_registry()
         for si in open_slots:
@@ -3670,7 +3695,7 @@ cdef class Engine:
                             f"agent {agent_id!r}: indexed wrong side")
                     i = self.ag[ai].pos[k]
                     h = &self.ix[index_id]
-                    if not (0 <= i < h.size and h.agent[i] == ai and h.k[i] == k):
+                    if not (0 <= i < h.size and h.e[i].agent == ai and h.e[i].k == k):
                         raise AssertionError(
                             f"agent {agent_id!r}: index position")
                     if self.strategy == ROUND_ROBIN:
@@ -3686,13 +3711,17 @@ cdef class Engine:
             members += h.size
             for i in range(h.size):
                 if self.strategy == ROUND_ROBIN:
-                    if not (i == 0 or self.ag[h.agent[i - 1]].reg < self.ag[h.agent[i]].reg):
+                    if not (i == 0 or self.ag[h.e[i - 1].agent].reg < self.ag[h.e[i].agent].reg):
                         raise AssertionError(
                             f"index {index_id} out of order")
                 else:
-                    if not (i == 0 or not self._less(h.agent[i], h.agent[(i - 1) >> 1])):
+                    if not (i == 0 or not self._less(h.e[i].agent, h.e[(i - 1) >> 2].agent)):
                         raise AssertionError(
                             f"index {index_id} out of heap order")
+                    _entry_key(&self.ag[h.e[i].agent], &ekey, self.strategy)
+                    if (ekey.k1 != h.e[i].k1 or ekey.k2 != h.e[i].k2
+                            or ekey.reg != h.e[i].reg):
+                        raise AssertionError(f"index {index_id}: stale key at {i}")
             if self.strategy == ROUND_ROBIN:
                 for i in range(h.size, ((h.size + 63) // 64) * 64):
                     if not (not self._rr_test(h, i)):
