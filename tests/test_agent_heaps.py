@@ -56,14 +56,18 @@ def run(engine: str, strategy: Strategy, agents: int, batches: list[list[Tuple]]
         ) -> tuple[list[Any], Any]:
     """Each batch through ``apply``: its events, or its error's type and message."""
     shop = shop_of(engine, strategy, agents)
-    out: list[Any] = []
-    for batch in batches:
-        try:
-            out.append(shop.apply(batch))
-        except BatchAborted as exc:
-            out.append((exc.index, type(exc.__cause__).__name__, exc.events))
-        shop.check()
+    out = [applied_and_checked(shop, batch) for batch in batches]
     return out, shop.snapshot()
+
+
+def applied_and_checked(shop: Assigner, batch: list[Tuple]) -> Any:
+    """One batch's events, or its error's place, type and events; then ``check``."""
+    try:
+        result: Any = shop.apply(batch)
+    except BatchAborted as exc:
+        result = (exc.index, type(exc.__cause__).__name__, exc.events)
+    shop.check()
+    return result
 
 
 @pytest.mark.parametrize("strategy", [Strategy.LEAST_LOAD, Strategy.WEIGHTED,

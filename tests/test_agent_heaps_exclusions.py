@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import require_engine
 from kefu import Assigner, Cap, ManualClock, Strategy
-from kefu.errors import BatchAborted
+from test_agent_heaps import applied_and_checked
 
 Tuple = tuple[Any, ...]
 AGENTS = [f"a{i}" for i in range(30)]
@@ -87,11 +87,7 @@ def run(engine: str, strategy: Strategy, agents: int, grouped: bool,
                 t += cmd[1]
                 cmd = ("at", t)
             timed.append(cmd)
-        try:
-            out.append(shop.apply(timed))
-        except BatchAborted as exc:
-            out.append((exc.index, type(exc.__cause__).__name__, exc.events))
-        shop.check()
+        out.append(applied_and_checked(shop, timed))
     return out, shop.snapshot()
 
 
