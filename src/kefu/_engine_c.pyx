@@ -618,23 +618,9 @@ cdef void *_grow(void *ptr, Py_ssize_t n, Py_ssize_t size) except NULL:
     return new_ptr
 
 
-cdef inline bint _agent_less(Agent *a, Agent *b, int strategy) noexcept nogil:
-    """Agent a's key under ``strategy`` is smaller than b's (``Engine._less``; the sifts
-    call it with the strategy and the agent array read once, not once a comparison)."""
-    if strategy == LEAST_LOAD:
-        if a.load != b.load:
-            return a.load < b.load
-        if a.last_auto != b.last_auto:
-            return a.last_auto < b.last_auto
-    elif strategy == WEIGHTED:
-        if a.pass_ != b.pass_:
-            return a.pass_ < b.pass_
-    return a.reg < b.reg
-
-
 cdef inline void _entry_key(Agent *a, IxEntry *e, int strategy) noexcept nogil:
-    """Copy agent a's strategy key into its index entry e (``_entry_less`` compares
-    them as ``_agent_less`` compares the agents). O(1)."""
+    """Copy agent a's strategy key into its index entry e: the one place that says
+    what the key is (``_entry_less`` orders the keys). O(1)."""
     if strategy == LEAST_LOAD:
         e.k1 = a.load
         e.k2 = a.last_auto
@@ -654,6 +640,16 @@ cdef inline bint _entry_less(IxEntry *a, IxEntry *b) noexcept nogil:
     if a.k2 != b.k2:
         return a.k2 < b.k2
     return a.reg < b.reg
+
+
+cdef inline bint _agent_less(Agent *a, Agent *b, int strategy) noexcept nogil:
+    """Agent a's key under ``strategy`` is smaller than b's (``Engine._less``, for the
+    comparisons outside a heap's entries): their keys as entries, then
+    ``_entry_less``. O(1)."""
+    cdef IxEntry x, y
+    _entry_key(a, &x, strategy)
+    _entry_key(b, &y, strategy)
+    return _entry_less(&x, &y)
 
 
 cdef inline void _ix_set(Agent *ag, IxEntry *e, int pos, IxEntry *x) noexcept nogil:
