@@ -409,3 +409,28 @@ def test_SPEC_B_a_replaced_column_is_refused() -> None:
     object.__setattr__(table, "at", np.array([BASE, BASE]))  # one row short
     with pytest.raises(InvalidRecord, match=r"MessageTable\.session_id was replaced"):
         kpi.shop_reply_rate(table, day=DAY)
+
+
+def _fresh(s: str) -> str:
+    """An equal str that is another object (the compiled pass caches by identity)."""
+    return "".join(list(s))
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(list(Sender)), st.integers(0, 40),
+                          st.booleans(), st.booleans()), max_size=40), AS_OF)
+def test_K01_SPEC_B_session_ids_shared_or_not_by_rows_scan_alike(
+        rows: list[tuple[int, Sender, int, bool, bool]], as_of: float) -> None:
+    """The compiled pass reuses the hash and session of a row's session id when it is the
+    very object of the row before; rows whose ids are one object, equal objects, or
+    another session's, around exact copies and rows after ``as_of``, give the records'
+    MessageScan (the pure reference), from a table and from records."""
+    shared = [f"s{k}" for k in range(4)]
+    msgs = []
+    for n, (k, sender, dt_, same, again) in enumerate(rows):
+        sid = shared[k] if same else _fresh(shared[k])
+        m = Message(sid, f"b{k}", BASE + dt_, sender, f"m{n}",
+                    "alice" if sender is Sender.AGENT else None)
+        msgs += [m, m] if again else [m]
+    want = _fields(scan_messages_py(msgs, as_of))
+    assert _fields(scan_messages(msgs, as_of)) == want
+    assert _fields(scan_messages(MessageTable.from_records(msgs), as_of)) == want

@@ -43,7 +43,8 @@ not adjacent to the first (found with a hash set of message ids), a seq
 outside int64.
 """
 
-from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
+cimport cython
+from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XINCREF, Py_XDECREF
 from cpython.array cimport array, clone, extend_buffer
@@ -439,17 +440,23 @@ cdef extern from *:
     void sort_routes "kefu_sort_routes"(vector[Route]& v) except +
 
 
-cdef inline void _fill(Key* key, double at, int64_t seq, int rank, Py_ssize_t pos,
+cdef inline void _fill(Key* key, bint after, double at, int64_t seq, int rank, Py_ssize_t pos,
                        PyObject* sid, PyObject* bid, PyObject* mid, PyObject* agent) noexcept:
     """One row's sort key, holding a reference to each of its (exact str) ids. Hashing
     here, in input (memory) order, is cheaper than in time order; the hash is
-    the tables' keyed one (``kefu_str_hash``) and cannot fail."""
+    the tables' keyed one (``kefu_str_hash``) and cannot fail. A session id that is
+    the very object of the row filled before (``key - 1``, when ``after``: a loader's
+    rows of one session often share it) takes that row's hash instead of hashing it
+    again: the object is alive (that key holds it), so an equal pointer is that str."""
     key.at = at
     key.seq = seq
     key.rank = rank
     key.pos = pos
     key.mid_hash = str_hash(mid)
-    key.sid_hash = str_hash(sid)
+    if after and (key - 1).sid == sid:
+        key.sid_hash = (key - 1).sid_hash
+    else:
+        key.sid_hash = str_hash(sid)
     Py_INCREF(<object>sid)
     Py_INCREF(<object>bid)
     Py_INCREF(<object>mid)
@@ -501,6 +508,7 @@ cdef struct Slot:
     Py_ssize_t value
 
 
+@cython.final
 cdef class _Table:
     """A str -> number map for this pass: open addressing over (hash, borrowed str
     pointer, number) slots, so a probe costs one cache miss, which the caller
@@ -554,10 +562,11 @@ cdef class _Table:
         PyMem_Free(old)
         return 0
 
-    cdef Py_ssize_t get_or_add(self, PyObject* key, Py_hash_t h,
-                               Py_ssize_t value) except -2:
+    cdef inline Py_ssize_t get_or_add(self, PyObject* key, Py_hash_t h,
+                                      Py_ssize_t value) except -2:
         """The number stored for exact str ``key`` (of hash ``h``); if none, store
-        ``value`` and return -1. The table is never more than half full."""
+        ``value`` and return -1. The table is never more than half full. Inline (the
+        class is final: no call through its method table), one call a message."""
         cdef Py_ssize_t i = (<uint64_t>h) >> self.shift
         cdef Slot* slot
         while True:
@@ -699,7 +708,7 @@ def scan_columns(const double[::1] at, object sids, object bids,
                 and 0 <= senders[pos] <= 4):
             return None  # not a table's column: the reference checks it
         # a table's sender codes are the ranks
-        _fill(&store.keys[n], at[pos], seqs[pos], senders[pos], pos, sid, bid, mid, agent)
+        _fill(&store.keys[n], n > 0, at[pos], seqs[pos], senders[pos], pos, sid, bid, mid, agent)
         n += 1
         store.n = n
         if seqs[pos] != 0:
@@ -772,7 +781,7 @@ cdef int _read(tuple items, double as_of, _Keys store) except -2:
             return -1  # a valid seq beyond int64: the reference orders it
         if at > as_of:
             continue
-        _fill(&store.keys[n], at, seq, rank, pos, sid, bid, mid, agent)
+        _fill(&store.keys[n], n > 0, at, seq, rank, pos, sid, bid, mid, agent)
         n += 1
         store.n = n
         if seq != 0:
@@ -857,7 +866,8 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
                  double* wr, Py_ssize_t* first, PyObject** wagent):
     cdef _Table number = _Table(min(n, 4096))  # session id -> session number (grows)
     cdef _Table seen = _Table(n)  # message ids
-    cdef Py_ssize_t k, j, prev = -1, s = 0, w = 0, copies = 0, unknown = 0, disorder = 0
+    cdef Py_ssize_t k, j, last_j = -1, prev = -1, s = 0, w = 0, copies = 0, unknown = 0
+    cdef Py_ssize_t disorder = 0
     cdef int rank
     cdef double at
     cdef Key* key
@@ -874,8 +884,11 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
             number.will_probe(keys[k + 8].sid_hash)
         if seen.get_or_add(key.mid, key.mid_hash, 0) != -1:
             return None  # a copy away from its first: the reference decides
+        if prev >= 0 and keys[prev].sid == key.sid:
+            j = last_j  # the very id object of the message before: its session, no probe
+        else:
+            j = number.get_or_add(key.sid, key.sid_hash, s)
         prev = k
-        j = number.get_or_add(key.sid, key.sid_hash, s)
         if j == -1:
             j = s
             first[j] = k
@@ -887,6 +900,7 @@ cdef object _run(Key* keys, Py_ssize_t n, bint any_seq, double* pending, double*
             if key.seq < last_seq[j]:
                 disorder += 1
             last_seq[j] = key.seq
+        last_j = j
         rank = key.rank
         at = key.at
         if rank == 0:  # BUYER: opens a wait unless one is open
@@ -1542,9 +1556,43 @@ cdef array _as_array(const double* d, Py_ssize_t n):
     return out
 
 
-cdef inline void _put(array target, const double* d, Py_ssize_t n) except *:
-    if n:
-        extend_buffer(target, <char*>d, n)
+cdef extern from *:
+    # An array.array's room: the fields our appends read and set (the struct is Cython's).
+    ctypedef struct _ArrayRoom "arrayobject":
+        Py_ssize_t allocated
+        char* items "data.ob_item"
+    void _set_size "Py_SET_SIZE"(PyObject* o, Py_ssize_t n) noexcept
+
+
+cdef int _reserve(array target, Py_ssize_t more) except -1:
+    """Room in ``target`` (an array('d')) for ``more`` values past its end, at once: the
+    shop's samples, whose count the walk bounds before it starts, then grow by no
+    copy at all. The values are unchanged. O(size) at most, for one realloc."""
+    cdef _ArrayRoom* room = <_ArrayRoom*><PyObject*>target
+    cdef Py_ssize_t want = Py_SIZE(target) + more
+    cdef char* items
+    if want > room.allocated:
+        items = <char*>PyMem_Realloc(room.items, want * sizeof(double))
+        if items == NULL:
+            raise MemoryError()
+        room.items, room.allocated = items, want
+    return 0
+
+
+cdef inline int _put(array target, const double* d, Py_ssize_t n) except -1:
+    """Append ``d[0:n]`` to ``target`` (an array('d')). Its room doubles when short
+    (``extend_buffer`` grows it by half and gives back room above four times the
+    size, so a reserved array shrank at its first append): O(1) amortised a value,
+    a copy of the whole array at each of O(log size) reallocs."""
+    cdef _ArrayRoom* room = <_ArrayRoom*><PyObject*>target
+    cdef Py_ssize_t size = Py_SIZE(target)
+    if n <= 0:
+        return 0
+    if size + n > room.allocated:
+        _reserve(target, max(n, size, 16))
+    memcpy(room.items + size * sizeof(double), d, n * sizeof(double))
+    _set_size(<PyObject*>target, size + n)
+    return 0
 
 
 cdef inline object _clock(Run run, Py_ssize_t k, double c, object c_obj):
@@ -1745,6 +1793,9 @@ def walk(object m, bint want_shop, bint want_agents, bint want_times, dict shop_
     cdef double cs
     cdef list human_at = tl.human, st_start_at = tl.starts
     cdef array rep, first, pyd
+    if split is None and want_times:  # the shop's samples: at most a wait's, a first a session
+        _reserve(shop_rep, wlo[n])
+        _reserve(shop_first, n)
     for j in range(n):
         # K02 (clocks.human_clock): the clock of the first wait, or no unit.
         lo = wlo[j]
