@@ -88,6 +88,7 @@ def test_K12_compiled_placing_equals_the_python_placing(
                             "before_window": policy}
     compiled, python = LiveTracker(**opts), LiveTracker(**opts)
     compiled_module = importlib.import_module("kefu.kpi._live_c")
+    _compiled_sessions(compiled, compiled_module)
     compiled._place = compiled_module.place
     compiled._take_c = functools.partial(compiled_module.take, compiled)
     compiled._refold_c = compiled_module.refold
@@ -106,6 +107,14 @@ def test_K12_compiled_placing_equals_the_python_placing(
         assert _answers(compiled, as_of) == _answers(python, as_of)
         assert _books(compiled) == _books(python)
 
+
+
+def _compiled_sessions(tracker: LiveTracker, compiled_module: Any) -> None:
+    """Have a tracker made on the reference feed keep its sessions in the compiled class,
+    as the compiled keeping and placing need (the compiled feed makes them already)."""
+    if not isinstance(tracker._feed, compiled_module.Feed):
+        tracker._new_session = compiled_module.Session
+        tracker._feed._new_session = compiled_module.Session  # type: ignore[attr-defined]
 
 
 _CONTACTS = st.tuples(
@@ -171,6 +180,7 @@ def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing(
     before = sys.getrefcount(agent)
     tracker = LiveTracker(tz=SH, window=None, threshold=180.0, before_window="exclude")
     compiled_module = importlib.import_module("kefu.kpi._live_c")
+    _compiled_sessions(tracker, compiled_module)
     tracker._place = compiled_module.place  # the compiled keeping and placing
     tracker._take_c = functools.partial(compiled_module.take, tracker)
     for n in range(30):  # answered sessions of the one agent
@@ -217,3 +227,50 @@ def test_K08_K12_a_live_samples_column_never_made_is_kept_as_an_empty_one() -> N
         kept.append(t._sessions["s1"].samples)
     assert kept[0] == kept[1]
     assert kept[0]
+
+
+def test_K12_the_compiled_session_starts_as_the_reference_session() -> None:
+    """The compiled feed's sessions (``kefu.kpi._live_c.Session``, made in C with no
+    Python constructor) have every field of the tracker's ``_Session``, each with the
+    same first value: the reference's code (its ``_apply``, ``_retract``, an undo)
+    reads and writes either alike."""
+    from kefu.kpi import live
+
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    reference, compiled = live._Session(), compiled_module.Session()
+    for name in live._Session.__slots__:
+        assert getattr(compiled, name) == getattr(reference, name), name
+        assert type(getattr(compiled, name)) is type(getattr(reference, name)), name
+    assert compiled.messages is not compiled_module.Session().messages
+
+
+def test_K12_K13_a_compiled_catch_up_makes_no_multiset_nothing_reads() -> None:
+    """A key's times to abandon (K13) are kept in a multiset made on first use: after a
+    catch-up of answered sessions only, each breakdown key holds its waits' multiset
+    and none for abandons (a tracker holds a key per agent, hour and group, and each
+    object it keeps the garbage collector visits at its every full pass), and the
+    figures are those of the pure function."""
+    import gc
+
+    from kefu.kpi import Handover, Message, service_figures
+    from kefu.kpi.multiset import Multiset
+    from kefu.kpi.records import Sender
+
+    if kernel.ACTIVE != "c":
+        pytest.skip("the compiled placing keeps the counts in its C twin")
+    tracker = LiveTracker(tz=SH, window=None, threshold=180.0, before_window="exclude")
+    records: list[Any] = []
+    for n in range(40):  # answered sessions of four agents
+        sid, agent, t = f"s{n}", f"a{n % 4}", BASE + 7.0 * n
+        records += [Message(sid, "b1", t, Sender.BUYER, f"{sid}.q"),
+                    Handover(sid, "b1", agent, t + 1.0),
+                    Message(sid, "b1", t + 30.0, Sender.AGENT, f"{sid}.a", agent_id=agent)]
+    tracker.extend(records)
+    tracker.shop()
+    gc.collect()  # what earlier tests left in cycles
+    held = sum(type(o) is Multiset for o in gc.get_objects())
+    assert held == len(tracker._samples) + len(tracker._service._parts)
+    messages = [r for r in records if type(r) is Message]
+    handovers = [r for r in records if type(r) is Handover]
+    pure = service_figures(messages, handovers, tz=SH, window=None, day=None)
+    assert tracker.service() == pure

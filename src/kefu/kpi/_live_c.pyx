@@ -47,7 +47,7 @@ from types import MemberDescriptorType
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi import intake as _intake
 from kefu.kpi.errors import NestedCall
-from kefu.kpi.live_service import commit_counts, counts_figures
+from kefu.kpi.live_service import NO_DELTA, commit_counts, counts_figures
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
@@ -260,6 +260,43 @@ cdef _EventShape _event_shape(type cls, str bucket, tuple plan, bint routes, bin
     return shape
 
 
+cdef object _NO_RECORDS = frozenset()  # a session's records of a kind it has none of
+cdef object _NO_ORDER = (INFINITY, "")
+
+
+cdef class Session:
+    """``live._Session`` in C: one session's records and what its last measurement
+    gave, the same fields with the same first values (that class's comments say what
+    each holds). The compiled feed makes one with no Python ``__init__`` (a few
+    hundred instructions, where the Python class's constructor took about 8,000),
+    and :func:`take` and :func:`place` read and write its fields as C struct
+    fields, not by attribute lookups. The tracker uses it whenever it places in
+    C; the Python class stays the reference. O(1)."""
+
+    cdef public list messages
+    cdef public object handovers, releases, requests, ends
+    cdef public object buyer, order, shop_units, agent_units, fate, waiting, quality
+    cdef public object when, days, applied, samples, served, unanswered, dropped
+    cdef public object contact, sequenced, unknown, stretches
+
+    def __cinit__(self):
+        self.messages = []
+        self.handovers = self.releases = self.requests = self.ends = _NO_RECORDS
+        self.order = _NO_ORDER
+        self.shop_units = self.agent_units = ()
+        self.fate = _REACHED_FATE
+        self.quality = ()
+        self.when = _INF_TIME
+        self.days = ()
+        self.samples = self.served = self.stretches = ()
+        self.unanswered = self.dropped = self.unknown = 0
+        self.sequenced = False
+
+
+cdef object _REACHED_FATE = REACHED
+cdef type _SESSION = Session
+cdef object _INF_TIME = INFINITY
+
 cdef class Feed:
     """The compiled feed (see the module docstring and :class:`kefu.kpi.live_feed.Feed`)."""
 
@@ -465,7 +502,7 @@ cdef class Feed:
                 present, journal = True, repeat
         self.undo = journal
         if s is None:
-            s = self._new_session()
+            s = self._made()
             PyDict_SetItem(self.sessions, sid, s)
         if shape.routes:  # LiveRatings.touch_session: who is credited may change (K05)
             ratings = tracker._ratings
@@ -489,6 +526,13 @@ cdef class Feed:
         self.undo = None
         return 0
 
+    cdef object _made(self):
+        """A new session: the compiled :class:`Session` made in C (no ``__init__`` to
+        call) when that is the tracker's class, else ``new_session()``. O(1)."""
+        if self._new_session is _SESSION:
+            return Session.__new__(Session)
+        return self._new_session()
+
     def file(self, m):
         """File a checked message whose id is new (the reference's ``file``)."""
         self._file(m, float(m.at), m.message_id, m.session_id)
@@ -497,14 +541,17 @@ cdef class Feed:
         """A message with a new id: filed in its session, marked changed."""
         cdef PyObject* found = PyDict_GetItemWithError(self.sessions, <PyObject*>sid)
         if found == NULL:  # first: its constructor is the one code here that may raise
-            s = self._new_session()
+            s = self._made()
             PyDict_SetItem(self.sessions, sid, s)
         else:
             s = <object>found
         if at > self.last:
             self.last = at
         PyDict_SetItem(self.kept, mid, m)
-        PyList_Append(s.messages, m)
+        if isinstance(s, Session):  # its list read as a C field: no attribute lookup
+            PyList_Append((<Session>s).messages, m)
+        else:
+            PyList_Append(s.messages, m)
         if at > self.message_hi:
             self.message_hi = at
         PySet_Add(self.dirty, sid)
@@ -559,7 +606,7 @@ cdef int _bump_one(dict counts, object key) except -1:
     return 0
 
 
-def place(tracker, str sid, s):
+def place(tracker, str sid, Session s not None):
     """:meth:`kefu.kpi.live.LiveTracker._apply` compiled: the same work in the same
     order (its docstring and the module's say what and why), on the tracker's
     own dicts and lists: count a measured session's fixed units, register its
@@ -671,6 +718,7 @@ cdef int _count_in(tracker, str sid, contact) except -1:
 
 
 cdef object _ANSWERED_CODE = _ANSWERED
+cdef tuple _NO_DELTA = NO_DELTA
 cdef object _ABANDONED_CODE = _ABANDONED
 if (WAITS, ABANDONS) != (0, 1):
     raise ImportError("kefu.kpi._live_c: service.tally's bags are not the ones it knows")
@@ -684,17 +732,33 @@ cdef class Counts:
     cdef public Py_ssize_t contacts
     cdef public list counts
     cdef public dict excluded_by
-    cdef public object waits, abandons, built
+    cdef public object built
     cdef public tuple delta
+    cdef object _waits, _abandons  # made on first use (None: not yet)
 
     def __cinit__(self):
         self.contacts = 0
         self.counts = [0] * 7
         self.excluded_by = {}
-        self.waits = Multiset()
-        self.abandons = Multiset()
-        self.delta = ([], [], [], [])
+        self.delta = _NO_DELTA
         self.built = None
+
+    @property
+    def waits(self):
+        """Its queue waits' multiset, made when first asked for: a key whose contacts
+        are never reported has none (a tracker holds a key per agent, hour and group:
+        two multisets less each for the garbage collector to visit)."""
+        if self._waits is None:
+            self._waits = Multiset()
+        return self._waits
+
+    @property
+    def abandons(self):
+        """Its times to abandon's multiset, made when first asked for (most keys never
+        have an abandon)."""
+        if self._abandons is None:
+            self._abandons = Multiset()
+        return self._abandons
 
     def commit(self):
         """``live_service._Counts.commit``."""
@@ -762,6 +826,8 @@ cpdef int count(service, tuple contact, long n) except -1:
             else:
                 del by[reason]
         elif bag >= 0:
+            if acc.delta is _NO_DELTA:  # its first duration since the last commit
+                acc.delta = ([], [], [], [])
             (<list>(<tuple>acc.delta)[bag]).append(wait)
             changed.add(part)
         acc.contacts += n
@@ -770,7 +836,7 @@ cpdef int count(service, tuple contact, long n) except -1:
     return 0
 
 
-cdef int _add_samples(tracker, s) except -1:
+cdef int _add_samples(tracker, Session s) except -1:
     """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
     delta (their bytes copied onto its array: no float object), its agents and
     counts added."""
@@ -938,8 +1004,8 @@ cdef tuple _stretches_of(agents, starts, ends, Py_ssize_t lo, Py_ssize_t hi):
     return tuple([(a[k], b[k], c[k]) for k in range(lo, hi)])
 
 
-def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_units,
-         waiting, tuple samples, tuple quality, contact=_ASK):
+def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_units,
+         list agent_units, waiting, tuple samples, tuple quality, contact=_ASK):
     """:meth:`kefu.kpi.live.LiveTracker._take` compiled: the same work in the same order
     (its docstring says what), then :func:`place` (or the tracker's Python placing
     when its ``_place`` is None): keep what a walk found for session ``sid``
