@@ -236,17 +236,17 @@ def test_K12_empty_multisets_share_nothing_that_changes(steps: list[tuple[str, f
     before, ms = Multiset(), Multiset()
     present: list[float] = []
     for op, x in steps:
-        if op == "add":
-            ms.add(x)
+        if op == "read":
+            assert ms.durations() == Durations.of(present)
+        elif op != "remove":  # a value in: alone, or as a bulk change
             present.append(x)
-        elif op == "change":
-            ms.change([x], [])
-            present.append(x)
-        elif op == "remove" and x in present:
+            if op == "add":
+                ms.add(x)
+            else:
+                ms.change([x], [])
+        elif x in present:
             ms.remove(x)
             present.remove(x)
-        elif op == "read":
-            assert ms.durations() == Durations.of(present)
         for empty in (before, Multiset()):
             assert empty.count == 0 and empty.durations() == Durations()
             assert empty._blocks == [] and empty._maxes == [] and not empty._pending

@@ -385,8 +385,8 @@ cdef class Feed:
                 lo, best = at, m
         if best is None:
             return (INFINITY, ""), False, 0
-        order = (<object>_slot(best, _AT), <object>_slot(best, _SEQ),
-                 _rank(_slot(best, _SENDER)), <object>_slot(best, _MID))
+        order = _atomic((<object>_slot(best, _AT), <object>_slot(best, _SEQ),
+                         _rank(_slot(best, _SENDER)), <object>_slot(best, _MID)))
         return order, sequenced, unknown
 
     @property
@@ -612,6 +612,11 @@ def place(tracker, str sid, Session s not None):
     own dicts and lists: count a measured session's fixed units, register its
     volatile ones, add its K08 samples and K13 contact, file its buyer-day
     members. O(units + samples of the session)."""
+    _place(tracker, sid, s)
+
+
+cdef int _place(tracker, str sid, Session s) except -1:
+    """:func:`place`, called from C (:func:`take`'s) with no Python call per session."""
     cdef double last = tracker._feed.last
     cdef double threshold = tracker._opts.threshold
     cdef double when = INFINITY, f_open, a_open
@@ -702,6 +707,7 @@ def place(tracker, str sid, Session s not None):
     tracker._unfolded.update(days)
     if when == INFINITY:  # nothing left to place again but by a new measure
         s.shop_units = s.agent_units = ()
+    return 0
 
 
 cdef int _count_in(tracker, str sid, contact) except -1:
@@ -865,8 +871,9 @@ cdef tuple _keys_of(dict known, owner):
     ``known``: the tracker's keys made so far (its own: none outlives it)."""
     found = known.get(owner)
     if found is None:
-        found = known[owner] = ((owner, "first", "cal"), (owner, "first", "win"),
-                                (owner, "replies", "cal"), (owner, "replies", "win"))
+        found = known[owner] = _atomic((
+            _atomic((owner, "first", "cal")), _atomic((owner, "first", "win")),
+            _atomic((owner, "replies", "cal")), _atomic((owner, "replies", "win"))))
     return <tuple>found
 
 
@@ -880,12 +887,12 @@ cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
     if xw is None:
         xw = _NO_DOUBLES
     if xc is not None and len(xc):
-        out.append((keys[at], _joined(common, xc)))
-        out.append((keys[at + 1], _joined(common, xw)))
+        out.append(_atomic((keys[at], _joined(common, xc))))
+        out.append(_atomic((keys[at + 1], _joined(common, xw))))
     elif len(common):
         values = _bytes_of(common)  # no wait past a close: the same values
-        out.append((keys[at], values))
-        out.append((keys[at + 1], values))
+        out.append(_atomic((keys[at], values)))
+        out.append(_atomic((keys[at + 1], values)))
     return 0
 
 
@@ -1001,7 +1008,7 @@ cdef tuple _stretches_of(agents, starts, ends, Py_ssize_t lo, Py_ssize_t hi):
     cdef list a = agents, b = starts, c = ends
     if hi > len(a) or hi > len(b) or hi > len(c):
         raise ValueError("a timeline's stretch columns are shorter than its sessions say")
-    return tuple([(a[k], b[k], c[k]) for k in range(lo, hi)])
+    return _atomic(tuple([_atomic((a[k], b[k], c[k])) for k in range(lo, hi)]))
 
 
 def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_units,
@@ -1012,6 +1019,15 @@ def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_un
     (``j`` in ``tl``, -1: not in it) and place it. O(units + samples + stretches
     of the session). ``contact``: its K13 contact as :func:`take_all` found it for
     the whole walk at once (else asked of ``contact_of`` here)."""
+    _take(tracker, sid, s, tl, j, m, shop_units, agent_units, waiting, samples, quality,
+          contact)
+
+
+cdef int _take(tracker, str sid, Session s, tl, Py_ssize_t j, m, list shop_units,
+               list agent_units, waiting, tuple samples, tuple quality,
+               contact) except -1:
+    """:func:`take`, called from C (:func:`take_all`'s) with no Python call per
+    session."""
     cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
     cdef dict known = tracker._sample_keys
     cdef list out = []
@@ -1029,7 +1045,7 @@ def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_un
         s.buyer = buyer
     if len(shop_units) % 2:
         raise ValueError(f"a session's shop units come in pairs, got {len(shop_units)}")
-    s.shop_units = tuple(shop_units)
+    s.shop_units = _atomic(tuple(shop_units))
     s.agent_units = agent_units
     s.fate = _fate(tl, j) if j >= 0 else _REACHED
     s.waiting = waiting
@@ -1038,7 +1054,7 @@ def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_un
     _samples_into(out, known, None, shop_samples)
     for agent in served:
         _samples_into(out, known, agent, agent_samples[agent])
-    s.samples, s.served = tuple(out), served
+    s.samples, s.served = _atomic(tuple(out)), _atomic(served)
     found = None if contact is not _ASK or j < 0 else _contact_of(tl, j, m.opts, m.cal)
     if contact is not _ASK:
         s.contact = contact
@@ -1059,11 +1075,12 @@ def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_un
                 found = held_by[agent] = set()
             (<set>found).add(sid)
         s.stretches = stretches
-    s.quality = quality
+    s.quality = _atomic(quality)
     if tracker._place is None:
         tracker._apply(sid, s)
     else:
-        place(tracker, sid, s)
+        _place(tracker, sid, s)
+    return 0
 
 
 # The tracker's buyer-days (LiveTracker._fold and _refold's twins) --------------------
@@ -1277,7 +1294,9 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
                 and buyers[j] not in excluded):
             waiting = (<tuple>mine[0])[0]
-        take(tracker, sid, s, tl, j, m, mine, units[1], waiting,
+        if not isinstance(s, Session):
+            raise TypeError(f"take_all: a compiled Session per session, got {type(s)!r}")
+        _take(tracker, sid, <Session>s, tl, j, m, mine, units[1], waiting,
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))
