@@ -181,7 +181,10 @@ _WALK = 64
 
 
 class _Session:
-    """One session's records (deduplicated) and what its last measurement gave."""
+    """One session's records (deduplicated) and what its last measurement gave: the
+    reference, and the class of a tracker's sessions without the compiled modules
+    (with them, its compiled twin ``kefu.kpi._live_c.Session``: the same fields, made
+    and read in C; :func:`kefu.kpi.live_feed.session_class`)."""
 
     __slots__ = (
         "agent_units",
