@@ -274,3 +274,74 @@ def test_K12_K13_a_compiled_catch_up_makes_no_multiset_nothing_reads() -> None:
     handovers = [r for r in records if type(r) is Handover]
     pure = service_figures(messages, handovers, tz=SH, window=None, day=None)
     assert tracker.service() == pure
+
+
+def _cycle_free(x: object) -> bool:
+    """Whether ``x`` can be in no reference cycle, as the garbage collector's own rule
+    for untracking a tuple has it: an atomic value, or a tuple out of its sight."""
+    import gc
+
+    if type(x) is tuple:
+        return not gc.is_tracked(x)
+    return type(x) in (str, int, float, bool, bytes, dt.date, type(None))
+
+
+def _feed_a_few(tracker: LiveTracker) -> None:
+    """Answered sessions and some still waiting, then a query (the catch-up)."""
+    from kefu.kpi import Handover, Message
+    from kefu.kpi.records import Sender
+
+    for n in range(12):  # answered sessions, and some still waiting
+        sid, agent, t = f"s{n}", f"a{n % 3}", BASE + 40.0 * n
+        tracker.add(Message(sid, f"b{n % 5}", t, Sender.BUYER, f"{sid}.q", seq=n % 2))
+        tracker.add(Handover(sid, f"b{n % 5}", agent, t + 1.0))
+        if n % 3:
+            tracker.add(Message(sid, f"b{n % 5}", t + 30.0, Sender.AGENT, f"{sid}.a",
+                                agent_id=agent))
+    tracker.shop()
+
+
+def _out_of_sight(tracker: LiveTracker) -> dict[str, int]:
+    """How many sessions keep each of their tuples out of the garbage collector's sight,
+    each checked to hold nothing tracked but tuples out of its sight too."""
+    import gc
+
+    seen: dict[str, int] = {}
+    for s in tracker._sessions.values():
+        for name in ("order", "samples", "served", "stretches", "shop_units", "quality",
+                     "days", "contact"):
+            value = getattr(s, name)
+            if type(value) is not tuple or not value:
+                continue
+            stack = [value]
+            while stack:  # an untracked tuple holds nothing tracked but untracked tuples
+                t = stack.pop()
+                if not gc.is_tracked(t):
+                    assert all(_cycle_free(x) for x in t), (name, t)
+                    stack += [x for x in t if type(x) is tuple]
+            if not gc.is_tracked(value):
+                seen[name] = seen.get(name, 0) + 1
+    return seen
+
+
+def test_K12_a_sessions_tuples_out_of_the_collectors_sight_hold_no_container() -> None:
+    """The compiled keeping puts the tuples a session keeps (its first message's order,
+    samples, agents served, stretches, units, data quality) out of the garbage
+    collector's sight as it makes them: only those holding nothing that could be in
+    a reference cycle (else the collector could never free such a cycle), and
+    those it promises are out of sight are."""
+    import gc
+
+    if kernel.ACTIVE != "c":
+        pytest.skip("the compiled keeping untracks them as it makes them")
+    tracker = LiveTracker(tz=SH, window=None, threshold=180.0, before_window="open")
+    enabled = gc.isenabled()
+    gc.disable()  # its own passes untrack tuples too: only the keeping's count here
+    try:
+        _feed_a_few(tracker)
+        seen = _out_of_sight(tracker)
+    finally:
+        if enabled:
+            gc.enable()
+    for name in ("order", "samples", "served", "stretches", "quality"):
+        assert seen.get(name), name
