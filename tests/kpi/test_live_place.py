@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import importlib
 import random
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from kpi_helpers import SH
 from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
-from kefu.kpi import AgentStatus, Exclusion, LiveTracker, Window, kernel
+from kefu.kpi import AgentStatus, Exclusion, LiveTracker, Message, Sender, Window, kernel
 from kefu.kpi.live_service import LiveService
 from kefu.kpi.results import DataQuality
 
@@ -164,6 +165,46 @@ def test_K12_K13_the_compiled_count_of_a_service_with_python_parts_is_the_refere
     compiled_count(other, later, 1)  # ... counted again, and new ones (hour, agent) made
     assert _service(other) == _service(python)
     assert all(type(acc) is type(python._parts[part]) for part, acc in other._parts.items())
+
+
+@pytest.mark.parametrize("delta", [((), (), (), ()), ([],), None])
+def test_K12_K13_a_compiled_count_refuses_a_delta_set_by_hand_and_reads_nothing_past_it(
+        delta: Any) -> None:
+    """A breakdown key's delta (its durations since the last commit) is four lists, or
+    the shared empty one. One set by hand to anything else (an equal but other empty
+    tuple, too short a tuple, None) is refused with a TypeError when a duration is
+    counted: never an append into a tuple or a read past its end."""
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    service = LiveService(180.0, 5.0, compiled_module.Counts)
+    contact = (dt.date(2024, 3, 1), 9, "pre", "alice", 0, 4.5, 1, None, BASE)
+    compiled_module.count(service, contact, 1)
+    service.commit()
+    acc = service._parts[("shop", None)]
+    acc.delta = delta
+    with pytest.raises(TypeError):
+        compiled_module.count(service, contact, 1)
+
+
+def test_K12_compiled_take_all_checks_every_session_before_it_keeps_any() -> None:
+    """``take_all`` is handed compiled sessions only; a list with another kind of object
+    in it is refused before any session is kept again (none is left half taken)."""
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    t = LiveTracker(tz=SH)
+    for k in range(3):
+        t.add(Message(f"s{k}", f"b{k}", BASE + k, Sender.BUYER, f"m{k}"))
+        t.add(Message(f"s{k}", f"b{k}", BASE + 30.0 + k, Sender.AGENT, f"r{k}",
+                      agent_id="alice"))
+    t.shop(t.last)
+    sids = sorted(t._sessions)
+    before = _books(t)
+    # A walk that found nothing of them: keeping the sessions would change their books.
+    walk = SimpleNamespace(by_session={}, split=None)
+    timeline = SimpleNamespace(index={}, negatives={}, buyers=[], agents=[], starts=[],
+                               ends=[])
+    bad = [*(t._sessions[sid] for sid in sids[:-1]), object()]
+    with pytest.raises(TypeError):
+        compiled_module.take_all(t, sids, bad, timeline, walk)
+    assert _books(t) == before
 
 
 def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing() -> None:

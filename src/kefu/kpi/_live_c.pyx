@@ -832,9 +832,12 @@ cpdef int count(service, tuple contact, long n) except -1:
             else:
                 del by[reason]
         elif bag >= 0:
-            if acc.delta is _NO_DELTA:  # its first duration since the last commit
-                acc.delta = ([], [], [], [])
-            (<list>(<tuple>acc.delta)[bag]).append(wait)
+            delta = acc.delta
+            if delta is _NO_DELTA:  # its first duration since the last commit
+                delta = acc.delta = ([], [], [], [])
+            elif delta is None or len(<tuple>delta) != 4:  # set by hand: no read past it
+                raise TypeError(f"a breakdown key's delta is four lists, got {delta!r}")
+            (<list?>(<tuple>delta)[bag]).append(wait)
             changed.add(part)
         acc.contacts += n
         if not acc.contacts:
@@ -1283,6 +1286,9 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     cdef list buyers = tl.buyers
     if len(sids) != len(sessions):
         raise ValueError("take_all: a session object per session id")
+    for s in sessions:  # all checked before any is kept again: none is left half taken
+        if not isinstance(s, Session):
+            raise TypeError(f"take_all: a compiled Session per session, got {type(s)!r}")
     for k in range(len(sids)):
         sid = sids[k]
         s = sessions[k]
@@ -1294,8 +1300,6 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
                 and buyers[j] not in excluded):
             waiting = (<tuple>mine[0])[0]
-        if not isinstance(s, Session):
-            raise TypeError(f"take_all: a compiled Session per session, got {type(s)!r}")
         _take(tracker, sid, <Session>s, tl, j, m, mine, units[1], waiting,
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
