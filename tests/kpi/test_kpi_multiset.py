@@ -223,3 +223,33 @@ def test_K12_a_remove_of_a_value_not_present_is_refused_and_changes_nothing(
         assert [x for block in ms._bl for x in block] == held
         assert ms._sum == exact_sum(held)
     assert ms.count == len(held) + 1 - len(removes)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "change", "remove", "read"]), VALUES),
+                max_size=12))
+def test_K12_empty_multisets_share_nothing_that_changes(steps: list[tuple[str, float]]
+                                                        ) -> None:
+    """An empty multiset holds no list of its own until its first value or change (a
+    live tracker holds many, most small or empty): whatever one of them goes
+    through, a multiset made before it and one made after are still empty, and it
+    summarises as a fresh multiset given the same steps would."""
+    before, ms = Multiset(), Multiset()
+    present: list[float] = []
+    for op, x in steps:
+        if op == "read":
+            assert ms.durations() == Durations.of(present)
+        elif op != "remove":  # a value in: alone, or as a bulk change
+            present.append(x)
+            if op == "add":
+                ms.add(x)
+            else:
+                ms.change([x], [])
+        elif x in present:
+            ms.remove(x)
+            present.remove(x)
+        for empty in (before, Multiset()):
+            assert empty.count == 0 and empty.durations() == Durations()
+            assert empty._blocks == [] and empty._maxes == [] and not empty._pending
+    assert ms.durations() == Durations.of(present)
+    ms.change([], present)  # every value out again: empty, its lists its own
+    assert ms.durations() == Durations() and before.durations() == Durations()

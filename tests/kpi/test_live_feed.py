@@ -54,6 +54,34 @@ def tracker(feed: str) -> LiveTracker:
         kernel.ACTIVE = saved
 
 
+def failing_sessions(feed: str, monkeypatch: pytest.MonkeyPatch
+                     ) -> tuple[LiveTracker, list[bool]]:
+    """A tracker on ``feed`` whose new sessions cannot be made (MemoryError) while the
+    flag it comes with is on (it starts on): the reference's ``_Session`` fails in
+    its ``__init__``; the compiled feed makes its own session class in C with no
+    constructor to fail, so that tracker gets a Python subclass of it that fails
+    (the feed calls a class other than its own, as it would a failing one)."""
+    failing = [True]
+    if feed == "py":
+        made = live._Session.__init__
+
+        def init(self: Any) -> None:
+            if failing[0]:
+                raise MemoryError
+            made(self)
+
+        monkeypatch.setattr(live._Session, "__init__", init)
+        return tracker(feed), failing
+
+    class Failing(live_feed._COMPILED.Session):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            if failing[0]:
+                raise MemoryError
+
+    monkeypatch.setattr(live, "session_class", lambda reference: Failing)
+    return tracker(feed), failing
+
+
 @pytest.fixture(autouse=True)
 def _compiled_feed() -> None:
     if live_feed._COMPILED is None:
@@ -267,18 +295,12 @@ def test_K12_a_message_whose_new_session_cannot_be_made_is_not_filed_on_either_f
     """The one Python code a new message's filing runs is its new session's constructor;
     when that fails (MemoryError, a KeyboardInterrupt arriving then) the message is
     not half filed (kept by id but in no session): added again, it counts."""
-    t = tracker(feed)
-    made = live._Session.__init__
-
-    def fail(self: object) -> None:
-        raise MemoryError
-
-    monkeypatch.setattr(live._Session, "__init__", fail)
+    t, failing = failing_sessions(feed, monkeypatch)
     m = Message("s1", "b1", BASE, Sender.BUYER, "m1")
     with pytest.raises(MemoryError):
         t.add(m)
     assert not t._kept and not t._sessions
-    monkeypatch.setattr(live._Session, "__init__", made)
+    failing[0] = False
     t.add(m)
     assert list(t._kept) == ["m1"] and t._sessions["s1"].messages == [m]
     fed_once = tracker(feed)
@@ -315,21 +337,17 @@ def test_K12_a_copy_whose_new_session_cannot_be_made_moves_nothing(
     session's constructor fails, the message stays where it was (not taken out of
     its old session's list and kept by id in none), and the copy, added again, moves
     it as if the first try had never been."""
-    t = tracker(feed)
+    t, failing = failing_sessions(feed, monkeypatch)
+    failing[0] = False
     m = Message("s1", "b1", BASE + 5.0, Sender.BUYER, "m1")
     copy = Message("s2", "b1", BASE, Sender.BUYER, "m1")
     t.add(m)
-    made = live._Session.__init__
-
-    def fail(self: object) -> None:
-        raise MemoryError
-
-    monkeypatch.setattr(live._Session, "__init__", fail)
+    failing[0] = True
     with pytest.raises(MemoryError):
         t.add(copy)
     assert t._kept["m1"] is m and t._sessions["s1"].messages == [m]
     assert "s2" not in t._sessions and not t._copies
-    monkeypatch.setattr(live._Session, "__init__", made)
+    failing[0] = False
     t.add(copy)
     assert t._kept["m1"] is copy and t._sessions["s1"].messages == []
     assert t._sessions["s2"].messages == [copy]

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import importlib
 import random
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from kpi_helpers import SH
 from kpi_strategies import BASE, OFFSETS, WINDOWS, shop_day
 
-from kefu.kpi import AgentStatus, Exclusion, LiveTracker, Window, kernel
+from kefu.kpi import AgentStatus, Exclusion, LiveTracker, Message, Sender, Window, kernel
 from kefu.kpi.live_service import LiveService
 from kefu.kpi.results import DataQuality
 
@@ -88,6 +89,7 @@ def test_K12_compiled_placing_equals_the_python_placing(
                             "before_window": policy}
     compiled, python = LiveTracker(**opts), LiveTracker(**opts)
     compiled_module = importlib.import_module("kefu.kpi._live_c")
+    _compiled_sessions(compiled, compiled_module)
     compiled._place = compiled_module.place
     compiled._take_c = functools.partial(compiled_module.take, compiled)
     compiled._refold_c = compiled_module.refold
@@ -106,6 +108,14 @@ def test_K12_compiled_placing_equals_the_python_placing(
         assert _answers(compiled, as_of) == _answers(python, as_of)
         assert _books(compiled) == _books(python)
 
+
+
+def _compiled_sessions(tracker: LiveTracker, compiled_module: Any) -> None:
+    """Have a tracker made on the reference feed keep its sessions in the compiled class,
+    as the compiled keeping and placing need (the compiled feed makes them already)."""
+    if not isinstance(tracker._feed, compiled_module.Feed):
+        tracker._new_session = compiled_module.Session
+        tracker._feed._new_session = compiled_module.Session  # type: ignore[attr-defined]
 
 
 _CONTACTS = st.tuples(
@@ -157,6 +167,46 @@ def test_K12_K13_the_compiled_count_of_a_service_with_python_parts_is_the_refere
     assert all(type(acc) is type(python._parts[part]) for part, acc in other._parts.items())
 
 
+@pytest.mark.parametrize("delta", [((), (), (), ()), ([],), None])
+def test_K12_K13_a_compiled_count_refuses_a_delta_set_by_hand_and_reads_nothing_past_it(
+        delta: Any) -> None:
+    """A breakdown key's delta (its durations since the last commit) is four lists, or
+    the shared empty one. One set by hand to anything else (an equal but other empty
+    tuple, too short a tuple, None) is refused with a TypeError when a duration is
+    counted: never an append into a tuple or a read past its end."""
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    service = LiveService(180.0, 5.0, compiled_module.Counts)
+    contact = (dt.date(2024, 3, 1), 9, "pre", "alice", 0, 4.5, 1, None, BASE)
+    compiled_module.count(service, contact, 1)
+    service.commit()
+    acc = service._parts[("shop", None)]
+    acc.delta = delta
+    with pytest.raises(TypeError):
+        compiled_module.count(service, contact, 1)
+
+
+def test_K12_compiled_take_all_checks_every_session_before_it_keeps_any() -> None:
+    """``take_all`` is handed compiled sessions only; a list with another kind of object
+    in it is refused before any session is kept again (none is left half taken)."""
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    t = LiveTracker(tz=SH)
+    for k in range(3):
+        t.add(Message(f"s{k}", f"b{k}", BASE + k, Sender.BUYER, f"m{k}"))
+        t.add(Message(f"s{k}", f"b{k}", BASE + 30.0 + k, Sender.AGENT, f"r{k}",
+                      agent_id="alice"))
+    t.shop(t.last)
+    sids = sorted(t._sessions)
+    before = _books(t)
+    # A walk that found nothing of them: keeping the sessions would change their books.
+    walk = SimpleNamespace(by_session={}, split=None)
+    timeline = SimpleNamespace(index={}, negatives={}, buyers=[], agents=[], starts=[],
+                               ends=[])
+    bad = [*(t._sessions[sid] for sid in sids[:-1]), object()]
+    with pytest.raises(TypeError):
+        compiled_module.take_all(t, sids, bad, timeline, walk)
+    assert _books(t) == before
+
+
 def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing() -> None:
     """The compiled keeping shares each agent's multiset keys between its sessions; once
     the tracker is gone, nothing of it stays (an embedding process may run many
@@ -171,6 +221,7 @@ def test_K08_K12_a_dropped_trackers_agents_are_not_kept_by_the_compiled_placing(
     before = sys.getrefcount(agent)
     tracker = LiveTracker(tz=SH, window=None, threshold=180.0, before_window="exclude")
     compiled_module = importlib.import_module("kefu.kpi._live_c")
+    _compiled_sessions(tracker, compiled_module)
     tracker._place = compiled_module.place  # the compiled keeping and placing
     tracker._take_c = functools.partial(compiled_module.take, tracker)
     for n in range(30):  # answered sessions of the one agent
@@ -217,3 +268,121 @@ def test_K08_K12_a_live_samples_column_never_made_is_kept_as_an_empty_one() -> N
         kept.append(t._sessions["s1"].samples)
     assert kept[0] == kept[1]
     assert kept[0]
+
+
+def test_K12_the_compiled_session_starts_as_the_reference_session() -> None:
+    """The compiled feed's sessions (``kefu.kpi._live_c.Session``, made in C with no
+    Python constructor) have every field of the tracker's ``_Session``, each with the
+    same first value: the reference's code (its ``_apply``, ``_retract``, an undo)
+    reads and writes either alike."""
+    from kefu.kpi import live
+
+    compiled_module = importlib.import_module("kefu.kpi._live_c")
+    reference, compiled = live._Session(), compiled_module.Session()
+    for name in live._Session.__slots__:
+        assert getattr(compiled, name) == getattr(reference, name), name
+        assert type(getattr(compiled, name)) is type(getattr(reference, name)), name
+    assert compiled.messages is not compiled_module.Session().messages
+
+
+def test_K12_K13_a_compiled_catch_up_makes_no_multiset_nothing_reads() -> None:
+    """A key's times to abandon (K13) are kept in a multiset made on first use: after a
+    catch-up of answered sessions only, each breakdown key holds its waits' multiset
+    and none for abandons (a tracker holds a key per agent, hour and group, and each
+    object it keeps the garbage collector visits at its every full pass), and the
+    figures are those of the pure function."""
+    import gc
+
+    from kefu.kpi import Handover, Message, service_figures
+    from kefu.kpi.multiset import Multiset
+    from kefu.kpi.records import Sender
+
+    if kernel.ACTIVE != "c":
+        pytest.skip("the compiled placing keeps the counts in its C twin")
+    tracker = LiveTracker(tz=SH, window=None, threshold=180.0, before_window="exclude")
+    records: list[Any] = []
+    for n in range(40):  # answered sessions of four agents
+        sid, agent, t = f"s{n}", f"a{n % 4}", BASE + 7.0 * n
+        records += [Message(sid, "b1", t, Sender.BUYER, f"{sid}.q"),
+                    Handover(sid, "b1", agent, t + 1.0),
+                    Message(sid, "b1", t + 30.0, Sender.AGENT, f"{sid}.a", agent_id=agent)]
+    tracker.extend(records)
+    tracker.shop()
+    gc.collect()  # what earlier tests left in cycles
+    held = sum(type(o) is Multiset for o in gc.get_objects())
+    assert held == len(tracker._samples) + len(tracker._service._parts)
+    messages = [r for r in records if type(r) is Message]
+    handovers = [r for r in records if type(r) is Handover]
+    pure = service_figures(messages, handovers, tz=SH, window=None, day=None)
+    assert tracker.service() == pure
+
+
+def _cycle_free(x: object) -> bool:
+    """Whether ``x`` can be in no reference cycle, as the garbage collector's own rule
+    for untracking a tuple has it: an atomic value, or a tuple out of its sight."""
+    import gc
+
+    if type(x) is tuple:
+        return not gc.is_tracked(x)
+    return type(x) in (str, int, float, bool, bytes, dt.date, type(None))
+
+
+def _feed_a_few(tracker: LiveTracker) -> None:
+    """Answered sessions and some still waiting, then a query (the catch-up)."""
+    from kefu.kpi import Handover, Message
+    from kefu.kpi.records import Sender
+
+    for n in range(12):  # answered sessions, and some still waiting
+        sid, agent, t = f"s{n}", f"a{n % 3}", BASE + 40.0 * n
+        tracker.add(Message(sid, f"b{n % 5}", t, Sender.BUYER, f"{sid}.q", seq=n % 2))
+        tracker.add(Handover(sid, f"b{n % 5}", agent, t + 1.0))
+        if n % 3:
+            tracker.add(Message(sid, f"b{n % 5}", t + 30.0, Sender.AGENT, f"{sid}.a",
+                                agent_id=agent))
+    tracker.shop()
+
+
+def _out_of_sight(tracker: LiveTracker) -> dict[str, int]:
+    """How many sessions keep each of their tuples out of the garbage collector's sight,
+    each checked to hold nothing tracked but tuples out of its sight too."""
+    import gc
+
+    seen: dict[str, int] = {}
+    for s in tracker._sessions.values():
+        for name in ("order", "samples", "served", "stretches", "shop_units", "quality",
+                     "days", "contact"):
+            value = getattr(s, name)
+            if type(value) is not tuple or not value:
+                continue
+            stack = [value]
+            while stack:  # an untracked tuple holds nothing tracked but untracked tuples
+                t = stack.pop()
+                if not gc.is_tracked(t):
+                    assert all(_cycle_free(x) for x in t), (name, t)
+                    stack += [x for x in t if type(x) is tuple]
+            if not gc.is_tracked(value):
+                seen[name] = seen.get(name, 0) + 1
+    return seen
+
+
+def test_K12_a_sessions_tuples_out_of_the_collectors_sight_hold_no_container() -> None:
+    """The compiled keeping puts the tuples a session keeps (its first message's order,
+    samples, agents served, stretches, units, data quality) out of the garbage
+    collector's sight as it makes them: only those holding nothing that could be in
+    a reference cycle (else the collector could never free such a cycle), and
+    those it promises are out of sight are."""
+    import gc
+
+    if kernel.ACTIVE != "c":
+        pytest.skip("the compiled keeping untracks them as it makes them")
+    tracker = LiveTracker(tz=SH, window=None, threshold=180.0, before_window="open")
+    enabled = gc.isenabled()
+    gc.disable()  # its own passes untrack tuples too: only the keeping's count here
+    try:
+        _feed_a_few(tracker)
+        seen = _out_of_sight(tracker)
+    finally:
+        if enabled:
+            gc.enable()
+    for name in ("order", "samples", "served", "stretches", "quality"):
+        assert seen.get(name), name

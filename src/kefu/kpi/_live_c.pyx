@@ -47,7 +47,7 @@ from types import MemberDescriptorType
 from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi import intake as _intake
 from kefu.kpi.errors import NestedCall
-from kefu.kpi.live_service import commit_counts, counts_figures
+from kefu.kpi.live_service import NO_DELTA, commit_counts, counts_figures
 from kefu.kpi.multiset import Multiset
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
@@ -260,6 +260,43 @@ cdef _EventShape _event_shape(type cls, str bucket, tuple plan, bint routes, bin
     return shape
 
 
+cdef object _NO_RECORDS = frozenset()  # a session's records of a kind it has none of
+cdef object _NO_ORDER = (INFINITY, "")
+
+
+cdef class Session:
+    """``live._Session`` in C: one session's records and what its last measurement
+    gave, the same fields with the same first values (that class's comments say what
+    each holds). The compiled feed makes one with no Python ``__init__`` (a few
+    hundred instructions, where the Python class's constructor took about 8,000),
+    and :func:`take` and :func:`place` read and write its fields as C struct
+    fields, not by attribute lookups. The tracker uses it whenever it places in
+    C; the Python class stays the reference. O(1)."""
+
+    cdef public list messages
+    cdef public object handovers, releases, requests, ends
+    cdef public object buyer, order, shop_units, agent_units, fate, waiting, quality
+    cdef public object when, days, applied, samples, served, unanswered, dropped
+    cdef public object contact, sequenced, unknown, stretches
+
+    def __cinit__(self):
+        self.messages = []
+        self.handovers = self.releases = self.requests = self.ends = _NO_RECORDS
+        self.order = _NO_ORDER
+        self.shop_units = self.agent_units = ()
+        self.fate = _REACHED_FATE
+        self.quality = ()
+        self.when = _INF_TIME
+        self.days = ()
+        self.samples = self.served = self.stretches = ()
+        self.unanswered = self.dropped = self.unknown = 0
+        self.sequenced = False
+
+
+cdef object _REACHED_FATE = REACHED
+cdef type _SESSION = Session
+cdef object _INF_TIME = INFINITY
+
 cdef class Feed:
     """The compiled feed (see the module docstring and :class:`kefu.kpi.live_feed.Feed`)."""
 
@@ -348,8 +385,8 @@ cdef class Feed:
                 lo, best = at, m
         if best is None:
             return (INFINITY, ""), False, 0
-        order = (<object>_slot(best, _AT), <object>_slot(best, _SEQ),
-                 _rank(_slot(best, _SENDER)), <object>_slot(best, _MID))
+        order = _atomic((<object>_slot(best, _AT), <object>_slot(best, _SEQ),
+                         _rank(_slot(best, _SENDER)), <object>_slot(best, _MID)))
         return order, sequenced, unknown
 
     @property
@@ -465,7 +502,7 @@ cdef class Feed:
                 present, journal = True, repeat
         self.undo = journal
         if s is None:
-            s = self._new_session()
+            s = self._made()
             PyDict_SetItem(self.sessions, sid, s)
         if shape.routes:  # LiveRatings.touch_session: who is credited may change (K05)
             ratings = tracker._ratings
@@ -489,6 +526,13 @@ cdef class Feed:
         self.undo = None
         return 0
 
+    cdef object _made(self):
+        """A new session: the compiled :class:`Session` made in C (no ``__init__`` to
+        call) when that is the tracker's class, else ``new_session()``. O(1)."""
+        if self._new_session is _SESSION:
+            return Session.__new__(Session)
+        return self._new_session()
+
     def file(self, m):
         """File a checked message whose id is new (the reference's ``file``)."""
         self._file(m, float(m.at), m.message_id, m.session_id)
@@ -497,14 +541,17 @@ cdef class Feed:
         """A message with a new id: filed in its session, marked changed."""
         cdef PyObject* found = PyDict_GetItemWithError(self.sessions, <PyObject*>sid)
         if found == NULL:  # first: its constructor is the one code here that may raise
-            s = self._new_session()
+            s = self._made()
             PyDict_SetItem(self.sessions, sid, s)
         else:
             s = <object>found
         if at > self.last:
             self.last = at
         PyDict_SetItem(self.kept, mid, m)
-        PyList_Append(s.messages, m)
+        if isinstance(s, Session):  # its list read as a C field: no attribute lookup
+            PyList_Append((<Session>s).messages, m)
+        else:
+            PyList_Append(s.messages, m)
         if at > self.message_hi:
             self.message_hi = at
         PySet_Add(self.dirty, sid)
@@ -559,12 +606,17 @@ cdef int _bump_one(dict counts, object key) except -1:
     return 0
 
 
-def place(tracker, str sid, s):
+def place(tracker, str sid, Session s not None):
     """:meth:`kefu.kpi.live.LiveTracker._apply` compiled: the same work in the same
     order (its docstring and the module's say what and why), on the tracker's
     own dicts and lists: count a measured session's fixed units, register its
     volatile ones, add its K08 samples and K13 contact, file its buyer-day
     members. O(units + samples of the session)."""
+    _place(tracker, sid, s)
+
+
+cdef int _place(tracker, str sid, Session s) except -1:
+    """:func:`place`, called from C (:func:`take`'s) with no Python call per session."""
     cdef double last = tracker._feed.last
     cdef double threshold = tracker._opts.threshold
     cdef double when = INFINITY, f_open, a_open
@@ -655,6 +707,7 @@ def place(tracker, str sid, s):
     tracker._unfolded.update(days)
     if when == INFINITY:  # nothing left to place again but by a new measure
         s.shop_units = s.agent_units = ()
+    return 0
 
 
 cdef int _count_in(tracker, str sid, contact) except -1:
@@ -671,6 +724,7 @@ cdef int _count_in(tracker, str sid, contact) except -1:
 
 
 cdef object _ANSWERED_CODE = _ANSWERED
+cdef tuple _NO_DELTA = NO_DELTA
 cdef object _ABANDONED_CODE = _ABANDONED
 if (WAITS, ABANDONS) != (0, 1):
     raise ImportError("kefu.kpi._live_c: service.tally's bags are not the ones it knows")
@@ -684,17 +738,33 @@ cdef class Counts:
     cdef public Py_ssize_t contacts
     cdef public list counts
     cdef public dict excluded_by
-    cdef public object waits, abandons, built
+    cdef public object built
     cdef public tuple delta
+    cdef object _waits, _abandons  # made on first use (None: not yet)
 
     def __cinit__(self):
         self.contacts = 0
         self.counts = [0] * 7
         self.excluded_by = {}
-        self.waits = Multiset()
-        self.abandons = Multiset()
-        self.delta = ([], [], [], [])
+        self.delta = _NO_DELTA
         self.built = None
+
+    @property
+    def waits(self):
+        """Its queue waits' multiset, made when first asked for: a key whose contacts
+        are never reported has none (a tracker holds a key per agent, hour and group:
+        two multisets less each for the garbage collector to visit)."""
+        if self._waits is None:
+            self._waits = Multiset()
+        return self._waits
+
+    @property
+    def abandons(self):
+        """Its times to abandon's multiset, made when first asked for (most keys never
+        have an abandon)."""
+        if self._abandons is None:
+            self._abandons = Multiset()
+        return self._abandons
 
     def commit(self):
         """``live_service._Counts.commit``."""
@@ -762,7 +832,12 @@ cpdef int count(service, tuple contact, long n) except -1:
             else:
                 del by[reason]
         elif bag >= 0:
-            (<list>(<tuple>acc.delta)[bag]).append(wait)
+            delta = acc.delta
+            if delta is _NO_DELTA:  # its first duration since the last commit
+                delta = acc.delta = ([], [], [], [])
+            elif delta is None or len(<tuple>delta) != 4:  # set by hand: no read past it
+                raise TypeError(f"a breakdown key's delta is four lists, got {delta!r}")
+            (<list?>(<tuple>delta)[bag]).append(wait)
             changed.add(part)
         acc.contacts += n
         if not acc.contacts:
@@ -770,7 +845,7 @@ cpdef int count(service, tuple contact, long n) except -1:
     return 0
 
 
-cdef int _add_samples(tracker, s) except -1:
+cdef int _add_samples(tracker, Session s) except -1:
     """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
     delta (their bytes copied onto its array: no float object), its agents and
     counts added."""
@@ -799,8 +874,9 @@ cdef tuple _keys_of(dict known, owner):
     ``known``: the tracker's keys made so far (its own: none outlives it)."""
     found = known.get(owner)
     if found is None:
-        found = known[owner] = ((owner, "first", "cal"), (owner, "first", "win"),
-                                (owner, "replies", "cal"), (owner, "replies", "win"))
+        found = known[owner] = _atomic((
+            _atomic((owner, "first", "cal")), _atomic((owner, "first", "win")),
+            _atomic((owner, "replies", "cal")), _atomic((owner, "replies", "win"))))
     return <tuple>found
 
 
@@ -814,12 +890,12 @@ cdef int _kind_into(list out, tuple keys, Py_ssize_t at, array common, array xc,
     if xw is None:
         xw = _NO_DOUBLES
     if xc is not None and len(xc):
-        out.append((keys[at], _joined(common, xc)))
-        out.append((keys[at + 1], _joined(common, xw)))
+        out.append(_atomic((keys[at], _joined(common, xc))))
+        out.append(_atomic((keys[at + 1], _joined(common, xw))))
     elif len(common):
         values = _bytes_of(common)  # no wait past a close: the same values
-        out.append((keys[at], values))
-        out.append((keys[at + 1], values))
+        out.append(_atomic((keys[at], values)))
+        out.append(_atomic((keys[at + 1], values)))
     return 0
 
 
@@ -935,17 +1011,26 @@ cdef tuple _stretches_of(agents, starts, ends, Py_ssize_t lo, Py_ssize_t hi):
     cdef list a = agents, b = starts, c = ends
     if hi > len(a) or hi > len(b) or hi > len(c):
         raise ValueError("a timeline's stretch columns are shorter than its sessions say")
-    return tuple([(a[k], b[k], c[k]) for k in range(lo, hi)])
+    return _atomic(tuple([_atomic((a[k], b[k], c[k])) for k in range(lo, hi)]))
 
 
-def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_units,
-         waiting, tuple samples, tuple quality, contact=_ASK):
+def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_units,
+         list agent_units, waiting, tuple samples, tuple quality, contact=_ASK):
     """:meth:`kefu.kpi.live.LiveTracker._take` compiled: the same work in the same order
     (its docstring says what), then :func:`place` (or the tracker's Python placing
     when its ``_place`` is None): keep what a walk found for session ``sid``
     (``j`` in ``tl``, -1: not in it) and place it. O(units + samples + stretches
     of the session). ``contact``: its K13 contact as :func:`take_all` found it for
     the whole walk at once (else asked of ``contact_of`` here)."""
+    _take(tracker, sid, s, tl, j, m, shop_units, agent_units, waiting, samples, quality,
+          contact)
+
+
+cdef int _take(tracker, str sid, Session s, tl, Py_ssize_t j, m, list shop_units,
+               list agent_units, waiting, tuple samples, tuple quality,
+               contact) except -1:
+    """:func:`take`, called from C (:func:`take_all`'s) with no Python call per
+    session."""
     cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
     cdef dict known = tracker._sample_keys
     cdef list out = []
@@ -963,7 +1048,7 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
         s.buyer = buyer
     if len(shop_units) % 2:
         raise ValueError(f"a session's shop units come in pairs, got {len(shop_units)}")
-    s.shop_units = tuple(shop_units)
+    s.shop_units = _atomic(tuple(shop_units))
     s.agent_units = agent_units
     s.fate = _fate(tl, j) if j >= 0 else _REACHED
     s.waiting = waiting
@@ -972,7 +1057,7 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
     _samples_into(out, known, None, shop_samples)
     for agent in served:
         _samples_into(out, known, agent, agent_samples[agent])
-    s.samples, s.served = tuple(out), served
+    s.samples, s.served = _atomic(tuple(out)), _atomic(served)
     found = None if contact is not _ASK or j < 0 else _contact_of(tl, j, m.opts, m.cal)
     if contact is not _ASK:
         s.contact = contact
@@ -993,11 +1078,12 @@ def take(tracker, str sid, s, tl, Py_ssize_t j, m, list shop_units, list agent_u
                 found = held_by[agent] = set()
             (<set>found).add(sid)
         s.stretches = stretches
-    s.quality = quality
+    s.quality = _atomic(quality)
     if tracker._place is None:
         tracker._apply(sid, s)
     else:
-        place(tracker, sid, s)
+        _place(tracker, sid, s)
+    return 0
 
 
 # The tracker's buyer-days (LiveTracker._fold and _refold's twins) --------------------
@@ -1200,6 +1286,9 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     cdef list buyers = tl.buyers
     if len(sids) != len(sessions):
         raise ValueError("take_all: a session object per session id")
+    for s in sessions:  # all checked before any is kept again: none is left half taken
+        if not isinstance(s, Session):
+            raise TypeError(f"take_all: a compiled Session per session, got {type(s)!r}")
     for k in range(len(sids)):
         sid = sids[k]
         s = sessions[k]
@@ -1211,7 +1300,7 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
                 and buyers[j] not in excluded):
             waiting = (<tuple>mine[0])[0]
-        take(tracker, sid, s, tl, j, m, mine, units[1], waiting,
+        _take(tracker, sid, <Session>s, tl, j, m, mine, units[1], waiting,
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))

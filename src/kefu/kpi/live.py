@@ -80,7 +80,14 @@ from kefu.kpi.errors import InvalidRecord, InvalidTime, NestedCall, TimezoneFail
 from kefu.kpi.hours import hour_table
 from kefu.kpi.intake import _PLANS as INTAKE_PLANS
 from kefu.kpi.intake import CLEAN_ONE, checked_one
-from kefu.kpi.live_feed import compiled_live, compiled_place, compiled_take, new_feed, survey
+from kefu.kpi.live_feed import (
+    compiled_live,
+    compiled_place,
+    compiled_take,
+    new_feed,
+    session_class,
+    survey,
+)
 from kefu.kpi.live_measure import (
     LiveMeasure,
     LiveUnit,
@@ -174,7 +181,10 @@ _WALK = 64
 
 
 class _Session:
-    """One session's records (deduplicated) and what its last measurement gave."""
+    """One session's records (deduplicated) and what its last measurement gave: the
+    reference, and the class of a tracker's sessions without the compiled modules
+    (with them, its compiled twin ``kefu.kpi._live_c.Session``: the same fields, made
+    and read in C; :func:`kefu.kpi.live_feed.session_class`)."""
 
     __slots__ = (
         "agent_units",
@@ -374,8 +384,10 @@ class LiveTracker:
                  threshold: float = 180.0, warn_after: float = 100.0,
                  before_window: BeforeWindow | str = BeforeWindow.EXCLUDE,
                  answer_within: float | None = None, short_abandon: float = 5.0) -> None:
-        # The feed takes turns between threads and files new messages (live_feed).
-        self._feed = new_feed(_Session, self._add_record)
+        # Its sessions: compiled with the compiled feed and placing (live_feed), else
+        # ``_Session``; the feed takes turns between threads and files new messages.
+        self._new_session = session_class(_Session)
+        self._feed = new_feed(self._new_session, self._add_record)
         # The reference feed's turn is a plain lock, which a query releases itself
         # when its ``with`` could not (no memory for the exit's arguments).
         turn = self._feed.turn
@@ -584,7 +596,7 @@ class LiveTracker:
     def _session(self, sid: str) -> _Session:
         s = self._sessions.get(sid)
         if s is None:
-            s = self._sessions[sid] = _Session()
+            s = self._sessions[sid] = self._new_session()
         return s
 
     def _add_other(self, rec: Handover | Release | HumanRequest | SessionEnd) -> None:
@@ -598,7 +610,7 @@ class LiveTracker:
         present = s is not None and rec in getattr(s, kind)
         self._journal(rec, ("other", sid, s is None, kind, present))
         if s is None:
-            s = self._sessions[sid] = _Session()
+            s = self._sessions[sid] = self._new_session()
         routes = cls in _ROUTES
         if routes:
             self._ratings.touch_session(sid)  # who is credited may change (K05)

@@ -35,7 +35,7 @@ from kefu.kpi.records import Message, Sender
 from kefu.kpi.timeline import INF, SENDER_RANK
 
 __all__ = ["Feed", "Feeding", "Survey", "compiled_hooks", "compiled_live", "compiled_place",
-           "compiled_take", "new_feed", "samples_class", "survey"]
+           "compiled_take", "new_feed", "samples_class", "session_class", "survey"]
 
 _CLEAN_MESSAGE = CLEAN_ONE[Message]
 _get_ident = _thread.get_ident
@@ -190,6 +190,18 @@ def new_feed(new_session: Callable[[], Any], other: Callable[[object], None]) ->
         feed: Feeding = _COMPILED.Feed(new_session, other)
         return feed
     return Feed(new_session, other)
+
+
+def session_class(reference: type) -> Callable[[], Any]:
+    """The class of a new tracker's sessions: the compiled twin of ``reference`` (the
+    tracker's ``_Session``), ``kefu.kpi._live_c.Session``, made by the compiled feed
+    with no Python constructor and read as C fields by the compiled keeping and
+    placing, while the compiled KPI kernel is active (and built); else
+    ``reference``, the Python class."""
+    if kernel.ACTIVE == "c" and _COMPILED is not None:
+        cls: Callable[[], Any] = _COMPILED.Session
+        return cls
+    return reference
 
 
 def compiled_place() -> Callable[[Any, str, Any], None] | None:

@@ -36,7 +36,13 @@ from kefu.kpi.service import (
     with_loads,
 )
 
-__all__ = ["LiveContact", "LiveService", "commit_counts", "counts_figures"]
+__all__ = ["NO_DELTA", "LiveContact", "LiveService", "commit_counts", "counts_figures"]
+
+# A key's durations counted in and out since its last commit while there are none: one
+# tuple, shared by every key, never changed (the count gives a key lists of its own on
+# its first duration): most keys of a tracker get none between two reports, and four
+# lists each would be objects for the garbage collector to visit at every full pass.
+NO_DELTA: Any = ((), (), (), ())
 
 # A session's contact: (day, local hour, group, agent who took it first, outcome code,
 # queue wait or time to abandon, transfers, exclusion reason, clock).
@@ -90,8 +96,7 @@ class _Counts:
         self.abandons = Multiset()
         # Durations counted in and out since the last report: (waits in, out, abandons
         # in, out), applied in bulk (Multiset.change) when a report reads them.
-        self.delta: tuple[list[float], list[float], list[float], list[float]] = (
-            [], [], [], [])
+        self.delta: tuple[list[float], list[float], list[float], list[float]] = NO_DELTA
         self.built: ServiceFigures | None = None  # figures() since the last change
 
     def commit(self) -> None:
@@ -111,7 +116,7 @@ def commit_counts(acc: Any) -> None:
         acc.waits.change(add_w, del_w)
     if add_a or del_a:
         acc.abandons.change(add_a, del_a)
-    acc.delta = ([], [], [], [])
+    acc.delta = NO_DELTA
 
 
 def counts_figures(acc: Any) -> ServiceFigures:
@@ -167,7 +172,10 @@ class LiveService:
             bag = tally(acc.counts, acc.excluded_by, code, wait, moved, reason,
                         self._answer_within, self._short_abandon, n)
             if bag is not None:
-                acc.delta[(0 if bag == WAITS else 2) + (n < 0)].append(wait)
+                delta = acc.delta
+                if delta is NO_DELTA:  # its first duration since the last commit
+                    delta = acc.delta = ([], [], [], [])
+                delta[(0 if bag == WAITS else 2) + (n < 0)].append(wait)
                 self._changed.add(part)
             acc.contacts += n
             if not acc.contacts:

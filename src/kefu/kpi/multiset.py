@@ -16,12 +16,17 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from kefu.kpi.results import Durations
 
 __all__ = ["BLOCK", "Multiset"]
+
+# What an empty multiset's blocks, maxima and pending changes are until it gets some:
+# one empty tuple (typed as the lists that replace it; nothing ever changes it in place).
+_NONE: Any = ()
 
 #: Values per block before it is split in two.
 BLOCK = 512
@@ -82,26 +87,30 @@ class Multiset:
     __slots__ = ("_bl", "_held", "_mx", "_pending", "_sum", "_summary", "count")
 
     def __init__(self) -> None:
-        self._bl: list[list[float]] = []
-        self._mx: list[float] = []
+        # The blocks and their maxima, and the changes waiting: an empty tuple, shared,
+        # until the first value or change (a live tracker holds a multiset per agent
+        # and kind, most of them small: fewer objects for the garbage collector to
+        # visit, and to make).
+        self._bl: list[list[float]] = _NONE
+        self._mx: list[float] = _NONE
         self._sum = 0
         self.count = 0  # kept up to date by every change, pending or not
         self._summary: Durations | None = None  # durations() since the last change
         # Changes not yet in the blocks: (adds, removes) per ``change``, and their size.
-        self._pending: list[tuple[Sequence[float], Sequence[float]]] = []
+        self._pending: list[tuple[Sequence[float], Sequence[float]]] = _NONE
         self._held = 0
 
     @property
     def _blocks(self) -> list[list[float]]:
         """The sorted blocks, with every pending change in them."""
         self._settle()
-        return self._bl
+        return self._bl or []
 
     @property
     def _maxes(self) -> list[float]:
         """Each block's largest value, with every pending change in the blocks."""
         self._settle()
-        return self._mx
+        return self._mx or []
 
     def add(self, x: float) -> None:
         """Add one value. O(log n + BLOCK)."""
@@ -114,9 +123,8 @@ class Multiset:
     def _insert(self, x: float) -> None:
         """Put ``x`` in its block (the sum and count are the caller's). O(log n + BLOCK)."""
         blocks, maxes = self._bl, self._mx
-        if not blocks:
-            blocks.append([x])
-            maxes.append(x)
+        if not blocks:  # maybe the shared empty tuple: lists of its own
+            self._bl, self._mx = [[x]], [x]
             return
         i = min(bisect.bisect_left(maxes, x), len(blocks) - 1)
         block = blocks[i]
@@ -179,7 +187,11 @@ class Multiset:
                 return False
         elif not adds and not removes:
             return False
-        self._pending.append((adds, removes))
+        change = (adds or (), removes or ())  # an empty side kept as no object of its own
+        if self._pending:
+            self._pending.append(change)
+        else:  # maybe the shared empty tuple: a list of its own
+            self._pending = [change]
         self._held += len(adds) + len(removes)
         self.count += len(adds) - len(removes)
         self._summary = None
@@ -218,7 +230,7 @@ class Multiset:
                     self._insert(x)
                 raise
         self._merge(adds)
-        self._pending = []
+        self._pending = _NONE
         self._held = 0
 
     def remove(self, x: float) -> None:
