@@ -106,7 +106,6 @@ cdef extern from "Python.h":
     int PyObject_GC_IsTracked(object obj) noexcept
     PyObject *PyIter_Next(object iterator) except? NULL
     long long PyLong_AsLongLongAndOverflow(object value, int *overflow) noexcept
-    PyObject *PyEval_GetFrame()
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
 
@@ -279,7 +278,6 @@ cdef enum:
 
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
                           Requeued, Closed, Overflowed, Rejected, Escalated)
-cdef dict _KIND_OF = {cls: kind for kind, cls in enumerate(_EV_CLASSES)}
 cdef PyObject *_EV_CLS[11]
 cdef Py_ssize_t _EV_OFF[11][6]  # where each field's slot sits in the instance
 cdef int _EV_N[11]
@@ -294,21 +292,14 @@ cdef inline void _put(object obj, Py_ssize_t offset, object value) noexcept:
 
 # -- event rows: a columnar batch's events without the objects (apply_columns) ------------
 #
-# While ``Engine.apply_columns`` runs, ``_event`` called from its own call
-# (the same Python frame: Cython calls push none, so another thread's or a
-# re-entrant call's frame never matches) stores its kind and field values as
-# a row of ``_SINK`` and returns the marker ``_ROW`` instead of an object. A
-# row is materialised on demand by the same ``_event``: the very event
-# ``apply`` returns. Anything that makes ``_event`` miss the sink (another
-# apply_columns replaced it) only costs speed: the object lands in the
-# command's list in order and ``Rows.merge`` files it.
-
-cdef object _SINK = None
-cdef object _SINK_FRAME = None
-cdef object _ROW = object()
-cdef enum:
-    ROW_OBJECT = 0x80  # a row holding a built event object in its first value
-
+# While ``Engine.apply_columns`` runs, the engine's ``_rows`` holds the batch's
+# ``Rows`` and every event the engine makes (``Engine._emit``) is stored there
+# as its kind and field values instead of being built and appended to the
+# command's list. Only that engine's own code reads its ``_rows``, and the
+# Assigner's guard lets no other call into the engine meanwhile (another
+# thread's or a re-entrant one is refused), so exactly the batch's events
+# land there, in order. A row is materialised on demand by ``_event``: the
+# very event ``apply`` returns.
 
 @cython.final
 cdef class Rows:
@@ -371,19 +362,6 @@ cdef class Rows:
             for i in range(6):
                 Py_DECREF(<object>self.v[6 * self.n + i])
 
-    cdef int merge(self, Py_ssize_t done, list marks) except -1:
-        """Re-file the rows since ``done`` in the order of ``marks`` (one entry per event of
-        the command: ``_ROW`` for a stored row, else the built event). O(len(marks))."""
-        cdef Py_ssize_t i, k = 0
-        stored = [self[i] for i in range(done, self.n)]
-        self.truncate(done)
-        for mark in marks:
-            if mark is _ROW:
-                mark = stored[k]
-                k += 1
-            self.push(ROW_OBJECT | _KIND_OF[type(mark)], mark, None, None, None, None, None)
-        return 0
-
     def __getitem__(self, Py_ssize_t i):
         """Row ``i`` as its event object (``IndexError`` out of range). O(fields)."""
         cdef PyObject **row
@@ -392,8 +370,6 @@ cdef class Rows:
         if not 0 <= i < self.n:
             raise IndexError(i)
         row = &self.v[6 * i]
-        if self.kind[i] & ROW_OBJECT:
-            return <object>row[0]
         return _event(self.kind[i], <object>row[0], <object>row[1], <object>row[2],
                       <object>row[3], <object>row[4], <object>row[5])
 
@@ -411,9 +387,6 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     cdef int n
     cdef PyObject *raw
     cdef object obj
-    if _SINK is not None and <void*>PyEval_GetFrame() == <void*>_SINK_FRAME:
-        (<Rows>_SINK).push(kind, v0, v1, v2, v3, v4, v5)
-        return _ROW
     cls = <type>_EV_CLS[kind]
     n = _EV_N[kind]
     if not _FAST:
@@ -437,26 +410,6 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     if n > 5:
         _put(obj, _EV_OFF[kind][5], v5)
     return obj
-
-
-# Every event but Opened ends with the session's buyer (S03).
-
-cdef inline object ev_opened(object sid, object buyer, object group, object priority, object at,
-                             object kind):
-    return _event(EV_OPENED, sid, buyer, group, priority, at, kind)
-
-
-cdef inline object ev_assigned(object sid, object aid, object at, object reason, object buyer):
-    return _event(EV_ASSIGNED, sid, aid, at, reason, buyer, None)
-
-
-cdef inline object ev_queued(object sid, object pool, object at, object buyer):
-    return _event(EV_QUEUED, sid, pool, at, buyer, None, None)
-
-
-cdef inline object ev_closed(object sid, object aid, object pool, object at, object reason,
-                             object buyer):
-    return _event(EV_CLOSED, sid, aid, pool, at, reason, buyer)
 
 
 def _install_fast_events():
@@ -840,6 +793,7 @@ cdef class Engine:
     cdef int live_timers
 
     cdef object _sticky        # OrderedDict buyer -> (agent id, closed_at)
+    cdef Rows _rows            # the running apply_columns' event rows, else None
     cdef i64 next_reg
     cdef i64 arrival
     cdef i64 auto
@@ -1375,11 +1329,11 @@ cdef class Engine:
             entries.add(key)
         sid = self._sid[si]
         buyer = self._buyer[si]
-        events.append(_event(EV_ESCALATED, sid, name, step, rung.names, now, buyer))
+        self._emit(events, EV_ESCALATED, sid, name, step, rung.names, now, buyer)
         ai = self._select(si)
         if ai >= 0:
             self._hand_out(si, ai, now, True)
-            events.append(ev_assigned(sid, self._aid[ai], now, R_DRAIN, buyer))
+            self._emit(events, EV_ASSIGNED, sid, self._aid[ai], now, R_DRAIN, buyer, None)
         elif step < len(rungs):
             self._set_escalation(si, <double>state[0] + <double>rungs[step].after)
         return 0
@@ -2234,8 +2188,8 @@ cdef class Engine:
             if si < 0:
                 return 0
             self._hand_out(si, ai, now, True)
-            events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
-                                      self._buyer[si]))
+            self._emit(events, EV_ASSIGNED, self._sid[si], self._aid[ai], now, R_DRAIN,
+                       self._buyer[si], None)
         return 0
 
     cdef list _agent_sessions(self, int ai):
@@ -2265,17 +2219,18 @@ cdef class Engine:
                 if ai < 0:
                     pool = self._pool_for(si)
                     self._enqueue(si, pool)
-                    events.append(ev_queued(self._sid[si], _POOLS[pool], now, self._buyer[si]))
+                    self._emit(events, EV_QUEUED, self._sid[si], _POOLS[pool], now,
+                               self._buyer[si], None, None)
                     if self.has_ladders:
                         self._start_ladder(si, now)
                 else:
                     self._give(si, ai, now, True)
-                    events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_REQUEUE,
-                                                self._buyer[si]))
+                    self._emit(events, EV_ASSIGNED, self._sid[si], self._aid[ai], now,
+                               R_REQUEUE, self._buyer[si], None)
             elif ai >= 0:
                 self._hand_out(si, ai, now, True)
-                events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
-                                      self._buyer[si]))
+                self._emit(events, EV_ASSIGNED, self._sid[si], self._aid[ai], now, R_DRAIN,
+                           self._buyer[si], None)
         return 0
 
     cdef list _requeue_all(self, int ai, object now, object reason, list events):
@@ -2283,22 +2238,24 @@ cdef class Engine:
         aid = self._aid[ai]
         for si in moved:
             self._take(si)
-            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, reason, self._buyer[si],
-                                 None))
+            self._emit(events, EV_REQUEUED, self._sid[si], aid, now, reason, self._buyer[si],
+                       None)
         return moved
 
     cdef int _close(self, int si, object now, object reason, list events) except -1:
         cdef int ai, pool
+        cdef Py_ssize_t done
         sid = self._sid[si]
         buyer = self._buyer[si]
         if self.ss[si].agent < 0:
             # its event and the steps that allocate first (R24, R26)
             pool = self.ss[si].pool
-            events.append(ev_closed(sid, None, _POOLS[pool], now, reason, buyer))
+            done = self._emitted(events)
+            self._emit(events, EV_CLOSED, sid, None, _POOLS[pool], now, reason, buyer)
             try:
                 self._unfile(si)
             except BaseException:
-                events.pop()  # a shrink by one: no allocation
+                self._unemit(events, done)  # a shrink: no allocation
                 raise
             self._clear_auto_close(si)
             self._st_remove(sid, si)
@@ -2310,7 +2267,7 @@ cdef class Engine:
         ai = self._take(si)
         self._free_session_slot(si)
         aid = self._aid[ai]
-        events.append(ev_closed(sid, aid, None, now, reason, buyer))
+        self._emit(events, EV_CLOSED, sid, aid, None, now, reason, buyer)
         if self._sticky_window is not None and buyer is not None:
             self._prune_sticky(now)
             self._sticky.pop(buyer, None)
@@ -2504,8 +2461,8 @@ cdef class Engine:
         aid = self._aid[ai]
         for si in moved:
             self._take(si)
-            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, Q_OFFLINE,
-                                 self._buyer[si], None))
+            self._emit(events, EV_REQUEUED, self._sid[si], aid, now, Q_OFFLINE,
+                       self._buyer[si], None)
         self._placement_pass(now, moved, events)
         return 0
 
@@ -2515,7 +2472,7 @@ cdef class Engine:
         old = self.ss[si].agent
         sid = self._sid[si]
         old_id = self._aid[old]
-        events.append(_event(EV_TIMED_OUT, sid, old_id, now, self._buyer[si], None, None))
+        self._emit(events, EV_TIMED_OUT, sid, old_id, now, self._buyer[si], None, None)
         if not self.ss[si].has_timed_out:
             self._timed_out[si] = set()
             self.ss[si].has_timed_out = True
@@ -2525,8 +2482,8 @@ cdef class Engine:
             return 0
         self._take(si)
         self._give(si, new, now, True)
-        events.append(_event(EV_REASSIGNED, sid, old_id, self._aid[new], now, self._buyer[si],
-                             None))
+        self._emit(events, EV_REASSIGNED, sid, old_id, self._aid[new], now, self._buyer[si],
+                   None)
         self._drain_to(old, now, events)
         return 0
 
@@ -2556,6 +2513,32 @@ cdef class Engine:
         return ai if self._eligible(ai, si) else -1
 
     # -- lookups --------------------------------------------------------------------------
+
+    # -- events (see "event rows" above) ------------------------------------------------
+
+    cdef inline int _emit(self, list events, int kind, object v0, object v1, object v2,
+                          object v3, object v4, object v5) except -1:
+        """Record an event of ``kind`` (its field values in order, unused ones None): a
+        row of the running apply_columns' ``_rows``, else the built event appended to
+        ``events``. O(1)."""
+        if self._rows is not None:
+            return self._rows.push(kind, v0, v1, v2, v3, v4, v5)
+        events.append(_event(kind, v0, v1, v2, v3, v4, v5))
+        return 0
+
+    cdef inline Py_ssize_t _emitted(self, list events) noexcept:
+        """How many events are recorded so far: ``_unemit`` takes back those after. O(1)."""
+        if self._rows is not None:
+            return self._rows.n
+        return PyList_GET_SIZE(events)
+
+    cdef inline void _unemit(self, list events, Py_ssize_t done) noexcept:
+        """Forget the events recorded since ``_emitted`` gave ``done`` (a command that
+        fails undoes its own). A shrink: no allocation. O(events dropped)."""
+        if self._rows is not None:
+            self._rows.truncate(done)
+        else:
+            del events[done:]
 
     cdef inline int _agent_slot(self, object agent_id) except -1:
         slot = self._agents.get(agent_id)
@@ -2868,16 +2851,16 @@ cdef class Engine:
         # The Opened event is made and kept first, and the registry has room for the id
         # before anything changes: a failure (MemoryError) here changes nothing; from the
         # filing on, a failure undoes the open (``_unopen``).
-        cdef Py_ssize_t done = len(events)
-        events.append(ev_opened(session_id, buyer_id, group, priority, now, kind))
+        cdef Py_ssize_t done = self._emitted(events)
+        self._emit(events, EV_OPENED, session_id, buyer_id, group, priority, now, kind)
         try:
             self._st_reserve()
         except BaseException:
-            del events[done:]
+            self._unemit(events, done)
             raise
         entry = self._st_find(session_id, hash)
         if entry >= 0:
-            del events[done:]
+            self._unemit(events, done)
             raise DuplicateSession(session_id)
         entry = -1 - entry  # where it goes: nothing else files an id before it does
         if filed:
@@ -2893,7 +2876,7 @@ cdef class Engine:
             except BaseException:
                 if filed:
                     self._st_remove(session_id, self.ss_free[self.ss_nfree - 1])
-                del events[done:]
+                self._unemit(events, done)
                 raise
         if filed:
             self.ss_nfree -= 1
@@ -2903,7 +2886,7 @@ cdef class Engine:
                 si = self._new_session_slot()
             except BaseException:
                 self._release(gid)
-                del events[done:]
+                self._unemit(events, done)
                 raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
@@ -2947,7 +2930,8 @@ cdef class Engine:
                 self._admit(si, now, events)
             else:
                 # the event first: _give cannot fail halfway (it reserves first)
-                events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
+                self._emit(events, EV_ASSIGNED, session_id, self._aid[ai], now, reason,
+                           buyer_id, None)
                 self._give(si, ai, now, True)
             placed = True
         finally:
@@ -2963,7 +2947,7 @@ cdef class Engine:
             self._st_remove(session_id, si)
         self._free_session_slot(si)
         self.arrival -= 1
-        del events[done:]
+        self._unemit(events, done)
 
     cdef object _over_limit(self, int gid, double now):
         """The limit of group ``gid`` if one more waiting session would break it (R28),
@@ -2998,7 +2982,7 @@ cdef class Engine:
             # session unplaced, for _open to undo.
             if limit is None:
                 pool = self._pool_for(si)
-                events.append(ev_queued(sid, _POOLS[pool], now, buyer))
+                self._emit(events, EV_QUEUED, sid, _POOLS[pool], now, buyer, None, None)
                 self._enqueue(si, pool)
                 if self.has_ladders:
                     try:
@@ -3009,17 +2993,17 @@ cdef class Engine:
                 return 0
             name = self._gname[gid]
             if limit.overflow is None:
-                events.append(_event(EV_REJECTED, sid, name, now, buyer, None, None))
+                self._emit(events, EV_REJECTED, sid, name, now, buyer, None, None)
                 self._st_remove(sid, si)
                 self._free_session_slot(si)
                 return 0
-            events.append(_event(EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None))
+            self._emit(events, EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None)
             new_gid = self._intern(limit.overflow)
             self._release(gid)
             self.ss[si].group = new_gid
             ai = self._select(si)
             if ai >= 0:
-                events.append(ev_assigned(sid, self._aid[ai], now, R_NEW, buyer))
+                self._emit(events, EV_ASSIGNED, sid, self._aid[ai], now, R_NEW, buyer, None)
                 self._give(si, ai, now, True)
                 return 0
 
@@ -3074,7 +3058,9 @@ cdef class Engine:
             raise InvalidAssign(session_id, self._aid[self.ss[si].agent])
         if not self.ag[ai].online:
             raise AgentOffline(agent_id)
-        cdef list events = [ev_assigned(session_id, agent_id, now, R_MANUAL, self._buyer[si])]
+        cdef list events = []
+        self._emit(events, EV_ASSIGNED, session_id, agent_id, now, R_MANUAL, self._buyer[si],
+                   None)
         self._hand_out(si, ai, now, False)
         return events
 
@@ -3090,8 +3076,9 @@ cdef class Engine:
             raise AgentOffline(agent_id)
         old = self._take(si)
         self._give(si, ai, now, False)
-        cdef list events = [_event(EV_TRANSFERRED, session_id, self._aid[old], agent_id, now,
-                                    self._buyer[si], None)]
+        cdef list events = []
+        self._emit(events, EV_TRANSFERRED, session_id, self._aid[old], agent_id, now,
+                   self._buyer[si], None)
         self._drain_to(old, now, events)
         return events
 
@@ -3197,7 +3184,7 @@ cdef class Engine:
 
         One C loop over the arrays: the rows straight into ``_open``, ``_close``,
         ``_buyer_message_in``, ``_agent_message_in`` and ``_tick``, the events stored as
-        rows (see ``Rows``); a row whose table entries are not ids takes the
+        rows (``self._rows`` while it runs: see ``Rows``); a row whose table entries are not ids takes the
         checked path, which raises ``apply``'s error. A session handle remembers the
         slot it last named, trusted only while that slot still holds the very id
         object (the session registry maps an id to its slot exactly then), so a session
@@ -3205,7 +3192,6 @@ cdef class Engine:
         session handle (O(len(batch.sessions)) memory and time) for that, freed on
         return.
         """
-        global _SINK, _SINK_FRAME
         cdef const signed char[::1] code = batch.command
         cdef const i64[::1] sess = batch.session
         cdef const double[::1] times = batch.time
@@ -3215,17 +3201,16 @@ cdef class Engine:
         cdef bint has_kind = batch.kind is not None
         cdef tuple sessions = batch.sessions, agents = batch.agents, buyers = batch.buyers
         cdef tuple groups = batch.groups, kinds = batch.kinds
-        cdef list marks = []
+        cdef list marks = []  # the commands' event lists: events go to ``rows`` instead
         cdef Rows rows = Rows()
-        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0], expect = 0
+        cdef Rows outer = self._rows
+        cdef Py_ssize_t i = 0, done = 0, n = code.shape[0], expect = 0
         cdef Py_ssize_t nsess = len(sessions)
         cdef int c, si
         cdef i64 p, h
         cdef int *slot_of = NULL
         cdef PyObject *found
         cdef object at = now  # the time as the commands take it: boxed once per change
-        cdef PyObject *caller = PyEval_GetFrame()
-        frame = <object>caller if caller != NULL else None
         if has_agent:
             agent = batch.agent
         if has_buyer:
@@ -3250,14 +3235,11 @@ cdef class Engine:
             raise MemoryError()
         for h in range(nsess):
             slot_of[h] = -1
+        self._rows = rows
         try:
             try:
                 for i in range(n):
-                    if _SINK is not rows and frame is not None:
-                        _SINK = rows
-                        _SINK_FRAME = frame
                     done = rows.n
-                    marked = len(marks)
                     # Each value is checked as it is read (the arrays may be the caller's,
                     # and another thread may change them): a bad one fails its row.
                     if times[i] != now:
@@ -3310,19 +3292,13 @@ cdef class Engine:
                             self._buyer_message_in(si, at)
                         else:  # COL_AGENT or COL_AUTO
                             self._agent_message_in(si, at, sid, c == COL_AUTO, a)
-                    if len(marks) - marked != rows.n - done:  # events missed the sink
-                        rows.merge(done, marks[marked:])
-                    if len(marks) > 1024:  # not each 64: an emptied list regrows by reallocs
-                        del marks[:]
             except Exception as exc:
                 # As in apply: the rows before it happened; the failing row's events did not.
                 rows.truncate(done)
                 raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
         finally:
             PyMem_Free(slot_of)
-            if _SINK is rows:
-                _SINK = None
-                _SINK_FRAME = None
+            self._rows = outer
         return rows, at
 
     # -- queries ----------------------------------------------------------------------------
