@@ -2365,7 +2365,7 @@ cdef class Engine:
         return self.ss[t.sess].fr_seq == t.seq
 
     cdef int _set_timer(self, int si, int kind, double deadline) except -1:
-        self._tm_reserve()
+        self._tm_reserve()  # before anything changes (``_tm_push`` then cannot fail)
         self.timer_seq += 1
         if kind == AUTO_CLOSE:
             self.ss[si].ac_seq = self.timer_seq
@@ -3209,7 +3209,12 @@ cdef class Engine:
         cdef int c, si
         cdef i64 p, h
         cdef int *slot_of = NULL
-        cdef PyObject *found
+        # A row's table entries, borrowed: the batch's tuples hold them while it runs.
+        cdef PyObject *sid
+        cdef PyObject *a
+        cdef PyObject *b
+        cdef PyObject *g
+        cdef PyObject *k
         cdef object at = now  # the time as the commands take it: boxed once per change
         if has_agent:
             agent = batch.agent
@@ -3222,12 +3227,10 @@ cdef class Engine:
         if has_kind:
             kind = batch.kind
         # Room up front for the events the rows make at least (an open two, a close one):
-        # growing by copies costs more than this scan.
+        # growing by copies costs more than this scan (branch-free: the compiler
+        # vectorises it).
         for i in range(n):
-            if code[i] == COL_OPEN:
-                expect += 2
-            elif code[i] == COL_CLOSE:
-                expect += 1
+            expect += 2 * (code[i] == COL_OPEN) + (code[i] == COL_CLOSE)
         rows.reserve(expect + 64)
         # Allocated last, so that nothing between here and the ``finally`` that frees it can raise.
         slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
@@ -3248,50 +3251,53 @@ cdef class Engine:
                             times[i], at)
                         at = now
                     c = code[i]
-                    if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
-                        raise out_of_range("command", c, 0, COL_TICK)
-                    h = 0 if c == COL_TICK else sess[i]
-                    # A table entry is read inline (``_find``); only a bad handle calls
-                    # ``_pick``, for its error.
-                    found = <PyObject*>None if c == COL_TICK else _find(sessions, h, False)
-                    sid = <object>found if found != NULL else _pick(sessions, h, "session",
-                                                                      False)
-                    a = None
-                    if c >= COL_AGENT and has_agent and _is_id(sid):  # COL_AGENT, COL_AUTO
-                        found = _find(agents, agent[i], True)
-                        a = <object>found if found != NULL else _pick(agents, agent[i], "agent",
-                                                                        True)
                     if c == COL_TICK:
                         self._tick(now, marks)
-                    elif not (_is_id(sid) and _is_optional_id(a)):
+                        continue
+                    if not 0 <= c < COL_TICK:  # read first, as command_at reads it
+                        raise out_of_range("command", c, 0, COL_TICK)
+                    # A table entry is read inline (``_find``); only a bad handle calls
+                    # ``_out_of_table``, for its error.
+                    h = sess[i]
+                    sid = _find(sessions, h, False)
+                    if sid == NULL:
+                        _out_of_table(sessions, h, "session", False)
+                    a = <PyObject*>None
+                    if c >= COL_AGENT and has_agent and _is_id(<object>sid):  # AGENT, AUTO
+                        a = _find(agents, agent[i], True)
+                        if a == NULL:
+                            _out_of_table(agents, agent[i], "agent", True)
+                    if not (_is_id(<object>sid) and _is_optional_id(<object>a)):
                         run_checked(self, batch.command_at(i), at, marks)
                     elif c == COL_OPEN:
-                        found = _find(buyers, buyer[i], True) if has_buyer else <PyObject*>None
-                        b = <object>found if found != NULL else _pick(buyers, buyer[i], "buyer",
-                                                                        True)
-                        found = _find(groups, group[i], True) if has_group else <PyObject*>None
-                        g = <object>found if found != NULL else _pick(groups, group[i], "group",
-                                                                        True)
-                        found = _find(kinds, kind[i], True) if has_kind else <PyObject*>None
-                        k = <object>found if found != NULL else _pick(kinds, kind[i], "kind",
-                                                                        True)
+                        b = _find(buyers, buyer[i], True) if has_buyer else <PyObject*>None
+                        if b == NULL:
+                            _out_of_table(buyers, buyer[i], "buyer", True)
+                        g = _find(groups, group[i], True) if has_group else <PyObject*>None
+                        if g == NULL:
+                            _out_of_table(groups, group[i], "group", True)
+                        k = _find(kinds, kind[i], True) if has_kind else <PyObject*>None
+                        if k == NULL:
+                            _out_of_table(kinds, kind[i], "kind", True)
                         p = prio[i] if has_prio else 0
-                        if not (_is_optional_id(b) and _is_optional_id(g)
-                                and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
+                        if not (_is_optional_id(<object>b) and _is_optional_id(<object>g)
+                                and _is_optional_id(<object>k)
+                                and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
                             run_checked(self, batch.command_at(i), at, marks)
                         else:
-                            slot_of[h] = self._open(at, sid, b, g, <int>p, marks, k)
+                            slot_of[h] = self._open(at, <object>sid, <object>b, <object>g, <int>p,
+                                                    marks, <object>k)
                     else:
                         si = slot_of[h]
-                        if si < 0 or PyList_GET_ITEM(self._sid, si) != <PyObject*>sid:
-                            si = self._session_slot(sid)
+                        if si < 0 or PyList_GET_ITEM(self._sid, si) != sid:
+                            si = self._session_slot(<object>sid)
                             slot_of[h] = si
                         if c == COL_CLOSE:
                             self._close(si, at, C_MANUAL, marks)
                         elif c == COL_BUYER:
                             self._buyer_message_in(si, at)
                         else:  # COL_AGENT or COL_AUTO
-                            self._agent_message_in(si, at, sid, c == COL_AUTO, a)
+                            self._agent_message_in(si, at, <object>sid, c == COL_AUTO, <object>a)
             except Exception as exc:
                 # As in apply: the rows before it happened; the failing row's events did not.
                 rows.truncate(done)
