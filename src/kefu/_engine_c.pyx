@@ -3093,7 +3093,9 @@ cdef class Engine:
 
         One ``try`` around the whole loop, not one a command: entering a ``try`` that
         has an ``except`` clause saves the handled-exception state, and the generated
-        C did that twice a command (the feed's ``next`` and the command).
+        C did that twice a command (the feed's ``next`` and the command). A list is read
+        by index, as its iterator reads it (the length checked before each item, so a
+        list changed meanwhile reads the same), without a call an item.
         """
         cdef list events = []
         cdef Py_ssize_t index = -1
@@ -3105,10 +3107,12 @@ cdef class Engine:
         cdef PyObject *item
         cdef int si
         cdef int hint[HINTS]  # see _hinted_slot
+        cdef list items = commands if type(commands) is list else None
+        cdef Py_ssize_t next_item = 0
         memset(hint, 0xff, sizeof(hint))  # all -1
         command = None
         at = now
-        feed = iter(commands)
+        feed = iter(commands) if items is None else None
         # The events list is kept out of the cyclic collector's sight while it fills: it
         # holds only events (which hold only atoms: no cycle can pass through it), and
         # the collections the events' allocations trigger would otherwise walk the whole
@@ -3120,11 +3124,17 @@ cdef class Engine:
                 while True:
                     index += 1
                     feeding = True
-                    item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
-                    if item == NULL:
-                        break
-                    command = <object>item
-                    Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
+                    if items is not None:
+                        if next_item >= PyList_GET_SIZE(items):
+                            break
+                        command = <object>PyList_GET_ITEM(items, next_item)
+                        next_item += 1
+                    else:
+                        item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
+                        if item == NULL:
+                            break
+                        command = <object>item
+                        Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
                     feeding = False
                     done = len(events)
                     if (type(command) is tuple and len(<tuple>command) > 0
