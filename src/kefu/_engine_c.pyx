@@ -93,7 +93,7 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
@@ -101,6 +101,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 cdef extern from "Python.h":
     PyObject *_PyObject_GC_New(PyTypeObject *cls) except NULL
+    void Py_SET_SIZE(object obj, Py_ssize_t size) noexcept
     void PyObject_GC_Track(object obj) noexcept
     void PyObject_GC_UnTrack(object obj) noexcept
     int PyObject_GC_IsTracked(object obj) noexcept
@@ -300,6 +301,16 @@ cdef inline void _put(object obj, Py_ssize_t offset, object value) noexcept:
 # thread's or a re-entrant one is refused), so exactly the batch's events
 # land there, in order. A row is materialised on demand by ``_event``: the
 # very event ``apply`` returns.
+
+cdef list _list_with_room(Py_ssize_t room):
+    """An empty list with room for ``room`` items: appends up to that many copy nothing
+    (a list grown by appends alone reallocates at every eighth more, copying its array
+    each time). Its array is allocated whole (NULLs) and the size set to 0, which a
+    list allows (its items past its size are never read). O(room)."""
+    cdef list items = PyList_New(room if room > 0 else 0)
+    Py_SET_SIZE(items, 0)
+    return items
+
 
 @cython.final
 cdef class Rows:
@@ -3097,7 +3108,7 @@ cdef class Engine:
         by index, as its iterator reads it (the length checked before each item, so a
         list changed meanwhile reads the same), without a call an item.
         """
-        cdef list events = []
+        cdef list events
         cdef Py_ssize_t index = -1
         cdef Py_ssize_t n
         cdef Py_ssize_t done = 0
@@ -3113,6 +3124,9 @@ cdef class Engine:
         command = None
         at = now
         feed = iter(commands) if items is None else None
+        # A list of commands makes about one event for every two (a replay: an open two,
+        # a close one, messages, ticks and moves of time none): room for that up front.
+        events = [] if items is None else _list_with_room(PyList_GET_SIZE(items) // 2 + 16)
         # The events list is kept out of the cyclic collector's sight while it fills: it
         # holds only events (which hold only atoms: no cycle can pass through it), and
         # the collections the events' allocations trigger would otherwise walk the whole
