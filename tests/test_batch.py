@@ -997,3 +997,15 @@ def test_r21_a_list_changed_while_its_batch_runs_reads_as_its_iterator(
     assert opened == {"append": ["s1", "s2", "s3"], "clear": ["s1"],
                       "replace": ["s1", "s9"]}[change]
     assert open_now == len(opened)
+
+
+def test_r21_a_list_batch_returns_a_list_no_bigger_than_its_events(make: Make) -> None:
+    """A long list of commands that makes few events (messages, ticks, moves of time)
+    returns a list sized for those events, not one holding room for every other command
+    (the caller may keep it: 200,000 ticks must not cost 800 KB)."""
+    import sys
+
+    shop = make()
+    events = shop.apply([("add_agent", "A")] + [("tick",)] * 200_000)
+    assert events == []
+    assert sys.getsizeof(events) < sys.getsizeof([]) + 8 * 64

@@ -3126,7 +3126,8 @@ cdef class Engine:
         feed = iter(commands) if items is None else None
         # A list of commands makes about one event for every two (a replay: an open two,
         # a close one, messages, ticks and moves of time none): room for that up front.
-        events = [] if items is None else _list_with_room(PyList_GET_SIZE(items) // 2 + 16)
+        cdef Py_ssize_t room = PyList_GET_SIZE(items) // 2 + 16 if items is not None else 0
+        events = [] if items is None else _list_with_room(room)
         # The events list is kept out of the cyclic collector's sight while it fills: it
         # holds only events (which hold only atoms: no cycle can pass through it), and
         # the collections the events' allocations trigger would otherwise walk the whole
@@ -3198,6 +3199,13 @@ cdef class Engine:
                 # it are kept: they happened. Its own, if any, are not.
                 del events[done:]
                 raise BatchAborted(index, command, exc, events, at) from exc
+            if PyList_GET_SIZE(events) < room // 2:
+                # Most of the room unused (a batch of messages, ticks, moves of time): the
+                # caller may keep the list, so it gets one sized for its events. O(events).
+                try:
+                    events = events[:]
+                except MemoryError:
+                    pass  # the batch ran: its events are returned as they are
             return events, at
         finally:
             if not PyObject_GC_IsTracked(events):
