@@ -948,3 +948,64 @@ def test_R22_ids_freed_mid_batch_and_addresses_reused_name_no_other_session(
     assert [p[1] for p in got if type(p) is tuple] == [
         p[1] for ps in expected for p in ps if type(p) is tuple]
     assert batched.snapshot() == single.snapshot()
+
+
+class _Seconds(float):
+    """A time whose conversion runs ``hook`` (it changes the batch's list meanwhile)."""
+
+    hook: Callable[[], None] = staticmethod(lambda: None)
+
+    def __float__(self) -> float:
+        type(self).hook()
+        return float.__float__(self)
+
+
+@pytest.mark.parametrize("change", ["append", "clear", "replace"])
+def test_r21_a_list_changed_while_its_batch_runs_reads_as_its_iterator(
+        make: Make, change: str) -> None:
+    """A batch given as a list reads it as ``iter(list)`` would, on every engine: an item
+    appended while it runs is run, a list emptied ends the batch, an item replaced ahead
+    of the reading position is read as it now is (the compiled engine reads a list by
+    index, not through its iterator)."""
+
+    def run(commands: list[tuple[object, ...]]) -> tuple[list[Event], int]:
+        shop = make()
+        shop.apply([("add_agent", "A", 5, None, 1, True)])
+        events = shop.apply(commands)
+        return events, len(shop.session_ids())
+
+    def changing() -> list[tuple[object, ...]]:
+        commands: list[tuple[object, ...]] = [
+            ("open_session", "s1"), ("at", _Seconds(2.0)), ("open_session", "s2")]
+
+        def hook() -> None:
+            if change == "append":
+                commands.append(("open_session", "s3"))
+            elif change == "clear":
+                commands.clear()
+            else:
+                commands[2] = ("open_session", "s9")
+
+        _Seconds.hook = staticmethod(hook)
+        return commands
+
+    try:
+        events, open_now = run(changing())
+    finally:
+        _Seconds.hook = staticmethod(lambda: None)
+    opened = [e.session_id for e in events if type(e) is Opened]
+    assert opened == {"append": ["s1", "s2", "s3"], "clear": ["s1"],
+                      "replace": ["s1", "s9"]}[change]
+    assert open_now == len(opened)
+
+
+def test_r21_a_list_batch_returns_a_list_no_bigger_than_its_events(make: Make) -> None:
+    """A long list of commands that makes few events (messages, ticks, moves of time)
+    returns a list sized for those events, not one holding room for every other command
+    (the caller may keep it: 200,000 ticks must not cost 800 KB)."""
+    import sys
+
+    shop = make()
+    events = shop.apply([("add_agent", "A")] + [("tick",)] * 200_000)
+    assert events == []
+    assert sys.getsizeof(events) < sys.getsizeof([]) + 8 * 64

@@ -93,7 +93,7 @@ non-empty waiting heaps; R06: no waiting session has an eligible agent.
 """
 
 cimport cython
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_New, PyList_SET_ITEM
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject, descrgetfunc
@@ -101,12 +101,12 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 cdef extern from "Python.h":
     PyObject *_PyObject_GC_New(PyTypeObject *cls) except NULL
+    void Py_SET_SIZE(object obj, Py_ssize_t size) noexcept
     void PyObject_GC_Track(object obj) noexcept
     void PyObject_GC_UnTrack(object obj) noexcept
     int PyObject_GC_IsTracked(object obj) noexcept
     PyObject *PyIter_Next(object iterator) except? NULL
     long long PyLong_AsLongLongAndOverflow(object value, int *overflow) noexcept
-    PyObject *PyEval_GetFrame()
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
 
@@ -279,7 +279,6 @@ cdef enum:
 
 cdef tuple _EV_CLASSES = (Opened, Assigned, Queued, Transferred, ResponseTimedOut, Reassigned,
                           Requeued, Closed, Overflowed, Rejected, Escalated)
-cdef dict _KIND_OF = {cls: kind for kind, cls in enumerate(_EV_CLASSES)}
 cdef PyObject *_EV_CLS[11]
 cdef Py_ssize_t _EV_OFF[11][6]  # where each field's slot sits in the instance
 cdef int _EV_N[11]
@@ -294,20 +293,23 @@ cdef inline void _put(object obj, Py_ssize_t offset, object value) noexcept:
 
 # -- event rows: a columnar batch's events without the objects (apply_columns) ------------
 #
-# While ``Engine.apply_columns`` runs, ``_event`` called from its own call
-# (the same Python frame: Cython calls push none, so another thread's or a
-# re-entrant call's frame never matches) stores its kind and field values as
-# a row of ``_SINK`` and returns the marker ``_ROW`` instead of an object. A
-# row is materialised on demand by the same ``_event``: the very event
-# ``apply`` returns. Anything that makes ``_event`` miss the sink (another
-# apply_columns replaced it) only costs speed: the object lands in the
-# command's list in order and ``Rows.merge`` files it.
+# While ``Engine.apply_columns`` runs, the engine's ``_rows`` holds the batch's
+# ``Rows`` and every event the engine makes (``Engine._emit``) is stored there
+# as its kind and field values instead of being built and appended to the
+# command's list. Only that engine's own code reads its ``_rows``, and the
+# Assigner's guard lets no other call into the engine meanwhile (another
+# thread's or a re-entrant one is refused), so exactly the batch's events
+# land there, in order. A row is materialised on demand by ``_event``: the
+# very event ``apply`` returns.
 
-cdef object _SINK = None
-cdef object _SINK_FRAME = None
-cdef object _ROW = object()
-cdef enum:
-    ROW_OBJECT = 0x80  # a row holding a built event object in its first value
+cdef list _list_with_room(Py_ssize_t room):
+    """An empty list with room for ``room`` items: appends up to that many copy nothing
+    (a list grown by appends alone reallocates at every eighth more, copying its array
+    each time). Its array is allocated whole (NULLs) and the size set to 0, which a
+    list allows (its items past its size are never read). O(room)."""
+    cdef list items = PyList_New(room if room > 0 else 0)
+    Py_SET_SIZE(items, 0)
+    return items
 
 
 @cython.final
@@ -371,19 +373,6 @@ cdef class Rows:
             for i in range(6):
                 Py_DECREF(<object>self.v[6 * self.n + i])
 
-    cdef int merge(self, Py_ssize_t done, list marks) except -1:
-        """Re-file the rows since ``done`` in the order of ``marks`` (one entry per event of
-        the command: ``_ROW`` for a stored row, else the built event). O(len(marks))."""
-        cdef Py_ssize_t i, k = 0
-        stored = [self[i] for i in range(done, self.n)]
-        self.truncate(done)
-        for mark in marks:
-            if mark is _ROW:
-                mark = stored[k]
-                k += 1
-            self.push(ROW_OBJECT | _KIND_OF[type(mark)], mark, None, None, None, None, None)
-        return 0
-
     def __getitem__(self, Py_ssize_t i):
         """Row ``i`` as its event object (``IndexError`` out of range). O(fields)."""
         cdef PyObject **row
@@ -392,8 +381,6 @@ cdef class Rows:
         if not 0 <= i < self.n:
             raise IndexError(i)
         row = &self.v[6 * i]
-        if self.kind[i] & ROW_OBJECT:
-            return <object>row[0]
         return _event(self.kind[i], <object>row[0], <object>row[1], <object>row[2],
                       <object>row[3], <object>row[4], <object>row[5])
 
@@ -411,9 +398,6 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     cdef int n
     cdef PyObject *raw
     cdef object obj
-    if _SINK is not None and <void*>PyEval_GetFrame() == <void*>_SINK_FRAME:
-        (<Rows>_SINK).push(kind, v0, v1, v2, v3, v4, v5)
-        return _ROW
     cls = <type>_EV_CLS[kind]
     n = _EV_N[kind]
     if not _FAST:
@@ -437,26 +421,6 @@ cdef object _event(int kind, object v0, object v1, object v2, object v3, object 
     if n > 5:
         _put(obj, _EV_OFF[kind][5], v5)
     return obj
-
-
-# Every event but Opened ends with the session's buyer (S03).
-
-cdef inline object ev_opened(object sid, object buyer, object group, object priority, object at,
-                             object kind):
-    return _event(EV_OPENED, sid, buyer, group, priority, at, kind)
-
-
-cdef inline object ev_assigned(object sid, object aid, object at, object reason, object buyer):
-    return _event(EV_ASSIGNED, sid, aid, at, reason, buyer, None)
-
-
-cdef inline object ev_queued(object sid, object pool, object at, object buyer):
-    return _event(EV_QUEUED, sid, pool, at, buyer, None, None)
-
-
-cdef inline object ev_closed(object sid, object aid, object pool, object at, object reason,
-                             object buyer):
-    return _event(EV_CLOSED, sid, aid, pool, at, reason, buyer)
 
 
 def _install_fast_events():
@@ -840,6 +804,7 @@ cdef class Engine:
     cdef int live_timers
 
     cdef object _sticky        # OrderedDict buyer -> (agent id, closed_at)
+    cdef Rows _rows            # the running apply_columns' event rows, else None
     cdef i64 next_reg
     cdef i64 arrival
     cdef i64 auto
@@ -1375,11 +1340,11 @@ cdef class Engine:
             entries.add(key)
         sid = self._sid[si]
         buyer = self._buyer[si]
-        events.append(_event(EV_ESCALATED, sid, name, step, rung.names, now, buyer))
+        self._emit(events, EV_ESCALATED, sid, name, step, rung.names, now, buyer)
         ai = self._select(si)
         if ai >= 0:
             self._hand_out(si, ai, now, True)
-            events.append(ev_assigned(sid, self._aid[ai], now, R_DRAIN, buyer))
+            self._emit(events, EV_ASSIGNED, sid, self._aid[ai], now, R_DRAIN, buyer, None)
         elif step < len(rungs):
             self._set_escalation(si, <double>state[0] + <double>rungs[step].after)
         return 0
@@ -2234,8 +2199,8 @@ cdef class Engine:
             if si < 0:
                 return 0
             self._hand_out(si, ai, now, True)
-            events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
-                                      self._buyer[si]))
+            self._emit(events, EV_ASSIGNED, self._sid[si], self._aid[ai], now, R_DRAIN,
+                       self._buyer[si], None)
         return 0
 
     cdef list _agent_sessions(self, int ai):
@@ -2265,17 +2230,18 @@ cdef class Engine:
                 if ai < 0:
                     pool = self._pool_for(si)
                     self._enqueue(si, pool)
-                    events.append(ev_queued(self._sid[si], _POOLS[pool], now, self._buyer[si]))
+                    self._emit(events, EV_QUEUED, self._sid[si], _POOLS[pool], now,
+                               self._buyer[si], None, None)
                     if self.has_ladders:
                         self._start_ladder(si, now)
                 else:
                     self._give(si, ai, now, True)
-                    events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_REQUEUE,
-                                                self._buyer[si]))
+                    self._emit(events, EV_ASSIGNED, self._sid[si], self._aid[ai], now,
+                               R_REQUEUE, self._buyer[si], None)
             elif ai >= 0:
                 self._hand_out(si, ai, now, True)
-                events.append(ev_assigned(self._sid[si], self._aid[ai], now, R_DRAIN,
-                                      self._buyer[si]))
+                self._emit(events, EV_ASSIGNED, self._sid[si], self._aid[ai], now, R_DRAIN,
+                           self._buyer[si], None)
         return 0
 
     cdef list _requeue_all(self, int ai, object now, object reason, list events):
@@ -2283,22 +2249,24 @@ cdef class Engine:
         aid = self._aid[ai]
         for si in moved:
             self._take(si)
-            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, reason, self._buyer[si],
-                                 None))
+            self._emit(events, EV_REQUEUED, self._sid[si], aid, now, reason, self._buyer[si],
+                       None)
         return moved
 
     cdef int _close(self, int si, object now, object reason, list events) except -1:
         cdef int ai, pool
+        cdef Py_ssize_t done
         sid = self._sid[si]
         buyer = self._buyer[si]
         if self.ss[si].agent < 0:
             # its event and the steps that allocate first (R24, R26)
             pool = self.ss[si].pool
-            events.append(ev_closed(sid, None, _POOLS[pool], now, reason, buyer))
+            done = self._emitted(events)
+            self._emit(events, EV_CLOSED, sid, None, _POOLS[pool], now, reason, buyer)
             try:
                 self._unfile(si)
             except BaseException:
-                events.pop()  # a shrink by one: no allocation
+                self._unemit(events, done)  # a shrink: no allocation
                 raise
             self._clear_auto_close(si)
             self._st_remove(sid, si)
@@ -2310,7 +2278,7 @@ cdef class Engine:
         ai = self._take(si)
         self._free_session_slot(si)
         aid = self._aid[ai]
-        events.append(ev_closed(sid, aid, None, now, reason, buyer))
+        self._emit(events, EV_CLOSED, sid, aid, None, now, reason, buyer)
         if self._sticky_window is not None and buyer is not None:
             self._prune_sticky(now)
             self._sticky.pop(buyer, None)
@@ -2408,7 +2376,7 @@ cdef class Engine:
         return self.ss[t.sess].fr_seq == t.seq
 
     cdef int _set_timer(self, int si, int kind, double deadline) except -1:
-        self._tm_reserve()
+        self._tm_reserve()  # before anything changes (``_tm_push`` then cannot fail)
         self.timer_seq += 1
         if kind == AUTO_CLOSE:
             self.ss[si].ac_seq = self.timer_seq
@@ -2504,8 +2472,8 @@ cdef class Engine:
         aid = self._aid[ai]
         for si in moved:
             self._take(si)
-            events.append(_event(EV_REQUEUED, self._sid[si], aid, now, Q_OFFLINE,
-                                 self._buyer[si], None))
+            self._emit(events, EV_REQUEUED, self._sid[si], aid, now, Q_OFFLINE,
+                       self._buyer[si], None)
         self._placement_pass(now, moved, events)
         return 0
 
@@ -2515,7 +2483,7 @@ cdef class Engine:
         old = self.ss[si].agent
         sid = self._sid[si]
         old_id = self._aid[old]
-        events.append(_event(EV_TIMED_OUT, sid, old_id, now, self._buyer[si], None, None))
+        self._emit(events, EV_TIMED_OUT, sid, old_id, now, self._buyer[si], None, None)
         if not self.ss[si].has_timed_out:
             self._timed_out[si] = set()
             self.ss[si].has_timed_out = True
@@ -2525,8 +2493,8 @@ cdef class Engine:
             return 0
         self._take(si)
         self._give(si, new, now, True)
-        events.append(_event(EV_REASSIGNED, sid, old_id, self._aid[new], now, self._buyer[si],
-                             None))
+        self._emit(events, EV_REASSIGNED, sid, old_id, self._aid[new], now, self._buyer[si],
+                   None)
         self._drain_to(old, now, events)
         return 0
 
@@ -2556,6 +2524,32 @@ cdef class Engine:
         return ai if self._eligible(ai, si) else -1
 
     # -- lookups --------------------------------------------------------------------------
+
+    # -- events (see "event rows" above) ------------------------------------------------
+
+    cdef inline int _emit(self, list events, int kind, object v0, object v1, object v2,
+                          object v3, object v4, object v5) except -1:
+        """Record an event of ``kind`` (its field values in order, unused ones None): a
+        row of the running apply_columns' ``_rows``, else the built event appended to
+        ``events``. O(1)."""
+        if self._rows is not None:
+            return self._rows.push(kind, v0, v1, v2, v3, v4, v5)
+        events.append(_event(kind, v0, v1, v2, v3, v4, v5))
+        return 0
+
+    cdef inline Py_ssize_t _emitted(self, list events) noexcept:
+        """How many events are recorded so far: ``_unemit`` takes back those after. O(1)."""
+        if self._rows is not None:
+            return self._rows.n
+        return PyList_GET_SIZE(events)
+
+    cdef inline void _unemit(self, list events, Py_ssize_t done) noexcept:
+        """Forget the events recorded since ``_emitted`` gave ``done`` (a command that
+        fails undoes its own). A shrink: no allocation. O(events dropped)."""
+        if self._rows is not None:
+            self._rows.truncate(done)
+        else:
+            del events[done:]
 
     cdef inline int _agent_slot(self, object agent_id) except -1:
         slot = self._agents.get(agent_id)
@@ -2868,16 +2862,16 @@ cdef class Engine:
         # The Opened event is made and kept first, and the registry has room for the id
         # before anything changes: a failure (MemoryError) here changes nothing; from the
         # filing on, a failure undoes the open (``_unopen``).
-        cdef Py_ssize_t done = len(events)
-        events.append(ev_opened(session_id, buyer_id, group, priority, now, kind))
+        cdef Py_ssize_t done = self._emitted(events)
+        self._emit(events, EV_OPENED, session_id, buyer_id, group, priority, now, kind)
         try:
             self._st_reserve()
         except BaseException:
-            del events[done:]
+            self._unemit(events, done)
             raise
         entry = self._st_find(session_id, hash)
         if entry >= 0:
-            del events[done:]
+            self._unemit(events, done)
             raise DuplicateSession(session_id)
         entry = -1 - entry  # where it goes: nothing else files an id before it does
         if filed:
@@ -2893,7 +2887,7 @@ cdef class Engine:
             except BaseException:
                 if filed:
                     self._st_remove(session_id, self.ss_free[self.ss_nfree - 1])
-                del events[done:]
+                self._unemit(events, done)
                 raise
         if filed:
             self.ss_nfree -= 1
@@ -2903,7 +2897,7 @@ cdef class Engine:
                 si = self._new_session_slot()
             except BaseException:
                 self._release(gid)
-                del events[done:]
+                self._unemit(events, done)
                 raise
         cdef Sess *s = &self.ss[si]
         cdef double t = now
@@ -2947,7 +2941,8 @@ cdef class Engine:
                 self._admit(si, now, events)
             else:
                 # the event first: _give cannot fail halfway (it reserves first)
-                events.append(ev_assigned(session_id, self._aid[ai], now, reason, buyer_id))
+                self._emit(events, EV_ASSIGNED, session_id, self._aid[ai], now, reason,
+                           buyer_id, None)
                 self._give(si, ai, now, True)
             placed = True
         finally:
@@ -2963,7 +2958,7 @@ cdef class Engine:
             self._st_remove(session_id, si)
         self._free_session_slot(si)
         self.arrival -= 1
-        del events[done:]
+        self._unemit(events, done)
 
     cdef object _over_limit(self, int gid, double now):
         """The limit of group ``gid`` if one more waiting session would break it (R28),
@@ -2998,7 +2993,7 @@ cdef class Engine:
             # session unplaced, for _open to undo.
             if limit is None:
                 pool = self._pool_for(si)
-                events.append(ev_queued(sid, _POOLS[pool], now, buyer))
+                self._emit(events, EV_QUEUED, sid, _POOLS[pool], now, buyer, None, None)
                 self._enqueue(si, pool)
                 if self.has_ladders:
                     try:
@@ -3009,17 +3004,17 @@ cdef class Engine:
                 return 0
             name = self._gname[gid]
             if limit.overflow is None:
-                events.append(_event(EV_REJECTED, sid, name, now, buyer, None, None))
+                self._emit(events, EV_REJECTED, sid, name, now, buyer, None, None)
                 self._st_remove(sid, si)
                 self._free_session_slot(si)
                 return 0
-            events.append(_event(EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None))
+            self._emit(events, EV_OVERFLOWED, sid, name, limit.overflow, now, buyer, None)
             new_gid = self._intern(limit.overflow)
             self._release(gid)
             self.ss[si].group = new_gid
             ai = self._select(si)
             if ai >= 0:
-                events.append(ev_assigned(sid, self._aid[ai], now, R_NEW, buyer))
+                self._emit(events, EV_ASSIGNED, sid, self._aid[ai], now, R_NEW, buyer, None)
                 self._give(si, ai, now, True)
                 return 0
 
@@ -3074,7 +3069,9 @@ cdef class Engine:
             raise InvalidAssign(session_id, self._aid[self.ss[si].agent])
         if not self.ag[ai].online:
             raise AgentOffline(agent_id)
-        cdef list events = [ev_assigned(session_id, agent_id, now, R_MANUAL, self._buyer[si])]
+        cdef list events = []
+        self._emit(events, EV_ASSIGNED, session_id, agent_id, now, R_MANUAL, self._buyer[si],
+                   None)
         self._hand_out(si, ai, now, False)
         return events
 
@@ -3090,8 +3087,9 @@ cdef class Engine:
             raise AgentOffline(agent_id)
         old = self._take(si)
         self._give(si, ai, now, False)
-        cdef list events = [_event(EV_TRANSFERRED, session_id, self._aid[old], agent_id, now,
-                                    self._buyer[si], None)]
+        cdef list events = []
+        self._emit(events, EV_TRANSFERRED, session_id, self._aid[old], agent_id, now,
+                   self._buyer[si], None)
         self._drain_to(old, now, events)
         return events
 
@@ -3106,9 +3104,11 @@ cdef class Engine:
 
         One ``try`` around the whole loop, not one a command: entering a ``try`` that
         has an ``except`` clause saves the handled-exception state, and the generated
-        C did that twice a command (the feed's ``next`` and the command).
+        C did that twice a command (the feed's ``next`` and the command). A list is read
+        by index, as its iterator reads it (the length checked before each item, so a
+        list changed meanwhile reads the same), without a call an item.
         """
-        cdef list events = []
+        cdef list events
         cdef Py_ssize_t index = -1
         cdef Py_ssize_t n
         cdef Py_ssize_t done = 0
@@ -3118,10 +3118,16 @@ cdef class Engine:
         cdef PyObject *item
         cdef int si
         cdef int hint[HINTS]  # see _hinted_slot
+        cdef list items = commands if type(commands) is list else None
+        cdef Py_ssize_t next_item = 0
         memset(hint, 0xff, sizeof(hint))  # all -1
         command = None
         at = now
-        feed = iter(commands)
+        feed = iter(commands) if items is None else None
+        # A list of commands makes about one event for every two (a replay: an open two,
+        # a close one, messages, ticks and moves of time none): room for that up front.
+        cdef Py_ssize_t room = PyList_GET_SIZE(items) // 2 + 16 if items is not None else 0
+        events = [] if items is None else _list_with_room(room)
         # The events list is kept out of the cyclic collector's sight while it fills: it
         # holds only events (which hold only atoms: no cycle can pass through it), and
         # the collections the events' allocations trigger would otherwise walk the whole
@@ -3133,11 +3139,17 @@ cdef class Engine:
                 while True:
                     index += 1
                     feeding = True
-                    item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
-                    if item == NULL:
-                        break
-                    command = <object>item
-                    Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
+                    if items is not None:
+                        if next_item >= PyList_GET_SIZE(items):
+                            break
+                        command = <object>PyList_GET_ITEM(items, next_item)
+                        next_item += 1
+                    else:
+                        item = PyIter_Next(feed)  # NULL: the end, or the feed's error (raised)
+                        if item == NULL:
+                            break
+                        command = <object>item
+                        Py_DECREF(command)  # ``command`` holds the reference PyIter_Next gave
                     feeding = False
                     done = len(events)
                     if (type(command) is tuple and len(<tuple>command) > 0
@@ -3187,6 +3199,13 @@ cdef class Engine:
                 # it are kept: they happened. Its own, if any, are not.
                 del events[done:]
                 raise BatchAborted(index, command, exc, events, at) from exc
+            if PyList_GET_SIZE(events) < room // 2:
+                # Most of the room unused (a batch of messages, ticks, moves of time): the
+                # caller may keep the list, so it gets one sized for its events. O(events).
+                try:
+                    events = events[:]
+                except MemoryError:
+                    pass  # the batch ran: its events are returned as they are
             return events, at
         finally:
             if not PyObject_GC_IsTracked(events):
@@ -3197,7 +3216,7 @@ cdef class Engine:
 
         One C loop over the arrays: the rows straight into ``_open``, ``_close``,
         ``_buyer_message_in``, ``_agent_message_in`` and ``_tick``, the events stored as
-        rows (see ``Rows``); a row whose table entries are not ids takes the
+        rows (``self._rows`` while it runs: see ``Rows``); a row whose table entries are not ids takes the
         checked path, which raises ``apply``'s error. A session handle remembers the
         slot it last named, trusted only while that slot still holds the very id
         object (the session registry maps an id to its slot exactly then), so a session
@@ -3205,7 +3224,6 @@ cdef class Engine:
         session handle (O(len(batch.sessions)) memory and time) for that, freed on
         return.
         """
-        global _SINK, _SINK_FRAME
         cdef const signed char[::1] code = batch.command
         cdef const i64[::1] sess = batch.session
         cdef const double[::1] times = batch.time
@@ -3215,17 +3233,21 @@ cdef class Engine:
         cdef bint has_kind = batch.kind is not None
         cdef tuple sessions = batch.sessions, agents = batch.agents, buyers = batch.buyers
         cdef tuple groups = batch.groups, kinds = batch.kinds
-        cdef list marks = []
+        cdef list marks = []  # the commands' event lists: events go to ``rows`` instead
         cdef Rows rows = Rows()
-        cdef Py_ssize_t i = 0, done = 0, marked, n = code.shape[0], expect = 0
+        cdef Rows outer = self._rows
+        cdef Py_ssize_t i = 0, done = 0, n = code.shape[0], expect = 0
         cdef Py_ssize_t nsess = len(sessions)
         cdef int c, si
         cdef i64 p, h
         cdef int *slot_of = NULL
-        cdef PyObject *found
+        # A row's table entries, borrowed: the batch's tuples hold them while it runs.
+        cdef PyObject *sid
+        cdef PyObject *a
+        cdef PyObject *b
+        cdef PyObject *g
+        cdef PyObject *k
         cdef object at = now  # the time as the commands take it: boxed once per change
-        cdef PyObject *caller = PyEval_GetFrame()
-        frame = <object>caller if caller != NULL else None
         if has_agent:
             agent = batch.agent
         if has_buyer:
@@ -3237,12 +3259,10 @@ cdef class Engine:
         if has_kind:
             kind = batch.kind
         # Room up front for the events the rows make at least (an open two, a close one):
-        # growing by copies costs more than this scan.
+        # growing by copies costs more than this scan (branch-free: the compiler
+        # vectorises it).
         for i in range(n):
-            if code[i] == COL_OPEN:
-                expect += 2
-            elif code[i] == COL_CLOSE:
-                expect += 1
+            expect += 2 * (code[i] == COL_OPEN) + (code[i] == COL_CLOSE)
         rows.reserve(expect + 64)
         # Allocated last, so that nothing between here and the ``finally`` that frees it can raise.
         slot_of = <int*>PyMem_Malloc((nsess if nsess > 0 else 1) * sizeof(int))
@@ -3250,14 +3270,11 @@ cdef class Engine:
             raise MemoryError()
         for h in range(nsess):
             slot_of[h] = -1
+        self._rows = rows
         try:
             try:
                 for i in range(n):
-                    if _SINK is not rows and frame is not None:
-                        _SINK = rows
-                        _SINK_FRAME = frame
                     done = rows.n
-                    marked = len(marks)
                     # Each value is checked as it is read (the arrays may be the caller's,
                     # and another thread may change them): a bad one fails its row.
                     if times[i] != now:
@@ -3266,63 +3283,60 @@ cdef class Engine:
                             times[i], at)
                         at = now
                     c = code[i]
-                    if not 0 <= c <= COL_TICK:  # read first, as command_at reads it
-                        raise out_of_range("command", c, 0, COL_TICK)
-                    h = 0 if c == COL_TICK else sess[i]
-                    # A table entry is read inline (``_find``); only a bad handle calls
-                    # ``_pick``, for its error.
-                    found = <PyObject*>None if c == COL_TICK else _find(sessions, h, False)
-                    sid = <object>found if found != NULL else _pick(sessions, h, "session",
-                                                                      False)
-                    a = None
-                    if c >= COL_AGENT and has_agent and _is_id(sid):  # COL_AGENT, COL_AUTO
-                        found = _find(agents, agent[i], True)
-                        a = <object>found if found != NULL else _pick(agents, agent[i], "agent",
-                                                                        True)
                     if c == COL_TICK:
                         self._tick(now, marks)
-                    elif not (_is_id(sid) and _is_optional_id(a)):
+                        continue
+                    if not 0 <= c < COL_TICK:  # read first, as command_at reads it
+                        raise out_of_range("command", c, 0, COL_TICK)
+                    # A table entry is read inline (``_find``); only a bad handle calls
+                    # ``_out_of_table``, for its error.
+                    h = sess[i]
+                    sid = _find(sessions, h, False)
+                    if sid == NULL:
+                        _out_of_table(sessions, h, "session", False)
+                    a = <PyObject*>None
+                    if c >= COL_AGENT and has_agent and _is_id(<object>sid):  # AGENT, AUTO
+                        a = _find(agents, agent[i], True)
+                        if a == NULL:
+                            _out_of_table(agents, agent[i], "agent", True)
+                    if not (_is_id(<object>sid) and _is_optional_id(<object>a)):
                         run_checked(self, batch.command_at(i), at, marks)
                     elif c == COL_OPEN:
-                        found = _find(buyers, buyer[i], True) if has_buyer else <PyObject*>None
-                        b = <object>found if found != NULL else _pick(buyers, buyer[i], "buyer",
-                                                                        True)
-                        found = _find(groups, group[i], True) if has_group else <PyObject*>None
-                        g = <object>found if found != NULL else _pick(groups, group[i], "group",
-                                                                        True)
-                        found = _find(kinds, kind[i], True) if has_kind else <PyObject*>None
-                        k = <object>found if found != NULL else _pick(kinds, kind[i], "kind",
-                                                                        True)
+                        b = _find(buyers, buyer[i], True) if has_buyer else <PyObject*>None
+                        if b == NULL:
+                            _out_of_table(buyers, buyer[i], "buyer", True)
+                        g = _find(groups, group[i], True) if has_group else <PyObject*>None
+                        if g == NULL:
+                            _out_of_table(groups, group[i], "group", True)
+                        k = _find(kinds, kind[i], True) if has_kind else <PyObject*>None
+                        if k == NULL:
+                            _out_of_table(kinds, kind[i], "kind", True)
                         p = prio[i] if has_prio else 0
-                        if not (_is_optional_id(b) and _is_optional_id(g)
-                                and _is_optional_id(k) and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
+                        if not (_is_optional_id(<object>b) and _is_optional_id(<object>g)
+                                and _is_optional_id(<object>k)
+                                and -C_MAX_PRIORITY <= p <= C_MAX_PRIORITY):
                             run_checked(self, batch.command_at(i), at, marks)
                         else:
-                            slot_of[h] = self._open(at, sid, b, g, <int>p, marks, k)
+                            slot_of[h] = self._open(at, <object>sid, <object>b, <object>g, <int>p,
+                                                    marks, <object>k)
                     else:
                         si = slot_of[h]
-                        if si < 0 or PyList_GET_ITEM(self._sid, si) != <PyObject*>sid:
-                            si = self._session_slot(sid)
+                        if si < 0 or PyList_GET_ITEM(self._sid, si) != sid:
+                            si = self._session_slot(<object>sid)
                             slot_of[h] = si
                         if c == COL_CLOSE:
                             self._close(si, at, C_MANUAL, marks)
                         elif c == COL_BUYER:
                             self._buyer_message_in(si, at)
                         else:  # COL_AGENT or COL_AUTO
-                            self._agent_message_in(si, at, sid, c == COL_AUTO, a)
-                    if len(marks) - marked != rows.n - done:  # events missed the sink
-                        rows.merge(done, marks[marked:])
-                    if len(marks) > 1024:  # not each 64: an emptied list regrows by reallocs
-                        del marks[:]
+                            self._agent_message_in(si, at, <object>sid, c == COL_AUTO, <object>a)
             except Exception as exc:
                 # As in apply: the rows before it happened; the failing row's events did not.
                 rows.truncate(done)
                 raise BatchAborted(i, batch.describe(i), exc, rows, at) from exc
         finally:
             PyMem_Free(slot_of)
-            if _SINK is rows:
-                _SINK = None
-                _SINK_FRAME = None
+            self._rows = outer
         return rows, at
 
     # -- queries ----------------------------------------------------------------------------

@@ -513,7 +513,8 @@ class Assigner(FacadeState):
         if not self._guard.enter():
             raise ConcurrentCall("apply")
         try:
-            feed = _iterate(commands)
+            # A list as it is (the compiled engine reads it by index, as its iterator would).
+            feed = commands if type(commands) is list else _iterate(commands)
             try:
                 events, self._last_now = self._engine.apply(self._now(), feed)
             except BatchAborted as exc:
