@@ -284,18 +284,15 @@ cdef class Session:
         self.handovers = self.releases = self.requests = self.ends = _NO_RECORDS
         self.order = _NO_ORDER
         self.shop_units = self.agent_units = ()
-        self.fate = _REACHED_FATE
+        self.fate = _REACHED
         self.quality = ()
-        self.when = _INF_TIME
+        self.when = _INF
         self.days = ()
         self.samples = self.served = self.stretches = ()
         self.unanswered = self.dropped = self.unknown = 0
         self.sequenced = False
 
 
-cdef object _REACHED_FATE = REACHED
-cdef type _SESSION = Session
-cdef object _INF_TIME = INFINITY
 
 cdef class Feed:
     """The compiled feed (see the module docstring and :class:`kefu.kpi.live_feed.Feed`)."""
@@ -529,7 +526,7 @@ cdef class Feed:
     cdef object _made(self):
         """A new session: the compiled :class:`Session` made in C (no ``__init__`` to
         call) when that is the tracker's class, else ``new_session()``. O(1)."""
-        if self._new_session is _SESSION:
+        if self._new_session is Session:
             return Session.__new__(Session)
         return self._new_session()
 
