@@ -238,6 +238,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _repeats(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 run, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m kefu bench``."""
     parser.add_argument("--engines", default=",".join(e for e in ("c", "py", "naive")
@@ -265,6 +272,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-peak", type=_count, default=2000,
                         help="concurrent buyers at the peak of the simulated day (agents: one "
                              "per 50); 0 leaves it out (default: %(default)s)")
+    parser.add_argument("--repeats", type=_repeats, default=None,
+                        help="timed runs of each speed figure, the best kept (default: 3; "
+                             "1 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes for a smoke run: 200 agents, 2,000 open, 50,000 "
                              "commands; a peak of 200, 100,000 messages")
@@ -284,6 +294,9 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         agents, opens, replay, steps = [200], [2000], 50_000, 2_000
         size, peak = min(size, 100_000), min(peak, 200)
+    repeats = args.repeats
+    if repeats is None:
+        repeats = 1 if args.quick else 3
     live_size = size if args.live_size is None else args.live_size
     rows = [] if args.only == "figures" else measure(engines, agents, opens, replay, steps)
     figures = []
@@ -291,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
         from kefu._bench_figures import measure_figures
 
         figures = measure_figures(engine=engines[0], steps=steps, commands=replay, peak=peak,
-                                  size=size, live_size=live_size)
+                                  size=size, live_size=live_size, repeats=repeats)
     if args.json:
         print(json.dumps(rows + [f.to_json() for f in figures], indent=2))
         return 0
