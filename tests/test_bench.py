@@ -134,6 +134,27 @@ def test_bench_figures_run_as_many_times_as_asked(capsys: pytest.CaptureFixture[
     assert main(["bench", "--only", "figures", "--engines", ENGINE, *SMALL, "--size", "500",
                  "--sim-peak", "0", "--repeats", "2"]) == 0
     # open/close keeps its own three timed runs (its goal is counted by callgrind);
-    # apply, apply_columns and the tracker: a fresh subject each of 2 runs; the reports: 2.
-    assert runs == [3, *[1] * 4, 2, 2, *[1] * 2]
+    # apply, apply_columns and the tracker: a fresh subject each of 2 runs; the reports: 2;
+    # the tracker's steady queries: one run of 20.
+    assert runs == [3, *[1] * 4, 2, 2, *[1] * 2, 1]
     assert "LiveTracker fed" in capsys.readouterr().out
+
+
+def test_figures_are_timed_with_the_collector_on_and_its_pause_is_kept() -> None:
+    """The ``kefu`` command pauses the garbage collector for itself; a service that
+    embeds kefu has it on, so the library's figures are timed with it on."""
+    import gc
+
+    import kefu._bench_figures as figures
+
+    seen: list[bool] = []
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        figures._wall(lambda: seen.append(gc.isenabled()), 2)
+        assert seen == [True, True] and not gc.isenabled()
+        gc.enable()
+        figures._wall(lambda: seen.append(gc.isenabled()))
+        assert seen[-1] and gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
