@@ -48,7 +48,7 @@ from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi import intake as _intake
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.live_service import NO_DELTA, commit_counts, counts_figures
-from kefu.kpi.multiset import Multiset
+from kefu.kpi.multiset import BLOCK, Multiset
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.results import EXCLUDED_CODE
@@ -682,7 +682,8 @@ cdef int _place(_Books b, str sid, Session s) except -1:
     cdef list applied = [], vol_shop = [], vol_agents = []
     cdef tuple tables = b.tables
     cdef tuple units = s.shop_units
-    cdef dict agent_counts = b.agent_counts, counts, days = {}, members, mine
+    cdef dict agent_counts = b.agent_counts, counts, members, mine
+    cdef list days = []  # its buyer-days, each once, in order (a session has one or two)
     cdef set agents_changed = b.agents_changed
     cdef Py_ssize_t k, n = len(units)
     fate = s.fate
@@ -698,11 +699,13 @@ cdef int _place(_Books b, str sid, Session s) except -1:
             when = min(when, f_open, a_open)
             future = future or <double>f[0] > last or <double>a[0] > last
             continue
-        for basis, u in enumerate((f, a)):
-            key = _fixed_key(u)
-            applied += (basis, key)  # SESSION_COUNTS + basis
+        for basis in range(2):  # appended one by one: no pair tuple made
+            key = _fixed_key(f if basis == 0 else a)
+            applied.append(basis)  # SESSION_COUNTS + basis
+            applied.append(key)
             if key[3] != _EXCLUDED_CODE and unreached:
-                applied += (2 + basis, fate)  # SESSION_FATES + basis
+                applied.append(2 + basis)  # SESSION_FATES + basis
+                applied.append(fate)
     for value in s.agent_units:
         u = <tuple>value
         f_open = _open_until(u, last, threshold)
@@ -715,7 +718,8 @@ cdef int _place(_Books b, str sid, Session s) except -1:
         if agent is not None:
             if agent not in agent_counts:
                 agent_counts[agent] = {}
-            applied += (agent, _fixed_key(u))
+            applied.append(agent)
+            applied.append(_fixed_key(u))
             agents_changed.add(agent)
     s.applied = flat = _atomic(tuple(applied))
     for k in range(0, len(flat), 2):
@@ -753,7 +757,8 @@ cdef int _place(_Books b, str sid, Session s) except -1:
     for k in range(0, n, 2):
         f, a = <tuple>units[k], <tuple>units[k + 1]
         day = (f[7], f[3])
-        days[day] = None
+        if day not in days:
+            days.append(day)
         found = members.get(day)
         if found is None:
             mine = members[day] = {}
@@ -762,7 +767,7 @@ cdef int _place(_Books b, str sid, Session s) except -1:
         mine[sid] = _atomic((_atomic(order), sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2],
                              fate))
     s.days = tuple(days)
-    for day in s.days:  # the tracker's ``_unfolded.update(days)``, with no method call
+    for day in days:  # the tracker's ``_unfolded.update(days)``, with no method call
         b.unfolded.add(day)
     if when == INFINITY:  # nothing left to place again but by a new measure
         s.shop_units = s.agent_units = ()
@@ -793,6 +798,72 @@ if (WAITS, ABANDONS) != (0, 1):
     raise ImportError("kefu.kpi._live_c: service.tally's bags are not the ones it knows")
 
 
+cdef Py_ssize_t _LAZY_HELD = BLOCK  # values a LazyMultiset keeps before it is made
+
+
+@cython.final
+cdef class LazyMultiset:
+    """A :class:`kefu.kpi.multiset.Multiset` made when first needed: the tracker's bulk
+    changes (:meth:`change`, what its catch-ups commit) are kept as they come and
+    handed, in the same order, to the reference multiset when something else is
+    asked of it (its figures, its values, any other attribute) or once they hold
+    more than a block of values (so one nobody reads does not grow with its
+    changes). Its answers are then the reference's own, made by the same calls.
+    Why: a backfill's catch-up makes a multiset per agent and kind (and per K13
+    breakdown key), most never read before the next changes, and the Python
+    class's making and first change cost a few thousand instructions each; this
+    one's, a few hundred. O(1) per change; the making, what the reference's
+    changes cost."""
+
+    cdef object _made  # the reference multiset, once made (None: not yet)
+    cdef list _changes  # (adds, removes) handed over before it is made, in order
+    cdef Py_ssize_t _held  # values in them
+
+    def __cinit__(self):
+        self._changes = []
+
+    cpdef object made(self):
+        """The reference multiset, with every change handed over so far in it (made on
+        the first call). An error part-way (MemoryError, an interrupt) leaves the
+        changes kept, to be handed to a new one at the next call. O(changes)."""
+        if self._made is None:
+            ms = Multiset()
+            for adds, removes in self._changes:
+                ms.change(adds, removes)
+            self._made = ms
+            self._changes = None
+        return self._made
+
+    def change(self, adds, removes):
+        """:meth:`kefu.kpi.multiset.Multiset.change`: the same answer (whether the values
+        changed), the same values once made. Kept as it comes until then."""
+        if self._made is not None:
+            return self._made.change(adds, removes)
+        if adds and removes:  # the reference's cases of no change, in its order
+            if len(adds) == len(removes) and sorted(adds) == sorted(removes):
+                return False
+        elif not adds and not removes:
+            return False
+        self._changes.append((adds or (), removes or ()))
+        self._held += len(adds) + len(removes)
+        if self._held > _LAZY_HELD:
+            self.made()
+        return True
+
+    def durations(self):
+        """:meth:`kefu.kpi.multiset.Multiset.durations` of the values."""
+        return self.made().durations()
+
+    @property
+    def is_made(self):
+        """Whether the reference multiset has been made."""
+        return self._made is not None
+
+    def __getattr__(self, name):
+        """Anything else of the reference multiset (its count, values, methods)."""
+        return getattr(self.made(), name)
+
+
 cdef class Counts:
     """``live_service._Counts`` in C, the breakdown keys' counts of a tracker placing in
     C: the same fields (:func:`count` reads and writes them as C fields, not by
@@ -818,7 +889,7 @@ cdef class Counts:
         are never reported has none (a tracker holds a key per agent, hour and group:
         two multisets less each for the garbage collector to visit)."""
         if self._waits is None:
-            self._waits = Multiset()
+            self._waits = LazyMultiset.__new__(LazyMultiset)
         return self._waits
 
     @property
@@ -826,7 +897,7 @@ cdef class Counts:
         """Its times to abandon's multiset, made when first asked for (most keys never
         have an abandon)."""
         if self._abandons is None:
-            self._abandons = Multiset()
+            self._abandons = LazyMultiset.__new__(LazyMultiset)
         return self._abandons
 
     def commit(self):
