@@ -478,3 +478,31 @@ def test_K12_an_interrupted_making_of_a_multiset_loses_no_change(
     monkeypatch.setattr(Multiset, "change", real)
     assert lazy.durations() == reference.durations()
     assert lazy._blocks == reference._blocks == [[2.0, 3.0, 5.0]]
+
+
+@pytest.mark.parametrize("stretches", [(12345678901234567890,), ("ab",), (None,)])
+def test_K12_a_compiled_keeping_refuses_stretches_set_by_hand_and_reads_nothing_past_them(
+        stretches: tuple[Any, ...]) -> None:
+    """A session's stretches (who held it when) set by hand to something other than
+    (agent, start, end) tuples are refused with a TypeError when the session is
+    kept again (its agents read from them as from any sequence): never a read of
+    another object as a tuple. The tracker then measures the day again, whole."""
+    from kefu.kpi import Handover
+
+    t = LiveTracker(tz=SH)
+    t.add(Message("s0", "b0", BASE, Sender.BUYER, "m0"))
+    t.add(Handover("s0", "b0", "alice", BASE + 1.0))
+    t.shop(t.last)
+    t._sessions["s0"].stretches = stretches
+    t.add(Message("s0", "b0", BASE + 5.0, Sender.AGENT, "m1", agent_id="alice"))
+    if stretches == ("ab",):  # a str is a sequence: its first letter is no agent held
+        with pytest.raises(KeyError):
+            t.shop(t.last)
+    else:
+        with pytest.raises(TypeError):
+            t.shop(t.last)
+    fresh = LiveTracker(tz=SH)
+    fresh.extend([Message("s0", "b0", BASE, Sender.BUYER, "m0"),
+                  Handover("s0", "b0", "alice", BASE + 1.0),
+                  Message("s0", "b0", BASE + 5.0, Sender.AGENT, "m1", agent_id="alice")])
+    assert _answers(t, t.last) == _answers(fresh, t.last)

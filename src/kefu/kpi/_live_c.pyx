@@ -1223,10 +1223,11 @@ cdef int _take(_Books b, str sid, Session s, tl, Py_ssize_t j, m, list shop_unit
     stretches = _stretches_of(tl.agents, tl.starts, tl.ends, lo, hi)
     if stretches != s.stretches:
         # Each agent once or more (a set's discard and add are idempotent): no set made.
+        # Read as any sequence: a session's stretches set by hand are no tuple to cast.
         for x in s.stretches:
-            (<set>held_by[(<tuple>x)[0]]).discard(sid)
+            (<set>held_by[x[0]]).discard(sid)
         for x in stretches:
-            agent = (<tuple>x)[0]
+            agent = x[0]
             found = held_by.get(agent)
             if found is None:
                 found = held_by[agent] = set()
