@@ -506,3 +506,57 @@ def test_K12_a_compiled_keeping_refuses_stretches_set_by_hand_and_reads_nothing_
                   Handover("s0", "b0", "alice", BASE + 1.0),
                   Message("s0", "b0", BASE + 5.0, Sender.AGENT, "m1", agent_id="alice")])
     assert _answers(t, t.last) == _answers(fresh, t.last)
+
+
+def _placed_by_hand(**fields: Any) -> tuple[LiveTracker, Any, Any]:
+    """A tracker with one session measured, the compiled module and a new compiled
+    session with ``fields`` set by hand (skipped where the module is not built)."""
+    try:
+        module = importlib.import_module("kefu.kpi._live_c")
+    except ImportError:
+        pytest.skip("the compiled live module is not built")
+    t = LiveTracker(tz=SH)
+    t.add(Message("s0", "b0", BASE, Sender.BUYER, "m0"))
+    t.shop(t.last)
+    s = module.Session()
+    for name, value in fields.items():
+        setattr(s, name, value)
+    return t, module, s
+
+
+_NO_UNITS = [(1, 2), (12345678901234567890, "ab"), ((1.0,), (1.0,)), ("ab", "cd"),
+             ((0.0,) * 7, (0.0,) * 7)]
+
+
+@pytest.mark.parametrize("units", _NO_UNITS)
+@pytest.mark.parametrize("side", ["shop_units", "agent_units"])
+def test_K12_a_compiled_placing_refuses_units_set_by_hand_and_reads_nothing_past_them(
+        side: str, units: tuple[Any, ...]) -> None:
+    """A session's measured units set by hand to something other than tuples of their
+    eight fields (an int, a str, a shorter tuple) are refused with a TypeError when
+    the session is placed: never a read of another object as a tuple, or past a
+    tuple's end."""
+    t, module, s = _placed_by_hand(**{side: units})
+    with pytest.raises(TypeError):
+        module.place(t, "sx", s)
+
+
+@pytest.mark.parametrize("delta", [[1, 2], 12345678901234567890, (), (1, 2), "ab"])
+def test_K08_a_compiled_placing_refuses_a_delta_set_by_hand_and_writes_nothing_past_it(
+        delta: Any) -> None:
+    """A K08 sample's uncommitted delta set by hand to something other than a pair of
+    arrays is refused with a TypeError when a session adds its samples to it: never
+    a write into another object as if it were an array."""
+    t, module, s = _placed_by_hand(samples=(("k", b"\0" * 8),))
+    t._delta["k"] = delta
+    with pytest.raises(TypeError):
+        module.place(t, "sx", s)
+    assert t._delta["k"] == delta
+
+
+def test_K08_a_compiled_placing_refuses_samples_that_are_not_bytes() -> None:
+    """A session's K08 samples set by hand with None for their bytes are refused with a
+    TypeError, never read as bytes."""
+    t, module, s = _placed_by_hand(samples=(("k", None),))
+    with pytest.raises(TypeError):
+        module.place(t, "sx", s)

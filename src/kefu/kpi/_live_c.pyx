@@ -587,6 +587,15 @@ cdef inline double _open_until(tuple u, double last, double threshold) except? -
     return INFINITY
 
 
+cdef inline tuple _unit(object u):
+    """A session's measured unit read as a tuple of its eight fields, checked: a unit set
+    by hand to anything else (not a tuple, or a shorter one) is refused with a
+    TypeError, never read past its end. O(1)."""
+    if not isinstance(u, tuple) or len(<tuple>u) < 8:
+        raise TypeError(f"a measured unit is a tuple of eight fields, got {u!r}")
+    return <tuple>u
+
+
 cdef inline tuple _fixed_key(tuple u):
     """live_measure.fixed_key: a fixed unit's count key."""
     return _atomic((u[3], u[4], u[5], u[1], False, u[6], None))
@@ -691,7 +700,7 @@ cdef int _place(_Books b, str sid, Session s) except -1:
     if n % 2:  # pairs of (FIRST, ANY) units; the reference's strict zip refuses an odd tuple
         raise ValueError(f"a session's shop units come in pairs, got {n}")
     for k in range(0, n, 2):
-        f, a = <tuple>units[k], <tuple>units[k + 1]
+        f, a = _unit(units[k]), _unit(units[k + 1])
         f_open = _open_until(f, last, threshold)
         a_open = _open_until(a, last, threshold)
         if f_open != INFINITY or a_open != INFINITY:
@@ -707,7 +716,7 @@ cdef int _place(_Books b, str sid, Session s) except -1:
                 applied.append(2 + basis)  # SESSION_FATES + basis
                 applied.append(fate)
     for value in s.agent_units:
-        u = <tuple>value
+        u = _unit(value)
         f_open = _open_until(u, last, threshold)
         if f_open != INFINITY:
             vol_agents.append(u)
@@ -1002,7 +1011,13 @@ cdef int _add_samples(_Books b, Session s) except -1:
         found = deltas.get(key)
         if found is None:
             found = deltas[key] = (_new_doubles(), _new_doubles())
-        _extend(<array>(<tuple>found)[0], values)
+        if type(found) is not tuple or len(<tuple>found) != 2:  # set by hand: no read past it
+            raise TypeError(f"a K08 delta is a pair of arrays, got {found!r}")
+        added = (<tuple>found)[0]
+        if not isinstance(added, array) or not isinstance(values, bytes):
+            raise TypeError(f"a K08 delta's array and a sample's bytes, got {added!r}, "
+                            f"{values!r}")
+        _extend(<array>added, <bytes>values)
     for agent in s.served:
         _bump_one(served, agent)
     tracker = b.tracker
@@ -1028,6 +1043,8 @@ cdef tuple _keys_of(dict known, owner):
         found = known[owner] = _atomic((
             _atomic((owner, "first", "cal")), _atomic((owner, "first", "win")),
             _atomic((owner, "replies", "cal")), _atomic((owner, "replies", "win"))))
+    elif type(found) is not tuple or len(<tuple>found) != 4:  # set by hand: no read past it
+        raise TypeError(f"an owner's multiset keys are four, got {found!r}")
     return <tuple>found
 
 
