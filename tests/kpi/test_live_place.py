@@ -290,7 +290,9 @@ def test_K12_K13_a_compiled_catch_up_makes_no_multiset_nothing_reads() -> None:
     catch-up of answered sessions only, each breakdown key holds its waits' multiset
     and none for abandons (a tracker holds a key per agent, hour and group, and each
     object it keeps the garbage collector visits at its every full pass), and the
-    figures are those of the pure function."""
+    figures are those of the pure function. Each of those multisets, and each of the
+    K08 ones, is the compiled one made on first need: no reference multiset is made
+    until a query reads their values."""
     import gc
 
     from kefu.kpi import Handover, Message, service_figures
@@ -309,7 +311,9 @@ def test_K12_K13_a_compiled_catch_up_makes_no_multiset_nothing_reads() -> None:
     tracker.extend(records)
     tracker.shop()
     gc.collect()  # what earlier tests left in cycles
-    held = sum(type(o) is Multiset for o in gc.get_objects())
+    lazy = importlib.import_module("kefu.kpi._live_c").LazyMultiset
+    assert sum(type(o) is Multiset for o in gc.get_objects()) == 0
+    held = sum(type(o) is lazy for o in gc.get_objects())
     assert held == len(tracker._samples) + len(tracker._service._parts)
     messages = [r for r in records if type(r) is Message]
     handovers = [r for r in records if type(r) is Handover]
@@ -386,3 +390,173 @@ def test_K12_a_sessions_tuples_out_of_the_collectors_sight_hold_no_container() -
             gc.enable()
     for name in ("order", "samples", "served", "stretches", "quality"):
         assert seen.get(name), name
+
+
+def _lazy_multiset() -> Any:
+    """A new compiled multiset made on first need (``_live_c.LazyMultiset``), or a skip
+    where the compiled modules are not built."""
+    try:
+        module = importlib.import_module("kefu.kpi._live_c")
+    except ImportError:
+        pytest.skip("the compiled live module is not built")
+    return module.LazyMultiset()
+
+
+_SAMPLE_VALUES = st.one_of(st.integers(0, 400).map(float), st.just(0.1),
+                           st.floats(0, 1e6, allow_nan=False, allow_infinity=False))
+
+
+@given(st.lists(st.tuples(st.lists(_SAMPLE_VALUES, max_size=300), st.integers(0, 300),
+                          st.booleans()), max_size=8),
+       st.randoms(use_true_random=False))
+def test_K08_K12_a_multiset_made_on_first_need_equals_the_reference(
+        changes: list[tuple[list[float], int, bool]], rnd: random.Random) -> None:
+    """The compiled placing's multisets (K08 samples, K13 waits) keep bulk changes until
+    something reads them, then hand them to the reference multiset: every change
+    says what the reference's says (a value given back changes nothing), and the
+    figures and values read at any point are the reference's, whether they held a
+    block's worth of values or not (past that, the reference is made)."""
+    from kefu.kpi.multiset import Multiset
+
+    lazy, reference = _lazy_multiset(), Multiset()
+    present: list[float] = []
+    for adds, n_out, read in changes:
+        removes = [present.pop(rnd.randrange(len(present)))
+                   for _ in range(min(n_out, len(present)))]
+        if rnd.random() < 0.2:
+            adds = list(removes)  # a session measured again, unchanged
+        present += adds
+        assert lazy.change(list(adds), list(removes)) == reference.change(adds, removes)
+        if read:
+            assert lazy.durations() == reference.durations()
+    assert lazy.count == reference.count == len(present)
+    assert lazy.durations() == reference.durations()
+    assert lazy._blocks == reference._blocks
+
+
+def test_K12_a_multiset_made_on_first_need_nobody_reads_keeps_a_block_at_most() -> None:
+    """Changes nobody reads are kept until they hold more than a block of values; then
+    the reference multiset is made and keeps to its own bound (no more than its
+    values waiting), so a tracker never asked for response times does not grow
+    with its catch-ups."""
+    from kefu.kpi.multiset import BLOCK
+
+    lazy = _lazy_multiset()
+    lazy.change([1.0, 2.0], [])
+    assert not lazy.is_made
+    for k in range(BLOCK):
+        lazy.change([float(k + 3)], [float(k + 2) if k else 2.0])
+    assert lazy.is_made
+    assert lazy._held <= 2 * lazy.count + BLOCK
+    assert lazy.count == 2
+
+
+def test_K12_an_interrupted_making_of_a_multiset_loses_no_change(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while the reference multiset is made from the changes kept (an
+    interrupt, MemoryError) keeps them all: the next read makes it again, whole."""
+    from kefu.kpi.multiset import Multiset
+
+    lazy, reference = _lazy_multiset(), Multiset()
+    for adds, removes in (([3.0, 1.0], []), ([2.0], [1.0]), ([5.0], [])):
+        lazy.change(adds, removes)
+        reference.change(adds, removes)
+    real = Multiset.change
+    calls = 0
+
+    def failing(self: Multiset, adds: Any, removes: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+        return real(self, adds, removes)
+
+    monkeypatch.setattr(Multiset, "change", failing)
+    with pytest.raises(KeyboardInterrupt):
+        lazy.durations()
+    assert not lazy.is_made
+    monkeypatch.setattr(Multiset, "change", real)
+    assert lazy.durations() == reference.durations()
+    assert lazy._blocks == reference._blocks == [[2.0, 3.0, 5.0]]
+
+
+@pytest.mark.parametrize("stretches", [(12345678901234567890,), ("ab",), (None,)])
+def test_K12_a_compiled_keeping_refuses_stretches_set_by_hand_and_reads_nothing_past_them(
+        stretches: tuple[Any, ...]) -> None:
+    """A session's stretches (who held it when) set by hand to something other than
+    (agent, start, end) tuples are refused with a TypeError when the session is
+    kept again (its agents read from them as from any sequence): never a read of
+    another object as a tuple. The tracker then measures the day again, whole."""
+    from kefu.kpi import Handover
+
+    t = LiveTracker(tz=SH)
+    t.add(Message("s0", "b0", BASE, Sender.BUYER, "m0"))
+    t.add(Handover("s0", "b0", "alice", BASE + 1.0))
+    t.shop(t.last)
+    t._sessions["s0"].stretches = stretches
+    t.add(Message("s0", "b0", BASE + 5.0, Sender.AGENT, "m1", agent_id="alice"))
+    if stretches == ("ab",):  # a str is a sequence: its first letter is no agent held
+        with pytest.raises(KeyError):
+            t.shop(t.last)
+    else:
+        with pytest.raises(TypeError):
+            t.shop(t.last)
+    fresh = LiveTracker(tz=SH)
+    fresh.extend([Message("s0", "b0", BASE, Sender.BUYER, "m0"),
+                  Handover("s0", "b0", "alice", BASE + 1.0),
+                  Message("s0", "b0", BASE + 5.0, Sender.AGENT, "m1", agent_id="alice")])
+    assert _answers(t, t.last) == _answers(fresh, t.last)
+
+
+def _placed_by_hand(**fields: Any) -> tuple[LiveTracker, Any, Any]:
+    """A tracker with one session measured, the compiled module and a new compiled
+    session with ``fields`` set by hand (skipped where the module is not built)."""
+    try:
+        module = importlib.import_module("kefu.kpi._live_c")
+    except ImportError:
+        pytest.skip("the compiled live module is not built")
+    t = LiveTracker(tz=SH)
+    t.add(Message("s0", "b0", BASE, Sender.BUYER, "m0"))
+    t.shop(t.last)
+    s = module.Session()
+    for name, value in fields.items():
+        setattr(s, name, value)
+    return t, module, s
+
+
+_NO_UNITS = [(1, 2), (12345678901234567890, "ab"), ((1.0,), (1.0,)), ("ab", "cd"),
+             ((0.0,) * 7, (0.0,) * 7)]
+
+
+@pytest.mark.parametrize("units", _NO_UNITS)
+@pytest.mark.parametrize("side", ["shop_units", "agent_units"])
+def test_K12_a_compiled_placing_refuses_units_set_by_hand_and_reads_nothing_past_them(
+        side: str, units: tuple[Any, ...]) -> None:
+    """A session's measured units set by hand to something other than tuples of their
+    eight fields (an int, a str, a shorter tuple) are refused with a TypeError when
+    the session is placed: never a read of another object as a tuple, or past a
+    tuple's end."""
+    t, module, s = _placed_by_hand(**{side: units})
+    with pytest.raises(TypeError):
+        module.place(t, "sx", s)
+
+
+@pytest.mark.parametrize("delta", [[1, 2], 12345678901234567890, (), (1, 2), "ab"])
+def test_K08_a_compiled_placing_refuses_a_delta_set_by_hand_and_writes_nothing_past_it(
+        delta: Any) -> None:
+    """A K08 sample's uncommitted delta set by hand to something other than a pair of
+    arrays is refused with a TypeError when a session adds its samples to it: never
+    a write into another object as if it were an array."""
+    t, module, s = _placed_by_hand(samples=(("k", b"\0" * 8),))
+    t._delta["k"] = delta
+    with pytest.raises(TypeError):
+        module.place(t, "sx", s)
+    assert t._delta["k"] == delta
+
+
+def test_K08_a_compiled_placing_refuses_samples_that_are_not_bytes() -> None:
+    """A session's K08 samples set by hand with None for their bytes are refused with a
+    TypeError, never read as bytes."""
+    t, module, s = _placed_by_hand(samples=(("k", None),))
+    with pytest.raises(TypeError):
+        module.place(t, "sx", s)

@@ -48,7 +48,7 @@ from kefu.kpi.clocks import MET, MISSED, PENDING
 from kefu.kpi import intake as _intake
 from kefu.kpi.errors import NestedCall
 from kefu.kpi.live_service import NO_DELTA, commit_counts, counts_figures
-from kefu.kpi.multiset import Multiset
+from kefu.kpi.multiset import BLOCK, Multiset
 from kefu.kpi.measure import NEVER_REACHED, REACHED, STILL_WAITING, Samples
 from kefu.kpi.records import MAX_TIME, MIN_TIME, Message, Sender
 from kefu.kpi.results import EXCLUDED_CODE
@@ -587,6 +587,15 @@ cdef inline double _open_until(tuple u, double last, double threshold) except? -
     return INFINITY
 
 
+cdef inline tuple _unit(object u):
+    """A session's measured unit read as a tuple of its eight fields, checked: a unit set
+    by hand to anything else (not a tuple, or a shorter one) is refused with a
+    TypeError, never read past its end. O(1)."""
+    if not isinstance(u, tuple) or len(<tuple>u) < 8:
+        raise TypeError(f"a measured unit is a tuple of eight fields, got {u!r}")
+    return <tuple>u
+
+
 cdef inline tuple _fixed_key(tuple u):
     """live_measure.fixed_key: a fixed unit's count key."""
     return _atomic((u[3], u[4], u[5], u[1], False, u[6], None))
@@ -603,33 +612,95 @@ cdef int _bump_one(dict counts, object key) except -1:
     return 0
 
 
+@cython.final
+cdef class _Books:
+    """The tracker's books a placing writes to, read off the tracker once per call of
+    :func:`place`, :func:`take` or :func:`take_all` (a walk of a few dozen sessions)
+    and held as C fields: the per-session work then reads each as a field, not by an
+    attribute lookup on the tracker (about twenty a session, a few hundred
+    instructions each). Typed as the tracker's own books are (TypeError if one is
+    not), and only read: every change goes into the tracker's own dicts, sets and
+    lists, so nothing is written back. The tracker replaces none of them while a
+    walk is placed (its flush makes new ones between walks only). O(1) to make."""
+
+    cdef object tracker
+    cdef double last, threshold
+    cdef bint python_place  # the tracker places in Python (``_place`` None)
+    cdef tuple tables
+    cdef dict agent_counts, by_buyer, held_by, sample_keys, later, volatile, waiting
+    cdef dict members, delta, served, out
+    cdef set agents_changed, future, unfolded
+    cdef list timers, quality
+    cdef object service
+    # The service's own fields when its parts are :class:`Counts` (``parts`` None: it
+    # counts with its own code, the reference).
+    cdef dict parts
+    cdef set changed
+    cdef object answer_within, short_abandon
+
+
+cdef _Books _books_of(tracker):
+    """The books of ``tracker`` (see :class:`_Books`)."""
+    cdef _Books b = _Books.__new__(_Books)
+    b.tracker = tracker
+    b.last = tracker._feed.last
+    b.threshold = tracker._opts.threshold
+    b.python_place = tracker._place is None
+    b.tables = tracker._tables
+    b.agent_counts = tracker._agent_counts
+    b.agents_changed = tracker._agents_changed
+    b.by_buyer = tracker._by_buyer
+    b.held_by = tracker._held_by
+    b.sample_keys = tracker._sample_keys
+    b.future = tracker._future
+    b.later = tracker._later
+    b.volatile = tracker._volatile
+    b.timers = tracker._timers
+    b.waiting = tracker._waiting
+    b.quality = tracker._quality
+    b.members = tracker._members
+    b.unfolded = tracker._unfolded
+    b.delta = tracker._delta
+    b.served = tracker._served
+    b.out = tracker._out
+    service = b.service = tracker._service
+    if service._new_part is Counts:
+        b.parts = service._parts
+        b.changed = service._changed
+        b.answer_within = service._answer_within
+        b.short_abandon = service._short_abandon
+    return b
+
+
 def place(tracker, str sid, Session s not None):
     """:meth:`kefu.kpi.live.LiveTracker._apply` compiled: the same work in the same
     order (its docstring and the module's say what and why), on the tracker's
     own dicts and lists: count a measured session's fixed units, register its
     volatile ones, add its K08 samples and K13 contact, file its buyer-day
     members. O(units + samples of the session)."""
-    _place(tracker, sid, s)
+    _place(_books_of(tracker), sid, s)
 
 
-cdef int _place(tracker, str sid, Session s) except -1:
-    """:func:`place`, called from C (:func:`take`'s) with no Python call per session."""
-    cdef double last = tracker._feed.last
-    cdef double threshold = tracker._opts.threshold
+cdef int _place(_Books b, str sid, Session s) except -1:
+    """:func:`place`, called from C (:func:`take`'s) with no Python call per session, on
+    the books ``b`` of the tracker."""
+    cdef double last = b.last
+    cdef double threshold = b.threshold
     cdef double when = INFINITY, f_open, a_open
     cdef bint future = False
     cdef list applied = [], vol_shop = [], vol_agents = []
-    cdef tuple tables = tracker._tables
+    cdef tuple tables = b.tables
     cdef tuple units = s.shop_units
-    cdef dict agent_counts = tracker._agent_counts, counts, days = {}, members, mine
-    cdef set agents_changed = tracker._agents_changed
+    cdef dict agent_counts = b.agent_counts, counts, members, mine
+    cdef list days = []  # its buyer-days, each once, in order (a session has one or two)
+    cdef set agents_changed = b.agents_changed
     cdef Py_ssize_t k, n = len(units)
     fate = s.fate
     cdef bint unreached = fate != _REACHED
     if n % 2:  # pairs of (FIRST, ANY) units; the reference's strict zip refuses an odd tuple
         raise ValueError(f"a session's shop units come in pairs, got {n}")
     for k in range(0, n, 2):
-        f, a = <tuple>units[k], <tuple>units[k + 1]
+        f, a = _unit(units[k]), _unit(units[k + 1])
         f_open = _open_until(f, last, threshold)
         a_open = _open_until(a, last, threshold)
         if f_open != INFINITY or a_open != INFINITY:
@@ -637,13 +708,15 @@ cdef int _place(tracker, str sid, Session s) except -1:
             when = min(when, f_open, a_open)
             future = future or <double>f[0] > last or <double>a[0] > last
             continue
-        for basis, u in enumerate((f, a)):
-            key = _fixed_key(u)
-            applied += (basis, key)  # SESSION_COUNTS + basis
+        for basis in range(2):  # appended one by one: no pair tuple made
+            key = _fixed_key(f if basis == 0 else a)
+            applied.append(basis)  # SESSION_COUNTS + basis
+            applied.append(key)
             if key[3] != _EXCLUDED_CODE and unreached:
-                applied += (2 + basis, fate)  # SESSION_FATES + basis
+                applied.append(2 + basis)  # SESSION_FATES + basis
+                applied.append(fate)
     for value in s.agent_units:
-        u = <tuple>value
+        u = _unit(value)
         f_open = _open_until(u, last, threshold)
         if f_open != INFINITY:
             vol_agents.append(u)
@@ -654,7 +727,8 @@ cdef int _place(tracker, str sid, Session s) except -1:
         if agent is not None:
             if agent not in agent_counts:
                 agent_counts[agent] = {}
-            applied += (agent, _fixed_key(u))
+            applied.append(agent)
+            applied.append(_fixed_key(u))
             agents_changed.add(agent)
     s.applied = flat = _atomic(tuple(applied))
     for k in range(0, len(flat), 2):
@@ -662,37 +736,38 @@ cdef int _place(tracker, str sid, Session s) except -1:
         counts = tables[where] if type(where) is int else agent_counts[where]
         _bump_one(counts, flat[k + 1])
     if future:
-        tracker._future.add(sid)
+        b.future.add(sid)
     else:
-        _add_samples(tracker, s)
+        _add_samples(b, s)
     contact = s.contact
     if contact is not None:
         c = contact[8]
-        if c > tracker._feed.last:
-            tracker._later[sid] = contact
+        if c > b.last:
+            b.later[sid] = contact
             when = min(when, <double>c)
         else:
-            _count_in(tracker, sid, contact)
+            _count_in(b, sid, contact)
     if vol_shop or vol_agents:
-        tracker._volatile[sid] = (vol_shop, vol_agents)
+        b.volatile[sid] = (vol_shop, vol_agents)
     s.when = when
     if when != INFINITY:
-        _heappush(tracker._timers, (when, sid))
+        _heappush(b.timers, (when, sid))
     buyer, waiting = s.buyer, s.waiting
     if waiting is not None and buyer is not None:
-        tracker._waiting[sid] = (buyer, waiting)
+        b.waiting[sid] = (buyer, waiting)
     quality = s.quality
     cdef list summed
     if any(quality):
-        summed = tracker._quality
+        summed = b.quality
         for k, x in enumerate(quality):
             summed[k] += x
-    members = tracker._members
+    members = b.members
     order = s.order
     for k in range(0, n, 2):
         f, a = <tuple>units[k], <tuple>units[k + 1]
         day = (f[7], f[3])
-        days[day] = None
+        if day not in days:
+            days.append(day)
         found = members.get(day)
         if found is None:
             mine = members[day] = {}
@@ -701,22 +776,27 @@ cdef int _place(tracker, str sid, Session s) except -1:
         mine[sid] = _atomic((_atomic(order), sid, f[0], f[4], f[1], f[2], a[0], a[1], a[2],
                              fate))
     s.days = tuple(days)
-    tracker._unfolded.update(days)
+    for day in days:  # the tracker's ``_unfolded.update(days)``, with no method call
+        b.unfolded.add(day)
     if when == INFINITY:  # nothing left to place again but by a new measure
         s.shop_units = s.agent_units = ()
     return 0
 
 
-cdef int _count_in(tracker, str sid, contact) except -1:
+cdef int _count_in(_Books b, str sid, contact) except -1:
     """``LiveTracker._count_in``: count a placed session's K13 contact, unless it is the
     one it had when it was taken back in this flush (``_out``: still counted)."""
-    old = (<dict>tracker._out).pop(sid, None)
+    old = b.out.pop(sid, None)
     if old == contact:
         return 0
-    service = tracker._service
+    if b.parts is None:  # a service of the reference's parts: its own count
+        if old is not None:
+            b.service.count(old, -1)
+        b.service.count(contact, 1)
+        return 0
     if old is not None:
-        count(service, old, -1)
-    count(service, contact, 1)
+        _count(b.parts, b.changed, b.answer_within, b.short_abandon, old, -1)
+    _count(b.parts, b.changed, b.answer_within, b.short_abandon, contact, 1)
     return 0
 
 
@@ -725,6 +805,72 @@ cdef tuple _NO_DELTA = NO_DELTA
 cdef object _ABANDONED_CODE = _ABANDONED
 if (WAITS, ABANDONS) != (0, 1):
     raise ImportError("kefu.kpi._live_c: service.tally's bags are not the ones it knows")
+
+
+cdef Py_ssize_t _LAZY_HELD = BLOCK  # values a LazyMultiset keeps before it is made
+
+
+@cython.final
+cdef class LazyMultiset:
+    """A :class:`kefu.kpi.multiset.Multiset` made when first needed: the tracker's bulk
+    changes (:meth:`change`, what its catch-ups commit) are kept as they come and
+    handed, in the same order, to the reference multiset when something else is
+    asked of it (its figures, its values, any other attribute) or once they hold
+    more than a block of values (so one nobody reads does not grow with its
+    changes). Its answers are then the reference's own, made by the same calls.
+    Why: a backfill's catch-up makes a multiset per agent and kind (and per K13
+    breakdown key), most never read before the next changes, and the Python
+    class's making and first change cost a few thousand instructions each; this
+    one's, a few hundred. O(1) per change; the making, what the reference's
+    changes cost."""
+
+    cdef object _made  # the reference multiset, once made (None: not yet)
+    cdef list _changes  # (adds, removes) handed over before it is made, in order
+    cdef Py_ssize_t _held  # values in them
+
+    def __cinit__(self):
+        self._changes = []
+
+    cpdef object made(self):
+        """The reference multiset, with every change handed over so far in it (made on
+        the first call). An error part-way (MemoryError, an interrupt) leaves the
+        changes kept, to be handed to a new one at the next call. O(changes)."""
+        if self._made is None:
+            ms = Multiset()
+            for adds, removes in self._changes:
+                ms.change(adds, removes)
+            self._made = ms
+            self._changes = None
+        return self._made
+
+    def change(self, adds, removes):
+        """:meth:`kefu.kpi.multiset.Multiset.change`: the same answer (whether the values
+        changed), the same values once made. Kept as it comes until then."""
+        if self._made is not None:
+            return self._made.change(adds, removes)
+        if adds and removes:  # the reference's cases of no change, in its order
+            if len(adds) == len(removes) and sorted(adds) == sorted(removes):
+                return False
+        elif not adds and not removes:
+            return False
+        self._changes.append((adds or (), removes or ()))
+        self._held += len(adds) + len(removes)
+        if self._held > _LAZY_HELD:
+            self.made()
+        return True
+
+    def durations(self):
+        """:meth:`kefu.kpi.multiset.Multiset.durations` of the values."""
+        return self.made().durations()
+
+    @property
+    def is_made(self):
+        """Whether the reference multiset has been made."""
+        return self._made is not None
+
+    def __getattr__(self, name):
+        """Anything else of the reference multiset (its count, values, methods)."""
+        return getattr(self.made(), name)
 
 
 cdef class Counts:
@@ -752,7 +898,7 @@ cdef class Counts:
         are never reported has none (a tracker holds a key per agent, hour and group:
         two multisets less each for the garbage collector to visit)."""
         if self._waits is None:
-            self._waits = Multiset()
+            self._waits = LazyMultiset.__new__(LazyMultiset)
         return self._waits
 
     @property
@@ -760,7 +906,7 @@ cdef class Counts:
         """Its times to abandon's multiset, made when first asked for (most keys never
         have an abandon)."""
         if self._abandons is None:
-            self._abandons = Multiset()
+            self._abandons = LazyMultiset.__new__(LazyMultiset)
         return self._abandons
 
     def commit(self):
@@ -781,9 +927,22 @@ cpdef int count(service, tuple contact, long n) except -1:
     if service._new_part is not Counts:
         service.count(contact, n)
         return 0
+    return _count(service._parts, service._changed, service._answer_within,
+                  service._short_abandon, contact, n)
+
+
+cdef tuple _SHOP_PART = ("shop", None)
+
+
+cdef int _count(dict parts, set changed, answer_within, short_abandon, tuple contact,
+                long n) except -1:
+    """:func:`count` on a service's fields (its parts, its changed keys, its
+    ``answer_within`` and ``short_abandon``), read once per walk by the placing
+    (:class:`_Books`). A key goes into ``changed`` with its first duration since
+    the last commit (its delta still the shared empty one): every later duration
+    finds it there already (a commit empties both), so its key is not hashed
+    again for the set. O(1)."""
     day, hour, group, agent, code, wait, moved, reason, _c = contact
-    cdef dict parts = service._parts
-    cdef set changed = service._changed
     cdef Counts acc
     # service.tally's effect, once: which count moves, and where the duration goes.
     cdef Py_ssize_t first = 6, second = -1, bag = -1
@@ -791,17 +950,17 @@ cpdef int count(service, tuple contact, long n) except -1:
     if reason is None:
         if code == _ANSWERED_CODE:
             first, bag, moves = 0, 0, moved
-            if wait <= service._answer_within:
+            if wait <= answer_within:
                 second = 1
         elif code == _ABANDONED_CODE:
             first, bag = 2, 2
-            if wait < service._short_abandon:
+            if wait < short_abandon:
                 second = 3
         else:
             first = 4
     if bag >= 0 and n < 0:
         bag += 1
-    keys = (("shop", None), ("day", day), ("hour", (day, hour)), ("group", group),
+    keys = (_SHOP_PART, ("day", day), ("hour", (day, hour)), ("group", group),
             ("agent", agent))
     cdef Py_ssize_t k, last = 5 if agent is not None else 4
     cdef list cnt
@@ -832,30 +991,40 @@ cpdef int count(service, tuple contact, long n) except -1:
             delta = acc.delta
             if delta is _NO_DELTA:  # its first duration since the last commit
                 delta = acc.delta = ([], [], [], [])
+                changed.add(part)
             elif delta is None or len(<tuple>delta) != 4:  # set by hand: no read past it
                 raise TypeError(f"a breakdown key's delta is four lists, got {delta!r}")
             (<list?>(<tuple>delta)[bag]).append(wait)
-            changed.add(part)
         acc.contacts += n
         if not acc.contacts:
             del parts[part]
     return 0
 
 
-cdef int _add_samples(tracker, Session s) except -1:
+cdef int _add_samples(_Books b, Session s) except -1:
     """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
     delta (their bytes copied onto its array: no float object), its agents and
-    counts added."""
-    cdef dict deltas = tracker._delta, served = tracker._served
+    counts added (a count of none, most sessions' excluded waits, adds nothing:
+    no lookup of the tracker's count)."""
+    cdef dict deltas = b.delta, served = b.served
     for key, values in s.samples:
         found = deltas.get(key)
         if found is None:
             found = deltas[key] = (_new_doubles(), _new_doubles())
-        _extend(<array>(<tuple>found)[0], values)
+        if type(found) is not tuple or len(<tuple>found) != 2:  # set by hand: no read past it
+            raise TypeError(f"a K08 delta is a pair of arrays, got {found!r}")
+        added = (<tuple>found)[0]
+        if not isinstance(added, array) or not isinstance(values, bytes):
+            raise TypeError(f"a K08 delta's array and a sample's bytes, got {added!r}, "
+                            f"{values!r}")
+        _extend(<array>added, <bytes>values)
     for agent in s.served:
         _bump_one(served, agent)
-    tracker._unanswered += s.unanswered
-    tracker._dropped += s.dropped
+    tracker = b.tracker
+    if s.unanswered != 0:
+        tracker._unanswered += s.unanswered
+    if s.dropped != 0:
+        tracker._dropped += s.dropped
     return 0
 
 
@@ -874,6 +1043,8 @@ cdef tuple _keys_of(dict known, owner):
         found = known[owner] = _atomic((
             _atomic((owner, "first", "cal")), _atomic((owner, "first", "win")),
             _atomic((owner, "replies", "cal")), _atomic((owner, "replies", "win"))))
+    elif type(found) is not tuple or len(<tuple>found) != 4:  # set by hand: no read past it
+        raise TypeError(f"an owner's multiset keys are four, got {found!r}")
     return <tuple>found
 
 
@@ -1019,17 +1190,17 @@ def take(tracker, str sid, Session s not None, tl, Py_ssize_t j, m, list shop_un
     (``j`` in ``tl``, -1: not in it) and place it. O(units + samples + stretches
     of the session). ``contact``: its K13 contact as :func:`take_all` found it for
     the whole walk at once (else asked of ``contact_of`` here)."""
-    _take(tracker, sid, s, tl, j, m, shop_units, agent_units, waiting, samples, quality,
-          contact)
+    _take(_books_of(tracker), sid, s, tl, j, m, shop_units, agent_units, waiting, samples,
+          quality, contact)
 
 
-cdef int _take(tracker, str sid, Session s, tl, Py_ssize_t j, m, list shop_units,
+cdef int _take(_Books b, str sid, Session s, tl, Py_ssize_t j, m, list shop_units,
                list agent_units, waiting, tuple samples, tuple quality,
                contact) except -1:
     """:func:`take`, called from C (:func:`take_all`'s) with no Python call per
-    session."""
-    cdef dict by_buyer = tracker._by_buyer, held_by = tracker._held_by
-    cdef dict known = tracker._sample_keys
+    session, on the books ``b`` of the tracker."""
+    cdef dict by_buyer = b.by_buyer, held_by = b.held_by
+    cdef dict known = b.sample_keys
     cdef list out = []
     cdef Py_ssize_t lo = 0, hi = 0
     buyer = tl.buyers[j] if j >= 0 else None
@@ -1050,7 +1221,8 @@ cdef int _take(tracker, str sid, Session s, tl, Py_ssize_t j, m, list shop_units
     s.fate = _fate(tl, j) if j >= 0 else _REACHED
     s.waiting = waiting
     shop_samples, agent_samples, s.unanswered, s.dropped = samples
-    served = tuple(sorted(agent_samples))
+    # Its agents in order: most sessions have one or none, already in order.
+    served = tuple(sorted(agent_samples)) if len(agent_samples) > 1 else tuple(agent_samples)
     _samples_into(out, known, None, shop_samples)
     for agent in served:
         _samples_into(out, known, agent, agent_samples[agent])
@@ -1067,19 +1239,22 @@ cdef int _take(tracker, str sid, Session s, tl, Py_ssize_t j, m, list shop_units
         lo, hi = tl.s_lo[j], tl.s_hi[j]
     stretches = _stretches_of(tl.agents, tl.starts, tl.ends, lo, hi)
     if stretches != s.stretches:
-        for agent in {x[0] for x in s.stretches}:
-            (<set>held_by[agent]).discard(sid)
-        for agent in {x[0] for x in stretches}:
+        # Each agent once or more (a set's discard and add are idempotent): no set made.
+        # Read as any sequence: a session's stretches set by hand are no tuple to cast.
+        for x in s.stretches:
+            (<set>held_by[x[0]]).discard(sid)
+        for x in stretches:
+            agent = x[0]
             found = held_by.get(agent)
             if found is None:
                 found = held_by[agent] = set()
             (<set>found).add(sid)
         s.stretches = stretches
     s.quality = _atomic(quality)
-    if tracker._place is None:
-        tracker._apply(sid, s)
+    if b.python_place:
+        b.tracker._apply(sid, s)
     else:
-        _place(tracker, sid, s)
+        _place(b, sid, s)
     return 0
 
 
@@ -1113,13 +1288,21 @@ def fold(tracker, tuple day, double as_of):
     """:meth:`kefu.kpi.live.LiveTracker._fold` compiled: a buyer-day's FIRST and ANY units
     (and K02 fates) at ``as_of``, as a list of bumps, the same in the same order.
     O(members log members)."""
-    cdef double threshold = tracker._opts.threshold, warn = tracker._opts.warn_after
-    cdef list members = sorted([m for m in (<dict>tracker._members[day]).values()
-                                if <double>m[2] <= as_of])
+    opts = tracker._opts
+    return _fold(tracker._members[day], tracker._excluded, day, as_of, opts.threshold,
+                 opts.warn_after)
+
+
+cdef list _fold(dict of_day, dict excluded, tuple day, double as_of, double threshold,
+                double warn):
+    """:func:`fold` on the tracker's fields: the day's members (``_members[day]``), its
+    exclusions, its threshold and ``warn_after`` (read once per flush by
+    :func:`refold`)."""
+    cdef list members = sorted([m for m in of_day.values() if <double>m[2] <= as_of])
     if not members:
         return []
     buyer, date = day
-    reason = tracker._excluded.get(buyer)
+    reason = excluded.get(buyer)
     cdef tuple win = members[0], m
     cdef double w_start = win[2], start, a_c = INFINITY
     cdef Py_ssize_t k
@@ -1181,6 +1364,8 @@ def refold(tracker):
     cdef dict folded = tracker._folded, by_day = tracker._members, members
     cdef set volatile_days = tracker._volatile_days
     cdef double last = tracker._feed.last, threshold = tracker._opts.threshold
+    cdef double warn = tracker._opts.warn_after
+    cdef dict excluded = tracker._excluded
     cdef tuple flat, m
     cdef list out
     cdef Py_ssize_t k
@@ -1205,7 +1390,7 @@ def refold(tracker):
             volatile_days.add(day)
             continue
         out = []
-        for where, key in fold(tracker, day, last):
+        for where, key in _fold(members, excluded, day, last, threshold, warn):
             out.append(where)
             out.append(key)
         folded[day] = flat = tuple(out)
@@ -1286,6 +1471,7 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     for s in sessions:  # all checked before any is kept again: none is left half taken
         if not isinstance(s, Session):
             raise TypeError(f"take_all: a compiled Session per session, got {type(s)!r}")
+    cdef _Books books = _books_of(tracker)
     for k in range(len(sids)):
         sid = sids[k]
         s = sessions[k]
@@ -1297,7 +1483,7 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         if (j >= 0 and _fate(tl, j) == _STILL_WAITING and mine
                 and buyers[j] not in excluded):
             waiting = (<tuple>mine[0])[0]
-        _take(tracker, sid, <Session>s, tl, j, m, mine, units[1], waiting,
+        _take(books, sid, <Session>s, tl, j, m, mine, units[1], waiting,
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))

@@ -407,6 +407,10 @@ class LiveTracker:
         self._take_all_c = compiled_live("take_all") if self._take_c is not None else None
         # The walk: its unit hooks compiled with the compiled kernel (live_measure).
         self._measure_cls = measure_class()
+        # The K08 multisets' class: made on first need in C with the placing (the
+        # reference's own figures: ``_live_c.LazyMultiset``).
+        self._multiset: Callable[[], Multiset] = (
+            compiled_live("LazyMultiset") if self._place is not None else None) or Multiset
         # Local-hour tables of the calendars' spans (:meth:`_contacts_of`).
         self._hour_tables: dict[tuple[float, float], Any] = {}
         # Folding the buyer-days a flush changed (:meth:`_refold` of each): in C with them.
@@ -888,7 +892,8 @@ class LiveTracker:
         m = self._measure_cls(tl, opts, self._calendar(tl.first, tl.last), split=True)
         found = self._contacts_of(tl, m) if self._take_all_c is not None else None
         for sid, s in zip(sids, sessions, strict=True):  # after what may raise
-            self._retract(sid, s)
+            if s.applied is not None:  # placed before (else nothing to take back)
+                self._retract(sid, s)
         if self._take_all_c is not None:
             self._take_all_c(self, sids, sessions, tl, m, found)
             return
@@ -1127,7 +1132,7 @@ class LiveTracker:
         for key, (adds, removes) in self._delta.items():
             ms = self._samples.get(key)
             if ms is None:
-                ms = self._samples[key] = Multiset()
+                ms = self._samples[key] = self._multiset()
             if ms.change(adds, removes):
                 self._times_built.pop(key[0], None)
         self._delta = {}
