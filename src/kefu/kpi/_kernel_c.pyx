@@ -121,6 +121,7 @@ def untrack_atoms(*lists):
 cdef extern from *:
     """
     #include <algorithm>
+    #include <cmath>
     #include <cstdint>
     #include <cstdlib>
     #include <cstring>
@@ -270,13 +271,26 @@ cdef extern from *:
         std::free(buf);
         return true;
     }
+    /* Sort doubles (no NaN) in [a, b) as a stable sort does. Two equal doubles are the
+       same bits unless one is 0.0 and the other -0.0, so only a -0.0 among them makes
+       the order of equals visible: without one, the unstable std::sort (about a
+       quarter fewer instructions than std::stable_sort on an agent's thousand
+       samples) gives the very values a stable sort gives. O(n log n). */
+    static void kefu_sort_run(double* a, double* b) {
+        for (double* p = a; p < b; p++)
+            if (*p == 0.0 && std::signbit(*p)) {
+                std::stable_sort(a, b);
+                return;
+            }
+        std::sort(a, b);
+    }
     static void kefu_sort_doubles(double* values, Py_ssize_t n) {
         double* tail = std::is_sorted_until(values, values + n);
         if (tail - values >= n / 2) {
-            std::stable_sort(tail, values + n);
+            kefu_sort_run(tail, values + n);
             std::inplace_merge(values, tail, values + n);
         } else if (n < 2048 || !kefu_radix_doubles(values, n)) {
-            std::stable_sort(values, values + n);
+            kefu_sort_run(values, values + n);
         }
     }
     /* Whether exact str ``s`` has its code points in place (always, from 3.12 on). */
