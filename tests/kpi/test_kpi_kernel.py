@@ -1165,3 +1165,109 @@ def test_R23_timeline_long_columns_are_out_of_the_collectors_sight() -> None:
     held = [1, "a", None, 2.5, True, (1, 2)]
     assert untrack(held, "not a list") == 0 and gc.is_tracked(held)
     assert untrack(held[:5]) == 1
+
+
+def _apart(s: str) -> str:
+    """``s`` as a new str object: equal, yet not the same object (as ids read row by row
+    from a database are)."""
+    return "".join(list(s))
+
+
+def _day_of_distinct_ids() -> dict[str, Any]:
+    """Sessions whose groups, agents and buyers are equal strings of distinct objects,
+    answered, abandoned and waiting across hours and two groups, with orders."""
+    msgs, hand, orders, ends = [], [], [], []
+    for k in range(40):
+        sid, buyer, t = f"s{k}", _apart(f"b{k % 7}"), BASE + 1800.0 * (k % 9) + k
+        agent, group = _apart(f"a{k % 3}"), _apart("presale" if k % 2 else "aftersale")
+        msgs.append(Message(sid, buyer, t, Sender.BUYER, f"m{k}"))
+        if k % 5:
+            hand.append(Handover(sid, buyer, agent, t + 20 + k, group))
+            if k % 4:
+                msgs.append(Message(sid, buyer, t + 40 + k, Sender.AGENT, f"r{k}",
+                                    agent_id=_apart(agent)))
+        elif k % 2:
+            ends.append(kpi.SessionEnd(sid, t + 3 + k % 4))
+        if k % 3 == 0:
+            orders.append(kpi.Order(f"o{k}", _apart(buyer), t + 600, 10))
+    return {"messages": msgs, "handovers": hand, "orders": orders, "ends": ends}
+
+
+def _plain_accs(accs: dict[Any, Any]) -> list[tuple[Any, ...]]:
+    return [(key, acc.counts, acc.excluded_by, acc.waits, acc.abandons)
+            for key, acc in accs.items()]
+
+
+class _Hour(int):
+    """An hour that is no exact int: the compiled walk keys it through ``accs`` alone."""
+
+
+@pytest.mark.parametrize("hours", ["table", "hour_of", "int subclass"])
+def test_R23_K13_compiled_contacts_key_equal_ids_of_distinct_objects_as_one(hours: str) -> None:
+    """The compiled contact walk finds a key's accumulator by a C map of the key's parts;
+    groups and agents that are equal strings of distinct objects are one key there, as
+    in the reference's dict: the same accumulators in the same order, counted alike;
+    and an hour that is not an exact int (a hostile ``hour_of``) goes by the dict."""
+    from kefu.kpi.hours import hour_table
+    from kefu.kpi.service import ContactOutcome, _contacts
+    day = _day_of_distinct_ids()
+    tl = build_timeline(day["messages"], day["handovers"], ends=day["ends"], threshold=180.0)
+    opts = make_options(day=None, tz=SH, excluded_buyers={_apart("b3"): "test"},
+                        as_of=BASE + 86400.0)
+    cal = opts.calendar(tl.first, tl.last)
+    want = _plain_accs(_contacts(tl, opts, cal, 60.0, 5.0, None))
+
+    def hour_of(c: float) -> int:
+        h = dt.datetime.fromtimestamp(c, SH).hour
+        return _Hour(h) if hours == "int subclass" else h
+    table = hour_table(SH, min(cal.opens), max(cal.closes)) if hours == "table" else None
+    got = kernel.compiled("contacts")(tl, opts, cal, 60.0, 5.0, kernel.compiled("ContactAcc"),
+                                      hour_of, None, None, tuple(ContactOutcome), table)
+    assert _plain_accs(got) == want
+    assert len(want) < 40  # keys shared by several contacts: the map was asked again
+    if hours == "int subclass":
+        assert {type(key[1]) for key in got} == {_Hour}
+
+
+def test_R23_K10_compiled_consults_count_equal_ids_of_distinct_objects_as_one() -> None:
+    """The compiled inquiry count keys each buyer-day in C and adds the counts to the
+    tally's dict at the end: equal groups and agents of distinct objects are one key,
+    the dict's keys come in the order the reference first adds them, with its counts."""
+    from kefu.kpi.clocks import MET, MISSED, PENDING
+    from kefu.kpi.conversion import _consults, _Orders, dedupe_orders
+    from kefu.kpi.results import EXCLUDED_CODE, Tally
+    day = _day_of_distinct_ids()
+    tl = build_timeline(day["messages"], day["handovers"], threshold=180.0)
+    opts = make_options(day=None, tz=SH, excluded_buyers={_apart("b2"): "test"},
+                        as_of=BASE + 7200.0)
+    cal = opts.calendar(tl.first, tl.last)
+    m = _on("py", lambda: Measure(tl, opts, cal, agents=False, times=False))
+    orders, _quality = dedupe_orders(day["orders"], opts.as_of)
+    bought = _Orders(orders)
+    want, got = Tally(False), Tally(False)
+    _consults(m, bought, 3600.0, want)
+    kernel.compiled("consults")(m, bought.at, bought.lo, bought.hi, 3600.0, got.counts,
+                                MET, MISSED, PENDING, EXCLUDED_CODE)
+    assert list(got.counts.items()) == list(want.counts.items())
+    assert sum(want.counts.values()) > len(want.counts) > 1
+
+
+@settings(max_examples=30)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 3.0, 180.0]), min_size=17, max_size=600),
+       st.randoms(use_true_random=False))
+def test_R23_K08_compiled_sort_of_hundreds_keeps_signed_zeros_as_sorted_does(
+        values: list[float], rnd: random.Random) -> None:
+    """Runs of hundreds of samples, many equal: with a -0.0 among them the order of equal
+    zeros shows (a median of 0.0 or -0.0), so the compiled sort keeps them as Python's
+    stable sort does; without one (the usual day) it may take an unstable sort, whose
+    result has the same bits. Checked on the values, and on them with every -0.0
+    turned to 0.0 (then put into a sorted head with a tail, as K08's late replies)."""
+    for vals in (values, [v + 0.0 for v in values]):
+        for form in (vals, sorted(vals[: len(vals) // 2 + 1]) + vals[len(vals) // 2 + 1:]):
+            want = [repr(v) for v in sorted(form)]
+            got = kernel.compiled("sorted_doubles")(array("d", form))
+            assert [repr(v) for v in got] == want
+            shuffled = form[:]
+            rnd.shuffle(shuffled)
+            assert [repr(v) for v in kernel.compiled("sorted_floats")(shuffled)] == [
+                repr(v) for v in sorted(shuffled)]
