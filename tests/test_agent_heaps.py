@@ -92,3 +92,43 @@ def test_r11_a_full_shop_fills_and_empties_in_the_reference_order(strategy: Stra
     for agents in (5, 21, 22, 40):
         assert run("c", strategy, agents, [fill, empty]) == run("py", strategy, agents,
                                                                   [fill, empty])
+
+
+GROUPS = [None, "g1", "g2", "g3"]  # nobody serves g3 but the agents serving every group
+grouped_command = st.one_of(
+    st.tuples(st.just("open_session"), session, st.none(), st.sampled_from(GROUPS)),
+    st.tuples(st.just("open_session"), session, st.none(), st.sampled_from(GROUPS)),
+    st.tuples(st.just("close_session"), session),
+    st.tuples(st.just("agent_message"), session),
+    st.tuples(st.just("set_cap"), agent, st.sampled_from([Cap.limit(1), Cap.limit(3)])),
+    st.tuples(st.just("set_weight"), agent, st.integers(1, 4)),
+    st.tuples(st.just("agent_offline"), agent),
+    st.tuples(st.just("agent_online"), agent),
+    st.tuples(st.just("agent_away"), agent),
+)
+
+
+def grouped_run(engine: str, strategy: Strategy, agents: int, batches: list[list[Tuple]]
+                ) -> tuple[list[Any], Any]:
+    """``run`` on a shop whose agents serve g1, g1 and g2, or every group in turn."""
+    served: list[object] = [frozenset({"g1"}), frozenset({"g1", "g2"}), None]
+    shop = Assigner(ManualClock(0.0), engine=engine,  # type: ignore[arg-type]
+                    strategy=strategy)
+    shop.apply([("add_agent", aid, Cap.limit(2 + i % 2), served[i % 3], 1 + i % 4, True)
+                for i, aid in enumerate(AGENTS[:agents])])
+    out = [applied_and_checked(shop, batch) for batch in batches]
+    return out, shop.snapshot()
+
+
+@pytest.mark.parametrize("strategy", [Strategy.LEAST_LOAD, Strategy.WEIGHTED])
+@settings(max_examples=40)
+@given(agents=st.integers(1, 40),
+       batches=st.lists(st.lists(grouped_command, min_size=1, max_size=12), max_size=8))
+def test_r11_a_group_session_takes_the_better_head_of_its_group_and_every_group_heaps(
+        strategy: Strategy, agents: int, batches: list[list[Tuple]]) -> None:
+    """The compiled selection reads the heads of the group's heap and of the heap of
+    agents serving every group (no agent to skip, no ladder): the reference's pick,
+    ties included, with the group-less sessions and the offline side mixed in."""
+    require_engine("c")
+    assert (grouped_run("c", strategy, agents, batches)
+            == grouped_run("py", strategy, agents, batches))

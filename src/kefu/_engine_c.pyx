@@ -1079,7 +1079,8 @@ cdef class Engine:
         return si
 
     cdef int _free_session_slot(self, int si) except -1:
-        self._release(self.ss[si].group)
+        if self.ss[si].group >= 0:
+            self._release(self.ss[si].group)
         self.ss[si].group = -1
         self.ss[si].in_use = False
         self.ss[si].ac_seq = 0
@@ -1433,17 +1434,22 @@ cdef class Engine:
             self._sift_up(h, pos)
             self._sift_down(h, self.ag[moved].pos[moved_k])
 
-    cdef void _heap_fix(self, int index_id, int pos, int moved) noexcept:
+    cdef inline void _heap_fix(self, int index_id, int pos, int moved) noexcept:
         """Re-sift the entry at ``pos`` after its agent's key changed: ``moved`` > 0 if
-        it can only have grown (only a descent can move it), < 0 if only shrunk, else 0."""
+        it can only have grown (only a descent can move it), < 0 if only shrunk, else 0.
+        The sifts are called directly (inlined): a session given or taken runs this once
+        per index of its agent. O(log n)."""
         cdef AgentIndex *h = &self.ix[index_id]
-        cdef int ai = h.e[pos].agent
+        cdef Agent *a = &self.ag[h.e[pos].agent]
         cdef int k = h.e[pos].k
-        _entry_key(&self.ag[ai], &h.e[pos], self.strategy)
-        if moved <= 0:
-            self._sift_up(h, pos)
-        if moved >= 0:
-            self._sift_down(h, self.ag[ai].pos[k])
+        _entry_key(a, &h.e[pos], self.strategy)
+        if moved > 0:
+            _sift_down_by(self.ag, h, pos)
+        elif moved < 0:
+            _sift_up_by(self.ag, h, pos, 0)
+        else:
+            _sift_up_by(self.ag, h, pos, 0)
+            _sift_down_by(self.ag, h, a.pos[k])
 
     # -- ROUND_ROBIN members: sorted by reg, with an availability bitset ---------------
 
@@ -1540,20 +1546,30 @@ cdef class Engine:
                 self._heap_remove(a.slots[k] * 2 + side, a.pos[k])
         a.indexed = False
 
-    cdef int _update(self, int ai, int moved=0) except -1:
+    cdef inline int _update(self, int ai, int moved) except -1:
         """Re-file an agent after its load, cap, weight, side or key changed; ``moved``
         as in ``_heap_fix`` (a session given never lowers the key, one taken never
-        raises it). O(g log n)."""
+        raises it; 0 when not known). O(g log n).
+
+        The common case (filed, still available, on the side it was filed on: a
+        session given or taken) is inlined into its callers; the rest is ``_refile``."""
+        cdef Agent *a = &self.ag[ai]
+        cdef int k
+        if a.indexed and a.key_online == a.online and self._available(ai):
+            if self.strategy != ROUND_ROBIN:
+                for k in range(a.nslots):
+                    self._heap_fix(a.slots[k] * 2 + a.online, a.pos[k], moved)
+            return 0
+        return self._refile(ai)
+
+    cdef int _refile(self, int ai) except -1:
+        """``_update`` when the agent leaves its indexes, joins them or changes side.
+        O(g log n)."""
         cdef Agent *a = &self.ag[ai]
         cdef bint was = a.indexed
         cdef int k, side
         if not self._available(ai):
             self._unindex(ai)
-            return 0
-        if was and a.key_online == a.online:
-            if self.strategy != ROUND_ROBIN:
-                for k in range(a.nslots):
-                    self._heap_fix(a.slots[k] * 2 + a.online, a.pos[k], moved)
             return 0
         self._unindex(ai)
         if not was:
@@ -1610,6 +1626,21 @@ cdef class Engine:
         cdef int gid = self.ss[si].group
         cdef int side, n
         cdef int ids[2]
+        cdef AgentIndex *own
+        cdef AgentIndex *every
+        if (self.strategy != ROUND_ROBIN and not self.has_ladders
+                and not self.ss[si].has_timed_out and self.ss[si].weight == 1
+                and self._online_for(gid)):
+            # The common case, read off the heads of the online heaps: no agent to skip
+            # (R18, R26), no ladder, a heap strategy. What ``_select_in`` gives then.
+            if gid < 0:
+                own = &self.ix[SLOT_ANY * 2 + 1]
+                return own.e[0].agent if own.size > 0 else -1
+            own = &self.ix[(2 + gid) * 2 + 1]
+            every = &self.ix[SLOT_ALL * 2 + 1]
+            if every.size > 0 and (own.size == 0 or _entry_less(&every.e[0], &own.e[0])):
+                return every.e[0].agent
+            return own.e[0].agent if own.size > 0 else -1
         if self._online_for(gid):
             side = 1
         elif self.diversion:
@@ -2376,7 +2407,8 @@ cdef class Engine:
         return self.ss[t.sess].fr_seq == t.seq
 
     cdef int _set_timer(self, int si, int kind, double deadline) except -1:
-        self._tm_reserve()  # before anything changes (``_tm_push`` then cannot fail)
+        cdef Timer *t
+        self._tm_reserve()  # before anything changes: nothing after it can fail
         self.timer_seq += 1
         if kind == AUTO_CLOSE:
             self.ss[si].ac_seq = self.timer_seq
@@ -2384,7 +2416,13 @@ cdef class Engine:
         else:
             self.ss[si].fr_seq = self.timer_seq
             self.ss[si].fr_deadline = deadline
-        self._tm_push(deadline, self.timer_seq, kind, si)
+        # ``_tm_push`` with its room already reserved
+        t = &self.tm[self.tm_size]
+        t.deadline = deadline
+        t.seq = self.timer_seq
+        t.kind = kind
+        t.sess = si
+        self.tm_size += 1
         self.live_timers += 1
         return 0
 
@@ -2411,19 +2449,25 @@ cdef class Engine:
             self.ss[si].fr_seq = 0
             self._drop_timer()
 
-    cdef void _drop_timer(self) noexcept:
-        cdef int i, n = 0
+    cdef inline void _drop_timer(self) noexcept:
+        """One live timer fewer (stopped: its entry goes stale); inlined, the rebuild
+        apart. O(1) amortised."""
         self.live_timers -= 1
         if self.tm_size > 2 * self.live_timers + 64:
-            # Stale entries dominate: rebuild so memory follows live timers.
-            for i in range(self.tm_size):
-                if self._is_live(&self.tm[i]):
-                    self.tm[n] = self.tm[i]
-                    n += 1
-            self.tm_size = n
-            self.tm_heap = n
-            for i in range(n // 2 - 1, -1, -1):
-                self._tm_down(i)
+            self._tm_rebuild()
+
+    cdef void _tm_rebuild(self) noexcept:
+        """Stale entries dominate: keep the live ones only, so memory follows live
+        timers. O(t)."""
+        cdef int i, n = 0
+        for i in range(self.tm_size):
+            if self._is_live(&self.tm[i]):
+                self.tm[n] = self.tm[i]
+                n += 1
+        self.tm_size = n
+        self.tm_heap = n
+        for i in range(n // 2 - 1, -1, -1):
+            self._tm_down(i)
 
     def next_deadline(self):
         self._tm_settle()
@@ -2736,7 +2780,7 @@ cdef class Engine:
             self._count_online(ai, +1)
         if self.strategy == ROUND_ROBIN:
             self._rr_join_side(ai)
-        self._update(ai)
+        self._update(ai, 0)
         cdef list events = []
         self._drain_to(ai, now, events)
         return events
@@ -2789,7 +2833,7 @@ cdef class Engine:
             self._switch_side(ai, True)
             if self._available(ai):
                 self._normalise(ai)
-        self._update(ai)
+        self._update(ai, 0)
         cdef list events = []
         self._drain_to(ai, now, events)
         return events
@@ -2803,7 +2847,7 @@ cdef class Engine:
             self._clear_grace(ai)
             self._switch_side(ai, True)
         self.ag[ai].away = True
-        self._update(ai)
+        self._update(ai, 0)
         return []
 
     def agent_offline(self, now, agent_id, bint requeue, grace=None):
@@ -2812,7 +2856,7 @@ cdef class Engine:
             return []
         self._switch_side(ai, False)
         self.ag[ai].away = False
-        self._update(ai)
+        self._update(ai, 0)
         if grace is not None:
             self._set_grace(ai, <double>now + <double>grace)
         cdef list events = []
@@ -2824,7 +2868,7 @@ cdef class Engine:
         cdef int ai = self._agent_slot(agent_id)
         self._acap[ai] = cap
         self._set_limit(ai, cap)
-        self._update(ai)
+        self._update(ai, 0)
         cdef list events = []
         self._drain_to(ai, now, events)
         return events
@@ -2834,7 +2878,7 @@ cdef class Engine:
         self.ag[ai].weight = weight
         if self.strategy == WEIGHTED and weight > 0:
             self.ag[ai].pass_ = self.vt + C_STRIDE_BASE // weight
-        self._update(ai)
+        self._update(ai, 0)
         cdef list events = []
         self._drain_to(ai, now, events)
         return events
@@ -2845,7 +2889,7 @@ cdef class Engine:
         return events
 
     cdef int _open(self, object now, object session_id, object buyer_id, object group,
-                   int priority, list events, object kind=None) except -1:
+                   int priority, list events, object kind) except -1:
         """Open a session; returns the slot it took (free again if it was refused)."""
         cdef int weight = 1
         if kind is not None:
@@ -3167,7 +3211,8 @@ cdef class Engine:
                                 and (n < 4 or _is_optional_id(c[3]))
                                 and (n < 5 or _is_priority(c[4]))):
                             si = self._open(at, c[1], c[2] if n > 2 else None,
-                                            c[3] if n > 3 else None, c[4] if n > 4 else 0, events)
+                                            c[3] if n > 3 else None, c[4] if n > 4 else 0, events,
+                                            None)
                             hint[Engine._hint_of(c[1])] = si
                             continue
                         if op == HOT_BUYER and n == 2 and _is_id(c[1]):
