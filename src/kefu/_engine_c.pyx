@@ -2391,12 +2391,18 @@ cdef class Engine:
     cdef int _tm_push(self, double deadline, i64 seq, int kind, int si) except -1:
         """Set a timer: appended after the heap, filed when the heap is next read. O(1)."""
         self._tm_reserve()
-        self.tm[self.tm_size].deadline = deadline
-        self.tm[self.tm_size].seq = seq
-        self.tm[self.tm_size].kind = kind
-        self.tm[self.tm_size].sess = si
-        self.tm_size += 1
+        self._tm_put(deadline, seq, kind, si)
         return 0
+
+    cdef inline void _tm_put(self, double deadline, i64 seq, int kind, int si) noexcept:
+        """:meth:`_tm_push` once its room is reserved (:meth:`_tm_reserve`): cannot fail.
+        O(1)."""
+        cdef Timer *t = &self.tm[self.tm_size]
+        t.deadline = deadline
+        t.seq = seq
+        t.kind = kind
+        t.sess = si
+        self.tm_size += 1
 
     cdef inline bint _is_live(self, Timer *t) noexcept:
         if t.kind == GRACE:
@@ -2407,7 +2413,6 @@ cdef class Engine:
         return self.ss[t.sess].fr_seq == t.seq
 
     cdef int _set_timer(self, int si, int kind, double deadline) except -1:
-        cdef Timer *t
         self._tm_reserve()  # before anything changes: nothing after it can fail
         self.timer_seq += 1
         if kind == AUTO_CLOSE:
@@ -2416,13 +2421,7 @@ cdef class Engine:
         else:
             self.ss[si].fr_seq = self.timer_seq
             self.ss[si].fr_deadline = deadline
-        # ``_tm_push`` with its room already reserved
-        t = &self.tm[self.tm_size]
-        t.deadline = deadline
-        t.seq = self.timer_seq
-        t.kind = kind
-        t.sess = si
-        self.tm_size += 1
+        self._tm_put(deadline, self.timer_seq, kind, si)  # its room reserved above
         self.live_timers += 1
         return 0
 
