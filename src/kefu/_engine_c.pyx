@@ -1443,12 +1443,9 @@ cdef class Engine:
         cdef Agent *a = &self.ag[h.e[pos].agent]
         cdef int k = h.e[pos].k
         _entry_key(a, &h.e[pos], self.strategy)
-        if moved > 0:
-            _sift_down_by(self.ag, h, pos)
-        elif moved < 0:
+        if moved <= 0:
             _sift_up_by(self.ag, h, pos, 0)
-        else:
-            _sift_up_by(self.ag, h, pos, 0)
+        if moved >= 0:  # from where the ascent left it (``pos`` when there was none)
             _sift_down_by(self.ag, h, a.pos[k])
 
     # -- ROUND_ROBIN members: sorted by reg, with an availability bitset ---------------
