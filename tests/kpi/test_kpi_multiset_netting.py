@@ -1,0 +1,206 @@
+"""The compiled multiset nets each change in C: the same answers as the reference.
+
+``_live_c.LazyMultiset.change`` takes the values present on both sides of a
+change out of both before the reference multiset keeps it (a session
+measured again gives back most of what it takes). Driven side by side with
+a reference :class:`kefu.kpi.multiset.Multiset` through random changes
+(overlapping sides, duplicates, signed zeros, big and tiny values, arrays,
+lists and tuples, removes of values not present), every answer must be the
+reference's to the bit: whether a change changed anything, the count, each
+value by rank, the figures, the exact sum, the sorted values, and the same
+error at the same call.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import random
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kefu.kpi.multiset import BLOCK, Multiset
+
+
+def _lazy() -> Any:
+    """A new compiled multiset (``_live_c.LazyMultiset``), or a skip where the compiled
+    modules are not built."""
+    try:
+        return importlib.import_module("kefu.kpi._live_c").LazyMultiset()
+    except ImportError:
+        pytest.skip("the compiled live module is not built")
+
+
+#: Few values, so that sides overlap and repeat: zeros of both signs, a huge one, the
+#: tiniest, whole and fractional seconds, one below zero.
+POOL = [0.0, -0.0, 1.0, 2.5, 3.0, 0.1, 7.25, 1e300, 5e-324, 1e-300, 86399.5, -1.5]
+SIDES: list[Callable[[list[float]], Sequence[float]]] = [
+    lambda v: array("d", v), list, tuple]
+
+
+def _answer(call: Callable[[], Any]) -> tuple[str, str]:
+    """What ``call`` returns, to the bit (a repr tells -0.0 from 0.0), or the error it
+    raises, as (kind, text). Of several values removed and not present, the
+    reference names the first in the order its Counter met them, which netting
+    changes: a missing value is not named here."""
+    try:
+        return "ok", repr(call())
+    except (ValueError, IndexError, OverflowError, TypeError) as e:
+        text = str(e)
+        if type(e) is ValueError and text.endswith(" is not in the multiset"):
+            text = "a value is not in the multiset"
+        return type(e).__name__, text
+
+
+def _values(ms: Any) -> list[float]:
+    return [x for block in ms._blocks for x in block]
+
+
+STEP = st.tuples(
+    st.lists(st.sampled_from(POOL), max_size=40),  # values added besides those given back
+    st.integers(0, 40),  # how many present values are taken back
+    st.floats(0.0, 1.0),  # the share of them given back (a session measured again)
+    st.integers(0, 3),  # removes of values maybe not present
+    st.sampled_from(["none", "durations", "kth", "count", "values", "sum"]),
+    st.integers(0, len(SIDES) - 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(STEP, max_size=25), st.randoms(use_true_random=False),
+       st.integers(0, 2 * BLOCK))
+def test_K08_K12_a_netted_change_answers_as_the_reference_at_every_read(
+        steps: list[tuple[list[float], int, float, int, str, int]], rnd: random.Random,
+        start: int) -> None:
+    """Changes whose sides share values (most of what they take back given back),
+    duplicates, zeros of both signs among the rest, a few removes of values that
+    are not there: every change says what the reference's says, and every read
+    (count, figures, values by rank, exact sum, sorted values) gives the
+    reference's answer to the bit, or the same error (:func:`_answer`)."""
+    lazy, reference = _lazy(), Multiset()
+    present = [rnd.choice(POOL[2:]) for _ in range(start)]  # made already, or not yet
+    assert lazy.change(array("d", present), []) == reference.change(list(present), [])
+    for extra, taken, given_back, strays, read, how in steps:
+        removes = [present.pop(rnd.randrange(len(present)))
+                   for _ in range(min(taken, len(present)))]
+        removes += [rnd.choice(POOL) for _ in range(strays)]
+        adds = [x for x in removes if rnd.random() < given_back] + extra
+        rnd.shuffle(adds)
+        present += adds
+        side = SIDES[how]
+        assert (_answer(lambda: lazy.change(side(adds), side(removes)))
+                == _answer(lambda: reference.change(list(adds), list(removes))))
+        k = rnd.randrange(len(present) + 1)
+        reads: dict[str, Callable[[Any], Any]] = {
+            "none": lambda ms: None, "durations": lambda ms: ms.durations(),
+            "kth": lambda ms: ms.kth(k), "count": lambda ms: ms.count,
+            "values": _values, "sum": lambda ms: (ms.durations(), ms._sum)}
+        assert _answer(lambda: reads[read](lazy)) == _answer(lambda: reads[read](reference))
+    assert _answer(lambda: _values(lazy)) == _answer(lambda: _values(reference))
+    assert _answer(lambda: lazy.durations()) == _answer(lambda: reference.durations())
+
+
+def test_K12_a_session_measured_again_leaves_only_its_change_waiting() -> None:
+    """A change that gives back most of what it takes leaves the reference only the
+    values that changed to keep (a pair of them when all it takes is given back,
+    so that it settles as it would have), counted as waiting all the same; one
+    that gives back all it takes leaves nothing and says so."""
+    lazy = _lazy()
+    old = array("d", (float(k) + 0.5 for k in range(200)))
+    assert lazy.change(old, array("d"))
+    new = array("d", old)
+    new[10] = 5000.25
+    assert lazy.change(new, old)
+    made = lazy.made()
+    assert [(list(a), list(r)) for a, r in made._pending[1:]] == [([5000.25], [10.5])]
+    assert made._held == 600
+    assert not lazy.change(list(reversed(new)), tuple(new))
+    assert lazy.change([*new, 7.0, 7.0], list(new))
+    assert _values(lazy) == sorted([*new, 7.0, 7.0])
+
+
+class _Odd(float):
+    """A float that equals every value: a change of it must be the reference's."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = float.__hash__
+
+
+class _Lying(list):  # type: ignore[type-arg]
+    """A list that says it is longer than it is."""
+
+    def __len__(self) -> int:
+        return 10**6
+
+
+class _DoubleArray(array):  # type: ignore[type-arg]
+    """An array of doubles of a subclass (its reads are its own)."""
+
+
+HOSTILE: list[tuple[Any, Any]] = [
+    ([1.0, 2], [2.0]),  # an int among floats
+    ([1.0, "2.0"], [1.0]),
+    ([1.0, None], [1.0]),
+    ([_Odd(3.0), 1.0], [1.0, 2.0]),
+    ([float("nan"), 1.0], [1.0]),
+    ([1.0, 2.0], [float("nan")]),
+    ([float("inf"), 1.0], [1.0]),
+    ([float("inf"), 1.0], [float("inf")]),
+    ([1.0, 2.0], [-0.0, 2.0]),
+    (array("f", [1.0, 2.0]), array("f", [2.0])),
+    (array("q", [1, 2]), array("q", [2])),
+    (_DoubleArray("d", [1.0, 2.0]), _DoubleArray("d", [2.0])),
+    (_Lying([1.0, 2.0]), [2.0]),
+    ({1.0: 0, 2.0: 0}, [2.0]),
+    (iter([1.0, 2.0]), [2.0]),
+    (b"\x00" * 16, [2.0]),
+    (None, [1.0]),
+    (3.0, [1.0]),
+]
+
+
+@pytest.mark.parametrize("made", [False, True])
+@pytest.mark.parametrize(("adds", "removes"), HOSTILE)
+def test_K12_a_hostile_change_is_the_reference_s_never_a_crash(
+        adds: Any, removes: Any, made: bool) -> None:
+    """Sides that are not arrays of doubles or lists or tuples of exact floats (ints,
+    strings, a float subclass that equals everything, NaN, inf, other arrays, a
+    list that lies about its length, an iterator, bytes) are handed to the
+    reference as they are: the same answer or error, before or after the
+    reference is made, and the same answers after (after an error, the reference
+    may have kept half the change: answers, whatever they are, and no crash).
+    Never a read past an end."""
+    lazy, reference = _lazy(), Multiset()
+    for ms in (lazy, reference):
+        ms.change([1.0, 2.0, 3.0, 4.0], [])
+    if made:
+        lazy.made()
+    answer = _answer(lambda: reference.change(adds, removes))
+    assert _answer(lambda: lazy.change(adds, removes)) == answer
+    if answer[0] != "ok":  # the reference may have kept half of it: no more to compare
+        for read in (lambda ms: ms.count, lambda ms: ms.durations(), _values):
+            _answer(lambda: read(lazy))
+        return
+    for read in (lambda ms: ms.count, lambda ms: ms.durations(), _values):
+        assert _answer(lambda: read(lazy)) == _answer(lambda: read(reference))
+
+
+def test_K08_zeros_keep_the_sign_the_reference_keeps() -> None:
+    """0.0 and -0.0 are equal, and the reference keeps, of the zeros a settling nets,
+    the one that came first: a batch whose other changes were netted keeps the
+    same zero, whether its removes were all given back or not."""
+    for adds, removes in (([5.0, 6.0, 9.0], [5.0]), ([5.0, 9.0], [5.0, 6.0])):
+        lazy, reference = _lazy(), Multiset()
+        for ms in (lazy, reference):
+            ms.change([5.0, 6.0], [])
+            ms.durations()
+            ms.change([-0.0, 0.0], [])
+            ms.change(list(adds), list(removes))
+        assert repr(_values(lazy)) == repr(_values(reference))
+        assert math.copysign(1.0, lazy.kth(0)) == math.copysign(1.0, reference.kth(0))
