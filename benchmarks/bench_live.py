@@ -25,7 +25,8 @@ query at the end), records per second in one run.
 machine's load; run with PYTHONHASHSEED=0): the day is made and pickled
 outside valgrind, then loaded three times, to be fed or not and caught up
 or not, and the differences per record are what ``add`` and the catch-up
-at the next query cost, on the active KPI kernel (``KEFU_NO_EXTENSIONS=1``:
+at the next query cost (and, loaded a fourth time, a live feed with a shop
+query every 1,000 records), on the active KPI kernel (``KEFU_NO_EXTENSIONS=1``:
 the pure-Python feed and walk).
 """
 
@@ -144,7 +145,13 @@ with open(sys.argv[1], "rb") as f:
 tracker = LiveTracker(tz="Asia/Shanghai")
 gc.collect()
 gc.freeze()  # the records are never collected: counts do not depend on when it runs
-if sys.argv[2] != "none":
+if sys.argv[2] == "live":  # a shop query every 1,000 records
+    add, shop = tracker.add, tracker.shop
+    for k, r in enumerate(records, 1):
+        add(r)
+        if k % 1000 == 0:
+            shop(tracker.last)
+elif sys.argv[2] != "none":
     add = tracker.add
     for r in records:
         add(r)
@@ -154,17 +161,19 @@ if sys.argv[2] == "query":
 
 
 def callgrind(messages: int) -> None:
-    """Instructions per record of ``add`` and of the catch-up at the next query."""
+    """Instructions per record of ``add``, of the catch-up at the next query, and of a
+    live feed with a shop query every 1,000 records."""
     records = _feed_order(make_day(messages // 20, messages))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "records.pickle")
         with open(path, "wb") as f:
             pickle.dump(records, f)
-        none, fed, query = (count(CALLGRIND_WORKLOAD, path, stage)
-                            for stage in ("none", "add", "query"))
+        none, fed, query, live = (count(CALLGRIND_WORKLOAD, path, stage)
+                                  for stage in ("none", "add", "query", "live"))
     n = len(records)
     print(f"{n:,} records: add {(fed - none) / n:,.0f} instructions per record,"
-          f" catch-up {(query - fed) / n:,.0f}, together {(query - none) / n:,.0f}")
+          f" catch-up {(query - fed) / n:,.0f}, together {(query - none) / n:,.0f};"
+          f" live, a query every 1,000: {(live - none) / n:,.0f}")
 
 
 def feeds(messages: int, rounds: int = 3) -> None:

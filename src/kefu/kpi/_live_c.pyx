@@ -1,3 +1,4 @@
+# distutils: language = c++
 """The live tracker's feed, compiled: :class:`kefu.kpi.live_feed.Feed` in C.
 
 Same turns, same checks, same filing as the reference (its docstring says
@@ -23,8 +24,9 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject, Py_SIZE
 from cpython.sequence cimport PySequence_Fast_ITEMS
-from libc.math cimport INFINITY
-from libc.stdlib cimport free, malloc, qsort
+from libc.math cimport INFINITY, signbit
+from libc.stdlib cimport free, malloc
+from libcpp.algorithm cimport sort as cpp_sort
 from libc.string cimport memcpy
 from cpython.pythread cimport (
     NOWAIT_LOCK,
@@ -812,12 +814,6 @@ if (WAITS, ABANDONS) != (0, 1):
 cdef Py_ssize_t _LAZY_HELD = BLOCK  # values a LazyMultiset keeps before it is made
 
 
-cdef int _by_value(const void* a, const void* b) noexcept nogil:
-    """qsort's order of two doubles (no NaN among them): ascending."""
-    cdef double x = (<const double*>a)[0], y = (<const double*>b)[0]
-    return (x > y) - (x < y)
-
-
 cdef inline Py_ssize_t _doubles_len(object side):
     """How many values ``side`` holds if it is an ``array('d')``, a list or a tuple
     (exact types: reading them runs no code of the caller's), else -1. O(1)."""
@@ -831,10 +827,10 @@ cdef inline Py_ssize_t _doubles_len(object side):
 cdef int _read_doubles(object side, Py_ssize_t n, double* out) except -1:
     """Copy the ``n`` values of ``side`` (one :func:`_doubles_len` accepts, of that
     length) to ``out``; 1, or 0 if one is not an exact float (a subclass may compare
-    as it likes), or is a zero (0.0 and -0.0 are equal, and the reference's
-    Counter keeps whichever came first) or a NaN (no value is equal to it, but
-    the reference's Counter and list equality pair a NaN object with itself):
-    such a change is handed to the reference as it is. O(n)."""
+    as it likes), or is -0.0 (equal to 0.0: the reference's Counter keeps
+    whichever came first) or a NaN (equal to nothing, but the reference's Counter
+    and list equality pair a NaN object with itself): such a change is handed to
+    the reference as it is. O(n)."""
     cdef Py_ssize_t i
     cdef PyObject** items
     cdef double x
@@ -849,7 +845,7 @@ cdef int _read_doubles(object side, Py_ssize_t n, double* out) except -1:
             out[i] = item  # an exact float: read in place
     for i in range(n):
         x = out[i]
-        if x == 0.0 or x != x:
+        if x != x or (x == 0.0 and signbit(x)):
             return 0
     return 1
 
@@ -864,32 +860,28 @@ cdef inline array _doubles(const double* values, Py_ssize_t n):
 cdef object _netted(object adds, Py_ssize_t na, object removes, Py_ssize_t nr):
     """A change (``adds`` and ``removes``, ``na`` and ``nr`` values, both sides ones
     :func:`_doubles_len` accepts) with the values present on both sides taken out
-    of both, as a triple (adds, removes, pairs taken out); ``()`` when nothing is
-    left (the values given back are the values taken: exactly when the reference
-    says nothing changed, as neither side has a NaN); None to hand the change
-    over as it is (nothing in common, or a value :func:`_read_doubles` refuses).
+    of both, as a pair of arrays; ``()`` when nothing is left (the values given
+    back are the values taken: exactly when the reference says nothing changed,
+    as neither side has a NaN); None to hand the change over as it is (nothing in
+    common, or a value :func:`_read_doubles` refuses).
 
-    The net sides are what the reference's settling would make of the change:
-    its Counter nets every value out of the adds and removes it has pending,
-    which nets each change's own in common too, and two equal floats that are
-    neither zero nor NaN are the same bits. So that the reference takes the
-    same path at settling, a change that has removes keeps one: when every
-    remove is in common, one pair of them stays (the reference handles a batch
-    with removes, whose zeros it makes all of one sign, and one without, whose
-    zeros it keeps as they come, differently). Both sides are read as doubles,
-    sorted, and paired in one pass. O((na + nr) log(na + nr)), in C."""
+    The reference's settling nets, with a Counter, every value added out of the
+    values removed that it has pending, each change's own in common too; two
+    equal floats that are neither -0.0 nor NaN are the same bits, so the values
+    it ends with are the same. Both sides are read as doubles, sorted (std::sort)
+    and paired in one pass. O((na + nr) log(na + nr)), in C."""
     cdef double* buf = <double*>malloc(<size_t>(na + nr) * sizeof(double))
     cdef double* a = buf
     cdef double* r = buf + na
-    cdef Py_ssize_t i = 0, j = 0, ka = 0, kr = 0, pairs = 0
-    cdef double x, y, common = 0.0
+    cdef Py_ssize_t i = 0, j = 0, ka = 0, kr = 0
+    cdef double x, y
     if buf is NULL:
         raise MemoryError()
     try:
         if not _read_doubles(adds, na, a) or not _read_doubles(removes, nr, r):
             return None
-        qsort(a, <size_t>na, sizeof(double), _by_value)
-        qsort(r, <size_t>nr, sizeof(double), _by_value)
+        cpp_sort(a, a + na)  # no NaN: a total order
+        cpp_sort(r, r + nr)
         while i < na and j < nr:  # the net values, packed at each side's front
             x = a[i]
             y = r[j]
@@ -902,10 +894,12 @@ cdef object _netted(object adds, Py_ssize_t na, object removes, Py_ssize_t nr):
                 kr += 1
                 j += 1
             else:
-                common = x
-                pairs += 1
                 i += 1
                 j += 1
+        if ka == i and kr == j:  # nothing in common
+            return None
+        if ka == 0 and kr == 0 and i == na and j == nr:
+            return ()
         while i < na:
             a[ka] = a[i]
             ka += 1
@@ -914,30 +908,9 @@ cdef object _netted(object adds, Py_ssize_t na, object removes, Py_ssize_t nr):
             r[kr] = r[j]
             kr += 1
             j += 1
-        if pairs == 0:
-            return None
-        if ka == 0 and kr == 0:
-            return ()
-        if kr == 0:  # keep one remove: one pair of the common values stays
-            a[ka] = common
-            ka += 1
-            r[0] = common
-            kr = 1
-            pairs -= 1
-        return (_doubles(a, ka), _doubles(r, kr), pairs)
+        return _doubles(a, ka), _doubles(r, kr)
     finally:
         free(buf)
-
-
-cdef object _hand(object ms, object adds, object removes, Py_ssize_t pairs):
-    """``ms.change(adds, removes)`` for a change :func:`_netted` took ``pairs`` pairs of
-    common values out of: the reference counts them as waiting all the same, so it
-    settles at the very changes it would have settled at with them (and so raises
-    a ValueError for a value not present at the same call, and makes the same
-    batches of its zeros). O(1) plus the reference's change."""
-    if pairs:
-        ms._held += 2 * pairs
-    return ms.change(adds, removes)
 
 
 @cython.final
@@ -951,15 +924,24 @@ cdef class LazyMultiset:
     Why: a backfill's catch-up makes a multiset per agent and kind (and per K13
     breakdown key), most never read before the next changes, and the Python
     class's making and first change cost a few thousand instructions each; this
-    one's, a few hundred. Each change is netted in C first (:func:`_netted`): a
-    session measured again mostly gives back the values it takes, and what the
-    reference then keeps and settles is only what changed. O((a + r) log(a + r))
-    per change of a adds and r removes; the making, what the reference's changes
-    cost."""
+    one's, a few hundred.
+
+    Each change is netted in C first (:func:`_netted`): a session measured again
+    mostly gives back the values it takes, and the reference then keeps, and
+    settles, only what changed, less often (what waits grows more slowly).
+    The values and figures are the reference's. Two things may come at another
+    call than a reference fed the changes as they are would give them: the
+    ValueError for a value removed and not present, raised when the reference
+    settles (the same reads raise it, but the reference may also raise it
+    inside a change it settles in); and, once a -0.0 is handed over, which of
+    its zeros are -0.0 (equal values all the same: the reference's Counter
+    keeps, of equal zeros, the sign of the first it meets in a settling, which
+    depends on when it settles). O((a + r) log(a + r)) per change of a adds
+    and r removes; the making, what the reference's changes cost."""
 
     cdef object _made  # the reference multiset, once made (None: not yet)
-    cdef list _changes  # (adds, removes, pairs netted out) handed over before it is made
-    cdef Py_ssize_t _held  # values in them, before netting (the reference's count)
+    cdef list _changes  # (adds, removes) handed over before it is made, in order
+    cdef Py_ssize_t _held  # values in them
 
     def __cinit__(self):
         self._changes = []
@@ -970,8 +952,8 @@ cdef class LazyMultiset:
         changes kept, to be handed to a new one at the next call. O(changes)."""
         if self._made is None:
             ms = Multiset()
-            for adds, removes, pairs in self._changes:
-                _hand(ms, adds, removes, pairs)
+            for adds, removes in self._changes:
+                ms.change(adds, removes)
             self._made = ms
             self._changes = None
         return self._made
@@ -981,23 +963,22 @@ cdef class LazyMultiset:
         changed), the same values once made. Arrays of doubles and lists or tuples
         of floats are netted in C (:func:`_netted`); anything else is handed over
         as it is. Kept until made."""
-        cdef Py_ssize_t na = _doubles_len(adds), nr = _doubles_len(removes), pairs = 0
-        if na > 0 and nr > 0:
-            netted = _netted(adds, na, removes, nr)
-            if netted is not None:
-                if not netted:
-                    return False
-                adds, removes, pairs = netted
-        if self._made is not None:
-            return _hand(self._made, adds, removes, pairs)
-        if pairs == 0:
+        cdef Py_ssize_t na = _doubles_len(adds), nr = _doubles_len(removes)
+        netted = _netted(adds, na, removes, nr) if na > 0 and nr > 0 else None
+        if netted is not None:
+            if not netted:
+                return False
+            adds, removes = netted  # no value in common: a change
+        elif self._made is None:
             if adds and removes:  # the reference's cases of no change, in its order
                 if len(adds) == len(removes) and sorted(adds) == sorted(removes):
                     return False
             elif not adds and not removes:
                 return False
-        self._changes.append((adds or (), removes or (), pairs))
-        self._held += na + nr if pairs else len(adds) + len(removes)
+        if self._made is not None:
+            return self._made.change(adds, removes)
+        self._changes.append((adds or (), removes or ()))
+        self._held += len(adds) + len(removes)
         if self._held > _LAZY_HELD:
             self.made()
         return True
