@@ -145,7 +145,7 @@ with open(sys.argv[1], "rb") as f:
 tracker = LiveTracker(tz="Asia/Shanghai")
 gc.collect()
 gc.freeze()  # the records are never collected: counts do not depend on when it runs
-if sys.argv[2] != "none":
+if sys.argv[2] in ("add", "query"):
     add = tracker.add
     for r in records:
         add(r)
