@@ -1593,10 +1593,10 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     """The rest of :meth:`kefu.kpi.live.LiveTracker._measure_batch` compiled: each
     session's units (the walk's ``by_session``: ``live_measure.LiveMeasure``), its
     wait, samples and data quality picked, and :func:`take` for each in turn, as the
-    reference does, after every session placed before is taken back (:func:`retract`,
-    the reference's loop before it). ``found``: the walk's contacts from the compiled contact count
-    (:func:`_contacts`), or None (each asked of ``contact_of``). O(units + sessions of
-    the walk)."""
+    reference does, once every session placed before is taken back (:func:`retract`:
+    the reference's loop before it). ``found``: the walk's contacts from the compiled
+    contact count (:func:`_contacts`), or None (each asked of ``contact_of``).
+    O(units + sessions of the walk)."""
     cdef dict by_session = m.by_session, contacts = None
     cdef list mine
     cdef tuple units

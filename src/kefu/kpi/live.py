@@ -49,8 +49,9 @@ get a walk of their own, so that their out-of-order count stays theirs),
 plus O(log v) bookkeeping per unit; the new response times wait, unsorted,
 until a query reads them (:class:`~kefu.kpi.multiset.Multiset`): a burst
 of records, or a whole day fed at start-up, costs one measure per session,
-not one per record (with the compiled modules, a walk's sessions are taken,
-their K13 contacts found and counted and their buyer-days folded in C:
+not one per record (with the compiled modules, a walk's sessions are taken
+back and taken, their K13 contacts found and counted and their buyer-days
+folded in C, and so is a settling session taken back and placed again:
 :mod:`kefu.kpi._live_c`). A query then costs O(volatile units + waiting
 sessions + keys of the breakdown): it does not grow with the day's size.
 Memory holds the records of each session (the tracker measures from them; a
