@@ -193,6 +193,22 @@ def test_K12_a_compiled_placing_or_taking_back_refuses_too_long_a_quality_untouc
     assert t._quality == before
 
 
+@pytest.mark.parametrize("folded", [(4,), (4, "k", 5)])
+def test_K12_compiled_folding_refuses_a_buyer_days_counts_of_odd_length(folded: Any) -> None:
+    """A fixed buyer-day's counts (flat: table, key, ...) set by hand to a tuple of odd
+    length are refused with the ValueError of the reference's strict pairing when
+    the day is folded again, before any count changes: never a read past the end."""
+    t, module, s = _placed()
+    day = s.days[0]
+    assert day in t._folded  # the answered session's day is fixed: folded once
+    t._folded[day] = folded
+    t._unfolded.add(day)
+    before = [dict(table) for table in t._tables]
+    with pytest.raises(ValueError, match="pairs"):
+        module.refold(t)
+    assert [dict(table) for table in t._tables] == before
+
+
 @pytest.mark.parametrize("table", [[], None, ()])
 def test_K12_compiled_taking_back_refuses_a_count_table_that_is_not_a_dict(
         table: Any) -> None:
