@@ -275,3 +275,32 @@ def test_K12_a_query_after_a_session_set_by_hand_measures_the_day_again(
                   Message("s1", "b1", BASE + 40.0, Sender.BUYER, "m2"),
                   Message("s0", "b0", BASE + 50.0, Sender.BUYER, "m3")])
     assert live(t, t.last) == live(fresh, t.last)
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_K08_compiled_placing_or_taking_back_refuses_served_counts_set_to_none(
+        out: bool) -> None:
+    """The tracker's K08 served counts set by hand to None are refused with a TypeError
+    by the placing and by the taking back: never a C dict lookup on None (a
+    SystemError)."""
+    t, module, s = _placed()
+    if not out:
+        module.retract(t, "s0", s)
+    t._served = None
+    with pytest.raises(TypeError):
+        (module.retract if out else module.place)(t, "s0", s)
+
+
+@pytest.mark.parametrize("contact", [(), (1,), [0] * 9, 5])
+def test_K13_compiled_placing_again_refuses_a_contact_set_by_hand(contact: Any) -> None:
+    """A session's K13 contact set by hand to anything but a tuple of nine fields is
+    refused with a TypeError when the session is placed again (by the compiled
+    settling, or after it was taken back): never read past its end."""
+    t, module, s = _placed()
+    module.retract(t, "s0", s)
+    s.contact = contact
+    with pytest.raises(TypeError):
+        module.place(t, "s0", s)
+    s.applied = None
+    with pytest.raises(TypeError):
+        module.settle(t, ["s0"])

@@ -604,7 +604,10 @@ cdef inline tuple _fixed_key(tuple u):
 
 
 cdef int _bump_one(dict counts, object key) except -1:
-    """live._bump(counts, key, 1): a count up by one, dropped at zero."""
+    """live._bump(counts, key, 1): a count up by one, dropped at zero. A table set by
+    hand to None is refused with a TypeError (the C lookup would not check it)."""
+    if counts is None:
+        raise TypeError("a count table is a dict, got None")
     cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
     left = 1 if found == NULL else <object>found + 1
     if left:
@@ -741,7 +744,9 @@ cdef int _place(_Books b, str sid, Session s) except -1:
         _add_samples(b, s, False)
     contact = s.contact
     if contact is not None:
-        c = contact[8]
+        if type(contact) is not tuple or len(<tuple>contact) != 9:  # set by hand
+            raise TypeError(f"a K13 contact is a tuple of nine fields, got {contact!r}")
+        c = (<tuple>contact)[8]
         if c > b.last:
             b.later[sid] = contact
             when = min(when, <double>c)
@@ -1478,7 +1483,10 @@ cdef list _fold(dict of_day, dict excluded, tuple day, double as_of, double thre
 
 
 cdef int _bump_n(dict counts, object key, long n) except -1:
-    """live._bump: a count changed by ``n``, dropped at zero."""
+    """live._bump: a count changed by ``n``, dropped at zero. A table set by hand to None
+    is refused with a TypeError (the C lookup would not check it)."""
+    if counts is None:
+        raise TypeError("a count table is a dict, got None")
     cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
     left = n if found == NULL else <object>found + n
     if left:
