@@ -304,3 +304,16 @@ def test_K13_compiled_placing_again_refuses_a_contact_set_by_hand(contact: Any) 
     s.applied = None
     with pytest.raises(TypeError):
         module.settle(t, ["s0"])
+
+
+@pytest.mark.parametrize("field", ["unanswered", "dropped"])
+def test_K12_compiled_taking_back_adds_a_count_set_by_hand_as_the_reference(
+        field: str) -> None:
+    """A session's count set by hand to a float zero is taken back as the reference's
+    ``+= n * count`` does (the tracker's count becomes a float), not skipped."""
+    done = []
+    for in_c in (True, False):
+        t, module, s = _placed(**{field: -0.0})
+        (module.retract(t, "s0", s) if in_c else t._retract("s0", s))
+        done.append(repr(getattr(t, "_" + field)))
+    assert done[0] == done[1]

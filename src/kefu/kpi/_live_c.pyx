@@ -1161,16 +1161,14 @@ cdef int _add_samples(_Books b, Session s, bint out) except -1:
         else:
             _bump_one(served, agent)
     tracker = b.tracker
-    if s.unanswered != 0:
-        if out:
-            tracker._unanswered -= s.unanswered
-        else:
-            tracker._unanswered += s.unanswered
-    if s.dropped != 0:
-        if out:
-            tracker._dropped -= s.dropped
-        else:
-            tracker._dropped += s.dropped
+    cdef long n = -1 if out else 1
+    # The reference's ``+= n * count``; an int 0 (most sessions') changes nothing, so
+    # it is skipped; a count set by hand (a float -0.0) is added as the reference does.
+    unanswered, dropped = s.unanswered, s.dropped
+    if type(unanswered) is not int or unanswered != 0:
+        tracker._unanswered += n * unanswered
+    if type(dropped) is not int or dropped != 0:
+        tracker._dropped += n * dropped
     return 0
 
 
