@@ -14,7 +14,7 @@ from kefu.assigner import ENGINES
 
 ENGINE = "c" if "c" in ENGINES else "py"
 SMALL = ["--agents", "5", "--open", "50", "--replay", "600", "--steps", "50",
-         "--size", "3000", "--sim-peak", "20"]
+         "--size", "3000", "--sim-peak", "20", "--staff-peak", "20"]
 
 
 def _figure(value: float, goal: float | None, higher: bool) -> Figure:
@@ -34,7 +34,8 @@ def test_bench_json_has_the_engine_rows_and_every_figure(capsys: pytest.CaptureF
     assert set(figures) == {
         f"open_session/close_session ({engine})", f"Assigner.apply ({engine})",
         f"Assigner.apply_columns ({engine})",
-        "simulate --peak 20 --agents 1 (whole command)", "daily_report from MessageTable",
+        "simulate --peak 20 --agents 1 (whole command)",
+        "staff --peak 20 --cap 50 (whole command)", "daily_report from MessageTable",
         "daily_report from records", "LiveTracker fed, record by record",
         "LiveTracker shop query (3,000 messages)",
     }
@@ -47,6 +48,11 @@ def test_bench_json_has_the_engine_rows_and_every_figure(capsys: pytest.CaptureF
     assert figures["daily_report from records"]["items"] == 3000
     day = figures["simulate --peak 20 --agents 1 (whole command)"]
     assert day["goal"] is None and "measuring" in day["note"]  # the goal is for a peak of 2000
+    search = figures["staff --peak 20 --cap 50 (whole command)"]
+    assert search["goal"] is None and search["items"] == 1  # its goal too
+    answer = json.loads(_staff_json(20))
+    days = sum(len(point["rates"]) for point in answer["points"])
+    assert f"answer {answer['agents']} agents from {days} simulated days" in search["note"]
     # a goal set for 2,000,000 messages is scaled to the size measured
     assert figures["daily_report from MessageTable"]["goal"] == pytest.approx(1.5 * 3000 / 2e6)
     assert figures[f"Assigner.apply ({engine})"]["items"] >= 600
@@ -57,13 +63,47 @@ def test_bench_json_has_the_engine_rows_and_every_figure(capsys: pytest.CaptureF
 def test_bench_figures_table_only_says_goals_and_floors(capsys: pytest.CaptureFixture[str]
                                                          ) -> None:
     assert main(["bench", "--only", "figures", "--engines", ENGINE, *SMALL,
-                 "--size", "0", "--live-size", "0", "--sim-peak", "0"]) == 0
+                 "--size", "0", "--live-size", "0", "--sim-peak", "0", "--staff-peak", "0"]) == 0
     out = capsys.readouterr().out
     head, *lines = out.splitlines()
     assert "floor: Python calls" in head and "floor: C loop" in head and "goal" in head
     assert len(lines) == 3 and ">= 3,000,000 commands/s" in out
     assert ">= 5,000,000 commands/s" in out
     assert "daily_report" not in out and "open+close" not in out
+
+
+def _staff_json(peak: int) -> str:
+    """What ``python -m kefu staff`` answers at ``peak`` (cap 50), as the bench runs it."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kefu", "staff", "--cap", "50", "--peak",
+                           str(peak), "--no-progress", "--json"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_the_staffing_figure_has_its_goal_at_a_peak_of_2000(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The staffing search's goal (90 s) is set for a peak of 2,000; the command it times
+    is the one a planner runs, and its answer is in the note."""
+    import subprocess
+
+    import kefu._bench_figures as figures
+
+    ran: list[list[str]] = []
+    answer = json.dumps({"agents": 31, "points": [{"rates": [0.9, 0.91, 0.92]},
+                                                  {"rates": [0.8]}]})
+
+    def fake_run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        ran.append(argv)
+        return subprocess.CompletedProcess(argv, 0, stdout=answer, stderr="")
+
+    monkeypatch.setattr(figures.subprocess, "run", fake_run)
+    figure = figures.staffing(figures.Floors(), 2000)
+    assert ran[0][1:] == ["-m", "kefu", "staff", "--cap", "50", "--peak", "2000",
+                          "--no-progress", "--json"]
+    assert figure.goal == 90.0 and figure.met is (figure.value <= 90.0)
+    assert "answer 31 agents from 4 simulated days" in figure.note
 
 
 def test_bench_rejects_a_negative_size(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +172,7 @@ def test_bench_figures_run_as_many_times_as_asked(capsys: pytest.CaptureFixture[
     monkeypatch.setattr(figures, "_wall",
                         lambda run, repeats=1: runs.append(repeats) or wall(run, repeats))
     assert main(["bench", "--only", "figures", "--engines", ENGINE, *SMALL, "--size", "500",
-                 "--sim-peak", "0", "--repeats", "2"]) == 0
+                 "--sim-peak", "0", "--staff-peak", "0", "--repeats", "2"]) == 0
     # open/close keeps its own three timed runs (its goal is counted by callgrind);
     # apply, apply_columns and the tracker: a fresh subject each of 2 runs; the reports: 2;
     # the tracker's steady queries: one run of 20.

@@ -310,6 +310,31 @@ def simulated_day(floors: Floors, peak: int) -> Figure:
                    "<= 6 s at --peak 2000 --agents 40", note)
 
 
+def staffing(floors: Floors, peak: int) -> Figure:
+    """``python -m kefu staff`` at ``peak`` (cap 50, the default target and seeds), as its own
+    process: the staffing search a planner runs, several simulated days in one command."""
+    argv = [sys.executable, "-m", "kefu", "staff", "--cap", "50", "--peak", str(peak),
+            "--no-progress", "--json"]
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
+    answer = json.loads(done.stdout)
+    goal = 90.0 if peak == 2000 else None
+    note = f"answer {answer['agents']} agents from {_days_of(answer)} simulated days"
+    if cpu == cpu:
+        note = f"{cpu:.2f} s of CPU; " + note
+    return _figure(floors, f"staff --peak {peak} --cap 50 (whole command)", 1, "search",
+                   seconds, seconds, "s wall", False, goal, "<= 90 s at --peak 2000", note)
+
+
+def _days_of(answer: dict[str, Any]) -> int:
+    """How many simulated days a ``staff --json`` answer ran: a day per seed at each
+    staffing level it tried."""
+    return sum(len(point["rates"]) for point in answer["points"])
+
+
 def _children_cpu() -> float:
     """CPU seconds of the finished child processes (NaN where the platform does not say)."""
     try:
@@ -373,7 +398,8 @@ def tracker(floors: Floors, messages: int, repeats: int = REPEATS) -> list[Figur
 
 
 def measure_figures(*, engine: str, steps: int, commands: int, peak: int, size: int,
-                    live_size: int, repeats: int = REPEATS) -> list[Figure]:
+                    live_size: int, repeats: int = REPEATS, staff_peak: int = 0
+                    ) -> list[Figure]:
     """Every figure (a size of 0 leaves its rows out), each timed figure the best of
     ``repeats`` runs. The floors are measured again just before each figure, so each
     row's floors are the machine's at that moment: a shared machine's speed drifts
@@ -383,6 +409,8 @@ def measure_figures(*, engine: str, steps: int, commands: int, peak: int, size: 
                apply_columns_rate(Floors(), engine, commands, repeats)]
     if peak:
         figures.append(simulated_day(Floors(), peak))
+    if staff_peak:
+        figures.append(staffing(Floors(), staff_peak))
     if size:
         figures += reports(Floors(), size, repeats)
     if live_size:

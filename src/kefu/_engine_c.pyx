@@ -19,17 +19,19 @@ and one per group the agent serves, as in the Python engine; under
 LEAST_LOAD and WEIGHTED the ALL indexes are kept only once a group name has
 existed (``_wake_all``: until then they would hold ANY's agents again):
 
-    LEAST_LOAD  a binary heap keyed (load, last_auto, reg)
-    WEIGHTED    a binary heap keyed (pass, reg)
+    LEAST_LOAD  a 4-ary heap keyed (load, last_auto, reg)
+    WEIGHTED    a 4-ary heap keyed (pass, reg)
     ROUND_ROBIN every agent of the side sorted by reg, plus a bitset of the
                 available ones: the next available reg >= pointer is a
                 word-at-a-time bit scan, and an agent filling up or gaining
                 room flips one bit.
 
 Each agent records its position in each of its heaps, so a change of load
-re-sifts it in O(g log n). Selection reads the heap top; only when the top
-timed out on this session (R18) does it search the heap for the smallest
-allowed entry, visiting only excluded nodes and their children.
+re-sifts it in O(g log n) (a 4-ary heap is half as deep as a binary
+one, and a node's four children sit side by side in memory). Selection
+reads the heap top; only when the top timed out on this session (R18)
+does it search the heap for the smallest allowed entry, visiting only
+excluded nodes and their children.
 
 Waiting sessions sit in one binary heap per group keyed by the R07 key
 (-priority, arrival); each session records its heap position, so closing a

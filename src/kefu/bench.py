@@ -272,12 +272,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sim-peak", type=_count, default=2000,
                         help="concurrent buyers at the peak of the simulated day (agents: one "
                              "per 50); 0 leaves it out (default: %(default)s)")
+    parser.add_argument("--staff-peak", type=_count, default=2000,
+                        help="concurrent buyers at the peak of the day whose staffing "
+                             "'python -m kefu staff' searches (cap 50); 0 leaves it out "
+                             "(default: %(default)s)")
     parser.add_argument("--repeats", type=_repeats, default=None,
                         help="timed runs of each speed figure, the best kept (default: 3; "
                              "1 with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes for a smoke run: 200 agents, 2,000 open, 50,000 "
-                             "commands; a peak of 200, 100,000 messages")
+                             "commands; peaks of 200, 100,000 messages")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
@@ -290,10 +294,10 @@ def run(args: argparse.Namespace) -> int:
               f"available here: {', '.join(ENGINES)}", file=sys.stderr)
         return 2
     agents, opens, replay, steps = args.agents, args.open, args.replay, args.steps
-    size, peak = args.size, args.sim_peak
+    size, peak, staff_peak = args.size, args.sim_peak, args.staff_peak
     if args.quick:
         agents, opens, replay, steps = [200], [2000], 50_000, 2_000
-        size, peak = min(size, 100_000), min(peak, 200)
+        size, peak, staff_peak = min(size, 100_000), min(peak, 200), min(staff_peak, 200)
     repeats = args.repeats
     if repeats is None:
         repeats = 1 if args.quick else 3
@@ -304,7 +308,8 @@ def run(args: argparse.Namespace) -> int:
         from kefu._bench_figures import measure_figures
 
         figures = measure_figures(engine=engines[0], steps=steps, commands=replay, peak=peak,
-                                  size=size, live_size=live_size, repeats=repeats)
+                                  size=size, live_size=live_size, repeats=repeats,
+                                  staff_peak=staff_peak)
     if args.json:
         print(json.dumps(rows + [f.to_json() for f in figures], indent=2))
         return 0

@@ -15,7 +15,9 @@ constructor. O(1) per record.
 :func:`take` and :func:`place` are the catch-up's other compiled steps: they keep
 what a walk found for a session (its samples, contact and stretches) and
 file its units, samples and buyer-day members into the tracker, as
-:meth:`kefu.kpi.live.LiveTracker._take` and ``_apply`` do in Python.
+:meth:`kefu.kpi.live.LiveTracker._take` and ``_apply`` do in Python;
+:func:`retract` takes a placed session's figures back out before it is
+placed again, as ``_retract`` does.
 """
 
 cimport cython
@@ -606,7 +608,10 @@ cdef inline tuple _fixed_key(tuple u):
 
 
 cdef int _bump_one(dict counts, object key) except -1:
-    """live._bump(counts, key, 1): a count up by one, dropped at zero."""
+    """live._bump(counts, key, 1): a count up by one, dropped at zero. A table set by
+    hand to None is refused with a TypeError (the C lookup would not check it)."""
+    if counts is None:
+        raise TypeError("a count table is a dict, got None")
     cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
     left = 1 if found == NULL else <object>found + 1
     if left:
@@ -619,7 +624,8 @@ cdef int _bump_one(dict counts, object key) except -1:
 @cython.final
 cdef class _Books:
     """The tracker's books a placing writes to, read off the tracker once per call of
-    :func:`place`, :func:`take` or :func:`take_all` (a walk of a few dozen sessions)
+    :func:`place`, :func:`take`, :func:`take_all` (a walk of a few dozen sessions),
+    :func:`retract` or :func:`settle`
     and held as C fields: the per-session work then reads each as a field, not by an
     attribute lookup on the tracker (about twenty a session, a few hundred
     instructions each). Typed as the tracker's own books are (TypeError if one is
@@ -695,7 +701,7 @@ cdef int _place(_Books b, str sid, Session s) except -1:
     cdef list applied = [], vol_shop = [], vol_agents = []
     cdef tuple tables = b.tables
     cdef tuple units = s.shop_units
-    cdef dict agent_counts = b.agent_counts, counts, members, mine
+    cdef dict agent_counts = b.agent_counts, members, mine
     cdef list days = []  # its buyer-days, each once, in order (a session has one or two)
     cdef set agents_changed = b.agents_changed
     cdef Py_ssize_t k, n = len(units)
@@ -735,17 +741,16 @@ cdef int _place(_Books b, str sid, Session s) except -1:
             applied.append(_fixed_key(u))
             agents_changed.add(agent)
     s.applied = flat = _atomic(tuple(applied))
-    for k in range(0, len(flat), 2):
-        where = flat[k]
-        counts = tables[where] if type(where) is int else agent_counts[where]
-        _bump_one(counts, flat[k + 1])
+    _bump_all(tables, agent_counts, flat, 1)
     if future:
         b.future.add(sid)
     else:
-        _add_samples(b, s)
+        _add_samples(b, s, False)
     contact = s.contact
     if contact is not None:
-        c = contact[8]
+        if type(contact) is not tuple or len(<tuple>contact) != 9:  # set by hand
+            raise TypeError(f"a K13 contact is a tuple of nine fields, got {contact!r}")
+        c = (<tuple>contact)[8]
         if c > b.last:
             b.later[sid] = contact
             when = min(when, <double>c)
@@ -759,12 +764,7 @@ cdef int _place(_Books b, str sid, Session s) except -1:
     buyer, waiting = s.buyer, s.waiting
     if waiting is not None and buyer is not None:
         b.waiting[sid] = (buyer, waiting)
-    quality = s.quality
-    cdef list summed
-    if any(quality):
-        summed = b.quality
-        for k, x in enumerate(quality):
-            summed[k] += x
+    _add_quality(b.quality, s.quality, False)
     members = b.members
     order = s.order
     for k in range(0, n, 2):
@@ -801,6 +801,141 @@ cdef int _count_in(_Books b, str sid, contact) except -1:
     if old is not None:
         _count(b.parts, b.changed, b.answer_within, b.short_abandon, old, -1)
     _count(b.parts, b.changed, b.answer_within, b.short_abandon, contact, 1)
+    return 0
+
+
+cdef int _bump_all(tuple tables, dict agent_counts, tuple flat, long n) except -1:
+    """``LiveTracker._bump_all``: ``n`` added to each count a flat tuple of Bumps names
+    (where, key, where, key, ...: a table of ``tables`` by index, or an agent's
+    counts), each dropped at zero. A tuple of odd length (set by hand) is refused
+    with a ValueError, as the reference's strict pairing refuses it, before any
+    count changes and with nothing read past its end; a count table that is not a
+    dict, with a TypeError. O(len(flat))."""
+    cdef Py_ssize_t k, size = len(flat)
+    if size % 2:
+        raise ValueError(f"a session's or buyer-day's counts come in pairs, got {size}")
+    for k in range(0, size, 2):
+        where = flat[k]
+        counts = tables[where] if type(where) is int else agent_counts[where]
+        if not isinstance(counts, dict):
+            raise TypeError(f"a count table is a dict, got {type(counts).__name__}")
+        _bump_n(<dict>counts, flat[k + 1], n)
+    return 0
+
+
+@cython.boundscheck(True)  # the user's values are added: their code may shrink the list
+cdef int _add_quality(list summed, object quality, bint out) except -1:
+    """A session's data quality (a tuple of counts, the fields of ``DataQuality``) added
+    to the tracker's sums (``out``: taken back), as ``_apply`` and ``_retract`` do.
+    Anything but a tuple no longer than the sums (set by hand) is refused with a
+    TypeError before any sum changes. A quality of zeros is added as ``_apply``
+    adds it: not at all. O(fields)."""
+    cdef Py_ssize_t k
+    if type(quality) is not tuple or len(<tuple>quality) > len(summed):
+        raise TypeError(f"a session's data quality is a tuple of at most {len(summed)}"
+                        f" counts, got {type(quality).__name__}")
+    cdef tuple q = <tuple>quality
+    if not out and not any(q):
+        return 0
+    for k in range(len(q)):
+        if out:
+            summed[k] -= q[k]
+        else:
+            summed[k] += q[k]
+    return 0
+
+
+def retract(tracker, str sid, Session s not None):
+    """:meth:`kefu.kpi.live.LiveTracker._retract` compiled (or the tracker's own when it
+    places in Python: its ``_place`` None): take a placed session's figures back out
+    of the tracker's books before it is measured or settled again. O(units +
+    samples + buyer-days of the session)."""
+    _take_back(_books_of(tracker), sid, s)
+
+
+def settle(tracker, list sids):
+    """The placing again of :meth:`kefu.kpi.live.LiveTracker._settle` compiled: each
+    session of ``sids``, in order, taken back (:func:`retract`) and placed again
+    (:func:`place`), on books read once for them all. O(units + samples of those
+    sessions)."""
+    cdef _Books b = _books_of(tracker)
+    cdef dict sessions = tracker._sessions
+    for sid in sids:
+        s = sessions[sid]
+        if not isinstance(s, Session):
+            raise TypeError(f"settle: a compiled Session per session, got {type(s)!r}")
+        _take_back(b, sid, <Session>s)
+        if b.python_place:
+            tracker._apply(sid, s)
+        else:
+            _place(b, sid, <Session>s)
+
+
+cdef int _take_back(_Books b, str sid, Session s) except -1:
+    """A session taken back: by :func:`_retract`, or by the tracker's own ``_retract``
+    when it places in Python (the two go together)."""
+    if b.python_place:
+        b.tracker._retract(sid, s)
+    else:
+        _retract(b, sid, s)
+    return 0
+
+
+cdef int _retract(_Books b, str sid, Session s) except -1:
+    """``LiveTracker._retract``: undo :func:`_place` (before measuring or settling the
+    session again), the same books changed in the same order: its fixed counts
+    taken back, its agents marked changed, its K08 samples taken back (the removed
+    side of each delta) or its clock still to come forgotten, its K13 contact
+    counted out at the flush's end unless placed again, its volatile units, wait,
+    data quality and buyer-day members removed. A session never placed (``applied``
+    None) is left as it is. What a user may have set by hand is checked before it
+    is read as a tuple: ``applied`` not a tuple is a TypeError, of odd length a
+    ValueError (the reference's), both before anything changes; a unit not a tuple
+    of eight fields, a count table or a day's members not a dict, ``quality`` not a
+    tuple no longer than the sums, a TypeError. An error part-way is an error of
+    the tracker's call, which then measures the day again, whole. O(units + samples
+    + buyer-days of the session)."""
+    applied = s.applied
+    if applied is None:
+        return 0
+    if type(applied) is not tuple:
+        raise TypeError(f"a session's placed counts are a flat tuple, got"
+                        f" {type(applied).__name__}")
+    cdef tuple flat = <tuple>applied
+    cdef Py_ssize_t k
+    cdef set changed = b.agents_changed
+    cdef dict all_members = b.members, members
+    _bump_all(b.tables, b.agent_counts, flat, -1)
+    # The agents of its units: the fixed ones' counts name them, the volatile ones'
+    # units are still held.
+    for k in range(0, len(flat), 2):
+        where = flat[k]
+        if type(where) is str:
+            changed.add(where)
+    for value in s.agent_units:
+        agent = _unit(value)[5]
+        if agent is not None:
+            changed.add(agent)
+    s.applied = None
+    if sid in b.future:
+        b.future.discard(sid)
+    else:
+        _add_samples(b, s, True)
+    contact = s.contact
+    if contact is not None and b.later.pop(sid, None) is None:
+        b.out[sid] = contact  # counted out at the flush's end unless placed again
+    b.volatile.pop(sid, None)
+    b.waiting.pop(sid, None)
+    _add_quality(b.quality, s.quality, True)
+    days = s.days
+    for day in days:
+        members = all_members[day]
+        del members[sid]
+        if not members:
+            del all_members[day]
+    for day in days:  # the tracker's ``_unfolded.update(s.days)``, with no method call
+        b.unfolded.add(day)
+    s.days = ()
     return 0
 
 
@@ -1125,30 +1260,39 @@ cdef int _count(dict parts, set changed, answer_within, short_abandon, tuple con
     return 0
 
 
-cdef int _add_samples(_Books b, Session s) except -1:
-    """``LiveTracker._add_samples(s, 1)``: a session's K08 samples into the uncommitted
-    delta (their bytes copied onto its array: no float object), its agents and
-    counts added (a count of none, most sessions' excluded waits, adds nothing:
-    no lookup of the tracker's count)."""
+cdef int _add_samples(_Books b, Session s, bint out) except -1:
+    """``LiveTracker._add_samples(s, 1)`` (``out``: ``(s, -1)``): a session's K08 samples
+    into the uncommitted delta, on its added side (``out``: its removed side; their
+    bytes copied onto the array: no float object), its agents and counts added or
+    taken back (a count of none, most sessions' excluded waits, changes nothing: no
+    lookup of the tracker's count)."""
     cdef dict deltas = b.delta, served = b.served
+    cdef Py_ssize_t side = 1 if out else 0
     for key, values in s.samples:
         found = deltas.get(key)
         if found is None:
             found = deltas[key] = (_new_doubles(), _new_doubles())
         if type(found) is not tuple or len(<tuple>found) != 2:  # set by hand: no read past it
             raise TypeError(f"a K08 delta is a pair of arrays, got {found!r}")
-        added = (<tuple>found)[0]
-        if not isinstance(added, array) or not isinstance(values, bytes):
-            raise TypeError(f"a K08 delta's array and a sample's bytes, got {added!r}, "
+        into = (<tuple>found)[side]
+        if not isinstance(into, array) or not isinstance(values, bytes):
+            raise TypeError(f"a K08 delta's array and a sample's bytes, got {into!r}, "
                             f"{values!r}")
-        _extend(<array>added, <bytes>values)
+        _extend(<array>into, <bytes>values)
     for agent in s.served:
-        _bump_one(served, agent)
+        if out:
+            _bump_n(served, agent, -1)
+        else:
+            _bump_one(served, agent)
     tracker = b.tracker
-    if s.unanswered != 0:
-        tracker._unanswered += s.unanswered
-    if s.dropped != 0:
-        tracker._dropped += s.dropped
+    cdef long n = -1 if out else 1
+    # The reference's ``+= n * count``; an int 0 (most sessions') changes nothing, so
+    # it is skipped; a count set by hand (a float -0.0) is added as the reference does.
+    unanswered, dropped = s.unanswered, s.dropped
+    if type(unanswered) is not int or unanswered != 0:
+        tracker._unanswered += n * unanswered
+    if type(dropped) is not int or dropped != 0:
+        tracker._dropped += n * dropped
     return 0
 
 
@@ -1461,7 +1605,10 @@ cdef list _fold(dict of_day, dict excluded, tuple day, double as_of, double thre
 
 
 cdef int _bump_n(dict counts, object key, long n) except -1:
-    """live._bump: a count changed by ``n``, dropped at zero."""
+    """live._bump: a count changed by ``n``, dropped at zero. A table set by hand to None
+    is refused with a TypeError (the C lookup would not check it)."""
+    if counts is None:
+        raise TypeError("a count table is a dict, got None")
     cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
     left = n if found == NULL else <object>found + n
     if left:
@@ -1490,14 +1637,13 @@ def refold(tracker):
     cdef double last = tracker._feed.last, threshold = tracker._opts.threshold
     cdef double warn = tracker._opts.warn_after
     cdef dict excluded = tracker._excluded
+    cdef dict agent_counts = tracker._agent_counts
     cdef tuple flat, m
     cdef list out
-    cdef Py_ssize_t k
     cdef bint volatile
     for day in tracker._unfolded:
         flat = folded.pop(day, ())
-        for k in range(0, len(flat), 2):
-            _bump_n(<dict>tables[flat[k]], flat[k + 1], -1)
+        _bump_all(tables, agent_counts, flat, -1)
         volatile_days.discard(day)
         found = by_day.get(day)
         if not found:
@@ -1518,8 +1664,7 @@ def refold(tracker):
             out.append(where)
             out.append(key)
         folded[day] = flat = tuple(out)
-        for k in range(0, len(flat), 2):
-            _bump_n(<dict>tables[flat[k]], flat[k + 1], 1)
+        _bump_all(tables, agent_counts, flat, 1)
     tracker._unfolded = set()
 
 
@@ -1578,9 +1723,10 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     """The rest of :meth:`kefu.kpi.live.LiveTracker._measure_batch` compiled: each
     session's units (the walk's ``by_session``: ``live_measure.LiveMeasure``), its
     wait, samples and data quality picked, and :func:`take` for each in turn, as the
-    reference does. ``found``: the walk's contacts from the compiled contact count
-    (:func:`_contacts`), or None (each asked of ``contact_of``). O(units + sessions of
-    the walk)."""
+    reference does, once every session placed before is taken back (:func:`retract`:
+    the reference's loop before it). ``found``: the walk's contacts from the compiled
+    contact count (:func:`_contacts`), or None (each asked of ``contact_of``).
+    O(units + sessions of the walk)."""
     cdef dict by_session = m.by_session, contacts = None
     cdef list mine
     cdef tuple units
@@ -1596,6 +1742,10 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         if not isinstance(s, Session):
             raise TypeError(f"take_all: a compiled Session per session, got {type(s)!r}")
     cdef _Books books = _books_of(tracker)
+    for k in range(len(sids)):  # each placed before taken back, all before any is kept
+        s = sessions[k]
+        if (<Session>s).applied is not None:
+            _take_back(books, sids[k], <Session>s)
     for k in range(len(sids)):
         sid = sids[k]
         s = sessions[k]

@@ -49,8 +49,9 @@ get a walk of their own, so that their out-of-order count stays theirs),
 plus O(log v) bookkeeping per unit; the new response times wait, unsorted,
 until a query reads them (:class:`~kefu.kpi.multiset.Multiset`): a burst
 of records, or a whole day fed at start-up, costs one measure per session,
-not one per record (with the compiled modules, a walk's sessions are taken,
-their K13 contacts found and counted and their buyer-days folded in C:
+not one per record (with the compiled modules, a walk's sessions are taken
+back and taken, their K13 contacts found and counted and their buyer-days
+folded in C, and so is a settling session taken back and placed again:
 :mod:`kefu.kpi._live_c`). A query then costs O(volatile units + waiting
 sessions + keys of the breakdown): it does not grow with the day's size.
 Memory holds the records of each session (the tracker measures from them; a
@@ -405,6 +406,11 @@ class LiveTracker:
         self._take_c = None if take is None else functools.partial(take, self)
         # Taking a walk's sessions in one pass (:meth:`_measure_batch`): in C with them.
         self._take_all_c = compiled_live("take_all") if self._take_c is not None else None
+        # Taking a placed session back (:meth:`_retract`), and the settling's taking back
+        # and placing again (:meth:`_settle`): in C with the placing.
+        retract = compiled_live("retract") if self._place is not None else None
+        self._retract_c = None if retract is None else functools.partial(retract, self)
+        self._settle_c = compiled_live("settle") if self._place is not None else None
         # The walk: its unit hooks compiled with the compiled kernel (live_measure).
         self._measure_cls = measure_class()
         # The K08 multisets' class: made on first need in C with the placing (the
@@ -868,7 +874,7 @@ class LiveTracker:
         """Measure a session from its records, as if the day were over, and place its units."""
         s = self._sessions[sid]
         tl, m = self._walk(s, self._opts)  # first: it may raise (a time zone's code)
-        self._retract(sid, s)
+        (self._retract_c or self._retract)(sid, s)
         shop_units, agent_units = m.by_session.get(sid, ([], []))
         (self._take_c or self._take)(sid, s, tl, 0 if tl.ids else -1, m, shop_units,
                    agent_units, m.waiting[0][1] if m.waiting else None,
@@ -891,12 +897,13 @@ class LiveTracker:
                             threshold=self._opts.threshold)
         m = self._measure_cls(tl, opts, self._calendar(tl.first, tl.last), split=True)
         found = self._contacts_of(tl, m) if self._take_all_c is not None else None
-        for sid, s in zip(sids, sessions, strict=True):  # after what may raise
-            if s.applied is not None:  # placed before (else nothing to take back)
-                self._retract(sid, s)
-        if self._take_all_c is not None:
+        if self._take_all_c is not None:  # takes each session back first, as below
             self._take_all_c(self, sids, sessions, tl, m, found)
             return
+        retract = self._retract_c or self._retract
+        for sid, s in zip(sids, sessions, strict=True):  # after what may raise
+            if s.applied is not None:  # placed before (else nothing to take back)
+                retract(sid, s)
         split = m.split if m.split is not None else {}
         no_samples: tuple[Samples, dict[str, Samples], int, int] = (Samples(), {}, 0, 0)
         take = self._take_c or self._take
@@ -1082,7 +1089,11 @@ class LiveTracker:
             _bump(tables[where] if type(where) is int else agents[where], key, n)
 
     def _retract(self, sid: str, s: _Session) -> None:
-        """Undo :meth:`_apply` (before measuring or settling the session again)."""
+        """Undo :meth:`_apply` (before measuring or settling the session again): the
+        reference, and the tracker's own without the compiled placing (with it,
+        ``kefu.kpi._live_c.retract``, the same books changed in the same order, and
+        taken back in C by the walk's taking and the settling). O(units + samples +
+        buyer-days of the session)."""
         if s.applied is None:
             return
         self._bump_all(s.applied, -1)
@@ -1147,6 +1158,9 @@ class LiveTracker:
             when, sid = heapq.heappop(self._timers)
             if self._sessions[sid].when == when:  # else a timer of an older placing
                 due.add(sid)
+        if self._settle_c is not None:
+            self._settle_c(self, sorted(due))
+            return
         for sid in sorted(due):
             s = self._sessions[sid]
             self._retract(sid, s)
