@@ -1068,11 +1068,16 @@ cdef class LazyMultiset:
     call than a reference fed the changes as they are would give them: the
     ValueError for a value removed and not present, raised when the reference
     settles (the same reads raise it, but the reference may also raise it
-    inside a change it settles in); and, once a -0.0 is handed over, which of
-    its zeros are -0.0 (equal values all the same: the reference's Counter
-    keeps, of equal zeros, the sign of the first it meets in a settling, which
-    depends on when it settles). O((a + r) log(a + r)) per change of a adds
-    and r removes; the making, what the reference's changes cost."""
+    inside a change it settles in; and, with more than one value missing, it
+    may name another of them: the netted sides are handed over sorted, and
+    the reference names the first missing in the order its Counter met them,
+    which also depends on when it settles); and, once a -0.0 is handed over,
+    which of its zeros are -0.0 (equal values all the same: the reference's
+    Counter keeps, of equal zeros, the sign of the first it meets in a
+    settling, which depends on when it settles). Neither reaches a tracker fed
+    records: it removes only the values it added, and its durations are never
+    -0.0. O((a + r) log(a + r)) per change of a adds and r removes; the
+    making, what the reference's changes cost."""
 
     cdef object _made  # the reference multiset, once made (None: not yet)
     cdef list _changes  # (adds, removes) handed over before it is made, in order
