@@ -1,8 +1,9 @@
 """The compiled multiset nets each change in C: the same answers as the reference.
 
 ``_live_c.LazyMultiset.change`` takes the values present on both sides of a
-change out of both before the reference multiset keeps it (a session
-measured again gives back most of what it takes). Driven side by side with
+change of arrays of doubles out of both before the reference multiset keeps
+it (a session measured again gives back most of what it takes); lists and
+tuples are handed over as they are. Driven side by side with
 a reference :class:`kefu.kpi.multiset.Multiset` through random changes
 (overlapping sides, duplicates, signed zeros, big and tiny values, arrays,
 lists and tuples), every answer must be the
@@ -123,7 +124,7 @@ def test_K12_a_session_measured_again_leaves_only_its_change_waiting() -> None:
     assert [(list(a), list(r)) for a, r in made._pending[1:]] == [([5000.25], [10.5])]
     assert made._held == 202
     assert not lazy.change(list(reversed(new)), tuple(new))
-    assert lazy.change([*new, 7.0, 7.0, 0.0], [*new, 7.0])
+    assert lazy.change(array("d", [*new, 7.0, 7.0, 0.0]), array("d", [*new, 7.0]))
     assert [(list(a), list(r)) for a, r in made._pending[2:]] == [([0.0, 7.0], [])]
     assert repr(_values(lazy)) == repr(sorted([*new, 7.0, 0.0]))
 
@@ -182,6 +183,8 @@ HOSTILE: list[tuple[Any, Any]] = [
     ([float("inf"), 1.0], [1.0]),
     ([float("inf"), 1.0], [float("inf")]),
     ([1.0, 2.0], [-0.0, 2.0]),
+    (array("d", [float("nan"), 1.0]), array("d", [1.0])),  # arrays with a NaN, a -0.0
+    (array("d", [1.0, 2.0]), array("d", [-0.0, 2.0])),
     (array("f", [1.0, 2.0]), array("f", [2.0])),
     (array("q", [1, 2]), array("q", [2])),
     (_DoubleArray("d", [1.0, 2.0]), _DoubleArray("d", [2.0])),
@@ -198,7 +201,7 @@ HOSTILE: list[tuple[Any, Any]] = [
 @pytest.mark.parametrize(("adds", "removes"), HOSTILE)
 def test_K12_a_hostile_change_is_the_reference_s_never_a_crash(
         adds: Any, removes: Any, made: bool) -> None:
-    """Sides that are not arrays of doubles or lists or tuples of exact floats (ints,
+    """Sides that are not arrays of doubles (lists and tuples of anything: ints,
     strings, a float subclass that equals everything, NaN, inf, other arrays, a
     list that lies about its length, an iterator, bytes) are handed to the
     reference as they are: the same answer or error, before or after the
@@ -226,8 +229,27 @@ def test_K08_a_change_with_a_negative_zero_is_handed_over_as_it_is() -> None:
     lazy, reference = _lazy(), Multiset()
     changes = [([5.0, 0.0], []), ([5.0, -0.0, 1.0], [5.0, 0.0]), ([2.0, 1.0], [1.0])]
     for adds, removes in changes:
-        assert lazy.change(list(adds), list(removes)) == reference.change(adds, removes)
+        assert (lazy.change(array("d", adds), array("d", removes))
+                == reference.change(adds, removes))
     made = lazy.made()
     assert [(list(a), list(r)) for a, r in made._pending] == [
         ([5.0, 0.0], []), ([5.0, -0.0, 1.0], [5.0, 0.0]), ([2.0], [])]
     assert repr(_values(lazy)) == repr(_values(reference)) == "[0.0, 1.0, 2.0, 5.0]"
+
+
+@pytest.mark.parametrize("made", [False, True])
+def test_K08_K12_equal_waits_of_int_and_float_times_read_as_the_reference_s(
+        made: bool) -> None:
+    """A service key's waits are lists, and a wait between two int times is an int: 2 and
+    2.0 are equal values the reference's Counter keeps as the first it meets (or
+    not at all, when no change of a settling removes anything). Netting a list
+    of floats would change which of them a figure is: lists are handed over as
+    they are, and the figures are the reference's to the type."""
+    lazy, reference = _lazy(), Multiset()
+    if made:
+        lazy.made()
+    for ms in (lazy, reference):
+        assert ms.change([2, 2.0], [])
+        assert ms.change([1.0, 2.0, 2.0], [2.0])
+    assert repr(lazy.durations()) == repr(reference.durations())
+    assert repr(_values(lazy)) == repr(_values(reference)) == "[1.0, 2, 2, 2]"

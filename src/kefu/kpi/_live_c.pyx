@@ -25,7 +25,6 @@ from cpython.array cimport array, clone, extend_buffer
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject, Py_SIZE
-from cpython.sequence cimport PySequence_Fast_ITEMS
 from libc.math cimport INFINITY, signbit
 from libc.stdlib cimport free, malloc
 from libcpp.algorithm cimport sort as cpp_sort
@@ -950,34 +949,26 @@ cdef Py_ssize_t _LAZY_HELD = BLOCK  # values a LazyMultiset keeps before it is m
 
 
 cdef inline Py_ssize_t _doubles_len(object side):
-    """How many values ``side`` holds if it is an ``array('d')``, a list or a tuple
-    (exact types: reading them runs no code of the caller's), else -1. O(1)."""
-    if type(side) is array:
-        return Py_SIZE(side) if (<array>side).ob_descr.typecode == b'd' else -1
-    if type(side) is list or type(side) is tuple:
+    """How many values ``side`` holds if it is an ``array('d')`` (the exact type:
+    reading it runs no code of the caller's), else -1. Only arrays: their
+    values are floats, where a list may hold an int equal to a float (a
+    service key's wait between two int times), and the reference's Counter
+    keeps, of equal values, the first it meets, so netting such a list's
+    neighbours would change which a figure is. O(1)."""
+    if type(side) is array and (<array>side).ob_descr.typecode == b'd':
         return Py_SIZE(side)
     return -1
 
 
 cdef int _read_doubles(object side, Py_ssize_t n, double* out) except -1:
-    """Copy the ``n`` values of ``side`` (one :func:`_doubles_len` accepts, of that
-    length) to ``out``; 1, or 0 if one is not an exact float (a subclass may compare
-    as it likes), or is -0.0 (equal to 0.0: the reference's Counter keeps
-    whichever came first) or a NaN (equal to nothing, but the reference's Counter
-    and list equality pair a NaN object with itself): such a change is handed to
-    the reference as it is. O(n)."""
+    """Copy the ``n`` values of ``side`` (an array :func:`_doubles_len` accepts, of
+    that length) to ``out``; 1, or 0 if one is -0.0 (equal to 0.0: the
+    reference's Counter keeps whichever came first) or a NaN (equal to nothing,
+    but the reference's Counter and list equality pair a NaN object with
+    itself): such a change is handed to the reference as it is. O(n)."""
     cdef Py_ssize_t i
-    cdef PyObject** items
     cdef double x
-    if type(side) is array:
-        memcpy(out, (<array>side).data.as_doubles, <size_t>n * sizeof(double))
-    else:
-        items = PySequence_Fast_ITEMS(side)
-        for i in range(n):
-            item = <object>items[i]
-            if type(item) is not float:
-                return 0
-            out[i] = item  # an exact float: read in place
+    memcpy(out, (<array>side).data.as_doubles, <size_t>n * sizeof(double))
     for i in range(n):
         x = out[i]
         if x != x or (x == 0.0 and signbit(x)):
@@ -1061,23 +1052,25 @@ cdef class LazyMultiset:
     class's making and first change cost a few thousand instructions each; this
     one's, a few hundred.
 
-    Each change is netted in C first (:func:`_netted`): a session measured again
-    mostly gives back the values it takes, and the reference then keeps, and
-    settles, only what changed, less often (what waits grows more slowly).
-    The values and figures are the reference's. Two things may come at another
-    call than a reference fed the changes as they are would give them: the
-    ValueError for a value removed and not present, raised when the reference
-    settles (the same reads raise it, but the reference may also raise it
-    inside a change it settles in; and, with more than one value missing, it
-    may name another of them: the netted sides are handed over sorted, and
-    the reference names the first missing in the order its Counter met them,
-    which also depends on when it settles); and, once a -0.0 is handed over,
-    which of its zeros are -0.0 (equal values all the same: the reference's
-    Counter keeps, of equal zeros, the sign of the first it meets in a
-    settling, which depends on when it settles). Neither reaches a tracker fed
-    records: it removes only the values it added, and its durations are never
-    -0.0. O((a + r) log(a + r)) per change of a adds and r removes; the
-    making, what the reference's changes cost."""
+    Each change of arrays of doubles (the response-time samples; a service key's
+    lists of waits are handed over as they are) is netted in C first
+    (:func:`_netted`): a session measured again mostly gives back the values it
+    takes, and the reference then keeps, and settles, only what changed, less often
+    (what waits grows more slowly). The values and figures are the reference's. Two
+    things may come at another call than a reference fed the changes as they are
+    would give them: the ValueError for a value removed and not present, raised when
+    the reference settles (the same reads raise it, but the reference may also raise
+    it inside a change it settles in; and, with more than one value missing, it may
+    name another of them: the netted sides are handed over sorted, and the reference
+    names the first missing in the order its Counter met them, which also depends on
+    when it settles); and, once a -0.0 is handed over, which of its zeros are -0.0
+    (equal values all the same: the reference's Counter keeps, of equal zeros, the
+    sign of the first it meets in a settling, which depends on when it settles; so
+    too, handed changes by hand that mix arrays and lists, of an int equal to a
+    float). Neither reaches a tracker fed records: it removes only the values it
+    added, and its samples are floats and never -0.0. O((a + r) log(a + r)) per
+    change of a adds and r removes; the making, what the reference's changes
+    cost."""
 
     cdef object _made  # the reference multiset, once made (None: not yet)
     cdef list _changes  # (adds, removes) handed over before it is made, in order
@@ -1100,9 +1093,10 @@ cdef class LazyMultiset:
 
     def change(self, adds, removes):
         """:meth:`kefu.kpi.multiset.Multiset.change`: the same answer (whether the values
-        changed), the same values once made. Arrays of doubles and lists or tuples
-        of floats are netted in C (:func:`_netted`); anything else is handed over
-        as it is. Kept until made."""
+        changed), the same values once made. Arrays of doubles (the tracker's
+        response-time samples) are netted in C (:func:`_netted`); anything else
+        (a service key's lists of waits) is handed over as it is. Kept until
+        made."""
         cdef Py_ssize_t na = _doubles_len(adds), nr = _doubles_len(removes)
         netted = _netted(adds, na, removes, nr) if na > 0 and nr > 0 else None
         if netted is not None:
