@@ -227,12 +227,13 @@ def test_S05_K12_a_signal_as_the_turn_is_taken_never_leaves_it_taken(name: str) 
 
 
 def _served_day() -> list[Any]:
-    """Three sessions handed over and answered, two of them answered again later."""
+    """Three sessions handed over and answered, two of them answered again later, one
+    also earlier than first seen (a late record: its wait and response time change)."""
     t0 = at(10)
     return [buyer(t0), switch(t0 + 1), hand(t0 + 3), agent(t0 + 30),
             buyer(t0 + 2, "s2", "b2"), switch(t0 + 2, "s2", "b2"),
             hand(t0 + 9, "bob", "s2", "b2"), agent(t0 + 15, "s2", "b2", "bob"),
-            buyer(t0 + 60), agent(t0 + 75), buyer(t0 + 100, "s2", "b2"),
+            agent(t0 + 20), buyer(t0 + 60), agent(t0 + 75), buyer(t0 + 100, "s2", "b2"),
             agent(t0 + 140, "s2", "b2", "bob"), buyer(t0 + 200, "s3", "b3"),
             switch(t0 + 201, "s3", "b3"), hand(t0 + 260, "carol", "s3", "b3"),
             agent(t0 + 300, "s3", "b3", "carol")]

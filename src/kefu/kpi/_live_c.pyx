@@ -1,3 +1,4 @@
+# distutils: language = c++
 """The live tracker's feed, compiled: :class:`kefu.kpi.live_feed.Feed` in C.
 
 Same turns, same checks, same filing as the reference (its docstring says
@@ -23,8 +24,10 @@ cimport cython
 from cpython.array cimport array, clone, extend_buffer
 from cpython.tuple cimport PyTuple_GET_ITEM
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.object cimport PyObject
-from libc.math cimport INFINITY
+from cpython.object cimport PyObject, Py_SIZE
+from libc.math cimport INFINITY, signbit
+from libc.stdlib cimport free, malloc
+from libcpp.algorithm cimport sort as cpp_sort
 from libc.string cimport memcpy
 from cpython.pythread cimport (
     NOWAIT_LOCK,
@@ -945,6 +948,97 @@ if (WAITS, ABANDONS) != (0, 1):
 cdef Py_ssize_t _LAZY_HELD = BLOCK  # values a LazyMultiset keeps before it is made
 
 
+cdef inline Py_ssize_t _doubles_len(object side):
+    """How many values ``side`` holds if it is an ``array('d')`` (the exact type:
+    reading it runs no code of the caller's), else -1. Only arrays: their
+    values are floats, where a list may hold an int equal to a float (a
+    service key's wait between two int times), and the reference's Counter
+    keeps, of equal values, the first it meets, so netting such a list's
+    neighbours would change which a figure is. O(1)."""
+    if type(side) is array and (<array>side).ob_descr.typecode == b'd':
+        return Py_SIZE(side)
+    return -1
+
+
+cdef int _read_doubles(object side, Py_ssize_t n, double* out) except -1:
+    """Copy the ``n`` values of ``side`` (an array :func:`_doubles_len` accepts, of
+    that length) to ``out``; 1, or 0 if one is -0.0 (equal to 0.0: the
+    reference's Counter keeps whichever came first) or a NaN (equal to nothing,
+    but the reference's Counter and list equality pair a NaN object with
+    itself): such a change is handed to the reference as it is. O(n)."""
+    cdef Py_ssize_t i
+    cdef double x
+    memcpy(out, (<array>side).data.as_doubles, <size_t>n * sizeof(double))
+    for i in range(n):
+        x = out[i]
+        if x != x or (x == 0.0 and signbit(x)):
+            return 0
+    return 1
+
+
+cdef inline array _doubles(const double* values, Py_ssize_t n):
+    """A new ``array('d')`` of ``n`` values. O(n)."""
+    cdef array out = clone(_NO_DOUBLES, n, False)
+    memcpy(out.data.as_doubles, values, <size_t>n * sizeof(double))
+    return out
+
+
+cdef object _netted(object adds, Py_ssize_t na, object removes, Py_ssize_t nr):
+    """A change (``adds`` and ``removes``, ``na`` and ``nr`` values, both sides ones
+    :func:`_doubles_len` accepts) with the values present on both sides taken out
+    of both, as a pair of arrays; ``()`` when nothing is left (the values given
+    back are the values taken: exactly when the reference says nothing changed,
+    as neither side has a NaN); None to hand the change over as it is (nothing in
+    common, or a value :func:`_read_doubles` refuses).
+
+    The reference's settling nets, with a Counter, every value added out of the
+    values removed that it has pending, each change's own in common too; two
+    equal floats that are neither -0.0 nor NaN are the same bits, so the values
+    it ends with are the same. Both sides are read as doubles, sorted (std::sort)
+    and paired in one pass. O((na + nr) log(na + nr)), in C."""
+    cdef double* buf = <double*>malloc(<size_t>(na + nr) * sizeof(double))
+    cdef double* a = buf
+    cdef double* r = buf + na
+    cdef Py_ssize_t i = 0, j = 0, ka = 0, kr = 0
+    cdef double x, y
+    if buf is NULL:
+        raise MemoryError()
+    try:
+        if not _read_doubles(adds, na, a) or not _read_doubles(removes, nr, r):
+            return None
+        cpp_sort(a, a + na)  # no NaN: a total order
+        cpp_sort(r, r + nr)
+        while i < na and j < nr:  # the net values, packed at each side's front
+            x = a[i]
+            y = r[j]
+            if x < y:
+                a[ka] = x
+                ka += 1
+                i += 1
+            elif y < x:
+                r[kr] = y
+                kr += 1
+                j += 1
+            else:
+                i += 1
+                j += 1
+        if ka == i and kr == j:  # nothing in common
+            return None
+        if ka == 0 and kr == 0 and i == na and j == nr:
+            return ()
+        while i < na:
+            a[ka] = a[i]
+            ka += 1
+            i += 1
+        while j < nr:
+            r[kr] = r[j]
+            kr += 1
+            j += 1
+        return _doubles(a, ka), _doubles(r, kr)
+    finally:
+        free(buf)
+
+
 @cython.final
 cdef class LazyMultiset:
     """A :class:`kefu.kpi.multiset.Multiset` made when first needed: the tracker's bulk
@@ -956,8 +1050,27 @@ cdef class LazyMultiset:
     Why: a backfill's catch-up makes a multiset per agent and kind (and per K13
     breakdown key), most never read before the next changes, and the Python
     class's making and first change cost a few thousand instructions each; this
-    one's, a few hundred. O(1) per change; the making, what the reference's
-    changes cost."""
+    one's, a few hundred.
+
+    Each change of arrays of doubles (the response-time samples; a service key's
+    lists of waits are handed over as they are) is netted in C first
+    (:func:`_netted`): a session measured again mostly gives back the values it
+    takes, and the reference then keeps, and settles, only what changed, less often
+    (what waits grows more slowly). The values and figures are the reference's. Two
+    things may come at another call than a reference fed the changes as they are
+    would give them: the ValueError for a value removed and not present, raised when
+    the reference settles (the same reads raise it, but the reference may also raise
+    it inside a change it settles in; and, with more than one value missing, it may
+    name another of them: the netted sides are handed over sorted, and the reference
+    names the first missing in the order its Counter met them, which also depends on
+    when it settles); and, once a -0.0 is handed over, which of its zeros are -0.0
+    (equal values all the same: the reference's Counter keeps, of equal zeros, the
+    sign of the first it meets in a settling, which depends on when it settles; so
+    too, handed changes by hand that mix arrays and lists, of an int equal to a
+    float). Neither reaches a tracker fed records: it removes only the values it
+    added, and its samples are floats and never -0.0. O((a + r) log(a + r)) per
+    change of a adds and r removes; the making, what the reference's changes
+    cost."""
 
     cdef object _made  # the reference multiset, once made (None: not yet)
     cdef list _changes  # (adds, removes) handed over before it is made, in order
@@ -980,14 +1093,24 @@ cdef class LazyMultiset:
 
     def change(self, adds, removes):
         """:meth:`kefu.kpi.multiset.Multiset.change`: the same answer (whether the values
-        changed), the same values once made. Kept as it comes until then."""
+        changed), the same values once made. Arrays of doubles (the tracker's
+        response-time samples) are netted in C (:func:`_netted`); anything else
+        (a service key's lists of waits) is handed over as it is. Kept until
+        made."""
+        cdef Py_ssize_t na = _doubles_len(adds), nr = _doubles_len(removes)
+        netted = _netted(adds, na, removes, nr) if na > 0 and nr > 0 else None
+        if netted is not None:
+            if not netted:
+                return False
+            adds, removes = netted  # no value in common: a change
+        elif self._made is None:
+            if adds and removes:  # the reference's cases of no change, in its order
+                if len(adds) == len(removes) and sorted(adds) == sorted(removes):
+                    return False
+            elif not adds and not removes:
+                return False
         if self._made is not None:
             return self._made.change(adds, removes)
-        if adds and removes:  # the reference's cases of no change, in its order
-            if len(adds) == len(removes) and sorted(adds) == sorted(removes):
-                return False
-        elif not adds and not removes:
-            return False
         self._changes.append((adds or (), removes or ()))
         self._held += len(adds) + len(removes)
         if self._held > _LAZY_HELD:
