@@ -289,22 +289,27 @@ def apply_columns_rate(floors: Floors, engine: str, commands: int,
                    "commands/s", True, 5e6, ">= 5,000,000 commands/s")
 
 
-def simulated_day(floors: Floors, peak: int) -> Figure:
-    """``python -m kefu simulate`` of the promotion day at ``peak``, as its own process."""
-    agents = max(1, peak // 50)
-    argv = [sys.executable, "-m", "kefu", "simulate", "--agents", str(agents), "--cap", "50",
-            "--peak", str(peak), "--no-progress", "--json"]
+def _whole_command(*args: str) -> tuple[float, dict[str, Any], str]:
+    """Run ``python -m kefu ARGS --no-progress --json`` as its own process: its wall
+    seconds, its JSON answer, and a note's prefix with its CPU time ("" where the
+    platform does not say)."""
+    argv = [sys.executable, "-m", "kefu", *args, "--no-progress", "--json"]
     cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - start
     cpu = _children_cpu() - cpu
-    day = json.loads(done.stdout)
+    return seconds, json.loads(done.stdout), f"{cpu:.2f} s of CPU; " if cpu == cpu else ""
+
+
+def simulated_day(floors: Floors, peak: int) -> Figure:
+    """``python -m kefu simulate`` of the promotion day at ``peak``, as its own process."""
+    agents = max(1, peak // 50)
+    seconds, day, cpu = _whole_command("simulate", "--agents", str(agents), "--cap", "50",
+                                       "--peak", str(peak))
     goal = 6.0 if peak == 2000 else None
-    note = (f"simulating {day['timing']['simulate_s']:.2f} s and measuring "
+    note = (f"{cpu}simulating {day['timing']['simulate_s']:.2f} s and measuring "
             f"{day['timing']['kpi_s']:.2f} s by the command's own clock")
-    if cpu == cpu:
-        note = f"{cpu:.2f} s of CPU; " + note
     return _figure(floors, f"simulate --peak {peak} --agents {agents} (whole command)",
                    int(day["sessions"]), "session", seconds, seconds, "s wall", False, goal,
                    "<= 6 s at --peak 2000 --agents 40", note)
@@ -313,18 +318,9 @@ def simulated_day(floors: Floors, peak: int) -> Figure:
 def staffing(floors: Floors, peak: int) -> Figure:
     """``python -m kefu staff`` at ``peak`` (cap 50, the default target and seeds), as its own
     process: the staffing search a planner runs, several simulated days in one command."""
-    argv = [sys.executable, "-m", "kefu", "staff", "--cap", "50", "--peak", str(peak),
-            "--no-progress", "--json"]
-    cpu = _children_cpu()
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - start
-    cpu = _children_cpu() - cpu
-    answer = json.loads(done.stdout)
+    seconds, answer, cpu = _whole_command("staff", "--cap", "50", "--peak", str(peak))
     goal = 90.0 if peak == 2000 else None
-    note = f"answer {answer['agents']} agents from {_days_of(answer)} simulated days"
-    if cpu == cpu:
-        note = f"{cpu:.2f} s of CPU; " + note
+    note = f"{cpu}answer {answer['agents']} agents from {_days_of(answer)} simulated days"
     return _figure(floors, f"staff --peak {peak} --cap 50 (whole command)", 1, "search",
                    seconds, seconds, "s wall", False, goal, "<= 90 s at --peak 2000", note)
 
