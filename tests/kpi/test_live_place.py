@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import importlib
 import random
+from array import array
 from types import SimpleNamespace
 from typing import Any
 
@@ -552,6 +553,22 @@ def test_K08_a_compiled_placing_refuses_a_delta_set_by_hand_and_writes_nothing_p
     with pytest.raises(TypeError):
         module.place(t, "sx", s)
     assert t._delta["k"] == delta
+
+
+@pytest.mark.parametrize("size", [1, 7, 12])
+def test_K08_a_compiled_placing_refuses_sample_bytes_that_are_not_whole_doubles(size: int
+                                                                               ) -> None:
+    """A session's K08 samples set by hand to bytes that are not whole doubles are refused
+    with the ValueError the reference's ``array.frombytes`` raises, and nothing is added
+    to the delta (the compiled copy once dropped the odd bytes without a word)."""
+    values = b"\0" * size
+    with pytest.raises(ValueError) as reference:
+        array("d").frombytes(values)
+    t, module, s = _placed_by_hand(samples=(("k", values),))
+    with pytest.raises(ValueError) as compiled:
+        module.place(t, "sx", s)
+    assert str(compiled.value) == str(reference.value)
+    assert all(len(side) == 0 for side in t._delta.get("k", ((), ())))
 
 
 def test_K08_a_compiled_placing_refuses_samples_that_are_not_bytes() -> None:

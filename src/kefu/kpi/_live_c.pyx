@@ -1296,8 +1296,13 @@ cdef int _add_samples(_Books b, Session s, bint out) except -1:
 
 
 cdef int _extend(array a, bytes values) except -1:
-    """Append the doubles whose bytes are ``values`` to ``a`` (one copy)."""
-    extend_buffer(a, PyBytes_AS_STRING(values), PyBytes_GET_SIZE(values) // sizeof(double))
+    """Append the doubles whose bytes are ``values`` to ``a`` (one copy). Bytes that are
+    not whole doubles (set by hand) are refused with the ValueError the reference's
+    ``array.frombytes`` raises, and nothing is appended."""
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(values)
+    if size % <Py_ssize_t>sizeof(double):
+        raise ValueError("bytes length not a multiple of item size")
+    extend_buffer(a, PyBytes_AS_STRING(values), size // <Py_ssize_t>sizeof(double))
     return 0
 
 
