@@ -606,20 +606,6 @@ cdef inline tuple _fixed_key(tuple u):
     return _atomic((u[3], u[4], u[5], u[1], False, u[6], None))
 
 
-cdef int _bump_one(dict counts, object key) except -1:
-    """live._bump(counts, key, 1): a count up by one, dropped at zero. A table set by
-    hand to None is refused with a TypeError (the C lookup would not check it)."""
-    if counts is None:
-        raise TypeError("a count table is a dict, got None")
-    cdef PyObject* found = PyDict_GetItemWithError(counts, <PyObject*>key)
-    left = 1 if found == NULL else <object>found + 1
-    if left:
-        PyDict_SetItem(counts, key, left)
-    else:
-        del counts[key]
-    return 0
-
-
 @cython.final
 cdef class _Books:
     """The tracker's books a placing writes to, read off the tracker once per call of
@@ -926,13 +912,11 @@ cdef int _retract(_Books b, str sid, Session s) except -1:
     b.volatile.pop(sid, None)
     b.waiting.pop(sid, None)
     _add_quality(b.quality, s.quality, True)
-    days = s.days
-    for day in days:
+    for day in s.days:  # its members removed; the day to be folded again
         members = all_members[day]
         del members[sid]
         if not members:
             del all_members[day]
-    for day in days:  # the tracker's ``_unfolded.update(s.days)``, with no method call
         b.unfolded.add(day)
     s.days = ()
     return 0
@@ -1278,13 +1262,10 @@ cdef int _add_samples(_Books b, Session s, bint out) except -1:
             raise TypeError(f"a K08 delta's array and a sample's bytes, got {into!r}, "
                             f"{values!r}")
         _extend(<array>into, <bytes>values)
-    for agent in s.served:
-        if out:
-            _bump_n(served, agent, -1)
-        else:
-            _bump_one(served, agent)
-    tracker = b.tracker
     cdef long n = -1 if out else 1
+    for agent in s.served:
+        _bump_n(served, agent, n)
+    tracker = b.tracker
     # The reference's ``+= n * count``; an int 0 (most sessions') changes nothing, so
     # it is skipped; a count set by hand (a float -0.0) is added as the reference does.
     unanswered, dropped = s.unanswered, s.dropped
