@@ -28,7 +28,7 @@ from cpython.object cimport PyObject, Py_SIZE
 from libc.math cimport INFINITY, signbit
 from libc.stdlib cimport free, malloc
 from libcpp.algorithm cimport sort as cpp_sort
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     PY_LOCK_ACQUIRED,
@@ -564,6 +564,7 @@ cdef class Feed:
 
 cdef object _EXCLUDED_CODE = EXCLUDED_CODE
 cdef object _REACHED = REACHED
+cdef object _NOT_STASHED = object()  # _place: a session with no samples stashed
 cdef object _heappush = heapq.heappush
 cdef object _STILL_WAITING = STILL_WAITING
 cdef object _NEVER_REACHED = NEVER_REACHED
@@ -632,6 +633,12 @@ cdef class _Books:
     cdef dict parts
     cdef set changed
     cdef object answer_within, short_abandon
+    # While a walk's sessions are taken back and placed again (:func:`take_all`,
+    # :func:`settle`): what each taken back had counted and its K08 samples, by session,
+    # until it is placed again (:func:`_place` then changes only what differs: most
+    # sessions measured again after a new message count the same, and keep every
+    # sample but the new one). None outside them: taken back at once.
+    cdef dict stashed_counts, stashed_samples
 
 
 cdef _Books _books_of(tracker):
@@ -726,11 +733,23 @@ cdef int _place(_Books b, str sid, Session s) except -1:
             applied.append(_fixed_key(u))
             agents_changed.add(agent)
     s.applied = flat = _atomic(tuple(applied))
-    _bump_all(tables, agent_counts, flat, 1)
+    stashed = None if b.stashed_counts is None else b.stashed_counts.pop(sid, None)
+    if stashed is None:
+        _bump_all(tables, agent_counts, flat, 1)
+    elif stashed != flat:  # (equal: the counts it took back are the ones it adds)
+        _bump_all(tables, agent_counts, <tuple>stashed, -1)
+        _bump_all(tables, agent_counts, flat, 1)
+    stashed = _NOT_STASHED if b.stashed_samples is None else b.stashed_samples.pop(
+        sid, _NOT_STASHED)
     if future:
         b.future.add(sid)
-    else:
+        if stashed is not _NOT_STASHED:
+            _values_into(b, stashed, 1)
+    elif stashed is _NOT_STASHED:
         _add_samples(b, s, False)
+    else:
+        _change_values(b, stashed, s.samples)
+        _add_counts(b, s, 1)
     contact = s.contact
     if contact is not None:
         if type(contact) is not tuple or len(<tuple>contact) != 9:  # set by hand
@@ -841,19 +860,24 @@ def retract(tracker, str sid, Session s not None):
 def settle(tracker, list sids):
     """The placing again of :meth:`kefu.kpi.live.LiveTracker._settle` compiled: each
     session of ``sids``, in order, taken back (:func:`retract`) and placed again
-    (:func:`place`), on books read once for them all. O(units + samples of those
-    sessions)."""
+    (:func:`place`), on books read once for them all, which keep what each had
+    until it is placed again (see :class:`_Books`: a settling's counts change, its
+    samples do not). O(units + samples of those sessions)."""
     cdef _Books b = _books_of(tracker)
     cdef dict sessions = tracker._sessions
-    for sid in sids:
-        s = sessions[sid]
-        if not isinstance(s, Session):
-            raise TypeError(f"settle: a compiled Session per session, got {type(s)!r}")
-        _take_back(b, sid, <Session>s)
-        if b.python_place:
-            tracker._apply(sid, s)
-        else:
-            _place(b, sid, <Session>s)
+    b.stashed_counts, b.stashed_samples = {}, {}
+    try:
+        for sid in sids:
+            s = sessions[sid]
+            if not isinstance(s, Session):
+                raise TypeError(f"settle: a compiled Session per session, got {type(s)!r}")
+            _take_back(b, sid, <Session>s)
+            if b.python_place:
+                tracker._apply(sid, s)
+            else:
+                _place(b, sid, <Session>s)
+    finally:
+        _unstash(b)
 
 
 cdef int _take_back(_Books b, str sid, Session s) except -1:
@@ -878,8 +902,13 @@ cdef int _retract(_Books b, str sid, Session s) except -1:
     ValueError (the reference's), both before anything changes; a unit not a tuple
     of eight fields, a count table or a day's members not a dict, ``quality`` not a
     tuple no longer than the sums, a TypeError. An error part-way is an error of
-    the tracker's call, which then measures the day again, whole. O(units + samples
-    + buyer-days of the session)."""
+    the tracker's call, which then measures the day again, whole.
+
+    Inside :func:`take_all` and :func:`settle` (books that stash: see
+    :class:`_Books`), its fixed counts and K08 samples are kept, not taken back, and
+    :func:`_place` changes only what differs when it places the session again (or
+    the walk's end takes them back, if it never does): the same books once the
+    walk is over, less work. O(units + samples + buyer-days of the session)."""
     applied = s.applied
     if applied is None:
         return 0
@@ -890,7 +919,12 @@ cdef int _retract(_Books b, str sid, Session s) except -1:
     cdef Py_ssize_t k
     cdef set changed = b.agents_changed
     cdef dict all_members = b.members, members
-    _bump_all(b.tables, b.agent_counts, flat, -1)
+    if b.stashed_counts is None:
+        _bump_all(b.tables, b.agent_counts, flat, -1)
+    elif len(flat) % 2:  # refused before anything changes, as _bump_all refuses it
+        raise ValueError(f"a session's or buyer-day's counts come in pairs, got {len(flat)}")
+    else:
+        b.stashed_counts[sid] = flat  # taken back as it is placed again (_place)
     # The agents of its units: the fixed ones' counts name them, the volatile ones'
     # units are still held.
     for k in range(0, len(flat), 2):
@@ -904,8 +938,11 @@ cdef int _retract(_Books b, str sid, Session s) except -1:
     s.applied = None
     if sid in b.future:
         b.future.discard(sid)
-    else:
+    elif b.stashed_samples is None:
         _add_samples(b, s, True)
+    else:
+        b.stashed_samples[sid] = s.samples  # taken back as it is placed again (_place)
+        _add_counts(b, s, -1)
     contact = s.contact
     if contact is not None and b.later.pop(sid, None) is None:
         b.out[sid] = contact  # counted out at the flush's end unless placed again
@@ -1247,22 +1284,115 @@ cdef int _add_samples(_Books b, Session s, bint out) except -1:
     """``LiveTracker._add_samples(s, 1)`` (``out``: ``(s, -1)``): a session's K08 samples
     into the uncommitted delta, on its added side (``out``: its removed side; their
     bytes copied onto the array: no float object), its agents and counts added or
-    taken back (a count of none, most sessions' excluded waits, changes nothing: no
-    lookup of the tracker's count)."""
-    cdef dict deltas = b.delta, served = b.served
-    cdef Py_ssize_t side = 1 if out else 0
-    for key, values in s.samples:
-        found = deltas.get(key)
-        if found is None:
-            found = deltas[key] = (_new_doubles(), _new_doubles())
-        if type(found) is not tuple or len(<tuple>found) != 2:  # set by hand: no read past it
-            raise TypeError(f"a K08 delta is a pair of arrays, got {found!r}")
-        into = (<tuple>found)[side]
-        if not isinstance(into, array) or not isinstance(values, bytes):
-            raise TypeError(f"a K08 delta's array and a sample's bytes, got {into!r}, "
-                            f"{values!r}")
-        _extend(<array>into, <bytes>values)
-    cdef long n = -1 if out else 1
+    taken back (:func:`_add_counts`)."""
+    _values_into(b, s.samples, 1 if out else 0)
+    _add_counts(b, s, -1 if out else 1)
+    return 0
+
+
+cdef array _delta_side(dict deltas, key, Py_ssize_t side):
+    """The array of ``key``'s uncommitted delta a sample goes to: its added (0) or
+    removed (1) side, the pair made on the key's first change since the last
+    commit."""
+    found = deltas.get(key)
+    if found is None:
+        found = deltas[key] = (_new_doubles(), _new_doubles())
+    if type(found) is not tuple or len(<tuple>found) != 2:  # set by hand: no read past it
+        raise TypeError(f"a K08 delta is a pair of arrays, got {found!r}")
+    into = (<tuple>found)[side]
+    if not isinstance(into, array):
+        raise TypeError(f"a K08 delta's array, got {into!r}")
+    return <array>into
+
+
+cdef int _values_into(_Books b, samples, Py_ssize_t side) except -1:
+    """Each multiset's values of a session's K08 samples (its ``samples``: pairs of a
+    multiset key and the bytes of its values) onto the ``side`` of the key's
+    delta."""
+    cdef dict deltas = b.delta
+    for key, values in samples:
+        if not isinstance(values, bytes):
+            raise TypeError(f"a sample's bytes, got {values!r}")
+        _extend(_delta_side(deltas, key, side), <bytes>values, 0)
+    return 0
+
+
+cdef int _change_values(_Books b, old, new) except -1:
+    """A session's K08 samples placed again: from ``old`` (what it had when taken back)
+    to ``new``, only what differs into the delta. A multiset whose values are
+    the same gets nothing; one whose values grew at their end (a session's new
+    reply: its walk gives each multiset's values in the order of its clocks),
+    only the new ones added; any other, its old values taken back and its new
+    ones added, as a taking back and placing again would. The multisets end
+    with the same values either way (they net what is added and taken back), and
+    a multiset's figures are built again when its values changed, so the
+    figures are the same: less is copied, netted and handed over. Both are
+    checked as :func:`_values_into` checks them. O(samples of the session),
+    O(multisets**2) to pair them (a session has four per owner: the shop and
+    each agent who replied)."""
+    if old is new:  # placed again unmeasured (a settling): its very samples
+        return 0
+    if type(old) is not tuple or type(new) is not tuple:
+        raise TypeError(f"a session's samples are a tuple, got {type(old).__name__},"
+                        f" {type(new).__name__}")
+    cdef tuple before = <tuple>old, after = <tuple>new
+    if before == after:
+        return 0
+    cdef dict deltas = b.delta
+    cdef Py_ssize_t k, i, n_old = len(before), n_new = len(after), size
+    cdef list matched = [False] * n_old
+    for k in range(n_new):
+        key, values = after[k]
+        if not isinstance(values, bytes):
+            raise TypeError(f"a sample's bytes, got {values!r}")
+        i = -1
+        if k < n_old and _pair_key(before[k]) is key:  # the common case: in its place
+            i = k
+        else:
+            for i in range(n_old):
+                if not matched[i] and _pair_key(before[i]) == key:
+                    break
+            else:
+                i = -1
+        if i < 0:
+            _extend(_delta_side(deltas, key, 0), <bytes>values, 0)
+            continue
+        matched[i] = True
+        was = (<tuple>before[i])[1]
+        if not isinstance(was, bytes):
+            raise TypeError(f"a sample's bytes, got {was!r}")
+        if was == values:
+            continue
+        size = PyBytes_GET_SIZE(was)
+        if (PyBytes_GET_SIZE(values) > size and size % <Py_ssize_t>sizeof(double) == 0
+                and memcmp(PyBytes_AS_STRING(values), PyBytes_AS_STRING(was), size) == 0):
+            _extend(_delta_side(deltas, key, 0), <bytes>values, size)  # only the new values
+        else:
+            _extend(_delta_side(deltas, key, 1), <bytes>was, 0)
+            _extend(_delta_side(deltas, key, 0), <bytes>values, 0)
+    for i in range(n_old):
+        if not matched[i]:
+            key, was = before[i]
+            if not isinstance(was, bytes):
+                raise TypeError(f"a sample's bytes, got {was!r}")
+            _extend(_delta_side(deltas, key, 1), <bytes>was, 0)
+    return 0
+
+
+cdef inline object _pair_key(object pair):
+    """The multiset key of a session's (key, bytes) sample pair, checked: anything but
+    a pair (set by hand) is refused with a TypeError, never read past its end."""
+    if type(pair) is not tuple or len(<tuple>pair) != 2:
+        raise TypeError(f"a session's samples are (key, bytes) pairs, got {pair!r}")
+    return (<tuple>pair)[0]
+
+
+cdef int _add_counts(_Books b, Session s, long n) except -1:
+    """A session's K08 counts added (``n`` 1) or taken back (-1): the agents its samples
+    list, its waits without a reply and its excluded ones (a count of none, most
+    sessions' excluded waits, changes nothing: no lookup of the tracker's
+    count)."""
+    cdef dict served = b.served
     for agent in s.served:
         _bump_n(served, agent, n)
     tracker = b.tracker
@@ -1276,14 +1406,30 @@ cdef int _add_samples(_Books b, Session s, bint out) except -1:
     return 0
 
 
-cdef int _extend(array a, bytes values) except -1:
-    """Append the doubles whose bytes are ``values`` to ``a`` (one copy). Bytes that are
-    not whole doubles (set by hand) are refused with the ValueError the reference's
+cdef int _unstash(_Books b) except -1:
+    """Take back, as :func:`_retract` would have, what the sessions taken back and not
+    placed again left stashed (a walk cut short by an error), and stop stashing."""
+    cdef dict counts = b.stashed_counts, samples = b.stashed_samples
+    b.stashed_counts = b.stashed_samples = None
+    if counts:
+        for flat in counts.values():
+            _bump_all(b.tables, b.agent_counts, <tuple>flat, -1)
+    if samples:
+        for values in samples.values():
+            _values_into(b, values, 1)
+    return 0
+
+
+cdef int _extend(array a, bytes values, Py_ssize_t skip) except -1:
+    """Append the doubles whose bytes are ``values``, from byte ``skip`` on (a whole
+    number of doubles), to ``a`` (one copy). Bytes that are not whole doubles
+    (set by hand) are refused with the ValueError the reference's
     ``array.frombytes`` raises, and nothing is appended."""
     cdef Py_ssize_t size = PyBytes_GET_SIZE(values)
     if size % <Py_ssize_t>sizeof(double):
         raise ValueError("bytes length not a multiple of item size")
-    extend_buffer(a, PyBytes_AS_STRING(values), size // <Py_ssize_t>sizeof(double))
+    extend_buffer(a, PyBytes_AS_STRING(values) + skip,
+                  (size - skip) // <Py_ssize_t>sizeof(double))
     return 0
 
 
@@ -1709,13 +1855,14 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
     session's units (the walk's ``by_session``: ``live_measure.LiveMeasure``), its
     wait, samples and data quality picked, and :func:`take` for each in turn, as the
     reference does, once every session placed before is taken back (:func:`retract`:
-    the reference's loop before it). ``found``: the walk's contacts from the compiled
-    contact count (:func:`_contacts`), or None (each asked of ``contact_of``).
-    O(units + sessions of the walk)."""
+    the reference's loop before it). What each had counted and its K08 samples are
+    kept until it is placed again, which then changes only what differs (see
+    :class:`_Books`); whatever a walk cut short by an error did not place again is
+    taken back before the error goes on, as the reference's taking back leaves it.
+    ``found``: the walk's contacts from the compiled contact count
+    (:func:`_contacts`), or None (each asked of ``contact_of``). O(units + sessions
+    of the walk)."""
     cdef dict by_session = m.by_session, contacts = None
-    cdef list mine
-    cdef tuple units
-    cdef Py_ssize_t k, j
     split = m.split if m.split is not None else {}
     if found is not None:
         contacts = _contacts(found, m.opts.excluded)
@@ -1727,6 +1874,22 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
         if not isinstance(s, Session):
             raise TypeError(f"take_all: a compiled Session per session, got {type(s)!r}")
     cdef _Books books = _books_of(tracker)
+    books.stashed_counts, books.stashed_samples = {}, {}
+    try:
+        _take_all(books, sids, sessions, tl, m, by_session, split, contacts, index,
+                  negatives, excluded, buyers)
+    finally:
+        _unstash(books)
+
+
+cdef int _take_all(_Books books, list sids, list sessions, tl, m, dict by_session, split,
+                   dict contacts, dict index, dict negatives, dict excluded,
+                   list buyers) except -1:
+    """:func:`take_all`'s taking back and taking, on books that stash what each session
+    taken back had (see :class:`_Books`)."""
+    cdef list mine
+    cdef tuple units
+    cdef Py_ssize_t k, j
     for k in range(len(sids)):  # each placed before taken back, all before any is kept
         s = sessions[k]
         if (<Session>s).applied is not None:
@@ -1746,6 +1909,7 @@ def take_all(tracker, list sids, list sessions, tl, m, list found=None):
              split.get(j, _NO_SAMPLES),
              (0, 0, s.unknown, 0, negatives.get(j, 0) if j >= 0 else 0),
              _ASK if contacts is None else (contacts.get(sid) if j >= 0 else None))
+    return 0
 
 
 # The walk's unit hooks (LiveMeasure._session_unit and _stretch_unit's twins) ---------

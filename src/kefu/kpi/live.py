@@ -51,7 +51,9 @@ until a query reads them (:class:`~kefu.kpi.multiset.Multiset`): a burst
 of records, or a whole day fed at start-up, costs one measure per session,
 not one per record (with the compiled modules, a walk's sessions are taken
 back and taken, their K13 contacts found and counted and their buyer-days
-folded in C, and so is a settling session taken back and placed again:
+folded in C, and so is a settling session taken back and placed again; a
+session placed before then changes only the counts and K08 values that
+differ, most often one new response time:
 :mod:`kefu.kpi._live_c`). A query then costs O(volatile units + waiting
 sessions + keys of the breakdown): it does not grow with the day's size.
 Memory holds the records of each session (the tracker measures from them; a
