@@ -815,15 +815,22 @@ cdef int _bump_all(tuple tables, dict agent_counts, tuple flat, long n) except -
     with a ValueError, as the reference's strict pairing refuses it, before any
     count changes and with nothing read past its end; a count table that is not a
     dict, with a TypeError. O(len(flat))."""
-    cdef Py_ssize_t k, size = len(flat)
-    if size % 2:
-        raise ValueError(f"a session's or buyer-day's counts come in pairs, got {size}")
-    for k in range(0, size, 2):
+    cdef Py_ssize_t k
+    _check_pairs(flat)
+    for k in range(0, len(flat), 2):
         where = flat[k]
         counts = tables[where] if type(where) is int else agent_counts[where]
         if not isinstance(counts, dict):
             raise TypeError(f"a count table is a dict, got {type(counts).__name__}")
         _bump_n(<dict>counts, flat[k + 1], n)
+    return 0
+
+
+cdef inline int _check_pairs(tuple flat) except -1:
+    """A flat tuple of Bumps of odd length (set by hand) refused with a ValueError, as the
+    reference's strict pairing refuses it."""
+    if len(flat) % 2:
+        raise ValueError(f"a session's or buyer-day's counts come in pairs, got {len(flat)}")
     return 0
 
 
@@ -921,9 +928,8 @@ cdef int _retract(_Books b, str sid, Session s) except -1:
     cdef dict all_members = b.members, members
     if b.stashed_counts is None:
         _bump_all(b.tables, b.agent_counts, flat, -1)
-    elif len(flat) % 2:  # refused before anything changes, as _bump_all refuses it
-        raise ValueError(f"a session's or buyer-day's counts come in pairs, got {len(flat)}")
     else:
+        _check_pairs(flat)  # refused before anything changes, as _bump_all refuses it
         b.stashed_counts[sid] = flat  # taken back as it is placed again (_place)
     # The agents of its units: the fixed ones' counts name them, the volatile ones'
     # units are still held.
@@ -1311,9 +1317,7 @@ cdef int _values_into(_Books b, samples, Py_ssize_t side) except -1:
     delta."""
     cdef dict deltas = b.delta
     for key, values in samples:
-        if not isinstance(values, bytes):
-            raise TypeError(f"a sample's bytes, got {values!r}")
-        _extend(_delta_side(deltas, key, side), <bytes>values, 0)
+        _extend(_delta_side(deltas, key, side), _sample_bytes(values), 0)
     return 0
 
 
@@ -1341,10 +1345,10 @@ cdef int _change_values(_Books b, old, new) except -1:
     cdef dict deltas = b.delta
     cdef Py_ssize_t k, i, n_old = len(before), n_new = len(after), size
     cdef list matched = [False] * n_old
+    cdef bytes values, was
     for k in range(n_new):
-        key, values = after[k]
-        if not isinstance(values, bytes):
-            raise TypeError(f"a sample's bytes, got {values!r}")
+        key, value = after[k]
+        values = _sample_bytes(value)
         i = -1
         if k < n_old and _pair_key(before[k]) is key:  # the common case: in its place
             i = k
@@ -1355,28 +1359,32 @@ cdef int _change_values(_Books b, old, new) except -1:
             else:
                 i = -1
         if i < 0:
-            _extend(_delta_side(deltas, key, 0), <bytes>values, 0)
+            _extend(_delta_side(deltas, key, 0), values, 0)
             continue
         matched[i] = True
-        was = (<tuple>before[i])[1]
-        if not isinstance(was, bytes):
-            raise TypeError(f"a sample's bytes, got {was!r}")
+        was = _sample_bytes((<tuple>before[i])[1])
         if was == values:
             continue
         size = PyBytes_GET_SIZE(was)
         if (PyBytes_GET_SIZE(values) > size and size % <Py_ssize_t>sizeof(double) == 0
                 and memcmp(PyBytes_AS_STRING(values), PyBytes_AS_STRING(was), size) == 0):
-            _extend(_delta_side(deltas, key, 0), <bytes>values, size)  # only the new values
+            _extend(_delta_side(deltas, key, 0), values, size)  # only the new values
         else:
-            _extend(_delta_side(deltas, key, 1), <bytes>was, 0)
-            _extend(_delta_side(deltas, key, 0), <bytes>values, 0)
+            _extend(_delta_side(deltas, key, 1), was, 0)
+            _extend(_delta_side(deltas, key, 0), values, 0)
     for i in range(n_old):
         if not matched[i]:
-            key, was = before[i]
-            if not isinstance(was, bytes):
-                raise TypeError(f"a sample's bytes, got {was!r}")
-            _extend(_delta_side(deltas, key, 1), <bytes>was, 0)
+            key, value = before[i]
+            _extend(_delta_side(deltas, key, 1), _sample_bytes(value), 0)
     return 0
+
+
+cdef inline bytes _sample_bytes(object values):
+    """A sample's values as bytes, checked: anything else (set by hand) is refused with a
+    TypeError, never read as bytes."""
+    if not isinstance(values, bytes):
+        raise TypeError(f"a sample's bytes, got {values!r}")
+    return <bytes>values
 
 
 cdef inline object _pair_key(object pair):
