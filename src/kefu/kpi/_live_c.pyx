@@ -113,6 +113,7 @@ if [_RANKS[s] for s in (Sender.BUYER, Sender.AGENT, Sender.BOT, Sender.SYSTEM,
 
 
 include "_message_slots.pxi"
+include "_message_ids.pxi"
 
 
 cdef inline bint _plain(PyObject* v) noexcept:
@@ -310,7 +311,7 @@ cdef class Feed:
     cdef object _other
     cdef object _tracker  # whose agent events it files (``file_events``; None: none)
     cdef dict _events  # exact class -> its _EventShape
-    cdef public dict kept
+    cdef readonly MessageIds kept  # message id -> the copy that counts (a dict's twin)
     cdef public dict sessions
     cdef public set dirty
     cdef public double last
@@ -323,7 +324,7 @@ cdef class Feed:
             raise MemoryError("no lock for the live tracker")
         self._new_session = new_session
         self._other = other
-        self.kept = {}
+        self.kept = MessageIds()
         self.sessions = {}
         self.dirty = set()
         self.last = -float("inf")
@@ -429,7 +430,7 @@ cdef class Feed:
         self._take("add")
         try:
             if (self.undo is None and type(record) is _MESSAGE and _clean(record)
-                    and PyDict_GetItemWithError(self.kept, _slot(record, _MID)) == NULL):
+                    and self.kept.find(_slot(record, _MID)) == NULL):
                 self._file(record, PyFloat_AS_DOUBLE(_slot(record, _AT)),
                            <object>_slot(record, _MID), <object>_slot(record, _SID))
             elif not (self.undo is None and self._event(record)):
@@ -549,7 +550,7 @@ cdef class Feed:
             s = <object>found
         if at > self.last:
             self.last = at
-        PyDict_SetItem(self.kept, mid, m)
+        self.kept.put(mid, m)
         if isinstance(s, Session):  # its list read as a C field: no attribute lookup
             PyList_Append((<Session>s).messages, m)
         else:

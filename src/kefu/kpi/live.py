@@ -69,7 +69,7 @@ import functools
 import heapq
 import zoneinfo
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from itertools import chain, repeat
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -443,7 +443,8 @@ class LiveTracker:
         self._span_hi = -INF  # over hand-overs, switches and status records
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
         self._sessions: dict[str, _Session] = self._feed.sessions
-        self._kept: dict[str, Message] = self._feed.kept  # message id -> the copy that counts
+        # Message id -> the copy that counts (the compiled feed's: a dict's twin in C).
+        self._kept: MutableMapping[str, Message] = self._feed.kept
         self._copies: dict[str, list[Message]] = {}  # ids seen more than once: every copy
         self._excluded: dict[str, str] = {}
         self._repeats = 0

@@ -21,7 +21,7 @@ record; about a microsecond in Python, a fraction of that compiled.
 from __future__ import annotations
 
 import _thread
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from contextlib import AbstractContextManager
 from operator import attrgetter
 from typing import Any, Protocol
@@ -51,7 +51,6 @@ _COMPILED = _compat.load_compiled("kefu.kpi._live_c", "the compiled live tracker
 class Feeding(Protocol):
     """What a live tracker needs of its feed (both feeds have it)."""
 
-    kept: dict[str, Message]  # message id -> the copy that counts
     sessions: dict[str, Any]  # session id -> the tracker's session
     dirty: set[str]  # sessions changed since they were last measured
     last: float  # the latest record's time
@@ -59,6 +58,12 @@ class Feeding(Protocol):
     # An interrupted filing's journal (None: none), undone by the tracker's next call;
     # while it is there, ``add`` sends every record to the tracker's own code.
     undo: Any
+
+    @property
+    def kept(self) -> MutableMapping[str, Message]:
+        """Message id -> the copy that counts: a dict here, the compiled feed's own
+        table in C (``MessageIds``)."""
+        ...
 
     def add(self, record: object) -> None: ...
 
