@@ -763,7 +763,7 @@ cdef int _place(_Books b, str sid, Session s) except -1:
             _count_in(b, sid, contact)
     if vol_shop or vol_agents:
         b.volatile[sid] = (vol_shop, vol_agents)
-    s.when = when
+    s.when = _INF if when == INFINITY else when  # (most: one float shared)
     if when != INFINITY:
         _heappush(b.timers, (when, sid))
     buyer, waiting = s.buyer, s.waiting
@@ -1575,6 +1575,7 @@ cdef inline bytes _joined(array a, array b):
 
 
 cdef object _ASK = object()  # take: no contact given, ask contact_of
+cdef tuple _ZERO_QUALITY = (0, 0, 0, 0, 0)  # _take: a session's data quality, most often
 
 
 cdef tuple _stretches_of(agents, starts, ends, Py_ssize_t lo, Py_ssize_t hi):
@@ -1658,7 +1659,8 @@ cdef int _take(_Books b, str sid, Session s, tl, Py_ssize_t j, m, list shop_unit
                 found = held_by[agent] = set()
             (<set>found).add(sid)
         s.stretches = stretches
-    s.quality = _atomic(quality)
+    # Most sessions' data quality is all zeros: one tuple shared (kept per session).
+    s.quality = _ZERO_QUALITY if quality == _ZERO_QUALITY else _atomic(quality)
     if b.python_place:
         b.tracker._apply(sid, s)
     else:

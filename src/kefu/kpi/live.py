@@ -892,7 +892,10 @@ class LiveTracker:
         ``seq`` (out-of-order messages are counted over the whole walk). ``opts``: the
         tracker's, with its exclusions (K06)."""
         sessions = [self._sessions[sid] for sid in sids]
-        tl = build_timeline([m for s in sessions for m in s.messages],
+        messages: list[Message] = []
+        for s in sessions:  # a list's extend per session, not bytecode per message
+            messages += s.messages
+        tl = build_timeline(messages,
                             [h for s in sessions for h in s.handovers],
                             [r for s in sessions for r in s.releases],
                             [q for s in sessions for q in s.requests],
