@@ -1047,6 +1047,29 @@ def test_R23_K01_compiled_pass_sorts_nearly_ordered_and_disordered_input_as_refe
     assert _fields(got) == want
 
 
+@settings(max_examples=15)
+@given(st.randoms(use_true_random=False), st.integers(64, 3000), st.integers(1, 500))
+def test_R23_K01_compiled_pass_merges_sessions_handed_one_after_another_as_reference(
+        rnd: random.Random, n: int, sessions: int) -> None:
+    """A live tracker's walk hands the pass its sessions' messages one session after
+    another, each session's in time order: the compiled pass merges such runs (up to
+    an eighth of the keys; more go to the radix sort), with equal times, seqs and
+    senders across sessions (the whole key, then the place, decides), and gives the
+    reference's fields."""
+    ranks = {Sender.BUYER: 0, Sender.AGENT: 1, Sender.SYSTEM: 3}
+    by_session: dict[int, list[Message]] = {}
+    for k in range(n):
+        j = rnd.randrange(sessions)
+        by_session.setdefault(j, []).append(Message(
+            f"s{j}", f"b{j}", BASE + rnd.randrange(max(1, n // 4)) * 0.5,
+            rnd.choice(list(ranks)), f"m{k}", agent_id="a",
+            seq=rnd.choice([0, 0, 0, 1, 2])))
+    msgs = [m for j in sorted(by_session)
+            for m in sorted(by_session[j], key=lambda m: (m.at, m.seq, ranks[m.sender]))]
+    want = _fields(scan_messages_py(msgs))
+    assert _fields(_compiled(msgs, math.inf)) == want
+
+
 @settings(max_examples=10)
 @given(st.integers(0, 2**32), st.integers(2048, 6000))
 def test_R23_K08_compiled_sort_of_a_big_run_is_sorted_as_sorted_does(seed: int,

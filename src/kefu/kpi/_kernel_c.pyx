@@ -125,6 +125,7 @@ cdef extern from *:
     #include <cstdint>
     #include <cstdlib>
     #include <cstring>
+    #include <memory>
     #include <utility>
     #include <vector>
     struct KefuKey {
@@ -184,14 +185,87 @@ cdef extern from *:
         }
         return true;
     }
+    /* Sort keys that come as a few runs, each in order: a live tracker's walk hands
+       over its sessions' messages one session after another, each session's in time
+       order. The runs are merged pairwise, bottom-up, as (order bits, position)
+       pairs of 16 bytes (equal times compared by the whole key), then the keys are
+       put in their places once, in place: O(n log runs), where the radix sort below
+       reads and writes every key for each of up to eight digits. Gives up (False), with no
+       key moved, for fewer than 64 keys or more than ``most_runs`` runs; every
+       allocation comes before a key moves. */
+    static bool kefu_merge_runs(KefuKey* keys, Py_ssize_t n, Py_ssize_t most_runs) {
+        if (n < 64 || n >= 0xFFFFFFFFLL)
+            return false;
+        std::vector<Py_ssize_t> starts, next;
+        starts.reserve(most_runs + 2);
+        starts.push_back(0);
+        for (Py_ssize_t i = 1; i < n; i++) {
+            if (kefu_key_less(keys[i], keys[i - 1])) {
+                if ((Py_ssize_t)starts.size() == most_runs)
+                    return false;
+                starts.push_back(i);
+            }
+        }
+        if (starts.size() == 1)
+            return true;  /* one run: in order already */
+        starts.push_back(n);
+        next.reserve(starts.size());
+        typedef std::pair<uint64_t, uint32_t> Place;
+        std::unique_ptr<Place[]> a(new Place[n]), b(new Place[n]);  /* not zeroed */
+        for (Py_ssize_t i = 0; i < n; i++) a[i] = {kefu_order_bits(keys[i].at), (uint32_t)i};
+        auto less = [keys](const Place& x, const Place& y) {
+            if (x.first != y.first) return x.first < y.first;
+            return kefu_key_less(keys[x.second], keys[y.second]);
+        };
+        Place* src = a.get();
+        Place* dst = b.get();
+        while (starts.size() > 2) {  /* runs: starts[k] .. starts[k + 1] */
+            next.clear();
+            size_t k = 0;
+            for (; k + 2 < starts.size(); k += 2) {
+                std::merge(src + starts[k], src + starts[k + 1], src + starts[k + 1],
+                           src + starts[k + 2], dst + starts[k], less);
+                next.push_back(starts[k]);
+            }
+            if (k + 1 < starts.size()) {  /* an odd run out: as it is */
+                std::copy(src + starts[k], src + starts[k + 1], dst + starts[k]);
+                next.push_back(starts[k]);
+            }
+            next.push_back(n);
+            starts.swap(next);
+            std::swap(src, dst);
+        }
+        /* Place i takes the key at src[i].second: each cycle of that permutation
+           followed once, in place, a place marked done by pointing at itself. */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (src[i].second == (uint32_t)i)
+                continue;
+            KefuKey first = keys[i];
+            Py_ssize_t j = i;
+            while (true) {
+                Py_ssize_t from = src[j].second;
+                src[j].second = (uint32_t)j;
+                if (from == i) {
+                    keys[j] = first;
+                    break;
+                }
+                keys[j] = keys[from];
+                j = from;
+            }
+        }
+        return true;
+    }
     /* Sort by kefu_key_less. A stable LSD radix sort by time (8-bit digits,
        skipping digits all keys share: a day's times share their top bits),
        then the rare runs of equal times by the full key: no bad pivots.
        Keys in order or nearly (a table or list in time order, a few neighbours
        swapped or copies appended, as a loader reads them) are sorted by
-       kefu_nearly_sorted first, in O(n) (the order is total: ``pos`` breaks
-       every tie, so any sort gives the same keys). */
+       kefu_nearly_sorted first, in O(n), and keys in a few sorted runs by
+       kefu_merge_runs before that (the order is total: ``pos`` breaks every tie,
+       so any sort gives the same keys). */
     static int kefu_sort_keys(KefuKey* keys, Py_ssize_t n) {
+        if (kefu_merge_runs(keys, n, n / 8 + 1))
+            return 0;
         if (kefu_nearly_sorted(keys, n))
             return 0;
         if (n < 64 || n >= 0xFFFFFFFFLL) {
