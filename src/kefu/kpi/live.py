@@ -839,18 +839,20 @@ class LiveTracker:
     def _measure_all(self, dirty: set[str]) -> None:
         """:meth:`_flush`'s work: measure, settle, fold, commit."""
         batch: list[str] = []
+        opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
+        feed_survey = self._feed.survey
         for sid in sorted(dirty):
             s = self._sessions[sid]
-            s.order, s.sequenced, s.unknown = (self._feed.survey(s.messages)
-                                               or survey(s.messages))
+            s.order, s.sequenced, s.unknown = feed_survey(s.messages) or survey(s.messages)
             if s.sequenced:
                 self._measure(sid)  # its messages' order (data quality) needs a walk of its own
-            else:
-                batch.append(sid)
+                continue
+            batch.append(sid)
+            if len(batch) == _WALK:  # walked while its messages are still in the cache
+                self._measure_batch(batch, opts)
+                batch = []
         if batch:
-            opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
-            for k in range(0, len(batch), _WALK):
-                self._measure_batch(batch[k:k + _WALK], opts)
+            self._measure_batch(batch, opts)
         self._settle()
         if self._refold_c is not None:
             self._refold_c(self)
