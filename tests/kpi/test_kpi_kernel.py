@@ -1053,7 +1053,7 @@ def test_R23_K01_compiled_pass_merges_sessions_handed_one_after_another_as_refer
         rnd: random.Random, n: int, sessions: int) -> None:
     """A live tracker's walk hands the pass its sessions' messages one session after
     another, each session's in time order: the compiled pass merges such runs (up to
-    an eighth of the keys; more go to the radix sort), with equal times, seqs and
+    128 of them and an eighth of the keys; more go to the radix sort), with equal times, seqs and
     senders across sessions (the whole key, then the place, decides), and gives the
     reference's fields."""
     ranks = {Sender.BUYER: 0, Sender.AGENT: 1, Sender.SYSTEM: 3}

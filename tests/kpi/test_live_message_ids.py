@@ -72,6 +72,7 @@ class MessageIdsAgainstADict(RuleBasedStateMachine):
     def agrees(self) -> None:
         assert len(self.table) == len(self.model)
         assert list(self.table) == list(self.model)  # the order ids were first set
+        assert list(reversed(self.table)) == list(reversed(self.model))
         assert self.table.items() == list(self.model.items())
         assert self.table == self.model and (self.table != self.model) is False
 
@@ -97,8 +98,9 @@ def test_K12_message_ids_keep_their_order_through_growing_and_removing() -> None
 
 
 def test_K12_message_ids_take_str_ids_only() -> None:
-    """A message id is an exact str: another key is refused when set and is never there;
-    a str subclass is looked up as its plain str."""
+    """A message id is an exact str: another key is refused when set and is never there
+    (an unhashable one is a TypeError, as in a dict); a str subclass is looked up as
+    its plain str."""
 
     class Id(str):
         def __hash__(self) -> int:  # never asked: the plain str's hash is used
@@ -111,6 +113,10 @@ def test_K12_message_ids_take_str_ids_only() -> None:
     with pytest.raises(TypeError, match="a message id is a str"):
         table[Id("m2")] = "x"
     assert table.get(1) is None and 1 not in table and table.pop(1, "none") == "none"
+    with pytest.raises(TypeError, match="unhashable"):
+        [] in table  # noqa: B015 - as a dict's lookup refuses it
+    with pytest.raises(TypeError, match="unhashable"):
+        table.get([])
     assert Id("m1") in table and table[Id("m1")] == "one"
     assert len(table) == 1 and dict(table.items()) == {"m1": "one"}
 

@@ -190,11 +190,16 @@ cdef extern from *:
        order. The runs are merged pairwise, bottom-up, as (order bits, position)
        pairs of 16 bytes (equal times compared by the whole key), then the keys are
        put in their places once, in place: O(n log runs), where the radix sort below
-       reads and writes every key for each of up to eight digits. Gives up (False), with no
-       key moved, for fewer than 64 keys or more than ``most_runs`` runs; every
-       allocation comes before a key moves. */
+       reads and writes every key for each of up to eight digits. That pays while the
+       keys stay in the cache and the merge passes are few. Measured on whole passes
+       against the radix sort: 5,000 keys in runs of 64 or more took 0.8x its time,
+       but 400,000 keys in runs of 4,096 (about 100 runs: a day's export ordered by
+       session) 1.1x, and 5,000 keys in runs of 8 (625 runs) 1.3x. So it gives up
+       (False), with no key moved, for fewer than 64 keys,
+       more than 16,384, or more than ``most_runs`` runs; every allocation comes
+       before a key moves. */
     static bool kefu_merge_runs(KefuKey* keys, Py_ssize_t n, Py_ssize_t most_runs) {
-        if (n < 64 || n >= 0xFFFFFFFFLL)
+        if (n < 64 || n > 16384)
             return false;
         std::vector<Py_ssize_t> starts, next;
         starts.reserve(most_runs + 2);
@@ -264,7 +269,7 @@ cdef extern from *:
        kefu_merge_runs before that (the order is total: ``pos`` breaks every tie,
        so any sort gives the same keys). */
     static int kefu_sort_keys(KefuKey* keys, Py_ssize_t n) {
-        if (kefu_merge_runs(keys, n, n / 8 + 1))
+        if (kefu_merge_runs(keys, n, std::min<Py_ssize_t>(n / 8 + 1, 128)))
             return 0;
         if (kefu_nearly_sorted(keys, n))
             return 0;

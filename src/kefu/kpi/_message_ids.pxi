@@ -2,8 +2,6 @@
 # has cimported ``cython``, ``PyObject`` and ``PyUnicode_CheckExact`` and declared
 # ``PyObject_RichCompareBool``.
 
-from collections.abc import MutableMapping
-
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Realloc
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 
@@ -32,19 +30,27 @@ cdef class MessageIds:
     id and the message; neighbours are probed in the same line). Measured on a
     2,000,000-message day it saves about 0.3 us of a record's ``add``.
 
-    It behaves as the dict it replaces, for what the tracker and a reader use:
-    ``get``, ``[]``, ``in``, ``pop``, ``del``, ``len``, iteration in the order the
-    ids were first set (a value replaced keeps its place, an id set again after
-    a ``pop`` goes last), ``keys``/``values``/``items`` (lists), and ``==`` with
-    a dict or another one. Its keys are exact ``str`` (a message's id always
+    It behaves as the dict it replaces for what the tracker and a reader use
+    (``kefu.kpi.live_feed.KeptMessages`` names it): ``get``, ``[]``, ``in``,
+    ``pop``, ``del``, ``len``, iteration in the order the ids were first set
+    (a value replaced keeps its place, an id set again after a ``pop`` goes
+    last; ``reversed`` too), ``keys``/``values``/``items`` (lists: copies, so
+    changing it while iterating raises nothing), and ``==`` with a dict or
+    another one. It is no full mapping (no ``update``, ``setdefault``,
+    ``copy``, pickling). Its keys are exact ``str`` (a message's id always
     is: intake makes it so); setting any other key is a TypeError, a ``str``
-    subclass is looked up as its plain ``str``, and any other key is never
-    there. No Python code runs inside it but a value's release.
+    subclass is looked up as its plain ``str``, any other hashable key is
+    never there and an unhashable one is a TypeError, as in a dict. No
+    Python code runs inside it but a value's release and a non-str key's
+    hash. It takes no part in garbage collection: a value that referred back
+    to it would never be collected (a message cannot).
 
     Costs: ``get``/``in``/setting O(1) expected (linear probing, at most two
     thirds full, doubled when it would be more); ``pop``/``del`` O(1) for the
     newest id (the feed takes back the message it just filed) and O(n) at
-    worst; iterating O(n). 24 bytes a slot (a third of them or more empty) plus 8 an id for the order."""
+    worst; iterating O(n). Memory: 24 bytes a slot, a third to two thirds of
+    them empty, plus 8 bytes an id for the order: 1.4 to 1.9 times a dict's
+    (measured: 117 MB against 62 MB for 1,500,000 ids), for the one probe."""
 
     cdef _IdSlot* slots
     cdef Py_ssize_t mask  # slots - 1 (a power of two)
@@ -200,6 +206,7 @@ cdef class MessageIds:
             return key
         if isinstance(key, str):
             return PyUnicode_FromObject(key)  # a subclass's plain copy: none of its code
+        hash(key)  # an unhashable key is a TypeError, as a dict's lookup makes it
         return None
 
     # The dict side, for the tracker's Python code and readers ---------------------------
@@ -260,6 +267,9 @@ cdef class MessageIds:
     def __iter__(self):
         return iter(self.keys())
 
+    def __reversed__(self):
+        return reversed(self.keys())
+
     def __eq__(self, other):
         if not isinstance(other, (dict, MessageIds)):
             return NotImplemented
@@ -282,5 +292,3 @@ cdef class MessageIds:
     def __repr__(self):
         return f"MessageIds({dict(self.items())!r})"
 
-
-MutableMapping.register(MessageIds)

@@ -69,7 +69,7 @@ import functools
 import heapq
 import zoneinfo
 from array import array
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain, repeat
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -84,6 +84,7 @@ from kefu.kpi.hours import hour_table
 from kefu.kpi.intake import _PLANS as INTAKE_PLANS
 from kefu.kpi.intake import CLEAN_ONE, checked_one
 from kefu.kpi.live_feed import (
+    KeptMessages,
     compiled_live,
     compiled_place,
     compiled_take,
@@ -444,7 +445,7 @@ class LiveTracker:
         self._route_repeats = 0  # repeated hand-overs and releases (K05's data quality)
         self._sessions: dict[str, _Session] = self._feed.sessions
         # Message id -> the copy that counts (the compiled feed's: a dict's twin in C).
-        self._kept: MutableMapping[str, Message] = self._feed.kept
+        self._kept: KeptMessages = self._feed.kept
         self._copies: dict[str, list[Message]] = {}  # ids seen more than once: every copy
         self._excluded: dict[str, str] = {}
         self._repeats = 0

@@ -21,7 +21,7 @@ record; about a microsecond in Python, a fraction of that compiled.
 from __future__ import annotations
 
 import _thread
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from operator import attrgetter
 from typing import Any, Protocol
@@ -48,6 +48,28 @@ Survey = tuple[tuple[Any, ...], bool, int]
 _COMPILED = _compat.load_compiled("kefu.kpi._live_c", "the compiled live tracker feed")
 
 
+class KeptMessages(Protocol):
+    """Message id -> the copy that counts, as the tracker uses it: a dict in the
+    reference feed, ``kefu.kpi._live_c.MessageIds`` (a hash table in C) in the
+    compiled one."""
+
+    def get(self, key: str, /) -> Message | None: ...
+
+    def __getitem__(self, key: str, /) -> Message: ...
+
+    def __setitem__(self, key: str, value: Message, /) -> None: ...
+
+    def __contains__(self, key: object, /) -> bool: ...
+
+    def pop(self, key: str, default: None, /) -> Message | None: ...
+
+    def values(self) -> Iterable[Message]: ...
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def __len__(self) -> int: ...
+
+
 class Feeding(Protocol):
     """What a live tracker needs of its feed (both feeds have it)."""
 
@@ -60,9 +82,8 @@ class Feeding(Protocol):
     undo: Any
 
     @property
-    def kept(self) -> MutableMapping[str, Message]:
-        """Message id -> the copy that counts: a dict here, the compiled feed's own
-        table in C (``MessageIds``)."""
+    def kept(self) -> KeptMessages:
+        """Message id -> the copy that counts."""
         ...
 
     def add(self, record: object) -> None: ...
