@@ -840,7 +840,7 @@ class LiveTracker:
     def _measure_all(self, dirty: set[str]) -> None:
         """:meth:`_flush`'s work: measure, settle, fold, commit."""
         batch: list[str] = []
-        opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
+        opts: Options | None = None  # the tracker's with its exclusions, made for a walk
         feed_survey = self._feed.survey
         for sid in sorted(dirty):
             s = self._sessions[sid]
@@ -850,9 +850,13 @@ class LiveTracker:
                 continue
             batch.append(sid)
             if len(batch) == _WALK:  # walked while its messages are still in the cache
+                if opts is None:
+                    opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
                 self._measure_batch(batch, opts)
                 batch = []
         if batch:
+            if opts is None:
+                opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
             self._measure_batch(batch, opts)
         self._settle()
         if self._refold_c is not None:
