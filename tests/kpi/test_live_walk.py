@@ -184,3 +184,33 @@ def test_K12_the_compiled_unit_hooks_make_the_units_of_the_reference_hooks(
         mine = _on(name, lambda: CompiledLiveMeasure(tl, options, cal, split=True))
         assert _typed(mine.by_session) == _typed(ref.by_session)
         assert _split(mine) == _split(ref)
+
+
+def test_K12_a_walks_message_list_is_kept_from_the_collector_only_when_all_messages() -> None:
+    """A walk's list of its sessions' messages is out of the garbage collector's sight
+    (no cycle can pass through messages) when every item is an exact Message, and
+    left to it otherwise; the tracker's figures are those of a tracker that walks
+    with the list tracked."""
+    import gc
+
+    from kefu.kpi import LiveTracker, Message, Sender
+
+    untrack = importlib.import_module("kefu.kpi._live_c").untrack_messages
+    base = 1_794_355_200.0  # 2026-11-11, Asia/Shanghai
+    msgs = [Message("s1", "b1", base + k, Sender.BUYER if k % 2 else Sender.AGENT, f"m{k}",
+                    agent_id=None if k % 2 else "a1") for k in range(6)]
+    mine = list(msgs)
+    assert gc.is_tracked(mine) and untrack(mine) is True and not gc.is_tracked(mine)
+    mixed = [*msgs, {"not": "a message"}]
+    assert untrack(mixed) is False and gc.is_tracked(mixed)
+    assert untrack([]) is True  # nothing in it
+
+    tracked = LiveTracker(tz="Asia/Shanghai")
+    tracked._untrack_messages = None  # the walk's list left to the collector
+    untracked = LiveTracker(tz="Asia/Shanghai")
+    for m in msgs:
+        tracked.add(m)
+        untracked.add(m)
+    gc.collect()
+    assert tracked.shop(base + 600) == untracked.shop(base + 600)
+    assert dict(tracked.agents(base + 600)) == dict(untracked.agents(base + 600))

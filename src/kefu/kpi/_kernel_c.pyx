@@ -730,6 +730,10 @@ def scan(list msgs, object as_of):
     cdef int any_seq = _read(items, <double>as_of, store)
     if any_seq < 0:
         return None
+    # Every item an exact Message (read said so), which refers to no container: no
+    # reference cycle can pass through ``items``, so the young passes the walk sets
+    # off need not visit each message in it.
+    PyObject_GC_UnTrack(<void*>items)
     cdef Key* keys = store.keys
     cdef Py_ssize_t n = store.n
     with nogil:

@@ -561,6 +561,22 @@ cdef class Feed:
         return 0
 
 
+def untrack_messages(list messages):
+    """Keep the garbage collector from visiting ``messages`` (a walk's list of its
+    sessions' messages) when every item is an exact Message: a message refers to no
+    container (its fields are str, float, int, a Sender or None), so no reference
+    cycle can pass through the list, and the young passes that run while a walk
+    lives (several a walk: it makes many tuples) would each visit every message in
+    it. Returns whether it did (a list holding anything else is left as it is).
+    O(len(messages)) C steps, once."""
+    cdef Py_ssize_t k
+    for k in range(len(messages)):
+        if type(messages[k]) is not _MESSAGE:
+            return False
+    PyObject_GC_UnTrack(<PyObject*>messages)
+    return True
+
+
 # The tracker's placing of a measured session (LiveTracker._apply's twin) -------------
 
 cdef object _EXCLUDED_CODE = EXCLUDED_CODE

@@ -424,6 +424,7 @@ class LiveTracker:
         self._hour_tables: dict[tuple[float, float], Any] = {}
         # Folding the buyer-days a flush changed (:meth:`_refold` of each): in C with them.
         self._refold_c = compiled_live("refold") if self._place is not None else None
+        self._untrack_messages = compiled_live("untrack_messages")
         fold = compiled_live("fold") if self._place is not None else None
         self._fold_c = None if fold is None else functools.partial(fold, self)
         self._opts = make_options(tz=tz, window=window, threshold=threshold,
@@ -902,6 +903,8 @@ class LiveTracker:
         messages: list[Message] = []
         for s in sessions:  # a list's extend per session, not bytecode per message
             messages += s.messages
+        if self._untrack_messages is not None:
+            self._untrack_messages(messages)
         tl = build_timeline(messages,
                             [h for s in sessions for h in s.handovers],
                             [r for s in sessions for r in s.releases],
