@@ -12,6 +12,7 @@ whole-day walk's.
 
 from __future__ import annotations
 
+import gc
 import importlib
 from array import array
 from typing import Any
@@ -23,7 +24,7 @@ from kpi_helpers import SH
 from kpi_strategies import OPTIONS, WINDOWS, shop_day
 from test_kpi_kernel import SHIFTS, _on, _shifted, _walked
 
-from kefu.kpi import Window, kernel
+from kefu.kpi import LiveTracker, Message, Sender, Window, kernel
 from kefu.kpi.clocks import MET, MISSED
 from kefu.kpi.live_measure import CompiledLiveMeasure, LiveMeasure, LiveUnit
 from kefu.kpi.measure import Measure, Samples
@@ -191,10 +192,6 @@ def test_K12_a_walks_message_list_is_kept_from_the_collector_only_when_all_messa
     (no cycle can pass through messages) when every item is an exact Message, and
     left to it otherwise; the tracker's figures are those of a tracker that walks
     with the list tracked."""
-    import gc
-
-    from kefu.kpi import LiveTracker, Message, Sender
-
     untrack = importlib.import_module("kefu.kpi._live_c").untrack_messages
     base = 1_794_355_200.0  # 2026-11-11, Asia/Shanghai
     msgs = [Message("s1", "b1", base + k, Sender.BUYER if k % 2 else Sender.AGENT, f"m{k}",

@@ -69,7 +69,7 @@ import functools
 import heapq
 import zoneinfo
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, repeat
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -840,25 +840,11 @@ class LiveTracker:
 
     def _measure_all(self, dirty: set[str]) -> None:
         """:meth:`_flush`'s work: measure, settle, fold, commit."""
-        batch: list[str] = []
         opts: Options | None = None  # the tracker's with its exclusions, made for a walk
-        feed_survey = self._feed.survey
-        for sid in sorted(dirty):
-            s = self._sessions[sid]
-            s.order, s.sequenced, s.unknown = feed_survey(s.messages) or survey(s.messages)
-            if s.sequenced:
-                self._measure(sid)  # its messages' order (data quality) needs a walk of its own
-                continue
-            batch.append(sid)
-            if len(batch) == _WALK:  # walked while its messages are still in the cache
-                if opts is None:
-                    opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
-                self._measure_batch(batch, opts)
-                batch = []
-        if batch:
+        for sids, sessions in self._walks(dirty):
             if opts is None:
                 opts = attrs.evolve(self._opts, excluded=dict(self._excluded))
-            self._measure_batch(batch, opts)
+            self._measure_batch(sids, sessions, opts)
         self._settle()
         if self._refold_c is not None:
             self._refold_c(self)
@@ -892,14 +878,37 @@ class LiveTracker:
                    (m.shop_samples, m.agent_samples, m.unanswered, m.dropped),
                    attrs.astuple(tl.quality))
 
-    def _measure_batch(self, sids: list[str], opts: Options) -> None:
+    def _walks(self, dirty: set[str]) -> Iterator[tuple[list[str], list[_Session]]]:
+        """The sessions of ``dirty``, in id order, surveyed one by one and handed out
+        in walks of up to ``_WALK`` (ids, sessions), each as soon as it is full: it
+        is walked while its messages, which the survey has just read, are still in
+        the cache. A session whose messages have a ``seq`` is measured here, alone
+        (its messages' order, a data quality figure, needs a walk of its own)."""
+        sids: list[str] = []
+        sessions: list[_Session] = []
+        feed_survey = self._feed.survey
+        for sid in sorted(dirty):
+            s = self._sessions[sid]
+            s.order, s.sequenced, s.unknown = feed_survey(s.messages) or survey(s.messages)
+            if s.sequenced:
+                self._measure(sid)
+                continue
+            sids.append(sid)
+            sessions.append(s)
+            if len(sids) == _WALK:
+                yield sids, sessions
+                sids, sessions = [], []
+        if sids:
+            yield sids, sessions
+
+    def _measure_batch(self, sids: list[str], sessions: list[_Session],
+                       opts: Options) -> None:
         """Measure many sessions in one walk (what a burst or a backfill costs), each as
         :meth:`_measure` would. Only sessions whose share of the data quality is
         known may come here: their unknown senders (counted by :func:`~kefu.kpi.live_feed.survey`)
         and the waits their switch dropped (the timeline says whose), but no
         ``seq`` (out-of-order messages are counted over the whole walk). ``opts``: the
-        tracker's, with its exclusions (K06)."""
-        sessions = [self._sessions[sid] for sid in sids]
+        tracker's, with its exclusions (K06); ``sessions``: those of ``sids``."""
         messages: list[Message] = []
         for s in sessions:  # a list's extend per session, not bytecode per message
             messages += s.messages
