@@ -207,9 +207,10 @@ def test_K12_last_is_a_float_whatever_time_type_a_record_had(feed: str) -> None:
 @st.composite
 def session_messages(draw: st.DrawFn) -> list[Message]:
     """A session's messages, ids unique: ties in time, seq and sender, now and then an
-    int time (left to the reference), a huge seq or an unknown sender."""
+    int time (left to the reference), a huge seq or an unknown sender. Up to 20: more
+    than the compiled survey asks for ahead of the one it reads."""
     out: dict[str, Message] = {}
-    for n in range(draw(st.integers(0, 8))):
+    for n in range(draw(st.integers(0, 20))):
         at: float | int = BASE + draw(st.sampled_from([0.0, 0.0, 1.0, 2.5]))
         if draw(st.integers(0, 9)) == 0:
             at = int(at)
@@ -230,6 +231,19 @@ def test_K12_the_compiled_survey_of_a_session_equals_the_reference(
         assert compiled == expected
         assert compiled is None or type(compiled[0][0]) is type(expected[0][0])
     assert tracker("py")._feed.survey(messages) == expected
+
+
+@pytest.mark.parametrize("where", [0, 3, 4, 8, 11])
+@pytest.mark.parametrize("item", ["subclass", "tuple", "int"])
+def test_K12_the_compiled_survey_leaves_a_list_with_another_item_to_the_reference(
+        where: int, item: str) -> None:
+    """Wherever the odd item is (also where the survey only looks ahead to it),
+    the compiled survey reads nothing of it and answers None."""
+    messages: list[Any] = [Message("s1", "b1", BASE + k, Sender.BUYER, f"m{k}")
+                           for k in range(12)]
+    messages[where] = {"subclass": SubMessage("s1", "b1", BASE, Sender.BUYER, "x"),
+                       "tuple": ("s1", "b1", BASE), "int": 7}[item]
+    assert tracker("c")._feed.survey(messages) is None
 
 
 class _Interrupted(Exception):
