@@ -97,6 +97,28 @@ def test_K12_message_ids_keep_their_order_through_growing_and_removing() -> None
     assert all(table[key] == value for key, value in model.items())
 
 
+def test_K12_message_ids_find_every_id_after_growing_with_runs_round_the_end() -> None:
+    """Ids whose homes all lie in the last sixteenth of the table, whatever its size
+    (the low 20 bits of their hashes start with four ones): their probe runs wrap
+    round its end into its first slots at every size, which is where doubling in
+    place has to take care. Removed and set again between doublings; then every id
+    is found, no removed one is, and the order is a dict's."""
+    top = 0xF << 16
+    ids = [key for key in (f"w{k}" for k in range(200_000))
+           if hash(key) & top == top][:4_000]
+    assert len(ids) == 4_000
+    table, model = _message_ids(), {}
+    for n, key in enumerate(ids):
+        table[key] = model[key] = n
+        if n % 7 == 3:
+            gone = ids[n // 2]
+            assert table.pop(gone, None) == model.pop(gone, None)
+    assert len(table) == len(model)
+    assert all(table[key] == value for key, value in model.items())
+    assert not any(key in table for key in ids if key not in model)
+    assert list(table) == list(model)
+
+
 def test_K12_message_ids_take_str_ids_only() -> None:
     """A message id is an exact str: another key is refused when set and is never there
     (an unhashable one is a TypeError, as in a dict); a str subclass is looked up as

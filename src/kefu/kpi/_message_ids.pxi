@@ -2,7 +2,8 @@
 # has cimported ``cython``, ``PyObject`` and ``PyUnicode_CheckExact`` and declared
 # ``PyObject_RichCompareBool``.
 
-from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Realloc
+from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from libc.string cimport memcpy, memset
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 
 cdef extern from "Python.h":
@@ -17,6 +18,23 @@ ctypedef struct _IdSlot:
 
 
 cdef object _NO_DEFAULT = object()  # pop: raise KeyError when the id is not there
+
+
+cdef inline void _id_put(_IdSlot* slots, Py_ssize_t mask, _IdSlot* entry) noexcept:
+    """Put ``entry`` in the first empty slot from its home on (``MessageIds._grow``)."""
+    cdef Py_ssize_t i = <Py_ssize_t>(<size_t>entry.hash & <size_t>mask)
+    while slots[i].key != NULL:
+        i = (i + 1) & mask
+    slots[i] = entry[0]
+
+
+cdef inline void _id_move(_IdSlot* slots, Py_ssize_t mask, Py_ssize_t k) noexcept:
+    """Take the id in slot ``k`` out and put it in its place under ``mask`` (``_grow``)."""
+    cdef _IdSlot entry = slots[k]
+    slots[k].hash = 0
+    slots[k].key = NULL
+    slots[k].value = NULL  # an empty slot's value is NULL: ``find`` reads it
+    _id_put(slots, mask, &entry)
 
 
 @cython.final
@@ -125,20 +143,47 @@ cdef class MessageIds:
         return 0
 
     cdef int _grow(self) except -1:
-        """Twice the slots, every id moved to its place among them. O(n)."""
-        cdef Py_ssize_t size = 2 * (self.mask + 1), mask = size - 1, k, i
-        cdef _IdSlot* old = self.slots
-        cdef _IdSlot* slots = <_IdSlot*>PyMem_Calloc(<size_t>size, sizeof(_IdSlot))
+        """Twice the slots, every id moved to its place among them, in place: the
+        slots' memory is grown (a big block's pages are remapped, not copied) and the
+        ids are placed again where they lie, so a table of millions of ids does not
+        take a whole new one, twice its size, of memory the process never touched
+        (whose first touch is a page fault every 4 KiB) and give the old one back.
+
+        The order of placing keeps every probe run whole: the ids from slot 0 up to
+        the first empty slot ``f`` (the run that may have wrapped round the end) are
+        set aside first, then the ids after ``f`` are each taken out and placed
+        again, in slot order, and the ones set aside last. An id after ``f`` has its
+        home in ``(f, its slot]`` (its run cannot cross the empty ``f`` nor wrap), so
+        placed again from its new home (the same slot number, or that plus the old
+        size) it passes only slots already done, and stops at the latest at its own
+        slot, just emptied; one whose new home is in the new half passes only ids
+        placed again, or wraps round into ``[0, f)``, emptied first. MemoryError
+        (growing, or the few ids set aside) leaves it as it was, in more room.
+        O(n)."""
+        cdef Py_ssize_t old_size = self.mask + 1, size = 2 * old_size, mask = size - 1
+        cdef Py_ssize_t k, f = 0
+        cdef _IdSlot* slots = <_IdSlot*>PyMem_Realloc(self.slots,
+                                                       <size_t>size * sizeof(_IdSlot))
+        cdef _IdSlot* aside = NULL
         if slots == NULL:
             raise MemoryError()
-        for k in range(self.mask + 1):
-            if old[k].key != NULL:
-                i = <Py_ssize_t>(<size_t>old[k].hash & <size_t>mask)
-                while slots[i].key != NULL:
-                    i = (i + 1) & mask
-                slots[i] = old[k]
-        self.slots, self.mask = slots, mask
-        PyMem_Free(old)
+        self.slots = slots  # the old mask still holds: the new half is not read yet
+        memset(&slots[old_size], 0, <size_t>old_size * sizeof(_IdSlot))
+        while slots[f].key != NULL:  # there is an empty slot: at most two thirds full
+            f += 1
+        if f:
+            aside = <_IdSlot*>PyMem_Malloc(<size_t>f * sizeof(_IdSlot))
+            if aside == NULL:
+                raise MemoryError()
+            memcpy(aside, slots, <size_t>f * sizeof(_IdSlot))
+            memset(slots, 0, <size_t>f * sizeof(_IdSlot))
+        self.mask = mask
+        for k in range(f + 1, old_size):
+            if slots[k].key != NULL:
+                _id_move(slots, mask, k)
+        for k in range(f):
+            _id_put(slots, mask, &aside[k])
+        PyMem_Free(aside)
         return 0
 
     cdef int _grow_order(self) except -1:
