@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import weakref
 from array import array
 from typing import Any
 
@@ -211,3 +212,36 @@ def test_K12_a_walks_message_list_is_kept_from_the_collector_only_when_all_messa
     gc.collect()
     assert tracked.shop(base + 600) == untracked.shop(base + 600)
     assert dict(tracked.agents(base + 600)) == dict(untracked.agents(base + 600))
+
+
+def test_K12_a_compiled_sessions_message_list_is_kept_from_the_collector() -> None:
+    """A compiled session's list of its messages is out of the garbage collector's sight
+    from the start (the feed puts only exact, checked messages in it), yet holds them
+    as any list does: a message the caller let go of stays, the figures are those of
+    the reference tracker (its session's list tracked), after a full collection."""
+    base = 1_794_355_200.0  # 2026-11-11, Asia/Shanghai
+    saved = kernel.ACTIVE
+    try:  # the feed and its sessions are chosen when a tracker is made
+        kernel.ACTIVE = "py"
+        reference = LiveTracker(tz="Asia/Shanghai")
+        kernel.ACTIVE = "c"
+        compiled = LiveTracker(tz="Asia/Shanghai")
+    finally:
+        kernel.ACTIVE = saved
+    kept = []
+    for k in range(6):
+        m = Message("s1", "b1", base + 40 * k, Sender.AGENT if k % 2 else Sender.BUYER,
+                    f"m{k}", agent_id="a1" if k % 2 else None)
+        compiled.add(m)
+        reference.add(m)
+        kept.append(weakref.ref(m))
+    del m
+    session = compiled._sessions["s1"]
+    assert type(session) is importlib.import_module("kefu.kpi._live_c").Session
+    assert not gc.is_tracked(session.messages)
+    assert gc.is_tracked(reference._sessions["s1"].messages)
+    gc.collect()
+    assert all(r() is not None for r in kept)  # held by the untracked list
+    assert [m.message_id for m in session.messages] == [f"m{k}" for k in range(6)]
+    assert compiled.shop(base + 600) == reference.shop(base + 600)
+    assert dict(compiled.agents(base + 600)) == dict(reference.agents(base + 600))
