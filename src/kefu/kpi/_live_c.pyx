@@ -303,6 +303,13 @@ cdef class Session:
     cdef public object buyer, order, shop_units, agent_units, fate, waiting, quality
     cdef public object when, days, applied, samples, served, unanswered, dropped
     cdef public object contact, sequenced, unknown, stretches
+    # Whether the feed has put it in its set of changed sessions since the set was last
+    # taken (:meth:`Feed.take_dirty`): a record of a session already there adds
+    # nothing to the set, and the feed then skips the set's probe (a cache miss in a
+    # set of a day's sessions) for it. Set only once the add is done: when it is, the
+    # session is in the set (the feed's set is emptied only by ``take_dirty``, which
+    # clears it first; a session forgotten leaves with its mark).
+    cdef bint marked
 
     def __cinit__(self):
         self.messages = []
@@ -565,7 +572,7 @@ cdef class Feed:
                 (<set>bucket).add(rec)
             if shape.spans and at > tracker._span_hi:
                 tracker._span_hi = at
-            PySet_Add(self.dirty, sid)
+            self._mark(s, sid)
         self.undo = None
         return 0
 
@@ -597,8 +604,34 @@ cdef class Feed:
             PyList_Append(s.messages, m)
         if at > self.message_hi:
             self.message_hi = at
-        PySet_Add(self.dirty, sid)
+        self._mark(s, sid)
         return 0
+
+    cdef inline int _mark(self, s, sid) except -1:
+        """Session ``s`` (of id ``sid``) marked changed: put in the set, unless its mark
+        says it is there already (:attr:`Session.marked`). O(1)."""
+        if not isinstance(s, Session):
+            PySet_Add(self.dirty, sid)
+        elif not (<Session>s).marked:
+            PySet_Add(self.dirty, sid)
+            (<Session>s).marked = True
+        return 0
+
+    def take_dirty(self):
+        """The sessions changed since the last call (a new set), the feed's own set left
+        empty: what a query measures. Each session's mark is cleared first, so
+        that an error part-way (no memory for the copy) leaves sessions in the set
+        unmarked, never one marked and out of it (its records would then not put
+        it back). O(sessions changed)."""
+        cdef PyObject* found
+        cdef dict sessions = self.sessions
+        for sid in self.dirty:
+            found = PyDict_GetItemWithError(sessions, <PyObject*>sid)
+            if found != NULL and isinstance(<object>found, Session):
+                (<Session>found).marked = False
+        taken = set(self.dirty)
+        self.dirty.clear()
+        return taken
 
 
 def untrack_messages(list messages):

@@ -827,8 +827,7 @@ class LiveTracker:
         with it, so a burst of records costs one measure per session it touched."""
         if self._torn:
             self._measure_again()
-        dirty = set(self._dirty)
-        self._dirty.clear()
+        dirty = self._feed.take_dirty()
         try:
             self._measure_all(dirty)
         except BaseException:

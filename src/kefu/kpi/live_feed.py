@@ -90,6 +90,10 @@ class Feeding(Protocol):
 
     def file(self, m: Message) -> None: ...
 
+    def take_dirty(self) -> set[str]:
+        """``dirty`` taken: a copy returned, the set emptied (what a query measures)."""
+        ...
+
     def survey(self, messages: list[Message]) -> Survey | None: ...
 
     # The turn (see :class:`Feed`): ``with turn:`` waits for another thread's call to
@@ -190,6 +194,13 @@ class Feed:
         if at > self.message_hi:
             self.message_hi = at
         self.dirty.add(sid)
+
+    def take_dirty(self) -> set[str]:
+        """The sessions changed since the last call (a new set), the feed's own set left
+        empty: what a query measures. O(sessions changed)."""
+        taken = set(self.dirty)
+        self.dirty.clear()
+        return taken
 
     def survey(self, messages: list[Message]) -> Survey | None:
         """:func:`survey` (the compiled feed answers None for what it leaves to it)."""
