@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 import zoneinfo
 
-from kefu.kpi import Handover, HumanRequest, Message, Release, Sender
+from kefu.kpi import Handover, HumanRequest, LiveTracker, Message, Release, Sender, kernel
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 DAY = dt.date(2026, 11, 11)
@@ -46,3 +46,14 @@ def release(t: float, name: str = "alice", session: str = "s1") -> Release:
 
 def switch(t: float, session: str = "s1", who: str = "b1") -> HumanRequest:
     return HumanRequest(session, who, t)
+
+
+def tracker_on(feed: str) -> LiveTracker:
+    """A tracker on the compiled feed and sessions ("c") or the reference ones ("py"),
+    whichever kernel is active (they are chosen as the tracker is made)."""
+    saved = kernel.ACTIVE
+    kernel.ACTIVE = feed
+    try:
+        return LiveTracker(tz="Asia/Shanghai")
+    finally:
+        kernel.ACTIVE = saved

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kpi_helpers import tracker_on
 
 from kefu.kpi import (
     Handover,
@@ -44,14 +45,7 @@ pytestmark = pytest.mark.c_extension
 BASE = 1_700_000_000.0
 
 
-def tracker(feed: str) -> LiveTracker:
-    """A tracker on the compiled feed ("c") or the reference ("py")."""
-    saved = kernel.ACTIVE
-    kernel.ACTIVE = feed
-    try:
-        return LiveTracker(tz="Asia/Shanghai")
-    finally:
-        kernel.ACTIVE = saved
+tracker = tracker_on  # a tracker on the compiled feed ("c") or the reference ("py")
 
 
 def failing_sessions(feed: str, monkeypatch: pytest.MonkeyPatch

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from kpi_helpers import tracker_on
 from kpi_strategies import BASE
 
-from kefu.kpi import LiveTracker, Message, Sender, kernel
+from kefu.kpi import Message, Sender, kernel
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -155,14 +156,7 @@ def test_K12_R23_both_feeds_keep_the_same_copy_of_a_repeated_message() -> None:
                _message("m1", "s1", 10.0),  # a repeat: the same copy
                _message("m2", "s2", 5.0),  # an earlier copy moves m2 to s2
                _message("m3", "s2", 30.0)]
-    saved = kernel.ACTIVE
-    try:  # the feed is chosen as the tracker is made
-        kernel.ACTIVE = "py"
-        reference = LiveTracker(tz="Asia/Shanghai")
-        kernel.ACTIVE = "c"
-        compiled = LiveTracker(tz="Asia/Shanghai")
-    finally:
-        kernel.ACTIVE = saved
+    reference, compiled = tracker_on("py"), tracker_on("c")
     assert type(compiled._kept).__name__ == "MessageIds"
     assert type(reference._kept) is dict
     for r in records:

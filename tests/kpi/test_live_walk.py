@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kpi_helpers import SH
+from kpi_helpers import SH, tracker_on
 from kpi_strategies import OPTIONS, WINDOWS, shop_day
 from test_kpi_kernel import SHIFTS, _on, _shifted, _walked
 
@@ -220,14 +220,7 @@ def test_K12_a_compiled_sessions_message_list_is_kept_from_the_collector() -> No
     as any list does: a message the caller let go of stays, the figures are those of
     the reference tracker (its session's list tracked), after a full collection."""
     base = 1_794_355_200.0  # 2026-11-11, Asia/Shanghai
-    saved = kernel.ACTIVE
-    try:  # the feed and its sessions are chosen when a tracker is made
-        kernel.ACTIVE = "py"
-        reference = LiveTracker(tz="Asia/Shanghai")
-        kernel.ACTIVE = "c"
-        compiled = LiveTracker(tz="Asia/Shanghai")
-    finally:
-        kernel.ACTIVE = saved
+    reference, compiled = tracker_on("py"), tracker_on("c")
     kept = []
     for k in range(6):
         m = Message("s1", "b1", base + 40 * k, Sender.AGENT if k % 2 else Sender.BUYER,
